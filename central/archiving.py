@@ -152,22 +152,8 @@ def read_back(path: Path, check: Callable[[bytes], object] = archive.decode) -> 
 def archive_month(store: Store, month: str, out: Path, key: Any, progress: Progress) -> dict[str, Any]:
     """Archive ``month`` (YYYY-MM) of ``store`` into the folder ``out``; the anchored record."""
     start, end = archive.month_range(month)
-    done = anchored(store, month)
     pg = _pg(store)
-    stopped = pg is not None and pg.execute("SELECT to_regclass(%s)", ["archiving_messages_"
-                                                                       + month.replace("-", "_")]).fetchone()[0]
-    if not stopped:
-        why = archive.not_closed(month, store.now_us(), _one(
-            store, "SELECT count(*) FROM messages WHERE verified = 0 AND received_us >= ? AND received_us < ?",
-            [start, end]))
-        if why:
-            raise ArchiveError(why)
-    if done and done["restored_us"] is None and not stopped and not _one(
-            store, "SELECT count(*) FROM messages WHERE received_us >= ? AND received_us < ?", [start, end]):
-        raise ArchiveError(f"the month {month} is already archived ({done['file']}, SHA-256 {done['sha256']})")
-    source = _source(store, month, start, end)
-    if source is None:
-        raise ArchiveError(f"no message of the month {month} is in the store: nothing to archive")
+    source = _archivable(store, pg, month, start, end)
     out.mkdir(parents=True, exist_ok=True)
     path = out / file_name(month)
     if path.exists():
@@ -201,11 +187,7 @@ def archive_month(store: Store, month: str, out: Path, key: Any, progress: Progr
                                              made_us=store.now_us(), derived=derived))
     mpath = path.with_name(path.name + ".manifest.json")
     text = json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-    with open(mpath, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    fsync_dir(out)
+    _write_synced(mpath, text)
     with store.writing() as conn:  # the anchor and the drop, at once
         conn.execute("DELETE FROM archives WHERE month = ?", [month])
         conn.execute("INSERT INTO archives (month, rows, bytes, sha256, file, manifest, archived_us, restored_us)"
@@ -220,6 +202,37 @@ def archive_month(store: Store, month: str, out: Path, key: Any, progress: Progr
     tick(f"archive {month}: {n} messages archived to {path}; dropped from the store", True)
     return {"month": month, "rows": n, "nodes": len(nodes), "file": str(path), "manifest": str(mpath),
             "bytes": doc["bytes"], "sha256": sha, "derived": derived["rows"]}
+
+
+def _archivable(store: Store, pg: Any, month: str, start: int, end: int) -> str:
+    """The table or query the month's messages are read from; ArchiveError if the month is not
+    closed yet, is archived already, or has no message in the store. A month whose PostgreSQL
+    partition was detached by a run that stopped is taken up again whatever the clock says."""
+    done = anchored(store, month)
+    stopped = pg is not None and pg.execute("SELECT to_regclass(%s)", ["archiving_messages_"
+                                                                       + month.replace("-", "_")]).fetchone()[0]
+    if not stopped:
+        why = archive.not_closed(month, store.now_us(), _one(
+            store, "SELECT count(*) FROM messages WHERE verified = 0 AND received_us >= ? AND received_us < ?",
+            [start, end]))
+        if why:
+            raise ArchiveError(why)
+    if done and done["restored_us"] is None and not stopped and not _one(
+            store, "SELECT count(*) FROM messages WHERE received_us >= ? AND received_us < ?", [start, end]):
+        raise ArchiveError(f"the month {month} is already archived ({done['file']}, SHA-256 {done['sha256']})")
+    source = _source(store, month, start, end)
+    if source is None:
+        raise ArchiveError(f"no message of the month {month} is in the store: nothing to archive")
+    return source
+
+
+def _write_synced(path: Path, text: str) -> None:
+    """`text` to `path`, on the disk before this returns (the file and its folder fsynced)."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    fsync_dir(path.parent)
 
 
 def _write_derived(store: Store, source: str, month: str, out: Path, tick: Callable[[str, bool], None]) -> dict[str, Any]:

@@ -1,72 +1,318 @@
 """edged-central's config: TOML, validated at load with the path of the bad field in the error
 (the house style). Without --config the embedded default runs against a broker on
-127.0.0.1:1883 with a data folder in the working directory."""
+127.0.0.1:1883 with a data folder in the working directory.
+
+Each key is declared once, as edged's are (storage/declare.py, design/0099 and design/0283): a
+field of its table's section below, `key(default, read=..., doc=...)`. From it come the reader
+(unknown keys refused, each value read by its `read`, the error naming the field's path), the
+repr (no password, no account's hash, a URL's password as ***), docs/ref/central-config.md and
+systemd/central.example.toml (`python -m edged.docs`). What spans keys (a broker off this machine
+needs TLS, a dashboard on the network needs accounts) is `_checked`, after the sections are read.
+A relative file or folder is the config's folder's.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from urllib.parse import parse_qs, urlsplit
 import tomllib
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
 
-from central import config_secrets
+from central import config_secrets, login
 from central.i18n import LANGUAGES, normalise as normalise_language
 from central.quota import Limits
 from central.store import Store
-from storage.time import duration
+from storage import declare
+from storage.declare import ConfigError as ConfigError, key, parse_duration as parse_duration, redact_url, repr_of
 
 EX_CONFIG = 78
 DEFAULT_TOPIC = "edged/v1/+/+/#"
 _GROUP = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_LIMITS = Limits()  # the quota's defaults are central/quota.py's
 
 
-class ConfigError(Exception):
-    def __init__(self, where: str, problem: str):
-        super().__init__(f"{where}: {problem}")
-        self.where, self.problem = where, problem
+# --- how a value is read (value, field path) -> value; each error names the path ------------------
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(where, "expected a non-empty string")
+    return value
 
 
+def _file(value: Any, where: str) -> Path:
+    return Path(_text(value, where))  # the config's folder's when relative (`_resolved`)
+
+
+def _seconds(value: Any, where: str) -> int:
+    return parse_duration(value, where) // 1_000_000
+
+
+def _whole(low: int, high: int, says: str) -> Callable[[Any, str], int]:
+    """An integer from `low` to `high`; `says` words the error (`{!r}`: the value)."""
+    def read_whole(value: Any, where: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(where, says.format(value))
+        return value
+    return read_whole
+
+
+def _group(value: Any, where: str) -> str:
+    group = _text(value, where)
+    if not _GROUP.fullmatch(group):
+        raise ConfigError(where, f"{group!r}: use 1-64 of A-Z, a-z, 0-9, '_', '-'")
+    return group
+
+
+def _pg_url(value: Any, where: str) -> str:
+    url = _text(value, where)
+    if not re.match(r"postgres(ql)?://", url):
+        raise ConfigError(where, "expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+                          "(leave it out for the embedded SQLite store)")
+    parts = urlsplit(url)  # off this machine only with the server's certificate checked, its name too (issue 45)
+    hosts = parse_qs(parts.query).get("host", []) + ([parts.hostname] if parts.hostname else [])
+    if (hosts and not all(h.startswith("/") or _loopback(h) for h in hosts)  # not a Unix socket nor this machine
+            and parse_qs(parts.query).get("sslmode") != ["verify-full"]):
+        raise ConfigError(where, "the database is not on this machine: add ?sslmode=verify-full (and sslrootcert=... "
+                          "if its CA is not the system's) so that the office's store is reached over TLS with the "
+                          "server checked")
+    return url
+
+
+def _listen(example: str) -> Callable[[Any, str], str | None]:
+    """HOST:PORT, or "" for none (None)."""
+    def read_listen(value: Any, where: str) -> str | None:
+        if value == "":
+            return None
+        if not isinstance(value, str) or not re.fullmatch(r"[^:\s]+:\d{1,5}", value):
+            raise ConfigError(where, f"{value!r}: expected HOST:PORT{example}, or \"\" for no {where.split('.')[0]}")
+        return value
+    return read_listen
+
+
+def _hosts(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(h, str) and h.strip() for h in value):
+        raise ConfigError(where, "expected a list of host names (e.g. [\"central.example.tw\"])")
+    return tuple(h.strip().lower() for h in value)
+
+
+def _accounts(t: Any, where: str) -> tuple[tuple[str, str, str], ...]:
+    if not isinstance(t, dict):
+        raise ConfigError(where, "expected a table of accounts ([dashboard.accounts.NAME])")
+    out = []
+    for name, a in t.items():
+        at = f"{where}.{name}"
+        if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", name):
+            raise ConfigError(at, "an account name is 1-64 of A-Z, a-z, 0-9, '_', '.', '@', '-'")
+        if not isinstance(a, dict):
+            raise ConfigError(at, "expected a table with role and password_hash")
+        for k in a:
+            if k not in ("role", "password_hash"):
+                raise ConfigError(f"{at}.{k}", "unknown key; known: role, password_hash")
+        if a.get("role") not in login.ROLES:
+            raise ConfigError(f"{at}.role", f"{a.get('role')!r}: expected one of {', '.join(login.ROLES)}")
+        h = a.get("password_hash")
+        if not isinstance(h, str) or not login.valid_hash(h):
+            raise ConfigError(f"{at}.password_hash", "expected a hash from `edged-central hash-password`")
+        out.append((name, a["role"], h))
+    return tuple(out)
+
+
+def _timezone(value: Any, where: str) -> str:
+    tz = _text(value, where)
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(where, f"{tz!r} is not a time zone name (e.g. Asia/Taipei)") from None
+    return tz
+
+
+def _language(value: Any, where: str) -> str:
+    lang = normalise_language(value)
+    if lang is None:
+        raise ConfigError(where, f"{value!r} is not a supported language; use one of "
+                          + ", ".join(f'"{x}"' for x in LANGUAGES))
+    return lang
+
+
+def _number(low: float, high: float, *, whole: bool = False) -> Callable[[Any, str], Any]:
+    def read_number(v: Any, where: str) -> Any:
+        if (not isinstance(v, (int, float)) or isinstance(v, bool) or (whole and not isinstance(v, int))
+                or not low <= v <= high):
+            raise ConfigError(where, f"{v!r}: expected {'a whole number' if whole else 'a number'} "
+                              f"from {low:g} to {high:g}")
+        return v
+    return read_number
+
+
+def _shown_url(url: str | None) -> str | None:
+    shown = None if url is None else redact_url(url)
+    if shown is not None and config_secrets.holds_password(shown.replace(":***@", "@")):
+        return "(not shown: it holds a password)"  # ?password=... in the query
+    return shown
+
+
+# --- the sections, one per table ---------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class BrokerConfig:
-    host: str = "127.0.0.1"
-    port: int = 1883
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    client_id: str = "edged-central"
-    topic: str = DEFAULT_TOPIC
-    shared_group: str | None = None   # set: "$share/<group>/<topic>", instances split the fleet
-    tls_ca_file: Path | None = None
-    session_expiry_s: int = 7 * 86_400  # the broker queues what arrives while we are down
-    stopped_expiry_s: int = 7 * 86_400  # the same after a clean stop (an upgrade, the office shut down: design/0139)
+    host: str = key("127.0.0.1", read=_text, doc="the MQTT broker the boxes publish to; off this machine only "
+                    "over TLS (tls_ca_file)")
+    port: int = key(1883, read=_whole(1, 65535, "{!r} is not a port number (1 to 65535)"), doc="1883; 8883 over TLS")
+    username: str | None = key(None, read=_text, example='"central-office"', commented=True,
+                               doc="the office's broker account")
+    password: str | None = key(None, read=_text, show=lambda v: v and "***", example='"..."', commented=True,
+                               doc="its password: in the secrets file ([secrets] file), not here")
+    client_id: str = key("edged-central", read=_text, doc="one per instance")
+    topic: str = key(DEFAULT_TOPIC, read=_text, doc="what the office subscribes to")
+    shared_group: str | None = key(None, read=_group, example='"central"', commented=True,
+                                   doc="set: subscribe as $share/<group>/<topic>, the instances of one group "
+                                   "split the fleet")
+    tls_ca_file: Path | None = key(None, read=_file, example='"/etc/edged/mqtt-ca.pem"', commented=True,
+                                   doc="the broker's CA: the broker over TLS")
+    session_expiry_s: int = key(7 * 86_400, read=_seconds, toml="session_expiry", example='"7d"',
+                                doc="the broker queues for us this long while we are down (default: 7d alone, "
+                                "1m in a shared_group: a dead member's share goes to the others)")
+    stopped_expiry_s: int = key(7 * 86_400, read=_seconds, toml="session_expiry_stopped", example='"7d"',
+                                doc="the same after a clean stop (an upgrade, the office shut down): the broker "
+                                "keeps what comes till it is back (design/0139)")
 
     @property
     def subscription(self) -> str:
         return f"$share/{self.shared_group}/{self.topic}" if self.shared_group else self.topic
+
+    def __repr__(self) -> str:
+        return repr_of(self)
+
+
+_PG_EXAMPLE = '"postgresql://central:PASSWORD@db.example.org:5432/central?sslmode=verify-full"'
+
+
+@dataclass(frozen=True, slots=True)
+class StorageKeys:
+    data_dir: Path = key(Path("edged-central-data"), read=_file, example='"edged-central-data"',
+                         doc="central.db (SQLite); the instances of one group share it")
+    batch: int = key(5000, read=_whole(1, 100_000, "{!r}: expected 1 to 100000 messages"), doc="messages stored per transaction at most")
+    url: str | None = key(None, read=_pg_url, show=_shown_url, example=_PG_EXAMPLE, commented=True,
+                          doc="several machines' shared PostgreSQL instead (docs/ref/central.md); with a "
+                          "password it goes in the secrets file; off this machine only with sslmode=verify-full")
+    read_url: str | None = key(None, read=_pg_url, show=_shown_url, commented=True,
+                               example=_PG_EXAMPLE.replace("central:", "central_reader:"),
+                               doc="its read-only role: status, reports, the dashboard (needs url)")
+
+    def __repr__(self) -> str:
+        return repr_of(self)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyKeys:
+    interval_us: int = key(2_000_000, read=parse_duration, example='"2s"', doc="new messages are verified this often")
+    gap_grace_us: int = key(30_000_000, read=parse_duration, example='"30s"',
+                            doc="a missing seq becomes a finding once a later one is this old")
+    silent_after_us: int = key(300_000_000, read=parse_duration, example='"5m"',
+                               doc="a node heard from less recently is \"silent\"")
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardKeys:
+    listen: str | None = key("127.0.0.1:8780", read=_listen(""),
+                             doc="HOST:PORT, \"\" for none; off 127.0.0.1 it needs TLS and accounts")
+    allowed_hosts: tuple[str, ...] = key((), read=_hosts, example='["central.example.org"]', commented=True,
+                                         doc="Host headers it answers besides its listen address")
+    tls_cert_file: Path | None = key(None, read=_file, example='"/etc/edged/central-cert.pem"', commented=True,
+                                     doc="the dashboard over HTTPS")
+    tls_key_file: Path | None = key(None, read=_file, example='"/etc/edged/central-key.pem"', commented=True,
+                                    doc="its key")
+    accounts: tuple[tuple[str, str, str], ...] = key(
+        (), read=_accounts, show=lambda accounts: tuple(f"{n} ({role})" for n, role, _hash in accounts), commented=True,
+        example='{ lin = { role = "auditor", password_hash = "scrypt$16384$8$1$..." } }',
+        doc="a table per person, written [dashboard.accounts.lin]: role auditor (everything) or technician "
+        "(nodes, cameras, alarms), password_hash from `edged-central hash-password`; none: no login")
+
+    def __repr__(self) -> str:
+        return repr_of(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportKeys:
+    timezone: str = key("Asia/Taipei", read=_timezone, doc="compliance days are the sites' local days")
+    language: str = key("en", read=_language, doc="the dashboard's pages and reports: \"en\" or \"zh-TW\" (ROC dates)")
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaKeys:
+    messages_per_second: float = key(_LIMITS.messages_per_second, read=_number(0.001, 1e9),
+                                     doc="per node and instance, sustained (a 16-camera box sends about 3); what "
+                                     "is over is dropped and a `quota_exceeded` finding")
+    burst: int = key(_LIMITS.burst, read=_number(1, 1e12, whole=True), doc="at once: an outbox drained after an "
+                     "outage")
+    bytes_per_day: int = key(_LIMITS.bytes_per_day, read=_number(1, 1e15, whole=True), doc="bytes a node may send "
+                             "a day")
+    retained_topics: int = key(_LIMITS.retained_topics, read=_number(1, 1e9, whole=True),
+                               doc="retained topics a node may hold")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsKeys:
+    listen: str | None = key(None, read=_listen(' (e.g. "127.0.0.1:9464")'), example='"127.0.0.1:9464"',
+                             commented=True, doc="HOST:PORT of the Prometheus metrics (central/ops.py); unset: none")
+
+
+# The tables read into CentralConfig, in the pages' order; [secrets] is central/config_secrets.py's,
+# merged in before (PAGES: all of them, for the reference and the example config).
+SECTIONS: dict[str, type] = {"broker": BrokerConfig, "storage": StorageKeys, "verify": VerifyKeys,
+                             "dashboard": DashboardKeys, "report": ReportKeys, "quota": QuotaKeys,
+                             "metrics": MetricsKeys}
+PAGES: dict[str, type] = {**SECTIONS, "secrets": config_secrets.SecretsKeys}
 
 
 @dataclass(frozen=True, slots=True)
 class CentralConfig:
     source: str = "(embedded default)"
     broker: BrokerConfig = BrokerConfig()
-    data_dir: Path = Path("edged-central-data")
-    verify_interval_us: int = 2_000_000      # how often new messages are verified
-    gap_grace_us: int = 30_000_000           # a missing seq is a finding once a later one is this old
-    silent_after_us: int = 300_000_000       # a node that said nothing this long is "silent"
-    dashboard_listen: str | None = "127.0.0.1:8780"
-    timezone: str = "Asia/Taipei"            # compliance days are the sites' local days
-    language: str = "en"                     # the dashboard's pages and reports: en | zh-TW (ROC dates)
-    batch: int = 5000                        # messages stored per transaction at most
-    quota: Limits = Limits()                 # per node (central/quota.py)
-    allowed_hosts: tuple[str, ...] = ()      # Host headers the dashboard answers besides its listen address
-    tls_cert_file: Path | None = None        # the dashboard over HTTPS
-    tls_key_file: Path | None = None
-    accounts: tuple[tuple[str, str, str], ...] = field(default=(), repr=False)  # (name, role, scrypt hash)
-    storage_url: str | None = field(default=None, repr=False)  # postgresql://...: a fleet's shared store
-    read_url: str | None = field(default=None, repr=False)  # its read-only role: status, reports, dashboard
-    metrics_listen: str | None = None        # HOST:PORT of the Prometheus metrics (central/ops.py)
+    storage: StorageKeys = StorageKeys()
+    verify: VerifyKeys = VerifyKeys()
+    dashboard: DashboardKeys = DashboardKeys()
+    report: ReportKeys = ReportKeys()
+    quota_keys: QuotaKeys = QuotaKeys()
+    metrics: MetricsKeys = MetricsKeys()
+
+    # The names the office's modules read (until they read the sections: issue 57, design/0283).
+    @property
+    def data_dir(self) -> Path: return self.storage.data_dir
+    @property
+    def batch(self) -> int: return self.storage.batch
+    @property
+    def storage_url(self) -> str | None: return self.storage.url
+    @property
+    def read_url(self) -> str | None: return self.storage.read_url
+    @property
+    def verify_interval_us(self) -> int: return self.verify.interval_us
+    @property
+    def gap_grace_us(self) -> int: return self.verify.gap_grace_us
+    @property
+    def silent_after_us(self) -> int: return self.verify.silent_after_us
+    @property
+    def dashboard_listen(self) -> str | None: return self.dashboard.listen
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]: return self.dashboard.allowed_hosts
+    @property
+    def tls_cert_file(self) -> Path | None: return self.dashboard.tls_cert_file
+    @property
+    def tls_key_file(self) -> Path | None: return self.dashboard.tls_key_file
+    @property
+    def accounts(self) -> tuple[tuple[str, str, str], ...]: return self.dashboard.accounts
+    @property
+    def timezone(self) -> str: return self.report.timezone
+    @property
+    def language(self) -> str: return self.report.language
+    @property
+    def metrics_listen(self) -> str | None: return self.metrics.listen
+
+    @property
+    def quota(self) -> Limits:
+        return Limits(**dataclasses.asdict(self.quota_keys))
 
     @property
     def db_path(self) -> Path:
@@ -83,31 +329,6 @@ class CentralConfig:
         return zoneinfo.ZoneInfo(self.timezone)
 
 
-def parse_duration(value: Any, where: str) -> int:
-    """A duration in edged's grammar (storage/time/duration.py: "2s", "5m", "1h30m"; a bare number is refused)."""
-    try:
-        return duration.parse(value)
-    except duration.DurationError as exc:
-        raise ConfigError(where, str(exc)) from None
-
-
-def _table(data: dict[str, Any], name: str, keys: tuple[str, ...]) -> dict[str, Any]:
-    t = data.get(name, {})
-    if not isinstance(t, dict):
-        raise ConfigError(name, "expected a table")
-    for k in t:
-        if k not in keys:
-            raise ConfigError(f"{name}.{k}", f"unknown key; known: {', '.join(keys)}")
-    return t
-
-
-def _str(t: dict[str, Any], key: str, where: str, default: str | None) -> str | None:
-    v = t.get(key, default)
-    if v is not None and (not isinstance(v, str) or not v.strip()):
-        raise ConfigError(where, "expected a non-empty string")
-    return v
-
-
 def load(path: Path | None, *, allow_config_secrets: bool = False) -> CentralConfig:
     """The config at `path` (None: the embedded default), its secrets file merged in; a password
     in the config itself is refused unless `allow_config_secrets` (central/config_secrets.py)."""
@@ -119,156 +340,58 @@ def load(path: Path | None, *, allow_config_secrets: bool = False) -> CentralCon
         raise ConfigError(str(path), "no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+    tables = tuple(PAGES)
     for k in data:
-        if k not in ("broker", "storage", "verify", "dashboard", "report", "quota", "metrics", "secrets"):
-            raise ConfigError(k, "unknown table; known: broker, storage, verify, dashboard, report, quota, metrics, "
-                              "secrets")
+        if k not in tables:
+            raise ConfigError(k, f"unknown table; known: {', '.join(tables)}")
+    base = Path(path).resolve().parent
     try:
-        data = config_secrets.merge(data, Path(path).resolve().parent, allow_inline=allow_config_secrets)
+        data = config_secrets.merge(data, base, allow_inline=allow_config_secrets)
     except config_secrets.SecretsError as exc:
         raise ConfigError(exc.where, exc.problem) from None
-    b = _table(data, "broker", ("host", "port", "username", "password", "client_id", "topic", "shared_group",
-                                "tls_ca_file", "session_expiry", "session_expiry_stopped"))
-    port = b.get("port", 1883)
-    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-        raise ConfigError("broker.port", f"{port!r} is not a port number (1 to 65535)")
-    group = _str(b, "shared_group", "broker.shared_group", None)
-    if group is not None and not _GROUP.fullmatch(group):
-        raise ConfigError("broker.shared_group", f"{group!r}: use 1-64 of A-Z, a-z, 0-9, '_', '-'")
-    if "password" in b and "username" not in b:
-        raise ConfigError("broker.password", "set username too")
-    base = Path(path).resolve().parent
-    ca = _str(b, "tls_ca_file", "broker.tls_ca_file", None)
-    broker = BrokerConfig(
-        host=_str(b, "host", "broker.host", "127.0.0.1") or "127.0.0.1", port=port,
-        username=_str(b, "username", "broker.username", None), password=b.get("password"),
-        client_id=_str(b, "client_id", "broker.client_id", "edged-central") or "edged-central",
-        topic=_str(b, "topic", "broker.topic", DEFAULT_TOPIC) or DEFAULT_TOPIC, shared_group=group,
-        tls_ca_file=None if ca is None else base / ca,
+    read = {name: _resolved(declare.read(cls, _table(data, name), name), base) for name, cls in SECTIONS.items()}
+    broker = read["broker"]
+    if broker.shared_group is not None and "session_expiry" not in data.get("broker", {}):
         # one of a group: a dead member's session (and the share the broker keeps queueing to it) goes soon,
         # and the resends (issue 43) bring back what was queued there; alone: the broker keeps a week for us
-        session_expiry_s=parse_duration(b.get("session_expiry", "7d" if group is None else "1m"),
-                                        "broker.session_expiry") // 1_000_000,
-        # stopped on purpose (an upgrade, the whole office shut down), it will be back: the broker
-        # keeps what comes meanwhile (design/0139); a dead one's session still goes after session_expiry
-        stopped_expiry_s=parse_duration(b.get("session_expiry_stopped", "7d"),
-                                        "broker.session_expiry_stopped") // 1_000_000)
-    if not _loopback(broker.host) and broker.tls_ca_file is None:   # issue 45: never in the clear off the box
-        raise ConfigError("broker.tls_ca_file", f"the broker {broker.host} is not on this machine: talk to it over "
+        read["broker"] = dataclasses.replace(broker, session_expiry_s=60)
+    read["quota_keys"] = read.pop("quota")
+    return _checked(CentralConfig(source=str(path), **read))
+
+
+def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
+    t = data.get(name, {})
+    if not isinstance(t, dict):
+        raise ConfigError(name, "expected a table")
+    return t
+
+
+def _resolved(section: Any, base: Path) -> Any:
+    """The section with each file and folder it names under the config's folder (unless absolute)."""
+    paths = {f.name: base / v for f in dataclasses.fields(section) if isinstance(v := getattr(section, f.name), Path)}
+    return dataclasses.replace(section, **paths) if paths else section
+
+
+def _checked(c: CentralConfig) -> CentralConfig:
+    """What spans keys: a password needs its user; the broker, the database and the dashboard off
+    this machine only over TLS (issue 45), the dashboard with accounts."""
+    if c.broker.password is not None and c.broker.username is None:
+        raise ConfigError("broker.password", "set username too")
+    if not _loopback(c.broker.host) and c.broker.tls_ca_file is None:
+        raise ConfigError("broker.tls_ca_file", f"the broker {c.broker.host} is not on this machine: talk to it over "
                           "TLS (tls_ca_file = the broker's CA, port 8883)")
-    s = _table(data, "storage", ("data_dir", "batch", "url", "read_url"))
-    url, read_url = _pg_url(s, "url"), _pg_url(s, "read_url")
-    if read_url is not None and url is None:
+    if c.read_url is not None and c.storage_url is None:
         raise ConfigError("storage.read_url", "a read-only role's URL is for a PostgreSQL store: set [storage] url "
                           "too (or leave read_url out for the embedded SQLite store)")
-    data_dir = base / (_str(s, "data_dir", "storage.data_dir", "edged-central-data") or "")
-    batch = s.get("batch", 5000)
-    if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 100_000:
-        raise ConfigError("storage.batch", f"{batch!r}: expected 1 to 100000 messages")
-    v = _table(data, "verify", ("interval", "gap_grace", "silent_after"))
-    q = _table(data, "quota", ("messages_per_second", "burst", "bytes_per_day", "retained_topics"))
-    lim = Limits()
-    quota = Limits(messages_per_second=_number(q, "messages_per_second", lim.messages_per_second, 0.001, 1e9),
-                   burst=int(_number(q, "burst", lim.burst, 1, 1e12, whole=True)),
-                   bytes_per_day=int(_number(q, "bytes_per_day", lim.bytes_per_day, 1, 1e15, whole=True)),
-                   retained_topics=int(_number(q, "retained_topics", lim.retained_topics, 1, 1e9, whole=True)))
-    d = _table(data, "dashboard", ("listen", "allowed_hosts", "tls_cert_file", "tls_key_file", "accounts"))
-    hosts = d.get("allowed_hosts", [])
-    if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() for h in hosts):
-        raise ConfigError("dashboard.allowed_hosts", "expected a list of host names (e.g. [\"central.example.tw\"])")
-    listen = d.get("listen", "127.0.0.1:8780")
-    if listen not in ("", None) and (not isinstance(listen, str) or not re.fullmatch(r"[^:\s]+:\d{1,5}", listen)):
-        raise ConfigError("dashboard.listen", f"{listen!r}: expected HOST:PORT, or \"\" for no dashboard")
-    cert = _str(d, "tls_cert_file", "dashboard.tls_cert_file", None)
-    key = _str(d, "tls_key_file", "dashboard.tls_key_file", None)
-    if (cert is None) != (key is None):
-        raise ConfigError("dashboard.tls_key_file" if key is None else "dashboard.tls_cert_file",
+    cert, key_file, listen = c.tls_cert_file, c.tls_key_file, c.dashboard_listen
+    if (cert is None) != (key_file is None):
+        raise ConfigError("dashboard.tls_key_file" if key_file is None else "dashboard.tls_cert_file",
                           "set both tls_cert_file and tls_key_file, or neither")
-    accounts = _accounts(d.get("accounts", {}))
-    if listen and not _loopback(listen.rsplit(":", 1)[0]) and (cert is None or not accounts):
+    if listen and not _loopback(listen.rsplit(":", 1)[0]) and (cert is None or not c.accounts):
         raise ConfigError("dashboard.listen", f"{listen!r} is reachable from the network: set tls_cert_file, "
                           "tls_key_file and at least one [dashboard.accounts.NAME] (or listen on 127.0.0.1)")
-    m = _table(data, "metrics", ("listen",))
-    metrics = m.get("listen", "")
-    if metrics not in ("", None) and (not isinstance(metrics, str) or not re.fullmatch(r"[^:\s]+:\d{1,5}", metrics)):
-        raise ConfigError("metrics.listen", f"{metrics!r}: expected HOST:PORT (e.g. \"127.0.0.1:9464\"), or \"\" "
-                          "for no metrics")
-    r = _table(data, "report", ("timezone", "language"))
-    tz = _str(r, "timezone", "report.timezone", "Asia/Taipei") or "Asia/Taipei"
-    try:
-        zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError("report.timezone", f"{tz!r} is not a time zone name (e.g. Asia/Taipei)") from None
-    lang = normalise_language(r.get("language", "en"))
-    if lang is None:
-        raise ConfigError("report.language", f"{r.get('language')!r} is not a supported language; use one of "
-                          + ", ".join(f'"{x}"' for x in LANGUAGES))
-    return CentralConfig(
-        source=str(path), broker=broker, data_dir=data_dir,
-        verify_interval_us=parse_duration(v.get("interval", "2s"), "verify.interval"),
-        gap_grace_us=parse_duration(v.get("gap_grace", "30s"), "verify.gap_grace"),
-        silent_after_us=parse_duration(v.get("silent_after", "5m"), "verify.silent_after"),
-        dashboard_listen=listen or None, timezone=tz, language=lang, batch=batch, quota=quota,
-        allowed_hosts=tuple(h.strip().lower() for h in hosts),
-        tls_cert_file=None if cert is None else base / cert, tls_key_file=None if key is None else base / key,
-        accounts=accounts, storage_url=url, read_url=read_url, metrics_listen=metrics or None)
-
-
-def _pg_url(s: dict[str, Any], key: str) -> str | None:
-    url = _str(s, key, f"storage.{key}", None)
-    if url is not None and not re.match(r"postgres(ql)?://", url):
-        raise ConfigError(f"storage.{key}", "expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
-                          "(leave it out for the embedded SQLite store)")
-    if url is not None and (why := _pg_tls_refusal(url)):
-        raise ConfigError(f"storage.{key}", why)
-    return url
-
-
-def _pg_tls_refusal(url: str) -> str | None:
-    """Why a PostgreSQL URL off this machine is refused (issue 45): it must ask for
-    sslmode=verify-full (the server's certificate checked, its name too); None if it may be used."""
-    parts = urlsplit(url)
-    hosts = parse_qs(parts.query).get("host", []) + ([parts.hostname] if parts.hostname else [])
-    if not hosts or all(h.startswith("/") or _loopback(h) for h in hosts):
-        return None   # a Unix socket or this machine
-    if parse_qs(parts.query).get("sslmode") == ["verify-full"]:
-        return None
-    return ("the database is not on this machine: add ?sslmode=verify-full (and sslrootcert=... if its CA "
-            "is not the system's) so that the office's store is reached over TLS with the server checked")
+    return c
 
 
 def _loopback(host: str) -> bool:
     return host.strip("[]") in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
-
-
-def _accounts(t: Any) -> tuple[tuple[str, str, str], ...]:
-    from central import login
-
-    if not isinstance(t, dict):
-        raise ConfigError("dashboard.accounts", "expected a table of accounts ([dashboard.accounts.NAME])")
-    out = []
-    for name, a in t.items():
-        where = f"dashboard.accounts.{name}"
-        if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", name):
-            raise ConfigError(where, "an account name is 1-64 of A-Z, a-z, 0-9, '_', '.', '@', '-'")
-        if not isinstance(a, dict):
-            raise ConfigError(where, "expected a table with role and password_hash")
-        for k in a:
-            if k not in ("role", "password_hash"):
-                raise ConfigError(f"{where}.{k}", "unknown key; known: role, password_hash")
-        if a.get("role") not in login.ROLES:
-            raise ConfigError(f"{where}.role", f"{a.get('role')!r}: expected one of {', '.join(login.ROLES)}")
-        h = a.get("password_hash")
-        if not isinstance(h, str) or not login.valid_hash(h):
-            raise ConfigError(f"{where}.password_hash", "expected a hash from `edged-central hash-password`")
-        out.append((name, a["role"], h))
-    return tuple(out)
-
-
-def _number(t: dict[str, Any], key: str, default: float, low: float, high: float, *, whole: bool = False) -> float:
-    v = t.get(key, default)
-    if (not isinstance(v, (int, float)) or isinstance(v, bool) or (whole and not isinstance(v, int))
-            or not low <= v <= high):
-        raise ConfigError(f"quota.{key}", f"{v!r}: expected {'a whole number' if whole else 'a number'} "
-                          f"from {low:g} to {high:g}")
-    return v

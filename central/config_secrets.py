@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from storage import declare
 
 ALLOW_FLAG = "--allow-config-secrets"
 
@@ -34,17 +37,26 @@ class SecretsError(Exception):
         self.where, self.problem = where, problem
 
 
+def _name(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SecretsError(where, "expected a file name in quotes")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class SecretsKeys:
+    """The [secrets] table, declared as the config's other tables are (storage/declare.py)."""
+    file: str | None = declare.key(None, read=_name, example='"central-secrets.toml"',
+                           doc="beside this file, readable by edged-central's user alone (0600): its [broker] "
+                           "password, its [storage] url and read_url with their passwords (none of them here)")
+
+
 def _file(t: Any, base: Path) -> Path | None:
     if not isinstance(t, dict):
         raise SecretsError("secrets", "expected a table")
-    for k in t:
-        if k != "file":
-            raise SecretsError(f"secrets.{k}", "unknown key; known: file")
-    name = t.get("file")
+    name = declare.read(SecretsKeys, t, "secrets").file
     if name is None:
         return None
-    if not isinstance(name, str) or not name.strip():
-        raise SecretsError("secrets.file", "expected a file name in quotes")
     path = base / name
     folder = os.environ.get("CREDENTIALS_DIRECTORY")  # systemd's LoadCredential=, as edged reads it
     if folder and (Path(folder) / path.name).is_file():

@@ -16,6 +16,11 @@ page), what the store holds of its range is read for the page's ranges at once, 
 the store would make (the first word stands, a carried span fills in) is made here, so a
 destruction after it in the pass is judged on what the store will hold (tests/test_central_batched.py).
 On PostgreSQL the rows go in through the store's `insert_rows` (one array a column).
+
+Over 400 lines on purpose: one class, the pass's cache. What it reads (the prefetches) and what
+it writes (the rows held till `flush`) are one set of dictionaries, read back by the checks
+before they are written (an audit hash, a footage range, a mark to roll back to); split in two,
+each half would reach into the other's. Its module-level helpers are its rows' small shapes.
 """
 
 from __future__ import annotations

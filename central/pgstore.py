@@ -1,7 +1,8 @@
 """The central office's store on PostgreSQL, for a fleet: several edged-central instances on a
 shared subscription write one database (design/0027, addendum). The same tables and the same
-code as the SQLite store (central/store.py): this module only adapts the connection, so the
-SQL the store, the verifier and the reports write runs here too, translated at the edge.
+code as the SQLite store (central/store.py): this module, central/pgconn.py (the connection) and
+central/pgdialect.py (the SQL) only adapt the connection, so the SQL the store, the verifier
+and the reports write runs here too, translated at the edge.
 
 Leases: an instance verifies a node only while it holds that node's PostgreSQL advisory lock
 (session level, on this instance's connection). A dead instance's connection goes, its locks
@@ -18,38 +19,29 @@ Blocking: call from a thread, never from the event loop.
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import hashlib
 import os
 import re
 import time
-from datetime import datetime, timezone
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from central import versions
 from central.intake import QUOTA_USE
 from central.leases import owner
 from central.pgshared import SharedRows
-from central.store import SCHEMA_VERSION, STEPS, Batch, Store, now_us, schema_steps
+from central.pgconn import PgConn
+from central.pgdialect import (EDGE_US as EDGE_US, json_params as json_params, month_after, month_before,
+                               month_number, near_month_edge as near_month_edge,
+                               repartition_steps, translate as translate, translate_ddl as translate_ddl)
+from central.store import SCHEMA_VERSION, Batch, Store, now_us, schema_steps
 
 _SCHEMA_LOCK = 0x65646765   # "edge": one instance creates or upgrades the schema at a time
-_PARTITION_LOCK = 0x65646767  # one creator of a partition at a time
 EDGE_LOCK = 0x65646768  # near a month's end, one instance's messages stored at a time (design/0213)
-EDGE_US = 600_000_000  # how near a month's end (either side) the instances take turns: their clocks' skew and more
-_FILLFACTOR = int(os.environ.get("EDGED_CENTRAL_PG_FILLFACTOR", "50"))  # retained, nodes (the benchmark varies it)
-_MAX2 = re.compile(r"\bmax\(([^(),]+),([^(),]+)\)", re.I)
-_MIN2 = re.compile(r"\bmin\(([^(),]+),([^(),]+)\)", re.I)
-_JSON_EQ = re.compile(r"json_extract\((\w+),\s*'\$\.(\w+)'\)\s*=\s*\?")
-_JSON = re.compile(r"json_extract\((\w+),\s*'\$\.(\w+)'\)")
-_INSERT_ROWS = re.compile(r"\s*INSERT (OR IGNORE )?INTO (\w+) \(([^)]*)\) VALUES\s*$")
-_PLACEHOLDER = re.compile(r"%(%|s)")  # translate's placeholders and escaped percents (write_all)
-_INSERT_MESSAGES = re.compile(r"\s*INSERT OR IGNORE INTO messages \(([^)]*)\)")
 # a batch goes in by COPY into these (temporary, emptied at commit), then one INSERT .. SELECT
 # each; EDGED_CENTRAL_PG_INGEST=rows keeps the row-by-row path (the benchmark compares the two)
 _STAGE = {
@@ -77,114 +69,6 @@ _INSTANCES = ("CREATE TABLE IF NOT EXISTS instances (id text PRIMARY KEY, host t
 # a store made before design/0140 keeps its audit partitions by seq (and their default one);
 # a new one keeps audit records in one table, archived with their messages' month
 _DEFAULTS = ("messages", "audit")
-# the office's month of a row made by a statement that does not name it (an instance of the
-# version before, during `migrate`; design/0140): the server's clock, UTC, as YYYYMM
-MONTH_NOW = ("(extract(year from (now() AT TIME ZONE 'UTC'))::bigint * 100"
-             " + extract(month from (now() AT TIME ZONE 'UTC'))::bigint)")
-
-
-@functools.lru_cache(maxsize=512)
-def translate(sql: str) -> str:
-    """SQLite's dialect, as the store and the verifier write it, in PostgreSQL's (remembered: the
-    verifier sends the same few hundred statements all day)."""
-    # a JSON field compared with a value: as JSON (the value bound as jsonb, see json_params), so
-    # a number matches the number and not its text, as SQLite's json_extract; ->> (text) against a
-    # number had no operator, and every access with a grant failed its judging. The text of both
-    # sides first: the expression indexes (audit_grant, audit_request) are on ->> (issue 53: with
-    # the jsonb comparison alone each lookup read every access record of the node)
-    out = _JSON_EQ.sub(r"((\1::jsonb ->> '\2') = (?::jsonb #>> '{}') AND (\1::jsonb -> '\2') = ?)", sql)
-    out = out.replace("%", "%%").replace("?", "%s")
-    out = _JSON.sub(r"(\1::jsonb ->> '\2')", out)
-    out = _MAX2.sub(r"greatest(\1,\2)", out)
-    out = _MIN2.sub(r"least(\1,\2)", out)  # destruction_days' youngest: every destruction failed on PostgreSQL
-    if re.match(r"\s*INSERT OR IGNORE INTO", out, re.I):
-        out = re.sub(r"INSERT OR IGNORE INTO", "INSERT INTO", out, count=1, flags=re.I) + " ON CONFLICT DO NOTHING"
-    return out
-
-
-def json_params(sql: str, params: Sequence[Any]) -> list[Any]:
-    """The parameters of ``sql`` (SQLite's dialect), those compared with a JSON field as jsonb."""
-    at = {sql.count("?", 0, m.end()) - 1 for m in _JSON_EQ.finditer(sql)}
-    if not at:
-        return list(params)
-    out: list[Any] = []
-    for i, p in enumerate(params):
-        out += [Jsonb(p), Jsonb(p)] if i in at else [p]  # translate's two comparisons each bind it
-    return out
-
-
-_SEP, _NULL = "\x1e", "\x1f"  # insert_rows: between a column's values, and a null
-
-
-def _text(v: Any) -> str | None:
-    """A value as the text PostgreSQL reads back into its column's type (insert_rows)."""
-    if v is None or isinstance(v, str):
-        return v
-    return str(int(v)) if isinstance(v, bool) else repr(v) if isinstance(v, float) else str(v)
-
-
-def translate_ddl(sql: str) -> str:
-    """A CREATE/ALTER of the SQLite schema for PostgreSQL: times in microseconds need 64 bits."""
-    out = sql.replace(" WITHOUT ROWID", "").replace("id INTEGER PRIMARY KEY", "id BIGSERIAL PRIMARY KEY")
-    out = re.sub(r"\bINTEGER\b", "BIGINT", out)
-    out = _JSON.sub(r"(\1::jsonb ->> '\2')", out)
-    if out.lstrip().startswith("CREATE TABLE IF NOT EXISTS messages ("):
-        # monthly by the office's receipt (design/0140): the key must hold the partition key
-        out = out.replace("PRIMARY KEY (node, seq)", f"month BIGINT NOT NULL DEFAULT {MONTH_NOW},"
-                          " PRIMARY KEY (node, seq, month)") + " PARTITION BY RANGE (month)"
-    elif re.match(r"\s*CREATE TABLE IF NOT EXISTS (retained|nodes) \(", out):
-        out += f" WITH (fillfactor = {_FILLFACTOR})"  # rewritten each batch: room on the page for HOT updates
-    elif re.match(r"\s*INSERT OR IGNORE INTO", out):  # a step that fills a new table from the messages
-        out = out.replace("INSERT OR IGNORE INTO", "INSERT INTO", 1) + " ON CONFLICT DO NOTHING"
-    return out
-
-
-def month_number(us: int) -> int:
-    """The UTC month of ``us`` (microseconds) as YYYYMM: a message's month is its receipt's."""
-    d = datetime.fromtimestamp(max(us, 0) / 1e6, timezone.utc)
-    return d.year * 100 + d.month
-
-
-def month_before(month: int) -> int:
-    return month - 1 if month % 100 > 1 else month - 100 + 11
-
-
-def month_after(month: int) -> int:
-    return month + 1 if month % 100 < 12 else month + 100 - 11
-
-
-def near_month_edge(us: int) -> bool:
-    """Within EDGE_US of a UTC month's start: two instances may file one message in both months."""
-    return month_number(us - EDGE_US) != month_number(us + EDGE_US)
-
-
-def partition_of(month: int) -> str:
-    return f"messages_{month // 100:04d}_{month % 100:02d}"
-
-
-def repartition_steps() -> list[str]:
-    """The statements that move a store's messages from partitions by seq (before design/0140) into
-    partitions by receipt month, in one transaction: the old tables renamed out of the way, the new
-    ones made, every live row copied with its month, the old ones dropped."""
-    month_of = ("(extract(year from to_timestamp(received_us / 1e6) AT TIME ZONE 'UTC')::bigint * 100"
-                " + extract(month from to_timestamp(received_us / 1e6) AT TIME ZONE 'UTC')::bigint)")
-    cols = "node, seq, kind, ts_us, received_us, payload, verified"
-    return [
-        "ALTER TABLE messages RENAME TO messages_by_seq",
-        "ALTER INDEX IF EXISTS messages_todo RENAME TO messages_by_seq_todo",
-        "DO $$ DECLARE r record; BEGIN FOR r IN SELECT c.relname FROM pg_inherits i JOIN pg_class c"
-        " ON c.oid = i.inhrelid WHERE i.inhparent = 'messages_by_seq'::regclass LOOP"
-        " EXECUTE format('ALTER TABLE %I RENAME TO %I', r.relname, 'by_seq_' || r.relname); END LOOP; END $$",
-        translate_ddl(STEPS[1][0]),
-        translate_ddl(STEPS[2][0]),
-        translate_ddl(STEPS[2][2]),
-        "CREATE TABLE IF NOT EXISTS messages_default PARTITION OF messages DEFAULT",
-        f"DO $$ DECLARE r record; BEGIN FOR r IN SELECT DISTINCT {month_of} AS m FROM messages_by_seq LOOP"
-        " EXECUTE format('CREATE TABLE messages_%s_%s PARTITION OF messages FOR VALUES FROM (%s) TO (%s)',"
-        " r.m / 100, lpad((r.m % 100)::text, 2, '0'), r.m, r.m + 1); END LOOP; END $$",
-        f"INSERT INTO messages ({cols}, month) SELECT {cols}, {month_of} FROM messages_by_seq",
-        "DROP TABLE messages_by_seq",
-    ]
 
 
 def lock_key(node: str) -> int:
@@ -193,144 +77,6 @@ def lock_key(node: str) -> int:
 
 
 _STREAMS = itertools.count()  # each server-side cursor's name
-
-
-class _Cursor:
-    def __init__(self, cur: psycopg.Cursor, lastrowid: int | None = None):
-        self._cur, self.lastrowid = cur, lastrowid
-
-    def fetchone(self) -> Any:
-        return self._cur.fetchone()
-
-    def fetchall(self) -> list[Any]:
-        return self._cur.fetchall()
-
-    @property
-    def rowcount(self) -> int:
-        return self._cur.rowcount
-
-
-class _Conn:
-    """What the store's code uses of a sqlite3 connection and of sqlite-utils' Database."""
-
-    def __init__(self, pg: psycopg.Connection):
-        self.pg = pg
-        self.total_changes = 0
-        self.months: set[str] = set()  # the partitions of messages known to exist
-        self.types: dict[str, dict[str, str]] = {}  # a table's columns' types (insert_rows)
-        self.conn = self   # sqlite-utils' Database.conn
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
-        q = translate(sql)
-        returning = bool(re.match(r"\s*INSERT INTO (rejected|findings)\b", q)) and "RETURNING" not in q
-        cur = self.pg.cursor()
-        cur.execute(q + (" RETURNING id" if returning else ""), json_params(sql, params))
-        self.total_changes += max(cur.rowcount, 0)
-        rowid = None
-        if returning:
-            row = cur.fetchone()
-            rowid = None if row is None else row[0]
-        return _Cursor(cur, rowid)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        rows = list(rows)
-        if not rows:
-            return
-        m = _INSERT_MESSAGES.match(sql)
-        if m:  # each row in its receipt's month (the row-by-row ingest, a restore): named, not the server's
-            cols = [c.strip() for c in m.group(1).split(",")]
-            at = cols.index("received_us")
-            rows = [(*r, month_number(r[at])) for r in rows]
-            sql = sql.replace(m.group(1), m.group(1) + ", month", 1).replace("?)", "?, ?)", 1)
-            self._partitions({r[-1] for r in rows})
-        with self.pg.cursor() as cur:
-            cur.executemany(translate(sql), rows)
-            self.total_changes += max(cur.rowcount, 0)
-
-    def insert_rows(self, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
-        """``head`` ("INSERT [OR IGNORE] INTO t (cols) VALUES ") of every row at once: one array a
-        column through unnest, a statement of a few hundred bytes however many rows (a multi-row
-        VALUES of thousands of placeholders cost psycopg ~15 ms to parse each time, issue 53)."""
-        self.execute(*self.rows_sql(head, rows, tail))
-
-    def write_all(self, parts: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """Several INSERT and UPDATE statements (SQLite's dialect, each with its parameters) in one
-        statement and one round trip: each a data-modifying WITH of its own (design/0270). Each
-        must touch rows no other one touches (PostgreSQL runs them on one snapshot, in no set
-        order): a pass's tables are each written once. The placeholders are numbered here
-        ($1 ...), so psycopg does not split a long statement of many parameters each time."""
-        if len(parts) == 1:
-            self.execute(*parts[0])
-            return
-        numbers = itertools.count(1)
-        sql, params = [], []
-        for k, (one, values) in enumerate(parts):
-            text = _PLACEHOLDER.sub(lambda m: "%" if m.group(1) == "%" else f"${next(numbers)}", translate(one))
-            sql.append(f"w{k} AS ({text})")
-            params += json_params(one, values)
-        with psycopg.RawCursor(self.pg) as cur:
-            cur.execute("WITH " + ", ".join(sql) + " SELECT 1", params)
-
-    def rows_sql(self, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> tuple[str, list[Any]]:
-        """insert_rows' statement (SQLite's dialect) and its parameters, not run (write_all)."""
-        m = _INSERT_ROWS.match(head)
-        if m is None:
-            raise ValueError(f"not a multi-row insert: {head[:80]}")
-        table, cols = m.group(2), [c.strip() for c in m.group(3).split(",")]
-        types = self._types(table)
-        arrays: list[str] = []
-        params: list[Any] = []
-        for k, c in enumerate(cols):
-            col = [r[k] for r in rows]
-            kinds = set(map(type, col))
-            # a column of one type (nearly every one) converted at once: a call a value was ~8 % of a pass
-            texts = col if kinds == {str} else list(map(str, col)) if kinds == {int} else [_text(v) for v in col]
-            if type(None) in kinds:
-                joined = _SEP.join(_NULL if t is None else t for t in texts)
-                nulls = sum(t is None for t in texts)
-            else:  # no null: no test a value (two generators a value were ~10 % of a day's page, design/0270)
-                joined, nulls = _SEP.join(cast("list[str]", texts)), 0
-            if joined.count(_SEP) == len(texts) - 1 and joined.count(_NULL) == nulls and joined != "":
-                params.append(joined)  # a column as one text, split by the server (no array to dump)
-                arrays.append(f"string_to_array(?, E'\\x1e', E'\\x1f')::{types[c]}[]")
-            else:  # a value holding a separator, or one empty text alone: a text array
-                params.append(texts)
-                arrays.append(f"?::text[]::{types[c]}[]")
-        return (f"INSERT {m.group(1) or ''}INTO {table} ({', '.join(cols)}) SELECT * FROM unnest({', '.join(arrays)}){tail}",
-                params)
-
-    def _types(self, table: str) -> dict[str, str]:
-        got = self.types.get(table)
-        if got is None:
-            got = self.types[table] = dict(self.pg.execute(
-                "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = %s::regclass"
-                " AND attnum > 0 AND NOT attisdropped", [table]).fetchall())
-        return got
-
-    def _exists(self, name: str) -> bool:
-        return bool((self.pg.execute("SELECT to_regclass(%s)", [name]).fetchone() or [None])[0])
-
-    def _partitions(self, months: Iterable[int]) -> None:
-        """Each receipt month of messages its own partition, made when its first row comes (under a
-        lock of its own): a month is detached and archived whole once it is over (design/0140).
-        The receipt is the office's clock, so a node's counter makes no partition of its own."""
-        for month in months:
-            name = partition_of(month)
-            if name in self.months:
-                continue
-            if not self._exists(name):
-                self.pg.execute("SELECT pg_advisory_xact_lock(%s)", [_PARTITION_LOCK])  # one creator at a time
-                self.pg.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF messages"
-                                f" FOR VALUES FROM ({month}) TO ({month + 1})")
-            self.months.add(name)
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
-        with self.pg.cursor(row_factory=dict_row) as cur:
-            cur.execute(translate(sql), json_params(sql, params))
-            return iter(cur.fetchall())
-
-    def close(self) -> None:
-        self.pg.close()
 
 
 class PgStore(SharedRows, Store):
@@ -349,7 +95,7 @@ class PgStore(SharedRows, Store):
             raise ConnectionError(f"cannot reach the PostgreSQL store ({_redact(url)}): "
                                   f"{str(exc).strip().splitlines()[0]}; check [storage] url and that the "
                                   "server runs") from None
-        self.db = _Conn(pg)  # type: ignore[assignment]
+        self.db = PgConn(pg)  # type: ignore[assignment]
         self.held: set[str] = set()
         self.readonly = readonly
         self.me: str | None = None   # under `edged-central run`: this instance, and

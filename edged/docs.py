@@ -4,7 +4,9 @@
   build_parser: each verb's usage line and its help);
 - the key blocks of docs/ref/config.md, systemd/edged.example.toml and the guides (each section
   of the config, [site] to [[cameras]]), from the keys declared in edged/config/
-  (edged/config/declare.py): the example config keeps its own values and shows fewer keys;
+  (storage/declare.py): the example config keeps its own values and shows fewer keys;
+- the key blocks of docs/ref/central-config.md and systemd/central.example.toml, from the keys of
+  edged-central's config declared in central/config.py the same way (issue 57, design/0283);
 - docs/ref/catalog-schema.md's SQL, today's catalog schema: every migration of storage/schema/
   applied to an empty catalog (storage/schema/today.py, design/0241).
 
@@ -20,10 +22,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from central.config import PAGES as CENTRAL_TABLES, BrokerConfig as CentralBroker, StorageKeys as CentralStorage
 from edged.cli.edgectl import build_parser
 from edged.config.backfill import BackfillConfig
 from edged.config.cameras import CameraConfig
-from edged.config.declare import block
+from storage.declare import block
 from edged.config.health import HealthConfig, InspectionConfig
 from edged.config.motion import MotionKeys
 from edged.config.mqtt import MqttKeys, MqttTlsKeys
@@ -60,6 +63,8 @@ EXAMPLE: dict[type, tuple[dict[str, str], tuple[str, ...] | None]] = {
     MqttKeys: ({"host": '"mqtt.central.example"', "username": '"site-001-node1"'},
                ("enabled", "host", "port", "username", "command_key")),
     MqttTlsKeys: ({"ca_file": '"/etc/edged/central-ca.pem"'}, ("ca_file",)),
+    CentralBroker: ({}, ("host", "port")),
+    CentralStorage: ({"data_dir": '"/var/lib/edged-central"'}, ("data_dir",)),
 }
 VIEWER_GUIDE = {"enabled": "true", "listen": '"192.168.1.10:8443"'}
 
@@ -113,6 +118,12 @@ def sections(*found: tuple[type, str], example: bool = False, overrides: dict[st
     return text if example else "```toml\n" + text + "```\n"
 
 
+def central_sections(example: bool = False, only: tuple[str, ...] | None = None) -> str:
+    """edged-central's tables (central/config.py PAGES), every key, or the example config's few."""
+    return sections(*((cls, f"[{name}]") for name, cls in CENTRAL_TABLES.items() if only is None or name in only),
+                    example=example)
+
+
 def _comment(text: str, markdown: bool) -> str:
     return f"<!-- {text} -->" if markdown else f"# --- {text} ---"
 
@@ -137,6 +148,7 @@ def pages() -> dict[str, list[tuple[str, str]]]:
         ],
         "docs/ref/mqtt.md": [("edged/config/mqtt.py", sections((MqttKeys, "[mqtt]"), (MqttTlsKeys, "[mqtt.tls]"),
                                                                 overrides={"enabled": "true"}))],
+        "docs/ref/central-config.md": [("central/config.py", central_sections())],
         "docs/guide/accounts.md": [("edged/config/people.py", sections((AccountsConfig, "[accounts]")))],
         "docs/guide/viewer.md": [("edged/config/viewer.py", sections((ViewerConfig, "[viewer]"),
                                                                       overrides=VIEWER_GUIDE))],
@@ -151,6 +163,8 @@ def pages() -> dict[str, list[tuple[str, str]]]:
             ("edged/config/people.py", sections((AccountsConfig, "[accounts]"), example=True)),
             ("edged/config/mqtt.py", sections((MqttKeys, "[mqtt]"), (MqttTlsKeys, "[mqtt.tls]"), example=True)),
         ],
+        "systemd/central.example.toml": [("central/config.py", central_sections(example=True, only=(
+            "broker", "storage", "secrets")))],
     }
 
 

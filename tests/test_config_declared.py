@@ -1,4 +1,4 @@
-"""Config keys declared once (edged/config/declare.py, design/0099): the [[cameras]] keys' reader,
+"""Config keys declared once (storage/declare.py, design/0099): the [[cameras]] keys' reader,
 repr, example block and reference lines come from one declaration each."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from edged.config import ConfigError, parse_config
 from edged.config.cameras import CameraConfig
-from edged.config.declare import declared, known
+from storage.declare import declared, known
 from edged.daemon.recording.prestart import add_command
 from edged import docs
 from edged.docs import cameras_block

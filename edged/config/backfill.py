@@ -6,7 +6,7 @@
     standby = "10.0.0.9:7443"         # a box: its standby, asked for what it recorded of a gap
     listen = "0.0.0.0:7443"           # a standby: where it serves its boxes (mutual TLS, enrolled boxes only)
 
-Declared once (edged/config/declare.py, design/0099): the parser, the reference page and the
+Declared once (storage/declare.py, design/0099): the parser, the reference page and the
 example config come from the fields below.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from edged.config.declare import check, key, read
+from storage.declare import check, key, read
 from edged.config.values import _describe
 
 DEFAULT_CAP_MBIT = 16.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from edged.config.declare import key, known, read, repr_of
+from storage.declare import key, known, read, repr_of
 from edged.config.health import HealthOverrides, _camera_health
 from edged.config.motion import MotionConfig, _detect_url, _mode, _motion
 from edged.config.retention import _RETENTION_HINTS, RetentionConfig, _check_floor, _retention_duration
@@ -57,7 +57,7 @@ def _onvif(value: Any, field: str) -> str | bool | None:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class CameraConfig:
-    """One [[cameras]] table. Each key is declared once, here (edged/config/declare.py): its
+    """One [[cameras]] table. Each key is declared once, here (storage/declare.py): its
     reader, its repr, the example config's and docs/ref/config.md's lines come from it."""
 
     id: str = key(doc="lower-case ASCII id: used in paths, MQTT topics and edgectl", example='"counter-1"')

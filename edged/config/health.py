@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from edged.config.declare import declared, duration, in_range, key, read, whole
+from storage.declare import declared, duration, in_range, key, read, whole
 from edged.config.values import (
     DAY,
     HOUR,
@@ -68,7 +68,7 @@ def _window(value: Any, field: str) -> tuple[int, int]:
 @dataclass(frozen=True, slots=True)
 class HealthConfig:
     """[health]: the image checks' thresholds and the quality floor (R2), each key declared once
-    (edged/config/declare.py); a camera's [cameras.health] sets any but the sampling rate."""
+    (storage/declare.py); a camera's [cameras.health] sets any but the sampling rate."""
 
     sample_interval_us: int = _span(10 * SECOND, 1, HOUR, "one keyframe per camera decoded this often for image "
                                     'checks; "0s": off')

@@ -20,7 +20,7 @@ from typing import Any
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from edged.config.declare import duration, key, read
+from storage.declare import duration, key, read
 from edged.config.values import SECOND, ConfigError, _describe, _show, _string, _url
 from recorder.motion import MotionSettings, Polygon, Rect, Region
 
@@ -104,7 +104,7 @@ def _min_area(a: Any, field: str) -> float:
 
 @dataclass(frozen=True, slots=True)
 class MotionKeys:
-    """A camera's [cameras.motion] table as written, each key declared once (edged/config/declare.py);
+    """A camera's [cameras.motion] table as written, each key declared once (storage/declare.py);
     it becomes a MotionConfig, whose settings are the detector's (recorder.motion.MotionSettings)."""
 
     pre_roll_us: int = duration(DEFAULT_PRE_ROLL, SECOND, 30 * SECOND, doc="kept before the motion starts")

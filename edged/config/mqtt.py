@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edged.config.declare import check_keys, duration, in_range, key, read, whole
+from storage.declare import check_keys, duration, in_range, key, read, whole
 from edged.config.secrets import credential_path
 from edged.config.values import (
     DAY,
@@ -59,7 +59,7 @@ def _prefix(value: Any, field: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class MqttKeys:
-    """The [mqtt] table as written, each key declared once (edged/config/declare.py); it becomes the
+    """The [mqtt] table as written, each key declared once (storage/declare.py); it becomes the
     mqtt layer's MqttConfig (mqtt/settings.py). Files are checked only when enabled."""
 
     enabled: bool = key(False, read=_bool, doc="report to the central office (off by default)")

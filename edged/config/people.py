@@ -1,12 +1,12 @@
 """The [accounts] table of the config: sessions, lockout, grants and requests (R4, R5), each
-key declared once (edged/config/declare.py, design/0099)."""
+key declared once (storage/declare.py, design/0099)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from edged.config.declare import duration, key, read, whole
+from storage.declare import duration, key, read, whole
 from edged.config.values import DAY, HOUR, MINUTE, SECOND, _bool, _in_days
 
 

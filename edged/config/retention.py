@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, Literal
 
-from edged.config.declare import check_keys, duration, key, read
+from storage.declare import check_keys, duration, key, read
 from edged.config.values import (
     _PERCENT,
     DAY,

@@ -1,5 +1,5 @@
 """The [site], [storage], [recorder], [control] and [time] tables of the config, each key declared
-once (edged/config/declare.py, design/0099): its reader, its line in docs/ref/config.md and in
+once (storage/declare.py, design/0099): its reader, its line in docs/ref/config.md and in
 the example config come from the field."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edged.config.declare import check_keys, duration, key, read, whole
+from storage.declare import check_keys, duration, key, read, whole
 from edged.config.values import (
     DEFAULT_DATA_DIR,
     HOUR,

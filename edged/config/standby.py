@@ -14,7 +14,7 @@ from typing import Any
 
 from dataclasses import dataclass, replace
 from edged.config.cameras import CameraConfig
-from edged.config.declare import duration, key, read
+from storage.declare import duration, key, read
 from edged.config.values import SECOND, ConfigError, _describe, _id
 
 def _boxes(raw: Any, field: str) -> tuple[str, ...]:

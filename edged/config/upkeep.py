@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edged.config import declare
-from edged.config.declare import check_keys, key, read
+from storage import declare
+from storage.declare import check_keys, key, read
 from edged.config.values import ConfigError, _bool, _describe, _path, parse_duration
 
 

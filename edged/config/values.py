@@ -1,9 +1,10 @@
-"""Config values: units, durations, sizes, URLs, and the checks every config field goes
-through. Each error names the field's path and never echoes a password (invariant 8)."""
+"""Config values: units, sizes, URLs, and the checks every config field goes through. Each
+error names the field's path and never echoes a password (invariant 8). What edged-central reads
+too (ConfigError, durations, the unknown-key check, the quoting) is storage/declare.py's, named
+here as well (issue 57, design/0283)."""
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from fractions import Fraction
@@ -12,7 +13,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from edged import DEFAULT_CONFIG_PATH
-from storage.time import duration
+from storage.declare import (ConfigError as ConfigError, _check_keys as _check_keys, _describe as _describe,
+                             _join as _join, _required as _required, _show as _show,
+                             format_duration as format_duration, parse_duration as parse_duration,
+                             redact_url as redact_url)
 from storage.time.duration import DAY as DAY, HOUR as HOUR, MINUTE as MINUTE, MS as MS, SECOND as SECOND, US as US
 
 DEFAULT_PATH = DEFAULT_CONFIG_PATH
@@ -35,36 +39,7 @@ _ID_RULE = (
 )
 
 
-class ConfigError(Exception):
-    """A config problem a person can fix; ``field`` is the path of the bad value."""
-
-    def __init__(self, field: str, message: str, source: str | None = None) -> None:
-        super().__init__(field, message, source)
-        self.field = field
-        self.message = message
-        self.source = source
-
-    def __str__(self) -> str:
-        where = f"{self.field}: " if self.field else ""
-        origin = f"{self.source}: " if self.source else ""
-        return f"{origin}{where}{self.message}"
-
-
-# --- durations and URLs ---------------------------------------------------------------
-def parse_duration(text: str, field: str) -> int:
-    """Parse "60s", "500ms", "1h30m", "1.5s" into microseconds: the grammar of storage/time/duration.py,
-    shared with edged-central and edgectl. Bare numbers are refused (it says why)."""
-    try:
-        return duration.parse(text, _show, _describe)
-    except duration.DurationError as exc:
-        raise ConfigError(field, str(exc)) from None
-
-
-def format_duration(us: int) -> str:
-    """Show microseconds the way a person would write them in the config ("1h30m", "1.5s")."""
-    return duration.format(us)
-
-
+# --- sizes and URLs (durations, ConfigError and the quoting: storage/declare.py) -------------
 def parse_size(text: str, field: str) -> int:
     """Parse "10GB", "500MB", "1.5TB", "64MiB", "4096B" into bytes.
 
@@ -108,53 +83,7 @@ def _parse_size(text: Any, field: str, example: str) -> int:
     return int(total)
 
 
-def redact_url(url: str) -> str:
-    """Replace the password in a URL with ``***``; a URL without one comes back unchanged.
-
-    Errs on the side of hiding: a password with an unescaped "/" or "#" (which confuses
-    URL parsers) is still found, because whatever sits between "user:" and the last "@"
-    is treated as the password.
-    """
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        password = None
-    if password is not None:
-        userinfo, _, hostport = parts.netloc.rpartition("@")
-        user = userinfo.partition(":")[0]
-        return parts._replace(netloc=f"{user}:***@{hostport}").geturl()
-    # Fallback for URLs the parser misreads, e.g. "rtsp://user:pa/ss@host/".
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    at = rest.rfind("@")
-    if at < 0:
-        return url
-    userinfo, host_and_path = rest[:at], rest[at + 1 :]
-    user, colon, password = userinfo.partition(":")
-    if not colon or any(c in user for c in "/?#"):
-        return url
-    if "/" in password and password.split("/", 1)[0].isdigit():
-        # "host:554/path@x": a port, then an "@" in the path; there is no password here.
-        return url
-    return f"{scheme}://{user}:***@{host_and_path}"
-
-
 # --- field checks -----------------------------------------------------------------------
-
-
-def _check_keys(
-    t: dict[str, Any], path: str, known: tuple[str, ...], hints: dict[str, str] | None = None
-) -> None:
-    for key in t:
-        if key not in known:
-            if hints and key in hints:
-                tip = f"; {hints[key]}"
-            else:
-                hint = difflib.get_close_matches(key, known, n=1)
-                tip = f'; did you mean "{hint[0]}"?' if hint else ""
-            raise ConfigError(_join(path, key), f"unknown key (known: {', '.join(known)}){tip}")
 
 
 def _table(data: dict[str, Any], key: str, path: str) -> dict[str, Any]:
@@ -162,12 +91,6 @@ def _table(data: dict[str, Any], key: str, path: str) -> dict[str, Any]:
     if not isinstance(t, dict):
         raise ConfigError(path, f"expected a table ([{key}] section), found {_describe(t)}")
     return t
-
-
-def _required(t: dict[str, Any], key: str, path: str) -> Any:
-    if key not in t:
-        raise ConfigError(_join(path, key), "missing required key")
-    return t[key]
 
 
 def _string(value: Any, field: str) -> str:
@@ -296,39 +219,3 @@ def _synthetic(rest: str, field: str) -> None:
             raise ConfigError(field, f"synthetic: {name}={n} is out of range ({low} to {high})")
         if even and n % 2:
             raise ConfigError(field, f"synthetic: {name}={n} must be even")
-
-
-# --- message helpers --------------------------------------------------------------------
-
-
-def _join(path: str, key: str) -> str:
-    shown = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else '"' + key.replace('"', '\\"') + '"'
-    return f"{path}.{shown}" if path else shown
-
-
-def _show(text: str) -> str:
-    """Quote a user's string for an error, passwords redacted and length capped."""
-    shown = redact_url(text)
-    if shown == text and "@" in text and ":" in text:
-        return "(value not shown: it may hold a password)"
-    text = shown
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _describe(value: Any) -> str:
-    """Name a TOML value's type for an error; tables and arrays are not echoed."""
-    if isinstance(value, bool):
-        return f"boolean {'true' if value else 'false'}"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"float {value}"
-    if isinstance(value, str):
-        return f"string {_show(value)}"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__  # datetime, date, time

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edged.config.declare import check_keys, duration, key, read, whole
+from storage.declare import check_keys, duration, key, read, whole
 from edged.config.secrets import credential_path
 from edged.config.values import (
     HOUR,

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from edged.config import CameraConfig, Config
-from edged.config.declare import worker_fields
+from storage.declare import worker_fields
 from edged.daemon.recording.prespawn import Spares, Steps, raise_nofile, spawn_worker
 from recorder.motion import settings_json
 from storage.disk import layout, volume

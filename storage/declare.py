@@ -1,27 +1,164 @@
-"""Config keys declared once (issue 41, design/0099): a section is a frozen dataclass whose fields
-say, in their metadata, the TOML key, how it is read, what it means and an example. The parser,
-the repr, the example config and docs/ref/config.md all come from that one declaration, so a new
-key is one field: `python -m edged.docs` rewrites the pages (tests/test_docs.py fails while they
-are stale).
+"""Config keys declared once (issue 41, design/0099; a leaf edged and edged-central both stand on
+since issue 57, design/0283): a section is a frozen dataclass whose fields say, in their metadata,
+the TOML key, how it is read, what it means and an example. The parser, the repr, the example
+config and the reference pages (docs/ref/config.md, docs/ref/central-config.md) all come from that
+one declaration, so a new key is one field: `python -m edged.docs` rewrites the pages
+(tests/test_docs.py fails while they are stale).
 
     reader: str = key("auto", read=_reader, doc='RTSP reader: "auto", "edged" or "ffmpeg"')
 
 `read(value, field)` gets the raw TOML value and the field's path (`cameras[2].reader`) and raises
 ConfigError(field, ...) saying what is wrong and how to write it: the path in every error is
-what it was before (tests/test_config.py). A key whose value depends on other keys (a name that
-defaults to the id, a URL checked against another) is declared with `read=None` and read by its
-section's parser, which passes it in (`derived`).
+what it was before (tests/test_config.py, tests/test_central_units.py). A key whose value depends
+on other keys (a name that defaults to the id, a URL checked against another) is declared with
+`read=None` and read by its section's parser, which passes it in (`derived`).
+
+Here too is what every reader shares: `ConfigError`, the unknown-key check with its "did you
+mean", the duration reader over storage/time/duration.py's grammar, and the quoting that never
+echoes a password (invariant 8); edged/config/values.py keeps edged's own kinds of value.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
 import textwrap
 import unicodedata
 from dataclasses import MISSING, dataclass, field
 from typing import Any, Callable, TypeVar, cast
+from urllib.parse import urlsplit
 
-from edged.config.values import ConfigError, _check_keys, _describe, _join, _required, format_duration, parse_duration
+from storage.time import duration as _grammar
+
+
+class ConfigError(Exception):
+    """A config problem a person can fix; ``field`` is the path of the bad value (edged-central
+    calls it ``where``, and the message ``problem``)."""
+
+    def __init__(self, field: str, message: str, source: str | None = None) -> None:
+        super().__init__(field, message, source)
+        self.field = field
+        self.message = message
+        self.source = source
+
+    def __str__(self) -> str:
+        where = f"{self.field}: " if self.field else ""
+        origin = f"{self.source}: " if self.source else ""
+        return f"{origin}{where}{self.message}"
+
+    @property
+    def where(self) -> str:
+        return self.field
+
+    @property
+    def problem(self) -> str:
+        return self.message
+
+
+# --- durations, unknown keys and the quoting of a value -----------------------------------
+
+
+def parse_duration(text: str, field: str) -> int:
+    """Parse "60s", "500ms", "1h30m", "1.5s" into microseconds: the grammar of storage/time/duration.py,
+    shared with edged-central and edgectl. Bare numbers are refused (it says why)."""
+    try:
+        return _grammar.parse(text, _show, _describe)
+    except _grammar.DurationError as exc:
+        raise ConfigError(field, str(exc)) from None
+
+
+def format_duration(us: int) -> str:
+    """Show microseconds the way a person would write them in the config ("1h30m", "1.5s")."""
+    return _grammar.format(us)
+
+
+def redact_url(url: str) -> str:
+    """Replace the password in a URL with ``***``; a URL without one comes back unchanged.
+
+    Errs on the side of hiding: a password with an unescaped "/" or "#" (which confuses
+    URL parsers) is still found, because whatever sits between "user:" and the last "@"
+    is treated as the password.
+    """
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        password = None
+    if password is not None:
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        return parts._replace(netloc=f"{user}:***@{hostport}").geturl()
+    # Fallback for URLs the parser misreads, e.g. "rtsp://user:pa/ss@host/".
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    at = rest.rfind("@")
+    if at < 0:
+        return url
+    userinfo, host_and_path = rest[:at], rest[at + 1 :]
+    user, colon, password = userinfo.partition(":")
+    if not colon or any(c in user for c in "/?#"):
+        return url
+    if "/" in password and password.split("/", 1)[0].isdigit():
+        # "host:554/path@x": a port, then an "@" in the path; there is no password here.
+        return url
+    return f"{scheme}://{user}:***@{host_and_path}"
+
+
+def _check_keys(
+    t: dict[str, Any], path: str, known: tuple[str, ...], hints: dict[str, str] | None = None
+) -> None:
+    for key in t:
+        if key not in known:
+            if hints and key in hints:
+                tip = f"; {hints[key]}"
+            else:
+                hint = difflib.get_close_matches(key, known, n=1)
+                tip = f'; did you mean "{hint[0]}"?' if hint else ""
+            raise ConfigError(_join(path, key), f"unknown key (known: {', '.join(known)}){tip}")
+
+
+def _required(t: dict[str, Any], key: str, path: str) -> Any:
+    if key not in t:
+        raise ConfigError(_join(path, key), "missing required key")
+    return t[key]
+
+
+def _join(path: str, key: str) -> str:
+    shown = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else '"' + key.replace('"', '\\"') + '"'
+    return f"{path}.{shown}" if path else shown
+
+
+def _show(text: str) -> str:
+    """Quote a user's string for an error, passwords redacted and length capped."""
+    shown = redact_url(text)
+    if shown == text and "@" in text and ":" in text:
+        return "(value not shown: it may hold a password)"
+    text = shown
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _describe(value: Any) -> str:
+    """Name a TOML value's type for an error; tables and arrays are not echoed."""
+    if isinstance(value, bool):
+        return f"boolean {'true' if value else 'false'}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"float {value}"
+    if isinstance(value, str):
+        return f"string {_show(value)}"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__  # datetime, date, time
+
+
+# --- the declarations --------------------------------------------------------------------------
 
 T = TypeVar("T")
 COLUMN = 30   # where a key's comment starts in the example and the reference, as the pages write it
