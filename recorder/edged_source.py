@@ -48,17 +48,28 @@ READ_WAIT_US = 125_000
 FALLBACK = "fallback"  # RtspFailure.kind: the edged reader will not record this camera; libavformat may
 
 
+class _Codec:
+    """What is read of the stream's codec (recorder/camera.py, the image checks, the motion gate):
+    its decoder's name, extradata and picture size, as FFmpeg read them from the first keyframe.
+    The stream the muxer copies belongs to an output container, whose context names an encoder."""
+
+    __slots__ = ("name", "extradata", "width", "height")
+
+    def __init__(self, ctx: Any):
+        self.name, self.extradata, self.width, self.height = ctx.name, ctx.extradata, ctx.width, ctx.height
+
+
 class _Video:
     """What recorder/camera.py, the image checks and the motion gate read of the video stream."""
 
     __slots__ = ("stream", "index", "time_base", "average_rate", "guessed_rate", "codec_context", "type")
 
-    def __init__(self, stream: Any, rate: Fraction):
+    def __init__(self, stream: Any, rate: Fraction, codec: _Codec):
         self.stream = stream
         self.index = stream.index
         self.time_base = TIME_BASE
         self.average_rate = self.guessed_rate = rate
-        self.codec_context = stream.codec_context
+        self.codec_context = codec
         self.type = "video"
 
 
@@ -152,24 +163,24 @@ class EdgedSource:
         self.depth = depth = reorder_of(self.codec, parameter_sets(video), pending)
         self._origin = key.ts
         rate = Fraction(video.framerate).limit_denominator(1001) if video.framerate else frame_rate(pending)
-        raw = io.BytesIO(parameter_sets(video) + key.data)
         try:
-            self._template = av.open(raw, format=self.codec, options={"fpsprobesize": "0"})
-            stream = self._template.streams.video[0]
-            # Only the stream is kept: the keyframe FFmpeg read it from is dropped, its queued copy
-            # and our buffer (two copies of a keyframe, ~0.6 MB a 1080p camera for its connection).
-            for _ in self._template.demux(stream):
-                pass
+            with av.open(io.BytesIO(parameter_sets(video) + key.data), format=self.codec,
+                         options={"fpsprobesize": "0"}) as reader:
+                read = reader.streams.video[0]
+                codec = _Codec(read.codec_context)
+                # Only the stream is kept, copied into a container that writes nothing: the reader
+                # that made it keeps its parser's copy of the keyframe, its probe's decoder and more
+                # (0.4 MB a 1080p camera for the connection's life; issue 60 item 3, design/0282).
+                self._template = av.open(io.BytesIO(), "w", format="null")
+                stream = self._template.add_stream_from_template(read)
         except (av.error.FFmpegError, IndexError) as exc:
             raise RtspFailure(f"FFmpeg cannot read the first keyframe: {exc}", kind=FALLBACK) from None
-        raw.seek(0)
-        raw.truncate()
-        if not stream.codec_context.width:
+        if not codec.width:
             raise RtspFailure("no picture size in the parameter sets", kind=FALLBACK)
         stream.time_base = TIME_BASE
         self._times = RtpTimes(key.ts, depth, round(90000 / rate))
         self._stream = stream
-        self.streams = _Streams(_Video(stream, rate))
+        self.streams = _Streams(_Video(stream, rate, codec))
         self._rest = units
 
     def _units(self) -> Iterator[rtp.AccessUnit]:
@@ -224,7 +235,7 @@ class EdgedSource:
         sr_used = None
         jumps = 0
         lead = True  # the connection's first GOP (one test of a local a picture after it)
-        for units in (pending, self._rest):
+        for units in (_taken(pending), self._rest):  # the first keyframe is not held for the connection's life
             for au in units:
                 if lead:
                     if au.key and au.ts != origin:
@@ -263,6 +274,13 @@ class EdgedSource:
             if self._template is not None:
                 self._template.close()
                 self._template = None
+
+
+def _taken(units: list[rtp.AccessUnit]) -> Iterator[rtp.AccessUnit]:
+    """`units` in order, each let go by the list as it is handed on."""
+    units.reverse()
+    while units:
+        yield units.pop()
 
 
 def frame_rate(units: list[rtp.AccessUnit]) -> Fraction:

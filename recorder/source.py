@@ -10,7 +10,6 @@ from typing import Any, Protocol
 
 import av
 from av.container import InputContainer
-from av.video.codeccontext import VideoCodecContext
 
 from recorder import diagnose
 from recorder.synthetic import SyntheticCamera, parse_synthetic_url
@@ -42,6 +41,20 @@ def connect_timeout_us(settings: Any, first: bool) -> int:
     return max(configured, min(configured * FIRST_CONNECT_FACTOR, FIRST_CONNECT_MAX_US))
 
 
+class CodecView(Protocol):
+    """What is read of a connection's video codec: PyAV's context, or the edged reader's copy of
+    its name, extradata and picture size (recorder/edged_source.py `_Codec`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def extradata(self) -> bytes | None: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+
+
 class VideoIn(Protocol):
     """What the camera thread, the image checks and the motion gate read of a connection's video
     stream: PyAV's VideoStream, or the edged reader's stand-in for it (recorder/edged_source.py)."""
@@ -55,7 +68,7 @@ class VideoIn(Protocol):
     @property
     def guessed_rate(self) -> Fraction | None: ...
     @property
-    def codec_context(self) -> VideoCodecContext: ...
+    def codec_context(self) -> CodecView: ...
 
 
 class Source:

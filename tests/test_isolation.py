@@ -96,3 +96,43 @@ def test_the_workers_move_cameras_as_decided_and_bring_them_back_after_the_clean
         assert w.keepers and all(k.done() for k in w.keepers)
 
     asyncio.run(run())
+
+
+def test_one_spare_worker_for_the_pool_taken_by_whichever_slot_needs_it(monkeypatch):
+    """design/0282: the pool keeps one idle imported worker, not one a slot; a slot whose worker
+    (re)starts takes it wherever it is kept, and the next is started only once it is gone."""
+    import asyncio
+    from typing import Any
+
+    from edged.daemon.recording import workers
+
+    class Proc:
+        returncode = None
+        stdin = None
+
+    started: list[Proc] = []
+
+    async def spawn() -> Proc:
+        await asyncio.sleep(0)  # both slots ask while the first is starting
+        started.append(Proc())
+        return started[-1]
+
+    monkeypatch.setattr(workers, "spawn_worker", spawn)
+    monkeypatch.setattr(workers, "SPARE_AFTER_S", 0.0)
+
+    async def run() -> None:
+        w = workers.Workers(3, asyncio.Event(), settings=dict, held=lambda: False, on_events=None,
+                            on_exit=lambda i: None, on_death=lambda s: None)
+        for slot in w.slots:
+            running: Any = Proc()
+            slot.proc = running
+        await asyncio.gather(*(w._spare_later(slot) for slot in w.slots))
+        assert len(started) == 1 and sum(s.spare is not None for s in w.slots) == 1
+        keeper = next(s for s in w.slots if s.spare is not None)
+        other = next(s for s in w.slots if s is not keeper)
+        assert w._take_spare(other) is started[0] and keeper.spare is None
+        assert w._take_spare(other) is None
+        await w._spare_later(other)
+        assert len(started) == 2 and other.spare is started[1]
+
+    asyncio.run(run())

@@ -1,7 +1,7 @@
 """The recorder worker processes (design/0003): one per slot, started (or adopted from
 `edged run`, edged/daemon/recording/prestart.py), read, and restarted with a backoff when one dies,
-each slot with a spare worker ready so a dead worker's cameras need not wait for Python's
-imports. Commands go down as JSON lines on stdin; typed events (recorder/events.py) come up
+with one spare worker ready for the pool (not one a slot: design/0282) so a dead worker's cameras
+need not wait for Python's imports. Commands go down as JSON lines on stdin; typed events (recorder/events.py) come up
 on stdout and go to the supervisor.
 """
 
@@ -42,7 +42,7 @@ class WorkerSlot:
     proc: asyncio.subprocess.Process | None = None
     has_cameras: asyncio.Event = field(default_factory=asyncio.Event)
     started: asyncio.Event = field(default_factory=asyncio.Event)  # the worker has its camera list
-    spare: asyncio.subprocess.Process | None = None  # started and imported, waiting for its settings
+    spare: asyncio.subprocess.Process | None = None  # started and imported, waiting for its settings (the pool's one)
     adopt: asyncio.subprocess.Process | None = None  # started by `edged run` with its cameras (edged.daemon.recording.prestart)
     backlog: list[bytes] = field(default_factory=list)  # its events that `edged run` read before
     isolated: bool = False    # a quarantine worker (design/0063): no spare, ended when emptied
@@ -92,6 +92,7 @@ class Workers:
         self.group_slot: dict[int, WorkerSlot] = {}
         self.keepers: list[asyncio.Task[None]] = []  # the quarantine slots' keepers (the shared ones are the caller's)
         self._tg: asyncio.TaskGroup | None = None
+        self._sparing = False      # the pool's spare is being started
 
     def slot_of(self, cam_id: str) -> WorkerSlot | None:
         return next((s for s in self.slots if cam_id in s.cameras), None)
@@ -245,20 +246,37 @@ class Workers:
         return slot
 
     async def _spare_later(self, slot: WorkerSlot) -> None:
-        """Start a slot's spare worker once its cameras are recording (not during start-up,
-        when the imports would compete with the workers that matter)."""
+        """Start the pool's spare worker once this slot's cameras are recording (not during
+        start-up, when the imports would compete with the workers that matter), unless there is
+        one. One for the pool, not one a slot (design/0282): an idle worker is ~44 MB, and
+        workers die one at a time; a second death before the spare is replaced waits for
+        Python's imports, as every death did before design/0025."""
         if await wait_or_stop(self.stopping, SPARE_AFTER_S):
             return
-        if slot.spare is None and slot.proc is not None and not slot.isolated:
-            slot.spare = await spawn_worker()
+        if self._sparing or any(s.spare is not None for s in self.slots):
+            return
+        if slot.proc is not None and not slot.isolated:
+            self._sparing = True
+            try:
+                slot.spare = await spawn_worker()
+            finally:
+                self._sparing = False
             if self.stopping.is_set() and slot.spare.stdin is not None:  # stopped while it started
                 slot.spare.stdin.close()
+
+    def _take_spare(self, slot: WorkerSlot) -> asyncio.subprocess.Process | None:
+        """The pool's spare (this slot's first), taken from whichever slot keeps it."""
+        for s in sorted(self.slots, key=lambda s: s is not slot):
+            if s.spare is not None:
+                spare, s.spare = s.spare, None
+                return spare
+        return None
 
     async def _run(self, slot: WorkerSlot, tg: asyncio.TaskGroup) -> int | None:
         proc, adopted = slot.adopt, slot.adopt is not None
         slot.adopt = None
         if proc is None:
-            proc, slot.spare = slot.spare, None
+            proc = self._take_spare(slot)
             if proc is None or proc.returncode is not None:
                 proc = await spawn_worker()
         slot.proc = proc
