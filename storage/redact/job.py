@@ -64,6 +64,12 @@ def write_released(folder: Path, what: dict[str, Any]) -> None:
     _write_json(folder / RELEASED, what)
 
 
+def released(export_dir: Path) -> bool:
+    """Whether a redacted copy of the staged export in `export_dir` was released (its folder
+    beside the export's holds RELEASED): never gone on with or offered again (design/0277)."""
+    return any(export_dir.parent.glob(f"{glob.escape(export_dir.name)}.redacted-*/{RELEASED}"))
+
+
 def _write_json(path: Path, data: Any) -> None:
     part = path.with_name(f".{path.name}.part")
     with open(part, "w") as f:

@@ -109,6 +109,13 @@ def again_card(req: dict[str, Any], ctx: Ctx) -> str:
         return ""
     export = mine[0]
     heading = _("Redacted copy")
+    if export.get("released") or not export.get("staged", True):   # nothing to go on with (design/0279)
+        done = (_("The grant was used for a redacted copy (export {id}, {time}), which was released; it is not made "
+                  "or handed over again.") if export.get("released") else
+                _("The grant was used for a redacted copy (export {id}, {time}); its staged footage was removed after "
+                  "a day, so it cannot be gone on with."))
+        return (f'<section class="card" id="redact-again"><h2>{esc(heading)}</h2><p class="hint">'
+                f'{esc(done.format(id=export["id"], time=ctx.when(export["created_us"])))}</p></section>')
     hint = _("The grant was used for a redacted copy (export {id}, {time}). If its page was lost when the recorder "
              "restarted, go on with it here: the copy goes on from what was saved.").format(
         id=export["id"], time=ctx.when(export["created_us"]))
