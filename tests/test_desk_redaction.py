@@ -85,6 +85,7 @@ def redacted_at_the_desk(carol, d, base: str, rid: int, use: str, shots: Shots):
         video = f"document.querySelectorAll('figure.mark video')[{i}]"
         wait_for(lambda video=video: carol.evaluate(f"{video}.videoWidth > 0"), 60, "the clip's first frame shown")
         vw, vh = carol.evaluate(f"[{video}.videoWidth, {video}.videoHeight]")
+        carol.locator("figure.mark video").nth(i).scroll_into_view_if_needed()   # a clip a camera, one under another
         box = carol.locator("figure.mark video").nth(i).bounding_box()
         carol.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.25)
         carol.mouse.down()

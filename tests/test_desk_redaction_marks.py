@@ -218,6 +218,14 @@ def test_faces_hidden_the_applicant_left_and_a_missed_box_hidden(tmp_path, camer
         assert hidden[0] == "1-2" and _near([int(v) for v in hidden[1].split(",")], h), hidden
         assert len(_lines(carol, "#f-marks-0")) == 1
         shots(carol, "marks-faces-carol")
+        typed = carol.input_value("#f-hide-0")
+        carol.fill("#f-hide-0", typed + "\n2 10,10,20,20")     # a line typed by hand without its span: said
+        carol.click("#mark button[type=submit]")
+        carol.wait_for_selector(".notice-error")
+        assert "遮蔽框的第 2 行" in carol.inner_text(".notice-error"), carol.inner_text("main")
+        assert carol.input_value("#f-hide-0") == typed + "\n2 10,10,20,20", "kept as typed, to correct"
+        shots(carol, "wrong-line-carol")
+        carol.fill("#f-hide-0", typed)
         _made(carol, export_id)
         frames, original = _copy(carol, base, export_id, d)
         h = [int(v) for v in hidden[1].split(",")]

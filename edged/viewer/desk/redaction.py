@@ -234,16 +234,18 @@ class Pages:
         f = form_of(request)
         marked: dict[str, list[Any]] = {}
         hidden: dict[str, list[Any]] = {}
-        for i, clip in enumerate(job.clips):
+        errors = []
+        for i, clip in enumerate(job.clips):   # every clip's lines kept as typed, the first wrong one said
             job.marks[clip] = str(f.get(f"marks-{i}") or "").strip()
             job.hides[clip] = str(f.get(f"hide-{i}") or "").strip()
             got = marks.read(job.marks[clip], job.hides[clip], need_mark=job.mode == "everything")
-            if got.error:
-                job.error = got.error
-                raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
+            errors += [got.error] if got.error else []
             marked[clip] = got.marks
             if got.hide:
                 hidden[clip] = got.hide
+        if errors:
+            job.error = errors[0]
+            raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
         if job.task is not None and not job.task.done():
             raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
         job.error, job.made, job.fraction, job.resumed = "", None, 0.0, None
