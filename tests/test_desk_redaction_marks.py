@@ -3,13 +3,16 @@ Chromium, in zh-TW: "everything hidden but the applicant" marked on several fram
 (scrubbed with the slider, a drag at each moment), the copy followed between the marks, scrubbed
 and corrected with one more mark before it is released; and "faces hidden but the applicant's",
 where the custodian leaves the applicant marked and hides a box the detector did not find, for a
-span of the clip. Each copy is read back frame by frame: the region shown where it was marked,
-the rest filled; the box hidden on its span only."""
+span of the clip, and, with a camera showing real faces (tests/support/faces.py), where a copy made
+without a mark hides every face and the custodian's mark then un-masks the applicant's. Each copy
+is read back frame by frame: the region shown where it was marked, the rest filled; the box
+hidden on its span only; the applicant's face shown and the stranger's hidden."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,10 +20,10 @@ import numpy as np
 import pytest
 
 from edged.config import load_config
-from tests.support.cameras import free_port
+from tests.support.cameras import RtspServer, free_port
 from tests.support.catalog import audit_rows, rows
 from tests.support.daemon import Daemon, wait_for
-from tests.support.faces import FILL_MAX_Y, filled_share
+from tests.support.faces import FILL_MAX_Y, Person, filled_share, write_clip
 from tests.support.people import People
 from tests.support.walk import Shots
 from tests.test_desk_redaction import _login, _lumas, browser  # noqa: F401 (browser: a fixture)
@@ -240,3 +243,48 @@ def test_faces_hidden_the_applicant_left_and_a_missed_box_hidden(tmp_path, camer
         assert d.stop() == 0, d.log[-3000:]
     made = json.loads(audit_rows(d, "redact.made")[-1]["detail"])
     assert made["mode"] == "faces" and made["clips"][0]["masks"] >= FPS + 1   # frames 20 to 40, one box each
+
+
+# Two people standing still (tests/support/faces.py: a public-domain photograph), in a 640x360
+# picture the face detector reads at its own size: the applicant left, a stranger top right. Still,
+# so where they are does not hang on where in its loop the camera was when the request begins.
+APPLICANT, STRANGER = Person(56, 110, 60, 0, applicant=True), Person(40, 10, 420, 0)
+
+
+@pytest.fixture(scope="module")
+def face_camera(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("faces")
+    write_clip(folder / "faces.mp4", 80, (640, 360), FPS, (APPLICANT, STRANGER))
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(folder / "faces.mp4"), "-c", "copy", "-bsf:v",
+                    "h264_mp4toannexb", "-f", "h264", str(folder / "faces.h264")], check=True)
+    with RtspServer({"cam": f"clip:{folder / 'faces.h264'}@{FPS}"}) as server:
+        yield server
+
+
+@pytest.mark.timeout(900)
+def test_faces_hidden_the_applicants_face_unmasked_by_a_mark(tmp_path, face_camera, browser):  # noqa: F811
+    """Faces hidden but the applicant's, with real faces: made without a mark, every face is hidden,
+    the applicant's too; scrubbed, the custodian marks the applicant and makes it again: their face
+    shown on every frame, the stranger's still hidden."""
+    d, base, rid, shots = _granted(tmp_path, face_camera, "002-police-station", "faces")
+    try:
+        carol = _login(browser, base, "carol")
+        export_id = _prepared(carol, base, rid)
+        _made(carol, export_id)                             # no mark: every face the detector found
+        frames, _original = _copy(carol, base, export_id, d)
+        mine, theirs = APPLICANT.face(0, 1), STRANGER.face(0, 1)
+        assert all(filled_share(f, theirs) > 0.9 and filled_share(f, mine) > 0.9 for f in frames)
+        shots(carol, "all-faces-carol")
+        x, y, w, h = APPLICANT.body(0, 1)
+        _drag(carol, x / 640, y / 360, (x + w) / 640, min(359, y + h) / 360)   # the applicant, at the start
+        _made(carol, export_id)
+        frames, _original = _copy(carol, base, export_id, d)
+        assert all(filled_share(f, theirs) > 0.9 for f in frames), "the stranger's face hidden"
+        assert all(filled_share(f, mine) < 0.1 for f in frames), "the applicant's face shown"
+        shots(carol, "applicant-shown-carol")
+        carol.context.close()
+        assert shots.found == {}, "ids or English on the pages:\n" + json.dumps(shots.found, ensure_ascii=False)
+    finally:
+        assert d.stop() == 0, d.log[-3000:]
+    made = [json.loads(a["detail"]) for a in audit_rows(d, "redact.made")]
+    assert len(made) == 2 and made[0]["copy"] != made[1]["copy"]
