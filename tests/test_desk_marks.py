@@ -34,3 +34,17 @@ def test_marks_read(text, hide, need, want_marks, want_hide):
 def test_marks_refused(text, hide, need):
     got = marks.read(text, hide, need_mark=need)
     assert got.error and got.marks == [] and got.hide == []
+
+
+@pytest.mark.parametrize("text, hide", [
+    ("0 10,20,30,40\n2.25 5,6,7,8\n4.5 -", "1.2-3 80,60,64,64\n5-4.5 1,1,2,2"),
+    ("0.05 1,2,3,4", ""),
+])
+def test_the_marks_asked_before_read_back_as_typed(text, hide):
+    """A copy gone on with after a restart offers its marks again (design/0279): the same lines."""
+    got = marks.read(text, hide)
+    assert marks.text_of(got.marks, got.hide) == (text, hide)
+
+
+def test_marks_by_frame_have_no_second_to_show():
+    assert marks.text_of([[0, [1, 2, 3, 4]], {"t": 1.0, "box": [1, 2, 3, 4]}], []) == ("1 1,2,3,4", "")

@@ -380,6 +380,7 @@ def test_a_copy_whose_daemon_stopped_goes_on_from_the_request_page(tmp_path, cam
         carol.wait_for_selector("#made", timeout=600_000)
         went = re.search(r"從 (\d+)% 繼續製作", carol.inner_text("#made"))   # the bar's "going on from N%", kept
         assert went and 0 < int(went[1]) < 100, carol.inner_text("#made")
+        assert carol.input_value("#f-marks-0") == "0 96,64,96,96", "the marks it was asked with, to correct"
         shots(carol, "made-again-carol")
         carol.click(f"form[action='/desk/redact/{export_id}/release'] button")   # checked and released
         carol.wait_for_selector("#made .notice-ok >> nth=1")

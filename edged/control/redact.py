@@ -181,7 +181,10 @@ class RedactOps(Operations):
         await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_STARTED, {
             "export": export_id, "mode": job["mode"], "clips": sorted(clips), "signed": bool(job.get("sign")),
             "again": True}))
-        return await self._make(export_id, folder, copy, job["mode"], [c["file"] for c in job["clips"]], actor, caller)
+        made = await self._make(export_id, folder, copy, job["mode"], [c["file"] for c in job["clips"]], actor, caller)
+        # what it was asked with, so the desk can offer the marks again to correct (design/0279)
+        return {**made, "asked": {c["file"]: {"marks": c.get("marks", []), "hide": c.get("hide", [])}
+                                  for c in job["clips"]}}
 
     async def _make(self, export_id: int, folder: Path, copy: str, mode: str, clips: list[str], actor: str,
                     caller: Actor) -> dict[str, Any]:

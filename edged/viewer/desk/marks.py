@@ -74,6 +74,20 @@ def read(marks_text: str, hide_text: str, need_mark: bool = True) -> Read:
     return Read(sorted(marks, key=lambda m: float(m["t"])), hide)
 
 
+def _num(t: float) -> str:
+    return f"{t:.3f}".rstrip("0").rstrip(".")
+
+
+def text_of(marks: list[Any], hide: list[Any]) -> tuple[str, str]:
+    """The two fields' text for a copy asked before (the inverse of `read`): its marks made at the
+    desk (by the second; a mark by frame, from edgectl, has no second to show and is left out)
+    and its boxes hidden."""
+    lines = [f"{_num(float(m['t']))} {'-' if m.get('box') is None else ','.join(str(int(v)) for v in m['box'])}"
+             for m in marks if isinstance(m, dict)]
+    spans = [f"{_num(float(a))}-{_num(float(b))} {','.join(str(int(v)) for v in box)}" for a, b, box in hide]
+    return "\n".join(lines), "\n".join(spans)
+
+
 def figure(i: int, src: str, mode: str, marks_text: str, hide_text: str) -> str:
     """Clip `i`'s picture to mark on: the original (`src`), a slider to scrub it frame by frame,
     the tool a drag uses (the applicant's region, or a box hidden), and the two fields the drags

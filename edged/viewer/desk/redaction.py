@@ -287,6 +287,8 @@ class Pages:
             if answer.get("ok"):
                 job.made = answer["result"]
                 job.clips = [c["file"] for c in job.made.get("clips", [])]
+                for clip, asked in (job.made.get("asked") or {}).items():   # the marks again, to correct
+                    job.marks[clip], job.hides[clip] = marks.text_of(asked.get("marks", []), asked.get("hide", []))
             else:
                 job.error = str(answer.get("error") or _("refused"))
         job.task = asyncio.get_running_loop().create_task(run())
