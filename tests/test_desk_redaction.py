@@ -78,18 +78,22 @@ def redacted_at_the_desk(carol, d, base: str, rid: int, use: str, shots: Shots):
     staged = Path(rows(d, "exports")[0]["out_dir"])
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staged.iterdir())}
 
-    # the applicant marked by a drag on each clip's first frame: a box in the picture's middle
+    # the applicant marked by a drag on each clip's first frame: a box in the picture's middle (more
+    # marks, the slider and corrections: tests/test_desk_redaction_marks.py)
     marks = []
     for i in range(n):
         video = f"document.querySelectorAll('figure.mark video')[{i}]"
         wait_for(lambda video=video: carol.evaluate(f"{video}.videoWidth > 0"), 60, "the clip's first frame shown")
         vw, vh = carol.evaluate(f"[{video}.videoWidth, {video}.videoHeight]")
+        carol.locator("figure.mark video").nth(i).scroll_into_view_if_needed()   # a clip a camera, one under another
         box = carol.locator("figure.mark video").nth(i).bounding_box()
         carol.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.25)
         carol.mouse.down()
         carol.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.7, steps=6)
         carol.mouse.up()
-        mark = [int(v) for v in carol.input_value(f"#f-mark-{i}").split(",")]
+        when, box_text = carol.input_value(f"#f-marks-{i}").split()
+        mark = [int(v) for v in box_text.split(",")]
+        assert when == "0", "marked on the first frame shown"
         assert abs(mark[0] - 0.3 * vw) <= 3 and abs(mark[2] - 0.3 * vw) <= 3 and abs(mark[3] - 0.45 * vh) <= 3, mark
         marks.append(mark)
     shots(carol, "mark-carol")
@@ -357,7 +361,7 @@ def test_a_copy_whose_daemon_stopped_goes_on_from_the_request_page(tmp_path, cam
         export_id = int(re.search(r"/desk/redact/(\d+)", carol.url)[1])
         staged = Path(rows(d, "exports")[0]["out_dir"])
         before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staged.iterdir())}
-        carol.fill("#f-mark-0", "96,64,96,96")
+        carol.fill("#f-marks-0", "0 96,64,96,96")
         carol.click("#mark button[type=submit]")
         saved = _frozen_at(d, data, 1)                       # some of the copy saved: the worker held there
         carol.context.close()
@@ -374,6 +378,9 @@ def test_a_copy_whose_daemon_stopped_goes_on_from_the_request_page(tmp_path, cam
         shots(carol, "again-carol")
         carol.click("#redact-again button[type=submit]")
         carol.wait_for_selector("#made", timeout=600_000)
+        went = re.search(r"從 (\d+)% 繼續製作", carol.inner_text("#made"))   # the bar's "going on from N%", kept
+        assert went and 0 < int(went[1]) < 100, carol.inner_text("#made")
+        assert carol.input_value("#f-marks-0") == "0 96,64,96,96", "the marks it was asked with, to correct"
         shots(carol, "made-again-carol")
         carol.click(f"form[action='/desk/redact/{export_id}/release'] button")   # checked and released
         carol.wait_for_selector("#made .notice-ok >> nth=1")
@@ -383,7 +390,14 @@ def test_a_copy_whose_daemon_stopped_goes_on_from_the_request_page(tmp_path, cam
         wait_for(lambda: people.login("carol").returncode == 0, 60, "the daemon answering again")
         carol = _login(browser, base, "carol")
         carol.goto(f"{base}/desk/requests/{rid}")
-        carol.click("#redact-again button[type=submit]")
+        again = carol.inner_text("#redact-again")             # said so, not offered (design/0279)
+        assert "已交付" in again and carol.locator("#redact-again form").count() == 0, again
+        shots(carol, "released-again-carol")
+        carol.evaluate(f"""(() => {{ const f = document.createElement('form');   // asked anyway: refused
+            f.method = 'post'; f.action = '/desk/redact/{export_id}/again';
+            f.innerHTML = '<input name="csrf" value="' + document.querySelector('input[name=csrf]').value
+                + '"><input name="request" value="{rid}">';
+            document.body.append(f); f.submit(); }})()""")
         carol.wait_for_selector(".notice-error", timeout=120_000)
         assert "已經交付" in carol.inner_text(".notice-error"), carol.inner_text("main")
         carol.context.close()

@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import av
 import pytest
 
 from storage.disk.hashing import sha256_file
@@ -95,3 +96,22 @@ def test_a_changed_original_is_refused(original, tmp_path):
 def test_never_in_the_originals_folder(original):
     with pytest.raises(jobs.JobError, match="never made in its original's folder"):
         jobs.write_job(original, {"source": str(original), "mode": EVERYTHING, "clips": []})
+
+
+def test_the_desks_marks_by_the_second_and_a_box_hidden_over_a_span(original, tmp_path):
+    """design/0279: the desk marks the applicant at moments of the clip (seconds, as the browser
+    shows them) and hides boxes over spans of it; in "faces hidden" the applicant's face is left,
+    every stranger's hidden, and the custodian's box filled on its span only."""
+    box = (900, 40, 60, 60)   # the wall: no one walks there
+    jobs.write_job(tmp_path / "copy", {"source": str(original), "mode": FACES, "clips": [
+        {"file": "cam1.mp4", "sha256": sha256_file(original / "cam1.mp4"),
+         "marks": [{"t": m.frame / 20, "box": list(m.box)} for m in faces.applicant_marks(FRAMES)],
+         "hide": [[0.5, 1.0, list(box)]]}]})
+    made = run_job(tmp_path / "copy", lambda info: None)["cam1.mp4"]
+    got = faces.judge(tmp_path / "copy" / "cam1.mp4")
+    assert got["recall"] >= 0.95 and got["applicant_masked"] == 0, got
+    assert made["applicant_marks"] == 2 and made["custodian_boxes"] == 11   # frames 10 to 20
+    with av.open(str(tmp_path / "copy" / "cam1.mp4")) as f:
+        shares = [faces.filled_share(fr.to_ndarray(format="gray"), box) for fr in f.decode(video=0)]
+    assert [i for i, s in enumerate(shares) if s > 0.95] == list(range(10, 21)), shares
+    assert all(s < 0.05 for i, s in enumerate(shares) if not 10 <= i <= 20), shares

@@ -3,6 +3,8 @@ between the custodian's marks, faces followed between the detector's runs, the t
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from storage.redact import plan as p
@@ -127,3 +129,32 @@ def test_the_summary_says_counts_and_method_never_boxes():
     assert got == {"mode": FACES, "fill": "solid", "frames": 4, "frames_filled_whole": 0, "masks": 5,
                    "faces_followed": 1, "applicant_marks": 1, "custodian_boxes": 1}
     assert not any(isinstance(v, (tuple, list)) for v in got.values())
+
+
+@pytest.mark.parametrize("seconds, rate, want", [
+    (0.0, Fraction(20), 0), (0.05, Fraction(20), 1), (0.049, Fraction(20), 0), (2.35, Fraction(20), 47),
+    (1.0, Fraction(30000, 1001), 29), (0.1, Fraction(10), 1),   # 0.1 x 10 in floats is 0.999...: still frame 1
+])
+def test_the_frame_a_paused_browser_shows(seconds, rate, want):
+    """The desk marks by the second of the clip (design/0279); the plan is by frame."""
+    assert p.frame_at(seconds, rate) == want
+
+
+def test_a_box_hidden_over_a_span_is_filled_on_each_frame_of_it():
+    added = p.hidden_spans([(1.0, 1.2, (10, 10, 5, 5)), (1.15, 1.1, (50, 50, 5, 5)), (9.9, 20, (0, 0, 4, 4))],
+                           Fraction(20), 200)
+    assert sorted(added) == [20, 21, 22, 23, 24, 198, 199]   # 1.0-1.2 s: frames 20-24; cut at the clip's end
+    assert added[22] == added[23] == [(10, 10, 5, 5), (50, 50, 5, 5)]   # 1.15-1.1 s: either order
+    assert added[24] == [(10, 10, 5, 5)]
+    plans = p.plan_frames(FACES, 200, SIZE, [], {}, added)
+    assert plans[22].masks == ((10, 10, 5, 5), (50, 50, 5, 5)) and plans[19].masks == ()
+
+
+def test_several_marks_follow_the_applicant_and_a_correction_moves_the_region():
+    """The custodian's marks on several frames: the region in a straight line between them; one more
+    mark (the correction after scrubbing the copy) bends the line there and nowhere else."""
+    first = [Mark(0, (100, 100, 100, 200)), Mark(40, (500, 100, 100, 200))]
+    corrected = [*first, Mark(20, (200, 300, 100, 200))]
+    before, after = p.plan_frames(EVERYTHING, 60, SIZE, first), p.plan_frames(EVERYTHING, 60, SIZE, corrected)
+    assert before[20].keep == (300, 100, 100, 200) and after[20].keep == (200, 300, 100, 200)
+    assert after[10].keep == (150, 200, 100, 200) and after[50].keep == before[50].keep == (500, 100, 100, 200)

@@ -52,24 +52,63 @@ def _copy_folder(export_dir: Path, copy: str) -> Path:
     return export_dir.with_name(f"{export_dir.name}.redacted-{copy}")
 
 
-def _marks(raw: Any, clips: list[str]) -> dict[str, list[list[Any]]]:
-    """{clip: [[frame, [x, y, w, h] or null], ...]}: the custodian's marks of the applicant."""
+def _box(b: Any) -> list[int]:
+    box = [int(v) for v in b]
+    if len(box) != 4 or box[2] <= 0 or box[3] <= 0:
+        raise ValueError(b)
+    return box
+
+
+def _mark(m: Any) -> Any:
+    """[frame, box or null], or the desk's {"t": seconds into the clip, "box": box or null}."""
+    if isinstance(m, dict):
+        t = float(m["t"])
+        if not 0 <= t < 1e6:
+            raise ValueError(t)
+        return {"t": round(t, 3), "box": None if m.get("box") is None else _box(m["box"])}
+    f, b = m
+    return [int(f), None if b is None else _box(b)]
+
+
+def _marks(raw: Any, clips: list[str]) -> dict[str, list[Any]]:
+    """{clip: [[frame, [x, y, w, h] or null], ...]}: the custodian's marks of the applicant, on as
+    many frames as they mark (design/0279); a mark may name the second of the clip instead."""
     if not isinstance(raw, dict) or not raw:
         raise RequestError(_("a redacted copy needs the applicant's region marked on at least one frame of each "
                              "clip: {{\"marks\": {{CLIP: [[FRAME, [X, Y, W, H]], ...]}}}}"))
-    out: dict[str, list[list[Any]]] = {}
+    out: dict[str, list[Any]] = {}
     for name, marks in raw.items():
-        if name not in clips:
-            raise RequestError(_("the export has no clip {name!r} (its clips: {clips})").format(
-                name=name, clips=", ".join(clips)))
+        _clip_of(name, clips)
         try:
-            out[name] = [[int(f), None if b is None else [int(v) for v in b]] for f, b in marks]
-            if any(b is not None and (len(b) != 4 or b[2] <= 0 or b[3] <= 0) for _f, b in out[name]):
-                raise ValueError
-        except (TypeError, ValueError):
+            out[name] = [_mark(m) for m in marks]
+        except (TypeError, ValueError, KeyError):
             raise RequestError(_("a mark is [FRAME, [X, Y, W, H]] or [FRAME, null] (the applicant out of the "
                                  "picture from that frame)")) from None
     return out
+
+
+def _hides(raw: Any, clips: list[str]) -> dict[str, list[list[Any]]]:
+    """{clip: [[from, to, [x, y, w, h]], ...]}: boxes the custodian hides from one second of the
+    clip to another (a face the detector missed, a stranger beside the applicant: design/0279)."""
+    out: dict[str, list[list[Any]]] = {}
+    for name, spans in (raw or {}).items() if isinstance(raw, dict) else ():
+        _clip_of(name, clips)
+        try:
+            out[name] = [[round(float(a), 3), round(float(b), 3), _box(box)] for a, b, box in spans]
+            if any(not 0 <= v < 1e6 for a, b, _b in out[name] for v in (a, b)):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise RequestError(_("a hidden box is [FROM, TO, [X, Y, W, H]]: seconds of the clip and the box "
+                                 "in its pixels")) from None
+    if raw is not None and not isinstance(raw, dict):
+        raise RequestError(_("a hidden box is [FROM, TO, [X, Y, W, H]]: seconds of the clip and the box in its pixels"))
+    return {k: v for k, v in out.items() if v}
+
+
+def _clip_of(name: str, clips: list[str]) -> None:
+    if name not in clips:
+        raise RequestError(_("the export has no clip {name!r} (its clips: {clips})").format(
+            name=name, clips=", ".join(clips)))
 
 
 class RedactOps(Operations):
@@ -97,12 +136,13 @@ class RedactOps(Operations):
         clips = {c["file"]: c["sha256"] for c in detail.get("clips", [])}
         if args.get("again") and not args.get("marks"):   # the copy stopped before it was made, as it was asked
             return await self._again(export_id, source, list(clips), actor, caller)
-        marks = _marks(args.get("marks"), list(clips))
+        marks, hides = _marks(args.get("marks"), list(clips)), _hides(args.get("hide"), list(clips))
         if not await asyncio.to_thread(source.is_dir):
             raise RequestError(_("export {id} is no longer staged (a day has passed); a redacted copy is made from "
                                  "a staged export").format(id=export_id))
         job: dict[str, Any] = {"source": str(source), "mode": mode,
-               "clips": [{"file": f, "sha256": clips[f], "marks": marks.get(f, [])} for f in clips]}
+               "clips": [{"file": f, "sha256": clips[f], "marks": marks.get(f, []),
+                          **({"hide": hides[f]} if f in hides else {})} for f in clips]}
         # the same request again goes on with its job; other marks are another copy (design/0231)
         copy = f"{mode}-{hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:12]}"
         folder = _copy_folder(source, copy)
@@ -141,7 +181,10 @@ class RedactOps(Operations):
         await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_STARTED, {
             "export": export_id, "mode": job["mode"], "clips": sorted(clips), "signed": bool(job.get("sign")),
             "again": True}))
-        return await self._make(export_id, folder, copy, job["mode"], [c["file"] for c in job["clips"]], actor, caller)
+        made = await self._make(export_id, folder, copy, job["mode"], [c["file"] for c in job["clips"]], actor, caller)
+        # what it was asked with, so the desk can offer the marks again to correct (design/0279)
+        return {**made, "asked": {c["file"]: {"marks": c.get("marks", []), "hide": c.get("hide", [])}
+                                  for c in job["clips"]}}
 
     async def _make(self, export_id: int, folder: Path, copy: str, mode: str, clips: list[str], actor: str,
                     caller: Actor) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from storage import alarm_kinds
 from storage import audit
 from storage.people import accounts, retrieval_store
 from storage.catalog import CatalogWriter
+from storage.redact import job as redact_jobs
 from storage.time.clock import SYSTEM, Clock
 from storage.states.requests import FILED
 
@@ -93,6 +94,7 @@ class RequestOps(Operations):
         g = row.get("grant") or {}
         staged = [] if redact == NONE or not g.get("id") else await read_catalog(   # design/0277: a copy to go on with
             self.data_dir, lambda db: retrieval_store.redacted_exports(db, g["id"]))
+        staged = await asyncio.to_thread(_copy_states, staged)
         return {**row, "redacted": None if redact == NONE else redact, "redacted_exports": staged}
 
     @op("request.unredact")
@@ -178,3 +180,13 @@ def allow_whole_picture(db: sqlite_utils.Database, request_id: int, *, by: str, 
         audit.append(db, by, audit_words.REQUEST_UNREDACTED, {
             "request": req["id"], "grant": grant["id"], "kind": req["kind"], "reason": allowed.reason}, at_us=now_us)
     return retrieval_store.request_row(db, request_id)  # type: ignore[return-value]
+
+
+def _copy_states(staged: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each staging export of a redacted copy with whether it is still staged (swept after a day)
+    and whether its copy was released (design/0277, 0279); its folder is not said."""
+    out = []
+    for e in staged:
+        folder = Path(e.pop("out_dir"))
+        out.append({**e, "staged": folder.is_dir(), "released": redact_jobs.released(folder)})
+    return out

@@ -154,8 +154,8 @@ def export_row(db: sqlite_utils.Database, export_id: int) -> dict[str, Any] | No
 
 def redacted_exports(db: sqlite_utils.Database, grant_id: int) -> list[dict[str, Any]]:
     """The staging exports a grant was used for, for its citizen's redacted copy (design/0232,
-    0277): id, custodian, created_us; the newest first."""
-    return list(db.query("SELECT id, custodian, created_us FROM exports WHERE grant_id = ?"
+    0277): id, custodian, created_us, out_dir; the newest first."""
+    return list(db.query("SELECT id, custodian, created_us, out_dir FROM exports WHERE grant_id = ?"
                          " AND json_extract(detail, '$.redacted') = 1 ORDER BY id DESC", [int(grant_id)]))
 
 

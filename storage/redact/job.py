@@ -2,8 +2,10 @@
 
 A job is a folder of its own (never the original export's): `job.json` says what to make (the
 original export's folder, each clip with the SHA-256 its manifest recorded, the mode, the
-custodian's marks and boxes per clip, and `every`: the detector on every how many frames); each step leaves a file, and a step whose file is there is
-not done again:
+custodian's marks of the applicant per clip (by frame, or by the second of the clip the desk
+shows: design/0279), the boxes they hide (`added` by frame, `hide` as spans of seconds), and
+`every`: the detector on every how many frames); each step leaves a file, and a step whose file
+is there is not done again:
 - `<clip>.faces.json`: the detector's boxes (FACES mode), written whole or not at all, and while
   the detector runs `<clip>.faces.partial.json`: its boxes so far, every few seconds of footage;
 - `<clip>.part-NNNNNN.mp4` and `.json`: the render in parts of a few seconds of footage, each a
@@ -35,7 +37,7 @@ from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
 from storage.redact import derivative, media, resume
 from storage.redact.detect import Detector, input_for
-from storage.redact.plan import FACES, MODES, Box, Mark, PlanError, plan_frames, summary
+from storage.redact.plan import FACES, MODES, Box, Mark, PlanError, frame_at, hidden_spans, plan_frames, summary
 
 JOB = "job.json"
 RELEASED = "released.json"   # written when the custodian releases the copy (edged/control/redact.py)
@@ -62,6 +64,12 @@ def write_released(folder: Path, what: dict[str, Any]) -> None:
     _write_json(folder / RELEASED, what)
 
 
+def released(export_dir: Path) -> bool:
+    """Whether a redacted copy of the staged export in `export_dir` was released (its folder
+    beside the export's holds RELEASED): never gone on with or offered again (design/0277)."""
+    return any(export_dir.parent.glob(f"{glob.escape(export_dir.name)}.redacted-*/{RELEASED}"))
+
+
 def _write_json(path: Path, data: Any) -> None:
     part = path.with_name(f".{path.name}.part")
     with open(part, "w") as f:
@@ -76,8 +84,10 @@ def _box(b: Any) -> Box:
     return (x, y, w, h)
 
 
-def _marks(raw: list[Any]) -> list[Mark]:
-    return [Mark(int(f), _box(b) if b is not None else None) for f, b in raw]
+def _marks(raw: list[Any], rate: Fraction) -> list[Mark]:
+    """[[frame, box or null], ...] or, from the desk, [{"t": seconds, "box": box or null}, ...]."""
+    return [Mark(frame_at(float(m["t"]), rate), _box(m["box"]) if m["box"] is not None else None)
+            if isinstance(m, dict) else Mark(int(m[0]), _box(m[1]) if m[1] is not None else None) for m in raw]
 
 
 def _boxes(raw: dict[str, Any]) -> dict[int, list[Box]]:
@@ -152,7 +162,11 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
         faces, ran["detect"] = _faces(folder / f"{name}.faces.json", src, detector, int(job.get("every", EVERY)),
                                       resume.chunk_frames(Fraction(*info["rate"])), name, total, progress)
         method["detector"] = detector.method.as_dict()
-    marks, added = _marks(clip.get("marks", [])), _boxes(clip.get("added", {}))
+    rate = Fraction(*info["rate"])
+    marks, added = _marks(clip.get("marks", []), rate), _boxes(clip.get("added", {}))
+    for f, boxes in hidden_spans([(float(a), float(b), _box(box)) for a, b, box in clip.get("hide", [])], rate,
+                                 total).items():
+        added.setdefault(f, []).extend(boxes)
     try:
         plans = plan_frames(mode, total, (info["width"], info["height"]), marks, faces, added)
     except PlanError as exc:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Iterable, Sequence
 
 Box = tuple[int, int, int, int]
@@ -226,6 +227,24 @@ def plan_frames(mode: str, frames: int, size: tuple[int, int], marks: Sequence[M
     added = added or {}
     return [frame_plan(mode, f, size, marks, [b for t in found if (b := track_boxes(t, f, coast)) is not None],
                        added.get(f, ())) for f in range(frames)]
+
+
+def frame_at(seconds: float, rate: Fraction) -> int:
+    """The frame shown at `seconds` into a clip of `rate` frames a second, as a browser paused
+    there shows it (the last frame begun by then; a hair's allowance for the float the desk sends)."""
+    return max(0, math.floor(seconds * rate + Fraction(1, 1000)))
+
+
+def hidden_spans(spans: Sequence[tuple[float, float, Box]], rate: Fraction, frames: int) -> dict[int, list[Box]]:
+    """The custodian's own boxes (design/0279) as `plan_frames` takes them: each (from, to, box),
+    in seconds of the clip, filled on every frame shown from `from` to `to` (both ends; in either
+    order), cut to the clip's frames."""
+    added: dict[int, list[Box]] = {}
+    for start, end, box in spans:
+        first, last = sorted((frame_at(start, rate), frame_at(end, rate)))
+        for f in range(first, min(last, frames - 1) + 1):
+            added.setdefault(f, []).append(box)
+    return added
 
 
 def summary(mode: str, plans: Sequence[FramePlan], marks: Sequence[Mark], detections: dict[int, list[Box]] | None,

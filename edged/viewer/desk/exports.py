@@ -61,8 +61,9 @@ def export_card(req: dict[str, Any], ctx: Ctx) -> str:
             + form(ctx, "/desk/exports/new", fields) + "</section>")
 
 
-class _Sink:
-    """A write-only stream for zipfile: the bytes written since the last take()."""
+class ZipSink:
+    """A write-only stream for zipfile: the bytes written since the last take() (the export's ZIP
+    here, the redacted copy's in edged/viewer/desk/redaction.py)."""
 
     def __init__(self) -> None:
         self.parts: list[bytes] = []
@@ -152,7 +153,7 @@ class Pages:
             "Content-Type": "application/zip",
             "Content-Disposition": f'attachment; filename="export-{export_id}.zip"', "Cache-Control": "no-store"})
         await response.prepare(request)
-        sink = _Sink()
+        sink = ZipSink()
         try:
             with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
                 for i, f in enumerate(files):
@@ -186,7 +187,7 @@ class Pages:
         return response
 
     @staticmethod
-    async def _out(response: web.StreamResponse, sink: _Sink, ledger: Download) -> None:
+    async def _out(response: web.StreamResponse, sink: ZipSink, ledger: Download) -> None:
         data = sink.take()
         await response.write(data)
         ledger.went_out(len(data))

@@ -1,10 +1,12 @@
 """A citizen's redacted copy at the desk (issue 54, design/0232): where the site's [policy.citizen]
 redacts, a citizen's grant is never played or exported whole. On the request's page the custodian
 prepares the copy (`export.run` with "redacted": the grant used for a staging export that never
-leaves the box), marks the applicant on each clip's first frame (a drag on the picture; the
-tracker follows them), makes the copy (`redact.run`, at idle priority, a progress bar while it
-works), scrubs it and marks again if it is wrong, then releases it (`redact.release`): to the
-accompanied viewing (seed 000: viewed only) or as the citizen's copy, downloaded once as a ZIP of
+leaves the box), scrubs each clip and marks the applicant wherever they move (a drag on the
+picture; the copy follows them between marks) and, where faces are hidden, leaves the applicant's
+face visible and hides boxes the detector missed (design/0279, edged/viewer/desk/marks.py), makes
+the copy (`redact.run`, at idle priority, a progress bar while it works), scrubs it and corrects
+the marks if it is wrong (a new copy; only the one released counts), then releases it
+(`redact.release`): to the accompanied viewing (seed 000: viewed only) or as the citizen's copy, downloaded once as a ZIP of
 the redacted clips (seed 002). The clips reach the page through `export.read` and `redact.read`
 (each on the record), one piece per HTTP range, so a long clip is never read whole to show it."""
 
@@ -21,8 +23,10 @@ from aiohttp import web
 from edged.i18n import _
 from edged.rules import retrieval as rq
 from edged.rules.redaction import NONE, grant_redacted, redacted_kinds, shown
+from edged.viewer.desk import marks
 from edged.viewer.desk.app import Desk, Refused, form_of
-from edged.viewer.desk.page import (Ctx, attr, button, esc, field_, form, link, message, table, text_input)
+from edged.viewer.desk.exports import ZipSink
+from edged.viewer.desk.page import Ctx, attr, button, esc, field_, form, link, message, table, text_input
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -41,7 +45,9 @@ class Job:
     released: bool = False
     downloaded: bool = False
     mode: str = "everything"                   # the site's [policy.citizen] redact
-    marks: dict[str, str] = field(default_factory=dict)
+    resumed: int | None = None                 # the percent a copy taken up again went on from (design/0277)
+    marks: dict[str, str] = field(default_factory=dict)   # clip -> the applicant's marks, as typed (marks.py)
+    hides: dict[str, str] = field(default_factory=dict)   # clip -> the boxes hidden, as typed
 
 
 def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
@@ -103,6 +109,13 @@ def again_card(req: dict[str, Any], ctx: Ctx) -> str:
         return ""
     export = mine[0]
     heading = _("Redacted copy")
+    if export.get("released") or not export.get("staged", True):   # nothing to go on with (design/0279)
+        done = (_("The grant was used for a redacted copy (export {id}, {time}), which was released; it is not made "
+                  "or handed over again.") if export.get("released") else
+                _("The grant was used for a redacted copy (export {id}, {time}); its staged footage was removed after "
+                  "a day, so it cannot be gone on with."))
+        return (f'<section class="card" id="redact-again"><h2>{esc(heading)}</h2><p class="hint">'
+                f'{esc(done.format(id=export["id"], time=ctx.when(export["created_us"])))}</p></section>')
     hint = _("The grant was used for a redacted copy (export {id}, {time}). If its page was lost when the recorder "
              "restarted, go on with it here: the copy goes on from what was saved.").format(
         id=export["id"], time=ctx.when(export["created_us"]))
@@ -156,7 +169,11 @@ class Pages:
         body = f"<p>{back}</p>"
         if job.task is not None and not job.task.done():
             label = _("Making the redacted copy at low priority: recording goes first.")
+            going = _("Going on from {pct}%: the work saved before it stopped is kept.")
+            known = job.resumed is not None
             body += (f'<section class="card" id="making"><p>{esc(label)}</p>'
+                     f'<p id="redact-resumed" data-text="{attr(going)}"{"" if known else " hidden"}>'
+                     f'{esc(going.format(pct=job.resumed)) if known else ""}</p>'
                      f'<progress id="redact-progress" max="1" value="{job.fraction:.3f}" '
                      f'data-poll="/desk/redact/{export_id}/progress"></progress></section>')
             return self.desk.render(ctx, _("Redacted copy"), body)
@@ -169,17 +186,14 @@ class Pages:
         return self.desk.render(ctx, _("Redacted copy"), body)
 
     def _mark_form(self, ctx: Ctx, export_id: int, job: Job) -> str:
-        heading = _("Mark the applicant") if job.made is None else _("Mark again")
-        hint = _("Drag a box around the applicant on each clip's first frame. Everything outside it is filled in "
-                 "solid on every frame; the box follows the applicant.")
-        parts = []
-        for i, clip in enumerate(job.clips):
-            src = f"/desk/redact/{export_id}/original/{clip}"
-            parts.append(f'<figure class="mark" data-input="f-mark-{i}"><video src="{attr(src)}" muted preload="auto">'
-                         f'</video><div class="mark-box" hidden></div></figure>'
-                         + field_(_("Applicant's region (x, y, width, height in pixels)"),
-                                  text_input(f"mark-{i}", job.marks.get(clip, ""), required=True,
-                                             extra='pattern="\\d+,\\d+,\\d+,\\d+" translate="no"')))
+        heading = _("Mark the applicant") if job.made is None else _("Correct the marks")
+        hint = (_("Scrub each clip and drag a box around the applicant wherever they move: each box is a mark at that "
+                  "moment, and the copy follows them in a straight line between marks. Everything outside the "
+                  "region is filled in solid on every frame.") if job.mode == "everything" else
+                _("The detector finds the faces and hides each one. Scrub each clip and drag a box around the "
+                  "applicant to leave their face visible, and with \"Hide a box\" cover a face it missed."))
+        parts = [marks.figure(i, f"/desk/redact/{export_id}/original/{clip}", job.mode, job.marks.get(clip, ""),
+                              job.hides.get(clip, "")) for i, clip in enumerate(job.clips)]
         return (f'<section class="card" id="mark"><h2>{esc(heading)}</h2><p class="hint">{esc(hint)}</p>'
                 + form(ctx, f"/desk/redact/{export_id}/make", "".join(parts) + button(_("Make the redacted copy")))
                 + "</section>")
@@ -195,6 +209,8 @@ class Pages:
         heading = _("The redacted copy")
         out = (f'<section class="card" id="made"><h2>{esc(heading)}</h2>'
                + message("ok", _("The redacted copy is made. The original footage is unchanged."))
+               + (message("ok", _("It went on from {pct}%: the work saved before it stopped was kept.").format(
+                   pct=job.resumed)) if job.resumed is not None else "")
                + table([_("Clip"), _("Frames"), _("Frames filled whole"), _("Signature")], rows) + videos)
         if not job.released:
             hint = _("Play the copy through and check that nobody but the applicant can be made out; if not, mark "
@@ -216,27 +232,29 @@ class Pages:
     async def make(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         export_id, job = self._job(request, ctx)
         f = form_of(request)
-        marks: dict[str, list[Any]] = {}
-        for i, clip in enumerate(job.clips):
-            text = str(f.get(f"mark-{i}") or "").strip()
-            job.marks[clip] = text
-            try:
-                box = [int(v) for v in text.split(",")]
-            except ValueError:
-                box = []
-            if len(box) != 4:
-                job.error = _("mark the applicant on every clip: drag a box on its picture")
-                raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
-            marks[clip] = [[0, box]]
+        marked: dict[str, list[Any]] = {}
+        hidden: dict[str, list[Any]] = {}
+        errors = []
+        for i, clip in enumerate(job.clips):   # every clip's lines kept as typed, the first wrong one said
+            job.marks[clip] = str(f.get(f"marks-{i}") or "").strip()
+            job.hides[clip] = str(f.get(f"hide-{i}") or "").strip()
+            got = marks.read(job.marks[clip], job.hides[clip], need_mark=job.mode == "everything")
+            errors += [got.error] if got.error else []
+            marked[clip] = got.marks
+            if got.hide:
+                hidden[clip] = got.hide
+        if errors:
+            job.error = errors[0]
+            raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
         if job.task is not None and not job.task.done():
             raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
-        job.error, job.made, job.fraction = "", None, 0.0
+        job.error, job.made, job.fraction, job.resumed = "", None, 0.0, None
         session = {**ctx.caller.session, "must_change": ctx.caller.must_change,
                    "send": lambda line: self._progress(job, line)}
 
         async def run() -> None:
             answer = await self.desk.viewer.operate("redact.run", {"export": export_id, "mode": job.mode,
-                                                                   "marks": marks}, session)
+                                                                   "marks": marked, "hide": hidden}, session)
             if answer.get("ok"):
                 job.made = answer["result"]
             else:
@@ -269,6 +287,8 @@ class Pages:
             if answer.get("ok"):
                 job.made = answer["result"]
                 job.clips = [c["file"] for c in job.made.get("clips", [])]
+                for clip, asked in (job.made.get("asked") or {}).items():   # the marks again, to correct
+                    job.marks[clip], job.hides[clip] = marks.text_of(asked.get("marks", []), asked.get("hide", []))
             else:
                 job.error = str(answer.get("error") or _("refused"))
         job.task = asyncio.get_running_loop().create_task(run())
@@ -279,11 +299,13 @@ class Pages:
         fraction = (line.get("progress") or {}).get("fraction")
         if isinstance(fraction, (int, float)):
             job.fraction = float(fraction)
+            if (line.get("progress") or {}).get("resumed") and job.resumed is None:   # its first line (design/0277)
+                job.resumed = int(100 * job.fraction)
 
     async def progress(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         _id, job = self._job(request, ctx)
         done = job.task is None or job.task.done()
-        return web.json_response({"fraction": 1.0 if done else job.fraction, "done": done})
+        return web.json_response({"fraction": 1.0 if done else job.fraction, "done": done, "resumed": job.resumed})
 
     async def original(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         export_id, job = self._job(request, ctx)
@@ -346,7 +368,7 @@ class Pages:
             "Content-Type": "application/zip", "Cache-Control": "no-store",
             "Content-Disposition": f'attachment; filename="export-{export_id}-redacted.zip"'})
         await response.prepare(request)
-        sink = _Pieces()
+        sink = ZipSink()
         with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as z:
             for c in job.made["clips"]:
                 info = zipfile.ZipInfo(f"export-{export_id}-redacted/{c['file']}", ZIP_DATE)
@@ -365,30 +387,4 @@ class Pages:
         await response.write(sink.take())
         await response.write_eof()
         return response
-
-
-class _Pieces:
-    """A sink zipfile writes to and cannot seek: what it wrote since the last `take`."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.written = 0
-
-    def write(self, data: bytes, /) -> int:
-        self.parts.append(bytes(data))
-        self.written += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.written
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        out, self.parts = b"".join(self.parts), []
-        return out
 

@@ -8,9 +8,10 @@
 //    field or a field marked data-nokeep such as an ID number); when the session ended and the
 //    login brought the person back (?ended=why), the form is filled in again and the line that
 //    says why is shown; a form sent while the session was alive is forgotten.
-// 3. a citizen's redacted copy (design/0232): a drag on a clip's first frame writes the applicant's
-//    box (in the clip's own pixels) into the field beside it, and while the copy is made the page's
-//    progress bar asks the box how far it is, then shows the copy.
+// 3. a citizen's redacted copy (design/0232, 0279): a clip scrubbed with a slider, and a drag on
+//    its picture writes a mark of the applicant (or a box hidden) at that moment, in the clip's own
+//    pixels, into the fields beside it; while the copy is made the page's progress bar asks the
+//    box how far it is, then shows the copy.
 "use strict";
 (function () {
   const body = document.body;
@@ -196,39 +197,70 @@
   if (restored && note) note.hidden = false;
 
   // --- a redacted copy --------------------------------------------------------------------
+  // Each clip is scrubbed with its slider; a drag on its picture adds a line at the moment shown:
+  // the applicant's region ("2.35 x,y,w,h", replacing a mark at that moment) or, with the tool
+  // "Hide a box", a box hidden for a second from there ("2.35-3.35 x,y,w,h"). The lines are the
+  // form's fields, which the custodian may correct by hand (edged/viewer/desk/marks.py reads them).
   for (const fig of document.querySelectorAll("figure.mark")) {
     const video = fig.querySelector("video");
     const shown = fig.querySelector(".mark-box");
-    const out = document.getElementById(fig.dataset.input);
+    const marks = document.getElementById(fig.dataset.marks);
+    const hide = document.getElementById(fig.dataset.hide);
+    const scrub = fig.querySelector("input.scrub");
+    const at = fig.querySelector("output.at");
+    const secs = () => Math.round(video.currentTime * 100) / 100;
+    const tool = () => (fig.querySelector("input[type=radio]:checked") || {}).value || "applicant";
     let from = null;
-    const at = (e) => {
+    const point = (e) => {
       const r = video.getBoundingClientRect();
       return [Math.max(0, Math.min(r.width, e.clientX - r.left)), Math.max(0, Math.min(r.height, e.clientY - r.top))];
     };
     const draw = (a, b) => {
       shown.hidden = false;
+      shown.classList.toggle("hide", tool() === "hide");
       shown.style.left = Math.min(a[0], b[0]) + "px";
       shown.style.top = Math.min(a[1], b[1]) + "px";
       shown.style.width = Math.abs(a[0] - b[0]) + "px";
       shown.style.height = Math.abs(a[1] - b[1]) + "px";
     };
-    video.addEventListener("pointerdown", (e) => { e.preventDefault(); from = at(e); video.setPointerCapture(e.pointerId); });
-    video.addEventListener("pointermove", (e) => { if (from) draw(from, at(e)); });
+    const showTime = () => { at.value = secs().toFixed(2); };
+    video.addEventListener("loadedmetadata", () => { scrub.max = String(video.duration || 0); showTime(); });
+    scrub.addEventListener("input", () => { video.currentTime = Number(scrub.value); shown.hidden = true; });
+    video.addEventListener("seeked", () => { scrub.value = String(video.currentTime); showTime(); });
+    video.addEventListener("pointerdown", (e) => { e.preventDefault(); from = point(e); video.setPointerCapture(e.pointerId); });
+    video.addEventListener("pointermove", (e) => { if (from) draw(from, point(e)); });
     video.addEventListener("pointerup", (e) => {
       if (!from) return;
-      const to = at(e), r = video.getBoundingClientRect();
+      const to = point(e), r = video.getBoundingClientRect();
       const sx = (video.videoWidth || r.width) / r.width, sy = (video.videoHeight || r.height) / r.height;
       draw(from, to);
-      out.value = [Math.min(from[0], to[0]) * sx, Math.min(from[1], to[1]) * sy,
+      const box = [Math.min(from[0], to[0]) * sx, Math.min(from[1], to[1]) * sy,
                    Math.abs(from[0] - to[0]) * sx, Math.abs(from[1] - to[1]) * sy].map(Math.round).join(",");
-      out.dispatchEvent(new Event("input", {bubbles: true}));
       from = null;
+      if (box.split(",").slice(2).some((v) => v === "0")) return;   // a click, not a drag
+      const t = secs();
+      if (tool() === "hide") {
+        const end = Math.round(Math.min(video.duration || t + 1, t + 1) * 100) / 100;
+        hide.value = (hide.value.trim() ? hide.value.trim() + "\n" : "") + t + "-" + end + " " + box;
+        hide.dispatchEvent(new Event("input", {bubbles: true}));
+      } else {
+        const lines = marks.value.split("\n").map((l) => l.trim()).filter((l) => l && Number(l.split(/\s+/)[0]) !== t);
+        lines.push(t + " " + box);
+        lines.sort((a, b) => Number(a.split(/\s+/)[0]) - Number(b.split(/\s+/)[0]));
+        marks.value = lines.join("\n");
+        marks.dispatchEvent(new Event("input", {bubbles: true}));
+      }
     });
   }
   const bar = document.getElementById("redact-progress");
   if (bar) {
     const poll = () => fetch(bar.dataset.poll, {credentials: "same-origin"}).then((r) => r.json()).then((p) => {
       bar.value = p.fraction;
+      const going = document.getElementById("redact-resumed");   // a copy taken up again (design/0277)
+      if (going && going.hidden && p.resumed !== null && p.resumed !== undefined) {
+        going.textContent = going.dataset.text.replace("{pct}", String(p.resumed));
+        going.hidden = false;
+      }
       if (p.done) location.reload(); else setTimeout(poll, 1000);
     }).catch(() => setTimeout(poll, 2000));
     poll();
