@@ -322,11 +322,10 @@ class Verifier(MessageKinds):
         if row is not None and now - row["asked_us"] < self.grace:
             return None
         if row is not None and row["tries"] >= RESEND_TRIES:
-            return (f"; the node was asked {row['tries']} times to send them again and "
-                    + ("did not answer" if answer is None else "did, but they did not arrive"))
+            return verify.unanswered(row["tries"], answer is not None)
         nonce = f"resend-{first}-{now}"
         if not self.ask(self.node, first, last, nonce):
-            return "; the office could not ask the node to send them again (no broker connection)"
+            return verify.not_asked()
         db.execute("INSERT INTO resends (node, first_seq, last_seq, asked_us, nonce, tries) VALUES (?, ?, ?, ?, ?, 1)"
                    " ON CONFLICT (node, first_seq) DO UPDATE SET asked_us = excluded.asked_us,"
                    " nonce = excluded.nonce, tries = resends.tries + 1", [self.node, first, last, now, nonce])

@@ -64,6 +64,19 @@ def resend_answered(reply: dict[str, Any], first: int, last: int) -> str | None:
     return None
 
 
+def unanswered(tries: int, answered: bool) -> Msg:
+    """The words for a gap's finding when the node was asked ``tries`` times for it in vain."""
+    if answered:
+        return Msg(N_("; the node was asked {tries} times to send them again and did, but they did not arrive"),
+                   tries=tries)
+    return Msg(N_("; the node was asked {tries} times to send them again and did not answer"), tries=tries)
+
+
+def not_asked() -> Msg:
+    """The words for a gap's finding when the office could not ask the node (no broker connection)."""
+    return Msg(N_("; the office could not ask the node to send them again (no broker connection)"))
+
+
 def late(first: int, last: int, count: int, arrived: int) -> Finding:
     """A gap reported lost (``gap``) of which ``arrived`` messages have come since: still a
     seq_gap while any is missing, a seq_late (information: nothing lost) when none is."""

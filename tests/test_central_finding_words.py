@@ -87,6 +87,8 @@ WORDS: list[tuple[str, Callable[[], Any]]] = [
         {"ok": False, "error": "busy {now}"}, 11, 19) or "")),
     ("a gap the node no longer has", lambda: verify.gap(10, 20, verify.resend_answered(
         {"ok": True, "result": {"missing": [[11, 19]], "history_days": 7}}, 11, 19) or "")),
+    ("a gap asked for in vain", lambda: [verify.gap(10, 20, verify.unanswered(3, answered)) for answered in (True, False)]),
+    ("a gap the office could not ask for", lambda: verify.gap(10, 20, verify.not_asked())),
     ("late, all of them", lambda: verify.late(11, 19, 9, 9)),
     ("late, some of them", lambda: verify.late(11, 19, 9, 4)),
     ("births", lambda: _changed(session=1, public_key=OTHER.public_b64, config_hash="b", version="0.3",
