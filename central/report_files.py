@@ -51,9 +51,12 @@ def write_streamed(store: Store, site: str, month: str, tz: ZoneInfo, now_us: in
         "findings": store.findings_between(site, start, end),
         "inspections": inspections(),
     }
-    head = {"site": site, "month": month, "timezone": str(tz), "made_us": now_us, "nodes": lines,
-            "archived": archiving.archived(store, start, end)}
-    return _emit(out, tz, language, head, sections)
+    # one read transaction on PostgreSQL (nothing on SQLite): every section and the figures at the
+    # top from one snapshot, and no cursor opening a transaction of its own a node
+    with store.reading():
+        head = {"site": site, "month": month, "timezone": str(tz), "made_us": now_us, "nodes": lines,
+                "archived": archiving.archived(store, start, end)}
+        return _emit(out, tz, language, head, sections)
 
 
 class _Summary:
