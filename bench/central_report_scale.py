@@ -1,6 +1,7 @@
 """`edged-central report` for one site-month at fleet scale, on PostgreSQL (issue 28):
 
     .venv/bin/python -m bench.central_report_scale [--nodes 400,4000] [--cameras 16] [--requests-per-day 4]
+        [--site-nodes 10] [--ways streamed,whole]
 
 The derived tables the report reads (nodes, births, audit records with their grants,
 destruction_days, alarms, inspections, findings) are filled inside PostgreSQL with
@@ -9,7 +10,11 @@ camera's destruction counts, `--requests-per-day` requests filed, approved, used
 exported (6 audit records each), a daily inspection, an alarm a camera a week, a finding a
 node a day. The fleet grows in one database to each size of `--nodes` in turn; after each,
 the CLI writes site0000's report for the month, timed, its peak RSS from getrusage (RSS flat =
-the same at every fleet size). Output: stdout and bench/out/central_report_scale.txt.
+the same at every fleet size). `--site-nodes` makes a site that large (4000 with `--nodes 4000`:
+one site of the whole fleet, the largest month a report can be); `--ways whole` also times the
+report built whole in memory first (report.build, then its files: what the CLI did before
+design/0281) beside the CLI's, which writes the files as the store is read.
+Output: stdout and bench/out/central_report_scale.txt.
 """
 
 from __future__ import annotations
@@ -35,12 +40,22 @@ DAY = 86_400_000_000
 RUN = ("import resource, sys\nfrom central.cli import main\nrc = main(sys.argv[1:])\n"
        "u = resource.getrusage(resource.RUSAGE_SELF)\n"
        "print('maxrss', u.ru_maxrss, 'cpu', u.ru_utime + u.ru_stime, file=sys.stderr)\nsys.exit(rc)")
+# the report built whole, then written (the CLI before design/0281), with the CLI's arguments
+WHOLE = ("import json, resource, sys\nfrom pathlib import Path\nfrom central import config, report, report_files\n"
+         "from central.cli import _store\nfrom central.store import now_us\n"
+         "v = [x for x in sys.argv[1:] if x not in ('report', '--json')]\na = dict(zip(v[::2], v[1::2]))\ncfg = config.load(Path(a['--config']))\ns = _store(cfg)\n"
+         "r = report.build(s, a['--site'], a['--month'], cfg.tz, now_us())\ns.close()\n"
+         "report_files.write(r, Path(a['--out']), cfg.tz, cfg.language)\n"
+         "print(json.dumps({'summary': r['summary']}))\n"
+         "u = resource.getrusage(resource.RUSAGE_SELF)\n"
+         "print('maxrss', u.ru_maxrss, 'cpu', u.ru_utime + u.ru_stime, file=sys.stderr)")
 
 
-def fill(url: str, lo: int, hi: int, cameras: int, per_day: int, start_us: int, days: int) -> None:
-    """Nodes lo..hi-1 of the fleet, a month of their derived rows (SQL only: fast)."""
-    node = "'site' || lpad((n / 10)::text, 4, '0') || '/node' || lpad(n::text, 4, '0')"
-    site = "'site' || lpad((n / 10)::text, 4, '0')"
+def fill(url: str, lo: int, hi: int, cameras: int, per_day: int, start_us: int, days: int, site_nodes: int = 10) -> None:
+    """Nodes lo..hi-1 of the fleet, a month of their derived rows (SQL only: fast); a site is
+    ``site_nodes`` nodes."""
+    node = f"'site' || lpad((n / {site_nodes})::text, 4, '0') || '/node' || lpad(n::text, 4, '0')"
+    site = f"'site' || lpad((n / {site_nodes})::text, 4, '0')"
     birth = json.dumps({"version": "0.2.0", "retention": {"min_days": 30.0, "max_days": 365.0},
                         "inspection": {"period_us": DAY, "sign_within_us": DAY},
                         "cameras": [{"id": f"cam{c:02d}", "name": f"cam{c:02d}", "enabled": True}
@@ -93,6 +108,10 @@ def fill(url: str, lo: int, hi: int, cameras: int, per_day: int, start_us: int, 
         c.execute("ANALYZE")
 
 
+HEAD = ["nodes", "report", "audit / destruction_days / alarms rows", "fill (s)", "report (s)", "its CPU (s)",
+        "peak RSS (MiB)", "site0000's month"]
+
+
 def main(argv: list[str] | None = None) -> int:
     from tests.support.postgres import Postgres
 
@@ -100,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nodes", default="400,4000", help="fleet sizes, grown in turn in one database")
     p.add_argument("--cameras", type=int, default=16)
     p.add_argument("--requests-per-day", type=int, default=4)
+    p.add_argument("--site-nodes", type=int, default=10, help="nodes a site (the report is site0000's)")
+    p.add_argument("--runs", type=int, default=2, help="runs of each way, the last one's figures shown")
+    p.add_argument("--ways", default="streamed", help="streamed (the CLI), whole (built in memory, then written)")
     args = p.parse_args(argv)
     lines: list[str] = []
 
@@ -128,31 +150,32 @@ def main(argv: list[str] | None = None) -> int:
         have = 0
         for size in (int(x) for x in args.nodes.split(",")):
             t = time.perf_counter()
-            fill(url, have, size, args.cameras, args.requests_per_day, start_us, days)
+            fill(url, have, size, args.cameras, args.requests_per_day, start_us, days, args.site_nodes)
             filled = time.perf_counter() - t
             have = size
             with psycopg.connect(url) as c:
                 counts = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                           for t in ("audit", "destruction_days", "alarms", "findings", "inspections")}
-            for _attempt in range(2):  # the first run also warms PostgreSQL's cache
-                t = time.perf_counter()
-                r = subprocess.run([sys.executable, "-c", RUN, "--config", str(cfg), "report", "--site", "site0000",
-                                    "--month", month, "--out", str(work / "report"), "--json"], cwd=ROOT,
-                                   capture_output=True, text=True)
-                took = time.perf_counter() - t
-                if r.returncode:
-                    raise RuntimeError(r.stderr)
-            rss = int(r.stderr.split("maxrss")[1].split()[0]) / 1024
-            cpu = float(r.stderr.split(" cpu ")[1].split()[0])
-            summary = json.loads(r.stdout)["summary"]
-            rows.append([f"{size:,}", f"{counts['audit']:,} / {counts['destruction_days']:,} / {counts['alarms']:,}",
-                         f"{filled:.0f}", f"{took:.2f}", f"{cpu:.2f}", f"{rss:.0f}",
-                         f"{summary['camera_days']} camera-days, {summary['accesses']} accesses"])
-            log(table(["nodes", "audit / destruction_days / alarms rows", "fill (s)", "report CLI (s)",
-                       "its CPU (s)", "peak RSS (MiB)", "report"], rows[-1:]))
+            for way in args.ways.split(","):
+                code = RUN if way == "streamed" else WHOLE
+                for _attempt in range(args.runs):  # a first run also warms PostgreSQL's cache
+                    t = time.perf_counter()
+                    r = subprocess.run([sys.executable, "-c", code, "--config", str(cfg), "report", "--site",
+                                        "site0000", "--month", month, "--out", str(work / "report"), "--json"],
+                                       cwd=ROOT, capture_output=True, text=True)
+                    took = time.perf_counter() - t
+                    if r.returncode:
+                        raise RuntimeError(r.stderr)
+                rss = int(r.stderr.split("maxrss")[1].split()[0]) / 1024
+                cpu = float(r.stderr.split(" cpu ")[1].split()[0])
+                summary = json.loads(r.stdout)["summary"]
+                rows.append([f"{size:,}", way, f"{counts['audit']:,} / {counts['destruction_days']:,} / "
+                             f"{counts['alarms']:,}", f"{filled:.0f}", f"{took:.2f}", f"{cpu:.2f}", f"{rss:.0f}",
+                             f"{summary['camera_days']:,} camera-days, {summary['accesses']:,} accesses, "
+                             f"{summary['alarms']:,} alarms, {summary['findings']:,} findings"])
+                log(table(HEAD, rows[-1:]))
         log("\n## summary")
-        log(table(["nodes", "audit / destruction_days / alarms rows", "fill (s)", "report CLI (s)",
-                   "its CPU (s)", "peak RSS (MiB)", "report"], rows))
+        log(table(HEAD, rows))
         log(f"target: < 2 s at 4,000 nodes, RSS flat. Load at the end {os.getloadavg()[0]:.2f} (wall time on a box"
             " at a load above its 2 cores is mostly waiting for a core: the CLI's own CPU time beside it)")
     finally:

@@ -30,8 +30,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from central import register
+from central.i18n import N_
 from central.register import RegisterError as RegisterError
 from storage.keys import fleetkeys, nodecert, nodekey, signed_doc
+from storage.msg import Msg
 from storage.disk.fsutil import replace_durably
 
 KEY_DIR = "central-key"     # the office's key (design/0065): cmd/time, key lists, archives
@@ -349,9 +351,9 @@ def birth_findings(enrolled: set[str] | None, birth: dict[str, Any]) -> list[Any
     if enrolled is None or not isinstance(key, str) or key in enrolled:
         return []
     ts = birth.get("ts_us")
-    return [verify.Finding("key_not_enrolled", verify.CRITICAL,
-                           "a birth announced a key the office never enrolled for this node (or revoked): another "
-                           "box speaks with this node's broker login; its exports and heads are not the node's",
+    return [verify.Finding("key_not_enrolled", verify.CRITICAL, Msg(N_(
+        "a birth announced a key the office never enrolled for this node (or revoked): another box speaks with this "
+        "node's broker login; its exports and heads are not the node's")),
                            f"key_not_enrolled:{key}", ts if isinstance(ts, int) else None,
                            {"public_key": key, "enrolled": sorted(enrolled)})]
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from central import config as cfgmod
-from central import coverage, fleet, logcheck, report
+from central import coverage, fleet, logcheck, report, report_files
 from central.crl_schedule import CrlSchedule
 from central.i18n import LANGUAGES
 from central.i18n import normalise as normalise_language
@@ -142,15 +142,14 @@ def cmd_report(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
             raise UsageError(f"--lang {args.lang!r} is not a supported language; use one of {', '.join(LANGUAGES)}")
         language = chosen
     store = _store(cfg)
-    try:
+    try:  # written as the store is read, a section's rows at a time (design/0281)
         try:
-            r = report.build(store, args.site, args.month, cfg.tz, now_us())
+            report.site_month(store, args.site, args.month, cfg.tz)
         except (LookupError, ValueError) as exc:
             raise UsageError(str(exc)) from None
+        made, s = report_files.write_streamed(store, args.site, args.month, cfg.tz, now_us(), Path(args.out), language)
     finally:
         store.close()
-    made = report.write(r, Path(args.out), cfg.tz, language)
-    s = r["summary"]
     _out(args, {"summary": s, "files": [str(p) for p in made]},
          f"site {args.site}, {args.month}: {s['camera_days_not_compliant']} of {s['camera_days']} camera-days not "
          f"compliant; {s['accesses_not_compliant']} of {s['accesses']} accesses not compliant; {s['findings']} "

@@ -356,7 +356,7 @@ class Dashboard:
                              [e(f["node"].split("/", 1)[1]),
                               el("span", sp.word(f["severity"]), f" class=\"{e(f['severity'])}\""),
                               e(f["kind"]), sp.when(f["about_us"]),
-                              e(f["message"])]) for f in findings])
+                              e(sp.said(f["message"], f.get("said")))]) for f in findings])
                     if findings else el("p", _("None.")))
         return _page(sp, title, body, request=request)
 

@@ -6,7 +6,11 @@ that has no line here."""
 
 from __future__ import annotations
 
+import json
+from typing import Any, Mapping
+
 from central.i18n import N_
+from storage.msg import FOREIGN, Msg
 
 # kind -> (title, explanation: what happened and what to do)
 FINDINGS: dict[str, tuple[str, str]] = {
@@ -104,6 +108,34 @@ BASES: dict[str, str] = {
 }
 RETENTION = ("destroyed_early", "min_retention_breached", "kept_past_maximum", "retention_stopped")
 UNKNOWN = (N_("finding of another kind"), N_("This office does not know this kind of finding: upgrade it."))
+
+
+# A finding's message is a Msg (storage/msg.py, design/0280): the `message` column keeps its English
+# for machines, and its template and values go in the detail under this key; the store's readers
+# take them out again as the row's "said" (the detail scripts read is as before).
+SAID = "said"
+
+
+def detail_json(message: str, detail: Mapping[str, Any]) -> str:
+    """A finding's detail as stored: with its message's template and values when it is a Msg."""
+    kept = {**detail, SAID: message.stored()} if isinstance(message, Msg) else detail
+    return json.dumps(kept, sort_keys=True, ensure_ascii=False)
+
+
+def read(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored finding as the readers give it: its detail parsed, its message's template as "said"
+    (None: a finding stored before design/0280, said in its English)."""
+    detail = json.loads(row["detail"]) if isinstance(row["detail"], str) else dict(row["detail"] or {})
+    said = detail.pop(SAID, None) if isinstance(detail, dict) else None
+    return {**row, "detail": detail, SAID: said}
+
+
+def turned_away(where: str, why: str) -> Msg:
+    """A message turned away at ingest: where it came (the topic's tail) and why; a why that is no
+    Msg (the schema's words, the box's own values in them) is said as it came, never translated."""
+    if isinstance(why, Msg):
+        return Msg(N_("{where}: {why}"), where=where, why=why)
+    return Msg(N_("{where}: {error}"), where=where, **{FOREIGN: why})
 
 
 def basis(detail: dict[str, object] | None) -> str:

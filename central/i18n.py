@@ -14,8 +14,10 @@ import functools
 import gettext
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Mapping
 from zoneinfo import ZoneInfo
 
+from storage.msg import FOREIGN, is_stored
 from storage.time.rocdate import roc_date, roc_date_short, roc_month
 
 DOMAIN = "central"
@@ -66,6 +68,25 @@ class Speaker:
         """A value that arrives as data (a severity, a node's status, a verdict) in this language,
         when the catalog has it (listed with N_() where it is defined); else as it is."""
         return self._t.gettext(str(value))
+
+    def said(self, text: str, stored: object) -> str:
+        """A stored Msg (storage/msg.py: a finding's template and values, design/0280) in this
+        language, its Msg values too; `text` (the English kept for machines) when nothing was stored
+        (a finding from before), or a stored template, at any depth, will not take its values. A
+        FOREIGN value (a box's or the system's own words) is said as it came, never translated."""
+        if not is_stored(stored):
+            return text
+        try:
+            return self._render(stored)
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+            return text
+
+    def _render(self, stored: object) -> str:
+        if not isinstance(stored, Mapping) or not isinstance(stored.get("params") or {}, Mapping):
+            raise TypeError("not a stored Msg")  # i18n: a programming error's text
+        params = stored.get("params") or {}
+        said = {str(k): self._render(v) if is_stored(v) and k != FOREIGN else v for k, v in params.items()}
+        return self._(str(stored["template"])).format(**said)
 
     def when(self, us: int | None, *, seconds: bool = True) -> str:
         """A moment: zh-TW `115/11/23 14:05:09 CST` in the sites' zone (ROC calendar); en as

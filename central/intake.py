@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from central import plausible, quota
+from central import finding_words, plausible, quota
+from central.i18n import N_
+from storage.msg import Msg
 
 ANCHORS_MAX = 100_000  # nodes remembered (a fleet's 4,000 and more); past it the memory starts afresh
 # each node's fresh durable messages a minute, every instance's together (the same table on PostgreSQL)
@@ -103,8 +105,9 @@ def over_budget(conn: Any, node: str, used: int, budget: int, why: str, received
         "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
         " VALUES (?, ?, ?, 'quota_exceeded', 'warning', ?, ?, ?, ?)",
         [f"{node}:quota_exceeded:birth:{day}", node, node.split("/", 1)[0], received_us, received_us,
-         f"{used} durable messages in one minute (all instances together), over the {budget} its birth allows "
-         f"({why}): check the node for a loop or a flood", json.dumps({"count": used, "budget": budget})])
+         said := Msg(N_("{used} durable messages in one minute (all instances together), over the {budget} its birth "
+                        "allows ({why}): check the node for a loop or a flood"), used=used, budget=budget, why=why),
+         finding_words.detail_json(said, {"count": used, "budget": budget})])
 
 
 class QuotaUse:

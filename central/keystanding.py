@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from central import ca, verify
+from central.i18n import N_
 from central.register import RegisterError
+from storage.msg import Msg
 
 log = logging.getLogger(__name__)
 
@@ -64,22 +66,22 @@ def birth_findings(st: Standing, birth: dict[str, Any], received_us: int) -> lis
     if st.state == REVOKED and not st.revoked_by(received_us):
         return []  # neither key_not_enrolled: the key was the node's when the birth came
     if st.state == REVOKED:
-        return [verify.Finding("key_revoked", verify.CRITICAL,
-                               "a birth announced the node key the office revoked: the revoked box (or whoever holds "
-                               "its key) still speaks for this node; its heads and audit records are not taken",
+        return [verify.Finding("key_revoked", verify.CRITICAL, Msg(N_(
+            "a birth announced the node key the office revoked: the revoked box (or whoever holds its key) still "
+            "speaks for this node; its heads and audit records are not taken")),
                                f"key_revoked:birth:{ts}", at, {"public_key": key, "revoked_us": st.revoked_us})]
     if st.state == NEVER and st.has_ca and isinstance(key, str):
-        return [verify.Finding("node_not_enrolled", verify.WARNING,
-                               "the node is not enrolled, though the office has a CA: its key is taken from its own "
-                               "birth, which anyone with its broker login can send; accept its enrolment request "
-                               "(edged-central nodes accept)", f"node_not_enrolled:{key}", at, {"public_key": key})]
+        return [verify.Finding("node_not_enrolled", verify.WARNING, Msg(N_(
+            "the node is not enrolled, though the office has a CA: its key is taken from its own birth, which anyone "
+            "with its broker login can send; accept its enrolment request (edged-central nodes accept)")), f"node_not_enrolled:{key}", at, {"public_key": key})]
     return []
 
 
-def revoked_message(what: str, ident: str, at_us: Any, st: Standing) -> verify.Finding:
+def revoked_message(what: Msg, ident: str, at_us: Any, st: Standing) -> verify.Finding:
     """A message signed with (or sent under) a key the office had revoked when it arrived."""
     return verify.Finding("key_revoked", verify.CRITICAL,
-                          f"{what} came after the office revoked the node's key: it is not taken as the node's",
+                          Msg(N_("{what} came after the office revoked the node's key: it is not taken as the node's"),
+                              what=what),
                           f"key_revoked:{ident}", at_us if isinstance(at_us, int) else None,
                           {"revoked_us": st.revoked_us})
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from central import compliance, coverage, finding_words, report
 from central.i18n import N_, Speaker
 from central.store import UNJUDGED, Store
+from storage.msg import Msg
 
 PAGE = 200   # destructions a page
 NODE_SLACK_US = 86_400_000_000  # a retention message may be stamped this long after the destruction
@@ -204,10 +205,10 @@ def section_rows(store: Store, name: str, site: str, month: str, tz: ZoneInfo, n
 
 def cells(sp: Speaker, name: str, row: dict[str, Any]) -> list[str | int | float]:
     """A row's values as shown (the page escapes them; the CSV keeps numbers as numbers)."""
-    return [_cell(sp, col, row.get(col)) for col in SECTIONS[name]]
+    return [_cell(sp, col, row.get(col), row.get("said")) for col in SECTIONS[name]]
 
 
-def _cell(sp: Speaker, col: str, v: Any) -> str | int | float:
+def _cell(sp: Speaker, col: str, v: Any, said: object = None) -> str | int | float:
     if col in TIMES:
         return sp.local(v) if isinstance(v, int) else "-"
     if col == "day":
@@ -220,6 +221,8 @@ def _cell(sp: Speaker, col: str, v: Any) -> str | int | float:
         return sp.word(ACTIONS.get(v, v))
     if col == "why" and isinstance(v, str):
         return why(sp, v)
+    if col == "message" and isinstance(v, str):
+        return sp.said(v, said)
     if col == "ok":
         return sp._("yes") if v else sp._("no")
     if col == "suspect":
@@ -238,7 +241,14 @@ def _cell(sp: Speaker, col: str, v: Any) -> str | int | float:
 
 
 def why(sp: Speaker, reason: str) -> str:
-    """An access's reason (central/verify.judge_access) in the sites' language."""
+    """An access's reason (central/verify.judge_access) in the sites' language: from its template
+    when it carries one (a Msg, design/0280), else read back from its English (a report.json's)."""
+    if isinstance(reason, Msg):
+        stored = reason.stored()
+        params = stored["params"]
+        if isinstance(params, dict) and isinstance(params.get("action"), str):
+            stored["params"] = {**params, "action": sp.word(ACTIONS.get(params["action"], params["action"]))}
+        return sp.said(reason, stored)
     for pattern, template in WHY:
         m = pattern.match(reason)
         if m:

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from central.i18n import N_
+from storage.msg import Msg
+
 MINUTE_US = 60_000_000
 DAY_US = 86_400_000_000
 MARGIN_MESSAGES = 10_000   # messages past the rate, at least: a request's burst of audit records, a clock off
@@ -56,12 +59,13 @@ def judge(seq: int, a: Anchor, received_us: int) -> tuple[str, str] | None:
     critical) or `seq_below_first` (refused)."""
     top = ceiling(a, received_us)
     if top is not None and seq > top:
-        return ("seq_beyond_rate", f"seq {seq} is {seq - top} past the {top} the node could have reached at "
-                f"{a.per_minute} messages a minute (its birth) since its last accepted message: forged, or a "
-                "loop in the node")
+        return ("seq_beyond_rate", Msg(N_("seq {seq} is {ahead} past the {top} the node could have reached at "
+                                          "{rate} messages a minute (its birth) since its last accepted message: "
+                                          "forged, or a loop in the node"),
+                                       seq=seq, ahead=seq - top, top=top, rate=a.per_minute))
     if a.first_seq is not None and seq < a.first_seq - margin(a.per_minute):
-        return ("seq_below_first", f"seq {seq} is {a.first_seq - seq} below the node's first known seq "
-                f"{a.first_seq}: its outbox never gave it")
+        return ("seq_below_first", Msg(N_("seq {seq} is {below} below the node's first known seq {first}: its "
+                                          "outbox never gave it"), seq=seq, below=a.first_seq - seq, first=a.first_seq))
     return None
 
 

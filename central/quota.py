@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from central.i18n import N_
+from storage.msg import Msg
+
 DAY_US = 86_400_000_000
 
 
@@ -51,12 +54,13 @@ class Quotas:
             if day != n.day:
                 n.day, n.bytes = day, 0
         if n.tokens < 1:
-            return f"rate: more than {lim.messages_per_second:g} messages a second (burst {lim.burst})"
+            return Msg(N_("rate: more than {rate} messages a second (burst {burst})"), rate=f"{lim.messages_per_second:g}",
+                       burst=lim.burst)
         if n.bytes + size > lim.bytes_per_day:
-            return f"bytes: more than {lim.bytes_per_day} bytes today"
+            return Msg(N_("bytes: more than {most} bytes today"), most=lim.bytes_per_day)
         if retained and topic not in n.topics:
             if len(n.topics) >= lim.retained_topics:
-                return f"topics: more than {lim.retained_topics} retained topics"
+                return Msg(N_("topics: more than {most} retained topics"), most=lim.retained_topics)
             n.topics.add(topic)
         n.tokens -= 1
         n.bytes += size
@@ -81,7 +85,8 @@ def birth_budget(birth: dict[str, Any] | None) -> tuple[int, str]:
     seg = cad.get("segment_s")
     seg = min(3600.0, max(2.0, float(seg))) if isinstance(seg, (int, float)) and not isinstance(seg, bool) else 60.0
     per_minute = len(cams) * (60 / seg + 1) + 10
-    return int(HEADROOM * per_minute) + FLOOR, f"{len(cams)} cameras, segments of {seg:g} s"
+    return int(HEADROOM * per_minute) + FLOOR, Msg(N_("{cameras} cameras, segments of {seconds} s"),
+                                                   cameras=len(cams), seconds=f"{seg:g}")
 
 
 def fresh_counts(durable: list[tuple[Any, ...]], received_us: int) -> dict[str, int]:

@@ -5,12 +5,10 @@ judging is central/compliance.py; rendering is plain string work."""
 from __future__ import annotations
 
 import bisect
-import csv
 import functools
 import html
 import json
 from datetime import datetime
-from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -150,6 +148,11 @@ class _Node(NamedTuple):
     judge: Judge
 
 
+def _unjudged(_rec: dict[str, Any]) -> Any:
+    raise AssertionError("a node read without its judge")  # i18n: a programming error's text
+
+
+NO_JUDGE: Judge = (_unjudged, _unjudged)
 Rows = list[dict[str, Any]]
 Span = tuple[Any, Any, int, Any]  # an alarm as a camera-day counts it: camera, kind, raised_us, cleared_us
 # a local day's destruction_days rows by camera, its accesses as they are read, the alarms that may touch it
@@ -163,7 +166,9 @@ def _by(rows: Iterable[dict[str, Any]], col: str) -> dict[Any, Rows]:
     return out
 
 
-def _node(store: Store, n: dict[str, Any], days: list[compliance.Day]) -> _Node:
+def _node(store: Store, n: dict[str, Any], days: list[compliance.Day], *, judged: bool = True) -> _Node:
+    """What the node's month is judged by (``judged`` False: without its accesses' lookups, for
+    its line and inspections)."""
     node = n["node"]
     birth = _birth(store, node)
     ins = birth.get("inspection") or {}
@@ -172,7 +177,7 @@ def _node(store: Store, n: dict[str, Any], days: list[compliance.Day]) -> _Node:
     cams += [c for c in store.destroyed_cameras(node, days[0].name, days[-1].name) if c not in cams]
     runs = [{**r, "cameras": list(json.loads(r["cameras"] or "{}"))}
             for r in store.inspection_runs(node, days[0].start_us - period, days[-1].end_us)]
-    return _Node(n, birth, cams, period, within, runs, _judge_and_chain(store, node))
+    return _Node(n, birth, cams, period, within, runs, _judge_and_chain(store, node) if judged else NO_JUDGE)
 
 
 def _camera_days(nd: _Node, days: list[compliance.Day], now_us: int, day_of: DayOf) -> Iterator[dict[str, Any]]:
@@ -243,13 +248,21 @@ def each_camera_day(store: Store, site: str, month: str, tz: ZoneInfo, now_us: i
             yield from _camera_days(nd, days, now_us, day_of)
 
 
+def each_node(store: Store, site: str, month: str, tz: ZoneInfo) -> Iterator[tuple[dict[str, Any], Rows]]:
+    """Each node's line and its inspections of the month, a node at a time (`report`, streamed)."""
+    days, nodes = site_month(store, site, month, tz)
+    for n in nodes:
+        nd = _node(store, n, days, judged=False)
+        yield node_line(nd), inspections_of(nd, days[0].start_us)
+
+
 def _node_month(store: Store, n: dict[str, Any], days: list[compliance.Day], tz: ZoneInfo,
                 now_us: int) -> dict[str, Any]:
     """One node's month whole (the page and `edged-central report`): its camera-days, accesses,
     alarms, inspections and its line of the report."""
     start, end = days[0].start_us, days[-1].end_us
     nd = _node(store, n, days)
-    node, birth = n["node"], nd.birth
+    node = n["node"]
     acc = list(accesses_of(store, node, start, end, nd.judge))
     alarms = list(store.alarms_between(node, start, end))
     gone = {day: _by(rows, "camera") for day, rows in _by(store.destruction_days(node, days[0].name, days[-1].name),
@@ -263,20 +276,30 @@ def _node_month(store: Store, n: dict[str, Any], days: list[compliance.Day], tz:
     def day_of(day: compliance.Day) -> tuple[dict[str, Rows], Rows, list[Span]]:
         return gone.get(day.name, {}), by_day.get(day.name, []), spans
     rows = list(_camera_days(nd, days, now_us, day_of))
+    return {"node": node_line(nd), "camera_days": rows, "accesses": acc,
+            "alarms": [alarm_row(node, a, now_us) for a in alarms], "inspections": inspections_of(nd, start)}
+
+
+def inspections_of(nd: _Node, start: int) -> list[dict[str, Any]]:
+    """The node's inspection runs of the month (from ``start``), each on time or not."""
     insp = []
     for r in nd.runs:
         if r["ran_us"] >= start:
             late = r["signed_us"] is None or r["signed_us"] - r["ran_us"] > nd.within
-            insp.append({"node": node, "run": r["run"], "kind": r["kind"], "ran_us": r["ran_us"],
+            insp.append({"node": nd.n["node"], "run": r["run"], "kind": r["kind"], "ran_us": r["ran_us"],
                          "signed_us": r["signed_us"], "inspector": r["inspector"],
                          "supervisor": r["supervisor"], "cameras": r["cameras"], "on_time": not late})
-    line = {"node": node, "name": n["name"], "status": n["status"], "first_us": n["first_us"],
+    return insp
+
+
+def node_line(nd: _Node) -> dict[str, Any]:
+    """A node's line of the report: its status, version, cameras, rules and signed head."""
+    n, birth = nd.n, nd.birth
+    return {"node": n["node"], "name": n["name"], "status": n["status"], "first_us": n["first_us"],
             "last_us": n["last_us"], "version": birth.get("version"), "cameras": nd.cams,
             "policy": birth.get("retention"), "inspection": birth.get("inspection") or {},
             "head": None if n["head_seq"] is None else {"seq": n["head_seq"], "hash": n["head_hash"],
                                                         "at_us": n["head_at_us"]}}
-    return {"node": line, "camera_days": rows, "accesses": acc, "alarms": [alarm_row(node, a, now_us) for a in alarms],
-            "inspections": insp}
 
 
 def build(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> dict[str, Any]:
@@ -381,24 +404,6 @@ VALUES = (N_("achieved"), N_("breached"), N_("early destruction"), N_("no data")
 JUDGED = {"retention", "inspection", "severity", "ok", "on_time", "suspect"}
 
 
-def write(r: dict[str, Any], out: Path, tz: ZoneInfo, language: str = "en") -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    made = [out / "report.json", out / "report.html"]
-    # one line, no indent: json's C encoder (with an indent it is the pure-Python one, 4 s of a
-    # 10-node site-month here); scripts read it, people read the HTML
-    made[0].write_text(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
-    for name, cols in TABLES.items():
-        path = out / f"{name}.csv"
-        with path.open("w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(cols)
-            for row in r[name]:
-                w.writerow([_cell(row.get(c)) for c in cols])
-        made.append(path)
-    made[1].write_text(to_html(r, tz, language), encoding="utf-8")
-    return made
-
-
 def _shown(sp: Speaker, col: str, v: Any, times: set[str]) -> str:
     if col in times:
         return sp.local(v)
@@ -411,11 +416,24 @@ def _shown(sp: Speaker, col: str, v: Any, times: set[str]) -> str:
     return _cell(v)
 
 
-def to_html(r: dict[str, Any], tz: ZoneInfo, language: str = "en") -> str:
-    e = html.escape
+STYLE = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}"
+         "td,th{border:1px solid #999;padding:2px 6px;font-size:85%;text-align:left}th{background:#eee}"
+         "tr.bad td{background:#fdd}")
+TIMES = {"at_us", "raised_us", "cleared_us", "ran_us", "signed_us", "about_us", "found_us"}
+
+
+def speaker(tz: ZoneInfo, language: str) -> Speaker:
     sp = Speaker(language, tz)
     # a site-month repeats its days, verdicts and names thousands of times: each rendered once
     sp.day, sp.word = functools.lru_cache(maxsize=4096)(sp.day), functools.lru_cache(maxsize=4096)(sp.word)  # type: ignore[method-assign]
+    return sp
+
+
+def html_top(sp: Speaker, r: dict[str, Any]) -> tuple[str, list[str]]:
+    """(the page's head up to <body>, the body's parts before the tables): its title, the summary,
+    the archived months' notes and the nodes. ``r``: a report's site, month, timezone, made_us,
+    summary, archived and nodes (central/report_files.py writes the tables after them)."""
+    e = html.escape
     _ = sp._
     s = r["summary"]
     title = _("Compliance report: site {site}, {month}").format(site=r["site"], month=sp.month(r["month"]))
@@ -436,17 +454,46 @@ def to_html(r: dict[str, Any], tz: ZoneInfo, language: str = "en") -> str:
                      f"{(n['policy'] or {}).get('min_days', '-')}/{(n['policy'] or {}).get('max_days', '-')}",
                      "-" if not n["head"] else f"{n['head']['seq']} {n['head']['hash'][:16]}"]
                     for n in r["nodes"]])]
-    times = {"at_us", "raised_us", "cleared_us", "ran_us", "signed_us", "about_us", "found_us"}
-    for name, cols in TABLES.items():
-        body.append("<h2>" + e(sp.word(HEADINGS[name])) + "</h2>")
-        rows = [[_shown(sp, c, x.get(c), times) for c in cols] for x in r[name]]
-        body.append(_table([sp.word(LABELS[c]) for c in cols], rows, bad=[not _row_ok(name, x) for x in r[name]])
-                    if rows else "<p>" + e(_("None.")) + "</p>")
-    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}"
-             "td,th{border:1px solid #999;padding:2px 6px;font-size:85%;text-align:left}th{background:#eee}"
-             "tr.bad td{background:#fdd}")
-    return (f"<!DOCTYPE html>\n<html lang=\"{sp.html_lang}\"><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
-            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    head = (f"<!DOCTYPE html>\n<html lang=\"{sp.html_lang}\"><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
+            f"<style>{STYLE}</style></head><body>\n")
+    return head, body
+
+
+HTML_END = "\n</body></html>\n"
+
+
+def heading(sp: Speaker, name: str) -> str:
+    return "<h2>" + html.escape(sp.word(HEADINGS[name])) + "</h2>"
+
+
+def table_head(sp: Speaker, name: str) -> str:
+    return "<table><thead><tr>" + "".join(f"<th>{_escaped(sp.word(LABELS[c]))}</th>" for c in TABLES[name]) + \
+        "</tr></thead><tbody>"
+
+
+TABLE_END = "</tbody></table>"
+
+
+def none(sp: Speaker) -> str:
+    return "<p>" + html.escape(sp._("None.")) + "</p>"
+
+
+def html_row(sp: Speaker, name: str, x: dict[str, Any]) -> str:
+    """One row of a section's table, as the page shows it (a finding's message in its language)."""
+    cells = [_shown(sp, c, x.get(c), TIMES) if c != "message" else _cell(sp.said(x[c], x.get("said")))
+             for c in TABLES[name]]
+    cls = ' class="bad"' if not _row_ok(name, x) else ""
+    return f"<tr{cls}>" + "".join(f"<td>{_escaped(str(v))}</td>" for v in cells) + "</tr>"
+
+
+def to_html(r: dict[str, Any], tz: ZoneInfo, language: str = "en") -> str:
+    sp = speaker(tz, language)
+    head, body = html_top(sp, r)
+    for name in TABLES:
+        body.append(heading(sp, name))
+        body.append(table_head(sp, name) + "".join(html_row(sp, name, x) for x in r[name]) + TABLE_END
+                    if r[name] else none(sp))
+    return head + "\n".join(body) + HTML_END
 
 
 def _row_ok(name: str, x: dict[str, Any]) -> bool:

@@ -15,6 +15,9 @@ import json
 import math
 from typing import Any
 
+from central.i18n import N_
+from storage.msg import Msg
+
 MAX_PAYLOAD = 64 * 1024       # bytes of one message (the broker's message_size_limit is larger)
 MAX_INT = 2**62               # |an integer| anywhere in a message
 MAX_STR = 4096                # characters of any one string
@@ -24,11 +27,17 @@ MAX_CAMERAS = 256
 
 
 class Malformed(ValueError):
-    """The message does not have the shape the central office expects; the text says where."""
+    """The message does not have the shape the central office expects; the text says where, its
+    argument a Msg (`said`: its template, said at the office in the sites' language, design/0280)."""
+
+    @property
+    def said(self) -> str:
+        first = self.args[0] if self.args else ""
+        return first if isinstance(first, Msg) else str(self)
 
 
 def _json_constant(name: str) -> Any:
-    raise Malformed(f"not finite: {name}")
+    raise Malformed(Msg(N_("not finite: {name}"), name=name))
 
 
 _DECODER = json.JSONDecoder(parse_constant=_json_constant)
@@ -41,20 +50,20 @@ def parse(payload: bytes) -> Any:
 def parse_text(payload: bytes) -> tuple[Any, str]:
     """The body and the text of a JSON message (the store keeps the text: decoded once)."""
     if len(payload) > MAX_PAYLOAD:
-        raise Malformed(f"{len(payload)} bytes, above the {MAX_PAYLOAD} a message may have")
+        raise Malformed(Msg(N_("{size} bytes, above the {most} a message may have"), size=len(payload), most=MAX_PAYLOAD))
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Malformed(f"not UTF-8: {exc}") from None
+        raise Malformed(Msg(N_("not UTF-8: {error}"), error=str(exc))) from None
     try:
         body = _DECODER.decode(text)
     except Malformed:
         raise
     except (ValueError, RecursionError) as exc:
-        raise Malformed(f"not JSON: {exc}") from None
+        raise Malformed(Msg(N_("not JSON: {error}"), error=str(exc))) from None
     if not _ok(body, 0):
         _bounded(body, "$", 0)  # the slow walk names where
-        raise Malformed("out of bounds")
+        raise Malformed(Msg(N_("out of bounds")))
     return body, text
 
 
@@ -97,29 +106,32 @@ def _ok(v: Any, depth: int) -> bool:
 
 def _bounded(v: Any, path: str, depth: int) -> None:
     if depth > MAX_DEPTH:
-        raise Malformed(f"{path}: nested deeper than {MAX_DEPTH}")
+        raise Malformed(Msg(N_("{path}: nested deeper than {most}"), path=path, most=MAX_DEPTH))
     if isinstance(v, bool) or v is None:
         return
     if isinstance(v, int):
         if not -MAX_INT <= v <= MAX_INT:
-            raise Malformed(f"{path}: integer {v} out of range (|n| <= 2^62)")
+            raise Malformed(Msg(N_("{path}: integer {value} out of range (|n| <= 2^62)"), path=path, value=v))
     elif isinstance(v, float):
         if not math.isfinite(v):
-            raise Malformed(f"{path}: not finite")
+            raise Malformed(Msg(N_("{path}: not finite"), path=path))
     elif isinstance(v, str):
         if len(v) > MAX_STR:
-            raise Malformed(f"{path}: string of {len(v)} characters (at most {MAX_STR})")
+            raise Malformed(Msg(N_("{path}: string of {length} characters (at most {most})"), path=path, length=len(v),
+                                  most=MAX_STR))
     elif isinstance(v, list):
         if len(v) > MAX_ITEMS:
-            raise Malformed(f"{path}: list of {len(v)} items (at most {MAX_ITEMS})")
+            raise Malformed(Msg(N_("{path}: list of {length} items (at most {most})"), path=path, length=len(v),
+                                  most=MAX_ITEMS))
         for i, x in enumerate(v):
             _bounded(x, f"{path}[{i}]", depth + 1)
     elif isinstance(v, dict):
         if len(v) > MAX_ITEMS:
-            raise Malformed(f"{path}: object of {len(v)} keys (at most {MAX_ITEMS})")
+            raise Malformed(Msg(N_("{path}: object of {length} keys (at most {most})"), path=path, length=len(v),
+                                  most=MAX_ITEMS))
         for k, x in v.items():
             if len(k) > 256:
-                raise Malformed(f"{path}: a key of {len(k)} characters")
+                raise Malformed(Msg(N_("{path}: a key of {length} characters"), path=path, length=len(k)))
             _bounded(x, f"{path}.{k[:40]}", depth + 1)
 
 
@@ -268,38 +280,41 @@ def check_text(what: str, payload: bytes) -> tuple[Any, str]:
     """check's body and the payload as text (UTF-8, as stored), decoded once."""
     if what == "status":
         if len(payload) > 64:
-            raise Malformed(f"status of {len(payload)} bytes")
+            raise Malformed(Msg(N_("status of {size} bytes"), size=len(payload)))
         try:
             text = payload.decode("ascii")
         except UnicodeDecodeError:
-            raise Malformed("status is not ASCII text") from None
+            raise Malformed(Msg(N_("status is not ASCII text"))) from None
         return text, text
     if not payload and what in ("birth", "state", "camera"):
         return None, ""  # a cleared retained topic
     body, text = parse_text(payload)
     if not isinstance(body, dict):
-        raise Malformed(f"{what}: a JSON object expected, got {type(body).__name__}")
+        raise Malformed(Msg(N_("{what}: a JSON object expected, got {got}"), what=what, got=type(body).__name__))
     if what == "retention" and "destructions" in body:
         return _pass(body), text
     if _fields_ok(what, body) and (what != "audit" or "seq_local" not in body or "prev_hash" not in body):
         return body, text
     if what in _SEQ_KINDS:
         if not POS(body.get("seq")):
-            raise Malformed(f"{what}: seq must be a positive integer, got {_show(body.get('seq'))}")
+            raise Malformed(Msg(N_("{what}: seq must be a positive integer, got {got}"), what=what,
+                                    got=_show(body.get('seq'))))
         if not UINT(body.get("ts_us")):
-            raise Malformed(f"{what}: ts_us must be a non-negative integer, got {_show(body.get('ts_us'))}")
+            raise Malformed(Msg(N_("{what}: ts_us must be a non-negative integer, got {got}"), what=what,
+                                    got=_show(body.get('ts_us'))))
     for name, test, required in FIELDS.get(what, []):
         v = body.get(name)
         if v is None:
             if required:
-                raise Malformed(f"{what}: {name} is missing")
+                raise Malformed(Msg(N_("{what}: {name} is missing"), what=what, name=name))
             continue
         if not test(v):
-            raise Malformed(f"{what}: {name} has the wrong type or range: {_show(v)}")
+            raise Malformed(Msg(N_("{what}: {name} has the wrong type or range: {got}"), what=what, name=name,
+                                    got=_show(v)))
     if what == "audit" and "seq_local" in body and "prev_hash" in body:
         missing = [k for k in AUDIT_RECORD if body.get(k) is None]
         if missing:
-            raise Malformed(f"audit: record {body['seq_local']} lacks {', '.join(missing)}")
+            raise Malformed(Msg(N_("audit: record {seq} lacks {missing}"), seq=body['seq_local'], missing=', '.join(missing)))
     return body, text
 
 
@@ -307,17 +322,18 @@ def _pass(body: dict[str, Any]) -> dict[str, Any]:
     """A retention pass's message (issue 53): seq, ts_us, and a list of destructions, each one
     as a `retention` message of one destroyed segment was (without its own seq)."""
     if not POS(body.get("seq")) or not UINT(body.get("ts_us")):
-        raise Malformed("retention: seq and ts_us must be non-negative integers")
+        raise Malformed(Msg(N_("retention: seq and ts_us must be non-negative integers")))
     gone = body["destructions"]
     if not isinstance(gone, list) or not gone:
-        raise Malformed(f"retention: destructions must be a list of at least one, got {_show(gone)}")
+        raise Malformed(Msg(N_("retention: destructions must be a list of at least one, got {got}"), got=_show(gone)))
     for i, d in enumerate(gone):
         if not isinstance(d, dict):
-            raise Malformed(f"retention: destruction {i + 1} is not an object")
+            raise Malformed(Msg(N_("retention: destruction {n} is not an object"), n=i + 1))
         for name, test, required in FIELDS["retention"]:
             v = d.get(name)
             if (v is None and required) or (v is not None and not test(v)):
-                raise Malformed(f"retention: destruction {i + 1}: {name} is missing or has the wrong type or range")
+                raise Malformed(Msg(N_("retention: destruction {n}: {name} is missing or has the wrong type or range"),
+                                    n=i + 1, name=name))
     return body
 
 

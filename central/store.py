@@ -20,8 +20,10 @@ from typing import IO, Any, NamedTuple
 
 import sqlite_utils
 
-from central import schema, versions
+from central import finding_words, schema, versions
+from central.i18n import N_
 from central.intake import QUOTA_USE, QuotaUse, Seqs
+from storage.msg import Msg
 from storage.time.clock import SYSTEM, Clock
 
 SCHEMA_VERSION = 7
@@ -245,10 +247,11 @@ def _str(v: Any) -> str | None:
     return v[:128] if isinstance(v, str) else None
 
 
-def _too_large(t: dict[str, Any]) -> str:
+def _too_large(t: dict[str, Any]) -> Msg:
     """The node's report of a publish its broker refused for its size, in words."""
-    return (f"the node's {t.get('kind')} message {t.get('seq')} of {t.get('bytes')} bytes was refused by its broker "
-            f"(at most {t.get('limit')}): the office never received it; make it smaller or raise the broker's bound")
+    return Msg(N_("the node's {kind} message {seq} of {bytes} bytes was refused by its broker (at most {limit}): the "
+                  "office never received it; make it smaller or raise the broker's bound"),
+               kind=t.get('kind'), seq=t.get('seq'), bytes=t.get('bytes'), limit=t.get('limit'))
 
 
 class Store:
@@ -367,14 +370,15 @@ class Store:
             node, site, _rest, kind = r
             if len(topic) > MAX_TOPIC:
                 rejects.append((node, site, topic[:MAX_TOPIC], "malformed_message",
-                                f"a topic of {len(topic)} characters (at most {MAX_TOPIC})", payload))
+                                Msg(N_("a topic of {length} characters (at most {most})"), length=len(topic),
+                                    most=MAX_TOPIC), payload))
                 continue
             if kind is None:
                 continue
             try:
                 body, text = schema.check_text(kind, payload)
             except schema.Malformed as exc:
-                rejects.append((node, site, topic, "malformed_message", str(exc), payload))
+                rejects.append((node, site, topic, "malformed_message", exc.said, payload))
                 continue
             if kind in _RETAINED:
                 retained[topic] = (topic, node, kind, received_us, text)
@@ -391,9 +395,9 @@ class Store:
             seq = body["seq"]
             if seq > received_us + SEQ_AHEAD_US:
                 rejects.append((node, site, topic, "seq_implausible",
-                                f"seq {seq} is {(seq - received_us) / 1e6:.0f} s past the time it was received: "
-                                "seqs are the node's microseconds, so it was forged or the node's clock is wrong",
-                                payload))
+                                Msg(N_("seq {seq} is {ahead} s past the time it was received: seqs are the node's "
+                                       "microseconds, so it was forged or the node's clock is wrong"),
+                                    seq=seq, ahead=f"{(seq - received_us) / 1e6:.0f}"), payload))
                 continue
             verdict = seqs.judge(node, seq, received_us)  # by the node's rate and its first seq (design/0119)
             if verdict is not None:
@@ -448,17 +452,20 @@ class Store:
                 "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
                 " VALUES (?, ?, ?, ?, 'warning', ?, ?, ?, ?)",
                 [f"{node}:{kind}:{day if kind == 'seq_below_first' else digest}", node, site, kind, received_us,
-                 received_us, why[:400], json.dumps({"topic": topic[:300], "size": len(payload)} if kind != "message_too_large"
-                                                    else {"topic": topic[:300], "refused": json.loads(payload)})])
+                 received_us, why[:400], finding_words.detail_json(
+                     why if isinstance(why, Msg) else why[:400],
+                     {"topic": topic[:300], "size": len(payload)} if kind != "message_too_large"
+                     else {"topic": topic[:300], "refused": json.loads(payload)})])
             return
         kept = conn.execute("SELECT count(*) FROM rejected WHERE node = ? AND received_us >= ?",
                             [node, day * 86_400_000_000]).fetchone()[0]
         if kept >= REJECTED_PER_DAY:  # a flood of bad messages: one finding says so, the rest are dropped
             conn.execute(
                 "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
-                " VALUES (?, ?, ?, 'malformed_message', 'warning', ?, ?, ?, '{}')",
+                " VALUES (?, ?, ?, 'malformed_message', 'warning', ?, ?, ?, ?)",
                 [f"{node}:malformed_flood:{day}", node, site, received_us, received_us,
-                 f"more than {REJECTED_PER_DAY} messages turned away today; the rest of today's are not kept"])
+                 flood := Msg(N_("more than {most} messages turned away today; the rest of today's are not kept"),
+                              most=REJECTED_PER_DAY), finding_words.detail_json(flood, {})])
             return
         cur = conn.execute("INSERT INTO rejected (node, topic, received_us, why, size, payload) VALUES (?, ?, ?, ?, ?, ?)",
                            [node, topic, received_us, why, len(payload),
@@ -471,7 +478,8 @@ class Store:
             "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [key, node, site, kind, severity, received_us, received_us, f"{what[:80]}: {why[:300]}",
-             json.dumps({"topic": topic[:300], "rejected": cur.lastrowid, "size": len(payload)})])
+             finding_words.detail_json(finding_words.turned_away(what[:80], why if isinstance(why, Msg) else why[:300]),
+                                       {"topic": topic[:300], "rejected": cur.lastrowid, "size": len(payload)})])
 
     def destroyed(self, node: str, site: str, seq: int, n: int, m: dict[str, Any], verdict: str) -> None:
         """One destruction as the verifier judged it (in its pass's transaction): the ``n``-th of the
@@ -536,7 +544,7 @@ class Store:
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
             params += list(kinds)
         for r in self.stream(sql + " ORDER BY id DESC", params):
-            yield {**r, "detail": json.loads(r["detail"])}
+            yield finding_words.read(r)
 
     def nodes(self, site: str | None = None) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM nodes", []
@@ -575,7 +583,7 @@ class Store:
             sql += " AND coalesce(about_us, found_us) < ?"
             params.append(until_us)
         rows = self.db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
-        return [{**r, "detail": json.loads(r["detail"])} for r in rows]
+        return [finding_words.read(r) for r in rows]
 
     def finding_counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}

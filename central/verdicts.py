@@ -26,6 +26,8 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from central import coverage, verify
+from central.i18n import N_
+from storage.msg import Msg
 
 DAY_US = 86_400_000_000
 SLACK_US = DAY_US                 # what the office cannot see (a footage message's cadence, transit): forgiven
@@ -129,19 +131,29 @@ def by_office(d: Mapping[str, Any], *, heard: Heard | None, reported_us: int, mi
     if heard is None:
         if reason != "max_retention" or announced_from is None or not isinstance(sid, int) or sid < announced_from:
             return None
-        return Verdict("early", f"destroyed as past its maximum, but segment {sid} was never announced to the "
-                       "office: its age cannot be known", OFFICE, UNANNOUNCED)
+        return Verdict("early", Msg(N_("destroyed as past its maximum, but segment {segment} was never announced to "
+                                       "the office: its age cannot be known"), segment=sid), OFFICE, UNANNOUNCED)
     at, how = recorded_by(d, heard)
     age = (reported_us - at) / DAY_US
     said = {HEARD: "its receipt of the footage message", STAMPED: "the footage message's own stamp at the node's "
             "clock offset as it saw it", CARRIED: "what the node said of the footage it fetched later"}[how]
     if age + SLACK_US / DAY_US >= limit:
         return Verdict("ok", f"{age:.1f} days old by the office's clock (from {said})", OFFICE, how, age)
+    source = Msg(_FROM[how])
     if reason == "max_retention":
-        return Verdict("early", f"destroyed as past its maximum ({limit:g} days), but by the office's clock it was "
-                       f"{age:.1f} days old (from {said} to the report of its destruction)", OFFICE, how, age)
-    return Verdict("min_breached", f"destroyed for capacity at {age:.1f} days by the office's clock (from {said}), "
-                   f"below the minimum {limit:g}", OFFICE, how, age)
+        return Verdict("early", Msg(N_("destroyed as past its maximum ({limit} days), but by the office's clock it was "
+                                       "{age} days old (from {source} to the report of its destruction)"),
+                                    limit=f"{limit:g}", age=f"{age:.1f}", source=source), OFFICE, how, age)
+    return Verdict("min_breached", Msg(N_("destroyed for capacity at {age} days by the office's clock (from {source}), "
+                                          "below the minimum {limit}"), age=f"{age:.1f}", source=source,
+                                       limit=f"{limit:g}"), OFFICE, how, age)
+
+
+# where the office's clock took a footage's age from, in a verdict's words (the "ok" verdict's English
+# keeps the `said` phrase above: it is no finding's, and is made for every destruction)
+_FROM = {HEARD: N_("its receipt of the footage message"),
+         STAMPED: N_("the footage message's own stamp at the node's clock offset as it saw it"),
+         CARRIED: N_("what the node said of the footage it fetched later")}
 
 
 def judge(d: Mapping[str, Any], *, heard: Heard | None, reported_us: int, min_days: float | None,
@@ -153,7 +165,7 @@ def judge(d: Mapping[str, Any], *, heard: Heard | None, reported_us: int, min_da
     age = (int(d["destroyed_us"]) - true_end(d)) / DAY_US
     if verdict != "ok":
         pressure = d.get("reason") == "capacity" and verdict == "early"
-        return Verdict(verdict, why + " (by the node's own record)", NODE, RECORD if pressure else STAMPS, age)
+        return Verdict(verdict, Msg(N_("{why} (by the node's own record)"), why=why), NODE, RECORD if pressure else STAMPS, age)
     office = by_office(d, heard=heard, reported_us=reported_us, min_days=min_days, max_days=max_days,
                        announced_from=announced_from)
     return office if office is not None else Verdict("ok", why, NODE, STAMPS, age)
@@ -226,9 +238,10 @@ def kept(oldest: Range, newest: Range, max_days: float | None, holds: list[tuple
     over = (since - due) / DAY_US
     return verify.Finding(
         "kept_past_maximum", verify.CRITICAL,
-        f"segments {oldest.first_id} to {oldest.last_id} are kept past their maximum of {max_days:g} days by at least "
-        f"{over:.1f} days on the office's clock: it knew of them by {utc(at)}, the node has told of footage it recorded "
-        "since the maximum passed, and no destruction of them came before it",
+        Msg(N_("segments {first} to {last} are kept past their maximum of {max_days} days by at least {over} days on "
+               "the office's clock: it knew of them by {at}, the node has told of footage it recorded since the "
+               "maximum passed, and no destruction of them came before it"), first=oldest.first_id,
+            last=oldest.last_id, max_days=f"{max_days:g}", over=f"{over:.1f}", at=utc(at)),
         f"kept_past_maximum:{oldest.first_id}", due,
         {"first_id": oldest.first_id, "last_id": oldest.last_id, "recorded_by_us": at, "due_us": due,
          "max_days": max_days, "newest_us": since, "clock": OFFICE, "evidence": how})
@@ -245,12 +258,13 @@ def stopped(oldest: Range, newest: Range, max_days: float | None, holds: list[tu
     since, _ = newest.queued_by()
     if destroyed_us is not None and since - destroyed_us < STOPPED_AFTER_US:
         return None
-    quiet = "never reported a destruction" if destroyed_us is None else (
-        f"reported no destruction for {(since - destroyed_us) / DAY_US:.1f} days")
+    quiet = Msg(N_("never reported a destruction")) if destroyed_us is None else Msg(
+        N_("reported no destruction for {days} days"), days=f"{(since - destroyed_us) / DAY_US:.1f}")
     return verify.Finding(
         "retention_stopped", verify.CRITICAL,
-        f"the node has {quiet} while footage it holds is past its maximum (segments {oldest.first_id} to "
-        f"{oldest.last_id}): its retention pass has stopped, or its clock keeps footage from being due",
+        Msg(N_("the node has {quiet} while footage it holds is past its maximum (segments {first} to {last}): its "
+               "retention pass has stopped, or its clock keeps footage from being due"), quiet=quiet,
+            first=oldest.first_id, last=oldest.last_id),
         f"retention_stopped:{destroyed_us or 0}", found.about_us,
         {"destroyed_heard_us": destroyed_us, "newest_us": since, "first_id": oldest.first_id, "clock": OFFICE,
          "evidence": found.detail["evidence"]})

@@ -17,10 +17,12 @@ import time
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from central import ca, coverage, keystanding, retention_watch, verify
+from central import ca, coverage, finding_words, keystanding, retention_watch, verify
 from central.evidence import Evidence
 from central.verifier_kinds import MessageKinds, day_of, judge_in_store
 from central.store import Store
+from central.i18n import N_
+from storage.msg import Msg
 
 log = logging.getLogger("edged.central")
 __all__ = ["Verifier", "day_of", "judge_in_store"]  # the last two: central/verifier_kinds.py's, as before
@@ -86,9 +88,7 @@ class Verifier(MessageKinds):
                         self.failed[node] = now + RETRY_US
                         log.exception("verifying %s failed; retrying in %d s", node, RETRY_US // 1_000_000)
                         self.node, self.site = node, node.split("/", 1)[0]
-                        self._finding(verify.Finding("verify_failed", verify.WARNING,
-                                                     f"a verification pass failed: {exc!r}"[:400],
-                                                     f"verify_failed:{type(exc).__name__}:{now // 86_400_000_000}"))
+                        self._finding(verify.failed(exc, now // 86_400_000_000))
                     conn.execute("RELEASE node")
         if now - self.pruned_us >= coverage.PRUNE_EVERY_US:
             self.prune_coverage(now)
@@ -252,9 +252,8 @@ class Verifier(MessageKinds):
             if saved:
                 self.store.db.conn.execute("ROLLBACK TO msg")
             at = body.get("ts_us") if isinstance(body, dict) else None
-            self._finding(verify.Finding("malformed_message", verify.WARNING,
-                                         f"{kind} message {seq} could not be read: {exc!r}"[:400],
-                                         f"malformed:{seq}", at if isinstance(at, int) else None))
+            self._finding(verify.unreadable(Msg(N_("{kind} message {seq}"), kind=kind, seq=seq), f"malformed:{seq}", at,
+                                            exc))
         if saved:
             self.store.db.conn.execute("RELEASE msg")
             self.statements += 2
@@ -282,9 +281,8 @@ class Verifier(MessageKinds):
                     self.key = birth.get("public_key") or self.key
                 self.session = birth.get("session", self.session)
             except Exception as exc:  # noqa: BLE001 - schema-checked at ingest; a finding if it still fails
-                self._finding(verify.Finding("malformed_message", verify.WARNING,
-                                             f"birth {b['ts_us']} could not be read: {exc!r}"[:400],
-                                             f"malformed:birth:{b['ts_us']}", b["ts_us"]))
+                self._finding(verify.unreadable(Msg(N_("birth {ts}"), ts=b["ts_us"]), f"malformed:birth:{b['ts_us']}",
+                                                b["ts_us"], exc))
         if prev is not None:  # written with the pass's own update of the row, at its end (issue 53: an
             self.config_hash = prev.get("config_hash")  # update of its own waited on ingest's figures)
         stamps = [b["ts_us"] for b in new]
@@ -324,11 +322,10 @@ class Verifier(MessageKinds):
         if row is not None and now - row["asked_us"] < self.grace:
             return None
         if row is not None and row["tries"] >= RESEND_TRIES:
-            return (f"; the node was asked {row['tries']} times to send them again and "
-                    + ("did not answer" if answer is None else "did, but they did not arrive"))
+            return verify.unanswered(row["tries"], answer is not None)
         nonce = f"resend-{first}-{now}"
         if not self.ask(self.node, first, last, nonce):
-            return "; the office could not ask the node to send them again (no broker connection)"
+            return verify.not_asked()
         db.execute("INSERT INTO resends (node, first_seq, last_seq, asked_us, nonce, tries) VALUES (?, ?, ?, ?, ?, 1)"
                    " ON CONFLICT (node, first_seq) DO UPDATE SET asked_us = excluded.asked_us,"
                    " nonce = excluded.nonce, tries = resends.tries + 1", [self.node, first, last, now, nonce])
@@ -359,7 +356,7 @@ class Verifier(MessageKinds):
         down): the seq_gap finding says how many are still missing, or becomes seq_late when none is."""
         db = self.store.db
         for row in list(db.query("SELECT key, detail FROM findings WHERE node = ? AND kind = 'seq_gap'", [self.node])):
-            d = json.loads(row["detail"])
+            d = finding_words.read(row)["detail"]
             first, last = d["first"], d["last"]
             if not any(first <= s <= last for s in seqs):
                 continue
@@ -367,14 +364,14 @@ class Verifier(MessageKinds):
                              [self.node, first, last]).fetchone()[0]
             f = verify.late(first, last, d["count"], got)
             db.execute("UPDATE findings SET kind = ?, severity = ?, message = ?, detail = ? WHERE key = ?",
-                       [f.kind, f.severity, f.message, json.dumps(f.detail, sort_keys=True), row["key"]])
+                       [f.kind, f.severity, f.message, finding_words.detail_json(f.message, f.detail), row["key"]])
 
     def _finding(self, f: verify.Finding) -> int:
         """Keep a finding (a finding made before is not again); returns 1 if it was new. In a pass,
         with the pass's others (central/evidence.py): 1, and a critical one is logged at its end
         if it was new."""
         row = (f"{self.node}:{f.key}", self.node, self.site, f.kind, f.severity, self.store.now_us(), f.about_us,
-               f.message, json.dumps(f.detail, sort_keys=True, ensure_ascii=False))
+               f.message, finding_words.detail_json(f.message, f.detail))
         if self.ev is not None:
             self.ev.add("findings", row)
             return 1

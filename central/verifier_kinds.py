@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from central import coverage, keystanding, verdicts, verify
 from central.evidence import Evidence
 from central.store import Store, destruction_row
+from central.i18n import N_
+from storage.msg import Msg
 
 log = logging.getLogger("edged.central")
 __all__ = ["MessageKinds", "day_of", "judge_in_store"]
@@ -67,7 +69,7 @@ class MessageKinds:
                 self._finding(f)
             st = self._revoked()
             if st is not None:  # not on the node's chain: the office revoked the key it speaks with
-                self._finding(keystanding.revoked_message(f"audit record {s}", f"audit:{seq}", m.get("at_us"), st))
+                self._finding(keystanding.revoked_message(Msg(N_("audit record {seq}"), seq=s), f"audit:{seq}", m.get("at_us"), st))
             elif known is None:
                 assert self.ev is not None
                 self.ev.audit((self.node, s, m["at_us"], m["actor"], m["action"],
@@ -80,14 +82,10 @@ class MessageKinds:
         signed = m.get("signed_head")
         if signed is None:
             s = m.get("seq_local")
-            self._finding(verify.Finding("head_unsigned", verify.WARNING, f"chain head {s} came unsigned (edged "
-                                         "before 0.2, or the signature was stripped)", f"head_unsigned:{seq}",
-                                         m.get("at_us")))
+            self._finding(verify.head_unsigned(s, seq, m.get("at_us")))
             return
         if signed.get("seq") != m.get("seq_local") or signed.get("hash") != (m.get("hash")):
-            self._finding(verify.Finding("head_bad_signature", verify.CRITICAL, f"message {seq}: the signed head "
-                                         "does not name the record it came with", f"head_mismatch:{seq}",
-                                         m.get("at_us")))
+            self._finding(verify.head_mismatch(seq, m.get("at_us")))
             return
         self.add_head(signed, seq, "mqtt")
 
@@ -98,7 +96,7 @@ class MessageKinds:
                                             last=self.head)
         st = self._revoked() if valid else None
         if st is not None:  # a good signature of a key the office had revoked when the head came
-            valid, findings = False, [keystanding.revoked_message(f"chain head {signed['seq']}", f"head:{msg_seq}",
+            valid, findings = False, [keystanding.revoked_message(Msg(N_("chain head {seq}"), seq=signed['seq']), f"head:{msg_seq}",
                                                                   signed.get("at_us"), st)]
         for f in findings:
             self._finding(f)
@@ -124,9 +122,7 @@ class MessageKinds:
     def _access(self, rec: dict[str, Any]) -> None:
         ok, why = self.judge(self.node, rec)
         if not ok:
-            self._finding(verify.Finding("access_unapproved", verify.CRITICAL, f"{rec['action']} by "
-                                         f"{verify.account(rec['actor'])} (audit record {rec['seq']}): {why}",
-                                         f"access:{rec['seq']}", rec["at_us"], {"seq_local": rec["seq"]}))
+            self._finding(verify.unapproved(rec, why))
 
     def judge(self, node: str, rec: dict[str, Any]) -> tuple[bool, str]:
         """judge_in_store's answer: from the pass's evidence when it holds the records (design/0270)."""
@@ -174,9 +170,8 @@ class MessageKinds:
             except Exception as exc:  # noqa: BLE001 - one destruction, however built, never stops the others
                 if len(gone) == 1 and d is m:
                     raise  # the old shape: the message is the destruction
-                self._finding(verify.Finding("malformed_message", verify.WARNING,
-                                             f"retention message {seq}, destruction {i + 1}, could not be read: "
-                                             f"{exc!r}"[:400], f"malformed:{seq}:{i}"))
+                self._finding(verify.unreadable(Msg(N_("retention message {seq}, destruction {n}"), seq=seq, n=i + 1),
+                                                f"malformed:{seq}:{i}", None, exc))
                 continue
             for table, row in rows.items():
                 self.ev.add(table, row)
@@ -204,14 +199,12 @@ class MessageKinds:
                                     self.received_us)}
         if verdict == "ok":
             return rows, None
-        kind = "destroyed_early" if verdict == "early" else "min_retention_breached"
-        return rows, verify.Finding(kind, verify.CRITICAL, f"camera {m['camera']}: footage "
-                                    f"{day_of(m['start_us'], self.tz)} {why}", f"{kind}:{m['camera']}:{day}",
-                                    self.received_us if v.clock == verdicts.OFFICE else m["destroyed_us"],
-                                    {"camera": m["camera"], "day": day, "msg_seq": seq, "rules_of_birth_us": birth_ts,
-                                     "min_days": low, "max_days": high,
-                                     "heard_us": None if found is None else found.heard.heard_us,
-                                     "reported_us": self.received_us, **v.basis()})
+        return rows, verify.destroyed(verdict, m["camera"], day_of(m["start_us"], self.tz), why, day,
+                                      self.received_us if v.clock == verdicts.OFFICE else m["destroyed_us"],
+                                      {"camera": m["camera"], "day": day, "msg_seq": seq, "rules_of_birth_us": birth_ts,
+                                       "min_days": low, "max_days": high,
+                                       "heard_us": None if found is None else found.heard.heard_us,
+                                       "reported_us": self.received_us, **v.basis()})
 
     def _on_inspection(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         self.store.db.execute(

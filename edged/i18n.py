@@ -21,6 +21,8 @@ from typing import Iterator, Mapping, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage import alarm_kinds
+from storage.msg import FOREIGN as FOREIGN, KIND as KIND, Msg as Msg, english as english  # declared in storage/msg.py
+from storage.msg import is_stored as _is_stored
 from storage.time.rocdate import GREGORIAN, ROC, roc_date, roc_date_short, roc_month, roc_year  # noqa: F401 - edged's date helpers
 
 DOMAIN = "edged"
@@ -103,45 +105,6 @@ def hinted(exc: E, hint: str | None) -> E:
 
 def hint_of(exc: BaseException) -> str | None:
     return getattr(exc, "hint", None)
-
-
-# A parameter of this name is someone else's words (a camera's error, the system's): it is never
-# translated, and a reader's rendering says it only as the technician's detail (`said`).
-FOREIGN = "error"
-# A parameter of this name is an alarm kind's name (storage/alarm_kinds.py): the English keeps the
-# name, a reader's rendering says the kind's title.
-KIND = "kind"
-
-
-class Msg(str):
-    """A message made where the language is not known yet (an alarm, stored and read later):
-    the English text as a plain str (the catalog, MQTT and the log keep it as before), plus the
-    template and its parameters, so `render` can say it in a reader's language (design/0057).
-    Write it as `Msg(N_("camera {camera} is offline"), camera=cid)`. A parameter may itself be a
-    Msg: it is stored and rendered as one too (design/0240)."""
-
-    template: str
-    params: dict[str, object]
-
-    def __new__(cls, template: str, **params: object) -> Msg:
-        self = super().__new__(cls, template.format(**params))
-        self.template, self.params = template, params
-        return self
-
-    def stored(self) -> dict[str, object]:
-        """What the catalog keeps next to the English text: {"template": ..., "params": ...}."""
-        return {"template": self.template,
-                "params": {k: v.stored() if isinstance(v, Msg) else v for k, v in self.params.items()}}
-
-
-def _is_stored(value: object) -> bool:
-    return isinstance(value, Mapping) and isinstance(value.get("template"), str)
-
-
-def english(stored: Mapping[str, object]) -> str:
-    params = stored.get("params") or {}
-    assert isinstance(params, Mapping)
-    return str(stored["template"]).format(**{k: english(v) if _is_stored(v) else v for k, v in params.items()})
 
 
 def render(text: str, stored: Mapping[str, object] | None, foreign: str | None = None) -> str:

@@ -42,7 +42,7 @@ def finding_kinds() -> set[str]:
     kinds |= set(re.findall(r'Finding\(\s*"([a-z_]+)"', code))
     kinds |= set(re.findall(r"'([a-z_]+)', '(?:critical|warning|info)'", code))           # written in SQL
     kinds |= set(re.findall(r'(?:rejects|refused)\.(?:append|extend)\(\([^"\n]*"([a-z_]+)"', code))  # refused
-    kinds |= set(re.findall(r'return \("([a-z_]+)", f"', code))  # central/plausible.py's verdicts
+    kinds |= set(re.findall(r'return \("([a-z_]+)", (?:f"|Msg\()', code))  # central/plausible.py's verdicts
     kinds |= set(re.findall(r'kind = "([a-z_]+)" if .* else "([a-z_]+)"', code)[0])
     return kinds
 
