@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from central import coverage, verify
+from central import coverage, node_births, verify
 from central.i18n import N_
 from storage.msg import Msg
 
@@ -194,7 +194,7 @@ class Range:
 def longest_max(births: list[tuple[int, dict[str, Any]]], since_us: int | None) -> float | None:
     """The longest maximum (the site's or a camera's) of the rules in force at ``since_us`` (the
     node's stamp) and of every birth after: footage is past its maximum only past the longest."""
-    _ts, first = verify.in_force(births, since_us if since_us is not None else 0)
+    _ts, first = node_births.in_force(births, since_us if since_us is not None else 0)
     rules = [first] + [r for ts, r in births if since_us is None or ts > since_us]
     days = [x for r in rules for x in (r["max_days"], *(mx for _mn, mx in r["cameras"].values())) if x is not None]
     return max(days) if days else None

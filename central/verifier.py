@@ -17,7 +17,7 @@ import time
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from central import ca, coverage, finding_words, keystanding, retention_watch, verify
+from central import ca, coverage, finding_words, keystanding, node_births, retention_watch, verify
 from central.evidence import Evidence
 from central.verifier_kinds import MessageKinds, day_of, judge_in_store
 from central.store import Store
@@ -128,7 +128,7 @@ class Verifier(MessageKinds):
         longest: list[float | None] = []
         for row in self.store.db.query("SELECT payload FROM births"):
             try:
-                rules = verify.retention_rules(json.loads(row["payload"]))
+                rules = node_births.retention_rules(json.loads(row["payload"]))
             except (ValueError, TypeError, AttributeError):
                 continue
             longest += [rules["max_days"], *(mx for _mn, mx in rules["cameras"].values())]
@@ -273,7 +273,7 @@ class Verifier(MessageKinds):
                 allowed = self.enrolled(self.node)
                 st = self.standing(self.node, birth.get("public_key"))
                 keys = keystanding.birth_findings(st, birth, b["received_us"]) or ca.birth_findings(allowed, birth)
-                for f in verify.birth_changes(prev, birth) + verify.birth_rules(birth) + keys:
+                for f in node_births.birth_changes(prev, birth) + node_births.birth_rules(birth) + keys:
                     self._finding(f)
                 prev = birth
                 was = st.state == keystanding.REVOKED and not st.revoked_by(b["received_us"])  # revoked since
@@ -291,7 +291,7 @@ class Verifier(MessageKinds):
 
     def _policy(self, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Every birth's retention rules in ts_us order: a destruction is judged against the rules
-        in force when it happened (verify.in_force), not the newest (issue 28). ``rows``: the node's
+        in force when it happened (node_births.in_force), not the newest (issue 28). ``rows``: the node's
         births (ts_us, payload) by ts_us, read already."""
         births = []
         if rows is None:
@@ -299,7 +299,7 @@ class Verifier(MessageKinds):
                                             [self.node]))
         for row in rows:
             try:
-                births.append((row["ts_us"], verify.retention_rules(json.loads(row["payload"]))))
+                births.append((row["ts_us"], node_births.retention_rules(json.loads(row["payload"]))))
             except (ValueError, TypeError, AttributeError):
                 continue  # a birth that cannot be read has been a finding of its own (_births)
         return {"births": births}

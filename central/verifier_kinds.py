@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from central import coverage, keystanding, verdicts, verify
+from central import coverage, keystanding, node_births, verdicts, verify
 from central.evidence import Evidence
 from central.store import Store, destruction_row
 from central.i18n import N_
@@ -184,8 +184,8 @@ class MessageKinds:
         message ``seq``: its rows (destruction_days, destructions one by one for the auditor's month,
         retention_heard) and its finding, if any; nothing written."""
         assert self.ev is not None
-        birth_ts, rules = verify.in_force(policy["births"], m["destroyed_us"])
-        low, high = verify.limits(rules, m["camera"])
+        birth_ts, rules = node_births.in_force(policy["births"], m["destroyed_us"])
+        low, high = node_births.limits(rules, m["camera"])
         found, first = self.ev.heard_of(m.get("segment_id"))
         v = verdicts.judge(m, heard=None if found is None else found.heard, reported_us=self.received_us,
                            min_days=low, max_days=high, announced_from=first)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central import ca, finding_words, intake, keystanding, month, plausible, quota, verdicts, verify
+from central import ca, finding_words, intake, keystanding, month, node_births, plausible, quota, verdicts, verify
 from central.i18n import Speaker
 from central.store import Store, now_us
 from storage import audit
@@ -75,7 +75,7 @@ def _breach(v: verdicts.Verdict | None) -> verify.Finding:
 
 
 def _changed(**new: Any) -> list[verify.Finding]:
-    return verify.birth_changes(BIRTH, {**BIRTH, **new})
+    return node_births.birth_changes(BIRTH, {**BIRTH, **new})
 
 
 ALLOWED = {"alice"}
@@ -97,7 +97,7 @@ WORDS: list[tuple[str, Callable[[], Any]]] = [
     ("cameras added only", lambda: _changed(cameras=[*BIRTH["cameras"], {"id": "cam3"}])),
     ("retention lowered", lambda: _changed(retention={"min_days": 20, "max_days": 40, "grace_hours": 12,
                                                       "cameras": {"cam1": {"min_days": 10, "max_days": 30}}})),
-    ("a birth's rules", lambda: verify.birth_rules({**BIRTH, "time_sources": [],
+    ("a birth's rules", lambda: node_births.birth_rules({**BIRTH, "time_sources": [],
                                                     "retention": {"allow_short_for_tests": True}})),
     ("a record altered", lambda: verify.check_record({**R2, "actor": "mallory"}, before=R1["hash"], known=None)),
     ("a record again", lambda: verify.check_record(R2, before=R1["hash"], known="f" * 64)),

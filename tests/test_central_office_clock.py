@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from central import migrate, verdicts, verify
+from central import migrate, node_births, verdicts
 from central.store import SCHEMA_VERSION, Store
 from central.verifier import Verifier
 from tests.support.catalog import central_as_schema_2, central_resends, central_destruction_days, central_schema
@@ -107,9 +107,9 @@ def test_judged_on_the_offices_clock_from_its_receipt_of_the_footage(heard, repo
 
 def test_a_node_with_no_time_source_is_reported():
     birth = {"ts_us": T0, "config_hash": "a", "time_sources": []}
-    assert [f.kind for f in verify.birth_rules(birth)] == ["time_sources_none"]
-    assert verify.birth_rules({**birth, "time_sources": ["office"]}) == []
-    assert verify.birth_rules({"ts_us": T0}) == [], "an older edged says nothing of it"
+    assert [f.kind for f in node_births.birth_rules(birth)] == ["time_sources_none"]
+    assert node_births.birth_rules({**birth, "time_sources": ["office"]}) == []
+    assert node_births.birth_rules({"ts_us": T0}) == [], "an older edged says nothing of it"
 
 
 def test_a_store_of_schema_2_gains_the_footage_table(tmp_path):

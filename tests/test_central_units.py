@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from central import compliance, config, verify
+from central import compliance, config, node_births, verify
 from central.logcheck import check as check_log
 from central.store import Store
 from central.verifier import Verifier
@@ -113,11 +113,11 @@ def test_heads_bad_signature_fork_and_regression(key):
     ({"retention": "x"}, {"retention": {"min_days": 1, "max_days": 2}}, []),
 ])
 def test_birth_changes(prev, new, kinds):
-    assert [f.kind for f in verify.birth_changes(prev, new)] == kinds
+    assert [f.kind for f in node_births.birth_changes(prev, new)] == kinds
 
 
 def test_a_lowered_retention_names_each_limit_and_the_grace():
-    f = verify.birth_changes({"retention": {"min_days": 30, "max_days": 365}},
+    f = node_births.birth_changes({"retention": {"min_days": 30, "max_days": 365}},
                              {"ts_us": T0, "retention": {"min_days": 30, "max_days": 60, "grace_hours": 24,
                                                          "cameras": {"b": {"min_days": 7, "max_days": 60}}}})
     assert [(x.kind, x.severity) for x in f] == [("retention_lowered", "warning")]
@@ -129,24 +129,24 @@ def test_a_lowered_retention_names_each_limit_and_the_grace():
 
 
 def test_a_birth_with_the_test_setting_is_critical():
-    assert verify.birth_rules({"retention": {"min_days": 30, "max_days": 365, "allow_short_for_tests": False}}) == []
-    assert verify.birth_rules({"retention": "x"}) == [] and verify.birth_rules({}) == []
-    f = verify.birth_rules({"ts_us": T0, "config_hash": "h", "retention": {"allow_short_for_tests": True}})
+    assert node_births.birth_rules({"retention": {"min_days": 30, "max_days": 365, "allow_short_for_tests": False}}) == []
+    assert node_births.birth_rules({"retention": "x"}) == [] and node_births.birth_rules({}) == []
+    f = node_births.birth_rules({"ts_us": T0, "config_hash": "h", "retention": {"allow_short_for_tests": True}})
     assert [(x.kind, x.severity, x.key) for x in f] == [("test_retention_allowed", "critical",
                                                           "test_retention_allowed:h")]
 
 
 def test_the_rules_in_force_are_the_newest_birth_before_the_moment():
-    births = [(T0, verify.retention_rules({"retention": {"min_days": 30, "max_days": 30}})),
-              (T0 + 100 * DAY, verify.retention_rules({"retention": {"min_days": 30, "max_days": 365,
+    births = [(T0, node_births.retention_rules({"retention": {"min_days": 30, "max_days": 30}})),
+              (T0 + 100 * DAY, node_births.retention_rules({"retention": {"min_days": 30, "max_days": 365,
                                                                      "cameras": {"c": {"min_days": 90,
                                                                                        "max_days": 400}}}}))]
-    assert verify.in_force(births, T0 + 5)[0] == T0
-    assert verify.in_force(births, T0 - 5)[0] == T0, "before the first birth: the oldest known"
-    assert verify.in_force(births, T0 + 100 * DAY)[0] == T0 + 100 * DAY
-    assert verify.limits(verify.in_force(births, T0 + 101 * DAY)[1], "c") == (90, 400)
-    assert verify.limits(verify.in_force(births, T0 + 101 * DAY)[1], "d") == (30, 365)
-    assert verify.in_force([], T0) == (None, verify.retention_rules(None))
+    assert node_births.in_force(births, T0 + 5)[0] == T0
+    assert node_births.in_force(births, T0 - 5)[0] == T0, "before the first birth: the oldest known"
+    assert node_births.in_force(births, T0 + 100 * DAY)[0] == T0 + 100 * DAY
+    assert node_births.limits(node_births.in_force(births, T0 + 101 * DAY)[1], "c") == (90, 400)
+    assert node_births.limits(node_births.in_force(births, T0 + 101 * DAY)[1], "d") == (30, 365)
+    assert node_births.in_force([], T0) == (None, node_births.retention_rules(None))
 
 
 def test_seq_gap_names_the_range():

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from central import finding_words, month, verdicts, verify
+from central import finding_words, month, node_births, verdicts, verify
 from central.i18n import Speaker
 from central.store import Store
 from storage import audit
@@ -421,8 +421,8 @@ def test_the_holds_a_nodes_audit_leaves_in_force():
 
 
 def test_the_longest_maximum_in_force_since_the_footage():
-    rules = [(T0, verify.retention_rules({"retention": {"max_days": 30, "cameras": {"c": {"max_days": 90}}}})),
-             (T0 + DAY, verify.retention_rules({"retention": {"max_days": 20}}))]
+    rules = [(T0, node_births.retention_rules({"retention": {"max_days": 30, "cameras": {"c": {"max_days": 90}}}})),
+             (T0 + DAY, node_births.retention_rules({"retention": {"max_days": 20}}))]
     assert verdicts.longest_max(rules, T0 + HOUR) == 90
     assert verdicts.longest_max(rules, T0 + 2 * DAY) == 20
     assert verdicts.longest_max([], T0) is None

@@ -11,7 +11,7 @@ import signal
 from collections import namedtuple
 from dataclasses import replace
 
-from central import verify as central_verify
+from central import node_births
 from edged.config import RetentionConfig
 from storage import cameras as camera_table
 from storage.footage import segment_rows
@@ -134,14 +134,14 @@ def test_retention_change_by_reload_and_by_restart(tmp_path):
             # the lowered maximum is a warning, the test setting critical
             assert births()[0]["retention"]["allow_short_for_tests"] is False
             assert birth["retention"]["allow_short_for_tests"] is True
-            lowered = [f for f in central_verify.birth_changes(births()[0], birth) if f.kind == "retention_lowered"]
+            lowered = [f for f in node_births.birth_changes(births()[0], birth) if f.kind == "retention_lowered"]
             assert lowered and lowered[0].severity == "warning", lowered
             changes = {c["setting"]: (c["camera"], c["new"]) for c in lowered[0].detail["changes"]}
             assert changes == {"min_days": (None, 60 / 86_400), "max_days": (None, 1 / 24)}, lowered[0].detail
             # (this box has no source to corroborate its clock with: the office's warning, design/0095)
-            assert [(f.kind, f.severity) for f in central_verify.birth_rules(birth)] == [
+            assert [(f.kind, f.severity) for f in node_births.birth_rules(birth)] == [
                 ("time_sources_none", "warning"), ("test_retention_allowed", "critical")]
-            assert [f.kind for f in central_verify.birth_rules(births()[0])] == ["time_sources_none"]
+            assert [f.kind for f in node_births.birth_rules(births()[0])] == ["time_sources_none"]
             grace = wait_for(lambda: alarms(d, lambda r: r["key"] == "retention_grace:cam"), 20,
                              "the grace alarm")[0]
             assert "destroyed from" in grace["message"]
