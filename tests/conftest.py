@@ -57,7 +57,8 @@ MARKERS = {
 ASKED_ONLY = ("validator", "package")  # tiers that build outside tools: skipped unless the -m expression names them
 SOLO = {"test_boot", "test_systemd", "test_package", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood",
         "test_recovery_writer",
-        "test_failover_guide"}   # three daemons and a broker in namespaces of their own: beside two other workers' it timed out
+        "test_failover_guide"}   # three daemons and a broker in namespaces of their own (its "timeout" beside two
+# other workers was its socket path, too long under an xdist worker's folder: design/0278)
 # The solo modules that measure nothing: they are solo for a place of their own (a container under its own systemd;
 # the guide's fixed ports and pgrep in namespaces) and a box not full of the parallel run's daemons, and mostly wait
 # (on pip, a boot, a takeover), so scripts/test runs these two side by side, each alone on its xdist worker, before
