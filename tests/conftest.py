@@ -75,11 +75,10 @@ LONGEST = {
     "test_confidentiality": 75, "test_viewer": 95, "test_reader_edged": 40,
     "test_desk_words": 300,   # five sites on one worker, sharing a fixture (design/0200); not split
     # not listed before (design/0278): a test of about a minute each in CI's slowest lists (issue 59's runs), handed
-    # out among the last real-part groups as collected; and three modules of several long tests, each now one
-    # group: a guess, about 60 % of their worker seconds in an issue 59 run's JUnit file (342, 214, 205 s), taken
-    # when every worker that ran one of their tests set up their module's fixtures again. Refresh from a run.
+    # out among the last real-part groups as collected; and two modules of several tests, each now one group
+    # (measured as one group at a load of about 4, -n 3: 71 s and 71 s)
     "test_video_side_words": 70, "test_standby_alarms": 60, "test_redact_restart": 50, "test_desk_redaction": 50,
-    "test_desk": 200, "test_desk_custodian": 150, "test_sites": 150,
+    "test_desk": 75, "test_sites": 70,
 }
 _IMPORT = re.compile(r"^\s*from tests\.support(?:\.(\w+))? import ([\w, ()]+)", re.M)
 
