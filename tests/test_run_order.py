@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import LONGEST, SOLO, SPLIT, group_of, run_order
+from tests.conftest import LONGEST, SOLO, SOLO_PAIRED, SPLIT, group_of, group_of_id, run_order
 
 TESTS = Path(__file__).parent
 
@@ -29,6 +29,9 @@ def test_every_module_is_its_own_group_and_the_lists_name_real_modules():
     assert group_of(TESTS / "test_viewer.py") == "test_viewer"  # OS accounts take turns by a lock, not a group
     missing = [m for m in [*LONGEST, *SOLO] if not (TESTS / f"{m}.py").exists()]
     assert missing == [], f"tests/conftest.py names modules that are gone: {missing}"
+    # the solo modules run side by side are solo ones (scripts/test runs the rest of SOLO one at a time), and none
+    # of them measures a flood, which needs the box to itself (design/0278)
+    assert SOLO_PAIRED < SOLO and not any("flood" in m for m in SOLO_PAIRED), SOLO_PAIRED
 
 
 def test_a_split_modules_parametrized_tests_are_groups_of_their_own_handed_out_by_their_seconds(tmp_path):
@@ -39,3 +42,15 @@ def test_a_split_modules_parametrized_tests_are_groups_of_their_own_handed_out_b
     assert group_of(walks, "000") == "test_desk_sites[000]" and group_of(other, "x") == "test_b"
     order = run_order([other, walks], {walks: ["000", "001"]})
     assert order == ["test_desk_sites[000]", "test_desk_sites[001]", "test_b"] and SPLIT["test_desk_sites"] > 0
+
+
+def test_the_scheduler_reads_each_tests_group_off_its_id():
+    """scripts/test's xdist scheduler (tests/conftest.py pytest_xdist_make_scheduler) groups by
+    group_of_id: xdist's own loadgroup lost the groups under pytest 9.2 and ran a module's tests
+    on every worker, each setting up the module's fixtures again (design/0278)."""
+    assert group_of_id("tests/test_viewer.py::test_live_view_plays") == "test_viewer"
+    assert group_of_id("tests/test_desk_words.py::test_every_page[002]") == "test_desk_words"   # not split
+    assert group_of_id("tests/test_desk_sites.py::test_a_request[002]") == "test_desk_sites[002]"
+    assert group_of_id("tests/test_desk_sites.py::test_a_request[002]@test_desk_sites[002]") == "test_desk_sites[002]"
+    assert group_of_id("tests/test_viewer.py::test_x[a@b]") == "test_viewer"   # an @ in a parameter is not a group
+    assert group_of_id("tests/test_viewer.py::Test::test_x") == "test_viewer"
