@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from central import compliance, month as mo, report
+from central import compliance, month as mo, report_html
 from central.pages import HEADERS, ROLE, _page, _table, e, el
 from central.config import CentralConfig
 from central.i18n import N_, Speaker
@@ -114,7 +114,7 @@ async def page(dash: Dashboard, request: web.Request) -> web.Response:
             last = max(1, -(-total // per))
             body.append(el("p", _("{total} destructions; page {page} of {pages}.").format(
                 total=total, page=n, pages=last)))
-            body += [el("p", t, ' class="archived"') for t in report.archived_notes(sp, m.get("archived", []))]
+            body += [el("p", t, ' class="archived"') for t in report_html.archived_notes(sp, m.get("archived", []))]
             body.append(_form(sp, f))
             amp = "&amp;" + keep if keep else ""
             links = [el("a", _("previous page"), f" href=\"{base}?page={n - 1}{amp}#destructions\"") if n > 1 else "",
