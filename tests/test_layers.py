@@ -300,7 +300,6 @@ PENDING_MODULES: dict[str, str] = {
 }
 PENDING_FUNCTIONS: dict[str, str] = {
     "central/store.py:ingest": _ISSUE_53,
-    "central/month_page.py:csv_file": "the month's pages are issue 53's: split after it lands",
 }
 
 
