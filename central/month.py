@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from central import compliance, coverage, finding_words, report, report_html
 from central.i18n import N_, Speaker
-from central.store import UNJUDGED, Store
+from central.store import Store
+from central.store_schema import UNJUDGED
 from storage.msg import Msg
 
 PAGE = 200   # destructions a page

@@ -19,7 +19,8 @@ from central import archive, archiving, migrate, month, report_html, versions
 from central.archive import ArchiveError
 from central.cli import main as cli_main
 from central.i18n import Speaker
-from central.store import SCHEMA_VERSION, Store
+from central.store import Store
+from central.store_schema import SCHEMA_VERSION
 from central.verifier import Verifier
 from storage.keys import chainhead
 from storage.keys.nodekey import NodeKey
