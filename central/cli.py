@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from central import config as cfgmod
-from central import coverage, fleet, logcheck, report, report_files
+from central import coverage, fleet, logcheck, report, report_files, report_html
 from central.crl_schedule import CrlSchedule
 from central.i18n import LANGUAGES
 from central.i18n import normalise as normalise_language
@@ -51,7 +51,7 @@ class UsageError(Exception):
 
 
 def _when(us: int | None, tz: Any) -> str:
-    return report.fmt(us, tz)
+    return report_html.fmt(us, tz)
 
 
 def _out(args: argparse.Namespace, data: Any, text: str) -> None:

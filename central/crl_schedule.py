@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from cryptography import x509
 
-from central import ca
+from central import ca, crl_publish
 
 log = logging.getLogger(__name__)
 PUBLISH_EVERY_US = 3600 * 1_000_000
@@ -67,7 +67,7 @@ class CrlSchedule:
         if self.broker is None or pem is None or pem == self.on_broker or (self.retry_us or 0) > now_us:
             return
         try:
-            ca.publish_crl(self.broker, pem)
+            crl_publish.publish_crl(self.broker, pem)
             self.on_broker, self.retry_us = pem, None
         except ca.CAError as exc:
             self.retry_us = now_us + RETRY_US

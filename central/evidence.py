@@ -30,7 +30,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from central import retention_watch, store, verdicts, verify
+from central import retention_watch, store_schema, verdicts, verify
 
 ROWS = 300          # rows of one multi-row INSERT (SQLite binds at most 32,766 values)
 AUDIT_SPAN = 200_000   # audit seq_locals one range lookup may cover (a wider page asks record by record)
@@ -43,7 +43,7 @@ _SQL = {
     "findings": "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
                 " VALUES ",
     "days": "INSERT INTO destruction_days (node, camera, day, reason, verdict, segments, bytes, youngest_days) VALUES ",
-    "destructions": store.DESTRUCTIONS_INSERT,
+    "destructions": store_schema.DESTRUCTIONS_INSERT,
     "retention_heard": "INSERT INTO retention_heard (node, destroyed_id, destroyed_us) VALUES ",
     "footage_heard": "INSERT OR IGNORE INTO footage_heard (node, first_id, last_id, heard_us) VALUES ",
     "footage_evidence": retention_watch.EVIDENCE,

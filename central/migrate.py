@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from central.store import SCHEMA_VERSION, STEPS, Store
+from central.store import Store
+from central.store_schema import SCHEMA_VERSION, STEPS
 from central.versions import SchemaError
 
 _TABLES = re.compile(r"\b(?:UPDATE|ALTER TABLE|ON|FROM|TABLE IF NOT EXISTS)\s+(\w+)", re.I)

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from central import compliance, coverage, finding_words, report
+from central import compliance, coverage, finding_words, report, report_html
 from central.i18n import N_, Speaker
-from central.store import UNJUDGED, Store
+from central.store import Store
+from central.store_schema import UNJUDGED
 from storage.msg import Msg
 
 PAGE = 200   # destructions a page
@@ -260,7 +261,7 @@ def why(sp: Speaker, reason: str) -> str:
 
 
 def headers(sp: Speaker, name: str) -> list[str]:
-    return [sp.word((KIND_OF.get(name) if c == "kind" else None) or LABELS.get(c) or report.LABELS.get(c) or c)
+    return [sp.word((KIND_OF.get(name) if c == "kind" else None) or LABELS.get(c) or report_html.LABELS.get(c) or c)
             for c in SECTIONS[name]]
 
 
@@ -276,7 +277,7 @@ def bad(name: str, row: dict[str, Any]) -> bool:
         return bool(row["severity"] != "info")
     if name == "destructions":
         return row.get("verdict") not in ("ok", UNJUDGED)
-    return not report._row_ok(name, row)
+    return not report_html._row_ok(name, row)
 
 
 def to_csv(sp: Speaker, name: str, rows: Iterable[dict[str, Any]]) -> bytes:
@@ -292,7 +293,7 @@ def csv_chunks(sp: Speaker, name: str, rows: Iterable[dict[str, Any]], every: in
     out.write("\ufeff")
     w.writerow(headers(sp, name))
     row_cells = _destruction_cells(sp) if name == "destructions" else (lambda row: [
-        report.csv_safe(v) if isinstance(v, str) and v != "-" else v for v in cells(sp, name, row)])
+        report_html.csv_safe(v) if isinstance(v, str) and v != "-" else v for v in cells(sp, name, row)])
     for i, row in enumerate(rows, 1):
         w.writerow(row_cells(row))
         if i % every == 0:
@@ -323,11 +324,11 @@ def _destruction_cells(sp: Speaker) -> Callable[[dict[str, Any]], list[Any]]:
         key = (col, v)
         text = words.get(key)
         if text is None:
-            text = words[key] = report.csv_safe(str(_cell(sp, col, v)))
+            text = words[key] = report_html.csv_safe(str(_cell(sp, col, v)))
         return text
 
     def safe(v: Any) -> Any:
-        return report.csv_safe(v) if isinstance(v, str) else ("" if v is None else v)
+        return report_html.csv_safe(v) if isinstance(v, str) else ("" if v is None else v)
 
     def row_cells(r: dict[str, Any]) -> list[Any]:
         return [when(r["destroyed_us"]), word("node", r["node"]), safe(r["camera"]), word("reason", r["reason"]),

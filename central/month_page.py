@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from central import compliance, month as mo, report
+from central import compliance, month as mo, report_html
 from central.pages import HEADERS, ROLE, _page, _table, e, el
 from central.config import CentralConfig
 from central.i18n import N_, Speaker
@@ -114,7 +114,7 @@ async def page(dash: Dashboard, request: web.Request) -> web.Response:
             last = max(1, -(-total // per))
             body.append(el("p", _("{total} destructions; page {page} of {pages}.").format(
                 total=total, page=n, pages=last)))
-            body += [el("p", t, ' class="archived"') for t in report.archived_notes(sp, m.get("archived", []))]
+            body += [el("p", t, ' class="archived"') for t in report_html.archived_notes(sp, m.get("archived", []))]
             body.append(_form(sp, f))
             amp = "&amp;" + keep if keep else ""
             links = [el("a", _("previous page"), f" href=\"{base}?page={n - 1}{amp}#destructions\"") if n > 1 else "",
@@ -144,10 +144,9 @@ def _form(sp: Speaker, f: mo.Filters) -> str:
             f"<button>{e(show)}</button></form>")
 
 
-async def csv_file(dash: Dashboard, request: web.Request) -> web.StreamResponse:
-    """One section of the month as CSV, written as it is read from the store (a thread reads it
-    through a cursor; at most a few chunks wait in between): constant memory for 6.9 million
-    destructions and for every other section alike (design/0141, design/0273)."""
+async def _section(dash: Dashboard, request: web.Request) -> tuple[str, str, str, mo.Filters, ZoneInfo]:
+    """The section, site, month, filters and zone a CSV of the month asks for, the asker an
+    auditor and the month one the site has (else 404: what is missing, in the reader's language)."""
     name = request.match_info["section"]
     if name not in mo.SECTIONS:
         raise web.HTTPNotFound(headers=HEADERS)
@@ -163,6 +162,14 @@ async def csv_file(dash: Dashboard, request: web.Request) -> web.StreamResponse:
         text = (_("{day} is not a day of {month}").format(day=f.day, month=month) if _is_month(month, tz)
                 else _("{month} is not a month (YYYY-MM)").format(month=month))
         raise web.HTTPNotFound(text=text + "\n", headers=HEADERS) from None
+    return name, site, month, f, tz
+
+
+async def csv_file(dash: Dashboard, request: web.Request) -> web.StreamResponse:
+    """One section of the month as CSV, written as it is read from the store (a thread reads it
+    through a cursor; at most a few chunks wait in between): constant memory for 6.9 million
+    destructions and for every other section alike (design/0141, design/0273)."""
+    name, site, month, f, tz = await _section(dash, request)
     loop = asyncio.get_running_loop()
     chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
     stop = threading.Event()

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from central import ca
+from central import ca, crl_publish
 from central.ca import CAError
 from central.register import RegisterError
 from storage.keys import nodecert, nodekey
@@ -72,8 +72,8 @@ def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = Non
         done = ca.revoke(data_dir, args.what, args.by, args.reason, now_us)
         text = "\n".join(f"revoked {e['node']} serial {e['serial']} ({e['fingerprint']})" for e in done)
         if args.publish:
-            ca.publish_crl(broker, ca.published_crl(data_dir) or b"")
-            text += f"\nthe new revocation list is retained on the broker ({ca.CRL_TOPIC}) and at /crl.pem"
+            crl_publish.publish_crl(broker, ca.published_crl(data_dir) or b"")
+            text += f"\nthe new revocation list is retained on the broker ({crl_publish.CRL_TOPIC}) and at /crl.pem"
         else:
             text += "\npublish the new revocation list: edged-central nodes crl --publish (the dashboard's /crl.pem has it)"
         return [_public(e) for e in done], text
@@ -103,11 +103,11 @@ def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = Non
         if args.out:
             _write(args.out, pem)
         if args.publish:
-            ca.publish_crl(broker, pem)
+            crl_publish.publish_crl(broker, pem)
         said = [f"revocation list written to {args.out}"] if args.out else ([] if args.publish else [pem.decode().rstrip()])
         if args.publish:
-            said.append(f"revocation list retained on the broker ({ca.CRL_TOPIC})")
-        return {"out": args.out, "published": ca.CRL_TOPIC if args.publish else None}, "\n".join(said)
+            said.append(f"revocation list retained on the broker ({crl_publish.CRL_TOPIC})")
+        return {"out": args.out, "published": crl_publish.CRL_TOPIC if args.publish else None}, "\n".join(said)
     raise CAError(f"unknown action {args.action}")
 
 
@@ -129,7 +129,7 @@ def register(sub: Any) -> list[argparse.ArgumentParser]:
     rv.add_argument("what", metavar="SITE/NODE|SERIAL")
     rv.add_argument("--by", required=True, metavar="NAME")
     rv.add_argument("--reason", required=True)
-    rv.add_argument("--publish", action="store_true", help=f"retain the new revocation list on the broker ({ca.CRL_TOPIC})")
+    rv.add_argument("--publish", action="store_true", help=f"retain the new revocation list on the broker ({crl_publish.CRL_TOPIC})")
     c = acts.add_parser("ca", help="the office's CA certificate (made at first use), for boxes and verifiers")
     c.add_argument("--name", help="the office's name in a new CA certificate")
     c.add_argument("--out", metavar="FILE")
@@ -140,7 +140,7 @@ def register(sub: Any) -> list[argparse.ArgumentParser]:
     c.add_argument("--by", metavar="NAME", help="who splits it (with --split; on the record)")
     cr = acts.add_parser("crl", help="the office's signed revocation list, for `edgectl verify --crl`")
     cr.add_argument("--out", metavar="FILE")
-    cr.add_argument("--publish", action="store_true", help=f"retain it on the broker ({ca.CRL_TOPIC})")
+    cr.add_argument("--publish", action="store_true", help=f"retain it on the broker ({crl_publish.CRL_TOPIC})")
     for x in (ls, ac, rv, c, cr):
         x.add_argument("--json", action="store_true")
     return [ls, ac, rv, c, cr]

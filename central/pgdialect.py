@@ -15,7 +15,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from central.store import STEPS
+from central.store_schema import STEPS
 
 EDGE_US = 600_000_000  # how near a month's end (either side) the instances take turns: their clocks' skew and more
 _FILLFACTOR = int(os.environ.get("EDGED_CENTRAL_PG_FILLFACTOR", "50"))  # retained, nodes (the benchmark varies it)

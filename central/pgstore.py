@@ -38,7 +38,8 @@ from central.pgconn import PgConn
 from central.pgdialect import (EDGE_US as EDGE_US, json_params as json_params, month_after, month_before,
                                month_number, near_month_edge as near_month_edge,
                                repartition_steps, translate as translate, translate_ddl as translate_ddl)
-from central.store import SCHEMA_VERSION, Batch, Store, now_us, schema_steps
+from central.store import Batch, Store, now_us
+from central.store_schema import SCHEMA_VERSION, schema_steps
 
 _SCHEMA_LOCK = 0x65646765   # "edge": one instance creates or upgrades the schema at a time
 EDGE_LOCK = 0x65646768  # near a month's end, one instance's messages stored at a time (design/0213)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from central import archiving, compliance, report
+from central import archiving, compliance, report, report_html
 from central.i18n import Speaker
 from central.store import Store
 
@@ -89,7 +89,7 @@ def _emit(out: Path, tz: ZoneInfo, language: str, head: dict[str, Any],
     once each, in the JSON's key order."""
     out.mkdir(parents=True, exist_ok=True)
     made = [out / "report.json", out / "report.html"]
-    sp = report.speaker(tz, language)
+    sp = report_html.speaker(tz, language)
     summary = _Summary()
     spool = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
     try:
@@ -107,7 +107,7 @@ def _emit(out: Path, tz: ZoneInfo, language: str, head: dict[str, Any],
         _page(sp, {**head, "summary": summary.n}, tables, spool, made[1])
     finally:
         shutil.rmtree(spool, ignore_errors=True)
-    return made + [out / f"{name}.csv" for name in report.TABLES], summary.n
+    return made + [out / f"{name}.csv" for name in report_html.TABLES], summary.n
 
 
 def _dumps(v: Any) -> str:
@@ -117,7 +117,7 @@ def _dumps(v: Any) -> str:
 def _section(sp: Speaker, name: str, rows: Iterable[dict[str, Any]], doc: IO[str], csv_path: Path, spool: Path,
              summary: _Summary) -> int:
     """One section's rows to report.json, its CSV and its HTML table's spool; how many."""
-    cols = report.TABLES[name]
+    cols = report_html.TABLES[name]
     n = 0
     doc.write("[")
     with csv_path.open("w", newline="", encoding="utf-8") as f, spool.open("w", encoding="utf-8") as page:
@@ -126,9 +126,9 @@ def _section(sp: Speaker, name: str, rows: Iterable[dict[str, Any]], doc: IO[str
         w.writerow(cols + ["said"] if name == "findings" else cols)
         for x in rows:
             doc.write(("" if n == 0 else ", ") + _dumps(x))
-            w.writerow([report._cell(x.get(c)) for c in cols]
-                       + ([report._cell(sp.said(x["message"], x.get("said")))] if name == "findings" else []))
-            page.write(report.html_row(sp, name, x))
+            w.writerow([report_html._cell(x.get(c)) for c in cols]
+                       + ([report_html._cell(sp.said(x["message"], x.get("said")))] if name == "findings" else []))
+            page.write(report_html.html_row(sp, name, x))
             summary.count(name, x)
             n += 1
     doc.write("]")
@@ -137,16 +137,16 @@ def _section(sp: Speaker, name: str, rows: Iterable[dict[str, Any]], doc: IO[str
 
 def _page(sp: Speaker, r: dict[str, Any], tables: dict[str, int], spool: Path, path: Path) -> None:
     """report.html: its top (the figures now known), then each section's table from its spool."""
-    top, body = report.html_top(sp, r)
+    top, body = report_html.html_top(sp, r)
     with path.open("w", encoding="utf-8") as f:
         f.write(top + "\n".join(body))
-        for name in report.TABLES:
-            f.write("\n" + report.heading(sp, name) + "\n")
+        for name in report_html.TABLES:
+            f.write("\n" + report_html.heading(sp, name) + "\n")
             if not tables[name]:
-                f.write(report.none(sp))
+                f.write(report_html.none(sp))
                 continue
-            f.write(report.table_head(sp, name))
+            f.write(report_html.table_head(sp, name))
             with (spool / name).open(encoding="utf-8") as rows:
                 shutil.copyfileobj(rows, f)
-            f.write(report.TABLE_END)
-        f.write(report.HTML_END)
+            f.write(report_html.TABLE_END)
+        f.write(report_html.HTML_END)

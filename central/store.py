@@ -1,5 +1,6 @@
 """The central office's store: the only code that knows its SQL (one SQLite file, WAL, through
-sqlite-utils). Every durable message is stored once, keyed by (node, seq); retained messages
+sqlite-utils), with its schema (central/store_schema.py) and its reads (central/store_reads.py,
+a mixin of Store). Every durable message is stored once, keyed by (node, seq); retained messages
 keep only what each node last said (plus every birth); the verifier fills the derived
 tables (audit records, heads, alarms, destructions, inspections, findings).
 
@@ -14,7 +15,7 @@ import fcntl
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -23,10 +24,11 @@ import sqlite_utils
 from central import finding_words, schema, versions
 from central.i18n import N_
 from central.intake import QUOTA_USE, QuotaUse, Seqs
+from central.store_reads import Reads
+from central.store_schema import DESTRUCTIONS_INSERT, SCHEMA_VERSION, STEPS, destruction_row, schema_steps
 from storage.msg import Msg
 from storage.time.clock import SYSTEM, Clock
 
-SCHEMA_VERSION = 7
 DURABLE = ("alarm", "audit", "retention", "inspection", "ethics", "event", "footage")
 SEQ_AHEAD_US = 600 * 1_000_000   # a seq (microseconds at the edge) this far past its receipt is implausible
 KEEP_REJECTED = 4096              # bytes of a rejected message kept, as evidence
@@ -36,147 +38,6 @@ _RETAINED = frozenset(("status", "birth", "state", "camera"))
 # refused at ingest with a finding and nothing kept: a seq far below the node's first (once a node
 # and day), a publish the broker refused for its size, as the node reported it (design/0119)
 NOT_KEPT = frozenset(("seq_below_first", "message_too_large"))
-
-_SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS messages (
-        node TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, ts_us INTEGER,
-        received_us INTEGER NOT NULL, payload TEXT NOT NULL,
-        PRIMARY KEY (node, seq)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS retained (
-        topic TEXT PRIMARY KEY, node TEXT NOT NULL, what TEXT NOT NULL, received_us INTEGER NOT NULL,
-        payload TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS retained_node ON retained(node)",
-    """CREATE TABLE IF NOT EXISTS births (
-        node TEXT NOT NULL, ts_us INTEGER NOT NULL, session INTEGER, public_key TEXT, config_hash TEXT,
-        received_us INTEGER NOT NULL, payload TEXT NOT NULL, checked INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (node, ts_us)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS nodes (
-        node TEXT PRIMARY KEY, site TEXT NOT NULL, name TEXT NOT NULL,
-        first_us INTEGER NOT NULL, last_us INTEGER NOT NULL, status TEXT, status_us INTEGER,
-        verified_seq INTEGER NOT NULL DEFAULT 0, max_seq INTEGER NOT NULL DEFAULT 0,
-        public_key TEXT, session INTEGER, config_hash TEXT,
-        head_seq INTEGER, head_hash TEXT, head_at_us INTEGER)""",
-    """CREATE TABLE IF NOT EXISTS audit (
-        node TEXT NOT NULL, seq_local INTEGER NOT NULL, at_us INTEGER NOT NULL, actor TEXT NOT NULL,
-        action TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
-        msg_seq INTEGER NOT NULL, PRIMARY KEY (node, seq_local)) WITHOUT ROWID""",
-    "CREATE INDEX IF NOT EXISTS audit_action ON audit(action, at_us)",
-    # the approval and filing of a grant, looked up for every access (central/verifier.judge_in_store)
-    "CREATE INDEX IF NOT EXISTS audit_grant ON audit(node, action, json_extract(detail, '$.grant'))",
-    "CREATE INDEX IF NOT EXISTS audit_request ON audit(node, action, json_extract(detail, '$.request'))",
-    """CREATE TABLE IF NOT EXISTS heads (
-        node TEXT NOT NULL, msg_seq INTEGER NOT NULL, seq_local INTEGER NOT NULL, hash TEXT NOT NULL,
-        at_us INTEGER NOT NULL, sig TEXT NOT NULL, valid INTEGER NOT NULL, source TEXT NOT NULL,
-        PRIMARY KEY (node, msg_seq, seq_local)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS alarms (
-        node TEXT NOT NULL, id TEXT NOT NULL, raised_us INTEGER NOT NULL, kind TEXT, severity TEXT,
-        camera TEXT, message TEXT, cleared_us INTEGER, PRIMARY KEY (node, id, raised_us)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS destruction_days (
-        node TEXT NOT NULL, camera TEXT NOT NULL, day TEXT NOT NULL, reason TEXT NOT NULL,
-        verdict TEXT NOT NULL, segments INTEGER NOT NULL, bytes INTEGER NOT NULL,
-        youngest_days REAL, PRIMARY KEY (node, camera, day, reason, verdict)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS inspections (
-        node TEXT NOT NULL, run INTEGER NOT NULL, kind TEXT, due_us INTEGER, ran_us INTEGER,
-        signed_us INTEGER, countersigned_us INTEGER, inspector TEXT, supervisor TEXT, cameras TEXT,
-        PRIMARY KEY (node, run)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS findings (
-        id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, node TEXT NOT NULL, site TEXT NOT NULL,
-        kind TEXT NOT NULL, severity TEXT NOT NULL, found_us INTEGER NOT NULL, about_us INTEGER,
-        message TEXT NOT NULL, detail TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS findings_site ON findings(site, found_us)",
-]
-# version 2 (issue 28): every stored message is verified, not only those above a cursor; what
-# failed the schema or the seq check is kept apart (bounded), as evidence
-_SCHEMA_2 = [
-    "ALTER TABLE messages ADD COLUMN verified INTEGER NOT NULL DEFAULT 0",
-    "UPDATE messages SET verified = 1 WHERE seq <= coalesce((SELECT verified_seq FROM nodes n"
-    " WHERE n.node = messages.node), 0)",
-    "CREATE INDEX IF NOT EXISTS messages_todo ON messages(node, seq) WHERE verified = 0",
-    """CREATE TABLE IF NOT EXISTS rejected (
-        id INTEGER PRIMARY KEY, node TEXT NOT NULL, topic TEXT NOT NULL, received_us INTEGER NOT NULL,
-        why TEXT NOT NULL, size INTEGER NOT NULL, payload TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS rejected_node ON rejected(node, received_us)",
-]
-# version 3 (issue 39, design/0095): when the office first heard of each piece of footage, on its
-# own clock (the receipt of the `footage` message that named it): ages are judged by it
-_SCHEMA_3 = [
-    """CREATE TABLE IF NOT EXISTS footage_heard (
-        node TEXT NOT NULL, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL,
-        heard_us INTEGER NOT NULL, PRIMARY KEY (node, first_id)) WITHOUT ROWID""",
-]
-
-# version 4 (issue 43 item 2): the resends the office asked a node for, one per gap; (issue 44,
-# design/0115) the time each node's footage of a camera covers, by kind, from its `footage`
-# messages: a camera's time is counted once, whichever boxes hold it (central/coverage.py)
-_SCHEMA_4 = [
-    """CREATE TABLE IF NOT EXISTS resends (
-        node TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, asked_us INTEGER NOT NULL,
-        nonce TEXT NOT NULL, tries INTEGER NOT NULL, PRIMARY KEY (node, first_seq)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS coverage (
-        node TEXT NOT NULL, camera TEXT NOT NULL, from_us INTEGER NOT NULL, to_us INTEGER NOT NULL,
-        kind TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS coverage_camera ON coverage(camera, from_us)",
-]
-
-# version 5 (issue 43 item 4, design/0120): the months archived out of the store, each file's
-# SHA-256 and signed manifest anchored here (central/archiving.py)
-_SCHEMA_5 = [
-    """CREATE TABLE IF NOT EXISTS archives (
-        month TEXT PRIMARY KEY, rows INTEGER NOT NULL, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL,
-        file TEXT NOT NULL, manifest TEXT NOT NULL, archived_us INTEGER NOT NULL, restored_us INTEGER)""",
-]
-
-# version 6 (issue 51, design/0122): what the office holds of when each footage range was recorded
-# beyond its receipt (the message's stamp, the node's clock offset seen then, the footage it
-# fetched later), and each node's newest destruction heard: ages judged on every clock and delay,
-# and the watch for footage kept past its maximum (central/retention_watch.py)
-_SCHEMA_6 = [
-    """CREATE TABLE IF NOT EXISTS footage_evidence (
-        node TEXT NOT NULL, first_id INTEGER NOT NULL, stamp_us INTEGER, offset_us INTEGER,
-        from_us INTEGER, to_us INTEGER, carried TEXT, PRIMARY KEY (node, first_id)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS retention_heard (
-        node TEXT PRIMARY KEY, destroyed_id INTEGER, destroyed_us INTEGER NOT NULL)""",
-]
-
-# version 7 (issue 53 items 3 and 5, design/0141): each destruction one by one, as the verifier
-# judged it, for the auditor's month (read by site and time, never by scanning the messages),
-# archived with the receipt month of the message that said it (node, seq); the destructions the
-# office stored before version 7 are drawn from their messages, judged only per camera-day
-UNJUDGED = "unjudged"
-_SCHEMA_7 = [
-    """CREATE TABLE IF NOT EXISTS destructions (
-        node TEXT NOT NULL, seq INTEGER NOT NULL, n INTEGER NOT NULL, site TEXT NOT NULL, camera TEXT NOT NULL,
-        destroyed_us INTEGER NOT NULL, reason TEXT, verdict TEXT NOT NULL, segment_id INTEGER, sha256 TEXT,
-        bytes INTEGER, start_us INTEGER, end_us INTEGER, PRIMARY KEY (node, seq, n)) WITHOUT ROWID""",
-    "CREATE INDEX IF NOT EXISTS destructions_site ON destructions(site, destroyed_us)",
-    "CREATE INDEX IF NOT EXISTS destructions_bad ON destructions(site, destroyed_us) WHERE verdict <> 'ok'",
-    "INSERT OR IGNORE INTO destructions (node, seq, n, site, camera, destroyed_us, reason, verdict, segment_id,"
-    " sha256, bytes, start_us, end_us) SELECT messages.node, seq, 0, nodes.site, json_extract(payload, '$.camera'),"
-    " CAST(json_extract(payload, '$.destroyed_us') AS INTEGER), json_extract(payload, '$.reason'),"
-    f" '{UNJUDGED}', CAST(json_extract(payload, '$.segment_id') AS INTEGER), json_extract(payload, '$.sha256'),"
-    " CAST(json_extract(payload, '$.bytes') AS INTEGER), CAST(json_extract(payload, '$.start_us') AS INTEGER),"
-    " CAST(json_extract(payload, '$.end_us') AS INTEGER) FROM messages JOIN nodes ON nodes.node = messages.node"
-    " WHERE kind = 'retention' AND verified = 1 AND json_extract(payload, '$.camera') IS NOT NULL"
-    " AND json_extract(payload, '$.destroyed_us') IS NOT NULL",
-]
-
-DESTRUCTIONS_INSERT = ("INSERT OR IGNORE INTO destructions (node, seq, n, site, camera, destroyed_us, reason, verdict,"
-                      " segment_id, sha256, bytes, start_us, end_us) VALUES ")
-
-
-def destruction_row(node: str, site: str, seq: int, n: int, m: dict[str, Any], verdict: str) -> tuple[Any, ...]:
-    """A row of ``destructions``: the ``n``-th destruction of the node's message ``seq``."""
-    return (node, seq, n, site, m["camera"], m["destroyed_us"], m.get("reason"), verdict, _int(m.get("segment_id")),
-            _str(m.get("sha256")), _int(m.get("bytes")), _int(m.get("start_us")), _int(m.get("end_us")))
-
-
-# each version's statements (central/migrate.py runs them a version a transaction)
-STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7}
-
-
-def schema_steps(version: int) -> list[str]:
-    """The statements that bring a store at `version` to SCHEMA_VERSION."""
-    return [sql for v in sorted(STEPS) if v > version for sql in STEPS[v]]
 
 
 class Batch(NamedTuple):
@@ -239,14 +100,6 @@ def route(topic: str) -> Route | None:
     return r
 
 
-def _int(v: Any) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-
-def _str(v: Any) -> str | None:
-    return v[:128] if isinstance(v, str) else None
-
-
 def _too_large(t: dict[str, Any]) -> Msg:
     """The node's report of a publish its broker refused for its size, in words."""
     return Msg(N_("the node's {kind} message {seq} of {bytes} bytes was refused by its broker (at most {limit}): the "
@@ -254,7 +107,7 @@ def _too_large(t: dict[str, Any]) -> Msg:
                kind=t.get('kind'), seq=t.get('seq'), bytes=t.get('bytes'), limit=t.get('limit'))
 
 
-class Store:
+class Store(Reads):
     _seqs: Seqs | None = None          # each node's seqs so far (central/intake.py), made at the first batch
     _quota_use: QuotaUse | None = None
 
@@ -351,62 +204,14 @@ class Store:
         `rejected` and is a finding of its node; ``refused`` are (topic, kind, why, payload)
         the caller turned away (a quota) and are recorded the same way.
         """
-        durable: list[tuple[Any, ...]] = []
-        retained: dict[str, tuple[Any, ...]] = {}
-        births: list[tuple[Any, ...]] = []
         rejects: list[tuple[str, str, str, str, str, bytes]] = []  # node, site, topic, kind, why, payload
-        seen: dict[str, tuple[str, int]] = {}   # node -> (site, highest seq in the batch)
-        kind: str | None
         seqs = self._seqs = self._seqs or Seqs(self.db)
         seqs.batch()
         for topic, kind, why, payload in refused:
             where = split_topic(topic)
             if where is not None:
                 rejects.append((where[0], where[1], topic, kind, why, payload))
-        for topic, payload in batch:
-            r = route(topic)
-            if r is None:
-                continue
-            node, site, _rest, kind = r
-            if len(topic) > MAX_TOPIC:
-                rejects.append((node, site, topic[:MAX_TOPIC], "malformed_message",
-                                Msg(N_("a topic of {length} characters (at most {most})"), length=len(topic),
-                                    most=MAX_TOPIC), payload))
-                continue
-            if kind is None:
-                continue
-            try:
-                body, text = schema.check_text(kind, payload)
-            except schema.Malformed as exc:
-                rejects.append((node, site, topic, "malformed_message", exc.said, payload))
-                continue
-            if kind in _RETAINED:
-                retained[topic] = (topic, node, kind, received_us, text)
-                if node not in seen:
-                    seen[node] = (site, 0)
-                if kind == "birth" and body is not None:
-                    births.append((node, body.get("ts_us") or received_us, body.get("session"), body.get("public_key"),
-                                   body.get("config_hash"), received_us, text))
-                    seqs.birth(node, body, received_us)
-                elif kind == "state" and body is not None and body.get("too_large"):  # the node's refused publishes
-                    rejects.extend((node, site, topic, "message_too_large", _too_large(t), json.dumps(t).encode())
-                                   for t in body["too_large"])
-                continue
-            seq = body["seq"]
-            if seq > received_us + SEQ_AHEAD_US:
-                rejects.append((node, site, topic, "seq_implausible",
-                                Msg(N_("seq {seq} is {ahead} s past the time it was received: seqs are the node's "
-                                       "microseconds, so it was forged or the node's clock is wrong"),
-                                    seq=seq, ahead=f"{(seq - received_us) / 1e6:.0f}"), payload))
-                continue
-            verdict = seqs.judge(node, seq, received_us)  # by the node's rate and its first seq (design/0119)
-            if verdict is not None:
-                rejects.append((node, site, topic, *verdict, payload))
-                continue
-            durable.append((node, seq, kind, body.get("ts_us"), received_us, text))
-            s = seen.get(node)
-            if s is None or s[1] < seq:
-                seen[node] = (site, seq)
+        durable, retained, births, seen = _sort(batch, received_us, seqs, rejects)
         if not seen and not rejects:
             return 0
         for node, site, *_ in rejects:
@@ -488,131 +293,60 @@ class Store:
         self.db.execute(DESTRUCTIONS_INSERT + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         list(destruction_row(node, site, seq, n, m, verdict)))
 
-    # reads ----------------------------------------------------------------------------------
-    def stream(self, sql: str, params: list[Any], batch: int = 5000) -> Iterator[dict[str, Any]]:
-        """The rows of ``sql`` as dicts, as they are read: never all of them in memory (central/pgstore.py:
-        a server-side cursor, ``batch`` rows a round trip)."""
-        cur = self.db.conn.execute(sql, params)
-        names = [d[0] for d in cur.description]
-        for row in cur:
-            yield dict(zip(names, row))
 
-    # the auditor's month, a section at a time (central/month.py, design/0273): cursors, never a list
-    def reading(self) -> contextlib.AbstractContextManager[Any]:
-        """Reads that keep several cursors open side by side (central/report.each_camera_day): one
-        transaction on PostgreSQL (central/pgstore.py); nothing on SQLite."""
-        return contextlib.nullcontext()
-
-    def audit_accesses(self, node: str, actions: Sequence[str], start_us: int, end_us: int, *,
-                       by_time: bool = False) -> Iterator[dict[str, Any]]:
-        """The node's audit records of ``actions`` at [start, end), in its order (``by_time``: by
-        their time), as they are read."""
-        ph = ",".join("?" * len(actions))
-        return self.stream(f"SELECT * FROM audit WHERE node = ? AND action IN ({ph}) AND at_us >= ? AND at_us < ?"
-                           f" ORDER BY {'at_us, ' if by_time else ''}seq_local", [node, *actions, start_us, end_us])
-
-    def alarms_between(self, node: str, start_us: int, end_us: int) -> Iterator[dict[str, Any]]:
-        """The node's alarms open at some time of [start, end), oldest first, as they are read."""
-        return self.stream("SELECT * FROM alarms WHERE node = ? AND raised_us < ? AND"
-                           " (cleared_us IS NULL OR cleared_us >= ?) ORDER BY raised_us, id", [node, end_us, start_us])
-
-    def destruction_days(self, node: str, first_day: str, last_day: str, *,
-                         stream: bool = False) -> Iterator[dict[str, Any]]:
-        """The node's camera-day summaries of destructions (verdict, reason) of local days [first,
-        last], by day (``stream``: as they are read)."""
-        sql, params = ("SELECT * FROM destruction_days WHERE node = ? AND day >= ? AND day <= ? ORDER BY day, camera",
-                       [node, first_day, last_day])
-        return self.stream(sql, params) if stream else self.db.query(sql, params)
-
-    def destroyed_cameras(self, node: str, first_day: str, last_day: str) -> list[str]:
-        """The cameras the node destroyed footage of on local days [first, last]."""
-        return [r["camera"] for r in self.db.query("SELECT DISTINCT camera FROM destruction_days WHERE node = ? AND"
-                                                   " day >= ? AND day <= ? ORDER BY camera", [node, first_day, last_day])]
-
-    def inspection_runs(self, node: str, start_us: int, end_us: int) -> Iterator[dict[str, Any]]:
-        """The node's inspection runs at [start, end), oldest first."""
-        return self.db.query("SELECT * FROM inspections WHERE node = ? AND ran_us >= ? AND ran_us < ? ORDER BY ran_us",
-                             [node, start_us, end_us])
-
-    def findings_between(self, site: str, start_us: int, end_us: int,
-                         kinds: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
-        """The site's findings about [start, end) (of ``kinds``: all), newest first as ``findings()``
-        lists them, as they are read, without the 100,000 rows' limit."""
-        sql = "SELECT * FROM findings WHERE site = ? AND coalesce(about_us, found_us) >= ? AND coalesce(about_us, found_us) < ?"
-        params: list[Any] = [site, start_us, end_us]
-        if kinds is not None:
-            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
-            params += list(kinds)
-        for r in self.stream(sql + " ORDER BY id DESC", params):
-            yield finding_words.read(r)
-
-    def nodes(self, site: str | None = None) -> list[dict[str, Any]]:
-        sql, params = "SELECT * FROM nodes", []
-        if site:
-            sql, params = sql + " WHERE site = ?", [site]
-        return list(self.db.query(sql + " ORDER BY node", params))
-
-    def retained_of(self, node: str) -> dict[str, Any]:
-        """{"status": text, "birth": dict, "state": dict, "cameras": {id: dict}} as last said."""
-        out: dict[str, Any] = {"status": None, "birth": None, "state": None, "cameras": {}}
-        for r in self.db.query("SELECT topic, what, payload, received_us FROM retained WHERE node = ?", [node]):
-            if r["what"] == "status":
-                out["status"] = r["payload"] or None
-                continue
-            try:
-                body = json.loads(r["payload"]) if r["payload"] else None
-            except ValueError:
-                body = None
-            if r["what"] == "camera":
-                out["cameras"][r["topic"].rsplit("/", 2)[-2]] = body
-            else:
-                out[r["what"]] = body
-        return out
-
-    def findings(self, *, site: str | None = None, node: str | None = None, severity: str | None = None,
-                 since_us: int | None = None, until_us: int | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        sql, params = "SELECT * FROM findings WHERE 1 = 1", list[str | int]()
-        for col, val in (("site", site), ("node", node), ("severity", severity)):
-            if val:
-                sql += f" AND {col} = ?"
-                params.append(val)
-        if since_us is not None:
-            sql += " AND coalesce(about_us, found_us) >= ?"
-            params.append(since_us)
-        if until_us is not None:
-            sql += " AND coalesce(about_us, found_us) < ?"
-            params.append(until_us)
-        rows = self.db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
-        return [finding_words.read(r) for r in rows]
-
-    def finding_counts(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for r in self.db.query("SELECT node, severity, count(*) AS n FROM findings GROUP BY node, severity"):
-            out.setdefault(r["node"], {})[r["severity"]] = r["n"]
-        return out
-
-    def open_alarms(self, site: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT a.* FROM alarms a JOIN nodes n ON n.node = a.node WHERE a.cleared_us IS NULL"
-        params: list[Any] = []
-        if site:
-            sql += " AND n.site = ?"
-            params.append(site)
-        return list(self.db.query(sql + " ORDER BY a.raised_us", params))
-
-    def rejected(self, node: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        """Messages turned away at ingest (schema, seq, quota), newest first."""
-        sql, params = "SELECT * FROM rejected", []
-        if node:
-            sql, params = sql + " WHERE node = ?", [node]
-        return list(self.db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]))
-
-    def unverified(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM messages WHERE verified = 0").fetchone()[0])
-
-    def heads(self, node: str) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM heads WHERE node = ? AND valid = 1 ORDER BY seq_local, at_us",
-                                  [node]))
-
-    def audit_hash(self, node: str, seq_local: int) -> str | None:
-        row = self.db.execute("SELECT hash FROM audit WHERE node = ? AND seq_local = ?", [node, seq_local]).fetchone()
-        return None if row is None else row[0]
+def _sort(batch: Iterable[tuple[str, bytes]], received_us: int, seqs: Seqs,
+          rejects: list[tuple[str, str, str, str, str, bytes]]
+          ) -> tuple[list[tuple[Any, ...]], dict[str, tuple[Any, ...]], list[tuple[Any, ...]], dict[str, tuple[str, int]]]:
+    """A batch's messages sorted by what ingest writes of them: (the durable rows, the retained
+    rows by topic, the births, node -> (site, highest seq in the batch)); what is turned away goes
+    to ``rejects`` (node, site, topic, kind, why, payload)."""
+    durable: list[tuple[Any, ...]] = []
+    retained: dict[str, tuple[Any, ...]] = {}
+    births: list[tuple[Any, ...]] = []
+    seen: dict[str, tuple[str, int]] = {}   # node -> (site, highest seq in the batch)
+    kind: str | None
+    for topic, payload in batch:
+        r = route(topic)
+        if r is None:
+            continue
+        node, site, _rest, kind = r
+        if len(topic) > MAX_TOPIC:
+            rejects.append((node, site, topic[:MAX_TOPIC], "malformed_message",
+                            Msg(N_("a topic of {length} characters (at most {most})"), length=len(topic),
+                                most=MAX_TOPIC), payload))
+            continue
+        if kind is None:
+            continue
+        try:
+            body, text = schema.check_text(kind, payload)
+        except schema.Malformed as exc:
+            rejects.append((node, site, topic, "malformed_message", exc.said, payload))
+            continue
+        if kind in _RETAINED:
+            retained[topic] = (topic, node, kind, received_us, text)
+            if node not in seen:
+                seen[node] = (site, 0)
+            if kind == "birth" and body is not None:
+                births.append((node, body.get("ts_us") or received_us, body.get("session"), body.get("public_key"),
+                               body.get("config_hash"), received_us, text))
+                seqs.birth(node, body, received_us)
+            elif kind == "state" and body is not None and body.get("too_large"):  # the node's refused publishes
+                rejects.extend((node, site, topic, "message_too_large", _too_large(t), json.dumps(t).encode())
+                               for t in body["too_large"])
+            continue
+        seq = body["seq"]
+        if seq > received_us + SEQ_AHEAD_US:
+            rejects.append((node, site, topic, "seq_implausible",
+                            Msg(N_("seq {seq} is {ahead} s past the time it was received: seqs are the node's "
+                                   "microseconds, so it was forged or the node's clock is wrong"),
+                                seq=seq, ahead=f"{(seq - received_us) / 1e6:.0f}"), payload))
+            continue
+        verdict = seqs.judge(node, seq, received_us)  # by the node's rate and its first seq (design/0119)
+        if verdict is not None:
+            rejects.append((node, site, topic, *verdict, payload))
+            continue
+        durable.append((node, seq, kind, body.get("ts_us"), received_us, text))
+        s = seen.get(node)
+        if s is None or s[1] < seq:
+            seen[node] = (site, seq)
+    return durable, retained, births, seen

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from central import ca, coverage, finding_words, keystanding, node_births, retention_watch, verify
 from central.evidence import Evidence
+from central.verifier_gaps import Ask, Gaps
 from central.verifier_kinds import MessageKinds, day_of, judge_in_store
 from central.store import Store
 from central.i18n import N_
@@ -28,7 +29,6 @@ log = logging.getLogger("edged.central")
 __all__ = ["Verifier", "day_of", "judge_in_store"]  # the last two: central/verifier_kinds.py's, as before
 PAGE = 20_000  # messages of one node per pass
 RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
-RESEND_TRIES = 5  # a gap is asked for again this many times, a gap_grace apart, before it is a finding
 VERIFIED_ROWS = 500  # messages marked verified by one statement
 BUFFERED = ("retention", "audit", "footage")  # kinds whose checks write through the pass's Evidence only
 WATCH_EVERY_US = 3_600_000_000  # the retention watch (footage kept past its maximum) runs this often, on the office's clock
@@ -36,10 +36,7 @@ WATCH_CHUNK = 200  # nodes a transaction of the watch
 CHUNK_S = 0.1  # the longest one verification transaction runs: the nodes rows it updated stay locked till then, and ingest upserts them
 
 
-Ask = Callable[[str, int, int, str], bool]  # (node, first seq, last seq, nonce): the signed cmd/resend sent
-
-
-class Verifier(MessageKinds):
+class Verifier(MessageKinds, Gaps):
     def __init__(self, store: Store, tz: ZoneInfo, gap_grace_us: int,
                  enrolled: Callable[[str], set[str] | None] | None = None, ask: Ask | None = None,
                  standing: Callable[[str, str | None], keystanding.Standing] | None = None):
@@ -175,28 +172,7 @@ class Verifier(MessageKinds):
         self.ev = Evidence(db, node)
         try:
             self.ev.prefetch(*_wanted(msgs, bodies))
-            n, done, late, seen = 0, [], [], set()
-            for (seq, kind, received_us, _payload), body in zip(msgs, bodies):
-                if seq in seen or (cursor and seq <= cursor and self._verified_before(seq)):
-                    done.append(seq)  # stored twice (each side of a month's end, design/0213): judged once,
-                    continue          # both copies marked verified
-                seen.add(seq)
-                if cursor and seq > cursor + 1:
-                    if now - received_us < self.grace:
-                        break  # a later message is here; the missing ones may still be on their way
-                    said = self._resend(cursor + 1, seq - 1, now)
-                    if said is None:
-                        break  # asked for again: the node's answer, or the messages themselves, are on their way
-                    f = verify.gap(cursor, seq, said)
-                    if f is not None:
-                        self._finding(f)
-                self.received_us = received_us  # the office's clock at its receipt (design/0095)
-                self._message(seq, kind, body, policy)
-                if seq < cursor:
-                    late.append(seq)
-                cursor = max(cursor, seq)  # a late message (below the cursor) is verified all the same
-                done.append(seq)
-                n += 1
+            n, done, late, cursor = self._page(msgs, bodies, cursor, now, policy)
             # the pass's conclusions, its messages marked verified and the node's row: on PostgreSQL
             # one statement (design/0270), each table in it written once
             h = self.head or {}
@@ -213,6 +189,34 @@ class Verifier(MessageKinds):
             self._late(late)
         self.statements += 3 + len(late)
         return n
+
+    def _page(self, msgs: list[Any], bodies: list[Any], cursor: int, now: int, policy: dict[str, Any]
+              ) -> tuple[int, list[int], list[int], int]:
+        """A page of the node's messages through their checks, in seq order, from ``cursor`` (the
+        highest verified seq): (messages verified, seqs to mark verified, late seqs, the new cursor)."""
+        n, done, late, seen = 0, [], [], set()
+        for (seq, kind, received_us, _payload), body in zip(msgs, bodies):
+            if seq in seen or (cursor and seq <= cursor and self._verified_before(seq)):
+                done.append(seq)  # stored twice (each side of a month's end, design/0213): judged once,
+                continue          # both copies marked verified
+            seen.add(seq)
+            if cursor and seq > cursor + 1:
+                if now - received_us < self.grace:
+                    break  # a later message is here; the missing ones may still be on their way
+                said = self._resend(cursor + 1, seq - 1, now)
+                if said is None:
+                    break  # asked for again: the node's answer, or the messages themselves, are on their way
+                f = verify.gap(cursor, seq, said)
+                if f is not None:
+                    self._finding(f)
+            self.received_us = received_us  # the office's clock at its receipt (design/0095)
+            self._message(seq, kind, body, policy)
+            if seq < cursor:
+                late.append(seq)
+            cursor = max(cursor, seq)  # a late message (below the cursor) is verified all the same
+            done.append(seq)
+            n += 1
+        return n, done, late, cursor
 
     def _verified(self, done: list[int]) -> list[tuple[str, list[Any]]]:
         """The statements marking a pass's messages verified: on PostgreSQL one, the seqs as one
@@ -303,68 +307,6 @@ class Verifier(MessageKinds):
             except (ValueError, TypeError, AttributeError):
                 continue  # a birth that cannot be read has been a finding of its own (_births)
         return {"births": births}
-
-    def _resend(self, first: int, last: int, now: int) -> str | None:
-        """A gap older than gap_grace (issue 43 item 2): ask the node for it again (a signed
-        `cmd/resend`), up to RESEND_TRIES times a gap_grace apart (a broker may deal the resent
-        messages to a dead member of the group until its session expires); None while waiting,
-        else what came of it, for the finding."""
-        if self.ask is None:
-            return ""
-        db = self.store.db
-        row = next(db.query("SELECT asked_us, nonce, tries FROM resends WHERE node = ? AND first_seq = ?",
-                            [self.node, first]), None)
-        answer = None if row is None else self._answer(row["nonce"])
-        if answer is not None:
-            said = verify.resend_answered(answer, first, last)
-            if said is not None:
-                return said  # refused, or the node no longer has them: asking again would not help
-        if row is not None and now - row["asked_us"] < self.grace:
-            return None
-        if row is not None and row["tries"] >= RESEND_TRIES:
-            return verify.unanswered(row["tries"], answer is not None)
-        nonce = f"resend-{first}-{now}"
-        if not self.ask(self.node, first, last, nonce):
-            return verify.not_asked()
-        db.execute("INSERT INTO resends (node, first_seq, last_seq, asked_us, nonce, tries) VALUES (?, ?, ?, ?, ?, 1)"
-                   " ON CONFLICT (node, first_seq) DO UPDATE SET asked_us = excluded.asked_us,"
-                   " nonce = excluded.nonce, tries = resends.tries + 1", [self.node, first, last, now, nonce])
-        return None
-
-    def _answer(self, nonce: str) -> dict[str, Any] | None:
-        """The node's reply to the resend with this nonce, if it came (replies are few: read them all)."""
-        for (payload,) in self.store.db.execute(
-                "SELECT payload FROM messages WHERE node = ? AND kind = 'reply' ORDER BY seq DESC LIMIT 200",
-                [self.node]).fetchall():
-            try:
-                body = json.loads(payload)
-            except ValueError:
-                continue
-            if isinstance(body, dict) and body.get("cmd") == "resend" and body.get("nonce") == nonce:
-                return body
-        return None
-
-    def _verified_before(self, seq: int) -> bool:
-        """A message below the cursor already verified: a second copy of it, not a late one (the
-        store keeps (node, seq) once a month received; two instances each side of a month's end
-        could both keep it, design/0213). Asked of late messages only, which are rare."""
-        return int(self.store.db.execute("SELECT count(*) FROM messages WHERE node = ? AND seq = ? AND verified = 1",
-                                         [self.node, seq]).fetchone()[0]) > 0
-
-    def _late(self, seqs: list[int]) -> None:
-        """Messages once reported lost came after all (a broker held them for a member that was
-        down): the seq_gap finding says how many are still missing, or becomes seq_late when none is."""
-        db = self.store.db
-        for row in list(db.query("SELECT key, detail FROM findings WHERE node = ? AND kind = 'seq_gap'", [self.node])):
-            d = finding_words.read(row)["detail"]
-            first, last = d["first"], d["last"]
-            if not any(first <= s <= last for s in seqs):
-                continue
-            got = db.execute("SELECT count(*) FROM messages WHERE node = ? AND seq BETWEEN ? AND ?",
-                             [self.node, first, last]).fetchone()[0]
-            f = verify.late(first, last, d["count"], got)
-            db.execute("UPDATE findings SET kind = ?, severity = ?, message = ?, detail = ? WHERE key = ?",
-                       [f.kind, f.severity, f.message, finding_words.detail_json(f.message, f.detail), row["key"]])
 
     def _finding(self, f: verify.Finding) -> int:
         """Keep a finding (a finding made before is not again); returns 1 if it was new. In a pass,

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 from central import coverage, keystanding, node_births, verdicts, verify
 from central.evidence import Evidence
-from central.store import Store, destruction_row
+from central.store import Store
+from central.store_schema import destruction_row
 from central.i18n import N_
 from storage.msg import Msg
 

@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central import archive, archiving, migrate, month, report, versions
+from central import archive, archiving, migrate, month, report_html, versions
 from central.archive import ArchiveError
 from central.cli import main as cli_main
 from central.i18n import Speaker
-from central.store import SCHEMA_VERSION, Store
+from central.store import Store
+from central.store_schema import SCHEMA_VERSION
 from central.verifier import Verifier
 from storage.keys import chainhead
 from storage.keys.nodekey import NodeKey
@@ -129,7 +130,7 @@ def test_a_month_archived_still_reports_and_comes_back(tmp_path):
         assert after["archived"][0]["derived"] == {"audit": 0, "heads": 2, "destructions": 3, "rejected": 0}, "each node's newest head stays"
         assert after["archived"][0]["sha256"] == r["sha256"]
         assert after["summary"] == before["summary"] and after["accesses"] == before["accesses"]
-        html = report.to_html(after, UTC, "zh-TW")
+        html = report_html.to_html(after, UTC, "zh-TW")
         assert r["sha256"] in html and "edged-central restore" in html and "已於" in html, "said in the readers' language"
         # a tampered archive: refused, nothing restored
         data = gzip.decompress((tmp_path / "archive" / "messages-2026-01.jsonl.gz").read_bytes())
@@ -320,7 +321,7 @@ def test_a_box_whose_outbox_is_months_old_is_archived_by_the_months_the_office_r
         assert r["rows"] == 20 and r["derived"]["destructions"] == 20 and central_messages(store) == 20, r
         october = month.gather(store, "s", "2026-10", UTC, nov + 50 * DAY)
         assert october["destructions"] == [] and october["destructions_total"] == 20, "the camera-day summary stays"
-        notes = report.archived_notes(report_speaker(), october["archived"])
+        notes = report_html.archived_notes(report_speaker(), october["archived"])
         assert len(notes) == 1 and "received in 2026-10" in notes[0] and "20 destructions one by one" in notes[0]
         november = month.gather(store, "s", "2026-11", UTC, nov + 50 * DAY, filters=month.Filters(day="2026-11-03"))
         assert november["archived"] == [] and [d["destroyed_us"] for d in november["destructions"]] == \

@@ -28,7 +28,7 @@ from central import login, schema
 from central.dashboard import host_allowed
 from central.keylist import node_keys
 from central.quota import Limits, Quotas
-from central.report import _cell
+from central.report_html import _cell
 from central.store import Store, now_us
 from central.verifier import Verifier
 from storage import audit

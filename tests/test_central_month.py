@@ -102,7 +102,7 @@ def test_the_streamed_destructions_csv_says_what_the_page_says(lang, zone):
              "reason": ("max_retention", "capacity", "other")[k % 3], "verdict": ("ok", "early", "unjudged")[k % 3],
              "segment_id": k or None, "sha256": "ab" * 32, "bytes": None if k % 5 == 0 else 100,
              "start_us": start - k * 997, "end_us": None if k % 7 == 0 else start + k} for k in range(500)]
-    page = [[month.report.csv_safe(v) if isinstance(v, str) and v != "-" else v
+    page = [[month.report_html.csv_safe(v) if isinstance(v, str) and v != "-" else v
              for v in month.cells(sp, "destructions", r)] for r in rows]
     out = io.StringIO()
     csv.writer(out).writerows(page)

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from central import migrate, node_births, verdicts
-from central.store import SCHEMA_VERSION, Store
+from central.store import Store
+from central.store_schema import SCHEMA_VERSION
 from central.verifier import Verifier
 from tests.support.catalog import central_as_schema_2, central_resends, central_destruction_days, central_schema
 

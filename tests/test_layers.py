@@ -291,19 +291,6 @@ def test_nothing_but_edged_run_imports_the_composition_root():
 # just above it says why ("over 60 lines on purpose: ...").
 MODULE_LINES, MODULE_MAX, FUNCTION_LINES = 400, 600, 60
 SIZED = ("edged", "recorder", "storage", "mqtt", "central")  # central/ since issue 57
-# What is over and not yet brought in, each with why (issue 57, design/0283): central/'s modules that
-# issue 53 was editing when central/ joined the rule. An entry no longer over fails
-# (test_the_pending_sizes_are_still_over): take it out.
-_ISSUE_53 = "edited for issue 53 when central/ joined the size rule: split after it lands"
-PENDING_MODULES: dict[str, str] = {
-    "central/ca.py": _ISSUE_53, "central/report.py": _ISSUE_53, "central/store.py": _ISSUE_53,
-    "central/verifier.py": _ISSUE_53,
-}
-PENDING_FUNCTIONS: dict[str, str] = {
-    "central/store.py:ingest": _ISSUE_53, "central/verifier.py:_pass": _ISSUE_53,
-    "central/month_page.py:csv_file": "the month's pages are issue 53's: split after it lands",
-}
-
 
 def _long_functions(path: Path) -> list[tuple[str, int, bool]]:
     """(name, lines, says why) of each function over FUNCTION_LINES, nested ones included."""
@@ -320,8 +307,8 @@ def _long_functions(path: Path) -> list[tuple[str, int, bool]]:
 
 
 def test_a_module_is_about_400_lines_and_never_above_600():
-    sizes = {rel: (len(text.splitlines()), text) for p in _modules(*SIZED) for text in [read(p)]
-             if (rel := p.relative_to(ROOT).as_posix()) not in PENDING_MODULES}
+    sizes = {p.relative_to(ROOT).as_posix(): (len(text.splitlines()), text) for p in _modules(*SIZED)
+             for text in [read(p)]}
     assert {m: n for m, (n, _t) in sizes.items() if n > MODULE_MAX} == {}
     silent = {m: n for m, (n, text) in sizes.items() if n > MODULE_LINES and "over 400 lines on purpose" not in
               (ast.get_docstring(ast.parse(text)) or "").lower()}
@@ -333,19 +320,9 @@ def test_no_function_over_60_lines_without_saying_why():
     for path in _modules(*SIZED):
         rel = path.relative_to(ROOT).as_posix()
         for name, length, says_why in _long_functions(path):
-            if not says_why and f"{rel}:{name}" not in PENDING_FUNCTIONS:
+            if not says_why:
                 silent[f"{rel}:{name}"] = length
     assert silent == {}, silent
-
-
-def test_the_pending_sizes_are_still_over():
-    """Each entry of PENDING_MODULES and PENDING_FUNCTIONS names what is still over, silently."""
-    done = [m for m in PENDING_MODULES if len(read(ROOT / m).splitlines()) <= MODULE_LINES or
-            "over 400 lines on purpose" in (ast.get_docstring(ast.parse(read(ROOT / m))) or "").lower()]
-    long = {f"{path.relative_to(ROOT).as_posix()}:{name}" for path in _modules(*SIZED)
-            for name, _n, says_why in _long_functions(path) if not says_why}
-    done += [f for f in PENDING_FUNCTIONS if f not in long]
-    assert done == [], f"brought in (or gone): take them out of PENDING_MODULES / PENDING_FUNCTIONS: {done}"
 
 
 def test_the_size_checks_see_a_long_function(tmp_path):
