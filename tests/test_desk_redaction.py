@@ -61,6 +61,21 @@ def _lumas(data: bytes) -> list:
         return [fr.to_ndarray(format="gray") for fr in f.decode(video=0)]
 
 
+def file_citizens_request(people, cfg, camera: str, segs: list, *extra: str) -> int:
+    """The citizen 林美's request for `camera`'s footage from the first of `segs` to the last (0.3 s
+    inside each end), filed by the custodian carol in the site's words; `extra`: more of its flags
+    (`--copy`). Returns its id."""
+    iso = lambda us: datetime.fromtimestamp(us / S, timezone.utc).isoformat()  # noqa: E731
+    args = ["request", "file", "--kind", "citizen", "--category", cfg.policy.categories[0], "--reason",
+            "民眾反映櫃檯遺失皮夾", "--camera", camera, "--from", iso(segs[0]["start_us"] + 300_000),
+            "--to", iso(segs[-1]["end_us"] - 300_000), "--requester", "林美", "--id-number", "A123456789",
+            "--identity-checked", "--contact", "0912-000-000", "--json", *extra]
+    args += ["--purpose", "歸還民眾遺失物"] if cfg.policy.asks_purpose else []
+    r = people.as_("carol").ctl(*args)
+    assert r.returncode == 0, r.stderr
+    return int(json.loads(r.stdout)["id"])
+
+
 def redacted_at_the_desk(carol, d, base: str, rid: int, use: str, shots: Shots):
     """The custodian's part: the request's page offers only the redacted copy; she prepares it, marks
     the applicant by a drag, waits on the bar, scrubs the copy and releases it (and downloads it, for
@@ -149,16 +164,8 @@ def test_a_citizens_redacted_copy_at_the_desk(tmp_path, camera, browser, name, u
         people.add("carol", "custodian", full_name="陳美玲")
         wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
         wait_for(lambda: len(d.segments(cameras[0])) >= 3, 60, "footage")
-        segs = d.segments(cameras[0])
-        iso = lambda us: datetime.fromtimestamp(us / S, timezone.utc).isoformat()  # noqa: E731
-        args = ["request", "file", "--kind", "citizen", "--category", cfg.policy.categories[0], "--reason",
-                "民眾反映櫃檯遺失皮夾", "--camera", cameras[0], "--from", iso(segs[0]["start_us"] + 300_000),
-                "--to", iso(segs[1]["end_us"] - 300_000), "--requester", "林美", "--id-number", "A123456789",
-                "--identity-checked", "--contact", "0912-000-000", "--json"]
-        args += ["--purpose", "歸還民眾遺失物"] if cfg.policy.asks_purpose else []
-        r = people.as_("carol").ctl(*args, *(["--copy"] if use == "copy" else []))
-        assert r.returncode == 0, r.stderr
-        rid = json.loads(r.stdout)["id"]
+        rid = file_citizens_request(people, cfg, cameras[0], d.segments(cameras[0])[:2],
+                                    *(["--copy"] if use == "copy" else []))
         for signer in signers:
             r = people.as_(signer).ctl("request", "approve", str(rid), "--reason", "必要性已審核", "--json")
             assert r.returncode == 0, r.stderr
@@ -230,16 +237,7 @@ def test_the_approver_allows_the_whole_picture_with_a_reason(tmp_path, camera, b
         people.add("audrey", "auditor", full_name="王雅文")
         wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
         wait_for(lambda: len(d.segments(cameras[0])) >= 3, 60, "footage")
-        segs = d.segments(cameras[0])
-        iso = lambda us: datetime.fromtimestamp(us / S, timezone.utc).isoformat()  # noqa: E731
-        args = ["request", "file", "--kind", "citizen", "--category", cfg.policy.categories[0], "--reason",
-                "民眾反映櫃檯遺失皮夾", "--camera", cameras[0], "--from", iso(segs[0]["start_us"] + 300_000),
-                "--to", iso(segs[1]["end_us"] - 300_000), "--requester", "林美", "--id-number", "A123456789",
-                "--identity-checked", "--contact", "0912-000-000", "--copy", "--json"]
-        args += ["--purpose", "歸還民眾遺失物"] if cfg.policy.asks_purpose else []
-        r = people.as_("carol").ctl(*args)
-        assert r.returncode == 0, r.stderr
-        rid = json.loads(r.stdout)["id"]
+        rid = file_citizens_request(people, cfg, cameras[0], d.segments(cameras[0])[:2], "--copy")
         for signer in signers:
             r = people.as_(signer).ctl("request", "approve", str(rid), "--reason", "必要性已審核", "--json")
             assert r.returncode == 0, r.stderr
@@ -340,16 +338,7 @@ def test_a_copy_whose_daemon_stopped_goes_on_from_the_request_page(tmp_path, cam
         wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
         wait_for(lambda: sum(s["end_us"] - s["start_us"] for s in d.segments(cameras[0])) >= 18 * S, 120,
                  "18 s of footage: three parts of the copy at least")
-        segs = d.segments(cameras[0])
-        iso = lambda us: datetime.fromtimestamp(us / S, timezone.utc).isoformat()  # noqa: E731
-        args = ["request", "file", "--kind", "citizen", "--category", cfg.policy.categories[0], "--reason",
-                "民眾反映櫃檯遺失皮夾", "--camera", cameras[0], "--from", iso(segs[0]["start_us"] + 300_000),
-                "--to", iso(segs[-1]["end_us"] - 300_000), "--requester", "林美", "--id-number", "A123456789",
-                "--identity-checked", "--contact", "0912-000-000", "--json"]
-        args += ["--purpose", "歸還民眾遺失物"] if cfg.policy.asks_purpose else []
-        r = people.as_("carol").ctl(*args)
-        assert r.returncode == 0, r.stderr
-        rid = json.loads(r.stdout)["id"]
+        rid = file_citizens_request(people, cfg, cameras[0], d.segments(cameras[0]))
         for signer in signers:
             r = people.as_(signer).ctl("request", "approve", str(rid), "--reason", "必要性已審核", "--json")
             assert r.returncode == 0, r.stderr

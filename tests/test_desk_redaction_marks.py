@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ from tests.support.daemon import Daemon, wait_for
 from tests.support.faces import FILL_MAX_Y, Person, filled_share, write_clip
 from tests.support.people import People
 from tests.support.walk import Shots
-from tests.test_desk_redaction import _login, _lumas, browser  # noqa: F401 (browser: a fixture)
+from tests.test_desk_redaction import _login, _lumas, browser, file_citizens_request  # noqa: F401 (browser: a fixture)
 from tests.test_sites import camera, signers_for, site_config  # noqa: F401 (camera: a fixture)
 
 S = 1_000_000
@@ -54,16 +53,7 @@ def _granted(tmp_path, camera, name: str, mode: str):  # noqa: F811
     wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
     wait_for(lambda: sum(s["end_us"] - s["start_us"] for s in d.segments(cameras[0])) >= 7 * S, 120,
              "7 s of footage")
-    segs = d.segments(cameras[0])
-    iso = lambda us: datetime.fromtimestamp(us / S, timezone.utc).isoformat()  # noqa: E731
-    args = ["request", "file", "--kind", "citizen", "--category", cfg.policy.categories[0], "--reason",
-            "民眾反映櫃檯遺失皮夾", "--camera", cameras[0], "--from", iso(segs[0]["start_us"] + 300_000),
-            "--to", iso(segs[-1]["end_us"] - 300_000), "--requester", "林美", "--id-number", "A123456789",
-            "--identity-checked", "--contact", "0912-000-000", "--json"]
-    args += ["--purpose", "歸還民眾遺失物"] if cfg.policy.asks_purpose else []
-    r = people.as_("carol").ctl(*args)
-    assert r.returncode == 0, r.stderr
-    rid = json.loads(r.stdout)["id"]
+    rid = file_citizens_request(people, cfg, cameras[0], d.segments(cameras[0]))
     for signer in signers:
         r = people.as_(signer).ctl("request", "approve", str(rid), "--reason", "必要性已審核", "--json")
         assert r.returncode == 0, r.stderr
