@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.central_ingest import Node
-from central import archiving
-from central.store import Store
-from central.verifier import Verifier
+from central.archive import archiving
+from central.store.store import Store
+from central.verifier.verifier import Verifier
 from storage.keys.nodekey import NodeKey
 
 T0 = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def open_store(args: argparse.Namespace, work: Path) -> Store:
     if args.postgres:
-        from central.pgstore import PgStore
+        from central.store.pgstore import PgStore
 
         return PgStore(args.url, clock=lambda: AFTER)
     return Store(work / "central.db", clock=lambda: AFTER)

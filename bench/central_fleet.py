@@ -352,8 +352,8 @@ def run(args, pg, sample: Path, meta: dict, n: int, work: Path) -> dict:
 
 def kill_one(ph: Phase, url: str, ids: dict[str, int], nodes: list[str]) -> dict:
     """kill -9 the last instance for good: the time until the others hold the rendezvous split."""
-    from central import leases
-    from central.pgstore import lock_key
+    from central.intake import leases
+    from central.store.pgstore import lock_key
 
     left = tuple(sorted(ids))[:-1]
     want = {ids[i]: {lock_key(x) for x in nodes if leases.owner(x, left) == i} for i in left}
@@ -428,7 +428,7 @@ def statements_per_msg(r: dict) -> float:
 
 # over 60 lines on purpose: one shape's sample, runs and day-long outage, in the order printed
 def one_shape(args, pg, work: Path, shape: str) -> dict:
-    from central import leases
+    from central.intake import leases
 
     counts = [int(x) for x in args.instances.split(",")]
     runs: list[tuple[int, dict]] = []  # (instances, the run), in the order run (1,3,3,1: drift cancels)

@@ -461,8 +461,8 @@ def run_bare(args, sim: int, work: Path) -> dict:
 
 
 def time_report(res: dict) -> tuple[float, float, dict]:
-    from central.report import build
-    from central.store import Store
+    from central.report.report import build
+    from central.store.store import Store
     from zoneinfo import ZoneInfo
 
     month = time.strftime("%Y-%m", time.gmtime(res["t0"] / 1e6))

@@ -38,8 +38,8 @@ import psycopg
 
 from bench.central_report_scale import fill
 from bench.common import table
-from central import archiving
-from central.pgstore import PgStore
+from central.archive import archiving
+from central.store.pgstore import PgStore
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -123,7 +123,7 @@ async def sections(http: aiohttp.ClientSession, base: str, limit: int) -> list[l
     """Each CSV section of the month (design/0273): its time, rows, bytes and the peak of what
     Python held while the dashboard streamed it and this client read it (tracemalloc, reset a
     section; the destructions stopped after ``limit`` rows), and the process's RSS after it."""
-    from central import month as mo
+    from central.report import month as mo
 
     out = []
     tracemalloc.start()
@@ -152,7 +152,7 @@ async def sections(http: aiohttp.ClientSession, base: str, limit: int) -> list[l
 async def through_dashboard(cfg_path: Path, month: str, day: str, csv_rows: int,
                             section_rows: int = 0) -> dict[str, Any]:
     from central import config
-    from central.dashboard import Dashboard
+    from central.pages.dashboard import Dashboard
 
     dash = Dashboard(config.load(cfg_path))
     port = _free_port()

@@ -32,7 +32,7 @@ from pathlib import Path
 import psycopg
 
 from bench.common import table
-from central.pgstore import PgStore
+from central.store.pgstore import PgStore
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"

@@ -37,7 +37,7 @@ import psycopg
 
 from bench import central_fleet as cf
 from bench import central_ingest as ci
-from central import ca
+from central.keys import ca
 from central.config import parse_duration
 from mqtt import commands
 

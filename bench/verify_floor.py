@@ -58,8 +58,8 @@ def packets(path: Path) -> list[tuple[str, bytes]]:
 
 def one(pg: Any, msgs: list[tuple[str, bytes]], prof: cProfile.Profile | None) -> tuple[int, float, float, int]:
     """(messages verified, verifier CPU s, its session's CPU s, statements) on a fresh database."""
-    from central.pgstore import PgStore
-    from central.verifier import Verifier
+    from central.store.pgstore import PgStore
+    from central.verifier.verifier import Verifier
 
     store = PgStore(pg.database())
     try:

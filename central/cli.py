@@ -35,13 +35,16 @@ from pathlib import Path
 from typing import Any
 
 from central import config as cfgmod
-from central import coverage, fleet, logcheck, report, report_files, report_html
-from central.crl_schedule import CrlSchedule
+from central.checks import coverage
+from central.pages import fleet
+from central.verifier import logcheck
+from central.report import report, report_files, report_html
+from central.keys.crl_schedule import CrlSchedule
 from central.i18n import LANGUAGES
 from central.i18n import normalise as normalise_language
-from central.store import Store, now_us
-from central.verifier import Verifier
-from central.versions import SchemaError
+from central.store.store import Store, now_us
+from central.verifier.verifier import Verifier
+from central.store.versions import SchemaError
 
 log = logging.getLogger("edged.central")
 
@@ -184,7 +187,7 @@ def cmd_verify_log(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 
 def cmd_anchor(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     """A signed head copied from a printed audit report (a site without a broker)."""
-    from central.keystanding import Register
+    from central.keys.keystanding import Register
     from storage.keys import chainhead
 
     try:
@@ -226,8 +229,8 @@ def cmd_anchor(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 
 def cmd_keys(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     """The signed key list (design/0065): to a file, or to stdout; enrolled nodes only (design/0097)."""
-    from central import keylist
-    from central.register import RegisterError
+    from central.keys import keylist
+    from central.keys.register import RegisterError
 
     try:
         doc = keylist.signed(cfg.data_dir, keylist.central_key(cfg.data_dir), now_us())
@@ -248,7 +251,7 @@ def cmd_keys(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 
 def cmd_nodes(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     """The office's CA (design/0097): list, accept, revoke, ca, crl."""
-    from central import nodes
+    from central.keys import nodes
 
     try:
         data, text = nodes.run(cfg.data_dir, args, now_us(), cfg.broker)
@@ -294,7 +297,7 @@ def cmd_run(cfg: cfgmod.CentralConfig, _args: argparse.Namespace) -> int:
 
 
 async def _serve(cfg: cfgmod.CentralConfig) -> int:
-    from central import migrate
+    from central.store import migrate
 
     cfg.open_store().close()  # create the schema before the threads and the dashboard read it
     if cfg.storage_url is None:  # `migrate` refuses while this runs, and names it (design/0211)
@@ -304,7 +307,7 @@ async def _serve(cfg: cfgmod.CentralConfig) -> int:
 
 
 async def _serving(cfg: cfgmod.CentralConfig) -> int:
-    from central.dashboard import Dashboard
+    from central.pages.dashboard import Dashboard
     from central.ingest import Ingest
 
     ingest = Ingest(cfg)
@@ -320,7 +323,7 @@ async def _serving(cfg: cfgmod.CentralConfig) -> int:
         log.info("dashboard on http://%s/", cfg.dashboard_listen)
     ingest.start()
     crl = CrlSchedule(cfg.data_dir, broker=cfg.broker)  # signed once an hour and served as a file (design/0129)
-    from central.pgstore import _redact
+    from central.store.pgstore import _redact
 
     log.info("edged-central running (%s); store %s", cfg.source,
              _redact(cfg.storage_url) if cfg.storage_url else cfg.db_path)
@@ -383,7 +386,7 @@ def parser() -> argparse.ArgumentParser:
     cv.add_argument("--hours", type=float, default=24.0, help="the last this many hours (default 24)")
     cv.add_argument("--json", action="store_true")
     hp = sub.add_parser("hash-password", help="read a password and print its hash for [dashboard.accounts.NAME]")
-    from central import nodes
+    from central.keys import nodes
 
     nd = nodes.register(sub)
     from central import apt_repo

@@ -55,7 +55,8 @@ def _out(args: argparse.Namespace, data: Any, text: str) -> None:
 
 
 def cmd_archive(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[Exception]) -> int:
-    from central import archive, archiving, keylist
+    from central.archive import archive, archiving
+    from central.keys import keylist
 
     try:
         archive.month_range(args.month)
@@ -76,7 +77,8 @@ def cmd_archive(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type
 
 
 def cmd_restore(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[Exception]) -> int:
-    from central import archive, archiving, ca_split, keylist
+    from central.archive import archive, archiving
+    from central.keys import ca_split, keylist
 
     try:
         store = cfg.open_store()
@@ -99,8 +101,8 @@ def cmd_restore(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type
 
 
 def cmd_migrate(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[Exception]) -> int:
-    from central import migrate
-    from central.versions import SchemaError
+    from central.store import migrate
+    from central.store.versions import SchemaError
 
     try:
         store = cfg.open_store(migrate=True)
@@ -127,7 +129,7 @@ def cmd_migrate(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type
 def cmd_backup(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[Exception]) -> int:
     import sqlite3
 
-    from central import backup
+    from central.archive import backup
 
     if cfg.storage_url:
         raise usage("the store is on PostgreSQL: back it up with pg_basebackup and a WAL archive (archive_command "

@@ -24,8 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from central import config_secrets, login
 from central.i18n import LANGUAGES, normalise as normalise_language
-from central.quota import Limits
-from central.store import Store
+from central.intake.quota import Limits
+from central.store.store import Store
 from storage import declare
 from storage.declare import ConfigError as ConfigError, key, parse_duration as parse_duration, redact_url, repr_of
 
@@ -319,7 +319,7 @@ class CentralConfig:
         return self.data_dir / "central.db"
 
     def open_store(self, *, readonly: bool = False, migrate: bool = False) -> Store:
-        from central.pgstore import open_store
+        from central.store.pgstore import open_store
 
         url = (self.read_url or self.storage_url) if readonly else self.storage_url  # readers: the read-only role
         return open_store(url, self.db_path, readonly=readonly, migrate=migrate)

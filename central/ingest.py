@@ -25,11 +25,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from central import keylist, subscriber
+from central.keys import keylist
+from central.intake import subscriber
 from central.config import CentralConfig
-from central.quota import Quotas
-from central.store import DURABLE, route
-from central.verifier import Verifier
+from central.intake.quota import Quotas
+from central.store.store import DURABLE, route
+from central.verifier.verifier import Verifier
 from mqtt import commands, office_time
 
 log = logging.getLogger("edged.central")
@@ -147,8 +148,8 @@ class Ingest:
             self.error = exc
             self.stopping.set()
             return
-        from central.ca import Enrolled
-        from central.keystanding import Register
+        from central.keys.ca import Enrolled
+        from central.keys.keystanding import Register
 
         cast = TimeCast(lambda: keylist.central_key(self.cfg.data_dir), self.mqtt.publish, store.now_us)
         verifier = Verifier(store, self.cfg.tz, self.cfg.gap_grace_us, Enrolled(self.cfg.data_dir),

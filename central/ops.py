@@ -38,8 +38,8 @@ def fleet(rows: list[dict[str, Any]], live: tuple[str, ...], now_us: int) -> lis
 def status(store: Any) -> dict[str, Any]:
     """What `edged-central status --json` adds: the instances (PostgreSQL; on SQLite the one
     running instance writes none) and the verification backlog, its oldest message's age."""
-    from central import leases
-    from central.store import now_us
+    from central.intake import leases
+    from central.store.store import now_us
 
     row = store.db.execute("SELECT count(*), min(received_us) FROM messages WHERE verified = 0").fetchone()
     out: dict[str, Any] = {"unverified": row[0],
@@ -71,11 +71,11 @@ def membership(ingest: Any) -> Any:
         serve(cfg.metrics_listen, ingest)
     if not cfg.storage_url:
         return None
-    from central.leases import Membership
+    from central.intake.leases import Membership
 
     on_read = None
     if cfg.broker.shared_group:  # a dead member's session, taken over and drained (design/0210)
-        from central.takeover import Takeover
+        from central.intake.takeover import Takeover
 
         ingest.takeover = Takeover(ingest.mqtt.s, cfg.storage_url, cfg.broker.client_id, ingest.put)
         on_read = ingest.takeover.consider

@@ -152,9 +152,9 @@ NOT_A_KIND = {  # (module, literal): why the literal is not the alarm kind
     ("edged/daemon/host_clock.py", "host_clock_step"): "a restamp's reason",
     ("storage/footage/restamps.py", "host_clock_step"): "a restamp's reason",
     ("mqtt/reporter.py", "ethics"): "the MQTT message type",
-    ("central/schema.py", "ethics"): "the MQTT message type",
-    ("central/store.py", "ethics"): "the MQTT message type",
-    ("central/verify.py", "ethics"): "a finding's kind (central/verify.py), not an alarm's",
+    ("central/intake/schema.py", "ethics"): "the MQTT message type",
+    ("central/store/store.py", "ethics"): "the MQTT message type",
+    ("central/checks/verify.py", "ethics"): "a finding's kind (central/checks/verify.py), not an alarm's",
     ("central/finding_words.py", "ethics"): "a finding's kind (its title and explanation), not an alarm's",
     ("storage/time/stamped.py", "retention_grace"): "the retention_grace table (design/0096's stamped list)",
 }

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench import central_fleet as cf
-from central import verify
+from central.checks import verify
 from storage.keys.nodekey import NodeKey
 
 pytestmark = pytest.mark.pure

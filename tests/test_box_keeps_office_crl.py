@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from cryptography.hazmat.primitives import serialization
 
-from central.crl_publish import publish_crl
+from central.keys.crl_publish import publish_crl
 from storage import datainit
 from storage.keys import nodecert, office_crl
 from storage.time.clock import SYSTEM

@@ -15,13 +15,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central import archive, archiving, migrate, month, report_html, versions
-from central.archive import ArchiveError
+from central.archive import archive, archiving
+from central.store import migrate, versions
+from central.report import month, report_html
+from central.archive.archive import ArchiveError
 from central.cli import main as cli_main
 from central.i18n import Speaker
-from central.store import Store
-from central.store_schema import SCHEMA_VERSION
-from central.verifier import Verifier
+from central.store.store import Store
+from central.store.store_schema import SCHEMA_VERSION
+from central.verifier.verifier import Verifier
 from storage.keys import chainhead
 from storage.keys.nodekey import NodeKey
 from tests.support.catalog import (central_as_schema_2, central_destructions, central_messages, central_pg_partitions, central_pg_tables,

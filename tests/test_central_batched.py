@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from central import evidence, retention_watch, schema, verify
-from central.store import Store
-from central.verifier import Verifier
+from central.verifier import evidence, retention_watch
+from central.intake import schema
+from central.checks import verify
+from central.store.store import Store
+from central.verifier.verifier import Verifier
 from edged.daemon.reporting import DESTRUCTIONS_PER_MESSAGE, retention_messages
 from tests.support.catalog import (central_day_rows, central_destructions, central_forge_payload,
                                    central_retention_heard, central_unverified)
@@ -213,7 +215,7 @@ def _acks_after_stop(broker, stopped_expiry_s: int | None, want_dropped: bool) -
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from central.subscriber import Settings, Subscriber
+    from central.intake.subscriber import Settings, Subscriber
 
     sub = Subscriber(Settings(host="127.0.0.1", port=broker.port, client_id="office-1", subscription="edged/v1/#",
                               session_expiry_s=1, stopped_expiry_s=stopped_expiry_s), lambda _g, _b: None)
@@ -259,7 +261,8 @@ def test_a_pages_offset_walk_is_offset_of_over_the_same_rows():
     receipts out of order, the window's edges, a backlog received long after it was queued)."""
     import random
 
-    from central import evidence, retention_watch, verdicts
+    from central.verifier import evidence, retention_watch
+    from central.checks import verdicts
 
     rnd = random.Random(53)
     w = verdicts.OFFSET_WINDOW_US

@@ -19,9 +19,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central import ca, finding_words, intake, keystanding, month, node_births, plausible, quota, verdicts, verify
+from central.keys import ca, keystanding
+from central import finding_words
+from central.intake import intake, plausible, quota
+from central.report import month
+from central.checks import node_births, verdicts, verify
 from central.i18n import Speaker
-from central.store import Store, now_us
+from central.store.store import Store, now_us
 from storage import audit
 from storage.keys import chainhead
 from storage.keys.nodekey import NodeKey
@@ -241,7 +245,7 @@ def test_the_month_s_findings_csv_and_the_report_say_the_message_in_the_sites_la
     destroyed ten days old under a maximum of 365, a destroyed_early finding): the month's findings
     section (the page's and the CSV's cells), `report`'s findings.csv and HTML say its message in
     zh-TW; report.json and the store keep the English."""
-    from central import report, report_files
+    from central.report import report, report_files
     from tests.test_central_month import _feed
 
     t0 = now_us() - 120_000_000
@@ -269,7 +273,7 @@ def test_the_month_s_findings_csv_and_the_report_say_the_message_in_the_sites_la
 def test_the_report_written_as_the_store_is_read_is_the_report_built_whole(tmp_path):
     """`edged-central report`'s files written as the store is read (design/0281) are, byte for
     byte, those written from the report built whole (report.build, the page's), in both languages."""
-    from central import report, report_files
+    from central.report import report, report_files
     from tests.test_central_month import _feed
 
     t0 = now_us() - 120_000_000

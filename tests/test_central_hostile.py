@@ -24,13 +24,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from central import login, schema
-from central.dashboard import host_allowed
-from central.keylist import node_keys
-from central.quota import Limits, Quotas
-from central.report_html import _cell
-from central.store import Store, now_us
-from central.verifier import Verifier
+from central import login
+from central.intake import schema
+from central.pages.dashboard import host_allowed
+from central.keys.keylist import node_keys
+from central.intake.quota import Limits, Quotas
+from central.report.report_html import _cell
+from central.store.store import Store, now_us
+from central.verifier.verifier import Verifier
 from storage import audit
 from storage.keys import chainhead, fleetkeys, nodecert
 from storage.keys.nodekey import NodeKey
@@ -243,7 +244,7 @@ def test_a_late_message_below_the_cursor_is_still_verified(tmp_path):
 def test_status_and_the_site_page_render_a_store_holding_what_the_schema_now_refuses(tmp_path):
     """A store written before the schema check may hold a retained `{"cameras": 5}` birth, a
     list as a camera state, a string as retention: the overview and the pages still render."""
-    from central import fleet
+    from central.pages import fleet
     from central.cli import main
 
     store = Store(tmp_path / "central-data" / "central.db")
@@ -262,7 +263,7 @@ def test_status_and_the_site_page_render_a_store_holding_what_the_schema_now_ref
     assert main(["--config", str(cfg), "status"]) == 0
     assert main(["--config", str(cfg), "status", "--json"]) == 0
     from central import config
-    from central.dashboard import Dashboard
+    from central.pages.dashboard import Dashboard
     from tests.support.cameras import free_port
 
     async def pages() -> list[tuple[int, str]]:
@@ -284,7 +285,7 @@ def test_the_dashboard_and_the_report_speak_the_sites_language_with_roc_dates(tm
 
     from central import config
     from central.cli import main
-    from central.dashboard import Dashboard
+    from central.pages.dashboard import Dashboard
     from tests.support.cameras import free_port
 
     taipei = ZoneInfo("Asia/Taipei")
@@ -610,7 +611,7 @@ def test_a_node_whose_pass_fails_is_a_finding_and_the_others_are_verified(tmp_pa
 def test_a_flood_of_bad_messages_is_bounded(tmp_path):
     """What is turned away is kept up to REJECTED_PER_DAY a node a day, then one finding says
     the rest were dropped; a topic longer than MAX_TOPIC is itself malformed."""
-    from central import store as store_mod
+    from central.store import store as store_mod
 
     store = Store(tmp_path / "c.db")
     now = now_us()

@@ -12,8 +12,9 @@ import struct
 
 import pytest
 
-from central import schema, store, subscriber
-from central.store import Store
+from central.intake import schema, subscriber
+from central.store import store
+from central.store.store import Store
 
 T0 = 1_795_000_000_000_000
 
@@ -195,7 +196,7 @@ def test_the_lean_path_is_on_for_the_pinned_paho_only():
     everything) and this test says someone must read it again against the new version."""
     import paho.mqtt
 
-    from central import subscriber
+    from central.intake import subscriber
 
     assert subscriber.LEAN == (paho.mqtt.__version__ == "2.2.0")
     assert subscriber.LEAN, f"paho {paho.mqtt.__version__}: read central/subscriber.py's lean path against it"

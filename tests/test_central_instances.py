@@ -17,8 +17,8 @@ import urllib.request
 import psycopg
 import pytest
 
-from central.pgstore import PgStore, lock_key
-from central.store import now_us
+from central.store.pgstore import PgStore, lock_key
+from central.store.store import now_us
 from tests import test_central_hostile as hostile
 from tests.support.broker import Broker, free_port
 from tests.support.catalog import central_messages, central_messages_by_node, central_pg_hold_node, central_pg_leases
@@ -158,7 +158,7 @@ def test_three_instances_share_the_nodes_and_a_killed_ones_share_moves_within_30
     """Each live instance holds the leases of its rendezvous share of the nodes (central/leases.py);
     a kill -9 of one moves its share to the two others within 30 s, the others' nodes stay put.
     status --json shows each instance's leases; the metrics of one are scraped."""
-    from central import leases as lease_rules
+    from central.intake import leases as lease_rules
 
     broker = Broker(tmp_path / "broker").start()
     metrics = free_port()
@@ -242,7 +242,7 @@ def test_an_instance_killed_for_good_loses_nothing_once_the_box_resends(tmp_path
     is left. (gap_grace 4 s and a 15 s session here; in production 30 s and a minute.)"""
     import shutil
 
-    from central import ca
+    from central.keys import ca
     from tests.support.cameras import RtspServer
     from mqtt.commands import sign_command
     from tests.support.catalog import audit_top, central_audit_top, central_replies, central_resends, central_seqs

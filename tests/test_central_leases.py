@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from central import leases, ops
+from central.intake import leases
+from central import ops
 
 NODES = [f"site{i // 10:04d}/node{i:04d}" for i in range(3000)]
 
@@ -70,13 +71,13 @@ def test_metrics_listen_in_the_config(tmp_path):
     ({"cameras": [{"id": "a"}], "cadence": {"segment_s": "x"}}, 2 * (1 * 2 + 10) + 20),  # not a number: 60 s
 ])
 def test_what_a_birth_allows(birth, budget):
-    from central import quota
+    from central.intake import quota
 
     assert quota.birth_budget(birth)[0] == budget
 
 
 def test_an_outbox_draining_is_not_counted():
-    from central import quota
+    from central.intake import quota
 
     rows = [("s/a", 1, "alarm", 1_000, 0, ""), ("s/a", 2, "alarm", 1_000 + quota.DRAIN_US, 0, ""),
             ("s/b", 3, "alarm", 2_000_000_000, 0, "")]

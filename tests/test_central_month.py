@@ -19,11 +19,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central import compliance, finding_words, month
-from central.dashboard import Dashboard
+from central.report import compliance, month
+from central import finding_words
+from central.pages.dashboard import Dashboard
 from central.i18n import Speaker
-from central.store import Store, now_us
-from central.verifier import Verifier
+from central.store.store import Store, now_us
+from central.verifier.verifier import Verifier
 from storage import audit
 from storage.keys import chainhead
 from storage.keys.nodekey import NodeKey
@@ -38,7 +39,7 @@ def finding_kinds() -> set[str]:
     doc = (ROOT / "docs/ref/central.md").read_text(encoding="utf-8")
     table = doc.split("What each finding means:", 1)[1].split("\n\n", 2)[1]
     kinds = {k for line in table.splitlines()[2:] for k in re.findall(r"`([a-z_]+)`", line.split("|")[1])}
-    code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "central").glob("*.py"))
+    code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "central").rglob("*.py"))
     kinds |= set(re.findall(r'Finding\(\s*"([a-z_]+)"', code))
     kinds |= set(re.findall(r"'([a-z_]+)', '(?:critical|warning|info)'", code))           # written in SQL
     kinds |= set(re.findall(r'(?:rejects|refused)\.(?:append|extend)\(\([^"\n]*"([a-z_]+)"', code))  # refused
@@ -112,7 +113,7 @@ def test_the_streamed_destructions_csv_says_what_the_page_says(lang, zone):
 
 @pytest.mark.pure
 def test_every_reason_of_an_access_is_said_in_zh_tw():
-    from central.verify import judge_access
+    from central.checks.verify import judge_access
 
     rec = {"action": "grant.use", "at_us": 10, "detail": {"grant": 7}}
     approve = {"actor": "alice (os: root)", "detail": {"expires_us": 5, "mode": "view"}}
@@ -229,8 +230,8 @@ async def _download(dash: _Dash, paths: list[str]) -> dict[str, tuple[int, int, 
     from aiohttp import web
     from aiohttp.test_utils import TestClient, TestServer
 
-    from central import month_page
-    from central.pages import ROLE
+    from central.pages import month_page
+    from central.pages.pages import ROLE
 
     async def handler(request: web.Request) -> web.StreamResponse:
         request[ROLE] = "auditor"

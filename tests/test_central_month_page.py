@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from central import finding_words, login
-from central.store import now_us
+from central.store.store import now_us
 from tests.support.ports import free_port
 from tests.test_central_month import SHA, TAIPEI, _feed
 
@@ -23,7 +23,7 @@ from tests.test_central_month import SHA, TAIPEI, _feed
 @pytest.mark.browser
 def test_the_auditors_month_in_zh_tw_in_chromium(tmp_path):
     from central import config
-    from central.dashboard import Dashboard
+    from central.pages.dashboard import Dashboard
     from tests.support.browser import launch
 
     t0 = now_us() - 120_000_000

@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from central import migrate, node_births, verdicts
-from central.store import Store
-from central.store_schema import SCHEMA_VERSION
-from central.verifier import Verifier
+from central.store import migrate
+from central.checks import node_births, verdicts
+from central.store.store import Store
+from central.store.store_schema import SCHEMA_VERSION
+from central.verifier.verifier import Verifier
 from tests.support.catalog import central_as_schema_2, central_resends, central_destruction_days, central_schema
 
 UTC = ZoneInfo("UTC")

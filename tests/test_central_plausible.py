@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from central import plausible, quota
-from central.plausible import Anchor
-from central.store import Store
+from central.intake import plausible, quota
+from central.intake.plausible import Anchor
+from central.store.store import Store
 from mqtt.reporter import packet_size
 
 pytestmark = pytest.mark.pure

@@ -10,11 +10,14 @@ import threading
 import psycopg
 import pytest
 
-from central import archiving, config, evidence, migrate
+from central.archive import archiving
+from central import config
+from central.verifier import evidence
+from central.store import migrate
 from central.ops import status as ops_status
-from central.pgroles import reader_grants
-from central.versions import SchemaError
-from central.pgstore import EDGE_LOCK, PgStore, _redact, json_params, lock_key, near_month_edge, translate, translate_ddl
+from central.store.pgroles import reader_grants
+from central.store.versions import SchemaError
+from central.store.pgstore import EDGE_LOCK, PgStore, _redact, json_params, lock_key, near_month_edge, translate, translate_ddl
 from tests import test_central_archive as archived
 from tests import test_central_batched as batched
 from tests import test_central_hostile as hostile
@@ -300,9 +303,9 @@ def test_accesses_are_judged_on_postgres_as_on_sqlite(pg_url, tmp_path):
     """A grant id is a JSON number: PostgreSQL's ->> gives text, and judging an access failed on
     it (no text = integer operator) in the verifier and the report; the report's per-node judge
     (one query a node) answers as the verifier's (three queries an access)."""
-    from central.report import _judge_of
-    from central.store import Store
-    from central.verifier import judge_in_store
+    from central.report.report import _judge_of
+    from central.store.store import Store
+    from central.verifier.verifier import judge_in_store
 
     def records(db) -> list[dict]:
         rows = [(1, "request.file", "carol", {"request": 7}), (2, "request.approve", "alice", {"request": 7, "grant": 7}),
@@ -330,7 +333,7 @@ def test_accesses_are_judged_on_postgres_as_on_sqlite(pg_url, tmp_path):
 def test_an_accesss_grant_and_request_are_looked_up_through_their_indexes(pg_url):
     """Issue 53: the lookups of judge_in_store compared the jsonb (->) while the indexes hold the
     text (->>), so each read every record of the node since the access (31 ms at 20,000)."""
-    from central.verifier_kinds import judge_in_store
+    from central.verifier.verifier_kinds import judge_in_store
 
     store = PgStore(pg_url)
     with store.writing() as conn:

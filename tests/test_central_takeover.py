@@ -18,8 +18,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from central import leases, subscriber, takeover
-from central.store import now_us
+from central.intake import leases, subscriber, takeover
+from central.store.store import now_us
 from tests import test_central_hostile as hostile
 from tests.support.broker import Broker
 from tests.support.catalog import central_pg_drained
@@ -52,8 +52,8 @@ def test_a_new_nodes_first_pass_waits_for_the_seqs_below_its_first(tmp_path):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from zoneinfo import ZoneInfo
 
-    from central.store import Store
-    from central.verifier import Verifier
+    from central.store.store import Store
+    from central.verifier.verifier import Verifier
     from storage.keys.nodekey import NodeKey
 
     t = now_us()

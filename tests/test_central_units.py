@@ -13,10 +13,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from central import compliance, config, node_births, verify
-from central.logcheck import check as check_log
-from central.store import Store
-from central.verifier import Verifier
+from central.report import compliance
+from central import config
+from central.checks import node_births, verify
+from central.verifier.logcheck import check as check_log
+from central.store.store import Store
+from central.verifier.verifier import Verifier
 from storage import audit
 from storage.keys import chainhead
 from storage.keys.nodekey import NodeKey

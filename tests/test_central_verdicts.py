@@ -12,12 +12,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from central import finding_words, month, node_births, verdicts, verify
+from central import finding_words
+from central.report import month
+from central.checks import node_births, verdicts, verify
 from central.i18n import Speaker
-from central.store import Store
+from central.store.store import Store
 from storage import audit
 from tests.support.catalog import central_destructions
-from central.verifier import Verifier
+from central.verifier.verifier import Verifier
 from edged.daemon.reporting import retention_messages
 
 UTC = ZoneInfo("UTC")

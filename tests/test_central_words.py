@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from central import login
-from central.store import now_us
+from central.store.store import now_us
 from tests.support.leaks import ascii_separators
 from tests.support.ports import free_port
 from tests.test_central_month import TAIPEI, _feed
@@ -75,7 +75,7 @@ def test_centrals_catalog_uses_the_glossarys_words():
 @pytest.mark.browser
 def test_the_dashboard_in_the_glossarys_words_for_every_role(tmp_path):
     from central import config
-    from central.dashboard import Dashboard
+    from central.pages.dashboard import Dashboard
     from tests.support.browser import launch
 
     t0 = now_us() - 120_000_000

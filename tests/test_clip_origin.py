@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from central import ca, keylist
+from central.keys import ca, keylist
 from edged.cli import edgectl
 from storage.readonly import open_readonly
 from storage.export import evidence as export

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from central.coverage import spans_of, summary
+from central.checks.coverage import spans_of, summary
 from edged.rules import from_standby as rules
 from storage.footage.spans import by_kind, covered_us, holes, union
 
@@ -200,7 +200,7 @@ def test_a_footage_message_over_the_span_cap_is_continued_not_cut(tmp_path, monk
     ([30.0, 730.0], 1000, 1000 - 730 - 31),    # a camera kept two years: its coverage too
 ])
 def test_the_office_forgets_coverage_no_node_may_still_hold(max_days, now_days, cut_days):
-    from central.coverage import DAY_US, prune_before
+    from central.checks.coverage import DAY_US, prune_before
 
     assert prune_before(now_days * DAY_US, max_days) == cut_days * DAY_US
 
@@ -208,9 +208,9 @@ def test_the_office_forgets_coverage_no_node_may_still_hold(max_days, now_days, 
 def test_the_verifier_prunes_the_coverage_once_a_day(tmp_path):
     import json
 
-    from central.coverage import DAY_US
-    from central.store import Store
-    from central.verifier import Verifier
+    from central.checks.coverage import DAY_US
+    from central.store.store import Store
+    from central.verifier.verifier import Verifier
     from tests.support.catalog import central_coverage_starts, central_put_birth, central_put_coverage
     from zoneinfo import ZoneInfo
 

@@ -74,7 +74,7 @@ def _login(port: int, source: str, user: str, password: str) -> tuple[int, str]:
 
 def test_200_wrong_passwords_at_once_never_keep_the_auditor_out(tmp_path):
     from central import config
-    from central.dashboard import Dashboard
+    from central.pages.dashboard import Dashboard
 
     cfg = tmp_path / "c.toml"
     cfg.write_text('[storage]\ndata_dir = "central-data"\n'

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from central import schema, verify
+from central.intake import schema
+from central.checks import verify
 from edged.rules import ethics
 from storage.time.clock import SYSTEM
 from tests.support.broker import Broker

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central import ca as office_ca
+from central.keys import ca as office_ca
 from storage.keys import nodecert, nodekey
 from storage.time.clock import SYSTEM
 from storage.export import evidence as export

@@ -9,8 +9,8 @@ import asyncio
 import pytest
 from cryptography import x509
 
-from central import ca
-from central.crl_schedule import PUBLISH_EVERY_US, CrlSchedule, due, issued_us
+from central.keys import ca
+from central.keys.crl_schedule import PUBLISH_EVERY_US, CrlSchedule, due, issued_us
 from storage.export import origin
 from storage.keys import nodecert, nodekey
 

@@ -46,8 +46,8 @@ COVERED = sorted({str(p.relative_to(ROOT)) for d in ("edged/cli", "edged/control
                   for p in (ROOT / d).glob("*.py")} - set(NOT_COVERED)
                  | {"edged/alarms.py", "edged/alarm_titles.py", "edged/people.py", ALARM_KINDS})
 # edged-central's pages and reports (design/0028): its CLI's and the journal's text stays English
-CENTRAL = ["central/dashboard.py", "central/report.py", "central/month.py", "central/month_page.py",
-           "central/finding_words.py", "central/pages.py"]
+CENTRAL = ["central/pages/dashboard.py", "central/report/report.py", "central/report/month.py",
+           "central/pages/month_page.py", "central/finding_words.py", "central/pages/pages.py"]
 MARKERS = {"_", "N_", "ngettext"}
 LOGGERS = {"log", "logger", "logging", "_log"}  # the journal is the technician's and grep's: English (design/0057)
 LOG_CALLS = {"debug", "info", "warning", "error", "exception", "critical"}

@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central import ca, config, keystanding
-from central.keystanding import ENROLLED, NEVER, OTHER, REVOKED, Register, standing
-from central.store import Store
-from central.verifier import Verifier
+from central.keys import ca, keystanding
+from central import config
+from central.keys.keystanding import ENROLLED, NEVER, OTHER, REVOKED, Register, standing
+from central.store.store import Store
+from central.verifier.verifier import Verifier
 from storage.keys import chainhead, nodecert, nodekey
 from tests.support.catalog import central_audit_seqs, central_heads
 from tests.test_central_hostile import chain, durable, get
@@ -149,7 +150,7 @@ def test_a_fleet_with_a_ca_warns_of_a_node_nobody_enrolled_until_it_is_accepted(
 
 
 def test_the_site_page_shows_the_node_as_revoked_in_the_sites_language(office, tmp_path):
-    from central.dashboard import Dashboard
+    from central.pages.dashboard import Dashboard
     from tests.support.cameras import free_port
 
     store, key = office["store"], office["key"]

@@ -140,7 +140,7 @@ async def test_a_message_over_the_brokers_bound_is_reported_in_the_state_and_is_
     over it would make the broker hang up at every try and hold the outbox for ever. It is not
     sent, the messages after it are, the next state says which it was, and the office makes that
     a `message_too_large` finding."""
-    from central.store import Store
+    from central.store.store import Store
 
     broker = started(cleanup, Broker(tmp_path / "broker", extra=["max_packet_size 2048"]))
     sub = started(cleanup, Subscriber(broker))

@@ -14,9 +14,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central import ca, keylist, register
-from central.store import Store
-from central.verifier import Verifier
+from central.keys import ca, keylist, register
+from central.store.store import Store
+from central.verifier.verifier import Verifier
 from storage.keys import fleetkeys, nodecert, nodekey, signed_doc
 from storage.export import origin
 
@@ -195,7 +195,7 @@ async def test_the_dashboard_and_the_verifier_never_open_the_ca_key(office, tmp_
     """Every file the dashboard (/ca.pem, /crl.pem, /keys.json) and the instance's register reader
     open while serving, recorded by an audit hook: the CA key is not among them."""
     from central import config
-    from central.dashboard import Dashboard
+    from central.pages.dashboard import Dashboard
 
     data = office["data"]
     ca.write_crl(data, T0 + S)  # as `edged-central nodes crl` run by the CA's user does

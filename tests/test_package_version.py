@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from central.fleet import overview
-from central.store import Store
+from central.pages.fleet import overview
+from central.store.store import Store
 from edged.version import package_version
 
 

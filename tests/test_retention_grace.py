@@ -11,7 +11,7 @@ import signal
 from collections import namedtuple
 from dataclasses import replace
 
-from central import node_births
+from central.checks import node_births
 from edged.config import RetentionConfig
 from storage import cameras as camera_table
 from storage.footage import segment_rows

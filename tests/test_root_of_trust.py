@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central import ca, keylist
-from central.store import Store
-from central.verifier import Verifier
-from central.verify import CRITICAL
+from central.keys import ca, keylist
+from central.store.store import Store
+from central.verifier.verifier import Verifier
+from central.checks.verify import CRITICAL
 from edged.cli import edgectl
 from edged.config import default_config
 from edged.control.enrol import EnrolOps

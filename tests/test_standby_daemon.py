@@ -28,7 +28,7 @@ from tests.support.cameras import free_port
 from tests.support.profile_g import ProfileGServer, profile_g_camera
 from storage.time.clock import SYSTEM
 from storage.keys import nodecert, office_crl
-from central.crl_publish import publish_crl
+from central.keys.crl_publish import publish_crl
 from cryptography.hazmat.primitives import serialization
 from types import SimpleNamespace
 

@@ -303,7 +303,7 @@ def test_a_flagged_segment_is_never_destroyed_by_age_but_still_makes_room():
 
 
 def test_corrected_stamps_ride_along_and_central_judges_the_true_end():
-    from central.verify import judge_destruction
+    from central.checks.verify import judge_destruction
     from storage.export.plan import corrected_stamps
 
     row = {"start_us": TRUE, "end_us": TRUE + 10 * S}

@@ -1,0 +1,37 @@
+"""The office's revocation list on the broker (split from central/ca.py, issue 57): the CRL the CA
+wrote (central/ca.py `write_crl`) retained on its own topic, with the office's broker login, for
+every node to read (`edged-central nodes revoke --publish`, `nodes crl --publish`,
+central/crl_schedule.py). Blocking (a connection to the broker)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from central.keys.ca import CAError
+
+CRL_TOPIC = "edged-office/v1/crl"  # outside edged/v1/#: not a node's message; brokers may let every node read it
+
+
+def publish_crl(broker: Any, crl_pem: bytes, timeout_s: float = 30.0) -> None:
+    """The CRL as a retained message (QoS 1) on CRL_TOPIC, with the office's broker login
+    (central/config.py BrokerConfig); raises CAError when the broker does not take it."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{broker.client_id}-crl", protocol=mqtt.MQTTv5)
+    if broker.username:
+        c.username_pw_set(broker.username, broker.password)
+    if broker.tls_ca_file is not None:
+        c.tls_set(ca_certs=str(broker.tls_ca_file))
+    try:
+        c.connect(broker.host, broker.port)
+        c.loop_start()
+        info = c.publish(CRL_TOPIC, crl_pem, qos=1, retain=True)
+        info.wait_for_publish(timeout_s)
+        if not info.is_published():
+            raise CAError(f"the broker {broker.host}:{broker.port} did not take the revocation list in {timeout_s:.0f} s")
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise CAError(f"cannot publish the revocation list on {broker.host}:{broker.port}: {exc}") from None
+    finally:
+        c.loop_stop()
+        c.disconnect()

@@ -1,0 +1,339 @@
+"""The auditor's month of one site (issue 43 item 6, design/0117): what the dashboard's month page
+and its CSV show, each figure declared once here. The month is `edged-central report`'s
+(central/report.build: camera-days, accesses, alarms, findings) plus every destruction one by one,
+paged, from the node's `retention` messages (reason, the segment's SHA-256). `sections()` turns
+them into rows; `cells()` writes a row's values in the sites' language (ROC dates in zh-TW), for
+the page and the CSV alike. Gathering reads the store (blocking: the dashboard calls it in a thread)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from central.report import compliance, report, report_html
+from central.checks import coverage
+from central import finding_words
+from central.i18n import N_, Speaker
+from central.store.store import Store
+from central.store.store_schema import UNJUDGED
+from storage.msg import Msg
+
+PAGE = 200   # destructions a page
+NODE_SLACK_US = 86_400_000_000  # a retention message may be stamped this long after the destruction
+
+# section -> its columns, in order; the page's tables and the CSV files are these
+SECTIONS: dict[str, list[str]] = {
+    "retention": ["day", "node", "camera", "retention", "destroyed", "destroyed_early", "destroyed_below_min"],
+    # beside the achieved retention: each retention verdict against it, with its clock and evidence (design/0122)
+    "retention_findings": ["about_us", "node", "camera", "title", "basis", "message"],
+    "destructions": ["destroyed_us", "node", "camera", "reason", "verdict", "segment_id", "sha256", "bytes",
+                     "start_us", "end_us"],
+    "accesses": ["at_us", "node", "action", "who", "cameras", "request", "filed_by", "grant", "approved_by", "ok",
+                 "why"],
+    "alarms": ["raised_us", "cleared_us", "node", "id", "kind", "severity", "camera", "suspect"],
+    "findings": ["about_us", "node", "severity", "title", "explanation", "kind", "message"],
+    "coverage": ["day", "camera", "covered", *coverage.KINDS, "not_covered"],
+}
+HEADINGS = {"retention": N_("Retention achieved per camera-day"),
+            "retention_findings": N_("Retention findings, with the clock and evidence each was judged on"), "destructions": N_("Destructions"),
+            "accesses": N_("Accesses and their approvals"), "alarms": N_("Alarms"), "findings": N_("Findings"),
+            "coverage": N_("Time covered per camera-day, by kind (seconds)")}
+LABELS = {"destroyed_us": N_("destroyed at"), "reason": N_("reason"), "verdict": N_("verdict"), "segment_id": N_("segment"),
+          "sha256": N_("segment SHA-256"), "bytes": N_("bytes"), "start_us": N_("footage from"),
+          "end_us": N_("footage to"), "suspect": N_("suspect"), "title": N_("finding"),
+          "explanation": N_("what it means"), "covered": N_("covered once"), "live": N_("recorded live"),
+          "backfilled": N_("backfilled from the camera's recording"), "standby": N_("fetched back from the standby"),
+          "stood_in": N_("recorded by the standby"), "not_covered": N_("held by no box"),
+          "basis": N_("judged on")}
+KIND_OF = {"findings": N_("finding id"), "alarms": N_("alarm kind")}  # the "kind" column, by section
+# values that arrive as data, shown in the sites' language
+REASONS = {"max_retention": N_("past its maximum retention"), "capacity": N_("for disk space")}
+ACTIONS = {"grant.use": N_("viewing"), "export.done": N_("export"), "playback.start": N_("playback")}
+SUSPECT_WHY = (N_("unknown severity"), N_("start in the future"))
+# central/verify.judge_access's reasons, matched and said again in the sites' language (a reason
+# of another shape stays as made; tests/test_central_month.py runs every branch through these)
+WHY = [(re.compile(p), t) for p, t in (
+    (r"^(?P<action>\S+) names no grant: ",  # i18n: a pattern
+     N_("{action} names no grant: footage was reached without an approved request")),
+    (r"^no approval on record for grant (?P<grant>.+)$", N_("no approval on record for grant {grant}")),  # i18n: a pattern
+    (r"^grant (?P<grant>.+) was approved by (?P<who>.+), who filed the request$",  # i18n: a pattern
+     N_("grant {grant} was approved by {who}, who filed the request")),
+    (r"^grant (?P<grant>.+) used again ",  # i18n: a pattern
+     N_("grant {grant} used again (a second viewing or copy needs a new request)")),
+    (r"^grant (?P<grant>.+) used after it expired$", N_("grant {grant} used after it expired")),  # i18n: a pattern
+    (r"^grant (?P<grant>.+) was approved for (?P<mode>.+), not for a copy$",  # i18n: a pattern
+     N_("grant {grant} was approved for {mode}, not for a copy")),
+    (r"^grant (?P<grant>.+), approved by (?P<who>.+)$", N_("grant {grant}, approved by {who}")),  # i18n: a pattern
+)]
+TIMES = {"destroyed_us", "start_us", "end_us", "at_us", "raised_us", "cleared_us", "about_us"}
+WORDS = {"retention", "severity", "title", "explanation", "basis"}
+
+
+class Filters(NamedTuple):
+    """What the auditor narrowed the destructions to (None: all): a camera, a local day, a verdict."""
+    camera: str | None = None
+    day: str | None = None
+    verdict: str | None = None
+
+
+VERDICTS = {"ok": N_("within the rules"), "early": N_("destroyed early"),
+            "min_breached": N_("minimum retention not kept"), UNJUDGED: N_("judged per camera-day only")}
+
+
+def _where(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters) -> tuple[str, list[Any]]:
+    """The destructions of the site-month narrowed by ``f``: read by the (site, destroyed_us) index,
+    never by scanning the messages (design/0141). ValueError: a day not of the month."""
+    days = compliance.month_days(month, tz)
+    if f.day is not None:
+        days = [d for d in days if d.name == f.day]
+        if not days:
+            raise ValueError(f"{f.day!r} is not a day of {month}")  # i18n: the page says it in its words
+    where, args = "FROM destructions WHERE site = ? AND destroyed_us >= ? AND destroyed_us < ?", \
+        [site, days[0].start_us, days[-1].end_us]  # i18n: SQL
+    if f.camera is not None:
+        where += " AND camera = ?"
+        args.append(f.camera)
+    if f.verdict is not None:
+        where += " AND verdict <> 'ok'" if f.verdict != "ok" else " AND verdict = 'ok'"
+        if f.verdict != "ok":
+            where += " AND verdict = ?"
+            args.append(f.verdict)
+    return where, args
+
+
+def total(store: Store, site: str, month: str, f: Filters, nodes: list[str]) -> int:
+    """The site-month's destructions under ``f``, from the camera-day summary (a few hundred rows a
+    node, kept when the month is archived): never a count of millions of rows."""
+    if not nodes:
+        return 0
+    ph = ",".join("?" * len(nodes))
+    sql = f"SELECT coalesce(sum(segments), 0) AS n FROM destruction_days WHERE node IN ({ph}) AND day >= ? AND day < ?"  # i18n: SQL
+    args: list[Any] = [*nodes, f.day or f"{month}-01", f"{f.day}~" if f.day else f"{month}-99"]
+    for col in ("camera", "verdict"):
+        if getattr(f, col) is not None:
+            sql += f" AND {col} = ?"
+            args.append(getattr(f, col))
+    return int(next(store.db.query(sql, args))["n"])
+
+
+def _row(r: dict[str, Any]) -> dict[str, Any]:
+    return {c: r.get(c) for c in SECTIONS["destructions"]} | {"verdict": r.get("verdict")}
+
+
+def destructions(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters = Filters(), *,
+                 page: int = 1, per_page: int = PAGE) -> list[dict[str, Any]]:
+    """One page of the site-month's destructions, oldest first."""
+    where, args = _where(store, site, month, tz, f)
+    sql = (f"SELECT * {where} ORDER BY destroyed_us, node, seq, n LIMIT {int(per_page)}"  # i18n: SQL
+           f" OFFSET {max(0, page - 1) * int(per_page)}")
+    return [_row(r) for r in store.db.query(sql, args)]
+
+
+def each_destruction(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters = Filters()) -> Iterator[dict[str, Any]]:
+    """Every destruction of the site-month, oldest first, read in batches (constant memory)."""
+    where, args = _where(store, site, month, tz, f)
+    for r in store.stream(f"SELECT * {where} ORDER BY destroyed_us, node, seq, n", args):  # i18n: SQL
+        yield _row(r)
+
+
+def gather(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int, *, page: int = 1,
+           per_page: int | None = PAGE, filters: Filters = Filters()) -> dict[str, Any]:
+    """The site-month of the report, with one page of its destructions (`per_page` None: all of
+    them). LookupError: no such site; ValueError: not a month, or a day not of it."""
+    r = report.build(store, site, month, tz, now_us)
+    days = compliance.month_days(month, tz)
+    nodes = [n["node"] for n in r["nodes"]]
+    gone = (list(each_destruction(store, site, month, tz, filters)) if per_page is None
+            else destructions(store, site, month, tz, filters, page=page, per_page=per_page))
+    return {**r, "destructions": gone, "destructions_total": total(store, site, month, filters, nodes),
+            "page": page, "per_page": per_page, "filters": filters._asdict(),
+            "coverage": coverage.month_rows(store.db, site, days, now_us)}
+
+
+def _finding(f: dict[str, Any]) -> dict[str, Any]:
+    """A finding with its title and explanation (catalog keys: said in the sites' language by cells())."""
+    title, explanation = finding_words.words(f["kind"])
+    return {**f, "title": title, "explanation": explanation}
+
+
+def _kept(f: dict[str, Any]) -> dict[str, Any]:
+    """A retention finding with the camera and the clock and evidence it was judged on (design/0122)."""
+    return {**f, "camera": (f.get("detail") or {}).get("camera"), "basis": finding_words.basis(f.get("detail"))}
+
+
+def sections(m: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each section's rows, the figures the page and the CSV both show."""
+    findings = [_finding(f) for f in m["findings"]]
+    kept = [_kept(f) for f in findings if f["kind"] in finding_words.RETENTION]
+    return {"retention": m["camera_days"], "retention_findings": kept, "destructions": m["destructions"],
+            "accesses": m["accesses"],
+            "alarms": m["alarms"], "findings": findings, "coverage": m["coverage"]}
+
+
+def check(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters = Filters()) -> None:
+    """What section_rows would raise before its first row: LookupError (no such site), ValueError
+    (not a month, or a day not of it). The CSV says so before it starts streaming."""
+    report.site_month(store, site, month, tz)
+    _where(store, site, month, tz, f)
+
+
+def section_rows(store: Store, name: str, site: str, month: str, tz: ZoneInfo, now_us: int,
+                 f: Filters = Filters()) -> Iterator[dict[str, Any]]:
+    """One section's rows as sections() gives them, read from the store as they are written
+    (design/0273): a cursor a section (findings, accesses, alarms, destructions), a node at a
+    time (camera-days), a camera-day at a time (coverage); never the section in a list."""
+    if name == "destructions":
+        return each_destruction(store, site, month, tz, f)
+    if name == "retention":
+        return report.each_camera_day(store, site, month, tz, now_us)
+    if name == "accesses":
+        return report.each_access(store, site, month, tz)
+    if name == "alarms":
+        return report.each_alarm(store, site, month, tz, now_us)
+    days = compliance.month_days(month, tz)
+    if name == "coverage":
+        report.site_month(store, site, month, tz)
+        return coverage.each_month_row(store.db, site, days, now_us)
+    if name in ("findings", "retention_findings"):
+        report.site_month(store, site, month, tz)
+        kinds = finding_words.RETENTION if name == "retention_findings" else None
+        found = (_finding(x) for x in store.findings_between(site, days[0].start_us, days[-1].end_us, kinds))
+        return found if kinds is None else (_kept(x) for x in found)
+    raise KeyError(name)
+
+
+def cells(sp: Speaker, name: str, row: dict[str, Any]) -> list[str | int | float]:
+    """A row's values as shown (the page escapes them; the CSV keeps numbers as numbers)."""
+    return [_cell(sp, col, row.get(col), row.get("said")) for col in SECTIONS[name]]
+
+
+def _cell(sp: Speaker, col: str, v: Any, said: object = None) -> str | int | float:
+    if col in TIMES:
+        return sp.local(v) if isinstance(v, int) else "-"
+    if col == "day":
+        return sp.day(v)
+    if col == "verdict":
+        return sp.word(VERDICTS.get(v, v)) if isinstance(v, str) else "-"
+    if col == "reason":
+        return sp.word(REASONS.get(v, v)) if isinstance(v, str) else "-"
+    if col == "action":
+        return sp.word(ACTIONS.get(v, v))
+    if col == "why" and isinstance(v, str):
+        return why(sp, v)
+    if col == "message" and isinstance(v, str):
+        return sp.said(v, said)
+    if col == "ok":
+        return sp._("yes") if v else sp._("no")
+    if col == "suspect":
+        return "" if v is None else sp._("suspect: {why}").format(why=sp.word(v))
+    if col in ("severity", "basis") and not v:
+        return ""
+    if col in WORDS:
+        return sp.word(v)
+    if col == "node" and isinstance(v, str):
+        return v.split("/", 1)[-1]
+    if isinstance(v, list):
+        return " ".join(map(str, v))
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return v
+    return "" if v is None else str(v)
+
+
+def why(sp: Speaker, reason: str) -> str:
+    """An access's reason (central/verify.judge_access) in the sites' language: from its template
+    when it carries one (a Msg, design/0280), else read back from its English (a report.json's)."""
+    if isinstance(reason, Msg):
+        stored = reason.stored()
+        params = stored["params"]
+        if isinstance(params, dict) and isinstance(params.get("action"), str):
+            stored["params"] = {**params, "action": sp.word(ACTIONS.get(params["action"], params["action"]))}
+        return sp.said(reason, stored)
+    for pattern, template in WHY:
+        m = pattern.match(reason)
+        if m:
+            words = m.groupdict()
+            if "action" in words:
+                words["action"] = sp.word(ACTIONS.get(words["action"], words["action"]))
+            return sp._(template).format(**words)
+    return reason
+
+
+def headers(sp: Speaker, name: str) -> list[str]:
+    return [sp.word((KIND_OF.get(name) if c == "kind" else None) or LABELS.get(c) or report_html.LABELS.get(c) or c)
+            for c in SECTIONS[name]]
+
+
+def bad(name: str, row: dict[str, Any]) -> bool:
+    """A row the page marks (the report's own judgement, design/0028)."""
+    if name == "retention":
+        return row["retention"] not in ("achieved", "no data")
+    if name == "alarms":
+        return row.get("suspect") is not None
+    if name == "coverage":
+        return bool(row["not_covered"])  # a stretch of the day no box holds
+    if name == "retention_findings":
+        return bool(row["severity"] != "info")
+    if name == "destructions":
+        return row.get("verdict") not in ("ok", UNJUDGED)
+    return not report_html._row_ok(name, row)
+
+
+def to_csv(sp: Speaker, name: str, rows: Iterable[dict[str, Any]]) -> bytes:
+    """One section as CSV in the sites' language, UTF-8 with a byte-order mark (Excel then reads
+    the Chinese); no cell a spreadsheet runs as a formula."""
+    return b"".join(csv_chunks(sp, name, rows))
+
+
+def csv_chunks(sp: Speaker, name: str, rows: Iterable[dict[str, Any]], every: int = 2000) -> Iterator[bytes]:
+    """to_csv in pieces of ``every`` rows, as ``rows`` come (the destructions streamed: constant memory)."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    out.write("\ufeff")
+    w.writerow(headers(sp, name))
+    row_cells = _destruction_cells(sp) if name == "destructions" else (lambda row: [
+        report_html.csv_safe(v) if isinstance(v, str) and v != "-" else v for v in cells(sp, name, row)])
+    for i, row in enumerate(rows, 1):
+        w.writerow(row_cells(row))
+        if i % every == 0:
+            yield out.getvalue().encode("utf-8")
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode("utf-8")
+
+
+def _destruction_cells(sp: Speaker) -> Callable[[dict[str, Any]], list[Any]]:
+    """cells() of a destruction, as the CSV writes it, fast (millions a site-month): a minute's
+    local text made once, the words of a reason or verdict looked up once."""
+    minutes: dict[int, str] = {}
+    words: dict[tuple[str, Any], str] = {}
+
+    def when(us: Any) -> str:
+        if not isinstance(us, int):
+            return "-"
+        m = us // 60_000_000
+        text = minutes.get(m)
+        if text is None:
+            if len(minutes) > 100_000:
+                minutes.clear()
+            text = minutes[m] = sp.local(m * 60_000_000)[:-3]  # without its seconds (a zone moves by minutes)
+        return f"{text}:{us // 1_000_000 % 60:02d}"
+
+    def word(col: str, v: Any) -> Any:
+        key = (col, v)
+        text = words.get(key)
+        if text is None:
+            text = words[key] = report_html.csv_safe(str(_cell(sp, col, v)))
+        return text
+
+    def safe(v: Any) -> Any:
+        return report_html.csv_safe(v) if isinstance(v, str) else ("" if v is None else v)
+
+    def row_cells(r: dict[str, Any]) -> list[Any]:
+        return [when(r["destroyed_us"]), word("node", r["node"]), safe(r["camera"]), word("reason", r["reason"]),
+                word("verdict", r["verdict"]), safe(r["segment_id"]), safe(r["sha256"]), safe(r["bytes"]),
+                when(r["start_us"]), when(r["end_us"])]
+    return row_cells

@@ -1,0 +1,139 @@
+"""The rows every edged-central instance rewrites, on PostgreSQL (issue 43, design/0104): a
+topic's retained state, a node's figures and status, each node's count of fresh messages for
+the minute. Under `edged-central run` (``coalesce_s``) a store holds them from its batches and
+writes them once a second, skipping (`SKIP LOCKED`) and keeping for the next second any row
+another transaction holds; a direct caller writes them with each batch. A mixin of
+central/pgstore.py's PgStore, which owns the connection, the staging tables and the retries.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import psycopg
+
+from central.intake import intake, quota
+from central.store.store import Batch
+
+# under run (PgStore.coalesce_s): the shared rows no other transaction holds, written; those taken
+_SKIP_RETAINED = ("WITH free AS (SELECT r.topic FROM retained r JOIN stage_retained s USING (topic) ORDER BY r.topic"
+                  " FOR UPDATE OF r SKIP LOCKED), up AS (UPDATE retained r SET received_us = s.received_us,"
+                  " payload = s.payload FROM stage_retained s WHERE r.topic = s.topic"
+                  " AND r.topic IN (SELECT topic FROM free) AND s.received_us >= r.received_us) SELECT topic FROM free")
+_SKIP_NODES = ("WITH free AS (SELECT n.node FROM nodes n JOIN stage_nodes s USING (node) ORDER BY n.node"
+               " FOR UPDATE OF n SKIP LOCKED), up AS (UPDATE nodes n SET last_us = greatest(n.last_us, s.last_us),"
+               " max_seq = greatest(n.max_seq, s.max_seq) FROM stage_nodes s WHERE n.node = s.node"
+               " AND n.node IN (SELECT node FROM free)) SELECT node FROM free")
+_COUNT = ("INSERT INTO quota_use AS q (node, minute, messages) SELECT n, %s, m FROM unnest(%s::text[], %s::bigint[])"
+          " AS u(n, m) ORDER BY n ON CONFLICT (node, minute) DO UPDATE SET messages = q.messages + excluded.messages"
+          " RETURNING node, messages")
+
+
+class SharedRows:
+    """PgStore's shared rows (see the module's docstring)."""
+
+    _shared: Any  # PgStore's: the transactions, their retries, the staging tables
+    _again: Any
+    _stage: Any
+
+    def __init__(self) -> None:
+        self.coalesce_s = 0.0  # `edged-central run` sets 1 s (central/ingest.py); a direct caller: at once
+        self._held = Batch([], [], [], [], [], [], 0)  # the batches' shared rows not written yet, newest wins
+        self._counts: dict[str, int] = {}  # node -> fresh durable messages this minute, not written yet
+        self._left: Batch | None = None  # of the last write: the rows another transaction held
+        self._settled = 0.0
+        self._swept = 0
+        self.budgets: dict[str, tuple[int, str, int]] = {}  # node -> (a minute's budget, why, read at)
+
+    def _hold(self, b: Batch) -> None:
+        """A batch's shared rows into those not written yet: a topic's newest state, a node's
+        newest figures (its greatest seq), status and this minute's count of fresh messages."""
+        h = self._held
+        if h.received_us and b.received_us // quota.MINUTE_US != h.received_us // quota.MINUTE_US:
+            self._settle()  # a minute's count goes into that minute's row
+            h = self._held
+        retained = {r[0]: r for r in h.retained}
+        retained.update((r[0], r) for r in b.retained)
+        nodes = {r[0]: r for r in h.nodes}
+        for r in b.nodes:
+            o = nodes.get(r[0])
+            nodes[r[0]] = r if o is None else (*r[:3], min(o[3], r[3]), max(o[4], r[4]), max(o[5], r[5]))
+        statuses = {st[2]: st for st in h.statuses}
+        statuses.update((st[2], st) for st in b.statuses)
+        for node, k in quota.fresh_counts(b.durable, b.received_us).items():
+            self._counts[node] = self._counts.get(node, 0) + k
+        self._held = Batch([], sorted(retained.values()), [], sorted(nodes.values()), sorted(statuses.values(),
+                           key=lambda st: st[2]), [], b.received_us)
+
+    def _settle(self) -> None:
+        """Write the shared rows held (``_hold``) in one short transaction."""
+        h, counts = self._held, self._counts
+        self._left = None
+        if h.retained or h.nodes or h.statuses or counts:
+            self._again(lambda: self._shared(h, counts))
+        self._held, self._counts = Batch([], [], [], [], [], [], 0), {}
+        if self._left is not None:  # held by another transaction: tried again with the next second's
+            self._held, self._left = self._left, None
+        self._settled = time.monotonic()
+
+    def settle(self) -> None:
+        """The shared rows held, written now (the store thread when idle, and at close)."""
+        if self._held.received_us:
+            self._settle()
+
+    def _unlocked(self, cur: psycopg.Cursor, b: Batch) -> set[str]:
+        """The shared rows of ``b`` no other transaction holds now (`SKIP LOCKED`: a verifier's
+        pass, another instance's second), written; those it holds are kept for the next
+        ``settle`` (a newer value held since replaces them). Returns the nodes written. A
+        topic's state is never put back to an older one (received_us)."""
+        topics: set[str] = set()
+        if b.retained:
+            self._stage(cur, "retained", b.retained, _SKIP_RETAINED)
+            topics = {r[0] for r in cur.fetchall()}
+            cur.execute("INSERT INTO retained (topic, node, what, received_us, payload) SELECT * FROM stage_retained s"
+                        " WHERE NOT EXISTS (SELECT 1 FROM retained r WHERE r.topic = s.topic) ORDER BY topic"
+                        " ON CONFLICT (topic) DO NOTHING RETURNING topic")
+            topics |= {r[0] for r in cur.fetchall()}
+        done: set[str] = set()
+        if b.nodes:
+            self._stage(cur, "nodes", b.nodes, _SKIP_NODES)
+            done = {r[0] for r in cur.fetchall()}
+        left = Batch([], [r for r in b.retained if r[0] not in topics], [], [r for r in b.nodes if r[0] not in done],
+                     [st for st in b.statuses if st[2] not in done], [], b.received_us)
+        if left.retained or left.nodes:
+            kept = self._left or Batch([], [], [], [], [], [], b.received_us)
+            self._left = kept._replace(retained=kept.retained + left.retained, nodes=kept.nodes + left.nodes,
+                                       statuses=kept.statuses + left.statuses)
+        return done
+
+    def _count(self, cur: psycopg.Cursor, conn: Any, b: Batch, counts: dict[str, int]) -> None:
+        """Each node's fresh durable messages counted into this minute's row, shared by every
+        instance, against what its birth allows (quota.birth_budget): over is a finding, once a
+        node and day (the per-process quota of central/quota.py still drops a flood)."""
+        if not counts:
+            return
+        minute = b.received_us // quota.MINUTE_US
+        nodes = sorted(counts)
+        used: dict[str, int] = dict(cur.execute(_COUNT, [minute, nodes, [counts[n] for n in nodes]]).fetchall())
+        over = {n: k for n, k in used.items() if k > quota.FLOOR}
+        for node, k in sorted(over.items()):
+            budget, why = self._budget(cur, node, b.received_us)
+            if k > budget:
+                intake.over_budget(conn, node, k, budget, why, b.received_us)
+        if b.received_us - self._swept > 10 * quota.MINUTE_US:  # a day of counts is kept
+            cur.execute("DELETE FROM quota_use WHERE minute < %s", [minute - 1440])
+            self._swept = b.received_us
+
+    def _budget(self, cur: psycopg.Cursor, node: str, now: int) -> tuple[int, str]:
+        """The node's budget by its newest birth, read again every 10 minutes."""
+        known = self.budgets.get(node)
+        if known is None or now - known[2] > 10 * quota.MINUTE_US:
+            row = cur.execute("SELECT payload FROM births WHERE node = %s ORDER BY ts_us DESC LIMIT 1", [node]).fetchone()
+            try:
+                birth = json.loads(row[0]) if row else None
+            except ValueError:
+                birth = None
+            known = self.budgets[node] = (*quota.birth_budget(birth), now)
+        return known[0], known[1]

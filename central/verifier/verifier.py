@@ -1,0 +1,362 @@
+"""The verifier's I/O shell: reads each node's unverified messages from the store in seq order,
+feeds them to the pure checks (central/verify.py), and writes the derived tables and the findings.
+
+Runs inside `edged-central run` every [verify] interval. Several instances sharing one store
+(a shared subscription) each run it; a node's pass is one IMMEDIATE transaction that marks
+its messages verified, so no message is verified twice. Every stored message is verified,
+also one below the node's newest seq (issue 28: a high seq must not blind the verifier); a
+message whose checks raise is undone and is a finding, a node whose pass fails is a finding,
+and the other nodes are verified all the same.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from central.keys import ca, keystanding
+from central.checks import coverage, node_births, verify
+from central import finding_words
+from central.verifier import retention_watch
+from central.verifier.evidence import Evidence
+from central.verifier.verifier_gaps import Ask, Gaps
+from central.verifier.verifier_kinds import MessageKinds, day_of, judge_in_store
+from central.store.store import Store
+from central.i18n import N_
+from storage.msg import Msg
+
+log = logging.getLogger("edged.central")
+__all__ = ["Verifier", "day_of", "judge_in_store"]  # the last two: central/verifier_kinds.py's, as before
+PAGE = 20_000  # messages of one node per pass
+RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
+VERIFIED_ROWS = 500  # messages marked verified by one statement
+BUFFERED = ("retention", "audit", "footage")  # kinds whose checks write through the pass's Evidence only
+WATCH_EVERY_US = 3_600_000_000  # the retention watch (footage kept past its maximum) runs this often, on the office's clock
+WATCH_CHUNK = 200  # nodes a transaction of the watch
+CHUNK_S = 0.1  # the longest one verification transaction runs: the nodes rows it updated stay locked till then, and ingest upserts them
+
+
+class Verifier(MessageKinds, Gaps):
+    def __init__(self, store: Store, tz: ZoneInfo, gap_grace_us: int,
+                 enrolled: Callable[[str], set[str] | None] | None = None, ask: Ask | None = None,
+                 standing: Callable[[str, str | None], keystanding.Standing] | None = None):
+        self.store, self.tz, self.grace = store, tz, gap_grace_us
+        self.ask = ask  # None: no resend is asked (a gap is a finding once gap_grace has passed)
+        self.enrolled = enrolled or (lambda _node: None)  # the office's enrolments (central/ca.py, design/0097)
+        # a key revoked, a node nobody enrolled (central/keystanding.py, design/0125)
+        self.standing = standing or (lambda _node, _key: keystanding.NOBODY)
+        self.standings: dict[tuple[str, str], keystanding.Standing] = {}  # its answers this run: read again each run
+        self.failed: dict[str, int] = {}  # node -> when its pass may be tried again
+        self.received_us = 0  # the office's receipt of the message being verified
+        self.pruned_us = 0    # when the coverage was last pruned (central/coverage.py)
+        self.watched_us = 0   # when the retention watch last ran (central/retention_watch.py)
+        self.config_hash: str | None = None  # the node's newest birth's, written at the end of its pass
+        self.ev: Evidence | None = None  # the pass's evidence and what it concluded (central/evidence.py)
+        self.statements = 0   # statements a pass sent to the store (the benchmark's round trips a message)
+
+    def run_once(self, now: int | None = None) -> int:
+        """Verify every node with something new; returns the messages verified. A node whose
+        pass fails is a finding of that node; the others are verified all the same.
+
+        Nodes are verified many to a transaction (each in its own savepoint, so a failing node
+        is undone alone), a transaction at most CHUNK_S long: a commit per node was most of a
+        fleet's verification time (issue 28; design/0027's addendum)."""
+        now = self.store.now_us() if now is None else now
+        self.standings = {}  # a revocation at the CA counts from the next run on
+        todo = [r["node"] for r in self.store.db.query(
+            "SELECT DISTINCT node FROM messages WHERE verified = 0 UNION SELECT node FROM births WHERE checked = 0")]
+        # another instance may hold a node (a fleet on PostgreSQL, central/pgstore.py); one that
+        # failed lately is tried again after RETRY_US, not every interval (the log)
+        mine = sorted(n for n in todo if self.store.lease(n) and self.failed.get(n, 0) <= now)  # in node order
+        done, i = 0, 0
+        while i < len(mine):
+            with self.store.writing(durable=False) as conn:
+                started = time.monotonic()
+                while i < len(mine) and (time.monotonic() - started < CHUNK_S):
+                    node, i = mine[i], i + 1
+                    if not self.store.lease(node):
+                        continue  # its share moved to another instance since the pass began (issue 43)
+                    conn.execute("SAVEPOINT node")
+                    try:
+                        done += self._pass(node, now)
+                        self.failed.pop(node, None)
+                    except Exception as exc:  # noqa: BLE001 - one node's data must never stop the fleet's verification
+                        conn.execute("ROLLBACK TO node")
+                        self.failed[node] = now + RETRY_US
+                        log.exception("verifying %s failed; retrying in %d s", node, RETRY_US // 1_000_000)
+                        self.node, self.site = node, node.split("/", 1)[0]
+                        self._finding(verify.failed(exc, now // 86_400_000_000))
+                    conn.execute("RELEASE node")
+        if now - self.pruned_us >= coverage.PRUNE_EVERY_US:
+            self.prune_coverage(now)
+        if now - self.watched_us >= WATCH_EVERY_US:
+            self.watch(now)
+        return done
+
+    def watch(self, now: int) -> int:
+        """The retention watch on the office's clock (design/0122), for the nodes this instance
+        verifies: footage kept past its maximum and a stopped retention pass, whether or not a
+        destruction ever comes. Returns the findings made (a finding made before is not again)."""
+        self.watched_us = now
+        made = 0
+        # a node with messages still to verify is not watched (its backlog may hold the destructions,
+        # retention_watch.watch): one read for every node, not its rules and a probe each (design/0270)
+        busy = {r["node"] for r in self.store.db.query("SELECT DISTINCT node FROM messages WHERE verified = 0")}
+        nodes = [r for r in self.store.db.query("SELECT node, site, name FROM nodes ORDER BY node")
+                 if r["node"] not in busy and self.store.lease(r["node"])]
+        for i in range(0, len(nodes), WATCH_CHUNK):  # a transaction a few hundred nodes: never a fleet's
+            with self.store.writing(durable=False) as conn:
+                for r in nodes[i:i + WATCH_CHUNK]:
+                    self.node, self.site, self.name = r["node"], r["site"], r["name"]
+                    conn.execute("SAVEPOINT node")
+                    try:
+                        for f in retention_watch.watch(self.store.db, self.node, self._policy()["births"]):
+                            made += self._finding(f)
+                    except Exception:  # noqa: BLE001 - one node's data must never stop the fleet's watch
+                        conn.execute("ROLLBACK TO node")
+                        log.exception("the retention watch of %s failed", self.node)
+                    conn.execute("RELEASE node")
+        return made
+
+    def prune_coverage(self, now: int) -> int:
+        """Store maintenance, once a day: forget the coverage no node may still hold the footage of
+        (central/coverage.py prune_before, by the longest maximum retention any birth announced)."""
+        self.pruned_us = now
+        longest: list[float | None] = []
+        for row in self.store.db.query("SELECT payload FROM births"):
+            try:
+                rules = node_births.retention_rules(json.loads(row["payload"]))
+            except (ValueError, TypeError, AttributeError):
+                continue
+            longest += [rules["max_days"], *(mx for _mn, mx in rules["cameras"].values())]
+        with self.store.writing(durable=False):
+            gone = coverage.prune(self.store.db, coverage.prune_before(now, longest))
+        if gone:
+            log.info("coverage: %d spans older than any node's retention forgotten", gone)
+        return gone
+
+    def node_pass(self, node: str, now: int) -> int:
+        with self.store.writing(durable=False):
+            return self._pass(node, now)
+
+    # one node -------------------------------------------------------------------------------
+    def _pass(self, node: str, now: int) -> int:
+        db = self.store.db
+        row = next(db.query("SELECT * FROM nodes WHERE node = ?", [node]), None)
+        if row is None:
+            return 0
+        self.site, self.name, self.node = row["site"], row["name"], node
+        self.key, self.session = row["public_key"], row["session"]
+        self.head = None if row["head_seq"] is None else {"seq": row["head_seq"], "hash": row["head_hash"],
+                                                          "at_us": row["head_at_us"]}
+        self.config_hash = row.get("config_hash")
+        cursor = row["verified_seq"]
+        msgs = db.execute("SELECT seq, kind, received_us, payload FROM messages WHERE node = ? AND verified = 0"
+                          " ORDER BY seq LIMIT ?", [node, PAGE]).fetchall()
+        if not cursor and msgs and now - msgs[0][2] < self.grace:
+            # a node's first pass starts at its lowest seq once that is gap_grace old: lower ones may
+            # still be on their way (a dead member's session being drained, design/0210), and a cursor
+            # starting above them would take them for late (a chain head behind one verified before)
+            return 0
+        births = list(db.query("SELECT ts_us, received_us, payload, checked FROM births WHERE node = ? ORDER BY ts_us",
+                               [node]))  # once a pass: the new ones checked, every one's rules (design/0270)
+        checked = self._births(births)
+        if self.key is None and now - row["first_us"] < self.grace:
+            for sql, params in checked:
+                db.execute(sql, params)
+            if self.config_hash != row.get("config_hash"):
+                db.execute("UPDATE nodes SET config_hash = ? WHERE node = ?", [self.config_hash, node])
+            return 0  # its birth (with the key) is retained and comes on connect: wait for it a little
+        policy = self._policy(births)
+        bodies = [_parse(payload) for _seq, _kind, _r, payload in msgs]
+        self.ev = Evidence(db, node)
+        try:
+            self.ev.prefetch(*_wanted(msgs, bodies))
+            n, done, late, cursor = self._page(msgs, bodies, cursor, now, policy)
+            # the pass's conclusions, its messages marked verified and the node's row: on PostgreSQL
+            # one statement (design/0270), each table in it written once
+            h = self.head or {}
+            then = checked + self._verified(done) + [(
+                "UPDATE nodes SET verified_seq = ?, public_key = ?, session = ?, head_seq = ?, head_hash = ?,"
+                " head_at_us = ?, config_hash = ? WHERE node = ?",
+                [cursor, self.key, self.session, h.get("seq"), h.get("hash"), h.get("at_us"), self.config_hash, node])]
+            for new in self.ev.flush(then=then):  # the critical findings the store did not hold
+                log.error("CRITICAL %s %s: %s", node, new[3], new[7])
+            self.statements += self.ev.statements
+        finally:
+            self.ev = None
+        if late:
+            self._late(late)
+        self.statements += 3 + len(late)
+        return n
+
+    def _page(self, msgs: list[Any], bodies: list[Any], cursor: int, now: int, policy: dict[str, Any]
+              ) -> tuple[int, list[int], list[int], int]:
+        """A page of the node's messages through their checks, in seq order, from ``cursor`` (the
+        highest verified seq): (messages verified, seqs to mark verified, late seqs, the new cursor)."""
+        n, done, late, seen = 0, [], [], set()
+        for (seq, kind, received_us, _payload), body in zip(msgs, bodies):
+            if seq in seen or (cursor and seq <= cursor and self._verified_before(seq)):
+                done.append(seq)  # stored twice (each side of a month's end, design/0213): judged once,
+                continue          # both copies marked verified
+            seen.add(seq)
+            if cursor and seq > cursor + 1:
+                if now - received_us < self.grace:
+                    break  # a later message is here; the missing ones may still be on their way
+                said = self._resend(cursor + 1, seq - 1, now)
+                if said is None:
+                    break  # asked for again: the node's answer, or the messages themselves, are on their way
+                f = verify.gap(cursor, seq, said)
+                if f is not None:
+                    self._finding(f)
+            self.received_us = received_us  # the office's clock at its receipt (design/0095)
+            self._message(seq, kind, body, policy)
+            if seq < cursor:
+                late.append(seq)
+            cursor = max(cursor, seq)  # a late message (below the cursor) is verified all the same
+            done.append(seq)
+            n += 1
+        return n, done, late, cursor
+
+    def _verified(self, done: list[int]) -> list[tuple[str, list[Any]]]:
+        """The statements marking a pass's messages verified: on PostgreSQL one, the seqs as one
+        text (a statement of one text whatever the count, prepared once); else a few hundred a statement."""
+        if hasattr(self.store.db, "write_all"):
+            return [("UPDATE messages SET verified = 1 WHERE node = ? AND seq = ANY(string_to_array(?, ',')::bigint[])",
+                     [self.node, ",".join(map(str, done))])] if done else []
+        out = []
+        for i in range(0, len(done), VERIFIED_ROWS):  # a statement a few hundred messages, not one each
+            chunk = done[i:i + VERIFIED_ROWS]
+            out.append((f"UPDATE messages SET verified = 1 WHERE node = ? AND seq IN ({', '.join('?' * len(chunk))})",
+                        [self.node, *chunk]))
+        return out
+
+    def _message(self, seq: int, kind: str, body: Any, policy: dict[str, Any]) -> None:
+        """One message through its checks: whatever it does wrong is undone and is a finding; the
+        pass goes on with the next message. The kinds a pass writes through its Evidence (a
+        fleet's nearly every message) are undone there; the others in a savepoint."""
+        ev = self.ev
+        assert ev is not None
+        if (kind == "audit" and isinstance(body, dict) and body.get("action") in verify.ACCESS_ACTIONS
+                and not ev.judges(body)):
+            ev.flush(("audit",))  # judging this access reads the records before it from the store
+        mark, head = ev.mark(), self.head
+        saved = kind not in BUFFERED
+        if saved:
+            self.store.db.conn.execute("SAVEPOINT msg")
+        try:
+            if isinstance(body, Exception):
+                raise body
+            handler = getattr(self, "_on_" + kind, None)
+            if handler is not None and isinstance(body, dict):
+                handler(seq, body, policy)
+        except Exception as exc:  # noqa: BLE001 - a message, however built, never stops the pass
+            ev.rollback(mark)
+            self.head = head
+            if saved:
+                self.store.db.conn.execute("ROLLBACK TO msg")
+            at = body.get("ts_us") if isinstance(body, dict) else None
+            self._finding(verify.unreadable(Msg(N_("{kind} message {seq}"), kind=kind, seq=seq), f"malformed:{seq}", at,
+                                            exc))
+        if saved:
+            self.store.db.conn.execute("RELEASE msg")
+            self.statements += 2
+
+    def _births(self, births: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
+        """The node's new births (``births``: every one of its births, by ts_us) checked against the
+        newest one checked before; returns the statement marking them checked (run with the pass's
+        writes, design/0270)."""
+        new = [b for b in births if not b["checked"]]
+        if not new:
+            return []
+        prev_row = next((b for b in reversed(births) if b["checked"] == 1), None)
+        prev = json.loads(prev_row["payload"]) if prev_row else None
+        for b in new:
+            try:
+                birth = json.loads(b["payload"])
+                allowed = self.enrolled(self.node)
+                st = self.standing(self.node, birth.get("public_key"))
+                keys = keystanding.birth_findings(st, birth, b["received_us"]) or ca.birth_findings(allowed, birth)
+                for f in node_births.birth_changes(prev, birth) + node_births.birth_rules(birth) + keys:
+                    self._finding(f)
+                prev = birth
+                was = st.state == keystanding.REVOKED and not st.revoked_by(b["received_us"])  # revoked since
+                if allowed is None or birth.get("public_key") in allowed or was:  # never a key the office did not enrol
+                    self.key = birth.get("public_key") or self.key
+                self.session = birth.get("session", self.session)
+            except Exception as exc:  # noqa: BLE001 - schema-checked at ingest; a finding if it still fails
+                self._finding(verify.unreadable(Msg(N_("birth {ts}"), ts=b["ts_us"]), f"malformed:birth:{b['ts_us']}",
+                                                b["ts_us"], exc))
+        if prev is not None:  # written with the pass's own update of the row, at its end (issue 53: an
+            self.config_hash = prev.get("config_hash")  # update of its own waited on ingest's figures)
+        stamps = [b["ts_us"] for b in new]
+        return [(f"UPDATE births SET checked = 1 WHERE node = ? AND ts_us IN ({', '.join('?' * len(stamps))})",
+                 [self.node, *stamps])]
+
+    def _policy(self, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Every birth's retention rules in ts_us order: a destruction is judged against the rules
+        in force when it happened (node_births.in_force), not the newest (issue 28). ``rows``: the node's
+        births (ts_us, payload) by ts_us, read already."""
+        births = []
+        if rows is None:
+            rows = list(self.store.db.query("SELECT ts_us, payload FROM births WHERE node = ? ORDER BY ts_us",
+                                            [self.node]))
+        for row in rows:
+            try:
+                births.append((row["ts_us"], node_births.retention_rules(json.loads(row["payload"]))))
+            except (ValueError, TypeError, AttributeError):
+                continue  # a birth that cannot be read has been a finding of its own (_births)
+        return {"births": births}
+
+    def _finding(self, f: verify.Finding) -> int:
+        """Keep a finding (a finding made before is not again); returns 1 if it was new. In a pass,
+        with the pass's others (central/evidence.py): 1, and a critical one is logged at its end
+        if it was new."""
+        row = (f"{self.node}:{f.key}", self.node, self.site, f.kind, f.severity, self.store.now_us(), f.about_us,
+               f.message, finding_words.detail_json(f.message, f.detail))
+        if self.ev is not None:
+            self.ev.add("findings", row)
+            return 1
+        n = self.store.db.execute("INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us,"
+                                  " message, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(row))
+        if f.severity == verify.CRITICAL and n.rowcount:
+            log.error("CRITICAL %s %s: %s", self.node, f.kind, f.message)
+        return int(n.rowcount or 0)
+
+
+def _parse(payload: str) -> Any:
+    """A stored message's body, or why it cannot be read (a finding of its message, in the pass)."""
+    try:
+        return json.loads(payload)
+    except ValueError as exc:
+        return exc
+
+
+def _wanted(msgs: list[Any], bodies: list[Any]) -> tuple[list[int], list[int], list[tuple[int, int]], list[dict[str, Any]]]:
+    """What a page of messages will ask of the store: the audit records (seq_local, the one
+    before it, a head's), the segments its destructions name, its footage messages' (seq,
+    first_id) and its accesses and approvals (central/evidence.py prefetch)."""
+    audits: list[int] = []
+    segments: list[int] = []
+    footage: list[tuple[int, int]] = []
+    people: list[dict[str, Any]] = []
+    for (seq, kind, _r, _p), m in zip(msgs, bodies):
+        if not isinstance(m, dict):
+            continue
+        if kind == "audit":
+            if m.get("action") in verify.ACCESS_ACTIONS or m.get("action") == "request.approve":
+                people.append(m)
+            s, head = m.get("seq_local"), m.get("signed_head")
+            if isinstance(s, int):
+                audits += [s, s - 1]
+            if isinstance(head, dict) and isinstance(head.get("seq"), int):
+                audits.append(head["seq"])
+        elif kind == "retention":
+            segments += [d["segment_id"] for d in verify.destructions(m)
+                         if isinstance(d, dict) and isinstance(d.get("segment_id"), int)]
+        elif kind == "footage" and isinstance(m.get("first_id"), int) and isinstance(m.get("last_id"), int):
+            footage.append((seq, m["first_id"]))
+    return audits, segments, footage, people

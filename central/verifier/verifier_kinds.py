@@ -1,0 +1,240 @@
+"""The verifier's handlers of each kind of message (central/verifier.py runs them in a node's
+pass, in seq order): what each message says, checked by the pure functions of central/verify.py,
+written through the pass's Evidence (central/evidence.py) or, for the few kinds a day, at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from datetime import datetime
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from central.checks import coverage, node_births, verdicts, verify
+from central.keys import keystanding
+from central.verifier.evidence import Evidence
+from central.store.store import Store
+from central.store.store_schema import destruction_row
+from central.i18n import N_
+from storage.msg import Msg
+
+log = logging.getLogger("edged.central")
+__all__ = ["MessageKinds", "day_of", "judge_in_store"]
+
+
+def day_of(us: int, tz: ZoneInfo) -> str:
+    """The local day of ``us`` (a second's, remembered: a pass's destructions share a few)."""
+    return _day_of_second(us // 1_000_000, tz)  # a day begins on a whole second in every zone
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_of_second(second: int, tz: ZoneInfo) -> str:
+    return _day(second * 1_000_000, tz)
+
+
+def _day(us: int, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(us / 1e6, tz).strftime("%Y-%m-%d")
+
+
+class MessageKinds:
+    """A mixin of central/verifier.py's Verifier: the node being verified is its state."""
+
+    store: Store
+    tz: ZoneInfo
+    ev: Evidence | None
+    node: str
+    site: str
+    name: str
+    key: str | None
+    head: dict[str, Any] | None
+    received_us: int
+    standing: Callable[[str, str | None], keystanding.Standing]
+    standings: dict[tuple[str, str], keystanding.Standing]  # standing's answers this run (central/verifier.py)
+    statements: int
+
+    def _finding(self, f: verify.Finding) -> int:
+        raise NotImplementedError
+
+    def _hash(self, seq_local: int) -> str | None:
+        """The hash audit record ``seq_local`` was received with (None: not received)."""
+        return self.store.audit_hash(self.node, seq_local) if self.ev is None else self.ev.audit_hash(seq_local)
+
+    def _on_audit(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
+        if "seq_local" in m and "prev_hash" in m and "action" in m:
+            s = m["seq_local"]
+            known = self._hash(s)
+            before = self._hash(s - 1) if s > 1 else None
+            findings = verify.check_record(m, before=before, known=known)
+            for f in findings:
+                self._finding(f)
+            st = self._revoked()
+            if st is not None:  # not on the node's chain: the office revoked the key it speaks with
+                self._finding(keystanding.revoked_message(Msg(N_("audit record {seq}"), seq=s), f"audit:{seq}", m.get("at_us"), st))
+            elif known is None:
+                assert self.ev is not None
+                self.ev.audit((self.node, s, m["at_us"], m["actor"], m["action"],
+                               json.dumps(m.get("detail") or {}, sort_keys=True, ensure_ascii=False), m["prev_hash"],
+                               m["hash"], seq))
+                if not findings and m["action"] in verify.ACCESS_ACTIONS:
+                    self._access({**m, "seq": s})
+        elif m.get("kind") != "chain_head":
+            return  # a command record: on the chain through its own mqtt.command record
+        signed = m.get("signed_head")
+        if signed is None:
+            s = m.get("seq_local")
+            self._finding(verify.head_unsigned(s, seq, m.get("at_us")))
+            return
+        if signed.get("seq") != m.get("seq_local") or signed.get("hash") != (m.get("hash")):
+            self._finding(verify.head_mismatch(seq, m.get("at_us")))
+            return
+        self.add_head(signed, seq, "mqtt")
+
+    def add_head(self, signed: dict[str, Any], msg_seq: int, source: str) -> bool:
+        """Check a signed head and keep it (valid or not); returns whether its signature is valid."""
+        valid, findings = verify.check_head(signed, site=self.site, name=self.name, key=self.key,
+                                            record_hash=self._hash(signed["seq"]),
+                                            last=self.head)
+        st = self._revoked() if valid else None
+        if st is not None:  # a good signature of a key the office had revoked when the head came
+            valid, findings = False, [keystanding.revoked_message(Msg(N_("chain head {seq}"), seq=signed['seq']), f"head:{msg_seq}",
+                                                                  signed.get("at_us"), st)]
+        for f in findings:
+            self._finding(f)
+        row = (self.node, msg_seq, signed["seq"], signed["hash"], signed["at_us"], signed["sig"], int(valid), source)
+        if self.ev is not None:
+            self.ev.add("heads", row)
+        else:
+            self.store.db.execute("INSERT OR IGNORE INTO heads (node, msg_seq, seq_local, hash, at_us, sig, valid,"
+                                  " source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(row))
+        if valid and (self.head is None or signed["seq"] >= self.head["seq"]):
+            self.head = {"seq": signed["seq"], "hash": signed["hash"], "at_us": signed["at_us"]}
+        return valid
+
+    def _revoked(self) -> keystanding.Standing | None:
+        """The node key's standing when the office had revoked it by its receipt of the message
+        being verified (by now for a head typed in by hand), else None."""
+        st = keystanding.NOBODY
+        if self.key:  # read once a node and key a run (a stat of the register each message was ~10 % of a pass)
+            st = self.standings.get((self.node, self.key)) or self.standings.setdefault(
+                (self.node, self.key), self.standing(self.node, self.key))
+        return st if st.revoked_by(self.received_us or self.store.now_us()) else None
+
+    def _access(self, rec: dict[str, Any]) -> None:
+        ok, why = self.judge(self.node, rec)
+        if not ok:
+            self._finding(verify.unapproved(rec, why))
+
+    def judge(self, node: str, rec: dict[str, Any]) -> tuple[bool, str]:
+        """judge_in_store's answer: from the pass's evidence when it holds the records (design/0270)."""
+        got = None if self.ev is None else self.ev.access(rec)
+        if got is None:  # the pass's records before it are in the store (central/verifier.py _message)
+            return judge_in_store(self.store, node, rec)
+        approve, filed, uses = got
+        return verify.judge_access(rec, approve=approve, filed=filed, earlier_uses=uses)
+
+    def _on_alarm(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
+        at = m.get("at_us") or m.get("ts_us")
+        if m["action"] == "raise":
+            self.store.db.execute("INSERT OR IGNORE INTO alarms (node, id, raised_us, kind, severity, camera, message)"
+                                  " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                  [self.node, m["id"], at, m.get("kind"), m.get("severity"), m.get("camera"),
+                                   m.get("message")])
+        else:
+            self.store.db.execute("UPDATE alarms SET cleared_us = ? WHERE node = ? AND id = ? AND cleared_us IS NULL",
+                                  [at, self.node, m["id"]])
+
+    def _on_ethics(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
+        """A major or abnormal request (design/0083): its own finding, for the ethics office."""
+        self._finding(verify.ethics(seq, m))
+
+    def _on_footage(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
+        """Footage the node recorded: the office's clock says when it first heard of it (design/0095),
+        and what else it holds of when it was recorded (design/0122). Kept with the pass's
+        conclusions (central/evidence.py), its clock offset read from the page's window."""
+        assert self.ev is not None
+        first, last = m["first_id"], m["last_id"]
+        if not (isinstance(first, int) and isinstance(last, int)):
+            raise TypeError(f"footage ids {first!r}..{last!r}")
+        spans = list(coverage.spans_of(m.get("spans")))  # the time it covers, counted once (design/0115)
+        self.ev.footage(seq, m, self.received_us)
+        for camera, row in spans:
+            self.ev.add("coverage", (self.node, camera, *row))
+
+    def _on_retention(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
+        """A pass's destructions (or one, from a box before issue 53), each judged alone."""
+        assert self.ev is not None
+        gone = verify.destructions(m)
+        for i, d in enumerate(gone):
+            try:
+                rows, finding = self._destruction(seq, i, d, policy)
+            except Exception as exc:  # noqa: BLE001 - one destruction, however built, never stops the others
+                if len(gone) == 1 and d is m:
+                    raise  # the old shape: the message is the destruction
+                self._finding(verify.unreadable(Msg(N_("retention message {seq}, destruction {n}"), seq=seq, n=i + 1),
+                                                f"malformed:{seq}:{i}", None, exc))
+                continue
+            for table, row in rows.items():
+                self.ev.add(table, row)
+            if finding is not None:
+                self._finding(finding)
+
+    def _destruction(self, seq: int, n: int, m: dict[str, Any], policy: dict[str, Any]
+                     ) -> tuple[dict[str, tuple[Any, ...]], verify.Finding | None]:
+        """One destruction judged on every clock (central/verdicts.py, design/0122), the ``n``-th of
+        message ``seq``: its rows (destruction_days, destructions one by one for the auditor's month,
+        retention_heard) and its finding, if any; nothing written."""
+        assert self.ev is not None
+        birth_ts, rules = node_births.in_force(policy["births"], m["destroyed_us"])
+        low, high = node_births.limits(rules, m["camera"])
+        found, first = self.ev.heard_of(m.get("segment_id"))
+        v = verdicts.judge(m, heard=None if found is None else found.heard, reported_us=self.received_us,
+                           min_days=low, max_days=high, announced_from=first)
+        verdict, why = v.verdict, v.why
+        day = day_of(m["destroyed_us"], self.tz)
+        sid = m.get("segment_id")
+        rows = {"days": (self.node, m["camera"], day, m["reason"], verdict, 1, m.get("bytes") or 0,
+                         (m["destroyed_us"] - m["end_us"] - (m.get("shift_us") or 0)) / 86_400e6),
+                "destructions": destruction_row(self.node, self.site, seq, n, m, verdict),
+                "retention_heard": (self.node, sid if isinstance(sid, int) and not isinstance(sid, bool) else None,
+                                    self.received_us)}
+        if verdict == "ok":
+            return rows, None
+        return rows, verify.destroyed(verdict, m["camera"], day_of(m["start_us"], self.tz), why, day,
+                                      self.received_us if v.clock == verdicts.OFFICE else m["destroyed_us"],
+                                      {"camera": m["camera"], "day": day, "msg_seq": seq, "rules_of_birth_us": birth_ts,
+                                       "min_days": low, "max_days": high,
+                                       "heard_us": None if found is None else found.heard.heard_us,
+                                       "reported_us": self.received_us, **v.basis()})
+
+    def _on_inspection(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
+        self.store.db.execute(
+            "INSERT INTO inspections (node, run, kind, due_us, ran_us, signed_us, countersigned_us, inspector,"
+            " supervisor, cameras) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, run) DO UPDATE SET"
+            " signed_us = excluded.signed_us, countersigned_us = excluded.countersigned_us,"
+            " inspector = excluded.inspector, supervisor = excluded.supervisor",
+            [self.node, m["run"], m.get("kind"), m.get("due_us"), m.get("ran_us"), m.get("signed_us"),
+             m.get("countersigned_us"), m.get("inspector"), m.get("supervisor"),
+             json.dumps(m.get("cameras") or {}, sort_keys=True)])
+
+
+def judge_in_store(store: Store, node: str, rec: dict[str, Any]) -> tuple[bool, str]:
+    """judge_access with the grant's approval, the request's filing and earlier uses read from the store."""
+    grant = (rec.get("detail") or {}).get("grant")
+    db = store.db
+    approve = filed = None
+    uses = 0
+    if grant is not None:
+        a = next(db.query("SELECT * FROM audit WHERE node = ? AND action = 'request.approve'"
+                          " AND json_extract(detail, '$.grant') = ? ORDER BY seq_local LIMIT 1", [node, grant]), None)
+        if a is not None:
+            approve = {**a, "detail": json.loads(a["detail"])}
+            rid = approve["detail"].get("request")
+            f = next(db.query("SELECT * FROM audit WHERE node = ? AND action = 'request.file'"
+                              " AND json_extract(detail, '$.request') = ? ORDER BY seq_local LIMIT 1", [node, rid]), None)
+            filed = None if f is None else {**f, "detail": json.loads(f["detail"])}
+        uses = db.execute("SELECT count(*) FROM audit WHERE node = ? AND action = 'grant.use'"
+                          " AND json_extract(detail, '$.grant') = ? AND seq_local < ?",
+                          [node, grant, rec["seq"]]).fetchone()[0]
+    return verify.judge_access(rec, approve=approve, filed=filed, earlier_uses=uses)
