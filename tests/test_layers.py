@@ -4,7 +4,7 @@
   three. No module below edged/ imports from above, and none hides a first-party import
   inside a function (the way a cycle used to be dodged).
 - SQL lives in storage/ (and the tests' one helper, tests/support/catalog.py). central/ is a
-  separate program with its own store (central/store.py) and is not held to this; bench/
+  separate program with its own store (central/store/) and is not held to this; bench/
   measures queries and is not either.
 - The wall clock is read only in storage/time/clock.py, in every package (central/ too: issue 41).
 - No import cycle inside any package (issue 41: every package is scanned, not only edged/viewer/).
@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 from tests.support.sources import nodes, text as read
 
@@ -99,43 +101,88 @@ STORAGE_FLOORS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def _storage_room(name: str) -> str | None:
+def _room(package: str, name: str) -> str | None:
     parts = name.split(".")
-    return parts[1] if parts[0] == "storage" and len(parts) > 1 else None
+    return parts[1] if parts[0] == package and len(parts) > 1 else None
 
 
-def storage_room_arrows() -> dict[tuple[str, str], list[str]]:
-    """(room, room it imports) -> where, for every import between two rooms of storage/."""
+def room_arrows(package: str) -> dict[tuple[str, str], list[str]]:
+    """(room, room it imports) -> where, for every import between two rooms of a package (module
+    level and inside functions; `from storage import audit` names the room audit)."""
     arrows: dict[tuple[str, str], list[str]] = {}
-    for path in _modules("storage"):
+    for path in _modules(package):
         rel = path.relative_to(ROOT)
-        room = _storage_room(".".join(rel.with_suffix("").parts))
+        room = _room(package, ".".join(rel.with_suffix("").parts))
         if room is None or room == "__init__":
             continue
         for node in nodes(path):
             names = _imported(node)
-            if isinstance(node, ast.ImportFrom) and node.module == "storage":  # `from storage import audit`
-                names = [f"storage.{a.name}" for a in node.names]
+            if isinstance(node, ast.ImportFrom) and node.module == package:  # `from storage import audit`
+                names = [f"{package}.{a.name}" for a in node.names]
             for name in names:
-                other = _storage_room(name)
+                other = _room(package, name)
                 if other and other != room:
                     arrows.setdefault((room, other), []).append(f"{rel.as_posix()}:{node.lineno} imports {name}")
     return arrows
 
 
+def storage_room_arrows() -> dict[tuple[str, str], list[str]]:
+    """(room, room it imports) -> where, for every import between two rooms of storage/."""
+    return room_arrows("storage")
+
+
+def _rooms_stand_on_floors(package: str, floors: tuple[tuple[str, ...], ...], name: str) -> None:
+    floor = {room: n for n, rooms in enumerate(floors) for room in rooms}
+    assert sum(map(len, floors)) == len(floor), "a room on two floors"
+    found = {p.stem if p.is_file() else p.name for p in (ROOT / package).iterdir()
+             if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").exists()}
+    assert found - floor.keys() == set(), f"rooms of {package}/ on no floor of {name} (give each its floor)"
+    assert floor.keys() - found == set(), f"{name} names rooms {package}/ no longer has"
+    wrong = [f"{w} ({room} on floor {floor[room]}, {other} on floor {floor[other]})"
+             for (room, other), where in sorted(room_arrows(package).items()) if floor[other] >= floor[room]
+             for w in where]
+    assert not wrong, f"{package}/ rooms importing sideways or up (tests/test_layers.py {name}):\n" + "\n".join(wrong)
+
+
 def test_storage_rooms_stand_on_floors():
     """Every room of storage/ has its floor, and imports only rooms below it: no room loop, no
     arrow up or sideways (issue 57: 8 of its rooms imported each other in a loop)."""
-    floor = {room: n for n, rooms in enumerate(STORAGE_FLOORS) for room in rooms}
-    assert sum(map(len, STORAGE_FLOORS)) == len(floor), "a room on two floors"
-    found = {p.stem if p.is_file() else p.name for p in (ROOT / "storage").iterdir()
-             if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").exists()}
-    assert found - floor.keys() == set(), "rooms of storage/ on no floor of STORAGE_FLOORS (give each its floor)"
-    assert floor.keys() - found == set(), "STORAGE_FLOORS names rooms storage/ no longer has"
-    wrong = [f"{w} ({room} on floor {floor[room]}, {other} on floor {floor[other]})"
-             for (room, other), where in sorted(storage_room_arrows().items()) if floor[other] >= floor[room]
-             for w in where]
-    assert not wrong, "storage/ rooms importing sideways or up (tests/test_layers.py STORAGE_FLOORS):\n" + "\n".join(wrong)
+    _rooms_stand_on_floors("storage", STORAGE_FLOORS, "STORAGE_FLOORS")
+
+
+# The floors of central/'s rooms, the lowest first (issue 57, design/0288), held as storage/'s are:
+# a room is a folder of central/ or a module standing alone; it imports only rooms on floors below
+# its own, never one beside it, and no room is excepted. A new module joins the room it belongs to;
+# a new room takes its floor here.
+CENTRAL_FLOORS: tuple[tuple[str, ...], ...] = (
+    ("i18n", "login", "config_secrets", "apt_repo"),  # the words' domain, the accounts, the secrets file, the APT repo
+    ("finding_words", "checks"),  # the findings' words; the pure checks a node's messages are judged by
+    ("intake", "keys"),  # what a node's message must pass and the subscription; the CA and its register
+    ("store",),  # the store on SQLite and on PostgreSQL, its schema, versions and migrations
+    ("config", "archive", "verifier", "ops"),  # over the store: the config (it opens the store), a month
+    # archived, the verifier's shell, an instance's figures
+    ("report", "ingest", "cli_store"),  # a site's month; `run`'s threads (subscriber, store, verifier); store verbs
+    ("pages",),  # the dashboard
+    ("cli",),  # `edged-central`
+)
+
+
+def test_central_rooms_stand_on_floors():
+    """Every room of central/ has its floor, and imports only rooms below it (issue 57: central/
+    was 57 flat modules, and nothing in the tree said which were the office's store, verifier or pages)."""
+    _rooms_stand_on_floors("central", CENTRAL_FLOORS, "CENTRAL_FLOORS")
+
+
+def test_the_floor_check_sees_an_arrow_up(tmp_path, monkeypatch):
+    for room, body in (("low", "from pkg import high\n"), ("high", "")):
+        (tmp_path / "pkg" / room).mkdir(parents=True)
+        (tmp_path / "pkg" / room / "__init__.py").write_text(body)
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert room_arrows("pkg") == {("low", "high"): ["pkg/low/__init__.py:1 imports pkg.high"]}
+    _rooms_stand_on_floors("pkg", (("high",), ("low",)), "FLOORS")
+    for floors in ((("low",), ("high",)), (("low", "high"),)):  # up, sideways
+        with pytest.raises(AssertionError, match="sideways or up"):
+            _rooms_stand_on_floors("pkg", floors, "FLOORS")
 
 
 # The modules of storage/ that may import storage/catalog.py: they open the catalog or are handed
