@@ -7,10 +7,10 @@ One node of `--cameras` cameras for `--days` days of January 2026 at the daemon'
 (bench/central_ingest.py's fleet model: a destruction per camera per minute, a signed chain
 head each minute, a request's audit burst every 10 minutes; its durable messages only: the
 retained camera and node states are one row per topic whatever the time, not per month) is
-stored in an embedded SQLite store (central/store.py; `--postgres`: a PostgreSQL 15 started here,
-fsync on, central/pgstore.py) and verified (central/verifier.py), so
+stored in an embedded SQLite store (central/store/store.py; `--postgres`: a PostgreSQL 15 started here,
+fsync on, central/store/pgstore.py) and verified (central/verifier/verifier.py), so
 the derived tables a report reads are filled as in service. Then the month is archived
-(central/archiving.py). The live SQLite store is measured after VACUUM (its pages in use), a
+(central/archive/archiving.py). The live SQLite store is measured after VACUUM (its pages in use), a
 PostgreSQL one as the sum of its tables' pg_total_relation_size (indexes and TOAST included),
 before and after the archive. Figures scale to a month by 30 / --days when --days is
 less. One process, one core.

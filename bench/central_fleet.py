@@ -31,7 +31,7 @@ a core of its own (PostgreSQL on its own cores) verifies in max over the instanc
 seconds + its lock waits); throughput = messages / that, against one instance's messages / (its
 CPU seconds + its lock waits). The serial fraction is the lock-wait session-seconds over the
 instances' busy CPU seconds. Then a kill -9 of one of the three (never restarted): the time until
-the two left hold the rendezvous split of every node (central/leases.py) among themselves.
+the two left hold the rendezvous split of every node (central/intake/leases.py) among themselves.
 `--kill-test` also runs tests/test_central_postgres.py's test of an instance killed for good
 while a real box reports (messages lost, findings left once the resends are in) and prints its
 figures. Output: stdout and bench/out/central_fleet.txt.
@@ -277,7 +277,7 @@ def run(args, pg, sample: Path, meta: dict, n: int, work: Path) -> dict:
             out["ingest_wait"], out["ingest_wait_by"] = s.wait_s, dict(s.by_event)
             out["ingest_wait_q"] = sorted(s.by_query.items(), key=lambda x: -x[1])[:2]
             # the month's partition, made by the first batch of a fresh store (the others wait for its
-            # commit): once a month, not a cost of ingest (central/pgstore.py _partitions)
+            # commit): once a month, not a cost of ingest (central/store/pgstore.py _partitions)
             # (the creator under its advisory lock; the others' statements on the table, a relation lock,
             # while its CREATE ... PARTITION OF holds the table: the only relation locks ingest takes)
             out["ingest_wait_month"] = (sum(v for q, v in s.by_query.items() if "pg_advisory_xact_lock" in q)
@@ -385,7 +385,7 @@ def log(msg: str = "") -> None:
 
 def figures(r: dict, msgs: int, share: float) -> dict:
     """The run's per-message and capacity figures (CPU seconds; see the module's docstring).
-    ``share``: the largest instance's share of the fleet's nodes by central/leases.py (1/n at an
+    ``share``: the largest instance's share of the fleet's nodes by central/intake/leases.py (1/n at an
     even split; the sample's few nodes split less evenly by chance than a fleet's thousands)."""
     ing = sum(a for a, _b in r["ingest_cpu"])
     # its process + its sessions (one verify thread's round trips), less its cost with nothing to do
@@ -512,7 +512,7 @@ def one_shape(args, pg, work: Path, shape: str) -> dict:
                 [f"leases, the sample's {len(last[nb]['nodes'])} nodes (rendezvous)",
                  " / ".join(map(str, last[nb]["leases"])) + f" (largest {100 * lease_even:.0f} % off even)",
                  "within 20 %", "yes" if lease_even <= 0.2 else "NO (few nodes: chance)"],
-                [f"leases, {args.fleet:,} nodes (central/leases.py split, the same ids)",
+                [f"leases, {args.fleet:,} nodes (central/intake/leases.py split, the same ids)",
                  " / ".join(map(str, fleet_split.values()))
                  + f" ({100 * evenness(list(fleet_split.values()), args.fleet):.1f} % off even)", "within 20 %",
                  "yes" if evenness(list(fleet_split.values()), args.fleet) <= 0.2 else "NO"],

@@ -1,4 +1,4 @@
-"""bench/central_ingest on PostgreSQL (central/pgstore.py): the simulated fleet through a real
+"""bench/central_ingest on PostgreSQL (central/store/pgstore.py): the simulated fleet through a real
 mosquitto into edged-central instances storing into a PostgreSQL 15 started here (fsync on,
 synchronous_commit on), ingest paths and instance counts compared in the same run:
 

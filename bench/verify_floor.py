@@ -36,7 +36,7 @@ from bench.common import cpu_ticks, table
 
 HZ = os.sysconf("SC_CLK_TCK")
 DAY_MESSAGES = 26_496_000  # 4,000 nodes x 6,624 (bench/central_fleet.py day_per_node, the new shape)
-SHARE = 0.342              # the busiest of 3 instances' rendezvous share of 4,000 nodes (central/leases.py)
+SHARE = 0.342              # the busiest of 3 instances' rendezvous share of 4,000 nodes (central/intake/leases.py)
 
 
 def packets(path: Path) -> list[tuple[str, bytes]]:

@@ -32,7 +32,7 @@ from storage.declare import ConfigError as ConfigError, key, parse_duration as p
 EX_CONFIG = 78
 DEFAULT_TOPIC = "edged/v1/+/+/#"
 _GROUP = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_LIMITS = Limits()  # the quota's defaults are central/quota.py's
+_LIMITS = Limits()  # the quota's defaults are central/intake/quota.py's
 
 
 # --- how a value is read (value, field path) -> value; each error names the path ------------------

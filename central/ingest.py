@@ -1,4 +1,4 @@
-"""The central office's MQTT side: the subscriber (central/subscriber.py, paho-mqtt, MQTT 5) on every node, and
+"""The central office's MQTT side: the subscriber (central/intake/subscriber.py, paho-mqtt, MQTT 5) on every node, and
 the thread that stores what arrives in batches.
 
 The network thread only queues what it read; the store thread writes a batch in one
@@ -34,7 +34,7 @@ from central.verifier.verifier import Verifier
 from mqtt import commands, office_time
 
 log = logging.getLogger("edged.central")
-QUEUE_MAX = 256  # batches (central/subscriber.py BATCH messages at most) waiting for the store
+QUEUE_MAX = 256  # batches (central/intake/subscriber.py BATCH messages at most) waiting for the store
 LINGER_S = 0.1   # the longest a batch under a quarter of [storage] batch waits for more (its first message's wait)
 Chunk = tuple[subscriber.Subscriber, int, list[tuple[str, bytes, int, int]], float]  # (from, generation, batch, arrived)
 
@@ -53,7 +53,7 @@ class Ingest:
             host=b.host, port=b.port, client_id=b.client_id, subscription=b.subscription, username=b.username,
             password=b.password, ca_file=b.tls_ca_file, session_expiry_s=b.session_expiry_s,
             stopped_expiry_s=b.stopped_expiry_s), self._on_batch)
-        self.takeover: Any = None  # central/takeover.py's, in a shared group on PostgreSQL
+        self.takeover: Any = None  # central/intake/takeover.py's, in a shared group on PostgreSQL
         self._thread: threading.Thread | None = None
         self._verifying: threading.Thread | None = None
         self.stored_all = threading.Event()  # set at stop once the store thread has drained its queue
@@ -62,7 +62,7 @@ class Ingest:
         self._reported: set[tuple[str, str, int]] = set()
         self.lag_s = 0.0      # the last batch: from its arrival to its commit (the operator's view)
         self.stores: dict[str, Any] = {}  # "store", "verify": each thread's store, for the figures
-        self.members: Any = None  # central/leases.py's Membership, on PostgreSQL
+        self.members: Any = None  # central/intake/leases.py's Membership, on PostgreSQL
 
     @property
     def status(self) -> str:
@@ -73,7 +73,7 @@ class Ingest:
 
     def put(self, sub: subscriber.Subscriber, generation: int, batch: list[tuple[str, bytes, int, int]]) -> None:
         """A batch of ``sub``'s (this instance's subscriber, or a dead member's session being
-        drained, central/takeover.py) for the store thread, which acknowledges it to ``sub``."""
+        drained, central/intake/takeover.py) for the store thread, which acknowledges it to ``sub``."""
         while not self.stopping.is_set():
             try:
                 self.queue.put((sub, generation, batch, time.monotonic()), timeout=0.5)
@@ -141,7 +141,7 @@ class Ingest:
         thread drained its queue at stop."""
         try:
             store = self.stores["verify"] = self.cfg.open_store()
-            if self.members is not None:  # this instance's share of the nodes (central/leases.py)
+            if self.members is not None:  # this instance's share of the nodes (central/intake/leases.py)
                 store.me, store.members = self.members.me, self.members.members  # type: ignore[attr-defined]
         except BaseException as exc:  # noqa: BLE001 - as a failing store thread: the service stops
             log.exception("the verifier could not open the store")
@@ -168,7 +168,7 @@ class Ingest:
 
     @staticmethod
     def _verify(verifier: Verifier) -> int:
-        """A pass: a failure is logged (and a finding, central/verifier.py), never the end of the service."""
+        """A pass: a failure is logged (and a finding, central/verifier/verifier.py), never the end of the service."""
         try:
             verifier.store.rebalance()
             return verifier.run_once()
@@ -242,7 +242,7 @@ class TimeCast:
 
     def key(self) -> Any:
         """The office's key, read at its first use (blocking: on the verifier's thread); the
-        signed time and the resends (central/verifier.py) sign with it."""
+        signed time and the resends (central/verifier/verifier.py) sign with it."""
         if self._key is None:
             self._key = self._key_of()
         return self._key

@@ -1,6 +1,6 @@
 """The operator's view of a running office (issue 43, design/0105): each instance's figures
 (messages received, stored, verified; its ingest lag; its leases; the time its writes took and
-waited), written with its heartbeat into the store (central/leases.py) so that
+waited), written with its heartbeat into the store (central/intake/leases.py) so that
 `edged-central status --json` shows every instance's, and served as Prometheus metrics
 (prometheus_client) on [metrics] listen.
 
@@ -64,7 +64,7 @@ def status(store: Any) -> dict[str, Any]:
 
 
 def membership(ingest: Any) -> Any:
-    """On PostgreSQL, this instance's heartbeat (central/leases.py), started; and its metrics
+    """On PostgreSQL, this instance's heartbeat (central/intake/leases.py), started; and its metrics
     on [metrics] listen, on either store. None on SQLite (one instance: nothing to share)."""
     cfg = ingest.cfg
     if cfg.metrics_listen:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 ROOT = "edged/v1"
-OFFICE_CRL = "edged-office/v1/crl"  # the office's revocation list, retained (central/ca.py CRL_TOPIC: the same)
+OFFICE_CRL = "edged-office/v1/crl"  # the office's revocation list, retained (central/keys/ca.py CRL_TOPIC: the same)
 _LEVEL = re.compile(r"[^/+#\x00]+")
 
 

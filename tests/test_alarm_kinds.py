@@ -160,7 +160,7 @@ NOT_A_KIND = {  # (module, literal): why the literal is not the alarm kind
 }
 NOT_MISSPELT = {  # words a letter or two off a kind that are words of their own
     "host_clock_ok": "a camera view's flag (edged/rules/health.py CameraView.host_clock_ok)",
-    "min_retention_breached": "central's verdict on a destruction (central/verifier.py)",
+    "min_retention_breached": "central's verdict on a destruction (central/verifier/verifier.py)",
 }
 KIND_SHAPE = re.compile(r"[a-z]+(?:_[a-z]+)+")  # one-word kinds (tamper, ethics) are too near ordinary words
 

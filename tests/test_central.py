@@ -182,7 +182,7 @@ def test_two_nodes_an_export_a_seq_gap_and_the_dashboard(tmp_path, clip):
             assert gap[0]["detail"] == {"first": cut[0], "last": cut[-1], "count": 3}
             assert f"messages {cut[0]} to {cut[-1]} were never received" in gap[0]["message"]
             assert not central.findings("seq_gap", f"{SITE}/n1")
-            # what real daemons send passes the schema (central/schema.py) and the seq check
+            # what real daemons send passes the schema (central/intake/schema.py) and the seq check
             assert not central.findings("malformed_message") and not central.findings("seq_implausible")
         finally:
             for d in daemons:

@@ -138,7 +138,7 @@ def _outcome(store: Store) -> tuple:
 def test_a_pages_evidence_gives_each_destruction_what_its_own_lookup_in_the_store_gives(tmp_path, monkeypatch, span):
     """Issue 53 item 1 on issue 51's verdicts (design/0122, 0137): the ranges read for the page,
     and those its footage messages wrote since, give each destruction the range, the evidence and
-    the verdict a lookup of its own in the store gives (central/retention_watch.py heard)."""
+    the verdict a lookup of its own in the store gives (central/verifier/retention_watch.py heard)."""
     monkeypatch.setattr(evidence, "FOOTAGE_SPAN", span)
     paged = Store(tmp_path / "paged.db")
     mixed_pass(paged)

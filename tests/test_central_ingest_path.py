@@ -199,4 +199,4 @@ def test_the_lean_path_is_on_for_the_pinned_paho_only():
     from central.intake import subscriber
 
     assert subscriber.LEAN == (paho.mqtt.__version__ == "2.2.0")
-    assert subscriber.LEAN, f"paho {paho.mqtt.__version__}: read central/subscriber.py's lean path against it"
+    assert subscriber.LEAN, f"paho {paho.mqtt.__version__}: read central/intake/subscriber.py's lean path against it"

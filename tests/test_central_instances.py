@@ -155,7 +155,7 @@ def _stored(store: PgStore) -> int:
 
 # three instances share the nodes (issue 43 item 1), one killed for good ---------------------------------
 def test_three_instances_share_the_nodes_and_a_killed_ones_share_moves_within_30_s(tmp_path, pg_url):
-    """Each live instance holds the leases of its rendezvous share of the nodes (central/leases.py);
+    """Each live instance holds the leases of its rendezvous share of the nodes (central/intake/leases.py);
     a kill -9 of one moves its share to the two others within 30 s, the others' nodes stay put.
     status --json shows each instance's leases; the metrics of one are scraped."""
     from central.intake import leases as lease_rules

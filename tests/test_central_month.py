@@ -43,7 +43,7 @@ def finding_kinds() -> set[str]:
     kinds |= set(re.findall(r'Finding\(\s*"([a-z_]+)"', code))
     kinds |= set(re.findall(r"'([a-z_]+)', '(?:critical|warning|info)'", code))           # written in SQL
     kinds |= set(re.findall(r'(?:rejects|refused)\.(?:append|extend)\(\([^"\n]*"([a-z_]+)"', code))  # refused
-    kinds |= set(re.findall(r'return \("([a-z_]+)", (?:f"|Msg\()', code))  # central/plausible.py's verdicts
+    kinds |= set(re.findall(r'return \("([a-z_]+)", (?:f"|Msg\()', code))  # central/intake/plausible.py's verdicts
     kinds |= set(re.findall(r'kind = "([a-z_]+)" if .* else "([a-z_]+)"', code)[0])
     return kinds
 
@@ -213,7 +213,7 @@ def test_the_months_figures_from_the_store(tmp_path):
 
 # each CSV section streamed (design/0273) ------------------------------------------------------------------------------
 class _Dash:
-    """What central/month_page.py needs of the dashboard: the store opened read-only in a thread."""
+    """What central/pages/month_page.py needs of the dashboard: the store opened read-only in a thread."""
 
     def __init__(self, path: Path):
         from types import SimpleNamespace

@@ -25,7 +25,7 @@ M = plausible.margin(RATE)          # an hour at the rate (6,240 < 10,000: the f
 
 
 @pytest.mark.parametrize("seq, anchor, received, verdict", [
-    # no anchor yet (a node's first message): only the bound of every seq (central/store.py)
+    # no anchor yet (a node's first message): only the bound of every seq (central/store/store.py)
     (S0, Anchor(RATE), T, None),
     # since the last accepted message, a minute at the rate plus the margin, and not one more
     (S0 + 100 + RATE + M, Anchor(RATE, S0, S0 + 100, T - MIN), T, None),

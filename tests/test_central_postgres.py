@@ -358,7 +358,7 @@ def test_an_accesss_grant_and_request_are_looked_up_through_their_indexes(pg_url
 
 
 def test_rows_inserted_a_column_at_a_time_come_back_as_they_went(pg_url):
-    """central/pgstore.py insert_rows (the verifier's conclusions, issue 53): nulls, empty texts,
+    """central/store/pgstore.py insert_rows (the verifier's conclusions, issue 53): nulls, empty texts,
     a separator or a null mark in a value, floats, booleans, one row and many."""
     store = PgStore(pg_url)
     head = evidence._SQL["days"]  # (node, camera, day, reason, verdict, segments, bytes, youngest_days)
@@ -374,7 +374,7 @@ def test_rows_inserted_a_column_at_a_time_come_back_as_they_went(pg_url):
 
 
 def test_a_passs_writes_in_one_statement_come_back_as_they_went(pg_url):
-    """central/pgstore.py write_all (design/0270): several tables' rows and an upsert in one
+    """central/store/pgstore.py write_all (design/0270): several tables' rows and an upsert in one
     statement, its placeholders numbered by edged, values with a percent, a question mark and a
     dollar sign in them; the same table twice (two chunks, their keys apart)."""
     store = PgStore(pg_url)

@@ -1,6 +1,6 @@
 """A dead instance's broker session taken over and drained by a live one (issue 53, design/0210):
 the pure choice of who drains what, then a real mosquitto: a member of a shared group killed -9,
-its queued share drained by central/subscriber.py's drain mode, its session gone afterwards."""
+its queued share drained by central/intake/subscriber.py's drain mode, its session gone afterwards."""
 
 from __future__ import annotations
 

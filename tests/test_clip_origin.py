@@ -1,6 +1,6 @@
 """The clip names its signer and every route checks it; revocation is fresh (issue 52 items 1-2,
 design/0128, 0129). Real exports of real segments (storage/export/evidence.py, signed C2PA clips)
-by boxes the office (central/ca.py) enrolled: tw-ps-002/node2's export claiming tw-hr-001/node1
+by boxes the office (central/keys/ca.py) enrolled: tw-ps-002/node2's export claiming tw-hr-001/node1
 is refused by `edgectl verify`, by the stand-alone checker (checker/, run as a court would, in its
 own process) and by the C2PA reader's route as docs/guide/export.md gives it; a revocation list
 or key list made before a revocation never lets a revoked box's export say "checked"."""

@@ -1,6 +1,6 @@
 """Fresh revocation (issue 52 item 2, design/0129): when a list may say "checked", and the office's
 list signed once on a schedule and at each revocation, served as the file written. Pure tables,
-then the office's folder on disk (central/ca.py, central/crl_schedule.py); no broker."""
+then the office's folder on disk (central/keys/ca.py, central/keys/crl_schedule.py); no broker."""
 
 from __future__ import annotations
 

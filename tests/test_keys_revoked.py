@@ -41,7 +41,7 @@ ROWS = [entry("s/a", "K1", 1, 50), entry("s/a", "K2", 60), entry("s/b", "K3", 1,
     ("s/a", "K2", True, (ENROLLED, None)),
     ("s/a", "K1", True, (REVOKED, 50)),    # revoked, though the node has a key in force since
     ("s/b", "K3", False, (REVOKED, 70)),
-    ("s/a", "K9", True, (OTHER, None)),    # another box's key: central/ca.py's key_not_enrolled
+    ("s/a", "K9", True, (OTHER, None)),    # another box's key: central/keys/ca.py's key_not_enrolled
     ("s/a", None, True, (OTHER, None)),
     ("s/c", "K9", True, (NEVER, None)),    # nobody enrolled it: a warning while the office has a CA
     ("s/b", "K1", True, (OTHER, None)),    # a's key speaking for b is not b's revoked key

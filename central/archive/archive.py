@@ -2,7 +2,7 @@
 (the UTC month in which the office received the messages, on its own clock, as PostgreSQL
 partitions them: design/0140; a seq is the node's outbox counter, not a time),
 when it is closed, how a stored message is one line of the archive file, and the manifest the
-office signs. central/archiving.py does the reading, writing and dropping.
+office signs. central/archive/archiving.py does the reading, writing and dropping.
 
 The file: gzip of JSON lines, one stored message a line, ``[node, seq, kind, ts_us, received_us,
 verified, payload]`` (the payload is the text as stored), in (node, seq) order. The manifest: a

@@ -55,7 +55,7 @@ def summary(found: list[tuple[str, int, int, str]], from_us: int, to_us: int, ho
 # pruning (store maintenance) ----------------------------------------------------------------------
 DAY_US = 86_400_000_000
 MAX_DAYS = 365.0     # docs/requirements.md R1.5: footage is destroyed within a year unless held
-MONTH_DAYS = 31      # the auditor's month (central/month.py) looks back over the last full month
+MONTH_DAYS = 31      # the auditor's month (central/report/month.py) looks back over the last full month
 PRUNE_EVERY_US = DAY_US
 
 
@@ -72,7 +72,7 @@ def prune(db: Any, before_us: int) -> int:
     return int(db.execute("DELETE FROM coverage WHERE to_us < ?", [before_us]).rowcount or 0)
 
 
-# the auditor's month (central/month.py) ----------------------------------------------------------
+# the auditor's month (central/report/month.py) ----------------------------------------------------------
 def month_rows(db: Any, site: str, days: list[Any], now_us: int) -> list[dict[str, Any]]:
     """Per camera and local day (compliance.Day) of the site that any node covered: the time
     covered once and by kind (backfilled from the camera's recording and fetched from the standby

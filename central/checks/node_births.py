@@ -1,6 +1,6 @@
 """What a node's births say of it (its restarts, its key, its config, its cameras and software)
 and the retention rules they announce (R1.3-R1.5 of docs/requirements.md): pure functions over
-plain data, each returning findings (central/verify.py's `Finding`). Split from central/verify.py
+plain data, each returning findings (central/checks/verify.py's `Finding`). Split from central/checks/verify.py
 (issue 57: central/ under the size rule); the trust model is design/0026.
 """
 

@@ -1,8 +1,8 @@
 """Retention verdicts that hold on every clock and every delay (issue 51 item 1, design/0122): pure
-functions over ONE destruction (a dict, as the node sends it: central/verify.py `destructions`)
+functions over ONE destruction (a dict, as the node sends it: central/checks/verify.py `destructions`)
 and the evidence the office holds, and over what the office knows of a node's footage for the
 periodic watch (footage kept past its maximum, a retention pass that stopped). No store, no
-clock: the verifier (central/verifier.py, central/retention_watch.py) gathers the evidence.
+clock: the verifier (central/verifier/verifier.py, central/verifier/retention_watch.py) gathers the evidence.
 
 When was a piece of footage recorded, on the office's clock? The office holds upper bounds only
 (the footage existed by then), and judges from the earliest one it can trust:
@@ -34,7 +34,7 @@ SLACK_US = DAY_US                 # what the office cannot see (a footage messag
 OFFSET_WINDOW_US = 600_000_000    # messages received this long after a footage message tell the node's offset then
 KEPT_SLACK_US = 12 * 3_600_000_000  # a node's pass and its report after the maximum passed (a finding within a day)
 STOPPED_AFTER_US = DAY_US         # no destruction heard this long while footage is past its maximum: stopped
-CARRIED_KINDS = ("backfilled", "standby")  # central/coverage.py KINDS fetched after they were recorded
+CARRIED_KINDS = ("backfilled", "standby")  # central/checks/coverage.py KINDS fetched after they were recorded
 
 # which clock and which evidence a verdict used (the words: central/finding_words.py BASES)
 OFFICE, NODE = "office", "node"

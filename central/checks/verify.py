@@ -1,5 +1,5 @@
 """What the central office concludes from one node's messages: pure functions over plain data
-(no store, no clock), each returning findings. The shell that feeds them is central/verifier.py;
+(no store, no clock), each returning findings. The shell that feeds them is central/verifier/verifier.py;
 the trust model they implement is design/0026.
 
 The audit hash is storage/audit.py's own function (``record_hash``), reused rather than copied,
@@ -35,7 +35,7 @@ class Finding:
 # sequence numbers -----------------------------------------------------------------------------
 def gap(after: int, got: int, resend: str = "") -> Finding | None:
     """The per-node seq jumped from ``after`` to ``got``: messages after+1 .. got-1 are lost;
-    ``resend``: what came of asking the node for them again (central/verifier.py), if asked."""
+    ``resend``: what came of asking the node for them again (central/verifier/verifier.py), if asked."""
     if after <= 0 or got <= after + 1:
         return None
     first, last = after + 1, got - 1
@@ -230,7 +230,7 @@ def judge_destruction(d: dict[str, Any], *, min_days: float | None, max_days: fl
     return "early", Msg(N_("destroyed for an unknown reason {reason}"), reason=repr(d.get('reason')))
 
 
-# what the shell finds of its own (central/verifier.py, verifier_kinds.py), made here so that a table
+# what the shell finds of its own (central/verifier/verifier.py, verifier_kinds.py), made here so that a table
 # test says each in the sites' language (tests/test_central_finding_words.py)
 def failed(exc: BaseException, day: int) -> Finding:
     """A verification pass of the node raised: the others go on; retried later."""
@@ -277,7 +277,7 @@ def destroyed(verdict: str, camera: str, day_text: str, why: str, key_day: str, 
 def destructions(m: dict[str, Any]) -> list[dict[str, Any]]:
     """The destructions one `retention` message reports: a pass's batch (`{"pass_id", "destructions":
     [...]}`) or, from a box of an older version, the one destruction it is. Each is judged alone
-    (central/verdicts.py: on the office's clock, design/0122)."""
+    (central/checks/verdicts.py: on the office's clock, design/0122)."""
     batch = m.get("destructions")
     if isinstance(batch, list):
         return [d for d in batch if isinstance(d, dict)]

@@ -1,7 +1,7 @@
 """The store's side of ingest's plausibility and quota checks (issue 43 item 3, design/0119): what
-central/plausible.py and central/quota.py decide on, read from the store and kept per node, and
-the quota's count in the store on SQLite. Used by central/store.py (both stores) and
-central/pgshared.py; the SQL is SQLite's dialect, which central/pgstore.py translates.
+central/intake/plausible.py and central/intake/quota.py decide on, read from the store and kept per node, and
+the quota's count in the store on SQLite. Used by central/store/store.py (both stores) and
+central/store/pgshared.py; the SQL is SQLite's dialect, which central/store/pgstore.py translates.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _int(v: Any) -> int | None:
 
 
 class Seqs:
-    """Each node's Anchor (central/plausible.py), read from the store at its first message and
+    """Each node's Anchor (central/intake/plausible.py), read from the store at its first message and
     kept; read again once a batch when a seq looks implausible (another instance may have
     accepted more of the node's messages, or a lower one)."""
 
@@ -112,7 +112,7 @@ def over_budget(conn: Any, node: str, used: int, budget: int, why: str, received
 
 
 class QuotaUse:
-    """The quota's count in the store on SQLite (PostgreSQL's is central/pgshared.py's): each
+    """The quota's count in the store on SQLite (PostgreSQL's is central/store/pgshared.py's): each
     instance sharing the file adds each node's fresh durable messages to the node's row for the
     minute in its batch's transaction, and the sum is held against the node's birth."""
 

@@ -8,7 +8,7 @@ store's ``instances`` table, writes a heartbeat (the database's clock, so the in
 need not agree) with the instance's figures every HEARTBEAT_S, and reads back the live instances.
 An instance is live while its heartbeat is younger than STALE_US and the connection that writes
 it is still open (a killed instance's connection goes at once: its share moves at the others'
-next heartbeat, not STALE_US later). The verifier's store (central/pgstore.py) takes and lets go
+next heartbeat, not STALE_US later). The verifier's store (central/store/pgstore.py) takes and lets go
 of the nodes' advisory locks as the live set says; the lock, not this hash, keeps a node to one
 instance at a time while the shares move.
 """
@@ -65,7 +65,7 @@ class Membership:
     def __init__(self, url: str, instance: str, figures: Callable[[], dict[str, Any]],
                  on_read: Callable[[tuple[str, ...], list[dict[str, Any]]], None] | None = None):
         self.url, self.me, self.figures = url, instance, figures
-        self.on_read = on_read  # (the live instances, every row) after each heartbeat: central/takeover.py
+        self.on_read = on_read  # (the live instances, every row) after each heartbeat: central/intake/takeover.py
         self.instances: tuple[str, ...] = (instance,)  # before the first read: this one alone
         self.lock_wait_s = 0.0  # sampled: HEARTBEAT_S for each heartbeat that found a session waiting
         self._stop = threading.Event()

@@ -3,7 +3,7 @@ partition may be made for it (issue 43 item 3, design/0119). Pure: plain numbers
 
 A node's seq is its outbox's counter (storage/outbox.py): it starts at the wall clock in
 microseconds when the outbox file is made and grows by one a message. So a node can have sent at
-most what its birth says it is (cameras and segment length, central/quota.py `birth_budget`)
+most what its birth says it is (cameras and segment length, central/intake/quota.py `birth_budget`)
 since the last message the office accepted from it, plus a margin; and a seq far below the first
 the office knows of it was never given by this outbox. The two anchors of the ceiling are the
 last accepted message (its seq, and when the office received it) and the newest birth (the
@@ -22,7 +22,7 @@ MINUTE_US = 60_000_000
 DAY_US = 86_400_000_000
 MARGIN_MESSAGES = 10_000   # messages past the rate, at least: a request's burst of audit records, a clock off
 MARGIN_MINUTES = 60        # or an hour at the birth's rate, if more
-SEQ_AHEAD_US = 600_000_000  # as central/store.py: no seq more than 10 minutes past its receipt
+SEQ_AHEAD_US = 600_000_000  # as central/store/store.py: no seq more than 10 minutes past its receipt
 WINDOW_PAST_US = 35 * DAY_US  # a partition is made for a month that ends at most this long before the receipt
 
 

@@ -209,7 +209,7 @@ class Subscriber:
 
     def stop(self, end_session: bool = False) -> None:
         """Disconnect; the session stays on the broker for `stopped_expiry_s` (or its expiry), or
-        ends now (``end_session``: a drained dead member's, central/takeover.py)."""
+        ends now (``end_session``: a drained dead member's, central/intake/takeover.py)."""
         self.stopping.set()
         props = None
         expiry = 0 if end_session else self.s.stopped_expiry_s

@@ -6,7 +6,7 @@ dealing it a share of every node's messages meanwhile (a third of them, with thr
 then drops them with the session. Every box then had a gap to be asked for again (design/0180:
 a box's resend held its node 36-62 s).
 
-Every instance's heartbeat row in the store (central/leases.py) is named by its MQTT client id.
+Every instance's heartbeat row in the store (central/intake/leases.py) is named by its MQTT client id.
 When an instance's row is no longer live (its store connection closed, or its heartbeat stale),
 one live instance (the rendezvous owner of the dead id among the live ones, as a node's lease)
 connects to the broker *as the dead member*: the same client id, clean start off, so the broker
@@ -67,7 +67,7 @@ class Takeover:
         self._lock = threading.Lock()
 
     def consider(self, live: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-        """After each heartbeat (central/leases.py's thread): start a drain for each dead member
+        """After each heartbeat (central/intake/leases.py's thread): start a drain for each dead member
         this instance owns that is not being drained already."""
         now = time.monotonic()
         for dead, seen in to_drain(rows, live, self.me):

@@ -8,7 +8,7 @@ a folder the office's own OS user (`edged-ca` in docs/guide/office-ca.md) owns: 
 (`node-ed25519.key`, 0600: read only by `edged-central nodes` run as that user), `ca.pem` (the
 self-signed CA certificate), `office-key.json` (the CA's word that the office's key is the
 office's: a key list signed by it checks against the CA), the register (`enrolments.jsonl` and
-its signed head, central/register.py) and `crl.pem` (the last revocation list). The dashboard
+its signed head, central/keys/register.py) and `crl.pem` (the last revocation list). The dashboard
 and `edged-central run` read the public files only; nothing in them loads the CA key.
 A node's keys come from here only: never from a birth (issue 40).
 
@@ -141,7 +141,7 @@ def existing_ca(data_dir: Path) -> x509.Certificate | None:
         return None
 
 
-# the register (central/register.py) -------------------------------------------------------------------
+# the register (central/keys/register.py) -------------------------------------------------------------------
 def read_register(data_dir: Path) -> list[dict[str, Any]]:
     """The register's events, each line's signature and the chain checked against the CA
     certificate; raises RegisterError when it was altered. No CA yet: no events."""
@@ -299,7 +299,7 @@ def revoke(data_dir: Path, what: str, by: str, reason: str, now_us: int) -> list
 
 # The office's list is signed once, written to crl.pem and served from there (design/0129): on each
 # revocation, and every hour by the CA's user (`edged-central nodes crl`, on a timer: design/0132),
-# never per request; `edged-central run` retains each new file on the broker (central/crl_schedule.py).
+# never per request; `edged-central run` retains each new file on the broker (central/keys/crl_schedule.py).
 CrlSigner = Callable[[list[tuple[int, int]], int], bytes]  # (serial, revoked at) of each revoked, now -> PEM
 CRL_NEXT_DAYS = 1  # the list's nextUpdate: a day, though the office issues one every hour
 

@@ -1,7 +1,7 @@
-"""The office's revocation list on the broker (split from central/ca.py, issue 57): the CRL the CA
-wrote (central/ca.py `write_crl`) retained on its own topic, with the office's broker login, for
+"""The office's revocation list on the broker (split from central/keys/ca.py, issue 57): the CRL the CA
+wrote (central/keys/ca.py `write_crl`) retained on its own topic, with the office's broker login, for
 every node to read (`edged-central nodes revoke --publish`, `nodes crl --publish`,
-central/crl_schedule.py). Blocking (a connection to the broker)."""
+central/keys/crl_schedule.py). Blocking (a connection to the broker)."""
 
 from __future__ import annotations
 

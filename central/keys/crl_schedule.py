@@ -1,14 +1,14 @@
 """The office's revocation list on a schedule (design/0129). A verifier needs a list issued a day
 after an export's signing (storage/export/origin.py GRACE_US), so a new one is signed every
 PUBLISH_EVERY_US and at each revocation, and written where the dashboard serves it from
-(central/ca.py `write_crl`: signed once, a file, never signed per request).
+(central/keys/ca.py `write_crl`: signed once, a file, never signed per request).
 
 Only the CA's user signs (design/0132: the CA's key is never in a network-facing process): its
 timer runs `edged-central nodes crl` every hour (docs/guide/office-ca.md), and `nodes revoke`
 writes one at each revocation. `edged-central run` holds no CA key: its schedule (`sign` None)
 retains each new file on the broker at the next tick, so the boxes hear a revocation within
 seconds, and says in its log when the CA's user has signed nothing for longer than it should.
-With `sign` (a central/ca.py CrlSigner factory, in the CA's own process) it signs when due too.
+With `sign` (a central/keys/ca.py CrlSigner factory, in the CA's own process) it signs when due too.
 """
 
 from __future__ import annotations

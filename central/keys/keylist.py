@@ -26,7 +26,7 @@ def central_key(data_dir: Path) -> nodekey.NodeKey:
 
 def node_keys(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Pure: [{site, node, keys: [{public_key, fingerprint, serial, first_us, last_us, revoked_us}]}]
-    from the register's enrolments (central/ca.py `enrolments`)."""
+    from the register's enrolments (central/keys/ca.py `enrolments`)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for e in sorted(entries, key=lambda r: (r["node"], r["accepted_us"])):
         out.setdefault(e["node"], []).append({

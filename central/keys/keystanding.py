@@ -2,9 +2,9 @@
 revoked (and since when, on the office's clock), another key than the node's, or a node nobody
 enrolled; and whether the office has a CA at all.
 
-One small function, `standing`, over the register as central/ca.py reads it: the verifier
-(central/verifier.py), `edged-central heads add` and the dashboard ask only through it, so the
-register's form (central/ca.py) may change without them. `Register` is its blocking shell: it
+One small function, `standing`, over the register as central/keys/ca.py reads it: the verifier
+(central/verifier/verifier.py), `edged-central heads add` and the dashboard ask only through it, so the
+register's form (central/keys/ca.py) may change without them. `Register` is its blocking shell: it
 reads the register again when the file changes (the verifier's thread, the dashboard's thread).
 """
 
@@ -60,7 +60,7 @@ def birth_findings(st: Standing, birth: dict[str, Any], received_us: int) -> lis
     """Pure: a birth the office received after it revoked the key it announces (critical, each
     birth; one received before is a lawful birth of the time: nothing); a node nobody enrolled in
     a fleet with a CA (a warning, once a key, until it is accepted). The key another box
-    announces is central/ca.py's `birth_findings` (key_not_enrolled)."""
+    announces is central/keys/ca.py's `birth_findings` (key_not_enrolled)."""
     ts = birth.get("ts_us")
     at = ts if isinstance(ts, int) else None
     key = birth.get("public_key")
@@ -89,7 +89,7 @@ def revoked_message(what: Msg, ident: str, at_us: Any, st: Standing) -> verify.F
 
 # the shell --------------------------------------------------------------------------------------------
 class Register:
-    """`standing` over the register in the CA's folder (central/ca.py, design/0131), read again when
+    """`standing` over the register in the CA's folder (central/keys/ca.py, design/0131), read again when
     it changes; a register altered by hand (RegisterError) is refused and the last good reading
     kept, logged once a change. Blocking."""
 

@@ -1,4 +1,4 @@
-"""The dashboard's page frame (central/dashboard.py, central/month_page.py): headers, the HTML
+"""The dashboard's page frame (central/pages/dashboard.py, central/pages/month_page.py): headers, the HTML
 shell, tables and escaped elements, shared without an import cycle."""
 
 from __future__ import annotations

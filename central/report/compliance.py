@@ -1,5 +1,5 @@
 """Compliance per site, camera and day (docs/requirements.md R1.3-R1.5, R3.1-R3.2, R5): pure functions
-over plain data gathered by central/report.py. A day is a local calendar day of the sites.
+over plain data gathered by central/report/report.py. A day is a local calendar day of the sites.
 
 Each camera-day gets: retention (achieved / breached / early destruction / no data),
 destructions (ok, early, below minimum), accesses (compliant / not), inspection (ok, signed

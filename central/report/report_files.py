@@ -2,7 +2,7 @@
 store is read (design/0281): each section's rows go to the JSON document, its CSV and a spool of
 its HTML table as they come, a row at a time, and the page is put together when the figures at
 its top are known. The files are the same bytes as `write` makes from a report built whole
-(central/report.py `build`, which the dashboard's month still reads), tested side by side."""
+(central/report/report.py `build`, which the dashboard's month still reads), tested side by side."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 version, a version a transaction, with progress; `--dry-run` says what would change (each
 version's statements and the rows of the tables they touch) and changes nothing. The version
 is kept in the store (SQLite: `PRAGMA user_version`; PostgreSQL: the `schema_version` table);
-no other verb changes it, and an instance of another version refuses to start (central/versions.py).
+no other verb changes it, and an instance of another version refuses to start (central/store/versions.py).
 A running instance stops the migration, and the refusal names it (design/0211): on PostgreSQL a
 live heartbeat in `instances` (its id, host, pid), on SQLite the lock `run` holds on
 `central.db.run` in the data folder (its pid and host). Blocking (a command)."""

@@ -1,7 +1,7 @@
-"""What central/store.py's code uses of a sqlite3 connection and of sqlite-utils' Database, on a
-psycopg connection (`PgConn`): each statement translated (central/pgdialect.py), many rows sent as
+"""What central/store/store.py's code uses of a sqlite3 connection and of sqlite-utils' Database, on a
+psycopg connection (`PgConn`): each statement translated (central/store/pgdialect.py), many rows sent as
 one array a column, a month's partition of the messages made the first time a row needs it.
-Split from central/pgstore.py (issue 57, design/0283), whose PgStore holds one of these as `db`.
+Split from central/store/pgstore.py (issue 57, design/0283), whose PgStore holds one of these as `db`.
 Blocking: call from a thread, never from the event loop.
 """
 

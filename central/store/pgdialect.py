@@ -1,6 +1,6 @@
-"""SQLite's SQL, as central/store.py, the verifier and the reports write it, in PostgreSQL's
+"""SQLite's SQL, as central/store/store.py, the verifier and the reports write it, in PostgreSQL's
 (`translate`, `translate_ddl`), and the months the office's messages are partitioned by on
-PostgreSQL (design/0140): split from central/pgstore.py (issue 57, design/0283); central/pgconn.py
+PostgreSQL (design/0140): split from central/store/pgstore.py (issue 57, design/0283); central/store/pgconn.py
 runs what is translated here on the connection. Pure: no connection, no clock.
 """
 

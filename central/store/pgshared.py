@@ -3,7 +3,7 @@ topic's retained state, a node's figures and status, each node's count of fresh 
 the minute. Under `edged-central run` (``coalesce_s``) a store holds them from its batches and
 writes them once a second, skipping (`SKIP LOCKED`) and keeping for the next second any row
 another transaction holds; a direct caller writes them with each batch. A mixin of
-central/pgstore.py's PgStore, which owns the connection, the staging tables and the retries.
+central/store/pgstore.py's PgStore, which owns the connection, the staging tables and the retries.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class SharedRows:
     def _count(self, cur: psycopg.Cursor, conn: Any, b: Batch, counts: dict[str, int]) -> None:
         """Each node's fresh durable messages counted into this minute's row, shared by every
         instance, against what its birth allows (quota.birth_budget): over is a finding, once a
-        node and day (the per-process quota of central/quota.py still drops a flood)."""
+        node and day (the per-process quota of central/intake/quota.py still drops a flood)."""
         if not counts:
             return
         minute = b.received_us // quota.MINUTE_US

@@ -1,13 +1,13 @@
 """The central office's store on PostgreSQL, for a fleet: several edged-central instances on a
 shared subscription write one database (design/0027, addendum). The same tables and the same
-code as the SQLite store (central/store.py): this module, central/pgconn.py (the connection) and
-central/pgdialect.py (the SQL) only adapt the connection, so the SQL the store, the verifier
+code as the SQLite store (central/store/store.py): this module, central/store/pgconn.py (the connection) and
+central/store/pgdialect.py (the SQL) only adapt the connection, so the SQL the store, the verifier
 and the reports write runs here too, translated at the edge.
 
 Leases: an instance verifies a node only while it holds that node's PostgreSQL advisory lock
 (session level, on this instance's connection). A dead instance's connection goes, its locks
 with it, and the next verification pass of another instance takes the node over. Under
-`edged-central run` each instance holds only its share (central/leases.py: rendezvous hashing
+`edged-central run` each instance holds only its share (central/intake/leases.py: rendezvous hashing
 over the live instances, design/0104); ingest takes no lock across instances (its durable
 transaction only inserts; the rows every instance updates are written apart, see ``_write``).
 
@@ -64,7 +64,7 @@ _FROM_STAGE = {
              " ORDER BY node ON CONFLICT (node) DO UPDATE SET last_us = excluded.last_us,"
              " max_seq = greatest(nodes.max_seq, excluded.max_seq)",
 }
-# the instances sharing the store (central/leases.py): a heartbeat each, and their figures
+# the instances sharing the store (central/intake/leases.py): a heartbeat each, and their figures
 _INSTANCES = ("CREATE TABLE IF NOT EXISTS instances (id text PRIMARY KEY, host text, pid bigint, backend bigint,"
               " started_us bigint, heartbeat_us bigint, figures jsonb)")
 # a store made before design/0140 keeps its audit partitions by seq (and their default one);
@@ -100,11 +100,11 @@ class PgStore(SharedRows, Store):
         self.held: set[str] = set()
         self.readonly = readonly
         self.me: str | None = None   # under `edged-central run`: this instance, and
-        self.members: Callable[[], Sequence[str]] = lambda: ()  # the live ones (central/leases.py)
+        self.members: Callable[[], Sequence[str]] = lambda: ()  # the live ones (central/intake/leases.py)
         self.write_s = 0.0   # time in ingest transactions (the operator's view: write waits)
         self.retries = 0     # ingest transactions done again after a deadlock
         self.known: set[str] = set()  # nodes whose row this connection saw made
-        SharedRows.__init__(self)  # the rows every instance rewrites (central/pgshared.py)
+        SharedRows.__init__(self)  # the rows every instance rewrites (central/store/pgshared.py)
         if readonly:  # status, reports, the dashboard: PostgreSQL refuses their writes, as SQLite's mode=ro does
             pg.execute("SET default_transaction_read_only = on")
             self._check(self.schema_version(), migrate)
@@ -133,7 +133,7 @@ class PgStore(SharedRows, Store):
 
     def migration_steps(self, version: int) -> list[str]:
         """Version 7 on a store whose messages are partitioned by seq first moves them into the
-        partitions by receipt month (design/0140); instances must be stopped (central/migrate.py)."""
+        partitions by receipt month (design/0140); instances must be stopped (central/store/migrate.py)."""
         out = super().migration_steps(version)
         if version == 7 and self.pg.execute(
                 "SELECT 1 FROM information_schema.columns WHERE table_name = 'messages' AND column_name = 'month'"

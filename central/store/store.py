@@ -1,5 +1,5 @@
 """The central office's store: the only code that knows its SQL (one SQLite file, WAL, through
-sqlite-utils), with its schema (central/store_schema.py) and its reads (central/store_reads.py,
+sqlite-utils), with its schema (central/store/store_schema.py) and its reads (central/store/store_reads.py,
 a mixin of Store). Every durable message is stored once, keyed by (node, seq); retained messages
 keep only what each node last said (plus every birth); the verifier fills the derived
 tables (audit records, heads, alarms, destructions, inspections, findings).
@@ -110,7 +110,7 @@ def _too_large(t: dict[str, Any]) -> Msg:
 
 
 class Store(Reads):
-    _seqs: Seqs | None = None          # each node's seqs so far (central/intake.py), made at the first batch
+    _seqs: Seqs | None = None          # each node's seqs so far (central/intake/intake.py), made at the first batch
     _quota_use: QuotaUse | None = None
 
     def __init__(self, path: Path, *, readonly: bool = False, clock: Callable[[], int] = now_us,
@@ -150,7 +150,7 @@ class Store(Reads):
         self.db.execute(f"PRAGMA user_version={int(version)}")
 
     def ddl(self, sql: str) -> str:
-        """A schema statement in this store's dialect (central/pgstore.py translates)."""
+        """A schema statement in this store's dialect (central/store/pgstore.py translates)."""
         return sql
 
     def migration_steps(self, version: int) -> list[str]:
@@ -164,14 +164,14 @@ class Store(Reads):
 
     def lease(self, node: str) -> bool:
         """Whether this instance verifies the node: always, on SQLite (one file, the writers queue
-        on its lock); central/pgstore.py holds a lease per node."""
+        on its lock); central/store/pgstore.py holds a lease per node."""
         return True
 
     def rebalance(self) -> None:
         """Take this instance's share of the nodes' leases: nothing to share on SQLite."""
 
     def settle(self) -> None:
-        """Write the rows held back from the batches (central/pgstore.py): none on SQLite."""
+        """Write the rows held back from the batches (central/store/pgstore.py): none on SQLite."""
 
     @contextlib.contextmanager
     def writing(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
@@ -202,7 +202,7 @@ class Store(Reads):
 
         Idempotent: a durable message seen before (same node and seq) is ignored; retained
         messages are coalesced to the newest per topic within the batch. A message that fails
-        the schema (central/schema.py) or whose seq lies past its receipt is kept apart in
+        the schema (central/intake/schema.py) or whose seq lies past its receipt is kept apart in
         `rejected` and is a finding of its node; ``refused`` are (topic, kind, why, payload)
         the caller turned away (a quota) and are recorded the same way.
         """
@@ -291,7 +291,7 @@ class Store(Reads):
     def destroyed(self, node: str, site: str, seq: int, n: int, m: dict[str, Any], verdict: str) -> None:
         """One destruction as the verifier judged it (in its pass's transaction): the ``n``-th of the
         node's message ``seq`` (design/0141). A verifier's pass writes many a statement
-        (central/evidence.py) with the same row."""
+        (central/verifier/evidence.py) with the same row."""
         self.db.execute(DESTRUCTIONS_INSERT + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         list(destruction_row(node, site, seq, n, m, verdict)))
 

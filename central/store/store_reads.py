@@ -1,7 +1,7 @@
-"""The central office's store's reads (split from central/store.py, issue 57): what the dashboard,
-the auditor's month (a section at a time, through cursors: central/month.py, design/0273), the
-report and the CLI read, in SQLite's dialect (central/pgstore.py translates, and streams through a
-server-side cursor). A mixin of central/store.py's Store. Blocking: call from a thread.
+"""The central office's store's reads (split from central/store/store.py, issue 57): what the dashboard,
+the auditor's month (a section at a time, through cursors: central/report/month.py, design/0273), the
+report and the CLI read, in SQLite's dialect (central/store/pgstore.py translates, and streams through a
+server-side cursor). A mixin of central/store/store.py's Store. Blocking: call from a thread.
 """
 
 from __future__ import annotations
@@ -17,22 +17,22 @@ from central import finding_words
 
 
 class Reads:
-    """A mixin of central/store.py's Store: its connection is its state."""
+    """A mixin of central/store/store.py's Store: its connection is its state."""
 
     db: sqlite_utils.Database
 
     def stream(self, sql: str, params: list[Any], batch: int = 5000) -> Iterator[dict[str, Any]]:
-        """The rows of ``sql`` as dicts, as they are read: never all of them in memory (central/pgstore.py:
+        """The rows of ``sql`` as dicts, as they are read: never all of them in memory (central/store/pgstore.py:
         a server-side cursor, ``batch`` rows a round trip)."""
         cur = self.db.conn.execute(sql, params)
         names = [d[0] for d in cur.description]
         for row in cur:
             yield dict(zip(names, row))
 
-    # the auditor's month, a section at a time (central/month.py, design/0273): cursors, never a list
+    # the auditor's month, a section at a time (central/report/month.py, design/0273): cursors, never a list
     def reading(self) -> contextlib.AbstractContextManager[Any]:
-        """Reads that keep several cursors open side by side (central/report.each_camera_day): one
-        transaction on PostgreSQL (central/pgstore.py); nothing on SQLite."""
+        """Reads that keep several cursors open side by side (central/report/report.py `each_camera_day`): one
+        transaction on PostgreSQL (central/store/pgstore.py); nothing on SQLite."""
         return contextlib.nullcontext()
 
     def audit_accesses(self, node: str, actions: Sequence[str], start_us: int, end_us: int, *,

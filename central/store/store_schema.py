@@ -1,7 +1,7 @@
-"""The central office's store's schema (split from central/store.py, issue 57): its version, the
-statements of each version's step (central/migrate.py runs them a version a transaction;
-central/pgdialect.py translates them for PostgreSQL), and the row of a destruction one by one, which
-the verifier writes (central/verifier_kinds.py, central/evidence.py). Plain data: no connection.
+"""The central office's store's schema (split from central/store/store.py, issue 57): its version, the
+statements of each version's step (central/store/migrate.py runs them a version a transaction;
+central/store/pgdialect.py translates them for PostgreSQL), and the row of a destruction one by one, which
+the verifier writes (central/verifier/verifier_kinds.py, central/verifier/evidence.py). Plain data: no connection.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ _SCHEMA = [
         action TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
         msg_seq INTEGER NOT NULL, PRIMARY KEY (node, seq_local)) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS audit_action ON audit(action, at_us)",
-    # the approval and filing of a grant, looked up for every access (central/verifier.judge_in_store)
+    # the approval and filing of a grant, looked up for every access (central/verifier/verifier_kinds.py)
     "CREATE INDEX IF NOT EXISTS audit_grant ON audit(node, action, json_extract(detail, '$.grant'))",
     "CREATE INDEX IF NOT EXISTS audit_request ON audit(node, action, json_extract(detail, '$.request'))",
     """CREATE TABLE IF NOT EXISTS heads (
@@ -80,7 +80,7 @@ _SCHEMA_3 = [
 
 # version 4 (issue 43 item 2): the resends the office asked a node for, one per gap; (issue 44,
 # design/0115) the time each node's footage of a camera covers, by kind, from its `footage`
-# messages: a camera's time is counted once, whichever boxes hold it (central/coverage.py)
+# messages: a camera's time is counted once, whichever boxes hold it (central/checks/coverage.py)
 _SCHEMA_4 = [
     """CREATE TABLE IF NOT EXISTS resends (
         node TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, asked_us INTEGER NOT NULL,
@@ -92,7 +92,7 @@ _SCHEMA_4 = [
 ]
 
 # version 5 (issue 43 item 4, design/0120): the months archived out of the store, each file's
-# SHA-256 and signed manifest anchored here (central/archiving.py)
+# SHA-256 and signed manifest anchored here (central/archive/archiving.py)
 _SCHEMA_5 = [
     """CREATE TABLE IF NOT EXISTS archives (
         month TEXT PRIMARY KEY, rows INTEGER NOT NULL, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL,
@@ -102,7 +102,7 @@ _SCHEMA_5 = [
 # version 6 (issue 51, design/0122): what the office holds of when each footage range was recorded
 # beyond its receipt (the message's stamp, the node's clock offset seen then, the footage it
 # fetched later), and each node's newest destruction heard: ages judged on every clock and delay,
-# and the watch for footage kept past its maximum (central/retention_watch.py)
+# and the watch for footage kept past its maximum (central/verifier/retention_watch.py)
 _SCHEMA_6 = [
     """CREATE TABLE IF NOT EXISTS footage_evidence (
         node TEXT NOT NULL, first_id INTEGER NOT NULL, stamp_us INTEGER, offset_us INTEGER,
@@ -143,7 +143,7 @@ def destruction_row(node: str, site: str, seq: int, n: int, m: dict[str, Any], v
             _str(m.get("sha256")), _int(m.get("bytes")), _int(m.get("start_us")), _int(m.get("end_us")))
 
 
-# each version's statements (central/migrate.py runs them a version a transaction)
+# each version's statements (central/store/migrate.py runs them a version a transaction)
 STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7}
 
 

@@ -1,5 +1,5 @@
 """A node's verification pass, set-based (issue 53, design/0137): the evidence the pure checks
-(central/verify.py) need for a page of messages, read with a few range lookups, and what they
+(central/checks/verify.py) need for a page of messages, read with a few range lookups, and what they
 conclude, written with a few multi-row statements at the end of the pass, instead of ~5
 statements a message (each a round trip to a PostgreSQL on its own machine).
 
@@ -8,7 +8,7 @@ footage a `footage` message named earlier in the same pass. A message whose chec
 undone here (``mark``/``rollback``), as a savepoint undid it in the store. Blocking: the
 verifier's thread.
 
-The retention verdicts are central/verdicts.py's over the evidence central/retention_watch.py
+The retention verdicts are central/checks/verdicts.py's over the evidence central/verifier/retention_watch.py
 defines (footage_heard and footage_evidence, design/0122): a destruction's range is read here
 with the same query and the same rule, a page's ranges at once. A `footage` message's clock
 offset is read from a window of the messages around the page's footage messages (one read a
@@ -228,7 +228,7 @@ class Evidence:
                 self.stored.setdefault(first, (None, None))
 
     def offset(self, seq: int, received_us: int) -> int | None:
-        """The node's clock offset when footage message ``seq`` came (central/retention_watch.py
+        """The node's clock offset when footage message ``seq`` came (central/verifier/retention_watch.py
         read_offset), from the page's window."""
         lo, hi = self._window
         if not lo <= seq <= hi:
@@ -248,7 +248,7 @@ class Evidence:
         return self.hashes[seq_local]
 
     def heard_of(self, segment_id: Any) -> tuple[verdicts.Range | None, int | None]:
-        """central/retention_watch.py `heard`, from the page's ranges: (the range that names the
+        """central/verifier/retention_watch.py `heard`, from the page's ranges: (the range that names the
         segment, the lowest segment id the node named); the one starting last at or below the id
         holds it or none does. A segment outside the page's span is asked of the store (the lowest
         id is the store's: read at the prefetch, and kept with every range the pass wrote since)."""

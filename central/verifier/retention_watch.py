@@ -1,14 +1,14 @@
-"""The evidence the verifier gathers for the retention verdicts (central/verdicts.py, design/0122),
+"""The evidence the verifier gathers for the retention verdicts (central/checks/verdicts.py, design/0122),
 and the watch it runs on the office's clock: footage kept past its maximum, a node whose
 retention pass stopped. I/O over the store's connection (the verifier's transaction); every
-judgement is central/verdicts.py's.
+judgement is central/checks/verdicts.py's.
 
 Per footage message: its range's stamp, the node's clock offset as the office saw it then (the
 messages received with it), its fetched-later footage, beside the receipt footage_heard keeps
-(written with its pass's conclusions, central/evidence.py; a range named again keeps its first
+(written with its pass's conclusions, central/verifier/evidence.py; a range named again keeps its first
 word, what it carried filled in).
 Per destruction: the range it is judged on (`heard`), the newest segment id destroyed and when
-the office heard it (written with its pass's conclusions, central/evidence.py). The watch reads,
+the office heard it (written with its pass's conclusions, central/verifier/evidence.py). The watch reads,
 per node, the oldest range not destroyed past and the newest range, the rules of its births and
 the holds its audit records leave in force.
 """
@@ -31,7 +31,7 @@ HOLD_ACTIONS = ("hold.add", "hold.release", "hold.reject", "hold.expired", "hold
 
 def read_offset(db: Any, node: str, seq: int, received_us: int) -> int | None:
     """The node's clock offset when footage message ``seq`` was received, from the messages
-    around it (three reads; central/evidence.py reads a page's at once and applies `offset_of`)."""
+    around it (three reads; central/verifier/evidence.py reads a page's at once and applies `offset_of`)."""
     after = db.execute("SELECT ts_us, received_us FROM messages WHERE node = ? AND seq >= ? ORDER BY seq LIMIT ?",
                        [node, seq, SAMPLES]).fetchall()
     after += db.execute(NEWEST, [node]).fetchall()
@@ -87,7 +87,7 @@ def probe(db: Any, node: str, segment_id: int) -> verdicts.Range | None:
 
 
 # a destruction's word (the newest segment destroyed, the office's receipt of the newest destruction)
-# goes into retention_heard with the rest of its pass's conclusions: central/evidence.py
+# goes into retention_heard with the rest of its pass's conclusions: central/verifier/evidence.py
 
 
 def watch(db: Any, node: str, births: list[tuple[int, dict[str, Any]]]) -> list[verify.Finding]:

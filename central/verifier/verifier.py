@@ -1,5 +1,5 @@
 """The verifier's I/O shell: reads each node's unverified messages from the store in seq order,
-feeds them to the pure checks (central/verify.py), and writes the derived tables and the findings.
+feeds them to the pure checks (central/checks/verify.py), and writes the derived tables and the findings.
 
 Runs inside `edged-central run` every [verify] interval. Several instances sharing one store
 (a shared subscription) each run it; a node's pass is one IMMEDIATE transaction that marks
@@ -29,7 +29,7 @@ from central.i18n import N_
 from storage.msg import Msg
 
 log = logging.getLogger("edged.central")
-__all__ = ["Verifier", "day_of", "judge_in_store"]  # the last two: central/verifier_kinds.py's, as before
+__all__ = ["Verifier", "day_of", "judge_in_store"]  # the last two: central/verifier/verifier_kinds.py's, as before
 PAGE = 20_000  # messages of one node per pass
 RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
 VERIFIED_ROWS = 500  # messages marked verified by one statement
@@ -45,16 +45,16 @@ class Verifier(MessageKinds, Gaps):
                  standing: Callable[[str, str | None], keystanding.Standing] | None = None):
         self.store, self.tz, self.grace = store, tz, gap_grace_us
         self.ask = ask  # None: no resend is asked (a gap is a finding once gap_grace has passed)
-        self.enrolled = enrolled or (lambda _node: None)  # the office's enrolments (central/ca.py, design/0097)
-        # a key revoked, a node nobody enrolled (central/keystanding.py, design/0125)
+        self.enrolled = enrolled or (lambda _node: None)  # the office's enrolments (central/keys/ca.py, design/0097)
+        # a key revoked, a node nobody enrolled (central/keys/keystanding.py, design/0125)
         self.standing = standing or (lambda _node, _key: keystanding.NOBODY)
         self.standings: dict[tuple[str, str], keystanding.Standing] = {}  # its answers this run: read again each run
         self.failed: dict[str, int] = {}  # node -> when its pass may be tried again
         self.received_us = 0  # the office's receipt of the message being verified
-        self.pruned_us = 0    # when the coverage was last pruned (central/coverage.py)
-        self.watched_us = 0   # when the retention watch last ran (central/retention_watch.py)
+        self.pruned_us = 0    # when the coverage was last pruned (central/checks/coverage.py)
+        self.watched_us = 0   # when the retention watch last ran (central/verifier/retention_watch.py)
         self.config_hash: str | None = None  # the node's newest birth's, written at the end of its pass
-        self.ev: Evidence | None = None  # the pass's evidence and what it concluded (central/evidence.py)
+        self.ev: Evidence | None = None  # the pass's evidence and what it concluded (central/verifier/evidence.py)
         self.statements = 0   # statements a pass sent to the store (the benchmark's round trips a message)
 
     def run_once(self, now: int | None = None) -> int:
@@ -68,7 +68,7 @@ class Verifier(MessageKinds, Gaps):
         self.standings = {}  # a revocation at the CA counts from the next run on
         todo = [r["node"] for r in self.store.db.query(
             "SELECT DISTINCT node FROM messages WHERE verified = 0 UNION SELECT node FROM births WHERE checked = 0")]
-        # another instance may hold a node (a fleet on PostgreSQL, central/pgstore.py); one that
+        # another instance may hold a node (a fleet on PostgreSQL, central/store/pgstore.py); one that
         # failed lately is tried again after RETRY_US, not every interval (the log)
         mine = sorted(n for n in todo if self.store.lease(n) and self.failed.get(n, 0) <= now)  # in node order
         done, i = 0, 0
@@ -123,7 +123,7 @@ class Verifier(MessageKinds, Gaps):
 
     def prune_coverage(self, now: int) -> int:
         """Store maintenance, once a day: forget the coverage no node may still hold the footage of
-        (central/coverage.py prune_before, by the longest maximum retention any birth announced)."""
+        (central/checks/coverage.py prune_before, by the longest maximum retention any birth announced)."""
         self.pruned_us = now
         longest: list[float | None] = []
         for row in self.store.db.query("SELECT payload FROM births"):
@@ -313,7 +313,7 @@ class Verifier(MessageKinds, Gaps):
 
     def _finding(self, f: verify.Finding) -> int:
         """Keep a finding (a finding made before is not again); returns 1 if it was new. In a pass,
-        with the pass's others (central/evidence.py): 1, and a critical one is logged at its end
+        with the pass's others (central/verifier/evidence.py): 1, and a critical one is logged at its end
         if it was new."""
         row = (f"{self.node}:{f.key}", self.node, self.site, f.kind, f.severity, self.store.now_us(), f.about_us,
                f.message, finding_words.detail_json(f.message, f.detail))
@@ -338,7 +338,7 @@ def _parse(payload: str) -> Any:
 def _wanted(msgs: list[Any], bodies: list[Any]) -> tuple[list[int], list[int], list[tuple[int, int]], list[dict[str, Any]]]:
     """What a page of messages will ask of the store: the audit records (seq_local, the one
     before it, a head's), the segments its destructions name, its footage messages' (seq,
-    first_id) and its accesses and approvals (central/evidence.py prefetch)."""
+    first_id) and its accesses and approvals (central/verifier/evidence.py prefetch)."""
     audits: list[int] = []
     segments: list[int] = []
     footage: list[tuple[int, int]] = []

@@ -1,4 +1,4 @@
-"""The verifier's gaps in a node's seqs (split from central/verifier.py, issue 57): a gap older than
+"""The verifier's gaps in a node's seqs (split from central/verifier/verifier.py, issue 57): a gap older than
 gap_grace asked for again (a signed `cmd/resend`, issue 43 item 2) and what came of it, a second
 copy of a message told from a late one, and the seq_gap findings of messages that came after all.
 """
@@ -17,7 +17,7 @@ Ask = Callable[[str, int, int, str], bool]  # (node, first seq, last seq, nonce)
 
 
 class Gaps:
-    """A mixin of central/verifier.py's Verifier: the node being verified is its state."""
+    """A mixin of central/verifier/verifier.py's Verifier: the node being verified is its state."""
 
     store: Store
     node: str

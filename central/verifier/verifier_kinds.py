@@ -1,6 +1,6 @@
-"""The verifier's handlers of each kind of message (central/verifier.py runs them in a node's
-pass, in seq order): what each message says, checked by the pure functions of central/verify.py,
-written through the pass's Evidence (central/evidence.py) or, for the few kinds a day, at once.
+"""The verifier's handlers of each kind of message (central/verifier/verifier.py runs them in a node's
+pass, in seq order): what each message says, checked by the pure functions of central/checks/verify.py,
+written through the pass's Evidence (central/verifier/evidence.py) or, for the few kinds a day, at once.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _day(us: int, tz: ZoneInfo) -> str:
 
 
 class MessageKinds:
-    """A mixin of central/verifier.py's Verifier: the node being verified is its state."""
+    """A mixin of central/verifier/verifier.py's Verifier: the node being verified is its state."""
 
     store: Store
     tz: ZoneInfo
@@ -51,7 +51,7 @@ class MessageKinds:
     head: dict[str, Any] | None
     received_us: int
     standing: Callable[[str, str | None], keystanding.Standing]
-    standings: dict[tuple[str, str], keystanding.Standing]  # standing's answers this run (central/verifier.py)
+    standings: dict[tuple[str, str], keystanding.Standing]  # standing's answers this run (central/verifier/verifier.py)
     statements: int
 
     def _finding(self, f: verify.Finding) -> int:
@@ -129,7 +129,7 @@ class MessageKinds:
     def judge(self, node: str, rec: dict[str, Any]) -> tuple[bool, str]:
         """judge_in_store's answer: from the pass's evidence when it holds the records (design/0270)."""
         got = None if self.ev is None else self.ev.access(rec)
-        if got is None:  # the pass's records before it are in the store (central/verifier.py _message)
+        if got is None:  # the pass's records before it are in the store (central/verifier/verifier.py _message)
             return judge_in_store(self.store, node, rec)
         approve, filed, uses = got
         return verify.judge_access(rec, approve=approve, filed=filed, earlier_uses=uses)
@@ -152,7 +152,7 @@ class MessageKinds:
     def _on_footage(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         """Footage the node recorded: the office's clock says when it first heard of it (design/0095),
         and what else it holds of when it was recorded (design/0122). Kept with the pass's
-        conclusions (central/evidence.py), its clock offset read from the page's window."""
+        conclusions (central/verifier/evidence.py), its clock offset read from the page's window."""
         assert self.ev is not None
         first, last = m["first_id"], m["last_id"]
         if not (isinstance(first, int) and isinstance(last, int)):
@@ -182,7 +182,7 @@ class MessageKinds:
 
     def _destruction(self, seq: int, n: int, m: dict[str, Any], policy: dict[str, Any]
                      ) -> tuple[dict[str, tuple[Any, ...]], verify.Finding | None]:
-        """One destruction judged on every clock (central/verdicts.py, design/0122), the ``n``-th of
+        """One destruction judged on every clock (central/checks/verdicts.py, design/0122), the ``n``-th of
         message ``seq``: its rows (destruction_days, destructions one by one for the auditor's month,
         retention_heard) and its finding, if any; nothing written."""
         assert self.ev is not None

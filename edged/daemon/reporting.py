@@ -72,7 +72,8 @@ def camera_state_due(sent: dict[str, Any] | None, new: dict[str, Any], sent_at_u
 FOOTAGE_EVERY_S = float(os.environ.get("EDGED_FOOTAGE_EVERY_S", "600"))  # the office hears of footage within 10 min (tests: less)
 
 
-DESTRUCTIONS_PER_MESSAGE = 64  # a pass's message stays far below the office's 64 KiB a message (central/schema.py)
+# a pass's message stays far below the office's 64 KiB a message (central/intake/schema.py)
+DESTRUCTIONS_PER_MESSAGE = 64
 _DESTRUCTION = ("camera", "start_us", "end_us", "path", "bytes", "sha256", "reason", "destroyed_us", "pass_id",
                 "free_before", "reserve", "segment_id")
 
@@ -152,7 +153,7 @@ class Reporting:
                            "sign_within_us": cfg.inspection.sign_within_us},
             # design/0095: [] says this site has nothing to corroborate its clock with
             "time_sources": self.time_sources(),
-            # what the office may expect of this box's rate (central/quota.py birth_budget, issue 43)
+            # what the office may expect of this box's rate (central/intake/quota.py birth_budget, issue 43)
             "cadence": {"segment_s": cfg.storage.segment_length_us / 1e6}})
 
     # hooks --------------------------------------------------------------------------

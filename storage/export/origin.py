@@ -26,7 +26,7 @@ from storage.keys import fleetkeys, nodecert, nodekey
 CHECKED, UNCHECKED, REFUSED = "checked", "unchecked", "refused"
 # How long after an export was signed the office's list must have been issued to say "checked"
 # (design/0129): the office's time to learn of a lost or taken box and revoke it. It publishes a
-# list every hour and at once on each revocation (central/ca.py PUBLISH_EVERY_US), so a list a
+# list every hour and at once on each revocation (central/keys/ca.py PUBLISH_EVERY_US), so a list a
 # day younger than the signing holds every revocation the office made in that day.
 GRACE_US = 24 * 3600 * 1_000_000
 

@@ -4,7 +4,7 @@ Ed25519 key (design/0065): the answer to "who holds the true keys?" that anyone 
 One JSON file: {"format", "made_us", "central_key" (base64 raw), "central_fingerprint",
 "nodes": [{"site", "node", "keys": [{"public_key", "fingerprint", "first_us", "last_us"}]}],
 "sig"}. The signature is over the canonical JSON of everything but "sig" (sorted keys, no
-spaces, UTF-8). Here because both sides use it: edged-central writes it (central/keylist.py),
+spaces, UTF-8). Here because both sides use it: edged-central writes it (central/keys/keylist.py),
 `edgectl verify --keys` reads it; storage/ is the layer both may use.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from storage.keys import nodekey, signed_doc
 
 FORMAT = "edged-fleet-keys v1"
-ENDORSEMENT_FORMAT = "edged-office-key v1"  # the CA's word for the office's key (central/ca.py)
+ENDORSEMENT_FORMAT = "edged-office-key v1"  # the CA's word for the office's key (central/keys/ca.py)
 
 
 class KeyListError(ValueError):
@@ -57,7 +57,7 @@ def check(text: str | bytes, central_key: str | None = None) -> dict[str, Any]:
 
 
 def endorsed(endorsement: Any, ca_fingerprint: str, office_fingerprint: str) -> bool:
-    """Does `endorsement` (central/ca.py `endorse_office`) carry the CA's (`ca_fingerprint`)
+    """Does `endorsement` (central/keys/ca.py `endorse_office`) carry the CA's (`ca_fingerprint`)
     signature over the office key `office_fingerprint`? The CA and the office have separate keys
     (design/0132): a key list signed by the office's key checks against the CA alone through it."""
     if not isinstance(endorsement, dict) or endorsement.get("format") != ENDORSEMENT_FORMAT:

@@ -1,6 +1,6 @@
 """The office's certificate revocation list as a box keeps it (design/0115, amended for issue 44).
 
-The office publishes its signed CRL retained on MQTT (central/ca.py `publish_crl`); a standby
+The office publishes its signed CRL retained on MQTT (central/keys/ca.py `publish_crl`); a standby
 that serves its boxes their gaps keeps the newest one it heard in its data folder, so that a
 restart does not forget a revocation before the broker repeats it. Only a list signed by the
 CA this box pinned at enrolment is kept, and never one older than the one held (a replayed old

@@ -1,7 +1,7 @@
 """A JSON document the central office signs (design/0065): its Ed25519 key in "central_key"
 (base64 raw), its fingerprint in "central_fingerprint", and in "sig" the signature over the
 canonical JSON of everything but "sig" (sorted keys, no spaces, UTF-8). The fleet's key list
-(storage/keys/fleetkeys.py) and an archived month's manifest (central/archive.py) are such
+(storage/keys/fleetkeys.py) and an archived month's manifest (central/archive/archive.py) are such
 documents; each checks its own fields and says its own errors."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Login doors nobody can hold shut (issue 56, design/0185): pure rules over plain data and an
 injected monotonic time (seconds), shared by the desk (edged/viewer/server.py), the control
-socket (edged/control/sessions.py) and the dashboard (central/dashboard.py).
+socket (edged/control/sessions.py) and the dashboard (central/pages/dashboard.py).
 
 `AccountDoor`: one account's tries from every address together, spent only by failures. A try
 takes a token before its check and a right password gives it back; once the account has no token

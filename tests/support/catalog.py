@@ -204,7 +204,7 @@ def central_verdicts(store) -> list[tuple[str, str]]:
 
 
 # edged-central on PostgreSQL (tests/test_central_postgres.py) ---------------------------------------
-CENTRAL_PG_DIALECT = [  # (SQLite as central/ writes it, PostgreSQL as central/pgstore.translate makes it)
+CENTRAL_PG_DIALECT = [  # (SQLite as central/ writes it, PostgreSQL as central/store/pgdialect.py `translate` makes it)
     ("SELECT * FROM nodes WHERE node = ?", "SELECT * FROM nodes WHERE node = %s"),
     ("INSERT OR IGNORE INTO heads (a) VALUES (?)", "INSERT INTO heads (a) VALUES (%s) ON CONFLICT DO NOTHING"),
     ("max_seq = max(nodes.max_seq, excluded.max_seq)", "max_seq = greatest(nodes.max_seq, excluded.max_seq)"),
@@ -218,7 +218,7 @@ CENTRAL_PG_DDL = ("CREATE TABLE f (id INTEGER PRIMARY KEY, at_us INTEGER NOT NUL
                   "CREATE TABLE f (id BIGSERIAL PRIMARY KEY, at_us BIGINT NOT NULL)")
 
 
-# a finding's message rewritten in place: one part of a combined write (central/pgstore.py write_all)
+# a finding's message rewritten in place: one part of a combined write (central/store/pgstore.py write_all)
 CENTRAL_FINDING_MESSAGE_SQL = "UPDATE findings SET message = ? WHERE key = ?"
 
 
