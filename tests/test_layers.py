@@ -8,6 +8,8 @@
   measures queries and is not either.
 - The wall clock is read only in storage/time/clock.py, in every package (central/ too: issue 41).
 - No import cycle inside any package (issue 41: every package is scanned, not only edged/viewer/).
+- Inside storage/ and central/, rooms on floors: a room imports only rooms below its own
+  (STORAGE_FLOORS, design/0241; CENTRAL_FLOORS, design/0288).
 """
 
 from __future__ import annotations
