@@ -12,7 +12,8 @@ memory outlives a connection (the durable outbox is the only queue that matters)
 paho (with the dnspython, idna and urllib it imports: 5 MB of the daemon's memory) is imported
 in the functions that use it, by a daemon that reports over MQTT only (off by default): the
 reporter imports it off the loop before its first connection (mqtt/reporter.py, design/0286);
-in the functions below it is then a look-up.
+in the functions below it is then a look-up. Over 400 lines on purpose: those imports, a line or
+three in each function that talks to paho, are what took it past; the connection stays one piece.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("edged.mqtt")
 
 V5, V311 = 5, 4  # paho's MQTTProtocolVersion.MQTTv5 and MQTTv311 (an IntEnum: equal to these)
+SUCCESS = 0  # paho's MQTTErrorCode.MQTT_ERR_SUCCESS (an IntEnum too)
 PROTOCOL_NAMES = {V5: "5", V311: "3.1.1"}
 CONNECT_TIMEOUT_S = 10.0   # TCP + TLS handshake, and again for the CONNACK
 MISC_INTERVAL_S = 1.0      # paho's loop_misc: keepalive pings and the ping timeout
@@ -139,7 +141,6 @@ class Connection:
                  on_message: Callable[[str, bytes, bytes | None], None],
                  on_ack: Callable[[int, ReasonCode], None]):
         from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-
         self.cfg = cfg
         self.protocol = protocol
         self.receive_maximum = 65535
@@ -183,8 +184,6 @@ class Connection:
     async def open(self, pool: Executor) -> None:
         """Connect and wait for the broker's CONNACK; raises ConnectError with a status."""
         import paho.mqtt.client as paho
-        from paho.mqtt.enums import MQTTErrorCode
-
         c = self._client
         cf = pool.submit(self._connect_blocking)
         try:
@@ -195,7 +194,7 @@ class Connection:
         except Exception as exc:  # noqa: BLE001 - every failure becomes a status, never a crash
             raise ConnectError(describe_connect_error(exc, self.cfg.host, self.cfg.port)) from None
         sock = c.socket()
-        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or sock is None:
+        if rc != SUCCESS or sock is None:
             _close_quietly(sock)
             raise ConnectError(f"connecting: {self._why(paho.error_string(rc))}", other_protocol=True)
         # From here on, paho is touched only on this (the loop's) thread.
@@ -241,14 +240,12 @@ class Connection:
 
     def _cb_log(self, _c: Any, _u: Any, level: int, text: str) -> None:
         import paho.mqtt.client as paho
-
         if level == paho.MQTT_LOG_ERR:
             self._paho_error = text
 
     def _connect_blocking(self) -> MQTTErrorCode:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
-
         c, cfg = self._client, self.cfg
         if cfg.tls is not None:
             c.tls_set_context(tls_context(cfg))
@@ -267,10 +264,8 @@ class Connection:
                 correlation: bytes | None = None) -> int:
         """Queue a PUBLISH; returns its message id (PUBACK comes to ``on_ack``)."""
         import paho.mqtt.client as paho
-        from paho.mqtt.enums import MQTTErrorCode
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
-
         if not self.connected:
             raise NotConnected(self.lost.result() if self.lost.done() else "not connected yet")
         props = None
@@ -278,23 +273,21 @@ class Connection:
             props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]  # paho's is untyped
             props.CorrelationData = correlation
         info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=props)
-        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+        if info.rc != SUCCESS:
             raise NotConnected(paho.error_string(info.rc))
         return info.mid
 
     async def subscribe(self, topic_filter: str, timeout: float = CONNECT_TIMEOUT_S) -> ReasonCode:
         """Subscribe at QoS 1 and wait for the SUBACK; returns the broker's reason code."""
         import paho.mqtt.client as paho
-        from paho.mqtt.enums import MQTTErrorCode
         from paho.mqtt.subscribeoptions import SubscribeOptions
-
         if not self.connected:
             raise NotConnected(self.lost.result() if self.lost.done() else "not connected yet")
         if self.protocol == V5:
             rc, mid = self._client.subscribe(topic_filter, options=SubscribeOptions(qos=1, noLocal=True))
         else:
             rc, mid = self._client.subscribe(topic_filter, qos=1)
-        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+        if rc != SUCCESS:
             raise NotConnected(paho.error_string(rc))
         assert mid is not None  # paho gives one with MQTT_ERR_SUCCESS
         done: asyncio.Future[ReasonCode] = self._loop.create_future()
@@ -339,13 +332,11 @@ class Connection:
 
     # paho's side (all on the loop thread) ----------------------------------------------------
     def _readable(self) -> None:
-        from paho.mqtt.enums import MQTTErrorCode
-
         c = self._client
         rc = c.loop_read()
         sock = c.socket()
         # TLS may hold decrypted bytes the socket no longer signals as readable.
-        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and isinstance(sock, ssl.SSLSocket) and sock.pending():
+        while rc == SUCCESS and isinstance(sock, ssl.SSLSocket) and sock.pending():
             rc = c.loop_read()
             sock = c.socket()
 
@@ -370,7 +361,6 @@ class Connection:
             return
         if getattr(flags, "is_disconnect_packet_from_server", False):
             from paho.mqtt.reasoncodes import ReasonCode
-
             name = reason.getName() if isinstance(reason, ReasonCode) else str(reason)
             self._resolve(f"the broker disconnected us: {name}")
         else:
