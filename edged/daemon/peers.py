@@ -117,7 +117,8 @@ class FromStandby:
     async def run(self, stopping: asyncio.Event) -> None:
         if self.cfg().backfill.standby is None:
             return
-        await asyncio.to_thread(importlib.import_module, "aiohttp")  # off the loop, once (design/0286)
+        # edged/daemon/seen_connector.py and the aiohttp it imports, off the loop, once (design/0286)
+        await asyncio.to_thread(importlib.import_module, "edged.daemon.seen_connector")
         await self.crl.load()
         while not stopping.is_set():
             try:
@@ -144,7 +145,7 @@ class FromStandby:
             return 0
         from aiohttp import ClientSession, ClientTimeout
 
-        from edged.daemon.seen_connector import SeenConnector  # with aiohttp, which `run` imported off the loop
+        from edged.daemon.seen_connector import SeenConnector  # `run` imported it off the loop: a look-up
 
         ctx = await asyncio.to_thread(client_context, self.data_dir)
         base = f"https://{cfg.backfill.standby}"
