@@ -8,11 +8,18 @@ the socket is registered with the loop only once it returns. See design/0005-mqt
 
 A `Connection` is used once: a new one is made for every attempt, so nothing paho holds in
 memory outlives a connection (the durable outbox is the only queue that matters).
+
+paho (with the dnspython, idna and urllib it imports: 5 MB of the daemon's memory) is imported
+in the functions that use it, by a daemon that reports over MQTT only (off by default): the
+reporter imports it off the loop before its first connection (mqtt/reporter.py, design/0286);
+in the functions below it is then a look-up. Over 400 lines on purpose: those imports, a line or
+three in each function that talks to paho, are what took it past; the connection stays one piece.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import socket
@@ -20,20 +27,20 @@ import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any, cast
-
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
+from typing import TYPE_CHECKING, Any, cast
 
 from mqtt.settings import MqttConfig
 
+if TYPE_CHECKING:
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import MQTTErrorCode
+    from paho.mqtt.properties import Properties
+    from paho.mqtt.reasoncodes import ReasonCode
+
 log = logging.getLogger("edged.mqtt")
 
-V5, V311 = MQTTProtocolVersion.MQTTv5, MQTTProtocolVersion.MQTTv311
+V5, V311 = 5, 4  # paho's MQTTProtocolVersion.MQTTv5 and MQTTv311 (an IntEnum: equal to these)
+SUCCESS = 0  # paho's MQTTErrorCode.MQTT_ERR_SUCCESS (an IntEnum too)
 PROTOCOL_NAMES = {V5: "5", V311: "3.1.1"}
 CONNECT_TIMEOUT_S = 10.0   # TCP + TLS handshake, and again for the CONNACK
 MISC_INTERVAL_S = 1.0      # paho's loop_misc: keepalive pings and the ping timeout
@@ -104,28 +111,36 @@ def tls_context(cfg: MqttConfig) -> ssl.SSLContext:
     return ctx
 
 
-class _Client(paho.Client):
-    def _ssl_wrap_socket(self, tcp_sock: socket.socket) -> ssl.SSLSocket:
-        """paho 2.2's own leaves the socket open when the TLS handshake fails (a ResourceWarning
-        and a file descriptor held until the garbage collector runs); this one closes it. Host
-        names are checked by the context (``check_hostname``), unless ``tls.insecure``."""
-        assert self._ssl_context is not None
-        sock = self._ssl_context.wrap_socket(tcp_sock, server_hostname=self._host, do_handshake_on_connect=False)
-        try:
-            sock.settimeout(self._connect_timeout)
-            sock.do_handshake()
-        except BaseException:
-            sock.close()
-            raise
-        return sock
+@functools.cache
+def _client_class() -> type[paho.Client]:
+    """paho's Client with a TLS wrap that closes its socket (made once, with paho's import)."""
+    import paho.mqtt.client as paho
+
+    class _Client(paho.Client):
+        def _ssl_wrap_socket(self, tcp_sock: socket.socket) -> ssl.SSLSocket:
+            """paho 2.2's own leaves the socket open when the TLS handshake fails (a ResourceWarning
+            and a file descriptor held until the garbage collector runs); this one closes it. Host
+            names are checked by the context (``check_hostname``), unless ``tls.insecure``."""
+            assert self._ssl_context is not None
+            sock = self._ssl_context.wrap_socket(tcp_sock, server_hostname=self._host, do_handshake_on_connect=False)
+            try:
+                sock.settimeout(self._connect_timeout)
+                sock.do_handshake()
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+
+    return _Client
 
 
 class Connection:
     """One connection attempt and, if it succeeds, the session on it."""
 
-    def __init__(self, cfg: MqttConfig, will_topic: str, protocol: MQTTProtocolVersion, *,
+    def __init__(self, cfg: MqttConfig, will_topic: str, protocol: int, *,
                  on_message: Callable[[str, bytes, bytes | None], None],
                  on_ack: Callable[[int, ReasonCode], None]):
+        from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
         self.cfg = cfg
         self.protocol = protocol
         self.receive_maximum = 65535
@@ -139,7 +154,7 @@ class Connection:
         self._subacks: dict[int, asyncio.Future[ReasonCode]] = {}
         self._connack: asyncio.Future[tuple[ReasonCode, Properties | None] | str] = self._loop.create_future()
         self.lost: asyncio.Future[str] = self._loop.create_future()
-        c = _Client(CallbackAPIVersion.VERSION2, client_id=cfg.client_id, protocol=protocol,
+        c = _client_class()(CallbackAPIVersion.VERSION2, client_id=cfg.client_id, protocol=MQTTProtocolVersion(protocol),
                     clean_session=None if protocol == V5 else True, reconnect_on_failure=False)
         c.connect_timeout = CONNECT_TIMEOUT_S
         c.max_inflight_messages = 0  # the reporter's window is the limit (and the broker's Receive Maximum)
@@ -168,6 +183,7 @@ class Connection:
     # connecting ---------------------------------------------------------------------------
     async def open(self, pool: Executor) -> None:
         """Connect and wait for the broker's CONNACK; raises ConnectError with a status."""
+        import paho.mqtt.client as paho
         c = self._client
         cf = pool.submit(self._connect_blocking)
         try:
@@ -178,7 +194,7 @@ class Connection:
         except Exception as exc:  # noqa: BLE001 - every failure becomes a status, never a crash
             raise ConnectError(describe_connect_error(exc, self.cfg.host, self.cfg.port)) from None
         sock = c.socket()
-        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or sock is None:
+        if rc != SUCCESS or sock is None:
             _close_quietly(sock)
             raise ConnectError(f"connecting: {self._why(paho.error_string(rc))}", other_protocol=True)
         # From here on, paho is touched only on this (the loop's) thread.
@@ -223,10 +239,13 @@ class Connection:
         return why
 
     def _cb_log(self, _c: Any, _u: Any, level: int, text: str) -> None:
+        import paho.mqtt.client as paho
         if level == paho.MQTT_LOG_ERR:
             self._paho_error = text
 
     def _connect_blocking(self) -> MQTTErrorCode:
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
         c, cfg = self._client, self.cfg
         if cfg.tls is not None:
             c.tls_set_context(tls_context(cfg))
@@ -244,6 +263,9 @@ class Connection:
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
                 correlation: bytes | None = None) -> int:
         """Queue a PUBLISH; returns its message id (PUBACK comes to ``on_ack``)."""
+        import paho.mqtt.client as paho
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
         if not self.connected:
             raise NotConnected(self.lost.result() if self.lost.done() else "not connected yet")
         props = None
@@ -251,19 +273,21 @@ class Connection:
             props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]  # paho's is untyped
             props.CorrelationData = correlation
         info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=props)
-        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+        if info.rc != SUCCESS:
             raise NotConnected(paho.error_string(info.rc))
         return info.mid
 
     async def subscribe(self, topic_filter: str, timeout: float = CONNECT_TIMEOUT_S) -> ReasonCode:
         """Subscribe at QoS 1 and wait for the SUBACK; returns the broker's reason code."""
+        import paho.mqtt.client as paho
+        from paho.mqtt.subscribeoptions import SubscribeOptions
         if not self.connected:
             raise NotConnected(self.lost.result() if self.lost.done() else "not connected yet")
         if self.protocol == V5:
             rc, mid = self._client.subscribe(topic_filter, options=SubscribeOptions(qos=1, noLocal=True))
         else:
             rc, mid = self._client.subscribe(topic_filter, qos=1)
-        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+        if rc != SUCCESS:
             raise NotConnected(paho.error_string(rc))
         assert mid is not None  # paho gives one with MQTT_ERR_SUCCESS
         done: asyncio.Future[ReasonCode] = self._loop.create_future()
@@ -312,7 +336,7 @@ class Connection:
         rc = c.loop_read()
         sock = c.socket()
         # TLS may hold decrypted bytes the socket no longer signals as readable.
-        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and isinstance(sock, ssl.SSLSocket) and sock.pending():
+        while rc == SUCCESS and isinstance(sock, ssl.SSLSocket) and sock.pending():
             rc = c.loop_read()
             sock = c.socket()
 
@@ -336,6 +360,7 @@ class Connection:
             self._loop.call_soon_threadsafe(self._cb_disconnect, _c, _u, flags, reason, _props)
             return
         if getattr(flags, "is_disconnect_packet_from_server", False):
+            from paho.mqtt.reasoncodes import ReasonCode
             name = reason.getName() if isinstance(reason, ReasonCode) else str(reason)
             self._resolve(f"the broker disconnected us: {name}")
         else:

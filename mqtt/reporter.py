@@ -12,15 +12,14 @@ depends on it. Over 400 lines on purpose: every message kind the box sends, and 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import logging
 import random
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
-
-from paho.mqtt.reasoncodes import ReasonCode
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mqtt.client import V5, V311, ConnectError, Connection, NotConnected, backoff_s
 from mqtt import office_time
@@ -31,6 +30,9 @@ from mqtt.settings import MqttConfig
 from mqtt.topics import Topics, check_level
 from storage.time.clock import SYSTEM, Clock, wait_or_stop
 from storage.outbox import OUTBOX_FILE, Outbox, OutboxError
+
+if TYPE_CHECKING:
+    from paho.mqtt.reasoncodes import ReasonCode
 
 log = logging.getLogger("edged.mqtt")
 T = TypeVar("T")
@@ -148,6 +150,8 @@ class Reporter:
         except Exception as exc:  # noqa: BLE001 - reporting is off; recording is not affected
             self._set_status(f"error: {exc}")
             return
+        # paho, imported here off the loop, once: mqtt/client.py's functions then only look it up (design/0286)
+        await asyncio.to_thread(importlib.import_module, "paho.mqtt.client")
         try:
             async with asyncio.TaskGroup() as tg:
                 acks = tg.create_task(self._ack_loop(), name="mqtt-acks")

@@ -12,9 +12,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import av
+from recorder.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import av
+else:
+    av = lazy_import("av")  # the daemon imports this module; PyAV loads at the first cut, on its thread (design/0286)
 
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 

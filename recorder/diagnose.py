@@ -15,9 +15,15 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import av
+from recorder.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import av
+else:
+    av = lazy_import("av")  # the daemon imports this module for its words; PyAV loads when an error is read (design/0286)
 
 # Kinds, stable for scripts (edgectl --json, MQTT camera state `error_kind`).
 REFUSED, UNREACHABLE, NO_ANSWER, SLOW, NOT_RTSP, AUTH = "refused", "unreachable", "no_answer", "slow", "not_rtsp", "auth"

@@ -22,8 +22,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-import av
-
 from recorder import picture_size
 from recorder.check_budget import CheckBudget
 from recorder.events import Emit, Image, Oversize
@@ -31,10 +29,12 @@ from recorder.lazy import lazy_import, loaded
 from recorder.threadname import name_os_thread
 
 if TYPE_CHECKING:
+    import av
     import numpy as np
 
     from recorder.source import VideoIn
 else:
+    av = lazy_import("av")  # the daemon imports this module (decode_thumb); the worker has PyAV already (design/0286)
     np = lazy_import("numpy")  # imported with the first picture, not at the worker's start (design/0025)
 log = logging.getLogger(__name__)
 

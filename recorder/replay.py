@@ -29,14 +29,18 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import urljoin
 
-import av
-
 from recorder import rtp
+from recorder.lazy import lazy_import
 from recorder.rtsp_session import Media, RtspFailure, Session, parameter_sets
 from recorder.segment import SegmentFile
+
+if TYPE_CHECKING:
+    import av
+else:
+    av = lazy_import("av")  # the daemon imports this module; PyAV loads with a replay, on its thread (design/0286)
 
 ONVIF_EXT = 0xABAC            # the ONVIF replay header extension's profile (ONVIF Streaming §6.3)
 TIME_BASE = Fraction(1, 90000)

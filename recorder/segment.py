@@ -21,16 +21,19 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
 
-import av
-from av.audio.stream import AudioStream
-from av.video.stream import VideoStream
-
 from recorder.durability import Durability, Synced
+from recorder.lazy import lazy_import
 from storage.disk.fsutil import PRIVATE_FILE, private_dir
 from storage.mp4 import camera_times_box, muxer_for
 
 if TYPE_CHECKING:
+    import av
+    from av.audio.stream import AudioStream
+    from av.video.stream import VideoStream
+
     from recorder.audio import AacSpec
+else:
+    av = lazy_import("av")  # the daemon imports this module; PyAV loads with a segment's muxer (design/0286)
 
 # A camera's picture, and its sound as a segment takes it: the camera's packet remuxed as it came
 # (AAC, G.711, L16: design/0094), or frames the segment's own encoder turns into AAC
@@ -211,7 +214,7 @@ class SegmentFile:
     def _open(self, video: VideoStream, audio: AudioStream | AacSpec | None, origin_us: int, fragment_us: int,
               metadata: dict[str, str] | None) -> None:
         # G.711 and L16 are stored as sent in QuickTime's sample entries, which the mov muxer writes
-        sound = audio.codec_context.name if isinstance(audio, AudioStream) else None
+        sound = audio.codec_context.name if isinstance(audio, av.AudioStream) else None
         self._out = av.open(self._file, "w", format=muxer_for(sound), buffer_size=AVIO_BUFFER,
                             options={**FRAGMENTED_MP4, "frag_duration": str(fragment_us)})
         for key, value in (metadata or {}).items():  # written in the moov, before the first fragment

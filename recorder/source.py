@@ -6,14 +6,18 @@ import os
 import random
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Protocol
-
-import av
-from av.container import InputContainer
+from typing import TYPE_CHECKING, Any, Protocol
 
 from recorder import diagnose
+from recorder.lazy import lazy_import
 from recorder.synthetic import SyntheticCamera, parse_synthetic_url
 from storage.disk.layout import VIDEO_DIR
+
+if TYPE_CHECKING:
+    import av
+    from av.container import InputContainer
+else:
+    av = lazy_import("av")  # the daemon imports this module (backoff_us); PyAV loads with a camera's reader (design/0286)
 
 
 # FFmpeg's stream probe reads on until every stream's codec parameters are known, and then,

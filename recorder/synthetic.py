@@ -16,14 +16,14 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-import av
-
 from recorder.lazy import lazy_import
 from storage.time.clock import SYSTEM
 
 if TYPE_CHECKING:
+    import av
     import numpy as np
 else:
+    av = lazy_import("av")  # the daemon imports this module; PyAV loads when a synthetic camera starts (design/0286)
     np = lazy_import("numpy")  # the recorder worker imports this module; numpy is needed only to draw
 
 log = logging.getLogger(__name__)

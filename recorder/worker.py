@@ -21,6 +21,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+# PyAV whole, at the worker's start: the daemon's spare worker holds it for the slot it takes (design/0025),
+# though the modules below that the daemon imports too load it on first use (design/0286).
+import av  # noqa: F401
+
 from recorder import events, sample_budget
 from recorder.camera import CameraRecorder, Settings
 from recorder.source import StorageGate

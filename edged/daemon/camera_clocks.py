@@ -2,22 +2,26 @@
 needs no login. Off the recording path: a task of its own, each request with its own timeout,
 nothing awaited by recording; a camera that does not answer is said once in the log and
 judged by RTCP alone. The decisions are edged/rules/camera_clock.py's.
+
+The request is one POST made with the stdlib's http.client on a thread, not aiohttp: every
+daemon whose cameras have an address asks it at start, and aiohttp would stay loaded for it
+(12 MB of the daemon's memory, design/0286).
 """
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import logging
 import socket
-from typing import TYPE_CHECKING, Callable, Iterable
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable
 
 from edged.config import Config
 from edged.rules import camera_clock as cc
 from storage.time import independence
 from storage.time.clock import wait_or_stop, Clock, SYSTEM
-
-if TYPE_CHECKING:
-    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +29,37 @@ EVERY_S = 86_400.0
 TIMEOUT_S = 10.0
 AT_ONCE = 8  # requests in flight at a time
 ANSWER_MAX = 64 * 1024  # GetSystemDateAndTime's answer is under 2 KB; a camera never decides our memory
+HEADERS = {"Content-Type": "application/soap+xml; charset=utf-8"}
 
 
-async def read_capped(stream: aiohttp.StreamReader, cap: int) -> bytes:
-    """A device's whole answer, or ValueError once it passes `cap` bytes (issue 45)."""
+def read_capped(answer: http.client.HTTPResponse, cap: int, deadline: float) -> bytes:
+    """A device's whole answer, or ValueError once it passes `cap` bytes (issue 45), TimeoutError
+    once past `deadline` (time.monotonic(): a device trickling its answer keeps no thread)."""
     body = bytearray()
-    while chunk := await stream.read(16 * 1024):
+    while chunk := answer.read(16 * 1024):
         body += chunk
         if len(body) > cap:
             raise ValueError(f"an answer over {cap} bytes")  # i18n: the journal's (logged only)
+        if time.monotonic() > deadline:
+            raise TimeoutError("the answer took too long")  # i18n: the journal's (logged only)
     return bytes(body)
+
+
+def ask_clock(host: str, port: int, timeout_s: float, clock: Clock) -> tuple[int, int, bytes]:
+    """GetSystemDateAndTime, blocking (a thread): (sent, answered: wall us, the answer). A
+    redirect is not followed (http.client follows none) and is refused as any other status."""
+    deadline = time.monotonic() + timeout_s
+    conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
+    try:
+        sent = clock.now_us()
+        conn.request("POST", cc.DEVICE_PATH, body=cc.REQUEST.encode(), headers=HEADERS)
+        answer = conn.getresponse()
+        if answer.status != 200:
+            raise ValueError(f"HTTP {answer.status}")  # i18n: the journal's (logged only)
+        body = read_capped(answer, ANSWER_MAX, deadline)
+        return sent, clock.now_us(), body
+    finally:
+        conn.close()
 
 
 class CameraClocks:
@@ -77,30 +102,27 @@ class CameraClocks:
             await wait_or_stop(stopping, self.every_s, self.clock)
 
     async def read_all(self) -> None:
-        import aiohttp  # here: a site without ONVIF cameras never pays for it at start
-
+        # Threads of their own, not asyncio's default executor: a camera whose port never answers
+        # holds one of these for its timeout, not a thread the daemon's other work waits for.
+        pool = ThreadPoolExecutor(AT_ONCE, thread_name_prefix="onvif-clock")
         limit = asyncio.Semaphore(AT_ONCE)
-        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async def one(cam_id: str, host: str, port: int) -> None:
-                async with limit:
-                    await self._read(session, cam_id, host, port)
 
-            jobs = [one(cam.id, *where) for cam in self.cfg().cameras
-                    if cam.enabled and (where := cc.endpoint(cam.onvif, cam.url)) is not None]
-            await asyncio.gather(*jobs)
+        async def one(cam_id: str, host: str, port: int) -> None:
+            async with limit:
+                await self._read(pool, cam_id, host, port)
 
-    async def _read(self, session: aiohttp.ClientSession, cam: str, host: str, port: int) -> None:
+        try:
+            await asyncio.gather(*[one(cam.id, *where) for cam in self.cfg().cameras
+                                   if cam.enabled and (where := cc.endpoint(cam.onvif, cam.url)) is not None])
+        finally:
+            pool.shutdown(wait=False)  # a request past its timeout ends on its socket's timeout
+
+    async def _read(self, pool: ThreadPoolExecutor, cam: str, host: str, port: int) -> None:
         shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
-            sent = self.clock.now_us()
             # a camera is input (issue 45): no redirect followed, its answer read to a cap, parsed off the loop
-            async with session.post(f"http://{shown}{cc.DEVICE_PATH}", data=cc.REQUEST.encode(), allow_redirects=False,
-                                    headers={"Content-Type": "application/soap+xml; charset=utf-8"}) as resp:
-                if resp.status != 200:
-                    raise ValueError(f"HTTP {resp.status}")  # i18n: the journal's (logged only)
-                body = await read_capped(resp.content, ANSWER_MAX)
-                answered = self.clock.now_us()
+            asked = asyncio.get_running_loop().run_in_executor(pool, ask_clock, host, port, self.timeout_s, self.clock)
+            sent, answered, body = await asyncio.wait_for(asked, self.timeout_s)
             when, ntp = await asyncio.to_thread(cc.parse_answer, body)
         except asyncio.CancelledError:
             raise

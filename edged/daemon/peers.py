@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -24,10 +25,8 @@ import ssl
 import time
 from pathlib import Path
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
-import av
 from cryptography import x509
 
 from edged.config import Config
@@ -42,6 +41,9 @@ from storage.disk.fsutil import fsync_dir, private_dir
 from storage.footage import from_standby as store
 from storage.keys import nodecert, nodekey
 from storage.time.clock import SYSTEM, Clock, wait_or_stop
+
+if TYPE_CHECKING:  # aiohttp is imported by a box that has a standby, off the loop (`FromStandby.run`, design/0286)
+    from aiohttp import ClientSession
 
 log = logging.getLogger("edged.daemon.peers")
 POLL_S = float(os.environ.get("EDGED_PEER_POLL_S", "10"))  # how often a box looks for gaps to ask (tests: less)
@@ -115,6 +117,8 @@ class FromStandby:
     async def run(self, stopping: asyncio.Event) -> None:
         if self.cfg().backfill.standby is None:
             return
+        # edged/daemon/seen_connector.py and the aiohttp it imports, off the loop, once (design/0286)
+        await asyncio.to_thread(importlib.import_module, "edged.daemon.seen_connector")
         await self.crl.load()
         while not stopping.is_set():
             try:
@@ -139,10 +143,14 @@ class FromStandby:
                                mine, now, self.settle_us)
         if not gaps:
             return 0
+        from aiohttp import ClientSession, ClientTimeout
+
+        from edged.daemon.seen_connector import SeenConnector  # `run` imported it off the loop: a look-up
+
         ctx = await asyncio.to_thread(client_context, self.data_dir)
         base = f"https://{cfg.backfill.standby}"
         total = 0
-        async with ClientSession(connector=_Seen(ssl=ctx), timeout=ClientTimeout(total=None, sock_read=TIMEOUT_S,
+        async with ClientSession(connector=SeenConnector(ssl=ctx), timeout=ClientTimeout(total=None, sock_read=TIMEOUT_S,
                                                                                         sock_connect=TIMEOUT_S)) as http:
             for gap in gaps:
                 if stopping.is_set():
@@ -154,6 +162,8 @@ class FromStandby:
         return total
 
     async def _gap(self, http: ClientSession, base: str, gap: dict[str, Any], cap: int, stopping: asyncio.Event) -> int:
+        from aiohttp import ClientError
+
         cam = gap["camera"]
         try:
             async with http.get(f"{base}/v1/segments", params={"camera": cam, "from_us": str(gap["from_us"]),
@@ -299,6 +309,8 @@ class FromStandby:
 
 def _cut_part(part: Path, from_us: int, to_us: int) -> Cut | None:
     """On a thread: `part` replaced by its cut [from, to) (from its first picture), made durable."""
+    import av  # loaded by the cut before it can fail: a look-up
+
     out = part.with_suffix(".cut")
     try:
         made = cut(part, out, from_us, to_us)
@@ -315,22 +327,6 @@ def _cut_part(part: Path, from_us: int, to_us: int) -> Cut | None:
         os.close(fd)
     os.replace(out, part)
     return made
-
-
-class _Seen(TCPConnector):
-    """aiohttp's connector, keeping each TLS connection's peer certificate (aiohttp hands a
-    response's connection back before its body is read, so it cannot be asked afterwards)."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.certs: list[bytes] = []
-
-    async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:
-        proto = await super()._create_connection(req, traces, timeout)
-        tls = proto.transport.get_extra_info("ssl_object") if proto.transport is not None else None
-        if tls is not None:
-            self.certs.append(tls.getpeercert(binary_form=True))
-        return proto
 
 
 class _Later(Exception):

@@ -11,14 +11,13 @@ certificate installed again later (re-enrolled) is loaded for the next connectio
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import os
 import ssl
 from pathlib import Path
-from typing import Callable
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config
@@ -33,6 +32,9 @@ from storage.catalog import CatalogWriter
 from storage.footage import from_standby as store
 from storage.keys import nodecert, nodekey
 from storage.time.clock import SYSTEM, Clock, wait_or_stop
+
+if TYPE_CHECKING:  # aiohttp's server is imported by a standby that serves, off the loop (`run`, design/0286)
+    from aiohttp import web
 
 log = logging.getLogger("edged.daemon.peers")
 ENROL_POLL_S = float(os.environ.get("EDGED_ENROL_POLL_S", "5"))  # how often a standby looks for its certificate
@@ -68,6 +70,9 @@ class StandbyServer:
         ctx = await self._until_enrolled(stopping)
         if ctx is None:
             return
+        await asyncio.to_thread(importlib.import_module, "aiohttp.web")  # off the loop, once (design/0286)
+        from aiohttp import web
+
         await self.crl.load()
         app = web.Application()
         app.router.add_get("/v1/segments", self._segments)
@@ -139,6 +144,8 @@ class StandbyServer:
 
     def _box(self, request: web.Request) -> tuple[nodecert.Identity, frozenset[str]]:
         """The box asking, and the cameras it may have; 403 for anyone else."""
+        from aiohttp import web  # loaded by `run` before any request: a look-up
+
         cfg = self.cfg()
         try:
             tls = request.transport.get_extra_info("ssl_object") if request.transport else None
@@ -151,6 +158,8 @@ class StandbyServer:
         return who, rules.cameras_for(who.node, ((c.id, c.box) for c in cfg.standby.cameras))
 
     async def _segments(self, request: web.Request) -> web.Response:
+        from aiohttp import web  # loaded by `run` before any request: a look-up
+
         who, cameras = self._box(request)
         box = who.node
         camera = request.query.get("camera", "")
@@ -165,6 +174,8 @@ class StandbyServer:
         return web.json_response({"node": self.cfg().site.node, "segments": rows, "writing": writing})
 
     async def _segment(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web  # loaded by `run` before any request: a look-up
+
         who, cameras = self._box(request)
         camera, path = request.query.get("camera", ""), request.query.get("path", "")
         row = await self.writer.run(lambda c: store.is_served(c.db, camera, path)) if camera in cameras else None

@@ -6,6 +6,7 @@ The daemon imports only `ViewerService`; aiohttp and aiortc are loaded when [vie
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -39,6 +40,9 @@ class ViewerService:
     async def run(self, stopping: asyncio.Event) -> None:
         if not self.cfg.viewer.enabled:
             return
+        # aiohttp, aiortc and PyAV (no longer loaded at the daemon's start, design/0286) imported on a
+        # thread: a few hundred ms the event loop does not wait for; the import below is then a look-up
+        await asyncio.to_thread(importlib.import_module, "edged.viewer.server")
         from edged.viewer.server import Viewer
 
         self.viewer = Viewer(self.cfg, self.writer, self.clock, operate=self.operate, alarms=self.alarms)

@@ -17,13 +17,13 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
-
-import av
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable
 
 from storage.redact import resume
 from storage.redact.plan import Box, FramePlan
+
+if TYPE_CHECKING:  # PyAV and numpy are imported in the functions that read and write the clip, which run
+    import numpy as np  # on the job's thread: the daemon imports this module and redacts rarely (design/0286)
 
 FILL_Y, FILL_C = 16, 128
 PRESET, CRF = "veryfast", 23    # x264: bench/redaction.py measures the cost at 1080p20
@@ -32,6 +32,8 @@ Tick = Callable[[int], None]
 
 def probe(src: Path) -> dict[str, Any]:
     """The clip's video: frames, size, rate (frames counted by decoding nothing: packets)."""
+    import av
+
     with av.open(str(src)) as f:
         v = f.streams.video[0]
         frames = sum(1 for p in f.demux(v) if p.size)
@@ -46,6 +48,8 @@ def detect(src: Path, detector: Any, every: int, tick: Tick = lambda n: None, st
     """The detector's boxes on every `every`-th frame of `src` (frame index -> boxes). Going on
     from an earlier run (design/0277): `found` its boxes for the frames before `start`, which are
     decoded but not run through the detector again; every `per` frames `saved(frames, found)`."""
+    import av
+
     width, height = detector.input
     found = dict(found or {})
     with av.open(str(src)) as f:
@@ -82,6 +86,8 @@ def fill(planes: np.ndarray, width: int, height: int, plan: FramePlan) -> np.nda
     """`planes` (a yuv420p frame as PyAV's to_ndarray gives it: Y rows, then U, then V, each
     chroma plane's rows two to a row) with the plan's fill applied; a new array when the whole
     frame is filled, else `planes` itself, changed."""
+    import numpy as np
+
     y = planes[:height]
     u = planes[height:height + height // 4].reshape(height // 2, width // 2)
     v = planes[height + height // 4:].reshape(height // 2, width // 2)
@@ -136,6 +142,8 @@ def render(src: Path, part_of: Callable[[int], Path], plans: list[FramePlan], pe
     by an earlier run: their frames are decoded (to reach the next) but neither filled nor
     encoded, and not ticked. A frame past the plans (the clip longer than probed) goes in the last
     part, filled whole: never shown unplanned. Returns the frames filled and encoded by this run."""
+    import av
+
     count = max(1, -(-len(plans) // per))
     made = 0
     with av.open(str(src)) as f:
@@ -185,6 +193,8 @@ def render(src: Path, part_of: Callable[[int], Path], plans: list[FramePlan], pe
 def join(parts: list[Path], dst: Path) -> int:
     """The parts' packets, in order, copied (not re-encoded) into one MP4 `dst`, written beside
     it as `.part`, fsynced and renamed. Returns the frames in it."""
+    import av
+
     part = _writing(dst)
     frames = 0
     with av.open(str(part), "w", format="mp4") as out:

@@ -13,10 +13,12 @@ time instead of waiting, so a test drives the loop by hand.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # asyncio (and the ssl it imports) in the coroutines below: a recorder worker
+    import asyncio  # reads this clock from threads and runs no event loop (design/0286)
 
 SECOND_US = 1_000_000
 
@@ -45,6 +47,8 @@ class SystemClock:
         return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio  # on the loop, asyncio is loaded: a look-up in sys.modules
+
         await asyncio.sleep(seconds)
 
 
@@ -84,6 +88,8 @@ class FakeClock:
 
     async def sleep(self, seconds: float) -> None:
         """The time passes at once (both clocks move on by `seconds`); the other tasks get a turn."""
+        import asyncio
+
         self.advance(s=max(0.0, seconds))
         await asyncio.sleep(0)
 
@@ -109,6 +115,8 @@ class SteppedClock:
 async def wait_or_stop(stopping: asyncio.Event, seconds: float, clock: Clock = SYSTEM) -> bool:
     """Wait `seconds` on `clock`, or less if `stopping` is set first: True when it is set (the
     caller stops), False when the time passed (the next round). Set already: True at once."""
+    import asyncio
+
     if stopping.is_set():
         return True
     sleep = asyncio.ensure_future(clock.sleep(max(0.0, seconds)))
