@@ -10,6 +10,14 @@ each: `recall` per mode (strangers' faces at least 24 px high, at least 90 % fil
 frames), the frames with the applicant's face masked, `core-seconds per second of footage` per
 mode (the worker's CPU, user and system, over the clip's length), and whether the original was
 byte-identical before and after. Targets: recall >= 0.95, 0 applicant frames, <= 1.0 core-s/s.
+And the tracking step of "everything hidden" alone (design/0285, storage/redact/track.py), run
+here in this process (its CPU, the decoder's threads included, over the clip's length): the
+applicant marked on the first frame and the last one whole in the picture, tracked between them
+both ways; the same step with no mark (decoding alone); and from the two, the step's cost with
+the applicant tracked throughout (`core-seconds per second of footage follow`), with how the
+frames' regions were found and the farthest the region's centre was from the applicant's. (In the
+"everything" line above the marks are the first and last frame's, the last out of the picture:
+there the tracker has one direction only, for as long as the applicant is whole in the picture.)
 
 Not measured here: 32 cameras recording while a 10-minute copy is made.
 """
@@ -25,7 +33,8 @@ from pathlib import Path
 from bench.common import OUT, command_line, environment, log
 from storage.disk.hashing import sha256_file
 from storage.redact import job as jobs
-from storage.redact.plan import MODES
+from storage.redact import media, track
+from storage.redact.plan import EVERYTHING, MODES, Mark
 from storage.redact.worker import run_job
 from tests.support import faces
 
@@ -35,6 +44,44 @@ FPS = 20
 def _children_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
+
+
+def _own_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _followed(src: Path, marks: list[Mark], frames: int) -> tuple[float, list[track.Followed], int]:
+    """The tracking step on `src` with `marks`: its CPU (this process, the decoder's threads
+    included), each frame's region, and the scale."""
+    info = media.probe(src)
+    factor = track.scale_for(info["width"], marks)
+    follower = track.Follower(marks, info["frames"], factor, track.window_for(info["width"], info["height"], factor))
+    cpu = _own_cpu()
+    media.follow(src, follower)
+    return _own_cpu() - cpu, follower.result(), factor
+
+
+def _follow(src: Path, frames: int) -> str:
+    """The tracking step alone on `src`: the applicant marked on the first frame and on the last
+    one whole in the picture (then out of it): decoding every frame, tracking between the two
+    marks both ways; and decoding alone (no mark), to tell the tracking's share."""
+    who = next(p for p in faces.PEOPLE if p.applicant)
+    last = max(i for i in range(frames) if who.body(i, frames)[0] + who.body(i, frames)[2] <= 1920)
+    marks = [Mark(0, who.body(0, frames)), Mark(last, who.body(last, frames)), Mark(last + 1, None)]
+    decode, _, _ = _followed(src, [], frames)
+    cpu, got, factor = _followed(src, marks, frames)
+    seconds = frames / FPS
+    per_frame = max(0.0, cpu - decode) / max(1, last - 1)          # both ways, a frame between the marks
+    off = max(abs(g.box[0] + g.box[2] / 2 - b[0] - b[2] / 2) + abs(g.box[1] + g.box[3] / 2 - b[1] - b[3] / 2)
+              for i, g in enumerate(got[:last + 1]) if g.box for b in [who.body(i, frames)])
+    hows = ", ".join(f"{h} {n}" for h in track.HOWS if (n := sum(g.how == h for g in got)))
+    w, h = track.work_size(1920, 1080, factor)
+    return (f"core-seconds per second of footage follow (the tracking step of {EVERYTHING}): {cpu / seconds:.2f} "
+            f"measured ({frames} frames decoded, {last - 1} tracked both ways at {w}x{h}); decoding alone "
+            f"{decode / seconds:.2f}; tracked throughout {decode / seconds + per_frame * FPS:.2f} "
+            f"({1000 * per_frame:.1f} core-ms a frame; frames {hows}; the region's centre at most {off:.0f} px "
+            f"(x + y) from the applicant's)")
 
 
 def _state(folder: Path) -> dict[str, str]:
@@ -66,7 +113,8 @@ def main() -> None:
         lines.append(f"recall {mode}: {got['recall']:.3f} ({int(got['faces'])} faces >= 24 px over "
                      f"{int(got['frames'])} frames; applicant masked in {int(got['applicant_masked'])} frames)")
         lines.append(f"core-seconds per second of footage {mode}: {cost:.2f} (1080p{FPS}, {frames} frames, "
-                     f"detector every {args.every} frame(s) at 640x352, x264 {jobs.media.PRESET})")
+                     f"detector every {args.every} frame(s) at 640x352, x264 {media.PRESET})")
+    lines.append(_follow(original / "cam1.mp4", frames))
     same = _state(original) == before
     lines.append(f"originals byte-identical: {'yes' if same else 'NO'} ({json.dumps(before)})")
     for line in lines:

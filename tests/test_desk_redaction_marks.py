@@ -157,9 +157,17 @@ def test_the_applicant_marked_on_several_frames_then_corrected(tmp_path, camera,
         _made(carol, export_id)
         frames, original = _copy(carol, base, export_id, d)
         a, b = got[0][1], got[1][1]
-        mid = [(a[0] + b[0]) // 2, a[1], a[2], a[3]]      # at 1 s the region is halfway
-        for frame, shown in ((0, a), (FPS, mid), (2 * FPS, b), (3 * FPS, b)):
+        mid = [(a[0] + b[0]) // 2, a[1], a[2], a[3]]      # halfway on the straight line
+        for frame, shown in ((0, a), (2 * FPS, b), (3 * FPS, b)):
             assert _shown(frames[frame], original[frame], shown) > 0.9, frame
+        # between them the copy follows the picture (design/0285): the test camera's picture stands
+        # still, so the region marked top left stays there going forward and the one top right going
+        # back; the two disagree, and where they do the copy keeps only their overlap: none
+        assert frames[FPS].max() <= FILL_MAX_Y, "nothing shown where the two directions disagree"
+        made_card = carol.inner_text("#made")                 # and the copy says when, to scrub first
+        assert "待檢查的時刻" in made_card and re.search(r"0\.\d\d-1\.\d\d 秒", made_card), made_card
+        made = json.loads(audit_rows(d, "redact.made")[-1]["detail"])
+        assert made["clips"][0]["applicant_followed"]["unsure"] >= FPS, made   # counts on the record, no box
         assert _shown(frames[2 * FPS], original[2 * FPS], a) < 0.05   # where it was, filled once it moved
         assert "更正" in carol.inner_text("#mark h2"), "the marks offered again to correct"
 

@@ -46,7 +46,7 @@ def test_a_redacted_copy_hides_strangers_never_the_applicant_and_leaves_the_orig
     seen: list[dict] = []
     result = run_job(tmp_path / "copy", seen.append)
     assert seen[0] == {"priority": {"cpu": "idle", "io": "idle"}}
-    assert {s["step"] for s in seen[1:]} == ({"detect", "render"} if mode == FACES else {"render"})
+    assert {s["step"] for s in seen[1:]} == ({"detect", "render"} if mode == FACES else {"follow", "render"})
     got = faces.judge(tmp_path / "copy" / "cam1.mp4")
     assert got["frames"] == FRAMES and got["faces"] > 0
     assert got["recall"] >= 0.95, got

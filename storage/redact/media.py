@@ -3,6 +3,9 @@
 Two passes over the clip, each a step the job can resume at (storage/redact/job.py):
 1. `detect` (FACES mode only): every `every`-th frame decoded, scaled down to the detector's input
    and run through it; the boxes per frame kept as plain data (the plan tracks across them).
+   `follow` (EVERYTHING mode only, design/0285): every frame decoded, and those the tracker asks
+   for scaled down to its luma and fed to it (storage/redact/track.py), which follows the
+   applicant's region between the custodian's marks.
 2. `render`: every frame decoded, filled as the plan says (storage/redact/plan.py) on its YUV
    planes (no conversion to RGB and back), and re-encoded with x264 in parts of a few seconds
    each (storage/redact/resume.py: a stopped job keeps the parts made), joined into a new MP4. The sound is
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from storage.redact import resume
 from storage.redact.plan import Box, FramePlan
+from storage.redact.track import Follower, work_size
 
 if TYPE_CHECKING:  # PyAV and numpy are imported in the functions that read and write the clip, which run
     import numpy as np  # on the job's thread: the daemon imports this module and redacts rarely (design/0286)
@@ -66,6 +70,34 @@ def detect(src: Path, detector: Any, every: int, tick: Tick = lambda n: None, st
             if saved is not None and per and (i + 1) % per == 0:
                 saved(i + 1, found)
     return found
+
+
+def follow(src: Path, follower: Follower, tick: Tick = lambda n: None, per: int = 0,
+           saved: Callable[[int, Follower], None] | None = None) -> Follower:
+    """`follower` fed `src`'s frames, each it asks for (`needs`) scaled down by its factor to
+    8-bit luma (swscale's area average: the same frame gives the same picture). Going on from an
+    earlier run (design/0277): a follower restored from its state is fed the frames before its
+    `upto` only to hold what its backward pass under way needs; every `per` frames
+    `saved(frames, follower)`."""
+    start = follower.upto
+    with av.open(str(src)) as f:
+        v = f.streams.video[0]
+        v.thread_type = "AUTO"
+        width, height = work_size(v.codec_context.width, v.codec_context.height, follower.factor)
+        for i, frame in enumerate(f.decode(v)):
+            if i >= follower.frames:
+                break
+            small = None
+            if follower.needs(i):
+                small = frame.reformat(width=width, height=height, format="gray",
+                                       interpolation="AREA").to_ndarray()
+            follower.feed(i, small)
+            if i < start:
+                continue
+            tick(i + 1)
+            if saved is not None and per and (i + 1) % per == 0:
+                saved(i + 1, follower)
+    return follower
 
 
 def _even_out(box: Box) -> tuple[int, int, int, int]:

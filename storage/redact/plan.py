@@ -4,7 +4,9 @@ Two modes, in the site's words at the desk:
 - EVERYTHING ("everything hidden except the applicant"): each frame filled solid but for the
   applicant's region, which the custodian marks on some frames and the copy follows between them
   (`follow`: linear between two marks, held from the first mark back and from the last on, and a
-  mark without a box says the applicant is out of the picture from there).
+  mark without a box says the applicant is out of the picture from there; the worker follows the
+  picture between the marks where it can, storage/redact/track.py, design/0285, and hands the
+  regions in as `followed`, the straight line where it cannot).
 - FACES ("faces hidden except the applicant's"): each face the detector found is filled solid,
   followed between the frames the detector ran on (`tracks`, `track_boxes`: a face found on two
   detection frames is hidden on every frame between them, and COAST frames before and after, so
@@ -185,13 +187,16 @@ def track_boxes(track: Track, frame: int, coast: int = COAST) -> Box | None:
 
 
 def frame_plan(mode: str, frame: int, size: tuple[int, int], marks: Sequence[Mark],
-               faces: Iterable[Box] = (), added: Iterable[Box] = ()) -> FramePlan:
+               faces: Iterable[Box] = (), added: Iterable[Box] = (),
+               followed: Sequence[Box | None] | None = None) -> FramePlan:
     """One frame's plan. `faces`: the faces followed onto this frame (track_boxes); `added`: the
-    custodian's own boxes for it (always filled, widened like a face's only in FACES mode)."""
+    custodian's own boxes for it (always filled, widened like a face's only in FACES mode);
+    `followed`: the applicant's region on each frame as the picture was followed (track.py), used
+    instead of the straight line between the marks where it has the frame."""
     if mode not in MODES:
         raise PlanError(f"unknown redaction mode {mode!r} (one of {', '.join(MODES)})")
     width, height = size
-    applicant = follow(marks, frame)
+    applicant = followed[frame] if followed is not None and frame < len(followed) else follow(marks, frame)
     keep = clamp(applicant, width, height) if applicant is not None else None
     extra = [clamp(b, width, height) for b in added]
     if mode == EVERYTHING:
@@ -216,9 +221,11 @@ def applicants_face(faces: Sequence[Box], keep: Box | None) -> int | None:
 
 def plan_frames(mode: str, frames: int, size: tuple[int, int], marks: Sequence[Mark],
                 detections: dict[int, list[Box]] | None = None,
-                added: dict[int, list[Box]] | None = None, coast: int = COAST) -> list[FramePlan]:
+                added: dict[int, list[Box]] | None = None, coast: int = COAST,
+                followed: Sequence[Box | None] | None = None) -> list[FramePlan]:
     """Every frame's plan for a clip of `frames` frames (the whole clip at once: the tracks look
-    ahead to the next detection). EVERYTHING needs marks; FACES needs the detector's boxes."""
+    ahead to the next detection). EVERYTHING needs marks; FACES needs the detector's boxes.
+    `followed`: the applicant's region per frame as the worker followed it (frame_plan)."""
     if mode == EVERYTHING and not any(m.box is not None for m in marks):
         raise PlanError("mark the applicant's region on at least one frame first")
     if mode == FACES and detections is None:
@@ -226,7 +233,7 @@ def plan_frames(mode: str, frames: int, size: tuple[int, int], marks: Sequence[M
     found = tracks(detections or {})
     added = added or {}
     return [frame_plan(mode, f, size, marks, [b for t in found if (b := track_boxes(t, f, coast)) is not None],
-                       added.get(f, ())) for f in range(frames)]
+                       added.get(f, ()), followed) for f in range(frames)]
 
 
 def frame_at(seconds: float, rate: Fraction) -> int:

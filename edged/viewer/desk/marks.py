@@ -4,7 +4,8 @@ The page's script writes them as the custodian scrubs a clip and drags boxes on 
 custodian without the script types them; one line each, seconds of the clip and pixels of its
 picture:
 - the applicant's region: `2.35 640,120,200,480` (at 2.35 s the applicant is in this box; the copy
-  follows them in a straight line to the next mark), or `7.5 -` (out of the picture from 7.5 s);
+  follows them by the picture to the next mark, in a straight line where it loses them:
+  design/0285), or `7.5 -` (out of the picture from 7.5 s);
 - a box hidden (a face the detector missed, a stranger beside the applicant): `1.2-4 80,60,64,64`
   (filled on every frame from 1.2 s to 4 s).
 `redact.run` takes them as `{"t": seconds, "box": box}` and `[from, to, box]` (edged/control/redact.py).
@@ -97,7 +98,8 @@ def figure(i: int, src: str, mode: str, marks_text: str, hide_text: str) -> str:
                      f'{" checked" if v == "applicant" else ""}> {esc(t)}</label>' for v, t in tools)
     scrub, unit = _("Scrub the clip"), _("seconds")
     who = (_("The applicant's region: one line a mark, seconds then x,y,width,height (or seconds then - when they "
-             "leave the picture); the copy follows them in a straight line between marks")
+             "leave the picture); the copy follows them by the picture between marks, in a straight line where it "
+             "loses them")
            if mode == "everything" else
            _("The applicant's face left visible: one line a mark, seconds then x,y,width,height around them; "
              "every other face the detector finds is hidden"))

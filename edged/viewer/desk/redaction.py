@@ -188,8 +188,9 @@ class Pages:
     def _mark_form(self, ctx: Ctx, export_id: int, job: Job) -> str:
         heading = _("Mark the applicant") if job.made is None else _("Correct the marks")
         hint = (_("Scrub each clip and drag a box around the applicant wherever they move: each box is a mark at that "
-                  "moment, and the copy follows them in a straight line between marks. Everything outside the "
-                  "region is filled in solid on every frame.") if job.mode == "everything" else
+                  "moment, and the copy follows them by the picture from mark to mark (in a straight line where it "
+                  "loses them: check those moments). Everything outside the region is filled in solid on every "
+                  "frame.") if job.mode == "everything" else
                 _("The detector finds the faces and hides each one. Scrub each clip and drag a box around the "
                   "applicant to leave their face visible, and with \"Hide a box\" cover a face it missed."))
         parts = [marks.figure(i, f"/desk/redact/{export_id}/original/{clip}", job.mode, job.marks.get(clip, ""),
@@ -200,7 +201,9 @@ class Pages:
 
     def _made(self, ctx: Ctx, export_id: int, job: Job) -> str:
         made = job.made or {}
+        followed = any("applicant_check" in c for c in made.get("clips", []))
         rows = [[esc(i + 1), esc(c.get("frames")), esc(c.get("frames_filled_whole")),
+                 *([esc(_check(c.get("applicant_check")))] if followed else []),
                  esc(_("signed") if c.get("c2pa") else _("not signed (the recorder is not enrolled)"))]
                 for i, c in enumerate(made.get("clips", []))]
         videos = "".join(f'<video class="redacted" controls preload="auto" '
@@ -211,7 +214,9 @@ class Pages:
                + message("ok", _("The redacted copy is made. The original footage is unchanged."))
                + (message("ok", _("It went on from {pct}%: the work saved before it stopped was kept.").format(
                    pct=job.resumed)) if job.resumed is not None else "")
-               + table([_("Clip"), _("Frames"), _("Frames filled whole"), _("Signature")], rows) + videos)
+               + table([_("Clip"), _("Frames"), _("Frames filled whole"),
+                        *([_("Moments to check (the applicant not followed both ways)")] if followed else []),
+                        _("Signature")], rows) + videos)
         if not job.released:
             hint = _("Play the copy through and check that nobody but the applicant can be made out; if not, mark "
                      "again below.")
@@ -388,3 +393,7 @@ class Pages:
         await response.write_eof()
         return response
 
+
+def _check(spans: Any) -> str:
+    """When the applicant was not followed both ways (design/0285): "1.25-3.40, 7.00-7.05 seconds"."""
+    return ", ".join(f"{a:.2f}-{b:.2f}" for a, b in spans) + " " + _("seconds") if spans else _("none")

@@ -1,0 +1,151 @@
+"""The applicant followed by the picture between the custodian's marks (storage/redact/track.py;
+design/0285), over frames held in memory: no file, no decoder. The scene (tests/support/patches.py)
+is a textured patch going half round a circle, with a third party where the straight line runs."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from storage.redact import track
+from storage.redact.plan import Box, Mark, follow, inside
+from storage.redact.track import HELD, LINE, MARK, PARTLY, TRACKED, UNSURE, Follower, follow_frames
+from tests.support import patches
+
+FRAMES = 40
+
+
+def _off(a: Box, b: Box) -> float:
+    return math.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2)
+
+
+def _scene(flat: bool = False) -> tuple[list[np.ndarray], list[Mark], int]:
+    marks = patches.marks(FRAMES)
+    factor = track.scale_for(patches.SIZE[0], marks)
+    return [patches.scaled(p, factor) for p in patches.frames_of(FRAMES, flat)], marks, factor
+
+
+def test_the_tracker_follows_the_curve_the_straight_line_cuts_across():
+    pictures, marks, factor = _scene()
+    assert factor == 2                                    # 640 wide: tracked at 320
+    got = follow_frames(pictures, marks, factor)
+    truth = [patches.applicant(i, FRAMES) for i in range(FRAMES)]
+    assert [g.how for g in got] == [MARK] + [TRACKED] * (FRAMES - 2) + [MARK]
+    assert max(_off(g.box, t) for g, t in zip(got, truth) if g.box) <= 3           # within a few pixels
+    assert all(g.box is not None and g.box[2:] == (patches.SIDE, patches.SIDE) for g in got)  # never grown
+    line = [follow(marks, i) for i in range(FRAMES)]
+    assert max(_off(b, t) for b, t in zip(line, truth) if b) >= 100               # the line: a hundred off
+    third = patches.third_party(0, FRAMES)
+    assert any(inside(third, b) > 0.5 for b in line if b)                         # and over the third party
+    assert all(inside(third, g.box) == 0 for g in got if g.box)                   # the tracked region never
+
+
+def test_the_marks_win_and_the_same_frames_give_the_same_boxes():
+    pictures, marks, factor = _scene()
+    got = follow_frames(pictures, marks, factor)
+    assert got[0].box == marks[0].box and got[-1].box == marks[-1].box
+    assert follow_frames(pictures, marks, factor) == got
+    middle = Mark(FRAMES // 2, (10, 10, patches.SIDE, patches.SIDE))          # the custodian says: here
+    again = follow_frames(pictures, [*marks, middle], factor)
+    assert again[FRAMES // 2].box == middle.box and again[FRAMES // 2].how == MARK
+
+
+def test_nothing_to_follow_is_the_straight_line():
+    pictures, marks, factor = _scene(flat=True)      # the applicant's region one grey: no texture to match
+    got = follow_frames(pictures, marks, factor)
+    assert [g.box for g in got] == [follow(marks, i) for i in range(FRAMES)]
+    assert {g.how for g in got[1:-1]} == {LINE}
+
+
+def test_a_track_lost_falls_back_to_the_line_and_never_grows():
+    pictures, marks, factor = _scene()
+    for i in range(FRAMES // 2 - 3, FRAMES // 2 + 3):   # the applicant hidden behind something for six frames
+        x, y, w, h = (v // factor for v in patches.applicant(i, FRAMES))
+        pictures[i][y:y + h, x:x + w] = 128
+    got = follow_frames(pictures, marks, factor)
+    hidden = range(FRAMES // 2 - 3, FRAMES // 2 + 3)
+    assert all(got[i].how == LINE and got[i].box == follow(marks, i) for i in hidden)   # both lost: the line
+    # each side of it one direction is lost for good (never picked up again on whatever looks alike):
+    # the line in its place, the other trusted as near its own mark
+    assert {got[i].how for i in range(1, FRAMES - 1) if i not in hidden} == {PARTLY}
+    truth = [patches.applicant(i, FRAMES) for i in range(FRAMES)]
+    for i in range(1, FRAMES - 1):
+        line = follow(marks, i)
+        assert got[i].box is not None and line is not None
+        assert got[i].box[2:] == (patches.SIDE, patches.SIDE)                      # never grown
+        if i not in hidden:
+            t = i / (FRAMES - 1)
+            near = min(t, 1 - t)                                                    # the lost side's weight
+            assert _off(got[i].box, truth[i]) <= 3 + near * _off(line, truth[i]) + 1
+    assert max(_off(g.box, t) for g, t in zip(got[1:6], truth[1:6]) if g.box) <= 12   # near a mark: the track
+
+
+def test_two_directions_that_disagree_keep_only_their_overlap():
+    """The last mark on the third party (a custodian's slip, or the applicant out of sight): forward
+    follows the applicant, backward stands on the third party; where they part, only what both keep."""
+    pictures, marks, factor = _scene()
+    wrong = [marks[0], Mark(FRAMES - 1, patches.third_party(0, FRAMES))]
+    got = follow_frames(pictures, wrong, factor)
+    unsure = [g for g in got if g.how == UNSURE]
+    assert unsure
+    assert all(g.box is None or g.box[2] * g.box[3] < patches.SIDE ** 2 for g in unsure)
+
+
+def test_two_marks_on_one_frame_are_refused():
+    import pytest
+
+    from storage.redact.plan import PlanError
+    with pytest.raises(PlanError, match="two marks on one frame"):
+        Follower([Mark(3, (0, 0, 8, 8)), Mark(3, None)], 10, 1, 10)
+
+
+def test_a_follower_saved_and_taken_up_again_gives_the_same_boxes():
+    pictures, marks, factor = _scene()
+    whole = follow_frames(pictures, marks, factor)
+    first = Follower(marks, FRAMES, factor, FRAMES)
+    for i in range(25):
+        first.feed(i, pictures[i] if first.needs(i) else None)
+    state = json.loads(json.dumps(first.state()))                # as the job writes it
+    again = Follower.restored(marks, FRAMES, factor, FRAMES, state)
+    assert again.upto == 25
+    asked = [i for i in range(FRAMES) if again.needs(i)]
+    for i in range(FRAMES):                                      # decoded from the start again
+        again.feed(i, pictures[i] if again.needs(i) else None)
+    assert again.result() == whole
+    assert asked[0] == 1                                          # the frames before 25 held again for the backward pass
+
+
+def test_the_backward_pass_holds_at_most_its_window():
+    pictures, marks, factor = _scene()
+    f = Follower(marks, FRAMES, factor, 10)
+    held = 0
+    for i in range(FRAMES):
+        f.feed(i, pictures[i] if f.needs(i) else None)
+        held = max(held, len(f.held))
+    assert held == 10
+    got = f.result()
+    assert {g.how for g in got[1:FRAMES - 11]} == {PARTLY}         # forward only: blended with the line
+    assert {g.how for g in got[FRAMES - 11:-1]} == {TRACKED}
+    assert max(_off(g.box, patches.applicant(i, FRAMES)) for i, g in enumerate(got[FRAMES - 11:], FRAMES - 11)
+               if g.box) <= 3
+    assert track.window_for(1920, 1080, 6) == track.WINDOW_BYTES // (320 * 180)
+
+
+def test_before_the_first_mark_and_after_the_last_the_region_is_held():
+    """A track from one mark alone has nothing to check it: the mark's region is held, as before."""
+    pictures, marks, factor = _scene()
+    inner = [Mark(10, patches.applicant(10, FRAMES)), Mark(30, patches.applicant(30, FRAMES))]
+    got = follow_frames(pictures, inner, factor)
+    assert [g.box for g in got[:10]] == [inner[0].box] * 10 and {g.how for g in got[:10]} == {HELD}
+    assert [g.box for g in got[31:]] == [inner[1].box] * 9 and {g.how for g in got[31:]} == {HELD}
+    assert {g.how for g in got[11:30]} == {TRACKED}
+    gone = follow_frames(pictures, [marks[0], Mark(20, None)], factor)
+    assert {g.how for g in gone[1:20]} == {HELD} and {g.box for g in gone[21:]} == {None}
+
+
+def test_the_moments_to_check_are_the_frames_not_followed_both_ways():
+    hows = [MARK, TRACKED, PARTLY, PARTLY, TRACKED, LINE, UNSURE, TRACKED, HELD, MARK]
+    assert track.to_check(hows, 20.0) == [[0.1, 0.15], [0.25, 0.3]]
+    assert track.to_check([MARK, TRACKED, HELD], 20.0) == []
