@@ -79,6 +79,8 @@ def follow(src: Path, follower: Follower, tick: Tick = lambda n: None, per: int 
     earlier run (design/0277): a follower restored from its state is fed the frames before its
     `upto` only to hold what its backward pass under way needs; every `per` frames
     `saved(frames, follower)`."""
+    import av
+
     start = follower.upto
     with av.open(str(src)) as f:
         v = f.streams.video[0]
