@@ -360,7 +360,7 @@ class Dashboard:
                     if findings else el("p", _("None.")))
         return _page(sp, title, body, request=request)
 
-    async def month(self, request: web.Request) -> web.Response:
+    async def month(self, request: web.Request) -> web.StreamResponse:
         """The auditor's month of a site (central/month_page.py, design/0117)."""
         from central import month_page  # it renders with this module's helpers
         return await month_page.page(self, request)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from central import compliance
+from central import compliance, finding_words
 from central.i18n import N_, Speaker
 
 
@@ -163,9 +163,20 @@ def none(sp: Speaker) -> str:
     return "<p>" + html.escape(sp._("None.")) + "</p>"
 
 
+SAID = {"findings": "message", "accesses": "why"}  # the column of a section's sentence made as a Msg
+
+
+def said(sp: Speaker, name: str, x: dict[str, Any]) -> str:
+    """A row's sentence (a finding's message, an access's why) in the report's language, from the
+    template and values the row keeps as "said" (design/0280, design/0287); its English as it came
+    when it has none (a report.json written before)."""
+    text = x.get(SAID[name])
+    return finding_words.access_why(sp, text, x.get("said")) if name == "accesses" else sp.said(str(text), x.get("said"))
+
+
 def html_row(sp: Speaker, name: str, x: dict[str, Any]) -> str:
-    """One row of a section's table, as the page shows it (a finding's message in its language)."""
-    cells = [_shown(sp, c, x.get(c), TIMES) if c != "message" else _cell(sp.said(x[c], x.get("said")))
+    """One row of a section's table, as the page shows it (a finding's message, an access's why in its language)."""
+    cells = [_shown(sp, c, x.get(c), TIMES) if c != SAID.get(name) else _cell(said(sp, name, x))
              for c in TABLES[name]]
     cls = ' class="bad"' if not _row_ok(name, x) else ""
     return f"<tr{cls}>" + "".join(f"<td>{_escaped(str(v))}</td>" for v in cells) + "</tr>"
