@@ -2,6 +2,7 @@
 PostgreSQL 15 (issue 53 items 3 and 5, design/0141):
 
     .venv/bin/python -m bench.central_month [--nodes 10] [--cameras 16] [--days 30] [--csv-rows 0] [--sections ROWS]
+        [--history-months 0]
 
 Builds, inside PostgreSQL (generate_series, no row through Python), site0000's month: the
 derived tables `edged-central report` reads (bench/central_report_scale.fill) and every
@@ -12,7 +13,10 @@ of them judged early); for node0000 also its month of durable messages at the da
 only, the last page of a day), and the destructions' CSV streamed whole (`--csv-rows` > 0 stops
 after that many), with the process's peak RSS before and after (getrusage: a high-water mark,
 so the growth is the stream's). `--sections ROWS`: each CSV section's time and the peak of what
-Python held while it streamed (tracemalloc; the destructions' first ROWS rows), design/0273. Then node0000's month is archived (design/0140: the messages
+Python held while it streamed (tracemalloc; the destructions' first ROWS rows), design/0273; and
+each page's peak held, read once more under tracemalloc (design/0287). `--history-months M`: each
+node's requests, approvals, uses and exports of M months before the month too (the access judge's
+history, design/0287). Then node0000's month is archived (design/0140: the messages
 and the rows drawn from them) and the sizes give the store a node-year. Output: stdout and
 bench/out/central_month.txt.
 """
@@ -100,6 +104,22 @@ def messages(url: str, cameras: int, start_us: int, days: int) -> int:
     return retention + other
 
 
+def history(url: str, months: int, start_us: int) -> int:
+    """``months`` earlier months of every node's request lives (the month's own, moved back a month
+    at a time, their records, requests, grants and exports numbered apart): audit rows added."""
+    with psycopg.connect(url, autocommit=True) as c:
+        cur = c.execute(
+            "INSERT INTO audit (node, seq_local, at_us, actor, action, detail, prev_hash, hash, msg_seq)"
+            " SELECT node, seq_local - m * 1000000, at_us - m * 30 * %(day)s::bigint, actor, action,"
+            " (SELECT jsonb_object_agg(key, CASE WHEN key IN ('request', 'grant', 'export')"
+            "  THEN to_jsonb((value #>> '{}')::bigint + m * 1000000) ELSE value END) FROM jsonb_each(detail::jsonb))::text,"
+            " prev_hash, hash || m, msg_seq - m * 30 * %(day)s::bigint"
+            " FROM audit, generate_series(1, %(months)s) m WHERE at_us >= %(start)s",
+            {"day": DAY, "months": months, "start": start_us})
+        c.execute("ANALYZE audit")
+        return cur.rowcount
+
+
 def sizes(url: str) -> dict[str, int]:
     """Bytes of each table with its indexes and TOAST (partitions summed into their parent)."""
     with psycopg.connect(url, autocommit=True) as c:
@@ -165,11 +185,23 @@ async def through_dashboard(cfg_path: Path, month: str, day: str, csv_rows: int,
                                 ("early ones only", "?verdict=early"), ("last page of a day", f"?day={day}&page=1152")):
                 t, c = time.perf_counter(), time.process_time()
                 async with http.get(base + query) as r:
-                    text = await r.text()
+                    first = await r.content.readany()
+                    out[name + " first"] = time.perf_counter() - t  # the page starts to show
+                    text = (first + await r.content.read()).decode()
                     assert r.status == 200 and "<table" in text, (r.status, text[:300])
                 out[name] = time.perf_counter() - t
                 out[name + " cpu"] = time.process_time() - c  # the dashboard's (and the client's) CPU
             out["load"] = os.getloadavg()[0]
+            for name, query in (("first page", ""), ("camera and day", f"?camera=cam03&day={day}")):
+                gc.collect()
+                tracemalloc.start()
+                try:
+                    async with http.get(base + query) as r:
+                        size = len(await r.read())
+                    out[name + " peak"] = tracemalloc.get_traced_memory()[1] / 2**20
+                    out[name + " bytes"] = size
+                finally:
+                    tracemalloc.stop()
             if section_rows:
                 out["sections"] = await sections(http, base, section_rows)
             before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -211,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sections", type=int, default=0, metavar="ROWS",
                    help="also each CSV section's time and peak memory held (the destructions' first ROWS rows)")
     p.add_argument("--no-archive", action="store_true", help="skip archiving node0000's month (and the node-year)")
+    p.add_argument("--history-months", type=int, default=0, metavar="M",
+                   help="every node's request lives of M months before the month too (the access judge's history)")
     args = p.parse_args(argv)
     lines: list[str] = []
 
@@ -238,17 +272,21 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         fill(url, 0, args.nodes, args.cameras, 4, start_us, args.days)
         destructions(url, args.nodes, args.cameras, start_us, args.days)
+        older = history(url, args.history_months, start_us) if args.history_months else 0
         built = time.perf_counter() - t
         t = time.perf_counter()
         msgs = 0 if args.no_archive else messages(url, args.cameras, start_us, args.days)  # only the archive reads them
         log(f"built: {args.nodes * args.cameras * 1440 * args.days:,} destructions and the derived tables in"
-            f" {built:.0f} s; node0000's {msgs:,} messages in {time.perf_counter() - t:.0f} s")
+            f" {built:.0f} s; node0000's {msgs:,} messages in {time.perf_counter() - t:.0f} s;"
+            f" {older:,} audit records of the {args.history_months} months before")
         before = {} if args.no_archive else sizes(url)
         got = asyncio.run(through_dashboard(cfg, month, day, args.csv_rows, args.sections))
-        log(table(["month page (HTTP GET, whole page)", "wall s", "CPU s of the process"],
-                  [[k, f"{got[k]:.3f}", f"{got[k + ' cpu']:.3f}"] for k in
+        log(table(["month page (HTTP GET, whole page)", "first byte s", "wall s", "CPU s of the process"],
+                  [[k, f"{got[k + ' first']:.3f}", f"{got[k]:.3f}", f"{got[k + ' cpu']:.3f}"] for k in
                    ("warm-up", "first page", "camera and day", "early ones only", "last page of a day")]))
         log(f"load while the pages were read: {got['load']:.1f} on {os.cpu_count()} cores")
+        log("; ".join(f"{k}, read again under tracemalloc: {got[k + ' bytes'] / 2**20:.1f} MiB of HTML,"
+                      f" peak {got[k + ' peak']:.1f} MiB held" for k in ("first page", "camera and day")))
         if args.sections:
             log(table(["CSV section (HTTP GET, streamed)", "rows", "MiB", "wall s", "peak MiB held (tracemalloc)",
                        "RSS after MiB"], got["sections"]))

@@ -41,8 +41,8 @@ RUN = ("import resource, sys\nfrom central.cli import main\nrc = main(sys.argv[1
        "u = resource.getrusage(resource.RUSAGE_SELF)\n"
        "print('maxrss', u.ru_maxrss, 'cpu', u.ru_utime + u.ru_stime, file=sys.stderr)\nsys.exit(rc)")
 # the report built whole, then written (the CLI before design/0281), with the CLI's arguments
-WHOLE = ("import json, resource, sys\nfrom pathlib import Path\nfrom central import config, report, report_files\n"
-         "from central.cli import _store\nfrom central.store import now_us\n"
+WHOLE = ("import json, resource, sys\nfrom pathlib import Path\nfrom central import config\nfrom central.report import report, report_files\n"
+         "from central.cli import _store\nfrom central.store.store import now_us\n"
          "v = [x for x in sys.argv[1:] if x not in ('report', '--json')]\na = dict(zip(v[::2], v[1::2]))\ncfg = config.load(Path(a['--config']))\ns = _store(cfg)\n"
          "r = report.build(s, a['--site'], a['--month'], cfg.tz, now_us())\ns.close()\n"
          "report_files.write(r, Path(a['--out']), cfg.tz, cfg.language)\n"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from central.i18n import N_
-from storage.msg import FOREIGN, Msg
+from central.i18n import N_, Speaker
+from storage.msg import FOREIGN, Msg, is_stored
 
 # kind -> (title, explanation: what happened and what to do)
 FINDINGS: dict[str, tuple[str, str]] = {
@@ -95,7 +95,7 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "software_changed": (N_("software changed"),
                          N_("The node's software version changed: check the change record.")),
 }
-# which clock and which evidence a retention verdict used (central/verdicts.py), by the finding's
+# which clock and which evidence a retention verdict used (central/checks/verdicts.py), by the finding's
 # detail "evidence": shown beside the finding on the auditor's month
 BASES: dict[str, str] = {
     "heard": N_("the office's clock, from its receipt of the footage message"),
@@ -128,6 +128,24 @@ def read(row: Mapping[str, Any]) -> dict[str, Any]:
     detail = json.loads(row["detail"]) if isinstance(row["detail"], str) else dict(row["detail"] or {})
     said = detail.pop(SAID, None) if isinstance(detail, dict) else None
     return {**row, "detail": detail, SAID: said}
+
+
+# an access's action (an audit record's), said in the sites' language in its "why" (and the month's "action")
+ACTIONS = {"grant.use": N_("viewing"), "export.done": N_("export"), "playback.start": N_("playback")}
+
+
+def access_why(sp: Speaker, text: object, stored: object = None) -> str:
+    """An access's reason (central/checks/verify.judge_access) in the sites' language: from its template
+    and values (the row's "said", design/0287; or the Msg itself), the action among them said as
+    a word; a reason with neither (a report.json written before) in its English, as it came."""
+    if stored is None and isinstance(text, Msg):
+        stored = text.stored()
+    if is_stored(stored):
+        assert isinstance(stored, Mapping)
+        params = stored.get("params")
+        if isinstance(params, Mapping) and isinstance(params.get("action"), str):
+            stored = {**stored, "params": {**params, "action": sp.word(ACTIONS.get(params["action"], params["action"]))}}
+    return sp.said("" if text is None else str(text), stored)
 
 
 def turned_away(where: str, why: str) -> Msg:

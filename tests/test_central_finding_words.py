@@ -298,3 +298,42 @@ def test_the_report_written_as_the_store_is_read_is_the_report_built_whole(tmp_p
     finally:
         store.close()
     assert not (tmp_path / "x").exists()
+
+
+def test_an_accesss_why_is_kept_as_a_template_and_said_in_the_sites_language(tmp_path):
+    """design/0287: `report` keeps each access's why in English in report.json (scripts read it)
+    and its template and values beside it as "said"; its accesses.csv (a last column "said"),
+    report.html and the month's cells say it in zh-TW from them, the action among the values as
+    its word; a row of a report.json written before (an English why, no "said") is shown as it
+    came, in English, never read back from its words."""
+    from central.report import report, report_files, report_html
+    from tests.test_central_month import _feed
+
+    t0 = now_us() - 120_000_000
+    ym = datetime.fromtimestamp((t0 + 30) / 1e6, TAIPEI).strftime("%Y-%m")
+    _feed(tmp_path / "central.db", t0)
+    store = Store(tmp_path / "central.db", readonly=True)
+    try:
+        r = report.build(store, "s", ym, TAIPEI, now_us())
+        page = list(month.section_rows(store, "accesses", "s", ym, TAIPEI, now_us()))
+    finally:
+        store.close()
+    report_files.write(r, tmp_path / "out", TAIPEI, "zh-TW")
+    kept = json.loads((tmp_path / "out/report.json").read_text(encoding="utf-8"))["accesses"]
+    assert [(a["why"], a["said"]) for a in kept] == [("grant 7, approved by alice", {
+        "template": "grant {grant}, approved by {who}", "params": {"grant": 7, "who": "alice"}})]
+    table = list(csv.reader(io.StringIO((tmp_path / "out/accesses.csv").read_text(encoding="utf-8"))))
+    row = dict(zip(table[0], table[1]))
+    assert (row["why"], row["said"]) == ("grant 7, approved by alice", "調閱許可 7，核准人 alice"), row
+    assert "調閱許可 7，核准人 alice" in (tmp_path / "out/report.html").read_text(encoding="utf-8")
+    assert month.cells(ZH, "accesses", page[0])[-1] == "調閱許可 7，核准人 alice"
+    assert month.cells(ZH, "accesses", kept[0])[-1] == "調閱許可 7，核准人 alice", "from report.json's row as read"
+    before = {k: v for k, v in kept[0].items() if k != "said"}
+    assert month.cells(ZH, "accesses", before)[-1] == report_html.said(ZH, "accesses", before) == \
+        "grant 7, approved by alice"
+    ungranted = verify.judge_access({"action": "playback.start", "detail": {}}, approve=None, filed=None,
+                                    earlier_uses=0)[1]
+    stored = json.loads(json.dumps({"why": ungranted, "said": ungranted.stored()}))  # as report.json keeps it
+    assert report_html.said(ZH, "accesses", stored) == "播放 未指明調閱許可：未經核准的申請即取得影像"
+    hostile = {"why": "x", "said": {"template": "{nope}", "params": {"action": "grant.use"}}}
+    assert report_html.said(ZH, "accesses", hostile) == "x", "a template that will not take its values: the English"

@@ -28,6 +28,7 @@ from central.verifier.verifier import Verifier
 from storage import audit
 from storage.keys import chainhead
 from storage.keys.nodekey import NodeKey
+from tests.support.catalog import central_add_alarm, central_add_audit
 
 ROOT = Path(__file__).resolve().parent.parent
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -224,9 +225,9 @@ class _Dash:
     _read = Dashboard._read   # the dashboard's own: a store opened read-only in a thread, a call
 
 
-async def _download(dash: _Dash, paths: list[str]) -> dict[str, tuple[int, int, int]]:
+async def _download(dash: _Dash, paths: list[str]) -> dict[str, tuple[int, int, int, int]]:
     """Each path's (status, lines, peak bytes Python held while it was served and read: the
-    dashboard's thread, the response and this client together)."""
+    dashboard's thread, the response and this client together, a page's table rows)."""
     from aiohttp import web
     from aiohttp.test_utils import TestClient, TestServer
 
@@ -236,23 +237,31 @@ async def _download(dash: _Dash, paths: list[str]) -> dict[str, tuple[int, int, 
     async def handler(request: web.Request) -> web.StreamResponse:
         request[ROLE] = "auditor"
         return await month_page.csv_file(dash, request)
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        request[ROLE] = "auditor"
+        return await month_page.page(dash, request)
     app = web.Application()
     app.router.add_get("/site/{site}/month/{month}/{section}.csv", handler)
+    app.router.add_get("/site/{site}/month/{month}", page)
     out = {}
     async with TestClient(TestServer(app)) as http:
         for path in paths:
             gc.collect()
             tracemalloc.start()
             try:
-                lines = 0
+                lines = rows = 0
+                tail = b""
                 async with http.get(path) as r:
                     async for chunk in r.content.iter_chunked(1 << 16):
                         lines += chunk.count(b"\n")
+                        rows += (tail + chunk).count(b"<tr class=")  # one split by a chunk's end counted once
+                        tail = chunk[-9:]
                     status = r.status
                 peak = tracemalloc.get_traced_memory()[1]
             finally:
                 tracemalloc.stop()
-            out[path] = (status, lines, peak)
+            out[path] = (status, lines, peak, rows)
     return out
 
 
@@ -281,11 +290,11 @@ def test_each_csv_section_is_streamed_in_bounded_memory(tmp_path):
     got = asyncio.run(_download(_Dash(path), [f"{base}/{s}.csv" for s in month.SECTIONS]
                                 + [f"{base}/alarms.csv?x=whole", "/site/nope/month/2026-01/alarms.csv",
                                    f"{base}/alarms.csv?x=again"]))
-    mib = {p.replace(base + "/", ""): round(peak / 2**20, 1) for p, (_s, _h, peak) in got.items()}
+    mib = {p.replace(base + "/", ""): round(peak / 2**20, 1) for p, (_s, _h, peak, _r) in got.items()}
     print("peak MiB held a CSV:", mib)
-    assert all(status == 200 for p, (status, _h, _p) in got.items() if "nope" not in p), got
+    assert all(status == 200 for p, (status, _h, _p, _r) in got.items() if "nope" not in p), got
     assert got["/site/nope/month/2026-01/alarms.csv"][0] == 404
-    assert all(peak < 12 * 2**20 for _s, _n, peak in got.values()), mib
+    assert all(peak < 12 * 2**20 for _s, _n, peak, _r in got.values()), mib
     assert got[f"{base}/alarms.csv"][1] == 1 + 1 + ALARMS, "the forged alarm and the 20,000, each a line"
     assert got[f"{base}/retention.csv"][1] == 1 + len(compliance.month_days(ym, TAIPEI))
     # every row, as the page's cells say it (a row a line: no cell here holds a line break)
@@ -308,3 +317,50 @@ def test_each_csv_section_is_streamed_in_bounded_memory(tmp_path):
     assert early and (early[0][3], early[0][4]) == (title, explanation) and re.search(r"[\u4e00-\u9fff]", title)
     kept = (whole("retention_findings"))
     assert [r[3] for r in kept[1:]] == [title], kept
+
+
+def _more(path: Path, t0: int, n: int) -> None:
+    """``n`` more accesses in the month (each its own request, filed, approved and used once) and
+    ``n`` alarms raised and cleared on its day, straight into the store."""
+    store = Store(path)
+    try:
+        with store.writing() as conn:
+            for i in range(n):
+                seq, at = 1000 + 3 * i, t0 + 1000 + 3 * i
+                for k, (actor, action, detail) in enumerate((
+                        ("carol", "request.file", {"request": 1000 + i}),
+                        ("alice", "request.approve", {"request": 1000 + i, "grant": 1000 + i}),
+                        ("bob", "grant.use", {"grant": 1000 + i, "camera": "cam"}))):
+                    central_add_audit(conn, "s/n1", seq + k, at + k, actor, action, json.dumps(detail), at + k)
+                central_add_alarm(conn, "s/n1", f"b{i}", t0 + 200 + i, t0 + 300 + i, "cam")
+    finally:
+        store.close()
+
+
+def test_the_page_and_its_csvs_hold_no_more_for_a_month_four_times_the_size(tmp_path, monkeypatch):
+    """design/0287: the month page is written as the store's cursors read it, as its CSVs are
+    (design/0273): with 1,500 and then 6,000 more accesses and alarms in the month, the page and
+    the accesses', alarms' and camera-days' CSVs each hold (tracemalloc's peak while served and
+    read) no more than 0.5 MiB more at the larger month (the page built whole held the month's
+    rows, and the judge every grant's records), every row on the page and in the CSVs. Pieces of
+    200 rows, not 2,000: both months are many pieces long, so what is held is what is in flight."""
+    monkeypatch.setattr(month, "CHUNK_ROWS", 200)
+    t0 = now_us() - 120_000_000
+    ym = datetime.fromtimestamp((t0 + 30) / 1e6, TAIPEI).strftime("%Y-%m")
+    base = f"/site/s/month/{ym}"
+    paths = [base, f"{base}/accesses.csv", f"{base}/alarms.csv", f"{base}/retention.csv"]
+    got = {}
+    for n in (1500, 6000):
+        path = tmp_path / str(n) / "central.db"
+        path.parent.mkdir()
+        _feed(path, t0)
+        _more(path, t0, n)
+        got[n] = asyncio.run(_download(_Dash(path), paths))
+    mib = {n: {p.replace(base, "") or "page": round(g[2] / 2**20, 2) for p, g in got[n].items()} for n in got}
+    print("peak MiB held:", mib)
+    small, large = got[1500], got[6000]
+    assert all(g[0] == 200 for g in [*small.values(), *large.values()])
+    assert large[base][3] - small[base][3] == 2 * 4500, "the page has each access and each alarm a row"
+    assert large[f"{base}/accesses.csv"][1] == 1 + 1 + 6000 and large[f"{base}/alarms.csv"][1] == 1 + 1 + 6000
+    assert large[f"{base}/retention.csv"][1] == small[f"{base}/retention.csv"][1]
+    assert all(large[p][2] - small[p][2] < 2**19 for p in paths), mib

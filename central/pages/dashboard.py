@@ -48,7 +48,7 @@ def _findings_cell(sp: Speaker, counts: dict[str, int]) -> str:
 
 def revoked(nodes: list[dict[str, Any]], keys: dict[str, str | None], standing: Register) -> None:
     """Each node of the overview gets `revoked_us`: when the office revoked the key it speaks with
-    (central/keystanding.py, design/0125), else None."""
+    (central/keys/keystanding.py, design/0125), else None."""
     for n in nodes:
         key = keys.get(n["node"])
         st = standing(n["node"], key) if key else None
@@ -361,8 +361,8 @@ class Dashboard:
                     if findings else el("p", _("None.")))
         return _page(sp, title, body, request=request)
 
-    async def month(self, request: web.Request) -> web.Response:
-        """The auditor's month of a site (central/month_page.py, design/0117)."""
+    async def month(self, request: web.Request) -> web.StreamResponse:
+        """The auditor's month of a site (central/pages/month_page.py, design/0117)."""
         from central.pages import month_page  # it renders with this module's helpers
         return await month_page.page(self, request)
 

@@ -1,5 +1,5 @@
 """The dashboard's month page of a site and its CSV files (issue 43 item 6, design/0117): what
-central/month.py gathers, in the sites' language, printable (central.css's print rules), for the
+central/report/month.py gathers, in the sites' language, printable (central.css's print rules), for the
 auditor role only (accesses name people). `/site/S/month/YYYY-MM?page=N` pages the destructions;
 `/site/S/month/YYYY-MM/SECTION.csv` is one section whole, streamed as it is read (design/0141,
 design/0273); both take `camera=`, `day=` and `verdict=` for the destructions."""
@@ -7,18 +7,19 @@ design/0273); both take `camera=`, `day=` and `verdict=` for the destructions.""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import threading
 from datetime import datetime
 from urllib.parse import urlencode
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from central.report import compliance, month as mo, report_html
-from central.pages.pages import HEADERS, ROLE, _page, _table, e, el
+from central.pages.pages import HEADERS, PAGE_END, ROLE, e, el, page_top
 from central.config import CentralConfig
 from central.i18n import N_, Speaker
 from central.store.store import Store, now_us
@@ -27,7 +28,7 @@ T = TypeVar("T")
 
 
 class Dashboard(Protocol):
-    """What the month page needs of central/dashboard.Dashboard (no import cycle)."""
+    """What the month page needs of central/pages/dashboard.Dashboard (no import cycle)."""
     cfg: CentralConfig
     sp: Speaker
 
@@ -65,36 +66,18 @@ def _auditor(dash: Dashboard, request: web.Request) -> None:
                                 headers=HEADERS)
 
 
-async def _month(dash: Dashboard, request: web.Request, *, page: int, per_page: int | None) -> dict[str, Any]:
-    site, month = request.match_info["site"], request.match_info["month"]
-    _ = dash.sp._
-    _auditor(dash, request)
-    f = filters(request)
-    try:
-        compliance.month_days(month, dash.cfg.tz)
-        return await dash._read(lambda s: mo.gather(s, site, month, dash.cfg.tz, now_us(), page=page,
-                                                    per_page=per_page, filters=f))
-    except ValueError:
-        if f.day is not None and _is_month(month, dash.cfg.tz):
-            raise web.HTTPNotFound(text=_("{day} is not a day of {month}").format(day=f.day, month=month) + "\n",
-                                   headers=HEADERS) from None
-        raise web.HTTPNotFound(text=_("{month} is not a month (YYYY-MM)").format(month=month) + "\n",
-                               headers=HEADERS) from None
-    except LookupError:
-        raise web.HTTPNotFound(text=_("no node of site {site} has reported").format(site=site) + "\n",
-                               headers=HEADERS) from None
-
-
-async def page(dash: Dashboard, request: web.Request) -> web.Response:
+async def page(dash: Dashboard, request: web.Request) -> web.StreamResponse:
+    """The month page, written as the store is read (design/0287): each section's rows from its
+    cursor (month.section_rows, the CSV's), the destructions a page of them; nothing of the
+    month held whole, whatever the site's size. A wrong site, month or day is a 404 first."""
     sp, _ = dash.sp, dash.sp._
     try:
         n = max(1, int(request.query.get("page", "1")))
     except ValueError:
         n = 1
-    m = await _month(dash, request, page=n, per_page=mo.PAGE)
-    site, month = str(m["site"]), str(m["month"])
+    site, month, f, tz = await _asked(dash, request)
+    made = now_us()
     base = f"/site/{e(site)}/month/{e(month)}"
-    f = filters(request)
     keep = e(urlencode({k: v for k, v in f._asdict().items() if v}))
     title = _("Site {site}, {month}").format(site=site, month=sp.month(month))
     nav = ("<p class=\"noprint\">" + el("a", _("site"), f" href=\"/site/{e(site)}\"") + " · "
@@ -104,30 +87,59 @@ async def page(dash: Dashboard, request: web.Request) -> web.Response:
                                              f" href=\"{base}/{s}.csv{'?' + keep if keep and s == 'destructions' else ''}\""
                                              " download")
                                           for s in mo.SECTIONS) + "</p>")
-    body = [el("h1", title), nav,
-            el("p", _("Made {when} from what the nodes published; times in {zone}.").format(
-                when=sp.when(now_us()), zone=str(dash.cfg.tz)), ' class="muted"')]
-    for name, rows in mo.sections(m).items():
-        body.append(el("h2", sp.word(mo.HEADINGS[name]), f" id=\"{name}\""))
-        if name == "destructions":
-            total, per = int(m["destructions_total"]), mo.PAGE
-            last = max(1, -(-total // per))
-            body.append(el("p", _("{total} destructions; page {page} of {pages}.").format(
-                total=total, page=n, pages=last)))
-            body += [el("p", t, ' class="archived"') for t in report_html.archived_notes(sp, m.get("archived", []))]
-            body.append(_form(sp, f))
-            amp = "&amp;" + keep if keep else ""
-            links = [el("a", _("previous page"), f" href=\"{base}?page={n - 1}{amp}#destructions\"") if n > 1 else "",
-                     el("a", _("next page"), f" href=\"{base}?page={n + 1}{amp}#destructions\"") if n < last else ""]
-            if any(links):
-                body.append("<p class=\"noprint\">" + " ".join(x for x in links if x) + "</p>")
-        if not rows:
-            body.append(el("p", _("None.")))
-            continue
-        cls = {"alarms": "suspect"}.get(name, "bad")
-        body.append(_table(mo.headers(sp, name), [(cls if mo.bad(name, r) else "",
-                                                   [e(str(v)) for v in mo.cells(sp, name, r)]) for r in rows]))
-    return _page(sp, title, body, refresh=False, request=request)
+    top = page_top(sp, title, refresh=False, request=request) + "\n".join([
+        el("h1", title), nav, el("p", _("Made {when} from what the nodes published; times in {zone}.").format(
+            when=sp.when(made), zone=str(tz)), ' class="muted"')])
+
+    def chunks(store: Store) -> Iterator[bytes]:
+        yield top.encode()
+        for name in mo.SECTIONS:
+            head = ["\n" + el("h2", sp.word(mo.HEADINGS[name]), f" id=\"{name}\"")]
+            if name == "destructions":
+                head += _paging(sp, base, keep, f, n, *mo.destructions_head(store, site, month, tz, f))
+                rows: Iterator[dict[str, Any]] = iter(mo.destructions(store, site, month, tz, f, page=n, per_page=mo.PAGE))
+            else:
+                rows = mo.section_rows(store, name, site, month, tz, made, f)
+            yield from (c.encode() for c in _section_html(sp, name, "\n".join(head), rows))
+        yield PAGE_END.encode()
+    return await _streamed(dash, request, web.StreamResponse(headers={**HEADERS, "Content-Type": "text/html; charset=utf-8"}),
+                           chunks)
+
+
+def _paging(sp: Speaker, base: str, keep: str, f: mo.Filters, n: int, total: int,
+            archived: list[dict[str, Any]]) -> list[str]:
+    """What stands above the destructions' table: how many, the page, what was archived, the filters."""
+    _ = sp._
+    last = max(1, -(-total // mo.PAGE))
+    out = [el("p", _("{total} destructions; page {page} of {pages}.").format(total=total, page=n, pages=last))]
+    out += [el("p", t, ' class="archived"') for t in report_html.archived_notes(sp, archived)]
+    out.append(_form(sp, f))
+    amp = "&amp;" + keep if keep else ""
+    links = [el("a", _("previous page"), f" href=\"{base}?page={n - 1}{amp}#destructions\"") if n > 1 else "",
+             el("a", _("next page"), f" href=\"{base}?page={n + 1}{amp}#destructions\"") if n < last else ""]
+    if any(links):
+        out.append("<p class=\"noprint\">" + " ".join(x for x in links if x) + "</p>")
+    return out
+
+
+def _section_html(sp: Speaker, name: str, head: str, rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """A section of the page: its heading, then its table as the rows come, a quarter of
+    month.CHUNK_ROWS a piece (a row of the page is about four of the CSV)."""
+    every = max(1, mo.CHUNK_ROWS // 4)
+    first = next(rows, None)
+    if first is None:
+        yield head + "\n" + el("p", sp._("None."))
+        return
+    cls = {"alarms": "suspect"}.get(name, "bad")
+    out = [head, "\n<table><thead><tr>", *(f"<th>{e(c)}</th>" for c in mo.headers(sp, name)), "</tr></thead><tbody>"]
+    for i, r in enumerate(itertools.chain([first], rows), 1):
+        out.append(f"<tr class=\"{cls if mo.bad(name, r) else ''}\">"
+                   + "".join(f"<td>{e(str(v))}</td>" for v in mo.cells(sp, name, r)) + "</tr>")
+        if i % every == 0:
+            yield "".join(out)
+            out.clear()
+    out.append("</tbody></table>")
+    yield "".join(out)
 
 
 def _form(sp: Speaker, f: mo.Filters) -> str:
@@ -144,12 +156,9 @@ def _form(sp: Speaker, f: mo.Filters) -> str:
             f"<button>{e(show)}</button></form>")
 
 
-async def _section(dash: Dashboard, request: web.Request) -> tuple[str, str, str, mo.Filters, ZoneInfo]:
-    """The section, site, month, filters and zone a CSV of the month asks for, the asker an
-    auditor and the month one the site has (else 404: what is missing, in the reader's language)."""
-    name = request.match_info["section"]
-    if name not in mo.SECTIONS:
-        raise web.HTTPNotFound(headers=HEADERS)
+async def _asked(dash: Dashboard, request: web.Request) -> tuple[str, str, mo.Filters, ZoneInfo]:
+    """The site, month, filters and zone a page or CSV of the month asks for, the asker an auditor
+    and the month one the site has (else 404: what is missing, in the reader's language)."""
     _auditor(dash, request)
     site, month, f, tz = request.match_info["site"], request.match_info["month"], filters(request), dash.cfg.tz
     _ = dash.sp._
@@ -162,21 +171,34 @@ async def _section(dash: Dashboard, request: web.Request) -> tuple[str, str, str
         text = (_("{day} is not a day of {month}").format(day=f.day, month=month) if _is_month(month, tz)
                 else _("{month} is not a month (YYYY-MM)").format(month=month))
         raise web.HTTPNotFound(text=text + "\n", headers=HEADERS) from None
-    return name, site, month, f, tz
+    return site, month, f, tz
 
 
 async def csv_file(dash: Dashboard, request: web.Request) -> web.StreamResponse:
-    """One section of the month as CSV, written as it is read from the store (a thread reads it
-    through a cursor; at most a few chunks wait in between): constant memory for 6.9 million
-    destructions and for every other section alike (design/0141, design/0273)."""
-    name, site, month, f, tz = await _section(dash, request)
-    loop = asyncio.get_running_loop()
-    chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
-    stop = threading.Event()
+    """One section of the month as CSV, written as it is read from the store: constant memory for
+    6.9 million destructions and for every other section alike (design/0141, design/0273)."""
+    name = request.match_info["section"]
+    if name not in mo.SECTIONS:
+        raise web.HTTPNotFound(headers=HEADERS)
+    site, month, f, tz = await _asked(dash, request)
     made = now_us()
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", f"{site}-{month}-{name}.csv")
+    resp = web.StreamResponse(headers={**HEADERS, "Content-Type": "text/csv; charset=utf-8",
+                                       "Content-Disposition": f"attachment; filename=\"{filename}\""})
+    return await _streamed(dash, request, resp, lambda store: mo.csv_chunks(
+        dash.sp, name, mo.section_rows(store, name, site, month, tz, made, f)))
+
+
+async def _streamed(dash: Dashboard, request: web.Request, resp: web.StreamResponse,
+                    chunks: Callable[[Store], Iterator[bytes]]) -> web.StreamResponse:
+    """``resp`` written as ``chunks`` come: a thread reads the store (one read transaction) through
+    the sections' cursors; at most a few chunks wait in between; a reader that goes away stops it."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
+    stop = threading.Event()
 
     def put(item: bytes | None) -> None:
-        asyncio.run_coroutine_threadsafe(chunks.put(item), loop).result()
+        asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
 
     def work() -> None:
         try:
@@ -185,31 +207,28 @@ async def csv_file(dash: Dashboard, request: web.Request) -> web.StreamResponse:
             put(None)
             raise
         try:
-            for chunk in mo.csv_chunks(dash.sp, name, mo.section_rows(store, name, site, month, tz, made, f)):
-                if stop.is_set():
-                    return
-                put(chunk)
+            with store.reading():  # PostgreSQL: one snapshot, no transaction a cursor
+                for chunk in chunks(store):
+                    if stop.is_set():
+                        return
+                    put(chunk)
         finally:
             store.close()
             put(None)
 
-    filename = re.sub(r"[^A-Za-z0-9._-]", "_", f"{site}-{month}-{name}.csv")
-    resp = web.StreamResponse(headers={**HEADERS, "Content-Type": "text/csv; charset=utf-8",
-                                       "Content-Disposition": f"attachment; filename=\"{filename}\""})
     reader = asyncio.create_task(asyncio.to_thread(work))
     try:
         await resp.prepare(request)
-        while (chunk := await chunks.get()) is not None:
+        while (chunk := await queue.get()) is not None:
             await resp.write(chunk)
         await resp.write_eof()
     except ConnectionResetError:  # the reader went away: stop reading the store, nothing to answer
         pass
     finally:
         stop.set()
-        while not reader.done():  # let the reader end (it waits for room to put its last chunk)
-            try:
-                await asyncio.wait_for(chunks.get(), 1.0)
-            except asyncio.TimeoutError:
-                pass
+        while not reader.done():  # let the reader end (it may wait for room to put its last chunk)
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({reader, getter}, return_when=asyncio.FIRST_COMPLETED)
+            getter.cancel()  # (polled a second at a time, each request after one kept its connection waiting)
         await reader
     return resp

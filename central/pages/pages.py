@@ -25,15 +25,23 @@ e = html.escape
 
 def _page(sp: Speaker, title: str, body: list[str], *, status: int = 200, refresh: bool = True,
           request: web.Request | None = None) -> web.Response:
+    text = page_top(sp, title, refresh=refresh, request=request) + "\n".join(body) + PAGE_END
+    return web.Response(text=text, content_type="text/html", headers=HEADERS, status=status)
+
+
+PAGE_END = "\n</body></html>\n"
+
+
+def page_top(sp: Speaker, title: str, *, refresh: bool = True, request: web.Request | None = None) -> str:
+    """A page up to its body's first element (a page streamed: this, its body, PAGE_END)."""
     meta = f"<meta http-equiv=\"refresh\" content=\"{REFRESH_S}\">" if refresh else ""
     who = ""
     if request is not None and request.get(USER):
         who = (f"<form class=\"who\" method=\"post\" action=\"/logout\">{e(request[USER])} ({e(sp.word(request[ROLE]))}) "
                + el("button", sp._("log out"), ' type="submit"') + "</form>")
-    text = (f"<!DOCTYPE html>\n<html lang=\"{sp.html_lang}\"><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
+    return (f"<!DOCTYPE html>\n<html lang=\"{sp.html_lang}\"><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
             f"{meta}<link rel=\"stylesheet\" href=\"/central.css\">"
-            f"</head><body data-page=\"{e(title)}\">\n{who}" + "\n".join(body) + "\n</body></html>\n")
-    return web.Response(text=text, content_type="text/html", headers=HEADERS, status=status)
+            f"</head><body data-page=\"{e(title)}\">\n{who}")
 
 
 def _table(cols: list[str], rows: list[tuple[str, list[str]]]) -> str:

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from central.archive import archiving
 from central.report import compliance, report, report_html
 from central.checks import coverage
 from central import finding_words
 from central.i18n import N_, Speaker
 from central.store.store import Store
 from central.store.store_schema import UNJUDGED
-from storage.msg import Msg
 
 PAGE = 200   # destructions a page
+CHUNK_ROWS = 2000  # rows a piece of a CSV (a page: a quarter of it) written while the cursor reads on
 NODE_SLACK_US = 86_400_000_000  # a retention message may be stamped this long after the destruction
 
 # section -> its columns, in order; the page's tables and the CSV files are these
@@ -52,23 +52,8 @@ LABELS = {"destroyed_us": N_("destroyed at"), "reason": N_("reason"), "verdict":
 KIND_OF = {"findings": N_("finding id"), "alarms": N_("alarm kind")}  # the "kind" column, by section
 # values that arrive as data, shown in the sites' language
 REASONS = {"max_retention": N_("past its maximum retention"), "capacity": N_("for disk space")}
-ACTIONS = {"grant.use": N_("viewing"), "export.done": N_("export"), "playback.start": N_("playback")}
+ACTIONS = finding_words.ACTIONS
 SUSPECT_WHY = (N_("unknown severity"), N_("start in the future"))
-# central/verify.judge_access's reasons, matched and said again in the sites' language (a reason
-# of another shape stays as made; tests/test_central_month.py runs every branch through these)
-WHY = [(re.compile(p), t) for p, t in (
-    (r"^(?P<action>\S+) names no grant: ",  # i18n: a pattern
-     N_("{action} names no grant: footage was reached without an approved request")),
-    (r"^no approval on record for grant (?P<grant>.+)$", N_("no approval on record for grant {grant}")),  # i18n: a pattern
-    (r"^grant (?P<grant>.+) was approved by (?P<who>.+), who filed the request$",  # i18n: a pattern
-     N_("grant {grant} was approved by {who}, who filed the request")),
-    (r"^grant (?P<grant>.+) used again ",  # i18n: a pattern
-     N_("grant {grant} used again (a second viewing or copy needs a new request)")),
-    (r"^grant (?P<grant>.+) used after it expired$", N_("grant {grant} used after it expired")),  # i18n: a pattern
-    (r"^grant (?P<grant>.+) was approved for (?P<mode>.+), not for a copy$",  # i18n: a pattern
-     N_("grant {grant} was approved for {mode}, not for a copy")),
-    (r"^grant (?P<grant>.+), approved by (?P<who>.+)$", N_("grant {grant}, approved by {who}")),  # i18n: a pattern
-)]
 TIMES = {"destroyed_us", "start_us", "end_us", "at_us", "raised_us", "cleared_us", "about_us"}
 WORDS = {"retention", "severity", "title", "explanation", "basis"}
 
@@ -120,6 +105,14 @@ def total(store: Store, site: str, month: str, f: Filters, nodes: list[str]) -> 
     return int(next(store.db.query(sql, args))["n"])
 
 
+def destructions_head(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters) -> tuple[int, list[dict[str, Any]]]:
+    """What the page says above its destructions: how many under ``f`` (total) and the months
+    archived out of the store (design/0120)."""
+    days, nodes = report.site_month(store, site, month, tz)
+    return total(store, site, month, f, [n["node"] for n in nodes]), archiving.archived(store, days[0].start_us,
+                                                                                          days[-1].end_us)
+
+
 def _row(r: dict[str, Any]) -> dict[str, Any]:
     return {c: r.get(c) for c in SECTIONS["destructions"]} | {"verdict": r.get("verdict")}
 
@@ -142,8 +135,10 @@ def each_destruction(store: Store, site: str, month: str, tz: ZoneInfo, f: Filte
 
 def gather(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int, *, page: int = 1,
            per_page: int | None = PAGE, filters: Filters = Filters()) -> dict[str, Any]:
-    """The site-month of the report, with one page of its destructions (`per_page` None: all of
-    them). LookupError: no such site; ValueError: not a month, or a day not of it."""
+    """The site-month of the report whole, with one page of its destructions (`per_page` None:
+    all of them): what the tests and a script compare (the page and the CSVs are written as the
+    store is read: section_rows, design/0287). LookupError: no such site; ValueError: not a
+    month, or a day not of it."""
     r = report.build(store, site, month, tz, now_us)
     days = compliance.month_days(month, tz)
     nodes = [n["node"] for n in r["nodes"]]
@@ -223,7 +218,7 @@ def _cell(sp: Speaker, col: str, v: Any, said: object = None) -> str | int | flo
     if col == "action":
         return sp.word(ACTIONS.get(v, v))
     if col == "why" and isinstance(v, str):
-        return why(sp, v)
+        return why(sp, v, said)
     if col == "message" and isinstance(v, str):
         return sp.said(v, said)
     if col == "ok":
@@ -243,23 +238,9 @@ def _cell(sp: Speaker, col: str, v: Any, said: object = None) -> str | int | flo
     return "" if v is None else str(v)
 
 
-def why(sp: Speaker, reason: str) -> str:
-    """An access's reason (central/verify.judge_access) in the sites' language: from its template
-    when it carries one (a Msg, design/0280), else read back from its English (a report.json's)."""
-    if isinstance(reason, Msg):
-        stored = reason.stored()
-        params = stored["params"]
-        if isinstance(params, dict) and isinstance(params.get("action"), str):
-            stored["params"] = {**params, "action": sp.word(ACTIONS.get(params["action"], params["action"]))}
-        return sp.said(reason, stored)
-    for pattern, template in WHY:
-        m = pattern.match(reason)
-        if m:
-            words = m.groupdict()
-            if "action" in words:
-                words["action"] = sp.word(ACTIONS.get(words["action"], words["action"]))
-            return sp._(template).format(**words)
-    return reason
+def why(sp: Speaker, reason: str, said: object = None) -> str:
+    """An access's reason in the sites' language (finding_words.access_why, design/0287)."""
+    return finding_words.access_why(sp, reason, said)
 
 
 def headers(sp: Speaker, name: str) -> list[str]:
@@ -288,8 +269,9 @@ def to_csv(sp: Speaker, name: str, rows: Iterable[dict[str, Any]]) -> bytes:
     return b"".join(csv_chunks(sp, name, rows))
 
 
-def csv_chunks(sp: Speaker, name: str, rows: Iterable[dict[str, Any]], every: int = 2000) -> Iterator[bytes]:
-    """to_csv in pieces of ``every`` rows, as ``rows`` come (the destructions streamed: constant memory)."""
+def csv_chunks(sp: Speaker, name: str, rows: Iterable[dict[str, Any]], every: int | None = None) -> Iterator[bytes]:
+    """to_csv in pieces of ``every`` rows (CHUNK_ROWS), as ``rows`` come (constant memory)."""
+    every = every or CHUNK_ROWS
     out = io.StringIO()
     w = csv.writer(out)
     out.write("\ufeff")

@@ -1,6 +1,6 @@
 """`edged-central report --site S --month YYYY-MM --out DIR`: one site's month of compliance,
 as report.json, CSV tables and a printable report.html. Gathering reads the store (blocking);
-judging is central/compliance.py; rendering, plain string work, is central/report_html.py."""
+judging is central/report/compliance.py; rendering, plain string work, is central/report/report_html.py."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from central.archive import archiving
 from central.report import compliance
 from central.store.store import Store
 from central.checks.verify import ACCESS_ACTIONS, account, judge_access
+from storage.msg import Msg
 
 
 def _birth(store: Store, node: str) -> dict[str, Any]:
@@ -22,36 +23,27 @@ def _birth(store: Store, node: str) -> dict[str, Any]:
     return json.loads(row["payload"]) if row else {}
 
 
-def _judge_of(store: Store, node: str) -> Callable[[dict[str, Any]], tuple[bool, str]]:
-    return _judge_and_chain(store, node)[0]
+def _judge_of(store: Store, node: str, recs: Iterable[dict[str, Any]]) -> Callable[[dict[str, Any]], tuple[bool, str]]:
+    return _judge_and_chain(store, node, recs)[0]
 
 
-def _judge_and_chain(store: Store, node: str) -> tuple[Callable[[dict[str, Any]], tuple[bool, str]],
-                                                      Callable[[dict[str, Any]], tuple[Any, str | None, str | None]]]:
-    """(judge, chain). judge: judge_in_store (central/verifier.py) for one node's accesses, its approvals, filings and
-    uses read in one query instead of three a judged access (a site-month at fleet scale had
-    thousands: issue 28's report < 2 s). Same answers: the first approval of the grant, the
-    first filing of its request, the uses of the grant before the record."""
-    approvals: dict[Any, dict[str, Any]] = {}
-    filings: dict[Any, dict[str, Any]] = {}
+JUDGED_A_BATCH = 200  # accesses judged with one batch of lookups (three statements)
+
+
+def _judge_and_chain(store: Store, node: str, recs: Iterable[dict[str, Any]]) -> Judge:
+    """(judge, chain) of the accesses ``recs`` (audit records of the node, "detail" parsed):
+    judge_in_store (central/verifier/verifier.py)'s answers, from the approvals of the grants they name,
+    the filings of those approvals' requests and those grants' uses, read in three statements by
+    the grant and request indexes (design/0287: never the node's whole history). Same answers:
+    the first approval of the grant, the first filing of its request, the uses of the grant
+    before the record."""
+    grants = {_key(g): g for g in ((r.get("detail") or {}).get("grant") for r in recs) if _key(g) is not None}
+    approvals = {k: {**r, "detail": d} for k, r, d in _naming(store, node, "request.approve", "grant", grants, first=True)}
+    requests = {_key(a["detail"].get("request")): a["detail"].get("request") for a in approvals.values()}
+    filings = {k: {**r, "detail": d} for k, r, d in _naming(store, node, "request.file", "request", requests, first=True)}
     uses: dict[Any, list[int]] = {}
-    for r in store.db.query("SELECT * FROM audit WHERE node = ? AND action IN ('request.approve', 'request.file',"
-                            " 'grant.use') ORDER BY seq_local", [node]):
-        try:
-            detail = json.loads(r["detail"])
-        except ValueError:
-            continue
-        if not isinstance(detail, dict):
-            continue
-        key = _key(detail.get("request" if r["action"] == "request.file" else "grant"))
-        if key is None:
-            continue
-        if r["action"] == "request.approve":
-            approvals.setdefault(key, {**r, "detail": detail})
-        elif r["action"] == "request.file":
-            filings.setdefault(key, {**r, "detail": detail})
-        else:
-            uses.setdefault(key, []).append(r["seq_local"])
+    for k, r, _d in _naming(store, node, "grant.use", "grant", grants):
+        uses.setdefault(k, []).append(r["seq_local"])
 
     def judge(rec: dict[str, Any]) -> tuple[bool, str]:
         grant = (rec.get("detail") or {}).get("grant")
@@ -72,6 +64,23 @@ def _judge_and_chain(store: Store, node: str) -> tuple[Callable[[dict[str, Any]]
         return approve["detail"].get("request"), (None if filed is None else account(filed["actor"])), \
             account(approve["actor"])
     return judge, chain
+
+
+def _naming(store: Store, node: str, action: str, field: str, wanted: dict[Any, Any], *,
+            first: bool = False) -> Iterator[tuple[Any, dict[str, Any], dict[str, Any]]]:
+    """(key, record, its detail) of the node's ``action`` records whose ``field`` is one of
+    ``wanted`` (by _key), in the node's order (``first``: only the first of each key)."""
+    seen: set[Any] = set()
+    for r in store.audit_naming(node, action, field, [v for k, v in wanted.items() if k is not None]):
+        try:
+            detail = json.loads(r["detail"])
+        except ValueError:
+            continue
+        k = _key(detail.get(field)) if isinstance(detail, dict) else None
+        if k is None or k not in wanted or (first and k in seen):  # the store's comparison may find more
+            continue
+        seen.add(k)
+        yield k, r, detail
 
 
 def _key(v: Any) -> Any:
@@ -95,20 +104,33 @@ def site_month(store: Store, site: str, month: str, tz: ZoneInfo) -> tuple[list[
 Judge = tuple[Callable[[dict[str, Any]], tuple[bool, str]], Callable[[dict[str, Any]], tuple[Any, str | None, str | None]]]
 
 
-def accesses_of(store: Store, node: str, start: int, end: int, judge: Judge | None = None, *,
-                by_time: bool = False) -> Iterator[dict[str, Any]]:
+def accesses_of(store: Store, node: str, start: int, end: int, *, by_time: bool = False) -> Iterator[dict[str, Any]]:
     """The node's accesses of [start, end), each judged with its approval chain, as the store's
-    cursor reads them (the judge's lookups of the node read first, or given, design/0273)."""
-    judged, chain = judge or _judge_and_chain(store, node)
+    cursor reads them: JUDGED_A_BATCH at a time, judged by the lookups of the grants they name
+    (design/0287). ``why`` is the judge's Msg (its English in report.json), ``said`` its template
+    and values (said in the site's language: finding_words.access_why)."""
+    batch: list[dict[str, Any]] = []
     for r in store.audit_accesses(node, ACCESS_ACTIONS, start, end, by_time=by_time):
-        detail = json.loads(r["detail"])
-        rec = {**r, "seq": r["seq_local"], "detail": detail}
+        batch.append({**r, "seq": r["seq_local"], "detail": json.loads(r["detail"])})
+        if len(batch) == JUDGED_A_BATCH:
+            yield from _judged(store, node, batch)
+            batch = []
+    yield from _judged(store, node, batch)
+
+
+def _judged(store: Store, node: str, recs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    if not recs:
+        return
+    judged, chain = _judge_and_chain(store, node, recs)
+    for rec in recs:
+        detail = rec["detail"]
         ok, why = judged(rec)
         request, filed_by, approved_by = chain(rec)
         cameras = detail.get("cameras") or ([detail["camera"]] if detail.get("camera") else [])
-        yield {"node": node, "seq_local": r["seq_local"], "at_us": r["at_us"], "action": r["action"],
-               "who": account(r["actor"]), "grant": detail.get("grant"), "request": detail.get("request", request),
-               "cameras": cameras, "filed_by": filed_by, "approved_by": approved_by, "ok": ok, "why": why}
+        yield {"node": node, "seq_local": rec["seq_local"], "at_us": rec["at_us"], "action": rec["action"],
+               "who": account(rec["actor"]), "grant": detail.get("grant"), "request": detail.get("request", request),
+               "cameras": cameras, "filed_by": filed_by, "approved_by": approved_by, "ok": ok, "why": why,
+               "said": why.stored() if isinstance(why, Msg) else None}
 
 
 def alarm_row(node: str, a: dict[str, Any], now_us: int) -> dict[str, Any]:
@@ -136,21 +158,15 @@ def each_alarm(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -
 
 class _Node(NamedTuple):
     """What a node's month is judged by, read once: its birth's cameras and inspection rules,
-    its inspection runs, the lookups its accesses are judged with."""
+    its inspection runs."""
     n: dict[str, Any]
     birth: dict[str, Any]
     cams: list[str]
     period: int
     within: int
     runs: list[dict[str, Any]]
-    judge: Judge
 
 
-def _unjudged(_rec: dict[str, Any]) -> Any:
-    raise AssertionError("a node read without its judge")  # i18n: a programming error's text
-
-
-NO_JUDGE: Judge = (_unjudged, _unjudged)
 Rows = list[dict[str, Any]]
 Span = tuple[Any, Any, int, Any]  # an alarm as a camera-day counts it: camera, kind, raised_us, cleared_us
 # a local day's destruction_days rows by camera, its accesses as they are read, the alarms that may touch it
@@ -164,9 +180,8 @@ def _by(rows: Iterable[dict[str, Any]], col: str) -> dict[Any, Rows]:
     return out
 
 
-def _node(store: Store, n: dict[str, Any], days: list[compliance.Day], *, judged: bool = True) -> _Node:
-    """What the node's month is judged by (``judged`` False: without its accesses' lookups, for
-    its line and inspections)."""
+def _node(store: Store, n: dict[str, Any], days: list[compliance.Day]) -> _Node:
+    """What the node's month is judged by (its accesses are judged a batch at a time: accesses_of)."""
     node = n["node"]
     birth = _birth(store, node)
     ins = birth.get("inspection") or {}
@@ -175,7 +190,7 @@ def _node(store: Store, n: dict[str, Any], days: list[compliance.Day], *, judged
     cams += [c for c in store.destroyed_cameras(node, days[0].name, days[-1].name) if c not in cams]
     runs = [{**r, "cameras": list(json.loads(r["cameras"] or "{}"))}
             for r in store.inspection_runs(node, days[0].start_us - period, days[-1].end_us)]
-    return _Node(n, birth, cams, period, within, runs, _judge_and_chain(store, node) if judged else NO_JUDGE)
+    return _Node(n, birth, cams, period, within, runs)
 
 
 def _camera_days(nd: _Node, days: list[compliance.Day], now_us: int, day_of: DayOf) -> Iterator[dict[str, Any]]:
@@ -232,25 +247,37 @@ def each_camera_day(store: Store, site: str, month: str, tz: ZoneInfo, now_us: i
         with store.reading():  # PostgreSQL: the node's cursors open side by side in one transaction
             nd = _node(store, n, days)
             gone = _Sweep(store.destruction_days(node, days[0].name, days[-1].name, stream=True), "day")
-            accesses = _Sweep(accesses_of(store, node, start, end, nd.judge, by_time=True), "at_us")
+            accesses = _Sweep(accesses_of(store, node, start, end, by_time=True), "at_us")
             alarms = _Sweep(store.alarms_between(node, start, end), "raised_us")
             still_open: list[Span] = []
 
             def day_of(day: compliance.Day, gone: _Sweep = gone, accesses: _Sweep = accesses, alarms: _Sweep = alarms,
                        still_open: list[Span] = still_open) -> tuple[dict[str, Rows], Iterator[dict[str, Any]],
-                                                                     list[Span]]:
-                still_open[:] = [a for a in still_open if (a[3] or now_us) > day.start_us]
-                still_open.extend((a["camera"], a["kind"], a["raised_us"], a["cleared_us"])
-                                  for a in alarms.before(day.end_us))
-                return _by(gone.before(f"{day.name}~"), "camera"), accesses.before(day.end_us), still_open
+                                                                     Iterator[Span]]:
+                return (_by(gone.before(f"{day.name}~"), "camera"), accesses.before(day.end_us),
+                        _spans(day, alarms, still_open, now_us))
             yield from _camera_days(nd, days, now_us, day_of)
+
+
+def _spans(day: compliance.Day, alarms: _Sweep, still_open: list[Span], now_us: int) -> Iterator[Span]:
+    """The alarms a camera-day counts, as the cursor gives them: those still open from the days
+    before, then the day's own; only those open past the day's end are kept for the next (a day's
+    thousands of alarms, raised and cleared, are never a list: design/0287)."""
+    carried = [a for a in still_open if (a[3] or now_us) > day.start_us]
+    still_open[:] = [a for a in carried if (a[3] or now_us) > day.end_us]
+    yield from carried
+    for a in alarms.before(day.end_us):
+        span = (a["camera"], a["kind"], a["raised_us"], a["cleared_us"])
+        if (span[3] or now_us) > day.end_us:
+            still_open.append(span)
+        yield span
 
 
 def each_node(store: Store, site: str, month: str, tz: ZoneInfo) -> Iterator[tuple[dict[str, Any], Rows]]:
     """Each node's line and its inspections of the month, a node at a time (`report`, streamed)."""
     days, nodes = site_month(store, site, month, tz)
     for n in nodes:
-        nd = _node(store, n, days, judged=False)
+        nd = _node(store, n, days)
         yield node_line(nd), inspections_of(nd, days[0].start_us)
 
 
@@ -261,7 +288,7 @@ def _node_month(store: Store, n: dict[str, Any], days: list[compliance.Day], tz:
     start, end = days[0].start_us, days[-1].end_us
     nd = _node(store, n, days)
     node = n["node"]
-    acc = list(accesses_of(store, node, start, end, nd.judge))
+    acc = list(accesses_of(store, node, start, end))
     alarms = list(store.alarms_between(node, start, end))
     gone = {day: _by(rows, "camera") for day, rows in _by(store.destruction_days(node, days[0].name, days[-1].name),
                                                             "day").items()}

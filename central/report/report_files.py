@@ -123,12 +123,14 @@ def _section(sp: Speaker, name: str, rows: Iterable[dict[str, Any]], doc: IO[str
     doc.write("[")
     with csv_path.open("w", newline="", encoding="utf-8") as f, spool.open("w", encoding="utf-8") as page:
         w = csv.writer(f)
-        # a finding's message in the report's language too, after the English scripts read (design/0280)
-        w.writerow(cols + ["said"] if name == "findings" else cols)
+        # a finding's message, an access's why in the report's language too, after the English scripts
+        # read (design/0280, design/0287)
+        said = name in report_html.SAID
+        w.writerow(cols + ["said"] if said else cols)
         for x in rows:
             doc.write(("" if n == 0 else ", ") + _dumps(x))
             w.writerow([report_html._cell(x.get(c)) for c in cols]
-                       + ([report_html._cell(sp.said(x["message"], x.get("said")))] if name == "findings" else []))
+                       + ([report_html._cell(report_html.said(sp, name, x))] if said else []))
             page.write(report_html.html_row(sp, name, x))
             summary.count(name, x)
             n += 1

@@ -1,5 +1,5 @@
-"""The compliance report's rendering (split from central/report.py, issue 57): a site-month's
-report (central/report.build) as the page shows it, in the reader's language (report.html, the
+"""The compliance report's rendering (split from central/report/report.py, issue 57): a site-month's
+report (central/report/report.build) as the page shows it, in the reader's language (report.html, the
 month page's notes of archived months), and its cells as CSV. Plain string work: no store."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from central.report import compliance
+from central import finding_words
 from central.i18n import N_, Speaker
 
 
@@ -117,7 +118,7 @@ def speaker(tz: ZoneInfo, language: str) -> Speaker:
 def html_top(sp: Speaker, r: dict[str, Any]) -> tuple[str, list[str]]:
     """(the page's head up to <body>, the body's parts before the tables): its title, the summary,
     the archived months' notes and the nodes. ``r``: a report's site, month, timezone, made_us,
-    summary, archived and nodes (central/report_files.py writes the tables after them)."""
+    summary, archived and nodes (central/report/report_files.py writes the tables after them)."""
     e = html.escape
     _ = sp._
     s = r["summary"]
@@ -163,9 +164,20 @@ def none(sp: Speaker) -> str:
     return "<p>" + html.escape(sp._("None.")) + "</p>"
 
 
+SAID = {"findings": "message", "accesses": "why"}  # the column of a section's sentence made as a Msg
+
+
+def said(sp: Speaker, name: str, x: dict[str, Any]) -> str:
+    """A row's sentence (a finding's message, an access's why) in the report's language, from the
+    template and values the row keeps as "said" (design/0280, design/0287); its English as it came
+    when it has none (a report.json written before)."""
+    text = x.get(SAID[name])
+    return finding_words.access_why(sp, text, x.get("said")) if name == "accesses" else sp.said(str(text), x.get("said"))
+
+
 def html_row(sp: Speaker, name: str, x: dict[str, Any]) -> str:
-    """One row of a section's table, as the page shows it (a finding's message in its language)."""
-    cells = [_shown(sp, c, x.get(c), TIMES) if c != "message" else _cell(sp.said(x[c], x.get("said")))
+    """One row of a section's table, as the page shows it (a finding's message, an access's why in its language)."""
+    cells = [_shown(sp, c, x.get(c), TIMES) if c != SAID.get(name) else _cell(said(sp, name, x))
              for c in TABLES[name]]
     cls = ' class="bad"' if not _row_ok(name, x) else ""
     return f"<tr{cls}>" + "".join(f"<td>{_escaped(str(v))}</td>" for v in cells) + "</tr>"

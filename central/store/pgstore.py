@@ -19,6 +19,7 @@ Blocking: call from a thread, never from the event loop.
 from __future__ import annotations
 
 import contextlib
+import json
 import itertools
 import hashlib
 import os
@@ -294,6 +295,19 @@ class PgStore(SharedRows, Store):
 
     def reading(self) -> contextlib.AbstractContextManager[Any]:
         return self.pg.transaction()
+
+    def audit_naming(self, node: str, action: str, field: str, values: Sequence[Any]) -> list[dict[str, Any]]:
+        """Store.audit_naming in one index scan of an array (an OR of 200 JSON comparisons took
+        8 ms to plan and run): by the field's text, so grant "7" comes with grant 7 (the caller,
+        central/report/report.py, keeps only the JSON value it asked for)."""
+        if field not in ("grant", "request"):
+            raise ValueError(field)
+        if not values:
+            return []
+        with self.pg.cursor(row_factory=dict_row) as cur:
+            cur.execute(f"SELECT * FROM audit WHERE node = %s AND action = %s AND (detail::jsonb ->> '{field}') = ANY(%s)"
+                        " ORDER BY seq_local", [node, action, [v if isinstance(v, str) else json.dumps(v) for v in values]])
+            return cur.fetchall()
 
     def lease(self, node: str) -> bool:
         """True while this instance holds the node (its advisory lock, taken now if free). Under

@@ -43,6 +43,21 @@ class Reads:
         return self.stream(f"SELECT * FROM audit WHERE node = ? AND action IN ({ph}) AND at_us >= ? AND at_us < ?"
                            f" ORDER BY {'at_us, ' if by_time else ''}seq_local", [node, *actions, start_us, end_us])
 
+    def audit_naming(self, node: str, action: str, field: str, values: Sequence[Any]) -> list[dict[str, Any]]:
+        """The node's ``action`` records whose detail's ``field`` ("grant" or "request") is one of
+        ``values`` (JSON values: a number is not its text; at most 500), in its order, by the
+        audit_grant and audit_request indexes: what a batch of accesses is judged by
+        (central/report/report.py, design/0287)."""
+        if field not in ("grant", "request"):
+            raise ValueError(field)
+        if not values:
+            return []
+        # SQLite's planner, without statistics, reads every record of the node by its key instead
+        # (PostgreSQL's is its own: central/store/pgstore.py)
+        named = " OR ".join([f"json_extract(detail, '$.{field}') = ?"] * len(values))
+        return list(self.db.query(f"SELECT * FROM audit INDEXED BY audit_{field} WHERE node = ? AND action = ?"
+                                  f" AND ({named}) ORDER BY seq_local", [node, action, *values]))
+
     def alarms_between(self, node: str, start_us: int, end_us: int) -> Iterator[dict[str, Any]]:
         """The node's alarms open at some time of [start, end), oldest first, as they are read."""
         return self.stream("SELECT * FROM alarms WHERE node = ? AND raised_us < ? AND"

@@ -315,6 +315,20 @@ def central_add_audit(conn, node: str, seq_local: int, at_us: int, actor: str, a
                  " VALUES (?, ?, ?, ?, ?, ?, 'p', 'h', ?)", [node, seq_local, at_us, actor, action, detail, msg_seq])
 
 
+def central_add_alarm(conn, node: str, alarm_id: str, raised_us: int, cleared_us: int | None, camera: str) -> None:
+    """One camera's alarm straight into a central store's alarms table (a month's fixture)."""
+    conn.execute("INSERT INTO alarms (node, id, raised_us, kind, severity, camera, message, cleared_us)"
+                 " VALUES (?, ?, ?, 'camera_offline', 'critical', ?, 'camera unreachable', ?)",
+                 [node, alarm_id, raised_us, camera, cleared_us])
+
+
+def central_pg_plan_naming(store, node: str, action: str, texts: list[str]) -> str:
+    """PostgreSQL's plan of central/store/pgstore.py's audit_naming (a batch of grants, by their text)."""
+    return "\n".join(r[0] for r in store.db.pg.execute(
+        "EXPLAIN SELECT * FROM audit WHERE node = %s AND action = %s AND (detail::jsonb ->> 'grant') = ANY(%s)"
+        " ORDER BY seq_local", [node, action, texts]))
+
+
 def central_pg_stored_twice(store, node: str, seq: int, month: int) -> None:
     """A second copy of a stored message, unverified, in another receipt month (``month``: YYYYMM,
     its partition made already): what two instances each side of a month's end could both keep."""
