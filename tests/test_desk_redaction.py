@@ -357,8 +357,9 @@ def test_a_copy_whose_daemon_stopped_goes_on_from_the_request_page(tmp_path, cam
         assert d.stop() == 0, d.log[-3000:]                  # the daemon stops under it
         assert not audit_rows(d, "redact.made")
 
+        views = d.log.count("web viewer listening")         # the log is one file across the starts
         d = Daemon(config, data, tmp_path / "edged.log", init_data=False).start()
-        wait_for(lambda: people.login("carol").returncode == 0, 60, "the daemon answering again")
+        wait_for(lambda: d.log.count("web viewer listening") > views, 60, "the web viewer again")
         carol = _login(browser, base, "carol")
         carol.goto(f"{base}/desk/redact/{export_id}")
         assert "不是您在此製作的" in carol.inner_text("body")   # the desk's page of the copy went with the daemon
@@ -375,8 +376,9 @@ def test_a_copy_whose_daemon_stopped_goes_on_from_the_request_page(tmp_path, cam
         carol.wait_for_selector("#made .notice-ok >> nth=1")
         carol.context.close()
         assert d.stop() == 0, d.log[-3000:]                  # a copy released is never taken up again
+        views = d.log.count("web viewer listening")         # the log is one file across the starts
         d = Daemon(config, data, tmp_path / "edged.log", init_data=False).start()
-        wait_for(lambda: people.login("carol").returncode == 0, 60, "the daemon answering again")
+        wait_for(lambda: d.log.count("web viewer listening") > views, 60, "the web viewer again")
         carol = _login(browser, base, "carol")
         carol.goto(f"{base}/desk/requests/{rid}")
         again = carol.inner_text("#redact-again")             # said so, not offered (design/0279)
