@@ -107,6 +107,7 @@ def test_two_nodes_an_export_a_seq_gap_and_the_dashboard(tmp_path, clip):
             view_grant = json.loads(r.stdout)["grant"]["id"]
             from tests.support.browser import launch, login_page
 
+            wait_for(lambda: "web viewer listening" in n1.log, 60, "n1's web viewer")  # it loads on a thread at start
             pw, browser = launch()
             try:
                 page = login_page(browser, f"http://127.0.0.1:{viewer}", "carol")
