@@ -10,7 +10,7 @@ going through tests/support.
 of one module stay on one process, in order, sharing its module fixtures (a camera server, a
 daemon); the modules that make OS accounts take turns at useradd/groupdel through a file lock
 (tests/support/osuser.py), not by sharing one process; `solo` modules measure time, descriptors or CPU under a flood, or boot a
-container, and run after the others, alone: those that measure nothing (SOLO_PAIRED) two at a time, then the others
+container, and run after the others, alone: those that measure nothing (SOLO_PAIRED) side by side, then the others
 one at a time (design/0278).
 
 The groups are handed out longest first (LONGEST, then the modules that start real parts, then
@@ -49,21 +49,21 @@ MARKERS = {
               "(ffmpeg, 40 s clips): seconds to minutes a module"),
     "pure": "none of the above: no server, daemon, browser or container of its own",
     "solo": ("measures time, descriptors or CPU under load, or boots a container: run after the others, apart from "
-             "them (scripts/test; SOLO_PAIRED two at a time, the rest one at a time)"),
+             "them (scripts/test; SOLO_PAIRED side by side, the rest one at a time)"),
     "validator": "ONVIF's media-signing-framework validator, installed by the tester ($EDGED_MSF_PREFIX): runs only with -m validator",
     "package": "builds the .deb packages (scripts/package) and installs, upgrades, downgrades and purges them in a "
                "booted Debian 12 container: runs only with -m package",
 }
 ASKED_ONLY = ("validator", "package")  # tiers that build outside tools: skipped unless the -m expression names them
-SOLO = {"test_boot", "test_systemd", "test_package", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood",
+SOLO = {"test_boot", "test_systemd", "test_systemd_install", "test_package", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood",
         "test_recovery_writer",
         "test_failover_guide"}   # three daemons and a broker in namespaces of their own (its "timeout" beside two
 # other workers was its socket path, too long under an xdist worker's folder: design/0278)
 # The solo modules that measure nothing: they are solo for a place of their own (a container under its own systemd;
 # the guide's fixed ports and pgrep in namespaces) and a box not full of the parallel run's daemons, and mostly wait
-# (on pip, a boot, a takeover), so scripts/test runs these two side by side, each alone on its xdist worker, before
+# (on pip, a boot, a takeover), so scripts/test runs these side by side, each alone on its xdist worker, before
 # the others, which measure time, descriptors or CPU under a flood and run one at a time (design/0278).
-SOLO_PAIRED = {"test_boot", "test_failover_guide"}
+SOLO_PAIRED = {"test_boot", "test_failover_guide", "test_systemd_install"}
 # The longest modules, in seconds (a module's slowest tests as CI's scripts/test listed them; the
 # last three, which shared one process until their OS accounts took turns by a lock, measured
 # alone at about half a loaded 2-core box's figure). Refresh from the slowest tests scripts/test
