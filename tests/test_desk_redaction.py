@@ -56,6 +56,15 @@ def _login(browser, base: str, name: str):
     return page
 
 
+def _started_again(d: Daemon, config, data, tmp_path) -> Daemon:
+    """The daemon started again on its data, once its web viewer listens (it loads on a thread
+    after the control socket answers, design/0286; the log is one file across the starts)."""
+    views = d.log.count("web viewer listening")
+    d = Daemon(config, data, tmp_path / "edged.log", init_data=False).start()
+    wait_for(lambda: d.log.count("web viewer listening") > views, 60, "the web viewer again")
+    return d
+
+
 def _lumas(data: bytes) -> list:
     with av.open(io.BytesIO(data)) as f:
         return [fr.to_ndarray(format="gray") for fr in f.decode(video=0)]
@@ -357,9 +366,7 @@ def test_a_copy_whose_daemon_stopped_goes_on_from_the_request_page(tmp_path, cam
         assert d.stop() == 0, d.log[-3000:]                  # the daemon stops under it
         assert not audit_rows(d, "redact.made")
 
-        views = d.log.count("web viewer listening")         # the log is one file across the starts
-        d = Daemon(config, data, tmp_path / "edged.log", init_data=False).start()
-        wait_for(lambda: d.log.count("web viewer listening") > views, 60, "the web viewer again")
+        d = _started_again(d, config, data, tmp_path)
         carol = _login(browser, base, "carol")
         carol.goto(f"{base}/desk/redact/{export_id}")
         assert "不是您在此製作的" in carol.inner_text("body")   # the desk's page of the copy went with the daemon
@@ -376,9 +383,7 @@ def test_a_copy_whose_daemon_stopped_goes_on_from_the_request_page(tmp_path, cam
         carol.wait_for_selector("#made .notice-ok >> nth=1")
         carol.context.close()
         assert d.stop() == 0, d.log[-3000:]                  # a copy released is never taken up again
-        views = d.log.count("web viewer listening")         # the log is one file across the starts
-        d = Daemon(config, data, tmp_path / "edged.log", init_data=False).start()
-        wait_for(lambda: d.log.count("web viewer listening") > views, 60, "the web viewer again")
+        d = _started_again(d, config, data, tmp_path)
         carol = _login(browser, base, "carol")
         carol.goto(f"{base}/desk/requests/{rid}")
         again = carol.inner_text("#redact-again")             # said so, not offered (design/0279)
