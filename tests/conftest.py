@@ -69,7 +69,7 @@ SOLO_PAIRED = {"test_boot", "test_failover_guide", "test_systemd_install"}
 # alone at about half a loaded 2-core box's figure). Refresh from the slowest tests scripts/test
 # prints when a module grows past these: their groups start first.
 LONGEST = {
-    "test_inspections": 115, "test_health_daemon": 108, "test_audio": 100, "test_accounts": 80,
+    "test_inspections": 50, "test_health_daemon": 108, "test_audio": 100, "test_accounts": 80,
     "test_retention_alarms": 80, "test_retention": 75, "test_clock_step_daemon": 65, "test_central": 55,
     "test_maintenance_protects": 55, "test_maintenance": 50, "test_camera_modes": 50,
     "test_confidentiality": 75, "test_viewer": 95, "test_reader_edged": 40,
@@ -77,7 +77,7 @@ LONGEST = {
     # not listed before (design/0278): a test of about a minute each in CI's slowest lists (issue 59's runs), handed
     # out among the last real-part groups as collected; and two modules of several tests, each now one group
     # (measured as one group at a load of about 4, -n 3: 71 s and 71 s)
-    "test_video_side_words": 70, "test_standby_alarms": 60, "test_redact_restart": 50, "test_desk_redaction": 50,
+    "test_standby_alarms": 60, "test_redact_restart": 50, "test_desk_redaction": 50,
     "test_desk": 75, "test_sites": 70,
 }
 _IMPORT = re.compile(r"^\s*from tests\.support(?:\.(\w+))? import ([\w, ()]+)", re.M)

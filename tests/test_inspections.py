@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -19,9 +21,8 @@ from storage import alarm_kinds as kinds
 
 
 def next_minute_window() -> str:
-    """A one-minute window starting at the next whole minute at least 25 s away, so the
-    cameras are recording when the inspection falls due."""
-    start = (datetime.fromtimestamp(SYSTEM.now_us() / 1e6) + timedelta(seconds=85)).replace(second=0, microsecond=0)
+    """A one-minute window starting at the next whole minute at least 3 s away."""
+    start = (datetime.fromtimestamp(SYSTEM.now_us() / 1e6) + timedelta(seconds=63)).replace(second=0, microsecond=0)
     if start.hour == 0 and start.minute == 0 or (start + timedelta(minutes=1)).day != start.day:
         pytest.skip("the next minute crosses midnight; a window cannot")
     end = start + timedelta(minutes=1)
@@ -40,21 +41,29 @@ def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
     clip = make_clip(tmp_path, fps=20, gop=20, seconds=10)
     with RtspServer({"counter": f"clip:{clip.video}@20"}) as cams:
         data = tmp_path / "data"
-        config = write_config(
-            tmp_path / "edged.toml", data,
-            [{"id": "counter", "url": cams.url("counter"), "location": "Counter 1", "purpose": "counter disputes",
-              "manager": "Chen", "contact": "ext. 215"},
-             {"id": "gone", "url": f"rtsp://viewer:hunter2@127.0.0.1:{free_port()}/x", "location": "Back door"}],
-            tables={"inspection": {"schedule": "daily", "window": next_minute_window(), "sign_within": "1s"},
-                    "health": {"sample_interval": "2s", "sample_interval_max": "2s", "raise_after": "2s", "clear_after": "2s", "min_width": 320,
-                               "min_height": 240}})
+        cameras = [{"id": "counter", "url": cams.url("counter"), "location": "Counter 1",
+                    "purpose": "counter disputes", "manager": "Chen", "contact": "ext. 215"},
+                   {"id": "gone", "url": f"rtsp://viewer:hunter2@127.0.0.1:{free_port()}/x", "location": "Back door"}]
+        health = {"sample_interval": "2s", "sample_interval_max": "2s", "raise_after": "2s", "clear_after": "2s",
+                  "min_width": 320, "min_height": 240}
+
+        def configure(inspection: dict[str, str]) -> Path:
+            return write_config(tmp_path / "edged.toml", data, cameras, tables={"inspection": inspection, "health": health})
+
+        config = configure({"schedule": "off"})
         d = Daemon(config, data, tmp_path / "edged.log").start()
         try:
             people = People(config, tmp_path, monkeypatch)
             people.add("lin", "custodian")
             people.add("wang", "approver")
-            wait_for(lambda: table_rows(d, "inspection_runs", scheduled), 100,
-                     "the scheduled inspection")
+            # Once the counter records, the schedule is set by a reload (SIGHUP) and in force at once:
+            # the inspection falls due at the next whole minute.
+            wait_for(lambda: d.segments("counter") and d.camera("counter")["state"] == "recording", 60,
+                     "the counter camera recording")
+            configure({"schedule": "daily", "window": next_minute_window(), "sign_within": "1s"})
+            d.signal(signal.SIGHUP)
+            wait_for(lambda: "the inspection schedule changed by a reload" in d.log, 30, "the schedule reloaded")
+            wait_for(lambda: table_rows(d, "inspection_runs", scheduled), 90, "the scheduled inspection")
             run = table_rows(d, "inspection_runs", scheduled)[0]
             records = {r["camera"]: r for r in table_rows(d, "inspections", lambda r: r["run_id"] == run["id"])}
             assert set(records) == {"counter", "gone"}
@@ -66,7 +75,7 @@ def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
             assert counter["audio"]["ok"] is None, "audio is not required of this camera"
 
             # Unsigned past sign_within: overdue. Signing clears it.
-            wait_for(lambda: alarms(d, overdue, active=True), 40, "the overdue alarm")
+            wait_for(lambda: alarms(d, overdue, active=True), 20, "the overdue alarm (woken at its deadline)")
             people.as_("wang")
             r = people.ctl("inspect", "sign", str(run["id"]), "--name", "Wang")
             assert r.returncode == 2 and "inspect.sign needs the custodian role" in r.stderr

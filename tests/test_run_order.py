@@ -20,9 +20,9 @@ def test_the_longest_modules_go_first_then_those_with_real_parts_then_the_pure(t
     for name, body in bodies.items():
         (tmp_path / f"{name}.py").write_text(body)
         paths.append(tmp_path / f"{name}.py")
-    assert LONGEST["test_inspections"] > LONGEST["test_health_daemon"]
+    assert LONGEST["test_health_daemon"] > LONGEST["test_inspections"]
     # the longest by their seconds, then the real parts' modules, then the pure, each as collected
-    assert run_order(paths) == ["test_inspections", "test_health_daemon", "test_b", "test_a", "test_c"]
+    assert run_order(paths) == ["test_health_daemon", "test_inspections", "test_b", "test_a", "test_c"]
 
 
 def test_every_module_is_its_own_group_and_the_lists_name_real_modules():

@@ -3,7 +3,7 @@ whose camera is down says so by the camera's name with what to check, never its 
 or the daemon's English; a grant that has expired offers nothing to start on the playback page and
 says why. tests/test_desk_words.py reads the same answers without a browser at the five sites;
 here the page shows them. A real daemon of a zh-TW site whose only camera does not answer (nothing
-listens at its address), real accounts, a grant that expires a minute after its approval."""
+listens at its address), real accounts, a grant its approver gave 5 s (`request approve --expires 5s`)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,7 @@ def test_a_camera_down_and_an_expired_grant_in_the_persons_words(tmp_path):
     port, data = free_port(), tmp_path / "data"
     down = f"rtsp://127.0.0.1:{free_port()}/down"
     cfg = write_config(tmp_path / "edged.toml", data, [{"id": "cam1", "name": NAME, "url": down}],
-                       tables={"viewer": {"enabled": True, "listen": f"127.0.0.1:{port}"},
-                               "accounts": {"grant_ttl": "1m"}})
+                       tables={"viewer": {"enabled": True, "listen": f"127.0.0.1:{port}"}})
     cfg.write_text(cfg.read_text().replace('[site]\nid = "test"', '[site]\nid = "test"\nname = "測試地政事務所"\n'
                                            'language = "zh-TW"\ntimezone = "Asia/Taipei"', 1))
     base = f"http://127.0.0.1:{port}"
@@ -58,7 +57,7 @@ def test_a_camera_down_and_an_expired_grant_in_the_persons_words(tmp_path):
                                    "--requester", "Bob Citizen", "--org", "Front desk", "--json")
         assert r.returncode == 0, r.stderr
         r = people.as_("adam").ctl("request", "approve", str(json.loads(r.stdout)["id"]), "--reason", "necessary",
-                                   "--json")
+                                   "--expires", "5s", "--json")   # shorter than the site's grant_ttl, as an approver may
         assert r.returncode == 0, r.stderr
         grant = json.loads(r.stdout)["grant"]
         pw, browser = launch()

@@ -34,7 +34,9 @@ CHECK_S = 30.0   # the loop wakes at least this often (overdue check, clock step
 class InspectionRunner:
     def __init__(self, cfg: Config, writer: CatalogWriter, monitor: HealthMonitor, alarms: Alarms | None,
                  clock: Clock = SYSTEM, *, publish: Outlet[dict[str, Any]] | None = None):
-        self.cfg = cfg
+        self._cfg = cfg
+        self._reloaded = asyncio.Event()  # set by a reload: the schedule is read again at once
+        self._overdue_at: int | None = None  # when the latest scheduled run falls overdue unsigned
         self.clock = clock
         self.writer = writer
         self.monitor = monitor
@@ -42,6 +44,15 @@ class InspectionRunner:
         self.publish = publish or Outlet("inspection publish")  # the MQTT inspection topic
         self.next_due_us: int | None = None
         self.deadlines = DeadlineWatch(lambda: self.cfg, writer, alarms, clock)  # the register, the audit
+
+    @property
+    def cfg(self) -> Config:
+        return self._cfg
+
+    @cfg.setter
+    def cfg(self, cfg: Config) -> None:  # a SIGHUP's config (edged/daemon/signals.py): in force at once
+        self._cfg = cfg
+        self._reloaded.set()
 
     # running one ----------------------------------------------------------------------
     async def run_now(self, kind: str, due_us: int | None, actor: str) -> dict[str, Any]:
@@ -157,14 +168,21 @@ class InspectionRunner:
                                   {"runs": late})
 
     async def run(self, stopping: asyncio.Event) -> None:
-        cfg, site, tz = self.cfg.inspection, self.cfg.site.id, deadlines.local_tz(self.clock.now_us(), self.cfg.site.timezone)
         last = await self.writer.run(lambda c: inspection_table.last_scheduled_due(c.db))
-        due = inspections.next_due(self.clock.now_us() if last is None else last, cfg, site, tz)
+        schedule: tuple[object, ...] | None = None
+        due: int | None = None
         while not stopping.is_set():
+            self._reloaded.clear()
             now = self.clock.now_us()
+            cfg, site = self.cfg.inspection, self.cfg.site
+            if (cfg, site.id, site.timezone) != schedule:  # at the start, and a reload that changed it
+                if schedule is not None:
+                    log.info("the inspection schedule changed by a reload: its next due date is read again")
+                schedule, tz = (cfg, site.id, site.timezone), deadlines.local_tz(now, site.timezone)
+                due = inspections.next_due(now if last is None else last, cfg, site.id, tz)
             if due is not None and due <= now:
                 missed = 0
-                while (following := inspections.next_due(due, cfg, site, tz)) is not None and following <= now:
+                while (following := inspections.next_due(due, cfg, site.id, tz)) is not None and following <= now:
                     due, missed = following, missed + 1
                 if missed:
                     log.warning("%d scheduled inspections fell while edged was not running; running the latest",
@@ -173,14 +191,26 @@ class InspectionRunner:
                                                                  {"count": missed, "latest_due_us": due}))
                 try:
                     await self.run_now(inspection_table.SCHEDULED, due, "edged")
+                    self._overdue_at = due + cfg.sign_within_us + 1  # overdue once due < now - sign_within
                 except Exception:  # noqa: BLE001 - the schedule goes on; the overdue alarm will show it
                     log.exception("scheduled inspection failed")
-                due = inspections.next_due(due, cfg, site, tz)
+                last, due = due, inspections.next_due(due, cfg, site.id, tz)
             self.next_due_us = due
             await self.check_overdue(self.clock.now_us())
             await self.deadlines.check()
-            wait = CHECK_S if due is None else min(CHECK_S, max(0.0, (due - self.clock.now_us()) / 1e6))
-            await wait_or_stop(stopping, wait, self.clock)
+            # wake for the next due date, the latest run falling overdue, a reload, or CHECK_S
+            now = self.clock.now_us()
+            wakes = [w for w in (due, self._overdue_at) if w is not None and w > now]
+            await self._pause(stopping, min([CHECK_S, *((w - now) / 1e6 for w in wakes)]))
+
+    async def _pause(self, stopping: asyncio.Event, seconds: float) -> None:
+        reloaded = asyncio.ensure_future(self._reloaded.wait())
+        waited = asyncio.ensure_future(wait_or_stop(stopping, seconds, self.clock))
+        try:
+            await asyncio.wait((reloaded, waited), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            reloaded.cancel()
+            waited.cancel()
 
 
 def _signer(name: str, actor: str, verb: str) -> tuple[str, str]:
