@@ -5,13 +5,13 @@ inventory entry (R3.5), and its own values of the site's keys declared `per_came
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 from storage.declare import Own, key, known, over, per_camera, read, read_own, repr_of
 from edged.config.health import HealthOverrides, _camera_health
 from edged.config.motion import MotionConfig, _detect_url, _mode, _motion
 from edged.config.retention import _RETENTION_HINTS, RetentionConfig, _check_floor, _retention_duration
-from edged.config.site import RecorderConfig, StorageConfig
+from edged.config.site import RecorderConfig, StorageConfig, spanning_storage
 from edged.config.values import (
     ConfigError,
     _bool,
@@ -37,6 +37,9 @@ CAMERA_KINDS = ("network", "analogue")
 # The site's sections whose keys a camera may set for itself, by their table's name: a key declared
 # `per_camera=True` in one of them is a key of [[cameras]] too (storage/declare.py `Own`).
 SITE_SECTIONS: dict[str, type] = {"storage": StorageConfig, "recorder": RecorderConfig, "retention": RetentionConfig}
+# What spans a site section's keys (its parser's check: (the key, what is wrong) or None), asked again
+# of the section with a camera's own values over it.
+SPANNING: dict[type, Callable[[Any], tuple[str, str] | None]] = {StorageConfig: spanning_storage}
 T = TypeVar("T")
 
 
@@ -152,7 +155,11 @@ class CameraConfig:
         return repr_of(self)
 
 
-def _cameras(items: list[Any], site_raw: dict[str, Any], site: RetentionConfig) -> tuple[CameraConfig, ...]:
+def _cameras(items: list[Any], site_raw: dict[str, Any], sections: dict[str, Any]) -> tuple[CameraConfig, ...]:
+    """The [[cameras]] tables; `sections`: the site's sections as read (table -> value): [retention]
+    (`site_raw` its table) the retention overrides are checked against, and those a camera's own
+    values go over (`SITE_SECTIONS`)."""
+    site: RetentionConfig = sections["retention"]
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
     for i, t in enumerate(items):
@@ -175,7 +182,26 @@ def _cameras(items: list[Any], site_raw: dict[str, Any], site: RetentionConfig) 
             url=url, audio_required=_audio_required(t, path), min_retention_us=low, max_retention_us=high,
             detect_url=_detect_url(t["detect_url"], url, f"{path}.detect_url") if "detect_url" in t else None,
             health=_camera_health(t.get("health"), path), own=read_own(SITE_SECTIONS, t, path)))
+        _check_spanning(cameras[-1], sections, path)
     return tuple(cameras)
+
+
+def _check_spanning(cam: CameraConfig, sections: dict[str, Any], path: str) -> None:
+    """A camera's own values over a site section are held to the checks that span its keys
+    (segment_length over [storage] fragment_length); the error names the camera's key."""
+    for table, cls in SITE_SECTIONS.items():
+        mine = [o for o in cam.own if o.section is cls]
+        check = SPANNING.get(cls)
+        if not mine or check is None:
+            continue
+        if table not in sections:  # i18n: a programming error
+            raise TypeError(f"[{table}] has a check spanning its keys: parse_config passes it to _cameras")
+        problem = check(cam.over(sections[table]))
+        if problem is not None:
+            name, says = problem
+            own = {o.declared().toml for o in mine}
+            where = name if name in own else min(own)
+            raise ConfigError(f"{path}.{where}", says if name in own else f"[{table}] {name}: {says}")
 
 
 def _audio_required(t: dict[str, Any], path: str) -> bool:
