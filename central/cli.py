@@ -78,7 +78,7 @@ def cmd_status(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 
     store = _store(cfg)
     try:
-        o = fleet.overview(store, now_us(), cfg.silent_after_us, args.site)
+        o = fleet.overview(store, now_us(), cfg.verify.silent_after_us, args.site)
         o["office"] = ops.status(store)  # the operator's view: instances, their leases, lags, write waits
     finally:
         store.close()
@@ -138,7 +138,7 @@ def cmd_coverage(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_report(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
-    language = cfg.language
+    language = cfg.report.language
     if args.lang is not None:  # overrides [report] language for this report
         chosen = normalise_language(args.lang)
         if chosen is None:
@@ -209,7 +209,7 @@ def cmd_anchor(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
                              [node, site, name, now_us(), now_us(), key])
         elif not known["public_key"]:
             store.db.execute("UPDATE nodes SET public_key = ? WHERE node = ?", [key, node])
-        v = Verifier(store, cfg.tz, cfg.gap_grace_us, standing=Register(cfg.data_dir))  # a revoked key's head: invalid
+        v = Verifier(store, cfg.tz, cfg.verify.gap_grace_us, standing=Register(cfg.storage.data_dir))  # a revoked key's head: invalid
         with store.writing():
             row = next(store.db.query("SELECT * FROM nodes WHERE node = ?", [node]))
             v.site, v.name, v.node, v.key = site, name, node, key
@@ -233,7 +233,7 @@ def cmd_keys(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     from central.keys.register import RegisterError
 
     try:
-        doc = keylist.signed(cfg.data_dir, keylist.central_key(cfg.data_dir), now_us())
+        doc = keylist.signed(cfg.storage.data_dir, keylist.central_key(cfg.storage.data_dir), now_us())
     except RegisterError as exc:
         raise UsageError(f"no key list from this register: {exc}") from None
     text = json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
@@ -254,7 +254,7 @@ def cmd_nodes(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     from central.keys import nodes
 
     try:
-        data, text = nodes.run(cfg.data_dir, args, now_us(), cfg.broker)
+        data, text = nodes.run(cfg.storage.data_dir, args, now_us(), cfg.broker)
     except (nodes.CAError, nodes.RegisterError) as exc:
         raise UsageError(str(exc)) from None
     _out(args, data, text)
@@ -266,7 +266,7 @@ def cmd_apt(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     from central import apt_repo
 
     try:
-        data, text = apt_repo.run(cfg.data_dir, args, now_us())
+        data, text = apt_repo.run(cfg.storage.data_dir, args, now_us())
     except apt_repo.AptError as exc:
         raise UsageError(str(exc)) from None
     _out(args, data, text)
@@ -300,7 +300,7 @@ async def _serve(cfg: cfgmod.CentralConfig) -> int:
     from central.store import migrate
 
     cfg.open_store().close()  # create the schema before the threads and the dashboard read it
-    if cfg.storage_url is None:  # `migrate` refuses while this runs, and names it (design/0211)
+    if cfg.storage.url is None:  # `migrate` refuses while this runs, and names it (design/0211)
         with migrate.running_here(cfg.db_path):
             return await _serving(cfg)
     return await _serving(cfg)
@@ -316,17 +316,17 @@ async def _serving(cfg: cfgmod.CentralConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     dash = None
-    if cfg.dashboard_listen:
-        host, port = cfg.dashboard_listen.rsplit(":", 1)
+    if cfg.dashboard.listen:
+        host, port = cfg.dashboard.listen.rsplit(":", 1)
         dash = Dashboard(cfg)
         await dash.start(host, int(port))
-        log.info("dashboard on http://%s/", cfg.dashboard_listen)
+        log.info("dashboard on http://%s/", cfg.dashboard.listen)
     ingest.start()
-    crl = CrlSchedule(cfg.data_dir, broker=cfg.broker)  # signed once an hour and served as a file (design/0129)
+    crl = CrlSchedule(cfg.storage.data_dir, broker=cfg.broker)  # signed once an hour and served as a file (design/0129)
     from central.store.pgstore import _redact
 
     log.info("edged-central running (%s); store %s", cfg.source,
-             _redact(cfg.storage_url) if cfg.storage_url else cfg.db_path)
+             _redact(cfg.storage.url) if cfg.storage.url else cfg.db_path)
     try:
         while not stop.is_set() and not ingest.stopping.is_set():
             await crl.tick(now_us())

@@ -64,8 +64,8 @@ def cmd_archive(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type
     except (archive.ArchiveError, FileNotFoundError, ConnectionError) as exc:
         raise usage(str(exc)) from None
     try:
-        r = archiving.archive_month(store, args.month, args.out or cfg.data_dir / "archive",
-                                    keylist.central_key(cfg.data_dir), _progress)
+        r = archiving.archive_month(store, args.month, args.out or cfg.storage.data_dir / "archive",
+                                    keylist.central_key(cfg.storage.data_dir), _progress)
     except (archive.ArchiveError, OSError) as exc:
         raise usage(str(exc) if isinstance(exc, archive.ArchiveError) else
                     f"the archive could not be written ({exc}); nothing was dropped") from None
@@ -86,9 +86,9 @@ def cmd_restore(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type
         raise usage(str(exc)) from None
     try:
         try:
-            r = archiving.restore_file(store, args.file, keylist.central_key(cfg.data_dir).fingerprint, _progress)
+            r = archiving.restore_file(store, args.file, keylist.central_key(cfg.storage.data_dir).fingerprint, _progress)
         except archive.ArchiveError as exc:
-            earlier = ca_split.earlier_fingerprint(cfg.data_dir)   # a month archived before the CA's split
+            earlier = ca_split.earlier_fingerprint(cfg.storage.data_dir)   # a month archived before the CA's split
             if earlier is None or "not by this office's key" not in str(exc):
                 raise
             r = archiving.restore_file(store, args.file, earlier, _progress)
@@ -131,7 +131,7 @@ def cmd_backup(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[
 
     from central.archive import backup
 
-    if cfg.storage_url:
+    if cfg.storage.url:
         raise usage("the store is on PostgreSQL: back it up with pg_basebackup and a WAL archive (archive_command "
                     "or pg_receivewal), as docs/ref/central.md says; `edged-central backup` copies the SQLite store")
     try:

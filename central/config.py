@@ -278,55 +278,23 @@ class CentralConfig:
     quota_keys: QuotaKeys = QuotaKeys()
     metrics: MetricsKeys = MetricsKeys()
 
-    # The names the office's modules read (until they read the sections: issue 57, design/0283).
-    @property
-    def data_dir(self) -> Path: return self.storage.data_dir
-    @property
-    def batch(self) -> int: return self.storage.batch
-    @property
-    def storage_url(self) -> str | None: return self.storage.url
-    @property
-    def read_url(self) -> str | None: return self.storage.read_url
-    @property
-    def verify_interval_us(self) -> int: return self.verify.interval_us
-    @property
-    def gap_grace_us(self) -> int: return self.verify.gap_grace_us
-    @property
-    def silent_after_us(self) -> int: return self.verify.silent_after_us
-    @property
-    def dashboard_listen(self) -> str | None: return self.dashboard.listen
-    @property
-    def allowed_hosts(self) -> tuple[str, ...]: return self.dashboard.allowed_hosts
-    @property
-    def tls_cert_file(self) -> Path | None: return self.dashboard.tls_cert_file
-    @property
-    def tls_key_file(self) -> Path | None: return self.dashboard.tls_key_file
-    @property
-    def accounts(self) -> tuple[tuple[str, str, str], ...]: return self.dashboard.accounts
-    @property
-    def timezone(self) -> str: return self.report.timezone
-    @property
-    def language(self) -> str: return self.report.language
-    @property
-    def metrics_listen(self) -> str | None: return self.metrics.listen
-
     @property
     def quota(self) -> Limits:
         return Limits(**dataclasses.asdict(self.quota_keys))
 
     @property
     def db_path(self) -> Path:
-        return self.data_dir / "central.db"
+        return self.storage.data_dir / "central.db"
 
     def open_store(self, *, readonly: bool = False, migrate: bool = False) -> Store:
         from central.store.pgstore import open_store
 
-        url = (self.read_url or self.storage_url) if readonly else self.storage_url  # readers: the read-only role
+        url = (self.storage.read_url or self.storage.url) if readonly else self.storage.url  # readers: the read-only role
         return open_store(url, self.db_path, readonly=readonly, migrate=migrate)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.timezone)
+        return zoneinfo.ZoneInfo(self.report.timezone)
 
 
 def load(path: Path | None, *, allow_config_secrets: bool = False) -> CentralConfig:
@@ -380,14 +348,14 @@ def _checked(c: CentralConfig) -> CentralConfig:
     if not _loopback(c.broker.host) and c.broker.tls_ca_file is None:
         raise ConfigError("broker.tls_ca_file", f"the broker {c.broker.host} is not on this machine: talk to it over "
                           "TLS (tls_ca_file = the broker's CA, port 8883)")
-    if c.read_url is not None and c.storage_url is None:
+    if c.storage.read_url is not None and c.storage.url is None:
         raise ConfigError("storage.read_url", "a read-only role's URL is for a PostgreSQL store: set [storage] url "
                           "too (or leave read_url out for the embedded SQLite store)")
-    cert, key_file, listen = c.tls_cert_file, c.tls_key_file, c.dashboard_listen
+    cert, key_file, listen = c.dashboard.tls_cert_file, c.dashboard.tls_key_file, c.dashboard.listen
     if (cert is None) != (key_file is None):
         raise ConfigError("dashboard.tls_key_file" if key_file is None else "dashboard.tls_cert_file",
                           "set both tls_cert_file and tls_key_file, or neither")
-    if listen and not _loopback(listen.rsplit(":", 1)[0]) and (cert is None or not c.accounts):
+    if listen and not _loopback(listen.rsplit(":", 1)[0]) and (cert is None or not c.dashboard.accounts):
         raise ConfigError("dashboard.listen", f"{listen!r} is reachable from the network: set tls_cert_file, "
                           "tls_key_file and at least one [dashboard.accounts.NAME] (or listen on 127.0.0.1)")
     return c

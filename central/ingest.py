@@ -151,13 +151,13 @@ class Ingest:
         from central.keys.ca import Enrolled
         from central.keys.keystanding import Register
 
-        cast = TimeCast(lambda: keylist.central_key(self.cfg.data_dir), self.mqtt.publish, store.now_us)
-        verifier = Verifier(store, self.cfg.tz, self.cfg.gap_grace_us, Enrolled(self.cfg.data_dir),
+        cast = TimeCast(lambda: keylist.central_key(self.cfg.storage.data_dir), self.mqtt.publish, store.now_us)
+        verifier = Verifier(store, self.cfg.tz, self.cfg.verify.gap_grace_us, Enrolled(self.cfg.storage.data_dir),
                             ask=lambda node, first, last, nonce: self.mqtt.publish(
                                 f"edged/v1/{node}/cmd/resend", resend_command(cast.key(), node, first, last, nonce,
                                                                              store.now_us()), qos=1),
-                            standing=Register(self.cfg.data_dir))
-        every = self.cfg.verify_interval_us / 1e6
+                            standing=Register(self.cfg.storage.data_dir))
+        every = self.cfg.verify.interval_us / 1e6
         try:
             while not self.stored_all.wait(every):
                 self.verified += self._verify(verifier)
@@ -208,10 +208,10 @@ class Ingest:
             return []
         chunks, n = [first], len(first[2])
         until = first[3] + LINGER_S  # a small batch waits a moment for more (issue 53: three instances each
-        while n < self.cfg.batch:    # took a third of the stream in batches a sixth the size, at 1.7x the CPU)
+        while n < self.cfg.storage.batch:    # took a third of the stream in batches a sixth the size, at 1.7x the CPU)
             try:
                 left = until - time.monotonic()
-                c = self.queue.get(timeout=left) if n < self.cfg.batch // 4 and left > 0 else self.queue.get_nowait()
+                c = self.queue.get(timeout=left) if n < self.cfg.storage.batch // 4 and left > 0 else self.queue.get_nowait()
             except queue.Empty:
                 break
             chunks.append(c)

@@ -67,9 +67,9 @@ def membership(ingest: Any) -> Any:
     """On PostgreSQL, this instance's heartbeat (central/intake/leases.py), started; and its metrics
     on [metrics] listen, on either store. None on SQLite (one instance: nothing to share)."""
     cfg = ingest.cfg
-    if cfg.metrics_listen:
-        serve(cfg.metrics_listen, ingest)
-    if not cfg.storage_url:
+    if cfg.metrics.listen:
+        serve(cfg.metrics.listen, ingest)
+    if not cfg.storage.url:
         return None
     from central.intake.leases import Membership
 
@@ -77,9 +77,9 @@ def membership(ingest: Any) -> Any:
     if cfg.broker.shared_group:  # a dead member's session, taken over and drained (design/0210)
         from central.intake.takeover import Takeover
 
-        ingest.takeover = Takeover(ingest.mqtt.s, cfg.storage_url, cfg.broker.client_id, ingest.put)
+        ingest.takeover = Takeover(ingest.mqtt.s, cfg.storage.url, cfg.broker.client_id, ingest.put)
         on_read = ingest.takeover.consider
-    m = Membership(cfg.storage_url, cfg.broker.client_id, lambda: figures(ingest), on_read)
+    m = Membership(cfg.storage.url, cfg.broker.client_id, lambda: figures(ingest), on_read)
     m.start()
     return m
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from central.config import PAGES as CENTRAL_TABLES, BrokerConfig as CentralBroker, StorageKeys as CentralStorage
 from edged.cli.edgectl import build_parser
 from edged.config.backfill import BackfillConfig
-from edged.config.cameras import CameraConfig
+from edged.config.cameras import SITE_SECTIONS, CameraConfig
 from storage.declare import block
 from edged.config.health import HealthConfig, InspectionConfig
 from edged.config.motion import MotionKeys
@@ -104,8 +104,8 @@ def catalog_schema() -> str:
 
 def cameras_block(example: bool) -> str:
     if example:
-        return block(CameraConfig, "[[cameras]]", EXAMPLE_CAMERA, skip=SUB_TABLES)
-    return "```toml\n" + block(CameraConfig, "[[cameras]]", skip=SUB_TABLES) + "```\n"
+        return block(CameraConfig, "[[cameras]]", EXAMPLE_CAMERA, skip=SUB_TABLES, own=SITE_SECTIONS)
+    return "```toml\n" + block(CameraConfig, "[[cameras]]", skip=SUB_TABLES, own=SITE_SECTIONS) + "```\n"
 
 
 def sections(*found: tuple[type, str], example: bool = False, overrides: dict[str, str] | None = None) -> str:

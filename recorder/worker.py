@@ -244,8 +244,9 @@ def main() -> int:
 
 
 def own_settings(settings: Settings, camera: dict[str, Any]) -> Settings:
-    """A camera's settings: the worker's, with those its `add` names for itself (a per-camera config
-    key declared with `worker=` a Settings field, edged/config/cameras.py)."""
+    """A camera's settings: the worker's, with those its `add` names for itself (a config key declared
+    with `worker=` a Settings field: a camera's key, or a site key declared `per_camera=True` that the
+    camera sets for itself; storage/declare.py)."""
     own = {f.name: camera[f.name] for f in dataclasses.fields(Settings) if f.name in camera}
     return dataclasses.replace(settings, **own) if own else settings
 

@@ -175,15 +175,19 @@ class Key:
     aliases: tuple[str, ...] = ()                    # older names still read (by the section's parser)
     commented: bool = False                          # shown commented out in the pages (optional)
     worker: str | None = None                        # its name in the recorder worker's `add` (a camera's)
+    per_camera: bool = False                         # a site key a camera may set for itself (`Own`)
 
 
 def key(default: Any = MISSING, *, doc: str, read: Callable[[Any, str], Any] | None = None,
         toml: str | None = None, example: str | None = None, show: Callable[[Any], Any] | None = None,
-        aliases: tuple[str, ...] = (), commented: bool = False, worker: str | None = None) -> Any:
+        aliases: tuple[str, ...] = (), commented: bool = False, worker: str | None = None,
+        per_camera: bool = False) -> Any:
     """A dataclass field declaring one config key (no default: the key is required). `worker`: the
     recorder worker is told its value under that name when the camera is added (unset: not told),
-    and a name of recorder.camera.Settings there overrides the worker's setting for this camera."""
-    meta = {"key": Key(doc, read, toml, example, show, aliases, commented, worker)}
+    and a name of recorder.camera.Settings there overrides the worker's setting for this camera.
+    `per_camera`: a key of a site section a camera may set for itself, under the same name in its
+    [[cameras]] table, read as the site's is (`Own`); with `worker`, its worker is told the camera's."""
+    meta = {"key": Key(doc, read, toml, example, show, aliases, commented, worker, per_camera)}
     return field(metadata=meta) if default is MISSING else field(default=default, metadata=meta)
 
 
@@ -244,8 +248,62 @@ def read(cls: type[T], t: dict[str, Any], path: str, hints: dict[str, str] | Non
 
 
 def worker_fields(obj: Any) -> dict[str, Any]:
-    """What the recorder worker is told of a camera: each key declared with `worker`, when set."""
-    return {d.key.worker: v for d in declared(type(obj)) if d.key.worker and (v := getattr(obj, d.name)) is not None}
+    """What the recorder worker is told of a camera: each key declared with `worker`, when set, and
+    each of its own values of a site key (`obj.own`) whose key is declared with `worker`."""
+    told = {d.key.worker: v for d in declared(type(obj)) if d.key.worker and (v := getattr(obj, d.name)) is not None}
+    return told | {d.key.worker: o.value for o in getattr(obj, "own", ()) if (d := o.declared()).key.worker}
+
+
+# --- a site key a camera sets for itself (per_camera=True) ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Own:
+    """A camera's own value of a site key declared `per_camera=True` (`[[cameras]] segment_length`
+    over `[storage] segment_length`): the site's section, the key's field, the value as read."""
+    section: type
+    name: str
+    value: Any
+
+    def declared(self) -> Declared:
+        return next(d for d in declared(self.section) if d.name == self.name)
+
+    def __repr__(self) -> str:
+        return f"{self.section.__name__}.{self.name}={self.value!r}"
+
+
+def per_camera(sections: dict[str, type]) -> dict[str, tuple[str, type, Declared]]:
+    """The site keys a camera may set for itself, by their TOML name: (the site's table, its section,
+    the key), each declared `per_camera=True` in one of `sections` (table name -> section)."""
+    found: dict[str, tuple[str, type, Declared]] = {}
+    for table, cls in sections.items():
+        for d in declared(cls):
+            if not d.key.per_camera:
+                continue
+            if d.key.read is None or d.toml in found:  # i18n: a programming error
+                raise TypeError(f"{cls.__name__}.{d.name}: per_camera needs a key of its own reader and a name no "
+                                f"other section's per-camera key has ({d.toml})")
+            found[d.toml] = (table, cls, d)
+    return found
+
+
+def read_own(sections: dict[str, type], t: dict[str, Any], path: str) -> tuple[Own, ...]:
+    """A camera's own values in its table `t`: each per-camera key present, read by the site key's
+    reader (the same bounds, the camera's path in an error: `cameras[2].segment_length`)."""
+    keys = per_camera(sections)
+    return tuple(Own(cls, d.name, _reader(d)(t[name], _join(path, name)))
+                 for name, (_table, cls, d) in keys.items() if name in t)
+
+
+def _reader(d: Declared) -> Callable[[Any, str], Any]:
+    assert d.key.read is not None  # per_camera() refuses a derived key
+    return d.key.read
+
+
+def over(site: T, own: tuple[Own, ...]) -> T:
+    """What a camera is held to: the site's section `site` with the camera's own values over it."""
+    mine = {o.name: o.value for o in own if o.section is type(site)}
+    return cast(T, dataclasses.replace(cast(Any, site), **mine)) if mine else site
 
 
 def repr_of(obj: Any) -> str:
@@ -268,10 +326,11 @@ def toml_value(value: Any) -> str:
 
 
 def block(cls: type, header: str, overrides: dict[str, str] | None = None, skip: tuple[str, ...] = (),
-          only: tuple[str, ...] | None = None) -> str:
+          only: tuple[str, ...] | None = None, own: dict[str, type] | None = None) -> str:
     """The section as annotated TOML: `key = example   # doc`, the optional ones commented out.
     `overrides`: TOML text for some keys (the example config's own values); `only`: the keys
-    shown, in the declaration's order (the example config shows a few)."""
+    shown, in the declaration's order (the example config shows a few); `own`: the site's sections
+    (table name -> section) whose per-camera keys follow, commented out, each with the site's doc."""
     lines = [header]
     for d in declared(cls):
         if d.toml in skip or (only is not None and d.toml not in only):
@@ -281,13 +340,22 @@ def block(cls: type, header: str, overrides: dict[str, str] | None = None, skip:
             if d.required or d.default is None:
                 continue  # a required key has an example; an unset optional one says so in its doc
             text = toml_value(d.default)
-        assignment = f"{'# ' if d.key.commented else ''}{d.toml} = {text}"
-        wide = sum(unicodedata.east_asian_width(c) in "WF" for c in assignment)  # a CJK character is two columns
-        pad = max(COLUMN, len(assignment) + wide + 1)
-        doc = textwrap.wrap(d.key.doc, WIDTH - COLUMN - 2, initial_indent=" " * (pad - COLUMN)) or [""]
-        lines.append(f"{assignment:<{pad - wide}}# {doc[0].lstrip()}" if d.key.doc else assignment)
-        lines += [f"{'':<{COLUMN}}# {more}" for more in doc[1:]]
+        doc = f"{d.key.doc} ([[cameras]] may set its own)" if d.key.per_camera else d.key.doc
+        lines += _line(f"{'# ' if d.key.commented else ''}{d.toml} = {text}", doc)
+    for name, (table, _cls, d) in per_camera(own or {}).items():
+        text = d.key.example or toml_value(d.default)
+        lines += _line(f"# {name} = {text}", f"its own [{table}] {name}: {d.key.doc}")
     return "\n".join(lines) + "\n"
+
+
+def _line(assignment: str, doc: str) -> list[str]:
+    """`assignment   # doc`, the doc wrapped under its column."""
+    wide = sum(unicodedata.east_asian_width(c) in "WF" for c in assignment)  # a CJK character is two columns
+    pad = max(COLUMN, len(assignment) + wide + 1)
+    wrapped = textwrap.wrap(doc, WIDTH - COLUMN - 2, initial_indent=" " * (pad - COLUMN)) or [""]
+    if not doc:
+        return [assignment]
+    return [f"{assignment:<{pad - wide}}# {wrapped[0].lstrip()}"] + [f"{'':<{COLUMN}}# {more}" for more in wrapped[1:]]
 
 
 def check(condition: bool, field_path: str, message: str) -> None:

@@ -285,7 +285,7 @@ def test_the_read_only_role_url_is_checked_like_the_stores_and_comes_from_the_cr
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
     path.write_text('[storage]\nurl = "postgresql://central@127.0.0.1/c"\n[secrets]\nfile = "central-secrets.toml"\n')
     cfg = config.load(path)
-    assert cfg.read_url == "postgresql://reader:Pw-9@127.0.0.1/c" and cfg.storage_url == "postgresql://central@127.0.0.1/c"
+    assert cfg.storage.read_url == "postgresql://reader:Pw-9@127.0.0.1/c" and cfg.storage.url == "postgresql://central@127.0.0.1/c"
     assert "Pw-9" not in repr(cfg)
 
 

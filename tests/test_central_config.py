@@ -30,7 +30,7 @@ def test_no_password_hash_or_url_password_in_the_repr(tmp_path):
     shown = repr(cfg)
     assert "Pw-" not in shown and h not in shown, shown
     assert "password='***'" in shown and "postgresql://a:***@127.0.0.1/c" in shown and "lin (auditor)" in shown
-    assert cfg.broker.password == "Pw-1" and cfg.accounts[0][2] == h  # hidden from the repr, not from the reader
+    assert cfg.broker.password == "Pw-1" and cfg.dashboard.accounts[0][2] == h  # hidden from the repr, not from the reader
 
 
 def test_an_unknown_key_is_named_with_its_table_and_a_likely_one(tmp_path):
@@ -56,10 +56,10 @@ def test_the_sections_become_what_the_office_reads(tmp_path):
     p.write_text(p.read_text().replace("[secrets]\nfile = 'no-such.toml'\n", ""))
     cfg = config.load(p)
     assert cfg.broker.tls_ca_file == tmp_path / "ca.pem", "a relative file is under the config's folder"
-    assert (cfg.data_dir, cfg.batch, cfg.silent_after_us, cfg.dashboard_listen) == (
+    assert (cfg.storage.data_dir, cfg.storage.batch, cfg.verify.silent_after_us, cfg.dashboard.listen) == (
         config.Path("/srv/c"), 7, 600_000_000, None)
     assert cfg.quota.burst == 5 and cfg.quota.retained_topics == config.Limits().retained_topics
-    assert cfg.metrics_listen == "127.0.0.1:9464" and cfg.db_path == config.Path("/srv/c/central.db")
-    assert config.load(None) == config.CentralConfig() and config.load(None).data_dir == config.Path(
+    assert cfg.metrics.listen == "127.0.0.1:9464" and cfg.db_path == config.Path("/srv/c/central.db")
+    assert config.load(None) == config.CentralConfig() and config.load(None).storage.data_dir == config.Path(
         "edged-central-data")
     assert config_secrets.SecretsKeys is config.PAGES["secrets"]

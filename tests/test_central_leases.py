@@ -54,9 +54,9 @@ def test_metrics_listen_in_the_config(tmp_path):
 
     p = tmp_path / "c.toml"
     p.write_text('[metrics]\nlisten = "127.0.0.1:9464"\n')
-    assert config.load(p).metrics_listen == "127.0.0.1:9464"
+    assert config.load(p).metrics.listen == "127.0.0.1:9464"
     p.write_text('[metrics]\nlisten = ""\n')
-    assert config.load(p).metrics_listen is None
+    assert config.load(p).metrics.listen is None
     p.write_text('[metrics]\nlisten = 9464\n')
     with pytest.raises(config.ConfigError) as e:
         config.load(p)

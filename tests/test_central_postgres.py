@@ -92,7 +92,7 @@ def test_storage_url_in_the_secrets_file_and_never_in_the_config(tmp_path):
     (tmp_path / "central-secrets.toml").write_text(f'[broker]\npassword = "Mq-Secret-8"\n[storage]\nurl = "{url}"\n')
     p.write_text('[secrets]\nfile = "central-secrets.toml"\n[broker]\nusername = "office"\n')
     cfg = config.load(p)
-    assert cfg.storage_url == url and cfg.broker.password == "Mq-Secret-8" and "Secret" not in repr(cfg)
+    assert cfg.storage.url == url and cfg.broker.password == "Mq-Secret-8" and "Secret" not in repr(cfg)
     p.write_text('[secrets]\nfile = "central-secrets.toml"\n[broker]\nusername = "office"\npassword = "other"\n')
     with pytest.raises(config.ConfigError, match="broker.password: hold|broker.password hold"):
         config.load(p)

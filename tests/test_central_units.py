@@ -392,10 +392,10 @@ def test_config_errors_name_the_field(tmp_path):
         assert e.value.where == where
     p.write_text("[broker]\nshared_group = 'central'\n[storage]\ndata_dir = 'd'\n")
     cfg = config.load(p)
-    assert cfg.broker.subscription == "$share/central/edged/v1/+/+/#" and cfg.data_dir == tmp_path / "d"
-    assert cfg.language == "en", "the edge's default: English"
+    assert cfg.broker.subscription == "$share/central/edged/v1/+/+/#" and cfg.storage.data_dir == tmp_path / "d"
+    assert cfg.report.language == "en", "the edge's default: English"
     p.write_text("[report]\nlanguage = 'zh_TW'\n")
-    assert config.load(p).language == "zh-TW"
+    assert config.load(p).report.language == "zh-TW"
     r = subprocess.run([sys.executable, "-m", "central.cli", "--config", str(tmp_path / "none.toml"), "status"],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 78 and "no such file" in r.stderr

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from edged.config import ConfigError, parse_config
-from edged.config.cameras import CameraConfig
-from storage.declare import declared, known
+from edged.config.cameras import CameraConfig, _cameras
+from edged.config.retention import RetentionConfig
+from edged.config.site import StorageConfig, spanning_storage
+from edged.config import cameras as cameras_section
+from storage.declare import block, declared, duration, known, per_camera
 from edged.daemon.recording.prestart import add_command
 from edged import docs
 from edged.docs import cameras_block
@@ -28,7 +31,8 @@ def cameras(*tables: dict) -> tuple[CameraConfig, ...]:
 
 
 def test_every_camera_field_is_a_declared_key():
-    assert [f.name for f in dataclasses.fields(CameraConfig)] == [d.name for d in declared(CameraConfig)]
+    """All but `own`: its values are the site's keys declared per_camera (test_a_site_key_per_camera below)."""
+    assert [f.name for f in dataclasses.fields(CameraConfig)] == [d.name for d in declared(CameraConfig)] + ["own"]
     assert "min_retention" in known(CameraConfig) and "audio_expected" in known(CameraConfig)
 
 
@@ -147,3 +151,63 @@ def test_every_worker_name_is_one_the_recorder_reads():
     assert named, "no key is declared for the worker: is the scan broken?"
     unread = {k: w for k, w in named.items() if w not in reads}
     assert not unread, f"worker= names the recorder does not read: {unread} (it reads {sorted(reads)})"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Lengths:
+    """A site section of a test: one key a camera may set for itself, handed to its worker."""
+    segment_length_us: int = duration(60_000_000, 2_000_000, 3_600_000_000, toml="test_segment_length",
+                                      per_camera=True, worker="segment_us", doc="segments start on wall-clock multiples")
+    fragment_length_us: int = duration(1_000_000, 100_000, 10_000_000, toml="test_fragment_length",
+                                       doc="the site's only")
+
+
+def test_a_site_key_per_camera_is_a_key_of_the_camera_read_as_the_sites(monkeypatch):
+    """`per_camera=True` on a site key (design/0292): the camera's table takes it under the same
+    name, read by the site key's reader (its bounds, the camera's path), its worker is told it
+    (`worker=`), `cam.over(site)` is what the camera is held to, and the pages show it in both blocks."""
+    monkeypatch.setitem(cameras_section.SITE_SECTIONS, "lengths", Lengths)
+    cam, other = cameras({"id": "a", "url": "synthetic:", "test_segment_length": "5m"}, {"id": "b", "url": "synthetic:"})
+    assert (cam.over(Lengths()).segment_length_us, other.over(Lengths()).segment_length_us) == (300_000_000, 60_000_000)
+    assert cam.over(Lengths()).fragment_length_us == 1_000_000 and cam.over(SITE) is SITE  # another section: as is
+    assert add_command(cam)["camera"]["segment_us"] == 300_000_000 and "segment_us" not in add_command(other)["camera"]
+    assert "Lengths.segment_length_us=300000000" in repr(cam)
+    for table, field, says in [({"test_segment_length": "2h"}, "cameras[0].test_segment_length", "out of range"),
+                               ({"test_segment_length": 60}, "cameras[0].test_segment_length", "expected a duration"),
+                               ({"test_fragment_length": "2s"}, "cameras[0].test_fragment_length", "unknown key"),
+                               ({"test_segment_lenght": "5m"}, "cameras[0].test_segment_lenght",
+                                'did you mean "test_segment_length"')]:
+        with pytest.raises(ConfigError, match=says) as err:
+            cameras({"id": "a", "url": "synthetic:", **table})
+        assert err.value.field == field
+    every = cameras_block(example=False)
+    assert '# test_segment_length = "1m"' in every and "its own [lengths] test_segment_length: segments" in every
+    assert "[[cameras]] may set its own" in block(Lengths, "[lengths]") and "test_fragment_length" not in every
+
+
+def test_every_per_camera_key_is_one_a_camera_can_set():
+    """A site key declared per_camera is in a section of cameras.SITE_SECTIONS (else no camera could
+    set it), has a reader of its own, and its name is no key of the camera's."""
+    flagged = {(c.__name__, d.toml) for c in _sections() for d in declared(c) if d.key.per_camera}
+    reached = {(c.__name__, name) for name, (_t, c, _d) in per_camera(cameras_section.SITE_SECTIONS).items()}
+    assert flagged == reached, f"add the section of {sorted(flagged - reached)} to edged/config/cameras.py SITE_SECTIONS"
+    assert not set(per_camera(cameras_section.SITE_SECTIONS)) & set(known(CameraConfig))
+    with pytest.raises(TypeError, match="per_camera needs a key of its own reader"):
+        per_camera({"a": Lengths, "b": Lengths})
+
+
+def test_a_cameras_own_value_is_held_to_the_check_that_spans_its_sections_keys(monkeypatch):
+    """As [storage]'s fragment_length shorter than segment_length: a camera's own value is held to the
+    check that spans its section's keys, against the site's (cameras.SPANNING); the error names its key."""
+    monkeypatch.setitem(cameras_section.SITE_SECTIONS, "lengths", Lengths)
+    monkeypatch.setitem(cameras_section.SPANNING, Lengths, lambda s: (
+        ("test_fragment_length", "must be shorter than test_segment_length")
+        if s.fragment_length_us >= s.segment_length_us else None))
+    site = {"lengths": Lengths(fragment_length_us=5_000_000), "retention": RetentionConfig()}
+    assert _cameras([{"id": "a", "url": "synthetic:", "test_segment_length": "6s"}], {}, site)
+    with pytest.raises(ConfigError, match=r"\[lengths\] test_fragment_length: must be shorter") as err:
+        _cameras([{"id": "a", "url": "synthetic:", "test_segment_length": "5s"}], {}, site)
+    assert err.value.field == "cameras[0].test_segment_length"
+    with pytest.raises(TypeError, match="parse_config passes it"):
+        _cameras([{"id": "a", "url": "synthetic:", "test_segment_length": "5s"}], {}, {"retention": RetentionConfig()})
+    assert cameras_section.SPANNING[StorageConfig] is spanning_storage  # [storage]'s own check, asked again

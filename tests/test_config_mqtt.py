@@ -174,4 +174,4 @@ def test_the_office_reaches_a_broker_and_a_database_off_its_machine_over_tls_onl
     for url in ("postgresql://office:pw@db.office.example:5432/central?sslmode=verify-full",
                 "postgresql://office@127.0.0.1:5432/central", "postgresql://office@/central?host=/run/postgresql"):
         path.write_text(f'[storage]\nurl = "{url}"\n')
-        assert config.load(path, allow_config_secrets=True).storage_url == url
+        assert config.load(path, allow_config_secrets=True).storage.url == url

@@ -41,7 +41,7 @@ def test_the_offices_example_config_loads(tmp_path: Path) -> None:
     shutil.copy(ROOT / "systemd/central.example.toml", tmp_path / "central.toml")
     (tmp_path / "central-secrets.toml").write_text("")
     cfg = load(tmp_path / "central.toml")
-    assert cfg.data_dir == Path("/var/lib/edged-central") and cfg.broker.host == "127.0.0.1"
+    assert cfg.storage.data_dir == Path("/var/lib/edged-central") and cfg.broker.host == "127.0.0.1"
 
 
 def test_the_preinst_refuses_a_downgrade_onto_an_unknown_migration(tmp_path: Path) -> None:

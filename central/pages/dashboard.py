@@ -90,9 +90,9 @@ class _Busy(Exception):
 class Dashboard:
     def __init__(self, cfg: CentralConfig):
         self.cfg = cfg
-        self.sp = Speaker(cfg.language, cfg.tz)  # the sites' language and zone (design/0028)
+        self.sp = Speaker(cfg.report.language, cfg.tz)  # the sites' language and zone (design/0028)
         self.app = web.Application(middlewares=[self._host_check, self._login_check], client_max_size=64 * 1024)
-        self.accounts = {name: (role, h) for name, role, h in cfg.accounts}
+        self.accounts = {name: (role, h) for name, role, h in cfg.dashboard.accounts}
         self.sessions = login.Sessions()
         self.app.router.add_get("/login", self.login_page)
         self.app.router.add_post("/login", self.login)
@@ -113,7 +113,7 @@ class Dashboard:
     async def _host_check(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Answer only to our own names: a page of another site's DNS name pointing here (DNS
         rebinding) must not read the fleet."""
-        if not host_allowed(request.headers.get("Host", ""), self.cfg.dashboard_listen or "", self.cfg.allowed_hosts):
+        if not host_allowed(request.headers.get("Host", ""), self.cfg.dashboard.listen or "", self.cfg.dashboard.allowed_hosts):
             return web.Response(status=421, text="this dashboard does not answer to that host name; add it to "
                                 "[dashboard] allowed_hosts\n", headers=HEADERS)
         return await handler(request)
@@ -144,15 +144,15 @@ class Dashboard:
                 + el("button", _("log in"), ' type="submit"') + "</p></form>"]
         page = _page(self.sp, _("log in"), body, status=401 if problem else 200, refresh=False)
         # the login form's CSRF token (issue 45): a page elsewhere cannot log this browser in
-        page.set_cookie(LOGIN_CSRF, token, httponly=True, secure=self.cfg.tls_cert_file is not None,
+        page.set_cookie(LOGIN_CSRF, token, httponly=True, secure=self.cfg.dashboard.tls_cert_file is not None,
                         samesite="Strict", path="/")
         return page
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         address = request.remote or "?"
         origin = request.headers.get("Origin")
-        if origin and (origin == "null" or not host_allowed(urlsplit(origin).netloc, self.cfg.dashboard_listen or "",
-                                                            self.cfg.allowed_hosts)):
+        if origin and (origin == "null" or not host_allowed(urlsplit(origin).netloc, self.cfg.dashboard.listen or "",
+                                                            self.cfg.dashboard.allowed_hosts)):
             return web.Response(status=403, text=self.sp._("This form was sent from another site.") + "\n", headers=HEADERS)
         began = now_us()
         if not self.sessions.begin(address, began):   # the place is taken before the check (issue 45)
@@ -182,7 +182,7 @@ class Dashboard:
         log.info("dashboard: %s (%s) logged in from %s", user, role, address)
         token = self.sessions.open(user, role, now_us())
         resp = web.Response(status=303, headers={**HEADERS, "Location": "/"})
-        resp.set_cookie(COOKIE, token, httponly=True, secure=self.cfg.tls_cert_file is not None, samesite="Strict",
+        resp.set_cookie(COOKIE, token, httponly=True, secure=self.cfg.dashboard.tls_cert_file is not None, samesite="Strict",
                         path="/")
         return resp
 
@@ -234,7 +234,7 @@ class Dashboard:
         return await asyncio.to_thread(work)
 
     async def _overview(self, site: str | None = None) -> dict[str, Any]:
-        return await self._read(lambda s: fleet.overview(s, now_us(), self.cfg.silent_after_us, site))
+        return await self._read(lambda s: fleet.overview(s, now_us(), self.cfg.verify.silent_after_us, site))
 
     async def css(self, _r: web.Request) -> web.Response:
         return web.Response(body=(STATIC / "central.css").read_bytes(), content_type="text/css", headers=HEADERS)
@@ -245,7 +245,7 @@ class Dashboard:
         from central.keys.register import RegisterError
 
         def make() -> dict[str, Any]:
-            return keylist.signed(self.cfg.data_dir, keylist.central_key(self.cfg.data_dir), now_us())
+            return keylist.signed(self.cfg.storage.data_dir, keylist.central_key(self.cfg.storage.data_dir), now_us())
         try:
             doc = await asyncio.to_thread(make)
         except RegisterError as exc:  # altered by hand: no list from it (design/0131)
@@ -258,7 +258,7 @@ class Dashboard:
         """The office's CA certificate, the root a verifier trusts (design/0097); 404 until made."""
         from central.keys import ca
 
-        cert = await asyncio.to_thread(ca.existing_ca, self.cfg.data_dir)
+        cert = await asyncio.to_thread(ca.existing_ca, self.cfg.storage.data_dir)
         if cert is None:
             return web.Response(status=404, text="no CA yet: edged-central nodes ca\n", headers=HEADERS)  # i18n: for tools
         from storage.keys import nodecert
@@ -270,7 +270,7 @@ class Dashboard:
         dashboard holds no CA key and signs nothing)."""
         from central.keys import ca
 
-        body = await asyncio.to_thread(ca.published_crl, self.cfg.data_dir)
+        body = await asyncio.to_thread(ca.published_crl, self.cfg.storage.data_dir)
         if body is None:
             return web.Response(status=404, text="no revocation list yet: edged-central nodes crl\n",  # i18n: for tools
                                 headers=HEADERS)
@@ -308,9 +308,9 @@ class Dashboard:
         sp, _ = self.sp, self.sp._
 
         def gather(s: Store) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, dict[str, Any]]]:
-            o = fleet.overview(s, now_us(), self.cfg.silent_after_us, site)
+            o = fleet.overview(s, now_us(), self.cfg.verify.silent_after_us, site)
             cams = {n["node"]: s.retained_of(n["node"])["cameras"] for n in o["nodes"]}
-            revoked(o["nodes"], {r["node"]: r["public_key"] for r in s.nodes(site)}, Register(self.cfg.data_dir))
+            revoked(o["nodes"], {r["node"]: r["public_key"] for r in s.nodes(site)}, Register(self.cfg.storage.data_dir))
             return o, s.findings(site=site, limit=50), cams
 
         o, findings, cams = await self._read(gather)
@@ -374,10 +374,10 @@ class Dashboard:
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         ssl_ctx = None
-        if self.cfg.tls_cert_file is not None:
+        if self.cfg.dashboard.tls_cert_file is not None:
             ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ssl_ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-            ssl_ctx.load_cert_chain(str(self.cfg.tls_cert_file), str(self.cfg.tls_key_file))
+            ssl_ctx.load_cert_chain(str(self.cfg.dashboard.tls_cert_file), str(self.cfg.dashboard.tls_key_file))
         await web.TCPSite(self._runner, host, port, ssl_context=ssl_ctx).start()
 
     async def close(self) -> None:

@@ -162,7 +162,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>", base_dir: Path 
         retention_raw = _table(data, "retention", "retention")
         retention = _retention(retention_raw)
         control = _control(_table(data, "control", "control"), storage.data_dir, base_dir)
-        cameras = _cameras(cameras_raw, retention_raw, retention)
+        cameras = _cameras(cameras_raw, retention_raw, dict(storage=storage, recorder=recorder, retention=retention))
         accounts = _accounts(_table(data, "accounts", "accounts"))
         policy = _policy(_table(data, "policy", "policy"), [c.id for c in cameras], accounts.citizen_due_us,
                          retention.evidence_hold_us, retention.max_retention_us, accounts.citizen_due_days)

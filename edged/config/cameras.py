@@ -1,15 +1,17 @@
 """The [[cameras]] tables of the config: each camera's id, URL, retention overrides and its
-inventory entry (R3.5). A camera's URL may hold a password: its repr never shows it."""
+inventory entry (R3.5), and its own values of the site's keys declared `per_camera=True`
+(`SITE_SECTIONS`). A camera's URL may hold a password: its repr never shows it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
 
-from storage.declare import key, known, read, repr_of
+from storage.declare import Own, key, known, over, per_camera, read, read_own, repr_of
 from edged.config.health import HealthOverrides, _camera_health
 from edged.config.motion import MotionConfig, _detect_url, _mode, _motion
 from edged.config.retention import _RETENTION_HINTS, RetentionConfig, _check_floor, _retention_duration
+from edged.config.site import RecorderConfig, StorageConfig, spanning_storage
 from edged.config.values import (
     ConfigError,
     _bool,
@@ -32,6 +34,13 @@ READERS = ("auto", "edged", "ffmpeg")
 _READER_TIP = ('use "auto" (edged\'s own reader, FFmpeg\'s when it cannot record the camera), "edged" or '
                '"ffmpeg"')
 CAMERA_KINDS = ("network", "analogue")
+# The site's sections whose keys a camera may set for itself, by their table's name: a key declared
+# `per_camera=True` in one of them is a key of [[cameras]] too (storage/declare.py `Own`).
+SITE_SECTIONS: dict[str, type] = {"storage": StorageConfig, "recorder": RecorderConfig, "retention": RetentionConfig}
+# What spans a site section's keys (its parser's check: (the key, what is wrong) or None), asked again
+# of the section with a camera's own values over it.
+SPANNING: dict[type, Callable[[Any], tuple[str, str] | None]] = {StorageConfig: spanning_storage}
+T = TypeVar("T")
 
 
 def _choice(value: Any, field: str, choices: tuple[str, ...], what: str, tip: str = "") -> str:
@@ -72,7 +81,8 @@ class CameraConfig:
                                    "audio_expected)")
     location: str = key("", read=_string, doc="where it is", example='"Ground floor, counters"')
     min_retention_us: int | None = key(None, toml="min_retention", commented=True, example='"90d"',
-                                       doc="its own minimum over [retention] min_retention (a duration or months)")
+                                       doc="its own minimum over [retention] min_retention (a duration; calendar months are "
+                                           "[retention]'s alone)")
     max_retention_us: int | None = key(None, toml="max_retention", commented=True, example='"180d"',
                                        doc="its own maximum over [retention] max_retention")
     # The inventory (R3.5): what the public notice and the register show.
@@ -125,6 +135,12 @@ class CameraConfig:
     box: str | None = key(None, read=lambda v, f: _id(v, f), commented=True, example='"node1"',
                           doc="a standby's camera: the box whose camera it is, recorded here only while that box "
                               "is gone ([standby] for; design/0107)")
+    # Its own values of the site's per-camera keys (no key of its own: each is the site's, SITE_SECTIONS).
+    own: tuple[Own, ...] = ()
+
+    def over(self, site: T) -> T:
+        """The site's section (`cfg.storage`) with this camera's own values over it: what it is held to."""
+        return over(site, self.own)
 
     @property
     def redacted_url(self) -> str:
@@ -139,14 +155,18 @@ class CameraConfig:
         return repr_of(self)
 
 
-def _cameras(items: list[Any], site_raw: dict[str, Any], site: RetentionConfig) -> tuple[CameraConfig, ...]:
+def _cameras(items: list[Any], site_raw: dict[str, Any], sections: dict[str, Any]) -> tuple[CameraConfig, ...]:
+    """The [[cameras]] tables; `sections`: the site's sections as read (table -> value): [retention]
+    (`site_raw` its table) the retention overrides are checked against, and those a camera's own
+    values go over (`SITE_SECTIONS`)."""
+    site: RetentionConfig = sections["retention"]
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
     for i, t in enumerate(items):
         path = f"cameras[{i}]"
         if not isinstance(t, dict):
             raise ConfigError(path, f"expected a table ([[cameras]] section), found {_describe(t)}")
-        _check_keys(t, path, known(CameraConfig), _RETENTION_HINTS)
+        _check_keys(t, path, known(CameraConfig, *per_camera(SITE_SECTIONS)), _RETENTION_HINTS)
         cam_id = _id(_required(t, "id", path), f"{path}.id")
         if cam_id in seen:
             raise ConfigError(f"{path}.id", f'duplicate camera id "{cam_id}" (also cameras[{seen[cam_id]}])')
@@ -157,11 +177,31 @@ def _cameras(items: list[Any], site_raw: dict[str, Any], site: RetentionConfig) 
         _check_camera_retention(path, cam_id, low, high, site_raw, site)
         url = _url(_required(t, "url", path), f"{path}.url")
         cameras.append(read(
-            CameraConfig, t, path, _RETENTION_HINTS, id=cam_id, name=_name(t.get("name", cam_id), f"{path}.name"),
+            CameraConfig, t, path, _RETENTION_HINTS, tuple(per_camera(SITE_SECTIONS)),
+            id=cam_id, name=_name(t.get("name", cam_id), f"{path}.name"),
             url=url, audio_required=_audio_required(t, path), min_retention_us=low, max_retention_us=high,
             detect_url=_detect_url(t["detect_url"], url, f"{path}.detect_url") if "detect_url" in t else None,
-            health=_camera_health(t.get("health"), path)))
+            health=_camera_health(t.get("health"), path), own=read_own(SITE_SECTIONS, t, path)))
+        _check_spanning(cameras[-1], sections, path)
     return tuple(cameras)
+
+
+def _check_spanning(cam: CameraConfig, sections: dict[str, Any], path: str) -> None:
+    """A camera's own values over a site section are held to the checks that span its keys
+    (segment_length over [storage] fragment_length); the error names the camera's key."""
+    for table, cls in SITE_SECTIONS.items():
+        mine = [o for o in cam.own if o.section is cls]
+        check = SPANNING.get(cls)
+        if not mine or check is None:
+            continue
+        if table not in sections:  # i18n: a programming error
+            raise TypeError(f"[{table}] has a check spanning its keys: parse_config passes it to _cameras")
+        problem = check(cam.over(sections[table]))
+        if problem is not None:
+            name, says = problem
+            own = {o.declared().toml for o in mine}
+            where = name if name in own else min(own)
+            raise ConfigError(f"{path}.{where}", says if name in own else f"[{table}] {name}: {says}")
 
 
 def _audio_required(t: dict[str, Any], path: str) -> bool:

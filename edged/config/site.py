@@ -84,13 +84,18 @@ def _storage(t: dict[str, Any], base_dir: Path | None) -> StorageConfig:
     check_keys(StorageConfig, t, "storage")
     data_dir = _path(t.get("data_dir", str(DEFAULT_DATA_DIR)), "storage.data_dir", base_dir)
     storage: StorageConfig = read(StorageConfig, t, "storage", data_dir=data_dir)
-    if storage.fragment_length_us >= storage.segment_length_us:
-        raise ConfigError(
-            "storage.fragment_length",
-            f"{format_duration(storage.fragment_length_us)} must be shorter than segment_length "
-            f"({format_duration(storage.segment_length_us)})",
-        )
+    if problem := spanning_storage(storage):
+        raise ConfigError(f"storage.{problem[0]}", problem[1])
     return storage
+
+
+def spanning_storage(storage: StorageConfig) -> tuple[str, str] | None:
+    """What spans [storage]'s keys: (the key, what is wrong), or None. A camera's own values over
+    [storage] are held to it too (edged/config/cameras.py `SPANNING`)."""
+    if storage.fragment_length_us >= storage.segment_length_us:
+        return "fragment_length", (f"{format_duration(storage.fragment_length_us)} must be shorter than segment_length "
+                                   f"({format_duration(storage.segment_length_us)})")
+    return None
 
 
 def _megabytes(low: int) -> Any:
