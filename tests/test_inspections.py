@@ -21,8 +21,9 @@ from storage import alarm_kinds as kinds
 
 
 def next_minute_window() -> str:
-    """A one-minute window starting at the next whole minute at least 3 s away."""
-    start = (datetime.fromtimestamp(SYSTEM.now_us() / 1e6) + timedelta(seconds=63)).replace(second=0, microsecond=0)
+    """A one-minute window starting at the next whole minute at least 12 s away (a reload read on a
+    loaded box before it falls due: a due date read after its start would be the next day's)."""
+    start = (datetime.fromtimestamp(SYSTEM.now_us() / 1e6) + timedelta(seconds=72)).replace(second=0, microsecond=0)
     if start.hour == 0 and start.minute == 0 or (start + timedelta(minutes=1)).day != start.day:
         pytest.skip("the next minute crosses midnight; a window cannot")
     end = start + timedelta(minutes=1)
