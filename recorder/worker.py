@@ -19,23 +19,29 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
-
-# PyAV whole, at the worker's start: the daemon's spare worker holds it for the slot it takes (design/0025),
-# though the modules below that the daemon imports too load it on first use (design/0286).
-import av  # noqa: F401
+from typing import TYPE_CHECKING, Any
 
 from recorder import events, sample_budget
 from recorder.camera import CameraRecorder, Settings
 from recorder.source import StorageGate
 from recorder.durability import Durability
 from recorder.imagecheck import ImageSampler
+from recorder.lazy import lazy_import, loaded
 from recorder.threadname import name_os_thread
 from storage import logs
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.hashing import NotThere, same_file, sha256_same_file
 
+if TYPE_CHECKING:
+    import av
+else:
+    av = lazy_import("av")
+
 log = logging.getLogger("recorder.worker")
+
+# The pool's spare worker is started with this argument (edged/daemon/recording/workers.py): it waits
+# for a slot without PyAV (17 MB of RSS) and imports it once given its settings (design/0291).
+SPARE = "--spare"
 
 # Bounded (docs/requirements.md "Layers": queues are bounded). Stats are dropped when full; segment events
 # wait, which can only happen if the daemon stops reading, and then it is dying anyway.
@@ -191,9 +197,14 @@ def main() -> int:
     sys.stdout = sys.stderr
     logs.setup(identifier="edged-recorder", fmt="recorder[%(process)d] %(levelname)s %(message)s")
 
+    spare = SPARE in sys.argv[1:]
+    if not spare:
+        loaded(av)  # a worker started for cameras imports PyAV before its settings come (design/0025)
     first = sys.stdin.readline()
     if not first:
         return 0
+    if spare:  # while its first cameras connect: their first read of PyAV waits for the end (recorder/lazy.py)
+        threading.Thread(target=loaded, args=(av,), name="import-av", daemon=True).start()
     raw = json.loads(first)
     gate = StorageGate(Path(raw["data_dir"]), raw.pop("video_dev", None))
     memory = MemoryLimit(*raw.pop("memory_mb", (0, 0)))

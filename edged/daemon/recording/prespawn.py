@@ -68,8 +68,9 @@ def raise_nofile() -> None:
 WORKER_MALLOC = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(256 << 10)}  # unless set already
 
 
-async def spawn_worker() -> asyncio.subprocess.Process:
+async def spawn_worker(spare: bool = False) -> asyncio.subprocess.Process:
     """A recorder worker: it imports, then waits for its settings on stdin (recorder/worker.py).
+    The pool's `spare` waits without PyAV and imports it once given its settings (design/0291).
 
     Its C library keeps two malloc arenas, not one per thread that allocates (up to eight a
     core), and gives back at once every block of 256 KiB or more (keyframes, the muxer's
@@ -77,7 +78,7 @@ async def spawn_worker() -> asyncio.subprocess.Process:
     fragment raised glibc's threshold so that the next ones stayed in the arenas. Neither cost
     CPU that could be measured (design/0079 "Memory")."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "recorder.worker",
+        sys.executable, "-m", "recorder.worker", *(["--spare"] if spare else []),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20,
         env={**WORKER_MALLOC, **os.environ})
 
