@@ -188,6 +188,19 @@ def image_sampler(settings: Settings, emit: EventSink) -> ImageSampler | None:
     return ImageSampler(emit, shortest_us=settings.sample_us, longest_us=settings.sample_max_us, share=share)
 
 
+def settings_line(spare: bool) -> str:
+    """The first line of the input, the settings ("" at its end). A worker started for cameras
+    imports PyAV whole before it (design/0025); the pool's spare, once given it, on a thread, while
+    its first cameras connect: their first read of PyAV waits for the import's end (recorder/lazy.py,
+    design/0291)."""
+    if not spare:
+        loaded(av)
+    first = sys.stdin.readline()
+    if first and spare:
+        threading.Thread(target=loaded, args=(av,), name="import-av", daemon=True).start()
+    return first
+
+
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the daemon, which stops us
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -197,14 +210,9 @@ def main() -> int:
     sys.stdout = sys.stderr
     logs.setup(identifier="edged-recorder", fmt="recorder[%(process)d] %(levelname)s %(message)s")
 
-    spare = SPARE in sys.argv[1:]
-    if not spare:
-        loaded(av)  # a worker started for cameras imports PyAV before its settings come (design/0025)
-    first = sys.stdin.readline()
+    first = settings_line(spare=SPARE in sys.argv[1:])
     if not first:
         return 0
-    if spare:  # while its first cameras connect: their first read of PyAV waits for the end (recorder/lazy.py)
-        threading.Thread(target=loaded, args=(av,), name="import-av", daemon=True).start()
     raw = json.loads(first)
     gate = StorageGate(Path(raw["data_dir"]), raw.pop("video_dev", None))
     memory = MemoryLimit(*raw.pop("memory_mb", (0, 0)))
