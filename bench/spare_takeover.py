@@ -6,10 +6,11 @@ A dead worker's cameras go to the pool's idle spare (edged/daemon/recording/work
 starts two idle workers as the daemon does, one as a slot's worker (PyAV imported before its
 settings, as every spare was before) and one as the spare (`--spare`: PyAV imported on a thread
 once its settings come, while its cameras connect), waits until both are idle, reads their memory,
-then hands each the same settings and `--cameras` cameras and times the first segment each camera
-opens. The fake cameras send a keyframe every picture (a 320x240 clip, 20 fps), so the wait for a
-keyframe does not hide the import. The two kinds alternate which goes first; the figure is the
-time from the settings to each worker's last camera's first segment.
+then hands each in turn the same settings and `--cameras` cameras of their own (the other worker
+idle, or recording its own) and times the first segment each camera opens. The fake cameras send a
+keyframe every picture (a 320x240 clip, 20 fps), so the wait for a keyframe does not hide the
+import. The two kinds alternate which goes first; the figure is the time from the settings to the
+worker's last camera's first segment.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     out = OUT / "spare_takeover"
     names = [f"c{i}" for i in range(1, 2 * args.cameras + 1)]
     took: dict[bool, list[float]] = {False: [], True: []}
+    first: dict[bool, list[float]] = {False: [], True: []}
     rss: dict[bool, list[float]] = {False: [], True: []}
     with RtspServer({c: f"clip:{clip.video}@20" for c in names}) as server:
         for r in range(args.rounds):
@@ -90,23 +92,23 @@ def main(argv: list[str] | None = None) -> int:
                 wait_for(lambda: waiting(w.proc.pid), 60, "the worker idle")
             for spare, w in workers.items():
                 rss[spare].append(memory([w.proc.pid])[0])
-            starts = {}
-            for i, spare in enumerate(order):
-                cams = {c: server.url(c) for c in names[i * args.cameras:(i + 1) * args.cameras]}
-                starts[spare] = workers[spare].hand(settings, cams)
-            for spare, w in workers.items():
+            for i, spare in enumerate(order):  # one at a time, as a dead worker's cameras are taken over
+                w = workers[spare]
+                start = w.hand(settings, {c: server.url(c) for c in names[i * args.cameras:(i + 1) * args.cameras]})
                 wait_for(lambda: len(w.opened) == args.cameras, 60, "every camera's first segment")
-                took[spare].append(max(w.opened.values()) - starts[spare])
+                took[spare].append(max(w.opened.values()) - start)
+                first[spare].append(min(w.opened.values()) - start)
             for w in workers.values():
                 w.stop()
-            log(f"round {r + 1}: idle RSS {rss[False][-1]:.1f} / spare {rss[True][-1]:.1f} MB; "
-                f"last first segment {took[False][-1]:.3f} / {took[True][-1]:.3f} s")
+            log(f"round {r + 1}: idle RSS {rss[False][-1]:.1f} / spare {rss[True][-1]:.1f} MB; first segments "
+                f"{first[False][-1]:.3f}-{took[False][-1]:.3f} / {first[True][-1]:.3f}-{took[True][-1]:.3f} s")
     shutil.rmtree(out, ignore_errors=True)
-    rows = [[label, f"{statistics.median(rss[k]):.1f}", f"{statistics.median(took[k]):.3f}",
+    rows = [[label, f"{statistics.median(rss[k]):.1f}", f"{statistics.median(first[k]):.3f}",
+             f"{min(first[k]):.3f}-{max(first[k]):.3f}", f"{statistics.median(took[k]):.3f}",
              f"{min(took[k]):.3f}-{max(took[k]):.3f}"]
             for k, label in ((False, "PyAV imported before its settings"), (True, "the spare: PyAV on a thread after"))]
-    log(table(["idle worker", "idle RSS MB (median)", "settings to the last camera's first segment, s (median)",
-               "range"], rows))
+    log(table(["idle worker", "idle RSS MB (median)", "settings to the first camera's first segment, s (median)",
+               "range", "to the last camera's, s (median)", "range"], rows))
     return 0
 
 
