@@ -27,11 +27,11 @@ import time
 from pathlib import Path
 
 from bench.common import OUT, command_line, environment, log, memory, table
+from edged.daemon.recording.prespawn import WORKER_MALLOC
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import ROOT, wait_for
 
 S = 1_000_000
-WORKER_MALLOC = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(256 << 10)}
 
 
 class Worker:
