@@ -16,9 +16,14 @@ Per packet this costs one comparison; the copy is paid once per split picture.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-import av
+from recorder.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import av
+else:
+    av = lazy_import("av")  # on first use: the pool's spare worker is idle without PyAV (design/0291)
 
 _H264_VCL = (1, 5)  # NAL unit types of a coded slice (non-IDR, IDR)
 

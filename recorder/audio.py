@@ -34,15 +34,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-import av
-
 from recorder.lazy import lazy_import
 from storage import logs
 from storage.mp4 import SOUND_AS_SENT
 
 if TYPE_CHECKING:
+    import av
     import numpy as np
 else:
+    av = lazy_import("av")  # on first use: the pool's spare worker is idle without PyAV (design/0291)
     np = lazy_import("numpy")  # on the first decoded audio, not at the worker's start (design/0025)
 
 log = logging.getLogger(__name__)

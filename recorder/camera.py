@@ -19,8 +19,6 @@ from pathlib import Path
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable, TypedDict, cast
 
-import av
-
 from recorder import audio, diagnose
 from recorder.access_unit import access_units
 from recorder.diagnose import scrub
@@ -30,6 +28,7 @@ from recorder.opening import open_camera
 from recorder.reader_choice import ReaderChoice
 from recorder.events import Closing, Emit, Opened, State
 from recorder.imagecheck import ImageSampler
+from recorder.lazy import lazy_import
 from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
 from recorder.picture_size import declared_size
 from recorder.segment import SegmentFile, provenance, time_base
@@ -58,7 +57,11 @@ from storage.time.clock import SYSTEM, Clock
 from storage.disk.layout import segment_relpath
 
 if TYPE_CHECKING:
+    import av
+
     from recorder.segment import Sound, VideoPacket
+else:
+    av = lazy_import("av")  # on first use: the pool's spare worker is idle without PyAV (design/0291)
 
 log = logging.getLogger(__name__)
 

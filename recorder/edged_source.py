@@ -19,14 +19,18 @@ import struct
 import threading
 import time
 from fractions import Fraction
-from typing import Any, Iterator
-
-import av
+from typing import TYPE_CHECKING, Any, Iterator
 
 from recorder import diagnose, picture_size
 from recorder.fastpath import rtp
+from recorder.lazy import lazy_import
 from recorder.rtsp_session import GARBLED, UNSPOKEN, Media, RtspFailure, Session, parameter_sets
 from recorder.timeline import RtpTimes, observed_depth
+
+if TYPE_CHECKING:
+    import av
+else:
+    av = lazy_import("av")  # on first use: the pool's spare worker is idle without PyAV (design/0291)
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,9 @@ import base64
 import logging
 from typing import TYPE_CHECKING, Any
 
-import av
-
 from recorder.events import Detection, Emit, Motion
 from recorder.imagecheck import CameraSamples
+from recorder.lazy import lazy_import
 from recorder.gate import RecordGate, Route
 from recorder.motion import settings_of
 from recorder.motion_watch import Back, Ended, KeyframeWatch, Lost, MotionWatch, Started
@@ -29,7 +28,11 @@ from recorder.preroll import Buffered, PreRollBuffer
 from storage.time.clock import SYSTEM, Clock
 
 if TYPE_CHECKING:
+    import av
+
     from recorder.source import VideoIn
+else:
+    av = lazy_import("av")  # on first use: the pool's spare worker is idle without PyAV (design/0291)
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,6 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Union, cast
 
-import av
-from av.video.reformatter import Interpolation, VideoReformatter
-
 from recorder import picture_size
 from recorder.diagnose import scrub
 from recorder.lazy import lazy_import
@@ -29,8 +26,11 @@ from recorder.motion import MotionDetector, MotionEnded, MotionEvents, MotionSet
 from storage.time.clock import SYSTEM, Clock
 
 if TYPE_CHECKING:
+    import av
     import numpy as np
+    from av.video.reformatter import VideoReformatter
 else:
+    av = lazy_import("av")  # on first use: the pool's spare worker is idle without PyAV (design/0291)
     np = lazy_import("numpy")  # on first use: the worker imports this before it has a motion camera
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ class MotionWatch:
             ctx = stream.codec_context
             ctx.thread_count = 1  # many cameras per worker: one decoder thread each
             ctx.options = {"max_pixels": str(picture_size.MAX_PIXELS)}  # the decoder's own bound
-            scaler = VideoReformatter()
+            scaler = av.video.reformatter.VideoReformatter()
             self.anchor_us = None
             last_us = 0
             for frame in self._decoded(container, stream):
@@ -213,7 +213,7 @@ class MotionWatch:
 
 
 def small_grey(scaler: VideoReformatter, frame: av.VideoFrame) -> np.ndarray:
-    return scaler.reformat(frame, ANALYSED[0], ANALYSED[1], "gray", interpolation=Interpolation.AREA,
+    return scaler.reformat(frame, ANALYSED[0], ANALYSED[1], "gray", interpolation=av.video.reformatter.Interpolation.AREA,
                            threads=1).to_ndarray()  # (PyAV's default starts a thread per core per scaler)
 
 
@@ -257,7 +257,7 @@ class KeyframeWatch(MotionWatch):
                 check.missed()
 
     def _run(self, detector: MotionDetector, events: MotionEvents) -> None:
-        scaler = VideoReformatter()
+        scaler = av.video.reformatter.VideoReformatter()
         while not self._stop.is_set():
             try:
                 codec, extradata, data, at_us, check = self._q.get(timeout=0.5)

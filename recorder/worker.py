@@ -19,23 +19,29 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
-
-# PyAV whole, at the worker's start: the daemon's spare worker holds it for the slot it takes (design/0025),
-# though the modules below that the daemon imports too load it on first use (design/0286).
-import av  # noqa: F401
+from typing import TYPE_CHECKING, Any
 
 from recorder import events, sample_budget
 from recorder.camera import CameraRecorder, Settings
 from recorder.source import StorageGate
 from recorder.durability import Durability
 from recorder.imagecheck import ImageSampler
+from recorder.lazy import lazy_import, loaded
 from recorder.threadname import name_os_thread
 from storage import logs
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.hashing import NotThere, same_file, sha256_same_file
 
+if TYPE_CHECKING:
+    import av
+else:
+    av = lazy_import("av")
+
 log = logging.getLogger("recorder.worker")
+
+# The pool's spare worker is started with this argument (edged/daemon/recording/workers.py): it waits
+# for a slot without PyAV (17 MB of RSS) and imports it once given its settings (design/0291).
+SPARE = "--spare"
 
 # Bounded (docs/requirements.md "Layers": queues are bounded). Stats are dropped when full; segment events
 # wait, which can only happen if the daemon stops reading, and then it is dying anyway.
@@ -182,6 +188,19 @@ def image_sampler(settings: Settings, emit: EventSink) -> ImageSampler | None:
     return ImageSampler(emit, shortest_us=settings.sample_us, longest_us=settings.sample_max_us, share=share)
 
 
+def settings_line(spare: bool) -> str:
+    """The first line of the input, the settings ("" at its end). A worker started for cameras
+    imports PyAV whole before it (design/0025); the pool's spare, once given it, on a thread, while
+    its first cameras connect: their first read of PyAV waits for the import's end (recorder/lazy.py,
+    design/0291)."""
+    if not spare:
+        loaded(av)
+    first = sys.stdin.readline()
+    if first and spare:
+        threading.Thread(target=loaded, args=(av,), name="import-av", daemon=True).start()
+    return first
+
+
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the daemon, which stops us
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -191,7 +210,7 @@ def main() -> int:
     sys.stdout = sys.stderr
     logs.setup(identifier="edged-recorder", fmt="recorder[%(process)d] %(levelname)s %(message)s")
 
-    first = sys.stdin.readline()
+    first = settings_line(spare=SPARE in sys.argv[1:])
     if not first:
         return 0
     raw = json.loads(first)

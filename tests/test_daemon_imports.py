@@ -1,13 +1,20 @@
 """A recording daemon has not loaded PyAV or aiohttp (design/0286): its start-up (recovery, the
 ONVIF clocks) and its recording (the segments' rows) need neither; the worker recording its
-camera has PyAV. Read off the processes' memory maps, so an import at run time counts as much as
-one at the top of a module (tests/test_start_imports.py)."""
+camera has PyAV, and the pool's idle spare worker has not (design/0291). Read off the processes'
+memory maps, so an import at run time counts as much as one at the top of a module
+(tests/test_start_imports.py)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from tests.support.daemon import Daemon, wait_for, write_config
+import pytest
+
+from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 
 PYAV = "libavformat"  # PyAV's FFmpeg, as its wheel maps it
 AIOHTTP = "/aiohttp/"  # aiohttp's compiled parsers
@@ -35,3 +42,30 @@ def test_a_recording_daemon_maps_neither_pyav_nor_aiohttp(tmp_path):
         assert any(PYAV in f for f in mapped(d.worker_of("demo")))
     finally:
         assert d.stop() == 0, d.log
+
+
+def _waiting_for_input(pid: int) -> bool:
+    """The worker's main thread sits in read(2) on its stdin: its start-up imports are done."""
+    return Path(f"/proc/{pid}/syscall").read_text().split()[:2] == ["0", "0x0"]
+
+
+@pytest.mark.parametrize("spare", [False, True], ids=["slot's worker", "pool's spare"])
+def test_a_worker_has_pyav_before_its_settings_and_the_spare_once_given_them(tmp_path, spare):
+    proc = subprocess.Popen([sys.executable, "-m", "recorder.worker", *(["--spare"] if spare else [])], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, env=os.environ)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        wait_for(lambda: _waiting_for_input(proc.pid), 60, "the worker idle, waiting for its settings")
+        assert any(PYAV in f for f in mapped(proc.pid)) is not spare
+        settings = {"data_dir": str(tmp_path), "segment_us": 60_000_000, "fragment_us": 1_000_000,
+                    "fsync_us": 2_000_000, "connect_timeout_us": 10_000_000, "read_timeout_us": 10_000_000,
+                    "reconnect_max_us": 2_000_000, "sample_us": 0, "site": "t", "node": "t"}
+        proc.stdin.write(json.dumps(settings) + "\n" + json.dumps(
+            {"cmd": "add", "camera": {"id": "demo", "url": "synthetic:?fps=10"}}) + "\n")
+        proc.stdin.flush()
+        while json.loads(proc.stdout.readline() or '{"ev": "eof"}')["ev"] not in ("open", "eof"):
+            pass  # the camera's first segment opened (or the worker ended: the next line fails)
+        assert any(PYAV in f for f in mapped(proc.pid))
+    finally:
+        proc.stdin.close()
+        proc.wait(60)

@@ -112,7 +112,8 @@ def test_one_spare_worker_for_the_pool_taken_by_whichever_slot_needs_it(monkeypa
 
     started: list[Proc] = []
 
-    async def spawn() -> Proc:
+    async def spawn(spare: bool = False) -> Proc:
+        assert spare, "the pool's spare is started as one (design/0291)"
         await asyncio.sleep(0)  # both slots ask while the first is starting
         started.append(Proc())
         return started[-1]

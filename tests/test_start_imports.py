@@ -1,8 +1,8 @@
 """What the daemon and a recorder worker import at start (design/0286): the daemon's rare work
 (redaction's media, a standby's HTTPS, MQTT when it is on, the viewer, the face detector,
-ONVIF) and a worker's unneeded asyncio and catalog code load when used, not at every start; a worker has PyAV whole
-before its first camera (the spare holds it, design/0025). A top-level import that undoes this
-fails here. The daemon's running process is checked in tests/test_daemon_imports.py."""
+ONVIF) and a worker's unneeded asyncio and catalog code load when used, not at every start; a worker
+imports PyAV in its main, before its settings (the pool's spare once given them, design/0291). A
+top-level import that undoes this fails here. The daemon's running process is checked in tests/test_daemon_imports.py."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def test_the_daemon_loads_no_rare_work_at_start():
     assert loaded["sqlite_utils"] and loaded["cryptography"]  # the probe sees what the daemon does load
 
 
-def test_a_worker_has_pyav_and_nothing_recording_does_without():
+def test_a_worker_imports_nothing_recording_does_without_and_pyav_only_in_main():
+    """PyAV is imported by the worker's main: before its settings, unless it is the pool's spare,
+    which imports it once given them (design/0291; tests/test_daemon_imports.py runs both)."""
     loaded = imported("recorder.worker")
-    assert loaded["av"], "the spare worker must hold PyAV for the slot it takes (design/0025)"
+    assert not loaded["av"], "a module the worker imports loads PyAV: the pool's spare would hold it (design/0291)"
     assert [m for m in WORKER_NOT if loaded.get(m)] == []

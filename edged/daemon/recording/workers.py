@@ -248,9 +248,10 @@ class Workers:
     async def _spare_later(self, slot: WorkerSlot) -> None:
         """Start the pool's spare worker once this slot's cameras are recording (not during
         start-up, when the imports would compete with the workers that matter), unless there is
-        one. One for the pool, not one a slot (design/0282): an idle worker is ~44 MB, and
-        workers die one at a time; a second death before the spare is replaced waits for
-        Python's imports, as every death did before design/0025."""
+        one. One for the pool, not one a slot (design/0282): workers die one at a time; a second
+        death before the spare is replaced waits for Python's imports, as every death did before
+        design/0025. It waits without PyAV (~23 MB, not ~41: design/0291) and imports it while its
+        first cameras connect."""
         if await wait_or_stop(self.stopping, SPARE_AFTER_S):
             return
         if self._sparing or any(s.spare is not None for s in self.slots):
@@ -258,7 +259,7 @@ class Workers:
         if slot.proc is not None and not slot.isolated:
             self._sparing = True
             try:
-                slot.spare = await spawn_worker()
+                slot.spare = await spawn_worker(spare=True)
             finally:
                 self._sparing = False
             if self.stopping.is_set() and slot.spare.stdin is not None:  # stopped while it started
