@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Callable, Iterable
 
 from tests.support.daemon import ROOT
 
@@ -184,14 +184,19 @@ class Window:
     wakes: float = 0.0        # context switches a second, all measured threads (threads that ended not counted)
 
 
-def measure(pids_now, seconds: float, server_pid: int, root: int | None = None) -> Window:
-    """`pids_now()` gives the measured processes (re-read at the end, to catch restarts)."""
+def measure(pids_now, seconds: float, server_pid: int, root: int | None = None,
+            wait: Callable[[], object] | None = None) -> Window:
+    """`pids_now()` gives the measured processes (re-read at the end, to catch restarts). The
+    window is `seconds` long, or as long as `wait()` takes (bench/redaction_beside.py: a copy made)."""
     t0 = time.monotonic()
     b0 = box_ticks()
     s0 = cpu_ticks(server_pid) or 0
     c0 = ticks_of(pids_now(), root)
     w0 = wakes_of(pids_now())
-    time.sleep(seconds)
+    if wait is None:
+        time.sleep(seconds)
+    else:
+        wait()
     pids = pids_now()
     c1 = ticks_of(pids, root)
     w1 = wakes_of(pids)

@@ -1,6 +1,7 @@
 """A citizen's redacted copy: how much it hides and what it costs (issue 54; design/0170-0176).
 
     .venv/bin/python -m bench.redaction [--seconds 10] [--every 3]
+    .venv/bin/python -m bench.redaction --beside-recording 32 [--copy-seconds 600] [--window 60] [--copy-mode faces]
 
 Builds a 1080p20 clip of real faces with known boxes (tests/support/faces.py: the public-domain
 NASA photograph scikit-image ships, at four sizes, walking across a scene; one of them the
@@ -19,7 +20,9 @@ frames' regions were found and the farthest the region's centre was from the app
 "everything" line above the marks are the first and last frame's, the last out of the picture:
 there the tracker has one direction only, for as long as the applicant is whole in the picture.)
 
-Not measured here: 32 cameras recording while a 10-minute copy is made.
+With `--beside-recording N` it measures instead N cameras recording while a copy is made
+(bench/redaction_beside.py): the recording's CPU and frames lost before, during and after a copy
+of `--copy-seconds` of footage made at the worker's idle priority, in one run.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ import shutil
 from pathlib import Path
 
 from bench.common import OUT, command_line, environment, log
+from bench.redaction_beside import beside_recording
 from storage.disk.hashing import sha256_file
 from storage.redact import job as jobs
 from storage.redact import media, track
-from storage.redact.plan import EVERYTHING, MODES, Mark
+from storage.redact.plan import EVERYTHING, FACES, MODES, Mark
 from storage.redact.worker import run_job
 from tests.support import faces
 
@@ -92,7 +96,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--every", type=int, default=jobs.EVERY, help="the detector on every N-th frame")
+    ap.add_argument("--beside-recording", type=int, default=0, metavar="N",
+                    help="measure N cameras recording before, while and after a copy is made instead")
+    ap.add_argument("--copy-seconds", type=float, default=600.0, help="the copy's footage (--beside-recording)")
+    ap.add_argument("--window", type=float, default=60.0, help="seconds before and after the copy (--beside-recording)")
+    ap.add_argument("--copy-mode", choices=MODES, default=FACES, help="the copy's mode (--beside-recording)")
     args = ap.parse_args()
+    if args.beside_recording:
+        for line in beside_recording(args.beside_recording, args.copy_seconds, args.window, args.copy_mode, args.every):
+            log(line)
+        log(f"command: {command_line('bench.redaction')}")
+        log(f"environment: {environment()}")
+        return
     frames = round(args.seconds * FPS)
     root = OUT / "redaction"
     shutil.rmtree(root, ignore_errors=True)

@@ -166,6 +166,13 @@ def test_the_applicant_marked_on_several_frames_then_corrected(tmp_path, camera,
         assert frames[FPS].max() <= FILL_MAX_Y, "nothing shown where the two directions disagree"
         made_card = carol.inner_text("#made")                 # and the copy says when, to scrub first
         assert "待檢查的時刻" in made_card and re.search(r"0\.\d\d-1\.\d\d 秒", made_card), made_card
+        # and marks them on a bar under the player: placed by the clip's length, a click takes the player there
+        checks = carol.evaluate("[...document.querySelectorAll('#made div.checks button')].map("
+                                "b => [Number(b.dataset.from), parseFloat(b.style.left), parseFloat(b.style.width)])")
+        assert checks and 0 < checks[0][0] < 1 and 0 < checks[0][1] < 50 and checks[0][2] > 0, checks
+        carol.click("#made div.checks button")
+        wait_for(lambda: abs(carol.evaluate("document.querySelector('video.redacted').currentTime") - checks[0][0])
+                 < 0.01, 30, "the player at the first moment to check")
         made = json.loads(audit_rows(d, "redact.made")[-1]["detail"])
         assert made["clips"][0]["applicant_followed"]["unsure"] >= FPS, made   # counts on the record, no box
         assert _shown(frames[2 * FPS], original[2 * FPS], a) < 0.05   # where it was, filled once it moved

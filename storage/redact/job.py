@@ -6,8 +6,10 @@ custodian's marks of the applicant per clip (by frame, or by the second of the c
 shows: design/0279), the boxes they hide (`added` by frame, `hide` as spans of seconds), and
 `every`: the detector on every how many frames); each step leaves a file, and a step whose file
 is there is not done again:
-- `<clip>.faces.json`: the detector's boxes (FACES mode), written whole or not at all, and while
-  the detector runs `<clip>.faces.partial.json`: its boxes so far, every few seconds of footage;
+- `<clip>.faces.json`: the detector's boxes (FACES mode) and each followed by the picture between
+  its runs (storage/redact/facetrack.py, design/0290), written whole or not at all, and while
+  the detector runs `<clip>.faces.partial.json`: its boxes and the following so far, every few
+  seconds of footage;
 - `<clip>.follow.json`: the applicant's region on each frame as the picture was followed between
   the marks (EVERYTHING mode, storage/redact/track.py, design/0285) and how each was found, and
   while the tracker runs `<clip>.follow.partial.json`: what it tracked so far, likewise;
@@ -38,7 +40,7 @@ from typing import Any, Callable
 
 from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
-from storage.redact import derivative, media, resume, track
+from storage.redact import derivative, facetrack, media, resume, track
 from storage.redact.detect import Detector, input_for
 from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, frame_at, hidden_spans, plan_frames,
                                  summary)
@@ -158,15 +160,21 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     info = media.probe(src)
     total = info["frames"]
 
-    faces = None
+    faces, on_frames = None, None
     ran: dict[str, Any] = {}
     method: dict[str, Any] = {"fill": "solid"}
     if mode == FACES:
         if detector is None:
             detector = Detector(input_for(info["width"], info["height"]))
-        faces, ran["detect"] = _faces(folder / f"{name}.faces.json", src, detector, int(job.get("every", EVERY)),
-                                      resume.chunk_frames(Fraction(*info["rate"])), name, total, progress)
+        faces, moves, ran["detect"] = _faces(folder / f"{name}.faces.json", src, detector,
+                                             int(job.get("every", EVERY)), info,
+                                             resume.chunk_frames(Fraction(*info["rate"])), name, progress)
         method["detector"] = detector.method.as_dict()
+        if moves is not None:
+            method["faces_followed"] = {"tracker": "normalized cross-correlation of each face's luma, forward "
+                                                   "and back from each detection", "scale": moves["factor"],
+                                        "frames_at_most": moves["reach"], "floor": track.FLOOR}
+        on_frames = facetrack.plans_faces(faces, moves, total)
     rate = Fraction(*info["rate"])
     marks, added = _marks(clip.get("marks", []), rate), _boxes(clip.get("added", {}))
     for f, boxes in hidden_spans([(float(a), float(b), _box(box)) for a, b, box in clip.get("hide", [])], rate,
@@ -179,7 +187,8 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
                                            resume.chunk_frames(rate), name, progress)
             followed = [_box(b) if b is not None else None for b in found["boxes"]]
             method["follow"] = found["method"]
-        plans = plan_frames(mode, total, (info["width"], info["height"]), marks, faces, added, followed=followed)
+        plans = plan_frames(mode, total, (info["width"], info["height"]), marks, faces, added, followed=followed,
+                            faces_on=on_frames)
     except PlanError as exc:
         raise JobError(f"{name}: {exc}") from None
     made = _render(folder, name, src, plans, resume.chunk_frames(Fraction(*info["rate"])), progress, total)
@@ -242,32 +251,45 @@ def _parts(folder: Path, name: str) -> list[Path]:
     return [*folder.glob(f"{glob.escape(name)}.part-*"), *folder.glob(f".{glob.escape(name)}.part-*")]
 
 
-def _faces(path: Path, src: Path, detector: Any, every: int, per: int, name: str, total: int,
-           progress: Progress) -> tuple[dict[int, list[Box]], dict[str, Any]]:
-    """The detector's boxes for `src` on every `every`-th frame, from `path` when an earlier run
-    left them, going on from `<clip>.faces.partial.json` when an earlier run stopped in the middle
-    (design/0277); and what this run kept and made."""
+def _faces(path: Path, src: Path, detector: Any, every: int, info: dict[str, Any], per: int, name: str,
+           progress: Progress) -> tuple[dict[int, list[Box]], dict[str, Any] | None, dict[str, Any]]:
+    """The detector's boxes for `src` on every `every`-th frame, and each followed by the picture
+    between the runs (facetrack.py, design/0290: `followed`, None in a file an older version
+    wrote), from `path` when an earlier run left them, going on from `<clip>.faces.partial.json`
+    when an earlier run stopped in the middle (design/0277); and what this run kept and made."""
+    total = info["frames"]
     if path.exists():
-        return _boxes(json.loads(path.read_text())), {"kept": total, "made": 0}
+        return *_faces_read(path), {"kept": total, "made": 0}
     partial = path.with_name(path.name.replace(".faces.json", ".faces.partial.json"))
-    start, found = 0, {}
+    factor = facetrack.factor_for(info["width"])
     try:
         saved = json.loads(partial.read_text())
         start, found = int(saved["upto"]), _boxes(saved["found"])
+        faces = facetrack.FaceFollower.restored(factor, found, saved["faces"])
+        if faces.upto != start:   # saved by an older version, or at another scale: from the start
+            raise ValueError(partial.name)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        start, found = 0, {}
+        start, found, faces = 0, {}, facetrack.FaceFollower(factor)
     if start:
         progress({"clip": name, "step": "detect", "done": start, "total": total, "resumed": start})
 
     def save(upto: int, boxes: dict[int, list[Box]]) -> None:
-        _write_json(partial, {"upto": upto, "found": {str(k): v for k, v in boxes.items()}})
+        _write_json(partial, {"upto": upto, "found": {str(k): v for k, v in boxes.items()}, "faces": faces.state()})
 
     found = media.detect(src, detector, every,
                          lambda n: progress({"clip": name, "step": "detect", "done": n, "total": total}),
-                         start, found, per, save)
-    _write_json(path, {str(k): v for k, v in found.items()})
+                         start, found, per, save, faces)
+    _write_json(path, {"boxes": {str(k): v for k, v in found.items()}, "followed": faces.followed()})
     partial.unlink(missing_ok=True)
-    return _boxes(json.loads(path.read_text())), {"kept": start, "made": max(0, total - start)}
+    return *_faces_read(path), {"kept": start, "made": max(0, total - start)}
+
+
+def _faces_read(path: Path) -> tuple[dict[int, list[Box]], dict[str, Any] | None]:
+    """`<clip>.faces.json`: the boxes and how they were followed (an older file: the boxes alone)."""
+    data = json.loads(path.read_text())
+    if "boxes" not in data:
+        return _boxes(data), None
+    return _boxes(data["boxes"]), data.get("followed")
 
 
 def _follow(path: Path, src: Path, marks: list[Mark], info: dict[str, Any], per: int, name: str,

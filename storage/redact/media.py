@@ -2,7 +2,9 @@
 
 Two passes over the clip, each a step the job can resume at (storage/redact/job.py):
 1. `detect` (FACES mode only): every `every`-th frame decoded, scaled down to the detector's input
-   and run through it; the boxes per frame kept as plain data (the plan tracks across them).
+   and run through it; the boxes per frame kept as plain data (the plan tracks across them), and
+   every frame scaled down to its luma to follow each box found between the detector's runs
+   (storage/redact/facetrack.py, design/0290).
    `follow` (EVERYTHING mode only, design/0285): every frame decoded, and those the tracker asks
    for scaled down to its luma and fed to it (storage/redact/track.py), which follows the
    applicant's region between the custodian's marks.
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from storage.redact import resume
+from storage.redact.facetrack import FaceFollower
 from storage.redact.plan import Box, FramePlan
 from storage.redact.track import Follower, work_size
 
@@ -48,10 +51,14 @@ def probe(src: Path) -> dict[str, Any]:
 
 def detect(src: Path, detector: Any, every: int, tick: Tick = lambda n: None, start: int = 0,
            found: dict[int, list[Box]] | None = None, per: int = 0,
-           saved: Callable[[int, dict[int, list[Box]]], None] | None = None) -> dict[int, list[Box]]:
-    """The detector's boxes on every `every`-th frame of `src` (frame index -> boxes). Going on
-    from an earlier run (design/0277): `found` its boxes for the frames before `start`, which are
-    decoded but not run through the detector again; every `per` frames `saved(frames, found)`."""
+           saved: Callable[[int, dict[int, list[Box]]], None] | None = None,
+           faces: FaceFollower | None = None) -> dict[int, list[Box]]:
+    """The detector's boxes on every `every`-th frame of `src` (frame index -> boxes), and where
+    `faces` is given every frame scaled down to its luma and fed to it with the boxes found on it
+    (storage/redact/facetrack.py: each face followed by the picture between the detector's runs,
+    design/0290). Going on from an earlier run (design/0277): `found` its boxes for the frames
+    before `start`, which are decoded but not run through the detector again (the last
+    `faces.reach` of them fed to `faces` to hold); every `per` frames `saved(frames, found)`."""
     import av
 
     width, height = detector.input
@@ -60,12 +67,18 @@ def detect(src: Path, detector: Any, every: int, tick: Tick = lambda n: None, st
         v = f.streams.video[0]
         v.thread_type = "AUTO"
         size = (v.codec_context.width, v.codec_context.height)
+        small = work_size(*size, faces.factor) if faces is not None else size
         for i, frame in enumerate(f.decode(v)):
-            if i < start:
+            if i < start - (faces.reach if faces is not None else 0):
                 continue
-            if i % every == 0:
+            if i >= start and i % every == 0:
                 rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
                 found[i] = detector.faces(rgb, size)
+            if faces is not None:
+                faces.feed(i, frame.reformat(width=small[0], height=small[1], format="gray",
+                                             interpolation="AREA").to_ndarray(), found.get(i) if i % every == 0 else None)
+            if i < start:
+                continue
             tick(i + 1)
             if saved is not None and per and (i + 1) % per == 0:
                 saved(i + 1, found)

@@ -10,8 +10,10 @@ Two modes, in the site's words at the desk:
 - FACES ("faces hidden except the applicant's"): each face the detector found is filled solid,
   followed between the frames the detector ran on (`tracks`, `track_boxes`: a face found on two
   detection frames is hidden on every frame between them, and COAST frames before and after, so
-  a face the detector misses once, or that walks in between two runs, is still hidden), but the
-  one over the applicant's region; the custodian adds boxes the detector missed.
+  a face the detector misses once, or that walks in between two runs, is still hidden; the
+  worker follows each by the picture too, storage/redact/facetrack.py, design/0290, and hands
+  the faces in per frame as `faces_on`), but the one over the applicant's region; the custodian
+  adds boxes the detector missed.
 
 Boxes are (x, y, w, h) in the frame's pixels. Nothing here reads a clock, a file or a picture:
 the media worker (storage/redact/media.py) hands in the detector's boxes and applies the plan.
@@ -222,17 +224,21 @@ def applicants_face(faces: Sequence[Box], keep: Box | None) -> int | None:
 def plan_frames(mode: str, frames: int, size: tuple[int, int], marks: Sequence[Mark],
                 detections: dict[int, list[Box]] | None = None,
                 added: dict[int, list[Box]] | None = None, coast: int = COAST,
-                followed: Sequence[Box | None] | None = None) -> list[FramePlan]:
+                followed: Sequence[Box | None] | None = None,
+                faces_on: Sequence[Sequence[Box]] | None = None) -> list[FramePlan]:
     """Every frame's plan for a clip of `frames` frames (the whole clip at once: the tracks look
     ahead to the next detection). EVERYTHING needs marks; FACES needs the detector's boxes.
-    `followed`: the applicant's region per frame as the worker followed it (frame_plan)."""
+    `followed`: the applicant's region per frame as the worker followed it (frame_plan);
+    `faces_on`: the faces on each frame as the worker followed them between the detector's runs
+    (facetrack.face_boxes, design/0290), used instead of the straight line between detections."""
     if mode == EVERYTHING and not any(m.box is not None for m in marks):
         raise PlanError("mark the applicant's region on at least one frame first")
     if mode == FACES and detections is None:
         raise PlanError("faces hidden needs the face detector's boxes")
     found = tracks(detections or {})
     added = added or {}
-    return [frame_plan(mode, f, size, marks, [b for t in found if (b := track_boxes(t, f, coast)) is not None],
+    return [frame_plan(mode, f, size, marks, faces_on[f] if faces_on is not None and f < len(faces_on) else
+                       [b for t in found if (b := track_boxes(t, f, coast)) is not None],
                        added.get(f, ()), followed) for f in range(frames)]
 
 

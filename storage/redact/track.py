@@ -161,11 +161,12 @@ def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int,
     return xs.start + ix + dx, ys.start + iy + dy, best
 
 
-def advance(tracker: Tracker, small: np.ndarray) -> tuple[Tracker | None, float]:
+def advance(tracker: Tracker, small: np.ndarray, least: int = SEARCH_LEAST) -> tuple[Tracker | None, float]:
     """`tracker` one frame on (in its direction) in `small`: the track moved, or None where it is
-    lost (the best match below FLOOR, or the region out of the picture); and the match."""
+    lost (the best match below FLOOR, or the region out of the picture); and the match. `least`:
+    the search window's least reach, scaled pixels each way."""
     w, h = tracker.size
-    reach = max(SEARCH_LEAST, min(SEARCH_MOST, round(SEARCH_SHARE * max(w, h))))
+    reach = max(least, min(SEARCH_MOST, round(SEARCH_SHARE * max(w, h))))
     guess = (round(tracker.at[0] + tracker.step[0]), round(tracker.at[1] + tracker.step[1]))
     found = match(small, tracker.template, tracker.stride, tracker.size, guess, reach)
     if found is None or found[2] < FLOOR:
@@ -197,7 +198,7 @@ def _overlap(a: Box, b: Box) -> Box | None:
 Moved = tuple[float, float, float]   # (dx, dy, match) from a mark's region, the frame's pixels
 
 
-def _encode(tr: Tracker | None) -> dict[str, Any] | None:
+def tracker_state(tr: Tracker | None) -> dict[str, Any] | None:
     if tr is None:
         return None
     return {"template": base64.b64encode(tr.template.astype("<i4").tobytes()).decode(),
@@ -205,7 +206,7 @@ def _encode(tr: Tracker | None) -> dict[str, Any] | None:
             "at": list(tr.at), "origin": list(tr.origin), "step": list(tr.step)}
 
 
-def _decode(raw: dict[str, Any] | None) -> Tracker | None:
+def tracker_from(raw: dict[str, Any] | None) -> Tracker | None:
     if raw is None:
         return None
     shape = tuple(int(v) for v in raw["shape"])
@@ -310,7 +311,7 @@ class Follower:
         def moved(d: dict[int, Moved]) -> dict[str, list[float]]:
             return {str(k): list(v) for k, v in d.items()}
         return {"upto": self.upto, "factor": self.factor, "window": self.window,
-                "forward": moved(self.forward), "backward": moved(self.backward), "tracker": _encode(self.tracker)}
+                "forward": moved(self.forward), "backward": moved(self.backward), "tracker": tracker_state(self.tracker)}
 
     @classmethod
     def restored(cls, marks: Sequence[Mark], frames: int, factor: int, window: int,
@@ -325,7 +326,7 @@ class Follower:
             return {int(k): (float(v[0]), float(v[1]), float(v[2])) for k, v in raw.items()}
         f.upto = int(state["upto"])
         f.forward, f.backward = moved(state["forward"]), moved(state["backward"])
-        f.tracker = _decode(state.get("tracker"))
+        f.tracker = tracker_from(state.get("tracker"))
         return f
 
     def result(self) -> list[Followed]:

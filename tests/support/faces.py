@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterator
 
 import av
 import numpy as np
@@ -30,6 +31,7 @@ class Person:
     x0: int           # its left edge on the first frame
     vx: int           # pixels a frame (a person walking at about 1.3 m/s, at 20 fps)
     applicant: bool = False
+    turn: int = 0     # the frame it turns back on, walking back the way it came (0: it never does)
 
     def scale(self) -> float:
         return self.face_h / ASTRONAUT_FACE[3]
@@ -38,14 +40,21 @@ class Person:
         return round(512 * self.scale())
 
     def at(self, frame: int, frames: int) -> int:
-        return self.x0 + self.vx * frame
+        return self.place(frame, frames)[0]
+
+    def place(self, frame: int, frames: int) -> tuple[int, int]:
+        """The photograph's top-left on `frame`."""
+        if self.turn and frame > self.turn:
+            return self.x0 + self.vx * (2 * self.turn - frame), self.y
+        return self.x0 + self.vx * frame, self.y
 
     def body(self, frame: int, frames: int) -> Box:
-        return (self.at(frame, frames), self.y, self.side(), self.side())
+        return (*self.place(frame, frames), self.side(), self.side())
 
     def face(self, frame: int, frames: int) -> Box:
         s, (fx, fy, fw, fh) = self.scale(), ASTRONAUT_FACE
-        return (self.at(frame, frames) + round(fx * s), self.y + round(fy * s), round(fw * s), round(fh * s))
+        x, y = self.place(frame, frames)
+        return (x + round(fx * s), y + round(fy * s), round(fw * s), round(fh * s))
 
 
 # three strangers (faces 30, 48 and 72 px high) and the applicant (96 px), each in a band of its own,
@@ -75,23 +84,30 @@ def background(width: int, height: int) -> np.ndarray:
     return np.clip(ramp + noise + np.array([0, 5, 10], np.float32), 0, 255).astype(np.uint8)
 
 
+def pictures(frames: int, size: tuple[int, int] = (1920, 1080), people: tuple[Person, ...] = PEOPLE) -> Iterator[np.ndarray]:
+    """The clip's frames (RGB, height x width x 3), as `write_clip` encodes them."""
+    width, height = size
+    photo, scene = _photo(), background(width, height)
+    sprites = [_scaled(photo, p.side()) for p in people]
+    for i in range(frames):
+        img = scene.copy()
+        for p, sprite in zip(people, sprites):
+            x, y, w, h = p.body(i, frames)
+            x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+            if x1 > x0 and y1 > y0:
+                img[y0:y1, x0:x1] = sprite[y0 - y:y1 - y, x0 - x:x1 - x]
+        yield img
+
+
 def write_clip(path: Path, frames: int, size: tuple[int, int] = (1920, 1080), fps: int = 20,
                people: tuple[Person, ...] = PEOPLE) -> None:
     """The clip as a camera's recording would be: H.264 in MP4, a keyframe every 2 s."""
     width, height = size
-    photo, scene = _photo(), background(width, height)
-    sprites = [_scaled(photo, p.side()) for p in people]
     with av.open(str(path), "w", format="mp4") as out:
         v = out.add_stream("libx264", rate=Fraction(fps), options={"preset": "ultrafast", "crf": "20",
                                                                  "g": str(2 * fps)})
         v.width, v.height, v.pix_fmt = width, height, "yuv420p"
-        for i in range(frames):
-            img = scene.copy()
-            for p, sprite in zip(people, sprites):
-                x, y, w, h = p.body(i, frames)
-                x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
-                if x1 > x0 and y1 > y0:
-                    img[y0:y1, x0:x1] = sprite[y0 - y:y1 - y, x0 - x:x1 - x]
+        for img in pictures(frames, size, people):
             for packet in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(packet)
         for packet in v.encode(None):

@@ -9,6 +9,8 @@ picture:
 - a box hidden (a face the detector missed, a stranger beside the applicant): `1.2-4 80,60,64,64`
   (filled on every frame from 1.2 s to 4 s).
 `redact.run` takes them as `{"t": seconds, "box": box}` and `[from, to, box]` (edged/control/redact.py).
+And back from the made copy: the moments where the applicant was not followed both ways, to
+scrub first, as text (`check_spans`) and as marks on a bar under its player (`check_bar`, design/0290).
 """
 
 from __future__ import annotations
@@ -116,3 +118,19 @@ def figure(i: int, src: str, mode: str, marks_text: str, hide_text: str) -> str:
                           f'{html.escape(marks_text)}</textarea>', wide=True)
             + field_(hidden, f'<textarea name="hide-{i}" id="f-hide-{i}" rows="2" translate="no">'
                              f'{html.escape(hide_text)}</textarea>', wide=True))
+
+
+def check_spans(spans: Any) -> str:
+    """When the applicant was not followed both ways (design/0285): "1.25-3.40, 7.00-7.05 seconds"."""
+    return ", ".join(f"{a:.2f}-{b:.2f}" for a, b in spans) + " " + _("seconds") if spans else _("none")
+
+
+def check_bar(clip: dict[str, Any]) -> str:
+    """Under a copy's player, its moments to check (design/0285) as marks on a bar of the clip's
+    length, each a button that takes the player there (desk.js places them once it knows the length)."""
+    spans = clip.get("applicant_check") or []
+    if not spans:
+        return ""
+    marks = "".join(f'<button type="button" data-from="{attr(a)}" data-to="{attr(b)}" '
+                    f'title="{attr(check_spans([[a, b]]))}"></button>' for a, b in spans)
+    return f'<div class="checks" aria-label="{attr(_("Moments to check (the applicant not followed both ways)"))}">{marks}</div>'

@@ -203,11 +203,11 @@ class Pages:
         made = job.made or {}
         followed = any("applicant_check" in c for c in made.get("clips", []))
         rows = [[esc(i + 1), esc(c.get("frames")), esc(c.get("frames_filled_whole")),
-                 *([esc(_check(c.get("applicant_check")))] if followed else []),
+                 *([esc(marks.check_spans(c.get("applicant_check")))] if followed else []),
                  esc(_("signed") if c.get("c2pa") else _("not signed (the recorder is not enrolled)"))]
                 for i, c in enumerate(made.get("clips", []))]
         videos = "".join(f'<video class="redacted" controls preload="auto" '
-                         f'src="/desk/redact/{export_id}/copy/{attr(c["file"])}"></video>'
+                         f'src="/desk/redact/{export_id}/copy/{attr(c["file"])}"></video>' + marks.check_bar(c)
                          for c in made.get("clips", []))
         heading = _("The redacted copy")
         out = (f'<section class="card" id="made"><h2>{esc(heading)}</h2>'
@@ -393,7 +393,3 @@ class Pages:
         await response.write_eof()
         return response
 
-
-def _check(spans: Any) -> str:
-    """When the applicant was not followed both ways (design/0285): "1.25-3.40, 7.00-7.05 seconds"."""
-    return ", ".join(f"{a:.2f}-{b:.2f}" for a, b in spans) + " " + _("seconds") if spans else _("none")

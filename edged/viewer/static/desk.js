@@ -252,6 +252,25 @@
       }
     });
   }
+  // the made copy's moments to check (design/0285, 0290): marks on a bar of the clip's length under
+  // its player, placed once the player knows the length; a mark takes the player to its moment
+  for (const checks of document.querySelectorAll("div.checks")) {
+    const video = checks.previousElementSibling;
+    const place = () => {
+      const length = video.duration || 0;
+      if (!length) return;
+      checks.style.width = video.clientWidth + "px";   // the bar as wide as the player above it
+      for (const b of checks.querySelectorAll("button")) {
+        const from = Number(b.dataset.from), to = Number(b.dataset.to);
+        b.style.left = (100 * from / length).toFixed(2) + "%";
+        b.style.width = Math.max(0.5, 100 * (to - from) / length).toFixed(2) + "%";
+      }
+    };
+    if (video.readyState >= 1) place(); else video.addEventListener("loadedmetadata", place);
+    for (const b of checks.querySelectorAll("button")) {
+      b.addEventListener("click", () => { video.pause(); video.currentTime = Number(b.dataset.from); });
+    }
+  }
   const bar = document.getElementById("redact-progress");
   if (bar) {
     const poll = () => fetch(bar.dataset.poll, {credentials: "same-origin"}).then((r) => r.json()).then((p) => {

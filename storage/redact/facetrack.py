@@ -1,0 +1,212 @@
+"""Faces followed by the picture between the detector's runs (issue 54, item 1; design/0290): pure.
+
+In "faces hidden except the applicant's" the detector runs on every `every`-th frame and
+`plan.tracks` joins its boxes into tracks. Between two detections the straight line
+(`plan.track_boxes`) misses a face that turns, stops or starts between them. So each box the
+detector finds is followed by the picture with the applicant's tracker (storage/redact/track.py:
+normalized cross-correlation of the box's luma, integer sums):
+- **forward** from the frame it was found on, frame by frame, until a box found on a later run
+  takes it over (`plan.closeness` above 0: the same face found again), its match falls under
+  `track.FLOOR`, or REACH frames; and
+- **backward** from it over the frames held before it (at most REACH), until a box found on an
+  earlier run was there, likewise.
+`face_boxes` then gives each frame its faces: on a detection its box; between two detections of a
+track the two directions blended so both detections are met (as the applicant's region is, design/0285);
+where they disagree, or only one direction holds, that one and the straight line both (a face's
+mask errs towards hiding more: the opposite of the applicant's region); before a track's first
+detection and after its last, the direction that holds, up to REACH frames, and the straight
+line's COAST frames as before.
+
+The frames are followed at `factor_for` (about 960 px wide): a 24 px face is 12 px there.
+`FaceFollower` is fed every frame in order (the worker decodes them: media.py `detect`), saved and
+taken up again (`state`, `restored`: design/0277); the frames held for the backward passes are
+not saved but fed again. No file, no clock; the same frames give the same boxes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from storage.redact.plan import COAST, MAX_GAP, Box, closeness, lerp, track_boxes, tracks
+from storage.redact.track import AGREE, Tracker, advance, start, tracker_from, tracker_state
+
+FACE_WIDTH = 960    # faces are followed in frames scaled down to at most about this wide
+REACH = MAX_GAP + COAST   # frames a detection is followed each way, at most
+FACE_SEARCH = 10    # the search window's least reach for a face, scaled pixels (a walker's step at 20 fps, close up)
+Key = tuple[int, int]   # (the frame a box was found on, its place in that frame's boxes)
+Moved = tuple[float, float, float]   # (dx, dy, match) from the found box, the frame's pixels
+
+
+def factor_for(width: int) -> int:
+    """By how much a frame `width` wide is scaled down to follow faces in it."""
+    return max(1, math.ceil(width / FACE_WIDTH))
+
+
+def _key(k: str) -> Key:
+    a, b = k.split(":")
+    return int(a), int(b)
+
+
+def _shifted(box: Box, moved: Moved) -> Box:
+    """`box` moved as the picture was followed."""
+    return (round(box[0] + moved[0]), round(box[1] + moved[1]), box[2], box[3])
+
+
+class FaceFollower:
+    """Each box the detector finds followed forward and backward through the frames fed, each
+    scaled down by `factor` to 8-bit luma, in order from 0 (`feed`)."""
+
+    def __init__(self, factor: int, reach: int = REACH) -> None:
+        self.factor, self.reach = factor, reach
+        self.upto = 0
+        self.found: dict[int, list[Box]] = {}
+        self.forward: dict[Key, dict[int, Moved]] = {}
+        self.backward: dict[Key, dict[int, Moved]] = {}
+        self.live: list[tuple[Key, Tracker]] = []   # the forward tracks under way
+        self.held: list[tuple[int, np.ndarray]] = []  # the last `reach` frames, for the backward passes
+
+    def _taken(self, box: Box, frame: int) -> bool:
+        """Whether a box the detector found on `frame` continues `box` (the same face found again)."""
+        return any(closeness(box, b) > 0 for b in self.found.get(frame, ()))
+
+    def feed(self, frame: int, small: np.ndarray, boxes: list[Box] | None) -> None:
+        """Frame `frame` scaled down, and the detector's boxes on it where it ran (else None). A
+        frame before `upto` (a run taken up again) is only held for the backward passes to come."""
+        if frame >= self.upto:
+            self.upto = frame + 1
+            if boxes is not None:
+                self.found[frame] = list(boxes)
+            self._forward(frame, small)
+            for i, box in enumerate(boxes or ()):
+                self._backward((frame, i), box, small)
+                tr = start(small, box, self.factor)
+                if tr is not None:
+                    self.live.append(((frame, i), tr))
+        self.held = [(f, p) for f, p in self.held if f > frame - self.reach] + [(frame, small)]
+
+    def _forward(self, frame: int, small: np.ndarray) -> None:
+        live: list[tuple[Key, Tracker]] = []
+        for key, tr in self.live:
+            if frame - key[0] > self.reach:
+                continue
+            moved, score = advance(tr, small, FACE_SEARCH)
+            if moved is None:
+                continue
+            move = (*moved.moved(self.factor), score)
+            self.forward.setdefault(key, {})[frame] = move
+            if not self._taken(_shifted(self.found[key[0]][key[1]], move), frame):
+                live.append((key, moved))
+        self.live = live
+
+    def _backward(self, key: Key, box: Box, small: np.ndarray) -> None:
+        tr = start(small, box, self.factor)
+        for f, picture in reversed(self.held):
+            if tr is None or key[0] - f > self.reach:
+                break
+            tr, score = advance(tr, picture, FACE_SEARCH)
+            if tr is None:
+                break
+            move = (*tr.moved(self.factor), score)
+            self.backward.setdefault(key, {})[f] = move
+            if self._taken(_shifted(box, move), f):
+                break
+
+    def state(self) -> dict[str, Any]:
+        """What was followed so far, as JSON (the frames held are not in it: fed again)."""
+        def moved(d: dict[Key, dict[int, Moved]]) -> dict[str, dict[str, list[float]]]:
+            return {f"{k[0]}:{k[1]}": {str(f): list(m) for f, m in v.items()} for k, v in d.items()}
+        return {"upto": self.upto, "factor": self.factor, "reach": self.reach,
+                "forward": moved(self.forward), "backward": moved(self.backward),
+                "live": [[k[0], k[1], tracker_state(tr)] for k, tr in self.live]}
+
+    @classmethod
+    def restored(cls, factor: int, found: dict[int, list[Box]], state: dict[str, Any] | None,
+                 reach: int = REACH) -> FaceFollower:
+        """A follower taken up from `state` (`FaceFollower.state`) with the detector's boxes so far,
+        or from the start where there is none or it was saved with another scale or reach."""
+        f = cls(factor, reach)
+        if not state or state.get("factor") != factor or state.get("reach") != reach:
+            return f
+        f.upto, f.found = int(state["upto"]), {k: list(v) for k, v in found.items() if k < int(state["upto"])}
+        f.forward, f.backward = moved_from(state["forward"]), moved_from(state["backward"])
+        f.live = [((int(a), int(b)), tr) for a, b, raw in state["live"] if (tr := tracker_from(raw)) is not None]
+        return f
+
+    def followed(self) -> dict[str, Any]:
+        """The moves found, as JSON (`face_boxes` reads them back with `moved_from`)."""
+        state = self.state()
+        return {"factor": self.factor, "reach": self.reach, "forward": state["forward"], "backward": state["backward"]}
+
+
+def moved_from(raw: dict[str, Any]) -> dict[Key, dict[int, Moved]]:
+    return {_key(k): {int(f): (float(m[0]), float(m[1]), float(m[2])) for f, m in v.items()} for k, v in raw.items()}
+
+
+def _centre(box: Box) -> tuple[float, float]:
+    return box[0] + box[2] / 2, box[1] + box[3] / 2
+
+
+def _between(a: Box, b: Box, fwd: Box, bwd: Box, t: float, line: Box | None) -> list[Box]:
+    """A face between its detections `a` and `b` (t of the way), followed forward to `fwd` and
+    backward to `bwd`: the two blended, or both and the straight line where they disagree."""
+    size = lerp(a, b, t)[2:]
+    fc, bc = _centre(fwd), _centre(bwd)
+    if math.hypot(fc[0] - bc[0], fc[1] - bc[1]) > AGREE * max(size):
+        return [fwd, bwd] + ([line] if line is not None else [])
+    cx, cy = (1 - t) * fc[0] + t * bc[0], (1 - t) * fc[1] + t * bc[1]
+    return [(round(cx - size[0] / 2), round(cy - size[1] / 2), size[0], size[1])]
+
+
+def face_boxes(found: dict[int, list[Box]], forward: dict[Key, dict[int, Moved]],
+               backward: dict[Key, dict[int, Moved]], frames: int, coast: int = COAST,
+               reach: int = REACH) -> list[list[Box]]:
+    """Each frame's faces: the detector's boxes joined into tracks (`plan.tracks`), and between and
+    around their detections where the picture followed them (`forward`, `backward`) and the
+    straight line (`plan.track_boxes`) as the module says. With no moves, the straight line alone."""
+    index = {(f, b): i for f, boxes in found.items() for i, b in enumerate(boxes)}
+    out: list[list[Box]] = [[] for _ in range(frames)]
+    for track in tracks(found):
+        seen = sorted(track.seen)
+        for f in range(max(0, seen[0] - reach), min(frames, seen[-1] + reach + 1)):
+            line = track_boxes(track, f, coast)
+            got: list[Box] = []
+            if f in track.seen:
+                got = [track.seen[f]]
+            elif seen[0] < f < seen[-1]:
+                a = max(s for s in seen if s < f)
+                b = min(s for s in seen if s > f)
+                ba, bb = track.seen[a], track.seen[b]
+                fm, bm = forward.get((a, index[(a, ba)]), {}).get(f), backward.get((b, index[(b, bb)]), {}).get(f)
+                if fm is not None and bm is not None:
+                    got = _between(ba, bb, _shifted(ba, fm), _shifted(bb, bm), (f - a) / (b - a), line)
+                else:
+                    got = [_shifted(ba, fm)] if fm is not None else [_shifted(bb, bm)] if bm is not None else []
+                    got += [line] if line is not None else []
+            else:
+                end = seen[0] if f < seen[0] else seen[-1]
+                moves = backward if f < seen[0] else forward
+                m = moves.get((end, index[(end, track.seen[end])]), {}).get(f)
+                got = ([_shifted(track.seen[end], m)] if m is not None else []) + ([line] if line is not None else [])
+            out[f] += got
+    return out
+
+
+def followed_share(found: dict[int, list[Box]], forward: dict[Key, dict[int, Moved]],
+                   backward: dict[Key, dict[int, Moved]]) -> dict[str, int]:
+    """What the copy's summary says of the following: detections and frames followed each way
+    (counts, never a box)."""
+    return {"detections": sum(len(v) for v in found.values()),
+            "frames_followed_forward": sum(len(v) for v in forward.values()),
+            "frames_followed_backward": sum(len(v) for v in backward.values())}
+
+
+def plans_faces(found: dict[int, list[Box]], followed: dict[str, Any] | None, frames: int) -> list[list[Box]]:
+    """`face_boxes` from what `FaceFollower.followed` saved (None: an older copy's boxes, the straight line)."""
+    if not followed:
+        return face_boxes(found, {}, {}, frames)
+    return face_boxes(found, moved_from(followed["forward"]), moved_from(followed["backward"]), frames,
+                      reach=int(followed.get("reach", REACH)))
+

@@ -1,0 +1,96 @@
+"""Faces followed by the picture between the detector's runs (storage/redact/facetrack.py;
+design/0290): a real face (tests/support/faces.py's public-domain photograph) that walks and
+turns back between two runs of the detector, which the straight line between the runs loses for
+frames and the picture does not; the follower stopped and taken up again gives the same moves;
+and the copy made with the real detector, its runs far apart, hides the face on every frame."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from storage.disk.hashing import sha256_file
+from storage.redact import facetrack
+from storage.redact import job as jobs
+from storage.redact.facetrack import FaceFollower, face_boxes
+from storage.redact.plan import COAST, FACES, PAD, PAD_LEAST, Box, inside, pad
+from tests.support import faces
+
+SIZE = (960, 540)
+FRAMES = 60
+EVERY = 12        # the detector's runs far apart (a detector that misses a face for a while)
+# a stranger (face 48 px high) walking right, turning back on frame 30 between the runs on 24 and 36
+WALKER = faces.Person(48, 150, 100, 5, turn=30)
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(rgb.mean(axis=2), np.uint8)
+
+
+def _followed(frames: list[np.ndarray], stop_at: int | None = None) -> FaceFollower:
+    """The follower fed `frames` (factor 1) with the walker's true face box on every EVERY-th
+    frame; stopped after `stop_at` frames, saved as JSON and taken up again, if asked."""
+    follower = FaceFollower(1)
+    found = {i: [WALKER.face(i, FRAMES)] for i in range(0, FRAMES, EVERY)}
+    for i, picture in enumerate(frames):
+        if i == stop_at:
+            state = json.loads(json.dumps(follower.state()))
+            follower = FaceFollower.restored(1, found, state)
+            for j in range(max(0, i - follower.reach), i):     # the frames held again, as the worker decodes them
+                follower.feed(j, frames[j], None)
+        follower.feed(i, picture, found.get(i))
+    return follower
+
+
+def _hidden(boxes: list[Box], face: Box) -> bool:
+    """Whether the face is 90 % inside one of the masks (widened as the plan widens a face's)."""
+    return any(inside(face, pad(b, PAD, PAD_LEAST)) >= 0.9 for b in boxes)
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[np.ndarray]:
+    return [_gray(p) for p in faces.pictures(FRAMES, SIZE, (WALKER,))]
+
+
+def test_a_face_that_turns_back_between_two_runs_is_hidden_on_every_frame(frames):
+    follower = _followed(frames)
+    found = follower.found
+    truth = [WALKER.face(i, FRAMES) for i in range(FRAMES)]
+    followed = face_boxes(found, follower.forward, follower.backward, FRAMES)
+    line = face_boxes(found, {}, {}, FRAMES)
+    assert [i for i in range(FRAMES) if not _hidden(followed[i], truth[i])] == []
+    missed = [i for i in range(FRAMES) if not _hidden(line[i], truth[i])]
+    # the line loses it round the turn, and after the last run (on 48) but for COAST frames
+    assert set(range(27, 34)) <= set(missed) and all(24 < i < 36 or i > 48 + COAST for i in missed), missed
+    off = max(abs(m[0] - (truth[i][0] - truth[k][0])) + abs(m[1])
+              for (k, _), moves in follower.forward.items() for i, m in moves.items())
+    assert off <= 3   # each step followed within a few pixels of the truth
+
+
+def test_a_follower_stopped_and_taken_up_again_follows_alike(frames):
+    whole = _followed(frames).followed()
+    for stop in (17, 30, 37):
+        assert _followed(frames, stop).followed() == whole, stop
+
+
+def test_an_older_copys_boxes_without_moves_are_joined_by_the_line():
+    found = {0: [(10, 10, 40, 40)], 6: [(70, 10, 40, 40)]}
+    assert facetrack.plans_faces(found, None, 8)[3] == [(40, 10, 40, 40)]
+
+
+def test_the_copy_hides_a_face_turning_between_the_detectors_runs(tmp_path: Path):
+    """The real detector on every 12th frame of a clip of the walker: every frame hidden."""
+    original = tmp_path / "export"
+    original.mkdir()
+    faces.write_clip(original / "cam1.mp4", FRAMES, SIZE, people=(WALKER,))
+    jobs.write_job(tmp_path / "copy", {"source": str(original), "mode": FACES, "every": EVERY, "clips": [
+        {"file": "cam1.mp4", "sha256": sha256_file(original / "cam1.mp4"), "marks": []}]})
+    made = jobs.run(tmp_path / "copy")["cam1.mp4"]
+    got = faces.judge(tmp_path / "copy" / "cam1.mp4", (WALKER,))
+    assert got["recall"] == 1.0 and got["faces"] == FRAMES, got
+    assert made["method"]["faces_followed"]["scale"] == 1
+    saved = json.loads((tmp_path / "copy" / "cam1.mp4.faces.json").read_text())
+    assert saved["followed"]["forward"] and saved["followed"]["backward"]
