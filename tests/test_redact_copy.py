@@ -115,3 +115,17 @@ def test_the_desks_marks_by_the_second_and_a_box_hidden_over_a_span(original, tm
         shares = [faces.filled_share(fr.to_ndarray(format="gray"), box) for fr in f.decode(video=0)]
     assert [i for i, s in enumerate(shares) if s > 0.95] == list(range(10, 21)), shares
     assert all(s < 0.05 for i, s in enumerate(shares) if not 10 <= i <= 20), shares
+
+
+def test_the_worker_is_idle_before_the_copys_libraries_load():
+    """The worker is started through storage/redact/idle.py, which takes the idle classes with the
+    standard library alone loaded: numpy, PyAV and the detector's runtime load at idle priority too."""
+    import subprocess
+    import sys
+
+    from storage.redact import worker
+
+    assert worker.COMMAND[1:] == ("-m", "storage.redact.idle")
+    probe = "import sys, storage.redact.idle as m; print(sorted({'numpy', 'av', 'onnxruntime', 'storage.redact.job'} & set(sys.modules)))"
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr)

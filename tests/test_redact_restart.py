@@ -57,7 +57,7 @@ def _worker(d: Daemon) -> int | None:
         try:
             if os.getpgid(int(entry.name)) != d.proc.pid:
                 continue
-            if b"storage.redact.worker" in (entry / "cmdline").read_bytes():
+            if b"storage.redact.idle" in (entry / "cmdline").read_bytes():
                 return int(entry.name)
         except (OSError, ProcessLookupError):
             continue

@@ -1,7 +1,7 @@
 """The redaction in a process of its own, at the lowest CPU and I/O priority (design/0172).
 
-`python -m storage.redact.worker` reads one JSON line on stdin ({"job": folder}), lowers itself
-to the idle scheduling class (SCHED_IDLE: it runs only on a core nothing else wants) and the
+`python -m storage.redact.idle` (which runs this module once it has lowered itself, design/0290)
+reads one JSON line on stdin ({"job": folder}), lowers itself to the idle scheduling class (SCHED_IDLE: it runs only on a core nothing else wants) and the
 idle I/O class (it reads and writes only when no one else does), then makes the job
 (storage/redact/job.py), printing {"progress": {...}} lines and at the end {"result": {...}} or
 {"error": "..."}. To sign a copy as a derivative (design/0173) it asks its caller for each C2PA
@@ -11,41 +11,20 @@ it never holds the node key. The recorders and the daemon are never slowed for a
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 from storage.export.worker import _ask_daemon, converse
+from storage.redact.idle import lowest_priority
 from storage.redact.job import JobError, Progress, run
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMAND = (sys.executable, "-m", "storage.redact.worker")
-IOPRIO_SET = {"x86_64": 251, "aarch64": 30}   # the ioprio_set system call's number
-IOPRIO_WHO_PROCESS, IOPRIO_CLASS_IDLE, IOPRIO_CLASS_SHIFT = 1, 3, 13
-
-
-def lowest_priority() -> dict[str, Any]:
-    """This process to the idle CPU and I/O classes; what was set (a class not set says why)."""
-    got: dict[str, Any] = {}
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        got["cpu"] = "idle"
-    except (OSError, AttributeError) as exc:
-        os.nice(19)
-        got["cpu"] = f"nice 19 ({exc})"
-    number = IOPRIO_SET.get(platform.machine())
-    libc = ctypes.CDLL(None, use_errno=True)
-    if number is not None and libc.syscall(number, IOPRIO_WHO_PROCESS, 0,
-                                           IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT) == 0:
-        got["io"] = "idle"
-    else:
-        got["io"] = f"unchanged (ioprio_set: {os.strerror(ctypes.get_errno()) if number else 'unknown machine'})"
-    return got
+# started through storage/redact/idle.py: the idle classes are taken before this module and the
+# copy's libraries (numpy, PyAV, the face detector) are loaded, so even their loading waits
+COMMAND = (sys.executable, "-m", "storage.redact.idle")
 
 
 def run_job(folder: Path, progress: Progress | None = None,
