@@ -32,7 +32,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from central.store import versions
-from central.intake.intake import QUOTA_USE
+from central.intake.intake import QUOTA_USE, AnchorRow, Seqs
 from central.intake.leases import owner
 from central.store.pgshared import SharedRows
 from central.store.pgconn import PgConn
@@ -65,6 +65,13 @@ _FROM_STAGE = {
              " ORDER BY node ON CONFLICT (node) DO UPDATE SET last_us = excluded.last_us,"
              " max_seq = greatest(nodes.max_seq, excluded.max_seq)",
 }
+# Seqs's anchors of many nodes (central/intake/intake.py AnchorRow), by the indexes Seqs.load uses
+_ANCHORS = ("SELECT n.node, (SELECT min(seq) FROM messages m WHERE m.node = n.node), l.seq, l.received_us,"
+            " b.received_us, b.payload FROM unnest(%s::text[]) AS n(node)"
+            " LEFT JOIN LATERAL (SELECT seq, received_us FROM messages m WHERE m.node = n.node"
+            " ORDER BY seq DESC LIMIT 1) l ON true"
+            " LEFT JOIN LATERAL (SELECT received_us, payload FROM births b WHERE b.node = n.node"
+            " ORDER BY ts_us DESC LIMIT 1) b ON true")
 # the instances sharing the store (central/intake/leases.py): a heartbeat each, and their figures
 _INSTANCES = ("CREATE TABLE IF NOT EXISTS instances (id text PRIMARY KEY, host text, pid bigint, backend bigint,"
               " started_us bigint, heartbeat_us bigint, figures jsonb)")
@@ -209,6 +216,14 @@ class PgStore(SharedRows, Store):
             return new
         finally:
             self.write_s += time.monotonic() - started
+
+    def _new_seqs(self) -> Seqs:
+        return Seqs(self.db, self._anchor_rows)
+
+    def _anchor_rows(self, nodes: Sequence[str]) -> list[AnchorRow]:
+        """Seqs's anchors of ``nodes`` in one statement (three a node by Seqs.load): each by its
+        index, as Seqs.load reads them."""
+        return self.pg.execute(_ANCHORS, [list(nodes)]).fetchall()
 
     def _again(self, fn: Callable[[], int]) -> int:
         for attempt in range(3):
