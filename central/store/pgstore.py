@@ -112,6 +112,8 @@ class PgStore(SharedRows, Store):
         self.write_s = 0.0   # time in ingest transactions (the operator's view: write waits)
         self.retries = 0     # ingest transactions done again after a deadlock
         self.known: set[str] = set()  # nodes whose row this connection saw made
+        self._owners: dict[str, str | None] = {}  # node -> leases.owner among _owners_of
+        self._owners_of: tuple[str, ...] = ()
         SharedRows.__init__(self)  # the rows every instance rewrites (central/store/pgshared.py)
         if readonly:  # status, reports, the dashboard: PostgreSQL refuses their writes, as SQLite's mode=ro does
             pg.execute("SET default_transaction_read_only = on")
@@ -328,7 +330,7 @@ class PgStore(SharedRows, Store):
         """True while this instance holds the node (its advisory lock, taken now if free). Under
         `edged-central run` (``me`` set), only a node of this instance's share: one of another's
         is let go of (between two nodes' passes, never in one)."""
-        if self.me is not None and owner(node, self.members()) != self.me:
+        if self.me is not None and self._owner(node, self.members()) != self.me:
             if node in self.held:
                 self.pg.execute("SELECT pg_advisory_unlock(%s)", [lock_key(node)])
                 self.held.discard(node)
@@ -341,6 +343,20 @@ class PgStore(SharedRows, Store):
             self.held.add(node)
         return bool(got)
 
+    def _owner(self, node: str, members: Sequence[str]) -> str | None:
+        """leases.owner, remembered while the live instances stay the same (a pass asked it of
+        every node twice, a hash an instance each: issue 53)."""
+        live = members if isinstance(members, tuple) else tuple(members)
+        if live != self._owners_of:
+            self._owners.clear()
+            self._owners_of = live
+        o = self._owners.get(node, False)
+        if o is False:
+            if len(self._owners) >= OWNERS_MAX:
+                self._owners.clear()
+            o = self._owners[node] = owner(node, members)
+        return o  # type: ignore[return-value]
+
     def rebalance(self) -> None:
         """Take the leases of this instance's share of every known node, and let go of the rest,
         two round trips whatever the count (before a verification pass: a share holds its
@@ -349,7 +365,7 @@ class PgStore(SharedRows, Store):
             return
         members = self.members()
         nodes = [r[0] for r in self.pg.execute("SELECT node FROM nodes").fetchall()]
-        mine = {n for n in nodes if owner(n, members) == self.me}
+        mine = {n for n in nodes if self._owner(n, members) == self.me}
         gone = sorted(self.held - mine)
         if gone:
             self.pg.execute("SELECT pg_advisory_unlock(k) FROM unnest(%s::bigint[]) AS k", [[lock_key(n) for n in gone]])
@@ -362,6 +378,7 @@ class PgStore(SharedRows, Store):
             self.held |= {keys[k] for (k,) in got}
 
 
+OWNERS_MAX = 100_000  # nodes whose owner is remembered; past it the memory starts afresh
 NODES_A_TRANSACTION = 200  # nodes' figures written by one transaction (their rows held till it commits)
 
 
