@@ -49,6 +49,7 @@ class Seqs:
     def __init__(self, db: Any, rows: Callable[[Sequence[str]], Iterable[AnchorRow]] | None = None):
         self.db = db
         self.rows = rows
+        self.fresh = True  # with rows: the next batch's new nodes are read first (none met in the last: not)
         self.anchors: dict[str, plausible.Anchor] = {}
         self._births: dict[str, tuple[dict[str, Any], int]] = {}  # this batch's, not yet in the store
         self._taken: dict[str, list[tuple[int, int]]] = {}  # this batch's accepted (seq, received_us), likewise
@@ -66,8 +67,10 @@ class Seqs:
             for i in range(0, len(new), ANCHORS_A_READ):
                 for row in self.rows(new[i:i + ANCHORS_A_READ]):
                     self.anchors[row[0]] = self._anchor(*row)
+            self.fresh = bool(new)  # still meeting new nodes: the next batch's are read likewise
 
     def load(self, node: str) -> plausible.Anchor:
+        self.fresh = True
         first, last = self.db.execute("SELECT min(seq), max(seq) FROM messages WHERE node = ?", [node]).fetchone()
         last_us = 0
         if last is not None:

@@ -208,7 +208,8 @@ class Store(Reads):
         """
         rejects: list[tuple[str, str, str, str, str, bytes]] = []  # node, site, topic, kind, why, payload
         seqs = self._seqs = self._seqs or self._new_seqs()
-        if seqs.rows is not None:  # the batch's new nodes' anchors in one read (PostgreSQL's store)
+        if seqs.rows is not None and seqs.fresh:  # the batch's new nodes' anchors in one read (PostgreSQL's
+            # store), while batches bring new nodes (once all are known, no pass over the batch)
             batch = list(batch)
             seqs.batch(r[0] for r in map(route, (m[0] for m in batch)) if r is not None)
         else:
