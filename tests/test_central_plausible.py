@@ -10,6 +10,7 @@ import json
 import pytest
 
 from central.intake import plausible, quota
+from central.intake.intake import Seqs
 from central.intake.plausible import Anchor
 from central.store.store import Store
 from mqtt.reporter import packet_size
@@ -133,8 +134,6 @@ def test_a_batchs_new_nodes_anchors_are_read_together_and_as_one_node_alone(tmp_
     nodes without an anchor are read at its start, once; a known node is not read again, and once
     a batch meets no new node the next is not even looked over; each anchor is the one Seqs.load
     reads of the same store."""
-    from central.intake.intake import Seqs
-
     store = Store(tmp_path / "c.db")
     birth = {"ts_us": 1, "last_seq": S0 + 5, "cameras": [{"id": "c", "enabled": True}]}
     store.ingest([("edged/v1/s/a/birth", json.dumps(birth).encode())] + [
@@ -142,14 +141,12 @@ def test_a_batchs_new_nodes_anchors_are_read_together_and_as_one_node_alone(tmp_
         for n in ("a", "b") for i in range(3)], T)
     asked: list[list[str]] = []
 
+    held = {"s/a": (S0, S0 + 2, T, T, json.dumps(birth)), "s/b": (S0, S0 + 2, T, None, None),
+            "s/c": (None, None, None, None, None)}  # what the store holds, as PostgreSQL's statement reads it
+
     def rows(nodes):
         asked.append(list(nodes))
-        q = store.db.execute
-        return [(n, *q("SELECT min(seq), max(seq) FROM messages WHERE node = ?", [n]).fetchone(),
-                 (q("SELECT received_us FROM messages WHERE node = ? ORDER BY seq DESC LIMIT 1", [n]).fetchone()
-                  or [None])[0],
-                 *(q("SELECT received_us, payload FROM births WHERE node = ? ORDER BY ts_us DESC LIMIT 1", [n]).fetchone()
-                   or (None, None))) for n in nodes]
+        return [(n, *held[n]) for n in nodes]
 
     seqs = Seqs(store.db, rows)
     seqs.batch(["s/b", "s/a", "s/c", "s/a"])

@@ -33,7 +33,7 @@ from psycopg.rows import dict_row
 
 from central.store import versions
 from central.intake.intake import QUOTA_USE, AnchorRow, Seqs
-from central.intake.leases import owner
+from central.intake.leases import Owners
 from central.store.pgshared import SharedRows
 from central.store.pgconn import PgConn
 from central.store.pgdialect import (EDGE_US as EDGE_US, json_params as json_params, month_after, month_before,
@@ -112,8 +112,7 @@ class PgStore(SharedRows, Store):
         self.write_s = 0.0   # time in ingest transactions (the operator's view: write waits)
         self.retries = 0     # ingest transactions done again after a deadlock
         self.known: set[str] = set()  # nodes whose row this connection saw made
-        self._owners: dict[str, str | None] = {}  # node -> leases.owner among _owners_of
-        self._owners_of: tuple[str, ...] = ()
+        self._owner = Owners()  # leases.owner, remembered
         SharedRows.__init__(self)  # the rows every instance rewrites (central/store/pgshared.py)
         if readonly:  # status, reports, the dashboard: PostgreSQL refuses their writes, as SQLite's mode=ro does
             pg.execute("SET default_transaction_read_only = on")
@@ -343,20 +342,6 @@ class PgStore(SharedRows, Store):
             self.held.add(node)
         return bool(got)
 
-    def _owner(self, node: str, members: Sequence[str]) -> str | None:
-        """leases.owner, remembered while the live instances stay the same (a pass asked it of
-        every node twice, a hash an instance each: issue 53)."""
-        live = members if isinstance(members, tuple) else tuple(members)
-        if live != self._owners_of:
-            self._owners.clear()
-            self._owners_of = live
-        o = self._owners.get(node, False)
-        if o is False:
-            if len(self._owners) >= OWNERS_MAX:
-                self._owners.clear()
-            o = self._owners[node] = owner(node, members)
-        return o  # type: ignore[return-value]
-
     def rebalance(self) -> None:
         """Take the leases of this instance's share of every known node, and let go of the rest,
         two round trips whatever the count (before a verification pass: a share holds its
@@ -378,7 +363,6 @@ class PgStore(SharedRows, Store):
             self.held |= {keys[k] for (k,) in got}
 
 
-OWNERS_MAX = 100_000  # nodes whose owner is remembered; past it the memory starts afresh
 NODES_A_TRANSACTION = 200  # nodes' figures written by one transaction (their rows held till it commits)
 
 
