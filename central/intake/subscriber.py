@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import struct
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +39,6 @@ FLUSH_S = 0.05   # the longest a message waits for its batch to fill
 Message = tuple[str, bytes, int, int]
 READ_CHUNK = 256 * 1024  # bytes read from the broker's socket at once
 LOOP_PACKETS = 4096      # packets read from one chunk before paho's loop takes its turn
-READ_SMALL = 16 * 1024   # a chunk smaller than this: the next read waits READ_PAUSE_S for more to gather
-READ_PAUSE_S = 0.002     # (issue 53: a third of the stream each, three instances woke thrice as often a message)
 # The lean path reaches into paho's internals (_handle_publish, _in_packet, _create_socket,
 # _packet_queue): only on the version it was read against and tested with (the lock pins it);
 # any other paho goes its own way entirely.
@@ -54,19 +51,17 @@ class _Chunked:
     three calls (its first byte, its length byte by byte, the rest). `pending()` tells paho's loop
     that bytes are waiting here (as an SSL socket's does), so it reads on without `select`."""
 
-    __slots__ = ("_sock", "_buf", "_pos", "got")
+    __slots__ = ("_sock", "_buf", "_pos")
 
     def __init__(self, sock: Any):
         self._sock = sock
         self._buf = b""
         self._pos = 0
-        self.got = READ_CHUNK  # bytes of the last read from the socket
 
     def recv(self, n: int) -> bytes:
         buf, pos = self._buf, self._pos
         if pos >= len(buf):
             data: bytes = self._sock.recv(max(n, READ_CHUNK))  # BlockingIOError, EOF (b"") and errors as before
-            self.got = len(data)
             if len(data) <= n:
                 return data
             self._buf, self._pos = data, n
@@ -105,12 +100,6 @@ class _Client(mqtt.Client):
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or not isinstance(sock, _Chunked) or not sock.buffered():
                 break
             rc = super().loop_read(max_packets)
-        sock = self._sock
-        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and isinstance(sock, _Chunked) and 0 < sock.got < READ_SMALL:
-            # a small chunk read up: a moment for more to gather before the next `select` and read
-            # (a few messages a wake-up cost more in paho's loop than their reading; a quiet office
-            # acknowledges READ_PAUSE_S later, well within the store's own LINGER_S)
-            time.sleep(READ_PAUSE_S)
         return rc
 
     def _handle_publish(self) -> MQTTErrorCode:
