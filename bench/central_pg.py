@@ -110,6 +110,7 @@ def main(args, argv: list[str]) -> int:
     ci.PG_TICKS = lambda: _pg_ticks(pg)
     results = []
     fleet: list[list[str]] = []
+    per: dict[tuple[str, int], list[tuple[float, float, float, float]]] = {}  # CPU s / 1000 msg of each run
     try:
         ci.log(f"# central_ingest on PostgreSQL 15: {args.nodes} nodes x {args.cameras} cameras, "
                f"{args.sim_seconds} s of fleet time")
@@ -132,8 +133,14 @@ def main(args, argv: list[str]) -> int:
                 results.append([ingest, str(n), f"{r['rate']:,.0f}", f"{r['received']:,} / {r['sent']:,}",
                                 f"{c['central']:.1f} / {c['broker']:.1f} / {c['postgres']:.1f} / {c['box']:.1f}"
                                 f" in {r['elapsed']:.1f} s", f"{r['verify_lag']:.1f}", r["load"]])
+                a = r["cpu_all"]
+                k = max(r["received"], 1) / 1000
+                per.setdefault((ingest, n), []).append((c["central"] / k, (c["central"] + c["postgres"]) / k,
+                                                        a["central"] / k, (a["central"] + a["postgres"]) / k))
                 fleet.append([ingest, str(n), f"{1000 * c['central'] / max(r['received'], 1):.3f}",
                               f"{1000 * (c['central'] + c['postgres']) / max(r['received'], 1):.3f}",
+                              f"{1000 * a['central'] / max(r['received'], 1):.3f} / "
+                              f"{1000 * (a['central'] + a['postgres']) / max(r['received'], 1):.3f}",
                               f"{sampler.wait_s:.2f} s = {100 * sampler.wait_s / wall:.1f} % ("
                               + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(sampler.by_event.items())) + ")",
                               " / ".join(str(v) for _k, v in sorted(sampler.split.items())) or "-"])
@@ -160,8 +167,18 @@ def main(args, argv: list[str]) -> int:
                     ci.log(f"{ingest}: {k} instances / {counts[0]} = {base[(ingest, str(k))] / one:.2f}x")
         ci.log("\n## instances sharing the work (issue 43): CPU per thousand messages received, lock waits, leases")
         ci.log(table(["ingest", "instances", "edged-central CPU s / 1000 msg", "+ PostgreSQL CPU s / 1000 msg",
+                      "the same to the last verified (edged-central / + PostgreSQL)",
                       "sessions waiting on a lock (sampled every 50 ms), / wall time of ingest + verification",
                       "leases per instance (advisory locks held, last seen)"], fleet))
+        for ingest in args.pg_ingest.split(","):  # each count's runs averaged (--pg-instances 1,3,3,1: the same load)
+            counts = sorted({n for i, n in per if i == ingest})
+            mean = {n: [sum(x) / len(per[(ingest, n)]) for x in zip(*per[(ingest, n)])] for n in counts}
+            for n in counts[1:]:
+                ci.log(f"{ingest}: CPU a message of {n} instances / {counts[0]} (mean of {len(per[(ingest, n)])} and "
+                       f"{len(per[(ingest, counts[0])])} runs): edged-central "
+                       f"{mean[n][0] / mean[counts[0]][0]:.2f}x, + PostgreSQL {mean[n][1] / mean[counts[0]][1]:.2f}x; "
+                       f"to the last verified {mean[n][2] / mean[counts[0]][2]:.2f}x, "
+                       f"{mean[n][3] / mean[counts[0]][3]:.2f}x")
         ci.log(f"target: one instance >= 10,000 msg/s; three >= 2.5x one; CPU per message of three <= 1.2x one; "
                f"lock waits < 10 % of wall time; leases within 20 % of even. Load at the end {ci.load()}")
     finally:

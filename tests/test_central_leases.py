@@ -82,3 +82,12 @@ def test_an_outbox_draining_is_not_counted():
     rows = [("s/a", 1, "alarm", 1_000, 0, ""), ("s/a", 2, "alarm", 1_000 + quota.DRAIN_US, 0, ""),
             ("s/b", 3, "alarm", 2_000_000_000, 0, "")]
     assert quota.fresh_counts(rows, 1_000 + quota.DRAIN_US) == {"s/a": 1, "s/b": 1}
+
+
+def test_owners_remembers_owner_while_the_live_instances_stay_the_same():
+    """leases.Owners (issue 53): the same answer as owner, for a list as for a tuple, and afresh
+    when an instance joins or leaves."""
+    owners = leases.Owners()
+    nodes = [f"s/n{i}" for i in range(50)]
+    for live in (("a", "b", "c"), ["a", "b", "c"], ("a", "c"), ("a", "b", "c", "d"), ()):
+        assert [owners(n, live) for n in nodes] == [leases.owner(n, live) for n in nodes], live

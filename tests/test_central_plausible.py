@@ -10,6 +10,7 @@ import json
 import pytest
 
 from central.intake import plausible, quota
+from central.intake.intake import Seqs
 from central.intake.plausible import Anchor
 from central.store.store import Store
 from mqtt.reporter import packet_size
@@ -126,3 +127,37 @@ def test_a_seq_beyond_the_rate_is_quarantined_and_one_below_the_first_refused(tm
     assert a.nodes()[0]["max_seq"] == S0 + 200
     a.close()
     b.close()
+
+
+def test_a_batchs_new_nodes_anchors_are_read_together_and_as_one_node_alone(tmp_path):
+    """Seqs with ``rows`` (PostgreSQL's store reads them in one statement, issue 53): a batch's
+    nodes without an anchor are read at its start, once; a known node is not read again, and once
+    a batch meets no new node the next is not even looked over; each anchor is the one Seqs.load
+    reads of the same store."""
+    store = Store(tmp_path / "c.db")
+    birth = {"ts_us": 1, "last_seq": S0 + 5, "cameras": [{"id": "c", "enabled": True}]}
+    store.ingest([("edged/v1/s/a/birth", json.dumps(birth).encode())] + [
+        (f"edged/v1/s/{n}/alarm", json.dumps({"seq": S0 + i, "ts_us": 1, "id": f"x{i}", "action": "raise"}).encode())
+        for n in ("a", "b") for i in range(3)], T)
+    asked: list[list[str]] = []
+
+    held = {"s/a": (S0, S0 + 2, T, T, json.dumps(birth)), "s/b": (S0, S0 + 2, T, None, None),
+            "s/c": (None, None, None, None, None)}  # what the store holds, as PostgreSQL's statement reads it
+
+    def rows(nodes):
+        asked.append(list(nodes))
+        return [(n, *held[n]) for n in nodes]
+
+    seqs = Seqs(store.db, rows)
+    seqs.batch(["s/b", "s/a", "s/c", "s/a"])
+    assert asked == [["s/a", "s/b", "s/c"]]
+    alone = Seqs(store.db)
+    for n in ("s/a", "s/b", "s/c"):
+        assert seqs.anchors[n] == alone.load(n), n
+    assert seqs.anchors["s/a"].birth_seq == S0 + 5 and seqs.anchors["s/c"].last_seq is None
+    assert seqs.fresh, "new nodes met: the next batch is looked over too"
+    seqs.batch(["s/a", "s/b"])
+    assert asked == [["s/a", "s/b", "s/c"]] and not seqs.fresh, "no new node: no read, and no look at the next"
+    seqs.judge("s/d", S0, T)  # a node met alone (read by load): the next batch is looked over again
+    assert seqs.fresh
+    store.close()

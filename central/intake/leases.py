@@ -41,6 +41,28 @@ def owner(node: str, instances: Sequence[str]) -> str | None:
     return max(instances, key=lambda i: (weight(i, node), i)) if instances else None
 
 
+class Owners:
+    """``owner``, remembered while the live instances stay the same (a verifier's pass asks it of
+    every node twice, a hash an instance each: issue 53)."""
+
+    MAX = 100_000  # nodes remembered; past it the memory starts afresh
+
+    def __init__(self) -> None:
+        self._of: tuple[str, ...] = ()
+        self._owners: dict[str, str | None] = {}
+
+    def __call__(self, node: str, instances: Sequence[str]) -> str | None:
+        live = instances if isinstance(instances, tuple) else tuple(instances)
+        if live != self._of:
+            self._owners.clear()
+            self._of = live
+        if node not in self._owners:
+            if len(self._owners) >= self.MAX:
+                self._owners.clear()
+            self._owners[node] = owner(node, live)
+        return self._owners[node]
+
+
 def split(nodes: Iterable[str], instances: Sequence[str]) -> dict[str, int]:
     """How many of ``nodes`` each instance holds."""
     out = dict.fromkeys(instances, 0)

@@ -32,8 +32,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from central.store import versions
-from central.intake.intake import QUOTA_USE
-from central.intake.leases import owner
+from central.intake.intake import QUOTA_USE, AnchorRow, Seqs
+from central.intake.leases import Owners
 from central.store.pgshared import SharedRows
 from central.store.pgconn import PgConn
 from central.store.pgdialect import (EDGE_US as EDGE_US, json_params as json_params, month_after, month_before,
@@ -65,6 +65,13 @@ _FROM_STAGE = {
              " ORDER BY node ON CONFLICT (node) DO UPDATE SET last_us = excluded.last_us,"
              " max_seq = greatest(nodes.max_seq, excluded.max_seq)",
 }
+# Seqs's anchors of many nodes (central/intake/intake.py AnchorRow), by the indexes Seqs.load uses
+_ANCHORS = ("SELECT n.node, (SELECT min(seq) FROM messages m WHERE m.node = n.node), l.seq, l.received_us,"
+            " b.received_us, b.payload FROM unnest(%s::text[]) AS n(node)"
+            " LEFT JOIN LATERAL (SELECT seq, received_us FROM messages m WHERE m.node = n.node"
+            " ORDER BY seq DESC LIMIT 1) l ON true"
+            " LEFT JOIN LATERAL (SELECT received_us, payload FROM births b WHERE b.node = n.node"
+            " ORDER BY ts_us DESC LIMIT 1) b ON true")
 # the instances sharing the store (central/intake/leases.py): a heartbeat each, and their figures
 _INSTANCES = ("CREATE TABLE IF NOT EXISTS instances (id text PRIMARY KEY, host text, pid bigint, backend bigint,"
               " started_us bigint, heartbeat_us bigint, figures jsonb)")
@@ -105,6 +112,7 @@ class PgStore(SharedRows, Store):
         self.write_s = 0.0   # time in ingest transactions (the operator's view: write waits)
         self.retries = 0     # ingest transactions done again after a deadlock
         self.known: set[str] = set()  # nodes whose row this connection saw made
+        self._owner = Owners()  # leases.owner, remembered
         SharedRows.__init__(self)  # the rows every instance rewrites (central/store/pgshared.py)
         if readonly:  # status, reports, the dashboard: PostgreSQL refuses their writes, as SQLite's mode=ro does
             pg.execute("SET default_transaction_read_only = on")
@@ -210,6 +218,14 @@ class PgStore(SharedRows, Store):
         finally:
             self.write_s += time.monotonic() - started
 
+    def _new_seqs(self) -> Seqs:
+        return Seqs(self.db, self._anchor_rows)
+
+    def _anchor_rows(self, nodes: Sequence[str]) -> list[AnchorRow]:
+        """Seqs's anchors of ``nodes`` in one statement (three a node by Seqs.load): each by its
+        index, as Seqs.load reads them."""
+        return self.pg.execute(_ANCHORS, [list(nodes)]).fetchall()
+
     def _again(self, fn: Callable[[], int]) -> int:
         for attempt in range(3):
             try:
@@ -313,7 +329,7 @@ class PgStore(SharedRows, Store):
         """True while this instance holds the node (its advisory lock, taken now if free). Under
         `edged-central run` (``me`` set), only a node of this instance's share: one of another's
         is let go of (between two nodes' passes, never in one)."""
-        if self.me is not None and owner(node, self.members()) != self.me:
+        if self.me is not None and self._owner(node, self.members()) != self.me:
             if node in self.held:
                 self.pg.execute("SELECT pg_advisory_unlock(%s)", [lock_key(node)])
                 self.held.discard(node)
@@ -334,7 +350,7 @@ class PgStore(SharedRows, Store):
             return
         members = self.members()
         nodes = [r[0] for r in self.pg.execute("SELECT node FROM nodes").fetchall()]
-        mine = {n for n in nodes if owner(n, members) == self.me}
+        mine = {n for n in nodes if self._owner(n, members) == self.me}
         gone = sorted(self.held - mine)
         if gone:
             self.pg.execute("SELECT pg_advisory_unlock(k) FROM unnest(%s::bigint[]) AS k", [[lock_key(n) for n in gone]])

@@ -207,8 +207,13 @@ class Store(Reads):
         the caller turned away (a quota) and are recorded the same way.
         """
         rejects: list[tuple[str, str, str, str, str, bytes]] = []  # node, site, topic, kind, why, payload
-        seqs = self._seqs = self._seqs or Seqs(self.db)
-        seqs.batch()
+        seqs = self._seqs = self._seqs or self._new_seqs()
+        if seqs.rows is not None and seqs.fresh:  # the batch's new nodes' anchors in one read (PostgreSQL's
+            # store), while batches bring new nodes (once all are known, no pass over the batch)
+            batch = list(batch)
+            seqs.batch(r[0] for r in map(route, (m[0] for m in batch)) if r is not None)
+        else:
+            seqs.batch()
         for topic, kind, why, payload in refused:
             where = split_topic(topic)
             if where is not None:
@@ -224,6 +229,11 @@ class Store(Reads):
         statuses = sorted((text or "gone", received_us, node)
                           for (_t, node, what, _r, text) in retained.values() if what == "status")
         return self._write(Batch(durable, sorted(retained.values()), births, nodes, statuses, rejects, received_us))
+
+    def _new_seqs(self) -> Seqs:
+        """The nodes' anchors (central/intake/intake.py), each read at its node's first message
+        (SQLite: no round trip to save)."""
+        return Seqs(self.db)
 
     def _write(self, b: Batch) -> int:
         """One batch in one transaction; returns the durable messages that were new."""
