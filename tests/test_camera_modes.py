@@ -132,8 +132,14 @@ def test_motion_mode_records_each_walk_from_the_pre_roll_to_the_post_roll_and_no
 
 def test_a_mask_noise_and_a_running_clock_raise_no_event_and_record_nothing(tmp_path, scenes):
     """A full loop (both walks) under a mask over the walking band; sensor noise; a burnt-in
-    clock rolling over: no motion event, no segment."""
+    clock rolling over: no motion event, no segment.
+
+    The mask is drawn as a person would, the band and a little margin, as tests/test_motion.py's:
+    the encoder's blocks round the walker reach a few pixels past its band, and a mask drawn to the
+    band's very edge left them seen (CI, load 11: one event of 3 frames, peak 0.0055 against
+    min_area 0.003: change the detector was right to see)."""
     x0, y0, x1, y1 = WALK_BAND
+    y0, y1 = max(0.0, y0 - 0.03), min(1.0, y1 + 0.03)
     mounts = {k: scenes[k].spec() for k in ("walk", "noise", "clock")}
     with RtspServer(mounts) as server:
         cams = [motion_camera("walk", server.url("walk"), server.url("walk"), masks=(Rect(x0, y0, x1, y1),)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import LONGEST, SOLO, SOLO_PAIRED, SPLIT, group_of, group_of_id, run_order
+from tests.support.workers import BUSY, IDLE, idle_share, workers
 
 TESTS = Path(__file__).parent
 
@@ -54,3 +55,10 @@ def test_the_scheduler_reads_each_tests_group_off_its_id():
     assert group_of_id("tests/test_desk_sites.py::test_a_request[002]@test_desk_sites[002]") == "test_desk_sites[002]"
     assert group_of_id("tests/test_viewer.py::test_x[a@b]") == "test_viewer"   # an @ in a parameter is not a group
     assert group_of_id("tests/test_viewer.py::Test::test_x") == "test_viewer"
+
+
+def test_a_busy_box_gets_the_count_proven_on_one():
+    """scripts/test's parallel count (design/0289): four on a free box, three on a busy one."""
+    assert workers(1.0) == workers(0.95) == IDLE == 4
+    assert workers(0.5) == workers(0.89) == BUSY == 3   # stress-ng --cpu 1 on two cores: about 0.5
+    assert 0.0 <= idle_share(0.05) <= 1.0
