@@ -47,7 +47,10 @@ MARKERS = {
     "postgres": "starts a real PostgreSQL",
     "media": ("runs the face detector, re-encodes video (a redacted copy) or encodes and decodes the motion scenes "
               "(ffmpeg, 40 s clips): seconds to minutes a module"),
-    "pure": "none of the above: no server, daemon, browser or container of its own",
+    "slow": ("no real part, but seconds a test: data built at the scale a bound is held at (a month four times the "
+             "size, a listing flood) or a capture replayed in real time to libavformat; outside the pure tier's minute "
+             "(design/0289); a test marks itself"),
+    "pure": "none of the above: no server, daemon, browser or container of its own, nothing built at scale",
     "solo": ("measures time, descriptors or CPU under load, or boots a container: run after the others, apart from "
              "them (scripts/test; SOLO_PAIRED side by side, the rest one at a time)"),
     "validator": "ONVIF's media-signing-framework validator, installed by the tester ($EDGED_MSF_PREFIX): runs only with -m validator",
@@ -55,6 +58,7 @@ MARKERS = {
                "booted Debian 12 container: runs only with -m package",
 }
 ASKED_ONLY = ("validator", "package")  # tiers that build outside tools: skipped unless the -m expression names them
+SELF_MARKED = ("slow",)  # tiers no tests/support module implies: the test marks itself
 SOLO = {"test_boot", "test_systemd", "test_systemd_install", "test_package", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood",
         "test_recovery_writer",
         "test_failover_guide"}   # three daemons and a broker in namespaces of their own (its "timeout" beside two
@@ -217,7 +221,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if next(item.iter_markers(name), None) is not None and name not in asked:
                 item.add_marker(pytest.mark.skip(reason=f"the {name} tier runs only when asked: -m {name}"))
         if not tiers and path.stem not in SOLO and not any(next(item.iter_markers(name), None)
-                                                           for name in (*TIERS.values(), *ASKED_ONLY)):
+                                                           for name in (*TIERS.values(), *ASKED_ONLY, *SELF_MARKED)):
             item.add_marker("pure")
         if path.stem in SOLO:
             item.add_marker("solo")

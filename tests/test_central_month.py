@@ -268,6 +268,7 @@ async def _download(dash: _Dash, paths: list[str]) -> dict[str, tuple[int, int, 
 ALARMS = 20_000
 
 
+@pytest.mark.slow
 def test_each_csv_section_is_streamed_in_bounded_memory(tmp_path):
     """design/0273: a section's CSV is written as the store's cursor reads it, never the month
     built whole first: with 20,000 alarms in the month (a site-month's worth of a section; the
@@ -337,6 +338,7 @@ def _more(path: Path, t0: int, n: int) -> None:
         store.close()
 
 
+@pytest.mark.slow
 def test_the_page_and_its_csvs_hold_no_more_for_a_month_four_times_the_size(tmp_path, monkeypatch):
     """design/0287: the month page is written as the store's cursors read it, as its CSVs are
     (design/0273): with 1,500 and then 6,000 more accesses and alarms in the month, the page and

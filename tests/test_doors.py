@@ -42,6 +42,7 @@ class Mono:
         return self.t
 
 
+@pytest.mark.slow
 def test_a_listing_flood_is_bounded_and_refusals_write_nothing(tmp_path):
     cfg = parse_config({"site": {"id": "s1"}, "storage": {"data_dir": str(tmp_path)},
                         "cameras": [{"id": "gate", "url": "rtsp://127.0.0.1:9/x"},
