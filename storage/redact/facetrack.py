@@ -92,12 +92,8 @@ class FaceFollower:
         for key, tr in self.live:
             if frame - key[0] > self.reach:
                 continue
-            moved, score = advance(tr, small, FACE_SEARCH)
-            if moved is None:
-                continue
-            move = (*moved.moved(self.factor), score)
-            self.forward.setdefault(key, {})[frame] = move
-            if not self._taken(_shifted(self.found[key[0]][key[1]], move), frame):
+            moved = self._step(tr, small, key, frame, self.found[key[0]][key[1]], self.forward)
+            if moved is not None:
                 live.append((key, moved))
         self.live = live
 
@@ -106,13 +102,17 @@ class FaceFollower:
         for f, picture in reversed(self.held):
             if tr is None or key[0] - f > self.reach:
                 break
-            tr, score = advance(tr, picture, FACE_SEARCH)
-            if tr is None:
-                break
-            move = (*tr.moved(self.factor), score)
-            self.backward.setdefault(key, {})[f] = move
-            if self._taken(_shifted(box, move), f):
-                break
+            tr = self._step(tr, picture, key, f, box, self.backward)
+
+    def _step(self, tr: Tracker, picture: np.ndarray, key: Key, frame: int, box: Box,
+              into: dict[Key, dict[int, Moved]]) -> Tracker | None:
+        """`tr` one frame on, its move kept in `into`; None once lost or where a later run's box takes it."""
+        moved, score = advance(tr, picture, FACE_SEARCH)
+        if moved is None:
+            return None
+        move = (*moved.moved(self.factor), score)
+        into.setdefault(key, {})[frame] = move
+        return None if self._taken(_shifted(box, move), frame) else moved
 
     def state(self) -> dict[str, Any]:
         """What was followed so far, as JSON (the frames held are not in it: fed again)."""
