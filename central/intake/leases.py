@@ -15,6 +15,8 @@ instance at a time while the shares move.
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import logging
 import os
@@ -42,25 +44,16 @@ def owner(node: str, instances: Sequence[str]) -> str | None:
 
 
 class Owners:
-    """``owner``, remembered while the live instances stay the same (a verifier's pass asks it of
-    every node twice, a hash an instance each: issue 53)."""
+    """``owner``, remembered (a verifier's pass asks it of every node twice, a hash an instance
+    each: issue 53): functools' LRU cache of the node and the live instances, at most MAX."""
 
-    MAX = 100_000  # nodes remembered; past it the memory starts afresh
+    MAX = 100_000
 
     def __init__(self) -> None:
-        self._of: tuple[str, ...] = ()
-        self._owners: dict[str, str | None] = {}
+        self._owner = functools.lru_cache(maxsize=self.MAX)(owner)
 
     def __call__(self, node: str, instances: Sequence[str]) -> str | None:
-        live = instances if isinstance(instances, tuple) else tuple(instances)
-        if live != self._of:
-            self._owners.clear()
-            self._of = live
-        if node not in self._owners:
-            if len(self._owners) >= self.MAX:
-                self._owners.clear()
-            self._owners[node] = owner(node, live)
-        return self._owners[node]
+        return self._owner(node, tuple(instances))
 
 
 def split(nodes: Iterable[str], instances: Sequence[str]) -> dict[str, int]:
