@@ -1,25 +1,32 @@
-"""tests/support/ports.py: the test processes of one run never hand out the same port."""
+"""edged/ports.py: the typed hand-offs the composition root connects once (design/0031)."""
 
-from __future__ import annotations
+import pytest
 
-from tests.support import ports
-
-
-def test_each_test_process_draws_from_its_own_share(monkeypatch):
-    shares = []
-    for i in range(3):
-        monkeypatch.setenv("PYTEST_XDIST_WORKER", f"gw{i}")
-        monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
-        shares.append(ports._share())
-    low, _ = ports._ephemeral()
-    assert shares[0][0] >= 1024 and shares[-1][1] <= low
-    assert all(a[1] <= b[0] for a, b in zip(shares, shares[1:])), shares
-    assert all(hi - lo >= 1000 for lo, hi in shares), shares
-    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw2")
-    lo, hi = shares[2]
-    assert all(lo <= ports.free_port() < hi for _ in range(20))
+from edged.ports import Check, Outlet, PortError
+from storage import alarm_kinds as kinds
 
 
-def test_a_port_is_not_handed_out_twice():
-    given = [ports.free_port() for _ in range(300)]
-    assert len(set(given)) == len(given)
+async def test_an_outlet_drops_until_connected_then_hands_on_and_refuses_a_second_connection():
+    got: list[dict] = []
+
+    async def sink(item: dict) -> int:
+        got.append(item)
+        return len(got)
+
+    out: Outlet[dict] = Outlet("alarm publish")
+    await out({"id": "a"})  # MQTT off: nothing to hand to
+    assert not out.connected and got == []
+    out.connect(sink)
+    await out({"id": "b"})
+    assert out.connected and got == [{"id": "b"}]
+    with pytest.raises(PortError, match="alarm publish"):
+        out.connect(sink)
+
+
+def test_a_check_says_no_until_connected():
+    check = Check("alarm downgrade")
+    assert check(kinds.CAMERA_OFFLINE.name) is False
+    check.connect(lambda kind: kind == kinds.CAMERA_OFFLINE.name)
+    assert check(kinds.CAMERA_OFFLINE.name) is True and check(kinds.DISK_FULL_HELD.name) is False
+    with pytest.raises(PortError):
+        check.connect(lambda _kind: True)
