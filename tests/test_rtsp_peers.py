@@ -80,8 +80,9 @@ def test_vlcs_broken_times_are_made_in_2_s_gops(tmp_path):
     """VLC 3 stamps a 2 s GOP's pictures 0.1 s apart at 20 fps, each keyframe back at the GOP's
     time (design/0150); it ends the session at each loop of its 12 s clip, so the camera is
     connected three times: every file, the first after each connect included, decodes under
-    `-xerror` (but for one picture VLC may send a packet short over UDP) with increasing presentation times; the pictures after each connection's first GOP
-    are one frame apart, the camera's own times kept in each file, and its health says so."""
+    `-xerror` (but for one picture VLC may send a packet short over UDP) with increasing
+    presentation times; the pictures after each connection's first GOP are one frame apart, the
+    camera's own times kept in each file, and its health says so."""
     settings = _settings(tmp_path)
     with VlcServer(seconds=12, gop=40) as vlc, recording({"vlc": vlc.url}, settings, reader="auto") as run:
         wait_for(lambda: len([e for e in run.events if e["ev"] == "state" and e["state"] == "offline"]) >= 2

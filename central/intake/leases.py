@@ -16,7 +16,6 @@ instance at a time while the shares move.
 from __future__ import annotations
 
 import functools
-
 import hashlib
 import logging
 import os

@@ -27,10 +27,10 @@ def _share() -> tuple[int, int]:
     low, _ = _ephemeral()
     base = max(1024, low - 12000)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-    i = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
-    size = (low - base) // max(count, 1)
-    return base + (i % max(count, 1)) * size, base + (i % max(count, 1) + 1) * size
+    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1), 1)
+    i = int(worker[2:]) % count if worker.startswith("gw") and worker[2:].isdigit() else 0
+    size = (low - base) // count
+    return base + i * size, base + (i + 1) * size
 
 
 def free_port() -> int:
