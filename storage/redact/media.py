@@ -19,7 +19,9 @@ The fill is solid black in Y'CbCr (Y 16, Cb and Cr 128): a mask widened outwards
 
 from __future__ import annotations
 
+import functools
 import os
+import platform
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -160,8 +162,24 @@ def fill(planes: np.ndarray, width: int, height: int, plan: FramePlan) -> np.nda
     return planes
 
 
+@functools.cache
+def x264_params() -> dict[str, str]:
+    """x264's own options for the copy (design/0294): on a CPU with AVX-512, x264's instructions
+    capped at AVX2. With AVX-512, x264's macroblock tree reads memory it never wrote (measured: the
+    same frames came out other bytes as the heap held other garbage), so a copy made again, or
+    resumed in another process, was not the copy on the record; every AVX-512 CPU has AVX2."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return {}
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except OSError:
+        return {}
+    return {"x264-params": "asm=avx2"} if "avx512f" in flags else {}
+
+
 def _encoder(out: Any, rate: Fraction, width: int, height: int, time_base: Fraction | None) -> Any:
-    ov = out.add_stream("libx264", rate=rate, options={"preset": PRESET, "crf": str(CRF)})
+    ov = out.add_stream("libx264", rate=rate, options={"preset": PRESET, "crf": str(CRF), **x264_params()})
     ov.width, ov.height, ov.pix_fmt = width, height, "yuv420p"
     ov.codec_context.thread_count = 1   # the same bytes on any box, under any load (design/0284)
     if time_base is not None:
