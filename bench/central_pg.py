@@ -100,6 +100,23 @@ def _statements(url: str, n: int = 8) -> list[list[str]]:
     return [[f"{calls:,}", f"{ms / 1000:.2f}", f"{nrows:,}", " ".join(q.split())[:90]] for calls, ms, nrows, q in rows]
 
 
+def _wal(url: str) -> int:
+    """The cluster's WAL position, bytes (the runs are one after another: the difference is a run's)."""
+    with psycopg.connect(url, autocommit=True) as c:
+        row = c.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()
+        return int(row[0]) if row else 0
+
+
+def _writes(url: str, wal: int, received: int) -> str:
+    """What a run wrote: WAL a message, and of the rows every instance rewrites (retained, nodes)
+    the updates and how many were HOT (no index touched: room on the row's page)."""
+    with psycopg.connect(url, autocommit=True) as c:
+        rows = c.execute("SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+                         " WHERE relname IN ('retained', 'nodes') ORDER BY relname").fetchall()
+    tables = ", ".join(f"{name} {upd:,} updates, {100 * hot / max(upd, 1):.0f} % HOT" for name, upd, hot in rows)
+    return f"WAL {wal / 2**20:.0f} MiB = {wal / max(received, 1):,.0f} B a message; {tables}"
+
+
 def main(args, argv: list[str]) -> int:
     from tests.support.postgres import Postgres
 
@@ -125,6 +142,7 @@ def main(args, argv: list[str]) -> int:
                     c.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
                     c.execute("SELECT pg_stat_statements_reset()")
                 os.environ["EDGED_CENTRAL_PG_INGEST"] = ingest
+                wal0 = _wal(ci.PG_URL)
                 with Sampler(ci.PG_URL) as sampler:
                     ci.STREAMING = lambda: setattr(sampler, "counting", True)
                     r = ci.run_fleet(args, args.sim_seconds, n, f"pg-{ingest}-{n}", work, profile=args.profile)
@@ -144,7 +162,8 @@ def main(args, argv: list[str]) -> int:
                               f"{sampler.wait_s:.2f} s = {100 * sampler.wait_s / wall:.1f} % ("
                               + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(sampler.by_event.items())) + ")",
                               " / ".join(str(v) for _k, v in sorted(sampler.split.items())) or "-"])
-                ci.log(f"\n## {ingest}, {n} instance(s): {results[-1][2]} msg/s; PostgreSQL's time by statement")
+                writes = _writes(ci.PG_URL, _wal(ci.PG_URL) - wal0, r["received"])
+                ci.log(f"\n## {ingest}, {n} instance(s): {results[-1][2]} msg/s; {writes}; PostgreSQL's time by statement")
                 ci.log(table(["calls", "total s", "rows", "statement"], _statements(ci.PG_URL)))
                 ci.log("\nthe statements that waited on a lock (sampled session-seconds):")
                 ci.log(table(["waited s", "statement"], [[f"{v:.2f}", q] for q, v in sorted(
