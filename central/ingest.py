@@ -109,8 +109,9 @@ class Ingest:
     # the store thread -------------------------------------------------------------------------
     def _store_loop(self) -> None:
         store = self.stores["store"] = self.cfg.open_store()
-        if self.members is not None:  # instances sharing a PostgreSQL store: their shared rows once a second
-            store.coalesce_s = 1.0  # type: ignore[attr-defined]
+        if self.members is not None:  # instances sharing a PostgreSQL store: their shared rows once a second,
+            store.coalesce_s = 1.0  # type: ignore[attr-defined]  # the nodes' every N seconds with N live
+            store.members = self.members.members  # type: ignore[attr-defined]
         try:
             while not self.stopping.is_set() or not self.queue.empty():
                 chunks = self._take(0.2)

@@ -233,6 +233,28 @@ def test_under_run_shared_rows_another_transaction_holds_wait_for_the_next_secon
     a.close()
 
 
+def test_with_three_live_a_nodes_figures_wait_their_turn_and_the_retained_states_do_not(pg_url):
+    """Issue 53 (design/0295): with N instances live, each writes the nodes' figures every N
+    seconds (each hears from nearly every node each second: the fleet's node rows are still
+    written about once a second), and the retained states every second as before."""
+    a = PgStore(pg_url)
+    a.ingest([("edged/v1/s/n1/alarm", hostile.durable(1000, {"id": "a", "action": "raise"}))], 2000)
+    a.coalesce_s, a.members = 1.0, lambda: ("one", "two", "three")
+    seq = lambda: {n["node"]: n["max_seq"] for n in a.nodes()}["s/n1"]  # noqa: E731
+    state = lambda: a.retained_of("s/n1")["cameras"]["cam"]["recording"]  # noqa: E731
+    a._settled, a._figured = 0.0, time.monotonic()  # a second gone, the figures written just now
+    a.ingest([("edged/v1/s/n1/alarm", hostile.durable(1005, {"id": "b", "action": "raise"})),
+              ("edged/v1/s/n1/camera/cam/state", json.dumps({"ts_us": 3000, "recording": True}).encode())], 3000)
+    assert state() is True and seq() == 1000, "the state written this second, the figures held for their turn"
+    a._settled = 0.0
+    a.ingest([("edged/v1/s/n1/camera/cam/state", json.dumps({"ts_us": 4000, "recording": False}).encode())], 4000)
+    assert state() is False and seq() == 1000
+    a._settled, a._figured = 0.0, time.monotonic() - 3.0  # three instances' seconds gone: their turn
+    a.ingest([("edged/v1/s/n1/alarm", hostile.durable(1006, {"id": "c", "action": "raise"}))], 5000)
+    assert seq() == 1006
+    a.close()
+
+
 # one of three killed for good while a real box reports: what went to its session comes back by resend ---------
 def test_an_instance_killed_for_good_loses_nothing_once_the_box_resends(tmp_path, pg_url, clip):
     """Issue 43 item 2, issue 53: mosquitto deals part of the shared subscription to the killed

@@ -2,7 +2,10 @@
 topic's retained state, a node's figures and status, each node's count of fresh messages for
 the minute. Under `edged-central run` (``coalesce_s``) a store holds them from its batches and
 writes them once a second, skipping (`SKIP LOCKED`) and keeping for the next second any row
-another transaction holds; a direct caller writes them with each batch. A mixin of
+another transaction holds; a direct caller writes them with each batch. With N instances live
+each writes the nodes' figures, statuses and counts every N seconds, the retained states every
+second (design/0295): every instance hears from nearly every node each second, so the fleet's
+node rows are still written about once a second, not N times. A mixin of
 central/store/pgstore.py's PgStore, which owns the connection, the staging tables and the retries.
 """
 
@@ -37,6 +40,7 @@ class SharedRows:
     _shared: Any  # PgStore's: the transactions, their retries, the staging tables
     _again: Any
     _stage: Any
+    members: Any  # PgStore's: the live instances (central/intake/leases.py), () when not shared
 
     def __init__(self) -> None:
         self.coalesce_s = 0.0  # `edged-central run` sets 1 s (central/ingest.py); a direct caller: at once
@@ -44,6 +48,7 @@ class SharedRows:
         self._counts: dict[str, int] = {}  # node -> fresh durable messages this minute, not written yet
         self._left: Batch | None = None  # of the last write: the rows another transaction held
         self._settled = 0.0
+        self._figured = 0.0  # when the nodes' figures, statuses and counts were last written
         self._swept = 0
         self.budgets: dict[str, tuple[int, str, int]] = {}  # node -> (a minute's budget, why, read at)
 
@@ -67,16 +72,28 @@ class SharedRows:
         self._held = Batch([], sorted(retained.values()), [], sorted(nodes.values()), sorted(statuses.values(),
                            key=lambda st: st[2]), [], b.received_us)
 
-    def _settle(self) -> None:
-        """Write the shared rows held (``_hold``) in one short transaction."""
+    def _settle(self, everything: bool = True) -> None:
+        """Write the shared rows held (``_hold``) in short transactions: the retained states, and
+        the nodes' figures, statuses and counts with them when ``everything`` or when their turn
+        has come (every ``coalesce_s`` times the live instances; else they are held on)."""
         h, counts = self._held, self._counts
+        now = time.monotonic()
+        live = len(self.members())
+        figures = everything or live <= 1 or now - self._figured >= self.coalesce_s * live
+        write = h if figures else h._replace(nodes=[], statuses=[])
         self._left = None
-        if h.retained or h.nodes or h.statuses or counts:
-            self._again(lambda: self._shared(h, counts))
-        self._held, self._counts = Batch([], [], [], [], [], [], 0), {}
+        if write.retained or write.nodes or write.statuses or (figures and counts):
+            self._again(lambda: self._shared(write, counts if figures else {}))
+        if figures:
+            self._held, self._counts, self._figured = Batch([], [], [], [], [], [], 0), {}, now
+        else:  # the same minute's (``_hold`` writes everything before a batch of the next)
+            self._held = Batch([], [], [], h.nodes, h.statuses, [], h.received_us)
         if self._left is not None:  # held by another transaction: tried again with the next second's
-            self._held, self._left = self._left, None
-        self._settled = time.monotonic()
+            left, kept = self._left, self._held
+            self._held = Batch([], left.retained, [], kept.nodes + left.nodes, kept.statuses + left.statuses, [],
+                               kept.received_us or left.received_us)
+            self._left = None
+        self._settled = now
 
     def settle(self) -> None:
         """The shared rows held, written now (the store thread when idle, and at close)."""

@@ -213,7 +213,7 @@ class PgStore(SharedRows, Store):
             new = self._again(lambda: self._durable(b))
             self._hold(b)
             if time.monotonic() - self._settled >= self.coalesce_s:
-                self._settle()
+                self._settle(everything=False)
             return new
         finally:
             self.write_s += time.monotonic() - started
@@ -280,17 +280,19 @@ class PgStore(SharedRows, Store):
     def _shared(self, b: Batch, counts: dict[str, int]) -> int:
         if self.coalesce_s:  # under run: a row another transaction holds waits for the next second
             self._left = None
-            with self.writing(durable=False), self.pg.cursor() as cur:  # the retained states first, apart,
-                self._unlocked(cur, b._replace(nodes=[], statuses=[]))
-            for part in _parts(b._replace(retained=[])):  # so the nodes' rows, which verifiers update, are
-                with self.writing(durable=False) as conn, self.pg.cursor() as cur:  # held a moment, a few
-                    done = self._unlocked(cur, part)  # hundred at a time (issue 53: a verifier waited for a
-                    for status in part.statuses:      # transaction of every node's)
+            if b.retained:
+                with self.writing(durable=False), self.pg.cursor() as cur:  # the retained states first, apart,
+                    self._unlocked(cur, b._replace(nodes=[], statuses=[]))
+            for part in _parts(b._replace(retained=[])) if b.nodes or b.statuses else []:  # so the nodes' rows,
+                with self.writing(durable=False) as conn, self.pg.cursor() as cur:  # which verifiers update, are
+                    done = self._unlocked(cur, part)  # held a moment, a few hundred at a time (issue 53: a
+                    for status in part.statuses:      # verifier waited for a transaction of every node's)
                         if status[2] in done:
                             conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
-            with self.writing(durable=False) as conn, self.pg.cursor() as cur:  # the minute's counts apart:
-                self._count(cur, conn, b, counts)  # every instance counts every node's, and the nodes' rows a
-            return 0                                # verifier waits for are not held meanwhile (issue 53)
+            if counts:
+                with self.writing(durable=False) as conn, self.pg.cursor() as cur:  # the minute's counts apart:
+                    self._count(cur, conn, b, counts)  # every instance counts every node's, and the nodes' rows
+            return 0                                    # a verifier waits for are not held meanwhile (issue 53)
         with self.writing(durable=False) as conn, self.pg.cursor() as cur:
             for name, rows in (("retained", b.retained), ("nodes", b.nodes)):
                 if rows:
