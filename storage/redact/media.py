@@ -181,7 +181,7 @@ def x264_params() -> dict[str, str]:
 def _encoder(out: Any, rate: Fraction, width: int, height: int, time_base: Fraction | None) -> Any:
     ov = out.add_stream("libx264", rate=rate, options={"preset": PRESET, "crf": str(CRF), **x264_params()})
     ov.width, ov.height, ov.pix_fmt = width, height, "yuv420p"
-    ov.codec_context.thread_count = 1   # the same bytes on any box, under any load (design/0284)
+    ov.codec_context.thread_count = 1   # the same bytes under any load (design/0284; the CPU: 0294)
     if time_base is not None:
         ov.codec_context.time_base = time_base
     return ov
