@@ -85,14 +85,14 @@ class SharedRows:
         if write.retained or write.nodes or write.statuses or (figures and counts):
             self._again(lambda: self._shared(write, counts if figures else {}))
         if figures:
-            self._held, self._counts, self._figured = Batch([], [], [], [], [], [], 0), {}, now
-        else:  # the same minute's (``_hold`` writes everything before a batch of the next)
-            self._held = Batch([], [], [], h.nodes, h.statuses, [], h.received_us)
-        if self._left is not None:  # held by another transaction: tried again with the next second's
-            left, kept = self._left, self._held
-            self._held = Batch([], left.retained, [], kept.nodes + left.nodes, kept.statuses + left.statuses, [],
-                               kept.received_us or left.received_us)
-            self._left = None
+            self._counts, self._figured = {}, now
+        # held on: the figures not written (the same minute's: ``_hold`` writes everything before a
+        # batch of the next) and what another transaction held, tried again with the next second's
+        left = self._left or Batch([], [], [], [], [], [], 0)
+        nodes, statuses = ([], []) if figures else (h.nodes, h.statuses)
+        rest = Batch([], left.retained, [], nodes + left.nodes, statuses + left.statuses, [], h.received_us)
+        self._held = rest if rest.retained or rest.nodes or rest.statuses or self._counts else Batch([], [], [], [], [], [], 0)
+        self._left = None
         self._settled = now
 
     def settle(self) -> None:

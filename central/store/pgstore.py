@@ -283,10 +283,10 @@ class PgStore(SharedRows, Store):
             if b.retained:
                 with self.writing(durable=False), self.pg.cursor() as cur:  # the retained states first, apart,
                     self._unlocked(cur, b._replace(nodes=[], statuses=[]))
-            for part in _parts(b._replace(retained=[])) if b.nodes or b.statuses else []:  # so the nodes' rows,
-                with self.writing(durable=False) as conn, self.pg.cursor() as cur:  # which verifiers update, are
-                    done = self._unlocked(cur, part)  # held a moment, a few hundred at a time (issue 53: a
-                    for status in part.statuses:      # verifier waited for a transaction of every node's)
+            for part in _parts(b._replace(retained=[])):  # so the nodes' rows, which verifiers update, are
+                with self.writing(durable=False) as conn, self.pg.cursor() as cur:  # held a moment, a few
+                    done = self._unlocked(cur, part)  # hundred at a time (issue 53: a verifier waited for a
+                    for status in part.statuses:      # transaction of every node's)
                         if status[2] in done:
                             conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
             if counts:
@@ -370,9 +370,9 @@ NODES_A_TRANSACTION = 200  # nodes' figures written by one transaction (their ro
 
 def _parts(b: Batch) -> list[Batch]:
     """``b``'s nodes' figures and statuses in parts of NODES_A_TRANSACTION nodes, in node order;
-    a status of a node without figures goes with the last part."""
+    a status of a node without figures goes with the last part. None when there is neither."""
     parts = [b._replace(nodes=b.nodes[i:i + NODES_A_TRANSACTION])
-             for i in range(0, len(b.nodes), NODES_A_TRANSACTION)] or [b._replace(nodes=[])]
+             for i in range(0, len(b.nodes), NODES_A_TRANSACTION)] or ([b._replace(nodes=[])] if b.statuses else [])
     named = [{r[0] for r in p.nodes} for p in parts]
     rest = {st[2] for st in b.statuses} - set().union(*named)
     return [p._replace(statuses=[st for st in b.statuses if st[2] in names or (k == len(parts) - 1 and st[2] in rest)])

@@ -168,7 +168,7 @@ def x264_params() -> dict[str, str]:
     capped at AVX2. With AVX-512, x264's macroblock tree reads memory it never wrote (measured: the
     same frames came out other bytes as the heap held other garbage), so a copy made again, or
     resumed in another process, was not the copy on the record; every AVX-512 CPU has AVX2."""
-    if platform.machine() not in ("x86_64", "AMD64"):
+    if platform.machine() != "x86_64":
         return {}
     try:
         flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
