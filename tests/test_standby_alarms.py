@@ -2,8 +2,9 @@
 takes a box's camera after a kill -9 of the box, gives it back, and takes it again at the box's
 graceful stop. A stood-in camera's offline grace runs from the moment the standby takes it, not
 from when its last spell ended (the standby's own "outage" while it was at rest): no
-`camera_offline` on the standby at either takeover, nor on the box at its graceful stop, even
-with the camera slow to answer the standby (down for the first seconds of the second spell)."""
+`camera_offline` on the standby within a grace of either takeover, nor on the box at its graceful
+stop, even with the camera slow to answer the standby (down for the first seconds of the second
+spell; one raised a grace after the takeover is the camera down that long, on a busy box)."""
 
 from __future__ import annotations
 
