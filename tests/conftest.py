@@ -31,9 +31,8 @@ import pytest
 # Hypothesis's pytest plugin imports hypothesis at the terminal summary if nothing did before, and
 # pytest parses each of its modules (ast.parse, to rewrite asserts). On Python 3.11 a parse that the
 # garbage collector interrupts with a finalizer formatting a traceback (itself an ast.parse, for the
-# carets) ends in "SystemError: AST constructor recursion depth mismatch": a module whose tests left
-# such garbage (asyncio's tasks and transports) failed the session after every test had passed.
-# Imported here, with the conftest, before any test made garbage.
+# carets) ends in "SystemError: AST constructor recursion depth mismatch": the solo modules' run
+# failed so after every test had passed (design/0296). Imported here, before any test made garbage.
 
 # support module -> the tier of what it starts
 TIERS = {
