@@ -44,7 +44,7 @@ class SharedRows:
 
     def __init__(self) -> None:
         self.coalesce_s = 0.0  # `edged-central run` sets 1 s (central/ingest.py); a direct caller: at once
-        self._held = Batch([], [], [], [], [], [], 0)  # the batches' shared rows not written yet, newest wins
+        self._held = _nothing()  # the batches' shared rows not written yet, newest wins
         self._counts: dict[str, int] = {}  # node -> fresh durable messages this minute, not written yet
         self._left: Batch | None = None  # of the last write: the rows another transaction held
         self._settled = 0.0
@@ -81,17 +81,16 @@ class SharedRows:
         live = len(self.members())
         figures = everything or live <= 1 or now - self._figured >= self.coalesce_s * live
         write = h if figures else h._replace(nodes=[], statuses=[])
-        self._left = None
         if write.retained or write.nodes or write.statuses or (figures and counts):
             self._again(lambda: self._shared(write, counts if figures else {}))
         if figures:
             self._counts, self._figured = {}, now
         # held on: the figures not written (the same minute's: ``_hold`` writes everything before a
         # batch of the next) and what another transaction held, tried again with the next second's
-        left = self._left or Batch([], [], [], [], [], [], 0)
+        left = self._left or _nothing()
         nodes, statuses = ([], []) if figures else (h.nodes, h.statuses)
         rest = Batch([], left.retained, [], nodes + left.nodes, statuses + left.statuses, [], h.received_us)
-        self._held = rest if rest.retained or rest.nodes or rest.statuses or self._counts else Batch([], [], [], [], [], [], 0)
+        self._held = rest if rest.retained or rest.nodes or rest.statuses or self._counts else _nothing()
         self._left = None
         self._settled = now
 
@@ -120,7 +119,7 @@ class SharedRows:
         left = Batch([], [r for r in b.retained if r[0] not in topics], [], [r for r in b.nodes if r[0] not in done],
                      [st for st in b.statuses if st[2] not in done], [], b.received_us)
         if left.retained or left.nodes:
-            kept = self._left or Batch([], [], [], [], [], [], b.received_us)
+            kept = self._left or _nothing(b.received_us)
             self._left = kept._replace(retained=kept.retained + left.retained, nodes=kept.nodes + left.nodes,
                                        statuses=kept.statuses + left.statuses)
         return done
@@ -162,6 +161,11 @@ class SharedRows:
             row = cur.execute("SELECT payload FROM births WHERE node = %s ORDER BY ts_us DESC LIMIT 1", [node]).fetchone()
             known = self.budgets[node] = (*quota.birth_budget(_body(row[0] if row else None)), now)
         return known[0], known[1]
+
+
+def _nothing(received_us: int = 0) -> Batch:
+    """A batch with no rows (fresh lists: the held batches are built on, never shared)."""
+    return Batch([], [], [], [], [], [], received_us)
 
 
 def _body(payload: Any) -> Any:
