@@ -168,6 +168,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     sup = Supervisor(cfg, writer, alarms=alarms, health=monitor, cameras=cameras, guard=guard, on_segment_opened=space,
                      on_recording=announce_ready, clock=clock, early=early, publish_event=event_out,
                      disk_full=disk_full, restamp_steps=host_clock.book)
+    monitor.to_worker = sup.workers.tell  # the reference pictures, which the workers compare with (design/0297)
     maintenance = Maintenance(cfg, writer, alarms, clock, after_end=window_end)
     runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording, clock=clock,
                              space=space, protecting=maintenance.protecting,  # R1.7: no destruction in a window

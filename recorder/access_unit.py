@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from recorder.lazy import lazy_import
+from storage.lazy import lazy_import
 
 if TYPE_CHECKING:
     import av

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from recorder.lazy import lazy_import
+from storage.lazy import lazy_import
 from storage import logs
 from storage.mp4 import SOUND_AS_SENT
 

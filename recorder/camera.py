@@ -28,7 +28,7 @@ from recorder.opening import open_camera
 from recorder.reader_choice import ReaderChoice
 from recorder.events import Closing, Emit, Opened, State
 from recorder.imagecheck import ImageSampler
-from recorder.lazy import lazy_import
+from storage.lazy import lazy_import
 from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
 from recorder.picture_size import declared_size
 from recorder.segment import SegmentFile, provenance, time_base

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recorder.lazy import lazy_import
+from storage.lazy import lazy_import
 
 if TYPE_CHECKING:
     import av

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from recorder.lazy import lazy_import
+from storage.lazy import lazy_import
 
 if TYPE_CHECKING:
     import av

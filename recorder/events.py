@@ -171,6 +171,9 @@ class Image(Event):
     decode_ms: float
     skipped: int = 0
     interval_us: int = 0  # the sample interval in force (recorder/sample_budget.py, design/0078); 0: not said
+    # likeness to the camera's reference picture, and that reference's `set_us` (None: the worker has none)
+    similarity: float | None = None
+    reference_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,9 @@
 The camera thread copies a keyframe's bytes into a small bounded pool (ImageSampler) and goes
 on remuxing; it never waits. A pool thread decodes that one packet alone (a fresh decoder
 for the camera's codec and extradata), lets swscale shrink it (PyAV releases the GIL there), and measures the small picture
-with numpy. The result goes to the daemon as an `image` event; the daemon decides what is an
-alarm (thresholds, hysteresis). The pure functions here are shared with it. design/0012.
+with numpy, and against the camera's reference picture when the daemon has sent one (`refer`).
+The result goes to the daemon as an `image` event; the daemon decides what is an alarm
+(thresholds, hysteresis) without numpy. design/0012, 0297.
 
 How often: the pool measures what a check costs per camera (CPU of its thread) and what the
 rest of the worker costs, and sets the interval by recorder/sample_budget.py (design/0078).
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 from recorder import picture_size
 from recorder.check_budget import CheckBudget
 from recorder.events import Emit, Image, Oversize
-from recorder.lazy import lazy_import, loaded
+from storage.lazy import lazy_import, loaded
 from recorder.threadname import name_os_thread
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
     from recorder.source import VideoIn
 else:
-    av = lazy_import("av")  # the daemon imports this module (decode_thumb); the worker has PyAV already (design/0286)
+    av = lazy_import("av")  # the daemon imports this module (its constants); the worker has PyAV already (design/0286)
     np = lazy_import("numpy")  # imported with the first picture, not at the worker's start (design/0025)
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 # The analysed picture: small enough that numpy costs well under a millisecond, big enough
 # that a heavy blur still shows (a 1080p picture is shrunk 6x, 720p 4x).
 WIDTH, HEIGHT = 320, 180
-# The thumbnail sent to the daemon (frozen and moved checks, the reference picture).
+# The thumbnail sent to the daemon (the reference picture it keeps) and compared here with that reference.
 THUMB_W, THUMB_H = 64, 36
 # `change` compares pictures block by block: a grid this size, a block changed when its mean
 # absolute difference passes this many grey levels (0-255). A burnt-in clock changes a few
@@ -167,7 +168,7 @@ def encode_thumb(thumb: np.ndarray) -> str:
 
 
 def decode_thumb(text: str) -> np.ndarray:
-    """The daemon's side of encode_thumb: a THUMB_H x THUMB_W uint8 picture."""
+    """encode_thumb's text (a reference picture the daemon sent back) as a THUMB_H x THUMB_W uint8 picture."""
     return np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(THUMB_H, THUMB_W)
 
 
@@ -274,11 +275,21 @@ class ImageSampler(CheckBudget):
         """`budget`: CheckBudget's shortest_us, longest_us, share, review_us (recorder/check_budget.py)."""
         CheckBudget.__init__(self, **budget)
         self.emit = emit
+        # camera -> (the reference's set_us, its thumbnail): replaced whole, read by the pool's threads
+        self.references: dict[str, tuple[int, np.ndarray]] = {}
         self.queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(depth)
         self.threads = [threading.Thread(target=self._run, name=f"imagecheck-{i}", daemon=True)
                         for i in range(threads)]
         for t in self.threads:
             t.start()
+
+    def refer(self, camera_id: str, set_us: int, thumb: str) -> None:
+        """The camera's reference picture, from the daemon (its `reference` command): each sample
+        of the camera is compared with it from now on, whichever thread or connection takes it."""
+        try:
+            self.references = {**self.references, camera_id: (set_us, decode_thumb(thumb))}
+        except ValueError as exc:  # not a thumbnail: its samples go on without a likeness
+            log.warning("camera %s: reference picture refused (%s)", camera_id, exc)
 
     def camera(self, camera_id: str) -> CameraSamples:
         cam = CameraSamples(camera_id, self)
@@ -295,9 +306,9 @@ class ImageSampler(CheckBudget):
         name_os_thread("imagecheck")
         while (job := self.queue.get()) is not None:
             loaded(np)  # its import is paid here, on the pool, once; not on a camera's thread
-            cam = job[0]
+            cam, codec, extradata, data, at_us = job
             try:
-                event = check(*job)
+                event = check(cam, codec, extradata, data, at_us, self.references.get(cam.camera))
             except PictureTooBig as exc:  # said once per connection, as an alarm (design/0063)
                 if not cam.oversize:
                     cam.oversize = True
@@ -357,9 +368,10 @@ def scaler() -> av.video.reformatter.VideoReformatter:
 
 
 def check(cam: CameraSamples, codec: str, extradata: bytes | None, data: bytes | av.VideoFrame,
-          at_us: int) -> dict[str, Any]:
-    """Decode (unless `data` is a picture decoded already), shrink and measure one keyframe: the
-    `Image` event's fields (all but `skipped`, `interval_us`), and `cpu_us`, this thread's CPU."""
+          at_us: int, reference: tuple[int, np.ndarray] | None = None) -> dict[str, Any]:
+    """Decode (unless `data` is a picture decoded already), shrink and measure one keyframe, and
+    compare it with the camera's `reference` (its set_us and thumbnail), if any: the `Image`
+    event's fields (all but `skipped`, `interval_us`), and `cpu_us`, this thread's CPU."""
     t0, c0 = time.perf_counter(), time.thread_time_ns()
     frame = data if isinstance(data, av.VideoFrame) else decode_keyframe(codec, extradata, data)
     small = scaler().reformat(frame, width=WIDTH, height=HEIGHT, format="yuv420p", interpolation="AREA",
@@ -369,6 +381,8 @@ def check(cam: CameraSamples, codec: str, extradata: bytes | None, data: bytes |
     metrics = measure(grey, plane(small, 1), plane(small, 2), cam.previous)
     metrics["width"], metrics["height"] = frame.width, frame.height
     cam.previous = grey
-    return {"camera": cam.camera, "at": at_us, "metrics": metrics,
-            "thumb": encode_thumb(thumbnail(grey)), "decode_ms": round((time.perf_counter() - t0) * 1000, 2),
-            "cpu_us": (time.thread_time_ns() - c0) / 1000}
+    thumb = thumbnail(grey)
+    return {"camera": cam.camera, "at": at_us, "metrics": metrics, "thumb": encode_thumb(thumb),
+            "similarity": None if reference is None else round(similarity(reference[1], thumb), 4),
+            "reference_at": None if reference is None else reference[0],
+            "decode_ms": round((time.perf_counter() - t0) * 1000, 2), "cpu_us": (time.thread_time_ns() - c0) / 1000}

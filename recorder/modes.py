@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from recorder.events import Detection, Emit, Motion
 from recorder.imagecheck import CameraSamples
-from recorder.lazy import lazy_import
+from storage.lazy import lazy_import
 from recorder.gate import RecordGate, Route
 from recorder.motion import settings_of
 from recorder.motion_watch import Back, Ended, KeyframeWatch, Lost, MotionWatch, Started

@@ -33,7 +33,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Union, cast
 
-from recorder.lazy import lazy_import
+from storage.lazy import lazy_import
 
 if TYPE_CHECKING:
     import numpy as np

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import urljoin
 
 from recorder import rtp
-from recorder.lazy import lazy_import
+from storage.lazy import lazy_import
 from recorder.rtsp_session import Media, RtspFailure, Session, parameter_sets
 from recorder.segment import SegmentFile
 

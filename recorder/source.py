@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from recorder import diagnose
-from recorder.lazy import lazy_import
+from storage.lazy import lazy_import
 from recorder.synthetic import SyntheticCamera, parse_synthetic_url
 from storage.disk.layout import VIDEO_DIR
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from recorder.lazy import lazy_import
+from storage.lazy import lazy_import
 from storage.time.clock import SYSTEM
 
 if TYPE_CHECKING:

@@ -1,7 +1,8 @@
 """A recorder worker process: one thread per camera, commands on stdin, events on stdout.
 
 Started by the daemon as `python -m recorder.worker`. The first stdin line is the settings;
-then `{"cmd": "add", "camera": {...}}`, `{"cmd": "remove", "camera": id}`, `{"cmd": "storage", "video_dev": N}`, `{"cmd": "stop"}`.
+then `{"cmd": "add", "camera": {...}}`, `{"cmd": "remove", "camera": id}`, `{"cmd": "storage", "video_dev": N}`,
+`{"cmd": "reference", "camera": id, "set_us": N, "thumb": text}` (its image checks compare with it), `{"cmd": "stop"}`.
 End of stdin (the daemon died) also stops: open segments are closed cleanly first.
 Events are JSON lines, one typed event per fact (recorder/events.py); the daemon's supervisor
 reads them.
@@ -26,7 +27,7 @@ from recorder.camera import CameraRecorder, Settings
 from recorder.source import StorageGate
 from recorder.durability import Durability
 from recorder.imagecheck import ImageSampler
-from recorder.lazy import lazy_import, loaded
+from storage.lazy import lazy_import, loaded
 from recorder.threadname import name_os_thread
 from storage import logs
 from storage.time.clock import SYSTEM, Clock
@@ -191,7 +192,7 @@ def image_sampler(settings: Settings, emit: EventSink) -> ImageSampler | None:
 def settings_line(spare: bool) -> str:
     """The first line of the input, the settings ("" at its end). A worker started for cameras
     imports PyAV whole before it (design/0025); the pool's spare, once given it, on a thread, while
-    its first cameras connect: their first read of PyAV waits for the import's end (recorder/lazy.py,
+    its first cameras connect: their first read of PyAV waits for the import's end (storage/lazy.py,
     design/0291)."""
     if not spare:
         loaded(av)
@@ -202,8 +203,8 @@ def settings_line(spare: bool) -> str:
 
 
 def main() -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the daemon, which stops us
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    for sig in (signal.SIGINT, signal.SIGHUP):  # Ctrl-C (and a hang-up) reach the daemon, which stops us
+        signal.signal(sig, signal.SIG_IGN)
     # stdout is the event channel: nothing else may write there.
     events_fd = os.dup(1)
     os.dup2(2, 1)
@@ -245,8 +246,7 @@ def main() -> int:
             memory.fit(len(cameras | {msg["camera"]["id"]: None}))
             cam = CameraRecorder(msg["camera"], own_settings(settings, msg["camera"]), emit, hasher.submit, sampler, gate,
                                  durability=durability)
-            old = cameras.pop(cam.id, None)
-            if old is not None:
+            if (old := cameras.pop(cam.id, None)) is not None:
                 remove(old)
             cameras[cam.id] = cam
             cam.start()
@@ -256,6 +256,8 @@ def main() -> int:
                 threading.Thread(target=remove, args=(gone,), name="remove-" + gone.id, daemon=True).start()
         elif cmd == "storage":  # the video folder's disk is back, perhaps under a new device id
             gate.video_dev = msg["video_dev"]
+        elif cmd == "reference" and sampler is not None:  # kept for the camera, here now or added later
+            sampler.refer(msg["camera"], msg["set_us"], msg["thumb"])
         elif cmd == "stop":
             break
     _shutdown(list(cameras.values()), durability, hasher, sampler, emit)

@@ -1,23 +1,29 @@
 """A recording daemon has not loaded PyAV or aiohttp (design/0286): its start-up (recovery, the
 ONVIF clocks) and its recording (the segments' rows) need neither; the worker recording its
-camera has PyAV, and the pool's idle spare worker has not (design/0291). Read off the processes'
-memory maps, so an import at run time counts as much as one at the top of a module
+camera has PyAV, and the pool's idle spare worker has not (design/0291). Nor numpy (design/0297):
+the workers compare their pictures with the reference pictures the daemon sends them. Read off the
+processes' memory maps, so an import at run time counts as much as one at the top of a module
 (tests/test_start_imports.py)."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cameras import RtspServer
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.health_clips import health_clip
+from tests.support.people import People
 
 PYAV = "libavformat"  # PyAV's FFmpeg, as its wheel maps it
 AIOHTTP = "/aiohttp/"  # aiohttp's compiled parsers
+NUMPY = "/numpy/"  # numpy's compiled core
 
 
 def mapped(pid: int) -> set[str]:
@@ -42,6 +48,47 @@ def test_a_recording_daemon_maps_neither_pyav_nor_aiohttp(tmp_path):
         assert any(PYAV in f for f in mapped(d.worker_of("demo")))
     finally:
         assert d.stop() == 0, d.log
+
+
+def test_pictures_are_compared_with_the_reference_by_the_worker_and_the_daemon_maps_no_numpy(tmp_path, monkeypatch):
+    """A reference picture set with edgectl reaches the camera's worker, which says how alike each
+    sample is; a worker killed and started again is sent it again when its first sample comes
+    without it (design/0297). The daemon never maps numpy all along."""
+    data = tmp_path / "data"
+    server = RtspServer({"demo": health_clip(tmp_path / "clips", "healthy").spec()}).start()  # a still scene
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "demo", "url": server.url("demo")}],
+                          tables={"health": {"sample_interval": "1s", "sample_interval_max": "1s"}})
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        people = People(config, tmp_path, monkeypatch)
+        people.add("tech", "custodian")
+        people.as_("tech")
+
+        def health() -> dict:
+            row = d.camera("demo")
+            return json.loads(row["health"]) if row and row["health"] else {}
+
+        wait_for(lambda: health().get("samples", 0) >= 2, 60, "the camera's pictures checked")
+        assert health()["similarity"] is None  # no reference yet
+        r = people.ctl("camera", "set-reference", "demo")
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: (health().get("similarity") or 0) > 0.6, 30, "the worker's likeness to the reference")
+        worker = d.worker_of("demo")
+        assert any(NUMPY in f for f in mapped(worker))
+
+        os.kill(worker, signal.SIGKILL)
+        wait_for(lambda: d.worker_of("demo") not in (None, worker), 60, "the camera on a new worker")
+        after = health()["samples"]
+        # the new worker's first sample comes without the reference (the daemon sends it then), the rest with it
+        wait_for(lambda: health()["samples"] >= after + 3 and (health().get("similarity") or 0) > 0.6, 60,
+                 "the new worker's samples compared with the reference")
+        assert d.proc is not None
+        assert [f for f in mapped(d.proc.pid) if NUMPY in f] == []
+    finally:
+        try:
+            assert d.stop() == 0, d.log
+        finally:
+            server.stop()
 
 
 def _waiting_for_input(pid: int) -> bool:

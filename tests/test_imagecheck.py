@@ -341,8 +341,13 @@ def test_worker_sends_image_events_at_the_sampling_rate_while_recording(tmp_path
         try:
             for cam in ("hd", "av"):
                 w.send({"cmd": "add", "camera": {"id": cam, "url": server.url(cam)}})
-            wait_for(lambda: len(w.of("image", "hd")) >= 6 and len(w.of("image", "av")) >= 6, 60,
-                     "six image events per camera")
+            wait_for(lambda: len(w.of("image", "hd")) >= 2, 60, "two image events")
+            # The daemon's reference picture (design/0297): hd's first sample; av's is not a thumbnail.
+            w.send({"cmd": "reference", "camera": "hd", "set_us": 7, "thumb": w.of("image", "hd")[0]["thumb"]})
+            w.send({"cmd": "reference", "camera": "av", "set_us": 8, "thumb": "AAAA"})
+            wait_for(lambda: len(w.of("image", "hd")) >= 6 and len(w.of("image", "av")) >= 6
+                     and sum(e["reference_at"] == 7 for e in w.of("image", "hd")) >= 2, 60,
+                     "six image events per camera, two of hd's compared with its reference")
             wait_for(lambda: len(w.of("closed", "hd")) >= 3 and w.of("stats", "av"), 30,
                      "three closed segments and stats")
         finally:
@@ -380,6 +385,16 @@ def test_worker_sends_image_events_at_the_sampling_rate_while_recording(tmp_path
         assert stats["keyframe_interval"] == pytest.approx(2.0, abs=0.05)
         # gst-rtsp-server sends RTCP sender reports from this host's clock: no skew but transit.
         assert stats["clock_skew_us"] is not None and abs(stats["clock_skew_us"]) < 2 * S
+    # hd's samples after its reference are compared with it, as the daemon would (before: none); av's never
+    hd = w.of("image", "hd")
+    compared = [e for e in hd if e["reference_at"] == 7]
+    assert [e for e in hd if e not in compared] == hd[:len(hd) - len(compared)], "compared from one sample on"
+    assert all(e["similarity"] is None and e["reference_at"] is None for e in hd[:len(hd) - len(compared)])
+    for e in compared:
+        assert e["similarity"] == pytest.approx(ic.similarity(thumb(hd[0]), thumb(e)), abs=1e-4)
+        assert e["similarity"] > T.moved_similarity + 0.3
+    assert all(e["similarity"] is None and e["reference_at"] is None for e in w.of("image", "av"))
+    assert "camera av: reference picture refused" in (tmp_path / "worker.log").read_text()
     assert w.of("stats", "av")[-1]["audio_packets"] > 0 and w.of("stats", "av")[-1]["audio_codec"] == "aac"
     assert w.of("stats", "hd")[-1]["audio_packets"] == 0 and w.of("stats", "hd")[-1]["audio_codec"] is None
 

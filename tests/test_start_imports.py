@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# A module "loaded" is one really imported: a module registered by recorder/lazy.py for its first
+# A module "loaded" is one really imported: a module registered by storage/lazy.py for its first
 # use is in sys.modules before that, as an instance of its own class, with no submodule loaded.
 PROBE = """
 import json, sys, types

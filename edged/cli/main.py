@@ -21,6 +21,7 @@ from edged.daemon.recording import prespawn
 from edged.daemon.recording.start_signals import StartSignals
 from edged.i18n import _, person_language, set_language
 from storage import logs
+from storage.lazy import import_hiding
 
 if TYPE_CHECKING:  # `edged run` starts its recorder workers before the config's imports (design/0029)
     from edged.config import Config
@@ -163,6 +164,9 @@ async def _run(config: Path | None, init_data: bool, signals: StartSignals, allo
         steps.mark("cameras' first segments")
     else:
         steps.mark("lock")
+    # sqlite_utils imports numpy whenever it is installed (to name numpy column types, which edged never
+    # writes): 15 MB of the daemon's memory for nothing; numpy is the workers' (design/0297)
+    import_hiding("sqlite_utils", "numpy")
     from edged import app  # imported late: the workers start first
 
     steps.mark("daemon imports")

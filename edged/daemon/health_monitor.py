@@ -10,14 +10,13 @@ live in the catalog; the newest sample of each camera is kept here to take one f
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import time
 from datetime import tzinfo
 from functools import partial
 from typing import Any, Callable
-
-import numpy as np
 
 from edged.rules import camera_clock, health
 from edged.alarms import Alarms
@@ -26,7 +25,7 @@ from edged.daemon.recording.camera_states import CameraStates
 from edged.i18n import Msg, N_, _, local, zone
 from edged.ports import ReferenceRefused
 from recorder import events
-from recorder.imagecheck import decode_thumb, similarity
+from recorder.imagecheck import THUMB_H, THUMB_W
 from storage import audit
 from storage.footage import gaps as gap_table
 from storage import cameras as camera_table
@@ -48,13 +47,6 @@ def local_minute(at_us: int, tz: tzinfo | None = None) -> int:
     return t.hour * 60 + t.minute
 
 
-def thumb_of(ev: dict[str, Any]) -> np.ndarray | None:
-    try:
-        return decode_thumb(ev["thumb"]) if ev.get("thumb") else None
-    except ValueError:  # a thumbnail of the wrong size: the sample still counts, `moved` is not judged
-        return None
-
-
 class HealthMonitor:
     def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms | None, cameras: CameraStates,
                  clock: Clock = SYSTEM):
@@ -63,9 +55,11 @@ class HealthMonitor:
         self.writer = writer
         self.alarms = alarms
         self.cameras = cameras  # states, errors, stats, reconnects, down-since: read here, fed by the supervisor
-        self.images: dict[str, dict[str, Any]] = {}     # newest image event per camera (thumb decoded)
+        self.images: dict[str, dict[str, Any]] = {}     # newest image event per camera
         self.oversize: dict[str, events.Oversize] = {}  # pictures refused for their size (design/0063)
-        self.references: dict[str, np.ndarray] = {}
+        # camera -> its reference picture's set_us and thumbnail (base64), which its worker compares with
+        self.references: dict[str, tuple[int, str]] = {}
+        self.to_worker: Callable[[str, dict[str, Any]], None] = lambda _cam, _msg: None  # the supervisor's
         self.tracks: dict[tuple[str, str], health.Track] = {}
         self.gap_today_s: dict[str, float] = {}
         self.last_segment_us: dict[str, int] = {}
@@ -94,8 +88,11 @@ class HealthMonitor:
     def on_image(self, event: events.Image) -> None:
         cam = event.camera
         ev = events.to_dict(event)
-        ev["thumb"] = thumb_of(ev)
-        ev["similarity"] = self._similarity(cam, ev["thumb"])  # once per sample, not per evaluation
+        ref = self.references.get(cam)
+        if ref is None or event.reference_at != ref[0]:  # compared with no reference, or not with this one
+            ev["similarity"] = None
+            if ref is not None:  # its worker started since, or was sent it while starting: again
+                self._refer(cam)
         self.images[cam] = ev
         self.samples[cam] = self.samples.get(cam, 0) + 1
 
@@ -103,9 +100,9 @@ class HealthMonitor:
         """The worker refused to decode the camera's pictures for their declared size."""
         self.oversize[event.camera] = event
 
-    def _similarity(self, cam: str, thumb: np.ndarray | None) -> float | None:
-        ref = self.references.get(cam)
-        return None if ref is None or thumb is None else float(similarity(ref, thumb))
+    def _refer(self, cam: str) -> None:
+        set_us, thumb = self.references[cam]
+        self.to_worker(cam, {"cmd": "reference", "camera": cam, "set_us": set_us, "thumb": thumb})
 
     def on_segment(self, cam: str, start_us: int) -> None:
         self.last_segment_us[cam] = start_us
@@ -257,11 +254,16 @@ class HealthMonitor:
         self.midnight_us = midnight
 
     async def load(self) -> None:
-        def read(c: Catalog) -> dict[str, np.ndarray]:
-            return {r["camera"]: np.frombuffer(r["thumb"], dtype=np.uint8).reshape(r["height"], r["width"])
-                    for r in camera_table.references(c.db)}
-
-        self.references = await self.writer.run(read)
+        """The reference pictures, each sent to its camera's worker (one that is not running yet
+        gets it when its first sample comes without it)."""
+        rows = await self.writer.run(lambda c: camera_table.references(c.db))
+        for r in rows:
+            if (r["width"], r["height"]) != (THUMB_W, THUMB_H) or len(r["thumb"]) != THUMB_W * THUMB_H:
+                log.warning("camera %s: its reference picture is %dx%d, not a thumbnail (%dx%d): set it again "
+                            "(edgectl camera set-reference)", r["camera"], r["width"], r["height"], THUMB_W, THUMB_H)
+                continue
+            self.references[r["camera"]] = (r["set_us"], base64.b64encode(r["thumb"]).decode())
+            self._refer(r["camera"])
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.load()
@@ -280,21 +282,22 @@ class HealthMonitor:
                                      "them").format(camera=cam))
         image = self.images.get(cam)
         stale = image is None or self.clock.now_us() - image["at"] > 3 * self.cfg.health.sample_interval_us
-        if image is None or image["thumb"] is None or stale:
+        thumb = base64.b64decode(image["thumb"]) if image is not None and image["thumb"] else b""
+        if image is None or len(thumb) != THUMB_W * THUMB_H or stale:
             raise ReferenceRefused(_("camera {camera} has no recent picture sample: is it recording, and are image "
                                      "checks on ([health] sample_interval)? Try again in a few seconds.").format(
                 camera=cam))
-        thumb = image["thumb"]
         at = self.clock.now_us()
 
         def store(c: Catalog) -> None:
             with c.db.atomic():
-                camera_table.set_reference(c.db, cam, thumb.tobytes(), thumb.shape[1], thumb.shape[0], actor, at)
+                camera_table.set_reference(c.db, cam, thumb, THUMB_W, THUMB_H, actor, at)
                 audit.append(c.db, actor, "camera.set_reference", {"camera": cam, "sample_us": image["at"]})
 
         await self.writer.run(store)
-        self.references[cam] = thumb
-        image["similarity"] = self._similarity(cam, image["thumb"])
+        self.references[cam] = (at, image["thumb"])
+        self._refer(cam)
+        image["similarity"] = None  # its worker's next sample says it
         for kind in (CAMERA_MOVED,):  # a new reference starts the comparison afresh
             self.tracks[(cam, kind.name)] = health.Track()
             if self.alarms is not None:

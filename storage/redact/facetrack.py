@@ -26,12 +26,16 @@ not saved but fed again. No file, no clock; the same frames give the same boxes.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from storage.lazy import lazy_import
 from storage.redact.plan import COAST, MAX_GAP, Box, closeness, lerp, track_boxes, tracks
 from storage.redact.track import AGREE, Tracker, advance, start, tracker_from, tracker_state
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")  # at the job's first frame: the daemon imports this module and redacts rarely (design/0297)
 
 FACE_WIDTH = 960    # faces are followed in frames scaled down to at most about this wide
 REACH = MAX_GAP + COAST   # frames a detection is followed each way, at most

@@ -1,40 +1,36 @@
 """The applicant followed by the picture between the custodian's marks (design/0285): pure.
 
-In "everything hidden except the applicant" the custodian marks the applicant's region on some
-frames; between two marks the region follows the picture, not only the straight line of
-`plan.follow`:
-- **Forward from each mark** (with a box, up to the next with one) a tracker follows the marked region: the region's luma, scaled down
-  (`scale_for`), is matched by normalized cross-correlation (`match`) over a window around where it
-  was predicted to be (its last place plus its last step); its template is refreshed slowly
-  (`ALPHA` of the new look where the match is sure, `REFRESH`).
-- **Backward from the next mark**, where there is one with a box, a second tracker follows the
-  next mark's region back through the frames before it (at most `WINDOW_BYTES` of them are held,
-  scaled down: the frames before that have the forward track only, as "partly" below).
-- **Blended so both marks are met exactly**: on frame f between marks a and b, t = (f - a)/(b - a),
-  the region's centre is (1 - t) x the forward track's + t x the backward one's, and its size the
-  straight line's between the two marks' sizes. The custodian's marks always win: a marked frame
-  keeps its mark.
-- **Unsure, it hides more**: a match below `FLOOR` loses that direction's track for good (never
-  picked up again on whatever looks alike) and the straight line takes its place in the blend
-  (the other direction is trusted as near its own mark: "partly"; so are the frames before the
-  next mark's backward pass reaches); both lost, the frame has the straight line (`plan.follow`,
-  exactly); where the two directions disagree by more than `AGREE` of the region's size, only
-  where they overlap is kept (nothing, if they do not). The region never grows beyond the marks'
-  sizes: the tracker moves it, never widens it.
-- **Only between two marks with a box**, where the two directions check each other: before the
-  first mark, after the last and up to a mark without a box, the mark's region is held, as
-  `plan.follow` holds it ("held"; a track from one mark alone drifted onto the moving parts of a
-  test picture); after a mark without a box nothing is kept until the next mark with one.
+In "everything hidden except the applicant" the custodian marks the applicant's region on some frames; between two
+marks the region follows the picture, not only the straight line of `plan.follow`:
+- **Forward from each mark** (with a box, up to the next with one) a tracker follows the marked region: the region's
+  luma, scaled down (`scale_for`), is matched by normalized cross-correlation (`match`) over a window around where
+  it was predicted to be (its last place plus its last step); its template is refreshed slowly (`ALPHA` of the new
+  look where the match is sure, `REFRESH`).
+- **Backward from the next mark**, where there is one with a box, a second tracker follows the next mark's region
+  back through the frames before it (at most `WINDOW_BYTES` of them are held, scaled down: the frames before that
+  have the forward track only, as "partly" below).
+- **Blended so both marks are met exactly**: on frame f between marks a and b, t = (f - a)/(b - a), the region's
+  centre is (1 - t) x the forward track's + t x the backward one's, and its size the straight line's between the two
+  marks' sizes. The custodian's marks always win: a marked frame keeps its mark.
+- **Unsure, it hides more**: a match below `FLOOR` loses that direction's track for good (never picked up again on
+  whatever looks alike) and the straight line takes its place in the blend (the other direction is trusted as near
+  its own mark: "partly"; so are the frames before the next mark's backward pass reaches); both lost, the frame has
+  the straight line (`plan.follow`, exactly); where the two directions disagree by more than `AGREE` of the region's
+  size, only where they overlap is kept (nothing, if they do not). The region never grows beyond the marks' sizes:
+  the tracker moves it, never widens it.
+- **Only between two marks with a box**, where the two directions check each other: before the first mark, after the
+  last and up to a mark without a box, the mark's region is held, as `plan.follow` holds it ("held"; a track from
+  one mark alone drifted onto the moving parts of a test picture); after a mark without a box nothing is kept until
+  the next mark with one.
 
-Each frame says how its region was found (`Followed.how`): "mark", "tracked" (both directions),
-"partly" (one direction lost, or beyond the frames held back: blended with the straight line),
-"line" (both lost: the straight line), "unsure" (the directions disagreed: their overlap), "held"
-(a mark's region held, as above), "out" (no region). The frames "partly", "line" and "unsure" are
-the ones for the custodian to scrub first.
+Each frame says how its region was found (`Followed.how`): "mark", "tracked" (both directions), "partly" (one
+direction lost, or beyond the frames held back: blended with the straight line), "line" (both lost: the straight
+line), "unsure" (the directions disagreed: their overlap), "held" (a mark's region held, as above), "out" (no
+region). The frames "partly", "line" and "unsure" are the ones for the custodian to scrub first.
 
-`Follower` is fed the frames in order (the worker decodes them: media.py `follow`), asks only for
-those it needs (`needs`), and is saved and taken up again (`state`, `restored`: design/0277). No
-file, no clock; the same frames give the same boxes (the sums are of integers, exact in any order).
+`Follower` is fed the frames in order (the worker decodes them: media.py `follow`), asks only for those it needs
+(`needs`), and is saved and taken up again (`state`, `restored`: design/0277). No file, no clock; the same frames
+give the same boxes (the sums are of integers, exact in any order).
 """
 
 from __future__ import annotations
@@ -43,11 +39,15 @@ import base64
 import bisect
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-import numpy as np
-
+from storage.lazy import lazy_import
 from storage.redact.plan import Box, Mark, PlanError, clamp, follow, lerp
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")  # at the job's first frame: the daemon imports this module and redacts rarely (design/0297)
 
 WORK_WIDTH = 320       # the frames tracked are scaled down to at most about this wide,
 TEMPLATE_LEAST = 16    # but never so far that a mark's shorter side is under this many pixels

@@ -65,7 +65,7 @@ def raise_nofile() -> None:
             log.warning("could not raise the open-file limit from %d to %d: %s", soft, hard, exc)
 
 
-WORKER_MALLOC = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": str(256 << 10)}  # unless set already
+WORKER_MALLOC = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": str(128 << 10)}  # unless set already
 
 
 async def spawn_worker(spare: bool = False) -> asyncio.subprocess.Process:
@@ -73,11 +73,12 @@ async def spawn_worker(spare: bool = False) -> asyncio.subprocess.Process:
     The pool's `spare` waits without PyAV and imports it once given its settings (design/0291).
 
     Its C library keeps one malloc arena, not one per thread that allocates (up to eight a
-    core), and gives back at once every block of 256 KiB or more (keyframes, the muxer's
-    fragment): a worker's camera threads each left ~3 MB in an arena of their own, and a freed
-    fragment raised glibc's threshold so that the next ones stayed in the arenas. Neither cost
-    CPU that could be measured (design/0079 "Memory"); one arena, not two, holds 14-28 MB less a
-    worker of 48 cameras, with the same CPU (design/0291)."""
+    core), and gives back at once every block of 128 KiB or more (keyframes, the muxer's
+    fragment as it grows, a connection's read buffer): a worker's camera threads each left ~3 MB
+    in an arena of their own, and a freed fragment raised glibc's threshold so that the next ones
+    stayed in the arenas. Neither cost CPU that could be measured (design/0079 "Memory"); one arena,
+    not two, holds 14-28 MB less a worker of 48 cameras, with the same CPU (design/0291); 128 KiB,
+    not 256, 3-6 MB less a worker of 16 (design/0297)."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "recorder.worker", *(["--spare"] if spare else []),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20,

@@ -18,7 +18,7 @@ from typing import Any
 
 from edged.config import CameraConfig
 from edged.daemon.recording import isolation
-from edged.daemon.recording.prestart import Early, add_command, spawn_worker
+from edged.daemon.recording.prestart import Early, add_command, send, spawn_worker
 from recorder import events
 from recorder.source import backoff_us
 from storage.time.clock import wait_or_stop
@@ -106,6 +106,14 @@ class Workers:
     def emptiest(self) -> WorkerSlot:
         """The shared worker with the fewest cameras (a new or returning camera goes there)."""
         return min(self.slots[:self.shared], key=lambda s: (len(s.cameras), s.index))
+
+    def tell(self, cam_id: str, msg: dict[str, Any]) -> None:
+        """A command for the worker recording the camera now, queued on its pipe; none running: dropped
+        (what needs it says so in its events and is sent it again, edged/daemon/health_monitor.py)."""
+        slot = self.slot_of(cam_id)
+        proc = None if slot is None else slot.proc
+        if proc is not None and proc.stdin is not None and not proc.stdin.is_closing():
+            send(proc, msg)
 
     async def send_all(self, msg: dict[str, Any]) -> None:
         for slot in self.slots:

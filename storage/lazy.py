@@ -1,4 +1,5 @@
-"""Modules imported on first use, for the worker's start-up (design/0025, addendum of 2026-11-22).
+"""Modules imported on first use: for the worker's start-up (design/0025, addendum of 2026-11-22), and in the
+daemon for what it rarely runs (design/0286, 0297).
 
 A restarted worker's cameras wait for its imports; numpy is needed only once a picture is
 checked (recorder/imagecheck.py) or a synthetic camera draws one (recorder/synthetic.py), so
@@ -76,3 +77,21 @@ def loaded(module: ModuleType) -> ModuleType:
     its first picture), not on a camera's path."""
     module.__name__  # noqa: B018 - the attribute read is what imports it
     return module
+
+
+def import_hiding(name: str, hidden: str) -> ModuleType:
+    """The module `name`, imported (unless it already is) while the module `hidden` cannot be: for a
+    library that imports an optional one whenever it is installed, which this process never uses
+    through it. `hidden` imports as usual afterwards (lazily, if lazy_import registered it). Call it
+    before any thread could import `hidden`."""
+    was = sys.modules.get(hidden)
+    if name in sys.modules or (was is not None and type(was) is not _Lazy):  # too late: imported already
+        return importlib.import_module(name)
+    sys.modules[hidden] = None  # type: ignore[assignment]  # an import of it raises ImportError meanwhile
+    try:
+        return importlib.import_module(name)
+    finally:
+        if was is None:
+            del sys.modules[hidden]
+        else:
+            sys.modules[hidden] = was
