@@ -28,7 +28,6 @@ from recorder.opening import open_camera
 from recorder.reader_choice import ReaderChoice
 from recorder.events import Closing, Emit, Opened, State
 from recorder.imagecheck import ImageSampler
-from storage.lazy import lazy_import
 from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
 from recorder.picture_size import declared_size
 from recorder.segment import SegmentFile, provenance, time_base
@@ -52,6 +51,7 @@ from recorder.timeline import (
     retime,
 )
 from storage import logs
+from storage.lazy import lazy_import
 from storage.states.cameras import CONNECTING, OFFLINE, RECORDING, STOPPED
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.layout import segment_relpath

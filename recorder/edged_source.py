@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from recorder import diagnose, picture_size
 from recorder.fastpath import rtp
-from storage.lazy import lazy_import
 from recorder.rtsp_session import GARBLED, UNSPOKEN, Media, RtspFailure, Session, parameter_sets
 from recorder.timeline import RtpTimes, observed_depth
+from storage.lazy import lazy_import
 
 if TYPE_CHECKING:
     import av

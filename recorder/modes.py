@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from recorder.events import Detection, Emit, Motion
 from recorder.imagecheck import CameraSamples
-from storage.lazy import lazy_import
 from recorder.gate import RecordGate, Route
 from recorder.motion import settings_of
 from recorder.motion_watch import Back, Ended, KeyframeWatch, Lost, MotionWatch, Started
 from recorder.preroll import Buffered, PreRollBuffer
+from storage.lazy import lazy_import
 from storage.time.clock import SYSTEM, Clock
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Union, cast
 
 from recorder import picture_size
 from recorder.diagnose import scrub
-from storage.lazy import lazy_import
 from recorder.imagecheck import PictureTooBig, decode_keyframe
 from recorder.motion import MotionDetector, MotionEnded, MotionEvents, MotionSettings, MotionStarted
+from storage.lazy import lazy_import
 from storage.time.clock import SYSTEM, Clock
 
 if TYPE_CHECKING:

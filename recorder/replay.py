@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import urljoin
 
 from recorder import rtp
-from storage.lazy import lazy_import
 from recorder.rtsp_session import Media, RtspFailure, Session, parameter_sets
 from recorder.segment import SegmentFile
+from storage.lazy import lazy_import
 
 if TYPE_CHECKING:
     import av

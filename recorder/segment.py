@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
 
 from recorder.durability import Durability, Synced
-from storage.lazy import lazy_import
 from storage.disk.fsutil import PRIVATE_FILE, private_dir
+from storage.lazy import lazy_import
 from storage.mp4 import camera_times_box, muxer_for
 
 if TYPE_CHECKING:

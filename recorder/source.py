@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from recorder import diagnose
-from storage.lazy import lazy_import
 from recorder.synthetic import SyntheticCamera, parse_synthetic_url
 from storage.disk.layout import VIDEO_DIR
+from storage.lazy import lazy_import
 
 if TYPE_CHECKING:
     import av

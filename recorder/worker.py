@@ -27,9 +27,9 @@ from recorder.camera import CameraRecorder, Settings
 from recorder.source import StorageGate
 from recorder.durability import Durability
 from recorder.imagecheck import ImageSampler
-from storage.lazy import lazy_import, loaded
 from recorder.threadname import name_os_thread
 from storage import logs
+from storage.lazy import lazy_import, loaded
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.hashing import NotThere, same_file, sha256_same_file
 
