@@ -70,18 +70,18 @@ def test_pictures_are_compared_with_the_reference_by_the_worker_and_the_daemon_m
 
         wait_for(lambda: health().get("samples", 0) >= 2, 60, "the camera's pictures checked")
         assert health()["similarity"] is None  # no reference yet
-        r = people.ctl("camera", "set-reference", "demo")
-        assert r.returncode == 0, r.stderr
+        # refused while the newest sample is over three intervals old (a loaded box skips one): asked again
+        wait_for(lambda: people.ctl("camera", "set-reference", "demo").returncode == 0, 30, "a reference picture")
         wait_for(lambda: (health().get("similarity") or 0) > 0.6, 30, "the worker's likeness to the reference")
         worker = d.worker_of("demo")
         assert any(NUMPY in f for f in mapped(worker))
 
         os.kill(worker, signal.SIGKILL)
-        wait_for(lambda: d.worker_of("demo") not in (None, worker), 60, "the camera on a new worker")
-        after = health()["samples"]
+        after = health()["samples"]  # the row is written every 2 s: a few of the dead worker's may follow
         # the new worker's first sample comes without the reference (the daemon sends it then), the rest with it
-        wait_for(lambda: health()["samples"] >= after + 3 and (health().get("similarity") or 0) > 0.6, 60,
+        wait_for(lambda: health()["samples"] >= after + 6 and (health().get("similarity") or 0) > 0.6, 90,
                  "the new worker's samples compared with the reference")
+        assert d.worker_of("demo") != worker
         assert d.proc is not None
         assert [f for f in mapped(d.proc.pid) if NUMPY in f] == []
     finally:
