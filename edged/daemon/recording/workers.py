@@ -18,7 +18,7 @@ from typing import Any
 
 from edged.config import CameraConfig
 from edged.daemon.recording import isolation
-from edged.daemon.recording.prestart import Early, add_command, send, spawn_worker
+from edged.daemon.recording.prestart import Early, add_command, spawn_worker
 from recorder import events
 from recorder.source import backoff_us
 from storage.time.clock import wait_or_stop
@@ -48,13 +48,19 @@ class WorkerSlot:
     isolated: bool = False    # a quarantine worker (design/0063): no spare, ended when emptied
     retiring: bool = False    # told to stop because it was emptied: its end is no death
 
-    async def send(self, msg: dict[str, Any]) -> None:
+    def tell(self, msg: dict[str, Any]) -> asyncio.StreamWriter | None:
+        """Queue a command on the worker's pipe, not waiting for it to drain; its pipe, None when no
+        worker runs (the camera list is sent in full when the worker (re)starts)."""
         proc = self.proc
         if proc is None or proc.stdin is None or proc.stdin.is_closing():
-            return  # the camera list is sent in full when the worker (re)starts
+            return None
+        proc.stdin.write((json.dumps(msg) + "\n").encode())
+        return proc.stdin
+
+    async def send(self, msg: dict[str, Any]) -> None:
         try:
-            proc.stdin.write((json.dumps(msg) + "\n").encode())
-            await proc.stdin.drain()
+            if (pipe := self.tell(msg)) is not None:
+                await pipe.drain()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the worker died; its slot restarts it with the current camera list
 
@@ -110,10 +116,8 @@ class Workers:
     def tell(self, cam_id: str, msg: dict[str, Any]) -> None:
         """A command for the worker recording the camera now, queued on its pipe; none running: dropped
         (what needs it says so in its events and is sent it again, edged/daemon/health_monitor.py)."""
-        slot = self.slot_of(cam_id)
-        proc = None if slot is None else slot.proc
-        if proc is not None and proc.stdin is not None and not proc.stdin.is_closing():
-            send(proc, msg)
+        if (slot := self.slot_of(cam_id)) is not None:
+            slot.tell(msg)
 
     async def send_all(self, msg: dict[str, Any]) -> None:
         for slot in self.slots:
