@@ -193,7 +193,7 @@ class Depacketizer:
             self._switched = False
             if not self.marked:  # the old source stopped inside a picture (between its slices): not whole
                 self.broken = True
-            self._finish(out)
+            self._finish(out, True)
             self.need_key = True
         self.marked = b1 >= 0x80
         gap = expected is not None and seq != expected
@@ -236,7 +236,7 @@ class Depacketizer:
     def flush(self) -> list[AccessUnit]:
         """The access unit being built, at the end of the stream."""
         out: list[AccessUnit] = []
-        self._finish(out)
+        self._finish(out, True)
         return out
 
     def _nal(self, data: memoryview | bytes) -> None:
@@ -351,7 +351,17 @@ class Depacketizer:
         au[n:end] = data
         self.n = end
 
-    def _finish(self, out: list[AccessUnit]) -> None:
+    def _finish(self, out: list[AccessUnit], end: bool = False) -> None:
+        """The access unit being built is done: handed on in `out`, or dropped. NAL units without
+        a slice (an AUD, SEI or parameter sets stamped apart from their picture) are no access unit:
+        they go with the next picture, or at the stream's `end` (a closed connection, a new
+        source) nowhere; a decoder refuses a sample without a picture."""
+        if self.n and not self.vcl and not (self.broken or self.fu):
+            if not end and self.n < GROW:
+                return
+            self.n = 0
+            self.key = self.params = False
+            return
         if self.n:
             if self.broken or self.fu:
                 self.need_key = True

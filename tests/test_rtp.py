@@ -101,6 +101,23 @@ def test_a_marker_on_every_nal_unit_does_not_split_the_picture_but_a_second_pict
                                              (4500, annexb(b"\x41\x9a" + bytes(5)))]
 
 
+def test_nal_units_without_a_picture_go_with_the_next_one_and_at_the_end_nowhere():
+    """An AUD or SEI stamped apart from its picture is not a sample of its own (a decoder refuses
+    "missing picture in access unit"); a stream that ends after a delimiter (a camera killed
+    between its AUD and its slices) leaves nothing behind it."""
+    aud, sei = b"\x09\xf0", b"\x06\x05\x01\x00\x80"
+    dep = rtp.Depacketizer("h264")
+    out = dep.push(rtp_packet(1, 0, stap_a(SPS, PPS))) + dep.push(rtp_packet(2, 0, IDR, marker=True))
+    out += dep.push(rtp_packet(3, 4000, aud)) + dep.push(rtp_packet(4, 4500, sei))  # apart from their picture
+    out += dep.push(rtp_packet(5, 4500, P, marker=True)) + dep.push(rtp_packet(6, 9000, aud))
+    out += dep.flush()
+    assert [(u.ts, u.key, u.params, u.data) for u in out] == [(0, True, True, annexb(SPS, PPS, IDR)),
+                                                              (4500, False, False, annexb(aud, sei, P))]
+    assert (dep.units, dep.dropped) == (2, 0)
+    assert dep.flush() == [] and dep.push(rtp_packet(7, 13500, P, marker=True)) == []  # nothing left over
+    assert [u.data for u in dep.flush()] == [annexb(P)]
+
+
 def test_a_lost_packet_drops_pictures_up_to_the_next_keyframe():
     dep = rtp.Depacketizer("h264")
     out = dep.push(rtp_packet(1, 0, IDR, marker=True))

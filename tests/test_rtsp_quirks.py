@@ -140,3 +140,20 @@ def test_auto_records_a_session_the_edged_reader_cannot_keep_with_ffmpegs_reader
     assert shown == {f"ffmpeg (fallback: {LOST})"}, shown
     for seg in run.closed_of("cam")[1:]:
         assert decode_errors(settings.data_dir / seg["path"]) == "", seg["path"]
+
+
+@pytest.mark.parametrize("codec", ["h264", "h265"])
+def test_a_camera_cut_off_after_a_delimiter_leaves_every_segment_decoding(tmp_path, clip, clip265, codec):
+    """The quirk camera's `aud_cut`: each session ends after an access unit delimiter, before its
+    picture (gst-rtsp-server's streams killed so, a failure in CI). The delimiter alone was
+    written as the segment's last sample: "missing picture in access unit" under `-xerror`."""
+    settings = _settings(tmp_path)
+    with QuirkCamera((clip if codec == "h264" else clip265).video, {"aud_cut"}) as cam, \
+            recording({"cam": cam.url}, settings, reader="edged") as run:
+        wait_for(lambda: sum(s["reason"] == "disconnect" for s in run.closed_of("cam")) >= 2, 60,
+                 "two sessions cut off")
+    cut = [s for s in run.closed_of("cam") if s["reason"] == "disconnect"]
+    assert cam.sessions >= 2 and len(cut) >= 2
+    for seg in cut:
+        assert seg["frames"] >= 9, seg  # the pictures before the cut are kept (a 2 s segment, then 9)
+        assert decode_errors(settings.data_dir / seg["path"]) == "", seg

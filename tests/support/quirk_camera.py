@@ -22,6 +22,9 @@ rate (an H.265 clip, `.h265`, as RFC 7798's AP and FU). Each quirk is a name in 
   no_sprop        an SDP without sprop-parameter-sets (SPS/PPS only in band)
   sei             an SEI NAL unit (with emulation prevention bytes) before every keyframe
   hates_edged     the session is dropped 1 s after PLAY when the client calls itself "edged"
+  aud_cut         an access unit delimiter, its own packet, before every picture (gst-rtsp-server's
+                  x264 streams), and the session dropped after the delimiter of its 2nd GOP's 10th
+                  picture, before that picture's slices (a camera killed between them)
   leading         a B-frame clip (`bframe_clip`) whose every session starts at its 2nd keyframe and then
                   sends the two pictures before it in decode order (displayed before it, referring to
                   pictures never sent): a first keyframe without its complete decode order (issue 55)
@@ -339,6 +342,8 @@ class _Conn:
         shown = n if order is None else n - n % len(order) + order[n % len(order)]
         ts = s.ts0 + shown * 90000 // self.cam.fps
         loads = rtp_clip.payloads(au, hevc=hevc)
+        if "aud_cut" in q:
+            loads.insert(0, rtp_clip.AUD_265 if hevc else rtp_clip.AUD)
         heads = [rtp_clip.fragment(p, hevc) for p in loads]
         broken = n == gop + gop // 2 and len(loads) > 3
         if broken and "fu_cut" in q:
@@ -352,12 +357,23 @@ class _Conn:
                 loads[at] = loads[at][:end] + bytes([loads[at][end] & ~0x40 & 0xFF]) + loads[at][end + 1:]
         return [rtp_clip.framed(0, s.packet(p, ts, i == len(loads) - 1)) for i, p in enumerate(loads)]
 
+    def drop(self) -> None:
+        self.playing.clear()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def pace(self, n: int) -> None:
         start = time.monotonic() - n / self.cam.fps
         last_sr = nonce_at = time.monotonic()
         asked = False
+        cut = 2 * self.cam.fps + 9 if "aud_cut" in self.q else -1
         while self.playing.is_set() and not self.cam._stop.is_set():
-            if not self.send(b"".join(self.picture(n))):
+            if not self.send(b"".join(self.picture(n)[:1 if n == cut else None])):
+                return
+            if n == cut:
+                self.drop()
                 return
             now = time.monotonic()
             if now - last_sr >= 1:
@@ -369,11 +385,7 @@ class _Conn:
                 nonce_at = now
                 self.cam._nonce += 1
             if "hates_edged" in self.q and self.agent == "edged" and now - start > 1:
-                self.playing.clear()
-                try:
-                    self.sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                self.drop()
                 return
             n += 1
             delay = start + n / self.cam.fps - time.monotonic()

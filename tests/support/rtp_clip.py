@@ -17,6 +17,7 @@ NTP_UNIX_S = 2_208_988_800
 # An SEI user_data_unregistered (payload type 5) with emulation prevention bytes in it: what a
 # camera's signing or metadata SEI looks like on the wire; kept byte for byte by the reader.
 SEI = bytes.fromhex("06 05 1a") + b"EDGED-SEI-TEST-!" + bytes.fromhex("00 00 03 01 00 00 03 00 ab cd ef 01") + b"\x80"
+AUD, AUD_265 = b"\x09\xf0", b"\x46\x01\x50"  # access unit delimiters (H.264 type 9, H.265 type 35), any picture type
 
 
 def nal_units(data: bytes) -> list[bytes]:
