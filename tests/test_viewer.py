@@ -491,6 +491,7 @@ def _tile_time(page, cam: str) -> float:
 def test_the_live_grid_plays_each_camera_in_a_tile_with_its_name_and_state(site):
     """The live grid (issue 42 item 6, design/0108): a tile per camera of the person's, each with
     the camera's name and state and its own live view; 1/4/9/16 and paging by keyboard."""
+    before = len(site.audit("live.stop", "vera"))
     page = site.login("vera")
     page.goto(site.base + "/grid")
     page.wait_for_selector("body[data-ready='1']")
@@ -523,6 +524,11 @@ def test_the_live_grid_plays_each_camera_in_a_tile_with_its_name_and_state(site)
     page.keyboard.press("Escape")
     wait_for(lambda: _tiles(page) == ["cam1", "cam2"], 10, "back to the grid")
     wait_for(lambda: _tile_time(page, "cam2") > 0.5, 30, "the cam2 tile to play again")
+    # the views the layouts closed (all but the two tiles shown) say the viewer closed them
+    stops = wait_for(lambda: (got := site.audit("live.stop", "vera"))
+                     and len(got) == len(site.audit("live.start", "vera")) - 2 and got, 30, "the layouts' views to end")
+    reasons = [x["detail"]["reason"] for x in stops[before:]]
+    assert len(reasons) >= 2 and set(reasons) == {"closed by the viewer"}, reasons
     page.context.close()
     # every view the layouts opened was closed, each with its record
     wait_for(lambda: len(site.audit("live.stop", "vera")) == len(site.audit("live.start", "vera")), 30,

@@ -96,16 +96,16 @@ async function openTile(tile) {
 }
 
 function stopOnBox(view) {
-  if (view) api(`/api/view/${view}/stop`, {}).catch(() => {});
+  return view ? api(`/api/view/${view}/stop`, {}).catch(() => {}) : Promise.resolve();
 }
 
 function closeTile(tile, why) {
-  const view = tile.view;
-  if (tile.pc) tile.pc.close();
+  const view = tile.view, pc = tile.pc;
   tile.pc = null; tile.view = null;
   tile.video.srcObject = null;
   if (why !== undefined) tile.note.textContent = why;
-  stopOnBox(view);
+  // the stop first, the connection after: closed first, the box would record "connection lost"
+  stopOnBox(view).finally(() => { if (pc) pc.close(); });
 }
 
 function pages() { return Math.max(1, Math.ceil(grid.cams.length / grid.layout)); }
