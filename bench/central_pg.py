@@ -169,10 +169,13 @@ def main(args, argv: list[str]) -> int:
                 ci.log(table(["waited s", "statement"], [[f"{v:.2f}", q] for q, v in sorted(
                     sampler.by_query.items(), key=lambda x: -x[1])[:6]]))
                 if args.profile and r["profile"]:
-                    for name in ("store", "net"):
+                    for name in ("store", "verify", "net"):
                         path = Path(f"{r['profile']}.{name}")
                         if path.exists():
-                            ci.log(f"\n### instance 1's {name} thread (cProfile, by own time)")
+                            kept = ci.OUT / "profiles" / f"pg-{ingest}-{n}-{len(results)}.{name}"
+                            kept.parent.mkdir(parents=True, exist_ok=True)
+                            shutil.copyfile(path, kept)
+                            ci.log(f"\n### instance 1's {name} thread (cProfile, by own time; kept as {kept})")
                             ci.log("```\n" + ci.profile_top(path) + "```")
         ci.log("\n## summary (same run, same box)")
         ci.log(table(["ingest", "instances", "msg/s", "received / sent",
