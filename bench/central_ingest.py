@@ -225,9 +225,14 @@ def generate(path: Path, nodes: int, cameras: int, sim: int, t0: int) -> dict:
     return meta
 
 
+PACE_S = 0.02  # a paced publisher's slice
+
+
 def publisher_main(args: list[str]) -> int:
-    """The publisher process: streams a generated file to the broker (sendfile: next to no CPU)."""
+    """The publisher process: streams a generated file to the broker (sendfile: next to no CPU),
+    flat out, or paced to a third argument's messages a second (live traffic, not a backlog)."""
     port, path = int(args[0]), Path(args[1])
+    rate = float(args[2]) if len(args) > 2 else 0.0
     meta = json.loads(path.with_suffix(".json").read_text())
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)  # the CONNACK too: no wait for ever
     cid = b"bench-fleet"
@@ -253,7 +258,17 @@ def publisher_main(args: list[str]) -> int:
     threading.Thread(target=reader, daemon=True).start()
     started = time.time_ns()
     with open(path, "rb") as f:
-        sock.sendfile(f)
+        if rate <= 0:
+            sock.sendfile(f)
+        else:  # the bytes of rate messages a second (the file's mean size), in slices of PACE_S
+            size = path.stat().st_size
+            step = max(1, int(size / meta["sent"] * rate * PACE_S))
+            at, t0 = 0, time.monotonic()
+            while at < size:
+                at += sock.sendfile(f, at, step)
+                wait = t0 + at / step * PACE_S - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
     deadline = time.monotonic() + 3600
     while acks[0] < meta["durable"] and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -367,7 +382,8 @@ def run_fleet(args, sim: int, instances: int, label: str, work: Path, *, profile
         if STREAMING is not None:
             STREAMING()
         pub = subprocess.Popen([sys.executable, "-m", "bench.central_ingest", "--publisher", str(broker.port),
-                                str(work / f"fleet-{args.nodes}x{args.cameras}-{sim}s.mqtt")], cwd=ROOT,
+                                str(work / f"fleet-{args.nodes}x{args.cameras}-{sim}s.mqtt"),
+                                str(stream["sent"] / sim if args.live else 0)], cwd=ROOT,
                                stdout=subprocess.PIPE, text=True)
         pids = [p.pid for p in procs]
         hz = os.sysconf("SC_CLK_TCK")
@@ -520,6 +536,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-compare", action="store_true")
     p.add_argument("--compare-only", action="store_true", help="only one against two instances")
     p.add_argument("--profile", action="store_true", help="cProfile the (first) instance of the main run")
+    p.add_argument("--live", action="store_true",
+                   help="the fleet's messages sent at its own pace (its fleet time in as many seconds: live "
+                        "traffic), not flat out (a backlog)")
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--postgres", action="store_true",
                    help="into a PostgreSQL 15 started here ([storage] url): bench/central_pg.py")

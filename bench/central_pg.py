@@ -3,7 +3,7 @@ mosquitto into edged-central instances storing into a PostgreSQL 15 started here
 synchronous_commit on), ingest paths and instance counts compared in the same run:
 
     .venv/bin/python -m bench.central_ingest --postgres --pg-ingest copy,rows --pg-instances 1,3 \\
-        [--nodes 1000] [--sim-seconds 120] [--profile]
+        [--nodes 1000] [--sim-seconds 120] [--profile] [--live]
 
 Each combination gets a fresh database. Figures per run: msg/s (all messages received /
 first publish to last durable message stored), CPU seconds of edged-central, mosquitto,
@@ -135,6 +135,8 @@ def main(args, argv: list[str]) -> int:
         ci.log(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {os.cpu_count()} cores (edged-central, mosquitto, "
                f"PostgreSQL and the publisher all on them), load {ci.load()}; PostgreSQL fsync on, "
                "synchronous_commit on")
+        ci.log("--live: the fleet sends at its own pace (live traffic): msg/s is its pace, not a capacity"
+               if args.live else "the fleet sent flat out (a backlog): msg/s is the capacity")
         for ingest in args.pg_ingest.split(","):
             for n in (int(x) for x in args.pg_instances.split(",")):
                 ci.PG_URL = pg.database()

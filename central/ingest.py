@@ -232,8 +232,10 @@ def resend_command(key: Any, node: str, first: int, last: int, nonce: str, now_u
 
 class TimeCast:
     """The office's signed time to each node it knows, every office_time.EVERY_S (design/0095): the
-    boxes corroborate their clocks with it before destroying footage by age. On the verifier's
-    thread and store connection; a failure is logged, never the end of the service."""
+    boxes corroborate their clocks with it before destroying footage by age. Instances sharing a
+    store each send it to the nodes they verify (the store's lease), not every instance to every
+    node. On the verifier's thread and store connection; a failure is logged, never the end of the
+    service."""
 
     def __init__(self, key: Callable[[], Any], publish: Callable[[str, bytes], bool], clock: Callable[[], int]):
         self._key_of, self._key = key, None  # type: Callable[[], Any], Any
@@ -257,6 +259,8 @@ class TimeCast:
             sign = self.key().sign
             n = 0
             for row in store.nodes():
+                if not store.lease(row["node"]):
+                    continue
                 msg = office_time.time_message(sign, row["node"], self.clock())
                 n += bool(self.publish(f"edged/v1/{row['node']}/cmd/{office_time.VERB}", msg))
             self.sent += n

@@ -17,6 +17,7 @@ import urllib.request
 import psycopg
 import pytest
 
+from central.intake import leases as lease_rules
 from central.store.pgstore import PgStore, lock_key
 from central.store.store import now_us
 from tests import test_central_hostile as hostile
@@ -158,7 +159,6 @@ def test_three_instances_share_the_nodes_and_a_killed_ones_share_moves_within_30
     """Each live instance holds the leases of its rendezvous share of the nodes (central/intake/leases.py);
     a kill -9 of one moves its share to the two others within 30 s, the others' nodes stay put.
     status --json shows each instance's leases; the metrics of one are scraped."""
-    from central.intake import leases as lease_rules
 
     broker = Broker(tmp_path / "broker").start()
     metrics = free_port()
@@ -253,6 +253,38 @@ def test_with_three_live_a_nodes_figures_wait_their_turn_and_the_retained_states
     a.ingest([("edged/v1/s/n1/alarm", hostile.durable(1006, {"id": "c", "action": "raise"}))], 5000)
     assert seq() == 1006
     a.close()
+
+
+def test_three_instances_send_each_node_the_offices_time_once_a_minute_not_thrice(pg_url):
+    """design/0095's signed time: with three instances sharing a store, each sends it to the
+    nodes of its share (the store's lease), so every node gets it once a minute, not once from
+    each instance (issue 53: three instances signed and published 3x the fleet's time messages)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from central.ingest import TimeCast
+    from mqtt import office_time
+
+    nodes = [f"s{i % 3}/n{i}" for i in range(24)]
+    seed = PgStore(pg_url)
+    seed.ingest([(f"edged/v1/{n}/alarm", hostile.durable(1000, {"id": "a", "action": "raise"})) for n in nodes], 2000)
+    seed.close()
+    key = Ed25519PrivateKey.generate()
+    members = ("central-a", "central-b", "central-c")
+    sent: list[tuple[str, bytes]] = []
+    stores = [PgStore(pg_url) for _ in members]
+    try:
+        for me, store in zip(members, stores):
+            store.me, store.members = me, lambda: members
+            store.rebalance()
+            cast = TimeCast(lambda: key, lambda topic, msg: sent.append((topic, msg)) or True, lambda: 5_000_000)
+            assert cast.maybe(store) == sum(lease_rules.owner(n, members) == me for n in nodes) > 0
+            assert cast.maybe(store) == 0, "once a minute"
+    finally:
+        for store in stores:
+            store.close()
+    assert sorted(t for t, _m in sent) == sorted(f"edged/v1/{n}/cmd/time" for n in nodes)
+    assert all(office_time.signed_time(m, key.public_key(), t.split("/", 2)[2].rsplit("/cmd/", 1)[0]) == 5_000_000
+               for t, m in sent)
 
 
 # one of three killed for good while a real box reports: what went to its session comes back by resend ---------

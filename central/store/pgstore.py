@@ -1,8 +1,7 @@
-"""The central office's store on PostgreSQL, for a fleet: several edged-central instances on a
-shared subscription write one database (design/0027, addendum). The same tables and the same
-code as the SQLite store (central/store/store.py): this module, central/store/pgconn.py (the connection) and
-central/store/pgdialect.py (the SQL) only adapt the connection, so the SQL the store, the verifier
-and the reports write runs here too, translated at the edge.
+"""The central office's store on PostgreSQL, for a fleet: several edged-central instances on a shared
+subscription write one database (design/0027, addendum). The same tables and the same code as the SQLite
+store (central/store/store.py): this module, central/store/pgconn.py (the connection) and central/store/pgdialect.py
+(the SQL) only adapt the connection, so the SQL the store, the verifier and the reports write runs here too.
 
 Leases: an instance verifies a node only while it holds that node's PostgreSQL advisory lock
 (session level, on this instance's connection). A dead instance's connection goes, its locks
@@ -40,6 +39,7 @@ from central.store.pgdialect import (EDGE_US as EDGE_US, json_params as json_par
                                month_number, near_month_edge as near_month_edge,
                                repartition_steps, translate as translate, translate_ddl as translate_ddl)
 from central.store.store import Batch, Store, now_us
+from central.store.store_reads import UNCHECKED_BIRTHS as UNCHECKED
 from central.store.store_schema import SCHEMA_VERSION, schema_steps
 
 _SCHEMA_LOCK = 0x65646765   # "edge": one instance creates or upgrades the schema at a time
@@ -343,6 +343,13 @@ class PgStore(SharedRows, Store):
         if got:
             self.held.add(node)
         return bool(got)
+
+    def todo_nodes(self, births: bool = True) -> list[str]:
+        """Under `run`, of the nodes this instance holds, a probe each (issue 53: not every node, each pass, by each)."""
+        if self.me is None:
+            return super().todo_nodes(births)
+        return sorted(r[0] for r in self.pg.execute("SELECT n FROM unnest(%s::text[]) AS n WHERE EXISTS (SELECT 1 FROM"
+                      " messages m WHERE m.node = n AND m.verified = 0)" + (UNCHECKED if births else ""), [sorted(self.held)]))
 
     def rebalance(self) -> None:
         """Take the leases of this instance's share of every known node, and let go of the rest,

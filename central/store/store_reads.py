@@ -16,10 +16,23 @@ import sqlite_utils
 from central import finding_words
 
 
+# the nodes with a message to verify, an index probe a node (the partial index messages_todo) instead
+# of a read of every such message (issue 53)
+TODO_NODES = ("WITH RECURSIVE todo(node) AS (SELECT min(node) FROM messages WHERE verified = 0 UNION ALL"
+              " SELECT (SELECT min(node) FROM messages WHERE verified = 0 AND node > todo.node) FROM todo"
+              " WHERE todo.node IS NOT NULL) SELECT node FROM todo WHERE node IS NOT NULL")
+UNCHECKED_BIRTHS = " UNION SELECT node FROM births WHERE checked = 0"
+
+
 class Reads:
     """A mixin of central/store/store.py's Store: its connection is its state."""
 
     db: sqlite_utils.Database
+
+    def todo_nodes(self, births: bool = True) -> list[str]:
+        """The nodes with a message to verify, and with `births` those with a birth not checked;
+        the verifier asks every pass (central/store/pgstore.py: of its own share under run)."""
+        return [r["node"] for r in self.db.query(TODO_NODES + (UNCHECKED_BIRTHS if births else ""))]
 
     def stream(self, sql: str, params: list[Any], batch: int = 5000) -> Iterator[dict[str, Any]]:
         """The rows of ``sql`` as dicts, as they are read: never all of them in memory (central/store/pgstore.py:

@@ -36,11 +36,6 @@ VERIFIED_ROWS = 500  # messages marked verified by one statement
 BUFFERED = ("retention", "audit", "footage")  # kinds whose checks write through the pass's Evidence only
 WATCH_EVERY_US = 3_600_000_000  # the retention watch (footage kept past its maximum) runs this often, on the office's clock
 WATCH_CHUNK = 200  # nodes a transaction of the watch
-# the nodes with a message to verify, an index probe a node (the partial index messages_todo) instead
-# of a read of every such message: each instance asks it every pass (issue 53; SQLite's dialect)
-TODO_NODES = ("WITH RECURSIVE todo(node) AS (SELECT min(node) FROM messages WHERE verified = 0 UNION ALL"
-              " SELECT (SELECT min(node) FROM messages WHERE verified = 0 AND node > todo.node) FROM todo"
-              " WHERE todo.node IS NOT NULL) SELECT node FROM todo WHERE node IS NOT NULL")
 CHUNK_S = 0.1  # the longest one verification transaction runs: the nodes rows it updated stay locked till then, and ingest upserts them
 
 
@@ -71,8 +66,7 @@ class Verifier(MessageKinds, Gaps):
         fleet's verification time (issue 28; design/0027's addendum)."""
         now = self.store.now_us() if now is None else now
         self.standings = {}  # a revocation at the CA counts from the next run on
-        todo = [r["node"] for r in self.store.db.query(
-            TODO_NODES + " UNION SELECT node FROM births WHERE checked = 0")]
+        todo = self.store.todo_nodes()
         # another instance may hold a node (a fleet on PostgreSQL, central/store/pgstore.py); one that
         # failed lately is tried again after RETRY_US, not every interval (the log)
         mine = sorted(n for n in todo if self.store.lease(n) and self.failed.get(n, 0) <= now)  # in node order
@@ -109,7 +103,7 @@ class Verifier(MessageKinds, Gaps):
         made = 0
         # a node with messages still to verify is not watched (its backlog may hold the destructions,
         # retention_watch.watch): one read for every node, not its rules and a probe each (design/0270)
-        busy = {r["node"] for r in self.store.db.query(TODO_NODES)}
+        busy = set(self.store.todo_nodes(births=False))
         nodes = [r for r in self.store.db.query("SELECT node, site, name FROM nodes ORDER BY node")
                  if r["node"] not in busy and self.store.lease(r["node"])]
         for i in range(0, len(nodes), WATCH_CHUNK):  # a transaction a few hundred nodes: never a fleet's
