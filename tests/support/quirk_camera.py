@@ -23,8 +23,8 @@ rate (an H.265 clip, `.h265`, as RFC 7798's AP and FU). Each quirk is a name in 
   sei             an SEI NAL unit (with emulation prevention bytes) before every keyframe
   hates_edged     the session is dropped 1 s after PLAY when the client calls itself "edged"
   aud_cut         an access unit delimiter, its own packet, before every picture (gst-rtsp-server's
-                  x264 streams), and the session dropped after the delimiter of its 2nd GOP's 10th
-                  picture, before that picture's slices (a camera killed between them)
+                  x264 streams), and the session dropped after the delimiter of the picture 2 s and 9
+                  pictures in (the 50th at 20 fps), before its slices (a camera killed between them)
   leading         a B-frame clip (`bframe_clip`) whose every session starts at its 2nd keyframe and then
                   sends the two pictures before it in decode order (displayed before it, referring to
                   pictures never sent): a first keyframe without its complete decode order (issue 55)

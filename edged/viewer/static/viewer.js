@@ -169,11 +169,11 @@ async function connect(path, body) {
 async function stopView(reason) {
   const view = state.view, pc = state.pc;
   state.pc = null; state.channel = null; state.view = null;
+  $("video").srcObject = null;
+  $("video").muted = true; state.sound = false;
   // the stop first, the connection after: closed first, the box would record "connection lost"
   if (view) { try { await api(`/api/view/${view}/stop`, {}); } catch (_) { /* already closed */ } }
   if (pc) pc.close();
-  $("video").srcObject = null;
-  $("video").muted = true; state.sound = false;
   if (reason) status(reason);
 }
 
