@@ -8,6 +8,7 @@ import struct
 
 from recorder import rtp
 from recorder.rtsp_session import Media, _bare, _challenge, parameter_sets, parse_sdp
+from tests.support.rtp_clip import AUD
 
 def rtp_packet(seq: int, ts: int, payload: bytes, marker: bool = False, pt: int = 96) -> bytes:
     return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq & 0xFFFF, ts & 0xFFFFFFFF, 1234) + payload
@@ -105,7 +106,7 @@ def test_nal_units_without_a_picture_go_with_the_next_one_and_at_the_end_nowhere
     """An AUD or SEI stamped apart from its picture is not a sample of its own (a decoder refuses
     "missing picture in access unit"); a stream that ends after a delimiter (a camera killed
     between its AUD and its slices) leaves nothing behind it."""
-    aud, sei = b"\x09\xf0", b"\x06\x05\x01\x00\x80"
+    aud, sei = AUD, b"\x06\x05\x01\x00\x80"
     dep = rtp.Depacketizer("h264")
     out = dep.push(rtp_packet(1, 0, stap_a(SPS, PPS))) + dep.push(rtp_packet(2, 0, IDR, marker=True))
     out += dep.push(rtp_packet(3, 4000, aud)) + dep.push(rtp_packet(4, 4500, sei))  # apart from their picture

@@ -8,7 +8,6 @@ on stdout and go to the supervisor.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
@@ -18,7 +17,7 @@ from typing import Any
 
 from edged.config import CameraConfig
 from edged.daemon.recording import isolation
-from edged.daemon.recording.prestart import Early, add_command, spawn_worker
+from edged.daemon.recording.prestart import Early, add_command, send, spawn_worker
 from recorder import events
 from recorder.source import backoff_us
 from storage.time.clock import wait_or_stop
@@ -54,7 +53,7 @@ class WorkerSlot:
         proc = self.proc
         if proc is None or proc.stdin is None or proc.stdin.is_closing():
             return None
-        proc.stdin.write((json.dumps(msg) + "\n").encode())
+        send(proc, msg)
         return proc.stdin
 
     async def send(self, msg: dict[str, Any]) -> None:
