@@ -218,17 +218,24 @@ def test_under_run_shared_rows_another_transaction_holds_wait_for_the_next_secon
     written once a second under `run`, skipping those another transaction holds (a verifier's
     pass): nobody waits, and the skipped ones are written at the next settle."""
     a = PgStore(pg_url)
-    a.ingest([(f"edged/v1/s/n{i}/alarm", hostile.durable(1000, {"id": "a", "action": "raise"})) for i in (1, 2)], 2000)
+    state = lambda cam, ts: (f"edged/v1/s/n1/camera/{cam}/state", json.dumps({"ts_us": ts, "recording": ts > 2000}).encode())  # noqa: E731
+    a.ingest([(f"edged/v1/s/n{i}/alarm", hostile.durable(1000, {"id": "a", "action": "raise"})) for i in (1, 2)]
+             + [state("c1", 2000)], 2000)
     a.coalesce_s = 1.0
     other = psycopg.connect(pg_url)
     central_pg_hold_node(other, "s/n1")  # held, as a verifier's pass holds it
+    other.execute("SELECT 1 FROM retained WHERE topic = 'edged/v1/s/n1/camera/c1/state' FOR UPDATE")  # another instance's second
     a._settled = 0.0
-    a.ingest([(f"edged/v1/s/n{i}/alarm", hostile.durable(1005, {"id": "b", "action": "raise"})) for i in (1, 2)], 3000)
+    a.ingest([(f"edged/v1/s/n{i}/alarm", hostile.durable(1005, {"id": "b", "action": "raise"})) for i in (1, 2)]
+             + [state("c1", 3000), state("c2", 3000)], 3000)
     seqs = lambda: {n["node"]: n["max_seq"] for n in a.nodes()}  # noqa: E731
+    cams = lambda: {c: v["recording"] for c, v in a.retained_of("s/n1")["cameras"].items()}  # noqa: E731
     assert seqs() == {"s/n1": 1000, "s/n2": 1005}, "n1's row is held: kept for later, n2's written"
+    assert cams() == {"c1": False, "c2": True}, "c1's state is held: kept for later, c2's (a first) written"
     other.rollback()
     a.settle()
     assert seqs() == {"s/n1": 1005, "s/n2": 1005}
+    assert cams() == {"c1": True, "c2": True}
     other.close()
     a.close()
 

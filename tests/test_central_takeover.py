@@ -62,11 +62,16 @@ def test_a_new_nodes_first_pass_waits_for_the_seqs_below_its_first(tmp_path):
     retained, (a1, a2, a3) = first[:3], first[3:]  # audit records 1-3, each with its signed head
     store = Store(tmp_path / "c.db")
     v = Verifier(store, ZoneInfo("UTC"), gap_grace_us=10_000_000)
+    visits: list[int] = []
+    read = v._pass
+    v._pass = lambda node, now: visits.append(now) or read(node, now)  # type: ignore[method-assign]
     store.ingest([(tp, p) for tp, p, _ in [*retained, a3]], t)  # the live member's share
     assert v.run_once(t + 1_000_000) == 0, "a new node waits for the seqs below its first"
+    assert v.run_once(t + 5_000_000) == 0 and len(visits) == 1, "not read again till its lowest is gap_grace old"
     store.ingest([(tp, p) for tp, p, _ in [a1, a2]], t + 3_000_000)  # drained from the dead member's session
     assert v.run_once(t + 12_000_000) == 0, "the lowest held is now the drained one: gap_grace from its receipt"
     assert v.run_once(t + 14_000_000) == 3
+    assert len(visits) == 3
     assert store.findings() == [], "head 3 after heads 1 and 2: nothing regressed, nothing late"
     assert store.nodes()[0]["verified_seq"] == t - 60_000_000 + 12
     store.close()

@@ -30,6 +30,11 @@ _SKIP_RETAINED = ("WITH free AS (SELECT r.topic FROM (SELECT topic FROM stage_re
                   " up AS (UPDATE retained r SET received_us = s.received_us, payload = s.payload"
                   " FROM stage_retained s WHERE r.topic = s.topic AND r.topic IN (SELECT topic FROM free)"
                   " AND s.received_us >= r.received_us) SELECT topic FROM free")
+# the states of topics not yet in `retained`, probed by their key (the same as a NOT EXISTS of every
+# staged topic hashed the whole table each second: 18 ms at 74,000 states, design/0300)
+_NEW_RETAINED = ("INSERT INTO retained (topic, node, what, received_us, payload) SELECT * FROM stage_retained s"
+                 " WHERE s.topic = ANY(%s) AND NOT EXISTS (SELECT 1 FROM retained r WHERE r.topic = s.topic)"
+                 " ORDER BY topic ON CONFLICT (topic) DO NOTHING RETURNING topic")
 _SKIP_NODES = ("WITH free AS (SELECT n.node FROM nodes n JOIN stage_nodes s USING (node) ORDER BY n.node"
                " FOR UPDATE OF n SKIP LOCKED), up AS (UPDATE nodes n SET last_us = greatest(n.last_us, s.last_us),"
                " max_seq = greatest(n.max_seq, s.max_seq) FROM stage_nodes s WHERE n.node = s.node"
@@ -103,10 +108,9 @@ class SharedRows:
         if b.retained:
             self._stage(cur, "retained", b.retained, _SKIP_RETAINED)
             topics = {r[0] for r in cur.fetchall()}
-            cur.execute("INSERT INTO retained (topic, node, what, received_us, payload) SELECT * FROM stage_retained s"
-                        " WHERE NOT EXISTS (SELECT 1 FROM retained r WHERE r.topic = s.topic) ORDER BY topic"
-                        " ON CONFLICT (topic) DO NOTHING RETURNING topic")
-            topics |= {r[0] for r in cur.fetchall()}
+            new = sorted({r[0] for r in b.retained} - topics)  # a first state, or one another transaction holds
+            if new:
+                topics |= {r[0] for r in cur.execute(_NEW_RETAINED, [new]).fetchall()}
         done: set[str] = set()
         if b.nodes:
             self._stage(cur, "nodes", b.nodes, _SKIP_NODES)

@@ -50,6 +50,7 @@ class Verifier(MessageKinds, Gaps):
         self.standing = standing or (lambda _node, _key: keystanding.NOBODY)
         self.standings: dict[tuple[str, str], keystanding.Standing] = {}  # its answers this run: read again each run
         self.failed: dict[str, int] = {}  # node -> when its pass may be tried again
+        self.starts: dict[str, int] = {}  # node -> when its first pass may start (its lowest seq gap_grace old)
         self.received_us = 0  # the office's receipt of the message being verified
         self.pruned_us = 0    # when the coverage was last pruned (central/checks/coverage.py)
         self.watched_us = 0   # when the retention watch last ran (central/verifier/retention_watch.py)
@@ -68,8 +69,10 @@ class Verifier(MessageKinds, Gaps):
         self.standings = {}  # a revocation at the CA counts from the next run on
         todo = self.store.todo_nodes()
         # another instance may hold a node (a fleet on PostgreSQL, central/store/pgstore.py); one that
-        # failed lately is tried again after RETRY_US, not every interval (the log)
-        mine = sorted(n for n in todo if self.store.lease(n) and self.failed.get(n, 0) <= now)  # in node order
+        # failed lately is tried again after RETRY_US, not every interval (the log); a new node's first
+        # pass waits for its lowest seq to be gap_grace old (_pass), not read again every interval meanwhile
+        mine = sorted(n for n in todo if self.store.lease(n) and self.failed.get(n, 0) <= now
+                      and self.starts.get(n, 0) <= now)  # in node order
         done, i = 0, 0
         while i < len(mine):
             with self.store.writing(durable=False) as conn:
@@ -159,7 +162,9 @@ class Verifier(MessageKinds, Gaps):
             # a node's first pass starts at its lowest seq once that is gap_grace old: lower ones may
             # still be on their way (a dead member's session being drained, design/0210), and a cursor
             # starting above them would take them for late (a chain head behind one verified before)
+            self.starts[node] = msgs[0][2] + self.grace
             return 0
+        self.starts.pop(node, None)
         births = list(db.query("SELECT ts_us, received_us, payload, checked FROM births WHERE node = ? ORDER BY ts_us",
                                [node]))  # once a pass: the new ones checked, every one's rules (design/0270)
         checked = self._births(births)
