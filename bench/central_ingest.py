@@ -54,6 +54,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import Lines, cpu_ticks, memory, table
+from bench.cpu_split import thread_ticks
 from storage import audit
 from storage.keys import chainhead
 from storage.keys.nodekey import NodeKey
@@ -389,6 +390,8 @@ def run_fleet(args, sim: int, instances: int, label: str, work: Path, *, profile
         hz = os.sysconf("SC_CLK_TCK")
         cpu0 = {"central": sum(cpu_ticks(x) or 0 for x in pids), "broker": cpu_ticks(broker.proc.pid) or 0,
                 "box": _box_busy(), "postgres": PG_TICKS() if PG_TICKS else 0}
+        threads0 = thread_ticks(pids, -1, group=lambda comm, _d: comm)  # the instances' threads, by their names
+        wakes0 = thread_ticks(pids, -1, wakes=True, group=lambda comm, _d: comm)
         db = folder / "store" / "central.db"
         samples: list[tuple[float, int, float]] = []
         start = time.monotonic()
@@ -417,6 +420,7 @@ def run_fleet(args, sim: int, instances: int, label: str, work: Path, *, profile
                "broker": ((cpu_ticks(broker.proc.pid) or 0) - cpu0["broker"]) / hz,
                "box": (_box_busy() - cpu0["box"]) / hz,
                "postgres": ((PG_TICKS() if PG_TICKS else 0) - cpu0["postgres"]) / hz}
+        threads = {"ingest": _by_thread(threads0, pids), "wakes": _by_thread(wakes0, pids, wakes=True)}
         verify_start = time.monotonic()
         while stored_sum(db)[1] < final_sum and time.monotonic() - verify_start < args.timeout:
             time.sleep(0.2)
@@ -425,6 +429,7 @@ def run_fleet(args, sim: int, instances: int, label: str, work: Path, *, profile
         # the window above holds however much of the verification happened to run during ingest
         cpu_all = {"central": (sum(cpu_ticks(x) or 0 for x in pids) - cpu0["central"]) / hz,
                    "postgres": ((PG_TICKS() if PG_TICKS else 0) - cpu0["postgres"]) / hz}
+        threads["all"] = _by_thread(threads0, pids)
         rss_final = sum(memory([p])[0] for p in pids)
         load_after = load()
         for p in procs:
@@ -438,13 +443,23 @@ def run_fleet(args, sim: int, instances: int, label: str, work: Path, *, profile
         return {"label": label, "instances": instances, "sim": sim, "sent": sent["sent"], "durable": sent["durable"],
                 "received": received, "elapsed": elapsed, "rate": received / elapsed, "verify_lag": verify_lag,
                 "samples": samples, "rss_final": rss_final, "db": db, "folder": folder,
-                "load": f"{load_before} -> {load_after}", "t0": t0, "cpu": cpu, "cpu_all": cpu_all,
+                "load": f"{load_before} -> {load_after}", "t0": t0, "cpu": cpu, "cpu_all": cpu_all, "threads": threads,
                 "profile": folder / "central0.prof" if profile else None}
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
         broker.stop()
+
+
+def _by_thread(before: dict[tuple[int, int], tuple[str, int]], pids: list[int], wakes: bool = False) -> dict[str, float]:
+    """CPU s (``wakes``: times it slept and was woken) of the instances' threads since ``before``,
+    by the thread's name (central/ingest.py names them for the OS): a thread started since counts from 0."""
+    out: dict[str, float] = {}
+    unit = 1 if wakes else os.sysconf("SC_CLK_TCK")
+    for key, (name, n) in thread_ticks(pids, -1, wakes=wakes, group=lambda comm, _d: comm).items():
+        out[name] = out.get(name, 0.0) + (n - before.get(key, (name, 0))[1]) / unit
+    return out
 
 
 def run_bare(args, sim: int, work: Path) -> dict:

@@ -28,6 +28,9 @@ from bench import central_ingest as ci
 from bench.common import cpu_ticks, table
 
 
+THREADS = ("central-mqtt", "central-store", "central-verify")  # an instance's busy threads (central/ingest.py)
+
+
 def _pg_ticks(pg) -> int:
     """CPU ticks of the server: the postmaster (with what it reaped) and its live children."""
     try:
@@ -127,6 +130,7 @@ def main(args, argv: list[str]) -> int:
     ci.PG_TICKS = lambda: _pg_ticks(pg)
     results = []
     fleet: list[list[str]] = []
+    split: list[list[str]] = []  # the instances' CPU by thread, each run
     per: dict[tuple[str, int], list[tuple[float, float, float, float]]] = {}  # CPU s / 1000 msg of each run
     try:
         ci.log(f"# central_ingest on PostgreSQL 15: {args.nodes} nodes x {args.cameras} cameras, "
@@ -164,6 +168,11 @@ def main(args, argv: list[str]) -> int:
                               f"{sampler.wait_s:.2f} s = {100 * sampler.wait_s / wall:.1f} % ("
                               + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(sampler.by_event.items())) + ")",
                               " / ".join(str(v) for _k, v in sorted(sampler.split.items())) or "-"])
+                split.append([ingest, str(n), *(" / ".join(f"{1000 * r['threads'][w].get(t, 0.0) / max(r['received'], 1):.4f}"
+                                                        for w in ("ingest", "all")) for t in THREADS),
+                              " / ".join(f"{1000 * sum(v for t, v in r['threads'][w].items() if t not in THREADS) / max(r['received'], 1):.4f}"
+                                         for w in ("ingest", "all")),
+                              " / ".join(f"{1000 * r['threads']['wakes'].get(t, 0.0) / max(r['received'], 1):.0f}" for t in THREADS)])
                 writes = _writes(ci.PG_URL, _wal(ci.PG_URL) - wal0, r["received"])
                 ci.log(f"\n## {ingest}, {n} instance(s): {results[-1][2]} msg/s; {writes}; PostgreSQL's time by statement")
                 ci.log(table(["calls", "total s", "rows", "statement"], _statements(ci.PG_URL)))
@@ -194,6 +203,10 @@ def main(args, argv: list[str]) -> int:
                       "the same to the last verified (edged-central / + PostgreSQL)",
                       "sessions waiting on a lock (sampled every 50 ms), / wall time of ingest + verification",
                       "leases per instance (advisory locks held, last seen)"], fleet))
+        ci.log("\nthe instances' CPU s a thousand messages by thread, summed over the instances (in ingest / to the"
+               " last verified; central/ingest.py names the threads for the OS):")
+        ci.log(table(["ingest", "instances", *THREADS, "other", "wakes a thousand messages in ingest (" + " / ".join(THREADS) + ")"],
+                     split))
         for ingest in args.pg_ingest.split(","):  # each count's runs averaged (--pg-instances 1,3,3,1: the same load)
             counts = sorted({n for i, n in per if i == ingest})
             mean = {n: [sum(x) / len(per[(ingest, n)]) for x in zip(*per[(ingest, n)])] for n in counts}

@@ -1,6 +1,6 @@
 """Where edged's recording CPU goes, split by thread from /proc (no profiler in the way).
 
-The recorder names its threads for the OS (recorder/threadname.py): `cam-<id>` (demux, the
+The recorder names its threads for the OS (storage/threadname.py): `cam-<id>` (demux, the
 per-packet Python, mux, and the SHA-256 of each buffer as it is written, design/0053),
 `durability` (the fdatasync pass per interval, design/0052), `hasher` (checks a closed
 segment's path; reads it back only when it could not be hashed as written), `events` (JSON
@@ -15,7 +15,7 @@ import hashlib
 import os
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GROUPS = ("camera threads", "durability", "hasher", "events", "imagecheck", "worker other", "daemon")
@@ -29,9 +29,11 @@ def _group(comm: str, is_daemon: bool) -> str:
     return comm if comm in GROUPS else "worker other"
 
 
-def thread_ticks(pids: Iterable[int], daemon_pid: int, wakes: bool = False) -> dict[tuple[int, int], tuple[str, int]]:
+def thread_ticks(pids: Iterable[int], daemon_pid: int, wakes: bool = False,
+                 group: Callable[[str, bool], str] = _group) -> dict[tuple[int, int], tuple[str, int]]:
     """(pid, tid) -> (group, utime+stime ticks) for every thread alive now; with `wakes`, its
-    voluntary context switches (it slept and was woken; bench/common.py wakes_of) instead."""
+    voluntary context switches (it slept and was woken; bench/common.py wakes_of) instead. The
+    group of a thread: `group(its OS name, whether its process is the daemon)`."""
     out = {}
     for pid in pids:
         try:
@@ -52,7 +54,7 @@ def thread_ticks(pids: Iterable[int], daemon_pid: int, wakes: bool = False) -> d
                 except (FileNotFoundError, ProcessLookupError):
                     continue
                 value = sum(int(ln.split()[1]) for ln in status if ln.startswith("voluntary_ctxt_switches:"))
-            out[(pid, int(tid))] = (_group(comm, pid == daemon_pid), value)
+            out[(pid, int(tid))] = (group(comm, pid == daemon_pid), value)
     return out
 
 

@@ -32,6 +32,7 @@ from central.intake.quota import Quotas
 from central.store.store import DURABLE, route
 from central.verifier.verifier import Verifier
 from mqtt import commands, office_time
+from storage.threadname import name_os_thread
 
 log = logging.getLogger("edged.central")
 QUEUE_MAX = 256  # batches (central/intake/subscriber.py BATCH messages at most) waiting for the store
@@ -271,12 +272,15 @@ class TimeCast:
 
 
 def _profiled(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
-    """EDGED_CENTRAL_PROFILE=PREFIX (the benchmark): each thread's cProfile goes to PREFIX.<name>."""
+    """A thread's body, its thread named for the OS as for Python (`top -H`; bench/central_ingest.py
+    splits the instances' CPU by it); with EDGED_CENTRAL_PROFILE=PREFIX (the benchmark) its
+    cProfile goes to PREFIX.<name>."""
     prefix = os.environ.get("EDGED_CENTRAL_PROFILE")
-    if not prefix:
-        return fn
 
     def run(*a: Any, **k: Any) -> Any:
+        name_os_thread(threading.current_thread().name)
+        if not prefix:
+            return fn(*a, **k)
         prof = cProfile.Profile()
         try:
             return prof.runcall(fn, *a, **k)

@@ -32,7 +32,7 @@ from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
 from recorder.picture_size import declared_size
 from recorder.segment import SegmentFile, provenance, time_base
 from recorder.stats import StatsWindow, mono_us
-from recorder.threadname import name_os_thread
+from storage.threadname import name_os_thread
 from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, backoff_us
 from recorder.timeline import (
     CLOCK_STEP_US,

@@ -27,7 +27,7 @@ from recorder.camera import CameraRecorder, Settings
 from recorder.source import StorageGate
 from recorder.durability import Durability
 from recorder.imagecheck import ImageSampler
-from recorder.threadname import name_os_thread
+from storage.threadname import name_os_thread
 from storage import logs
 from storage.lazy import lazy_import, loaded
 from storage.time.clock import SYSTEM, Clock

@@ -22,7 +22,8 @@ from central.store.pgstore import PgStore, lock_key
 from central.store.store import now_us
 from tests import test_central_hostile as hostile
 from tests.support.broker import Broker, free_port
-from tests.support.catalog import central_messages, central_messages_by_node, central_pg_hold_node, central_pg_leases
+from tests.support.catalog import (central_messages, central_messages_by_node, central_pg_hold_node,
+                                   central_pg_hold_retained, central_pg_leases)
 from tests.support.daemon import ROOT, wait_for
 from tests.support.postgres import Postgres, available
 from tests.test_central import clip  # noqa: F401  (a fixture)
@@ -224,7 +225,7 @@ def test_under_run_shared_rows_another_transaction_holds_wait_for_the_next_secon
     a.coalesce_s = 1.0
     other = psycopg.connect(pg_url)
     central_pg_hold_node(other, "s/n1")  # held, as a verifier's pass holds it
-    other.execute("SELECT 1 FROM retained WHERE topic = 'edged/v1/s/n1/camera/c1/state' FOR UPDATE")  # another instance's second
+    central_pg_hold_retained(other, "edged/v1/s/n1/camera/c1/state")  # another instance's second of states
     a._settled = 0.0
     a.ingest([(f"edged/v1/s/n{i}/alarm", hostile.durable(1005, {"id": "b", "action": "raise"})) for i in (1, 2)]
              + [state("c1", 3000), state("c2", 3000)], 3000)

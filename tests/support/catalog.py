@@ -242,6 +242,12 @@ def central_pg_hold_node(conn, node: str) -> None:
     conn.execute("SELECT * FROM nodes WHERE node = %s FOR UPDATE", [node])
 
 
+def central_pg_hold_retained(conn, topic: str) -> None:
+    """Hold a retained state's row in an open transaction of ``conn`` (a psycopg connection), as
+    another instance's second of retained states holds it till its commit."""
+    conn.execute("SELECT 1 FROM retained WHERE topic = %s FOR UPDATE", [topic])
+
+
 def central_pg_hold_advisory(conn, key: int) -> None:
     """Hold an advisory lock in an open transaction of ``conn`` (a psycopg connection)."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", [key])

@@ -1,6 +1,7 @@
-"""The OS name of the calling thread (/proc/PID/task/TID/comm, `top -H`), so a worker's CPU can
-be split by thread from outside: camera threads, durability, hasher, events, image checks
-(bench/record_throughput.py). Python 3.11 names its threads only for itself."""
+"""The OS name of the calling thread (/proc/PID/task/TID/comm, `top -H`), so a process's CPU can
+be split by thread from outside: a recorder worker's camera threads, durability, hasher, events,
+image checks (bench/record_throughput.py); edged-central's store, verifier and network threads
+(bench/central_ingest.py). Python 3.11 names its threads only for itself."""
 
 from __future__ import annotations
 
