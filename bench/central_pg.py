@@ -31,6 +31,19 @@ from bench.common import cpu_ticks, table
 THREADS = ("central-mqtt", "central-store", "central-verify")  # an instance's busy threads (central/ingest.py)
 
 
+def _split_cells(r: dict) -> list[str]:
+    """A run's split by thread: each busy thread's CPU s a thousand messages (in ingest / to the last
+    verified), the other threads' together, and the busy threads' wakes a thousand messages in ingest."""
+    k = max(r["received"], 1) / 1000
+    threads = r["threads"]
+
+    def cpu(pick) -> str:
+        return " / ".join(f"{pick(threads[w]) / k:.4f}" for w in ("ingest", "all"))
+    return [*(cpu(lambda s, t=t: s.get(t, 0.0)) for t in THREADS),
+            cpu(lambda s: sum(v for t, v in s.items() if t not in THREADS)),
+            " / ".join(f"{threads['wakes'].get(t, 0.0) / k:.0f}" for t in THREADS)]
+
+
 def _pg_ticks(pg) -> int:
     """CPU ticks of the server: the postmaster (with what it reaped) and its live children."""
     try:
@@ -168,11 +181,7 @@ def main(args, argv: list[str]) -> int:
                               f"{sampler.wait_s:.2f} s = {100 * sampler.wait_s / wall:.1f} % ("
                               + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(sampler.by_event.items())) + ")",
                               " / ".join(str(v) for _k, v in sorted(sampler.split.items())) or "-"])
-                split.append([ingest, str(n), *(" / ".join(f"{1000 * r['threads'][w].get(t, 0.0) / max(r['received'], 1):.4f}"
-                                                        for w in ("ingest", "all")) for t in THREADS),
-                              " / ".join(f"{1000 * sum(v for t, v in r['threads'][w].items() if t not in THREADS) / max(r['received'], 1):.4f}"
-                                         for w in ("ingest", "all")),
-                              " / ".join(f"{1000 * r['threads']['wakes'].get(t, 0.0) / max(r['received'], 1):.0f}" for t in THREADS)])
+                split.append([ingest, str(n), *_split_cells(r)])
                 writes = _writes(ci.PG_URL, _wal(ci.PG_URL) - wal0, r["received"])
                 ci.log(f"\n## {ingest}, {n} instance(s): {results[-1][2]} msg/s; {writes}; PostgreSQL's time by statement")
                 ci.log(table(["calls", "total s", "rows", "statement"], _statements(ci.PG_URL)))
