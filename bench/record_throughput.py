@@ -281,7 +281,9 @@ def warm_and_measure(label: str, res: FfmpegResult, procs: dict[str, subprocess.
     except AssertionError:
         res.notes.append(f"warm-up timed out after {warm_timeout} s")
     res.recording = sum((base / f"{c}_000.mp4").exists() for c in cam_ids(n))
-    log(f"  {label}: {res.recording}/{n} writing after {time.monotonic() - t0:.0f} s; measuring {seconds:.0f} s")
+    log(f"  {label}: {res.recording}/{n} writing after {time.monotonic() - t0:.0f} s; "
+        + (f"settling {RUN.settle_s:.0f} s, then " if RUN.settle_s else "") + f"measuring {seconds:.0f} s")
+    time.sleep(RUN.settle_s)  # as edged's: both measured in their steady state, like with like
     res.win = measure(lambda: [p.pid for p in procs.values() if p.poll() is None], seconds, server.proc.pid)
     exited = [name for name, p in procs.items() if p.poll() is not None]
     if exited:
@@ -613,4 +615,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as the imported module, not as __main__: bench/reader_compare.py, reader_ab.py and
+    # reader_profile.py import bench.record_throughput, and a second copy's RUN would not have
+    # --settle and --workers (they were ignored in those modes).
+    from bench import record_throughput
+
+    sys.exit(record_throughput.main())

@@ -270,3 +270,37 @@ def test_start_creates_the_video_folder_and_stop_stops(tmp_path):
     os.unlink(tmp_path / "data" / rel)  # the watch threads are joined: nothing can report this
     assert [t.relpath for t in seen] == [rel]
     w.stop()  # idempotent
+
+
+def test_a_truncation_amid_our_fragment_writes_is_reported_and_the_writes_read_in_batches(rig, monkeypatch):
+    """A recording box raises an IN_MODIFY for every fragment each camera writes; they are read at
+    most every LINGER_S (design/0301: one at a time they cost ~10x the CPU), and a stranger's
+    truncation among them is still reported within R1.6's deadline."""
+    reads = []
+    real = tamper.InotifyFD._read_event_buffer
+    monkeypatch.setattr(tamper.InotifyFD, "_read_event_buffer",
+                        lambda self, size: reads.append(time.monotonic()) or real(self, size))
+    writing = [layout.segment_relpath(f"cam{c}", T0 + 600 * S) for c in range(3, 11)]
+    for rel in writing:
+        (rig.data / rel).parent.mkdir(parents=True, exist_ok=True)
+        rig.ours.add(rel)
+    fds = [os.open(rig.data / rel, os.O_WRONLY | os.O_CREAT, 0o600) for rel in writing]
+    try:
+        began = time.monotonic()
+        for k in range(16):  # two seconds of eight cameras' fragments, 8 a second each
+            for fd in fds:
+                os.write(fd, b"\1" * 100)
+                time.sleep(1 / 64)
+            if k == 8:
+                os.truncate(rig.data / rig.segs[0], 0)
+                truncated = time.monotonic()
+        report = rig.await_report(rig.segs[0], MODIFIED)
+        assert report.detail.endswith("0") and time.monotonic() - truncated < DEADLINE_S
+        rig.sentinel()
+    finally:
+        for fd in fds:
+            os.close(fd)
+    during = [t for t in reads if began <= t <= began + 2]
+    # 128 writes in two seconds: read in a handful of batches, not one read each
+    assert 1 <= len(during) <= 2 / 0.5 + 2, len(during)  # LINGER_S 0.5
+    assert not [t for t in rig.reports if t.relpath in writing], rig.reports

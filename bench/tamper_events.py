@@ -1,0 +1,106 @@
+"""What the tamper watcher costs a recording camera (storage/footage/tamper.py, design/0301).
+
+    .venv/bin/python -m bench.tamper_events [--cameras 32] [--seconds 30] [--rounds 2]
+
+Each camera's open segment gets one write a second, spread over the second as a recorder's
+fragments are (each raises one IN_MODIFY, which the watcher must read: truncate(2) raises
+nothing else), into a data folder the watcher watches as the daemon does (edged's `is_ours`
+answering yes, as it does for a segment being written). The watcher's threads' CPU (their own
+clocks, not the writer's) over the window, per write and as % of one core a camera, read at once
+(`LINGER_S = 0`: watchdog's own pace, the reference) and at most every LINGER_S, in interleaved
+rounds; and that every write was seen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.common import OUT, command_line, environment, log, table
+from storage.footage import tamper
+
+
+def _threads_cpu_s() -> float:
+    """CPU seconds of this process's threads but the calling one (the watcher's: watchdog's)."""
+    me = threading.get_ident()
+    total = 0.0
+    for t in threading.enumerate():
+        if t.ident is not None and t.ident != me:
+            try:
+                total += time.clock_gettime(time.pthread_getcpuclockid(t.ident))
+            except (OSError, ProcessLookupError):
+                pass  # a thread that ended meanwhile
+    return total
+
+
+def one_round(cameras: int, seconds: float, linger_s: float) -> tuple[float, int, int]:
+    """(watcher CPU s, writes, writes the watcher asked about) for one window."""
+    tamper.LINGER_S = linger_s
+    root = Path(tempfile.mkdtemp(dir=OUT))
+    fds = []
+    try:
+        for i in range(cameras):
+            day = root / "video" / f"cam{i + 1}" / "2026-11-27"
+            day.mkdir(parents=True)
+            fds.append(os.open(day / "20261127T000000.000000Z.mp4", os.O_WRONLY | os.O_CREAT, 0o600))
+        asked: list[str] = []
+        watcher = tamper.TamperWatcher(root, lambda t: None, lambda rel, kind: asked.append(rel) is None)
+        watcher.start()
+        buf = b"\0" * 25_000  # a 1 s fragment of a 200 kbit/s camera: the size does not matter to inotify
+        writes = 0
+        c0, t0 = _threads_cpu_s(), time.monotonic()
+        try:
+            while time.monotonic() - t0 < seconds:
+                for fd in fds:
+                    os.write(fd, buf)
+                    writes += 1
+                    time.sleep(1 / cameras)  # a write a camera a second, spread over the second
+            cpu = _threads_cpu_s() - c0
+            deadline = time.monotonic() + 5 + linger_s
+            while len(asked) < writes and time.monotonic() < deadline:
+                time.sleep(0.05)  # the last reads: a condition waited for, bounded
+        finally:
+            watcher.stop()
+        return cpu, writes, len(asked)
+    finally:
+        for fd in fds:
+            os.close(fd)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--cameras", type=int, default=32)
+    p.add_argument("--seconds", type=float, default=30)
+    p.add_argument("--rounds", type=int, default=2)
+    args = p.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    log(f"command: {command_line('bench.tamper_events')}")
+    log(f"environment: {environment()}")
+    lingering = tamper.LINGER_S
+    rows, per = [], {0.0: [], lingering: []}
+    for r in range(args.rounds):
+        for linger in (0.0, lingering):
+            cpu, writes, seen = one_round(args.cameras, args.seconds, linger)
+            us = cpu / writes * 1e6
+            core = cpu / args.seconds * 100 / args.cameras
+            per[linger].append(core)
+            rows.append([str(r + 1), "at once (watchdog's pace)" if linger == 0 else f"at most every {linger:g} s",
+                         str(writes), f"{seen}/{writes}", f"{cpu:.3f}", f"{us:.0f}", f"{core:.4f}"])
+            log(table(["round", "read", "writes", "seen", "CPU s", "us a write", "% core a camera"], rows[-1:]))
+    log(f"\n## the tamper watcher: {args.cameras} cameras, a write a camera a second, {args.seconds:.0f} s windows\n")
+    log(table(["round", "read", "writes", "seen", "CPU s", "us a write", "% core a camera"], rows))
+    old, new = sum(per[0.0]) / len(per[0.0]), sum(per[lingering]) / len(per[lingering])
+    log(f"\nmean % of a core a camera: at once {old:.4f}, lingering {new:.4f}: "
+        f"{new / old if old else float('nan'):.2f}x the reference")
+    return 0 if all(r[3].split("/")[0] == r[3].split("/")[1] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
