@@ -28,11 +28,23 @@ class Central:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Central":
+        """Started once its dashboard answers and it has subscribed on the broker: a message
+        published before the subscription is dealt to no one (a test that published at once lost
+        its first messages on a loaded box)."""
+        before = self._subscriptions()
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "central.cli", "run", "--config", str(self.config)],
                                      cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
         wait_for(lambda: self._up(), 30, "the central dashboard")
+        wait_for(lambda: self._subscriptions() > before, 30, "the central subscribed on the broker")
         return self
+
+    def _subscriptions(self) -> int:
+        """How many times its log says it subscribed (central/intake/subscriber.py)."""
+        try:
+            return self.log_path.read_bytes().count(b", subscribed to ")
+        except FileNotFoundError:
+            return 0
 
     def _up(self) -> bool:
         try:
