@@ -265,8 +265,11 @@ def test_chain_heads_go_to_the_central_office_and_catch_a_rewritten_log(tmp_path
             return [m.json() for m in sub.on(f"{base}/audit") if m.json().get("kind") == "chain_head"]
 
         head = wait_for(heads, 30, "a chain head on MQTT")[0]
-        records = wait_for(lambda: [m.json() for m in sub.on(f"{base}/audit") if "action" in m.json()], 30,
-                           "the records")
+        def records_to_the_accounts():  # the records come one by one: wait for the one asserted on, not the first
+            got = [m.json() for m in sub.on(f"{base}/audit") if "action" in m.json()]
+            return got if any(x["action"] == "account.open" for x in got) else None
+
+        records = wait_for(records_to_the_accounts, 30, "the records up to the accounts' opening")
         assert records[0]["action"] == "data.init"  # the data folder's initialisation opens the chain
         opened = next(x for x in records if x["action"] == "account.open")
         assert opened["chain_head"] == opened["hash"]
