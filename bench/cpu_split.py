@@ -21,10 +21,15 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 GROUPS = ("camera threads", "durability", "hasher", "events", "imagecheck", "worker other", "daemon")
 
 
+def is_camera_thread(comm: str) -> bool:
+    """A camera's thread, or the worker's reader, which runs the edged reader's cameras' loops (design/0302)."""
+    return comm.startswith("cam-") or comm == "reader"
+
+
 def _group(comm: str, is_daemon: bool) -> str:
     if is_daemon:
         return "daemon"
-    if comm.startswith("cam-"):
+    if is_camera_thread(comm):
         return "camera threads"
     return comm if comm in GROUPS else "worker other"
 

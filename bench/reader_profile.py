@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from bench import record_throughput as rt
 from bench.common import CLK_TCK, fmt, log, table
+from bench.cpu_split import is_camera_thread
 from bench.reader_compare import READ_CALLS, WRITE_CALLS, strace_counts
 
 STRACE_S = 10.0
@@ -88,13 +89,14 @@ def step_of(stack: list[str]) -> str:
 
 def pyspy_steps(raw: str, camera_only: bool = False) -> Counter:
     """{step: samples} from py-spy's --format raw output (`frame;frame;... count`); camera_only:
-    the camera threads' samples alone (their root frame is CameraRecorder._main)."""
+    the camera threads' samples alone (their root frame is CameraRecorder._main, or the worker's
+    reader's, ReadTurns._main, which runs every edged-reader camera's loop: design/0302)."""
     out: Counter = Counter()
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
             frames = stack.split(";")
-            if camera_only and not any("CameraRecorder._main" in f for f in frames):
+            if camera_only and not any("CameraRecorder._main" in f or "ReadTurns._main" in f for f in frames):
                 continue
             out[step_of(frames)] += int(count)
     return out
@@ -110,7 +112,7 @@ NATIVE = ("Python interpreter", "FFmpeg (libav*)", "SHA-256 (libcrypto)", "libc 
 
 
 def _thread(comm: str) -> str:
-    if comm.startswith("cam-"):
+    if is_camera_thread(comm):
         return "camera threads"
     return comm if comm in THREADS else "worker other"
 
@@ -168,7 +170,7 @@ def perf_split(script: str) -> Counter:
 
 
 def thread_times(pids: list[int]) -> tuple[int, int]:
-    """(utime, stime) ticks summed over the camera threads (`cam-*`) of `pids`."""
+    """(utime, stime) ticks summed over the camera threads (`cam-*`, and the worker's `reader`) of `pids`."""
     u = s = 0
     for pid in pids:
         try:
@@ -180,7 +182,7 @@ def thread_times(pids: list[int]) -> tuple[int, int]:
                 text = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
             except OSError:
                 continue
-            if text[text.index("(") + 1:text.rindex(")")].startswith("cam-"):
+            if is_camera_thread(text[text.index("(") + 1:text.rindex(")")]):
                 f = text[text.rindex(")") + 2:].split()
                 u, s = u + int(f[11]), s + int(f[12])
     return u, s

@@ -39,7 +39,8 @@ from bench.common import OUT, command_line, environment, log, table
 from bench.record_throughput import serve_clip
 from recorder import camera, rtp
 from recorder.camera import CameraRecorder, Settings
-from recorder.edged_source import EdgedSource, _Streams, _Video
+from recorder.edged_source import EdgedSource, _Codec, _Streams, _Video
+from recorder.read_turns import drive
 from recorder.rtsp_session import Session, parameter_sets
 from recorder.segment import SegmentFile
 
@@ -135,9 +136,10 @@ class _Replay(EdgedSource):
 
     def __init__(self, data: bytes, channel: int, stream: Any) -> None:  # no session: nothing read
         self.container, self.start_time_realtime, self._template = self, None, None
-        self.streams = _Streams(_Video(stream, Fraction(20)))
+        self.streams = _Streams(_Video(stream, Fraction(20), _Codec(stream.codec_context)))
         self._data, self._channel, self._vstream = data, channel, stream
         self.cpu = 0.0
+        self.arrival_us = 0  # read from memory: no low-water wait
 
     def demux(self, *_streams: Any) -> Iterator[Any]:
         dep = rtp.Depacketizer("h264")
@@ -174,7 +176,7 @@ def camera_loop(data: bytes, channel: int, params: bytes, out: Path) -> float:
         rec = CameraRecorder({"id": "replay", "url": "rtsp://replay"}, settings, lambda e: None, lambda c: None)
         src = _Replay(data, channel, stream)
         camera.WARMUP_US = 0  # the replay runs faster than real time: no warm-up to wait for
-        rec._record(src)
+        drive(rec._steps(src))  # on this thread: the loop the worker's reader steps (design/0302)
         rec._close_segment(None, "replay end")
         return src.cpu
     finally:

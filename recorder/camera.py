@@ -16,8 +16,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Callable, TypedDict, cast
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from recorder import audio, diagnose
 from recorder.access_unit import access_units
@@ -26,10 +26,11 @@ from recorder.durability import Durability
 from recorder.edged_source import AUTO, EDGED, FFMPEG, EdgedSource
 from recorder.opening import open_camera
 from recorder.reader_choice import ReaderChoice
-from recorder.events import Closing, Emit, Opened, State
+from recorder.events import Closing, Emit, Opened, SegmentMeta, State
 from recorder.imagecheck import ImageSampler
 from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
 from recorder.picture_size import declared_size
+from recorder.read_turns import ReadTurns, drive
 from recorder.segment import SegmentFile, provenance, time_base
 from recorder.stats import StatsWindow, mono_us
 from storage.threadname import name_os_thread
@@ -76,15 +77,6 @@ _NEVER = 1 << 62  # next_sample when image checks are off
 HELD_MAX = 16  # a connection's first pictures held for a decode time (libavformat gives B-frame streams none at first)
 
 
-class SegmentMeta(TypedDict):
-    """What a closed segment's row says of its pictures and sound (Closing's fields)."""
-    codec: str
-    width: int
-    height: int
-    audio: int
-    retimed: int
-
-
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
@@ -103,7 +95,7 @@ class Settings:
 class CameraRecorder:
     def __init__(self, camera: dict[str, Any], settings: Settings, emit: Emit, on_closed: Callable[[Closing], None],
                  sampler: ImageSampler | None = None, gate: StorageGate | None = None, clock: Clock = SYSTEM,
-                 durability: Durability | None = None):
+                 durability: Durability | None = None, read_turns: ReadTurns | None = None):
         self.id: str = camera["id"]
         self.clock = clock
         self.url: str = camera["url"]
@@ -120,6 +112,8 @@ class CameraRecorder:
         self.on_closed = on_closed  # hands a closed segment to the hasher
         self.gate = gate
         self.durability = durability  # the worker's durability thread (design/0052); None: durable at close only
+        # The worker's reader of the edged reader's connections (design/0302); a camera alone has its own.
+        self.read_turns, self._own_turns = read_turns or ReadTurns(), read_turns is None
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._main, name=f"cam-{self.id}", daemon=True)
         self._rng = random.Random()
@@ -215,11 +209,21 @@ class CameraRecorder:
             self.stop.wait(backoff_us(attempt, self.settings.reconnect_max_us, self._rng) / 1e6)
         if self.motion is not None:
             self.motion.stop()
+        if self._own_turns:
+            self.read_turns.close()
         self._state(STOPPED)
 
     # one run --------------------------------------------------------------------------
     def _record(self, source: Source | EdgedSource) -> bool:
-        """Remux one connection until it ends; True if any frame was recorded.
+        """Remux one connection until it ends; True if any frame was recorded. The edged reader's is read in
+        turns with the worker's other cameras by its reader (design/0302), libavformat's on this thread."""
+        if isinstance(source, EdgedSource):
+            source.turns = True
+            return self.read_turns.run(self._steps(source), self.stop)
+        return drive(self._steps(source))
+
+    def _steps(self, source: Source | EdgedSource) -> Generator[None, None, bool]:
+        """The run: yields when everything that had come is recorded (the edged reader in turns).
 
         Over 60 lines on purpose: this is the per-packet loop, and its state (timestamps, the
         run clock, the warm-up, the stats window) stays in locals because an attribute or a call
@@ -281,6 +285,9 @@ class CameraRecorder:
         if not isinstance(source, EdgedSource):  # the edged reader hands whole access units (design/0079)
             packets = access_units(packets, vindex, video.codec_context.name)
         for pkt in packets:
+            if pkt is None:  # all that had come is recorded: the reader turns to its next camera
+                yield
+                continue
             if stopped():
                 break
             size = pkt.size

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import socket
 import struct
 import threading
 import time
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, cast
 
 from recorder import diagnose, picture_size
 from recorder.fastpath import rtp
+from recorder.read_turns import TURN_US
 from recorder.rtsp_session import GARBLED, UNSPOKEN, Media, RtspFailure, Session, parameter_sets
 from recorder.timeline import RtpTimes, observed_depth
 from storage.lazy import lazy_import
@@ -41,14 +41,13 @@ TIME_BASE = Fraction(1, 90000)
 DEFAULT_RATE = Fraction(25)
 # A stream whose SPS does not say its reorder depth: its first pictures show it (design/0093).
 OBSERVE_UNITS = 12
-# A read wakes the camera's thread once READ_LOWAT bytes have arrived or READ_WAIT_US has passed,
-# not at each burst the camera sends (a picture's packets): ~8 wakes a second at 4 Mbit/s, not 20,
-# and the camera threads' CPU 0.43-0.45 % of a core a camera, not 0.53 (design/0079 "Fewer wakes"). The
-# wait delays a fragment's last picture by as much, which the muxer's cut allows for (segment.py
-# muxer_fragment_us: the power-cut bound of design/0061 holds). EDGED_READ_LOWAT=0 in a worker's
-# environment wakes at each burst, for bench/record_throughput.py's before/after only.
-READ_LOWAT = int(os.environ.get("EDGED_READ_LOWAT", str(rtp.READ_BYTES)) or 0)
-READ_WAIT_US = 125_000
+# Until its first keyframe a connection is read on its camera's thread, a read woken once READ_LOWAT
+# bytes have arrived or READ_WAIT_US has passed (design/0079 "Fewer wakes"); from there the worker's
+# reader reads it, every TURN_US, in turns with its other cameras (recorder/read_turns.py, design/0302).
+# Either wait delays a fragment's last picture by as much, which the muxer's cut allows for (segment.py
+# muxer_fragment_us: the power-cut bound of design/0061 holds).
+READ_LOWAT = rtp.READ_BYTES
+READ_WAIT_US = TURN_US
 FALLBACK = "fallback"  # RtspFailure.kind: the edged reader will not record this camera; libavformat may
 
 
@@ -99,6 +98,7 @@ class EdgedSource:
         self._origin: int | None = None
         self.depth: int | None = None  # the stream's reorder depth (pictures), once known
         self.leading = 0  # pictures of the first GOP shown before its keyframe: not handed on (design/0150)
+        self.turns = False  # read by the worker's reader in turns, without waiting (recorder/read_turns.py)
         try:
             self._setup(settings, connect_us, forced)
         except BaseException:
@@ -131,12 +131,9 @@ class EdgedSource:
         # (Python's own timeout polls first). A timeout is EAGAIN, raised as TimeoutError in _units.
         sock.settimeout(None)
         self._read_timeout_s = settings.read_timeout_us / 1e6
-        self._lowat = READ_LOWAT
-        wait_us = settings.read_timeout_us
-        if self._lowat > 0:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, self._lowat)
-            wait_us = min(wait_us, READ_WAIT_US)
-        self.arrival_us = wait_us if self._lowat > 0 else 0  # how late a picture may be read (segment.py)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, READ_LOWAT)
+        wait_us = min(settings.read_timeout_us, READ_WAIT_US)
+        self.arrival_us = READ_WAIT_US  # how late a picture may be read (segment.py)
         for opt, us_ in ((socket.SO_RCVTIMEO, wait_us), (socket.SO_SNDTIMEO, settings.read_timeout_us)):
             secs, us = divmod(us_, 1_000_000)
             sock.setsockopt(socket.SOL_SOCKET, opt, struct.pack("ll", secs, us))
@@ -147,10 +144,10 @@ class EdgedSource:
     def _first(self, video: Media) -> None:
         """Read to the first keyframe and the picture after it (the frame rate, when the SDP
         names none; more with B pictures, design/0093), and make the stream the muxer copies."""
-        units = self._units()
+        units = self._units()  # not in turns yet: every item is an access unit
         pending = self._pending
         for au in units:
-            pending.append(au)
+            pending.append(cast(rtp.AccessUnit, au))
             if len(pending) >= 2 or time.monotonic() > self._deadline:
                 break
         if not pending:
@@ -161,7 +158,7 @@ class EdgedSource:
             # The SPS does not say its depth, or B pictures and no frame rate in the SDP: the
             # first pictures show them (design/0093; the second picture is not the next one then)
             for au in units:
-                pending.append(au)
+                pending.append(cast(rtp.AccessUnit, au))
                 if len(pending) >= OBSERVE_UNITS or time.monotonic() > self._deadline:
                     break
         self.depth = depth = reorder_of(self.codec, parameter_sets(video), pending)
@@ -187,15 +184,18 @@ class EdgedSource:
         self.streams = _Streams(_Video(stream, rate, codec))
         self._rest = units
 
-    def _units(self) -> Iterator[rtp.AccessUnit]:
-        """The access units as they arrive; the first is a keyframe (the depacketiser waits)."""
+    def _units(self) -> Iterator[rtp.AccessUnit | None]:
+        """The access units as they arrive; the first is a keyframe (the depacketiser waits).
+        Once `turns` is set (recorder/read_turns.py) it reads without waiting and yields None
+        when all that had come is read: the worker's reader turns to its next camera."""
         sock = self._session.sock
         assert sock is not None
         inter, dep, session = self._inter, self._dep, self._session
         rtp_ch, rtcp_ch = session.channels
         recv_into, room, filled, drain = sock.recv_into, inter.room, inter.filled, rtp.drain
         monotonic = time.monotonic
-        lowat, heard = self._lowat > 0, monotonic()
+        heard = monotonic()
+        n = full = rtp.READ_BYTES
         out: list[rtp.AccessUnit] = []
         while True:
             # The packets of one read, in the compiled loop where it is built (recorder/fastpath.py);
@@ -208,26 +208,28 @@ class EdgedSource:
                 if sr is None:
                     break
                 self._sr = sr
+            turns = self.turns
+            if turns and n < full:  # a short read (or none): all that had come is read
+                yield None
             try:
-                n = recv_into(room(), rtp.READ_BYTES)
-            except BlockingIOError:  # SO_RCVTIMEO ran out
-                if not lowat or monotonic() - heard >= self._read_timeout_s:
+                n = recv_into(room(), full, socket.MSG_DONTWAIT) if turns else recv_into(room(), full)
+            except BlockingIOError:  # SO_RCVTIMEO's wait ran out, or nothing has come since the last turn
+                if monotonic() - heard >= self._read_timeout_s:
                     raise TimeoutError("nothing from the camera within the read timeout") from None
-                n = -1  # a low-water wait that ran out with nothing: wait again
+                n = -1  # wait again
             if not n:
                 yield from dep.flush()
                 return
             if n > 0:
                 filled(n)
-                if lowat:
-                    heard = monotonic()
+                heard = monotonic()
             if not dep.units and (monotonic() > self._deadline or (self._stop is not None and self._stop.is_set())):
                 raise RtspFailure("no keyframe within the connect timeout", kind=FALLBACK)
             if monotonic() >= self._next_keepalive:
                 self._next_keepalive = monotonic() + session.keepalive_s
                 session.keepalive()
 
-    def demux(self, *_streams: Any) -> Iterator["av.Packet[Any]"]:
+    def demux(self, *_streams: Any) -> Iterator["av.Packet[Any] | None"]:
         """Each access unit: pts its RTP time, dts from the stream's reorder depth (design/0093);
         nothing here moves a picture. A jump of the camera's clock starts the reorder buffer
         again, and the clock reading waits for a report from after it. In the connection's first
@@ -241,6 +243,9 @@ class EdgedSource:
         lead = True  # the connection's first GOP (one test of a local a picture after it)
         for units in (_taken(pending), self._rest):  # the first keyframe is not held for the connection's life
             for au in units:
+                if au is None:  # the turn's end (recorder/read_turns.py)
+                    yield None
+                    continue
                 if lead:
                     if au.key and au.ts != origin:
                         lead = False

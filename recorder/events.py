@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, TypedDict
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,15 @@ class Closed(Event):
         return {"end_us": self.end_us, "bytes": self.bytes, "frames": self.frames, "codec": self.codec,
                 "width": self.width, "height": self.height, "audio": self.audio, "sha256": self.sha256,
                 "closed_us": self.closed_us, "retimed": self.retimed}
+
+
+class SegmentMeta(TypedDict):
+    """What a closed segment's row says of its pictures and sound (Closing's fields)."""
+    codec: str
+    width: int
+    height: int
+    audio: int
+    retimed: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from recorder.camera import CameraRecorder, Settings
 from recorder.source import StorageGate
 from recorder.durability import Durability
 from recorder.imagecheck import ImageSampler
+from recorder.read_turns import ReadTurns
 from storage.threadname import name_os_thread
 from storage import logs
 from storage.lazy import lazy_import, loaded
@@ -224,6 +225,7 @@ def main() -> int:
     # interval alone of before, kept for bench/record_throughput.py's comparison only.
     durability = Durability(settings.fsync_us, follow_writes=os.environ.get("EDGED_DURABILITY") != "interval")
     sampler = image_sampler(settings, emit)
+    reader = ReadTurns()  # reads the edged reader's cameras in turns (design/0302)
     cameras: dict[str, CameraRecorder] = {}
     stopping = threading.Event()
 
@@ -245,7 +247,7 @@ def main() -> int:
             _test_crash(msg["camera"]["id"])
             memory.fit(len(cameras | {msg["camera"]["id"]: None}))
             cam = CameraRecorder(msg["camera"], own_settings(settings, msg["camera"]), emit, hasher.submit, sampler, gate,
-                                 durability=durability)
+                                 durability=durability, read_turns=reader)
             if (old := cameras.pop(cam.id, None)) is not None:
                 remove(old)
             cameras[cam.id] = cam
@@ -260,7 +262,7 @@ def main() -> int:
             sampler.refer(msg["camera"], msg["set_us"], msg["thumb"])
         elif cmd == "stop":
             break
-    _shutdown(list(cameras.values()), durability, hasher, sampler, emit)
+    _shutdown(list(cameras.values()), reader, durability, hasher, sampler, emit)
     return 0
 
 
@@ -272,13 +274,14 @@ def own_settings(settings: Settings, camera: dict[str, Any]) -> Settings:
     return dataclasses.replace(settings, **own) if own else settings
 
 
-def _shutdown(cameras: list[CameraRecorder], durability: Durability, hasher: Hasher, sampler: ImageSampler | None,
-              emit: EventSink) -> None:
+def _shutdown(cameras: list[CameraRecorder], reader: ReadTurns, durability: Durability, hasher: Hasher,
+              sampler: ImageSampler | None, emit: EventSink) -> None:
     """Close every segment (each made durable by its close), then the worker's threads, then say bye."""
     for cam in cameras:
         cam.stop.set()
     for cam in cameras:
         cam.thread.join()
+    reader.close()
     durability.close()
     hasher.close()
     if sampler is not None:

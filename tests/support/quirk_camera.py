@@ -22,6 +22,7 @@ rate (an H.265 clip, `.h265`, as RFC 7798's AP and FU). Each quirk is a name in 
   no_sprop        an SDP without sprop-parameter-sets (SPS/PPS only in band)
   sei             an SEI NAL unit (with emulation prevention bytes) before every keyframe
   hates_edged     the session is dropped 1 s after PLAY when the client calls itself "edged"
+  stall           nothing more is sent 2 s after PLAY, the session kept open and answered (a hung encoder)
   aud_cut         an access unit delimiter, its own packet, before every picture (gst-rtsp-server's
                   x264 streams), and the session dropped after the delimiter of the picture 2 s and 9
                   pictures in (the 50th at 20 fps), before its slices (a camera killed between them)
@@ -387,6 +388,8 @@ class _Conn:
             if "hates_edged" in self.q and self.agent == "edged" and now - start > 1:
                 self.drop()
                 return
+            if "stall" in self.q and now - start > 2:
+                return  # the connection stays: its requests are still answered (serve)
             n += 1
             delay = start + n / self.cam.fps - time.monotonic()
             if delay > 0:

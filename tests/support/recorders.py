@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 from recorder.camera import CameraRecorder, Settings
 from recorder.events import to_dict
+from recorder.read_turns import ReadTurns
 
 
 @dataclass
@@ -28,8 +29,9 @@ def recording(urls: dict[str, str], settings: Settings, reader: str | None = Non
     `reader` (design/0079): the cameras' RTSP reader; None: EDGED_TEST_READER's, else "auto"."""
     run = Recording([])
     reader = reader or os.environ.get("EDGED_TEST_READER") or "auto"
+    turns = ReadTurns()  # one reader for them all, as a worker's (design/0302)
     run.recs = [CameraRecorder({"id": cam, "url": url, "reader": reader}, settings, lambda e: run.events.append(to_dict(e)),
-                               lambda c: run.closed.append(asdict(c))) for cam, url in urls.items()]
+                               lambda c: run.closed.append(asdict(c)), read_turns=turns) for cam, url in urls.items()]
     for rec in run.recs:
         rec.start()
     try:
@@ -39,3 +41,4 @@ def recording(urls: dict[str, str], settings: Settings, reader: str | None = Non
             rec.stop.set()
         for rec in run.recs:
             rec.thread.join(30)
+        turns.close()

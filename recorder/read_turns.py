@@ -1,0 +1,117 @@
+"""One thread that reads every edged-reader camera of a worker, each in turn (design/0302).
+
+A camera's thread connects (recorder/opening.py) and hands its run, a generator that reads,
+stamps and writes what has come and yields when nothing more has (recorder/camera.py `_steps`),
+to the worker's `ReadTurns`; it then sleeps until the run ends. Every TURN_US the reader wakes
+once and steps each run in turn: one wake a turn for all the worker's cameras, not one a camera,
+and no hand-off of the interpreter between camera threads in between. A run that ends, fails or
+is stopped is handed back to its camera's thread, which reconnects as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Generator
+from typing import Any
+
+from storage.threadname import name_os_thread
+
+log = logging.getLogger(__name__)
+
+# How often the reader turns: the edged reader's low-water wait (recorder/edged_source.py READ_WAIT_US),
+# which the muxer's fragments already allow for (recorder/segment.py muxer_fragment_us).
+TURN_US = 125_000
+
+
+class _Run:
+    __slots__ = ("steps", "stop", "done", "value", "error")
+
+    def __init__(self, steps: Generator[None, None, bool], stop: threading.Event):
+        self.steps, self.stop = steps, stop
+        self.done = threading.Event()
+        self.value = False
+        self.error: BaseException | None = None
+
+
+class ReadTurns:
+    """The worker's reader. `run` is called on a camera's thread and returns what the run returns
+    (or raises what it raised) once it has ended; everything between happens on the reader's thread."""
+
+    def __init__(self, turn_us: int = TURN_US):
+        self.turn_s = turn_us / 1e6
+        self._new: list[_Run] = []
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="reader", daemon=True)
+        self._started = False
+
+    def run(self, steps: Generator[None, None, bool], stop: threading.Event) -> bool:
+        """Step `steps` in turns until it returns, raises, or `stop` is set (then it is closed)."""
+        run = _Run(steps, stop)
+        with self._lock:
+            if self._closed.is_set():
+                raise RuntimeError("the worker's reader is closed")
+            self._new.append(run)
+            if not self._started:
+                self._started = True
+                self._thread.start()
+        run.done.wait()
+        if run.error is not None:
+            raise run.error
+        return run.value
+
+    def close(self, timeout: float = 10) -> None:
+        """Stop turning (after each camera's run has been stopped: a run left is closed)."""
+        with self._lock:
+            self._closed.set()
+            started = self._started
+        if started:
+            self._thread.join(timeout)
+
+    def _main(self) -> None:
+        name_os_thread("reader")
+        runs: list[_Run] = []
+        turn_s, monotonic = self.turn_s, time.monotonic
+        due = monotonic()
+        while True:
+            with self._lock:
+                runs += self._new
+                self._new.clear()
+                closed = self._closed.is_set()
+            for run in runs:
+                _step(run, closed)
+            runs = [r for r in runs if not r.done.is_set()]
+            if closed and not runs:
+                return
+            due += turn_s
+            wait = due - monotonic()
+            if wait <= 0:  # a turn took longer than TURN_US: the next at once, and on time from there
+                due -= wait
+            elif self._closed.wait(wait):
+                due = monotonic()
+
+
+def _step(run: _Run, closed: bool) -> None:
+    """One turn of one run: what has come is recorded; an end, a failure or a stop is handed back."""
+    try:
+        if run.stop.is_set() or closed:
+            run.steps.close()  # the run ends at its last yield; its camera's thread closes the segment
+        else:
+            next(run.steps)
+            return
+    except StopIteration as end:
+        run.value = end.value
+    except BaseException as exc:  # noqa: BLE001 - handed to the camera's thread, which reports it
+        run.error = exc
+    run.done.set()
+
+
+def drive(steps: Generator[Any, None, bool]) -> bool:
+    """A run on its own camera's thread: stepped until it returns (it waits in its reads)."""
+    try:
+        while True:
+            next(steps)
+    except StopIteration as end:
+        return bool(end.value)
