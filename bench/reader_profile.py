@@ -117,11 +117,17 @@ def _thread(comm: str) -> str:
     return comm if comm in THREADS else "worker other"
 
 
+# Where a kernel dispatches system calls from a table of its own (x64_sys_call), `__x64_sys_NAME`
+# is inlined away: the sample's chain names the call's own function instead.
+_CALLS = {"do_pwritev": "pwrite64", "ksys_pwrite64": "pwrite64", "ksys_write": "write", "__sys_recvfrom": "recvfrom",
+          "__sys_recvmsg": "recvmsg", "do_fsync": "fdatasync", "futex_wait": "futex", "futex_wake": "futex"}
+
+
 def _native(frames: list[tuple[str, str]]) -> str:
     """The native step of one perf sample, from its frames (symbol, object), leaf first."""
     for sym, _dso in frames:
-        if sym.startswith("__x64_sys_"):
-            name = sym[len("__x64_sys_"):]
+        if sym.startswith("__x64_sys_") or sym in _CALLS:
+            name = _CALLS.get(sym) or sym[len("__x64_sys_"):]
             if name in ("recvfrom", "recvmsg", "read"):
                 return "sys recvfrom"
             if name in ("pwrite64", "write"):

@@ -224,8 +224,7 @@ def main() -> int:
     # A pass after each fragment (design/0061); EDGED_DURABILITY=interval is the pass per fsync
     # interval alone of before, kept for bench/record_throughput.py's comparison only.
     durability = Durability(settings.fsync_us, follow_writes=os.environ.get("EDGED_DURABILITY") != "interval")
-    sampler = image_sampler(settings, emit)
-    reader = ReadTurns()  # reads the edged reader's cameras in turns (design/0302)
+    sampler, reader = image_sampler(settings, emit), ReadTurns()  # the reader: cameras read in turns (design/0302)
     cameras: dict[str, CameraRecorder] = {}
     stopping = threading.Event()
 
