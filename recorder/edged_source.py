@@ -208,11 +208,10 @@ class EdgedSource:
                 if sr is None:
                     break
                 self._sr = sr
-            turns = self.turns
-            if turns and n < full:  # a short read (or none): all that had come is read
+            if self.turns and n < full:  # a short read (or none): all that had come is read
                 yield None
             try:
-                n = recv_into(room(), full, socket.MSG_DONTWAIT) if turns else recv_into(room(), full)
+                n = recv_into(room(), full, socket.MSG_DONTWAIT if self.turns else 0)
             except BlockingIOError:  # SO_RCVTIMEO's wait ran out, or nothing has come since the last turn
                 if monotonic() - heard >= self._read_timeout_s:
                     raise TimeoutError("nothing from the camera within the read timeout") from None

@@ -44,8 +44,7 @@ class ReadTurns:
         self._new: list[_Run] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._main, name="reader", daemon=True)
-        self._started = False
+        self._thread = threading.Thread(target=self._main, name="reader", daemon=True)  # started by the first run
 
     def run(self, steps: Generator[None, None, bool], stop: threading.Event) -> bool:
         """Step `steps` in turns until it returns, raises, or `stop` is set (then it is closed)."""
@@ -54,8 +53,7 @@ class ReadTurns:
             if self._closed.is_set():
                 raise RuntimeError("the worker's reader is closed")
             self._new.append(run)
-            if not self._started:
-                self._started = True
+            if self._thread.ident is None:
                 self._thread.start()
         run.done.wait()
         if run.error is not None:
@@ -64,10 +62,9 @@ class ReadTurns:
 
     def close(self, timeout: float = 10) -> None:
         """Stop turning (after each camera's run has been stopped: a run left is closed)."""
-        with self._lock:
+        with self._lock:  # no run starts the thread after this
             self._closed.set()
-            started = self._started
-        if started:
+        if self._thread.ident is not None:
             self._thread.join(timeout)
 
     def _main(self) -> None:
