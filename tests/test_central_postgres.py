@@ -34,7 +34,7 @@ from tests.support.catalog import (CENTRAL_FINDING_MESSAGE_SQL, CENTRAL_PG_DDL, 
                                    central_pg_in_recovery, central_pg_partitions, central_pg_run,
                                    central_pg_switch_wal, central_pg_writes_refused, central_pg_stored_twice,
                                    central_unverified, central_destruction_days, central_pg_hold_advisory,
-                                   central_pg_advisory_waiters)
+                                   central_pg_advisory_waiters, central_pg_backend_gone)
 from tests.support.daemon import wait_for
 from tests.support.postgres import Postgres, Restored, WalArchive, available, base_backup
 from tests.support.daemon import ROOT
@@ -515,7 +515,9 @@ def test_migrate_on_postgres_waits_for_every_instance_to_stop(pg_url):
         with pytest.raises(SchemaError, match="instances are still running on this store .edged-central-9 on h, "
                            r"pid \d+, heartbeat \d+ s ago.: schema step.s. 5, 6, 7 cannot run beside them"):
             migrate.run(store, dry_run=False, progress=lambda _t: None)
-        running.close()  # the instance stops
+        pid = running.info.backend_pid
+        running.close()  # the instance stops: its heartbeat is live until the server lets its session go
+        wait_for(lambda: central_pg_backend_gone(pg_url, pid), 30, "the instance's session gone on the server")
         said: list[str] = []
         assert migrate.run(store, dry_run=False, progress=said.append)["done"] == [5, 6, 7]
         assert said[-1] == "schema 7: done"

@@ -260,6 +260,13 @@ def central_pg_advisory_waiters(url: str) -> int:
         return int(c.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()[0])
 
 
+def central_pg_backend_gone(url: str, pid: int) -> bool:
+    """The server has let session `pid` go (a client's close returns before its backend exits)."""
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as c:
+        return c.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0] == 0
+
+
 def central_messages(store) -> int:
     return store.db.execute("SELECT count(*) FROM messages").fetchone()[0]
 
