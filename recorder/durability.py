@@ -7,10 +7,7 @@ write, which wakes the thread; the thread gathers the writes of a short window (
 that fragment, other cameras' fragments written at the same moment), then one pass
 `fdatasync`s the files written since the last pass (and, once, the folder of a new file, so
 its name survives a power cut). A power cut so loses about one fragment, not a fragment plus
-an fsync interval; the fsync interval remains the longest a written byte waits (design/0061).
-What a pass has made durable it drops from the page cache (whole pages; the last, partial one
-stays for the next append), and a closed file all of it: footage is not read back soon, and a
-box's memory should not fill with it (design/0303). The
+an fsync interval; the fsync interval remains the longest a written byte waits (design/0061). The
 thread works on descriptors of its own (the file opened again read-only), so a camera thread
 closing its segment never waits for a pass, and a pass never syncs a descriptor number that
 was closed and reused.
@@ -35,15 +32,12 @@ class Synced:
     """One registered file. `dirty` is set by its writer after each write (a plain attribute:
     the pass clears it before syncing, so a write during the sync is synced next pass)."""
 
-    __slots__ = ("fd", "dir_fd", "dirty", "dir_synced", "released", "error", "syncs", "written_ns", "wake", "end",
-                 "dropped")
+    __slots__ = ("fd", "dir_fd", "dirty", "dir_synced", "released", "error", "syncs", "written_ns", "wake")
 
     def __init__(self, fd: int, dir_fd: int, wake: Callable[[], None] | None = None):
         self.fd = fd
         self.wake = wake          # called by the writer after a write: wakes the pass (None: interval only)
         self.written_ns = 0       # monotonic time of the last write, for the lag the pass records
-        self.end = 0              # bytes written from the file's start (set by the writer with `dirty`)
-        self.dropped = 0          # the file's first bytes a pass has dropped from the page cache
         self.dir_fd = dir_fd
         self.dirty = False
         self.dir_synced = False
@@ -57,18 +51,6 @@ class Synced:
 
 
 GATHER_S = 0.02  # after a write wakes the thread: the fragment's other writes, and fragments of the same moment
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _drop_cached(fd: int, start: int, length: int) -> bool:
-    """Drop a durable range of a file from the page cache (length 0: to its end). Only a hint:
-    a file system that refuses it loses nothing."""
-    try:
-        os.posix_fadvise(fd, start, length, os.POSIX_FADV_DONTNEED)
-        return True
-    except OSError as exc:
-        log.debug("cannot drop a segment's pages from the cache: %s", exc)
-        return False
 
 
 class Durability:
@@ -125,7 +107,7 @@ class Durability:
             if not f.dirty:
                 continue
             f.dirty = False
-            written, end = f.written_ns, f.end
+            written = f.written_ns
             try:
                 os.fdatasync(f.fd)
                 lag = time.monotonic_ns() - written
@@ -137,10 +119,6 @@ class Durability:
             except OSError as exc:
                 log.error("cannot make a segment durable: %s", exc)
                 f.error = exc
-            else:
-                upto = end - end % PAGE  # the partial last page stays: the next append would read it back
-                if upto > f.dropped and _drop_cached(f.fd, f.dropped, upto - f.dropped):
-                    f.dropped = upto
             f.syncs += 1
             self.syncs += 1
         self.sync_ns += time.monotonic_ns() - started
@@ -149,7 +127,6 @@ class Durability:
             with self._lock:
                 self._files = [f for f in self._files if f not in done]
             for f in done:
-                _drop_cached(f.fd, 0, 0)  # fsynced by its close: all of it is clean
                 os.close(f.fd)
                 os.close(f.dir_fd)
 

@@ -158,7 +158,6 @@ class HashingFile:
         if pos + size > self.end:
             self.end = pos + size
         if synced is not None:
-            synced.end = self.end
             synced.written_ns = time.monotonic_ns()
             if not synced.dirty:  # the first write since the last pass: wake it (the rest of the
                 synced.dirty = True  # fragment's buffers join that pass, design/0061)

@@ -5,13 +5,12 @@ forgotten (its duplicate descriptors closed); a failed sync surfaces at the writ
 
 import fcntl
 import os
-import subprocess
 import time
 
 import pytest
 import av
 
-from recorder.durability import PAGE, Durability, Synced
+from recorder.durability import Durability, Synced
 from recorder.edged_source import READ_WAIT_US
 from recorder.segment import SYNC_HEADROOM_US, HashingFile, SegmentFile, muxer_fragment_us
 from storage.export.fmp4 import fragments, read_header
@@ -71,41 +70,6 @@ def test_the_thread_never_holds_a_segment_open_for_writing(tmp_path):
         HashingFile(fd, entry).write(b"x")
         durability.sync_pass()
         assert entry.syncs == 1 and entry.error is None  # fdatasync through a read-only descriptor
-    finally:
-        durability.close()
-        os.close(fd)
-        os.close(dir_fd)
-
-
-def _resident_pages(path) -> int:
-    """Pages of the file in the page cache, as util-linux's fincore counts them."""
-    out = subprocess.run(["fincore", "--noheadings", "--raw", "--output", "PAGES", str(path)],
-                         capture_output=True, text=True, check=True).stdout
-    return int(out.strip())
-
-
-def test_what_a_pass_made_durable_leaves_the_page_cache_but_the_page_appended_to(tmp_path):
-    """design/0303: footage is not read back soon; the box's memory is not filled with it. The
-    partial last page stays, so the next append never waits for it to be read back."""
-    durability = Durability(10 * S)
-    path = tmp_path / "seg.mp4"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-    dir_fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        entry = durability.register(fd, dir_fd)
-        f = HashingFile(fd, entry)
-        f.write(b"x" * (3 * PAGE + 100))
-        assert _resident_pages(path) == 4  # written, not yet durable: all in the cache
-        durability.sync_pass()
-        assert entry.syncs == 1 and entry.dropped == 3 * PAGE
-        assert _resident_pages(path) == 1  # the page the next fragment is appended to
-        f.write(b"y" * (2 * PAGE))
-        durability.sync_pass()
-        assert entry.dropped == 5 * PAGE and _resident_pages(path) == 1
-        entry.release()  # closed (its close fsyncs): the next pass drops the rest
-        durability.sync_pass()
-        assert entry not in durability._files and _resident_pages(path) == 0
-        assert os.path.getsize(path) == 5 * PAGE + 100
     finally:
         durability.close()
         os.close(fd)
