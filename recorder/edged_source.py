@@ -208,10 +208,11 @@ class EdgedSource:
                 if sr is None:
                     break
                 self._sr = sr
-            if self.turns and n < full:  # a short read (or none): all that had come is read
+            flags = socket.MSG_DONTWAIT if self.turns else 0  # set once, when the run is handed to the reader
+            if flags and n < full:  # a short read (or none): all that had come is read
                 yield None
             try:
-                n = recv_into(room(), full, socket.MSG_DONTWAIT if self.turns else 0)
+                n = recv_into(room(), full, flags)
             except BlockingIOError:  # SO_RCVTIMEO's wait ran out, or nothing has come since the last turn
                 if monotonic() - heard >= self._read_timeout_s:
                     raise TimeoutError("nothing from the camera within the read timeout") from None

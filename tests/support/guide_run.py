@@ -177,15 +177,14 @@ class Run:
         if text == "edgectl status" and place == "spare":
             self.seen["after_enrolment"] = self.status("spare")
         if text.startswith("kill -9"):  # "the standby records its cameras within seconds", and a person sees it
-            wait_for(lambda: self.look("spare", lambda c: rows(c, "standins")), 30, "the standby standing in")
-            wait_for(self.standby_recording, 30, "the standby recording node1's cameras")
+            wait_for(self.standby_recording, 60, "the standby standing in and recording node1's cameras")
         if text.startswith("edged run --config"):  # node1 back: its gap filled from the standby
             self.seen["from_standby"] = wait_for(self.filled, 180, "node1's gap filled from the standby")
 
     def standby_recording(self) -> bool:
-        """A segment of the standby's own open for each camera it stands in for: its footage begins
-        before node1 can be back, so node1's gap overlaps it (restarted before, node1 left a gap that
-        ended as the standby's first frames came, and had nothing to fetch)."""
+        """A spell of standing in, and a segment of the standby's own open for each of its cameras:
+        its footage begins before node1 can be back, so node1's gap overlaps it (restarted before,
+        node1 left a gap that ended as the standby's first frames came, and had nothing to fetch)."""
         spells = self.look("spare", lambda c: rows(c, "standins")) or []
         cameras = {camera for spell in spells for camera in json.loads(spell["cameras"])}
         recorded = {r["camera"] for r in self.look("spare", lambda c: rows(c, "segments")) or []}
