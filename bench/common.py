@@ -71,7 +71,28 @@ def environment() -> str:
     ff = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {platform.node()}, {os.cpu_count()} cores, "
-            f"load {load}; edged {source_state()}; {pyav}; {' '.join(ff.split()[:3])}")
+            f"load {load}; edged {source_state()}; {pyav}; {' '.join(ff.split()[:3])}{memory_return()}")
+
+
+def memory_return(sys_root: Path = Path("/sys")) -> str:
+    """What a virtual machine's guest does with its free memory, when it gives it back to its host:
+    a page given back costs the next writer a host fault when first touched again, so every byte of
+    footage costs more (bench/page_cache_cost.py, design/0304). Empty on a box that keeps its memory."""
+    said = []
+    reporting = sys_root / "module/page_reporting/parameters"
+    try:
+        order = int((reporting / "page_reporting_order").read_text())
+        given = int((reporting / "reported_kib").read_text()) / 2**20
+        said.append(f"free page reporting (order {order}, {given:,.0f} GB given back since boot)")
+    except (OSError, ValueError):
+        pass
+    try:
+        kdamonds = sys_root / "kernel/mm/damon/admin/kdamonds"
+        if any((k / "state").read_text().strip() == "on" for k in kdamonds.glob("[0-9]*")):
+            said.append("DAMON on")
+    except OSError:
+        pass
+    return f"; the guest returns free memory to its host: {', '.join(said)}" if said else ""
 
 
 def children(pid: int) -> list[int]:

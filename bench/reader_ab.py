@@ -51,7 +51,7 @@ def export_tree(rev: str, into: Path) -> tuple[Path, str]:
     if (tree / "scripts" / "build-compiled").exists():  # the compiled per-read loop, as its tree builds it (design/0160)
         (tree / ".venv").symlink_to(ROOT / ".venv")
         subprocess.run([str(tree / "scripts" / "build-compiled")], cwd=tree, check=True, capture_output=True)
-        said += " (its recorder/_rtpc built)"
+        said += f" (its per-read loop: {_imported(tree, 'from recorder import fastpath as m; m = m.rtp')})"
     return tree, said
 
 
@@ -72,7 +72,14 @@ def tree_daemon(tree: Path) -> Any:
 def which_tree(tree: Path) -> str:
     """Where the venv's Python imports the recorder from with `tree` as cwd and PYTHONPATH (a check
     that the old run is the old code)."""
-    out = subprocess.run([sys.executable, "-c", "import recorder.rtsp_session as m; print(m.__file__)"], cwd=tree,
+    return _imported(tree, "import recorder.rtsp_session as m")
+
+
+def _imported(tree: Path, statement: str) -> str:
+    """The file of the module `statement` binds to `m`, imported with `tree` as cwd and PYTHONPATH.
+    The per-read loop compiled from an rtp.py like the checkout's is the checkout's own
+    recorder/_rtpc (the venv's editable install finds it, so build-compiled has nothing to do)."""
+    out = subprocess.run([sys.executable, "-c", f"{statement}; print(m.__file__)"], cwd=tree,
                          env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True, check=True)
     return out.stdout.strip()
 
