@@ -74,25 +74,37 @@ def environment() -> str:
             f"load {load}; edged {source_state()}; {pyav}; {' '.join(ff.split()[:3])}{memory_return()}")
 
 
-def memory_return(sys_root: Path = Path("/sys")) -> str:
-    """What a virtual machine's guest does with its free memory, when it gives it back to its host:
-    a page given back costs the next writer a host fault when first touched again, so every byte of
-    footage costs more (bench/page_cache_cost.py, design/0304). Empty on a box that keeps its memory."""
-    said = []
+def memory_return(sys_root: Path = Path("/sys"), proc_root: Path = Path("/proc")) -> str:
+    """What a virtual machine's guest does with its free memory, when it can give it back to its
+    host: a page given back costs the next writer a host fault when first touched again, so every
+    byte of footage costs more (bench/page_cache_cost.py, design/0304). Empty on a box without."""
+    giving, holding = [], []
     reporting = sys_root / "module/page_reporting/parameters"
     try:
         order = int((reporting / "page_reporting_order").read_text())
-        given = int((reporting / "reported_kib").read_text()) / 2**20
-        said.append(f"free page reporting (order {order}, {given:,.0f} GB given back since boot)")
+        given = f"{int((reporting / 'reported_kib').read_text()) / 2**20:,.0f} GB given back since boot"
     except (OSError, ValueError):
         pass
+    else:
+        try:  # a zone's free blocks by order, 0 to the largest
+            largest = len((proc_root / "buddyinfo").read_text().split("\n")[0].split()) - 5
+        except OSError:
+            largest = order
+        if order <= largest:
+            giving.append(f"free page reporting (order {order}, {given})")
+        else:
+            holding.append(f"free page reporting held (order {order}, above the largest free block's {largest}; {given})")
     try:
-        kdamonds = sys_root / "kernel/mm/damon/admin/kdamonds"
-        if any((k / "state").read_text().strip() == "on" for k in kdamonds.glob("[0-9]*")):
-            said.append("DAMON on")
+        states = [(k / "state").read_text().strip() for k in (sys_root / "kernel/mm/damon/admin/kdamonds").glob("[0-9]*")]
     except OSError:
-        pass
-    return f"; the guest returns free memory to its host: {', '.join(said)}" if said else ""
+        states = []
+    if "on" in states:
+        giving.append("DAMON on")
+    elif states:
+        holding.append("DAMON off")
+    if giving:
+        return f"; the guest returns free memory to its host: {', '.join(giving + holding)}"
+    return f"; the guest keeps its free memory: {', '.join(holding)}" if holding else ""
 
 
 def children(pid: int) -> list[int]:
