@@ -38,15 +38,15 @@ def write_cost(gb: float, files: int) -> list[float]:
     fds = [os.open(where / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600) for i in range(files)]
     costs: list[float] = []
     try:
-        written, step, total = 0, 0, int(gb * 1e9)
+        written, counted, total = 0, 0, int(gb * 1e9)
         started = time.thread_time()
         while written < total:
             for fd in fds:
                 written += os.write(fd, view)
-            if written >= (step + 1) * 1e9 or written >= total:
+            if written >= (len(costs) + 1) * 1e9 or written >= total:
                 now = time.thread_time()
-                costs.append((now - started) / (written - step * 1e9) * 1e9)
-                started, step = now, step + 1
+                costs.append((now - started) / (written - counted) * 1e9)
+                started, counted = now, written
     finally:
         for fd in fds:
             os.close(fd)
@@ -65,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--gb must be above 0 and --files at least 1")
     log(f"command: {command_line('bench.page_cache_cost')}")
     log(f"environment: {environment()}")
-    costs = write_cost(args.gb, args.files)
+    try:
+        costs = write_cost(args.gb, args.files)
+    except OSError as exc:  # a full disk, mostly: the files written so far are gone again
+        log(f"cannot write {args.gb:g} GB in {OUT / 'page-cache'}: {exc}")
+        return 1
     log(table(["GB", "ns of CPU a byte written"], [[str(i + 1), f"{c:.2f}"] for i, c in enumerate(costs)]))
     log(f"first GB {costs[0]:.2f}, dearest {max(costs):.2f} ns a byte ({max(costs) / costs[0]:.1f}x); at 96 cameras "
         f"of 4 Mbit/s (48 MB/s) 1 ns a byte is {48e6 * 1e-9 / 96 * 100:.3f} % of a core a camera")
