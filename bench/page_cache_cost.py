@@ -17,7 +17,6 @@ sides of its ratio.
 from __future__ import annotations
 
 import argparse
-import mmap
 import os
 import shutil
 import time
@@ -32,9 +31,7 @@ def write_cost(gb: float, files: int) -> list[float]:
     where = OUT / "page-cache"
     shutil.rmtree(where, ignore_errors=True)
     where.mkdir(parents=True)
-    source = mmap.mmap(-1, CHUNK)
-    source.write(os.urandom(CHUNK))
-    view = memoryview(source)
+    chunk = os.urandom(CHUNK)
     fds = [os.open(where / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600) for i in range(files)]
     costs: list[float] = []
     try:
@@ -42,7 +39,7 @@ def write_cost(gb: float, files: int) -> list[float]:
         started = time.thread_time()
         while written < total:
             for fd in fds:
-                written += os.write(fd, view)
+                written += os.write(fd, chunk)
             if written >= (len(costs) + 1) * 1e9 or written >= total:
                 now = time.thread_time()
                 costs.append((now - started) / (written - counted) * 1e9)
@@ -50,8 +47,6 @@ def write_cost(gb: float, files: int) -> list[float]:
     finally:
         for fd in fds:
             os.close(fd)
-        view.release()
-        source.close()
         shutil.rmtree(where, ignore_errors=True)
     return costs
 
