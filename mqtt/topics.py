@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from storage import names
+
 ROOT = "edged/v1"
 OFFICE_CRL = "edged-office/v1/crl"  # the office's revocation list, retained (central/keys/ca.py CRL_TOPIC: the same)
 _LEVEL = re.compile(r"[^/+#\x00]+")
@@ -27,8 +29,9 @@ class Topics:
     node: str
 
     def __post_init__(self) -> None:
-        check_level(self.site, "site id")
-        check_level(self.node, "node id")
+        for value, what in ((self.site, "site id"), (self.node, "node id")):  # identities: the one rule (design/0315)
+            if not names.is_name(value):
+                raise ValueError(f"{what} {names.shown(value)} cannot be an MQTT topic level ({names.RULE})")
 
     @property
     def base(self) -> str:

@@ -93,8 +93,8 @@ def test_storage_rooms_keep_to_themselves():
 # beside it. A new room takes a place here; an import that would point sideways or up means the
 # code belongs lower (a schema step in schema/, a table's function in its table's room).
 STORAGE_FLOORS: tuple[tuple[str, ...], ...] = (
-    ("states", "alarm_kinds", "msg", "time", "mp4", "schema", "lazy", "threadname"),  # the vocabularies, the clock,
-    # the catalog's schema, imports on first use, a thread's name for the OS
+    ("states", "alarm_kinds", "msg", "time", "mp4", "schema", "lazy", "threadname", "names"),  # the vocabularies, the
+    # clock, the catalog's schema, imports on first use, a thread's name for the OS, the one rule for names
     ("disk", "audit", "node", "cameras", "alarms", "inspections", "logs", "outbox"),  # the disk; one table each
     ("catalog", "readonly", "keys", "maintenance", "declare"),  # the connection (the schema applied), the keys on
     # the disk; the config keys declared once, which edged and edged-central read through (design/0283)
