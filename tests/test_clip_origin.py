@@ -53,16 +53,18 @@ def fleet(tmp_path_factory):
     return {"data": data, "office": office, "boxes": boxes, "ca": ca_pem, "dir": d}
 
 
-def make(fleet: dict, out: Path, by: str, chain: bool = True) -> Path:
-    """An export signed by box `by` whose manifest (and clips' assertions) claim tw-hr-001/node1."""
+def make(fleet: dict, out: Path, by: str, chain: bool = True, signed_us: int = SIGNED,
+         header: dict | None = None) -> Path:
+    """An export signed by box `by` at `signed_us` whose manifest (and clips' assertions) claim
+    tw-hr-001/node1 (or what `header` says)."""
     key, pems = fleet["boxes"][by]
     db = open_readonly(fleet["data"] / "catalog.db")
     try:
         cams = export.gather(db, ["cam1"], T0 + 1 * S, T0 + 11 * S)
     finally:
         db.conn.close()
-    export.write_export(fleet["data"], out, key=key, header=HEADER, cameras=cams, from_us=T0 + 1 * S,
-                        to_us=T0 + 11 * S, now_us=SIGNED, chain=pems if chain else None)
+    export.write_export(fleet["data"], out, key=key, header=header or HEADER, cameras=cams, from_us=T0 + 1 * S,
+                        to_us=T0 + 11 * S, now_us=signed_us, chain=pems if chain else None)
     return out
 
 

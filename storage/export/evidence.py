@@ -348,7 +348,7 @@ def _b64(key: Any) -> str:
 
 
 # --- working copies and staging folders --------------------------------------------------------------
-_NAME = re.compile(r"^\.?[A-Za-z0-9][A-Za-z0-9._-]*$")  # a crashed export's ".x.partial" too
+_NAME = re.compile(r"\.?[A-Za-z0-9][A-Za-z0-9._-]*")  # a crashed export's ".x.partial" too; fullmatch (design/0315)
 
 
 def export_dir(data_dir: Path, kind: str, grant_id: int, now_us: int) -> Path:
@@ -370,7 +370,7 @@ def destroy_working_copy(data_dir: Path, folder: Path) -> dict[str, Any]:
     folder = Path(folder)
     target = folder.resolve()
     roots = {data_dir / WORKING_DIR, data_dir / EXPORTS_DIR}
-    if target.parent not in roots or not _NAME.match(target.name) or folder.is_symlink():
+    if target.parent not in roots or not _NAME.fullmatch(target.name) or folder.is_symlink():
         raise ExportError(f"{folder} is not a working copy or export staging folder of this node; "
                           "nothing was destroyed")
     if not target.is_dir():
