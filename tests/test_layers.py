@@ -458,6 +458,7 @@ def test_every_package_folder_is_installed():
     edged/viewer/desk/ was, and storage/schema/ would have been; issue 57)."""
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in _modules(*PACKAGES) if p.name == "__init__.py"}
+    found.add("edged_evidence_check")  # the checker's package, edged's verifier core too (package-dir, design/0316)
     assert found - listed == set(), "package folders pyproject.toml [tool.setuptools] packages does not name"
     assert listed - found == set(), "pyproject.toml names packages the tree does not have"
 

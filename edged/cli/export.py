@@ -15,7 +15,7 @@ from edged.cli.display import Verbs, JSON, Progress, UsageError, fmt_bytes, fmt_
 from edged.i18n import _
 from cryptography.hazmat.primitives import serialization
 
-from edged_evidence_check import check as core
+from edged_evidence_check import bounds, check as core
 from storage.keys import nodecert, nodekey, office_crl
 from storage.export import evidence as export, origin
 from argparse import Namespace
@@ -166,7 +166,7 @@ def cmd_verify(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     root, root_from = _root(args.ca)
     crl, crl_from = _crl(args.crl, root)
     try:
-        manifest = core.bounds.load_json(core.bounds.read_small(folder, export.MANIFEST), export.MANIFEST)
+        manifest = bounds.load_json(bounds.read_small(folder, export.MANIFEST), export.MANIFEST)
         if not isinstance(manifest, dict):
             manifest = {}
     except (OSError, ValueError):
