@@ -247,9 +247,10 @@ def original_file(path: Path, original: dict[str, Any]) -> None:
     _hash(path, {"sha256": original.get("sha256")})
 
 
-def read_c2pa(path: Path, ca_pem: str) -> dict[str, Any] | None:
-    """The C2PA SDK reader's report of the clip, with the CA as its only trust anchor; None when the
-    clip carries no C2PA manifest (the reader says so: never the manifest's word)."""
+def read_c2pa(path: Path, ca_pem: str) -> dict[str, Any] | str:
+    """The C2PA SDK reader's report of the clip, with the CA as its only trust anchor; else what the
+    reader says of why it has none to report (no manifest, or no asset it can parse): the reader's
+    word, never the manifest's."""
     import c2pa
 
     ctx = c2pa.Context.from_dict({"trust": {"trust_anchors": ca_pem}, "verify": {"remote_manifest_fetch": False}})
@@ -258,9 +259,8 @@ def read_c2pa(path: Path, ca_pem: str) -> dict[str, Any] | None:
             got: dict[str, Any] = json.loads(reader.json())
             return got
     except c2pa.C2paError as exc:
-        if "ManifestNotFound" in f"{type(exc).__name__} {exc}":
-            return None
-        raise Refused(f"{path.name}: the C2PA reader cannot read its manifest ({exc})") from None
+        return "the C2PA reader finds none" if "ManifestNotFound" in f"{type(exc).__name__} {exc}" else (
+            f"the C2PA reader cannot read it: {rule.shown(str(exc)[:200])}")
 
 
 def clip(path: Path, entry: dict[str, Any], cert: x509.Certificate, ca_pem: str) -> dict[str, Any]:
@@ -269,10 +269,11 @@ def clip(path: Path, entry: dict[str, Any], cert: x509.Certificate, ca_pem: str)
     _hash(path, entry)
     report = read_c2pa(path, ca_pem)
     made = entry.get("c2pa") if isinstance(entry.get("c2pa"), dict) else {}
-    if report is None:
+    if isinstance(report, str):
         if made.get("made") is not False:
-            raise Refused(f"{path.name}: manifest.json says it carries a C2PA manifest, and it carries none")
-        return {"c2pa": False, "original": None}
+            raise Refused(f"{path.name}: manifest.json says it carries a C2PA manifest, and it carries none "
+                          f"({report})")
+        return {"c2pa": False, "reader": report, "original": None}
     failures = [x["code"] for x in (report.get("validation_results") or {}).get("activeManifest", {}).get("failure", [])]
     if report.get("validation_state") != "Trusted" or failures:
         raise Refused(f"{path.name}: the C2PA reader says {report.get('validation_state')} "
@@ -343,7 +344,7 @@ def _clips(folder: Path, entries: list[dict[str, Any]], cert: x509.Certificate, 
         got = clip(folder / entry["file"], entry, cert, ca_pem)
         if not got["c2pa"]:
             why = rule.shown(str((entry.get("c2pa") or {}).get("why"))) if isinstance(entry.get("c2pa"), dict) else "-"
-            out["notes"].append(f"{entry['file']}: no C2PA manifest (the C2PA reader finds none; the box said: {why}); "
+            out["notes"].append(f"{entry['file']}: no C2PA manifest ({got['reader']}; the box said: {why}); "
                                 "checked by its SHA-256 in the signed manifest.json only")
         elif (original := got["original"]) is not None:
             out.setdefault("originals", {})[entry["file"]] = original

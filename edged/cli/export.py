@@ -214,6 +214,11 @@ def _verify_text(folder: str, problems: list[str], got: origin.Origin, signer: s
 ORIGIN_OF = {core.CHECKED: origin.CHECKED, core.REFUSED: origin.REFUSED, core.NOT_CHECKED: origin.UNCHECKED}
 
 
+def _who(signer: dict[str, Any]) -> dict[str, Any]:
+    site, node = str(signer["node"]).split("/")
+    return {"site": site, "node": node, "serial": signer["serial"]}
+
+
 def _verify_by_core(args: Namespace, folder: Path, manifest: dict[str, Any], root: tuple[Any, str | None],
                     crl: tuple[Any, str | None]) -> tuple[Any, str]:
     """The checker's verdict on the folder (edged_evidence_check.check), as edgectl prints it:
@@ -222,7 +227,8 @@ def _verify_by_core(args: Namespace, folder: Path, manifest: dict[str, Any], roo
     dates = origin.crl_dates(crl[0], manifest).as_dict() if got["dates"] else None
     data = {**got, "ok": got["verdict"] == core.CHECKED, "dir": str(args.dir), "origin": ORIGIN_OF[got["verdict"]],
             "origin_why": got["why"], "root": root[1], "revocation": dates, "revocation_from": crl[1],
-            "signed_by": (got["signer"] or {}).get("node"), "key_checked": got["verdict"] == core.CHECKED}
+            "signed_by": (got["signer"] or {}).get("node"), "key_checked": got["verdict"] == core.CHECKED,
+            **({"node": _who(got["signer"])} if got["signer"] else {})}
     text = "\n".join(core.lines(got))
     if got["verdict"] != core.CHECKED:
         print(json.dumps(data, indent=2) if args.json else text)
