@@ -113,7 +113,7 @@ def _id(value: Any, field: str) -> str:
                           "they name folders and MQTT topics; write the Chinese as the name "
                           "(e.g. id = \"counter1\", name = \"櫃檯1\")")
     if not _ID.fullmatch(text) or not names.is_name(text):  # narrower than the one rule for names (design/0315)
-        raise ConfigError(field, f"{names.shown(text)} is not a valid id; {_ID_RULE}")
+        raise ConfigError(field, f"{_show(text)} is not a valid id; {_ID_RULE}")
     return text
 
 
