@@ -268,3 +268,69 @@ def test_a_redacted_copy_must_name_an_original_of_its_own_node_that_verifies_now
     with pytest.raises(core.Refused, match="does not verify now"):
         core.derivative(_copy_report("tw-hr-001/node1", "tw-hr-001/node1", failing), "tw-hr-001/node1", "c.mp4")
     assert core.derivative({"active_manifest": "a", "manifests": {"a": {}}}, "tw-hr-001/node1", "c.mp4") is None
+
+
+def fabricate_copy(fleet: dict, genuine: Path, out: Path) -> Path:
+    """Box B's (tw-ps-002/node2's) own export whose clip is its own pictures, signed by B as "a
+    redacted copy" with box A's genuine cam1.mp4 as its C2PA `parentOf` (issue 74's finding)."""
+    from storage.disk.hashing import sha256_file
+    from storage.redact import derivative as redact
+    from tests.support import faces
+    from tests.test_export_c2pa import HEADER
+
+    key, pems = fleet["boxes"]["node2"]
+    folder = make(fleet, out, "node2", header=dict(HEADER, site=dict(HEADER["site"], id="tw-ps-002"), node="node2"))
+    faces.write_clip(folder / "cam1.mp4", 10, size=(320, 240))
+    made = {"mode": "everything", "fill": "solid", "frames": 10, "frames_filled_whole": 0, "masks": 10,
+            "faces_followed": 0, "original": "cam1.mp4", "original_sha256": sha256_file(genuine / "cam1.mp4")}
+    context = {"site": {"id": "tw-ps-002"}, "node": "node2", "software": {"name": "edged", "version": "test"}}
+    got = redact.sign(folder / "cam1.mp4", genuine / "cam1.mp4", redact.definition(context, made), pems, "ed25519",
+                      key.sign)
+    _resign(folder, key, lambda m: m["cameras"][0]["clips"][0].update(sha256=got["sha256"], bytes=got["bytes"],
+                                                                      c2pa={"made": True}))
+    return folder
+
+
+def test_a_fabricated_redacted_copy_of_another_boxs_clip_is_refused_by_both(fleet, genuine, tmp_path, capsys):
+    crl = crl_file(fleet, FRESH, "crl-fresh.pem")
+    folder = fabricate_copy(fleet, genuine, tmp_path / "copy")
+    code, j = checker(str(folder), "--ca", str(fleet["ca"]), "--crl", str(crl))
+    assert code == 1 and "signed by tw-ps-002/node2 of an original signed by tw-hr-001/node1" in j["why"], j
+    code2, j2 = verify(capsys, str(folder), "--ca", str(fleet["ca"]), "--crl", str(crl))
+    assert (code2, j2["why"]) == (code, j["why"]), j2
+
+
+# --- the checker as the guide installs it -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """docs/guide/export.md's two commands, word for word, in a folder holding a copy of checker/."""
+    text = (ROOT / "docs/guide/export.md").read_text()
+    install = next(line.split("#")[0].strip() for line in text.splitlines() if "pip install ./checker" in line)
+    assert install == "python3 -m venv check && check/bin/pip install ./checker", install
+    d = tmp_path_factory.mktemp("court")
+    shutil.copytree(ROOT / "checker", d / "checker", ignore=shutil.ignore_patterns("build", "*.egg-info",
+                                                                                  "__pycache__"))
+    r = subprocess.run(install, shell=True, cwd=d, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return d / "check/bin/edged-evidence-check"
+
+
+def test_the_installed_checker_answers_every_class_as_edgectl_does(fleet, genuine, lookalike, installed, tmp_path,
+                                                                 capsys):
+    crl = crl_file(fleet, FRESH, "crl-fresh.pem")
+    added = tmp_path / "added"
+    shutil.copytree(genuine, added)
+    shutil.copy(added / "cam1.mp4", added / "cam9.mp4")
+    deep = tmp_path / "deep"
+    shutil.copytree(genuine, deep)
+    (deep / "manifest.json").write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    folders = {"genuine": (genuine, 0), "look-alike": (lookalike, 1), "added clip": (added, 3), "deep JSON": (deep, 1),
+               "signed before its footage": (make(fleet, tmp_path / "early", "node1", signed_us=T0 - 10 * S), 1),
+               "fabricated copy": (fabricate_copy(fleet, genuine, tmp_path / "copy"), 1)}
+    for what, (folder, want) in folders.items():
+        r = subprocess.run([str(installed), str(folder), "--ca", str(fleet["ca"]), "--crl", str(crl), "--json"],
+                           capture_output=True, text=True, timeout=120, cwd="/")
+        assert r.returncode == want and "Traceback" not in r.stderr, (what, r.stdout, r.stderr)
+        j = json.loads(r.stdout)
+        code, j2 = verify(capsys, str(folder), "--ca", str(fleet["ca"]), "--crl", str(crl))
+        assert (code, j2["verdict"], j2["why"]) == (want, j["verdict"], j["why"]), (what, j, j2)

@@ -234,7 +234,7 @@ def derivative(report: dict[str, Any], signer: str, what: str) -> dict[str, Any]
         raise Refused(f"{what}: a redacted copy whose original carries no C2PA manifest: nothing says whose it was")
     if got["signer"] != signer:
         raise Refused(f"{what}: a redacted copy signed by {signer} of an original signed by "
-                      f"{rule.shown(got['signer'])}: a box redacts only its own footage")
+                      f"{rule.shown_node(got['signer'])}: a box redacts only its own footage")
     deltas = (report.get("validation_results") or {}).get("ingredientDeltas") or []
     failed = [f.get("code") for d in deltas for f in ((d.get("validationDeltas") or {}).get("failure") or [])]
     if failed:
@@ -281,10 +281,10 @@ def clip(path: Path, entry: dict[str, Any], cert: x509.Certificate, ca_pem: str)
     active = report["manifests"][report["active_manifest"]]
     info = active.get("signature_info") or {}
     if info.get("cert_serial_number") != str(cert.serial_number) or info.get("common_name") != names(cert):
-        raise Refused(f"{path.name}: its C2PA manifest is signed by {rule.shown(info.get('common_name'))} (serial "
+        raise Refused(f"{path.name}: its C2PA manifest is signed by {rule.shown_node(info.get('common_name'))} (serial "
                       f"{rule.shown(info.get('cert_serial_number'))}), not by the certificate of manifest.json")
     box = next((a.get("data") or {} for a in active.get("assertions", []) if a.get("label") == "edged.box"), {})
-    site, node = (box.get("site") or {}).get("id"), box.get("node")
+    site, node = (box.get("site") if isinstance(box.get("site"), dict) else {}).get("id"), box.get("node")
     if not (rule.is_name(site) and rule.is_name(node)) or f"{site}/{node}" != names(cert):
         raise Refused(f"{path.name}: its edged.box assertion claims {rule.shown(site)}/{rule.shown(node)}, but its "
                       f"signer is {names(cert)}")

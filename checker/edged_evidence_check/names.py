@@ -47,6 +47,13 @@ def node_name(text: object, what: str) -> tuple[str, str]:
     return name(site, f"{what}'s site"), name(node, f"{what}'s node")
 
 
+def shown_node(value: object) -> str:
+    """SITE/NODE for people: as is when both are names, else escaped whole (`shown`)."""
+    if isinstance(value, str) and value.count("/") == 1 and all(is_name(p) for p in value.split("/")):
+        return value
+    return shown(value)
+
+
 def shown(value: object) -> str:
     """A name for people: as is when it keeps the rule; else quoted, every character outside
     printable ASCII escaped (\\n, \\u0430, \\u202e), so it never prints as another."""
