@@ -214,7 +214,8 @@ def original_of(report: dict[str, Any]) -> dict[str, Any] | None:
         return None
     label = parent.get("active_manifest")
     theirs = manifests.get(label or "", {})
-    ours = next((a["data"] for a in active.get("assertions", []) if a.get("label") == "edged.redaction"), {})
+    ours: dict[str, Any] = next((a["data"] for a in active.get("assertions", []) if a.get("label") == "edged.redaction"),
+                                {})
     failures = (parent.get("validation_results") or {}).get("activeManifest", {}).get("failure", [])
     return {"title": parent.get("title"), "manifest": label,
             "signer": (theirs.get("signature_info") or {}).get("common_name"),
@@ -268,7 +269,7 @@ def clip(path: Path, entry: dict[str, Any], cert: x509.Certificate, ca_pem: str)
     every clip). {c2pa: whether it carries one, original: the checked original of a redacted copy}."""
     _hash(path, entry)
     report = read_c2pa(path, ca_pem)
-    made = entry.get("c2pa") if isinstance(entry.get("c2pa"), dict) else {}
+    made: dict[str, Any] = entry["c2pa"] if isinstance(entry.get("c2pa"), dict) else {}
     if isinstance(report, str):
         if made.get("made") is not False:
             raise Refused(f"{path.name}: manifest.json says it carries a C2PA manifest, and it carries none "
@@ -284,7 +285,8 @@ def clip(path: Path, entry: dict[str, Any], cert: x509.Certificate, ca_pem: str)
         raise Refused(f"{path.name}: its C2PA manifest is signed by {rule.shown_node(info.get('common_name'))} (serial "
                       f"{rule.shown(info.get('cert_serial_number'))}), not by the certificate of manifest.json")
     box = next((a.get("data") or {} for a in active.get("assertions", []) if a.get("label") == "edged.box"), {})
-    site, node = (box.get("site") if isinstance(box.get("site"), dict) else {}).get("id"), box.get("node")
+    where: dict[str, Any] = box["site"] if isinstance(box.get("site"), dict) else {}
+    site, node = where.get("id"), box.get("node")
     if not (rule.is_name(site) and rule.is_name(node)) or f"{site}/{node}" != names(cert):
         raise Refused(f"{path.name}: its edged.box assertion claims {rule.shown(site)}/{rule.shown(node)}, but its "
                       f"signer is {names(cert)}")
@@ -325,7 +327,7 @@ def _companions(folder: Path, manifest: dict[str, Any], cert: x509.Certificate) 
         raise Refused(f"{PUBLIC_KEY}: unreadable ({exc})") from None
     if shipped is not None and shipped != cert.public_key():
         raise Refused(f"{PUBLIC_KEY}: not the key of the certificate that signed manifest.json")
-    readme = manifest.get("readme") if isinstance(manifest.get("readme"), dict) else {}
+    readme: dict[str, Any] = manifest["readme"] if isinstance(manifest.get("readme"), dict) else {}
     if readme.get("text"):
         found.add(README)
         if _small(folder, README).decode("utf-8", "replace") != readme["text"]:
