@@ -254,18 +254,23 @@ def _copy_report(copy_signer: str, parent_signer: str, deltas: list | None = Non
     """The C2PA reader's report of a redacted copy, reduced to what `derivative` reads."""
     return {"active_manifest": "copy", "validation_results": {"ingredientDeltas": deltas or []}, "manifests": {
         "copy": {"signature_info": {"common_name": copy_signer}, "ingredients": [
-            {"title": "cam1.mp4", "relationship": "parentOf", "active_manifest": "orig"}],
+            {"title": "cam1.mp4", "relationship": "parentOf", "active_manifest": "orig",
+             "validation_results": {"activeManifest": {"failure": []}}}],
             "assertions": [{"label": "edged.redaction", "data": {"original_sha256": "ab" * 32}}]},
         "orig": {"signature_info": {"common_name": parent_signer}}}}
 
 
 def test_a_redacted_copy_must_name_an_original_of_its_own_node_that_verifies_now():
     got = core.derivative(_copy_report("tw-hr-001/node1", "tw-hr-001/node1"), "tw-hr-001/node1", "copy.mp4")
-    assert got is not None and got["checked"] and got["signer"] == "tw-hr-001/node1"
+    assert got is not None and not got["checked"] and got["signer"] == "tw-hr-001/node1"
+    core.originals_checked({"copy.mp4": got}, {"cam1.mp4": "ab" * 32})  # the original is a clip checked here
+    assert got["checked"]
+    with pytest.raises(core.NotChecked, match="is not in the folder to check"):
+        core.originals_checked({"copy.mp4": dict(got)}, {"cam2.mp4": "cd" * 32})
     with pytest.raises(core.Refused, match="a box redacts only its own footage"):
         core.derivative(_copy_report("tw-ps-002/node2", "tw-hr-001/node1"), "tw-ps-002/node2", "copy.mp4")
     failing = [{"validationDeltas": {"failure": [{"code": "assertion.dataHash.mismatch"}]}}]
-    with pytest.raises(core.Refused, match="does not verify now"):
+    with pytest.raises(core.Refused, match="does not verify"):
         core.derivative(_copy_report("tw-hr-001/node1", "tw-hr-001/node1", failing), "tw-hr-001/node1", "c.mp4")
     assert core.derivative({"active_manifest": "a", "manifests": {"a": {}}}, "tw-hr-001/node1", "c.mp4") is None
 
@@ -334,3 +339,35 @@ def test_the_installed_checker_answers_every_class_as_edgectl_does(fleet, genuin
         j = json.loads(r.stdout)
         code, j2 = verify(capsys, str(folder), "--ca", str(fleet["ca"]), "--crl", str(crl))
         assert (code, j2["verdict"], j2["why"]) == (want, j["verdict"], j["why"]), (what, j, j2)
+
+
+def test_a_copys_original_is_checked_against_the_office_not_taken_from_the_copy(fleet, genuine, tmp_path, capsys):
+    """A redacted copy signed by node1 whose original is signed by a certificate naming
+    tw-hr-001/node1 from ANOTHER CA: the same name, but the original does not verify now against
+    the office's CA, whatever the copy recorded of it."""
+    from storage.disk.hashing import sha256_file
+    from storage.export import c2pa_sign
+    from storage.redact import derivative as redact
+    from tests.support import faces
+    from tests.support.c2pa_ca import make_ca
+    from tests.test_export_c2pa import HEADER
+    from tests.test_redact_signed import ORIGINAL
+
+    crl = crl_file(fleet, FRESH, "crl-fresh.pem")
+    key, pems = fleet["boxes"]["node1"]
+    other = make_ca("Another office")
+    faces.write_clip(tmp_path / "cam1.mp4", 10, size=(320, 240))
+    c2pa_sign.sign_clip(tmp_path / "cam1.mp4", ORIGINAL, other.chain(other.issue(key.public)), "ed25519", key.sign)
+    folder = make(fleet, tmp_path / "copy", "node1", header=HEADER)
+    faces.write_clip(folder / "cam1.mp4", 10, size=(320, 240))
+    made = {"mode": "everything", "fill": "solid", "frames": 10, "frames_filled_whole": 0, "masks": 10,
+            "faces_followed": 0, "original": "cam1.mp4", "original_sha256": sha256_file(tmp_path / "cam1.mp4")}
+    context = {"site": {"id": "tw-hr-001"}, "node": "node1", "software": {"name": "edged", "version": "test"}}
+    got = redact.sign(folder / "cam1.mp4", tmp_path / "cam1.mp4", redact.definition(context, made), pems, "ed25519",
+                      key.sign)
+    _resign(folder, key, lambda m: m["cameras"][0]["clips"][0].update(sha256=got["sha256"], bytes=got["bytes"],
+                                                                      c2pa={"made": True}))
+    code, j = checker(str(folder), "--ca", str(fleet["ca"]), "--crl", str(crl))
+    assert code == 1 and "its original's C2PA manifest does not verify" in j["why"], j
+    code2, j2 = verify(capsys, str(folder), "--ca", str(fleet["ca"]), "--crl", str(crl))
+    assert (code2, j2["why"]) == (code, j["why"]), j2

@@ -223,11 +223,13 @@ def original_of(report: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def derivative(report: dict[str, Any], signer: str, what: str) -> dict[str, Any] | None:
-    """A redacted copy's original, CHECKED, not taken from the copy's word (design/0316): its
-    `parentOf` manifest must be signed by the copy's own node (`signer`, SITE/NODE) and verify now,
-    by the reader that read the copy, against the CA alone (no ingredient failure); Refused else.
-    None when `report` names no parent. The original file itself, where it is at hand, is held to
-    the SHA-256 the copy recorded by `original_file`."""
+    """A redacted copy's original as the copy names it, held to what the copy alone can prove
+    (design/0316): its `parentOf` manifest must be signed by the copy's own node (`signer`,
+    SITE/NODE), and neither the copy's record of it (the ingredient's validation when the copy was
+    made) nor the reader now (the ingredient deltas) may say it failed; Refused else. None when
+    `report` names no parent. `checked` stays False: the C2PA reader does not judge an
+    ingredient's signer against the CA (measured: an original signed under another CA reads
+    "ingredient.manifest.validated"), so the original itself must be checked (`originals_checked`)."""
     got = original_of(report)
     if got is None:
         return None
@@ -238,9 +240,26 @@ def derivative(report: dict[str, Any], signer: str, what: str) -> dict[str, Any]
                       f"{rule.shown_node(got['signer'])}: a box redacts only its own footage")
     deltas = (report.get("validation_results") or {}).get("ingredientDeltas") or []
     failed = [f.get("code") for d in deltas for f in ((d.get("validationDeltas") or {}).get("failure") or [])]
-    if failed:
-        raise Refused(f"{what}: its original's C2PA manifest does not verify now ({', '.join(map(str, failed))})")
-    return {**got, "checked": True}
+    if failed or not got["validated"]:
+        said = ", ".join(map(str, failed)) or "so the copy itself recorded when it was made"
+        raise Refused(f"{what}: its original's C2PA manifest does not verify ({said})")
+    return {**got, "checked": False}
+
+
+def originals_checked(originals: dict[str, dict[str, Any]], checked: dict[str, str]) -> None:
+    """Each copy's original checked here, not trusted: a clip of this very folder, checked in full
+    against the CA (its C2PA signed by the same certificate), whose SHA-256 is the one the copy
+    recorded (`checked`: file -> SHA-256 of the clips checked so); NotChecked else, naming it."""
+    missing = []
+    for copy, original in originals.items():
+        original["checked"] = any(sha == original.get("sha256") and name != copy for name, sha in checked.items())
+        if not original["checked"]:
+            missing.append(f"{copy} (a redacted copy of {rule.shown(original['title'])}, SHA-256 "
+                           f"{rule.shown(original['sha256'])})")
+    if missing:
+        raise NotChecked(f"the original of {', '.join(missing)} is not in the folder to check: the C2PA reader does "
+                         "not check a copy's original against the office's CA, so the original itself is needed "
+                         "(the export it came from)")
 
 
 def original_file(path: Path, original: dict[str, Any]) -> None:
@@ -341,7 +360,10 @@ def unlisted(folder: Path, listed: set[str]) -> list[str]:
 
 
 def _clips(folder: Path, entries: list[dict[str, Any]], cert: x509.Certificate, ca_pem: str,
-           out: dict[str, Any]) -> None:
+           out: dict[str, Any]) -> dict[str, str]:
+    """Each clip checked (`clip`), its notes and originals in `out`; the clips with C2PA that are no
+    copy, file -> SHA-256 (what a copy's original may be)."""
+    signed: dict[str, str] = {}
     for entry in entries:
         got = clip(folder / entry["file"], entry, cert, ca_pem)
         if not got["c2pa"]:
@@ -351,9 +373,11 @@ def _clips(folder: Path, entries: list[dict[str, Any]], cert: x509.Certificate, 
         elif (original := got["original"]) is not None:
             out.setdefault("originals", {})[entry["file"]] = original
             out["notes"].append(f"{entry['file']}: a redacted copy of {rule.shown(original['title'])} (SHA-256 "
-                                f"{rule.shown(original['sha256'])}), signed by the same node, "
-                                f"{original['signer']}; the original's manifest verified now")
+                                f"{rule.shown(original['sha256'])}), signed by the same node, {original['signer']}")
+        else:
+            signed[entry["file"]] = entry["sha256"]
         out["clips"].append(entry["file"])
+    return signed
 
 
 def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
@@ -378,8 +402,9 @@ def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
         out["signing_time"] = {"signed_utc": utc(signed_us), "corroborated": False,
                                "why": NOT_CORROBORATED.format(when=utc(signed_us))}
         listed = _companions(folder, manifest, cert) | {e["file"] for e in entries}
-        _clips(folder, entries, cert, ca_pem.decode(), out)
+        signed = _clips(folder, entries, cert, ca_pem.decode(), out)
         out["dates"] = d = list_dates(crl, signed_us)  # last: any other failure is a refusal, whatever the list's age
+        originals_checked(out.get("originals") or {}, signed)
         out["unlisted"] = unlisted(folder, listed)
         if out["unlisted"]:
             raise NotChecked(f"the folder holds {', '.join(out['unlisted'])}, which the export does not list (added "
