@@ -270,7 +270,7 @@ class CameraRecorder:
         # Each picture in one packet: a keyframe sent as several slices arrives as several (design/0060).
         packets: Iterator[Any] = c.demux(streams)  # as access_units() gives them: video and audio packets alike
         if not isinstance(source, EdgedSource):  # the edged reader hands whole access units (design/0079)
-            packets = access_units(packets, vindex, video.codec_context.name)
+            packets = access_units(packets, vindex, video.codec_context.name, video.codec_context.extradata, self.id)
         for pkt in packets:
             if pkt is None:  # all that had come is recorded: the reader turns to its next camera
                 yield

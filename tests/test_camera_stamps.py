@@ -299,3 +299,29 @@ def test_a_b_frame_cameras_keyframe_stamped_back_keeps_presentation_order(tmp_pa
 def _decoded(path: Path) -> list[int]:
     with av.open(str(path)) as c:
         return [f.pts for f in c.decode(c.streams.video[0])]
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_vlcs_first_gop_after_every_reconnect_is_made_like_the_rest(tmp_path, clip, monkeypatch, known):
+    """Issue 79: VLC's server restarted, three connects a run: the first segment after each
+    reconnect kept VLC's own times for its first GOP (0.1 s apart, its keyframe 3.9 s on). A camera
+    that an earlier run of the worker found stamping wrongly has its times made from the first
+    picture of each later run (design/0335): every file one frame apart but the very first GOP."""
+    if not known:  # without the rule, each run's first GOP keeps the camera's times (the test can fail)
+        made = camera_module.CameraRecorder._broken_times
+
+        def forgetting(self: CameraRecorder, *args: Any) -> Any:
+            gops = made(self, *args)
+            self._stamps_broken = False
+            return gops
+        monkeypatch.setattr(camera_module.CameraRecorder, "_broken_times", forgetting)
+    stamps = [(i - i % GOP) * FRAME + (i % GOP) * 2 * FRAME for i in range(GOP * 3)]
+    closed = _record(tmp_path, clip, [stamps, stamps, stamps], monkeypatch)
+    assert sum(s["frames"] for s in closed) == 3 * GOP * 3
+    firsts = [closed[0]] + [closed[i + 1] for i, s in enumerate(closed[:-1]) if s["reason"] == "disconnect"]
+    assert len(firsts) == 3
+    steps = [{b - a for a, b in zip(s["pts"], s["pts"][1:])} for s in firsts[1:]]
+    if known:
+        assert steps == [{FRAME}, {FRAME}], steps
+    else:
+        assert all(2 * FRAME in st for st in steps), steps
