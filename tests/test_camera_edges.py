@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from pathlib import Path
 
+import av
 import pytest
 
 from recorder.camera import Settings
+from tests.support.cameras import RtspServer
 from tests.support.daemon import wait_for
+from tests.support.quirk_camera import QuirkCamera, bframe_clip
 from tests.support.recorders import Recording, recording
 from tests.support.vlc_server import CVLC, VlcServer
 from tests.test_rtsp_quirks import decode_errors
@@ -74,3 +78,57 @@ def test_vlc_killed_and_started_again_three_connects_every_segment_clean(tmp_pat
     for seg in firsts:
         _pts, _dts, shown = times(data / seg["path"])
         assert {b - a for a, b in zip(shown, shown[1:])} == {4500}, (seg["path"], shown)
+
+
+def _second_reader(url: str, stop: threading.Event) -> None:
+    """Another client of the camera's stream (a VMS, a viewer), joined mid-stream."""
+    with av.open(url, options={"rtsp_transport": "tcp"}, timeout=10) as c:
+        for _pkt in c.demux(c.streams.video[0]):
+            if stop.is_set():
+                break
+
+
+@pytest.mark.parametrize("reader", ["edged", "ffmpeg"])
+def test_a_b_frame_camera_restarted_and_joined_mid_stream_every_segment_clean(tmp_path, reader):
+    """x264 high with B pictures through gst-rtsp-server (its media shared between clients), the
+    camera restarted twice (three connects) and each time joined mid-stream by a second reader:
+    every segment of each connection, its first and last included, is clean with increasing
+    times, through either reader (design/0335)."""
+    settings = Settings(data_dir=tmp_path / "data", segment_us=2 * S, fragment_us=S, fsync_us=2 * S,
+                        connect_timeout_us=5 * S, read_timeout_us=5 * S, reconnect_max_us=S, sample_us=0)
+    with RtspServer({"bf": "livebf:640x360@20/40"}) as server, \
+            recording({"bf": server.url("bf")}, settings, reader=reader) as run:
+        for n in (1, 2, 3):
+            wait_for(lambda: connects(run, "bf") >= n and len(run.closed_of("bf")) >= 3 * n - 1, 90,
+                     f"connect {n}")
+            stop = threading.Event()
+            joined = threading.Thread(target=_second_reader, args=(server.url("bf"), stop), daemon=True)
+            joined.start()
+            wait_for(lambda: len(run.closed_of("bf")) >= 3 * n, 60, "a segment with the second reader")
+            stop.set()
+            joined.join(15)
+            if n < 3:
+                server.restart()
+    assert {e["reader"] for e in run.events if e["ev"] == "stats"} <= {reader}  # no fallback
+    assert connects(run, "bf") >= 3
+    assert clean(run, "bf", settings.data_dir) == {}
+
+
+@pytest.mark.parametrize("reader", ["edged", "ffmpeg"])
+def test_a_b_frame_cameras_keyframe_stamped_back_every_connect_every_segment_clean(tmp_path, reader):
+    """The field's B-frame camera as measured (issue 79): at its 3rd keyframe its stamps step back
+    1.15 s (a second client joined its shared stream mid-GOP), on each of three connects. The
+    recorder makes its times per GOP in presentation order (design/0335): every segment, the first
+    and last of each connection included, is clean with increasing times, through either reader."""
+    clip = bframe_clip(tmp_path, seconds=12)
+    settings = Settings(data_dir=tmp_path / "data", segment_us=2 * S, fragment_us=S, fsync_us=2 * S,
+                        connect_timeout_us=5 * S, read_timeout_us=5 * S, reconnect_max_us=S, sample_us=0)
+    segs: list[dict] = []
+    with QuirkCamera(clip, {"key_back"}) as cam:
+        for _ in range(3):
+            with recording({"q": cam.url}, settings, reader=reader) as run:
+                wait_for(lambda: len(run.closed_of("q")) >= 4, 60, "past the step back")
+            segs += run.closed_of("q")
+            assert clean(run, "q", settings.data_dir) == {}
+    assert cam.sessions == 3
+    assert sum(s["retimed"] for s in segs) > 0  # the times after the step are the recorder's, the camera's kept
