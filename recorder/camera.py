@@ -117,6 +117,7 @@ class CameraRecorder:
                                       connect_timeout_us=settings.connect_timeout_us,
                                       read_timeout_us=settings.read_timeout_us) if self.mode == MOTION else None
         self._vstep_us = 0
+        self._vctx: Any = None  # the run's video codec context, as its reader read it (segments' codec, size)
         self._arrival_us = 0
         self._carried: list[Sound] = []  # sound held past the closed segment's last picture, for the next one
         # A segment is cut at FORCED_CUT_LENGTHS segment lengths even without a keyframe (design/0060).
@@ -256,7 +257,7 @@ class CameraRecorder:
             samples.new_run(video)
         if self.motion is not None:
             self.motion.new_run(video)
-        self._vstep_us = vstep_us
+        self._vstep_us, self._vctx = vstep_us, video.codec_context
         self._arrival_us = source.arrival_us if isinstance(source, EdgedSource) else 0  # its low-water wait
         # A thread's first run samples one interval in: at a restart every camera's keyframe at once
         # would be decoded while the others are still connecting (design/0056).
@@ -557,7 +558,9 @@ class CameraRecorder:
             seg.write(item, False)
         self.seg_rel = relpath
         self.seg_end = wall
-        ctx = stream.codec_context
+        # The reader's codec (the edged reader's packets belong to a copied stream, whose context names
+        # an encoder, libx264, and keeps the connection's first size: issue 79, design/0337)
+        ctx = self._vctx or stream.codec_context
         # The picture size of this segment's own SPS (its keyframe's, in band), the stream's otherwise:
         # a camera whose resolution was changed says so in its next keyframe (design/0093).
         size = self._size = declared_size(ctx.name, bytes(pkt)) or (ctx.width, ctx.height)

@@ -132,3 +132,37 @@ def test_a_b_frame_cameras_keyframe_stamped_back_every_connect_every_segment_cle
             assert clean(run, "q", settings.data_dir) == {}
     assert cam.sessions == 3
     assert sum(s["retimed"] for s in segs) > 0  # the times after the step are the recorder's, the camera's kept
+
+
+def _sizes_clip(folder: Path) -> Path:
+    """4 s at 320x240 then 6 s at 640x480, each keyframe after its own SPS (a camera whose
+    resolution a technician changed, its stream going on)."""
+    parts = []
+    for size, seconds in (("320x240", 4), ("640x480", 6)):
+        part = folder / f"{size}.h264"
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=20",
+                        "-t", str(seconds), "-c:v", "libx264", "-bf", "0", "-g", "20", "-f", "h264", str(part)],
+                       check=True, timeout=120)
+        parts.append(part.read_bytes())
+    out = folder / "sizes.h264"
+    out.write_bytes(b"".join(parts))
+    return out
+
+
+@pytest.mark.parametrize("reader", ["edged", "ffmpeg"])
+def test_catalog_rows_name_the_picture_size_the_segment_holds(tmp_path, reader):
+    """Issue 79: after a picture size change the edged reader's rows kept the connection's first
+    size (its packets' stream is a copy whose context keeps it); each row says its own now, and
+    the codec FFmpeg's reader names (not the copy's encoder, libx264; design/0337)."""
+    settings = _settings(tmp_path)
+    with QuirkCamera(_sizes_clip(tmp_path)) as cam, recording({"q": cam.url}, settings, reader=reader) as run:
+        wait_for(lambda: len(run.closed_of("q")) >= 7, 60, "seven segments")
+    assert clean(run, "q", settings.data_dir) == {}
+    for seg in run.closed_of("q"):
+        if not seg["frames"]:
+            continue
+        with av.open(str(settings.data_dir / seg["path"])) as c:
+            frame = next(c.decode(video=0))
+            held = (frame.width, frame.height)
+        assert (seg["width"], seg["height"]) == held and seg["codec"] == "h264", seg
+    assert {(s["width"], s["height"]) for s in run.closed_of("q")} == {(320, 240), (640, 480)}

@@ -325,3 +325,4 @@ def test_vlcs_first_gop_after_every_reconnect_is_made_like_the_rest(tmp_path, cl
         assert steps == [{FRAME}, {FRAME}], steps
     else:
         assert all(2 * FRAME in st for st in steps), steps
+
