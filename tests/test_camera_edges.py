@@ -38,13 +38,16 @@ def times(path: Path) -> tuple[list[int], list[int], list[int]]:
     return [p["pts"] for p in packets], [p["dts"] for p in packets], [f["pts"] for f in json.loads(run.stdout)["frames"]]
 
 
-def clean(run: Recording, cam: str, data: Path) -> dict[str, str]:
+def clean(run: Recording, cam: str, data: Path, own: tuple[str, ...] = ()) -> dict[str, str]:
     """What is wrong with each of the camera's segments: `-xerror`'s words, or times that do not
-    increase (decode times in the file, presentation times as decoded)."""
+    increase (decode times in the file, presentation times as decoded). `own`: words FFmpeg says
+    of the camera's own stream too (its file, not recorded), which are not the recorder's."""
     wrong = {}
     for seg in run.closed_of(cam):
         path = data / seg["path"]
-        if err := decode_errors(path):
+        err = "\n".join(line for line in decode_errors(path).splitlines()
+                        if not any(o in line for o in own + ("Last message repeated",)))
+        if err:
             wrong[seg["path"]] = err.splitlines()[0]
             continue
         _pts, dts, shown = times(path)
