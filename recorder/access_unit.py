@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from recorder.picture_size import MAX_PIXELS
 from storage.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -74,9 +75,9 @@ log = logging.getLogger(__name__)
 def whole(gop: list[Any], last: Any, codec: str, extradata: bytes | None) -> bool:
     """Whether `last` decodes without an error after the pictures of its GOP (`gop`, from its
     keyframe), as `ffmpeg -xerror` decodes it: one decoder, one thread, errors raised."""
-    ctx = av.CodecContext.create(codec, "r")
+    ctx: Any = av.CodecContext.create(codec, "r")  # a video decoder's (its decode is not on CodecContext's type)
     ctx.thread_count = 1
-    ctx.options = {"err_detect": "explode"}
+    ctx.options = {"err_detect": "explode", "max_pixels": str(MAX_PIXELS)}  # no absurd size allocated
     if extradata:
         ctx.extradata = extradata
     for pkt in gop:

@@ -30,7 +30,7 @@ from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
 from recorder.picture_size import declared_size
 from recorder.read_turns import ReadTurns, drive
 from recorder.segment import SegmentFile, provenance, time_base
-from recorder.settings import Settings
+from recorder.settings import Settings as Settings  # recorder.camera.Settings, as imported elsewhere
 from recorder.stats import StatsWindow, mono_us
 from storage.threadname import name_os_thread
 from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, backoff_us
