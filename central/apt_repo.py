@@ -24,24 +24,20 @@ import gzip
 import hashlib
 import os
 import shutil
-import subprocess
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from central.apt_keys import AptError, apart, check_inrelease, fingerprints, gpg, gpg_bytes, holder_key, make_key, \
+    run_tool, write_file
+
 ARCH = "amd64"
 COMPONENT = "main"
-KEY_FILE = "edged-archive-keyring.asc"  # the public key, beside dists/ and pool/ (for people; boxes never take it)
 DISTS = ("pilot", "stable")
 VALID_DAYS = 7  # a Release's Valid-Until: `apt refresh` (daily) moves it on (design/0333)
 DAY_US = 86_400_000_000
 KEYRING_PACKAGE = "edged-archive-keyring"
 KEYRING = "/usr/share/keyrings/edged-archive-keyring.pgp"  # what the keyring package installs, the entry names
-
-
-class AptError(Exception):
-    pass
 
 
 # pure: the indexes' text -------------------------------------------------------------------------
@@ -117,98 +113,6 @@ def versions(stanzas: list[dict[str, str]]) -> dict[str, list[str]]:
 
 
 # the edges: files, dpkg-deb, gpg -----------------------------------------------------------------
-def _run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
-    try:
-        r = subprocess.run(argv, capture_output=True, text=True, **kw)
-    except FileNotFoundError:
-        raise AptError(f"{argv[0]} is not installed (Debian 12: apt install {argv[0].replace('dpkg-deb', 'dpkg')})") from None
-    if r.returncode != 0:
-        raise AptError(f"{' '.join(argv[:3])}... failed: {(r.stderr or r.stdout).strip()[-500:]}")
-    return r
-
-
-def _gpg(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return _run(["gpg", "--homedir", str(home), "--batch", "--yes", "--pinentry-mode", "loopback", *args])
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
-
-
-def _apart(home: Path, repo: Path, office_dir: Path) -> None:
-    """The signing key's home is neither in the office's data folder (its CA, its own key) nor served."""
-    if _inside(home, office_dir):
-        raise AptError(f"the signing key's folder {home} is inside the office's data folder {office_dir}: keep it "
-                       "apart from the CA (another folder, on the repository machine; docs/guide/packages.md)")
-    if _inside(home, repo) or _inside(repo, home):
-        raise AptError(f"the signing key's folder {home} and the repository {repo} overlap: the repository is served")
-
-
-def fingerprints(home: Path) -> list[str]:
-    """The secret keys in `home`, oldest first: every one signs the repository (a renewed key beside
-    the one it replaces, until that one is retired)."""
-    r = _gpg(home, "--list-secret-keys", "--with-colons")
-    out, primary = [], False
-    for line in r.stdout.splitlines():
-        kind = line.split(":")[0]
-        if kind in ("sec", "ssb"):
-            primary = kind == "sec"
-        elif kind == "fpr" and primary:
-            out.append(line.split(":")[9])
-            primary = False
-    if not out:
-        raise AptError(f"no signing key in {home}: make it first (edged-central apt key --gnupghome {home} ...)")
-    return out
-
-
-def fingerprint(home: Path) -> str:
-    """The first (oldest) secret key in `home`."""
-    return fingerprints(home)[0]
-
-
-def _key_home(home: Path) -> None:
-    """The key's own folder: made 0700 when new; an existing one is used only if it already is 0700,
-    never chmodded (a folder someone named by mistake, /srv or a home, keeps its mode)."""
-    if home.exists():
-        if not home.is_dir() or home.stat().st_mode & 0o077:
-            raise AptError(f"{home} exists and is not a folder of mode 0700: the signing key needs a folder of its own; "
-                           "name a new one (it is made 0700), or chmod 700 this one yourself if it is the key's")
-        return
-    home.parent.mkdir(parents=True, exist_ok=True)
-    home.mkdir(mode=0o700)
-    os.chmod(home, 0o700)  # the folder just made, whatever the umask
-
-
-def make_key(home: Path, repo: Path, office_dir: Path, name: str, renew: bool = False,
-             retire: str = "") -> dict[str, Any]:
-    """The repository's signing key (ed25519, two years), made once; `renew` adds the next one beside
-    it, `retire` deletes one. The public half of every key goes in the repository (for people)."""
-    _apart(home, repo, office_dir)
-    _key_home(home)
-    try:
-        have = fingerprints(home)
-    except AptError:
-        have = []
-    if retire:
-        if retire not in have or len(have) < 2:
-            raise AptError(f"{retire} is not one of {len(have)} keys in {home}, or is the last one: renew first")
-        _gpg(home, "--delete-secret-and-public-key", retire)
-    elif not have or renew:
-        _gpg(home, "--passphrase", "", "--quick-gen-key", f"{name} ({len(have) + 1})" if have else name,
-             "ed25519", "sign", "2y")
-    fprs = fingerprints(home)
-    repo.mkdir(parents=True, exist_ok=True)
-    _write(repo / KEY_FILE, _gpg(home, "--armor", "--export", *fprs).stdout.encode())
-    return {"fingerprint": fprs[-1], "fingerprints": fprs, "public_key": str(repo / KEY_FILE)}
-
-
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".new")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _index_path(repo: Path, dist: str) -> Path:
     return repo / "dists" / dist / COMPONENT / f"binary-{ARCH}" / "Packages"
 
@@ -221,7 +125,7 @@ def read_index(repo: Path, dist: str) -> list[dict[str, str]]:
 def _stanza(repo: Path, deb: Path) -> dict[str, str]:
     """The package's control fields, with where it is in the pool and its hashes; the file copied there
     (refused if a different file of that name is there: a rebuild needs a new version)."""
-    fields = parse_stanzas(_run(["dpkg-deb", "-f", str(deb)]).stdout)
+    fields = parse_stanzas(run_tool(["dpkg-deb", "-f", str(deb)]).stdout)
     if not fields or not {"Package", "Version", "Architecture"} <= fields[0].keys():
         raise AptError(f"{deb} is not a Debian package")
     ctl = fields[0]
@@ -235,7 +139,7 @@ def _stanza(repo: Path, deb: Path) -> dict[str, str]:
                        "(scripts/package --version V); a version's file never changes under the boxes")
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
-        _write(target, data)
+        write_file(target, data)
     return {**ctl, "Filename": rel, "Size": str(len(data)), "MD5sum": hashlib.md5(data).hexdigest(),
             "SHA256": hashlib.sha256(data).hexdigest()}
 
@@ -246,10 +150,10 @@ def _sign(repo: Path, home: Path, dist: str, now_us: int) -> list[str]:
     top = repo / "dists" / dist
     index = _index_path(repo, dist)
     files = {str(p.relative_to(top)): p.read_bytes() for p in sorted(index.parent.glob("Packages*"))}
-    _write(top / "Release", release_text(dist, files, now_us).encode())
+    write_file(top / "Release", release_text(dist, files, now_us).encode())
     users = [arg for f in fprs for arg in ("--local-user", f + "!")]
     for out, how in (("InRelease", "--clearsign"), ("Release.gpg", "--detach-sign")):
-        _gpg(home, *users, "--digest-algo", "SHA512", "--armor", how, "--output", str(top / (out + ".new")),
+        gpg(home, *users, "--digest-algo", "SHA512", "--armor", how, "--output", str(top / (out + ".new")),
              str(top / "Release"))
         os.replace(top / (out + ".new"), top / out)
     return fprs
@@ -257,7 +161,7 @@ def _sign(repo: Path, home: Path, dist: str, now_us: int) -> list[str]:
 
 def publish(repo: Path, home: Path, office_dir: Path, dist: str, debs: list[Path], now_us: int) -> dict[str, Any]:
     """Add the packages to `dist` (every version kept), write its indexes and sign its Release."""
-    _apart(home, repo, office_dir)
+    apart(home, repo, office_dir)
     fingerprints(home)
     have = {(s["Package"], s["Version"]): s for s in read_index(repo, dist)}
     added = []
@@ -271,8 +175,8 @@ def publish(repo: Path, home: Path, office_dir: Path, dist: str, debs: list[Path
     text = packages_index(list(have.values())).encode()
     index = _index_path(repo, dist)
     index.parent.mkdir(parents=True, exist_ok=True)
-    _write(index, text)
-    _write(index.with_name("Packages.gz"), gzip.compress(text, mtime=0))
+    write_file(index, text)
+    write_file(index.with_name("Packages.gz"), gzip.compress(text, mtime=0))
     fprs = _sign(repo, home, dist, now_us)
     return {"dist": dist, "added": added, "signed_by": fprs[-1], "signed_by_all": fprs,
             "versions": versions(list(have.values()))}
@@ -286,7 +190,7 @@ def published(repo: Path) -> list[str]:
 def refresh(repo: Path, home: Path, office_dir: Path, now_us: int) -> dict[str, Any]:
     """Every distribution's Release dated now and signed again (its indexes unchanged): run daily, so a
     box's apt never sees the repository's Valid-Until pass while the office is serving it."""
-    _apart(home, repo, office_dir)
+    apart(home, repo, office_dir)
     dists = published(repo)
     if not dists:
         raise AptError(f"nothing published in {repo}: edged-central apt publish ... first")
@@ -298,7 +202,7 @@ def refresh(repo: Path, home: Path, office_dir: Path, now_us: int) -> dict[str, 
 def keyring(repo: Path, home: Path, office_dir: Path, now_us: int) -> dict[str, Any]:
     """edged-archive-keyring: every key of the holder as KEYRING, a package published to every
     distribution, so a renewed key reaches the boxes through apt before the office signs with it alone."""
-    _apart(home, repo, office_dir)
+    apart(home, repo, office_dir)
     fprs = fingerprints(home)
     made = len(list((repo / "pool" / COMPONENT / KEYRING_PACKAGE).glob("*.deb")))
     version = datetime.fromtimestamp(now_us / 1e6, timezone.utc).strftime("%Y.%m.%d.") + str(made + 1)
@@ -309,10 +213,10 @@ def keyring(repo: Path, home: Path, office_dir: Path, now_us: int) -> dict[str, 
         (build / "DEBIAN/control").write_text(keyring_control(version))
         target = build / KEYRING.lstrip("/")
         target.parent.mkdir(parents=True)
-        target.write_bytes(_gpg_bytes(home, "--export", *fprs))
+        target.write_bytes(gpg_bytes(home, "--export", *fprs))
         target.chmod(0o644)
         deb = build.parent / f"{KEYRING_PACKAGE}_{version}_all.deb"
-        _run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(build), str(deb)])
+        run_tool(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(build), str(deb)])
     finally:
         shutil.rmtree(build, ignore_errors=True)
     dists = published(repo) or ["stable"]
@@ -325,50 +229,9 @@ def keyring(repo: Path, home: Path, office_dir: Path, now_us: int) -> dict[str, 
             "path": str(repo / "pool" / COMPONENT / KEYRING_PACKAGE / f"{KEYRING_PACKAGE}_{version}_all.deb")}
 
 
-def _gpg_bytes(home: Path, *args: str) -> bytes:
-    r = subprocess.run(["gpg", "--homedir", str(home), "--batch", *args], capture_output=True)
-    if r.returncode != 0 or not r.stdout:
-        raise AptError(f"gpg {' '.join(args[:1])} failed: {r.stderr.decode(errors='replace').strip()[-300:]}")
-    return r.stdout
-
-
 def listing(repo: Path) -> dict[str, dict[str, list[str]]]:
     dists = sorted(p.name for p in (repo / "dists").iterdir()) if (repo / "dists").is_dir() else []
     return {d: versions(read_index(repo, d)) for d in dists}
-
-
-def _holder_key(repo: Path, home: Path | None, fpr: str) -> str:
-    """The public key(s) a box trusts, from their holder: exported from the key's own folder, or the
-    served file's key when its fingerprint is the one the holder gave (a swapped file is refused)."""
-    if home is not None:
-        return _gpg(home, "--armor", "--export", *fingerprints(home)).stdout
-    served = repo / KEY_FILE
-    if not served.exists():
-        raise AptError(f"no public key in {repo}: edged-central apt key --gnupghome DIR --repo {repo}")
-    text = served.read_text(encoding="utf-8")
-    r = _run(["gpg", "--batch", "--with-colons", "--import-options", "show-only", "--import"], input=text)
-    got = [line.split(":")[9] for line in r.stdout.splitlines() if line.startswith("fpr:")]
-    want = fpr.replace(" ", "").upper()
-    if want not in got:
-        raise AptError(f"the key served in {served} is not {want} (it is {', '.join(got) or 'no key'}): "
-                       "someone replaced it, or the fingerprint is another repository's; ask the key's holder")
-    return text
-
-
-def _check_inrelease(repo: Path, dist: str, public_key: str) -> None:
-    """The distribution's InRelease verifies with the holder's key, as a box's apt will check it."""
-    inrelease = repo / "dists" / dist / "InRelease"
-    if not inrelease.exists():
-        raise AptError(f"{dist} is not published in {repo} yet: edged-central apt publish --dist {dist} ...")
-    with tempfile.TemporaryDirectory() as tmp:
-        ring = Path(tmp) / "keyring.gpg"
-        r = subprocess.run(["gpg", "--batch", "--dearmor", "--output", str(ring)], input=public_key.encode(),
-                           capture_output=True)
-        v = subprocess.run(["gpgv", "--keyring", str(ring), str(inrelease)], capture_output=True, text=True) \
-            if r.returncode == 0 else r
-        if v.returncode != 0:
-            raise AptError(f"{inrelease} is not signed by the holder's key: the repository was signed by another "
-                           "key or changed; publish again with the key's folder (edged-central apt refresh)")
 
 
 def entry(repo: Path, url: str, dist: str, home: Path | None = None, fpr: str = "", inline: bool = False,
@@ -377,8 +240,8 @@ def entry(repo: Path, url: str, dist: str, home: Path | None = None, fpr: str = 
     if home is None and not fpr:
         raise AptError("name the key's holder: --gnupghome DIR (on the repository machine) or --fingerprint FPR "
                        "(as `edged-central apt key` printed it); the served key file alone is never trusted")
-    key = _holder_key(repo, home, fpr)
-    _check_inrelease(repo, dist, key)
+    key = holder_key(repo, home, fpr)
+    check_inrelease(repo, dist, key)
     return box_entry(url, dist, key if inline else "", keyring_path)
 
 
@@ -415,7 +278,7 @@ def run(office_dir: Path, args: Any, now_us: int) -> tuple[Any, str]:
     if args.action == "entry":
         text = entry(repo, args.url, args.dist, home, args.fingerprint or "", args.inline)
         if args.out:
-            _write(Path(args.out), text.encode())
+            write_file(Path(args.out), text.encode())
             return {"out": args.out, "dist": args.dist}, (
                 f"written to {args.out}: give it to the box with its enrolment bundle and the keyring package; there, "
                 f"install -m 0644 {Path(args.out).name} /etc/apt/sources.list.d/edged.sources && apt update")

@@ -15,13 +15,13 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from central import apt_repo
+from central import apt_keys, apt_repo
 from central.cli import main as cli_main
+from storage.time.clock import SYSTEM
 
 pytestmark = pytest.mark.skipif(not all(shutil.which(t) for t in ("gpg", "apt-get", "dpkg-deb")),
                                 reason="needs gpg, apt and dpkg (Debian)")
@@ -126,11 +126,11 @@ def test_the_signing_key_is_kept_apart_from_the_ca(tmp_path, capsys):
     assert not list(srv.iterdir())
     o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))
     assert (o.home.stat().st_mode & 0o777) == 0o700
-    public = (o.repo / apt_repo.KEY_FILE).read_text()
+    public = (o.repo / apt_keys.KEY_FILE).read_text()
     assert "BEGIN PGP PUBLIC KEY BLOCK" in public and "PRIVATE" not in public
-    first = apt_repo.fingerprint(o.home)
+    first = apt_keys.fingerprint(o.home)
     o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))   # again: the same key, not a second one
-    assert apt_repo.fingerprint(o.home) == first
+    assert apt_keys.fingerprint(o.home) == first
 
 
 def test_a_staged_rollout_a_pin_and_a_rollback_from_the_repository(tmp_path, capsys):
@@ -180,7 +180,7 @@ def test_a_box_refuses_another_key_and_a_changed_index(tmp_path, capsys):
     # Someone else's key (a second repository's): the box's entry names only the office's.
     other = Office(tmp_path / "other")
     other.cli("key", "--gnupghome", str(other.home), "--repo", str(other.repo))
-    wrong = apt_repo.box_entry(url, "stable", (other.repo / apt_repo.KEY_FILE).read_text())
+    wrong = apt_repo.box_entry(url, "stable", (other.repo / apt_keys.KEY_FILE).read_text())
     r = Box(tmp_path / "box-wrong", wrong).update(check=False)
     assert "NO_PUBKEY" in r.stderr or "not signed" in r.stderr, r.stderr
     assert Box(tmp_path / "box-wrong", wrong).candidate() == ""
@@ -220,7 +220,7 @@ def test_the_entry_takes_the_key_from_its_holder_never_the_served_file(tmp_path,
     o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))
     o.cli("publish", "--repo", str(o.repo), "--gnupghome", str(o.home), "--dist", "stable",
           str(deb(tmp_path / "dist", "edged", A)))
-    fpr, url = apt_repo.fingerprint(o.home), f"file:{o.repo}"
+    fpr, url = apt_keys.fingerprint(o.home), f"file:{o.repo}"
     out = str(tmp_path / "edged.sources")
     capsys.readouterr()
     o.cli("entry", "--repo", str(o.repo), "--url", url, "--dist", "stable", "--out", out, code=2)
@@ -230,17 +230,17 @@ def test_the_entry_takes_the_key_from_its_holder_never_the_served_file(tmp_path,
     # The served file swapped for a forger's key: refused by fingerprint; from the holder, the real key.
     other = Office(tmp_path / "other")
     other.cli("key", "--gnupghome", str(other.home), "--repo", str(other.repo))
-    shutil.copy(other.repo / apt_repo.KEY_FILE, o.repo / apt_repo.KEY_FILE)
+    shutil.copy(other.repo / apt_keys.KEY_FILE, o.repo / apt_keys.KEY_FILE)
     capsys.readouterr()
     o.cli("entry", "--repo", str(o.repo), "--url", url, "--dist", "stable", "--fingerprint", fpr, "--inline", code=2)
     err = capsys.readouterr().err
-    assert "is not " + fpr in err and apt_repo.fingerprint(other.home) in err, err
+    assert "is not " + fpr in err and apt_keys.fingerprint(other.home) in err, err
     good = apt_repo.entry(o.repo, url, "stable", home=o.home, inline=True)
     Box(tmp_path / "box-holder", good).update()
     # The forger also re-signed the index with their key: the holder's key does not verify it.
     o.cli("publish", "--repo", str(o.repo), "--gnupghome", str(other.home), "--dist", "stable",
           str(deb(tmp_path / "dist-x", "edged", B)))
-    with pytest.raises(apt_repo.AptError, match="not signed by the holder's key"):
+    with pytest.raises(apt_keys.AptError, match="not signed by the holder's key"):
         apt_repo.entry(o.repo, url, "stable", home=o.home)
 
 
@@ -249,7 +249,7 @@ def test_a_frozen_index_expires_and_the_offices_refresh_keeps_it_current(tmp_pat
     apt; `apt refresh` signs it again with the same indexes."""
     o = Office(tmp_path)
     o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))
-    now = int(time.time() * 1e6)
+    now = SYSTEM.now_us()
     apt_repo.publish(o.repo, o.home, o.office, "stable", [deb(tmp_path / "dist", "edged", A)],
                      now - (apt_repo.VALID_DAYS + 1) * apt_repo.DAY_US)
     index = (o.repo / "dists/stable/main/binary-amd64/Packages").read_bytes()
@@ -286,7 +286,7 @@ def test_a_renewed_key_reaches_the_boxes_through_the_keyring_package(tmp_path, c
     upgraded, stale = box_with("box-up", first), box_with("box-stale", first)
     for box in (upgraded, stale):
         box.update()
-    old = apt_repo.fingerprint(o.home)
+    old = apt_keys.fingerprint(o.home)
     o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo), "--renew")
     o.cli("keyring", "--repo", str(o.repo), "--gnupghome", str(o.home))   # published, signed by both keys
     for box in (upgraded, stale):
@@ -298,7 +298,7 @@ def test_a_renewed_key_reaches_the_boxes_through_the_keyring_package(tmp_path, c
     subprocess.run(["dpkg-deb", "-x", str(got), str(upgraded.root / "fs")], check=True)
     o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo), "--retire", old)
     o.cli("refresh", "--repo", str(o.repo), "--gnupghome", str(o.home))   # the new key alone
-    assert apt_repo.fingerprints(o.home) != [old] and old not in apt_repo.fingerprints(o.home)
+    assert apt_keys.fingerprints(o.home) != [old] and old not in apt_keys.fingerprints(o.home)
     upgraded.update()
     r = stale.update(check=False)
     assert "NO_PUBKEY" in r.stderr or "not signed" in r.stderr or "signature" in r.stderr, r.stderr

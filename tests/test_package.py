@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from central import apt_repo
+from central import apt_keys, apt_repo
 from storage.footage.segment_rows import FOOTAGE_STATES
 from storage.time.clock import SYSTEM
 from tests.support.catalog import rows
@@ -167,7 +167,7 @@ def repository(tmp: Path, ct: Container, debs: list[Path]) -> None:
     """The office's signed repository, served to the box as a folder (file:), its entry from the key's
     holder (design/0255, 0333)."""
     home, repo = tmp / "apt-key", ct.root / "srv/apt"
-    apt_repo.make_key(home, repo, tmp / "office", "edged office APT repository")
+    apt_keys.make_key(home, repo, tmp / "office", "edged office APT repository")
     apt_repo.publish(repo, home, tmp / "office", "stable", debs, SYSTEM.now_us())
     entry = apt_repo.entry(repo, "file:/srv/apt", "stable", home=home, inline=True)
     (ct.root / "etc/apt/sources.list.d/edged.sources").write_text(entry)
