@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from central.apt_keys import AptError, apart, check_inrelease, fingerprints, gpg, gpg_bytes, holder_key, make_key, \
+from central.apt_keys import AptError as AptError, apart, check_inrelease, fingerprints, gpg, gpg_bytes, holder_key, make_key, \
     run_tool, write_file
 
 ARCH = "amd64"
