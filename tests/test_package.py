@@ -278,7 +278,7 @@ def upgrade_unattended_over_an_edited_config(tmp: Path, ct: Container, dist: Pat
 
 def refuse_the_downgrade_touching_nothing(ct: Container) -> None:
     """A's preinst refuses (the catalog has B's migration); B's postinst abort-upgrade restarts nothing."""
-    before = recording(ct)
+    before = wait_for(lambda: recording(ct), 60, "B to record before the downgrade", interval=0.5)
     r = ct.sh(f"{APT} --allow-downgrades /root/dist/edged_{A}_amd64.deb", check=False, timeout=900)
     said = r.stdout + r.stderr
     assert r.returncode != 0 and "downgrade from" in said and "m999_package_test" in said, said[-2000:]

@@ -185,3 +185,21 @@ def test_prune_venv_takes_out_distributions_modules_and_scripts(tmp_path: Path) 
     listing.write_text("dist psycopg\n")
     r = subprocess.run([str(ROOT / "debian/prune-venv"), str(venv), str(listing)], capture_output=True, text=True)
     assert r.returncode != 0 and "0 installed distributions named psycopg" in r.stderr
+
+
+def test_the_gap_is_read_across_the_restart_wherever_it_falls_in_the_window() -> None:
+    """tests/test_package.py's gaps_across (issue 78): on a rollback the restart comes seconds after apt
+    began, so the segment after the last one that started before apt began is contiguous with it;
+    the measure is the longest gap between consecutive segments over the whole window."""
+    from tests.test_package import CAMERAS, gaps_across
+
+    s = 1_000_000
+    began, ended = 100 * s, 140 * s
+    segs = []
+    for cam in CAMERAS:   # 10 s segments; the restart at 125 s costs 1.5 s (cam1: 0.25 s more)
+        extra = s // 4 if cam == "cam1" else 0
+        for start, end in ((90 * s, 100 * s - 1), (100 * s, 110 * s), (110 * s, 120 * s), (120 * s, 125 * s),
+                           (126_500_000 + extra, 136 * s), (136 * s, 146 * s), (146 * s, 156 * s)):
+            segs.append({"camera": cam, "start_us": start, "end_us": end})
+    got = gaps_across(segs, began, ended)
+    assert got == {"cam1": 1.75, "cam2": 1.5, "cam3": 1.5, "cam4": 1.5}, got
