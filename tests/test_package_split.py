@@ -76,7 +76,7 @@ def text_of(node: ast.expr, tree: ast.Module) -> str | None:
 
 
 def pruned(package: str) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {"dist": set(), "module": set(), "script": set()}
+    out: dict[str, set[str]] = {"dist": set(), "module": set(), "script": set(), "file": set()}
     for line in (ROOT / f"debian/{package}.prune").read_text().splitlines():
         kind, _, name = line.split("#", 1)[0].strip().partition(" ")
         if kind:
