@@ -146,7 +146,8 @@ def test_a_refused_downgrade_restarts_nothing_and_a_config_the_new_version_refus
     (root / "opt/edged/0.1.0-1/PACKAGE_VERSION").write_text("0.1.0-1\n")
     (root / "opt/edged/current").symlink_to("0.1.0-1")
     python = root / "usr/lib/edged/venv/bin/python"
-    python.write_text('#!/bin/sh\necho "edged: bad config: cameras[0].url: a key this version renamed"; exit 78\n')
+    python.write_text(f'#!/bin/sh\n[ "$*" = "-m edged.cli check-config {root}/etc/edged/edged.toml" ] || exit 2\n'
+                      'echo "edged: bad config: cameras[0].url: a key this version renamed"; exit 78\n')
     python.chmod(0o755)
     log.unlink()
     r = postinst("configure", "0.1.0-1")
