@@ -158,7 +158,8 @@ def test_storage_rooms_stand_on_floors():
 # its own, never one beside it, and no room is excepted. A new module joins the room it belongs to;
 # a new room takes its floor here.
 CENTRAL_FLOORS: tuple[tuple[str, ...], ...] = (
-    ("i18n", "login", "config_secrets", "apt_repo"),  # the words' domain, the accounts, the secrets file, the APT repo
+    ("i18n", "login", "config_secrets", "apt_keys"),  # the words' domain, the accounts, the secrets file, the APT keys
+    ("apt_repo",),  # the APT repository, signed with apt_keys
     ("finding_words", "checks"),  # the findings' words; the pure checks a node's messages are judged by
     ("intake", "keys"),  # what a node's message must pass and the subscription; the CA and its register
     ("store",),  # the store on SQLite and on PostgreSQL, its schema, versions and migrations
