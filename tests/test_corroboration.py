@@ -138,6 +138,8 @@ def test_the_proven_time_advances_with_monotonic_time_less_its_drift_and_not_at_
     # an hour of monotonic time later, the host says two years later: an hour, less 500 ppm of it
     b = co.carried(last, "b1", 100 * S + 3600 * S)
     assert b is not None and b.us == TRUE + 3600 * S - 1_800_000 and "monotonic" in b.evidence
+    again = co.carried(co.Carried(b.us, 100 * S + 3600 * S, "b1", b.evidence), "b1", 100 * S + 3601 * S)
+    assert again is not None and again.evidence == b.evidence, "the evidence does not grow pass by pass"
     # across a reboot (another boot id): nothing added, however long the box was down
     b = co.carried(last, "b2", 5 * S)
     assert b is not None and b.us == TRUE and "reboot" in b.evidence

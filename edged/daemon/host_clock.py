@@ -51,7 +51,7 @@ def boot() -> tuple[str, int]:
     try:
         return BOOT_ID.read_text().strip(), 0
     except OSError:  # not Linux: every start counts as a reboot (nothing carried)
-        return f"start-{os.getpid()}-{time.time_ns()}", time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        return f"start-{os.getpid()}-{time.monotonic_ns()}", time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
 
 
 class _Timex(ctypes.Structure):  # struct timex (linux/timex.h); `modes` 0: read only, no privilege needed

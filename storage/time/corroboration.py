@@ -195,11 +195,14 @@ def carried(last: Carried | None, boot: str, mono_us: int) -> iv.Bound | None:
     if last is None:
         return None
     if boot == last.boot and mono_us >= last.mono_us:
-        return iv.after(iv.Interval(iv.Bound(last.earliest_us, last.evidence)), mono_us - last.mono_us).earliest
-    return iv.Bound(last.earliest_us, last.evidence if last.evidence.endswith(REBOOTED) else last.evidence + REBOOTED)
+        got = iv.after(iv.Interval(iv.Bound(last.earliest_us, "")), mono_us - last.mono_us).earliest
+        assert got is not None
+        return iv.Bound(got.us, last.evidence.split(CARRIED)[0] + CARRIED)
+    return iv.Bound(last.earliest_us, last.evidence.split(CARRIED)[0] + REBOOTED)
 
 
-REBOOTED = "; a reboot since (nothing added for it)"
+CARRIED = ", carried on the monotonic clock"
+REBOOTED = ", carried on the monotonic clock; a reboot since (nothing added for it)"
 
 
 def vouched(verdict: Verdict, now_us: int, confirmed: bool = False) -> iv.Bound | None:
