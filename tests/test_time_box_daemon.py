@@ -231,10 +231,11 @@ def test_nothing_goes_by_age_for_a_full_retention_period_on_a_lying_source(tmp_p
 
 
 def test_genuine_office_time_after_a_reboot_resumes_destruction_by_age(tmp_path, monkeypatch):
-    """The true clock, a reboot, a configured office: nothing goes by age until the office's signed
-    time is heard (the run's own footage is measurable; the earlier run's age is not); once it is,
-    the earlier footage past the 20 s maximum goes, and every destruction came at a true age of at
-    least the maximum. The box answers the office's question on `clock`, signed by its node key."""
+    """A box down three days (the shim moves its clock and the office's alike: from the box's side a
+    real downtime), rebooted: footage from before the reboot, past a 1-day maximum by the true time,
+    waits (the downtime is not measurable) with the one alarm standing, until the office's genuine
+    signed time is heard; then it goes, every destruction at a true age of at least the maximum,
+    and the alarm clears. The box answers the office's question on `clock`, signed by its node key."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -243,42 +244,48 @@ def test_genuine_office_time_after_a_reboot_resumes_destruction_by_age(tmp_path,
     from storage.time.clock import SYSTEM
     from tests.support.broker import Broker, Subscriber
 
+    down = 3 * 86_400_000_000
     office = Ed25519PrivateKey.generate()
     broker = Broker(tmp_path / "broker").start()
     pub = Subscriber(broker, "edged/v1/test/node1/#").start()
-    site = Site(tmp_path, monkeypatch, OTHER_NTP, {"min_retention": "1s", "max_retention": "20s", "allow_short_for_tests": True},
+    site = Site(tmp_path, monkeypatch, OTHER_NTP, {"min_retention": "1h", "max_retention": "1d"},
                 _office_mqtt(broker.port, base64.b64encode(
                     office.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()))
+
+    def office_says(offset_us: int) -> bool:
+        pub.publish("edged/v1/test/node1/cmd/time",
+                    office_time.time_message(office.sign, "test/node1", SYSTEM.now_us() + offset_us))
+        return True
+
     try:
         d = site.start(0, str(uuid.uuid4()))
-        try:  # run 1: vouched by the office from the start
+        try:  # run 1: the office vouches for the true clock
             wait_for(lambda: pub.last("edged/v1/test/node1/birth"), 60, "the birth")
-            wait_for(lambda: len(complete(d)) >= 6 and not pub.publish(
-                "edged/v1/test/node1/cmd/time", office_time.time_message(office.sign, "test/node1", SYSTEM.now_us())),
-                120, "six segments")
+            wait_for(lambda: office_says(0) and len(complete(d)) >= 6, 120, "six segments")
         finally:
             assert d.stop() == 0, d.log[-4000:]
-        ended = max(r["end_us"] for r in complete(open_db(site.data / "catalog.db")))
-        d = site.start(0, str(uuid.uuid4()))  # a reboot
+        earlier = {r["id"] for r in rows(open_db(site.data / "catalog.db"), "segments")}
+        d = site.start(down, str(uuid.uuid4()))  # three days on, a new boot
         try:
-            wait_for(lambda: pub.last("edged/v1/test/node1/birth"), 60, "the birth again")
-            wait_for(lambda: SYSTEM.now_us() > ended + 30_000_000 and passes(d) > 3, 90,
-                     "the first run's footage past its maximum on the true clock")
-            assert by_age(d) == [], "destroyed by age after a reboot before anything vouched for the time"
+            wait_for(lambda: passes(d) > 30, 120, "thirty passes after the reboot (on main the judged time gained a day in 24)")
+            assert [r for r in by_age(d) if r["segment_id"] in earlier] == [], \
+                "destroyed by age after a reboot before anything vouched for the time"
             wait_for(lambda: standing(d), 30, "the alarm while nothing vouches")
-            birth = json.loads(pub.last("edged/v1/test/node1/birth").payload)
+            birth = json.loads(pub.last("edged/v1/test/node1/birth").payload)  # type: ignore[union-attr]
             node_key = Ed25519PublicKey.from_public_bytes(base64.b64decode(birth["public_key"]))
-            question = office_time.time_message(office.sign, "test/node1", SYSTEM.now_us())
+            question = office_time.time_message(office.sign, "test/node1", SYSTEM.now_us() + down)
             nonce = json.loads(question)["nonce"]
-            sent = SYSTEM.now_us()
+            sent = SYSTEM.now_us() + down
             pub.publish("edged/v1/test/node1/cmd/time", question)
-            wait_for(lambda: by_age(d), 30, "destruction by age once the office's signed time is heard")
-            wait_for(lambda: not standing(d), 30, "the alarm cleared")
+            wait_for(lambda: [r for r in by_age(d) if r["segment_id"] in earlier], 60,
+                     "destruction by age once the office's signed time is heard")
+            wait_for(lambda: office_says(down) and not standing(d), 60, "the alarm cleared")
             answers = [json.loads(m.payload) for m in pub.on("edged/v1/test/node1/clock")]
             (answer,) = [a for a in answers if a["nonce"] == nonce]
             node_key.verify(base64.b64decode(answer["sig"]), canonical(answer))
-            assert answer["at_us"] == json.loads(question)["at_us"] and answer["boot"]
-            assert sent - 5_000_000 <= answer["node_us"] <= SYSTEM.now_us(), answer
+            assert answer["at_us"] == json.loads(question)["at_us"] and answer["boot"], answer
+            assert sent - 5_000_000 <= answer["node_us"] <= SYSTEM.now_us() + down + 5_000_000, answer
+            assert isinstance(answer["mono_us"], int) and answer["mono_us"] > 0
         finally:
             assert d.stop() == 0, d.log[-4000:]
     finally:
@@ -287,6 +294,6 @@ def test_genuine_office_time_after_a_reboot_resumes_destruction_by_age(tmp_path,
         broker.stop()
     db = open_db(site.data / "catalog.db")
     gone = rows(db, "destructions", lambda r: r["reason"] == "max_retention")
-    assert gone
-    for r in gone:  # the true clock throughout: its stamps are true time
-        assert r["destroyed_us"] - r["end_us"] >= 20_000_000, r
+    assert {r["segment_id"] for r in gone} & earlier
+    for r in gone:  # the box's clock and the office's moved together: its stamps are the (shifted) true time
+        assert r["destroyed_us"] - r["end_us"] >= 86_400_000_000, r
