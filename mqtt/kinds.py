@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 RETAINED, DURABLE, COMMAND = "retained", "durable", "command"  # a box's state, a box's record, the office's word
-DELIVERIES = (RETAINED, DURABLE, COMMAND)
+LIVE = "live"  # sent at once or never: not retained, never through the outbox (a late one is worth nothing)
+DELIVERIES = (RETAINED, DURABLE, COMMAND, LIVE)
 BOX, OFFICE = "box", "office"  # who publishes it
 SHORT_STR = 256      # characters of a SHORT string (an id, a name, a hash)
 MAX_CAMERAS = 256    # cameras of one birth, ids of one list
@@ -229,6 +230,16 @@ COMMAND_ = _declare("command", "cmd/{verb}", COMMAND, (1,), (
 TIME = _declare("time", "cmd/time", COMMAND, (0,), (
     "the central office's signed time, to each node once a minute (below); not a command: never run, answered or "
     "recorded"), sender=OFFICE)
+
+# live: the box's answer to the office's time request, at once (a late answer is no clock sample: issue 73)
+CLOCK = _declare("clock", "clock", LIVE, (1,), (
+    "the node's answer to each genuine `cmd/time` (signature and address checked), at once and never through the "
+    "outbox: the request's `nonce` and `at_us` echoed, `node_us` (its wall clock when answering), `mono_us` (its "
+    "monotonic clock), `boot` (its boot id), `sig` (Ed25519 by the node key over the canonical JSON of the rest). "
+    "edged-central makes it a clock sample when it answers a nonce it sent that node within 120 s "
+    "(design/0310): the only evidence of a node's clock offset"),
+    need("nonce", SHORT), need("at_us", UINT), need("node_us", UINT), may("mono_us", UINT), may("boot", SHORT),
+    need("sig", SHORT))
 
 BOX_KINDS = tuple(k for k in KINDS.values() if k.sender == BOX)
 DURABLE_KINDS = tuple(k for k in BOX_KINDS if k.durable)

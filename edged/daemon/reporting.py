@@ -32,6 +32,7 @@ from storage.states.cameras import DEGRADED, RECORDING
 from storage.catalog import Catalog, CatalogWriter
 from storage.time.clock import wait_or_stop, Clock, SYSTEM
 from storage.keys.nodekey import NodeKey
+from edged.daemon.host_clock import boot as host_boot
 from storage.outbox import OutboxError
 from storage.retention.report import FIRST_KEY, FOOTAGE_KEY, SPANS_KEY, destructions_after, footage_since, retention_report
 
@@ -110,7 +111,8 @@ class Reporting:
         self.runner = runner
         self.reporter = Reporter(cfg.mqtt, cfg.site.id, cfg.site.node, cfg.storage.data_dir, commands=commands,
                                  on_outbox_full=on_outbox_full, on_command_record=self._record_command,
-                                 clock=clock, on_office_time=on_office_time)
+                                 clock=clock, on_office_time=on_office_time,
+                                 sign_answer=None if node_key is None else node_key.sign, boot=host_boot()[0])
         self.time_sources = time_sources  # what can corroborate the host clock (design/0095): in the birth
         self._last_state: str | None = None
         self._camera_sent: dict[str, tuple[dict[str, Any], int]] = {}  # camera -> (state sent, when: wall us)
