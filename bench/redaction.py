@@ -106,9 +106,13 @@ def main() -> None:
     ap.add_argument("--crowd", action="store_true",
                     help="the crowd the detector was never tuned on instead (bench/redaction_crowd.py, issue 75)")
     ap.add_argument("--modes", default=",".join(MODES), help="the modes made (--crowd), comma-separated")
+    ap.add_argument("--fine", default="default", help="the detector's second pass, ACROSS@EVERY or none (--crowd)")
     args = ap.parse_args()
     if args.crowd:
-        for line in crowd_lines(OUT / "redaction-crowd", args.seconds, args.every, tuple(args.modes.split(","))):
+        fine = args.fine if args.fine == "default" else None if args.fine == "none" else \
+            [int(v) for v in args.fine.split("@")]
+        for line in crowd_lines(OUT / f"redaction-crowd-{args.fine}", args.seconds, args.every,
+                                tuple(args.modes.split(",")), fine):
             log(line)
         log(f"command: {command_line('bench.redaction')}")
         log(f"environment: {environment()}")
