@@ -111,8 +111,8 @@ def main() -> None:
     if args.crowd:
         fine = args.fine if args.fine == "default" else None if args.fine == "none" else \
             [int(v) for v in args.fine.split("@")]
-        for line in crowd_lines(OUT / f"redaction-crowd-{args.fine}", args.seconds, args.every,
-                                tuple(args.modes.split(",")), fine):
+        for line in crowd_lines(OUT / f"redaction-crowd-{args.fine}-{args.every}-{args.modes.replace(',', '-')}",
+                                args.seconds, args.every, tuple(args.modes.split(",")), fine):
             log(line)
         log(f"command: {command_line('bench.redaction')}")
         log(f"environment: {environment()}")

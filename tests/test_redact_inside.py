@@ -65,6 +65,18 @@ def test_the_applicant_found_again_after_a_miss_is_theirs_and_checked():
     assert set(range(24, 28)) <= set(check)
 
 
+def test_half_of_the_applicants_face_behind_a_pillar_is_theirs_and_checked():
+    """The applicant walks behind a pillar: the detector finds the half of their face still seen as
+    a face of its own (a second track while theirs goes on): left shown, and checked."""
+    found = {f: [THEIR_FACE] for f in range(0, FRAMES, 3)}
+    half: Box = (THEIR_FACE[0], THEIR_FACE[1] + 4, THEIR_FACE[2] // 2, THEIR_FACE[3] - 10)
+    for f in range(15, 24, 3):
+        found[f] = [half] if f > 15 else [THEIR_FACE, half]
+    masks, check = strangers(found, [REGION] * FRAMES)
+    assert not any(masks)
+    assert set(range(15, 22)) <= set(check)
+
+
 def test_nothing_kept_nothing_filled():
     masks, check = strangers(_found(range(FRAMES), STRANGER), [None] * FRAMES)
     assert not any(masks) and check == []

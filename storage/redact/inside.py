@@ -11,7 +11,10 @@ detector's second scale, detect.FINE_ACROSS), and here:
 - **the applicant's face** is the track most often inside the region (at least
   plan.APPLICANT_INSIDE of its box, on at least THEIRS of the frames it was found on), and any
   other track that does the same and is never seen while an applicant's track is (the
-  applicant's face found again after a miss); every other track is a stranger's;
+  applicant's face found again after a miss); every other track is a stranger's, but one first
+  found at least plan.SAME_FACE inside an applicant's face box (widened by plan.PAD) on that frame:
+  a part of the applicant's face found as a face of its own (the half of it still seen as they
+  pass behind a pillar), left shown and checked on every frame of it;
 - **a stranger's face** is filled solid (as plan.face_mask widens a face) on each frame its
   box touches the region; the applicant's face is never filled;
 - **moments to check**: every frame where a stranger's face touches the region or is within NEAR
@@ -24,7 +27,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from storage.redact.plan import APPLICANT_INSIDE, COAST, Box, Track, face_mask, inside, pad, track_boxes, tracks
+from storage.redact.plan import (APPLICANT_INSIDE, COAST, SAME_FACE, Box, Track, face_mask, inside, pad, track_boxes,
+                                 tracks)
 
 NEAR = 0.5      # the region widened by this share of its size on each side: what is near it
 THEIRS = 0.8    # a track inside the region on at least this share of its frames may be the applicant's
@@ -62,6 +66,13 @@ def applicants(found: list[Track], keeps: Sequence[Box | None]) -> list[int]:
     return theirs
 
 
+def _born_in(t: Track, theirs: list[Track], coast: int) -> bool:
+    """Whether track `t` was first found inside the applicant's face (at least SAME_FACE of its box
+    in theirs widened by PAD on that frame): a part of it, found as a face of its own."""
+    born = min(t.seen)
+    return any(inside(t.seen[born], pad(b)) >= SAME_FACE for a in theirs if (b := track_boxes(a, born, coast)))
+
+
 def strangers(found: dict[int, list[Box]], keeps: Sequence[Box | None],
               coast: int = COAST) -> tuple[list[list[Box]], list[int]]:
     """Per frame, the strangers' faces to fill inside the applicant's region `keeps` (one per
@@ -77,7 +88,11 @@ def strangers(found: dict[int, list[Box]], keeps: Sequence[Box | None],
     for i, t in enumerate(joined):
         if i in theirs:
             continue
-        for f in range(max(0, min(t.seen) - coast), min(frames, max(t.seen) + coast + 1)):
+        span = range(max(0, min(t.seen) - coast), min(frames, max(t.seen) + coast + 1))
+        if _born_in(t, [joined[j] for j in theirs], coast):
+            check.update(span)   # a part of the applicant's face (half of it behind a pillar): theirs, and checked
+            continue
+        for f in span:
             box, keep = track_boxes(t, f, coast), keeps[f]
             if box is None or keep is None:
                 continue
