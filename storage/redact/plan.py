@@ -94,6 +94,12 @@ def face_mask(box: Box) -> Box:
     return pad((x, y, w, max(h, round(TALL * w))), PAD, PAD_LEAST)
 
 
+def union(a: Box, b: Box) -> Box:
+    """The box around both."""
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    return (x0, y0, max(a[0] + a[2], b[0] + b[2]) - x0, max(a[1] + a[3], b[1] + b[3]) - y0)
+
+
 def iou(a: Box, b: Box) -> float:
     ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))

@@ -16,10 +16,8 @@ marks the region follows the picture, not only the straight line of `plan.follow
   whatever looks alike) and the straight line takes its place in the blend (the other direction is trusted as near
   its own mark: "partly"; so are the frames before the next mark's backward pass reaches); both lost, the frame has
   the straight line (`plan.follow`, exactly); where the two directions disagree by more than `AGREE` of the region's
-  size, the region around both is kept (design/0326, amending 0285: the applicant is in one of them, and is never
-  hidden because the region was lost; the frame is a moment to check, and the copy is not released until a person
-  has looked at it). Elsewhere the region never grows beyond the marks' sizes:
-  the tracker moves it, never widens it.
+  size, the region around both (design/0326: the applicant is never hidden for a lost region; a moment to check).
+  Elsewhere the region never grows beyond the marks' sizes: the tracker moves it, never widens it.
 - **Only between two marks with a box**, where the two directions check each other: before the first mark, after the
   last and up to a mark without a box, the mark's region is held, as `plan.follow` holds it ("held"; a track from
   one mark alone drifted onto the moving parts of a test picture); after a mark without a box nothing is kept until
@@ -27,7 +25,7 @@ marks the region follows the picture, not only the straight line of `plan.follow
 
 Each frame says how its region was found (`Followed.how`): "mark", "tracked" (both directions), "partly" (one
 direction lost, or beyond the frames held back: blended with the straight line), "line" (both lost: the straight
-line), "unsure" (the directions disagreed: their overlap), "held" (a mark's region held, as above), "out" (no
+line), "unsure" (the directions disagreed: around both), "held" (a mark's region held, as above), "out" (no
 region). The frames "partly", "line" and "unsure" are the ones for the custodian to scrub first.
 
 `Follower` is fed the frames in order (the worker decodes them: media.py `follow`), asks only for those it needs
@@ -44,7 +42,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 from storage.lazy import lazy_import
-from storage.redact.plan import Box, Mark, PlanError, clamp, follow, lerp
+from storage.redact.inside import spans
+from storage.redact.plan import Box, Mark, PlanError, clamp, follow, lerp, union
 
 if TYPE_CHECKING:
     import numpy as np
@@ -142,8 +141,7 @@ def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int,
     views = np.lib.stride_tricks.sliding_window_view(area, (h, w))[:, :, ::stride, ::stride]
     th, tw = template.shape
     n = th * tw
-    # in float64 through BLAS (issue 75: a third of the time the faces took): every sum is of
-    # integers under 2**53 (a grey level x UNIT x 255 x 1024 points x 1024), so exact in any order
+    # float64 through BLAS (issue 75): every sum is of integers under 2**53, so exact in any order
     windows = views[:, :, :th, :tw].reshape(len(ys) * len(xs), n).astype(np.float64)
     t = template.reshape(-1).astype(np.float64)
     sw, st = windows.sum(axis=1), float(t.sum())
@@ -191,12 +189,6 @@ def _centre(box: Box) -> tuple[float, float]:
 
 def _at(centre: tuple[float, float], size: tuple[int, int]) -> Box:
     return (round(centre[0] - size[0] / 2), round(centre[1] - size[1] / 2), size[0], size[1])
-
-
-def _union(a: Box, b: Box) -> Box:
-    """The box around both: where the two directions disagree, the applicant is in one of them."""
-    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
-    return (x0, y0, max(a[0] + a[2], b[0] + b[2]) - x0, max(a[1] + a[3], b[1] + b[3]) - y0)
 
 
 Moved = tuple[float, float, float]   # (dx, dy, match) from a mark's region, the frame's pixels
@@ -338,17 +330,13 @@ class Follower:
         return f
 
     def guess(self, frame: int) -> Box | None:
-        """The region on `frame` as far as it is known once the frame is fed (the forward track's
-        and the straight line's, both): where the detector looks for faces in and near it
-        (storage/redact/inside.py, design/0326)."""
+        """The region on `frame` once it is fed (the forward track's and the straight line's, both):
+        where the detector looks for faces in and near it (inside.py, design/0326)."""
         line = follow(self.marks, frame)
         fwd, between = self.forward.get(frame), self._between(frame)
-        if line is None or fwd is None or between is None or between[0].box is None:
+        if line is None or fwd is None or between is None or (a := between[0].box) is None:
             return line
-        a = between[0].box
-        moved = (round(a[0] + fwd[0]), round(a[1] + fwd[1]), line[2], line[3])
-        x0, y0 = min(line[0], moved[0]), min(line[1], moved[1])
-        return (x0, y0, max(line[0] + line[2], moved[0] + moved[2]) - x0, max(line[1] + line[3], moved[1] + moved[3]) - y0)
+        return union(line, (round(a[0] + fwd[0]), round(a[1] + fwd[1]), line[2], line[3]))
 
     def result(self) -> list[Followed]:
         """Each frame's region (once every frame is fed)."""
@@ -376,7 +364,7 @@ class Follower:
         bc = (_centre(b.box)[0] + bwd[0], _centre(b.box)[1] + bwd[1]) if bwd else lc
         score = min(v[2] for v in (fwd, bwd) if v is not None)
         if fwd and bwd and math.hypot(fc[0] - bc[0], fc[1] - bc[1]) > AGREE * max(size):
-            return Followed(_union(_at(fc, size), _at(bc, size)), UNSURE, score)
+            return Followed(union(_at(fc, size), _at(bc, size)), UNSURE, score)
         centre = ((1 - t) * fc[0] + t * bc[0], (1 - t) * fc[1] + t * bc[1])
         return Followed(_at(centre, size), TRACKED if fwd and bwd else PARTLY, score)
 
@@ -404,15 +392,7 @@ CHECK_MOST = 20                  # spans of them said, at most (the first ones; 
 def to_check(hows: Sequence[str], rate: float) -> list[list[float]]:
     """The moments of the clip, [from, to] in seconds (each frame's start; two places), whose
     region was not followed both ways (CHECK), joined where they touch: what the desk lists."""
-    spans: list[list[int]] = []
-    for i, how in enumerate(hows):
-        if how not in CHECK:
-            continue
-        if spans and spans[-1][1] == i - 1:
-            spans[-1][1] = i
-        else:
-            spans.append([i, i])
-    return [[round(a / rate, 2), round(b / rate, 2)] for a, b in spans[:CHECK_MOST]]
+    return spans([i for i, how in enumerate(hows) if how in CHECK], rate, CHECK_MOST)
 
 
 def clamped(followed: Sequence[Followed], width: int, height: int) -> list[Box | None]:

@@ -202,7 +202,6 @@ class Pages:
     def _made(self, ctx: Ctx, export_id: int, job: Job) -> str:
         made = job.made or {}
         followed = any("to_check" in c or "applicant_check" in c for c in made.get("clips", []))
-        moments = sum(len(marks.moments(c)) for c in made.get("clips", []))
         rows = [[esc(i + 1), esc(c.get("frames")), esc(c.get("frames_filled_whole")),
                  *([esc(marks.check_spans(marks.moments(c)))] if followed else []),
                  esc(_("signed") if c.get("c2pa") else _("not signed (the recorder is not enrolled)"))]
@@ -224,7 +223,7 @@ class Pages:
             what = _("Release it for the accompanied viewing") if job.use == "view" else _("Release it as the copy")
             said = _("I played each moment to check and nobody but the applicant can be made out")
             looked = (f'<label><input type="checkbox" name="checked" value="yes" required> {esc(said)}</label>'
-                      if moments else "")
+                      if any(marks.moments(c) for c in made.get("clips", [])) else "")
             out += (f'<p class="hint">{esc(hint)}</p>'
                     + form(ctx, f"/desk/redact/{export_id}/release", looked + button(what)))
         elif job.use == "view":
