@@ -117,7 +117,8 @@ def redacted_refusal(grant: Mapping[str, Any], *, mode: str, redacted: bool) -> 
     another grant is never used that way. None: the use may go on."""
     if redacted and mode != REDACTED:
         return _("grant {id} shows a citizen only a redacted copy: prepare it on the request's page at the desk, "
-                 "where the viewing or the copy waits for it").format(id=grant["id"])
+                 "where the viewing or the copy waits for it, or on the box with edgectl export --grant {id} "
+                 "--redacted").format(id=grant["id"])
     if not redacted and mode == REDACTED:
         return _("grant {id} is not one for a redacted copy").format(id=grant["id"])
     return None
