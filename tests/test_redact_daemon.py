@@ -146,8 +146,8 @@ def test_a_citizens_copy_started_from_the_grant_with_edgectl(tmp_path, camera):
     data = tmp_path / "data"
     config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": camera.url("cam")}],
                           storage={"segment_length": "2s"},
-                          tables={"control": {"socket": str(sock_dir / "control.sock")},
-                                  "policy.citizen": {"modes": ["view", "copy"]}})
+                          tables={"control": {"socket": str(sock_dir / "control.sock")}})
+    config.write_text(config.read_text() + '\n[policy.citizen]\nmodes = ["view", "copy"]\n')
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
         people = People(config, tmp_path)
