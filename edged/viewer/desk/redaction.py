@@ -201,9 +201,9 @@ class Pages:
 
     def _made(self, ctx: Ctx, export_id: int, job: Job) -> str:
         made = job.made or {}
-        followed = any("applicant_check" in c for c in made.get("clips", []))
+        followed = any("to_check" in c or "applicant_check" in c for c in made.get("clips", []))
         rows = [[esc(i + 1), esc(c.get("frames")), esc(c.get("frames_filled_whole")),
-                 *([esc(marks.check_spans(c.get("applicant_check")))] if followed else []),
+                 *([esc(marks.check_spans(marks.moments(c)))] if followed else []),
                  esc(_("signed") if c.get("c2pa") else _("not signed (the recorder is not enrolled)"))]
                 for i, c in enumerate(made.get("clips", []))]
         videos = "".join(f'<video class="redacted" controls preload="auto" '
@@ -215,14 +215,17 @@ class Pages:
                + (message("ok", _("It went on from {pct}%: the work saved before it stopped was kept.").format(
                    pct=job.resumed)) if job.resumed is not None else "")
                + table([_("Clip"), _("Frames"), _("Frames filled whole"),
-                        *([_("Moments to check (the applicant not followed both ways)")] if followed else []),
+                        *([_("Moments to check")] if followed else []),
                         _("Signature")], rows) + videos)
         if not job.released:
             hint = _("Play the copy through and check that nobody but the applicant can be made out; if not, mark "
                      "again below.")
             what = _("Release it for the accompanied viewing") if job.use == "view" else _("Release it as the copy")
+            said = _("I played each moment to check and nobody but the applicant can be made out")
+            looked = (f'<label><input type="checkbox" name="checked" value="yes" required> {esc(said)}</label>'
+                      if any(marks.moments(c) for c in made.get("clips", [])) else "")
             out += (f'<p class="hint">{esc(hint)}</p>'
-                    + form(ctx, f"/desk/redact/{export_id}/release", button(what)))
+                    + form(ctx, f"/desk/redact/{export_id}/release", looked + button(what)))
         elif job.use == "view":
             out += message("ok", _("Released for the accompanied viewing: show the copy above to the applicant. "
                                    "It is not handed over and no copy leaves the recorder."))
@@ -352,7 +355,9 @@ class Pages:
         if job.made is None:
             raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
         try:
-            await self.desk.run(ctx, "redact.release", {"export": export_id, "copy": job.made["copy"], "use": job.use})
+            checked = form_of(request).get("checked") == "yes"
+            await self.desk.run(ctx, "redact.release", {"export": export_id, "copy": job.made["copy"], "use": job.use,
+                                                        **({"checked": True} if checked else {})})
         except Refused as exc:
             job.error = str(exc)
         else:
