@@ -510,7 +510,7 @@ def test_migrate_on_postgres_waits_for_every_instance_to_stop(pg_url):
     running = psycopg.connect(pg_url, autocommit=True)
     try:
         plan = migrate.run(store, dry_run=True, progress=lambda _t: None)
-        assert [s["version"] for s in plan["steps"]] == [5, 6, 7] and plan["steps"][0]["tables"] == {"archives": None}
+        assert [s["version"] for s in plan["steps"]] == [5, 6, 7, 8] and plan["steps"][0]["tables"] == {"archives": None}
         central_pg_pretend_instance(running, "edged-central-9")
         with pytest.raises(SchemaError, match="instances are still running on this store .edged-central-9 on h, "
                            r"pid \d+, heartbeat \d+ s ago.: schema step.s. 5, 6, 7 cannot run beside them"):

@@ -62,6 +62,9 @@ def _holds(box: Box, outs: list[tuple[int, int]], d1: int, d2: int, moments: lis
     for t in moments:
         got = line.offset_at(box.read(t))
         assert not got.proven or got.contains(box.off(t)), (t, got)
+        told = line.offset_at(box.read(t), t + d1)  # a message that told of the reading, heard d1 later
+        assert not told.proven or told.contains(box.off(t)), (t, told)
+        assert not got.proven or told.proven, "knowing when it was told never unproves it"
 
 
 CASES = (boxes, outages, st.integers(0, 5 * S), st.integers(0, 5 * S),

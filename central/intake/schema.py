@@ -233,6 +233,9 @@ FIELDS: dict[str, list[tuple[str, Any, bool]]] = {
     "event": [("id", INT, False), ("camera", SHORT, True), ("phase", SHORT, True), ("start_us", UINT, False),
               ("end_us", UINT, False), ("peak", NUM, False), ("score", NUM, False), ("at_us", UINT, False)],
     "reply": [],
+    # the box's signed answer to the office's time request (design/0310): kept as its topic's newest, not durable
+    "clock": [("nonce", SHORT, True), ("at_us", UINT, True), ("node_us", UINT, True), ("mono_us", UINT, False),
+              ("boot", SHORT, False), ("sig", SHORT, True)],
 }
 # an audit record proper (not a chain head or command record) needs all of these
 AUDIT_RECORD = ("seq_local", "at_us", "actor", "action", "prev_hash", "hash")

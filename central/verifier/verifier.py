@@ -18,9 +18,9 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from central.keys import ca, keystanding
-from central.checks import coverage, node_births, verify
+from central.checks import coverage, node_births, verdicts, verify
 from central import finding_words
-from central.verifier import retention_watch
+from central.verifier import clock_samples, rejudge, retention_watch
 from central.verifier.evidence import Evidence
 from central.verifier.verifier_gaps import Ask, Gaps
 from central.verifier.verifier_kinds import MessageKinds, day_of, judge_in_store
@@ -57,6 +57,7 @@ class Verifier(MessageKinds, Gaps):
         self.config_hash: str | None = None  # the node's newest birth's, written at the end of its pass
         self.ev: Evidence | None = None  # the pass's evidence and what it concluded (central/verifier/evidence.py)
         self.statements = 0   # statements a pass sent to the store (the benchmark's round trips a message)
+        self.clock_heard_us = 0  # the newest node's answer to the office's time request taken (design/0310)
 
     def run_once(self, now: int | None = None) -> int:
         """Verify every node with something new; returns the messages verified. A node whose
@@ -73,6 +74,7 @@ class Verifier(MessageKinds, Gaps):
         # pass waits for its lowest seq to be gap_grace old (_pass), not read again every interval meanwhile
         mine = sorted(n for n in todo if self.store.lease(n) and self.failed.get(n, 0) <= now
                       and self.starts.get(n, 0) <= now)  # in node order
+        settle = self._clock_samples()  # before the passes: a backlog's destructions are judged on them
         done, i = 0, 0
         while i < len(mine):
             with self.store.writing(durable=False) as conn:
@@ -92,6 +94,10 @@ class Verifier(MessageKinds, Gaps):
                         self.node, self.site = node, node.split("/", 1)[0]
                         self._finding(verify.failed(exc, now // 86_400_000_000))
                     conn.execute("RELEASE node")
+        if settle:
+            with self.store.writing(durable=False):
+                for node in sorted(settle):
+                    rejudge.rejudge(self, node)
         if now - self.pruned_us >= coverage.PRUNE_EVERY_US:
             self.prune_coverage(now)
         if now - self.watched_us >= WATCH_EVERY_US:
@@ -122,6 +128,22 @@ class Verifier(MessageKinds, Gaps):
                         log.exception("the retention watch of %s failed", self.node)
                     conn.execute("RELEASE node")
         return made
+
+    def _clock_samples(self) -> set[str]:
+        """The nodes' answers to the office's time requests, made clock samples (central/verifier/clock_samples.py):
+        the nodes this instance verifies that got one."""
+        def key_of(node: str, received_us: int) -> str | None:
+            if not self.store.lease(node):
+                return None
+            row = next(self.store.db.query("SELECT public_key FROM nodes WHERE node = ?", [node]), None)
+            key = None if row is None else row["public_key"]
+            if not key or self.standing(node, key).revoked_by(received_us):
+                return None  # no key the office took, or one it had revoked when the answer came
+            return str(key)
+
+        with self.store.writing(durable=False):
+            self.clock_heard_us, got = clock_samples.take(self.store.db, self.clock_heard_us, key_of)
+        return got
 
     def prune_coverage(self, now: int) -> int:
         """Store maintenance, once a day: forget the coverage no node may still hold the footage of
@@ -179,6 +201,7 @@ class Verifier(MessageKinds, Gaps):
         self.ev = Evidence(db, node)
         try:
             self.ev.prefetch(*_wanted(msgs, bodies))
+            self.ev.line = clock_samples.line(db, node, _readings(msgs, bodies))
             n, done, late, cursor = self._page(msgs, bodies, cursor, now, policy)
             # the pass's conclusions, its messages marked verified and the node's row: on PostgreSQL
             # one statement (design/0270), each table in it written once
@@ -337,6 +360,20 @@ def _parse(payload: str) -> Any:
         return json.loads(payload)
     except ValueError as exc:
         return exc
+
+
+def _readings(msgs: list[Any], bodies: list[Any]) -> list[int]:
+    """The readings of the node's clock a page's destructions are judged at: each segment's true end
+    and its destruction (central/checks/verdicts.py `recorded`, `destroyed_at`)."""
+    out: list[int] = []
+    for (_seq, kind, _r, _p), m in zip(msgs, bodies):
+        if kind == "retention" and isinstance(m, dict):
+            for d in verify.destructions(m):
+                try:
+                    out += [verdicts.true_end(d), int(d["destroyed_us"])]
+                except (KeyError, TypeError, ValueError):
+                    continue
+    return out
 
 
 def _wanted(msgs: list[Any], bodies: list[Any]) -> tuple[list[int], list[int], list[tuple[int, int]], list[dict[str, Any]]]:

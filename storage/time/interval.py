@@ -234,15 +234,16 @@ class ClockLine:
         whole = b.received_us - a.sent_us
         step = b.offset.earliest.us - a.offset.latest.us - _drift(whole, self.drift) if (
             b.offset.earliest is not None and a.offset.latest is not None) else 0  # the most a step took back
-        slack = _drift(whole, self.drift)
-        return (min(a.node_us, b.node_us) + min(0, step) - slack, max(a.node_us, b.node_us) + max(0, -step) + slack)
+        return min(a.node_us, b.node_us) + min(0, step), max(a.node_us, b.node_us) + max(0, -step)
 
-    def offset_at(self, node_us: int) -> Interval:
-        """The box's clock less the office's when the box's clock read `node_us`."""
+    def offset_at(self, node_us: int, before_us: int | None = None) -> Interval:
+        """The box's clock less the office's when the box's clock read `node_us`; `before_us`: the
+        office's time the reading is proven made by (a message that told of it): a stretch that began
+        after it cannot hold the reading."""
         found: list[Interval] = []
         for i in (*self._hours.get(node_us // HOUR_US, ()), *self._wide):
             lo, hi, ok, a, b = self._pairs[i]
-            if not lo <= node_us <= hi:
+            if not lo <= node_us <= hi or (before_us is not None and a.sent_us > before_us):
                 continue
             if not ok:
                 return UNKNOWN
@@ -251,7 +252,8 @@ class ClockLine:
             continue
         return hull(*found) if found else UNKNOWN
 
-    def on_office(self, node_us: int, evidence: str) -> Interval:
-        """A reading of the box's clock as an instant on the office's clock (UNKNOWN without an offset)."""
-        offset = self.offset_at(node_us)
+    def on_office(self, node_us: int, evidence: str, before_us: int | None = None) -> Interval:
+        """A reading of the box's clock as an instant on the office's clock (UNKNOWN without an
+        offset), at or before `before_us` when that is known (a message told of it then)."""
+        offset = self.offset_at(node_us, before_us)
         return on_reference(node_us, offset, evidence) if offset.proven else UNKNOWN
