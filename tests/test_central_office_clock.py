@@ -19,7 +19,7 @@ from central.store.store import Store
 from central.store.store_schema import SCHEMA_VERSION
 from central.verifier.verifier import Verifier
 from storage.time import interval
-from tests.support.catalog import central_as_schema_2, central_resends, central_destruction_days, central_schema
+from tests.support.catalog import central_as_schema_2, central_clock_samples, central_resends, central_destruction_days, central_schema
 
 UTC = ZoneInfo("UTC")
 S = 1_000_000
@@ -50,10 +50,7 @@ def _gone(seq: int, segment_id: int, end_us: int, destroyed_us: int) -> tuple[st
 def _answered(store: Store, *samples: tuple[int, int, str]) -> None:
     """The node's answers to the office's time requests (sent_us, its clock then, its boot), as
     central/verifier/clock_samples.py keeps them (its own path: tests/test_central_time_exchange.py)."""
-    with store.writing(durable=False):
-        for sent, node_us, boot in samples:
-            store.db.execute("INSERT INTO clock_samples (node, sent_us, node_us, received_us, mono_us, boot) VALUES"
-                             " (?, ?, ?, ?, NULL, ?)", ["s/n1", sent, node_us, sent + S // 10, boot])
+    central_clock_samples(store, "s/n1", [(sent, node_us, sent + S // 10, boot) for sent, node_us, boot in samples])
 
 
 def test_a_destruction_made_early_by_the_nodes_clock_is_destroyed_early_at_the_office(tmp_path):

@@ -191,23 +191,28 @@ def by_office(d: Mapping[str, Any], *, heard: Heard | None, reported_us: int, mi
             "later than {rec} ({rec_how}), destroyed no earlier than {gone} ({gone_how})"), age=_days(lo),
             limit=f"{max_days:g}", rec=utc(rec.latest.us), rec_how=_said(rec.latest), gone=utc(gone.earliest.us),
             gone_how=_said(gone.earliest)), OFFICE, INTERVAL, lo.us / DAY_US, basis)
-    if j.missing == interval.LOWER:
+    return Verdict("unverified", _unverified(j.missing, rec, gone, lo, hi, need, max_days), OFFICE, INTERVAL, None,
+                   basis)
+
+
+def _unverified(missing: str, rec: interval.Interval, gone: interval.Interval, lo: interval.Bound | None,
+                hi: interval.Bound | None, need: float, max_days: float | None) -> Msg:
+    """Why an age is "unverified": the interval and the bound that would have settled it."""
+    if missing == interval.LOWER:
         bound = need
         if gone.earliest is None:
-            missing = Msg(N_("no time request of the office answered by the node brackets its destruction"))
+            why = Msg(N_("no time request of the office answered by the node brackets its destruction"))
         elif rec.latest is None:
-            missing = Msg(N_("no footage message named it and no time request answered by the node brackets its "
-                             "recording"))
+            why = Msg(N_("no footage message named it and no time request answered by the node brackets its "
+                         "recording"))
         else:
-            missing = Msg(N_("the office's evidence cannot narrow it further"))
+            why = Msg(N_("the office's evidence cannot narrow it further"))
     else:
         bound = max_days if max_days is not None else need
-        missing = (Msg(N_("no time request of the office answered by the node brackets its recording"))
-                   if rec.earliest is None else Msg(N_("the office's evidence cannot narrow it further")))
-    return Verdict("unverified", Msg(N_("its age cannot be verified on the office's clock: between {lo} and {hi} days "
-                                        "old (the limit: {limit} days); {missing}"),
-                                     lo=_days(lo), hi=_days(hi), limit=f"{bound:g}", missing=missing),
-                   OFFICE, INTERVAL, None, basis)
+        why = (Msg(N_("no time request of the office answered by the node brackets its recording"))
+               if rec.earliest is None else Msg(N_("the office's evidence cannot narrow it further")))
+    return Msg(N_("its age cannot be verified on the office's clock: between {lo} and {hi} days old (the limit: "
+                  "{limit} days); {missing}"), lo=_days(lo), hi=_days(hi), limit=f"{bound:g}", missing=why)
 
 
 def _pair(iv: interval.Interval) -> list[int | None]:

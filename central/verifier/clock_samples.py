@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from central.checks import clock
+from central.checks import clock, verdicts, verify
 from storage.time import interval
 
 ASK_KEEP_US = 10 * 60_000_000  # a question older than this is forgotten (its answer is no sample after ASK_LIFE_US)
@@ -60,6 +60,35 @@ def take(db: Any, since_us: int, key_of: Callable[[str, int], str | None]) -> tu
         db.execute("DELETE FROM clock_asks WHERE node = ? AND nonce = ?", [node, nonce])  # one answer a question
         got.add(node)
     return newest, got
+
+
+def take_for(store: Any, standing: Callable[[str, str | None], Any], since_us: int) -> tuple[int, set[str]]:
+    """`take` for the nodes ``store`` leases to this instance, each with the key the verifier took
+    from its births (nodes.public_key), unless the office had revoked it when the answer came
+    (``standing``: central/keys/keystanding.py's)."""
+    def key_of(node: str, received_us: int) -> str | None:
+        if not store.lease(node):
+            return None
+        row = next(store.db.query("SELECT public_key FROM nodes WHERE node = ?", [node]), None)
+        key = None if row is None else row["public_key"]
+        if not key or standing(node, key).revoked_by(received_us):
+            return None  # no key the office took, or one it had revoked when the answer came
+        return str(key)
+    return take(store.db, since_us, key_of)
+
+
+def readings(msgs: list[Any], bodies: list[Any]) -> list[int]:
+    """The readings of the node's clock a page's destructions are judged at: each segment's true end
+    and its destruction (central/checks/verdicts.py `recorded`, `destroyed_at`)."""
+    out: list[int] = []
+    for (_seq, kind, _r, _p), m in zip(msgs, bodies):
+        if kind == "retention" and isinstance(m, dict):
+            for d in verify.destructions(m):
+                try:
+                    out += [verdicts.true_end(d), int(d["destroyed_us"])]
+                except (KeyError, TypeError, ValueError):
+                    continue
+    return out
 
 
 def line(db: Any, node: str, readings: Iterable[int]) -> interval.ClockLine:

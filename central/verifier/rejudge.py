@@ -23,23 +23,23 @@ REJUDGE_MOST = 5000  # destructions of one node judged again in one run
 UNVERIFIED = "unverified"
 
 
-def rejudge(v: Any, node: str) -> int:
-    """The node's "unverified" destructions its samples may now settle, judged again (``v``: the
-    Verifier, for its zone, rules and findings); returns those whose verdict changed."""
-    db = v.store.db
+def settle(v: Any, nodes: set[str]) -> int:
+    """`rejudge` each node that got a clock sample, in one transaction; returns the verdicts changed."""
+    if not nodes:
+        return 0
+    with v.store.writing(durable=False):
+        return sum(rejudge(v, node) for node in sorted(nodes))
+
+
+def _unverified(db: Any, node: str) -> list[tuple[int, int, dict[str, Any], int]]:
+    """(seq, n, destruction, its receipt) of the node's "unverified" destructions its samples may
+    settle: read between its first and newest sample, REJUDGE_MOST at most."""
     span = db.execute("SELECT min(node_us), max(node_us) FROM clock_samples WHERE node = ?", [node]).fetchone()
     if span is None or span[0] is None:
-        return 0
-    rows = db.execute("SELECT seq, n, camera, destroyed_us, end_us FROM destructions WHERE node = ? AND verdict = ?"
-                      " AND destroyed_us BETWEEN ? AND ? AND end_us >= ? ORDER BY seq, n LIMIT ?",
+        return []
+    rows = db.execute("SELECT seq, n FROM destructions WHERE node = ? AND verdict = ? AND destroyed_us BETWEEN ? AND ?"
+                      " AND end_us >= ? ORDER BY seq, n LIMIT ?",
                       [node, UNVERIFIED, span[0], span[1], span[0], REJUDGE_MOST]).fetchall()
-    if not rows:
-        return 0
-    row = next(db.query("SELECT site, name FROM nodes WHERE node = ?", [node]), None)
-    if row is None:
-        return 0
-    v.node, v.site, v.name = node, row["site"], row["name"]
-    births = v._policy()["births"]
     bodies: dict[int, tuple[int, Any]] = {}
     seqs = sorted({r[0] for r in rows})
     for i in range(0, len(seqs), 300):
@@ -52,11 +52,24 @@ def rejudge(v: Any, node: str) -> int:
             except ValueError:
                 continue
     todo: list[tuple[int, int, dict[str, Any], int]] = []
-    for seq, n, _camera, _d, _e in rows:
+    for seq, n in rows:
         got = bodies.get(seq)
         gone = verify.destructions(got[1]) if got is not None and isinstance(got[1], dict) else []
-        if n < len(gone):
-            todo.append((seq, n, gone[n], got[0] if got is not None else 0))
+        if got is not None and n < len(gone):
+            todo.append((seq, n, gone[n], got[0]))
+    return todo
+
+
+def rejudge(v: Any, node: str) -> int:
+    """The node's "unverified" destructions its samples may now settle, judged again (``v``: the
+    Verifier, for its zone, rules and findings); returns those whose verdict changed."""
+    db = v.store.db
+    todo = _unverified(db, node)
+    row = next(db.query("SELECT site, name FROM nodes WHERE node = ?", [node]), None) if todo else None
+    if row is None:
+        return 0
+    v.node, v.site, v.name = node, row["site"], row["name"]
+    births = v._policy()["births"]
     line = clock_samples.line(db, node, [x for _s, _n, d, _r in todo for x in (verdicts.true_end(d), int(d["destroyed_us"]))])
     changed, days = 0, set()
     for seq, n, d, received_us in todo:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from central.keys import ca, keystanding
-from central.checks import coverage, node_births, verdicts, verify
+from central.checks import coverage, node_births, verify
 from central import finding_words
 from central.verifier import clock_samples, rejudge, retention_watch
 from central.verifier.evidence import Evidence
@@ -94,10 +94,7 @@ class Verifier(MessageKinds, Gaps):
                         self.node, self.site = node, node.split("/", 1)[0]
                         self._finding(verify.failed(exc, now // 86_400_000_000))
                     conn.execute("RELEASE node")
-        if settle:
-            with self.store.writing(durable=False):
-                for node in sorted(settle):
-                    rejudge.rejudge(self, node)
+        rejudge.settle(self, settle)
         if now - self.pruned_us >= coverage.PRUNE_EVERY_US:
             self.prune_coverage(now)
         if now - self.watched_us >= WATCH_EVERY_US:
@@ -130,19 +127,10 @@ class Verifier(MessageKinds, Gaps):
         return made
 
     def _clock_samples(self) -> set[str]:
-        """The nodes' answers to the office's time requests, made clock samples (central/verifier/clock_samples.py):
-        the nodes this instance verifies that got one."""
-        def key_of(node: str, received_us: int) -> str | None:
-            if not self.store.lease(node):
-                return None
-            row = next(self.store.db.query("SELECT public_key FROM nodes WHERE node = ?", [node]), None)
-            key = None if row is None else row["public_key"]
-            if not key or self.standing(node, key).revoked_by(received_us):
-                return None  # no key the office took, or one it had revoked when the answer came
-            return str(key)
-
+        """The nodes' answers to the office's time requests, made clock samples: the nodes this
+        instance verifies that got one (central/verifier/clock_samples.py `take_for`)."""
         with self.store.writing(durable=False):
-            self.clock_heard_us, got = clock_samples.take(self.store.db, self.clock_heard_us, key_of)
+            self.clock_heard_us, got = clock_samples.take_for(self.store, self.standing, self.clock_heard_us)
         return got
 
     def prune_coverage(self, now: int) -> int:
@@ -201,7 +189,7 @@ class Verifier(MessageKinds, Gaps):
         self.ev = Evidence(db, node)
         try:
             self.ev.prefetch(*_wanted(msgs, bodies))
-            self.ev.line = clock_samples.line(db, node, _readings(msgs, bodies))
+            self.ev.line = clock_samples.line(db, node, clock_samples.readings(msgs, bodies))
             n, done, late, cursor = self._page(msgs, bodies, cursor, now, policy)
             # the pass's conclusions, its messages marked verified and the node's row: on PostgreSQL
             # one statement (design/0270), each table in it written once
@@ -360,20 +348,6 @@ def _parse(payload: str) -> Any:
         return json.loads(payload)
     except ValueError as exc:
         return exc
-
-
-def _readings(msgs: list[Any], bodies: list[Any]) -> list[int]:
-    """The readings of the node's clock a page's destructions are judged at: each segment's true end
-    and its destruction (central/checks/verdicts.py `recorded`, `destroyed_at`)."""
-    out: list[int] = []
-    for (_seq, kind, _r, _p), m in zip(msgs, bodies):
-        if kind == "retention" and isinstance(m, dict):
-            for d in verify.destructions(m):
-                try:
-                    out += [verdicts.true_end(d), int(d["destroyed_us"])]
-                except (KeyError, TypeError, ValueError):
-                    continue
-    return out
 
 
 def _wanted(msgs: list[Any], bodies: list[Any]) -> tuple[list[int], list[int], list[tuple[int, int]], list[dict[str, Any]]]:
