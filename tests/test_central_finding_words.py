@@ -58,7 +58,11 @@ def _head(key: NodeKey, seq: int, digest: str) -> dict[str, Any]:
 
 
 def _range(first: int, heard_us: int) -> verdicts.Range:
-    return verdicts.Range(first, first + 9, verdicts.Heard(heard_us))
+    return verdicts.Range(first, first + 9, verdicts.Heard(heard_us, heard_us))
+
+
+TRUE = interval.ClockLine([interval.Sample(t, t, t + 1_000_000, "b") for t in range(T0 - 100 * DAY, T0 + DAY,
+                                                                                       3_600_000_000)])
 
 
 def _destruction(reason: str, age_days: float, **more: Any) -> verdicts.Verdict:
@@ -144,9 +148,10 @@ WORDS: list[tuple[str, Callable[[], Any]]] = [
     ("a destruction the office cannot verify", lambda: [_breach(_by_office(r, line=False)) for r in
                                                          ("max_retention", "capacity")]),
     ("kept past its maximum by its own stamps", lambda: _breach(_destruction("max_retention", 70))),
-    ("kept past its maximum", lambda: verdicts.kept(_range(1, T0 - 90 * DAY), _range(100, T0), 60, [])),
-    ("retention stopped", lambda: [verdicts.stopped(_range(1, T0 - 90 * DAY), _range(100, T0), 60, [], None),
-                                   verdicts.stopped(_range(1, T0 - 90 * DAY), _range(100, T0), 60, [], T0 - 5 * DAY)]),
+    ("kept past its maximum", lambda: verdicts.kept(_range(1, T0 - 90 * DAY), _range(100, T0), 60, [], TRUE)),
+    ("retention stopped", lambda: [verdicts.stopped(_range(1, T0 - 90 * DAY), _range(100, T0), 60, [], None, TRUE),
+                                   verdicts.stopped(_range(1, T0 - 90 * DAY), _range(100, T0), 60, [], T0 - 5 * DAY,
+                                                    TRUE)]),
     ("a key never enrolled", lambda: ca.birth_findings(ALLOWED, BIRTH)),
     ("a revoked key's birth", lambda: keystanding.birth_findings(
         keystanding.Standing(keystanding.REVOKED, T0 - DAY), BIRTH, T0)),

@@ -458,8 +458,12 @@ def test_the_verdict_of_one_destruction_and_what_it_was_judged_on(d, heard, repo
 
 
 def _range(first: int, heard_us: int, from_us: int | None = None) -> verdicts.Range:
-    return verdicts.Range(first, first + 9, verdicts.Heard(heard_us), from_us, None if from_us is None
+    """A range heard at ``heard_us``, its footage message stamped then on a true clock."""
+    return verdicts.Range(first, first + 9, verdicts.Heard(heard_us, heard_us), from_us, None if from_us is None
                           else from_us + HOUR)
+
+
+TRUE = _line(0, T0 + 40 * DAY)  # a node answering the office's time requests hourly on a true clock
 
 
 @pytest.mark.parametrize("oldest, newest, holds, destroyed, kinds", [
@@ -471,10 +475,12 @@ def _range(first: int, heard_us: int, from_us: int | None = None) -> verdicts.Ra
      ["kept_past_maximum", "retention_stopped"]),                                       # another time's hold
 ])
 def test_footage_kept_past_its_maximum_and_a_stopped_pass(oldest, newest, holds, destroyed, kinds):
-    found = [f for f in (verdicts.kept(oldest, newest, 30, holds), verdicts.stopped(oldest, newest, 30, holds,
-                                                                                      destroyed)) if f]
+    found = [f for f in (verdicts.kept(oldest, newest, 30, holds, TRUE), verdicts.stopped(oldest, newest, 30, holds,
+                                                                                            destroyed, TRUE)) if f]
     assert [f.kind for f in found] == kinds
     assert all(f.about_us == T0 + 30 * DAY and f.detail["clock"] == "office" for f in found)
+    # the newest range heard at once, but nothing proves when it was sent (no sample): no finding
+    assert verdicts.kept(oldest, newest, 30, holds, interval.ClockLine([])) is None
 
 
 def test_the_holds_a_nodes_audit_leaves_in_force():

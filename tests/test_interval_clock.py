@@ -54,12 +54,17 @@ outages = st.lists(st.tuples(st.integers(0, 6 * DAY), st.integers(MIN, 3 * DAY))
 
 def _holds(box: Box, outs: list[tuple[int, int]], d1: int, d2: int, moments: list[int]) -> None:
     """At every moment the box read its clock, the offset the line proves for that reading (if
-    any) holds the true offset then. (A clock stepped and stepped back by as much between two
-    samples leaves no trace in any evidence: steps here are two sample periods apart at least.)"""
+    any) holds the true offset then, for every reading made between the first sample and the last.
+    (What no evidence can show: a clock stepped and stepped back by as much between two samples,
+    and what it read before the first sample or after the last, which may repeat any reading of the
+    sampled time. Steps here are two sample periods apart at least.)"""
     at = sorted(t for t, _x in box.steps)
     assume(all(b - a > 60 * MIN for a, b in zip(at, at[1:])))
     line = iv.ClockLine(_samples(box, 30 * MIN, 7, outs, d1, d2))
-    for t in moments:
+    if not line.samples:
+        return
+    first, last = line.samples[0].sent_us + d1, line.samples[-1].sent_us + d1
+    for t in (m for m in moments if first <= m <= last):
         got = line.offset_at(box.read(t))
         assert not got.proven or got.contains(box.off(t)), (t, got)
         told = line.offset_at(box.read(t), t + d1)  # a message that told of the reading, heard d1 later
@@ -107,6 +112,16 @@ def test_a_step_during_an_outage_past_the_drift_leaves_the_outage_unproven():
     calm = Box(0, 0, [(T0 + DAY, 100 * S)], False)  # within the drift: one stretch, each reading's bar holds it
     a, b = (iv.Sample(t, calm.read(t), t, "b", calm.mono(t)) for t in (T0, T0 + 3 * DAY))
     assert iv.steady(a, b) and iv.ClockLine([a, b]).offset_at(calm.read(T0 + 2 * DAY)).contains(100 * S)
+
+
+def test_a_reading_before_the_first_sample_may_repeat_one_after_it():
+    """The limit of any clock evidence: a clock stepped back 31 minutes just before its first sample
+    read at T0 what it reads again a minute after the first sample; the office maps it as the
+    later reading. (The design says so: design/0310.)"""
+    box = Box(0, 0, [(T0 + MIN, -31 * MIN)], False)
+    line = iv.ClockLine(_samples(box, 30 * MIN, 1, [(0, 2 * MIN)], S, S))
+    assert line.samples[0].node_us < box.read(T0) < line.samples[1].node_us
+    assert not line.offset_at(box.read(T0)).contains(box.off(T0))
 
 
 def test_before_the_first_sample_and_after_the_last_nothing_is_proven():

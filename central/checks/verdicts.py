@@ -302,39 +302,59 @@ def holding(r: Range, holds: list[tuple[int, int]]) -> int | None:
     return max(over) if over else None
 
 
-def kept(oldest: Range, newest: Range, max_days: float | None, holds: list[tuple[int, int]]) -> verify.Finding | None:
-    """`kept_past_maximum`: the oldest range the node has not destroyed past (``oldest``) was
-    recorded by a time the maximum has passed since (plus KEPT_SLACK_US), and the node has queued
-    footage after that (``newest``: what it queued before it is here, in order), with no
-    destruction of it among it. None under a hold, with no maximum, or not yet shown."""
+def held(oldest: Range, newest: Range, line: interval.ClockLine) -> tuple[interval.Bound | None, interval.Bound | None]:
+    """(the latest the oldest range was recorded by, the earliest the node still held it) on the
+    office's clock: its end stamp at the node's proven offset, or the office's receipt of the message
+    naming it; and the stamp of the newest footage message the node queued after it, at its proven
+    offset (the node's messages come in order: it had destroyed none of the oldest range by then).
+    A receipt proves no earliest: without a sample around the newest message's stamp, None."""
+    h = oldest.heard
+    rec = interval.meet(line.on_office(oldest.to_us, EV_STAMP, h.heard_us) if oldest.to_us is not None
+                        else interval.UNKNOWN, interval.sent_by(h.heard_us, EV_HEARD))
+    n = newest.heard
+    since = (line.on_office(n.stamp_us, EV_STAMP, n.heard_us) if isinstance(n.stamp_us, int) else interval.UNKNOWN)
+    return rec.latest, since.earliest
+
+
+def kept(oldest: Range, newest: Range, max_days: float | None, holds: list[tuple[int, int]],
+         line: interval.ClockLine) -> verify.Finding | None:
+    """`kept_past_maximum`, whether or not a destruction ever comes: the oldest range the node has
+    not destroyed past (``oldest``) was recorded no later than a time the maximum (and KEPT_SLACK_US)
+    has passed since, and the node still held it no earlier than that (``newest``: a footage message
+    it queued after, with no destruction of it before: `held`). None under a hold, with no
+    maximum, or not proven."""
     if max_days is None:
         return None
-    at, how = oldest.queued_by()
-    due = at + int(max_days * DAY_US)
-    since, _ = newest.queued_by()
-    if since < due + KEPT_SLACK_US or holding(oldest, holds) is not None:
+    rec, since = held(oldest, newest, line)
+    if rec is None or since is None:
         return None
-    over = (since - due) / DAY_US
+    due = rec.us + int(max_days * DAY_US)
+    if since.us < due + KEPT_SLACK_US or holding(oldest, holds) is not None:
+        return None
+    over = (since.us - due) / DAY_US
     return verify.Finding(
         "kept_past_maximum", verify.CRITICAL,
         Msg(N_("segments {first} to {last} are kept past their maximum of {max_days} days by at least {over} days on "
-               "the office's clock: it knew of them by {at}, the node has told of footage it recorded since the "
-               "maximum passed, and no destruction of them came before it"), first=oldest.first_id,
-            last=oldest.last_id, max_days=f"{max_days:g}", over=f"{over:.1f}", at=utc(at)),
+               "the office's clock: recorded no later than {at} ({at_how}), still held no earlier than {since} (a "
+               "footage message the node queued after them, its stamp at its clock offset proven by the office's "
+               "time requests), and no destruction of them came before it"), first=oldest.first_id,
+            last=oldest.last_id, max_days=f"{max_days:g}", over=f"{over:.1f}", at=utc(rec.us), at_how=_said(rec),
+            since=utc(since.us)),
         f"kept_past_maximum:{oldest.first_id}", due,
-        {"first_id": oldest.first_id, "last_id": oldest.last_id, "recorded_by_us": at, "due_us": due,
-         "max_days": max_days, "newest_us": since, "clock": OFFICE, "evidence": how})
+        {"first_id": oldest.first_id, "last_id": oldest.last_id, "recorded_by_us": rec.us, "due_us": due,
+         "max_days": max_days, "newest_us": since.us, "clock": OFFICE, "evidence": INTERVAL,
+         "bounds": [rec.evidence, since.evidence]})
 
 
 def stopped(oldest: Range, newest: Range, max_days: float | None, holds: list[tuple[int, int]],
-            destroyed_us: int | None) -> verify.Finding | None:
+            destroyed_us: int | None, line: interval.ClockLine) -> verify.Finding | None:
     """`retention_stopped`: footage is kept past its maximum (kept) and the node has reported no
-    destruction for STOPPED_AFTER_US before its newest footage (``destroyed_us``: the office's
+    destruction for STOPPED_AFTER_US before it still held it (``destroyed_us``: the office's
     receipt of its latest destruction, None: never)."""
-    found = kept(oldest, newest, max_days, holds)
+    found = kept(oldest, newest, max_days, holds, line)
     if found is None:
         return None
-    since, _ = newest.queued_by()
+    since = found.detail["newest_us"]
     if destroyed_us is not None and since - destroyed_us < STOPPED_AFTER_US:
         return None
     quiet = Msg(N_("never reported a destruction")) if destroyed_us is None else Msg(

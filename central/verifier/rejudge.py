@@ -5,9 +5,11 @@ such destruction is judged again on everything the office holds now, with the sa
 its verdict is the one a single delivery after the sample would have had: no verdict depends on
 how a backlog was cut or when the verifier ran. I/O over the verifier's transaction.
 
-A destruction the node's samples can never bracket (recorded before the office's first sample of
-the node) stays "unverified" and is not read again: only those between the node's first and newest
-sample are, REJUDGE_MOST a node and run.
+Only the destructions a new sample can settle are read again: those destroyed (by the node's
+clock) since the newest sample of the node's last re-judging, up to its newest sample now,
+REJUDGE_MOST a node and run (after a restart of the office: all of them once). One that stays
+"unverified" keeps its camera-day's warning, in the words of its latest judging: the words a single
+delivery after every sample would have had.
 """
 
 from __future__ import annotations
@@ -31,15 +33,16 @@ def settle(v: Any, nodes: set[str]) -> int:
         return sum(rejudge(v, node) for node in sorted(nodes))
 
 
-def _unverified(db: Any, node: str) -> list[tuple[int, int, dict[str, Any], int]]:
+def _unverified(db: Any, node: str, since_us: int | None) -> tuple[list[tuple[int, int, dict[str, Any], int]], int | None]:
     """(seq, n, destruction, its receipt) of the node's "unverified" destructions its samples may
-    settle: read between its first and newest sample, REJUDGE_MOST at most."""
+    settle (destroyed since ``since_us`` by its clock, up to its newest sample), REJUDGE_MOST at most,
+    and the newest sample's reading."""
     span = db.execute("SELECT min(node_us), max(node_us) FROM clock_samples WHERE node = ?", [node]).fetchone()
     if span is None or span[0] is None:
-        return []
+        return [], None
     rows = db.execute("SELECT seq, n FROM destructions WHERE node = ? AND verdict = ? AND destroyed_us BETWEEN ? AND ?"
-                      " AND end_us >= ? ORDER BY seq, n LIMIT ?",
-                      [node, UNVERIFIED, span[0], span[1], span[0], REJUDGE_MOST]).fetchall()
+                      " ORDER BY seq, n LIMIT ?",
+                      [node, UNVERIFIED, span[0] if since_us is None else since_us, span[1], REJUDGE_MOST]).fetchall()
     bodies: dict[int, tuple[int, Any]] = {}
     seqs = sorted({r[0] for r in rows})
     for i in range(0, len(seqs), 300):
@@ -57,21 +60,23 @@ def _unverified(db: Any, node: str) -> list[tuple[int, int, dict[str, Any], int]
         gone = verify.destructions(got[1]) if got is not None and isinstance(got[1], dict) else []
         if got is not None and n < len(gone):
             todo.append((seq, n, gone[n], got[0]))
-    return todo
+    return todo, span[1]
 
 
 def rejudge(v: Any, node: str) -> int:
     """The node's "unverified" destructions its samples may now settle, judged again (``v``: the
     Verifier, for its zone, rules and findings); returns those whose verdict changed."""
     db = v.store.db
-    todo = _unverified(db, node)
+    todo, newest = _unverified(db, node, v.settled.get(node))
     row = next(db.query("SELECT site, name FROM nodes WHERE node = ?", [node]), None) if todo else None
+    if newest is not None:
+        v.settled[node] = newest
     if row is None:
         return 0
     v.node, v.site, v.name = node, row["site"], row["name"]
     births = v._policy()["births"]
     line = clock_samples.line(db, node, [x for _s, _n, d, _r in todo for x in (verdicts.true_end(d), int(d["destroyed_us"]))])
-    changed, days = 0, set()
+    changed, days, still = 0, set(), {}
     for seq, n, d, received_us in todo:
         birth_ts, rules = node_births.in_force(births, d["destroyed_us"])
         low, high = node_births.limits(rules, d["camera"])
@@ -79,10 +84,13 @@ def rejudge(v: Any, node: str) -> int:
         found = retention_watch.probe(db, node, sid) if isinstance(sid, int) and not isinstance(sid, bool) else None
         j = verdicts.judge(d, heard=None if found is None else found.heard, reported_us=received_us, min_days=low,
                            max_days=high, line=line)
+        day = v_day(v, d["destroyed_us"])
         if j.verdict == UNVERIFIED:
+            still[(d["camera"], day)] = verify.destroyed(j.verdict, d["camera"], v_day(v, d["start_us"]), j.why, day,
+                                                        received_us, _detail(d, day, seq, birth_ts, low, high, found,
+                                                                             received_us, j))
             continue
         changed += 1
-        day = v_day(v, d["destroyed_us"])
         days.add((d["camera"], day))
         db.execute("UPDATE destructions SET verdict = ? WHERE node = ? AND seq = ? AND n = ?", [j.verdict, node, seq, n])
         size = d.get("bytes") if isinstance(d.get("bytes"), int) else 0
@@ -96,17 +104,24 @@ def rejudge(v: Any, node: str) -> int:
         if j.verdict != "ok":
             v._finding(verify.destroyed(j.verdict, d["camera"], v_day(v, d["start_us"]), j.why, day,
                                         received_us if j.clock == verdicts.OFFICE else d["destroyed_us"],
-                                        {"camera": d["camera"], "day": day, "msg_seq": seq, "rules_of_birth_us": birth_ts,
-                                         "min_days": low, "max_days": high, "reported_us": received_us,
-                                         "heard_us": None if found is None else found.heard.heard_us,
-                                         "rejudged": True, **j.basis()}))
+                                        _detail(d, day, seq, birth_ts, low, high, found, received_us, j)))
     db.execute("DELETE FROM destruction_days WHERE node = ? AND verdict = ? AND segments <= 0", [node, UNVERIFIED])
-    for camera, day in days:  # a camera-day none of whose destructions waits any more: its warning is settled
+    for camera, day in days | set(still):  # a camera-day's warning: settled, or in its latest words
         left = db.execute("SELECT 1 FROM destruction_days WHERE node = ? AND camera = ? AND day = ? AND verdict = ?",
                           [node, camera, day, UNVERIFIED]).fetchone()
-        if left is None:
+        if left is None or (camera, day) in still:
             db.execute("DELETE FROM findings WHERE key = ?", [f"{node}:{verify.DESTROYED_KINDS[UNVERIFIED]}:{camera}:{day}"])
+        if left is not None and (camera, day) in still:
+            v._finding(still[(camera, day)])
     return changed
+
+
+def _detail(d: dict[str, Any], day: str, seq: int, birth_ts: Any, low: Any, high: Any, found: Any, received_us: int,
+            j: verdicts.Verdict) -> dict[str, Any]:
+    """A re-judged destruction's finding's detail, as central/verifier/verifier_kinds.py makes it."""
+    return {"camera": d["camera"], "day": day, "msg_seq": seq, "rules_of_birth_us": birth_ts, "min_days": low,
+            "max_days": high, "reported_us": received_us, "heard_us": None if found is None else found.heard.heard_us,
+            "rejudged": True, **j.basis()}
 
 
 def v_day(v: Any, us: int) -> str:

@@ -214,36 +214,41 @@ class ClockLine:
     def __init__(self, samples: list[Sample], drift_ppm: int = DRIFT_PPM):
         self.samples = sorted(samples, key=lambda s: (s.sent_us, s.received_us))
         self.drift = drift_ppm
-        self._pairs: list[tuple[int, int, bool, Sample, Sample]] = []
+        self._pairs: list[tuple[tuple[tuple[int, int], ...], bool, Sample, Sample]] = []
         self._hours: dict[int, list[int]] = {}
         self._wide: list[int] = []   # pairs over more than 60 days of the box's clock: looked at always
-        for a, b in zip(self.samples, self.samples[1:]):
-            lo, hi = self._read_between(a, b)
-            i = len(self._pairs)
-            self._pairs.append((lo, hi, steady(a, b, drift_ppm), a, b))
-            if hi - lo > 60 * 24 * HOUR_US:
-                self._wide.append(i)
-                continue
-            for h in range(lo // HOUR_US, hi // HOUR_US + 1):
-                self._hours.setdefault(h, []).append(i)
+        last = len(self.samples) - 2
+        for i, (a, b) in enumerate(zip(self.samples, self.samples[1:])):
+            (lo1, hi1), (lo2, hi2) = self._read_between(a, b)
+            # before the first sample and after the last the clock may have read anything: the first
+            # stretch holds no reading below its first sample's, the last none above its last sample's
+            spans = ((lo1, min(hi1, hi2) if i == last else hi1), (max(lo2, lo1) if i == 0 else lo2, hi2))
+            self._pairs.append((spans, steady(a, b, drift_ppm), a, b))
+            for lo, hi in spans:
+                if hi - lo > 60 * 24 * HOUR_US:
+                    self._wide.append(i)
+                    continue
+                for h in range(lo // HOUR_US, hi // HOUR_US + 1):
+                    self._hours.setdefault(h, []).append(i)
 
-    def _read_between(self, a: Sample, b: Sample) -> tuple[int, int]:
-        """What the box's clock may have read between two samples: from a's reading on to the step
-        (at most b's reading less the step X), and from a's reading plus X on to b's: a step back
-        repeats readings below a's, a step ahead runs past b's before it."""
-        whole = b.received_us - a.sent_us
-        step = b.offset.earliest.us - a.offset.latest.us - _drift(whole, self.drift) if (
-            b.offset.earliest is not None and a.offset.latest is not None) else 0  # the most a step took back
-        return min(a.node_us, b.node_us) + min(0, step), max(a.node_us, b.node_us) + max(0, -step)
+    def _read_between(self, a: Sample, b: Sample) -> tuple[tuple[int, int], ...]:
+        """What the box's clock may have read between two samples, if it stepped once by X between
+        them: from a's reading on to the step (b's reading less X at most), and from a's reading
+        plus X on to b's: a step back repeats readings below a's, a step ahead runs past b's first.
+        X is the offsets' difference, at its most negative within their bars and the drift."""
+        step = 0
+        if b.offset.earliest is not None and a.offset.latest is not None:
+            step = b.offset.earliest.us - a.offset.latest.us - _drift(b.received_us - a.sent_us, self.drift)
+        return (a.node_us, max(a.node_us, b.node_us - step)), (min(b.node_us, a.node_us + step), b.node_us)
 
     def offset_at(self, node_us: int, before_us: int | None = None) -> Interval:
         """The box's clock less the office's when the box's clock read `node_us`; `before_us`: the
         office's time the reading is proven made by (a message that told of it): a stretch that began
         after it cannot hold the reading."""
         found: list[Interval] = []
-        for i in (*self._hours.get(node_us // HOUR_US, ()), *self._wide):
-            lo, hi, ok, a, b = self._pairs[i]
-            if not lo <= node_us <= hi or (before_us is not None and a.sent_us > before_us):
+        for i in dict.fromkeys((*self._hours.get(node_us // HOUR_US, ()), *self._wide)):
+            spans, ok, a, b = self._pairs[i]
+            if not any(lo <= node_us <= hi for lo, hi in spans) or (before_us is not None and a.sent_us > before_us):
                 continue
             if not ok:
                 return UNKNOWN
