@@ -53,6 +53,8 @@ class Plan:
     answer_after: int = 0                      # of those pieces, after how many the box's first answer is heard
     verify_every: int = 24                     # hours between the verifier's runs while online
     first_heard: int | None = None             # the office first hears the box then (its outbox held till then)
+    announce: bool = True                      # it tells of its footage (`footage` messages)
+    own_clock: bool = False                    # its retention judges age on its own clock (a box before issue 73)
 
 
 class Fleet:
@@ -96,7 +98,7 @@ class Fleet:
         while T0 + (self.recorded + 1) * seg <= t:
             self.recorded += 1
             self.segments.append((self.recorded, T0 + self.recorded * seg))
-        if self.recorded > first:
+        if self.recorded > first and self.plan.announce:
             a, b = first + 1, self.recorded
             self._queue("footage", t, {"first_id": a, "last_id": b, "from_us": self.stamp(T0 + first * seg),
                                        "to_us": self.stamp(T0 + b * seg), "segments": b - a + 1, "cameras": 1,
@@ -106,8 +108,8 @@ class Fleet:
             return
         gone = []
         for sid, end in list(self.segments):
-            due = end + int(self.plan.violate.get(sid, self.plan.max_days * DAY))
-            if due <= t:
+            age = self.stamp(t) - self.stamp(end) if self.plan.own_clock else t - end
+            if age >= int(self.plan.violate.get(sid, self.plan.max_days * DAY)):
                 self.segments.remove((sid, end))
                 gone.append({"camera": "cam", "reason": "max_retention", "start_us": self.stamp(end - seg),
                              "end_us": self.stamp(end), "destroyed_us": self.stamp(t), "bytes": 10, "segment_id": sid,
