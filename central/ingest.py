@@ -192,8 +192,7 @@ class Ingest:
             where = route(topic)
             if where is None:
                 continue
-            rest = where[2]
-            retained = not (rest in DURABLE or rest.startswith("cmd/"))
+            retained = not (where[3] in DURABLE or where[2].startswith("cmd/"))
             why = admit(where[0], topic, len(payload), retained, now)
             if why is None:
                 ok.append((topic, payload))

@@ -38,6 +38,7 @@ from edged.config.upkeep import AuditConfig, MaintenanceConfig
 from edged.config.viewer import ViewerConfig
 from edged.i18n import speaking
 from storage.schema import today
+from mqtt import kinds
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "python -m edged.docs"
@@ -97,6 +98,25 @@ def edgectl_verbs() -> str:
     return "\n".join(lines) + "\n"
 
 
+def wire_kinds() -> str:
+    """docs/ref/mqtt.md's topics: every message kind (mqtt/kinds.py), its fields and their types."""
+    lines = ["| topic | retained | QoS | what |", "|---|---|---|---|"]
+    for k in kinds.KINDS.values():
+        topic, what = k.topic.replace("{", "<").replace("}", ">"), k.doc.replace("|", "\\|")
+        lines.append(f"| `{topic}` | {'yes' if k.retained else 'no'} | {', '.join(map(str, k.qos))} | {what} |")
+    lines += ["", "The fields edged-central checks (**required**; any other field is allowed, within the bounds "
+              "of every message), and whether its verifier takes the kind:", "",
+              "| kind | durable | verified | fields |", "|---|---|---|---|"]
+    types: dict[str, str] = {}
+    for k in kinds.BOX_KINDS:
+        fields = ", ".join((f"**{f.name}**" if f.required else f.name) + f" ({f.type.name})" for f in k.fields)
+        types.update((f.type.name, f.type.doc) for f in k.fields)
+        lines.append(f"| `{k.name}` | {'yes' if k.durable else 'no'} | {'yes' if k.verified else 'no'} | "
+                     f"{fields or ('plain text' if k.text else '-')} |")
+    lines += ["", "| type | what |", "|---|---|", *(f"| {name} | {doc} |" for name, doc in types.items())]
+    return "\n".join(lines) + "\n"
+
+
 def catalog_schema() -> str:
     db = today.applied()
     return f"```sql\n-- every migration applied, the last {today.last_migration(db)}\n\n{today.sql(db)}```\n"
@@ -147,7 +167,8 @@ def pages() -> dict[str, list[tuple[str, str]]]:
                 (MaintenanceConfig, "[maintenance]"))),
         ],
         "docs/ref/mqtt.md": [("edged/config/mqtt.py", sections((MqttKeys, "[mqtt]"), (MqttTlsKeys, "[mqtt.tls]"),
-                                                                overrides={"enabled": "true"}))],
+                                                                overrides={"enabled": "true"})),
+                             ("mqtt/kinds.py", wire_kinds())],
         "docs/ref/central-config.md": [("central/config.py", central_sections())],
         "docs/guide/accounts.md": [("edged/config/people.py", sections((AccountsConfig, "[accounts]")))],
         "docs/guide/viewer.md": [("edged/config/viewer.py", sections((ViewerConfig, "[viewer]"),

@@ -18,11 +18,12 @@ from edged.config import Config
 from edged.documents.pages import account_boxes
 from edged.i18n import _
 from edged.rules import redaction as rd, retrieval as rq
+from edged.rules.applications import paper_refusal, paper_signer, sign_refusal, unsigned_boxes
 from edged.rules.persons import PAPER, Names, names_of, person
 from edged.rules.roles import ADMIN, APPROVER, CUSTODIAN, allowed, check_roles, in_scope
 from storage import audit
 from storage import cameras as camera_table
-from storage.people import accounts, retrieval_store
+from storage.people import accounts, retrieval_store, signatures
 from storage.people.accounts import AccountError
 from storage.people.retrieval_store import GrantError
 
@@ -129,46 +130,6 @@ def init_admin(db: sqlite_utils.Database, name: str, password: str, *, os_user: 
                        pw_hash=pw_hash, full_name=full_name)
 
 
-def sign_refusal(a: dict[str, Any], action: str, box: str, signer: str, boxes: list[str],
-                 titles: Mapping[str, Iterable[str]] | None = None) -> str | None:
-    """Why `signer` (an account) may not sign `box` of the application for the account's last
-    `action` event (design/0088), or None. Pure: the boxes are the page's without a daemon value;
-    the holder and the admin who carried the change out sign nothing, each box is one person's,
-    and a box named for a title of [policy.titles] (001 附件2's 秘書, 主任) only by that title's
-    holder (issue 56, design/0190). Said to the signer: no login name in it."""
-    event = next((e for e in reversed(a.get("events") or []) if e["action"] == action), None)
-    if event is None:
-        return _("This account has no such change on record to sign.")
-    if box not in boxes:
-        return _("“{box}” is not a box to sign on the account application; boxes: {boxes}").format(
-            box=box, boxes=_(", ").join(boxes) or _("(none)"))
-    holders = set((titles or {}).get(box, ()))
-    if holders and signer not in holders:
-        return _("The box “{box}” is signed by the {box} only.").format(box=box)
-    signed = accounts.application_signatures(a["events"], action)
-    if box in signed:
-        return _("The box “{box}” is already signed.").format(box=box)
-    if signer == a["name"]:
-        return _("You may not sign your own account's application.")
-    if signer == accounts.actor_account(event["by"]):
-        return _("You carried out this change and may not also approve it (separation of duties).")
-    if any(accounts.actor_account(s["by"]) == signer for s in signed.values()):
-        return _("You have already signed this application; each box is another person's.")
-    return None
-
-
-def unsigned_boxes(a: dict[str, Any], boxes: list[str]) -> list[str]:
-    """The boxes of an account's application to open it that nobody has signed yet, which keep it
-    from logging in where `[accounts] signed_to_log_in` (001 十一, design/0113). Pure. Not held
-    back: the first admin (`init-admin`, root's act on the box) alone; the approvers are, and the
-    first ones' boxes are recorded from the signed paper (design/0260, record_paper_signature)."""
-    event = next((e for e in reversed(a.get("events") or []) if e["action"] == "opened"), None)
-    if event is None or "(init-admin)" in str(event["by"]):
-        return []
-    signed = accounts.application_signatures(a["events"], "opened")
-    return [b for b in boxes if b not in signed]
-
-
 def desk_signers(db: sqlite_utils.Database, a: dict[str, Any], box: str, boxes: list[str],
                  titles: Mapping[str, Iterable[str]]) -> list[str]:
     """The usable accounts that may sign `box` of `a`'s application to open it at the desk: the
@@ -176,8 +137,8 @@ def desk_signers(db: sqlite_utils.Database, a: dict[str, Any], box: str, boxes: 
     its own application is signed and while it is not revoked; never the applicant, nor the admin
     who opened it (design/0260)."""
     event = next((e for e in reversed(a.get("events") or []) if e["action"] == "opened"), None)
-    opener = accounts.actor_account(str(event["by"])) if event else ""
-    signed = {accounts.actor_account(s["by"]) for s in accounts.application_signatures(a["events"], "opened").values()}
+    opener = signatures.actor_account(str(event["by"])) if event else ""
+    signed = {signatures.actor_account(s["by"]) for s in signatures.application_signatures(a["events"], "opened").values()}
     out = []
     for name in list(titles.get(box, ())) or accounts.holders(db, APPROVER):
         b = accounts.account(db, name) if name not in (a["name"], opener, *signed) else None
@@ -185,30 +146,6 @@ def desk_signers(db: sqlite_utils.Database, a: dict[str, Any], box: str, boxes: 
                 and not unsigned_boxes(b, boxes)):
             out.append(name)
     return out
-
-
-def paper_refusal(a: dict[str, Any], box: str, signed_by: str, boxes: list[str],
-                  titles: Mapping[str, Iterable[str]], at_desk: list[str]) -> str | None:
-    """Why the account administrator may not record `box` of `a`'s application to open it as
-    signed on paper by `signed_by` (design/0260), or None. Pure. The paper route is the bootstrap
-    the rule allows (附件2 is signed by hand): only while nobody usable may sign the box at the
-    desk (`at_desk`, desk_signers); a box named for a title only by that title's holder."""
-    if not any(e["action"] == "opened" for e in a.get("events") or []):
-        return _("This account has no such change on record to sign.")
-    if box not in boxes:
-        return _("“{box}” is not a box to sign on the account application; boxes: {boxes}").format(
-            box=box, boxes=_(", ").join(boxes) or _("(none)"))
-    if box in accounts.application_signatures(a["events"], "opened"):
-        return _("The box “{box}” is already signed.").format(box=box)
-    holders = set(titles.get(box, ()))
-    if not signed_by.strip():
-        return _("Say who signed the box on paper.")
-    if holders and signed_by not in holders:
-        return _("The box “{box}” is signed by the {box} only.").format(box=box)
-    if at_desk:
-        return _("The box “{box}” can be signed at the desk now: the paper is recorded only while nobody who may "
-                 "sign it can log in.").format(box=box)
-    return None
 
 
 def record_paper_signature(db: sqlite_utils.Database, name: str, box: str, *, signed_by: str, by: str,
@@ -220,22 +157,13 @@ def record_paper_signature(db: sqlite_utils.Database, name: str, box: str, *, si
     a = accounts.account(db, name)
     if a is None:
         raise AccountError(_("no account {name}").format(name=name))
-    signed_by = signed_by.strip()
-    problem = paper_refusal(a, box, signed_by, boxes, titles, desk_signers(db, a, box, boxes, titles))
+    names = {h: (accounts.account(db, h) or {}).get("full_name") or "" for h in titles.get(box, ())}
+    signed_by = paper_signer(signed_by.strip(), box, titles, names)
+    problem = paper_refusal(a, box, signed_by, boxes, titles, desk_signers(db, a, box, boxes, titles), names)
     if problem:
         raise AccountError(problem)
     return accounts.sign_application(db, name, "opened", box, by=f"{signed_by}{PAPER}{recorder})", now_us=now_us,
                                      detail={"on_paper": True, "signed_by": signed_by}, actor=by)
-
-
-def not_signed_words(name: str, pending: list[str], titles: Mapping[str, Iterable[str]]) -> str:
-    """Why an account cannot log in yet: which boxes of its application wait, and for whom (the
-    accounts of the box's title in [policy.titles], else any approver)."""
-    def whom(box: str) -> str:   # by title, never by login name (issue 56)
-        return _("the {title}").format(title=box) if titles.get(box) else _("an approver")
-    boxes = _(", ").join(_("{box} (signed by {whom})").format(box=b, whom=whom(b)) for b in pending)
-    return _("This account cannot log in yet: its application waits for its signatures: {boxes}. They sign it on "
-             "the account's page at the desk.").format(boxes=boxes)
 
 
 def sign_application(db: sqlite_utils.Database, name: str, action: str, box: str, *, signer: str, by: str,

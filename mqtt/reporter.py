@@ -1,12 +1,12 @@
 """The reporter: everything edged tells the central office over MQTT, and the commands it takes.
 
-The daemon talks only to `Reporter`. Durable messages (alarm, audit, retention, inspection,
-ethics, command replies) go through the outbox and out in seq order, deleted only on their PUBACK;
+The daemon talks only to `Reporter`. Durable messages (each durable kind of mqtt/kinds.py,
+`send(kinds.X, body)`) go through the outbox and out in seq order, deleted only on their PUBACK;
 retained messages (status, birth, state, camera states, discovery) are kept in memory,
 newest only, and (re)published on every connect (mqtt/retained.py). No broker, a wrong one,
 bad credentials or a TLS failure is a `status` string, logged once per change; recording never
-depends on it. Over 400 lines on purpose: every message kind the box sends, and the few it reads
-(commands, the office's time, a standby's boxes), in one place.
+depends on it. Over 400 lines on purpose: how every message the box sends goes out, and the few it
+reads (commands, the office's time, a standby's boxes), in one place.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mqtt.client import V5, V311, ConnectError, Connection, NotConnected, backoff_s
-from mqtt import office_time
+from mqtt import kinds, office_time
+from mqtt.kinds import MessageKind
 from mqtt.commands import CommandDesk, CommandRefused, Handler
 from mqtt.outbox import OutboxWriter
 from mqtt.retained import Retained
@@ -107,35 +108,38 @@ class Reporter:
     def set_camera_state(self, camera: str, state: dict[str, Any]) -> None:
         self.retained.set(self.topics.camera_state(camera), state)
 
+    async def send(self, kind: MessageKind, body: dict[str, Any], **levels: str) -> int:
+        """A durable message of ``kind`` (mqtt/kinds.py names its topic; the office checks its
+        fields), QoS 1; returns its seq. Raises OutboxFull if refused at the bound, OutboxError if
+        the file cannot be written, ValueError for a kind the box does not send durably."""
+        if not kind.durable or kind.sender != kinds.BOX:
+            raise ValueError(f"{kind.name} is not a durable message of the box")  # i18n: a programming error
+        return await self._send(kind.name, self.topics.of(kind, **levels), body)
+
     async def alarm(self, event: dict[str, Any]) -> int:
-        """Durable, QoS 1; returns its seq. ``event["id"]`` is the stable alarm id,
-        ``event["action"]`` "raise" or "clear". Raises OutboxFull if refused at the bound,
-        OutboxError if the file cannot be written."""
+        """``event["id"]`` is the stable alarm id, ``event["action"]`` "raise" or "clear"."""
         if not isinstance(event.get("id"), str) or event.get("action") not in ("raise", "clear"):
             raise ValueError('an alarm needs a string "id" and an "action" of "raise" or "clear"')
-        return await self._send("alarm", self.topics.alarm, event)
+        return await self.send(kinds.ALARM, event)
 
+    # the daemon's named sends (edged/daemon/reporting.py, edged/app.py): each is send(kinds.X, ...)
     async def audit(self, record: dict[str, Any]) -> int:
-        return await self._send("audit", self.topics.audit, record)
+        return await self.send(kinds.AUDIT, record)
 
     async def retention(self, record: dict[str, Any]) -> int:
-        return await self._send("retention", self.topics.retention, record)
+        return await self.send(kinds.RETENTION, record)
 
     async def footage(self, record: dict[str, Any]) -> int:
-        """Footage recorded (first_id, last_id, from_us, to_us, segments, cameras), durable (design/0095),
-        with the time it covers per camera and kind (spans, design/0115)."""
-        return await self._send("footage", self.topics.footage, record)
+        return await self.send(kinds.FOOTAGE, record)
 
     async def inspection(self, record: dict[str, Any]) -> int:
-        return await self._send("inspection", self.topics.inspection, record)
+        return await self.send(kinds.INSPECTION, record)
 
     async def ethics(self, notice: dict[str, Any]) -> int:
-        """A major or abnormal request for the ethics office (edged/rules/ethics.py), durable."""
-        return await self._send("ethics", self.topics.ethics, notice)
+        return await self.send(kinds.ETHICS, notice)
 
     async def event(self, event: dict[str, Any]) -> int:
-        """A motion event's start or end (``event["phase"]``), durable like the alarms."""
-        return await self._send("event", self.topics.event, event)
+        return await self.send(kinds.EVENT, event)
 
     async def outbox_stats(self) -> dict[str, Any]:
         return await self.outbox.run(Outbox.stats)
@@ -467,7 +471,7 @@ class Reporter:
 
     async def _reply(self, verb: str, body: dict[str, Any], correlation: bytes | None) -> None:
         try:
-            await self._send("reply", self.topics.cmd_reply(verb), body, correlation)
+            await self._send(kinds.REPLY.name, self.topics.cmd_reply(verb), body, correlation)
         except OutboxError as exc:
             log.error("reply to command %s not sent: %s", verb, exc)
 

@@ -1,13 +1,17 @@
 """Topic names under ``edged/v1/<site>/<node>/`` (docs/requirements.md "MQTT").
 
-Built in one place so the topic reference (docs/ref/mqtt.md), the broker ACL pattern
-(``edged/v1/<site>/%u/#``) and the code cannot drift apart.
+Each kind's topic is declared in mqtt/kinds.py (`Topics.of(kinds.ALARM)`); the properties below
+name the common ones. Built in one place so the topic reference (docs/ref/mqtt.md), the broker
+ACL pattern (``edged/v1/<site>/%u/#``) and the code cannot drift apart.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from mqtt import kinds
+from mqtt.kinds import MessageKind
 
 ROOT = "edged/v1"
 OFFICE_CRL = "edged-office/v1/crl"  # the office's revocation list, retained (central/keys/ca.py CRL_TOPIC: the same)
@@ -34,61 +38,65 @@ class Topics:
     def base(self) -> str:
         return f"{ROOT}/{self.site}/{self.node}"
 
+    def of(self, kind: MessageKind, **levels: str) -> str:
+        """The topic of a message of ``kind`` (its level, if it has one, given by name: camera=...)."""
+        return f"{self.base}/{kind.rest(**{k: check_level(v, k) for k, v in levels.items()})}"
+
     # retained ---------------------------------------------------------------------------
     @property
     def status(self) -> str:
-        return f"{self.base}/status"
+        return self.of(kinds.STATUS)
 
     @property
     def birth(self) -> str:
-        return f"{self.base}/birth"
+        return self.of(kinds.BIRTH)
 
     @property
     def state(self) -> str:
-        return f"{self.base}/state"
+        return self.of(kinds.STATE)
 
     def camera_state(self, camera: str) -> str:
-        return f"{self.base}/camera/{check_level(camera, 'camera id')}/state"
+        return self.of(kinds.CAMERA, camera=check_level(camera, 'camera id'))
 
     # durable, QoS 1 ---------------------------------------------------------------------
     @property
     def alarm(self) -> str:
-        return f"{self.base}/alarm"
+        return self.of(kinds.ALARM)
 
     @property
     def audit(self) -> str:
-        return f"{self.base}/audit"
+        return self.of(kinds.AUDIT)
 
     @property
     def retention(self) -> str:
-        return f"{self.base}/retention"
+        return self.of(kinds.RETENTION)
 
     @property
     def inspection(self) -> str:
-        return f"{self.base}/inspection"
+        return self.of(kinds.INSPECTION)
 
     @property
     def ethics(self) -> str:
         """A major or abnormal request, for the ethics office (edged/rules/ethics.py)."""
-        return f"{self.base}/ethics"
+        return self.of(kinds.ETHICS)
 
     @property
     def footage(self) -> str:
         """The footage recorded since the last one (a range of segment ids): when the office first
         heard of it, on its own clock (design/0095)."""
-        return f"{self.base}/footage"
+        return self.of(kinds.FOOTAGE)
 
     @property
     def event(self) -> str:
         """Motion events (start, end) of cameras in motion mode."""
-        return f"{self.base}/event"
+        return self.of(kinds.EVENT)
 
     # commands ---------------------------------------------------------------------------
     def cmd(self, verb: str) -> str:
-        return f"{self.base}/cmd/{check_level(verb, 'command')}"
+        return self.of(kinds.COMMAND_, verb=check_level(verb, 'command'))
 
     def cmd_reply(self, verb: str) -> str:
-        return f"{self.cmd(verb)}/reply"
+        return self.of(kinds.REPLY, verb=check_level(verb, 'command'))
 
     @property
     def cmd_filter(self) -> str:

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import hypothesis  # noqa: F401  (imported now, not at the session's end: see below)
+import hypothesis  # imported now, not at the session's end: see below
 import pytest
 
 # Hypothesis's pytest plugin imports hypothesis at the terminal summary if nothing did before, and
@@ -33,6 +33,10 @@ import pytest
 # garbage collector interrupts with a finalizer formatting a traceback (itself an ast.parse, for the
 # carets) ends in "SystemError: AST constructor recursion depth mismatch": the solo modules' run
 # failed so after every test had passed (design/0296). Imported here, before any test made garbage.
+# Property tests have no per-example deadline: on a loaded 2-core box one example of a pure function
+# may take over Hypothesis's 200 ms, and a deadline then fails a test whose property holds.
+hypothesis.settings.register_profile("edged", deadline=None)
+hypothesis.settings.load_profile("edged")
 
 # support module -> the tier of what it starts
 TIERS = {

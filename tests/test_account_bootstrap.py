@@ -69,7 +69,8 @@ def test_approvers_wait_for_their_own_application_and_the_first_are_recorded_fro
     assert r.returncode != 0 and "主任" in r.stderr, "a title's box only by that title's holder, on paper too"
     r = p.ctl("account", "sign", "cheng", "--box", "主任", "--on-paper")
     assert r.returncode != 0, "who signed the paper is said"
-    for box, by in (("申請單位", "登記課課長 高"), ("秘書", "wu"), ("主任", "cheng")):
+    # the signer as the paper shows them (issue 77): a name, a title one person holds, a login name
+    for box, by in (("申請單位", "登記課課長 高"), ("秘書", "wu"), ("主任", "主任")):
         r = p.ctl("account", "sign", "cheng", "--box", box, "--on-paper", "--signed-by", by)
         assert r.returncode == 0, r.stderr
     r = p.ctl("account", "sign", "cheng", "--box", "主任", "--on-paper", "--signed-by", "cheng")
@@ -103,17 +104,32 @@ def test_approvers_wait_for_their_own_application_and_the_first_are_recorded_fro
         admin.fill("#paper input[name=signed_by]", "cheng")
         admin.click("#paper button")
         assert "登入" in admin.locator(".notice-error").inner_text(), "refused: he signs it at the desk"
+        admin.goto(base + "/desk/accounts/wu")
+        admin.select_option("#paper select[name=box]", "秘書")   # another's name in a title's box
+        admin.fill("#paper input[name=signed_by]", "鄭主任")
+        admin.click("#paper button")
+        said = admin.locator(".notice-error").inner_text()
+        assert "吳秘書" in said and "wu" not in said, "the refusal names whose box it is, by name"
+        admin.goto(base + "/desk/accounts/wu")
         director = browser.new_context(locale="zh-TW").new_page()
         director.goto(base + "/desk/login")
         director.fill("input[name=name]", "cheng")
         director.fill("input[name=password]", password_for("cheng"))
         director.press("input[name=password]", "Enter")
         director.wait_for_load_state()
-        director.goto(base + "/desk/accounts/wu")
+        # the director finds the application waiting for him from his home page (issue 77 D1), not by URL
+        director.goto(base + "/desk/")
+        # two: the secretary's application, and the first admin's (init-admin's, not held back, still signed)
+        assert "2 件待您核章" in director.locator("section.card", has_text="待您核章").inner_text()
+        director.goto(base + "/desk/inbox")
+        waiting = director.locator("table", has_text="吳秘書")
+        assert "開通" in waiting.inner_text() and "主任" in waiting.inner_text(), waiting.inner_text()
+        waiting.locator("a", has_text="吳秘書").click()
+        director.wait_for_url("**/desk/accounts/wu*")
         director.locator("form[action$='/sign'] button[value=主任]").click()
         director.wait_for_selector(".notice-ok")
         admin.goto(base + "/desk/accounts/wu")   # her own title's box, and the chief's: from paper
-        for box, by in (("秘書", "wu"), ("申請單位", "行政課課長 賴")):
+        for box, by in (("秘書", "吳秘書"), ("申請單位", "行政課課長 賴")):   # her name, as on the paper
             admin.select_option("#paper select[name=box]", box)
             admin.fill("#paper input[name=signed_by]", by)
             admin.click("#paper button")

@@ -13,6 +13,7 @@ import struct
 import pytest
 
 from central.intake import schema, subscriber
+from mqtt import kinds
 from central.store import store
 from central.store.store import Store
 
@@ -26,7 +27,7 @@ BASE = {"seq": T0, "ts_us": T0}
 
 def _reference(what: str, body: dict) -> bool:
     """FIELDS' own tests, one call a field, as check's slow loop applies them."""
-    if what in ("alarm", "audit", "retention", "inspection", "ethics", "event", "footage", "reply"):
+    if what in kinds.SEQ_KINDS:
         if not schema.POS(body.get("seq")) or not schema.UINT(body.get("ts_us")):
             return False
     for name, test, required in schema.FIELDS.get(what, []):

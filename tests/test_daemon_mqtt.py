@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from mqtt import kinds
 from storage.footage.segment_rows import COMPLETE
 from storage.time.clock import SYSTEM
 from tests.support.broker import Broker, Subscriber
@@ -39,7 +40,7 @@ def durable(sub: Subscriber) -> list[dict]:
     """Non-retained messages (alarm, audit, retention, ...) in arrival order, first copy of each seq."""
     seen, out = set(), []
     for m in list(sub.messages):
-        if m.topic.rsplit("/", 1)[-1] not in ("alarm", "audit", "retention", "inspection", "reply", "footage"):
+        if kinds.kind_of(m.topic.split("/", 4)[-1]) not in kinds.SEQ_KINDS:
             continue  # status, birth and states are retained (live copies arrive without the flag)
         body = m.json()
         if "seq" in body and body["seq"] not in seen:

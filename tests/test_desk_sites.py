@@ -168,6 +168,18 @@ def live(browser, base: str, cfg, shots: Shots) -> None:
     carol.context.close()
 
 
+def accounts_printed(browser, base: str, people, shots: Shots) -> None:
+    """Every account's applications printed by the account administrator (issue 77 W1): to open it,
+    and to change the password each holder set themself (the record's reason is edged's own)."""
+    admin = login(browser, base, people.admin, shots)
+    for name in ("clerk", "carol", "audrey"):
+        for action in ("opened", "password"):
+            answer = admin.goto(f"{base}/desk/accounts/{name}/form?action={action}")
+            assert answer is not None and answer.status == 200, (name, action)
+            shots(admin, f"account-{action}-printed-{name}", allowed={name})   # the form names the account
+    admin.context.close()
+
+
 def a_hold_an_inspection_and_the_month(browser, base: str, d, cfg, signers: list[str], shots: Shots) -> None:
     """The rest of a site's month at the desk (issue 42's done-when): the custodian places a hold
     (an approver decides it where the site asks), runs and signs an inspection (countersigned where
@@ -187,6 +199,8 @@ def a_hold_an_inspection_and_the_month(browser, base: str, d, cfg, signers: list
     assert carol.locator(".notice-ok").count() == 1, carol.inner_text("main")
     hid = int(re.search(r"/desk/holds/(\d+)", carol.url)[1])
     shots(carol, "hold-placed-carol")
+    carol.goto(f"{base}/desk/holds/{hid}/form")   # printed while it may wait: the expiry asked, and its lapse
+    shots(carol, "hold-printed-carol")
     if carol.locator(".st-open").count():   # waits for an approver at this site
         for signer in reversed(signers):
             p = login(browser, base, signer, shots)
@@ -353,6 +367,7 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
         live(browser, base, cfg, shots)
         printed_by_the_custodian_not_the_clerk(browser, base, d, people, cfg, rid, kind, use, shots)
         a_hold_an_inspection_and_the_month(browser, base, d, cfg, signers, shots)
+        accounts_printed(browser, base, people, shots)
         wait_for(lambda: len(audit_rows(d, "live.stop")) == len(audit_rows(d, "live.start")) > 0, view_end_s(),
                  "the live views to end")
         assert shots.found == {}, "ids or English on the pages:\n" + json.dumps(shots.found, ensure_ascii=False, indent=0)

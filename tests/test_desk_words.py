@@ -152,11 +152,14 @@ class Site:
 
 
 def pages(site: Site) -> dict[str, list[str]]:
-    """Each role's pages at a site (the admin's last two, the clerk's last and the auditor's fourth: refused)."""
+    """Each role's pages at a site (the admin's fifth and sixth, the clerk's last and the auditor's fourth: refused)."""
     rid = site.rid
     return {
         site.people.admin: ["/desk/", "/desk/accounts", "/desk/accounts/new", "/desk/accounts/clerk",
-                            "/desk/requests/new", "/desk/audit"],
+                            "/desk/requests/new", "/desk/audit",
+                            # printed: the clerk's application to open, and to change the password she set
+                            # herself (edged's own English reason on the record, issue 77 W1)
+                            "/desk/accounts/clerk/form?action=opened", "/desk/accounts/clerk/form?action=password"],
         "clerk": ["/desk/", "/desk/requests", "/desk/requests/new", f"/desk/requests/{rid}",
                   f"/desk/requests/{rid}/form", "/desk/holds/new", "/desk/audit"],
         "carol": ["/desk/", "/desk/holds", "/desk/holds/new", "/desk/cameras", "/desk/cameras/notice",

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from edged.config import MqttConfig, MqttTlsConfig, parse_config
+from mqtt import kinds
 from mqtt.commands import sign_command
 from mqtt.reporter import Reporter
 from mqtt.topics import Topics
@@ -32,7 +33,7 @@ from tests.support.broker import Broker, Subscriber, free_port, make_pki, until
 ROOT = Path(__file__).resolve().parents[1]
 SITE, NODE = "town-hall", "node1"
 T = Topics(SITE, NODE)
-DURABLE = (T.alarm, T.audit, T.retention, T.inspection)
+DURABLE = tuple(T.of(k) for k in kinds.DURABLE_KINDS if k.fixed)  # every durable kind's topic (mqtt/kinds.py)
 BIRTH = {"version": "0.1.0", "config_hash": "abc", "session": 3, "policy": {"min_days": 30},
          "cameras": [{"id": "lobby", "name": "Lobby"}, {"id": "car-park", "name": "Car park"}]}
 

@@ -67,7 +67,7 @@ def test_inspection_anomalies_in_the_readers_words():
     with speaking("zh-TW"):
         said, foreign = found(record)
         assert not foreign and leaks(said) == [], said
-        assert "畫面凍結（兩次取樣間僅 0.1% 變動）" in said and "320×240" in said and "聲音" in said, said
+        assert "畫面幾乎靜止，兩次取樣間僅 0.1% 變動" in said and "320×240" in said and "聲音" in said, said
         # a camera's own error is someone else's words: said as abnormal, the English left to the technician
         bad = {"recording": item(False, Msg(N_("not recording: {error}"), error="[Errno 111] Connection refused"))}
         said, foreign = found({"items": bad, "anomalies": anomalies(bad)})

@@ -75,7 +75,7 @@ def test_the_notice_says_the_retention_in_the_rules_own_unit():
         inventory = inventory_rows(rows, doc)
     assert "至少保存3個月，至遲於1年內銷毀" in text and "372" not in text and "93 日" not in text, text
     assert "60" in text   # the other camera's own retention, in days
-    assert inventory[0][8] == "至少保存3個月，至遲於1年內銷毀" and inventory[1][8] == "30-60"
+    assert inventory[0][8] == "至少保存3個月，至遲於1年內銷毀" and inventory[1][8] == "30-60 日"
 
 
 def test_000s_register_prints_the_columns_of_its_annex_only():

@@ -18,7 +18,7 @@ from edged.config import ConfigError, load_config, parse_config
 from edged.documents import Doc
 from edged.documents.pages import account_html, hold_html, maintenance_html
 from edged.i18n import speaking
-from edged.people import sign_refusal
+from edged.rules.applications import sign_refusal
 from tests.support.daemon import ROOT
 from tests.support.forms import PRINTED, TAIPEI, us
 from tests.support.browser import chromium  # noqa: F401 (the module's browser)
@@ -248,7 +248,7 @@ def test_a_signed_box_prints_the_signer_and_time_and_the_others_stay_blank():
 
 
 def test_who_may_sign_which_box():
-    """The refusals of account.sign, pure (edged/people.py sign_refusal): the boxes that name no
+    """The refusals of account.sign, pure (edged/rules/applications.py sign_refusal): the boxes that name no
     daemon value, once each, never by the holder nor the admin who carried the change out, and
     one box per person."""
     boxes = ["申請單位", "秘書", "主任"]

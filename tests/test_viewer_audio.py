@@ -122,6 +122,7 @@ def heard_at(page, tone: float, what: str) -> None:
                      f"{what}'s sound to go on")
     assert later["energy"] > first["energy"]
     # the person's mute switch and volume (issue 56): mute, then a volume that turns it on again
+    assert page.is_visible(".sound .sound-mute")   # the switch is there while sound comes
     page.click(".sound .sound-mute")
     assert page.evaluate("document.getElementById('video').muted") is True
     page.fill(".sound .sound-volume", "0.5")
@@ -189,6 +190,8 @@ def test_sound_is_off_by_default(site):
         assert page.evaluate("document.getElementById('video').srcObject.getAudioTracks().length") == 0
         assert "sound on" not in page.text_content("#overlay")
         assert page.evaluate("document.getElementById('video').muted") is True
+        # no sound switch on a camera that sends none: its click would unmute nothing (issue 77)
+        assert not page.is_visible(".sound .sound-mute")
         stats = page.evaluate(STATS)
         assert stats is None or stats["packets"] == 0, stats
     finally:
@@ -210,6 +213,7 @@ def test_supervised_playback_plays_the_recorded_sound_of_a_camera_that_may_be_he
         # the grant's other camera may not be heard: the overlay stops saying so, no sound comes
         page.select_option("#switch", "quiet")
         wait_for(lambda: "sound on" not in page.text_content("#overlay"), 10, "the overlay to drop 'sound on'")
+        assert not page.is_visible(".sound .sound-mute")   # nor its sound switch (issue 77)
         before = page.evaluate(STATS)["packets"]
         t = page.evaluate("document.getElementById('video').currentTime")
         wait_for(lambda: page.evaluate("document.getElementById('video').currentTime") > t + 1.5, 10,

@@ -2,8 +2,7 @@
 
 Every message from a box is untrusted input: root on one box has its broker password. A pure
 module: `check(what, payload)` returns the parsed body, or raises `Malformed` saying why, for
-the kinds a node publishes (birth, status, state, camera state, alarm, audit, retention,
-inspection, ethics, command reply). Integers must fit SQLite's signed 64 bits and the checks' sums
+the kinds a node publishes (mqtt/kinds.py declares them and their fields). Integers must fit SQLite's signed 64 bits and the checks' sums
 (MAX_INT, 2^62: a sum of two stays representable); numbers must be finite; strings, lists,
 objects and nesting are bounded. Unknown extra fields are allowed (a newer edged), with the
 same bounds.
@@ -16,6 +15,7 @@ import math
 from typing import Any
 
 from central.i18n import N_
+from mqtt import kinds
 from storage.msg import Msg
 
 MAX_PAYLOAD = 64 * 1024       # bytes of one message (the broker's message_size_limit is larger)
@@ -135,121 +135,23 @@ def _bounded(v: Any, path: str, depth: int) -> None:
             _bounded(x, f"{path}.{k[:40]}", depth + 1)
 
 
-# field types -----------------------------------------------------------------------------------
-def INT(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+# field types: mqtt/kinds.py declares them with their bounds; the names below are theirs, as tests
+INT, UINT, POS, NUM, STR = kinds.INT.check, kinds.UINT.check, kinds.POS.check, kinds.NUM.check, kinds.STR.check
+SHORT, DICT, BOOL = kinds.SHORT.check, kinds.DICT.check, kinds.BOOL.check
+MAX_CAMERAS, TOO_LARGE = kinds.MAX_CAMERAS, kinds.TOO_LARGE
 
-
-def UINT(v: Any) -> bool:
-    return INT(v) and v >= 0
-
-
-def POS(v: Any) -> bool:
-    return INT(v) and v >= 1
-
-
-def NUM(v: Any) -> bool:
-    return (isinstance(v, (int, float)) and not isinstance(v, bool))
-
-
-def STR(v: Any) -> bool:
-    return isinstance(v, str)
-
-
-def SHORT(v: Any) -> bool:
-    return isinstance(v, str) and len(v) <= 256
-
-
-def DICT(v: Any) -> bool:
-    return isinstance(v, dict)
-
-
-def BOOL(v: Any) -> bool:
-    return isinstance(v, bool)
-
-
-def _id(v: Any) -> bool:
-    return SHORT(v) or INT(v)
-
-
-def _cameras(v: Any) -> bool:
-    return (isinstance(v, list) and len(v) <= MAX_CAMERAS
-            and all(isinstance(c, dict) and SHORT(c.get("id")) for c in v))
-
-
-TOO_LARGE = 20  # a state's reports of publishes the broker refused for their size (design/0119)
-
-
-def _too_large(v: Any) -> bool:
-    return (isinstance(v, list) and len(v) <= TOO_LARGE
-            and all(isinstance(t, dict) and UINT(t.get("seq")) and SHORT(t.get("kind")) and UINT(t.get("bytes"))
-                    and UINT(t.get("limit")) for t in v))
-
-
-def _ids(v: Any) -> bool:
-    return isinstance(v, list) and len(v) <= MAX_CAMERAS and all(SHORT(c) for c in v)
-
-
-def _retention(v: Any) -> bool:
-    return isinstance(v, dict) and all(x is None or NUM(x) for x in (v.get("min_days"), v.get("max_days")))
-
-
-def _signed_head(v: Any) -> bool:
-    return (isinstance(v, dict) and UINT(v.get("seq")) and SHORT(v.get("hash")) and UINT(v.get("at_us"))
-            and SHORT(v.get("sig")))
-
-
-# (field, test, required) per kind; durable kinds also need seq and ts_us (below)
+# (field, test, required) per kind the box sends, from mqtt/kinds.py; durable kinds also need seq and ts_us (below)
 FIELDS: dict[str, list[tuple[str, Any, bool]]] = {
-    "birth": [("ts_us", UINT, False), ("session", UINT, False), ("public_key", SHORT, False),
-              ("config_hash", SHORT, False), ("version", SHORT, False), ("cameras", _cameras, False),
-              ("retention", _retention, False)],
-    "state": [("ts_us", UINT, False), ("retention", DICT, False), ("too_large", _too_large, False)],
-    "camera": [("ts_us", UINT, False), ("recording", BOOL, False), ("health", SHORT, False), ("fps", NUM, False),
-               ("resolution", SHORT, False)],
-    "alarm": [("action", SHORT, True), ("id", _id, True), ("at_us", UINT, False), ("kind", SHORT, False),
-              ("severity", SHORT, False), ("camera", SHORT, False), ("message", STR, False)],
-    "audit": [("seq_local", POS, False), ("at_us", UINT, False), ("actor", STR, False), ("action", SHORT, False),
-              ("detail", DICT, False), ("prev_hash", SHORT, False), ("hash", SHORT, False), ("kind", SHORT, False),
-              ("signed_head", _signed_head, False)],
-    "retention": [("camera", SHORT, True), ("reason", SHORT, True), ("start_us", UINT, True),
-                  ("end_us", UINT, True), ("destroyed_us", UINT, True), ("bytes", UINT, False),
-                  ("free_before", INT, False), ("reserve", INT, False), ("shift_us", INT, False),
-                  ("segment_id", POS, False)],
-    # footage recorded since the last one, a range of segment ids (design/0095): when the office first heard of it
-    "footage": [("first_id", POS, True), ("last_id", POS, True), ("from_us", UINT, False),
-                ("to_us", UINT, False), ("segments", UINT, False), ("cameras", UINT, False),
-                ("spans", DICT, False)],  # camera -> [[from_us, to_us, kind], ...] (design/0115)
-    "inspection": [("run", INT, True), ("kind", SHORT, False), ("due_us", UINT, False), ("ran_us", UINT, False),
-                   ("signed_us", UINT, False), ("countersigned_us", UINT, False), ("inspector", SHORT, False),
-                   ("supervisor", SHORT, False)],
-    # a major or abnormal request, for the ethics office (edged/rules/ethics.py)
-    "ethics": [("request", POS, True), ("flag", SHORT, True), ("kind", SHORT, False), ("category", SHORT, False),
-               ("cameras", _ids, False), ("from_us", UINT, False), ("to_us", UINT, False), ("mode", SHORT, False),
-               ("action", SHORT, False), ("actor", SHORT, False), ("audit_seq", POS, False), ("at_us", UINT, False),
-               ("report", SHORT, False)],
-    # a motion event's start or end (its seq is the node's, like every durable message's: stored
-    # and counted, or each one would read as a lost message)
-    "event": [("id", INT, False), ("camera", SHORT, True), ("phase", SHORT, True), ("start_us", UINT, False),
-              ("end_us", UINT, False), ("peak", NUM, False), ("score", NUM, False), ("at_us", UINT, False)],
-    "reply": [],
-    # the box's signed answer to the office's time request (design/0310): kept as its topic's newest, not durable
-    "clock": [("nonce", SHORT, True), ("at_us", UINT, True), ("node_us", UINT, True), ("mono_us", UINT, False),
-              ("boot", SHORT, False), ("sig", SHORT, True)],
-}
+    k.name: [(f.name, f.type.check, f.required) for f in k.fields] for k in kinds.BOX_KINDS if not k.text}
 # an audit record proper (not a chain head or command record) needs all of these
 AUDIT_RECORD = ("seq_local", "at_us", "actor", "action", "prev_hash", "hash")
 
 
 # the same tests as exact types and bounds, for the fast pass over every message (_fields_ok): JSON
 # gives exact int, float, str, bool, dict and list, and bool is not int here as in INT
-_PLAIN: dict[Any, tuple[tuple[type, ...], int | None, int | None]] = {  # test: (types, least value, longest)
-    INT: ((int,), None, None), UINT: ((int,), 0, None), POS: ((int,), 1, None), NUM: ((int, float), None, None),
-    STR: ((str,), None, None), SHORT: ((str,), None, 256), DICT: ((dict,), None, None), BOOL: ((bool,), None, None),
-}
-_PLANS = {what: [(name, required, *_PLAIN.get(test, ((), None, None)), None if test in _PLAIN else test)
-                 for name, test, required in fields] for what, fields in FIELDS.items()}
-_SEQ_KINDS = frozenset(("alarm", "audit", "retention", "inspection", "ethics", "event", "footage", "reply"))
+_PLANS = {k.name: [(f.name, f.required, f.type.types, f.type.least, f.type.longest, f.type.test) for f in k.fields]
+          for k in kinds.BOX_KINDS}
+_SEQ_KINDS = kinds.SEQ_KINDS
 
 
 def _fields_ok(what: str, body: dict[str, Any]) -> bool:
@@ -281,7 +183,7 @@ def check(what: str, payload: bytes) -> Any:
 
 def check_text(what: str, payload: bytes) -> tuple[Any, str]:
     """check's body and the payload as text (UTF-8, as stored), decoded once."""
-    if what == "status":
+    if what == kinds.STATUS.name:
         if len(payload) > 64:
             raise Malformed(Msg(N_("status of {size} bytes"), size=len(payload)))
         try:
@@ -289,7 +191,7 @@ def check_text(what: str, payload: bytes) -> tuple[Any, str]:
         except UnicodeDecodeError:
             raise Malformed(Msg(N_("status is not ASCII text"))) from None
         return text, text
-    if not payload and what in ("birth", "state", "camera"):
+    if not payload and what in kinds.RETAINED_KINDS:
         return None, ""  # a cleared retained topic
     body, text = parse_text(payload)
     if not isinstance(body, dict):

@@ -25,18 +25,20 @@ from central import finding_words
 from central.intake import schema
 from central.store import versions
 from central.i18n import N_
+from mqtt import kinds
 from central.intake.intake import QUOTA_USE, QuotaUse, Seqs
 from central.store.store_reads import Reads
 from central.store.store_schema import DESTRUCTIONS_INSERT, SCHEMA_VERSION, STEPS, destruction_row, schema_steps
 from storage.msg import Msg
 from storage.time.clock import SYSTEM, Clock
 
-DURABLE = ("alarm", "audit", "retention", "inspection", "ethics", "event", "footage")
+DURABLE = tuple(k.name for k in kinds.DURABLE_KINDS)  # stored once each under its seq (mqtt/kinds.py)
 SEQ_AHEAD_US = 600 * 1_000_000   # a seq (microseconds at the edge) this far past its receipt is implausible
 KEEP_REJECTED = 4096              # bytes of a rejected message kept, as evidence
 REJECTED_PER_DAY = 1000           # rejected messages kept (and findings) a node a day; the rest are counted
 MAX_TOPIC = 512                   # characters of a topic
-_RETAINED = frozenset(("status", "birth", "state", "camera", "clock"))  # clock: design/0310
+_RETAINED = kinds.RETAINED_KINDS | {kinds.CLOCK.name}  # a node's answer to the time request: its topic's newest
+# kept as a retained state is, until the verifier makes it a clock sample (design/0310)
 # refused at ingest with a finding and nothing kept: a seq far below the node's first (once a node
 # and day), a publish the broker refused for its size, as the node reported it (design/0119)
 NOT_KEPT = frozenset(("seq_below_first", "message_too_large"))
@@ -66,8 +68,8 @@ def split_topic(topic: str) -> tuple[str, str, str] | None:
     return f"{parts[2]}/{parts[3]}", parts[2], parts[4]
 
 
-Route = tuple[str, str, str, str | None]  # node, site, rest, kind (a DURABLE kind, "reply", "status", "birth",
-#                                          "state", "camera", or None: not stored)
+Route = tuple[str, str, str, str | None]  # node, site, rest, kind (a kind the box sends, mqtt/kinds.py; None: not
+#                                          stored)
 _ROUTES: dict[str, Route | None] = {}
 ROUTES_MAX = 100_000  # topics remembered (a fleet's are a few per camera); past it the memory starts afresh
 ROUTE_TOPIC = 128     # characters of a topic remembered at most (a real one has about 50): the memory stays small
@@ -81,18 +83,7 @@ def route(topic: str) -> Route | None:
         return r  # type: ignore[return-value]
     where = split_topic(topic)
     if where is not None:
-        rest = where[2]
-        if rest in DURABLE:
-            kind: str | None = rest
-        elif rest.startswith("cmd/") and rest.endswith("/reply"):
-            kind = "reply"
-        elif rest in ("status", "birth", "state", "clock"):
-            kind = rest
-        elif rest.startswith("camera/") and rest.endswith("/state"):
-            kind = "camera"
-        else:
-            kind = None
-        r = (*where, kind)
+        r = (*where, kinds.kind_of(where[2]))
     else:
         r = None
     if len(topic) <= ROUTE_TOPIC:

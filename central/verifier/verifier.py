@@ -22,6 +22,7 @@ from central.checks import coverage, node_births, verify
 from central import finding_words
 from central.verifier import clock_samples, rejudge, retention_watch
 from central.verifier.evidence import Evidence
+from central.verifier.handlers import handler_of
 from central.verifier.verifier_gaps import Ask, Gaps
 from central.verifier.verifier_kinds import MessageKinds, day_of, judge_in_store
 from central.store.store import Store
@@ -270,9 +271,9 @@ class Verifier(MessageKinds, Gaps):
         try:
             if isinstance(body, Exception):
                 raise body
-            handler = getattr(self, "_on_" + kind, None)
+            handler = handler_of(kind)  # registered against its kind (central/verifier/handlers.py)
             if handler is not None and isinstance(body, dict):
-                handler(seq, body, policy)
+                handler(self, seq, body, policy)
         except Exception as exc:  # noqa: BLE001 - a message, however built, never stops the pass
             ev.rollback(mark)
             self.head = head

@@ -1,5 +1,6 @@
-"""The verifier's handlers of each kind of message (central/verifier/verifier.py runs them in a node's
-pass, in seq order): what each message says, checked by the pure functions of central/checks/verify.py,
+"""The verifier's handlers of each kind of message, each registered against its kind (`@handles`,
+central/verifier/handlers.py; central/verifier/verifier.py runs them in a node's pass, in seq
+order): what each message says, checked by the pure functions of central/checks/verify.py,
 written through the pass's Evidence (central/verifier/evidence.py) or, for the few kinds a day, at once.
 """
 
@@ -18,6 +19,8 @@ from central.verifier.evidence import Evidence
 from central.store.store import Store
 from central.store.store_schema import destruction_row
 from central.i18n import N_
+from central.verifier.handlers import handles
+from mqtt import kinds
 from storage.msg import Msg
 
 log = logging.getLogger("edged.central")
@@ -61,6 +64,7 @@ class MessageKinds:
         """The hash audit record ``seq_local`` was received with (None: not received)."""
         return self.store.audit_hash(self.node, seq_local) if self.ev is None else self.ev.audit_hash(seq_local)
 
+    @handles(kinds.AUDIT)
     def _on_audit(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
         if "seq_local" in m and "prev_hash" in m and "action" in m:
             s = m["seq_local"]
@@ -134,6 +138,7 @@ class MessageKinds:
         approve, filed, uses = got
         return verify.judge_access(rec, approve=approve, filed=filed, earlier_uses=uses)
 
+    @handles(kinds.ALARM)
     def _on_alarm(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         at = m.get("at_us") or m.get("ts_us")
         if m["action"] == "raise":
@@ -145,10 +150,12 @@ class MessageKinds:
             self.store.db.execute("UPDATE alarms SET cleared_us = ? WHERE node = ? AND id = ? AND cleared_us IS NULL",
                                   [at, self.node, m["id"]])
 
+    @handles(kinds.ETHICS)
     def _on_ethics(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         """A major or abnormal request (design/0083): its own finding, for the ethics office."""
         self._finding(verify.ethics(seq, m))
 
+    @handles(kinds.FOOTAGE)
     def _on_footage(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         """Footage the node recorded: the office's clock says when it first heard of it (design/0095),
         and what else it holds of when it was recorded (design/0122). Kept with the pass's
@@ -162,6 +169,7 @@ class MessageKinds:
         for camera, row in spans:
             self.ev.add("coverage", (self.node, camera, *row))
 
+    @handles(kinds.RETENTION)
     def _on_retention(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
         """A pass's destructions (or one, from a box before issue 53), each judged alone."""
         assert self.ev is not None
@@ -208,6 +216,7 @@ class MessageKinds:
                                        "heard_us": None if found is None else found.heard.heard_us,
                                        "reported_us": self.received_us, **v.basis()})
 
+    @handles(kinds.INSPECTION)
     def _on_inspection(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         self.store.db.execute(
             "INSERT INTO inspections (node, run, kind, due_us, ran_us, signed_us, countersigned_us, inspector,"

@@ -23,7 +23,8 @@ from edged.control.operation import Operations, op, read_catalog, text, write_re
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.rules.roles import ADMIN
-from edged.documents.pages import account_boxes
+from edged.documents.pages import ACTIONS, account_boxes
+from edged.rules.applications import waiting_signatures
 from edged.i18n import Msg, N_, _
 from storage import audit
 from storage.people import accounts, sessions
@@ -182,6 +183,15 @@ class AccountOps(Operations):
         return await write_refusing(self.writer, lambda db: people.sign_application(
             db, text(args, "name"), text(args, "action"), text(args, "box"), signer=caller.account or "",
             by=str(caller), boxes=boxes, now_us=self.clock.now_us(), titles=self.titles), _("not signed"))
+
+    @op("account.waiting")
+    async def waiting(self, _args: dict[str, Any], caller: Caller) -> list[dict[str, Any]]:
+        """The account applications whose boxes the caller may sign now (issue 77 D1): an approver's
+        inbox and home page list them, so nobody needs the account's address passed on."""
+        boxes = account_boxes(self.forms, self.language)
+        rows = await read_catalog(self.data_dir, lambda db: [
+            accounts.account(db, r["name"]) or r for r in accounts.accounts(db, include_revoked=False)])
+        return waiting_signatures(rows, caller.account or "", boxes, ACTIONS, self.titles)
 
     @op("account.sign_paper")
     async def sign_paper(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:

@@ -11,7 +11,8 @@ import time
 from typing import Any
 
 from edged import people, pools
-from edged.people import not_signed_words, policy_of, unsigned_gate
+from edged.people import policy_of, unsigned_gate
+from edged.rules.applications import not_signed_words
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.control.operation import Operations, op, text, write_refusing

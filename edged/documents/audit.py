@@ -13,7 +13,7 @@ from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS
 from edged.i18n import N_, _
 from edged.rules import audit_words as said
 from edged.rules.words import HOLD_END_WORDS, HOLD_WORDS, MODE_WORDS, ROLE_WORDS, phrases, word
-from storage.people.accounts import SIGNED
+from storage.people.signatures import SIGNED
 
 ROLE_LABELS = ROLE_WORDS  # edged/rules/words.py: one set of role words on every page and form
 # an account's history as the desk's account page says it

@@ -77,14 +77,14 @@ def inventory_rows(rows: list[dict[str, Any]], doc: Doc | None = None) -> list[l
     words = doc.forms.retention if doc is not None else ""   # the rule's own words, as on the notice
     return [[r["id"], r["name"], kind_label(r["kind"]), r["location"] or "-", r.get("machine_room") or "-",
              r["purpose"] or "-", r.get("recording_period") or "-", r["coverage"] or "-",
-             words if words and r.get("site_retention") else f"{r['min_days']}-{r['max_days']}",
+             words if words and r.get("site_retention") else _("{lo}-{hi} days").format(lo=r["min_days"], hi=r["max_days"]),
              r["manager"] or "-", r["contact"] or "-",
              r.get("asset_number") or "-"] for r in rows]
 
 
 def inventory_headers() -> list[str]:
     return [_("Id"), _("Camera"), _("Kind"), _("Location"), _("Machine room"), _("Purpose"), _("Recording period"),
-            _("Coverage"), _("Retention (days)"), _("Responsible"), _("Contact"), _("Asset number")]
+            _("Coverage"), _("Retention"), _("Responsible"), _("Contact"), _("Asset number")]
 
 
 def inventory_html(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | None, printed_us: int) -> str:

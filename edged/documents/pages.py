@@ -17,7 +17,8 @@ from edged.documents import Doc, checkbox, esc, page, table, tag
 from edged.documents.audit import ROLE_LABELS
 from edged.documents.retrieval import cameras_text, label
 from edged.i18n import N_, _, speaking
-from storage.people.accounts import SIGNED, application_signatures
+from edged.rules.audit_words import stored
+from storage.people.signatures import SIGNED, application_signatures
 
 ACTIONS = {"opened": N_("open the account"), "password": N_("change the password"),
            "revoked": N_("revoke the account")}  # 001 annex 2's 申請種類: 開通 變更密碼 註銷
@@ -112,7 +113,7 @@ def account_html(doc: Doc, a: dict[str, Any], action: str, camera_names: dict[st
         "cameras": checkbox(cams is None, _("every camera's picture")) + checkbox(
             cams is not None, _("some cameras ({cameras})").format(
                 cameras=cameras_text(doc, cams, camera_names) if cams else "　　")),
-        "reason": esc(e.get("reason")), "by": _signed(doc, e.get("by"), e["at_us"]),
+        "reason": esc(stored(e.get("reason") or "")), "by": _signed(doc, e.get("by"), e["at_us"]),
         "opened": _signed(doc, a.get("opened_by"), a.get("opened_us")),
     }
     signed = {box: _signed(doc, s["by"], s["at_us"])
@@ -135,7 +136,7 @@ def _event_what(e: dict[str, Any]) -> str:
 def _event_reason(e: dict[str, Any]) -> str:
     if e["action"].startswith(SIGNED):  # a sign-off's reason is its box
         return _("box: {box}").format(box=e["reason"])
-    return e.get("reason") or ""
+    return stored(e.get("reason") or "")   # edged's own reasons in the reader's words (issue 77 W1)
 
 
 # the evidence-preservation request and its approval (000 §4(1)2, 004 annex 2 影像保存) ----------
@@ -154,7 +155,8 @@ def hold_state(h: dict[str, Any]) -> str:
 def hold_html(doc: Doc, h: dict[str, Any], camera_names: dict[str, str], printed_us: int) -> str:
     """One hold as the request to preserve footage and its approval: who placed it, the
     approver and when, the cameras and time range, the reason, when it lapses."""
-    until = h.get("expires_us") or h.get("wanted_expires_us")
+    pending = hold_state(h) == "pending"   # its expires_us is the lapse unapproved, not how long it keeps (issue 77)
+    until = h.get("wanted_expires_us") if pending else h.get("expires_us") or h.get("wanted_expires_us")
     decided = h.get("decided_by")
     word = (_("rejected") if h.get("ended_how") == "rejected" else _("approved")) if decided else ""
     values = {
@@ -164,7 +166,9 @@ def hold_html(doc: Doc, h: dict[str, Any], camera_names: dict[str, str], printed
         "time_range": esc(f"{doc.datetime(h['from_us'])} ～ {doc.datetime(h['to_us'])}"),
         "reason": esc(h.get("reason")), "case": esc(h.get("case_ref")),
         "approver": (_signed(doc, decided, h.get("decided_us")) + " " + esc(word)) if decided else "",
-        "expires": esc(doc.datetime(until) if until else _("until released")),
+        "expires": esc(_("{until} (asked: it lapses on {time} unless an approver approves it)").format(
+            until=doc.datetime(until) if until else _("until released"), time=doc.datetime(h["expires_us"]))
+            if pending and h.get("expires_us") else doc.datetime(until) if until else _("until released")),
         "review": esc(doc.date(h["review_us"], long=True)) if h.get("review_us") else "",
         "state": esc(label(HOLD_STATES, hold_state(h))),
         "footage": esc(_("{n} segments").format(n=h.get("segments", 0))),

@@ -121,8 +121,8 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
         tag("tr", "", tag("th", who) + "<td></td>" + tag("th", _("Date")) + "<td></td>")
         for who in reviewers or [_("Reviewed by the supervisor")]), attrs='class="sign"')
     body = head + f"<table><tr>{header}</tr>{''.join(rows)}</table>" + sign
-    return page(doc, f"{title} {month_text}", body,
-                _("the inspection record"), printed_us, "register", cite="register")
+    return page(doc, f"{title} {month_text}", body,   # the footer names the site's own form where it has one
+                reg.get("title") or _("the inspection record"), printed_us, "register", cite="register")
 
 
 COLUMN_WORDS = {"date": N_("Date"), "time": N_("Time"), "camera": N_("Camera"), "unit": N_("Managing unit"),
@@ -265,5 +265,5 @@ def annex_register(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], 
                       for run in runs]) for u in units]
         body = "".join(tag("h2", u or _("No managing unit")) + _table(
             doc, [run for run in book if run["records"]], reg, columns, items, names) for u, book in books)
-    return page(doc, f"{title} {month_text}", head + body, _("the inspection record"), printed_us, "register",
-                cite="register")
+    return page(doc, f"{title} {month_text}", head + body, reg.get("title") or _("the inspection record"), printed_us,
+                "register", cite="register")

@@ -197,7 +197,9 @@ def application_html(doc: Doc, request: dict[str, Any], camera_names: dict[str, 
         return page(doc, f"{form.title} {request['id']}", body, replaces, printed_us, cite="application",
                     clause=form.cite)
     title = _("Application to view or copy CCTV footage")
-    note = _("The viewer may not copy or photograph the footage. One application allows one viewing.")
+    note = (_("The viewer may not copy or photograph the footage. One application allows one viewing.")
+            if request.get("mode") != "copy" else   # not under a ticked "copy" (issue 77)
+            _("The copy is handed to the applicant alone. One application allows one copy."))
     body = (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}</p>"
             + _application(doc, request, camera_names) + record + f"<p class=\"meta\">{esc(note)}</p>")
     return page(doc, f"{title} {request['id']}", body, replaces, printed_us, cite="application")

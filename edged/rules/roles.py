@@ -36,7 +36,7 @@ ROOT_READS = frozenset({"status", "cameras", "alarms", "retention", "audit.verif
 # The operations that change no record (reports, lists, the registers, one's own session and
 # password): the only ones the ethics office (the auditor) may run, R7 (tests/test_roles.py holds
 # every op of MATRIX to it).
-READS = ROOT_READS | ONE_TIME_OPS | frozenset({"account.list", "account.show", "request.list", "request.show", "request.all",
+READS = ROOT_READS | ONE_TIME_OPS | frozenset({"account.list", "account.show", "account.waiting", "request.list", "request.show", "request.all",
                                 "audit.list", "audit.export", "audit.report", "audit.due", "usage.register"})
 
 _ANY = frozenset(ROLES)
@@ -80,8 +80,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "account.list": frozenset({ADMIN, AUDITOR}),
     "account.show": frozenset({ADMIN, AUDITOR, APPROVER}),  # the approver reads the application it signs
     # an approver signs a box of an account's application (design/0088): neither its holder nor
-    # the admin who carried the change out (edged/people.py sign_refusal)
+    # the admin who carried the change out (edged/rules/applications.py sign_refusal)
     "account.sign": frozenset({APPROVER}),
+    "account.waiting": frozenset({APPROVER}),   # the applications the approver may sign now (its inbox)
     # the account administrator records a box signed on paper while nobody who may sign it can
     # log in: the bootstrap of the approvers' own applications (design/0260)
     "account.sign_paper": frozenset({ADMIN}),
@@ -176,7 +177,17 @@ def refused_words(roles_: Sequence[str], op: str) -> str:
         return _("Refused: nobody may do this here.")
     return _("Refused: this is for the {roles}; your role is {have}.").format(
         roles=either(ROLE_WORDS, [r for r in ROLES if r in needed]),
-        have=listed(ROLE_WORDS, roles_) if roles_ else _("no role"))
+        have=listed(ROLE_WORDS, roles_) if roles_ else _("no role")) + " " + next_step(roles_, op)
+
+
+def next_step(roles_: Sequence[str], op: str) -> str:
+    """What a person refused `op` can do instead (issue 77: no refusal is a dead end): the page of
+    their own that serves what they came for, or who to ask."""
+    if op in ("account.list", "account.show") and allowed(roles_, "account.waiting"):
+        return _("The account applications waiting for your signature are listed under “Waiting for you”.")
+    if op == "playback.start" and allowed(roles_, "request.file"):
+        return _("Recorded footage is viewed under an approved request: file one under “File a request”.")
+    return _("What your role does is on your home page.")
 
 
 def check_roles(roles: Iterable[str]) -> list[str]:

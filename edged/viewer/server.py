@@ -23,7 +23,8 @@ from aiohttp import web
 from edged import pools
 from edged.coalesce import Coalescer
 from edged.config import Config
-from edged.people import not_signed_words, unsigned_gate
+from edged.people import unsigned_gate
+from edged.rules.applications import not_signed_words
 from edged.alarms import Alarms
 from edged.i18n import N_, Msg, _, normalise, set_language
 from edged.rules import audit_words as aw

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from storage import audit
 from storage.alarm_kinds import ACCOUNT_OPENED, PASSWORD_RESET
+from storage.people.signatures import SIGNED
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -279,25 +280,6 @@ def revoke_account(db: sqlite_utils.Database, name: str, *, by: str, reason: str
         _event(db, name, "revoked", by, reason, now_us)
         audit.append(db, by, "account.revoke", {"account": name, "reason": reason}, at_us=now_us)
     return account(db, name)  # type: ignore[return-value]
-
-
-SIGNED = "signed:"   # an event row "signed:<action>", its reason the box: a sign-off of an application (design/0088)
-
-
-def actor_account(by: str) -> str:
-    """The account in an actor as the audit chain writes it ("alice", "alice (os: root)", a signature
-    on paper "cheng (on paper: admin)")."""
-    return by.split(" (", 1)[0]
-
-
-def application_signatures(events: list[dict[str, Any]], action: str) -> dict[str, dict[str, Any]]:
-    """The sign-offs of the account's last `action` event's application: box -> {by, at_us}.
-    A sign-off is an event row after that event (an earlier application's stay with it). Pure."""
-    last = max((e["at_us"] for e in events if e["action"] == action), default=None)
-    if last is None:
-        return {}
-    return {e["reason"]: {"by": e["by"], "at_us": e["at_us"]} for e in events
-            if e["action"] == SIGNED + action and e["at_us"] >= last}
 
 
 def sign_application(db: sqlite_utils.Database, name: str, action: str, box: str, *, by: str,

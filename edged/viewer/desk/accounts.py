@@ -13,17 +13,16 @@ from aiohttp import web
 
 from edged.i18n import N_, _
 from edged.rules import roles
+from edged.rules.audit_words import stored
 from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.paper import held_back, print_links, sign_forms
 from edged.viewer.desk.live_grant import EVENT_LABELS as LIVE_EVENTS, live_check, live_fact, live_form
-from storage.people.accounts import SIGNED
+from storage.people.signatures import SIGNED
 from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_, form,
                                     link, message, role_names, table, text_input, textarea)
 
 ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing read two ways (l/1, O/0)
 EVENT_LABELS = {"opened": N_("opened"), "password": N_("password set"), "revoked": N_("revoked"), **LIVE_EVENTS}
-# the reason storage/people/accounts.py writes for a holder's own change, shown in the reader's language
-STORED_REASONS = {"changed by the account holder": N_("changed by the account holder")}
 # the account application (design/0088) for each event on record: 001 annex 2's 開通 變更密碼 註銷
 PRINT_LABELS = {"opened": N_("Print the application to open it"), "password": N_("Print the password change "
                                                                                  "application"),
@@ -109,7 +108,7 @@ class Pages:
             [[esc(ctx.when(e["at_us"])), esc(_(EVENT_LABELS[e["action"]]) if e["action"] in EVENT_LABELS else
                                              _("signed ({action})").format(action=_(EVENT_LABELS.get(
                                                  e["action"].removeprefix(SIGNED), e["action"])))),
-              esc(ctx.who(e["by"])), esc(_(STORED_REASONS[e["reason"]]) if e.get("reason") in STORED_REASONS else e.get("reason"))]
+              esc(ctx.who(e["by"])), esc(stored(e.get("reason") or ""))]
              for e in a.get("events") or []])
         body += print_links([(f"/desk/accounts/{name}/form?action={action}", _(PRINT_LABELS[action]))
                              for action in PRINT_LABELS if any(e["action"] == action for e in a.get("events") or [])])

@@ -29,7 +29,7 @@ from edged.rules import audit_words as aw
 from edged.rules import roles
 from edged.rules.persons import names_of
 from edged.viewer.desk import kept
-from edged.viewer.desk.page import PRINT_CSP, Ctx, Person, button, esc, field_, frame, message, text_input
+from edged.viewer.desk.page import PRINT_CSP, Ctx, Person, button, esc, field_, frame, link, message, text_input
 from edged.viewer.http import COOKIE, LOGIN_BODY_MAX, STATIC, LoginRefused, door_of
 
 DESK = "/desk/"
@@ -122,7 +122,8 @@ class Desk:
                 raise web.HTTPFound("/desk/password")
             if not roles.allowed(caller.roles, op):
                 return self.render(ctx, _("Not for your role"), message(
-                    "error", roles.refused_words(caller.roles, op)), status=403)
+                    "error", roles.refused_words(caller.roles, op)) + f'<p>{link(DESK, _("Home"), "button")}</p>',
+                    status=403)
             if request.method == "POST":
                 await self.check_post(request, ctx)
             return await fn(request, ctx)

@@ -11,6 +11,7 @@ from edged.viewer.desk.app import DESK, Desk
 from edged.viewer.desk.day import auditor_day, custodian_day
 from edged.viewer.desk.holds import hold_waits_for
 from edged.viewer.desk.inspections import waiting_runs
+from edged.viewer.desk.paper import waiting_applications
 from edged.viewer.desk.page import WAIT, Ctx, badge, button, esc, form, link
 from edged.viewer.desk.requests import waiting_for
 
@@ -36,6 +37,7 @@ class Pages:
             if ctx.may("hold.approve"):
                 mine += [h for h in await self.desk.run(ctx, "hold.list", {}) if hold_waits_for(h, ctx)]
             mine += await waiting_runs(self.desk, ctx)
+            mine += await waiting_applications(self.desk, ctx)
             parts.append(section(_("Waiting for you"), (badge(WAIT, _("{n} waiting for your sign-off").format(
                 n=len(mine))) if mine else esc(_("Nothing waits for your sign-off.")))
                 + " " + link("/desk/inbox", _("Open the inbox"))))

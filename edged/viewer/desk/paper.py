@@ -14,7 +14,7 @@ from aiohttp import web
 
 from edged.documents.pages import ACTIONS, account_boxes, account_event, account_html, hold_html, maintenance_html
 from edged.i18n import _
-from edged.people import not_signed_words, sign_refusal, unsigned_boxes
+from edged.rules.applications import not_signed_words, sign_refusal, unsigned_boxes
 from edged.viewer.desk.app import Desk, Refused, form_of
 from edged.viewer.desk.page import Ctx, attr, button, esc, form, link, message, table
 
@@ -54,9 +54,21 @@ def sign_forms(desk: Desk, ctx: Ctx, a: dict[str, Any]) -> str:
         if mine:
             hidden = f'<input type="hidden" name="action" value="{attr(action)}">'
             title = _("Sign the application to {action}").format(action=_(ACTIONS[action]))
-            out += (f'<section class="card"><h2>{esc(title)}</h2>' + form(ctx, f"/desk/accounts/{a['name']}/sign", hidden + " ".join(
+            out += (f'<section class="card" id="sign-{attr(action)}"><h2>{esc(title)}</h2>' + form(ctx, f"/desk/accounts/{a['name']}/sign", hidden + " ".join(
                         button(_("Sign: {box}").format(box=b), name="box", value=b) for b in mine)) + "</section>")
     return out
+
+
+async def waiting_applications(desk: Desk, ctx: Ctx) -> list[dict[str, Any]]:
+    """The account applications this person may sign now (issue 77 D1): [] for who signs none."""
+    return await desk.run(ctx, "account.waiting", {}) if ctx.may("account.waiting") else []
+
+
+def application_rows(apps: list[dict[str, Any]], ctx: Ctx) -> str:
+    """The waiting applications as a table, each a link to the account's page where it is signed."""
+    return table([_("Account"), _("Application"), _("Boxes for you to sign")],
+                 [[link(f"/desk/accounts/{a['name']}#sign-{a['action']}", a.get("full_name") or ctx.who(a["name"])),
+                   esc(_(ACTIONS[a["action"]])), esc(_(", ").join(a["boxes"]))] for a in apps])
 
 
 def held_back(desk: Desk, ctx: Ctx, a: dict[str, Any]) -> str:
@@ -75,7 +87,7 @@ def held_back(desk: Desk, ctx: Ctx, a: dict[str, Any]) -> str:
     if ctx.may("account.sign_paper"):
         how = _("The first approvers' applications are signed on paper: record a box from the signed form. It is "
                 "refused while someone who may sign the box can log in; they sign it here instead.")
-        box, by, title = _("Box"), _("Signed on paper by"), _("Signed on paper")
+        box, by, title = _("Box"), _("Signed on paper by (their name, as on the form)"), _("Signed on paper")
         fields = (f'<label>{esc(box)} <select name="box">'
                   + "".join(f'<option value="{attr(b)}">{esc(b)}</option>' for b in pending) + "</select></label> "
                   f'<label>{esc(by)} <input name="signed_by" required></label> '

@@ -21,6 +21,7 @@ from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
 from edged.viewer.desk.redaction import redacted, redaction_card
 from edged.viewer.desk.whole_picture import seen_facts, whole_picture_card
 from edged.viewer.desk.inspections import Pages as Inspections, waiting_runs
+from edged.viewer.desk.paper import application_rows, waiting_applications
 from edged.viewer.desk.page import (DONE, DUE, OPEN, REFUSED, WAIT, Ctx, date_input, badge, button, checks, esc, facts,
                                     field_, form, link, message, prefill, radios, select, table, text_input, textarea)
 
@@ -142,6 +143,10 @@ class Pages:
             runs = await waiting_runs(self.desk, ctx)
             body += "<h2>" + esc(_("Inspections waiting for your countersignature")) + "</h2>" + (
                 Inspections(self.desk).rows(runs, ctx) if runs else empty(_("No inspection waits for your countersignature.")))
+        if ctx.may("account.waiting"):
+            apps = await waiting_applications(self.desk, ctx)
+            body += "<h2>" + esc(_("Account applications waiting for your signature")) + "</h2>" + (
+                application_rows(apps, ctx) if apps else empty(_("No account application waits for your signature.")))
         return self.desk.render(ctx, _("Waiting for you"), body)
 
     async def show(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:

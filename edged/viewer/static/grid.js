@@ -88,6 +88,7 @@ async function openTile(tile) {
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     tile.view = answer.view;
     tile.text = answer.overlay;
+    hearable(tile.video, Boolean(answer.audio));
     tile.note.textContent = "";
   } catch (err) {
     pc.close();
@@ -102,7 +103,7 @@ function stopOnBox(view) {
 function closeTile(tile, why) {
   const view = tile.view, pc = tile.pc;
   tile.pc = null; tile.view = null;
-  tile.video.srcObject = null;
+  tile.video.srcObject = null; hearable(tile.video, false);
   if (why !== undefined) tile.note.textContent = why;
   // the stop first, the connection after: closed first, the box would record "connection lost"
   stopOnBox(view).finally(() => { if (pc) pc.close(); });

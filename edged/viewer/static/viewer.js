@@ -28,6 +28,10 @@ const LOCALE = document.documentElement.lang === "zh-Hant-TW" ? "zh-TW-u-ca-roc"
 
 // Sound: a mute switch and a volume slider for a video (the live page, each grid tile, playback;
 // issue 56). A page starts muted (a browser plays sound only after a click); the switch turns it on.
+function hearable(video, yes) {
+  if (video.soundBox) video.soundBox.hidden = !yes;
+}
+
 function soundControls(video) {
   const box = document.createElement("span");
   box.className = "sound";
@@ -47,6 +51,8 @@ function soundControls(video) {
   video.addEventListener("volumechange", show);
   show();
   box.append(b, " ", v);
+  box.hidden = true;        // shown only while the camera's sound is sent (issue 77: no switch that unmutes nothing)
+  video.soundBox = box;
   return box;
 }
 
@@ -157,6 +163,7 @@ async function connect(path, body) {
   await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
   state.pc = pc; state.channel = channel; state.view = answer.view; state.overlay = answer.overlay;
   state.sound = Boolean(answer.audio);
+  hearable(video, state.sound);
   state.clockOffsetMs = answer.now_us / 1000 - Date.now();
   state.ended = false;
   tickOverlay();
@@ -170,7 +177,7 @@ async function stopView(reason) {
   const view = state.view, pc = state.pc;
   state.pc = null; state.channel = null; state.view = null;
   $("video").srcObject = null;
-  $("video").muted = true; state.sound = false;
+  $("video").muted = true; state.sound = false; hearable($("video"), false);
   // the stop first, the connection after: closed first, the box would record "connection lost"
   if (view) { try { await api(`/api/view/${view}/stop`, {}); } catch (_) { /* already closed */ } }
   if (pc) pc.close();
@@ -334,7 +341,7 @@ function wireControls() {  // the position is the scrub timeline's (scrub.js, de
     say("");
     try {
       const r = await api(`/api/view/${state.view}/camera`, { camera: $("switch").value });
-      state.sound = Boolean(r.audio);  // the grant's other camera may be heard or not (design/0087)
+      state.sound = Boolean(r.audio); hearable($("video"), state.sound);  // the grant's other camera may be heard or not (design/0087)
       await Scrub.camera(r.camera);
     } catch (err) { say(err.message); }
   };
