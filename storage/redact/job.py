@@ -77,6 +77,17 @@ def released(export_dir: Path) -> bool:
     return any(export_dir.parent.glob(f"{glob.escape(export_dir.name)}.redacted-*/{RELEASED}"))
 
 
+def released_for(export_dir: Path) -> str | None:
+    """What a released redacted copy of the staged export was released for ("copy", handed over;
+    "view", the accompanied viewing), or None: not released."""
+    for path in export_dir.parent.glob(f"{glob.escape(export_dir.name)}.redacted-*/{RELEASED}"):
+        try:
+            return str(json.loads(path.read_text()).get("use") or "copy")
+        except (OSError, ValueError, AttributeError):
+            return "copy"
+    return None
+
+
 def _write_json(path: Path, data: Any) -> None:
     part = path.with_name(f".{path.name}.part")
     with open(part, "w") as f:

@@ -110,12 +110,17 @@ def again_card(req: dict[str, Any], ctx: Ctx) -> str:
     export = mine[0]
     heading = _("Redacted copy")
     if export.get("released") or not export.get("staged", True):   # nothing to go on with (design/0279)
-        done = (_("The grant was used for a redacted copy (export {id}, {time}), which was released; it is not made "
+        done = (_("The grant was used for a redacted copy (export {id}, {time}), shown at the accompanied viewing; "
+                  "nothing was handed over, and it is not made again.") if export.get("released_for") == "view" else
+                _("The grant was used for a redacted copy (export {id}, {time}), which was released; it is not made "
                   "or handed over again.") if export.get("released") else
                 _("The grant was used for a redacted copy (export {id}, {time}); its staged footage was removed after "
                   "a day, so it cannot be gone on with."))
+        copy_page, opened = f"/desk/redact/{int(export['id'])}", _("Open the copy shown at the viewing")
+        back = (f'<p>{link(copy_page, opened)}</p>'
+                if export.get("released_for") == "view" and export.get("staged", True) else "")   # issue 77
         return (f'<section class="card" id="redact-again"><h2>{esc(heading)}</h2><p class="hint">'
-                f'{esc(done.format(id=export["id"], time=ctx.when(export["created_us"])))}</p></section>')
+                f'{esc(done.format(id=export["id"], time=ctx.when(export["created_us"])))}</p>{back}</section>')
     hint = _("The grant was used for a redacted copy (export {id}, {time}). If its page was lost when the recorder "
              "restarted, go on with it here: the copy goes on from what was saved.").format(
         id=export["id"], time=ctx.when(export["created_us"]))
