@@ -28,6 +28,7 @@ from central.intake.quota import Limits
 from central.store.store import Store
 from storage import declare
 from storage.declare import ConfigError as ConfigError, key, parse_duration as parse_duration, redact_url, repr_of
+from central.store.pgstore import open_store
 
 EX_CONFIG = 78
 DEFAULT_TOPIC = "edged/v1/+/+/#"
@@ -287,8 +288,6 @@ class CentralConfig:
         return self.storage.data_dir / "central.db"
 
     def open_store(self, *, readonly: bool = False, migrate: bool = False) -> Store:
-        from central.store.pgstore import open_store
-
         url = (self.storage.read_url or self.storage.url) if readonly else self.storage.url  # readers: the read-only role
         return open_store(url, self.db_path, readonly=readonly, migrate=migrate)
 
