@@ -6,7 +6,7 @@ Each key is declared once, as edged's are (storage/declare.py, design/0099 and d
 field of its table's section below, `key(default, read=..., doc=...)`. From it come the reader
 (unknown keys refused, each value read by its `read`, the error naming the field's path), the
 repr (no password, no account's hash, a URL's password as ***), docs/ref/central-config.md and
-systemd/central.example.toml (`python -m edged.docs`). What spans keys (a broker off this machine
+systemd/central.example.toml (`python -m refdocs`). What spans keys (a broker off this machine
 needs TLS, a dashboard on the network needs accounts) is `_checked`, after the sections are read.
 A relative file or folder is the config's folder's.
 """

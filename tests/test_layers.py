@@ -27,10 +27,14 @@ import pytest
 from tests.support.sources import nodes, text as read
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRST_PARTY = {"edged", "storage", "recorder", "mqtt", "central", "tests"}
+FIRST_PARTY = {"edged", "storage", "recorder", "mqtt", "central", "tests", "refdocs"}
 PACKAGES = ("edged", "storage", "recorder", "mqtt", "central")  # every package of the repository's code
 # What each lower package may import from the repository's own packages.
 ALLOWED = {"storage": {"storage"}, "recorder": {"recorder", "storage"}, "mqtt": {"mqtt", "storage"}}
+# The two programs stand side by side on those (issue 80): the box's package carries none of the
+# office's code and the office's none of the box's; refdocs/, the reference pages' generator, is a
+# tool beside both that reads both, imported by neither.
+BESIDE = {"edged": {"central", "refdocs", "tests"}, "central": {"edged", "refdocs", "tests"}}
 # An SQL statement (the repository writes SQL keywords in capitals).
 SQL = re.compile(r"^\s*(SELECT\s.*\bFROM\b|SELECT\s+(count|sum|max|min)\(|INSERT\s+(OR\s+\w+\s+)?INTO\s|"
                  r"UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s|CREATE\s+(TABLE|INDEX|UNIQUE\s+INDEX)\s|PRAGMA\s+\w+|"
@@ -66,6 +70,13 @@ def test_lower_layers_import_nothing_from_above():
                     if top in FIRST_PARTY and top not in allowed:
                         wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
     assert not wrong, "imports that point up:\n" + "\n".join(wrong)
+
+
+def test_the_box_and_the_office_import_nothing_of_each_other():
+    wrong = [f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
+             for package, forbidden in BESIDE.items() for path in _modules(package) for node in nodes(path)
+             for name in _imported(node) if name.split(".")[0] in forbidden]
+    assert not wrong, "the box and the office importing each other (or the docs tool):\n" + "\n".join(wrong)
 
 
 # The rooms of storage/ (design/0068): what each must not import from the rest of storage/.
