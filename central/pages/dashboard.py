@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from central import finding_words
 from central.pages import fleet
 from central import login
 from central.pages.pages import HEADERS, REFRESH_S, ROLE, USER, _page, _table, e, el
@@ -338,9 +339,11 @@ class Dashboard:
                     if rows else el("p", _("No camera state yet.")))
         alarms = [a | {"node": n["name"]} for n in o["nodes"] for a in n["alarms"]]
         body.append(el("h2", _("Open alarms")))
-        body.append(_table([_("node"), _("alarm"), _("severity"), _("camera"), _("since")],
-                           [("", [e(a["node"]), e(str(a["id"])), e(sp.word(a["severity"])), e(str(a["camera"] or "-")),
-                                  sp.when(a["raised_us"])]) for a in alarms]) if alarms else el("p", _("None.")))
+        body.append(_table([_("node"), _("alarm"), _("severity"), _("camera"), _("message"), _("since")],
+                           [("", [e(a["node"]), e(finding_words.alarm_title(sp, a["kind"], str(a["id"]))),
+                                  e(sp.word(a["severity"])), e(str(a["camera"] or "-")),
+                                  e(finding_words.alarm_message(sp, a)), sp.when(a["raised_us"])]) for a in alarms])
+                    if alarms else el("p", _("None.")))
         title = _("site {site}").format(site=site)
         if request[ROLE] != "auditor":  # the findings name people (accesses): the auditor's
             return _page(sp, title, body, request=request)
