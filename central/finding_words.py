@@ -48,6 +48,10 @@ FINDINGS: dict[str, tuple[str, str]] = {
                           N_("By the office's clock the node still holds footage older than its maximum retention, "
                              "and it has told of newer footage since: ask the site why it was not destroyed (a "
                              "clock behind, a stopped retention pass).")),
+    "destruction_unverified": (N_("destruction cannot be verified"),
+                               N_("The office cannot prove this footage's age when it was destroyed: a bound is "
+                                  "missing (the finding names it). Not a breach: make sure the node answers the "
+                                  "office's time requests.")),
     "retention_stopped": (N_("retention pass stopped"),
                           N_("The node reports no destructions while footage it holds is past its maximum: its "
                              "retention has stopped, or its clock keeps footage from being due. Ask the site.")),
@@ -104,9 +108,11 @@ BASES: dict[str, str] = {
     "carried": N_("the office's clock, from what the node said of footage it fetched later (backfill or standby)"),
     "unannounced": N_("the office's clock: the node never announced this footage"),
     "stamps": N_("the node's clock, from its own stamps"),
+    "interval": N_("the office's clock, on an interval with the evidence of each bound"),
     "record": N_("the node's own record of its free space"),
 }
-RETENTION = ("destroyed_early", "min_retention_breached", "kept_past_maximum", "retention_stopped")
+RETENTION = ("destroyed_early", "min_retention_breached", "kept_past_maximum", "retention_stopped",
+             "destruction_unverified")
 UNKNOWN = (N_("finding of another kind"), N_("This office does not know this kind of finding: upgrade it."))
 
 

@@ -57,10 +57,11 @@ def signed_time(payload: bytes, key: Ed25519PublicKey | None, target: str) -> in
     return at
 
 
-def time_message(sign: Any, to: str, at_us: int) -> bytes:
+def time_message(sign: Any, to: str, at_us: int, nonce: str | None = None) -> bytes:
     """What edged-central publishes on ``edged/v1/<site>/<node>/cmd/time``; `sign` is the
-    office key's sign(bytes) -> bytes."""
-    doc: dict[str, Any] = {"cmd": VERB, "to": to, "at_us": at_us, "nonce": secrets.token_hex(8)}
+    office key's sign(bytes) -> bytes; `nonce`: the one the office keeps to take the node's answer
+    as a clock sample (central/checks/clock.py), else a fresh one."""
+    doc: dict[str, Any] = {"cmd": VERB, "to": to, "at_us": at_us, "nonce": nonce or secrets.token_hex(8)}
     doc["sig"] = base64.b64encode(sign(canonical(doc))).decode()
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from mqtt import kinds
 from mqtt.kinds import MessageKind
+from storage import names
 
 ROOT = "edged/v1"
 OFFICE_CRL = "edged-office/v1/crl"  # the office's revocation list, retained (central/keys/ca.py CRL_TOPIC: the same)
@@ -31,8 +32,9 @@ class Topics:
     node: str
 
     def __post_init__(self) -> None:
-        check_level(self.site, "site id")
-        check_level(self.node, "node id")
+        for value, what in ((self.site, "site id"), (self.node, "node id")):  # identities: the one rule (design/0315)
+            if not names.is_name(value):
+                raise ValueError(f"{what} {names.shown(value)} cannot be an MQTT topic level ({names.RULE})")
 
     @property
     def base(self) -> str:

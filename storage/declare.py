@@ -131,14 +131,16 @@ def _join(path: str, key: str) -> str:
 
 
 def _show(text: str) -> str:
-    """Quote a user's string for an error, passwords redacted and length capped."""
+    """Quote a user's string for an error, passwords redacted, length capped, and every character
+    that does not print (a newline, NUL, a bidi or zero-width mark) escaped (design/0315)."""
     shown = redact_url(text)
     if shown == text and "@" in text and ":" in text:
         return "(value not shown: it may hold a password)"
     text = shown
     if len(text) > 60:
         text = text[:57] + "..."
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text) + '"'
 
 
 def _describe(value: Any) -> str:

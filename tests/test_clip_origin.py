@@ -53,16 +53,18 @@ def fleet(tmp_path_factory):
     return {"data": data, "office": office, "boxes": boxes, "ca": ca_pem, "dir": d}
 
 
-def make(fleet: dict, out: Path, by: str, chain: bool = True) -> Path:
-    """An export signed by box `by` whose manifest (and clips' assertions) claim tw-hr-001/node1."""
+def make(fleet: dict, out: Path, by: str, chain: bool = True, signed_us: int = SIGNED,
+         header: dict | None = None) -> Path:
+    """An export signed by box `by` at `signed_us` whose manifest (and clips' assertions) claim
+    tw-hr-001/node1 (or what `header` says)."""
     key, pems = fleet["boxes"][by]
     db = open_readonly(fleet["data"] / "catalog.db")
     try:
         cams = export.gather(db, ["cam1"], T0 + 1 * S, T0 + 11 * S)
     finally:
         db.conn.close()
-    export.write_export(fleet["data"], out, key=key, header=HEADER, cameras=cams, from_us=T0 + 1 * S,
-                        to_us=T0 + 11 * S, now_us=SIGNED, chain=pems if chain else None)
+    export.write_export(fleet["data"], out, key=key, header=header or HEADER, cameras=cams, from_us=T0 + 1 * S,
+                        to_us=T0 + 11 * S, now_us=signed_us, chain=pems if chain else None)
     return out
 
 
@@ -127,7 +129,7 @@ def test_node2s_clip_claiming_node1_is_refused_by_edgectl_verify(fleet, forged, 
     crl = crl_file(fleet, FRESH, "crl-fresh.pem")
     code, j = verify(capsys, str(forged), "--ca", str(fleet["ca"]), "--crl", str(crl))
     assert code == 1 and j["origin"] == "refused", j
-    assert "claims tw-hr-001/node1, but its certificate names tw-ps-002/node2" in j["origin_why"], j
+    assert "claims tw-hr-001/node1, but the certificate that signed it names tw-ps-002/node2" in j["origin_why"], j
 
 
 def test_node2s_clip_claiming_node1_is_refused_by_the_stand_alone_checker(fleet, forged, genuine):
@@ -228,7 +230,8 @@ def test_the_checker_imports_nothing_of_edged_and_holds_edgeds_rules():
     finally:
         sys.path.remove(str(CHECKER))
     assert (check.GRACE_US, check.URI_SCHEME) == (origin.GRACE_US, nodecert.URI_SCHEME)
-    allowed = {"argparse", "datetime", "hashlib", "json", "sys", "pathlib", "typing", "__future__", "cryptography",
+    allowed = {"argparse", "datetime", "hashlib", "json", "os", "re", "stat", "sys", "pathlib", "typing", "__future__",
+               "cryptography",
                "c2pa", "edged_evidence_check"}
     for path in (CHECKER / "edged_evidence_check").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -93,8 +93,8 @@ def test_storage_rooms_keep_to_themselves():
 # beside it. A new room takes a place here; an import that would point sideways or up means the
 # code belongs lower (a schema step in schema/, a table's function in its table's room).
 STORAGE_FLOORS: tuple[tuple[str, ...], ...] = (
-    ("states", "alarm_kinds", "msg", "time", "mp4", "schema", "lazy", "threadname"),  # the vocabularies, the clock,
-    # the catalog's schema, imports on first use, a thread's name for the OS
+    ("states", "alarm_kinds", "msg", "time", "mp4", "schema", "lazy", "threadname", "names"),  # the vocabularies, the
+    # clock, the catalog's schema, imports on first use, a thread's name for the OS, the one rule for names
     ("disk", "audit", "node", "cameras", "alarms", "inspections", "logs", "outbox"),  # the disk; one table each
     ("catalog", "readonly", "keys", "maintenance", "declare"),  # the connection (the schema applied), the keys on
     # the disk; the config keys declared once, which edged and edged-central read through (design/0283)
@@ -158,7 +158,8 @@ def test_storage_rooms_stand_on_floors():
 # its own, never one beside it, and no room is excepted. A new module joins the room it belongs to;
 # a new room takes its floor here.
 CENTRAL_FLOORS: tuple[tuple[str, ...], ...] = (
-    ("i18n", "login", "config_secrets", "apt_repo"),  # the words' domain, the accounts, the secrets file, the APT repo
+    ("i18n", "login", "config_secrets", "apt_keys"),  # the words' domain, the accounts, the secrets file, the APT keys
+    ("apt_repo",),  # the APT repository, signed with apt_keys
     ("finding_words", "checks"),  # the findings' words; the pure checks a node's messages are judged by
     ("intake", "keys"),  # what a node's message must pass and the subscription; the CA and its register
     ("store",),  # the store on SQLite and on PostgreSQL, its schema, versions and migrations
@@ -458,6 +459,7 @@ def test_every_package_folder_is_installed():
     edged/viewer/desk/ was, and storage/schema/ would have been; issue 57)."""
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in _modules(*PACKAGES) if p.name == "__init__.py"}
+    found.add("edged_evidence_check")  # the checker's package, edged's verifier core too (package-dir, design/0316)
     assert found - listed == set(), "package folders pyproject.toml [tool.setuptools] packages does not name"
     assert listed - found == set(), "pyproject.toml names packages the tree does not have"
 

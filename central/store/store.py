@@ -29,6 +29,7 @@ from mqtt import kinds
 from central.intake.intake import QUOTA_USE, QuotaUse, Seqs
 from central.store.store_reads import Reads
 from central.store.store_schema import DESTRUCTIONS_INSERT, SCHEMA_VERSION, STEPS, destruction_row, schema_steps
+from storage import names
 from storage.msg import Msg
 from storage.time.clock import SYSTEM, Clock
 
@@ -63,8 +64,9 @@ def now_us(clock: Clock = SYSTEM) -> int:
 def split_topic(topic: str) -> tuple[str, str, str] | None:
     """("site/node", site, rest) of ``edged/v1/<site>/<node>/<rest>``, or None."""
     parts = topic.split("/", 4)
-    if len(parts) < 5 or parts[0] != "edged" or parts[1] != "v1":
-        return None
+    if len(parts) < 5 or parts[0] != "edged" or parts[1] != "v1" or not (names.is_name(parts[2])
+                                                                          and names.is_name(parts[3])):
+        return None  # a site or node that is no name (storage/names.py, design/0315) is no node's
     return f"{parts[2]}/{parts[3]}", parts[2], parts[4]
 
 

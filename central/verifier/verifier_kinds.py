@@ -196,9 +196,9 @@ class MessageKinds:
         assert self.ev is not None
         birth_ts, rules = node_births.in_force(policy["births"], m["destroyed_us"])
         low, high = node_births.limits(rules, m["camera"])
-        found, first = self.ev.heard_of(m.get("segment_id"))
+        found, _first = self.ev.heard_of(m.get("segment_id"))
         v = verdicts.judge(m, heard=None if found is None else found.heard, reported_us=self.received_us,
-                           min_days=low, max_days=high, announced_from=first)
+                           min_days=low, max_days=high, line=self.ev.line)
         verdict, why = v.verdict, v.why
         day = day_of(m["destroyed_us"], self.tz)
         sid = m.get("segment_id")

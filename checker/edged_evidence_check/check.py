@@ -1,25 +1,34 @@
 """edged-evidence-check DIR --ca OFFICE-CA.pem --crl CRL.pem [--json]
 
-A court's check of an edged export without edged (design/0128, 0129): only `cryptography` and
-the C2PA SDK (c2pa-python), the office's CA certificate and its revocation list as files. In
-the order a reader of the result needs it:
+A court's check of an edged export without edged (design/0128, 0129, 0316): only `cryptography` and
+the C2PA SDK (c2pa-python), the office's CA certificate and its revocation list as files. It is
+also edged's verifier core: `edgectl verify` runs this very `check` (design/0316), so the two
+give one folder one answer. In the order a reader of the result needs it:
 
 1. the revocation list is signed by the CA;
-2. the node certificate in manifest.json was issued by the CA, was valid when the export was
-   signed, is an end entity's, is not on the list, and names (subjectAltName edged:SITE/NODE,
+2. manifest.json is a regular file within its cap, JSON no deeper than bounds.MAX_DEPTH, and names
+   its site and node by the one rule for names (names.py: a look-alike is refused, and every name
+   read is printed escaped);
+3. the node certificate in manifest.json was issued by the CA, was valid when the export says it
+   was signed, is an end entity's, is not on the list, and names (subjectAltName edged:SITE/NODE,
    subject CN SITE/NODE) the very site and node the manifest claims;
-3. manifest.sig is that certificate's key's signature over manifest.json;
-4. each clip is the file the manifest lists (its SHA-256), and the C2PA SDK's reader, with the CA
-   as its only trust anchor, says Trusted with no failure, names the same certificate (serial,
-   common name) as its signer, and the clip's `edged.box` assertion claims that same node;
-   A clip that is a citizen's redacted copy (design/0173) is named with the original it was made
-   from (its C2PA `parentOf` ingredient: name, SHA-256, signer, whether it verified then);
-5. the revocation list was issued at least GRACE_US after the export was signed (else NOT
+4. manifest.sig is that certificate's key's signature over manifest.json;
+5. the signing time is not before the footage it lists ends (a manifest "signed" before its
+   footage existed is refused); it is the box's own clock, which the result says ("signing time
+   not corroborated": design/0317);
+6. each clip is the file the manifest lists (its SHA-256), and the C2PA SDK's reader, with the CA
+   as its only trust anchor, is asked of EVERY clip whether it carries a C2PA manifest (never the
+   manifest's word): one it carries must be Trusted with no failure, name the same certificate
+   (serial, common name) as its signer, and its `edged.box` assertion must claim that same node;
+   a clip a redacted copy (its C2PA `parentOf`, design/0173) must name an original signed by the
+   same node whose manifest the reader verifies now (`derivative`);
+7. every file in the folder is accounted for: one the export does not list makes it NOT CHECKED,
+   named;
+8. the revocation list was issued at least GRACE_US after the export was signed (else NOT
    CHECKED: a list that old may not know of a revocation for a box lost before the signing).
 
 Exit 0 CHECKED, 1 REFUSED (what failed is said), 3 NOT CHECKED (what is missing is said).
-Kept apart from edged on purpose (a court installs this alone); its rules are edged's
-(storage/keys/nodecert.py, storage/export/origin.py), and edged's tests hold them equal.
+Kept apart from edged on purpose (a court installs this alone): it imports nothing of edged.
 """
 
 from __future__ import annotations
@@ -28,20 +37,27 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import NameOID
 
+from edged_evidence_check import bounds, names as rule
+from edged_evidence_check.bounds import MANIFEST, PUBLIC_KEY, README, SIGNATURE
+
 GRACE_US = 24 * 3600 * 1_000_000  # storage/export/origin.py GRACE_US
 URI_SCHEME = "edged:"             # storage/keys/nodecert.py URI_SCHEME
-MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
 CHECKED, REFUSED, NOT_CHECKED = "CHECKED", "REFUSED", "NOT CHECKED"
 EXIT = {CHECKED: 0, REFUSED: 1, NOT_CHECKED: 3}
+NOT_CORROBORATED = ("signing time not corroborated: {when} is the box's own clock, and nothing the office heard or "
+                    "signed bounds it; a box out of the office's hands could have dated it (design/0317)")
 
 
 class Refused(Exception):
@@ -88,20 +104,25 @@ def list_dates(crl: x509.CertificateRevocationList, signed_us: int) -> dict[str,
 
 
 def names(cert: x509.Certificate) -> str:
-    """SITE/NODE the certificate names: its one edged: URI, which its subject CN and OU must agree with."""
+    """SITE/NODE the certificate names: its one edged: URI, each part a name by the one rule
+    (names.py), which its subject CN and OU must agree with."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         raise Refused("the node certificate names no node (no subjectAltName)") from None
     uris = [u[len(URI_SCHEME):] for u in san.get_values_for_type(x509.UniformResourceIdentifier)
             if u.startswith(URI_SCHEME)]
-    if len(uris) != 1 or uris[0].count("/") != 1:
+    if len(uris) != 1:
         raise Refused("the node certificate must name exactly one node (subjectAltName URI edged:SITE/NODE)")
+    try:
+        site, node = rule.node_name(uris[0], "the node certificate's name")
+    except rule.BadName as exc:
+        raise Refused(str(exc)) from None
     cns = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     ous = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]
-    if cns != [uris[0]] or ous != [uris[0].split("/")[0]]:
-        raise Refused(f"the node certificate's subject ({cert.subject.rfc4514_string()}) does not name the node its "
-                      f"subjectAltName names ({uris[0]})")
+    if cns != [uris[0]] or ous != [site]:
+        raise Refused(f"the node certificate's subject ({rule.shown(cert.subject.rfc4514_string())}) does not name "
+                      f"the node its subjectAltName names ({site}/{node})")
     return uris[0]
 
 
@@ -113,34 +134,69 @@ def node_certificate(manifest: dict[str, Any], ca: x509.Certificate, crl: x509.C
                          "with edgectl verify --keys and the office's key list")
     cert = x509.load_pem_x509_certificate(pems[0].encode())
     if cert.issuer != ca.subject or not _signed_by(cert.tbs_certificate_bytes, cert.signature, ca.public_key()):
-        raise Refused(f"the node certificate ({cert.subject.rfc4514_string()}) is not issued by the office's CA given")
+        raise Refused(f"the node certificate ({rule.shown(cert.subject.rfc4514_string())}) is not issued by the "
+                      "office's CA given")
     try:
         if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
             raise Refused("the signer's certificate is a CA's, not a node's")
     except x509.ExtensionNotFound:
         raise Refused("the node certificate lacks its basicConstraints") from None
     if not _us(cert.not_valid_before_utc) <= signed_us <= _us(cert.not_valid_after_utc):
-        raise Refused(f"the node certificate was not valid when the export says it was signed ({utc(signed_us)})")
+        raise Refused(f"the node certificate was not valid when the export says it was signed ({utc(signed_us)}; "
+                      f"valid {cert.not_valid_before_utc:%Y-%m-%d %H:%M} to {cert.not_valid_after_utc:%Y-%m-%d %H:%M} "
+                      "UTC)")
     entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
     if entry is not None:
         raise Refused(f"the node certificate (serial {cert.serial_number:x}) was revoked by the office on "
                       f"{entry.revocation_date_utc:%Y-%m-%d %H:%M:%S} UTC")
-    claimed = _claim(manifest)
-    if names(cert) != claimed:
-        raise Refused(f"the export claims {claimed}, but the certificate that signed it names {names(cert)}")
+    claimed, signer = claim(manifest), names(cert)
+    if signer != claimed:
+        raise Refused(f"the export claims {claimed}, but the certificate that signed it names {signer}")
     return cert
 
 
-def _claim(manifest: dict[str, Any]) -> str:
+def claim(manifest: dict[str, Any]) -> str:
+    """SITE/NODE the manifest claims, each part a name by the one rule, else Refused (escaped)."""
     try:
-        return f"{manifest['site']['id']}/{manifest['node']}"
+        site, node = manifest["site"]["id"], manifest["node"]
     except (KeyError, TypeError):
         raise Refused("manifest.json does not name its site and node") from None
+    for what, value in (("site", site), ("node", node)):
+        if not rule.is_name(value):
+            raise Refused(f"manifest.json names its {what} {rule.shown(value)}, not a plain name ({rule.RULE}): "
+                          "a look-alike of a node's name is never one")
+    return f"{site}/{node}"
+
+
+def clip_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The manifest's clip entries, each with a plain file name, its SHA-256 and its times; Refused else."""
+    cams = manifest.get("cameras")
+    found = [c for cam in cams if isinstance(cam, dict) for c in (cam.get("clips") or [])] if isinstance(cams, list) else []
+    if not found:
+        raise Refused("manifest.json lists no clip")
+    for c in found:
+        if not (isinstance(c, dict) and rule.is_name(c.get("file")) and isinstance(c.get("sha256"), str)):
+            raise Refused(f"manifest.json lists a clip without a plain file name and its SHA-256 "
+                          f"({rule.shown(c.get('file') if isinstance(c, dict) else c)})")
+    return found
+
+
+def footage_times(entries: list[dict[str, Any]], signed_us: int) -> None:
+    """Refused when the export says it was signed before the footage it lists ended (design/0317)."""
+    ends = [c["to_us"] for c in entries if isinstance(c.get("to_us"), int) and not isinstance(c.get("to_us"), bool)]
+    if len(ends) != len(entries):
+        raise Refused("manifest.json lists a clip without its end time (to_us)")
+    if max(ends) > signed_us:
+        raise Refused(f"the export says it was signed {utc(signed_us)}, before its own footage ended "
+                      f"({utc(max(ends))}): a manifest is signed after its clips are made, never before")
 
 
 def _hash(path: Path, entry: dict[str, Any]) -> None:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise Refused(f"{path.name}: not a regular file")
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     if digest.hexdigest() != entry.get("sha256"):
@@ -149,7 +205,8 @@ def _hash(path: Path, entry: dict[str, Any]) -> None:
 
 def original_of(report: dict[str, Any]) -> dict[str, Any] | None:
     """The original a redacted copy names (its C2PA `parentOf` ingredient and edged.redaction
-    assertion; storage/redact/derivative.py parent_of, which edged's tests hold equal), or None."""
+    assertion; storage/redact/derivative.py parent_of, which edged's tests hold equal), or None.
+    `validated` is what the copy recorded when it was made: a claim, not a check (`derivative`)."""
     manifests = report.get("manifests") or {}
     active = manifests.get(report.get("active_manifest") or "", {})
     parent = next((i for i in active.get("ingredients", []) if i.get("relationship") == "parentOf"), None)
@@ -157,25 +214,86 @@ def original_of(report: dict[str, Any]) -> dict[str, Any] | None:
         return None
     label = parent.get("active_manifest")
     theirs = manifests.get(label or "", {})
-    ours = next((a["data"] for a in active.get("assertions", []) if a.get("label") == "edged.redaction"), {})
+    ours: dict[str, Any] = next((a["data"] for a in active.get("assertions", []) if a.get("label") == "edged.redaction"),
+                                {})
     failures = (parent.get("validation_results") or {}).get("activeManifest", {}).get("failure", [])
     return {"title": parent.get("title"), "manifest": label,
             "signer": (theirs.get("signature_info") or {}).get("common_name"),
             "sha256": ours.get("original_sha256"), "validated": bool(label) and not failures}
 
 
-def clip(path: Path, entry: dict[str, Any], cert: x509.Certificate, ca_pem: str) -> dict[str, Any] | None:
-    """One clip: its SHA-256 as listed, and its C2PA manifest as the SDK's reader sees it; the
-    original it was made from where it is a redacted copy (original_of), else None."""
+def derivative(report: dict[str, Any], signer: str, what: str) -> dict[str, Any] | None:
+    """A redacted copy's original as the copy names it, held to what the copy alone can prove
+    (design/0316): its `parentOf` manifest must be signed by the copy's own node (`signer`,
+    SITE/NODE), and neither the copy's record of it (the ingredient's validation when the copy was
+    made) nor the reader now (the ingredient deltas) may say it failed; Refused else. None when
+    `report` names no parent. `checked` stays False: the C2PA reader does not judge an
+    ingredient's signer against the CA (measured: an original signed under another CA reads
+    "ingredient.manifest.validated"), so the original itself must be checked (`originals_checked`)."""
+    got = original_of(report)
+    if got is None:
+        return None
+    if not got["manifest"]:
+        raise Refused(f"{what}: a redacted copy whose original carries no C2PA manifest: nothing says whose it was")
+    if got["signer"] != signer:
+        raise Refused(f"{what}: a redacted copy signed by {signer} of an original signed by "
+                      f"{rule.shown_node(got['signer'])}: a box redacts only its own footage")
+    deltas = (report.get("validation_results") or {}).get("ingredientDeltas") or []
+    failed = [f.get("code") for d in deltas for f in ((d.get("validationDeltas") or {}).get("failure") or [])]
+    if failed or not got["validated"]:
+        said = ", ".join(map(str, failed)) or "so the copy itself recorded when it was made"
+        raise Refused(f"{what}: its original's C2PA manifest does not verify ({said})")
+    return {**got, "checked": False}
+
+
+def originals_checked(originals: dict[str, dict[str, Any]], checked: dict[str, str]) -> None:
+    """Each copy's original checked here, not trusted: a clip of this very folder, checked in full
+    against the CA (its C2PA signed by the same certificate), whose SHA-256 is the one the copy
+    recorded (`checked`: file -> SHA-256 of the clips checked so); NotChecked else, naming it."""
+    missing = []
+    for copy, original in originals.items():
+        original["checked"] = any(sha == original.get("sha256") and name != copy for name, sha in checked.items())
+        if not original["checked"]:
+            missing.append(f"{copy} (a redacted copy of {rule.shown(original['title'])}, SHA-256 "
+                           f"{rule.shown(original['sha256'])})")
+    if missing:
+        raise NotChecked(f"the original of {', '.join(missing)} is not in the folder to check: the C2PA reader does "
+                         "not check a copy's original against the office's CA, so the original itself is needed "
+                         "(the export it came from)")
+
+
+def original_file(path: Path, original: dict[str, Any]) -> None:
+    """Refused unless the file at `path` is the original a copy names (its SHA-256 as the copy recorded)."""
+    _hash(path, {"sha256": original.get("sha256")})
+
+
+def read_c2pa(path: Path, ca_pem: str) -> dict[str, Any] | str:
+    """The C2PA SDK reader's report of the clip, with the CA as its only trust anchor; else what the
+    reader says of why it has none to report (no manifest, or no asset it can parse): the reader's
+    word, never the manifest's."""
     import c2pa
 
-    _hash(path, entry)
     ctx = c2pa.Context.from_dict({"trust": {"trust_anchors": ca_pem}, "verify": {"remote_manifest_fetch": False}})
     try:
         with open(path, "rb") as f, c2pa.Reader("video/mp4", f, context=ctx) as reader:
-            report = json.loads(reader.json())
+            got: dict[str, Any] = json.loads(reader.json())
+            return got
     except c2pa.C2paError as exc:
-        raise Refused(f"{path.name}: the C2PA reader cannot read its manifest ({exc})") from None
+        return "the C2PA reader finds none" if "ManifestNotFound" in f"{type(exc).__name__} {exc}" else (
+            f"the C2PA reader cannot read it: {rule.shown(str(exc)[:200])}")
+
+
+def clip(path: Path, entry: dict[str, Any], cert: x509.Certificate, ca_pem: str) -> dict[str, Any]:
+    """One clip: its SHA-256 as listed, and its C2PA manifest as the SDK's reader sees it (asked of
+    every clip). {c2pa: whether it carries one, original: the checked original of a redacted copy}."""
+    _hash(path, entry)
+    report = read_c2pa(path, ca_pem)
+    made: dict[str, Any] = entry["c2pa"] if isinstance(entry.get("c2pa"), dict) else {}
+    if isinstance(report, str):
+        if made.get("made") is not False:
+            raise Refused(f"{path.name}: manifest.json says it carries a C2PA manifest, and it carries none "
+                          f"({report})")
+        return {"c2pa": False, "reader": report, "original": None}
     failures = [x["code"] for x in (report.get("validation_results") or {}).get("activeManifest", {}).get("failure", [])]
     if report.get("validation_state") != "Trusted" or failures:
         raise Refused(f"{path.name}: the C2PA reader says {report.get('validation_state')} "
@@ -183,68 +301,139 @@ def clip(path: Path, entry: dict[str, Any], cert: x509.Certificate, ca_pem: str)
     active = report["manifests"][report["active_manifest"]]
     info = active.get("signature_info") or {}
     if info.get("cert_serial_number") != str(cert.serial_number) or info.get("common_name") != names(cert):
-        raise Refused(f"{path.name}: its C2PA manifest is signed by {info.get('common_name')} (serial "
-                      f"{info.get('cert_serial_number')}), not by the certificate of manifest.json")
+        raise Refused(f"{path.name}: its C2PA manifest is signed by {rule.shown_node(info.get('common_name'))} (serial "
+                      f"{rule.shown(info.get('cert_serial_number'))}), not by the certificate of manifest.json")
     box = next((a.get("data") or {} for a in active.get("assertions", []) if a.get("label") == "edged.box"), {})
-    said = f"{(box.get('site') or {}).get('id')}/{box.get('node')}"
-    if said != names(cert):
-        raise Refused(f"{path.name}: its edged.box assertion claims {said}, but its signer is {names(cert)}")
-    return original_of(report)
+    where: dict[str, Any] = box["site"] if isinstance(box.get("site"), dict) else {}
+    site, node = where.get("id"), box.get("node")
+    if not (rule.is_name(site) and rule.is_name(node)) or f"{site}/{node}" != names(cert):
+        raise Refused(f"{path.name}: its edged.box assertion claims {rule.shown(site)}/{rule.shown(node)}, but its "
+                      f"signer is {names(cert)}")
+    return {"c2pa": True, "original": derivative(report, names(cert), path.name)}
 
 
-def _file(folder: Path, name: str) -> bytes:
-    path = folder / name
-    if "/" in name or name.startswith(".") or not path.is_file() or path.is_symlink():
-        raise Refused(f"{name}: missing, or not a regular file in the export's folder")
-    return path.read_bytes()
+def _small(folder: Path, name: str) -> bytes:
+    try:
+        return bounds.read_small(folder, name)
+    except FileNotFoundError:
+        raise Refused(f"{name}: missing from the export's folder") from None
+    except bounds.TooBig as exc:
+        raise Refused(str(exc)) from None
+
+
+def _manifest(folder: Path) -> tuple[bytes, dict[str, Any], int]:
+    body = _small(folder, MANIFEST)
+    try:
+        manifest = bounds.load_json(body, MANIFEST)
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+    signed_us = manifest.get("created_us") if isinstance(manifest, dict) else None
+    if not isinstance(signed_us, int) or isinstance(signed_us, bool):
+        raise Refused("manifest.json is not an edged manifest (no created_us)")
+    return body, manifest, signed_us
+
+
+def _companions(folder: Path, manifest: dict[str, Any], cert: x509.Certificate) -> set[str]:
+    """The export's other own files, each as it must be: the node's public key (the certificate's),
+    the README (the manifest's text); their names."""
+    found = {MANIFEST, SIGNATURE}
+    try:
+        shipped = serialization.load_pem_public_key(bounds.read_small(folder, PUBLIC_KEY))
+        found.add(PUBLIC_KEY)
+    except FileNotFoundError:
+        shipped = None
+    except (bounds.TooBig, ValueError) as exc:
+        raise Refused(f"{PUBLIC_KEY}: unreadable ({exc})") from None
+    if shipped is not None and shipped != cert.public_key():
+        raise Refused(f"{PUBLIC_KEY}: not the key of the certificate that signed manifest.json")
+    readme: dict[str, Any] = manifest["readme"] if isinstance(manifest.get("readme"), dict) else {}
+    if readme.get("text"):
+        found.add(README)
+        if _small(folder, README).decode("utf-8", "replace") != readme["text"]:
+            raise Refused(f"{README}: differs from the text in manifest.json: it was changed")
+    return found
+
+
+def unlisted(folder: Path, listed: set[str]) -> list[str]:
+    """The folder's files the export does not list, each name escaped (bounds.entries: capped)."""
+    return [rule.shown(n) for n in bounds.entries(folder) if n not in listed]
+
+
+def _clips(folder: Path, entries: list[dict[str, Any]], cert: x509.Certificate, ca_pem: str,
+           out: dict[str, Any]) -> dict[str, str]:
+    """Each clip checked (`clip`), its notes and originals in `out`; the clips with C2PA that are no
+    copy, file -> SHA-256 (what a copy's original may be)."""
+    signed: dict[str, str] = {}
+    for entry in entries:
+        got = clip(folder / entry["file"], entry, cert, ca_pem)
+        if not got["c2pa"]:
+            why = rule.shown(str((entry.get("c2pa") or {}).get("why"))) if isinstance(entry.get("c2pa"), dict) else "-"
+            out["notes"].append(f"{entry['file']}: no C2PA manifest ({got['reader']}; the box said: {why}); "
+                                "checked by its SHA-256 in the signed manifest.json only")
+        elif (original := got["original"]) is not None:
+            out.setdefault("originals", {})[entry["file"]] = original
+            out["notes"].append(f"{entry['file']}: a redacted copy of {rule.shown(original['title'])} (SHA-256 "
+                                f"{rule.shown(original['sha256'])}), signed by the same node, {original['signer']}")
+        else:
+            signed[entry["file"]] = entry["sha256"]
+        out["clips"].append(entry["file"])
+    return signed
 
 
 def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
-    """{verdict, why, signer, dates, clips}: the whole check, in the order of the module's text."""
-    out: dict[str, Any] = {"verdict": CHECKED, "why": "", "signer": None, "dates": None, "clips": [], "notes": []}
+    """{verdict, why, signer, dates, clips, unlisted, signing_time}: the whole check, in the order
+    of the module's text."""
+    out: dict[str, Any] = {"verdict": CHECKED, "why": "", "signer": None, "dates": None, "clips": [], "notes": [],
+                           "unlisted": [], "signing_time": None}
     try:
         ca = x509.load_pem_x509_certificate(ca_pem)
         crl = load_crl(crl_data, ca)
-        body = _file(folder, MANIFEST)
-        manifest = json.loads(body)
-        signed_us = manifest.get("created_us") if isinstance(manifest, dict) else None
-        if not isinstance(signed_us, int):
-            raise Refused("manifest.json is not an edged manifest (no created_us)")
+        folder = Path(folder)
+        if not folder.is_dir() or folder.is_symlink():
+            raise Refused(f"{rule.shown(folder.name)}: not a folder")
+        body, manifest, signed_us = _manifest(folder)
         cert = node_certificate(manifest, ca, crl, signed_us)
         out["signer"] = {"node": names(cert), "serial": f"{cert.serial_number:x}", "signed_utc": utc(signed_us)}
-        if not _signed_by(body, _file(folder, SIGNATURE), cert.public_key()):
+        if not _signed_by(body, _small(folder, SIGNATURE), cert.public_key()):
             raise Refused("manifest.sig is not the node certificate's signature over manifest.json: one of them "
                           "was changed, or another key signed it")
-        entries = [c for cam in manifest.get("cameras") or [] for c in cam.get("clips") or []]
-        if not entries:
-            raise Refused("manifest.json lists no clip")
-        for entry in entries:
-            _file(folder, str(entry.get("file", "")))
-            made = entry.get("c2pa") if isinstance(entry.get("c2pa"), dict) else {}
-            if made.get("made") is False:  # the signed manifest.json says why the box made none: its hash holds it
-                _hash(folder / str(entry["file"]), entry)
-                out["notes"].append(f"{entry['file']}: no C2PA manifest ({made.get('why')}); checked by its SHA-256 "
-                                    "in the signed manifest.json only")
-            elif (original := clip(folder / str(entry["file"]), entry, cert, ca_pem.decode())) is not None:
-                out.setdefault("originals", {})[entry["file"]] = original
-                out["notes"].append(f"{entry['file']}: a redacted copy of {original['title']} (SHA-256 "
-                                    f"{original['sha256']}, signed by {original['signer']}; its manifest "
-                                    f"{'verified' if original['validated'] else 'did NOT verify'} when the copy "
-                                    "was made)")
-            out["clips"].append(entry["file"])
+        entries = clip_entries(manifest)
+        footage_times(entries, signed_us)
+        out["signing_time"] = {"signed_utc": utc(signed_us), "corroborated": False,
+                               "why": NOT_CORROBORATED.format(when=utc(signed_us))}
+        listed = _companions(folder, manifest, cert) | {e["file"] for e in entries}
+        signed = _clips(folder, entries, cert, ca_pem.decode(), out)
         out["dates"] = d = list_dates(crl, signed_us)  # last: any other failure is a refusal, whatever the list's age
+        originals_checked(out.get("originals") or {}, signed)
+        out["unlisted"] = unlisted(folder, listed)
+        if out["unlisted"]:
+            raise NotChecked(f"the folder holds {', '.join(out['unlisted'])}, which the export does not list (added "
+                             "after it was made): what was checked is only what it lists; take the files out, or "
+                             "get the export as it was handed over")
         if not d["fresh"]:
             raise NotChecked(f"the revocation list was issued {d['crl_issued_utc']}, but the export was signed "
                              f"{d['export_signed_utc']}: a list issued from {d['crl_needed_from_utc']} on is needed "
                              "(the office's day to revoke a lost box); get the office's current list")
-        out["why"] = (f"every clip is as signed, by {names(cert)} (certificate serial {cert.serial_number:x}) under "
-                      "the office's CA, not revoked as of the list given")
+        out["why"] = (f"every clip is as signed ({', '.join(out['clips'])}), by {names(cert)} (certificate serial "
+                      f"{cert.serial_number:x}) under the office's CA, not revoked as of the list given")
     except Refused as exc:
         out.update(verdict=REFUSED, why=str(exc))
     except NotChecked as exc:
         out.update(verdict=NOT_CHECKED, why=str(exc))
-    except (ValueError, OSError, KeyError, TypeError, AttributeError) as exc:
-        out.update(verdict=REFUSED, why=f"the export or a file given is unreadable: {exc}")
+    except (ValueError, OSError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        out.update(verdict=REFUSED, why=f"the export or a file given is unreadable: {rule.shown(str(exc))}")
+    return out
+
+
+def lines(got: dict[str, Any]) -> list[str]:
+    """The result for people, as the checker prints it (and `edgectl verify` too)."""
+    out = [f"{got['verdict']}: {got['why']}", *(f"note: {n}" for n in got["notes"])]
+    if got["signing_time"]:
+        out.append(f"note: {got['signing_time']['why']}")
+    if got["dates"]:
+        d = got["dates"]
+        out.append(f"revocation list issued {d['crl_issued_utc']}; export signed {d['export_signed_utc']}; a list "
+                   f"from {d['crl_needed_from_utc']} on is needed: {'fresh enough' if d['fresh'] else 'too old'}")
     return out
 
 
@@ -260,16 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         p.error(str(exc))
     got = check(args.dir, ca_pem, crl_data)
-    if args.json:
-        print(json.dumps(got, indent=2))
-    else:
-        print(f"{got['verdict']}: {got['why']}")
-        for note in got["notes"]:
-            print(f"note: {note}")
-        if got["dates"]:
-            d = got["dates"]
-            print(f"revocation list issued {d['crl_issued_utc']}; export signed {d['export_signed_utc']}; a list from "
-                  f"{d['crl_needed_from_utc']} on is needed: {'fresh enough' if d['fresh'] else 'too old'}")
+    print(json.dumps(got, indent=2) if args.json else "\n".join(lines(got)))
     return EXIT[got["verdict"]]
 
 

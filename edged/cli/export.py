@@ -13,6 +13,9 @@ from edged.control.client import call
 from edged.cli import files
 from edged.cli.display import Verbs, JSON, Progress, UsageError, fmt_bytes, fmt_time
 from edged.i18n import _
+from cryptography.hazmat.primitives import serialization
+
+from edged_evidence_check import bounds, check as core
 from storage.keys import nodecert, nodekey, office_crl
 from storage.export import evidence as export, origin
 from argparse import Namespace
@@ -93,6 +96,10 @@ def copy_out(sock: Path, result: dict[str, Any], out: Path, op: str = "export.re
 
 
 def cmd_export(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
+    if args.redacted:
+        return _staged_for_redaction(ctx, args)
+    if not args.out:
+        raise UsageError(_("edgectl export needs --out DIR, a new or empty folder to write the export to"))
     out = Path(args.out).absolute()
     _check_out(out)
     bar = Progress("export", lambda bar, pct, info: _("exporting [{bar}] {pct:3d}%  {done} of {total}  {camera}").format(
@@ -156,42 +163,80 @@ def cmd_verify(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """Exit 0: intact and from the node, through the root this verifier trusts (the office's CA:
     --ca, else the one pinned at enrolment; or --key), with a revocation list fresh enough
     (design/0129); 1: not intact, or its origin refused; 3: intact, origin not checked (no root,
-    nothing the root vouches for, or no fresh list). design/0097."""
+    nothing the root vouches for, no fresh list, or files the export does not list). design/0097.
+    With a CA and a revocation list the verdict is the stand-alone checker's own (design/0316:
+    edged_evidence_check.check, one core), so the two give a folder one answer."""
     folder = Path(args.dir)
     root, root_from = _root(args.ca)
     crl, crl_from = _crl(args.crl, root)
     try:
-        manifest = json.loads(export.read_export_file(folder, export.MANIFEST))   # never a FIFO or a link
+        manifest = bounds.load_json(bounds.read_small(folder, export.MANIFEST), export.MANIFEST)
         if not isinstance(manifest, dict):
             manifest = {}
-    except (OSError, ValueError, RecursionError):
+    except (OSError, ValueError):
         manifest = {}
+    if root is not None and crl is not None and not (args.key or args.keys):  # the court's route: the checker's core
+        return _verify_by_core(args, folder, manifest, (root, root_from), (crl, crl_from))
     got = _origin(args, manifest, root, crl)
     key = (Path(args.key).read_text() if Path(args.key).is_file() else args.key) if args.key else got.key
     try:
-        problems = export.verify_export(folder, key)
+        problems = export.verify_export(folder, key, extras=False)
+        unlisted = core.unlisted(folder, export.listed(folder, manifest)) if folder.is_dir() else []
     except nodekey.NodeKeyError as exc:
         raise UsageError(str(exc)) from None
+    except OSError as exc:
+        problems, unlisted = [str(exc)], []
+    if unlisted and got.status == origin.CHECKED:
+        got = origin.Origin(origin.UNCHECKED, _("the folder holds {files}, which the export does not list (added after "
+                                                "it was made)").format(files=", ".join(unlisted)), got.key, got.who,
+                            got.revocation)
     signer = _signer(folder)
     data = {"ok": not problems and got.status != origin.REFUSED, "dir": str(args.dir), "problems": problems,
-            "key_checked": got.status == origin.CHECKED, "origin": got.status, "origin_why": got.why,
-            "root": root_from, "signed_by": signer, "revocation": got.revocation,
+            "unlisted": unlisted, "key_checked": got.status == origin.CHECKED, "origin": got.status,
+            "origin_why": got.why, "root": root_from, "signed_by": signer, "revocation": got.revocation,
             "revocation_from": crl_from if got.revocation and got.revocation["what"] == "revocation list" else
             (args.keys if got.revocation else None), **({"node": got.who} if got.who else {})}
-    if problems:
-        text = "\n".join(f"FAILED: {p}" for p in problems)
-    elif got.status == origin.REFUSED:
-        text = "FAILED: " + _("{dir} is intact, but its origin is refused: {why}").format(dir=args.dir, why=got.why)
-    elif got.status == origin.UNCHECKED:
-        text = _("INTACT, ORIGIN NOT CHECKED: {dir} is intact and signed by {signer}; {why}").format(
-            dir=args.dir, signer=signer, why=got.why)
-    else:
-        text = "OK: " + _("{dir} is intact and its manifest is signed by {signer}").format(dir=args.dir, signer=signer)
-        text += "\n" + got.why
-    text += _dates_text(got.revocation, str(data["revocation_from"] or "-"))
+    text = _verify_text(args.dir, problems, got, signer) + _dates_text(got.revocation, str(data["revocation_from"] or "-"))
     if problems or got.status != origin.CHECKED:  # a script must not take a failed or half check for a pass
         print(json.dumps(data, indent=2) if args.json else text)
         raise SystemExit(1 if problems or got.status == origin.REFUSED else 3)
+    return data, text
+
+
+def _verify_text(folder: str, problems: list[str], got: origin.Origin, signer: str | None) -> str:
+    if problems:
+        return "\n".join(f"FAILED: {p}" for p in problems)
+    if got.status == origin.REFUSED:
+        return "FAILED: " + _("{dir} is intact, but its origin is refused: {why}").format(dir=folder, why=got.why)
+    if got.status == origin.UNCHECKED:
+        return _("INTACT, ORIGIN NOT CHECKED: {dir} is intact and signed by {signer}; {why}").format(
+            dir=folder, signer=signer, why=got.why)
+    return "OK: " + _("{dir} is intact and its manifest is signed by {signer}").format(dir=folder, signer=signer) + \
+        "\n" + got.why
+
+
+ORIGIN_OF = {core.CHECKED: origin.CHECKED, core.REFUSED: origin.REFUSED, core.NOT_CHECKED: origin.UNCHECKED}
+
+
+def _who(signer: dict[str, Any]) -> dict[str, Any]:
+    site, node = str(signer["node"]).split("/")
+    return {"site": site, "node": node, "serial": signer["serial"]}
+
+
+def _verify_by_core(args: Namespace, folder: Path, manifest: dict[str, Any], root: tuple[Any, str | None],
+                    crl: tuple[Any, str | None]) -> tuple[Any, str]:
+    """The checker's verdict on the folder (edged_evidence_check.check), as edgectl prints it:
+    the same words, the same exit (0, 1, 3), and edgectl's JSON fields beside the checker's."""
+    got = core.check(folder, nodecert.pem([root[0]]), crl[0].public_bytes(serialization.Encoding.PEM))
+    dates = origin.crl_dates(crl[0], manifest).as_dict() if got["dates"] else None
+    data = {**got, "ok": got["verdict"] == core.CHECKED, "dir": str(args.dir), "origin": ORIGIN_OF[got["verdict"]],
+            "origin_why": got["why"], "root": root[1], "revocation": dates, "revocation_from": crl[1],
+            "signed_by": (got["signer"] or {}).get("node"), "key_checked": got["verdict"] == core.CHECKED,
+            **({"node": _who(got["signer"])} if got["signer"] else {})}
+    text = "\n".join(core.lines(got))
+    if got["verdict"] != core.CHECKED:
+        print(json.dumps(data, indent=2) if args.json else text)
+        raise SystemExit(core.EXIT[got["verdict"]])
     return data, text
 
 
@@ -302,11 +347,35 @@ def _box_crl(root: Any) -> tuple[Any, str | None]:
         return None, None
 
 
+def _staged_for_redaction(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
+    """`edgectl export --grant N --redacted`: a citizen's grant that shows only a redacted copy,
+    used as the desk uses it (issue 75): its footage staged on the box for the redacted copy, never
+    written out whole; then `edgectl redact --export M`."""
+    req: dict[str, Any] = {"grant": args.grant, "redacted": True}
+    if args.recipient:
+        req["recipient"] = args.recipient
+    if args.receipt:
+        req["receipt"] = args.receipt
+    bar = Progress("export", lambda bar, pct, info: _("staging [{bar}] {pct:3d}%  {camera}").format(
+        bar=bar, pct=pct, camera=info.get("camera") or ""))
+    try:
+        result = call(ctx.socket, "export.run", req, on_progress=bar, timeout=EXPORT_TIMEOUT_S)
+    finally:
+        bar.done()
+    clips = ", ".join(c["file"] for c in result["clips"])
+    return result, _("grant {grant} used for its redacted copy: export {export} ({clips}) is staged on the box for a "
+                     "day and is not written out; make the copy with edgectl redact --export {export} --mark "
+                     "CLIP:FRAME:X,Y,W,H --out DIR").format(grant=result["grant"], export=result["export"], clips=clips)
+
+
 def register(sub: Verbs) -> None:
     p = sub.add_parser("export", parents=[JSON], help=_("copy footage under an approved copy grant: one MP4 per "
                                                         "camera, a manifest and the node's signature"))
     p.add_argument("--grant", type=int, required=True, help=_("the grant number (from the approved request)"))
-    p.add_argument("--out", required=True, metavar="DIR", help=_("a new or empty folder to write the export to"))
+    p.add_argument("--out", metavar="DIR", help=_("a new or empty folder to write the export to"))
+    p.add_argument("--redacted", action="store_true",
+                   help=_("a citizen's grant that shows only a redacted copy: stage its footage on the box for the "
+                          "copy (edgectl redact --export), nothing written out"))
     p.add_argument("--recipient", help=_("who receives the copy (default: the requester)"))
     p.add_argument("--receipt", metavar="NAME", help=_("who signed the receipt for the copy (needed where the site's "
                                                        "[policy] asks for a signed receipt)"))

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from edged import DEFAULT_CONFIG_PATH
+from storage import names
 from storage.declare import (ConfigError as ConfigError, _check_keys as _check_keys, _describe as _describe,
                              _join as _join, _required as _required, _show as _show,
                              format_duration as format_duration, parse_duration as parse_duration,
@@ -111,7 +112,7 @@ def _id(value: Any, field: str) -> str:
         raise ConfigError(field, f"{_show(text)} is not a valid id: ids are ASCII (a-z, 0-9, \"_\", \"-\"), "
                           "they name folders and MQTT topics; write the Chinese as the name "
                           "(e.g. id = \"counter1\", name = \"櫃檯1\")")
-    if not _ID.fullmatch(text):
+    if not _ID.fullmatch(text) or not names.is_name(text):  # narrower than the one rule for names (design/0315)
         raise ConfigError(field, f"{_show(text)} is not a valid id; {_ID_RULE}")
     return text
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from edged.daemon.time_gate import TimeGate
 
 log = logging.getLogger(__name__)
+_DIGITS = re.compile(r"[0-9.]+")  # a reason's figures: the same reason while only they change
 
 
 class SpaceCheck:
@@ -207,11 +209,14 @@ class RetentionRunner:
             await self.gate.after_pass()
 
     def _why_untrusted(self) -> str:
-        """Why the host clock may not judge age now ("" : it may), said in the log once per reason."""
+        """Why the host clock may not judge age now ("" : it may), said in the log once per episode
+        and reason: the reason's words without its figures (the seconds left to settle count down
+        at every pass; issue 79 saw 43 lines in 4 minutes), until the clock may judge again."""
         why = self.distrust()
-        if why != self._distrust_logged and why:
+        said = _DIGITS.sub("", why)
+        if said != self._distrust_logged and why:
             log.warning("retention destroys nothing by age: %s (the disk's reserve is still kept)", why)
-        self._distrust_logged = why
+        self._distrust_logged = said
         return why
 
     async def _window_allows(self, window: dict[str, Any] | None) -> bool:

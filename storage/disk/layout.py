@@ -12,7 +12,7 @@ VIDEO_DIR = "video"
 QUARANTINE_DIR = "quarantine"
 CATALOG_FILE = "catalog.db"
 
-_NAME = re.compile(r"^(\d{8}T\d{6})\.(\d{6})Z\.mp4$")
+_NAME = re.compile(r"(\d{8}T\d{6})\.(\d{6})Z\.mp4")  # fullmatch: "$" takes a trailing newline (design/0315)
 
 
 def segment_relpath(camera: str, start_us: int) -> str:
@@ -26,7 +26,7 @@ def parse_relpath(relpath: str) -> tuple[str, int] | None:
     parts = Path(relpath).parts
     if len(parts) != 4 or parts[0] != VIDEO_DIR:
         return None
-    m = _NAME.match(parts[3])
+    m = _NAME.fullmatch(parts[3])
     if not m:
         return None
     t = datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)

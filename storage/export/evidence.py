@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from edged_evidence_check import bounds
 from storage.keys import nodekey
 from storage.time.clock import SYSTEM
 from storage.export.plan import (  # noqa: F401  (the export's public names, in one place)
@@ -216,26 +217,12 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
 
 
 # --- checking an export ----------------------------------------------------------------------------
-# What an export's own files may weigh when verified (issue 45): a hostile folder must not hang or
-# exhaust the verifier (a FIFO as manifest.json, a link to /dev/zero, a 10 GB "manifest").
-FILE_CAPS = {MANIFEST: 64 << 20, SIGNATURE: 1024, PUBLIC_KEY: 16 << 10, README: 4 << 20}
-
-
-class NotARegularFile(OSError):
-    """An export file that is a link, a FIFO, a device or a folder, or over its size cap."""
-
-
-def read_export_file(folder: Path, name: str) -> bytes:
-    """One of the export's own small files, read only if it is a regular file within its cap
-    (never following a link, never waiting on a FIFO). FileNotFoundError if absent."""
-    fd = os.open(Path(folder) / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise NotARegularFile(f"{name}: not a regular file")
-        if st.st_size > FILE_CAPS.get(name, 1 << 20):
-            raise NotARegularFile(f"{name}: {st.st_size} bytes, more than an export's {name} ever holds")
-        return f.read(FILE_CAPS.get(name, 1 << 20) + 1)
+# What an export's own files may weigh when verified (issue 45, issue 74): a hostile folder must not
+# hang or exhaust the verifier (a FIFO as manifest.json, a link to /dev/zero, a 10 GB "manifest",
+# JSON nested 100,000 deep). The caps are the verifier core's (edged_evidence_check.bounds, design/0316).
+FILE_CAPS = bounds.CAPS
+NotARegularFile = bounds.TooBig  # a link, a FIFO, a device or a folder, or over its size cap
+read_export_file = bounds.read_small  # one of the export's own small files, within its cap; never a link or FIFO
 
 
 def _clip_entries(manifest: Any) -> list[dict[str, Any]] | None:
@@ -263,7 +250,7 @@ def _regular(path: Path) -> os.stat_result | None:
     return st if stat.S_ISREG(st.st_mode) else None
 
 
-def verify_export(folder: Path, public_key: str | bytes | None = None) -> list[str]:
+def verify_export(folder: Path, public_key: str | bytes | None = None, extras: bool = True) -> list[str]:
     """Every problem with an export folder, each naming the file; empty means it is intact.
 
     `public_key` (base64 raw or PEM) is the node's published key; without it the key shipped
@@ -310,9 +297,9 @@ def verify_export(folder: Path, public_key: str | bytes | None = None) -> list[s
         problems.append(f"{MANIFEST}: the signature does not match: {MANIFEST} or {SIGNATURE} was changed "
                         "after the export was signed")
     try:
-        manifest = json.loads(body)
-    except (ValueError, RecursionError):
-        manifest = None
+        manifest = bounds.load_json(body, MANIFEST)
+    except ValueError as exc:
+        return problems + [str(exc)]
     clips = _clip_entries(manifest)
     if clips is None or not isinstance(manifest, dict):
         return problems + [f"{MANIFEST}: not a readable edged manifest (a field missing or of the wrong type)"]
@@ -342,9 +329,18 @@ def verify_export(folder: Path, public_key: str | bytes | None = None) -> list[s
                             "the clip was changed")
         elif sha256_file(path) != clip.get("sha256"):
             problems.append(f"{name}: its SHA-256 does not match the manifest: the clip was changed")
-    for extra in sorted(p.name for p in folder.iterdir() if p.name not in expected):
-        problems.append(f"{extra}: not part of the export (added after it was made)")
+    if extras:  # `edgectl verify` says these "not checked" (design/0316: verdict of the checker's core)
+        problems.extend(f"{extra}: not part of the export (added after it was made)"
+                        for extra in sorted(p.name for p in folder.iterdir() if p.name not in expected))
     return problems
+
+
+def listed(folder: Path, manifest: dict[str, Any]) -> set[str]:
+    """The file names an export's manifest accounts for (its own files and its clips)."""
+    names = {MANIFEST, SIGNATURE, PUBLIC_KEY}
+    if isinstance(manifest.get("readme"), dict) and manifest["readme"].get("text"):
+        names.add(README)
+    return names | {str(c.get("file")) for c in (_clip_entries(manifest) or [])}
 
 
 def _b64(key: Any) -> str:
@@ -352,7 +348,7 @@ def _b64(key: Any) -> str:
 
 
 # --- working copies and staging folders --------------------------------------------------------------
-_NAME = re.compile(r"^\.?[A-Za-z0-9][A-Za-z0-9._-]*$")  # a crashed export's ".x.partial" too
+_NAME = re.compile(r"\.?[A-Za-z0-9][A-Za-z0-9._-]*")  # a crashed export's ".x.partial" too; fullmatch (design/0315)
 
 
 def export_dir(data_dir: Path, kind: str, grant_id: int, now_us: int) -> Path:
@@ -374,7 +370,7 @@ def destroy_working_copy(data_dir: Path, folder: Path) -> dict[str, Any]:
     folder = Path(folder)
     target = folder.resolve()
     roots = {data_dir / WORKING_DIR, data_dir / EXPORTS_DIR}
-    if target.parent not in roots or not _NAME.match(target.name) or folder.is_symlink():
+    if target.parent not in roots or not _NAME.fullmatch(target.name) or folder.is_symlink():
         raise ExportError(f"{folder} is not a working copy or export staging folder of this node; "
                           "nothing was destroyed")
     if not target.is_dir():

@@ -21,6 +21,7 @@ from typing import Any
 
 from cryptography import x509
 
+from storage import names
 from storage.keys import fleetkeys, nodecert, nodekey
 
 CHECKED, UNCHECKED, REFUSED = "checked", "unchecked", "refused"
@@ -45,10 +46,18 @@ def root_fingerprint(ca: x509.Certificate) -> str:
 
 
 def _claims(manifest: dict[str, Any]) -> tuple[str, str] | None:
+    """(site, node) the manifest claims, each a name by the one rule (storage/names.py), else None."""
     try:
-        return str(manifest["site"]["id"]), str(manifest["node"])
+        site, node = manifest["site"]["id"], manifest["node"]
     except (KeyError, TypeError):
         return None
+    return (site, node) if names.is_name(site) and names.is_name(node) else None
+
+
+def _claimed(manifest: dict[str, Any]) -> str:
+    """What the manifest claims, for people: escaped where it is no name (storage/names.py shown)."""
+    site = manifest.get("site")
+    return f"{names.shown(site.get('id') if isinstance(site, dict) else None)}/{names.shown(manifest.get('node'))}"
 
 
 def by_certificate(manifest: dict[str, Any], ca: x509.Certificate,
@@ -65,8 +74,7 @@ def by_certificate(manifest: dict[str, Any], ca: x509.Certificate,
         return Origin(REFUSED, str(exc))
     claims = _claims(manifest)
     if claims != (ident.site, ident.node):
-        return Origin(REFUSED, f"the manifest claims {'/'.join(claims or ('?', '?'))}, but its certificate names "
-                               f"{ident.name}")
+        return Origin(REFUSED, f"the manifest claims {_claimed(manifest)}, but its certificate names {ident.name}")
     return Origin(CHECKED, f"signed by {ident.name} (certificate serial {ident.serial:x}) under the CA "
                            f"{root_fingerprint(ca)}", base64.b64encode(ident.public_raw).decode(),
                   {"site": ident.site, "node": ident.node, "serial": f"{ident.serial:x}",
@@ -83,7 +91,7 @@ def by_key_list(manifest: dict[str, Any], text: bytes, root: str,
         return Origin(REFUSED, f"the key list cannot be trusted: {exc}")
     claims = _claims(manifest)
     if claims is None:
-        return Origin(REFUSED, "the manifest does not name its site and node")
+        return Origin(REFUSED, f"the manifest does not name its site and node by plain names ({_claimed(manifest)})")
     keys = fleetkeys.keys_of(doc, *claims)
     shipped = manifest.get("node_public_key")
     match = next((k for k in keys if k["public_key"] == shipped), None)

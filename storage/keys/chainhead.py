@@ -18,6 +18,7 @@ import binascii
 import json
 from typing import Any
 
+from storage import names
 from storage.keys import nodekey
 
 VERSION = 1
@@ -56,7 +57,7 @@ def from_line(line: str) -> tuple[str, str, dict[str, Any]]:
     parts = line.split()
     if len(parts) != 7 or parts[0] != LINE_TAG or parts[1] != f"v{VERSION}" or parts[2].count("/") != 1:
         raise ValueError(f"not a signed chain head line ({LINE_TAG} v{VERSION} SITE/NODE SEQ HASH AT_US SIGNATURE)")
-    site, node = parts[2].split("/")
+    site, node = names.node_name(parts[2], "the head's SITE/NODE")  # BadName is a ValueError
     try:
         seq, at_us = int(parts[3]), int(parts[5])
     except ValueError:

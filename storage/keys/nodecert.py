@@ -20,7 +20,6 @@ Blocking where it touches files (fsync): not on the event loop.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
+from storage import names
 from storage.keys import nodekey
 from storage.disk.fsutil import PRIVATE_FILE, replace_durably
 
@@ -45,7 +45,6 @@ NODE_DAYS = 3650
 NODE_USES = (ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING, ExtendedKeyUsageOID.SERVER_AUTH,
              ExtendedKeyUsageOID.CLIENT_AUTH)
 CA_DAYS = 7300
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
 class CertError(ValueError):
@@ -75,9 +74,12 @@ def _utc(us: int) -> dt.datetime:
 
 
 def _check_names(site: str, node: str) -> None:
+    """The one rule for names (storage/names.py, design/0315): `fullmatch`, ASCII, no look-alike."""
     for what, v in (("site", site), ("node", node)):
-        if not _NAME.match(v or ""):
-            raise CertError(f"{what} {v!r} is not a plain name (letters, digits, '.', '_', '-')")
+        try:
+            names.name(v, what)
+        except names.BadName as exc:
+            raise CertError(str(exc)) from None
 
 
 def _subject(site: str, node: str, office: list[x509.NameAttribute[Any]] | None = None) -> x509.Name:
@@ -106,9 +108,10 @@ def _names_in(ext_owner: x509.Certificate | x509.CertificateSigningRequest) -> t
     uris = [u for u in san.get_values_for_type(x509.UniformResourceIdentifier) if u.startswith(URI_SCHEME)]
     if len(uris) != 1 or uris[0].count("/") != 1:
         raise CertError("it must name exactly one node (subjectAltName URI edged:<site>/<node>)")
-    site, node = uris[0][len(URI_SCHEME):].split("/")
-    _check_names(site, node)
-    return site, node
+    try:
+        return names.node_name(uris[0][len(URI_SCHEME):], "its name")
+    except names.BadName as exc:
+        raise CertError(str(exc)) from None
 
 
 def _ed25519_raw(key: object, what: str) -> bytes:

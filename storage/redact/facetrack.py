@@ -7,7 +7,8 @@ detector finds is followed by the picture with the applicant's tracker (storage/
 normalized cross-correlation of the box's luma, integer sums):
 - **forward** from the frame it was found on, frame by frame, until a box found on a later run
   takes it over (`plan.closeness` above 0: the same face found again), its match falls under
-  `track.FLOOR`, or REACH frames; and
+  `track.FLOOR` (then carried on at its last step for COAST frames: a face leaving at the
+  picture's edge cannot be matched), or REACH frames; and
 - **backward** from it over the frames held before it (at most REACH), until a box found on an
   earlier run was there, likewise.
 `face_boxes` then gives each frame its faces: on a detection its box; between two detections of a
@@ -113,10 +114,21 @@ class FaceFollower:
         """`tr` one frame on, its move kept in `into`; None once lost or where a later run's box takes it."""
         moved, score = advance(tr, picture, FACE_SEARCH)
         if moved is None:
+            self._carried(tr, key, frame, into)
             return None
         move = (*moved.moved(self.factor), score)
         into.setdefault(key, {})[frame] = move
         return None if self._taken(_shifted(box, move), frame) else moved
+
+    def _carried(self, tr: Tracker, key: Key, frame: int, into: dict[Key, dict[int, Moved]]) -> None:
+        """A face lost (leaving the picture at its edge, or covered) carried on at its last step for
+        COAST frames from `frame` in the pass's direction, its match 0 (issue 75: a face half out of
+        the picture cannot be matched, and was shown): a mask errs towards hiding more."""
+        sign = 1 if into is self.forward else -1
+        for k in range(COAST):
+            x, y = tr.at[0] + tr.step[0] * (k + 1), tr.at[1] + tr.step[1] * (k + 1)
+            into.setdefault(key, {}).setdefault(frame + sign * k, ((x - tr.origin[0]) * self.factor,
+                                                                    (y - tr.origin[1]) * self.factor, 0.0))
 
     def state(self) -> dict[str, Any]:
         """What was followed so far, as JSON (the frames held are not in it: fed again)."""

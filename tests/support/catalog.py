@@ -402,6 +402,21 @@ def central_destruction_days(store) -> dict[str, int]:
     return out
 
 
+def central_clock_samples(store, node: str, samples: list[tuple[int, int, int, str]]) -> None:
+    """Clock samples (sent_us, node_us, received_us, boot) of a node, as central/verifier/clock_samples.py
+    keeps them from its answers to the office's time requests (design/0310)."""
+    with store.writing(durable=False):
+        for sent, node_us, received, boot in samples:
+            store.db.execute("INSERT INTO clock_samples (node, sent_us, node_us, received_us, mono_us, boot) VALUES"
+                             " (?, ?, ?, ?, NULL, ?)", [node, sent, node_us, received, boot])
+
+
+def central_clock_rows(store, table: str) -> list[dict[str, Any]]:
+    """Every row of the office's clock_asks or clock_samples (design/0310)."""
+    assert table in ("clock_asks", "clock_samples"), table
+    return list(store.db.query(f"SELECT * FROM {table} ORDER BY node, sent_us"))
+
+
 def central_as_schema_2(store) -> None:
     """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095, and
     schema 4's resends and coverage, schema 5's archives, schema 6's footage evidence and schema 7's

@@ -110,12 +110,17 @@ def again_card(req: dict[str, Any], ctx: Ctx) -> str:
     export = mine[0]
     heading = _("Redacted copy")
     if export.get("released") or not export.get("staged", True):   # nothing to go on with (design/0279)
-        done = (_("The grant was used for a redacted copy (export {id}, {time}), which was released; it is not made "
+        done = (_("The grant was used for a redacted copy (export {id}, {time}), shown at the accompanied viewing; "
+                  "nothing was handed over, and it is not made again.") if export.get("released_for") == "view" else
+                _("The grant was used for a redacted copy (export {id}, {time}), which was released; it is not made "
                   "or handed over again.") if export.get("released") else
                 _("The grant was used for a redacted copy (export {id}, {time}); its staged footage was removed after "
                   "a day, so it cannot be gone on with."))
+        copy_page, opened = f"/desk/redact/{int(export['id'])}", _("Open the copy shown at the viewing")
+        back = (f'<p>{link(copy_page, opened)}</p>'
+                if export.get("released_for") == "view" and export.get("staged", True) else "")   # issue 77
         return (f'<section class="card" id="redact-again"><h2>{esc(heading)}</h2><p class="hint">'
-                f'{esc(done.format(id=export["id"], time=ctx.when(export["created_us"])))}</p></section>')
+                f'{esc(done.format(id=export["id"], time=ctx.when(export["created_us"])))}</p>{back}</section>')
     hint = _("The grant was used for a redacted copy (export {id}, {time}). If its page was lost when the recorder "
              "restarted, go on with it here: the copy goes on from what was saved.").format(
         id=export["id"], time=ctx.when(export["created_us"]))
@@ -201,9 +206,9 @@ class Pages:
 
     def _made(self, ctx: Ctx, export_id: int, job: Job) -> str:
         made = job.made or {}
-        followed = any("applicant_check" in c for c in made.get("clips", []))
+        followed = any("to_check" in c or "applicant_check" in c for c in made.get("clips", []))
         rows = [[esc(i + 1), esc(c.get("frames")), esc(c.get("frames_filled_whole")),
-                 *([esc(marks.check_spans(c.get("applicant_check")))] if followed else []),
+                 *([esc(marks.check_spans(marks.moments(c)))] if followed else []),
                  esc(_("signed") if c.get("c2pa") else _("not signed (the recorder is not enrolled)"))]
                 for i, c in enumerate(made.get("clips", []))]
         videos = "".join(f'<video class="redacted" controls preload="auto" '
@@ -215,14 +220,17 @@ class Pages:
                + (message("ok", _("It went on from {pct}%: the work saved before it stopped was kept.").format(
                    pct=job.resumed)) if job.resumed is not None else "")
                + table([_("Clip"), _("Frames"), _("Frames filled whole"),
-                        *([_("Moments to check (the applicant not followed both ways)")] if followed else []),
+                        *([_("Moments to check")] if followed else []),
                         _("Signature")], rows) + videos)
         if not job.released:
             hint = _("Play the copy through and check that nobody but the applicant can be made out; if not, mark "
                      "again below.")
             what = _("Release it for the accompanied viewing") if job.use == "view" else _("Release it as the copy")
+            said = _("I played each moment to check and nobody but the applicant can be made out")
+            looked = (f'<label><input type="checkbox" name="checked" value="yes" required> {esc(said)}</label>'
+                      if any(marks.moments(c) for c in made.get("clips", [])) else "")
             out += (f'<p class="hint">{esc(hint)}</p>'
-                    + form(ctx, f"/desk/redact/{export_id}/release", button(what)))
+                    + form(ctx, f"/desk/redact/{export_id}/release", looked + button(what)))
         elif job.use == "view":
             out += message("ok", _("Released for the accompanied viewing: show the copy above to the applicant. "
                                    "It is not handed over and no copy leaves the recorder."))
@@ -352,7 +360,9 @@ class Pages:
         if job.made is None:
             raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
         try:
-            await self.desk.run(ctx, "redact.release", {"export": export_id, "copy": job.made["copy"], "use": job.use})
+            checked = form_of(request).get("checked") == "yes"
+            await self.desk.run(ctx, "redact.release", {"export": export_id, "copy": job.made["copy"], "use": job.use,
+                                                        **({"checked": True} if checked else {})})
         except Refused as exc:
             job.error = str(exc)
         else:
