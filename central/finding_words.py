@@ -10,6 +10,7 @@ import json
 from typing import Any, Mapping
 
 from central.i18n import N_, Speaker
+from storage import alarm_kinds
 from storage.msg import FOREIGN, Msg, is_stored
 
 # kind -> (title, explanation: what happened and what to do)
@@ -170,3 +171,29 @@ def basis(detail: dict[str, object] | None) -> str:
 def words(kind: str) -> tuple[str, str]:
     """(title, explanation) of a finding kind, English keys of the central catalog."""
     return FINDINGS.get(kind, UNKNOWN)
+
+
+# An alarm a box raised (issue 80, design/0342): its kind is declared in storage/alarm_kinds.py, which
+# both programs read, so the office says its title from the same declaration, translated in its
+# catalog as at the box; its message comes with its template and values ("said", from the alarm's
+# `words`) and is said in the sites' language, or in the English a box before issue 80 sent.
+def alarm_title(sp: Speaker, kind: object, key: str) -> str:
+    """An alarm's kind in the sites' language: its declared title; its key for a kind this office
+    does not know (a newer box's)."""
+    declared = alarm_kinds.KINDS.get(kind) if isinstance(kind, str) else None
+    return key if declared is None else sp._(declared.title)
+
+
+def alarm_words(row: Mapping[str, Any]) -> object:
+    """The words an alarm row keeps (the `said` column: its message's template and values), or None."""
+    try:
+        said = json.loads(row.get("said") or "null")
+    except ValueError:
+        return None
+    return said if is_stored(said) else None
+
+
+def alarm_message(sp: Speaker, row: Mapping[str, Any]) -> str:
+    """An alarm's message in the sites' language from its words, else as the box sent it."""
+    text = row.get("message")
+    return sp.said("" if text is None else str(text), row.get("said"))

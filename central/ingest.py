@@ -35,6 +35,9 @@ from central.verifier import clock_samples
 from central.verifier.verifier import Verifier
 from mqtt import commands, office_time
 from storage.threadname import name_os_thread
+from central import ops
+from central.keys.ca import Enrolled
+from central.keys.keystanding import Register
 
 log = logging.getLogger("edged.central")
 QUEUE_MAX = 256  # batches (central/intake/subscriber.py BATCH messages at most) waiting for the store
@@ -85,8 +88,6 @@ class Ingest:
                 continue
 
     def start(self) -> None:
-        from central import ops
-
         self.members = ops.membership(self)
         self.mqtt.start(_profiled)
         self._thread = threading.Thread(target=_profiled(self._store_loop, "store"), name="central-store",
@@ -152,8 +153,6 @@ class Ingest:
             self.error = exc
             self.stopping.set()
             return
-        from central.keys.ca import Enrolled
-        from central.keys.keystanding import Register
 
         cast = TimeCast(lambda: keylist.central_key(self.cfg.storage.data_dir), self.mqtt.publish, store.now_us)
         verifier = Verifier(store, self.cfg.tz, self.cfg.verify.gap_grace_us, Enrolled(self.cfg.storage.data_dir),

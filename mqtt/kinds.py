@@ -70,6 +70,9 @@ POLICY = Type("policy", "an object whose `min_days` and `max_days` are numbers o
 SIGNED_HEAD = Type("signed_head", "`{seq, hash, at_us, sig}`", test=lambda v: (
     isinstance(v, dict) and UINT.check(v.get("seq")) and SHORT.check(v.get("hash")) and UINT.check(v.get("at_us"))
     and SHORT.check(v.get("sig"))))
+WORDS = Type("words", "a message's template (its English, the catalogs' key) and its values: `{template, params}`, "
+              "said in each reader's language (storage/msg.py)", test=lambda v: (
+                  isinstance(v, dict) and STR.check(v.get("template")) and isinstance(v.get("params", {}), dict)))
 REFUSED = Type("too_large", f"at most {TOO_LARGE} `{{seq, kind, bytes, limit}}`", test=lambda v: (
     isinstance(v, list) and len(v) <= TOO_LARGE and all(
         isinstance(t, dict) and UINT.check(t.get("seq")) and SHORT.check(t.get("kind")) and UINT.check(t.get("bytes"))
@@ -177,9 +180,13 @@ CAMERA = _declare("camera", "camera/{camera}/state", RETAINED, (0,), (
     may("ts_us", UINT), may("recording", BOOL), may("health", SHORT), may("fps", NUM), may("resolution", SHORT))
 
 # durable, QoS 1: each carries the node's `seq` and `ts_us` and waits in the outbox until acknowledged
-ALARM = _declare("alarm", "alarm", DURABLE, (1,), "raise and clear, by stable alarm `id`",
+ALARM = _declare("alarm", "alarm", DURABLE, (1,), (
+    "raise and clear, by stable alarm `id`; a raise names its `kind` (storage/alarm_kinds.py: the office says its "
+    "title), its `message` in English and, from a box since issue 80, its `words`: the message's template and "
+    "values, which the office says in the sites' language"),
                  need("action", SHORT), need("id", ID), may("at_us", UINT), may("kind", SHORT),
-                 may("severity", SHORT), may("camera", SHORT), may("message", STR), verified=True, essential=True)
+                 may("severity", SHORT), may("camera", SHORT), may("message", STR), may("words", WORDS),
+                 verified=True, essential=True)
 AUDIT = _declare("audit", "audit", DURABLE, (1,), (
     "person actions, audit chain heads, every MQTT command (`\"kind\": \"command\"`), each segment backfilled from a "
     "camera's own recording (`\"action\": \"segment.backfilled\"`: camera, path, times, SHA-256; design/0106)"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS messages (
@@ -145,6 +145,13 @@ _SCHEMA_8 = [
     "CREATE INDEX IF NOT EXISTS clock_samples_node_us ON clock_samples(node, node_us)",
 ]
 
+# version 9 (issue 80, design/0342): an alarm's words as the box made them (its message's template and
+# values, mqtt/kinds.py WORDS), said in the sites' language on the dashboard and the month page; null
+# for an alarm from a box before issue 80, said in the English it sent
+_SCHEMA_9 = [
+    "ALTER TABLE alarms ADD COLUMN said TEXT",
+]
+
 DESTRUCTIONS_INSERT = ("INSERT OR IGNORE INTO destructions (node, seq, n, site, camera, destroyed_us, reason, verdict,"
                       " segment_id, sha256, bytes, start_us, end_us) VALUES ")
 
@@ -156,7 +163,7 @@ def destruction_row(node: str, site: str, seq: int, n: int, m: dict[str, Any], v
 
 
 # each version's statements (central/store/migrate.py runs them a version a transaction)
-STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7, 8: _SCHEMA_8}
+STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7, 8: _SCHEMA_8, 9: _SCHEMA_9}
 
 
 def schema_steps(version: int) -> list[str]:

@@ -27,6 +27,7 @@ from central.verifier.verifier_gaps import Ask, Gaps
 from central.verifier.verifier_kinds import MessageKinds, day_of, judge_in_store
 from central.store.store import Store
 from central.i18n import N_
+from mqtt import kinds
 from storage.msg import Msg
 
 log = logging.getLogger("edged.central")
@@ -34,7 +35,7 @@ __all__ = ["Verifier", "day_of", "judge_in_store"]  # the last two: central/veri
 PAGE = 20_000  # messages of one node per pass
 RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
 VERIFIED_ROWS = 500  # messages marked verified by one statement
-BUFFERED = ("retention", "audit", "footage")  # kinds whose checks write through the pass's Evidence only
+BUFFERED = (kinds.RETENTION.name, kinds.AUDIT.name, kinds.FOOTAGE.name)  # checks written through the pass's Evidence only
 WATCH_EVERY_US = 3_600_000_000  # the retention watch (footage kept past its maximum) runs this often, on the office's clock
 WATCH_CHUNK = 200  # nodes a transaction of the watch
 CHUNK_S = 0.1  # the longest one verification transaction runs: the nodes rows it updated stay locked till then, and ingest upserts them

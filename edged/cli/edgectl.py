@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Every verb: a module of edged/cli/ adds its own (`register(sub)`); docs/ref/edgectl.md's
-    list of verbs is made from this parser (`python -m edged.docs`)."""
+    list of verbs is made from this parser (`python -m refdocs`)."""
     parser = argparse.ArgumentParser(prog="edgectl", description=_("Maintenance CLI for the edged recorder."))
     parser.add_argument("--lang", metavar="LANG", help=_("the language of messages and documents: en or zh-TW "
                                                          "(default: messages in LANG/LC_ALL, documents in the "

@@ -25,6 +25,8 @@ from storage.time import corroboration as co, independence, interval as iv
 from storage.alarm_kinds import HOST_CLOCK_UNCORROBORATED
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock, wait_or_stop
+from edged.daemon.camera_clocks import addresses
+from storage.states.cameras import RECORDING
 
 if TYPE_CHECKING:
     from edged.daemon.health_monitor import HealthMonitor
@@ -58,8 +60,6 @@ def read_box_servers() -> tuple[set[str] | None, str]:
     """The NTP servers the box follows, as its time daemon reports them (design/0126): chrony's
     sources when chrony is installed, else systemd-timesyncd's; with their addresses and the box's
     own (loopback). Blocking (programs, DNS): run in a thread. None: neither could be read."""
-    from edged.daemon.camera_clocks import addresses
-
     for exe, args, parse in (("chronyc", ["-c", "-n", "sources"], independence.chrony_servers),
                              ("timedatectl", ["show-timesync"], independence.timesyncd_servers)):
         path = shutil.which(exe)
@@ -265,8 +265,6 @@ class TimeGate:
 def camera_readings(monitor: HealthMonitor) -> Callable[[int, int], list[co.Reading]]:
     """Each recording camera's clock as the health monitor has it (design/0085): RTCP sender
     reports (current), else ONVIF projected to now on the monotonic clock."""
-    from storage.states.cameras import RECORDING
-
     def read(wall: int, mono: int) -> list[co.Reading]:
         out = []
         for cam in monitor.cfg.cameras:
