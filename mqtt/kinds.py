@@ -235,8 +235,8 @@ REPLY = _declare("reply", "cmd/{verb}/reply", DURABLE, (1,), (
 COMMAND_ = _declare("command", "cmd/{verb}", COMMAND, (1,), (
     "commands to the node (`rebirth`, `state`, `resend`, `hold`, `inspect`), signed by the office"), sender=OFFICE)
 TIME = _declare("time", "cmd/time", COMMAND, (0,), (
-    "the central office's signed time, to each node once a minute (below); not a command: never run, answered or "
-    "recorded"), sender=OFFICE)
+    "the central office's signed time and its question, to each node once a minute: not a command, never run or "
+    "recorded; the node answers it on `clock` (below)"), sender=OFFICE)
 
 # live: the box's answer to the office's time request, at once (a late answer is no clock sample: issue 73)
 CLOCK = _declare("clock", "clock", LIVE, (1,), (
