@@ -23,6 +23,7 @@ from storage.catalog import CatalogWriter
 from storage.time.clock import FakeClock
 from storage.disk.layout import CATALOG_FILE
 from storage import alarm_kinds as kinds
+from edged.people import add_account
 
 ADMIN = Caller(os_user="alice", uid=1001, account="admin1", roles=("admin",))
 FIRST = "Opened-By-Admin-1"
@@ -91,6 +92,8 @@ def test_the_admins_os_account_cannot_be_first_and_the_opening_is_alarmed(tmp_pa
                 await acc.acknowledge({"name": "carol", "reason": "checked"}, ADMIN)
             assert "password_reset:carol" in await open_alarms(writer)
             second = Caller(os_user="erin", uid=1005, account="admin2", roles=("admin",))
+            await writer.run(lambda c: add_account(c.db, "admin2", "the-second-admins-pw", ["admin"], None,
+                                                   by="root (init-admin)", reason="r", now_us=clock.now_us()))
             with pytest.raises(RequestError, match="give the reason"):
                 await acc.acknowledge({"name": "carol"}, second)
             assert (await acc.acknowledge({"name": "carol", "reason": "application 115-7 checked"}, second))["cleared"]
@@ -156,6 +159,8 @@ def test_never_first_through_any_door_the_setter_used_and_the_opening_waits_for_
             with pytest.raises(RequestError, match="admin1 set carol's password"):
                 await acc.acknowledge({"name": "carol", "reason": "checked"}, ADMIN)
             second = Caller(os_user="erin", uid=1005, account="admin2", roles=("admin",))
+            await writer.run(lambda c: people.add_account(c.db, "admin2", "the-second-admins-pw", ["admin"], None,
+                                                          by="root (init-admin)", reason="r", now_us=clock.now_us()))
             assert (await acc.acknowledge({"name": "carol", "reason": "application checked"}, second))["cleared"]
             assert "account_opened:carol" not in await open_alarms(writer)
         finally:

@@ -25,7 +25,7 @@ from aiohttp import web
 from edged import pools
 from edged.coalesce import Coalescer
 from edged.config import Config
-from edged.people import not_signed_words, unsigned_gate
+from edged.people import not_signed_words, not_vouched_words, unsigned_gate
 from edged.alarms import Alarms
 from edged.i18n import N_, Msg, _, normalise, set_language
 from edged.rules import audit_words as aw
@@ -33,7 +33,7 @@ from edged.rules import retrieval
 from edged.rules.persons import names_of, person
 from edged.rules.roles import in_scope
 from edged.viewer import rules
-from edged.viewer.access import Access, AuthError, GrantError, NotSigned
+from edged.viewer.access import Access, AuthError, GrantError, NotSigned, NotVouched
 from edged.guard import ConnectionGuard
 from edged.viewer.http import COOKIE, DEVICE_COOKIE, HEADERS, LOGIN_BODY_MAX, STATIC, LoginRefused, allowed_hosts, door_of
 from edged.viewer.texts import page_html
@@ -328,6 +328,10 @@ class Viewer:
             right = True
             self.throttle.unused(written, left_out)
             raise LoginRefused(403, not_signed_words(exc.name, exc.pending, self.cfg.policy.titles)) from None
+        except NotVouched as exc:   # the password was right: an approver's account nobody vouched for (issue 74)
+            right = True
+            self.throttle.unused(written, left_out)
+            raise LoginRefused(403, not_vouched_words(exc.name)) from None
         except AuthError:
             log.warning("viewer: failed login from %s", client)
             raise LoginRefused(403, _(GENERIC_LOGIN_ERROR)) from None
