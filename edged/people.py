@@ -398,10 +398,3 @@ def sweep(db: sqlite_utils.Database, now_us: int, keep_years: int = 3,
         if req["flag"]:
             out["flagged"].append(req)
     return out
-
-
-def not_vouched_words(name: str) -> str:
-    """Why an approver's account cannot log in yet (issue 74, storage/people/vouching.py)."""
-    return _("login refused: {name} is an approver's account, and nobody but the admin who opened it has vouched "
-             "for it yet; root on the box (sudo edgectl account acknowledge {name} --reason ...) or another "
-             "admin or approver vouches for it first").format(name=name)

@@ -25,12 +25,12 @@ from aiohttp import web
 from edged import pools
 from edged.coalesce import Coalescer
 from edged.config import Config
-from edged.people import not_signed_words, not_vouched_words, unsigned_gate
+from edged.people import not_signed_words, unsigned_gate
 from edged.alarms import Alarms
 from edged.i18n import N_, Msg, _, normalise, set_language
 from edged.rules import audit_words as aw
 from edged.rules import retrieval
-from edged.rules.persons import names_of, person
+from edged.rules.persons import names_of, not_vouched_words, person
 from edged.rules.roles import in_scope
 from edged.viewer import rules
 from edged.viewer.access import Access, AuthError, GrantError, NotSigned, NotVouched
