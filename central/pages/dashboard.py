@@ -187,10 +187,10 @@ class Dashboard:
         log.info("dashboard: %s (%s) logged in from %s", user, role, address)
         token = self.sessions.open(user, role, now_us())
         resp = web.Response(status=303, headers={**HEADERS, "Location": "/"})
-        resp.set_cookie(COOKIE, token, httponly=True, secure=self.cfg.dashboard.tls_cert_file is not None, samesite="Strict",
-                        path="/")
         resp.set_cookie(login.MARK_COOKIE, mark, httponly=True, secure=self.cfg.dashboard.tls_cert_file is not None,
                         samesite="Strict", path="/", max_age=int(self.sessions.door.known_s))
+        resp.set_cookie(COOKIE, token, httponly=True, secure=self.cfg.dashboard.tls_cert_file is not None, samesite="Strict",
+                        path="/")
         return resp
 
     @contextlib.asynccontextmanager
