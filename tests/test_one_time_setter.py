@@ -96,8 +96,13 @@ def test_the_admins_os_account_cannot_be_first_and_the_opening_is_alarmed(tmp_pa
                                                    by="root (init-admin)", reason="r", now_us=clock.now_us()))
             with pytest.raises(RequestError, match="give the reason"):
                 await acc.acknowledge({"name": "carol"}, second)
-            assert (await acc.acknowledge({"name": "carol", "reason": "application 115-7 checked"}, second))["cleared"]
-            assert "password_reset:carol" not in await open_alarms(writer)
+            said = await acc.acknowledge({"name": "carol", "reason": "application 115-7 checked"}, second)
+            # vouched for, but a one-time password's alarm names its setter's doors: it stays until
+            # the holder's own change (issue 74), which then clears both
+            assert said["cleared"] == [] and said["vouched"] and "password_reset:carol" in await open_alarms(writer)
+            await acc.passwd({"old_password": "Reset-By-Admin-4", "password": "Her-Own-Pw-10"},
+                             Caller(os_user="carol", uid=1002, account="carol", roles=("custodian",), must_change=True))
+            assert not {"password_reset:carol", "account_opened:carol"} & set(await open_alarms(writer))
             with pytest.raises(RequestError, match="no account opened or password reset"):
                 await acc.acknowledge({"name": "carol", "reason": "again"}, second)
         finally:

@@ -2,7 +2,8 @@
 74, design/0322): the pure rule by a table, then the real daemon through edgectl: the first admin opens an
 approver and a second admin of her own; the approver's login is refused with the right password,
 the second admin's acknowledgement is refused (main: it cleared every `account_opened` alarm and
-the approver logged in at once), root on the box vouches, and the approver logs in."""
+the approver logged in at once), root on the box vouches, and the approver logs in, never first
+from the setter's door; the alarm ends with the holder's own password."""
 
 from __future__ import annotations
 
@@ -89,7 +90,14 @@ def test_one_admin_cannot_make_an_approver_nor_vouch_through_her_own_admin(tmp_p
         assert {a["key"] for a in alarms(d, active=True)} >= {"account_opened:paul", "account_opened:mallory"}
         # root on the box vouches (no account): the approver logs in
         people.vouch("paul")
+        # vouched for, the one-time password is still never first used from its setter's door (root here)
+        r = people.ctl("login", "paul", "--password-stdin", input=first_password_for("paul") + "\n")
+        assert r.returncode != 0 and "set from the OS account root" in r.stderr, r.stderr
         r = as_holder("paul", "login", "paul", "--password-stdin", input=first_password_for("paul") + "\n")
+        assert r.returncode == 0, r.stderr
+        assert "account_opened:paul" in {a["key"] for a in alarms(d, active=True)}, "until the holder's own change"
+        r = as_holder("paul", "account", "passwd", "--password-stdin",
+                      input=f"{first_password_for('paul')}\n{password_for('paul')}\n")
         assert r.returncode == 0, r.stderr
         assert "account_opened:paul" not in {a["key"] for a in alarms(d, active=True)}
         vouched = [json.loads(r["detail"]) for r in audit_rows(d, "account.acknowledge")]

@@ -112,8 +112,11 @@ class AccountOps(Operations):
             _("password not changed"))
         if self.alarms is not None:
             await self.alarms.clear(ACCOUNT_LOCKED.key(name))
-            if own:   # an opening stays until a second person acknowledges the holder (issue 56)
+            if own:   # an opening stays until a second person acknowledges the holder (issue 56) ...
                 await self.alarms.clear(PASSWORD_RESET.key(name))
+                if await self.writer.run(lambda c: vouching.is_vouched(
+                        (accounts.account(c.db, name) or {}).get("events", []), True)):
+                    await self.alarms.clear(ACCOUNT_OPENED.key(name))   # ... who did so already (issue 74)
             else:
                 await self.alarms.raise_(PASSWORD_RESET,
                                          Msg(N_("{admin} (admin) set the password of {name}: {reason}"),
@@ -166,10 +169,14 @@ class AccountOps(Operations):
                                  "it").format(name=name))
         setters = {json.loads(a["detail"] or "{}").get("by") for a in open_}
         await self._may_vouch(name, {str(s) for s in setters if s}, caller)
-        for a in open_:
+        opening = ACCOUNT_OPENED.key(name) in {a["key"] for a in open_}
+        row = await self.writer.run(lambda c: accounts.account_row(c.db, name))
+        # a one-time password not yet changed: its alarm names the doors it may not be used from
+        # first (design/0064), so it stays until the holder's own change, which clears it (issue 74)
+        keep = bool(row and row.get("must_change"))
+        for a in [] if keep else open_:
             if self.alarms is not None:
                 await self.alarms.clear(a["key"])
-        opening = ACCOUNT_OPENED.key(name) in {a["key"] for a in open_}
 
         def record(c: Catalog) -> None:
             audit.append(c.db, str(caller), "account.acknowledge", {
@@ -178,7 +185,7 @@ class AccountOps(Operations):
             if opening:   # in the account's history too (issue 74)
                 accounts.vouched(c.db, name, by=str(caller), reason=reason, now_us=self.clock.now_us())
         await self.writer.run(record)
-        return {"name": name, "cleared": sorted(a["key"] for a in open_)}
+        return {"name": name, "cleared": [] if keep else sorted(a["key"] for a in open_), "vouched": opening}
 
     async def _may_vouch(self, name: str, setters: set[str], caller: Caller) -> None:
         root = caller.account is None and caller.uid == 0

@@ -9,10 +9,11 @@ soon as the admin had made it. So:
 
 - A voucher is root on the box (no account: the act of the person who holds the box, as
   `init-admin` is), or an account whose own opening is vouched for: the first admin (`init-admin`,
-  root's act) or one whose `account_opened` alarm is no longer open (a voucher cleared it; an
-  account opened before issue 74 whose alarm a second admin cleared counts as vouched). Never the
-  account's holder, nor the admin who set its password. Each vouching is a `vouched` event in the
-  account's history besides the `account.acknowledge` record.
+  root's act) or one with a `vouched` event since its opening (an account opened before issue 74
+  whose `account_opened` alarm a second admin cleared counts as vouched). Never the account's
+  holder, nor the admin who set its password. While the holder has not yet chosen their own
+  password the alarm stays open, vouched or not: its detail names the doors the one-time password
+  may not be used from first (design/0064); the holder's own change then clears it.
 - An approver's account logs in only once its opening is vouched for (`held_for_voucher`), so no
   one admin brings an approver's first user into being.
 
@@ -40,11 +41,14 @@ def opening(events: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
 
 
 def is_vouched(events: Sequence[Mapping[str, Any]], opening_open: bool) -> bool:
-    """Opened by root's `init-admin`, or its `account_opened` alarm (`opening_open`) cleared."""
+    """Opened by root's `init-admin`, or a `vouched` event since its opening, or (an account opened
+    before issue 74) its `account_opened` alarm (`opening_open`) cleared."""
     opened = opening(events)
-    if opened is not None and str(opened.get("by", "")).endswith(INIT_ADMIN):
+    if opened is None:
+        return False
+    if str(opened.get("by", "")).endswith(INIT_ADMIN) or not opening_open:
         return True
-    return opened is not None and not opening_open
+    return any(e.get("action") == VOUCHED and int(e.get("at_us", 0)) >= int(opened.get("at_us", 0)) for e in events)
 
 
 def held_for_voucher(roles: Iterable[str], events: Sequence[Mapping[str, Any]], opening_open: bool) -> bool:
