@@ -132,11 +132,16 @@ def _one_violation(tmp_path_factory, offset, outs, pieces, answer_after, every, 
 
 VIOLATIONS = (st.integers(-3 * D, 3 * D), outages, st.integers(1, 6), st.integers(0, 6), st.integers(1, 24),
               st.sampled_from(["early", "kept"]), st.booleans(), st.integers(50, 150))
-test_one_violation_is_always_found_and_the_same_whatever_the_delivery = settings(
-    max_examples=3, suppress_health_check=[HealthCheck.function_scoped_fixture])(given(*VIOLATIONS)(
-        lambda tmp_path_factory, offset, outs, pieces, answer_after, every, how, forged, sid: _one_violation(
-            tmp_path_factory, offset, outs, pieces, answer_after, every, how, forged and how == "early", sid)))
-test_one_violation_is_always_found_at_length = pytest.mark.slow(settings(
-    max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])(given(*VIOLATIONS)(
-        lambda tmp_path_factory, offset, outs, pieces, answer_after, every, how, forged, sid: _one_violation(
-            tmp_path_factory, offset, outs, pieces, answer_after, every, how, forged and how == "early", sid))))
+@settings(max_examples=3, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(*VIOLATIONS)
+def test_one_violation_is_always_found_and_the_same_whatever_the_delivery(tmp_path_factory, offset, outs, pieces,
+                                                                         answer_after, every, how, forged, sid):
+    _one_violation(tmp_path_factory, offset, outs, pieces, answer_after, every, how, forged and how == "early", sid)
+
+
+@pytest.mark.slow
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(*VIOLATIONS)
+def test_one_violation_is_always_found_at_length(tmp_path_factory, offset, outs, pieces, answer_after, every, how,
+                                                 forged, sid):
+    _one_violation(tmp_path_factory, offset, outs, pieces, answer_after, every, how, forged and how == "early", sid)
