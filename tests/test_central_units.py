@@ -376,7 +376,8 @@ def test_each_destruction_is_judged_by_the_birth_in_force_when_it_happened(tmp_p
     assert ("retention_lowered", "warning") in found and ("test_retention_allowed", "critical") in found, found
     assert found[("retention_lowered", "warning")]["detail"]["changes"] == [
         {"camera": None, "setting": "min_days", "old": 30, "new": 7}]
-    assert sorted(v for _day, v in central_verdicts(store)) == ["early", "ok"]
+    # the one on time by its stamps: "unverified" at the office, which holds no sample of the node (issue 73)
+    assert sorted(v for _day, v in central_verdicts(store)) == ["early", "unverified"]
     store.close()
 
 
