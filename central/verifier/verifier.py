@@ -26,6 +26,7 @@ from central.verifier.handlers import handler_of
 from central.verifier.verifier_gaps import Ask, Gaps
 from central.verifier.verifier_kinds import MessageKinds, day_of, judge_in_store
 from central.store.store import Store
+from mqtt import kinds
 from central.i18n import N_
 from storage.msg import Msg
 
@@ -35,8 +36,8 @@ PAGE = 20_000  # messages of one node per pass
 RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
 VERIFIED_ROWS = 500  # messages marked verified by one statement
 BUFFERED = ("retention", "audit", "footage")
-NODES_WORD = ("retention", "footage", "alarm", "inspection", "ethics", "event")  # unsigned: the node's word only
-# while its key stands (audit records and heads are checked against it in their own handlers)  # kinds whose checks write through the pass's Evidence only
+NODES_WORD = tuple(k.name for k in kinds.DURABLE_KINDS if k is not kinds.AUDIT)  # unsigned: the node's word only
+# while its key stands (audit records and heads are checked against it in their own handler)  # kinds whose checks write through the pass's Evidence only
 WATCH_EVERY_US = 3_600_000_000  # the retention watch (footage kept past its maximum) runs this often, on the office's clock
 WATCH_CHUNK = 200  # nodes a transaction of the watch
 CHUNK_S = 0.1  # the longest one verification transaction runs: the nodes rows it updated stay locked till then, and ingest upserts them
