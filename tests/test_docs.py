@@ -97,9 +97,10 @@ def test_the_design_index_lists_every_record_with_its_status():
 
 
 def records_on_no_page(records: list[Path], current: dict[str, str]) -> list[str]:
-    """The records no current page (design/current/) lists, and the records whose Status says they
-    are superseded but whose page lists them outside its "Superseded" heading."""
+    """The records no current page (design/current/) lists, listed under an old title, or whose
+    Status says they are superseded but whose page lists them outside its "Superseded" heading."""
     listed: dict[str, list[bool]] = {}
+    lines: dict[str, list[str]] = {}
     for text in current.values():
         superseded = False
         for line in text.splitlines():
@@ -107,12 +108,17 @@ def records_on_no_page(records: list[Path], current: dict[str, str]) -> list[str
                 superseded = line.lstrip("# ").startswith("Superseded")
             for n in re.findall(r"^- \[(\d{4})\]\(\.\./\1-[^)]+\.md\)", line):
                 listed.setdefault(n, []).append(superseded)
+                lines.setdefault(n, []).append(line)
     later = later_records(records)
     wrong = []
     for record in records:
         n = record.name[:4]
+        title = record.read_text(encoding="utf-8").splitlines()[0].split(" ", 2)[-1]
         if n not in listed:
             wrong.append(f"{record.name}: on no page of design/current/")
+        elif not all(re.fullmatch(re.escape(f"- [{n}](../{record.name}) {title}") + r"( \(.*\))?", line)
+                     for line in lines[n]):
+            wrong.append(f"{record.name}: listed under another title or path than its own")
         elif any("superseded" in v for v in later.get(n, [])) and not all(listed[n]):
             wrong.append(f"{record.name}: superseded, listed outside a 'Superseded' heading")
     return wrong
@@ -142,6 +148,8 @@ def test_the_current_pages_check_fails_on_a_record_left_off_or_a_superseded_one_
         "0001-a.md: superseded, listed outside a 'Superseded' heading"]
     page = page.replace("- [0001]", "### Superseded, in whole or in part\n\n- [0001]")
     assert records_on_no_page([a, b], {"x.md": page}) == []
+    assert records_on_no_page([a, b], {"x.md": page.replace(") B", ") Bee")}) == [
+        "0002-b.md: listed under another title or path than its own"]
 
 
 def test_the_readme_keeps_what_a_newcomer_needs():
