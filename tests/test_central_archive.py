@@ -341,3 +341,43 @@ def test_a_box_whose_outbox_is_months_old_is_archived_by_the_months_the_office_r
 
 def report_speaker() -> Speaker:
     return Speaker("en", UTC)
+
+
+def test_a_backlog_archived_with_the_month_it_arrived_in_is_named_on_the_months_it_was_destroyed_in(tmp_path):
+    """Issue 73 item 7: a box offline through October delivers its October destructions in November;
+    archiving November takes their rows one by one with it, and October's month page names that
+    archive and how many of its destructions it holds (it listed none and said nothing before)."""
+    oct_, nov = (int(datetime(2026, m, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000 for m in (10, 11))
+    key, base = NodeKey(Ed25519PrivateKey.generate()), "edged/v1/s/n1"
+    store = Store(tmp_path / "central.db", clock=lambda: nov + 60 * DAY)
+    try:
+        birth = {"ts_us": oct_, "version": "0.2", "session": 1, "config_hash": "h", "public_key": key.public_b64,
+                 "cameras": [{"id": "cam"}], "retention": {"min_days": 1, "max_days": 30}}
+        store.ingest([(f"{base}/status", b"online"), (f"{base}/birth", json.dumps(birth).encode())], oct_ + 1)
+        backlog = []
+        for d in range(12):   # destroyed on October 10-21, queued in the box's outbox
+            at = oct_ + (9 + d) * DAY
+            backlog.append((f"{base}/retention", json.dumps({
+                "seq": d + 1, "ts_us": at, "camera": "cam", "reason": "max_retention", "bytes": 1000,
+                "start_us": at - 31 * DAY, "end_us": at - 31 * DAY + 60_000_000, "destroyed_us": at, "sha256": SHA,
+                "segment_id": 100 + d}).encode()))
+        assert store.ingest(backlog, nov + 3 * DAY) == 12   # delivered on November 4th
+        Verifier(store, UTC, gap_grace_us=0).run_once(nov + 3 * DAY + 5_000_000)
+        october = month.gather(store, "s", "2026-10", UTC, nov + 60 * DAY, per_page=None)
+        assert len(october["destructions"]) == 12 and october["archived"] == []
+        office = NodeKey(Ed25519PrivateKey.generate())
+        r = archiving.archive_month(store, "2026-11", tmp_path / "archive", office, lambda _t: None)
+        assert r["derived"]["destructions"] == 12, r
+        october = month.gather(store, "s", "2026-10", UTC, nov + 60 * DAY, per_page=None)
+        assert october["destructions"] == [], "the rows one by one went with November's archive"
+        (held,) = october["archived"]
+        assert held["month"] == "2026-11" and held["elsewhere"] and held["destroyed_here"] == 12, held
+        notes = report_html.archived_notes(report_speaker(), october["archived"])
+        assert len(notes) == 1 and "12 destructions made on these days" in notes[0] and "2026-11" in notes[0], notes
+        assert r["sha256"] in notes[0]
+        html = report_html.to_html(october, UTC, "zh-TW")
+        assert r["sha256"] in html, "the month page names the archive, in the readers' language"
+        november = month.gather(store, "s", "2026-11", UTC, nov + 60 * DAY, per_page=None)
+        assert [a["month"] for a in november["archived"]] == ["2026-11"] and not november["archived"][0]["elsewhere"]
+    finally:
+        store.close()

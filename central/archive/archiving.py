@@ -58,19 +58,23 @@ def anchored(store: Store, month: str) -> dict[str, Any] | None:
 
 
 def archived(store: Store, from_us: int, to_us: int) -> list[dict[str, Any]]:
-    """The months archived (and not restored) that [from_us, to_us) touches: what a report of
-    that time says instead of zeros."""
+    """The archives (not restored) a report of [from_us, to_us) must name instead of zeros: the months
+    it touches, and every other month archived with destructions made on its days (a backlog the
+    office received later; issue 73 item 7): `destroyed_here` counts those."""
     months = archive.months_between(from_us, to_us)
-    ph = ",".join("?" * len(months))
     out = []
-    for r in store.db.query(f"SELECT * FROM archives WHERE month IN ({ph}) AND restored_us IS NULL"
-                            " ORDER BY month", months):
+    for r in store.db.query("SELECT * FROM archives WHERE restored_us IS NULL ORDER BY month"):
         try:
-            derived = (json.loads(r["manifest"]).get("derived") or {}).get("rows") or {}
+            made = json.loads(r["manifest"]).get("derived") or {}
+            derived, where = made.get("rows") or {}, made.get("destroyed_in") or {}
         except (ValueError, AttributeError):
-            derived = {}
+            derived, where = {}, {}
+        here = sum(int(n) for m, n in where.items() if m in months and isinstance(n, int))
+        if r["month"] not in months and not here:
+            continue
         out.append({**{k: r[k] for k in ("month", "rows", "bytes", "sha256", "file", "archived_us")},
-                    "derived": {k: int(v) for k, v in derived.items() if isinstance(v, int)}})
+                    "derived": {k: int(v) for k, v in derived.items() if isinstance(v, int)},
+                    "destroyed_here": here, "elsewhere": r["month"] not in months})
     return out
 
 
@@ -242,6 +246,7 @@ def _write_derived(store: Store, source: str, month: str, out: Path, tick: Calla
     path = out / archive.derived_file(month)
     part = path.with_name(path.name + ".part")
     counts: dict[str, int] = {}
+    destroyed_in: dict[str, int] = {}   # the months whose days these destructions were made in (issue 73 item 7)
     with open(part, "wb") as raw:
         h = _Hashing(raw)
         with gzip.GzipFile(fileobj=h, mode="wb", mtime=0) as g:
@@ -251,6 +256,9 @@ def _write_derived(store: Store, source: str, month: str, out: Path, tick: Calla
                                    [start, end]):
                     g.write(json.dumps([table, row], ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
                     counts[table] += 1
+                    if table == "destructions" and isinstance(row.get("destroyed_us"), int):
+                        when = archive.month_of(row["destroyed_us"])
+                        destroyed_in[when] = destroyed_in.get(when, 0) + 1
                 tick(f"archive {month}: {counts[table]} rows of {table} written", True)
         raw.flush()
         os.fsync(raw.fileno())
@@ -260,7 +268,8 @@ def _write_derived(store: Store, source: str, month: str, out: Path, tick: Calla
     if sha != h.sha.hexdigest() or back != sum(counts.values()):
         raise ArchiveError(f"{path} read back does not match what was written: the disk may be failing; nothing "
                            "was dropped, the month is still in the store")
-    return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha, "rows": counts}
+    return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha, "rows": counts,
+            "destroyed_in": dict(sorted(destroyed_in.items()))}
 
 
 def _derived_line(line: bytes) -> None:

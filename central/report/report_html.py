@@ -21,6 +21,13 @@ def archived_notes(sp: Speaker, archived: list[dict[str, Any]]) -> list[str]:
     is the one the office received the messages in (design/0140), and what went with them."""
     out = []
     for a in archived:
+        if a.get("elsewhere"):   # a later month's archive holding destructions of these days (issue 73 item 7)
+            out.append(sp._("{n} destructions made on these days reached the office in {month} and were archived with "
+                            "that month's messages on {when} (file {file}, SHA-256 {sha256}); they are not listed one "
+                            "by one here; `edged-central restore` brings them back.").format(
+                n=a.get("destroyed_here", 0), month=a["month"], when=sp.local(a["archived_us"]),
+                file=a["file"].rsplit("/", 1)[-1], sha256=a["sha256"]))
+            continue
         d = a.get("derived") or {}
         text = sp._("The messages the office received in {month} were archived out of the store on {when} ({rows} "
                     "messages, file {file}, SHA-256 {sha256}): the figures here come from what was kept (camera-day "
