@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
-from edged.i18n import N_, Msg, render
+from edged.i18n import A_, Msg, render
 from edged.ports import Check, Outlet
 from storage import alarm_kinds, alarms as alarm_table, logs
 from storage.alarm_kinds import AlarmKind
@@ -22,7 +22,7 @@ from storage.time.clock import SYSTEM, Clock
 
 log = logging.getLogger("edged.alarm")
 # Raised both when a request is filed and by the daily sweep.
-ETHICS = N_("request {id} ({kind}, {category}) is flagged {flag}: report it to the ethics office")
+ETHICS = A_("request {id} ({kind}, {category}) is flagged {flag}: report it to the ethics office")
 
 
 class Alarms:
@@ -33,24 +33,26 @@ class Alarms:
         self.downgrade = downgrade or Check("alarm downgrade")  # is this kind expected now (maintenance)?
         self.publish = publish or Outlet("alarm publish")       # the MQTT reporter
 
-    async def raise_(self, kind: AlarmKind | str, message: str, detail: dict[str, Any] | None = None, *,
+    async def raise_(self, kind: AlarmKind | str, message: Msg, detail: dict[str, Any] | None = None, *,
                      camera: str | None = None, about: str | None = None) -> None:
         """Raise (or refresh) one alarm of a kind declared in storage/alarm_kinds.py, which gives
-        its severity. Its key is the kind and what it is `about` (a camera's alarm: its camera)."""
+        its severity. Its key is the kind and what it is `about` (a camera's alarm: its camera).
+        Its message is a `Msg(A_(...))`, whose words travel to the office (design/0343)."""
         k = alarm_kinds.of(kind)
+        if not isinstance(message, Msg):
+            _refuse(kind, message)
         key = k.key(_subject(k, camera, about))
         severity = "maintenance" if self.downgrade(k.name) else k.severity  # an expected fault during a window
-        kept = detail if not isinstance(message, Msg) else {**(detail or {}), "text": message.stored()}
+        kept = {**(detail or {}), "text": message.stored()}
         now = self.clock.now_us()
         new = await self.writer.run(lambda c: alarm_table.raise_alarm(c.db, key, k.name, severity, camera, str(message),
                                                                       kept, now))
         if new:
             (log.error if severity == "critical" else log.warning)(
                 "ALARM %s (%s): %s", key, severity, message, **logs.fields(camera=camera, alarm=key, kind=k.name))
-            words = {"words": message.stored()} if isinstance(message, Msg) else {}  # said at the office (issue 80)
             await self.publish({"id": key, "action": "raise", "kind": k.name, "severity": severity,
                                 "camera": camera, "message": str(message), "detail": detail,
-                                "at_us": self.clock.now_us(), **words})
+                                "at_us": self.clock.now_us(), "words": message.stored()})
 
     async def clear(self, key: str) -> None:
         """Clear the alarm of that key (`KIND.key(subject)`, or a key read back from the catalog)."""
@@ -59,14 +61,21 @@ class Alarms:
             log.info("alarm cleared: %s", key, **logs.fields(alarm=key))
             await self.publish({"id": key, "action": "clear", "at_us": self.clock.now_us()})
 
-    async def set(self, active: bool, kind: AlarmKind | str, message: str, detail: dict[str, Any] | None = None, *,
+    async def set(self, active: bool, kind: AlarmKind | str, message: Msg | str, detail: dict[str, Any] | None = None, *,
                   camera: str | None = None, about: str | None = None) -> None:
-        """Raise it when `active`, else clear it."""
+        """Raise it when `active` (then `message` is a Msg), else clear it."""
         if active:
+            if not isinstance(message, Msg):
+                _refuse(kind, message)
             await self.raise_(kind, message, detail, camera=camera, about=about)
         else:
             k = alarm_kinds.of(kind)
             await self.clear(k.key(_subject(k, camera, about)))
+
+
+def _refuse(kind: AlarmKind | str, message: str) -> NoReturn:
+    """An alarm's message in English only: the office could not say it (design/0343)."""
+    raise TypeError(f"alarm {getattr(kind, 'name', kind)} raised with words no reader can say: {message!r}")  # i18n: a programming error
 
 
 def _subject(kind: AlarmKind, camera: str | None, about: str | None) -> str | None:

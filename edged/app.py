@@ -62,7 +62,7 @@ from edged.daemon.standby import Standby
 from edged.daemon.signals import ReloadHook, install_signals, install_test_hooks
 from edged.daemon.task_keeper import TaskFn
 from edged.daemon.recording.supervisor import STOP_TIMEOUT_S, Supervisor, camera_row
-from edged.i18n import Msg, N_
+from edged.i18n import Msg, A_
 from edged.ports import Check, Outlet, Trigger
 from edged.viewer import ViewerService
 from storage import audit, cameras as camera_table, node as node_table
@@ -210,7 +210,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
 
     def outbox_full(full: bool) -> None:
         sup.submit(alarms.set(full, MQTT_OUTBOX_FULL,
-                              Msg(N_("the MQTT outbox is full: messages for the central office are being refused"))),
+                              Msg(A_("the MQTT outbox is full: messages for the central office are being refused"))),
                    "outbox-alarm")
 
     try:

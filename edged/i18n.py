@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage import alarm_kinds
 from storage.msg import FOREIGN as FOREIGN, KIND as KIND, Msg as Msg, english as english  # declared in storage/msg.py
+from storage.msg import A_ as A_  # an alarm's message, said at the office too (design/0343)
 from storage.msg import is_stored as _is_stored
 from storage.time.rocdate import GREGORIAN, ROC, roc_date, roc_date_short, roc_month, roc_year  # noqa: F401 - edged's date helpers
 

@@ -15,6 +15,13 @@ FOREIGN = "error"
 KIND = "kind"
 
 
+def A_(message: str) -> str:
+    """Marks an alarm's message template (design/0343): `scripts/i18n extract` puts it in the box's
+    catalog and the office's, which says the alarm from the words it came with (design/0342).
+    An alarm's message is `Msg(A_("..."), ...)`: edged/alarms.py refuses any other."""
+    return message
+
+
 class Msg(str):
     """The English text as a plain str (the catalog, the store, MQTT and the log keep it as
     before), plus the template and its parameters, so a reader can say it in its language.

@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po
 
 from edged.alarm_titles import title
 from edged.alarms import Alarms
-from edged.i18n import speaking
+from edged.i18n import A_, Msg, speaking
 from edged.rules import health
 from storage import alarm_kinds
 from storage.alarm_kinds import CAMERA_OFFLINE, HOST, KINDS, SCOPES, SEVERITIES, STORAGE_LOST, TASK_FAILED
@@ -121,10 +121,11 @@ def test_raising_takes_the_severity_from_the_registry_and_maintenance_downgrades
 
             alarms.publish.connect(publish)
             alarms.downgrade.connect(lambda kind: alarm_kinds.of(kind).expected_in_maintenance)
-            await alarms.raise_(TASK_FAILED, "the x task failed", about="x")
-            await alarms.raise_("camera_offline", "camera door is not recording", camera="door")
+            await alarms.raise_(TASK_FAILED, Msg(A_("the {task} task failed"), task="x"), about="x")
+            await alarms.raise_("camera_offline", Msg(A_("camera {camera} is not recording"), camera="door"),
+                                camera="door")
             with pytest.raises(ValueError, match="not declared"):
-                await alarms.raise_("no_such_kind", "nothing")
+                await alarms.raise_("no_such_kind", Msg(A_("nothing")))
             await alarms.set(False, TASK_FAILED, "", about="x")
             return await writer.run(lambda c: alarm_table.listing(c.db, include_cleared=True))
         finally:

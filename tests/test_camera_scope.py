@@ -18,6 +18,7 @@ from edged.config import CameraConfig
 from edged.config.health import InspectionConfig
 from edged.control.server import Caller
 from edged.daemon.recording.supervisor import camera_row
+from edged.i18n import A_, Msg
 from storage import cameras as camera_table, inspections
 from storage.retention import holds
 from storage.catalog import CatalogWriter
@@ -148,9 +149,9 @@ def test_reads_keep_to_the_scope_as_if_the_rest_were_not_there(tmp_path):
             assert len(await ops.listing({}, ROOT)) == 2
 
             alarms = Alarms(writer, clock)
-            await alarms.raise_(alarm_kinds.VIDEO_DARK, "dark", camera="lobby")
-            await alarms.raise_(alarm_kinds.VIDEO_DARK, "dark", camera="evidence")
-            await alarms.raise_(alarm_kinds.ACCOUNT_OPENED, "opened", about="carol")
+            await alarms.raise_(alarm_kinds.VIDEO_DARK, Msg(A_("dark")), camera="lobby")
+            await alarms.raise_(alarm_kinds.VIDEO_DARK, Msg(A_("dark")), camera="evidence")
+            await alarms.raise_(alarm_kinds.ACCOUNT_OPENED, Msg(A_("opened")), about="carol")
             status = StatusOps(lambda: cfg, writer, CatalogReader(tmp_path), clock)
             seen = {(a["kind"], a.get("camera")) for a in await status.alarms({}, clerk)}
             assert seen == {("video_dark", "lobby")}, seen

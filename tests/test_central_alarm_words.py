@@ -21,7 +21,7 @@ from central.intake import schema
 from central.store.store import Store, now_us
 from central.verifier.verifier import Verifier
 from edged.alarms import Alarms
-from edged.i18n import Msg, N_
+from edged.i18n import A_, Msg, N_
 from storage import alarm_kinds
 from storage.catalog import CatalogWriter
 from tests.support.ports import free_port
@@ -29,6 +29,9 @@ from tests.test_central_month import TAIPEI, _feed
 from tests.test_wire_kinds import ROOT
 
 BLURRED = Msg(N_("picture blurred (focus {focus} < {floor})"), focus="12.0", floor="40.0")  # edged/rules/health.py's
+# an alarm raised outside the picture's rules (edged/daemon/recording/recovery.py's, design/0343)
+VANISHED = Msg(A_("{n} footage files vanished while edged was not running (first: {first})"), n=3,
+               first="cam3/2026/11/27/10/00-00.mkv")
 
 
 def _catalog(domain: str):
@@ -47,8 +50,8 @@ def test_the_office_says_each_alarm_as_the_box_does():
 
 
 def test_the_box_sends_an_alarms_words_beside_its_english(tmp_path):
-    """edged/alarms.py: a raise made with a Msg carries its template and values as `words`, which
-    the office's schema takes; one made with a plain string (a caller not yet on Msg) carries none."""
+    """edged/alarms.py: a raise carries its message's template and values as `words`, which the
+    office's schema takes (a raise in English only is refused: tests/test_alarm_words.py)."""
     published: list[dict] = []
 
     async def scenario() -> None:
@@ -62,14 +65,14 @@ def test_the_box_sends_an_alarms_words_beside_its_english(tmp_path):
 
             alarms.publish.connect(publish)
             await alarms.raise_(alarm_kinds.VIDEO_BLURRED, BLURRED, camera="cam")
-            await alarms.raise_(alarm_kinds.CAMERA_OFFLINE, "camera cam2 is not recording", camera="cam2")
+            await alarms.raise_(alarm_kinds.FOOTAGE_MISSING, VANISHED)
         finally:
             await writer.close()
 
     asyncio.run(scenario())
-    blurred, offline = published
+    blurred, vanished = published
     assert blurred["words"] == BLURRED.stored() and blurred["message"] == str(BLURRED)
-    assert "words" not in offline
+    assert vanished["words"] == VANISHED.stored() and vanished["message"] == str(VANISHED)
     for event in published:
         assert schema.check("alarm", json.dumps({"seq": 1, "ts_us": 1, **event}).encode())["id"] == event["id"]
 
@@ -104,11 +107,14 @@ def _store(tmp_path, t0: int) -> None:
     raise_ = {"seq": t0 + 60, "ts_us": t0 + 60, "action": "raise", "id": "video_blurred:cam", "kind": "video_blurred",
               "severity": "critical", "camera": "cam", "message": str(BLURRED), "words": BLURRED.stored(),
               "at_us": t0 + 60}
+    vanished = {"seq": t0 + 62, "ts_us": t0 + 62, "action": "raise", "id": "footage_missing",
+                "kind": "footage_missing", "severity": "critical", "camera": None, "message": str(VANISHED),
+                "words": VANISHED.stored(), "at_us": t0 + 62}
     old = {"seq": t0 + 61, "ts_us": t0 + 61, "action": "raise", "id": "camera_offline:cam2", "kind": "camera_offline",
            "severity": "critical", "camera": "cam2", "message": "camera cam2 is not recording, said in English",
            "at_us": t0 + 61}
     store = Store(path)
-    store.ingest([("edged/v1/s/n1/alarm", json.dumps(m).encode()) for m in (raise_, old)], now_us())
+    store.ingest([("edged/v1/s/n1/alarm", json.dumps(m).encode()) for m in (raise_, old, vanished)], now_us())
     Verifier(store, TAIPEI, gap_grace_us=0).run_once()
     kept = {a["id"]: a for a in store.open_alarms("s")}
     assert json.loads(kept["video_blurred:cam"]["said"]) == BLURRED.stored()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 
 from edged.alarms import Alarms
+from edged.i18n import A_, Msg
 from edged.config import default_config
 from edged.daemon.host_clock import HostClock
 from edged.daemon.recording.gaps import CLOCK_STEP, Gaps
@@ -190,7 +191,7 @@ async def test_after_a_two_year_step_nothing_recorded_is_destroyed_and_no_record
                                             reason="case", case_ref="c-1", placed_by="custodian",
                                             expires_us=at + 30 * D, now=at))
         await writer.run(lambda c: gap_table.add(c.db, "door", at - 20 * S, at - 10 * S, "the stream stalled"))
-        await al.set(True, CAMERA_OFFLINE, "camera door: offline", camera="door")
+        await al.set(True, CAMERA_OFFLINE, Msg(A_("camera {camera}: offline"), camera="door"), camera="door")
         await cam.close("disconnect")           # the camera drops its session ...
         clock.step(2 * YEAR)                    # NTP corrects the clock
         await host.tick()

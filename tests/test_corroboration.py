@@ -135,9 +135,10 @@ def test_with_no_source_a_jump_destroys_only_what_was_due_before_it(ahead, polic
 
 def test_the_proven_time_advances_with_monotonic_time_less_its_drift_and_not_at_a_reboot():
     last = co.Carried(TRUE, 100 * S, "b1", "the central office's signed time")
-    # an hour of monotonic time later, the host says two years later: an hour, less 500 ppm of it
+    # an hour of monotonic time later, the host says two years later: an hour, less what a clock 500 ppm
+    # fast would have read in it (3600 s * 500 / 999,500, and a microsecond for the reading's rounding)
     b = co.carried(last, "b1", 100 * S + 3600 * S)
-    assert b is not None and b.us == TRUE + 3600 * S - 1_800_000 and "monotonic" in b.evidence
+    assert b is not None and b.us == TRUE + 3600 * S - 1_800_901 and "monotonic" in b.evidence
     again = co.carried(co.Carried(b.us, 100 * S + 3600 * S, "b1", b.evidence), "b1", 100 * S + 3601 * S)
     assert again is not None and again.evidence == b.evidence, "the evidence does not grow pass by pass"
     # across a reboot (another boot id): nothing added, however long the box was down

@@ -25,7 +25,7 @@ from edged.control.server import Caller
 from edged.rules.roles import ADMIN
 from edged.documents.pages import ACTIONS, account_boxes
 from edged.rules.applications import waiting_signatures
-from edged.i18n import Msg, N_, _
+from edged.i18n import Msg, A_, _
 from storage import audit
 from storage.people import accounts, sessions, vouching
 from storage import alarms as alarm_table
@@ -72,7 +72,7 @@ class AccountOps(Operations):
         if self.alarms is not None:  # until the holder has changed the password the admin chose (design/0064)
             name = text(args, "name")
             await self.alarms.raise_(ACCOUNT_OPENED,
-                                     Msg(N_("{admin} (admin) opened the account {name}; another admin acknowledges "
+                                     Msg(A_("{admin} (admin) opened the account {name}; another admin acknowledges "
                                             "its holder (edgectl account acknowledge)"), admin=caller.account,
                                          name=name),
                                      {"account": name, "by": caller.account, **set_by(caller)}, about=name)
@@ -99,7 +99,7 @@ class AccountOps(Operations):
                 policy=self.policy))
             if until is not None and self.alarms is not None:
                 await self.alarms.raise_(ACCOUNT_LOCKED,
-                                         Msg(N_("account {name} is locked after {n} wrong passwords in a row; its "
+                                         Msg(A_("account {name} is locked after {n} wrong passwords in a row; its "
                                                 "sessions "
                                              "ended"), name=name, n=self.policy.lockout_after),
                                          {"account": name, "until_us": until}, about=name)
@@ -120,7 +120,7 @@ class AccountOps(Operations):
                     await self.alarms.clear(ACCOUNT_OPENED.key(name))   # ... who did so already (issue 74)
             else:
                 await self.alarms.raise_(PASSWORD_RESET,
-                                         Msg(N_("{admin} (admin) set the password of {name}: {reason}"),
+                                         Msg(A_("{admin} (admin) set the password of {name}: {reason}"),
                                              admin=caller.account, name=name, reason=text(args, "reason")),
                                          {"account": name, "by": caller.account, **set_by(caller)},
                                          about=name)

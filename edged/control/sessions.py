@@ -19,7 +19,7 @@ from edged.config import Config
 from edged.control.operation import Operations, op, text, write_refusing
 from edged.control.protocol import RequestError
 from edged.control.server import Caller, SessionLookup
-from edged.i18n import Msg, N_, _, hinted
+from edged.i18n import Msg, A_, _, hinted
 from edged.rules import roles
 from edged.rules.throttle import Limits, LoginThrottle
 from storage import audit
@@ -131,7 +131,7 @@ class SessionOps(Operations):
         await self.writer.run(lambda c: audit.append(c.db, "edged", "account.locked", {
             "account": name, "os_user": caller.os_user, "failed": self.policy.lockout_after, "until_us": until}))
         if self.alarms is not None:
-            await self.alarms.raise_(ACCOUNT_LOCKED, Msg(N_(
+            await self.alarms.raise_(ACCOUNT_LOCKED, Msg(A_(
                 "account {name} is locked for the OS account {user} after {n} failed logins in a row from it"),
                 name=name, user=caller.os_user, n=self.policy.lockout_after),
                 {"account": name, "os_user": caller.os_user, "until_us": until}, about=name)

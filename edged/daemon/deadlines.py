@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config
-from edged.i18n import Msg, N_
+from edged.i18n import Msg, A_
 from edged.rules import deadlines
 from storage import audit_report
 from storage import inspections as inspection_table
@@ -66,7 +66,7 @@ class DeadlineWatch:
         assert self.alarms is not None
         await self.alarms.set(
             bool(late), REGISTER_OVERDUE,
-            Msg(N_("the inspection register of {months} was due by {day}: runs {runs} wait for their signature and "
+            Msg(A_("the inspection register of {months} was due by {day}: runs {runs} wait for their signature and "
                    "countersignature (the inspections page)"), months=", ".join(r.label for r in late),
                 day=_day(late[0].due_us, tz), runs=", ".join(str(n) for r in late for n in r.runs)) if late else "",
             {"months": [{"month": r.label, "due_us": r.due_us, "runs": list(r.runs)} for r in late]} if late else None)
@@ -76,10 +76,10 @@ class DeadlineWatch:
         overdue = due is not None and now >= due
         await self.alarms.set(
             overdue, AUDIT_OVERDUE,
-            (Msg(N_("the periodic audit was due by {day} (the last was on {last} by {name}): the auditor records it "
+            (Msg(A_("the periodic audit was due by {day} (the last was on {last} by {name}): the auditor records it "
                     "as done on the audit log page"), day=_day(due, tz),
                  last=deadlines.local_date(last["at_us"], tz).isoformat(), name=last["detail"].get("name") or last["actor"])
-             if last else Msg(N_("the periodic audit was due by {day} (none is on record since installation): the "
+             if last else Msg(A_("the periodic audit was due by {day} (none is on record since installation): the "
                                  "auditor records it as done on the audit log page"), day=_day(due, tz)))
             if overdue and due is not None else "",
             {"due_us": due, "last_us": last["at_us"] if last else None} if overdue else None)

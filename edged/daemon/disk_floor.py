@@ -21,7 +21,7 @@ from typing import Any, Awaitable, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config
-from edged.i18n import Msg, N_
+from edged.i18n import Msg, A_
 from edged.rules.disk import floor_bytes, short
 from recorder import events
 from storage import audit, node as node_table
@@ -100,7 +100,7 @@ class DiskFloor:
         assert self.reason is not None
         try:
             await self.alarms.raise_(DISK_FULL,
-                                     Msg(N_("recording paused: {why}; retention is making room"), why=self.reason),
+                                     Msg(A_("recording paused: {why}; retention is making room"), why=self.reason),
                                      {"free_bytes": free, "floor_bytes": floor})
             await self._record({"state": "full", "reason": self.reason, "since_us": self.clock.now_us()},
                                "storage.disk.full", {"reason": self.reason, "free_bytes": free})

@@ -22,7 +22,7 @@ from edged.rules import camera_clock, health
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.daemon.camera_states import CameraStates
-from edged.i18n import Msg, N_, _, local, zone
+from edged.i18n import A_, Msg, N_, _, local, zone
 from edged.ports import ReferenceRefused
 from recorder import events
 from recorder.imagecheck import THUMB_H, THUMB_W
@@ -170,11 +170,11 @@ class HealthMonitor:
                 self.tracks[key] = after
                 if self.alarms is not None and after.active != before.active:
                     raises.append(partial(self.alarms.set, after.active, kind,
-                                          Msg(N_("camera {camera}: {what}"), camera=cam.id,
+                                          Msg(A_("camera {camera}: {what}"), camera=cam.id,
                                               what=present.get(kind, "cleared")), camera=cam.id))
                 elif self.alarms is not None and after.active and kind in present:
                     raises.append(partial(self.alarms.raise_, kind,
-                                          Msg(N_("camera {camera}: {what}"), camera=cam.id,
+                                          Msg(A_("camera {camera}: {what}"), camera=cam.id,
                                               what=present[kind]), camera=cam.id))  # refresh the figures
             verdict, reasons = health.compliance(view, hc, minute)
             state = self._public(cam.id)
@@ -202,9 +202,9 @@ class HealthMonitor:
             by_cam, {c: self.cfg.health_for(c).clock_tolerance_us for c in by_cam}, self.host_clock_ok,
             self.host_corroborated())
         if self.alarms is not None and (off is None) != (self._host_off is None):
-            behind = N_("the host clock is {seconds:.1f} s behind all {n} cameras' clocks: the host clock is probably "
+            behind = A_("the host clock is {seconds:.1f} s behind all {n} cameras' clocks: the host clock is probably "
                         "wrong (check its time source, NTP); no camera is blamed for clock drift meanwhile")
-            ahead = N_("the host clock is {seconds:.1f} s ahead of all {n} cameras' clocks: the host clock is probably "
+            ahead = A_("the host clock is {seconds:.1f} s ahead of all {n} cameras' clocks: the host clock is probably "
                        "wrong (check its time source, NTP); no camera is blamed for clock drift meanwhile")
             await self.alarms.set(
                 off is not None, HOST_CLOCK_OFF,

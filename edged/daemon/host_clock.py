@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from edged.alarms import Alarms
-from edged.i18n import Msg, N_
+from edged.i18n import Msg, A_
 from storage import audit, node
 from storage.footage import restamps, segments as segment_table
 from storage.footage import corrections
@@ -276,7 +276,7 @@ class HostClock:
             return
         log.warning("the host clock is not synchronised (%s, maximum error %s us): footage is stamped by a clock "
                     "nothing checks", sync.source, sync.maxerror_us)
-        await self.alarms.raise_(HOST_CLOCK_UNSYNCED, Msg(N_(
+        await self.alarms.raise_(HOST_CLOCK_UNSYNCED, Msg(A_(
             "the host clock is not synchronised (the kernel's maximum error is {maxerror:.1f} s): footage is stamped "
             "by a clock nothing checks; turn on its time source (timedatectl set-ntp true, or chrony) and let it "
             "reach a time server"), maxerror=(sync.maxerror_us or 0) / 1e6),
@@ -296,7 +296,7 @@ class HostClock:
             if not total:
                 await self.alarms.clear(SEGMENTS_FLAGGED.key())
             else:
-                await self.alarms.raise_(SEGMENTS_FLAGGED, Msg(N_(
+                await self.alarms.raise_(SEGMENTS_FLAGGED, Msg(A_(
                     "{n} segments were stamped by a host clock that was behind (earlier than footage their camera "
                     "recorded before them): kept and never destroyed by age; a person must look at them "
                     "(edgectl flags list shows them, edgectl flags resolve records what was found)"), n=total),
@@ -345,16 +345,16 @@ class HostClock:
         self.episode = ep = tt.episode_after(self.episode, step)
         if ep.steps > 1:  # the same episode: the open alarm says how many steps, and their sum
             net = tt.Step(ep.net_us, 0, 0, 0)
-            await self.alarms.raise_(HOST_CLOCK_STEP, Msg(N_(
+            await self.alarms.raise_(HOST_CLOCK_STEP, Msg(A_(
                 "the host clock was stepped {n} times in a row ({net} in all, the last {step}): nothing is destroyed "
                 "by age until it has been stable for {settle:.0f} minutes; check the time source (NTP)"),
                 n=ep.steps, net=tt.describe(net) if ep.net_us else "0 s", step=shown,
                 settle=self.settle_us / 60e6), {**detail, "steps": ep.steps, "net_us": ep.net_us,
                                                 "first_us": ep.first_at_us})
             return
-        template = N_("the host clock was stepped {step} while edged was stopped: nothing is destroyed by age until "
+        template = A_("the host clock was stepped {step} while edged was stopped: nothing is destroyed by age until "
                       "it has been stable for {settle:.0f} minutes; check the time source (NTP)") \
-            if step.across_restart else N_(
+            if step.across_restart else A_(
                 "the host clock was stepped {step}: nothing is destroyed by age until it has been stable for "
                 "{settle:.0f} minutes; check the time source (NTP) if this repeats")
         message = Msg(template, step=shown, settle=self.settle_us / 60e6)

@@ -14,7 +14,7 @@ from edged.rules import deadlines, inspections
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.daemon.deadlines import DeadlineWatch
-from edged.i18n import Msg, N_, _, local
+from edged.i18n import Msg, A_, _, local
 from edged.ports import InspectionError, Outlet
 from storage import alarms as alarm_table, audit
 from storage import inspections as inspection_table
@@ -163,7 +163,7 @@ class InspectionRunner:
         late = await self.writer.run(lambda c: inspection_table.unsigned_scheduled_due_before(c.db, limit))
         if self.alarms is not None:
             await self.alarms.set(bool(late), INSPECTION_OVERDUE,
-                                  Msg(N_("scheduled inspection(s) {runs} not signed by a technician in time: "
+                                  Msg(A_("scheduled inspection(s) {runs} not signed by a technician in time: "
                                          "`edgectl inspect sign RUN --name ...`"), runs=", ".join(map(str, late))),
                                   {"runs": late})
 

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 from edged.alarms import Alarms
-from edged.i18n import Msg, N_
+from edged.i18n import Msg, A_
 from storage import audit
 from storage.disk import layout, volume
 from storage import node as node_table
@@ -102,7 +102,7 @@ class TamperGuard:
         marked = await self.writer.run(mark)
         await self.alarms.raise_(
             TAMPER,
-            Msg(N_("footage file {kind} by something other than edged: {path} ({detail})") if marked else N_(
+            Msg(A_("footage file {kind} by something other than edged: {path} ({detail})") if marked else A_(
                 "footage file {kind} by something other than edged: {path} ({detail}); not a cataloged segment"),
                 kind=t.kind, path=t.relpath, detail=t.detail),
             {"path": t.relpath, "kind": t.kind, "detail": t.detail, "at_us": t.at_us},

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from edged.alarms import Alarms
 from edged.daemon.integrity import prepare_identity
 from edged.daemon.storage_watch import StorageWatch
-from edged.i18n import Msg, N_
+from edged.i18n import Msg, A_
 from storage import audit, node as node_table
 from storage.footage import segment_rows
 from storage.alarm_kinds import FOOTAGE_MISSING, STORAGE_LOST
@@ -82,7 +82,7 @@ class Liveness:
             self.runner.blocked = "the data disk is not the right one: " + reason
             await self.sup.hold_for_storage(reason)
             await self.alarms.raise_(STORAGE_LOST,
-                                     Msg(N_("recording stopped: {why}"), why=reason), {"reason": reason})
+                                     Msg(A_("recording stopped: {why}"), why=reason), {"reason": reason})
             await self._record(reason)
             await self.writer.run(lambda c: audit.append(c.db, "edged", "storage.lost", {"reason": reason}))
             if self.control is not None:
@@ -107,6 +107,6 @@ class Liveness:
                 "quarantined": len(report.quarantined), "missing": report.missing[:100]}))
             if report.missing:
                 await self.alarms.raise_(FOOTAGE_MISSING,
-                                         Msg(N_("{n} footage files were not on the data disk when it came back "
+                                         Msg(A_("{n} footage files were not on the data disk when it came back "
                                                 "(first: {first})"), n=len(report.missing), first=report.missing[0]),
                                          {"paths": report.missing[:100]})

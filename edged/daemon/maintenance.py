@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config
-from edged.i18n import Msg, N_, _
+from edged.i18n import Msg, A_, _
 from edged.ports import MaintenanceError
 from storage import audit
 from storage.footage import footage_copy
@@ -142,7 +142,7 @@ class Maintenance:
 
     async def _vendor_alarm(self, pending: list[dict[str, Any]]) -> None:
         """002 §6(3): after a vendor's maintenance, the superuser password is changed."""
-        await self.alarms.raise_(VENDOR_PASSWORD_UNCHANGED, Msg(N_(
+        await self.alarms.raise_(VENDOR_PASSWORD_UNCHANGED, Msg(A_(
             "a vendor ({vendors}) attended maintenance window(s) {ids}: change the system's superuser password, then "
             "record it with `edgectl maintenance password-changed --note ...`"),
             vendors=", ".join(sorted({w["vendor"] for w in pending})), ids=", ".join(str(w["id"]) for w in pending)),
@@ -240,7 +240,7 @@ class Maintenance:
             raise MaintenanceError(_("the footage was not copied ({why}): maintenance not begun").format(
                 why=why)) from None
         for path in done["changed"]:
-            await self.alarms.raise_(HASH_MISMATCH, Msg(N_("footage {path} no longer matches its recorded "
+            await self.alarms.raise_(HASH_MISMATCH, Msg(A_("footage {path} no longer matches its recorded "
                                                            "SHA-256"), path=path), {"path": path}, about=path)
         log.info("maintenance: footage copied to %s: %d files copied, %d already there, %d gone, %d changed",
                  dest, done["copied"], done["already"], len(done["missing"]), len(done["changed"]))
@@ -268,7 +268,7 @@ class Maintenance:
         mismatches = await asyncio.to_thread(verify_hashes, self.data_dir, rows)
         for m in mismatches:
             await self.alarms.raise_(HASH_MISMATCH,
-                                     Msg(N_("footage {path} no longer matches its recorded "
+                                     Msg(A_("footage {path} no longer matches its recorded "
                                             "SHA-256"), path=m["path"]), m, camera=m["camera"], about=m["path"])
 
         def record(c: Catalog) -> dict[str, Any]:
@@ -328,7 +328,7 @@ class Maintenance:
             await self.end(f"ended by edged after {hours} ([maintenance] max_window)", BOUND_ACTOR, bound_us=longest)
             return WATCH_S
         if due == "warn":
-            await self.alarms.raise_(MAINTENANCE_ENDING, Msg(N_(
+            await self.alarms.raise_(MAINTENANCE_ENDING, Msg(A_(
                 "maintenance window {id} ends by itself at {at} (after {hours}, [maintenance] max_window): end it "
                 "with `edgectl maintenance end`, or begin a new one if the work goes on"), id=window["id"],
                 at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(next_us / 1e6)), hours=hours),

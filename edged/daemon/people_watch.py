@@ -15,7 +15,7 @@ from edged.alarms import ETHICS, Alarms
 from edged.config import Config
 from edged.people import policy_of
 from edged.daemon.maintenance import backup_folders
-from edged.i18n import Msg, N_
+from edged.i18n import Msg, A_
 from storage import alarms as alarm_table, audit
 from storage.people import accounts, retrieval_store
 from edged.rules.holds import review_overdue
@@ -86,8 +86,8 @@ class PeopleWatch:
             key = REQUEST_OVERDUE.key(str(req["id"]))
             want.add(key)
             await self.alarms.raise_(REQUEST_OVERDUE,
-                                     Msg(N_("request {id}, a citizen's, is past its due date: a citizen is answered "
-                                            "within 6 days") if req["kind"] == "citizen" else N_(
+                                     Msg(A_("request {id}, a citizen's, is past its due date: a citizen is answered "
+                                            "within 6 days") if req["kind"] == "citizen" else A_(
                                          "request {id} is past the due date the site's rules set it"), id=req["id"]),
                                      {"request": req["id"], "due_us": req["due_us"]}, about=str(req["id"]))
         for req in out["flagged"]:
@@ -100,7 +100,7 @@ class PeopleWatch:
             key = HOLD_REVIEW_DUE.key(str(hold["id"]))
             want.add(key)
             await self.alarms.raise_(HOLD_REVIEW_DUE,
-                                     Msg(N_("legal hold {id} is past its review date: an approver extends or "
+                                     Msg(A_("legal hold {id} is past its review date: an approver extends or "
                                             "releases it on the hold's page"), id=hold["id"]),
                                      {"hold": hold["id"], "review_us": hold["review_us"]}, about=str(hold["id"]))
         want |= {ACCOUNT_LOCKED.key(name) for name in locked}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config, format_duration
-from edged.i18n import Msg, N_, zone
+from edged.i18n import Msg, A_, zone
 from storage import audit
 from storage.alarm_kinds import (DISK_FULL_HELD, HOLDS_CROWD_OUT, MAINTENANCE_DISK_SHORT, MIN_RETENTION_BREACH,
                                  RECORDING_STOPPED_DISK_FULL, RETENTION_CHANGED, RETENTION_FILE_ERRORS, RETENTION_GRACE)
@@ -121,10 +121,10 @@ class RetentionRunner:
         shown = "; ".join(f"{c['setting']} {_show(c['old'])} -> {_show(c['new'])}" for c in change["changes"])
         lowered = change["lowered"]
         then = utc(change["grace_until_us"])
-        message = Msg(N_("retention settings changed ({changes}); footage the lower max retention makes due "
+        message = Msg(A_("retention settings changed ({changes}); footage the lower max retention makes due "
                          "({cameras}) is destroyed from {then}, after the grace period, not before"),
                       changes=shown, cameras=", ".join(lowered), then=then) if lowered else Msg(
-            N_("retention settings changed ({changes}); notice until {then}"), changes=shown, then=then)
+            A_("retention settings changed ({changes}); notice until {then}"), changes=shown, then=then)
         await self.alarms.clear(RETENTION_CHANGED.key())  # each change is a new alarm, sent on its own
         await self.alarms.raise_(RETENTION_CHANGED, message,
                                  {"changes": change["changes"], "grace_until_us": change["grace_until_us"],
@@ -171,7 +171,7 @@ class RetentionRunner:
         _log_pass(result)
         await self.alarms.set(
             bool(result.errors), RETENTION_FILE_ERRORS,
-            Msg(N_("retention could not remove {n} file(s) ({first}); they are tried again at every pass"),
+            Msg(A_("retention could not remove {n} file(s) ({first}); they are tried again at every pass"),
                 n=len(result.errors), first=result.errors[0]) if result.errors else "",
             {"errors": result.errors[:20]} if result.errors else None)
         for hold_id in result.expired_holds:
@@ -230,7 +230,7 @@ class RetentionRunner:
             self._short_alarm = short
             await self.alarms.set(
                 short, MAINTENANCE_DISK_SHORT,
-                Msg(N_("{free:.0f} MB free, below the reserve of {reserve:.0f} MB, during maintenance window "
+                Msg(A_("{free:.0f} MB free, below the reserve of {reserve:.0f} MB, during maintenance window "
                        "{window}: nothing is destroyed until it ends (edgectl maintenance end); recording goes on into "
                        "the reserve, and below {half:.0f} MB free retention makes room again (on the window's record)"),
                     free=free / 1e6, reserve=reserve / 1e6, half=reserve / 2e6,
@@ -275,7 +275,7 @@ class RetentionRunner:
         short = forecast is not None and forecast < cfg.retention.min_retention_us
         await self.alarms.set(
             short, HOLDS_CROWD_OUT,
-            Msg(N_("held footage ({held:.1f} GB) leaves room for only {days:.2f} days of live footage, below the "
+            Msg(A_("held footage ({held:.1f} GB) leaves room for only {days:.2f} days of live footage, below the "
                    "minimum of {min:g} days"), held=held / 1e9, days=(forecast or 0) / DAY_US,
                 min=cfg.retention.min_retention_us / DAY_US) if short else "")
 

@@ -24,7 +24,7 @@ from edged.config import Config
 from edged.daemon.office_crl import OfficeCrl
 from edged.daemon.peers import CHUNK, NotEnrolled, peer_identity, server_context
 from edged.daemon.served_ledger import ServedLedger
-from edged.i18n import Msg, N_
+from edged.i18n import Msg, A_
 from edged.rules import from_standby as rules
 from storage import node as node_table
 from storage.alarm_kinds import STANDBY_NOT_SERVING
@@ -138,7 +138,7 @@ class StandbyServer:
         if why is None:
             await self.alarms.clear(STANDBY_NOT_SERVING.key())
         else:
-            await self.alarms.raise_(STANDBY_NOT_SERVING, Msg(N_(
+            await self.alarms.raise_(STANDBY_NOT_SERVING, Msg(A_(
                 "this standby cannot hand its boxes what it recorded of their gaps: {why}"), why=why[:300]),
                 {"why": why[:300]})
 

@@ -16,7 +16,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 from edged.alarms import Alarms
-from edged.i18n import Msg, N_
+from edged.i18n import Msg, A_
 from storage.alarm_kinds import TASK_FAILED
 from storage.time.clock import wait_or_stop
 
@@ -69,7 +69,7 @@ async def keep(name: str, fn: TaskFn, stopping: asyncio.Event, alarms: Alarms | 
 async def _raise(alarms: Alarms | None, name: str, exc: BaseException, failures: int) -> None:
     if alarms is None:
         return
-    message = Msg(N_("edged's {task} task failed ({error}: {why}); recording goes on, the task is restarted"),
+    message = Msg(A_("edged's {task} task failed ({error}: {why}); recording goes on, the task is restarted"),
                   task=name, error=type(exc).__name__, why=str(exc)[:200])
     try:
         await alarms.raise_(TASK_FAILED, message, {"task": name, "error": type(exc).__name__, "failures": failures},

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from edged.alarms import Alarms
-from edged.i18n import Msg, N_
+from edged.i18n import Msg, A_
 from storage import audit, node
 from edged.daemon.host_clock import boot as host_boot
 from storage.time import corroboration as co, independence, interval as iv
@@ -245,11 +245,11 @@ class TimeGate:
             await self.alarms.clear(HOST_CLOCK_UNCORROBORATED.key())
             return
         if v.state == co.DISAGREES:
-            msg = Msg(N_("the host clock is {offset} against {source} (tolerance {tolerance:g} s): nothing is "
+            msg = Msg(A_("the host clock is {offset} against {source} (tolerance {tolerance:g} s): nothing is "
                          "destroyed by age until they agree; check the host's time source"),
                       offset=co.describe(v.offset_us or 0), source=v.source, tolerance=self.tolerance_us() / 1e6)
         else:
-            msg = Msg(N_("the host clock is not corroborated (no signed time from the central office, no "
+            msg = Msg(A_("the host clock is not corroborated (no signed time from the central office, no "
                          "authenticated time source, no two independent cameras agreeing) and it is {ahead} of the "
                          "earliest time retention can prove, the last time a source or an approver vouched for it "
                          "carried on the monotonic clock: footage recorded before this boot is destroyed by age only "

@@ -28,7 +28,7 @@ from edged.config import Config
 from edged.people import unsigned_gate
 from edged.rules.applications import not_signed_words
 from edged.alarms import Alarms
-from edged.i18n import N_, Msg, _, normalise, set_language
+from edged.i18n import A_, N_, Msg, _, normalise, set_language
 from edged.rules import audit_words as aw
 from edged.rules import retrieval
 from edged.rules.persons import names_of, not_vouched_words, person
@@ -354,7 +354,7 @@ class Viewer:
         """The account's `password_guessed` alarm once FAILURES_AN_HOUR wrong passwords were checked
         in an hour, whatever the addresses (issue 74: refusals alone never counted a spread guess)."""
         if failures == FAILURES_AN_HOUR and self.alarms is not None:
-            await self.alarms.raise_(PASSWORD_GUESSED, Msg(N_(
+            await self.alarms.raise_(PASSWORD_GUESSED, Msg(A_(
                 "{n} wrong passwords for {name} were checked from the web within an hour: someone may be guessing "
                 "its password"), n=failures, name=account), {"account": account, "failures": failures},
                 about=account)
@@ -371,7 +371,7 @@ class Viewer:
         if len(self.refused_in_a_row) > 10_000:   # remembered accounts are bounded like the buckets
             self.refused_in_a_row.pop(next(iter(self.refused_in_a_row)))
         if n == ALARM_AFTER and self.alarms is not None:
-            await self.alarms.raise_(PASSWORD_GUESSED, Msg(N_(
+            await self.alarms.raise_(PASSWORD_GUESSED, Msg(A_(
                 "{n} logins for {name} were refused from the web for coming too fast: someone may be guessing "
                 "its password"), n=n, name=account), {"account": account}, about=account)
         raise LoginRefused(429, _("too many login attempts for this account; try again in {s} s").format(

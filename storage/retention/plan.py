@@ -29,6 +29,7 @@ from fractions import Fraction
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
+from storage.msg import A_, Msg
 from storage.alarm_kinds import (DISK_FULL_HELD, MIN_RETENTION_BREACH, RECORDING_STOPPED_DISK_FULL, RETENTION_GRACE,
                                  AlarmKind)
 
@@ -114,13 +115,13 @@ class Alarm:
     kind: str
     severity: str
     camera: str | None
-    message: str
+    message: Msg
     achieved_us: int | None = None
     until_us: int | None = None      # retention_grace: when the footage kept by grace goes
     min_us: int | None = None        # min_retention_breach: the camera's minimum (achieved_us is below it)
 
     @classmethod
-    def of(cls, kind: AlarmKind, camera: str | None, message: str, achieved_us: int | None = None, *,
+    def of(cls, kind: AlarmKind, camera: str | None, message: Msg, achieved_us: int | None = None, *,
            until_us: int | None = None, min_us: int | None = None) -> Alarm:
         """A planned alarm of a declared kind, with its declared severity."""
         return cls(kind.name, kind.severity, camera, message, achieved_us, until_us, min_us)
@@ -188,9 +189,9 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
     for camera, (n, until) in sorted(waiting.items()):
         result.alarms.append(Alarm.of(
             RETENTION_GRACE, camera,
-            f"{n} segments of {camera} are past max retention ({policy.limits(camera).max_us / DAY_US:g} days) "
-            f"after a retention change or a hold release; kept for the grace period, destroyed from "
-            f"{utc(until)} unless a hold is placed", until_us=until))
+            Msg(A_("{n} segments of {camera} are past max retention ({days:g} days) after a retention change or "
+                   "a hold release; kept for the grace period, destroyed from {then} unless a hold is placed"),
+                n=n, camera=camera, days=policy.limits(camera).max_us / DAY_US, then=utc(until)), until_us=until))
 
     free = disk.free_bytes + result.freed_bytes
     if free < policy.reserve_bytes:
@@ -200,13 +201,14 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
     if result.stop_recording:
         result.alarms.append(Alarm.of(
             RECORDING_STOPPED_DISK_FULL, None,
-            "disk full and on_full = stop: recording stops rather than destroy footage younger than the minimum "
-            f"(every camera's footage past its own minimum is gone; protected: {', '.join(result.blocked_by)})"))
+            Msg(A_("disk full and on_full = stop: recording stops rather than destroy footage younger than the "
+                   "minimum (every camera's footage past its own minimum is gone; protected: {cameras})"),
+                cameras=", ".join(result.blocked_by))))
     elif result.short_bytes:
         result.alarms.append(Alarm.of(
             DISK_FULL_HELD, None,
-            f"disk below its reserve by {result.short_bytes} bytes and nothing more may be destroyed "
-            "(footage held or within retention)"))
+            Msg(A_("disk below its reserve by {short} bytes and nothing more may be destroyed (footage held or "
+                   "within retention)"), short=result.short_bytes)))
     return result
 
 
@@ -271,9 +273,10 @@ def _capacity(oldest_first: Sequence[Segment], chosen: set[int], held: Callable[
         min_us = policy.limits(camera).min_us
         result.alarms.append(Alarm.of(
             MIN_RETENTION_BREACH, camera,
-            f"disk full: footage of {camera} destroyed at {achieved / DAY_US:.2f} days, "
-            f"below the minimum of {min_us / DAY_US:g} days ({(min_us - achieved) / DAY_US:.2f} days short, "
-            f"{_percent(achieved, min_us)} of it kept; no camera had footage past its own minimum left)",
+            Msg(A_("disk full: footage of {camera} destroyed at {days:.2f} days, below the minimum of {min:g} days "
+                   "({short:.2f} days short, {percent} of it kept; no camera had footage past its own minimum left)"),
+                camera=camera, days=achieved / DAY_US, min=min_us / DAY_US, short=(min_us - achieved) / DAY_US,
+                percent=_percent(achieved, min_us)),
             achieved, min_us=min_us))
     return free
 
@@ -293,7 +296,7 @@ BREACH_CLEAR_MARGIN = 0.05  # a breach clears once achieved retention is 5 % abo
 class Breach:
     camera: str
     achieved_us: int | None      # the camera's oldest footage's age now (None: no footage left)
-    message: str
+    message: Msg
 
 
 def breaches(raised: Iterable[str], planned: Iterable[Alarm], achieved: dict[str, int | None],
@@ -311,11 +314,11 @@ def breaches(raised: Iterable[str], planned: Iterable[Alarm], achieved: dict[str
         if cam not in now_breached and age is not None and age >= min_us * (1 + BREACH_CLEAR_MARGIN):
             continue  # recovered, with margin: clear
         shown = age if cam not in now_breached else min(x for x in (age, now_breached[cam].achieved_us) if x is not None)
-        out[cam] = Breach(cam, shown, (
-            f"minimum retention not kept for {cam}: its oldest footage is {(shown or 0) / DAY_US:.2f} days old, "
-            f"below the minimum of {min_us / DAY_US:g} days ({_percent(shown or 0, min_us)} of it: the disk could not "
-            f"hold every camera's minimum); clears at "
-            f"{min_us * (1 + BREACH_CLEAR_MARGIN) / DAY_US:g} days"))
+        out[cam] = Breach(cam, shown, Msg(A_(
+            "minimum retention not kept for {camera}: its oldest footage is {days:.2f} days old, below the minimum "
+            "of {min:g} days ({percent} of it: the disk could not hold every camera's minimum); clears at {clears:g} "
+            "days"), camera=cam, days=(shown or 0) / DAY_US, min=min_us / DAY_US, percent=_percent(shown or 0, min_us),
+            clears=min_us * (1 + BREACH_CLEAR_MARGIN) / DAY_US))
     return out
 
 

@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable
 
 from edged.alarms import Alarms
 from edged.config import CameraConfig
-from edged.i18n import Msg, N_
+from edged.i18n import Msg, A_
 from recorder import events
 from storage.footage import events as event_table, gaps as gap_table
 from storage.alarm_kinds import MOTION_DETECTION_LOST
@@ -79,7 +79,7 @@ class MotionLog:
         """The worker lost (or got back) a camera's detection stream; it records continuously meanwhile."""
         if alarms is not None:
             await alarms.set(not ev.up, MOTION_DETECTION_LOST,
-                             Msg(N_("camera {camera}: motion detection lost ({why}); recording continuously "
+                             Msg(A_("camera {camera}: motion detection lost ({why}); recording continuously "
                                     "until it "
                                     "is back"), camera=ev.camera, why=ev.error), camera=ev.camera)
 

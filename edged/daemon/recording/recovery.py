@@ -23,7 +23,7 @@ from typing import Any
 
 from edged.alarms import Alarms
 from edged.daemon.recording.gaps import Gaps
-from edged.i18n import Msg, N_
+from edged.i18n import Msg, A_
 from recorder import diagnose
 from storage import audit, cameras as camera_table
 from storage.footage import missing, segment_rows
@@ -88,7 +88,7 @@ class StartupRecovery:
             detail = await in_background(missing.detail, report.missing)
             await self.writer.run(lambda c: audit.append(c.db, "edged", missing.ACTION, detail))
             await self.alarms.raise_(FOOTAGE_MISSING,
-                                     Msg(N_("{n} footage files vanished while edged was not running (first: {first})"),
+                                     Msg(A_("{n} footage files vanished while edged was not running (first: {first})"),
                                          n=len(report.missing), first=report.missing[0]),
                                      {"paths": report.missing[:100]})
 

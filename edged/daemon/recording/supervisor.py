@@ -27,7 +27,7 @@ from edged.daemon.recording.recovery import recover_dead_worker
 from edged.daemon.recording.segment_rows import SegmentRows
 from edged.daemon.task_keeper import keep
 from edged.daemon.recording.workers import STOP_TIMEOUT_S, Workers, WorkerSlot
-from edged.i18n import Msg, N_
+from edged.i18n import Msg, A_
 from edged.ports import Outlet
 from recorder import diagnose, events
 from storage import audit, cameras as camera_table, node as node_table
@@ -389,7 +389,7 @@ class Supervisor:
             state = self.cameras.state(cam.id)
             down = state in (OFFLINE, CONNECTING) and self.cameras.down_for_s(cam.id) > OFFLINE_ALARM_S
             if down:
-                await self.alarms.raise_(CAMERA_OFFLINE, Msg(N_("camera {camera} is not recording: {why}"), camera=cam.id,
+                await self.alarms.raise_(CAMERA_OFFLINE, Msg(A_("camera {camera} is not recording: {why}"), camera=cam.id,
                                                              why=self.gaps.reason.get(cam.id, state)), camera=cam.id)
             elif state == RECORDING:
                 await self.alarms.clear(CAMERA_OFFLINE.key(cam.id))
