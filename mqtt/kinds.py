@@ -229,6 +229,11 @@ COMMAND_ = _declare("command", "cmd/{verb}", COMMAND, (1,), (
 TIME = _declare("time", "cmd/time", COMMAND, (0,), (
     "the central office's signed time, to each node once a minute (below); not a command: never run, answered or "
     "recorded"), sender=OFFICE)
+RECEIPT = _declare("receipt", "cmd/receipt", COMMAND, (1,), (
+    "the office's signed receipt for an export whose `export.done` audit record it verified: the manifest's "
+    "SHA-256, the node and the office's time of hearing, with the CA's word for the office's key; the box keeps it "
+    "in the export's folder (`office-receipt.json`, design/0318); not a command: never run, answered or recorded"),
+    sender=OFFICE)
 
 BOX_KINDS = tuple(k for k in KINDS.values() if k.sender == BOX)
 DURABLE_KINDS = tuple(k for k in BOX_KINDS if k.durable)

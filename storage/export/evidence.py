@@ -20,6 +20,7 @@ Blocking throughout (file I/O, hashing, PyAV): the daemon calls it from a thread
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -39,7 +40,7 @@ from storage.export import c2pa_claim, c2pa_sign
 from storage.export.copy import copy_camera
 from storage.export.remux import remux_camera
 from storage.export.fmp4 import NotCopyable
-from storage.disk.fsutil import PRIVATE_DIR, fsync_dir, private_dir, write_new
+from storage.disk.fsutil import PRIVATE_DIR, fsync_dir, private_dir, replace_durably, write_new
 from storage.disk.hashing import sha256_file
 
 FORMAT = "edged-export/1"
@@ -47,6 +48,7 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"        # raw 64-byte Ed25519 signature over manifest.json
 PUBLIC_KEY = "node-public-key.pem"  # the node's public key (check it against the published one)
 README = "README.txt"  # for people, in the site's language: the manifest's `readme` text, so it is signed
+RECEIPT = bounds.RECEIPT  # the office's receipt for the manifest, kept when it comes (design/0318)
 Signer = Callable[[bytes], bytes]
 EXPORTS_DIR = "exports"           # staging for edgectl export, under the data folder
 WORKING_DIR = "working"           # working copies for a viewing, destroyed after it (R5.5)
@@ -307,7 +309,7 @@ def verify_export(folder: Path, public_key: str | bytes | None = None, extras: b
         problems.append(f"{MANIFEST}: lists no clip: an export without footage is not an export")
     if key is not None and manifest.get("node_public_key") not in (None, _b64(key)):
         problems.append(f"{MANIFEST}: names a different node key than the one that signed it")
-    expected = {MANIFEST, SIGNATURE, PUBLIC_KEY}
+    expected = {MANIFEST, SIGNATURE, PUBLIC_KEY, RECEIPT}  # the receipt, if any, is the checker core's to judge
     readme = manifest.get("readme") if isinstance(manifest.get("readme"), dict) else None
     if readme is not None and readme.get("text"):
         expected.add(README)
@@ -337,10 +339,25 @@ def verify_export(folder: Path, public_key: str | bytes | None = None, extras: b
 
 def listed(folder: Path, manifest: dict[str, Any]) -> set[str]:
     """The file names an export's manifest accounts for (its own files and its clips)."""
-    names = {MANIFEST, SIGNATURE, PUBLIC_KEY}
+    names = {MANIFEST, SIGNATURE, PUBLIC_KEY} | ({RECEIPT} if (folder / RECEIPT).exists() else set())
     if isinstance(manifest.get("readme"), dict) and manifest["readme"].get("text"):
         names.add(README)
     return names | {str(c.get("file")) for c in (_clip_entries(manifest) or [])}
+
+
+def keep_receipt(folder: Path, receipt: dict[str, Any]) -> bool:
+    """Keep the office's receipt (mqtt/receipt.py, already checked against the office's key) in the
+    export's folder, if the folder still holds the manifest it names and no receipt yet; whether it
+    was kept. Blocking."""
+    folder = Path(folder)
+    try:
+        body = read_export_file(folder, MANIFEST)
+    except OSError:
+        return False  # gone (handed over and discarded) or not an export: nothing to keep it beside
+    if hashlib.sha256(body).hexdigest() != receipt.get("manifest_sha256") or (folder / RECEIPT).exists():
+        return False
+    replace_durably(folder / RECEIPT, (json.dumps(receipt, indent=1, sort_keys=True) + "\n").encode())
+    return True
 
 
 def _b64(key: Any) -> str:
