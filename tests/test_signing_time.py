@@ -28,6 +28,7 @@ from central.keys import ca
 from edged_evidence_check import receipt as form
 from mqtt import receipt
 from storage.export import evidence as export
+from storage.export.receipt import keep_receipt
 from storage.keys import nodekey
 from tests.test_clip_origin import (  # noqa: F401  (the fixtures: an office, two enrolled boxes, cam1's footage)
     FRESH, S, SIGNED, T0, checker, crl_file, fleet, genuine, verify,
@@ -125,8 +126,8 @@ def test_the_box_takes_a_receipt_only_from_its_office_for_itself_and_keeps_it_be
     other = tmp_path / "other"
     other.mkdir()
     (other / export.MANIFEST).write_text("{}")
-    assert not export.keep_receipt(other, doc), "kept only beside the manifest it names"
-    assert not export.keep_receipt(tmp_path / "gone", doc), "an export already gone"
-    assert export.keep_receipt(copy, doc) and not export.keep_receipt(copy, doc), "kept once"
+    assert not keep_receipt(other, doc), "kept only beside the manifest it names"
+    assert not keep_receipt(tmp_path / "gone", doc), "an export already gone"
+    assert keep_receipt(copy, doc) and not keep_receipt(copy, doc), "kept once"
     assert form.check(json.loads((copy / export.RECEIPT).read_text()), ca.existing_ca(fleet["office"]).public_key())
     assert export.RECEIPT in export.listed(copy, json.loads((copy / export.MANIFEST).read_text()))

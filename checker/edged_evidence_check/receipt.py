@@ -82,13 +82,13 @@ def signed_by(doc: dict[str, Any], office_key_b64: str) -> bool:
 
 def check(doc: Any, ca_key: Ed25519PublicKey) -> dict[str, Any]:
     """The receipt, if the office signed it with a key the CA (`ca_key`) vouches for; else BadReceipt."""
-    doc = form(doc)
-    office = doc.get("office_key")
-    if not signed_by(doc, str(office)):
+    got = form(doc)
+    office = got.get("office_key")
+    if not signed_by(got, str(office)):
         raise BadReceipt("the receipt's signature is not its office key's: it was changed, or forged")
-    e = doc.get("endorsement")
+    e = got.get("endorsement")
     if not (isinstance(e, dict) and e.get("format") == ENDORSEMENT_FORMAT and e.get("office_key") == office
             and e.get("central_key") == raw(ca_key) and _verifies(raw(ca_key), e.get("sig"), _canonical_utf8(e))):
         raise BadReceipt("the key that signed the receipt is not one the office's CA vouches for (its endorsement "
                          "is missing, or not the CA's signature over that key)")
-    return doc
+    return got

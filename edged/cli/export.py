@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -142,42 +141,6 @@ def cmd_export(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         lines.append("  " + _("no C2PA manifest in the clips: {why}").format(why=c2pa.get("why")))
     lines.append("  " + _origin_line(out, result.get("ca")))
     return result, "\n".join(lines)
-
-
-def cmd_export_receipt(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
-    """`edgectl export-receipt EXPORT DIR`: the office's receipt for an export (design/0318), taken
-    from the box's staged copy into the copy handed over, whose manifest must be that export's."""
-    out = Path(args.dir)
-    try:
-        body = bounds.read_small(out, export.MANIFEST)
-    except OSError as exc:
-        raise UsageError(_("{path} holds no export's manifest.json ({why})").format(path=out, why=exc)) from None
-    if (out / export.RECEIPT).exists():
-        raise UsageError(_("{path} already holds {file}").format(path=out, file=export.RECEIPT))
-    piece = call(ctx.socket, "export.read", {"export": args.export, "file": export.RECEIPT, "offset": 0})
-    data = base64.b64decode(piece["data"])
-    try:
-        doc = json.loads(data) if len(data) == piece["size"] else None
-    except ValueError:
-        doc = None
-    if not isinstance(doc, dict) or doc.get("manifest_sha256") != hashlib.sha256(body).hexdigest():
-        raise UsageError(_("the office's receipt for export {export} is not for the export in {path}; nothing "
-                           "written").format(export=args.export, path=out))
-    dir_fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    try:
-        fd = new_file(dir_fd, export.RECEIPT)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    when = core.utc(doc["heard_us"]) if isinstance(doc.get("heard_us"), int) else "-"
-    return {"export": args.export, "dir": str(out), "file": export.RECEIPT, "heard_utc": when}, _(
-        "{file} written to {path}: the office heard of export {export} at {when}").format(
-            file=export.RECEIPT, path=out, export=args.export, when=when)
 
 
 def _origin_line(out: Path, ca_pem: str | None) -> str:
@@ -389,13 +352,6 @@ def register(sub: Verbs) -> None:
     p.add_argument("--receipt", metavar="NAME", help=_("who signed the receipt for the copy (needed where the site's "
                                                        "[policy] asks for a signed receipt)"))
     p.set_defaults(handler=cmd_export)
-
-    p = sub.add_parser("export-receipt", parents=[JSON], help=_("add the office's receipt for an export (its "
-                                                                "signing time on the office's clock) to the copy "
-                                                                "handed over"))
-    p.add_argument("export", type=int, help=_("the export number (from `edgectl export`)"))
-    p.add_argument("dir", metavar="DIR", help=_("the folder the export was written to"))
-    p.set_defaults(handler=cmd_export_receipt)
 
     p = sub.add_parser("verify", parents=[JSON], help=_("check an export folder: clips, manifest and signature (no "
                                                         "daemon needed)"))

@@ -30,7 +30,8 @@ from storage import cameras as camera_table
 from storage import node as node_table
 from storage.states.cameras import DEGRADED, RECORDING
 from storage.catalog import Catalog, CatalogWriter
-from storage.export import evidence as export
+from storage.export import evidence as export, receipt as export_receipt
+from storage.people import retrieval_store
 from storage.time.clock import wait_or_stop, Clock, SYSTEM
 from storage.keys.nodekey import NodeKey
 from storage.outbox import OutboxError
@@ -189,13 +190,12 @@ class Reporting:
         """The receipt in the folder of the export whose manifest it names, and an audit record of it
         (the folder changed); an export already gone, or one with a receipt, is left as it is."""
         digest = doc["manifest_sha256"]
-        row = await self.writer.run(lambda c: next(c.db.query(
-            "SELECT id, out_dir FROM exports WHERE manifest_sha256 = ? ORDER BY id DESC LIMIT 1", [digest]), None))
+        row = await self.writer.run(lambda c: retrieval_store.export_of_manifest(c.db, digest))
         if row is None:
             log.warning("the office's receipt names a manifest (%s) of no export of this box", digest[:16])
             return
         try:
-            kept = await asyncio.to_thread(export.keep_receipt, Path(row["out_dir"]), doc)
+            kept = await asyncio.to_thread(export_receipt.keep_receipt, Path(row["out_dir"]), doc)
         except OSError as exc:
             log.error("the office's receipt for export %d could not be kept: %s", row["id"], exc)
             return

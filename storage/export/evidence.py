@@ -20,7 +20,6 @@ Blocking throughout (file I/O, hashing, PyAV): the daemon calls it from a thread
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import re
@@ -40,7 +39,7 @@ from storage.export import c2pa_claim, c2pa_sign
 from storage.export.copy import copy_camera
 from storage.export.remux import remux_camera
 from storage.export.fmp4 import NotCopyable
-from storage.disk.fsutil import PRIVATE_DIR, fsync_dir, private_dir, replace_durably, write_new
+from storage.disk.fsutil import PRIVATE_DIR, fsync_dir, private_dir, write_new
 from storage.disk.hashing import sha256_file
 
 FORMAT = "edged-export/1"
@@ -343,21 +342,6 @@ def listed(folder: Path, manifest: dict[str, Any]) -> set[str]:
     if isinstance(manifest.get("readme"), dict) and manifest["readme"].get("text"):
         names.add(README)
     return names | {str(c.get("file")) for c in (_clip_entries(manifest) or [])}
-
-
-def keep_receipt(folder: Path, receipt: dict[str, Any]) -> bool:
-    """Keep the office's receipt (mqtt/receipt.py, already checked against the office's key) in the
-    export's folder, if the folder still holds the manifest it names and no receipt yet; whether it
-    was kept. Blocking."""
-    folder = Path(folder)
-    try:
-        body = read_export_file(folder, MANIFEST)
-    except OSError:
-        return False  # gone (handed over and discarded) or not an export: nothing to keep it beside
-    if hashlib.sha256(body).hexdigest() != receipt.get("manifest_sha256") or (folder / RECEIPT).exists():
-        return False
-    replace_durably(folder / RECEIPT, (json.dumps(receipt, indent=1, sort_keys=True) + "\n").encode())
-    return True
 
 
 def _b64(key: Any) -> str:
