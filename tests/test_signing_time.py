@@ -111,6 +111,16 @@ def test_a_receipt_changed_after_the_office_signed_it_is_refused_by_both(fleet, 
     assert code == 1 and "signature is not its office key's" in j["why"], j
 
 
+def test_the_checkers_receipt_holds_edgeds_forms():
+    """The checker's copies of edged's forms (it imports nothing of edged): the endorsement's
+    format and the signed bytes of a command."""
+    from mqtt.commands import canonical
+    from storage.keys.fleetkeys import ENDORSEMENT_FORMAT
+
+    doc = {"cmd": "receipt", "to": "a/b", "heard_us": 1, "x": "\u00e9", "sig": "-"}
+    assert (form.ENDORSEMENT_FORMAT, form.canonical(doc)) == (ENDORSEMENT_FORMAT, canonical(doc))
+
+
 def test_the_box_takes_a_receipt_only_from_its_office_for_itself_and_keeps_it_beside_its_manifest(fleet, copy,
                                                                                                   tmp_path):
     office = ca.central_key(fleet["office"])
