@@ -1,6 +1,7 @@
 """A citizen's redacted copy: how much it hides and what it costs (issue 54; design/0170-0176).
 
     .venv/bin/python -m bench.redaction [--seconds 10] [--every 3]
+    .venv/bin/python -m bench.redaction --crowd [--seconds 10] [--every 3] [--modes faces,everything]
     .venv/bin/python -m bench.redaction --beside-recording 32 [--copy-seconds 600] [--window 60] [--copy-mode faces]
 
 Builds a 1080p20 clip of real faces with known boxes (tests/support/faces.py: the public-domain
@@ -35,6 +36,7 @@ from pathlib import Path
 
 from bench.common import OUT, command_line, environment, log
 from bench.redaction_beside import beside_recording
+from bench.redaction_crowd import crowd_lines
 from storage.disk.hashing import sha256_file
 from storage.redact import job as jobs
 from storage.redact import media, track
@@ -101,7 +103,20 @@ def main() -> None:
     ap.add_argument("--copy-seconds", type=float, default=600.0, help="the copy's footage (--beside-recording)")
     ap.add_argument("--window", type=float, default=60.0, help="seconds before and after the copy (--beside-recording)")
     ap.add_argument("--copy-mode", choices=MODES, default=FACES, help="the copy's mode (--beside-recording)")
+    ap.add_argument("--crowd", action="store_true",
+                    help="the crowd the detector was never tuned on instead (bench/redaction_crowd.py, issue 75)")
+    ap.add_argument("--modes", default=",".join(MODES), help="the modes made (--crowd), comma-separated")
+    ap.add_argument("--fine", default="default", help="the detector's second pass, ACROSS@EVERY or none (--crowd)")
     args = ap.parse_args()
+    if args.crowd:
+        fine = args.fine if args.fine == "default" else None if args.fine == "none" else \
+            [int(v) for v in args.fine.split("@")]
+        for line in crowd_lines(OUT / f"redaction-crowd-{args.fine}-{args.every}-{args.modes.replace(',', '-')}",
+                                args.seconds, args.every, tuple(args.modes.split(",")), fine):
+            log(line)
+        log(f"command: {command_line('bench.redaction')}")
+        log(f"environment: {environment()}")
+        return
     if args.beside_recording:
         for line in beside_recording(args.beside_recording, args.copy_seconds, args.window, args.copy_mode, args.every):
             log(line)

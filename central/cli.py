@@ -8,7 +8,7 @@
     edged-central anchor --node SITE/NODE "edged-head v1 ..." [--json]
     edged-central keys [--out FILE] [--json]  the fleet's node keys, signed by the central key
     edged-central nodes list|accept|revoke|ca|crl   the office's CA: enrolments (design/0097)
-    edged-central apt key|publish|list|entry  the office's APT repository for its boxes (design/0255)
+    edged-central apt key|publish|refresh|keyring|list|entry  the office's APT repository (design/0255, 0333)
     edged-central hash-password              a password hash for [dashboard.accounts.NAME]
     edged-central coverage --site S --camera C [--hours 24] [--json]   a camera's time, counted once
     edged-central archive --month YYYY-MM | restore --file F   a closed month out of the store, and back

@@ -6,7 +6,7 @@ Each key is declared once, as edged's are (storage/declare.py, design/0099 and d
 field of its table's section below, `key(default, read=..., doc=...)`. From it come the reader
 (unknown keys refused, each value read by its `read`, the error naming the field's path), the
 repr (no password, no account's hash, a URL's password as ***), docs/ref/central-config.md and
-systemd/central.example.toml (`python -m edged.docs`). What spans keys (a broker off this machine
+systemd/central.example.toml (`python -m refdocs`). What spans keys (a broker off this machine
 needs TLS, a dashboard on the network needs accounts) is `_checked`, after the sections are read.
 A relative file or folder is the config's folder's.
 """
@@ -28,6 +28,7 @@ from central.intake.quota import Limits
 from central.store.store import Store
 from storage import declare
 from storage.declare import ConfigError as ConfigError, key, parse_duration as parse_duration, redact_url, repr_of
+from central.store.pgstore import open_store
 
 EX_CONFIG = 78
 DEFAULT_TOPIC = "edged/v1/+/+/#"
@@ -287,8 +288,6 @@ class CentralConfig:
         return self.storage.data_dir / "central.db"
 
     def open_store(self, *, readonly: bool = False, migrate: bool = False) -> Store:
-        from central.store.pgstore import open_store
-
         url = (self.storage.read_url or self.storage.url) if readonly else self.storage.url  # readers: the read-only role
         return open_store(url, self.db_path, readonly=readonly, migrate=migrate)
 

@@ -10,6 +10,7 @@ import json
 from typing import Any, Mapping
 
 from central.i18n import N_, Speaker
+from storage import alarm_kinds
 from storage.msg import FOREIGN, Msg, is_stored
 
 # kind -> (title, explanation: what happened and what to do)
@@ -48,6 +49,10 @@ FINDINGS: dict[str, tuple[str, str]] = {
                           N_("By the office's clock the node still holds footage older than its maximum retention, "
                              "and it has told of newer footage since: ask the site why it was not destroyed (a "
                              "clock behind, a stopped retention pass).")),
+    "destruction_unverified": (N_("destruction cannot be verified"),
+                               N_("The office cannot prove this footage's age when it was destroyed: a bound is "
+                                  "missing (the finding names it). Not a breach: make sure the node answers the "
+                                  "office's time requests.")),
     "retention_stopped": (N_("retention pass stopped"),
                           N_("The node reports no destructions while footage it holds is past its maximum: its "
                              "retention has stopped, or its clock keeps footage from being due. Ask the site.")),
@@ -104,9 +109,11 @@ BASES: dict[str, str] = {
     "carried": N_("the office's clock, from what the node said of footage it fetched later (backfill or standby)"),
     "unannounced": N_("the office's clock: the node never announced this footage"),
     "stamps": N_("the node's clock, from its own stamps"),
+    "interval": N_("the office's clock, on an interval with the evidence of each bound"),
     "record": N_("the node's own record of its free space"),
 }
-RETENTION = ("destroyed_early", "min_retention_breached", "kept_past_maximum", "retention_stopped")
+RETENTION = ("destroyed_early", "min_retention_breached", "kept_past_maximum", "retention_stopped",
+             "destruction_unverified")
 UNKNOWN = (N_("finding of another kind"), N_("This office does not know this kind of finding: upgrade it."))
 
 
@@ -164,3 +171,29 @@ def basis(detail: dict[str, object] | None) -> str:
 def words(kind: str) -> tuple[str, str]:
     """(title, explanation) of a finding kind, English keys of the central catalog."""
     return FINDINGS.get(kind, UNKNOWN)
+
+
+# An alarm a box raised (issue 80, design/0342): its kind is declared in storage/alarm_kinds.py, which
+# both programs read, so the office says its title from the same declaration, translated in its
+# catalog as at the box; its message comes with its template and values ("said", from the alarm's
+# `words`) and is said in the sites' language, or in the English a box before issue 80 sent.
+def alarm_title(sp: Speaker, kind: object, key: str) -> str:
+    """An alarm's kind in the sites' language: its declared title; its key for a kind this office
+    does not know (a newer box's)."""
+    declared = alarm_kinds.KINDS.get(kind) if isinstance(kind, str) else None
+    return key if declared is None else sp._(declared.title)
+
+
+def alarm_words(row: Mapping[str, Any]) -> object:
+    """The words an alarm row keeps (the `said` column: its message's template and values), or None."""
+    try:
+        said = json.loads(row.get("said") or "null")
+    except ValueError:
+        return None
+    return said if is_stored(said) else None
+
+
+def alarm_message(sp: Speaker, row: Mapping[str, Any]) -> str:
+    """An alarm's message in the sites' language from its words, else as the box sent it."""
+    text = row.get("message")
+    return sp.said("" if text is None else str(text), row.get("said"))

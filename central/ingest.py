@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import queue
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -30,9 +31,13 @@ from central.intake import subscriber
 from central.config import CentralConfig
 from central.intake.quota import Quotas
 from central.store.store import DURABLE, route
+from central.verifier import clock_samples
 from central.verifier.verifier import Verifier
 from mqtt import commands, office_time, receipt
 from storage.threadname import name_os_thread
+from central import ops
+from central.keys.ca import Enrolled
+from central.keys.keystanding import Register
 
 log = logging.getLogger("edged.central")
 QUEUE_MAX = 256  # batches (central/intake/subscriber.py BATCH messages at most) waiting for the store
@@ -83,8 +88,6 @@ class Ingest:
                 continue
 
     def start(self) -> None:
-        from central import ops
-
         self.members = ops.membership(self)
         self.mqtt.start(_profiled)
         self._thread = threading.Thread(target=_profiled(self._store_loop, "store"), name="central-store",
@@ -150,8 +153,6 @@ class Ingest:
             self.error = exc
             self.stopping.set()
             return
-        from central.keys.ca import Enrolled
-        from central.keys.keystanding import Register
 
         cast = TimeCast(lambda: keylist.central_key(self.cfg.storage.data_dir), self.mqtt.publish, store.now_us)
         verifier = Verifier(store, self.cfg.tz, self.cfg.verify.gap_grace_us, Enrolled(self.cfg.storage.data_dir),
@@ -258,14 +259,18 @@ class TimeCast:
         self.sent_at = now
         try:
             sign = self.key().sign
-            n = 0
+            sent: list[tuple[str, str, int]] = []  # (node, nonce, at_us): its answer is a clock sample (design/0310)
             for row in store.nodes():
                 if not store.lease(row["node"]):
                     continue
-                msg = office_time.time_message(sign, row["node"], self.clock())
-                n += bool(self.publish(f"edged/v1/{row['node']}/cmd/{office_time.VERB}", msg))
-            self.sent += n
-            return n
+                nonce, at = secrets.token_hex(8), self.clock()
+                msg = office_time.time_message(sign, row["node"], at, nonce)
+                if self.publish(f"edged/v1/{row['node']}/cmd/{office_time.VERB}", msg):
+                    sent.append((row["node"], nonce, at))
+            with store.writing(durable=False):
+                clock_samples.asked(store.db, sent, self.clock())
+            self.sent += len(sent)
+            return len(sent)
         except Exception:  # noqa: BLE001 - the next minute tries again
             log.exception("the office's signed time could not be sent")
             return 0

@@ -14,6 +14,11 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from central.intake import leases
+from central.store.store import now_us
+from central.intake.leases import Membership
+from central.intake.takeover import Takeover
+
 log = logging.getLogger("edged.central")
 
 
@@ -38,9 +43,6 @@ def fleet(rows: list[dict[str, Any]], live: tuple[str, ...], now_us: int) -> lis
 def status(store: Any) -> dict[str, Any]:
     """What `edged-central status --json` adds: the instances (PostgreSQL; on SQLite the one
     running instance writes none) and the verification backlog, its oldest message's age."""
-    from central.intake import leases
-    from central.store.store import now_us
-
     row = store.db.execute("SELECT count(*), min(received_us) FROM messages WHERE verified = 0").fetchone()
     out: dict[str, Any] = {"unverified": row[0],
                            "verify_lag_s": 0.0 if row[1] is None else round((now_us() - row[1]) / 1e6, 1)}
@@ -71,12 +73,9 @@ def membership(ingest: Any) -> Any:
         serve(cfg.metrics.listen, ingest)
     if not cfg.storage.url:
         return None
-    from central.intake.leases import Membership
 
     on_read = None
     if cfg.broker.shared_group:  # a dead member's session, taken over and drained (design/0210)
-        from central.intake.takeover import Takeover
-
         ingest.takeover = Takeover(ingest.mqtt.s, cfg.storage.url, cfg.broker.client_id, ingest.put)
         on_read = ingest.takeover.consider
     m = Membership(cfg.storage.url, cfg.broker.client_id, lambda: figures(ingest), on_read)

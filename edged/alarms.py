@@ -47,9 +47,10 @@ class Alarms:
         if new:
             (log.error if severity == "critical" else log.warning)(
                 "ALARM %s (%s): %s", key, severity, message, **logs.fields(camera=camera, alarm=key, kind=k.name))
+            words = {"words": message.stored()} if isinstance(message, Msg) else {}  # said at the office (issue 80)
             await self.publish({"id": key, "action": "raise", "kind": k.name, "severity": severity,
                                 "camera": camera, "message": str(message), "detail": detail,
-                                "at_us": self.clock.now_us()})
+                                "at_us": self.clock.now_us(), **words})
 
     async def clear(self, key: str) -> None:
         """Clear the alarm of that key (`KIND.key(subject)`, or a key read back from the catalog)."""

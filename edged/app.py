@@ -35,7 +35,7 @@ from edged.control.reads import ReadLedger
 from edged.control.status import StatusOps
 from edged.control.time import TimeOps
 from edged.control.waiting import WaitingControl
-from edged.daemon.recording.camera_states import CameraStates
+from edged.daemon.camera_states import CameraStates
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.host_clock import HostClock
 from edged.daemon.inspection_runner import InspectionRunner

@@ -10,6 +10,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from edged.i18n import _
+
+
+def with_package(code: str, package: str | None) -> str:
+    """A version as a person reads it: the code's, and the package's where there is one (`edged
+    --version`, `edgectl status`): on a box, the package's names what is installed (issue 78)."""
+    return _("{version} (package {package})").format(version=code, package=package) if package else code
+
 
 def package_version(prefix: str | None = None) -> str | None:
     try:

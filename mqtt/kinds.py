@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 RETAINED, DURABLE, COMMAND = "retained", "durable", "command"  # a box's state, a box's record, the office's word
-DELIVERIES = (RETAINED, DURABLE, COMMAND)
+LIVE = "live"  # sent at once or never: not retained, never through the outbox (a late one is worth nothing)
+DELIVERIES = (RETAINED, DURABLE, COMMAND, LIVE)
 BOX, OFFICE = "box", "office"  # who publishes it
 SHORT_STR = 256      # characters of a SHORT string (an id, a name, a hash)
 MAX_CAMERAS = 256    # cameras of one birth, ids of one list
@@ -69,6 +70,9 @@ POLICY = Type("policy", "an object whose `min_days` and `max_days` are numbers o
 SIGNED_HEAD = Type("signed_head", "`{seq, hash, at_us, sig}`", test=lambda v: (
     isinstance(v, dict) and UINT.check(v.get("seq")) and SHORT.check(v.get("hash")) and UINT.check(v.get("at_us"))
     and SHORT.check(v.get("sig"))))
+WORDS = Type("words", "a message's template (its English, the catalogs' key) and its values: `{template, params}`, "
+              "said in each reader's language (storage/msg.py)", test=lambda v: (
+                  isinstance(v, dict) and STR.check(v.get("template")) and isinstance(v.get("params", {}), dict)))
 REFUSED = Type("too_large", f"at most {TOO_LARGE} `{{seq, kind, bytes, limit}}`", test=lambda v: (
     isinstance(v, list) and len(v) <= TOO_LARGE and all(
         isinstance(t, dict) and UINT.check(t.get("seq")) and SHORT.check(t.get("kind")) and UINT.check(t.get("bytes"))
@@ -176,9 +180,13 @@ CAMERA = _declare("camera", "camera/{camera}/state", RETAINED, (0,), (
     may("ts_us", UINT), may("recording", BOOL), may("health", SHORT), may("fps", NUM), may("resolution", SHORT))
 
 # durable, QoS 1: each carries the node's `seq` and `ts_us` and waits in the outbox until acknowledged
-ALARM = _declare("alarm", "alarm", DURABLE, (1,), "raise and clear, by stable alarm `id`",
+ALARM = _declare("alarm", "alarm", DURABLE, (1,), (
+    "raise and clear, by stable alarm `id`; a raise names its `kind` (storage/alarm_kinds.py: the office says its "
+    "title), its `message` in English and, from a box since issue 80, its `words`: the message's template and "
+    "values, which the office says in the sites' language"),
                  need("action", SHORT), need("id", ID), may("at_us", UINT), may("kind", SHORT),
-                 may("severity", SHORT), may("camera", SHORT), may("message", STR), verified=True, essential=True)
+                 may("severity", SHORT), may("camera", SHORT), may("message", STR), may("words", WORDS),
+                 verified=True, essential=True)
 AUDIT = _declare("audit", "audit", DURABLE, (1,), (
     "person actions, audit chain heads, every MQTT command (`\"kind\": \"command\"`), each segment backfilled from a "
     "camera's own recording (`\"action\": \"segment.backfilled\"`: camera, path, times, SHA-256; design/0106)"),
@@ -234,6 +242,16 @@ RECEIPT = _declare("receipt", "cmd/receipt", COMMAND, (1,), (
     "SHA-256, the node and the office's time of hearing, with the CA's word for the office's key; the box keeps it "
     "in the export's folder (`office-receipt.json`, design/0318); not a command: never run, answered or recorded"),
     sender=OFFICE)
+
+# live: the box's answer to the office's time request, at once (a late answer is no clock sample: issue 73)
+CLOCK = _declare("clock", "clock", LIVE, (1,), (
+    "the node's answer to each genuine `cmd/time` (signature and address checked), at once and never through the "
+    "outbox: the request's `nonce` and `at_us` echoed, `node_us` (its wall clock when answering), `mono_us` (its "
+    "monotonic clock), `boot` (its boot id), `sig` (Ed25519 by the node key over the canonical JSON of the rest). "
+    "edged-central makes it a clock sample when it answers a nonce it sent that node within 120 s "
+    "(design/0310): the only evidence of a node's clock offset"),
+    need("nonce", SHORT), need("at_us", UINT), need("node_us", UINT), may("mono_us", UINT), may("boot", SHORT),
+    need("sig", SHORT))
 
 BOX_KINDS = tuple(k for k in KINDS.values() if k.sender == BOX)
 DURABLE_KINDS = tuple(k for k in BOX_KINDS if k.durable)

@@ -54,6 +54,7 @@ class Reporter:
                  on_outbox_full: Callable[[bool], None] | None = None,
                  on_command_record: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
                  clock: Clock = SYSTEM, on_office_time: Callable[[int], None] | None = None,
+                 sign_answer: Callable[[bytes], bytes] | None = None, boot: str = "",
                  on_receipt: Callable[[dict[str, Any]], None] | None = None):
         self.cfg = cfg
         self.clock = clock
@@ -75,7 +76,10 @@ class Reporter:
         self._on_command_record = on_command_record
         # the office's signed time (design/0095), off every signed message on cmd/
         self._office_time = None if on_office_time is None else office_time.Listener(
-            self.desk.key, self.desk.target, on_office_time)
+            self.desk.key, self.desk.target, on_office_time,
+            on_question=None if sign_answer is None else self._answer_time)
+        self._sign_answer, self._boot = sign_answer, boot  # the node key's sign, this boot's id (design/0305)
+        self.answered = 0  # the office's time questions answered on `clock`
         self._on_receipt = on_receipt  # the office's receipt for an export (mqtt/receipt.py, design/0318)
         self.retained = Retained(cfg, self.topics, clock, self._retained_extra)  # status, birth, states
         self._conn: Connection | None = None
@@ -456,6 +460,26 @@ class Reporter:
                 self._on_receipt(doc)
         elif verb != office_time.VERB:  # a time message is a clock reading, not a command: never run or recorded
             self.desk.incoming(verb, payload, correlation)
+
+    def _answer_time(self, question: dict[str, Any]) -> None:
+        """The office's question (a genuine `cmd/time`): answered at once on `clock`, live only
+        (design/0305): not connected, no answer (a late one is no clock sample). Out of paho's
+        callback (it is mid-packet), the clocks read as it is sent."""
+        conn = self._conn
+        if conn is None or self._sign_answer is None:
+            return
+        sign = self._sign_answer
+
+        def send() -> None:
+            payload = office_time.answer_message(question, sign, self.clock.now_us(),
+                                                 round(self.clock.monotonic() * 1_000_000), self._boot)
+            try:
+                conn.publish(self.topics.clock, payload, qos=1)
+                self.answered += 1
+            except NotConnected:
+                pass  # the question is lost with the connection: the office asks again in a minute
+
+        asyncio.get_running_loop().call_soon(send)
 
     async def _use_nonce(self, nonce: str, expires_us: int, at_us: int) -> bool:
         return await self.outbox.run(Outbox.use_nonce, nonce, expires_us, at_us)

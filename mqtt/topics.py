@@ -89,6 +89,12 @@ class Topics:
         return self.of(kinds.FOOTAGE)
 
     @property
+    def clock(self) -> str:
+        """The box's signed answer to the office's `cmd/time` question (design/0305): live only, QoS 1,
+        not retained, no seq (a late answer is no clock sample, so it never waits in the outbox)."""
+        return self.of(kinds.CLOCK)
+
+    @property
     def event(self) -> str:
         """Motion events (start, end) of cameras in motion mode."""
         return self.of(kinds.EVENT)

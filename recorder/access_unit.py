@@ -11,13 +11,16 @@ start a picture (H.264 first_mb_in_slice != 0, H.265 first_slice_segment_in_pic_
 camera that stamps two whole pictures alike is not glued into one. The first packet of a
 connection has no timestamp yet: the next one continues it on the codec's word alone.
 
-Per packet this costs one comparison; the copy is paid once per split picture.
+Per packet this costs one comparison; the copy is paid once per split picture. The last picture of
+a stream is checked by decoding its GOP once, at the end (issue 79).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from recorder.picture_size import MAX_PIXELS
 from storage.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -61,15 +64,49 @@ def join(first: Any, second: Any) -> Any:
     return both
 
 
-def access_units(packets: Iterable[Any], video_index: int, codec: str) -> Iterator[Any]:
+# The last picture of a stream that ended (the camera died mid-picture, a datagram of it lost) is
+# handed on only when it decodes whole (issue 79, design/0336): the pictures since the last keyframe
+# are kept (references, no copy) so that it can be decoded once, at the end. Over this many the
+# last picture is not checked and not handed on (one picture of a connection's end).
+GOP_KEPT = 300
+log = logging.getLogger(__name__)
+
+
+def whole(gop: list[Any], last: Any, codec: str, extradata: bytes | None) -> bool:
+    """Whether `last` decodes without an error after the pictures of its GOP (`gop`, from its
+    keyframe), as `ffmpeg -xerror` decodes it: one decoder, one thread, errors raised."""
+    ctx: Any = av.CodecContext.create(codec, "r")  # a video decoder's (its decode is not on CodecContext's type)
+    ctx.thread_count = 1
+    ctx.options = {"err_detect": "explode", "max_pixels": str(MAX_PIXELS)}  # no absurd size allocated
+    if extradata:
+        ctx.extradata = extradata
+    for pkt in gop:
+        try:
+            ctx.decode(av.Packet(bytes(pkt)))
+        except av.error.FFmpegError:
+            pass  # written already; what follows may still decode
+    try:
+        ctx.decode(av.Packet(bytes(last)))
+        ctx.decode(None)
+    except av.error.FFmpegError:
+        return False
+    return True
+
+
+def access_units(packets: Iterable[Any], video_index: int, codec: str, extradata: bytes | None = None,
+                 camera: str = "") -> Iterator[Any]:
     """The demuxer's packets, each video access unit in one packet. A video packet is held back
     until the next video packet shows whether it continues it (one frame of delay); other
-    streams pass straight through."""
+    streams pass straight through. At the stream's end the held one is handed on only if it
+    decodes whole (`whole`: a camera that died mid-picture)."""
     pending = None
+    gop: list[Any] = []  # the pictures handed on since the last keyframe
+    kept = True          # ... all of them
     for pkt in packets:
         if pkt.stream.index != video_index or not pkt.size:
-            if not pkt.size and pending is not None:  # the end of the stream: the held one first
-                yield pending
+            if not pkt.size and pending is not None:  # the end of the stream: the held one first, if whole
+                if _ends_whole(gop if kept else None, pending, codec, extradata, camera):
+                    yield pending
                 pending = None
             yield pkt
             continue
@@ -80,6 +117,24 @@ def access_units(packets: Iterable[Any], video_index: int, codec: str) -> Iterat
                 pending = join(pending, pkt)
                 continue
             yield pending
+            if pending.is_keyframe:
+                gop, kept = [pending], True
+            elif len(gop) < GOP_KEPT:
+                gop.append(pending)
+            else:
+                kept = False
         pending = pkt
-    if pending is not None:
+    if pending is not None and _ends_whole(gop if kept else None, pending, codec, extradata, camera):
         yield pending
+
+
+def _ends_whole(gop: list[Any] | None, last: Any, codec: str, extradata: bytes | None, camera: str) -> bool:
+    """The stream's last picture is whole (`gop` None: its GOP was too long to keep: not known)."""
+    if last.is_keyframe:
+        gop = []
+    ok = gop is not None and whole(gop, last, codec, extradata)
+    if not ok:
+        log.info("camera %s: the last picture before the stream ended %s: not recorded", camera,
+                 "did not decode whole (cut short)" if gop is not None else "could not be checked (a GOP over "
+                 f"{GOP_KEPT} pictures)")
+    return ok

@@ -14,8 +14,6 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any, Callable, cast
 
@@ -23,7 +21,7 @@ from recorder import audio, diagnose
 from recorder.access_unit import access_units
 from recorder.diagnose import scrub
 from recorder.durability import Durability
-from recorder.edged_source import AUTO, EDGED, FFMPEG, EdgedSource
+from recorder.edged_source import AUTO, EDGED, FFMPEG, EdgedSource, reorder_depth_of
 from recorder.opening import open_camera
 from recorder.reader_choice import ReaderChoice
 from recorder.events import Closing, Emit, Opened, SegmentMeta, State
@@ -32,6 +30,7 @@ from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
 from recorder.picture_size import declared_size
 from recorder.read_turns import ReadTurns, drive
 from recorder.segment import SegmentFile, provenance, time_base
+from recorder.settings import Settings as Settings  # recorder.camera.Settings, as imported elsewhere
 from recorder.stats import StatsWindow, mono_us
 from storage.threadname import name_os_thread
 from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, backoff_us
@@ -77,21 +76,6 @@ _NEVER = 1 << 62  # next_sample when image checks are off
 HELD_MAX = 16  # a connection's first pictures held for a decode time (libavformat gives B-frame streams none at first)
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    data_dir: Path
-    segment_us: int
-    fragment_us: int
-    fsync_us: int
-    connect_timeout_us: int
-    read_timeout_us: int
-    reconnect_max_us: int
-    sample_us: int = 10_000_000  # one keyframe per camera this often to the image checks; 0 = off
-    sample_max_us: int = 60_000_000  # ... or less often, to this, to the CPU budget (recorder/sample_budget.py)
-    site: str = ""               # provenance written into each segment file (segment.provenance)
-    node: str = ""
-
-
 class CameraRecorder:
     def __init__(self, camera: dict[str, Any], settings: Settings, emit: Emit, on_closed: Callable[[Closing], None],
                  sampler: ImageSampler | None = None, gate: StorageGate | None = None, clock: Clock = SYSTEM,
@@ -133,6 +117,7 @@ class CameraRecorder:
                                       connect_timeout_us=settings.connect_timeout_us,
                                       read_timeout_us=settings.read_timeout_us) if self.mode == MOTION else None
         self._vstep_us = 0
+        self._vctx: Any = None  # the run's video codec context, as its reader read it (segments' codec, size)
         self._arrival_us = 0
         self._carried: list[Sound] = []  # sound held past the closed segment's last picture, for the next one
         # A segment is cut at FORCED_CUT_LENGTHS segment lengths even without a keyframe (design/0060).
@@ -146,6 +131,7 @@ class CameraRecorder:
         self._size: tuple[int, int] | None = None  # the picture size of the last segment opened (its SPS)
         self._gops: GopTimes | None = None  # this run's times made per GOP, its stamps being broken (design/0150)
         self._said_times = False  # the log has said so for this camera
+        self._stamps_broken = False  # a run of this worker's found the camera's stamps broken (design/0335)
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -260,8 +246,10 @@ class CameraRecorder:
         reanchor = False
         drifted = was_over = False  # the media clock ran past MEDIA_DRIFT_US from monotonic time (per stats window)
         held: list[VideoPacket] = []  # a connection's first pictures without a decode time (libavformat's)
-        gops: GopTimes | None = None  # the camera's stamps are broken: times made per GOP (design/0150)
-        self._gops = gop_key = None  # ... and the camera's decode time of the GOP's keyframe
+        depth = reorder_depth_of(source, video)  # B pictures: times made keep presentation order (design/0335)
+        # Broken stamps: times made per GOP (0150), from the first picture where an earlier run found them (0335)
+        gops = self._gops = GopTimes(vstep, None, depth) if self._stamps_broken else None
+        gop_key = None  # ... and the camera's decode time of the GOP's keyframe
         got_frame = False
         stats = StatsWindow(mono_us())
         samples, sample_us = self.samples, self.settings.sample_us
@@ -269,7 +257,7 @@ class CameraRecorder:
             samples.new_run(video)
         if self.motion is not None:
             self.motion.new_run(video)
-        self._vstep_us = vstep_us
+        self._vstep_us, self._vctx = vstep_us, video.codec_context
         self._arrival_us = source.arrival_us if isinstance(source, EdgedSource) else 0  # its low-water wait
         # A thread's first run samples one interval in: at a restart every camera's keyframe at once
         # would be decoded while the others are still connecting (design/0056).
@@ -283,7 +271,7 @@ class CameraRecorder:
         # Each picture in one packet: a keyframe sent as several slices arrives as several (design/0060).
         packets: Iterator[Any] = c.demux(streams)  # as access_units() gives them: video and audio packets alike
         if not isinstance(source, EdgedSource):  # the edged reader hands whole access units (design/0079)
-            packets = access_units(packets, vindex, video.codec_context.name)
+            packets = access_units(packets, vindex, video.codec_context.name, video.codec_context.extradata, self.id)
         for pkt in packets:
             if pkt is None:  # all that had come is recorded: the reader turns to its next camera
                 yield
@@ -312,7 +300,7 @@ class CameraRecorder:
             else:  # design/0093: no stamp, one stamp for several pictures, or the camera's clock jumped
                 if is_video and gops is None and dts is not None and prev is not None and dts <= prev \
                         and (gop_key is None or gop_key <= dts):  # alike, or back within its GOP, not a jump (0150)
-                    gops = self._gops = self._broken_times(vstep, prev)
+                    gops = self._gops = self._broken_times(vstep, prev, depth)
                     pts, dts = self._made(gops, pkt, pts, dts)
                 tb = time_base(pkt.stream)
                 elapsed = int((mono_us() - mono) / 1_000_000 / tb)
@@ -334,13 +322,18 @@ class CameraRecorder:
                         warm_fixes = self.counters["ts_fixes"]
                     self.counters["ts_fixes"] += 1
                 dts = fixed
-            pkt.dts = dts
             if pts is None or pts < dts:
-                if pts is not None and problem is None:
-                    self.counters["ts_fixes"] += 1  # a picture before its own decode time (a reader's
-                pkt.pts = pts = dts                 # first pictures): re-timed, and counted
+                if pts is not None and gops is None and depth and prev is not None and pkt.is_keyframe and is_video:
+                    # A B-frame camera's keyframe stamped back: its decode time, never back, after it (0335)
+                    gops = self._gops = self._broken_times(vstep, prev, depth)
+                    pts, dts = self._made(gops, pkt, pts, dts)
+                if pts is None or pts < dts:
+                    if pts is not None and problem is None:
+                        self.counters["ts_fixes"] += 1  # a picture before its own decode time (a reader's
+                    pkt.pts = pts = dts                 # first pictures): re-timed, and counted
             elif shift or problem:
                 pkt.pts = pts
+            pkt.dts = dts
             last[idx] = dts
             if not is_video:
                 stats.audio += 1
@@ -445,15 +438,17 @@ class CameraRecorder:
                 stats = StatsWindow(mono, stats)
         return got_frame
 
-    def _broken_times(self, vstep: int, last: int) -> GopTimes:
+    def _broken_times(self, vstep: int, last: int, depth: int) -> GopTimes:
         """The camera stamped a picture alike or back within its GOP: from here to the end of the run
-        its pictures' times are made per GOP, the camera's kept beside (design/0150); said once."""
+        its pictures' times are made per GOP, the camera's kept beside (design/0150), and from the
+        first picture of each later run (design/0335); said once."""
+        self._stamps_broken = True
         if not self._said_times:
             self._said_times = True
             log.warning("camera %s: it stamps its pictures alike or out of order: the recorder writes its own "
                         "times (one frame apart, per GOP) and keeps the camera's beside them", self.id,
                         **logs.fields(camera=self.id))
-        return GopTimes(vstep, last)
+        return GopTimes(vstep, last, depth)
 
     def _made(self, gops: GopTimes, pkt: VideoPacket, pts: int | None, dts: int) -> tuple[int, int]:
         """One picture's made times, set on it; where they differ from the camera's, counted (the
@@ -563,7 +558,9 @@ class CameraRecorder:
             seg.write(item, False)
         self.seg_rel = relpath
         self.seg_end = wall
-        ctx = stream.codec_context
+        # The reader's codec (the edged reader's packets belong to a copied stream, whose context names
+        # an encoder, libx264, and keeps the connection's first size: issue 79, design/0337)
+        ctx = self._vctx or stream.codec_context
         # The picture size of this segment's own SPS (its keyframe's, in band), the stream's otherwise:
         # a camera whose resolution was changed says so in its next keyframe (design/0093).
         size = self._size = declared_size(ctx.name, bytes(pkt)) or (ctx.width, ctx.height)

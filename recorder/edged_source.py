@@ -334,3 +334,12 @@ def explain(fail: RtspFailure, url: str, timeout_s: float) -> tuple[str, str]:
 def is_rtsp(url: str) -> bool:
     return url.lower().startswith("rtsp://")
 
+
+def reorder_depth_of(source: Any, video: Any) -> int:
+    """A run's stream's reorder depth (B pictures; design/0335): the edged reader's, or the SPS's
+    in libavformat's extradata, or 2 where FFmpeg saw B pictures and the SPS does not say."""
+    if isinstance(source, EdgedSource):
+        return source.depth or 0
+    ctx = video.codec_context
+    depth = picture_size.reorder_depth(ctx.name, ctx.extradata)
+    return depth if depth is not None else (2 if getattr(ctx, "has_b_frames", 0) else 0)

@@ -180,6 +180,10 @@ class DecodeTimes:
         self._seen = 0
         self._last = None
 
+    def after(self, last: int) -> None:
+        """Decode times from here come after `last` (times made from the middle of a run, 0150)."""
+        self._last = last
+
     def dts(self, pts: int) -> int:
         depth, buf, last = self.depth, self._buf, self._last
         if not depth and buf and pts >= buf[0]:
@@ -247,15 +251,20 @@ class RtpTimes:
 # to the end of the run: each picture one frame after the last, a frame being the camera's own
 # keyframe interval over the pictures between (its frame rate, per GOP), each keyframe at the
 # camera's keyframe time where that is ahead. The camera's presentation times are kept beside.
+# A stream with B pictures (a reorder depth) keeps the camera's presentation order instead: its
+# pictures at the camera's presentation times moved alike per GOP, each keyframe after every
+# picture already shown, decode times from the depth (design/0335, issue 79).
 KEPT_MAX = 20_000  # camera times held for segments not yet closed (a live-only camera writes none)
 
 
 class GopTimes:
-    """Monotonic, plausible times for a camera whose own are broken, in the stream's ticks."""
+    """Monotonic, plausible times for a camera whose own are broken, in the stream's ticks. `last`:
+    the last decode time written (None: none yet, the run's first picture keeps its own); `depth`:
+    the stream's reorder depth (0: no B pictures)."""
 
-    __slots__ = ("step", "pace", "last", "offset", "key_cam", "count", "kept")
+    __slots__ = ("step", "pace", "last", "offset", "key_cam", "count", "kept", "decode", "top")
 
-    def __init__(self, step: int, last: int):
+    def __init__(self, step: int, last: int | None, depth: int = 0):
         self.step = max(step, 1)  # the stream's declared frame
         self.pace = self.step     # this GOP's frame: the camera's last keyframe interval per picture
         self.last = last          # the last decode time written
@@ -263,12 +272,23 @@ class GopTimes:
         self.key_cam: int | None = None  # the camera's decode time of this GOP's keyframe
         self.count = 0            # pictures of this GOP so far
         self.kept: list[tuple[int, int, int]] = []  # (written dts, written pts, camera pts) where they differ
+        # B pictures: decode times from the written presentation times, and the greatest of those
+        self.decode = DecodeTimes(depth, self.step) if depth > 0 else None
+        self.top: int | None = None
+        if self.decode is not None and last is not None:
+            self.decode.after(last)
 
     def stamp(self, pts: int | None, dts: int, key: bool, camera: int | None) -> tuple[int, int, bool]:
         """(pts, dts, moved) to write for a picture the camera stamped (pts, dts); `camera` is its
         presentation time as the camera sent it (before any shift of a clock jump)."""
+        if self.decode is not None:
+            return self._shown(dts if pts is None else pts, key, camera)
         last, step = self.last, self.step
-        if key:
+        if last is None:  # the run's first picture (a camera known to stamp wrongly): its own time
+            if key:
+                self.key_cam, self.count = dts, 0
+            new = dts
+        elif key:
             if self.key_cam is not None and self.count and dts > self.key_cam:
                 self.pace = min(max((dts - self.key_cam) // self.count, step // 2, 1), 2 * step)
             self.key_cam, self.count = dts, 0
@@ -280,13 +300,39 @@ class GopTimes:
         self.count += 1
         self.last = new
         out = new + (pts - dts if pts is not None and pts > dts else 0)  # B pictures keep their reorder
+        return out, new, self._keep(new, out, pts, camera)
+
+    def _shown(self, pts: int, key: bool, camera: int | None) -> tuple[int, int, bool]:
+        """A stream with B pictures: the camera's decode times say nothing (derived from
+        presentation times that went back), its presentation times keep the pictures' order
+        within a GOP. Each picture at its presentation time plus the GOP's offset, a keyframe
+        (and the first picture made) after every picture already written is shown; decode times
+        from the reorder depth over the written times, as libavformat derives them."""
+        decode, top, step = self.decode, self.top, self.step
+        assert decode is not None
+        if key or top is None:
+            if top is None:  # the greatest written before is not known: at most 2 x depth frames past the
+                last = self.last  # last decode time; the decode times of the first `depth` come before it
+                floor = None if last is None else last + (2 * decode.depth + 1) * step
+            else:
+                floor = top + step
+            target = pts + self.offset
+            new = target if floor is None or target >= floor - step // 2 else floor
+            self.offset = new - pts
+        else:
+            new = pts + self.offset
+        self.top = new if top is None or new > top else top
+        dts = self.last = decode.dts(new)
+        return new, dts, self._keep(dts, new, pts, camera)
+
+    def _keep(self, dts: int, out: int, pts: int | None, camera: int | None) -> bool:
         moved = out != pts
         if moved and camera is not None:
             kept = self.kept
             if len(kept) >= KEPT_MAX:
                 del kept[:KEPT_MAX // 2]
-            kept.append((new, out, camera))
-        return out, new, moved
+            kept.append((dts, out, camera))
+        return moved
 
     def take(self, upto: int) -> list[tuple[int, int]]:
         """The (written pts, camera pts) of the pictures written up to decode time `upto` (a

@@ -2,7 +2,7 @@
 since issue 57, design/0283): a section is a frozen dataclass whose fields say, in their metadata,
 the TOML key, how it is read, what it means and an example. The parser, the repr, the example
 config and the reference pages (docs/ref/config.md, docs/ref/central-config.md) all come from that
-one declaration, so a new key is one field: `python -m edged.docs` rewrites the pages
+one declaration, so a new key is one field: `python -m refdocs` rewrites the pages
 (tests/test_docs.py fails while they are stale).
 
     reader: str = key("auto", read=_reader, doc='RTSP reader: "auto", "edged" or "ffmpeg"')

@@ -102,6 +102,13 @@ def whole_prefix(path: Path) -> Whole:
     return Whole(end=end if have_moov else 0, fragments=fragments, finished=finished)
 
 
+def header_only(path: Path) -> bool:
+    """The file is a segment's header and nothing else (ftyp and moov, no byte of a fragment): what a
+    kill leaves when it comes as a segment opens, before its first fragment. It holds no picture."""
+    whole = whole_prefix(path)
+    return whole.end > 0 and whole.fragments == 0 and whole.end == os.path.getsize(path)
+
+
 def cut_to_whole(path: Path) -> Whole:
     """Truncate a crashed segment to its last whole fragment (no-op for a finished file)."""
     whole = whole_prefix(path)

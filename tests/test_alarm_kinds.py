@@ -146,6 +146,7 @@ def test_raising_takes_the_severity_from_the_registry_and_maintenance_downgrades
 # anywhere, code or tests, a literal one or two letters off a declared kind is a misspelling.
 CODE = ("edged", "recorder", "storage", "mqtt", "central")
 NOT_A_KIND = {  # (module, literal): why the literal is not the alarm kind
+    ("mqtt/kinds.py", "ethics"): "the wire's message kind of that name (its topic `ethics`, design/0340)",
     ("edged/cli/edgectl.py", "disk_full"): "the status answer's disk_full field (the disk's state)",
     ("edged/control/status.py", "disk_full"): "the node table's disk_full column",
     ("edged/daemon/disk_floor.py", "disk_full"): "the node table's disk_full column",

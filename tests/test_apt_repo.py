@@ -10,6 +10,7 @@ signing. Each box is apt with a state, cache and sources of its own (APT_CONFIG)
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -18,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from central import apt_repo
+from central import apt_keys, apt_repo
 from central.cli import main as cli_main
+from storage.time.clock import SYSTEM
 
 pytestmark = pytest.mark.skipif(not all(shutil.which(t) for t in ("gpg", "apt-get", "dpkg-deb")),
                                 reason="needs gpg, apt and dpkg (Debian)")
@@ -98,7 +100,9 @@ def test_indexes_as_apt_reads_them():
     assert apt_repo.parse_stanzas(apt_repo.packages_index(stanzas)) == sorted(stanzas, key=lambda s: s["Package"])
     rel = apt_repo.release_text("pilot", {"main/binary-amd64/Packages": b"x"}, 1_764_000_000_000_000)
     assert "Suite: pilot\nCodename: pilot\nDate: Mon, 24 Nov 2025 16:00:00 UTC\n" in rel
+    assert apt_repo.VALID_DAYS == 7 and "\nValid-Until: Mon, 01 Dec 2025 16:00:00 UTC\n" in rel
     assert rel.endswith(f"SHA256:\n {hashlib.sha256(b'x').hexdigest()} 1 main/binary-amd64/Packages\n")
+    assert apt_repo.box_entry("http://x/", "stable").endswith(f"Signed-By: {apt_repo.KEYRING}\n")
     entry = apt_repo.box_entry("http://apt.office.example/", "stable", "-----BEGIN-----\n\nAB\n-----END-----\n")
     assert entry.endswith("Signed-By:\n -----BEGIN-----\n .\n AB\n -----END-----\n")
     assert apt_repo.parse_stanzas(entry)[0]["Suites"] == "stable"
@@ -111,13 +115,22 @@ def test_the_signing_key_is_kept_apart_from_the_ca(tmp_path, capsys):
     o.cli("key", "--gnupghome", str(o.repo / "key"), "--repo", str(o.repo), code=2)
     assert "overlap" in capsys.readouterr().err
     assert not (o.office / "apt-key").exists() and not (o.repo / "key").exists()
+    # An existing folder that is not the key's own (0755, as /srv is) is refused, its mode untouched:
+    # the command chmods only the folder it makes (issue 74).
+    srv = tmp_path / "srv"
+    srv.mkdir(mode=0o755)
+    srv.chmod(0o755)
+    capsys.readouterr()
+    o.cli("key", "--gnupghome", str(srv), "--repo", str(o.repo), code=2)
+    assert "mode 0700" in capsys.readouterr().err and (srv.stat().st_mode & 0o777) == 0o755
+    assert not list(srv.iterdir())
     o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))
     assert (o.home.stat().st_mode & 0o777) == 0o700
-    public = (o.repo / apt_repo.KEY_FILE).read_text()
+    public = (o.repo / apt_keys.KEY_FILE).read_text()
     assert "BEGIN PGP PUBLIC KEY BLOCK" in public and "PRIVATE" not in public
-    first = apt_repo.fingerprint(o.home)
+    first = apt_keys.fingerprint(o.home)
     o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))   # again: the same key, not a second one
-    assert apt_repo.fingerprint(o.home) == first
+    assert apt_keys.fingerprint(o.home) == first
 
 
 def test_a_staged_rollout_a_pin_and_a_rollback_from_the_repository(tmp_path, capsys):
@@ -129,7 +142,8 @@ def test_a_staged_rollout_a_pin_and_a_rollback_from_the_repository(tmp_path, cap
     o.cli("publish", "--repo", str(o.repo), "--gnupghome", str(o.home), "--dist", "pilot", str(a), str(b))
     url = f"file:{o.repo}"
     for dist in ("pilot", "stable"):
-        o.cli("entry", "--repo", str(o.repo), "--url", url, "--dist", dist, "--out", str(tmp_path / f"{dist}.sources"))
+        o.cli("entry", "--repo", str(o.repo), "--url", url, "--dist", dist, "--out", str(tmp_path / f"{dist}.sources"),
+              "--gnupghome", str(o.home), "--inline")
     pilot = Box(tmp_path / "box-pilot", (tmp_path / "pilot.sources").read_text())
     stable = Box(tmp_path / "box-stable", (tmp_path / "stable.sources").read_text())
     for box in (pilot, stable):
@@ -162,11 +176,11 @@ def test_a_box_refuses_another_key_and_a_changed_index(tmp_path, capsys):
     o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))
     o.cli("publish", "--repo", str(o.repo), "--gnupghome", str(o.home), "--dist", "stable", str(a))
     url = f"file:{o.repo}"
-    right = apt_repo.entry(o.repo, url, "stable")
+    right = apt_repo.entry(o.repo, url, "stable", home=o.home, inline=True)
     # Someone else's key (a second repository's): the box's entry names only the office's.
     other = Office(tmp_path / "other")
     other.cli("key", "--gnupghome", str(other.home), "--repo", str(other.repo))
-    wrong = apt_repo.box_entry(url, "stable", (other.repo / apt_repo.KEY_FILE).read_text())
+    wrong = apt_repo.box_entry(url, "stable", (other.repo / apt_keys.KEY_FILE).read_text())
     r = Box(tmp_path / "box-wrong", wrong).update(check=False)
     assert "NO_PUBKEY" in r.stderr or "not signed" in r.stderr, r.stderr
     assert Box(tmp_path / "box-wrong", wrong).candidate() == ""
@@ -196,3 +210,95 @@ def test_a_published_version_never_changes_under_the_boxes(tmp_path, capsys):
     assert "new version" in capsys.readouterr().err
     assert (o.repo / f"pool/main/edged/edged_{A}_amd64.deb").read_bytes() == a.read_bytes()
     assert not (o.repo / "dists/stable").exists()
+
+
+def test_the_entry_takes_the_key_from_its_holder_never_the_served_file(tmp_path, capsys):
+    """issue 74: a key file swapped in the served folder is refused by `apt entry`, which takes the key
+    from its holder (the key's folder) or checks the served one against the holder's fingerprint; and
+    the distribution's InRelease must verify with it."""
+    o = Office(tmp_path)
+    o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))
+    o.cli("publish", "--repo", str(o.repo), "--gnupghome", str(o.home), "--dist", "stable",
+          str(deb(tmp_path / "dist", "edged", A)))
+    fpr, url = apt_keys.fingerprint(o.home), f"file:{o.repo}"
+    out = str(tmp_path / "edged.sources")
+    capsys.readouterr()
+    o.cli("entry", "--repo", str(o.repo), "--url", url, "--dist", "stable", "--out", out, code=2)
+    assert "never trusted" in capsys.readouterr().err and not Path(out).exists()
+    o.cli("entry", "--repo", str(o.repo), "--url", url, "--dist", "stable", "--fingerprint", fpr, "--inline", "--out", out)
+    Box(tmp_path / "box", Path(out).read_text()).update()
+    # The served file swapped for a forger's key: refused by fingerprint; from the holder, the real key.
+    other = Office(tmp_path / "other")
+    other.cli("key", "--gnupghome", str(other.home), "--repo", str(other.repo))
+    shutil.copy(other.repo / apt_keys.KEY_FILE, o.repo / apt_keys.KEY_FILE)
+    capsys.readouterr()
+    o.cli("entry", "--repo", str(o.repo), "--url", url, "--dist", "stable", "--fingerprint", fpr, "--inline", code=2)
+    err = capsys.readouterr().err
+    assert "is not " + fpr in err and apt_keys.fingerprint(other.home) in err, err
+    good = apt_repo.entry(o.repo, url, "stable", home=o.home, inline=True)
+    Box(tmp_path / "box-holder", good).update()
+    # The forger also re-signed the index with their key: the holder's key does not verify it.
+    o.cli("publish", "--repo", str(o.repo), "--gnupghome", str(other.home), "--dist", "stable",
+          str(deb(tmp_path / "dist-x", "edged", B)))
+    with pytest.raises(apt_keys.AptError, match="not signed by the holder's key"):
+        apt_repo.entry(o.repo, url, "stable", home=o.home)
+
+
+def test_a_frozen_index_expires_and_the_offices_refresh_keeps_it_current(tmp_path):
+    """issue 74: every Release carries Valid-Until; a copy frozen (or replayed) past it is refused by
+    apt; `apt refresh` signs it again with the same indexes."""
+    o = Office(tmp_path)
+    o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))
+    now = SYSTEM.now_us()
+    apt_repo.publish(o.repo, o.home, o.office, "stable", [deb(tmp_path / "dist", "edged", A)],
+                     now - (apt_repo.VALID_DAYS + 1) * apt_repo.DAY_US)
+    index = (o.repo / "dists/stable/main/binary-amd64/Packages").read_bytes()
+    box = Box(tmp_path / "box", apt_repo.entry(o.repo, f"file:{o.repo}", "stable", home=o.home, inline=True))
+    r = box.update(check=False)
+    assert "expired" in r.stderr and box.candidate() == "", r.stderr
+    o.cli("refresh", "--repo", str(o.repo), "--gnupghome", str(o.home))
+    release = (o.repo / "dists/stable/Release").read_text()
+    until = re.search(r"^Valid-Until: (.*)$", release, re.M)
+    assert until and (o.repo / "dists/stable/main/binary-amd64/Packages").read_bytes() == index
+    box.update()
+    assert box.candidate() == A
+
+
+def test_a_renewed_key_reaches_the_boxes_through_the_keyring_package(tmp_path, capsys):
+    """design/0333: the entry names the keyring package's file; a renewed key is published in a new
+    keyring package while both keys sign; a box that upgraded it follows the office onto the new key
+    alone, one that did not is refused, and no file was placed on a box by hand."""
+    o = Office(tmp_path)
+    o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))
+    o.cli("publish", "--repo", str(o.repo), "--gnupghome", str(o.home), "--dist", "stable",
+          str(deb(tmp_path / "dist", "edged", A)))
+    capsys.readouterr()
+    o.cli("keyring", "--repo", str(o.repo), "--gnupghome", str(o.home), "--json")
+    first = Path(json.loads(capsys.readouterr().out)["path"])
+
+    def box_with(name: str, keyring_deb: Path) -> Box:
+        root = tmp_path / name
+        (root / "fs").mkdir(parents=True)
+        subprocess.run(["dpkg-deb", "-x", str(keyring_deb), str(root / "fs")], check=True)
+        ring = root / "fs" / apt_repo.KEYRING.lstrip("/")
+        return Box(root, apt_repo.entry(o.repo, f"file:{o.repo}", "stable", home=o.home, keyring_path=str(ring)))
+
+    upgraded, stale = box_with("box-up", first), box_with("box-stale", first)
+    for box in (upgraded, stale):
+        box.update()
+    old = apt_keys.fingerprint(o.home)
+    o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo), "--renew")
+    o.cli("keyring", "--repo", str(o.repo), "--gnupghome", str(o.home))   # published, signed by both keys
+    for box in (upgraded, stale):
+        box.update()
+    version = upgraded.candidate(apt_repo.KEYRING_PACKAGE)
+    assert version and version != first.name.split("_")[1]
+    upgraded.apt("apt-get", "download", f"{apt_repo.KEYRING_PACKAGE}={version}")
+    got = next((upgraded.root / "got").glob("*.deb"))
+    subprocess.run(["dpkg-deb", "-x", str(got), str(upgraded.root / "fs")], check=True)
+    o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo), "--retire", old)
+    o.cli("refresh", "--repo", str(o.repo), "--gnupghome", str(o.home))   # the new key alone
+    assert apt_keys.fingerprints(o.home) != [old] and old not in apt_keys.fingerprints(o.home)
+    upgraded.update()
+    r = stale.update(check=False)
+    assert "NO_PUBKEY" in r.stderr or "not signed" in r.stderr or "signature" in r.stderr, r.stderr

@@ -25,7 +25,7 @@ import recorder.camera as camera_module
 from recorder import rtp
 from storage import mp4
 from recorder.camera import CameraRecorder, Settings
-from recorder.timeline import DecodeTimes
+from recorder.timeline import DecodeTimes, RtpTimes
 from storage.time.clock import FakeClock
 from storage.disk.layout import parse_relpath
 from tests.support import rtp_captures
@@ -242,3 +242,91 @@ def test_pictures_stamped_alike_keep_the_cameras_times_beside(tmp_path, clip, mo
         box = mp4.camera_times(tmp_path / "data" / seg["path"])
         assert box is not None and len(box["pictures"]) == seg["retimed"] > 0  # type: ignore[arg-type]
         assert all(c == (c // (GOP * FRAME)) * GOP * FRAME for _p, c in box["pictures"])  # type: ignore[union-attr]
+
+
+def _bframe_pictures(tmp_path: Path, seconds: int, bframes: int = 2) -> tuple[list[tuple[bytes, bool, int]], Path]:
+    """x264 with B pictures (high profile): each access unit in decode order with its presentation
+    time (90 kHz), as RTP carries it, and the stream as a file (its codec context, as the reader's)."""
+    raw, ts = tmp_path / "bf.h264", tmp_path / "bf.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=20", "-t", str(seconds),
+                    "-c:v", "libx264", "-profile:v", "high", "-bf", str(bframes), "-g", str(GOP),
+                    "-pix_fmt", "yuv420p", "-f", "mpegts", str(ts)], check=True, timeout=120)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(ts), "-c", "copy", "-f", "h264", str(raw)], check=True, timeout=60)
+    with av.open(str(ts)) as c:
+        packets = [(bytes(p), bool(p.is_keyframe), p.pts) for p in c.demux(c.streams.video[0]) if p.size]
+    first = min(p for _d, _k, p in packets)
+    return [(d, k, p - first) for d, k, p in packets], raw
+
+
+def _lavf_dts(depth: int) -> Any:
+    """Decode times as libavformat derives them (demux.c compute_pkt_fields: each pts replaces the
+    least of a sorted buffer of depth + 1, the decode time is the least left), which may go back."""
+    buf: list[int | None] = [None] * (depth + 1)
+
+    def dts(pts: int) -> int | None:
+        buf[0] = pts
+        buf.sort(key=lambda v: -(1 << 62) if v is None else v)
+        return buf[0]
+    return dts
+
+
+@pytest.fixture(scope="module")
+def bframes(tmp_path_factory) -> tuple[list[tuple[bytes, bool, int]], Path]:
+    return _bframe_pictures(tmp_path_factory.mktemp("bf"), 6)
+
+
+@pytest.mark.parametrize("back_s", [1.15, 0.5])
+@pytest.mark.parametrize("reader", ["edged", "ffmpeg"])
+def test_a_b_frame_cameras_keyframe_stamped_back_keeps_presentation_order(tmp_path, monkeypatch, bframes, back_s, reader):
+    """Issue 79: a B-frame camera (x264 high, 2 B) whose keyframe stamp steps back (a second client
+    joining its shared stream mid-GOP), its decode times derived as the edged reader derives them:
+    the times made per GOP (design/0150, 0335) keep the camera's presentation order (the keyframe
+    after every picture already shown), so every file decodes under `-xerror` with presentation
+    times that increase, every picture kept."""
+    units, raw = bframes
+    keys = [i for i, (_d, k, _p) in enumerate(units) if k]
+    at = keys[2]  # the 3rd keyframe (main 20104f33: 3 of these 4 fail; at the 2nd keyframe too)
+    times, lavf = RtpTimes(0, 2, FRAME), _lavf_dts(2)
+    pictures = []
+    for i, (data, k, pts) in enumerate(units):
+        cam = pts - (round(back_s * 90000) if i >= at else 0)
+        p, d = times.stamp(cam) if reader == "edged" else (cam, lavf(cam))
+        pictures.append((data, k, p, d))
+    closed = _record(tmp_path, raw, [[]], monkeypatch, pictures)
+    assert sum(s["frames"] for s in closed) == len(units)
+    for seg in closed:
+        frames = _decoded(tmp_path / "data" / seg["path"])
+        assert frames == sorted(frames) and len(set(frames)) == len(frames), (seg["path"], frames)
+    assert sum(s["retimed"] for s in closed) > 0  # the times after the step are the recorder's, kept beside
+
+
+def _decoded(path: Path) -> list[int]:
+    with av.open(str(path)) as c:
+        return [f.pts for f in c.decode(c.streams.video[0])]
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_vlcs_first_gop_after_every_reconnect_is_made_like_the_rest(tmp_path, clip, monkeypatch, known):
+    """Issue 79: VLC's server restarted, three connects a run: the first segment after each
+    reconnect kept VLC's own times for its first GOP (0.1 s apart, its keyframe 3.9 s on). A camera
+    that an earlier run of the worker found stamping wrongly has its times made from the first
+    picture of each later run (design/0335): every file one frame apart but the very first GOP."""
+    if not known:  # without the rule, each run's first GOP keeps the camera's times (the test can fail)
+        made = camera_module.CameraRecorder._broken_times
+
+        def forgetting(self: CameraRecorder, *args: Any) -> Any:
+            gops = made(self, *args)
+            self._stamps_broken = False
+            return gops
+        monkeypatch.setattr(camera_module.CameraRecorder, "_broken_times", forgetting)
+    stamps = [(i - i % GOP) * FRAME + (i % GOP) * 2 * FRAME for i in range(GOP * 3)]
+    closed = _record(tmp_path, clip, [stamps, stamps, stamps], monkeypatch)
+    assert sum(s["frames"] for s in closed) == 3 * GOP * 3
+    firsts = [closed[0]] + [closed[i + 1] for i, s in enumerate(closed[:-1]) if s["reason"] == "disconnect"]
+    assert len(firsts) == 3
+    steps = [{b - a for a, b in zip(s["pts"], s["pts"][1:])} for s in firsts[1:]]
+    if known:
+        assert steps == [{FRAME}, {FRAME}], steps
+    else:
+        assert all(2 * FRAME in st for st in steps), steps
+

@@ -23,6 +23,7 @@ from central.keys import ca, keystanding
 from central import finding_words
 from central.intake import intake, plausible, quota
 from central.report import month
+from storage.time import interval
 from central.checks import node_births, verdicts, verify
 from central.i18n import Speaker
 from central.store.store import Store, now_us
@@ -57,20 +58,28 @@ def _head(key: NodeKey, seq: int, digest: str) -> dict[str, Any]:
 
 
 def _range(first: int, heard_us: int) -> verdicts.Range:
-    return verdicts.Range(first, first + 9, verdicts.Heard(heard_us))
+    return verdicts.Range(first, first + 9, verdicts.Heard(heard_us, heard_us))
+
+
+TRUE = interval.ClockLine([interval.Sample(t, t, t + 1_000_000, "b") for t in range(T0 - 100 * DAY, T0 + DAY,
+                                                                                       3_600_000_000)])
 
 
 def _destruction(reason: str, age_days: float, **more: Any) -> verdicts.Verdict:
     d = {"camera": "cam1", "reason": reason, "start_us": T0 - int(age_days * DAY) - 60_000_000,
          "end_us": T0 - int(age_days * DAY), "destroyed_us": T0, "segment_id": 41, **more}
-    return verdicts.judge(d, heard=None, reported_us=T0, min_days=30, max_days=60, announced_from=None)
+    return verdicts.judge(d, heard=None, reported_us=T0, min_days=30, max_days=60)
 
 
-def _by_office(reason: str) -> verdicts.Verdict | None:
+def _by_office(reason: str, recorded_days: float = 2, line: bool = True) -> verdicts.Verdict | None:
+    """Recorded ``recorded_days`` before T0 by the office's samples (its stamps say 100 days), destroyed at T0."""
     d = {"camera": "cam1", "reason": reason, "start_us": T0 - 100 * DAY, "end_us": T0 - 100 * DAY + 60_000_000,
          "destroyed_us": T0, "segment_id": 41}
-    return verdicts.by_office(d, heard=verdicts.Heard(T0 - 2 * DAY), reported_us=T0, min_days=30, max_days=60,
-                              announced_from=None)
+    ahead = int((100 - recorded_days) * DAY)  # its clock was this far behind when it recorded: true since
+    samples = [interval.Sample(t, t - ahead if t < T0 - int(recorded_days * DAY) + DAY // 2 else t, t + 1_000_000, "b")
+               for t in range(T0 - 200 * DAY, T0 + DAY, 3_600_000_000)] if line else []
+    return verdicts.by_office(d, heard=None, reported_us=T0, min_days=30, max_days=60,
+                              line=interval.ClockLine(samples))
 
 
 def _breach(v: verdicts.Verdict | None) -> verify.Finding:
@@ -135,12 +144,14 @@ WORDS: list[tuple[str, Callable[[], Any]]] = [
     ("destroyed for another reason", lambda: _breach(_destruction("whim", 5))),
     ("destroyed early by the office's clock", lambda: _breach(_by_office("max_retention"))),
     ("destroyed below the minimum by the office's clock", lambda: _breach(_by_office("capacity"))),
-    ("destroyed unannounced", lambda: _breach(verdicts.by_office(
-        {"reason": "max_retention", "segment_id": 50, "destroyed_us": T0, "end_us": T0 - DAY}, heard=None,
-        reported_us=T0, min_days=30, max_days=60, announced_from=10))),
-    ("kept past its maximum", lambda: verdicts.kept(_range(1, T0 - 90 * DAY), _range(100, T0), 60, [])),
-    ("retention stopped", lambda: [verdicts.stopped(_range(1, T0 - 90 * DAY), _range(100, T0), 60, [], None),
-                                   verdicts.stopped(_range(1, T0 - 90 * DAY), _range(100, T0), 60, [], T0 - 5 * DAY)]),
+    ("destroyed past its maximum by the office's clock", lambda: _breach(_by_office("max_retention", 90))),
+    ("a destruction the office cannot verify", lambda: [_breach(_by_office(r, line=False)) for r in
+                                                         ("max_retention", "capacity")]),
+    ("kept past its maximum by its own stamps", lambda: _breach(_destruction("max_retention", 70))),
+    ("kept past its maximum", lambda: verdicts.kept(_range(1, T0 - 90 * DAY), _range(100, T0), 60, [], TRUE)),
+    ("retention stopped", lambda: [verdicts.stopped(_range(1, T0 - 90 * DAY), _range(100, T0), 60, [], None, TRUE),
+                                   verdicts.stopped(_range(1, T0 - 90 * DAY), _range(100, T0), 60, [], T0 - 5 * DAY,
+                                                    TRUE)]),
     ("a key never enrolled", lambda: ca.birth_findings(ALLOWED, BIRTH)),
     ("a revoked key's birth", lambda: keystanding.birth_findings(
         keystanding.Standing(keystanding.REVOKED, T0 - DAY), BIRTH, T0)),

@@ -21,7 +21,8 @@ T0 = 1_795_000_000_000_000
 
 VALUES = [None, True, False, 0, 1, -1, 2**62, 1.5, -0.0, "", "x", "x" * 256, "x" * 257, {}, {"id": "a"},
           {"seq": 1, "hash": "h", "at_us": 1, "sig": "s"}, {"min_days": 1, "max_days": None}, {"max_days": "x"},
-          [], [{"id": "a"}], [{"id": 1}], [1], ["a"], ["a" * 257]]
+          [], [{"id": "a"}], [{"id": 1}], [1], ["a"], ["a" * 257], {"template": "t", "params": {}},
+          {"template": 1}, {"template": "t", "params": [1]}]
 BASE = {"seq": T0, "ts_us": T0}
 
 
@@ -61,6 +62,7 @@ def test_the_fast_field_tests_agree_with_the_fields(what):
 
 def _valid(what: str, name: str):
     for v in [1, "x", True, {"seq": 1, "hash": "h", "at_us": 1, "sig": "s"}, [{"id": "a"}], ["a"], {},
+              {"template": "t {n}", "params": {"n": 1}},
               [{"seq": 1, "kind": "audit", "bytes": 300_000, "limit": 262_144}]]:
         test = dict((n, t) for n, t, _r in schema.FIELDS[what])[name]
         if test(v):

@@ -86,9 +86,9 @@ def test_the_csv_is_the_pages_cells_in_utf8_with_a_bom():
     body = month.to_csv(zh, "alarms", rows)
     assert body.startswith(b"\xef\xbb\xbf")
     got = list(csv.reader(io.StringIO(body[3:].decode("utf-8"))))
-    assert got[0] == ["發生時間", "解除時間", "節點", "警報", "警報類型", "嚴重度", "攝影機", "可疑"], got[0]
-    assert got[1] == ["115/11/03 09:05:01", "-", "n1", "a1", "x", "", "'=cmd()", "可疑：嚴重度不明"]
-    assert [str(v) for v in month.cells(zh, "alarms", rows[0])] == got[1][:6] + ["=cmd()", got[1][7]], \
+    assert got[0] == ["發生時間", "解除時間", "節點", "警報", "警報類型", "警報名稱", "嚴重度", "攝影機", "說明", "可疑"], got[0]
+    assert got[1] == ["115/11/03 09:05:01", "-", "n1", "a1", "x", "", "", "'=cmd()", "", "可疑：嚴重度不明"]
+    assert [str(v) for v in month.cells(zh, "alarms", rows[0])] == got[1][:7] + ["=cmd()", *got[1][8:]], \
         "the page shows the same cells (escaped as HTML, not as CSV)"
 
 

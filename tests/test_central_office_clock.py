@@ -1,8 +1,10 @@
-"""The central office judges every age on its own clock (design/0095, issue 39 item 2): when it first
-heard of a segment (its receipt of the `footage` message naming it), against when it heard of
-its destruction; a node whose clock ran ahead destroys footage "past its maximum" by its own
-stamps, and the office calls it `destroyed_early`. Over a real SQLite store with an injected
-clock (the same test runs on PostgreSQL in tests/test_central_postgres.py)."""
+"""The central office judges every age on its own clock (design/0095, issue 39 item 2; on intervals
+since issue 73, design/0310): the segment recorded no earlier than its stamp at the node's offset
+proven by the office's time requests, and no later than the office's receipt of the `footage`
+message naming it; destroyed no later than its receipt of the destruction. A node whose clock ran
+ahead destroys footage "past its maximum" by its own stamps, and the office calls it
+`destroyed_early`. Over a real SQLite store with an injected clock (the same test runs on
+PostgreSQL in tests/test_central_postgres.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from central.checks import node_births, verdicts
 from central.store.store import Store
 from central.store.store_schema import SCHEMA_VERSION
 from central.verifier.verifier import Verifier
-from tests.support.catalog import central_as_schema_2, central_resends, central_destruction_days, central_schema
+from storage.time import interval
+from tests.support.catalog import central_as_schema_2, central_clock_samples, central_resends, central_destruction_days, central_schema
 
 UTC = ZoneInfo("UTC")
 S = 1_000_000
@@ -44,9 +47,18 @@ def _gone(seq: int, segment_id: int, end_us: int, destroyed_us: int) -> tuple[st
                               "bytes": 10, "segment_id": segment_id})
 
 
+def _answered(store: Store, *samples: tuple[int, int, str]) -> None:
+    """The node's answers to the office's time requests (sent_us, its clock then, its boot), as
+    central/verifier/clock_samples.py keeps them (its own path: tests/test_central_time_exchange.py)."""
+    central_clock_samples(store, "s/n1", [(sent, node_us, sent + S // 10, boot) for sent, node_us, boot in samples])
+
+
 def test_a_destruction_made_early_by_the_nodes_clock_is_destroyed_early_at_the_office(tmp_path):
     clock = OfficeClock(T0)
     store = Store(tmp_path / "c.db", clock=clock)
+    # the node answered the office's time requests on a true clock, then restarted two years ahead
+    _answered(store, (T0 - 3600 * S, T0 - 3600 * S, "a"), (T0 - 10 * S, T0 - 10 * S, "a"),
+              (T0 + 30 * S, T0 + 2 * YEAR - 30 * S, "b"))
     birth = {"ts_us": T0 - DAY, "session": 1, "config_hash": "a", "cameras": [{"id": "cam"}],
              "retention": {"min_days": 30, "max_days": 365}}
     # the node recorded segments 10..23 on a true clock; the office hears of them now (T0)
@@ -58,9 +70,10 @@ def test_a_destruction_made_early_by_the_nodes_clock_is_destroyed_early_at_the_o
     # destroyed as past its maximum: by its own stamps 730 days old
     clock.now = T0 + 60 * S
     store.ingest([_gone(T0 - 5 * S + 1, 12, T0 - 30 * S, T0 + 2 * YEAR)], clock())
-    # segment 5 was recorded before the node first named its footage: judged by its stamps (lawful)
+    # segment 5 was recorded before the office's first sample and never named: the office proves
+    # nothing of it, but the node's own stamps (1,130 days) admit it was kept past its maximum
     store.ingest([_gone(T0 - 5 * S + 2, 5, T0 - 400 * DAY, T0 + 2 * YEAR)], clock())
-    # segment 30 was never named though the node names its footage: its age cannot be known
+    # segment 30 was never named, but the samples bracket its recording: early all the same
     store.ingest([_gone(T0 - 5 * S + 3, 30, T0 - 30 * S, T0 + 2 * YEAR)], clock())
     Verifier(store, UTC, gap_grace_us=0).run_once()
     early = [f for f in store.findings(limit=100) if f["kind"] == "destroyed_early"]
@@ -70,7 +83,9 @@ def test_a_destruction_made_early_by_the_nodes_clock_is_destroyed_early_at_the_o
     assert f["detail"]["heard_us"] == T0 and f["detail"]["reported_us"] == T0 + 60 * S
     assert f["found_us"] == T0 + 60 * S, "found on the office's injected clock"
     verdicts = central_destruction_days(store)
-    assert verdicts == {"early": 2, "ok": 1}, verdicts
+    assert verdicts == {"early": 2, "kept_past_maximum": 1}, verdicts
+    (k,) = [f for f in store.findings(limit=100) if f["kind"] == "kept_past_maximum"]
+    assert k["detail"]["clock"] == "node" and "by the node's own record" in k["message"], k
     store.close()
 
 
@@ -81,30 +96,39 @@ def test_a_lawful_destruction_is_ok_by_the_offices_clock(tmp_path):
              "retention": {"min_days": 30, "max_days": 30}}
     store.ingest([_msg("birth", birth),
                   _msg("footage", {"seq": T0, "ts_us": T0, "first_id": 1, "last_id": 3})], clock())
-    clock.now = T0 + 31 * DAY
-    store.ingest([_gone(T0 + 1, 2, T0, T0 + 31 * DAY)], clock())
+    _answered(store, *((T0 + k * DAY, T0 + k * DAY, "a") for k in range(-1, 33)))
+    clock.now = T0 + int(30.2 * DAY)
+    store.ingest([_gone(T0 + 1, 2, T0, T0 + int(30.2 * DAY))], clock())
     Verifier(store, UTC, gap_grace_us=0).run_once()
-    assert [f for f in store.findings(limit=100) if f["kind"] == "destroyed_early"] == []
+    assert [f for f in store.findings(limit=100) if f["kind"] in ("destroyed_early", "destruction_unverified")] == []
+    assert central_destruction_days(store) == {"ok": 1}
     store.close()
 
 
-@pytest.mark.parametrize("heard, reported, max_days, first, verdict", [
-    (T0, T0 + 60 * S, 365, 1, "early"),                  # heard a minute before it was destroyed "at 2 years"
-    (T0, T0 + 366 * DAY, 365, 1, "ok"),
-    (T0, T0 + 364.5 * DAY, 365, 1, "ok"),                # within the slack of what the office cannot see
-    (T0, T0 + 363 * DAY, 365, 1, "early"),
-    (None, T0, 365, 1, "early"),                         # named nowhere though the node names its footage
-    (None, T0, 365, 50, None),                           # older than the first footage message: stamps judge
-    (None, T0, 365, None, None),                         # a node that names no footage (an older edged)
+def _line(*spans: tuple[int, int]) -> interval.ClockLine:
+    """A node sampled hourly on a true clock over each (from, to) of the office's clock."""
+    return interval.ClockLine([interval.Sample(t, t, t + S, "a") for a, b in spans for t in range(a, b, 3600 * S)])
+
+
+@pytest.mark.parametrize("heard, reported, stamped, line, verdict", [
+    (T0, T0 + 60 * S, T0 + 2 * YEAR, _line((T0 - DAY, T0 + DAY)), "early"),    # told a minute later "2 years"
+    (T0, T0 + 365 * DAY + 60 * S, T0 + 365 * DAY, _line((T0 - DAY, T0 + 367 * DAY)), "ok"),
+    (T0, T0 + 365.4 * DAY, T0 + 365.4 * DAY, _line((T0 - DAY, T0 + 366 * DAY)), "ok"),  # within its half a day
+    (T0, T0 + 363 * DAY, T0 + 363 * DAY, _line((T0 - DAY, T0 + 364 * DAY)), "early"),
+    (T0, T0 + 363 * DAY, T0 + 363 * DAY, _line((T0 - DAY, T0 + DAY)), "early"),  # destroyed at most 363 days
+    (T0, T0 + 400 * DAY, T0 + 400 * DAY, _line((T0 - DAY, T0 + 401 * DAY)), "kept_past_maximum"),
+    (None, T0 + 365.2 * DAY, T0 + 365.2 * DAY, _line((T0 - DAY, T0 + 367 * DAY)), "ok"),  # never named: stamps
+    (T0, T0 + 365.2 * DAY, T0 + 365.2 * DAY, _line(), "unverified"),  # no sample: a receipt proves only a latest
+    (T0, T0 + 365.2 * DAY, T0 + 365.2 * DAY, _line((T0 + DAY, T0 + 367 * DAY)), "unverified"),  # first heard after
 ])
-def test_judged_on_the_offices_clock_from_its_receipt_of_the_footage(heard, reported, max_days, first, verdict):
-    d = {"reason": "max_retention", "segment_id": 7, "camera": "cam", "start_us": T0 - 60 * S, "end_us": T0}
+def test_judged_on_the_offices_clock_on_intervals(heard, reported, stamped, line, verdict):
+    d = {"reason": "max_retention", "segment_id": 7, "camera": "cam", "start_us": T0 - 60 * S, "end_us": T0,
+         "destroyed_us": int(stamped)}
     ev = None if heard is None else verdicts.Heard(heard)
-    got = verdicts.by_office(d, heard=ev, reported_us=int(reported), min_days=None, max_days=max_days,
-                             announced_from=first)
-    assert (got.verdict if got else None) == verdict
+    got = verdicts.by_office(d, heard=ev, reported_us=int(reported), min_days=None, max_days=365, line=line)
+    assert (got.verdict if got else None) == verdict, got
     assert verdicts.by_office({**d, "reason": "other"}, heard=verdicts.Heard(T0), reported_us=T0, min_days=1,
-                              max_days=365, announced_from=1) is None
+                              max_days=365, line=line) is None
 
 
 def test_a_node_with_no_time_source_is_reported():

@@ -24,6 +24,7 @@ from tests import test_central_hostile as hostile
 from tests import test_central_month as month
 from tests import test_central_office_clock as office_clock
 from tests import test_central_verdicts as verdicts
+from tests import test_central_time_exchange as exchange
 from tests import test_central_plausible as plausible
 from tests import test_central_units as units
 from tests.support.catalog import (CENTRAL_FINDING_MESSAGE_SQL, CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_pg_plan_naming,
@@ -143,6 +144,9 @@ _ON_POSTGRES = [
     (verdicts, "test_each_destruction_of_one_pass_is_judged_alone"),
     (plausible, "test_two_instances_sharing_a_sqlite_file_count_a_flood_together"),  # issue 43 item 3: across instances
     (batched, "test_an_access_judged_from_the_pages_evidence_is_judged_as_the_store_judges_it"),  # design/0270
+    (exchange, "test_a_genuine_answer_is_a_sample_whose_round_trip_is_its_bar"),  # issue 73, design/0310
+    (exchange, "test_no_sample_from_an_answer_the_office_did_not_ask_for"),
+    (verdicts, "test_a_node_clock_20_hours_ahead_destroying_at_its_30_days_is_early_when_the_office_proves_it"),
 ]
 
 
@@ -510,17 +514,17 @@ def test_migrate_on_postgres_waits_for_every_instance_to_stop(pg_url):
     running = psycopg.connect(pg_url, autocommit=True)
     try:
         plan = migrate.run(store, dry_run=True, progress=lambda _t: None)
-        assert [s["version"] for s in plan["steps"]] == [5, 6, 7] and plan["steps"][0]["tables"] == {"archives": None}
+        assert [s["version"] for s in plan["steps"]] == [5, 6, 7, 8] and plan["steps"][0]["tables"] == {"archives": None}
         central_pg_pretend_instance(running, "edged-central-9")
         with pytest.raises(SchemaError, match="instances are still running on this store .edged-central-9 on h, "
-                           r"pid \d+, heartbeat \d+ s ago.: schema step.s. 5, 6, 7 cannot run beside them"):
+                           r"pid \d+, heartbeat \d+ s ago.: schema step.s. 5, 6, 7, 8, 9 cannot run beside them"):
             migrate.run(store, dry_run=False, progress=lambda _t: None)
         pid = running.info.backend_pid
         running.close()  # the instance stops: its heartbeat is live until the server lets its session go
         wait_for(lambda: central_pg_backend_gone(pg_url, pid), 30, "the instance's session gone on the server")
         said: list[str] = []
-        assert migrate.run(store, dry_run=False, progress=said.append)["done"] == [5, 6, 7]
-        assert said[-1] == "schema 7: done"
+        assert migrate.run(store, dry_run=False, progress=said.append)["done"] == [5, 6, 7, 8]
+        assert said[-1] == "schema 9: done"
     finally:
         running.close()
         store.close()
@@ -542,8 +546,8 @@ def test_migrate_moves_the_messages_partitioned_by_seq_into_the_months_received(
     try:
         assert central_pg_partitions(store) == {"messages_2026_08": 3}
         plan = migrate.run(store, dry_run=True, progress=lambda _t: None)
-        assert any("messages_by_seq" in sql for sql in plan["steps"][-1]["statements"]), "the dry run shows the move"
-        assert migrate.run(store, dry_run=False, progress=lambda _t: None)["done"] == [6, 7]
+        assert any("messages_by_seq" in sql for sql in plan["steps"][1]["statements"]), "the dry run shows the move"
+        assert migrate.run(store, dry_run=False, progress=lambda _t: None)["done"] == [6, 7, 8]
         assert central_pg_partitions(store) == {"messages_2026_10": 2, "messages_2026_11": 1}
         assert central_pg_tables(store, "messages_by_seq") == central_pg_tables(store, "by_seq_") == []
         assert [(r["seq"], r["verdict"]) for r in central_destructions(store)] == \

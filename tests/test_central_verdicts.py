@@ -6,11 +6,13 @@ destruction ever comes. (The same tests run on PostgreSQL: tests/test_central_po
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central import finding_words
 from central.report import month
@@ -18,8 +20,12 @@ from central.checks import node_births, verdicts, verify
 from central.i18n import Speaker
 from central.store.store import Store
 from storage import audit
+from storage.time import interval
 from tests.support.catalog import central_destructions
+from central.verifier import clock_samples
 from central.verifier.verifier import Verifier
+from mqtt.commands import canonical
+from storage.keys import nodekey
 from edged.daemon.reporting import retention_messages
 
 UTC = ZoneInfo("UTC")
@@ -29,6 +35,8 @@ DAY = 86_400 * S
 T0 = 1_795_000_000 * S
 BASE = "edged/v1/s/n1"
 SEGMENT = 60 * S
+MINUTE = 60 * S
+NODE = "s/n1"
 
 
 class OfficeClock:
@@ -49,8 +57,13 @@ def shape(request) -> str:
     return request.param
 
 
+ASK_EVERY = 6 * HOUR  # the office's time requests a node answers (every minute in the field; sparser here)
+
+
 class Node:
-    """A node as the office hears it: a clock `offset` from the office's, an outbox of durable
+    """A node as the office hears it: a clock `offset` from the office's (changed by `set_offset`:
+    a step of its clock), answering the office's time requests every ASK_EVERY while `online`
+    (central/verifier/clock_samples.py: the only evidence of its clock), an outbox of durable
     messages (the seq: the outbox's counter, set once from the node's clock a day before T0 when
     the outbox was made, then one up a message), segments numbered as recorded. ``shape`` "pass":
     the destructions of a pass (those made before the next other message or send) go in one
@@ -60,15 +73,45 @@ class Node:
                  shape: str = "one"):
         assert shape in SHAPES, shape
         self.store, self.clock, self.offset, self.shape = store, clock, 0, shape
+        self.key = nodekey.NodeKey(Ed25519PrivateKey.generate())
+        self.online, self.answered = True, None  # answering the office's time requests; the last one answered
+        self.steps: list[tuple[int, int]] = [(-(1 << 62), 0)]  # (from the office's time, the clock's offset)
         self.seq, self.next_id, self.outbox = T0 - DAY, 1, []
         self.passes, self.pass_ = 0, []  # the pass being made: its destructions not yet queued
         self.ends: dict[int, int] = {}  # segment id -> its end by the node's stamps
         birth = {"ts_us": T0 - DAY, "session": 1, "config_hash": "a", "cameras": [{"id": "cam"}],
-                 "retention": {"min_days": min_days, "max_days": max_days}}
+                 "retention": {"min_days": min_days, "max_days": max_days}, "public_key": self.key.public_b64}
         self.outbox.append((f"{BASE}/birth", json.dumps(birth).encode()))
 
     def now(self) -> int:
         return self.clock.now + self.offset
+
+    def set_offset(self, offset: int) -> None:
+        """Its clock steps to ``offset`` a minute from now, after one more answer at the old one (in the
+        field it answers every minute: the step falls between two answers, not on a reading)."""
+        self.answer(self.clock.now + S)
+        self.steps.append((self.clock.now + MINUTE, offset))
+        self.offset = offset
+
+    def _offset_at(self, t: int) -> int:
+        return [o for at, o in self.steps if at <= t][-1]
+
+    def answer(self, until: int | None = None) -> None:
+        """The office's time requests since the last one answered up to ``until`` (now), each answered
+        at once (its clock then), through the office's own path: asked, heard, made a sample."""
+        until = self.clock.now if until is None else until
+        t = until if self.answered is None else self.answered + ASK_EVERY
+        times = [*range(t, until, ASK_EVERY), until] if self.answered is None or until > self.answered else []
+        for at in times:
+            nonce = f"n{at}"
+            clock_samples.asked(self.store.db, [(NODE, nonce, at)], at)
+            body = {"nonce": nonce, "at_us": at, "node_us": at + self._offset_at(at), "mono_us": at - T0 + DAY * 1000,
+                    "boot": "b1"}
+            body["sig"] = base64.b64encode(self.key.sign(canonical(body))).decode()
+            self.store.ingest([(f"{BASE}/clock", json.dumps(body).encode())], at)
+            with self.store.writing(durable=False):
+                clock_samples.take(self.store.db, at - 1, lambda _n, _r: self.key.public_b64)
+            self.answered = at
 
     def queue(self, kind: str, body: dict) -> None:
         self._end_pass()
@@ -112,6 +155,8 @@ class Node:
 
     def send(self) -> None:
         self._end_pass()
+        if self.online:
+            self.answer()
         self.store.ingest(self.outbox, self.clock())
         self.outbox = []
 
@@ -142,7 +187,7 @@ def _destroyed_at_its_30_days(tmp_path, ahead_us: int, shape: str = "one") -> St
     (sid,) = node.record()
     node.send()
     verifier.run_once()
-    node.offset = ahead_us
+    node.set_offset(ahead_us)
     clock.now = T0 + 30 * DAY - ahead_us
     node.destroy(sid)
     node.send()
@@ -154,14 +199,26 @@ def test_a_node_clock_10_days_ahead_destroying_at_its_30_days_is_destroyed_early
     store = _destroyed_at_its_30_days(tmp_path, 10 * DAY, shape)
     (f,) = _found(store, "destroyed_early")
     assert f["severity"] == "critical" and "office's clock" in f["message"], f
-    assert f["detail"]["clock"] == "office" and f["detail"]["evidence"] == "heard", f["detail"]
-    assert 19.9 < f["detail"]["age_days"] < 20.1, f["detail"]
+    assert f["detail"]["clock"] == "office" and f["detail"]["evidence"] == "interval", f["detail"]
+    assert 19.9 < f["detail"]["age_days"] < 20.1, f["detail"]  # at most, on the office's clock
+    lo, hi = f["detail"]["age_us"]
+    assert hi - lo < 30 * S and "recorded no earlier than" in f["message"], f  # the interval and its evidence
     store.close()
 
 
-def test_a_node_clock_20_hours_ahead_is_not_a_critical_finding(tmp_path, shape):
+def test_a_node_clock_20_hours_ahead_destroying_at_its_30_days_is_early_when_the_office_proves_it(tmp_path, shape):
+    """No day's slack any more (issue 73): the office's samples prove the age to seconds, and 29.2
+    days is below 30 (a box's gate would not have destroyed it on a clock nobody vouched for)."""
     store = _destroyed_at_its_30_days(tmp_path, 20 * HOUR, shape)
-    assert [f for f in _retention_findings(store) if f["severity"] == "critical"] == []
+    (f,) = _found(store, "destroyed_early")
+    assert 29.1 < f["detail"]["age_days"] < 29.2 and f["detail"]["clock"] == "office", f["detail"]
+    store.close()
+
+
+def test_a_node_clock_20_minutes_behind_destroying_at_its_30_days_is_no_finding(tmp_path, shape):
+    store = _destroyed_at_its_30_days(tmp_path, -20 * MINUTE, shape)
+    assert _retention_findings(store) == [] and _found(store, "destruction_unverified") == []
+    assert [r["verdict"] for r in central_destructions(store)] == ["ok"]
     store.close()
 
 
@@ -212,7 +269,7 @@ def test_a_node_clock_60_days_behind_keeping_90_days_is_found_within_a_day_of_th
     (sid,) = node.record()
     node.send()
     verifier.run_once()
-    node.offset = -60 * DAY            # its clock falls behind: nothing is due by it for 60 more days
+    node.set_offset(-60 * DAY)         # its clock falls behind: nothing is due by it for 60 more days
     found_us = None
     while clock.now < T0 + 32 * DAY:   # it records on and tells the office, every 6 hours here
         clock.now += 6 * HOUR
@@ -239,7 +296,7 @@ def test_a_capacity_destruction_at_a_true_10_days_on_a_clock_20_days_ahead_breac
     (sid,) = node.record()
     node.send()
     verifier.run_once()
-    node.offset = 20 * DAY
+    node.set_offset(20 * DAY)
     clock.now = T0 + 10 * DAY
     node.destroy(sid, reason="capacity", free_before=10, reserve=100)  # under disk pressure: 30 days by its stamps
     node.send()
@@ -275,7 +332,7 @@ def test_a_box_that_stops_destroying_is_found(tmp_path, shape):
 
 def test_each_destruction_of_one_pass_is_judged_alone(tmp_path, shape):
     """A pass destroying footage recorded at T0 (lawful at its 30 days) and footage recorded 20
-    days later (10 days old: early): one early destruction, by the node's own record, whichever shape
+    days later (10 days old: early): one early destruction, on the office's clock, whichever shape
     carried the two; each destruction its own row and verdict."""
     store, clock, node, verifier = _office(tmp_path, shape)
     (old,) = node.record()
@@ -295,7 +352,7 @@ def test_each_destruction_of_one_pass_is_judged_alone(tmp_path, shape):
     assert [r["n"] for r in rows] == ([0, 0] if shape == "one" else [0, 1]), "a pass's destructions by position"
     assert len({r["seq"] for r in rows}) == (2 if shape == "one" else 1), "one message a pass"
     (f,) = _found(store, "destroyed_early")
-    assert f["detail"]["clock"] == "node" and 9.9 < f["detail"]["age_days"] < 10.1, f["detail"]
+    assert f["detail"]["clock"] == "office" and 9.9 < f["detail"]["age_days"] < 10.1, f["detail"]
     assert _found(store, "min_retention_breached") == [] and _found(store, "malformed_message") == []
     store.close()
 
@@ -358,45 +415,55 @@ SEG = {"camera": "cam", "start_us": T0 - 2 * DAY - SEGMENT, "end_us": T0 - 2 * D
     (verdicts.Heard(T0, T0 - 3 * DAY, 0), SEG, T0 - 3 * DAY, "stamped"),               # waited 3 days
     (verdicts.Heard(T0, T0 - 3 * DAY, None), SEG, T0, "heard"),                        # offset unseen: no wait
     (verdicts.Heard(T0, T0 - 3 * DAY, -3 * DAY), SEG, T0, "heard"),                    # a clock behind: no wait
-    (verdicts.Heard(T0, T0, 0, {"cam": [[T0 - 3 * DAY, T0 - DAY]]}), SEG, T0 - 2 * DAY, "carried"),
-    (verdicts.Heard(T0, T0, 0, {"cam": [[T0 - 3 * DAY, T0 - DAY]]}), {**SEG, "camera": "b"}, T0, "heard"),
-    (verdicts.Heard(T0, T0, 0, {"cam": [[T0 - DAY, T0]]}), SEG, T0, "heard"),          # not in what it carried
-    (verdicts.Heard(T0, T0, 0, {"cam": [[T0 - 3 * DAY, T0 - DAY]]}), {**SEG, "shift_us": -HOUR},
-     T0 - 2 * DAY + HOUR, "carried"),                                                  # by its true end
 ])
-def test_when_the_footage_was_recorded_by_the_earliest_evidence(heard, seg, at, how):
+def test_when_the_watch_takes_a_range_as_queued(heard, seg, at, how):
     assert verdicts.recorded_by(seg, heard) == (at, how)
 
 
 D = {"camera": "cam", "start_us": T0 - SEGMENT, "end_us": T0, "segment_id": 5, "bytes": 1}
 
 
-@pytest.mark.parametrize("d, heard, reported, verdict, clock, evidence", [
+def _line(offset: int, until: int, rtt: int = S, since: int = T0 - DAY) -> "interval.ClockLine":
+    """A node whose clock ran true until ``since`` and ``offset`` from the office's from then to
+    ``until``, sampled hourly."""
+    return interval.ClockLine([interval.Sample(t, t + (offset if t >= since else 0) + rtt // 2, t + rtt, "b",
+                                               t - T0 + 10**12) for t in range(T0 - DAY, until + HOUR, HOUR)])
+
+
+@pytest.mark.parametrize("d, heard, reported, line, verdict, clock, evidence", [
     ({**D, "reason": "max_retention", "destroyed_us": T0 + 30 * DAY}, verdicts.Heard(T0), T0 + 20 * DAY,
-     "early", "office", "heard"),                                         # node clock +10 days
-    ({**D, "reason": "max_retention", "destroyed_us": T0 + 30 * DAY}, verdicts.Heard(T0), T0 + 29 * DAY + 4 * HOUR,
-     "ok", "office", "heard"),                                            # +20 hours: within the slack
-    ({**D, "reason": "max_retention", "destroyed_us": T0 + 30 * DAY}, verdicts.Heard(T0 + 3 * DAY, T0, 0),
-     T0 + 30 * DAY, "ok", "office", "stamped"),                           # heard 3 days late
+     _line(0, T0 + 21 * DAY), "early", "office", "interval"),          # its stamps say 30 days: the office 20
+    ({**D, "reason": "max_retention", "destroyed_us": T0 + 30 * DAY}, verdicts.Heard(T0), T0 + 30 * DAY,
+     _line(0, T0 + 31 * DAY), "ok", "office", "interval"),             # proven on both sides
+    ({**D, "reason": "max_retention", "destroyed_us": T0 + 30 * DAY}, verdicts.Heard(T0 + 3 * DAY),
+     T0 + 33 * DAY, _line(0, T0 + 34 * DAY), "ok", "office", "interval"),  # heard 3 days late: only a latest
+    ({**D, "reason": "max_retention", "destroyed_us": T0 + 30 * DAY}, verdicts.Heard(T0), T0 + 31 * DAY,
+     interval.ClockLine([]), "unverified", "office", "interval"),      # no sample: no earliest
     ({**D, "reason": "max_retention", "destroyed_us": T0 + 20 * DAY}, verdicts.Heard(T0), T0 + 30 * DAY,
-     "early", "node", "stamps"),                                          # its own stamps say so
+     interval.ClockLine([]), "early", "node", "stamps"),               # its own stamps say so
+    ({**D, "reason": "max_retention", "destroyed_us": T0 + 45 * DAY}, verdicts.Heard(T0), T0 + 45 * DAY,
+     _line(0, T0 + 46 * DAY), "kept_past_maximum", "office", "interval"),  # 15 days past its maximum
+    ({**D, "reason": "max_retention", "destroyed_us": T0 + 45 * DAY}, verdicts.Heard(T0), T0 + 45 * DAY,
+     interval.ClockLine([]), "kept_past_maximum", "node", "stamps"),   # by its own stamps
     ({**D, "reason": "capacity", "destroyed_us": T0 + 30 * DAY, "free_before": 1, "reserve": 9},
-     verdicts.Heard(T0), T0 + 10 * DAY, "min_breached", "office", "heard"),  # node clock +20 days
+     verdicts.Heard(T0), T0 + 10 * DAY, _line(20 * DAY, T0 + 11 * DAY, since=T0 + DAY), "min_breached", "office",
+     "interval"),                                                      # its clock 20 days ahead since: 10 days
     ({**D, "reason": "capacity", "destroyed_us": T0 + 30 * DAY, "free_before": 10, "reserve": 9},
-     verdicts.Heard(T0), T0 + 30 * DAY, "early", "node", "record"),       # no disk pressure on its record
-    ({**D, "reason": "capacity", "destroyed_us": T0 + 30 * DAY, "free_before": 1, "reserve": 9},
-     None, T0 + 30 * DAY, "ok", "node", "stamps"),                        # older than its footage messages
+     verdicts.Heard(T0), T0 + 30 * DAY, _line(0, T0 + 31 * DAY), "early", "node", "record"),  # no disk pressure
 ])
-def test_the_verdict_of_one_destruction_and_what_it_was_judged_on(d, heard, reported, verdict, clock, evidence):
-    v = verdicts.judge(d, heard=heard, reported_us=reported, min_days=30, max_days=30,
-                       announced_from=None if heard is None else 1)
+def test_the_verdict_of_one_destruction_and_what_it_was_judged_on(d, heard, reported, line, verdict, clock, evidence):
+    v = verdicts.judge(d, heard=heard, reported_us=reported, min_days=30, max_days=30, line=line)
     assert (v.verdict, v.clock, v.evidence) == (verdict, clock, evidence), v.why
     assert finding_words.basis(v.basis()), "the words of its clock and evidence"
 
 
 def _range(first: int, heard_us: int, from_us: int | None = None) -> verdicts.Range:
-    return verdicts.Range(first, first + 9, verdicts.Heard(heard_us), from_us, None if from_us is None
+    """A range heard at ``heard_us``, its footage message stamped then on a true clock."""
+    return verdicts.Range(first, first + 9, verdicts.Heard(heard_us, heard_us), from_us, None if from_us is None
                           else from_us + HOUR)
+
+
+TRUE = _line(0, T0 + 40 * DAY)  # a node answering the office's time requests hourly on a true clock
 
 
 @pytest.mark.parametrize("oldest, newest, holds, destroyed, kinds", [
@@ -408,10 +475,12 @@ def _range(first: int, heard_us: int, from_us: int | None = None) -> verdicts.Ra
      ["kept_past_maximum", "retention_stopped"]),                                       # another time's hold
 ])
 def test_footage_kept_past_its_maximum_and_a_stopped_pass(oldest, newest, holds, destroyed, kinds):
-    found = [f for f in (verdicts.kept(oldest, newest, 30, holds), verdicts.stopped(oldest, newest, 30, holds,
-                                                                                      destroyed)) if f]
+    found = [f for f in (verdicts.kept(oldest, newest, 30, holds, TRUE), verdicts.stopped(oldest, newest, 30, holds,
+                                                                                            destroyed, TRUE)) if f]
     assert [f.kind for f in found] == kinds
     assert all(f.about_us == T0 + 30 * DAY and f.detail["clock"] == "office" for f in found)
+    # the newest range heard at once, but nothing proves when it was sent (no sample): no finding
+    assert verdicts.kept(oldest, newest, 30, holds, interval.ClockLine([])) is None
 
 
 def test_the_holds_a_nodes_audit_leaves_in_force():
@@ -437,7 +506,7 @@ def test_the_auditors_month_shows_each_retention_verdict_and_what_it_was_judged_
     assert [r["kind"] for r in rows] == ["destroyed_early"], "in the month of the office's clock, not the node's"
     zh = Speaker("zh-TW", UTC)
     cells = dict(zip(month.SECTIONS["retention_findings"], month.cells(zh, "retention_findings", rows[0])))
-    assert cells["title"] == "影像提早銷毀" and cells["basis"] == "本中心時鐘，自收到影像通報訊息之時起算", cells
+    assert cells["title"] == "影像提早銷毀" and cells["basis"] == "本中心時鐘，依時間區間及其各界限之證據", cells
     assert month.headers(zh, "retention_findings")[4] == "判定依據" and month.bad("retention_findings", rows[0])
     assert list(month.SECTIONS).index("retention_findings") == list(month.SECTIONS).index("retention") + 1
     store.close()

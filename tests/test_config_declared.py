@@ -17,8 +17,8 @@ from edged.config.site import StorageConfig, spanning_storage
 from edged.config import cameras as cameras_section
 from storage.declare import block, declared, duration, known, per_camera
 from edged.daemon.recording.prestart import add_command
-from edged import docs
-from edged.docs import cameras_block
+import refdocs as docs
+from refdocs import cameras_block
 from recorder.camera import Settings
 from recorder.worker import own_settings
 
@@ -80,7 +80,7 @@ def test_a_camera_key_declared_for_the_worker_reaches_it_and_a_setting_of_its_ow
 
 
 def test_every_generated_block_is_a_config_the_parser_takes():
-    """The example config and each reference page's key blocks (edged/docs.py) are configs edged reads."""
+    """The example config and each reference page's key blocks (refdocs/) are configs edged reads."""
     example = tomllib.loads((Path(__file__).parent.parent / "systemd" / "edged.example.toml").read_text())
     example.pop("secrets")
     cfg = parse_config(example, base_dir=Path("/etc/edged"))

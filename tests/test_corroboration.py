@@ -1,5 +1,5 @@
 """Corroborated time (design/0095, issue 39 item 1), the pure core as tables: the verdict over the
-sources' readings, the budget, and the retention plan that takes them as plain data; the
+sources' readings, the proven time (design/0305), and the retention plan that takes them as plain data; the
 office's signed time as the box checks it. The daemon restarted with its clock ahead is
 tests/test_corroboration_daemon.py."""
 
@@ -75,24 +75,26 @@ def segs(ends_days_ago: list[float], now: int) -> list[Segment]:
     return [Segment(i + 1, "cam", now - int(d * D) - MIN, now - int(d * D), GB) for i, d in enumerate(ends_days_ago)]
 
 
-def judged_destroyed(verdict: co.Verdict, true_now: int, host_now: int, policy: Policy, last: co.Judged | None,
-                     mono: int, recorded_days_ago: list[float], confirmed: bool = False) -> list[int]:
-    """A pass as the runner makes it: the verdict and the budget -> the plan's destructions by age."""
-    age = co.age_now(verdict, host_now, last, mono, confirmed)
+def judged_destroyed(verdict: co.Verdict, true_now: int, host_now: int, policy: Policy, last: co.Carried | None,
+                     mono: int, recorded_days_ago: list[float], confirmed: bool = False, boot: str = "now") -> list[int]:
+    """A pass as the runner makes it: the verdict and the proven time -> the plan's destructions by
+    age (the footage was recorded before this boot, which began `mono` ago)."""
+    proven = co.proven_now(verdict, host_now, last, boot, mono, confirmed)
+    age = co.age_now(verdict, host_now, proven)
     footage = segs(recorded_days_ago, true_now)
     p = plan(footage, [], policy, Disk(100 * GB, 200 * GB), host_now, age_trusted=age is not None,
-             age_now_us=None if age is None or age >= host_now else age)
+             age_now_us=None if age is None or age >= host_now else age, measured_from_us=host_now - mono)
     return [d.segment.id for d in p.destroy if d.reason == MAX_RETENTION]
 
 
-# footage recorded 400, 365.5, 100 and 0.001 days before the true time; the last pass judged age a
-# day ago, as the catalog says after a restart (no monotonic time across it)
+# footage recorded 400, 365.5, 100 and 0.001 days before the true time; the last pass proved the
+# time a day ago, in the boot before this one (nothing carried across the reboot)
 FOOTAGE = [400, 365.5, 100, 0.001]
-LAST = co.Judged(TRUE - D)
+LAST = co.Carried(TRUE - D, 0, "before", "the central office's signed time")
 
 
 @pytest.mark.parametrize("ahead, policy, readings, confirmed, destroyed", [
-    # restarted two years ahead, nothing heard: only what was due at the last pass (plus the margin)
+    # restarted two years ahead, nothing heard: only what was due at the last proven time
     (2 * YEAR, POLICY_365, [], False, [1]),
     # the office's signed time disagrees: nothing by age at all
     (2 * YEAR, POLICY_365, [office(-2 * YEAR)], False, []),
@@ -107,7 +109,7 @@ LAST = co.Judged(TRUE - D)
     (0, POLICY_30, [office(S)], False, [1, 2, 3]),
     # a true clock two cameras agree with: the same
     (0, POLICY_365, [cam("a", 0), cam("b", S)], False, [1, 2]),
-    # a true clock nobody corroborates: the budget (what was due at the last pass)
+    # a true clock nobody corroborates: what was due at the last proven time
     (0, POLICY_365, [], False, [1]),
     # ... unless an approver confirmed the host clock on the record
     (0, POLICY_365, [], True, [1, 2]),
@@ -122,31 +124,61 @@ def test_a_clock_ahead_at_start_destroys_nothing_unless_corroborated(ahead, poli
 def test_with_no_source_a_jump_destroys_only_what_was_due_before_it(ahead, policy):
     """The issue's box: footage recorded for a minute on a true clock, restarted ahead: with no
     source, what the last pass had not found due stays (the alarm says why)."""
-    last = co.Judged(TRUE)  # the last pass, just before the stop
+    last = co.Carried(TRUE, 0, "before", co.FIRST_PASS)  # the last pass, just before the stop
     got = judged_destroyed(co.judge([]), TRUE + MIN, TRUE + MIN + ahead, policy, last, mono=S,
                            recorded_days_ago=[0.001, 0.0005])
     assert got == []
-    why = co.held_back(co.judge([]), TRUE + MIN + ahead, co.budget_now(TRUE + MIN + ahead, last, S))
-    assert "host clock" in why and "ahead" in why and "confirm-time" in why
+    proven = co.proven_now(co.judge([]), TRUE + MIN + ahead, last, "now", S)
+    why = co.held_back(co.judge([]), TRUE + MIN + ahead, proven.us, proven.evidence)
+    assert "host clock" in why and "ahead" in why and "confirm-time" in why and "NTS" in why
 
 
-def test_the_budget_advances_with_monotonic_time_and_a_margin():
-    last = co.Judged(TRUE, mono_us=100 * S)
-    # an hour of monotonic time later, the host says two years later: the budget says an hour and the margin
-    assert co.budget_now(TRUE + 2 * YEAR, last, 100 * S + 3600 * S) == TRUE + 3600 * S + co.BUDGET_MARGIN_US
-    # a clock that is right: the host's time, the budget no lower
-    assert co.budget_now(TRUE + 60 * S, last, 160 * S) == TRUE + 60 * S
-    # across a restart (no monotonic time): the margin only
-    assert co.budget_now(TRUE + 2 * YEAR, co.Judged(TRUE), 5 * S) == TRUE + co.BUDGET_MARGIN_US
-    # no pass ever (a new catalog): the host's time
-    assert co.budget_now(TRUE, None, 5 * S) == TRUE
-    # a steady site without a source: pass after pass, every age is judged (R1.5 holds)
-    j, mono, host = co.Judged(TRUE, 0), 0, TRUE
-    for _ in range(48):
-        mono, host = mono + 1800 * S, host + 1800 * S
-        at = co.budget_now(host, j, mono)
-        assert at == host
-        j = co.Judged(at, mono)
+def test_the_proven_time_advances_with_monotonic_time_less_its_drift_and_not_at_a_reboot():
+    last = co.Carried(TRUE, 100 * S, "b1", "the central office's signed time")
+    # an hour of monotonic time later, the host says two years later: an hour, less 500 ppm of it
+    b = co.carried(last, "b1", 100 * S + 3600 * S)
+    assert b is not None and b.us == TRUE + 3600 * S - 1_800_000 and "monotonic" in b.evidence
+    again = co.carried(co.Carried(b.us, 100 * S + 3600 * S, "b1", b.evidence), "b1", 100 * S + 3601 * S)
+    assert again is not None and again.evidence == b.evidence, "the evidence does not grow pass by pass"
+    # across a reboot (another boot id): nothing added, however long the box was down
+    b = co.carried(last, "b2", 5 * S)
+    assert b is not None and b.us == TRUE and "reboot" in b.evidence
+    # a monotonic clock that reads less than the bound's, in "the same boot": not carried
+    assert co.carried(last, "b1", 5 * S).us == TRUE  # type: ignore[union-attr]
+    # nothing ever proved (a new catalog): the first pass's own time
+    first = co.proven_now(co.judge([]), TRUE, None, "b1", 5 * S)
+    assert (first.us, first.evidence) == (TRUE, co.FIRST_PASS)
+    # no margin per pass: a host two years ahead, pass after pass, moves the proven time by the
+    # monotonic time only
+    c, mono = last, 100 * S
+    for _ in range(1000):
+        mono += S
+        p = co.proven_now(co.judge([]), TRUE + 2 * YEAR + mono, c, "b1", mono)
+        assert co.age_now(co.judge([]), TRUE + 2 * YEAR + mono, p) == p.us <= TRUE + (mono - 100 * S)
+        c = co.Carried(p.us, mono, "b1", p.evidence)
+    # what vouches now wins over what is carried, and the lower of the host and the office
+    v = co.judge([office(-30 * S)])
+    assert co.proven_now(v, TRUE + 30 * S, last, "b2", 0).us == TRUE
+    assert co.proven_now(co.judge([]), TRUE, last, "b2", 0, confirmed=True).evidence.startswith("an approver")
+
+
+def test_footage_recorded_in_this_boot_is_judged_on_the_host_clock():
+    """The proven time holds back only footage from before this boot: what this boot recorded is
+    on the clock the monotonic clock measures (a step is re-stamped, design/0059)."""
+    from storage.retention.plan import Hold
+
+    host = TRUE + 2 * YEAR
+    old = segs([400, 366], TRUE)                       # recorded truly, before the reboot
+    mine = [Segment(10 + i, "cam", host - int(d * D) - MIN, host - int(d * D), GB) for i, d in enumerate([40, 1])]
+    footage = sorted(old + mine, key=lambda s: s.start_us)
+    p = plan(footage, [], POLICY_30, Disk(100 * GB, 200 * GB), host, age_now_us=TRUE - D,
+             measured_from_us=host - 50 * D)
+    assert sorted(d.segment.id for d in p.destroy) == [1, 2, 10]
+    # a hold that stands at the proven time stands for this boot's footage too
+    hold = Hold(1, None, 0, host, expires_us=TRUE)
+    p = plan(footage, [hold], POLICY_30, Disk(100 * GB, 200 * GB), host, age_now_us=TRUE - D,
+             measured_from_us=host - 50 * D)
+    assert p.destroy == []
 
 
 def test_overwrite_for_space_goes_on_when_age_is_not_judged():
@@ -158,7 +190,7 @@ def test_overwrite_for_space_goes_on_when_age_is_not_judged():
     assert budget.destroy and all(d.reason == CAPACITY for d in budget.destroy)
 
 
-def test_the_budget_is_rule_1s_time_only():
+def test_the_proven_time_is_rule_1s_time_only():
     footage = segs([400, 100, 10], TRUE)
     p = plan(footage, [], POLICY_30, Disk(100 * GB, 200 * GB), TRUE + 40 * D, age_now_us=TRUE)
     assert [(d.segment.id, d.reason) for d in p.destroy] == [(1, MAX_RETENTION), (2, MAX_RETENTION)]
@@ -215,7 +247,7 @@ def test_the_offices_signed_time_is_read_only_when_signed_for_this_node():
     heard: list[int] = []
     listener = office_time.Listener(key.public_key(), "s/n", heard.append)
     listener.hear("time", msg)
-    listener.hear("time", msg)    # within the second: not checked again
+    listener.hear("time", msg)    # the same payload again: a hash, not a check (it says nothing new)
     assert heard == [TRUE]
 
 

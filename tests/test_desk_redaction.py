@@ -130,6 +130,8 @@ def redacted_at_the_desk(carol, d, base: str, rid: int, use: str, shots: Shots):
     carol.evaluate("document.querySelector('video.redacted').currentTime = 1")   # scrubbed
     wait_for(lambda: carol.evaluate("!document.querySelector('video.redacted').seeking"), 30, "the seek")
     shots(carol, "made-carol")
+    if carol.locator("#made input[name=checked]").count():   # moments to check: played (design/0326)
+        carol.check("#made input[name=checked]")
     carol.click(f"form[action='/desk/redact/{export_id}/release'] button")
     carol.wait_for_selector("#made .notice-ok >> nth=1")
     shots(carol, "released-carol")
@@ -379,6 +381,8 @@ def test_a_copy_whose_daemon_stopped_goes_on_from_the_request_page(tmp_path, cam
         assert went and 0 < int(went[1]) < 100, carol.inner_text("#made")
         assert carol.input_value("#f-marks-0") == "0 96,64,96,96", "the marks it was asked with, to correct"
         shots(carol, "made-again-carol")
+        if carol.locator("#made input[name=checked]").count():   # moments to check: played (design/0326)
+            carol.check("#made input[name=checked]")
         carol.click(f"form[action='/desk/redact/{export_id}/release'] button")   # checked and released
         carol.wait_for_selector("#made .notice-ok >> nth=1")
         carol.context.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edged import docs
+import refdocs as docs
 
 ROOT = Path(__file__).resolve().parents[1]
 LINK = re.compile(r"\[[^\]\n]*\]\(([^)\s]+)\)")
@@ -114,7 +114,7 @@ if __name__ == "__main__":  # the table's lines, to paste into design/README.md 
 
 def test_the_generated_reference_pages_are_current():
     """docs/ref/edgectl.md's verbs and the [[cameras]] blocks of docs/ref/config.md and
-    systemd/edged.example.toml are made from the code (edged/docs.py, design/0099)."""
+    systemd/edged.example.toml are made from the code (refdocs/, design/0099)."""
     stale = docs.stale(ROOT)
     assert not stale, f"generated parts out of date in {', '.join(stale)}: run `{docs.COMMAND}` and commit"
 

@@ -458,3 +458,26 @@ async def test_a_segment_whose_row_comes_after_the_restamp_gets_the_shift_it_mis
     assert {r["segment_id"]: r["shift_us"] for r in rows(db, "restamps")} == {1: -H - M, 2: -H - M, 3: -H - M}
     assert flagged_ids(db) == [] and corrected_overlaps(db) == []
     assert audit.verify(db)[1] is None
+
+
+async def test_the_settling_warning_is_logged_once_an_episode(tmp_path, caplog):
+    """Issue 79: the seconds left to settle count down at every pass; the warning is said once a
+    reason while the clock may not judge age, and again in the next episode (43 lines in 4 minutes
+    at 5 s passes before)."""
+    cfg = default_config(tmp_path)
+    clock = FakeClock(TRUE, monotonic=100.0)
+    writer = CatalogWriter(cfg.storage.data_dir / "catalog.db", clock)
+    await writer.start()
+    reasons = ["the host clock was stepped 1.0 h back just now"] + \
+        [f"the host clock was stepped 1.0 h back; settling for another {s} s" for s in (60, 55, 50, 45)] + \
+        ["", "the host clock was stepped 2.0 s forward; settling for another 60 s",
+         "the host clock was stepped 2.0 s forward; settling for another 55 s"]
+    now = iter(reasons)
+    try:
+        runner = RetentionRunner(cfg, writer, Alarms(writer, clock), clock=clock, distrust=lambda: next(now))
+        for _ in reasons:
+            runner._why_untrusted()
+    finally:
+        await writer.close()
+    said = [r.getMessage() for r in caplog.records if "destroys nothing by age" in r.getMessage()]
+    assert len(said) == 3, said  # the step, its settling (one line), the next episode's settling

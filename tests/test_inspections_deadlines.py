@@ -17,7 +17,7 @@ from edged.control.audit import AuditOps
 from edged.control.operation import CatalogReader
 from edged.control.protocol import RequestError
 from edged.cli.audit import report_text
-from edged.daemon.recording.camera_states import CameraStates
+from edged.daemon.camera_states import CameraStates
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.inspection_runner import InspectionRunner
 from storage import audit

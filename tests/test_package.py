@@ -1,12 +1,16 @@
-"""The Debian packages on a site's Debian 12 (issue 58; design/0250-0254): built by scripts/package,
-installed into a fresh Debian 12 root booted under its own systemd (tests/support/container.py, as
-the boot test), with no compiler, no pip and no package index.
+"""The Debian packages on a site's minimal Debian 12 (issues 58 and 78; design/0250-0254, 0330-0332):
+built by scripts/package, installed into a fresh Debian 12 root booted under its own systemd
+(tests/support/container.py, as the boot test) that has no python3, no compiler and no pip.
 
-Install `./edged_A.deb` with apt, `edged init-data`, record from a test camera, `apt install` a
-second build B (version bumped, with one more catalog migration) while recording and measure the
-gap per camera, then the downgrade to A (refused, saying why, since the catalog has B's migration;
-then done anyway with EDGED_DOWNGRADE_ANYWAY=1, footage and catalog readable), and purge: footage,
-catalog and keys left in place. lintian runs on both builds.
+Install `./edged_A.deb` with apt (python3.11 comes from the mirror, python3 never does), `edged
+init-data`, record four cameras, then the office's signed repository (central/apt_repo.py) serves a
+build B (version bumped, one more catalog migration, an example config changed by a comment line)
+and unattended-upgrades upgrades the box while it records, over a site-edited config; the gap per
+camera is read from the catalog across the restart itself. Then the downgrade to A: refused without
+touching what runs; A unpacked anyway but not configured, and the box restarted (what its next boot
+does): B records; A configured: A records (the rollback's gap); purge: footage, catalog and keys
+stay. The office's package installs beside it. lintian runs on both builds; `dpkg-deb -c` sizes
+are printed.
 
 Runs only when asked (tests/conftest.py ASKED_ONLY), as root, about 15-25 minutes (two builds):
     .venv/bin/python -m pytest -q -m package tests/test_package.py -s
@@ -24,13 +28,14 @@ from pathlib import Path
 
 import pytest
 
+from central import apt_keys, apt_repo
 from storage.footage.segment_rows import FOOTAGE_STATES
 from storage.time.clock import SYSTEM
 from tests.support.catalog import rows
 from tests.support.container import SITE_PACKAGES, Container, copy_checkout
 from tests.support.daemon import ROOT, wait_for
 
-NEEDS = ("systemd-nspawn", "debootstrap", "nsenter", "dpkg-buildpackage", "lintian")
+NEEDS = ("systemd-nspawn", "debootstrap", "nsenter", "dpkg-buildpackage", "lintian", "gpg")
 missing = [t for t in NEEDS if not shutil.which(t)]
 pytestmark = [
     pytest.mark.package,
@@ -40,7 +45,9 @@ pytestmark = [
 ]
 
 A, B = "0.1.0-1", "0.1.0-2"
+CAMERAS = ("cam1", "cam2", "cam3", "cam4")
 CONFIG = """\
+# edited on site
 [site]
 id = "pkgtest"
 node = "node1"
@@ -52,12 +59,8 @@ socket = "/run/edged/control.sock"
 group = "edgectl"
 [secrets]
 file = "secrets.toml"
-[[cameras]]
-id = "cam1"
-[[cameras]]
-id = "cam2"
-"""
-SECRETS = '[cameras]\ncam1 = "synthetic:"\ncam2 = "synthetic:"\n'
+""" + "".join(f'[[cameras]]\nid = "{c}"\n' for c in CAMERAS)
+SECRETS = "[cameras]\n" + "".join(f'{c} = "synthetic:"\n' for c in CAMERAS)
 # B's migration: additive (a table), so that A could still read the catalog; A's preinst refuses
 # the downgrade anyway, since A cannot know that (design/0254).
 MIGRATION = '''
@@ -66,6 +69,11 @@ MIGRATION = '''
 def m999_package_test(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE package_test (id INTEGER PRIMARY KEY)")
 '''
+APT = "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends"
+UNATTENDED = """\
+Unattended-Upgrade::Origins-Pattern { "origin=edged office,codename=stable"; };
+Unattended-Upgrade::Automatic-Reboot "false";
+"""
 
 
 def build(source: Path, version: str, dist: Path) -> dict[str, float]:
@@ -80,7 +88,14 @@ def build(source: Path, version: str, dist: Path) -> dict[str, float]:
     debs = [Path(prebuilt or source / "dist") / f"{p}_{version}_amd64.deb" for p in ("edged", "edged-central")]
     for deb in debs:
         shutil.copy2(deb, dist)
-    return {"build, s": time.monotonic() - t, **{f"{d.name}, MB": d.stat().st_size / 1e6 for d in debs}}
+    return {"build, s": time.monotonic() - t, **{f"{d.name}, MB": d.stat().st_size / 1e6 for d in debs},
+            **{f"{d.name} unpacked, MB": unpacked_mb(d) for d in debs}}
+
+
+def unpacked_mb(deb: Path) -> float:
+    """The package's files as `dpkg-deb -c` lists them (the size column), in MB."""
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
+    return sum(int(line.split()[2]) for line in listing.splitlines() if line.strip()) / 1e6
 
 
 def lintian(dist: Path) -> subprocess.Popen[str]:
@@ -91,11 +106,14 @@ def lintian(dist: Path) -> subprocess.Popen[str]:
 
 
 def second_source(tmp: Path) -> Path:
-    """This checkout with one more catalog migration, as a git tree (scripts/package copies what git lists)."""
+    """This checkout with one more catalog migration and the example config changed by a comment line,
+    as a git tree (scripts/package copies what git lists)."""
     src = tmp / "src-b"
     copy_checkout(src)
     with open(src / "storage/schema/migrations.py", "a") as f:
         f.write(MIGRATION)
+    with open(src / "systemd/edged.example.toml", "a") as f:
+        f.write("# a comment the next release added\n")
     subprocess.run(["git", "init", "-q"], cwd=src, check=True)
     subprocess.run(["git", "add", "-A"], cwd=src, check=True)
     return src
@@ -114,22 +132,45 @@ def segments(ct: Container) -> list[dict]:
         db.close()
 
 
-def recording(ct: Container, cameras: int = 2):
-    u = ct.unit("edged", "ActiveState", "MainPID", "StatusText")
+def recording(ct: Container, cameras: int = len(CAMERAS)):
+    u = ct.unit("edged", "ActiveState", "MainPID", "StatusText", "NRestarts", "ActiveEnterTimestampMonotonic")
     ok = u.get("ActiveState") == "active" and u.get("StatusText", "").startswith(f"{cameras}/{cameras} cameras recording")
     return u if ok else None
 
 
-def gaps_across(segs: list[dict], at_us: int) -> dict[str, float]:
-    """Per camera: the seconds between the last segment ending before `at_us` and the next one's start."""
+def gaps_across(segs: list[dict], began_us: int, ended_us: int) -> dict[str, float]:
+    """Per camera: the longest time without footage between two consecutive segments, over the window
+    in which the restart happened (from before apt began to after the new daemon recorded): the
+    gap across the restart itself, wherever in the window it fell (issue 78: the last segment that
+    started before apt began may end long before the restart, as on a rollback)."""
     out = {}
-    for cam in ("cam1", "cam2"):
-        mine = [s for s in segs if s["camera"] == cam and s["end_us"]]
-        before = [s for s in mine if s["start_us"] < at_us]
-        after = [s for s in mine if s["start_us"] >= before[-1]["end_us"] and s is not before[-1]] if before else []
-        assert before and after, (cam, mine)
-        out[cam] = (after[0]["start_us"] - before[-1]["end_us"]) / 1e6
+    for cam in CAMERAS:
+        mine = sorted((s for s in segs if s["camera"] == cam and s["end_us"]), key=lambda s: s["start_us"])
+        pairs = [(a, b) for a, b in zip(mine, mine[1:]) if a["end_us"] <= ended_us and b["start_us"] >= began_us]
+        assert pairs and mine[0]["start_us"] < began_us and mine[-1]["start_us"] > ended_us, (cam, began_us, ended_us)
+        out[cam] = max(max(0, b["start_us"] - a["end_us"]) for a, b in pairs) / 1e6
     return out
+
+
+def restart_window(ct: Container, began_us: int, old_pid: int, what: str) -> tuple[dict, int]:
+    """Waits for a new daemon recording every camera, then for a segment of each that starts after it
+    did: returns the unit and the end of the window gaps_across reads."""
+    u = wait_for(lambda: (u := recording(ct)) and int(u["MainPID"]) != old_pid and u, 180, what, interval=0.5)
+    ended_us = SYSTEM.now_us()
+    wait_for(lambda: all(any(s["camera"] == c and s["start_us"] > ended_us and s["end_us"] for s in segments(ct))
+                         for c in CAMERAS), 120, f"a closed segment of each camera after: {what}", interval=0.5)
+    assert ended_us > began_us
+    return u, ended_us
+
+
+def repository(tmp: Path, ct: Container, debs: list[Path]) -> None:
+    """The office's signed repository, served to the box as a folder (file:), its entry from the key's
+    holder (design/0255, 0333)."""
+    home, repo = tmp / "apt-key", ct.root / "srv/apt"
+    apt_keys.make_key(home, repo, tmp / "office", "edged office APT repository")
+    apt_repo.publish(repo, home, tmp / "office", "stable", debs, SYSTEM.now_us())
+    entry = apt_repo.entry(repo, "file:/srv/apt", "stable", home=home, inline=True)
+    (ct.root / "etc/apt/sources.list.d/edged.sources").write_text(entry)
 
 
 def test_packages_install_upgrade_downgrade_purge(tmp_path):
@@ -144,75 +185,13 @@ def test_packages_install_upgrade_downgrade_purge(tmp_path):
     shutil.copytree(dist, ct.root / "root/dist")
     try:
         ct.boot()
-        # A site's box as the issue has it: no compiler, no pip, no package index.
-        ct.sh("rm -rf /var/lib/apt/lists/* && ! command -v gcc && ! command -v cc && ! python3 -m pip --version")
-        apt = "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --allow-downgrades"
-        ct.sh(f"{apt} /root/dist/edged_{A}_amd64.deb", timeout=900)
-        # Installed: enabled, running and waiting for its data folder, which no package script made.
-        assert ct.sh("systemctl is-enabled edged").stdout.strip() == "enabled"
-        wait_for(lambda: ct.unit("edged", "ActiveState")["ActiveState"] == "active", 60, "edged to run on install")
-        assert not (ct.root / "var/lib/edged/catalog.db").exists()
-        assert sorted(os.listdir(ct.root / "var/lib/edged")) == []
-        assert os.listdir(ct.root / "opt/edged") == [A]
-        assert ct.sh("dpkg-query -W -f='${Conffiles}' edged").stdout.strip().startswith("/etc/edged/edged.toml")
-
-        (ct.root / "etc/edged/edged.toml").write_text(CONFIG)
-        (ct.root / "etc/edged/secrets.toml").write_text(SECRETS)
-        ct.sh("edged init-data --config /etc/edged/edged.toml --reason 'package test'")
-        ct.sh("systemctl restart edged")
-        wait_for(lambda: recording(ct), 90, "both cameras to record under A", interval=0.5)
-        wait_for(lambda: len(segments(ct)) >= 4, 60, "two closed segments a camera", interval=0.5)
-        old_pid = int(recording(ct)["MainPID"])
-
-        # The upgrade while recording: one restart, B's migration once, with its progress in the journal.
-        t = time.monotonic()
-        began_us = SYSTEM.now_us()
-        ct.sh(f"{apt} /root/dist/edged_{B}_amd64.deb", timeout=900)
-        figures["apt install B, s"] = time.monotonic() - t
-        u = wait_for(lambda: (u := recording(ct)) and int(u["MainPID"]) != old_pid and u, 90, "B to record")
-        assert os.listdir(ct.root / "opt/edged") == [B]
-        assert f"/opt/edged/{B}/bin/python" in ct.sh(f"cat /proc/{u['MainPID']}/cmdline | tr '\\0' ' '").stdout
-        # Every recorder worker of the new daemon runs from the new folder (design/0252).
-        children = ct.sh(f"cat /proc/{u['MainPID']}/task/*/children").stdout.split()
-        cmdlines = [ct.sh(f"tr '\\0' ' ' < /proc/{c}/cmdline", check=False).stdout for c in children]
-        recorders = [c for c in cmdlines if "recorder.worker" in c]
-        assert recorders and all(c.startswith(f"/opt/edged/{B}/bin/python ") for c in recorders), cmdlines
-        journal = ct.sh("journalctl -u edged -o cat --no-pager").stdout
-        assert journal.count("m999_package_test") >= 1 and "catalog: migrated" in journal, journal[-3000:]
-        assert ct.sh("systemctl show edged -p NRestarts").stdout.strip() == "NRestarts=0"
-        wait_for(lambda: len([s for s in segments(ct) if s["start_us"] > began_us]) >= 4, 90,
-                 "segments after the upgrade", interval=0.5)
-        gaps = gaps_across(segments(ct), began_us)
-        figures.update({f"upgrade gap {cam}, s": g for cam, g in gaps.items()})
-
-        # The downgrade: refused, saying why; then done anyway, and A reads B's catalog.
-        r = ct.sh(f"{apt} /root/dist/edged_{A}_amd64.deb", check=False, timeout=900)
-        assert r.returncode != 0 and "downgrade from" in r.stdout + r.stderr and "m999_package_test" in r.stdout + \
-            r.stderr, r.stdout[-2000:] + r.stderr[-2000:]
-        assert ct.sh("dpkg-query -W -f='${Version}' edged").stdout == B
-        ct.sh(f"EDGED_DOWNGRADE_ANYWAY=1 {apt} /root/dist/edged_{A}_amd64.deb", timeout=900)
-        wait_for(lambda: recording(ct), 90, "A to record again after the downgrade", interval=0.5)
-        assert os.listdir(ct.root / "opt/edged") == [A]
-        first = segments(ct)[0]  # A's own, from before the upgrade: still listed, and it plays
-        probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
-                                str(ct.root / "var/lib/edged" / first["path"])], capture_output=True, text=True)
-        assert probe.returncode == 0 and "h264" in probe.stdout, probe.stderr
-
-        # Purge: the software goes, the evidence stays.
-        before = sorted(p.relative_to(ct.root) for p in (ct.root / "var/lib/edged").rglob("*") if p.suffix == ".mp4")
-        ct.sh("DEBIAN_FRONTEND=noninteractive apt-get purge -y edged", timeout=600)
-        after = sorted(p.relative_to(ct.root) for p in (ct.root / "var/lib/edged").rglob("*") if p.suffix == ".mp4")
-        # every file listed before is still there (the daemon records until purge stops it, so the
-        # listing may have grown meanwhile: asserting equality failed when a segment began between)
-        assert before and set(before) <= set(after), sorted(set(before) - set(after))
-        for kept in ("var/lib/edged/catalog.db", "var/lib/edged/node-ed25519.key", "etc/edged/secrets.toml"):
-            assert (ct.root / kept).exists(), kept
-        assert not (ct.root / "opt/edged").exists() and not (ct.root / "etc/edged/edged.toml").exists()
-
-        # The office's package installs beside it on the same plain Debian.
-        ct.sh(f"{apt} /root/dist/edged-central_{B}_amd64.deb", timeout=900)
-        assert os.listdir(ct.root / "opt/edged-central") == [B]
-        assert re.search(r"usage|edged-central", ct.sh("edged-central --help").stdout)
+        install_on_a_root_without_python3(ct, figures)
+        begin_recording(ct)
+        upgrade_unattended_over_an_edited_config(tmp_path, ct, dist, figures)
+        refuse_the_downgrade_touching_nothing(ct)
+        unpacked_not_configured_still_records(ct, figures)
+        purge_keeps_the_evidence(ct)
+        the_office_package_beside_it(ct)
         out, _ = lint.communicate(timeout=1800)
         assert lint.returncode == 0, out[-6000:]
     finally:
@@ -222,3 +201,133 @@ def test_packages_install_upgrade_downgrade_purge(tmp_path):
         print("\npackage test figures:")
         for k, v in figures.items():
             print(f"  {k}: {v:.2f}" if isinstance(v, float) else f"  {k}: {v}")
+
+
+def install_on_a_root_without_python3(ct: Container, figures: dict) -> None:
+    """A minimal Debian 12: no python3 (Priority optional), no compiler, no pip. apt brings python3.11
+    only; the environment's interpreter is it; the unit runs; no conffile; the versions are named."""
+    none = "! command -v python3 && ! test -e /usr/bin/python3 && ! command -v gcc && ! command -v pip3"
+    ct.sh(none)
+    ct.sh("apt-get update", timeout=600)
+    t = time.monotonic()
+    ct.sh(f"{APT} /root/dist/edged_{A}_amd64.deb", timeout=900)
+    figures[f"apt install {A}, s"] = time.monotonic() - t
+    ct.sh(none)
+    assert ct.sh("readlink -f /opt/edged/current/bin/python").stdout.strip() == "/usr/bin/python3.11"
+    assert ct.sh("systemctl is-enabled edged").stdout.strip() == "enabled"
+    wait_for(lambda: ct.unit("edged", "ActiveState")["ActiveState"] == "active", 60, "edged to run on install")
+    assert not (ct.root / "var/lib/edged/catalog.db").exists()
+    assert sorted(os.listdir(ct.root / "var/lib/edged")) == []
+    assert sorted(os.listdir(ct.root / "opt/edged")) == [A, "current"]
+    assert ct.sh("edged --version").stdout.strip() == f"edged 0.1.0 (package {A})"
+    # The config is the site's file, made from the example; nothing of the package is a conffile.
+    assert ct.sh("dpkg-query -W -f='${Conffiles}' edged").stdout.strip() == ""
+    assert (ct.root / "etc/edged/edged.toml").read_bytes() == \
+        (ct.root / "usr/share/edged/edged.example.toml").read_bytes()
+    # What the box's environment carries: no office code, no psycopg, no pip or setuptools.
+    site = next((ct.root / f"opt/edged/{A}/lib").glob("python3*/site-packages"))
+    names = {p.name.lower() for p in site.iterdir() if not p.name.endswith(".dist-info")}
+    assert not names & {"central", "psycopg", "psycopg_binary", "pip", "setuptools"}, names
+    assert {"edged", "recorder", "av", "storage"} <= names, names
+    assert not list((ct.root / "var/lib/dpkg/info").glob("edged.shlibs")), "a shlibs file for private libraries"
+    assert "ldconfig" not in (ct.root / "var/lib/dpkg/info/edged.triggers").read_text() \
+        if (ct.root / "var/lib/dpkg/info/edged.triggers").exists() else True
+
+
+def begin_recording(ct: Container) -> None:
+    (ct.root / "etc/edged/edged.toml").write_text(CONFIG)
+    (ct.root / "etc/edged/secrets.toml").write_text(SECRETS)
+    ct.sh("edged init-data --config /etc/edged/edged.toml --reason 'package test'")
+    ct.sh("systemctl restart edged")
+    wait_for(lambda: recording(ct), 120, "every camera to record under A", interval=0.5)
+    wait_for(lambda: len(segments(ct)) >= 2 * len(CAMERAS), 90, "two closed segments a camera", interval=0.5)
+    assert f"(package {A})" in ct.sh("edgectl status").stdout
+
+
+def upgrade_unattended_over_an_edited_config(tmp: Path, ct: Container, dist: Path, figures: dict) -> None:
+    """unattended-upgrades (python3 comes with it, now) upgrades to B from the office's repository, whose
+    example config changed, over the site's edited config: no prompt, the config kept byte for byte,
+    one restart, B's migration once."""
+    ct.sh(f"{APT} unattended-upgrades", timeout=900)
+    repository(tmp, ct, [dist / f"edged_{B}_amd64.deb"])
+    (ct.root / "etc/apt/apt.conf.d/51edged-unattended").write_text(UNATTENDED)
+    ct.sh("apt-get update", timeout=600)
+    old_pid = int(recording(ct)["MainPID"])
+    t = time.monotonic()
+    began_us = SYSTEM.now_us()
+    r = ct.sh("unattended-upgrade -v", timeout=900)
+    figures["unattended-upgrade to B, s"] = time.monotonic() - t
+    assert ct.sh("dpkg-query -W -f='${Version} ${Status}' edged").stdout == f"{B} install ok installed", \
+        r.stdout[-3000:] + ct.sh("cat /var/log/unattended-upgrades/unattended-upgrades.log", check=False).stdout[-3000:]
+    assert (ct.root / "etc/edged/edged.toml").read_text() == CONFIG
+    assert "a comment the next release added" in (ct.root / "usr/share/edged/edged.example.toml").read_text()
+    u, ended_us = restart_window(ct, began_us, old_pid, "B to record after the unattended upgrade")
+    assert sorted(os.listdir(ct.root / "opt/edged")) == [B, "current"]
+    assert f"/opt/edged/{B}/bin/python" in ct.sh(f"tr '\\0' ' ' < /proc/{u['MainPID']}/cmdline").stdout
+    # Every recorder worker of the new daemon runs from the new folder (design/0252).
+    children = ct.sh(f"cat /proc/{u['MainPID']}/task/*/children").stdout.split()
+    cmdlines = [ct.sh(f"tr '\\0' ' ' < /proc/{c}/cmdline", check=False).stdout for c in children]
+    recorders = [c for c in cmdlines if "recorder.worker" in c]
+    assert recorders and all(c.startswith(f"/opt/edged/{B}/bin/python ") for c in recorders), cmdlines
+    journal = ct.sh("journalctl -u edged -o cat --no-pager").stdout
+    assert journal.count("m999_package_test") >= 1 and "catalog: migrated" in journal, journal[-3000:]
+    assert u["NRestarts"] == "0"
+    assert f"(package {B})" in ct.sh("edgectl status").stdout
+    figures.update({f"upgrade gap {cam}, s": g for cam, g in gaps_across(segments(ct), began_us, ended_us).items()})
+
+
+def refuse_the_downgrade_touching_nothing(ct: Container) -> None:
+    """A's preinst refuses (the catalog has B's migration); B's postinst abort-upgrade restarts nothing."""
+    before = wait_for(lambda: recording(ct), 60, "B to record before the downgrade", interval=0.5)
+    r = ct.sh(f"{APT} --allow-downgrades /root/dist/edged_{A}_amd64.deb", check=False, timeout=900)
+    said = r.stdout + r.stderr
+    assert r.returncode != 0 and "downgrade from" in said and "m999_package_test" in said, said[-2000:]
+    assert ct.sh("dpkg-query -W -f='${Version} ${Status}' edged").stdout == f"{B} install ok installed"
+    after = recording(ct)
+    assert after and (after["MainPID"], after["ActiveEnterTimestampMonotonic"]) == \
+        (before["MainPID"], before["ActiveEnterTimestampMonotonic"]), (before, after)
+
+
+def unpacked_not_configured_still_records(ct: Container, figures: dict) -> None:
+    """A unpacked over B but not configured (a stopped apt, a power cut), and the box restarted as its
+    next boot would: B, the configured version, records. Then A configured: the rollback, its gap."""
+    ct.sh(f"EDGED_DOWNGRADE_ANYWAY=1 dpkg --unpack /root/dist/edged_{A}_amd64.deb", timeout=900)
+    assert ct.sh("dpkg-query -W -f='${Version} ${Status}' edged").stdout == f"{A} install ok unpacked"
+    old_pid = int(recording(ct)["MainPID"])
+    ct.sh("systemctl daemon-reload && systemctl restart edged")
+    u = wait_for(lambda: (u := recording(ct)) and int(u["MainPID"]) != old_pid and u, 180,
+                 "the configured version to record after a restart of an unpacked package", interval=0.5)
+    assert f"/opt/edged/{B}/bin/python" in ct.sh(f"tr '\\0' ' ' < /proc/{u['MainPID']}/cmdline").stdout
+    old_pid = int(u["MainPID"])
+    began_us = SYSTEM.now_us()
+    ct.sh("EDGED_DOWNGRADE_ANYWAY=1 dpkg --configure -a", timeout=900)
+    u, ended_us = restart_window(ct, began_us, old_pid, "A to record after the rollback")
+    assert sorted(os.listdir(ct.root / "opt/edged")) == [A, "current"]
+    assert f"(package {A})" in ct.sh("edgectl status").stdout
+    figures.update({f"rollback gap {cam}, s": g for cam, g in gaps_across(segments(ct), began_us, ended_us).items()})
+    first = segments(ct)[0]  # A's own, from before the upgrade: still listed, and it plays
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
+                            str(ct.root / "var/lib/edged" / first["path"])], capture_output=True, text=True)
+    assert probe.returncode == 0 and "h264" in probe.stdout, probe.stderr
+
+
+def purge_keeps_the_evidence(ct: Container) -> None:
+    before = sorted(p.relative_to(ct.root) for p in (ct.root / "var/lib/edged").rglob("*") if p.suffix == ".mp4")
+    ct.sh("DEBIAN_FRONTEND=noninteractive apt-get purge -y edged", timeout=600)
+    after = sorted(p.relative_to(ct.root) for p in (ct.root / "var/lib/edged").rglob("*") if p.suffix == ".mp4")
+    # every file listed before is still there (the daemon records until purge stops it)
+    assert before and set(before) <= set(after), sorted(set(before) - set(after))
+    for kept in ("var/lib/edged/catalog.db", "var/lib/edged/node-ed25519.key", "etc/edged/secrets.toml"):
+        assert (ct.root / kept).exists(), kept
+    assert not (ct.root / "opt/edged").exists() and not (ct.root / "etc/edged/edged.toml").exists()
+
+
+def the_office_package_beside_it(ct: Container) -> None:
+    """The office's package on the same plain Debian: its program runs, without the recorder's libraries."""
+    ct.sh(f"{APT} /root/dist/edged-central_{B}_amd64.deb", timeout=900)
+    assert sorted(os.listdir(ct.root / "opt/edged-central")) == [B, "current"]
+    assert re.search(r"usage|edged-central", ct.sh("edged-central --help").stdout)
+    site = next((ct.root / f"opt/edged-central/{B}/lib").glob("python3*/site-packages"))
+    names = {p.name.lower() for p in site.iterdir() if not p.name.endswith(".dist-info")}
+    assert not names & {"av", "onnxruntime", "c2pa", "numpy", "recorder", "edged", "pip", "setuptools"}, names
+    assert {"central", "storage", "psycopg"} <= names, names

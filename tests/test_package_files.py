@@ -4,6 +4,7 @@ version and the catalog's migrations, and the office's example config loads."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,11 +18,11 @@ def test_the_units_run_the_versioned_folder_and_the_scripts_know_their_version(t
         shutil.copytree(ROOT / d, tmp_path / d)
     subprocess.run(["debian/units", "0.1.0-7"], cwd=tmp_path, check=True)
     unit = (tmp_path / "debian/edged.service").read_text()
-    assert "\nExecStart=/opt/edged/0.1.0-7/bin/python -m edged.cli run --config /etc/edged/edged.toml\n" in unit
-    assert "/opt/edged/venv" not in unit
+    # No version in a unit: it starts what postinst configured last (/opt/edged/current, design/0330).
+    assert "\nExecStart=/usr/libexec/edged/start run --config /etc/edged/edged.toml\n" in unit
+    assert "/opt/edged/venv" not in unit and "0.1.0-7/" not in unit
     central = (tmp_path / "debian/edged-central.service").read_text()
-    assert "\nExecStart=/opt/edged-central/0.1.0-7/bin/python -m central.cli run --config /etc/edged/central.toml\n" \
-        in central
+    assert "\nExecStart=/usr/libexec/edged-central/start run --config /etc/edged/central.toml\n" in central
     preinst = (tmp_path / "debian/edged.preinst").read_text()
     assert 'VERSION="0.1.0-7"' in preinst and "m001_initial" in preinst and "m027_request_purpose" in preinst
     for script in ("edged.postinst", "edged.postrm", "edged-central.postinst", "edged-central.postrm"):
@@ -78,3 +79,128 @@ def test_the_preinst_refuses_a_downgrade_onto_an_unknown_migration(tmp_path: Pat
     assert preinst("upgrade", "0.1.0-2", EDGED_DOWNGRADE_ANYWAY="1").returncode == 0
     assert preinst("upgrade", "0.0.9-1").returncode == 0   # an upgrade: the new version's own steps run at start
     assert preinst("install").returncode == 0
+
+
+def test_the_start_script_runs_the_configured_version_not_the_unpacked_one(tmp_path: Path) -> None:
+    """debian/edged.start (the unit's ExecStart, design/0330): the version /opt/edged/current names,
+    whatever dpkg unpacked since; without the link, a clear refusal. Its paths pointed at this folder."""
+    opt = tmp_path / "opt/edged"
+    for version in ("0.1.0-1", "0.1.0-2"):
+        (opt / version / "bin").mkdir(parents=True)
+        python = opt / version / "bin/python"
+        python.write_text(f'#!/bin/sh\necho "{version} $*"\n')
+        python.chmod(0o755)
+    script = tmp_path / "start"
+    script.write_text((ROOT / "debian/edged.start").read_text().replace("/opt/edged", str(opt)))
+    script.chmod(0o755)
+    r = subprocess.run([str(script), "run"], capture_output=True, text=True)
+    assert r.returncode == 1 and "dpkg --configure -a" in r.stderr and not r.stdout
+    (opt / "current").symlink_to("0.1.0-1")
+    r = subprocess.run([str(script), "run", "--config", "x"], capture_output=True, text=True)
+    assert r.stdout == "0.1.0-1 -m edged.cli run --config x\n", r.stderr
+
+
+def test_a_refused_downgrade_restarts_nothing_and_a_config_the_new_version_refuses_keeps_the_old(tmp_path: Path) -> None:
+    """debian/edged.postinst, its paths pointed at this folder and systemd's commands stubs that log
+    (the container tier runs the real ones). abort-upgrade (dpkg runs it when a newer package's preinst
+    refuses) leaves before debhelper's snippet, which restarts: nothing is touched. configure makes
+    the config from the example, switches current and restarts; on an upgrade whose version refuses
+    the site's config, it says why and fails with current still on the version that records."""
+    for d in ("systemd", "debian", "storage"):
+        shutil.copytree(ROOT / d, tmp_path / d)
+    subprocess.run(["debian/units", "0.1.0-2"], cwd=tmp_path, check=True)
+    root, stubs, log = tmp_path / "root", tmp_path / "bin", tmp_path / "calls"
+    stubs.mkdir()
+    for cmd in ("systemctl", "deb-systemd-invoke", "systemd-sysusers", "chgrp"):
+        (stubs / cmd).write_text(f'#!/bin/sh\necho "{cmd} $*" >> {log}\n[ "$1" != is-active ]\n')
+        (stubs / cmd).chmod(0o755)
+    (stubs / "install").write_text('#!/bin/sh\nfor a; do src=$dst; dst=$a; done; cp "$src" "$dst"\n')  # no group edged here
+    (stubs / "install").chmod(0o755)
+    text = (tmp_path / "debian/edged.postinst").read_text().replace(
+        "#DEBHELPER#", "deb-systemd-invoke restart 'edged.service' >/dev/null || true")
+    for path in ("/opt/edged", "/etc/edged", "/usr/lib/edged", "/usr/share/edged", "/var/lib/edged"):
+        text = text.replace(path, f"{root}{path}")
+    (tmp_path / "postinst").write_text(text)
+    (root / "usr/lib/edged/venv/bin").mkdir(parents=True)
+    (root / "usr/lib/edged/venv/PACKAGE_VERSION").write_text("0.1.0-2\n")
+    (root / "usr/share/edged").mkdir(parents=True)
+    (root / "usr/share/edged/edged.example.toml").write_text("# the example\n")
+    (root / "usr/share/edged/edged.secrets.toml").write_text("")
+
+    def postinst(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", str(tmp_path / "postinst"), *argv], capture_output=True, text=True,
+                              env={"PATH": f"{stubs}:/usr/bin:/bin"})
+
+    r = postinst("abort-upgrade", "0.1.0-3")
+    assert r.returncode == 0 and not log.exists() and not (root / "opt").exists(), r.stderr
+    r = postinst("configure", "")
+    assert r.returncode == 0, r.stderr
+    assert "deb-systemd-invoke restart" in log.read_text()
+    assert os.readlink(root / "opt/edged/current") == "0.1.0-2"
+    assert (root / "etc/edged/edged.toml").read_text() == "# the example\n"
+    # An upgrade from 0.1.0-1 whose new version refuses the site's config (check-config: 78).
+    (root / "etc/edged/edged.toml").write_text("# edited on site\n")
+    shutil.rmtree(root / "opt/edged/0.1.0-2")
+    (root / "opt/edged/current").unlink()
+    (root / "opt/edged/0.1.0-1").mkdir()
+    (root / "opt/edged/0.1.0-1/PACKAGE_VERSION").write_text("0.1.0-1\n")
+    (root / "opt/edged/current").symlink_to("0.1.0-1")
+    python = root / "usr/lib/edged/venv/bin/python"
+    python.write_text(f'#!/bin/sh\n[ "$*" = "-m edged.cli check-config {root}/etc/edged/edged.toml" ] || exit 2\n'
+                      'echo "edged: bad config: cameras[0].url: a key this version renamed"; exit 78\n')
+    python.chmod(0o755)
+    log.unlink()
+    r = postinst("configure", "0.1.0-1")
+    assert r.returncode == 1 and "a key this version renamed" in r.stderr and "edged 0.1.0-1 goes on recording" in \
+        r.stderr, r.stderr
+    assert os.readlink(root / "opt/edged/current") == "0.1.0-1" and "restart" not in log.read_text()
+    assert (root / "etc/edged/edged.toml").read_text() == "# edited on site\n"
+
+
+def test_prune_venv_takes_out_distributions_modules_and_scripts(tmp_path: Path) -> None:
+    """debian/prune-venv on an environment laid out as pip leaves it: a wheel's files by its RECORD
+    (a script in bin/ included), an sdist's by its .egg-info's installed-files.txt, a module of the
+    project's own wheel, a script; what is not named stays."""
+    venv = tmp_path / "venv"
+    site = venv / "lib/python3.11/site-packages"
+    for rel in ("av/__init__.py", "av/__pycache__/__init__.cpython-311.pyc", "av.libs/libavcodec.so",
+                "wsdiscovery/__init__.py", "numpy/__init__.py", "central/__init__.py", "edged/docs.py",
+                "edged/__pycache__/docs.cpython-311.pyc", "edged/app.py"):
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text("")
+    (venv / "bin").mkdir()
+    for script in ("pyav", "edged", "edged-central"):
+        (venv / "bin" / script).write_text("")
+    (site / "av-18.1.0.dist-info").mkdir()
+    (site / "av-18.1.0.dist-info/RECORD").write_text(
+        "av/__init__.py,sha256=x,1\nav/__pycache__/__init__.cpython-311.pyc,,\nav.libs/libavcodec.so,sha256=y,2\n"
+        "../../../bin/pyav,sha256=z,3\nav-18.1.0.dist-info/RECORD,,\n")
+    (site / "wsdiscovery-2.1.2-py3.11.egg-info").mkdir()
+    (site / "wsdiscovery-2.1.2-py3.11.egg-info/installed-files.txt").write_text("../wsdiscovery/__init__.py\nPKG-INFO\n")
+    listing = tmp_path / "x.prune"
+    listing.write_text("# comment\ndist av\ndist wsdiscovery\nmodule central\nmodule edged/docs.py\nscript edged-central\n")
+    subprocess.run([str(ROOT / "debian/prune-venv"), str(venv), str(listing)], check=True)
+    left = sorted(str(p.relative_to(venv)) for p in venv.rglob("*") if p.is_file())
+    assert left == ["bin/edged", "lib/python3.11/site-packages/edged/app.py",
+                    "lib/python3.11/site-packages/numpy/__init__.py"], left
+    listing.write_text("dist psycopg\n")
+    r = subprocess.run([str(ROOT / "debian/prune-venv"), str(venv), str(listing)], capture_output=True, text=True)
+    assert r.returncode != 0 and "0 installed distributions named psycopg" in r.stderr
+
+
+def test_the_gap_is_read_across_the_restart_wherever_it_falls_in_the_window() -> None:
+    """tests/test_package.py's gaps_across (issue 78): on a rollback the restart comes seconds after apt
+    began, so the segment after the last one that started before apt began is contiguous with it;
+    the measure is the longest gap between consecutive segments over the whole window."""
+    from tests.test_package import CAMERAS, gaps_across
+
+    s = 1_000_000
+    began, ended = 100 * s, 140 * s
+    segs = []
+    for cam in CAMERAS:   # 10 s segments; the restart at 125 s costs 1.5 s (cam1: 0.25 s more)
+        extra = s // 4 if cam == "cam1" else 0
+        for start, end in ((90 * s, 100 * s - 1), (100 * s, 110 * s), (110 * s, 120 * s), (120 * s, 125 * s),
+                           (126_500_000 + extra, 136 * s), (136 * s, 146 * s), (146 * s, 156 * s)):
+            segs.append({"camera": cam, "start_us": start, "end_us": end})
+    got = gaps_across(segs, began, ended)
+    assert got == {"cam1": 1.75, "cam2": 1.5, "cam3": 1.5, "cam4": 1.5}, got

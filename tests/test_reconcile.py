@@ -17,6 +17,7 @@ from storage.time.clock import SYSTEM
 from storage.disk.hashing import sha256_file
 from storage.footage.reconcile import TAIL_US, Report, adopt_later, reconcile
 from storage.footage.recovery_record import RECOVERY
+from storage.mp4 import header_only
 from tests.support.catalog import audit_rows, rows
 
 S = 1_000_000
@@ -184,3 +185,55 @@ def test_after_a_step_back_across_a_restart_the_last_runs_leftovers_stamped_afte
     assert later.adopted == [orphan] and by_path[orphan]["state"] == "recovered"
     assert by_path[mine]["state"] == WRITING and by_path[piped]["state"] == WRITING and writing not in by_path
     assert report.missing == [] and report.quarantined == [] and later.quarantined == []
+
+
+def test_a_segments_header_alone_is_removed_on_the_record_not_quarantined(tmp_path, fmp4):
+    """Issue 79: a kill just after a segment boundary leaves each camera's new file with its header
+    alone (ftyp and moov, ~1 KB, no byte of a picture). Recovery removes it and the record says so
+    (its size and SHA-256), the row is not footage; a file with some of a fragment is still kept
+    in quarantine/."""
+    data = tmp_path
+    cat = Catalog(open_db(data / layout.CATALOG_FILE))
+    camera_table.sync(cat.db, [{"id": c, "name": c, "url": "rtsp://h/x", "enabled": 1} for c in ("a", "b")],
+                      cat.clock.now_us())
+    t = SYSTEM.now_us() - 600 * S
+    header = _header_size(fmp4)
+    bare = place(data, fmp4, "a", t, keep=header / os.path.getsize(fmp4))     # `writing`: its header alone
+    os.truncate(data / bare, header)
+    segment_rows.open_row(cat.db, "a", t, bare, t)
+    orphan = place(data, fmp4, "b", t, keep=1.0)                                 # unknown, its header alone
+    os.truncate(data / orphan, header)
+    partial = place(data, fmp4, "b", t + 10 * S)                                 # some of a fragment: kept
+    os.truncate(data / partial, header + 100)
+    segment_rows.open_row(cat.db, "b", t + 10 * S, partial, t)
+    assert header_only(data / bare) and header_only(data / orphan) and not header_only(data / partial)
+    digest = sha256_file(data / bare)
+
+    report = reconcile(cat, data)
+
+    assert sorted(report.removed) == sorted([bare, orphan]) and report.quarantined == [partial]
+    assert not (data / bare).exists() and not (data / orphan).exists()
+    assert not (data / "quarantine" / bare).exists() and not (data / "quarantine" / orphan).exists()
+    assert (data / "quarantine" / partial).exists()
+    by_path = {r["path"]: r for r in rows(cat.db, "segments")}
+    assert by_path[bare]["state"] == "quarantined" and "header" in by_path[bare]["note"]
+    assert orphan not in by_path
+    recs = [json.loads(r["detail"]) for r in audit_rows(cat.db, RECOVERY)]
+    items = [i for r in recs for i in r["items"]]
+    gone = next(i for i in items if i["path"] == bare)
+    assert gone["how"] == "removed" and gone["bytes"] == header and gone["sha256"] == digest
+    assert next(i for i in items if i["path"] == orphan)["how"] == "removed"
+    assert sum(r["removed_bytes"] for r in recs) == 2 * header
+    assert audit.verify(cat.db)[1] is None
+
+
+def _header_size(path) -> int:
+    """The bytes of an fMP4's ftyp and moov (its first moof starts after them)."""
+    data = path.read_bytes()
+    at = 0
+    while at + 8 <= len(data):
+        size, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
+        if kind == b"moof":
+            return at
+        at += size
+    raise AssertionError("no fragment")

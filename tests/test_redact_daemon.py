@@ -134,3 +134,59 @@ def test_a_custodian_redacts_their_export_through_the_daemon(tmp_path, camera):
     finally:
         assert d.stop() == 0, d.log
         shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+@pytest.mark.timeout(1800)
+def test_a_citizens_copy_started_from_the_grant_with_edgectl(tmp_path, camera):
+    """Issue 75, the edgectl route: a citizen's grant that shows only a redacted copy (the site
+    lets a citizen take a copy and says nothing of `redact`: everything hidden, design/0327) is
+    refused as a whole export and staged for its copy with `edgectl export --redacted`; `edgectl
+    redact` makes the copy from it, with a box the custodian hides over a second of it."""
+    sock_dir = Path(tempfile.mkdtemp(prefix="edged-redact-"))
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": camera.url("cam")}],
+                          storage={"segment_length": "2s"},
+                          tables={"control": {"socket": str(sock_dir / "control.sock")}})
+    config.write_text(config.read_text() + '\n[policy.citizen]\nmodes = ["view", "copy"]\n')
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        people = People(config, tmp_path)
+        people.add("carol", "custodian")
+        people.add("alice", "approver")
+        wait_for(lambda: len(d.segments("cam")) >= 3, 60, "three segments")
+        segs = d.segments("cam")
+        iso = lambda us: datetime.fromtimestamp(us / S).astimezone().isoformat()
+        people.as_("carol")
+        r = people.ctl("request", "file", "--kind", "citizen", "--category", "other", "--reason", "her own visit",
+                       "--camera", "cam", "--from", iso(segs[0]["start_us"] + 500_000), "--to",
+                       iso(segs[-1]["end_us"] - 300_000), "--requester", "Ms. Wu", "--id-number", "A123456789",
+                       "--identity-checked", "--contact", "0912-000-000", "--copy", "--json")
+        assert r.returncode == 0, r.stderr
+        people.as_("alice")
+        r = people.ctl("request", "approve", str(json.loads(r.stdout)["id"]), "--reason", "her own footage", "--json")
+        assert r.returncode == 0, r.stderr
+        grant = json.loads(r.stdout)["grant"]["id"]
+        people.as_("carol")
+        r = people.ctl("export", "--grant", str(grant), "--out", str(tmp_path / "whole"), "--recipient", "Ms. Wu")
+        assert r.returncode == 2 and f"edgectl export --grant {grant} --redacted" in r.stderr, r.stderr
+        assert not (tmp_path / "whole").exists() or not any((tmp_path / "whole").iterdir())
+        r = people.ctl("export", "--grant", str(grant), "--redacted", "--recipient", "Ms. Wu", "--json")
+        assert r.returncode == 0, r.stderr
+        export_id = json.loads(r.stdout)["export"]
+        x, y, w, h = BOX
+        hidden = (x + 16, y + 16, 32, 32)   # a box the custodian hides inside the applicant's region, 0-1 s
+        out = tmp_path / "redacted"
+        r = people.ctl("redact", "--export", str(export_id), "--mark", f"cam.mp4:0:{','.join(map(str, BOX))}",
+                       "--hide", f"cam.mp4:0-1:{','.join(map(str, hidden))}", "--out", str(out), "--json")
+        assert r.returncode == 0, r.stderr
+        frames = _lumas(out / "cam.mp4")
+        hx, hy, hw, hh = hidden
+        for i, luma in enumerate(frames[:21]):
+            assert luma[hy + 2:hy + hh - 2, hx + 2:hx + hw - 2].max() <= FILL_MAX_Y, f"the hidden box shown on frame {i}"
+        assert frames[40][hy + 2:hy + hh - 2, hx + 2:hx + hw - 2].mean() > 2 * FILL_MAX_Y   # shown after its second
+        assert frames[40][y:y + h, x:x + w].mean() > 2 * FILL_MAX_Y
+        uses = [json.loads(a["detail"]) for a in audit_rows(d, "grant.use")]
+        assert [u.get("mode") for u in uses] == ["redacted"], uses
+    finally:
+        assert d.stop() == 0, d.log
+        shutil.rmtree(sock_dir, ignore_errors=True)

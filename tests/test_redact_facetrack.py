@@ -70,6 +70,25 @@ def test_a_face_that_turns_back_between_two_runs_is_hidden_on_every_frame(frames
     assert off <= 3   # each step followed within a few pixels of the truth
 
 
+def test_a_face_leaving_at_the_edge_is_hidden_until_it_is_gone():
+    """A face found once, walking out of the picture's right edge before the detector runs again:
+    the tracker cannot match it once part of it is out, so it is carried on at its last step for
+    COAST frames (issue 75: a face half out of the picture was shown)."""
+    leaver = faces.Person(48, 150, 700, 12)
+    pictures = [_gray(p) for p in faces.pictures(30, SIZE, (leaver,))]
+    follower = FaceFollower(1)
+    found = {0: [leaver.face(0, 30)]}
+    for i, picture in enumerate(pictures):
+        follower.feed(i, picture, found.get(i))
+    boxes = face_boxes(found, follower.forward, follower.backward, 30)
+    partly = [i for i in range(30) if leaver.face(i, 30)[0] < SIZE[0] < sum(leaver.face(i, 30)[::2])]
+    assert partly, "the walker leaves the picture in the clip"
+    for i in partly[:COAST]:
+        face = leaver.face(i, 30)
+        seen = (face[0], face[1], SIZE[0] - face[0], face[3])
+        assert _hidden(boxes[i], seen), f"frame {i}: the part still in the picture shown"
+
+
 def test_a_follower_stopped_and_taken_up_again_follows_alike(frames):
     whole = _followed(frames).followed()
     for stop in (17, 30, 37):

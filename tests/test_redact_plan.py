@@ -84,14 +84,15 @@ def test_a_face_missed_by_the_detector_once_is_still_hidden():
     # the custodian's box inside the applicant's region (a stranger beside them) is filled too
     (EVERYTHING, [Mark(0, (0, 0, 500, 500))], [], [(10, 10, 20, 20)], FramePlan(True, (0, 0, 500, 500),
                                                                                ((10, 10, 20, 20),))),
-    # faces: each padded by a quarter; the one inside the applicant's region left
+    # faces: each made at least 1.6 times as high as wide (downwards), padded by a quarter; the one
+    # inside the applicant's region left
     (FACES, [Mark(0, (90, 90, 100, 200))], [(100, 100, 40, 40), (800, 400, 40, 40)], [],
-     FramePlan(False, None, ((790, 390, 60, 60),))),
+     FramePlan(False, None, ((790, 384, 60, 96),))),
     # faces: no marks, every face filled; a face at the edge clamped
-    (FACES, [], [(0, 0, 40, 40)], [], FramePlan(False, None, ((0, 0, 50, 50),))),
+    (FACES, [], [(0, 0, 40, 40)], [], FramePlan(False, None, ((0, 0, 50, 80),))),
     # faces: only one face is the applicant's, the stranger in their region still hidden
     (FACES, [Mark(0, (0, 0, 400, 400))], [(10, 10, 100, 100), (200, 200, 40, 40)], [],
-     FramePlan(False, None, ((190, 190, 60, 60),))),
+     FramePlan(False, None, ((190, 184, 60, 96),))),
     # faces: two boxes of the applicant's face (two tracks of it at the picture's edge): both theirs
     (FACES, [Mark(0, (1700, 660, 220, 410))], [(1830, 706, 71, 96), (1828, 700, 76, 100)], [],
      FramePlan(False, None, ())),
@@ -100,9 +101,9 @@ def test_a_face_missed_by_the_detector_once_is_still_hidden():
      FramePlan(False, None, ())),
     # faces: a stranger cheek by jowl with the applicant, mostly outside their face: hidden
     (FACES, [Mark(0, (0, 0, 400, 400))], [(100, 100, 80, 100), (175, 110, 60, 80)], [],
-     FramePlan(False, None, ((160, 90, 90, 120),))),
+     FramePlan(False, None, ((160, 86, 90, 144),))),
     # faces: a small face widened by at least PAD_LEAST pixels
-    (FACES, [], [(100, 100, 12, 16)], [], FramePlan(False, None, ((94, 94, 24, 28),))),
+    (FACES, [], [(100, 100, 12, 16)], [], FramePlan(False, None, ((94, 94, 24, 31),))),
     # faces: the custodian's box, not padded
     (FACES, [], [], [(300, 300, 10, 10)], FramePlan(False, None, ((300, 300, 10, 10),))),
 ])

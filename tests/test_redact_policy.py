@@ -12,17 +12,42 @@ from edged.rules.redaction import RedactionRuleError, Shown, allower_refusal, gr
 CITIZEN = KindRules(redact="everything", unredacted_by=frozenset({"huang"}))
 
 
-def test_a_citizens_grant_is_redacted_where_the_site_is_silent():
-    assert default_policy().kinds["citizen"].redact == "everything"
-    assert {k: r.redact for k, r in default_policy().kinds.items() if k != "citizen"} == {
-        k: "none" for k in default_policy().kinds if k != "citizen"}
+def test_a_citizens_copy_is_redacted_where_the_site_is_silent():
+    """Silent on `redact`: a citizen's copy (it leaves the office) hides everything but the
+    applicant; an accompanied viewing alone shows the footage as the site's rule says (design/0327:
+    seed 001 十七1(3)), and a site that wants it hidden says so. No other kind is redacted."""
+    assert _policy({"citizen": {"modes": ["view", "copy"]}}, [], 6 * 86_400_000_000).kinds["citizen"].redact == \
+        "everything"
+    assert _policy({"citizen": {"modes": ["view"]}}, [], 6 * 86_400_000_000).kinds["citizen"].redact == "none"
+    assert _policy({"citizen": {"modes": ["view"], "redact": "everything"}}, [],
+                   6 * 86_400_000_000).kinds["citizen"].redact == "everything"
+    assert default_policy().kinds["citizen"].modes == frozenset({"view"})
+    assert {k: r.redact for k, r in default_policy().kinds.items()} == {k: "none" for k in default_policy().kinds}
     assert _policy({}, [], 6 * 86_400_000_000).kinds["citizen"].unredacted_by == frozenset()
+
+
+def test_at_001_the_accompanied_viewing_shows_the_footage_as_written():
+    """Seed 001 十七1(3): 複製相關影音資料後，以派員陪同閱覽方式辦理. Its example config, with no line
+    added, grants a citizen an accompanied viewing of the footage (the whole picture, its sound),
+    not a redacted copy; 000 and 002, whose rules limit what a citizen sees, still redact."""
+    from pathlib import Path
+
+    from edged.config import load_config
+    from edged.rules.redaction import redacted_kinds
+
+    sites = Path(__file__).resolve().parents[1] / "examples" / "sites"
+    cfg = load_config(sites / "001-land-office.toml")
+    rules = cfg.policy.kinds["citizen"]
+    assert rules.modes == frozenset({"view"}) and shown("citizen", rules) == Shown("none")
+    assert "citizen" not in redacted_kinds(cfg.policy.kinds)
+    for seed in ("000-household-registration-office", "002-police-station"):
+        assert "citizen" in redacted_kinds(load_config(sites / f"{seed}.toml").policy.kinds), seed
 
 
 @pytest.mark.parametrize("table, want", [
     ({"citizen": {"redact": "faces"}}, ("faces", frozenset())),
     ({"citizen": {"redact": "none"}}, ("none", frozenset())),
-    ({"titles": {"主任": ["huang"]}, "citizen": {"unredacted_by": ["主任", "lin"]}},
+    ({"titles": {"主任": ["huang"]}, "citizen": {"modes": ["copy"], "unredacted_by": ["主任", "lin"]}},
      ("everything", frozenset({"huang", "lin"}))),
 ])
 def test_policy_citizen_read(table, want):

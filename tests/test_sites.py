@@ -127,7 +127,7 @@ def test_a_request_runs_through_the_sites_chain(tmp_path, camera, name, kind, us
     cameras = [c.id for c in cfg.cameras]  # the request names every camera: every scoped step applies
     steps = [s for s in rules.chain if s.applies(cameras)]
     assert use in rules.modes
-    redacted = kind in redacted_kinds(cfg.policy.kinds)   # 001's citizen: the site is silent, so redacted (0174)
+    redacted = kind in redacted_kinds(cfg.policy.kinds)   # 001's citizen: viewed only, the site silent: whole (0327)
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
         people = People(config, tmp_path)

@@ -99,9 +99,9 @@ async def test_a_close_reported_after_the_next_open_gives_the_gap_it_would_have_
 
 
 def test_camera_states_keep_one_record_of_state_outage_stats_and_reconnects():
-    """edged/daemon/recording/camera_states.py: what the supervisor's offline alarm and the health
+    """edged/daemon/camera_states.py: what the supervisor's offline alarm and the health
     monitor both read (design/0040)."""
-    from edged.daemon.recording.camera_states import CameraStates
+    from edged.daemon.camera_states import CameraStates
 
     clock = FakeClock(T0)
     cams = CameraStates(clock)

@@ -28,10 +28,13 @@ from typing import Any, Iterable, Mapping
 from central.checks import coverage, node_births, verify
 from central.i18n import N_
 from storage.msg import Msg
+from storage.time import interval
 
 DAY_US = 86_400_000_000
 SLACK_US = DAY_US                 # what the office cannot see (a footage message's cadence, transit): forgiven
 OFFSET_WINDOW_US = 600_000_000    # messages received this long after a footage message tell the node's offset then
+BAR_US = 3_600_000_000  # an age proven on both sides, across a limit by less than this: within the limit (a
+# lawful box destroys as soon as its own proof allows; the office's proof of the same age is as wide as its samples)
 KEPT_SLACK_US = 12 * 3_600_000_000  # a node's pass and its report after the maximum passed (a finding within a day)
 STOPPED_AFTER_US = DAY_US         # no destruction heard this long while footage is past its maximum: stopped
 CARRIED_KINDS = ("backfilled", "standby")  # central/checks/coverage.py KINDS fetched after they were recorded
@@ -58,10 +61,12 @@ class Verdict:
     clock: str          # OFFICE or NODE: whose clock the age was judged on
     evidence: str       # HEARD, STAMPED, CARRIED, UNANNOUNCED, STAMPS or RECORD
     age_days: float | None = None  # the age judged, on that clock
+    bounds: dict[str, Any] = field(default_factory=dict)  # on intervals: the age's, the recording's and the
+    # destruction's [earliest, latest] (us) and each bound's evidence (by_office)
 
     def basis(self) -> dict[str, Any]:
         return {"clock": self.clock, "evidence": self.evidence,
-                "age_days": None if self.age_days is None else round(self.age_days, 3)}
+                "age_days": None if self.age_days is None else round(self.age_days, 3), **self.bounds}
 
 
 # evidence -----------------------------------------------------------------------------------------
@@ -99,75 +104,149 @@ def true_end(d: Mapping[str, Any]) -> int:
 
 
 def recorded_by(d: Mapping[str, Any], ev: Heard) -> tuple[int, str]:
-    """(the office's time by which the segment of ``d`` had been recorded, the evidence): the
-    earliest of `heard`, `stamped` and `carried` (module doc)."""
+    """(the office's time by which the range of ``d`` had been queued, the evidence): its receipt,
+    or its stamp at the offset seen then where that is earlier (the watch's, `Range.queued_by`;
+    a destruction is judged on intervals: `recorded`)."""
     best, how = ev.heard_us, HEARD
     if ev.offset_us is None:
         return best, how
     if isinstance(ev.stamp_us, int) and ev.stamp_us - ev.offset_us < best:
         best, how = ev.stamp_us - ev.offset_us, STAMPED
-    start, end = d.get("start_us"), true_end(d)
-    spans = ev.carried.get(str(d.get("camera")), [])
-    if isinstance(start, int) and any(a <= start and end <= b for a, b in spans) and end - ev.offset_us < best:
-        best, how = end - ev.offset_us, CARRIED
     return best, how
 
 
-# one destruction ---------------------------------------------------------------------------------
-def by_office(d: Mapping[str, Any], *, heard: Heard | None, reported_us: int, min_days: float | None,
-              max_days: float | None, announced_from: int | None) -> Verdict | None:
-    """One destruction judged on the office's clock: from the earliest evidence of its recording
-    (recorded_by) to the office's receipt of its destruction (``reported_us``), a day's slack
-    (SLACK_US) forgiven. `max_retention`: early below the maximum; `capacity`: below the minimum.
-    None: nothing to say (another reason, no limit, or footage older than the node's first
-    footage message, ``announced_from`` being the lowest segment id it named). A segment destroyed
-    as past its maximum that the node never named, though it names its footage, is early: its
-    age cannot be known."""
-    reason = d.get("reason")
-    limit = max_days if reason == "max_retention" else min_days if reason == "capacity" else None
-    if limit is None:
-        return None
-    sid = d.get("segment_id")
+# one destruction, on intervals (issue 73, design/0310) ---------------------------------------------
+# a bound's evidence, by the first word of its text (storage/time/interval.py keeps the words it was given)
+EV_HEARD, EV_REPORTED, EV_STAMP = "footage-heard", "destruction-heard", "node-stamp"
+EVIDENCE_WORDS = {EV_HEARD: N_("the office's receipt of the footage message that named it"),
+                  EV_REPORTED: N_("the office's receipt of the destruction"),
+                  EV_STAMP: N_("the node's stamp, at its clock offset proven by the office's time requests")}
+INTERVAL = "interval"  # a verdict's evidence when it was judged on intervals (central/finding_words.py BASES)
+
+
+def recorded(d: Mapping[str, Any], heard: Heard | None, line: interval.ClockLine) -> interval.Interval:
+    """When the destroyed segment ended, on the office's clock: its end stamp at the node's proven
+    offset then (both bounds), and at the latest the receipt of the footage message that named it."""
     if heard is None:
-        if reason != "max_retention" or announced_from is None or not isinstance(sid, int) or sid < announced_from:
-            return None
-        return Verdict("early", Msg(N_("destroyed as past its maximum, but segment {segment} was never announced to "
-                                       "the office: its age cannot be known"), segment=sid), OFFICE, UNANNOUNCED)
-    at, how = recorded_by(d, heard)
-    age = (reported_us - at) / DAY_US
-    said = {HEARD: "its receipt of the footage message", STAMPED: "the footage message's own stamp at the node's "
-            "clock offset as it saw it", CARRIED: "what the node said of the footage it fetched later"}[how]
-    if age + SLACK_US / DAY_US >= limit:
-        return Verdict("ok", f"{age:.1f} days old by the office's clock (from {said})", OFFICE, how, age)
-    source = Msg(_FROM[how])
-    if reason == "max_retention":
-        return Verdict("early", Msg(N_("destroyed as past its maximum ({limit} days), but by the office's clock it was "
-                                       "{age} days old (from {source} to the report of its destruction)"),
-                                    limit=f"{limit:g}", age=f"{age:.1f}", source=source), OFFICE, how, age)
-    return Verdict("min_breached", Msg(N_("destroyed for capacity at {age} days by the office's clock (from {source}), "
-                                          "below the minimum {limit}"), age=f"{age:.1f}", source=source,
-                                       limit=f"{limit:g}"), OFFICE, how, age)
+        return line.on_office(true_end(d), EV_STAMP)
+    return interval.meet(line.on_office(true_end(d), EV_STAMP, heard.heard_us), interval.sent_by(heard.heard_us, EV_HEARD))
 
 
-# where the office's clock took a footage's age from, in a verdict's words (the "ok" verdict's English
-# keeps the `said` phrase above: it is no finding's, and is made for every destruction)
-_FROM = {HEARD: N_("its receipt of the footage message"),
-         STAMPED: N_("the footage message's own stamp at the node's clock offset as it saw it"),
-         CARRIED: N_("what the node said of the footage it fetched later")}
+def destroyed_at(d: Mapping[str, Any], reported_us: int, line: interval.ClockLine) -> interval.Interval:
+    """When the segment was destroyed, on the office's clock: its stamp at the node's proven offset
+    then, and at the latest the receipt of the message that reported it."""
+    return interval.meet(line.on_office(int(d["destroyed_us"]), EV_STAMP, reported_us),
+                         interval.sent_by(reported_us, EV_REPORTED))
+
+
+def _days(b: interval.Bound | None) -> str:
+    return "?" if b is None else f"{b.us / DAY_US:.1f}"
+
+
+def _said(b: interval.Bound | None) -> Msg | str:
+    return "" if b is None else Msg(EVIDENCE_WORDS.get(b.evidence.split(",", 1)[0], EVIDENCE_WORDS[EV_STAMP]))
+
+
+def by_office(d: Mapping[str, Any], *, heard: Heard | None, reported_us: int, min_days: float | None,
+              max_days: float | None, line: interval.ClockLine) -> Verdict | None:
+    """One destruction judged on the office's clock, on intervals: its age is [earliest(destruction)
+    - latest(recording), latest(destruction) - earliest(recording)]. Early ("early" as past its
+    maximum, "min_breached" for capacity) only when even the latest age is below what the reason
+    needs; "kept_past_maximum" only when even the earliest age is past the maximum (and
+    KEPT_SLACK_US); "ok" when both bounds are proven inside; else "unverified", naming the bound that
+    is missing. None: another reason, or no limit."""
+    reason = d.get("reason")
+    need = max_days if reason == "max_retention" else min_days if reason == "capacity" else None
+    if need is None:
+        return None
+    rec, gone = recorded(d, heard, line), destroyed_at(d, reported_us, line)
+    age = interval.span(rec, gone)
+    top = None if max_days is None else int(max_days * DAY_US) + KEPT_SLACK_US
+    j = interval.judge(age, int(need * DAY_US), top)
+    basis = {"age_us": [None if age.earliest is None else age.earliest.us, None if age.latest is None else age.latest.us],
+             "recorded_us": _pair(rec), "destroyed_us": _pair(gone),
+             "bounds": [None if b is None else b.evidence for b in (rec.earliest, rec.latest, gone.earliest, gone.latest)]}
+    lo, hi = age.earliest, age.latest
+    if j.verdict == interval.UNVERIFIED and lo is not None and hi is not None and (
+            (j.missing == interval.LOWER and lo.us > int(need * DAY_US) - BAR_US)
+            or (j.missing == interval.UPPER and top is not None and hi.us < top + BAR_US)):
+        j = interval.Judged(interval.OK, age)  # proven to within the bar: neither early nor kept past
+    if j.verdict == interval.OK:
+        return Verdict("ok", f"{_days(lo)} to {_days(hi)} days old on the office's clock", OFFICE, INTERVAL,
+                       lo.us / DAY_US if lo else None, basis)
+    if j.verdict == interval.EARLY:
+        assert hi is not None and rec.earliest is not None and gone.latest is not None
+        words = (N_("destroyed as past its maximum ({limit} days), but on the office's clock it was at most {age} days "
+                    "old: recorded no earlier than {rec} ({rec_how}), destroyed no later than {gone} ({gone_how})")
+                 if reason == "max_retention" else
+                 N_("destroyed for capacity at most {age} days old on the office's clock, below the minimum {limit}: "
+                    "recorded no earlier than {rec} ({rec_how}), destroyed no later than {gone} ({gone_how})"))
+        return Verdict("early" if reason == "max_retention" else "min_breached",
+                       Msg(words, limit=f"{need:g}", age=_days(hi), rec=utc(rec.earliest.us), rec_how=_said(rec.earliest),
+                           gone=utc(gone.latest.us), gone_how=_said(gone.latest)), OFFICE, INTERVAL, hi.us / DAY_US, basis)
+    if j.verdict == interval.KEPT_PAST:
+        assert lo is not None and rec.latest is not None and gone.earliest is not None and max_days is not None
+        return Verdict("kept_past_maximum", Msg(N_(
+            "destroyed at least {age} days old on the office's clock, past its maximum of {limit} days: recorded no "
+            "later than {rec} ({rec_how}), destroyed no earlier than {gone} ({gone_how})"), age=_days(lo),
+            limit=f"{max_days:g}", rec=utc(rec.latest.us), rec_how=_said(rec.latest), gone=utc(gone.earliest.us),
+            gone_how=_said(gone.earliest)), OFFICE, INTERVAL, lo.us / DAY_US, basis)
+    return Verdict("unverified", _unverified(j.missing, rec, gone, lo, hi, need, max_days), OFFICE, INTERVAL, None,
+                   basis)
+
+
+def _unverified(missing: str, rec: interval.Interval, gone: interval.Interval, lo: interval.Bound | None,
+                hi: interval.Bound | None, need: float, max_days: float | None) -> Msg:
+    """Why an age is "unverified": the interval and the bound that would have settled it."""
+    if missing == interval.LOWER:
+        bound = need
+        if gone.earliest is None:
+            why = Msg(N_("no time request of the office answered by the node brackets its destruction"))
+        elif rec.latest is None:
+            why = Msg(N_("no footage message named it and no time request answered by the node brackets its "
+                         "recording"))
+        else:
+            why = Msg(N_("the office's evidence cannot narrow it further"))
+    else:
+        bound = max_days if max_days is not None else need
+        why = (Msg(N_("no time request of the office answered by the node brackets its recording"))
+               if rec.earliest is None else Msg(N_("the office's evidence cannot narrow it further")))
+    return Msg(N_("its age cannot be verified on the office's clock: between {lo} and {hi} days old (the limit: "
+                  "{limit} days); {missing}"), lo=_days(lo), hi=_days(hi), limit=f"{bound:g}", missing=why)
+
+
+def _pair(iv: interval.Interval) -> list[int | None]:
+    return [None if iv.earliest is None else iv.earliest.us, None if iv.latest is None else iv.latest.us]
+
+
+def by_stamps(d: Mapping[str, Any], min_days: float | None, max_days: float | None) -> tuple[str, str]:
+    """The node's own record of one destruction (verify.judge_destruction), and kept past its
+    maximum by its own stamps (KEPT_SLACK_US forgiven)."""
+    verdict, why = verify.judge_destruction(dict(d), min_days=min_days, max_days=max_days)
+    age = (int(d["destroyed_us"]) - true_end(d)) / DAY_US
+    if verdict == "ok" and max_days is not None and age > max_days + KEPT_SLACK_US / DAY_US:
+        return "kept_past_maximum", Msg(N_("destroyed at {age} days, past its maximum of {max_days} days"),
+                                        age=f"{age:.1f}", max_days=f"{max_days:g}")
+    return verdict, why
 
 
 def judge(d: Mapping[str, Any], *, heard: Heard | None, reported_us: int, min_days: float | None,
-          max_days: float | None, announced_from: int | None) -> Verdict:
-    """The verdict of one destruction: by the node's own record first (its stamps, its disk
-    figures: what it says against itself), then on the office's clock (by_office), which decides
-    whatever the node's stamps say."""
-    verdict, why = verify.judge_destruction(dict(d), min_days=min_days, max_days=max_days)
+          max_days: float | None, line: interval.ClockLine | None = None) -> Verdict:
+    """The verdict of one destruction: on the office's clock when it proves one (by_office), else by
+    the node's own record where its stamps admit a breach (by_stamps), else "unverified" where the
+    office cannot prove it lawful (a warning), else "ok". Whenever it is judged, on whatever
+    deliveries, the same evidence gives the same verdict; more evidence only settles an
+    "unverified" (central/verifier/rejudge.py)."""
+    office = by_office(d, heard=heard, reported_us=reported_us, min_days=min_days, max_days=max_days,
+                       line=line if line is not None else interval.ClockLine([]))
+    if office is not None and office.verdict not in ("ok", "unverified"):
+        return office
+    verdict, why = by_stamps(d, min_days, max_days)
     age = (int(d["destroyed_us"]) - true_end(d)) / DAY_US
     if verdict != "ok":
         pressure = d.get("reason") == "capacity" and verdict == "early"
-        return Verdict(verdict, Msg(N_("{why} (by the node's own record)"), why=why), NODE, RECORD if pressure else STAMPS, age)
-    office = by_office(d, heard=heard, reported_us=reported_us, min_days=min_days, max_days=max_days,
-                       announced_from=announced_from)
+        return Verdict(verdict, Msg(N_("{why} (by the node's own record)"), why=why), NODE, RECORD if pressure else STAMPS,
+                       age)
     return office if office is not None else Verdict("ok", why, NODE, STAMPS, age)
 
 
@@ -223,39 +302,59 @@ def holding(r: Range, holds: list[tuple[int, int]]) -> int | None:
     return max(over) if over else None
 
 
-def kept(oldest: Range, newest: Range, max_days: float | None, holds: list[tuple[int, int]]) -> verify.Finding | None:
-    """`kept_past_maximum`: the oldest range the node has not destroyed past (``oldest``) was
-    recorded by a time the maximum has passed since (plus KEPT_SLACK_US), and the node has queued
-    footage after that (``newest``: what it queued before it is here, in order), with no
-    destruction of it among it. None under a hold, with no maximum, or not yet shown."""
+def held(oldest: Range, newest: Range, line: interval.ClockLine) -> tuple[interval.Bound | None, interval.Bound | None]:
+    """(the latest the oldest range was recorded by, the earliest the node still held it) on the
+    office's clock: its end stamp at the node's proven offset, or the office's receipt of the message
+    naming it; and the stamp of the newest footage message the node queued after it, at its proven
+    offset (the node's messages come in order: it had destroyed none of the oldest range by then).
+    A receipt proves no earliest: without a sample around the newest message's stamp, None."""
+    h = oldest.heard
+    rec = interval.meet(line.on_office(oldest.to_us, EV_STAMP, h.heard_us) if oldest.to_us is not None
+                        else interval.UNKNOWN, interval.sent_by(h.heard_us, EV_HEARD))
+    n = newest.heard
+    since = (line.on_office(n.stamp_us, EV_STAMP, n.heard_us) if isinstance(n.stamp_us, int) else interval.UNKNOWN)
+    return rec.latest, since.earliest
+
+
+def kept(oldest: Range, newest: Range, max_days: float | None, holds: list[tuple[int, int]],
+         line: interval.ClockLine) -> verify.Finding | None:
+    """`kept_past_maximum`, whether or not a destruction ever comes: the oldest range the node has
+    not destroyed past (``oldest``) was recorded no later than a time the maximum (and KEPT_SLACK_US)
+    has passed since, and the node still held it no earlier than that (``newest``: a footage message
+    it queued after, with no destruction of it before: `held`). None under a hold, with no
+    maximum, or not proven."""
     if max_days is None:
         return None
-    at, how = oldest.queued_by()
-    due = at + int(max_days * DAY_US)
-    since, _ = newest.queued_by()
-    if since < due + KEPT_SLACK_US or holding(oldest, holds) is not None:
+    rec, since = held(oldest, newest, line)
+    if rec is None or since is None:
         return None
-    over = (since - due) / DAY_US
+    due = rec.us + int(max_days * DAY_US)
+    if since.us < due + KEPT_SLACK_US or holding(oldest, holds) is not None:
+        return None
+    over = (since.us - due) / DAY_US
     return verify.Finding(
         "kept_past_maximum", verify.CRITICAL,
         Msg(N_("segments {first} to {last} are kept past their maximum of {max_days} days by at least {over} days on "
-               "the office's clock: it knew of them by {at}, the node has told of footage it recorded since the "
-               "maximum passed, and no destruction of them came before it"), first=oldest.first_id,
-            last=oldest.last_id, max_days=f"{max_days:g}", over=f"{over:.1f}", at=utc(at)),
+               "the office's clock: recorded no later than {at} ({at_how}), still held no earlier than {since} (a "
+               "footage message the node queued after them, its stamp at its clock offset proven by the office's "
+               "time requests), and no destruction of them came before it"), first=oldest.first_id,
+            last=oldest.last_id, max_days=f"{max_days:g}", over=f"{over:.1f}", at=utc(rec.us), at_how=_said(rec),
+            since=utc(since.us)),
         f"kept_past_maximum:{oldest.first_id}", due,
-        {"first_id": oldest.first_id, "last_id": oldest.last_id, "recorded_by_us": at, "due_us": due,
-         "max_days": max_days, "newest_us": since, "clock": OFFICE, "evidence": how})
+        {"first_id": oldest.first_id, "last_id": oldest.last_id, "recorded_by_us": rec.us, "due_us": due,
+         "max_days": max_days, "newest_us": since.us, "clock": OFFICE, "evidence": INTERVAL,
+         "bounds": [rec.evidence, since.evidence]})
 
 
 def stopped(oldest: Range, newest: Range, max_days: float | None, holds: list[tuple[int, int]],
-            destroyed_us: int | None) -> verify.Finding | None:
+            destroyed_us: int | None, line: interval.ClockLine) -> verify.Finding | None:
     """`retention_stopped`: footage is kept past its maximum (kept) and the node has reported no
-    destruction for STOPPED_AFTER_US before its newest footage (``destroyed_us``: the office's
+    destruction for STOPPED_AFTER_US before it still held it (``destroyed_us``: the office's
     receipt of its latest destruction, None: never)."""
-    found = kept(oldest, newest, max_days, holds)
+    found = kept(oldest, newest, max_days, holds, line)
     if found is None:
         return None
-    since, _ = newest.queued_by()
+    since = found.detail["newest_us"]
     if destroyed_us is not None and since - destroyed_us < STOPPED_AFTER_US:
         return None
     quiet = Msg(N_("never reported a destruction")) if destroyed_us is None else Msg(

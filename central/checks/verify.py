@@ -266,11 +266,16 @@ def unapproved(rec: dict[str, Any], why: str) -> Finding:
 
 def destroyed(verdict: str, camera: str, day_text: str, why: str, key_day: str, about_us: int,
               detail: dict[str, Any]) -> Finding:
-    """A destruction judged ``verdict`` ("early" or "min_breached"): `destroyed_early` or
-    `min_retention_breached`, once a camera and day."""
-    kind = "destroyed_early" if verdict == "early" else "min_retention_breached"
-    return Finding(kind, CRITICAL, Msg(N_("camera {camera}: footage {day} {why}"), camera=camera, day=day_text, why=why),
+    """A destruction judged ``verdict`` ("early", "min_breached", "kept_past_maximum" or "unverified"):
+    `destroyed_early`, `min_retention_breached`, `kept_past_maximum` (critical) or
+    `destruction_unverified` (a warning: a bound the office could not prove), once a camera and day."""
+    kind = DESTROYED_KINDS[verdict]
+    return Finding(kind, WARNING if verdict == "unverified" else CRITICAL, Msg(N_("camera {camera}: footage {day} {why}"), camera=camera, day=day_text, why=why),
                    f"{kind}:{camera}:{key_day}", about_us, detail)
+
+
+DESTROYED_KINDS = {"early": "destroyed_early", "min_breached": "min_retention_breached",
+                   "kept_past_maximum": "kept_past_maximum", "unverified": "destruction_unverified"}
 
 
 # the retention message's shapes (issue 53 item 1) -----------------------------------------------

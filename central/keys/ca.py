@@ -35,6 +35,7 @@ from central.keys.register import RegisterError as RegisterError
 from storage.keys import fleetkeys, nodecert, nodekey, signed_doc
 from storage.msg import Msg
 from storage.disk.fsutil import replace_durably
+from central.checks import verify
 
 KEY_DIR = "central-key"     # the office's key (design/0065): cmd/time, key lists, archives
 CA_DIR = "central-ca"       # the CA's key and its public files (design/0132)
@@ -345,8 +346,6 @@ def birth_findings(enrolled: set[str] | None, birth: dict[str, Any]) -> list[Any
     """Pure: a birth whose key is not one the office enrolled for its node is a critical finding
     (a broker password is not an enrolment; issue 40). `enrolled` None: the node was never
     enrolled, nothing to compare with."""
-    from central.checks import verify
-
     key = birth.get("public_key")
     if enrolled is None or not isinstance(key, str) or key in enrolled:
         return []

@@ -25,6 +25,7 @@ from central.keys import ca, crl_publish
 from central.keys.ca import CAError
 from central.keys.register import RegisterError
 from storage.keys import nodecert, nodekey
+from central.keys import ca_split
 
 __all__ = ["CAError", "RegisterError", "register", "run"]
 
@@ -78,8 +79,6 @@ def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = Non
             text += "\npublish the new revocation list: edged-central nodes crl --publish (the dashboard's /crl.pem has it)"
         return [_public(e) for e in done], text
     if args.action == "ca" and args.split:
-        from central.keys import ca_split
-
         split = ca_split.split(data_dir, args.by or "", now_us)
         return split, (f"the CA ({split['ca_fingerprint']}) is apart in {ca.ca_folder(data_dir)}, {split['adopted']} "
                        f"register lines carried into its signed chain; the office's new key is "

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from central import finding_words
 from central.pages import fleet
 from central import login
 from central.pages.pages import HEADERS, REFRESH_S, ROLE, USER, _page, _table, e, el
@@ -25,6 +26,12 @@ from central.config import CentralConfig
 from central.i18n import N_, Speaker
 from central.keys.keystanding import REVOKED, Register
 from central.store.store import Store, now_us
+from central.keys import keylist
+from central.keys.register import RegisterError
+from central.keys import ca
+from storage.keys import nodecert
+from central.pages.month_page import shift, this_month
+from central.pages import month_page
 
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -241,9 +248,6 @@ class Dashboard:
 
     async def keys(self, _r: web.Request) -> web.Response:
         """The fleet's node keys, signed by the central key (design/0065; `edged-central keys`)."""
-        from central.keys import keylist
-        from central.keys.register import RegisterError
-
         def make() -> dict[str, Any]:
             return keylist.signed(self.cfg.storage.data_dir, keylist.central_key(self.cfg.storage.data_dir), now_us())
         try:
@@ -256,20 +260,15 @@ class Dashboard:
 
     async def ca_pem(self, _r: web.Request) -> web.Response:
         """The office's CA certificate, the root a verifier trusts (design/0097); 404 until made."""
-        from central.keys import ca
-
         cert = await asyncio.to_thread(ca.existing_ca, self.cfg.storage.data_dir)
         if cert is None:
             return web.Response(status=404, text="no CA yet: edged-central nodes ca\n", headers=HEADERS)  # i18n: for tools
-        from storage.keys import nodecert
 
         return web.Response(body=nodecert.pem([cert]), content_type="application/x-pem-file", headers=HEADERS)
 
     async def crl_pem(self, _r: web.Request) -> web.Response:
         """The office's signed revocation list as the CA's user last wrote it (design/0132: the
         dashboard holds no CA key and signs nothing)."""
-        from central.keys import ca
-
         body = await asyncio.to_thread(ca.published_crl, self.cfg.storage.data_dir)
         if body is None:
             return web.Response(status=404, text="no revocation list yet: edged-central nodes crl\n",  # i18n: for tools
@@ -340,13 +339,14 @@ class Dashboard:
                     if rows else el("p", _("No camera state yet.")))
         alarms = [a | {"node": n["name"]} for n in o["nodes"] for a in n["alarms"]]
         body.append(el("h2", _("Open alarms")))
-        body.append(_table([_("node"), _("alarm"), _("severity"), _("camera"), _("since")],
-                           [("", [e(a["node"]), e(str(a["id"])), e(sp.word(a["severity"])), e(str(a["camera"] or "-")),
-                                  sp.when(a["raised_us"])]) for a in alarms]) if alarms else el("p", _("None.")))
+        body.append(_table([_("node"), _("alarm"), _("severity"), _("camera"), _("message"), _("since")],
+                           [("", [e(a["node"]), e(finding_words.alarm_title(sp, a["kind"], str(a["id"]))),
+                                  e(sp.word(a["severity"])), e(str(a["camera"] or "-")),
+                                  e(finding_words.alarm_message(sp, a)), sp.when(a["raised_us"])]) for a in alarms])
+                    if alarms else el("p", _("None.")))
         title = _("site {site}").format(site=site)
         if request[ROLE] != "auditor":  # the findings name people (accesses): the auditor's
             return _page(sp, title, body, request=request)
-        from central.pages.month_page import shift, this_month
 
         now = this_month(self.cfg.tz)
         body.insert(2, "<p>" + e(_("The auditor's month:")) + " " + " ".join(
@@ -363,11 +363,9 @@ class Dashboard:
 
     async def month(self, request: web.Request) -> web.StreamResponse:
         """The auditor's month of a site (central/pages/month_page.py, design/0117)."""
-        from central.pages import month_page  # it renders with this module's helpers
         return await month_page.page(self, request)
 
     async def month_csv(self, request: web.Request) -> web.StreamResponse:
-        from central.pages import month_page
         return await month_page.csv_file(self, request)
 
     async def start(self, host: str, port: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from central import finding_words
 from central.store.store import Store
 
 
@@ -35,7 +36,8 @@ def overview(store: Store, now_us: int, silent_after_us: int, site: str | None =
             "recording": recording,
             "retention_days": _number(_obj(state.get("retention")).get("achieved_days")),
             "open_alarms": len(alarms.get(n["node"], [])),
-            "alarms": [{"id": a["id"], "severity": a["severity"], "camera": a["camera"], "raised_us": a["raised_us"]}
+            "alarms": [{"id": a["id"], "kind": a["kind"], "severity": a["severity"], "camera": a["camera"],
+                        "raised_us": a["raised_us"], "message": a["message"], "said": finding_words.alarm_words(a)}
                        for a in alarms.get(n["node"], [])],
             "findings": counts.get(n["node"], {}),
             "head": None if n["head_seq"] is None else {"seq": n["head_seq"], "hash": n["head_hash"],

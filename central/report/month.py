@@ -34,7 +34,7 @@ SECTIONS: dict[str, list[str]] = {
                      "start_us", "end_us"],
     "accesses": ["at_us", "node", "action", "who", "cameras", "request", "filed_by", "grant", "approved_by", "ok",
                  "why"],
-    "alarms": ["raised_us", "cleared_us", "node", "id", "kind", "severity", "camera", "suspect"],
+    "alarms": ["raised_us", "cleared_us", "node", "id", "kind", "alarm", "severity", "camera", "message", "suspect"],
     "findings": ["about_us", "node", "severity", "title", "explanation", "kind", "message"],
     "coverage": ["day", "camera", "covered", *coverage.KINDS, "not_covered"],
 }
@@ -48,14 +48,14 @@ LABELS = {"destroyed_us": N_("destroyed at"), "reason": N_("reason"), "verdict":
           "explanation": N_("what it means"), "covered": N_("covered once"), "live": N_("recorded live"),
           "backfilled": N_("backfilled from the camera's recording"), "standby": N_("fetched back from the standby"),
           "stood_in": N_("recorded by the standby"), "not_covered": N_("held by no box"),
-          "basis": N_("judged on")}
+          "basis": N_("judged on"), "alarm": N_("alarm title")}
 KIND_OF = {"findings": N_("finding id"), "alarms": N_("alarm kind")}  # the "kind" column, by section
 # values that arrive as data, shown in the sites' language
 REASONS = {"max_retention": N_("past its maximum retention"), "capacity": N_("for disk space")}
 ACTIONS = finding_words.ACTIONS
 SUSPECT_WHY = (N_("unknown severity"), N_("start in the future"))
 TIMES = {"destroyed_us", "start_us", "end_us", "at_us", "raised_us", "cleared_us", "about_us"}
-WORDS = {"retention", "severity", "title", "explanation", "basis"}
+WORDS = {"retention", "severity", "title", "explanation", "basis", "alarm"}
 
 
 class Filters(NamedTuple):
@@ -225,7 +225,7 @@ def _cell(sp: Speaker, col: str, v: Any, said: object = None) -> str | int | flo
         return sp._("yes") if v else sp._("no")
     if col == "suspect":
         return "" if v is None else sp._("suspect: {why}").format(why=sp.word(v))
-    if col in ("severity", "basis") and not v:
+    if col in ("severity", "basis", "alarm") and not v:
         return ""
     if col in WORDS:
         return sp.word(v)

@@ -12,7 +12,9 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from central.archive import archiving
+from central import finding_words
 from central.report import compliance
+from storage import alarm_kinds
 from central.store.store import Store
 from central.checks.verify import ACCESS_ACTIONS, account, judge_access
 from storage.msg import Msg
@@ -135,10 +137,14 @@ def _judged(store: Store, node: str, recs: list[dict[str, Any]]) -> Iterator[dic
 
 def alarm_row(node: str, a: dict[str, Any], now_us: int) -> dict[str, Any]:
     """An alarm as the report and the month show it (design/0117: a suspect one says why)."""
+    declared = alarm_kinds.KINDS.get(a["kind"]) if isinstance(a["kind"], str) else None
     return {"node": node, "id": a["id"], "kind": a["kind"], "severity": a["severity"],
             "camera": a["camera"], "raised_us": a["raised_us"], "cleared_us": a["cleared_us"],
             "open_s": round(((a["cleared_us"] or now_us) - a["raised_us"]) / 1e6, 1),
-            "suspect": compliance.suspect(a, now_us)}
+            "suspect": compliance.suspect(a, now_us),
+            # its title and message, said in the sites' language (issue 80): the kind's declared title, the words
+            "alarm": a["id"] if declared is None else declared.title, "message": a.get("message"),
+            "said": finding_words.alarm_words(a)}
 
 
 def each_access(store: Store, site: str, month: str, tz: ZoneInfo) -> Iterator[dict[str, Any]]:

@@ -21,6 +21,7 @@ from typing import Any
 from central.store.store import Store
 from central.store.store_schema import SCHEMA_VERSION, STEPS
 from central.store.versions import SchemaError
+from central.intake import leases
 
 _TABLES = re.compile(r"\b(?:UPDATE|ALTER TABLE|ON|FROM|TABLE IF NOT EXISTS)\s+(\w+)", re.I)
 
@@ -91,8 +92,6 @@ def refusal(running: list[str], steps: list[dict[str, Any]]) -> str:
 
 
 def _running_pg(pg: Any) -> list[str]:
-    from central.intake import leases
-
     live, rows, now = leases.read(pg)
     return [f"{r['id']} on {r['host']}, pid {r['pid']}, heartbeat {(now - r['heartbeat_us']) / 1e6:.0f} s ago"
             for r in rows if r["id"] in live]

@@ -38,7 +38,8 @@ SEQ_AHEAD_US = 600 * 1_000_000   # a seq (microseconds at the edge) this far pas
 KEEP_REJECTED = 4096              # bytes of a rejected message kept, as evidence
 REJECTED_PER_DAY = 1000           # rejected messages kept (and findings) a node a day; the rest are counted
 MAX_TOPIC = 512                   # characters of a topic
-_RETAINED = kinds.RETAINED_KINDS
+_RETAINED = kinds.RETAINED_KINDS | {kinds.CLOCK.name}  # a node's answer to the time request: its topic's newest
+# kept as a retained state is, until the verifier makes it a clock sample (design/0310)
 # refused at ingest with a finding and nothing kept: a seq far below the node's first (once a node
 # and day), a publish the broker refused for its size, as the node reported it (design/0119)
 NOT_KEPT = frozenset(("seq_below_first", "message_too_large"))

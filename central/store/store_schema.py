@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 9
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS messages (
@@ -133,6 +133,25 @@ _SCHEMA_7 = [
     " AND json_extract(payload, '$.destroyed_us') IS NOT NULL",
 ]
 
+# version 8 (issue 73, design/0310): the office's time requests to each node (their nonces, kept a few
+# minutes) and the clock samples the node's signed answers to them gave: the only evidence of a node's
+# clock offset (central/verifier/clock_samples.py); no verdict takes it from a late delivery
+_SCHEMA_8 = [
+    """CREATE TABLE IF NOT EXISTS clock_asks (
+        node TEXT NOT NULL, nonce TEXT NOT NULL, sent_us INTEGER NOT NULL, PRIMARY KEY (node, nonce)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS clock_samples (
+        node TEXT NOT NULL, sent_us INTEGER NOT NULL, node_us INTEGER NOT NULL, received_us INTEGER NOT NULL,
+        mono_us INTEGER, boot TEXT, PRIMARY KEY (node, sent_us)) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS clock_samples_node_us ON clock_samples(node, node_us)",
+]
+
+# version 9 (issue 80, design/0342): an alarm's words as the box made them (its message's template and
+# values, mqtt/kinds.py WORDS), said in the sites' language on the dashboard and the month page; null
+# for an alarm from a box before issue 80, said in the English it sent
+_SCHEMA_9 = [
+    "ALTER TABLE alarms ADD COLUMN said TEXT",
+]
+
 DESTRUCTIONS_INSERT = ("INSERT OR IGNORE INTO destructions (node, seq, n, site, camera, destroyed_us, reason, verdict,"
                       " segment_id, sha256, bytes, start_us, end_us) VALUES ")
 
@@ -144,7 +163,7 @@ def destruction_row(node: str, site: str, seq: int, n: int, m: dict[str, Any], v
 
 
 # each version's statements (central/store/migrate.py runs them a version a transaction)
-STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7}
+STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7, 8: _SCHEMA_8, 9: _SCHEMA_9}
 
 
 def schema_steps(version: int) -> list[str]:

@@ -33,6 +33,7 @@ from typing import Any
 from central.verifier import retention_watch
 from central.store import store_schema
 from central.checks import verdicts, verify
+from storage.time import interval
 
 ROWS = 300          # rows of one multi-row INSERT (SQLite binds at most 32,766 values)
 AUDIT_SPAN = 200_000   # audit seq_locals one range lookup may cover (a wider page asks record by record)
@@ -90,6 +91,7 @@ class Evidence:
         # grants the store held, and the pass's since, by key; None: ask the store (judge_in_store)
         self.people: dict[str, dict[tuple[str, Any], list[dict[str, Any]]]] | None = None
         self._asked: tuple[set[tuple[str, Any]], set[tuple[str, Any]]] = (set(), set())  # the grants, requests read
+        self.line = interval.ClockLine([])  # the node's clock samples around the page's destructions (design/0310)
 
     # reading: a page's evidence at once --------------------------------------------------------
     def prefetch(self, audits: list[int], segments: list[int], footage: list[tuple[int, int]] | None = None,

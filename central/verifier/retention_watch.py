@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 from central.checks import verdicts, verify
+from central.verifier import clock_samples
 
 SAMPLES = 2000  # messages after a footage message read for the node's offset (and the node's newest)
 BEFORE = 20     # of the SAMPLES before it, those received before the window that tell the offset
@@ -113,5 +114,7 @@ def watch(db: Any, node: str, births: list[tuple[int, dict[str, Any]]]) -> list[
     if oldest is None or newest is None:
         return []
     longest = verdicts.longest_max(births, oldest.from_us)
-    return [f for f in (verdicts.kept(oldest, range_of(newest), longest, holds),
-                        verdicts.stopped(oldest, range_of(newest), longest, holds, destroyed_us)) if f is not None]
+    last = range_of(newest)
+    line = clock_samples.line(db, node, [x for x in (oldest.to_us, last.heard.stamp_us) if isinstance(x, int)])
+    return [f for f in (verdicts.kept(oldest, last, longest, holds, line),
+                        verdicts.stopped(oldest, last, longest, holds, destroyed_us, line)) if f is not None]

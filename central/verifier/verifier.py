@@ -20,13 +20,14 @@ from zoneinfo import ZoneInfo
 from central.keys import ca, keystanding
 from central.checks import coverage, node_births, verify
 from central import finding_words
-from central.verifier import retention_watch
+from central.verifier import clock_samples, rejudge, retention_watch
 from central.verifier.evidence import Evidence
 from central.verifier.handlers import handler_of
 from central.verifier.verifier_gaps import Ask, Gaps
 from central.verifier.verifier_kinds import MessageKinds, day_of, judge_in_store
 from central.store.store import Store
 from central.i18n import N_
+from mqtt import kinds
 from storage.msg import Msg
 
 log = logging.getLogger("edged.central")
@@ -34,7 +35,7 @@ __all__ = ["Verifier", "day_of", "judge_in_store"]  # the last two: central/veri
 PAGE = 20_000  # messages of one node per pass
 RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
 VERIFIED_ROWS = 500  # messages marked verified by one statement
-BUFFERED = ("retention", "audit", "footage")  # kinds whose checks write through the pass's Evidence only
+BUFFERED = (kinds.RETENTION.name, kinds.AUDIT.name, kinds.FOOTAGE.name)  # checks written through the pass's Evidence only
 WATCH_EVERY_US = 3_600_000_000  # the retention watch (footage kept past its maximum) runs this often, on the office's clock
 WATCH_CHUNK = 200  # nodes a transaction of the watch
 CHUNK_S = 0.1  # the longest one verification transaction runs: the nodes rows it updated stay locked till then, and ingest upserts them
@@ -60,6 +61,9 @@ class Verifier(MessageKinds, Gaps):
         self.config_hash: str | None = None  # the node's newest birth's, written at the end of its pass
         self.ev: Evidence | None = None  # the pass's evidence and what it concluded (central/verifier/evidence.py)
         self.statements = 0   # statements a pass sent to the store (the benchmark's round trips a message)
+        self.clock_heard_us = 0  # the newest node's answer to the office's time request taken (design/0310)
+        self.settle: set[str] = set()  # the nodes that got a clock sample since the last run
+        self.settled: dict[str, int] = {}  # node -> its newest sample's reading when its verdicts were last re-judged
 
     def run_once(self, now: int | None = None) -> int:
         """Verify every node with something new; returns the messages verified. A node whose
@@ -76,6 +80,7 @@ class Verifier(MessageKinds, Gaps):
         # pass waits for its lowest seq to be gap_grace old (_pass), not read again every interval meanwhile
         mine = sorted(n for n in todo if self.store.lease(n) and self.failed.get(n, 0) <= now
                       and self.starts.get(n, 0) <= now)  # in node order
+        self.take_clock_samples()  # before the passes: a backlog's destructions are judged on them
         done, i = 0, 0
         while i < len(mine):
             with self.store.writing(durable=False) as conn:
@@ -95,6 +100,8 @@ class Verifier(MessageKinds, Gaps):
                         self.node, self.site = node, node.split("/", 1)[0]
                         self._finding(verify.failed(exc, now // 86_400_000_000))
                     conn.execute("RELEASE node")
+        rejudge.settle(self, self.settle)
+        self.settle = set()
         if now - self.pruned_us >= coverage.PRUNE_EVERY_US:
             self.prune_coverage(now)
         if now - self.watched_us >= WATCH_EVERY_US:
@@ -125,6 +132,15 @@ class Verifier(MessageKinds, Gaps):
                         log.exception("the retention watch of %s failed", self.node)
                     conn.execute("RELEASE node")
         return made
+
+    def take_clock_samples(self) -> set[str]:
+        """The nodes' answers to the office's time requests, made clock samples (central/verifier/clock_samples.py
+        `take_for`): the nodes this instance verifies that got one, whose destructions waiting on a
+        bound are judged again at the end of the next run."""
+        with self.store.writing(durable=False):
+            self.clock_heard_us, got = clock_samples.take_for(self.store, self.standing, self.clock_heard_us)
+        self.settle |= got
+        return got
 
     def prune_coverage(self, now: int) -> int:
         """Store maintenance, once a day: forget the coverage no node may still hold the footage of
@@ -182,6 +198,7 @@ class Verifier(MessageKinds, Gaps):
         self.ev = Evidence(db, node)
         try:
             self.ev.prefetch(*_wanted(msgs, bodies))
+            self.ev.line = clock_samples.line(db, node, clock_samples.readings(msgs, bodies))
             n, done, late, cursor = self._page(msgs, bodies, cursor, now, policy)
             # the pass's conclusions, its messages marked verified and the node's row: on PostgreSQL
             # one statement (design/0270), each table in it written once

@@ -152,10 +152,11 @@ class MessageKinds:
     def _on_alarm(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         at = m.get("at_us") or m.get("ts_us")
         if m["action"] == "raise":
-            self.store.db.execute("INSERT OR IGNORE INTO alarms (node, id, raised_us, kind, severity, camera, message)"
-                                  " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            words = m.get("words")  # checked at ingest (mqtt/kinds.py WORDS); absent from a box before issue 80
+            self.store.db.execute("INSERT OR IGNORE INTO alarms (node, id, raised_us, kind, severity, camera, message,"
+                                  " said) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                   [self.node, m["id"], at, m.get("kind"), m.get("severity"), m.get("camera"),
-                                   m.get("message")])
+                                   m.get("message"), None if words is None else json.dumps(words, ensure_ascii=False)])
         else:
             self.store.db.execute("UPDATE alarms SET cleared_us = ? WHERE node = ? AND id = ? AND cleared_us IS NULL",
                                   [at, self.node, m["id"]])
@@ -206,9 +207,9 @@ class MessageKinds:
         assert self.ev is not None
         birth_ts, rules = node_births.in_force(policy["births"], m["destroyed_us"])
         low, high = node_births.limits(rules, m["camera"])
-        found, first = self.ev.heard_of(m.get("segment_id"))
+        found, _first = self.ev.heard_of(m.get("segment_id"))
         v = verdicts.judge(m, heard=None if found is None else found.heard, reported_us=self.received_us,
-                           min_days=low, max_days=high, announced_from=first)
+                           min_days=low, max_days=high, line=self.ev.line)
         verdict, why = v.verdict, v.why
         day = day_of(m["destroyed_us"], self.tz)
         sid = m.get("segment_id")

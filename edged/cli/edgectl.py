@@ -24,6 +24,7 @@ from edged.cli import doctor as ctl_doctor, health as ctl_health, maintenance as
 from edged.cli import people as ctl_people, retention as ctl_retention
 from edged.control.client import call
 from edged.control.protocol import DaemonDown, RequestError
+from edged.version import with_package
 from edged.i18n import N_, _, hint_of, person_language, render, set_language
 from edged.cli.display import JSON, UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table, field
 from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
@@ -45,12 +46,18 @@ def state_label(state: str) -> str:
     return _(STATE_LABELS[state]) if state in STATE_LABELS else state
 
 
+def _shown_version(data: dict[str, Any]) -> str:
+    """The code's version and the package's (a daemon answers with both), as a person reads them."""
+    package = data.get("package")
+    return with_package(str(data.get("version") or "?"), package if isinstance(package, str) else None)
+
+
 def cmd_status(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     data = call(ctx.socket, "status", {})
     now = SYSTEM.now_us()
     if data.get("state") == "waiting":  # up, but no catalog yet (edged/control/waiting.py)
         return data, "\n".join([
-            f"edged {data['version'] or '?'}",
+            f"edged {_shown_version(data)}",
             f"daemon:    running (pid {data['pid']}) since {fmt_time(data['started_us'])}, NOT RECORDING: "
             "waiting for its data disk",
             f"why:       {data['reason']}",
@@ -62,7 +69,7 @@ def cmd_status(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     recording = states.get(RECORDING, 0)
     lines = [
         _("edged {version}  site {site} ({site_name}), node {node}").format(
-            version=data["version"] or "?", site=data["site"] or "?", site_name=data["site_name"] or "-",
+            version=_shown_version(data), site=data["site"] or "?", site_name=data["site_name"] or "-",
             node=data["node"] or "-"),
         field(_("daemon"), _("running (pid {pid}), up since {since}, last heartbeat {beat}").format(
             pid=data["pid"], since=fmt_time(data["started_us"]), beat=fmt_age(data["heartbeat_us"], now))),
@@ -300,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Every verb: a module of edged/cli/ adds its own (`register(sub)`); docs/ref/edgectl.md's
-    list of verbs is made from this parser (`python -m edged.docs`)."""
+    list of verbs is made from this parser (`python -m refdocs`)."""
     parser = argparse.ArgumentParser(prog="edgectl", description=_("Maintenance CLI for the edged recorder."))
     parser.add_argument("--lang", metavar="LANG", help=_("the language of messages and documents: en or zh-TW "
                                                          "(default: messages in LANG/LC_ALL, documents in the "

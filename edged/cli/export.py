@@ -96,6 +96,10 @@ def copy_out(sock: Path, result: dict[str, Any], out: Path, op: str = "export.re
 
 
 def cmd_export(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
+    if args.redacted:
+        return _staged_for_redaction(ctx, args)
+    if not args.out:
+        raise UsageError(_("edgectl export needs --out DIR, a new or empty folder to write the export to"))
     out = Path(args.out).absolute()
     _check_out(out)
     bar = Progress("export", lambda bar, pct, info: _("exporting [{bar}] {pct:3d}%  {done} of {total}  {camera}").format(
@@ -343,11 +347,35 @@ def _box_crl(root: Any) -> tuple[Any, str | None]:
         return None, None
 
 
+def _staged_for_redaction(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
+    """`edgectl export --grant N --redacted`: a citizen's grant that shows only a redacted copy,
+    used as the desk uses it (issue 75): its footage staged on the box for the redacted copy, never
+    written out whole; then `edgectl redact --export M`."""
+    req: dict[str, Any] = {"grant": args.grant, "redacted": True}
+    if args.recipient:
+        req["recipient"] = args.recipient
+    if args.receipt:
+        req["receipt"] = args.receipt
+    bar = Progress("export", lambda bar, pct, info: _("staging [{bar}] {pct:3d}%  {camera}").format(
+        bar=bar, pct=pct, camera=info.get("camera") or ""))
+    try:
+        result = call(ctx.socket, "export.run", req, on_progress=bar, timeout=EXPORT_TIMEOUT_S)
+    finally:
+        bar.done()
+    clips = ", ".join(c["file"] for c in result["clips"])
+    return result, _("grant {grant} used for its redacted copy: export {export} ({clips}) is staged on the box for a "
+                     "day and is not written out; make the copy with edgectl redact --export {export} --mark "
+                     "CLIP:FRAME:X,Y,W,H --out DIR").format(grant=result["grant"], export=result["export"], clips=clips)
+
+
 def register(sub: Verbs) -> None:
     p = sub.add_parser("export", parents=[JSON], help=_("copy footage under an approved copy grant: one MP4 per "
                                                         "camera, a manifest and the node's signature"))
     p.add_argument("--grant", type=int, required=True, help=_("the grant number (from the approved request)"))
-    p.add_argument("--out", required=True, metavar="DIR", help=_("a new or empty folder to write the export to"))
+    p.add_argument("--out", metavar="DIR", help=_("a new or empty folder to write the export to"))
+    p.add_argument("--redacted", action="store_true",
+                   help=_("a citizen's grant that shows only a redacted copy: stage its footage on the box for the "
+                          "copy (edgectl redact --export), nothing written out"))
     p.add_argument("--recipient", help=_("who receives the copy (default: the requester)"))
     p.add_argument("--receipt", metavar="NAME", help=_("who signed the receipt for the copy (needed where the site's "
                                                        "[policy] asks for a signed receipt)"))

@@ -20,6 +20,7 @@ from edged.cli import argparse_texts
 from edged.daemon.recording import prespawn
 from edged.daemon.recording.start_signals import StartSignals
 from edged.i18n import _, person_language, set_language
+from edged.version import package_version, with_package
 from storage import logs
 from storage.lazy import import_hiding
 
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     set_language(person_language(None))  # --help and what check-config and init-data say: the person's (LANG)
     argparse_texts.speak()
     parser = argparse.ArgumentParser(prog="edged", description=_("Evidence-grade CCTV recorder daemon."))
-    parser.add_argument("--version", action="version", version=f"edged {__version__}")
+    parser.add_argument("--version", action="version", version=f"edged {with_package(__version__, package_version())}")
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help=_("record every configured camera until stopped"))
     run_p.add_argument("--config", type=Path, help=_("config file (default {default_config_path}; without it, a "

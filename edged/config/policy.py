@@ -27,7 +27,8 @@ must pass is fixed when it is filed and kept with it.
 
     [policy.citizen]                 # the same keys, and two of a citizen's own (design/0174):
     redact = "everything"            # what the grant shows: "everything" hidden but the applicant (the
-                                     # default), "faces" hidden but the applicant's, or "none"
+                                     # default where a citizen may take a copy), "faces" hidden but the
+                                     # applicant's, or "none" (the default for an accompanied viewing alone)
     unredacted_by = ["主任"]          # who may allow the whole picture, each time with a reason on the
                                      # record (default: nobody)
 
@@ -63,6 +64,14 @@ VIEW, COPY = "view", "copy"
 MODES = (VIEW, COPY)
 # The old rule, now the default: copies only for agencies and the police (R5.5); a quick look is a look (R5.9).
 COPY_KINDS = frozenset({"agency", "police-urgent"})
+
+
+def silent_redaction(kind: str, modes: frozenset[str]) -> str:
+    """What a grant of `kind` shows where the site says nothing of `redact` (design/0174, amended
+    by 0327): a citizen's copy, which leaves the office, hides "everything" but the applicant; a
+    citizen's accompanied viewing alone (modes = view) shows the footage, with its sound, as the
+    site's rule for the viewing says (seed 001 十七1(3)); a site that wants it hidden says so."""
+    return "everything" if kind == "citizen" and COPY in modes else "none"
 DAY_US = 86_400_000_000
 COPY_TO = ("anyone", "requester")   # who may receive a copy: whoever the custodian names, or the requester only
 MAX_CHAIN = 12        # the steps every request passes; camera-scoped steps come on top (design/0075)
@@ -122,7 +131,7 @@ def default_policy(citizen_due_us: int = 6 * DAY_US, citizen_due_days: bool = Tr
     return RequestPolicy(
         kinds={k: KindRules(modes=frozenset({VIEW, COPY}) if k in COPY_KINDS else frozenset({VIEW}),
                             due_us=citizen_due_us if k == "citizen" else None,
-                            redact="everything" if k == "citizen" else "none",
+                            redact=silent_redaction(k, frozenset({VIEW, COPY}) if k in COPY_KINDS else frozenset({VIEW})),
                             due_days=citizen_due_days or k != "citizen") for k in KINDS},
         categories=CATEGORIES)
 
@@ -304,20 +313,21 @@ def _kind(t: Any, path: str, kind: str, default: KindRules,
     due = _duration(t, "due", path, default.due_us or 0, HOUR, high) if "due" in t else default.due_us
     due_days = _in_days(t, "due") if "due" in t else default.due_days
     chain = _chain(t["chain"], _join(path, "chain"), titles or {}) if "chain" in t else default.chain
-    redact, unredacted_by = _redaction(t, path, kind, default, titles or {})
+    redact, unredacted_by = _redaction(t, path, kind, default, titles or {}, modes)
     return KindRules(modes=modes, copy_to=copy_to, receipt=receipt, due_us=due, due_days=due_days, chain=chain,
                      redact=redact, unredacted_by=unredacted_by)
 
 
 def _redaction(t: dict[str, Any], path: str, kind: str, default: KindRules,
-               titles: Mapping[str, frozenset[str]]) -> tuple[str, frozenset[str]]:
+               titles: Mapping[str, frozenset[str]], modes: frozenset[str]) -> tuple[str, frozenset[str]]:
     """[policy.citizen] redact and unredacted_by (design/0174): a citizen's grant shows the
-    redacted copy, "everything" (hidden but the applicant) where the site is silent; only the
-    approvers named may allow the whole picture, each time with a reason on the record."""
+    redacted copy where the site says so; where it is silent, as `silent_redaction` says (a copy
+    "everything" hidden but the applicant, an accompanied viewing alone the footage: design/0327);
+    only the approvers named may allow the whole picture, each time with a reason on the record."""
     for key in ("redact", "unredacted_by"):
         if key in t and kind != "citizen":
             raise ConfigError(_join(path, key), "only a citizen's request is redacted ([policy.citizen])")
-    redact = _string(t["redact"], _join(path, "redact")) if "redact" in t else default.redact
+    redact = _string(t["redact"], _join(path, "redact")) if "redact" in t else silent_redaction(kind, modes)
     if redact not in REDACT:
         raise ConfigError(_join(path, "redact"), f'{redact!r} is not a choice; use "everything" (everything hidden '
                                                  'but the applicant), "faces" (faces hidden but the applicant\'s) '

@@ -151,6 +151,7 @@ class RedactOps(Operations):
             job["sign"] = {"chain": chain, "alg": "ed25519", "context": {
                 "site": {"id": self.cfg.site.id, "name": self.cfg.site.name}, "node": self.cfg.site.node,
                 "export": export_id, "prepared_by": getattr(caller, "account", None) or actor,
+                "node_key_fingerprint": self.key.fingerprint,   # issue 75: was left out (null in the manifest)
                 "software": {"name": "edged", "version": __version__}}}
         if not await asyncio.to_thread((folder / jobs.JOB).exists):
             await asyncio.to_thread(jobs.write_job, folder, job)
@@ -215,8 +216,9 @@ class RedactOps(Operations):
                 why=why)) from None
         summary = [{"file": name, **{k: m.get(k) for k in ("sha256", "bytes", "original_sha256", "frames", "masks",
                                                             "frames_filled_whole", "faces_followed")},
-                    # how the applicant's region was found: frames of each, moments to check (design/0285)
-                    **{k: m[k] for k in ("applicant_followed", "applicant_check") if k in m},
+                    # how the applicant's region was found: frames of each, moments to check (design/0285, 0326)
+                    **{k: m[k] for k in ("applicant_followed", "applicant_check", "to_check", "strangers_inside")
+                       if k in m},
                     "c2pa": bool((m.get("c2pa") or {}).get("made"))} for name, m in made.items()]
         # this run's work per clip and pass: frames kept from before a stop, frames made now (design/0277)
         ran = {name: m.get("run") or {} for name, m in made.items()}
@@ -238,14 +240,22 @@ class RedactOps(Operations):
             raise RequestError(_("redact.release needs {{\"export\": N, \"copy\": NAME, \"use\": \"view\" or \"copy\"}}"))
         folder = _copy_folder(Path(row["out_dir"]), copy)
 
-        def made() -> dict[str, str]:
-            return {p.name.removesuffix(".summary.json"): json.loads(p.read_text()).get("sha256") or ""
+        def made() -> dict[str, dict[str, Any]]:
+            return {p.name.removesuffix(".summary.json"): json.loads(p.read_text())
                     for p in sorted(folder.glob("*.summary.json"))} if folder.is_dir() else {}
-        clips = await asyncio.to_thread(made)
-        if not clips:
+        summaries = await asyncio.to_thread(made)
+        if not summaries:
             raise RequestError(_("the redacted copy of export {id} is not made yet").format(id=row["id"]))
+        clips = {name: str(s.get("sha256") or "") for name, s in summaries.items()}
+        moments = sum(len(s.get("to_check") or []) for s in summaries.values())
+        if moments and args.get("checked") is not True:   # held back until a person looked (design/0326)
+            raise RequestError(_("the redacted copy of export {id} has {n} moments to check (a stranger in or near "
+                                 "the applicant's region, the region unsure, or one pass of the detector finding "
+                                 "a face another missed): play each, hide what shows a stranger, then release it "
+                                 "saying they were checked").format(id=row["id"], n=moments))
         await self.writer.run(lambda c: audit.append(c.db, str(caller), words.REDACT_RELEASED, {
-            "export": row["id"], "copy": copy, "use": use, "clips": clips}))
+            "export": row["id"], "copy": copy, "use": use, "clips": clips,
+            **({"moments_checked": moments} if moments else {})}))
         # kept with the copy: a copy released is never taken up again at the desk (design/0277)
         await asyncio.to_thread(jobs.write_released, folder, {"use": use, "by": str(caller), "clips": clips})
         return {"export": row["id"], "copy": copy, "use": use, "clips": sorted(clips)}

@@ -188,5 +188,6 @@ def _copy_states(staged: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for e in staged:
         folder = Path(e.pop("out_dir"))
-        out.append({**e, "staged": folder.is_dir(), "released": redact_jobs.released(folder)})
+        use = redact_jobs.released_for(folder)
+        out.append({**e, "staged": folder.is_dir(), "released": use is not None, "released_for": use})
     return out

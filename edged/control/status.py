@@ -27,6 +27,7 @@ from edged.control.protocol import RequestError
 from edged.control.reads import ReadLedger
 from edged.control.server import Caller
 from edged.rules import roles
+from edged.version import package_version
 from edged.i18n import _
 from edged.rules.roles import Actor
 from storage import audit
@@ -96,7 +97,8 @@ class StatusOps(Operations):
             except OSError:
                 disk = None
             return {
-                "running": True, "pid": os.getpid(), "version": node.get("version"), "site": node.get("site"),
+                "running": True, "pid": os.getpid(), "version": node.get("version"), "package": package_version(),
+                "site": node.get("site"),
                 "site_name": node.get("site_name"), "node": node.get("node"),
                 "started_us": int(node["started_us"]) if node.get("started_us") else None,
                 "heartbeat_us": int(node["heartbeat_us"]) if node.get("heartbeat_us") else None,

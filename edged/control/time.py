@@ -1,8 +1,8 @@
 """The host clock's corroboration (design/0095): what corroborates it now (`time.status`, read by
 every role that reads retention), and an approver's confirmation that it is right
-(`time.confirm`, `edgectl retention confirm-time`): on the audit chain, it lets the next
-retention pass judge age at the host's time once, lifting the budget. Refused while a source
-the box does not control disagrees with the host clock.
+(`time.confirm`, `edgectl retention confirm-time`): on the audit chain, it vouches for the host's
+time at the next retention pass, carried on the monotonic clock from then on (design/0305).
+Refused while a source the box does not control disagrees with the host clock.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from edged import __version__
 from edged.control.server import ControlServer
 from edged.i18n import _, set_language
+from edged.version import package_version
 
 WAITING = "waiting"
 
@@ -29,6 +30,7 @@ class WaitingControl(ControlServer):
     def state(self) -> dict[str, Any]:
         return {
             "state": WAITING, "running": True, "recording": False, "pid": os.getpid(), "version": __version__,
+            "package": package_version(),
             "started_us": self.started_us, "data_dir": str(self.data_dir),
             "reason": _("no catalog in {path}: the data disk is not mounted (or not yet), or this is a new "
                         "installation").format(path=self.data_dir),

@@ -22,6 +22,7 @@ from edged.config import Config
 from edged.rules import camera_clock as cc
 from storage.time import independence
 from storage.time.clock import wait_or_stop, Clock, SYSTEM
+from edged.daemon.backfill import _credentials  # the camera's login from its URL, read in one place
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,6 @@ class CameraClocks:
 
     async def _ntp(self, cam: str, host: str, port: int) -> frozenset[str] | None:
         """GetNTP (it needs the camera's login, from its URL): which servers its clock follows."""
-        from edged.daemon.backfill import _credentials  # the camera's login from its URL, read in one place
-
         conf = next((c for c in self.cfg().cameras if c.id == cam), None)
         user, password = _credentials(conf.url if conf is not None else "")
         try:

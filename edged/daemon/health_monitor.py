@@ -2,7 +2,7 @@
 clears the health alarms, and keeps each camera's health, compliance and state in the catalog.
 
 Fed by the supervisor (an image sample every `health.sample_interval`, state changes); reads
-each camera's state and stats from their one owner (edged/daemon/recording/camera_states.py); evaluates
+each camera's state and stats from their one owner (edged/daemon/camera_states.py); evaluates
 every EVAL_S. Reference pictures (`edgectl camera set-reference`)
 live in the catalog; the newest sample of each camera is kept here to take one from.
 """
@@ -21,7 +21,7 @@ from typing import Any, Callable
 from edged.rules import camera_clock, health
 from edged.alarms import Alarms
 from edged.config import Config
-from edged.daemon.recording.camera_states import CameraStates
+from edged.daemon.camera_states import CameraStates
 from edged.i18n import Msg, N_, _, local, zone
 from edged.ports import ReferenceRefused
 from recorder import events

@@ -11,6 +11,8 @@ import ctypes
 import functools
 import json
 import logging
+import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -32,6 +34,24 @@ READ_EVERY_S = 1.0
 ORDER_BATCH = 50_000  # segments the order detector reads at a time (about 0.4 s of the catalog writer)
 ORDER_KEY = "order_checked"  # the node key keeping its place between runs
 SYNC_KEY = "host_clock"      # the node key with the sync state as last read (edgectl status shows it)
+
+
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # a new one at every boot (Linux)
+
+
+@functools.cache
+def boot() -> tuple[str, int]:
+    """(this boot's id, the monotonic us at which it began): footage recorded since is on the clock
+    the monotonic clock measures, and a bound carried on it is good only within the boot
+    (design/0305). With EDGED_TEST_HOOKS=1, EDGED_TEST_BOOT_ID names a boot that began as this
+    process started (the daemon tests' reboot; the clock shim cannot restart the kernel)."""
+    test = os.environ.get("EDGED_TEST_BOOT_ID") if os.environ.get("EDGED_TEST_HOOKS") == "1" else None
+    if test:
+        return test, time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+    try:
+        return BOOT_ID.read_text().strip(), 0
+    except OSError:  # not Linux: every start counts as a reboot (nothing carried)
+        return f"start-{os.getpid()}-{time.monotonic_ns()}", time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
 
 
 class _Timex(ctypes.Structure):  # struct timex (linux/timex.h); `modes` 0: read only, no privilege needed

@@ -34,6 +34,7 @@ from storage.export import evidence as export, receipt as export_receipt
 from storage.people import retrieval_store
 from storage.time.clock import wait_or_stop, Clock, SYSTEM
 from storage.keys.nodekey import NodeKey
+from edged.daemon.host_clock import boot as host_boot
 from storage.outbox import OutboxError
 from storage.retention.report import FIRST_KEY, FOOTAGE_KEY, SPANS_KEY, destructions_after, footage_since, retention_report
 
@@ -112,7 +113,9 @@ class Reporting:
         self.runner = runner
         self.reporter = Reporter(cfg.mqtt, cfg.site.id, cfg.site.node, cfg.storage.data_dir, commands=commands,
                                  on_outbox_full=on_outbox_full, on_command_record=self._record_command,
-                                 clock=clock, on_office_time=on_office_time, on_receipt=self._receipt)
+                                 clock=clock, on_office_time=on_office_time,
+                                 sign_answer=None if node_key is None else node_key.sign, boot=host_boot()[0],
+                                 on_receipt=self._receipt)
         self._keeping: set[asyncio.Task[None]] = set()  # receipts being kept (design/0318)
         self.time_sources = time_sources  # what can corroborate the host clock (design/0095): in the birth
         self._last_state: str | None = None

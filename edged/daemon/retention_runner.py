@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from edged.daemon.time_gate import TimeGate
 
 log = logging.getLogger(__name__)
+_DIGITS = re.compile(r"[0-9.]+")  # a reason's figures: the same reason while only they change
 
 
 class SpaceCheck:
@@ -149,22 +151,20 @@ class RetentionRunner:
             return None
         cfg, why = self.cfg, self._why_untrusted()
         retention = cfg.retention.resolved(self.clock.now_us(), zone(cfg.site.timezone))  # "3mo" as of today
-        corroborated, age_now, judged = await self._corroborated()
-        judging = [False]
+        corroborated, age_now, begun = await self._corroborated()
 
         def job(c: Catalog) -> PassResult | None:
             if window is None and self.protecting() is not None:
                 return None  # a maintenance window began since: it destroys nothing (design/0043)
             trusted = corroborated and not why and not self.distrust()  # checked again on the writer's thread
-            judging[0] = trusted
             return run_pass(c.db, cfg.storage.data_dir, retention, list(cfg.cameras), self.free.usage_of,
                             expect=self.expect, busy=self.in_use.snapshot(), unlink=self.unlink, clock=self.clock,
-                            age_trusted=trusted, age_now_us=age_now)
+                            age_trusted=trusted, age_now_us=age_now, measured_from_us=begun)
 
         result = await self.writer.run(job)
         if result is None:
             return None
-        await self._judged(judging[0], judged)
+        await self._proven()
         p = result.plan
         if window is not None and window["id"] is not None and result.destroyed:
             await self._yielded(window["id"], result)
@@ -199,20 +199,24 @@ class RetentionRunner:
             await self.on_full_stop(p.stop_recording)
         return result
 
-    async def _corroborated(self) -> tuple[bool, int | None, int]:
-        """design/0095: (age may be judged, at what time (None: the clock's), what to keep as judged)."""
-        return (True, None, 0) if self.gate is None else await self.gate.before_pass()
+    async def _corroborated(self) -> tuple[bool, int | None, int | None]:
+        """design/0095, design/0305: (age may be judged, the time footage recorded before this boot
+        is judged at (None: the clock's), the host's time this boot began at (None: no gate))."""
+        return (True, None, None) if self.gate is None else await self.gate.before_pass()
 
-    async def _judged(self, judging: bool, judged: int) -> None:
-        if self.gate is not None and judging:  # the budget's base: the time this pass judged at
-            await self.gate.after_pass(judged)
+    async def _proven(self) -> None:
+        if self.gate is not None:  # the bound this pass proved, carried by the next (design/0305)
+            await self.gate.after_pass()
 
     def _why_untrusted(self) -> str:
-        """Why the host clock may not judge age now ("" : it may), said in the log once per reason."""
+        """Why the host clock may not judge age now ("" : it may), said in the log once per episode
+        and reason: the reason's words without its figures (the seconds left to settle count down
+        at every pass; issue 79 saw 43 lines in 4 minutes), until the clock may judge again."""
         why = self.distrust()
-        if why != self._distrust_logged and why:
+        said = _DIGITS.sub("", why)
+        if said != self._distrust_logged and why:
             log.warning("retention destroys nothing by age: %s (the disk's reserve is still kept)", why)
-        self._distrust_logged = why
+        self._distrust_logged = said
         return why
 
     async def _window_allows(self, window: dict[str, Any] | None) -> bool:

@@ -1,9 +1,10 @@
-"""Corroborated time for retention (design/0095): the host clock authorises destruction by age
-only when a source the box does not control agrees with it. The decisions are
+"""Corroborated time for retention (design/0095, design/0305): footage recorded before this boot
+is judged by age at the earliest true time retention can prove, the last reading a source the box
+does not control (or an approver) vouched for, carried on the monotonic clock. The decisions are
 storage/time/corroboration.py's; this gathers the readings (the office's signed time from the MQTT
 reporter, the cameras' clocks from the health monitor, chrony's NTS state read off the event
-loop), keeps the budget's last judged time in the node table, says why in one host alarm, and
-records an approver's confirmation on the audit chain.
+loop), keeps the proven bound with its monotonic time and boot in the node table, says why in one
+host alarm, and records an approver's confirmation on the audit chain.
 """
 
 from __future__ import annotations
@@ -19,17 +20,21 @@ from typing import TYPE_CHECKING, Any, Callable
 from edged.alarms import Alarms
 from edged.i18n import Msg, N_
 from storage import audit, node
-from storage.time import corroboration as co, independence
+from edged.daemon.host_clock import boot as host_boot
+from storage.time import corroboration as co, independence, interval as iv
 from storage.alarm_kinds import HOST_CLOCK_UNCORROBORATED
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock, wait_or_stop
+from edged.daemon.camera_clocks import addresses
+from storage.states.cameras import RECORDING
 
 if TYPE_CHECKING:
     from edged.daemon.health_monitor import HealthMonitor
 
 log = logging.getLogger(__name__)
 
-JUDGED_KEY = "age_judged_us"   # the node key: the time the last pass judged age at (the budget's base)
+JUDGED_KEY = "age_judged_us"   # before issue 73: the budget's judged time (read once, as a bound from another boot)
+PROVEN_KEY = "age_proven"      # the node key: the earliest true time proven, its monotonic time and boot (design/0305)
 CHRONY_EVERY_S = 60.0
 CHRONYC_TIMEOUT_S = 5.0
 
@@ -55,8 +60,6 @@ def read_box_servers() -> tuple[set[str] | None, str]:
     """The NTP servers the box follows, as its time daemon reports them (design/0126): chrony's
     sources when chrony is installed, else systemd-timesyncd's; with their addresses and the box's
     own (loopback). Blocking (programs, DNS): run in a thread. None: neither could be read."""
-    from edged.daemon.camera_clocks import addresses
-
     for exe, args, parse in (("chronyc", ["-c", "-n", "sources"], independence.chrony_servers),
                              ("timedatectl", ["show-timesync"], independence.timesyncd_servers)):
         path = shutil.which(exe)
@@ -81,7 +84,8 @@ class TimeGate:
                  clock_cameras: Callable[[], list[str]] = lambda: [],
                  chrony: Callable[[], tuple[co.Reading | None, str]] = read_chrony,
                  camera_ntp: Callable[[str], frozenset[str] | None] = lambda _cam: None,
-                 box_servers: Callable[[], tuple[set[str] | None, str]] = read_box_servers):
+                 box_servers: Callable[[], tuple[set[str] | None, str]] = read_box_servers,
+                 boot: Callable[[], tuple[str, int]] = host_boot):
         self.writer = writer
         self.alarms = alarms
         self.clock = clock
@@ -91,15 +95,19 @@ class TimeGate:
         self.clock_cameras = clock_cameras
         self.chrony = chrony
         self.camera_ntp, self.box_servers = camera_ntp, box_servers
+        self.boot = boot  # (this boot's id, the monotonic us it began at): a bound carries only within it
         self.box: set[str] | None = None   # the servers the box follows (None: unknown), design/0126
         self.box_why = "not read yet"  # i18n: the journal's
         self.office_at: tuple[int, int] | None = None   # (the office's signed time, our monotonic us then)
         self.nts: tuple[co.Reading, int] | None = None  # chrony's reading and our monotonic us then
         self.nts_why = "not read yet"  # i18n: the journal's
-        self.judged: co.Judged | None = None
+        self.judged: co.Judged | None = None   # the last proven time and its monotonic time (the cameras' jump rule)
+        self.carried: co.Carried | None = None  # the last proven bound, as kept in the node table
+        self.proven: iv.Bound | None = None     # the earliest true time the last pass proved
         self.loaded = False
         self.confirmed = False
         self.alarmed = ""
+        self.alarmed_kind = ""  # "", "disagrees" or "held": the log says it once a change
 
     def _mono(self) -> int:
         return round(self.clock.monotonic() * 1_000_000)
@@ -139,7 +147,8 @@ class TimeGate:
         v = self.verdict()
         return {"state": v.state, "why": v.why, "source": v.source, "offset_us": v.offset_us,
                 "sources": self.sources(), "nts": self.nts_why or "ok",
-                "judged_us": None if self.judged is None else self.judged.at_us}
+                "judged_us": None if self.proven is None else self.proven.us,
+                "judged_by": None if self.proven is None else self.proven.evidence}
 
     async def start(self) -> None:
         """A first reading of chrony before the birth is published (it names the site's sources)."""
@@ -163,35 +172,60 @@ class TimeGate:
                      box_why)
         self.box_why = box_why
 
-    async def before_pass(self) -> tuple[bool, int | None, int]:
-        """(age may be judged at all, the time it is judged at (None: the clock's), the time to
-        keep as judged after the pass). One alarm says why when a source disagrees, or when the
-        budget holds the judged time back."""
-        if not self.loaded:
-            got = await self.writer.run(lambda c: node.value(c.db, JUDGED_KEY))
-            self.judged = None if got is None else co.Judged(int(got))  # across a restart: no monotonic time
-            self.loaded = True
-        v, now, mono = self.verdict(), self.clock.now_us(), self._mono()
-        age = co.age_now(v, now, self.judged, mono, self.confirmed)
-        await self._alarm(v, now, age)
-        if age is None:
-            return False, None, now
-        return True, (None if age >= now else age), age
+    def boot_start_us(self) -> int:
+        """The host's time this boot began at, on the clock as it is now: footage ending at or after
+        it was recorded in this boot (a step is re-stamped, design/0059): its age is measured."""
+        _, began = self.boot()
+        return self.clock.now_us() - max(0, self._mono() - began)
 
-    async def after_pass(self, judged_us: int) -> None:
-        self.judged = co.Judged(judged_us, self._mono())
+    async def load(self) -> None:
+        if not self.loaded:
+            text, legacy = await self.writer.run(lambda c: (node.value(c.db, PROVEN_KEY), node.value(c.db, JUDGED_KEY)))
+            self.carried = co.load_carried(text, legacy)
+            if self.carried is not None:
+                boot, _ = self.boot()
+                self.judged = co.Judged(self.carried.earliest_us,
+                                        self.carried.mono_us if self.carried.boot == boot else None)
+            self.loaded = True
+
+    async def before_pass(self) -> tuple[bool, int | None, int]:
+        """(age may be judged at all, the time footage recorded before this boot is judged at (None:
+        the clock's), the host's time this boot began at). One alarm says why when a source
+        disagrees, or when the time retention can prove is held back (design/0305)."""
+        await self.load()
+        v, now, mono = self.verdict(), self.clock.now_us(), self._mono()
+        boot, _ = self.boot()
+        self.proven = co.proven_now(v, now, self.carried, boot, mono, self.confirmed)
+        age = co.age_now(v, now, self.proven)
+        await self._alarm(v, now, age, self.proven.evidence)
+        begun = self.boot_start_us()
+        if age is None:
+            return False, None, begun
+        return True, (None if age >= now else age), begun
+
+    async def after_pass(self) -> None:
+        """The bound the pass proved, kept with its monotonic time and boot (the next pass, or the
+        next run in this boot, carries it; after a reboot it stands as it was)."""
+        if self.proven is None:
+            return
+        boot, _ = self.boot()
+        mono = self._mono()
+        self.carried = co.Carried(self.proven.us, mono, boot, self.proven.evidence[:500])
+        self.judged = co.Judged(self.proven.us, mono)
         self.confirmed = False
-        await self.writer.run(lambda c: node.set_values(c.db, {JUDGED_KEY: judged_us}))
+        text = self.carried.dump()
+        await self.writer.run(lambda c: node.set_values(c.db, {PROVEN_KEY: text}))
 
     async def confirm(self, actor: str, reason: str) -> dict[str, Any]:
         """An approver says the host clock is right (`edgectl retention confirm-time`): the next
-        pass judges age at the host's time, lifting the budget once; on the audit chain. Refused
+        pass proves the host's time (design/0305: a vouched reading, carried from then on); on the
+        audit chain. Refused
         (ValueError) while a source disagrees: that source must be put right first."""
         v = self.verdict()
         if v.state == co.DISAGREES:
             raise ValueError(v.why)
         now = self.clock.now_us()
-        detail = {"host_us": now, "state": v.state, "judged_us": None if self.judged is None else self.judged.at_us,
+        detail = {"host_us": now, "state": v.state, "judged_us": None if self.proven is None else self.proven.us,
                   "reason": reason}
         await self.writer.run(lambda c: audit.append(c.db, actor, "host.clock_confirmed", detail, at_us=now))
         self.confirmed = True
@@ -199,34 +233,38 @@ class TimeGate:
                     actor, json.dumps(detail))
         return detail
 
-    async def _alarm(self, v: co.Verdict, now: int, age: int | None) -> None:
-        why = co.held_back(v, now, age)
+    async def _alarm(self, v: co.Verdict, now: int, age: int | None, evidence: str) -> None:
+        why = co.held_back(v, now, age, evidence)
         if why == self.alarmed:
             return
-        self.alarmed = why
+        kind = "" if not why else v.state if v.state == co.DISAGREES else "held"
+        if kind != ("" if not self.alarmed else self.alarmed_kind):
+            log.warning("retention: %s", why or "the host clock is vouched for again: destruction by age resumes")
+        self.alarmed, self.alarmed_kind = why, kind
         if not why:
             await self.alarms.clear(HOST_CLOCK_UNCORROBORATED.key())
             return
-        log.warning("retention: %s", why)
         if v.state == co.DISAGREES:
             msg = Msg(N_("the host clock is {offset} against {source} (tolerance {tolerance:g} s): nothing is "
                          "destroyed by age until they agree; check the host's time source"),
                       offset=co.describe(v.offset_us or 0), source=v.source, tolerance=self.tolerance_us() / 1e6)
         else:
-            msg = Msg(N_("the host clock cannot be corroborated (no signed time from the central office, no "
-                         "authenticated time source, no two cameras agreeing) and it is {ahead} of the time retention "
-                         "last judged age at: footage goes by age only as time is measured since then; if the host "
-                         "clock is right, an approver confirms it with `edgectl retention confirm-time`"),
+            msg = Msg(N_("the host clock is not corroborated (no signed time from the central office, no "
+                         "authenticated time source, no two independent cameras agreeing) and it is {ahead} of the "
+                         "earliest time retention can prove, the last time a source or an approver vouched for it "
+                         "carried on the monotonic clock: footage recorded before this boot is destroyed by age only "
+                         "as that time advances, so destruction by age waits (overwrite for space goes on); to settle "
+                         "it, let the central office's signed time or an authenticated time source (NTS) be heard, or "
+                         "an approver confirms the host clock with `edgectl retention confirm-time`"),
                       ahead=co.describe((age or now) - now))
         await self.alarms.raise_(HOST_CLOCK_UNCORROBORATED, msg,
-                                 {"state": v.state, "source": v.source, "offset_us": v.offset_us, "judged_us": age})
+                                 {"state": v.state, "source": v.source, "offset_us": v.offset_us, "judged_us": age,
+                                  "judged_by": evidence})
 
 
 def camera_readings(monitor: HealthMonitor) -> Callable[[int, int], list[co.Reading]]:
     """Each recording camera's clock as the health monitor has it (design/0085): RTCP sender
     reports (current), else ONVIF projected to now on the monotonic clock."""
-    from storage.states.cameras import RECORDING
-
     def read(wall: int, mono: int) -> list[co.Reading]:
         out = []
         for cam in monitor.cfg.cameras:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from edged.config.forms import FormField, Forms, PageForm, SignBox
 from edged.documents import Doc, checkbox, esc, page, table, tag
-from edged.documents.audit import ROLE_LABELS
+from edged.documents.audit import ROLE_LABELS, _size as size
 from edged.documents.retrieval import cameras_text, label
 from edged.i18n import N_, _, speaking
 from edged.rules.audit_words import stored
@@ -203,7 +203,6 @@ def _maintenance_default() -> PageForm:
 
 
 def _size(n: int | None) -> str:
-    from edged.documents.audit import _size as size
     return size(n)
 
 

@@ -2,7 +2,8 @@
 
 A citizen sees footage of themselves and no one else (seed 000 四(二), 002 八(三) and 九; PDPA
 §10, Government Information Act §18): their grant shows a redacted copy (storage/redact/), in
-the site's mode, "everything" hidden but the applicant where the site is silent. The whole
+the site's mode; where the site is silent, a copy hides "everything" but the applicant and an
+accompanied viewing alone shows the footage (edged/config/policy.py silent_redaction, design/0327). The whole
 picture only where an approver the site names in `unredacted_by` allows it, with a reason, which
 goes on the record; anyone else, or no reason, is refused. Other kinds of request are not redacted.
 `whole_picture` is that decision on one request (design/0276): an approver's, never the filer's,
@@ -116,7 +117,8 @@ def redacted_refusal(grant: Mapping[str, Any], *, mode: str, redacted: bool) -> 
     another grant is never used that way. None: the use may go on."""
     if redacted and mode != REDACTED:
         return _("grant {id} shows a citizen only a redacted copy: prepare it on the request's page at the desk, "
-                 "where the viewing or the copy waits for it").format(id=grant["id"])
+                 "where the viewing or the copy waits for it, or on the box with edgectl export --grant {id} "
+                 "--redacted").format(id=grant["id"])
     if not redacted and mode == REDACTED:
         return _("grant {id} is not one for a redacted copy").format(id=grant["id"])
     return None

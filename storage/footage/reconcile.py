@@ -33,7 +33,7 @@ from storage.footage.segment_rows import MISSING, QUARANTINED, RECOVERED, WRITIN
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.fsutil import fsync_dir, fsync_file, private_dir
 from storage.disk.hashing import sha256_file
-from storage.mp4 import cut_to_whole, scan_media, whole_prefix
+from storage.mp4 import cut_to_whole, header_only, scan_media, whole_prefix
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,13 +48,14 @@ class Report:
     adopted: list[str] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # a header without a picture (issue 79)
     # files stamped after the new run's start, unknown to the catalog and held by nobody: adopted
     # by `adopt_later` once the new run's rows have reached the catalog (design/0059)
     later: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return "recovered %d, adopted %d, quarantined %d, missing %d" % (
-            len(self.recovered), len(self.adopted), len(self.quarantined), len(self.missing))
+        return "recovered %d, adopted %d, quarantined %d, missing %d, removed %d (a header without a picture)" % (
+            len(self.recovered), len(self.adopted), len(self.quarantined), len(self.missing), len(self.removed))
 
 
 Expect = Callable[[str, str], None]
@@ -108,15 +109,32 @@ def quarantine(data_dir: Path, relpath: str, expect: Expect = _nothing_expected)
     return str(dest.relative_to(data_dir))
 
 
+REMOVED_NOTE = "held no picture, only its header (a kill as the segment opened): the file removed, on the record"
+
+
+def set_aside(data_dir: Path, relpath: str, bare: bool, expect: Expect = _nothing_expected) -> str | None:
+    """A file with nothing playable in it: quarantined (kept), or, when it is a segment's header and
+    nothing else (`bare`: mp4.header_only before any cut), removed: it holds no byte of a picture,
+    and one such file a camera at every kill at a boundary filled quarantine/ (issue 79). The
+    recovery record names it, its size and its SHA-256. None: removed."""
+    if not bare:
+        return quarantine(data_dir, relpath, expect)
+    expect(relpath, "deleted")
+    os.unlink(data_dir / relpath)
+    fsync_dir((data_dir / relpath).parent)
+    return None
+
+
 @dataclass
 class Outcome:
     """What the file work found for one segment left open; the catalog is told separately."""
 
     row: dict[str, Any]
     fields: dict[str, Any] | None = None   # recovered: the catalog fields
-    moved: str | None = None               # quarantined: where to
+    moved: str | None = None               # quarantined: where to (None with no fields: removed, a bare header)
     absent: bool = False                   # the file is not at its path
     size: int = 0                          # its bytes before it was cut back or moved (the record's "how much")
+    sha256: str | None = None              # a removed header's, for the record
 
 
 def salvage_rows(data_dir: Path, rows: list[dict[str, Any]], expect: Expect = _nothing_expected,
@@ -130,9 +148,11 @@ def salvage_rows(data_dir: Path, rows: list[dict[str, Any]], expect: Expect = _n
             out.append(Outcome(row, absent=True))
             continue
         size = (data_dir / relpath).stat().st_size
+        bare = header_only(data_dir / relpath)
+        digest = sha256_file(data_dir / relpath) if bare else None
         fields = salvage(data_dir, relpath, row["start_us"], expect, clock)
         out.append(Outcome(row, fields, size=size) if fields is not None else
-                   Outcome(row, moved=quarantine(data_dir, relpath, expect), size=size))
+                   Outcome(row, moved=set_aside(data_dir, relpath, bare, expect), size=size, sha256=digest))
     return out
 
 
@@ -146,13 +166,16 @@ def apply_outcomes(catalog: Catalog, outcomes: list[Outcome], report: Report,
                 if o.row["state"] != MISSING:
                     segment_rows.set_state(db, o.row["id"], MISSING, absent)
                     report.missing.append(relpath)
+            elif o.fields is None and o.moved is None:  # a bare header: not footage, and no file now
+                segment_rows.set_state(db, o.row["id"], QUARANTINED, REMOVED_NOTE)
+                report.removed.append(relpath)
             elif o.fields is None:
                 segment_rows.set_state(db, o.row["id"], QUARANTINED, "no whole fragment; moved to " + str(o.moved))
                 report.quarantined.append(relpath)
             else:
                 segment_rows.close(db, relpath, {**o.fields, "note": "recovered after a crash"}, state=RECOVERED)
                 report.recovered.append(relpath)
-        done = [_item(o.row["path"], o.size, o.fields, o.moved) for o in outcomes if not o.absent]
+        done = [_item(o.row["path"], o.size, o.fields, o.moved, sha256=o.sha256) for o in outcomes if not o.absent]
         if done:  # in the same transaction as the rows: the recovery is on the record or did not happen
             audit.append(db, "edged", RECOVERY, recovery_detail(OPEN_WHY, done))
 
@@ -223,6 +246,7 @@ class Orphan:
     fields: dict[str, Any] | None = None
     moved: str | None = None
     size: int = 0  # its bytes before it was cut back or moved
+    sha256: str | None = None  # a removed bare header's (set_aside)
 
 
 def parse(relpath: str) -> tuple[str, int] | None:
@@ -242,9 +266,11 @@ def salvage_orphans(data_dir: Path, orphans: list[Orphan], expect: Expect = _not
         if not (data_dir / o.relpath).exists():
             continue
         o.size = (data_dir / o.relpath).stat().st_size
+        bare = o.parsed is not None and header_only(data_dir / o.relpath)
+        o.sha256 = sha256_file(data_dir / o.relpath) if bare else None
         o.fields = salvage(data_dir, o.relpath, o.parsed[1], expect, clock) if o.parsed else None
         if o.fields is None:
-            o.moved = quarantine(data_dir, o.relpath, expect)
+            o.moved = set_aside(data_dir, o.relpath, bare, expect)
         out.append(o)
     return out
 
@@ -263,8 +289,8 @@ def adopt(catalog: Catalog, orphans: list[Orphan], report: Report) -> None:
         done = []
         for o in orphans:
             if o.fields is None:
-                report.quarantined.append(o.relpath)
-                done.append(_item(o.relpath, o.size, None, o.moved))
+                (report.quarantined if o.moved is not None else report.removed).append(o.relpath)
+                done.append(_item(o.relpath, o.size, None, o.moved, sha256=o.sha256))
                 continue
             if is_known(catalog, o.relpath):
                 continue

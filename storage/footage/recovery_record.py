@@ -1,7 +1,7 @@
-"""The audit record of a start-up recovery that cut back, quarantined or adopted footage
-(issue 40, design/0097): what, how much, why. Written by storage/footage/reconcile.py in the same
-transaction as the catalog rows it changes, so a recovery is on the chain or did not happen.
-Bounded like `footage.missing` (design/0091): counts and bytes by how, then the first INLINE
+"""The audit record of a start-up recovery that cut back, quarantined or adopted footage, or removed
+a segment's header that held no picture (issue 40, design/0097; issue 79): what, how much, why.
+Written by storage/footage/reconcile.py in the same transaction as the catalog rows it changes, so a
+recovery is on the chain or did not happen. Bounded like `footage.missing` (design/0091): counts and bytes by how, then the first INLINE
 files (the rest are the catalog's rows, each with its note).
 
 Pure: plain data in, plain data out.
@@ -18,7 +18,10 @@ INLINE = 20
 
 
 def item(path: str, size: int, fields: dict[str, Any] | None, moved: str | None,
-          adopted: bool = False) -> dict[str, Any]:
+         adopted: bool = False, sha256: str | None = None) -> dict[str, Any]:
+    if fields is None and moved is None:  # a segment's header and nothing else (issue 79)
+        return {"path": path, "how": "removed", "bytes": size, "sha256": sha256,
+                "why": "a header without a picture: the kill came as the segment opened"}
     if fields is None:
         return {"path": path, "how": "quarantined", "bytes": size, "to": moved,
                 "why": "no whole fragment: nothing playable"}
@@ -35,4 +38,5 @@ def recovery_detail(why: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"why": why, "files": len(items), "by_how": count,
             "cut_bytes": sum(it.get("cut_bytes", 0) for it in items),
             "quarantined_bytes": sum(it["bytes"] for it in items if it["how"] == "quarantined"),
+            "removed_bytes": sum(it["bytes"] for it in items if it["how"] == "removed"),
             "items": items[:INLINE], "more": max(0, len(items) - INLINE)}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,74 @@ class Method:
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "package": self.package, "version": self.version,
                 "model_sha256": self.model_sha256, "input": list(self.input), "threshold": self.threshold}
+
+
+FINE_ACROSS, FINE_EVERY = 960, 12   # the second pass (design/0325): faces down to 24 px, every 12th frame
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One scale the detector runs at: its input (width, height) and every how many frames."""
+    input: tuple[int, int]
+    every: int
+
+    def runs(self, frame: int) -> bool:
+        return frame % self.every == 0
+
+
+def passes_for(width: int, height: int, every: int, fine: tuple[int, int] | None = (FINE_ACROSS, FINE_EVERY)) -> tuple[Pass, ...]:
+    """The detector's passes over a `width` x `height` clip (design/0325): the whole picture at
+    640 px across on every `every`-th frame (faces from about 40 px high), and where `fine` is
+    (across, every) the whole picture again at `across` px on every `every`-th frame of its own
+    (a 24 px face is 12 px at 960 across: CenterFace's least); None: one pass."""
+    out = [Pass(input_for(width, height), every)]
+    if fine is not None and fine_across(width, fine[0]) > out[0].input[0]:
+        out.append(Pass(input_for(width, height, fine_across(width, fine[0])), fine[1]))
+    return tuple(out)
+
+
+def fine_across(width: int, across: int = FINE_ACROSS) -> int:
+    """The second pass's width for a picture `width` wide: `across`, never more than the picture's own."""
+    return max(32, min(across, width // 32 * 32))
+
+
+def merged(found: list[list[Box]]) -> list[Box]:
+    """The boxes of one frame's passes as one list: a box of a later pass that overlaps one kept
+    (IoU above NMS_IOU, or half of it inside) is the same face; the larger of the two is kept."""
+    out: list[Box] = []
+    for boxes in found:
+        for b in boxes:
+            same = next((i for i, k in enumerate(out) if _same(b, k)), None)
+            if same is None:
+                out.append(b)
+            elif b[2] * b[3] > out[same][2] * out[same][3]:
+                out[same] = b
+    return out
+
+
+SEES = 12   # the least face, pixels high at the detector's input, CenterFace finds (measured: design/0325)
+
+
+def least_face(p: Pass, height: int) -> int:
+    """The least face (pixels high in a picture `height` high) pass `p` is expected to find."""
+    return math.ceil(SEES * height / p.input[1])
+
+
+def disagree(found: list[list[Box]], leasts: list[int]) -> bool:
+    """Whether one pass found a face that another pass on the same frame did not, though it was
+    large enough for that pass to find (`leasts`: each pass's least face, `least_face`): a moment
+    to check (design/0325). A face only the finer pass can see is not one."""
+    return len(found) > 1 and any(b[3] >= leasts[j] and not any(_same(b, o) for o in other)
+                                  for i, boxes in enumerate(found) for b in boxes
+                                  for j, other in enumerate(found) if j != i)
+
+
+def _same(a: Box, b: Box) -> bool:
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter, least = ix * iy, min(a[2] * a[3], b[2] * b[3])
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return union > 0 and (inter / union > NMS_IOU or (least > 0 and inter / least >= 0.5))
 
 
 def input_for(width: int, height: int, across: int = 640) -> tuple[int, int]:

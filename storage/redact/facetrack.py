@@ -7,7 +7,8 @@ detector finds is followed by the picture with the applicant's tracker (storage/
 normalized cross-correlation of the box's luma, integer sums):
 - **forward** from the frame it was found on, frame by frame, until a box found on a later run
   takes it over (`plan.closeness` above 0: the same face found again), its match falls under
-  `track.FLOOR`, or REACH frames; and
+  `track.FLOOR` (then, where it was leaving the picture at its edge, carried on at its last step
+  for COAST frames: a face half out of the picture cannot be matched), or REACH frames; and
 - **backward** from it over the frames held before it (at most REACH), until a box found on an
   earlier run was there, likewise.
 `face_boxes` then gives each frame its faces: on a detection its box; between two detections of a
@@ -113,10 +114,23 @@ class FaceFollower:
         """`tr` one frame on, its move kept in `into`; None once lost or where a later run's box takes it."""
         moved, score = advance(tr, picture, FACE_SEARCH)
         if moved is None:
+            if _leaving(tr, picture.shape):
+                self._carried(tr, key, frame, into)
             return None
         move = (*moved.moved(self.factor), score)
         into.setdefault(key, {})[frame] = move
         return None if self._taken(_shifted(box, move), frame) else moved
+
+    def _carried(self, tr: Tracker, key: Key, frame: int, into: dict[Key, dict[int, Moved]]) -> None:
+        """A face lost as it leaves the picture at its edge carried on at its last step for COAST
+        frames from `frame` in the pass's direction, its match 0 (issue 75: a face half out of the
+        picture cannot be matched, and was shown): a mask errs towards hiding more. (A face lost
+        in the picture, behind a pillar, is not: carried on, it was taken for the applicant's.)"""
+        sign = 1 if into is self.forward else -1
+        for k in range(COAST):
+            x, y = tr.at[0] + tr.step[0] * (k + 1), tr.at[1] + tr.step[1] * (k + 1)
+            into.setdefault(key, {}).setdefault(frame + sign * k, ((x - tr.origin[0]) * self.factor,
+                                                                    (y - tr.origin[1]) * self.factor, 0.0))
 
     def state(self) -> dict[str, Any]:
         """What was followed so far, as JSON (the frames held are not in it: fed again)."""
@@ -143,6 +157,12 @@ class FaceFollower:
         """The moves found, as JSON (`face_boxes` reads them back with `moved_from`)."""
         state = self.state()
         return {"factor": self.factor, "reach": self.reach, "forward": state["forward"], "backward": state["backward"]}
+
+
+def _leaving(tr: Tracker, shape: tuple[int, ...]) -> bool:
+    """Whether the track's next step takes its region (partly) out of the picture (`shape`: rows, columns)."""
+    x, y = tr.at[0] + tr.step[0], tr.at[1] + tr.step[1]
+    return x < 0 or y < 0 or x + tr.size[0] > shape[1] or y + tr.size[1] > shape[0]
 
 
 def moved_from(raw: dict[str, Any]) -> dict[Key, dict[int, Moved]]:

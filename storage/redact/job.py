@@ -40,11 +40,11 @@ from typing import Any, Callable
 
 from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
-from storage.redact import derivative, facetrack, media, resume, track
-from storage.redact.detect import Detector, input_for
+from storage.redact import derivative, facetrack, inside, media, resume, track
+from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, Pass, input_for, passes_for
 from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, frame_at, hidden_spans, plan_frames,
                                  summary)
-from storage.redact.track import HOWS, Follower, clamped, scale_for, to_check, window_for
+from storage.redact.track import CHECK, HOWS, Follower, clamped, scale_for, to_check, window_for
 
 JOB = "job.json"
 RELEASED = "released.json"   # written when the custodian releases the copy (edged/control/redact.py)
@@ -75,6 +75,17 @@ def released(export_dir: Path) -> bool:
     """Whether a redacted copy of the staged export in `export_dir` was released (its folder
     beside the export's holds RELEASED): never gone on with or offered again (design/0277)."""
     return any(export_dir.parent.glob(f"{glob.escape(export_dir.name)}.redacted-*/{RELEASED}"))
+
+
+def released_for(export_dir: Path) -> str | None:
+    """What a released redacted copy of the staged export was released for ("copy", handed over;
+    "view", the accompanied viewing), or None: not released."""
+    for path in export_dir.parent.glob(f"{glob.escape(export_dir.name)}.redacted-*/{RELEASED}"):
+        try:
+            return str(json.loads(path.read_text()).get("use") or "copy")
+        except (OSError, ValueError, AttributeError):
+            return "copy"
+    return None
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -159,49 +170,85 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     _checked(src, clip["sha256"])
     info = media.probe(src)
     total = info["frames"]
-
-    faces, on_frames = None, None
+    rate = Fraction(*info["rate"])
     ran: dict[str, Any] = {}
     method: dict[str, Any] = {"fill": "solid"}
-    if mode == FACES:
-        if detector is None:
-            detector = Detector(input_for(info["width"], info["height"]))
-        faces, moves, ran["detect"] = _faces(folder / f"{name}.faces.json", src, detector,
-                                             int(job.get("every", EVERY)), info,
-                                             resume.chunk_frames(Fraction(*info["rate"])), name, progress)
-        method["detector"] = detector.method.as_dict()
-        if moves is not None:
-            method["faces_followed"] = {"tracker": "normalized cross-correlation of each face's luma, forward "
-                                                   "and back from each detection", "scale": moves["factor"],
-                                        "frames_at_most": moves["reach"], "floor": track.FLOOR}
-        on_frames = facetrack.plans_faces(faces, moves, total)
-    rate = Fraction(*info["rate"])
+    faces, on_frames, checks = (_detected(folder, job, name, src, info, detector, progress, ran, method)
+                                if mode == FACES else (None, None, []))
     marks, added = _marks(clip.get("marks", []), rate), _boxes(clip.get("added", {}))
     for f, boxes in hidden_spans([(float(a), float(b), _box(box)) for a, b, box in clip.get("hide", [])], rate,
                                  total).items():
         added.setdefault(f, []).extend(boxes)
+    found: dict[str, Any] | None = None
     followed: list[Box | None] | None = None
+    strangers: list[list[Box]] | None = None
     try:
         if mode == EVERYTHING and any(m.box is not None for m in marks):
-            found, ran["follow"] = _follow(folder / f"{name}.follow.json", src, marks, info,
-                                           resume.chunk_frames(rate), name, progress)
+            found = _followed(folder, job, name, src, marks, info, detector, progress, ran, method)
             followed = [_box(b) if b is not None else None for b in found["boxes"]]
-            method["follow"] = found["method"]
+            if "inside" in found:
+                strangers, checks = inside.strangers(_boxes(found["inside"]), followed)
         plans = plan_frames(mode, total, (info["width"], info["height"]), marks, faces, added, followed=followed,
-                            faces_on=on_frames)
+                            faces_on=on_frames, strangers=strangers)
     except PlanError as exc:
         raise JobError(f"{name}: {exc}") from None
-    made = _render(folder, name, src, plans, resume.chunk_frames(Fraction(*info["rate"])), progress, total)
+    made = _render(folder, name, src, plans, resume.chunk_frames(rate), progress, total)
     _checked(src, clip["sha256"])  # and the original untouched after
     result = {**summary(mode, plans, marks, faces, added), "method": method, "original": name,
               "original_sha256": clip["sha256"], "frames_written": made["frames"],
               "sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
-    if followed is not None:   # how the applicant's region was found: frames of each, and when to check (never where)
+    if found is not None:   # how the applicant's region was found: frames of each, and when to check (never where)
         result["applicant_followed"] = {how: found["how"].count(how) for how in HOWS}
         result["applicant_check"] = to_check(found["how"], float(rate))
+        checks += [i for i, how in enumerate(found["how"]) if how in CHECK]
+        result["strangers_inside"] = sum(1 for m in strangers or [] if m)   # frames with a stranger's face filled in it
+    # the moments to check (design/0326): the region unsure, a stranger in or near it, the passes disagreeing
+    result["to_check"] = inside.spans(checks, float(rate))
     _write_json(done, result)
     ran["render"] = {"kept": made["kept"], "made": made["made"]}
     return result, ran
+
+
+def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dict[str, Any], detector: Any,
+              progress: Progress, ran: dict[str, Any], method: dict[str, Any],
+              ) -> tuple[dict[int, list[Box]], list[list[Box]], list[int]]:
+    """FACES mode's detector passes (design/0325) and each face followed between them: the boxes,
+    each frame's faces, and the frames where the passes disagreed (and those to their next runs)."""
+    total = info["frames"]
+    if detector is None:
+        detector = Detector(input_for(info["width"], info["height"]))
+    fine = job.get("fine", [FINE_ACROSS, FINE_EVERY])
+    passes = passes_for(info["width"], info["height"], int(job.get("every", EVERY)),
+                        (int(fine[0]), int(fine[1])) if fine else None)
+    faces, moves, ran["detect"] = _faces(folder / f"{name}.faces.json", src, detector, passes, info,
+                                         resume.chunk_frames(Fraction(*info["rate"])), name, progress)
+    method["detector"] = {**detector.method.as_dict(), "passes": [[*p.input, p.every] for p in passes]}
+    if moves is not None:
+        method["faces_followed"] = {"tracker": "normalized cross-correlation of each face's luma, forward "
+                                               "and back from each detection", "scale": moves["factor"],
+                                    "frames_at_most": moves["reach"], "floor": track.FLOOR}
+    reach = max(p.every for p in passes) // 2
+    checks = [f for d in json.loads((folder / f"{name}.faces.json").read_text()).get("disagreed", [])
+              for f in range(max(0, d - reach), min(total, d + reach + 1))]
+    return faces, facetrack.plans_faces(faces, moves, total), checks
+
+
+def _followed(folder: Path, job: dict[str, Any], name: str, src: Path, marks: list[Mark], info: dict[str, Any],
+              detector: Any, progress: Progress, ran: dict[str, Any], method: dict[str, Any]) -> dict[str, Any]:
+    """EVERYTHING mode's region followed between the marks, the faces in and near it found as it
+    goes (design/0326; a job with "inside": false, not)."""
+    looks = bool(job.get("inside", True))
+    if detector is None and looks:
+        detector = Detector(input_for(info["width"], info["height"]))
+    every = int(job.get("every", EVERY))
+    found, ran["follow"] = _follow(folder / f"{name}.follow.json", src, marks, info,
+                                   resume.chunk_frames(Fraction(*info["rate"])), name, progress,
+                                   detector if looks else None, every)
+    method["follow"] = found["method"]
+    if "inside" in found:
+        method["inside"] = {"detector": detector.method.as_dict() if detector is not None else None,
+                            "around": inside.NEAR, "every": every, "across": FINE_ACROSS}
+    return found
 
 
 def _render(folder: Path, name: str, src: Path, plans: list[Any], per: int, progress: Progress,
@@ -251,9 +298,9 @@ def _parts(folder: Path, name: str) -> list[Path]:
     return [*folder.glob(f"{glob.escape(name)}.part-*"), *folder.glob(f".{glob.escape(name)}.part-*")]
 
 
-def _faces(path: Path, src: Path, detector: Any, every: int, info: dict[str, Any], per: int, name: str,
+def _faces(path: Path, src: Path, detector: Any, passes: tuple[Pass, ...], info: dict[str, Any], per: int, name: str,
            progress: Progress) -> tuple[dict[int, list[Box]], dict[str, Any] | None, dict[str, Any]]:
-    """The detector's boxes for `src` on every `every`-th frame, and each followed by the picture
+    """The detector's boxes for `src` on the frames its `passes` run on, and each followed by the picture
     between the runs (facetrack.py, design/0290: `followed`, None in a file an older version
     wrote), from `path` when an earlier run left them, going on from `<clip>.faces.partial.json`
     when an earlier run stopped in the middle (design/0277); and what this run kept and made."""
@@ -262,9 +309,11 @@ def _faces(path: Path, src: Path, detector: Any, every: int, info: dict[str, Any
         return *_faces_read(path), {"kept": total, "made": 0}
     partial = path.with_name(path.name.replace(".faces.json", ".faces.partial.json"))
     factor = facetrack.factor_for(info["width"])
+    disagreed: set[int] = set()
     try:
         saved = json.loads(partial.read_text())
         start, found = int(saved["upto"]), _boxes(saved["found"])
+        disagreed = {int(f) for f in saved.get("disagreed", [])}
         faces = facetrack.FaceFollower.restored(factor, found, saved["faces"])
         if faces.upto != start:   # saved by an older version, or at another scale: from the start
             raise ValueError(partial.name)
@@ -274,12 +323,14 @@ def _faces(path: Path, src: Path, detector: Any, every: int, info: dict[str, Any
         progress({"clip": name, "step": "detect", "done": start, "total": total, "resumed": start})
 
     def save(upto: int, boxes: dict[int, list[Box]]) -> None:
-        _write_json(partial, {"upto": upto, "found": {str(k): v for k, v in boxes.items()}, "faces": faces.state()})
+        _write_json(partial, {"upto": upto, "found": {str(k): v for k, v in boxes.items()}, "faces": faces.state(),
+                              "disagreed": sorted(disagreed)})
 
-    found = media.detect(src, detector, every,
+    found = media.detect(src, detector, passes[0].every,
                          lambda n: progress({"clip": name, "step": "detect", "done": n, "total": total}),
-                         start, found, per, save, faces)
-    _write_json(path, {"boxes": {str(k): v for k, v in found.items()}, "followed": faces.followed()})
+                         start, found, per, save, faces, passes, disagreed)
+    _write_json(path, {"boxes": {str(k): v for k, v in found.items()}, "followed": faces.followed(),
+                       "disagreed": sorted(disagreed)})
     partial.unlink(missing_ok=True)
     return *_faces_read(path), {"kept": start, "made": max(0, total - start)}
 
@@ -293,7 +344,7 @@ def _faces_read(path: Path) -> tuple[dict[int, list[Box]], dict[str, Any] | None
 
 
 def _follow(path: Path, src: Path, marks: list[Mark], info: dict[str, Any], per: int, name: str,
-            progress: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
+            progress: Progress, detector: Any = None, every: int = EVERY) -> tuple[dict[str, Any], dict[str, Any]]:
     """The applicant's region on each frame of `src`, followed between the custodian's marks
     (storage/redact/track.py), from `path` when an earlier run left it, going on from
     `<clip>.follow.partial.json` when an earlier run stopped in the middle (design/0277): {boxes,
@@ -317,13 +368,14 @@ def _follow(path: Path, src: Path, marks: list[Mark], info: dict[str, Any], per:
         _write_json(partial, f.state())
 
     media.follow(src, follower, lambda n: progress({"clip": name, "step": "follow", "done": n, "total": total}),
-                 per, save)
+                 per, save, detector, every)
     got = follower.result()
     width, height = info["width"], info["height"]
     _write_json(path, {"boxes": [list(b) if b is not None else None for b in clamped(got, width, height)],
                        "how": [g.how for g in got], "score": [round(g.score, 3) for g in got],
                        "method": {"tracker": "normalized cross-correlation of the region's luma, forward from each "
                                              "mark and back from the next, the marks kept",
-                                  "scale": factor, "floor": track.FLOOR}})
+                                  "scale": factor, "floor": track.FLOOR},
+                       **({"inside": {str(k): v for k, v in follower.inside.items()}} if detector is not None else {})})
     partial.unlink(missing_ok=True)
     return json.loads(path.read_text()), {"kept": start, "made": max(0, total - start)}

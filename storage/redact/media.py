@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from storage.redact import resume
+from storage.redact.detect import Pass, disagree, fine_across, input_for, least_face, merged
 from storage.redact.facetrack import FaceFollower
+from storage.redact.inside import around
 from storage.redact.plan import Box, FramePlan
 from storage.redact.track import Follower, work_size
 
@@ -54,8 +56,12 @@ def probe(src: Path) -> dict[str, Any]:
 def detect(src: Path, detector: Any, every: int, tick: Tick = lambda n: None, start: int = 0,
            found: dict[int, list[Box]] | None = None, per: int = 0,
            saved: Callable[[int, dict[int, list[Box]]], None] | None = None,
-           faces: FaceFollower | None = None) -> dict[int, list[Box]]:
-    """The detector's boxes on every `every`-th frame of `src` (frame index -> boxes), and where
+           faces: FaceFollower | None = None, passes: tuple[Pass, ...] | None = None,
+           disagreed: set[int] | None = None) -> dict[int, list[Box]]:
+    """The detector's boxes on every `every`-th frame of `src` (frame index -> boxes), or with
+    `passes` on each frame a pass runs on, each pass at its own scale, their boxes merged
+    (detect.merged, design/0325), the frames where one pass found a face another did not added
+    to `disagreed`; and where
     `faces` is given every frame scaled down to its luma and fed to it with the boxes found on it
     (storage/redact/facetrack.py: each face followed by the picture between the detector's runs,
     design/0290). Going on from an earlier run (design/0277): `found` its boxes for the frames
@@ -63,7 +69,7 @@ def detect(src: Path, detector: Any, every: int, tick: Tick = lambda n: None, st
     `faces.reach` of them fed to `faces` to hold); every `per` frames `saved(frames, found)`."""
     import av
 
-    width, height = detector.input
+    passes = passes or (Pass(detector.input, every),)
     found = dict(found or {})
     with av.open(str(src)) as f:
         v = f.streams.video[0]
@@ -73,12 +79,16 @@ def detect(src: Path, detector: Any, every: int, tick: Tick = lambda n: None, st
         for i, frame in enumerate(f.decode(v)):
             if i < start - (faces.reach if faces is not None else 0):
                 continue
-            if i >= start and i % every == 0:
-                rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
-                found[i] = detector.faces(rgb, size)
+            ran = [p for p in passes if p.runs(i)]
+            if i >= start and ran:
+                each = [detector.faces(frame.reformat(width=p.input[0], height=p.input[1], format="rgb24").to_ndarray(),
+                                       size) for p in ran]
+                found[i] = merged(each)
+                if disagreed is not None and disagree(each, [least_face(p, size[1]) for p in ran]):
+                    disagreed.add(i)
             if faces is not None:
                 faces.feed(i, frame.reformat(width=small[0], height=small[1], format="gray",
-                                             interpolation="AREA").to_ndarray(), found.get(i) if i % every == 0 else None)
+                                             interpolation="AREA").to_ndarray(), found.get(i) if ran else None)
             if i < start:
                 continue
             tick(i + 1)
@@ -88,12 +98,15 @@ def detect(src: Path, detector: Any, every: int, tick: Tick = lambda n: None, st
 
 
 def follow(src: Path, follower: Follower, tick: Tick = lambda n: None, per: int = 0,
-           saved: Callable[[int, Follower], None] | None = None) -> Follower:
+           saved: Callable[[int, Follower], None] | None = None, detector: Any = None,
+           every: int = 3) -> Follower:
     """`follower` fed `src`'s frames, each it asks for (`needs`) scaled down by its factor to
     8-bit luma (swscale's area average: the same frame gives the same picture). Going on from an
     earlier run (design/0277): a follower restored from its state is fed the frames before its
     `upto` only to hold what its backward pass under way needs; every `per` frames
-    `saved(frames, follower)`."""
+    `saved(frames, follower)`. With a `detector`, on every `every`-th frame the region and
+    around it (inside.around) is looked at by the detector at its second scale
+    (detect.FINE_ACROSS): the faces found are kept in `follower.inside` (design/0326)."""
     import av
 
     start = follower.upto
@@ -111,10 +124,32 @@ def follow(src: Path, follower: Follower, tick: Tick = lambda n: None, per: int 
             follower.feed(i, small)
             if i < start:
                 continue
+            if detector is not None and i % every == 0:
+                _look_inside(follower, i, frame, detector)
             tick(i + 1)
             if saved is not None and per and (i + 1) % per == 0:
                 saved(i + 1, follower)
     return follower
+
+
+def _look_inside(follower: Follower, i: int, frame: Any, detector: Any) -> None:
+    """The faces in and near the applicant's region on frame `i` (as far as it is known: `guess`),
+    found on the frame scaled to the detector's second scale, cut to the region and around it
+    (a multiple of 32 pixels each way), into `follower.inside[i]`."""
+    region = follower.guess(i)
+    width, height = frame.width, frame.height
+    if region is None:
+        return
+    sw, sh = input_for(width, height, fine_across(width))
+    x, y, w, h = around(region, width, height)
+    if w <= 0 or h <= 0:
+        return
+    fx, fy = sw / width, sh / height
+    cw, ch = min(sw, -(-round(w * fx) // 32) * 32), min(sh, -(-round(h * fy) // 32) * 32)
+    cx, cy = min(max(0, round(x * fx)), sw - cw), min(max(0, round(y * fy)), sh - ch)
+    rgb = frame.reformat(width=sw, height=sh, format="rgb24").to_ndarray()[cy:cy + ch, cx:cx + cw]
+    found = detector.faces(rgb, (round(cw / fx), round(ch / fy)))
+    follower.inside[i] = [(b[0] + round(cx / fx), b[1] + round(cy / fy), b[2], b[3]) for b in found]
 
 
 def _even_out(box: Box) -> tuple[int, int, int, int]:

@@ -33,6 +33,7 @@ EVERYTHING, FACES = "everything", "faces"
 MODES = (EVERYTHING, FACES)
 PAD = 0.25          # a face's box widened by this share of its width/height on each side
 PAD_LEAST = 6       # and by at least this many pixels (a small face's box is a few pixels off)
+TALL = 1.6          # a face's mask at least this many times as high as wide before it is widened (face_mask)
 SAME_FACE = 0.5     # a second box this much inside the applicant's (widened) face is theirs too (two tracks of it)
 COAST = 3           # frames a track is held past its last detection and before its first
 MATCH_IOU = 0.2     # a detection continues a track when it overlaps the track's predicted box this much
@@ -82,6 +83,21 @@ def pad(box: Box, share: float = PAD, least: int = 0) -> Box:
     x, y, w, h = box
     dx, dy = max(least, round(w * share)), max(least, round(h * share))
     return (x - dx, y - dy, w + 2 * dx, h + 2 * dy)
+
+
+def face_mask(box: Box) -> Box:
+    """What is filled for a face the detector found at `box`: the box made at least TALL times as
+    high as it is wide, downwards (a head turned away is narrow, and the detector's box of it is a
+    face's usual shape, its chin left out: issue 75's crowd, design/0325), then widened by PAD
+    (and PAD_LEAST) on each side."""
+    x, y, w, h = box
+    return pad((x, y, w, max(h, round(TALL * w))), PAD, PAD_LEAST)
+
+
+def union(a: Box, b: Box) -> Box:
+    """The box around both."""
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    return (x0, y0, max(a[0] + a[2], b[0] + b[2]) - x0, max(a[1] + a[3], b[1] + b[3]) - y0)
 
 
 def iou(a: Box, b: Box) -> float:
@@ -190,9 +206,11 @@ def track_boxes(track: Track, frame: int, coast: int = COAST) -> Box | None:
 
 def frame_plan(mode: str, frame: int, size: tuple[int, int], marks: Sequence[Mark],
                faces: Iterable[Box] = (), added: Iterable[Box] = (),
-               followed: Sequence[Box | None] | None = None) -> FramePlan:
+               followed: Sequence[Box | None] | None = None, strangers: Iterable[Box] = ()) -> FramePlan:
     """One frame's plan. `faces`: the faces followed onto this frame (track_boxes); `added`: the
     custodian's own boxes for it (always filled, widened like a face's only in FACES mode);
+    `strangers`: in EVERYTHING mode, strangers' faces inside the applicant's region
+    (storage/redact/inside.py, design/0326), filled as given;
     `followed`: the applicant's region on each frame as the picture was followed (track.py), used
     instead of the straight line between the marks where it has the frame."""
     if mode not in MODES:
@@ -200,13 +218,13 @@ def frame_plan(mode: str, frame: int, size: tuple[int, int], marks: Sequence[Mar
     width, height = size
     applicant = followed[frame] if followed is not None and frame < len(followed) else follow(marks, frame)
     keep = clamp(applicant, width, height) if applicant is not None else None
-    extra = [clamp(b, width, height) for b in added]
+    extra = [clamp(b, width, height) for b in [*added, *strangers]]
     if mode == EVERYTHING:
         return FramePlan(True, keep, tuple(b for b in extra if b is not None))
     faces = list(faces)
     theirs = applicants_face(faces, keep)
     mine = {i for i, f in enumerate(faces) if theirs is not None and inside(f, pad(faces[theirs])) >= SAME_FACE}
-    masks = [clamp(pad(face, PAD, PAD_LEAST), width, height) for i, face in enumerate(faces) if i not in mine]
+    masks = [clamp(face_mask(face), width, height) for i, face in enumerate(faces) if i not in mine]
     masks += [clamp(pad(b, 0.0), width, height) for b in added]
     return FramePlan(False, None, tuple(b for b in masks if b is not None))
 
@@ -225,12 +243,14 @@ def plan_frames(mode: str, frames: int, size: tuple[int, int], marks: Sequence[M
                 detections: dict[int, list[Box]] | None = None,
                 added: dict[int, list[Box]] | None = None, coast: int = COAST,
                 followed: Sequence[Box | None] | None = None,
-                faces_on: Sequence[Sequence[Box]] | None = None) -> list[FramePlan]:
+                faces_on: Sequence[Sequence[Box]] | None = None,
+                strangers: Sequence[Sequence[Box]] | None = None) -> list[FramePlan]:
     """Every frame's plan for a clip of `frames` frames (the whole clip at once: the tracks look
     ahead to the next detection). EVERYTHING needs marks; FACES needs the detector's boxes.
     `followed`: the applicant's region per frame as the worker followed it (frame_plan);
     `faces_on`: the faces on each frame as the worker followed them between the detector's runs
-    (facetrack.face_boxes, design/0290), used instead of the straight line between detections."""
+    (facetrack.face_boxes, design/0290), used instead of the straight line between detections;
+    `strangers`: per frame, strangers' faces inside the applicant's region (EVERYTHING, inside.py)."""
     if mode == EVERYTHING and not any(m.box is not None for m in marks):
         raise PlanError("mark the applicant's region on at least one frame first")
     if mode == FACES and detections is None:
@@ -239,7 +259,8 @@ def plan_frames(mode: str, frames: int, size: tuple[int, int], marks: Sequence[M
     added = added or {}
     return [frame_plan(mode, f, size, marks, faces_on[f] if faces_on is not None and f < len(faces_on) else
                        [b for t in found if (b := track_boxes(t, f, coast)) is not None],
-                       added.get(f, ()), followed) for f in range(frames)]
+                       added.get(f, ()), followed, strangers[f] if strangers is not None and f < len(strangers) else ())
+            for f in range(frames)]
 
 
 def frame_at(seconds: float, rate: Fraction) -> int:

@@ -16,8 +16,8 @@ marks the region follows the picture, not only the straight line of `plan.follow
   whatever looks alike) and the straight line takes its place in the blend (the other direction is trusted as near
   its own mark: "partly"; so are the frames before the next mark's backward pass reaches); both lost, the frame has
   the straight line (`plan.follow`, exactly); where the two directions disagree by more than `AGREE` of the region's
-  size, only where they overlap is kept (nothing, if they do not). The region never grows beyond the marks' sizes:
-  the tracker moves it, never widens it.
+  size, the region around both (design/0326: the applicant is never hidden for a lost region; a moment to check).
+  Elsewhere the region never grows beyond the marks' sizes: the tracker moves it, never widens it.
 - **Only between two marks with a box**, where the two directions check each other: before the first mark, after the
   last and up to a mark without a box, the mark's region is held, as `plan.follow` holds it ("held"; a track from
   one mark alone drifted onto the moving parts of a test picture); after a mark without a box nothing is kept until
@@ -25,7 +25,7 @@ marks the region follows the picture, not only the straight line of `plan.follow
 
 Each frame says how its region was found (`Followed.how`): "mark", "tracked" (both directions), "partly" (one
 direction lost, or beyond the frames held back: blended with the straight line), "line" (both lost: the straight
-line), "unsure" (the directions disagreed: their overlap), "held" (a mark's region held, as above), "out" (no
+line), "unsure" (the directions disagreed: around both), "held" (a mark's region held, as above), "out" (no
 region). The frames "partly", "line" and "unsure" are the ones for the custodian to scrub first.
 
 `Follower` is fed the frames in order (the worker decodes them: media.py `follow`), asks only for those it needs
@@ -42,7 +42,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 from storage.lazy import lazy_import
-from storage.redact.plan import Box, Mark, PlanError, clamp, follow, lerp
+from storage.redact.inside import spans
+from storage.redact.plan import Box, Mark, PlanError, clamp, follow, lerp, union
 
 if TYPE_CHECKING:
     import numpy as np
@@ -140,13 +141,14 @@ def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int,
     views = np.lib.stride_tricks.sliding_window_view(area, (h, w))[:, :, ::stride, ::stride]
     th, tw = template.shape
     n = th * tw
-    windows = views[:, :, :th, :tw].reshape(len(ys) * len(xs), n).astype(np.int64)
-    t = template.reshape(-1).astype(np.int64)
-    sw, st = windows.sum(axis=1), int(t.sum())
-    cov = n * (windows * t).sum(axis=1) - sw * st
-    var_w = n * (windows * windows).sum(axis=1) - sw * sw
-    var_t = n * int((t * t).sum()) - st * st
-    denom = np.sqrt(var_w.astype(np.float64) * float(var_t))
+    # float64 through BLAS (issue 75): every sum is of integers under 2**53, so exact in any order
+    windows = views[:, :, :th, :tw].reshape(len(ys) * len(xs), n).astype(np.float64)
+    t = template.reshape(-1).astype(np.float64)
+    sw, st = windows.sum(axis=1), float(t.sum())
+    cov = n * (windows @ t) - sw * st
+    var_w = n * np.einsum("ij,ij->i", windows, windows) - sw * sw
+    var_t = n * float(t @ t) - st * st
+    denom = np.sqrt(var_w * var_t)
     with np.errstate(divide="ignore", invalid="ignore"):
         scores = np.where(denom > 0, cov / denom, 0.0).reshape(len(ys), len(xs))
     iy, ix = (int(v) for v in np.unravel_index(int(np.argmax(scores)), scores.shape))
@@ -189,12 +191,6 @@ def _at(centre: tuple[float, float], size: tuple[int, int]) -> Box:
     return (round(centre[0] - size[0] / 2), round(centre[1] - size[1] / 2), size[0], size[1])
 
 
-def _overlap(a: Box, b: Box) -> Box | None:
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
-
-
 Moved = tuple[float, float, float]   # (dx, dy, match) from a mark's region, the frame's pixels
 
 
@@ -233,6 +229,7 @@ class Follower:
         self.forward: dict[int, Moved] = {}
         self.backward: dict[int, Moved] = {}
         self.tracker: Tracker | None = None      # the forward track under way
+        self.inside: dict[int, list[Box]] = {}   # faces the detector found in and near the region (design/0326)
         self.held: list[tuple[int, np.ndarray]] = []   # the frames before the next mark, for its backward pass
         self.starts = [m.frame for m in self.marks]
         # per mark: the frames its backward pass covers (only back to a mark with a box: between two)
@@ -311,7 +308,8 @@ class Follower:
         def moved(d: dict[int, Moved]) -> dict[str, list[float]]:
             return {str(k): list(v) for k, v in d.items()}
         return {"upto": self.upto, "factor": self.factor, "window": self.window,
-                "forward": moved(self.forward), "backward": moved(self.backward), "tracker": tracker_state(self.tracker)}
+                "forward": moved(self.forward), "backward": moved(self.backward), "tracker": tracker_state(self.tracker),
+                "inside": {str(k): [list(b) for b in v] for k, v in self.inside.items()}}
 
     @classmethod
     def restored(cls, marks: Sequence[Mark], frames: int, factor: int, window: int,
@@ -327,7 +325,18 @@ class Follower:
         f.upto = int(state["upto"])
         f.forward, f.backward = moved(state["forward"]), moved(state["backward"])
         f.tracker = tracker_from(state.get("tracker"))
+        f.inside = {int(k): [(int(b[0]), int(b[1]), int(b[2]), int(b[3])) for b in v]
+                    for k, v in (state.get("inside") or {}).items()}
         return f
+
+    def guess(self, frame: int) -> Box | None:
+        """The region on `frame` once it is fed (the forward track's and the straight line's, both):
+        where the detector looks for faces in and near it (inside.py, design/0326)."""
+        line = follow(self.marks, frame)
+        fwd, between = self.forward.get(frame), self._between(frame)
+        if line is None or fwd is None or between is None or (a := between[0].box) is None:
+            return line
+        return union(line, (round(a[0] + fwd[0]), round(a[1] + fwd[1]), line[2], line[3]))
 
     def result(self) -> list[Followed]:
         """Each frame's region (once every frame is fed)."""
@@ -355,7 +364,7 @@ class Follower:
         bc = (_centre(b.box)[0] + bwd[0], _centre(b.box)[1] + bwd[1]) if bwd else lc
         score = min(v[2] for v in (fwd, bwd) if v is not None)
         if fwd and bwd and math.hypot(fc[0] - bc[0], fc[1] - bc[1]) > AGREE * max(size):
-            return Followed(_overlap(_at(fc, size), _at(bc, size)), UNSURE, score)
+            return Followed(union(_at(fc, size), _at(bc, size)), UNSURE, score)
         centre = ((1 - t) * fc[0] + t * bc[0], (1 - t) * fc[1] + t * bc[1])
         return Followed(_at(centre, size), TRACKED if fwd and bwd else PARTLY, score)
 
@@ -383,15 +392,7 @@ CHECK_MOST = 20                  # spans of them said, at most (the first ones; 
 def to_check(hows: Sequence[str], rate: float) -> list[list[float]]:
     """The moments of the clip, [from, to] in seconds (each frame's start; two places), whose
     region was not followed both ways (CHECK), joined where they touch: what the desk lists."""
-    spans: list[list[int]] = []
-    for i, how in enumerate(hows):
-        if how not in CHECK:
-            continue
-        if spans and spans[-1][1] == i - 1:
-            spans[-1][1] = i
-        else:
-            spans.append([i, i])
-    return [[round(a / rate, 2), round(b / rate, 2)] for a, b in spans[:CHECK_MOST]]
+    return spans([i for i, how in enumerate(hows) if how in CHECK], rate, CHECK_MOST)
 
 
 def clamped(followed: Sequence[Followed], width: int, height: int) -> list[Box | None]:

@@ -155,11 +155,13 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
              disk_usage: Callable[[Path], Any], *, clock: Clock = SYSTEM, busy: AbstractSet[str] = frozenset(),
              expect: Callable[[str, str], None] | None = None,
              unlink: Callable[[Path], None] | None = None, age_trusted: bool = True,
-             age_now_us: int | None = None) -> PassResult:
+             age_now_us: int | None = None, measured_from_us: int | None = None) -> PassResult:
     """One retention pass at the clock's time: expire holds, plan, destroy, record. With
     `age_trusted` False (the host clock just stepped: design/0059) nothing goes by age and no
     hold expires: only the disk's reserve is kept. `age_now_us` (an uncorroborated host clock,
-    design/0095): age and hold expiry are judged at that time, never later than the clock's."""
+    design/0095): age and hold expiry are judged at that time, never later than the clock's; with
+    `measured_from_us` (design/0305) that time judges only footage ending before it (recorded before
+    this boot), and the clock's the rest."""
     now = clock.now_us()
     judged = now if age_now_us is None else min(now, age_now_us)
     expired = expire_holds(db, judged) if age_trusted else []
@@ -173,7 +175,7 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
     limit = FIRST_BATCH if usage.free < policy.reserve_bytes else 0  # capacity needs the oldest, nothing else
     while True:
         segs, cut = candidates(db, policy, cam_ids, now, limit, set(busy))
-        p = plan_at(segs, holds, policy, disk, now, graces, age_trusted, age_now_us)
+        p = plan_at(segs, holds, policy, disk, now, graces, age_trusted, age_now_us, measured_from_us)
         if not exhausted(segs, p, holds, cut, now):
             break
         limit *= 4  # a camera's oldest batch was used up (or held): look further

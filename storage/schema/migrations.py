@@ -6,7 +6,7 @@ records which it has applied. `migrations` is the one object; `storage.catalog` 
 Over 400 lines on purpose: the schema's history in its order, read as one; a long step's body
 lives in a module of its own in this room (segments, people, identity). The room imports nothing
 of storage/'s table rooms (tests/test_layers.py), so the catalog that applies it stands below them;
-today's schema, all of it applied, is docs/ref/catalog-schema.md (`python -m edged.docs`).
+today's schema, all of it applied, is docs/ref/catalog-schema.md (`python -m refdocs`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Today's catalog schema: every migration applied to an empty catalog, read back as the SQL that
-makes it (docs/ref/catalog-schema.md, written by `python -m edged.docs`, as Moonfire keeps its
+makes it (docs/ref/catalog-schema.md, written by `python -m refdocs`, as Moonfire keeps its
 schema.sql). A new migration changes the page; tests/test_docs.py fails until it is rewritten.
 """
 

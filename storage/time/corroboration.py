@@ -13,14 +13,17 @@ reading is checked against sources outside the box (invariant 10):
 
 The shell projects every reading to "now" on the monotonic clock (a reading taken before a
 step of the host clock still says what the source's time is now) and hands plain `Reading`s
-here. The verdict is one of: corroborated (every age may be judged), disagrees (nothing is
-destroyed by age), unheard (no source answered: the retention budget applies, `budget_now`).
+here. The verdict is one of: corroborated (a source vouches for the time now), disagrees (nothing
+is destroyed by age), unheard (no source answered: age is judged at the earliest time retention
+can prove, the last vouched reading carried on the monotonic clock, `proven_now`; design/0305).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
+from storage.time import interval as iv
 from storage.time.trusted_time import SECOND_US, span_words
 
 DAY_US = 86_400 * SECOND_US
@@ -30,11 +33,6 @@ OFFICE, NTS, CAMERA = "office", "nts", "camera"
 # 500 ppm, 43 s a day: well inside the tolerance for these ages).
 FRESH_US = {OFFICE: 3_600 * SECOND_US, NTS: 600 * SECOND_US, CAMERA: 2 * DAY_US}
 CAMERAS_NEEDED = 2
-# The budget (design/0095): one pass judges age at most this much later than the last pass
-# judged it plus the monotonic time between them. A restart loses the monotonic time, so after
-# one the judged time catches up by this much per pass, never by a clock's jump.
-BUDGET_MARGIN_US = 3_600 * SECOND_US
-
 CORROBORATED, DISAGREES, UNHEARD = "corroborated", "disagrees", "unheard"
 # A host clock that moved more than this since retention last judged age is never vouched for
 # by cameras alone (issue 51, design/0126): the office's signed time or NTS only.
@@ -59,6 +57,7 @@ class Verdict:
     why: str                      # for the log, the alarm and status ("" when corroborated and nothing to add)
     source: str = ""              # the kind that decided
     offset_us: int | None = None  # how far the deciding source is from the host (+: the host is behind)
+    age_us: int = 0               # how long ago the deciding reading was taken (carried on the monotonic clock since)
 
     @property
     def corroborated(self) -> bool:
@@ -98,12 +97,12 @@ def judge(readings: list[Reading], tolerance_us: int = TOLERANCE_US, jump_us: in
     (NTS); else a majority of the cameras whose clocks do not follow the box's own time source,
     unless the host clock moved more than CAMERA_JUMP_US (`jump_us`: since retention last judged
     age). A source that disagrees by more than `tolerance_us` stops destruction by age; none
-    heard is UNHEARD (the budget applies)."""
+    heard is UNHEARD (the last vouched reading, carried, applies: `proven_now`)."""
     for kind, name in ((OFFICE, "the central office's signed time"), (NTS, "the authenticated time source (NTS)")):
         got = _fresh(readings, kind)
         if got:
             newest = min(got, key=lambda r: r.age_us)
-            return _against(newest.offset_us, tolerance_us, kind, name)
+            return _against(newest.offset_us, tolerance_us, kind, name, newest.age_us)
     heard = _fresh(readings, CAMERA)
     cams = [r for r in heard if r.independent]
     agreed = cameras_agree(cams, tolerance_us)
@@ -124,9 +123,9 @@ def judge(readings: list[Reading], tolerance_us: int = TOLERANCE_US, jump_us: in
                             "authenticated time source and no camera clocks heard")
 
 
-def _against(offset_us: int, tolerance_us: int, kind: str, name: str) -> Verdict:
+def _against(offset_us: int, tolerance_us: int, kind: str, name: str, age_us: int = 0) -> Verdict:
     if abs(offset_us) <= tolerance_us:
-        return Verdict(CORROBORATED, "", kind, offset_us)
+        return Verdict(CORROBORATED, "", kind, offset_us, age_us)
     return Verdict(DISAGREES, f"the host clock is {describe(offset_us)} against {name} (tolerance "
                               f"{tolerance_us / SECOND_US:g} s): nothing is destroyed by age until they agree; "
                               "check the host's time source", kind, offset_us)
@@ -134,22 +133,12 @@ def _against(offset_us: int, tolerance_us: int, kind: str, name: str) -> Verdict
 
 @dataclass(frozen=True, slots=True)
 class Judged:
-    """The time the last retention pass judged age at, and the monotonic time it did (None:
-    read from the catalog after a restart, so the time since is unknown)."""
+    """The earliest true time retention could prove at its last pass and the monotonic time then
+    (None: read from the catalog after a restart, so the time since is unknown): the base the
+    cameras' jump rule measures a move of the host clock from."""
 
     at_us: int
     mono_us: int | None = None
-
-
-def budget_now(now_us: int, last: Judged | None, mono_us: int, margin_us: int = BUDGET_MARGIN_US) -> int:
-    """The latest time an uncorroborated pass may judge age at: no later than the last pass's
-    plus the monotonic time since it plus a margin (design/0095). A clock jump moves `now_us`,
-    never this, so footage made due only by a jump waits. No pass before: the host's time (a
-    new catalog holds no footage older than its own run)."""
-    if last is None:
-        return now_us
-    elapsed = max(0, mono_us - last.mono_us) if last.mono_us is not None else 0
-    return min(now_us, last.at_us + elapsed + margin_us)
 
 
 def moved_us(now_us: int, last: Judged | None, mono_us: int) -> int:
@@ -161,27 +150,112 @@ def moved_us(now_us: int, last: Judged | None, mono_us: int) -> int:
     return now_us - (last.at_us + elapsed)
 
 
-def age_now(verdict: Verdict, now_us: int, last: Judged | None, mono_us: int, confirmed: bool = False,
-            margin_us: int = BUDGET_MARGIN_US) -> int | None:
-    """The time retention's age rule judges at this pass: `now_us` when corroborated or an
-    approver confirmed the host clock since the last pass (`confirmed`), the budget when no
-    source is heard, None when a source disagrees (nothing by age)."""
+# The judged time (design/0305) ----------------------------------------------------------------------
+# Retention judges the age of footage recorded before this boot against the earliest true time it
+# can prove now: the last reading a source vouched for (the office's signed time, NTS, the cameras
+# by design/0126's rules, an approver's confirmation), carried forward on the monotonic clock less
+# its drift (storage/time/interval.after). No margin per pass; a reboot adds nothing (the monotonic
+# clock starts again: the time the box was down is not measurable). Footage recorded in this boot is
+# on the clock the monotonic clock measures (a step is re-stamped, design/0059): its age is measured.
+HELD_BACK_ALARM_US = 3_600 * SECOND_US  # the judged time this far behind the host's: the alarm says so
+FIRST_PASS = "the catalog's first retention pass (no footage on record is older)"
+
+
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """The earliest true time retention proved, as of a monotonic reading in one boot, and its
+    evidence (kept in the node table between runs)."""
+
+    earliest_us: int
+    mono_us: int
+    boot: str
+    evidence: str
+
+    def dump(self) -> str:
+        return json.dumps({"earliest_us": self.earliest_us, "mono_us": self.mono_us, "boot": self.boot,
+                           "evidence": self.evidence}, sort_keys=True)
+
+
+def load_carried(text: str | None, legacy_us: str | None) -> Carried | None:
+    """What the node table keeps; before issue 73 only the budget's judged time (`legacy_us`): read
+    as a bound from another boot (nothing carried from it)."""
+    try:
+        got = json.loads(text or "")
+        return Carried(int(got["earliest_us"]), int(got["mono_us"]), str(got["boot"]), str(got["evidence"]))
+    except (ValueError, KeyError, TypeError):
+        pass
+    if legacy_us is not None and legacy_us.lstrip("-").isdigit():
+        return Carried(int(legacy_us), 0, "", "the time retention last judged age at (before issue 73)")
+    return None
+
+
+def carried(last: Carried | None, boot: str, mono_us: int) -> iv.Bound | None:
+    """The earliest true time now by the last proven bound alone: carried on the monotonic clock
+    within the same boot, less the clock's drift; unchanged across a reboot. None: nothing yet."""
+    if last is None:
+        return None
+    if boot == last.boot and mono_us >= last.mono_us:
+        got = iv.after(iv.Interval(iv.Bound(last.earliest_us, "")), mono_us - last.mono_us).earliest
+        assert got is not None
+        return iv.Bound(got.us, last.evidence.split(CARRIED)[0] + CARRIED)
+    return iv.Bound(last.earliest_us, last.evidence.split(CARRIED)[0] + REBOOTED)
+
+
+CARRIED = ", carried on the monotonic clock"
+REBOOTED = ", carried on the monotonic clock; a reboot since (nothing added for it)"
+
+
+def vouched(verdict: Verdict, now_us: int, confirmed: bool = False) -> iv.Bound | None:
+    """The earliest true time a source proves now: the lower of the host's reading and the
+    source's (the office's signed time was read before it was received), the source's carried on
+    the monotonic clock since its reading less the drift; an approver's confirmation vouches for
+    the host's. None: nothing vouches at this pass."""
+    if verdict.corroborated:
+        source = iv.after(iv.Interval(iv.Bound(now_us + (verdict.offset_us or 0) - verdict.age_us, "")), verdict.age_us)
+        assert source.earliest is not None
+        return iv.Bound(min(now_us, source.earliest.us), SOURCE_WORDS.get(verdict.source, verdict.source))
+    if confirmed:
+        return iv.Bound(now_us, "an approver's confirmation of the host clock")
+    return None
+
+
+SOURCE_WORDS = {OFFICE: "the central office's signed time", NTS: "the authenticated time source (NTS)",
+                CAMERA: "the cameras' clocks"}
+
+
+def proven_now(verdict: Verdict, now_us: int, last: Carried | None, boot: str, mono_us: int,
+               confirmed: bool = False) -> iv.Bound:
+    """The earliest true time retention can prove now: what vouches now and what is carried, the
+    later of them (each is a proof). Nothing ever vouched: the first pass's own time, as a new
+    catalog holds no footage older than itself."""
+    got = [b for b in (vouched(verdict, now_us, confirmed), carried(last, boot, mono_us)) if b is not None]
+    if not got:
+        return iv.Bound(now_us, FIRST_PASS)
+    return max(got, key=lambda b: b.us)
+
+
+def age_now(verdict: Verdict, now_us: int, proven: iv.Bound) -> int | None:
+    """The time rule 1 (and hold expiry) judges footage recorded before this boot at: the proven
+    earliest time now, never later than the host's own (its stamps are on it); None when a source
+    disagrees with the host clock (nothing by age)."""
     if verdict.state == DISAGREES:
         return None
-    if verdict.corroborated or confirmed:
-        return now_us
-    return budget_now(now_us, last, mono_us, margin_us)
+    return min(now_us, proven.us)
 
 
-def held_back(verdict: Verdict, now_us: int, judged_us: int | None, margin_us: int = BUDGET_MARGIN_US) -> str:
+def held_back(verdict: Verdict, now_us: int, judged_us: int | None, evidence: str,
+              alarm_us: int = HELD_BACK_ALARM_US) -> str:
     """Why the host alarm `host_clock_uncorroborated` stands ("" : it clears): a source
-    disagrees, or the budget keeps the judged time more than the margin behind the host's."""
+    disagrees, or the time retention can prove is more than `alarm_us` behind the host's."""
     if verdict.state == DISAGREES:
         return verdict.why
-    if verdict.state == UNHEARD and judged_us is not None and now_us - judged_us > margin_us:
-        return (f"{verdict.why}; the host clock is {describe(judged_us - now_us)} of the time retention last judged "
-                f"age at, so destruction by age follows the time measured since then, not the host clock; if the host "
-                "clock is right, an approver confirms it with `edgectl retention confirm-time`")
+    if judged_us is not None and now_us - judged_us > alarm_us:
+        return (f"{verdict.why or 'the host clock is not corroborated now'}; the host clock is "
+                f"{describe(judged_us - now_us)} of the earliest time retention can prove ({evidence}): footage "
+                "recorded before this boot goes by age only as that time advances on the monotonic clock, so "
+                "destruction by age waits (overwrite for space goes on); to settle it, let the central office's "
+                "signed time or an authenticated time source (NTS) be heard, or an approver confirms the host clock "
+                "with `edgectl retention confirm-time`")
     return ""
 
 

@@ -151,3 +151,114 @@ def judge(age: Interval, minimum_us: int, maximum_us: int | None) -> Judged:
 def may_destroy(age: Interval, minimum_us: int) -> bool:
     """The box's gate: footage may go by age only when its age is proven at least the minimum."""
     return age.earliest is not None and age.earliest.us >= minimum_us
+
+
+# clock samples: the offset of a box's clock at one of its own readings ---------------------------------
+HOUR_US = 3_600_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A box's signed answer to a time request the office started (its nonce): the office sent it at
+    `sent_us` and heard the answer at `received_us` (the office's clock); the box read `node_us` on its
+    wall clock and `mono_us` on its monotonic clock in boot `boot` when it answered."""
+    sent_us: int
+    node_us: int
+    received_us: int
+    boot: str = ""
+    mono_us: int | None = None
+
+    @property
+    def offset(self) -> Interval:
+        return exchange(self.sent_us, self.node_us, self.received_us, f"time request of {self.sent_us}")
+
+
+def steady(a: Sample, b: Sample, drift_ppm: int = DRIFT_PPM) -> bool:
+    """Whether the box's clock ran on from `a` to `b` (b heard after a) without a step: the same boot,
+    the offsets agreeing within the drift over the time between, and (with a monotonic reading on both)
+    as much time on the wall clock as on the monotonic one (a step within the offsets' bar shows there).
+    A clock stepped and stepped back by as much between two samples leaves no trace in any evidence."""
+    if b.sent_us < a.received_us or (a.boot and b.boot and a.boot != b.boot):
+        return False
+    if meet(widen(a.offset, b.received_us - a.sent_us, drift_ppm), b.offset).empty:
+        return False
+    if a.mono_us is None or b.mono_us is None or a.boot != b.boot:
+        return True
+    wall, mono = b.node_us - a.node_us, b.mono_us - a.mono_us
+    return mono >= 0 and abs(wall - mono) <= _drift(mono, drift_ppm) + (b.received_us - b.sent_us) + (
+        a.received_us - a.sent_us)
+
+
+def hull(*ivs: Interval) -> Interval:
+    """What any of the proven intervals allows: the earliest earliest and the latest latest (each
+    keeps its evidence); a side any of them leaves open is open."""
+    if not ivs or any(iv.earliest is None for iv in ivs):
+        lo = None
+    else:
+        lo = min((iv.earliest for iv in ivs if iv.earliest is not None), key=lambda b: b.us)
+    if not ivs or any(iv.latest is None for iv in ivs):
+        hi = None
+    else:
+        hi = max((iv.latest for iv in ivs if iv.latest is not None), key=lambda b: b.us)
+    return Interval(lo, hi)
+
+
+class ClockLine:
+    """A box's clock samples in the order the office heard them, and the offset of its clock at any
+    reading of it: between two samples in a steady stretch (`steady`) the offset is what either
+    proves, widened by the drift over the whole stretch (a step within the bar may fall anywhere in
+    it: one step a stretch, or one that comes back, leaves no other trace); a reading that may fall between two samples across a step, or
+    before the first or after the last, has no proven offset (UNKNOWN). Where the clock read the same
+    twice (stepped back), every stretch that read it must agree, and the offset is their hull."""
+
+    def __init__(self, samples: list[Sample], drift_ppm: int = DRIFT_PPM):
+        self.samples = sorted(samples, key=lambda s: (s.sent_us, s.received_us))
+        self.drift = drift_ppm
+        self._pairs: list[tuple[tuple[tuple[int, int], ...], bool, Sample, Sample]] = []
+        self._hours: dict[int, list[int]] = {}
+        self._wide: list[int] = []   # pairs over more than 60 days of the box's clock: looked at always
+        last = len(self.samples) - 2
+        for i, (a, b) in enumerate(zip(self.samples, self.samples[1:])):
+            (lo1, hi1), (lo2, hi2) = self._read_between(a, b)
+            # before the first sample and after the last the clock may have read anything: the first
+            # stretch holds no reading below its first sample's, the last none above its last sample's
+            spans = ((lo1, min(hi1, hi2) if i == last else hi1), (max(lo2, lo1) if i == 0 else lo2, hi2))
+            self._pairs.append((spans, steady(a, b, drift_ppm), a, b))
+            for lo, hi in spans:
+                if hi - lo > 60 * 24 * HOUR_US:
+                    self._wide.append(i)
+                    continue
+                for h in range(lo // HOUR_US, hi // HOUR_US + 1):
+                    self._hours.setdefault(h, []).append(i)
+
+    def _read_between(self, a: Sample, b: Sample) -> tuple[tuple[int, int], ...]:
+        """What the box's clock may have read between two samples, if it stepped once by X between
+        them: from a's reading on to the step (b's reading less X at most), and from a's reading
+        plus X on to b's: a step back repeats readings below a's, a step ahead runs past b's first.
+        X is the offsets' difference, at its most negative within their bars and the drift."""
+        step = 0
+        if b.offset.earliest is not None and a.offset.latest is not None:
+            step = b.offset.earliest.us - a.offset.latest.us - _drift(b.received_us - a.sent_us, self.drift)
+        return (a.node_us, max(a.node_us, b.node_us - step)), (min(b.node_us, a.node_us + step), b.node_us)
+
+    def offset_at(self, node_us: int, before_us: int | None = None) -> Interval:
+        """The box's clock less the office's when the box's clock read `node_us`; `before_us`: the
+        office's time the reading is proven made by (a message that told of it): a stretch that began
+        after it cannot hold the reading."""
+        found: list[Interval] = []
+        for i in dict.fromkeys((*self._hours.get(node_us // HOUR_US, ()), *self._wide)):
+            spans, ok, a, b = self._pairs[i]
+            if not any(lo <= node_us <= hi for lo, hi in spans) or (before_us is not None and a.sent_us > before_us):
+                continue
+            if not ok:
+                return UNKNOWN
+            whole = b.received_us - a.sent_us  # the longest the stretch can have lasted, on the office's clock
+            found.append(hull(widen(a.offset, whole, self.drift), widen(b.offset, whole, self.drift)))
+            continue
+        return hull(*found) if found else UNKNOWN
+
+    def on_office(self, node_us: int, evidence: str, before_us: int | None = None) -> Interval:
+        """A reading of the box's clock as an instant on the office's clock (UNKNOWN without an
+        offset), at or before `before_us` when that is known (a message told of it then)."""
+        offset = self.offset_at(node_us, before_us)
+        return on_reference(node_us, offset, evidence) if offset.proven else UNKNOWN

@@ -402,13 +402,29 @@ def central_destruction_days(store) -> dict[str, int]:
     return out
 
 
+def central_clock_samples(store, node: str, samples: list[tuple[int, int, int, str]]) -> None:
+    """Clock samples (sent_us, node_us, received_us, boot) of a node, as central/verifier/clock_samples.py
+    keeps them from its answers to the office's time requests (design/0310)."""
+    with store.writing(durable=False):
+        for sent, node_us, received, boot in samples:
+            store.db.execute("INSERT INTO clock_samples (node, sent_us, node_us, received_us, mono_us, boot) VALUES"
+                             " (?, ?, ?, ?, NULL, ?)", [node, sent, node_us, received, boot])
+
+
+def central_clock_rows(store, table: str) -> list[dict[str, Any]]:
+    """Every row of the office's clock_asks or clock_samples (design/0310)."""
+    assert table in ("clock_asks", "clock_samples"), table
+    return list(store.db.query(f"SELECT * FROM {table} ORDER BY node, sent_us"))
+
+
 def central_as_schema_2(store) -> None:
     """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095, and
-    schema 4's resends and coverage, schema 5's archives, schema 6's footage evidence and schema 7's
-    destructions)."""
+    schema 4's resends and coverage, schema 5's archives, schema 6's footage evidence, schema 7's
+    destructions, schema 8's clock samples and schema 9's alarm words)."""
     for table in ("footage_heard", "resends", "coverage", "archives", "footage_evidence", "retention_heard",
                   "destructions"):
         store.db.execute(f"DROP TABLE {table}")
+    store.db.execute("ALTER TABLE alarms DROP COLUMN said")
     store.db.execute("PRAGMA user_version=2")
 
 
@@ -487,7 +503,7 @@ def central_pg_as_schema_4(url: str) -> None:
     """A PostgreSQL central store as schema 4 left it (before schema 5's archives and schema 6's
     footage evidence)."""
     central_pg_run(url, ["DROP TABLE archives", "DROP TABLE footage_evidence", "DROP TABLE retention_heard",
-                         "UPDATE schema_version SET version = 4"])
+                         "ALTER TABLE alarms DROP COLUMN said", "UPDATE schema_version SET version = 4"])
 
 
 def central_count(store, table: str) -> int:
@@ -521,7 +537,7 @@ def central_pg_as_schema_5(url: str, rows: list[tuple]) -> None:
         lo = int(datetime(y, m, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000
         hi = int(datetime(y + m // 12, m % 12 + 1, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000
         stmts.append(f"CREATE TABLE messages_{y:04d}_{m:02d} PARTITION OF messages FOR VALUES FROM ({lo}) TO ({hi})")
-    stmts.append("UPDATE schema_version SET version = 5")
+    stmts += ["ALTER TABLE alarms DROP COLUMN said", "UPDATE schema_version SET version = 5"]
     central_pg_run(url, stmts)
     import psycopg
     with psycopg.connect(url, autocommit=True) as conn:

@@ -25,8 +25,9 @@ MIRROR = os.environ.get("EDGED_BOOT_MIRROR", "http://deb.debian.org/debian")
 # What scripts/install would otherwise fetch with apt on every run, plus systemd itself.
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "python3", "python3-venv", "python3-dev", "gcc", "pkg-config",
             "libsystemd-dev", "ca-certificates"]
-# A site's plain Debian 12 for the package test (design/0250): systemd and Python, no compiler, no pip.
-SITE_PACKAGES = ["systemd", "systemd-sysv", "dbus", "python3"]
+# A site's minimal Debian 12 for the package test (design/0250, 0330): systemd, no Python at all (python3 is
+# Priority optional), no compiler, no pip; the package brings python3.11 from the mirror.
+SITE_PACKAGES = ["systemd", "systemd-sysv", "dbus"]
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 REBOOT_STATUS = 133  # systemd-nspawn's exit status when the container asked to reboot
 

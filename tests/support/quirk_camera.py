@@ -29,6 +29,8 @@ rate (an H.265 clip, `.h265`, as RFC 7798's AP and FU). Each quirk is a name in 
   leading         a B-frame clip (`bframe_clip`) whose every session starts at its 2nd keyframe and then
                   sends the two pictures before it in decode order (displayed before it, referring to
                   pictures never sent): a first keyframe without its complete decode order (issue 55)
+  key_back        every stamp from the 3rd keyframe on 1.15 s back (`KEY_BACK`): a B-frame camera's
+                  shared stream as another client joined it mid-GOP (issue 79)
   ffmpeg          the RTP is FFmpeg's own (its rtp muxer, `-re`, over UDP here, relayed over the
                   interleave), with its SDP: FFmpeg's RTSP muxer only publishes (and its `listen` mode
                   only takes a publisher), so this is how FFmpeg serves a reader here
@@ -51,6 +53,7 @@ from pathlib import Path
 from tests.support import rtp_clip
 
 USER, PASSWORD = "admin", "s3cret"
+KEY_BACK = 103_500  # 1.15 s at 90 kHz
 
 
 class QuirkCamera:
@@ -341,7 +344,7 @@ class _Conn:
             s.ssrc, s.seq = 0x0BADCAFE, 51000
         order = self.cam.order
         shown = n if order is None else n - n % len(order) + order[n % len(order)]
-        ts = s.ts0 + shown * 90000 // self.cam.fps
+        ts = s.ts0 + shown * 90000 // self.cam.fps - (KEY_BACK if "key_back" in q and n >= 2 * gop else 0)
         loads = rtp_clip.payloads(au, hevc=hevc)
         if "aud_cut" in q:
             loads.insert(0, rtp_clip.AUD_265 if hevc else rtp_clip.AUD)

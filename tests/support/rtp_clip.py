@@ -46,12 +46,14 @@ def is_key(nal: bytes, hevc: bool) -> bool:
 
 def access_units(data: bytes, sei: bool = False, hevc: bool = False) -> list[list[bytes]]:
     """The clip's access units, each its NAL units; the parameter sets (SPS/PPS, H.265: VPS too)
-    put before every keyframe; `sei` (H.264): an SEI before every keyframe too."""
+    in effect at each keyframe put before it (a clip whose picture size changes has its new sets
+    from the change on); `sei` (H.264): an SEI before every keyframe too."""
     params_kinds, aud = ((32, 33, 34), 35) if hevc else ((7, 8), 9)
     aus: list[list[bytes]] = []
     cur: list[bytes] = []
     vcl = False
     params: dict[int, bytes] = {}
+    sets: dict[int, list[bytes]] = {}  # a keyframe's place: the sets in effect at it
     for nal in nal_units(data):
         k = kind(nal, hevc)
         if k in params_kinds:
@@ -63,12 +65,13 @@ def access_units(data: bytes, sei: bool = False, hevc: bool = False) -> list[lis
             cur, vcl = [], False
         if k in params_kinds or k == aud:
             continue  # put back before each keyframe below; AUDs dropped
+        if is_key(nal, hevc) and len(aus) not in sets:
+            sets[len(aus)] = [params[k] for k in params_kinds if k in params]
         cur.append(nal)
         vcl = vcl or is_vcl
     if cur and vcl:
         aus.append(cur)
-    sets = [params[k] for k in params_kinds]
-    return [sets + ([SEI] if sei and not hevc else []) + au if any(is_key(n, hevc) for n in au) else au for au in aus]
+    return [sets[i] + ([SEI] if sei and not hevc else []) + au if i in sets else au for i, au in enumerate(aus)]
 
 
 def payloads(au: list[bytes], stap: bool = True, mtu: int = MTU, hevc: bool = False) -> list[bytes]:

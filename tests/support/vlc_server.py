@@ -42,13 +42,18 @@ class VlcServer:
     def __enter__(self) -> "VlcServer":
         self._dir = Path(tempfile.mkdtemp(prefix="edged-vlc-"))
         os.chmod(self._dir, 0o755)
-        clip = h264_clip(self._dir, self.fps, self.seconds, self.gop)
+        self._clip = clip = h264_clip(self._dir, self.fps, self.seconds, self.gop)
         os.chmod(clip, 0o644)
         self._user = OsUser([])
         self._log = open(self._dir / "vlc.log", "wb")
+        self.start()
+        return self
+
+    def start(self) -> None:
+        """VLC serving the clip at `url` (again, after `kill`: a camera that restarts)."""
         self._proc = subprocess.Popen(
-            ["runuser", "-u", self._user.name, "--", CVLC, str(clip), "--loop", "--demux", "h264", "--h264-fps", str(self.fps),
-             "--sout", f"#rtp{{sdp={self.url}}}", "--sout-keep"],
+            ["runuser", "-u", self._user.name, "--", CVLC, str(self._clip), "--loop", "--demux", "h264", "--h264-fps",
+             str(self.fps), "--sout", f"#rtp{{sdp={self.url}}}", "--sout-keep"],
             stdout=self._log, stderr=subprocess.STDOUT, cwd=self._dir, start_new_session=True,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self._dir)})
         deadline = time.monotonic() + 30
@@ -57,7 +62,12 @@ class VlcServer:
                 self.__exit__()
                 raise RuntimeError("VLC's RTSP server did not start: " + (self._dir / "vlc.log").read_text()[-500:])
             time.sleep(0.1)
-        return self
+
+    def kill(self) -> None:
+        """The camera dies (SIGKILL: no RTCP BYE, no TEARDOWN), mid-picture as it may."""
+        assert self._proc is not None
+        os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.wait(10)
 
     def _listening(self) -> bool:
         import socket

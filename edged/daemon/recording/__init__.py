@@ -7,7 +7,8 @@ does with their events.
   cameras go (design/0063, pure).
 - supervisor.py: owns the workers and turns their events into catalog rows; segment_rows.py:
   those rows, a batch at a time; gaps.py: each camera's footage timeline and its gaps;
-  camera_states.py: each camera's recorder state, kept once; modes.py: the recording modes.
+  modes.py: the recording modes. Each camera's recorder state (edged/daemon/camera_states.py)
+  sits a floor below, beside the health monitor that reads it (issue 80).
 - recovery.py: what a crash or a dead worker left open.
 
 Imports nothing at package level: `edged run` imports prespawn and prestart before anything else

@@ -3,7 +3,7 @@
 Every task has one owner (a TaskGroup here); the worker processes are kept by
 edged.daemon.recording.workers (a dead one is restarted and its cameras resume, what it left open is
 recovered by edged.daemon.recording.recovery); their typed events (recorder/events.py) become segment
-rows, gap rows (edged.daemon.recording.gaps) and camera states (edged.daemon.recording.camera_states). Every
+rows, gap rows (edged.daemon.recording.gaps) and camera states (edged.daemon.camera_states). Every
 other task runs under edged.daemon.task_keeper: its failure is an alarm and a restart, never
 the end of the group (and so of recording).
 """
@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable, Coroutine
 
 from edged.alarms import Alarms
 from edged.config import CameraConfig, Config
-from edged.daemon.recording.camera_states import CameraStates
+from edged.daemon.camera_states import CameraStates
 from edged.daemon.recording.gaps import Gaps
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.integrity import TamperGuard

@@ -125,12 +125,18 @@ def check_spans(spans: Any) -> str:
     return ", ".join(f"{a:.2f}-{b:.2f}" for a, b in spans) + " " + _("seconds") if spans else _("none")
 
 
+def moments(clip: dict[str, Any]) -> list[Any]:
+    """A made clip's moments to check (design/0326; a copy made before: the applicant's alone)."""
+    got = clip.get("to_check")
+    return list(got if got is not None else clip.get("applicant_check") or [])
+
+
 def check_bar(clip: dict[str, Any]) -> str:
     """Under a copy's player, its moments to check (design/0285) as marks on a bar of the clip's
     length, each a button that takes the player there (desk.js places them once it knows the length)."""
-    spans = clip.get("applicant_check") or []
+    spans = moments(clip)
     if not spans:
         return ""
     marks = "".join(f'<button type="button" data-from="{attr(a)}" data-to="{attr(b)}" '
                     f'title="{attr(check_spans([[a, b]]))}"></button>' for a, b in spans)
-    return f'<div class="checks" aria-label="{attr(_("Moments to check (the applicant not followed both ways)"))}">{marks}</div>'
+    return f'<div class="checks" aria-label="{attr(_("Moments to check"))}">{marks}</div>'

@@ -21,12 +21,11 @@ from typing import Any
 from aiohttp import web
 
 from edged.i18n import _
-from edged.rules import retrieval as rq
-from edged.rules.redaction import NONE, grant_redacted, redacted_kinds, shown
+from edged.rules.redaction import NONE, shown
 from edged.viewer.desk import marks
 from edged.viewer.desk.app import Desk, Refused, form_of
 from edged.viewer.desk.exports import ZipSink
-from edged.viewer.desk.page import Ctx, attr, button, esc, field_, form, link, message, table, text_input
+from edged.viewer.desk.page import Ctx, attr, button, esc, form, link, message, table
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -61,67 +60,6 @@ def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
     r.add_get(r"/desk/redact/{export:\d+}/copy/{file}", desk.page("redact.read", pages.redacted))
     r.add_post(r"/desk/redact/{export:\d+}/release", desk.page("redact.release", pages.release))
     r.add_post(r"/desk/redact/{export:\d+}/download", desk.page("redact.read", pages.download))
-
-
-def redacted(req: dict[str, Any], desk: Desk) -> bool:
-    """Whether this request's grant shows only a redacted copy (the site's [policy.citizen]), no
-    approver having allowed it the whole picture (design/0276)."""
-    return grant_redacted(req.get("grant"), req.get("kind"), redacted_kinds(desk.cfg.policy.kinds))
-
-
-def may_redact(req: dict[str, Any], ctx: Ctx, desk: Desk) -> bool:
-    """The rules export.run applies to a redacted copy's grant, run without writing."""
-    g = req.get("grant")
-    if not g or not redacted(req, desk) or not ctx.may("redact.run") or not ctx.may("export.run"):
-        return False
-    signers = [s["by"] for s in rq.steps_signed(req)]
-    return (rq.refuse_use(g, mode=g["mode"], now_us=ctx.now_us) is None
-            and rq.approver_refusal({"approvers": signers, "request_id": req["id"]}, ctx.account) is None)
-
-
-def redaction_card(req: dict[str, Any], ctx: Ctx, desk: Desk) -> str:
-    """On a citizen's request's page: the redacted copy the viewing or the copy waits for."""
-    if not may_redact(req, ctx, desk):
-        return again_card(req, ctx)
-    copy = req["grant"]["mode"] == "copy"
-    fields = (f'<input type="hidden" name="grant" value="{int(req["grant"]["id"])}">'
-              f'<input type="hidden" name="request" value="{int(req["id"])}">'
-              + (field_(_("Recipient"), text_input("recipient", req.get("requester_name") or ""),
-                        _("who receives the copy")) if copy else "")
-              + (field_(_("Receipt signed by"), text_input("receipt", required=True),
-                        _("this copy needs the recipient's signed receipt")) if copy and req.get("receipt") else "")
-              + button(_("Prepare the redacted copy")))
-    heading = _("Redacted copy")
-    hint = (_("A citizen sees only themselves: the copy hides everyone else. The grant is used now; the footage is "
-              "staged on this recorder, you mark the applicant, check the copy, then hand it over.") if copy else
-            _("A citizen sees only themselves: the viewing shows a copy that hides everyone else. The grant is used "
-              "now; you mark the applicant, check the copy, then start the accompanied viewing. No copy leaves the box."))
-    return (f'<section class="card" id="redact"><h2>{esc(heading)}</h2><p class="hint">{esc(hint)}</p>'
-            + form(ctx, "/desk/redact/new", fields) + "</section>")
-
-
-def again_card(req: dict[str, Any], ctx: Ctx) -> str:
-    """On a citizen's request whose grant was used for a redacted copy by this custodian: the way
-    back to the copy (design/0277), whose page a restart of the recorder lost; it goes on from what
-    was saved, as it was asked."""
-    mine = [e for e in req.get("redacted_exports") or [] if e.get("custodian") == ctx.account]
-    if not mine or not ctx.may("redact.run"):
-        return ""
-    export = mine[0]
-    heading = _("Redacted copy")
-    if export.get("released") or not export.get("staged", True):   # nothing to go on with (design/0279)
-        done = (_("The grant was used for a redacted copy (export {id}, {time}), which was released; it is not made "
-                  "or handed over again.") if export.get("released") else
-                _("The grant was used for a redacted copy (export {id}, {time}); its staged footage was removed after "
-                  "a day, so it cannot be gone on with."))
-        return (f'<section class="card" id="redact-again"><h2>{esc(heading)}</h2><p class="hint">'
-                f'{esc(done.format(id=export["id"], time=ctx.when(export["created_us"])))}</p></section>')
-    hint = _("The grant was used for a redacted copy (export {id}, {time}). If its page was lost when the recorder "
-             "restarted, go on with it here: the copy goes on from what was saved.").format(
-        id=export["id"], time=ctx.when(export["created_us"]))
-    fields = f'<input type="hidden" name="request" value="{int(req["id"])}">' + button(_("Go on with the redacted copy"))
-    return (f'<section class="card" id="redact-again"><h2>{esc(heading)}</h2><p class="hint">{esc(hint)}</p>'
-            + form(ctx, f"/desk/redact/{int(export['id'])}/again", fields) + "</section>")
 
 
 class Pages:
@@ -201,9 +139,9 @@ class Pages:
 
     def _made(self, ctx: Ctx, export_id: int, job: Job) -> str:
         made = job.made or {}
-        followed = any("applicant_check" in c for c in made.get("clips", []))
+        followed = any("to_check" in c or "applicant_check" in c for c in made.get("clips", []))
         rows = [[esc(i + 1), esc(c.get("frames")), esc(c.get("frames_filled_whole")),
-                 *([esc(marks.check_spans(c.get("applicant_check")))] if followed else []),
+                 *([esc(marks.check_spans(marks.moments(c)))] if followed else []),
                  esc(_("signed") if c.get("c2pa") else _("not signed (the recorder is not enrolled)"))]
                 for i, c in enumerate(made.get("clips", []))]
         videos = "".join(f'<video class="redacted" controls preload="auto" '
@@ -215,14 +153,17 @@ class Pages:
                + (message("ok", _("It went on from {pct}%: the work saved before it stopped was kept.").format(
                    pct=job.resumed)) if job.resumed is not None else "")
                + table([_("Clip"), _("Frames"), _("Frames filled whole"),
-                        *([_("Moments to check (the applicant not followed both ways)")] if followed else []),
+                        *([_("Moments to check")] if followed else []),
                         _("Signature")], rows) + videos)
         if not job.released:
             hint = _("Play the copy through and check that nobody but the applicant can be made out; if not, mark "
                      "again below.")
             what = _("Release it for the accompanied viewing") if job.use == "view" else _("Release it as the copy")
+            said = _("I played each moment to check and nobody but the applicant can be made out")
+            looked = (f'<label><input type="checkbox" name="checked" value="yes" required> {esc(said)}</label>'
+                      if any(marks.moments(c) for c in made.get("clips", [])) else "")
             out += (f'<p class="hint">{esc(hint)}</p>'
-                    + form(ctx, f"/desk/redact/{export_id}/release", button(what)))
+                    + form(ctx, f"/desk/redact/{export_id}/release", looked + button(what)))
         elif job.use == "view":
             out += message("ok", _("Released for the accompanied viewing: show the copy above to the applicant. "
                                    "It is not handed over and no copy leaves the recorder."))
@@ -352,7 +293,9 @@ class Pages:
         if job.made is None:
             raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
         try:
-            await self.desk.run(ctx, "redact.release", {"export": export_id, "copy": job.made["copy"], "use": job.use})
+            checked = form_of(request).get("checked") == "yes"
+            await self.desk.run(ctx, "redact.release", {"export": export_id, "copy": job.made["copy"], "use": job.use,
+                                                        **({"checked": True} if checked else {})})
         except Refused as exc:
             job.error = str(exc)
         else:

@@ -18,7 +18,7 @@ from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.day import viewing_card
 from edged.viewer.desk.exports import export_card
 from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
-from edged.viewer.desk.redaction import redacted, redaction_card
+from edged.viewer.desk.redaction_cards import redacted, redaction_card
 from edged.viewer.desk.whole_picture import seen_facts, whole_picture_card
 from edged.viewer.desk.inspections import Pages as Inspections, waiting_runs
 from edged.viewer.desk.paper import application_rows, waiting_applications

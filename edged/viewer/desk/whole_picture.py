@@ -12,7 +12,7 @@ from edged.rules.redaction import MIN_REASON, RedactionRuleError, shown, whole_p
 from edged.rules.words import REDACT_WORDS, word
 from edged.viewer.desk.app import Desk
 from edged.viewer.desk.page import Ctx, button, esc, field_, form, message, textarea
-from edged.viewer.desk.redaction import redacted
+from edged.viewer.desk.redaction_cards import redacted
 
 
 def may_unredact(req: dict[str, Any], ctx: Ctx, desk: Desk) -> bool:

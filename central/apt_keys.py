@@ -1,0 +1,153 @@
+"""The office's APT repository's signing keys (design/0255, 0333): made, renewed and retired in a
+folder of their own, apart from the CA and from the served repository, and the key a box trusts
+taken from its holder, never from the served folder. central/apt_repo.py publishes with them.
+
+gpg and gpgv run here; nothing else of the office imports this module.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+KEY_FILE = "edged-archive-keyring.asc"  # the public key, beside dists/ and pool/ (for people; boxes never take it)
+
+
+class AptError(Exception):
+    pass
+
+
+def run_tool(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, **kw)
+    except FileNotFoundError:
+        raise AptError(f"{argv[0]} is not installed (Debian 12: apt install {argv[0].replace('dpkg-deb', 'dpkg')})") from None
+    if r.returncode != 0:
+        raise AptError(f"{' '.join(argv[:3])}... failed: {(r.stderr or r.stdout).strip()[-500:]}")
+    return r
+
+
+def gpg(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_tool(["gpg", "--homedir", str(home), "--batch", "--yes", "--pinentry-mode", "loopback", *args])
+
+
+def inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def apart(home: Path, repo: Path, office_dir: Path) -> None:
+    """The signing key's home is neither in the office's data folder (its CA, its own key) nor served."""
+    if inside(home, office_dir):
+        raise AptError(f"the signing key's folder {home} is inside the office's data folder {office_dir}: keep it "
+                       "apart from the CA (another folder, on the repository machine; docs/guide/packages.md)")
+    if inside(home, repo) or inside(repo, home):
+        raise AptError(f"the signing key's folder {home} and the repository {repo} overlap: the repository is served")
+
+
+def fingerprints(home: Path) -> list[str]:
+    """The secret keys in `home`, oldest first: every one signs the repository (a renewed key beside
+    the one it replaces, until that one is retired)."""
+    r = gpg(home, "--list-secret-keys", "--with-colons")
+    out, primary = [], False
+    for line in r.stdout.splitlines():
+        kind = line.split(":")[0]
+        if kind in ("sec", "ssb"):
+            primary = kind == "sec"
+        elif kind == "fpr" and primary:
+            out.append(line.split(":")[9])
+            primary = False
+    if not out:
+        raise AptError(f"no signing key in {home}: make it first (edged-central apt key --gnupghome {home} ...)")
+    return out
+
+
+def fingerprint(home: Path) -> str:
+    """The first (oldest) secret key in `home`."""
+    return fingerprints(home)[0]
+
+
+def key_home(home: Path) -> None:
+    """The key's own folder: made 0700 when new; an existing one is used only if it already is 0700,
+    never chmodded (a folder someone named by mistake, /srv or a home, keeps its mode)."""
+    if home.exists():
+        if not home.is_dir() or home.stat().st_mode & 0o077:
+            raise AptError(f"{home} exists and is not a folder of mode 0700: the signing key needs a folder of its own; "
+                           "name a new one (it is made 0700), or chmod 700 this one yourself if it is the key's")
+        return
+    home.parent.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700)
+    os.chmod(home, 0o700)  # the folder just made, whatever the umask
+
+
+def make_key(home: Path, repo: Path, office_dir: Path, name: str, renew: bool = False,
+             retire: str = "") -> dict[str, Any]:
+    """The repository's signing key (ed25519, two years), made once; `renew` adds the next one beside
+    it, `retire` deletes one. The public half of every key goes in the repository (for people)."""
+    apart(home, repo, office_dir)
+    key_home(home)
+    try:
+        have = fingerprints(home)
+    except AptError:
+        have = []
+    if retire:
+        if retire not in have or len(have) < 2:
+            raise AptError(f"{retire} is not one of {len(have)} keys in {home}, or is the last one: renew first")
+        gpg(home, "--delete-secret-and-public-key", retire)
+    elif not have or renew:
+        gpg(home, "--passphrase", "", "--quick-gen-key", f"{name} ({len(have) + 1})" if have else name,
+             "ed25519", "sign", "2y")
+    fprs = fingerprints(home)
+    repo.mkdir(parents=True, exist_ok=True)
+    write_file(repo / KEY_FILE, gpg(home, "--armor", "--export", *fprs).stdout.encode())
+    return {"fingerprint": fprs[-1], "fingerprints": fprs, "public_key": str(repo / KEY_FILE)}
+
+
+def write_file(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def gpg_bytes(home: Path, *args: str) -> bytes:
+    r = subprocess.run(["gpg", "--homedir", str(home), "--batch", *args], capture_output=True)
+    if r.returncode != 0 or not r.stdout:
+        raise AptError(f"gpg {' '.join(args[:1])} failed: {r.stderr.decode(errors='replace').strip()[-300:]}")
+    return r.stdout
+
+
+def holder_key(repo: Path, home: Path | None, fpr: str) -> str:
+    """The public key(s) a box trusts, from their holder: exported from the key's own folder, or the
+    served file's key when its fingerprint is the one the holder gave (a swapped file is refused)."""
+    if home is not None:
+        return gpg(home, "--armor", "--export", *fingerprints(home)).stdout
+    served = repo / KEY_FILE
+    if not served.exists():
+        raise AptError(f"no public key in {repo}: edged-central apt key --gnupghome DIR --repo {repo}")
+    text = served.read_text(encoding="utf-8")
+    r = run_tool(["gpg", "--batch", "--with-colons", "--import-options", "show-only", "--import"], input=text)
+    got = [line.split(":")[9] for line in r.stdout.splitlines() if line.startswith("fpr:")]
+    want = fpr.replace(" ", "").upper()
+    if want not in got:
+        raise AptError(f"the key served in {served} is not {want} (it is {', '.join(got) or 'no key'}): "
+                       "someone replaced it, or the fingerprint is another repository's; ask the key's holder")
+    return text
+
+
+def check_inrelease(repo: Path, dist: str, public_key: str) -> None:
+    """The distribution's InRelease verifies with the holder's key, as a box's apt will check it."""
+    inrelease = repo / "dists" / dist / "InRelease"
+    if not inrelease.exists():
+        raise AptError(f"{dist} is not published in {repo} yet: edged-central apt publish --dist {dist} ...")
+    with tempfile.TemporaryDirectory() as tmp:
+        ring = Path(tmp) / "keyring.gpg"
+        r = subprocess.run(["gpg", "--batch", "--dearmor", "--output", str(ring)], input=public_key.encode(),
+                           capture_output=True)
+        v = subprocess.run(["gpgv", "--keyring", str(ring), str(inrelease)], capture_output=True, text=True) \
+            if r.returncode == 0 else r
+        if v.returncode != 0:
+            raise AptError(f"{inrelease} is not signed by the holder's key: the repository was signed by another "
+                           "key or changed; publish again with the key's folder (edged-central apt refresh)")

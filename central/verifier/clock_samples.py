@@ -1,0 +1,119 @@
+"""The office's side of the time exchange (issue 73, design/0310): I/O over the store, every
+judgement central/checks/clock.py's and storage/time/interval.py's.
+
+- `asked`: the nonces of the time requests just sent (central/ingest.py TimeCast), kept with the
+  office's time of sending, a node each, for ASK_KEEP_US.
+- `take`: the nodes' answers ingest kept (the `clock` topic's newest, in `retained`) made clock
+  samples when they answer a nonce the office sent that node and verify with its key, not revoked
+  when heard (central/keys/keystanding.py); the nodes that got one (their verdicts waiting on a
+  bound are judged again: central/verifier/rejudge.py).
+- `line`: a node's samples around some readings of its clock, as a ClockLine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from central.checks import clock, verdicts, verify
+from storage.time import interval
+
+ASK_KEEP_US = 10 * 60_000_000  # a question older than this is forgotten (its answer is no sample after ASK_LIFE_US)
+AROUND_US = 2 * 86_400_000_000  # the samples read around each reading of the node's clock (and the stretch holding them)
+_SAMPLE = "SELECT sent_us, node_us, received_us, boot, mono_us FROM clock_samples WHERE node = ?"
+
+
+def asked(db: Any, sent: Iterable[tuple[str, str, int]], now_us: int) -> None:
+    """The (node, nonce, sent_us) of requests just sent; the questions too old to answer forgotten."""
+    rows = list(sent)
+    for i in range(0, len(rows), 300):  # a few hundred a statement
+        chunk = rows[i:i + 300]
+        db.execute("INSERT INTO clock_asks (node, nonce, sent_us) VALUES " + ", ".join(["(?, ?, ?)"] * len(chunk))
+                   + " ON CONFLICT (node, nonce) DO NOTHING", [v for r in chunk for v in r])
+    db.execute("DELETE FROM clock_asks WHERE sent_us < ?", [now_us - ASK_KEEP_US])
+
+
+def take(db: Any, since_us: int, key_of: Callable[[str, int], str | None]) -> tuple[int, set[str]]:
+    """The answers heard after ``since_us`` made samples (``key_of``: the node's key the office trusts
+    at the answer's receipt, None: none or revoked). Returns (the newest receipt read, the nodes
+    that got a sample)."""
+    newest, got = since_us, set()
+    for node, received_us, payload in db.execute(
+            "SELECT node, received_us, payload FROM retained WHERE what = 'clock' AND received_us > ?",
+            [since_us]).fetchall():
+        newest = max(newest, received_us)
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            continue
+        nonce = body.get("nonce") if isinstance(body, dict) else None
+        if not isinstance(nonce, str):
+            continue
+        row = db.execute("SELECT sent_us FROM clock_asks WHERE node = ? AND nonce = ?", [node, nonce]).fetchone()
+        s = clock.sample_of(body, None if row is None else row[0], received_us, key_of(node, received_us))
+        if s is None:
+            continue
+        db.execute("INSERT INTO clock_samples (node, sent_us, node_us, received_us, mono_us, boot) VALUES"
+                   " (?, ?, ?, ?, ?, ?) ON CONFLICT (node, sent_us) DO NOTHING",
+                   [node, s.sent_us, s.node_us, s.received_us, s.mono_us, s.boot])
+        db.execute("DELETE FROM clock_asks WHERE node = ? AND nonce = ?", [node, nonce])  # one answer a question
+        got.add(node)
+    return newest, got
+
+
+def take_for(store: Any, standing: Callable[[str, str | None], Any], since_us: int) -> tuple[int, set[str]]:
+    """`take` for the nodes ``store`` leases to this instance, each with the key the verifier took
+    from its births (nodes.public_key), unless the office had revoked it when the answer came
+    (``standing``: central/keys/keystanding.py's)."""
+    def key_of(node: str, received_us: int) -> str | None:
+        if not store.lease(node):
+            return None
+        row = next(store.db.query("SELECT public_key FROM nodes WHERE node = ?", [node]), None)
+        key = None if row is None else row["public_key"]
+        if not key or standing(node, key).revoked_by(received_us):
+            return None  # no key the office took, or one it had revoked when the answer came
+        return str(key)
+    return take(store.db, since_us, key_of)
+
+
+def readings(msgs: list[Any], bodies: list[Any]) -> list[int]:
+    """The readings of the node's clock a page's destructions are judged at: each segment's true end
+    and its destruction (central/checks/verdicts.py `recorded`, `destroyed_at`)."""
+    out: list[int] = []
+    for (_seq, kind, _r, _p), m in zip(msgs, bodies):
+        if kind == "retention" and isinstance(m, dict):
+            for d in verify.destructions(m):
+                try:
+                    out += [verdicts.true_end(d), int(d["destroyed_us"])]
+                except (KeyError, TypeError, ValueError):
+                    continue
+    return out
+
+
+def line(db: Any, node: str, readings: Iterable[int]) -> interval.ClockLine:
+    """The node's samples that can bound its clock at ``readings`` (its own clock's): those read
+    within AROUND_US of any, every sample the office heard between the first and last of them, and
+    one more either side (a stretch that spans an outage)."""
+    marks = sorted(set(readings))
+    if not marks:
+        return interval.ClockLine([])
+    spans: list[tuple[int, int]] = []
+    for r in marks:
+        if spans and r - AROUND_US <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], r + AROUND_US)
+        else:
+            spans.append((r - AROUND_US, r + AROUND_US))
+    rows: dict[int, tuple[Any, ...]] = {}
+    for lo, hi in spans:
+        got = db.execute("SELECT min(sent_us), max(sent_us) FROM clock_samples WHERE node = ? AND node_us BETWEEN ? AND ?",
+                         [node, lo, hi]).fetchone()
+        if got is None or got[0] is None:
+            continue
+        before = db.execute("SELECT max(sent_us) FROM clock_samples WHERE node = ? AND sent_us < ?", [node, got[0]]).fetchone()
+        after = db.execute("SELECT min(sent_us) FROM clock_samples WHERE node = ? AND sent_us > ?", [node, got[1]]).fetchone()
+        first = before[0] if before and before[0] is not None else got[0]
+        last = after[0] if after and after[0] is not None else got[1]
+        for r in db.execute(_SAMPLE + " AND sent_us BETWEEN ? AND ?", [node, first, last]).fetchall():
+            rows[r[0]] = tuple(r)
+    return interval.ClockLine([interval.Sample(r[0], r[1], r[2], r[3] or "", r[4]) for r in rows.values()])

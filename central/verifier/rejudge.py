@@ -1,0 +1,128 @@
+"""Destructions judged again when the evidence they waited on arrives (issue 73, design/0310): a
+destruction is "unverified" while a bound of its age is not proven (central/checks/verdicts.py
+`by_office`); a clock sample heard later (central/verifier/clock_samples.py) may prove it. Each
+such destruction is judged again on everything the office holds now, with the same function, so
+its verdict is the one a single delivery after the sample would have had: no verdict depends on
+how a backlog was cut or when the verifier ran. I/O over the verifier's transaction.
+
+Only the destructions a new sample can settle are read again: those destroyed (by the node's
+clock) since the newest sample of the node's last re-judging, up to its newest sample now,
+REJUDGE_MOST a node and run (after a restart of the office: all of them once). One that stays
+"unverified" keeps its camera-day's warning, in the words of its latest judging: the words a single
+delivery after every sample would have had.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from central.checks import node_births, verdicts, verify
+from central.verifier import clock_samples, retention_watch
+from central.verifier.verifier_kinds import day_of
+
+REJUDGE_MOST = 5000  # destructions of one node judged again in one run
+UNVERIFIED = "unverified"
+
+
+def settle(v: Any, nodes: set[str]) -> int:
+    """`rejudge` each node that got a clock sample, in one transaction; returns the verdicts changed."""
+    if not nodes:
+        return 0
+    with v.store.writing(durable=False):
+        return sum(rejudge(v, node) for node in sorted(nodes))
+
+
+def _unverified(db: Any, node: str, since_us: int | None) -> tuple[list[tuple[int, int, dict[str, Any], int]], int | None]:
+    """(seq, n, destruction, its receipt) of the node's "unverified" destructions its samples may
+    settle (destroyed since ``since_us`` by its clock, up to its newest sample), REJUDGE_MOST at most,
+    and the newest sample's reading."""
+    span = db.execute("SELECT min(node_us), max(node_us) FROM clock_samples WHERE node = ?", [node]).fetchone()
+    if span is None or span[0] is None:
+        return [], None
+    rows = db.execute("SELECT seq, n FROM destructions WHERE node = ? AND verdict = ? AND destroyed_us BETWEEN ? AND ?"
+                      " ORDER BY seq, n LIMIT ?",
+                      [node, UNVERIFIED, span[0] if since_us is None else since_us, span[1], REJUDGE_MOST]).fetchall()
+    bodies: dict[int, tuple[int, Any]] = {}
+    seqs = sorted({r[0] for r in rows})
+    for i in range(0, len(seqs), 300):
+        chunk = seqs[i:i + 300]
+        for seq, received_us, payload in db.execute(
+                f"SELECT seq, received_us, payload FROM messages WHERE node = ? AND seq IN ({', '.join('?' * len(chunk))})",
+                [node, *chunk]).fetchall():
+            try:
+                bodies[seq] = (received_us, json.loads(payload))
+            except ValueError:
+                continue
+    todo: list[tuple[int, int, dict[str, Any], int]] = []
+    for seq, n in rows:
+        got = bodies.get(seq)
+        gone = verify.destructions(got[1]) if got is not None and isinstance(got[1], dict) else []
+        if got is not None and n < len(gone):
+            todo.append((seq, n, gone[n], got[0]))
+    return todo, span[1]
+
+
+def rejudge(v: Any, node: str) -> int:
+    """The node's "unverified" destructions its samples may now settle, judged again (``v``: the
+    Verifier, for its zone, rules and findings); returns those whose verdict changed."""
+    db = v.store.db
+    todo, newest = _unverified(db, node, v.settled.get(node))
+    row = next(db.query("SELECT site, name FROM nodes WHERE node = ?", [node]), None) if todo else None
+    if newest is not None:
+        v.settled[node] = newest
+    if row is None:
+        return 0
+    v.node, v.site, v.name = node, row["site"], row["name"]
+    births = v._policy()["births"]
+    line = clock_samples.line(db, node, [x for _s, _n, d, _r in todo for x in (verdicts.true_end(d), int(d["destroyed_us"]))])
+    changed, days, still = 0, set(), {}
+    for seq, n, d, received_us in todo:
+        birth_ts, rules = node_births.in_force(births, d["destroyed_us"])
+        low, high = node_births.limits(rules, d["camera"])
+        sid = d.get("segment_id")
+        found = retention_watch.probe(db, node, sid) if isinstance(sid, int) and not isinstance(sid, bool) else None
+        j = verdicts.judge(d, heard=None if found is None else found.heard, reported_us=received_us, min_days=low,
+                           max_days=high, line=line)
+        day = v_day(v, d["destroyed_us"])
+        if j.verdict == UNVERIFIED:
+            still[(d["camera"], day)] = verify.destroyed(j.verdict, d["camera"], v_day(v, d["start_us"]), j.why, day,
+                                                        received_us, _detail(d, day, seq, birth_ts, low, high, found,
+                                                                             received_us, j))
+            continue
+        changed += 1
+        days.add((d["camera"], day))
+        db.execute("UPDATE destructions SET verdict = ? WHERE node = ? AND seq = ? AND n = ?", [j.verdict, node, seq, n])
+        size = d.get("bytes") if isinstance(d.get("bytes"), int) else 0
+        db.execute("UPDATE destruction_days SET segments = segments - 1, bytes = bytes - ? WHERE node = ? AND camera = ?"
+                   " AND day = ? AND reason = ? AND verdict = ?", [size, node, d["camera"], day, d["reason"], UNVERIFIED])
+        db.execute("INSERT INTO destruction_days (node, camera, day, reason, verdict, segments, bytes, youngest_days)"
+                   " VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (node, camera, day, reason, verdict) DO UPDATE SET"
+                   " segments = destruction_days.segments + 1, bytes = destruction_days.bytes + excluded.bytes",
+                   [node, d["camera"], day, d["reason"], j.verdict, size,
+                    (int(d["destroyed_us"]) - verdicts.true_end(d)) / verdicts.DAY_US])
+        if j.verdict != "ok":
+            v._finding(verify.destroyed(j.verdict, d["camera"], v_day(v, d["start_us"]), j.why, day,
+                                        received_us if j.clock == verdicts.OFFICE else d["destroyed_us"],
+                                        _detail(d, day, seq, birth_ts, low, high, found, received_us, j)))
+    db.execute("DELETE FROM destruction_days WHERE node = ? AND verdict = ? AND segments <= 0", [node, UNVERIFIED])
+    for camera, day in days | set(still):  # a camera-day's warning: settled, or in its latest words
+        left = db.execute("SELECT 1 FROM destruction_days WHERE node = ? AND camera = ? AND day = ? AND verdict = ?",
+                          [node, camera, day, UNVERIFIED]).fetchone()
+        if left is None or (camera, day) in still:
+            db.execute("DELETE FROM findings WHERE key = ?", [f"{node}:{verify.DESTROYED_KINDS[UNVERIFIED]}:{camera}:{day}"])
+        if left is not None and (camera, day) in still:
+            v._finding(still[(camera, day)])
+    return changed
+
+
+def _detail(d: dict[str, Any], day: str, seq: int, birth_ts: Any, low: Any, high: Any, found: Any, received_us: int,
+            j: verdicts.Verdict) -> dict[str, Any]:
+    """A re-judged destruction's finding's detail, as central/verifier/verifier_kinds.py makes it."""
+    return {"camera": d["camera"], "day": day, "msg_seq": seq, "rules_of_birth_us": birth_ts, "min_days": low,
+            "max_days": high, "reported_us": received_us, "heard_us": None if found is None else found.heard.heard_us,
+            "rejudged": True, **j.basis()}
+
+
+def v_day(v: Any, us: int) -> str:
+    return day_of(us, v.tz)

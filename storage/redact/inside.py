@@ -1,0 +1,116 @@
+"""Faces inside and near the applicant's region in "everything hidden except the applicant"
+(issue 75, design/0326): pure, plain data in and out.
+
+The region kept is the applicant's whole figure as the custodian marked it and the picture
+followed it (storage/redact/track.py): a stranger who walks into it, in front of or beside the
+applicant, would be shown. So while the region is followed the detector runs on the region and
+around it (media.follow: every `every`-th frame, the region widened by NEAR of its size, at the
+detector's second scale, detect.FINE_ACROSS), and here:
+- the boxes are joined into tracks (`plan.tracks`, bridged between detections and COAST frames
+  before and after: `plan.track_boxes`);
+- **the applicant's face** is the track most often inside the region (at least
+  plan.APPLICANT_INSIDE of its box, on at least THEIRS of the frames it was found on), and any
+  other track that does the same and is never seen while an applicant's track is (the
+  applicant's face found again after a miss); every other track is a stranger's, but one first
+  found at least plan.SAME_FACE inside an applicant's face box (widened by plan.PAD) on that frame:
+  a part of the applicant's face found as a face of its own (the half of it still seen as they
+  pass behind a pillar), left shown and checked on every frame of it;
+- **a stranger's face** is filled solid (as plan.face_mask widens a face) on each frame its
+  box touches the region; the applicant's face is never filled;
+- **moments to check**: every frame where a stranger's face touches the region or is within NEAR
+  of the region's size of it, and every frame of an applicant's track after the first (the
+  applicant's face taken up again: the custodian looks that it is theirs).
+No file, no clock, no picture: the same boxes give the same plan.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from storage.redact.plan import (APPLICANT_INSIDE, COAST, SAME_FACE, Box, Track, face_mask, inside, pad, track_boxes,
+                                 tracks)
+
+NEAR = 0.5      # the region widened by this share of its size on each side: what is near it
+THEIRS = 0.8    # a track inside the region on at least this share of its frames may be the applicant's
+
+
+def around(region: Box, width: int, height: int) -> Box:
+    """The region widened by NEAR of its size on each side, cut to the frame: where the detector looks."""
+    x, y, w, h = pad(region, NEAR)
+    x0, y0 = max(0, x), max(0, y)
+    return (x0, y0, max(0, min(width, x + w) - x0), max(0, min(height, y + h) - y0))
+
+
+def _touches(a: Box, b: Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _inside_count(t: Track, keeps: Sequence[Box | None]) -> int:
+    return sum(1 for f, b in t.seen.items()
+               if f < len(keeps) and (k := keeps[f]) is not None and inside(b, k) >= APPLICANT_INSIDE)
+
+
+def applicants(found: list[Track], keeps: Sequence[Box | None]) -> list[int]:
+    """The tracks that are the applicant's face (indices into `found`), surest first."""
+    counts = [_inside_count(t, keeps) for t in found]
+    order = sorted(range(len(found)), key=lambda i: (-counts[i], -max(b[2] * b[3] for b in found[i].seen.values())))
+    theirs: list[int] = []
+    for i in order:
+        t = found[i]
+        if not counts[i] or counts[i] < THEIRS * len(t.seen):
+            continue
+        span = (min(t.seen), max(t.seen))
+        if any(span[0] <= max(found[j].seen) and min(found[j].seen) <= span[1] for j in theirs):
+            continue
+        theirs.append(i)
+    return theirs
+
+
+def _born_in(t: Track, theirs: list[Track], coast: int) -> bool:
+    """Whether track `t` was first found inside the applicant's face (at least SAME_FACE of its box
+    in theirs widened by PAD on that frame): a part of it, found as a face of its own."""
+    born = min(t.seen)
+    return any(inside(t.seen[born], pad(b)) >= SAME_FACE for a in theirs if (b := track_boxes(a, born, coast)))
+
+
+def strangers(found: dict[int, list[Box]], keeps: Sequence[Box | None],
+              coast: int = COAST) -> tuple[list[list[Box]], list[int]]:
+    """Per frame, the strangers' faces to fill inside the applicant's region `keeps` (one per
+    frame, None where nothing is kept); and the frames to check (sorted)."""
+    frames = len(keeps)
+    joined = tracks(found)
+    theirs = applicants(joined, keeps)
+    masks: list[list[Box]] = [[] for _ in range(frames)]
+    check: set[int] = set()
+    for i in theirs[1:]:
+        t = joined[i]
+        check.update(range(max(0, min(t.seen)), min(frames, max(t.seen) + 1)))
+    for i, t in enumerate(joined):
+        if i in theirs:
+            continue
+        span = range(max(0, min(t.seen) - coast), min(frames, max(t.seen) + coast + 1))
+        if _born_in(t, [joined[j] for j in theirs], coast):
+            check.update(span)   # a part of the applicant's face (half of it behind a pillar): theirs, and checked
+            continue
+        for f in span:
+            box, keep = track_boxes(t, f, coast), keeps[f]
+            if box is None or keep is None:
+                continue
+            face = face_mask(box)
+            if _touches(face, keep):
+                masks[f].append(face)
+                check.add(f)
+            elif _touches(face, pad(keep, NEAR)):
+                check.add(f)
+    return masks, sorted(check)
+
+
+def spans(frames: Sequence[int], rate: float, most: int = 20) -> list[list[float]]:
+    """Frames as the desk lists moments to check: [from, to] in seconds, joined where they touch."""
+    out: list[list[int]] = []
+    for f in sorted(set(frames)):
+        if out and out[-1][1] >= f - 1:
+            out[-1][1] = f
+        else:
+            out.append([f, f])
+    return [[round(a / rate, 2), round(b / rate, 2)] for a, b in out[:most]]

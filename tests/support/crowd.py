@@ -1,0 +1,232 @@
+"""A crowd for a citizen's copy (issue 75): faces the detector was never tuned on,
+with their boxes known to the pixel and which of each face's pixels can be seen.
+
+The faces are two photographs that scikit-image ships: the public-domain NASA photograph
+tests/support/faces.py uses (`data.astronaut()`, a face seen from the front) and `data.camera()`
+(a man filming, his face in profile, three-quarters turned: CC0 by its photographer, Lav
+Varshney), changed as a camera meets people: small (24, 32 px high), mirrored, the profile at
+44 px, squeezed to 60 % of its width (a head turned away), tilted by 20 degrees, one walking
+behind a pillar, one walking out of the picture and back, and one crossing inside the
+applicant's region (over the applicant's body, under the face). The
+bench and the tests never tune anything on this scene: its sizes, looks and paths are chosen here
+once, and the detector's settings in storage/redact/ were measured on tests/support/faces.py's
+and on the crops of this module's `tuning` cast only (the small faces alone, standing still).
+
+Each actor's sprite is drawn with a mask (its tilted corners are not drawn), in order, the
+pillar last, and the scene's owner map says, per pixel, which actor (or the pillar) is seen
+there: `judge` counts a face by the pixels of it that can be seen, never by those a pillar or
+another person covers.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from storage.redact.plan import Box, Mark
+from tests.support.faces import ASTRONAUT_FACE, FILL_MAX_Y, background
+
+PILLAR = (1180, 0, 70, 1080)   # x, y, w, h: a grey column in front of everyone
+PILLAR_ID = 255
+SEEN_LEAST = 0.3               # a face counts only where at least this share of its box is seen
+VISIBLE_MOST = 0.1             # a face at most this share filled is seen whole ("fully visible")
+
+
+@dataclass(frozen=True)
+class Actor:
+    face_h: int                # the face's height before it is tilted, pixels
+    y: int                     # the sprite's top edge
+    x0: int                    # its left edge on frame 0
+    vx: int                    # pixels a frame
+    applicant: bool = False
+    mirror: bool = False
+    squeeze: float = 1.0       # the sprite's width as a share of its height
+    tilt: float = 0.0          # degrees, counter-clockwise
+    turn: int = 0              # the frame it turns back on (0: never)
+    name: str = ""
+    photo: str = "astronaut"   # or "camera" (PHOTOS)
+
+    def side(self) -> int:
+        return round(512 * self.face_h / PHOTOS[self.photo][3])
+
+    def place(self, frame: int) -> tuple[int, int]:
+        if self.turn and frame > self.turn:
+            return self.x0 + self.vx * (2 * self.turn - frame), self.y
+        return self.x0 + self.vx * frame, self.y
+
+    def body(self, frame: int) -> Box:
+        rgb, _, _ = sprite(self)
+        x, y = self.place(frame)
+        return (x, y, rgb.shape[1], rgb.shape[0])
+
+    def face(self, frame: int) -> Box:
+        _, _, (fx, fy, fw, fh) = sprite(self)
+        x, y = self.place(frame)
+        return (x + fx, y + fy, fw, fh)
+
+
+# each photograph's face box (512 x 512): forehead to chin, ear to ear (the camera's: ear to nose)
+PHOTOS = {"astronaut": ASTRONAUT_FACE, "camera": (176, 100, 82, 100)}
+
+
+@functools.cache
+def _photo(name: str) -> np.ndarray:
+    from skimage import data
+    photo: np.ndarray = getattr(data, name)()
+    return photo if photo.ndim == 3 else np.repeat(photo[:, :, None], 3, axis=2)
+
+
+@functools.cache
+def sprite(a: Actor) -> tuple[np.ndarray, np.ndarray, Box]:
+    """The actor's picture (RGB), its mask (bool: drawn) and its face's box in it."""
+    from skimage.transform import rotate
+
+    side = a.side()
+    idx = (np.arange(side) * 512 // side).clip(0, 511)
+    rgb = _photo(a.photo)[idx][:, idx]
+    face = np.zeros((side, side), np.uint8)
+    fx, fy, fw, fh = (round(v * side / 512) for v in PHOTOS[a.photo])
+    face[fy:fy + fh, fx:fx + fw] = 1
+    if a.mirror:
+        rgb, face = rgb[:, ::-1], face[:, ::-1]
+    if a.squeeze != 1.0:
+        cols = (np.arange(round(side * a.squeeze)) / a.squeeze).astype(int).clip(0, side - 1)
+        rgb, face = rgb[:, cols], face[:, cols]
+    mask = np.ones(face.shape, bool)
+    if a.tilt:
+        rgb = (rotate(rgb, a.tilt, resize=True, order=1, preserve_range=True)).astype(np.uint8)
+        face = rotate(face, a.tilt, resize=True, order=0, preserve_range=True).astype(np.uint8)
+        mask = rotate(np.ones(mask.shape), a.tilt, resize=True, order=0, preserve_range=True) > 0.5
+    ys, xs = np.nonzero(face)
+    box = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
+    return np.ascontiguousarray(rgb), mask, box
+
+
+# Seven strangers (faces 24-60 px) and the applicant (96 px), at least six faces in every frame of 10 s
+# at 1080p20
+CAST = (
+    Actor(24, 10, 1800, -9, name="24 px"),
+    Actor(32, 130, 60, 9, mirror=True, name="32 px mirrored"),
+    Actor(44, 280, 1750, -8, photo="camera", name="44 px profile"),
+    Actor(60, 420, 1500, -6, tilt=20, name="60 px tilted"),
+    Actor(52, 250, 700, 7, name="52 px behind the pillar"),
+    Actor(40, 60, 1600, 12, turn=40, squeeze=0.6, name="40 px turned away, out of the picture and back"),
+    Actor(96, 640, 100, 6, applicant=True, name="applicant"),
+    Actor(40, 860, 1650, -9, name="40 px crossing inside the applicant's region"),   # in front of the applicant
+)
+
+# What the detector's settings may be chosen on: the small faces alone, standing still
+TUNING = (Actor(24, 100, 200, 0), Actor(32, 300, 700, 0), Actor(44, 500, 1300, 0))
+
+
+def _draw(frame: int, width: int, height: int, cast: tuple[Actor, ...], scene: np.ndarray | None,
+          pillar: bool) -> tuple[np.ndarray | None, np.ndarray]:
+    """One frame's picture (None where `scene` is None) and its owner map (the actor's index, 254
+    for none, PILLAR_ID for the pillar)."""
+    img = scene.copy() if scene is not None else None
+    owner = np.full((height, width), 254, np.uint8)
+    for n, a in enumerate(cast):
+        rgb, mask, _ = sprite(a)
+        x, y = a.place(frame)
+        h, w = mask.shape
+        x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        m = mask[y0 - y:y1 - y, x0 - x:x1 - x]
+        owner[y0:y1, x0:x1][m] = n
+        if img is not None:
+            img[y0:y1, x0:x1][m] = rgb[y0 - y:y1 - y, x0 - x:x1 - x][m]
+    if pillar:
+        px, py, pw, ph = PILLAR
+        owner[py:py + ph, px:px + pw] = PILLAR_ID
+        if img is not None:
+            img[py:py + ph, px:px + pw] = (120, 118, 112)
+    return img, owner
+
+
+def pictures(frames: int, size: tuple[int, int] = (1920, 1080), cast: tuple[Actor, ...] = CAST,
+             pillar: bool = True) -> Iterator[np.ndarray]:
+    width, height = size
+    scene = background(width, height)
+    for i in range(frames):
+        img, _ = _draw(i, width, height, cast, scene, pillar)
+        assert img is not None
+        yield img
+
+
+def write_clip(path: Path, frames: int, size: tuple[int, int] = (1920, 1080), fps: int = 20,
+               cast: tuple[Actor, ...] = CAST, pillar: bool = True) -> None:
+    """The scene as a camera's recording would be: H.264 in MP4, a keyframe every 2 s."""
+    width, height = size
+    with av.open(str(path), "w", format="mp4") as out:
+        v = out.add_stream("libx264", rate=Fraction(fps), options={"preset": "ultrafast", "crf": "20",
+                                                                 "g": str(2 * fps)})
+        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+        for img in pictures(frames, size, cast, pillar):
+            for packet in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in v.encode(None):
+            out.mux(packet)
+
+
+def applicant_marks(frames: int, cast: tuple[Actor, ...] = CAST, width: int = 1920) -> list[Mark]:
+    """The custodian's marks: the applicant's whole sprite on the first frame and on the last."""
+    who = next(a for a in cast if a.applicant)
+    return [Mark(0, who.body(0)), Mark(frames - 1, who.body(frames - 1))]
+
+
+def _seen_share(y_plane: np.ndarray, owner: np.ndarray, n: int, box: Box) -> tuple[float, float]:
+    """(the share of the face's box that is seen, the share of what is seen that reads as fill)."""
+    x, y, w, h = box
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(owner.shape[1], x + w), min(owner.shape[0], y + h)
+    if x1 <= x0 or y1 <= y0:
+        return 0.0, 0.0
+    mine = owner[y0:y1, x0:x1] == n
+    seen = int(mine.sum())
+    if not seen:
+        return 0.0, 0.0
+    return seen / (w * h), float((y_plane[y0:y1, x0:x1][mine] <= FILL_MAX_Y).mean())
+
+
+def judge(path: Path, cast: tuple[Actor, ...] = CAST, pillar: bool = True, min_face: int = 24) -> dict[str, object]:
+    """The copy read back frame by frame. A stranger's face counts on a frame where at least
+    SEEN_LEAST of its box is seen (not covered, in the picture) and it is at least `min_face`
+    high; it is hidden where at least 90 % of what is seen reads as fill, fully visible where at
+    most VISIBLE_MOST does. The applicant is masked on a frame where more than 10 % of what is
+    seen of their face reads as fill. Per stranger: faces counted, hidden, the longest run of
+    frames fully visible."""
+    per: dict[str, dict[str, int]] = {a.name: {"faces": 0, "hidden": 0, "worst_run": 0, "run": 0}
+                                       for a in cast if not a.applicant}
+    masked: list[int] = []
+    frames = 0
+    with av.open(str(path)) as f:
+        for i, frame in enumerate(f.decode(video=0)):
+            y_plane = frame.to_ndarray(format="gray")
+            _, owner = _draw(i, y_plane.shape[1], y_plane.shape[0], cast, None, pillar)
+            frames += 1
+            for n, a in enumerate(cast):
+                seen, filled = _seen_share(y_plane, owner, n, a.face(i))
+                if a.applicant:
+                    if seen >= SEEN_LEAST and filled > 0.1:
+                        masked.append(i)
+                    continue
+                p = per[a.name]
+                if seen < SEEN_LEAST or a.face(i)[3] < min_face:
+                    p["run"] = 0
+                    continue
+                p["faces"] += 1
+                p["hidden"] += filled >= 0.9
+                p["run"] = p["run"] + 1 if filled <= VISIBLE_MOST else 0
+                p["worst_run"] = max(p["worst_run"], p["run"])
+    faces = sum(p["faces"] for p in per.values())
+    hidden = sum(p["hidden"] for p in per.values())
+    return {"recall": hidden / faces if faces else 1.0, "faces": faces, "frames": frames,
+            "applicant_masked": len(masked), "applicant_masked_frames": masked,
+            "worst_run": max((p["worst_run"], name) for name, p in per.items()),
+            "per": {name: {k: v for k, v in p.items() if k != "run"} for name, p in per.items()}}

@@ -1,0 +1,127 @@
+"""Faces inside the applicant's region in "everything hidden" and the detector's two passes
+(issue 75; design/0325, 0326): the pure rules, by table and by property."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from storage.redact.detect import disagree, least_face, merged, passes_for
+from storage.redact.inside import applicants, around, spans, strangers
+from storage.redact.plan import EVERYTHING, Box, Mark, frame_plan, inside, tracks
+
+FRAMES = 30
+REGION: Box = (100, 100, 400, 400)           # the applicant's figure, still
+THEIR_FACE: Box = (250, 130, 70, 90)         # their face, inside it
+STRANGER: Box = (300, 380, 30, 40)           # a stranger's face crossing over their body
+
+
+def _found(frames: range, *boxes: Box, every: int = 3) -> dict[int, list[Box]]:
+    return {f: list(boxes) for f in frames if f % every == 0}
+
+
+def test_a_stranger_inside_the_region_is_filled_and_the_applicant_never():
+    found = _found(range(FRAMES), THEIR_FACE)
+    for f in range(9, 22):   # the stranger walks through from frame 9 to 21
+        if f % 3 == 0:
+            found[f] = [THEIR_FACE, (STRANGER[0] + 4 * (f - 9), *STRANGER[1:])]
+    keeps = [REGION] * FRAMES
+    masks, check = strangers(found, keeps)
+    for f in range(FRAMES):
+        plan = frame_plan(EVERYTHING, f, (1920, 1080), [Mark(0, REGION)], added=(), followed=keeps, strangers=masks[f])
+        assert all(inside(THEIR_FACE, m) == 0 for m in plan.masks), f"the applicant masked on frame {f}"
+    for f in range(9, 22):
+        assert any(inside((STRANGER[0] + 4 * (f - 9), *STRANGER[1:]), m) == 1 for m in masks[f]), f
+    assert set(range(9, 22)) <= set(check)              # every frame the stranger is in the region is checked
+    assert not set(range(0, 6)) & set(check)             # nothing to check where the applicant is alone
+
+
+def test_a_stranger_near_the_region_is_checked_not_filled():
+    near: Box = (520, 200, 30, 40)                        # beside the region, outside it
+    masks, check = strangers(_found(range(FRAMES), THEIR_FACE, near), [REGION] * FRAMES)
+    assert not any(masks)
+    assert check == list(range(FRAMES))
+
+
+def test_the_larger_stranger_is_still_a_stranger():
+    """A stranger nearer the camera than the applicant (a larger face) inside the region for a
+    few frames: the applicant is the face most often inside, not the largest."""
+    big: Box = (150, 300, 120, 160)
+    found = _found(range(FRAMES), THEIR_FACE)
+    for f in range(12, 18, 3):
+        found[f] = [THEIR_FACE, big]
+    joined = tracks(found)
+    theirs = applicants(joined, [REGION] * FRAMES)
+    assert [joined[i].seen for i in theirs][0].get(0) == THEIR_FACE
+    masks, _ = strangers(found, [REGION] * FRAMES)
+    assert all(inside(big, m) == 1 for f in range(12, 16) for m in masks[f][:1])
+
+
+def test_the_applicant_found_again_after_a_miss_is_theirs_and_checked():
+    found = {f: [THEIR_FACE] for f in range(0, 9, 3)}
+    found.update({f: [(THEIR_FACE[0] + 60, *THEIR_FACE[1:])] for f in range(24, 30, 3)})   # a second track, later
+    masks, check = strangers(found, [REGION] * FRAMES)
+    assert not any(masks)
+    assert set(range(24, 28)) <= set(check)
+
+
+def test_half_of_the_applicants_face_behind_a_pillar_is_theirs_and_checked():
+    """The applicant walks behind a pillar: the detector finds the half of their face still seen as
+    a face of its own (a second track while theirs goes on): left shown, and checked."""
+    found = {f: [THEIR_FACE] for f in range(0, FRAMES, 3)}
+    half: Box = (THEIR_FACE[0], THEIR_FACE[1] + 4, THEIR_FACE[2] // 2, THEIR_FACE[3] - 10)
+    for f in range(15, 24, 3):
+        found[f] = [half] if f > 15 else [THEIR_FACE, half]
+    masks, check = strangers(found, [REGION] * FRAMES)
+    assert not any(masks)
+    assert set(range(15, 22)) <= set(check)
+
+
+def test_nothing_kept_nothing_filled():
+    masks, check = strangers(_found(range(FRAMES), STRANGER), [None] * FRAMES)
+    assert not any(masks) and check == []
+
+
+def test_around_is_cut_to_the_frame():
+    assert around((0, 0, 100, 100), 1920, 1080) == (0, 0, 150, 150)
+    assert around((1900, 1000, 100, 100), 1920, 1080) == (1850, 950, 70, 130)
+
+
+def test_spans_join_touching_frames():
+    assert spans([0, 1, 2, 5, 6, 20], 20.0) == [[0.0, 0.1], [0.25, 0.3], [1.0, 1.0]]
+    assert spans([], 20.0) == []
+
+
+def test_two_passes_at_two_scales():
+    coarse, fine = passes_for(1920, 1080, 3)
+    assert (coarse.input, coarse.every) == ((640, 352), 3)
+    assert fine.input == (960, 544) and fine.every % coarse.every == 0
+    assert passes_for(1920, 1080, 3, None) == (coarse,)
+    assert len(passes_for(640, 360, 3)) == 1          # a small picture: the first pass is full size already
+
+
+def test_merged_keeps_one_box_a_face_the_larger():
+    a: Box = (100, 100, 40, 50)
+    assert merged([[a], [(102, 101, 44, 54)]]) == [(102, 101, 44, 54)]
+    assert merged([[a], [(500, 100, 20, 26)]]) == [a, (500, 100, 20, 26)]
+    coarse, fine = passes_for(1920, 1080, 3)
+    leasts = [least_face(coarse, 1080), least_face(fine, 1080)]
+    assert leasts == [37, 24]
+    assert disagree([[a], [a, (500, 100, 40, 50)]], leasts)        # the first pass missed a face it could see
+    assert not disagree([[a], [a, (500, 100, 20, 26)]], leasts)    # a face only the second pass can see
+    assert disagree([[a, (500, 100, 40, 50)], [a]], leasts)        # the second pass missed one the first found
+    assert not disagree([[a], [(101, 100, 40, 50)]], leasts)
+    assert not disagree([[a]], leasts[:1])
+
+
+@given(st.lists(st.tuples(st.integers(0, 1800), st.integers(0, 1000), st.integers(8, 120), st.integers(8, 120)),
+                max_size=8),
+       st.lists(st.tuples(st.integers(0, 1800), st.integers(0, 1000), st.integers(8, 120), st.integers(8, 120)),
+                max_size=8))
+def test_merged_covers_every_box_of_every_pass(one: list[Box], two: list[Box]):
+    """Whatever the passes find, every box found is covered by one kept (half of it at least)."""
+    got = merged([one, two])
+    assert len(got) <= len(one) + len(two)
+    for b in one + two:
+        assert max((inside(b, k) for k in got), default=0) >= 0.5 or any(
+            inside(k, b) >= 0.5 for k in got)
