@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from central.keys import keylist
+from central.keys import ca, keylist
 from central.intake import subscriber
 from central.config import CentralConfig
 from central.intake.quota import Quotas
@@ -288,8 +288,6 @@ class Receipts:
         self._said = False
 
     def __call__(self, node: str, manifest_sha256: str, heard_us: int) -> None:
-        from central.keys import ca
-
         key, endorsement = self.key(), ca.endorsement(self.data_dir)
         if endorsement is None or endorsement.get("office_key") != key.public_b64:
             if not self._said:
