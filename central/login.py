@@ -27,6 +27,9 @@ FAIL_WINDOW_US = 300 * 1_000_000
 MAX_FAILS = 10            # failed logins from one address in FAIL_WINDOW_US before it must wait
 MAX_IN_FLIGHT = 4         # password checks under way at once, every address together ...
 SHARE = 1                 # ... of which one per address, with one more waiting its turn (issue 56)
+PER_HOUR = 60             # wrong passwords checked an hour for one account but from its known paths (issue 74) ...
+FAILURES_AN_HOUR = 20     # ... and the number of them that is logged as an error, refused or not
+MARK_COOKIE = "edged_central_known"   # a browser's mark: the owner's known path (design/0320)
 _N, _R, _P = 2**14, 8, 1  # scrypt cost: about 50 ms and 16 MiB per check
 
 
@@ -64,6 +67,11 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, want)
 
 
+def device_of(mark: str) -> str:
+    """The digest of a browser's mark, as the door keeps it (never the mark itself)."""
+    return hashlib.sha256(mark.encode()).hexdigest()
+
+
 @dataclass(slots=True)
 class Session:
     user: str
@@ -82,7 +90,7 @@ class Sessions:
     def __init__(self) -> None:
         self.by_token: dict[str, Session] = {}
         self.fails: dict[str, list[int]] = {}
-        self.door = AccountDoor()
+        self.door = AccountDoor(per_hour=PER_HOUR)
         self.slots: FairShare[Any] = FairShare(cap=MAX_IN_FLIGHT, share=SHARE)
         self.known: dict[str, int] = {}   # address -> its last right login: served first (issue 56)
 

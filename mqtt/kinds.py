@@ -235,8 +235,8 @@ REPLY = _declare("reply", "cmd/{verb}/reply", DURABLE, (1,), (
 COMMAND_ = _declare("command", "cmd/{verb}", COMMAND, (1,), (
     "commands to the node (`rebirth`, `state`, `resend`, `hold`, `inspect`), signed by the office"), sender=OFFICE)
 TIME = _declare("time", "cmd/time", COMMAND, (0,), (
-    "the central office's signed time, to each node once a minute (below); not a command: never run, answered or "
-    "recorded"), sender=OFFICE)
+    "the central office's signed time and its question, to each node once a minute: not a command, never run or "
+    "recorded; the node answers it on `clock` (below)"), sender=OFFICE)
 RECEIPT = _declare("receipt", "cmd/receipt", COMMAND, (1,), (
     "the office's signed receipt for an export whose `export.done` audit record it verified: the manifest's "
     "SHA-256, the node and the office's time of hearing, with the CA's word for the office's key; the box keeps it "

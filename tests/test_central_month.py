@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central.report import compliance, month
 from central import finding_words
+from central.checks import verify
 from central.pages.dashboard import Dashboard
 from central.i18n import Speaker
 from central.store.store import Store, now_us
@@ -45,7 +46,7 @@ def finding_kinds() -> set[str]:
     kinds |= set(re.findall(r"'([a-z_]+)', '(?:critical|warning|info)'", code))           # written in SQL
     kinds |= set(re.findall(r'(?:rejects|refused)\.(?:append|extend)\(\([^"\n]*"([a-z_]+)"', code))  # refused
     kinds |= set(re.findall(r'return \("([a-z_]+)", (?:f"|Msg\()', code))  # central/intake/plausible.py's verdicts
-    kinds |= set(re.findall(r'kind = "([a-z_]+)" if .* else "([a-z_]+)"', code)[0])
+    kinds |= set(verify.DESTROYED_KINDS.values())  # a destruction's finding, by its verdict
     return kinds
 
 

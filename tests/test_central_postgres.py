@@ -25,6 +25,7 @@ from tests import test_central_month as month
 from tests import test_central_office_clock as office_clock
 from tests import test_central_verdicts as verdicts
 from tests import test_central_time_exchange as exchange
+from tests import test_central_time_verdicts as time_verdicts
 from tests import test_central_plausible as plausible
 from tests import test_central_units as units
 from tests.support.catalog import (CENTRAL_FINDING_MESSAGE_SQL, CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_pg_plan_naming,
@@ -146,6 +147,9 @@ _ON_POSTGRES = [
     (batched, "test_an_access_judged_from_the_pages_evidence_is_judged_as_the_store_judges_it"),  # design/0270
     (exchange, "test_a_genuine_answer_is_a_sample_whose_round_trip_is_its_bar"),  # issue 73, design/0310
     (exchange, "test_no_sample_from_an_answer_the_office_did_not_ask_for"),
+    (exchange, "test_a_revoked_nodes_messages_after_the_revocation_are_never_its_record"),
+    (time_verdicts, "test_item3_a_box_first_heard_after_it_began_recording_is_no_critical_finding"),
+    (time_verdicts, "test_item4_footage_kept_past_its_maximum_by_a_box_offline_is_found_when_its_destructions_come"),
     (verdicts, "test_a_node_clock_20_hours_ahead_destroying_at_its_30_days_is_early_when_the_office_proves_it"),
 ]
 

@@ -20,7 +20,7 @@ from central.verifier.verifier import Verifier
 from mqtt import office_time
 from mqtt.commands import canonical
 from storage.keys import nodekey
-from tests.support.catalog import central_clock_rows
+from tests.support.catalog import central_clock_rows, central_record_of
 
 UTC = ZoneInfo("UTC")
 S = 1_000_000
@@ -137,4 +137,32 @@ def test_an_answer_heard_before_the_revocation_is_a_sample(tmp_path):
     o.answer(q[NODE], node_us=T0)
     o.verifier.run_once()
     assert len(o.samples()) == 1
+    o.store.close()
+
+
+def test_a_revoked_nodes_messages_after_the_revocation_are_never_its_record(tmp_path):
+    """Item 5 (issue 73): footage, destructions and alarms heard after the office revoked the node's
+    key are each a `key_revoked` finding and enter nothing of the node's record; those heard before
+    are taken."""
+    o = Office(tmp_path, revoked_us=T0 + 10 * S)
+    seq = T0 - 60 * S
+
+    def send(kind: str, body: dict) -> None:
+        nonlocal seq
+        seq += 1
+        o.store.ingest([(f"edged/v1/{NODE}/{kind}", json.dumps({"seq": seq, "ts_us": o.clock(), **body}).encode())],
+                       o.clock())
+
+    o.clock.now = T0 + 5 * S
+    send("alarm", {"action": "raise", "id": "before"})
+    o.clock.now = T0 + 20 * S
+    send("footage", {"first_id": 1, "last_id": 9})
+    send("retention", {"camera": "cam", "reason": "max_retention", "start_us": T0 - 60 * S, "end_us": T0,
+                       "destroyed_us": T0, "segment_id": 3})
+    send("alarm", {"action": "raise", "id": "after"})
+    o.verifier.run_once(T0 + 30 * S)
+    revoked = sorted(f["message"] for f in o.store.findings(node=NODE, limit=100) if f["kind"] == "key_revoked")
+    assert revoked == sorted(f"{k} message {T0 - 60 * S + n} came after the office revoked the node's key: it is not "
+                             "taken as the node's" for n, k in ((2, "footage"), (3, "retention"), (4, "alarm"))), revoked
+    assert central_record_of(o.store, NODE) == {"alarms": ["before"], "destructions": 0, "footage_ranges": 0}
     o.store.close()

@@ -16,8 +16,12 @@ LINK = re.compile(r"\[[^\]\n]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
 
 
+CURRENT = ROOT / "design" / "current"
+
+
 def pages() -> list[Path]:
-    return [ROOT / "README.md", ROOT / "design" / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    return [ROOT / "README.md", ROOT / "design" / "README.md", *sorted(CURRENT.glob("*.md")),
+            *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def relative_links(page: Path) -> list[str]:
@@ -90,6 +94,62 @@ def test_the_design_index_lists_every_record_with_its_status():
     assert not missing, "design/README.md lacks (or has an old status for) these lines:\n" + "\n".join(missing)
     listed = [line for line in index if re.match(r"\| \[\d{4}\]", line)]
     assert listed == wanted, "design/README.md lists records that are gone, twice, or out of order"
+
+
+def records_on_no_page(records: list[Path], current: dict[str, str]) -> list[str]:
+    """The records no current page (design/current/) lists, listed under an old title, or whose
+    Status says they are superseded but whose page lists them outside its "Superseded" heading."""
+    listed: dict[str, list[bool]] = {}
+    lines: dict[str, list[str]] = {}
+    for text in current.values():
+        superseded = False
+        for line in text.splitlines():
+            if line.startswith("#"):
+                superseded = line.lstrip("# ").startswith("Superseded")
+            for n in re.findall(r"^- \[(\d{4})\]\(\.\./\1-[^)]+\.md\)", line):
+                listed.setdefault(n, []).append(superseded)
+                lines.setdefault(n, []).append(line)
+    later = later_records(records)
+    wrong = []
+    for record in records:
+        n = record.name[:4]
+        title = record.read_text(encoding="utf-8").splitlines()[0].split(" ", 2)[-1]
+        if n not in listed:
+            wrong.append(f"{record.name}: on no page of design/current/")
+        elif not all(re.fullmatch(re.escape(f"- [{n}](../{record.name}) {title}") + r"( \(.*\))?", line)
+                     for line in lines[n]):
+            wrong.append(f"{record.name}: listed under another title or path than its own")
+        elif any("superseded" in v for v in later.get(n, [])) and not all(listed[n]):
+            wrong.append(f"{record.name}: superseded, listed outside a 'Superseded' heading")
+    return wrong
+
+
+def test_every_record_stands_on_a_current_page():
+    """design/current/ says what is true today, a page per subsystem; every record is behind one of
+    them (or under its measurement diaries), so a new record cannot be left off (issue 80)."""
+    records = sorted((ROOT / "design").glob("[0-9][0-9][0-9][0-9]-*.md"))
+    current = {p.name: p.read_text(encoding="utf-8") for p in sorted(CURRENT.glob("*.md"))}
+    assert len(current) >= 8
+    wrong = records_on_no_page(records, current)
+    assert not wrong, "design/current/ does not hold these records as it should:\n" + "\n".join(wrong)
+    index = (ROOT / "design" / "README.md").read_text(encoding="utf-8").split("| record |")[0]
+    unlinked = [name for name in current if f"](current/{name})" not in index]
+    assert not unlinked, f"design/README.md's prose does not link these current pages: {unlinked}"
+
+
+def test_the_current_pages_check_fails_on_a_record_left_off_or_a_superseded_one_unmarked(tmp_path):
+    a, b = tmp_path / "0001-a.md", tmp_path / "0002-b.md"
+    a.write_text("# 0001 A\n\nStatus: accepted; superseded by 0002\n")
+    b.write_text("# 0002 B\n\nStatus: accepted\n")
+    page = "# X\n\n## The records behind it\n\n- [0002](../0002-b.md) B\n"
+    assert records_on_no_page([a, b], {"x.md": page}) == ["0001-a.md: on no page of design/current/"]
+    page += "- [0001](../0001-a.md) A\n"
+    assert records_on_no_page([a, b], {"x.md": page}) == [
+        "0001-a.md: superseded, listed outside a 'Superseded' heading"]
+    page = page.replace("- [0001]", "### Superseded, in whole or in part\n\n- [0001]")
+    assert records_on_no_page([a, b], {"x.md": page}) == []
+    assert records_on_no_page([a, b], {"x.md": page.replace(") B", ") Bee")}) == [
+        "0002-b.md: listed under another title or path than its own"]
 
 
 def test_the_readme_keeps_what_a_newcomer_needs():

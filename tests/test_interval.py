@@ -20,7 +20,7 @@ def test_an_exchange_holds_the_true_offset(sent, before_answer, after_answer, of
 
 @given(US, SPAN, st.integers(min_value=-500, max_value=500))
 def test_carried_forward_by_a_drifting_clock_holds_the_truth(start, elapsed_true, ppm):
-    measured = elapsed_true + elapsed_true * ppm // 1_000_000
+    measured = elapsed_true * (1_000_000 + ppm) // 1_000_000   # what a clock off by ppm reads, as a counter
     got = iv.after(iv.exactly(start, "office"), measured)
     assert got.contains(start + elapsed_true)
 

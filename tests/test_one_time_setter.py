@@ -23,6 +23,7 @@ from storage.catalog import CatalogWriter
 from storage.time.clock import FakeClock
 from storage.disk.layout import CATALOG_FILE
 from storage import alarm_kinds as kinds
+from edged.people import add_account
 
 ADMIN = Caller(os_user="alice", uid=1001, account="admin1", roles=("admin",))
 FIRST = "Opened-By-Admin-1"
@@ -91,10 +92,17 @@ def test_the_admins_os_account_cannot_be_first_and_the_opening_is_alarmed(tmp_pa
                 await acc.acknowledge({"name": "carol", "reason": "checked"}, ADMIN)
             assert "password_reset:carol" in await open_alarms(writer)
             second = Caller(os_user="erin", uid=1005, account="admin2", roles=("admin",))
+            await writer.run(lambda c: add_account(c.db, "admin2", "the-second-admins-pw", ["admin"], None,
+                                                   by="root (init-admin)", reason="r", now_us=clock.now_us()))
             with pytest.raises(RequestError, match="give the reason"):
                 await acc.acknowledge({"name": "carol"}, second)
-            assert (await acc.acknowledge({"name": "carol", "reason": "application 115-7 checked"}, second))["cleared"]
-            assert "password_reset:carol" not in await open_alarms(writer)
+            said = await acc.acknowledge({"name": "carol", "reason": "application 115-7 checked"}, second)
+            # vouched for, but a one-time password's alarm names its setter's doors: it stays until
+            # the holder's own change (issue 74), which then clears both
+            assert said["cleared"] == [] and said["vouched"] and "password_reset:carol" in await open_alarms(writer)
+            await acc.passwd({"old_password": "Reset-By-Admin-4", "password": "Her-Own-Pw-10"},
+                             Caller(os_user="carol", uid=1002, account="carol", roles=("custodian",), must_change=True))
+            assert not {"password_reset:carol", "account_opened:carol"} & set(await open_alarms(writer))
             with pytest.raises(RequestError, match="no account opened or password reset"):
                 await acc.acknowledge({"name": "carol", "reason": "again"}, second)
         finally:
@@ -156,6 +164,8 @@ def test_never_first_through_any_door_the_setter_used_and_the_opening_waits_for_
             with pytest.raises(RequestError, match="admin1 set carol's password"):
                 await acc.acknowledge({"name": "carol", "reason": "checked"}, ADMIN)
             second = Caller(os_user="erin", uid=1005, account="admin2", roles=("admin",))
+            await writer.run(lambda c: people.add_account(c.db, "admin2", "the-second-admins-pw", ["admin"], None,
+                                                          by="root (init-admin)", reason="r", now_us=clock.now_us()))
             assert (await acc.acknowledge({"name": "carol", "reason": "application checked"}, second))["cleared"]
             assert "account_opened:carol" not in await open_alarms(writer)
         finally:

@@ -38,7 +38,7 @@ EXPECTED = {
     "inspect.countersign": {P},
     "live.view": {V, C, P},                # R4.5: head of office, those authorised, maintenance staff
     "account.live": {AD},                  # live view given per person (design/0108)
-    "account.acknowledge": {AD},           # a second admin vouches for an opening (issue 45)
+    "account.acknowledge": {AD, P},        # someone but the opener vouches for an opening (issues 45, 74)
     "playback.start": {C},                 # recorded footage only through a grant a custodian uses
     "export.run": {C},
     "node.enrol": {AD},

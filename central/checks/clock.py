@@ -32,7 +32,8 @@ def sample_of(body: Any, sent_us: int | None, received_us: int, public_key: str 
     if not 0 <= received_us - sent_us <= ASK_LIFE_US or body.get("at_us") != sent_us:
         return None
     node_us, mono, boot, sig = body.get("node_us"), body.get("mono_us"), body.get("boot"), body.get("sig")
-    if not _int(node_us) or (mono is not None and not _int(mono)) or not isinstance(sig, str):
+    if not isinstance(node_us, int) or not _int(node_us) or (mono is not None and not _int(mono)) or not isinstance(
+            sig, str):
         return None
     try:
         key = nodekey.load_public(public_key)

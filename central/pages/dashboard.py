@@ -169,7 +169,9 @@ class Dashboard:
         if not want or not hmac.compare_digest(str(form.get("csrf", "")), want):
             return await self.login_page(request, self.sp._("This form is out of date: log in again."))
         user, password = str(form.get("user", ""))[:64], str(form.get("password", ""))[:1024]
-        if self.sessions.door.begin(user, address, began / 1e6) is not None:   # failures only (issue 56)
+        mark = str(request.cookies.get(login.MARK_COOKIE, ""))[:64] or secrets.token_urlsafe(24)
+        device = login.device_of(mark)   # this browser's known path past the account's ceiling (issue 74)
+        if self.sessions.door.begin(user, address, began / 1e6, device) is not None:   # failures only (issue 56)
             return await self.login_page(request, self.sp._("Too many failed logins for this account from this "
                                                             "address: wait five minutes."))
         role, stored = self.accounts.get(user, ("", login.dummy_hash()))  # the same work if unknown
@@ -181,7 +183,10 @@ class Dashboard:
             return await self.login_page(request, self.sp._("Many logins are being checked just now: try again "
                                                             "in a minute."))
         finally:
-            self.sessions.door.end(user, address, ok, now_us() / 1e6)
+            failures = self.sessions.door.end(user, address, ok, now_us() / 1e6, device)
+        if ok is False and failures == login.FAILURES_AN_HOUR:   # failures, not refusals (issue 74)
+            log.error("dashboard: %d wrong passwords for %r within an hour: someone may be guessing its password",
+                      failures, user)
         if not ok:
             log.warning("dashboard: failed login for %r from %s", user, address)
             return await self.login_page(request, self.sp._("Wrong account or password."))
@@ -189,6 +194,8 @@ class Dashboard:
         log.info("dashboard: %s (%s) logged in from %s", user, role, address)
         token = self.sessions.open(user, role, now_us())
         resp = web.Response(status=303, headers={**HEADERS, "Location": "/"})
+        resp.set_cookie(login.MARK_COOKIE, mark, httponly=True, secure=self.cfg.dashboard.tls_cert_file is not None,
+                        samesite="Strict", path="/", max_age=int(self.sessions.door.known_s))
         resp.set_cookie(COOKIE, token, httponly=True, secure=self.cfg.dashboard.tls_cert_file is not None, samesite="Strict",
                         path="/")
         return resp

@@ -66,7 +66,9 @@ class Filters(NamedTuple):
 
 
 VERDICTS = {"ok": N_("within the rules"), "early": N_("destroyed early"),
-            "min_breached": N_("minimum retention not kept"), UNJUDGED: N_("judged per camera-day only")}
+            "min_breached": N_("minimum retention not kept"), UNJUDGED: N_("judged per camera-day only"),
+            "kept_past_maximum": N_("kept past its maximum"),  # issue 73, design/0310: on intervals
+            "unverified": N_("cannot be verified (a bound is missing)")}
 
 
 def _where(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters) -> tuple[str, list[Any]]:

@@ -26,8 +26,8 @@ from central.verifier.handlers import handler_of
 from central.verifier.verifier_gaps import Ask, Gaps
 from central.verifier.verifier_kinds import MessageKinds, day_of, judge_in_store
 from central.store.store import Store
-from central.i18n import N_
 from mqtt import kinds
+from central.i18n import N_
 from storage.msg import Msg
 
 log = logging.getLogger("edged.central")
@@ -36,6 +36,8 @@ PAGE = 20_000  # messages of one node per pass
 RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
 VERIFIED_ROWS = 500  # messages marked verified by one statement
 BUFFERED = (kinds.RETENTION.name, kinds.AUDIT.name, kinds.FOOTAGE.name)  # checks written through the pass's Evidence only
+NODES_WORD = tuple(k.name for k in kinds.DURABLE_KINDS if k is not kinds.AUDIT)  # unsigned: the node's word only
+# while its key stands (audit records and heads are checked against it in their own handler)
 WATCH_EVERY_US = 3_600_000_000  # the retention watch (footage kept past its maximum) runs this often, on the office's clock
 WATCH_CHUNK = 200  # nodes a transaction of the watch
 CHUNK_S = 0.1  # the longest one verification transaction runs: the nodes rows it updated stay locked till then, and ingest upserts them
@@ -267,6 +269,12 @@ class Verifier(MessageKinds, Gaps):
         if (kind == "audit" and isinstance(body, dict) and body.get("action") in verify.ACCESS_ACTIONS
                 and not ev.judges(body)):
             ev.flush(("audit",))  # judging this access reads the records before it from the store
+        st = self._revoked() if kind in NODES_WORD else None
+        if st is not None:  # under a key the office had revoked when it came: never the node's record (issue 73)
+            self._finding(keystanding.revoked_message(Msg(N_("{kind} message {seq}"), kind=kind, seq=seq),
+                                                      f"{kind}:{seq}", body.get("ts_us") if isinstance(body, dict)
+                                                      else None, st))
+            return
         mark, head = ev.mark(), self.head
         saved = kind not in BUFFERED
         if saved:

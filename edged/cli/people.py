@@ -149,6 +149,9 @@ def cmd_account(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         a = call(ctx.socket, f"account.{args.acct_cmd}", {"name": args.name, "reason": args.reason})
         said = {"revoke": _("account {name} revoked; the row stays on record and its sessions ended"),
                 "acknowledge": _("{name}: the opening or reset is acknowledged; its alarm is cleared")}
+        if args.acct_cmd == "acknowledge" and not a.get("cleared"):   # a one-time password still (issue 74)
+            return a, _("{name}: vouched for; its alarm stays until the holder has chosen their own password").format(
+                name=a["name"])
         return a, said[args.acct_cmd].format(name=a["name"])
     if args.acct_cmd == "sign" and args.on_paper:   # the admin records the paper (design/0260)
         if args.action != "opened" or not args.signed_by:

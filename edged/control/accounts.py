@@ -27,10 +27,10 @@ from edged.documents.pages import ACTIONS, account_boxes
 from edged.rules.applications import waiting_signatures
 from edged.i18n import Msg, N_, _
 from storage import audit
-from storage.people import accounts, sessions
+from storage.people import accounts, sessions, vouching
 from storage import alarms as alarm_table
 from storage.alarm_kinds import ACCOUNT_LOCKED, ACCOUNT_OPENED, PASSWORD_RESET
-from storage.catalog import CatalogWriter
+from storage.catalog import Catalog, CatalogWriter
 from storage.time.clock import SYSTEM, Clock
 
 
@@ -113,8 +113,11 @@ class AccountOps(Operations):
             _("password not changed"))
         if self.alarms is not None:
             await self.alarms.clear(ACCOUNT_LOCKED.key(name))
-            if own:   # an opening stays until a second person acknowledges the holder (issue 56)
+            if own:   # an opening stays until a second person acknowledges the holder (issue 56) ...
                 await self.alarms.clear(PASSWORD_RESET.key(name))
+                if await self.writer.run(lambda c: vouching.is_vouched(
+                        (accounts.account(c.db, name) or {}).get("events", []), True)):
+                    await self.alarms.clear(ACCOUNT_OPENED.key(name))   # ... who did so already (issue 74)
             else:
                 await self.alarms.raise_(PASSWORD_RESET,
                                          Msg(N_("{admin} (admin) set the password of {name}: {reason}"),
@@ -148,10 +151,12 @@ class AccountOps(Operations):
 
     @op("account.acknowledge")
     async def acknowledge(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        """A second admin vouches for an account opened or reset by another (issue 45, R4.4): its
+        """Someone vouches for an account opened or reset by an admin (issue 45, R4.4): its
         `account_opened` / `password_reset` alarm is cleared on the record. Never by the admin who
-        set the password, nor by the holder: a reset's alarm stays until the holder's own change or
-        another admin's word, an opening's until another admin's word (issue 56)."""
+        set the password, nor by the holder (issue 56); only by root on the box (no account) or an
+        admin or approver whose own opening was vouched for, so one admin's own accounts never vouch
+        for each other, and an approver's account logs in only once vouched for (issue 74,
+        storage/people/vouching.py)."""
         name, reason = text(args, "name"), text(args, "reason")
         if name == caller.account:
             raise RequestError(_("not acknowledged: another admin acknowledges {name}, never its holder").format(
@@ -164,16 +169,46 @@ class AccountOps(Operations):
             raise RequestError(_("not acknowledged: {name} has no account opened or password reset waiting for "
                                  "it").format(name=name))
         setters = {json.loads(a["detail"] or "{}").get("by") for a in open_}
-        if caller.account in setters:
-            raise RequestError(_("not acknowledged: {admin} set {name}'s password; another admin acknowledges "
-                                 "it (separation of duties)").format(admin=caller.account, name=name))
-        for a in open_:
+        await self._may_vouch(name, {str(s) for s in setters if s}, caller)
+        opening = ACCOUNT_OPENED.key(name) in {a["key"] for a in open_}
+        row = await self.writer.run(lambda c: accounts.account_row(c.db, name))
+        # a one-time password not yet changed: its alarm names the doors it may not be used from
+        # first (design/0064), so it stays until the holder's own change, which clears it (issue 74)
+        keep = bool(row and row.get("must_change"))
+        for a in [] if keep else open_:
             if self.alarms is not None:
                 await self.alarms.clear(a["key"])
-        await self.writer.run(lambda c: audit.append(c.db, str(caller), "account.acknowledge", {
-            "account": name, "reason": reason, "alarms": sorted(a["key"] for a in open_),
-            "set_by": sorted(str(x) for x in setters)}))
-        return {"name": name, "cleared": sorted(a["key"] for a in open_)}
+
+        def record(c: Catalog) -> None:
+            audit.append(c.db, str(caller), "account.acknowledge", {
+                "account": name, "reason": reason, "alarms": sorted(a["key"] for a in open_),
+                "set_by": sorted(str(x) for x in setters)})
+            if opening:   # in the account's history too (issue 74)
+                accounts.vouched(c.db, name, by=str(caller), reason=reason, now_us=self.clock.now_us())
+        await self.writer.run(record)
+        return {"name": name, "cleared": [] if keep else sorted(a["key"] for a in open_), "vouched": opening}
+
+    async def _may_vouch(self, name: str, setters: set[str], caller: Caller) -> None:
+        root = caller.account is None and caller.uid == 0
+        events: list[dict[str, Any]] = []
+        open_ = False
+        if caller.account is not None:
+            me = caller.account
+            events, open_ = await self.writer.run(lambda c: (
+                (accounts.account(c.db, me) or {}).get("events", []), accounts.opening_open(c.db, me)))
+        why = vouching.voucher_refusal(name, setters, caller.account, root=root, voucher_events=events,
+                                       voucher_open=open_)
+        if why == vouching.SETTER:
+            raise RequestError(_("not acknowledged: {admin} set {name}'s password; another admin acknowledges "
+                                 "it (separation of duties)").format(admin=caller.account, name=name))
+        if why == vouching.UNVOUCHED:
+            raise RequestError(_("not acknowledged: nobody has vouched for {admin}'s own account yet; an account "
+                                 "an admin opened vouches for others only once root on the box (sudo edgectl "
+                                 "account acknowledge {admin}) or a vouched admin or approver has vouched for it"
+                                 ).format(admin=caller.account))
+        if why is not None:
+            raise RequestError(_("not acknowledged: another admin acknowledges {name}, never its holder").format(
+                name=name))
 
     @op("account.sign")
     async def sign(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:

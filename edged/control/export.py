@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -32,7 +33,7 @@ from edged.documents.export_readme import readme_text
 from edged.i18n import _, speaking, zone
 from edged.rules import retrieval as rq
 from edged.rules.persons import names_of
-from edged.rules.redaction import REDACTED, redacted_kinds
+from edged.rules.redaction import REDACTED, redacted_kinds, staged_read_refusal
 from edged.rules.roles import Actor
 from storage import audit
 from storage.keys import nodecert, nodekey
@@ -44,6 +45,7 @@ from storage.export.worker import run_clips, run_signing
 from storage.catalog import Catalog, CatalogWriter
 from storage.disk.fsutil import private_dir
 from storage.retention.run import InUse
+from storage.redact import job as redact_jobs
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +186,15 @@ class ExportOps(Operations):
         folder = Path(row["out_dir"])
         if name != Path(name).name or name.startswith(".") or offset < 0:
             raise RequestError(_("no file {name!r} in export {id}").format(name=name, id=export_id))
+        detail = row["detail"] if isinstance(row["detail"], dict) else json.loads(row["detail"] or "{}")
+        if detail.get("redacted"):   # nothing but the redacted copy leaves for a citizen (issue 74)
+            door = audit.DOOR.get() or {}
+            done = await asyncio.to_thread(redact_jobs.released, folder)
+            why = staged_read_refusal(detail, name, via=door.get("via"), released=done)
+            if why is not None:
+                await self.writer.run(lambda c: audit.append(c.db, str(caller), "export.refused", {
+                    "export": export_id, "file": name, "why": "staged for a redacted copy"}))
+                raise RequestError(why.format(id=export_id))
         piece = await read_piece(folder, name, offset, export_id)
         if offset == 0:  # each file taken from the box is on the record once per copy made (R7)
             await self.writer.run(lambda c: audit.append(c.db, str(caller), "export.read", {

@@ -40,7 +40,7 @@ from storage.export import c2pa_claim
 from storage.keys import nodecert, nodekey
 from storage.people import retrieval_store
 from storage.redact import job as jobs
-from storage.redact.plan import MODES
+from storage.redact.plan import COVERED, MODES
 from storage.redact.worker import run_job
 
 STEPS = {"faces": ("detect", "render"), "everything": ("follow", "render")}   # a clip's steps (storage/redact/job.py)
@@ -210,12 +210,18 @@ class RedactOps(Operations):
             raise
         except Exception as exc:  # noqa: BLE001 - any failure is recorded; the job goes on when asked again
             why = str(exc) or type(exc).__name__
+            refused = COVERED in why   # the applicant's region over most of the picture (issue 74)
             await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_FAILED, {
-                "export": export_id, "mode": mode, "why": why}))
+                "export": export_id, "mode": mode, "why": why, **({"refused": True} if refused else {})}))
+            if refused:
+                raise RequestError(_("the redacted copy was refused, nothing was made: the applicant's region "
+                                     "covers most of the picture, so the copy would hide nobody ({why}). Mark a "
+                                     "box around the applicant alone").format(why=why)) from None
             raise RequestError(_("the redacted copy failed: {why}. Ask again to go on where it stopped").format(
                 why=why)) from None
         summary = [{"file": name, **{k: m.get(k) for k in ("sha256", "bytes", "original_sha256", "frames", "masks",
                                                             "frames_filled_whole", "faces_followed")},
+                    **({"least_hidden": m["least_hidden"]} if "least_hidden" in m else {}),   # issue 74
                     # how the applicant's region was found: frames of each, moments to check (design/0285, 0326)
                     **{k: m[k] for k in ("applicant_followed", "applicant_check", "to_check", "strangers_inside")
                        if k in m},

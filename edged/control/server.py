@@ -216,7 +216,7 @@ class ControlServer:
                 caller.cameras = None if session["cameras"] is None else tuple(session["cameras"])
                 caller.expires_us = session.get("expires_us")
                 caller.must_change = bool(session.get("must_change"))
-            elif not (uid == 0 and op in roles.ROOT_READS):  # root may ask how the box is doing
+            elif not (uid == 0 and op in roles.ROOT_READS | roles.ROOT_ACTS):  # root may ask how the box is doing
                 return {"ok": False, "error": _(NOT_LOGGED_IN), "code": "auth"}
         return await perform(self.handlers, op, args, caller)
 

@@ -13,6 +13,7 @@ from typing import Any
 from edged import people, pools
 from edged.people import policy_of, unsigned_gate
 from edged.rules.applications import not_signed_words
+from edged.rules.persons import not_vouched_words
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.control.operation import Operations, op, text, write_refusing
@@ -91,6 +92,8 @@ class SessionOps(Operations):
                 self.writer, name, password, now_us=self.clock.now_us, via=via, policy=self.policy,
                 run_slow=pools.LOGINS.run, record=written, unsigned=self.unsigned, count_failures=False,
                 record_extra={"left_out_before": left_out} if written and left_out else None)
+        except sessions.NotVouched as exc:   # issue 74: an approver's account nobody vouched for
+            raise RequestError(not_vouched_words(exc.name)) from None
         except sessions.NotSigned as exc:
             raise hinted(RequestError(not_signed_words(exc.name, exc.pending, self.titles)),
                          "[accounts] signed_to_log_in; edgectl account sign") from None

@@ -86,3 +86,10 @@ def _box_user(who: str) -> str | None:
 def people(names: Names, who: Iterable[str]) -> str:
     """Several people (a grant's approvers), each as `person` shows them."""
     return "、".join(person(names, w) for w in who) or "-"
+
+
+def not_vouched_words(name: str) -> str:
+    """Why an approver's account cannot log in yet (issue 74, storage/people/vouching.py)."""
+    return _("login refused: {name} is an approver's account, and nobody but the admin who opened it has vouched "
+             "for it yet; root on the box (sudo edgectl account acknowledge {name} --reason ...) or another "
+             "admin or approver vouches for it first").format(name=name)

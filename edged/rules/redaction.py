@@ -122,3 +122,20 @@ def redacted_refusal(grant: Mapping[str, Any], *, mode: str, redacted: bool) -> 
     if not redacted and mode == REDACTED:
         return _("grant {id} is not one for a redacted copy").format(id=grant["id"])
     return None
+
+
+def staged_read_refusal(detail: Mapping[str, Any], name: str, *, via: str | None, released: bool) -> str | None:
+    """Why a file of an export may not be read (`export.read`), or None (issue 74, design/0321). An
+    export staged for a citizen's redacted copy (its detail says "redacted") never leaves the box:
+    only its clips are read, one piece at a time, to the desk's scrub view where the custodian marks
+    the applicant, and only until the copy is released; never its signed manifest, signature, key
+    or certificates, and nothing through edgectl. What leaves is the redacted copy (`redact.read`)."""
+    if not detail.get("redacted"):
+        return None
+    clips = {str(c.get("file")) for c in detail.get("clips", []) if isinstance(c, Mapping)}
+    if via != "desk" or name not in clips:
+        return _("export {id} is staged for a citizen's redacted copy and never leaves the box; only the "
+                 "redacted copy does (edgectl redact, or the request's page at the desk)")
+    if released:
+        return _("the redacted copy of export {id} was released; its original is not shown any more")
+    return None

@@ -33,6 +33,10 @@ ROOT_READS = frozenset({"status", "cameras", "alarms", "retention", "audit.verif
                         "hold.list", "hold.show", "maintenance.list", "inspect.list", "inspect.show", "flags.list",
                         "time.status"})
 
+# Root on the box may also vouch for an account an admin opened (issue 74, storage/people/vouching.py):
+# root is trusted (it opened the first admin), and no admin's own accounts vouch for each other.
+ROOT_ACTS = frozenset({"account.acknowledge"})
+
 # The operations that change no record (reports, lists, the registers, one's own session and
 # password): the only ones the ethics office (the auditor) may run, R7 (tests/test_roles.py holds
 # every op of MATRIX to it).
@@ -73,7 +77,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "account.passwd": _ANY,                       # own password; another's needs the sub-right
     "account.passwd.other": frozenset({ADMIN}),
     "account.revoke": frozenset({ADMIN}),
-    "account.acknowledge": frozenset({ADMIN}),   # a second admin vouches for an account another opened
+    "account.acknowledge": frozenset({ADMIN, APPROVER}),   # someone else vouches for an account an admin opened (issue 74)
     # live view is a permission of its own, given per person by an admin (001 §15, 002 §7;
     # design/0108): "live.view" below is the roles that may hold it, the account's `live` the grant
     "account.live": frozenset({ADMIN}),

@@ -10,7 +10,10 @@ Per account besides (issue 45), a bucket of its own across every address (`ACCOU
 attacker with many addresses still tries one account's password only so fast; past `alarm_after`
 tries refused in a row the account's `password_guessed` alarm rises (the edge raises it). Only
 failures spend it (storage/people/doors.AccountDoor, issue 56, design/0185), so a correct password
-always gets through however many addresses guess wrong.
+always gets through however many addresses guess wrong. Issue 74 (design/0320): at most `PER_HOUR`
+checks an hour for one account from paths not known to be its owner's (an address or a browser's
+mark that logged in right lately), and `FAILURES_AN_HOUR` wrong passwords in an hour raise the alarm
+as well, refused or not.
 
 Globally, at most `records_per_min` failed logins are written per minute (catalog and MQTT
 outbox: the footage disk); the rest are counted and written as one summary record, so a flood
@@ -32,6 +35,8 @@ class Limits:
 
 ACCOUNT_LIMITS = Limits(burst=10, refill_s=30.0)
 ALARM_AFTER = 20   # tries refused for one account before its alarm
+PER_HOUR = 60      # wrong passwords checked an hour for one account, every address together (issue 74) ...
+FAILURES_AN_HOUR = 20   # ... and the number of them that raises its alarm, refused or not
 
 
 @dataclass(slots=True)

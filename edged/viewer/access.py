@@ -23,6 +23,7 @@ from storage.time.clock import SYSTEM, Clock
 
 AuthError = accounts.AuthError
 NotSigned = sessions.NotSigned
+NotVouched = sessions.NotVouched
 LOGGED_OUT = sessions.LOGGED_OUT   # (the class below has a method named `sessions`)
 GrantError = retrieval_store.GrantError
 VIA = "viewer"

@@ -14,6 +14,7 @@ from typing import Any
 
 STATIC = Path(__file__).with_name("static")
 COOKIE = "edged_viewer"
+DEVICE_COOKIE = "edged_known"   # the browser's mark: the owner's known path past the login ceiling (design/0320)
 LOGIN_BODY_MAX = 4096     # a name of at most 32 characters and a password
 
 HEADERS = {

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import hashlib
 import logging
+import secrets
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -29,14 +31,14 @@ from edged.alarms import Alarms
 from edged.i18n import N_, Msg, _, normalise, set_language
 from edged.rules import audit_words as aw
 from edged.rules import retrieval
-from edged.rules.persons import names_of, person
+from edged.rules.persons import names_of, not_vouched_words, person
 from edged.rules.roles import in_scope
 from edged.viewer import rules
-from edged.viewer.access import Access, AuthError, GrantError, NotSigned
+from edged.viewer.access import Access, AuthError, GrantError, NotSigned, NotVouched
 from edged.guard import ConnectionGuard
-from edged.viewer.http import COOKIE, HEADERS, LOGIN_BODY_MAX, STATIC, LoginRefused, allowed_hosts, door_of
+from edged.viewer.http import COOKIE, DEVICE_COOKIE, HEADERS, LOGIN_BODY_MAX, STATIC, LoginRefused, allowed_hosts, door_of
 from edged.viewer.texts import page_html
-from edged.rules.throttle import ACCOUNT_LIMITS, ALARM_AFTER, LoginThrottle
+from edged.rules.throttle import ACCOUNT_LIMITS, ALARM_AFTER, FAILURES_AN_HOUR, PER_HOUR, LoginThrottle
 from storage.people.doors import AccountDoor
 from storage.alarm_kinds import PASSWORD_GUESSED
 from storage.people.sessions import IDLE
@@ -66,6 +68,12 @@ PAGES = {"/login": "login.html", "/live": "live.html", "/grid": "grid.html", "/p
 ASSETS = ("viewer.js", "viewer.css", "grid.js", "desk.js", "scrub.js")
 
 
+def _mark_of(request: web.Request) -> str:
+    """The browser's mark (set at a login; the door keeps its digest, never the mark), "" without one."""
+    cookies = getattr(request, "cookies", None) or {}
+    return str(cookies.get(DEVICE_COOKIE, ""))[:64]
+
+
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
@@ -88,7 +96,8 @@ class Viewer:
         self.url = ""
         self.guard = ConnectionGuard()
         self.throttle = LoginThrottle()
-        self.account_door = AccountDoor(ACCOUNT_LIMITS.burst, ACCOUNT_LIMITS.refill_s)   # failures only (issues 45, 56)
+        self.account_door = AccountDoor(ACCOUNT_LIMITS.burst, ACCOUNT_LIMITS.refill_s,   # failures only (issues 45, 56)
+                                        per_hour=PER_HOUR)                                # a ceiling an hour (issue 74)
         self.refused_in_a_row: dict[str, int] = {}              # account -> tries refused by its bucket
         self.alarms = alarms
         self.refusals: Coalescer[tuple[str, str, str]] = Coalescer()   # repeated refusals: one record per session per minute (design/0062)
@@ -304,19 +313,26 @@ class Viewer:
         if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
             raise LoginRefused(400, _("type your account name and password"))
         account = name[:64].lower()
-        await self._account_bucket(account, client)
+        mark = _mark_of(request) or secrets.token_urlsafe(24)
+        device = hashlib.sha256(mark.encode()).hexdigest()
+        await self._account_bucket(account, client, device)
         written, left_out = self.throttle.record_failure(self.clock.monotonic())
         right: bool | None = False
+        own = False   # the holder's own password: a one-time one never makes its path known (design/0320)
         try:
             async with self.checks:
                 s = await self.access.login(name, password, client=client, record=written,
                                             record_extra={"left_out_before": left_out} if left_out else None,
                                             allow_one_time=allow_one_time)
-            right = True
+            right, own = True, not s.get("must_change")
         except NotSigned as exc:   # the password was right: say which boxes wait for whom (design/0113)
             right = True
             self.throttle.unused(written, left_out)
             raise LoginRefused(403, not_signed_words(exc.name, exc.pending, self.cfg.policy.titles)) from None
+        except NotVouched as exc:   # the password was right: an approver's account nobody vouched for (issue 74)
+            right = True
+            self.throttle.unused(written, left_out)
+            raise LoginRefused(403, not_vouched_words(exc.name)) from None
         except AuthError:
             log.warning("viewer: failed login from %s", client)
             raise LoginRefused(403, _(GENERIC_LOGIN_ERROR)) from None
@@ -325,18 +341,30 @@ class Viewer:
             self.throttle.unused(written, left_out)
             raise LoginRefused(429, str(exc)) from None
         finally:
-            self.account_door.end(account, client, right, self.clock.monotonic())
+            failures = self.account_door.end(account, client, right, self.clock.monotonic(), device, know=own)
+            if right is False:
+                await self._failures_alarm(account, failures)
         self.throttle.unused(written, left_out)
         self.throttle.succeeded(client, self.clock.monotonic())
         self.refused_in_a_row.pop(account, None)
         self.last_seen[s["token"]] = self.clock.now_us()
-        return s
+        return {**s, "mark": mark}
 
-    async def _account_bucket(self, account: str, client: str) -> None:
+    async def _failures_alarm(self, account: str, failures: int) -> None:
+        """The account's `password_guessed` alarm once FAILURES_AN_HOUR wrong passwords were checked
+        in an hour, whatever the addresses (issue 74: refusals alone never counted a spread guess)."""
+        if failures == FAILURES_AN_HOUR and self.alarms is not None:
+            await self.alarms.raise_(PASSWORD_GUESSED, Msg(N_(
+                "{n} wrong passwords for {name} were checked from the web within an hour: someone may be guessing "
+                "its password"), n=failures, name=account), {"account": account, "failures": failures},
+                about=account)
+
+    async def _account_bucket(self, account: str, client: str, device: str = "") -> None:
         """One account's tries, from every address together (issue 45): slowed past its bucket, an
         alarm once ALARM_AFTER tries were refused in a row; never a lock of the account, and only
-        failures spend it (issue 56: edged/rules/throttle.AccountDoor)."""
-        wait = self.account_door.begin(account, client, self.clock.monotonic())
+        failures spend it (issue 56: edged/rules/throttle.AccountDoor); at most a ceiling an hour
+        but from the owner's known paths (issue 74, design/0320)."""
+        wait = self.account_door.begin(account, client, self.clock.monotonic(), device)
         if wait is None:
             return
         n = self.refused_in_a_row[account] = self.refused_in_a_row.get(account, 0) + 1
@@ -350,6 +378,10 @@ class Viewer:
             s=f"{wait:.0f}"), int(wait) + 1)
 
     def set_session_cookie(self, response: web.StreamResponse, s: dict[str, Any]) -> None:
+        """The session's cookie, and the browser's mark (a random name this browser keeps, never the
+        session): the owner's known path while her account is guessed at (design/0320)."""
+        response.set_cookie(DEVICE_COOKIE, s.get("mark") or secrets.token_urlsafe(24), httponly=True, samesite="Strict", path="/",
+                            secure=self.vcfg.tls_cert is not None, max_age=int(self.account_door.known_s))
         response.set_cookie(COOKIE, s["token"], httponly=True, samesite="Strict", path="/",
                             secure=self.vcfg.tls_cert is not None,
                             max_age=max(1, (s["expires_us"] - self.clock.now_us()) // 1_000_000))

@@ -148,6 +148,18 @@ def account_row(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None:
 ONE_TIME_ALARMS = (ACCOUNT_OPENED, PASSWORD_RESET)  # a reset open until the holder's change, an opening until a second admin's word (design/0064, issue 56)
 
 
+def opening_open(db: sqlite_utils.Database, name: str) -> bool:
+    """Whether the account's `account_opened` alarm is still open: nobody but its opener has vouched
+    for it (issue 74, storage/people/vouching.py)."""
+    return next(db.query("SELECT 1 AS one FROM alarms WHERE key = ? AND cleared_us IS NULL",
+                         [ACCOUNT_OPENED.key(name)]), None) is not None
+
+
+def vouched(db: sqlite_utils.Database, name: str, *, by: str, reason: str, now_us: int) -> None:
+    """A voucher vouched for the account's opening: a `vouched` event in its history."""
+    _event(db, name, "vouched", by, reason, now_us)
+
+
 SETTER_DOORS_US = 24 * 3600 * 1_000_000   # the setter's own doors of this long before a first use (issue 56)
 _EDGECTL = re.compile(r"edgectl \(os: (.+)\)")
 

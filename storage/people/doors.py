@@ -8,6 +8,13 @@ left, an address that has not failed against it lately (the owner at her own PC)
 and an address that has is refused. So a correct password always gets through however many
 addresses guess wrong, and each guessing address is held once it has failed.
 
+Besides (issue 74, design/0320): a ceiling of `per_hour` checks an hour for one account, every
+address together, so that a guesser with many addresses (each checked once per hold) is held to it
+too; past it only the owner's known paths are checked: an address, or a browser's `device` mark,
+that logged in right to this account in the last `known_s` (at most `known_max` of them), each
+still held once it fails. `end` answers the account's failures in the last hour, for the alarm
+that counts failures, not refusals.
+
 `FairShare`: the password checks under way at once, with a share per address: an address runs at
 most `share` checks and waits for at most `share` more; the next free place goes to the address
 that waited longest, or first to one that logged in right lately, so a flood from many addresses
@@ -27,30 +34,56 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
+HOUR = 3600.0
+
+
 @dataclass(slots=True)
 class AccountDoor:
     burst: int = 10             # failures an account takes at once, every address together
     refill_s: float = 30.0      # then one more per this long
     hold_s: float = 300.0       # an address that failed against an account out of tokens waits this
     max_pairs: int = 10_000     # (account, address) pairs remembered; the oldest are forgotten
+    per_hour: int = 60          # checks an account takes an hour from paths not known to be its owner's
+    known_s: float = 12 * HOUR  # a path that logged in right this long ago is the owner's known path ...
+    known_max: int = 8          # ... the newest this many per account (an address and a mark a login)
     tokens: dict[str, tuple[float, float]] = field(default_factory=dict)   # account -> (tokens, at)
     failed_at: dict[tuple[str, str], float] = field(default_factory=dict)  # (account, address) -> last failure
     took: dict[tuple[str, str], int] = field(default_factory=dict)         # checks under way that took a token
+    checks: dict[str, deque[float]] = field(default_factory=dict)          # account -> its checks not right, an hour
+    known: dict[str, dict[str, float]] = field(default_factory=dict)       # account -> {path: last right login}
 
     def _tokens(self, account: str, now: float) -> float:
         tokens, at = self.tokens.get(account, (float(self.burst), now))
         return min(float(self.burst), tokens + max(0.0, now - at) / self.refill_s)
 
-    def begin(self, account: str, address: str, now: float) -> float | None:
+    def _hour(self, account: str, now: float) -> deque[float]:
+        times = self.checks.get(account)
+        if times is None:
+            if len(self.checks) >= self.max_pairs:
+                for quiet in [a for a, ts in self.checks.items() if not ts or now - ts[-1] >= HOUR]:
+                    del self.checks[quiet]
+            times = self.checks[account] = deque()
+        while times and now - times[0] >= HOUR:
+            times.popleft()
+        return times
+
+    def is_known(self, account: str, address: str, now: float, device: str = "") -> bool:
+        """The owner's known path: this address, or this browser's mark, logged in right lately."""
+        paths = self.known.get(account, {})
+        return any(now - paths.get(p, -self.known_s) < self.known_s for p in _paths(address, device))
+
+    def begin(self, account: str, address: str, now: float, device: str = "") -> float | None:
         """Before the password check: None (check it) or the seconds to wait."""
-        key, tokens = (account, address), self._tokens(account, now)
+        key, tokens, hour = (account, address), self._tokens(account, now), self._hour(account, now)
+        last = self.failed_at.get(key)
+        held = last is not None and now - last < self.hold_s
+        if len(hour) >= self.per_hour and (held or not self.is_known(account, address, now, device)):
+            return max(hour[0] + HOUR - now if not held else 0.0, self.hold_s - (now - last) if last is not None else 0.0)
         if tokens >= 1:
             self.tokens[account] = (tokens - 1, now)
             self.took[key] = self.took.get(key, 0) + 1
-        else:
-            last = self.failed_at.get(key)
-            if last is not None and now - last < self.hold_s:
-                return max((1 - tokens) * self.refill_s, self.hold_s - (now - last))
+        elif held and last is not None:
+            return max((1 - tokens) * self.refill_s, self.hold_s - (now - last))
         if len(self.failed_at) >= self.max_pairs:
             for old in sorted(self.failed_at, key=self.failed_at.__getitem__)[:len(self.failed_at) // 2 or 1]:
                 del self.failed_at[old]
@@ -58,21 +91,44 @@ class AccountDoor:
             for full in [a for a in self.tokens if self._tokens(a, now) >= self.burst]:
                 del self.tokens[full]
         self.failed_at[key] = now   # counted as a failure until it turns out right
+        hour.append(now)
         return None
 
-    def end(self, account: str, address: str, right: bool | None, now: float) -> None:
-        """After the check: a right password gives its token back and clears the address; a wrong
-        one stays counted; one never checked (None: busy) gives the token back, the address's
-        mark stays (refusing it must not clear a hold)."""
+    def end(self, account: str, address: str, right: bool | None, now: float, device: str = "",
+            know: bool = True) -> int:
+        """After the check: a right password gives its token back, clears the address and makes
+        its paths known (`know`: not a one-time password's, which its setter may know); a wrong one stays counted; one never checked (None: busy) gives the token
+        back, the address's mark stays (refusing it must not clear a hold). The account's checks
+        that were not right in the last hour (its failures, and any still under way)."""
         key = (account, address)
         n = self.took.pop(key, 0)
         if n > 1:
             self.took[key] = n - 1
+        hour = self._hour(account, now)
+        if right is not False and hour:
+            hour.pop()   # the newest stands for this one: only their number counts
         if right:
             self.failed_at.pop(key, None)
+            if know:
+                self._know(account, address, device, now)
         if right is not False:
             if n:
                 self.tokens[account] = (min(float(self.burst), self._tokens(account, now) + 1), now)
+        return len(hour)
+
+    def _know(self, account: str, address: str, device: str, now: float) -> None:
+        if account not in self.known and len(self.known) >= self.max_pairs:
+            self.known.pop(min(self.known, key=lambda a: max(self.known[a].values(), default=0.0)))
+        paths = self.known.setdefault(account, {})
+        for p in _paths(address, device):
+            paths.pop(p, None)
+            paths[p] = now
+        while len(paths) > self.known_max:
+            paths.pop(min(paths, key=paths.__getitem__))
+
+
+def _paths(address: str, device: str) -> tuple[str, ...]:
+    return (f"a:{address}",) + ((f"d:{device}",) if device else ())
 
 
 @dataclass(slots=True)

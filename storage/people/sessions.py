@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from storage.catalog import CatalogWriter
 
 from storage import audit
+from storage.people import vouching
 from storage.people.accounts import (AuthError, Policy, account, account_row, check_password, dummy_hash, is_account_name,
-                              load_policy, token_hash)
+                              load_policy, opening_open, token_hash)
 
 # why a session ended (sessions.end_reason; end_of): the desk says it in words (design/0113)
 LOGGED_OUT, IDLE, PASSWORD, LOCKED, REVOKED, EXPIRED, UNKNOWN = (
@@ -36,6 +37,15 @@ class NotSigned(AuthError):
     def __init__(self, name: str, pending: list[str]):
         super().__init__(f"account {name} waits for the sign-offs of its application: {', '.join(pending)}")
         self.name, self.pending = name, pending  # what is stored for a name that breaks the rule: never the name itself
+
+
+class NotVouched(AuthError):
+    """The password was right, but the account is an approver's that nobody but the admin who opened
+    it has vouched for (issue 74, storage/people/vouching.py)."""
+
+    def __init__(self, name: str):
+        super().__init__(f"account {name} waits until someone other than the admin who opened it vouches for it")
+        self.name = name
 
 
 def _failed(db: sqlite_utils.Database, name: str, via: str, why: str, now_us: int, client: str | None = None,
@@ -132,6 +142,11 @@ def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, v
         with db.atomic():
             failed(name, "application not signed")
         raise NotSigned(name, pending)
+    if vouching.held_for_voucher(json.loads(row["roles"]), (account(db, name) or {}).get("events", []),
+                                 opening_open(db, name)):   # issue 74: no one admin makes an approver's user
+        with db.atomic():
+            failed(name, "opening not vouched for")
+        raise NotVouched(name)
     if row["must_change"] and not allow_one_time:
         with db.atomic():
             failed(name, "one-time password not changed")

@@ -42,8 +42,8 @@ from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
 from storage.redact import derivative, facetrack, inside, media, resume, track
 from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, Pass, input_for, passes_for
-from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, frame_at, hidden_spans, plan_frames,
-                                 summary)
+from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, covered_refusal, frame_at,
+                                 hidden_spans, marks_covered, plan_frames, summary)
 from storage.redact.track import CHECK, HOWS, Follower, clamped, scale_for, to_check, window_for
 
 JOB = "job.json"
@@ -184,17 +184,23 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     strangers: list[list[Box]] | None = None
     try:
         if mode == EVERYTHING and any(m.box is not None for m in marks):
+            marked = marks_covered(marks, (info["width"], info["height"]))
+            if marked is not None:   # the custodian's own mark: refused before the picture is followed
+                raise PlanError(marked)
             found = _followed(folder, job, name, src, marks, info, detector, progress, ran, method)
             followed = [_box(b) if b is not None else None for b in found["boxes"]]
             if "inside" in found:
                 strangers, checks = inside.strangers(_boxes(found["inside"]), followed)
         plans = plan_frames(mode, total, (info["width"], info["height"]), marks, faces, added, followed=followed,
                             faces_on=on_frames, strangers=strangers)
+        covered = covered_refusal(plans, (info["width"], info["height"])) if mode == EVERYTHING else None
+        if covered is not None:   # refused before a frame is rendered (issue 74)
+            raise PlanError(covered)
     except PlanError as exc:
         raise JobError(f"{name}: {exc}") from None
     made = _render(folder, name, src, plans, resume.chunk_frames(rate), progress, total)
     _checked(src, clip["sha256"])  # and the original untouched after
-    result = {**summary(mode, plans, marks, faces, added), "method": method, "original": name,
+    result = {**summary(mode, plans, marks, faces, added, (info["width"], info["height"])), "method": method, "original": name,
               "original_sha256": clip["sha256"], "frames_written": made["frames"],
               "sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
     if found is not None:   # how the applicant's region was found: frames of each, and when to check (never where)

@@ -39,6 +39,8 @@ COAST = 3           # frames a track is held past its last detection and before 
 MATCH_IOU = 0.2     # a detection continues a track when it overlaps the track's predicted box this much
 MAX_GAP = 12        # frames a track may go undetected and still be joined (then interpolated) across
 APPLICANT_INSIDE = 0.5  # the face most inside the applicant's region, at least this share, is theirs
+MOST_KEPT = 0.5     # an applicant's region over this share of the picture hides too little: refused (issue 74)
+COVERED = "the applicant's region covers"   # the refusal's words, as the worker's error carries them
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,32 @@ def applicants_face(faces: Sequence[Box], keep: Box | None) -> int | None:
     return best if share >= APPLICANT_INSIDE else None
 
 
+def kept_share(keep: Box | None, size: tuple[int, int]) -> float:
+    """The share of a `size` picture a frame's kept region shows (0.0: nothing kept)."""
+    width, height = size
+    box = clamp(keep, width, height) if keep is not None else None
+    return box[2] * box[3] / (width * height) if box is not None and width > 0 and height > 0 else 0.0
+
+
+def covered_refusal(plans: Sequence[FramePlan], size: tuple[int, int], most: float = MOST_KEPT) -> str | None:
+    """Why a copy hiding everything but the applicant is refused, or None (issue 74, design/0321): on
+    some frame the applicant's region (as marked and followed) shows more than `most` of the
+    picture, so the copy hides little or nobody (the whole picture marked: nothing hidden at all)."""
+    return _covered(((kept_share(p.keep, size), f) for f, p in enumerate(plans) if p.fill_all), most)
+
+
+def marks_covered(marks: Sequence[Mark], size: tuple[int, int], most: float = MOST_KEPT) -> str | None:
+    """`covered_refusal` of the custodian's own marks: asked before the picture is followed."""
+    return _covered(((kept_share(m.box, size), m.frame) for m in marks if m.box is not None), most)
+
+
+def _covered(shares: Iterable[tuple[float, int]], most: float) -> str | None:
+    share, frame = max(shares, default=(0.0, 0))
+    if share <= most:
+        return None
+    return f"{COVERED} {share:.0%} of the picture on frame {frame}, more than {most:.0%}"
+
+
 def plan_frames(mode: str, frames: int, size: tuple[int, int], marks: Sequence[Mark],
                 detections: dict[int, list[Box]] | None = None,
                 added: dict[int, list[Box]] | None = None, coast: int = COAST,
@@ -282,10 +310,16 @@ def hidden_spans(spans: Sequence[tuple[float, float, Box]], rate: Fraction, fram
 
 
 def summary(mode: str, plans: Sequence[FramePlan], marks: Sequence[Mark], detections: dict[int, list[Box]] | None,
-            added: dict[int, list[Box]] | None) -> dict[str, object]:
-    """What a redacted copy's manifest says was hidden: counts and method, never a face or a box."""
+            added: dict[int, list[Box]] | None, size: tuple[int, int] | None = None) -> dict[str, object]:
+    """What a redacted copy's manifest says was hidden: counts and method, never a face or a box.
+    `frames_filled_whole`: frames filled but for the applicant's region where that region left
+    something hidden (issue 74: a region over the whole picture hides nothing and is not counted);
+    `least_hidden`: with `size`, the least share of the picture hidden on such a frame."""
+    filled = [p for p in plans if p.fill_all and (size is None or kept_share(p.keep, size) < 1.0)]
     return {"mode": mode, "fill": "solid", "frames": len(plans),
-            "frames_filled_whole": sum(p.fill_all for p in plans),
+            "frames_filled_whole": len(filled),
+            **({"least_hidden": round(min((1 - kept_share(p.keep, size) for p in filled), default=0.0), 3)}
+               if size is not None and mode == EVERYTHING else {}),
             "masks": sum(len(p.masks) for p in plans),
             "faces_followed": len(tracks(detections or {})),
             "applicant_marks": len(marks),

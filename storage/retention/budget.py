@@ -15,6 +15,15 @@ from dataclasses import replace
 from typing import Iterable, Sequence
 
 from storage.retention.plan import Disk, Grace, Hold, Plan, Policy, Segment, plan
+from storage.time import interval as iv
+
+
+def proven_past_max(seg: Segment, policy: Policy, now: iv.Interval) -> bool:
+    """Rule 1 on intervals (design/0305): the age from the latest the segment may have ended (its
+    stamp; a flagged one's bound) to the earliest proven now is more than its camera's maximum."""
+    end = seg.end_us if seg.age_known else (seg.end_bound_us or seg.end_us)
+    recorded = iv.Interval(None, iv.Bound(end, "its end as stamped"))
+    return iv.may_destroy(iv.span(recorded, now), policy.limits(seg.camera).max_us + 1)
 
 
 def standing_at(holds: list[Hold], graces: list[Grace], at_us: int, now_us: int) -> tuple[list[Hold], list[Grace]]:
@@ -41,7 +50,10 @@ def plan_at(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Poli
     room = Disk(policy.reserve_bytes + disk.total_bytes, disk.total_bytes)  # rule 1 alone: no shortage here
     since = [] if measured_from_us is None else [s for s in oldest_first if s.end_us >= measured_from_us]
     mine = {s.id for s in since}
-    aged = plan([s for s in oldest_first if s.id not in mine], holds, policy, room, age_now_us, graces, age_trusted)
+    now = iv.Interval(iv.Bound(age_now_us, "the earliest time proven"))
+    before = [s for s in oldest_first if s.id not in mine]
+    aged = plan([s for s in before if proven_past_max(s, policy, now)], holds, policy, room, age_now_us, graces,
+                age_trusted)
     kept_holds, kept_graces = standing_at(holds, graces, age_now_us, now_us)
     measured = plan(since, kept_holds, policy, room, now_us, kept_graces, age_trusted) if since else Plan()
     taken = {d.segment.id for d in aged.destroy + measured.destroy}

@@ -70,7 +70,10 @@ def exchange(sent_us: int, answer_us: int, received_us: int, evidence: str) -> I
 
 
 def _drift(elapsed_us: int, drift_ppm: int) -> int:
-    return -(-abs(elapsed_us) * drift_ppm // 1_000_000)  # rounded away from the bound's favour
+    """How far a true span may lie from `elapsed_us` read on a clock off by at most `drift_ppm`: a
+    clock slow by d reads true * (1 - d), so true <= read / (1 - d), read * d / (1 - d) beyond it
+    (more than read * d); one microsecond more for the reading's own rounding."""
+    return abs(elapsed_us) * drift_ppm // (1_000_000 - drift_ppm) + 1
 
 
 def after(at: Interval, elapsed_us: int, drift_ppm: int = DRIFT_PPM, evidence: str = "monotonic clock") -> Interval:

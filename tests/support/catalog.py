@@ -417,6 +417,13 @@ def central_clock_rows(store, table: str) -> list[dict[str, Any]]:
     return list(store.db.query(f"SELECT * FROM {table} ORDER BY node, sent_us"))
 
 
+def central_record_of(store, node: str) -> dict[str, Any]:
+    """What the office took as a node's record: its alarms' ids, its destructions and footage ranges counted."""
+    return {"alarms": [r["id"] for r in store.db.query("SELECT id FROM alarms WHERE node = ? ORDER BY id", [node])],
+            "destructions": store.db.execute("SELECT count(*) FROM destructions WHERE node = ?", [node]).fetchone()[0],
+            "footage_ranges": store.db.execute("SELECT count(*) FROM footage_heard WHERE node = ?", [node]).fetchone()[0]}
+
+
 def central_as_schema_2(store) -> None:
     """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095, and
     schema 4's resends and coverage, schema 5's archives, schema 6's footage evidence, schema 7's

@@ -49,6 +49,7 @@ class Plan:
     stopped: list[tuple[int, int]] = field(default_factory=list)   # [from, to): its retention pass destroys nothing
     steps: list[tuple[int, int]] = field(default_factory=list)     # (from true time, offset of its clock from then)
     violate: dict[int, int] = field(default_factory=dict)          # segment index -> the true age it is destroyed at
+    forge: bool = False                        # its record of those says it destroyed them at the rule's age
     pieces: int = 1                            # a backlog is delivered in this many pieces, the verifier between
     answer_after: int = 0                      # of those pieces, after how many the box's first answer is heard
     verify_every: int = 24                     # hours between the verifier's runs while online
@@ -111,8 +112,10 @@ class Fleet:
             age = self.stamp(t) - self.stamp(end) if self.plan.own_clock else t - end
             if age >= int(self.plan.violate.get(sid, self.plan.max_days * DAY)):
                 self.segments.remove((sid, end))
+                said = (self.stamp(end) + int(self.plan.max_days * DAY) if self.plan.forge and sid in self.plan.violate
+                        else self.stamp(t))
                 gone.append({"camera": "cam", "reason": "max_retention", "start_us": self.stamp(end - seg),
-                             "end_us": self.stamp(end), "destroyed_us": self.stamp(t), "bytes": 10, "segment_id": sid,
+                             "end_us": self.stamp(end), "destroyed_us": said, "bytes": 10, "segment_id": sid,
                              "path": f"cam/{sid}.mp4", "sha256": "0" * 64, "pass_id": t // HOUR,
                              "free_before": None, "reserve": None})
         for m in retention_messages(gone):
