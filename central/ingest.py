@@ -26,14 +26,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from central.keys import keylist
+from central.keys import ca, keylist
 from central.intake import subscriber
 from central.config import CentralConfig
 from central.intake.quota import Quotas
 from central.store.store import DURABLE, route
 from central.verifier import clock_samples
 from central.verifier.verifier import Verifier
-from mqtt import commands, office_time
+from mqtt import commands, office_time, receipt
 from storage.threadname import name_os_thread
 from central import ops
 from central.keys.ca import Enrolled
@@ -159,7 +159,8 @@ class Ingest:
                             ask=lambda node, first, last, nonce: self.mqtt.publish(
                                 f"edged/v1/{node}/cmd/resend", resend_command(cast.key(), node, first, last, nonce,
                                                                              store.now_us()), qos=1),
-                            standing=Register(self.cfg.storage.data_dir))
+                            standing=Register(self.cfg.storage.data_dir),
+                            receipt=Receipts(cast.key, self.cfg.storage.data_dir, self.mqtt.publish))
         every = self.cfg.verify.interval_us / 1e6
         try:
             while not self.stored_all.wait(every):
@@ -273,6 +274,29 @@ class TimeCast:
         except Exception:  # noqa: BLE001 - the next minute tries again
             log.exception("the office's signed time could not be sent")
             return 0
+
+
+class Receipts:
+    """The office's signed receipt for each export whose `export.done` record the verifier took
+    (design/0318): the manifest's SHA-256, the node and the office's time of hearing, signed by the
+    office's key with the CA's word for it, on the box's `cmd/receipt`. Without that word (an office
+    whose CA has not endorsed its key) none is sent: a receipt a court cannot check is no receipt."""
+
+    def __init__(self, key: Callable[[], Any], data_dir: Any, publish: Callable[..., bool]):
+        self.key, self.data_dir, self.publish = key, data_dir, publish
+        self.sent = 0
+        self._said = False
+
+    def __call__(self, node: str, manifest_sha256: str, heard_us: int) -> None:
+        key, endorsement = self.key(), ca.endorsement(self.data_dir)
+        if endorsement is None or endorsement.get("office_key") != key.public_b64:
+            if not self._said:
+                self._said = True
+                log.warning("no receipt is sent for exports: the office's CA has not endorsed the office's key "
+                            "(edged-central nodes ca, as the CA's user)")
+            return
+        msg = receipt.receipt_message(key.sign, key.public_b64, node, manifest_sha256, heard_us, endorsement)
+        self.sent += bool(self.publish(f"edged/v1/{node}/cmd/{receipt.VERB}", msg, qos=1))
 
 
 def _profiled(fn: Callable[..., Any], name: str) -> Callable[..., Any]:

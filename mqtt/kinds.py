@@ -237,6 +237,11 @@ COMMAND_ = _declare("command", "cmd/{verb}", COMMAND, (1,), (
 TIME = _declare("time", "cmd/time", COMMAND, (0,), (
     "the central office's signed time and its question, to each node once a minute: not a command, never run or "
     "recorded; the node answers it on `clock` (below)"), sender=OFFICE)
+RECEIPT = _declare("receipt", "cmd/receipt", COMMAND, (1,), (
+    "the office's signed receipt for an export whose `export.done` audit record it verified: the manifest's "
+    "SHA-256, the node and the office's time of hearing, with the CA's word for the office's key; the box keeps it "
+    "in the export's folder (`office-receipt.json`, design/0318); not a command: never run, answered or recorded"),
+    sender=OFFICE)
 
 # live: the box's answer to the office's time request, at once (a late answer is no clock sample: issue 73)
 CLOCK = _declare("clock", "clock", LIVE, (1,), (

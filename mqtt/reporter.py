@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mqtt.client import V5, V311, ConnectError, Connection, NotConnected, backoff_s
-from mqtt import kinds, office_time
+from mqtt import kinds, office_time, receipt
 from mqtt.kinds import MessageKind
 from mqtt.commands import CommandDesk, CommandRefused, Handler
 from mqtt.outbox import OutboxWriter
@@ -54,7 +54,8 @@ class Reporter:
                  on_outbox_full: Callable[[bool], None] | None = None,
                  on_command_record: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
                  clock: Clock = SYSTEM, on_office_time: Callable[[int], None] | None = None,
-                 sign_answer: Callable[[bytes], bytes] | None = None, boot: str = ""):
+                 sign_answer: Callable[[bytes], bytes] | None = None, boot: str = "",
+                 on_receipt: Callable[[dict[str, Any]], None] | None = None):
         self.cfg = cfg
         self.clock = clock
         self.topics = Topics(site_id, node)
@@ -79,6 +80,7 @@ class Reporter:
             on_question=None if sign_answer is None else self._answer_time)
         self._sign_answer, self._boot = sign_answer, boot  # the node key's sign, this boot's id (design/0305)
         self.answered = 0  # the office's time questions answered on `clock`
+        self._on_receipt = on_receipt  # the office's receipt for an export (mqtt/receipt.py, design/0318)
         self.retained = Retained(cfg, self.topics, clock, self._retained_extra)  # status, birth, states
         self._conn: Connection | None = None
         self._inflight: dict[int, int] = {}                     # paho mid -> outbox seq
@@ -452,7 +454,11 @@ class Reporter:
             return
         if self._office_time is not None:
             self._office_time.hear(verb, payload)
-        if verb != office_time.VERB:  # a time message is a clock reading, not a command: never run or recorded
+        if verb == receipt.VERB:  # the office's word on an export, signed by its key: kept, never run as a command
+            doc = receipt.heard(payload, self.desk.key, self.desk.target)
+            if doc is not None and self._on_receipt is not None:
+                self._on_receipt(doc)
+        elif verb != office_time.VERB:  # a time message is a clock reading, not a command: never run or recorded
             self.desk.incoming(verb, payload, correlation)
 
     def _answer_time(self, question: dict[str, Any]) -> None:

@@ -46,8 +46,10 @@ CHUNK_S = 0.1  # the longest one verification transaction runs: the nodes rows i
 class Verifier(MessageKinds, Gaps):
     def __init__(self, store: Store, tz: ZoneInfo, gap_grace_us: int,
                  enrolled: Callable[[str], set[str] | None] | None = None, ask: Ask | None = None,
-                 standing: Callable[[str, str | None], keystanding.Standing] | None = None):
+                 standing: Callable[[str, str | None], keystanding.Standing] | None = None,
+                 receipt: Callable[[str, str, int], None] | None = None):
         self.store, self.tz, self.grace = store, tz, gap_grace_us
+        self.receipt = receipt  # an export's receipt to its box (central/ingest.py Receipts, design/0318); None: none
         self.ask = ask  # None: no resend is asked (a gap is a finding once gap_grace has passed)
         self.enrolled = enrolled or (lambda _node: None)  # the office's enrolments (central/keys/ca.py, design/0097)
         # a key revoked, a node nobody enrolled (central/keys/keystanding.py, design/0125)

@@ -56,6 +56,7 @@ class MessageKinds:
     standing: Callable[[str, str | None], keystanding.Standing]
     standings: dict[tuple[str, str], keystanding.Standing]  # standing's answers this run (central/verifier/verifier.py)
     statements: int
+    receipt: Callable[[str, str, int], None] | None  # (node, manifest SHA-256, heard_us): design/0318
 
     def _finding(self, f: verify.Finding) -> int:
         raise NotImplementedError
@@ -83,6 +84,8 @@ class MessageKinds:
                                m["hash"], seq))
                 if not findings and m["action"] in verify.ACCESS_ACTIONS:
                     self._access({**m, "seq": s})
+                if not findings:
+                    self._receipt(m)
         elif m.get("kind") != "chain_head":
             return  # a command record: on the chain through its own mqtt.command record
         signed = m.get("signed_head")
@@ -94,6 +97,13 @@ class MessageKinds:
             self._finding(verify.head_mismatch(seq, m.get("at_us")))
             return
         self.add_head(signed, seq, "mqtt")
+
+    def _receipt(self, m: dict[str, Any]) -> None:
+        """An export's record, on the node's chain and verified: its manifest's receipt to the box,
+        timed by the office's receipt of the record (design/0318)."""
+        digest = (m.get("detail") or {}).get("manifest_sha256")
+        if self.receipt is not None and m["action"] == "export.done" and isinstance(digest, str):
+            self.receipt(self.node, digest, self.received_us or self.store.now_us())
 
     def add_head(self, signed: dict[str, Any], msg_seq: int, source: str) -> bool:
         """Check a signed head and keep it (valid or not); returns whether its signature is valid."""

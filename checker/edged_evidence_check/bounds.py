@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST, SIGNATURE, PUBLIC_KEY, README = "manifest.json", "manifest.sig", "node-public-key.pem", "README.txt"
+RECEIPT = "office-receipt.json"  # the office's receipt for the export (receipt.py FILE, design/0318)
 MANIFEST_CAP = 64 << 20
-CAPS = {MANIFEST: MANIFEST_CAP, SIGNATURE: 1024, PUBLIC_KEY: 16 << 10, README: 4 << 20}
+CAPS = {MANIFEST: MANIFEST_CAP, SIGNATURE: 1024, PUBLIC_KEY: 16 << 10, README: 4 << 20, RECEIPT: 16 << 10}
 MAX_DEPTH = 32
 MAX_FILES = 4096
 

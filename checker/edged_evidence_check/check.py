@@ -14,8 +14,11 @@ give one folder one answer. In the order a reader of the result needs it:
    subject CN SITE/NODE) the very site and node the manifest claims;
 4. manifest.sig is that certificate's key's signature over manifest.json;
 5. the signing time is not before the footage it lists ends (a manifest "signed" before its
-   footage existed is refused); it is the box's own clock, which the result says ("signing time
-   not corroborated": design/0317);
+   footage existed is refused); it is the box's own clock ("signing time not corroborated":
+   design/0317) unless the folder holds the office's receipt for this very manifest and node
+   (receipt.py, design/0318), signed by a key the CA vouches for, whose time is after the footage
+   ended and within the certificate's validity (else refused): then "signing time corroborated by
+   the office at T", and the list's freshness is judged from T;
 6. each clip is the file the manifest lists (its SHA-256), and the C2PA SDK's reader, with the CA
    as its only trust anchor, is asked of EVERY clip whether it carries a C2PA manifest (never the
    manifest's word): one it carries must be Trusted with no failure, name the same certificate
@@ -49,8 +52,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import NameOID
 
-from edged_evidence_check import bounds, names as rule
-from edged_evidence_check.bounds import MANIFEST, PUBLIC_KEY, README, SIGNATURE
+from edged_evidence_check import bounds, names as rule, receipt as office
+from edged_evidence_check.bounds import MANIFEST, PUBLIC_KEY, README, RECEIPT, SIGNATURE
 
 GRACE_US = 24 * 3600 * 1_000_000  # storage/export/origin.py GRACE_US
 URI_SCHEME = "edged:"             # storage/keys/nodecert.py URI_SCHEME
@@ -58,6 +61,9 @@ CHECKED, REFUSED, NOT_CHECKED = "CHECKED", "REFUSED", "NOT CHECKED"
 EXIT = {CHECKED: 0, REFUSED: 1, NOT_CHECKED: 3}
 NOT_CORROBORATED = ("signing time not corroborated: {when} is the box's own clock, and nothing the office heard or "
                     "signed bounds it; a box out of the office's hands could have dated it (design/0317)")
+CORROBORATED = ("signing time corroborated by the office at {when}: the office heard this export's manifest "
+                "(its SHA-256) then, on its own clock, and signed the receipt {file} with a key its CA vouches for; "
+                "the export was signed at or before that time (design/0318)")
 
 
 class Refused(Exception):
@@ -96,9 +102,10 @@ def load_crl(data: bytes, ca: x509.Certificate) -> x509.CertificateRevocationLis
     return crl
 
 
-def list_dates(crl: x509.CertificateRevocationList, signed_us: int) -> dict[str, Any]:
-    """The list's dates against the export's signing, and whether it is fresh enough to say."""
-    issued, needed = _us(crl.last_update_utc), signed_us + GRACE_US
+def list_dates(crl: x509.CertificateRevocationList, signed_us: int, latest_us: int | None = None) -> dict[str, Any]:
+    """The list's dates against the export's signing (the latest it may have been: the office's
+    receipt, design/0318), and whether it is fresh enough to say."""
+    issued, needed = _us(crl.last_update_utc), max(signed_us, latest_us or signed_us) + GRACE_US
     return {"crl_issued_utc": utc(issued), "export_signed_utc": utc(signed_us), "crl_needed_from_utc": utc(needed),
             "fresh": issued >= needed}
 
@@ -189,6 +196,39 @@ def footage_times(entries: list[dict[str, Any]], signed_us: int) -> None:
     if max(ends) > signed_us:
         raise Refused(f"the export says it was signed {utc(signed_us)}, before its own footage ended "
                       f"({utc(max(ends))}): a manifest is signed after its clips are made, never before")
+
+
+def office_receipt(folder: Path, body: bytes, cert: x509.Certificate, ca: x509.Certificate,
+                   entries: list[dict[str, Any]]) -> int | None:
+    """The office's time in the folder's receipt (RECEIPT, design/0318), if it holds one; None if not.
+    Refused when the receipt is not the office's, is for another manifest or node, or its time is
+    before the footage ended or outside the node certificate's validity."""
+    try:
+        text = bounds.read_small(folder, RECEIPT)
+    except FileNotFoundError:
+        return None
+    try:
+        key = ca.public_key()
+        if not isinstance(key, Ed25519PublicKey):
+            raise office.BadReceipt("the office's CA has no Ed25519 key to check the receipt's endorsement with")
+        doc = office.check(bounds.load_json(text, RECEIPT), key)
+    except (ValueError, TypeError) as exc:
+        raise Refused(f"{RECEIPT}: {exc}") from None
+    digest, node, heard = hashlib.sha256(body).hexdigest(), names(cert), doc["heard_us"]
+    if doc["manifest_sha256"] != digest:
+        raise Refused(f"{RECEIPT} is the office's receipt for another export (manifest SHA-256 "
+                      f"{doc['manifest_sha256']}), not for this manifest.json ({digest})")
+    if doc["to"] != node:
+        raise Refused(f"{RECEIPT} was issued to {rule.shown(doc['to'])}, not to the node that signed the export ({node})")
+    end = max(c["to_us"] for c in entries)
+    if heard < end:
+        raise Refused(f"{RECEIPT} says the office heard of this export {utc(heard)}, before its own footage ended "
+                      f"({utc(end)})")
+    if not _us(cert.not_valid_before_utc) <= heard <= _us(cert.not_valid_after_utc):
+        raise Refused(f"{RECEIPT} says the office heard of this export {utc(heard)}, when the node certificate was "
+                      f"not valid (valid {cert.not_valid_before_utc:%Y-%m-%d %H:%M} to "
+                      f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC)")
+    return int(heard)
 
 
 def _hash(path: Path, entry: dict[str, Any]) -> None:
@@ -399,11 +439,14 @@ def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
                           "was changed, or another key signed it")
         entries = clip_entries(manifest)
         footage_times(entries, signed_us)
+        heard = office_receipt(folder, body, cert, ca, entries)
         out["signing_time"] = {"signed_utc": utc(signed_us), "corroborated": False,
-                               "why": NOT_CORROBORATED.format(when=utc(signed_us))}
-        listed = _companions(folder, manifest, cert) | {e["file"] for e in entries}
+                               "why": NOT_CORROBORATED.format(when=utc(signed_us))} if heard is None else {
+            "signed_utc": utc(signed_us), "corroborated": True, "office_utc": utc(heard),
+            "why": CORROBORATED.format(when=utc(heard), file=RECEIPT)}
+        listed = _companions(folder, manifest, cert) | {e["file"] for e in entries} | ({RECEIPT} if heard else set())
         signed = _clips(folder, entries, cert, ca_pem.decode(), out)
-        out["dates"] = d = list_dates(crl, signed_us)  # last: any other failure is a refusal, whatever the list's age
+        out["dates"] = d = list_dates(crl, signed_us, heard)  # last: any other failure is a refusal, whatever the list's age
         originals_checked(out.get("originals") or {}, signed)
         out["unlisted"] = unlisted(folder, listed)
         if out["unlisted"]:

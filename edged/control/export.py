@@ -214,6 +214,11 @@ async def read_piece(folder: Path, name: str, offset: int, export_id: int) -> di
     try:
         data, size = await asyncio.to_thread(read)
     except FileNotFoundError:
+        if name == export.RECEIPT and folder.is_dir():  # the office's receipt (design/0318) comes after the export
+            raise RequestError(_("the office's receipt for export {id} has not come: the box has not reached the "
+                                 "office since, or the office has not verified the export's record yet; try again "
+                                 "later (without it the export's signing time is not corroborated)").format(
+                                     id=export_id)) from None
         raise RequestError(_("export {id} is no longer staged (a day has passed, or the daemon restarted); "
                              "a new request is needed").format(id=export_id)) from None
     return {"data": base64.b64encode(data).decode(), "size": size, "offset": offset}

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from edged import __version__
 from edged.version import package_version
 from edged.config import Config
-from edged.rules import ethics
+from edged.rules import audit_words, ethics
 from edged.rules.roles import Actor
 from mqtt.reporter import Reporter
 from storage import alarms as alarm_table, audit
@@ -30,6 +30,8 @@ from storage import cameras as camera_table
 from storage import node as node_table
 from storage.states.cameras import DEGRADED, RECORDING
 from storage.catalog import Catalog, CatalogWriter
+from storage.export import evidence as export, receipt as export_receipt
+from storage.people import retrieval_store
 from storage.time.clock import wait_or_stop, Clock, SYSTEM
 from storage.keys.nodekey import NodeKey
 from edged.daemon.host_clock import boot as host_boot
@@ -112,7 +114,9 @@ class Reporting:
         self.reporter = Reporter(cfg.mqtt, cfg.site.id, cfg.site.node, cfg.storage.data_dir, commands=commands,
                                  on_outbox_full=on_outbox_full, on_command_record=self._record_command,
                                  clock=clock, on_office_time=on_office_time,
-                                 sign_answer=None if node_key is None else node_key.sign, boot=host_boot()[0])
+                                 sign_answer=None if node_key is None else node_key.sign, boot=host_boot()[0],
+                                 on_receipt=self._receipt)
+        self._keeping: set[asyncio.Task[None]] = set()  # receipts being kept (design/0318)
         self.time_sources = time_sources  # what can corroborate the host clock (design/0095): in the birth
         self._last_state: str | None = None
         self._camera_sent: dict[str, tuple[dict[str, Any], int]] = {}  # camera -> (state sent, when: wall us)
@@ -177,6 +181,30 @@ class Reporting:
     async def _record_command(self, record: dict[str, Any]) -> None:
         await self.writer.run(lambda c: audit.append(c.db, str(record.get("actor") or "mqtt"), "mqtt.command",
                                                      record))
+
+    def _receipt(self, doc: dict[str, Any]) -> None:
+        """The office's signed receipt for an export (mqtt/receipt.py: heard on the loop, checked
+        against the office's key): kept beside the export, in a task."""
+        task = asyncio.get_running_loop().create_task(self._keep_receipt(doc))
+        self._keeping.add(task)
+        task.add_done_callback(self._keeping.discard)
+
+    async def _keep_receipt(self, doc: dict[str, Any]) -> None:
+        """The receipt in the folder of the export whose manifest it names, and an audit record of it
+        (the folder changed); an export already gone, or one with a receipt, is left as it is."""
+        digest = doc["manifest_sha256"]
+        row = await self.writer.run(lambda c: retrieval_store.export_of_manifest(c.db, digest))
+        if row is None:
+            log.warning("the office's receipt names a manifest (%s) of no export of this box", digest[:16])
+            return
+        try:
+            kept = await asyncio.to_thread(export_receipt.keep_receipt, Path(row["out_dir"]), doc)
+        except OSError as exc:
+            log.error("the office's receipt for export %d could not be kept: %s", row["id"], exc)
+            return
+        if kept:
+            await self.writer.run(lambda c: audit.append(c.db, "mqtt:office", audit_words.EXPORT_RECEIPT, {
+                "export": row["id"], "manifest_sha256": digest, "heard_us": doc["heard_us"], "file": export.RECEIPT}))
 
     # the task -----------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:

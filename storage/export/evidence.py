@@ -47,6 +47,7 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"        # raw 64-byte Ed25519 signature over manifest.json
 PUBLIC_KEY = "node-public-key.pem"  # the node's public key (check it against the published one)
 README = "README.txt"  # for people, in the site's language: the manifest's `readme` text, so it is signed
+RECEIPT = bounds.RECEIPT  # the office's receipt for the manifest, kept when it comes (design/0318)
 Signer = Callable[[bytes], bytes]
 EXPORTS_DIR = "exports"           # staging for edgectl export, under the data folder
 WORKING_DIR = "working"           # working copies for a viewing, destroyed after it (R5.5)
@@ -307,7 +308,7 @@ def verify_export(folder: Path, public_key: str | bytes | None = None, extras: b
         problems.append(f"{MANIFEST}: lists no clip: an export without footage is not an export")
     if key is not None and manifest.get("node_public_key") not in (None, _b64(key)):
         problems.append(f"{MANIFEST}: names a different node key than the one that signed it")
-    expected = {MANIFEST, SIGNATURE, PUBLIC_KEY}
+    expected = {MANIFEST, SIGNATURE, PUBLIC_KEY, RECEIPT}  # the receipt, if any, is the checker core's to judge
     readme = manifest.get("readme") if isinstance(manifest.get("readme"), dict) else None
     if readme is not None and readme.get("text"):
         expected.add(README)
@@ -337,7 +338,7 @@ def verify_export(folder: Path, public_key: str | bytes | None = None, extras: b
 
 def listed(folder: Path, manifest: dict[str, Any]) -> set[str]:
     """The file names an export's manifest accounts for (its own files and its clips)."""
-    names = {MANIFEST, SIGNATURE, PUBLIC_KEY}
+    names = {MANIFEST, SIGNATURE, PUBLIC_KEY} | ({RECEIPT} if (folder / RECEIPT).exists() else set())
     if isinstance(manifest.get("readme"), dict) and manifest["readme"].get("text"):
         names.add(README)
     return names | {str(c.get("file")) for c in (_clip_entries(manifest) or [])}

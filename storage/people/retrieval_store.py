@@ -152,6 +152,13 @@ def export_row(db: sqlite_utils.Database, export_id: int) -> dict[str, Any] | No
     return next(db.query("SELECT * FROM exports WHERE id = ?", [export_id]), None)
 
 
+def export_of_manifest(db: sqlite_utils.Database, manifest_sha256: str) -> dict[str, Any] | None:
+    """The newest export whose signed manifest has that SHA-256 (id, out_dir): where the office's
+    receipt for it goes (design/0318)."""
+    return next(db.query("SELECT id, out_dir FROM exports WHERE manifest_sha256 = ? ORDER BY id DESC LIMIT 1",
+                         [manifest_sha256]), None)
+
+
 def redacted_exports(db: sqlite_utils.Database, grant_id: int) -> list[dict[str, Any]]:
     """The staging exports a grant was used for, for its citizen's redacted copy (design/0232,
     0277): id, custodian, created_us, out_dir; the newest first."""
