@@ -18,7 +18,8 @@ from storage.people.signatures import SIGNED
 ROLE_LABELS = ROLE_WORDS  # edged/rules/words.py: one set of role words on every page and form
 # an account's history as the desk's account page says it
 EVENT_WORDS = {"opened": N_("opened"), "password": N_("password set"), "revoked": N_("revoked"),
-               "live.granted": N_("live view given"), "live.withdrawn": N_("live view taken")}
+               "live.granted": N_("live view given"), "live.withdrawn": N_("live view taken"),
+               "vouched": N_("vouched for")}   # storage/people/vouching.py VOUCHED: its opening vouched for
 APPLICATION_ACTIONS = {"opened": N_("open the account"), "password": N_("change the password"),
                        "revoked": N_("revoke the account")}   # as edged/documents/pages.py's form says them
 FLAG_WORDS = {"major": N_("major"), "abnormal": N_("abnormal")}

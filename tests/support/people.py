@@ -121,7 +121,7 @@ class People:
         once someone but its opener has): edgectl as root, without an account's session."""
         nobody = {**self.env, "EDGECTL_SESSION": str(self.session.with_name("root-no-session.json"))}
         r = subprocess.run([*ctl_argv(self.socket), "account", "acknowledge", name, "--reason",
-                            "the signed application, checked by the head of office"], capture_output=True, text=True,
+                            "已核對機關首長簽核之申請表"], capture_output=True, text=True,
                            cwd=ROOT, timeout=self.timeout, env=nobody)
         assert r.returncode == 0, r.stderr
 

@@ -22,7 +22,8 @@ from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, butto
                                     link, message, role_names, table, text_input, textarea)
 
 ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing read two ways (l/1, O/0)
-EVENT_LABELS = {"opened": N_("opened"), "password": N_("password set"), "revoked": N_("revoked"), **LIVE_EVENTS}
+EVENT_LABELS = {"opened": N_("opened"), "password": N_("password set"), "revoked": N_("revoked"),
+                "vouched": N_("vouched for"), **LIVE_EVENTS}
 # the account application (design/0088) for each event on record: 001 annex 2's 開通 變更密碼 註銷
 PRINT_LABELS = {"opened": N_("Print the application to open it"), "password": N_("Print the password change "
                                                                                  "application"),

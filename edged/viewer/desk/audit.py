@@ -86,7 +86,7 @@ def value(key: str, v: object, ctx: Ctx, cams: dict[str, str], cats: dict[str, s
         return ctx.when(v)
     if key in PEOPLE and isinstance(v, str):
         return ctx.who(v)
-    if key == "approvers" and isinstance(v, list):
+    if (key == "approvers" or key in PEOPLE) and isinstance(v, list):   # set_by: who set a password, a list
         return ctx.whom(str(x) for x in v)
     if key == "anomalies" and isinstance(v, dict):   # camera -> the health texts (English, design/0067)
         return "、".join(cams.get(str(c), str(c)) for c in v)
