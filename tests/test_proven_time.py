@@ -82,7 +82,8 @@ class Box:
         p = plan_at(ordered, [], policy, Disk(100 * GB, 200 * GB), self.host, age_trusted=age is not None,
                     age_now_us=None if age is None or age >= self.host else age,
                     measured_from_us=self.host - self.mono)
-        self.carried, self.confirmed = co.Carried(proven.us, self.mono, str(self.boot), proven.evidence), False
+        kept = co.kept(proven, self.host)
+        self.carried, self.confirmed = co.Carried(kept.us, self.mono, str(self.boot), kept.evidence), False
         gone = {d.segment.id for d in p.destroy if d.reason == MAX_RETENTION}
         out = [(s, t) for s, t in self.segs if s.id in gone]
         self.segs = [(s, t) for s, t in self.segs if s.id not in gone]

@@ -104,6 +104,7 @@ class TimeGate:
         self.judged: co.Judged | None = None   # the last proven time and its monotonic time (the cameras' jump rule)
         self.carried: co.Carried | None = None  # the last proven bound, as kept in the node table
         self.proven: iv.Bound | None = None     # the earliest true time the last pass proved
+        self.kept: iv.Bound | None = None       # what the last pass carries: the proven bound, never past the host (co.kept)
         self.loaded = False
         self.confirmed = False
         self.alarmed = ""
@@ -196,6 +197,7 @@ class TimeGate:
         v, now, mono = self.verdict(), self.clock.now_us(), self._mono()
         boot, _ = self.boot()
         self.proven = co.proven_now(v, now, self.carried, boot, mono, self.confirmed)
+        self.kept = co.kept(self.proven, now)
         age = co.age_now(v, now, self.proven)
         await self._alarm(v, now, age, self.proven.evidence)
         begun = self.boot_start_us()
@@ -206,12 +208,12 @@ class TimeGate:
     async def after_pass(self) -> None:
         """The bound the pass proved, kept with its monotonic time and boot (the next pass, or the
         next run in this boot, carries it; after a reboot it stands as it was)."""
-        if self.proven is None:
+        if self.kept is None:
             return
         boot, _ = self.boot()
         mono = self._mono()
-        self.carried = co.Carried(self.proven.us, mono, boot, self.proven.evidence[:500])
-        self.judged = co.Judged(self.proven.us, mono)
+        self.carried = co.Carried(self.kept.us, mono, boot, self.kept.evidence[:500])
+        self.judged = co.Judged(self.kept.us, mono)
         self.confirmed = False
         text = self.carried.dump()
         await self.writer.run(lambda c: node.set_values(c.db, {PROVEN_KEY: text}))

@@ -234,6 +234,19 @@ def proven_now(verdict: Verdict, now_us: int, last: Carried | None, boot: str, m
     return max(got, key=lambda b: b.us)
 
 
+HOST_BELOW = "the host clock's reading at a pass, behind the bound carried to it"
+
+
+def kept(proven: iv.Bound, now_us: int) -> iv.Bound:
+    """The bound a pass carries to the next: the proven one, never later than the host's reading at
+    the pass. Footage is stamped on the host clock, so a bound past it (the first pass's own time
+    on a clock set ahead, carried into a boot whose clock was set right) would judge footage this
+    boot records older than it is once the clock runs ahead again; the host's reading is no later
+    than a true bound on a clock that is right or ahead, and judges this boot's footage by its own
+    stamps."""
+    return proven if proven.us <= now_us else iv.Bound(now_us, HOST_BELOW)
+
+
 def age_now(verdict: Verdict, now_us: int, proven: iv.Bound) -> int | None:
     """The time rule 1 (and hold expiry) judges footage recorded before this boot at: the proven
     earliest time now, never later than the host's own (its stamps are on it); None when a source

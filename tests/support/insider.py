@@ -16,6 +16,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+from edged.viewer.http import COOKIE
 from tests.support.people import People, password_for
 
 # the system's Python: the floods run as other OS accounts, which may not reach the test's own
@@ -61,7 +62,8 @@ def viewer_cookie(port: int, name: str, tls: ssl.SSLContext | None = None) -> st
         r = conn.getresponse()
         r.read()
         assert r.status == 200, r.status
-        return r.getheader("Set-Cookie").split(";")[0]
+        # the session's cookie by its name: a login also sets the browser's mark (design/0320)
+        return next(c.split(";")[0] for c in r.msg.get_all("Set-Cookie") if c.startswith(f"{COOKIE}="))
     finally:
         conn.close()
 
