@@ -38,7 +38,10 @@ def test_a_citizens_redacted_grant_lets_only_the_redacted_copy_leave(tmp_path, c
     data = tmp_path / "data"
     config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": camera.url("cam")}],
                           storage={"segment_length": "2s"},
-                          tables={"control": {"socket": str(sock_dir / "control.sock")}})
+                          tables={"control": {"socket": str(sock_dir / "control.sock")},
+                                  # a site whose rules hide everything but the applicant (design/0327: one
+                                  # that says nothing of redaction shows a citizen the footage as it is)
+                                  "policy.citizen": {"redact": "everything"}})
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
         people = People(config, tmp_path, monkeypatch)
