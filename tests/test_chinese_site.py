@@ -140,7 +140,7 @@ def viewer_in_chinese(base: str) -> None:
         page = login_page(chromium, base, "vera")
         assert page.title() == "影像檢視：即時影像"
         page.click("button[data-camera='counter1']")
-        page.wait_for_function("document.getElementById('status').textContent.includes('本次檢視最遲於')")
+        page.wait_for_function("document.getElementById('status').textContent.includes('本次閱覽最遲於')")
         text = page.inner_text("body")
         assert "櫃檯1" in text and "登出" in text and "民國" in text, text  # the ROC calendar in the browser
         assert not cjk_without_font(page)
