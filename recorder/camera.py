@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, cast
 from recorder import audio, diagnose
 from recorder.diagnose import scrub
 from recorder.durability import Durability
-from recorder.edged_source import AUTO, EDGED, FFMPEG, EdgedSource, reorder_depth_of
+from recorder.edged_source import AUTO, EDGED, FFMPEG, LOST, EdgedSource, reorder_depth_of
 from recorder.opening import open_camera
 from recorder.reader_choice import ReaderChoice
 from recorder.events import Closing, Emit, Opened, SegmentMeta, State
@@ -31,7 +31,7 @@ from recorder.read_turns import ReadTurns, drive
 from recorder.segment import SegmentFile, provenance, time_base
 from recorder.settings import Settings as Settings  # recorder.camera.Settings, as imported elsewhere
 from recorder.stats import StatsWindow, mono_us
-from recorder.whole_pictures import LOST, pictures
+from recorder.whole_pictures import pictures
 from storage.threadname import name_os_thread
 from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, backoff_us
 from recorder.timeline import (

@@ -33,6 +33,7 @@ else:
     av = lazy_import("av")
 
 log = logging.getLogger("recorder.camera")
+CHECKED: tuple[str, ...] = (UDP,)  # the transports whose pictures are decoded before they are written (lost datagrams)
 
 
 def pictures(packets: Iterable[Any], source: Any, video: Any, camera: str, counters: dict[str, int],
@@ -44,7 +45,7 @@ def pictures(packets: Iterable[Any], source: Any, video: Any, camera: str, count
         return iter(packets)
     ctx = video.codec_context
     units = access_units(packets, video.index, ctx.name, ctx.extradata, camera)
-    return whole_only(units, video.index, ctx.name, ctx.extradata, camera, counters) if transport == UDP else units
+    return whole_only(units, video.index, ctx.name, ctx.extradata, camera, counters) if transport in CHECKED else units
 
 
 class Decoder:

@@ -12,7 +12,8 @@ from typing import Any
 import av
 import pytest
 
-from recorder.whole_pictures import LOST, whole_only
+from recorder.edged_source import LOST
+from recorder.whole_pictures import whole_only
 
 pytestmark = pytest.mark.pure
 GOP = 20
