@@ -18,10 +18,9 @@ from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any, Callable, cast
 
 from recorder import audio, diagnose
-from recorder.access_unit import access_units
 from recorder.diagnose import scrub
 from recorder.durability import Durability
-from recorder.edged_source import AUTO, EDGED, FFMPEG, EdgedSource, reorder_depth_of
+from recorder.edged_source import AUTO, EDGED, FFMPEG, LOST, EdgedSource, reorder_depth_of
 from recorder.opening import open_camera
 from recorder.reader_choice import ReaderChoice
 from recorder.events import Closing, Emit, Opened, SegmentMeta, State
@@ -32,6 +31,7 @@ from recorder.read_turns import ReadTurns, drive
 from recorder.segment import SegmentFile, provenance, time_base
 from recorder.settings import Settings as Settings  # recorder.camera.Settings, as imported elsewhere
 from recorder.stats import StatsWindow, mono_us
+from recorder.whole_pictures import pictures
 from storage.threadname import name_os_thread
 from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, backoff_us
 from recorder.timeline import (
@@ -105,7 +105,7 @@ class CameraRecorder:
         self.seg_end = self.boundary = 0
         self._audio: av.audio.stream.AudioStream | audio.AacSpec | None = None
         self.counters = {"reconnects": 0, "ts_fixes": 0, "ts_jumps": 0, "clock_steps": 0, "media_reanchors": 0,
-                         "times_made": 0}
+                         "times_made": 0, LOST: 0}
         self._reanchored: tuple[int, float] | None = None  # (monotonic us, drift s) of the last media re-anchor
         self.last_frame_us = 0    # wall time of the last video packet recorded (any run)
         self._recorded = False    # this run has recorded a frame
@@ -269,9 +269,8 @@ class CameraRecorder:
         vindex = video.index
         place = self._place if self.motion is None and self.mode != LIVE else None  # continuous: straight in
         # Each picture in one packet: a keyframe sent as several slices arrives as several (design/0060).
-        packets: Iterator[Any] = c.demux(streams)  # as access_units() gives them: video and audio packets alike
-        if not isinstance(source, EdgedSource):  # the edged reader hands whole access units (design/0079)
-            packets = access_units(packets, vindex, video.codec_context.name, video.codec_context.extradata, self.id)
+        # The edged reader hands whole access units (design/0079); FFmpeg's, joined and, over UDP, decoded (0319).
+        packets: Iterator[Any] = pictures(c.demux(streams), source, video, self.id, self.counters, self.transport)
         for pkt in packets:
             if pkt is None:  # all that had come is recorded: the reader turns to its next camera
                 yield

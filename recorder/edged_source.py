@@ -51,6 +51,9 @@ READ_WAIT_US = TURN_US
 FALLBACK = "fallback"  # RtspFailure.kind: the edged reader will not record this camera; libavformat may
 
 
+LOST = "pictures_lost"  # the camera's counter of pictures not recorded, incomplete (design/0319)
+
+
 class _Codec:
     """What is read of the stream's codec (recorder/camera.py, the image checks, the motion gate):
     its decoder's name, extradata and picture size, as FFmpeg read them from the first keyframe.
@@ -99,6 +102,8 @@ class EdgedSource:
         self.depth: int | None = None  # the stream's reorder depth (pictures), once known
         self.leading = 0  # pictures of the first GOP shown before its keyframe: not handed on (design/0150)
         self.turns = False  # read by the worker's reader in turns, without waiting (recorder/read_turns.py)
+        # The camera's counters, and their LOST when the run began: its dropped pictures added at each turn's end
+        self.counted: tuple[dict[str, int], int] | None = None  # (recorder/whole_pictures.py, design/0319)
         try:
             self._setup(settings, connect_us, forced)
         except BaseException:
@@ -244,6 +249,8 @@ class EdgedSource:
         for units in (_taken(pending), self._rest):  # the first keyframe is not held for the connection's life
             for au in units:
                 if au is None:  # the turn's end (recorder/read_turns.py)
+                    if self.counted is not None:
+                        self.counted[0][LOST] = self.counted[1] + self.dropped
                     yield None
                     continue
                 if lead:

@@ -166,6 +166,7 @@ class Stats(Event):
     media_reanchor_s: float | None = None  # the drift at the last one, for 10 minutes after it
     times_made: int = 0  # pictures whose times the recorder made, the camera's being broken (design/0150)
     times_broken: bool = False  # ... as it does on this connection: the camera's health says so
+    pictures_lost: int = 0  # pictures not recorded, incomplete (a datagram lost) or after one (design/0319)
 
 
 @dataclass(frozen=True, slots=True)

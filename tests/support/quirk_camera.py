@@ -31,6 +31,9 @@ rate (an H.265 clip, `.h265`, as RFC 7798's AP and FU). Each quirk is a name in 
                   pictures never sent): a first keyframe without its complete decode order (issue 55)
   key_back        every stamp from the 3rd keyframe on 1.15 s back (`KEY_BACK`): a B-frame camera's
                   shared stream as another client joined it mid-GOP (issue 79)
+  udp             RTP over UDP when a SETUP asks for it (`client_port=`), as VLC serves; TCP still served
+  lost            the 3rd RTP packet of every 50th picture (from the 50th; a piece of its FU-A) not sent,
+                  its sequence number spent: a datagram lost mid-stream (`lost` counts them; issue 79)
   ffmpeg          the RTP is FFmpeg's own (its rtp muxer, `-re`, over UDP here, relayed over the
                   interleave), with its SDP: FFmpeg's RTSP muxer only publishes (and its `listen` mode
                   only takes a publisher), so this is how FFmpeg serves a reader here
@@ -76,6 +79,7 @@ class QuirkCamera:
         self.sessions = 0
         self.dropped = 0  # sessions dropped for want of a keep-alive
         self.refused_playing = 0  # 401s answered while a session played
+        self.lost = 0  # RTP packets left out ("lost")
         self._nonce = 0
         self._conns: list[socket.socket] = []
         self.listeners: list[_Conn] = []  # playing sessions of the "ffmpeg" camera
@@ -183,14 +187,30 @@ class _Conn:
         self.alive = time.monotonic()
         self.agent = ""
         self.base = f"rtsp://127.0.0.1:{cam.port}/stream"
+        self.udp: tuple[socket.socket, socket.socket, int] | None = None  # ("udp") RTP, RTCP, client's RTP port
 
     def send(self, data: bytes) -> bool:
+        if self.udp is not None and data.startswith(b"$"):
+            return self.send_udp(data)
         try:
             with self.lock:
                 self.sock.sendall(data)
             return True
         except OSError:
             return False
+
+    def send_udp(self, data: bytes) -> bool:
+        """Framed packets as datagrams: channel 0 from the RTP socket to the client's RTP port, 1 RTCP."""
+        assert self.udp is not None
+        rtp_sock, rtcp_sock, port = self.udp
+        while data:
+            size = int.from_bytes(data[2:4], "big")
+            channel, packet, data = data[1], data[4:4 + size], data[4 + size:]
+            try:
+                (rtcp_sock if channel else rtp_sock).sendto(packet, ("127.0.0.1", port + channel))
+            except OSError:
+                return False
+        return True
 
     def rtcp(self) -> bytes:
         return rtp_clip.framed(1, self.stream.sender_report(self.stream.last_ts or self.stream.ts0))
@@ -224,6 +244,8 @@ class _Conn:
                     continue
                 self.request(lines)
         self.playing.clear()
+        for sock in self.udp[:2] if self.udp else ():
+            sock.close()
         try:
             self.sock.close()
         except OSError:
@@ -260,6 +282,14 @@ class _Conn:
                 return self.answer(cseq, "404 Not Found")
             if "trackID=0" not in url or not url.startswith(f"rtsp://127.0.0.1:{self.cam.port}/stream"):
                 return self.answer(cseq, "404 Not Found")
+            transport = head.get("transport", "")
+            if "udp" in q and "client_port=" in transport and "/TCP" not in transport:
+                ports = transport.split("client_port=")[1].split(";")[0]
+                rtp_sock, rtcp_sock = _udp_pair()
+                self.udp = (rtp_sock, rtcp_sock, int(ports.split("-")[0]))
+                return self.answer(cseq, headers=f"Transport: RTP/AVP;unicast;client_port={ports};server_port="
+                                                 f"{rtp_sock.getsockname()[1]}-{rtcp_sock.getsockname()[1]};"
+                                                 f"ssrc={self.stream.ssrc:08X}\r\nSession: 5EC7E7;timeout={self.cam.timeout}\r\n")
             self.answer(cseq, headers=f"Transport: RTP/AVP/TCP;unicast;interleaved=0-1;ssrc={self.stream.ssrc:08X}\r\n"
                                       f"Session: 5EC7E7;timeout={self.cam.timeout}\r\n")
         elif method == "PLAY":
@@ -359,7 +389,11 @@ class _Conn:
             if ends:
                 at, end = ends[-1], 2 if hevc else 1  # the FU header's place
                 loads[at] = loads[at][:end] + bytes([loads[at][end] & ~0x40 & 0xFF]) + loads[at][end + 1:]
-        return [rtp_clip.framed(0, s.packet(p, ts, i == len(loads) - 1)) for i, p in enumerate(loads)]
+        packets = [rtp_clip.framed(0, s.packet(p, ts, i == len(loads) - 1)) for i, p in enumerate(loads)]
+        if "lost" in q and n and not n % 50 and len(packets) > 3:
+            del packets[2]  # its sequence number spent: a gap
+            self.cam.lost += 1
+        return packets
 
     def drop(self) -> None:
         self.playing.clear()

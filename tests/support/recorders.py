@@ -24,13 +24,15 @@ class Recording:
 
 
 @contextmanager
-def recording(urls: dict[str, str], settings: Settings, reader: str | None = None) -> Iterator[Recording]:
+def recording(urls: dict[str, str], settings: Settings, reader: str | None = None,
+              transport: str = "auto") -> Iterator[Recording]:
     """One started camera thread per {id: url}; on leaving, every thread is stopped and joined.
-    `reader` (design/0079): the cameras' RTSP reader; None: EDGED_TEST_READER's, else "auto"."""
+    `reader` (design/0079): the cameras' RTSP reader; None: EDGED_TEST_READER's, else "auto";
+    `transport` (design/0060): the cameras' RTSP media path."""
     run = Recording([])
     reader = reader or os.environ.get("EDGED_TEST_READER") or "auto"
     turns = ReadTurns()  # one reader for them all, as a worker's (design/0302)
-    run.recs = [CameraRecorder({"id": cam, "url": url, "reader": reader}, settings, lambda e: run.events.append(to_dict(e)),
+    run.recs = [CameraRecorder({"id": cam, "url": url, "reader": reader, "transport": transport}, settings, lambda e: run.events.append(to_dict(e)),
                                lambda c: run.closed.append(asdict(c)), read_turns=turns) for cam, url in urls.items()]
     for rec in run.recs:
         rec.start()
