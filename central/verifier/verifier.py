@@ -18,7 +18,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from central.keys import ca, keystanding
-from central.checks import coverage, node_births, verify
+from central.checks import clock, coverage, node_births, verdicts, verify
 from central import finding_words
 from central.verifier import clock_samples, rejudge, retention_watch
 from central.verifier.evidence import Evidence
@@ -106,6 +106,7 @@ class Verifier(MessageKinds, Gaps):
         self.settle = set()
         if now - self.pruned_us >= coverage.PRUNE_EVERY_US:
             self.prune_coverage(now)
+            self.prune_clock_samples(now)
         if now - self.watched_us >= WATCH_EVERY_US:
             self.watch(now)
         return done
@@ -159,6 +160,23 @@ class Verifier(MessageKinds, Gaps):
             gone = coverage.prune(self.store.db, coverage.prune_before(now, longest))
         if gone:
             log.info("coverage: %d spans older than any node's retention forgotten", gone)
+        return gone
+
+    def prune_clock_samples(self, now: int) -> int:
+        """Store maintenance, with the coverage's: each node's clock samples no verdict can need any
+        more (central/checks/clock.py `keep_from`, design/0344), for the nodes this instance verifies,
+        a few thousand a transaction. Returns how many went."""
+        gone = 0
+        for r in list(self.store.db.query("SELECT node FROM nodes ORDER BY node")):
+            self.node = r["node"]
+            if not self.store.lease(self.node):
+                continue
+            longest = verdicts.longest_max(self._policy()["births"], None)
+            with self.store.writing(durable=False):
+                held = retention_watch.oldest_held(self.store.db, self.node)
+            gone += clock_samples.prune(self.store, self.node, clock.horizon(now, longest, coverage.MAX_DAYS), held)
+        if gone:
+            log.info("clock samples: %d no verdict can need any more forgotten", gone)
         return gone
 
     def node_pass(self, node: str, now: int) -> int:
