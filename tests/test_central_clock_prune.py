@@ -6,30 +6,18 @@ samples pruned, every verdict and finding the same as without pruning."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
 from central.checks import clock
 from central.store.store import Store
-from central.store.store_schema import _SCHEMA_8
 from central.verifier import clock_samples, retention_watch
 from central.verifier.verifier import Verifier
 from tests.support import time_fleet as tf
-from tests.support.catalog import central_destructions
+from tests.support.catalog import central_clock_cut, central_clock_samples, central_clock_table, central_destructions
 
 D, H, S = tf.DAY, tf.HOUR, tf.S
 A = clock_samples.AROUND_US
-
-
-def _db(samples: list[tuple[int, int]]) -> sqlite3.Connection:
-    db = sqlite3.connect(":memory:")
-    for stmt in _SCHEMA_8:
-        db.execute(stmt)
-    db.executemany("INSERT INTO clock_samples (node, sent_us, node_us, received_us, mono_us, boot) VALUES"
-                   " ('n', ?, ?, ?, NULL, 'b')", [(s, n, s + S) for s, n in samples])
-    return db
 
 
 @st.composite
@@ -51,11 +39,6 @@ def histories(draw):
     return out, horizon, lowest, readings
 
 
-def _pruned(db: sqlite3.Connection, cut: int | None) -> None:
-    if cut is not None:
-        db.execute("DELETE FROM clock_samples WHERE node = 'n' AND sent_us < ?", [cut])
-
-
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(histories())
 def test_pruning_never_changes_the_line_a_verdict_reads(history):
@@ -63,12 +46,11 @@ def test_pruning_never_changes_the_line_a_verdict_reads(history):
     reads around it are the same before and after pruning; the newest sample and every one since
     the horizon stay; the store's rule is the pure one."""
     samples, horizon, lowest, readings = history
-    full = _db(samples)
+    full = central_clock_table(samples)
     cut = clock.keep_from(samples, horizon, lowest, A)
     assert clock_samples.keep_from(full, "n", horizon, lowest) == cut
-    pruned = _db(samples)
-    _pruned(pruned, cut)
-    kept = [s for s, _n in pruned.execute("SELECT sent_us, node_us FROM clock_samples ORDER BY sent_us")]
+    pruned = central_clock_table(samples)
+    kept = central_clock_cut(pruned, cut)
     assert kept[-1] == samples[-1][0] and len(kept) >= min(2, len(samples)) and all(s in kept for s, _n in samples if s >= horizon)
     assert len(kept) == len(samples) - sum(1 for s, _n in samples if cut is not None and s < cut)
     for r in readings:
@@ -114,27 +96,30 @@ PLAN = {"days": 12, "max_days": 2, "min_days": 2, "segment_us": 600 * S, "verify
         "stopped": [(tf.T0 + 8 * D, tf.T0 + 9 * D + 12 * H)]}
 
 
-def _fleet(tmp_path, name: str, prune: bool, monkeypatch) -> tuple[Store, tf.Fleet]:
+SQLITE = Store  # the whole store stays on SQLite when tests/test_central_postgres.py runs these on PostgreSQL
+
+
+def _fleet(tmp_path, name: str, prune: bool, kind: type | None = None) -> tuple[Store, tf.Fleet]:
     office = OfficeClock(tf.T0)
-    store = Store(tmp_path / name, clock=office)
+    store = (Store if kind is None else kind)(tmp_path / name, clock=office)
     verifier = Verifier(store, tf.UTC, gap_grace_us=0)
     if not prune:
-        monkeypatch.setattr(verifier, "prune_clock_samples", lambda now: 0)
+        verifier.prune_clock_samples = lambda now: 0  # type: ignore[method-assign]
     fleet = tf.Fleet(store, office, verifier, tf.Plan(**PLAN))
     fleet.run()
     return store, fleet
 
 
 def _samples(store: Store) -> int:
-    return int(store.db.execute("SELECT count(*) FROM clock_samples").fetchone()[0])
+    return central_clock_samples(store)[0]
 
 
 def test_pruned_samples_leave_every_verdict_as_it_was(tmp_path, monkeypatch):
     """The same box with and without pruning (a day's margin instead of a month, so that the run
     prunes): rows pruned, every destruction's verdict and every finding the same."""
     monkeypatch.setattr(clock, "KEEP_MARGIN_DAYS", 1)
-    whole, fleet = _fleet(tmp_path, "whole.db", False, monkeypatch)
-    pruned, _ = _fleet(tmp_path, "pruned.db", True, monkeypatch)
+    whole, fleet = _fleet(tmp_path, "whole.db", False, SQLITE)
+    pruned, _ = _fleet(tmp_path, "pruned.db", True)
     try:
         assert fleet.destroyed > 1000 and _samples(whole) == fleet.answered
         assert _samples(pruned) < _samples(whole) * 2 // 3, (_samples(pruned), _samples(whole))
@@ -149,17 +134,17 @@ def test_pruned_samples_leave_every_verdict_as_it_was(tmp_path, monkeypatch):
         pruned.close()
 
 
-def test_pruning_goes_in_batches_and_keeps_what_a_waiting_verdict_needs(tmp_path, monkeypatch):
+def test_pruning_goes_in_batches_and_keeps_what_a_waiting_verdict_needs(tmp_path):
     """clock_samples.prune deletes a batch a transaction; footage the office knows the box holds
     keeps the samples around it whatever the horizon."""
-    store, fleet = _fleet(tmp_path, "c.db", False, monkeypatch)
+    store, fleet = _fleet(tmp_path, "c.db", False)  # none pruned in the run: all of them here
     try:
         before = _samples(store)
         lowest = retention_watch.oldest_held(store.db, tf.NODE)
         assert lowest is not None and lowest > tf.T0 + 9 * D  # the footage not yet destroyed
         gone = clock_samples.prune(store, tf.NODE, tf.T0 + 100 * D, lowest, batch=7)
         assert gone > 7 * 3 and _samples(store) == before - gone
-        oldest = store.db.execute("SELECT min(node_us) FROM clock_samples").fetchone()[0]
+        oldest = central_clock_samples(store)[1]
         assert oldest <= lowest - clock_samples.AROUND_US, "the samples around what it holds stay"
         assert clock_samples.prune(store, tf.NODE, tf.T0 + 100 * D, lowest, batch=7) == 0, "once is enough"
     finally:

@@ -13,12 +13,14 @@ judgement central/checks/clock.py's and storage/time/interval.py's.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from central.checks import clock, verdicts, verify
+from central.checks import clock, coverage, verdicts, verify
 from storage.time import interval
 
+log = logging.getLogger(__name__)
 ASK_KEEP_US = 10 * 60_000_000  # a question older than this is forgotten (its answer is no sample after ASK_LIFE_US)
 AROUND_US = 2 * 86_400_000_000  # the samples read around each reading of the node's clock (and the stretch holding them)
 _SAMPLE = "SELECT sent_us, node_us, received_us, boot, mono_us FROM clock_samples WHERE node = ?"
@@ -168,4 +170,23 @@ def prune(store: Any, node: str, horizon_us: int, lowest: int | None, batch: int
         gone += n
         if n < batch:
             break
+    return gone
+
+
+def prune_nodes(store: Any, now_us: int, births: Callable[[str], list[tuple[int, dict[str, Any]]]],
+                held: Callable[[Any, str], int | None]) -> int:
+    """`prune` for every node ``store`` leases to this instance, its horizon from its births'
+    longest maximum (``births``: (ts_us, rules) of a node), ``held`` its lowest reading still held
+    (central/verifier/retention_watch.py `oldest_held`). Returns how many went."""
+    gone = 0
+    for r in list(store.db.query("SELECT node FROM nodes ORDER BY node")):
+        node = r["node"]
+        if not store.lease(node):
+            continue
+        horizon = clock.horizon(now_us, verdicts.longest_max(births(node), None), coverage.MAX_DAYS)
+        with store.writing(durable=False):
+            lowest = held(store.db, node)
+        gone += prune(store, node, horizon, lowest)
+    if gone:
+        log.info("clock samples: %d no verdict can need any more forgotten", gone)
     return gone

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from central.keys import ca, keystanding
-from central.checks import clock, coverage, node_births, verdicts, verify
+from central.checks import coverage, node_births, verify
 from central import finding_words
 from central.verifier import clock_samples, rejudge, retention_watch
 from central.verifier.evidence import Evidence
@@ -163,21 +163,9 @@ class Verifier(MessageKinds, Gaps):
         return gone
 
     def prune_clock_samples(self, now: int) -> int:
-        """Store maintenance, with the coverage's: each node's clock samples no verdict can need any
-        more (central/checks/clock.py `keep_from`, design/0344), for the nodes this instance verifies,
-        a few thousand a transaction. Returns how many went."""
-        gone = 0
-        for r in list(self.store.db.query("SELECT node FROM nodes ORDER BY node")):
-            self.node = r["node"]
-            if not self.store.lease(self.node):
-                continue
-            longest = verdicts.longest_max(self._policy()["births"], None)
-            with self.store.writing(durable=False):
-                held = retention_watch.oldest_held(self.store.db, self.node)
-            gone += clock_samples.prune(self.store, self.node, clock.horizon(now, longest, coverage.MAX_DAYS), held)
-        if gone:
-            log.info("clock samples: %d no verdict can need any more forgotten", gone)
-        return gone
+        """The clock samples no verdict can need any more, with the coverage's (design/0344)."""
+        return clock_samples.prune_nodes(self.store, now, lambda node: self._policy(list(self.store.db.query(
+            "SELECT ts_us, payload FROM births WHERE node = ? ORDER BY ts_us", [node])))["births"], retention_watch.oldest_held)
 
     def node_pass(self, node: str, now: int) -> int:
         with self.store.writing(durable=False):
