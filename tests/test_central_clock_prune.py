@@ -14,7 +14,7 @@ from central.store.store import Store
 from central.verifier import clock_samples, retention_watch
 from central.verifier.verifier import Verifier
 from tests.support import time_fleet as tf
-from tests.support.catalog import central_clock_cut, central_clock_samples, central_clock_table, central_destructions
+from tests.support.catalog import central_clock_count, central_clock_cut, central_clock_table, central_destructions
 
 D, H, S = tf.DAY, tf.HOUR, tf.S
 A = clock_samples.AROUND_US
@@ -111,7 +111,7 @@ def _fleet(tmp_path, name: str, prune: bool, kind: type | None = None) -> tuple[
 
 
 def _samples(store: Store) -> int:
-    return central_clock_samples(store)[0]
+    return central_clock_count(store)[0]
 
 
 def test_pruned_samples_leave_every_verdict_as_it_was(tmp_path, monkeypatch):
@@ -144,7 +144,7 @@ def test_pruning_goes_in_batches_and_keeps_what_a_waiting_verdict_needs(tmp_path
         assert lowest is not None and lowest > tf.T0 + 9 * D  # the footage not yet destroyed
         gone = clock_samples.prune(store, tf.NODE, tf.T0 + 100 * D, lowest, batch=7)
         assert gone > 7 * 3 and _samples(store) == before - gone
-        oldest = central_clock_samples(store)[1]
+        oldest = central_clock_count(store)[1]
         assert oldest <= lowest - clock_samples.AROUND_US, "the samples around what it holds stay"
         assert clock_samples.prune(store, tf.NODE, tf.T0 + 100 * D, lowest, batch=7) == 0, "once is enough"
     finally:

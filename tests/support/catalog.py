@@ -193,7 +193,7 @@ def central_clock_cut(db: Any, before_us: int | None) -> list[int]:
     return [r[0] for r in db.execute("SELECT sent_us FROM clock_samples ORDER BY sent_us").fetchall()]
 
 
-def central_clock_samples(store) -> tuple[int, int | None]:
+def central_clock_count(store) -> tuple[int, int | None]:
     """(how many clock samples the store holds, the lowest reading of a node's clock among them)."""
     row = store.db.execute("SELECT count(*), min(node_us) FROM clock_samples").fetchone()
     return int(row[0]), row[1]
