@@ -67,6 +67,14 @@ def _group(value: Any, where: str) -> str:
     return group
 
 
+def _node_username(value: Any, where: str) -> str:
+    pattern = _text(value, where)
+    if "{node}" not in pattern or not re.fullmatch(r"[A-Za-z0-9_.@{}-]{1,120}", pattern):
+        raise ConfigError(where, f"{pattern!r}: a broker user name with {{node}} (and {{site}}), e.g. \"{{node}}\" "
+                          "or \"{site}.{node}\"")
+    return pattern
+
+
 def _pg_url(value: Any, where: str) -> str:
     url = _text(value, where)
     if not re.match(r"postgres(ql)?://", url):
@@ -172,6 +180,10 @@ class BrokerConfig:
                                    "split the fleet")
     tls_ca_file: Path | None = key(None, read=_file, example='"/etc/edged/mqtt-ca.pem"', commented=True,
                                    doc="the broker's CA: the broker over TLS")
+    node_username: str | None = key(None, read=_node_username, example='"{node}"', commented=True,
+                                    doc="each node's broker account ({site}, {node}); set: a revoked node's "
+                                    "account is disabled through mosquitto's dynamic-security plugin with the "
+                                    "revocation list (docs/ref/central.md)")
     session_expiry_s: int = key(7 * 86_400, read=_seconds, toml="session_expiry", example='"7d"',
                                 doc="the broker queues for us this long while we are down (default: 7d alone, "
                                 "1m in a shared_group: a dead member's share goes to the others)")

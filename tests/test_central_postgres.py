@@ -19,6 +19,7 @@ from central.store.pgroles import reader_grants
 from central.store.versions import SchemaError
 from central.store.pgstore import EDGE_LOCK, PgStore, _redact, json_params, lock_key, near_month_edge, translate, translate_ddl
 from tests import test_central_archive as archived
+from tests import test_central_clock_prune as clock_prune
 from tests import test_central_batched as batched
 from tests import test_central_hostile as hostile
 from tests import test_central_month as month
@@ -151,6 +152,8 @@ _ON_POSTGRES = [
     (time_verdicts, "test_item3_a_box_first_heard_after_it_began_recording_is_no_critical_finding"),
     (time_verdicts, "test_item4_footage_kept_past_its_maximum_by_a_box_offline_is_found_when_its_destructions_come"),
     (verdicts, "test_a_node_clock_20_hours_ahead_destroying_at_its_30_days_is_early_when_the_office_proves_it"),
+    (clock_prune, "test_pruned_samples_leave_every_verdict_as_it_was"),  # design/0344: pruned on PG, whole on SQLite
+    (clock_prune, "test_pruning_goes_in_batches_and_keeps_what_a_waiting_verdict_needs"),
 ]
 
 

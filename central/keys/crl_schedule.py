@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from cryptography import x509
 
-from central.keys import ca, crl_publish
+from central.keys import broker_logins, ca, crl_publish
 
 log = logging.getLogger(__name__)
 PUBLISH_EVERY_US = 3600 * 1_000_000
@@ -68,10 +68,17 @@ class CrlSchedule:
             return
         try:
             crl_publish.publish_crl(self.broker, pem)
+            self._cut_logins()
             self.on_broker, self.retry_us = pem, None
         except ca.CAError as exc:
             self.retry_us = now_us + RETRY_US
             log.warning("%s; tried again in a minute", exc)
+
+    def _cut_logins(self) -> None:
+        """The revoked nodes' broker logins disabled with each list retained (design/0344)."""
+        done = broker_logins.cut(self.data_dir, self.broker)
+        if done is not None and (done[0] or done[1]):
+            log.info("%s", broker_logins.said(done))
 
     async def tick(self, now_us: int) -> None:
         try:

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from central.keys import ca, crl_publish
+from central.keys import broker_logins, ca, crl_publish
 from central.keys.ca import CAError
 from central.keys.register import RegisterError
 from storage.keys import nodecert, nodekey
@@ -52,6 +52,15 @@ def _public(e: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in e.items() if k != "cert"}
 
 
+def _logins(data_dir: Path, broker: Any, done_so_far: str) -> str:
+    """The revoked nodes' broker logins cut with the list just published (design/0344); a broker
+    that cannot do it is an error that keeps what was done in its words."""
+    try:
+        return broker_logins.said(broker_logins.cut(data_dir, broker))
+    except CAError as exc:
+        raise CAError(f"{done_so_far}\nbut the broker login is NOT cut: {exc}") from None
+
+
 def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = None) -> tuple[Any, str]:
     if args.action == "list":
         entries = ca.enrolments(ca.read_register(data_dir))
@@ -75,6 +84,7 @@ def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = Non
         if args.publish:
             crl_publish.publish_crl(broker, ca.published_crl(data_dir) or b"")
             text += f"\nthe new revocation list is retained on the broker ({crl_publish.CRL_TOPIC}) and at /crl.pem"
+            text += "\n" + _logins(data_dir, broker, text)
         else:
             text += "\npublish the new revocation list: edged-central nodes crl --publish (the dashboard's /crl.pem has it)"
         return [_public(e) for e in done], text
@@ -106,6 +116,7 @@ def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = Non
         said = [f"revocation list written to {args.out}"] if args.out else ([] if args.publish else [pem.decode().rstrip()])
         if args.publish:
             said.append(f"revocation list retained on the broker ({crl_publish.CRL_TOPIC})")
+            said.append(_logins(data_dir, broker, "\n".join(said)))
         return {"out": args.out, "published": crl_publish.CRL_TOPIC if args.publish else None}, "\n".join(said)
     raise CAError(f"unknown action {args.action}")
 

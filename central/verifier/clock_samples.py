@@ -13,12 +13,14 @@ judgement central/checks/clock.py's and storage/time/interval.py's.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from central.checks import clock, verdicts, verify
+from central.checks import clock, coverage, verdicts, verify
 from storage.time import interval
 
+log = logging.getLogger(__name__)
 ASK_KEEP_US = 10 * 60_000_000  # a question older than this is forgotten (its answer is no sample after ASK_LIFE_US)
 AROUND_US = 2 * 86_400_000_000  # the samples read around each reading of the node's clock (and the stretch holding them)
 _SAMPLE = "SELECT sent_us, node_us, received_us, boot, mono_us FROM clock_samples WHERE node = ?"
@@ -117,3 +119,74 @@ def line(db: Any, node: str, readings: Iterable[int]) -> interval.ClockLine:
         for r in db.execute(_SAMPLE + " AND sent_us BETWEEN ? AND ?", [node, first, last]).fetchall():
             rows[r[0]] = tuple(r)
     return interval.ClockLine([interval.Sample(r[0], r[1], r[2], r[3] or "", r[4]) for r in rows.values()])
+
+
+# pruning (design/0344): what no verdict can need any more, in batches ---------------------------------
+PRUNE_BATCH = 2000  # samples deleted a transaction: a short write lock each
+
+
+def waiting_reading(db: Any, node: str) -> int | None:
+    """The lowest reading of the node's clock among its destructions still waiting for a later
+    sample ("unverified", destroyed at most AROUND_US before its newest sample's reading:
+    central/verifier/rejudge.py judges them again when one comes): their recording and destruction."""
+    newest = db.execute("SELECT node_us FROM clock_samples WHERE node = ? ORDER BY sent_us DESC LIMIT 1", [node]).fetchone()
+    if newest is None:
+        return None
+    waiting = db.execute("SELECT min(start_us), min(end_us), min(destroyed_us) FROM destructions WHERE node = ?"
+                         " AND verdict = ? AND destroyed_us > ?", [node, interval.UNVERIFIED, newest[0] - AROUND_US]).fetchone()
+    marks = [x for x in waiting or () if isinstance(x, int)]
+    return min(marks) if marks else None
+
+
+def keep_from(db: Any, node: str, horizon_us: int, lowest: int | None) -> int | None:
+    """central/checks/clock.py `keep_from` in the store: a few index reads, never the node's samples."""
+    newest = db.execute("SELECT node_us FROM clock_samples WHERE node = ? ORDER BY sent_us DESC LIMIT 1", [node]).fetchone()
+    if newest is None:
+        return None
+    low = (newest[0] if lowest is None else min(lowest, newest[0])) - AROUND_US
+    firsts = [db.execute("SELECT min(sent_us) FROM clock_samples WHERE node = ? AND sent_us >= ?",
+                         [node, horizon_us]).fetchone()[0],
+              db.execute("SELECT min(sent_us) FROM clock_samples WHERE node = ? AND node_us >= ?", [node, low]).fetchone()[0]]
+    first = min(f for f in firsts if f is not None)  # the newest one is at least one of them
+    prev = db.execute("SELECT max(sent_us) FROM clock_samples WHERE node = ? AND sent_us < ?", [node, first]).fetchone()[0]
+    if prev is None:
+        return None
+    older = db.execute("SELECT 1 FROM clock_samples WHERE node = ? AND sent_us < ? LIMIT 1", [node, prev]).fetchone()
+    return int(prev) if older else None
+
+
+def prune(store: Any, node: str, horizon_us: int, lowest: int | None, batch: int = PRUNE_BATCH) -> int:
+    """The node's samples no verdict can need deleted (``lowest``: the lowest reading of its clock
+    a verdict may still be given at, with `waiting_reading`'s), ``batch`` a transaction; how many."""
+    with store.writing(durable=False):
+        marks = [x for x in (lowest, waiting_reading(store.db, node)) if x is not None]
+        cut = keep_from(store.db, node, horizon_us, min(marks) if marks else None)
+    gone = 0
+    while cut is not None:
+        with store.writing(durable=False):
+            n = int(store.db.execute(
+                "DELETE FROM clock_samples WHERE node = ? AND sent_us IN (SELECT sent_us FROM clock_samples"
+                " WHERE node = ? AND sent_us < ? ORDER BY sent_us LIMIT ?)", [node, node, cut, batch]).rowcount or 0)
+        gone += n
+        if n < batch:
+            break
+    return gone
+
+
+def prune_nodes(store: Any, now_us: int, births: Callable[[str], list[tuple[int, dict[str, Any]]]],
+                held: Callable[[Any, str], int | None]) -> int:
+    """`prune` for every node ``store`` leases to this instance, its horizon from its births'
+    longest maximum (``births``: (ts_us, rules) of a node), ``held`` its lowest reading still held
+    (central/verifier/retention_watch.py `oldest_held`). Returns how many went."""
+    gone = 0
+    for r in list(store.db.query("SELECT node FROM nodes ORDER BY node")):
+        node = r["node"]
+        if not store.lease(node):
+            continue
+        horizon = clock.horizon(now_us, verdicts.longest_max(births(node), None), coverage.MAX_DAYS)
+        with store.writing(durable=False):
+            lowest = held(store.db, node)
+        gone += prune(store, node, horizon, lowest)
+    if gone:
+        log.info("clock samples: %d no verdict can need any more forgotten", gone)
+    return gone

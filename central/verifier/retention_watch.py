@@ -118,3 +118,19 @@ def watch(db: Any, node: str, births: list[tuple[int, dict[str, Any]]]) -> list[
     line = clock_samples.line(db, node, [x for x in (oldest.to_us, last.heard.stamp_us) if isinstance(x, int)])
     return [f for f in (verdicts.kept(oldest, last, longest, holds, line),
                         verdicts.stopped(oldest, last, longest, holds, destroyed_us, line)) if f is not None]
+
+
+def oldest_held(db: Any, node: str) -> int | None:
+    """The lowest reading of the node's clock the watch or a destruction still to come may be judged
+    at (its clock samples around it are kept: central/verifier/clock_samples.py `prune`): the
+    oldest footage the office knows it holds (not reported destroyed) and the start of each hold
+    in force (held footage outlives the newest destruction)."""
+    top = db.execute("SELECT destroyed_id FROM retention_heard WHERE node = ?", [node]).fetchone()
+    held = db.execute("SELECT min(e.from_us), min(e.to_us), min(e.stamp_us) FROM footage_heard h JOIN footage_evidence e"
+                      " ON e.node = h.node AND e.first_id = h.first_id WHERE h.node = ? AND h.last_id > ?",
+                      [node, top[0] if top is not None and top[0] is not None else 0]).fetchone()
+    holds = verdicts.holds_in_force({"action": r[0], "detail": r[1]} for r in db.execute(
+        f"SELECT action, detail FROM audit WHERE node = ? AND action IN ({','.join('?' * len(HOLD_ACTIONS))})"
+        " ORDER BY seq_local", [node, *HOLD_ACTIONS]).fetchall())
+    marks = [x for x in (*(held or ()), *(a for a, _b in holds)) if isinstance(x, int)]
+    return min(marks) if marks else None

@@ -106,6 +106,7 @@ class Verifier(MessageKinds, Gaps):
         self.settle = set()
         if now - self.pruned_us >= coverage.PRUNE_EVERY_US:
             self.prune_coverage(now)
+            self.prune_clock_samples(now)
         if now - self.watched_us >= WATCH_EVERY_US:
             self.watch(now)
         return done
@@ -160,6 +161,11 @@ class Verifier(MessageKinds, Gaps):
         if gone:
             log.info("coverage: %d spans older than any node's retention forgotten", gone)
         return gone
+
+    def prune_clock_samples(self, now: int) -> int:
+        """The clock samples no verdict can need any more, with the coverage's (design/0344)."""
+        return clock_samples.prune_nodes(self.store, now, lambda node: self._policy(list(self.store.db.query(
+            "SELECT ts_us, payload FROM births WHERE node = ? ORDER BY ts_us", [node])))["births"], retention_watch.oldest_held)
 
     def node_pass(self, node: str, now: int) -> int:
         with self.store.writing(durable=False):

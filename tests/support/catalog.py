@@ -172,6 +172,33 @@ def central_put_coverage(store, node: str, camera: str, from_us: int, to_us: int
                      [node, camera, from_us, to_us, kind])
 
 
+def central_clock_table(samples: list[tuple[int, int]]) -> Any:
+    """An in-memory SQLite clock_samples table (schema 8) holding node 'n''s (sent_us, node_us),
+    each heard a second after it was sent (tests/test_central_clock_prune.py)."""
+    import sqlite3
+
+    from central.store.store_schema import _SCHEMA_8
+    db = sqlite3.connect(":memory:")
+    for stmt in _SCHEMA_8:
+        db.execute(stmt)
+    db.executemany("INSERT INTO clock_samples (node, sent_us, node_us, received_us, mono_us, boot) VALUES"
+                   " ('n', ?, ?, ?, NULL, 'b')", [(s, n, s + 1_000_000) for s, n in samples])
+    return db
+
+
+def central_clock_cut(db: Any, before_us: int | None) -> list[int]:
+    """Delete node 'n''s samples sent before ``before_us`` (None: none); the sent_us left, in order."""
+    if before_us is not None:
+        db.execute("DELETE FROM clock_samples WHERE node = 'n' AND sent_us < ?", [before_us])
+    return [r[0] for r in db.execute("SELECT sent_us FROM clock_samples ORDER BY sent_us").fetchall()]
+
+
+def central_clock_count(store) -> tuple[int, int | None]:
+    """(how many clock samples the store holds, the lowest reading of a node's clock among them)."""
+    row = store.db.execute("SELECT count(*), min(node_us) FROM clock_samples").fetchone()
+    return int(row[0]), row[1]
+
+
 def central_coverage_starts(store) -> list[int]:
     """from_us of every row of an edged-central store's coverage table, in order."""
     return [r["from_us"] for r in store.db.query("SELECT from_us FROM coverage ORDER BY from_us")]
