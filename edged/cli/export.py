@@ -20,6 +20,7 @@ from storage.keys import nodecert, nodekey, office_crl
 from storage.export import evidence as export, origin
 from argparse import Namespace
 from edged.cli.ctx import Ctx
+from edged.cli.redacted_copy import copy_of
 
 EXPORT_TIMEOUT_S = 120  # between two lines from the daemon; progress arrives several times a second
 
@@ -197,29 +198,11 @@ def cmd_verify(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
             "revocation_from": crl_from if got.revocation and got.revocation["what"] == "revocation list" else
             (args.keys if got.revocation else None), **({"node": got.who} if got.who else {})}
     text = _verify_text(args.dir, problems, got, signer) + _dates_text(got.revocation, str(data["revocation_from"] or "-"))
-    data, text = _copy_of(manifest, data, text)
+    data, text = copy_of(manifest, data, text)
     if problems or got.status != origin.CHECKED:  # a script must not take a failed or half check for a pass
         print(json.dumps(data, indent=2) if args.json else text)
         raise SystemExit(1 if problems or got.status == origin.REFUSED else 3)
     return data, text
-
-
-def _copy_of(manifest: dict[str, Any], data: dict[str, Any], text: str) -> tuple[dict[str, Any], str]:
-    """A redacted copy's manifest (storage/redact/release.py, design/0328) names its original and its
-    people: said after the verdict (a claim of the signed manifest, as good as its verdict)."""
-    of, how = manifest.get("derivative_of"), manifest.get("redaction")
-    if not isinstance(of, dict) or not isinstance(how, dict):
-        return data, text
-    line = _("a redacted copy of export {export} (its manifest's SHA-256 {sha}), prepared by {prepared}, released "
-             "by {released}").format(export=of.get("export"), sha=str(of.get("manifest_sha256"))[:16],
-                                     prepared=how.get("prepared_by"), released=how.get("released_by"))
-    originals = [f"{c.get('file')} <- {c.get('original')} ({str(c.get('original_sha256'))[:16]})"
-                 for cam in manifest.get("cameras") or [] if isinstance(cam, dict)
-                 for c in cam.get("clips") or [] if isinstance(c, dict)]
-    return ({**data, "redacted_copy": {"original_export": of.get("export"), "original_manifest_sha256":
-                                       of.get("manifest_sha256"), "prepared_by": how.get("prepared_by"),
-                                       "released_by": how.get("released_by")}},
-            "\n".join([text, line, *("  " + o for o in originals)]))
 
 
 def _verify_text(folder: str, problems: list[str], got: origin.Origin, signer: str | None) -> str:
@@ -252,7 +235,7 @@ def _verify_by_core(args: Namespace, folder: Path, manifest: dict[str, Any], roo
             "origin_why": got["why"], "root": root[1], "revocation": dates, "revocation_from": crl[1],
             "signed_by": (got["signer"] or {}).get("node"), "key_checked": got["verdict"] == core.CHECKED,
             **({"node": _who(got["signer"])} if got["signer"] else {})}
-    data, text = _copy_of(manifest, data, "\n".join(core.lines(got)))
+    data, text = copy_of(manifest, data, "\n".join(core.lines(got)))
     if got["verdict"] != core.CHECKED:
         print(json.dumps(data, indent=2) if args.json else text)
         raise SystemExit(core.EXIT[got["verdict"]])
