@@ -38,6 +38,7 @@ from edged.rules.roles import APPROVER, CUSTODIAN, Actor
 from storage import audit
 from storage.catalog import CatalogWriter
 from storage.export import c2pa_claim
+from storage.export.evidence import MANIFEST
 from storage.keys import nodecert, nodekey
 from storage.people import retrieval_store
 from storage.time.clock import SYSTEM
@@ -319,7 +320,7 @@ class RedactOps(Operations):
         """The copy's own manifest, signed now (storage/redact/release.py, design/0328): its original,
         who prepared and who released it; so the copy written out verifies as an export does."""
         def write() -> None:
-            source = Path(row["out_dir"]) / release_manifest.MANIFEST
+            source = Path(row["out_dir"]) / MANIFEST
             body = source.read_bytes() if source.is_file() else b"{}"
             chain = nodecert.chain_pem(Path(self.cfg.storage.data_dir))
             doc = release_manifest.manifest(
