@@ -59,3 +59,32 @@ def test_release_by_another_refused_where_it_means_nothing(table, field):
     with pytest.raises(ConfigError) as got:
         _policy(table, [], 6 * DAY_US)
     assert field in str(got.value)
+
+
+def test_the_copys_manifest_names_its_original_and_both_people():
+    """storage/redact/release.py: the manifest signed at the release lists each clip with its original
+    and the original's times (the checker wants a clip's end), and names the export it came from and
+    who prepared and released it; the checker's `copy_of` says so in a note (design/0328)."""
+    from edged_evidence_check import check as core
+    from storage.redact import release
+
+    original = {"created_utc": "2026-11-27T10:00:00Z", "grant": 4, "cameras": [{"camera": "cam", "clips": [
+        {"file": "cam.mp4", "sha256": "a" * 64, "bytes": 10, "from_us": 1, "to_us": 2, "from_utc": "x", "to_utc": "y"}]}]}
+    doc = release.manifest(header={"export": 7, "node": "n1"}, original=original, original_sha256="b" * 64,
+                           summaries={"cam.mp4": {"sha256": "c" * 64, "bytes": 5, "original": "cam.mp4",
+                                                  "original_sha256": "a" * 64}},
+                           release={"prepared_by": "carol", "released_by": "dave", "use": "copy"},
+                           key_b64="K", fingerprint="F", now_us=3)
+    assert doc["cameras"] == [{"camera": "cam", "clips": [{"file": "cam.mp4", "sha256": "c" * 64, "bytes": 5,
+                                                           "original": "cam.mp4", "original_sha256": "a" * 64,
+                                                           "from_us": 1, "to_us": 2, "from_utc": "x", "to_utc": "y"}]}]
+    assert doc["derivative_of"] == {"export": 7, "manifest_sha256": "b" * 64, "created_utc": original["created_utc"],
+                                    "grant": 4}
+    out: dict = {"notes": []}
+    core.copy_of(doc, out)
+    assert out["copy"]["prepared_by"] == "carol" and out["copy"]["released_by"] == "dave", out
+    assert out["notes"] == [f"a redacted copy of export 7 (its manifest's SHA-256 {'b' * 64}), prepared by carol, "
+                            "released by dave, as its signed manifest.json says"], out["notes"]
+    out = {"notes": []}
+    core.copy_of({"cameras": []}, out)   # an export that is no copy: nothing said
+    assert out == {"notes": []}

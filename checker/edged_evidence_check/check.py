@@ -427,9 +427,11 @@ def copy_of(manifest: dict[str, Any], out: dict[str, Any]) -> None:
     if isinstance(of, dict) and isinstance(how, dict):
         out["copy"] = {"original_export": of.get("export"), "original_manifest_sha256": of.get("manifest_sha256"),
                        "prepared_by": how.get("prepared_by"), "released_by": how.get("released_by")}
+        sha = str(of.get("manifest_sha256"))
+        sha = sha if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha) else rule.shown(sha)
         out["notes"].append(f"a redacted copy of export {rule.shown(str(of.get('export')))} (its manifest's SHA-256 "
-                            f"{rule.shown(str(of.get('manifest_sha256')))}), prepared by {rule.shown(str(how.get('prepared_by')))}"
-                            f", released by {rule.shown(str(how.get('released_by')))}, as its signed manifest.json says")
+                            f"{sha}), prepared by {rule.shown(str(how.get('prepared_by')))}, released by "
+                            f"{rule.shown(str(how.get('released_by')))}, as its signed manifest.json says")
 
 
 def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
