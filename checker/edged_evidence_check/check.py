@@ -420,6 +420,20 @@ def _clips(folder: Path, entries: list[dict[str, Any]], cert: x509.Certificate, 
     return signed
 
 
+def copy_of(manifest: dict[str, Any], out: dict[str, Any]) -> None:
+    """A released redacted copy's manifest (edged's storage/redact/release.py) names its original
+    export and who prepared and who released it: said as notes, what the signed manifest claims."""
+    of, how = manifest.get("derivative_of"), manifest.get("redaction")
+    if isinstance(of, dict) and isinstance(how, dict):
+        out["copy"] = {"original_export": of.get("export"), "original_manifest_sha256": of.get("manifest_sha256"),
+                       "prepared_by": how.get("prepared_by"), "released_by": how.get("released_by")}
+        sha = str(of.get("manifest_sha256"))
+        sha = sha if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha) else rule.shown(sha)
+        out["notes"].append(f"a redacted copy of export {rule.shown(str(of.get('export')))} (its manifest's SHA-256 "
+                            f"{sha}), prepared by {rule.shown(str(how.get('prepared_by')))}, released by "
+                            f"{rule.shown(str(how.get('released_by')))}, as its signed manifest.json says")
+
+
 def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
     """{verdict, why, signer, dates, clips, unlisted, signing_time}: the whole check, in the order
     of the module's text."""
@@ -439,6 +453,7 @@ def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
                           "was changed, or another key signed it")
         entries = clip_entries(manifest)
         footage_times(entries, signed_us)
+        copy_of(manifest, out)
         heard = office_receipt(folder, body, cert, ca, entries)
         out["signing_time"] = {"signed_utc": utc(signed_us), "corroborated": False,
                                "why": NOT_CORROBORATED.format(when=utc(signed_us))} if heard is None else {

@@ -20,6 +20,7 @@ from storage.keys import nodecert, nodekey, office_crl
 from storage.export import evidence as export, origin
 from argparse import Namespace
 from edged.cli.ctx import Ctx
+from edged.cli.redacted_copy import copy_of
 
 EXPORT_TIMEOUT_S = 120  # between two lines from the daemon; progress arrives several times a second
 
@@ -197,6 +198,7 @@ def cmd_verify(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
             "revocation_from": crl_from if got.revocation and got.revocation["what"] == "revocation list" else
             (args.keys if got.revocation else None), **({"node": got.who} if got.who else {})}
     text = _verify_text(args.dir, problems, got, signer) + _dates_text(got.revocation, str(data["revocation_from"] or "-"))
+    data, text = copy_of(manifest, data, text)
     if problems or got.status != origin.CHECKED:  # a script must not take a failed or half check for a pass
         print(json.dumps(data, indent=2) if args.json else text)
         raise SystemExit(1 if problems or got.status == origin.REFUSED else 3)
@@ -233,7 +235,7 @@ def _verify_by_core(args: Namespace, folder: Path, manifest: dict[str, Any], roo
             "origin_why": got["why"], "root": root[1], "revocation": dates, "revocation_from": crl[1],
             "signed_by": (got["signer"] or {}).get("node"), "key_checked": got["verdict"] == core.CHECKED,
             **({"node": _who(got["signer"])} if got["signer"] else {})}
-    text = "\n".join(core.lines(got))
+    data, text = copy_of(manifest, data, "\n".join(core.lines(got)))
     if got["verdict"] != core.CHECKED:
         print(json.dumps(data, indent=2) if args.json else text)
         raise SystemExit(core.EXIT[got["verdict"]])

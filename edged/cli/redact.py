@@ -1,6 +1,9 @@
 """`edgectl redact` (issue 54; design/0231): a redacted copy of an export the custodian made,
 made by the daemon's redaction worker at idle priority (a progress bar while it works), then
-written to the custodian's folder: the redacted clips only, never the original's."""
+written to the custodian's folder: the redacted clips only, never the original's.
+`edgectl redact-release` (design/0328) releases a copy made, with the desk's checks: the moments
+to check said played, and a second person where the site asks one; written out with its signed
+manifest, which names its original, who prepared it and who released it (`edgectl verify`)."""
 
 from __future__ import annotations
 
@@ -98,6 +101,31 @@ def cmd_redact(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         if c.get("to_check"):   # design/0326: play these before it is released
             lines.append("    " + _("moments to check: {spans} seconds").format(
                 spans=", ".join(f"{a:.2f}-{b:.2f}" for a, b in c["to_check"])))
+    lines.append(_("play it through, then release it: edgectl redact-release --export {export} --copy {copy}").format(
+        export=result["export"], copy=result["copy"]))
+    return result, "\n".join(lines)
+
+
+def cmd_release(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
+    out = Path(args.out).absolute() if args.out else None
+    if out is not None:
+        _check_out(out)
+    result = call(ctx.socket, "redact.release", {"export": args.export, "copy": args.copy,
+                                                 **({"checked": True} if args.checked else {})})
+    lines = [_("the redacted copy {copy} of export {export} was released ({use}): prepared by {prepared}, released "
+               "by {released}").format(copy=result["copy"], export=result["export"], use=result["use"],
+                                       prepared=result["prepared_by"], released=result["released_by"])]
+    if out is not None and result["use"] == "copy":
+        try:
+            copy_out(ctx.socket, result, out, "redact.read", {"copy": result["copy"]}, REDACT_TIMEOUT_S)
+        except OSError as exc:
+            raise UsageError(_("the redacted copy of export {export} was released, but writing it to {path} failed "
+                               "({error})").format(export=result["export"], path=out, error=exc)) from None
+        result = {**result, "out": str(out)}
+        lines.append(_("written to {path} with its signed manifest: check it with edgectl verify {path}").format(
+            path=out))
+    elif out is not None:
+        lines.append(_("released for the accompanied viewing: nothing is written out"))
     return result, "\n".join(lines)
 
 
@@ -115,3 +143,13 @@ def register(sub: Verbs) -> None:
                           "missed, a stranger beside the applicant"))
     p.add_argument("--out", required=True, metavar="DIR", help=_("a new or empty folder to write the copy to"))
     p.set_defaults(handler=cmd_redact)
+
+    p = sub.add_parser("redact-release", parents=[JSON], help=_("release a redacted copy made: for the accompanied "
+                                                                "viewing or as the citizen's copy, as its grant says"))
+    p.add_argument("--export", type=int, required=True, help=_("the export's number (from edgectl export)"))
+    p.add_argument("--copy", required=True, metavar="NAME", help=_("the copy's name (from edgectl redact --json)"))
+    p.add_argument("--checked", action="store_true",
+                   help=_("I played each moment to check and nobody but the applicant can be made out"))
+    p.add_argument("--out", metavar="DIR", help=_("a new or empty folder to write the released copy to, with its "
+                                                 "signed manifest"))
+    p.set_defaults(handler=cmd_release)

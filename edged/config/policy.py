@@ -31,6 +31,8 @@ must pass is fixed when it is filed and kept with it.
                                      # applicant's, or "none" (the default for an accompanied viewing alone)
     unredacted_by = ["主任"]          # who may allow the whole picture, each time with a reason on the
                                      # record (default: nobody)
+    release_by_another = true        # a second person releases the redacted copy: a custodian or approver
+                                     # who did not prepare it (seed 000 四(二)2; default false: design/0328)
 
     [policy.units]                   # each unit's chief (and deputies): who signs a `unit = "requester"` step
     "戶籍課" = ["chen"]
@@ -109,6 +111,7 @@ class KindRules:
     receipt: bool = False            # the recipient signs a receipt, recorded with the export
     redact: str = "none"             # citizen: "everything" / "faces" hidden but the applicant (design/0174)
     unredacted_by: frozenset[str] = frozenset()  # citizen: approvers who may allow the whole picture, with a reason
+    release_by_another: bool = False  # citizen: the redacted copy released by one who did not prepare it (design/0328)
     due_us: int | None = None        # the answer is due this long after filing (None: no due time)
     due_days: bool = True            # written in days ("6d"): through the end of the last day on the
                                      # site's calendar; in hours ("24h"): exactly (rules/deadlines.py)
@@ -239,7 +242,7 @@ def distinct_signers(pools: Sequence[Iterable[str]]) -> bool:
 
 
 # reading the table ---------------------------------------------------------------------
-_KIND_KEYS = ("modes", "copy_to", "receipt", "due", "chain", "redact", "unredacted_by")
+_KIND_KEYS = ("modes", "copy_to", "receipt", "due", "chain", "redact", "unredacted_by", "release_by_another")
 REDACT = ("everything", "faces", "none")   # storage/redact/plan.py's modes, and none (design/0174)
 _STEP_KEYS = ("name", "approvers", "cameras", "unit")
 _HINTS = {"approval": 'did you mean "chain"? (an array of steps, e.g. [{ name = "director" }])',
@@ -314,8 +317,10 @@ def _kind(t: Any, path: str, kind: str, default: KindRules,
     due_days = _in_days(t, "due") if "due" in t else default.due_days
     chain = _chain(t["chain"], _join(path, "chain"), titles or {}) if "chain" in t else default.chain
     redact, unredacted_by = _redaction(t, path, kind, default, titles or {}, modes)
+    by_another = _bool(t["release_by_another"], _join(path, "release_by_another")) if "release_by_another" in t \
+        else default.release_by_another
     return KindRules(modes=modes, copy_to=copy_to, receipt=receipt, due_us=due, due_days=due_days, chain=chain,
-                     redact=redact, unredacted_by=unredacted_by)
+                     redact=redact, unredacted_by=unredacted_by, release_by_another=by_another)
 
 
 def _redaction(t: dict[str, Any], path: str, kind: str, default: KindRules,
@@ -324,7 +329,7 @@ def _redaction(t: dict[str, Any], path: str, kind: str, default: KindRules,
     redacted copy where the site says so; where it is silent, as `silent_redaction` says (a copy
     "everything" hidden but the applicant, an accompanied viewing alone the footage: design/0327);
     only the approvers named may allow the whole picture, each time with a reason on the record."""
-    for key in ("redact", "unredacted_by"):
+    for key in ("redact", "unredacted_by", "release_by_another"):
         if key in t and kind != "citizen":
             raise ConfigError(_join(path, key), "only a citizen's request is redacted ([policy.citizen])")
     redact = _string(t["redact"], _join(path, "redact")) if "redact" in t else silent_redaction(kind, modes)

@@ -33,13 +33,17 @@ from edged.control.operation import Operations, op
 from edged.control.protocol import RequestError
 from edged.i18n import _
 from edged.rules import audit_words as words
-from edged.rules.roles import Actor
+from edged.rules.redaction import release_refusal
+from edged.rules.roles import APPROVER, CUSTODIAN, Actor
 from storage import audit
 from storage.catalog import CatalogWriter
 from storage.export import c2pa_claim
+from storage.export.evidence import MANIFEST
 from storage.keys import nodecert, nodekey
 from storage.people import retrieval_store
+from storage.time.clock import SYSTEM
 from storage.redact import job as jobs
+from storage.redact import release as release_manifest
 from storage.redact.plan import COVERED, MODES
 from storage.redact.worker import run_job
 
@@ -122,6 +126,23 @@ class RedactOps(Operations):
             raise RequestError(_('redact needs {{"export": N}}, the number of an export you made')) from None
         row = await self.writer.run(lambda c: retrieval_store.export_row(c.db, export_id))
         if row is None or row["custodian"] != getattr(caller, "account", None):
+            raise RequestError(_("export {id} is not one you made").format(id=export_id))
+        return row
+
+    async def _reviewed_export(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
+        """The export whose copy `caller` may look through: one they made, or, where the site's
+        [policy.citizen] release_by_another asks a second person (design/0328), any custodian's or
+        approver's, to play it before releasing it."""
+        rules = self.cfg.policy.kinds.get("citizen")
+        roles = set(getattr(caller, "roles", ()) or ())
+        if not (rules and rules.release_by_another and roles & {CUSTODIAN, APPROVER}):
+            return await self._own_export(args, caller)
+        try:
+            export_id = int(args["export"])
+        except (KeyError, TypeError, ValueError):
+            raise RequestError(_('redact needs {{"export": N}}, the number of an export you made')) from None
+        row = await self.writer.run(lambda c: retrieval_store.export_row(c.db, export_id))
+        if row is None:
             raise RequestError(_("export {id} is not one you made").format(id=export_id))
         return row
 
@@ -238,11 +259,23 @@ class RedactOps(Operations):
 
     @op("redact.release")
     async def release(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
-        """The custodian who made the copy scrubbed it and releases it (design/0232): to the
-        accompanied viewing or as the citizen's copy (`use`); on the record with the clips' SHA-256."""
-        row = await self._own_export(args, caller)
-        copy, use = str(args.get("copy") or ""), str(args.get("use") or "")
-        if not COPY.fullmatch(copy) or use not in ("view", "copy"):
+        """A copy made, scrubbed and released (design/0232): to the accompanied viewing or as the
+        citizen's copy (`use`), by the custodian who prepared it or, where the site's
+        [policy.citizen] release_by_another asks a second person, only by a custodian or approver
+        who did not (rules/redaction.py release_refusal, design/0328). Every release and every
+        refusal of one on the record; the release with the clips' SHA-256, who prepared and who
+        released it, kept beside the copy (released.json) and in its manifest (design/0328)."""
+        try:
+            row = await self.writer.run(lambda c: retrieval_store.export_row(c.db, int(args["export"])))
+        except (KeyError, TypeError, ValueError):
+            raise RequestError(_('redact needs {{"export": N}}, the number of an export you made')) from None
+        if row is None:
+            raise RequestError(_("export {id} is not one you made").format(id=args["export"]))
+        grant = await self.writer.run(lambda c: retrieval_store.peek_grant(c.db, row["grant_id"])) \
+            if row.get("grant_id") is not None else None
+        # what it is released for is the grant's (as the desk says it): a viewing's copy is never handed over
+        copy, use = str(args.get("copy") or ""), str(args.get("use") or (grant or {}).get("mode") or "")
+        if not COPY.fullmatch(copy) or use not in ("view", "copy") or (use == "copy" and grant and grant["mode"] != "copy"):
             raise RequestError(_("redact.release needs {{\"export\": N, \"copy\": NAME, \"use\": \"view\" or \"copy\"}}"))
         folder = _copy_folder(Path(row["out_dir"]), copy)
 
@@ -250,35 +283,72 @@ class RedactOps(Operations):
             return {p.name.removesuffix(".summary.json"): json.loads(p.read_text())
                     for p in sorted(folder.glob("*.summary.json"))} if folder.is_dir() else {}
         summaries = await asyncio.to_thread(made)
+        prepared_by, by = str(row["custodian"]), str(getattr(caller, "account", None) or caller)
+        rules = self.cfg.policy.kinds.get("citizen")
+        by_another = bool(rules and rules.release_by_another)
+        if by != prepared_by and not (by_another and summaries):   # nothing of another's shown to a third
+            raise RequestError(_("export {id} is not one you made").format(id=row["id"]))
         if not summaries:
             raise RequestError(_("the redacted copy of export {id} is not made yet").format(id=row["id"]))
+        if await asyncio.to_thread((folder / jobs.RELEASED).exists):
+            raise RequestError(_("the redacted copy of export {id} was released already").format(id=row["id"]))
         clips = {name: str(s.get("sha256") or "") for name, s in summaries.items()}
         moments = sum(len(s.get("to_check") or []) for s in summaries.values())
-        if moments and args.get("checked") is not True:   # held back until a person looked (design/0326)
-            raise RequestError(_("the redacted copy of export {id} has {n} moments to check (a stranger in or near "
-                                 "the applicant's region, the region unsure, or one pass of the detector finding "
-                                 "a face another missed): play each, hide what shows a stranger, then release it "
-                                 "saying they were checked").format(id=row["id"], n=moments))
+        why = release_refusal(int(row["id"]), prepared_by=prepared_by, by=by,
+                              roles=tuple(getattr(caller, "roles", ()) or ()), by_another=by_another,
+                              moments=moments, checked=args.get("checked") is True)
+        if why is not None:
+            await self.writer.run(lambda c: audit.append(c.db, str(caller), words.REDACT_RELEASE_REFUSED, {
+                "export": row["id"], "copy": copy, "use": use, "prepared_by": prepared_by, "why": why}))
+            raise RequestError(why)
+        record = {"use": use, "by": by, "prepared_by": prepared_by, "released_by": by, "clips": clips,
+                  **({"second_person": True} if by_another else {})}
         await self.writer.run(lambda c: audit.append(c.db, str(caller), words.REDACT_RELEASED, {
-            "export": row["id"], "copy": copy, "use": use, "clips": clips,
+            "export": row["id"], "copy": copy, "use": use, "clips": clips, "prepared_by": prepared_by,
+            "released_by": by, **({"second_person": True} if by_another else {}),
             **({"moments_checked": moments} if moments else {})}))
+        await self._sign_release(row, folder, summaries, {"mode": copy.split("-")[0], **record, "clips": None,
+                                                          **({"moments_checked": moments} if moments else {})})
         # kept with the copy: a copy released is never taken up again at the desk (design/0277)
-        await asyncio.to_thread(jobs.write_released, folder, {"use": use, "by": str(caller), "clips": clips})
-        return {"export": row["id"], "copy": copy, "use": use, "clips": sorted(clips)}
+        await asyncio.to_thread(jobs.write_released, folder, record)
+        return {"export": row["id"], "copy": copy, "use": use, "clips": sorted(clips), "prepared_by": prepared_by,
+                "released_by": by, "files": [{"name": n, "bytes": s["bytes"]} for n, s in summaries.items()]
+                + [{"name": n, "bytes": (folder / n).stat().st_size} for n in release_manifest.FILES]}
+
+    async def _sign_release(self, row: dict[str, Any], folder: Path, summaries: dict[str, dict[str, Any]],
+                            release: dict[str, Any]) -> None:
+        """The copy's own manifest, signed now (storage/redact/release.py, design/0328): its original,
+        who prepared and who released it; so the copy written out verifies as an export does."""
+        def write() -> None:
+            source = Path(row["out_dir"]) / MANIFEST
+            body = source.read_bytes() if source.is_file() else b"{}"
+            chain = nodecert.chain_pem(Path(self.cfg.storage.data_dir))
+            doc = release_manifest.manifest(
+                header={"site": {"id": self.cfg.site.id, "name": self.cfg.site.name}, "node": self.cfg.site.node,
+                        "export": row["id"], "software": {"name": "edged", "version": __version__}},
+                original=json.loads(body), original_sha256=hashlib.sha256(body).hexdigest(), summaries=summaries,
+                release={k: v for k, v in release.items() if k not in ("clips", "by")}, key_b64=self.key.public_b64,
+                fingerprint=self.key.fingerprint, now_us=SYSTEM.now_us(), chain=chain or None)
+            release_manifest.write(folder, json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False).encode()
+                                   + b"\n", self.key)
+        await asyncio.to_thread(write)
 
     @op("redact.read")
     async def read(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
-        """A piece of a redacted clip, for the custodian who made its export (while it is staged)."""
-        row = await self._own_export(args, caller)
+        """A piece of a redacted clip, for the custodian who made its export (while it is staged) or,
+        where the site asks a second person to release it, for the one who looks it through and
+        releases it (design/0328); once released, its signed manifest too (storage/redact/release.py)."""
+        row = await self._reviewed_export(args, caller)
         copy, name = str(args.get("copy") or ""), str(args.get("file") or "")
         try:
             offset = int(args.get("offset", 0))
         except (TypeError, ValueError):
             offset = -1
-        if not COPY.fullmatch(copy) or not name.endswith(".mp4") or name != Path(name).name or offset < 0:
+        signed = name in release_manifest.FILES
+        if not COPY.fullmatch(copy) or not (name.endswith(".mp4") or signed) or name != Path(name).name or offset < 0:
             raise RequestError(_("no redacted clip {name!r} of export {id}").format(name=name, id=row["id"]))
         folder = _copy_folder(Path(row["out_dir"]), copy)
-        done = await asyncio.to_thread((folder / f"{name}.summary.json").exists)
+        done = await asyncio.to_thread((folder / (jobs.RELEASED if signed else f"{name}.summary.json")).exists)
         if not done:
             raise RequestError(_("the redacted copy of {name} (export {id}) is not made yet").format(
                 name=name, id=row["id"]))

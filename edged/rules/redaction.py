@@ -8,7 +8,10 @@ picture only where an approver the site names in `unredacted_by` allows it, with
 goes on the record; anyone else, or no reason, is refused. Other kinds of request are not redacted.
 `whole_picture` is that decision on one request (design/0276): an approver's, never the filer's,
 never a custodian's alone, while the grant waits to be used; the custodian who then uses the grant
-is never the approver who allowed it.
+is never the approver who allowed it. `release_refusal` says who may release a copy made
+(design/0328): the custodian who prepared it, or, where the site's [policy.citizen]
+release_by_another asks a second person (seed 000 四(二)2: 會同系統管理人辦理), only a custodian or
+approver who did not prepare it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from edged.config.policy import KindRules
 from edged.i18n import _
 from edged.rules.persons import NOBODY, Names, person
-from edged.rules.roles import APPROVER
+from edged.rules.roles import APPROVER, CUSTODIAN
 
 CITIZEN, NONE = "citizen", "none"
 REDACTED = "redacted"   # a use of a grant for its redacted copy (design/0232): the staging export it is made from
@@ -138,4 +141,29 @@ def staged_read_refusal(detail: Mapping[str, Any], name: str, *, via: str | None
                  "redacted copy does (edgectl redact, or the request's page at the desk)")
     if released:
         return _("the redacted copy of export {id} was released; its original is not shown any more")
+    return None
+
+
+def release_refusal(export: int, *, prepared_by: str, by: str, roles: Sequence[str], by_another: bool, moments: int,
+                    checked: bool, names: Names = NOBODY) -> str | None:
+    """Why `by` (holding `roles`) may not release the redacted copy of `export` `prepared_by` made, or None
+    (design/0328). Where the site asks no second person, the custodian who prepared it releases it
+    (design/0232); where [policy.citizen] release_by_another asks one, a custodian or approver who
+    did not prepare it, never the preparer. Either way a copy with `moments` to check is released
+    only by one who says they played them (`checked`, design/0326)."""
+    if by_another:
+        if by == prepared_by:
+            return _("{who} prepared the redacted copy of export {id}: the site asks a second person to release "
+                     "it, a custodian or approver who did not prepare it ([policy.citizen] release_by_another)").format(
+                         who=person(names, by), id=export)
+        if CUSTODIAN not in roles and APPROVER not in roles:
+            return _("{who} is neither a custodian nor an approver: a redacted copy is released by one").format(
+                who=person(names, by))
+    elif by != prepared_by:
+        return _("the redacted copy of export {id} was prepared by {who}, who releases it").format(
+            id=export, who=person(names, prepared_by))
+    if moments and not checked:
+        return _("the redacted copy of export {id} has {n} moments to check (a stranger in or near the applicant's "
+                 "region, the region unsure, or one pass of the detector finding a face another missed): play each, "
+                 "hide what shows a stranger, then release it saying they were checked").format(id=export, n=moments)
     return None

@@ -131,8 +131,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "export.read": frozenset({CUSTODIAN}),         # the export's own files, by the custodian who made it
     # a redacted copy of an export (issue 54): made and read by the custodian who made the export
     "redact.run": frozenset({CUSTODIAN}),
-    "redact.read": frozenset({CUSTODIAN}),
-    "redact.release": frozenset({CUSTODIAN}),
+    "redact.read": frozenset({CUSTODIAN, APPROVER}),   # and the second person who releases it (design/0328)
+    # released by who prepared it, or by a second custodian or approver where the site asks (design/0328)
+    "redact.release": frozenset({CUSTODIAN, APPROVER}),
     # retrieval requests (R5): staff file; an approver who did not file decides; a viewer
     # sees only the requests they filed; custodians, approvers and the auditor see all
     "request.file": _STAFF,

@@ -41,6 +41,8 @@ def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float 
 def toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, (list, tuple)):   # an array, e.g. [policy.citizen] modes
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
     if isinstance(v, (int, float)):
         return str(v)
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -155,7 +155,12 @@ class Pages:
                + table([_("Clip"), _("Frames"), _("Frames filled whole"),
                         *([_("Moments to check")] if followed else []),
                         _("Signature")], rows) + videos)
-        if not job.released:
+        rules = self.desk.cfg.policy.kinds.get("citizen")
+        if not job.released and rules is not None and rules.release_by_another:   # design/0328: not hers to release
+            out += message("warn", _("This site asks a second person to release the copy: a custodian or approver who "
+                                     "did not prepare it plays it and releases it (edgectl redact-release --export "
+                                     "{export} --copy {copy}).").format(export=export_id, copy=made.get("copy")))
+        elif not job.released:
             hint = _("Play the copy through and check that nobody but the applicant can be made out; if not, mark "
                      "again below.")
             what = _("Release it for the accompanied viewing") if job.use == "view" else _("Release it as the copy")

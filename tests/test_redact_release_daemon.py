@@ -1,0 +1,141 @@
+"""docs/guide/redaction.md's edgectl route, word for word, through the real daemon (issue 75,
+design/0328): a citizen's request filed and approved, its grant used for the redacted copy, the copy
+made by carol, her own release refused where the site asks a second person ([policy.citizen]
+release_by_another), the copy released by dave, another custodian, and written out with its own
+signed manifest naming its original, carol as who prepared it and dave as who released it;
+`edgectl verify` on it exits 0 and says so. Every release and refusal is on the audit chain.
+
+The guide's lines are run as written (bash, from a folder of the test's own), the variables they
+name filled from what the commands before printed; `edgectl login NAME` is run as the tests log in
+(People.as_: the password on stdin) and `.venv/bin/edgectl` is told the test daemon's socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.support.cameras import RtspServer, make_clip
+from tests.support.catalog import audit_rows
+from tests.support.daemon import ROOT, Daemon, ctl_argv, wait_for, write_config
+from tests.support.people import People
+
+S = 1_000_000
+GUIDE = ROOT / "docs" / "guide" / "redaction.md"
+EDGECTL = ".venv/bin/edgectl"
+
+
+def guide_lines() -> list[str]:
+    """The indented commands of the guide's "With edgectl" section, as written."""
+    text = GUIDE.read_text()
+    section = text.split("## With edgectl, from the grant to the release", 1)[1].split("\n## ", 1)[0]
+    return [line.strip() for line in section.splitlines() if line.startswith(f"    {EDGECTL} ")]
+
+
+def test_the_guide_names_every_step_of_the_route():
+    steps = [" ".join(line.split()[1:3]) for line in guide_lines()]
+    for needed in ("request file", "request approve", "export --grant", "redact --export", "redact-release --export",
+                   "verify released"):
+        assert needed in steps, (needed, steps)
+
+
+@pytest.fixture(scope="module")
+def camera(tmp_path_factory):
+    clip = make_clip(tmp_path_factory.mktemp("cam"), fps=20, gop=20, seconds=10)
+    with RtspServer({"cam": clip.spec()}) as server:
+        yield server
+
+
+def _run(people: People, line: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """One of the guide's lines as bash runs it, edgectl told the daemon's socket."""
+    argv = " ".join(shlex.quote(a) for a in ctl_argv(people.socket))
+    return subprocess.run(["bash", "-c", argv + line[len(EDGECTL):]], capture_output=True, text=True, cwd=cwd,
+                          timeout=900, env={**people.env, **env, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.mark.timeout(1800)
+def test_the_guides_edgectl_route_releases_by_a_second_person(tmp_path, camera, monkeypatch):
+    sock_dir = Path(tempfile.mkdtemp(prefix="edged-release-"))
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": camera.url("cam")}],
+                          storage={"segment_length": "2s"},
+                          tables={"control": {"socket": str(sock_dir / "control.sock")},
+                                  "policy.citizen": {"modes": ["view", "copy"], "redact": "everything",
+                                                     "release_by_another": True}})
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        people = People(config, tmp_path, monkeypatch)
+        for name, role in (("carol", "custodian"), ("dave", "custodian"), ("alice", "approver")):
+            people.add(name, role)
+        wait_for(lambda: len(d.segments("cam")) >= 3, 60, "three segments")
+        segs = d.segments("cam")
+        iso = lambda us: datetime.fromtimestamp(us / S, timezone.utc).isoformat()  # noqa: E731
+        keys = sorted(data.rglob("node-ed25519.pub.pem"))
+        assert keys, "the node's public key beside its key"
+        env = {"FROM": iso(segs[0]["start_us"] + 300_000), "TO": iso(segs[-1]["end_us"] - 300_000),
+               "NODE_KEY": str(keys[0])}
+        work = tmp_path / "work"
+        work.mkdir()
+        said: list[tuple[str, subprocess.CompletedProcess]] = []
+        for line in guide_lines():
+            if line.startswith(f"{EDGECTL} login "):
+                people.as_(line.split()[-1])
+                continue
+            r = _run(people, line, env, work)
+            said.append((line, r))
+            print(f"$ {line}\nexit {r.returncode}\n{r.stdout[-600:]}{r.stderr[-600:]}")
+            if " request file " in f" {line} ":
+                env["REQUEST"] = re.search(r"request (\d+)", r.stdout).group(1)   # type: ignore[union-attr]
+            elif " request approve " in f" {line} ":
+                env["GRANT"] = re.search(r"grant (\d+)", r.stdout).group(1)   # type: ignore[union-attr]
+            elif "--redacted" in line:
+                env["EXPORT"] = re.search(r"export (\d+)", r.stdout).group(1)   # type: ignore[union-attr]
+            elif " redact --export" in f" {line}":
+                env["COPY"] = re.search(r"--copy ((everything|faces)-[0-9a-f]{12})", r.stdout).group(1)  # type: ignore[union-attr]
+        codes = [r.returncode for _l, r in said]
+        # file, approve, stage, make, carol's release (refused), dave's release, verify
+        assert codes == [0, 0, 0, 0, 2, 0, 0], [(line, r.returncode, r.stderr[-400:]) for line, r in said]
+        refused = said[4][1].stderr
+        assert "prepared the redacted copy of export" in refused and "second person" in refused, refused
+        assert "prepared by carol, released by dave" in said[5][1].stdout, said[5][1].stdout
+        out = work / "released"
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["redaction"]["prepared_by"] == "carol" and manifest["redaction"]["released_by"] == "dave"
+        assert manifest["derivative_of"]["export"] == int(env["EXPORT"]), manifest["derivative_of"]
+        assert sorted(p.name for p in out.iterdir()) == ["cam.mp4", "manifest.json", "manifest.sig",
+                                                         "node-public-key.pem"]
+        verified = said[6][1].stdout
+        assert verified.startswith("OK: ") and "prepared by carol, released by dave" in verified, verified
+        assert f"a redacted copy of export {env['EXPORT']}" in verified, verified
+
+        # on the record: carol's refusal and dave's release, each with who prepared the copy
+        refusals = [json.loads(r["detail"]) for r in audit_rows(d, "redact.release_refused")]
+        assert [(x["prepared_by"], x["copy"]) for x in refusals] == [("carol", env["COPY"])], refusals
+        released = audit_rows(d, "redact.released")
+        assert ["dave" in r["actor"] for r in released] == [True], released
+        detail = json.loads(released[0]["detail"])
+        assert (detail["prepared_by"], detail["released_by"], detail["use"]) == ("carol", "dave", "copy"), detail
+
+        # a copy with a byte changed no longer verifies, and a copy is released once
+        spoiled = tmp_path / "spoiled"
+        shutil.copytree(out, spoiled)
+        with open(spoiled / "cam.mp4", "r+b") as f:
+            f.seek(os.path.getsize(spoiled / "cam.mp4") // 2)
+            byte = f.read(1)
+            f.seek(-1, 1)
+            f.write(bytes([byte[0] ^ 0xFF]))
+        r = people.ctl("verify", str(spoiled), "--key", env["NODE_KEY"])
+        assert r.returncode == 1 and "cam.mp4" in r.stdout, r.stdout + r.stderr
+        r = people.ctl("redact-release", "--export", env["EXPORT"], "--copy", env["COPY"], "--checked")
+        assert r.returncode == 2 and "released already" in r.stderr, r.stderr
+    finally:
+        assert d.stop() == 0, d.log
+        shutil.rmtree(sock_dir, ignore_errors=True)

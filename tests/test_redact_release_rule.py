@@ -1,0 +1,90 @@
+"""Who releases a citizen's redacted copy (design/0328, edged/rules/redaction.py release_refusal),
+and [policy.citizen] release_by_another, by tables: the preparer alone where the site asks no second
+person (design/0232); a custodian or approver who did not prepare it where it asks one (seed 000
+四(二)2: 會同系統管理人辦理); the moments to check said played either way (design/0326)."""
+
+from __future__ import annotations
+
+import pytest
+
+from edged.config.policy import _policy
+from edged.config.values import ConfigError
+from edged.rules.redaction import release_refusal
+
+DAY_US = 86_400_000_000
+C, A, V, AU = ("custodian",), ("approver",), ("viewer",), ("auditor",)
+
+
+@pytest.mark.parametrize("by, roles, by_another, moments, checked, refused", [
+    # no second person asked: the preparer releases, nobody else
+    ("carol", C, False, 0, False, None),
+    ("dave", C, False, 0, False, "was prepared by carol, who releases it"),
+    ("alice", A, False, 0, False, "was prepared by carol, who releases it"),
+    # a second person asked: never the preparer, a custodian or approver who did not prepare it
+    ("carol", C, True, 0, False, "carol prepared the redacted copy of export 7: the site asks a second person"),
+    ("carol", C, True, 2, True, "carol prepared the redacted copy of export 7: the site asks a second person"),
+    ("dave", C, True, 0, False, None),
+    ("alice", A, True, 0, False, None),
+    ("victor", V, True, 0, False, "victor is neither a custodian nor an approver"),
+    ("audrey", AU, True, 0, False, "audrey is neither a custodian nor an approver"),
+    # moments to check: released only by one who says they played them, whoever releases
+    ("carol", C, False, 3, False, "has 3 moments to check"),
+    ("carol", C, False, 3, True, None),
+    ("dave", C, True, 1, False, "has 1 moments to check"),
+    ("alice", A, True, 1, True, None),
+])
+def test_who_releases_a_redacted_copy(by, roles, by_another, moments, checked, refused):
+    why = release_refusal(7, prepared_by="carol", by=by, roles=roles, by_another=by_another, moments=moments,
+                          checked=checked)
+    if refused is None:
+        assert why is None
+    else:
+        assert why is not None and refused in why, why
+
+
+@pytest.mark.parametrize("table, want", [
+    ({"citizen": {"modes": ["copy"]}}, False),
+    ({"citizen": {"modes": ["copy"], "release_by_another": True}}, True),
+    ({"citizen": {"modes": ["view"], "redact": "everything", "release_by_another": False}}, False),
+])
+def test_release_by_another_is_a_citizens_setting(table, want):
+    assert _policy(table, [], 6 * DAY_US).kinds["citizen"].release_by_another is want
+
+
+@pytest.mark.parametrize("table, field", [
+    ({"agency": {"release_by_another": True}}, "policy.agency.release_by_another"),
+    ({"citizen": {"release_by_another": "yes"}}, "policy.citizen.release_by_another"),
+])
+def test_release_by_another_refused_where_it_means_nothing(table, field):
+    with pytest.raises(ConfigError) as got:
+        _policy(table, [], 6 * DAY_US)
+    assert field in str(got.value)
+
+
+def test_the_copys_manifest_names_its_original_and_both_people():
+    """storage/redact/release.py: the manifest signed at the release lists each clip with its original
+    and the original's times (the checker wants a clip's end), and names the export it came from and
+    who prepared and released it; the checker's `copy_of` says so in a note (design/0328)."""
+    from edged_evidence_check import check as core
+    from storage.redact import release
+
+    original = {"created_utc": "2026-11-27T10:00:00Z", "grant": 4, "cameras": [{"camera": "cam", "clips": [
+        {"file": "cam.mp4", "sha256": "a" * 64, "bytes": 10, "from_us": 1, "to_us": 2, "from_utc": "x", "to_utc": "y"}]}]}
+    doc = release.manifest(header={"export": 7, "node": "n1"}, original=original, original_sha256="b" * 64,
+                           summaries={"cam.mp4": {"sha256": "c" * 64, "bytes": 5, "original": "cam.mp4",
+                                                  "original_sha256": "a" * 64}},
+                           release={"prepared_by": "carol", "released_by": "dave", "use": "copy"},
+                           key_b64="K", fingerprint="F", now_us=3)
+    assert doc["cameras"] == [{"camera": "cam", "clips": [{"file": "cam.mp4", "sha256": "c" * 64, "bytes": 5,
+                                                           "original": "cam.mp4", "original_sha256": "a" * 64,
+                                                           "from_us": 1, "to_us": 2, "from_utc": "x", "to_utc": "y"}]}]
+    assert doc["derivative_of"] == {"export": 7, "manifest_sha256": "b" * 64, "created_utc": original["created_utc"],
+                                    "grant": 4}
+    out: dict = {"notes": []}
+    core.copy_of(doc, out)
+    assert out["copy"]["prepared_by"] == "carol" and out["copy"]["released_by"] == "dave", out
+    assert out["notes"] == [f"a redacted copy of export 7 (its manifest's SHA-256 {'b' * 64}), prepared by carol, "
+                            "released by dave, as its signed manifest.json says"], out["notes"]
+    out = {"notes": []}
+    core.copy_of({"cameras": []}, out)   # an export that is no copy: nothing said
+    assert out == {"notes": []}
