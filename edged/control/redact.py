@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import json
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from storage import audit
 from storage.catalog import CatalogWriter
 from storage.export import c2pa_claim
 from storage.keys import nodecert, nodekey
+from storage.media_entry import Proc
 from storage.people import retrieval_store
 from storage.redact import job as jobs
 from storage.redact.plan import COVERED, MODES
@@ -201,7 +201,7 @@ class RedactOps(Operations):
             loop.call_soon_threadsafe(progress, {**info, "fraction": min(1.0, fraction)})
 
         sign = c2pa_claim.guarded(self.key.sign, len(clips))
-        workers: list[subprocess.Popen[bytes]] = []
+        workers: list[Proc] = []
         try:
             made = await asyncio.to_thread(run_job, folder, report, sign, workers.append)
         except asyncio.CancelledError:   # the daemon stops: end the worker, the job goes on next time

@@ -1,0 +1,192 @@
+"""The media workers run as the media user, who cannot read the node key (issue 74; design/0323).
+
+On the real programs: an export made through its media worker and signing process, and a signed
+redacted copy made by the redaction worker, with the node key in the data folder (0600, the
+daemon's). Each worker's uid is read from /proc while it runs; a process started the same way, with
+the same grants, opens what the worker was given and gets EACCES on the key; the export and the
+copy are still made and verified. The account is edged-media where the box has it, else nobody
+(an unprivileged account that owns nothing here). Changing user needs root: the suite runs as root.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage import media_entry, media_user
+from storage.disk.fsutil import private_dir
+from storage.disk.hashing import sha256_file
+from storage.export import c2pa_claim, c2pa_sign
+from storage.export import evidence as export
+from storage.export import worker
+from storage.export.worker import run_clips, run_signing
+from storage.keys import nodekey
+from storage.readonly import open_readonly
+from storage.redact import job as jobs
+from storage.redact import worker as redact_worker
+from storage.redact.plan import EVERYTHING
+from tests.support import faces
+from tests.support.c2pa_ca import make_ca, read
+from tests.support.footage import write_segments
+from tests.test_export_c2pa import HEADER, S, T0, _source
+from tests.test_redact_signed import CONTEXT, ORIGINAL
+
+PROBE = ("import errno, json, os, sys\n"
+         "out = {'uid': os.getuid(), 'groups': os.getgroups()}\n"
+         "for name in sys.argv[1:]:\n"
+         "    try:\n"
+         "        open(name, 'rb').close(); out[name] = 'read'\n"
+         "    except OSError as exc:\n"
+         "        out[name] = errno.errorcode[exc.errno]\n"
+         "print(json.dumps(out))\n")
+
+
+@pytest.fixture
+def media(monkeypatch) -> media_user.MediaUser:
+    if os.geteuid() != 0:
+        pytest.skip("starting a process as another user needs root (the suite runs as root)")
+    if media_user.media_user() is None:
+        monkeypatch.setattr(media_user, "MEDIA_USER", "nobody")
+    user = media_user.media_user()
+    assert user is not None and media_user.how(user) == "switch"
+    _interpreter_for(user, monkeypatch)
+    return user
+
+
+def _interpreter_for(user: media_user.MediaUser, monkeypatch) -> None:
+    """This checkout's interpreter may sit in root's home (0700): then the system's python3.11 with
+    this environment's packages (the box's /opt/edged/venv is everyone's to run)."""
+    try:
+        subprocess.run([sys.executable, "-c", "0"], user=user.uid, group=user.gid, extra_groups=[], check=True)
+        return
+    except PermissionError:
+        pass
+    shim = Path(tempfile.mkdtemp(prefix="edged-media-python-"))
+    shim.chmod(0o755)
+    site = next(p for p in sys.path if p.endswith("site-packages"))
+    (shim / "sitecustomize.py").write_text(f"import site\nsite.addsitedir({site!r})\n")
+    (shim / "sitecustomize.py").chmod(0o644)
+    monkeypatch.setenv("PYTHONPATH", str(shim))
+    python = shutil.which(f"python{sys.version_info.major}.{sys.version_info.minor}", path="/usr/bin")
+    assert python is not None
+    for module in (worker, redact_worker):
+        monkeypatch.setattr(module, "COMMAND", (python, *module.COMMAND[1:]))
+
+
+@pytest.fixture
+def data():
+    """A data folder as the box has it: 0700, in a folder anyone may pass through (/var/lib)."""
+    folder = Path(tempfile.mkdtemp(prefix="edged-data-"))
+    yield folder
+    shutil.rmtree(folder)
+
+
+def _uids(monkeypatch) -> list[int]:
+    """The real uid of every worker started, read from /proc as it runs."""
+    seen: list[int] = []
+    real = media_entry.start
+
+    def start(command, access, cwd):
+        proc = real(command, access, cwd)
+        status = Path(f"/proc/{proc.pid}/status").read_text()   # type: ignore[attr-defined]
+        seen.append(int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1]))
+        return proc
+    monkeypatch.setattr(media_entry, "start", start)
+    return seen
+
+
+def _probe(access: media_entry.Access, *paths: Path) -> dict[str, Any]:
+    """What a process started as a worker is, with `access`, may open of `paths`."""
+    python = worker.COMMAND[0]
+    proc = media_entry.start((python, "-c", PROBE, *map(str, paths)), access, cwd=worker.ROOT)
+    out, _ = proc.communicate(timeout=60)   # type: ignore[attr-defined]
+    return dict(json.loads(out))
+
+
+def test_the_exports_media_worker_and_signer_run_as_the_media_user_and_cannot_open_the_key(media, data,
+                                                                                           monkeypatch):
+    key = nodekey.load_or_create(data)
+    keyfile = data / nodekey.KEY_FILE
+    write_segments(data, "cam1", _source(Path(tempfile.mkdtemp(dir=data)), "testsrc2"), [(T0, 12)], segment_s=6)
+    office = make_ca("Test office")
+    db = open_readonly(data / "catalog.db")
+    try:
+        cams = export.gather(db, ["cam1"], T0 + 1 * S, T0 + 11 * S)
+    finally:
+        db.conn.close()
+    uids = _uids(monkeypatch)
+    out = data / export.EXPORTS_DIR / "x"
+    manifest = export.write_export(data, out, key=key, header=HEADER, cameras=cams, from_us=T0 + 1 * S,
+                                   to_us=T0 + 11 * S, chain=office.chain(office.issue(key.public)),
+                                   clips_writer=run_clips, clip_signer=run_signing)
+    assert uids == [media.uid, media.uid]   # the media worker, then the signing process
+    assert manifest["c2pa"]["made"] and export.verify_export(out, key.public_b64) == []
+    assert read(out / "cam1.mp4", office.pem).state == "Trusted"
+    clip = os.stat(out / "cam1.mp4")   # made by the worker, handed back to the daemon's group (edged is in it)
+    assert (clip.st_uid, clip.st_gid, clip.st_mode & 0o777) == (media.uid, media.gid, 0o640)
+    segment = data / cams[0]["segments"][0]["path"]
+    seen = _probe(media_entry.Access(data, reads=(segment,), writes=(out,)), keyfile, segment, out / "cam1.mp4")
+    assert seen["uid"] == media.uid and seen["groups"] == []
+    assert (seen[str(keyfile)], seen[str(segment)], seen[str(out / "cam1.mp4")]) == ("EACCES", "read", "read")
+    assert oct(os.stat(keyfile).st_mode & 0o777) == oct(0o600) and nodekey.load_or_create(data).fingerprint == \
+        key.fingerprint
+
+
+def test_the_redaction_worker_runs_as_the_media_user_and_its_signed_copy_is_made(media, data, monkeypatch):
+    frames = 10
+    key = nodekey.load_or_create(data)
+    office = make_ca("Test office")
+    chain = office.chain(office.issue(key.public))
+    source = private_dir(data / export.EXPORTS_DIR / "12")
+    faces.write_clip(source / "cam1.mp4", frames)
+    c2pa_sign.sign_clip(source / "cam1.mp4", ORIGINAL, chain, "ed25519", key.sign)
+    original = sha256_file(source / "cam1.mp4")
+    folder = data / export.EXPORTS_DIR / "12.redacted-abc"
+    jobs.write_job(folder, {"source": str(source), "mode": EVERYTHING, "clips": [
+        {"file": "cam1.mp4", "sha256": original,
+         "marks": [[m.frame, list(m.box) if m.box else None] for m in faces.applicant_marks(frames)]}],
+        "sign": {"chain": chain, "alg": "ed25519", "context": CONTEXT}})
+    uids = _uids(monkeypatch)
+    made = redact_worker.run_job(folder, sign=c2pa_claim.guarded(key.sign, 1))["cam1.mp4"]
+    assert uids == [media.uid]
+    assert made["c2pa"] == {"made": True} and made["sha256"] == sha256_file(folder / "cam1.mp4")
+    assert read(folder / "cam1.mp4", office.pem).state == "Trusted"
+    assert sha256_file(source / "cam1.mp4") == original
+    keyfile = data / nodekey.KEY_FILE
+    seen = _probe(media_entry.Access(data, reads=(source,), writes=(folder,)), keyfile, source / "cam1.mp4",
+                  folder / jobs.JOB)
+    assert seen["uid"] == media.uid
+    assert (seen[str(keyfile)], seen[str(source / "cam1.mp4")], seen[str(folder / jobs.JOB)]) == \
+        ("EACCES", "read", "read")
+
+
+def test_without_the_media_user_a_worker_runs_as_before_and_the_log_says_so_once(monkeypatch, caplog, tmp_path):
+    monkeypatch.setattr(media_user, "MEDIA_USER", "edged-media-not-made-here")
+    monkeypatch.setattr(media_entry, "_said", [])
+    assert media_user.media_user() is None and media_user.how(None) == "same"
+    access = media_entry.Access(tmp_path, writes=(tmp_path,))
+    with caplog.at_level(logging.WARNING, logger="storage.media_entry"):
+        for _ in range(2):
+            proc = media_entry.start((sys.executable, "-c", "import os; print(os.getuid())"), access, cwd=tmp_path)
+            out, _ = proc.communicate(timeout=60)   # type: ignore[attr-defined]
+            assert int(out) == os.getuid()
+    said = [r.getMessage() for r in caplog.records if "media workers run as" in r.getMessage()]
+    assert len(said) == 1 and "edged-media-not-made-here is not on this system" in said[0]
+
+
+def test_a_grant_never_reaches_outside_the_data_folder_nor_through_a_link(tmp_path):
+    (tmp_path / "data").mkdir()
+    os.symlink(tmp_path / "elsewhere", tmp_path / "data" / "link")
+    with pytest.raises(ValueError):
+        media_user.grant(tmp_path / "data", 65534, reads=(tmp_path / "outside",))
+    with pytest.raises(PermissionError):
+        media_user.allow(tmp_path / "data" / "link", 65534, media_user.READ)
