@@ -71,6 +71,12 @@ class SocketWorker:
     def wait(self) -> int:   # called once its lines have ended: the connection is closed
         if self._status is None:
             self._status = 0
+        for f in (self.stdin, self.stdout):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
         self._sock.close()
         return self._status
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 MEDIA_USER = "edged-media"
-SOCKET = Path("/run/edged/media.sock")   # edged-media.socket (Accept=yes): one worker a connection
+SOCKET = Path("/run/edged-media.sock")   # systemd/edged-media.socket (Accept=yes): one worker a connection
 ACCESS = "system.posix_acl_access"
 # linux/posix_acl_xattr.h: a version, then (tag, perm, id) entries sorted by tag then id
 _VERSION, _ENTRY = 2, struct.Struct("<HHI")
