@@ -7,7 +7,9 @@ or as today (neither is there; said once in the log). Either way the daemon talk
 same lines (storage/export/worker.py `converse`); the key never leaves the daemon.
 
 `python -m storage.media_entry` (the socket's service) reads one line naming the worker
-({"worker": "export" | "redact"}) and runs that worker's module, nothing else.
+({"worker": "export" | "redact", "from": the daemon's installed package}) and runs that worker's
+module, nothing else; a daemon of another installed version (an upgrade, before its restart) is
+refused: a new worker never serves an old daemon.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from storage import media_user
 
 log = logging.getLogger(__name__)
 WORKERS = {"storage.export.worker": "export", "storage.redact.idle": "redact"}
+HERE = Path(__file__).resolve().parent   # the installed version's storage package: the daemon's and the worker's
 _said: list[str] = []
 
 
@@ -90,7 +93,7 @@ def start(command: tuple[str, ...], access: Access | None, cwd: Path) -> Proc:
     if way == "socket" and command[1:2] == ("-m",) and command[2] in WORKERS:
         worker = SocketWorker(media_user.SOCKET)
         assert worker.stdin is not None
-        worker.stdin.write(json.dumps({"worker": WORKERS[command[2]]}).encode() + b"\n")
+        worker.stdin.write(json.dumps({"worker": WORKERS[command[2]], "from": str(HERE)}).encode() + b"\n")
         return worker
     extra = media_user.spawn_args(user) if way == "switch" and user is not None else {}
     if access is not None and way == "same":
@@ -116,12 +119,20 @@ def hand_back_if_other(folder: Path) -> None:
 
 
 def main() -> None:
-    chosen = json.loads(sys.stdin.buffer.readline() or b"{}").get("worker")
+    asked = json.loads(sys.stdin.buffer.readline() or b"{}")
+    chosen = asked.get("worker")
     module = {name: mod for mod, name in WORKERS.items()}.get(chosen)
     if module is None:
-        sys.stdout.write(json.dumps({"error": f"no such media worker: {chosen!r}"}) + "\n")
-        sys.exit(2)
+        _refuse(f"no such media worker: {chosen!r}")
+    if asked.get("from") != str(HERE):   # never a new worker for an old daemon (an upgrade's window)
+        _refuse(f"the daemon runs another installed version ({asked.get('from')}) than this worker ({HERE}); "
+                "ask again once the daemon has restarted")
     runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+def _refuse(why: str) -> None:
+    sys.stdout.write(json.dumps({"error": why}) + "\n")
+    sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -64,14 +64,14 @@ def may_switch() -> bool:
     return bool(eff >> CAP_SETUID & 1 and eff >> CAP_SETGID & 1)
 
 
-def how(user: MediaUser | None, socket: Path = SOCKET) -> str:
+def how(user: MediaUser | None, socket: Path | None = None) -> str:
     """How workers start here: "switch" (this process changes user in the child), "socket"
     (systemd starts them as the media user), or "same" (as this process's user; see `note`)."""
     if user is None or user.uid == os.geteuid():
         return "same"
     if may_switch():
         return "switch"
-    return "socket" if socket.is_socket() else "same"
+    return "socket" if (socket or SOCKET).is_socket() else "same"
 
 
 def spawn_args(user: MediaUser) -> dict[str, Any]:
@@ -79,12 +79,12 @@ def spawn_args(user: MediaUser) -> dict[str, Any]:
     return {"user": user.uid, "group": user.gid, "extra_groups": [], "umask": 0o027}
 
 
-def note(user: MediaUser | None, socket: Path = SOCKET) -> str | None:
+def note(user: MediaUser | None, socket: Path | None = None) -> str | None:
     """Why the workers run as the daemon's own user here, or None when they do not."""
     if user is None:
         return f"the account {MEDIA_USER} is not on this system"
     if how(user, socket) == "same":
-        return f"this process may not change user and {socket} is not there"
+        return f"this process may not change user and {socket or SOCKET} is not there"
     return None
 
 

@@ -14,9 +14,11 @@ import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +169,74 @@ def test_the_redaction_worker_runs_as_the_media_user_and_its_signed_copy_is_made
     assert seen["uid"] == media.uid
     assert (seen[str(keyfile)], seen[str(source / "cam1.mp4")], seen[str(folder / jobs.JOB)]) == \
         ("EACCES", "read", "read")
+
+
+class AcceptingSocket:
+    """What edged-media.socket (Accept=yes) and edged-media@.service do: for each connection, the
+    unit's ExecStart as the media user, the connection its stdin and stdout; each worker's uid kept."""
+
+    def __init__(self, path: Path, user: media_user.MediaUser):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(str(path))
+        self.sock.listen(2)
+        self.user, self.uids = user, []   # type: list[int]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            proc = subprocess.Popen([worker.COMMAND[0], "-m", "storage.media_entry"], stdin=conn.fileno(),
+                                    stdout=conn.fileno(), cwd=worker.ROOT, **media_user.spawn_args(self.user))
+            conn.close()   # systemd keeps no copy either: the worker's end closes the connection
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            self.uids.append(int(next(ln for ln in status.splitlines() if ln.startswith("Uid:")).split()[1]))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_through_the_socket_systemd_starts_the_exports_workers_as_the_media_user(media, data, monkeypatch):
+    """The packaged daemon may not change user (no capability): its workers come from the socket."""
+    key = nodekey.load_or_create(data)
+    write_segments(data, "cam1", _source(Path(tempfile.mkdtemp(dir=data)), "testsrc2"), [(T0, 12)], segment_s=6)
+    office = make_ca("Test office")
+    db = open_readonly(data / "catalog.db")
+    try:
+        cams = export.gather(db, ["cam1"], T0 + 1 * S, T0 + 11 * S)
+    finally:
+        db.conn.close()
+    where = Path(tempfile.mkdtemp(prefix="edged-run-")) / "edged-media.sock"
+    monkeypatch.setattr(media_user, "SOCKET", where)
+    monkeypatch.setattr(media_user, "may_switch", lambda: False)
+    assert media_user.how(media) == "same"   # no socket yet: as the daemon's own user
+    systemd = AcceptingSocket(where, media)
+    try:
+        assert media_user.how(media) == "socket"
+        out = data / export.EXPORTS_DIR / "x"
+        manifest = export.write_export(data, out, key=key, header=HEADER, cameras=cams, from_us=T0 + 1 * S,
+                                       to_us=T0 + 11 * S, chain=office.chain(office.issue(key.public)),
+                                       clips_writer=run_clips, clip_signer=run_signing)
+    finally:
+        systemd.close()
+        shutil.rmtree(where.parent)
+    assert systemd.uids == [media.uid, media.uid]
+    assert manifest["c2pa"]["made"] and export.verify_export(out, key.public_b64) == []
+    assert read(out / "cam1.mp4", office.pem).state == "Trusted"
+
+
+@pytest.mark.parametrize("asked, why", [
+    ({"worker": "edged.cli", "from": str(media_entry.HERE)}, "no such media worker: 'edged.cli'"),
+    ({"worker": "export", "from": "/opt/edged/0.1.0-6/lib/python3.11/site-packages/storage"},
+     "the daemon runs another installed version"),
+])
+def test_the_socket_service_runs_only_the_media_workers_of_its_own_version(asked, why):
+    r = subprocess.run([sys.executable, "-m", "storage.media_entry"], input=json.dumps(asked).encode() + b"\n",
+                       capture_output=True, cwd=worker.ROOT, timeout=60)
+    assert r.returncode == 2 and json.loads(r.stdout)["error"].startswith(why)
 
 
 def test_without_the_media_user_a_worker_runs_as_before_and_the_log_says_so_once(monkeypatch, caplog, tmp_path):
