@@ -37,6 +37,7 @@ from storage.redact import job as jobs
 from storage.redact import worker as redact_worker
 from storage.redact.plan import EVERYTHING
 from tests.support import faces
+from tests.support import media as support_media
 from tests.support.c2pa_ca import make_ca, read
 from tests.support.footage import write_segments
 from tests.test_export_c2pa import HEADER, S, T0, _source
@@ -56,32 +57,15 @@ PROBE = ("import errno, json, os, sys\n"
 def media(monkeypatch) -> media_user.MediaUser:
     if os.geteuid() != 0:
         pytest.skip("starting a process as another user needs root (the suite runs as root)")
-    if media_user.media_user() is None:
-        monkeypatch.setattr(media_user, "MEDIA_USER", "nobody")
-    user = media_user.media_user()
-    assert user is not None and media_user.how(user) == "switch"
-    _interpreter_for(user, monkeypatch)
-    return user
-
-
-def _interpreter_for(user: media_user.MediaUser, monkeypatch) -> None:
-    """This checkout's interpreter may sit in root's home (0700): then the system's python3.11 with
-    this environment's packages (the box's /opt/edged/venv is everyone's to run)."""
-    try:
-        subprocess.run([sys.executable, "-c", "0"], user=user.uid, group=user.gid, extra_groups=[], check=True)
-        return
-    except PermissionError:
-        pass
-    shim = Path(tempfile.mkdtemp(prefix="edged-media-python-"))
-    shim.chmod(0o755)
-    site = next(p for p in sys.path if p.endswith("site-packages"))
-    (shim / "sitecustomize.py").write_text(f"import site\nsite.addsitedir({site!r})\n")
-    (shim / "sitecustomize.py").chmod(0o644)
-    monkeypatch.setenv("PYTHONPATH", str(shim))
-    python = shutil.which(f"python{sys.version_info.major}.{sys.version_info.minor}", path="/usr/bin")
-    assert python is not None
+    monkeypatch.setattr(media_user, "MEDIA_USER", media_user.MEDIA_USER)   # undone after the test
+    user = support_media.account()
+    assert media_user.how(user) == "switch"
+    python, env = support_media.interpreter_for(user)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     for module in (worker, redact_worker):
         monkeypatch.setattr(module, "COMMAND", (python, *module.COMMAND[1:]))
+    return user
 
 
 @pytest.fixture
