@@ -118,16 +118,13 @@ def run(data: Path) -> list[tuple[str, int, str]]:
 def main() -> None:
     if os.geteuid() != 0:
         raise SystemExit("run as root: the daemon here must be able to start its workers as another user")
-    try:   # after design/0323: the media account (nobody where edged-media was never made), an interpreter it runs
-        from storage import media_user  # noqa: F401
-        from tests.support import media
+    if hasattr(worker, "media_entry"):   # design/0323 on: the media account (nobody where edged-media was never
+        from tests.support import media  # made) and an interpreter it may run
         user = media.account()
         python, env = media.interpreter_for(user)
         os.environ.update(env)
         for module in (worker, redact_worker):
-            module.COMMAND = (python, *module.COMMAND[1:])  # type: ignore[misc]
-    except ImportError:
-        pass
+            module.COMMAND = (python, *module.COMMAND[1:])
     data = Path(tempfile.mkdtemp(prefix="edged-data-"))
     try:
         rows = run(data)
