@@ -23,7 +23,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, NoReturn, Protocol
 
 from storage import media_user
 
@@ -130,7 +130,7 @@ def main() -> None:
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
-def _refuse(why: str) -> None:
+def _refuse(why: str) -> NoReturn:
     sys.stdout.write(json.dumps({"error": why}) + "\n")
     sys.exit(2)
 

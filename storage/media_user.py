@@ -51,7 +51,7 @@ def media_user(name: str | None = None) -> MediaUser | None:
         pw = pwd.getpwnam(name or MEDIA_USER)
     except KeyError:
         return None
-    return MediaUser(name, pw.pw_uid, pw.pw_gid)
+    return MediaUser(pw.pw_name, pw.pw_uid, pw.pw_gid)
 
 
 def may_switch() -> bool:
