@@ -26,6 +26,7 @@ def healthy() -> dict:
         "unit": {"active": "active", "restarts": 0, "exposure": 2.1},
         "secrets": {"path": "/etc/edged/secrets.toml", "exists": True, "mode": 0o100600, "uid": 0, "inline": []},
         "mqtt": {"enabled": True, "tls": True},
+        "media": {"user": "edged-media", "made": True, "socket": "/run/edged-media.sock", "listening": True},
         "status": {"data_dir": "/srv/edged", "storage": {"state": "ok"}, "broker": "connected", "audit_seq": 120,
                    "audit_published_seq": 120,
                    "enrolment": {"node": "s1/node1", "serial": "4831d7c2", "ca_fingerprint": "SHA256:b5fa"}},
@@ -40,7 +41,7 @@ def healthy() -> dict:
 def test_a_healthy_box_passes_every_check():
     checks = doctor.judge(healthy())
     assert [c.status for c in checks] == ["pass"] * len(checks), checks
-    assert {c.id for c in checks} == {"clock", "unit", "secrets", "disk", "space", "camera:gate", "broker", "audit",
+    assert {c.id for c in checks} == {"clock", "unit", "secrets", "media", "disk", "space", "camera:gate", "broker", "audit",
                                       "inspections", "enrolment", "time"}
     assert doctor.exit_status(checks) == 0 and doctor.as_json(checks)["status"] == "pass"
 
@@ -61,6 +62,9 @@ def _set(facts: dict, path: str, value) -> dict:
     ("unit.active", "failed", "unit", "fail", "systemctl restart edged"),
     ("unit.restarts", 3, "unit", "warn", "journalctl -u edged"),
     ("unit.exposure", 8.3, "unit", "warn", "systemd-analyze security edged"),
+    ("media.made", False, "media", "warn", "systemd-sysusers edged.conf"),   # design/0323
+    ("media.listening", False, "media", "warn", "systemctl enable --now edged-media.socket"),
+    ("media", None, "media", "warn", "systemd-sysusers edged.conf"),
     ("secrets.mode", 0o100644, "secrets", "fail", "chmod 600 /etc/edged/secrets.toml"),
     ("secrets.uid", 1000, "secrets", "fail", "chown root:root"),
     ("secrets.inline", ["cameras[0].url"], "secrets", "fail", "secrets file"),
@@ -93,7 +97,7 @@ def test_each_failure_alone_is_named_with_its_fix(path, value, check, status, fi
 def test_no_daemon_is_a_failure_and_the_local_checks_still_run():
     facts = {**healthy(), "status": None, "daemon_error": "edged is not running"}
     checks = doctor.judge(facts)
-    assert [c.id for c in checks] == ["clock", "unit", "secrets", "daemon"]
+    assert [c.id for c in checks] == ["clock", "unit", "secrets", "media", "daemon"]
     assert checks[-1].status == "fail" and "systemctl start edged" in checks[-1].fix
 
 

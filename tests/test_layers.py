@@ -107,9 +107,11 @@ def test_storage_rooms_keep_to_themselves():
 STORAGE_FLOORS: tuple[tuple[str, ...], ...] = (
     ("states", "alarm_kinds", "msg", "time", "mp4", "schema", "lazy", "threadname", "names"),  # the vocabularies, the
     # clock, the catalog's schema, imports on first use, a thread's name for the OS, the one rule for names
-    ("disk", "audit", "node", "cameras", "alarms", "inspections", "logs", "outbox"),  # the disk; one table each
-    ("catalog", "readonly", "keys", "maintenance", "declare"),  # the connection (the schema applied), the keys on
-    # the disk; the config keys declared once, which edged and edged-central read through (design/0283)
+    ("disk", "audit", "node", "cameras", "alarms", "inspections", "logs", "outbox",
+     "media_user"),  # the disk; one table each; the media workers' account and what it is granted (design/0323)
+    ("catalog", "readonly", "keys", "maintenance", "declare", "media_entry"),  # the connection (the schema applied),
+    # the keys on the disk; the config keys declared once, which edged and edged-central read through (design/0283);
+    # a media worker started as the media user (design/0323)
     ("footage", "people"),  # the footage's and the people's tables, the catalog handed to them
     ("datainit", "retention", "export", "audit_report"),  # what works over those tables
     ("redact",),  # a redacted copy is an export's

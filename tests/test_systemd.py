@@ -126,6 +126,23 @@ def test_unit_is_valid_and_hardened():
     assert float(m.group(1)) <= 2.0, r.stdout
 
 
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed here")
+def test_the_media_workers_units_are_valid_and_hardened():
+    """design/0323: one worker a connection, as edged-media, with no network."""
+    units = [ROOT / "systemd" / "edged-media.socket", ROOT / "systemd" / "edged-media@.service"]
+    r = subprocess.run(["systemd-analyze", "verify", "--man=no", *map(str, units)], capture_output=True, text=True,
+                       cwd=ROOT, env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"})
+    problems = [l for l in r.stderr.splitlines() if "edged-media" in l and "/opt/edged" not in l]
+    assert not problems, r.stderr
+    r = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(units[1])],
+                       capture_output=True, text=True)
+    m = re.search(r"Overall exposure level for edged-media@\S*\.service: ([0-9.]+)", r.stdout + r.stderr)
+    assert m, r.stdout + r.stderr
+    assert float(m.group(1)) <= 1.0, r.stdout
+    text = units[1].read_text()
+    assert "\nUser=edged-media\n" in text and "\nPrivateNetwork=yes\n" in text
+
+
 def test_the_service_memory_is_bounded():
     """design/0063: a camera whose stream makes a worker allocate without end cannot take the box."""
     unit = UNIT.read_text()

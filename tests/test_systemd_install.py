@@ -22,6 +22,7 @@ def test_install_stages_a_working_service(tmp_path):
     unit = stage / "etc/systemd/system/edged.service"
     assert unit.read_text() == UNIT.read_text()
     for path in ("usr/lib/sysusers.d/edged.conf", "usr/lib/tmpfiles.d/edged.conf", "opt/edged/README.md",
+                 "etc/systemd/system/edged-media.socket", "etc/systemd/system/edged-media@.service",
                  "opt/edged/docs/ref/config.md"):
         assert (stage / path).exists(), path
     exec_start = re.search(r"^ExecStart=(\S+)", unit.read_text(), re.M).group(1)

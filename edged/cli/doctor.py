@@ -18,6 +18,7 @@ from edged.control.client import call
 from edged.control.protocol import DaemonDown, RequestError
 from edged.i18n import _
 from edged.rules import doctor, estimate
+from storage import media_user
 
 MARK = {doctor.PASS: "ok", doctor.WARN: "WARN", doctor.FAIL: "FAIL"}
 UNIT = "edged.service"
@@ -69,6 +70,12 @@ def _unit() -> dict[str, Any] | None:
             except (IndexError, ValueError):
                 pass
     return {"active": props.get("ActiveState"), "restarts": int(props.get("NRestarts") or 0), "exposure": exposure}
+
+
+def _media() -> dict[str, Any]:
+    """The media workers' account and socket (design/0323)."""
+    return {"user": media_user.MEDIA_USER, "made": media_user.media_user() is not None,
+            "socket": str(media_user.SOCKET), "listening": media_user.SOCKET.is_socket()}
 
 
 def _config(path: Path | None) -> tuple[dict[str, Any] | None, Path | None]:
@@ -127,7 +134,7 @@ def _disk(data_dir: str | None) -> dict[str, Any] | None:
 def gather(ctx: Any, config: Path | None) -> dict[str, Any]:
     raw, path = _config(config)
     mqtt = (raw or {}).get("mqtt") or {}
-    facts: dict[str, Any] = {"sync": _sync(), "unit": _unit(), "secrets": _secrets(raw, path),
+    facts: dict[str, Any] = {"sync": _sync(), "unit": _unit(), "secrets": _secrets(raw, path), "media": _media(),
                              "mqtt": {"enabled": bool(mqtt) and mqtt.get("enabled", True) is not False,
                                       "tls": isinstance(mqtt.get("tls"), dict)}}
     try:

@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import json
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from storage.catalog import CatalogWriter
 from storage.export import c2pa_claim
 from storage.export.evidence import MANIFEST
 from storage.keys import nodecert, nodekey
+from storage.media_entry import Proc
 from storage.people import retrieval_store
 from storage.time.clock import SYSTEM
 from storage.redact import job as jobs
@@ -222,7 +222,7 @@ class RedactOps(Operations):
             loop.call_soon_threadsafe(progress, {**info, "fraction": min(1.0, fraction)})
 
         sign = c2pa_claim.guarded(self.key.sign, len(clips))
-        workers: list[subprocess.Popen[bytes]] = []
+        workers: list[Proc] = []
         try:
             made = await asyncio.to_thread(run_job, folder, report, sign, workers.append)
         except asyncio.CancelledError:   # the daemon stops: end the worker, the job goes on next time

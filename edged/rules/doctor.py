@@ -32,7 +32,7 @@ def exit_status(checks: list[Check]) -> int:
 
 def judge(f: dict[str, Any]) -> list[Check]:
     out = [_clock(f.get("sync")), _unit(f.get("unit"))]
-    out.append(_secrets(f.get("secrets")))
+    out += [_secrets(f.get("secrets")), _media(f.get("media"))]
     status = f.get("status")
     if status is None:
         out.append(Check("daemon", FAIL, _("edged is not answering: {why}").format(why=f.get("daemon_error") or "?"),
@@ -98,6 +98,19 @@ def _unit(unit: dict[str, Any] | None) -> Check:
     if (unit.get("restarts") or 0) > 0 or (exposure is not None and exposure > EXPOSURE_WARN):
         return Check("unit", WARN, words, "journalctl -u edged -b; systemd-analyze security edged")
     return Check("unit", PASS, words)
+
+
+def _media(m: dict[str, Any] | None) -> Check:
+    """design/0323: the workers that parse media run as the media user, who cannot read the node key."""
+    user, sock = (m or {}).get("user") or "edged-media", (m or {}).get("socket") or "/run/edged-media.sock"
+    if not m or not m.get("made"):
+        return Check("media", WARN, _("media workers run as edged, who can read the node key: there is no account "
+                                      "{user}").format(user=user),
+                     "systemd-sysusers edged.conf; systemctl enable --now edged-media.socket; systemctl restart edged")
+    if not m.get("listening"):
+        return Check("media", WARN, _("media workers run as edged, who can read the node key: {socket} is not "
+                                      "listening").format(socket=sock), "systemctl enable --now edged-media.socket")
+    return Check("media", PASS, _("media workers run as {user}, who cannot read the node key").format(user=user))
 
 
 def _secrets(s: dict[str, Any] | None) -> Check:

@@ -20,14 +20,15 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 from storage.export.c2pa_sign import sign_jobs
-from storage.export.evidence import write_clips
+from storage.export.evidence import EXPORTS_DIR, WORKING_DIR, write_clips
+from storage import media_entry
 from storage.export.plan import ExportError, Progress
+from storage.media_entry import Access, Proc
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: `python -m storage.export.worker` runs there
 COMMAND = (sys.executable, "-m", "storage.export.worker")
@@ -35,13 +36,14 @@ Signer = Callable[[bytes], bytes]
 
 
 def converse(command: tuple[str, ...], request: dict[str, Any], progress: Callable[[Any], None] | None,
-             sign: Signer | None, started: Callable[[subprocess.Popen[bytes]], None] | None = None
-             ) -> tuple[Any, str | None, int]:
+             sign: Signer | None, started: Callable[[Proc], None] | None = None,
+             access: Access | None = None) -> tuple[Any, str | None, int]:
     """One worker process (`command`) given `request`: its progress lines to `progress`, its
     requests to sign answered by `sign` (or refused without one); (the "result" line's value,
     the "error" line's text, its exit status). The redaction's worker talks the same way;
-    `started` is given the process (so a daemon that stops can end a long redaction: design/0231)."""
-    proc = subprocess.Popen(list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
+    `started` is given the process (so a daemon that stops can end a long redaction: design/0231).
+    It runs as the media user where there is one (design/0323), reaching only `access`."""
+    proc = media_entry.start(command, access, cwd=ROOT)
     if started is not None:
         started(proc)
     assert proc.stdin is not None and proc.stdout is not None
@@ -75,9 +77,15 @@ def converse(command: tuple[str, ...], request: dict[str, Any], progress: Callab
     return result, error, rc
 
 
-def _run(request: dict[str, Any], progress: Progress | None, sign: Signer | None, what: str) -> Any:
+def data_root(folder: Path) -> Path:
+    """The data folder a work folder of data_dir/exports/ is in (its own parent elsewhere)."""
+    return folder.parent.parent if folder.parent.name in (EXPORTS_DIR, WORKING_DIR) else folder.parent
+
+
+def _run(request: dict[str, Any], progress: Progress | None, sign: Signer | None, what: str,
+         access: Access) -> Any:
     """The export's worker process for `request` (converse); its result, or ExportError."""
-    result, error, rc = converse(COMMAND, request, progress, sign)
+    result, error, rc = converse(COMMAND, request, progress, sign, access=access)
     if error is not None:
         raise ExportError(error)
     if result is None:
@@ -90,7 +98,10 @@ def run_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us:
     """write_clips in the media worker process (blocking: the daemon calls it from a thread).
     Any request of its to sign is refused: it has no signer."""
     request = {"data_dir": str(data_dir), "tmp": str(tmp), "cameras": cameras, "from_us": from_us, "to_us": to_us}
-    entries: list[dict[str, Any]] = _run(request, progress, None, "media worker")
+    reads = tuple(data_dir / row["path"] for c in cameras for row in [*c["segments"], *c.get("lead", [])]
+                  if isinstance(row, dict) and "path" in row)
+    entries: list[dict[str, Any]] = _run(request, progress, None, "media worker",
+                                         Access(data_dir, reads=reads, writes=(tmp,)))
     return entries
 
 
@@ -99,7 +110,8 @@ def run_signing(folder: Path, jobs: list[dict[str, Any]], chain: list[str], alg:
     """c2pa_sign.sign_jobs in the signing process: the daemon's definitions in, each clip's
     outcome back; `sign` (c2pa_claim.guarded) answers its requests."""
     request = {"sign_jobs": jobs, "tmp": str(folder), "chain": chain, "alg": alg}
-    done: list[dict[str, Any]] = _run(request, progress, sign, "signing process")
+    done: list[dict[str, Any]] = _run(request, progress, sign, "signing process",
+                                      Access(data_root(folder), writes=(folder,)))
     return done
 
 
@@ -149,6 +161,8 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - reported to the daemon, which records the failure
         out.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
         sys.exit(1)
+    finally:   # as the media user: what it made, readable by the daemon (design/0323)
+        media_entry.hand_back_if_other(Path(req["tmp"]))
     out.write(json.dumps({"result": result}) + "\n")
 
 

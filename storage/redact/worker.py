@@ -12,14 +12,14 @@ it never holds the node key. The recorders and the daemon are never slowed for a
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from storage.export.worker import _ask_daemon, converse
+from storage.export.worker import _ask_daemon, converse, data_root
+from storage.media_entry import Access, Proc, hand_back_if_other
 from storage.redact.idle import lowest_priority
-from storage.redact.job import JobError, Progress, run
+from storage.redact.job import JOB, JobError, Progress, run
 
 ROOT = Path(__file__).resolve().parents[2]
 # started through storage/redact/idle.py: the idle classes are taken before this module and the
@@ -29,11 +29,13 @@ COMMAND = (sys.executable, "-m", "storage.redact.idle")
 
 def run_job(folder: Path, progress: Progress | None = None,
             sign: Callable[[bytes], bytes] | None = None,
-            started: Callable[[subprocess.Popen[bytes]], None] | None = None) -> dict[str, Any]:
+            started: Callable[[Proc], None] | None = None) -> dict[str, Any]:
     """The job in `folder` made by the worker process (blocking); its progress to `progress`;
     its requests to sign a C2PA claim answered by `sign` (c2pa_claim.guarded: the node key stays
     in the caller, design/0134), or refused without one."""
-    result, error, rc = converse(COMMAND, {"job": str(folder)}, progress, sign, started)
+    source = Path(json.loads((folder / JOB).read_text())["source"])
+    access = Access(data_root(folder), reads=(source,), writes=(folder,))   # never the node key (design/0323)
+    result, error, rc = converse(COMMAND, {"job": str(folder)}, progress, sign, started, access)
     if result is None:
         raise JobError(error or f"the redaction worker ended without a result (status {rc}); run it again to go on")
     return dict(result)
@@ -56,6 +58,8 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - reported to the caller, which records the failure
         say({"error": f"{type(exc).__name__}: {exc}"})
         sys.exit(1)
+    finally:   # as the media user: what it made, readable by the daemon (design/0323)
+        hand_back_if_other(Path(req["job"]))
     say({"result": result})
 
 
