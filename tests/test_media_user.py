@@ -98,17 +98,22 @@ def _probe(access: media_entry.Access, *paths: Path) -> dict[str, Any]:
     return dict(json.loads(out))
 
 
-def test_the_exports_media_worker_and_signer_run_as_the_media_user_and_cannot_open_the_key(media, data,
-                                                                                           monkeypatch):
-    key = nodekey.load_or_create(data)
-    keyfile = data / nodekey.KEY_FILE
+def _recorded(data: Path) -> tuple[Any, Any]:
+    """12 s of cam1 recorded into `data`, an office CA, and the export's gathered cameras (1-11 s)."""
     write_segments(data, "cam1", _source(Path(tempfile.mkdtemp(dir=data)), "testsrc2"), [(T0, 12)], segment_s=6)
     office = make_ca("Test office")
     db = open_readonly(data / "catalog.db")
     try:
-        cams = export.gather(db, ["cam1"], T0 + 1 * S, T0 + 11 * S)
+        return office, export.gather(db, ["cam1"], T0 + 1 * S, T0 + 11 * S)
     finally:
         db.conn.close()
+
+
+def test_the_exports_media_worker_and_signer_run_as_the_media_user_and_cannot_open_the_key(media, data,
+                                                                                           monkeypatch):
+    key = nodekey.load_or_create(data)
+    keyfile = data / nodekey.KEY_FILE
+    office, cams = _recorded(data)
     uids = _uids(monkeypatch)
     out = data / export.EXPORTS_DIR / "x"
     manifest = export.write_export(data, out, key=key, header=HEADER, cameras=cams, from_us=T0 + 1 * S,
@@ -186,13 +191,7 @@ class AcceptingSocket:
 def test_through_the_socket_systemd_starts_the_exports_workers_as_the_media_user(media, data, monkeypatch):
     """The packaged daemon may not change user (no capability): its workers come from the socket."""
     key = nodekey.load_or_create(data)
-    write_segments(data, "cam1", _source(Path(tempfile.mkdtemp(dir=data)), "testsrc2"), [(T0, 12)], segment_s=6)
-    office = make_ca("Test office")
-    db = open_readonly(data / "catalog.db")
-    try:
-        cams = export.gather(db, ["cam1"], T0 + 1 * S, T0 + 11 * S)
-    finally:
-        db.conn.close()
+    office, cams = _recorded(data)
     where = Path(tempfile.mkdtemp(prefix="edged-run-")) / "edged-media.sock"
     monkeypatch.setattr(media_user, "SOCKET", where)
     monkeypatch.setattr(media_user, "may_switch", lambda: False)
