@@ -50,6 +50,9 @@ class Segment:
     # A flagged segment's true end is no later than this (the start of its camera's next segment on a
     # trusted clock, design/0096): it goes by age once this bound is past the maximum. None: no bound.
     end_bound_us: int | None = None
+    # An imported recording's (issue 76, design/0346): when the box took it in. Its stamps are the
+    # device's claim, so its age is judged from no earlier than this (`age_end`). None: recorded here.
+    intake_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +217,14 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
 
 def past_max(seg: Segment, policy: Policy, now_us: int) -> bool:
     """Rule 1's age test: by the segment's end, or for a flagged one by the bound on its end."""
-    end = seg.end_us if seg.age_known else seg.end_bound_us
+    end = age_end(seg) if seg.age_known else seg.end_bound_us
     return end is not None and end < now_us - policy.limits(seg.camera).max_us
+
+
+def age_end(seg: Segment) -> int:
+    """The end a segment's age is judged by: its own, or for an import no earlier than its intake
+    (design/0346), so a device clock that claims old times never makes it go early."""
+    return seg.end_us if seg.intake_us is None else max(seg.end_us, seg.intake_us)
 
 
 def bounded(seg: Segment) -> Segment:
@@ -225,13 +234,13 @@ def bounded(seg: Segment) -> Segment:
 
 def surplus(seg: Segment, policy: Policy, now_us: int) -> bool:
     """Footage its camera's own minimum no longer protects: it ended at least the minimum ago."""
-    return seg.end_us <= now_us - policy.limits(seg.camera).min_us
+    return age_end(seg) <= now_us - policy.limits(seg.camera).min_us
 
 
 def kept_fraction(seg: Segment, policy: Policy, now_us: int) -> Fraction:
     """How much of its camera's minimum is still kept if `seg` goes (1 = the whole minimum):
     the age of its end over the minimum. Exact, so ties break by time and id, not by rounding."""
-    return Fraction(now_us - seg.end_us, max(1, policy.limits(seg.camera).min_us))
+    return Fraction(now_us - age_end(seg), max(1, policy.limits(seg.camera).min_us))
 
 
 def _capacity(oldest_first: Sequence[Segment], chosen: set[int], held: Callable[[Segment], bool],
