@@ -5,7 +5,8 @@ makes it go by max retention, nor count as surplus, before intake + the minimum.
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.retention.plan import Disk, Limits, Policy, Segment, age_end, kept_fraction, plan, past_max, surplus
+from storage.retention.intake import age_end
+from storage.retention.plan import Disk, Limits, Policy, Segment, kept_fraction, past_max, plan, surplus
 
 D = 86_400 * 1_000_000
 NOW = 1000 * D

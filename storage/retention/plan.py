@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
 from storage.msg import A_, Msg
+from storage.retention.intake import age_end
 from storage.alarm_kinds import (DISK_FULL_HELD, MIN_RETENTION_BREACH, RECORDING_STOPPED_DISK_FULL, RETENTION_GRACE,
                                  AlarmKind)
 
@@ -50,9 +51,7 @@ class Segment:
     # A flagged segment's true end is no later than this (the start of its camera's next segment on a
     # trusted clock, design/0096): it goes by age once this bound is past the maximum. None: no bound.
     end_bound_us: int | None = None
-    # An imported recording's (issue 76, design/0346): when the box took it in. Its stamps are the
-    # device's claim, so its age is judged from no earlier than this (`age_end`). None: recorded here.
-    intake_us: int | None = None
+    intake_us: int | None = None     # an import's intake (design/0346): its age from no earlier than this
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,12 +218,6 @@ def past_max(seg: Segment, policy: Policy, now_us: int) -> bool:
     """Rule 1's age test: by the segment's end, or for a flagged one by the bound on its end."""
     end = age_end(seg) if seg.age_known else seg.end_bound_us
     return end is not None and end < now_us - policy.limits(seg.camera).max_us
-
-
-def age_end(seg: Segment) -> int:
-    """The end a segment's age is judged by: its own, or for an import no earlier than its intake
-    (design/0346), so a device clock that claims old times never makes it go early."""
-    return seg.end_us if seg.intake_us is None else max(seg.end_us, seg.intake_us)
 
 
 def bounded(seg: Segment) -> Segment:
