@@ -75,13 +75,15 @@ SOLO = {"test_boot", "test_systemd", "test_systemd_install", "test_package", "te
         "test_failover_guide",   # three daemons and a broker in namespaces of their own (its "timeout" beside two
         # other workers was its socket path, too long under an xdist worker's folder: design/0278)
         # a copy made at the idle scheduling class (SCHED_IDLE) runs only on a core nothing else wants: on a box
-        # the parallel run fills, one waited past 600 s in CI (105 s in another run, 31 s alone)
+        # the parallel run fills, one waited past 600 s in CI (105 s in another run, 31 s alone), and beside the
+        # paired modules' container boot and pip one ran past 9 minutes: these run one at a time
         "test_desk_redaction", "test_desk_redaction_marks"}
 # The solo modules that measure nothing: they are solo for a place of their own (a container under its own systemd;
 # the guide's fixed ports and pgrep in namespaces) and a box not full of the parallel run's daemons, and mostly wait
-# (on pip, a boot, a takeover, an idle-priority copy), so scripts/test runs these side by side, each alone on its xdist worker, before
-# the others, which measure time, descriptors or CPU under a flood and run one at a time (design/0278).
-SOLO_PAIRED = {"test_boot", "test_failover_guide", "test_systemd_install", "test_desk_redaction", "test_desk_redaction_marks"}
+# (on pip, a boot, a takeover), so scripts/test runs these side by side, each alone on its xdist worker, before
+# the others, which measure time, descriptors or CPU under a flood, or make idle-priority copies, and run one at a
+# time (design/0278).
+SOLO_PAIRED = {"test_boot", "test_failover_guide", "test_systemd_install"}
 # The longest modules, in seconds (a module's slowest tests as CI's scripts/test listed them; the
 # last three, which shared one process until their OS accounts took turns by a lock, measured
 # alone at about half a loaded 2-core box's figure). Refresh from the slowest tests scripts/test

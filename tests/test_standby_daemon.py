@@ -18,7 +18,7 @@ from storage.footage import from_standby
 from storage.footage.segment_rows import COMPLETE
 from storage.footage.spans import holes
 from edged.rules import backfill
-from tests.support.broker import Broker
+from tests.support.broker import Broker, Subscriber
 from tests.support.central import Central
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import audit_rows, node_value, rows
@@ -74,6 +74,7 @@ def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path, monkeypatch
         spare = daemon(tmp_path, "spare", broker.port, [{**door, "box": "primary"}],
                        f'\n[standby]\nfor = ["primary"]\nhold = "{HOLD_S}s"\n\n[backfill]\nlisten = "127.0.0.1:{serve}"\n',
                        office)
+        heard = Subscriber(broker, "edged/v1/+/primary/status").start()
         primary.start(), spare.start()
         began = None
         try:
@@ -81,6 +82,9 @@ def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path, monkeypatch
             wait_for(lambda: json.loads(node_value(spare, "standby") or "{}").get("for") == ["primary"], 30,
                      "the standby watching")
             assert not spare.segments("door"), "the standby recorded the camera of a box that is there"
+            # the primary's "online" on the broker (the standby subscribes to it): killed before the
+            # standby heard a word of it, it would be stood in for as "never heard", not "offline"
+            wait_for(lambda: any(m.payload == b"online" for m in heard.messages), 60, "the primary online")
             # the office revokes a box (serial 999) and publishes its list as the office does: the
             # standby keeps it, to check every box against before serving it (design/0115)
             crl = nodecert.make_crl(office.key, office.ca, [(999, began)], SYSTEM.now_us())
@@ -180,5 +184,6 @@ def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path, monkeypatch
                 if d.proc is not None and d.proc.poll() is None:
                     d.stop()
             central.stop()
+            heard.stop()
             broker.stop()
             onvif.stop()
