@@ -51,6 +51,18 @@ def test_a_copy_that_would_hide_nobody_is_refused(marks, refused):
     assert covered_refusal(plan_frames(FACES, 3, SIZE, marks, {0: [(0, 0, 320, 240)]}), SIZE) is None
 
 
+def test_a_region_widened_where_the_follower_was_unsure_is_a_moment_to_check_not_a_refusal():
+    """Two marks the custodian kept small; between them the two directions disagreed and the region
+    around both shows 76 % of the picture on frame 16 (CI's run of the desk test): those frames are
+    played before release (design/0326), so they are not refused; a wide frame elsewhere still is."""
+    small = (96, 64, 96, 96)
+    plans = [FramePlan(True, small)] * 30
+    plans[16] = FramePlan(True, (0, 0, 300, 200))
+    assert covered_refusal(plans, SIZE) is not None
+    assert covered_refusal(plans, SIZE, checked={16}) is None
+    assert covered_refusal(plans, SIZE, checked={15}) is not None
+
+
 def test_the_record_counts_only_frames_that_hid_something():
     whole = [FramePlan(True, (0, 0, 320, 240))] * 114
     said = summary(EVERYTHING, whole, [Mark(0, (0, 0, 320, 240))], None, None, SIZE)

@@ -44,7 +44,7 @@ from storage.redact import derivative, facetrack, inside, media, resume, track
 from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, Pass, input_for, passes_for
 from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, covered_refusal, frame_at,
                                  hidden_spans, marks_covered, plan_frames, summary)
-from storage.redact.track import CHECK, HOWS, Follower, clamped, scale_for, to_check, window_for
+from storage.redact.track import CHECK, HOWS, UNSURE, Follower, clamped, scale_for, to_check, window_for
 
 JOB = "job.json"
 RELEASED = "released.json"   # written when the custodian releases the copy (edged/control/redact.py)
@@ -193,7 +193,8 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
                 strangers, checks = inside.strangers(_boxes(found["inside"]), followed)
         plans = plan_frames(mode, total, (info["width"], info["height"]), marks, faces, added, followed=followed,
                             faces_on=on_frames, strangers=strangers)
-        covered = covered_refusal(plans, (info["width"], info["height"])) if mode == EVERYTHING else None
+        unsure = {i for i, how in enumerate(found["how"]) if how == UNSURE} if found is not None else set()
+        covered = covered_refusal(plans, (info["width"], info["height"]), checked=unsure) if mode == EVERYTHING else None
         if covered is not None:   # refused before a frame is rendered (issue 74)
             raise PlanError(covered)
     except PlanError as exc:

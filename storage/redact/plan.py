@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterable, Sequence
+from typing import Container, Iterable, Sequence
 
 Box = tuple[int, int, int, int]
 EVERYTHING, FACES = "everything", "faces"
@@ -248,11 +248,15 @@ def kept_share(keep: Box | None, size: tuple[int, int]) -> float:
     return box[2] * box[3] / (width * height) if box is not None and width > 0 and height > 0 else 0.0
 
 
-def covered_refusal(plans: Sequence[FramePlan], size: tuple[int, int], most: float = MOST_KEPT) -> str | None:
+def covered_refusal(plans: Sequence[FramePlan], size: tuple[int, int], most: float = MOST_KEPT,
+                    checked: Container[int] = ()) -> str | None:
     """Why a copy hiding everything but the applicant is refused, or None (issue 74, design/0321): on
     some frame the applicant's region (as marked and followed) shows more than `most` of the
-    picture, so the copy hides little or nobody (the whole picture marked: nothing hidden at all)."""
-    return _covered(((kept_share(p.keep, size), f) for f, p in enumerate(plans) if p.fill_all), most)
+    picture, so the copy hides little or nobody (the whole picture marked: nothing hidden at all).
+    `checked`: frames whose region was widened around two directions that disagreed (track.py
+    "unsure"): moments a person plays before the copy is released (design/0326), not refused here."""
+    return _covered(((kept_share(p.keep, size), f) for f, p in enumerate(plans) if p.fill_all and f not in checked),
+                    most)
 
 
 def marks_covered(marks: Sequence[Mark], size: tuple[int, int], most: float = MOST_KEPT) -> str | None:
