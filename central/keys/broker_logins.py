@@ -22,6 +22,7 @@ from typing import Any
 
 from central.keys import ca
 from central.keys.ca import CAError
+from central.keys.crl_publish import office_client
 
 CONTROL = "$CONTROL/dynamic-security/v1"
 RESPONSE = CONTROL + "/response"
@@ -61,9 +62,6 @@ def disable(broker: Any, usernames: list[str], timeout_s: float = 15.0) -> list[
     does not answer (the plugin missing or not the office's to use) or refuses another way."""
     if not usernames:
         return []
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
     tag = secrets.token_hex(8)
     asked = {f"{tag}-{i}": u for i, u in enumerate(usernames)}
     answers: dict[str, str] = {}
@@ -81,11 +79,7 @@ def disable(broker: Any, usernames: list[str], timeout_s: float = 15.0) -> list[
         if len(answers) == len(asked):
             done.set()
 
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{broker.client_id}-logins", protocol=mqtt.MQTTv5)
-    if broker.username:
-        c.username_pw_set(broker.username, broker.password)
-    if broker.tls_ca_file is not None:
-        c.tls_set(ca_certs=str(broker.tls_ca_file))
+    c = office_client(broker, "logins")
     granted: list[bool] = []
 
     def on_subscribe(_c: Any, _u: Any, _m: Any, codes: Any, _p: Any) -> None:

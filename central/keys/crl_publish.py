@@ -12,17 +12,24 @@ from central.keys.ca import CAError
 CRL_TOPIC = "edged-office/v1/crl"  # outside edged/v1/#: not a node's message; brokers may let every node read it
 
 
-def publish_crl(broker: Any, crl_pem: bytes, timeout_s: float = 30.0) -> None:
-    """The CRL as a retained message (QoS 1) on CRL_TOPIC, with the office's broker login
-    (central/config.py BrokerConfig); raises CAError when the broker does not take it."""
+def office_client(broker: Any, suffix: str) -> Any:
+    """A one-off MQTT 5 client with the office's broker login (central/config.py BrokerConfig), its
+    client id the office's with `suffix`; not yet connected."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{broker.client_id}-crl", protocol=mqtt.MQTTv5)
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{broker.client_id}-{suffix}", protocol=mqtt.MQTTv5)
     if broker.username:
         c.username_pw_set(broker.username, broker.password)
     if broker.tls_ca_file is not None:
         c.tls_set(ca_certs=str(broker.tls_ca_file))
+    return c
+
+
+def publish_crl(broker: Any, crl_pem: bytes, timeout_s: float = 30.0) -> None:
+    """The CRL as a retained message (QoS 1) on CRL_TOPIC, with the office's broker login
+    (central/config.py BrokerConfig); raises CAError when the broker does not take it."""
+    c = office_client(broker, "crl")
     try:
         c.connect(broker.host, broker.port)
         c.loop_start()
