@@ -119,14 +119,22 @@ class RedactOps(Operations):
     def __init__(self, cfg: Config, writer: CatalogWriter, key: nodekey.NodeKey):
         self.cfg, self.writer, self.key = cfg, writer, key
 
-    async def _own_export(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
+    async def _export(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The export `args` names ({"export": N}), whoever made it; refused in the words a caller
+        who did not make it is told."""
         try:
             export_id = int(args["export"])
         except (KeyError, TypeError, ValueError):
             raise RequestError(_('redact needs {{"export": N}}, the number of an export you made')) from None
         row = await self.writer.run(lambda c: retrieval_store.export_row(c.db, export_id))
-        if row is None or row["custodian"] != getattr(caller, "account", None):
+        if row is None:
             raise RequestError(_("export {id} is not one you made").format(id=export_id))
+        return row
+
+    async def _own_export(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
+        row = await self._export(args)
+        if row["custodian"] != getattr(caller, "account", None):
+            raise RequestError(_("export {id} is not one you made").format(id=row["id"]))
         return row
 
     async def _reviewed_export(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
@@ -137,14 +145,7 @@ class RedactOps(Operations):
         roles = set(getattr(caller, "roles", ()) or ())
         if not (rules and rules.release_by_another and roles & {CUSTODIAN, APPROVER}):
             return await self._own_export(args, caller)
-        try:
-            export_id = int(args["export"])
-        except (KeyError, TypeError, ValueError):
-            raise RequestError(_('redact needs {{"export": N}}, the number of an export you made')) from None
-        row = await self.writer.run(lambda c: retrieval_store.export_row(c.db, export_id))
-        if row is None:
-            raise RequestError(_("export {id} is not one you made").format(id=export_id))
-        return row
+        return await self._export(args)
 
     @op("redact.run")
     async def run(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
@@ -265,12 +266,7 @@ class RedactOps(Operations):
         who did not (rules/redaction.py release_refusal, design/0328). Every release and every
         refusal of one on the record; the release with the clips' SHA-256, who prepared and who
         released it, kept beside the copy (released.json) and in its manifest (design/0328)."""
-        try:
-            row = await self.writer.run(lambda c: retrieval_store.export_row(c.db, int(args["export"])))
-        except (KeyError, TypeError, ValueError):
-            raise RequestError(_('redact needs {{"export": N}}, the number of an export you made')) from None
-        if row is None:
-            raise RequestError(_("export {id} is not one you made").format(id=args["export"]))
+        row = await self._export(args)
         grant = await self.writer.run(lambda c: retrieval_store.peek_grant(c.db, row["grant_id"])) \
             if row.get("grant_id") is not None else None
         # what it is released for is the grant's (as the desk says it): a viewing's copy is never handed over
@@ -304,8 +300,7 @@ class RedactOps(Operations):
         record = {"use": use, "by": by, "prepared_by": prepared_by, "released_by": by, "clips": clips,
                   **({"second_person": True} if by_another else {})}
         await self.writer.run(lambda c: audit.append(c.db, str(caller), words.REDACT_RELEASED, {
-            "export": row["id"], "copy": copy, "use": use, "clips": clips, "prepared_by": prepared_by,
-            "released_by": by, **({"second_person": True} if by_another else {}),
+            "export": row["id"], "copy": copy, **{k: v for k, v in record.items() if k != "by"},
             **({"moments_checked": moments} if moments else {})}))
         await self._sign_release(row, folder, summaries, {"mode": copy.split("-")[0], **record, "clips": None,
                                                           **({"moments_checked": moments} if moments else {})})
