@@ -28,6 +28,8 @@ from typing import Any
 import hypothesis  # imported now, not at the session's end: see below
 import pytest
 
+from tests.support import logs
+
 # Hypothesis's pytest plugin imports hypothesis at the terminal summary if nothing did before, and
 # pytest parses each of its modules (ast.parse, to rewrite asserts). On Python 3.11 a parse that the
 # garbage collector interrupts with a finalizer formatting a traceback (itself an ast.parse, for the
@@ -249,3 +251,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             params.setdefault(Path(item.fspath), []).append(p)
     rank = {group: n for n, group in enumerate(run_order(paths, params))}
     items.sort(key=lambda item: rank[group_of(Path(item.fspath), _param(item))])  # stable: a group keeps its order
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test's report carries the tails of the logs of the parts it started (tests/support/logs.py)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for title, tail in logs.tails():
+            report.sections.append((title, tail))
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """The logs are forgotten with the module that started them (a module's daemon serves all its tests)."""
+    if nextitem is None or nextitem.path != item.path:
+        logs.STARTED.clear()

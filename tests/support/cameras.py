@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support import logs
 from tests.support.ports import free_port  # noqa: F401  (re-exported: tests import it from here)
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,7 @@ class RtspServer:
         """Launch the server and return once it listens (it prints READY <port>)."""
         if self.running:
             raise RuntimeError("RTSP server already running")
+        logs.started(self.log_path, "the RTSP server")
         with open(self.log_path, "ab") as err:
             # stdin stays open as a lifeline: the server quits when it reaches EOF.
             self.proc = subprocess.Popen(self._command(), stdin=subprocess.PIPE,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from storage.footage.segment_rows import FOOTAGE_STATES
+from tests.support import logs
 from tests.support.catalog import one, rows
 from tests.support.load import slack
 
@@ -107,6 +108,7 @@ class Daemon:
 
     def start(self) -> "Daemon":
         self._log = open(self.log_path, "ab")
+        logs.started(self.log_path, "edged")
         self.proc = subprocess.Popen([sys.executable, "-m", "edged.cli", "run", "--config", str(self.config)]
                                      + ["--init-data"] * self.init_data,
                                      cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
