@@ -46,7 +46,7 @@ def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
                     "purpose": "counter disputes", "manager": "Chen", "contact": "ext. 215"},
                    {"id": "gone", "url": f"rtsp://viewer:hunter2@127.0.0.1:{free_port()}/x", "location": "Back door"}]
         health = {"sample_interval": "2s", "sample_interval_max": "2s", "raise_after": "2s", "clear_after": "2s",
-                  "min_width": 320, "min_height": 240}
+                  "min_width": 320, "min_height": 240, "min_pixels": 0}  # the clip is 320x240: healthy, not degraded
 
         def configure(inspection: dict[str, str]) -> Path:
             return write_config(tmp_path / "edged.toml", data, cameras, tables={"inspection": inspection, "health": health})
