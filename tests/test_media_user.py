@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -54,7 +54,7 @@ PROBE = ("import errno, json, os, sys\n"
 
 
 @pytest.fixture
-def media(monkeypatch) -> media_user.MediaUser:
+def media(monkeypatch) -> Iterator[media_user.MediaUser]:
     if os.geteuid() != 0:
         pytest.skip("starting a process as another user needs root (the suite runs as root)")
     monkeypatch.setattr(media_user, "MEDIA_USER", media_user.MEDIA_USER)   # undone after the test
@@ -65,7 +65,9 @@ def media(monkeypatch) -> media_user.MediaUser:
         monkeypatch.setenv(name, value)
     for module in (worker, redact_worker):
         monkeypatch.setattr(module, "COMMAND", (python, *module.COMMAND[1:]))
-    return user
+    yield user
+    if "PYTHONPATH" in env:  # the shim's folder, made for this test
+        shutil.rmtree(env["PYTHONPATH"])
 
 
 @pytest.fixture
