@@ -30,11 +30,15 @@ def publish_crl(broker: Any, crl_pem: bytes, timeout_s: float = 30.0) -> None:
     """The CRL as a retained message (QoS 1) on CRL_TOPIC, with the office's broker login
     (central/config.py BrokerConfig); raises CAError when the broker does not take it."""
     c = office_client(broker, "crl")
+    refused: list[str] = []  # an MQTT 5 PUBACK's failure reason (e.g. not authorized): acknowledged, not kept
+    c.on_publish = lambda _c, _u, _mid, reason, _p: refused.append(str(reason)) if reason.is_failure else None
     try:
         c.connect(broker.host, broker.port)
         c.loop_start()
         info = c.publish(CRL_TOPIC, crl_pem, qos=1, retain=True)
         info.wait_for_publish(timeout_s)
+        if refused:
+            raise CAError(f"the broker {broker.host}:{broker.port} refused the revocation list: {refused[0]}")
         if not info.is_published():
             raise CAError(f"the broker {broker.host}:{broker.port} did not take the revocation list in {timeout_s:.0f} s")
     except (OSError, ValueError, RuntimeError) as exc:
