@@ -31,7 +31,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from central.store import versions
-from central.intake.intake import QUOTA_USE, AnchorRow, Seqs
+from central.store.seqs import QUOTA_USE, AnchorRow, Seqs
 from central.intake.leases import Owners
 from central.store.pgshared import SharedRows
 from central.store.pgconn import PgConn
@@ -65,7 +65,7 @@ _FROM_STAGE = {
              " ORDER BY node ON CONFLICT (node) DO UPDATE SET last_us = excluded.last_us,"
              " max_seq = greatest(nodes.max_seq, excluded.max_seq)",
 }
-# Seqs's anchors of many nodes (central/intake/intake.py AnchorRow), by the indexes Seqs.load uses
+# Seqs's anchors of many nodes (central/store/seqs.py AnchorRow), by the indexes Seqs.load uses
 _ANCHORS = ("SELECT n.node, (SELECT min(seq) FROM messages m WHERE m.node = n.node), l.seq, l.received_us,"
             " b.received_us, b.payload FROM unnest(%s::text[]) AS n(node)"
             " LEFT JOIN LATERAL (SELECT seq, received_us FROM messages m WHERE m.node = n.node"

@@ -26,7 +26,7 @@ from central.intake import schema
 from central.store import versions
 from central.i18n import N_
 from mqtt import kinds
-from central.intake.intake import QUOTA_USE, QuotaUse, Seqs
+from central.store.seqs import QUOTA_USE, QuotaUse, Seqs
 from central.store.store_reads import Reads
 from central.store.store_schema import DESTRUCTIONS_INSERT, SCHEMA_VERSION, STEPS, destruction_row, schema_steps
 from storage import names
@@ -103,7 +103,7 @@ def _too_large(t: dict[str, Any]) -> Msg:
 
 
 class Store(Reads):
-    _seqs: Seqs | None = None          # each node's seqs so far (central/intake/intake.py), made at the first batch
+    _seqs: Seqs | None = None          # each node's seqs so far (central/store/seqs.py), made at the first batch
     _quota_use: QuotaUse | None = None
 
     def __init__(self, path: Path, *, readonly: bool = False, clock: Callable[[], int] = now_us,
@@ -224,7 +224,7 @@ class Store(Reads):
         return self._write(Batch(durable, sorted(retained.values()), births, nodes, statuses, rejects, received_us))
 
     def _new_seqs(self) -> Seqs:
-        """The nodes' anchors (central/intake/intake.py), each read at its node's first message
+        """The nodes' anchors (central/store/seqs.py), each read at its node's first message
         (SQLite: no round trip to save)."""
         return Seqs(self.db)
 
