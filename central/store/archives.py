@@ -42,6 +42,8 @@ RESTORED = "UPDATE archives SET restored_us = ? WHERE month = ?"
 MESSAGES = "INSERT OR IGNORE INTO messages ({cols}) VALUES ({marks})"
 DERIVED_ROW = "INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})"
 COUNT = "SELECT count(*) FROM messages"
+# PostgreSQL's own (a partition detached, its table read and dropped), declared beside the rest
+POSTGRESQL_ONLY = ("ROWS_OF", "EXISTS", "DETACH", "RENAME", "DROP_TABLE")
 
 
 def derived_where(table: str, source: str) -> str:

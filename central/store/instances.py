@@ -21,6 +21,7 @@ from typing import Any
 from central.intake import leases
 
 log = logging.getLogger("edged.central")
+DIALECT = "postgresql"  # every statement here: the table exists on PostgreSQL only
 HEARTBEAT_S = 2.0          # a heartbeat (and a sample of the instance's lock waits) this often
 FORGET_US = 86_400_000_000  # a gone instance's row is removed this long after its last heartbeat
 DB_NOW = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from central.store import footage, store_schema
-from central.store.held import fill
+from central.store.held import GRANT_IS, GRANT_IS_PG, REQUEST_IS, REQUEST_IS_PG, dialect, fill, json_values, pick
 
 ROWS = 300          # rows of one multi-row INSERT (SQLite binds at most 32,766 values)
 PG_ROWS = 5000      # rows of one rows_sql statement (PostgreSQL: a few arrays, no placeholder a value)
@@ -33,15 +33,22 @@ INSERTS = {
 DAYS_UPSERT = (" ON CONFLICT (node, camera, day, reason, verdict) DO UPDATE SET"
                " segments = destruction_days.segments + excluded.segments,"
                " bytes = destruction_days.bytes + excluded.bytes,"
-               " youngest_days = min(destruction_days.youngest_days, excluded.youngest_days)")
-HEARD_UPSERT = (" ON CONFLICT (node) DO UPDATE SET destroyed_us = max(retention_heard.destroyed_us, excluded.destroyed_us),"
-                " destroyed_id = coalesce(max(retention_heard.destroyed_id, excluded.destroyed_id),"
+               " youngest_days = {min}(destruction_days.youngest_days, excluded.youngest_days)")
+HEARD_UPSERT = (" ON CONFLICT (node) DO UPDATE SET destroyed_us = {max}(retention_heard.destroyed_us, excluded.destroyed_us),"
+                " destroyed_id = coalesce({max}(retention_heard.destroyed_id, excluded.destroyed_id),"
                 " retention_heard.destroyed_id, excluded.destroyed_id)")  # what an upsert a destruction left
-UPSERTS = {"days": DAYS_UPSERT, "retention_heard": HEARD_UPSERT, "footage_evidence": footage.EVIDENCE_UPSERT}
+# the larger and smaller of two: SQLite's two-argument max and min, PostgreSQL's greatest and least
+# (declared side by side, held.py), the only words of these upserts the engines spell apart
+UPSERTS = {"days": DAYS_UPSERT.format(min="min"), "retention_heard": HEARD_UPSERT.format(max="max"),
+           "footage_evidence": footage.EVIDENCE_UPSERT}
+UPSERTS_PG = {"days": DAYS_UPSERT.format(min="least"), "retention_heard": HEARD_UPSERT.format(max="greatest"),
+              "footage_evidence": footage.EVIDENCE_UPSERT}
 AUDIT_HASHES = "SELECT seq_local, hash FROM audit WHERE node = ? AND seq_local BETWEEN ? AND ?"
 AUDIT_HASH = "SELECT hash FROM audit WHERE node = ? AND seq_local = ?"
 BY_GRANT = "SELECT * FROM audit WHERE node = ? AND action IN ('request.approve', 'grant.use') AND ({grants})"
+BY_GRANT_PG = "SELECT * FROM audit WHERE node = ? AND action IN ('request.approve', 'grant.use') AND ({grants_pg})"
 BY_REQUEST = "SELECT * FROM audit WHERE node = ? AND action = 'request.file' AND ({requests})"
+BY_REQUEST_PG = "SELECT * FROM audit WHERE node = ? AND action = 'request.file' AND ({requests_pg})"
 CRITICAL_KNOWN = "SELECT key FROM findings WHERE key IN ({marks})"
 NODE = "SELECT * FROM nodes WHERE node = ?"
 NODES = "SELECT node, site, name FROM nodes ORDER BY node"
@@ -67,11 +74,9 @@ INSPECTION = ("INSERT INTO inspections (node, run, kind, due_us, ran_us, signed_
               " signed_us = excluded.signed_us, countersigned_us = excluded.countersigned_us,"
               " inspector = excluded.inspector, supervisor = excluded.supervisor")
 APPROVAL = ("SELECT * FROM audit WHERE node = ? AND action = 'request.approve'"
-            " AND json_extract(detail, '$.grant') = ? ORDER BY seq_local LIMIT 1")
-FILING = ("SELECT * FROM audit WHERE node = ? AND action = 'request.file'"
-          " AND json_extract(detail, '$.request') = ? ORDER BY seq_local LIMIT 1")
-USES = ("SELECT count(*) FROM audit WHERE node = ? AND action = 'grant.use'"
-        " AND json_extract(detail, '$.grant') = ? AND seq_local < ?")
+            " AND {grant} ORDER BY seq_local LIMIT 1")
+FILING = "SELECT * FROM audit WHERE node = ? AND action = 'request.file' AND {request} ORDER BY seq_local LIMIT 1"
+USES = "SELECT count(*) FROM audit WHERE node = ? AND action = 'grant.use' AND {grant} AND seq_local < ?"
 RESEND = "SELECT asked_us, nonce, tries FROM resends WHERE node = ? AND first_seq = ?"
 ASKED = ("INSERT INTO resends (node, first_seq, last_seq, asked_us, nonce, tries) VALUES (?, ?, ?, ?, ?, 1)"
          " ON CONFLICT (node, first_seq) DO UPDATE SET asked_us = excluded.asked_us,"
@@ -83,6 +88,9 @@ HELD_BETWEEN = "SELECT count(*) FROM messages WHERE node = ? AND seq BETWEEN ? A
 GAP_NOW = "UPDATE findings SET kind = ?, severity = ?, message = ?, detail = ? WHERE key = ?"
 ALL_HASHES = "SELECT seq_local, hash FROM audit WHERE node = ?"
 Statement = tuple[str, list[Any]]
+# each declared beside SQLite's: the seqs as one text; a JSON field compared (held.py); greatest and least
+POSTGRESQL_ONLY = ("VERIFIED_PG", "BY_GRANT_PG", "BY_REQUEST_PG", "UPSERTS_PG")
+SQLITE_ONLY = ("BY_GRANT", "BY_REQUEST", "UPSERTS")
 
 
 def _rows(db: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -142,7 +150,8 @@ def every_hash(db: Any, name: str) -> dict[int, str]:
 def people(db: Any, name: str, field: str, values: Sequence[Any]) -> list[dict[str, Any]]:
     """The node's approvals and grant uses whose detail's grant is one of ``values`` (``field``
     "grant"), or its filings whose request is (``field`` "request"): the store's JSON comparison."""
-    return list(db.query(fill(BY_GRANT if field == "grant" else BY_REQUEST, len(values)), [name, *values]))
+    pair = (BY_GRANT, BY_GRANT_PG) if field == "grant" else (BY_REQUEST, BY_REQUEST_PG)
+    return list(db.query(fill(pick(db, *pair), len(values)), [name, *json_values(db, list(values))]))
 
 
 def critical_known(db: Any, keys: Sequence[str]) -> list[str]:
@@ -150,16 +159,22 @@ def critical_known(db: Any, keys: Sequence[str]) -> list[str]:
     return [r[0] for r in _rows(db, fill(CRITICAL_KNOWN, len(keys)), list(keys))]
 
 
+def _json(db: Any, sql: str) -> str:
+    """A statement comparing a JSON field with a value, in ``db``'s engine's words (held.py)."""
+    pg = dialect(db) == "postgresql"
+    return sql.format(grant=GRANT_IS_PG if pg else GRANT_IS, request=REQUEST_IS_PG if pg else REQUEST_IS)
+
+
 def approval(db: Any, name: str, grant: Any) -> dict[str, Any] | None:
-    return next(db.query(APPROVAL, [name, grant]), None)
+    return next(db.query(_json(db, APPROVAL), [name, *json_values(db, [grant])]), None)
 
 
 def filing(db: Any, name: str, request: Any) -> dict[str, Any] | None:
-    return next(db.query(FILING, [name, request]), None)
+    return next(db.query(_json(db, FILING), [name, *json_values(db, [request])]), None)
 
 
 def earlier_uses(db: Any, name: str, grant: Any, seq_local: Any) -> int:
-    return _count(db, USES, [name, grant, seq_local])
+    return _count(db, _json(db, USES), [name, *json_values(db, [grant]), seq_local])
 
 
 def resend(db: Any, name: str, first: int) -> dict[str, Any] | None:
@@ -249,14 +264,15 @@ def inserts(db: Any, table: str, rows: list[tuple[Any, ...]]) -> list[Statement]
     array a column), else VALUES lists."""
     many = getattr(db, "rows_sql", None)
     step = PG_ROWS if many is not None else ROWS
+    tail = pick(db, UPSERTS.get(table, ""), UPSERTS_PG.get(table, ""))
     out = []
     for i in range(0, len(rows), step):
         chunk = rows[i:i + step]
         if many is not None:
-            out.append(many(INSERTS[table], chunk, UPSERTS.get(table, "")))
+            out.append(many(INSERTS[table], chunk, tail))
             continue
         one = "(" + ", ".join("?" * len(chunk[0])) + ")"
-        out.append((INSERTS[table] + ", ".join([one] * len(chunk)) + UPSERTS.get(table, ""), [v for r in chunk for v in r]))
+        out.append((INSERTS[table] + ", ".join([one] * len(chunk)) + tail, [v for r in chunk for v in r]))
     return out
 
 

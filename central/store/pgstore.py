@@ -35,7 +35,7 @@ from central.store.seqs import QUOTA_USE, AnchorRow, Seqs
 from central.intake.leases import Owners
 from central.store.pgshared import SharedRows
 from central.store.pgconn import PgConn
-from central.store.pgdialect import (EDGE_US as EDGE_US, json_params as json_params, month_after, month_before,
+from central.store.pgdialect import (EDGE_US as EDGE_US, month_after, month_before,
                                month_number, near_month_edge as near_month_edge,
                                repartition_steps, translate as translate, translate_ddl as translate_ddl)
 from central.store.store import Batch, Store, now_us
@@ -308,7 +308,7 @@ class PgStore(SharedRows, Store):
         with self.pg.transaction() if outer else contextlib.nullcontext(), \
                 self.pg.cursor(name=f"stream_{next(_STREAMS)}", row_factory=dict_row) as cur:
             cur.itersize = batch
-            cur.execute(translate(sql), json_params(sql, params))
+            cur.execute(translate(sql), list(params))
             yield from cur
 
     def reading(self) -> contextlib.AbstractContextManager[Any]:
