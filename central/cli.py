@@ -36,6 +36,7 @@ from typing import Any
 
 from central import config as cfgmod
 from central.checks import coverage
+from central.store import coverage as stored_coverage, nodes as stored_nodes
 from central.pages import fleet
 from central.verifier import logcheck
 from central.report import report, report_files, report_html
@@ -125,7 +126,7 @@ def cmd_coverage(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     from_us = to_us - int(args.hours * 3600e6)
     store = _store(cfg)
     try:
-        s = coverage.summary(coverage.rows(store.db, args.site, args.camera, from_us, to_us), from_us, to_us)
+        s = coverage.summary(stored_coverage.rows(store.db, args.site, args.camera, from_us, to_us), from_us, to_us)
     finally:
         store.close()
     kinds = ", ".join(f"{k} {v / 1e6:.0f} s" for k, v in s["by_kind"].items()) or "none"
@@ -199,26 +200,24 @@ def cmd_anchor(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
         raise UsageError(f"the line is for node {node}, not {args.node}")
     store = cfg.open_store()
     try:
-        known = next(store.db.query("SELECT public_key FROM nodes WHERE node = ?", [node]), None)
+        known = stored_nodes.known(store.db, node)
         key = args.key or (known or {}).get("public_key")
         if not key:
             raise UsageError(f"no key known for node {node}: give its public key with --key (from its birth or "
                              "node-ed25519.pub.pem)")
         if known is None:
-            store.db.execute("INSERT INTO nodes (node, site, name, first_us, last_us, public_key) VALUES (?, ?, ?, ?, ?, ?)",
-                             [node, site, name, now_us(), now_us(), key])
+            stored_nodes.enrol(store.db, node, site, name, now_us(), key)
         elif not known["public_key"]:
-            store.db.execute("UPDATE nodes SET public_key = ? WHERE node = ?", [key, node])
+            stored_nodes.set_key(store.db, node, key)
         v = Verifier(store, cfg.tz, cfg.verify.gap_grace_us, standing=Register(cfg.storage.data_dir))  # a revoked key's head: invalid
         with store.writing():
-            row = next(store.db.query("SELECT * FROM nodes WHERE node = ?", [node]))
+            row = stored_nodes.row(store.db, node) or {}
             v.site, v.name, v.node, v.key = site, name, node, key
             v.head = None if row["head_seq"] is None else {"seq": row["head_seq"], "hash": row["head_hash"],
                                                            "at_us": row["head_at_us"]}
             valid = v.add_head(head, -head["at_us"], "paper")  # msg_seq: not an MQTT message
             if valid and v.head is not None:
-                store.db.execute("UPDATE nodes SET head_seq = ?, head_hash = ?, head_at_us = ? WHERE node = ?",
-                                 [v.head["seq"], v.head["hash"], v.head["at_us"], node])
+                stored_nodes.set_head(store.db, node, v.head)
     finally:
         store.close()
     _out(args, {"node": node, "head": head, "valid": valid},

@@ -1,6 +1,6 @@
 """The operator's view of a running office (issue 43, design/0105): each instance's figures
 (messages received, stored, verified; its ingest lag; its leases; the time its writes took and
-waited), written with its heartbeat into the store (central/intake/leases.py) so that
+waited), written with its heartbeat into the store (central/store/instances.py) so that
 `edged-central status --json` shows every instance's, and served as Prometheus metrics
 (prometheus_client) on [metrics] listen.
 
@@ -10,13 +10,14 @@ instance's counters only when Prometheus scrapes (nothing on the ingest path).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from typing import Any
 
-from central.intake import leases
+from central.store import archives, instances, nodes as stored_nodes
 from central.store.store import now_us
-from central.intake.leases import Membership
+from central.store.instances import Membership
 from central.intake.takeover import Takeover
 
 log = logging.getLogger("edged.central")
@@ -43,12 +44,12 @@ def fleet(rows: list[dict[str, Any]], live: tuple[str, ...], now_us: int) -> lis
 def status(store: Any) -> dict[str, Any]:
     """What `edged-central status --json` adds: the instances (PostgreSQL; on SQLite the one
     running instance writes none) and the verification backlog, its oldest message's age."""
-    row = store.db.execute("SELECT count(*), min(received_us) FROM messages WHERE verified = 0").fetchone()
-    out: dict[str, Any] = {"unverified": row[0],
-                           "verify_lag_s": 0.0 if row[1] is None else round((now_us() - row[1]) / 1e6, 1)}
+    backlog, oldest = stored_nodes.backlog(store.db)
+    out: dict[str, Any] = {"unverified": backlog,
+                           "verify_lag_s": 0.0 if oldest is None else round((now_us() - oldest) / 1e6, 1)}
     # the archive state (design/0120): each month archived out of the store, its file and hash
     out["archives"] = [{k: r[k] for k in ("month", "rows", "bytes", "sha256", "file", "archived_us", "restored_us")}
-                       for r in store.db.query("SELECT * FROM archives ORDER BY month")]
+                       for r in archives.every(store)]
     pg = getattr(store, "pg", None)
     if pg is None:
         out["instances"] = []
@@ -56,7 +57,7 @@ def status(store: Any) -> dict[str, Any]:
     import psycopg
 
     try:
-        live, rows, now = leases.read(pg)
+        live, rows, now = instances.read(pg)
     except psycopg.errors.UndefinedTable:  # a store no instance of this version has run on yet
         pg.rollback()
         out["instances"] = []
@@ -66,7 +67,7 @@ def status(store: Any) -> dict[str, Any]:
 
 
 def membership(ingest: Any) -> Any:
-    """On PostgreSQL, this instance's heartbeat (central/intake/leases.py), started; and its metrics
+    """On PostgreSQL, this instance's heartbeat (central/store/instances.py), started; and its metrics
     on [metrics] listen, on either store. None on SQLite (one instance: nothing to share)."""
     cfg = ingest.cfg
     if cfg.metrics.listen:
@@ -76,7 +77,8 @@ def membership(ingest: Any) -> Any:
 
     on_read = None
     if cfg.broker.shared_group:  # a dead member's session, taken over and drained (design/0210)
-        ingest.takeover = Takeover(ingest.mqtt.s, cfg.storage.url, cfg.broker.client_id, ingest.put)
+        ingest.takeover = Takeover(ingest.mqtt.s, functools.partial(instances.mark_drained, cfg.storage.url),
+                                   cfg.broker.client_id, ingest.put)
         on_read = ingest.takeover.consider
     m = Membership(cfg.storage.url, cfg.broker.client_id, lambda: figures(ingest), on_read)
     m.start()

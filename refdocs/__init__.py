@@ -11,6 +11,8 @@ both programs (issue 80), so neither the box's package nor the office's carries 
 - docs/ref/catalog-schema.md's SQL, today's catalog schema: every migration of storage/schema/
   applied to an empty catalog (storage/schema/today.py, design/0241);
 - docs/ref/mqtt.md's topic and field tables, from the message kinds of mqtt/kinds.py (design/0340).
+- docs/ref/central-schema.md's SQL, the office's store schema today: every version of
+  central/store/store_schema.py applied, on SQLite and as PostgreSQL is given it (design/0352).
 
     python -m refdocs            # rewrite the generated parts
     python -m refdocs --check    # exit 1 naming each stale page (tests/test_docs.py runs it)
@@ -25,6 +27,7 @@ import sys
 from pathlib import Path
 
 from central.config import PAGES as CENTRAL_TABLES, BrokerConfig as CentralBroker, StorageKeys as CentralStorage
+from central.store.schema_ref import reference as central_schema
 from edged.cli.edgectl import build_parser
 from edged.config.backfill import BackfillConfig
 from edged.config.cameras import SITE_SECTIONS, CameraConfig
@@ -155,6 +158,7 @@ def pages() -> dict[str, list[tuple[str, str]]]:
     return {
         "docs/ref/edgectl.md": [("edged/cli/ (edgectl's parser)", edgectl_verbs())],
         "docs/ref/catalog-schema.md": [("storage/schema/ (every migration applied)", catalog_schema())],
+        "docs/ref/central-schema.md": [("central/store/store_schema.py (every version applied)", central_schema())],
         "docs/ref/config.md": [
             ("edged/config/site.py and retention.py", sections(
                 (SiteConfig, "[site]"), (StorageConfig, "[storage]"), (RecorderConfig, "[recorder]"),

@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central.keys import ca, keystanding
 from central import finding_words
-from central.intake import intake, plausible, quota
+from central.intake import plausible, quota
+from central.store import seqs
 from central.report import month
 from storage.time import interval
 from central.checks import node_births, verdicts, verify
@@ -195,7 +196,7 @@ def _stored_by_ingest(path: Path) -> list[dict[str, Any]]:
                       {"seq": 9, "kind": "alarm", "bytes": 300_000, "limit": 262_144}]}).encode())], now, refused)
     budget, why = quota.birth_budget(BIRTH)
     with store.db.conn:
-        intake.over_budget(store.db.conn, "s/n1", budget + 1, budget, why, now)
+        seqs.over_budget(store.db.conn, "s/n1", budget + 1, budget, why, now)
     out = store.findings(site="s")
     store.close()
     return out

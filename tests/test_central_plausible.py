@@ -10,7 +10,7 @@ import json
 import pytest
 
 from central.intake import plausible, quota
-from central.intake.intake import Seqs
+from central.store.seqs import Seqs
 from central.intake.plausible import Anchor
 from central.store.store import Store
 from mqtt.reporter import packet_size

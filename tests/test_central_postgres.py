@@ -12,12 +12,12 @@ import pytest
 
 from central.archive import archiving
 from central import config
-from central.verifier import evidence
+from central.store import passes
 from central.store import migrate
 from central.ops import status as ops_status
 from central.store.pgroles import reader_grants
 from central.store.versions import SchemaError
-from central.store.pgstore import EDGE_LOCK, PgStore, _redact, json_params, lock_key, near_month_edge, translate, translate_ddl
+from central.store.pgstore import EDGE_LOCK, PgStore, _redact, lock_key, near_month_edge, translate, translate_ddl
 from tests import test_central_archive as archived
 from tests import test_central_clock_prune as clock_prune
 from tests import test_central_batched as batched
@@ -361,7 +361,7 @@ def test_an_accesss_grant_and_request_are_looked_up_through_their_indexes(pg_url
                                             "detail": {"grant": 9}})
     assert len(sent) == 3 and "used" in why, (sent, why)  # the approval, the filing, the uses before
     for sql, params in sent:
-        plan = "\n".join(r[0] for r in store.db.pg.execute("EXPLAIN " + translate(sql), json_params(sql, params)))
+        plan = "\n".join(r[0] for r in store.db.pg.execute("EXPLAIN " + translate(sql), params))
         assert "audit_grant" in plan or "audit_request" in plan, plan
     as_text = judge_in_store(store, "s/n", {"seq": 3001, "at_us": 5000, "actor": "carol", "action": "grant.use",
                                             "detail": {"grant": "9"}})
@@ -378,7 +378,7 @@ def test_rows_inserted_a_column_at_a_time_come_back_as_they_went(pg_url):
     """central/store/pgstore.py insert_rows (the verifier's conclusions, issue 53): nulls, empty texts,
     a separator or a null mark in a value, floats, booleans, one row and many."""
     store = PgStore(pg_url)
-    head = evidence._SQL["days"]  # (node, camera, day, reason, verdict, segments, bytes, youngest_days)
+    head = passes.INSERTS["days"]  # (node, camera, day, reason, verdict, segments, bytes, youngest_days)
     odd = ["", "a\x1eb", "\x1f", "ü \\ ' \" %s ?", "x" * 300]
     rows = [("s/n", cam, f"2026-11-{i + 1:02d}", "max_retention", "ok", True, 2**40 + i, y)
             for i, (cam, y) in enumerate([(c, v) for c in odd for v in (None, 0.25, -1.5)])]  # real: float4
@@ -399,11 +399,11 @@ def test_a_passs_writes_in_one_statement_come_back_as_they_went(pg_url):
     said = "50 % of grant ? costs $1 and %s"
     finding = ("s/n:k", "s/n", "s", "kind", "info", 1, None, said, "{}")
     with store.writing():
-        store.db.write_all([store.db.rows_sql(evidence._SQL["days"], days[:2]),
-                            store.db.rows_sql(evidence._SQL["days"], days[2:]),
-                            store.db.rows_sql(evidence._SQL["findings"], [finding, finding]),
+        store.db.write_all([store.db.rows_sql(passes.INSERTS["days"], days[:2]),
+                            store.db.rows_sql(passes.INSERTS["days"], days[2:]),
+                            store.db.rows_sql(passes.INSERTS["findings"], [finding, finding]),
                             (CENTRAL_FINDING_MESSAGE_SQL, ["not seen: one snapshot", "s/n:k"])])
-        store.db.write_all([store.db.rows_sql(evidence._SQL["days"], days[:1], evidence._UPSERT["days"])])
+        store.db.write_all([store.db.rows_sql(passes.INSERTS["days"], days[:1], passes.UPSERTS_PG["days"])])
     assert central_pg_day_rows(store.db.pg) == [*days[1:], (*days[0][:5], 2, 20, 0.5)], "by bytes"
     assert [f["message"] for f in store.findings(node="s/n")] == [said], "the update saw the store before the insert"
     store.close()

@@ -147,7 +147,7 @@ def test_a_killed_members_queued_share_is_drained_and_its_session_ends(tmp_path)
         d = subscriber.Subscriber(subscriber.Settings("127.0.0.1", broker.port, "central-c", GROUP, session_expiry_s=600,
                                                       drain=True), keep(drained))
         d.on_batch = lambda g, batch: (keep(drained)(g, batch), d.ack(g, [m[3] for m in batch if m[2]]))
-        t = takeover.Takeover(b.s, "unused", "central-b", lambda s, g, batch: None)
+        t = takeover.Takeover(b.s, lambda *_a: None, "central-b", lambda s, g, batch: None)
         began = time.monotonic()
         n = t.drain(d)
         took = time.monotonic() - began
@@ -170,7 +170,7 @@ def test_a_drain_finds_no_session_and_ends_at_once(tmp_path):
     try:
         d = subscriber.Subscriber(subscriber.Settings("127.0.0.1", broker.port, "central-z", GROUP, session_expiry_s=600,
                                                       drain=True), lambda g, b: None)
-        assert takeover.Takeover(d.s, "unused", "central-a", lambda s, g, b: None).drain(d) == 0
+        assert takeover.Takeover(d.s, lambda *_a: None, "central-a", lambda s, g, b: None).drain(d) == 0
         assert not _session_present(broker.port, "central-z")
     finally:
         broker.stop()

@@ -3,9 +3,9 @@
 - Layers point down: storage/ is the floor; recorder/ and mqtt/ stand on it; edged/ on all
   three. No module below edged/ imports from above, and none hides a first-party import
   inside a function (the way a cycle used to be dodged).
-- SQL lives in storage/ (and the tests' one helper, tests/support/catalog.py). central/ is a
-  separate program with its own store (central/store/) and is not held to this; bench/
-  measures queries and is not either.
+- SQL lives in storage/ (and the tests' one helper, tests/support/catalog.py); the office's
+  (central/, a separate program) in its own store, central/store/ (issue 80). bench/ measures
+  queries and is not held to this.
 - The wall clock is read only in storage/time/clock.py, in every package (central/ too: issue 41).
 - No import cycle inside any package (issue 41: every package is scanned, not only edged/viewer/).
 - Inside storage/ and central/, rooms on floors: a room imports only rooms below its own
@@ -39,6 +39,9 @@ BESIDE = {"edged": {"central", "refdocs", "tests"}, "central": {"edged", "refdoc
 SQL = re.compile(r"^\s*(SELECT\s.*\bFROM\b|SELECT\s+(count|sum|max|min)\(|INSERT\s+(OR\s+\w+\s+)?INTO\s|"
                  r"UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s|CREATE\s+(TABLE|INDEX|UNIQUE\s+INDEX)\s|PRAGMA\s+\w+|"
                  r"ALTER\s+TABLE\s|DROP\s+(TABLE|INDEX)\s)", re.S)
+# A transaction's own statements and PostgreSQL's catalogue probes (the office's verifier took savepoints)
+SQL_CONTROL = re.compile(r"^\s*(SAVEPOINT\s+\w+|RELEASE\s+\w+|ROLLBACK\s+TO\s+\w+|BEGIN(\s+IMMEDIATE)?|COMMIT|"
+                         r"SELECT\s+(to_regclass|pg_\w+)\()\s*$", re.S)
 
 
 def _modules(*folders: str, skip: tuple[str, ...] = ()) -> list[Path]:
@@ -317,6 +320,41 @@ def test_sql_is_written_only_in_storage():
             if SQL.search(text):
                 found.append(f"{path.relative_to(ROOT)}:{line}: {text.strip()[:70]!r}")
     assert not found, "SQL outside storage/ (give storage/ a named function):\n" + "\n".join(found)
+
+
+# What runs a statement on a connection (sqlite3's, sqlite-utils', psycopg's, the office's PgConn).
+RUNS_SQL = {"execute", "executemany", "executescript", "query", "stream", "insert_rows", "write_all", "rows_sql"}
+
+
+def sql_outside(package: str, room: str) -> list[str]:
+    """Where ``package`` writes an SQL statement or runs one on a connection outside ``room``."""
+    found = []
+    for path in _modules(package, skip=(room,)):
+        rel = path.relative_to(ROOT).as_posix()
+        for node in nodes(path):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in RUNS_SQL:
+                found.append(f"{rel}:{node.lineno}: .{node.func.attr}(...)")
+        for line, text in _strings(nodes(path)):
+            if SQL.search(text) or SQL_CONTROL.search(text):
+                found.append(f"{rel}:{line}: {text.strip()[:70]!r}")
+    return list(dict.fromkeys(found))  # an f-string's literal part is seen twice
+
+
+def test_the_office_writes_and_runs_sql_only_in_its_store():
+    """central/store/ is the only code of the office that knows its SQL (issue 80: 16 modules
+    outside it wrote or ran statements): everything else calls a named function of the store."""
+    found = sql_outside("central", "central/store/")
+    assert not found, "SQL outside central/store/ (give central/store/ a named function):\n" + "\n".join(found)
+
+
+def test_the_office_sql_check_sees_a_statement_and_a_run(tmp_path, monkeypatch):
+    (tmp_path / "pkg" / "store").mkdir(parents=True)
+    (tmp_path / "pkg" / "store" / "ok.py").write_text('Q = "SELECT * FROM nodes WHERE node = ?"\n')
+    (tmp_path / "pkg" / "verifier.py").write_text('def f(db):\n    db.execute(f"SAVEPOINT node")\n'
+                                                    '    return db.query(Q)\n')
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert sql_outside("pkg", "pkg/store/") == ["pkg/verifier.py:2: .execute(...)", "pkg/verifier.py:3: .query(...)",
+                                                "pkg/verifier.py:2: 'SAVEPOINT node'"]
 
 
 def test_the_sql_check_sees_sql():

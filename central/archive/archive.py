@@ -26,31 +26,6 @@ DAY_US = 86_400_000_000
 # resend (design/0116), so a gap of the month's last day can still be filled till then
 CLOSED_AFTER_US = 15 * DAY_US
 COLUMNS = ("node", "seq", "kind", "ts_us", "received_us", "verified", "payload")
-# what the verifier drew from the month's messages, archived with them (design/0140): each table's
-# rows brought by a message of the month ({T} is the table), and which of them stay in the store
-# because a later month's checks read them (the accesses and the approvals they are judged by, and
-# each node's newest chain head); the rest of the derived tables (camera-day destructions, alarms,
-# inspections, findings) are the month's summary and stay
-DERIVED: dict[str, tuple[str, str]] = {
-    "audit": ("m.node = {T}.node AND m.seq = {T}.msg_seq",
-              "{T}.action NOT IN ('request.file', 'request.approve', 'grant.use', 'export.done', 'playback.start')"),
-    "heads": ("m.node = {T}.node AND m.seq = {T}.msg_seq",
-              "{T}.msg_seq < (SELECT max(h.msg_seq) FROM heads h WHERE h.node = {T}.node)"),
-    "destructions": ("m.node = {T}.node AND m.seq = {T}.seq", "1 = 1"),
-}
-
-
-def derived_where(table: str, source: str) -> str:
-    """The condition (SQLite's dialect, two parameters: the month's receipt range) of ``table``'s
-    rows archived with the month whose messages are in ``source``; ``rejected`` (turned-away
-    messages) goes by its own receipt."""
-    if table == "rejected":
-        return "rejected.received_us >= ? AND rejected.received_us < ?"
-    join, keep = DERIVED[table]
-    return (f"{keep} AND EXISTS (SELECT 1 FROM {source} m WHERE {join} AND m.received_us >= ?"
-            " AND m.received_us < ?)").replace("{T}", table)
-
-
 def derived_file(month: str) -> str:
     return f"derived-{month}.jsonl.gz"
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from central.archive import archive
 from central.archive.archive import ArchiveError
+from central.store import archives
 from central.store.store import Store
 from storage.disk.fsutil import fsync_dir
 
@@ -48,13 +49,8 @@ def _pg(store: Store) -> Any:
     return getattr(store, "pg", None)  # a PgStore's psycopg connection; None on SQLite
 
 
-def _one(store: Store, sql: str, params: list[Any]) -> Any:
-    row = store.db.execute(sql, params).fetchone()
-    return None if row is None else row[0]
-
-
 def anchored(store: Store, month: str) -> dict[str, Any] | None:
-    return next(store.db.query("SELECT * FROM archives WHERE month = ?", [month]), None)
+    return archives.anchored(store, month)
 
 
 def archived(store: Store, from_us: int, to_us: int) -> list[dict[str, Any]]:
@@ -63,7 +59,7 @@ def archived(store: Store, from_us: int, to_us: int) -> list[dict[str, Any]]:
     office received later; issue 73 item 7): `destroyed_here` counts those."""
     months = archive.months_between(from_us, to_us)
     out = []
-    for r in store.db.query("SELECT * FROM archives WHERE restored_us IS NULL ORDER BY month"):
+    for r in archives.not_restored(store):
         try:
             made = json.loads(r["manifest"]).get("derived") or {}
             derived, where = made.get("rows") or {}, made.get("destroyed_in") or {}
@@ -83,33 +79,20 @@ def _source(store: Store, month: str, start: int, end: int) -> str | None:
     is still a partition; None if the month has none); SQLite, the messages table."""
     pg = _pg(store)
     if pg is None:
-        return "messages" if _one(store, "SELECT count(*) FROM messages WHERE received_us >= ? AND received_us < ?",
-                                  [start, end]) else None
+        return "messages" if archives.held(store, start, end) else None
     part = "messages_" + month.replace("-", "_")
     held = "archiving_" + part
-    if pg.execute("SELECT to_regclass(%s)", [held]).fetchone()[0] is not None:
+    if archives.exists(pg, held):
         return held  # an archive stopped midway: take it up
-    if pg.execute("SELECT to_regclass(%s)", [part]).fetchone()[0] is None:
+    if not archives.exists(pg, part):
         return None
-    with pg.transaction():
-        pg.execute(f"ALTER TABLE messages DETACH PARTITION {part}")
-        pg.execute(f"ALTER TABLE {part} RENAME TO {held}")
+    archives.detach(pg, part, held)
     store.db.months.discard(part)  # type: ignore[attr-defined]
     return held
 
 
 def _rows(store: Store, source: str, start: int, end: int) -> Iterator[tuple[Any, ...]]:
-    cols = ", ".join(archive.COLUMNS)
-    pg = _pg(store)
-    if pg is None:
-        cur = store.db.conn.execute(f"SELECT {cols} FROM messages WHERE received_us >= ? AND received_us < ?"
-                                    " ORDER BY node, seq", [start, end])
-        yield from cur
-        return
-    with pg.transaction(), pg.cursor(name="archive") as cur:  # server side: a month never in memory
-        cur.itersize = BATCH
-        cur.execute(f"SELECT {cols} FROM {source} ORDER BY node, seq")
-        yield from cur
+    yield from archives.rows(store, _pg(store), source, archive.COLUMNS, start, end, BATCH)
 
 
 class _Hashing:
@@ -193,16 +176,8 @@ def archive_month(store: Store, month: str, out: Path, key: Any, progress: Progr
     text = json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
     _write_synced(mpath, text)
     with store.writing() as conn:  # the anchor and the drop, at once
-        conn.execute("DELETE FROM archives WHERE month = ?", [month])
-        conn.execute("INSERT INTO archives (month, rows, bytes, sha256, file, manifest, archived_us, restored_us)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", [month, n, doc["bytes"], sha, str(path), text,
-                                                             doc["made_us"]])
-        for table in (*archive.DERIVED, "rejected"):  # before the messages they are found by
-            conn.execute(f"DELETE FROM {table} WHERE {archive.derived_where(table, source)}", [start, end])
-        if pg is None:
-            conn.execute("DELETE FROM messages WHERE received_us >= ? AND received_us < ?", [start, end])
-        else:
-            pg.execute(f"DROP TABLE {source}")
+        archives.anchor_and_drop(conn, pg, month, [n, doc["bytes"], sha, str(path), text, doc["made_us"]],
+                                 source, start, end)
     tick(f"archive {month}: {n} messages archived to {path}; dropped from the store", True)
     return {"month": month, "rows": n, "nodes": len(nodes), "file": str(path), "manifest": str(mpath),
             "bytes": doc["bytes"], "sha256": sha, "derived": derived["rows"]}
@@ -213,16 +188,12 @@ def _archivable(store: Store, pg: Any, month: str, start: int, end: int) -> str:
     closed yet, is archived already, or has no message in the store. A month whose PostgreSQL
     partition was detached by a run that stopped is taken up again whatever the clock says."""
     done = anchored(store, month)
-    stopped = pg is not None and pg.execute("SELECT to_regclass(%s)", ["archiving_messages_"
-                                                                       + month.replace("-", "_")]).fetchone()[0]
+    stopped = pg is not None and archives.exists(pg, "archiving_messages_" + month.replace("-", "_"))
     if not stopped:
-        why = archive.not_closed(month, store.now_us(), _one(
-            store, "SELECT count(*) FROM messages WHERE verified = 0 AND received_us >= ? AND received_us < ?",
-            [start, end]))
+        why = archive.not_closed(month, store.now_us(), archives.unverified(store, start, end))
         if why:
             raise ArchiveError(why)
-    if done and done["restored_us"] is None and not stopped and not _one(
-            store, "SELECT count(*) FROM messages WHERE received_us >= ? AND received_us < ?", [start, end]):
+    if done and done["restored_us"] is None and not stopped and not archives.held(store, start, end):
         raise ArchiveError(f"the month {month} is already archived ({done['file']}, SHA-256 {done['sha256']})")
     source = _source(store, month, start, end)
     if source is None:
@@ -250,10 +221,9 @@ def _write_derived(store: Store, source: str, month: str, out: Path, tick: Calla
     with open(part, "wb") as raw:
         h = _Hashing(raw)
         with gzip.GzipFile(fileobj=h, mode="wb", mtime=0) as g:
-            for table in (*archive.DERIVED, "rejected"):
+            for table in archives.TABLES:
                 counts[table] = 0
-                for row in store.stream(f"SELECT * FROM {table} WHERE {archive.derived_where(table, source)}",
-                                   [start, end]):
+                for row in archives.derived_rows(store, table, source, start, end):
                     g.write(json.dumps([table, row], ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
                     counts[table] += 1
                     if table == "destructions" and isinstance(row.get("destroyed_us"), int):
@@ -274,7 +244,7 @@ def _write_derived(store: Store, source: str, month: str, out: Path, tick: Calla
 
 def _derived_line(line: bytes) -> None:
     table, row = json.loads(line)
-    if table not in (*archive.DERIVED, "rejected") or not isinstance(row, dict):
+    if table not in archives.TABLES or not isinstance(row, dict):
         raise ValueError(f"a line of table {table!r}")
 
 
@@ -324,7 +294,7 @@ def restore_file(store: Store, file: Path, fingerprint: str, progress: Progress)
         _restore_derived(store, data.with_name(str(doc["derived"].get("file"))), doc["derived"], tick)
     with store.writing() as conn:
         if known is not None:
-            conn.execute("UPDATE archives SET restored_us = ? WHERE month = ?", [store.now_us(), month])
+            archives.restored(conn, month, store.now_us())
     tick(f"restore {month}: {n} messages back in the store", True)
     return {"month": month, "rows": n, "file": str(data), "sha256": sha, "anchored": known is not None}
 
@@ -341,9 +311,7 @@ def _restore_derived(store: Store, path: Path, said: dict[str, Any], tick: Calla
     with gzip.open(path, "rb") as g, store.writing() as conn:
         for line in g:
             table, row = json.loads(line)
-            cols = [c for c in row if c.isidentifier()]
-            conn.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                         [row[c] for c in cols])
+            archives.put_derived(conn, table, row)
     tick(f"restore: {n} derived rows back", True)
 
 
@@ -351,8 +319,7 @@ def _insert(store: Store, rows: list[tuple[Any, ...]]) -> int:
     if not rows:
         return 0
     with store.writing() as conn:
-        conn.executemany(f"INSERT OR IGNORE INTO messages ({', '.join(archive.COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         rows)
+        archives.put_messages(conn, archive.COLUMNS, rows)
     n = len(rows)
     rows.clear()
     return n

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from central.store import archives
+
 PAGES = 4096  # pages a step: the writers wait at most one step's copy
 
 
@@ -34,10 +36,7 @@ def backup(db_path: Path, out: Path, progress: Callable[[str], None]) -> dict[st
             def step(_status: int, remaining: int, total: int) -> None:
                 progress(f"backup: {total - remaining} of {total} pages copied")
             src.backup(dst, pages=PAGES, progress=step)
-            dst.execute("PRAGMA journal_mode=DELETE")  # the copy is one file, no -wal beside it
-            ok = dst.execute("PRAGMA integrity_check").fetchone()[0]
-            version = dst.execute("PRAGMA user_version").fetchone()[0]
-            messages = dst.execute("SELECT count(*) FROM messages").fetchone()[0]
+            ok, version, messages = archives.check_copy(dst)
         finally:
             dst.close()
     finally:

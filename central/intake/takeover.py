@@ -6,7 +6,7 @@ dealing it a share of every node's messages meanwhile (a third of them, with thr
 then drops them with the session. Every box then had a gap to be asked for again (design/0180:
 a box's resend held its node 36-62 s).
 
-Every instance's heartbeat row in the store (central/intake/leases.py) is named by its MQTT client id.
+Every instance's heartbeat row in the store (central/store/instances.py) is named by its MQTT client id.
 When an instance's row is no longer live (its store connection closed, or its heartbeat stale),
 one live instance (the rendezvous owner of the dead id among the live ones, as a node's lease)
 connects to the broker *as the dead member*: the same client id, clean start off, so the broker
@@ -56,9 +56,11 @@ def to_drain(rows: Iterable[dict[str, Any]], live: tuple[str, ...], me: str) -> 
 class Takeover:
     """Drains dead members' sessions into ``put`` (central/ingest.py's `Ingest.put`)."""
 
-    def __init__(self, settings: subscriber.Settings, url: str, me: str,
+    def __init__(self, settings: subscriber.Settings, marked: Callable[[str, str, str, int, int], None], me: str,
                  put: Callable[[subscriber.Subscriber, int, list[subscriber.Message]], None]):
-        self.settings, self.url, self.me, self.put = settings, url, me, put
+        """``marked``: (the figure, this instance, the dead one, its last heartbeat, messages taken)
+        written on the dead one's row in the store (central/store/instances.py `mark_drained`)."""
+        self.settings, self.marked, self.me, self.put = settings, marked, me, put
         self.active: dict[str, subscriber.Subscriber] = {}
         self.failed: dict[str, float] = {}  # client id -> monotonic time a failed drain may be tried again
         self.drained = 0     # messages taken from dead members' sessions
@@ -67,7 +69,7 @@ class Takeover:
         self._lock = threading.Lock()
 
     def consider(self, live: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-        """After each heartbeat (central/intake/leases.py's thread): start a drain for each dead member
+        """After each heartbeat (central/store/instances.py's thread): start a drain for each dead member
         this instance owns that is not being drained already."""
         now = time.monotonic()
         for dead, seen in to_drain(rows, live, self.me):
@@ -139,13 +141,9 @@ class Takeover:
             sub.stop(end_session=ended)
 
     def mark(self, dead: str, seen: int, n: int) -> None:
-        """The dead row, marked drained (unless its instance came back meanwhile)."""
-        import psycopg
-
-        with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(f"UPDATE instances SET figures = coalesce(figures, '{{}}'::jsonb) || jsonb_build_object("
-                         f"'{MARK}', %s::text, 'session_drained_us', {leases.DB_NOW}, 'session_drained', %s::bigint)"
-                         f" WHERE id = %s AND heartbeat_us = %s", [self.me, n, dead, seen])
+        """The dead row, marked drained (unless its instance came back meanwhile): the store's
+        (central/store/instances.py `mark_drained`, handed in as ``marked``)."""
+        self.marked(MARK, self.me, dead, seen, n)
 
     def stop(self) -> None:
         self.stopping.set()

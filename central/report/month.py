@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from central.archive import archiving
 from central.report import compliance, report, report_html
 from central.checks import coverage
+from central.store import coverage as stored_coverage, destructions as stored_destructions
 from central import finding_words
 from central.i18n import N_, Speaker
 from central.store.store import Store
@@ -71,25 +72,16 @@ VERDICTS = {"ok": N_("within the rules"), "early": N_("destroyed early"),
             "unverified": N_("cannot be verified (a bound is missing)")}
 
 
-def _where(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters) -> tuple[str, list[Any]]:
-    """The destructions of the site-month narrowed by ``f``: read by the (site, destroyed_us) index,
-    never by scanning the messages (design/0141). ValueError: a day not of the month."""
+def _span(site: str, month: str, tz: ZoneInfo, f: Filters) -> tuple[int, int]:
+    """The start and end of the site-month's days narrowed by ``f`` (its destructions are read by the
+    (site, destroyed_us) index, never by scanning the messages: design/0141). ValueError: a day not of
+    the month."""
     days = compliance.month_days(month, tz)
     if f.day is not None:
         days = [d for d in days if d.name == f.day]
         if not days:
             raise ValueError(f"{f.day!r} is not a day of {month}")  # i18n: the page says it in its words
-    where, args = "FROM destructions WHERE site = ? AND destroyed_us >= ? AND destroyed_us < ?", \
-        [site, days[0].start_us, days[-1].end_us]  # i18n: SQL
-    if f.camera is not None:
-        where += " AND camera = ?"
-        args.append(f.camera)
-    if f.verdict is not None:
-        where += " AND verdict <> 'ok'" if f.verdict != "ok" else " AND verdict = 'ok'"
-        if f.verdict != "ok":
-            where += " AND verdict = ?"
-            args.append(f.verdict)
-    return where, args
+    return days[0].start_us, days[-1].end_us
 
 
 def total(store: Store, site: str, month: str, f: Filters, nodes: list[str]) -> int:
@@ -97,14 +89,8 @@ def total(store: Store, site: str, month: str, f: Filters, nodes: list[str]) -> 
     node, kept when the month is archived): never a count of millions of rows."""
     if not nodes:
         return 0
-    ph = ",".join("?" * len(nodes))
-    sql = f"SELECT coalesce(sum(segments), 0) AS n FROM destruction_days WHERE node IN ({ph}) AND day >= ? AND day < ?"  # i18n: SQL
-    args: list[Any] = [*nodes, f.day or f"{month}-01", f"{f.day}~" if f.day else f"{month}-99"]
-    for col in ("camera", "verdict"):
-        if getattr(f, col) is not None:
-            sql += f" AND {col} = ?"
-            args.append(getattr(f, col))
-    return int(next(store.db.query(sql, args))["n"])
+    return stored_destructions.month_total(store.db, nodes, f.day or f"{month}-01", f"{f.day}~" if f.day else f"{month}-99",
+                                    f.camera, f.verdict)
 
 
 def destructions_head(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters) -> tuple[int, list[dict[str, Any]]]:
@@ -122,16 +108,15 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
 def destructions(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters = Filters(), *,
                  page: int = 1, per_page: int = PAGE) -> list[dict[str, Any]]:
     """One page of the site-month's destructions, oldest first."""
-    where, args = _where(store, site, month, tz, f)
-    sql = (f"SELECT * {where} ORDER BY destroyed_us, node, seq, n LIMIT {int(per_page)}"  # i18n: SQL
-           f" OFFSET {max(0, page - 1) * int(per_page)}")
-    return [_row(r) for r in store.db.query(sql, args)]
+    start, end = _span(site, month, tz, f)
+    return [_row(r) for r in stored_destructions.month_page(store.db, site, start, end, f.camera, f.verdict, int(per_page),
+                                                     max(0, page - 1) * int(per_page))]
 
 
 def each_destruction(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters = Filters()) -> Iterator[dict[str, Any]]:
     """Every destruction of the site-month, oldest first, read in batches (constant memory)."""
-    where, args = _where(store, site, month, tz, f)
-    for r in store.stream(f"SELECT * {where} ORDER BY destroyed_us, node, seq, n", args):  # i18n: SQL
+    start, end = _span(site, month, tz, f)
+    for r in stored_destructions.month_each(store, site, start, end, f.camera, f.verdict):
         yield _row(r)
 
 
@@ -148,7 +133,7 @@ def gather(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int, *, pa
             else destructions(store, site, month, tz, filters, page=page, per_page=per_page))
     return {**r, "destructions": gone, "destructions_total": total(store, site, month, filters, nodes),
             "page": page, "per_page": per_page, "filters": filters._asdict(),
-            "coverage": coverage.month_rows(store.db, site, days, now_us)}
+            "coverage": stored_coverage.month_rows(store.db, site, days, now_us)}
 
 
 def _finding(f: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +160,7 @@ def check(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters = Filter
     """What section_rows would raise before its first row: LookupError (no such site), ValueError
     (not a month, or a day not of it). The CSV says so before it starts streaming."""
     report.site_month(store, site, month, tz)
-    _where(store, site, month, tz, f)
+    _span(site, month, tz, f)
 
 
 def section_rows(store: Store, name: str, site: str, month: str, tz: ZoneInfo, now_us: int,
@@ -194,7 +179,7 @@ def section_rows(store: Store, name: str, site: str, month: str, tz: ZoneInfo, n
     days = compliance.month_days(month, tz)
     if name == "coverage":
         report.site_month(store, site, month, tz)
-        return coverage.each_month_row(store.db, site, days, now_us)
+        return stored_coverage.each_month_row(store.db, site, days, now_us)
     if name in ("findings", "retention_findings"):
         report.site_month(store, site, month, tz)
         kinds = finding_words.RETENTION if name == "retention_findings" else None

@@ -15,14 +15,15 @@ from central.archive import archiving
 from central import finding_words
 from central.report import compliance
 from storage import alarm_kinds
+from central.store import nodes as stored_nodes
 from central.store.store import Store
 from central.checks.verify import ACCESS_ACTIONS, account, judge_access
 from storage.msg import Msg
 
 
 def _birth(store: Store, node: str) -> dict[str, Any]:
-    row = next(store.db.query("SELECT payload FROM births WHERE node = ? ORDER BY ts_us DESC LIMIT 1", [node]), None)
-    return json.loads(row["payload"]) if row else {}
+    payload = stored_nodes.newest_birth(store.db, node)
+    return json.loads(payload) if payload else {}
 
 
 def _judge_of(store: Store, node: str, recs: Iterable[dict[str, Any]]) -> Callable[[dict[str, Any]], tuple[bool, str]]:

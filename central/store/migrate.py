@@ -21,7 +21,7 @@ from typing import Any
 from central.store.store import Store
 from central.store.store_schema import SCHEMA_VERSION, STEPS
 from central.store.versions import SchemaError
-from central.intake import leases
+from central.store import instances
 
 _TABLES = re.compile(r"\b(?:UPDATE|ALTER TABLE|ON|FROM|TABLE IF NOT EXISTS)\s+(\w+)", re.I)
 
@@ -92,7 +92,7 @@ def refusal(running: list[str], steps: list[dict[str, Any]]) -> str:
 
 
 def _running_pg(pg: Any) -> list[str]:
-    live, rows, now = leases.read(pg)
+    live, rows, now = instances.read(pg)
     return [f"{r['id']} on {r['host']}, pid {r['pid']}, heartbeat {(now - r['heartbeat_us']) / 1e6:.0f} s ago"
             for r in rows if r["id"] in live]
 

@@ -15,7 +15,7 @@ from typing import Any, cast
 import psycopg
 from psycopg.rows import dict_row
 
-from central.store.pgdialect import json_params, month_number, partition_of, translate
+from central.store.pgdialect import month_number, partition_of, translate
 
 _PARTITION_LOCK = 0x65646767  # one creator of a partition at a time
 _INSERT_ROWS = re.compile(r"\s*INSERT (OR IGNORE )?INTO (\w+) \(([^)]*)\) VALUES\s*$")
@@ -32,8 +32,8 @@ def _text(v: Any) -> str | None:
 
 
 class _Cursor:
-    def __init__(self, cur: psycopg.Cursor, lastrowid: int | None = None):
-        self._cur, self.lastrowid = cur, lastrowid
+    def __init__(self, cur: psycopg.Cursor):
+        self._cur = cur
 
     def fetchone(self) -> Any:
         return self._cur.fetchone()
@@ -49,6 +49,8 @@ class _Cursor:
 class PgConn:
     """What the store's code uses of a sqlite3 connection and of sqlite-utils' Database."""
 
+    dialect = "postgresql"  # central/store/held.py picks a statement declared for each engine by it
+
     def __init__(self, pg: psycopg.Connection):
         self.pg = pg
         self.total_changes = 0
@@ -57,16 +59,10 @@ class PgConn:
         self.conn = self   # sqlite-utils' Database.conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
-        q = translate(sql)
-        returning = bool(re.match(r"\s*INSERT INTO (rejected|findings)\b", q)) and "RETURNING" not in q
         cur = self.pg.cursor()
-        cur.execute(q + (" RETURNING id" if returning else ""), json_params(sql, params))
+        cur.execute(translate(sql), list(params))
         self.total_changes += max(cur.rowcount, 0)
-        rowid = None
-        if returning:
-            row = cur.fetchone()
-            rowid = None if row is None else row[0]
-        return _Cursor(cur, rowid)
+        return _Cursor(cur)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         rows = list(rows)
@@ -103,7 +99,7 @@ class PgConn:
         for k, (one, values) in enumerate(parts):
             text = _PLACEHOLDER.sub(lambda m: "%" if m.group(1) == "%" else f"${next(numbers)}", translate(one))
             sql.append(f"w{k} AS ({text})")
-            params += json_params(one, values)
+            params += list(values)
         with psycopg.RawCursor(self.pg) as cur:
             cur.execute("WITH " + ", ".join(sql) + " SELECT 1", params)
 
@@ -162,7 +158,7 @@ class PgConn:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
         with self.pg.cursor(row_factory=dict_row) as cur:
-            cur.execute(translate(sql), json_params(sql, params))
+            cur.execute(translate(sql), list(params))
             return iter(cur.fetchall())
 
     def close(self) -> None:

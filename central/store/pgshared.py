@@ -18,7 +18,8 @@ from typing import Any
 
 import psycopg
 
-from central.intake import intake, quota
+from central.intake import quota
+from central.store import seqs
 from central.store.store import Batch
 
 # under run (PgStore.coalesce_s): the shared rows no other transaction holds, written; those taken
@@ -137,7 +138,7 @@ class SharedRows:
         for node, k in sorted(over.items()):
             budget, why = self._budget(cur, node, b.received_us)
             if k > budget:
-                intake.over_budget(conn, node, k, budget, why, b.received_us)
+                seqs.over_budget(conn, node, k, budget, why, b.received_us)
         if b.received_us - self._swept > 10 * quota.MINUTE_US:  # a day of counts is kept
             cur.execute("DELETE FROM quota_use WHERE minute < %s", [minute - 1440])
             self._swept = b.received_us

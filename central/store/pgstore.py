@@ -31,11 +31,11 @@ import psycopg
 from psycopg.rows import dict_row
 
 from central.store import versions
-from central.intake.intake import QUOTA_USE, AnchorRow, Seqs
+from central.store.seqs import QUOTA_USE, AnchorRow, Seqs
 from central.intake.leases import Owners
 from central.store.pgshared import SharedRows
 from central.store.pgconn import PgConn
-from central.store.pgdialect import (EDGE_US as EDGE_US, json_params as json_params, month_after, month_before,
+from central.store.pgdialect import (EDGE_US as EDGE_US, month_after, month_before,
                                month_number, near_month_edge as near_month_edge,
                                repartition_steps, translate as translate, translate_ddl as translate_ddl)
 from central.store.store import Batch, Store, now_us
@@ -65,7 +65,7 @@ _FROM_STAGE = {
              " ORDER BY node ON CONFLICT (node) DO UPDATE SET last_us = excluded.last_us,"
              " max_seq = greatest(nodes.max_seq, excluded.max_seq)",
 }
-# Seqs's anchors of many nodes (central/intake/intake.py AnchorRow), by the indexes Seqs.load uses
+# Seqs's anchors of many nodes (central/store/seqs.py AnchorRow), by the indexes Seqs.load uses
 _ANCHORS = ("SELECT n.node, (SELECT min(seq) FROM messages m WHERE m.node = n.node), l.seq, l.received_us,"
             " b.received_us, b.payload FROM unnest(%s::text[]) AS n(node)"
             " LEFT JOIN LATERAL (SELECT seq, received_us FROM messages m WHERE m.node = n.node"
@@ -308,7 +308,7 @@ class PgStore(SharedRows, Store):
         with self.pg.transaction() if outer else contextlib.nullcontext(), \
                 self.pg.cursor(name=f"stream_{next(_STREAMS)}", row_factory=dict_row) as cur:
             cur.itersize = batch
-            cur.execute(translate(sql), json_params(sql, params))
+            cur.execute(translate(sql), list(params))
             yield from cur
 
     def reading(self) -> contextlib.AbstractContextManager[Any]:

@@ -23,10 +23,10 @@ import sqlite_utils
 
 from central import finding_words
 from central.intake import schema
-from central.store import versions
+from central.store import held, versions
 from central.i18n import N_
 from mqtt import kinds
-from central.intake.intake import QUOTA_USE, QuotaUse, Seqs
+from central.store.seqs import QUOTA_USE, QuotaUse, Seqs
 from central.store.store_reads import Reads
 from central.store.store_schema import DESTRUCTIONS_INSERT, SCHEMA_VERSION, STEPS, destruction_row, schema_steps
 from storage import names
@@ -43,6 +43,23 @@ _RETAINED = kinds.RETAINED_KINDS | {kinds.CLOCK.name}  # a node's answer to the 
 # refused at ingest with a finding and nothing kept: a seq far below the node's first (once a node
 # and day), a publish the broker refused for its size, as the node reported it (design/0119)
 NOT_KEPT = frozenset(("seq_below_first", "message_too_large"))
+# what ingest writes (central/store/pgstore.py writes a batch its own way, by COPY, but for EDGED_CENTRAL_PG_INGEST=rows)
+MESSAGES = "INSERT OR IGNORE INTO messages (node, seq, kind, ts_us, received_us, payload) VALUES (?, ?, ?, ?, ?, ?)"
+RETAINED = ("INSERT INTO retained (topic, node, what, received_us, payload) VALUES (?, ?, ?, ?, ?) ON CONFLICT(topic)"
+            " DO UPDATE SET received_us = excluded.received_us, payload = excluded.payload")
+BIRTHS = ("INSERT OR IGNORE INTO births (node, ts_us, session, public_key, config_hash, received_us, payload)"
+          " VALUES (?, ?, ?, ?, ?, ?, ?)")
+NODES = ("INSERT INTO nodes (node, site, name, first_us, last_us, max_seq) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(node)"
+         " DO UPDATE SET last_us = excluded.last_us, max_seq = {max}(nodes.max_seq, excluded.max_seq)")
+NODES_SQLITE, NODES_PG = NODES.format(max="max"), NODES.format(max="greatest")  # held.py: declared side by side
+SQLITE_ONLY, POSTGRESQL_ONLY = ("NODES_SQLITE",), ("NODES_PG",)
+STATUS = "UPDATE nodes SET status = ?, status_us = ? WHERE node = ?"
+_FINDING = "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail) VALUES "
+NOT_KEPT_FINDING = _FINDING + "(?, ?, ?, ?, 'warning', ?, ?, ?, ?)"
+FLOOD_FINDING = _FINDING + "(?, ?, ?, 'malformed_message', 'warning', ?, ?, ?, ?)"
+TURNED_AWAY = _FINDING + "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+REJECTED_TODAY = "SELECT count(*) FROM rejected WHERE node = ? AND received_us >= ?"
+REJECTED = "INSERT INTO rejected (node, topic, received_us, why, size, payload) VALUES (?, ?, ?, ?, ?, ?) RETURNING id"
 
 
 class Batch(NamedTuple):
@@ -103,7 +120,7 @@ def _too_large(t: dict[str, Any]) -> Msg:
 
 
 class Store(Reads):
-    _seqs: Seqs | None = None          # each node's seqs so far (central/intake/intake.py), made at the first batch
+    _seqs: Seqs | None = None          # each node's seqs so far (central/store/seqs.py), made at the first batch
     _quota_use: QuotaUse | None = None
 
     def __init__(self, path: Path, *, readonly: bool = False, clock: Callable[[], int] = now_us,
@@ -224,7 +241,7 @@ class Store(Reads):
         return self._write(Batch(durable, sorted(retained.values()), births, nodes, statuses, rejects, received_us))
 
     def _new_seqs(self) -> Seqs:
-        """The nodes' anchors (central/intake/intake.py), each read at its node's first message
+        """The nodes' anchors (central/store/seqs.py), each read at its node's first message
         (SQLite: no round trip to save)."""
         return Seqs(self.db)
 
@@ -232,20 +249,13 @@ class Store(Reads):
         """One batch in one transaction; returns the durable messages that were new."""
         with self.writing() as conn:
             before = conn.total_changes
-            conn.executemany("INSERT OR IGNORE INTO messages (node, seq, kind, ts_us, received_us, payload)"
-                             " VALUES (?, ?, ?, ?, ?, ?)", b.durable)
+            conn.executemany(MESSAGES, b.durable)
             new = conn.total_changes - before
-            conn.executemany("INSERT INTO retained (topic, node, what, received_us, payload) VALUES (?, ?, ?, ?, ?)"
-                             " ON CONFLICT(topic) DO UPDATE SET received_us = excluded.received_us,"
-                             " payload = excluded.payload", b.retained)
-            conn.executemany("INSERT OR IGNORE INTO births (node, ts_us, session, public_key, config_hash, received_us,"
-                             " payload) VALUES (?, ?, ?, ?, ?, ?, ?)", b.births)
-            conn.executemany(
-                "INSERT INTO nodes (node, site, name, first_us, last_us, max_seq) VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(node) DO UPDATE SET last_us = excluded.last_us,"
-                " max_seq = max(nodes.max_seq, excluded.max_seq)", b.nodes)
+            conn.executemany(RETAINED, b.retained)
+            conn.executemany(BIRTHS, b.births)
+            conn.executemany(held.pick(conn, NODES_SQLITE, NODES_PG), b.nodes)
             for status in b.statuses:
-                conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
+                conn.execute(STATUS, list(status))
             for node, site, topic, kind, why, payload in b.rejects:
                 self._reject(conn, node, site, topic, kind, why, payload, b.received_us)
             self._quota_use = self._quota_use or QuotaUse()
@@ -259,37 +269,32 @@ class Store(Reads):
         day = received_us // 86_400_000_000
         if kind in NOT_KEPT:  # a finding only: nothing of the message is kept
             conn.execute(
-                "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
-                " VALUES (?, ?, ?, ?, 'warning', ?, ?, ?, ?)",
+                NOT_KEPT_FINDING,
                 [f"{node}:{kind}:{day if kind == 'seq_below_first' else digest}", node, site, kind, received_us,
                  received_us, why[:400], finding_words.detail_json(
                      why if isinstance(why, Msg) else why[:400],
                      {"topic": topic[:300], "size": len(payload)} if kind != "message_too_large"
                      else {"topic": topic[:300], "refused": json.loads(payload)})])
             return
-        kept = conn.execute("SELECT count(*) FROM rejected WHERE node = ? AND received_us >= ?",
-                            [node, day * 86_400_000_000]).fetchone()[0]
+        kept = conn.execute(REJECTED_TODAY, [node, day * 86_400_000_000]).fetchone()[0]
         if kept >= REJECTED_PER_DAY:  # a flood of bad messages: one finding says so, the rest are dropped
             conn.execute(
-                "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
-                " VALUES (?, ?, ?, 'malformed_message', 'warning', ?, ?, ?, ?)",
+                FLOOD_FINDING,
                 [f"{node}:malformed_flood:{day}", node, site, received_us, received_us,
                  flood := Msg(N_("more than {most} messages turned away today; the rest of today's are not kept"),
                               most=REJECTED_PER_DAY), finding_words.detail_json(flood, {})])
             return
-        cur = conn.execute("INSERT INTO rejected (node, topic, received_us, why, size, payload) VALUES (?, ?, ?, ?, ?, ?)",
-                           [node, topic, received_us, why, len(payload),
-                            payload[:KEEP_REJECTED].decode("utf-8", "replace")])
+        rejected = conn.execute(REJECTED, [node, topic, received_us, why, len(payload),
+                                           payload[:KEEP_REJECTED].decode("utf-8", "replace")]).fetchone()[0]
         severity = "critical" if kind in ("seq_implausible", "seq_beyond_rate") else "warning"
         key = f"{node}:{kind}:{digest}" if kind != "quota_exceeded" else f"{node}:{kind}:{why.split(':', 1)[0]}:" \
             f"{received_us // 86_400_000_000}"
         what = topic.split("/", 4)[-1]
         conn.execute(
-            "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            TURNED_AWAY,
             [key, node, site, kind, severity, received_us, received_us, f"{what[:80]}: {why[:300]}",
              finding_words.detail_json(finding_words.turned_away(what[:80], why if isinstance(why, Msg) else why[:300]),
-                                       {"topic": topic[:300], "rejected": cur.lastrowid, "size": len(payload)})])
+                                       {"topic": topic[:300], "rejected": rejected, "size": len(payload)})])
 
     def destroyed(self, node: str, site: str, seq: int, n: int, m: dict[str, Any], verdict: str) -> None:
         """One destruction as the verifier judged it (in its pass's transaction): the ``n``-th of the

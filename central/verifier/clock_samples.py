@@ -1,5 +1,5 @@
-"""The office's side of the time exchange (issue 73, design/0310): I/O over the store, every
-judgement central/checks/clock.py's and storage/time/interval.py's.
+"""The office's side of the time exchange (issue 73, design/0310): I/O over the store (its statements
+central/store/clocks.py's), every judgement central/checks/clock.py's and storage/time/interval.py's.
 
 - `asked`: the nonces of the time requests just sent (central/ingest.py TimeCast), kept with the
   office's time of sending, a node each, for ASK_KEEP_US.
@@ -18,22 +18,18 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from central.checks import clock, coverage, verdicts, verify
+from central.store import clocks
 from storage.time import interval
 
 log = logging.getLogger(__name__)
 ASK_KEEP_US = 10 * 60_000_000  # a question older than this is forgotten (its answer is no sample after ASK_LIFE_US)
 AROUND_US = 2 * 86_400_000_000  # the samples read around each reading of the node's clock (and the stretch holding them)
-_SAMPLE = "SELECT sent_us, node_us, received_us, boot, mono_us FROM clock_samples WHERE node = ?"
 
 
 def asked(db: Any, sent: Iterable[tuple[str, str, int]], now_us: int) -> None:
     """The (node, nonce, sent_us) of requests just sent; the questions too old to answer forgotten."""
-    rows = list(sent)
-    for i in range(0, len(rows), 300):  # a few hundred a statement
-        chunk = rows[i:i + 300]
-        db.execute("INSERT INTO clock_asks (node, nonce, sent_us) VALUES " + ", ".join(["(?, ?, ?)"] * len(chunk))
-                   + " ON CONFLICT (node, nonce) DO NOTHING", [v for r in chunk for v in r])
-    db.execute("DELETE FROM clock_asks WHERE sent_us < ?", [now_us - ASK_KEEP_US])
+    clocks.ask(db, list(sent))
+    clocks.forget_asks(db, now_us - ASK_KEEP_US)
 
 
 def take(db: Any, since_us: int, key_of: Callable[[str, int], str | None]) -> tuple[int, set[str]]:
@@ -41,9 +37,7 @@ def take(db: Any, since_us: int, key_of: Callable[[str, int], str | None]) -> tu
     at the answer's receipt, None: none or revoked). Returns (the newest receipt read, the nodes
     that got a sample)."""
     newest, got = since_us, set()
-    for node, received_us, payload in db.execute(
-            "SELECT node, received_us, payload FROM retained WHERE what = 'clock' AND received_us > ?",
-            [since_us]).fetchall():
+    for node, received_us, payload in clocks.answers(db, since_us):
         newest = max(newest, received_us)
         try:
             body = json.loads(payload)
@@ -52,14 +46,11 @@ def take(db: Any, since_us: int, key_of: Callable[[str, int], str | None]) -> tu
         nonce = body.get("nonce") if isinstance(body, dict) else None
         if not isinstance(nonce, str):
             continue
-        row = db.execute("SELECT sent_us FROM clock_asks WHERE node = ? AND nonce = ?", [node, nonce]).fetchone()
-        s = clock.sample_of(body, None if row is None else row[0], received_us, key_of(node, received_us))
+        s = clock.sample_of(body, clocks.asked_at(db, node, nonce), received_us, key_of(node, received_us))
         if s is None:
             continue
-        db.execute("INSERT INTO clock_samples (node, sent_us, node_us, received_us, mono_us, boot) VALUES"
-                   " (?, ?, ?, ?, ?, ?) ON CONFLICT (node, sent_us) DO NOTHING",
-                   [node, s.sent_us, s.node_us, s.received_us, s.mono_us, s.boot])
-        db.execute("DELETE FROM clock_asks WHERE node = ? AND nonce = ?", [node, nonce])  # one answer a question
+        clocks.add_sample(db, node, s.sent_us, s.node_us, s.received_us, s.mono_us, s.boot)
+        clocks.answered(db, node, nonce)  # one answer a question
         got.add(node)
     return newest, got
 
@@ -71,8 +62,7 @@ def take_for(store: Any, standing: Callable[[str, str | None], Any], since_us: i
     def key_of(node: str, received_us: int) -> str | None:
         if not store.lease(node):
             return None
-        row = next(store.db.query("SELECT public_key FROM nodes WHERE node = ?", [node]), None)
-        key = None if row is None else row["public_key"]
+        key = clocks.node_key(store.db, node)
         if not key or standing(node, key).revoked_by(received_us):
             return None  # no key the office took, or one it had revoked when the answer came
         return str(key)
@@ -108,16 +98,14 @@ def line(db: Any, node: str, readings: Iterable[int]) -> interval.ClockLine:
             spans.append((r - AROUND_US, r + AROUND_US))
     rows: dict[int, tuple[Any, ...]] = {}
     for lo, hi in spans:
-        got = db.execute("SELECT min(sent_us), max(sent_us) FROM clock_samples WHERE node = ? AND node_us BETWEEN ? AND ?",
-                         [node, lo, hi]).fetchone()
-        if got is None or got[0] is None:
+        got = clocks.sent_between_readings(db, node, lo, hi)
+        if got is None:
             continue
-        before = db.execute("SELECT max(sent_us) FROM clock_samples WHERE node = ? AND sent_us < ?", [node, got[0]]).fetchone()
-        after = db.execute("SELECT min(sent_us) FROM clock_samples WHERE node = ? AND sent_us > ?", [node, got[1]]).fetchone()
-        first = before[0] if before and before[0] is not None else got[0]
-        last = after[0] if after and after[0] is not None else got[1]
-        for r in db.execute(_SAMPLE + " AND sent_us BETWEEN ? AND ?", [node, first, last]).fetchall():
-            rows[r[0]] = tuple(r)
+        before, after = clocks.sent_before(db, node, got[0]), clocks.sent_after(db, node, got[1])
+        first = before if before is not None else got[0]
+        last = after if after is not None else got[1]
+        for row in clocks.samples(db, node, first, last):
+            rows[row[0]] = row
     return interval.ClockLine([interval.Sample(r[0], r[1], r[2], r[3] or "", r[4]) for r in rows.values()])
 
 
@@ -129,30 +117,26 @@ def waiting_reading(db: Any, node: str) -> int | None:
     """The lowest reading of the node's clock among its destructions still waiting for a later
     sample ("unverified", destroyed at most AROUND_US before its newest sample's reading:
     central/verifier/rejudge.py judges them again when one comes): their recording and destruction."""
-    newest = db.execute("SELECT node_us FROM clock_samples WHERE node = ? ORDER BY sent_us DESC LIMIT 1", [node]).fetchone()
+    newest = clocks.newest_reading(db, node)
     if newest is None:
         return None
-    waiting = db.execute("SELECT min(start_us), min(end_us), min(destroyed_us) FROM destructions WHERE node = ?"
-                         " AND verdict = ? AND destroyed_us > ?", [node, interval.UNVERIFIED, newest[0] - AROUND_US]).fetchone()
-    marks = [x for x in waiting or () if isinstance(x, int)]
+    waiting = clocks.waiting_marks(db, node, interval.UNVERIFIED, newest - AROUND_US)
+    marks = [x for x in waiting if isinstance(x, int)]
     return min(marks) if marks else None
 
 
 def keep_from(db: Any, node: str, horizon_us: int, lowest: int | None) -> int | None:
     """central/checks/clock.py `keep_from` in the store: a few index reads, never the node's samples."""
-    newest = db.execute("SELECT node_us FROM clock_samples WHERE node = ? ORDER BY sent_us DESC LIMIT 1", [node]).fetchone()
+    newest = clocks.newest_reading(db, node)
     if newest is None:
         return None
-    low = (newest[0] if lowest is None else min(lowest, newest[0])) - AROUND_US
-    firsts = [db.execute("SELECT min(sent_us) FROM clock_samples WHERE node = ? AND sent_us >= ?",
-                         [node, horizon_us]).fetchone()[0],
-              db.execute("SELECT min(sent_us) FROM clock_samples WHERE node = ? AND node_us >= ?", [node, low]).fetchone()[0]]
+    low = (newest if lowest is None else min(lowest, newest)) - AROUND_US
+    firsts = [clocks.first_sent_from(db, node, horizon_us), clocks.first_read_from(db, node, low)]
     first = min(f for f in firsts if f is not None)  # the newest one is at least one of them
-    prev = db.execute("SELECT max(sent_us) FROM clock_samples WHERE node = ? AND sent_us < ?", [node, first]).fetchone()[0]
+    prev = clocks.sent_before(db, node, first)
     if prev is None:
         return None
-    older = db.execute("SELECT 1 FROM clock_samples WHERE node = ? AND sent_us < ? LIMIT 1", [node, prev]).fetchone()
-    return int(prev) if older else None
+    return int(prev) if clocks.any_before(db, node, prev) else None
 
 
 def prune(store: Any, node: str, horizon_us: int, lowest: int | None, batch: int = PRUNE_BATCH) -> int:
@@ -164,9 +148,7 @@ def prune(store: Any, node: str, horizon_us: int, lowest: int | None, batch: int
     gone = 0
     while cut is not None:
         with store.writing(durable=False):
-            n = int(store.db.execute(
-                "DELETE FROM clock_samples WHERE node = ? AND sent_us IN (SELECT sent_us FROM clock_samples"
-                " WHERE node = ? AND sent_us < ? ORDER BY sent_us LIMIT ?)", [node, node, cut, batch]).rowcount or 0)
+            n = clocks.prune(store.db, node, cut, batch)
         gone += n
         if n < batch:
             break
@@ -179,8 +161,7 @@ def prune_nodes(store: Any, now_us: int, births: Callable[[str], list[tuple[int,
     longest maximum (``births``: (ts_us, rules) of a node), ``held`` its lowest reading still held
     (central/verifier/retention_watch.py `oldest_held`). Returns how many went."""
     gone = 0
-    for r in list(store.db.query("SELECT node FROM nodes ORDER BY node")):
-        node = r["node"]
+    for node in clocks.node_names(store.db):
         if not store.lease(node):
             continue
         horizon = clock.horizon(now_us, verdicts.longest_max(births(node), None), coverage.MAX_DAYS)

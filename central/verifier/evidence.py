@@ -15,7 +15,8 @@ offset is read from a window of the messages around the page's footage messages 
 page), what the store holds of its range is read for the page's ranges at once, and the merge
 the store would make (the first word stands, a carried span fills in) is made here, so a
 destruction after it in the pass is judged on what the store will hold (tests/test_central_batched.py).
-On PostgreSQL the rows go in through the store's `insert_rows` (one array a column).
+On PostgreSQL the rows go in through the store's `insert_rows` (one array a column). Its statements
+are central/store/passes.py's and footage.py's (issue 80).
 
 Over 400 lines on purpose: one class, the pass's cache. What it reads (the prefetches) and what
 it writes (the rows held till `flush`) are one set of dictionaries, read back by the checks
@@ -31,46 +32,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from central.verifier import retention_watch
-from central.store import store_schema
+from central.store import footage as stored_footage, passes
 from central.checks import verdicts, verify
 from storage.time import interval
 
-ROWS = 300          # rows of one multi-row INSERT (SQLite binds at most 32,766 values)
+ROWS = passes.ROWS  # rows of one multi-row INSERT (SQLite binds at most 32,766 values)
 AUDIT_SPAN = 200_000   # audit seq_locals one range lookup may cover (a wider page asks record by record)
 FOOTAGE_SPAN = 2_000_000  # segment ids one range lookup of footage_heard may cover
 
-_SQL = {
-    "audit": "INSERT INTO audit (node, seq_local, at_us, actor, action, detail, prev_hash, hash, msg_seq) VALUES ",
-    "heads": "INSERT OR IGNORE INTO heads (node, msg_seq, seq_local, hash, at_us, sig, valid, source) VALUES ",
-    "coverage": "INSERT INTO coverage (node, camera, from_us, to_us, kind) VALUES ",
-    "findings": "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
-                " VALUES ",
-    "days": "INSERT INTO destruction_days (node, camera, day, reason, verdict, segments, bytes, youngest_days) VALUES ",
-    "destructions": store_schema.DESTRUCTIONS_INSERT,
-    "retention_heard": "INSERT INTO retention_heard (node, destroyed_id, destroyed_us) VALUES ",
-    "footage_heard": "INSERT OR IGNORE INTO footage_heard (node, first_id, last_id, heard_us) VALUES ",
-    "footage_evidence": retention_watch.EVIDENCE,
-}
-_DAYS_UPSERT = (" ON CONFLICT (node, camera, day, reason, verdict) DO UPDATE SET"
-                " segments = destruction_days.segments + excluded.segments,"
-                " bytes = destruction_days.bytes + excluded.bytes,"
-                " youngest_days = min(destruction_days.youngest_days, excluded.youngest_days)")
-_HEARD_UPSERT = (" ON CONFLICT (node) DO UPDATE SET destroyed_us = max(retention_heard.destroyed_us, excluded.destroyed_us),"
-                 " destroyed_id = coalesce(max(retention_heard.destroyed_id, excluded.destroyed_id),"
-                 " retention_heard.destroyed_id, excluded.destroyed_id)")  # what an upsert a destruction left
-_UPSERT = {"days": _DAYS_UPSERT, "retention_heard": _HEARD_UPSERT, "footage_evidence": retention_watch.EVIDENCE_UPSERT}
 _ORDER = ("audit", "heads", "footage_heard", "footage_evidence", "coverage", "days", "destructions",
           "retention_heard", "findings")
 _FOOTAGE = ("footage_heard", "footage_evidence")
-PG_ROWS = 5000      # rows of one insert_rows statement (PostgreSQL: a few arrays, no placeholder a value)
 WINDOW_SPAN = 60_000  # seqs between a page's first and last footage message its offset window may cover
-_WINDOW = ("SELECT 0, seq, ts_us, received_us FROM (SELECT seq, ts_us, received_us FROM messages WHERE node = ?"
-           " AND seq < ? ORDER BY seq DESC LIMIT ?) AS b"
-           " UNION ALL SELECT 0, seq, ts_us, received_us FROM messages WHERE node = ? AND seq BETWEEN ? AND ?"
-           " UNION ALL SELECT 0, seq, ts_us, received_us FROM (SELECT seq, ts_us, received_us FROM messages"
-           " WHERE node = ? AND seq > ? ORDER BY seq LIMIT ?) AS a"
-           " UNION ALL SELECT 1, 0, ts_us, received_us FROM (" + retention_watch.NEWEST + ") AS n")
-_RANGE = retention_watch.RANGE  # a footage range with its evidence, the columns retention_watch reads
 
 
 class Evidence:
@@ -105,20 +78,20 @@ class Evidence:
             self._people_prefetch(people)
         if audits and max(audits) - min(audits) <= AUDIT_SPAN:
             lo, hi = min(audits), max(audits)
-            got = self._read("SELECT seq_local, hash FROM audit WHERE node = ? AND seq_local BETWEEN ? AND ?",
-                             [self.node, lo, hi])
+            self.statements += 1
+            got = passes.audit_hashes(self.db, self.node, lo, hi)
             for s in range(lo, hi + 1) if hi - lo < 4 * len(audits) + 64 else set(audits):
                 self.hashes.setdefault(s, None)
             for s, h in got:
                 if self.hashes.get(s) is None:
                     self.hashes[s] = h
-        row = self._read("SELECT min(first_id) FROM footage_heard WHERE node = ?", [self.node])
-        self.heard_from = row[0][0] if row else None
+        self.statements += 1
+        self.heard_from = stored_footage.lowest(self.db, self.node)
         if segments and max(segments) - min(segments) <= FOOTAGE_SPAN:
             lo, hi = min(segments), max(segments)
-            got = self._read(_RANGE + " AND h.first_id <= ? AND h.first_id >= coalesce((SELECT max(first_id) FROM"
-                             " footage_heard WHERE node = ? AND first_id <= ?), ?)",  # the range at or below lo,
-                             [self.node, hi, self.node, lo, lo])                      # and every one after up to hi
+            self.statements += 1
+            got = stored_footage.ranges_from(self.db, self.node, lo, hi)  # the range at or below lo, and every
+            # one after up to hi
             self.heard = sorted((r[0], retention_watch.range_of(r)) for r in got)
             self._span = (lo, hi)
 
@@ -148,7 +121,7 @@ class Evidence:
                         return
                     requests.add(k)
         people: dict[str, dict[tuple[str, Any], list[dict[str, Any]]]] = {a: {} for a in _PEOPLE}
-        got = self._people_read("action IN ('request.approve', 'grant.use')", "grant", [v for _t, v in grants])
+        got = self._people_read("grant", [v for _t, v in grants])
         for row in got:
             r, k = _person(row, "grant")
             if r is None or k is None:
@@ -159,21 +132,19 @@ class Evidence:
                 if rk is None:
                     return
                 requests.add(rk)
-        for row in self._people_read("action = 'request.file'", "request", [v for _t, v in requests]):
+        for row in self._people_read("request", [v for _t, v in requests]):
             r, k = _person(row, "request")
             if r is None or k is None:
                 return
             people["request.file"].setdefault(k, []).append(r)
         self.people, self._asked = people, (grants, requests)
 
-    def _people_read(self, actions: str, field: str, values: list[Any]) -> list[dict[str, Any]]:
+    def _people_read(self, field: str, values: list[Any]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for i in range(0, len(values), ROWS // 3):  # the store's JSON comparison, one a value
             chunk = values[i:i + ROWS // 3]
             self.statements += 1
-            out += self.db.query(f"SELECT * FROM audit WHERE node = ? AND {actions} AND ("
-                                 + " OR ".join([f"json_extract(detail, '$.{field}') = ?"] * len(chunk)) + ")",
-                                 [self.node, *chunk])
+            out += passes.people(self.db, self.node, field, chunk)
         return out
 
     def judges(self, m: dict[str, Any]) -> bool:
@@ -208,8 +179,8 @@ class Evidence:
         seqs = [s for s, _f in footage]
         lo, hi = min(seqs), max(seqs)
         if hi - lo <= WINDOW_SPAN:
-            got = self._read(_WINDOW, [self.node, lo, retention_watch.SAMPLES, self.node, lo, hi, self.node, hi,
-                                       retention_watch.SAMPLES, self.node])
+            self.statements += 1
+            got = stored_footage.window(self.db, self.node, lo, hi, retention_watch.SAMPLES)
             self.window = sorted((r[1], r[2], r[3]) for r in got if r[0] == 0)
             self.newest = [(r[2], r[3]) for r in got if r[0] == 1]
             self._window = (lo, hi)
@@ -218,13 +189,10 @@ class Evidence:
     def _stored(self, firsts: list[int]) -> None:
         for i in range(0, len(firsts), ROWS):
             chunk = firsts[i:i + ROWS]
-            marks = ", ".join("?" * len(chunk))
-            for first, *row in self._read(f"SELECT first_id, last_id, heard_us FROM footage_heard WHERE node = ?"
-                                          f" AND first_id IN ({marks})", [self.node, *chunk]):
+            self.statements += 2
+            for first, *row in stored_footage.heard(self.db, self.node, chunk):
                 self.stored[first] = (tuple(row), None)
-            for first, *row in self._read("SELECT first_id, stamp_us, offset_us, from_us, to_us, carried FROM"
-                                          f" footage_evidence WHERE node = ? AND first_id IN ({marks})",
-                                          [self.node, *chunk]):
+            for first, *row in stored_footage.evidences(self.db, self.node, chunk):
                 self.stored[first] = (self.stored.get(first, (None, None))[0], tuple(row))
             for first in chunk:
                 self.stored.setdefault(first, (None, None))
@@ -239,14 +207,10 @@ class Evidence:
         i = bisect.bisect_left(self.window, seq, key=lambda r: r[0])
         return _offset(self.window, i, self.newest, received_us)
 
-    def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        self.statements += 1
-        return [tuple(r) for r in self.db.execute(sql, params).fetchall()]
-
     def audit_hash(self, seq_local: int) -> str | None:
         if seq_local not in self.hashes:
-            got = self._read("SELECT hash FROM audit WHERE node = ? AND seq_local = ?", [self.node, seq_local])
-            self.hashes[seq_local] = got[0][0] if got else None
+            self.statements += 1
+            self.hashes[seq_local] = passes.audit_hash(self.db, self.node, seq_local)
         return self.hashes[seq_local]
 
     def heard_of(self, segment_id: Any) -> tuple[verdicts.Range | None, int | None]:
@@ -363,37 +327,11 @@ class Evidence:
                 new = self._new_critical(rows)
             elif table in _FOOTAGE:
                 rows = list({r[1]: r for r in rows}.values())  # the merged row of each range (a key once a statement)
-            parts += self._insert(table, rows)
-        self._write([*parts, *then])
+            parts += passes.inserts(self.db, table, rows)
+        self.statements += passes.write(self.db, [*parts, *then])
         if only == _ORDER:
             self._undo.clear()
         return new
-
-    def _insert(self, table: str, rows: list[tuple[Any, ...]]) -> list[tuple[str, list[Any]]]:
-        """Rows in multi-row statements, not run: the store's rows_sql (PostgreSQL: one array a
-        column), else VALUES lists."""
-        many = getattr(self.db, "rows_sql", None)
-        step = PG_ROWS if many is not None else ROWS
-        out = []
-        for i in range(0, len(rows), step):
-            chunk = rows[i:i + step]
-            if many is not None:
-                out.append(many(_SQL[table], chunk, _UPSERT.get(table, "")))
-                continue
-            one = "(" + ", ".join("?" * len(chunk[0])) + ")"
-            out.append((_SQL[table] + ", ".join([one] * len(chunk)) + _UPSERT.get(table, ""), [v for r in chunk for v in r]))
-        return out
-
-    def _write(self, parts: list[tuple[str, list[Any]]]) -> None:
-        """The statements in order: on PostgreSQL in one (each table written once in it), else one by one."""
-        together = getattr(self.db, "write_all", None)
-        if together is not None and parts:
-            self.statements += 1
-            together(parts)
-            return
-        for sql, params in parts:
-            self.statements += 1
-            self.db.execute(sql, params)
 
     def _new_critical(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """Findings rows (key, node, site, kind, severity, ...) critical and not in the store yet."""
@@ -401,7 +339,8 @@ class Evidence:
         keys = list(critical)
         for i in range(0, len(keys), ROWS):
             chunk = keys[i:i + ROWS]
-            for (key,) in self._read(f"SELECT key FROM findings WHERE key IN ({', '.join('?' * len(chunk))})", chunk):
+            self.statements += 1
+            for key in passes.critical_known(self.db, chunk):
                 critical.pop(key, None)
         return list(critical.values())
 

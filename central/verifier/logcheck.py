@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from storage import audit
+from central.store import passes
 from central.store.store import Store
 
 
@@ -20,7 +21,7 @@ def check(store: Store, node: str, lines: Iterable[str]) -> dict[str, Any]:
     first_bad: dict[str, Any] | None = None
     if problem:
         first_bad = {"seq": _seq_of_problem(lines, n), "why": problem}
-    received = dict(store.db.execute("SELECT seq_local, hash FROM audit WHERE node = ?", [node]).fetchall())
+    received = passes.every_hash(store.db, node)
     heads = store.heads(node)
     if not received and not heads:
         raise LookupError(f"the central office holds no audit record or head of node {node!r}")

@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from central.checks import node_births, verdicts, verify
+from central.store import clocks, destructions
 from central.verifier import clock_samples, retention_watch
 from central.verifier.verifier_kinds import day_of
 
@@ -37,23 +38,16 @@ def _unverified(db: Any, node: str, since_us: int | None) -> tuple[list[tuple[in
     """(seq, n, destruction, its receipt) of the node's "unverified" destructions its samples may
     settle (destroyed since ``since_us`` by its clock, up to its newest sample), REJUDGE_MOST at most,
     and the newest sample's reading."""
-    span = db.execute("SELECT min(node_us), max(node_us) FROM clock_samples WHERE node = ?", [node]).fetchone()
-    if span is None or span[0] is None:
+    span = clocks.readings(db, node)
+    if span is None:
         return [], None
-    rows = db.execute("SELECT seq, n FROM destructions WHERE node = ? AND verdict = ? AND destroyed_us BETWEEN ? AND ?"
-                      " ORDER BY seq, n LIMIT ?",
-                      [node, UNVERIFIED, span[0] if since_us is None else since_us, span[1], REJUDGE_MOST]).fetchall()
+    rows = destructions.waiting(db, node, UNVERIFIED, span[0] if since_us is None else since_us, span[1], REJUDGE_MOST)
     bodies: dict[int, tuple[int, Any]] = {}
-    seqs = sorted({r[0] for r in rows})
-    for i in range(0, len(seqs), 300):
-        chunk = seqs[i:i + 300]
-        for seq, received_us, payload in db.execute(
-                f"SELECT seq, received_us, payload FROM messages WHERE node = ? AND seq IN ({', '.join('?' * len(chunk))})",
-                [node, *chunk]).fetchall():
-            try:
-                bodies[seq] = (received_us, json.loads(payload))
-            except ValueError:
-                continue
+    for seq, received_us, payload in destructions.said(db, node, sorted({r[0] for r in rows})):
+        try:
+            bodies[seq] = (received_us, json.loads(payload))
+        except ValueError:
+            continue
     todo: list[tuple[int, int, dict[str, Any], int]] = []
     for seq, n in rows:
         got = bodies.get(seq)
@@ -68,7 +62,7 @@ def rejudge(v: Any, node: str) -> int:
     Verifier, for its zone, rules and findings); returns those whose verdict changed."""
     db = v.store.db
     todo, newest = _unverified(db, node, v.settled.get(node))
-    row = next(db.query("SELECT site, name FROM nodes WHERE node = ?", [node]), None) if todo else None
+    row = destructions.site_name(db, node) if todo else None
     if newest is not None:
         v.settled[node] = newest
     if row is None:
@@ -92,26 +86,20 @@ def rejudge(v: Any, node: str) -> int:
             continue
         changed += 1
         days.add((d["camera"], day))
-        db.execute("UPDATE destructions SET verdict = ? WHERE node = ? AND seq = ? AND n = ?", [j.verdict, node, seq, n])
+        destructions.judged(db, node, seq, n, j.verdict)
         size = d.get("bytes") if isinstance(d.get("bytes"), int) else 0
-        db.execute("UPDATE destruction_days SET segments = segments - 1, bytes = bytes - ? WHERE node = ? AND camera = ?"
-                   " AND day = ? AND reason = ? AND verdict = ?", [size, node, d["camera"], day, d["reason"], UNVERIFIED])
-        db.execute("INSERT INTO destruction_days (node, camera, day, reason, verdict, segments, bytes, youngest_days)"
-                   " VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (node, camera, day, reason, verdict) DO UPDATE SET"
-                   " segments = destruction_days.segments + 1, bytes = destruction_days.bytes + excluded.bytes",
-                   [node, d["camera"], day, d["reason"], j.verdict, size,
-                    (int(d["destroyed_us"]) - verdicts.true_end(d)) / verdicts.DAY_US])
+        destructions.day_moved(db, node, d["camera"], day, d["reason"], UNVERIFIED, j.verdict, size,
+                               (int(d["destroyed_us"]) - verdicts.true_end(d)) / verdicts.DAY_US)
         if j.verdict != "ok":
             v._finding(verify.destroyed(j.verdict, d["camera"], v_day(v, d["start_us"]), j.why, day,
                                         received_us if j.clock == verdicts.OFFICE else d["destroyed_us"],
                                         _detail(d, day, seq, birth_ts, low, high, found, received_us, j)))
-    db.execute("DELETE FROM destruction_days WHERE node = ? AND verdict = ? AND segments <= 0", [node, UNVERIFIED])
+    destructions.drop_empty_days(db, node, UNVERIFIED)
     for camera, day in days | set(still):  # a camera-day's warning: settled, or in its latest words
-        left = db.execute("SELECT 1 FROM destruction_days WHERE node = ? AND camera = ? AND day = ? AND verdict = ?",
-                          [node, camera, day, UNVERIFIED]).fetchone()
-        if left is None or (camera, day) in still:
-            db.execute("DELETE FROM findings WHERE key = ?", [f"{node}:{verify.DESTROYED_KINDS[UNVERIFIED]}:{camera}:{day}"])
-        if left is not None and (camera, day) in still:
+        left = destructions.day_left(db, node, camera, day, UNVERIFIED)
+        if not left or (camera, day) in still:
+            destructions.forget_finding(db, f"{node}:{verify.DESTROYED_KINDS[UNVERIFIED]}:{camera}:{day}")
+        if left and (camera, day) in still:
             v._finding(still[(camera, day)])
     return changed
 

@@ -10,7 +10,7 @@ word, what it carried filled in).
 Per destruction: the range it is judged on (`heard`), the newest segment id destroyed and when
 the office heard it (written with its pass's conclusions, central/verifier/evidence.py). The watch reads,
 per node, the oldest range not destroyed past and the newest range, the rules of its births and
-the holds its audit records leave in force.
+the holds its audit records leave in force. Its statements are central/store/footage.py's (issue 80).
 """
 
 from __future__ import annotations
@@ -19,27 +19,20 @@ import json
 from typing import Any
 
 from central.checks import verdicts, verify
+from central.store import footage
 from central.verifier import clock_samples
 
 SAMPLES = 2000  # messages after a footage message read for the node's offset (and the node's newest)
 BEFORE = 20     # of the SAMPLES before it, those received before the window that tell the offset
-NEWEST = ("SELECT m.ts_us, m.received_us FROM messages m JOIN nodes n ON n.node = m.node AND m.seq = n.max_seq"
-          " WHERE n.node = ?")  # the node's newest message
-EVIDENCE = ("INSERT INTO footage_evidence (node, first_id, stamp_us, offset_us, from_us, to_us, carried) VALUES ")
-EVIDENCE_UPSERT = " ON CONFLICT (node, first_id) DO UPDATE SET carried = coalesce(footage_evidence.carried, excluded.carried)"
 HOLD_ACTIONS = ("hold.add", "hold.release", "hold.reject", "hold.expired", "hold.lapsed")
 
 
 def read_offset(db: Any, node: str, seq: int, received_us: int) -> int | None:
     """The node's clock offset when footage message ``seq`` was received, from the messages
     around it (three reads; central/verifier/evidence.py reads a page's at once and applies `offset_of`)."""
-    after = db.execute("SELECT ts_us, received_us FROM messages WHERE node = ? AND seq >= ? ORDER BY seq LIMIT ?",
-                       [node, seq, SAMPLES]).fetchall()
-    after += db.execute(NEWEST, [node]).fetchall()
+    after = footage.after(db, node, seq, SAMPLES) + footage.newest(db, node)
     # the last few received before a backlog that came with it (a scan of SAMPLES at most)
-    before = db.execute("SELECT ts_us, received_us FROM (SELECT ts_us, received_us FROM messages WHERE node = ?"
-                        " AND seq < ? ORDER BY seq DESC LIMIT ?) AS x WHERE received_us < ? LIMIT ?",
-                        [node, seq, SAMPLES, received_us - verdicts.OFFSET_WINDOW_US, BEFORE]).fetchall()
+    before = footage.before(db, node, seq, SAMPLES, received_us - verdicts.OFFSET_WINDOW_US, BEFORE)
     return verdicts.offset_seen([(r[0], r[1]) for r in before], [(r[0], r[1]) for r in after], received_us)
 
 
@@ -62,13 +55,8 @@ def _int(v: Any) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
-RANGE = ("SELECT h.first_id, h.last_id, h.heard_us, e.stamp_us, e.offset_us, e.carried, e.from_us, e.to_us"
-         " FROM footage_heard h LEFT JOIN footage_evidence e ON e.node = h.node AND e.first_id = h.first_id"
-         " WHERE h.node = ?")
-
-
 def range_of(row: Any) -> verdicts.Range:
-    """A row of RANGE as the verdicts take it."""
+    """A row of central/store/footage.py's RANGE as the verdicts take it."""
     carried = json.loads(row[5]) if row[5] else {}
     return verdicts.Range(row[0], row[1], verdicts.Heard(row[2], row[3], row[4], carried), row[6], row[7])
 
@@ -77,13 +65,13 @@ def heard(db: Any, node: str, segment_id: Any) -> tuple[verdicts.Range | None, i
     """(the range that names the segment, the lowest segment id the node named). The node's ranges
     follow each other: the one starting last at or below the id is the only one that can hold it
     (one index probe, however many the node sent)."""
-    first = db.execute("SELECT min(first_id) FROM footage_heard WHERE node = ?", [node]).fetchone()[0]
+    first = footage.lowest(db, node)
     return (probe(db, node, segment_id) if isinstance(segment_id, int) else None), first
 
 
 def probe(db: Any, node: str, segment_id: int) -> verdicts.Range | None:
     """The range that names the segment, if any (`heard` without the lowest id)."""
-    row = db.execute(RANGE + " AND h.first_id <= ? ORDER BY h.first_id DESC LIMIT 1", [node, segment_id]).fetchone()
+    row = footage.range_at(db, node, segment_id)
     return range_of(row) if row is not None and row[1] >= segment_id else None
 
 
@@ -94,18 +82,14 @@ def probe(db: Any, node: str, segment_id: int) -> verdicts.Range | None:
 def watch(db: Any, node: str, births: list[tuple[int, dict[str, Any]]]) -> list[verify.Finding]:
     """Footage kept past its maximum, and a stopped retention pass, of one node whose messages are
     all verified (a backlog being verified may hold the destructions)."""
-    if db.execute("SELECT 1 FROM messages WHERE node = ? AND verified = 0 LIMIT 1", [node]).fetchone():
+    if footage.backlog(db, node):
         return []
-    top = db.execute("SELECT destroyed_id, destroyed_us FROM retention_heard WHERE node = ?", [node]).fetchone()
-    past, destroyed_us = (top[0], top[1]) if top is not None else (None, None)
-    newest = db.execute(RANGE + " ORDER BY h.first_id DESC LIMIT 1", [node]).fetchone()
-    holds = verdicts.holds_in_force({"action": r[0], "detail": r[1]} for r in db.execute(
-        f"SELECT action, detail FROM audit WHERE node = ? AND action IN ({','.join('?' * len(HOLD_ACTIONS))})"
-        " ORDER BY seq_local", [node, *HOLD_ACTIONS]).fetchall())
+    past, destroyed_us = footage.destroyed(db, node)
+    newest = footage.range_newest(db, node)
+    holds = verdicts.holds_in_force(footage.holds(db, node, HOLD_ACTIONS))
     oldest, after = None, -(1 << 62)
     for _ in range(len(holds) + 1):  # past the ranges a hold keeps: the oldest one no hold covers
-        row = db.execute(RANGE + " AND h.last_id > ? AND coalesce(e.to_us, 0) > ? ORDER BY h.first_id LIMIT 1",
-                         [node, past or 0, after]).fetchone()
+        row = footage.range_kept(db, node, past or 0, after)
         oldest = None if row is None else range_of(row)
         end = None if oldest is None else verdicts.holding(oldest, holds)
         if end is None or end <= after:
@@ -125,12 +109,8 @@ def oldest_held(db: Any, node: str) -> int | None:
     at (its clock samples around it are kept: central/verifier/clock_samples.py `prune`): the
     oldest footage the office knows it holds (not reported destroyed) and the start of each hold
     in force (held footage outlives the newest destruction)."""
-    top = db.execute("SELECT destroyed_id FROM retention_heard WHERE node = ?", [node]).fetchone()
-    held = db.execute("SELECT min(e.from_us), min(e.to_us), min(e.stamp_us) FROM footage_heard h JOIN footage_evidence e"
-                      " ON e.node = h.node AND e.first_id = h.first_id WHERE h.node = ? AND h.last_id > ?",
-                      [node, top[0] if top is not None and top[0] is not None else 0]).fetchone()
-    holds = verdicts.holds_in_force({"action": r[0], "detail": r[1]} for r in db.execute(
-        f"SELECT action, detail FROM audit WHERE node = ? AND action IN ({','.join('?' * len(HOLD_ACTIONS))})"
-        " ORDER BY seq_local", [node, *HOLD_ACTIONS]).fetchall())
-    marks = [x for x in (*(held or ()), *(a for a, _b in holds)) if isinstance(x, int)]
+    top = footage.destroyed(db, node)[0]
+    held = footage.held(db, node, top if top is not None else 0)
+    holds = verdicts.holds_in_force(footage.holds(db, node, HOLD_ACTIONS))
+    marks = [x for x in (*held, *(a for a, _b in holds)) if isinstance(x, int)]
     return min(marks) if marks else None

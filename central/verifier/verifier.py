@@ -25,6 +25,7 @@ from central.verifier.evidence import Evidence
 from central.verifier.handlers import handler_of
 from central.verifier.verifier_gaps import Ask, Gaps
 from central.verifier.verifier_kinds import MessageKinds, day_of, judge_in_store
+from central.store import coverage as stored_coverage, passes
 from central.store.store import Store
 from mqtt import kinds
 from central.i18n import N_
@@ -34,7 +35,7 @@ log = logging.getLogger("edged.central")
 __all__ = ["Verifier", "day_of", "judge_in_store"]  # the last two: central/verifier/verifier_kinds.py's, as before
 PAGE = 20_000  # messages of one node per pass
 RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
-VERIFIED_ROWS = 500  # messages marked verified by one statement
+VERIFIED_ROWS = passes.VERIFIED_ROWS  # messages marked verified by one statement (SQLite)
 BUFFERED = (kinds.RETENTION.name, kinds.AUDIT.name, kinds.FOOTAGE.name)  # checks written through the pass's Evidence only
 NODES_WORD = tuple(k.name for k in kinds.DURABLE_KINDS if k is not kinds.AUDIT)  # unsigned: the node's word only
 # while its key stands (audit records and heads are checked against it in their own handler)
@@ -85,23 +86,23 @@ class Verifier(MessageKinds, Gaps):
         self.take_clock_samples()  # before the passes: a backlog's destructions are judged on them
         done, i = 0, 0
         while i < len(mine):
-            with self.store.writing(durable=False) as conn:
+            with self.store.writing(durable=False):
                 started = time.monotonic()
                 while i < len(mine) and (time.monotonic() - started < CHUNK_S):
                     node, i = mine[i], i + 1
                     if not self.store.lease(node):
                         continue  # its share moved to another instance since the pass began (issue 43)
-                    conn.execute("SAVEPOINT node")
+                    passes.savepoint(self.store.db, "node")
                     try:
                         done += self._pass(node, now)
                         self.failed.pop(node, None)
                     except Exception as exc:  # noqa: BLE001 - one node's data must never stop the fleet's verification
-                        conn.execute("ROLLBACK TO node")
+                        passes.rollback_to(self.store.db, "node")
                         self.failed[node] = now + RETRY_US
                         log.exception("verifying %s failed; retrying in %d s", node, RETRY_US // 1_000_000)
                         self.node, self.site = node, node.split("/", 1)[0]
                         self._finding(verify.failed(exc, now // 86_400_000_000))
-                    conn.execute("RELEASE node")
+                    passes.release(self.store.db, "node")
         rejudge.settle(self, self.settle)
         self.settle = set()
         if now - self.pruned_us >= coverage.PRUNE_EVERY_US:
@@ -120,20 +121,20 @@ class Verifier(MessageKinds, Gaps):
         # a node with messages still to verify is not watched (its backlog may hold the destructions,
         # retention_watch.watch): one read for every node, not its rules and a probe each (design/0270)
         busy = set(self.store.todo_nodes(births=False))
-        nodes = [r for r in self.store.db.query("SELECT node, site, name FROM nodes ORDER BY node")
+        nodes = [r for r in passes.nodes(self.store.db)
                  if r["node"] not in busy and self.store.lease(r["node"])]
         for i in range(0, len(nodes), WATCH_CHUNK):  # a transaction a few hundred nodes: never a fleet's
-            with self.store.writing(durable=False) as conn:
+            with self.store.writing(durable=False):
                 for r in nodes[i:i + WATCH_CHUNK]:
                     self.node, self.site, self.name = r["node"], r["site"], r["name"]
-                    conn.execute("SAVEPOINT node")
+                    passes.savepoint(self.store.db, "node")
                     try:
                         for f in retention_watch.watch(self.store.db, self.node, self._policy()["births"]):
                             made += self._finding(f)
                     except Exception:  # noqa: BLE001 - one node's data must never stop the fleet's watch
-                        conn.execute("ROLLBACK TO node")
+                        passes.rollback_to(self.store.db, "node")
                         log.exception("the retention watch of %s failed", self.node)
-                    conn.execute("RELEASE node")
+                    passes.release(self.store.db, "node")
         return made
 
     def take_clock_samples(self) -> set[str]:
@@ -150,22 +151,22 @@ class Verifier(MessageKinds, Gaps):
         (central/checks/coverage.py prune_before, by the longest maximum retention any birth announced)."""
         self.pruned_us = now
         longest: list[float | None] = []
-        for row in self.store.db.query("SELECT payload FROM births"):
+        for payload in passes.every_birth(self.store.db):
             try:
-                rules = node_births.retention_rules(json.loads(row["payload"]))
+                rules = node_births.retention_rules(json.loads(payload))
             except (ValueError, TypeError, AttributeError):
                 continue
             longest += [rules["max_days"], *(mx for _mn, mx in rules["cameras"].values())]
         with self.store.writing(durable=False):
-            gone = coverage.prune(self.store.db, coverage.prune_before(now, longest))
+            gone = stored_coverage.prune(self.store.db, coverage.prune_before(now, longest))
         if gone:
             log.info("coverage: %d spans older than any node's retention forgotten", gone)
         return gone
 
     def prune_clock_samples(self, now: int) -> int:
         """The clock samples no verdict can need any more, with the coverage's (design/0344)."""
-        return clock_samples.prune_nodes(self.store, now, lambda node: self._policy(list(self.store.db.query(
-            "SELECT ts_us, payload FROM births WHERE node = ? ORDER BY ts_us", [node])))["births"], retention_watch.oldest_held)
+        return clock_samples.prune_nodes(self.store, now, lambda node: self._policy(passes.rules(self.store.db, node))["births"],
+                                         retention_watch.oldest_held)
 
     def node_pass(self, node: str, now: int) -> int:
         with self.store.writing(durable=False):
@@ -174,7 +175,7 @@ class Verifier(MessageKinds, Gaps):
     # one node -------------------------------------------------------------------------------
     def _pass(self, node: str, now: int) -> int:
         db = self.store.db
-        row = next(db.query("SELECT * FROM nodes WHERE node = ?", [node]), None)
+        row = passes.node(db, node)
         if row is None:
             return 0
         self.site, self.name, self.node = row["site"], row["name"], node
@@ -183,8 +184,7 @@ class Verifier(MessageKinds, Gaps):
                                                           "at_us": row["head_at_us"]}
         self.config_hash = row.get("config_hash")
         cursor = row["verified_seq"]
-        msgs = db.execute("SELECT seq, kind, received_us, payload FROM messages WHERE node = ? AND verified = 0"
-                          " ORDER BY seq LIMIT ?", [node, PAGE]).fetchall()
+        msgs = passes.page(db, node, PAGE)
         if not cursor and msgs and now - msgs[0][2] < self.grace:
             # a node's first pass starts at its lowest seq once that is gap_grace old: lower ones may
             # still be on their way (a dead member's session being drained, design/0210), and a cursor
@@ -192,14 +192,12 @@ class Verifier(MessageKinds, Gaps):
             self.starts[node] = msgs[0][2] + self.grace
             return 0
         self.starts.pop(node, None)
-        births = list(db.query("SELECT ts_us, received_us, payload, checked FROM births WHERE node = ? ORDER BY ts_us",
-                               [node]))  # once a pass: the new ones checked, every one's rules (design/0270)
+        births = passes.births(db, node)  # once a pass: the new ones checked, every one's rules (design/0270)
         checked = self._births(births)
         if self.key is None and now - row["first_us"] < self.grace:
-            for sql, params in checked:
-                db.execute(sql, params)
+            passes.run(db, checked)
             if self.config_hash != row.get("config_hash"):
-                db.execute("UPDATE nodes SET config_hash = ? WHERE node = ?", [self.config_hash, node])
+                passes.config_hash(db, node, self.config_hash)
             return 0  # its birth (with the key) is retained and comes on connect: wait for it a little
         policy = self._policy(births)
         bodies = [_parse(payload) for _seq, _kind, _r, payload in msgs]
@@ -210,11 +208,8 @@ class Verifier(MessageKinds, Gaps):
             n, done, late, cursor = self._page(msgs, bodies, cursor, now, policy)
             # the pass's conclusions, its messages marked verified and the node's row: on PostgreSQL
             # one statement (design/0270), each table in it written once
-            h = self.head or {}
-            then = checked + self._verified(done) + [(
-                "UPDATE nodes SET verified_seq = ?, public_key = ?, session = ?, head_seq = ?, head_hash = ?,"
-                " head_at_us = ?, config_hash = ? WHERE node = ?",
-                [cursor, self.key, self.session, h.get("seq"), h.get("hash"), h.get("at_us"), self.config_hash, node])]
+            then = checked + passes.verified(db, node, done) + [
+                passes.node_done(node, cursor, self.key, self.session, self.head or {}, self.config_hash)]
             for new in self.ev.flush(then=then):  # the critical findings the store did not hold
                 log.error("CRITICAL %s %s: %s", node, new[3], new[7])
             self.statements += self.ev.statements
@@ -253,19 +248,6 @@ class Verifier(MessageKinds, Gaps):
             n += 1
         return n, done, late, cursor
 
-    def _verified(self, done: list[int]) -> list[tuple[str, list[Any]]]:
-        """The statements marking a pass's messages verified: on PostgreSQL one, the seqs as one
-        text (a statement of one text whatever the count, prepared once); else a few hundred a statement."""
-        if hasattr(self.store.db, "write_all"):
-            return [("UPDATE messages SET verified = 1 WHERE node = ? AND seq = ANY(string_to_array(?, ',')::bigint[])",
-                     [self.node, ",".join(map(str, done))])] if done else []
-        out = []
-        for i in range(0, len(done), VERIFIED_ROWS):  # a statement a few hundred messages, not one each
-            chunk = done[i:i + VERIFIED_ROWS]
-            out.append((f"UPDATE messages SET verified = 1 WHERE node = ? AND seq IN ({', '.join('?' * len(chunk))})",
-                        [self.node, *chunk]))
-        return out
-
     def _message(self, seq: int, kind: str, body: Any, policy: dict[str, Any]) -> None:
         """One message through its checks: whatever it does wrong is undone and is a finding; the
         pass goes on with the next message. The kinds a pass writes through its Evidence (a
@@ -284,7 +266,7 @@ class Verifier(MessageKinds, Gaps):
         mark, head = ev.mark(), self.head
         saved = kind not in BUFFERED
         if saved:
-            self.store.db.conn.execute("SAVEPOINT msg")
+            passes.savepoint(self.store.db, "msg")
         try:
             if isinstance(body, Exception):
                 raise body
@@ -295,12 +277,12 @@ class Verifier(MessageKinds, Gaps):
             ev.rollback(mark)
             self.head = head
             if saved:
-                self.store.db.conn.execute("ROLLBACK TO msg")
+                passes.rollback_to(self.store.db, "msg")
             at = body.get("ts_us") if isinstance(body, dict) else None
             self._finding(verify.unreadable(Msg(N_("{kind} message {seq}"), kind=kind, seq=seq), f"malformed:{seq}", at,
                                             exc))
         if saved:
-            self.store.db.conn.execute("RELEASE msg")
+            passes.release(self.store.db, "msg")
             self.statements += 2
 
     def _births(self, births: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
@@ -330,9 +312,7 @@ class Verifier(MessageKinds, Gaps):
                                                 b["ts_us"], exc))
         if prev is not None:  # written with the pass's own update of the row, at its end (issue 53: an
             self.config_hash = prev.get("config_hash")  # update of its own waited on ingest's figures)
-        stamps = [b["ts_us"] for b in new]
-        return [(f"UPDATE births SET checked = 1 WHERE node = ? AND ts_us IN ({', '.join('?' * len(stamps))})",
-                 [self.node, *stamps])]
+        return [passes.checked(self.node, [b["ts_us"] for b in new])]
 
     def _policy(self, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Every birth's retention rules in ts_us order: a destruction is judged against the rules
@@ -340,8 +320,7 @@ class Verifier(MessageKinds, Gaps):
         births (ts_us, payload) by ts_us, read already."""
         births = []
         if rows is None:
-            rows = list(self.store.db.query("SELECT ts_us, payload FROM births WHERE node = ? ORDER BY ts_us",
-                                            [self.node]))
+            rows = passes.rules(self.store.db, self.node)
         for row in rows:
             try:
                 births.append((row["ts_us"], node_births.retention_rules(json.loads(row["payload"]))))
@@ -358,11 +337,10 @@ class Verifier(MessageKinds, Gaps):
         if self.ev is not None:
             self.ev.add("findings", row)
             return 1
-        n = self.store.db.execute("INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us,"
-                                  " message, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(row))
-        if f.severity == verify.CRITICAL and n.rowcount:
+        n = passes.finding(self.store.db, row)
+        if f.severity == verify.CRITICAL and n:
             log.error("CRITICAL %s %s: %s", self.node, f.kind, f.message)
-        return int(n.rowcount or 0)
+        return n
 
 
 def _parse(payload: str) -> Any:

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from central import finding_words
 from central.checks import verify
+from central.store import passes
 from central.store.store import Store
 
 RESEND_TRIES = 5  # a gap is asked for again this many times, a gap_grace apart, before it is a finding
@@ -32,8 +33,7 @@ class Gaps:
         if self.ask is None:
             return ""
         db = self.store.db
-        row = next(db.query("SELECT asked_us, nonce, tries FROM resends WHERE node = ? AND first_seq = ?",
-                            [self.node, first]), None)
+        row = passes.resend(db, self.node, first)
         answer = None if row is None else self._answer(row["nonce"])
         if answer is not None:
             said = verify.resend_answered(answer, first, last)
@@ -46,16 +46,12 @@ class Gaps:
         nonce = f"resend-{first}-{now}"
         if not self.ask(self.node, first, last, nonce):
             return verify.not_asked()
-        db.execute("INSERT INTO resends (node, first_seq, last_seq, asked_us, nonce, tries) VALUES (?, ?, ?, ?, ?, 1)"
-                   " ON CONFLICT (node, first_seq) DO UPDATE SET asked_us = excluded.asked_us,"
-                   " nonce = excluded.nonce, tries = resends.tries + 1", [self.node, first, last, now, nonce])
+        passes.asked(db, self.node, first, last, now, nonce)
         return None
 
     def _answer(self, nonce: str) -> dict[str, Any] | None:
         """The node's reply to the resend with this nonce, if it came (replies are few: read them all)."""
-        for (payload,) in self.store.db.execute(
-                "SELECT payload FROM messages WHERE node = ? AND kind = 'reply' ORDER BY seq DESC LIMIT 200",
-                [self.node]).fetchall():
+        for payload in passes.replies(self.store.db, self.node):
             try:
                 body = json.loads(payload)
             except ValueError:
@@ -68,20 +64,17 @@ class Gaps:
         """A message below the cursor already verified: a second copy of it, not a late one (the
         store keeps (node, seq) once a month received; two instances each side of a month's end
         could both keep it, design/0213). Asked of late messages only, which are rare."""
-        return int(self.store.db.execute("SELECT count(*) FROM messages WHERE node = ? AND seq = ? AND verified = 1",
-                                         [self.node, seq]).fetchone()[0]) > 0
+        return passes.verified_before(self.store.db, self.node, seq)
 
     def _late(self, seqs: list[int]) -> None:
         """Messages once reported lost came after all (a broker held them for a member that was
         down): the seq_gap finding says how many are still missing, or becomes seq_late when none is."""
         db = self.store.db
-        for row in list(db.query("SELECT key, detail FROM findings WHERE node = ? AND kind = 'seq_gap'", [self.node])):
+        for row in passes.gaps(db, self.node):
             d = finding_words.read(row)["detail"]
             first, last = d["first"], d["last"]
             if not any(first <= s <= last for s in seqs):
                 continue
-            got = db.execute("SELECT count(*) FROM messages WHERE node = ? AND seq BETWEEN ? AND ?",
-                             [self.node, first, last]).fetchone()[0]
+            got = passes.held_between(db, self.node, first, last)
             f = verify.late(first, last, d["count"], got)
-            db.execute("UPDATE findings SET kind = ?, severity = ?, message = ?, detail = ? WHERE key = ?",
-                       [f.kind, f.severity, f.message, finding_words.detail_json(f.message, f.detail), row["key"]])
+            passes.gap_now(db, row["key"], f.kind, f.severity, f.message, finding_words.detail_json(f.message, f.detail))

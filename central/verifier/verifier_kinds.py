@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from central.checks import coverage, node_births, verdicts, verify
 from central.keys import keystanding
 from central.verifier.evidence import Evidence
+from central.store import passes
 from central.store.store import Store
 from central.store.store_schema import destruction_row
 from central.i18n import N_
@@ -120,8 +121,7 @@ class MessageKinds:
         if self.ev is not None:
             self.ev.add("heads", row)
         else:
-            self.store.db.execute("INSERT OR IGNORE INTO heads (node, msg_seq, seq_local, hash, at_us, sig, valid,"
-                                  " source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(row))
+            passes.head(self.store.db, row)
         if valid and (self.head is None or signed["seq"] >= self.head["seq"]):
             self.head = {"seq": signed["seq"], "hash": signed["hash"], "at_us": signed["at_us"]}
         return valid
@@ -153,13 +153,10 @@ class MessageKinds:
         at = m.get("at_us") or m.get("ts_us")
         if m["action"] == "raise":
             words = m.get("words")  # checked at ingest (mqtt/kinds.py WORDS); absent from a box before issue 80
-            self.store.db.execute("INSERT OR IGNORE INTO alarms (node, id, raised_us, kind, severity, camera, message,"
-                                  " said) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                  [self.node, m["id"], at, m.get("kind"), m.get("severity"), m.get("camera"),
-                                   m.get("message"), None if words is None else json.dumps(words, ensure_ascii=False)])
+            passes.alarm(self.store.db, [self.node, m["id"], at, m.get("kind"), m.get("severity"), m.get("camera"),
+                                         m.get("message"), None if words is None else json.dumps(words, ensure_ascii=False)])
         else:
-            self.store.db.execute("UPDATE alarms SET cleared_us = ? WHERE node = ? AND id = ? AND cleared_us IS NULL",
-                                  [at, self.node, m["id"]])
+            passes.alarm_cleared(self.store.db, self.node, m["id"], at)
 
     @handles(kinds.ETHICS)
     def _on_ethics(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
@@ -229,12 +226,7 @@ class MessageKinds:
 
     @handles(kinds.INSPECTION)
     def _on_inspection(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
-        self.store.db.execute(
-            "INSERT INTO inspections (node, run, kind, due_us, ran_us, signed_us, countersigned_us, inspector,"
-            " supervisor, cameras) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, run) DO UPDATE SET"
-            " signed_us = excluded.signed_us, countersigned_us = excluded.countersigned_us,"
-            " inspector = excluded.inspector, supervisor = excluded.supervisor",
-            [self.node, m["run"], m.get("kind"), m.get("due_us"), m.get("ran_us"), m.get("signed_us"),
+        passes.inspection(self.store.db, [self.node, m["run"], m.get("kind"), m.get("due_us"), m.get("ran_us"), m.get("signed_us"),
              m.get("countersigned_us"), m.get("inspector"), m.get("supervisor"),
              json.dumps(m.get("cameras") or {}, sort_keys=True)])
 
@@ -246,15 +238,11 @@ def judge_in_store(store: Store, node: str, rec: dict[str, Any]) -> tuple[bool, 
     approve = filed = None
     uses = 0
     if grant is not None:
-        a = next(db.query("SELECT * FROM audit WHERE node = ? AND action = 'request.approve'"
-                          " AND json_extract(detail, '$.grant') = ? ORDER BY seq_local LIMIT 1", [node, grant]), None)
+        a = passes.approval(db, node, grant)
         if a is not None:
             approve = {**a, "detail": json.loads(a["detail"])}
             rid = approve["detail"].get("request")
-            f = next(db.query("SELECT * FROM audit WHERE node = ? AND action = 'request.file'"
-                              " AND json_extract(detail, '$.request') = ? ORDER BY seq_local LIMIT 1", [node, rid]), None)
+            f = passes.filing(db, node, rid)
             filed = None if f is None else {**f, "detail": json.loads(f["detail"])}
-        uses = db.execute("SELECT count(*) FROM audit WHERE node = ? AND action = 'grant.use'"
-                          " AND json_extract(detail, '$.grant') = ? AND seq_local < ?",
-                          [node, grant, rec["seq"]]).fetchone()[0]
+        uses = passes.earlier_uses(db, node, grant, rec["seq"])
     return verify.judge_access(rec, approve=approve, filed=filed, earlier_uses=uses)

@@ -19,6 +19,15 @@ ANCHORS_A_READ = 1000  # nodes' anchors read by one statement (Seqs with rows)
 ANCHORS_MAX = 100_000  # nodes remembered (a fleet's 4,000 and more); past it the memory starts afresh
 # each node's fresh durable messages a minute, every instance's together (the same table on PostgreSQL)
 QUOTA_USE = "CREATE TABLE IF NOT EXISTS quota_use (node text, minute bigint, messages bigint, PRIMARY KEY (node, minute))"
+SEQ_SPAN = "SELECT min(seq), max(seq) FROM messages WHERE node = ?"
+RECEIVED = "SELECT received_us FROM messages WHERE node = ? AND seq = ?"
+NEWEST_BIRTH = "SELECT received_us, payload FROM births WHERE node = ? ORDER BY ts_us DESC LIMIT 1"
+BUDGET_BIRTH = "SELECT payload FROM births WHERE node = ? ORDER BY ts_us DESC LIMIT 1"
+OVER_BUDGET = ("INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
+               " VALUES (?, ?, ?, 'quota_exceeded', 'warning', ?, ?, ?, ?)")
+QUOTA_COUNT = ("INSERT INTO quota_use (node, minute, messages) VALUES (?, ?, ?) ON CONFLICT"
+               " (node, minute) DO UPDATE SET messages = quota_use.messages + excluded.messages RETURNING messages")
+QUOTA_FORGET = "DELETE FROM quota_use WHERE minute < ?"
 
 
 def _birth(payload: Any) -> dict[str, Any] | None:
@@ -71,13 +80,12 @@ class Seqs:
 
     def load(self, node: str) -> plausible.Anchor:
         self.fresh = True
-        first, last = self.db.execute("SELECT min(seq), max(seq) FROM messages WHERE node = ?", [node]).fetchone()
+        first, last = self.db.execute(SEQ_SPAN, [node]).fetchone()
         last_us = 0
         if last is not None:
-            row = self.db.execute("SELECT received_us FROM messages WHERE node = ? AND seq = ?", [node, last]).fetchone()
+            row = self.db.execute(RECEIVED, [node, last]).fetchone()
             last_us = row[0] if row else 0
-        row = self.db.execute("SELECT received_us, payload FROM births WHERE node = ? ORDER BY ts_us DESC LIMIT 1",
-                              [node]).fetchone()
+        row = self.db.execute(NEWEST_BIRTH, [node]).fetchone()
         a = self._anchor(node, first, last, last_us, *(row if row is not None else (None, None)))
         if node in self._births:
             self._birth_into(a, *self._births[node])
@@ -128,8 +136,7 @@ def over_budget(conn: Any, node: str, used: int, budget: int, why: str, received
     """The `quota_exceeded` finding of a node over what its birth allows, once a node and day."""
     day = received_us // quota.DAY_US
     conn.execute(
-        "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
-        " VALUES (?, ?, ?, 'quota_exceeded', 'warning', ?, ?, ?, ?)",
+        OVER_BUDGET,
         [f"{node}:quota_exceeded:birth:{day}", node, node.split("/", 1)[0], received_us, received_us,
          said := Msg(N_("{used} durable messages in one minute (all instances together), over the {budget} its birth "
                         "allows ({why}): check the node for a loop or a flood"), used=used, budget=budget, why=why),
@@ -149,22 +156,19 @@ class QuotaUse:
         counts = quota.fresh_counts(durable, received_us)
         minute = received_us // quota.MINUTE_US
         for node in sorted(counts):
-            used = conn.execute("INSERT INTO quota_use (node, minute, messages) VALUES (?, ?, ?) ON CONFLICT"
-                                " (node, minute) DO UPDATE SET messages = messages + excluded.messages"
-                                " RETURNING messages", [node, minute, counts[node]]).fetchone()[0]
+            used = conn.execute(QUOTA_COUNT, [node, minute, counts[node]]).fetchone()[0]
             if used > quota.FLOOR:
                 budget, why = self.budget(conn, node, received_us)
                 if used > budget:
                     over_budget(conn, node, used, budget, why, received_us)
         if counts and received_us - self._swept > 10 * quota.MINUTE_US:  # a day of counts is kept
-            conn.execute("DELETE FROM quota_use WHERE minute < ?", [minute - 1440])
+            conn.execute(QUOTA_FORGET, [minute - 1440])
             self._swept = received_us
 
     def budget(self, conn: Any, node: str, now: int) -> tuple[int, str]:
         """The node's budget by its newest birth, read again every 10 minutes."""
         known = self.budgets.get(node)
         if known is None or now - known[2] > 10 * quota.MINUTE_US:
-            row = conn.execute("SELECT payload FROM births WHERE node = ? ORDER BY ts_us DESC LIMIT 1",
-                               [node]).fetchone()
+            row = conn.execute(BUDGET_BIRTH, [node]).fetchone()
             known = self.budgets[node] = (*quota.birth_budget(_birth(row[0]) if row else None), now)
         return known[0], known[1]
