@@ -170,8 +170,7 @@ def release_refusal(export: int, *, prepared_by: str, by: str, roles: Sequence[s
     if by_another:
         if by == prepared_by:
             return _("{who} prepared the redacted copy of export {id}: the site asks a second person to release "
-                     "it, a custodian or approver who did not prepare it ([policy.citizen] release_by_another)").format(
-                         who=person(names, by), id=export)
+                     "it, a custodian or approver who did not prepare it").format(who=person(names, by), id=export)
         if CUSTODIAN not in roles and APPROVER not in roles:
             return _("{who} is neither a custodian nor an approver: a redacted copy is released by one").format(
                 who=person(names, by))

@@ -206,9 +206,7 @@ class Pages:
                                   names=ctx.names)
             if why is not None:
                 return message("warn", why) + (message("warn", _(
-                    "The request's page offers the copy to them at the desk (or on the box: edgectl redact-release "
-                    "--export {export} --copy {copy}).").format(export=export_id, copy=made.get("copy")))
-                    if by_another else "")
+                    "The request's page offers them the copy to play and release.")) if by_another else "")
             hint = (_("Play the copy through and check that nobody but the applicant can be made out; if not, mark "
                       "again below.") if not job.reviewing else
                     _("Play the copy through and check that nobody but the applicant can be made out; if someone "
