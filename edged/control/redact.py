@@ -43,6 +43,7 @@ from storage.media_entry import Proc
 from storage.people import retrieval_store
 from storage.time.clock import SYSTEM
 from storage.redact import job as jobs
+from storage.redact import copies
 from storage.redact import release as release_manifest
 from storage.redact.plan import COVERED, MODES
 from storage.redact.worker import run_job
@@ -344,7 +345,7 @@ class RedactOps(Operations):
         row = await self._reviewed_export(args, caller)
         grant = await self.writer.run(lambda c: retrieval_store.peek_grant(c.db, row["grant_id"])) \
             if row.get("grant_id") is not None else None
-        made = await asyncio.to_thread(jobs.newest_made, Path(row["out_dir"]))
+        made = await asyncio.to_thread(copies.newest_made, Path(row["out_dir"]))
         if made is None:
             raise RequestError(_("the redacted copy of export {id} is not made yet").format(id=row["id"]))
         rules = self.cfg.policy.kinds.get("citizen")

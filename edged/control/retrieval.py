@@ -32,6 +32,7 @@ from storage import audit
 from storage.people import accounts, retrieval_store
 from storage.catalog import CatalogWriter
 from storage.redact import job as redact_jobs
+from storage.redact import copies as redact_copies
 from storage.time.clock import SYSTEM, Clock
 from storage.states.requests import FILED
 
@@ -189,6 +190,6 @@ def _copy_states(staged: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for e in staged:
         folder = Path(e.pop("out_dir"))
         use = redact_jobs.released_for(folder)
-        made = redact_jobs.newest_made(folder) is not None   # a copy to play and release (design/0347)
+        made = redact_copies.newest_made(folder) is not None   # a copy to play and release (design/0347)
         out.append({**e, "staged": folder.is_dir(), "released": use is not None, "released_for": use, "made": made})
     return out

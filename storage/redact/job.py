@@ -41,13 +41,12 @@ from typing import Any, Callable
 from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
 from storage.redact import derivative, facetrack, inside, media, resume, track
+from storage.redact.copies import JOB, RELEASED
 from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, Pass, input_for, passes_for
 from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, covered_refusal, frame_at,
                                  hidden_spans, marks_covered, plan_frames, summary)
 from storage.redact.track import CHECK, HOWS, UNSURE, Follower, clamped, scale_for, to_check, window_for
 
-JOB = "job.json"
-RELEASED = "released.json"   # written when the custodian releases the copy (edged/control/redact.py)
 EVERY = 3   # the detector runs on every 3rd frame; the tracks fill the frames between (plan.py, bench/redaction.py)
 Progress = Callable[[dict[str, Any]], None]
 
@@ -86,32 +85,6 @@ def released_for(export_dir: Path) -> str | None:
         except (OSError, ValueError, AttributeError):
             return "copy"
     return None
-
-
-def newest_made(export_dir: Path) -> dict[str, Any] | None:
-    """The newest redacted copy of the staged export in `export_dir` that is made whole (each of
-    its clips' summaries there): {"copy": its name, "made_us", "summaries": clip -> summary,
-    "released": its RELEASED record or None}; None when no copy is made. The copy a second person
-    opens to play and release (design/0347): the one released if one was (only it counts), else the
-    newest made."""
-    found = []
-    for folder in export_dir.parent.glob(f"{glob.escape(export_dir.name)}.redacted-*"):
-        try:
-            clips = [str(c["file"]) for c in json.loads((folder / JOB).read_text())["clips"]]
-            summaries = {c: json.loads((folder / f"{c}.summary.json").read_text()) for c in clips}
-            made_ns = max((folder / f"{c}.summary.json").stat().st_mtime_ns for c in clips)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue   # not made whole yet (or being made)
-        found.append(((folder / RELEASED).exists(), made_ns, folder, summaries))
-    if not found:
-        return None
-    _released, made_ns, folder, summaries = max(found, key=lambda f: (f[0], f[1], f[2].name))   # a released one first
-    try:
-        released: dict[str, Any] | None = json.loads((folder / RELEASED).read_text())
-    except (OSError, ValueError):
-        released = None
-    return {"copy": folder.name.rsplit(".redacted-", 1)[1], "made_us": made_ns // 1000, "summaries": summaries,
-            "released": released}
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -13,7 +13,9 @@ custodian chooses one (design/0348). Where the site asks a second person to rele
 approver who did not prepare it opens the copy's review page from the request's page (`redact.show`:
 who prepared it, its moments to check), plays it and releases it (design/0347). The clips reach the
 page through `export.read` and `redact.read` (each on the record), one piece per HTTP range, so a
-long clip is never read whole to show it."""
+long clip is never read whole to show it. Over 400 lines on purpose: one copy's pages (the
+preparer's, the second person's) share one state, Job, and its routes; split, each half would reach
+into the other's."""
 
 from __future__ import annotations
 
