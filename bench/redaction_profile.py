@@ -1,0 +1,106 @@
+"""Where a faces-mode copy's CPU goes (issue 75: "faces mode <= 1.0 core-second a second of 1080p20
+with six faces a frame"; profile first).
+
+    .venv/bin/python -m bench.redaction_profile [--seconds 5] [--top 20]
+
+Makes the crowd's copy (tests/support/crowd.py: six strangers 24-60 px and the applicant, 1080p20,
+as `bench.redaction --crowd`) in faces mode in this process (storage/redact/job.py run, not the
+idle-priority worker, so one profiler sees it), under cProfile timed by the main thread's own CPU
+(time.thread_time): each part's CPU by where it is spent (the detector's network, scaling frames
+for it and the face follower, the face follower, decoding, the fill, the encode, the rest), and
+the CPU of the process's other threads (FFmpeg's decoding threads) from the process's total. The
+sum over the footage's seconds is the figure `bench.redaction --crowd` measures in the worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import resource
+import shutil
+import time
+from pathlib import Path
+
+from bench.common import OUT, command_line, environment, log
+from storage.disk.hashing import sha256_file
+from storage.redact import job as jobs
+from tests.support import crowd
+
+FPS = 20
+# a profiled function -> its part, by (file ends with, function name); the first that matches
+PARTS = [
+    ("detector network", lambda f, n: n.startswith("<method 'run' of 'onnxruntime")),
+    ("scale (frame.reformat)", lambda f, n: "reformat" in n),
+    ("decode", lambda f, n: "decode" in n and "av." in n or n.startswith("<method 'decode'")),
+    ("encode (x264, one thread)", lambda f, n: "encode" in n and ("av." in n or n.startswith("<method 'encode'"))),
+    ("to/from ndarray", lambda f, n: "ndarray" in n),
+    ("fill", lambda f, n: f.endswith("redact/media.py") and n == "fill"),
+    ("face follower", lambda f, n: f.endswith("redact/facetrack.py")),
+    ("detector (pre/post)", lambda f, n: f.endswith("redact/detect.py") or "centerface" in f.lower()),
+    ("plan", lambda f, n: f.endswith("redact/plan.py")),
+]
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _parts(stats: pstats.Stats) -> dict[str, float]:
+    """Each part's own CPU (tottime), by the first of PARTS that names the function."""
+    out: dict[str, float] = {name: 0.0 for name, _m in PARTS}
+    out["the rest"] = 0.0
+    for (file, _line, name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        part = next((p for p, match in PARTS if match(file, name)), "the rest")
+        out[part] += tottime
+    return out
+
+
+def profile(seconds: float, top: int) -> list[str]:
+    frames = round(seconds * FPS)
+    root = OUT / "redaction-profile"
+    shutil.rmtree(root, ignore_errors=True)
+    original = root / "export"
+    original.mkdir(parents=True)
+    crowd.write_clip(original / "cam1.mp4", frames, (1920, 1080), FPS)
+    marks = [[m.frame, list(m.box) if m.box else None] for m in crowd.applicant_marks(frames)]
+    folder = root / "faces"
+    jobs.write_job(folder, {"source": str(original), "mode": "faces", "every": jobs.EVERY, "clips": [
+        {"file": "cam1.mp4", "sha256": sha256_file(original / "cam1.mp4"), "marks": marks}]})
+    prof = cProfile.Profile(time.thread_time)
+    cpu, main = _cpu(), time.thread_time()
+    prof.enable()
+    jobs.run(folder)
+    prof.disable()
+    main_cpu, total = time.thread_time() - main, _cpu() - cpu
+    stats = pstats.Stats(prof)
+    got = crowd.judge(folder / "cam1.mp4")
+    lines = [f"faces mode, the crowd at 1080p{FPS}, {frames} frames ({seconds:g} s), in one process:",
+             f"core-seconds per second of footage: {total / seconds:.2f} (the process: {total:.1f} s CPU; its main "
+             f"thread {main_cpu:.1f} s, profiled; other threads {total - main_cpu:.1f} s)",
+             f"strangers hidden: {float(got['recall']):.3f} of {got['faces']} faces >= 24 px seen; worst run "  # type: ignore[arg-type]
+             f"{got['worst_run'][0]}; applicant masked {got['applicant_masked']}"]  # type: ignore[index]
+    for part, spent in sorted(_parts(stats).items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {part}: {spent / seconds:.3f} core-s/s ({100 * spent / max(total, 1e-9):.0f} % of the process)")
+    lines.append(f"  other threads (FFmpeg's decoding): {(total - main_cpu) / seconds:.3f} core-s/s")
+    lines.append(f"the {top} functions of most own CPU (main thread):")
+    ranked = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]  # type: ignore[attr-defined]
+    for (file, line, name), (_cc, calls, tottime, _ct, _callers) in ranked:
+        lines.append(f"  {tottime / seconds:.3f} core-s/s  {calls:>7} calls  {Path(file).name}:{line} {name}")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--top", type=int, default=20)
+    args = ap.parse_args()
+    for line in profile(args.seconds, args.top):
+        log(line)
+    log(f"command: {command_line('bench.redaction_profile')}")
+    log(f"environment: {environment()}")
+
+
+if __name__ == "__main__":
+    main()
