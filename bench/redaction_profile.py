@@ -7,8 +7,9 @@ Makes the crowd's copy (tests/support/crowd.py: six strangers 24-60 px and the a
 as `bench.redaction --crowd`) in faces mode in this process (storage/redact/job.py run, not the
 idle-priority worker, so one profiler sees it), under cProfile timed by the main thread's own CPU
 (time.thread_time): each part's CPU by where it is spent (the detector's network, scaling frames
-for it and the face follower, the face follower, decoding, the fill, the encode, the rest), and
-the CPU of the process's other threads (FFmpeg's decoding threads) from the process's total. The
+for it and the face follower, the face follower, the fill, the encode, the rest), and the CPU of
+the process's other threads (FFmpeg's decoding threads: the decode, twice, once a pass) from the
+process's total. The
 sum over the footage's seconds is the figure `bench.redaction --crowd` measures in the worker.
 """
 
@@ -30,11 +31,13 @@ from tests.support import crowd
 FPS = 20
 # a profiled function -> its part, by (file ends with, function name); the first that matches
 PARTS = [
-    ("detector network", lambda f, n: n.startswith("<method 'run' of 'onnxruntime")),
+    ("detector network (CenterFace, onnxruntime)", lambda f, n: "onnxruntime" in n),
     ("scale (frame.reformat)", lambda f, n: "reformat" in n),
-    ("decode", lambda f, n: "decode" in n and "av." in n or n.startswith("<method 'decode'")),
-    ("encode (x264, one thread)", lambda f, n: "encode" in n and ("av." in n or n.startswith("<method 'encode'"))),
-    ("to/from ndarray", lambda f, n: "ndarray" in n),
+    ("encode (x264, one thread)", lambda f, n: n.startswith("<method 'encode' of 'av.")),
+    ("the face follower's match", lambda f, n: f.endswith("redact/track.py") or "einsum" in n
+     or "sliding_window" in n or "as_strided" in n),
+    ("frames to and from arrays", lambda f, n: "ndarray" in n),
+    ("writing the steps' files (JSON)", lambda f, n: f.endswith("json/encoder.py") or "json" in f),
     ("fill", lambda f, n: f.endswith("redact/media.py") and n == "fill"),
     ("face follower", lambda f, n: f.endswith("redact/facetrack.py")),
     ("detector (pre/post)", lambda f, n: f.endswith("redact/detect.py") or "centerface" in f.lower()),
