@@ -22,6 +22,7 @@ import resource
 import shutil
 import time
 from pathlib import Path
+from typing import Callable
 
 from bench.common import OUT, command_line, environment, log
 from storage.disk.hashing import sha256_file
@@ -30,7 +31,7 @@ from tests.support import crowd
 
 FPS = 20
 # a profiled function -> its part, by (file ends with, function name); the first that matches
-PARTS = [
+PARTS: list[tuple[str, Callable[[str, str], bool]]] = [
     ("detector network (CenterFace, onnxruntime)", lambda f, n: "onnxruntime" in n),
     ("scale (frame.reformat)", lambda f, n: "reformat" in n),
     ("encode (x264, one thread)", lambda f, n: n.startswith("<method 'encode' of 'av.")),

@@ -41,7 +41,7 @@ from typing import Any, Callable
 from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
 from storage.redact import derivative, facetrack, inside, media, resume, track
-from storage.redact.copies import JOB, RELEASED
+from storage.redact.copies import JOB as JOB, RELEASED as RELEASED   # said here too: the job's folder
 from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, Pass, input_for, passes_for
 from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, covered_refusal, frame_at,
                                  hidden_spans, marks_covered, plan_frames, summary)
