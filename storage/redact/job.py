@@ -90,7 +90,9 @@ def released_for(export_dir: Path) -> str | None:
 def _write_json(path: Path, data: Any) -> None:
     part = path.with_name(f".{path.name}.part")
     with open(part, "w") as f:
-        json.dump(data, f)
+        # the same text as json.dump, by the C encoder (json.dump streams it through the Python one:
+        # 0.08 core-s/s of a faces copy's 1080p20, its boxes saved every 5 s; bench.redaction_profile)
+        f.write(json.dumps(data))
         f.flush()
         os.fsync(f.fileno())
     os.replace(part, path)
