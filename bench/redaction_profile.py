@@ -1,7 +1,7 @@
 """Where a faces-mode copy's CPU goes (issue 75: "faces mode <= 1.0 core-second a second of 1080p20
 with six faces a frame"; profile first).
 
-    .venv/bin/python -m bench.redaction_profile [--seconds 5] [--top 20]
+    .venv/bin/python -m bench.redaction_profile [--seconds 5] [--top 20] [--presets veryfast,ultrafast]
 
 Makes the crowd's copy (tests/support/crowd.py: six strangers 24-60 px and the applicant, 1080p20,
 as `bench.redaction --crowd`) in faces mode in this process (storage/redact/job.py run, not the
@@ -11,6 +11,8 @@ for it and the face follower, the face follower, the fill, the encode, the rest)
 the process's other threads (FFmpeg's decoding threads: the decode, twice, once a pass) from the
 process's total. The
 sum over the footage's seconds is the figure `bench.redaction --crowd` measures in the worker.
+With `--presets`, the encode alone too, the copy's frames encoded again as the render does (one
+thread, CRF 23) with each x264 preset named: its CPU a second of footage and the bytes it makes.
 """
 
 from __future__ import annotations
@@ -95,13 +97,47 @@ def profile(seconds: float, top: int) -> list[str]:
     return lines
 
 
+def presets(clip: Path, names: list[str], seconds: float) -> list[str]:
+    """The encode alone with each x264 preset: the clip's frames decoded first, then encoded as
+    storage/redact/media.py does (one thread, CRF 23), timed by this thread's CPU."""
+    import io
+
+    import av
+
+    from storage.redact import media
+
+    with av.open(str(clip)) as f:
+        planes = [frame.to_ndarray(format="yuv420p") for frame in f.decode(video=0)]
+    lines = []
+    for name in names:
+        sink = io.BytesIO()
+        with av.open(sink, "w", format="mp4") as out:
+            ov = out.add_stream("libx264", rate=FPS, options={"preset": name, "crf": str(media.CRF),
+                                                              **media.x264_params()})
+            ov.width, ov.height, ov.pix_fmt = 1920, 1080, "yuv420p"
+            ov.codec_context.thread_count = 1
+            start = time.thread_time()
+            for i, p in enumerate(planes):
+                frame = av.VideoFrame.from_ndarray(p, format="yuv420p")
+                frame.pts = i
+                out.mux(ov.encode(frame))
+            out.mux(ov.encode(None))
+            spent = time.thread_time() - start
+        lines.append(f"encode alone, x264 {name}: {spent / seconds:.3f} core-s/s, {len(sink.getvalue()):,} bytes")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--top", type=int, default=20)
+    ap.add_argument("--presets", default="", help="x264 presets to encode the copy with alone, comma-separated")
     args = ap.parse_args()
     for line in profile(args.seconds, args.top):
         log(line)
+    if args.presets:
+        for line in presets(OUT / "redaction-profile" / "faces" / "cam1.mp4", args.presets.split(","), args.seconds):
+            log(line)
     log(f"command: {command_line('bench.redaction_profile')}")
     log(f"environment: {environment()}")
 
