@@ -172,6 +172,12 @@ def test_a_second_person_releases_the_copy_at_the_desk(tmp_path, camera, browser
         dave.goto(f"{base}/desk/redact/{export_id}/review")
         assert dave.locator(f"form[action='/desk/redact/{export_id}/download']").count() == 0, "downloaded once"
         dave.context.close()
+        carol = _login(browser, base, "carol")   # her page now says who released it, and offers nothing
+        carol.goto(f"{base}/desk/redact/{export_id}")
+        assert "林志偉" in carol.inner_text("#made"), carol.inner_text("main")
+        assert carol.locator("#made form").count() == 0 and carol.locator("#mark").count() == 0
+        shots(carol, "released-by-dave-carol")
+        carol.context.close()
 
         key = sorted(data.rglob("node-ed25519.pub.pem"))[0]
         r = people.ctl("verify", str(folder / inside), "--key", str(key))

@@ -60,6 +60,7 @@ class Job:
     prepared_by: str = ""                      # who prepared the copy: this account, or another's (design/0347)
     reviewing: bool = False                    # a second person's page of another's copy, to play and release
     made_us: int | None = None
+    released_by: str = ""                      # who released it, where that was another (design/0347)
 
 
 def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
@@ -132,6 +133,7 @@ class Pages:
                      f'<progress id="redact-progress" max="1" value="{job.fraction:.3f}" '
                      f'data-poll="/desk/redact/{export_id}/progress"></progress></section>')
             return self.desk.render(ctx, _("Redacted copy"), body)
+        await self._released_by_another(ctx, export_id, job)
         if job.error:
             body += message("error", job.error)
         if job.made is not None:
@@ -220,6 +222,9 @@ class Pages:
                       if any(marks.moments(c) for c in made.get("clips", [])) else "")
             return (f'<p class="hint">{esc(hint)}</p>'
                     + form(ctx, f"/desk/redact/{export_id}/release", looked + button(what)))
+        if job.released_by and job.released_by != ctx.account:
+            return message("ok", _("{who} released the copy; they show it or hand it over.").format(
+                who=ctx.who(job.released_by)))
         if job.use == "view":
             return message("ok", _("Released for the accompanied viewing: show the copy above to the applicant. "
                                    "It is not handed over and no copy leaves the recorder."))
@@ -341,6 +346,20 @@ class Pages:
             return web.Response(status=416, headers={**headers, "Content-Range": f"bytes */{size}"})
         headers["Content-Range"] = f"bytes {start}-{start + len(data) - 1}/{size}"
         return web.Response(status=206, body=data, headers=headers)
+
+    async def _released_by_another(self, ctx: Ctx, export_id: int, job: Job) -> None:
+        """The preparer's copy released meanwhile by a second person (design/0347): said so on her
+        page, which then offers neither the release nor the download (the releaser hands it over)."""
+        rules = self.desk.cfg.policy.kinds.get("citizen")
+        if job.made is None or job.released or not (rules and rules.release_by_another):
+            return
+        try:
+            now = await self.desk.run(ctx, "redact.show", {"export": export_id})
+        except Refused:
+            return
+        if now.get("released") and now.get("copy") == job.made.get("copy"):
+            job.released, job.released_by = True, str(now["released"].get("released_by") or "")
+            job.error = ""   # a refusal of her own release before it is moot now
 
     async def review(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         """The copy another custodian prepared, for a second person to play and release where the
