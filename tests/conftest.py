@@ -79,7 +79,7 @@ SOLO = {"test_boot", "test_systemd", "test_systemd_install", "test_package", "te
         # a copy made at the idle scheduling class (SCHED_IDLE) runs only on a core nothing else wants: on a box
         # the parallel run fills, one waited past 600 s in CI (105 s in another run, 31 s alone), and beside the
         # paired modules' container boot and pip one ran past 9 minutes: these run one at a time
-        "test_desk_redaction", "test_desk_redaction_marks"}
+        "test_desk_redaction", "test_desk_redaction_marks", "test_desk_redaction_release"}
 # The solo modules that measure nothing: they are solo for a place of their own (a container under its own systemd;
 # the guide's fixed ports and pgrep in namespaces) and a box not full of the parallel run's daemons, and mostly wait
 # (on pip, a boot, a takeover), so scripts/test runs these side by side, each alone on its xdist worker, before

@@ -140,8 +140,10 @@ def redacted_at_the_desk(carol, d, base: str, rid: int, use: str, shots: Shots):
             carol.click(f"form[action='/desk/redact/{export_id}/download'] button")
         z = zipfile.ZipFile(dl.value.path())
         names = z.namelist()
-        assert len(names) == n and all(x.endswith(".mp4") for x in names), names
-        clip = z.read(names[0])
+        clips = [x for x in names if x.endswith(".mp4")]   # and the copy's manifest signed at its release
+        assert len(clips) == n and sorted(Path(x).name for x in names if x not in clips) == [
+            "manifest.json", "manifest.sig", "node-public-key.pem"], names
+        clip = z.read(clips[0])
         again = carol.request.post(f"{base}/desk/redact/{export_id}/download")
         assert again.status == 403, "no CSRF token; and a second download is refused on the page"
     else:

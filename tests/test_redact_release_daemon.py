@@ -124,6 +124,13 @@ def test_the_guides_edgectl_route_releases_by_a_second_person(tmp_path, camera, 
         detail = json.loads(released[0]["detail"])
         assert (detail["prepared_by"], detail["released_by"], detail["use"]) == ("carol", "dave", "copy"), detail
 
+        # a citizen's copy is made only the site's way (design/0348): this site hides everything
+        r = people.as_("carol").ctl("redact", "--export", env["EXPORT"], "--mode", "faces", "--mark",
+                                    "cam.mp4:0:96,64,96,96", "--out", str(tmp_path / "faces"))
+        assert r.returncode == 2 and "[policy.citizen] redact" in r.stderr, r.stderr
+        assert not (tmp_path / "faces").exists() and len(audit_rows(d, "redact.started")) == 1, "nothing begun"
+        people.as_("dave")
+
         # a copy with a byte changed no longer verifies, and a copy is released once
         spoiled = tmp_path / "spoiled"
         shutil.copytree(out, spoiled)

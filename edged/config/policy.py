@@ -28,7 +28,8 @@ must pass is fixed when it is filed and kept with it.
     [policy.citizen]                 # the same keys, and two of a citizen's own (design/0174):
     redact = "everything"            # what the grant shows: "everything" hidden but the applicant (the
                                      # default where a citizen may take a copy), "faces" hidden but the
-                                     # applicant's, or "none" (the default for an accompanied viewing alone)
+                                     # applicant's, or "none" (the default for an accompanied viewing alone);
+                                     # ["everything", "faces"]: both, the first the site's (design/0348)
     unredacted_by = ["主任"]          # who may allow the whole picture, each time with a reason on the
                                      # record (default: nobody)
     release_by_another = true        # a second person releases the redacted copy: a custodian or approver
@@ -110,6 +111,7 @@ class KindRules:
     copy_to: str = "anyone"          # "requester": only the requester receives a copy
     receipt: bool = False            # the recipient signs a receipt, recorded with the export
     redact: str = "none"             # citizen: "everything" / "faces" hidden but the applicant (design/0174)
+    redact_also: tuple[str, ...] = ()  # citizen: the other mode the desk offers beside `redact` (design/0348)
     unredacted_by: frozenset[str] = frozenset()  # citizen: approvers who may allow the whole picture, with a reason
     release_by_another: bool = False  # citizen: the redacted copy released by one who did not prepare it (design/0328)
     due_us: int | None = None        # the answer is due this long after filing (None: no due time)
@@ -316,29 +318,40 @@ def _kind(t: Any, path: str, kind: str, default: KindRules,
     due = _duration(t, "due", path, default.due_us or 0, HOUR, high) if "due" in t else default.due_us
     due_days = _in_days(t, "due") if "due" in t else default.due_days
     chain = _chain(t["chain"], _join(path, "chain"), titles or {}) if "chain" in t else default.chain
-    redact, unredacted_by = _redaction(t, path, kind, default, titles or {}, modes)
+    redact, also, unredacted_by = _redaction(t, path, kind, default, titles or {}, modes)
     by_another = _bool(t["release_by_another"], _join(path, "release_by_another")) if "release_by_another" in t \
         else default.release_by_another
     return KindRules(modes=modes, copy_to=copy_to, receipt=receipt, due_us=due, due_days=due_days, chain=chain,
-                     redact=redact, unredacted_by=unredacted_by, release_by_another=by_another)
+                     redact=redact, redact_also=also, unredacted_by=unredacted_by, release_by_another=by_another)
 
 
 def _redaction(t: dict[str, Any], path: str, kind: str, default: KindRules,
-               titles: Mapping[str, frozenset[str]], modes: frozenset[str]) -> tuple[str, frozenset[str]]:
+               titles: Mapping[str, frozenset[str]],
+               modes: frozenset[str]) -> tuple[str, tuple[str, ...], frozenset[str]]:
     """[policy.citizen] redact and unredacted_by (design/0174): a citizen's grant shows the
     redacted copy where the site says so; where it is silent, as `silent_redaction` says (a copy
     "everything" hidden but the applicant, an accompanied viewing alone the footage: design/0327);
-    only the approvers named may allow the whole picture, each time with a reason on the record."""
+    only the approvers named may allow the whole picture, each time with a reason on the record.
+    `redact` may list both modes (design/0348): the first is the site's, the desk offers the other
+    too; "none" is never listed."""
     for key in ("redact", "unredacted_by", "release_by_another"):
         if key in t and kind != "citizen":
             raise ConfigError(_join(path, key), "only a citizen's request is redacted ([policy.citizen])")
-    redact = _string(t["redact"], _join(path, "redact")) if "redact" in t else silent_redaction(kind, modes)
+    if isinstance(t.get("redact"), list):
+        listed = _strings(t, "redact", path)
+        if not listed or len(set(listed)) != len(listed) or not set(listed) <= set(REDACT) - {"none"}:
+            raise ConfigError(_join(path, "redact"), f'{listed!r} is not a choice; list "everything" and "faces", '
+                                                     'the site\'s own first (or write one of them, or "none")')
+        redact, also = listed[0], tuple(listed[1:])
+    else:
+        redact = _string(t["redact"], _join(path, "redact")) if "redact" in t else silent_redaction(kind, modes)
+        also = ()
     if redact not in REDACT:
         raise ConfigError(_join(path, "redact"), f'{redact!r} is not a choice; use "everything" (everything hidden '
                                                  'but the applicant), "faces" (faces hidden but the applicant\'s) '
                                                  'or "none"')
     by = expand(_strings(t, "unredacted_by", path), titles) if "unredacted_by" in t else default.unredacted_by
-    return redact, by
+    return redact, also, by
 
 
 def _chain(value: Any, path: str, titles: Mapping[str, frozenset[str]]) -> tuple[Step, ...]:

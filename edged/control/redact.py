@@ -32,7 +32,7 @@ from edged.control.operation import Operations, op
 from edged.control.protocol import RequestError
 from edged.i18n import _
 from edged.rules import audit_words as words
-from edged.rules.redaction import release_refusal
+from edged.rules.redaction import mode_refusal, modes_offered, release_refusal
 from edged.rules.roles import APPROVER, CUSTODIAN, Actor
 from storage import audit
 from storage.catalog import CatalogWriter
@@ -43,6 +43,7 @@ from storage.media_entry import Proc
 from storage.people import retrieval_store
 from storage.time.clock import SYSTEM
 from storage.redact import job as jobs
+from storage.redact import copies
 from storage.redact import release as release_manifest
 from storage.redact.plan import COVERED, MODES
 from storage.redact.worker import run_job
@@ -115,6 +116,16 @@ def _clip_of(name: str, clips: list[str]) -> None:
             name=name, clips=", ".join(clips)))
 
 
+def _said(name: str, m: dict[str, Any]) -> dict[str, Any]:
+    """What the record and the desk say of one redacted clip, from its summary (storage/redact/job.py)."""
+    return {"file": name, **{k: m.get(k) for k in ("sha256", "bytes", "original_sha256", "frames", "masks",
+                                                   "frames_filled_whole", "faces_followed")},
+            **({"least_hidden": m["least_hidden"]} if "least_hidden" in m else {}),   # issue 74
+            # how the applicant's region was found: frames of each, moments to check (design/0285, 0326)
+            **{k: m[k] for k in ("applicant_followed", "applicant_check", "to_check", "strangers_inside") if k in m},
+            "c2pa": bool((m.get("c2pa") or {}).get("made"))}
+
+
 class RedactOps(Operations):
     def __init__(self, cfg: Config, writer: CatalogWriter, key: nodekey.NodeKey):
         self.cfg, self.writer, self.key = cfg, writer, key
@@ -158,6 +169,8 @@ class RedactOps(Operations):
         clips = {c["file"]: c["sha256"] for c in detail.get("clips", [])}
         if args.get("again") and not args.get("marks"):   # the copy stopped before it was made, as it was asked
             return await self._again(export_id, source, list(clips), actor, caller)
+        if detail.get("redacted") and (why := mode_refusal(mode, modes_offered(self.cfg.policy.kinds.get("citizen")))):
+            raise RequestError(why)   # a citizen's copy only in a mode the site allows (design/0348)
         marks, hides = _marks(args.get("marks"), list(clips)), _hides(args.get("hide"), list(clips))
         if not await asyncio.to_thread(source.is_dir):
             raise RequestError(_("export {id} is no longer staged (a day has passed); a redacted copy is made from "
@@ -241,13 +254,7 @@ class RedactOps(Operations):
                                      "box around the applicant alone").format(why=why)) from None
             raise RequestError(_("the redacted copy failed: {why}. Ask again to go on where it stopped").format(
                 why=why)) from None
-        summary = [{"file": name, **{k: m.get(k) for k in ("sha256", "bytes", "original_sha256", "frames", "masks",
-                                                            "frames_filled_whole", "faces_followed")},
-                    **({"least_hidden": m["least_hidden"]} if "least_hidden" in m else {}),   # issue 74
-                    # how the applicant's region was found: frames of each, moments to check (design/0285, 0326)
-                    **{k: m[k] for k in ("applicant_followed", "applicant_check", "to_check", "strangers_inside")
-                       if k in m},
-                    "c2pa": bool((m.get("c2pa") or {}).get("made"))} for name, m in made.items()]
+        summary = [_said(name, m) for name, m in made.items()]
         # this run's work per clip and pass: frames kept from before a stop, frames made now (design/0277)
         ran = {name: m.get("run") or {} for name, m in made.items()}
         resumed = {name: r["render"]["kept"] for name, r in ran.items()
@@ -327,6 +334,28 @@ class RedactOps(Operations):
             release_manifest.write(folder, json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False).encode()
                                    + b"\n", self.key)
         await asyncio.to_thread(write)
+
+    @op("redact.show")
+    async def show(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
+        """The redacted copy of an export, made and waiting to be released or released (design/0347):
+        who prepared it, the request and grant it is for, what it is released for, its clips and
+        their moments to check, and its release. For the custodian who prepared it and, where the
+        site asks a second person to release it, for a custodian or approver who did not (to play
+        it and release it at the desk). Reads only: nothing goes on the record."""
+        row = await self._reviewed_export(args, caller)
+        grant = await self.writer.run(lambda c: retrieval_store.peek_grant(c.db, row["grant_id"])) \
+            if row.get("grant_id") is not None else None
+        made = await asyncio.to_thread(copies.newest_made, Path(row["out_dir"]))
+        if made is None:
+            raise RequestError(_("the redacted copy of export {id} is not made yet").format(id=row["id"]))
+        rules = self.cfg.policy.kinds.get("citizen")
+        return {"export": row["id"], "prepared_by": row["custodian"], "grant": (grant or {}).get("id"),
+                "request": (grant or {}).get("request_id"), "use": (grant or {}).get("mode") or "copy",
+                "copy": made["copy"], "mode": made["copy"].split("-")[0], "made_us": made["made_us"],
+                "by_another": bool(rules and rules.release_by_another),
+                "clips": [_said(name, m) for name, m in made["summaries"].items()],
+                "released": None if made["released"] is None else {
+                    k: made["released"].get(k) for k in ("use", "prepared_by", "released_by", "second_person")}}
 
     @op("redact.read")
     async def read(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:

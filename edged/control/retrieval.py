@@ -32,6 +32,7 @@ from storage import audit
 from storage.people import accounts, retrieval_store
 from storage.catalog import CatalogWriter
 from storage.redact import job as redact_jobs
+from storage.redact import copies as redact_copies
 from storage.time.clock import SYSTEM, Clock
 from storage.states.requests import FILED
 
@@ -184,10 +185,11 @@ def allow_whole_picture(db: sqlite_utils.Database, request_id: int, *, by: str, 
 
 def _copy_states(staged: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each staging export of a redacted copy with whether it is still staged (swept after a day)
-    and whether its copy was released (design/0277, 0279); its folder is not said."""
+    and whether its copy was released (design/0277, 0279) or made (design/0347); its folder is not said."""
     out = []
     for e in staged:
         folder = Path(e.pop("out_dir"))
         use = redact_jobs.released_for(folder)
-        out.append({**e, "staged": folder.is_dir(), "released": use is not None, "released_for": use})
+        made = redact_copies.newest_made(folder) is not None   # a copy to play and release (design/0347)
+        out.append({**e, "staged": folder.is_dir(), "released": use is not None, "released_for": use, "made": made})
     return out

@@ -109,6 +109,22 @@ def redacted_kinds(kinds: Mapping[str, KindRules]) -> frozenset[str]:
     return frozenset(k for k, rules in kinds.items() if shown(k, rules).redact != NONE)
 
 
+def modes_offered(rules: KindRules | None) -> tuple[str, ...]:
+    """The modes a citizen's redacted copy is made in at this site (design/0348): the site's
+    [policy.citizen] redact first, then the other where it lists both; none where it is not redacted."""
+    if rules is None or rules.redact == NONE:
+        return ()
+    return (rules.redact, *rules.redact_also)
+
+
+def mode_refusal(mode: str, offered: Sequence[str]) -> str | None:
+    """Why a citizen's redacted copy may not be made in `mode` at a site that `offered` those, or None."""
+    if not offered or mode in offered:
+        return None
+    return _("this site makes a citizen's redacted copy only with {modes} ([policy.citizen] redact), not with "
+             "{mode}").format(modes=" / ".join(offered), mode=mode)
+
+
 def checked_as(grant: Mapping[str, Any] | None, mode: str) -> str:
     """The mode a use is checked against the grant's: a redacted copy's use takes the grant's own."""
     return str(grant["mode"]) if grant is not None and mode == REDACTED else mode
@@ -154,8 +170,7 @@ def release_refusal(export: int, *, prepared_by: str, by: str, roles: Sequence[s
     if by_another:
         if by == prepared_by:
             return _("{who} prepared the redacted copy of export {id}: the site asks a second person to release "
-                     "it, a custodian or approver who did not prepare it ([policy.citizen] release_by_another)").format(
-                         who=person(names, by), id=export)
+                     "it, a custodian or approver who did not prepare it").format(who=person(names, by), id=export)
         if CUSTODIAN not in roles and APPROVER not in roles:
             return _("{who} is neither a custodian nor an approver: a redacted copy is released by one").format(
                 who=person(names, by))

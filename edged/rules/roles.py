@@ -132,6 +132,7 @@ MATRIX: dict[str, frozenset[str]] = {
     # a redacted copy of an export (issue 54): made and read by the custodian who made the export
     "redact.run": frozenset({CUSTODIAN}),
     "redact.read": frozenset({CUSTODIAN, APPROVER}),   # and the second person who releases it (design/0328)
+    "redact.show": frozenset({CUSTODIAN, APPROVER}),   # the copy made, to play and release (design/0347)
     # released by who prepared it, or by a second custodian or approver where the site asks (design/0328)
     "redact.release": frozenset({CUSTODIAN, APPROVER}),
     # retrieval requests (R5): staff file; an approver who did not file decides; a viewer

@@ -41,13 +41,12 @@ from typing import Any, Callable
 from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
 from storage.redact import derivative, facetrack, inside, media, resume, track
+from storage.redact.copies import JOB as JOB, RELEASED as RELEASED   # said here too: the job's folder
 from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, Pass, input_for, passes_for
 from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, covered_refusal, frame_at,
                                  hidden_spans, marks_covered, plan_frames, summary)
 from storage.redact.track import CHECK, HOWS, UNSURE, Follower, clamped, scale_for, to_check, window_for
 
-JOB = "job.json"
-RELEASED = "released.json"   # written when the custodian releases the copy (edged/control/redact.py)
 EVERY = 3   # the detector runs on every 3rd frame; the tracks fill the frames between (plan.py, bench/redaction.py)
 Progress = Callable[[dict[str, Any]], None]
 
@@ -91,7 +90,9 @@ def released_for(export_dir: Path) -> str | None:
 def _write_json(path: Path, data: Any) -> None:
     part = path.with_name(f".{path.name}.part")
     with open(part, "w") as f:
-        json.dump(data, f)
+        # the same text as json.dump, by the C encoder (json.dump streams it through the Python one:
+        # 0.08 core-s/s of a faces copy's 1080p20, its boxes saved every 5 s; bench.redaction_profile)
+        f.write(json.dumps(data))
         f.flush()
         os.fsync(f.fileno())
     os.replace(part, path)

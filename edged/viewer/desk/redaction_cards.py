@@ -1,6 +1,7 @@
 """The cards a citizen's request's page shows for its redacted copy (design/0232, 0277, 0279): the
 form that prepares the copy where the grant may be used now, or the way back to a copy already begun,
-or what became of it (released, shown at the accompanied viewing, or its staged footage swept).
+or what became of it (released, shown at the accompanied viewing, or its staged footage swept), and
+to a second person, where the site asks one, the copy another prepared, to release (design/0347).
 edged/viewer/desk/redaction.py serves the copy's own pages."""
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def may_redact(req: dict[str, Any], ctx: Ctx, desk: Desk) -> bool:
 def redaction_card(req: dict[str, Any], ctx: Ctx, desk: Desk) -> str:
     """On a citizen's request's page: the redacted copy the viewing or the copy waits for."""
     if not may_redact(req, ctx, desk):
-        return again_card(req, ctx)
+        return again_card(req, ctx) + review_card(req, ctx, desk)
     copy = req["grant"]["mode"] == "copy"
     fields = (f'<input type="hidden" name="grant" value="{int(req["grant"]["id"])}">'
               f'<input type="hidden" name="request" value="{int(req["id"])}">'
@@ -78,3 +79,24 @@ def again_card(req: dict[str, Any], ctx: Ctx) -> str:
     fields = f'<input type="hidden" name="request" value="{int(req["id"])}">' + button(_("Go on with the redacted copy"))
     return (f'<section class="card" id="redact-again"><h2>{esc(heading)}</h2><p class="hint">{esc(hint)}</p>'
             + form(ctx, f"/desk/redact/{int(export['id'])}/again", fields) + "</section>")
+
+
+def review_card(req: dict[str, Any], ctx: Ctx, desk: Desk) -> str:
+    """Where the site asks a second person to release a citizen's redacted copy ([policy.citizen]
+    release_by_another, design/0347): to a custodian or approver who did not prepare it, the copy
+    made and waiting, to play and release on its own page."""
+    rules = desk.cfg.policy.kinds.get("citizen")
+    if not (rules and rules.release_by_another) or not ctx.may("redact.show") or not ctx.may("redact.release"):
+        return ""
+    waiting = [e for e in req.get("redacted_exports") or [] if e.get("custodian") != ctx.account
+               and e.get("made") and not e.get("released") and e.get("staged", True)]
+    if not waiting:
+        return ""
+    export = waiting[0]
+    page, opened = f"/desk/redact/{int(export['id'])}/review", _("Open the copy to release")
+    heading = _("Redacted copy to release")
+    hint = _("{who} prepared the redacted copy (export {id}, {time}). This site asks a second person to release it: "
+             "play it, check each moment to check, and release it.").format(
+        who=ctx.who(str(export.get("custodian") or "")), id=export["id"], time=ctx.when(export["created_us"]))
+    return (f'<section class="card" id="redact-review"><h2>{esc(heading)}</h2><p class="hint">{esc(hint)}</p>'
+            f'<p>{link(page, opened)}</p></section>')

@@ -1,0 +1,146 @@
+"""Where a faces-mode copy's CPU goes (issue 75: "faces mode <= 1.0 core-second a second of 1080p20
+with six faces a frame"; profile first).
+
+    .venv/bin/python -m bench.redaction_profile [--seconds 5] [--top 20] [--presets veryfast,ultrafast]
+
+Makes the crowd's copy (tests/support/crowd.py: six strangers 24-60 px and the applicant, 1080p20,
+as `bench.redaction --crowd`) in faces mode in this process (storage/redact/job.py run, not the
+idle-priority worker, so one profiler sees it), under cProfile timed by the main thread's own CPU
+(time.thread_time): each part's CPU by where it is spent (the detector's network, scaling frames
+for it and the face follower, the face follower, the fill, the encode, the rest), and the CPU of
+the process's other threads (FFmpeg's decoding threads: the decode, twice, once a pass) from the
+process's total. The
+sum over the footage's seconds is the figure `bench.redaction --crowd` measures in the worker.
+With `--presets`, the encode alone too, the copy's frames encoded again as the render does (one
+thread, CRF 23) with each x264 preset named: its CPU a second of footage and the bytes it makes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import resource
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+from bench.common import OUT, command_line, environment, log
+from storage.disk.hashing import sha256_file
+from storage.redact import job as jobs
+from tests.support import crowd
+
+FPS = 20
+# a profiled function -> its part, by (file ends with, function name); the first that matches
+PARTS: list[tuple[str, Callable[[str, str], bool]]] = [
+    ("detector network (CenterFace, onnxruntime)", lambda f, n: "onnxruntime" in n),
+    ("scale (frame.reformat)", lambda f, n: "reformat" in n),
+    ("encode (x264, one thread)", lambda f, n: n.startswith("<method 'encode' of 'av.")),
+    ("the face follower's match", lambda f, n: f.endswith("redact/track.py") or "einsum" in n
+     or "sliding_window" in n or "as_strided" in n),
+    ("frames to and from arrays", lambda f, n: "ndarray" in n),
+    ("writing the steps' files (JSON)", lambda f, n: f.endswith("json/encoder.py") or "json" in f),
+    ("fill", lambda f, n: f.endswith("redact/media.py") and n == "fill"),
+    ("face follower", lambda f, n: f.endswith("redact/facetrack.py")),
+    ("detector (pre/post)", lambda f, n: f.endswith("redact/detect.py") or "centerface" in f.lower()),
+    ("plan", lambda f, n: f.endswith("redact/plan.py")),
+]
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _parts(stats: pstats.Stats) -> dict[str, float]:
+    """Each part's own CPU (tottime), by the first of PARTS that names the function."""
+    out: dict[str, float] = {name: 0.0 for name, _m in PARTS}
+    out["the rest"] = 0.0
+    for (file, _line, name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        part = next((p for p, match in PARTS if match(file, name)), "the rest")
+        out[part] += tottime
+    return out
+
+
+def profile(seconds: float, top: int) -> list[str]:
+    frames = round(seconds * FPS)
+    root = OUT / "redaction-profile"
+    shutil.rmtree(root, ignore_errors=True)
+    original = root / "export"
+    original.mkdir(parents=True)
+    crowd.write_clip(original / "cam1.mp4", frames, (1920, 1080), FPS)
+    marks = [[m.frame, list(m.box) if m.box else None] for m in crowd.applicant_marks(frames)]
+    folder = root / "faces"
+    jobs.write_job(folder, {"source": str(original), "mode": "faces", "every": jobs.EVERY, "clips": [
+        {"file": "cam1.mp4", "sha256": sha256_file(original / "cam1.mp4"), "marks": marks}]})
+    prof = cProfile.Profile(time.thread_time)
+    cpu, main = _cpu(), time.thread_time()
+    prof.enable()
+    jobs.run(folder)
+    prof.disable()
+    main_cpu, total = time.thread_time() - main, _cpu() - cpu
+    stats = pstats.Stats(prof)
+    got = crowd.judge(folder / "cam1.mp4")
+    lines = [f"faces mode, the crowd at 1080p{FPS}, {frames} frames ({seconds:g} s), in one process:",
+             f"core-seconds per second of footage: {total / seconds:.2f} (the process: {total:.1f} s CPU; its main "
+             f"thread {main_cpu:.1f} s, profiled; other threads {total - main_cpu:.1f} s)",
+             f"strangers hidden: {float(got['recall']):.3f} of {got['faces']} faces >= 24 px seen; worst run "  # type: ignore[arg-type]
+             f"{got['worst_run'][0]}; applicant masked {got['applicant_masked']}"]  # type: ignore[index]
+    for part, spent in sorted(_parts(stats).items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {part}: {spent / seconds:.3f} core-s/s ({100 * spent / max(total, 1e-9):.0f} % of the process)")
+    lines.append(f"  other threads (FFmpeg's decoding): {(total - main_cpu) / seconds:.3f} core-s/s")
+    lines.append(f"the {top} functions of most own CPU (main thread):")
+    ranked = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]  # type: ignore[attr-defined]
+    for (file, line, name), (_cc, calls, tottime, _ct, _callers) in ranked:
+        lines.append(f"  {tottime / seconds:.3f} core-s/s  {calls:>7} calls  {Path(file).name}:{line} {name}")
+    return lines
+
+
+def presets(clip: Path, names: list[str], seconds: float) -> list[str]:
+    """The encode alone with each x264 preset: the clip's frames decoded first, then encoded as
+    storage/redact/media.py does (one thread, CRF 23), timed by this thread's CPU."""
+    import io
+
+    import av
+
+    from storage.redact import media
+
+    with av.open(str(clip)) as f:
+        planes = [frame.to_ndarray(format="yuv420p") for frame in f.decode(video=0)]
+    lines = []
+    for name in names:
+        sink = io.BytesIO()
+        with av.open(sink, "w", format="mp4") as out:
+            ov = out.add_stream("libx264", rate=FPS, options={"preset": name, "crf": str(media.CRF),
+                                                              **media.x264_params()})
+            ov.width, ov.height, ov.pix_fmt = 1920, 1080, "yuv420p"
+            ov.codec_context.thread_count = 1
+            start = time.thread_time()
+            for i, p in enumerate(planes):
+                frame = av.VideoFrame.from_ndarray(p, format="yuv420p")
+                frame.pts = i
+                out.mux(ov.encode(frame))
+            out.mux(ov.encode(None))
+            spent = time.thread_time() - start
+        lines.append(f"encode alone, x264 {name}: {spent / seconds:.3f} core-s/s, {len(sink.getvalue()):,} bytes")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--top", type=int, default=20)
+    ap.add_argument("--presets", default="", help="x264 presets to encode the copy with alone, comma-separated")
+    args = ap.parse_args()
+    for line in profile(args.seconds, args.top):
+        log(line)
+    if args.presets:
+        for line in presets(OUT / "redaction-profile" / "faces" / "cam1.mp4", args.presets.split(","), args.seconds):
+            log(line)
+    log(f"command: {command_line('bench.redaction_profile')}")
+    log(f"environment: {environment()}")
+
+
+if __name__ == "__main__":
+    main()
