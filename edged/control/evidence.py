@@ -44,6 +44,22 @@ WHY = {
 }
 
 
+def said(result: dict[str, Any]) -> list[str]:
+    """What of the file is not in its segments, in the asker's words (the intake's row keeps the
+    same in storage's English, storage/intake/take.py `note_of`)."""
+    lines = []
+    if not result.get("segments"):
+        lines.append(_("kept as the original file alone: its video ({codec}) is not H.264 or H.265, and edged "
+                       "never re-encodes evidence").format(codec=result.get("video") or _("none")))
+    if result.get("sound_left"):
+        lines.append(_("its sound ({codec}) is not AAC or G.711: it is in the original alone").format(
+            codec=result["sound_left"]))
+    if result.get("truncated"):
+        lines.append(_("the file's end is missing: its {n} whole fragments were remuxed, the rest is in the "
+                       "original alone").format(n=result.get("whole_fragments")))
+    return lines
+
+
 class IntakePart(Protocol):
     """What an intake needs of the retention runner (edged/daemon/retention_runner.py): the config
     in force, the clock, and the data disk's free space (its one reader, design/0069)."""
@@ -109,7 +125,7 @@ class EvidenceOps(Operations):
             await self._room(size, name)
             staged = await self._run(Incoming, self.part.cfg.storage.data_dir, size)
             try:
-                intake = await self._receive(staged, caller, size, who, name)
+                intake, result = await self._receive(staged, caller, size, who, name)
             except Refused as exc:
                 raise refused(_(WHY[exc.kind]).format(name=name, detail=exc.detail)) from None
             finally:
@@ -120,9 +136,10 @@ class EvidenceOps(Operations):
                 await self._run(shutil.rmtree, self.part.cfg.storage.data_dir / intake.original.rsplit("/", 1)[0])
                 raise
         return {**row, "at": _when(row["intake_us"]), "claimed_start": None if row["claimed_start_us"] is None
-                else _when(row["claimed_start_us"])}
+                else _when(row["claimed_start_us"]), "said": said(result), "truncated": bool(result.get("truncated"))}
 
-    async def _receive(self, staged: Incoming, caller: Caller, size: int, who: Who, name: str) -> store.Intake:
+    async def _receive(self, staged: Incoming, caller: Caller, size: int, who: Who,
+                       name: str) -> tuple[store.Intake, dict[str, Any]]:
         async for chunk in caller.upload(size):
             await self._run(staged.write, chunk)
         sha = await self._run(staged.finish)
@@ -131,4 +148,4 @@ class EvidenceOps(Operations):
             raise refused(_("{name} was taken in already: intake {id} on {at} by {by} (SHA-256 {sha})").format(
                 name=name, id=first["id"], at=_when(first["intake_us"]), by=first["taken_by"], sha=sha))
         result = await self._run(run_remux, staged.path, staged.folder, self.part.cfg.storage.segment_length_us)
-        return await self._run(place, staged, sha, result, who, self.part.clock.now_us())
+        return await self._run(place, staged, sha, result, who, self.part.clock.now_us()), result

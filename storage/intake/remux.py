@@ -30,6 +30,7 @@ SOUND = frozenset({"aac", "pcm_mulaw", "pcm_alaw"})       # AAC and G.711
 FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 MEMORY = 1 << 30                                          # FFmpeg's address space, as storage/mp4.py's scan
 MODEL_KEYS = ("com.apple.quicktime.model", "model", "com.android.model", "make", "com.apple.quicktime.make")
+EARLY_MAX = 2000                                          # sound packets held until the first picture
 TEXT_MAX = 120                                            # a claimed model: the device's text, kept short
 
 
@@ -100,8 +101,9 @@ def _us(ts: int, tb: Fraction) -> int:
 class _Out:
     """One segment being written: packets rebased so that its first keyframe is at 0."""
 
-    def __init__(self, path: Path, v: Any, a: Any, first_us: int):
+    def __init__(self, path: Path, v: Any, a: Any, first_us: int, lead: bool = False):
         import av
+        self.lead = lead   # the file's first segment: its sound from the file's start (AAC's priming)
         self.path, self.first_us, self.frames, self.end_us = path, first_us, 0, first_us
         self.out = av.open(str(path), "w", format=muxer_for(a.codec_context.name if a is not None else None),
                            options=FRAGMENTED)
@@ -112,8 +114,8 @@ class _Out:
         tb = pkt.time_base
         shift = round(Fraction(self.first_us, 1_000_000) / tb)
         pts, dts = pkt.pts, pkt.dts
-        if not video and (dts if dts is not None else pts) is not None and _us(dts if dts is not None else pts, tb) < self.first_us:
-            return  # sound from before the segment's first picture
+        if not video and not self.lead and _us(dts if dts is not None else pts, tb) < self.first_us:
+            return  # sound from before the segment's first picture (the segment before has it)
         pkt.pts = None if pts is None else pts - shift
         pkt.dts = None if dts is None else dts - shift
         pkt.stream = self.ov if video else self.oa
@@ -130,6 +132,54 @@ class _Out:
                 "height": v.codec_context.height, "audio": a is not None}
 
 
+class _Cutter:
+    """Packets into segments: a new one at the first keyframe past `segment_us`. The segment before
+    stays open for the sound stored after the keyframe that cut it but timed before it (a file
+    interleaves by position, not by time), until a sound packet past the cut comes."""
+
+    def __init__(self, outdir: Path, v: Any, a: Any, segment_us: int, origin_us: int):
+        self.outdir, self.v, self.a, self.segment_us = outdir, v, a, segment_us
+        self.origin_us = origin_us              # the file's start: the first segment's sound from there
+        self.made: list[dict[str, Any]] = []
+        self.out: _Out | None = None
+        self.before: _Out | None = None
+        self.early: list[tuple[Any, int]] = []  # sound stored before the first keyframe
+
+    def _close_before(self) -> None:
+        if self.before is not None:
+            self.made.append(self.before.close(self.v, self.a))
+            self.before = None
+
+    def put(self, pkt: Any, video: bool, at: int) -> None:
+        """One packet at `at` µs of the file's time."""
+        if video and pkt.is_keyframe and (self.out is None or at >= self.out.first_us + self.segment_us):
+            self._close_before()
+            n = len(self.made) + (self.out is not None)
+            first = min(at, self.origin_us) if self.out is None else at
+            self.before, self.out = self.out, _Out(self.outdir / f"{n:03d}.mp4", self.v, self.a, first, n == 0)
+            if self.a is None:
+                self._close_before()
+            for early, _when in self.early:
+                self.out.put(early, False)
+            self.early = []
+        if self.out is None:
+            if not video and len(self.early) < EARLY_MAX:
+                self.early.append((pkt, at))
+            return  # a picture before the first keyframe: nothing can be shown from it
+        if self.before is not None and not video:
+            if at < self.out.first_us:
+                self.before.put(pkt, video)
+                return
+            self._close_before()
+        self.out.put(pkt, video)
+
+    def close(self) -> list[dict[str, Any]]:
+        self._close_before()
+        if self.out is not None:
+            self.made.append(self.out.close(self.v, self.a))
+        return self.made
+
+
 def split(container: Any, outdir: Path, segment_us: int) -> tuple[list[dict[str, Any]], str | None]:
     """The file's H.264/H.265 video (and AAC/G.711 sound) into segments of about `segment_us`,
     each cut at a keyframe; (segments, why the sound was left out or None)."""
@@ -138,22 +188,13 @@ def split(container: Any, outdir: Path, segment_us: int) -> tuple[list[dict[str,
     a = next((s for s in sounds if s.codec_context.name in SOUND), None)
     left = None if a is not None or not sounds else sounds[0].codec_context.name
     start_us = _us(container.start_time, Fraction(1, 1_000_000)) if container.start_time is not None else 0
-    made: list[dict[str, Any]] = []
-    out: _Out | None = None
+    cutter = _Cutter(outdir, v, a, segment_us, start_us)
     for pkt in container.demux(*(s for s in (v, a) if s is not None)):
         ts = pkt.pts if pkt.pts is not None else pkt.dts
         if ts is None or pkt.size == 0:
             continue  # a demuxer's flush packet
-        video = pkt.stream.index == v.index
-        at = _us(ts, pkt.time_base) - start_us
-        if video and pkt.is_keyframe and (out is None or at >= out.first_us + segment_us):
-            if out is not None:
-                made.append(out.close(v, a))
-            out = _Out(outdir / f"{len(made):03d}.mp4", v, a, at + start_us)
-        if out is not None:
-            out.put(pkt, video)
-    if out is not None:
-        made.append(out.close(v, a))
+        cutter.put(pkt, pkt.stream.index == v.index, _us(ts, pkt.time_base))
+    made = cutter.close()
     for seg in made:
         seg["offset_us"] -= start_us
     return made, left
