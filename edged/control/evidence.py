@@ -101,7 +101,8 @@ class EvidenceOps(Operations):
         size = integer(args.get("bytes"), "bytes") or 0
         if size <= 0:
             raise refused(_("the file is empty"))
-        return Who(device, by, str(caller), integer(args.get("request"), "request")), size
+        account = caller.account if isinstance(caller, Caller) and caller.account else str(caller)
+        return Who(device, by, account, integer(args.get("request"), "request")), size
 
     async def _room(self, size: int, name: str) -> None:
         usage = await asyncio.to_thread(self.part.free.read)

@@ -1,0 +1,97 @@
+"""`edgectl evidence import` against the real daemon (issue 76, design/0349): a custodian takes in a
+body camera's file while the daemon records a camera; the file arrives over the control socket from
+edgectl (the daemon owns the data folder), is kept byte for byte, remuxed into catalogued
+footage and put on the audit chain; each refusal leaves nothing stored; recording loses no frame."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support import portable
+from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.people import People
+
+
+def decodes(path: Path) -> bool:
+    return subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+                          capture_output=True, timeout=120).returncode == 0
+
+
+def leftovers(data: Path) -> list[str]:
+    """What the imports folder holds beside the intakes the catalog names."""
+    folder = data / "imports"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+@pytest.fixture(scope="module")
+def devices(tmp_path_factory):
+    d = tmp_path_factory.mktemp("devices")
+    os.chmod(d, 0o755)
+    bwc = portable.body_camera(d / "bwc.mp4", seconds=25)
+    made = {"bwc": bwc, "hevc": portable.hevc_g711(d / "hevc.mov"), "mpeg4": portable.mpeg4_part2(d / "m4v.mp4"),
+            "junk": portable.not_media(d / "notes.pdf"),
+            "plain_cut": portable.cut(bwc, d / "cut.mp4", bwc.stat().st_size // 2)}
+    for p in made.values():
+        os.chmod(p, 0o644)
+    return made
+
+
+def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path, devices):
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": "synthetic:"}],
+                          storage={"segment_length": "3s"})
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        people = People(config, tmp_path)
+        people.add("carol", "custodian")
+        people.as_("carol")
+        wait_for(lambda: len(d.segments("cam")) >= 1, 60, "the camera's first segment")
+
+        def imp(key: str, *more: str, device: str = "bwc-7") -> subprocess.CompletedProcess:
+            return people.ctl("evidence", "import", str(devices[key]), "--device", device, "--by", "officer Lin",
+                              *more)
+
+        r = imp("bwc", "--json")
+        assert r.returncode == 0, r.stderr
+        got = json.loads(r.stdout)
+        sha = hashlib.sha256(devices["bwc"].read_bytes()).hexdigest()
+        assert (got["sha256"], got["bytes"], got["camera"]) == (sha, devices["bwc"].stat().st_size, "portable.bwc-7")
+        assert got["claimed_start"] == "2015-01-01 08:00:00 UTC" and got["model"] == "BWC-7X"
+        assert (data / got["original"]).read_bytes() == devices["bwc"].read_bytes()
+        segs = d.segments("portable.bwc-7")   # 25 s, a keyframe a second, cut past each 3 s
+        assert len(segs) == got["segments"] == 9 and sum(s["frames"] for s in segs) == 25 * 15
+        for seg in segs:
+            assert seg["source"] == "imported" and seg["intake_us"] == got["intake_us"] and decodes(data / seg["path"])
+        [rec] = d.query("SELECT * FROM audit WHERE action = 'evidence.imported'")
+        detail = json.loads(rec["detail"])
+        assert rec["actor"] == "carol (os: root)" and detail["sha256"] == sha and detail["recorded_by"] == "officer Lin"
+
+        r = imp("bwc")   # the same file again: pointed to the first intake, nothing kept twice
+        assert r.returncode != 0 and f"intake {got['id']}" in r.stderr and sha in r.stderr, r.stderr
+        r = imp("junk")
+        assert r.returncode != 0 and "not a media file" in r.stderr and "Nothing was kept" in r.stderr, r.stderr
+        r = imp("plain_cut")
+        assert r.returncode != 0 and "end is missing" in r.stderr, r.stderr
+        r = imp("bwc", device="bwc\n7")
+        assert r.returncode != 0 and "not a plain name" in r.stderr and '"bwc\\n7"' in r.stderr, r.stderr
+        assert leftovers(data) == [sha], "a refusal leaves nothing behind"
+
+        r = imp("hevc", device="cam-2")
+        assert r.returncode == 0 and "segments of camera portable.cam-2" in r.stdout and "claims no time" in r.stdout, r.stdout + r.stderr
+        r = imp("mpeg4", device="cam-3")
+        assert r.returncode == 0 and "original file alone" in r.stdout, r.stdout + r.stderr
+        assert d.segments("portable.cam-3") == []
+        assert len(d.query("SELECT * FROM intakes")) == 3
+
+        # the camera recorded on: every segment of the intakes' minutes whole, no gap
+        wait_for(lambda: len(d.segments("cam")) >= 4, 60, "the camera's segments after the intakes")
+        assert d.gaps("cam") == []
+        assert all(decodes(data / s["path"]) for s in d.segments("cam"))
+    finally:
+        d.stop()
