@@ -8,12 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.support import portable
+from tests.support.catalog import audit_rows, rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.people import People
 
@@ -21,6 +23,10 @@ from tests.support.people import People
 def decodes(path: Path) -> bool:
     return subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
                           capture_output=True, timeout=120).returncode == 0
+
+
+def catalog(data: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{data / 'catalog.db'}?mode=ro", uri=True)
 
 
 def leftovers(data: Path) -> list[str]:
@@ -68,9 +74,9 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
         assert len(segs) == got["segments"] == 9 and sum(s["frames"] for s in segs) == 25 * 15
         for seg in segs:
             assert seg["source"] == "imported" and seg["intake_us"] == got["intake_us"] and decodes(data / seg["path"])
-        [rec] = d.query("SELECT * FROM audit WHERE action = 'evidence.imported'")
+        [rec] = audit_rows(catalog(data), "evidence.imported")
         detail = json.loads(rec["detail"])
-        assert rec["actor"] == "carol (os: root)" and detail["sha256"] == sha and detail["recorded_by"] == "officer Lin"
+        assert rec["actor"] == "carol (os: root)" and detail["sha256"] == sha and detail["filmed_by"] == "officer Lin"
 
         r = imp("bwc")   # the same file again: pointed to the first intake, nothing kept twice
         assert r.returncode != 0 and f"intake {got['id']}" in r.stderr and sha in r.stderr, r.stderr
@@ -87,7 +93,7 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
         r = imp("mpeg4", device="cam-3")
         assert r.returncode == 0 and "original file alone" in r.stdout, r.stdout + r.stderr
         assert d.segments("portable.cam-3") == []
-        assert len(d.query("SELECT * FROM intakes")) == 3
+        assert len(rows(catalog(data), "intakes")) == 3
 
         # the camera recorded on: every segment of the intakes' minutes whole, no gap
         wait_for(lambda: len(d.segments("cam")) >= 4, 60, "the camera's segments after the intakes")

@@ -22,7 +22,7 @@ from storage.intake.take import Incoming, Refused, Who, place, run_remux
 from storage.retention.run import run_pass
 from storage.time.clock import FakeClock
 from tests.support import portable
-from tests.support.catalog import audit_rows
+from tests.support.catalog import audit_rows, rows
 
 S = 1_000_000
 D = 86_400 * S
@@ -126,7 +126,7 @@ def test_an_intake_is_catalogued_and_judged_from_its_intake_not_its_claim(files,
     now = CLAIMED_2015 + 4000 * D   # the file claims 2015; it is taken in eleven years on
     row = _take_in(tmp_path, files["bwc"], now)
     db = open_db(tmp_path / "catalog.db")
-    segs = list(db.query("SELECT * FROM segments WHERE camera = 'portable.bwc-7' ORDER BY start_us"))
+    segs = rows(db, "segments", lambda r: r["camera"] == "portable.bwc-7", order="start_us")
     assert [round((s["start_us"] - CLAIMED_2015) / S) for s in segs] == [0, 10, 20]  # within AAC priming
     assert {(s["source"], s["intake_us"], s["state"]) for s in segs} == {("imported", now, "complete")}
     for s in segs:
@@ -136,7 +136,7 @@ def test_an_intake_is_catalogued_and_judged_from_its_intake_not_its_claim(files,
     assert store.first_of(db, row["sha256"])["id"] == row["id"]
     [rec] = audit_rows(db, "evidence.imported")
     assert rec["actor"] == "carol" and rec["seq"] == row["audit_seq"]
-    assert '"recorded_by":"officer Lin"' in rec["detail"] and row["sha256"] in rec["detail"]
+    assert '"filmed_by":"officer Lin"' in rec["detail"] and row["sha256"] in rec["detail"]
     retention = (db, tmp_path, RetentionConfig(max_retention_us=30 * D, min_retention_us=D),
                  [CameraConfig(id="c1", name="c1", url="synthetic:")], shutil.disk_usage)
     assert run_pass(*retention, clock=FakeClock(now + 29 * D)).destroyed == 0, "max counts from the intake"

@@ -149,7 +149,7 @@ FIELDS: dict[str, str] = {
     "export": N_("Export"), "run": N_("Inspection"), "anomalies": N_("Cameras with an anomaly"), "window": N_("Maintenance window"),
     "vendor": N_("Vendor"), "note": N_("Note"), "path": N_("File"), "action": N_("Action"),
     "box": N_("Box"), "more": N_("More, counted"),
-    "intake": N_("Intake"), "device": N_("Device"), "sha256": N_("SHA-256"),
+    "intake": N_("Intake"), "device": N_("Device"), "filmed_by": N_("Filmed by"), "sha256": N_("The original's SHA-256"),
     "claimed_start_us": N_("Start the device claims"), "claimed_from": N_("Claimed by"), "model": N_("Device model"),
 }
 NO, YES = N_("no"), N_("yes")

@@ -77,7 +77,7 @@ def record(db: sqlite_utils.Database, intake: Intake, actor: str) -> dict[str, A
         row = {k: v for k, v in vars(intake).items() if k != "segments"}
         row.update(camera=camera, segments=len(intake.segments))
         intake_id = db.table("intakes").insert(row).last_pk
-        detail = {"intake": intake_id, "device": intake.device, "camera": camera, "recorded_by": intake.recorded_by,
+        detail = {"intake": intake_id, "device": intake.device, "camera": camera, "filmed_by": intake.recorded_by,
                   "sha256": intake.sha256, "bytes": intake.bytes, "request": intake.request,
                   "segments": len(intake.segments), "claimed_start_us": intake.claimed_start_us,
                   "claimed_from": intake.claimed_from, "model": intake.model, "note": intake.note}
