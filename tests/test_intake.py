@@ -16,7 +16,10 @@ import pytest
 
 from edged.config import CameraConfig, RetentionConfig
 from storage.catalog import open_db
-from storage.intake import store
+from storage.export import evidence as export
+from storage.keys import nodekey
+from storage.readonly import open_readonly
+from storage.footage import intakes as store
 from storage.intake.remux import remux
 from storage.intake.take import Incoming, Refused, Who, place, run_remux
 from storage.retention.run import run_pass
@@ -143,3 +146,29 @@ def test_an_intake_is_catalogued_and_judged_from_its_intake_not_its_claim(files,
     assert all((tmp_path / s["path"]).exists() for s in segs)
     assert run_pass(*retention, clock=FakeClock(now + 31 * D)).destroyed == 3, "and it does count"
     assert not any((tmp_path / s["path"]).exists() for s in segs)
+
+
+def test_an_export_of_imported_footage_names_its_original_and_verifies(files, tmp_path):
+    """The manifest's sources say imported, not recorded by this box, with the original's hash; the
+    export verifies as any other (storage/export/evidence.py verify_export, what `edgectl verify` runs)."""
+    now = CLAIMED_2015 + 4000 * D
+    row = _take_in(tmp_path, files["bwc"], now)
+    db = open_readonly(tmp_path / "catalog.db")
+    try:
+        cams = export.gather(db, ["portable.bwc-7"], CLAIMED_2015, CLAIMED_2015 + 25 * S)
+    finally:
+        db.conn.close()
+    header = {"site": {"id": "test", "name": "Test office"}, "node": "node1", "custodian": "carol",
+              "recipient": "court", "grant": {"id": 1}, "request": {"id": 1}}
+    out = tmp_path / "export"
+    (tmp_path / "keydir").mkdir()
+    manifest = export.write_export(tmp_path, out, key=nodekey.load_or_create(tmp_path / "keydir"), header=header,
+                                   cameras=cams, from_us=CLAIMED_2015, to_us=CLAIMED_2015 + 25 * S)
+    assert export.verify_export(out) == []
+    sources = [s for cam in manifest["cameras"] for s in cam["sources"]]
+    assert len(sources) == 3 and all(s["imported"]["original_sha256"] == row["sha256"] for s in sources)
+    assert {(s["imported"]["taken_by"], s["imported"]["filmed_by"], s["imported"]["device"]) for s in sources} == {
+        ("carol", "officer Lin", "bwc-7")}
+    assert "not recorded by this box" in sources[0]["imported"]["note"]
+    for clip in manifest["cameras"][0]["clips"]:
+        assert decodes(out / clip["file"])

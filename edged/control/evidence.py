@@ -24,7 +24,7 @@ from edged.control.server import Caller
 from edged.i18n import N_, _
 from edged.rules.roles import Actor
 from storage.catalog import CatalogWriter
-from storage.intake import store
+from storage.footage import intakes as store
 from storage.intake.take import Incoming, Refused, Who, lower_this_thread, place, run_remux
 from storage.names import RULE, is_name, shown
 from storage.people import retrieval_store

@@ -2,7 +2,7 @@
 CPU and I/O classes: the file received into a staging folder of the data disk and hashed as it
 arrives (`Incoming`), remuxed in a short-lived process (storage/intake/remux.py), then put in its
 place, `imports/<sha256>/`: the original byte for byte beside the segments made from it. Nothing is
-footage until storage/intake/store.py records it; a refusal removes the staging folder, so nothing
+footage until storage/footage/intakes.py records it; a refusal removes the staging folder, so nothing
 is half-stored.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 from storage.disk.fsutil import PRIVATE_FILE, fsync_dir, fsync_file, private_dir
 from storage.disk.hashing import sha256_file
 from storage.footage.segment_rows import COMPLETE
-from storage.intake.store import Intake
+from storage.footage.intakes import Intake
 from storage.redact.idle import lowest_priority
 
 IMPORTS_DIR = "imports"

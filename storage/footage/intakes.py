@@ -1,7 +1,8 @@
 """The `intakes` table and an intake's rows (issue 76, design/0349): the first intake of a hash, and
 an intake recorded in one transaction (its camera's row, its segments' rows with `intake_us` and
 source 'imported', its own row, its `evidence.imported` audit record), so a crash leaves all of it
-or none. Its files are in place before (storage/intake/take.py)."""
+or none. Its files are in place before (storage/intake/take.py). Here, below the intake's room, so
+an export (storage/export/plan.py) says where its imported sources came from (`provenance`)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,19 @@ def first_of(db: sqlite_utils.Database, sha256: str) -> dict[str, Any] | None:
     """The intake that took in a file of this hash, if any (a duplicate points to it)."""
     return next(db.query("SELECT id, intake_us, taken_by, device, original FROM intakes WHERE sha256 = ?",
                          [sha256]), None)
+
+
+def provenance(db: sqlite_utils.Database, camera: str, intake_us: int) -> dict[str, Any] | None:
+    """What an export's manifest says of an imported segment (issue 76): not recorded by this box,
+    its original's hash, who took it in and when, whose device, and that its times are a claim."""
+    row = next(db.query("SELECT * FROM intakes WHERE camera = ? AND intake_us = ?", [camera, intake_us]), None)
+    if row is None:
+        return None
+    return {"intake": row["id"], "original_sha256": row["sha256"], "original_bytes": row["bytes"],
+            "intake_us": row["intake_us"], "taken_by": row["taken_by"], "filmed_by": row["recorded_by"],
+            "device": row["device"], "model": row["model"], "claimed_from": row["claimed_from"],
+            "request": row["request"],
+            "note": "imported, not recorded by this box: its times are the device's claim"}
 
 
 def intake_row(db: sqlite_utils.Database, intake_id: int) -> dict[str, Any] | None:
