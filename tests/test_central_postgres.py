@@ -22,6 +22,7 @@ from tests import test_central_archive as archived
 from tests import test_central_clock_prune as clock_prune
 from tests import test_central_batched as batched
 from tests import test_central_hostile as hostile
+from tests import test_central_intakes as intakes
 from tests import test_central_month as month
 from tests import test_central_office_clock as office_clock
 from tests import test_central_verdicts as verdicts
@@ -140,6 +141,7 @@ _ON_POSTGRES = [
     (verdicts, "test_footage_under_a_hold_is_not_kept_past_its_maximum_and_what_follows_it_is"),
     (verdicts, "test_the_auditors_month_shows_each_retention_verdict_and_what_it_was_judged_on"),
     (month, "test_the_months_figures_from_the_store"),
+    (intakes, "test_the_office_keeps_each_intake_and_the_month_lists_it"),  # issue 76, design/0349
     (month, "test_each_csv_section_is_streamed_in_bounded_memory"),  # design/0273: through the cursor
     (archived, "test_a_month_archived_still_reports_and_comes_back"),
     (archived, "test_a_box_whose_outbox_is_months_old_is_archived_by_the_months_the_office_received"),
