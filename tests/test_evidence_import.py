@@ -17,6 +17,7 @@ import pytest
 from tests.support import portable
 from tests.support.catalog import audit_rows, rows
 from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.disks import tmpfs
 from tests.support.people import People
 
 
@@ -101,3 +102,25 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
         assert all(decodes(data / s["path"]) for s in d.segments("cam"))
     finally:
         d.stop()
+
+
+def test_a_file_too_large_for_the_disks_reserve_is_refused_before_it_is_sent(tmp_path, devices):
+    """A 16 MiB data disk keeping half free: a 6 MiB file (and its segments) does not fit; a small one does."""
+    with tmpfs(tmp_path / "disk", "16m") as disk:
+        data = disk / "data"
+        config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": "synthetic:", "enabled": False}],
+                              tables={"retention": {"reserve": "50%"}})
+        big = tmp_path / "big.mp4"
+        big.write_bytes(devices["bwc"].read_bytes() + bytes(6 << 20))
+        d = Daemon(config, data, tmp_path / "edged.log").start()
+        try:
+            people = People(config, tmp_path)
+            people.add("carol", "custodian")
+            people.as_("carol")
+            r = people.ctl("evidence", "import", str(big), "--device", "bwc-7", "--by", "officer Lin")
+            assert r.returncode != 0 and "above its reserve" in r.stderr and "Nothing was kept" in r.stderr, r.stderr
+            assert leftovers(data) == []
+            r = people.ctl("evidence", "import", str(devices["hevc"]), "--device", "bwc-7", "--by", "officer Lin")
+            assert r.returncode == 0, r.stderr
+        finally:
+            d.stop()
