@@ -526,14 +526,14 @@ def test_migrate_on_postgres_waits_for_every_instance_to_stop(pg_url):
         assert [s["version"] for s in plan["steps"]] == [5, 6, 7, 8, 9, 10] and plan["steps"][0]["tables"] == {"archives": None}
         central_pg_pretend_instance(running, "edged-central-9")
         with pytest.raises(SchemaError, match="instances are still running on this store .edged-central-9 on h, "
-                           r"pid \d+, heartbeat \d+ s ago.: schema step.s. 5, 6, 7, 8, 9 cannot run beside them"):
+                           r"pid \d+, heartbeat \d+ s ago.: schema step.s. 5, 6, 7, 8, 9, 10 cannot run beside them"):
             migrate.run(store, dry_run=False, progress=lambda _t: None)
         pid = running.info.backend_pid
         running.close()  # the instance stops: its heartbeat is live until the server lets its session go
         wait_for(lambda: central_pg_backend_gone(pg_url, pid), 30, "the instance's session gone on the server")
         said: list[str] = []
         assert migrate.run(store, dry_run=False, progress=said.append)["done"] == [5, 6, 7, 8, 9, 10]
-        assert said[-1] == "schema 9: done"
+        assert said[-1] == "schema 10: done"
     finally:
         running.close()
         store.close()
