@@ -13,6 +13,7 @@ from pathlib import Path
 
 import av
 import pytest
+from edged_evidence_check import check as checker
 
 from edged.config import CameraConfig, RetentionConfig
 from storage.catalog import open_db
@@ -172,3 +173,9 @@ def test_an_export_of_imported_footage_names_its_original_and_verifies(files, tm
     assert "not recorded by this box" in sources[0]["imported"]["note"]
     for clip in manifest["cameras"][0]["clips"]:
         assert decodes(out / clip["file"])
+    # the court's checker says it from the signed manifest (its other steps need an enrolled box)
+    said: dict = {"notes": []}
+    checker.imported(manifest, said)
+    assert said["notes"] == [f"intake {row['id']}: imported on {checker.utc(now)} by carol from the device bwc-7 "
+                             f"(recorded by \"officer Lin\"), the original file's SHA-256 {row['sha256']}: not recorded "
+                             "by the box; its times are the device's claim, as its signed manifest.json says"]
