@@ -97,7 +97,7 @@ def gather(db: sqlite_utils.Database, cameras: list[str], from_us: int, to_us: i
         segs = segment_table.between(db, from_us, to_us + MAX_TAIL_US, cam, limit=1_000_000)  # a signed tail's too
         for seg in segs:   # a portable device's footage says so, with its original's hash (issue 76)
             if seg.get("intake_us") is not None:
-                seg["imported"] = intakes.provenance(db, cam, seg["intake_us"])
+                seg["imported"] = intakes.provenance(db, seg["path"])
         explain = [{"from_us": g["from_us"], "to_us": g["to_us"], "reason": g["reason"]} for g in db.query(
             "SELECT * FROM gaps WHERE camera = ? AND from_us < ? AND to_us > ?", [cam, to_us, from_us])]
         explain += [{"from_us": d["start_us"], "to_us": d["end_us"] or d["start_us"],

@@ -20,6 +20,7 @@ IMPORTED = "imported"          # segment_rows.source of a segment remuxed from a
 CAMERA_PREFIX = "portable."    # a device's camera id: never a config id (those have no dot), always a name
 AUDIT_ACTION = "evidence.imported"
 PORTABLE_KIND = "portable"     # the camera row's inventory kind
+IMPORTS_DIR = "imports"        # imports/<the original's sha256>/: the original and its segments (storage/intake/take.py)
 
 
 def camera_id(device: str) -> str:
@@ -51,10 +52,14 @@ def first_of(db: sqlite_utils.Database, sha256: str) -> dict[str, Any] | None:
                          [sha256]), None)
 
 
-def provenance(db: sqlite_utils.Database, camera: str, intake_us: int) -> dict[str, Any] | None:
-    """What an export's manifest says of an imported segment (issue 76): not recorded by this box,
-    its original's hash, who took it in and when, whose device, and that its times are a claim."""
-    row = next(db.query("SELECT * FROM intakes WHERE camera = ? AND intake_us = ?", [camera, intake_us]), None)
+def provenance(db: sqlite_utils.Database, path: str) -> dict[str, Any] | None:
+    """What an export's manifest says of an imported segment (issue 76), found by its path
+    (`imports/<the original's sha256>/NNN.mp4`, which no clock correction moves): not recorded by
+    this box, its original's hash, who took it in and when, whose device, its times a claim."""
+    parts = path.split("/")
+    if len(parts) != 3 or parts[0] != IMPORTS_DIR:
+        return None
+    row = next(db.query("SELECT * FROM intakes WHERE sha256 = ?", [parts[1]]), None)
     if row is None:
         return None
     return {"intake": row["id"], "original_sha256": row["sha256"], "original_bytes": row["bytes"],

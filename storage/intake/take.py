@@ -22,10 +22,9 @@ from typing import Any
 from storage.disk.fsutil import PRIVATE_FILE, fsync_dir, fsync_file, private_dir
 from storage.disk.hashing import sha256_file
 from storage.footage.segment_rows import COMPLETE
-from storage.footage.intakes import Intake
+from storage.footage.intakes import IMPORTS_DIR, Intake
 from storage.redact.idle import lowest_priority
 
-IMPORTS_DIR = "imports"
 STAGING_PREFIX = ".incoming-"
 ORIGINAL = "original"
 REMUX_TIMEOUT_S = 3600.0        # a long file at the idle class on a busy box; a hung FFmpeg still ends
