@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import portable
+from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import audit_rows, rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.disks import tmpfs
@@ -37,6 +38,14 @@ def leftovers(data: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
+def camera(tmp_path_factory):
+    """A real RTSP camera (gst-rtsp-server) sending an H.264 clip at 20 fps, which edged records meanwhile."""
+    clip = make_clip(tmp_path_factory.mktemp("clip"), width=320, height=240, fps=20, gop=20, seconds=10)
+    with RtspServer({"cam": f"clip:{clip.video}@20"}) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def devices(tmp_path_factory):
     d = tmp_path_factory.mktemp("devices")
     os.chmod(d, 0o755)
@@ -49,9 +58,9 @@ def devices(tmp_path_factory):
     return made
 
 
-def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path, devices):
+def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path, devices, camera):
     data = tmp_path / "data"
-    config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": "synthetic:"}],
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": camera.url("cam")}],
                           storage={"segment_length": "3s"})
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
@@ -98,7 +107,7 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
 
         # the camera recorded on: every segment of the intakes' minutes whole, no gap
         wait_for(lambda: len(d.segments("cam")) >= 4, 60, "the camera's segments after the intakes")
-        assert d.gaps("cam") == []
+        assert d.gaps("cam") == [], (d.gaps("cam"), d.log[-3000:])
         assert all(decodes(data / s["path"]) for s in d.segments("cam"))
     finally:
         d.stop()
