@@ -105,6 +105,19 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
         assert d.segments("portable.cam-3") == []
         assert len(rows(catalog(data), "intakes")) == 3
 
+        # the same rules as fixed footage: a hold over the device's claimed minute, placed by the custodian;
+        # refused to one whose account covers only the fixed camera
+        hold = ("hold", "add", "--camera", "portable.bwc-7", "--from", "2015-01-01T08:00:00+00:00", "--to",
+                "2015-01-01T08:01:00+00:00", "--reason", "a dispute at the duty desk", "--case", "C-76")
+        r = people.ctl(*hold, "--json")
+        assert r.returncode == 0 and json.loads(r.stdout)["cameras"] == ["portable.bwc-7"], r.stdout + r.stderr
+        people.add("vic", "custodian", cameras=["cam"])
+        people.as_("vic")
+        r = people.ctl(*hold)
+        assert r.returncode != 0 and "no rights on portable.bwc-7" in r.stderr, r.stderr
+        r = people.ctl("evidence", "import", str(devices["bwc"]), "--device", "bwc-7", "--by", "officer Lin")
+        assert r.returncode != 0 and f"intake {got['id']}" in r.stderr, "a duplicate, whoever brings it"
+
         # the camera recorded on: every segment of the intakes' minutes whole, no gap
         wait_for(lambda: len(d.segments("cam")) >= 4, 60, "the camera's segments after the intakes")
         assert d.gaps("cam") == [], (d.gaps("cam"), d.log[-3000:])
