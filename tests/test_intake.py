@@ -22,7 +22,7 @@ from storage.keys import nodekey
 from storage.readonly import open_readonly
 from storage.footage import intakes as store
 from storage.intake.remux import remux
-from storage.intake.take import Incoming, Refused, Who, place, run_remux
+from storage.intake.take import Incoming, Refused, Who, place, run_remux, sweep_staging
 from storage.retention.run import run_pass
 from storage.time.clock import FakeClock
 from tests.support import portable
@@ -107,6 +107,17 @@ def test_a_file_larger_than_it_said_is_refused_as_it_arrives(tmp_path):
         staged.write(b"x")
     staged.discard()
     assert list((tmp_path / "imports").iterdir()) == []
+
+
+def test_what_an_intake_cut_short_left_is_swept_and_nothing_else(tmp_path):
+    cut_short = Incoming(tmp_path, limit=100)
+    cut_short.write(b"half a file")   # a crash here: the folder stays, never catalogued
+    kept = tmp_path / "imports" / ("ab" * 32)
+    kept.mkdir()
+    (kept / "original.mp4").write_bytes(b"an intake's original")
+    assert sweep_staging(tmp_path) == [cut_short.folder.name]
+    assert [p.name for p in (tmp_path / "imports").iterdir()] == [kept.name]
+    assert sweep_staging(tmp_path / "nowhere") == []
 
 
 def _take_in(data: Path, src: Path, now: int) -> dict:

@@ -25,7 +25,7 @@ from edged.i18n import N_, _
 from edged.rules.roles import Actor
 from storage.catalog import CatalogWriter
 from storage.footage import intakes as store
-from storage.intake.take import Incoming, Refused, Who, lower_this_thread, place, run_remux
+from storage.intake.take import Incoming, Refused, Who, lower_this_thread, place, run_remux, sweep_staging
 from storage.names import RULE, is_name, shown
 from storage.people import retrieval_store
 from storage.time.clock import Clock
@@ -124,6 +124,7 @@ class EvidenceOps(Operations):
                     lambda c: retrieval_store.request_row(c.db, n)) is None:
                 raise refused(_("there is no request {n}").format(n=n))
             await self._room(size, name)
+            await self._run(sweep_staging, self.part.cfg.storage.data_dir)  # what an intake cut short left
             staged = await self._run(Incoming, self.part.cfg.storage.data_dir, size)
             try:
                 intake, result = await self._receive(staged, caller, size, who, name)

@@ -81,6 +81,17 @@ class Incoming:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def sweep_staging(data_dir: Path) -> list[str]:
+    """Staging folders an intake cut short left (a crash, a stop mid-upload): never catalogued, never
+    footage. Called while no intake runs (one at a time), so every one found is stale."""
+    folder = data_dir / IMPORTS_DIR
+    stale = sorted(p for p in folder.glob(STAGING_PREFIX + "*") if p.is_dir() and not p.is_symlink()) \
+        if folder.is_dir() else []
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return [p.name for p in stale]
+
+
 def run_remux(original: Path, outdir: Path, segment_us: int) -> dict[str, Any]:
     """storage/intake/remux.py in a process of its own; its result, or Refused."""
     try:
