@@ -23,6 +23,7 @@ from edged.control.audit import AuditOps
 from edged.control.export import ExportOps, staging_sweeper, sweep_staging
 from edged.control.redact import RedactOps
 from edged.control.enrol import EnrolOps
+from edged.control.evidence import EvidenceOps
 from edged.control.holds import HoldOps
 from edged.control.inspections import InspectionOps
 from edged.control.flags import FlagOps
@@ -203,7 +204,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         SessionOps(cfg, writer, alarms, clock), AccountOps(cfg, writer, alarms, clock),
         RequestOps(cfg, writer, alarms, clock),
         AuditOps(writer, reader, clock, cfg_of=lambda: runner.cfg, deadlines=inspector.deadlines),
-        FlagOps(writer, reader, host_clock.recount, clock), TimeOps(time_gate))
+        FlagOps(writer, reader, host_clock.recount, clock), TimeOps(time_gate),
+        EvidenceOps(writer, runner))  # a portable device's file into custody (design/0349)
     control = ControlServer(cfg.control.socket, handlers, session_lookup(writer, clock), group=cfg.control.group)
     viewer.operate = for_sessions(handlers)  # the web desk runs the same operations (design/0073)
     liveness.control = control

@@ -223,6 +223,15 @@ ETHICS = _declare("ethics", "ethics", DURABLE, (1,), (
     need("request", POS), need("flag", SHORT), may("kind", SHORT), may("category", SHORT), may("cameras", ID_LIST),
     may("from_us", UINT), may("to_us", UINT), may("mode", SHORT), may("action", SHORT), may("actor", SHORT),
     may("audit_seq", POS), may("at_us", UINT), may("report", SHORT), verified=True)
+INTAKE = _declare("intake", "intake", DURABLE, (1,), (
+    "a portable camera's recording taken into the box's custody (`edgectl evidence import`, design/0349): sent once, "
+    "right after its `evidence.imported` audit record: the intake's number, the original file's SHA-256 and size, the "
+    "device's camera id (`portable.<device>`), who took it in, who recorded it, the request it belongs to, how many "
+    "segments were remuxed from it and the start its device claims (a claim: never what its age is judged by). "
+    "edged-central lists it on the month page beside the destructions"),
+    need("intake", POS), need("sha256", SHORT), need("bytes", UINT), need("camera", SHORT), may("device", SHORT),
+    may("taken_by", SHORT), may("filmed_by", SHORT), may("request", POS), may("segments", UINT),
+    may("claimed_start_us", INT), may("at_us", UINT), may("audit_seq", POS), verified=True)
 EVENT = _declare("event", "event", DURABLE, (1,), (
     "motion events of cameras in `motion` mode, start then end; stored and counted by the office (its seq is the "
     "node's, like every durable message's), not verified"),

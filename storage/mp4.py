@@ -102,6 +102,21 @@ def whole_prefix(path: Path) -> Whole:
     return Whole(end=end if have_moov else 0, fragments=fragments, finished=finished)
 
 
+def whole_boxes_end(path: Path) -> int:
+    """Where the last whole top-level box ends: the file's size when none runs past its end (an
+    MP4 copied whole), less when its end is missing (a truncated copy, issue 76)."""
+    with open(path, "rb") as f:
+        return max((start + box_size for start, box_size, _kind in _boxes(f, os.path.getsize(path))), default=0)
+
+
+def starts_as_mp4(path: Path) -> bool:
+    """The file begins with an ISO base media `ftyp` box (MP4, MOV, 3GP): how a truncated MP4 is
+    told from a file that is no media at all."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return len(head) == 8 and head[4:8] == b"ftyp"
+
+
 def header_only(path: Path) -> bool:
     """The file is a segment's header and nothing else (ftyp and moov, no byte of a fragment): what a
     kill leaves when it comes as a segment opens, before its first fragment. It holds no picture."""

@@ -49,7 +49,7 @@ TIERS = {
     "browser": "browser",
     "container": "boot",
     "postgres": "postgres",
-    "faces": "media", "scenes": "media",
+    "faces": "media", "scenes": "media", "portable": "media",
 }
 MARKERS = {
     "daemon": "starts a real edged daemon",

@@ -88,6 +88,7 @@ def test_m013_migrates_an_old_catalog_in_place_with_nothing_lost(tmp_path, fmp4,
     assert M013 in [m.name for m in migrations.applied(db)]
     after = rows(db, "segments")
     assert {r.pop("source") for r in after} == {"live"}  # m022's column (design/0106): every old segment live
+    assert {r.pop("intake_us") for r in after} == {None}  # m029's (design/0349): none imported
     # same ids, cameras, times, paths, hashes, states, notes: every column (and m021's `retimed`, unknown)
     assert after == [{**r, "retimed": None} for r in before]
     assert pragma(db.conn, "freelist_count") == 0  # the old table's pages are given back
@@ -136,7 +137,7 @@ def test_writes_through_the_view_columns_round_trip(tmp_path):
     (row,) = rows(db, "segments")
     assert row == {"id": 1, "camera": "a", "start_us": T, "end_us": T + 60 * S, "path": rel, "bytes": 7, "frames": 3,
                    "codec": "hevc", "width": 2, "height": 1, "audio": 1, "sha256": sha, "state": COMPLETE,
-                   "created_us": T + 40, "closed_us": T + 61 * S, "note": None, "retimed": 4, "source": "live"}
+                   "created_us": T + 40, "closed_us": T + 61 * S, "note": None, "retimed": 4, "source": "live", "intake_us": None}
     assert segments.mark_tampered(db, rel, "x") and not segments.mark_tampered(db, rel, "x")
     segment_rows.strand(cat.db, rel, "gone")  # only a row being written is stranded
     assert segments.state_of(db, rel) == "tampered" and segments.state_of(db, "video/none.mp4") is None

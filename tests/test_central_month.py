@@ -165,6 +165,10 @@ def _feed(path: Path, t0: int, destructions: int = 1) -> None:
                                                          "end_us": t0 - 10 * 86_400_000_000 + 60_000_000,
                                                          "destroyed_us": t0 + 30 + i, "bytes": 1000, "sha256": SHA,
                                                          "segment_id": 41 + i})) for i in range(destructions)]
+    # a portable camera's recording the box took in (design/0349): listed beside the destructions
+    msgs.append((f"{base}/intake", durable(t0 + 35, {"intake": 1, "sha256": SHA, "bytes": 5000, "camera": "portable.bwc-7",
+                                                    "device": "bwc-7", "taken_by": "carol", "filmed_by": "officer Lin",
+                                                    "request": 7, "segments": 2, "at_us": t0 + 35})))
     msgs.append((f"{base}/alarm", durable(t0 + 40, {"action": "raise", "id": "forged", "kind": "disk_full",
                                                     "severity": "bogus", "camera": "cam", "at_us": t0 + 40})))
     # the camera's time: 60 s live, 3 s backfilled from its recording, 30 s fetched from the standby, 2 s held by none

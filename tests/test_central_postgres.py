@@ -22,6 +22,7 @@ from tests import test_central_archive as archived
 from tests import test_central_clock_prune as clock_prune
 from tests import test_central_batched as batched
 from tests import test_central_hostile as hostile
+from tests import test_central_intakes as intakes
 from tests import test_central_month as month
 from tests import test_central_office_clock as office_clock
 from tests import test_central_verdicts as verdicts
@@ -140,6 +141,7 @@ _ON_POSTGRES = [
     (verdicts, "test_footage_under_a_hold_is_not_kept_past_its_maximum_and_what_follows_it_is"),
     (verdicts, "test_the_auditors_month_shows_each_retention_verdict_and_what_it_was_judged_on"),
     (month, "test_the_months_figures_from_the_store"),
+    (intakes, "test_the_office_keeps_each_intake_and_the_month_lists_it"),  # issue 76, design/0349
     (month, "test_each_csv_section_is_streamed_in_bounded_memory"),  # design/0273: through the cursor
     (archived, "test_a_month_archived_still_reports_and_comes_back"),
     (archived, "test_a_box_whose_outbox_is_months_old_is_archived_by_the_months_the_office_received"),
@@ -521,17 +523,17 @@ def test_migrate_on_postgres_waits_for_every_instance_to_stop(pg_url):
     running = psycopg.connect(pg_url, autocommit=True)
     try:
         plan = migrate.run(store, dry_run=True, progress=lambda _t: None)
-        assert [s["version"] for s in plan["steps"]] == [5, 6, 7, 8, 9] and plan["steps"][0]["tables"] == {"archives": None}
+        assert [s["version"] for s in plan["steps"]] == [5, 6, 7, 8, 9, 10] and plan["steps"][0]["tables"] == {"archives": None}
         central_pg_pretend_instance(running, "edged-central-9")
         with pytest.raises(SchemaError, match="instances are still running on this store .edged-central-9 on h, "
-                           r"pid \d+, heartbeat \d+ s ago.: schema step.s. 5, 6, 7, 8, 9 cannot run beside them"):
+                           r"pid \d+, heartbeat \d+ s ago.: schema step.s. 5, 6, 7, 8, 9, 10 cannot run beside them"):
             migrate.run(store, dry_run=False, progress=lambda _t: None)
         pid = running.info.backend_pid
         running.close()  # the instance stops: its heartbeat is live until the server lets its session go
         wait_for(lambda: central_pg_backend_gone(pg_url, pid), 30, "the instance's session gone on the server")
         said: list[str] = []
-        assert migrate.run(store, dry_run=False, progress=said.append)["done"] == [5, 6, 7, 8, 9]
-        assert said[-1] == "schema 9: done"
+        assert migrate.run(store, dry_run=False, progress=said.append)["done"] == [5, 6, 7, 8, 9, 10]
+        assert said[-1] == "schema 10: done"
     finally:
         running.close()
         store.close()
@@ -554,7 +556,7 @@ def test_migrate_moves_the_messages_partitioned_by_seq_into_the_months_received(
         assert central_pg_partitions(store) == {"messages_2026_08": 3}
         plan = migrate.run(store, dry_run=True, progress=lambda _t: None)
         assert any("messages_by_seq" in sql for sql in plan["steps"][1]["statements"]), "the dry run shows the move"
-        assert migrate.run(store, dry_run=False, progress=lambda _t: None)["done"] == [6, 7, 8, 9]
+        assert migrate.run(store, dry_run=False, progress=lambda _t: None)["done"] == [6, 7, 8, 9, 10]
         assert central_pg_partitions(store) == {"messages_2026_10": 2, "messages_2026_11": 1}
         assert central_pg_tables(store, "messages_by_seq") == central_pg_tables(store, "by_seq_") == []
         assert [(r["seq"], r["verdict"]) for r in central_destructions(store)] == \

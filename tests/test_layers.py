@@ -118,6 +118,7 @@ STORAGE_FLOORS: tuple[tuple[str, ...], ...] = (
     ("footage", "people"),  # the footage's and the people's tables, the catalog handed to them
     ("datainit", "retention", "export", "audit_report"),  # what works over those tables
     ("redact",),  # a redacted copy is an export's
+    ("intake",),  # a portable device's file taken in: remuxed at the redaction's idle classes (design/0349)
 )
 
 

@@ -96,8 +96,8 @@ def test_the_migration_keeps_every_id_and_never_reuses_a_destroyed_newest_one(tm
 
     db = open_db(tmp_path / layout.CATALOG_FILE)
     assert M019 in [m.name for m in migrations.applied(db)]
-    after = rows(db, "segments", order="id")   # later migrations add `retimed` (m021) and `source` (m022)
-    assert [{k: v for k, v in r.items() if k not in ("retimed", "source")} for r in after] == before
+    after = rows(db, "segments", order="id")   # later migrations add `retimed` (m021), `source` (m022), `intake_us` (m029)
+    assert [{k: v for k, v in r.items() if k not in ("retimed", "source", "intake_us")} for r in after] == before
     assert "AUTOINCREMENT" in (schema_sql(db, "segment_rows") or "")
     assert {"segment_rows_key", "segment_rows_writing", "segment_rows_path"} <= index_names(db, "segment_rows")
     assert _record(db, "a", 100 * 60 * S) == 8

@@ -19,6 +19,7 @@ from central.checks import coverage
 from central.store import coverage as stored_coverage, destructions as stored_destructions
 from central import finding_words
 from central.i18n import N_, Speaker
+from central.store import intakes
 from central.store.store import Store
 from central.store.store_schema import UNJUDGED
 
@@ -33,6 +34,8 @@ SECTIONS: dict[str, list[str]] = {
     "retention_findings": ["about_us", "node", "camera", "title", "basis", "message"],
     "destructions": ["destroyed_us", "node", "camera", "reason", "verdict", "segment_id", "sha256", "bytes",
                      "start_us", "end_us"],
+    # beside the destructions: what came in (a portable device's recording taken into custody, design/0349)
+    "intakes": list(intakes.COLUMNS),
     "accesses": ["at_us", "node", "action", "who", "cameras", "request", "filed_by", "grant", "approved_by", "ok",
                  "why"],
     "alarms": ["raised_us", "cleared_us", "node", "id", "kind", "alarm", "severity", "camera", "message", "suspect"],
@@ -41,6 +44,7 @@ SECTIONS: dict[str, list[str]] = {
 }
 HEADINGS = {"retention": N_("Retention achieved per camera-day"),
             "retention_findings": N_("Retention findings, with the clock and evidence each was judged on"), "destructions": N_("Destructions"),
+            "intakes": N_("Portable devices' recordings taken in"),
             "accesses": N_("Accesses and their approvals"), "alarms": N_("Alarms"), "findings": N_("Findings"),
             "coverage": N_("Time covered per camera-day, by kind (seconds)")}
 LABELS = {"destroyed_us": N_("destroyed at"), "reason": N_("reason"), "verdict": N_("verdict"), "segment_id": N_("segment"),
@@ -49,13 +53,17 @@ LABELS = {"destroyed_us": N_("destroyed at"), "reason": N_("reason"), "verdict":
           "explanation": N_("what it means"), "covered": N_("covered once"), "live": N_("recorded live"),
           "backfilled": N_("backfilled from the camera's recording"), "standby": N_("fetched back from the standby"),
           "stood_in": N_("recorded by the standby"), "not_covered": N_("held by no box"),
-          "basis": N_("judged on"), "alarm": N_("alarm title")}
+          "basis": N_("judged on"), "alarm": N_("alarm title"), "received_us": N_("heard by the office"),
+          "device": N_("device"), "taken_by": N_("taken in by"), "filmed_by": N_("recorded by"),
+          "claimed_start_us": N_("start its device claims"), "original_sha256": N_("original file's SHA-256"),
+          "segments": N_("segments")}
 KIND_OF = {"findings": N_("finding id"), "alarms": N_("alarm kind")}  # the "kind" column, by section
 # values that arrive as data, shown in the sites' language
 REASONS = {"max_retention": N_("past its maximum retention"), "capacity": N_("for disk space")}
 ACTIONS = finding_words.ACTIONS
 SUSPECT_WHY = (N_("unknown severity"), N_("start in the future"))
-TIMES = {"destroyed_us", "start_us", "end_us", "at_us", "raised_us", "cleared_us", "about_us"}
+TIMES = {"destroyed_us", "start_us", "end_us", "at_us", "raised_us", "cleared_us", "about_us", "received_us",
+         "claimed_start_us"}
 WORDS = {"retention", "severity", "title", "explanation", "basis", "alarm"}
 
 
@@ -174,6 +182,9 @@ def section_rows(store: Store, name: str, site: str, month: str, tz: ZoneInfo, n
         return report.each_camera_day(store, site, month, tz, now_us)
     if name == "accesses":
         return report.each_access(store, site, month, tz)
+    if name == "intakes":
+        days = compliance.month_days(month, tz)
+        return intakes.each_between(store.db, site, days[0].start_us, days[-1].end_us)
     if name == "alarms":
         return report.each_alarm(store, site, month, tz, now_us)
     days = compliance.month_days(month, tz)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS messages (
@@ -152,6 +152,17 @@ _SCHEMA_9 = [
     "ALTER TABLE alarms ADD COLUMN said TEXT",
 ]
 
+# version 10 (issue 76, design/0349): each portable device's recording a box took into its custody, as its
+# `intake` message said (central/store/intakes.py), listed on the month page beside the destructions
+_SCHEMA_10 = [
+    """CREATE TABLE IF NOT EXISTS intakes (
+        node TEXT NOT NULL, intake INTEGER NOT NULL, site TEXT NOT NULL, seq INTEGER NOT NULL, at_us INTEGER,
+        received_us INTEGER NOT NULL, camera TEXT NOT NULL, device TEXT, sha256 TEXT NOT NULL, bytes INTEGER,
+        taken_by TEXT, filmed_by TEXT, request INTEGER, segments INTEGER, claimed_start_us INTEGER,
+        PRIMARY KEY (node, intake)) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS intakes_site ON intakes(site, received_us)",
+]
+
 DESTRUCTIONS_INSERT = ("INSERT OR IGNORE INTO destructions (node, seq, n, site, camera, destroyed_us, reason, verdict,"
                       " segment_id, sha256, bytes, start_us, end_us) VALUES ")
 
@@ -163,7 +174,7 @@ def destruction_row(node: str, site: str, seq: int, n: int, m: dict[str, Any], v
 
 
 # each version's statements (central/store/migrate.py runs them a version a transaction)
-STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7, 8: _SCHEMA_8, 9: _SCHEMA_9}
+STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7, 8: _SCHEMA_8, 9: _SCHEMA_9, 10: _SCHEMA_10}
 
 
 def schema_steps(version: int) -> list[str]:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from central.checks import coverage, node_births, verdicts, verify
 from central.keys import keystanding
 from central.verifier.evidence import Evidence
-from central.store import passes
+from central.store import intakes, passes
 from central.store.store import Store
 from central.store.store_schema import destruction_row
 from central.i18n import N_
@@ -162,6 +162,11 @@ class MessageKinds:
     def _on_ethics(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         """A major or abnormal request (design/0083): its own finding, for the ethics office."""
         self._finding(verify.ethics(seq, m))
+
+    @handles(kinds.INTAKE)
+    def _on_intake(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
+        """A portable device's recording the box took in (design/0349): kept for the month page."""
+        intakes.put(self.store.db, self.node, self.site, seq, m, self.received_us)
 
     @handles(kinds.FOOTAGE)
     def _on_footage(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:

@@ -434,6 +434,26 @@ def copy_of(manifest: dict[str, Any], out: dict[str, Any]) -> None:
                             f"{rule.shown(str(how.get('released_by')))}, as its signed manifest.json says")
 
 
+def imported(manifest: dict[str, Any], out: dict[str, Any]) -> None:
+    """A portable device's footage (edged's design/0349): each intake an export's sources name, said
+    as a note: taken in on a date by a person, from a device, with its original file's SHA-256; not
+    recorded by the box, its times the device's claim, as the signed manifest says."""
+    seen: dict[Any, dict[str, Any]] = {}
+    for cam in manifest.get("cameras") or []:
+        for src in (cam.get("sources") or []) if isinstance(cam, dict) else []:
+            got = src.get("imported") if isinstance(src, dict) else None
+            if isinstance(got, dict) and isinstance(got.get("intake"), int):
+                seen.setdefault(got["intake"], got)
+    for n, got in sorted(seen.items()):
+        sha = str(got.get("original_sha256"))
+        sha = sha if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha) else rule.shown(sha)
+        when = utc(got["intake_us"]) if isinstance(got.get("intake_us"), int) else "an unknown date"
+        out["notes"].append(f"intake {n}: imported on {when} by {rule.shown(str(got.get('taken_by')))} from the "
+                            f"device {rule.shown(str(got.get('device')))} (recorded by "
+                            f"{rule.shown(str(got.get('filmed_by')))}), the original file's SHA-256 {sha}: not "
+                            "recorded by the box; its times are the device's claim, as its signed manifest.json says")
+
+
 def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
     """{verdict, why, signer, dates, clips, unlisted, signing_time}: the whole check, in the order
     of the module's text."""
@@ -454,6 +474,7 @@ def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
         entries = clip_entries(manifest)
         footage_times(entries, signed_us)
         copy_of(manifest, out)
+        imported(manifest, out)
         heard = office_receipt(folder, body, cert, ca, entries)
         out["signing_time"] = {"signed_utc": utc(signed_us), "corroborated": False,
                                "why": NOT_CORROBORATED.format(when=utc(signed_us))} if heard is None else {

@@ -19,6 +19,7 @@ from edged.cli import argparse_texts
 from edged.cli.ctx import DEFAULT_SOCKET, SOCKET_ENV, Ctx, find_socket  # noqa: F401 - edgectl's names
 from edged.cli import redact as ctl_redact
 from edged.cli import documents as ctl_documents, events as ctl_events, export as ctl_export, flags as ctl_flags
+from edged.cli import evidence as ctl_evidence
 from edged.cli import enrol as ctl_enrol, export_receipt as ctl_export_receipt
 from edged.cli import doctor as ctl_doctor, health as ctl_health, maintenance as ctl_maintenance
 from edged.cli import people as ctl_people, retention as ctl_retention
@@ -340,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     ctl_health.register(sub)
     ctl_people.register(sub)
     ctl_export.register(sub)
+    ctl_evidence.register(sub)
     ctl_export_receipt.register(sub)
     ctl_redact.register(sub)
     ctl_enrol.register(sub)

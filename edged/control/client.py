@@ -10,7 +10,7 @@ import socket
 import struct
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from edged.control.protocol import DaemonDown, RequestError
 from edged.i18n import _, hinted, language
@@ -96,10 +96,12 @@ def save_session(socket_path: Path, session: dict[str, Any] | None) -> Path:
 
 
 def call(path: Path, op: str, args: dict[str, Any], token: str | None = None,
-         on_progress: Callable[[dict[str, Any]], None] | None = None, timeout: float = 30) -> Any:
+         on_progress: Callable[[dict[str, Any]], None] | None = None, timeout: float = 30,
+         send: Callable[[socket.socket, int], None] | None = None) -> Any:
     """Client side, for edgectl: one request, one reply; raises RequestError on refusal.
 
-    Without a token, the one `edgectl login` saved for this socket is sent.
+    Without a token, the one `edgectl login` saved for this socket is sent. `send(sock, size)`
+    sends a file when the daemon asks for it (`{"progress": {"send": size}}`, evidence.import).
     """
     if token is None and op not in roles.PUBLIC:
         saved = saved_session(path)
@@ -122,17 +124,29 @@ def call(path: Path, op: str, args: dict[str, Any], token: str | None = None,
                                  "nothing was sent; check --socket or EDGECTL_SOCKET").format(
                 path=path, uid=uid, user=DAEMON_USER))
         s.sendall((json.dumps(message) + "\n").encode())
-        with s.makefile("rb") as stream:
-            while True:
-                line = stream.readline()
-                if not line.endswith(b"\n"):
-                    raise RequestError(_("edged closed the connection without answering"))
-                reply = json.loads(line)
-                if "progress" in reply:
-                    if on_progress is not None:
-                        on_progress(reply["progress"])
-                    continue
-                break
+        reply = _replies(s, on_progress, send)
     if not reply.get("ok"):
         raise hinted(RequestError(reply.get("error") or _("refused")), reply.get("hint"))
     return reply["result"]
+
+
+def _replies(s: socket.socket, on_progress: Callable[[dict[str, Any]], None] | None,
+             send: Callable[[socket.socket, int], None] | None) -> dict[str, Any]:
+    """The progress lines and the final reply; a file sent when the daemon asks for it. A daemon
+    that refuses the file part-way closes the connection: its reply is still read."""
+    with s.makefile("rb") as stream:
+        while True:
+            line = stream.readline()
+            if not line.endswith(b"\n"):
+                raise RequestError(_("edged closed the connection without answering"))
+            reply = json.loads(line)
+            if "progress" not in reply:
+                return cast("dict[str, Any]", reply)
+            asked = reply["progress"].get("send") if isinstance(reply["progress"], dict) else None
+            if send is not None and isinstance(asked, int):
+                try:
+                    send(s, asked)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # refused part-way: its reply follows
+            elif on_progress is not None:
+                on_progress(reply["progress"])

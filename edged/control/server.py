@@ -24,7 +24,7 @@ import socket
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from edged import pools
 from edged.config.values import ConfigError
@@ -42,6 +42,7 @@ SessionLookup = Callable[[str], Awaitable[dict[str, Any] | None]]
 MAX_REQUEST = 1 << 16
 BACKLOG = 1024   # connections the kernel queues before edged accepts (and the guard refuses) them
 CONNECTIONS, CONNECTIONS_PER_UID, IDLE_S = 128, 16, 10.0
+UPLOAD_CHUNK = 1 << 20   # a file sent after a request (evidence.import) is read this much at a time
 NOT_LOGGED_IN = N_("not logged in, or the session expired: run `edgectl login`")
 
 
@@ -71,11 +72,30 @@ class Caller:
     expires_us: int | None = None
     must_change: bool = False   # logged in with a one-time password: only `account passwd` (design/0042)
     _send: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)
+    _reader: asyncio.StreamReader | None = field(default=None, repr=False)
+    uploaded: bool = field(default=False, repr=False)
 
     def progress(self, info: dict[str, Any]) -> None:
         """Tell the client how far a long operation is (before the final reply)."""
         if self._send is not None:
             self._send({"progress": info})
+
+    async def upload(self, size: int, chunk: int = UPLOAD_CHUNK) -> AsyncIterator[bytes]:
+        """The file the client sends after its request (issue 76, design/0349): the daemon asks for
+        it (`{"progress": {"send": size}}`) once it has checked what it can, then reads exactly
+        `size` bytes, each read within the idle time. The connection closes after the reply."""
+        if self._reader is None:
+            raise RequestError(_("a file can only be sent over the control socket"))
+        self.uploaded = True
+        self.progress({"send": size})
+        left = size
+        while left > 0:
+            data = await asyncio.wait_for(self._reader.read(min(chunk, left)), IDLE_S)
+            if not data:
+                raise RequestError(_("the file stopped arriving after {n} of {size} bytes").format(
+                    n=size - left, size=size))
+            left -= len(data)
+            yield data
 
     def may(self, op: str) -> bool:
         return roles.allowed(self.roles, op)
@@ -179,16 +199,19 @@ class ControlServer:
         try:
             # a connection that sends no request for `idle_s` is closed (a request itself may run long)
             while line := await asyncio.wait_for(reader.readline(), self.guard.idle_s):
-                reply = await self._answer(line, uid, user, send)
+                caller = Caller(os_user=user, uid=uid, _send=send, _reader=reader)
+                reply = await self._answer(line, caller)
                 send(reply)
                 await writer.drain()
+                if caller.uploaded:
+                    break  # what is left of a file refused part-way is no request: the connection ends
         except (ConnectionError, asyncio.LimitOverrunError, ValueError, TimeoutError):
             pass
         finally:
             self.guard.closed(writer, who)
             writer.close()
 
-    async def _answer(self, line: bytes, uid: int, user: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    async def _answer(self, line: bytes, caller: Caller) -> dict[str, Any]:
         try:
             request = protocol.decode(line)
             if not isinstance(request, dict):
@@ -208,7 +231,6 @@ class ControlServer:
                 ops=", ".join(sorted(self.handlers)))}
         lang = request.get("lang")
         set_language(lang if isinstance(lang, str) else None)  # this connection's task: answer in the asker's
-        caller = Caller(os_user=user, uid=uid, _send=send)
         if op not in roles.PUBLIC:
             session = await self.sessions(token) if token and self.sessions is not None else None
             if session is not None:
@@ -216,7 +238,7 @@ class ControlServer:
                 caller.cameras = None if session["cameras"] is None else tuple(session["cameras"])
                 caller.expires_us = session.get("expires_us")
                 caller.must_change = bool(session.get("must_change"))
-            elif not (uid == 0 and op in roles.ROOT_READS | roles.ROOT_ACTS):  # root may ask how the box is doing
+            elif not (caller.uid == 0 and op in roles.ROOT_READS | roles.ROOT_ACTS):  # root may ask how the box is doing
                 return {"ok": False, "error": _(NOT_LOGGED_IN), "code": "auth"}
         return await perform(self.handlers, op, args, caller)
 

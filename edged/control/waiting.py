@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edged import __version__
-from edged.control.server import ControlServer
+from edged.control.server import Caller, ControlServer
 from edged.i18n import _, set_language
 from edged.version import package_version
 
@@ -41,7 +41,7 @@ class WaitingControl(ControlServer):
             ],
         }
 
-    async def _answer(self, line: bytes, uid: int, user: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    async def _answer(self, line: bytes, caller: Caller) -> dict[str, Any]:
         try:
             request = json.loads(line)
             op, lang = request.get("op"), request.get("lang")
@@ -49,7 +49,7 @@ class WaitingControl(ControlServer):
             op = lang = None
         set_language(lang if isinstance(lang, str) else None)  # answer in the asker's language
         if op in ("status", "ping"):
-            return {"ok": True, "result": self.state() if op == "status" else {"pong": True, "user": user}}
+            return {"ok": True, "result": self.state() if op == "status" else {"pong": True, "user": caller.os_user}}
         st = self.state()
         return {"ok": False, "code": WAITING, "error": _(
             "edged is running but not recording: it waits for its data disk ({reason}); nothing can be read or "

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from edged import __version__
 from edged.version import package_version
 from edged.config import Config
-from edged.rules import audit_words, ethics
+from edged.rules import audit_words, ethics, intakes
 from edged.rules.roles import Actor
+from mqtt import kinds
 from mqtt.reporter import Reporter
 from storage import alarms as alarm_table, audit
 from storage.keys import chainhead
@@ -255,6 +256,9 @@ class Reporting:
                 flagged = ethics.notice(a)  # after the record that flagged the request, once (design/0083)
                 if flagged is not None:
                     await self.reporter.ethics(flagged)
+                taken = intakes.notice(a)  # after a portable device's intake, once (design/0349)
+                if taken is not None:
+                    await self.reporter.send(kinds.INTAKE, taken)
             for message in retention_messages(gone):
                 await self.reporter.retention(message)
         except OutboxError as exc:

@@ -66,6 +66,7 @@ REDACT_FAILED = _say("redact.failed", N_("a redacted copy failed"))
 REDACT_READ = _say("redact.read", N_("a redacted copy was read"))
 REDACT_RELEASED = _say("redact.released", N_("a redacted copy was checked and released"))
 REDACT_RELEASE_REFUSED = _say("redact.release_refused", N_("the release of a redacted copy was refused"))
+EVIDENCE_IMPORTED = _say("evidence.imported", N_("took in a portable device's recording"))
 FOOTAGE_LIST = _say("footage.list", N_("listed footage"))
 FOOTAGE_THUMBNAIL = _say("footage.thumbnail", N_("looked at thumbnails of footage"))
 EVENTS_LIST = _say("events.list", N_("listed motion events"))
@@ -148,6 +149,8 @@ FIELDS: dict[str, str] = {
     "export": N_("Export"), "run": N_("Inspection"), "anomalies": N_("Cameras with an anomaly"), "window": N_("Maintenance window"),
     "vendor": N_("Vendor"), "note": N_("Note"), "path": N_("File"), "action": N_("Action"),
     "box": N_("Box"), "more": N_("More, counted"),
+    "intake": N_("Intake"), "device": N_("Device"), "filmed_by": N_("Filmed by"), "sha256": N_("The original's SHA-256"),
+    "claimed_start_us": N_("Start the device claims"), "claimed_from": N_("Claimed by"), "model": N_("Device model"),
 }
 NO, YES = N_("no"), N_("yes")
 # the reasons edged itself writes on the record (in English, as evidence): read in words

@@ -124,6 +124,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "live.view": frozenset({VIEWER, CUSTODIAN, APPROVER}),
     "playback.start": frozenset({CUSTODIAN}),
     "export.run": frozenset({CUSTODIAN}),
+    "evidence.import": frozenset({CUSTODIAN}),     # a portable device's file into custody (design/0349)
     # the box's enrolment with the office's CA (design/0097): the box's identity is a setting,
     # the admin's (R4.4); the office accepts it on its own record
     "node.enrol": frozenset({ADMIN}),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from storage.export.signed_video import MAX_TAIL_US
-from storage.footage import segments as segment_table
+from storage.footage import intakes, segments as segment_table
 from storage.footage.segment_rows import FOOTAGE_STATES, MISSING, QUARANTINED, WRITING
 from storage.disk.hashing import sha256_file
 
@@ -95,6 +95,9 @@ def gather(db: sqlite_utils.Database, cameras: list[str], from_us: int, to_us: i
         if row is None:
             raise ExportError(f"no camera {cam!r} in the catalog")
         segs = segment_table.between(db, from_us, to_us + MAX_TAIL_US, cam, limit=1_000_000)  # a signed tail's too
+        for seg in segs:   # a portable device's footage says so, with its original's hash (issue 76)
+            if seg.get("intake_us") is not None:
+                seg["imported"] = intakes.provenance(db, seg["path"])
         explain = [{"from_us": g["from_us"], "to_us": g["to_us"], "reason": g["reason"]} for g in db.query(
             "SELECT * FROM gaps WHERE camera = ? AND from_us < ? AND to_us > ?", [cam, to_us, from_us])]
         explain += [{"from_us": d["start_us"], "to_us": d["end_us"] or d["start_us"],
@@ -163,7 +166,7 @@ def source_entry(row: dict[str, Any], clip: str) -> dict[str, Any]:
     """A source segment's entry; `clip_offset_s` is set when its first sample is written."""
     entry = {"path": row["path"], "sha256": row["sha256"], "bytes": row["bytes"], "state": row["state"],
              "start_us": row["start_us"], "end_us": row["end_us"], "clip": clip, "clip_offset_s": None}
-    return {**entry, **corrected_stamps(row)}
+    return {**entry, **corrected_stamps(row), **({"imported": row["imported"]} if row.get("imported") else {})}
 
 
 def corrected_stamps(row: dict[str, Any]) -> dict[str, Any]:

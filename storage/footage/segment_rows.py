@@ -38,7 +38,7 @@ MAX_SEGMENT_US = 3_600_000_000
 SEGMENT_LOOKBACK_US = 24 * MAX_SEGMENT_US
 
 _COLUMNS = ("id", "cam", "start_us", "dur_us", "bytes", "frames", "codec", "width", "height", "audio", "sha256",
-            "state", "created_d", "closed_d", "note", "path", "retimed")
+            "state", "created_d", "closed_d", "note", "path", "retimed", "source", "intake_us")
 _INSERT = f"INSERT INTO segment_rows ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _PLAIN = ("bytes", "frames", "codec", "width", "height", "audio", "note", "retimed")  # stored as given
 _FROM_START = {"end_us": "dur_us", "created_us": "created_d", "closed_us": "closed_d"}  # stored minus start_us
@@ -93,7 +93,7 @@ def row_values(db: sqlite_utils.Database, row: dict[str, Any], keys: dict[str, i
     diff = {v: None if row.get(k) is None else row[k] - start for k, v in _FROM_START.items()}
     return (row.get("id"), cam, start, diff["dur_us"], *(row.get(k) for k in _PLAIN[:6]), sha_value(row.get("sha256")),
             code(row["state"]), diff["created_d"], diff["closed_d"], row.get("note"),
-            stored_path(row["camera"], start, row["path"]), row.get("retimed"))
+            stored_path(row["camera"], start, row["path"]), row.get("retimed"), row.get("source"), row.get("intake_us"))
 
 
 def insert(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:

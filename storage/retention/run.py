@@ -80,7 +80,7 @@ class InUse:
 
 def _segments(rows: Iterable[dict[str, Any]]) -> list[Segment]:
     return [Segment(r["id"], r["camera"], r["start_us"], r["end_us"], r["bytes"] or 0, not r.get("flagged"),
-                    r.get("end_bound_us")) for r in rows]
+                    r.get("end_bound_us"), r.get("intake_us")) for r in rows]
 
 
 def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str], now: int, limit: int,
@@ -97,7 +97,7 @@ def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str]
     # segment is judged by its true interval; one flagged for a person (shift NULL) by the time a
     # person gave it, else only by the bound on its end (design/0096).
     shift, flagged = restamps.SHIFT_SQL, restamps.UNKNOWN_SQL
-    cols = f"id, camera, start_us + {shift} AS start_us, end_us + {shift} AS end_us, bytes, path, {flagged} AS flagged"
+    cols = f"id, camera, start_us + {shift} AS start_us, end_us + {shift} AS end_us, bytes, path, {flagged} AS flagged, intake_us"
     cameras = list(cameras)
     share = max(PER_CAMERA_FLOOR, limit // max(1, len(cameras)))
     rows: dict[int, dict[str, Any]] = {}

@@ -490,3 +490,32 @@ def m028_grant_whole_picture(db: sqlite_utils.Database) -> None:
     and why, kept with the grant it lifts the redaction of (also on the audit chain)."""
     for column in ("unredacted_by TEXT", "unredacted_reason TEXT", "unredacted_us INTEGER"):
         db.execute(f"ALTER TABLE grants ADD COLUMN {column}")
+
+
+@migrations()
+def m029_intake(db: sqlite_utils.Database) -> None:
+    """A portable camera's recording taken in (issue 76, design/0346, 0349): each segment remuxed from
+    it carries `intake_us` (the box's time of the intake; NULL: recorded here), read by the
+    retention pass, and `source` 'imported' (its stamps are the device's claim); `intakes` keeps
+    each intake: the original's SHA-256 (one intake per hash), where it is kept byte for byte, who
+    brought it, the device and what its stamps claim."""
+    db.execute("ALTER TABLE segment_rows ADD COLUMN intake_us INTEGER")
+    db.execute("""CREATE TABLE intakes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sha256 TEXT NOT NULL UNIQUE,      -- the original file's, hashed as it arrived
+        bytes INTEGER NOT NULL,
+        camera TEXT NOT NULL,             -- the device's camera id (portable.<device>)
+        device TEXT NOT NULL,             -- the device's name as given (a plain name, design/0315)
+        recorded_by TEXT NOT NULL,        -- who recorded it, as the person taking it in said
+        taken_by TEXT NOT NULL,           -- the account that took it in
+        request INTEGER,                  -- the request (or case) it belongs to, if named
+        intake_us INTEGER NOT NULL,       -- the box's time of the intake
+        original TEXT NOT NULL,           -- the original, byte for byte, relative to the data folder
+        claimed_start_us INTEGER,         -- what the device's stamps claim; NULL: it claims nothing
+        claimed_from TEXT,                -- 'creation_time' (the file's), 'stream' (a stream's), NULL
+        model TEXT,                       -- the device's model as its file claims it
+        segments INTEGER NOT NULL,        -- how many segments were remuxed from it (0: the original alone)
+        note TEXT,                        -- why not remuxed, or what of it was (a truncated file)
+        audit_seq INTEGER                 -- its evidence.imported record
+    )""")
+    segments.m029_view(db)

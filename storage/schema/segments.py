@@ -118,3 +118,18 @@ def m022_view(db: sqlite_utils.Database) -> None:
                 s.start_us + s.closed_d AS closed_us, s.note AS note, s.retimed AS retimed,
                 coalesce(s.source, 'live') AS source
             FROM segment_rows s JOIN camera_keys k ON k.num = s.cam""")
+
+
+def m029_view(db: sqlite_utils.Database) -> None:
+    """The `segments` view with m022's columns and an import's `intake_us` (migration m029, issue 76,
+    design/0349): NULL for footage recorded here."""
+    state_name = "CASE s.state " + " ".join(f"WHEN {i} THEN '{n}'" for i, n in enumerate(_M013_STATES)) + " END"
+    db.execute("DROP VIEW segments")
+    db.execute(f"""CREATE VIEW segments AS SELECT s.id AS id, k.camera AS camera, s.start_us AS start_us,
+                s.start_us + s.dur_us AS end_us, coalesce(s.path, {_PATH_SQL}) AS path, s.bytes AS bytes,
+                s.frames AS frames, s.codec AS codec, s.width AS width, s.height AS height, s.audio AS audio,
+                CASE WHEN typeof(s.sha256) = 'blob' THEN lower(hex(s.sha256)) ELSE s.sha256 END AS sha256,
+                {state_name} AS state, s.start_us + s.created_d AS created_us,
+                s.start_us + s.closed_d AS closed_us, s.note AS note, s.retimed AS retimed,
+                coalesce(s.source, 'live') AS source, s.intake_us AS intake_us
+            FROM segment_rows s JOIN camera_keys k ON k.num = s.cam""")

@@ -34,6 +34,7 @@ TABLES = frozenset({
     "clock_corrections", "retention_grace", "account_events",  # design/0096's checks
     "messages", "nonces",  # storage/outbox.py's file, and the central office's store
     "standins",  # a standby's spells (storage/footage/standins.py)
+    "intakes",  # a portable device's files taken in (storage/footage/intakes.py)
 })
 
 

@@ -1,0 +1,153 @@
+"""A portable camera's recording taken into custody (issue 76, design/0349): `evidence.import`.
+
+edgectl runs as the person, the daemon owns the data: the file comes over the control socket
+after the request (server.py `Caller.upload`), once the daemon has checked what it can before a
+byte is sent (the device's name, the request, the room above the disk's reserve). It is hashed as it
+arrives, kept byte for byte, remuxed in a process of its own at the idle classes, and recorded with
+its `evidence.imported` audit record in one transaction (storage/intake/). A refusal at any step
+leaves nothing stored. One intake at a time, on a thread of its own at the idle CPU and I/O classes:
+recording, in its worker processes, never waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Any, Callable, Protocol, TypeVar
+
+from edged.config import Config
+from edged.control.operation import Operations, integer, op, text
+from edged.control.protocol import RequestError
+from edged.control.server import Caller
+from edged.i18n import N_, _
+from edged.rules.roles import Actor
+from storage.catalog import CatalogWriter
+from storage.footage import intakes as store
+from storage.intake.take import Incoming, Refused, Who, lower_this_thread, place, run_remux, sweep_staging
+from storage.names import RULE, is_name, shown
+from storage.people import retrieval_store
+from storage.time.clock import Clock
+
+T = TypeVar("T")
+NAME_MAX = 63                      # the one rule's longest name (design/0315), the camera id's too
+ROOM_FACTOR = 2                    # the original and the segments remuxed from it take about its size each
+REFUSED = N_("import refused")
+WHY = {
+    "not_media": N_("{name} is not a media file edged can read (no video or sound in it)"),
+    "truncated": N_("{name} is an MP4 whose end is missing (a plain MP4 keeps its index at the end, and "
+                    "without it no picture can be placed): copy the whole file again from the device. A "
+                    "fragmented MP4 cut short is taken up to its last whole fragment"),
+    "too_big": N_("{name} came in larger than it said it was"),
+    "remux_failed": N_("{name} could not be read to its end ({detail})"),
+}
+
+
+def said(result: dict[str, Any]) -> list[str]:
+    """What of the file is not in its segments, in the asker's words (the intake's row keeps the
+    same in storage's English, storage/intake/take.py `note_of`)."""
+    lines = []
+    if not result.get("segments"):
+        lines.append(_("kept as the original file alone: its video ({codec}) is not H.264 or H.265, and edged "
+                       "never re-encodes evidence").format(codec=result.get("video") or _("none")))
+    if result.get("sound_left"):
+        lines.append(_("its sound ({codec}) is not AAC or G.711: it is in the original alone").format(
+            codec=result["sound_left"]))
+    if result.get("truncated"):
+        lines.append(_("the file's end is missing: its {n} whole fragments were remuxed, the rest is in the "
+                       "original alone").format(n=result.get("whole_fragments")))
+    return lines
+
+
+class IntakePart(Protocol):
+    """What an intake needs of the retention runner (edged/daemon/retention_runner.py): the config
+    in force, the clock, and the data disk's free space (its one reader, design/0069)."""
+
+    @property
+    def cfg(self) -> Config: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def free(self) -> Any: ...
+
+
+def _when(us: int) -> str:
+    return datetime.fromtimestamp(us / 1_000_000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def refused(why: str) -> RequestError:
+    return RequestError(_("{refused}: {why}").format(refused=_(REFUSED), why=why) + " " + _("Nothing was kept."))
+
+
+class EvidenceOps(Operations):
+    def __init__(self, writer: CatalogWriter, part: IntakePart):
+        self.writer = writer
+        self.part = part
+        self._one = asyncio.Lock()   # one intake at a time: a duplicate is seen before the second is placed
+        # its own thread, lowered once to the idle classes (both are per thread), never a shared pool's
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake", initializer=lower_this_thread)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    def _who(self, args: dict[str, Any], caller: Actor) -> tuple[Who, int]:
+        device, by = text(args, "device"), text(args, "by")
+        if not is_name(device) or len(store.camera_id(device)) > NAME_MAX:
+            raise refused(_("the device name {name} is not a plain name ({rule}), at most {n} characters").format(
+                name=shown(device), rule=RULE, n=NAME_MAX - len(store.CAMERA_PREFIX)))
+        if not by:
+            raise refused(_("say who recorded it (--by)"))
+        size = integer(args.get("bytes"), "bytes") or 0
+        if size <= 0:
+            raise refused(_("the file is empty"))
+        account = caller.account if isinstance(caller, Caller) and caller.account else str(caller)
+        return Who(device, by, account, integer(args.get("request"), "request")), size
+
+    async def _room(self, size: int, name: str) -> None:
+        usage = await asyncio.to_thread(self.part.free.read)
+        room = usage.free - self.part.cfg.retention.reserve_for(usage.total)
+        if size * ROOM_FACTOR > room:
+            raise refused(_("{name} ({size} bytes) needs about {need} bytes with its segments, and the data disk has "
+                            "{room} above its reserve").format(name=name, size=size, need=size * ROOM_FACTOR,
+                                                               room=max(0, room)))
+
+    @op("evidence.import")
+    async def evidence_import(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
+        """A portable device's file into custody: checked, received, hashed, remuxed, recorded."""
+        if not isinstance(caller, Caller):
+            raise refused(_("a file can only be sent over the control socket"))
+        who, size = self._who(args, caller)
+        name = shown(text(args, "name") or "FILE")
+        async with self._one:
+            if (n := who.request) is not None and await self.writer.run(
+                    lambda c: retrieval_store.request_row(c.db, n)) is None:
+                raise refused(_("there is no request {n}").format(n=n))
+            await self._room(size, name)
+            await self._run(sweep_staging, self.part.cfg.storage.data_dir)  # what an intake cut short left
+            staged = await self._run(Incoming, self.part.cfg.storage.data_dir, size)
+            try:
+                intake, result = await self._receive(staged, caller, size, who, name)
+            except Refused as exc:
+                raise refused(_(WHY[exc.kind]).format(name=name, detail=exc.detail)) from None
+            finally:
+                await self._run(staged.discard)
+            try:
+                row = await self.writer.run(lambda c: store.record(c.db, intake, str(caller)))
+            except BaseException:
+                await self._run(shutil.rmtree, self.part.cfg.storage.data_dir / intake.original.rsplit("/", 1)[0])
+                raise
+        return {**row, "at": _when(row["intake_us"]), "claimed_start": None if row["claimed_start_us"] is None
+                else _when(row["claimed_start_us"]), "said": said(result), "truncated": bool(result.get("truncated"))}
+
+    async def _receive(self, staged: Incoming, caller: Caller, size: int, who: Who,
+                       name: str) -> tuple[store.Intake, dict[str, Any]]:
+        async for chunk in caller.upload(size):
+            await self._run(staged.write, chunk)
+        sha = await self._run(staged.finish)
+        first = await self.writer.run(lambda c: store.first_of(c.db, sha))
+        if first is not None:
+            raise refused(_("{name} was taken in already: intake {id} on {at} by {by} (SHA-256 {sha})").format(
+                name=name, id=first["id"], at=_when(first["intake_us"]), by=first["taken_by"], sha=sha))
+        result = await self._run(run_remux, staged.path, staged.folder, self.part.cfg.storage.segment_length_us)
+        return await self._run(place, staged, sha, result, who, self.part.clock.now_us()), result

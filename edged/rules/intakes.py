@@ -1,0 +1,34 @@
+"""The office's `intake` message for an `evidence.imported` audit record (issue 76, design/0349):
+sent once, right after the record (edged/daemon/reporting.py), with what the record says of the
+intake. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edged.rules.audit_words import EVIDENCE_IMPORTED
+
+SHORT = 256   # mqtt/kinds.py SHORT_STR: a short string's most characters on the wire
+
+
+def _short(v: Any) -> str | None:
+    return v[:SHORT] if isinstance(v, str) else None
+
+
+def _count(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def notice(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The `intake` message of one audit record ({seq, at_us, actor, action, detail}), or None
+    when the record is not an intake's."""
+    d = record.get("detail") or {}
+    if record.get("action") != EVIDENCE_IMPORTED or not isinstance(d.get("intake"), int):
+        return None
+    body = {"intake": d["intake"], "sha256": _short(d.get("sha256")), "bytes": _count(d.get("bytes")),
+            "camera": _short(d.get("camera")), "device": _short(d.get("device")),
+            "taken_by": _short(record.get("actor")), "filmed_by": _short(d.get("filmed_by")),
+            "request": _count(d.get("request")), "segments": _count(d.get("segments")),
+            "claimed_start_us": _count(d.get("claimed_start_us")), "at_us": _count(record.get("at_us")),
+            "audit_seq": _count(record.get("seq"))}
+    return {k: v for k, v in body.items() if v is not None}

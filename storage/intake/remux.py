@@ -1,0 +1,255 @@
+"""A portable device's file remuxed into segments, never transcoded (issue 76, design/0349): run as
+`python -m storage.intake.remux SRC OUTDIR SEGMENT_US` in a short-lived process of its own at the
+idle CPU and I/O classes (a device's file is untrusted input: FFmpeg may die on it, and the daemon
+must not; design/0063), which prints what it made as one JSON object.
+
+Each segment is a fragmented MP4 as the recorder writes (H.264 or H.265 video; AAC, or G.711 in
+the mov muxer's boxes: storage/mp4.py `muxer_for`), cut at the first keyframe past each
+`SEGMENT_US` of the file's own time and starting at 0. Anything else (another video codec, no
+video) makes no segment: the original is kept alone, and the result says why. A fragmented MP4
+whose end is missing is read only up to its last whole fragment (`whole_fragments`); a plain MP4
+whose end is missing, or a file that is no media, is refused (`refused`): nothing is made.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import resource
+import sys
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from storage.mp4 import muxer_for, starts_as_mp4, whole_boxes_end, whole_prefix
+from storage.redact.idle import lowest_priority
+
+VIDEO = frozenset({"h264", "hevc"})                       # what the fixed cameras' segments hold
+SOUND = frozenset({"aac", "pcm_mulaw", "pcm_alaw"})       # AAC and G.711
+FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+MEMORY = 1 << 30                                          # FFmpeg's address space, as storage/mp4.py's scan
+MODEL_KEYS = ("com.apple.quicktime.model", "model", "com.android.model", "make", "com.apple.quicktime.make")
+EARLY_MAX = 2000                                          # sound packets held until the first picture
+TEXT_MAX = 120                                            # a claimed model: the device's text, kept short
+
+
+class Limited(io.RawIOBase):
+    """A file read only up to `end`: a truncated fragmented MP4's whole fragments."""
+
+    def __init__(self, path: Path, end: int):
+        self._f = open(path, "rb")  # noqa: SIM115 - closed with this reader
+        self._end = end
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        left = self._end - self._f.tell()
+        if left <= 0:
+            return 0
+        view = memoryview(b)[:left]
+        return self._f.readinto(view)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            return self._f.seek(self._end + offset)
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def _claim(meta: dict[str, str]) -> int | None:
+    """A `creation_time` as µs since the epoch, or None (absent, or not a time)."""
+    text = meta.get("creation_time")
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None  # a time without its zone claims nothing we can place
+    return int(when.timestamp() * 1_000_000)
+
+
+def claims(container: Any) -> dict[str, Any]:
+    """What the file claims: its start (the container's creation_time, else its first stream's) and
+    the device's model; the text kept as the device wrote it, cut short."""
+    own = dict(container.metadata or {})
+    claimed, source = _claim(own), "creation_time"
+    if claimed is None:
+        source = "stream"
+        claimed = next((c for s in container.streams if (c := _claim(dict(s.metadata or {}))) is not None), None)
+    model = next((own[k] for k in MODEL_KEYS if own.get(k)), None)
+    return {"claimed_us": claimed, "claimed_from": source if claimed is not None else None,
+            "model": None if model is None else str(model)[:TEXT_MAX]}
+
+
+def _us(ts: int, tb: Fraction) -> int:
+    return int(ts * tb * 1_000_000)
+
+
+class _Out:
+    """One segment being written: packets rebased so that its first keyframe is at 0."""
+
+    def __init__(self, path: Path, v: Any, a: Any, first_us: int, lead: bool = False):
+        import av
+        self.lead = lead   # the file's first segment: its sound from the file's start (AAC's priming)
+        self.path, self.first_us, self.frames, self.end_us = path, first_us, 0, first_us
+        self.out = av.open(str(path), "w", format=muxer_for(a.codec_context.name if a is not None else None),
+                           options=FRAGMENTED)
+        self.ov = self.out.add_stream_from_template(v)
+        self.oa = self.out.add_stream_from_template(a) if a is not None else None
+
+    def put(self, pkt: Any, video: bool) -> None:
+        tb = pkt.time_base
+        shift = round(Fraction(self.first_us, 1_000_000) / tb)
+        pts, dts = pkt.pts, pkt.dts
+        if not video and not self.lead and _us(dts if dts is not None else pts, tb) < self.first_us:
+            return  # sound from before the segment's first picture (the segment before has it)
+        pkt.pts = None if pts is None else pts - shift
+        pkt.dts = None if dts is None else dts - shift
+        pkt.stream = self.ov if video else self.oa
+        if video:
+            self.frames += 1
+            end = _us((pts if pts is not None else dts) + (pkt.duration or 0), tb)
+            self.end_us = max(self.end_us, end)
+        self.out.mux(pkt)
+
+    def close(self, v: Any, a: Any) -> dict[str, Any]:
+        self.out.close()
+        return {"file": self.path.name, "offset_us": self.first_us, "duration_us": max(0, self.end_us - self.first_us),
+                "frames": self.frames, "codec": v.codec_context.name, "width": v.codec_context.width,
+                "height": v.codec_context.height, "audio": a is not None}
+
+
+class _Cutter:
+    """Packets into segments: a new one at the first keyframe past `segment_us`. The segment before
+    stays open for the sound stored after the keyframe that cut it but timed before it (a file
+    interleaves by position, not by time), until a sound packet past the cut comes."""
+
+    def __init__(self, outdir: Path, v: Any, a: Any, segment_us: int, origin_us: int):
+        self.outdir, self.v, self.a, self.segment_us = outdir, v, a, segment_us
+        self.origin_us = origin_us              # the file's start: the first segment's sound from there
+        self.made: list[dict[str, Any]] = []
+        self.out: _Out | None = None
+        self.before: _Out | None = None
+        self.early: list[tuple[Any, int]] = []  # sound stored before the first keyframe
+
+    def _close_before(self) -> None:
+        if self.before is not None:
+            self.made.append(self.before.close(self.v, self.a))
+            self.before = None
+
+    def put(self, pkt: Any, video: bool, at: int) -> None:
+        """One packet at `at` µs of the file's time."""
+        if video and pkt.is_keyframe and (self.out is None or at >= self.out.first_us + self.segment_us):
+            self._close_before()
+            n = len(self.made) + (self.out is not None)
+            first = min(at, self.origin_us) if self.out is None else at
+            self.before, self.out = self.out, _Out(self.outdir / f"{n:03d}.mp4", self.v, self.a, first, n == 0)
+            if self.a is None:
+                self._close_before()
+            for early, _when in self.early:
+                self.out.put(early, False)
+            self.early = []
+        if self.out is None:
+            if not video and len(self.early) < EARLY_MAX:
+                self.early.append((pkt, at))
+            return  # a picture before the first keyframe: nothing can be shown from it
+        if self.before is not None and not video:
+            if at < self.out.first_us:
+                self.before.put(pkt, video)
+                return
+            self._close_before()
+        self.out.put(pkt, video)
+
+    def close(self) -> list[dict[str, Any]]:
+        self._close_before()
+        if self.out is not None:
+            self.made.append(self.out.close(self.v, self.a))
+        return self.made
+
+
+def split(container: Any, outdir: Path, segment_us: int) -> tuple[list[dict[str, Any]], str | None]:
+    """The file's H.264/H.265 video (and AAC/G.711 sound) into segments of about `segment_us`,
+    each cut at a keyframe; (segments, why the sound was left out or None)."""
+    v = container.streams.video[0]
+    sounds = list(container.streams.audio)
+    a = next((s for s in sounds if s.codec_context.name in SOUND), None)
+    left = None if a is not None or not sounds else sounds[0].codec_context.name
+    start_us = _us(container.start_time, Fraction(1, 1_000_000)) if container.start_time is not None else 0
+    cutter = _Cutter(outdir, v, a, segment_us, start_us)
+    for pkt in container.demux(*(s for s in (v, a) if s is not None)):
+        ts = pkt.pts if pkt.pts is not None else pkt.dts
+        if ts is None or pkt.size == 0:
+            continue  # a demuxer's flush packet
+        cutter.put(pkt, pkt.stream.index == v.index, _us(ts, pkt.time_base))
+    made = cutter.close()
+    for seg in made:
+        seg["offset_us"] -= start_us
+    return made, left
+
+
+def _opened(src: Path) -> tuple[Any, dict[str, Any]]:
+    """The file opened for demuxing, and what its end says (a truncated MP4's whole fragments)."""
+    import av
+    found: dict[str, Any] = {"truncated": False}
+    source: Any = str(src)
+    if starts_as_mp4(src):
+        size = src.stat().st_size
+        if whole_boxes_end(src) < size:
+            whole = whole_prefix(src)
+            if whole.fragments == 0:
+                return None, {"refused": "truncated"}
+            found = {"truncated": True, "whole_fragments": whole.fragments, "whole_bytes": whole.end}
+            source = Limited(src, whole.end)
+    try:
+        return av.open(source, options={"skip_frame": "all"}), found
+    except (av.FFmpegError, UnicodeDecodeError, ValueError):
+        return None, {"refused": "truncated" if starts_as_mp4(src) else "not_media"}
+
+
+def remux(src: Path, outdir: Path, segment_us: int) -> dict[str, Any]:
+    """What `main` prints: the claims, the segments made and what was left in the original alone."""
+    container, found = _opened(src)
+    if container is None:
+        return found
+    with container:
+        videos, sounds = list(container.streams.video), list(container.streams.audio)
+        if not videos and not sounds:
+            return {"refused": "not_media"}
+        result: dict[str, Any] = {**found, **claims(container), "format": container.format.name,
+                                  "segments": [], "video": None, "sound_left": None}
+        result["video"] = videos[0].codec_context.name if videos else None
+        if result["video"] not in VIDEO:
+            return result  # the original alone: the caller says why
+        result["segments"], result["sound_left"] = split(container, outdir, segment_us)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    lowest_priority()  # the idle classes before FFmpeg is loaded
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY if hard == resource.RLIM_INFINITY else min(MEMORY, hard), hard))
+    src, outdir, segment_us = Path(argv[0]), Path(argv[1]), int(argv[2])
+    try:
+        result = remux(src, outdir, segment_us)
+    except Exception as exc:  # noqa: BLE001 - said to the parent, which decides
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

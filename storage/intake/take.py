@@ -1,0 +1,163 @@
+"""The blocking half of an intake (issue 76, design/0349), run on the intake's own thread at the idle
+CPU and I/O classes: the file received into a staging folder of the data disk and hashed as it
+arrives (`Incoming`), remuxed in a short-lived process (storage/intake/remux.py), then put in its
+place, `imports/<sha256>/`: the original byte for byte beside the segments made from it. Nothing is
+footage until storage/footage/intakes.py records it; a refusal removes the staging folder, so nothing
+is half-stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storage.disk.fsutil import PRIVATE_FILE, fsync_dir, fsync_file, private_dir
+from storage.disk.hashing import sha256_file
+from storage.footage.segment_rows import COMPLETE
+from storage.footage.intakes import IMPORTS_DIR, Intake
+from storage.redact.idle import lowest_priority
+
+STAGING_PREFIX = ".incoming-"
+ORIGINAL = "original"
+REMUX_TIMEOUT_S = 3600.0        # a long file at the idle class on a busy box; a hung FFmpeg still ends
+SUFFIXES = {"mov,mp4,m4a,3gp,3g2,mj2": ".mp4", "matroska,webm": ".mkv", "avi": ".avi", "mpegts": ".ts"}
+
+
+class Refused(Exception):
+    """The file is refused: `kind` names why (not_media, truncated, too_big, remux_failed)."""
+
+    def __init__(self, kind: str, detail: str = ""):
+        super().__init__(kind, detail)
+        self.kind, self.detail = kind, detail
+
+
+def lower_this_thread() -> dict[str, Any]:
+    """The calling thread to the idle CPU and I/O classes (both are per thread on Linux): the
+    intake's own thread, never a shared pool's."""
+    return lowest_priority()
+
+
+class Incoming:
+    """The file as it arrives: written to `imports/.incoming-<random>/original`, hashed as written,
+    never more than `limit` bytes."""
+
+    def __init__(self, data_dir: Path, limit: int):
+        self.data_dir = data_dir
+        self.folder = private_dir(data_dir / IMPORTS_DIR) / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+        self.folder.mkdir(mode=0o700)
+        self.path = self.folder / ORIGINAL
+        self._f = open(self.path, "xb")  # noqa: SIM115 - closed by finish or discard
+        os.chmod(self.path, PRIVATE_FILE)
+        self._sha = hashlib.sha256()
+        self.bytes = 0
+        self.limit = limit
+
+    def write(self, chunk: bytes) -> None:
+        if self.bytes + len(chunk) > self.limit:
+            raise Refused("too_big")
+        self._f.write(chunk)
+        self._sha.update(chunk)
+        self.bytes += len(chunk)
+
+    def finish(self) -> str:
+        """The file on the disk (fdatasync'd) and its SHA-256."""
+        self._f.flush()
+        os.fdatasync(self._f.fileno())
+        self._f.close()
+        return self._sha.hexdigest()
+
+    def discard(self) -> None:
+        """The staging folder gone (a refusal): never footage, nothing of it stays."""
+        if not self._f.closed:
+            self._f.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def sweep_staging(data_dir: Path) -> list[str]:
+    """Staging folders an intake cut short left (a crash, a stop mid-upload): never catalogued, never
+    footage. Called while no intake runs (one at a time), so every one found is stale."""
+    folder = data_dir / IMPORTS_DIR
+    stale = sorted(p for p in folder.glob(STAGING_PREFIX + "*") if p.is_dir() and not p.is_symlink()) \
+        if folder.is_dir() else []
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return [p.name for p in stale]
+
+
+def run_remux(original: Path, outdir: Path, segment_us: int) -> dict[str, Any]:
+    """storage/intake/remux.py in a process of its own; its result, or Refused."""
+    try:
+        r = subprocess.run([sys.executable, "-m", "storage.intake.remux", str(original), str(outdir), str(segment_us)],
+                           capture_output=True, text=True, timeout=REMUX_TIMEOUT_S, stdin=subprocess.DEVNULL,
+                           cwd=Path(__file__).resolve().parent.parent.parent)
+    except subprocess.TimeoutExpired:
+        raise Refused("remux_failed", f"over {REMUX_TIMEOUT_S:.0f} s") from None
+    if r.returncode != 0:
+        last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit status {r.returncode}"
+        raise Refused("remux_failed", last[:300])
+    result: dict[str, Any] = json.loads(r.stdout)
+    if "refused" in result:
+        raise Refused(str(result["refused"]))
+    return result
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who brings the file in and what it is said to be."""
+    device: str
+    recorded_by: str
+    taken_by: str
+    request: int | None
+
+
+def note_of(result: dict[str, Any]) -> str | None:
+    """What of the file is not in its segments, in the record's own words (the intake's note): a
+    programming-free code the pages translate (storage keeps no person's language)."""
+    notes = []
+    if not result.get("segments"):
+        notes.append(f"original alone: video {result.get('video') or 'none'}")
+    if result.get("sound_left"):
+        notes.append(f"sound {result['sound_left']} in the original alone")
+    if result.get("truncated"):
+        notes.append(f"truncated: {result.get('whole_fragments')} whole fragments remuxed")
+    return "; ".join(notes) or None
+
+
+def place(staged: Incoming, sha256: str, result: dict[str, Any], who: Who, now_us: int) -> Intake:
+    """The staging folder renamed to `imports/<sha256>/` (the original kept under its container's
+    suffix), and the intake to record: each segment's stamps the device's claim (or the intake's
+    time when it claims none), its hash taken here."""
+    final = staged.folder.parent / sha256
+    if final.exists():  # a crash after a rename, before its record: never footage (no row names it)
+        shutil.rmtree(final)
+    suffix = SUFFIXES.get(str(result.get("format")), "")
+    os.replace(staged.path, staged.folder / (ORIGINAL + suffix))
+    os.replace(staged.folder, final)
+    fsync_dir(final.parent)
+    rel = f"{IMPORTS_DIR}/{sha256}"
+    claimed = result.get("claimed_us")
+    base = now_us if claimed is None else int(claimed)
+    segments = []
+    for seg in result.get("segments", []):
+        path = final / seg["file"]
+        fsync_file(path)
+        os.chmod(path, PRIVATE_FILE)
+        start = base + int(seg["offset_us"])
+        segments.append({"start_us": start, "end_us": start + max(1, int(seg["duration_us"])),
+                         "path": f"{rel}/{seg['file']}", "bytes": path.stat().st_size, "frames": seg["frames"],
+                         "codec": seg["codec"], "width": seg["width"], "height": seg["height"],
+                         "audio": int(bool(seg["audio"])), "sha256": sha256_file(path), "state": COMPLETE,
+                         "created_us": now_us, "closed_us": now_us})
+    return Intake(sha256=sha256, bytes=staged.bytes, device=who.device, recorded_by=who.recorded_by,
+                  taken_by=who.taken_by, request=who.request, intake_us=now_us,
+                  original=f"{rel}/{ORIGINAL}{suffix}", claimed_start_us=result.get("claimed_us"),
+                  claimed_from=result.get("claimed_from"), model=result.get("model"), note=note_of(result),
+                  segments=segments)

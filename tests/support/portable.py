@@ -1,0 +1,53 @@
+"""Files as portable cameras write them (issue 76), made by ffmpeg: an MP4 with its creation time and
+its device's model, an H.265 MOV with G.711 sound, a fragmented MP4 and a plain one cut short, a
+video edged does not remux (MPEG-4 Part 2), and a file that is no media at all."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+TESTSRC = ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=15"]
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, timeout=300)
+
+
+def body_camera(path: Path, seconds: int = 25, created: str = "2015-01-01T08:00:00Z", model: str = "BWC-7X") -> Path:
+    """H.264 and AAC, creation_time and model in the file's metadata (as a camcorder writes them)."""
+    _ffmpeg(*TESTSRC, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000", "-t", str(seconds),
+            "-c:v", "libx264", "-g", "15", "-pix_fmt", "yuv420p", "-c:a", "aac", "-metadata", f"creation_time={created}",
+            "-metadata", f"model={model}", "-movflags", "+use_metadata_tags", str(path))
+    return path
+
+
+def hevc_g711(path: Path, seconds: int = 8) -> Path:
+    """H.265 with G.711 mu-law sound in a MOV, no creation time."""
+    _ffmpeg(*TESTSRC, "-f", "lavfi", "-i", "sine=sample_rate=8000", "-t", str(seconds), "-c:v", "libx265",
+            "-x265-params", "log-level=error", "-g", "15", "-c:a", "pcm_mulaw", "-f", "mov", str(path))
+    return path
+
+
+def cut(src: Path, dst: Path, keep: int) -> Path:
+    """The first `keep` bytes of `src`: a copy whose end is missing."""
+    dst.write_bytes(src.read_bytes()[:keep])
+    return dst
+
+
+def fragmented(path: Path, seconds: int = 10) -> Path:
+    """A fragmented MP4 (as a body-worn camera writes to survive a power cut), one fragment a second."""
+    _ffmpeg(*TESTSRC, "-t", str(seconds), "-c:v", "libx264", "-g", "15", "-movflags", "frag_keyframe+empty_moov",
+            str(path))
+    return path
+
+
+def mpeg4_part2(path: Path, seconds: int = 3) -> Path:
+    """A video edged does not keep as footage (MPEG-4 Part 2): the original alone."""
+    _ffmpeg(*TESTSRC, "-t", str(seconds), "-c:v", "mpeg4", str(path))
+    return path
+
+
+def not_media(path: Path) -> Path:
+    path.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 40)
+    return path

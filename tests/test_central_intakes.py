@@ -1,0 +1,68 @@
+"""The office hears of each intake (issue 76, design/0349): the box's `intake` message built from its
+`evidence.imported` record passes the wire's declared fields (mqtt/kinds.py INTAKE), the office's
+verifier keeps it (central/store/intakes.py) and the month page lists it beside the destructions, in
+the sites' language. A real SQLite store fed through its ingest."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from central.i18n import Speaker
+from central.report import month
+from central.store.store import Store, now_us
+from central.verifier.verifier import Verifier
+from edged.rules import intakes
+from mqtt import kinds
+from storage.keys.nodekey import NodeKey
+
+TAIPEI = ZoneInfo("Asia/Taipei")
+SHA = "cd" * 32
+
+
+def record(t0: int) -> dict:
+    """An `evidence.imported` audit record as storage/footage/intakes.py writes it."""
+    return {"seq": 5, "at_us": t0, "actor": "carol (os: root)", "action": "evidence.imported",
+            "detail": {"intake": 3, "device": "bwc-7", "camera": "portable.bwc-7", "filmed_by": "officer Lin",
+                       "sha256": SHA, "bytes": 123456, "request": 7, "segments": 9,
+                       "claimed_start_us": 1_420_099_200_000_000, "claimed_from": "creation_time", "model": "BWC-7X",
+                       "note": None}}
+
+
+def test_the_boxs_intake_message_has_the_wires_fields():
+    m = intakes.notice(record(1_800_000_000_000_000))
+    assert m is not None and m["intake"] == 3 and m["sha256"] == SHA and m["taken_by"] == "carol (os: root)"
+    for f in kinds.INTAKE.fields:
+        assert (f.name in m) or not f.required, f.name
+        assert f.name not in m or f.type.check(m[f.name]), f.name
+    assert set(m) <= {f.name for f in kinds.INTAKE.fields}
+    assert intakes.notice({**record(0), "action": "export.done"}) is None   # only an intake's record
+
+
+def test_the_office_keeps_each_intake_and_the_month_lists_it(tmp_path):
+    t0 = now_us() - 60_000_000
+    key, base = NodeKey(Ed25519PrivateKey.generate()), "edged/v1/s/n1"
+    birth = {"ts_us": t0 - 1000, "version": "0.2", "session": 1, "config_hash": "h", "public_key": key.public_b64,
+             "cameras": [{"id": "cam"}], "retention": {"min_days": 30, "max_days": 365}}
+    body = intakes.notice(record(t0))
+    msgs = [(f"{base}/status", b"online"), (f"{base}/birth", json.dumps(birth).encode()),
+            (f"{base}/{kinds.INTAKE.topic}", json.dumps({"seq": 1, "ts_us": t0, **body}).encode()),
+            (f"{base}/{kinds.INTAKE.topic}", json.dumps({"seq": 2, "ts_us": t0, **body}).encode())]  # said twice
+    store = Store(tmp_path / "central.db")
+    store.ingest(msgs, now_us())
+    Verifier(store, TAIPEI, gap_grace_us=0).run_once()
+    store.close()
+    ym = datetime.fromtimestamp(now_us() / 1e6, TAIPEI).strftime("%Y-%m")
+    store = Store(tmp_path / "central.db", readonly=True)
+    try:
+        rows = list(month.section_rows(store, "intakes", "s", ym, TAIPEI, now_us()))
+    finally:
+        store.close()
+    assert [(r["node"], r["camera"], r["taken_by"], r["filmed_by"], r["original_sha256"], r["request"])
+            for r in rows] == [("s/n1", "portable.bwc-7", "carol (os: root)", "officer Lin", SHA, 7)]
+    zh = Speaker("zh-TW", TAIPEI)
+    assert month.headers(zh, "intakes")[0] == "中心收到時間" and "intakes" in month.SECTIONS
+    assert month.cells(zh, "intakes", rows[0])[3] == "portable.bwc-7"

@@ -1,0 +1,148 @@
+"""`edgectl evidence import` against the real daemon (issue 76, design/0349): a custodian takes in a
+body camera's file while the daemon records a camera; the file arrives over the control socket from
+edgectl (the daemon owns the data folder), is kept byte for byte, remuxed into catalogued
+footage and put on the audit chain; each refusal leaves nothing stored; recording loses no frame."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support import portable
+from tests.support.cameras import RtspServer, make_clip
+from tests.support.catalog import audit_rows, rows
+from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.disks import tmpfs
+from tests.support.people import People
+
+
+def decodes(path: Path) -> bool:
+    return subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+                          capture_output=True, timeout=120).returncode == 0
+
+
+def catalog(data: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{data / 'catalog.db'}?mode=ro", uri=True)
+
+
+def leftovers(data: Path) -> list[str]:
+    """What the imports folder holds beside the intakes the catalog names."""
+    folder = data / "imports"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+@pytest.fixture(scope="module")
+def camera(tmp_path_factory):
+    """A real RTSP camera (gst-rtsp-server) sending an H.264 clip at 20 fps, which edged records meanwhile."""
+    clip = make_clip(tmp_path_factory.mktemp("clip"), width=320, height=240, fps=20, gop=20, seconds=10)
+    with RtspServer({"cam": f"clip:{clip.video}@20"}) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def devices(tmp_path_factory):
+    d = tmp_path_factory.mktemp("devices")
+    os.chmod(d, 0o755)
+    bwc = portable.body_camera(d / "bwc.mp4", seconds=25)
+    made = {"bwc": bwc, "hevc": portable.hevc_g711(d / "hevc.mov"), "mpeg4": portable.mpeg4_part2(d / "m4v.mp4"),
+            "junk": portable.not_media(d / "notes.pdf"),
+            "plain_cut": portable.cut(bwc, d / "cut.mp4", bwc.stat().st_size // 2)}
+    for p in made.values():
+        os.chmod(p, 0o644)
+    return made
+
+
+def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path, devices, camera):
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": camera.url("cam")}],
+                          storage={"segment_length": "3s"})
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        people = People(config, tmp_path)
+        people.add("carol", "custodian")
+        people.as_("carol")
+        wait_for(lambda: len(d.segments("cam")) >= 1, 60, "the camera's first segment")
+
+        def imp(key: str, *more: str, device: str = "bwc-7") -> subprocess.CompletedProcess:
+            return people.ctl("evidence", "import", str(devices[key]), "--device", device, "--by", "officer Lin",
+                              *more)
+
+        r = imp("bwc", "--json")
+        assert r.returncode == 0, r.stderr
+        got = json.loads(r.stdout)
+        sha = hashlib.sha256(devices["bwc"].read_bytes()).hexdigest()
+        assert (got["sha256"], got["bytes"], got["camera"]) == (sha, devices["bwc"].stat().st_size, "portable.bwc-7")
+        assert got["claimed_start"] == "2015-01-01 08:00:00 UTC" and got["model"] == "BWC-7X"
+        assert (data / got["original"]).read_bytes() == devices["bwc"].read_bytes()
+        segs = d.segments("portable.bwc-7")   # 25 s, a keyframe a second, cut past each 3 s
+        assert len(segs) == got["segments"] == 9 and sum(s["frames"] for s in segs) == 25 * 15
+        for seg in segs:
+            assert seg["source"] == "imported" and seg["intake_us"] == got["intake_us"] and decodes(data / seg["path"])
+        [rec] = audit_rows(catalog(data), "evidence.imported")
+        detail = json.loads(rec["detail"])
+        assert rec["actor"] == "carol (os: root)" and detail["sha256"] == sha and detail["filmed_by"] == "officer Lin"
+
+        r = imp("bwc")   # the same file again: pointed to the first intake, nothing kept twice
+        assert r.returncode != 0 and f"intake {got['id']}" in r.stderr and sha in r.stderr, r.stderr
+        r = imp("junk")
+        assert r.returncode != 0 and "not a media file" in r.stderr and "Nothing was kept" in r.stderr, r.stderr
+        r = imp("plain_cut")
+        assert r.returncode != 0 and "end is missing" in r.stderr, r.stderr
+        r = imp("bwc", device="bwc\n7")
+        assert r.returncode != 0 and "not a plain name" in r.stderr and '"bwc\\n7"' in r.stderr, r.stderr
+        assert leftovers(data) == [sha], "a refusal leaves nothing behind"
+
+        r = imp("hevc", device="cam-2")
+        assert r.returncode == 0 and "segments of camera portable.cam-2" in r.stdout and "claims no time" in r.stdout, r.stdout + r.stderr
+        r = imp("mpeg4", device="cam-3")
+        assert r.returncode == 0 and "original file alone" in r.stdout, r.stdout + r.stderr
+        assert d.segments("portable.cam-3") == []
+        assert len(rows(catalog(data), "intakes")) == 3
+
+        # the same rules as fixed footage: a hold over the device's claimed minute, placed by the custodian;
+        # refused to one whose account covers only the fixed camera
+        hold = ("hold", "add", "--camera", "portable.bwc-7", "--from", "2015-01-01T08:00:00+00:00", "--to",
+                "2015-01-01T08:01:00+00:00", "--reason", "a dispute at the duty desk", "--case", "C-76")
+        r = people.ctl(*hold, "--json")
+        assert r.returncode == 0 and json.loads(r.stdout)["cameras"] == ["portable.bwc-7"], r.stdout + r.stderr
+        people.add("vic", "custodian", cameras=["cam"])
+        people.as_("vic")
+        r = people.ctl(*hold)
+        assert r.returncode != 0 and "no rights on portable.bwc-7" in r.stderr, r.stderr
+        r = people.ctl("evidence", "import", str(devices["bwc"]), "--device", "bwc-7", "--by", "officer Lin")
+        assert r.returncode != 0 and f"intake {got['id']}" in r.stderr, "a duplicate, whoever brings it"
+
+        # the camera recorded on: every segment of the intakes' minutes whole, no gap
+        wait_for(lambda: len(d.segments("cam")) >= 4, 60, "the camera's segments after the intakes")
+        assert d.gaps("cam") == [], (d.gaps("cam"), d.log[-3000:])
+        assert all(decodes(data / s["path"]) for s in d.segments("cam"))
+    finally:
+        d.stop()
+
+
+def test_a_file_too_large_for_the_disks_reserve_is_refused_before_it_is_sent(tmp_path, devices):
+    """A 16 MiB data disk keeping half free: a 6 MiB file (and its segments) does not fit; a small one does."""
+    with tmpfs(tmp_path / "disk", "16m") as disk:
+        data = disk / "data"
+        config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": "synthetic:", "enabled": False}],
+                              tables={"retention": {"reserve": "50%"}})
+        big = tmp_path / "big.mp4"
+        big.write_bytes(devices["bwc"].read_bytes() + bytes(6 << 20))
+        d = Daemon(config, data, tmp_path / "edged.log").start()
+        try:
+            people = People(config, tmp_path)
+            people.add("carol", "custodian")
+            people.as_("carol")
+            r = people.ctl("evidence", "import", str(big), "--device", "bwc-7", "--by", "officer Lin")
+            assert r.returncode != 0 and "above its reserve" in r.stderr and "Nothing was kept" in r.stderr, r.stderr
+            assert leftovers(data) == []
+            r = people.ctl("evidence", "import", str(devices["hevc"]), "--device", "bwc-7", "--by", "officer Lin")
+            assert r.returncode == 0, r.stderr
+        finally:
+            d.stop()

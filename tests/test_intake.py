@@ -1,0 +1,192 @@
+"""A portable camera's file taken in (issue 76, design/0349), below the daemon: files made by ffmpeg as
+devices write them, remuxed (never re-encoded: the segments' packets are the file's, byte for byte),
+the truncated and the unreadable told apart, and an intake recorded on a real catalog whose retention
+pass judges it from its intake, not from the device's claimed 2015."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import av
+import pytest
+from edged_evidence_check import check as checker
+
+from edged.config import CameraConfig, RetentionConfig
+from storage.catalog import open_db
+from storage.export import evidence as export
+from storage.keys import nodekey
+from storage.readonly import open_readonly
+from storage.footage import intakes as store
+from storage.intake.remux import remux
+from storage.intake.take import Incoming, Refused, Who, place, run_remux, sweep_staging
+from storage.retention.run import run_pass
+from storage.time.clock import FakeClock
+from tests.support import portable
+from tests.support.catalog import audit_rows, rows
+
+S = 1_000_000
+D = 86_400 * S
+CLAIMED_2015 = int(datetime(2015, 1, 1, 8, tzinfo=timezone.utc).timestamp() * S)
+
+
+def decodes(path: Path) -> bool:
+    """ffmpeg reads every packet and decodes every picture without an error."""
+    return subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+                          capture_output=True, timeout=120).returncode == 0
+
+
+def payloads(path: Path, kind: str) -> list[bytes]:
+    with av.open(str(path)) as c:
+        streams = c.streams.video if kind == "video" else c.streams.audio
+        return [bytes(p) for p in c.demux(streams[0]) if p.size]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("devices")
+    frag = portable.fragmented(d / "frag.mp4")
+    bwc = portable.body_camera(d / "bwc.mp4")
+    return {"bwc": bwc, "hevc": portable.hevc_g711(d / "hevc.mov"), "frag": frag,
+            "frag_cut": portable.cut(frag, d / "frag_cut.mp4", frag.stat().st_size - 3000),
+            "plain_cut": portable.cut(bwc, d / "plain_cut.mp4", bwc.stat().st_size // 2),
+            "mpeg4": portable.mpeg4_part2(d / "mpeg4.mp4"), "junk": portable.not_media(d / "junk.pdf")}
+
+
+def test_a_body_cameras_file_is_remuxed_packet_for_packet_with_its_claims(files, tmp_path):
+    r = remux(files["bwc"], tmp_path, 10 * S)
+    assert r["claimed_us"] == CLAIMED_2015 and r["claimed_from"] == "creation_time" and r["model"] == "BWC-7X"
+    segs = r["segments"]
+    assert [round(s["offset_us"] / S) for s in segs] == [0, 10, 20] and sum(s["frames"] for s in segs) == 25 * 15
+    assert all(decodes(tmp_path / s["file"]) for s in segs)
+    # no transcoding: the segments' pictures and sound are the file's own packets, byte for byte
+    for kind in ("video", "audio"):
+        assert [p for s in segs for p in payloads(tmp_path / s["file"], kind)] == payloads(files["bwc"], kind)
+
+
+def test_h265_with_g711_sound_is_kept_as_sent(files, tmp_path):
+    r = remux(files["hevc"], tmp_path, 60 * S)
+    assert r["claimed_us"] is None and len(r["segments"]) == 1
+    with av.open(str(tmp_path / "000.mp4")) as c:
+        assert (c.streams.video[0].codec_context.name, c.streams.audio[0].codec_context.name) == ("hevc", "pcm_mulaw")
+    assert decodes(tmp_path / "000.mp4")
+
+
+def test_a_fragmented_mp4_cut_short_keeps_its_whole_fragments_and_says_so(files, tmp_path):
+    (tmp_path / "whole").mkdir()
+    whole = remux(files["frag"], tmp_path / "whole", 60 * S)
+    (tmp_path / "cut").mkdir()
+    tmp_path = tmp_path / "cut"
+    r = remux(files["frag_cut"], tmp_path, 60 * S)
+    assert r["truncated"] and 0 < r["whole_fragments"] and r["whole_bytes"] < files["frag_cut"].stat().st_size
+    assert 0 < r["segments"][0]["frames"] < whole["segments"][0]["frames"]
+    assert decodes(tmp_path / "000.mp4")
+
+
+def test_a_plain_mp4_cut_short_and_a_file_of_no_media_are_refused(files, tmp_path):
+    assert remux(files["plain_cut"], tmp_path, 60 * S) == {"refused": "truncated"}
+    assert remux(files["junk"], tmp_path, 60 * S) == {"refused": "not_media"}
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(Refused) as refused:   # the daemon's way: in a process of its own
+        run_remux(files["junk"], tmp_path, 60 * S)
+    assert refused.value.kind == "not_media"
+
+
+def test_a_video_edged_does_not_keep_as_footage_leaves_the_original_alone(files, tmp_path):
+    r = remux(files["mpeg4"], tmp_path, 60 * S)
+    assert r["segments"] == [] and r["video"] == "mpeg4" and list(tmp_path.iterdir()) == []
+
+
+def test_a_file_larger_than_it_said_is_refused_as_it_arrives(tmp_path):
+    staged = Incoming(tmp_path, limit=10)
+    staged.write(b"0123456789")
+    with pytest.raises(Refused, match="too_big"):
+        staged.write(b"x")
+    staged.discard()
+    assert list((tmp_path / "imports").iterdir()) == []
+
+
+def test_what_an_intake_cut_short_left_is_swept_and_nothing_else(tmp_path):
+    cut_short = Incoming(tmp_path, limit=100)
+    cut_short.write(b"half a file")   # a crash here: the folder stays, never catalogued
+    kept = tmp_path / "imports" / ("ab" * 32)
+    kept.mkdir()
+    (kept / "original.mp4").write_bytes(b"an intake's original")
+    assert sweep_staging(tmp_path) == [cut_short.folder.name]
+    assert [p.name for p in (tmp_path / "imports").iterdir()] == [kept.name]
+    assert sweep_staging(tmp_path / "nowhere") == []
+
+
+def _take_in(data: Path, src: Path, now: int) -> dict:
+    staged = Incoming(data, limit=src.stat().st_size)
+    with open(src, "rb") as f:
+        while chunk := f.read(65536):
+            staged.write(chunk)
+    sha = staged.finish()
+    assert sha == hashlib.sha256(src.read_bytes()).hexdigest()
+    result = run_remux(staged.path, staged.folder, 10 * S)
+    intake = place(staged, sha, result, Who("bwc-7", "officer Lin", "carol", None), now)
+    db = open_db(data / "catalog.db")
+    try:
+        assert store.first_of(db, sha) is None
+        return store.record(db, intake, "carol")
+    finally:
+        db.conn.close()
+
+
+def test_an_intake_is_catalogued_and_judged_from_its_intake_not_its_claim(files, tmp_path):
+    now = CLAIMED_2015 + 4000 * D   # the file claims 2015; it is taken in eleven years on
+    row = _take_in(tmp_path, files["bwc"], now)
+    db = open_db(tmp_path / "catalog.db")
+    segs = rows(db, "segments", lambda r: r["camera"] == "portable.bwc-7", order="start_us")
+    assert [round((s["start_us"] - CLAIMED_2015) / S) for s in segs] == [0, 10, 20]  # within AAC priming
+    assert {(s["source"], s["intake_us"], s["state"]) for s in segs} == {("imported", now, "complete")}
+    for s in segs:
+        assert hashlib.sha256((tmp_path / s["path"]).read_bytes()).hexdigest() == s["sha256"]
+    original = tmp_path / row["original"]
+    assert original.read_bytes() == files["bwc"].read_bytes() and row["original"].endswith("/original.mp4")
+    assert store.first_of(db, row["sha256"])["id"] == row["id"]
+    [rec] = audit_rows(db, "evidence.imported")
+    assert rec["actor"] == "carol" and rec["seq"] == row["audit_seq"]
+    assert '"filmed_by":"officer Lin"' in rec["detail"] and row["sha256"] in rec["detail"]
+    retention = (db, tmp_path, RetentionConfig(max_retention_us=30 * D, min_retention_us=D),
+                 [CameraConfig(id="c1", name="c1", url="synthetic:")], shutil.disk_usage)
+    assert run_pass(*retention, clock=FakeClock(now + 29 * D)).destroyed == 0, "max counts from the intake"
+    assert all((tmp_path / s["path"]).exists() for s in segs)
+    assert run_pass(*retention, clock=FakeClock(now + 31 * D)).destroyed == 3, "and it does count"
+    assert not any((tmp_path / s["path"]).exists() for s in segs)
+
+
+def test_an_export_of_imported_footage_names_its_original_and_verifies(files, tmp_path):
+    """The manifest's sources say imported, not recorded by this box, with the original's hash; the
+    export verifies as any other (storage/export/evidence.py verify_export, what `edgectl verify` runs)."""
+    now = CLAIMED_2015 + 4000 * D
+    row = _take_in(tmp_path, files["bwc"], now)
+    db = open_readonly(tmp_path / "catalog.db")
+    try:
+        cams = export.gather(db, ["portable.bwc-7"], CLAIMED_2015, CLAIMED_2015 + 25 * S)
+    finally:
+        db.conn.close()
+    header = {"site": {"id": "test", "name": "Test office"}, "node": "node1", "custodian": "carol",
+              "recipient": "court", "grant": {"id": 1}, "request": {"id": 1}}
+    out = tmp_path / "export"
+    (tmp_path / "keydir").mkdir()
+    manifest = export.write_export(tmp_path, out, key=nodekey.load_or_create(tmp_path / "keydir"), header=header,
+                                   cameras=cams, from_us=CLAIMED_2015, to_us=CLAIMED_2015 + 25 * S)
+    assert export.verify_export(out) == []
+    sources = [s for cam in manifest["cameras"] for s in cam["sources"]]
+    assert len(sources) == 3 and all(s["imported"]["original_sha256"] == row["sha256"] for s in sources)
+    assert {(s["imported"]["taken_by"], s["imported"]["filmed_by"], s["imported"]["device"]) for s in sources} == {
+        ("carol", "officer Lin", "bwc-7")}
+    assert "not recorded by this box" in sources[0]["imported"]["note"]
+    for clip in manifest["cameras"][0]["clips"]:
+        assert decodes(out / clip["file"])
+    # the court's checker says it from the signed manifest (its other steps need an enrolled box)
+    said: dict = {"notes": []}
+    checker.imported(manifest, said)
+    assert said["notes"] == [f"intake {row['id']}: imported on {checker.utc(now)} by carol from the device bwc-7 "
+                             f"(recorded by \"officer Lin\"), the original file's SHA-256 {row['sha256']}: not recorded "
+                             "by the box; its times are the device's claim, as its signed manifest.json says"]
