@@ -24,6 +24,7 @@ from recorder.edged_source import AUTO, EDGED, FFMPEG, LOST, EdgedSource, reorde
 from recorder.opening import open_camera
 from recorder.reader_choice import ReaderChoice
 from recorder.events import Closing, Emit, Opened, SegmentMeta, State
+from recorder.handover import Handover
 from recorder.imagecheck import ImageSampler
 from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
 from recorder.picture_size import declared_size
@@ -132,6 +133,8 @@ class CameraRecorder:
         self._gops: GopTimes | None = None  # this run's times made per GOP, its stamps being broken (design/0150)
         self._said_times = False  # the log has said so for this camera
         self._stamps_broken = False  # a run of this worker's found the camera's stamps broken (design/0335)
+        # Added to hold (the next daemon's, design/0353), or told to give (set by the worker): else None
+        self.handover = Handover(self.id, emit, hold=True, clock=clock) if camera.get("hold") else None
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -476,9 +479,8 @@ class CameraRecorder:
 
     def _recent_reanchor(self, mono: int) -> float | None:
         """The drift (s) at the last re-anchor, while it is under REANCHOR_SHOWN_US old."""
-        if self._reanchored is None or mono - self._reanchored[0] > REANCHOR_SHOWN_US:
-            return None
-        return self._reanchored[1]
+        r = self._reanchored
+        return r[1] if r is not None and mono - r[0] <= REANCHOR_SHOWN_US else None
 
     def _keyframe_missing(self, wall: int) -> float | None:
         """Seconds since the last keyframe once that is past the forced cut, else None."""
@@ -495,6 +497,8 @@ class CameraRecorder:
             self._place(pkt, wall, pkt.is_keyframe)
 
     def _audio_out(self, pkt: Sound) -> None:
+        if self.handover is not None and self.handover.takes(self, pkt, self._last_at, False, False):
+            return
         if self.motion is not None:
             self._routed(pkt, self._last_at, False)
         elif self.seg is not None:
@@ -520,6 +524,8 @@ class CameraRecorder:
 
     def _place(self, pkt: VideoPacket, wall: int, key: bool) -> None:
         """One video packet: close the segment at a boundary, open one at a keyframe, write."""
+        if self.handover is not None and self.handover.takes(self, pkt, wall, key, True):
+            return
         seg = self.seg
         if key:
             if seg is not None and is_cut(wall, True, self.boundary):
