@@ -106,6 +106,7 @@ class Supervisor:
                                     restamp_steps)
         self._tg: asyncio.TaskGroup | None = None
         self.motion = MotionLog(writer, clock, publish_event)  # motion events; holes by policy (edged/daemon/recording/modes.py)
+        self.on_handed: Callable[[events.Handed], None] | None = None  # an upgrade's handover (edged/daemon/handover.py)
 
     @property
     def video_dev(self) -> int | None:
@@ -234,9 +235,6 @@ class Supervisor:
     def request_stop(self) -> None:
         self.stopping.set()
 
-    def kill_workers(self) -> None:
-        self.workers.kill()
-
     async def reload(self, cfg: Config, action: str = "config.reload") -> None:
         """Apply a new camera list without touching cameras that did not change (`action`: the
         audit record's, "standby" when a standby takes up or gives back a box's cameras)."""
@@ -349,6 +347,8 @@ class Supervisor:
                 await self.motion.on_motion(ev)
             case events.Detection():
                 await self.motion.on_detection(ev, self.alarms)
+            case events.Handed() if self.on_handed is not None:
+                self.on_handed(ev)
 
     def _mode(self, cam_id: str) -> str:
         return next((c.mode for c in self.cfg.cameras if c.id == cam_id), "continuous")
