@@ -38,6 +38,8 @@ def gaps_across(d: Daemon, began_us: int, ended_us: int) -> dict[str, float]:
         pairs = [(a, b) for a, b in zip(mine, mine[1:]) if a["end_us"] <= ended_us and b["start_us"] >= began_us]
         assert pairs and mine[0]["start_us"] < began_us and mine[-1]["start_us"] > ended_us, (cam, mine)
         out[cam] = max(b["start_us"] - a["end_us"] for a, b in pairs) / 1e6
+        print(cam, "gaps between consecutive segments across the handover (ms):",
+              [round((b["start_us"] - a["end_us"]) / 1e3, 1) for a, b in pairs])
     return out
 
 
