@@ -125,6 +125,7 @@ class Early:
     cameras: list[list[str]] = field(default_factory=list)   # each worker's cameras
     backlog: list[list[bytes]] = field(default_factory=list)  # each worker's events read here, in order
     video_dev: int | None = None
+    handed: bool = False  # the next daemon of a handover, once the running one let go (succession.py)
 
     async def first_segments(self, stop_seen: asyncio.Event, within_s: float | None = None) -> None:
         """Read the workers' first events until every camera has opened a segment or said why it

@@ -84,6 +84,7 @@ async def take_over(fd: int, early: Early | None, data_dir: Path, stop_seen: asy
     if not released:  # it ended the handover (it said why in its journal) and records on
         raise Refused("the running daemon ended the handover before letting its cameras go")
     early.lock = await _lock(data_dir)
+    early.handed = True
     return early
 
 
