@@ -10,50 +10,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 
 import pytest
 
 from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.handover import alive, decodes, gaps_across, node_pid
 
 CAMERAS = ["cam0", "cam1", "cam2"]
 S = 1_000_000
-
-
-def decodes(path: os.PathLike[str] | str) -> str:
-    """What ffmpeg says decoding the whole file with -xerror (empty: clean)."""
-    out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
-                         capture_output=True, text=True, timeout=120)
-    return out.stderr or ("" if out.returncode == 0 else f"ffmpeg exited with {out.returncode}")
-
-
-def gaps_across(d: Daemon, began_us: int, ended_us: int) -> dict[str, float]:
-    """Per camera, the longest time without footage between two consecutive segments over the window
-    of the handover (tests/test_package.py's measure)."""
-    out = {}
-    for cam in CAMERAS:
-        mine = [s for s in d.segments(cam) if s["end_us"]]
-        pairs = [(a, b) for a, b in zip(mine, mine[1:]) if a["end_us"] <= ended_us and b["start_us"] >= began_us]
-        assert pairs and mine[0]["start_us"] < began_us and mine[-1]["start_us"] > ended_us, (cam, mine)
-        out[cam] = max(b["start_us"] - a["end_us"] for a, b in pairs) / 1e6
-        print(cam, "gaps between consecutive segments across the handover (ms):",
-              [round((b["start_us"] - a["end_us"]) / 1e3, 1) for a, b in pairs])
-    return out
-
-
-def node_pid(d: Daemon) -> int | None:
-    rows = d.query("SELECT value FROM node WHERE key = 'pid'")
-    return int(rows[0]["value"]) if rows and rows[0]["value"] is not None else None
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture
@@ -89,7 +55,7 @@ def test_a_handover_loses_no_more_than_a_kill_does(tmp_path, server):
             d.stop()
     log = d.log
     assert "handover: the next daemon" in log and "records every camera" in log, log[-4000:]
-    gaps = gaps_across(d, began_us, ended_us)
+    gaps = gaps_across(d, CAMERAS, began_us, ended_us)
     print("handover: longest gap per camera (s):", {c: round(g, 3) for c, g in gaps.items()})
     assert max(gaps.values()) <= 1.0, gaps
     for cam in CAMERAS:
