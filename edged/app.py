@@ -269,7 +269,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             recovery = StartupRecovery(data_dir, writer, alarms, sup.gaps, [c.id for c in cfg.cameras], guard.expect,
                                        started_us, before_id)
             extra["startup-recovery"] = recovery.run
-        await host_clock.start()  # before the node row forgets the last clean stop
+        # before the node row forgets the last clean stop (a handover's next daemon: from its own start)
+        await host_clock.start(early.started_us if early is not None and early.handed else None)
         steps.mark("host clock")
         await writer.run(lambda c: node_table.set_values(c.db, {
             "pid": os.getpid(), "started_us": clock.now_us(), "heartbeat_us": clock.now_us(), "version": __version__,

@@ -374,7 +374,7 @@ class CameraRecorder:
                     same = ended[1] is not None and abs(clock.basis - ended[1]) <= CLOCK_STEP_US
                     first = min(m for _p, _a, m in warmup if m is not None)
                     clock.offset = after_last(clock.offset, first, ended[0], same)
-                self._basis = clock.basis
+                self._basis, self.run_clock = clock.basis, clock  # its offset: a handover's too (handover.py)
                 self._last_key = wall
                 self._state(RECORDING)
                 stats = StatsWindow(mono)  # the first window starts here: the warm-up's frames are not counted
@@ -391,11 +391,11 @@ class CameraRecorder:
                 self.counters["clock_steps"] += 1
                 self._close_segment(clock.wall(media), "host clock step")
                 clock, reanchor = clock.after_step(wall, mono), False
-                self._basis = clock.basis
+                self._basis, self.run_clock = clock.basis, clock
             if drifted and pkt.is_keyframe:
                 drifted = self._media_reanchor(clock, media, mono)
                 clock = RunClock(wall - pts * us_num // us_den, wall, mono)  # on the picture's own time
-                self._basis = clock.basis
+                self._basis, self.run_clock = clock.basis, clock
             at = media + clock.offset  # clock.wall(media)
             key = pkt.is_keyframe
             if cut_at_key and key:  # the camera's clock jumped: its frames since are in the last segment

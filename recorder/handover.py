@@ -13,10 +13,11 @@ one stopped before is one the new one holds.
 
 The two connections' wall times of one keyframe differ by how each run anchored its clock on
 arrival (recorder/timeline.py: tens of ms). The held keyframe taken is the first one at most
-TOLERANCE_US (and at most half a GOP) before the end said: the same keyframe. Each run keeps its
-own clock's times (no time is moved to meet the other's): the two segments abut to within the two
-anchors' difference, a hole of that much filed as one, or as much overlap in time (never a
-picture written twice).
+TOLERANCE_US (and at most half a GOP) before the end said: the same keyframe. When its time is
+before that end, the new run's clock moves on to it, as a reconnect's does to its last run's end
+(design/0093): a segment stamped before footage its camera recorded earlier is a host clock behind
+(design/0096), flagged for a person. A keyframe after the end leaves the hole it is (the two
+anchors apart, milliseconds), filed as one ("handed over").
 
 Only the camera's own thread touches what is held; the worker's main thread sets `giving` and
 `resume_from` (single attribute writes) and the thread acts on them at its next packet.
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from recorder.events import Emit, Handed, Holding
+from recorder.timeline import RunClock
 from storage.time.clock import SYSTEM, Clock
 
 if TYPE_CHECKING:
@@ -49,6 +51,9 @@ class Camera(Protocol):
     stop: threading.Event
     thread: threading.Thread
     handover: Handover | None
+
+    @property
+    def run_clock(self) -> RunClock: ...  # the run's, set once its clock is anchored (before any _place)
 
     def _place(self, pkt: Any, wall: int, key: bool) -> None: ...
 
@@ -145,6 +150,8 @@ class Handover:
         if first is None:
             return  # the keyframe the end names has not come yet: held on
         key_wall = self._keys[first]
+        shift = max(0, end - key_wall) if end is not None else 0
+        cam.run_clock.offset += shift  # this run's later pictures too
         self.holding = False
         held, self.held = self.held, deque()
         self._keys.clear()
@@ -154,7 +161,7 @@ class Handover:
             cam.handover = None
         for h in held:
             if h.video:
-                cam._place(h.pkt, h.wall, h.key)
+                cam._place(h.pkt, h.wall + shift, h.key)
             elif cam.seg is not None:
                 cam.seg.write(h.pkt, False)
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from recorder.handover import HANDED, KEEP_US, Handover
+from recorder.timeline import RunClock
 from tests.support.cameras import RtspServer, ffprobe_errors, make_clip
 from tests.support.daemon import ROOT, wait_for
 
@@ -110,6 +111,7 @@ class FakeCamera:
 
     def __init__(self) -> None:
         self.id, self.seg, self.stop, self.handover = "cam", None, threading.Event(), None
+        self.run_clock = RunClock(0, 0, 0)
         self.placed: list[tuple[int, bool]] = []
         self.closed: list[tuple[int | None, str]] = []
 
@@ -138,7 +140,19 @@ def test_held_footage_resumes_at_the_keyframe_the_end_names():
     _feed(cam, 5 * S, 1)
     assert cam.placed[0] == (3 * S, True), "the keyframe the end names, not its neighbours"
     assert [w for w, _k in cam.placed] == list(range(3 * S, 6 * S, 50_000))
-    assert cam.handover is None
+    assert cam.handover is None and cam.run_clock.offset == 0, "a later keyframe: its own time, the hole filed"
+
+
+def test_a_resumed_run_never_starts_before_the_end_said():
+    """The running recorder's clock read the same keyframe 20 ms later: the held one's times move on by
+    as much (a segment stamped before its predecessor's end is a host clock behind, flagged)."""
+    cam = FakeCamera()
+    ho = cam.handover = Handover("cam", lambda _e: None, hold=True)
+    _feed(cam, 0, 5)
+    ho.resume_from = 3 * S + 20_000
+    _feed(cam, 5 * S, 1)
+    assert cam.placed[0] == (3 * S + 20_000, True) and cam.run_clock.offset == 20_000
+    assert [w for w, _k in cam.placed][:3] == [3_020_000, 3_070_000, 3_120_000]
 
 
 def test_an_end_not_yet_held_waits_for_its_keyframe_and_the_hold_is_bounded():
@@ -148,7 +162,7 @@ def test_an_end_not_yet_held_waits_for_its_keyframe_and_the_hold_is_bounded():
     assert ho.held[0].wall >= 40 * S - KEEP_US - S and ho.held[0].key
     ho.resume_from = 41 * S + 30_000  # ahead of anything held: the next keyframe
     _feed(cam, 40 * S, 3)
-    assert cam.placed[0] == (41 * S, True)
+    assert cam.placed[0] == (41 * S + 30_000, True), "the next keyframe, on to the end said"
 
 
 def test_a_giving_camera_closes_before_its_next_keyframe_and_writes_nothing_after():

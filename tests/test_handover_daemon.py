@@ -55,6 +55,7 @@ def test_a_handover_loses_no_more_than_a_kill_does(tmp_path, server):
             d.stop()
     log = d.log
     assert "handover: the next daemon" in log and "records every camera" in log, log[-4000:]
+    assert "stamped earlier than footage" not in log, "a camera's first segment after the handover was flagged"
     gaps = gaps_across(d, CAMERAS, began_us, ended_us)
     print("handover: longest gap per camera (s):", {c: round(g, 3) for c, g in gaps.items()})
     assert max(gaps.values()) <= 1.0, gaps

@@ -93,6 +93,7 @@ class Handover:
         reader, writer = await asyncio.open_connection(sock=ours)
         said = await _first_word(reader)
         if "holding" not in said:
+            # i18n: the journal's (two lines)
             why = said.get("refused") or ("it ended before holding its cameras" if said.get("ended")
                                           else f"it did not hold its cameras within {READY_WITHIN_S:.0f} s")
             await _call_off(proc, writer)
@@ -156,11 +157,12 @@ async def _first_word(reader: asyncio.StreamReader) -> dict[str, Any]:
         line = await asyncio.wait_for(reader.readline(), READY_WITHIN_S)
     except TimeoutError:
         return {}
+    garbled = {"refused": "it said something that is not the handover's"}  # i18n: the journal's
     try:
         said = json.loads(line) if line else {"ended": True}
     except ValueError:
-        return {"refused": "it said something that is not the handover's"}
-    return said if isinstance(said, dict) else {"refused": "it said something that is not the handover's"}
+        return garbled
+    return said if isinstance(said, dict) else garbled
 
 
 async def _call_off(proc: asyncio.subprocess.Process, writer: asyncio.StreamWriter) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 
+from tests.support.catalog import node_value
 from tests.support.daemon import Daemon
 
 
@@ -32,8 +33,8 @@ def gaps_across(d: Daemon, cameras: list[str], began_us: int, ended_us: int) -> 
 
 
 def node_pid(d: Daemon) -> int | None:
-    rows = d.query("SELECT value FROM node WHERE key = 'pid'")
-    return int(rows[0]["value"]) if rows and rows[0]["value"] is not None else None
+    pid = node_value(d, "pid")
+    return int(pid) if pid is not None else None
 
 
 def alive(pid: int) -> bool:
