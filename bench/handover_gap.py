@@ -36,8 +36,9 @@ def one_round(kind: str, d: Daemon, cameras: list[str]) -> tuple[Daemon, dict[st
     assert old_pid is not None
     began_us = SYSTEM.now_us()
     t0 = time.monotonic()
-    if kind == "restart":
-        d.stop(120)
+    if kind == "restart":  # the daemon recording may be a handover's, not this process's child
+        os.kill(old_pid, signal.SIGTERM)
+        wait_for(lambda: not alive(old_pid), 120, "the daemon's stop")
         d = Daemon(d.config, d.data_dir, d.log_path, init_data=False).start()
     else:
         os.kill(old_pid, signal.SIGUSR2)

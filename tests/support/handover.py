@@ -38,8 +38,9 @@ def node_pid(d: Daemon) -> int | None:
 
 
 def alive(pid: int) -> bool:
+    """The process runs (a zombie, ended but not yet waited for by its parent, does not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = open(f"/proc/{pid}/stat").read()
+    except FileNotFoundError:
         return False
-    return True
+    return stat[stat.rindex(")") + 2:][:1] != "Z"
