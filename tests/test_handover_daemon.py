@@ -66,3 +66,34 @@ def test_a_handover_loses_no_more_than_a_kill_does(tmp_path, server):
         for s in segs:
             assert s["sha256"], s
             assert decodes(data / s["path"]) == "", s["path"]
+
+
+def test_a_next_daemon_that_does_not_come_up_leaves_the_running_one_recording(tmp_path, server, monkeypatch):
+    """The next version cannot start (its start script fails, as a broken install would): the running
+    daemon says why and records on, every camera without a gap; nothing was given."""
+    start = tmp_path / "start"
+    start.write_text("#!/bin/sh\necho 'the new version is broken' >&2\nexit 3\n")
+    start.chmod(0o755)
+    monkeypatch.setenv("EDGED_START", str(start))
+    data = tmp_path / "data"
+    cfg = write_config(tmp_path / "edged.toml", data, [{"id": c, "url": server.url(c)} for c in CAMERAS],
+                       tables={"control": {"socket": str(tmp_path / "control.sock")}})
+    d = Daemon(cfg, data, tmp_path / "edged.log").start()
+    try:
+        wait_for(lambda: all(len([s for s in d.segments(c) if s["end_us"]]) >= 1 for c in CAMERAS), 120,
+                 "a closed segment of every camera")
+        began_us = SYSTEM.now_us()
+        d.signal(signal.SIGUSR2)
+        wait_for(lambda: "did not take over" in d.log, 60, "the running daemon saying the handover failed")
+        ended_us = SYSTEM.now_us()
+        wait_for(lambda: all(any(s["start_us"] > ended_us and s["end_us"] for s in d.segments(c)) for c in CAMERAS),
+                 60, "a closed segment of each camera after")
+        assert d.proc.poll() is None and node_pid(d) == d.proc.pid
+    finally:
+        assert d.stop() == 0
+    assert "it ended before holding its cameras" in d.log and "recording goes on here" in d.log
+    for cam in CAMERAS:  # no camera stopped: its segments abut throughout, and no gap is on record
+        segs = [s for s in d.segments(cam) if s["end_us"]]
+        assert segs[0]["start_us"] < began_us and segs[-1]["start_us"] > ended_us, segs
+        assert all(b["start_us"] == a["end_us"] for a, b in zip(segs, segs[1:])), segs
+        assert not d.gaps(cam), d.gaps(cam)
