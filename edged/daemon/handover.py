@@ -131,18 +131,24 @@ class Handover:
         try:
             for cam in given:
                 self.sup.workers.tell(cam, {"cmd": "give", "camera": cam})
-            ended = asyncio.ensure_future(proc.wait())
+            ended, all_handed = asyncio.ensure_future(proc.wait()), asyncio.ensure_future(done.wait())
             try:
-                await asyncio.wait([asyncio.ensure_future(done.wait()), ended], timeout=GIVE_WITHIN_S,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait([all_handed, ended], timeout=GIVE_WITHIN_S, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 ended.cancel()
-            await writer.drain()
+                all_handed.cancel()
         finally:
             self.sup.on_handed = None
-        if waiting:
+        if waiting:  # their worker never had the give (it died): the next daemon records them from now
             log.warning("handover: %d cameras were not said handed within %.0f s: %s", len(waiting),
                         GIVE_WITHIN_S, ", ".join(sorted(waiting)))
+            now = self.sup.clock.now_us()
+            for cam in sorted(waiting):
+                writer.write((json.dumps({"handed": cam, "end_us": now}) + "\n").encode())
+        try:
+            await writer.drain()
+        except (ConnectionError, OSError):  # the next daemon ended: the caller takes the cameras back
+            pass
         return given
 
     async def _take_back(self, given: list[str]) -> None:
