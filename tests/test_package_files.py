@@ -270,6 +270,8 @@ def test_an_upgrade_hands_the_running_daemon_over_and_restarts_nothing(tmp_path:
     assert r.returncode == 0, r.stderr
     calls = log.read_text()
     assert "systemctl kill -s SIGUSR2 --kill-whom=main edged.service" in calls and "restart" not in calls, calls
+    # then a reload: systemd reads the new main process as its own child (a stop is then SIGTERM, not SIGKILL)
+    assert calls.rindex("systemctl daemon-reload") > calls.index("SIGUSR2"), calls
     assert "took over recording from edged 0.1.0-1" in r.stdout
     assert os.readlink(root / "opt/edged/current") == "0.1.0-2" and not (root / "opt/edged/0.1.0-1").exists()
 
