@@ -37,6 +37,7 @@ from edged.control.status import StatusOps
 from edged.control.time import TimeOps
 from edged.control.waiting import WaitingControl
 from edged.daemon.camera_states import CameraStates
+from edged.daemon.handover import Handover
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.host_clock import HostClock
 from edged.daemon.inspection_runner import InspectionRunner
@@ -187,7 +188,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     # First: a SIGTERM during start-up is a clean stop.
     reload_hooks: list[ReloadHook] = [viewer.reload]  # run in order after the supervisor's reload; more added below
     install_signals(sup, (runner, space, monitor, inspector, maintenance), notifier, config_path, reload_hooks,
-                    allow_secrets)
+                    allow_secrets, Handover(sup, notifier, config_path, allow_secrets).request)  # SIGUSR2 (design/0353)
     signals.hand_over()  # a SIGTERM since `edged run` began: a clean stop now (design/0205)
     hooked = install_test_hooks(writer, data_dir, runner) if os.environ.get("EDGED_TEST_HOOKS") == "1" else None
     notifier.extend_timeout(STARTUP_STEP_S)
@@ -270,7 +271,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             recovery = StartupRecovery(data_dir, writer, alarms, sup.gaps, [c.id for c in cfg.cameras], guard.expect,
                                        started_us, before_id)
             extra["startup-recovery"] = recovery.run
-        await host_clock.start()  # before the node row forgets the last clean stop
+        # before the node row forgets the last clean stop (a handover's next daemon: from its own start)
+        await host_clock.start(early.started_us if early is not None and early.handed else None)
         steps.mark("host clock")
         await writer.run(lambda c: node_table.set_values(c.db, {
             "pid": os.getpid(), "started_us": clock.now_us(), "heartbeat_us": clock.now_us(), "version": __version__,

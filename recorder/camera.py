@@ -24,6 +24,7 @@ from recorder.edged_source import AUTO, EDGED, FFMPEG, LOST, EdgedSource, reorde
 from recorder.opening import open_camera
 from recorder.reader_choice import ReaderChoice
 from recorder.events import Closing, Emit, Opened, SegmentMeta, State
+from recorder.handover import Handover
 from recorder.imagecheck import ImageSampler
 from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
 from recorder.picture_size import declared_size
@@ -132,6 +133,8 @@ class CameraRecorder:
         self._gops: GopTimes | None = None  # this run's times made per GOP, its stamps being broken (design/0150)
         self._said_times = False  # the log has said so for this camera
         self._stamps_broken = False  # a run of this worker's found the camera's stamps broken (design/0335)
+        # Added to hold (the next daemon's, design/0353), or told to give (set by the worker): else None
+        self.handover = Handover(self.id, emit, hold=True, clock=clock) if camera.get("hold") else None
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -371,7 +374,7 @@ class CameraRecorder:
                     same = ended[1] is not None and abs(clock.basis - ended[1]) <= CLOCK_STEP_US
                     first = min(m for _p, _a, m in warmup if m is not None)
                     clock.offset = after_last(clock.offset, first, ended[0], same)
-                self._basis = clock.basis
+                self._basis, self.run_clock = clock.basis, clock  # its offset: a handover's too (handover.py)
                 self._last_key = wall
                 self._state(RECORDING)
                 stats = StatsWindow(mono)  # the first window starts here: the warm-up's frames are not counted
@@ -388,11 +391,11 @@ class CameraRecorder:
                 self.counters["clock_steps"] += 1
                 self._close_segment(clock.wall(media), "host clock step")
                 clock, reanchor = clock.after_step(wall, mono), False
-                self._basis = clock.basis
+                self._basis, self.run_clock = clock.basis, clock
             if drifted and pkt.is_keyframe:
                 drifted = self._media_reanchor(clock, media, mono)
                 clock = RunClock(wall - pts * us_num // us_den, wall, mono)  # on the picture's own time
-                self._basis = clock.basis
+                self._basis, self.run_clock = clock.basis, clock
             at = media + clock.offset  # clock.wall(media)
             key = pkt.is_keyframe
             if cut_at_key and key:  # the camera's clock jumped: its frames since are in the last segment
@@ -476,9 +479,8 @@ class CameraRecorder:
 
     def _recent_reanchor(self, mono: int) -> float | None:
         """The drift (s) at the last re-anchor, while it is under REANCHOR_SHOWN_US old."""
-        if self._reanchored is None or mono - self._reanchored[0] > REANCHOR_SHOWN_US:
-            return None
-        return self._reanchored[1]
+        r = self._reanchored
+        return r[1] if r is not None and mono - r[0] <= REANCHOR_SHOWN_US else None
 
     def _keyframe_missing(self, wall: int) -> float | None:
         """Seconds since the last keyframe once that is past the forced cut, else None."""
@@ -495,6 +497,8 @@ class CameraRecorder:
             self._place(pkt, wall, pkt.is_keyframe)
 
     def _audio_out(self, pkt: Sound) -> None:
+        if self.handover is not None and self.handover.takes(self, pkt, self._last_at, False, False):
+            return
         if self.motion is not None:
             self._routed(pkt, self._last_at, False)
         elif self.seg is not None:
@@ -520,6 +524,8 @@ class CameraRecorder:
 
     def _place(self, pkt: VideoPacket, wall: int, key: bool) -> None:
         """One video packet: close the segment at a boundary, open one at a keyframe, write."""
+        if self.handover is not None and self.handover.takes(self, pkt, wall, key, True):
+            return
         seg = self.seg
         if key:
             if seg is not None and is_cut(wall, True, self.boundary):

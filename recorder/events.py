@@ -235,9 +235,31 @@ class Bye(Event):
     tag: ClassVar[str] = "bye"
 
 
+@dataclass(frozen=True, slots=True)
+class Holding(Event):
+    """A camera added to hold (the next daemon's, design/0353) has a keyframe held from `key_us`
+    (wall) on: it can take over from the camera's previous recorder."""
+
+    tag: ClassVar[str] = "holding"
+    camera: str
+    key_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Handed(Event):
+    """A camera told to give itself over (design/0353) closed its segment before the keyframe
+    at `end_us` (wall) and stopped: its next recorder writes from that keyframe on. None: it had no
+    segment open when its time to give ran out, so there is no keyframe to meet."""
+
+    tag: ClassVar[str] = "handed"
+    camera: str
+    end_us: int | None
+    at: int
+
+
 Emit = Callable[[Event], None]
 KINDS: dict[str, type[Event]] = {cls.tag: cls for cls in (State, Opened, Closed, Stranded, Stats, Image, Motion,
-                                                            Detection, Oversize, Bye)}
+                                                            Detection, Oversize, Bye, Holding, Handed)}
 PERIODIC = (Stats, Image)  # the next one replaces a lost one
 
 

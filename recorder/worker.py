@@ -2,7 +2,9 @@
 
 Started by the daemon as `python -m recorder.worker`. The first stdin line is the settings;
 then `{"cmd": "add", "camera": {...}}`, `{"cmd": "remove", "camera": id}`, `{"cmd": "storage", "video_dev": N}`,
-`{"cmd": "reference", "camera": id, "set_us": N, "thumb": text}` (its image checks compare with it), `{"cmd": "stop"}`.
+`{"cmd": "reference", "camera": id, "set_us": N, "thumb": text}` (its image checks compare with it), `{"cmd": "stop"}`;
+at an upgrade's handover (recorder/handover.py, design/0353) an `add` with `"hold": true`, then
+`{"cmd": "resume", "camera": id, "from_us": N}`, and `{"cmd": "give", "camera": id}` to the running one.
 End of stdin (the daemon died) also stops: open segments are closed cleanly first.
 Events are JSON lines, one typed event per fact (recorder/events.py); the daemon's supervisor
 reads them.
@@ -22,7 +24,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recorder import events, sample_budget
+from recorder import events, handover, sample_budget
 from recorder.camera import CameraRecorder, Settings
 from recorder.source import StorageGate
 from recorder.durability import Durability
@@ -50,6 +52,7 @@ SPARE = "--spare"
 EVENT_QUEUE = 10_000
 HASH_QUEUE = 1_000
 BATCH_MAX = 512  # events per write to the daemon
+GIVE_WITHIN_US = 10_000_000  # a camera told to give itself over with no keyframe by then is stopped
 
 
 class EventSink:
@@ -226,6 +229,7 @@ def main() -> int:
     durability = Durability(settings.fsync_us, follow_writes=os.environ.get("EDGED_DURABILITY") != "interval")
     sampler, reader = image_sampler(settings, emit), ReadTurns()  # the reader: cameras read in turns (design/0302)
     cameras: dict[str, CameraRecorder] = {}
+    given: list[CameraRecorder] = []  # cameras told to give themselves over (joined at the end)
     stopping = threading.Event()
 
     def on_term(_sig: int, _frame: Any) -> None:
@@ -234,10 +238,6 @@ def main() -> int:
             cam.stop.set()
 
     signal.signal(signal.SIGTERM, on_term)
-
-    def remove(cam: CameraRecorder) -> None:
-        cam.stop.set()
-        cam.thread.join()
 
     for line in sys.stdin:
         msg = json.loads(line)
@@ -248,21 +248,44 @@ def main() -> int:
             cam = CameraRecorder(msg["camera"], own_settings(settings, msg["camera"]), emit, hasher.submit, sampler, gate,
                                  durability=durability, read_turns=reader)
             if (old := cameras.pop(cam.id, None)) is not None:
-                remove(old)
+                _remove(old)
             cameras[cam.id] = cam
             cam.start()
         elif cmd == "remove":
             gone = cameras.pop(msg["camera"], None)
             if gone is not None:
-                threading.Thread(target=remove, args=(gone,), name="remove-" + gone.id, daemon=True).start()
+                threading.Thread(target=_remove, args=(gone,), name="remove-" + gone.id, daemon=True).start()
+        elif cmd in ("give", "resume"):
+            _handover(msg, cameras, given, emit)
         elif cmd == "storage":  # the video folder's disk is back, perhaps under a new device id
             gate.video_dev = msg["video_dev"]
         elif cmd == "reference" and sampler is not None:  # kept for the camera, here now or added later
             sampler.refer(msg["camera"], msg["set_us"], msg["thumb"])
         elif cmd == "stop":
             break
-    _shutdown(list(cameras.values()), reader, durability, hasher, sampler, emit)
+    _shutdown(list(cameras.values()) + given, reader, durability, hasher, sampler, emit)
     return 0
+
+
+def _remove(cam: CameraRecorder) -> None:
+    cam.stop.set()
+    cam.thread.join()
+
+
+def _handover(msg: dict[str, Any], cameras: dict[str, CameraRecorder], given: list[CameraRecorder],
+              emit: EventSink) -> None:
+    """An upgrade's handover (recorder/handover.py, design/0353): `give` a recording camera to the
+    next daemon (it leaves `cameras` for `given`, joined at the end), or `resume` a held one."""
+    cam = cameras.get(msg["camera"])
+    if msg["cmd"] == "give":
+        if cam is None:  # not here (removed, or never added): nothing to meet
+            emit(events.Handed(msg["camera"], None, SYSTEM.now_us()))
+            return
+        del cameras[cam.id]
+        given.append(cam)
+        handover.give(cam, emit, msg.get("within_us", GIVE_WITHIN_US) / 1e6)
+    elif cam is not None and cam.handover is not None:
+        cam.handover.resume_from = msg.get("from_us")
 
 
 def own_settings(settings: Settings, camera: dict[str, Any]) -> Settings:

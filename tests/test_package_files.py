@@ -211,3 +211,88 @@ def test_the_gap_is_read_across_the_restart_wherever_it_falls_in_the_window() ->
             segs.append({"camera": cam, "start_us": start, "end_us": end})
     got = gaps_across(segs, began, ended)
     assert got == {"cam1": 1.75, "cam2": 1.5, "cam3": 1.5, "cam4": 1.5}, got
+
+
+def _postinst_root(tmp_path: Path, previous_hands_over: bool, wait_s: int = 150) -> tuple[Path, Path, Path]:
+    """An upgrade from 0.1.0-1 (recording: systemd's stubs say the unit is active, its main PID in a
+    file) to 0.1.0-2, postinst's paths pointed at this folder. `systemctl kill` makes the main PID
+    another one when the file `takes` exists (the next daemon took over), as systemd does at MAINPID=."""
+    for d in ("systemd", "debian", "storage"):
+        shutil.copytree(ROOT / d, tmp_path / d)
+    subprocess.run(["debian/units", "0.1.0-2"], cwd=tmp_path, check=True)
+    root, stubs, log = tmp_path / "root", tmp_path / "bin", tmp_path / "calls"
+    stubs.mkdir()
+    main_pid = tmp_path / "mainpid"
+    main_pid.write_text("4194301\n")   # over Linux's pid_max: a process that has ended
+    (stubs / "systemctl").write_text(
+        f'#!/bin/sh\necho "systemctl $*" >> {log}\ncase "$1" in\n  is-active) exit 0;;\n  show) cat {main_pid};;\n'
+        f'  kill) [ -e {tmp_path}/takes ] && echo 4194302 > {main_pid};;\nesac\nexit 0\n')
+    for cmd in ("deb-systemd-invoke", "systemd-sysusers", "chgrp", "chmod"):
+        (stubs / cmd).write_text(f'#!/bin/sh\necho "{cmd} $*" >> {log}\n')
+    (stubs / "sleep").write_text("#!/bin/sh\n")   # the handover's wait, a second a turn, without the wait
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    text = (tmp_path / "debian/edged.postinst").read_text().replace(
+        "#DEBHELPER#", "deb-systemd-invoke start 'edged.service' >/dev/null || true").replace(
+        "HANDOVER_WAIT=150", f"HANDOVER_WAIT={wait_s}")
+    for path in ("/opt/edged", "/etc/edged", "/usr/lib/edged", "/usr/share/edged", "/var/lib/edged"):
+        text = text.replace(path, f"{root}{path}")
+    (tmp_path / "postinst").write_text(text)
+    venv = root / "usr/lib/edged/venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "PACKAGE_VERSION").write_text("0.1.0-2\n")
+    (venv / "bin/python").write_text('#!/bin/sh\necho "OK (site s, 4 cameras)"\n')
+    (venv / "bin/python").chmod(0o755)
+    old = root / "opt/edged/0.1.0-1"
+    (old / "lib/python3.11/site-packages/edged/daemon").mkdir(parents=True)
+    (old / "PACKAGE_VERSION").write_text("0.1.0-1\n")
+    if previous_hands_over:
+        (old / "lib/python3.11/site-packages/edged/daemon/handover.py").write_text("")
+    (root / "opt/edged/current").symlink_to("0.1.0-1")
+    (root / "etc/edged").mkdir(parents=True)
+    (root / "etc/edged/edged.toml").write_text("# the site's\n")
+    (root / "etc/edged/secrets.toml").write_text("")
+    return root, log, stubs
+
+
+def _configure(tmp_path: Path, stubs: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sh", str(tmp_path / "postinst"), "configure", "0.1.0-1"], capture_output=True, text=True,
+                          env={"PATH": f"{stubs}:/usr/bin:/bin"})
+
+
+def test_an_upgrade_hands_the_running_daemon_over_and_restarts_nothing(tmp_path: Path) -> None:
+    """debian/edged.postinst (design/0353): from a version with the handover, SIGUSR2 to the unit's main
+    process and a wait until systemd names another main process and the old one has ended; no
+    restart, the previous version's folder removed only then."""
+    root, log, stubs = _postinst_root(tmp_path, previous_hands_over=True)
+    (tmp_path / "takes").write_text("")
+    r = _configure(tmp_path, stubs)
+    assert r.returncode == 0, r.stderr
+    calls = log.read_text()
+    assert "systemctl kill -s SIGUSR2 --kill-whom=main edged.service" in calls and "restart" not in calls, calls
+    # then a reload: systemd reads the new main process as its own child (a stop is then SIGTERM, not SIGKILL)
+    assert calls.rindex("systemctl daemon-reload") > calls.index("SIGUSR2"), calls
+    assert "took over recording from edged 0.1.0-1" in r.stdout
+    assert os.readlink(root / "opt/edged/current") == "0.1.0-2" and not (root / "opt/edged/0.1.0-1").exists()
+
+
+def test_a_handover_the_new_version_does_not_take_leaves_the_old_one_recording(tmp_path: Path) -> None:
+    """The next daemon never became the main process (it failed to start, or to hold its cameras; the
+    running daemon recorded on): current back on the previous version, nothing restarted, postinst
+    fails saying so, and the previous version's folder is kept."""
+    root, log, stubs = _postinst_root(tmp_path, previous_hands_over=True, wait_s=3)
+    r = _configure(tmp_path, stubs)
+    assert r.returncode == 1 and "edged 0.1.0-1 records on, nothing was restarted" in r.stderr, r.stderr
+    calls = log.read_text()
+    assert "SIGUSR2" in calls and "restart" not in calls, calls
+    assert os.readlink(root / "opt/edged/current") == "0.1.0-1" and (root / "opt/edged/0.1.0-1").exists()
+
+
+def test_an_upgrade_from_a_version_without_the_handover_restarts_once(tmp_path: Path) -> None:
+    """A running version that has no handover would be ended by SIGUSR2's default action: restarted."""
+    root, log, stubs = _postinst_root(tmp_path, previous_hands_over=False)
+    r = _configure(tmp_path, stubs)
+    assert r.returncode == 0, r.stderr
+    calls = log.read_text()
+    assert "deb-systemd-invoke restart edged.service" in calls and "SIGUSR2" not in calls, calls
+    assert os.readlink(root / "opt/edged/current") == "0.1.0-2"

@@ -98,3 +98,17 @@ def test_a_reload_alone_before_the_hand_over_is_delivered():
         return delivered
 
     assert asyncio.run(main()) == [signal.SIGHUP]
+
+
+def test_a_handover_asked_during_start_up_is_dropped_not_fatal():
+    """SIGUSR2 (design/0353) before the daemon's own handler: its default action would end the
+    process; noted, it is no stop, and the hand-over raises nothing for it (postinst says the
+    handover was not taken and the daemon records on)."""
+    signals = StartSignals().catch()
+    signal.raise_signal(signal.SIGUSR2)
+    assert signals.seen == [signal.SIGUSR2] and not signals.stopped
+    raised: list[int] = []
+    for sig in CAUGHT:
+        signal.signal(sig, lambda s, _f: raised.append(s))
+    signals.hand_over()
+    assert raised == []

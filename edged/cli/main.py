@@ -26,6 +26,7 @@ from storage.lazy import import_hiding
 
 if TYPE_CHECKING:  # `edged run` starts its recorder workers before the config's imports (design/0029)
     from edged.config import Config
+    from edged.daemon.recording.prestart import Early
 
 EX_CONFIG = 78  # sysexits.h: systemd's RestartPreventExitStatus stops a restart loop on it
 log = logging.getLogger("edged")
@@ -75,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                                                      "built-in demo camera is recorded into ./data)").format(
         default_config_path=DEFAULT_CONFIG_PATH))
     run_p.add_argument("-v", "--verbose", action="store_true")
+    # The next daemon of an upgrade's handover, started by the running one (design/0353): not for people.
+    run_p.add_argument("--handover-fd", type=int, help=argparse.SUPPRESS)
     run_p.add_argument("--init-data", action="store_true",
                        help=_("if the data folder holds no catalog, initialise it (new catalog and node key, on the "
                               "audit record) instead of waiting for the data disk"))
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     set_language(None)  # the daemon: requests set the asker's language, documents the site's (design/0057)
     logs.setup(args.verbose)
     try:
-        return asyncio.run(_run(args.config, args.init_data, signals, args.allow_config_secrets))
+        return asyncio.run(_run(args.config, args.init_data, signals, args.allow_config_secrets, args.handover_fd))
     except KeyboardInterrupt:
         return 130
 
@@ -126,9 +129,12 @@ def check_config(path: Path, allow_secrets: bool = False) -> int:
     return 0
 
 
-async def _run(config: Path | None, init_data: bool, signals: StartSignals, allow_secrets: bool = False) -> int:
+async def _run(config: Path | None, init_data: bool, signals: StartSignals, allow_secrets: bool = False,
+               handover_fd: int | None = None) -> int:
     """The workers first, then the config, then the daemon's imports (design/0029 and 0025's
-    addendum): a restart's gap is not spent importing what recording does not need."""
+    addendum): a restart's gap is not spent importing what recording does not need. `handover_fd`:
+    the next daemon of a handover (design/0353), which holds its cameras until the running one gives
+    each up, then takes the lock the running one lets go."""
     signals.attach()
     steps = prespawn.Steps()
     spares = await prespawn.spawn_idle(config)  # idle until prestart hands them the validated config
@@ -136,7 +142,7 @@ async def _run(config: Path | None, init_data: bool, signals: StartSignals, allo
         steps.mark("workers spawned")
     try:
         from edged.config import ConfigError
-        from edged.daemon.recording import prestart
+        from edged.daemon.recording import prestart, succession  # light: stdlib and the config
         try:
             cfg, path = resolve_config(config, allow_secrets)
         except ConfigError as exc:
@@ -153,18 +159,17 @@ async def _run(config: Path | None, init_data: bool, signals: StartSignals, allo
             log.info("stopped during start-up, before the data folder was opened")
             return 0
         try:
-            early = await prestart.start(cfg, spares)
+            early = await prestart.start(cfg, spares, hold=handover_fd is not None)
         except prestart.AlreadyRunning as exc:
             log.error("%s", exc)
             return 1
     finally:
         await spares.dismiss()  # those the config did not need (none on a plain restart)
-    if early is not None and any(early.workers):
-        steps.mark("lock, disk check, cameras sent")
-        await early.first_segments(signals.stop_seen)
-        steps.mark("cameras' first segments")
-    else:
-        steps.mark("lock")
+    try:
+        early = await _first_pictures(early, cfg.storage.data_dir, signals, steps, handover_fd)
+    except succession.Refused as exc:
+        log.error("the handover stopped: %s; the running daemon records on", exc)
+        return 1
     # sqlite_utils imports numpy whenever it is installed (to name numpy column types, which edged never
     # writes): 15 MB of the daemon's memory for nothing; numpy is the workers' (design/0297)
     import_hiding("sqlite_utils", "numpy")
@@ -180,6 +185,23 @@ async def _run(config: Path | None, init_data: bool, signals: StartSignals, allo
     except ConfigError as exc:  # found only on the box (e.g. control.group missing)
         log.error("bad config: %s", exc)
         return EX_CONFIG
+
+
+async def _first_pictures(early: Early | None, data_dir: Path, signals: StartSignals, steps: prespawn.Steps,
+                          handover_fd: int | None) -> Early | None:
+    """Wait for the early workers' first segments, or (the next daemon of a handover) hold the cameras
+    until the running daemon gives them up, then take its lock (succession.Refused if it cannot)."""
+    if handover_fd is not None:
+        from edged.daemon.recording import succession
+        early = await succession.take_over(handover_fd, early, data_dir, signals.stop_seen)
+        steps.mark("handed over, lock")
+    elif early is not None and any(early.workers):
+        steps.mark("lock, disk check, cameras sent")
+        await early.first_segments(signals.stop_seen)
+        steps.mark("cameras' first segments")
+    else:
+        steps.mark("lock")
+    return early
 
 
 def init_data(args: argparse.Namespace) -> int:

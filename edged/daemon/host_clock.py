@@ -139,9 +139,11 @@ class HostClock:
     def synced(self) -> bool | None:
         return self.state.synced
 
-    async def start(self) -> None:
+    async def start(self, handed_from_us: int | None = None) -> None:
         """At start, before recording: a clock earlier than the newest footage or the last clean
-        stop went back while edged was down."""
+        stop went back while edged was down. `handed_from_us`: the next daemon of a handover
+        (design/0353), begun then: the earlier run recorded on after it began (each camera until
+        it was given), so this run's footage is judged from that moment, each camera from its own."""
         sync = await self._read_sync()
         now = self._reading()
         self.started_mono_us = now.mono_us
@@ -149,6 +151,9 @@ class HostClock:
         self.state, _ = tt.observe(self.state, now, sync, self.settle_us)
         await self._synced(sync, now)
         newest, stopped = await self.writer.run(lambda c: segment_table.clock_history(c.db))
+        if handed_from_us is not None:
+            newest, stopped = None, handed_from_us
+
         def first(c: Catalog) -> int:
             self.book.current_us = tt.basis(now.wall_us, now.mono_us)  # the writer's thread alone touches it
             return restamps.newest_id(c.db)

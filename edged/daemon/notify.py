@@ -53,6 +53,10 @@ class Notifier:
         """A fatal internal state: ask systemd to act as if the watchdog had expired."""
         self._send("WATCHDOG=trigger")
 
+    def main_pid(self, pid: int) -> None:
+        """An upgrade's handover: the next daemon is the service's main process from here (design/0353)."""
+        self._send(f"MAINPID={pid}")
+
     def stopping(self) -> None:
         self._send("STOPPING=1")
 

@@ -94,13 +94,16 @@ def install_test_hooks(writer: CatalogWriter, data_dir: Path, runner: RetentionR
 
 
 def install_signals(sup: Supervisor, followers: tuple[Follower, ...], notifier: Notifier,
-                     config_path: Path | None, hooks: list[ReloadHook], allow_secrets: bool = False) -> None:
+                     config_path: Path | None, hooks: list[ReloadHook], allow_secrets: bool = False,
+                     handover: Callable[[], None] | None = None) -> None:
+    """SIGTERM and SIGINT stop, SIGHUP reloads the config, SIGUSR2 hands over to the next daemon
+    (`handover`, edged/daemon/handover.py; under EDGED_TEST_HOOKS=1 the test hook's instead)."""
     loop = asyncio.get_running_loop()
 
     def stop(signame: str) -> None:
         if sup.stopping.is_set():
             log.warning("%s again: exiting at once; open segments are recovered at the next start", signame)
-            sup.kill_workers()
+            sup.workers.kill()
             os._exit(1)
         log.info("%s: closing open segments and stopping", signame)
         # if the stop ever hangs, the log shows where every thread waits (and systemd's
@@ -126,3 +129,5 @@ def install_signals(sup: Supervisor, followers: tuple[Follower, ...], notifier: 
     loop.add_signal_handler(signal.SIGTERM, stop, "SIGTERM")
     loop.add_signal_handler(signal.SIGINT, stop, "SIGINT")
     loop.add_signal_handler(signal.SIGHUP, reload)
+    if handover is not None:
+        loop.add_signal_handler(signal.SIGUSR2, handover)

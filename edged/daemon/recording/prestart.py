@@ -75,9 +75,12 @@ def worker_settings(cfg: Config) -> dict[str, Any]:
             "memory_mb": [r.worker_memory_mb, r.camera_memory_mb]}
 
 
-def add_command(cam: CameraConfig) -> dict[str, Any]:
-    """The worker's `add`: the camera, its recording mode and (motion) its detection settings."""
+def add_command(cam: CameraConfig, hold: bool = False) -> dict[str, Any]:
+    """The worker's `add`: the camera, its recording mode and (motion) its detection settings; `hold`:
+    held for a handover (recorder/handover.py)."""
     camera: dict[str, Any] = {"id": cam.id, "url": cam.url, **worker_fields(cam)}  # its keys declared for it
+    if hold:
+        camera["hold"] = True
     if cam.mode == "motion":
         camera["detect_url"] = cam.detect_url
         camera["motion"] = {"pre_roll_us": cam.motion.pre_roll_us, "settings": settings_json(cam.motion.settings)}
@@ -122,8 +125,9 @@ class Early:
     cameras: list[list[str]] = field(default_factory=list)   # each worker's cameras
     backlog: list[list[bytes]] = field(default_factory=list)  # each worker's events read here, in order
     video_dev: int | None = None
+    handed: bool = False  # the next daemon of a handover, once the running one let go (succession.py)
 
-    async def first_segments(self, stop_seen: asyncio.Event) -> None:
+    async def first_segments(self, stop_seen: asyncio.Event, within_s: float | None = None) -> None:
         """Read the workers' first events until every camera has opened a segment or said why it
         cannot, or FIRST_SEGMENTS_S passed, or a stop came (`stop_seen`, edged/daemon/recording/start_signals.py):
         the daemon's imports then do not take the CPU the cameras' connections need on a busy box.
@@ -140,7 +144,8 @@ class Early:
                     ev = json.loads(line)
                 except ValueError:
                     continue
-                if ev.get("ev") == "open" or (ev.get("ev") == "state" and ev.get("state") == "offline"):
+                # "holding": a camera the next daemon holds for a handover (design/0353)
+                if ev.get("ev") in ("open", "holding") or (ev.get("ev") == "state" and ev.get("state") == "offline"):
                     waiting.discard(ev.get("camera"))
 
         readers = [asyncio.ensure_future(follow(i, p)) for i, p in enumerate(self.workers) if p is not None]
@@ -148,7 +153,7 @@ class Early:
             return
         everyone = asyncio.ensure_future(asyncio.wait(readers))
         stop = asyncio.ensure_future(stop_seen.wait())
-        await asyncio.wait([everyone, stop], timeout=FIRST_SEGMENTS_S, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([everyone, stop], timeout=within_s or FIRST_SEGMENTS_S, return_when=asyncio.FIRST_COMPLETED)
         everyone.cancel()
         stop.cancel()
         for reader in readers:  # a read cut short consumes nothing: the supervisor reads on
@@ -163,16 +168,18 @@ __all__ = ["AlreadyRunning", "Early", "Steps", "add_command", "assign", "lock_da
            "spawn_worker", "start", "worker_count", "worker_settings"]  # Steps and the spawn: from prespawn.py
 
 
-async def start(cfg: Config, spares: Spares | None = None) -> Early | None:
+async def start(cfg: Config, spares: Spares | None = None, hold: bool = False) -> Early | None:
     """Lock the data folder and, when a plain restart's checks pass, start the workers with their
     cameras (taking the idle ones `edged run` started before reading the config, design/0025's
     addendum). None when there is no catalog yet (the daemon initialises it or waits for the disk).
-    The caller ends the spares left over."""
+    The caller ends the spares left over. `hold`: the next daemon of a handover (design/0353): the
+    running one has the lock (its `lock` is -1 until edged/daemon/recording/succession.py takes it)
+    and the cameras are added to hold, writing nothing until each is resumed."""
     os.umask(0o077)  # as the daemon (design/0017): the workers inherit it
     data_dir = cfg.storage.data_dir
     if not (data_dir / layout.CATALOG_FILE).exists():
         return None
-    early = Early(lock_data(data_dir), SYSTEM.now_us())
+    early = Early(-1 if hold else lock_data(data_dir), SYSTEM.now_us())
     raise_nofile()
     if cfg.control.group is not None:
         try:
@@ -192,7 +199,7 @@ async def start(cfg: Config, spares: Spares | None = None) -> Early | None:
         proc = None
         if cams:
             proc = (spares.take() if spares is not None else None) or await spawn_worker()
-            send(proc, settings, *(add_command(c) for c in cams))
+            send(proc, settings, *(add_command(c, hold) for c in cams))
         early.workers.append(proc)
         early.cameras.append([c.id for c in cams])
         early.backlog.append([])

@@ -29,7 +29,7 @@ from edged.daemon.task_keeper import keep
 from edged.daemon.recording.workers import STOP_TIMEOUT_S, Workers, WorkerSlot
 from edged.i18n import Msg, A_
 from edged.ports import Outlet
-from recorder import diagnose, events
+from recorder import diagnose, events, handover
 from storage import audit, cameras as camera_table, node as node_table
 from storage.footage import restamps, segments as segment_table
 from storage.alarm_kinds import CAMERA_OFFLINE
@@ -102,14 +102,14 @@ class Supervisor:
                                on_death=self._after_worker_death, early=early)
         self.slots = self.workers.slots
         self.events = 0            # progress counter for the watchdog
-        self.segments = SegmentRows(writer, self.gaps, health, guard, on_segment_opened,  # rows a batch at a time
-                                    restamp_steps)
+        self.segments = SegmentRows(writer, self.gaps, health, guard, on_segment_opened, restamp_steps)  # a batch at a time
         self._tg: asyncio.TaskGroup | None = None
         self.motion = MotionLog(writer, clock, publish_event)  # motion events; holes by policy (edged/daemon/recording/modes.py)
+        self.on_handed: Callable[[events.Handed], None] | None = None  # an upgrade's handover (edged/daemon/handover.py)
+        self.handed_over = early is not None and early.handed  # ... and the next daemon of one (its first gaps say so)
 
     @property
-    def video_dev(self) -> int | None:
-        """st_dev of the video folder; workers refuse another."""
+    def video_dev(self) -> int | None:  # st_dev of the video folder; workers refuse another
         return self.workers.video_dev
 
     @video_dev.setter
@@ -192,7 +192,8 @@ class Supervisor:
             last = await self.writer.run(lambda c: segment_table.last_end(c.db, cam_id))
             if last is not None:
                 self.gaps.last_end[cam_id] = last
-            self.gaps.reason[cam_id] = "edged was not recording"  # a gap is measured only after footage
+            # a gap is measured only after footage (across a handover: its two recorders' anchors apart)
+            self.gaps.reason[cam_id] = handover.HANDED if self.handed_over else "edged was not recording"
         for slot, cams in zip(self.slots, assign(self.cfg.cameras, len(self.slots))):
             for cam in cams:  # sent when the worker starts (or sent already: an adopted one)
                 slot.cameras[cam.id] = cam
@@ -233,9 +234,6 @@ class Supervisor:
 
     def request_stop(self) -> None:
         self.stopping.set()
-
-    def kill_workers(self) -> None:
-        self.workers.kill()
 
     async def reload(self, cfg: Config, action: str = "config.reload") -> None:
         """Apply a new camera list without touching cameras that did not change (`action`: the
@@ -349,6 +347,8 @@ class Supervisor:
                 await self.motion.on_motion(ev)
             case events.Detection():
                 await self.motion.on_detection(ev, self.alarms)
+            case events.Handed() if self.on_handed is not None:
+                self.on_handed(ev)
 
     def _mode(self, cam_id: str) -> str:
         return next((c.mode for c in self.cfg.cameras if c.id == cam_id), "continuous")
