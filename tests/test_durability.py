@@ -17,6 +17,7 @@ from storage.export.fmp4 import fragments, read_header
 from tests.support.cameras import make_clip
 from tests.support.daemon import wait_for
 from tests.support.footage import clip_mp4
+from tests.support.load import slack
 
 S = 1_000_000
 
@@ -179,7 +180,9 @@ def test_each_fragment_of_a_segment_written_in_real_time_is_synced_as_it_lands(t
         assert seg.sha256 is not None
         # 4 s in 0.5 s fragments: the moov and about 7 fragments before close, each synced as it landed
         assert syncs >= 5, syncs
-        assert durability.max_lag_ns < S * 1000 // 2
+        # half a second on a quiet box; an fsync waits behind every other writer on a loaded one (the CI's
+        # 0.88 s at load 6-12 on 2 cores), so the bound stretches with the load as the suite's waits do
+        assert durability.max_lag_ns < S * 1000 // 2 * slack(), durability.max_lag_ns
     finally:
         durability.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -57,7 +58,7 @@ class VlcServer:
             stdout=self._log, stderr=subprocess.STDOUT, cwd=self._dir, start_new_session=True,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self._dir)})
         deadline = time.monotonic() + 30
-        while not self._listening():
+        while not self._serving():
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 self.__exit__()
                 raise RuntimeError("VLC's RTSP server did not start: " + (self._dir / "vlc.log").read_text()[-500:])
@@ -69,10 +70,17 @@ class VlcServer:
         os.killpg(self._proc.pid, signal.SIGKILL)
         self._proc.wait(10)
 
-    def _listening(self) -> bool:
-        import socket
+    def _serving(self) -> bool:
+        """VLC answers DESCRIBE for the stream with 200: it listens on its port before the stream is
+        set up, and a camera connecting then is refused with "5XX Server Error" (the CI saw it)."""
         with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", self.port)) == 0
+            s.settimeout(2)
+            try:
+                s.connect(("127.0.0.1", self.port))
+                s.sendall(f"DESCRIBE {self.url} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n".encode())
+                return s.recv(64).startswith(b"RTSP/1.0 200")
+            except OSError:
+                return False
 
     def __exit__(self, *exc) -> None:
         if self._proc is not None and self._proc.poll() is None:
