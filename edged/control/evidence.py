@@ -25,9 +25,10 @@ from edged.i18n import N_, _
 from edged.rules.roles import Actor
 from storage.catalog import CatalogWriter
 from storage.footage import intakes as store
-from storage.intake.take import Incoming, Refused, Who, lower_this_thread, place, run_remux, sweep_staging
+from storage.intake.take import Incoming, Refused, Who, place, run_remux, sweep_staging
 from storage.names import RULE, is_name, shown
 from storage.people import retrieval_store
+from storage.redact.idle import lowest_priority
 from storage.time.clock import Clock
 
 T = TypeVar("T")
@@ -85,8 +86,9 @@ class EvidenceOps(Operations):
         self.writer = writer
         self.part = part
         self._one = asyncio.Lock()   # one intake at a time: a duplicate is seen before the second is placed
-        # its own thread, lowered once to the idle classes (both are per thread), never a shared pool's
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake", initializer=lower_this_thread)
+        # its own thread, lowered once to the idle CPU and I/O classes (both are per thread on Linux),
+        # never a shared pool's
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake", initializer=lowest_priority)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)

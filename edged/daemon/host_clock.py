@@ -150,9 +150,8 @@ class HostClock:
         self.window_from_us = now.wall_us - tt.START_SLACK_US
         self.state, _ = tt.observe(self.state, now, sync, self.settle_us)
         await self._synced(sync, now)
-        newest, stopped = await self.writer.run(lambda c: segment_table.clock_history(c.db))
-        if handed_from_us is not None:
-            newest, stopped = None, handed_from_us
+        newest, stopped = (None, handed_from_us) if handed_from_us is not None else \
+            await self.writer.run(lambda c: segment_table.clock_history(c.db))
 
         def first(c: Catalog) -> int:
             self.book.current_us = tt.basis(now.wall_us, now.mono_us)  # the writer's thread alone touches it

@@ -23,7 +23,6 @@ from storage.disk.fsutil import PRIVATE_FILE, fsync_dir, fsync_file, private_dir
 from storage.disk.hashing import sha256_file
 from storage.footage.segment_rows import COMPLETE
 from storage.footage.intakes import IMPORTS_DIR, Intake
-from storage.redact.idle import lowest_priority
 
 STAGING_PREFIX = ".incoming-"
 ORIGINAL = "original"
@@ -37,12 +36,6 @@ class Refused(Exception):
     def __init__(self, kind: str, detail: str = ""):
         super().__init__(kind, detail)
         self.kind, self.detail = kind, detail
-
-
-def lower_this_thread() -> dict[str, Any]:
-    """The calling thread to the idle CPU and I/O classes (both are per thread on Linux): the
-    intake's own thread, never a shared pool's."""
-    return lowest_priority()
 
 
 class Incoming:
