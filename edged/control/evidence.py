@@ -78,7 +78,7 @@ def _when(us: int) -> str:
 
 
 def refused(why: str) -> RequestError:
-    return RequestError(_("{refused}: {why}").format(refused=_(REFUSED), why=why) + " " + _("Nothing was kept."))
+    return RequestError(_("{refused}: {why}. Nothing was kept.").format(refused=_(REFUSED), why=why.rstrip(".")))
 
 
 class EvidenceOps(Operations):
