@@ -73,6 +73,8 @@ class Caller:
     must_change: bool = False   # logged in with a one-time password: only `account passwd` (design/0042)
     _send: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)
     _reader: asyncio.StreamReader | None = field(default=None, repr=False)
+    # the desk's upload (design/0356): a form's file part, streamed as the browser sends it
+    _source: Callable[[int], AsyncIterator[bytes]] | None = field(default=None, repr=False)
     uploaded: bool = field(default=False, repr=False)
 
     def progress(self, info: dict[str, Any]) -> None:
@@ -83,7 +85,14 @@ class Caller:
     async def upload(self, size: int, chunk: int = UPLOAD_CHUNK) -> AsyncIterator[bytes]:
         """The file the client sends after its request (issue 76, design/0349): the daemon asks for
         it (`{"progress": {"send": size}}`) once it has checked what it can, then reads exactly
-        `size` bytes, each read within the idle time. The connection closes after the reply."""
+        `size` bytes, each read within the idle time. The connection closes after the reply.
+        From the desk (design/0356) `size` is the request's length, an upper bound: the form's file
+        part is read to its end, which the multipart reader finds."""
+        if self._source is not None:
+            self.uploaded = True
+            async for data in self._source(size):
+                yield data
+            return
         if self._reader is None:
             raise RequestError(_("a file can only be sent over the control socket"))
         self.uploaded = True
@@ -251,7 +260,8 @@ def for_sessions(handlers: dict[str, Handler]) -> Callable[[str, dict[str, Any],
         caller = Caller(os_user=session["account"], account=session["account"], roles=tuple(session["roles"]),
                         cameras=None if session.get("cameras") is None else tuple(session["cameras"]),
                         token=session.get("token"), expires_us=session.get("expires_us"),
-                        must_change=bool(session.get("must_change")), _send=session.get("send"))
+                        must_change=bool(session.get("must_change")), _send=session.get("send"),
+                        _source=session.get("upload"))
         return await perform(handlers, op, args, caller)
     return run
 

@@ -96,8 +96,9 @@ class Desk:
     def camera_names(self) -> dict[str, str]:
         return {c.id: c.name for c in self.cfg.cameras}
 
-    def page(self, op: str, fn: PageFn) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        """A page that serves the operation `op`: shown only to the roles that may run it."""
+    def page(self, op: str, fn: PageFn, *, streamed: bool = False) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """A page that serves the operation `op`: shown only to the roles that may run it. A
+        `streamed` form (a file, design/0356) reads its own body and checks it with `check_sent`."""
         async def handler(request: web.Request) -> web.StreamResponse:
             lang = self.lang_of(request)
             set_language(lang)
@@ -124,7 +125,7 @@ class Desk:
                 return self.render(ctx, _("Not for your role"), message(
                     "error", roles.refused_words(caller.roles, op)) + f'<p>{link(DESK, _("Home"), "button")}</p>',
                     status=403)
-            if request.method == "POST":
+            if request.method == "POST" and not streamed:
                 await self.check_post(request, ctx)
             return await fn(request, ctx)
         return handler
@@ -134,21 +135,30 @@ class Desk:
 
     async def check_post(self, request: web.Request, ctx: Ctx | None) -> dict[str, Any]:
         """A form's fields, once its CSRF token and Origin are right (else 403)."""
-        origin = request.headers.get("Origin")
-        if origin and (origin == "null" or urlsplit(origin).netloc.lower() not in self.viewer.hosts):
-            raise web.HTTPForbidden(text=_("this form was sent from another site"))   # null: a sandboxed page
+        self.check_origin(request)
         data = await request.post()
-        want = ctx.csrf if ctx is not None else request.cookies.get(LOGIN_CSRF, "")   # the login form's own
-        if not want or not hmac.compare_digest(str(data.get("csrf", "")), want):
-            raise web.HTTPForbidden(text=_("this form is out of date: reload the page and send it again"))
+        self.check_sent(request, ctx, str(data.get("csrf", "")))
         request["form"] = data
         return dict(data)
 
-    async def run(self, ctx: Ctx, op: str, args: dict[str, Any]) -> Any:
-        """The control operation, as edgectl runs it, for this page's person; Refused on a refusal."""
+    def check_origin(self, request: web.Request) -> None:
+        origin = request.headers.get("Origin")
+        if origin and (origin == "null" or urlsplit(origin).netloc.lower() not in self.viewer.hosts):
+            raise web.HTTPForbidden(text=_("this form was sent from another site"))   # null: a sandboxed page
+
+    def check_sent(self, request: web.Request, ctx: Ctx | None, csrf: str) -> None:
+        """A form's CSRF token is this session's (else 403)."""
+        want = ctx.csrf if ctx is not None else request.cookies.get(LOGIN_CSRF, "")   # the login form's own
+        if not want or not hmac.compare_digest(csrf, want):
+            raise web.HTTPForbidden(text=_("this form is out of date: reload the page and send it again"))
+
+    async def run(self, ctx: Ctx, op: str, args: dict[str, Any], upload: Any = None) -> Any:
+        """The control operation, as edgectl runs it, for this page's person; Refused on a refusal.
+        `upload(size)`: the file the operation asks for (evidence.import, design/0356)."""
         if self.viewer.operate is None:
             raise Refused(_("internal error; see the daemon's log"))
-        answer = await self.viewer.operate(op, args, {**ctx.caller.session, "must_change": ctx.caller.must_change})
+        answer = await self.viewer.operate(op, args, {**ctx.caller.session, "must_change": ctx.caller.must_change,
+                                                      **({"upload": upload} if upload is not None else {})})
         if not answer.get("ok"):
             raise Refused(answer.get("error") or _("refused"))
         return answer.get("result")

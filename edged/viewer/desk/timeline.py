@@ -25,7 +25,9 @@ from edged.viewer.desk.bands import Span, day_bands, day_range, recorded_us
 from edged.viewer.desk.cameras import said
 from edged.viewer.desk.holds import kind_label
 from edged.viewer.desk.page import (Ctx, date_input, attr, button, esc, field_, link, message, select, table)
+from edged.viewer.desk.intake import claim_mark
 from edged.viewer.http import HEADERS
+from storage.footage.intakes import CAMERA_PREFIX, IMPORTED
 from storage.time import rocdate
 
 ROWS = (("footage", N_("Footage")), ("backfilled", N_("Backfilled")), ("gap", N_("Gaps")), ("policy", N_("Not recorded by policy")),
@@ -76,6 +78,8 @@ class Pages:
         q = request.query
         cams = self.cameras(ctx)
         camera = q.get("camera") or (cams[0][0] if cams else "")
+        if camera.startswith(CAMERA_PREFIX) and camera not in dict(cams):   # a portable device's (design/0356)
+            cams.append((camera, camera))
         today = local(ctx.now_us, ctx.tz).date()
         day = rocdate.parse_date(q.get("day", "")) or today   # 115/11/24 or 2026-11-24 (design/0113)
         title = _("Timeline")
@@ -100,6 +104,8 @@ class Pages:
         body += ('<p class="lead">' + esc(_("{camera}, {day}: {recorded} recorded in {n} segments.").format(
             camera=name, day=ctx.date(start, long=True), recorded=length_text(recorded_us(bands)),
             n=len(listing["segments"]))) + "</p>")
+        if camera.startswith(CAMERA_PREFIX) or any(g.get("source") == IMPORTED for g in listing["segments"]):
+            body += f'<p class="lead">{claim_mark()}</p>'   # its times are the device's claim (design/0356)
         body += self.chart(ctx, camera, day, start, end, bands, sel)
         body += self.range_card(ctx, camera, day, sel or (start, min(end, max(start, ctx.now_us))))
         body += self.details(ctx, camera, day, bands, events)

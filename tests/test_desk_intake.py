@@ -1,0 +1,155 @@
+"""A portable camera's file taken in at the desk (issue 76, design/0356), in headless Chromium on the
+fixtures of tests/test_desk.py (a real daemon recording a real RTSP camera): the custodian uploads
+files made by ffmpeg as devices write them (an MP4 with its creation time and model, an H.265 MOV),
+in zh-TW; the same refusals as `edgectl evidence import` on the page (no media, a plain MP4 cut
+short, a duplicate naming the first intake, a device name that is not plain, and on a small disk a
+file too large for its reserve) with nothing stored; the intake on the audit record as the person
+logged in; the result page printed (PDF); the timeline marks the device's footage as its claim."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.support import portable
+from tests.support.browser import CHROMIUM, launch
+from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.disks import tmpfs
+from tests.support.people import People, password_for
+from tests.support.ports import free_port
+from tests.test_desk import desk, first_login, open_account, shoot  # noqa: F401 (the fixture)
+
+ZH_CLAIM = "匯入：時間為裝置所稱"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("devices")
+    bwc = portable.body_camera(d / "bwc.mp4", seconds=10)
+    return {"bwc": bwc, "hevc": portable.hevc_g711(d / "hevc.mov", seconds=4),
+            "junk": portable.not_media(d / "notes.pdf"), "cut": portable.cut(bwc, d / "cut.mp4", bwc.stat().st_size // 2)}
+
+
+@pytest.fixture(scope="module")
+def carl(desk):  # noqa: F811
+    admin = desk.login("admin", password_for("admin"))
+    first_login(desk, "carl", open_account(desk, admin, "carl", "custodian"))
+    admin.context.close()
+    return desk
+
+
+def upload(d, page, path: Path, device: str = "bwc-7", by: str = "林警員", request: str = "") -> None:
+    page.goto(d.base + "/desk/intake")
+    page.fill("#f-device", device)
+    page.fill("#f-by", by)
+    if request:
+        page.fill("#f-request", request)
+    page.set_input_files("#f-file", str(path))
+    page.click("form[action='/desk/intake'] button[type=submit]")
+    page.wait_for_selector(".notice-ok, .notice-error")
+
+
+def kept(data: Path) -> list[str]:
+    folder = data / "imports"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_custodian_takes_in_a_body_cameras_file_at_the_desk(carl, files):
+    d, data = carl, carl.daemon.data_dir
+    p = d.login("carl", password_for("carl"))
+    assert p.locator("a[href='/desk/intake']").count() == 1, "the home page leads to the form"
+    p.goto(d.base + "/desk/intake")
+    shoot(d, p, "intake-form-carl", "zh-TW")
+    p.pdf(path=str(d.shots / "intake-form.pdf"), format="A4")
+    assert (d.shots / "intake-form.pdf").read_bytes()[:4] == b"%PDF"
+
+    upload(d, p, files["bwc"])
+    sha = hashlib.sha256(files["bwc"].read_bytes()).hexdigest()
+    text = p.inner_text("main")
+    assert p.locator(".notice-ok").count() == 1, text
+    intake = int(re.search(r"(\d+)", p.inner_text(".notice-ok"))[1])
+    assert sha in text and "portable.bwc-7" in text and "BWC-7X" in text and "林警員" in text, text
+    assert ZH_CLAIM in text and "104/01/01" in text, text   # the claimed 2015-01-01, in the site's calendar
+    shoot(d, p, "intake-result-carl", "zh-TW", data=(sha, "portable.bwc-7", "BWC-7X", "bwc.mp4", "imports", "original.mp4",
+                                                    "SHA-256", "MP4"))
+    p.pdf(path=str(d.shots / "intake-result.pdf"), format="A4")
+    assert (d.shots / "intake-result.pdf").read_bytes()[:4] == b"%PDF"
+    [rec] = d.audit("evidence.imported")
+    assert rec["actor"] == "carl" and rec["detail"]["sha256"] == sha and rec["detail"]["intake"] == intake
+    assert rec["detail"]["filmed_by"] == "林警員"
+    assert (data / "imports" / sha / "original.mp4").read_bytes() == files["bwc"].read_bytes()
+    assert len(d.daemon.segments("portable.bwc-7")) == rec["detail"]["segments"] >= 3
+
+    # the timeline of the device's claimed day marks its footage as the device's claim
+    p.click("a[href^='/desk/timeline?camera=portable.bwc-7']")
+    assert ZH_CLAIM in p.inner_text("main") and p.locator(".imported").count() == 1
+
+    # the same refusals as edgectl, in zh-TW, nothing half-stored
+    upload(d, p, files["bwc"], device="bwc-8")
+    err = p.inner_text(".notice-error")
+    assert f"{intake}" in err and sha in err and "carl" in err, err
+    assert p.input_value("#f-device") == "bwc-8", "the form keeps what was typed"
+    upload(d, p, files["junk"])
+    assert "notes.pdf" in p.inner_text(".notice-error") and "媒體" in p.inner_text(".notice-error")
+    upload(d, p, files["cut"])
+    assert "cut.mp4" in p.inner_text(".notice-error")
+    shoot(d, p, "intake-refused-carl", "zh-TW", data=("cut.mp4", "MP4"))
+    p.goto(d.base + "/desk/intake")
+    p.evaluate("document.querySelector('#f-device').removeAttribute('pattern')")   # past the browser's own check
+    upload(d, p, files["hevc"], device="bwc 7")
+    assert '"bwc 7"' in p.inner_text(".notice-error")
+    upload(d, p, files["hevc"], request="9999")
+    assert "9999" in p.inner_text(".notice-error")
+    assert kept(data) == [sha], "a refusal leaves nothing behind"
+    assert len(d.audit("evidence.imported")) == 1
+
+    upload(d, p, files["hevc"], device="cam-2")   # H.265 and G.711, no creation time: placed at the intake
+    assert p.locator(".notice-ok").count() == 1, p.inner_text("main")
+    assert "portable.cam-2" in p.inner_text("main") and ZH_CLAIM in p.inner_text("main")
+    assert [r["actor"] for r in d.audit("evidence.imported")] == ["carl", "carl"]
+    p.context.close()
+
+
+def test_a_file_too_large_for_the_disks_reserve_is_refused_on_the_page(tmp_path, files):
+    """A 16 MiB data disk keeping half free: a 6 MiB file is refused on the page, read to its end and dropped."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed for the desk tests: scripts/bootstrap --test")
+    with tmpfs(tmp_path / "disk", "16m") as disk:
+        data, port = disk / "data", free_port()
+        config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": "synthetic:", "enabled": False}],
+                              tables={"retention": {"reserve": "50%"},
+                                      "viewer": {"enabled": True, "listen": f"127.0.0.1:{port}"}})
+        big = tmp_path / "big.mp4"
+        big.write_bytes(files["bwc"].read_bytes() + bytes(6 << 20))
+        os.chmod(big, 0o644)
+        d = Daemon(config, data, tmp_path / "edged.log").start()
+        pw = browser = None
+        try:
+            wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
+            People(config, tmp_path).add("carl", "custodian")
+            pw, browser = launch()
+            p = browser.new_context().new_page()
+            base = f"http://127.0.0.1:{port}"
+            p.goto(base + "/desk/login")
+            p.fill("input[name=name]", "carl")
+            p.fill("input[name=password]", password_for("carl"))
+            p.press("input[name=password]", "Enter")
+            p.wait_for_load_state()
+            p.goto(base + "/desk/intake")
+            p.fill("#f-device", "bwc-7")
+            p.fill("#f-by", "officer Lin")
+            p.set_input_files("#f-file", str(big))
+            p.click("form[action='/desk/intake'] button[type=submit]")
+            p.wait_for_selector(".notice-error")
+            assert "above its reserve" in p.inner_text(".notice-error") and "Nothing was kept" in p.inner_text(".notice-error")
+            assert kept(data) == []
+        finally:
+            if browser is not None:
+                browser.close()
+            if pw is not None:
+                pw.stop()
+            d.stop()
