@@ -190,3 +190,50 @@ def test_an_export_of_imported_footage_names_its_original_and_verifies(files, tm
     assert said["notes"] == [f"intake {row['id']}: imported on {checker.utc(now)} by carol from the device bwc-7 "
                              f"(recorded by \"officer Lin\"), the original file's SHA-256 {row['sha256']}: not recorded "
                              "by the box; its times are the device's claim, as its signed manifest.json says"]
+
+
+def test_a_signed_export_of_imported_footage_names_its_original_as_a_c2pa_ingredient(files, tmp_path):
+    """design/0356: each clip's C2PA manifest (signed by a box the office enrolled) carries a `componentOf`
+    ingredient naming the original as imported, read back with c2pa-python's own reader; the stand-alone
+    checker, in its own process as a court runs it, says it from the C2PA manifest as well as manifest.json."""
+    from central.keys import ca
+    from storage.keys import nodecert
+    from tests.support.c2pa_ca import read
+    from tests.test_clip_origin import FRESH, SIGNED, T0
+    from tests.test_clip_origin import checker as run_checker
+
+    row = _take_in(tmp_path / "data", files["bwc"], T0)
+    key = nodekey.load_or_create(tmp_path)
+    _, bundle = ca.accept(tmp_path / "office", nodecert.make_request(key, "tw-hr-001", "node1"), "alice",
+                          T0 - 3600 * S, key.fingerprint)
+    chain = [nodecert.pem([c]).decode() for c in nodecert.load_pem_chain(bundle)]
+    (tmp_path / "ca.pem").write_bytes(nodecert.pem([ca.existing_ca(tmp_path / "office")]))
+    (tmp_path / "crl.pem").write_bytes(ca.crl(tmp_path / "office", FRESH))
+    db = open_readonly(tmp_path / "data" / "catalog.db")
+    try:
+        cams = export.gather(db, ["portable.bwc-7"], CLAIMED_2015, CLAIMED_2015 + 25 * S)
+    finally:
+        db.conn.close()
+    header = {"site": {"id": "tw-hr-001", "name": "Test office"}, "node": "node1", "custodian": "carol",
+              "recipient": "court", "grant": {"id": 1}, "request": {"id": 1}}
+    out = tmp_path / "export"
+    manifest = export.write_export(tmp_path / "data", out, key=key, header=header, cameras=cams, from_us=CLAIMED_2015,
+                                   to_us=CLAIMED_2015 + 25 * S, now_us=SIGNED, chain=chain)
+    assert manifest["c2pa"]["made"] is True, manifest["c2pa"]
+    clips = manifest["cameras"][0]["clips"]
+    for clip in clips:
+        got = read(out / clip["file"], (tmp_path / "ca.pem").read_text())
+        assert (got.state, got.failures) == ("Trusted", [])
+        [ing] = got.manifest["ingredients"]
+        assert (ing["relationship"], ing["label"], ing["instance_id"]) == (
+            "componentOf", "c2pa.ingredient.v3", f"edged:intake:{row['sha256']}")
+        facts = ing["metadata"]["edged.intake"]
+        assert (facts["intake"], facts["original_sha256"], facts["taken_by"], facts["device"], facts["intake_us"]) == (
+            row["id"], row["sha256"], "carol", "bwc-7", T0)
+        assert "not recorded by this box" in ing["description"] and row["sha256"] in ing["description"]
+    code, said = run_checker(str(out), "--ca", str(tmp_path / "ca.pem"), "--crl", str(tmp_path / "crl.pem"))
+    assert code == 0, said
+    named = [n for n in said["notes"] if "C2PA manifest names as an ingredient" in n]
+    assert named == [f"{c['file']}: its C2PA manifest names as an ingredient intake {row['id']}'s original file, "
+                     f"imported on {checker.utc(T0)} by carol from the device bwc-7, SHA-256 {row['sha256']}: not "
+                     "recorded by the box" for c in clips], said["notes"]

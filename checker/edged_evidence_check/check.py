@@ -24,7 +24,8 @@ give one folder one answer. In the order a reader of the result needs it:
    manifest's word): one it carries must be Trusted with no failure, name the same certificate
    (serial, common name) as its signer, and its `edged.box` assertion must claim that same node;
    a clip a redacted copy (its C2PA `parentOf`, design/0173) must name an original signed by the
-   same node whose manifest the reader verifies now (`derivative`);
+   same node whose manifest the reader verifies now (`derivative`); the imported originals a
+   clip's C2PA manifest names as ingredients (design/0356) are said as notes;
 7. every file in the folder is accounted for: one the export does not list makes it NOT CHECKED,
    named;
 8. the revocation list was issued at least GRACE_US after the export was signed (else NOT
@@ -262,6 +263,28 @@ def original_of(report: dict[str, Any]) -> dict[str, Any] | None:
             "sha256": ours.get("original_sha256"), "validated": bool(label) and not failures}
 
 
+def _hex64(value: Any) -> str:
+    text = str(value)
+    return text if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else rule.shown(text)
+
+
+def intake_ingredients(report: dict[str, Any]) -> list[str]:
+    """What a clip's C2PA manifest says of the imported originals it was made from (edged's
+    design/0356: a `componentOf` ingredient per original, its facts under `edged.intake` in the
+    ingredient's metadata), each as a sentence; names escaped. A claim of the signed manifest."""
+    active = (report.get("manifests") or {}).get(report.get("active_manifest") or "", {})
+    said = []
+    for ing in active.get("ingredients") or []:
+        got = ((ing.get("metadata") or {}) if isinstance(ing, dict) else {}).get("edged.intake")
+        if ing.get("relationship") != "componentOf" or not isinstance(got, dict):
+            continue
+        when = utc(got["intake_us"]) if isinstance(got.get("intake_us"), int) else "an unknown date"
+        said.append(f"intake {rule.shown(str(got.get('intake')))}'s original file, imported on {when} by "
+                    f"{rule.shown(str(got.get('taken_by')))} from the device {rule.shown(str(got.get('device')))}, "
+                    f"SHA-256 {_hex64(got.get('original_sha256'))}")
+    return said
+
+
 def derivative(report: dict[str, Any], signer: str, what: str) -> dict[str, Any] | None:
     """A redacted copy's original as the copy names it, held to what the copy alone can prove
     (design/0316): its `parentOf` manifest must be signed by the copy's own node (`signer`,
@@ -349,7 +372,7 @@ def clip(path: Path, entry: dict[str, Any], cert: x509.Certificate, ca_pem: str)
     if not (rule.is_name(site) and rule.is_name(node)) or f"{site}/{node}" != names(cert):
         raise Refused(f"{path.name}: its edged.box assertion claims {rule.shown(site)}/{rule.shown(node)}, but its "
                       f"signer is {names(cert)}")
-    return {"c2pa": True, "original": derivative(report, names(cert), path.name)}
+    return {"c2pa": True, "original": derivative(report, names(cert), path.name), "intakes": intake_ingredients(report)}
 
 
 def _small(folder: Path, name: str) -> bytes:
@@ -416,6 +439,9 @@ def _clips(folder: Path, entries: list[dict[str, Any]], cert: x509.Certificate, 
                                 f"{rule.shown(original['sha256'])}), signed by the same node, {original['signer']}")
         else:
             signed[entry["file"]] = entry["sha256"]
+        for said in got.get("intakes") or []:
+            out["notes"].append(f"{entry['file']}: its C2PA manifest names as an ingredient {said}: not recorded by "
+                                "the box")
         out["clips"].append(entry["file"])
     return signed
 
@@ -445,8 +471,7 @@ def imported(manifest: dict[str, Any], out: dict[str, Any]) -> None:
             if isinstance(got, dict) and isinstance(got.get("intake"), int):
                 seen.setdefault(got["intake"], got)
     for n, got in sorted(seen.items()):
-        sha = str(got.get("original_sha256"))
-        sha = sha if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha) else rule.shown(sha)
+        sha = _hex64(got.get("original_sha256"))
         when = utc(got["intake_us"]) if isinstance(got.get("intake_us"), int) else "an unknown date"
         out["notes"].append(f"intake {n}: imported on {when} by {rule.shown(str(got.get('taken_by')))} from the "
                             f"device {rule.shown(str(got.get('device')))} (recorded by "

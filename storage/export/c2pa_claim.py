@@ -8,6 +8,9 @@ five assertions of edged's own, which any C2PA reader shows as they are:
 - `edged.sources`: each source segment with the SHA-256 recorded when it was written;
 - `edged.grant`: the grant (range, cameras, approvers in the order they signed, the custodian);
 - `edged.box`: the site and node that recorded and exported it.
+Footage a portable device recorded and a person took in (design/0349) is not recorded by this box:
+each original file its sources came from is an ingredient (`componentOf`) of the clip's manifest,
+named as imported, with its SHA-256, who took it in and when, and whose device (design/0356).
 Requester and recipient stay in edged's manifest only: the clip carries no more personal data
 than the evidence needs (design/0019).
 """
@@ -25,6 +28,7 @@ from storage.export.plan import CameraPlan, ExportError, source_entry, utc
 MEDIA_TYPE = "video/mp4"
 DIGITAL_CAPTURE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
 CAMERA, TIME, SOURCES, GRANT, BOX = "edged.camera", "edged.time", "edged.sources", "edged.grant", "edged.box"
+INTAKE = "edged.intake"      # an imported original's facts in its ingredient's metadata (design/0356)
 LABELS = (CAMERA, TIME, SOURCES, GRANT, BOX)
 COSE_TO_SIGN = b"\x84\x6aSignature1"  # CBOR [ "Signature1", ...]: what a C2PA claim signature covers
 RANGE_SLACK_US = 1_000_000  # a clip's end past its last segment's: at most a frame's duration, rounded up
@@ -51,6 +55,31 @@ def _source(s: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def ingredient(imp: dict[str, Any]) -> dict[str, Any]:
+    """An imported original as a C2PA ingredient (the SDK's Ingredient): the facts in its
+    description, for any reader, and in its metadata, for a program (the checker)."""
+    when = utc(imp["intake_us"]) if isinstance(imp.get("intake_us"), int) else None
+    facts = {k: imp.get(k) for k in ("intake", "original_sha256", "original_bytes", "intake_us", "taken_by",
+                                     "filmed_by", "device", "model", "claimed_from", "request")}
+    return {"title": f"intake {imp['intake']}: the original file from the device {imp.get('device')}",
+            "format": "application/octet-stream", "relationship": "componentOf",
+            "instance_id": f"edged:intake:{imp['original_sha256']}",
+            "description": (f"imported on {when} by {imp.get('taken_by')} from the device {imp.get('device')} "
+                            f"(recorded by {imp.get('filmed_by')}), the original file's SHA-256 "
+                            f"{imp['original_sha256']}: not recorded by this box; its times are the device's claim"),
+            "metadata": {**({"dateTime": when} if when else {}), INTAKE: {**facts, "intake_utc": when}}}
+
+
+def ingredients(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One ingredient per original the clip's imported sources came from, in the order met."""
+    seen: dict[str, dict[str, Any]] = {}
+    for s in sources:
+        imp = s.get("imported")
+        if isinstance(imp, dict) and imp.get("original_sha256") and imp["original_sha256"] not in seen:
+            seen[imp["original_sha256"]] = ingredient(imp)
+    return list(seen.values())
+
+
 def definition(context: dict[str, Any], camera: dict[str, Any], clip: dict[str, Any]) -> dict[str, Any]:
     """The manifest definition (c2pa Builder JSON) for one clip of one camera's entry of the
     export; `context` holds the export's header (site, node, software, grant, request, custodian),
@@ -61,16 +90,19 @@ def definition(context: dict[str, Any], camera: dict[str, Any], clip: dict[str, 
     approvers = grant.get("approvers") or ([request["approver"]] if request.get("approver") else [])
     gaps = [{**_range(g["from_us"], g["to_us"]), "reason": g["reason"], "clip_offset_s": g.get("clip_offset_s")}
             for g in camera.get("gaps", []) if g.get("in_clip") == clip["file"]]
-    sources = [_source(s) for s in camera.get("sources", []) if s.get("clip") == clip["file"]]
+    theirs = [s for s in camera.get("sources", []) if s.get("clip") == clip["file"]]
+    sources = [_source(s) for s in theirs]
+    parts = ingredients(theirs)
     made = context.get("created_us")
     actions = [{"action": "c2pa.created", "digitalSourceType": DIGITAL_CAPTURE, "when": utc(clip["from_us"]),
-                "description": f"recorded by camera {camera['camera']}"},
+                "description": f"recorded by camera {camera['camera']}" if not parts else
+                f"recorded by the portable device of camera {camera['camera']} (its claim), imported: not by this box"},
                {"action": "c2pa.repackaged", "description": "exported by copying the recorded samples into this "
                 "MP4 (no re-encoding)", **({"when": utc(made)} if made is not None else {})}]
     site = context.get("site") or {}
     return {
         "claim_generator_info": [{"name": str(software.get("name")), "version": str(software.get("version"))}],
-        "title": clip["file"], "format": MEDIA_TYPE,
+        "title": clip["file"], "format": MEDIA_TYPE, **({"ingredients": parts} if parts else {}),
         "assertions": [
             {"label": "c2pa.actions.v2", "data": {"actions": actions}},
             {"label": CAMERA, "data": {"id": camera["camera"], "name": camera.get("name"),

@@ -32,7 +32,8 @@ def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
 
 def claim_mark() -> str:
     """What imported footage carries wherever it is listed: its times are the device's claim."""
-    return f'<span class="state st-{OPEN} {IMPORTED_MARK}">{esc(_("imported: times are the device's claim"))}</span>'
+    words = esc(_("imported: times are the device's claim"))
+    return f'<span class="state st-{OPEN} {IMPORTED_MARK}">{words}</span>'
 
 
 async def _fields(reader: Any) -> tuple[dict[str, str], BodyPartReader | None]:
