@@ -73,7 +73,7 @@ class Pages:
                 + field_(_("Device"), text_input("device", f.get("device", ""), required=True,
                                                  extra='pattern="[A-Za-z0-9._\\-]{1,54}" maxlength="54"'),
                          _("the device's name: letters, digits, '.', '_' or '-' (e.g. bwc-07)"))
-                + field_(_("Recorded by"), text_input("by", f.get("by", ""), required=True), _("who recorded it"))
+                + field_(_("Filmed by"), text_input("by", f.get("by", ""), required=True), _("who recorded it"))
                 + field_(_("Request"), text_input("request", f.get("request", ""), kind="number", extra='min="1"'),
                          _("the request it belongs to, if any"))
                 + field_(_("File"), '<input type="file" name="file" id="f-file" required>',
@@ -118,16 +118,17 @@ class Pages:
         rows = [(_("File"), esc(name or "-")), (_("SHA-256"), f"<code>{esc(r['sha256'])}</code>"),
                 (_("Size"), esc(_("{n} bytes").format(n=r["bytes"]))),
                 (_("Device"), esc(r["device"]) + (f" ({esc(r['model'])})" if r.get("model") else "")),
-                (_("Recorded by"), esc(r["recorded_by"])), (_("Taken in"), esc(_("{time} by {by}").format(
+                (_("Filmed by"), esc(r["recorded_by"])), (_("Taken in"), esc(_("{time} by {by}").format(
                     time=ctx.when(r["intake_us"]), by=ctx.who(r["taken_by"])))),
                 (_("Request"), link(f"/desk/requests/{int(r['request'])}", str(r["request"]))
                  if r.get("request") else "-"),
                 (_("Footage"), esc(kept)), (_("Start"), esc(start) + " " + claim_mark() if r["segments"] else esc(start)),
                 (_("The original"), f"<code>{esc(r['original'])}</code>")]
         notes = "".join(f"<li>{esc(line)}</li>" for line in r.get("said") or [])
+        again = link("/desk/intake", _("Take in another file"), "button")
         return (message("ok", _("The file is taken in as intake {id}.").format(id=r["id"])) + facts(rows)
                 + (f'<ul class="notes">{notes}</ul>' if notes else "")
-                + f'<p class="actions">{self.timeline_link(ctx, r)}{link("/desk/intake", _("Take in another file"), "button")}</p>')
+                + f'<p class="actions">{self.timeline_link(ctx, r)}{again}</p>')
 
     @staticmethod
     def timeline_link(ctx: Ctx, r: dict[str, Any]) -> str:
