@@ -9,12 +9,14 @@ logged in; the result page printed (PDF); the timeline marks the device's footag
 from __future__ import annotations
 
 import hashlib
+import html
 import os
 import re
 from pathlib import Path
 
 import pytest
 
+from edged.i18n import translations
 from tests.support import portable
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.disks import tmpfs
@@ -23,6 +25,8 @@ from tests.support.ports import free_port
 from tests.test_desk import desk, first_login, open_account, shoot  # noqa: F401 (the fixture)
 
 ZH_CLAIM = "匯入：時間為器材所稱"
+ROOT = Path(__file__).resolve().parents[1]
+CJK = re.compile(r"[\u3400-\u9fff]")
 FORM_DATA = ("SHA-256", "MP4", "MOV", "bwc-07", "bwc-7")   # the form's words that are data, not text
 
 
@@ -56,6 +60,24 @@ def upload(d, page, path: Path, device: str = "bwc-7", by: str = "林警員", re
     page.wait_for_selector(".notice-ok, .notice-error")
 
 
+def guide_terms() -> tuple[list[tuple[str, str]], list[str]]:
+    """docs/guide/export.md's desk route: its bold names with the desk's words beside them
+    (`**NAME** (WORDS)`), and every term in parentheses with Chinese in it."""
+    text = (ROOT / "docs/guide/export.md").read_text().split("**At the desk** (design/0356)", 1)[1]
+    text = " ".join(text.split("tests/test_desk_intake.py", 1)[0].split())
+    pairs = re.findall(r"\*\*([^*]+)\*\* \(([^)]*[\u3400-\u9fff][^)]*)\)", text)
+    terms = [t for t in re.findall(r"\(([^()]*)\)", text) if CJK.search(t)]
+    return pairs, list(dict.fromkeys(terms))
+
+
+def test_the_guides_desk_route_names_the_desks_words():
+    """Each bold name of the guide's desk route is the desk's msgid, in its zh-TW beside it."""
+    pairs, terms = guide_terms()
+    zh = translations("zh_TW")
+    assert len(pairs) >= 7 and len(terms) >= 11, (pairs, terms)
+    assert [(name, zh.gettext(name)) for name, _w in pairs] == pairs
+
+
 def kept(data: Path) -> list[str]:
     folder = data / "imports"
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
@@ -65,7 +87,9 @@ def test_a_custodian_takes_in_a_body_cameras_file_at_the_desk(carl, files):
     d, data = carl, carl.daemon.data_dir
     p = d.login("carl", password_for("carl"))
     assert p.locator("a[href='/desk/intake']").count() == 1, "the home page leads to the form"
+    seen = [html.unescape(p.content())]
     p.goto(d.base + "/desk/intake")
+    seen.append(html.unescape(p.content()))
     shoot(d, p, "intake-form-carl", "zh-TW", data=FORM_DATA)
     p.pdf(path=str(d.shots / "intake-form.pdf"), format="A4")
     assert (d.shots / "intake-form.pdf").read_bytes()[:4] == b"%PDF"
@@ -79,6 +103,7 @@ def test_a_custodian_takes_in_a_body_cameras_file_at_the_desk(carl, files):
     assert ZH_CLAIM in text and "104/01/01" in text, text   # the claimed 2015-01-01, in the site's calendar
     shoot(d, p, "intake-result-carl", "zh-TW", data=(sha, "portable.bwc-7", "bwc-7", "BWC-7X", "bwc.mp4", "imports", "original.mp4",
                                                     "SHA-256", "MP4"))
+    seen.append(html.unescape(p.content()))
     p.pdf(path=str(d.shots / "intake-result.pdf"), format="A4")
     assert (d.shots / "intake-result.pdf").read_bytes()[:4] == b"%PDF"
     [rec] = d.audit("evidence.imported")
@@ -96,6 +121,7 @@ def test_a_custodian_takes_in_a_body_cameras_file_at_the_desk(carl, files):
     err = p.inner_text(".notice-error")
     assert f"{intake}" in err and sha in err and "carl" in err, err
     assert p.input_value("#f-device") == "bwc-8", "the form keeps what was typed"
+    seen.append(html.unescape(p.content()))
     upload(d, p, files["junk"])
     assert "notes.pdf" in p.inner_text(".notice-error") and "影音檔" in p.inner_text(".notice-error")
     assert "未保存任何內容" in p.inner_text(".notice-error"), "nothing was kept, in the site's language"
@@ -114,6 +140,10 @@ def test_a_custodian_takes_in_a_body_cameras_file_at_the_desk(carl, files):
     assert "portable.cam-2" in p.inner_text("main") and ZH_CLAIM in p.inner_text("main")
     assert [r["actor"] for r in d.audit("evidence.imported")] == ["carl", "carl"]
     p.context.close()
+
+    # docs/guide/export.md's desk route, word for word: every term it gives in parentheses was on a page walked
+    shown = "\n".join(seen)
+    assert [t for t in guide_terms()[1] if t not in shown] == []
 
 
 def test_a_file_too_large_for_the_disks_reserve_is_refused_on_the_page(tmp_path, files, desk):  # noqa: F811
