@@ -125,3 +125,20 @@ def test_the_cameras_page_keeps_to_the_accounts_cameras_and_the_boxs_own_alarms(
     assert in_scope("lobby", lobby) and not in_scope("evidence", lobby)
     assert in_scope(None, lobby), "an alarm about the box itself (its disk, its clock)"
     assert in_scope("evidence", ctx_of(caller("approver"))), "no scope: every camera"
+
+
+def test_the_desks_upload_reaches_the_operation_as_the_sockets_does():
+    """design/0356: a session's `upload` is what `Caller.upload` yields to the operation (the form's
+    file part, chunk by chunk); without one, a desk caller has no file to give."""
+    async def handler(args, c):
+        return {"got": [chunk async for chunk in c.upload(args["bytes"])], "uploaded": c.uploaded}
+
+    async def part(_size):
+        for chunk in (b"ab", b"cd"):
+            yield chunk
+    run = for_sessions({"evidence.import": handler})
+    session = {"account": "carl", "roles": ["custodian"], "cameras": None}
+    answer = asyncio.run(run("evidence.import", {"bytes": 9}, {**session, "upload": part}))
+    assert answer == {"ok": True, "result": {"got": [b"ab", b"cd"], "uploaded": True}}
+    answer = asyncio.run(run("evidence.import", {"bytes": 9}, session))
+    assert not answer["ok"] and "control socket" in answer["error"]
