@@ -33,7 +33,7 @@ from recorder.segment import SegmentFile, provenance, time_base
 from recorder.settings import Settings as Settings  # recorder.camera.Settings, as imported elsewhere
 from recorder.stats import StatsWindow, mono_us
 from recorder.whole_pictures import pictures
-from storage.threadname import name_os_thread
+from storage.process.threadname import name_os_thread
 from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, backoff_us
 from recorder.timeline import (
     CLOCK_STEP_US,
@@ -51,7 +51,7 @@ from recorder.timeline import (
     next_boundary,
     retime,
 )
-from storage import logs
+from storage.process import logs
 from storage.lazy import lazy_import
 from storage.states.cameras import CONNECTING, OFFLINE, RECORDING, STOPPED
 from storage.time.clock import SYSTEM, Clock

@@ -108,10 +108,10 @@ def test_storage_rooms_keep_to_themselves():
 # beside it. A new room takes a place here; an import that would point sideways or up means the
 # code belongs lower (a schema step in schema/, a table's function in its table's room).
 STORAGE_FLOORS: tuple[tuple[str, ...], ...] = (
-    ("states", "alarm_kinds", "msg", "time", "mp4", "schema", "lazy", "threadname", "names"),  # the vocabularies, the
-    # clock, the catalog's schema, imports on first use, a thread's name for the OS, the one rule for names
-    ("disk", "audit", "node", "cameras", "alarms", "inspections", "logs", "outbox",
-     "media_user"),  # the disk; one table each; the media workers' account and what it is granted (design/0323)
+    ("states", "alarm_kinds", "msg", "time", "mp4", "schema", "lazy", "process", "names"),  # the vocabularies, the
+    # clock, the catalog's schema, imports on first use, a process's log fields and threads' names, the one rule for names
+    ("disk", "audit", "node", "cameras", "health", "outbox",
+     "media_user"),  # the disk; one table each (health/: alarms, inspections); the media workers' account (design/0323)
     ("catalog", "readonly", "keys", "maintenance", "declare", "media_entry"),  # the connection (the schema applied),
     # the keys on the disk; the config keys declared once, which edged and edged-central read through (design/0283);
     # a media worker started as the media user (design/0323)
