@@ -1,6 +1,6 @@
 """Where edged's recording CPU goes, split by thread from /proc (no profiler in the way).
 
-The recorder names its threads for the OS (storage/threadname.py): `cam-<id>` (demux, the
+The recorder names its threads for the OS (storage/process/threadname.py): `cam-<id>` (demux, the
 per-packet Python, mux, and the SHA-256 of each buffer as it is written, design/0053),
 `durability` (the fdatasync pass per interval, design/0052), `hasher` (checks a closed
 segment's path; reads it back only when it could not be hashed as written), `events` (JSON

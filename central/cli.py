@@ -34,7 +34,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from central import config as cfgmod
+from central import apt_repo, cli_store, config as cfgmod, login
+from central.keys import keylist, nodes
+from central.keys.keystanding import Register
+from central.keys.register import RegisterError
+from central.store import migrate
+from central.store.pgstore import _redact
+from storage.keys import chainhead
 from central.checks import coverage
 from central.store import coverage as stored_coverage, nodes as stored_nodes
 from central.pages import fleet
@@ -188,9 +194,6 @@ def cmd_verify_log(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 
 def cmd_anchor(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     """A signed head copied from a printed audit report (a site without a broker)."""
-    from central.keys.keystanding import Register
-    from storage.keys import chainhead
-
     try:
         site, name, head = chainhead.from_line(args.line)
     except ValueError as exc:
@@ -228,9 +231,6 @@ def cmd_anchor(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 
 def cmd_keys(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     """The signed key list (design/0065): to a file, or to stdout; enrolled nodes only (design/0097)."""
-    from central.keys import keylist
-    from central.keys.register import RegisterError
-
     try:
         doc = keylist.signed(cfg.storage.data_dir, keylist.central_key(cfg.storage.data_dir), now_us())
     except RegisterError as exc:
@@ -250,8 +250,6 @@ def cmd_keys(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 
 def cmd_nodes(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     """The office's CA (design/0097): list, accept, revoke, ca, crl."""
-    from central.keys import nodes
-
     try:
         data, text = nodes.run(cfg.storage.data_dir, args, now_us(), cfg.broker)
     except (nodes.CAError, nodes.RegisterError) as exc:
@@ -262,8 +260,6 @@ def cmd_nodes(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 
 def cmd_apt(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     """The office's APT repository (design/0255): key, publish, list, entry."""
-    from central import apt_repo
-
     try:
         data, text = apt_repo.run(cfg.storage.data_dir, args, now_us())
     except apt_repo.AptError as exc:
@@ -275,8 +271,6 @@ def cmd_apt(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 def cmd_hash_password(_cfg: cfgmod.CentralConfig, _args: argparse.Namespace) -> int:
     """Reads the password (twice on a terminal, once from a pipe) and prints its scrypt hash."""
     import getpass
-
-    from central import login
 
     if sys.stdin.isatty():
         first = getpass.getpass("password: ")
@@ -296,8 +290,6 @@ def cmd_run(cfg: cfgmod.CentralConfig, _args: argparse.Namespace) -> int:
 
 
 async def _serve(cfg: cfgmod.CentralConfig) -> int:
-    from central.store import migrate
-
     cfg.open_store().close()  # create the schema before the threads and the dashboard read it
     if cfg.storage.url is None:  # `migrate` refuses while this runs, and names it (design/0211)
         with migrate.running_here(cfg.db_path):
@@ -322,8 +314,6 @@ async def _serving(cfg: cfgmod.CentralConfig) -> int:
         log.info("dashboard on http://%s/", cfg.dashboard.listen)
     ingest.start()
     crl = CrlSchedule(cfg.storage.data_dir, broker=cfg.broker)  # signed once an hour and served as a file (design/0129)
-    from central.store.pgstore import _redact
-
     log.info("edged-central running (%s); store %s", cfg.source,
              _redact(cfg.storage.url) if cfg.storage.url else cfg.db_path)
     try:
@@ -385,14 +375,8 @@ def parser() -> argparse.ArgumentParser:
     cv.add_argument("--hours", type=float, default=24.0, help="the last this many hours (default 24)")
     cv.add_argument("--json", action="store_true")
     hp = sub.add_parser("hash-password", help="read a password and print its hash for [dashboard.accounts.NAME]")
-    from central.keys import nodes
-
     nd = nodes.register(sub)
-    from central import apt_repo
-
     nd += apt_repo.register(sub)
-    from central import cli_store
-
     st = cli_store.register(sub)
     for x in (s, f, rep, v, a, k, cv, hp, *nd, *st):
         x.add_argument("--config", type=Path, dest="config_sub", help=argparse.SUPPRESS)
@@ -419,8 +403,6 @@ def main(argv: list[str] | None = None) -> int:
         return cfgmod.EX_CONFIG
     try:
         if args.cmd in STORE_VERBS:
-            from central import cli_store
-
             return int(getattr(cli_store, "cmd_" + args.cmd.replace("-", "_"))(cfg, args, UsageError))
         return VERBS[args.cmd](cfg, args)
     except UsageError as exc:

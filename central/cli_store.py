@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from central import config as cfgmod
+from central.archive import archive, archiving, backup
+from central.keys import ca_split, keylist
+from central.store import migrate
+from central.store.versions import SchemaError
 
 VERBS = ("archive", "restore", "migrate", "backup")
 
@@ -55,9 +59,6 @@ def _out(args: argparse.Namespace, data: Any, text: str) -> None:
 
 
 def cmd_archive(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[Exception]) -> int:
-    from central.archive import archive, archiving
-    from central.keys import keylist
-
     try:
         archive.month_range(args.month)
         store = cfg.open_store()
@@ -77,9 +78,6 @@ def cmd_archive(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type
 
 
 def cmd_restore(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[Exception]) -> int:
-    from central.archive import archive, archiving
-    from central.keys import ca_split, keylist
-
     try:
         store = cfg.open_store()
     except (FileNotFoundError, ConnectionError) as exc:
@@ -101,9 +99,6 @@ def cmd_restore(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type
 
 
 def cmd_migrate(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[Exception]) -> int:
-    from central.store import migrate
-    from central.store.versions import SchemaError
-
     try:
         store = cfg.open_store(migrate=True)
     except (FileNotFoundError, ConnectionError) as exc:
@@ -129,7 +124,6 @@ def cmd_migrate(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type
 def cmd_backup(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[Exception]) -> int:
     import sqlite3
 
-    from central.archive import backup
 
     if cfg.storage.url:
         raise usage("the store is on PostgreSQL: back it up with pg_basebackup and a WAL archive (archive_command "

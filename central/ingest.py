@@ -34,7 +34,7 @@ from central.store.store import DURABLE, route
 from central.verifier import clock_samples
 from central.verifier.verifier import Verifier
 from mqtt import commands, office_time, receipt
-from storage.threadname import name_os_thread
+from storage.process.threadname import name_os_thread
 from central import ops
 from central.keys.ca import Enrolled
 from central.keys.keystanding import Register

@@ -15,7 +15,9 @@ from typing import Any, NoReturn
 
 from edged.i18n import A_, Msg, render
 from edged.ports import Check, Outlet
-from storage import alarm_kinds, alarms as alarm_table, logs
+from storage import alarm_kinds
+from storage.health import alarms as alarm_table
+from storage.process import logs
 from storage.alarm_kinds import AlarmKind
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock

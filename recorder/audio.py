@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from storage import logs
+from storage.process import logs
 from storage.lazy import lazy_import
 from storage.mp4 import SOUND_AS_SENT
 

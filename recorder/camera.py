@@ -1,11 +1,12 @@
 """One camera's recording loop, run on a dedicated thread in a recorder worker.
 
-Connect, remux packets into segments, report, and on any failure reconnect with a capped,
-jittered backoff. Every blocking PyAV call (av.open included) happens on this thread.
+Connect, time each packet, report, and on any failure reconnect with a capped, jittered backoff.
+Every blocking PyAV call (av.open included) happens on this thread. Where a packet goes, the
+segment files themselves (opened, cut, closed, a handover's share), is recorder/placement.py's
+(design/0359): this loop tells it the run's facts and hands it each picture at its wall time.
 
 Over 400 lines on purpose: the record loop runs once per packet with its state in locals (a
-method or module split of it puts attribute lookups on the hot path, issue 33's budget), and
-the segment placement it calls shares that state.
+method or module split of it puts attribute lookups on the hot path, issue 33's budget).
 """
 
 from __future__ import annotations
@@ -23,17 +24,17 @@ from recorder.durability import Durability
 from recorder.edged_source import AUTO, EDGED, FFMPEG, LOST, EdgedSource, reorder_depth_of
 from recorder.opening import open_camera
 from recorder.reader_choice import ReaderChoice
-from recorder.events import Closing, Emit, Opened, SegmentMeta, State
+from recorder.events import Closing, Emit, State
 from recorder.handover import Handover
 from recorder.imagecheck import ImageSampler
-from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
-from recorder.picture_size import declared_size
+from recorder.modes import LIVE, MOTION, MotionRecording
+from recorder.placement import FORCED_CUT_LENGTHS, NEVER, Placement
 from recorder.read_turns import ReadTurns, drive
-from recorder.segment import SegmentFile, provenance, time_base
+from recorder.segment import SegmentFile, time_base
 from recorder.settings import Settings as Settings  # recorder.camera.Settings, as imported elsewhere
 from recorder.stats import StatsWindow, mono_us
 from recorder.whole_pictures import pictures
-from storage.threadname import name_os_thread
+from storage.process.threadname import name_os_thread
 from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, backoff_us
 from recorder.timeline import (
     CLOCK_STEP_US,
@@ -46,16 +47,13 @@ from recorder.timeline import (
     RunClock,
     after_last,
     anchor_offset,
-    is_cut,
     media_drift_us,
-    next_boundary,
     retime,
 )
-from storage import logs
+from storage.process import logs
 from storage.lazy import lazy_import
 from storage.states.cameras import CONNECTING, OFFLINE, RECORDING, STOPPED
 from storage.time.clock import SYSTEM, Clock
-from storage.disk.layout import segment_relpath
 
 if TYPE_CHECKING:
     import av
@@ -67,13 +65,7 @@ else:
 log = logging.getLogger(__name__)
 
 STATS_EVERY_US = 5_000_000
-FORCED_CUT_LENGTHS = 2  # a segment without a keyframe is cut after this many segment lengths
-FORCED_CUT = "no keyframe"  # its close reason
-# Cuts within one run of the camera's media clock: the sound held past the closed segment's last
-# picture belongs to the next segment (recorder/segment.py). After any other close it is dropped.
-_CARRIES_SOUND = frozenset({"boundary", FORCED_CUT, "host clock step", "media clock drift", "timestamp jump"})
 REANCHOR_SHOWN_US = 600_000_000  # a media re-anchor shows in the stats (and its alarm) this long
-_NEVER = 1 << 62  # next_sample when image checks are off
 HELD_MAX = 16  # a connection's first pictures held for a decode time (libavformat gives B-frame streams none at first)
 
 
@@ -94,17 +86,11 @@ class CameraRecorder:
         self.reader: str = FFMPEG
         self.settings = settings
         self.emit = emit
-        self.on_closed = on_closed  # hands a closed segment to the hasher
-        self.gate = gate
-        self.durability = durability  # the worker's durability thread (design/0052); None: durable at close only
         # The worker's reader of the edged reader's connections (design/0302); a camera alone has its own.
         self.read_turns, self._own_turns = read_turns or ReadTurns(), read_turns is None
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._main, name=f"cam-{self.id}", daemon=True)
         self._rng = random.Random()
-        self.seg: SegmentFile | None = None
-        self.seg_end = self.boundary = 0
-        self._audio: av.audio.stream.AudioStream | audio.AacSpec | None = None
         self.counters = {"reconnects": 0, "ts_fixes": 0, "ts_jumps": 0, "clock_steps": 0, "media_reanchors": 0,
                          "times_made": 0, LOST: 0}
         self._reanchored: tuple[int, float] | None = None  # (monotonic us, drift s) of the last media re-anchor
@@ -117,20 +103,9 @@ class CameraRecorder:
         self.motion = MotionRecording(self.id, camera["motion"], camera.get("detect_url"), emit, clock=clock,
                                       connect_timeout_us=settings.connect_timeout_us,
                                       read_timeout_us=settings.read_timeout_us) if self.mode == MOTION else None
-        self._vstep_us = 0
-        self._vctx: Any = None  # the run's video codec context, as its reader read it (segments' codec, size)
-        self._arrival_us = 0
-        self._carried: list[Sound] = []  # sound held past the closed segment's last picture, for the next one
-        # A segment is cut at FORCED_CUT_LENGTHS segment lengths even without a keyframe (design/0060).
-        self.force_at = _NEVER
-        self._last_key = 0  # wall time of the last keyframe (a stats report says when none came for long)
-        self._last_at = 0  # wall time of the last video packet (audio in the pre-roll buffer takes it)
-        self._basis: int | None = None  # the host clock the run's stamps are on (RunClock.basis)
-        self._ended: tuple[int, int | None] | None = None  # (end, basis) of the last segment closed
-        self._fixes_at_open = 0  # counters["ts_fixes"] when the open segment opened (its `retimed`)
-        self._fixes_from: int | None = None  # ... or before the warm-up it opens with was re-timed
-        self._size: tuple[int, int] | None = None  # the picture size of the last segment opened (its SPS)
-        self._gops: GopTimes | None = None  # this run's times made per GOP, its stamps being broken (design/0150)
+        # The segment files: opened, cut and closed where this loop's times say (recorder/placement.py)
+        self.placement = Placement(self, settings, emit, on_closed, clock, gate, durability, self.counters,
+                                   self.mode, self.motion)
         self._said_times = False  # the log has said so for this camera
         self._stamps_broken = False  # a run of this worker's found the camera's stamps broken (design/0335)
         # Added to hold (the next daemon's, design/0353), or told to give (set by the worker): else None
@@ -176,7 +151,7 @@ class CameraRecorder:
                 except Exception as exc:  # noqa: BLE001 - a failed run is a disconnect, never fatal
                     kind, error = diagnose.OTHER, "stream failed: " + scrub(str(exc))
                 finally:
-                    self._close_segment(None, "camera stopped" if self.stop.is_set() else "disconnect")
+                    self.placement.close(None, "camera stopped" if self.stop.is_set() else "disconnect")
                     try:
                         source.close()
                     except Exception as exc:  # noqa: BLE001
@@ -226,7 +201,7 @@ class CameraRecorder:
                                "description names that FFmpeg does not know): set the camera to H.264 or H.265",
                                diagnose.UNSUPPORTED)
         sound = audio.select(c.streams.audio, self.id)  # as sent (AAC, G.711, L16), else AAC (recorder/audio.py)
-        self._audio = sound.template
+        pl = self.placement
         streams = [video] + sound.inputs
         vtb = time_base(video)
         rate = video.average_rate or video.guessed_rate or 25
@@ -251,7 +226,7 @@ class CameraRecorder:
         held: list[VideoPacket] = []  # a connection's first pictures without a decode time (libavformat's)
         depth = reorder_depth_of(source, video)  # B pictures: times made keep presentation order (design/0335)
         # Broken stamps: times made per GOP (0150), from the first picture where an earlier run found them (0335)
-        gops = self._gops = GopTimes(vstep, None, depth) if self._stamps_broken else None
+        gops = pl.gops = GopTimes(vstep, None, depth) if self._stamps_broken else None
         gop_key = None  # ... and the camera's decode time of the GOP's keyframe
         got_frame = False
         stats = StatsWindow(mono_us())
@@ -260,17 +235,17 @@ class CameraRecorder:
             samples.new_run(video)
         if self.motion is not None:
             self.motion.new_run(video)
-        self._vstep_us, self._vctx = vstep_us, video.codec_context
-        self._arrival_us = source.arrival_us if isinstance(source, EdgedSource) else 0  # its low-water wait
+        arrival_us = source.arrival_us if isinstance(source, EdgedSource) else 0  # its low-water wait
+        pl.new_run(sound.template, vstep_us, video.codec_context, arrival_us)
         # A thread's first run samples one interval in: at a restart every camera's keyframe at once
         # would be decoded while the others are still connecting (design/0056).
         next_sample = mono_us() + (sample_us if self.counters["reconnects"] == 0 else 0) \
-            if samples is not None else _NEVER
+            if samples is not None else NEVER
         audio_codec = c.streams.audio[0].codec_context.name if c.streams.audio else None
         # Bound once per run, not looked up per packet (bench/record_throughput.py).
         stopped, now_us, monotonic_ns = self.stop.is_set, self.clock.now_us, time.monotonic_ns
         vindex = video.index
-        place = self._place if self.motion is None and self.mode != LIVE else None  # continuous: straight in
+        place = pl.place if self.motion is None and self.mode != LIVE else None  # continuous: straight in
         # Each picture in one packet: a keyframe sent as several slices arrives as several (design/0060).
         # The edged reader hands whole access units (design/0079); FFmpeg's, joined and, over UDP, decoded (0319).
         packets: Iterator[Any] = pictures(c.demux(streams), source, video, self.id, self.counters, self.transport)
@@ -302,7 +277,7 @@ class CameraRecorder:
             else:  # design/0093: no stamp, one stamp for several pictures, or the camera's clock jumped
                 if is_video and gops is None and dts is not None and prev is not None and dts <= prev \
                         and (gop_key is None or gop_key <= dts):  # alike, or back within its GOP, not a jump (0150)
-                    gops = self._gops = self._broken_times(vstep, prev, depth)
+                    gops = pl.gops = self._broken_times(vstep, prev, depth)
                     pts, dts = self._made(gops, pkt, pts, dts)
                 tb = time_base(pkt.stream)
                 elapsed = int((mono_us() - mono) / 1_000_000 / tb)
@@ -327,7 +302,7 @@ class CameraRecorder:
             if pts is None or pts < dts:
                 if pts is not None and gops is None and depth and prev is not None and pkt.is_keyframe and is_video:
                     # A B-frame camera's keyframe stamped back: its decode time, never back, after it (0335)
-                    gops = self._gops = self._broken_times(vstep, prev, depth)
+                    gops = pl.gops = self._broken_times(vstep, prev, depth)
                     pts, dts = self._made(gops, pkt, pts, dts)
                 if pts is None or pts < dts:
                     if pts is not None and problem is None:
@@ -343,7 +318,7 @@ class CameraRecorder:
                     if clock is None and warmup:
                         warmup.append((out, 0, None))
                     else:
-                        self._audio_out(out)
+                        pl.sound(out)
                 continue
 
             media = dts * us_num // us_den
@@ -368,45 +343,45 @@ class CameraRecorder:
                 warm_since = None
                 clock = RunClock(anchor_offset(anchors), wall, mono)
                 anchors.clear()
-                self._fixes_from, warm_fixes = warm_fixes, None
-                ended = self._ended
+                pl.fixes_from, warm_fixes = warm_fixes, None
+                ended = pl.ended
                 if ended is not None:  # a reconnect: not before the last run's end (design/0093)
                     same = ended[1] is not None and abs(clock.basis - ended[1]) <= CLOCK_STEP_US
                     first = min(m for _p, _a, m in warmup if m is not None)
                     clock.offset = after_last(clock.offset, first, ended[0], same)
-                self._basis, self.run_clock = clock.basis, clock  # its offset: a handover's too (handover.py)
-                self._last_key = wall
+                pl.basis, self.run_clock = clock.basis, clock  # its offset: a handover's too (handover.py)
+                pl.last_key = wall
                 self._state(RECORDING)
                 stats = StatsWindow(mono)  # the first window starts here: the warm-up's frames are not counted
                 got_frame = self._recorded = True
                 for p, _a, m in warmup[:-1]:  # sound has no media time here (None): the entry says which
                     if m is None:
-                        self._audio_out(cast("Sound", p))
+                        pl.sound(cast("Sound", p))
                     else:
-                        self._video_out(cast("VideoPacket", p), clock.wall(m))
+                        pl.video(cast("VideoPacket", p), clock.wall(m))
                 warmup.clear()
             elif clock.stepped(wall, mono):
                 reanchor = True
             if reanchor and pkt.is_keyframe:
                 self.counters["clock_steps"] += 1
-                self._close_segment(clock.wall(media), "host clock step")
+                pl.close(clock.wall(media), "host clock step")
                 clock, reanchor = clock.after_step(wall, mono), False
-                self._basis, self.run_clock = clock.basis, clock
+                pl.basis, self.run_clock = clock.basis, clock
             if drifted and pkt.is_keyframe:
                 drifted = self._media_reanchor(clock, media, mono)
                 clock = RunClock(wall - pts * us_num // us_den, wall, mono)  # on the picture's own time
-                self._basis, self.run_clock = clock.basis, clock
+                pl.basis, self.run_clock = clock.basis, clock
             at = media + clock.offset  # clock.wall(media)
             key = pkt.is_keyframe
             if cut_at_key and key:  # the camera's clock jumped: its frames since are in the last segment
                 cut_at_key = False
-                self._close_segment(at, "timestamp jump")
+                pl.close(at, "timestamp jump")
             sample = key and mono >= next_sample  # an image check is due (at a keyframe)
             if place is not None:
-                self._last_at = at
+                pl.last_at = at
                 place(pkt, at, key)
             else:
-                self._video_out(pkt, at)
+                pl.video(pkt, at)
                 if key and self.motion is not None and self.motion.offer(pkt, at, samples if sample else None):
                     sample = False  # the detector decodes it and hands the picture on (design/0078)
                     assert samples is not None  # offer() is True only with `check`
@@ -416,11 +391,11 @@ class CameraRecorder:
             stats.last_wall = wall
             if key:
                 stats.key(media)
-                self._last_key = wall
+                pl.last_key = wall
                 gop_key = dts
             self.last_frame_us = wall
             if sample:
-                assert samples is not None  # next_sample is _NEVER without them
+                assert samples is not None  # next_sample is NEVER without them
                 samples.offer(pkt, at)
                 sample_us = samples.pool.interval_us  # the worker's, to its CPU budget (design/0078)
                 next_sample = max(next_sample + sample_us, mono + sample_us // 2)  # keeps the mean rate
@@ -431,10 +406,10 @@ class CameraRecorder:
                 # Two windows in a row: a network stall that delays one burst is not a drift.
                 over = abs(media_drift_us(clock, media, mono)) > MEDIA_DRIFT_US
                 drifted, was_over = over and was_over, over
-                self.emit(stats.report(self.id, video, self._audio, self.counters, clock.lateness(media, wall),
+                self.emit(stats.report(self.id, video, pl.audio, self.counters, clock.lateness(media, wall),
                                        skew, audio_codec, transport=self.transport, reader=self.reader_shown(),
                                        no_keyframe_s=self._keyframe_missing(wall),
-                                       media_reanchor_s=self._recent_reanchor(mono), size=self._size,
+                                       media_reanchor_s=self._recent_reanchor(mono), size=pl.size,
                                        times_broken=gops is not None,
                                        **sound.report()))
                 stats = StatsWindow(mono, stats)
@@ -474,7 +449,7 @@ class CameraRecorder:
         self._reanchored = (mono, round(drift / 1e6, 1))
         log.warning("camera %s: its media clock drifted %.1f s from the host's: re-anchored", self.id, drift / 1e6,
                     **logs.fields(camera=self.id))
-        self._close_segment(clock.wall(media), "media clock drift")
+        self.placement.close(clock.wall(media), "media clock drift")
         return False
 
     def _recent_reanchor(self, mono: int) -> float | None:
@@ -484,117 +459,24 @@ class CameraRecorder:
 
     def _keyframe_missing(self, wall: int) -> float | None:
         """Seconds since the last keyframe once that is past the forced cut, else None."""
-        age = wall - self._last_key
+        age = wall - self.placement.last_key
         return round(age / 1e6, 1) if age >= FORCED_CUT_LENGTHS * self.settings.segment_us else None
 
-    def _video_out(self, pkt: VideoPacket, wall: int) -> None:
-        """A video packet, as the camera's mode says: written, routed through the motion gate, or
-        (live) not recorded."""
-        self._last_at = wall
-        if self.motion is not None:
-            self._routed(pkt, wall, True)
-        elif self.mode != LIVE:
-            self._place(pkt, wall, pkt.is_keyframe)
+    # the segment files (recorder/placement.py), as the handover and the tests reach them ------
+    @property
+    def seg(self) -> SegmentFile | None:
+        return self.placement.seg
 
-    def _audio_out(self, pkt: Sound) -> None:
-        if self.handover is not None and self.handover.takes(self, pkt, self._last_at, False, False):
-            return
-        if self.motion is not None:
-            self._routed(pkt, self._last_at, False)
-        elif self.seg is not None:
-            self.seg.write(pkt, False)
+    @property
+    def handover(self) -> Handover | None:
+        return self.placement.handover
 
-    def _routed(self, pkt: VideoPacket | Sound, wall: int, video: bool) -> None:
-        """Motion mode: the gate keeps the packet in the pre-roll buffer, or hands back what to
-        write (the pre-roll first, opening on its keyframe), or closes the run first."""
-        motion = self.motion
-        assert motion is not None  # called in motion mode only
-        route = motion.route(pkt, wall, video)
-        if route.close:
-            self._close_segment(None, MOTION_ENDED)
-        if route.opened is not None and not route.opened.complete:
-            log.info("camera %s: motion footage opens with less than the pre-roll (the buffer did not reach back)",
-                     self.id)
-        for entry in route.write:
-            p, at = entry.item
-            if entry.video:
-                self._place(p, at, p.is_keyframe)
-            elif self.seg is not None:
-                self.seg.write(p, False)
+    @handover.setter
+    def handover(self, value: Handover | None) -> None:
+        self.placement.handover = value
 
     def _place(self, pkt: VideoPacket, wall: int, key: bool) -> None:
-        """One video packet: close the segment at a boundary, open one at a keyframe, write."""
-        if self.handover is not None and self.handover.takes(self, pkt, wall, key, True):
-            return
-        seg = self.seg
-        if key:
-            if seg is not None and is_cut(wall, True, self.boundary):
-                self._close_segment(wall, "boundary")
-                seg = None
-            if seg is None:
-                seg = self._open_segment(pkt, wall)
-        elif seg is None:
-            return  # nothing decodable before the first keyframe
-        elif wall >= self.force_at:
-            # A camera that stopped sending keyframes: cut anyway, so the segment can be closed,
-            # hashed, exported and in time destroyed. The next one opens on this frame, which does
-            # not decode until a keyframe comes; the stats say so (the keyframes_missing alarm).
-            log.warning("camera %s: no keyframe for %.0f s: segment cut without one", self.id,
-                        (wall - self._last_key) / 1e6, **logs.fields(camera=self.id))
-            self._close_segment(wall, FORCED_CUT)
-            seg = self._open_segment(pkt, wall)
-        seg.write_video(pkt)
-        self.seg_end = wall + self._vstep_us
-
-    def _open_segment(self, pkt: VideoPacket, wall: int) -> SegmentFile:
-        if self.gate is not None:
-            self.gate.check()
-        stream = pkt.stream
-        relpath = segment_relpath(self.id, wall)
-        assert pkt.dts is not None  # stamped by the record loop (timeline.fix_dts)
-        self.seg = seg = SegmentFile(self.settings.data_dir / relpath, stream, self._audio,
-                                     origin_us=int(pkt.dts * time_base(stream) * 1_000_000),
-                                     fragment_us=self.settings.fragment_us,
-                                     metadata=provenance(self.settings.site, self.settings.node, self.id, wall),
-                                     durability=self.durability, frame_us=self._vstep_us,
-                                     arrival_us=self._arrival_us)
-        carried, self._carried = self._carried, []
-        for item in carried:  # the sound the last segment held past its last picture
-            seg.write(item, False)
-        self.seg_rel = relpath
-        self.seg_end = wall
-        # The reader's codec (the edged reader's packets belong to a copied stream, whose context names
-        # an encoder, libx264, and keeps the connection's first size: issue 79, design/0337)
-        ctx = self._vctx or stream.codec_context
-        # The picture size of this segment's own SPS (its keyframe's, in band), the stream's otherwise:
-        # a camera whose resolution was changed says so in its next keyframe (design/0093).
-        size = self._size = declared_size(ctx.name, bytes(pkt)) or (ctx.width, ctx.height)
-        self.seg_meta: SegmentMeta = {"codec": ctx.name, "width": size[0], "height": size[1],
-                                      "audio": int(self._audio is not None), "retimed": 0}
-        self._fixes_at_open = self.counters["ts_fixes"] if self._fixes_from is None else self._fixes_from
-        self._fixes_from = None
-        self.boundary = next_boundary(wall, self.settings.segment_us)
-        self.force_at = wall + FORCED_CUT_LENGTHS * self.settings.segment_us
-        self.emit(Opened(self.id, relpath, wall, self.clock.now_us(), self._basis))
-        return seg
+        self.placement.place(pkt, wall, key)
 
     def _close_segment(self, end_us: int | None, reason: str) -> None:
-        """Close the file; the hasher reports it `Closed` (one event, with its sha256)."""
-        seg, self.seg = self.seg, None
-        if seg is None:
-            return
-        end = self.seg_end if end_us is None else end_us
-        self._ended = (end, self._basis)
-        gops = self._gops
-        made = gops.take(seg.last_dts) if gops is not None else None  # the camera's times beside (0150)
-        self.seg_meta["retimed"] = self.counters["ts_fixes"] - self._fixes_at_open + len(made or ())
-        try:
-            size = seg.close(made)
-            self._carried = seg.leftover_audio() if reason in _CARRIES_SOUND else []
-        except Exception as exc:  # noqa: BLE001 - the file is still recovered at the next start
-            log.error("camera %s: closing %s failed: %s", self.id, self.seg_rel, exc,
-                      **logs.fields(camera=self.id, segment=self.seg_rel))
-            self.on_closed(Closing(self.id, self.seg_rel, end, "close failed"))
-            return
-        self.on_closed(Closing(self.id, self.seg_rel, end, reason, size, seg.frames, seg.file_id, **self.seg_meta,
-                               sha256=seg.sha256))
+        self.placement.close(end_us, reason)

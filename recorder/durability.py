@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from storage.threadname import name_os_thread
+from storage.process.threadname import name_os_thread
 
 log = logging.getLogger(__name__)
 

@@ -47,10 +47,12 @@ class Camera(Protocol):
     """What the handover needs of recorder/camera.py's CameraRecorder."""
 
     id: str
-    seg: SegmentFile | None
     stop: threading.Event
     thread: threading.Thread
     handover: Handover | None
+
+    @property
+    def seg(self) -> SegmentFile | None: ...  # the segment open now (recorder/placement.py's)
 
     @property
     def run_clock(self) -> RunClock: ...  # the run's, set once its clock is anchored (before any _place)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 from recorder import picture_size
 from recorder.check_budget import CheckBudget
 from recorder.events import Emit, Image, Oversize
-from storage.threadname import name_os_thread
+from storage.process.threadname import name_os_thread
 from storage.lazy import lazy_import, loaded
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from recorder.edged_source import explain as explain_edged
 from recorder.reader_choice import LOST, UDP_ONLY, ReaderChoice, reason
 from recorder.rtsp_session import UNSPOKEN, RtspFailure
 from recorder.source import TCP, UDP, Disconnected, Source, connect_timeout_us
-from storage import logs
+from storage.process import logs
 
 log = logging.getLogger("recorder.camera")
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Generator
 from typing import Any
 
-from storage.threadname import name_os_thread
+from storage.process.threadname import name_os_thread
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from recorder.access_unit import access_units
 from recorder.edged_source import LOST, EdgedSource
 from recorder.picture_size import MAX_PIXELS
 from recorder.source import UDP
-from storage import logs
+from storage.process import logs
 from storage.lazy import lazy_import
 
 if TYPE_CHECKING:

@@ -30,8 +30,8 @@ from recorder.source import StorageGate
 from recorder.durability import Durability
 from recorder.imagecheck import ImageSampler
 from recorder.read_turns import ReadTurns
-from storage.threadname import name_os_thread
-from storage import logs
+from storage.process.threadname import name_os_thread
+from storage.process import logs
 from storage.lazy import lazy_import, loaded
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.hashing import NotThere, same_file, sha256_same_file

@@ -19,7 +19,8 @@ from edged.config.health import InspectionConfig
 from edged.control.server import Caller
 from edged.daemon.recording.supervisor import camera_row
 from edged.i18n import A_, Msg
-from storage import cameras as camera_table, inspections
+from storage import cameras as camera_table
+from storage.health import inspections
 from storage.retention import holds
 from storage.catalog import CatalogWriter
 from storage.time.clock import FakeClock

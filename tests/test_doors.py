@@ -155,7 +155,7 @@ def test_one_accounts_logins_are_slowed_from_every_address_and_alarmed(tmp_path)
     from edged.rules.throttle import ACCOUNT_LIMITS, ALARM_AFTER
     from edged.viewer.http import LoginRefused
     from edged.viewer.server import Viewer
-    from storage import alarms as alarm_table
+    from storage.health import alarms as alarm_table
 
     cfg = parse_config({"site": {"id": "s1"}, "storage": {"data_dir": str(tmp_path)}})
 

@@ -122,7 +122,7 @@ def test_a_member_of_the_sockets_group_cannot_lock_an_account_for_everyone(tmp_p
     from edged.control.protocol import RequestError
     from edged.control.server import Caller
     from edged.control.sessions import SessionOps
-    from storage import alarms as alarm_table
+    from storage.health import alarms as alarm_table
 
     cfg = parse_config({"site": {"id": "s1"}, "storage": {"data_dir": str(tmp_path)},
                         "accounts": {"lockout_after": 3}})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from edged.config.health import HealthConfig
 from edged.rules.health import CameraView, conditions
-from recorder.camera import FORCED_CUT, Settings
+from recorder.camera import Settings
+from recorder.placement import FORCED_CUT
 from storage.states.cameras import RECORDING
 from tests.support.cameras import RtspServer, count_video_packets
 from tests.support.daemon import wait_for

@@ -22,7 +22,7 @@ from edged.rules import retrieval as rq
 from edged.viewer.rules import overlay_text
 from storage.catalog import CatalogWriter
 from storage.alarm_kinds import CAMERA_OFFLINE
-from storage import alarms as alarm_table
+from storage.health import alarms as alarm_table
 
 ROOT = Path(__file__).resolve().parent.parent
 

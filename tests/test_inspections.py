@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from storage.time.clock import SYSTEM
-from storage.inspections import SCHEDULED
+from storage.health.inspections import SCHEDULED
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.catalog import alarms, audit_rows, rows as table_rows
 from tests.support.daemon import Daemon, wait_for, write_config

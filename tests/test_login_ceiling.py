@@ -19,7 +19,7 @@ from edged import people
 from edged.alarms import Alarms
 from edged.config import parse_config
 from edged.rules.throttle import FAILURES_AN_HOUR, PER_HOUR
-from storage import alarms as alarm_table
+from storage.health import alarms as alarm_table
 from storage.catalog import CatalogWriter
 from storage.disk.layout import CATALOG_FILE
 from storage.people.doors import AccountDoor

@@ -18,7 +18,7 @@ from edged.rules import roles
 from edged.viewer.http import door_of
 from storage import audit
 from storage.people import accounts
-from storage import alarms as alarm_table
+from storage.health import alarms as alarm_table
 from storage.catalog import CatalogWriter
 from storage.time.clock import FakeClock
 from storage.disk.layout import CATALOG_FILE

@@ -8,7 +8,7 @@ from edged.documents import Doc
 from edged.documents.register import register_html
 from edged.i18n import speaking
 from edged.rules import inspections as rules
-from storage import inspections as table
+from storage.health import inspections as table
 from storage.catalog import open_db
 from tests.support.forms import PRINTED, SITE_NAME, TAIPEI
 

@@ -15,7 +15,8 @@ from datetime import datetime
 
 import pytest
 
-from storage import alarms as alarm_table, cameras as camera_table
+from storage import cameras as camera_table
+from storage.health import alarms as alarm_table
 from storage.footage import segment_rows
 from storage.catalog import Catalog, open_db
 from storage.footage.segment_rows import FOOTAGE_STATES, MISSING, TAMPERED

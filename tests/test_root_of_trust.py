@@ -298,11 +298,11 @@ async def test_the_box_enrols_through_its_control_operations_on_the_record(tmp_p
 
 
 def test_verify_takes_the_ca_the_box_pinned_and_the_list_it_keeps_by_default(office, tmp_path, capsys, monkeypatch):
-    import edged
+    from edged.cli import export as cli_export
 
     conf = tmp_path / "edged.toml"
     conf.write_text(f'[site]\nid = "{SITE}"\nnode = "{NODE}"\n[storage]\ndata_dir = "{office["box"]}"\n')
-    monkeypatch.setattr(edged, "DEFAULT_CONFIG_PATH", conf)
+    monkeypatch.setattr(cli_export, "DEFAULT_CONFIG_PATH", conf)  # the box's config, where verify reads it
     out = make_export(tmp_path / "x", office["key"], nodecert.chain_pem(office["box"]))
     code, j = verify(capsys, str(out))
     assert code == 3 and j["root"] == "pinned" and "no revocation list" in j["origin_why"], j

@@ -159,12 +159,12 @@ def test_unit_does_not_restart_a_bad_config():
 
 
 def test_logs_go_to_the_journal_with_fields_only_when_stderr_is_the_journal(tmp_path):
-    from storage import logs
+    from storage.process import logs
     assert logs.message_id("tamper") == logs.message_id("tamper") != logs.message_id("min_retention_breach")
     assert len(logs.message_id("tamper")) == 32
     assert logs.fields(camera="c1", segment="video/c1/x.mp4", alarm="tamper:x", kind="tamper")["extra"] == {
         "CAMERA": "c1", "SEGMENT": "video/c1/x.mp4", "ALARM": "tamper:x", "MESSAGE_ID": logs.message_id("tamper")}
-    probe = ("import logging, os, sys\nfrom storage import logs\nlogs.setup()\n"
+    probe = ("import logging, os, sys\nfrom storage.process import logs\nlogs.setup()\n"
              "print(type(logging.getLogger().handlers[0]).__name__)")
     err = tmp_path / "stderr"
     with open(err, "wb") as f:

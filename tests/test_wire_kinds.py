@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,35 @@ def test_the_reference_table_has_one_row_a_topic():
     rows = [line.split("|")[1].strip() for line in table.splitlines()[1:]]
     assert len(rows) == len(set(rows)) == len(kinds.KINDS), rows
     assert rows.count("`birth`") == rows.count("`retention`") == 1
+
+
+
+def walk_problems(text: str) -> list[str]:
+    """What is wrong with CONTRIBUTING's "A new message kind" walk: a file it names by hand (in its
+    numbered list) or as generated that is not there (a file the change makes, `<table>`, needs a
+    sibling of that shape to copy), or more than ten files by hand."""
+    start = text.index("- **A new message kind**")
+    part = text[start:text.index("\n- **", start + 1)]
+    by_hand = re.findall(r"^  \d+\. ([\w/<>.-]+):", part, re.M)
+    generated = re.findall(r"[\w/-]+\.md", part[part.index("Generated, never by hand"):])
+    wrong = [f"{len(by_hand)} files by hand (at most 10)"] if not 8 <= len(by_hand) <= 10 else []
+    for rel in by_hand:
+        found = list(ROOT.glob(re.sub(r"<\w+>", "*", rel))) if "<" in rel else [ROOT / rel]
+        wrong += [f"{rel} is not there"] if not any(f.is_file() for f in found) else []
+    wrong += [f"{rel} is not there" for rel in generated if not (ROOT / rel).is_file()]
+    return wrong + ([] if by_hand[:1] == ["mqtt/kinds.py"] and generated else ["the walk is not read"])
+
+
+def test_the_newcomers_walk_names_files_that_exist():
+    """The newcomer change "a new message the office verifies" (issue 80: 17 files by hand at its
+    filing, <= 10 asked; design/0359): each file CONTRIBUTING names exists, ten at most by hand. A
+    verified kind no handler takes fails test_every_kind_the_office_verifies_has_its_handler above."""
+    assert walk_problems((ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")) == []
+
+
+def test_the_walk_check_sees_a_file_gone_and_one_too_many():
+    text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    assert walk_problems(text.replace("central/report/month.py:", "central/report/monthly.py:")) == [
+        "central/report/monthly.py is not there"]
+    more = text.replace("  10. tests/", "  10. tests/test_wire_kinds.py: x;\n  11. tests/test_wire_kinds.py: y;\n  12. tests/")
+    assert walk_problems(more) == ["12 files by hand (at most 10)"]

@@ -3,12 +3,9 @@ subscription write one database (design/0027, addendum). The same tables and the
 store (central/store/store.py): this module, central/store/pgconn.py (the connection) and central/store/pgdialect.py
 (the SQL) only adapt the connection, so the SQL the store, the verifier and the reports write runs here too.
 
-Leases: an instance verifies a node only while it holds that node's PostgreSQL advisory lock
-(session level, on this instance's connection). A dead instance's connection goes, its locks
-with it, and the next verification pass of another instance takes the node over. Under
-`edged-central run` each instance holds only its share (central/intake/leases.py: rendezvous hashing
-over the live instances, design/0104); ingest takes no lock across instances (its durable
-transaction only inserts; the rows every instance updates are written apart, see ``_write``).
+Leases (central/store/pgleases.py, a mixin): an instance verifies a node only while it holds that
+node's PostgreSQL advisory lock; ingest takes no lock across instances (its durable transaction only
+inserts; the rows every instance updates are written apart, see ``_write``).
 
 Messages are partitioned by the month the office received them (UTC, its own clock; design/0140):
 a seq is the node's outbox counter, not a time, and its month is the outbox's first.
@@ -20,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import itertools
-import hashlib
 import os
 import re
 import time
@@ -32,7 +28,7 @@ from psycopg.rows import dict_row
 
 from central.store import versions
 from central.store.seqs import QUOTA_USE, AnchorRow, Seqs
-from central.intake.leases import Owners
+from central.store.pgleases import Leases, lock_key as lock_key
 from central.store.pgshared import SharedRows
 from central.store.pgconn import PgConn
 from central.store.pgdialect import (EDGE_US as EDGE_US, month_after, month_before,
@@ -80,15 +76,10 @@ _INSTANCES = ("CREATE TABLE IF NOT EXISTS instances (id text PRIMARY KEY, host t
 _DEFAULTS = ("messages", "audit")
 
 
-def lock_key(node: str) -> int:
-    """The advisory lock of a node ("site/node"): 64 bits of its SHA-256, signed as PostgreSQL's bigint."""
-    return int.from_bytes(hashlib.sha256(b"edged-central:" + node.encode()).digest()[:8], "big", signed=True)
-
-
 _STREAMS = itertools.count()  # each server-side cursor's name
 
 
-class PgStore(SharedRows, Store):
+class PgStore(Leases, SharedRows, Store):
     """Store on PostgreSQL: ``url`` is a libpq URL (postgresql://user:password@host:port/db)."""
 
     def __init__(self, url: str, *, readonly: bool = False, clock: Callable[[], int] = now_us,
@@ -105,14 +96,13 @@ class PgStore(SharedRows, Store):
                                   f"{str(exc).strip().splitlines()[0]}; check [storage] url and that the "
                                   "server runs") from None
         self.db = PgConn(pg)  # type: ignore[assignment]
-        self.held: set[str] = set()
         self.readonly = readonly
         self.me: str | None = None   # under `edged-central run`: this instance, and
         self.members: Callable[[], Sequence[str]] = lambda: ()  # the live ones (central/intake/leases.py)
         self.write_s = 0.0   # time in ingest transactions (the operator's view: write waits)
         self.retries = 0     # ingest transactions done again after a deadlock
         self.known: set[str] = set()  # nodes whose row this connection saw made
-        self._owner = Owners()  # leases.owner, remembered
+        Leases.__init__(self)  # which nodes this instance verifies (central/store/pgleases.py)
         SharedRows.__init__(self)  # the rows every instance rewrites (central/store/pgshared.py)
         if readonly:  # status, reports, the dashboard: PostgreSQL refuses their writes, as SQLite's mode=ro does
             pg.execute("SET default_transaction_read_only = on")
@@ -327,49 +317,12 @@ class PgStore(SharedRows, Store):
                         " ORDER BY seq_local", [node, action, [v if isinstance(v, str) else json.dumps(v) for v in values]])
             return cur.fetchall()
 
-    def lease(self, node: str) -> bool:
-        """True while this instance holds the node (its advisory lock, taken now if free). Under
-        `edged-central run` (``me`` set), only a node of this instance's share: one of another's
-        is let go of (between two nodes' passes, never in one)."""
-        if self.me is not None and self._owner(node, self.members()) != self.me:
-            if node in self.held:
-                self.pg.execute("SELECT pg_advisory_unlock(%s)", [lock_key(node)])
-                self.held.discard(node)
-            return False
-        if node in self.held:
-            return True
-        row = self.pg.execute("SELECT pg_try_advisory_lock(%s)", [lock_key(node)]).fetchone()
-        got = row is not None and row[0]
-        if got:
-            self.held.add(node)
-        return bool(got)
-
     def todo_nodes(self, births: bool = True) -> list[str]:
         """Under `run`, of the nodes this instance holds, a probe each (issue 53: not every node, each pass, by each)."""
         if self.me is None:
             return super().todo_nodes(births)
         return sorted(r[0] for r in self.pg.execute("SELECT n FROM unnest(%s::text[]) AS n WHERE EXISTS (SELECT 1 FROM"
                       " messages m WHERE m.node = n AND m.verified = 0)" + (UNCHECKED if births else ""), [sorted(self.held)]))
-
-    def rebalance(self) -> None:
-        """Take the leases of this instance's share of every known node, and let go of the rest,
-        two round trips whatever the count (before a verification pass: a share holds its
-        nodes' locks also while they have nothing new, so the split shows and stays put)."""
-        if self.me is None:
-            return
-        members = self.members()
-        nodes = [r[0] for r in self.pg.execute("SELECT node FROM nodes").fetchall()]
-        mine = {n for n in nodes if self._owner(n, members) == self.me}
-        gone = sorted(self.held - mine)
-        if gone:
-            self.pg.execute("SELECT pg_advisory_unlock(k) FROM unnest(%s::bigint[]) AS k", [[lock_key(n) for n in gone]])
-            self.held -= set(gone)
-        want = sorted(mine - self.held)
-        if want:
-            keys = {lock_key(n): n for n in want}
-            got = self.pg.execute("SELECT k FROM unnest(%s::bigint[]) AS k WHERE pg_try_advisory_lock(k)",
-                                  [list(keys)]).fetchall()
-            self.held |= {keys[k] for (k,) in got}
 
 
 NODES_A_TRANSACTION = 200  # nodes' figures written by one transaction (their rows held till it commits)

@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from edged.cli.display import Verbs, JSON, UsageError, table
+from edged.control.client import call
+from edged.control.protocol import DaemonDown, RequestError
 from edged.i18n import _
 
 NVT = ("http://www.onvif.org/ver10/network/wsdl", "NetworkVideoTransmitter", "dn")
@@ -106,9 +108,6 @@ def search(wait_s: float, interface: str | None) -> list[dict[str, Any]]:
 
 def configured_hosts(ctx: Any) -> dict[str, str] | None:
     """host -> camera id of every camera the daemon knows (its URLs, passwords redacted); None: no daemon."""
-    from edged.control.client import call
-    from edged.control.protocol import DaemonDown, RequestError
-
     try:
         rows = call(ctx.socket, "cameras", {"all": False})["cameras"]
     except (DaemonDown, RequestError):

@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from edged.cli.display import Verbs, JSON, table
+from edged import DEFAULT_CONFIG_PATH
+from edged.config.values import redact_url
 from edged.control.client import call
 from edged.control.protocol import DaemonDown, RequestError
 from edged.i18n import _
 from edged.rules import doctor, estimate
 from storage import media_user
+from storage.disk import volume
 
 MARK = {doctor.PASS: "ok", doctor.WARN: "WARN", doctor.FAIL: "FAIL"}
 UNIT = "edged.service"
@@ -79,8 +82,6 @@ def _media() -> dict[str, Any]:
 
 
 def _config(path: Path | None) -> tuple[dict[str, Any] | None, Path | None]:
-    from edged import DEFAULT_CONFIG_PATH
-
     path = path or (DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None)
     if path is None:
         return None, None
@@ -92,8 +93,6 @@ def _config(path: Path | None) -> tuple[dict[str, Any] | None, Path | None]:
 
 def _secrets(raw: dict[str, Any] | None, path: Path | None) -> dict[str, Any] | None:
     """The secrets file's owner and mode, and any password left in the config itself."""
-    from edged.config.values import redact_url
-
     if raw is None:
         return None
     inline = [f"cameras[{i}].url" for i, c in enumerate(raw.get("cameras") or [])
@@ -118,8 +117,6 @@ def _mount_of(folder: Path) -> tuple[str | None, str | None]:
 
 
 def _disk(data_dir: str | None) -> dict[str, Any] | None:
-    from storage.disk import volume
-
     if not data_dir:
         return None
     folder = Path(data_dir)

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from edged.control.client import call
+from edged import DEFAULT_CONFIG_PATH
+from edged.config import load_config
 from edged.cli import files
 from edged.cli.display import Verbs, JSON, Progress, UsageError, fmt_bytes, fmt_time
 from edged.i18n import _
@@ -292,11 +294,7 @@ def _signer(folder: Path) -> str | None:
 
 def _box_data_dir() -> Path | None:
     """The data folder of the default config, where this person may read it (root, or the daemon's user)."""
-    from edged import DEFAULT_CONFIG_PATH
-
     try:
-        from edged.config import load_config
-
         return Path(load_config(DEFAULT_CONFIG_PATH, allow_config_secrets=True).storage.data_dir)
     except Exception:  # noqa: BLE001 - no config, no permission: no box here, said so (exit 3)
         return None

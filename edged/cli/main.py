@@ -21,7 +21,7 @@ from edged.daemon.recording import prespawn
 from edged.daemon.recording.start_signals import StartSignals
 from edged.i18n import _, person_language, set_language
 from edged.version import package_version, with_package
-from storage import logs
+from storage.process import logs
 from storage.lazy import import_hiding
 
 if TYPE_CHECKING:  # `edged run` starts its recorder workers before the config's imports (design/0029)

@@ -9,6 +9,7 @@ from typing import Any
 from edged.config import ConfigError, parse_duration
 from edged.control.client import call
 from edged.cli.display import Verbs, JSON, Progress, UsageError, fmt_bytes, fmt_time, table
+from edged.cli.documents import maintenance_record
 from edged.i18n import _
 from argparse import Namespace
 from edged.cli.ctx import Ctx
@@ -18,7 +19,6 @@ def cmd_maintenance(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     if args.m_cmd == "begin":
         return _begin(ctx, args)
     if args.m_cmd == "record":
-        from edged.cli.documents import maintenance_record
         return maintenance_record(ctx, args)
     if args.m_cmd == "password-changed":
         r = call(ctx.socket, "maintenance.password_changed", {"note": args.note})

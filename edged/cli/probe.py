@@ -23,18 +23,22 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from edged import edge_recording
+from edged import DEFAULT_CONFIG_PATH
 from edged.cli import probe_report
 from edged.cli.ctx import Ctx, find_socket
 from edged.cli.display import Verbs, JSON, UsageError
+from edged.config import ConfigError, load_config
+from edged.config.health import HealthConfig
+from edged.control.client import call
+from edged.control.protocol import DaemonDown, RequestError
 from edged.i18n import _
+from recorder import diagnose
+from recorder.diagnose import scrub
 from storage.time.clock import SYSTEM
-
-if TYPE_CHECKING:  # the config is read only when asked for (edged/cli/probe.py's start stays quick)
-    from edged.config.health import HealthConfig
 
 log = logging.getLogger("edgectl.probe")
 READ_S = 5.0
@@ -127,8 +131,6 @@ async def edge_facts(host: str, port: int, user: str | None, password: str | Non
 
 
 def onvif_error_words(exc: BaseException) -> str:
-    from recorder.diagnose import scrub
-
     text = scrub(str(exc) or type(exc).__name__)
     if "authoriz" in text.lower() or "401" in text or type(exc).__name__ == "ONVIFAuthError":
         return _("the camera refused the user name or password over ONVIF (NotAuthorized)")
@@ -191,8 +193,6 @@ def _open(url: str, transport: str) -> Any:
 
 def _failure(exc: BaseException, url: str, started: float) -> str:
     """recorder.diagnose's words for a failed open (the same a recording camera shows)."""
-    from recorder import diagnose
-
     probe = diagnose.probe_rtsp(url, OPEN_TIMEOUT_S) if diagnose.vague(exc) else None
     kind, words = diagnose.explain_open(exc, url, time.monotonic() - started, OPEN_TIMEOUT_S, probe, "auto")
     return f"{kind}: {diagnose.scrub(words)}"
@@ -273,9 +273,6 @@ def may_probe(ctx: Any) -> None:
     if os.geteuid() == 0:
         return
     if ctx is not None:
-        from edged.control.client import call
-        from edged.control.protocol import DaemonDown, RequestError
-
         try:
             if "admin" in call(ctx.socket, "whoami", {}).get("roles", []):
                 return
@@ -297,10 +294,6 @@ def ask_password(args: Any) -> str | None:
 def site_health(path: Path | None) -> tuple[HealthConfig, str]:
     """The site's quality floor: [health] of the config given (else /etc/edged/edged.toml when
     there is one), else the built-in strictest defaults. (HealthConfig, where it came from)."""
-    from edged import DEFAULT_CONFIG_PATH
-    from edged.config import ConfigError, load_config
-    from edged.config.health import HealthConfig
-
     path = path or (DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None)
     if path is None:
         return HealthConfig(), _("built-in defaults (no config)")

@@ -15,6 +15,7 @@ from edged.config.values import parse_size
 from edged.rules import estimate as estimates
 from edged.control.client import call
 from edged.cli.display import Verbs, JSON, UsageError, fmt_bytes, fmt_time, parse_when, table, width
+from edged.cli.documents import hold_form
 from edged.i18n import N_, _
 from storage.time.clock import SYSTEM
 from storage.retention.plan import DAY_US
@@ -72,7 +73,6 @@ def _hold_decision(ctx: Ctx, args: Namespace, now: int) -> tuple[Any, str]:
 
 def cmd_hold(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     if args.hold_cmd == "form":  # the printable page (design/0088)
-        from edged.cli.documents import hold_form
         return hold_form(ctx, args)
     return _hold_verb(ctx, args)
 

@@ -28,7 +28,7 @@ from edged.rules.applications import waiting_signatures
 from edged.i18n import Msg, A_, _
 from storage import audit
 from storage.people import accounts, sessions, vouching
-from storage import alarms as alarm_table
+from storage.health import alarms as alarm_table
 from storage.alarm_kinds import ACCOUNT_LOCKED, ACCOUNT_OPENED, PASSWORD_RESET
 from storage.catalog import Catalog, CatalogWriter
 from storage.time.clock import SYSTEM, Clock

@@ -15,7 +15,7 @@ from edged.control.needs import InspectionPart, ReferencePart
 from edged.i18n import _
 from edged.ports import InspectionError, ReferenceRefused
 from edged.rules.roles import Actor
-from storage import inspections as inspection_table
+from storage.health import inspections as inspection_table
 from storage import node as node_table
 from storage.time.clock import SYSTEM, Clock
 

@@ -40,7 +40,7 @@ from storage import cameras as camera_table
 from storage import node as node_table
 from storage.footage import segments as segment_table
 from storage.catalog import CatalogWriter
-from storage import alarms as alarm_table
+from storage.health import alarms as alarm_table
 from storage.people import accounts as account_table
 from storage.alarm_kinds import KINDS
 from storage.footage.segment_rows import SEGMENT_STATES

@@ -32,7 +32,7 @@ from edged.rules import camera_clock as cc
 from recorder.replay import BackfillFile, Frame, Replay, provenance
 from recorder.rtsp_session import RtspFailure
 from storage.footage import backfill as store
-from storage import logs
+from storage.process import logs
 from storage.disk import layout
 from storage.catalog import Catalog, CatalogWriter
 from storage.time.clock import SYSTEM, Clock, wait_or_stop

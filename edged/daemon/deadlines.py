@@ -18,7 +18,7 @@ from edged.config import Config
 from edged.i18n import Msg, A_
 from edged.rules import deadlines
 from storage import audit_report
-from storage import inspections as inspection_table
+from storage.health import inspections as inspection_table
 from storage.alarm_kinds import AUDIT_OVERDUE, REGISTER_OVERDUE
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock

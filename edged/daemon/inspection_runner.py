@@ -16,8 +16,9 @@ from edged.config import Config
 from edged.daemon.deadlines import DeadlineWatch
 from edged.i18n import Msg, A_, _, local
 from edged.ports import InspectionError, Outlet
-from storage import alarms as alarm_table, audit
-from storage import inspections as inspection_table
+from storage import audit
+from storage.health import alarms as alarm_table
+from storage.health import inspections as inspection_table
 from storage.alarm_kinds import INSPECTION_OVERDUE
 from storage.catalog import Catalog, CatalogWriter
 from storage.time.clock import wait_or_stop, Clock, SYSTEM

@@ -16,7 +16,8 @@ from edged.config import Config
 from edged.people import policy_of
 from edged.daemon.maintenance import backup_folders
 from edged.i18n import Msg, A_
-from storage import alarms as alarm_table, audit
+from storage import audit
+from storage.health import alarms as alarm_table
 from storage.people import accounts, retrieval_store
 from edged.rules.holds import review_overdue
 from storage.retention import holds as hold_store

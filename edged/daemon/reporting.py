@@ -25,7 +25,8 @@ from edged.rules import audit_words, ethics, intakes
 from edged.rules.roles import Actor
 from mqtt import kinds
 from mqtt.reporter import Reporter
-from storage import alarms as alarm_table, audit
+from storage import audit
+from storage.health import alarms as alarm_table
 from storage.keys import chainhead
 from storage import cameras as camera_table
 from storage import node as node_table

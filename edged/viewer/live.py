@@ -33,7 +33,7 @@ from edged.viewer.media_client import Worker, packet, settings_doc
 from edged.viewer.transcode import DEFAULT_MAX_HEIGHT
 from recorder.camera import Settings
 from recorder.diagnose import scrub
-from storage import logs
+from storage.process import logs
 
 if TYPE_CHECKING:
     from edged.config import Config

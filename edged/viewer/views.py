@@ -34,7 +34,7 @@ from edged.viewer import rules
 from edged.viewer.access import Access
 from edged.viewer.live import LiveFeeds
 from edged.viewer.playback import RecordedTrack, RemoteRangeReader
-from storage import logs
+from storage.process import logs
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from storage.footage import events as event_table, gaps as gap_table
 from storage.alarm_kinds import MOTION_DETECTION_LOST
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock
-from storage import logs
+from storage.process import logs
 from storage.footage.events import LIVE_MODE, NO_MOTION, NOT_RECORDED_REASONS
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from edged.daemon.recording.gaps import Gaps
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.integrity import TamperGuard
 from recorder import events
-from storage import logs
+from storage.process import logs
 from storage.footage import restamps, segment_rows
 from storage.catalog import Catalog, CatalogWriter
 
