@@ -226,7 +226,7 @@ def test_packages_install_upgrade_downgrade_purge(tmp_path):
         server.close()
         print("\npackage test figures:")
         for k, v in figures.items():
-            print(f"  {k}: {v:.2f}" if isinstance(v, float) else f"  {k}: {v}")
+            print(f"  {k}: {v:.3f}" if " gap " in k else f"  {k}: {v:.2f}" if isinstance(v, float) else f"  {k}: {v}")
 
 
 def install_on_a_root_without_python3(ct: Container, figures: dict) -> None:
