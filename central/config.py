@@ -317,6 +317,10 @@ def load(path: Path | None, *, allow_config_secrets: bool = False) -> CentralCon
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(str(path), "no such file") from None
+    except PermissionError:
+        raise ConfigError(str(path), "cannot be read: permission denied; check the file's owner and mode") from None
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot be read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from None
     tables = tuple(PAGES)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import os
 import subprocess
 import sys
 from zoneinfo import ZoneInfo
@@ -402,6 +403,35 @@ def test_config_errors_name_the_field(tmp_path):
     r = subprocess.run([sys.executable, "-m", "central.cli", "--config", str(tmp_path / "none.toml"), "status"],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 78 and "no such file" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "central.cli", "--config", str(tmp_path), "status"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 78 and "cannot be read" in r.stderr, r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to read as another account")
+def test_a_config_its_account_cannot_read_is_a_config_error_not_a_restart_loop(tmp_path):
+    """The package tier found edged-central restarting a second at a time on a PermissionError: its
+    config's folder kept its account out. A config it cannot read is EX_CONFIG (78), which the unit
+    does not restart (RestartPreventExitStatus), saying what to check. Read in a child that has
+    become nobody (the code already loaded: nobody cannot read this checkout's interpreter)."""
+    folder = tmp_path / "etc"
+    folder.mkdir(mode=0o700)
+    (folder / "central.toml").write_text("[broker]\nport = 1883\n")
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            config.load(folder / "central.toml")
+        except config.ConfigError as exc:
+            code = 78 if "permission denied" in str(exc) else 3
+        except BaseException:
+            code = 2
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 78
+
 
 
 def test_a_cleanly_stopped_office_keeps_its_session_a_week_a_dead_one_a_minute(tmp_path):

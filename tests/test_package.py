@@ -359,3 +359,9 @@ def the_office_package_beside_it(ct: Container) -> None:
     names = {p.name.lower() for p in site.iterdir() if not p.name.endswith(".dist-info")}
     assert not names & {"av", "onnxruntime", "c2pa", "numpy", "recorder", "edged", "pip", "setuptools"}, names
     assert {"central", "storage", "psycopg"} <= names, names
+    # Its unit reads its config from /etc/edged beside the box's (the folder's mode once kept its account
+    # out: a PermissionError, then a restart a second, over a hundred in the tier's six minutes).
+    wait_for(lambda: "edged-central running" in ct.sh("journalctl -u edged-central -o cat --no-pager").stdout
+             or int(ct.unit("edged-central", "NRestarts")["NRestarts"] or 0) > 0, 120, "the office's daemon to run or fail")
+    state = ct.unit("edged-central", "NRestarts", "ActiveState")
+    assert state == {"NRestarts": "0", "ActiveState": "active"}, (state, ct.sh("journalctl -u edged-central -o cat --no-pager -n 30").stdout)
