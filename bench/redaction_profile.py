@@ -41,7 +41,7 @@ PARTS: list[tuple[str, Callable[[str, str], bool]]] = [
      or "sliding_window" in n or "as_strided" in n),
     ("frames to and from arrays", lambda f, n: "ndarray" in n),
     ("writing the steps' files (JSON)", lambda f, n: f.endswith("json/encoder.py") or "json" in f),
-    ("fill", lambda f, n: f.endswith("redact/media.py") and n == "fill"),
+    ("fill (the planes copied into a new frame and filled)", lambda f, n: f.endswith("redact/media.py") and n == "filled"),
     ("face follower", lambda f, n: f.endswith("redact/facetrack.py")),
     ("detector (pre/post)", lambda f, n: f.endswith("redact/detect.py") or "centerface" in f.lower()),
     ("plan", lambda f, n: f.endswith("redact/plan.py")),
