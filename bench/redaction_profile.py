@@ -72,7 +72,7 @@ def profile(seconds: float, top: int) -> list[str]:
     crowd.write_clip(original / "cam1.mp4", frames, (1920, 1080), FPS)
     marks = [[m.frame, list(m.box) if m.box else None] for m in crowd.applicant_marks(frames)]
     folder = root / "faces"
-    jobs.write_job(folder, {"source": str(original), "mode": "faces", "every": jobs.EVERY, "clips": [
+    jobs.write_job(folder, {"source": str(original), "mode": "faces", "clips": [
         {"file": "cam1.mp4", "sha256": sha256_file(original / "cam1.mp4"), "marks": marks}]})
     prof = cProfile.Profile(time.thread_time)
     cpu, main = _cpu(), time.thread_time()
