@@ -336,7 +336,6 @@ class RedactOps(Operations):
         who prepared and who released it; so the copy written out verifies as an export does; and
         its README.txt in the site's language, its text in the manifest (design/0358)."""
         named = await self.writer.run(lambda c: accounts.accounts(c.db))   # the README names people (design/0112)
-
         def write() -> None:
             source = Path(row["out_dir"]) / MANIFEST
             body = source.read_bytes() if source.is_file() else b"{}"

@@ -137,8 +137,7 @@ def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int,
     ys = range(max(0, around[1] - reach), min(height - h, around[1] + reach) + 1)
     if not xs or not ys:
         return None
-    # the area in float64 first (exact: 8-bit values), so the windows are copied out of it once (issue 75)
-    area = small[ys.start:ys.stop - 1 + h, xs.start:xs.stop - 1 + w].astype(np.float64)
+    area = small[ys.start:ys.stop - 1 + h, xs.start:xs.stop - 1 + w].astype(np.float64)   # exact; the windows copied once
     views = np.lib.stride_tricks.sliding_window_view(area, (h, w))[:, :, ::stride, ::stride]
     th, tw = template.shape
     n = th * tw
