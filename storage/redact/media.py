@@ -214,7 +214,8 @@ def x264_params() -> dict[str, str]:
     same frames came out other bytes as the heap held other garbage), so a copy made again, or
     resumed in another process, was not the copy on the record; every AVX-512 CPU has AVX2. And
     on every CPU the sub-pixel motion search off (SUBME, design/0358)."""
-    return {"x264-params": ":".join([*(["asm=avx2"] if _avx512() else []), SUBME])}
+    params = ":".join(p for p in ("asm=avx2" if _avx512() else "", SUBME) if p)
+    return {"x264-params": params} if params else {}
 
 
 def _avx512() -> bool:
