@@ -97,7 +97,8 @@ def _state(folder: Path) -> dict[str, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--every", type=int, default=jobs.EVERY, help="the detector on every N-th frame")
+    ap.add_argument("--every", type=int, default=None,
+                    help="the detector's first pass on every N-th frame (default: the job's own, 3; faces mode 6)")
     ap.add_argument("--beside-recording", type=int, default=0, metavar="N",
                     help="measure N cameras recording before, while and after a copy is made instead")
     ap.add_argument("--copy-seconds", type=float, default=600.0, help="the copy's footage (--beside-recording)")
@@ -134,7 +135,7 @@ def main() -> None:
     lines = []
     for mode in MODES:
         folder = root / mode
-        jobs.write_job(folder, {"source": str(original), "mode": mode, "every": args.every, "clips": [
+        jobs.write_job(folder, {"source": str(original), "mode": mode, "every": args.every or jobs.EVERY, "clips": [
             {"file": "cam1.mp4", "sha256": before["cam1.mp4"], "marks": marks}]})
         cpu = _children_cpu()
         run_job(folder)
@@ -143,7 +144,7 @@ def main() -> None:
         lines.append(f"recall {mode}: {got['recall']:.3f} ({int(got['faces'])} faces >= 24 px over "
                      f"{int(got['frames'])} frames; applicant masked in {int(got['applicant_masked'])} frames)")
         lines.append(f"core-seconds per second of footage {mode}: {cost:.2f} (1080p{FPS}, {frames} frames, "
-                     f"detector every {args.every} frame(s) at 640x352, x264 {media.PRESET})")
+                     f"detector every {args.every or jobs.EVERY} frame(s) at 640x352, x264 {media.PRESET})")
     lines.append(_follow(original / "cam1.mp4", frames))
     same = _state(original) == before
     lines.append(f"originals byte-identical: {'yes' if same else 'NO'} ({json.dumps(before)})")

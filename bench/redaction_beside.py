@@ -100,16 +100,17 @@ def _lost(d: Daemon, spans: dict[str, tuple[float, float]]) -> tuple[dict[str, s
     return said, total, not_complete
 
 
-def beside_recording(n: int, copy_seconds: float, window: float, mode: str, every: int) -> list[str]:
+def beside_recording(n: int, copy_seconds: float, window: float, mode: str, every: int | None) -> list[str]:
     """The three windows' lines."""
     copy_seconds = CYCLE * math.ceil(copy_seconds / CYCLE)
     root = OUT / "redaction-beside"
     original = _clip(root, copy_seconds)
     folder = root / "copy"
     shutil.rmtree(folder, ignore_errors=True)
-    jobs.write_job(folder, {"source": str(original), "mode": mode, "every": every, "clips": [
+    jobs.write_job(folder, {"source": str(original), "mode": mode, "clips": [
         {"file": "cam1.mp4", "sha256": sha256_file(original / "cam1.mp4"), "marks": [
-            [m.frame, list(m.box) if m.box else None] for m in faces.applicant_marks(round(CYCLE * FPS))]}]})
+            [m.frame, list(m.box) if m.box else None] for m in faces.applicant_marks(round(CYCLE * FPS))]}],
+        **({} if every is None else {"every": every})})
     base = root / f"edged-{n}"
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)

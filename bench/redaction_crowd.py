@@ -1,7 +1,7 @@
 """A citizen's copy on a crowd the detector was never tuned on (issue 75): every row of the issue's
 table, per mode, against its target.
 
-    .venv/bin/python -m bench.redaction --crowd [--seconds 10] [--every 3] [--fine 960@12|none] [--modes faces,everything]
+    .venv/bin/python -m bench.redaction --crowd [--seconds 10] [--every N] [--fine 960@12|none] [--modes faces,everything]
 
 The scene is tests/support/crowd.py's: six strangers with faces 24-60 px high (mirrored, turned,
 tilted, one behind a pillar, one leaving the picture and coming back, one crossing inside the
@@ -37,7 +37,7 @@ def _check(got: float, target: float, most: bool) -> str:
     return f"({'meets' if ok else 'MISSES'} the target {'<=' if most else '>='} {target:g})"
 
 
-def crowd_lines(root: Path, seconds: float, every: int, modes: tuple[str, ...] = MODES,
+def crowd_lines(root: Path, seconds: float, every: int | None, modes: tuple[str, ...] = MODES,
                 fine: list[int] | None | str = "default") -> list[str]:
     """Make the crowd's copy in each mode and judge it: the issue's rows, one line each."""
     frames = round(seconds * FPS)
@@ -51,8 +51,9 @@ def crowd_lines(root: Path, seconds: float, every: int, modes: tuple[str, ...] =
              f"and the applicant (96 px), 1080p{FPS}, {frames} frames; marks on frames 0 and {frames - 1}"]
     for mode in modes:
         folder = root / mode
-        jobs.write_job(folder, {"source": str(original), "mode": mode, "every": every, "clips": [
-            {"file": "cam1.mp4", "sha256": digest, "marks": marks}], **({} if fine == "default" else {"fine": fine})})
+        jobs.write_job(folder, {"source": str(original), "mode": mode, "clips": [
+            {"file": "cam1.mp4", "sha256": digest, "marks": marks}], **({} if every is None else {"every": every}),
+            **({} if fine == "default" else {"fine": fine})})
         cpu = _children_cpu()
         result = run_job(folder)
         cost = (_children_cpu() - cpu) / (frames / FPS)

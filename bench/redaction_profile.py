@@ -41,7 +41,7 @@ PARTS: list[tuple[str, Callable[[str, str], bool]]] = [
      or "sliding_window" in n or "as_strided" in n),
     ("frames to and from arrays", lambda f, n: "ndarray" in n),
     ("writing the steps' files (JSON)", lambda f, n: f.endswith("json/encoder.py") or "json" in f),
-    ("fill", lambda f, n: f.endswith("redact/media.py") and n == "fill"),
+    ("fill (the planes copied into a new frame and filled)", lambda f, n: f.endswith("redact/media.py") and n == "filled"),
     ("face follower", lambda f, n: f.endswith("redact/facetrack.py")),
     ("detector (pre/post)", lambda f, n: f.endswith("redact/detect.py") or "centerface" in f.lower()),
     ("plan", lambda f, n: f.endswith("redact/plan.py")),
@@ -72,7 +72,7 @@ def profile(seconds: float, top: int) -> list[str]:
     crowd.write_clip(original / "cam1.mp4", frames, (1920, 1080), FPS)
     marks = [[m.frame, list(m.box) if m.box else None] for m in crowd.applicant_marks(frames)]
     folder = root / "faces"
-    jobs.write_job(folder, {"source": str(original), "mode": "faces", "every": jobs.EVERY, "clips": [
+    jobs.write_job(folder, {"source": str(original), "mode": "faces", "clips": [
         {"file": "cam1.mp4", "sha256": sha256_file(original / "cam1.mp4"), "marks": marks}]})
     prof = cProfile.Profile(time.thread_time)
     cpu, main = _cpu(), time.thread_time()

@@ -184,16 +184,17 @@ def fmt_date(us: int | None, lang: str, tz: tzinfo | None, long: bool = False) -
     return f"{d.day} {d.strftime('%B')} {d.year}" if long else d.isoformat()
 
 
-def fmt_datetime(us: int | None, lang: str, tz: tzinfo | None) -> str:
-    """Date and time to the minute in the site's zone: `115/11/22 14:05` on a zh-TW form (the
-    site's own time, unlabelled as on its paper: "CST" reads as China Standard Time), the zone
-    named in English: `2026-11-22 14:05 CST`."""
+def fmt_datetime(us: int | None, lang: str, tz: tzinfo | None, seconds: bool = False) -> str:
+    """Date and time to the minute (`seconds`: to the second) in the site's zone: `115/11/22 14:05`
+    on a zh-TW form (the site's own time, unlabelled as on its paper: "CST" reads as China
+    Standard Time), the zone named in English: `2026-11-22 14:05 CST`."""
     if us is None:
         return "-"
     t = local(us, tz)
+    clock = t.strftime("%H:%M:%S" if seconds else "%H:%M")
     if normalise(lang) == "zh-TW":
-        return f"{fmt_date(us, lang, tz)} {t.strftime('%H:%M')}"
-    return f"{fmt_date(us, lang, tz)} {t.strftime('%H:%M')} {t.strftime('%Z')}".rstrip()
+        return f"{fmt_date(us, lang, tz)} {clock}"
+    return f"{fmt_date(us, lang, tz)} {clock} {t.strftime('%Z')}".rstrip()
 
 
 def calendar(lang: str) -> str:

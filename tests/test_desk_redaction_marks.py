@@ -26,6 +26,7 @@ from tests.support.faces import FILL_MAX_Y, Person, filled_share, write_clip
 from tests.support.people import People
 from tests.support.walk import Shots
 from tests.test_desk_redaction import _login, _lumas, browser, file_citizens_request  # noqa: F401 (browser: a fixture)
+from tests.test_desk_redaction import preparer_releases
 from tests.test_sites import camera, signers_for, site_config  # noqa: F401 (camera: a fixture)
 
 S = 1_000_000
@@ -39,6 +40,7 @@ def _granted(tmp_path, camera, name: str, mode: str):  # noqa: F811
     config, data = site_config(name, tmp_path, camera, port)
     text = config.read_text()
     config.write_text(re.sub(r'^redact = "everything"', f'redact = "{mode}"', text, count=1, flags=re.M))
+    preparer_releases(config)
     cfg = load_config(config)
     rules = cfg.policy.kinds["citizen"]
     assert rules.redact == mode

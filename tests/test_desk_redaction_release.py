@@ -122,6 +122,7 @@ def test_a_second_person_releases_the_copy_at_the_desk(tmp_path, camera, browser
         _seen(carol, seen)
         made = carol.inner_text("#made")
         assert "陳美玲" in made and "須由另一人放行" in made, made   # why not, and who may, in the site's words
+        assert "檢查人簽章" not in made and ("已由本錄影主機簽章" in made or "未簽章" in made), made   # issue 75
         assert carol.locator(f"form[action='/desk/redact/{export_id}/release']").count() == 0, "no button for her"
         shots(carol, "made-carol")
         carol.evaluate(f"""(() => {{ const f = document.createElement('form');   // posted anyway: refused
@@ -135,9 +136,15 @@ def test_a_second_person_releases_the_copy_at_the_desk(tmp_path, camera, browser
         refused = [json.loads(r["detail"]) for r in audit_rows(d, "redact.release_refused")]
         assert [(x["prepared_by"], x["export"]) for x in refused] == [("carol", export_id)], refused
 
-        # dave finds it on the request's page, opens it, plays it, releases it and downloads it once
+        # dave finds it on his home page (issue 75) and on the request's page, opens it, plays it,
+        # releases it and downloads it once
         dave = _login(browser, base, "dave")
+        waiting = dave.inner_text("#copies-to-release")
+        assert "陳美玲" in waiting and f"申請案 {rid}" in waiting, waiting
+        assert dave.locator(f"#copies-to-release a[href='/desk/redact/{export_id}/review']").count() == 1
         dave.goto(f"{base}/desk/requests/{rid}")
+        span = dave.inner_text("main")   # a range of seconds read to the second, with its length (issue 75)
+        assert re.search(r"\d\d:\d\d:\d\d ～ \d{3}/\d\d/\d\d \d\d:\d\d:\d\d（\d+ 秒）", span), span
         assert "陳美玲" in dave.inner_text("#redact-review"), dave.inner_text("main")
         _seen(dave, seen)
         shots(dave, "request-dave")
@@ -166,9 +173,13 @@ def test_a_second_person_releases_the_copy_at_the_desk(tmp_path, camera, browser
             names = sorted(z.namelist())
             z.extractall(folder)
         inside = f"export-{export_id}-redacted"
-        assert names == [f"{inside}/{n}" for n in ("cam.mp4", "manifest.json", "manifest.sig", "node-public-key.pem")] \
+        assert names == [f"{inside}/{n}" for n in ("README.txt", "cam.mp4", "manifest.json", "manifest.sig",
+                                                   "node-public-key.pem")] \
             or all(n.startswith(inside + "/") for n in names) and {Path(n).name for n in names} >= {
-                "manifest.json", "manifest.sig", "node-public-key.pem"}, names
+                "README.txt", "manifest.json", "manifest.sig", "node-public-key.pem"}, names
+        readme = (folder / inside / "README.txt").read_text()   # what it is, its original, how to check it
+        assert f"匯出編號 {export_id}" in readme and "edgectl verify" in readme, readme
+        assert "陳美玲" in readme and "林志偉" in readme and "遮蔽申請人以外的人臉" in readme, readme
         dave.goto(f"{base}/desk/redact/{export_id}/review")
         assert dave.locator(f"form[action='/desk/redact/{export_id}/download']").count() == 0, "downloaded once"
         dave.context.close()

@@ -44,6 +44,20 @@ def test_at_001_the_accompanied_viewing_shows_the_footage_as_written():
         assert "citizen" in redacted_kinds(load_config(sites / f"{seed}.toml").policy.kinds), seed
 
 
+def test_the_seed_that_asks_a_second_person_releases_by_another():
+    """Seed 000 四(二)2: 如核准後同意調閱，應會同系統管理人辦理 (a citizen's viewing handled together
+    with the system's administrator): its example asks a second person to release the redacted copy
+    ([policy.citizen] release_by_another, design/0358); no other seed asks one."""
+    from pathlib import Path
+
+    from edged.config import load_config
+
+    sites = Path(__file__).resolve().parents[1] / "examples" / "sites"
+    asks = {p.stem: bool((k := load_config(p).policy.kinds.get("citizen")) and k.release_by_another)
+            for p in sorted(sites.glob("*.toml"))}
+    assert asks == {name: name.startswith("000-") for name in asks} and len(asks) == 5, asks
+
+
 @pytest.mark.parametrize("table, want", [
     ({"citizen": {"redact": "faces"}}, ("faces", frozenset())),
     ({"citizen": {"redact": "none"}}, ("none", frozenset())),

@@ -110,8 +110,11 @@ def test_the_guides_edgectl_route_releases_by_a_second_person(tmp_path, camera, 
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["redaction"]["prepared_by"] == "carol" and manifest["redaction"]["released_by"] == "dave"
         assert manifest["derivative_of"]["export"] == int(env["EXPORT"]), manifest["derivative_of"]
-        assert sorted(p.name for p in out.iterdir()) == ["cam.mp4", "manifest.json", "manifest.sig",
+        assert sorted(p.name for p in out.iterdir()) == ["README.txt", "cam.mp4", "manifest.json", "manifest.sig",
                                                          "node-public-key.pem"]
+        readme = (out / "README.txt").read_text()   # what it is and how to check it (design/0358)
+        assert f"export {env['EXPORT']}" in readme and "edgectl verify" in readme, readme
+        assert manifest["readme"]["text"] == readme
         verified = said[6][1].stdout
         assert verified.startswith("OK: ") and "prepared by carol, released by dave" in verified, verified
         assert f"a redacted copy of export {env['EXPORT']}" in verified, verified

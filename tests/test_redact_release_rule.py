@@ -88,3 +88,45 @@ def test_the_copys_manifest_names_its_original_and_both_people():
     out = {"notes": []}
     core.copy_of({"cameras": []}, out)   # an export that is no copy: nothing said
     assert out == {"notes": []}
+
+
+def test_the_released_copys_readme_is_signed_and_checked(tmp_path):
+    """The copy's README.txt (issue 75: the ZIP said nothing of what it is or how to check it, design/0358):
+    in the site's language, naming the original export, the mode, who prepared and who released it
+    and `edgectl verify`; its text in the signed manifest, so `edgectl verify` passes the folder as
+    released and fails it once README.txt is changed."""
+    import hashlib
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from edged.documents import Doc
+    from edged.documents.copy_readme import copy_readme_text
+    from edged.i18n import speaking
+    from edged.rules.persons import Named
+    from storage.export.evidence import README, verify_export
+    from storage.keys import nodekey
+    from storage.redact import release
+
+    clip = b"not a real mp4, hashed only"
+    original = {"site": {"name": "文山戶政"}, "grant": {"id": 4}, "request": {"id": 3}, "cameras": [
+        {"camera": "cam", "clips": [{"file": "cam.mp4", "sha256": "a" * 64, "bytes": 10}]}]}
+    said = {"mode": "faces", "use": "copy", "prepared_by": "carol", "released_by": "dave"}
+    doc = Doc("zh-TW", None, "文山戶政", names={"carol": Named("陳美玲"), "dave": Named("林志偉")})
+    with speaking("zh-TW"):
+        text = copy_readme_text(doc, original, 7, said, 1_800_000_000_000_000)
+    assert "文山戶政" in text and "匯出編號 7" in text and "申請編號 3" in text, text
+    assert "遮蔽申請人以外的人臉" in text and "陳美玲" in text and "林志偉" in text, text
+    assert "edgectl verify" in text and "carol" not in text, text
+    key = nodekey.NodeKey(Ed25519PrivateKey.generate())
+    manifest = release.manifest(header={"export": 7}, original=original, original_sha256="b" * 64,
+                                summaries={"cam.mp4": {"sha256": hashlib.sha256(clip).hexdigest(), "bytes": len(clip),
+                                                       "original": "cam.mp4", "original_sha256": "a" * 64}},
+                                release=said, key_b64=key.public_b64, fingerprint=key.fingerprint, now_us=3,
+                                readme={"language": "zh-TW", "text": text})
+    (tmp_path / "cam.mp4").write_bytes(clip)
+    release.write(tmp_path, json.dumps(manifest).encode(), key, manifest["readme"]["text"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["cam.mp4", *release.FILES])
+    assert verify_export(tmp_path, key.public_pem()) == []
+    (tmp_path / README).write_text(text + "改\n")
+    assert any(README in p for p in verify_export(tmp_path, key.public_pem()))

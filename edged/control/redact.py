@@ -30,8 +30,11 @@ from edged.config import Config
 from edged.control.export import read_piece
 from edged.control.operation import Operations, op
 from edged.control.protocol import RequestError
-from edged.i18n import _
+from edged.documents import Doc
+from edged.documents.copy_readme import copy_readme_text
+from edged.i18n import _, speaking, zone
 from edged.rules import audit_words as words
+from edged.rules.persons import names_of
 from edged.rules.redaction import mode_refusal, modes_offered, release_refusal
 from edged.rules.roles import APPROVER, CUSTODIAN, Actor
 from storage import audit
@@ -40,7 +43,7 @@ from storage.export import c2pa_claim
 from storage.export.evidence import MANIFEST
 from storage.keys import nodecert, nodekey
 from storage.media_entry import Proc
-from storage.people import retrieval_store
+from storage.people import accounts, retrieval_store
 from storage.time.clock import SYSTEM
 from storage.redact import job as jobs
 from storage.redact import copies
@@ -50,6 +53,16 @@ from storage.redact.worker import run_job
 
 STEPS = {"faces": ("detect", "render"), "everything": ("follow", "render")}   # a clip's steps (storage/redact/job.py)
 COPY = re.compile(r"(everything|faces)-[0-9a-f]{12}")   # a copy's name: its mode and its job's digest
+
+
+def _copy_readme(cfg: Config, original: dict[str, Any], export: int, release: dict[str, Any], now_us: int,
+                 named: list[dict[str, Any]]) -> dict[str, str]:
+    """The released copy's README.txt in the site's language (edged/documents/copy_readme.py)."""
+    with speaking(cfg.site.language):
+        names = names_of(named, cfg.policy.titles, cfg.policy.units)
+    doc = Doc(cfg.site.language, zone(cfg.site.timezone), cfg.site.name, cfg.forms, names)
+    with speaking(doc.lang):
+        return {"language": doc.lang, "text": copy_readme_text(doc, original, export, release, now_us)}
 
 
 def _copy_folder(export_dir: Path, copy: str) -> Path:
@@ -320,19 +333,23 @@ class RedactOps(Operations):
     async def _sign_release(self, row: dict[str, Any], folder: Path, summaries: dict[str, dict[str, Any]],
                             release: dict[str, Any]) -> None:
         """The copy's own manifest, signed now (storage/redact/release.py, design/0328): its original,
-        who prepared and who released it; so the copy written out verifies as an export does."""
+        who prepared and who released it; so the copy written out verifies as an export does; and
+        its README.txt in the site's language, its text in the manifest (design/0358)."""
+        named = await self.writer.run(lambda c: accounts.accounts(c.db))   # the README names people (design/0112)
         def write() -> None:
             source = Path(row["out_dir"]) / MANIFEST
             body = source.read_bytes() if source.is_file() else b"{}"
             chain = nodecert.chain_pem(Path(self.cfg.storage.data_dir))
+            now_us = SYSTEM.now_us()
+            readme = _copy_readme(self.cfg, json.loads(body), int(row["id"]), release, now_us, named)
             doc = release_manifest.manifest(
                 header={"site": {"id": self.cfg.site.id, "name": self.cfg.site.name}, "node": self.cfg.site.node,
                         "export": row["id"], "software": {"name": "edged", "version": __version__}},
                 original=json.loads(body), original_sha256=hashlib.sha256(body).hexdigest(), summaries=summaries,
                 release={k: v for k, v in release.items() if k not in ("clips", "by")}, key_b64=self.key.public_b64,
-                fingerprint=self.key.fingerprint, now_us=SYSTEM.now_us(), chain=chain or None)
+                fingerprint=self.key.fingerprint, now_us=now_us, chain=chain or None, readme=readme)
             release_manifest.write(folder, json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False).encode()
-                                   + b"\n", self.key)
+                                   + b"\n", self.key, readme["text"])
         await asyncio.to_thread(write)
 
     @op("redact.show")

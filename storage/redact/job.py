@@ -48,6 +48,7 @@ from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError,
 from storage.redact.track import CHECK, HOWS, UNSURE, Follower, clamped, scale_for, to_check, window_for
 
 EVERY = 3   # the detector runs on every 3rd frame; the tracks fill the frames between (plan.py, bench/redaction.py)
+FACES_EVERY = 6   # faces mode's first pass (640 px) on every 6th frame, each face followed both ways between (design/0358)
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -226,7 +227,7 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
     if detector is None:
         detector = Detector(input_for(info["width"], info["height"]))
     fine = job.get("fine", [FINE_ACROSS, FINE_EVERY])
-    passes = passes_for(info["width"], info["height"], int(job.get("every", EVERY)),
+    passes = passes_for(info["width"], info["height"], int(job.get("every", FACES_EVERY)),
                         (int(fine[0]), int(fine[1])) if fine else None)
     faces, moves, ran["detect"] = _faces(folder / f"{name}.faces.json", src, detector, passes, info,
                                          resume.chunk_frames(Fraction(*info["rate"])), name, progress)

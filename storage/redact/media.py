@@ -38,6 +38,9 @@ if TYPE_CHECKING:  # PyAV and numpy are imported in the functions that read and 
 
 FILL_Y, FILL_C = 16, 128
 PRESET, CRF = "veryfast", 23    # x264: bench/redaction.py measures the cost at 1080p20
+# x264's sub-pixel motion search off (design/0358): the encode 0.56 -> 0.37 core-s/s on the crowd's
+# 1080p20 for 3 % more bytes and 1.3 dB less luma PSNR (43.3 dB); bench.redaction_profile --presets
+SUBME = "subme=0"
 Tick = Callable[[int], None]
 
 
@@ -166,35 +169,42 @@ def _even_in(box: Box) -> tuple[int, int, int, int]:
     return x0, y0, max(x0, x1), max(y0, y1)
 
 
-def fill(planes: np.ndarray, width: int, height: int, plan: FramePlan) -> np.ndarray:
-    """`planes` (a yuv420p frame as PyAV's to_ndarray gives it: Y rows, then U, then V, each
-    chroma plane's rows two to a row) with the plan's fill applied; a new array when the whole
-    frame is filled, else `planes` itself, changed."""
+def _plane(plane: Any) -> np.ndarray:
+    """A PyAV frame's plane as a (height, width) array over its own memory (its rows padded to
+    `line_size`: the padding cut off, nothing copied)."""
     import numpy as np
 
-    y = planes[:height]
-    u = planes[height:height + height // 4].reshape(height // 2, width // 2)
-    v = planes[height + height // 4:].reshape(height // 2, width // 2)
+    return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width]
+
+
+def filled(frame: Any, plan: FramePlan) -> Any:
+    """A new yuv420p frame: decoded `frame`'s planes copied into it with the plan's fill applied
+    (the decoder's own frame is never written: it may be a reference for the frames after it).
+    Each plane is copied once, straight into the frame the encoder takes (issue 75: the planes
+    stacked into one array and copied again into a frame cost 0.05 core-s/s at 1080p20)."""
+    import av
+
+    new = av.VideoFrame(frame.width, frame.height, "yuv420p")
+    y, u, v = (_plane(p) for p in new.planes)
     if plan.fill_all:
-        out = np.empty_like(planes)
-        out[:height] = FILL_Y
-        out[height:] = FILL_C
+        y[:] = FILL_Y
+        u[:] = FILL_C
+        v[:] = FILL_C
         if plan.keep is not None:
             x0, y0, x1, y1 = _even_in(plan.keep)
-            out[y0:y1, x0:x1] = y[y0:y1, x0:x1]
-            ou = out[height:height + height // 4].reshape(height // 2, width // 2)
-            ov = out[height + height // 4:].reshape(height // 2, width // 2)
-            ou[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = u[y0 // 2:y1 // 2, x0 // 2:x1 // 2]
-            ov[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = v[y0 // 2:y1 // 2, x0 // 2:x1 // 2]
-        planes, y = out, out[:height]
-        u = out[height:height + height // 4].reshape(height // 2, width // 2)
-        v = out[height + height // 4:].reshape(height // 2, width // 2)
+            src = [_plane(p) for p in frame.planes]
+            y[y0:y1, x0:x1] = src[0][y0:y1, x0:x1]
+            for dst, s in ((u, src[1]), (v, src[2])):
+                dst[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = s[y0 // 2:y1 // 2, x0 // 2:x1 // 2]
+    else:
+        for dst, p in zip((y, u, v), frame.planes):
+            dst[:] = _plane(p)
     for box in plan.masks:
         x0, y0, x1, y1 = _even_out(box)
         y[y0:y1, x0:x1] = FILL_Y
         u[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = FILL_C
         v[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = FILL_C
-    return planes
+    return new
 
 
 @functools.cache
@@ -202,15 +212,21 @@ def x264_params() -> dict[str, str]:
     """x264's own options for the copy (design/0294): on a CPU with AVX-512, x264's instructions
     capped at AVX2. With AVX-512, x264's macroblock tree reads memory it never wrote (measured: the
     same frames came out other bytes as the heap held other garbage), so a copy made again, or
-    resumed in another process, was not the copy on the record; every AVX-512 CPU has AVX2."""
+    resumed in another process, was not the copy on the record; every AVX-512 CPU has AVX2. And
+    on every CPU the sub-pixel motion search off (SUBME, design/0358)."""
+    params = ":".join(p for p in ("asm=avx2" if _avx512() else "", SUBME) if p)
+    return {"x264-params": params} if params else {}
+
+
+def _avx512() -> bool:
     if platform.machine() != "x86_64":
-        return {}
+        return False
     try:
         flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
                       if line.startswith("flags")), [])
     except OSError:
-        return {}
-    return {"x264-params": "asm=avx2"} if "avx512f" in flags else {}
+        return False
+    return "avx512f" in flags
 
 
 def _encoder(out: Any, rate: Fraction, width: int, height: int, time_base: Fraction | None) -> Any:
@@ -273,9 +289,9 @@ def render(src: Path, part_of: Callable[[int], Path], plans: list[FramePlan], pe
                 index, frames = at, 0
                 out = av.open(str(_writing(part_of(index))), "w", format="mp4")
                 ov = _encoder(out, rate, width, height, tb)
-            planes = frame.to_ndarray(format="yuv420p")
-            plan = plans[i] if i < len(plans) else FramePlan(True, None)
-            new = av.VideoFrame.from_ndarray(fill(planes, width, height, plan), format="yuv420p")
+            if frame.format.name != "yuv420p":
+                frame = frame.reformat(format="yuv420p")
+            new = filled(frame, plans[i] if i < len(plans) else FramePlan(True, None))
             if frame.pts is not None:
                 new.pts, new.time_base = frame.pts, frame.time_base
             elif tb is not None:  # a frame without a time (some cameras' streams): its place in the clip

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from storage.disk.fsutil import fsync_dir, write_new
-from storage.export.evidence import FORMAT, MANIFEST, PUBLIC_KEY, SIGNATURE
+from storage.export.evidence import FORMAT, MANIFEST, PUBLIC_KEY, README, SIGNATURE
 from storage.export.plan import utc
 from storage.keys import nodekey
 
-FILES = (MANIFEST, SIGNATURE, PUBLIC_KEY)   # what the release adds to the copy's folder
+# what the release adds to the copy's folder: README.txt, in the site's language, what the copy is and
+# how to check it (its text in the manifest, so signed: design/0358; a copy released before has none)
+FILES = (MANIFEST, SIGNATURE, PUBLIC_KEY, README)
 
 
 TIMES = ("from_us", "to_us", "from_utc", "to_utc")   # the original clip's, the copy's too (frame for frame)
@@ -35,10 +37,12 @@ def _cameras(original: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]
 
 def manifest(*, header: Mapping[str, Any], original: Mapping[str, Any], original_sha256: str,
              summaries: Mapping[str, Mapping[str, Any]], release: Mapping[str, Any], key_b64: str,
-             fingerprint: str, now_us: int, chain: list[str] | None = None) -> dict[str, Any]:
+             fingerprint: str, now_us: int, chain: list[str] | None = None,
+             readme: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The copy's manifest: `header` (site, node, export), `original` the staged export's manifest
     (`original_sha256` its SHA-256), `summaries` each redacted clip's (storage/redact/job.py),
-    `release` {mode, use, prepared_by, released_by, second_person, moments_checked}."""
+    `release` {mode, use, prepared_by, released_by, second_person, moments_checked}; `readme`
+    {language, text}: README.txt's, as an export's manifest holds its own."""
     cams = _cameras(original)
     by_camera: dict[str, list[dict[str, Any]]] = {}
     for name, s in sorted(summaries.items()):
@@ -55,11 +59,15 @@ def manifest(*, header: Mapping[str, Any], original: Mapping[str, Any], original
         "created_us": now_us, "created_utc": utc(now_us),
         "node_public_key": key_b64, "node_key_fingerprint": fingerprint,
         **({"node_certificates": list(chain)} if chain else {}),
+        **({"readme": dict(readme)} if readme and readme.get("text") else {}),
     }
 
 
-def write(folder: Path, body: bytes, key: nodekey.NodeKey) -> None:
-    """manifest.json (`body`), its Ed25519 signature and the node's public key, into the copy's folder."""
+def write(folder: Path, body: bytes, key: nodekey.NodeKey, readme: str = "") -> None:
+    """manifest.json (`body`), its Ed25519 signature and the node's public key, into the copy's
+    folder; and README.txt where `readme` (the manifest's `readme` text) is given."""
+    if readme:
+        write_new(folder / README, readme.encode())
     write_new(folder / MANIFEST, body)
     write_new(folder / SIGNATURE, key.sign(body))
     write_new(folder / PUBLIC_KEY, key.public_pem())

@@ -137,12 +137,12 @@ def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int,
     ys = range(max(0, around[1] - reach), min(height - h, around[1] + reach) + 1)
     if not xs or not ys:
         return None
-    area = small[ys.start:ys.stop - 1 + h, xs.start:xs.stop - 1 + w]
+    area = small[ys.start:ys.stop - 1 + h, xs.start:xs.stop - 1 + w].astype(np.float64)   # exact; the windows copied once
     views = np.lib.stride_tricks.sliding_window_view(area, (h, w))[:, :, ::stride, ::stride]
     th, tw = template.shape
     n = th * tw
     # float64 through BLAS (issue 75): every sum is of integers under 2**53, so exact in any order
-    windows = views[:, :, :th, :tw].reshape(len(ys) * len(xs), n).astype(np.float64)
+    windows = views[:, :, :th, :tw].reshape(len(ys) * len(xs), n)
     t = template.reshape(-1).astype(np.float64)
     sw, st = windows.sum(axis=1), float(t.sum())
     cov = n * (windows @ t) - sw * st

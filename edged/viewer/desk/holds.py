@@ -71,7 +71,7 @@ class Pages:
     def rows(self, holds: list[dict[str, Any]], ctx: Ctx) -> str:
         return table([_("No."), _("Kind"), _("Cameras"), _("Time range"), _("Reason"), _("Placed"), _("State")],
                      [[link(f"/desk/holds/{h['id']}", str(h["id"])), esc(kind_label(h["kind"])), esc(cameras_of(h, self.desk.camera_names())),
-                       esc(f"{ctx.when(h['from_us'])} ～ {ctx.when(h['to_us'])}"), esc(h.get("reason")),
+                       esc(ctx.span(h['from_us'], h['to_us'])), esc(h.get("reason")),
                        esc(_("{time} by {by}").format(time=ctx.date(h["placed_us"]), by=ctx.who(h["placed_by"]))),
                        hold_state(h, ctx)] for h in holds])
 
@@ -98,7 +98,7 @@ class Pages:
         ended = h.get("ended_us")
         body += facts([(_("State"), hold_state(h, ctx)), (_("Kind"), esc(kind_label(h["kind"]))),
                        (_("Cameras"), esc(cameras_of(h, self.desk.camera_names()))),
-                       (_("Time range"), esc(f"{ctx.when(h['from_us'])} ～ {ctx.when(h['to_us'])}")),
+                       (_("Time range"), esc(ctx.span(h['from_us'], h['to_us']))),
                        (_("Reason"), esc(h.get("reason"))), (_("Case reference"), esc(h.get("case_ref"))),
                        (_("Placed"), esc(_("{time} by {by}").format(time=ctx.when(h["placed_us"]), by=ctx.who(h["placed_by"])))),
                        (_("Approved by"), esc(ctx.who(h.get("decided_by") or h.get("approved_by")))),

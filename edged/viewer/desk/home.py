@@ -12,6 +12,7 @@ from edged.viewer.desk.day import auditor_day, custodian_day
 from edged.viewer.desk.holds import hold_waits_for
 from edged.viewer.desk.inspections import waiting_runs
 from edged.viewer.desk.paper import waiting_applications
+from edged.viewer.desk.redaction_cards import copies_to_release
 from edged.viewer.desk.page import WAIT, Ctx, badge, button, esc, form, link
 from edged.viewer.desk.requests import waiting_for
 
@@ -31,6 +32,7 @@ class Pages:
             parts.append(await auditor_day(self.desk, ctx))
         if ctx.may("playback.start") or ctx.may("export.run"):
             parts.append(await custodian_day(self.desk, ctx))
+        parts.append(await copies_to_release(self.desk, ctx))   # for a second person, where the site asks one
         if ctx.may("request.approve"):
             rows = await self.desk.run(ctx, "request.list", {"state": "filed"})
             mine = [r for r in rows if waiting_for(r, ctx)]

@@ -39,6 +39,7 @@ NAV = (("/desk/", N_("Home"), "whoami"),
        ("/playback", N_("Playback of a grant"), "playback.start"),
        ("/desk/password", N_("Change password"), "account.passwd"))
 LIVE_OP = "live.view"
+SECONDS_UNDER_US = 5 * 60_000_000   # a time range shorter than this is shown to the second, with its length
 # the four states a person must tell apart at a glance (a word and a colour, never colour alone)
 WAIT, DUE, REFUSED, DONE, OPEN = "wait", "due", "refused", "done", "open"
 LANG_NAMES = {"en": "English", "zh-TW": "中文"}
@@ -100,6 +101,19 @@ class Ctx:
 
     def when(self, us: int | None) -> str:
         return fmt_datetime(us, self.lang, self.tz)
+
+    def span(self, from_us: int, to_us: int) -> str:
+        """A time range as a request asks it: to the minute, or to the second where it is shorter
+        than SECONDS_UNDER or either end falls within a minute (a 40 s range read "14:05 ～ 14:05"),
+        then its length."""
+        short = 0 <= to_us - from_us < SECONDS_UNDER_US
+        exact = short or bool(from_us % 60_000_000 or to_us % 60_000_000)
+        both = f"{fmt_datetime(from_us, self.lang, self.tz, exact)} ～ {fmt_datetime(to_us, self.lang, self.tz, exact)}"
+        if not short:
+            return both
+        s = round((to_us - from_us) / 1e6)
+        length = _("{n} s").format(n=s) if s < 60 else _("{m} min {s} s").format(m=s // 60, s=s % 60)
+        return _("{range} ({length})").format(range=both, length=length)
 
     @property
     def calendar(self) -> str:

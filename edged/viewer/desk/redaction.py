@@ -182,7 +182,7 @@ class Pages:
         followed = any("to_check" in c or "applicant_check" in c for c in made.get("clips", []))
         rows = [[esc(i + 1), esc(c.get("frames")), esc(c.get("frames_filled_whole")),
                  *([esc(marks.check_spans(marks.moments(c)))] if followed else []),
-                 esc(_("signed") if c.get("c2pa") else _("not signed (the recorder is not enrolled)"))]
+                 esc(_("signed by this recorder (C2PA)") if c.get("c2pa") else _("not signed (the recorder is not enrolled)"))]
                 for i, c in enumerate(made.get("clips", []))]
         videos = "".join(f'<video class="redacted" controls preload="auto" '
                          f'src="/desk/redact/{export_id}/copy/{attr(c["file"])}"></video>' + marks.check_bar(c)

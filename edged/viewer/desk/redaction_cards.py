@@ -12,7 +12,7 @@ from edged.i18n import _
 from edged.rules import retrieval as rq
 from edged.rules.redaction import grant_redacted, redacted_kinds
 from edged.viewer.desk.app import Desk
-from edged.viewer.desk.page import Ctx, button, esc, field_, form, link, text_input
+from edged.viewer.desk.page import Ctx, button, esc, field_, form, link, table, text_input
 
 
 def redacted(req: dict[str, Any], desk: Desk) -> bool:
@@ -100,3 +100,34 @@ def review_card(req: dict[str, Any], ctx: Ctx, desk: Desk) -> str:
         who=ctx.who(str(export.get("custodian") or "")), id=export["id"], time=ctx.when(export["created_us"]))
     return (f'<section class="card" id="redact-review"><h2>{esc(heading)}</h2><p class="hint">{esc(hint)}</p>'
             f'<p>{link(page, opened)}</p></section>')
+
+
+WAITS_US = 2 * 86_400_000_000   # a copy's staged footage is swept after a day: grants used longer ago hold none
+
+
+async def copies_to_release(desk: Desk, ctx: Ctx) -> str:
+    """On the desk's home, where the site asks a second person to release a citizen's redacted
+    copy (release_by_another, design/0347, 0358): to each custodian or approver who may release
+    one, the copies others prepared that are made and wait, each with the way to its review page.
+    Nothing where none waits or the site asks no second person."""
+    rules = desk.cfg.policy.kinds.get("citizen")
+    if not (rules and rules.release_by_another) or not all(
+            ctx.may(op) for op in ("redact.show", "redact.release", "request.all")):
+        return ""
+    used = [r for r in await desk.run(ctx, "request.list", {"kind": "citizen"})
+            if (r.get("grant") or {}).get("used_us") and r["grant"]["used_us"] > ctx.now_us - WAITS_US]
+    lines = []
+    for r in used:
+        req = await desk.run(ctx, "request.show", {"id": r["id"]})
+        for e in req.get("redacted_exports") or []:
+            if e.get("custodian") != ctx.account and e.get("made") and not e.get("released") and e.get("staged", True):
+                lines.append([link(f"/desk/requests/{r['id']}", _("Request {id}").format(id=r["id"])),
+                              esc(r.get("requester_name") or "-"), esc(ctx.who(str(e.get("custodian") or ""))),
+                              esc(ctx.when(e["created_us"])),
+                              link(f"/desk/redact/{int(e['id'])}/review", _("Open the copy to release"), "button")])
+    if not lines:
+        return ""
+    title = _("Redacted copies waiting for a second person")
+    hint = _("This site asks someone other than the one who prepared a citizen's redacted copy to release it.")
+    return (f'<section class="card" id="copies-to-release"><h2>{esc(title)}</h2><p class="hint">{esc(hint)}</p>'
+            + table([_("Request"), _("Requester"), _("Prepared by"), _("Made at"), _("Action")], lines) + "</section>")

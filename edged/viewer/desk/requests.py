@@ -112,7 +112,7 @@ class Pages:
                       _("Due"), _("State")],
                      [[link(f"/desk/requests/{r['id']}", str(r["id"])), esc(ctx.date(r["filed_us"])),
                        esc(self.kind(r["kind"])), esc(self.category(r["category"])),
-                       esc(self.camera_list(r["cameras"])), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}"),
+                       esc(self.camera_list(r["cameras"])), esc(ctx.span(r['from_us'], r['to_us'])),
                        esc(r.get("requester_name")), due_text(r, ctx), state_badge(r, ctx)] for r in reqs])
 
     # following ---------------------------------------------------------------------------
@@ -190,7 +190,7 @@ class Pages:
                       (_("Reason"), esc(_("{category}: {reason}").format(category=self.category(r['category']), reason=r.get('reason') or ''))),
                       *([(_("Use of the footage"), esc(r["purpose"]))] if r.get("purpose") else []),
                       (_("Cameras"), esc(self.camera_list(r["cameras"]))),
-                      (_("Time range"), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}")),
+                      (_("Time range"), esc(ctx.span(r['from_us'], r['to_us']))),
                       (_("Footage wanted"), esc(label(MODE_LABELS, r["mode"]))), *seen_facts(r, ctx, self.desk),
                       (_("Requester"), esc(requester)), (_("Official letter"), esc(r.get("letter_ref"))),
                       (_("ID number (masked)"), esc(r.get("citizen_id_masked"))),
