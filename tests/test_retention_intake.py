@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storage.retention.intake import age_end
-from storage.retention.plan import (Disk, Grace, Hold, Limits, Original, Policy, Segment, kept_fraction, originals_due,
-                                    past_max, plan, surplus)
+from storage.retention.intake_original import Original, originals_due
+from storage.retention.plan import Disk, Grace, Hold, Limits, Policy, Segment, kept_fraction, past_max, plan, surplus
 
 D = 86_400 * 1_000_000
 NOW = 1000 * D

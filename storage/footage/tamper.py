@@ -344,6 +344,8 @@ def _check_watch_limit(data_dir: Path) -> None:
     video = data_dir / layout.VIDEO_DIR
     cameras = [p.name for p in video.iterdir() if p.is_dir()]
     needed = 1 + sum(1 + len(layout.day_dirs(data_dir, cam)) for cam in cameras)
+    imports = data_dir / IMPORTS_DIR
+    needed += 1 + (sum(1 for p in imports.iterdir() if p.is_dir()) if imports.is_dir() else 0)  # a watch an intake
     if needed > limit * 0.9:
         log.warning(
             "tamper watcher needs about %d inotify watches but fs.inotify.max_user_watches is %d: changes in "

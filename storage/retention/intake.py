@@ -2,7 +2,7 @@
 planner (storage/retention/plan.py rules 1 and 2) judges it from no earlier than its intake, the
 box's time when it took the file in. A device clock that claims old times never makes it go early;
 one that claims a later time keeps it longer, never shorter. The intake's original file follows
-its footage (design/0354: storage/retention/plan.py `originals_due`). Pure.
+its footage (design/0354: storage/retention/intake_original.py). Pure.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """An intake's original file destroyed by the retention rules (issue 76, design/0354): the I/O around
-the planner's `originals_due` (storage/retention/plan.py). A retention pass, after its segments,
+the planner's `originals_due` (storage/retention/intake_original.py). A retention pass, after its segments,
 reads each kept original's facts from the catalog, records those due (the intake's row says when and
 by which pass; `evidence.original_destroyed` on the audit chain, which the office hears as every
 record), then removes the intake's folder, `imports/<sha256>/`. Record, then remove: a crash in
@@ -20,7 +20,8 @@ import sqlite_utils
 from storage import audit
 from storage.disk.fsutil import fsync_dir
 from storage.footage.intakes import IMPORTS_DIR
-from storage.retention.plan import MAX_RETENTION, Grace, Hold, Original, Policy, originals_due
+from storage.retention.intake_original import Original, originals_due
+from storage.retention.plan import MAX_RETENTION, Grace, Hold, Policy
 
 log = logging.getLogger(__name__)
 
