@@ -122,6 +122,13 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
         wait_for(lambda: len(d.segments("cam")) >= 4, 60, "the camera's segments after the intakes")
         assert d.gaps("cam") == [], (d.gaps("cam"), d.log[-3000:])
         assert all(decodes(data / s["path"]) for s in d.segments("cam"))
+
+        # the tamper watch covers imports/ (design/0354): the intakes' own writes were no finding; an edit is
+        assert audit_rows(catalog(data), "tamper.detected") == []
+        with open(data / got["original"], "r+b") as f:
+            f.write(b"edited by hand")
+        wait_for(lambda: [json.loads(r["detail"])["path"] for r in audit_rows(catalog(data), "tamper.detected")] == [
+            got["original"]], 30, "the edited original reported")
     finally:
         d.stop()
 

@@ -23,6 +23,9 @@ from storage.readonly import open_readonly
 from storage.footage import intakes as store
 from storage.intake.remux import remux
 from storage.intake.take import Incoming, Refused, Who, place, run_remux, sweep_staging
+from storage import audit
+from storage.footage.corrections import move as correct_clock
+from storage.retention.holds import add_hold
 from storage.retention.run import run_pass
 from storage.time.clock import FakeClock
 from tests.support import portable
@@ -120,7 +123,7 @@ def test_what_an_intake_cut_short_left_is_swept_and_nothing_else(tmp_path):
     assert sweep_staging(tmp_path / "nowhere") == []
 
 
-def _take_in(data: Path, src: Path, now: int) -> dict:
+def _take_in(data: Path, src: Path, now: int, device: str = "bwc-7") -> dict:
     staged = Incoming(data, limit=src.stat().st_size)
     with open(src, "rb") as f:
         while chunk := f.read(65536):
@@ -128,7 +131,7 @@ def _take_in(data: Path, src: Path, now: int) -> dict:
     sha = staged.finish()
     assert sha == hashlib.sha256(src.read_bytes()).hexdigest()
     result = run_remux(staged.path, staged.folder, 10 * S)
-    intake = place(staged, sha, result, Who("bwc-7", "officer Lin", "carol", None), now)
+    intake = place(staged, sha, result, Who(device, "officer Lin", "carol", None), now)
     db = open_db(data / "catalog.db")
     try:
         assert store.first_of(db, sha) is None
@@ -237,3 +240,62 @@ def test_a_signed_export_of_imported_footage_names_its_original_as_a_c2pa_ingred
     assert named == [f"{c['file']}: its C2PA manifest names as an ingredient intake {row['id']}'s original file, "
                      f"imported on {checker.utc(T0)} by carol from the device bwc-7, SHA-256 {row['sha256']}: not "
                      "recorded by the box" for c in clips], said["notes"]
+def _retention(db, data: Path) -> tuple:
+    return (db, data, RetentionConfig(max_retention_us=30 * D, min_retention_us=D),
+            [CameraConfig(id="c1", name="c1", url="synthetic:")], shutil.disk_usage)
+
+
+def test_the_original_goes_at_the_maximum_from_its_intake_on_the_record(files, tmp_path):
+    """R1 for the original byte for byte (design/0354): kept at the minimum and up to the maximum
+    counted from its intake, not from its claimed 2015; then it and its folder go on the audit chain,
+    after its segments; and an original edged kept alone (no segment) goes the same way."""
+    now = CLAIMED_2015 + 4000 * D
+    row = _take_in(tmp_path, files["bwc"], now)
+    alone = _take_in(tmp_path, files["mpeg4"], now + S, device="cam-2")
+    assert alone["segments"] == 0
+    db = open_db(tmp_path / "catalog.db")
+    folder, folder_alone = (tmp_path / r["original"] for r in (row, alone))
+    for when in (now + 2 * D, now + 29 * D):
+        r = run_pass(*_retention(db, tmp_path), clock=FakeClock(when))
+        assert (r.destroyed, r.originals) == (0, 0) and folder.exists() and folder_alone.exists()
+    r = run_pass(*_retention(db, tmp_path), clock=FakeClock(now + 31 * D))
+    assert (r.destroyed, r.originals, r.errors) == (3, 2, [])
+    assert not (tmp_path / "imports" / row["sha256"]).exists() and not (tmp_path / "imports" / alone["sha256"]).exists()
+    assert [p.name for p in (tmp_path / "imports").iterdir()] == []
+    records = audit_rows(db, "evidence.original_destroyed")
+    assert [(x["actor"], x["at_us"]) for x in records] == [("edged", now + 31 * D)] * 2
+    assert row["sha256"] in records[0]["detail"] and alone["sha256"] in records[1]["detail"]
+    assert '"originals":2' in audit_rows(db, "retention.pass")[-1]["detail"]
+    assert audit.verify(db)[1] is None, "the chain holds"
+    assert {(i["id"], i["destroyed_us"], i["destroyed_pass"]) for i in rows(db, "intakes")} == {
+        (row["id"], now + 31 * D, r.pass_id), (alone["id"], now + 31 * D, r.pass_id)}
+    assert run_pass(*_retention(db, tmp_path), clock=FakeClock(now + 32 * D)).originals == 0, "once"
+    assert len(audit_rows(db, "evidence.original_destroyed")) == 2
+
+
+def test_a_hold_over_the_devices_claimed_minute_keeps_the_original_past_the_maximum(files, tmp_path):
+    now = CLAIMED_2015 + 4000 * D
+    row = _take_in(tmp_path, files["bwc"], now)
+    db = open_db(tmp_path / "catalog.db")
+    add_hold(db, kind="legal", cameras=["portable.bwc-7"], from_us=CLAIMED_2015 + 12 * S, to_us=CLAIMED_2015 + 13 * S,
+             reason="a dispute at the desk", case_ref="113-0042", placed_by="carol", expires_us=None, now=now + D)
+    r = run_pass(*_retention(db, tmp_path), clock=FakeClock(now + 400 * D))
+    assert (r.destroyed, r.originals) == (2, 0), "the held segment and the original stay"
+    assert (tmp_path / row["original"]).read_bytes() == files["bwc"].read_bytes()
+    assert audit_rows(db, "evidence.original_destroyed") == []
+
+
+def test_a_host_clock_correction_moves_an_intake_and_retention_judges_from_the_corrected_time(files, tmp_path):
+    """The intake was stamped on a clock found 10 days behind (design/0096): the correction moves the
+    intake's time on its row and on its segments' rows alike, and the pass judges from the true one."""
+    stamped = CLAIMED_2015 + 4000 * D
+    row = _take_in(tmp_path, files["bwc"], stamped)
+    db = open_db(tmp_path / "catalog.db")
+    correct_clock(db, stamped - D, stamped + D, 10 * D, stamped + 10 * D + S)
+    assert {s["intake_us"] for s in rows(db, "segments", lambda s: s["camera"] == "portable.bwc-7")} == {
+        stamped + 10 * D}
+    assert store.first_of(db, row["sha256"])["intake_us"] == stamped + 10 * D
+    r = run_pass(*_retention(db, tmp_path), clock=FakeClock(stamped + 35 * D))
+    assert (r.destroyed, r.originals) == (0, 0), "30 days from the true intake are not over"
+    r = run_pass(*_retention(db, tmp_path), clock=FakeClock(stamped + 41 * D))
+    assert (r.destroyed, r.originals) == (3, 1)

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storage.retention.intake import age_end
-from storage.retention.plan import Disk, Limits, Policy, Segment, kept_fraction, past_max, plan, surplus
+from storage.retention.intake_original import Original, originals_due
+from storage.retention.plan import Disk, Grace, Hold, Limits, Policy, Segment, kept_fraction, past_max, plan, surplus
 
 D = 86_400 * 1_000_000
 NOW = 1000 * D
@@ -66,3 +67,67 @@ def test_nothing_imported_goes_by_age_before_intake_plus_minimum(claim, intake_a
         assert destroyed == []
     if intake_ago <= POLICY.site.max_us and free >= POLICY.reserve_bytes:
         assert destroyed == []
+
+
+# an intake's original file (design/0354) ------------------------------------------------------
+CAM = "portable.bwc-7"
+
+
+def original(intake_days_ago: float, claim_days_ago: float = 4000, left: int = 0, minutes: int = 10) -> Original:
+    """An original whose footage claims to have ended `claim_days_ago`, taken in `intake_days_ago`."""
+    end = NOW - int(claim_days_ago * D)
+    return Original(7, CAM, NOW - int(intake_days_ago * D), end - minutes * 60_000_000, end, left)
+
+
+def hold(from_us: int, to_us: int, cameras: frozenset[str] | None = frozenset({CAM}), **kw) -> Hold:
+    return Hold(1, cameras, from_us, to_us, None, **kw)
+
+
+def test_an_original_goes_at_its_maximum_from_intake_not_from_its_claim():
+    assert originals_due([original(89)], [], POLICY, NOW) == []
+    assert originals_due([original(91)], [], POLICY, NOW) == [original(91)]
+    assert originals_due([original(91, claim_days_ago=-5)], [], POLICY, NOW) == [], "a later claim keeps it longer"
+
+
+def test_an_original_outlives_its_segments_and_an_untrusted_clock():
+    assert originals_due([original(91, left=1)], [], POLICY, NOW) == []
+    assert originals_due([original(91)], [], POLICY, NOW, age_trusted=False) == []
+
+
+def test_a_hold_over_its_footage_or_its_intake_keeps_an_original():
+    o = original(91)
+    assert originals_due([o], [hold(o.end_us - 1, o.end_us + D)], POLICY, NOW) == []
+    assert originals_due([o], [hold(o.intake_us, o.intake_us + 1)], POLICY, NOW) == []
+    assert originals_due([o], [hold(o.intake_us, o.intake_us + 1, cameras=None)], POLICY, NOW) == []
+    assert originals_due([o], [hold(o.end_us + 1, o.end_us + D)], POLICY, NOW) == [o], "a hold beside it"
+    assert originals_due([o], [hold(o.start_us, o.end_us, frozenset({"c1"}))], POLICY, NOW) == [o], "another camera's"
+    released = hold(o.start_us, o.end_us, grace_until_us=NOW + D)
+    assert originals_due([o], [released], POLICY, NOW) == [], "a released hold in its grace"
+    assert originals_due([o], [released], POLICY, NOW + 2 * D) == [o]
+
+
+def test_a_lowered_maximum_in_its_grace_keeps_an_original_by_the_old_one():
+    o = original(91)
+    assert originals_due([o], [], POLICY, NOW, [Grace(CAM, 120 * D, NOW + D)]) == []
+    assert originals_due([o], [], POLICY, NOW, [Grace(CAM, 120 * D, NOW - 1)]) == [o]
+
+
+@settings(max_examples=400)
+@given(claim=st.integers(-400 * D, 4000 * D), intake_ago=st.integers(0, 400 * D), left=st.integers(0, 2),
+       held_at=st.one_of(st.none(), st.integers(-500 * D, 4500 * D)), legal=st.booleans(), trusted=st.booleans(),
+       minimum=st.integers(0, 100 * D), extra=st.integers(0, 300 * D))
+def test_an_original_never_goes_before_its_minimum_nor_stays_past_its_maximum_unless_held(
+        claim, intake_ago, left, held_at, legal, trusted, minimum, extra):
+    """Over any claim, intake, hold, limits and clock: before intake + minimum it is kept; past the
+    maximum (from the later of its claimed end and its intake), with no segment left, on a trusted
+    clock and no hold over it, it goes; a hold over its footage or its intake keeps it."""
+    pol = Policy(Limits(minimum, minimum + extra), {}, reserve_bytes=0)
+    o = Original(3, CAM, NOW - intake_ago, NOW - claim - 60_000_000, NOW - claim, left)
+    holds = [] if held_at is None else [Hold(1, None if legal else frozenset({CAM}), NOW - held_at,
+                                             NOW - held_at + 3_600_000_000, None)]
+    covered = any(h.from_us < o.end_us and h.to_us > o.start_us or h.from_us <= o.intake_us < h.to_us for h in holds)
+    gone = originals_due([o], holds, pol, NOW, age_trusted=trusted) == [o]
+    if intake_ago < minimum:
+        assert not gone
+    past = max(o.end_us, o.intake_us) < NOW - pol.site.max_us
+    assert gone == (past and not left and trusted and not covered)

@@ -304,3 +304,53 @@ def test_a_truncation_amid_our_fragment_writes_is_reported_and_the_writes_read_i
     # 128 writes in two seconds: read in a handful of batches, not one read each
     assert 1 <= len(during) <= 2 / 0.5 + 2, len(during)  # LINGER_S 0.5
     assert not [t for t in rig.reports if t.relpath in writing], rig.reports
+
+
+# an intake's folder (issue 76, design/0354) ----------------------------------------------------
+SHA = "ab" * 32
+
+
+def _intake(data, sha=SHA):
+    """An intake placed as storage/intake/take.py places one: written in a staging folder, renamed."""
+    staging = data / "imports" / ".incoming-x1"
+    staging.mkdir(parents=True)
+    (staging / "original").write_bytes(b"the device's file" * 100)
+    (staging / "000.mp4").write_bytes(b"\0" * 1234)
+    os.replace(staging / "original", staging / "original.mp4")
+    os.replace(staging, data / "imports" / sha)
+    return f"imports/{sha}"
+
+
+def test_an_intake_placed_reports_nothing_and_its_files_changed_by_hand_are_reported(rig):
+    folder = _intake(rig.data)
+    rig.sentinel()
+    assert [t.relpath for t in rig.reports] == [rig.spare], "the intake's own staging and rename"
+    with open(rig.data / folder / "original.mp4", "r+b") as f:   # the original edited
+        f.write(b"edited")
+    assert rig.await_report(f"{folder}/original.mp4", MODIFIED).detail.startswith("size now")
+    os.unlink(rig.data / folder / "000.mp4")                      # a segment of it deleted
+    rig.await_report(f"{folder}/000.mp4", DELETED)
+
+
+def test_an_intake_folder_deleted_or_moved_by_hand_is_reported(rig, tmp_path_factory):
+    folder = _intake(rig.data)
+    other = _intake(rig.data, "cd" * 32)
+    rig.sentinel()  # the watches on the placed folders are in (inotify adds one as it reads the rename)
+    shutil.rmtree(rig.data / folder)
+    assert rig.await_report(folder, DELETED).detail == "folder deleted"
+    rig.await_report(f"{folder}/original.mp4", DELETED)
+    os.rename(rig.data / other, tmp_path_factory.mktemp("elsewhere") / "x")
+    assert rig.await_report(other, MOVED).detail == "folder moved to outside video/"
+
+
+def test_the_retention_engine_removing_an_intake_announced_reports_nothing(rig):
+    folder = _intake(rig.data)
+    os.unlink(rig.data / rig.segs[3])  # a first sentinel: the watch on the placed folder is in
+    rig.await_report(rig.segs[3], DELETED)
+    for name in ("000.mp4", "original.mp4"):
+        rig.watcher.expect(f"{folder}/{name}", DELETED)
+        os.unlink(rig.data / folder / name)
+    rig.watcher.expect(folder, DELETED)
+    os.rmdir(rig.data / folder)
+    rig.sentinel()
+    assert [t.relpath for t in rig.reports] == [rig.segs[3], rig.spare], rig.reports

@@ -67,6 +67,8 @@ REDACT_READ = _say("redact.read", N_("a redacted copy was read"))
 REDACT_RELEASED = _say("redact.released", N_("a redacted copy was checked and released"))
 REDACT_RELEASE_REFUSED = _say("redact.release_refused", N_("the release of a redacted copy was refused"))
 EVIDENCE_IMPORTED = _say("evidence.imported", N_("took in a portable device's recording"))
+ORIGINAL_DESTROYED = _say("evidence.original_destroyed",
+                          N_("a portable device's original file was destroyed by the retention rules"))
 FOOTAGE_LIST = _say("footage.list", N_("listed footage"))
 FOOTAGE_THUMBNAIL = _say("footage.thumbnail", N_("looked at thumbnails of footage"))
 EVENTS_LIST = _say("events.list", N_("listed motion events"))
@@ -151,6 +153,7 @@ FIELDS: dict[str, str] = {
     "box": N_("Box"), "more": N_("More, counted"),
     "intake": N_("Intake"), "device": N_("Device"), "filmed_by": N_("Filmed by"), "sha256": N_("The original's SHA-256"),
     "claimed_start_us": N_("Start the device claims"), "claimed_from": N_("Claimed by"), "model": N_("Device model"),
+    "original": N_("The original file"), "intake_us": N_("Taken in"),
 }
 NO, YES = N_("no"), N_("yes")
 # the reasons edged itself writes on the record (in English, as evidence): read in words

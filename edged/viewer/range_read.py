@@ -148,10 +148,14 @@ class RangeReader:
                 for pkt in self._h264(container, video, pcm, piece.start_us):
                     assert pkt.dts is not None  # _h264 yields stamped packets
                     dts_wall = piece.start_us + int(pkt.dts * tb * 1_000_000)
-                    if dts_wall >= self.to_us:
-                        return
                     pts = pkt.pts if pkt.pts is not None else pkt.dts
-                    yield dts_wall, piece.start_us + int(pts * tb * 1_000_000), pkt
+                    pts_wall = piece.start_us + int(pts * tb * 1_000_000)
+                    # A picture shown at or past the range's end is not the grant's: with B-frames (a
+                    # camcorder's H.264) one decoded before the end may be shown after it; the pictures
+                    # that depend on it, shown before it, are given up with it (design/0354).
+                    if dts_wall >= self.to_us or pts_wall >= self.to_us:
+                        return
+                    yield dts_wall, pts_wall, pkt
             except (av.FFmpegError, ValueError) as exc:  # a segment cut short by a crash: play what is whole
                 log.warning("playback of %s stopped early: %s", piece.path.name, exc)
             finally:

@@ -32,8 +32,9 @@ def move(db: sqlite_utils.Database, from_us: int, to_us: int, shift_us: int, at_
                 sets = ", ".join(f"{c} = {c} + ?" for c in s.derived)
                 n += db.execute(f"UPDATE {s.table} SET {sets} WHERE {s.by} BETWEEN ? AND ?",
                                 [shift_us] * len(s.derived) + window).rowcount
+            narrow = f" AND {s.narrow}" if s.narrow else ""
             for col in s.own:
-                n += db.execute(f"UPDATE {s.table} SET {col} = {col} + ? WHERE {col} BETWEEN ? AND ?",
+                n += db.execute(f"UPDATE {s.table} SET {col} = {col} + ? WHERE {col} BETWEEN ? AND ?{narrow}",
                                 [shift_us, *window]).rowcount
             if n:
                 moved[s.table] = n

@@ -10,6 +10,11 @@ A move out of the video folder and a move into it are reported as moves (inotify
 two halves of a rename only when both ends are watched, hence `generate_full_events`).
 A directory that is deleted or moved is one report for the directory, not one per file
 (`rm -r` still unlinks, and so reports, each file first).
+
+The intakes' folder is watched the same way (issue 76, design/0354): `imports/<sha256>/`, a
+portable device's original byte for byte and the segments remuxed from it, is footage once placed;
+any file or folder changed there but by the retention engine (which announces it) is a report.
+The staging folders (`imports/.incoming-*`) are the intake's own until it renames one into place.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import select
 import threading
 import time
@@ -43,6 +49,7 @@ from watchdog.observers.inotify_c import InotifyFD
 from storage.disk import layout
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.fsutil import private_dir
+from storage.footage.intakes import IMPORTS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +58,8 @@ DEBOUNCE_S = 1.0       # one report per file per modification burst
 _SIZES_KEPT = 65_536   # last known sizes, for "size 1234 -> 0"; bounded, not a second catalog
 _EVENTS = [FileDeletedEvent, DirDeletedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent, DirMovedEvent]
 _OUTSIDE = "outside video/"
+_INTAKE = re.compile(IMPORTS_DIR + r"/[0-9a-f]{64}")           # an intake's folder, once placed
+_STAGING = IMPORTS_DIR + "/.incoming-"                          # storage/intake/take.py, before it is
 # The inotify queue is read at most this often, so that a busy second's events are read, parsed
 # and handed through watchdog's threads together: each fragment a camera writes
 # raises one IN_MODIFY (kept: truncate(2) raises nothing else), and one at a time they cost
@@ -83,6 +92,7 @@ class TamperWatcher:
         self.clock = clock
         self.data_dir = Path(data_dir).absolute()
         self.video_dir = self.data_dir / layout.VIDEO_DIR
+        self.imports_dir = self.data_dir / IMPORTS_DIR
         self._on_tamper = on_tamper
         self._is_ours = is_ours
         self._prefix = str(self.data_dir) + os.sep
@@ -99,6 +109,7 @@ class TamperWatcher:
         if self._observer is not None:
             return
         private_dir(self.video_dir)
+        private_dir(self.imports_dir)
         _check_watch_limit(self.data_dir)
         # watchdog's inotify backend warns (with its whole watch list, kilobytes per line) when a
         # camera and a day folder appear at once; the watch is replaced correctly, so say nothing.
@@ -108,7 +119,8 @@ class TamperWatcher:
         except OSError as exc:
             raise _limit_error(exc) from None
         try:
-            observer.schedule(_Handler(self), str(self.video_dir), recursive=True, event_filter=_EVENTS)
+            for folder in (self.video_dir, self.imports_dir):
+                observer.schedule(_Handler(self), str(folder), recursive=True, event_filter=_EVENTS)
             observer.start()
         except OSError as exc:
             observer.stop()
@@ -144,8 +156,9 @@ class TamperWatcher:
                 old = self._sizes.pop(src, None)
                 self._check(src, DELETED, "deleted" if old is None else f"deleted ({old} bytes)")
         elif isinstance(event, DirDeletedEvent):
-            if _is_video(src):
-                detail = "the video folder itself was deleted: watching stopped" if src == layout.VIDEO_DIR else "folder deleted"
+            if _is_video(src) or _is_intake(src):
+                detail = (f"the {src} folder itself was deleted: watching stopped" if src in (layout.VIDEO_DIR, IMPORTS_DIR)
+                          else "folder deleted")
                 self._check(src, DELETED, detail)
         elif isinstance(event, FileMovedEvent):
             if event.is_synthetic:
@@ -161,9 +174,9 @@ class TamperWatcher:
             if event.is_synthetic:
                 return
             dest = self._rel(event.dest_path)
-            if _is_video(src):
+            if _is_video(src) or _is_intake(src):
                 self._check(src, MOVED, f"folder moved to {dest or _OUTSIDE}")
-            elif _is_video(dest):
+            elif _is_video(dest) or (_is_intake(dest) and not src.startswith(_STAGING)):  # not an intake placed
                 self._check(dest, MOVED, f"a folder moved in from {src or _OUTSIDE}")
 
     def _modified(self, rel: str, closed: bool) -> None:
@@ -297,11 +310,22 @@ def _is_video(rel: str) -> bool:
 
 
 def _is_segment_file(rel: str) -> bool:
-    return rel.startswith(layout.VIDEO_DIR + "/") and rel.endswith(".mp4")
+    return rel.startswith(layout.VIDEO_DIR + "/") and rel.endswith(".mp4") or _is_intake_file(rel)
 
 
 def _is_segment_name(rel: str) -> bool:
-    return bool(rel) and layout.parse_relpath(rel) is not None
+    return bool(rel) and layout.parse_relpath(rel) is not None or _is_intake_file(rel)
+
+
+def _is_intake(rel: str) -> bool:
+    """The intakes' folder itself or a placed intake's folder (never a staging one)."""
+    return rel == IMPORTS_DIR or _INTAKE.fullmatch(rel) is not None
+
+
+def _is_intake_file(rel: str) -> bool:
+    """A file in a placed intake's folder: its original or one of its segments."""
+    folder, _sep, name = rel.rpartition("/")
+    return bool(name) and _INTAKE.fullmatch(folder) is not None
 
 
 def _size(path: Path) -> int | None:
@@ -320,6 +344,8 @@ def _check_watch_limit(data_dir: Path) -> None:
     video = data_dir / layout.VIDEO_DIR
     cameras = [p.name for p in video.iterdir() if p.is_dir()]
     needed = 1 + sum(1 + len(layout.day_dirs(data_dir, cam)) for cam in cameras)
+    imports = data_dir / IMPORTS_DIR
+    needed += 1 + (sum(1 for p in imports.iterdir() if p.is_dir()) if imports.is_dir() else 0)  # a watch an intake
     if needed > limit * 0.9:
         log.warning(
             "tamper watcher needs about %d inotify watches but fs.inotify.max_user_watches is %d: changes in "
@@ -330,6 +356,6 @@ def _check_watch_limit(data_dir: Path) -> None:
 def _limit_error(exc: OSError) -> Exception:
     if exc.errno in (errno.ENOSPC, errno.EMFILE):
         return TamperWatchError(
-            f"cannot watch the video folder for tampering: the inotify limits are too low ({exc.strerror}); "
+            f"cannot watch the video and imports folders for tampering: the inotify limits are too low ({exc.strerror}); "
             "raise fs.inotify.max_user_watches and fs.inotify.max_user_instances (sysctl) and restart edged")
     return exc

@@ -20,6 +20,7 @@ from typing import AbstractSet, Any, Callable, Iterable
 import sqlite_utils
 
 from storage import audit
+from storage.retention import originals
 from storage.footage import events, restamps, segment_rows
 from storage.footage.segment_rows import FOOTAGE
 from storage.time.clock import SYSTEM, Clock
@@ -149,6 +150,7 @@ class PassResult:
     total_bytes: int                    # the data disk's size, as the pass read it
     after: Standing                     # breaches raised, retention achieved, notice, holds' bytes, rates
     errors: list[str] = field(default_factory=list)   # files skipped (kept in `garbage` for the next pass)
+    originals: int = 0                  # intakes' original files destroyed (design/0354)
 
 
 def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras: list[Any],
@@ -184,19 +186,23 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
     assert pass_id is not None
     errors: list[str] = []
     destroy(db, data_dir, p.destroy, pass_id, expect, unlink=unlink, errors=errors, clock=clock)
+    gone_originals = originals.run(db, data_dir, holds, policy, judged, graces, age_trusted, pass_id, clock.now_us(),
+                                   expect=expect, unlink=unlink, errors=errors)  # after its segments (design/0354)
     destroyed = len(p.destroy)
     freed = sum(d.segment.bytes for d in p.destroy)
     free_after = disk_usage(data_dir).free
     db.execute("UPDATE retention_passes SET finished_us = ?, destroyed = ?, bytes = ?, free_after = ? WHERE id = ?",
                [clock.now_us(), destroyed, freed, free_after, pass_id])
-    if destroyed:  # the destruction pass summary goes on the audit record (R7); each segment has its own row
+    if destroyed or gone_originals:  # the pass summary goes on the audit record (R7); each segment has its own row
         by_reason: dict[str, int] = {}
         for d in p.destroy:
             by_reason[d.reason] = by_reason.get(d.reason, 0) + 1
         audit.append(db, "edged", "retention.pass", {"pass": pass_id, "destroyed": destroyed, "bytes": freed,
-                                                     "by_reason": by_reason, **pass_breaches(p)})
+                                                     "by_reason": by_reason, **pass_breaches(p),
+                                                     **({"originals": gone_originals} if gone_originals else {})})
     after = standing(db, clock.now_us())
-    return PassResult(pass_id, p, destroyed, freed, expired, usage.free, free_after, policy, usage.total, after, errors)
+    return PassResult(pass_id, p, destroyed, freed, expired, usage.free, free_after, policy, usage.total, after, errors,
+                      gone_originals)
 
 
 def pass_breaches(p: Plan) -> dict[str, Any]:

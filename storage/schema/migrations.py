@@ -519,3 +519,12 @@ def m029_intake(db: sqlite_utils.Database) -> None:
         audit_seq INTEGER                 -- its evidence.imported record
     )""")
     segments.m029_view(db)
+
+
+@migrations()
+def m030_intake_original_destroyed(db: sqlite_utils.Database) -> None:
+    """An intake's original file destroyed by the retention rules (issue 76, design/0354): when
+    (`destroyed_us`, the box's time) and by which pass; NULL while it is kept. The intake's row
+    stays for ever, as a destruction's does: it names the original's hash, size and path."""
+    db.execute("ALTER TABLE intakes ADD COLUMN destroyed_us INTEGER")
+    db.execute("ALTER TABLE intakes ADD COLUMN destroyed_pass INTEGER")

@@ -19,6 +19,7 @@ class Stamped:
     own: tuple[str, ...]
     derived: tuple[str, ...] = ()
     by: str | None = None
+    narrow: str = ""   # SQL that picks the only rows that may hold one (an index's range), "" for all
 
 
 HOST: tuple[Stamped, ...] = (
@@ -44,7 +45,10 @@ HOST: tuple[Stamped, ...] = (
     Stamped("exports", ("created_us",)),
     Stamped("retention_grace", ("at_us",), ("grace_until_us",), "at_us"),
     Stamped("restamps", ("at_us", "resolved_us")),
-    Stamped("intakes", ("intake_us",)),  # when a portable device's file was taken in (design/0349)
+    Stamped("intakes", ("intake_us", "destroyed_us")),  # a portable device's file taken in, its original destroyed
+    # an import's intake as stamped on each of its segments, moved with intakes.intake_us (design/0354): the
+    # retention pass judges its age from this copy; only imported rows carry one (their paths under imports/)
+    Stamped("segment_rows", ("intake_us",), narrow="path >= 'imports/' AND path < 'imports0'"),
 )
 
 # Keys of the `node` table holding a host-clock stamp (as text), and JSON values with one inside.
@@ -55,9 +59,7 @@ _FOOTAGE = "a segment's stamps stay as recorded (its path is derived from them);
 _RECORD = "a record already sent to the office; its correction is found by segment id in restamps"
 _PERSON = "footage times a person gave, on the true clock"
 NOT_HOST: dict[str, dict[str, str]] = {
-    "segment_rows": {"start_us": _FOOTAGE, "dur_us": "a length",
-                     "intake_us": "an import's intake as stamped, beside its footage's stamps (design/0349: a "
-                                  "correction moves intakes.intake_us; the retention pass reads this copy)"},
+    "segment_rows": {"start_us": _FOOTAGE, "dur_us": "a length"},
     "intakes": {"claimed_start_us": "what a portable device's clock claims, never this box's"},
     "destructions": {"start_us": _RECORD, "end_us": _RECORD, "destroyed_us": _RECORD},
     "audit": {"at_us": "a hash chain, never rewritten: read through corrections.true_us"},
