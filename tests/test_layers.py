@@ -110,11 +110,10 @@ def test_storage_rooms_keep_to_themselves():
 STORAGE_FLOORS: tuple[tuple[str, ...], ...] = (
     ("states", "alarm_kinds", "msg", "time", "mp4", "schema", "lazy", "process", "names"),  # the vocabularies, the
     # clock, the catalog's schema, imports on first use, a process's log fields and threads' names, the one rule for names
-    ("disk", "audit", "node", "cameras", "health", "outbox",
-     "media_user"),  # the disk; one table each (health/: alarms, inspections); the media workers' account (design/0323)
-    ("catalog", "readonly", "keys", "maintenance", "declare", "media_entry"),  # the connection (the schema applied),
+    ("disk", "audit", "node", "cameras", "health", "outbox"),  # the disk; one table each (health/: alarms, inspections)
+    ("catalog", "readonly", "keys", "maintenance", "declare", "media"),  # the connection (the schema applied),
     # the keys on the disk; the config keys declared once, which edged and edged-central read through (design/0283);
-    # a media worker started as the media user (design/0323)
+    # a media worker started as the media user, and that user's account (media/, design/0323)
     ("footage", "people"),  # the footage's and the people's tables, the catalog handed to them
     ("datainit", "retention", "export", "audit_report"),  # what works over those tables
     ("redact",),  # a redacted copy is an export's

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from storage import media_entry, media_user
+from storage.media import entry as media_entry, user as media_user
 from storage.disk.fsutil import private_dir
 from storage.disk.hashing import sha256_file
 from storage.export import c2pa_claim, c2pa_sign
@@ -180,7 +180,7 @@ class AcceptingSocket:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            proc = subprocess.Popen([worker.COMMAND[0], "-m", "storage.media_entry"], stdin=conn.fileno(),
+            proc = subprocess.Popen([worker.COMMAND[0], "-m", "storage.media.entry"], stdin=conn.fileno(),
                                     stdout=conn.fileno(), cwd=worker.ROOT, **media_user.spawn_args(self.user))
             conn.close()   # systemd keeps no copy either: the worker's end closes the connection
             status = Path(f"/proc/{proc.pid}/status").read_text()
@@ -219,7 +219,7 @@ def test_through_the_socket_systemd_starts_the_exports_workers_as_the_media_user
      "the daemon runs another installed version"),
 ])
 def test_the_socket_service_runs_only_the_media_workers_of_its_own_version(asked, why):
-    r = subprocess.run([sys.executable, "-m", "storage.media_entry"], input=json.dumps(asked).encode() + b"\n",
+    r = subprocess.run([sys.executable, "-m", "storage.media.entry"], input=json.dumps(asked).encode() + b"\n",
                        capture_output=True, cwd=worker.ROOT, timeout=60)
     assert r.returncode == 2 and json.loads(r.stdout)["error"].startswith(why)
 
@@ -229,7 +229,7 @@ def test_without_the_media_user_a_worker_runs_as_before_and_the_log_says_so_once
     monkeypatch.setattr(media_entry, "_said", [])
     assert media_user.media_user() is None and media_user.how(None) == "same"
     access = media_entry.Access(tmp_path, writes=(tmp_path,))
-    with caplog.at_level(logging.WARNING, logger="storage.media_entry"):
+    with caplog.at_level(logging.WARNING, logger="storage.media.entry"):
         for _ in range(2):
             proc = media_entry.start((sys.executable, "-c", "import os; print(os.getuid())"), access, cwd=tmp_path)
             out, _ = proc.communicate(timeout=60)   # type: ignore[attr-defined]

@@ -23,7 +23,7 @@ def test_the_units_run_the_versioned_folder_and_the_scripts_know_their_version(t
     assert "/opt/edged/venv" not in unit and "0.1.0-7/" not in unit
     # The media workers' socket and service (design/0323), run from the configured version as edged-media.
     worker = (tmp_path / "debian/edged.edged-media@.service").read_text()
-    assert "\nExecStart=/opt/edged/current/bin/python -m storage.media_entry\n" in worker
+    assert "\nExecStart=/opt/edged/current/bin/python -m storage.media.entry\n" in worker
     assert "\nUser=edged-media\n" in worker and "/opt/edged/venv" not in worker
     assert "\nListenStream=/run/edged-media.sock\n" in (tmp_path / "debian/edged.edged-media.socket").read_text()
     assert "\nWants=edged-media.socket\n" in unit and "\nRequires=edged-media" not in unit

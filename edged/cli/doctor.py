@@ -20,7 +20,7 @@ from edged.control.client import call
 from edged.control.protocol import DaemonDown, RequestError
 from edged.i18n import _
 from edged.rules import doctor, estimate
-from storage import media_user
+from storage.media import user as media_user
 from storage.disk import volume
 
 MARK = {doctor.PASS: "ok", doctor.WARN: "WARN", doctor.FAIL: "FAIL"}

@@ -42,7 +42,7 @@ from storage.catalog import CatalogWriter
 from storage.export import c2pa_claim
 from storage.export.evidence import MANIFEST
 from storage.keys import nodecert, nodekey
-from storage.media_entry import Proc
+from storage.media.entry import Proc
 from storage.people import accounts, retrieval_store
 from storage.time.clock import SYSTEM
 from storage.redact import job as jobs

@@ -26,9 +26,9 @@ from typing import Any, Callable
 
 from storage.export.c2pa_sign import sign_jobs
 from storage.export.evidence import EXPORTS_DIR, WORKING_DIR, write_clips
-from storage import media_entry
+from storage.media import entry as media_entry
 from storage.export.plan import ExportError, Progress
-from storage.media_entry import Access, Proc
+from storage.media.entry import Access, Proc
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: `python -m storage.export.worker` runs there
 COMMAND = (sys.executable, "-m", "storage.export.worker")

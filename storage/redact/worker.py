@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from storage.export.worker import _ask_daemon, converse, data_root
-from storage.media_entry import Access, Proc, hand_back_if_other
+from storage.media.entry import Access, Proc, hand_back_if_other
 from storage.redact.idle import lowest_priority
 from storage.redact.job import JOB, JobError, Progress, run
 

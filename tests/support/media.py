@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from storage import media_user
+from storage.media import user as media_user
 
 
 def account() -> media_user.MediaUser:

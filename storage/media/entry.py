@@ -1,12 +1,12 @@
-"""Starting a media worker as the media user (design/0323; storage/media_user.py says why).
+"""Starting a media worker as the media user (design/0323; storage/media/user.py says why).
 
 `start` gives the worker, for its run, only what `Access` names, then starts it one of three ways:
 as a child that changes user (a daemon that may), through edged-media.socket (the packaged daemon:
-systemd starts `python -m storage.media_entry` as edged-media, the connection its stdin and stdout),
+systemd starts `python -m storage.media.entry` as edged-media, the connection its stdin and stdout),
 or as today (neither is there; said once in the log). Either way the daemon talks to it over the
 same lines (storage/export/worker.py `converse`); the key never leaves the daemon.
 
-`python -m storage.media_entry` (the socket's service) reads one line naming the worker
+`python -m storage.media.entry` (the socket's service) reads one line naming the worker
 ({"worker": "export" | "redact", "from": the daemon's installed package}) and runs that worker's
 module, nothing else; a daemon of another installed version (an upgrade, before its restart) is
 refused: a new worker never serves an old daemon.
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NoReturn, Protocol
 
-from storage import media_user
+from storage.media import user as media_user
 
 log = logging.getLogger(__name__)
 WORKERS = {"storage.export.worker": "export", "storage.redact.idle": "redact"}

@@ -12,7 +12,7 @@ edged-media (`hand_back`), of which the daemon's user is a member (systemd/edged
 Two ways to start a worker under that account: a daemon that may change user (it runs as root:
 the test suite, a box started by hand as root) starts it with setuid/setgid in the child
 (`spawn_args`); the packaged daemon (User=edged, no capability at all) connects to
-edged-media.socket, and systemd starts the worker as edged-media (`SOCKET`; storage/media_entry.py).
+edged-media.socket, and systemd starts the worker as edged-media (`SOCKET`; storage/media/entry.py).
 Where neither is there (a developer's checkout, the README's first command) the worker runs as the
 daemon's user, as before, and the daemon says so once (`note`); recording never waits on it.
 """
