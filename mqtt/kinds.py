@@ -232,6 +232,15 @@ INTAKE = _declare("intake", "intake", DURABLE, (1,), (
     need("intake", POS), need("sha256", SHORT), need("bytes", UINT), need("camera", SHORT), may("device", SHORT),
     may("taken_by", SHORT), may("filmed_by", SHORT), may("request", POS), may("segments", UINT),
     may("claimed_start_us", INT), may("at_us", UINT), may("audit_seq", POS), verified=True)
+INTAKE_DESTROYED = _declare("intake_destroyed", "intake_destroyed", DURABLE, (1,), (
+    "an intake's original file destroyed by the retention rules (design/0354, design/0355): sent once, right after "
+    "its `evidence.original_destroyed` audit record: the intake's number and the original's SHA-256 as its `intake` "
+    "message said them, when the box destroyed it on its trusted clock, the retention pass and the reason. "
+    "edged-central records it on the intake's row, judges it against the site's minimum counted from the intake "
+    "and lists it on the month page beside the intake"),
+    need("intake", POS), need("sha256", SHORT), need("destroyed_us", UINT), may("camera", SHORT),
+    may("pass_id", POS), may("reason", SHORT), may("bytes", UINT), may("intake_us", UINT), may("audit_seq", POS),
+    verified=True)
 EVENT = _declare("event", "event", DURABLE, (1,), (
     "motion events of cameras in `motion` mode, start then end; stored and counted by the office (its seq is the "
     "node's, like every durable message's), not verified"),

@@ -1,7 +1,8 @@
 """The office hears of each intake (issue 76, design/0349): the box's `intake` message built from its
 `evidence.imported` record passes the wire's declared fields (mqtt/kinds.py INTAKE), the office's
 verifier keeps it (central/store/intakes.py) and the month page lists it beside the destructions, in
-the sites' language. A real SQLite store fed through its ingest."""
+the sites' language; its original's destruction (design/0355) is recorded on its row, judged against the
+minimum counted from the intake and shown beside it. A real SQLite store fed through its ingest."""
 
 from __future__ import annotations
 
@@ -66,3 +67,57 @@ def test_the_office_keeps_each_intake_and_the_month_lists_it(tmp_path):
     zh = Speaker("zh-TW", TAIPEI)
     assert month.headers(zh, "intakes")[0] == "中心收到時間" and "intakes" in month.SECTIONS
     assert month.cells(zh, "intakes", rows[0])[3] == "portable.bwc-7"
+
+
+DAY_US = 86_400_000_000
+
+
+def gone(intake: int, at_us: int, sha: str = SHA, seq: int = 40) -> dict:
+    """An `evidence.original_destroyed` audit record as storage/retention/originals.py writes it."""
+    return {"seq": seq, "at_us": at_us, "actor": "edged", "action": "evidence.original_destroyed",
+            "detail": {"intake": intake, "camera": "portable.bwc-7", "sha256": sha, "bytes": 123456,
+                       "original": f"imports/{sha}/original.mp4", "intake_us": 0, "start_us": 0, "end_us": 0,
+                       "reason": "max_retention", "pass": 12}}
+
+
+def test_the_boxs_original_destroyed_message_has_the_wires_fields():
+    m = intakes.destroyed(gone(3, 1_800_000_000_000_000))
+    assert m == {"intake": 3, "sha256": SHA, "destroyed_us": 1_800_000_000_000_000, "camera": "portable.bwc-7",
+                 "pass_id": 12, "reason": "max_retention", "bytes": 123456, "intake_us": 0, "audit_seq": 40}
+    for f in kinds.INTAKE_DESTROYED.fields:
+        assert (f.name in m) or not f.required, f.name
+        assert f.name not in m or f.type.check(m[f.name]), f.name
+    assert intakes.destroyed(record(0)) is None and intakes.notice(gone(3, 0)) is None   # each its own record's
+
+
+def test_an_originals_destruction_is_recorded_judged_and_listed(tmp_path):
+    """Intake 3 taken in 40 days ago and destroyed now: on its row, no finding, its date on the month
+    page; intake 4 destroyed 2 days after its intake (minimum 30): destroyed early; intake 9 never
+    heard of and intake 5 with another SHA-256: unverified, nothing recorded; intake 6: kept."""
+    t0 = now_us() - 60_000_000
+    key, base = NodeKey(Ed25519PrivateKey.generate()), "edged/v1/s/n1"
+    birth = {"ts_us": t0 - 50 * DAY_US, "version": "0.2", "session": 1, "config_hash": "h",
+             "public_key": key.public_b64, "cameras": [{"id": "cam"}], "retention": {"min_days": 30, "max_days": 365}}
+    taken = [{**intakes.notice(record(t0 - 40 * DAY_US)), "intake": n} for n in (3, 4, 5, 6)]
+    taken[1]["at_us"] = t0 - 2 * DAY_US
+    said = taken + [intakes.destroyed(gone(3, t0)), intakes.destroyed(gone(3, t0)),  # said twice: once
+                    intakes.destroyed(gone(4, t0)), intakes.destroyed(gone(9, t0)),
+                    intakes.destroyed(gone(5, t0, sha="ef" * 32))]
+    msgs = [(f"{base}/status", b"online"), (f"{base}/birth", json.dumps(birth).encode())] + [
+        (f"{base}/{(kinds.INTAKE if 'at_us' in m else kinds.INTAKE_DESTROYED).topic}",
+         json.dumps({"seq": i, "ts_us": t0, **m}).encode()) for i, m in enumerate(said, 1)]
+    store = Store(tmp_path / "central.db")
+    store.ingest(msgs, now_us())
+    Verifier(store, TAIPEI, gap_grace_us=0).run_once()
+    found = sorted((f["kind"], f["key"].split(":", 1)[1]) for f in store.findings(limit=100)
+                   if f["kind"] in ("destroyed_early", "destruction_unverified", "kept_past_maximum"))
+    assert found == [("destroyed_early", "destroyed_early:intake:4"),
+                     ("destruction_unverified", "destruction_unverified:intake:5"),
+                     ("destruction_unverified", "destruction_unverified:intake:9")]
+    ym = datetime.fromtimestamp(now_us() / 1e6, TAIPEI).strftime("%Y-%m")
+    rows = list(month.section_rows(store, "intakes", "s", ym, TAIPEI, now_us()))
+    store.close()
+    assert [r["original_destroyed_us"] for r in rows] == [t0, t0, None, None]
+    zh = Speaker("zh-TW", TAIPEI)
+    assert month.headers(zh, "intakes")[-1] == "原始檔案銷毀時間"
+    assert [month.cells(zh, "intakes", r)[-1] for r in rows] == [zh.local(t0), zh.local(t0), "保存中", "保存中"]

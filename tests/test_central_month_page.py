@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -15,9 +16,27 @@ from pathlib import Path
 import pytest
 
 from central import finding_words, login
-from central.store.store import now_us
+from central.store.store import Store, now_us
+from central.verifier.verifier import Verifier
+from mqtt import kinds
 from tests.support.ports import free_port
 from tests.test_central_month import SHA, TAIPEI, _feed
+
+
+def _original_destroyed(path: Path, t0: int) -> None:
+    """A second intake, 40 days old, whose original the box destroyed (design/0355), after `_feed`'s."""
+    def durable(seq: int, body: dict) -> bytes:
+        return json.dumps({"seq": seq, "ts_us": seq, **body}).encode()
+    base, sha = "edged/v1/s/n1", "ab" * 32
+    msgs = [(f"{base}/{kinds.INTAKE.topic}", durable(t0 + 36, {
+        "intake": 2, "sha256": sha, "bytes": 7000, "camera": "portable.bwc-7", "device": "bwc-7", "taken_by": "carol",
+        "at_us": t0 - 40 * 86_400_000_000})),
+        (f"{base}/{kinds.INTAKE_DESTROYED.topic}", durable(t0 + 37, {
+            "intake": 2, "sha256": sha, "destroyed_us": t0 + 37_000_000, "camera": "portable.bwc-7", "pass_id": 3}))]
+    store = Store(path)
+    store.ingest(msgs, now_us())
+    Verifier(store, TAIPEI, gap_grace_us=0).run_once()
+    store.close()
 
 
 @pytest.mark.browser
@@ -30,6 +49,7 @@ def test_the_auditors_month_in_zh_tw_in_chromium(tmp_path):
     when = datetime.fromtimestamp((t0 + 30) / 1e6, TAIPEI)
     ym, roc_day = when.strftime("%Y-%m"), f"{when.year - 1911}/{when.month:02d}/{when.day:02d}"
     _feed(tmp_path / "central-data" / "central.db", t0)
+    _original_destroyed(tmp_path / "central-data" / "central.db", t0)
     cfg = tmp_path / "c.toml"
     password = "a month of footage"
     cfg.write_text('[storage]\ndata_dir = "central-data"\n[report]\nlanguage = "zh-TW"\ntimezone = "Asia/Taipei"\n'
@@ -74,6 +94,10 @@ def test_the_auditors_month_in_zh_tw_in_chromium(tmp_path):
         taken = page.locator("#intakes + table tbody tr").first.inner_text().split("\t")   # beside the destructions
         assert "納管之便攜式器材錄影" in page.inner_text("#intakes") and taken[0].startswith(roc_day), taken
         assert taken[3:7] == ["portable.bwc-7", "bwc-7", "carol", "officer Lin"] and SHA in taken, taken
+        assert taken[-1] == "保存中", "its original kept (design/0355)"
+        gone = page.locator("#intakes + table tbody tr").nth(1).inner_text().split("\t")
+        assert gone[-1].startswith(roc_day) and gone[-1] != gone[0], gone
+        assert page.locator("#intakes + table thead th").last.inner_text() == "原始檔案銷毀時間"
         row = page.locator("#accesses + table tbody tr").first.inner_text().split("\t")
         assert row[0].startswith(roc_day) and row[2:4] == ["閱覽", "bob"], row
         assert (row[6], row[8]) == ("carol", "alice"), "the approval chain by the names of the node's records"

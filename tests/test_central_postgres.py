@@ -143,6 +143,7 @@ _ON_POSTGRES = [
     (verdicts, "test_the_auditors_month_shows_each_retention_verdict_and_what_it_was_judged_on"),
     (month, "test_the_months_figures_from_the_store"),
     (intakes, "test_the_office_keeps_each_intake_and_the_month_lists_it"),  # issue 76, design/0349
+    (intakes, "test_an_originals_destruction_is_recorded_judged_and_listed"),  # design/0355
     (month, "test_each_csv_section_is_streamed_in_bounded_memory"),  # design/0273: through the cursor
     (archived, "test_a_month_archived_still_reports_and_comes_back"),
     (archived, "test_a_box_whose_outbox_is_months_old_is_archived_by_the_months_the_office_received"),

@@ -278,6 +278,38 @@ DESTROYED_KINDS = {"early": "destroyed_early", "min_breached": "min_retention_br
                    "kept_past_maximum": "kept_past_maximum", "unverified": "destruction_unverified"}
 
 
+# an intake's original destroyed (design/0355) ----------------------------------------------------
+ORIGINAL_DAY_US = 86_400_000_000
+
+
+def original_destroyed(m: dict[str, Any], heard: dict[str, Any] | None, min_days: float | None,
+                       camera: str) -> tuple[str, Finding | None]:
+    """An `intake_destroyed` message against the intake the office heard of (``heard``: its row's
+    {sha256, at_us}, None: never heard of): its verdict ("ok", "early", "unverified") and its finding.
+    Judged on the box's stamps (its trusted clock, invariant 10): the intake's and the destruction's.
+    Early: destroyed before the intake + the minimum (a maximum is never below it), a
+    `destroyed_early` finding; an intake the office never heard of, or whose original's SHA-256 is
+    another, cannot be judged: `destruction_unverified`."""
+    intake, gone = m["intake"], m["destroyed_us"]
+    detail = {"intake": intake, "sha256": m["sha256"], "destroyed_us": gone, "pass_id": m.get("pass_id"),
+              "camera": camera, "min_days": min_days}
+    if heard is None or heard.get("sha256") != m["sha256"] or not isinstance(heard.get("at_us"), int):
+        why = (Msg(N_("the office never heard of that intake")) if heard is None else
+               Msg(N_("its SHA-256 is not the one the intake reported")) if heard.get("sha256") != m["sha256"] else
+               Msg(N_("the intake's time is not known")))
+        return "unverified", Finding(DESTROYED_KINDS["unverified"], WARNING, Msg(
+            N_("intake {intake} ({camera}): its original file was reported destroyed, but {why}"), intake=intake,
+            camera=camera, why=why), f"{DESTROYED_KINDS['unverified']}:intake:{intake}", gone, detail)
+    age = gone - heard["at_us"]
+    if min_days is None or age >= min_days * ORIGINAL_DAY_US:
+        return "ok", None
+    return "early", Finding(DESTROYED_KINDS["early"], CRITICAL, Msg(
+        N_("intake {intake} ({camera}): its original file was destroyed {age} days after its intake, below the "
+           "minimum of {limit} days (on the box's clock)"), intake=intake, camera=camera,
+        age=f"{age / ORIGINAL_DAY_US:.2f}", limit=f"{min_days:g}"),
+        f"{DESTROYED_KINDS['early']}:intake:{intake}", gone, {**detail, "intake_us": heard["at_us"]})
+
+
 # the retention message's shapes (issue 53 item 1) -----------------------------------------------
 def destructions(m: dict[str, Any]) -> list[dict[str, Any]]:
     """The destructions one `retention` message reports: a pass's batch (`{"pass_id", "destructions":

@@ -56,7 +56,7 @@ LABELS = {"destroyed_us": N_("destroyed at"), "reason": N_("reason"), "verdict":
           "basis": N_("judged on"), "alarm": N_("alarm title"), "received_us": N_("heard by the office"),
           "device": N_("device"), "taken_by": N_("taken in by"), "filmed_by": N_("recorded by"),
           "claimed_start_us": N_("start its device claims"), "original_sha256": N_("original file's SHA-256"),
-          "segments": N_("segments")}
+          "segments": N_("segments"), "original_destroyed_us": N_("original file destroyed")}
 KIND_OF = {"findings": N_("finding id"), "alarms": N_("alarm kind")}  # the "kind" column, by section
 # values that arrive as data, shown in the sites' language
 REASONS = {"max_retention": N_("past its maximum retention"), "capacity": N_("for disk space")}
@@ -205,6 +205,8 @@ def cells(sp: Speaker, name: str, row: dict[str, Any]) -> list[str | int | float
 
 
 def _cell(sp: Speaker, col: str, v: Any, said: object = None) -> str | int | float:
+    if col == "original_destroyed_us":  # an intake's original: when the box destroyed it, else kept (design/0355)
+        return sp.local(v) if isinstance(v, int) else sp._("kept")
     if col in TIMES:
         return sp.local(v) if isinstance(v, int) else "-"
     if col == "day":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS messages (
@@ -163,6 +163,16 @@ _SCHEMA_10 = [
     "CREATE INDEX IF NOT EXISTS intakes_site ON intakes(site, received_us)",
 ]
 
+# version 11 (issue 76, design/0355): an intake's original destroyed by the box's retention, as its
+# `intake_destroyed` message said (central/store/intakes.py): when (the box's trusted clock), by which
+# pass, when the office heard it and its verdict; null while the box keeps it
+_SCHEMA_11 = [
+    "ALTER TABLE intakes ADD COLUMN destroyed_us INTEGER",
+    "ALTER TABLE intakes ADD COLUMN destroyed_pass INTEGER",
+    "ALTER TABLE intakes ADD COLUMN destroyed_heard_us INTEGER",
+    "ALTER TABLE intakes ADD COLUMN destroyed_verdict TEXT",
+]
+
 DESTRUCTIONS_INSERT = ("INSERT OR IGNORE INTO destructions (node, seq, n, site, camera, destroyed_us, reason, verdict,"
                       " segment_id, sha256, bytes, start_us, end_us) VALUES ")
 
@@ -174,7 +184,7 @@ def destruction_row(node: str, site: str, seq: int, n: int, m: dict[str, Any], v
 
 
 # each version's statements (central/store/migrate.py runs them a version a transaction)
-STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7, 8: _SCHEMA_8, 9: _SCHEMA_9, 10: _SCHEMA_10}
+STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7, 8: _SCHEMA_8, 9: _SCHEMA_9, 10: _SCHEMA_10, 11: _SCHEMA_11}
 
 
 def schema_steps(version: int) -> list[str]:

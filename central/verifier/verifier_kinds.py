@@ -168,6 +168,22 @@ class MessageKinds:
         """A portable device's recording the box took in (design/0349): kept for the month page."""
         intakes.put(self.store.db, self.node, self.site, seq, m, self.received_us)
 
+    @handles(kinds.INTAKE_DESTROYED)
+    def _on_intake_destroyed(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
+        """An intake's original destroyed by the box's retention (design/0355): recorded on the
+        intake's row (the first word kept) and judged against the minimum counted from the intake."""
+        heard = intakes.one(self.store.db, self.node, m["intake"])
+        if heard is not None and heard.get("destroyed_us") is not None:
+            return  # said again (a resend): judged once
+        camera = m.get("camera") or "-"
+        _birth, rules = node_births.in_force(policy["births"], m["destroyed_us"])
+        low, _high = node_births.limits(rules, m.get("camera"))
+        verdict, finding = verify.original_destroyed(m, heard, low, camera)
+        if heard is not None and heard.get("sha256") == m["sha256"]:
+            intakes.destroyed(self.store.db, self.node, m, self.received_us, verdict)
+        if finding is not None:
+            self._finding(finding)
+
     @handles(kinds.FOOTAGE)
     def _on_footage(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         """Footage the node recorded: the office's clock says when it first heard of it (design/0095),

@@ -260,6 +260,9 @@ class Reporting:
                 taken = intakes.notice(a)  # after a portable device's intake, once (design/0349)
                 if taken is not None:
                     await self.reporter.send(kinds.INTAKE, taken)
+                gone_original = intakes.destroyed(a)  # after its original's destruction, once (design/0355)
+                if gone_original is not None:
+                    await self.reporter.send(kinds.INTAKE_DESTROYED, gone_original)
             for message in retention_messages(gone):
                 await self.reporter.retention(message)
         except OutboxError as exc:
