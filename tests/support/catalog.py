@@ -454,9 +454,10 @@ def central_record_of(store, node: str) -> dict[str, Any]:
 def central_as_schema_2(store) -> None:
     """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095, and
     schema 4's resends and coverage, schema 5's archives, schema 6's footage evidence, schema 7's
-    destructions, schema 8's clock samples and schema 9's alarm words)."""
+    destructions, schema 8's clock samples, schema 9's alarm words and schema 10's intakes, which
+    schema 11 widens)."""
     for table in ("footage_heard", "resends", "coverage", "archives", "footage_evidence", "retention_heard",
-                  "destructions"):
+                  "destructions", "intakes"):
         store.db.execute(f"DROP TABLE {table}")
     store.db.execute("ALTER TABLE alarms DROP COLUMN said")
     store.db.execute("PRAGMA user_version=2")
@@ -535,9 +536,10 @@ def central_pg_in_recovery(url: str) -> bool | None:
 
 def central_pg_as_schema_4(url: str) -> None:
     """A PostgreSQL central store as schema 4 left it (before schema 5's archives and schema 6's
-    footage evidence)."""
+    footage evidence, and schema 10's intakes, which schema 11 widens)."""
     central_pg_run(url, ["DROP TABLE archives", "DROP TABLE footage_evidence", "DROP TABLE retention_heard",
-                         "ALTER TABLE alarms DROP COLUMN said", "UPDATE schema_version SET version = 4"])
+                         "DROP TABLE intakes", "ALTER TABLE alarms DROP COLUMN said",
+                         "UPDATE schema_version SET version = 4"])
 
 
 def central_count(store, table: str) -> int:
@@ -559,7 +561,8 @@ def central_pg_add_node(url: str, node: str) -> None:
 
 def central_pg_as_schema_5(url: str, rows: list[tuple]) -> None:
     """A PostgreSQL central store as schema 5 left it: messages partitioned by the month of their seq
-    (a partition for each seq month of ``rows``, and the default one), no destructions table.
+    (a partition for each seq month of ``rows``, and the default one), no destructions table, no
+    intakes (schema 10's, which schema 11 widens).
     ``rows``: (node, seq, kind, ts_us, received_us, payload, verified)."""
     stmts = ["DROP TABLE messages", "DROP TABLE destructions",
              "CREATE TABLE messages (node TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL, ts_us BIGINT,"
@@ -571,7 +574,7 @@ def central_pg_as_schema_5(url: str, rows: list[tuple]) -> None:
         lo = int(datetime(y, m, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000
         hi = int(datetime(y + m // 12, m % 12 + 1, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000
         stmts.append(f"CREATE TABLE messages_{y:04d}_{m:02d} PARTITION OF messages FOR VALUES FROM ({lo}) TO ({hi})")
-    stmts += ["ALTER TABLE alarms DROP COLUMN said", "UPDATE schema_version SET version = 5"]
+    stmts += ["DROP TABLE intakes", "ALTER TABLE alarms DROP COLUMN said", "UPDATE schema_version SET version = 5"]
     central_pg_run(url, stmts)
     import psycopg
     with psycopg.connect(url, autocommit=True) as conn:
