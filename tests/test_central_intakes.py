@@ -92,16 +92,19 @@ def test_the_boxs_original_destroyed_message_has_the_wires_fields():
 
 def test_an_originals_destruction_is_recorded_judged_and_listed(tmp_path):
     """Intake 3 taken in 40 days ago and destroyed now: on its row, no finding, its date on the month
-    page; intake 4 destroyed 2 days after its intake (minimum 30): destroyed early; intake 9 never
+    page; intake 4 destroyed 2 days after its intake (minimum 30; its message naming another camera, of a
+    minimum of 1 day, changes nothing): destroyed early; intake 9 never
     heard of and intake 5 with another SHA-256: unverified, nothing recorded; intake 6: kept."""
     t0 = now_us() - 60_000_000
     key, base = NodeKey(Ed25519PrivateKey.generate()), "edged/v1/s/n1"
     birth = {"ts_us": t0 - 50 * DAY_US, "version": "0.2", "session": 1, "config_hash": "h",
-             "public_key": key.public_b64, "cameras": [{"id": "cam"}], "retention": {"min_days": 30, "max_days": 365}}
+             "public_key": key.public_b64, "cameras": [{"id": "cam"}], "retention": {
+                 "min_days": 30, "max_days": 365, "cameras": {"portable.lax": {"min_days": 1, "max_days": 2}}}}
     taken = [{**intakes.notice(record(t0 - 40 * DAY_US)), "intake": n} for n in (3, 4, 5, 6)]
     taken[1]["at_us"] = t0 - 2 * DAY_US
     said = taken + [intakes.destroyed(gone(3, t0)), intakes.destroyed(gone(3, t0)),  # said twice: once
-                    intakes.destroyed(gone(4, t0)), intakes.destroyed(gone(9, t0)),
+                    {**intakes.destroyed(gone(4, t0)), "camera": "portable.lax"},  # judged as its intake's camera
+                    intakes.destroyed(gone(9, t0)),
                     intakes.destroyed(gone(5, t0, sha="ef" * 32))]
     msgs = [(f"{base}/status", b"online"), (f"{base}/birth", json.dumps(birth).encode())] + [
         (f"{base}/{(kinds.INTAKE if 'at_us' in m else kinds.INTAKE_DESTROYED).topic}",

@@ -19,7 +19,7 @@ COLUMNS = ("received_us", "at_us", "node", "camera", "device", "taken_by", "film
 INSERT = ("INSERT OR IGNORE INTO intakes (node, intake, site, seq, at_us, received_us, camera, device, sha256, bytes,"
           " taken_by, filmed_by, request, segments, claimed_start_us) VALUES"
           " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-ONE = "SELECT sha256, at_us, destroyed_us FROM intakes WHERE node = ? AND intake = ?"
+ONE = "SELECT sha256, at_us, camera, destroyed_us FROM intakes WHERE node = ? AND intake = ?"
 DESTROYED = ("UPDATE intakes SET destroyed_us = ?, destroyed_pass = ?, destroyed_heard_us = ?, destroyed_verdict = ?"
              " WHERE node = ? AND intake = ? AND destroyed_us IS NULL")
 BETWEEN = ("SELECT * FROM intakes WHERE site = ? AND received_us >= ? AND received_us < ?"
@@ -41,7 +41,7 @@ def each_between(db: Any, site: str, from_us: int, to_us: int) -> Iterator[dict[
 
 
 def one(db: Any, node: str, intake: int) -> dict[str, Any] | None:
-    """The node's intake as the office heard it ({sha256, at_us, destroyed_us}), or None: never heard of."""
+    """The node's intake as the office heard it ({sha256, at_us, camera, destroyed_us}), or None: never heard of."""
     for r in db.query(ONE, [node, intake]):
         return dict(r)
     return None

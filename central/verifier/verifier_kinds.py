@@ -175,9 +175,9 @@ class MessageKinds:
         heard = intakes.one(self.store.db, self.node, m["intake"])
         if heard is not None and heard.get("destroyed_us") is not None:
             return  # said again (a resend): judged once
-        camera = m.get("camera") or "-"
+        camera = (heard or {}).get("camera") or m.get("camera") or "-"  # as the intake said it, when heard of
         _birth, rules = node_births.in_force(policy["births"], m["destroyed_us"])
-        low, _high = node_births.limits(rules, m.get("camera"))
+        low, _high = node_births.limits(rules, camera)
         verdict, finding = verify.original_destroyed(m, heard, low, camera)
         if heard is not None and heard.get("sha256") == m["sha256"]:
             intakes.destroyed(self.store.db, self.node, m, self.received_us, verdict)
