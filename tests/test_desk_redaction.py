@@ -149,7 +149,7 @@ def redacted_at_the_desk(carol, d, base: str, rid: int, use: str, shots: Shots):
         names = z.namelist()
         clips = [x for x in names if x.endswith(".mp4")]   # and the copy's manifest signed at its release
         assert len(clips) == n and sorted(Path(x).name for x in names if x not in clips) == [
-            "manifest.json", "manifest.sig", "node-public-key.pem"], names
+            "README.txt", "manifest.json", "manifest.sig", "node-public-key.pem"], names
         clip = z.read(clips[0])
         again = carol.request.post(f"{base}/desk/redact/{export_id}/download")
         assert again.status == 403, "no CSRF token; and a second download is refused on the page"
