@@ -167,16 +167,21 @@ def test_an_intake_is_catalogued_and_judged_from_its_intake_not_its_claim(files,
     assert not any((tmp_path / s["path"]).exists() for s in segs)
 
 
+def _the_devices_footage(catalog: Path) -> list:
+    """The 25 s the body-worn camera's file claims, as an export gathers it."""
+    db = open_readonly(catalog)
+    try:
+        return export.gather(db, ["portable.bwc-7"], CLAIMED_2015, CLAIMED_2015 + 25 * S)
+    finally:
+        db.conn.close()
+
+
 def test_an_export_of_imported_footage_names_its_original_and_verifies(files, tmp_path):
     """The manifest's sources say imported, not recorded by this box, with the original's hash; the
     export verifies as any other (storage/export/evidence.py verify_export, what `edgectl verify` runs)."""
     now = CLAIMED_2015 + 4000 * D
     row = _take_in(tmp_path, files["bwc"], now)
-    db = open_readonly(tmp_path / "catalog.db")
-    try:
-        cams = export.gather(db, ["portable.bwc-7"], CLAIMED_2015, CLAIMED_2015 + 25 * S)
-    finally:
-        db.conn.close()
+    cams = _the_devices_footage(tmp_path / "catalog.db")
     header = {"site": {"id": "test", "name": "Test office"}, "node": "node1", "custodian": "carol",
               "recipient": "court", "grant": {"id": 1}, "request": {"id": 1}}
     out = tmp_path / "export"
@@ -216,11 +221,7 @@ def test_a_signed_export_of_imported_footage_names_its_original_as_a_c2pa_ingred
     chain = [nodecert.pem([c]).decode() for c in nodecert.load_pem_chain(bundle)]
     (tmp_path / "ca.pem").write_bytes(nodecert.pem([ca.existing_ca(tmp_path / "office")]))
     (tmp_path / "crl.pem").write_bytes(ca.crl(tmp_path / "office", FRESH))
-    db = open_readonly(tmp_path / "data" / "catalog.db")
-    try:
-        cams = export.gather(db, ["portable.bwc-7"], CLAIMED_2015, CLAIMED_2015 + 25 * S)
-    finally:
-        db.conn.close()
+    cams = _the_devices_footage(tmp_path / "data" / "catalog.db")
     header = {"site": {"id": "tw-hr-001", "name": "Test office"}, "node": "node1", "custodian": "carol",
               "recipient": "court", "grant": {"id": 1}, "request": {"id": 1}}
     out = tmp_path / "export"
