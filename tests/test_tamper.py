@@ -311,8 +311,10 @@ SHA = "ab" * 32
 
 
 def _intake(data, sha=SHA):
-    """An intake placed as storage/intake/take.py places one: written in a staging folder, renamed."""
-    staging = data / "imports" / ".incoming-x1"
+    """An intake placed as storage/intake/take.py places one: written in a staging folder of its own
+    (take.py's names are random: a name used twice lets watchdog, reading late, give the second
+    folder's watch the first one's path), renamed."""
+    staging = data / "imports" / f".incoming-{sha[:8]}"
     staging.mkdir(parents=True)
     (staging / "original").write_bytes(b"the device's file" * 100)
     (staging / "000.mp4").write_bytes(b"\0" * 1234)
