@@ -206,7 +206,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         RequestOps(cfg, writer, alarms, clock),
         AuditOps(writer, reader, clock, cfg_of=lambda: runner.cfg, deadlines=inspector.deadlines),
         FlagOps(writer, reader, host_clock.recount, clock), TimeOps(time_gate),
-        EvidenceOps(writer, runner))  # a portable device's file into custody (design/0349)
+        EvidenceOps(writer, runner, reader))  # a portable device's file into custody (design/0349)
     control = ControlServer(cfg.control.socket, handlers, session_lookup(writer, clock), group=cfg.control.group)
     viewer.operate = for_sessions(handlers)  # the web desk runs the same operations (design/0073)
     liveness.control = control

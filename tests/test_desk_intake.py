@@ -12,6 +12,7 @@ import hashlib
 import html
 import os
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -139,7 +140,28 @@ def test_a_custodian_takes_in_a_body_cameras_file_at_the_desk(carl, files):
     assert p.locator(".notice-ok").count() == 1, p.inner_text("main")
     assert "portable.cam-2" in p.inner_text("main") and ZH_CLAIM in p.inner_text("main")
     assert [r["actor"] for r in d.audit("evidence.imported")] == ["carl", "carl"]
+
+    # the intakes' register (edgectl evidence list): newest first, the original kept, printed
+    p.click("a[href='/desk/intakes']")
+    cells = [[c.strip() for c in row.split("\t")] for row in p.locator("tbody tr").all_inner_texts()]
+    assert [(row[2], row[7]) for row in cells] == [("cam-2", "保存中"), ("bwc-7 (BWC-7X)", "保存中")], cells
+    assert ZH_CLAIM in cells[1][5] and cells[0][5] == "-" and cells[1][8] == sha, cells
+    shoot(d, p, "intakes-carl", "zh-TW", data=(sha, *FORM_DATA, "BWC-7X", "cam-2"))
+    seen.append(html.unescape(p.content()))
+    p.pdf(path=str(d.shots / "intakes.pdf"), format="A4")
+    assert (d.shots / "intakes.pdf").read_bytes()[:4] == b"%PDF"
     p.context.close()
+
+    # the auditor reads the register from the home page, and may not take a file in
+    admin = d.login("admin", password_for("admin"))
+    first_login(d, "aldo", open_account(d, admin, "aldo", "auditor"))
+    admin.context.close()
+    a = d.login("aldo", password_for("aldo"))
+    assert a.locator("a[href='/desk/intake']").count() == 0
+    a.click("a[href='/desk/intakes']")
+    assert a.locator("tbody tr").count() == 2 and a.locator("a[href='/desk/intake']").count() == 0
+    assert a.request.get(d.base + "/desk/intake").status == 403
+    a.context.close()
 
     # docs/guide/export.md's desk route, word for word: every term it gives in parentheses was on a page walked
     shown = "\n".join(seen)
@@ -182,3 +204,36 @@ def test_a_file_too_large_for_the_disks_reserve_is_refused_on_the_page(tmp_path,
             if context is not None:
                 context.close()
             d.stop()
+
+
+def test_a_browser_gone_mid_file_is_a_refusal_that_keeps_nothing(carl):
+    """A browser closed part-way through a file: the staged part is dropped, nothing is kept, and the
+    daemon says so as a refusal, not an internal error with a traceback (a raw socket sends the form
+    as Chromium does, then closes)."""
+    d, data = carl, carl.daemon.data_dir
+    p = d.login("carl", password_for("carl"))
+    p.goto(d.base + "/desk/intake")
+    csrf = p.get_attribute("form[action='/desk/intake'] input[name=csrf]", "value")
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in p.context.cookies())
+    p.context.close()
+    before, log_at = kept(data), len(d.daemon.log)
+    boundary = "----edged" + "7" * 16
+    head = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+                   for k, v in (("csrf", csrf), ("device", "bwc-9"), ("by", "officer Lin")))
+    head += f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="bwc.mp4"\r\n' \
+            "Content-Type: video/mp4\r\n\r\n"
+    length = len(head.encode()) + (64 << 20) + len(f"\r\n--{boundary}--\r\n")
+    staging = lambda: [n for n in kept(data) if n.startswith(".incoming-")]  # noqa: E731
+    with socket.create_connection(("127.0.0.1", d.port)) as s:
+        s.sendall((f"POST /desk/intake HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\nOrigin: {d.base}\r\n"
+                   f"Cookie: {cookies}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
+                   f"Content-Length: {length}\r\n\r\n").encode() + head.encode() + bytes(4 << 20))
+        wait_for(lambda: staging(), 30, "the daemon staging the file as it arrives")
+    wait_for(lambda: not staging(), 60, "the staged part dropped")
+    wait_for(lambda: "evidence import of bwc.mp4 by carl refused" in d.daemon.log[log_at:]
+             or "failed" in d.daemon.log[log_at:], 30, "the daemon's word on it")
+    said = d.daemon.log[log_at:]
+    # the refusal in the words of the person's language (the desk's session), with how far the file came
+    assert re.search(r"refused: (the browser stopped sending the file after|瀏覽器傳送檔案至) \d+", said), said
+    assert "Traceback" not in said and "internal error" not in said and "failed" not in said, said
+    assert kept(data) == before, "nothing kept"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -35,6 +36,9 @@ def leftovers(data: Path) -> list[str]:
     """What the imports folder holds beside the intakes the catalog names."""
     folder = data / "imports"
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide" / "export.md"
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +121,22 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
         assert r.returncode != 0 and "no rights on portable.bwc-7" in r.stderr, r.stderr
         r = people.ctl("evidence", "import", str(devices["bwc"]), "--device", "bwc-7", "--by", "officer Lin")
         assert r.returncode != 0 and f"intake {got['id']}" in r.stderr, "a duplicate, whoever brings it"
+        r = people.ctl("evidence", "list")   # the intakes' register, cut to the account's cameras as every read
+        assert r.returncode == 0 and r.stdout.strip() == "no intakes", r.stdout + r.stderr
+        people.add("ann", "auditor")
+        people.as_("ann")
+        r = people.ctl("evidence", "list", "--json")
+        assert r.returncode == 0, r.stderr
+        listed = json.loads(r.stdout)
+        assert [(i["device"], i["taken_by"], i["destroyed"]) for i in listed] == [
+            ("cam-3", "carol", None), ("cam-2", "carol", None), ("bwc-7", "carol", None)], listed
+        assert listed[-1]["sha256"] == sha and listed[-1]["claimed_start"] == "2015-01-01 08:00:00 UTC"
+        r = people.ctl("evidence", "list", "--limit", "1")
+        assert r.returncode == 0 and "cam-3" in r.stdout and "bwc-7" not in r.stdout and "kept" in r.stdout, r.stdout
+        [guide] = [shlex.split(line)[1:] for line in GUIDE.read_text().splitlines()
+                   if line.startswith("    .venv/bin/edgectl evidence list")]   # docs/guide/export.md, as written
+        r = people.ctl(*guide)
+        assert r.returncode == 0 and all(i["sha256"] in r.stdout for i in listed), r.stdout + r.stderr
 
         # the camera recorded on: every segment of the intakes' minutes whole, no gap
         wait_for(lambda: len(d.segments("cam")) >= 4, 60, "the camera's segments after the intakes")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.cli.ctx import Ctx
-from edged.cli.display import JSON, Progress, UsageError, Verbs, fmt_bytes
+from edged.cli.display import JSON, Progress, UsageError, Verbs, fmt_bytes, fmt_time, table
 from edged.control.client import call
 from edged.i18n import _
 
@@ -65,6 +65,18 @@ def lines_of(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def cmd_list(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
+    """`edgectl evidence list`: the intakes, newest first; an original destroyed by retention shows when."""
+    rows = call(ctx.socket, "evidence.list", {"limit": args.limit})
+    text = table([_("INTAKE"), _("TAKEN IN"), _("BY"), _("DEVICE"), _("FILMED BY"), _("REQUEST"), _("SIZE"),
+                  _("SEGMENTS"), _("ORIGINAL"), _("SHA256")],
+                 [(r["id"], fmt_time(r["intake_us"]), r["taken_by"], r["device"], r["recorded_by"], r["request"] or "-",
+                   fmt_bytes(r["bytes"]), r["segments"],
+                   _("destroyed {time}").format(time=fmt_time(r["destroyed_us"])) if r["destroyed_us"] else _("kept"),
+                   r["sha256"]) for r in rows])
+    return rows, text if rows else _("no intakes")
+
+
 def register(sub: Verbs) -> None:
     p = sub.add_parser("evidence", help=_("a portable camera's recording taken into the box's custody"))
     es = p.add_subparsers(dest="e_cmd", required=True)
@@ -76,3 +88,7 @@ def register(sub: Verbs) -> None:
     i.add_argument("--by", required=True, metavar="PERSON", help=_("who recorded it"))
     i.add_argument("--request", type=int, metavar="N", help=_("the request it belongs to"))
     i.set_defaults(handler=cmd_import)
+    ls = es.add_parser("list", parents=[JSON], help=_("the intakes, newest first: who took each file in, its SHA-256, "
+                                                     "and when retention destroyed its original"))
+    ls.add_argument("--limit", type=int, default=100, metavar="N", help=_("at most N intakes (default 100)"))
+    ls.set_defaults(handler=cmd_list)

@@ -12,13 +12,14 @@ recording, in its worker processes, never waits for it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol, TypeVar
 
 from edged.config import Config
-from edged.control.operation import Operations, integer, op, text
+from edged.control.operation import CatalogReader, Operations, integer, limit_of, op, sees, text
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.i18n import N_, _
@@ -33,7 +34,9 @@ from storage.time.clock import Clock
 
 T = TypeVar("T")
 NAME_MAX = 63                      # the one rule's longest name (design/0315), the camera id's too
+LIST_DEFAULT = 100                 # `evidence list`: the newest intakes
 ROOM_FACTOR = 2                    # the original and the segments remuxed from it take about its size each
+log = logging.getLogger(__name__)
 REFUSED = N_("import refused")
 WHY = {
     "not_media": N_("{name} is not a media file edged can read (no video or sound in it)"),
@@ -82,9 +85,10 @@ def refused(why: str) -> RequestError:
 
 
 class EvidenceOps(Operations):
-    def __init__(self, writer: CatalogWriter, part: IntakePart):
+    def __init__(self, writer: CatalogWriter, part: IntakePart, reader: CatalogReader):
         self.writer = writer
         self.part = part
+        self.reader = reader
         self._one = asyncio.Lock()   # one intake at a time: a duplicate is seen before the second is placed
         # its own thread, lowered once to the idle CPU and I/O classes (both are per thread on Linux),
         # never a shared pool's
@@ -105,6 +109,18 @@ class EvidenceOps(Operations):
             raise refused(_("the file is empty"))
         account = caller.account if isinstance(caller, Caller) and caller.account else str(caller)
         return Who(device, by, account, integer(args.get("request"), "request")), size
+
+    @op("evidence.list")
+    async def evidence_list(self, args: dict[str, Any], caller: Actor) -> list[dict[str, Any]]:
+        """The intakes, newest first (at most `limit`, default LIST_DEFAULT): who took each in, what
+        its device claims, its original's SHA-256 and, once retention destroyed it, when. The
+        caller's cameras only, as every read."""
+        limit = limit_of(args, LIST_DEFAULT)
+        rows = await self.reader.query(lambda db: store.listing(db, limit=limit))
+        return [{**r, "at": _when(r["intake_us"]),
+                 "claimed_start": None if r["claimed_start_us"] is None else _when(r["claimed_start_us"]),
+                 "destroyed": None if r["destroyed_us"] is None else _when(r["destroyed_us"])}
+                for r in rows if sees(caller, [r["camera"]])]
 
     async def _room(self, size: int, name: str) -> None:
         usage = await asyncio.to_thread(self.part.free.read)
@@ -129,9 +145,13 @@ class EvidenceOps(Operations):
             await self._run(sweep_staging, self.part.cfg.storage.data_dir)  # what an intake cut short left
             staged = await self._run(Incoming, self.part.cfg.storage.data_dir, size)
             try:
-                intake, result = await self._receive(staged, caller, size, who, name)
-            except Refused as exc:
-                raise refused(_(WHY[exc.kind]).format(name=name, detail=exc.detail)) from None
+                try:
+                    intake, result = await self._receive(staged, caller, size, who, name)
+                except Refused as exc:
+                    raise refused(_(WHY[exc.kind]).format(name=name, detail=exc.detail)) from None
+            except RequestError as exc:
+                log.info("evidence import of %s by %s refused: %s", name, who.taken_by, exc)
+                raise
             finally:
                 await self._run(staged.discard)
             try:

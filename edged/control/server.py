@@ -90,8 +90,13 @@ class Caller:
         part is read to its end, which the multipart reader finds."""
         if self._source is not None:
             self.uploaded = True
-            async for data in self._source(size):
-                yield data
+            got = 0
+            try:
+                async for data in self._source(size):
+                    got += len(data)
+                    yield data
+            except ConnectionError:   # the browser went away mid-file: a refusal like any other, nothing kept
+                raise RequestError(_("the browser stopped sending the file after {n} bytes").format(n=got)) from None
             return
         if self._reader is None:
             raise RequestError(_("a file can only be sent over the control socket"))

@@ -41,7 +41,8 @@ ROOT_ACTS = frozenset({"account.acknowledge"})
 # password): the only ones the ethics office (the auditor) may run, R7 (tests/test_roles.py holds
 # every op of MATRIX to it).
 READS = ROOT_READS | ONE_TIME_OPS | frozenset({"account.list", "account.show", "account.waiting", "request.list", "request.show", "request.all",
-                                "audit.list", "audit.export", "audit.report", "audit.due", "usage.register"})
+                                "audit.list", "audit.export", "audit.report", "audit.due", "usage.register",
+                                "evidence.list"})
 
 _ANY = frozenset(ROLES)
 _STAFF = frozenset({VIEWER, CUSTODIAN, APPROVER})
@@ -125,6 +126,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "playback.start": frozenset({CUSTODIAN}),
     "export.run": frozenset({CUSTODIAN}),
     "evidence.import": frozenset({CUSTODIAN}),     # a portable device's file into custody (design/0349)
+    # the intakes' register (who took what in, its SHA-256, when its original went): no footage in it
+    "evidence.list": _RECORDS,
     # the box's enrolment with the office's CA (design/0097): the box's identity is a setting,
     # the admin's (R4.4); the office accepts it on its own record
     "node.enrol": frozenset({ADMIN}),

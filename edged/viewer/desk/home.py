@@ -50,9 +50,10 @@ class Pages:
         if ctx.may("hold.add"):
             parts.append(section(_("Holds"), link("/desk/holds/new", _("Place a hold"), "button") + " "
                                  + link("/desk/holds", _("Holds"))))
-        if ctx.may("evidence.import"):   # a portable camera's file (design/0356)
-            parts.append(section(_("Portable cameras"), link("/desk/intake", _("Take in a portable camera's file"),
-                                                              "button")))
+        if ctx.may("evidence.list"):   # a portable camera's file (design/0356) and the intakes' register
+            take = (link("/desk/intake", _("Take in a portable camera's file"), "button") + " "
+                    if ctx.may("evidence.import") else "")
+            parts.append(section(_("Portable cameras"), take + link("/desk/intakes", _("Intakes"))))
         if ctx.may("inspect.run"):
             parts.append(section(_("Inspections"), form(ctx, "/desk/inspections/run", button(
                 _("Run an inspection now")), cls="inline") + " " + link("/desk/inspections", _("Inspections"))))

@@ -16,7 +16,7 @@ from aiohttp import BodyPartReader, web
 
 from edged.i18n import _, local
 from edged.viewer.desk.app import Desk, Refused
-from edged.viewer.desk.page import OPEN, Ctx, attr, button, esc, facts, field_, link, message, text_input
+from edged.viewer.desk.page import OPEN, Ctx, attr, button, esc, facts, field_, link, message, table, text_input
 
 FIELD_MAX = 4096            # a text field of the form: a device name, a person, a request number
 FIELDS = ("csrf", "device", "by", "request")
@@ -28,6 +28,7 @@ def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
     pages = Pages(desk)
     r.add_get("/desk/intake", desk.page("evidence.import", pages.new))
     r.add_post("/desk/intake", desk.page("evidence.import", pages.take_in, streamed=True))
+    r.add_get("/desk/intakes", desk.page("evidence.list", pages.register))
 
 
 def claim_mark() -> str:
@@ -104,9 +105,32 @@ class Pages:
                                     **({"request": int(request_no)} if request_no else {})}
             result = await self.desk.run(ctx, "evidence.import", args, upload=_source(part))
         except Refused as exc:
-            await request.release()   # the rest of a refused file read and dropped: the browser then hears why
+            try:
+                await request.release()   # the rest of a refused file read and dropped: the browser then hears why
+            except ConnectionError:
+                pass                      # the browser went away mid-file (the refusal says so): no one to answer
             return self.desk.render(ctx, title, self.upload_form(ctx, fields, str(exc)), status=422)
         return self.desk.render(ctx, _("Intake {id}").format(id=result["id"]), self.result(ctx, result, part.filename))
+
+    async def register(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The intakes, newest first: who took each in, from which device, its SHA-256, and whether
+        its original is kept or when retention destroyed it (edgectl evidence list)."""
+        rows = await self.desk.run(ctx, "evidence.list", {})
+        body = (link("/desk/intake", _("Take in a portable camera's file"), "button") if ctx.may("evidence.import")
+                else "")
+        if not rows:
+            return self.desk.render(ctx, _("Intakes"), body + '<p class="empty">' + esc(_("No file taken in yet.")) + "</p>")
+        kept, mark = _("kept"), claim_mark()
+        cells = [(esc(str(r["id"])), esc(ctx.when(r["intake_us"])) + "<br>" + esc(ctx.who(r["taken_by"])),
+                  esc(r["device"]) + (f" ({esc(r['model'])})" if r.get("model") else ""), esc(r["recorded_by"]),
+                  link(f"/desk/requests/{int(r['request'])}", str(r["request"])) if r.get("request") else "-",
+                  (esc(ctx.when(r["claimed_start_us"])) + " " + mark) if r.get("claimed_start_us") is not None else "-",
+                  esc(_("{n} segments").format(n=r["segments"])),
+                  esc(_("destroyed {time}").format(time=ctx.when(r["destroyed_us"])) if r.get("destroyed_us") else kept),
+                  f'<code translate="no">{esc(r["sha256"])}</code>') for r in rows]
+        return self.desk.render(ctx, _("Intakes"), body + table(
+            [_("Intake"), _("Taken in"), _("Device"), _("Filmed by"), _("Request"), _("Start"), _("Footage"),
+             _("The original"), _("SHA-256")], cells))
 
     def result(self, ctx: Ctx, r: dict[str, Any], name: str | None) -> str:
         if r["segments"]:
@@ -125,7 +149,7 @@ class Pages:
                 (_("Footage"), esc(kept)), (_("Start"), esc(start) + " " + claim_mark() if r["segments"] else esc(start)),
                 (_("The original"), f"<code>{esc(r['original'])}</code>")]
         notes = "".join(f"<li>{esc(line)}</li>" for line in r.get("said") or [])
-        again = link("/desk/intake", _("Take in another file"), "button")
+        again = link("/desk/intake", _("Take in another file"), "button") + " " + link("/desk/intakes", _("Intakes"))
         return (message("ok", _("The file is taken in as intake {id}.").format(id=r["id"])) + facts(rows)
                 + (f'<ul class="notes">{notes}</ul>' if notes else "")
                 + f'<p class="actions">{self.timeline_link(ctx, r)}{again}</p>')
