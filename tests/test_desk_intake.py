@@ -146,6 +146,7 @@ def test_a_custodian_takes_in_a_body_cameras_file_at_the_desk(carl, files):
     cells = [[c.strip() for c in row.split("\t")] for row in p.locator("tbody tr").all_inner_texts()]
     assert [(row[2], row[7]) for row in cells] == [("cam-2", "保存中"), ("bwc-7 (BWC-7X)", "保存中")], cells
     assert ZH_CLAIM in cells[1][5] and cells[0][5] == "-" and cells[1][8] == sha, cells
+    assert p.locator("tbody a[href^='/desk/timeline?camera=portable.']").count() == 2, "each one's footage"
     shoot(d, p, "intakes-carl", "zh-TW", data=(sha, *FORM_DATA, "BWC-7X", "cam-2"))
     seen.append(html.unescape(p.content()))
     p.pdf(path=str(d.shots / "intakes.pdf"), format="A4")

@@ -125,7 +125,7 @@ class Pages:
                   esc(r["device"]) + (f" ({esc(r['model'])})" if r.get("model") else ""), esc(r["recorded_by"]),
                   link(f"/desk/requests/{int(r['request'])}", str(r["request"])) if r.get("request") else "-",
                   (esc(ctx.when(r["claimed_start_us"])) + " " + mark) if r.get("claimed_start_us") is not None else "-",
-                  esc(_("{n} segments").format(n=r["segments"])),
+                  self.timeline_link(ctx, r, _("{n} segments").format(n=r["segments"])),
                   esc(_("destroyed {time}").format(time=ctx.when(r["destroyed_us"])) if r.get("destroyed_us") else kept),
                   f'<code translate="no">{esc(r["sha256"])}</code>') for r in rows]
         return self.desk.render(ctx, _("Intakes"), body + table(
@@ -155,10 +155,11 @@ class Pages:
                 + f'<p class="actions">{self.timeline_link(ctx, r)}{again}</p>')
 
     @staticmethod
-    def timeline_link(ctx: Ctx, r: dict[str, Any]) -> str:
-        """The device's footage on the timeline, on the day it claims (or of its intake)."""
+    def timeline_link(ctx: Ctx, r: dict[str, Any], words: str = "") -> str:
+        """The device's footage on the timeline, on the day it claims (or of its intake); `words`
+        alone where there is none to show."""
         if not r["segments"] or not ctx.may("segments"):
-            return ""
+            return esc(words)
         day = local(r["claimed_start_us"] if r.get("claimed_start_us") is not None else r["intake_us"], ctx.tz).date()
         return link("/desk/timeline?" + urlencode({"camera": r["camera"], "day": day.isoformat()}),
-                    _("Its footage on the timeline")) + " "
+                    words or _("Its footage on the timeline")) + ("" if words else " ")
