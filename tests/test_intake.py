@@ -25,7 +25,7 @@ from storage.keys import nodekey
 from storage.readonly import open_readonly
 from storage.footage import intakes as store
 from storage.intake.remux import remux
-from storage.intake.take import Incoming, Refused, Who, place, run_remux, sweep_staging
+from storage.intake.take import MADE, Incoming, Refused, Who, place, run_remux, sweep_staging
 from storage import audit
 from storage.footage.corrections import move as correct_clock
 from storage.retention.holds import add_hold
@@ -98,7 +98,7 @@ def test_a_plain_mp4_cut_short_and_a_file_of_no_media_are_refused(files, tmp_pat
     assert remux(files["junk"], tmp_path, 60 * S) == {"refused": "not_media"}
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(Refused) as refused:   # the daemon's way: in a process of its own
-        run_remux(files["junk"], tmp_path, 60 * S)
+        run_remux(tmp_path, files["junk"], tmp_path / "made", 60 * S)
     assert refused.value.kind == "not_media"
 
 
@@ -134,7 +134,7 @@ def _take_in(data: Path, src: Path, now: int, device: str = "bwc-7") -> dict:
             staged.write(chunk)
     sha = staged.finish()
     assert sha == hashlib.sha256(src.read_bytes()).hexdigest()
-    result = run_remux(staged.path, staged.folder, 10 * S)
+    result = run_remux(data, staged.path, staged.folder / MADE, 10 * S)
     intake = place(staged, sha, result, Who(device, "officer Lin", "carol", None), now)
     db = open_db(data / "catalog.db")
     try:

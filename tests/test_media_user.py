@@ -31,12 +31,13 @@ from storage.export import c2pa_claim, c2pa_sign
 from storage.export import evidence as export
 from storage.export import worker
 from storage.export.worker import run_clips, run_signing
+from storage.intake import take
 from storage.keys import nodekey
 from storage.readonly import open_readonly
 from storage.redact import job as jobs
 from storage.redact import worker as redact_worker
 from storage.redact.plan import EVERYTHING
-from tests.support import faces
+from tests.support import faces, portable
 from tests.support import media as support_media
 from tests.support.c2pa_ca import make_ca, read
 from tests.support.footage import write_segments
@@ -65,6 +66,7 @@ def media(monkeypatch) -> Iterator[media_user.MediaUser]:
         monkeypatch.setenv(name, value)
     for module in (worker, redact_worker):
         monkeypatch.setattr(module, "COMMAND", (python, *module.COMMAND[1:]))
+    monkeypatch.setattr(take, "REMUX", (python, *take.REMUX[1:]))
     yield user
     if "PYTHONPATH" in env:  # the shim's folder, made for this test
         shutil.rmtree(env["PYTHONPATH"])
@@ -160,6 +162,32 @@ def test_the_redaction_worker_runs_as_the_media_user_and_its_signed_copy_is_made
     assert seen["uid"] == media.uid
     assert (seen[str(keyfile)], seen[str(source / "cam1.mp4")], seen[str(folder / jobs.JOB)]) == \
         ("EACCES", "read", "read")
+
+
+def test_a_devices_file_is_remuxed_by_the_media_user_and_its_segments_are_the_daemons(media, data, monkeypatch):
+    """A portable device's file is untrusted input (issue 76): FFmpeg parses it as the media user, who
+    may read the original and write only the remux's own folder; the segments placed are the daemon's
+    own private files and the original is byte for byte what arrived."""
+    key = nodekey.load_or_create(data)
+    src = portable.body_camera(Path(tempfile.mkdtemp(dir=data)) / "bwc.mp4", seconds=6)
+    staged = take.Incoming(data, limit=src.stat().st_size)
+    staged.write(src.read_bytes())
+    sha = staged.finish()
+    uids = _uids(monkeypatch)
+    made = staged.folder / take.MADE
+    result = take.run_remux(data, staged.path, made, 3 * S)
+    assert uids == [media.uid] and len(result["segments"]) >= 2, result
+    keyfile = data / nodekey.KEY_FILE
+    seen = _probe(media_entry.Access(data, reads=(staged.path,), writes=(made,)), keyfile, staged.path)
+    assert (seen["uid"], seen[str(keyfile)], seen[str(staged.path)]) == (media.uid, "EACCES", "read")
+    intake = take.place(staged, sha, result, take.Who("bwc-7", "officer Lin", "carol", None), T0)
+    final = data / intake.original
+    assert sha256_file(final) == sha and not (final.parent / take.MADE).exists()
+    for seg in intake.segments:
+        st = os.stat(data / seg["path"])
+        assert (st.st_uid, st.st_mode & 0o777) == (os.geteuid(), 0o600), seg["path"]
+        assert seg["sha256"] == sha256_file(data / seg["path"])
+    assert nodekey.load_or_create(data).fingerprint == key.fingerprint
 
 
 class AcceptingSocket:

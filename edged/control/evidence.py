@@ -26,7 +26,7 @@ from edged.i18n import N_, _
 from edged.rules.roles import Actor
 from storage.catalog import CatalogWriter
 from storage.footage import intakes as store
-from storage.intake.take import Incoming, Refused, Who, place, run_remux, sweep_staging
+from storage.intake.take import MADE, Incoming, Refused, Who, place, run_remux, sweep_staging
 from storage.names import RULE, is_name, shown
 from storage.people import retrieval_store
 from storage.redact.idle import lowest_priority
@@ -171,5 +171,6 @@ class EvidenceOps(Operations):
         if first is not None:
             raise refused(_("{name} was taken in already: intake {id} on {at} by {by} (SHA-256 {sha})").format(
                 name=name, id=first["id"], at=_when(first["intake_us"]), by=first["taken_by"], sha=sha))
-        result = await self._run(run_remux, staged.path, staged.folder, self.part.cfg.storage.segment_length_us)
+        result = await self._run(run_remux, staged.data_dir, staged.path, staged.folder / MADE,
+                                 self.part.cfg.storage.segment_length_us)
         return await self._run(place, staged, sha, result, who, self.part.clock.now_us()), result

@@ -1,7 +1,8 @@
 """A portable device's file remuxed into segments, never transcoded (issue 76, design/0349): run as
-`python -m storage.intake.remux SRC OUTDIR SEGMENT_US` in a short-lived process of its own at the
-idle CPU and I/O classes (a device's file is untrusted input: FFmpeg may die on it, and the daemon
-must not; design/0063), which prints what it made as one JSON object.
+`python -m storage.intake.remux` in a short-lived process of its own at the idle CPU and I/O classes,
+as the media user where there is one (a device's file is untrusted input: FFmpeg may die on it, and
+the daemon must not, design/0063; nor may it reach the node key, design/0323), given one JSON
+request line and answering with one (`main`).
 
 Each segment is a fragmented MP4 as the recorder writes (H.264 or H.265 video; AAC, or G.711 in
 the mov muxer's boxes: storage/mp4.py `muxer_for`), cut at the first keyframe past each
@@ -22,6 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from storage.media.entry import hand_back_if_other
 from storage.mp4 import muxer_for, starts_as_mp4, whole_boxes_end, whole_prefix
 from storage.redact.idle import lowest_priority
 
@@ -237,19 +239,27 @@ def remux(src: Path, outdir: Path, segment_us: int) -> dict[str, Any]:
     return result
 
 
-def main(argv: list[str]) -> int:
+def main() -> int:
+    """One request line on stdin, {"src", "outdir", "segment_us"}, as every media worker takes its own
+    (storage/media/entry.py); one line back: {"result": what remux made} or {"error": why}."""
     lowest_priority()  # the idle classes before FFmpeg is loaded
     hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY if hard == resource.RLIM_INFINITY else min(MEMORY, hard), hard))
-    src, outdir, segment_us = Path(argv[0]), Path(argv[1]), int(argv[2])
     try:
-        result = remux(src, outdir, segment_us)
-    except Exception as exc:  # noqa: BLE001 - said to the parent, which decides
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result))
-    return 0
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY if hard == resource.RLIM_INFINITY else min(MEMORY, hard), hard))
+    except OSError:   # edged-media@.service refuses @resources calls: its MemoryMax bounds FFmpeg there
+        pass
+    req = json.loads(sys.stdin.buffer.readline() or b"{}")
+    outdir = Path(req["outdir"])
+    line: dict[str, Any]
+    try:
+        line = {"result": remux(Path(req["src"]), outdir, int(req["segment_us"]))}
+    except Exception as exc:  # noqa: BLE001 - said to the daemon, which decides
+        line = {"error": f"{type(exc).__name__}: {exc}"}
+    finally:   # as the media user: what it made, readable by the daemon (design/0323)
+        hand_back_if_other(outdir)
+    sys.stdout.write(json.dumps(line) + "\n")
+    return 0 if "result" in line else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -9,11 +9,10 @@ is half-stored.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
-import subprocess
 import sys
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +20,15 @@ from typing import Any
 
 from storage.disk.fsutil import PRIVATE_FILE, fsync_dir, fsync_file, private_dir
 from storage.disk.hashing import sha256_file
+from storage.export.worker import converse
 from storage.footage.segment_rows import COMPLETE
+from storage.media.entry import Access, Proc
 from storage.footage.intakes import IMPORTS_DIR, Intake
 
 STAGING_PREFIX = ".incoming-"
 ORIGINAL = "original"
+MADE = "made"                   # the staging folder's sub-folder the remux writes its segments into
+REMUX = (sys.executable, "-m", "storage.intake.remux")
 REMUX_TIMEOUT_S = 3600.0        # a long file at the idle class on a busy box; a hung FFmpeg still ends
 SUFFIXES = {"mov,mp4,m4a,3gp,3g2,mj2": ".mp4", "matroska,webm": ".mkv", "avi": ".avi", "mpegts": ".ts"}
 
@@ -85,18 +88,34 @@ def sweep_staging(data_dir: Path) -> list[str]:
     return [p.name for p in stale]
 
 
-def run_remux(original: Path, outdir: Path, segment_us: int) -> dict[str, Any]:
-    """storage/intake/remux.py in a process of its own; its result, or Refused."""
+def run_remux(root: Path, original: Path, outdir: Path, segment_us: int) -> dict[str, Any]:
+    """storage/intake/remux.py in a process of its own, as the media user where there is one: a
+    device's file is untrusted input, so FFmpeg parses it out of the node key's reach (design/0323),
+    reading `original` and writing into `outdir` (made here) under the data folder `root`, and
+    nothing else; its result, or Refused."""
+    outdir.mkdir(mode=0o700, exist_ok=True)
+    timer: list[threading.Timer] = []
+    killed = threading.Event()
+
+    def started(proc: Proc) -> None:
+        def kill() -> None:
+            killed.set()
+            proc.kill()
+        timer.append(threading.Timer(REMUX_TIMEOUT_S, kill))
+        timer[0].daemon = True
+        timer[0].start()
+
+    request = {"src": str(original), "outdir": str(outdir), "segment_us": segment_us}
     try:
-        r = subprocess.run([sys.executable, "-m", "storage.intake.remux", str(original), str(outdir), str(segment_us)],
-                           capture_output=True, text=True, timeout=REMUX_TIMEOUT_S, stdin=subprocess.DEVNULL,
-                           cwd=Path(__file__).resolve().parent.parent.parent)
-    except subprocess.TimeoutExpired:
-        raise Refused("remux_failed", f"over {REMUX_TIMEOUT_S:.0f} s") from None
-    if r.returncode != 0:
-        last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit status {r.returncode}"
-        raise Refused("remux_failed", last[:300])
-    result: dict[str, Any] = json.loads(r.stdout)
+        result, error, rc = converse(REMUX, request, None, None, started,
+                                     Access(root, reads=(original,), writes=(outdir,)))
+    finally:
+        for t in timer:
+            t.cancel()
+    if killed.is_set():
+        raise Refused("remux_failed", f"over {REMUX_TIMEOUT_S:.0f} s")
+    if not isinstance(result, dict):
+        raise Refused("remux_failed", (error or f"exit status {rc}")[:300])
     if "refused" in result:
         raise Refused(str(result["refused"]))
     return result
@@ -109,6 +128,20 @@ class Who:
     recorded_by: str
     taken_by: str
     request: int | None
+
+
+def _own(made: Path, path: Path) -> None:
+    """A segment the remux made, at `path` as the daemon's own private file: moved where the remux
+    ran as this process's user, else copied (a media user's file is never footage; the daemon
+    cannot chmod it) and the media user's copy removed."""
+    if os.lstat(made).st_uid == os.geteuid():
+        os.replace(made, path)
+        os.chmod(path, PRIVATE_FILE)
+        return
+    with open(made, "rb") as src, open(path, "xb") as dst:
+        os.chmod(path, PRIVATE_FILE)
+        shutil.copyfileobj(src, dst, 1 << 20)
+    os.unlink(made)
 
 
 def note_of(result: dict[str, Any]) -> str | None:
@@ -133,6 +166,11 @@ def place(staged: Incoming, sha256: str, result: dict[str, Any], who: Who, now_u
         shutil.rmtree(final)
     suffix = SUFFIXES.get(str(result.get("format")), "")
     os.replace(staged.path, staged.folder / (ORIGINAL + suffix))
+    made = staged.folder / MADE
+    for seg in result.get("segments", []):
+        _own(made / seg["file"], staged.folder / seg["file"])
+    if made.exists():
+        shutil.rmtree(made)
     os.replace(staged.folder, final)
     fsync_dir(final.parent)
     rel = f"{IMPORTS_DIR}/{sha256}"
@@ -142,7 +180,6 @@ def place(staged: Incoming, sha256: str, result: dict[str, Any], who: Who, now_u
     for seg in result.get("segments", []):
         path = final / seg["file"]
         fsync_file(path)
-        os.chmod(path, PRIVATE_FILE)
         start = base + int(seg["offset_us"])
         segments.append({"start_us": start, "end_us": start + max(1, int(seg["duration_us"])),
                          "path": f"{rel}/{seg['file']}", "bytes": path.stat().st_size, "frames": seg["frames"],

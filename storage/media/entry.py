@@ -7,7 +7,7 @@ or as today (neither is there; said once in the log). Either way the daemon talk
 same lines (storage/export/worker.py `converse`); the key never leaves the daemon.
 
 `python -m storage.media.entry` (the socket's service) reads one line naming the worker
-({"worker": "export" | "redact", "from": the daemon's installed package}) and runs that worker's
+({"worker": "export" | "redact" | "remux", "from": the daemon's installed package}) and runs that worker's
 module, nothing else; a daemon of another installed version (an upgrade, before its restart) is
 refused: a new worker never serves an old daemon.
 """
@@ -28,7 +28,7 @@ from typing import IO, NoReturn, Protocol
 from storage.media import user as media_user
 
 log = logging.getLogger(__name__)
-WORKERS = {"storage.export.worker": "export", "storage.redact.idle": "redact"}
+WORKERS = {"storage.export.worker": "export", "storage.redact.idle": "redact", "storage.intake.remux": "remux"}
 HERE = Path(__file__).resolve().parent   # the installed version's storage package: the daemon's and the worker's
 _said: list[str] = []
 
