@@ -165,6 +165,8 @@ def test_each_package_carries_what_its_program_imports_and_nothing_else(package:
     assert not closure(package)[1] & {"pip", "setuptools", "pkg_resources", "_distutils_hack"}
     left = set(via) - out - want
     assert not left, f"{package} would carry {sorted(left)}, which its program never imports: add them to debian/{package}.prune"
+    stale = sorted(m for m in pruned(package)["module"] if not (ROOT / m).exists())
+    assert not stale, f"debian/{package}.prune takes out modules the project no longer has (the build would stop): {stale}"
 
 
 BLOCKER = """
