@@ -369,3 +369,32 @@ def test_a_host_clock_correction_moves_an_intake_and_retention_judges_from_the_c
     assert (r.destroyed, r.originals) == (0, 0), "30 days from the true intake are not over"
     r = run_pass(*_retention(db, tmp_path), clock=FakeClock(stamped + 41 * D))
     assert (r.destroyed, r.originals) == (3, 1)
+
+
+def test_an_export_cut_inside_imported_footage_with_b_pictures_decodes_and_covers_its_range(files, tmp_path):
+    """A device's H.264 has B pictures (x264's default), the fixed cameras' none: a clip cut inside
+    its segments, at both ends, decodes without an error and holds every frame of the range."""
+    _take_in(tmp_path, files["bwc"], CLAIMED_2015 + 4000 * D)
+    with av.open(str(files["bwc"])) as c:
+        assert c.streams.video[0].codec_context.has_b_frames, "the device's file has B pictures"
+    cams = _the_devices_footage(tmp_path / "catalog.db")
+    header = {"site": {"id": "test", "name": "Test office"}, "node": "node1", "custodian": "carol",
+              "recipient": "court", "grant": {"id": 1}, "request": {"id": 1}}
+    (tmp_path / "keydir").mkdir()
+    start, end = CLAIMED_2015 + 2_500_000, CLAIMED_2015 + 13_300_000   # inside the first and the fifth segment
+    manifest = export.write_export(tmp_path, tmp_path / "export", key=nodekey.load_or_create(tmp_path / "keydir"),
+                                   header=header, cameras=cams, from_us=start, to_us=end)
+    assert export.verify_export(tmp_path / "export") == []
+    for clip in manifest["cameras"][0]["clips"]:
+        path = tmp_path / "export" / clip["file"]
+        assert decodes(path), clip
+        with av.open(str(path)) as c:
+            first = next(p for p in c.demux(c.streams.video[0]) if p.dts is not None)
+            delay = round(float((first.pts - first.dts) * first.time_base) * 15)   # the pictures held to reorder
+        with av.open(str(path)) as c:
+            times = sorted(float(f.pts * f.time_base) for f in c.decode(c.streams.video[0]))
+        fps = 15   # from the keyframe at or before the start (2 s) to past the end: every picture
+        assert len(times) >= (end - CLAIMED_2015 - 2 * S) / S * fps, (times[:3], len(times))
+        # the keyframe's decode time is the clip's start, as every segment's (dts 0, no edit list): its
+        # picture is shown after the reorder delay, never later (design/0349)
+        assert 0 < delay <= 3 and abs(times[0] - delay / fps) < 1e-6, (times[:3], delay)
