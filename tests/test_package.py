@@ -21,6 +21,7 @@ Runs only when asked (tests/conftest.py ASKED_ONLY), as root, about 15-25 minute
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -34,6 +35,7 @@ import pytest
 from central import apt_keys, apt_repo
 from storage.footage.segment_rows import FOOTAGE_STATES
 from storage.time.clock import SYSTEM
+from tests.support import portable
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import rows
 from tests.support.container import SITE_PACKAGES, Container, copy_checkout
@@ -210,6 +212,7 @@ def test_packages_install_upgrade_downgrade_purge(tmp_path):
         ct.boot()
         install_on_a_root_without_python3(ct, figures)
         begin_recording(ct, server)
+        the_media_unit_remuxes_a_devices_file(tmp_path, ct)
         upgrade_unattended_over_an_edited_config(tmp_path, ct, dist, figures)
         refuse_the_downgrade_touching_nothing(ct)
         unpacked_not_configured_still_records(ct, figures)
@@ -268,6 +271,37 @@ def begin_recording(ct: Container, server: RtspServer) -> None:
     wait_for(lambda: recording(ct), 120, "every camera to record under A", interval=0.5)
     wait_for(lambda: len(segments(ct)) >= 2 * len(CAMERAS), 90, "two closed segments a camera", interval=0.5)
     assert f"(package {A})" in ct.sh("edgectl status").stdout
+
+
+REMUX = """\
+import json, os
+from pathlib import Path
+from storage.intake.take import MADE, Incoming, run_remux
+data, src = Path("/var/lib/edged"), Path("/var/tmp/bwc.mp4")
+staged = Incoming(data, limit=src.stat().st_size)
+staged.write(src.read_bytes())
+staged.finish()
+try:
+    made = run_remux(data, staged.path, staged.folder / MADE, 2_000_000)["segments"]
+    print(json.dumps({"segments": len(made), "owners": sorted({(staged.folder / MADE / s["file"]).stat().st_uid
+                                                                for s in made})}))
+finally:
+    staged.discard()
+"""
+
+
+def the_media_unit_remuxes_a_devices_file(tmp: Path, ct: Container) -> None:
+    """The intake's remux as the packaged daemon (User=edged, no capability) starts it: through
+    edged-media.socket, as edged-media under edged-media@.service's sandbox (design/0323)."""
+    shutil.copy2(portable.body_camera(tmp / "bwc.mp4", seconds=5), ct.root / "var/tmp/bwc.mp4")
+    os.chmod(ct.root / "var/tmp/bwc.mp4", 0o644)
+    r = ct.sh(f"cd / && runuser -u edged -- /opt/edged/venv/bin/python -c '{REMUX}'", check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    media = int(ct.sh("id -u edged-media").stdout)
+    assert got["segments"] >= 2 and got["owners"] == [media], got
+    assert "edged-media@" in ct.sh("journalctl -o cat --no-pager -u 'edged-media@*'").stdout or \
+        ct.sh("systemctl list-units --all --no-legend 'edged-media@*'").returncode == 0
 
 
 def upgrade_unattended_over_an_edited_config(tmp: Path, ct: Container, dist: Path, figures: dict) -> None:
@@ -359,6 +393,8 @@ def the_office_package_beside_it(ct: Container) -> None:
     names = {p.name.lower() for p in site.iterdir() if not p.name.endswith(".dist-info")}
     assert not names & {"av", "onnxruntime", "c2pa", "numpy", "recorder", "edged", "pip", "setuptools"}, names
     assert {"central", "storage", "psycopg"} <= names, names
+    shared = {p.name for p in (site / "storage").iterdir()}   # the box's side of storage/ left out (design/0332)
+    assert not shared & {"export", "redact", "retention", "intake", "catalog.py"} and "names.py" in shared, shared
     # Its unit reads its config from /etc/edged beside the box's (the folder's mode once kept its account
     # out: a PermissionError, then a restart a second, over a hundred in the tier's six minutes).
     wait_for(lambda: "edged-central running" in ct.sh("journalctl -u edged-central -o cat --no-pager").stdout
