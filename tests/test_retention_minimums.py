@@ -8,6 +8,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from storage.retention.forecast import forecast_by_camera
 from storage.retention.plan import (
     CAPACITY,
     MAX_RETENTION,
@@ -16,7 +17,6 @@ from storage.retention.plan import (
     Limits,
     Policy,
     Segment,
-    forecast_by_camera,
     kept_fraction,
     plan,
     surplus,

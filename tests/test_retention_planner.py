@@ -3,6 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from storage.retention.forecast import forecast_retention_us, verdict
 from storage.retention.plan import (
     CAPACITY,
     MAX_RETENTION,
@@ -13,9 +14,7 @@ from storage.retention.plan import (
     Alarm,
     Segment,
     breaches,
-    forecast_retention_us,
     plan,
-    verdict,
 )
 from storage import alarm_kinds as kinds
 
@@ -174,7 +173,7 @@ def test_a_released_hold_keeps_its_footage_from_max_retention_for_the_grace_only
 
 
 def test_policy_changes_and_lowered_max():
-    from storage.retention.plan import lowered_max, policy_changes
+    from storage.retention.changes import lowered_max, policy_changes
 
     old = {"min_us": 30 * D, "max_us": 365 * D, "reserve": {"percent": 5.0}, "on_full": "overwrite",
            "cameras": {"b": {"min_us": None, "max_us": 90 * D}}}

@@ -28,7 +28,8 @@ from storage.catalog import Catalog, CatalogWriter
 from storage.maintenance import note_yield
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.free_space import FreeSpace
-from storage.retention.plan import DAY_US, breaches, forecast_retention_us, utc
+from storage.retention.forecast import forecast_retention_us
+from storage.retention.plan import DAY_US, breaches, utc
 from storage.retention.grace import policy_doc, record_policy
 from storage.retention.policy import policy_for
 from storage.retention.run import PassResult, InUse, run_pass

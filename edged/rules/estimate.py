@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from storage.retention.plan import DAY_US, Limits, Policy, forecast_by_camera
+from storage.retention.forecast import forecast_by_camera
+from storage.retention.plan import DAY_US, Limits, Policy
 
 MARGIN = 1.1  # "AT RISK" below this times the minimum (storage.retention.verdict): the disk needed keeps it
 _RATE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmg]?)(?:bit/s|bps|bit|b)?\s*$", re.I)

@@ -5,7 +5,10 @@
 - run.py: its I/O shell: feeds the planner from the catalog and carries out its plan so that a
   crash at any point leaves nothing half-done (the only code in edged that unlinks footage).
 - policy.py: the planner's policy from the config, built once a pass.
-- grace.py: retention changes on the record and their grace period (design/0022).
+- forecast.py: the planner's rules run forward, what a disk keeps at today's rates, and each
+  camera's verdict against its minimum (pure).
+- changes.py: what a policy change changes, and the maximums it lowers (pure); grace.py: those
+  changes on the record and their grace period (design/0022).
 - report.py: what retention has achieved and will achieve, and what it destroyed.
 - holds.py: the `holds` table (R6); the states a hold has: storage/states/holds.py.
 

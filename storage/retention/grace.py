@@ -12,7 +12,8 @@ from typing import Any, Iterable
 import sqlite_utils
 
 from storage import audit
-from storage.retention.plan import Grace, lowered_max, policy_changes
+from storage.retention.changes import lowered_max, policy_changes
+from storage.retention.plan import Grace
 
 POLICY_KEY = "retention_policy"
 NOTICE_KEY = "retention_notice_until"

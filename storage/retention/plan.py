@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from storage.msg import A_, Msg
 from storage.retention.intake import age_end
@@ -321,80 +321,4 @@ def breaches(raised: Iterable[str], planned: Iterable[Alarm], achieved: dict[str
             "of {min:g} days ({percent} of it: the disk could not hold every camera's minimum); clears at {clears:g} "
             "days"), camera=cam, days=(shown or 0) / DAY_US, min=min_us / DAY_US, percent=_percent(shown or 0, min_us),
             clears=min_us * (1 + BREACH_CLEAR_MARGIN) / DAY_US))
-    return out
-
-
-def forecast_retention_us(usable_bytes: int, held_bytes: int, bytes_per_s: float) -> int | None:
-    """How long the disk keeps footage at the current write rate if every camera kept the same
-    age (the site's figure; per camera see forecast_by_camera). None when nothing is written."""
-    if bytes_per_s <= 0:
-        return None
-    return int(max(0, usable_bytes - held_bytes) / bytes_per_s * 1_000_000)
-
-
-def forecast_by_camera(usable_bytes: int, held_bytes: int, rates: dict[str, float],
-                       policy: Policy) -> dict[str, int | None]:
-    """Per camera, the retention the planner's rules settle at on this disk at the current
-    write rates (design/0035). Surplus goes oldest first, so cameras whose minimum is below
-    the common age T reach T; a camera whose minimum is above T keeps its minimum; none keeps
-    more than its max. When even the minimums do not fit, each camera keeps the same fraction
-    of its own minimum (the fair breach). None for a camera that writes nothing."""
-    room = max(0, usable_bytes - held_bytes)
-    cams = {c: r for c, r in rates.items() if r > 0}
-    out: dict[str, int | None] = {c: None for c in rates if c not in cams}
-    if not cams:
-        return out
-    lim = {c: policy.limits(c) for c in cams}
-
-    def used(t: int) -> float:  # bytes needed when the common age is t microseconds
-        return sum(r * min(lim[c].max_us, max(t, lim[c].min_us)) / 1e6 for c, r in cams.items())
-
-    if used(0) > room:  # the minimums alone do not fit: a fair breach
-        share = room / used(0)
-        return out | {c: int(lim[c].min_us * share) for c in cams}
-    low, high = 0, max(x.max_us for x in lim.values())
-    while low < high:  # the largest common age that fits
-        mid = (low + high + 1) // 2
-        low, high = (mid, high) if used(mid) <= room else (low, mid - 1)
-    return out | {c: min(lim[c].max_us, max(low, lim[c].min_us)) for c in cams}
-
-
-NOT_RECORDED = "NOT RECORDED"  # the verdict of a camera its mode does not record (live)
-
-
-def verdict(forecast_us: int | None, min_us: int, breached: bool) -> str:
-    """OK / AT RISK / BREACHED for one camera (NOT_RECORDED for a live one: its caller knows the mode)."""
-    if breached:
-        return "BREACHED"
-    if forecast_us is not None and forecast_us < min_us * 1.1:
-        return "AT RISK"
-    return "OK"
-
-
-# retention changes (design/0022) ------------------------------------------------------
-def policy_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
-    """What differs between two policy documents (retention_grace.policy_doc): one entry per
-    setting, {"setting", "old", "new"}, site settings first, then per-camera overrides."""
-    out = [{"setting": k, "old": old.get(k), "new": new.get(k)}
-           for k in ("min_us", "max_us", "reserve", "on_full") if old.get(k) != new.get(k)]
-    oc, nc = old.get("cameras", {}), new.get("cameras", {})
-    for cam in sorted(set(oc) | set(nc)):
-        for k in ("min_us", "max_us"):
-            a, b = oc.get(cam, {}).get(k), nc.get(cam, {}).get(k)
-            if a != b:
-                out.append({"setting": f"cameras.{cam}.{k}", "old": a, "new": b})
-    return out
-
-
-def effective_max(doc: dict[str, Any], camera: str) -> int:
-    return int(doc.get("cameras", {}).get(camera, {}).get("max_us") or doc["max_us"])
-
-
-def lowered_max(old: dict[str, Any], new: dict[str, Any], cameras: Iterable[str]) -> dict[str, tuple[int, int]]:
-    """Cameras whose effective max retention went down: camera -> (old max, new max)."""
-    out = {}
-    for cam in sorted(set(cameras)):
-        a, b = effective_max(old, cam), effective_max(new, cam)
-        if b < a:
-            out[cam] = (a, b)
     return out

@@ -19,7 +19,8 @@ from storage.footage.spans import union
 from storage.footage.segment_rows import FOOTAGE, SEGMENT_LOOKBACK_US
 from storage.time.clock import SYSTEM, Clock
 from storage.retention.holds import active_holds
-from storage.retention.plan import NOT_RECORDED, Grace, Hold, forecast_by_camera, forecast_retention_us, verdict
+from storage.retention.forecast import NOT_RECORDED, forecast_by_camera, forecast_retention_us, verdict
+from storage.retention.plan import Grace, Hold
 from storage.retention.grace import active_graces, notice_until
 from storage.retention.policy import policy_for
 
