@@ -298,7 +298,7 @@ async def test_the_box_enrols_through_its_control_operations_on_the_record(tmp_p
 
 
 def test_verify_takes_the_ca_the_box_pinned_and_the_list_it_keeps_by_default(office, tmp_path, capsys, monkeypatch):
-    from edged.cli import export as cli_export
+    from edged.cli import verify as cli_export
 
     conf = tmp_path / "edged.toml"
     conf.write_text(f'[site]\nid = "{SITE}"\nnode = "{NODE}"\n[storage]\ndata_dir = "{office["box"]}"\n')

@@ -23,6 +23,7 @@ from edged.cli import evidence as ctl_evidence
 from edged.cli import enrol as ctl_enrol, export_receipt as ctl_export_receipt
 from edged.cli import doctor as ctl_doctor, health as ctl_health, maintenance as ctl_maintenance
 from edged.cli import people as ctl_people, retention as ctl_retention
+from edged.cli import verify as ctl_verify
 from edged.control.client import call
 from edged.control.protocol import DaemonDown, RequestError
 from edged.version import with_package
@@ -341,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     ctl_health.register(sub)
     ctl_people.register(sub)
     ctl_export.register(sub)
+    ctl_verify.register(sub)
     ctl_evidence.register(sub)
     ctl_export_receipt.register(sub)
     ctl_redact.register(sub)
