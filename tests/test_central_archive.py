@@ -102,6 +102,7 @@ def feed(store: Store, destructions: int = 3) -> None:
     Verifier(store, UTC, gap_grace_us=0).run_once(T0 + 120_000_000)
 
 
+@pytest.mark.both_engines
 def test_a_month_archived_still_reports_and_comes_back(tmp_path):
     """Archive -> report -> restore: the month's messages leave the store for a signed, hashed file;
     the report and the auditor's month still answer from what was kept and say the month is
@@ -290,6 +291,7 @@ def test_the_read_only_role_url_is_checked_like_the_stores_and_comes_from_the_cr
     assert "Pw-9" not in repr(cfg)
 
 
+@pytest.mark.both_engines
 def test_a_box_whose_outbox_is_months_old_is_archived_by_the_months_the_office_received(tmp_path):
     """Issue 53 item 3 (design/0140): a box's seq is its outbox counter, set to the wall clock once
     when the outbox was made (here 2026-08-01) and counted up since; its destructions of October
