@@ -214,7 +214,7 @@ def test_migrate_says_what_would_change_then_changes_it_and_run_refuses_an_old_s
     assert (p["from"], p["to"], [s["version"] for s in p["steps"]]) == (2, SCHEMA_VERSION, list(range(3, SCHEMA_VERSION + 1)))  # a new step: no line here
     assert p["steps"][2]["tables"] == {"archives": None} and p["done"] == []
     assert p["steps"][4]["tables"] == {"destructions": None, "messages": 5, "nodes": 1}, "drawn from the messages"
-    assert p["steps"][5]["tables"] == {"clock_asks": 0, "clock_samples": 0}  # design/0310
+    assert p["steps"][5]["tables"] == {"clock_asks": None, "clock_samples": None}  # design/0310: made new (design/0361)
     assert central_schema_version(data / "central.db") == 2, "a dry run changes nothing"
     with migrate.running_here(data / "central.db"):  # as `edged-central run` holds it (design/0211)
         r = cli("migrate")
