@@ -467,6 +467,14 @@ def central_undo_steps(after: int) -> list[str]:
     return [f"ALTER TABLE {t} DROP COLUMN {c}" for t, c in reversed(columns)] + [f"DROP TABLE {t}" for t in reversed(tables)]
 
 
+# a scratch step (a new table, its index, a column of an older table and of its own) and what undoes it
+CENTRAL_SCRATCH_STEP = ["CREATE TABLE IF NOT EXISTS scratch (node TEXT NOT NULL)",
+                        "CREATE INDEX IF NOT EXISTS scratch_node ON scratch(node)",
+                        "ALTER TABLE intakes ADD COLUMN scratched_us INTEGER", "ALTER TABLE scratch ADD COLUMN seen INTEGER"]
+CENTRAL_SCRATCH_UNDONE = ["ALTER TABLE intakes DROP COLUMN scratched_us", "DROP TABLE scratch"]
+CENTRAL_SCRATCH_DROPS = {"DROP TABLE intakes", "DROP TABLE scratch"}  # undone from schema 9
+
+
 def central_as_schema_2(store) -> None:
     """An edged-central SQLite store as schema 2 left it (every later step's tables and columns
     dropped: central_undo_steps)."""
