@@ -28,7 +28,7 @@ from typing import Any
 import hypothesis  # imported now, not at the session's end: see below
 import pytest
 
-from tests.support import logs
+from tests.support import engines, logs
 
 # Hypothesis's pytest plugin imports hypothesis at the terminal summary if nothing did before, and
 # pytest parses each of its modules (ast.parse, to rewrite asserts). On Python 3.11 a parse that the
@@ -174,6 +174,8 @@ def pytest_configure(config: pytest.Config) -> None:
     fresh_catalog.install()
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    config.addinivalue_line("markers", f"{engines.MARK}: an office store's test of tests/test_central_*.py run on SQLite "
+                            "where it stands and on PostgreSQL by tests/test_central_postgres.py (design/0361)")
     if hasattr(config.option, "loadscopereorder"):  # xdist: keep the order run_order() gives
         config.option.loadscopereorder = False
 

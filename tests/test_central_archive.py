@@ -102,6 +102,7 @@ def feed(store: Store, destructions: int = 3) -> None:
     Verifier(store, UTC, gap_grace_us=0).run_once(T0 + 120_000_000)
 
 
+@pytest.mark.both_engines
 def test_a_month_archived_still_reports_and_comes_back(tmp_path):
     """Archive -> report -> restore: the month's messages leave the store for a signed, hashed file;
     the report and the auditor's month still answer from what was kept and say the month is
@@ -213,7 +214,7 @@ def test_migrate_says_what_would_change_then_changes_it_and_run_refuses_an_old_s
     assert (p["from"], p["to"], [s["version"] for s in p["steps"]]) == (2, SCHEMA_VERSION, list(range(3, SCHEMA_VERSION + 1)))  # a new step: no line here
     assert p["steps"][2]["tables"] == {"archives": None} and p["done"] == []
     assert p["steps"][4]["tables"] == {"destructions": None, "messages": 5, "nodes": 1}, "drawn from the messages"
-    assert p["steps"][5]["tables"] == {"clock_asks": 0, "clock_samples": 0}  # design/0310
+    assert p["steps"][5]["tables"] == {"clock_asks": None, "clock_samples": None}  # design/0310: made new (design/0361)
     assert central_schema_version(data / "central.db") == 2, "a dry run changes nothing"
     with migrate.running_here(data / "central.db"):  # as `edged-central run` holds it (design/0211)
         r = cli("migrate")
@@ -290,6 +291,7 @@ def test_the_read_only_role_url_is_checked_like_the_stores_and_comes_from_the_cr
     assert "Pw-9" not in repr(cfg)
 
 
+@pytest.mark.both_engines
 def test_a_box_whose_outbox_is_months_old_is_archived_by_the_months_the_office_received(tmp_path):
     """Issue 53 item 3 (design/0140): a box's seq is its outbox counter, set to the wall clock once
     when the outbox was made (here 2026-08-01) and counted up since; its destructions of October

@@ -325,6 +325,7 @@ def _people_messages(node: str) -> list[list[tuple[str, bytes]]]:
     return pages
 
 
+@pytest.mark.both_engines  # design/0270
 def test_an_access_judged_from_the_pages_evidence_is_judged_as_the_store_judges_it(tmp_path, monkeypatch):
     """Design/0270: a page's accesses judged from the approvals, filings and uses read once a page
     (and the pass's own records since) reach judge_in_store's answer with the pass's records

@@ -114,6 +114,7 @@ def _samples(store: Store) -> int:
     return central_clock_count(store)[0]
 
 
+@pytest.mark.both_engines  # design/0344: pruned on PG, whole on SQLite
 def test_pruned_samples_leave_every_verdict_as_it_was(tmp_path, monkeypatch):
     """The same box with and without pruning (a day's margin instead of a month, so that the run
     prunes): rows pruned, every destruction's verdict and every finding the same."""
@@ -134,6 +135,7 @@ def test_pruned_samples_leave_every_verdict_as_it_was(tmp_path, monkeypatch):
         pruned.close()
 
 
+@pytest.mark.both_engines
 def test_pruning_goes_in_batches_and_keeps_what_a_waiting_verdict_needs(tmp_path):
     """clock_samples.prune deletes a batch a transaction; footage the office knows the box holds
     keeps the samples around it whatever the horizon."""

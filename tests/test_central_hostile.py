@@ -201,6 +201,7 @@ def healthy_with_fork(base: str, key: NodeKey, site: str, name: str, t0: int) ->
     return first, [(f"{base}/audit", durable(t0 + 13, forked), False)]
 
 
+@pytest.mark.both_engines
 def test_hostile_messages_are_findings_and_the_fork_beside_them_is_found(tmp_path):
     t0 = now_us() - 60_000_000
     key = NodeKey(Ed25519PrivateKey.generate())
@@ -220,6 +221,7 @@ def test_hostile_messages_are_findings_and_the_fork_beside_them_is_found(tmp_pat
     assert store.unverified() == 0
 
 
+@pytest.mark.both_engines
 def test_a_late_message_below_the_cursor_is_still_verified(tmp_path):
     """The cursor blinding of issue 28: a seq a little ahead moves the cursor, the genuine
     messages after it have lower seqs and are verified all the same."""
@@ -585,6 +587,7 @@ def test_a_dashboard_reachable_from_the_network_needs_tls_and_accounts(tmp_path)
     assert not login.check_password("a long passwore", login.hash_password("a long password"))
 
 
+@pytest.mark.both_engines
 def test_a_node_whose_pass_fails_is_a_finding_and_the_others_are_verified(tmp_path, monkeypatch):
     """Whatever slips past the schema: a pass that raises for one node (sorted first) is a
     `verify_failed` finding, retried later, and the fork on the node after it is found."""
@@ -608,6 +611,7 @@ def test_a_node_whose_pass_fails_is_a_finding_and_the_others_are_verified(tmp_pa
     assert "aa/evil" in v.failed, "retried later, not on every interval"
 
 
+@pytest.mark.both_engines
 def test_a_flood_of_bad_messages_is_bounded(tmp_path):
     """What is turned away is kept up to REJECTED_PER_DAY a node a day, then one finding says
     the rest were dropped; a topic longer than MAX_TOPIC is itself malformed."""

@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central.i18n import Speaker
@@ -19,6 +20,7 @@ from central.verifier.verifier import Verifier
 from edged.rules import intakes
 from mqtt import kinds
 from storage.keys.nodekey import NodeKey
+from tests.support.month_page import month_of, opened, store_path
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 SHA = "cd" * 32
@@ -43,6 +45,7 @@ def test_the_boxs_intake_message_has_the_wires_fields():
     assert intakes.notice({**record(0), "action": "export.done"}) is None   # only an intake's record
 
 
+@pytest.mark.both_engines  # issue 76, design/0349
 def test_the_office_keeps_each_intake_and_the_month_lists_it(tmp_path):
     t0 = now_us() - 60_000_000
     key, base = NodeKey(Ed25519PrivateKey.generate()), "edged/v1/s/n1"
@@ -90,6 +93,7 @@ def test_the_boxs_original_destroyed_message_has_the_wires_fields():
     assert intakes.destroyed(record(0)) is None and intakes.notice(gone(3, 0)) is None   # each its own record's
 
 
+@pytest.mark.both_engines  # design/0355
 def test_an_originals_destruction_is_recorded_judged_and_listed(tmp_path):
     """Intake 3 taken in 40 days ago and destroyed now: on its row, no finding, its date on the month
     page; intake 4 destroyed 2 days after its intake (minimum 30; its message naming another camera, of a
@@ -124,3 +128,37 @@ def test_an_originals_destruction_is_recorded_judged_and_listed(tmp_path):
     zh = Speaker("zh-TW", TAIPEI)
     assert month.headers(zh, "intakes")[-1] == "原始檔案銷毀時間"
     assert [month.cells(zh, "intakes", r)[-1] for r in rows] == [zh.local(t0), zh.local(t0), "保存中", "保存中"]
+
+
+@pytest.mark.browser
+def test_the_month_page_shows_each_intakes_original_kept_or_destroyed_in_zh_tw(tmp_path):
+    """The intakes' section in Chromium (design/0355): intake 1 kept, intake 2's original destroyed by
+    the box, its time in ROC dates under 原始檔案銷毀時間."""
+    t0 = now_us() - 120_000_000
+    ym, roc_day = month_of(t0)
+    taken = [{**intakes.notice(record(t0 - 40 * DAY_US)), "intake": n, "sha256": sha}
+             for n, sha in ((1, SHA), (2, "ab" * 32))]
+    said = taken + [intakes.destroyed(gone(2, t0 + 37_000_000, sha="ab" * 32))]
+    _fed(store_path(tmp_path), t0, said)
+    with opened(tmp_path) as month:
+        page = month.month("s", ym)
+        rows = [page.locator("#intakes + table tbody tr").nth(i).inner_text().split("\t") for i in (0, 1)]
+        assert "納管之便攜式器材錄影" in page.inner_text("#intakes") and rows[0][0].startswith(roc_day), rows
+        assert rows[0][-1] == "保存中", "its original kept"
+        assert rows[1][-1].startswith(roc_day) and rows[1][-1] != rows[1][0], rows
+        assert page.locator("#intakes + table thead th").last.inner_text() == "原始檔案銷毀時間"
+
+
+def _fed(path, t0: int, said: list[dict]) -> None:
+    """A store at ``path`` fed a node's birth (minimum 30 days) and ``said`` (`intake` and
+    `intake_destroyed` bodies, in order), verified."""
+    key, base = NodeKey(Ed25519PrivateKey.generate()), "edged/v1/s/n1"
+    birth = {"ts_us": t0 - 50 * DAY_US, "version": "0.2", "session": 1, "config_hash": "h",
+             "public_key": key.public_b64, "cameras": [{"id": "cam"}], "retention": {"min_days": 30, "max_days": 365}}
+    msgs = [(f"{base}/status", b"online"), (f"{base}/birth", json.dumps(birth).encode())] + [
+        (f"{base}/{(kinds.INTAKE if 'at_us' in m else kinds.INTAKE_DESTROYED).topic}",
+         json.dumps({"seq": i, "ts_us": t0, **m}).encode()) for i, m in enumerate(said, 1)]
+    store = Store(path)
+    store.ingest(msgs, now_us())
+    Verifier(store, TAIPEI, gap_grace_us=0).run_once()
+    store.close()

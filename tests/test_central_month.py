@@ -182,6 +182,7 @@ def _feed(path: Path, t0: int, destructions: int = 1) -> None:
     store.close()
 
 
+@pytest.mark.both_engines
 def test_the_months_figures_from_the_store(tmp_path):
     """A destruction one by one with its reason and hash (paged), an access with who filed and
     who approved it, a finding with its words, a forged alarm suspect, from one store."""
@@ -274,6 +275,7 @@ ALARMS = 20_000
 
 
 @pytest.mark.slow
+@pytest.mark.both_engines  # design/0273: through the cursor
 def test_each_csv_section_is_streamed_in_bounded_memory(tmp_path):
     """design/0273: a section's CSV is written as the store's cursor reads it, never the month
     built whole first: with 20,000 alarms in the month (a site-month's worth of a section; the

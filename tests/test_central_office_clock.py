@@ -53,6 +53,7 @@ def _answered(store: Store, *samples: tuple[int, int, str]) -> None:
     central_clock_samples(store, "s/n1", [(sent, node_us, sent + S // 10, boot) for sent, node_us, boot in samples])
 
 
+@pytest.mark.both_engines
 def test_a_destruction_made_early_by_the_nodes_clock_is_destroyed_early_at_the_office(tmp_path):
     clock = OfficeClock(T0)
     store = Store(tmp_path / "c.db", clock=clock)

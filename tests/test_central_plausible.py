@@ -84,6 +84,7 @@ def test_a_publish_packets_size_is_bounded_from_above():
     assert packet_size("t", b"", b"12345678") == 5 + 2 + 1 + 2 + 4 + 3 + 8
 
 
+@pytest.mark.both_engines  # issue 43 item 3: across instances
 def test_two_instances_sharing_a_sqlite_file_count_a_flood_together(tmp_path):
     """The quota by the birth (design/0104) counted across instances: on SQLite instances on one
     machine share the file, so its quota_use rows (on PostgreSQL its table: tests/test_central_postgres.py

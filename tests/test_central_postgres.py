@@ -4,6 +4,7 @@ Instances run as processes sharing one database: tests/test_central_instances.py
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 
@@ -20,16 +21,8 @@ from central.store.versions import SchemaError
 from central.store.store_schema import SCHEMA_VERSION
 from central.store.pgstore import EDGE_LOCK, PgStore, _redact, lock_key, near_month_edge, translate, translate_ddl
 from tests import test_central_archive as archived
-from tests import test_central_clock_prune as clock_prune
-from tests import test_central_batched as batched
 from tests import test_central_hostile as hostile
-from tests import test_central_intakes as intakes
-from tests import test_central_month as month
-from tests import test_central_office_clock as office_clock
 from tests import test_central_verdicts as verdicts
-from tests import test_central_time_exchange as exchange
-from tests import test_central_time_verdicts as time_verdicts
-from tests import test_central_plausible as plausible
 from tests import test_central_units as units
 from tests.support.catalog import (CENTRAL_FINDING_MESSAGE_SQL, CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_pg_plan_naming,
                                    central_count, central_pg_day_rows,
@@ -41,6 +34,7 @@ from tests.support.catalog import (CENTRAL_FINDING_MESSAGE_SQL, CENTRAL_PG_DDL, 
                                    central_unverified, central_destruction_days, central_pg_hold_advisory,
                                    central_pg_advisory_waiters, central_pg_backend_gone)
 from tests.support.daemon import wait_for
+from tests.support.engines import both_engines
 from tests.support.postgres import Postgres, Restored, WalArchive, available, base_backup
 from tests.support.daemon import ROOT
 from tests.test_central import clip  # noqa: F401  (a fixture)
@@ -125,51 +119,28 @@ def test_an_unreachable_database_says_so_without_the_password():
     assert "hunter2" not in str(e.value) and "[storage] url" in str(e.value)
 
 
-# the store's existing tests, on PostgreSQL -----------------------------------------------------------
-_ON_POSTGRES = [
-    (units, "test_store_is_idempotent_and_the_verifier_finds_gap_fork_and_bad_signature"),
-    (hostile, "test_hostile_messages_are_findings_and_the_fork_beside_them_is_found"),
-    (hostile, "test_a_late_message_below_the_cursor_is_still_verified"),
-    (hostile, "test_a_node_whose_pass_fails_is_a_finding_and_the_others_are_verified"),
-    (hostile, "test_a_flood_of_bad_messages_is_bounded"),
-    (units, "test_each_destruction_is_judged_by_the_birth_in_force_when_it_happened"),
-    (office_clock, "test_a_destruction_made_early_by_the_nodes_clock_is_destroyed_early_at_the_office"),
-    (verdicts, "test_a_node_clock_10_days_ahead_destroying_at_its_30_days_is_destroyed_early_on_the_offices_clock"),
-    (verdicts, "test_footage_heard_3_days_late_and_destroyed_lawfully_is_no_finding"),
-    (verdicts, "test_a_capacity_destruction_at_a_true_10_days_on_a_clock_20_days_ahead_breaches_the_minimum"),
-    (verdicts, "test_a_node_clock_60_days_behind_keeping_90_days_is_found_within_a_day_of_the_maximum"),
-    (verdicts, "test_a_box_that_stops_destroying_is_found"),
-    (verdicts, "test_footage_under_a_hold_is_not_kept_past_its_maximum_and_what_follows_it_is"),
-    (verdicts, "test_the_auditors_month_shows_each_retention_verdict_and_what_it_was_judged_on"),
-    (month, "test_the_months_figures_from_the_store"),
-    (intakes, "test_the_office_keeps_each_intake_and_the_month_lists_it"),  # issue 76, design/0349
-    (intakes, "test_an_originals_destruction_is_recorded_judged_and_listed"),  # design/0355
-    (month, "test_each_csv_section_is_streamed_in_bounded_memory"),  # design/0273: through the cursor
-    (archived, "test_a_month_archived_still_reports_and_comes_back"),
-    (archived, "test_a_box_whose_outbox_is_months_old_is_archived_by_the_months_the_office_received"),
-    (verdicts, "test_each_destruction_of_one_pass_is_judged_alone"),
-    (plausible, "test_two_instances_sharing_a_sqlite_file_count_a_flood_together"),  # issue 43 item 3: across instances
-    (batched, "test_an_access_judged_from_the_pages_evidence_is_judged_as_the_store_judges_it"),  # design/0270
-    (exchange, "test_a_genuine_answer_is_a_sample_whose_round_trip_is_its_bar"),  # issue 73, design/0310
-    (exchange, "test_no_sample_from_an_answer_the_office_did_not_ask_for"),
-    (exchange, "test_a_revoked_nodes_messages_after_the_revocation_are_never_its_record"),
-    (time_verdicts, "test_item3_a_box_first_heard_after_it_began_recording_is_no_critical_finding"),
-    (time_verdicts, "test_item4_footage_kept_past_its_maximum_by_a_box_offline_is_found_when_its_destructions_come"),
-    (verdicts, "test_a_node_clock_20_hours_ahead_destroying_at_its_30_days_is_early_when_the_office_proves_it"),
-    (clock_prune, "test_pruned_samples_leave_every_verdict_as_it_was"),  # design/0344: pruned on PG, whole on SQLite
-    (clock_prune, "test_pruning_goes_in_batches_and_keeps_what_a_waiting_verdict_needs"),
-]
+# the store's tests marked both_engines, on PostgreSQL -------------------------------------------------
+def _on_postgres() -> list[object]:
+    """Each test marked both_engines (tests/support/engines.py; 31 tests, 39 cases with the retention
+    message's shapes, when they were a list written out here), a case for each shape it takes."""
+    cases = []
+    for stem, name in both_engines():
+        module = importlib.import_module(f"tests.{stem}")
+        shaped = "shape" in _args(getattr(module, name))
+        cases += [pytest.param(module, name, shape, id=f"{stem}-{name}" + (f"-{shape}" if shaped else ""))
+                  for shape in (verdicts.SHAPES if shaped else (None,))]
+    return cases
 
 
 def _args(fn) -> tuple[str, ...]:
     return fn.__code__.co_varnames[:fn.__code__.co_argcount]
 
 
-@pytest.mark.parametrize("module, name, shape", [
-    (module, name, shape) for module, name in _ON_POSTGRES
-    for shape in (verdicts.SHAPES if "shape" in _args(getattr(module, name)) else (None,))])
+@pytest.mark.parametrize("module, name, shape", _on_postgres())
 def test_the_sqlite_store_tests_pass_on_postgres(module, name, shape, pg_url, tmp_path, monkeypatch, request):
-    """Each case as on SQLite; the verdicts' cases on both shapes of retention message (issue 53)."""
+    """Each case marked both_engines, as on SQLite (its module's `Store` is PostgreSQL's here); the
+    verdicts' cases on both shapes of retention message (issue 53)."""
+    assert hasattr(module, "Store"), f"{module.__name__} opens its store as `Store` for this to swap it"
     opened: list[PgStore] = []
 
     def make(_path, **kw):

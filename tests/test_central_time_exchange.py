@@ -11,6 +11,7 @@ import base64
 import json
 from zoneinfo import ZoneInfo
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central.ingest import TimeCast
@@ -77,6 +78,7 @@ class Office:
         return central_clock_rows(self.store, "clock_samples")
 
 
+@pytest.mark.both_engines  # issue 73, design/0310
 def test_a_genuine_answer_is_a_sample_whose_round_trip_is_its_bar(tmp_path):
     o = Office(tmp_path)
     q = o.ask()
@@ -97,6 +99,7 @@ def test_a_genuine_answer_is_a_sample_whose_round_trip_is_its_bar(tmp_path):
     o.store.close()
 
 
+@pytest.mark.both_engines
 def test_no_sample_from_an_answer_the_office_did_not_ask_for(tmp_path):
     o = Office(tmp_path)
     q = o.ask()
@@ -140,6 +143,7 @@ def test_an_answer_heard_before_the_revocation_is_a_sample(tmp_path):
     o.store.close()
 
 
+@pytest.mark.both_engines
 def test_a_revoked_nodes_messages_after_the_revocation_are_never_its_record(tmp_path):
     """Item 5 (issue 73): footage, destructions and alarms heard after the office revoked the node's
     key are each a `key_revoked` finding and enter nothing of the node's record; those heard before

@@ -49,6 +49,7 @@ def test_item2_a_lawful_backlog_in_pieces_is_no_finding_however_it_was_cut(tmp_p
     store.close()
 
 
+@pytest.mark.both_engines
 def test_item3_a_box_first_heard_after_it_began_recording_is_no_critical_finding(tmp_path):
     """Footage recorded before the office's first sample of the box cannot be dated by the office: its
     lawful destructions are "unverified" (a warning naming the missing bound), never "destroyed early"
@@ -61,6 +62,7 @@ def test_item3_a_box_first_heard_after_it_began_recording_is_no_critical_finding
     store.close()
 
 
+@pytest.mark.both_engines
 def test_item4_footage_kept_past_its_maximum_by_a_box_offline_is_found_when_its_destructions_come(tmp_path):
     """A box offline days 2-7 whose retention stopped days 2.5-6.5 destroys everything overdue (kept up
     to 4 days past a 2-day maximum) and delivers it all at day 7: each overdue destruction is

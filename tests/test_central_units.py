@@ -227,6 +227,7 @@ def payload(seq: int, body: dict) -> bytes:
     return json.dumps({"seq": seq, "ts_us": T0 + seq, **body}, separators=(",", ":")).encode()
 
 
+@pytest.mark.both_engines
 def test_store_is_idempotent_and_the_verifier_finds_gap_fork_and_bad_signature(tmp_path, key):
     store = Store(tmp_path / "c.db")
     base = "edged/v1/s/n1"
@@ -348,6 +349,7 @@ def test_a_motion_event_between_alarms_is_no_lost_message(tmp_path):
     store.close()
 
 
+@pytest.mark.both_engines
 def test_each_destruction_is_judged_by_the_birth_in_force_when_it_happened(tmp_path):
     """Issue 28: the maximum was 30 days, then raised to 365. A segment destroyed at 30.2 days under
     the old rule is on time (31 days is kept past it since issue 73); one destroyed at 30.2 days after

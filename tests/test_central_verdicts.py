@@ -195,6 +195,7 @@ def _destroyed_at_its_30_days(tmp_path, ahead_us: int, shape: str = "one") -> St
     return store
 
 
+@pytest.mark.both_engines
 def test_a_node_clock_10_days_ahead_destroying_at_its_30_days_is_destroyed_early_on_the_offices_clock(tmp_path, shape):
     store = _destroyed_at_its_30_days(tmp_path, 10 * DAY, shape)
     (f,) = _found(store, "destroyed_early")
@@ -206,6 +207,7 @@ def test_a_node_clock_10_days_ahead_destroying_at_its_30_days_is_destroyed_early
     store.close()
 
 
+@pytest.mark.both_engines
 def test_a_node_clock_20_hours_ahead_destroying_at_its_30_days_is_early_when_the_office_proves_it(tmp_path, shape):
     """No day's slack any more (issue 73): the office's samples prove the age to seconds, and 29.2
     days is below 30 (a box's gate would not have destroyed it on a clock nobody vouched for)."""
@@ -244,6 +246,7 @@ def test_footage_heard_a_day_and_a_half_late_and_destroyed_lawfully_is_no_findin
     store.close()
 
 
+@pytest.mark.both_engines
 def test_footage_heard_3_days_late_and_destroyed_lawfully_is_no_finding(tmp_path, shape):
     store = _heard_late(tmp_path, 3 * DAY, shape)
     assert _retention_findings(store) == []
@@ -264,6 +267,7 @@ def test_footage_backfilled_3_days_later_and_destroyed_lawfully_is_no_finding(tm
     store.close()
 
 
+@pytest.mark.both_engines
 def test_a_node_clock_60_days_behind_keeping_90_days_is_found_within_a_day_of_the_maximum(tmp_path, shape):
     store, clock, node, verifier = _office(tmp_path, shape)
     (sid,) = node.record()
@@ -291,6 +295,7 @@ def test_a_node_clock_60_days_behind_keeping_90_days_is_found_within_a_day_of_th
     store.close()
 
 
+@pytest.mark.both_engines
 def test_a_capacity_destruction_at_a_true_10_days_on_a_clock_20_days_ahead_breaches_the_minimum(tmp_path, shape):
     store, clock, node, verifier = _office(tmp_path, shape, min_days=30, max_days=365)
     (sid,) = node.record()
@@ -307,6 +312,7 @@ def test_a_capacity_destruction_at_a_true_10_days_on_a_clock_20_days_ahead_breac
     store.close()
 
 
+@pytest.mark.both_engines
 def test_a_box_that_stops_destroying_is_found(tmp_path, shape):
     store, clock, node, verifier = _office(tmp_path, shape, min_days=7, max_days=10)
     stop = T0 + 20 * DAY
@@ -330,6 +336,7 @@ def test_a_box_that_stops_destroying_is_found(tmp_path, shape):
     store.close()
 
 
+@pytest.mark.both_engines
 def test_each_destruction_of_one_pass_is_judged_alone(tmp_path, shape):
     """A pass destroying footage recorded at T0 (lawful at its 30 days) and footage recorded 20
     days later (10 days old: early): one early destruction, on the office's clock, whichever shape
@@ -357,6 +364,7 @@ def test_each_destruction_of_one_pass_is_judged_alone(tmp_path, shape):
     store.close()
 
 
+@pytest.mark.both_engines
 def test_footage_under_a_hold_is_not_kept_past_its_maximum_and_what_follows_it_is(tmp_path):
     store, clock, node, verifier = _office(tmp_path, min_days=7, max_days=10)
     body = {"seq": 1, "at_us": node.now(), "actor": "carol", "action": "hold.add",
@@ -499,6 +507,7 @@ def test_the_longest_maximum_in_force_since_the_footage():
     assert verdicts.longest_max([], T0) is None
 
 
+@pytest.mark.both_engines
 def test_the_auditors_month_shows_each_retention_verdict_and_what_it_was_judged_on(tmp_path, shape):
     store = _destroyed_at_its_30_days(tmp_path, 10 * DAY, shape)  # found at the office's T0 + 20 days
     ym = datetime.fromtimestamp((T0 + 20 * DAY) / 1e6, UTC).strftime("%Y-%m")

@@ -17,7 +17,6 @@ import pytest
 from edged_evidence_check import check as checker
 
 from edged.config import CameraConfig, RetentionConfig
-from edged.daemon.reporting import Reporting
 from mqtt import kinds
 from storage.catalog import open_db
 from storage.export import evidence as export
@@ -34,6 +33,7 @@ from storage.time.clock import FakeClock
 from central.intake import schema as office_schema
 from tests.support import portable
 from tests.support.catalog import audit_rows, rows
+from tests.support.forwarding import forwarded
 
 S = 1_000_000
 D = 86_400 * S
@@ -278,49 +278,6 @@ def test_the_original_goes_at_the_maximum_from_its_intake_on_the_record(files, t
     assert len(audit_rows(db, "evidence.original_destroyed")) == 2
 
 
-class _Sent:
-    """The box's reporter as the forwarding uses it: each message kept as it would go out."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict]] = []
-
-    async def audit(self, m: dict) -> None:
-        self.sent.append((kinds.AUDIT.name, m))
-
-    async def ethics(self, m: dict) -> None:
-        self.sent.append((kinds.ETHICS.name, m))
-
-    async def retention(self, m: dict) -> None:
-        self.sent.append((kinds.RETENTION.name, m))
-
-    async def send(self, kind, m: dict) -> None:
-        self.sent.append((kind.name, m))
-
-
-class _Writer:
-    def __init__(self, db) -> None:
-        self.db = db
-
-    async def run(self, fn):
-        return fn(self)
-
-
-async def _forward(db) -> list[tuple[str, dict]]:
-    """edged/daemon/reporting.py's forwarding of audit records and destructions, over the catalog."""
-    r = Reporting.__new__(Reporting)
-    r.writer, r.reporter, r.node_key = _Writer(db), _Sent(), None
-
-    async def no_footage(force: bool = False) -> None:
-        return None
-    r._footage = no_footage
-    await r._forward_records()
-    while True:  # the forwarding goes in batches
-        before = len(r.reporter.sent)
-        await r._forward_records()
-        if len(r.reporter.sent) == before:
-            return r.reporter.sent
-
-
 async def test_the_office_hears_of_each_originals_destruction_once(files, tmp_path):
     """design/0355: a pass that destroys originals sends, right after each `evidence.original_destroyed`
     record, an `intake_destroyed` message the office's schema takes; a later pass sends none."""
@@ -328,10 +285,10 @@ async def test_the_office_hears_of_each_originals_destruction_once(files, tmp_pa
     row = _take_in(tmp_path, files["bwc"], now)
     alone = _take_in(tmp_path, files["mpeg4"], now + S, device="cam-2")
     db = open_db(tmp_path / "catalog.db")
-    assert [k for k, _m in await _forward(db)].count(kinds.INTAKE.name) == 2
-    assert [k for k, _m in await _forward(db) if k != kinds.AUDIT.name] == [], "nothing twice"
+    assert [k for k, _m in await forwarded(db)].count(kinds.INTAKE.name) == 2
+    assert [k for k, _m in await forwarded(db) if k != kinds.AUDIT.name] == [], "nothing twice"
     r = run_pass(*_retention(db, tmp_path), clock=FakeClock(now + 31 * D))
-    sent = await _forward(db)
+    sent = await forwarded(db)
     gone = [(i, m) for i, (k, m) in enumerate(sent) if k == kinds.INTAKE_DESTROYED.name]
     assert [(m["intake"], m["sha256"], m["destroyed_us"], m["pass_id"], m["camera"]) for _i, m in gone] == [
         (row["id"], row["sha256"], now + 31 * D, r.pass_id, "portable.bwc-7"),
@@ -340,7 +297,7 @@ async def test_the_office_hears_of_each_originals_destruction_once(files, tmp_pa
         assert sent[i - 1][0] == kinds.AUDIT.name and sent[i - 1][1]["action"] == "evidence.original_destroyed"
         assert office_schema.check(kinds.INTAKE_DESTROYED.name, json.dumps({"seq": 9, "ts_us": 1, **m}).encode())
     run_pass(*_retention(db, tmp_path), clock=FakeClock(now + 32 * D))
-    assert [k for k, _m in await _forward(db) if k == kinds.INTAKE_DESTROYED.name] == [], "once"
+    assert [k for k, _m in await forwarded(db) if k == kinds.INTAKE_DESTROYED.name] == [], "once"
 
 
 def test_a_hold_over_the_devices_claimed_minute_keeps_the_original_past_the_maximum(files, tmp_path):

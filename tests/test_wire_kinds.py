@@ -147,7 +147,8 @@ def walk_problems(text: str) -> list[str]:
 
 def test_the_newcomers_walk_names_files_that_exist():
     """The newcomer change "a new message the office verifies" (issue 80: 17 files by hand at its
-    filing, <= 10 asked; design/0359): each file CONTRIBUTING names exists, ten at most by hand. A
+    filing, <= 10 asked; design/0359, design/0361: 14 on intake_destroyed, 10 walked again on a scratch
+    kind): each file CONTRIBUTING names exists, ten at most by hand. A
     verified kind no handler takes fails test_every_kind_the_office_verifies_has_its_handler above."""
     assert walk_problems((ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")) == []
 
@@ -158,3 +159,25 @@ def test_the_walk_check_sees_a_file_gone_and_one_too_many():
         "central/report/monthly.py is not there"]
     more = text.replace("  10. tests/", "  10. tests/test_wire_kinds.py: x;\n  11. tests/test_wire_kinds.py: y;\n  12. tests/")
     assert walk_problems(more) == ["12 files by hand (at most 10)"]
+
+
+def test_a_new_step_and_a_new_kinds_test_need_no_line_elsewhere(monkeypatch, tmp_path):
+    """Design/0361: the old-schema stores of tests/support/catalog.py undo every step read off
+    store_schema.STEPS (a new table dropped, a new column of an older table dropped), and a test marked
+    both_engines is found by tests/test_central_postgres.py without a list (none marked where it is not
+    looked for)."""
+    from tests.support import catalog, engines
+
+    monkeypatch.setattr(catalog, "STEPS", {**catalog.STEPS, 99: catalog.CENTRAL_SCRATCH_STEP})
+    undo = catalog.central_undo_steps(98)
+    assert undo == catalog.CENTRAL_SCRATCH_UNDONE, undo
+    assert catalog.CENTRAL_SCRATCH_DROPS <= set(catalog.central_undo_steps(9))
+    (tmp_path / "test_central_scratch.py").write_text(
+        "import pytest\n\n\n@pytest.mark.both_engines\ndef test_kept(tmp_path):\n    pass\n\n\n"
+        "def test_not(tmp_path):\n    pass\n")
+    (tmp_path / "test_scratch_box.py").write_text("import pytest\n\n\n@pytest.mark.both_engines\ndef test_x():\n    pass\n")
+    assert engines.both_engines(tmp_path) == [("test_central_scratch", "test_kept")]
+    assert engines.marked_elsewhere(tmp_path) == ["test_scratch_box.py:5"]
+    found = engines.both_engines()
+    assert len(found) >= 31 and ("test_central_intakes", "test_an_originals_destruction_is_recorded_judged_and_listed") in found
+    assert engines.marked_elsewhere() == []

@@ -15,12 +15,13 @@ named functions at the end.
 from __future__ import annotations
 
 import json
-
+import re
 import sqlite3
 from datetime import datetime, timezone
 from collections.abc import Callable
 from typing import Any
 
+from central.store.store_schema import STEPS
 from storage.footage import segment_rows
 
 Row = dict[str, Any]
@@ -451,15 +452,34 @@ def central_record_of(store, node: str) -> dict[str, Any]:
             "footage_ranges": store.db.execute("SELECT count(*) FROM footage_heard WHERE node = ?", [node]).fetchone()[0]}
 
 
+_MADE = re.compile(r"^\s*CREATE TABLE IF NOT EXISTS (\w+)", re.I)
+_WIDENED = re.compile(r"^\s*ALTER TABLE (\w+) ADD COLUMN (\w+)", re.I)
+
+
+def central_undo_steps(after: int) -> list[str]:
+    """What takes a store made at SCHEMA_VERSION back to schema ``after``, read off the schema's steps
+    (central/store/store_schema.py STEPS): each table a later step made dropped, each column a later
+    step added to an older table dropped; a step's index goes with its table, its rows with their
+    table or column (design/0361: a new step needs no line here)."""
+    later = [sql for v in sorted(STEPS) if v > after for sql in STEPS[v]]
+    tables = [m.group(1) for sql in later if (m := _MADE.match(sql))]
+    columns = [(m.group(1), m.group(2)) for sql in later if (m := _WIDENED.match(sql)) and m.group(1) not in tables]
+    return [f"ALTER TABLE {t} DROP COLUMN {c}" for t, c in reversed(columns)] + [f"DROP TABLE {t}" for t in reversed(tables)]
+
+
+# a scratch step (a new table, its index, a column of an older table and of its own) and what undoes it
+CENTRAL_SCRATCH_STEP = ["CREATE TABLE IF NOT EXISTS scratch (node TEXT NOT NULL)",
+                        "CREATE INDEX IF NOT EXISTS scratch_node ON scratch(node)",
+                        "ALTER TABLE intakes ADD COLUMN scratched_us INTEGER", "ALTER TABLE scratch ADD COLUMN seen INTEGER"]
+CENTRAL_SCRATCH_UNDONE = ["ALTER TABLE intakes DROP COLUMN scratched_us", "DROP TABLE scratch"]
+CENTRAL_SCRATCH_DROPS = {"DROP TABLE intakes", "DROP TABLE scratch"}  # undone from schema 9
+
+
 def central_as_schema_2(store) -> None:
-    """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095, and
-    schema 4's resends and coverage, schema 5's archives, schema 6's footage evidence, schema 7's
-    destructions, schema 8's clock samples, schema 9's alarm words and schema 10's intakes, which
-    schema 11 widens)."""
-    for table in ("footage_heard", "resends", "coverage", "archives", "footage_evidence", "retention_heard",
-                  "destructions", "intakes"):
-        store.db.execute(f"DROP TABLE {table}")
-    store.db.execute("ALTER TABLE alarms DROP COLUMN said")
+    """An edged-central SQLite store as schema 2 left it (every later step's tables and columns
+    dropped: central_undo_steps)."""
+    for sql in central_undo_steps(2):
+        store.db.execute(sql)
     store.db.execute("PRAGMA user_version=2")
 
 
@@ -535,11 +555,9 @@ def central_pg_in_recovery(url: str) -> bool | None:
 
 
 def central_pg_as_schema_4(url: str) -> None:
-    """A PostgreSQL central store as schema 4 left it (before schema 5's archives and schema 6's
-    footage evidence, and schema 10's intakes, which schema 11 widens)."""
-    central_pg_run(url, ["DROP TABLE archives", "DROP TABLE footage_evidence", "DROP TABLE retention_heard",
-                         "DROP TABLE intakes", "ALTER TABLE alarms DROP COLUMN said",
-                         "UPDATE schema_version SET version = 4"])
+    """A PostgreSQL central store as schema 4 left it (every later step's tables and columns dropped:
+    central_undo_steps)."""
+    central_pg_run(url, [*central_undo_steps(4), "UPDATE schema_version SET version = 4"])
 
 
 def central_count(store, table: str) -> int:
@@ -561,10 +579,10 @@ def central_pg_add_node(url: str, node: str) -> None:
 
 def central_pg_as_schema_5(url: str, rows: list[tuple]) -> None:
     """A PostgreSQL central store as schema 5 left it: messages partitioned by the month of their seq
-    (a partition for each seq month of ``rows``, and the default one), no destructions table, no
-    intakes (schema 10's, which schema 11 widens).
+    (a partition for each seq month of ``rows``, and the default one), and none of the later steps'
+    tables and columns (central_undo_steps).
     ``rows``: (node, seq, kind, ts_us, received_us, payload, verified)."""
-    stmts = ["DROP TABLE messages", "DROP TABLE destructions",
+    stmts = [*central_undo_steps(5), "DROP TABLE messages",
              "CREATE TABLE messages (node TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL, ts_us BIGINT,"
              " received_us BIGINT NOT NULL, payload TEXT NOT NULL, verified BIGINT NOT NULL DEFAULT 0,"
              " PRIMARY KEY (node, seq)) PARTITION BY RANGE (seq)",
@@ -574,7 +592,7 @@ def central_pg_as_schema_5(url: str, rows: list[tuple]) -> None:
         lo = int(datetime(y, m, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000
         hi = int(datetime(y + m // 12, m % 12 + 1, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000
         stmts.append(f"CREATE TABLE messages_{y:04d}_{m:02d} PARTITION OF messages FOR VALUES FROM ({lo}) TO ({hi})")
-    stmts += ["DROP TABLE intakes", "ALTER TABLE alarms DROP COLUMN said", "UPDATE schema_version SET version = 5"]
+    stmts.append("UPDATE schema_version SET version = 5")
     central_pg_run(url, stmts)
     import psycopg
     with psycopg.connect(url, autocommit=True) as conn:
