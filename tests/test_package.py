@@ -295,7 +295,7 @@ def the_media_unit_remuxes_a_devices_file(tmp: Path, ct: Container) -> None:
     edged-media.socket, as edged-media under edged-media@.service's sandbox (design/0323)."""
     shutil.copy2(portable.body_camera(tmp / "bwc.mp4", seconds=5), ct.root / "var/tmp/bwc.mp4")
     os.chmod(ct.root / "var/tmp/bwc.mp4", 0o644)
-    r = ct.sh(f"cd / && runuser -u edged -- /opt/edged/venv/bin/python -c '{REMUX}'", check=False)
+    r = ct.sh(f"cd / && runuser -u edged -- /opt/edged/current/bin/python -c '{REMUX}'", check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     got = json.loads(r.stdout.strip().splitlines()[-1])
     media = int(ct.sh("id -u edged-media").stdout)
