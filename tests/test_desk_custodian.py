@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from storage.export import evidence as export
+from storage.export import checking
 from storage.time.clock import SYSTEM
 from tests.support.daemon import wait_for
 from tests.support.people import password_for
@@ -160,7 +160,7 @@ def test_a_signed_export_made_at_the_desk_and_downloaded_once_by_its_custodian(p
         assert {"manifest.json", "manifest.sig"} <= names and len({Path(n).parent for n in z.namelist()}) == 1
         z.extractall(tmp_path / "unzipped")
     folder = next((tmp_path / "unzipped").iterdir())
-    assert export.verify_export(folder, made["public_key"]) == [], "intact and signed by this recorder's key"
+    assert checking.verify_export(folder, made["public_key"]) == [], "intact and signed by this recorder's key"
     assert hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest() == made["manifest_sha256"]
     reads = d.audit("export.read")
     assert {r["actor"] for r in reads} == {"carl"} and {r["detail"]["file"] for r in reads} == set(names)

@@ -22,6 +22,7 @@ from central.keys import ca as office_ca
 from storage.keys import nodecert, nodekey
 from storage.time.clock import SYSTEM
 from storage.export import evidence as export
+from storage.export import checking
 from storage.readonly import open_readonly
 from storage.footage.segment_rows import TAMPERED
 from tests.support.broker import Broker, Subscriber
@@ -142,7 +143,7 @@ def test_export_starts_at_a_keyframe_has_the_right_duration_and_keeps_the_hole(t
     assert manifest["custodian"] == "carol" and manifest["node_public_key"] == key.public_b64
     assert sorted(p.name for p in out.iterdir()) == ["cam1.mp4", "manifest.json", "manifest.sig",
                                                      "node-public-key.pem"]
-    assert export.verify_export(out, key.public_b64) == []
+    assert checking.verify_export(out, key.public_b64) == []
 
 
 def test_one_clip_per_camera_and_a_new_part_where_the_stream_changes(tmp_path, sources, key):
@@ -156,7 +157,7 @@ def test_one_clip_per_camera_and_a_new_part_where_the_stream_changes(tmp_path, s
     sizes = [(s["width"], s["height"]) for f in files["desk"]
              for s in ffprobe(tmp_path / "x" / f)["streams"] if s["codec_type"] == "video"]
     assert sizes == [(320, 240), (480, 272)]
-    assert manifest["cameras"][1]["gaps"] == [] and export.verify_export(tmp_path / "x") == []
+    assert manifest["cameras"][1]["gaps"] == [] and checking.verify_export(tmp_path / "x") == []
 
 
 def test_segment_overlapping_the_previous_after_a_clock_step_is_placed_after_it(tmp_path, sources, key):
@@ -198,10 +199,10 @@ def test_verify_names_the_clip_when_one_byte_of_it_changed(made, key):
     clip = made / "cam1.mp4"
     for offset in (100, clip.stat().st_size // 2, clip.stat().st_size - 1):
         flip_byte(clip, offset)
-        problems = export.verify_export(made, key.public_b64)
+        problems = checking.verify_export(made, key.public_b64)
         assert len(problems) == 1 and problems[0].startswith("cam1.mp4: its SHA-256 does not match"), problems
         flip_byte(clip, offset)
-    assert export.verify_export(made, key.public_b64) == []
+    assert checking.verify_export(made, key.public_b64) == []
 
 
 def test_the_readme_is_signed_with_the_manifest(tmp_path, sources, key):
@@ -212,9 +213,9 @@ def test_the_readme_is_signed_with_the_manifest(tmp_path, sources, key):
     do_export(data, tmp_path / "x", key, ["cam1"], T0 + 2 * S, T0 + 10 * S,
               readme={"language": "zh-TW", "text": text})
     assert (tmp_path / "x" / "README.txt").read_text(encoding="utf-8") == text
-    assert export.verify_export(tmp_path / "x", key.public_b64) == []
+    assert checking.verify_export(tmp_path / "x", key.public_b64) == []
     (tmp_path / "x" / "README.txt").write_text(text.replace("應予保密", "可以公開"), encoding="utf-8")
-    assert export.verify_export(tmp_path / "x", key.public_b64) == [
+    assert checking.verify_export(tmp_path / "x", key.public_b64) == [
         "README.txt: differs from the text in manifest.json: it was changed"]
 
 
@@ -222,21 +223,21 @@ def test_verify_names_the_manifest_when_one_byte_of_it_changed(made, key):
     body = (made / "manifest.json").read_bytes()
     at = body.index(b'"custodian": "carol"') + len('"custodian": "')
     (made / "manifest.json").write_bytes(body[:at] + b"k" + body[at + 1:])  # carol -> karol
-    problems = export.verify_export(made)
+    problems = checking.verify_export(made)
     assert len(problems) == 1 and problems[0].startswith("manifest.json: the signature does not match"), problems
 
 
 def test_verify_missing_and_extra_files_and_a_foreign_key(made, key, tmp_path):
     other = nodekey.load_or_create(tmp_path)
     assert any(p.startswith("node-public-key.pem: not the key you gave") for p in
-               export.verify_export(made, other.public_b64))
+               checking.verify_export(made, other.public_b64))
     (made / "notes.txt").write_text("added later")
-    assert export.verify_export(made) == ["notes.txt: not part of the export (added after it was made)"]
+    assert checking.verify_export(made) == ["notes.txt: not part of the export (added after it was made)"]
     (made / "notes.txt").unlink()
     (made / "manifest.sig").unlink()
-    assert export.verify_export(made) == ["manifest.sig: missing, so the manifest cannot be trusted"]
+    assert checking.verify_export(made) == ["manifest.sig: missing, so the manifest cannot be trusted"]
     (made / "cam1.mp4").unlink()
-    assert "cam1.mp4: missing, or not a regular file" in export.verify_export(made)
+    assert "cam1.mp4: missing, or not a regular file" in checking.verify_export(made)
 
 
 def test_a_third_party_checks_the_signature_with_openssl_and_the_published_key(made, key, tmp_path):

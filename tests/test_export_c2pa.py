@@ -19,6 +19,7 @@ from storage.keys import nodekey
 from storage.readonly import open_readonly
 from storage.export import c2pa_claim, c2pa_profile, c2pa_sign, fmp4
 from storage.export import evidence as export
+from storage.export import checking
 from storage.export import worker
 from storage.export.worker import run_clips, run_signing
 from tests.support.c2pa_ca import NOW, make_ca, read
@@ -114,7 +115,7 @@ def top_boxes(buf: bytes) -> list[tuple[bytes, int, int]]:
 def test_a_genuine_export_is_trusted_by_the_c2pa_reader_against_the_office_ca(genuine, office, key):
     out, manifest = genuine
     assert manifest["c2pa"]["made"] is True and manifest["c2pa"]["assertions"] == list(c2pa_claim.LABELS)
-    assert export.verify_export(out, key.public_b64) == []  # edged's own manifest and signature stay
+    assert checking.verify_export(out, key.public_b64) == []  # edged's own manifest and signature stay
     cam = manifest["cameras"][0]
     clip = cam["clips"][0]
     got = read(out / clip["file"], office.pem)
@@ -180,10 +181,10 @@ def test_without_a_certificate_the_export_is_made_and_says_why_there_is_no_c2pa(
     manifest = make(footage, tmp_path / "x", key, None)
     assert manifest["c2pa"] == {"made": False, "why": c2pa_claim.NOT_ENROLLED}
     assert read(tmp_path / "x" / "cam1.mp4", office.pem).state is None  # no manifest in the clip
-    assert export.verify_export(tmp_path / "x", key.public_b64) == []
+    assert checking.verify_export(tmp_path / "x", key.public_b64) == []
     manifest = make(footage, tmp_path / "y", key, office.chain(office.issue(key.public, extensions=False)))
     assert not manifest["c2pa"]["made"] and "emailProtection" in manifest["c2pa"]["why"]
-    assert export.verify_export(tmp_path / "y", key.public_b64) == []
+    assert checking.verify_export(tmp_path / "y", key.public_b64) == []
 
 
 def test_a_clip_the_reader_would_not_trust_is_left_unsigned(tmp_path, footage, office, key):
@@ -253,7 +254,7 @@ def test_through_the_worker_and_signing_processes_the_claim_is_signed_by_the_dae
     seen: list[dict] = []
     manifest = make(footage, tmp_path / "x", key, office.chain(office.issue(key.public)), clips_writer=run_clips,
                     clip_signer=run_signing, progress=seen.append)
-    assert manifest["c2pa"]["made"] and export.verify_export(tmp_path / "x", key.public_b64) == []
+    assert manifest["c2pa"]["made"] and checking.verify_export(tmp_path / "x", key.public_b64) == []
     assert read(tmp_path / "x" / "cam1.mp4", office.pem).state == "Trusted"
     fractions = [p["fraction"] for p in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and all(p["done_bytes"] <= p["total_bytes"]

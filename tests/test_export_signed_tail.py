@@ -16,6 +16,7 @@ import pytest
 
 from storage.readonly import open_readonly
 from storage.export import evidence as export
+from storage.export import checking
 from storage.export import fmp4, signed_video
 from storage.keys import nodekey
 from tests.support.footage import write_segments
@@ -96,7 +97,7 @@ def test_the_clip_runs_on_to_the_end_of_the_gop_with_its_last_gops_signature(foo
     assert clip["camera_signed"]["media_to_us"] == T0 + 7 * S and clip["camera_signed"]["tail_frames"] == 30
     sources = manifest["cameras"][0]["sources"]
     assert [s["path"] for s in sources] == [r["path"] for r in rows[:2]] and sources[1]["tail"] is True
-    assert export.verify_export(tmp_path / "x") == []
+    assert checking.verify_export(tmp_path / "x") == []
     got = subprocess.run(["ffprobe", "-v", "error", "-count_packets", "-show_entries", "stream=nb_read_packets", "-of",
                           "csv=p=0", str(tmp_path / "x" / "cam1.mp4")], capture_output=True, text=True, check=True)
     assert int(got.stdout.split()[0]) == 120  # every byte there, the tail's 30 frames too

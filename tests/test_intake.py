@@ -20,6 +20,7 @@ from edged.config import CameraConfig, RetentionConfig
 from mqtt import kinds
 from storage.catalog import open_db
 from storage.export import evidence as export
+from storage.export import checking
 from storage.keys import nodekey
 from storage.readonly import open_readonly
 from storage.footage import intakes as store
@@ -178,7 +179,7 @@ def _the_devices_footage(catalog: Path) -> list:
 
 def test_an_export_of_imported_footage_names_its_original_and_verifies(files, tmp_path):
     """The manifest's sources say imported, not recorded by this box, with the original's hash; the
-    export verifies as any other (storage/export/evidence.py verify_export, what `edgectl verify` runs)."""
+    export verifies as any other (storage/export/checking.py verify_export, what `edgectl verify` runs)."""
     now = CLAIMED_2015 + 4000 * D
     row = _take_in(tmp_path, files["bwc"], now)
     cams = _the_devices_footage(tmp_path / "catalog.db")
@@ -188,7 +189,7 @@ def test_an_export_of_imported_footage_names_its_original_and_verifies(files, tm
     (tmp_path / "keydir").mkdir()
     manifest = export.write_export(tmp_path, out, key=nodekey.load_or_create(tmp_path / "keydir"), header=header,
                                    cameras=cams, from_us=CLAIMED_2015, to_us=CLAIMED_2015 + 25 * S)
-    assert export.verify_export(out) == []
+    assert checking.verify_export(out) == []
     sources = [s for cam in manifest["cameras"] for s in cam["sources"]]
     assert len(sources) == 3 and all(s["imported"]["original_sha256"] == row["sha256"] for s in sources)
     assert {(s["imported"]["taken_by"], s["imported"]["filmed_by"], s["imported"]["device"]) for s in sources} == {
@@ -341,7 +342,7 @@ def test_an_export_cut_inside_imported_footage_with_b_pictures_decodes_and_cover
     start, end = CLAIMED_2015 + 2_500_000, CLAIMED_2015 + 13_300_000   # inside the first and the fifth segment
     manifest = export.write_export(tmp_path, tmp_path / "export", key=nodekey.load_or_create(tmp_path / "keydir"),
                                    header=header, cameras=cams, from_us=start, to_us=end)
-    assert export.verify_export(tmp_path / "export") == []
+    assert checking.verify_export(tmp_path / "export") == []
     for clip in manifest["cameras"][0]["clips"]:
         path = tmp_path / "export" / clip["file"]
         assert decodes(path), clip

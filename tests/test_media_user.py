@@ -29,6 +29,7 @@ from storage.disk.fsutil import private_dir
 from storage.disk.hashing import sha256_file
 from storage.export import c2pa_claim, c2pa_sign
 from storage.export import evidence as export
+from storage.export import checking
 from storage.export import worker
 from storage.export.worker import run_clips, run_signing
 from storage.intake import take
@@ -124,7 +125,7 @@ def test_the_exports_media_worker_and_signer_run_as_the_media_user_and_cannot_op
                                    to_us=T0 + 11 * S, chain=office.chain(office.issue(key.public)),
                                    clips_writer=run_clips, clip_signer=run_signing)
     assert uids == [media.uid, media.uid]   # the media worker, then the signing process
-    assert manifest["c2pa"]["made"] and export.verify_export(out, key.public_b64) == []
+    assert manifest["c2pa"]["made"] and checking.verify_export(out, key.public_b64) == []
     assert read(out / "cam1.mp4", office.pem).state == "Trusted"
     clip = os.stat(out / "cam1.mp4")   # made by the worker, handed back to the daemon's group (edged is in it)
     assert (clip.st_uid, clip.st_gid, clip.st_mode & 0o777) == (media.uid, media.gid, 0o640)
@@ -237,7 +238,7 @@ def test_through_the_socket_systemd_starts_the_exports_workers_as_the_media_user
         systemd.close()
         shutil.rmtree(where.parent)
     assert systemd.uids == [media.uid, media.uid]
-    assert manifest["c2pa"]["made"] and export.verify_export(out, key.public_b64) == []
+    assert manifest["c2pa"]["made"] and checking.verify_export(out, key.public_b64) == []
     assert read(out / "cam1.mp4", office.pem).state == "Trusted"
 
 

@@ -104,7 +104,8 @@ def test_the_released_copys_readme_is_signed_and_checked(tmp_path):
     from edged.documents.copy_readme import copy_readme_text
     from edged.i18n import speaking
     from edged.rules.persons import Named
-    from storage.export.evidence import README, verify_export
+    from storage.export.evidence import README
+    from storage.export.checking import verify_export
     from storage.keys import nodekey
     from storage.redact import release
 

@@ -26,6 +26,7 @@ from storage.disk import fsutil
 from storage.keys import fleetkeys, nodecert, nodekey, office_crl
 from storage.catalog import CatalogWriter, open_db
 from storage.export import evidence as export
+from storage.export import checking
 from storage.export import origin
 from storage.export.origin import GRACE_US
 from storage.disk.hashing import sha256_file
@@ -234,7 +235,7 @@ def test_an_export_with_no_clip_is_not_intact(office, tmp_path, capsys):
         return [{"camera": "cam1", "name": "cam1", "location": None, "actual": None, "clips": [],
                  "sources": [{"path": "x", "clip": None}], "gaps": []}]
     out = make_export(tmp_path / "empty", office["key"], nodecert.chain_pem(office["box"]), writer=nothing)
-    assert any("lists no clip" in p for p in export.verify_export(out, office["key"].public_b64))
+    assert any("lists no clip" in p for p in checking.verify_export(out, office["key"].public_b64))
     code, j = verify(capsys, str(out), "--ca", str(office["ca"]))
     assert code == 1 and not j["ok"], j
 

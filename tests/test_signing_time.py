@@ -28,6 +28,7 @@ from central.keys import ca
 from edged_evidence_check import receipt as form
 from mqtt import receipt
 from storage.export import evidence as export
+from storage.export import checking
 from storage.export.receipt import keep_receipt
 from storage.keys import nodekey
 from tests.test_clip_origin import (  # noqa: F401  (the fixtures: an office, two enrolled boxes, cam1's footage)
@@ -140,4 +141,4 @@ def test_the_box_takes_a_receipt_only_from_its_office_for_itself_and_keeps_it_be
     assert not keep_receipt(tmp_path / "gone", doc), "an export already gone"
     assert keep_receipt(copy, doc) and not keep_receipt(copy, doc), "kept once"
     assert form.check(json.loads((copy / export.RECEIPT).read_text()), ca.existing_ca(fleet["office"]).public_key())
-    assert export.RECEIPT in export.listed(copy, json.loads((copy / export.MANIFEST).read_text()))
+    assert export.RECEIPT in checking.listed(copy, json.loads((copy / export.MANIFEST).read_text()))

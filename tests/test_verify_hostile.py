@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from storage.export import evidence as export
+
+from storage.export import checking
 from tests.support.daemon import ROOT
 
 
@@ -39,7 +41,7 @@ CASES = {
         [{"file": "cam1.mp4", "bytes": 10, "sha256": "00"}]))), os.mkfifo(d / "cam1.mp4")),
     "manifest.sig as a FIFO": lambda d: ((d / export.MANIFEST).write_text(json.dumps(manifest([]))),
                                          os.mkfifo(d / export.SIGNATURE)),
-    "a manifest over its cap": lambda d: (d / export.MANIFEST).write_bytes(b" " * (export.FILE_CAPS[export.MANIFEST] + 1)),
+    "a manifest over its cap": lambda d: (d / export.MANIFEST).write_bytes(b" " * (checking.FILE_CAPS[export.MANIFEST] + 1)),
 }
 
 

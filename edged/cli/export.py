@@ -17,6 +17,7 @@ from edged.i18n import _
 
 from storage.keys import nodecert
 from storage.export import evidence as export, origin
+from storage.export import checking
 from argparse import Namespace
 from edged.cli.ctx import Ctx
 
@@ -119,7 +120,7 @@ def cmd_export(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         raise UsageError(_("export {export} was made, but writing it to {path} failed ({error}); the daemon keeps "
                            "it for a day: ask root to copy it from its staging folder").format(
                                export=result["export"], path=out, error=exc)) from None
-    problems = export.verify_export(out, result["public_key"])
+    problems = checking.verify_export(out, result["public_key"])
     if problems:
         raise UsageError(_("the copy in {path} does not check out: {problems}. The daemon keeps its copy for a "
                            "day (root can reach it: {dir})").format(path=out, problems="; ".join(problems),

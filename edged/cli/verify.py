@@ -19,6 +19,7 @@ from edged.config import load_config
 from edged.i18n import _
 from edged_evidence_check import bounds, check as core
 from storage.export import evidence as export, origin
+from storage.export import checking
 from storage.keys import nodecert, nodekey, office_crl
 
 
@@ -43,8 +44,8 @@ def cmd_verify(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     got = _origin(args, manifest, root, crl)
     key = (Path(args.key).read_text() if Path(args.key).is_file() else args.key) if args.key else got.key
     try:
-        problems = export.verify_export(folder, key, extras=False)
-        unlisted = core.unlisted(folder, export.listed(folder, manifest)) if folder.is_dir() else []
+        problems = checking.verify_export(folder, key, extras=False)
+        unlisted = core.unlisted(folder, checking.listed(folder, manifest)) if folder.is_dir() else []
     except nodekey.NodeKeyError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
@@ -147,7 +148,7 @@ def _read(path: str) -> bytes:
 def _signer(folder: Path) -> str | None:
     try:
         return nodekey.fingerprint(nodekey.public_raw(nodekey.load_public(
-            export.read_export_file(folder, export.PUBLIC_KEY))))
+            checking.read_export_file(folder, export.PUBLIC_KEY))))
     except (OSError, nodekey.NodeKeyError):
         return None
 

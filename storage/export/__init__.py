@@ -1,6 +1,7 @@
 """Evidence export (R5.5, R6; design/0068): a copy grant's footage as signed clips.
 
-- evidence.py: the export folder: clips, manifest, the node's signature, and its checks.
+- evidence.py: the export folder: clips, manifest and the node's signature.
+- checking.py: an export folder checked, every problem named (`edgectl verify`, the desk).
 - receipt.py: the office's receipt kept beside an export (design/0318).
 - origin.py: who made an export, as far as the root a verifier trusts says (design/0097).
 - plan.py: what an export takes (which segments, which holes: pure) and each source checked

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from storage.disk.fsutil import replace_durably
-from storage.export.evidence import MANIFEST, RECEIPT, read_export_file
+from storage.export.evidence import MANIFEST, RECEIPT
+from storage.export.checking import read_export_file
 
 
 def keep_receipt(folder: Path, receipt: dict[str, Any]) -> bool:

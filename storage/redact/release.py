@@ -1,5 +1,5 @@
 """A released redacted copy's own manifest (design/0328): the copy is a folder a verifier reads
-as it reads an export (storage/export/evidence.py verify_export; `edgectl verify`, the
+as it reads an export (storage/export/checking.py verify_export; `edgectl verify`, the
 stand-alone checker), signed by the node key when the copy is released, naming the original it
 was made from (the export, its signed manifest's SHA-256, each clip's original and its SHA-256)
 and the people: who prepared the copy and who released it.
