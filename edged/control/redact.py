@@ -30,6 +30,7 @@ from edged.config import Config
 from edged.control.export import read_piece
 from edged.control.operation import Operations, op
 from edged.control.protocol import RequestError
+from edged.control.redact_marks import hides_of, marks_of
 from edged.documents import Doc
 from edged.documents.copy_readme import copy_readme_text
 from edged.i18n import _, speaking, zone
@@ -68,65 +69,6 @@ def _copy_readme(cfg: Config, original: dict[str, Any], export: int, release: di
 def _copy_folder(export_dir: Path, copy: str) -> Path:
     """A redacted copy's folder, beside its export's in data_dir/exports/ (swept with it)."""
     return export_dir.with_name(f"{export_dir.name}.redacted-{copy}")
-
-
-def _box(b: Any) -> list[int]:
-    box = [int(v) for v in b]
-    if len(box) != 4 or box[2] <= 0 or box[3] <= 0:
-        raise ValueError(b)
-    return box
-
-
-def _mark(m: Any) -> Any:
-    """[frame, box or null], or the desk's {"t": seconds into the clip, "box": box or null}."""
-    if isinstance(m, dict):
-        t = float(m["t"])
-        if not 0 <= t < 1e6:
-            raise ValueError(t)
-        return {"t": round(t, 3), "box": None if m.get("box") is None else _box(m["box"])}
-    f, b = m
-    return [int(f), None if b is None else _box(b)]
-
-
-def _marks(raw: Any, clips: list[str]) -> dict[str, list[Any]]:
-    """{clip: [[frame, [x, y, w, h] or null], ...]}: the custodian's marks of the applicant, on as
-    many frames as they mark (design/0279); a mark may name the second of the clip instead."""
-    if not isinstance(raw, dict) or not raw:
-        raise RequestError(_("a redacted copy needs the applicant's region marked on at least one frame of each "
-                             "clip: {{\"marks\": {{CLIP: [[FRAME, [X, Y, W, H]], ...]}}}}"))
-    out: dict[str, list[Any]] = {}
-    for name, marks in raw.items():
-        _clip_of(name, clips)
-        try:
-            out[name] = [_mark(m) for m in marks]
-        except (TypeError, ValueError, KeyError):
-            raise RequestError(_("a mark is [FRAME, [X, Y, W, H]] or [FRAME, null] (the applicant out of the "
-                                 "picture from that frame)")) from None
-    return out
-
-
-def _hides(raw: Any, clips: list[str]) -> dict[str, list[list[Any]]]:
-    """{clip: [[from, to, [x, y, w, h]], ...]}: boxes the custodian hides from one second of the
-    clip to another (a face the detector missed, a stranger beside the applicant: design/0279)."""
-    out: dict[str, list[list[Any]]] = {}
-    for name, spans in (raw or {}).items() if isinstance(raw, dict) else ():
-        _clip_of(name, clips)
-        try:
-            out[name] = [[round(float(a), 3), round(float(b), 3), _box(box)] for a, b, box in spans]
-            if any(not 0 <= v < 1e6 for a, b, _b in out[name] for v in (a, b)):
-                raise ValueError
-        except (TypeError, ValueError):
-            raise RequestError(_("a hidden box is [FROM, TO, [X, Y, W, H]]: seconds of the clip and the box "
-                                 "in its pixels")) from None
-    if raw is not None and not isinstance(raw, dict):
-        raise RequestError(_("a hidden box is [FROM, TO, [X, Y, W, H]]: seconds of the clip and the box in its pixels"))
-    return {k: v for k, v in out.items() if v}
-
-
-def _clip_of(name: str, clips: list[str]) -> None:
-    if name not in clips:
-        raise RequestError(_("the export has no clip {name!r} (its clips: {clips})").format(
-            name=name, clips=", ".join(clips)))
 
 
 def _said(name: str, m: dict[str, Any]) -> dict[str, Any]:
@@ -184,7 +126,7 @@ class RedactOps(Operations):
             return await self._again(export_id, source, list(clips), actor, caller)
         if detail.get("redacted") and (why := mode_refusal(mode, modes_offered(self.cfg.policy.kinds.get("citizen")))):
             raise RequestError(why)   # a citizen's copy only in a mode the site allows (design/0348)
-        marks, hides = _marks(args.get("marks"), list(clips)), _hides(args.get("hide"), list(clips))
+        marks, hides = marks_of(args.get("marks"), list(clips)), hides_of(args.get("hide"), list(clips))
         if not await asyncio.to_thread(source.is_dir):
             raise RequestError(_("export {id} is no longer staged (a day has passed); a redacted copy is made from "
                                  "a staged export").format(id=export_id))
