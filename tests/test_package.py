@@ -296,7 +296,9 @@ def the_media_unit_remuxes_a_devices_file(tmp: Path, ct: Container) -> None:
     shutil.copy2(portable.body_camera(tmp / "bwc.mp4", seconds=5), ct.root / "var/tmp/bwc.mp4")
     os.chmod(ct.root / "var/tmp/bwc.mp4", 0o644)
     r = ct.sh(f"cd / && runuser -u edged -- /opt/edged/current/bin/python -c '{REMUX}'", check=False)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr + ct.sh(
+        "journalctl --no-pager -o cat -n 60 -u 'edged-media@*' -u edged-media.socket; ls -la /run/edged* /run/edged-media*",
+        check=False).stdout
     got = json.loads(r.stdout.strip().splitlines()[-1])
     media = int(ct.sh("id -u edged-media").stdout)
     assert got["segments"] >= 2 and got["owners"] == [media], got
