@@ -6,18 +6,15 @@ from a store fed directly (tests/test_central_month.py `_feed`): a camera, a gra
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from central import login
 from central.store.store import now_us
+from tests.support import month_page
 from tests.support.leaks import ascii_separators
-from tests.support.ports import free_port
 from tests.test_central_month import TAIPEI, _feed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,27 +71,14 @@ def test_centrals_catalog_uses_the_glossarys_words():
 
 @pytest.mark.browser
 def test_the_dashboard_in_the_glossarys_words_for_every_role(tmp_path):
-    from central import config
-    from central.pages.dashboard import Dashboard
-    from tests.support.browser import launch
-
     t0 = now_us() - 120_000_000
     ym = datetime.fromtimestamp((t0 + 30) / 1e6, TAIPEI).strftime("%Y-%m")
-    _feed(tmp_path / "central-data" / "central.db", t0)
-    cfg = tmp_path / "c.toml"
-    password = "the office's own words"
-    cfg.write_text('[storage]\ndata_dir = "central-data"\n[report]\nlanguage = "zh-TW"\ntimezone = "Asia/Taipei"\n'
-                   f'[dashboard.accounts.lin]\nrole = "auditor"\npassword_hash = "{login.hash_password(password)}"\n'
-                   f'[dashboard.accounts.chen]\nrole = "technician"\npassword_hash = "{login.hash_password(password)}"\n')
-    loop, port = asyncio.new_event_loop(), free_port()
-    dash = Dashboard(config.load(cfg))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(dash.start("127.0.0.1", port), loop).result(30)
-    base, words = f"http://127.0.0.1:{port}", retired_words()
-    pw, browser = launch()
+    _feed(month_page.store_path(tmp_path), t0)
+    words = retired_words()
     seen: dict[str, str] = {}
-    try:
+    with month_page.opened(tmp_path) as office:   # the dashboard, and the auditor lin and the technician chen
+        base, browser, password = office.base, office.browser, month_page.PASSWORD
+
         def read(page, what: str) -> str:
             text = page.inner_text("body")
             assert not offending(text, words), (what, offending(text, words), text)
@@ -127,9 +111,3 @@ def test_the_dashboard_in_the_glossarys_words_for_every_role(tmp_path):
         assert "調閱許可 7，核准人" in month, "a grant is a 調閱許可"
         assert "閱覽" in month, "a grant's use is a viewing (閱覽)"
         assert "攝影機" in seen["chen: the site"], "the technician's site page names cameras as 攝影機"
-    finally:
-        browser.close()
-        pw.stop()
-        asyncio.run_coroutine_threadsafe(dash.close(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
