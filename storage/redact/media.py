@@ -39,8 +39,10 @@ if TYPE_CHECKING:  # PyAV and numpy are imported in the functions that read and 
 FILL_Y, FILL_C = 16, 128
 PRESET, CRF = "veryfast", 23    # x264: bench/redaction.py measures the cost at 1080p20
 # x264's sub-pixel motion search off (design/0358): the encode 0.56 -> 0.37 core-s/s on the crowd's
-# 1080p20 for 3 % more bytes and 1.3 dB less luma PSNR (43.3 dB); bench.redaction_profile --presets
-SUBME = "subme=0"
+# 1080p20 for 3 % more bytes and 1.3 dB less luma PSNR (43.3 dB); and (design/0360) the diamond
+# motion search and no B pictures: 0.38 -> 0.29-0.31 core-s/s for 1.7 % more bytes, the same PSNR;
+# bench.redaction_profile --presets
+SUBME = "subme=0:me=dia:bframes=0"
 Tick = Callable[[int], None]
 
 
@@ -213,7 +215,8 @@ def x264_params() -> dict[str, str]:
     capped at AVX2. With AVX-512, x264's macroblock tree reads memory it never wrote (measured: the
     same frames came out other bytes as the heap held other garbage), so a copy made again, or
     resumed in another process, was not the copy on the record; every AVX-512 CPU has AVX2. And
-    on every CPU the sub-pixel motion search off (SUBME, design/0358)."""
+    on every CPU the sub-pixel motion search off, the diamond search and no B pictures (SUBME,
+    design/0358, design/0360)."""
     params = ":".join(p for p in ("asm=avx2" if _avx512() else "", SUBME) if p)
     return {"x264-params": params} if params else {}
 
