@@ -43,13 +43,15 @@ from storage.export.c2pa_sign import NotSigned
 from storage.redact import derivative, facetrack, inside, media, resume, track
 from storage.redact.copies import JOB as JOB, RELEASED as RELEASED   # said here too: the job's folder
 from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, Pass, input_for, passes_for
-from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, covered_refusal, frame_at,
+from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, FramePlan, Mark, PlanError, covered_refusal, frame_at,
+                                 frame_plan,
                                  hidden_spans, marks_covered, plan_frames, summary)
 from storage.redact.track import CHECK, HOWS, UNSURE, Follower, clamped, scale_for, to_check, window_for
 
 EVERY = 3   # the detector runs on every 3rd frame; the tracks fill the frames between (plan.py, bench/redaction.py)
 FACES_EVERY = 6   # faces mode's first pass (640 px) on every 6th frame, each face followed both ways between (design/0358)
 Progress = Callable[[dict[str, Any]], None]
+Planned = Callable[[int, list[Box]], FramePlan]   # a frame's plan from its faces (FACES mode)
 
 
 class JobError(RuntimeError):
@@ -175,12 +177,14 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     rate = Fraction(*info["rate"])
     ran: dict[str, Any] = {}
     method: dict[str, Any] = {"fill": "solid"}
-    faces, on_frames, checks = (_detected(folder, job, name, src, info, detector, progress, ran, method)
-                                if mode == FACES else (None, None, []))
     marks, added = _marks(clip.get("marks", []), rate), _boxes(clip.get("added", {}))
     for f, boxes in hidden_spans([(float(a), float(b), _box(box)) for a, b, box in clip.get("hide", [])], rate,
                                  total).items():
         added.setdefault(f, []).extend(boxes)
+    size = (info["width"], info["height"])
+    faces, on_frames, checks = (_detected(folder, job, name, src, info, detector, progress, ran, method,
+                                          lambda f, on: frame_plan(FACES, f, size, marks, on, added.get(f, ())))
+                                if mode == FACES else (None, None, []))
     found: dict[str, Any] | None = None
     followed: list[Box | None] | None = None
     strangers: list[list[Box]] | None = None
@@ -201,7 +205,8 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
             raise PlanError(covered)
     except PlanError as exc:
         raise JobError(f"{name}: {exc}") from None
-    made = _render(folder, name, src, plans, resume.chunk_frames(rate), progress, total)
+    made = _render(folder, name, src, plans, resume.chunk_frames(rate), progress, total,
+                   ran.get("detect", {}).pop("rendered", 0))
     _checked(src, clip["sha256"])  # and the original untouched after
     result = {**summary(mode, plans, marks, faces, added, (info["width"], info["height"])), "method": method, "original": name,
               "original_sha256": clip["sha256"], "frames_written": made["frames"],
@@ -219,10 +224,12 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
 
 
 def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dict[str, Any], detector: Any,
-              progress: Progress, ran: dict[str, Any], method: dict[str, Any],
+              progress: Progress, ran: dict[str, Any], method: dict[str, Any], plan: Planned,
               ) -> tuple[dict[int, list[Box]], list[list[Box]], list[int]]:
     """FACES mode's detector passes (design/0325) and each face followed between them: the boxes,
-    each frame's faces, and the frames where the passes disagreed (and those to their next runs)."""
+    each frame's faces, and the frames where the passes disagreed (and those to their next runs).
+    A fresh job renders its copy in the same decode, each frame filled as `plan(frame, its faces)`
+    says (design/0360; `ran["detect"]["rendered"]`: the frames it made)."""
     total = info["frames"]
     if detector is None:
         detector = Detector(input_for(info["width"], info["height"]))
@@ -230,7 +237,7 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
     passes = passes_for(info["width"], info["height"], int(job.get("every", FACES_EVERY)),
                         (int(fine[0]), int(fine[1])) if fine else None)
     faces, moves, ran["detect"] = _faces(folder / f"{name}.faces.json", src, detector, passes, info,
-                                         resume.chunk_frames(Fraction(*info["rate"])), name, progress)
+                                         resume.chunk_frames(Fraction(*info["rate"])), name, progress, plan)
     method["detector"] = {**detector.method.as_dict(), "passes": [[*p.input, p.every] for p in passes]}
     if moves is not None:
         method["faces_followed"] = {"tracker": "normalized cross-correlation of each face's luma, forward "
@@ -261,10 +268,11 @@ def _followed(folder: Path, job: dict[str, Any], name: str, src: Path, marks: li
 
 
 def _render(folder: Path, name: str, src: Path, plans: list[Any], per: int, progress: Progress,
-            total: int) -> dict[str, Any]:
+            total: int, now: int = 0) -> dict[str, Any]:
     """The clip's render in parts (design/0277): the parts an earlier run made and that still stand
     (resume.kept) kept, the rest made, then all joined into `folder/name`. {frames: in the clip,
-    kept: frames kept from before, made: frames filled and encoded now}."""
+    kept: frames kept from before, made: frames filled and encoded now}. `now`: the frames this
+    run made already with the detector's pass (design/0360), not kept from before."""
     expected = resume.chunks(plans, per)
     records: dict[int, dict[str, Any]] = {}
     for path in folder.glob(f"{glob.escape(name)}.part-*.json"):
@@ -279,8 +287,8 @@ def _render(folder: Path, name: str, src: Path, plans: list[Any], per: int, prog
         index = path.name.lstrip(".").removeprefix(f"{name}.part-")[:6]
         if not index.isdigit() or int(index) >= start:
             path.unlink()
-    kept = sum(int(records[c.index]["frames"]) for c in expected[:start])
-    if start:
+    kept = sum(int(records[c.index]["frames"]) for c in expected[:start]) - now
+    if kept > 0:
         progress({"clip": name, "step": "render", "done": kept, "total": total, "resumed": kept})
 
     def saved(index: int, path: Path, frames: int) -> None:
@@ -292,7 +300,7 @@ def _render(folder: Path, name: str, src: Path, plans: list[Any], per: int, prog
         made = media.render(src, lambda i: _part(folder, name, i), plans, per, start, saved,
                             lambda n: progress({"clip": name, "step": "render", "done": n, "total": total}))
     frames = media.join([_part(folder, name, c.index) for c in expected], folder / name)
-    return {"frames": frames, "kept": kept, "made": made["frames"]}
+    return {"frames": frames, "kept": max(0, kept), "made": made["frames"] + now}
 
 
 def _part(folder: Path, name: str, index: int) -> Path:
@@ -308,11 +316,14 @@ def _parts(folder: Path, name: str) -> list[Path]:
 
 
 def _faces(path: Path, src: Path, detector: Any, passes: tuple[Pass, ...], info: dict[str, Any], per: int, name: str,
-           progress: Progress) -> tuple[dict[int, list[Box]], dict[str, Any] | None, dict[str, Any]]:
+           progress: Progress, plan: Planned | None = None,
+           ) -> tuple[dict[int, list[Box]], dict[str, Any] | None, dict[str, Any]]:
     """The detector's boxes for `src` on the frames its `passes` run on, and each followed by the picture
     between the runs (facetrack.py, design/0290: `followed`, None in a file an older version
     wrote), from `path` when an earlier run left them, going on from `<clip>.faces.partial.json`
-    when an earlier run stopped in the middle (design/0277); and what this run kept and made."""
+    when an earlier run stopped in the middle (design/0277); and what this run kept and made.
+    A job begun afresh (nothing of it saved) with a `plan` renders its parts in the same decode
+    (`_together`); one taken up again decodes the clip again for the render (`_render`)."""
     total = info["frames"]
     if path.exists():
         return *_faces_read(path), {"kept": total, "made": 0}
@@ -335,13 +346,48 @@ def _faces(path: Path, src: Path, detector: Any, passes: tuple[Pass, ...], info:
         _write_json(partial, {"upto": upto, "found": {str(k): v for k, v in boxes.items()}, "faces": faces.state(),
                               "disagreed": sorted(disagreed)})
 
-    found = media.detect(src, detector, passes[0].every,
-                         lambda n: progress({"clip": name, "step": "detect", "done": n, "total": total}),
-                         start, found, per, save, faces, passes, disagreed)
+    def tick(n: int) -> None:
+        progress({"clip": name, "step": "detect", "done": n, "total": total})
+
+    rendered = 0
+    if not start and plan is not None and not _parts(path.parent, name):
+        found, rendered = _together(path.parent, name, src, (detector, passes, faces, disagreed), plan, total, per,
+                                    save, tick)
+        progress({"clip": name, "step": "render", "done": total, "total": total})
+    else:
+        found = media.detect(src, detector, passes[0].every, tick, start, found, per, save, faces, passes, disagreed)
     _write_json(path, {"boxes": {str(k): v for k, v in found.items()}, "followed": faces.followed(),
                        "disagreed": sorted(disagreed)})
     partial.unlink(missing_ok=True)
-    return *_faces_read(path), {"kept": start, "made": max(0, total - start)}
+    return *_faces_read(path), {"kept": start, "made": max(0, total - start), **({"rendered": rendered} if rendered else {})}
+
+
+def _together(folder: Path, name: str, src: Path, looking: tuple[Any, tuple[Pass, ...], facetrack.FaceFollower, set[int]],
+              plan: Planned, total: int, per: int, save: Callable[[int, dict[int, list[Box]]], None],
+              tick: Callable[[int], None]) -> tuple[dict[int, list[Box]], int]:
+    """The detector's pass and the render in one decode (media.detect_render, design/0360): the
+    parts and their records as `_render` writes them, each part's plans' digest from the plans
+    it was filled with, so `_render` after it finds every part standing and only joins them.
+    `looking`: (the detector, its passes, the face follower, the frames the passes disagreed on).
+    The boxes, and the frames rendered."""
+    detector, passes, faces, disagreed = looking
+    filled: dict[int, list[FramePlan]] = {}
+
+    def planned(f: int, on: list[Box]) -> FramePlan:
+        if f >= total:   # the clip longer than probed: filled whole, never shown unplanned
+            return FramePlan(True, None)
+        filled.setdefault(f // per, []).append(made := plan(f, on))
+        return made
+
+    def saved(index: int, path: Path, frames: int) -> None:
+        plans = filled.pop(index, [])
+        chunk = resume.Chunk(index, index * per, len(plans), resume.plan_digest(plans))
+        _write_json(path.with_suffix(".json"), resume.record(chunk, frames, sha256_file(path), path.stat().st_size))
+
+    count = max(1, -(-total // per))
+    return media.detect_render(src, detector, passes, faces, disagreed, planned,
+                               lambda stream: media.Parts(stream, lambda i: _part(folder, name, i), per, count, saved),
+                               per, save, tick)
 
 
 def _faces_read(path: Path) -> tuple[dict[int, list[Box]], dict[str, Any] | None]:
