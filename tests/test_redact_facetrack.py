@@ -169,7 +169,7 @@ def test_each_frames_faces_once_settled_are_the_whole_clips(clip):
     frames, found, forward, backward = clip
     whole = face_boxes(found, forward, backward, frames)
     fed = _Fed(found, forward, backward, facetrack.REACH)
-    settled = facetrack.Settled(fed)  # type: ignore[arg-type]
+    settled = facetrack.Settled(fed)  # type: ignore[arg-type]  # what Settled reads of a follower
     got: list[list[Box]] = []
     for _ in range(frames):
         fed.feed()

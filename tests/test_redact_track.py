@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.redact import track
+from storage.redact import ncc, track
 from storage.redact.plan import Box, Mark, follow, inside
 from storage.redact.track import HELD, LINE, MARK, PARTLY, TRACKED, UNSURE, Follower, follow_frames, to_check
 from tests.support import patches
@@ -162,7 +162,7 @@ def test_the_moments_to_check_are_the_frames_not_followed_both_ways():
 def _match_by_copy(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int, int],
                    around: tuple[int, int], reach: int) -> np.ndarray | None:
     """Every window's score as the match was first written (each window's samples copied out, the
-    sums taken over the copies): what track.match must still give, to the last bit."""
+    sums taken over the copies): what ncc.match must still give, to the last bit."""
     height, width = small.shape
     w, h = size
     xs = range(max(0, around[0] - reach), min(width - w, around[0] + reach) + 1)
@@ -193,7 +193,7 @@ def test_the_match_is_the_copied_windows_match_to_the_last_bit(seed, side, at, r
     if tr is None:
         return
     want = _match_by_copy(small, tr.template, tr.stride, tr.size, at, reach)
-    got = track.match(small, tr.template, tr.stride, tr.size, at, reach)
+    got = ncc.match(small, tr.template, tr.stride, tr.size, at, reach)
     assert (got is None) == (want is None)
     if want is not None and got is not None:
         iy, ix = (int(v) for v in np.unravel_index(int(np.argmax(want)), want.shape))

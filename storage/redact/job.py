@@ -33,25 +33,25 @@ from __future__ import annotations
 import fcntl
 import glob
 import json
-import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
 from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
-from storage.redact import derivative, facetrack, inside, media, resume, track
+from storage.redact import derivative, facetrack, faces_pass, inside, media, resume, track
+from storage.redact.faces_pass import Planned
+from storage.redact.jobfiles import box as _box, boxes as _boxes, part as _part, parts as _parts
+from storage.redact.jobfiles import write_json as _write_json
 from storage.redact.copies import JOB as JOB, RELEASED as RELEASED   # said here too: the job's folder
-from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, Pass, input_for, passes_for
-from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, FramePlan, Mark, PlanError, covered_refusal, frame_at,
-                                 frame_plan,
-                                 hidden_spans, marks_covered, plan_frames, summary)
+from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, input_for, passes_for
+from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, covered_refusal, frame_at,
+                                 frame_plan, hidden_spans, marks_covered, plan_frames, summary)
 from storage.redact.track import CHECK, HOWS, UNSURE, Follower, clamped, scale_for, to_check, window_for
 
 EVERY = 3   # the detector runs on every 3rd frame; the tracks fill the frames between (plan.py, bench/redaction.py)
 FACES_EVERY = 6   # faces mode's first pass (640 px) on every 6th frame, each face followed both ways between (design/0358)
 Progress = Callable[[dict[str, Any]], None]
-Planned = Callable[[int, list[Box]], FramePlan]   # a frame's plan from its faces (FACES mode)
 
 
 class JobError(RuntimeError):
@@ -90,30 +90,10 @@ def released_for(export_dir: Path) -> str | None:
     return None
 
 
-def _write_json(path: Path, data: Any) -> None:
-    part = path.with_name(f".{path.name}.part")
-    with open(part, "w") as f:
-        # the same text as json.dump, by the C encoder (json.dump streams it through the Python one:
-        # 0.08 core-s/s of a faces copy's 1080p20, its boxes saved every 5 s; bench.redaction_profile)
-        f.write(json.dumps(data))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(part, path)
-
-
-def _box(b: Any) -> Box:
-    x, y, w, h = (int(v) for v in b)
-    return (x, y, w, h)
-
-
 def _marks(raw: list[Any], rate: Fraction) -> list[Mark]:
     """[[frame, box or null], ...] or, from the desk, [{"t": seconds, "box": box or null}, ...]."""
     return [Mark(frame_at(float(m["t"]), rate), _box(m["box"]) if m["box"] is not None else None)
             if isinstance(m, dict) else Mark(int(m[0]), _box(m[1]) if m[1] is not None else None) for m in raw]
-
-
-def _boxes(raw: dict[str, Any]) -> dict[int, list[Box]]:
-    return {int(f): [_box(b) for b in boxes] for f, boxes in raw.items()}
 
 
 def _checked(src: Path, sha256: str) -> None:
@@ -236,7 +216,7 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
     fine = job.get("fine", [FINE_ACROSS, FINE_EVERY])
     passes = passes_for(info["width"], info["height"], int(job.get("every", FACES_EVERY)),
                         (int(fine[0]), int(fine[1])) if fine else None)
-    faces, moves, ran["detect"] = _faces(folder / f"{name}.faces.json", src, detector, passes, info,
+    faces, moves, ran["detect"] = faces_pass.faces(folder / f"{name}.faces.json", src, detector, passes, info,
                                          resume.chunk_frames(Fraction(*info["rate"])), name, progress, plan)
     method["detector"] = {**detector.method.as_dict(), "passes": [[*p.input, p.every] for p in passes]}
     if moves is not None:
@@ -301,101 +281,6 @@ def _render(folder: Path, name: str, src: Path, plans: list[Any], per: int, prog
                             lambda n: progress({"clip": name, "step": "render", "done": n, "total": total}))
     frames = media.join([_part(folder, name, c.index) for c in expected], folder / name)
     return {"frames": frames, "kept": max(0, kept), "made": made["frames"] + now}
-
-
-def _part(folder: Path, name: str, index: int) -> Path:
-    """Part `index` of clip `name`'s render: beside the copy, never in a folder of its own (the
-    staging sweep destroys flat folders only, storage/export/evidence.py), never readable as a
-    clip (`redact.read` reads only a clip with its summary)."""
-    return folder / f"{name}.part-{index:06d}.mp4"
-
-
-def _parts(folder: Path, name: str) -> list[Path]:
-    """Every file of clip `name`'s parts: made, being made (`.….part`) and their records."""
-    return [*folder.glob(f"{glob.escape(name)}.part-*"), *folder.glob(f".{glob.escape(name)}.part-*")]
-
-
-def _faces(path: Path, src: Path, detector: Any, passes: tuple[Pass, ...], info: dict[str, Any], per: int, name: str,
-           progress: Progress, plan: Planned | None = None,
-           ) -> tuple[dict[int, list[Box]], dict[str, Any] | None, dict[str, Any]]:
-    """The detector's boxes for `src` on the frames its `passes` run on, and each followed by the picture
-    between the runs (facetrack.py, design/0290: `followed`, None in a file an older version
-    wrote), from `path` when an earlier run left them, going on from `<clip>.faces.partial.json`
-    when an earlier run stopped in the middle (design/0277); and what this run kept and made.
-    A job begun afresh (nothing of it saved) with a `plan` renders its parts in the same decode
-    (`_together`); one taken up again decodes the clip again for the render (`_render`)."""
-    total = info["frames"]
-    if path.exists():
-        return *_faces_read(path), {"kept": total, "made": 0}
-    partial = path.with_name(path.name.replace(".faces.json", ".faces.partial.json"))
-    factor = facetrack.factor_for(info["width"])
-    disagreed: set[int] = set()
-    try:
-        saved = json.loads(partial.read_text())
-        start, found = int(saved["upto"]), _boxes(saved["found"])
-        disagreed = {int(f) for f in saved.get("disagreed", [])}
-        faces = facetrack.FaceFollower.restored(factor, found, saved["faces"])
-        if faces.upto != start:   # saved by an older version, or at another scale: from the start
-            raise ValueError(partial.name)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        start, found, faces = 0, {}, facetrack.FaceFollower(factor)
-    if start:
-        progress({"clip": name, "step": "detect", "done": start, "total": total, "resumed": start})
-
-    def save(upto: int, boxes: dict[int, list[Box]]) -> None:
-        _write_json(partial, {"upto": upto, "found": {str(k): v for k, v in boxes.items()}, "faces": faces.state(),
-                              "disagreed": sorted(disagreed)})
-
-    def tick(n: int) -> None:
-        progress({"clip": name, "step": "detect", "done": n, "total": total})
-
-    rendered = 0
-    if not start and plan is not None and not _parts(path.parent, name):
-        found, rendered = _together(path.parent, name, src, (detector, passes, faces, disagreed), plan, total, per,
-                                    save, tick)
-        progress({"clip": name, "step": "render", "done": total, "total": total})
-    else:
-        found = media.detect(src, detector, passes[0].every, tick, start, found, per, save, faces, passes, disagreed)
-    _write_json(path, {"boxes": {str(k): v for k, v in found.items()}, "followed": faces.followed(),
-                       "disagreed": sorted(disagreed)})
-    partial.unlink(missing_ok=True)
-    return *_faces_read(path), {"kept": start, "made": max(0, total - start), **({"rendered": rendered} if rendered else {})}
-
-
-def _together(folder: Path, name: str, src: Path, looking: tuple[Any, tuple[Pass, ...], facetrack.FaceFollower, set[int]],
-              plan: Planned, total: int, per: int, save: Callable[[int, dict[int, list[Box]]], None],
-              tick: Callable[[int], None]) -> tuple[dict[int, list[Box]], int]:
-    """The detector's pass and the render in one decode (media.detect_render, design/0360): the
-    parts and their records as `_render` writes them, each part's plans' digest from the plans
-    it was filled with, so `_render` after it finds every part standing and only joins them.
-    `looking`: (the detector, its passes, the face follower, the frames the passes disagreed on).
-    The boxes, and the frames rendered."""
-    detector, passes, faces, disagreed = looking
-    filled: dict[int, list[FramePlan]] = {}
-
-    def planned(f: int, on: list[Box]) -> FramePlan:
-        if f >= total:   # the clip longer than probed: filled whole, never shown unplanned
-            return FramePlan(True, None)
-        filled.setdefault(f // per, []).append(made := plan(f, on))
-        return made
-
-    def saved(index: int, path: Path, frames: int) -> None:
-        plans = filled.pop(index, [])
-        chunk = resume.Chunk(index, index * per, len(plans), resume.plan_digest(plans))
-        _write_json(path.with_suffix(".json"), resume.record(chunk, frames, sha256_file(path), path.stat().st_size))
-
-    count = max(1, -(-total // per))
-    return media.detect_render(src, detector, passes, faces, disagreed, planned,
-                               lambda stream: media.Parts(stream, lambda i: _part(folder, name, i), per, count, saved),
-                               per, save, tick)
-
-
-def _faces_read(path: Path) -> tuple[dict[int, list[Box]], dict[str, Any] | None]:
-    """`<clip>.faces.json`: the boxes and how they were followed (an older file: the boxes alone)."""
-    data = json.loads(path.read_text())
-    if "boxes" not in data:
-        return _boxes(data), None
-    return _boxes(data["boxes"]), data.get("followed")
 
 
 def _follow(path: Path, src: Path, marks: list[Mark], info: dict[str, Any], per: int, name: str,

@@ -1,0 +1,83 @@
+"""Normalized cross-correlation of a template over a search window, exact (design/0285; the
+windows summed where they lie, design/0360): pure, numpy only.
+
+The template is integers (UNIT of a grey level, track.py); the picture 8-bit luma. Every sum is of
+integers under 2**53, so float64 gives it exactly in any order: the same frames give the same
+score to the last bit, whatever BLAS or einsum's order of adding.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from storage.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")  # at the job's first frame: the daemon imports this module and redacts rarely (design/0297)
+
+
+def _window_sums(region: np.ndarray, stride: int, shape: tuple[int, int],
+                 count: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `count` (rows, columns) windows of `region`, one pixel apart, the sum and the
+    sum of squares of its samples (`shape` of them, every `stride` pixels), in int64 (exact):
+    from a summed-area table per phase of the stride (the windows whose top-left is at the same
+    place modulo `stride` sample the same sub-grid)."""
+    th, tw = shape
+    ny, nx = count
+    sums, squares = np.empty(count, np.int64), np.empty(count, np.int64)
+    whole = region.astype(np.int64)
+    for py in range(min(stride, ny)):
+        for px in range(min(stride, nx)):
+            sub = whole[py::stride, px::stride]
+            my, mx = len(range(py, ny, stride)), len(range(px, nx, stride))
+            for values, into in ((sub, sums), (sub * sub, squares)):
+                table = np.zeros((values.shape[0] + 1, values.shape[1] + 1), np.int64)
+                np.cumsum(np.cumsum(values, 0), 1, out=table[1:, 1:])
+                into[py::stride, px::stride] = (table[th:th + my, tw:tw + mx] - table[:my, tw:tw + mx]
+                                                - table[th:th + my, :mx] + table[:my, :mx])
+    return sums, squares
+
+
+def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int, int],
+          around: tuple[int, int], reach: int) -> tuple[float, float, float] | None:
+    """The best normalized cross-correlation of `template` (integers, in UNIT of a grey level,
+    sampled every `stride` pixels over a region of `size`) in `small`, its top-left within `reach`
+    of `around`: (x, y, score), x and y refined to a fraction of a pixel; None when the region
+    fits nowhere in reach. The sums are of integers, exact in any order: the same frames give the
+    same score to the last bit."""
+    height, width = small.shape
+    w, h = size
+    xs = range(max(0, around[0] - reach), min(width - w, around[0] + reach) + 1)
+    ys = range(max(0, around[1] - reach), min(height - h, around[1] + reach) + 1)
+    if not xs or not ys:
+        return None
+    th, tw = template.shape
+    n, ny, nx = th * tw, len(ys), len(xs)
+    region = small[ys.start:ys.stop - 1 + h, xs.start:xs.stop - 1 + w]
+    views = np.lib.stride_tricks.sliding_window_view(region.astype(np.float64), (h, w))[:, :, ::stride, ::stride]
+    t = template.astype(np.float64)
+    # float64 sums of integers under 2**53: exact in any order. The cross term summed over the
+    # windows where they lie (no copy of them, issue 75: the copy was most of a match's cost), the
+    # windows' sums and sums of squares from summed-area tables, in integers (_window_sums)
+    dot = np.einsum("ijkl,kl->ij", views[:, :, :th, :tw], t).reshape(-1)
+    sums, squares = _window_sums(region, stride, (th, tw), (ny, nx))
+    sw, sq = sums.reshape(-1).astype(np.float64), squares.reshape(-1).astype(np.float64)
+    st = float(t.sum())
+    cov = n * dot - sw * st
+    var_w = n * sq - sw * sw
+    var_t = n * float((t * t).sum()) - st * st
+    denom = np.sqrt(var_w * var_t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = np.where(denom > 0, cov / denom, 0.0).reshape(ny, nx)
+    iy, ix = (int(v) for v in np.unravel_index(int(np.argmax(scores)), scores.shape))
+    best = float(scores[iy, ix])
+
+    def refine(lo: float, mid: float, hi: float) -> float:
+        curve = lo - 2 * mid + hi
+        return max(-0.5, min(0.5, 0.5 * (lo - hi) / curve)) if curve < 0 else 0.0
+
+    dx = refine(float(scores[iy, ix - 1]), best, float(scores[iy, ix + 1])) if 0 < ix < len(xs) - 1 else 0.0
+    dy = refine(float(scores[iy - 1, ix]), best, float(scores[iy + 1, ix])) if 0 < iy < len(ys) - 1 else 0.0
+    return xs.start + ix + dx, ys.start + iy + dy, best
