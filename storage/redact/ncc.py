@@ -18,26 +18,26 @@ else:
     np = lazy_import("numpy")  # at the job's first frame: the daemon imports this module and redacts rarely (design/0297)
 
 
-def _window_sums(region: np.ndarray, stride: int, shape: tuple[int, int],
+def _window_sums(area: np.ndarray, stride: int, shape: tuple[int, int],
                  count: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """For each of `count` (rows, columns) windows of `region`, one pixel apart, the sum and the
-    sum of squares of its samples (`shape` of them, every `stride` pixels), in int64 (exact):
-    from a summed-area table per phase of the stride (the windows whose top-left is at the same
-    place modulo `stride` sample the same sub-grid)."""
+    """For each of `count` (rows, columns) windows of `area` (float64 holding 8-bit values), one
+    pixel apart, the sum and the sum of squares of its samples (`shape` of them, every `stride`
+    pixels), flattened: from a summed-area table per phase of the stride (the windows whose
+    top-left is at the same place modulo `stride` sample the same sub-grid). Every table entry is
+    a sum of integers far under 2**53: exact."""
     th, tw = shape
     ny, nx = count
-    sums, squares = np.empty(count, np.int64), np.empty(count, np.int64)
-    whole = region.astype(np.int64)
+    sums, squares = np.empty(count), np.empty(count)
     for py in range(min(stride, ny)):
         for px in range(min(stride, nx)):
-            sub = whole[py::stride, px::stride]
+            sub = area[py::stride, px::stride]
             my, mx = len(range(py, ny, stride)), len(range(px, nx, stride))
             for values, into in ((sub, sums), (sub * sub, squares)):
-                table = np.zeros((values.shape[0] + 1, values.shape[1] + 1), np.int64)
+                table = np.zeros((values.shape[0] + 1, values.shape[1] + 1))
                 np.cumsum(np.cumsum(values, 0), 1, out=table[1:, 1:])
                 into[py::stride, px::stride] = (table[th:th + my, tw:tw + mx] - table[:my, tw:tw + mx]
                                                 - table[th:th + my, :mx] + table[:my, :mx])
-    return sums, squares
+    return sums.reshape(-1), squares.reshape(-1)
 
 
 def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int, int],
@@ -55,15 +55,14 @@ def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int,
         return None
     th, tw = template.shape
     n, ny, nx = th * tw, len(ys), len(xs)
-    region = small[ys.start:ys.stop - 1 + h, xs.start:xs.stop - 1 + w]
-    views = np.lib.stride_tricks.sliding_window_view(region.astype(np.float64), (h, w))[:, :, ::stride, ::stride]
+    area = small[ys.start:ys.stop - 1 + h, xs.start:xs.stop - 1 + w].astype(np.float64)
+    views = np.lib.stride_tricks.sliding_window_view(area, (h, w))[:, :, ::stride, ::stride]
     t = template.astype(np.float64)
     # float64 sums of integers under 2**53: exact in any order. The cross term summed over the
     # windows where they lie (no copy of them, issue 75: the copy was most of a match's cost), the
-    # windows' sums and sums of squares from summed-area tables, in integers (_window_sums)
+    # windows' sums and sums of squares from summed-area tables (_window_sums)
     dot = np.einsum("ijkl,kl->ij", views[:, :, :th, :tw], t).reshape(-1)
-    sums, squares = _window_sums(region, stride, (th, tw), (ny, nx))
-    sw, sq = sums.reshape(-1).astype(np.float64), squares.reshape(-1).astype(np.float64)
+    sw, sq = _window_sums(area, stride, (th, tw), (ny, nx))
     st = float(t.sum())
     cov = n * dot - sw * st
     var_w = n * sq - sw * sw
