@@ -26,6 +26,7 @@ not saved but fed again. No file, no clock; the same frames give the same boxes.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -213,16 +214,16 @@ def _track_faces(track: Track, index: dict[tuple[int, Box], int], forward: dict[
                  backward: dict[Key, dict[int, Moved]], span: tuple[int, int], coast: int, reach: int,
                  out: list[list[Box]]) -> None:
     """`track`'s boxes on the frames of `span` (from, to) into `out` (its first entry: frame `from`)."""
-    seen = sorted(track.seen)
+    seen = list(track.seen)   # joined in frame order (plan.Tracking): sorted
     lo, hi = span
     for f in range(max(lo, seen[0] - reach), min(hi, seen[-1] + reach + 1)):
-        line = track_boxes(track, f, coast)
+        line = track_boxes(track, f, coast, seen)
         got: list[Box] = []
         if f in track.seen:
             got = [track.seen[f]]
         elif seen[0] < f < seen[-1]:
-            a = max(s for s in seen if s < f)
-            b = min(s for s in seen if s > f)
+            at = bisect.bisect_right(seen, f)
+            a, b = seen[at - 1], seen[at]
             ba, bb = track.seen[a], track.seen[b]
             fm, bm = forward.get((a, index[(a, ba)]), {}).get(f), backward.get((b, index[(b, bb)]), {}).get(f)
             if fm is not None and bm is not None:

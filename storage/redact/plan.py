@@ -23,6 +23,7 @@ filled; the fill is solid (never a blur, which can be undone).
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -203,11 +204,12 @@ def tracks(detections: dict[int, list[Box]], max_gap: int = MAX_GAP) -> list[Tra
     return joined.done + joined.live
 
 
-def track_boxes(track: Track, frame: int, coast: int = COAST) -> Box | None:
+def track_boxes(track: Track, frame: int, coast: int = COAST, frames: Sequence[int] | None = None) -> Box | None:
     """Where `track`'s face is on `frame`: its box where detected, the straight line between two
     detections, and up to `coast` frames before its first and after its last detection, carried
-    on the line of its first two (last two) detections, or held where it was seen once."""
-    frames = sorted(track.seen)
+    on the line of its first two (last two) detections, or held where it was seen once.
+    `frames`: the track's detection frames sorted, where the caller has them."""
+    frames = sorted(track.seen) if frames is None else frames
     if frame < frames[0] - coast or frame > frames[-1] + coast:
         return None
     if len(frames) == 1:
@@ -217,8 +219,8 @@ def track_boxes(track: Track, frame: int, coast: int = COAST) -> Box | None:
     elif frame >= frames[-1]:
         a, b = frames[-2], frames[-1]
     else:
-        a = max(f for f in frames if f <= frame)
-        b = min(f for f in frames if f > frame)
+        at = bisect.bisect_right(frames, frame)
+        a, b = frames[at - 1], frames[at]
     return lerp(track.seen[a], track.seen[b], (frame - a) / (b - a))
 
 
