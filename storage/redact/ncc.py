@@ -40,6 +40,22 @@ def _window_sums(area: np.ndarray, stride: int, shape: tuple[int, int],
     return sums.reshape(-1), squares.reshape(-1)
 
 
+def _cross(area: np.ndarray, t: np.ndarray, stride: int, count: tuple[int, int]) -> np.ndarray:
+    """Each of `count` (rows, columns) windows of `area` (one pixel apart, sampled every `stride`
+    pixels) times template `t`, summed, flattened. First each row of `area` against each row of
+    the template at every column (`rows`, a view over `area`, times t's transpose: one matrix
+    product), then for window (y, x) the sum over template rows k of that product at row
+    y + k * stride, column x, template row k (a view over the product, summed)."""
+    th, tw = t.shape
+    ny, nx = count
+    a0, a1 = area.strides
+    rows = np.lib.stride_tricks.as_strided(area, (area.shape[0], nx, tw), (a0, a1, a1 * stride), writeable=False)
+    product = np.matmul(rows, t.T)   # [y, x, k] = sum over l of area[y, x + l * stride] * t[k, l]
+    p0, p1, p2 = product.strides
+    diagonal = np.lib.stride_tricks.as_strided(product, (ny, nx, th), (p0, p1, p0 * stride + p2), writeable=False)
+    return diagonal.sum(axis=2).reshape(-1)
+
+
 def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int, int],
           around: tuple[int, int], reach: int) -> tuple[float, float, float] | None:
     """The best normalized cross-correlation of `template` (integers, in UNIT of a grey level,
@@ -56,12 +72,11 @@ def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int,
     th, tw = template.shape
     n, ny, nx = th * tw, len(ys), len(xs)
     area = small[ys.start:ys.stop - 1 + h, xs.start:xs.stop - 1 + w].astype(np.float64)
-    views = np.lib.stride_tricks.sliding_window_view(area, (h, w))[:, :, ::stride, ::stride]
     t = template.astype(np.float64)
-    # float64 sums of integers under 2**53: exact in any order. The cross term summed over the
-    # windows where they lie (no copy of them, issue 75: the copy was most of a match's cost), the
-    # windows' sums and sums of squares from summed-area tables (_window_sums)
-    dot = np.einsum("ijkl,kl->ij", views[:, :, :th, :tw], t).reshape(-1)
+    # float64 sums of integers under 2**53: exact in any order. The windows are never copied out
+    # (issue 75: the copy was most of a match's cost): _cross's two products, and the windows' sums
+    # and sums of squares from summed-area tables (_window_sums)
+    dot = _cross(area, t, stride, (ny, nx))
     sw, sq = _window_sums(area, stride, (th, tw), (ny, nx))
     st = float(t.sum())
     cov = n * dot - sw * st
