@@ -53,7 +53,8 @@ def _cross(area: np.ndarray, t: np.ndarray, stride: int, count: tuple[int, int])
     product = np.matmul(rows, t.T)   # [y, x, k] = sum over l of area[y, x + l * stride] * t[k, l]
     p0, p1, p2 = product.strides
     diagonal = np.lib.stride_tricks.as_strided(product, (ny, nx, th), (p0, p1, p0 * stride + p2), writeable=False)
-    return diagonal.sum(axis=2).reshape(-1)
+    summed: np.ndarray = diagonal.sum(axis=2)
+    return summed.reshape(-1)
 
 
 def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int, int],
