@@ -22,22 +22,20 @@ def _window_sums(area: np.ndarray, stride: int, shape: tuple[int, int],
                  count: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """For each of `count` (rows, columns) windows of `area` (float64 holding 8-bit values), one
     pixel apart, the sum and the sum of squares of its samples (`shape` of them, every `stride`
-    pixels), flattened: from a summed-area table per phase of the stride (the windows whose
-    top-left is at the same place modulo `stride` sample the same sub-grid). Every table entry is
-    a sum of integers far under 2**53: exact."""
+    pixels), flattened: each row's sums over the template's width at every column (a view over
+    `area`, summed), then those of the template's rows for each window (a view over them, summed).
+    Every sum is of integers far under 2**53: exact."""
     th, tw = shape
     ny, nx = count
-    sums, squares = np.empty(count), np.empty(count)
-    for py in range(min(stride, ny)):
-        for px in range(min(stride, nx)):
-            sub = area[py::stride, px::stride]
-            my, mx = len(range(py, ny, stride)), len(range(px, nx, stride))
-            for values, into in ((sub, sums), (sub * sub, squares)):
-                table = np.zeros((values.shape[0] + 1, values.shape[1] + 1))
-                np.cumsum(np.cumsum(values, 0), 1, out=table[1:, 1:])
-                into[py::stride, px::stride] = (table[th:th + my, tw:tw + mx] - table[:my, tw:tw + mx]
-                                                - table[th:th + my, :mx] + table[:my, :mx])
-    return sums.reshape(-1), squares.reshape(-1)
+    out = []
+    for values in (area, area * area):
+        v0, v1 = values.strides
+        across = np.lib.stride_tricks.as_strided(values, (values.shape[0], nx, tw), (v0, v1, v1 * stride),
+                                                 writeable=False).sum(axis=2)
+        r0, r1 = across.strides
+        down = np.lib.stride_tricks.as_strided(across, (ny, nx, th), (r0, r1, r0 * stride), writeable=False)
+        out.append(down.sum(axis=2).reshape(-1))
+    return out[0], out[1]
 
 
 def _cross(area: np.ndarray, t: np.ndarray, stride: int, count: tuple[int, int]) -> np.ndarray:
