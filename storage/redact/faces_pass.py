@@ -84,7 +84,7 @@ def _together(folder: Path, name: str, src: Path, looking: tuple[Any, tuple[Pass
 
     def saved(index: int, path: Path, frames: int) -> None:
         plans = filled.pop(index, [])
-        chunk = resume.Chunk(index, index * per, len(plans), resume.plan_digest(plans))
+        chunk = resume.Chunk(index, index * per, len(plans), resume.plan_digest(plans, media.encoding()))
         _write_json(path.with_suffix(".json"), resume.record(chunk, frames, sha256_file(path), path.stat().st_size))
 
     count = max(1, -(-total // per))

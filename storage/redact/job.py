@@ -253,7 +253,7 @@ def _render(folder: Path, name: str, src: Path, plans: list[Any], per: int, prog
     (resume.kept) kept, the rest made, then all joined into `folder/name`. {frames: in the clip,
     kept: frames kept from before, made: frames filled and encoded now}. `now`: the frames this
     run made already with the detector's pass (design/0360), not kept from before."""
-    expected = resume.chunks(plans, per)
+    expected = resume.chunks(plans, per, media.encoding())
     records: dict[int, dict[str, Any]] = {}
     for path in folder.glob(f"{glob.escape(name)}.part-*.json"):
         try:

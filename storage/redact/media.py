@@ -268,6 +268,12 @@ def x264_params() -> dict[str, str]:
     return {"x264-params": params} if params else {}
 
 
+def encoding() -> str:
+    """How the copy is encoded, as a part's record holds it (resume.plan_digest): the settings
+    that are the same on every CPU (x264's instruction cap, which makes the same bytes, is not)."""
+    return f"libx264 {PRESET} crf={CRF} {SUBME}"
+
+
 def _avx512() -> bool:
     if platform.machine() != "x86_64":
         return False
