@@ -2,17 +2,20 @@
 with six faces a frame"; profile first).
 
     .venv/bin/python -m bench.redaction_profile [--seconds 5] [--top 20] [--presets veryfast,ultrafast]
+        [--x264 subme=0 --x264 subme=0:me=dia:bframes=0]
 
 Makes the crowd's copy (tests/support/crowd.py: six strangers 24-60 px and the applicant, 1080p20,
 as `bench.redaction --crowd`) in faces mode in this process (storage/redact/job.py run, not the
 idle-priority worker, so one profiler sees it), under cProfile timed by the main thread's own CPU
 (time.thread_time): each part's CPU by where it is spent (the detector's network, scaling frames
 for it and the face follower, the face follower, the fill, the encode, the rest), and the CPU of
-the process's other threads (FFmpeg's decoding threads: the decode, twice, once a pass) from the
-process's total. The
+the process's other threads (FFmpeg's decoding threads: the clip decoded once, the detector's
+pass and the render in the same decode since design/0360) from the process's total. The
 sum over the footage's seconds is the figure `bench.redaction --crowd` measures in the worker.
 With `--presets`, the encode alone too, the copy's frames encoded again as the render does (one
-thread, CRF 23) with each x264 preset named: its CPU a second of footage and the bytes it makes.
+thread, CRF 23) with each x264 preset named: its CPU a second of footage, the bytes it makes and
+its luma PSNR against the frames encoded; with `--x264`, likewise each set of x264's options on
+the copy's own preset (design/0360 chose the copy's options so).
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ PARTS: list[tuple[str, Callable[[str, str], bool]]] = [
     ("detector network (CenterFace, onnxruntime)", lambda f, n: "onnxruntime" in n),
     ("scale (frame.reformat)", lambda f, n: "reformat" in n),
     ("encode (x264, one thread)", lambda f, n: n.startswith("<method 'encode' of 'av.")),
-    ("the face follower's match", lambda f, n: f.endswith("redact/track.py") or "einsum" in n
-     or "sliding_window" in n or "as_strided" in n),
+    ("the face follower's match", lambda f, n: f.endswith(("redact/track.py", "redact/ncc.py")) or "einsum" in n
+     or "sliding_window" in n or "as_strided" in n or "cumsum" in n),
     ("frames to and from arrays", lambda f, n: "ndarray" in n),
     ("writing the steps' files (JSON)", lambda f, n: f.endswith("json/encoder.py") or "json" in f),
     ("fill (the planes copied into a new frame and filled)", lambda f, n: f.endswith("redact/media.py") and n == "filled"),
@@ -97,23 +100,24 @@ def profile(seconds: float, top: int) -> list[str]:
     return lines
 
 
-def presets(clip: Path, names: list[str], seconds: float) -> list[str]:
-    """The encode alone with each x264 preset: the clip's frames decoded first, then encoded as
-    storage/redact/media.py does (one thread, CRF 23), timed by this thread's CPU."""
+def presets(clip: Path, variants: list[tuple[str, dict[str, str]]], seconds: float) -> list[str]:
+    """The encode alone with each variant (a name, x264's options): the clip's frames decoded
+    first, then encoded as storage/redact/media.py does (one thread, CRF 23), timed by this
+    thread's CPU; its bytes, and its luma PSNR against the frames it was given."""
     import io
 
     import av
+    import numpy as np
 
     from storage.redact import media
 
     with av.open(str(clip)) as f:
         planes = [frame.to_ndarray(format="yuv420p") for frame in f.decode(video=0)]
     lines = []
-    for name in names:
+    for name, options in variants:
         sink = io.BytesIO()
         with av.open(sink, "w", format="mp4") as out:
-            ov = out.add_stream("libx264", rate=FPS, options={"preset": name, "crf": str(media.CRF),
-                                                              **media.x264_params()})
+            ov = out.add_stream("libx264", rate=FPS, options={"crf": str(media.CRF), **options})
             ov.width, ov.height, ov.pix_fmt = 1920, 1080, "yuv420p"
             ov.codec_context.thread_count = 1
             start = time.thread_time()
@@ -123,8 +127,22 @@ def presets(clip: Path, names: list[str], seconds: float) -> list[str]:
                 out.mux(ov.encode(frame))
             out.mux(ov.encode(None))
             spent = time.thread_time() - start
-        lines.append(f"encode alone, x264 {name}: {spent / seconds:.3f} core-s/s, {len(sink.getvalue()):,} bytes")
+        sink.seek(0)
+        with av.open(sink, "r") as f:
+            errors = [np.mean((a[:1080].astype(np.float64) - fr.to_ndarray(format="yuv420p")[:1080]) ** 2)
+                      for a, fr in zip(planes, f.decode(video=0))]
+        psnr = 10 * np.log10(255 ** 2 / max(float(np.mean(errors)), 1e-12))
+        lines.append(f"encode alone, x264 {name}: {spent / seconds:.3f} core-s/s, {len(sink.getvalue()):,} bytes, "
+                     f"luma PSNR {psnr:.2f} dB")
     return lines
+
+
+def _variants(presets: str, params: list[str]) -> list[tuple[str, dict[str, str]]]:
+    """--presets (each alone, with the copy's own x264 options) and --x264 (each on the copy's preset)."""
+    from storage.redact import media
+
+    out = [(p, {"preset": p, **media.x264_params()}) for p in presets.split(",") if p]
+    return out + [(f"{media.PRESET} {p}", {"preset": media.PRESET, "x264-params": p}) for p in params]
 
 
 def main() -> None:
@@ -132,11 +150,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--top", type=int, default=20)
     ap.add_argument("--presets", default="", help="x264 presets to encode the copy with alone, comma-separated")
+    ap.add_argument("--x264", action="append", default=[],
+                    help="x264-params to encode the copy with alone on the copy's preset (repeat to compare)")
     args = ap.parse_args()
     for line in profile(args.seconds, args.top):
         log(line)
-    if args.presets:
-        for line in presets(OUT / "redaction-profile" / "faces" / "cam1.mp4", args.presets.split(","), args.seconds):
+    if args.presets or args.x264:
+        for line in presets(OUT / "redaction-profile" / "faces" / "cam1.mp4", _variants(args.presets, args.x264),
+                            args.seconds):
             log(line)
     log(f"command: {command_line('bench.redaction_profile')}")
     log(f"environment: {environment()}")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from storage.disk.hashing import sha256_file
 from storage.redact import facetrack
@@ -113,3 +115,65 @@ def test_the_copy_hides_a_face_turning_between_the_detectors_runs(tmp_path: Path
     assert made["method"]["faces_followed"]["scale"] == 1
     saved = json.loads((tmp_path / "copy" / "cam1.mp4.faces.json").read_text())
     assert saved["followed"]["forward"] and saved["followed"]["backward"]
+
+
+class _Fed:
+    """What a FaceFollower has shown after `upto` frames of a clip whose whole detections and moves
+    are known: a detection once its frame is fed, a move onto a frame once that frame is fed, a
+    backward pass's moves once its detection's frame is (the latest the follower gives each)."""
+
+    def __init__(self, found: dict[int, list[Box]], forward: dict, backward: dict, reach: int) -> None:
+        self.whole, self.reach, self.upto = (found, forward, backward), reach, 0
+        self.found: dict[int, list[Box]] = {}
+        self.forward: dict = {}
+        self.backward: dict = {}
+
+    def feed(self) -> None:
+        found, forward, backward = self.whole
+        f = self.upto
+        self.upto += 1
+        if f in found:
+            self.found[f] = found[f]
+            self.backward.update({k: v for k, v in backward.items() if k[0] == f})
+        for k, moves in forward.items():
+            if f in moves:
+                self.forward.setdefault(k, {})[f] = moves[f]
+
+
+@st.composite
+def _clips(draw):
+    frames, every = draw(st.integers(20, 90)), draw(st.integers(1, 8))
+    walkers = draw(st.lists(st.tuples(st.integers(0, 800), st.integers(0, 400), st.integers(-12, 12),
+                                      st.integers(-6, 6), st.integers(20, 60), st.integers(0, 89),
+                                      st.integers(1, 90)), min_size=1, max_size=5))
+    missed = draw(st.sets(st.integers(0, 89), max_size=20))
+    found: dict[int, list[Box]] = {}
+    for f in range(0, frames, every):
+        found[f] = [(x + dx * f, y + dy * f, side, side) for x, y, dx, dy, side, first, length in walkers
+                    if first <= f < first + length and (f + x) % 89 not in missed]
+    forward: dict = {}
+    backward: dict = {}
+    for f, boxes in found.items():
+        for i, _b in enumerate(boxes):
+            ahead, back = draw(st.integers(0, facetrack.REACH + 2)), draw(st.integers(0, facetrack.REACH))
+            forward[(f, i)] = {g: (float(g - f), 1.0, 0.9) for g in range(f + 1, min(frames, f + ahead + 1))}
+            backward[(f, i)] = {g: (-1.0, float(f - g), 0.8) for g in range(max(0, f - back), f)}
+    return frames, found, forward, backward
+
+
+@settings(max_examples=80, deadline=None)
+@given(_clips())
+def test_each_frames_faces_once_settled_are_the_whole_clips(clip):
+    # design/0360: the copy is rendered as the clip is decoded, each frame once its faces can no
+    # longer change; what Settled gives then is what face_boxes over the whole clip gives, in order
+    frames, found, forward, backward = clip
+    whole = face_boxes(found, forward, backward, frames)
+    fed = _Fed(found, forward, backward, facetrack.REACH)
+    settled = facetrack.Settled(fed)  # type: ignore[arg-type]  # what Settled reads of a follower
+    got: list[list[Box]] = []
+    for _ in range(frames):
+        fed.feed()
+        while len(got) < frames and settled.settled(len(got)):
+            got.append(settled.faces(len(got)))
+    got += [settled.faces(f) for f in range(len(got), frames)]   # the clip's end: every frame fed
+    assert got == whole

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from storage.disk.hashing import sha256_file
 from storage.redact import job as jobs
+from storage.redact import media
 from storage.redact import resume
 from storage.redact.plan import EVERYTHING, FACES, FramePlan
 from tests.support import faces
@@ -173,14 +175,55 @@ def test_the_detector_stopped_goes_on_from_its_boxes_saved(original, tmp_path):
         jobs.run(folder, _stop_after("detect", 35))
     saved = json.loads((folder / "cam1.mp4.faces.partial.json").read_text())
     assert saved["upto"] == 30
+    assert sorted(p.name for p in folder.glob("cam1.mp4.part-*.json")) == ["cam1.mp4.part-000000.json"]
     made = jobs.run(folder)["cam1.mp4"]
     assert made["run"]["detect"] == {"kept": 30, "made": FRAMES - 30}
+    # the part the stopped run rendered in its detector's decode (design/0360) stands: not made again
+    assert made["run"]["render"] == {"kept": 10, "made": FRAMES - 10}
     assert not (folder / "cam1.mp4.faces.partial.json").exists()
     whole = jobs.run(_job(original, tmp_path / "whole", FACES))["cam1.mp4"]
+    assert made["sha256"] == whole["sha256"]
     assert json.loads((folder / "cam1.mp4.faces.json").read_text()) == json.loads(
         (tmp_path / "whole" / "cam1.mp4.faces.json").read_text())
     assert made["masks"] == whole["masks"]
     assert _frames(folder / "cam1.mp4") == _frames(tmp_path / "whole" / "cam1.mp4")
+
+
+def test_a_faces_copy_is_decoded_once_and_is_the_copy_rendered_pass_by_pass(original, tmp_path):
+    """design/0360: a job begun afresh renders each frame in the detector's own decode once its
+    faces are settled; its parts are the bytes the render alone makes from the same boxes (the job
+    taken up after its detector's pass, which decodes the clip again to render it)."""
+    once = _job(original, tmp_path / "once", FACES)
+    seen: list[dict] = []
+    made = jobs.run(once, seen.append)["cam1.mp4"]
+    assert made["run"] == {"detect": {"kept": 0, "made": FRAMES}, "render": {"kept": 0, "made": FRAMES}}
+    assert not any("resumed" in s for s in seen)
+    assert [s["done"] for s in seen if s.get("step") == "render"] == [FRAMES]
+    twice = _job(original, tmp_path / "twice", FACES)
+    shutil.copy(once / "cam1.mp4.faces.json", twice / "cam1.mp4.faces.json")   # stopped after its detector
+    again = jobs.run(twice)["cam1.mp4"]
+    assert again["run"] == {"detect": {"kept": FRAMES, "made": 0}, "render": {"kept": 0, "made": FRAMES}}
+    assert again["sha256"] == made["sha256"] and again["masks"] == made["masks"] > 0
+    assert subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(once / "cam1.mp4"), "-f", "null", "-"],
+                          capture_output=True, timeout=120).returncode == 0
+
+
+def test_a_part_encoded_otherwise_before_is_made_again(original, tmp_path, monkeypatch):
+    """design/0360: a copy stopped on a version whose x264 made B pictures (other parameter sets
+    than the parts made now, which its first part's could not decode) is made again whole."""
+    folder = _job(original, tmp_path / "copy", EVERYTHING)
+    now = media.SUBME
+    monkeypatch.setattr(media, "SUBME", "subme=0")   # as design/0358's version encoded
+    media.x264_params.cache_clear()
+    with pytest.raises(Stop):
+        jobs.run(folder, _stop_after("render", 25))
+    assert len(list(folder.glob("cam1.mp4.part-*.json"))) == 2
+    monkeypatch.setattr(media, "SUBME", now)
+    media.x264_params.cache_clear()
+    made = jobs.run(folder)["cam1.mp4"]
+    assert made["run"]["render"] == {"kept": 0, "made": FRAMES}
+    assert subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(folder / "cam1.mp4"), "-f", "null", "-"],
+                          capture_output=True, timeout=120).returncode == 0
 
 
 def test_a_stopped_copy_is_swept_with_its_parts_after_a_day(original, tmp_path):

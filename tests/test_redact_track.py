@@ -8,8 +8,10 @@ import json
 import math
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from storage.redact import track
+from storage.redact import ncc, track
 from storage.redact.plan import Box, Mark, follow, inside
 from storage.redact.track import HELD, LINE, MARK, PARTLY, TRACKED, UNSURE, Follower, follow_frames, to_check
 from tests.support import patches
@@ -155,3 +157,52 @@ def test_the_moments_to_check_are_the_frames_not_followed_both_ways():
     hows = [MARK, TRACKED, PARTLY, PARTLY, TRACKED, LINE, UNSURE, TRACKED, HELD, MARK]
     assert track.to_check(hows, 20.0) == [[0.1, 0.15], [0.25, 0.3]]
     assert track.to_check([MARK, TRACKED, HELD], 20.0) == []
+
+
+def _match_by_copy(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int, int],
+                   around: tuple[int, int], reach: int) -> np.ndarray | None:
+    """Every window's score as the match was first written (each window's samples copied out, the
+    sums taken over the copies): what ncc.match must still give, to the last bit."""
+    height, width = small.shape
+    w, h = size
+    xs = range(max(0, around[0] - reach), min(width - w, around[0] + reach) + 1)
+    ys = range(max(0, around[1] - reach), min(height - h, around[1] + reach) + 1)
+    if not xs or not ys:
+        return None
+    area = small[ys.start:ys.stop - 1 + h, xs.start:xs.stop - 1 + w].astype(np.float64)
+    th, tw = template.shape
+    windows = np.array([[area[y:y + h:stride, x:x + w:stride][:th, :tw].reshape(-1) for x in range(len(xs))]
+                        for y in range(len(ys))]).reshape(len(ys) * len(xs), th * tw)
+    t, n = template.reshape(-1).astype(np.float64), th * tw
+    sw, st = windows.sum(axis=1), float(t.sum())
+    cov = n * (windows @ t) - sw * st
+    var = (n * (windows * windows).sum(axis=1) - sw * sw) * (n * float(t @ t) - st * st)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(var > 0, cov / np.sqrt(var), 0.0).reshape(len(ys), len(xs))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), side=st.tuples(st.integers(4, 70), st.integers(4, 70)),
+       at=st.tuples(st.integers(-20, 140), st.integers(-20, 100)), reach=st.integers(1, 16))
+def test_the_match_is_the_copied_windows_match_to_the_last_bit(seed, side, at, reach):
+    # issue 75 (design/0360): the windows are no longer copied out; every score, and so where the
+    # best one is and how sure, is the same float as before, on any template, stride and edge
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (120, 160)).astype(np.uint8)
+    tr = track.start(small, (max(0, at[0]), max(0, at[1]), *side), 1)
+    if tr is None:
+        return
+    want = _match_by_copy(small, tr.template, tr.stride, tr.size, at, reach)
+    got = ncc.match(small, tr.template, tr.stride, tr.size, at, reach)
+    assert (got is None) == (want is None)
+    if want is not None and got is not None:
+        iy, ix = (int(v) for v in np.unravel_index(int(np.argmax(want)), want.shape))
+
+        def refine(lo: float, mid: float, hi: float) -> float:
+            curve = lo - 2 * mid + hi
+            return max(-0.5, min(0.5, 0.5 * (lo - hi) / curve)) if curve < 0 else 0.0
+
+        best = float(want[iy, ix])
+        dx = refine(float(want[iy, ix - 1]), best, float(want[iy, ix + 1])) if 0 < ix < want.shape[1] - 1 else 0.0
+        dy = refine(float(want[iy - 1, ix]), best, float(want[iy + 1, ix])) if 0 < iy < want.shape[0] - 1 else 0.0
+        assert got == (max(0, at[0] - reach) + ix + dx, max(0, at[1] - reach) + iy + dy, best)

@@ -26,11 +26,12 @@ not saved but fed again. No file, no clock; the same frames give the same boxes.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import TYPE_CHECKING, Any
 
 from storage.lazy import lazy_import
-from storage.redact.plan import COAST, MAX_GAP, Box, closeness, lerp, track_boxes, tracks
+from storage.redact.plan import COAST, MAX_GAP, Box, Track, Tracking, closeness, lerp, track_boxes, tracks
 from storage.redact.track import AGREE, Tracker, advance, start, tracker_from, tracker_state
 
 if TYPE_CHECKING:
@@ -189,33 +190,88 @@ def face_boxes(found: dict[int, list[Box]], forward: dict[Key, dict[int, Moved]]
                reach: int = REACH) -> list[list[Box]]:
     """Each frame's faces: the detector's boxes joined into tracks (`plan.tracks`), and between and
     around their detections where the picture followed them (`forward`, `backward`) and the
-    straight line (`plan.track_boxes`) as the module says. With no moves, the straight line alone."""
-    index = {(f, b): i for f, boxes in found.items() for i, b in enumerate(boxes)}
+    straight line (`plan.track_boxes`) as the module says; on a frame, the tracks' boxes in the
+    order of their first detections (`_first`). With no moves, the straight line alone."""
+    index = _index(found)
     out: list[list[Box]] = [[] for _ in range(frames)]
-    for track in tracks(found):
-        seen = sorted(track.seen)
-        for f in range(max(0, seen[0] - reach), min(frames, seen[-1] + reach + 1)):
-            line = track_boxes(track, f, coast)
-            got: list[Box] = []
-            if f in track.seen:
-                got = [track.seen[f]]
-            elif seen[0] < f < seen[-1]:
-                a = max(s for s in seen if s < f)
-                b = min(s for s in seen if s > f)
-                ba, bb = track.seen[a], track.seen[b]
-                fm, bm = forward.get((a, index[(a, ba)]), {}).get(f), backward.get((b, index[(b, bb)]), {}).get(f)
-                if fm is not None and bm is not None:
-                    got = _between(ba, bb, _shifted(ba, fm), _shifted(bb, bm), (f - a) / (b - a), line)
-                else:
-                    got = [_shifted(ba, fm)] if fm is not None else [_shifted(bb, bm)] if bm is not None else []
-                    got += [line] if line is not None else []
-            else:
-                end = seen[0] if f < seen[0] else seen[-1]
-                moves = backward if f < seen[0] else forward
-                m = moves.get((end, index[(end, track.seen[end])]), {}).get(f)
-                got = ([_shifted(track.seen[end], m)] if m is not None else []) + ([line] if line is not None else [])
-            out[f] += got
+    for track in sorted(tracks(found), key=lambda t: _first(t, index)):
+        _track_faces(track, index, forward, backward, (0, frames), coast, reach, out)
     return out
+
+
+def _index(found: dict[int, list[Box]]) -> dict[tuple[int, Box], int]:
+    return {(f, b): i for f, boxes in found.items() for i, b in enumerate(boxes)}
+
+
+def _first(track: Track, index: dict[tuple[int, Box], int]) -> Key:
+    """A track's first detection (frame, place in the frame's boxes): the order of the faces on a
+    frame, known as soon as the track is (design/0360: `face_boxes` and `Settled` agree on it)."""
+    frame = min(track.seen)
+    return frame, index[(frame, track.seen[frame])]
+
+
+def _track_faces(track: Track, index: dict[tuple[int, Box], int], forward: dict[Key, dict[int, Moved]],
+                 backward: dict[Key, dict[int, Moved]], span: tuple[int, int], coast: int, reach: int,
+                 out: list[list[Box]]) -> None:
+    """`track`'s boxes on the frames of `span` (from, to) into `out` (its first entry: frame `from`)."""
+    seen = list(track.seen)   # joined in frame order (plan.Tracking): sorted
+    lo, hi = span
+    for f in range(max(lo, seen[0] - reach), min(hi, seen[-1] + reach + 1)):
+        line = track_boxes(track, f, coast, seen)
+        got: list[Box] = []
+        if f in track.seen:
+            got = [track.seen[f]]
+        elif seen[0] < f < seen[-1]:
+            at = bisect.bisect_right(seen, f)
+            a, b = seen[at - 1], seen[at]
+            ba, bb = track.seen[a], track.seen[b]
+            fm, bm = forward.get((a, index[(a, ba)]), {}).get(f), backward.get((b, index[(b, bb)]), {}).get(f)
+            if fm is not None and bm is not None:
+                got = _between(ba, bb, _shifted(ba, fm), _shifted(bb, bm), (f - a) / (b - a), line)
+            else:
+                got = [_shifted(ba, fm)] if fm is not None else [_shifted(bb, bm)] if bm is not None else []
+                got += [line] if line is not None else []
+        else:
+            end = seen[0] if f < seen[0] else seen[-1]
+            moves = backward if f < seen[0] else forward
+            m = moves.get((end, index[(end, track.seen[end])]), {}).get(f)
+            got = ([_shifted(track.seen[end], m)] if m is not None else []) + ([line] if line is not None else [])
+        out[f - lo] += got
+
+
+class Settled:
+    """`face_boxes` of each frame as soon as no frame still to come can change it, while a
+    `FaceFollower` is fed (design/0360: the copy rendered as the clip is decoded, once): frame f's
+    faces are settled once `lag` frames after it are fed, that is once every detection that can
+    join a track across f (MAX_GAP after it), begin one whose backward pass or straight line
+    reaches f (the follower's reach, COAST plus the gap to that track's second detection), and
+    every move onto f, is in. `faces(f)` then gives what `face_boxes` over the whole clip gives."""
+
+    def __init__(self, follower: FaceFollower, coast: int = COAST) -> None:
+        self.follower, self.coast = follower, coast
+        self.lag = max(follower.reach, MAX_GAP + coast)
+        self.joined = Tracking()
+        self.index: dict[tuple[int, Box], int] = {}
+        self.open: list[tuple[Key, Track]] = []   # the tracks that can still reach a frame asked for
+        self.added = 0   # detections joined: those of the frames before this one
+
+    def settled(self, frame: int) -> bool:
+        return frame + self.lag < self.follower.upto
+
+    def faces(self, frame: int) -> list[Box]:
+        """Frame `frame`'s faces (settled: asked in order, each once)."""
+        found = self.follower.found
+        for f in (f for f in range(self.added, self.follower.upto) if f in found):
+            self.index.update({(f, b): i for i, b in enumerate(found[f])})
+            self.open += [(_first(t, self.index), t) for t in self.joined.add(f, found[f])]
+        self.added = self.follower.upto
+        reach = self.follower.reach
+        self.open = sorted(((k, t) for k, t in self.open if t.last()[0] + reach >= frame), key=lambda kt: kt[0])
+        out: list[list[Box]] = [[]]
+        for _key, track in self.open:
+            _track_faces(track, self.index, self.follower.forward, self.follower.backward, (frame, frame + 1),
+                         self.coast, reach, out)
+        return out[0]
 
 
 def followed_share(found: dict[int, list[Box]], forward: dict[Key, dict[int, Moved]],

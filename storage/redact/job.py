@@ -33,18 +33,20 @@ from __future__ import annotations
 import fcntl
 import glob
 import json
-import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
 from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
-from storage.redact import derivative, facetrack, inside, media, resume, track
+from storage.redact import derivative, facetrack, faces_pass, inside, media, resume, track
+from storage.redact.faces_pass import Planned
+from storage.redact.jobfiles import box as _box, boxes as _boxes, part as _part, parts as _parts
+from storage.redact.jobfiles import write_json as _write_json
 from storage.redact.copies import JOB as JOB, RELEASED as RELEASED   # said here too: the job's folder
-from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, Pass, input_for, passes_for
+from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, input_for, passes_for
 from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, covered_refusal, frame_at,
-                                 hidden_spans, marks_covered, plan_frames, summary)
+                                 frame_plan, hidden_spans, marks_covered, plan_frames, summary)
 from storage.redact.track import CHECK, HOWS, UNSURE, Follower, clamped, scale_for, to_check, window_for
 
 EVERY = 3   # the detector runs on every 3rd frame; the tracks fill the frames between (plan.py, bench/redaction.py)
@@ -88,30 +90,10 @@ def released_for(export_dir: Path) -> str | None:
     return None
 
 
-def _write_json(path: Path, data: Any) -> None:
-    part = path.with_name(f".{path.name}.part")
-    with open(part, "w") as f:
-        # the same text as json.dump, by the C encoder (json.dump streams it through the Python one:
-        # 0.08 core-s/s of a faces copy's 1080p20, its boxes saved every 5 s; bench.redaction_profile)
-        f.write(json.dumps(data))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(part, path)
-
-
-def _box(b: Any) -> Box:
-    x, y, w, h = (int(v) for v in b)
-    return (x, y, w, h)
-
-
 def _marks(raw: list[Any], rate: Fraction) -> list[Mark]:
     """[[frame, box or null], ...] or, from the desk, [{"t": seconds, "box": box or null}, ...]."""
     return [Mark(frame_at(float(m["t"]), rate), _box(m["box"]) if m["box"] is not None else None)
             if isinstance(m, dict) else Mark(int(m[0]), _box(m[1]) if m[1] is not None else None) for m in raw]
-
-
-def _boxes(raw: dict[str, Any]) -> dict[int, list[Box]]:
-    return {int(f): [_box(b) for b in boxes] for f, boxes in raw.items()}
 
 
 def _checked(src: Path, sha256: str) -> None:
@@ -175,12 +157,14 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     rate = Fraction(*info["rate"])
     ran: dict[str, Any] = {}
     method: dict[str, Any] = {"fill": "solid"}
-    faces, on_frames, checks = (_detected(folder, job, name, src, info, detector, progress, ran, method)
-                                if mode == FACES else (None, None, []))
     marks, added = _marks(clip.get("marks", []), rate), _boxes(clip.get("added", {}))
     for f, boxes in hidden_spans([(float(a), float(b), _box(box)) for a, b, box in clip.get("hide", [])], rate,
                                  total).items():
         added.setdefault(f, []).extend(boxes)
+    size = (info["width"], info["height"])
+    faces, on_frames, checks = (_detected(folder, job, name, src, info, detector, progress, ran, method,
+                                          lambda f, on: frame_plan(FACES, f, size, marks, on, added.get(f, ())))
+                                if mode == FACES else (None, None, []))
     found: dict[str, Any] | None = None
     followed: list[Box | None] | None = None
     strangers: list[list[Box]] | None = None
@@ -201,7 +185,8 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
             raise PlanError(covered)
     except PlanError as exc:
         raise JobError(f"{name}: {exc}") from None
-    made = _render(folder, name, src, plans, resume.chunk_frames(rate), progress, total)
+    made = _render(folder, name, src, plans, resume.chunk_frames(rate), progress, total,
+                   ran.get("detect", {}).pop("rendered", 0))
     _checked(src, clip["sha256"])  # and the original untouched after
     result = {**summary(mode, plans, marks, faces, added, (info["width"], info["height"])), "method": method, "original": name,
               "original_sha256": clip["sha256"], "frames_written": made["frames"],
@@ -219,18 +204,20 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
 
 
 def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dict[str, Any], detector: Any,
-              progress: Progress, ran: dict[str, Any], method: dict[str, Any],
+              progress: Progress, ran: dict[str, Any], method: dict[str, Any], plan: Planned,
               ) -> tuple[dict[int, list[Box]], list[list[Box]], list[int]]:
     """FACES mode's detector passes (design/0325) and each face followed between them: the boxes,
-    each frame's faces, and the frames where the passes disagreed (and those to their next runs)."""
+    each frame's faces, and the frames where the passes disagreed (and those to their next runs).
+    A fresh job renders its copy in the same decode, each frame filled as `plan(frame, its faces)`
+    says (design/0360; `ran["detect"]["rendered"]`: the frames it made)."""
     total = info["frames"]
     if detector is None:
         detector = Detector(input_for(info["width"], info["height"]))
     fine = job.get("fine", [FINE_ACROSS, FINE_EVERY])
     passes = passes_for(info["width"], info["height"], int(job.get("every", FACES_EVERY)),
                         (int(fine[0]), int(fine[1])) if fine else None)
-    faces, moves, ran["detect"] = _faces(folder / f"{name}.faces.json", src, detector, passes, info,
-                                         resume.chunk_frames(Fraction(*info["rate"])), name, progress)
+    faces, moves, ran["detect"] = faces_pass.faces(folder / f"{name}.faces.json", src, detector, passes, info,
+                                         resume.chunk_frames(Fraction(*info["rate"])), name, progress, plan)
     method["detector"] = {**detector.method.as_dict(), "passes": [[*p.input, p.every] for p in passes]}
     if moves is not None:
         method["faces_followed"] = {"tracker": "normalized cross-correlation of each face's luma, forward "
@@ -261,11 +248,12 @@ def _followed(folder: Path, job: dict[str, Any], name: str, src: Path, marks: li
 
 
 def _render(folder: Path, name: str, src: Path, plans: list[Any], per: int, progress: Progress,
-            total: int) -> dict[str, Any]:
+            total: int, now: int = 0) -> dict[str, Any]:
     """The clip's render in parts (design/0277): the parts an earlier run made and that still stand
     (resume.kept) kept, the rest made, then all joined into `folder/name`. {frames: in the clip,
-    kept: frames kept from before, made: frames filled and encoded now}."""
-    expected = resume.chunks(plans, per)
+    kept: frames kept from before, made: frames filled and encoded now}. `now`: the frames this
+    run made already with the detector's pass (design/0360), not kept from before."""
+    expected = resume.chunks(plans, per, media.encoding())
     records: dict[int, dict[str, Any]] = {}
     for path in folder.glob(f"{glob.escape(name)}.part-*.json"):
         try:
@@ -279,8 +267,8 @@ def _render(folder: Path, name: str, src: Path, plans: list[Any], per: int, prog
         index = path.name.lstrip(".").removeprefix(f"{name}.part-")[:6]
         if not index.isdigit() or int(index) >= start:
             path.unlink()
-    kept = sum(int(records[c.index]["frames"]) for c in expected[:start])
-    if start:
+    kept = sum(int(records[c.index]["frames"]) for c in expected[:start]) - now
+    if kept > 0:
         progress({"clip": name, "step": "render", "done": kept, "total": total, "resumed": kept})
 
     def saved(index: int, path: Path, frames: int) -> None:
@@ -292,64 +280,7 @@ def _render(folder: Path, name: str, src: Path, plans: list[Any], per: int, prog
         made = media.render(src, lambda i: _part(folder, name, i), plans, per, start, saved,
                             lambda n: progress({"clip": name, "step": "render", "done": n, "total": total}))
     frames = media.join([_part(folder, name, c.index) for c in expected], folder / name)
-    return {"frames": frames, "kept": kept, "made": made["frames"]}
-
-
-def _part(folder: Path, name: str, index: int) -> Path:
-    """Part `index` of clip `name`'s render: beside the copy, never in a folder of its own (the
-    staging sweep destroys flat folders only, storage/export/evidence.py), never readable as a
-    clip (`redact.read` reads only a clip with its summary)."""
-    return folder / f"{name}.part-{index:06d}.mp4"
-
-
-def _parts(folder: Path, name: str) -> list[Path]:
-    """Every file of clip `name`'s parts: made, being made (`.….part`) and their records."""
-    return [*folder.glob(f"{glob.escape(name)}.part-*"), *folder.glob(f".{glob.escape(name)}.part-*")]
-
-
-def _faces(path: Path, src: Path, detector: Any, passes: tuple[Pass, ...], info: dict[str, Any], per: int, name: str,
-           progress: Progress) -> tuple[dict[int, list[Box]], dict[str, Any] | None, dict[str, Any]]:
-    """The detector's boxes for `src` on the frames its `passes` run on, and each followed by the picture
-    between the runs (facetrack.py, design/0290: `followed`, None in a file an older version
-    wrote), from `path` when an earlier run left them, going on from `<clip>.faces.partial.json`
-    when an earlier run stopped in the middle (design/0277); and what this run kept and made."""
-    total = info["frames"]
-    if path.exists():
-        return *_faces_read(path), {"kept": total, "made": 0}
-    partial = path.with_name(path.name.replace(".faces.json", ".faces.partial.json"))
-    factor = facetrack.factor_for(info["width"])
-    disagreed: set[int] = set()
-    try:
-        saved = json.loads(partial.read_text())
-        start, found = int(saved["upto"]), _boxes(saved["found"])
-        disagreed = {int(f) for f in saved.get("disagreed", [])}
-        faces = facetrack.FaceFollower.restored(factor, found, saved["faces"])
-        if faces.upto != start:   # saved by an older version, or at another scale: from the start
-            raise ValueError(partial.name)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        start, found, faces = 0, {}, facetrack.FaceFollower(factor)
-    if start:
-        progress({"clip": name, "step": "detect", "done": start, "total": total, "resumed": start})
-
-    def save(upto: int, boxes: dict[int, list[Box]]) -> None:
-        _write_json(partial, {"upto": upto, "found": {str(k): v for k, v in boxes.items()}, "faces": faces.state(),
-                              "disagreed": sorted(disagreed)})
-
-    found = media.detect(src, detector, passes[0].every,
-                         lambda n: progress({"clip": name, "step": "detect", "done": n, "total": total}),
-                         start, found, per, save, faces, passes, disagreed)
-    _write_json(path, {"boxes": {str(k): v for k, v in found.items()}, "followed": faces.followed(),
-                       "disagreed": sorted(disagreed)})
-    partial.unlink(missing_ok=True)
-    return *_faces_read(path), {"kept": start, "made": max(0, total - start)}
-
-
-def _faces_read(path: Path) -> tuple[dict[int, list[Box]], dict[str, Any] | None]:
-    """`<clip>.faces.json`: the boxes and how they were followed (an older file: the boxes alone)."""
-    data = json.loads(path.read_text())
-    if "boxes" not in data:
-        return _boxes(data), None
-    return _boxes(data["boxes"]), data.get("followed")
+    return {"frames": frames, "kept": max(0, kept), "made": made["frames"] + now}
 
 
 def _follow(path: Path, src: Path, marks: list[Mark], info: dict[str, Any], per: int, name: str,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections import deque
 import platform
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from storage.redact import resume
 from storage.redact.detect import Pass, disagree, fine_across, input_for, least_face, merged
-from storage.redact.facetrack import FaceFollower
+from storage.redact.facetrack import FaceFollower, Settled
 from storage.redact.inside import around
 from storage.redact.plan import Box, FramePlan
 from storage.redact.track import Follower, work_size
@@ -39,8 +40,10 @@ if TYPE_CHECKING:  # PyAV and numpy are imported in the functions that read and 
 FILL_Y, FILL_C = 16, 128
 PRESET, CRF = "veryfast", 23    # x264: bench/redaction.py measures the cost at 1080p20
 # x264's sub-pixel motion search off (design/0358): the encode 0.56 -> 0.37 core-s/s on the crowd's
-# 1080p20 for 3 % more bytes and 1.3 dB less luma PSNR (43.3 dB); bench.redaction_profile --presets
-SUBME = "subme=0"
+# 1080p20 for 3 % more bytes and 1.3 dB less luma PSNR (43.3 dB); and (design/0360) the diamond
+# motion search and no B pictures: 0.38 -> 0.29-0.31 core-s/s for 1.7 % more bytes, the same PSNR;
+# bench.redaction_profile --presets
+SUBME = "subme=0:me=dia:bframes=0"
 Tick = Callable[[int], None]
 
 
@@ -82,22 +85,68 @@ def detect(src: Path, detector: Any, every: int, tick: Tick = lambda n: None, st
         for i, frame in enumerate(f.decode(v)):
             if i < start - (faces.reach if faces is not None else 0):
                 continue
-            ran = [p for p in passes if p.runs(i)]
-            if i >= start and ran:
-                each = [detector.faces(frame.reformat(width=p.input[0], height=p.input[1], format="rgb24").to_ndarray(),
-                                       size) for p in ran]
-                found[i] = merged(each)
-                if disagreed is not None and disagree(each, [least_face(p, size[1]) for p in ran]):
-                    disagreed.add(i)
-            if faces is not None:
-                faces.feed(i, frame.reformat(width=small[0], height=small[1], format="gray",
-                                             interpolation="AREA").to_ndarray(), found.get(i) if ran else None)
+            _looked(i, frame, detector, passes, found, disagreed, faces, (size, small), i >= start)
             if i < start:
                 continue
             tick(i + 1)
             if saved is not None and per and (i + 1) % per == 0:
                 saved(i + 1, found)
     return found
+
+
+def _looked(i: int, frame: Any, detector: Any, passes: tuple[Pass, ...], found: dict[int, list[Box]],
+            disagreed: set[int] | None, faces: FaceFollower | None, sizes: tuple[tuple[int, int], tuple[int, int]],
+            run: bool) -> None:
+    """Frame `i` through the detector's passes that run on it (where `run`), their boxes merged
+    into `found[i]` (in the clip's `size` pixels) and a disagreement into `disagreed`; and fed to
+    `faces` scaled to `small`. `sizes`: (size, small)."""
+    size, small = sizes
+    ran = [p for p in passes if p.runs(i)]
+    if run and ran:
+        each = [detector.faces(frame.reformat(width=p.input[0], height=p.input[1], format="rgb24").to_ndarray(),
+                               size) for p in ran]
+        found[i] = merged(each)
+        if disagreed is not None and disagree(each, [least_face(p, size[1]) for p in ran]):
+            disagreed.add(i)
+    if faces is not None:
+        faces.feed(i, frame.reformat(width=small[0], height=small[1], format="gray",
+                                     interpolation="AREA").to_ndarray(), found.get(i) if ran else None)
+
+
+def detect_render(src: Path, detector: Any, passes: tuple[Pass, ...], faces: FaceFollower, disagreed: set[int],
+                  plan: Callable[[int, list[Box]], FramePlan], parts: Callable[[Any], Parts], per: int,
+                  saved: Callable[[int, dict[int, list[Box]]], None], tick: Tick = lambda n: None,
+                  ) -> tuple[dict[int, list[Box]], int]:
+    """`detect` and `render` of a fresh job in one decode (design/0360; before, the clip was decoded
+    once a pass): each frame through the detector's passes and `faces` as `detect` does (every
+    `per` frames `saved`), and held until its faces are settled (facetrack.Settled: its lag's
+    worth of frames after it fed, at most lag + 1 decoded frames held), then filled with
+    `plan(frame, its faces)` and encoded into `parts(stream)` (`Parts`). Returns the boxes and
+    the frames encoded."""
+    import av
+
+    found: dict[int, list[Box]] = {}
+    settled = Settled(faces)
+    held: deque[tuple[int, Any]] = deque()
+    with av.open(str(src)) as f:
+        v = f.streams.video[0]
+        v.thread_type = "AUTO"
+        size = (v.codec_context.width, v.codec_context.height)
+        sizes = (size, work_size(*size, faces.factor))
+        into = parts(v)
+        for i, frame in enumerate(f.decode(v)):
+            _looked(i, frame, detector, passes, found, disagreed, faces, sizes, True)
+            held.append((i, frame))
+            while held and settled.settled(held[0][0]):
+                j, old = held.popleft()
+                into.put(j, old, plan(j, settled.faces(j)))
+            tick(i + 1)
+            if per and (i + 1) % per == 0:
+                saved(i + 1, found)
+        for j, old in held:   # the clip's end: every frame fed, the last ones settled
+            into.put(j, old, plan(j, settled.faces(j)))
+        into.close()
+    return found, into.made
 
 
 def follow(src: Path, follower: Follower, tick: Tick = lambda n: None, per: int = 0,
@@ -213,9 +262,16 @@ def x264_params() -> dict[str, str]:
     capped at AVX2. With AVX-512, x264's macroblock tree reads memory it never wrote (measured: the
     same frames came out other bytes as the heap held other garbage), so a copy made again, or
     resumed in another process, was not the copy on the record; every AVX-512 CPU has AVX2. And
-    on every CPU the sub-pixel motion search off (SUBME, design/0358)."""
+    on every CPU the sub-pixel motion search off, the diamond search and no B pictures (SUBME,
+    design/0358, design/0360)."""
     params = ":".join(p for p in ("asm=avx2" if _avx512() else "", SUBME) if p)
     return {"x264-params": params} if params else {}
+
+
+def encoding() -> str:
+    """How the copy is encoded, as a part's record holds it (resume.plan_digest): the settings
+    that are the same on every CPU (x264's instruction cap, which makes the same bytes, is not)."""
+    return f"libx264 {PRESET} crf={CRF} {SUBME}"
 
 
 def _avx512() -> bool:
@@ -250,60 +306,76 @@ def _whole(path: Path, dst: Path) -> None:
     os.replace(path, dst)
 
 
+class Parts:
+    """The copy's frames encoded into parts of `per` frames (design/0277): part i (frames i*per
+    onwards, a key frame first) into `part_of(i)`, written beside it as `.part`, fsynced and
+    renamed, then `saved(i, path, frames)`. `count` parts; a frame past them goes in the last."""
+
+    def __init__(self, stream: Any, part_of: Callable[[int], Path], per: int, count: int,
+                 saved: Callable[[int, Path, int], None]) -> None:
+        self.part_of, self.per, self.count, self.saved = part_of, per, count, saved
+        self.width, self.height = stream.codec_context.width, stream.codec_context.height
+        self.rate = stream.average_rate or stream.guessed_rate or Fraction(20)
+        self.tb = stream.time_base
+        self.out: Any = None
+        self.ov: Any = None
+        self.index, self.frames, self.made = -1, 0, 0
+
+    def put(self, i: int, frame: Any, plan: FramePlan) -> None:
+        """Decoded frame `i` filled as `plan` says and encoded into its part."""
+        import av
+
+        at = resume.chunk_of(i, self.per, self.count)
+        if at != self.index:
+            self.close()
+            self.index, self.frames = at, 0
+            self.out = av.open(str(_writing(self.part_of(at))), "w", format="mp4")
+            self.ov = _encoder(self.out, self.rate, self.width, self.height, self.tb)
+        if frame.format.name != "yuv420p":
+            frame = frame.reformat(format="yuv420p")
+        new = filled(frame, plan)
+        if frame.pts is not None:
+            new.pts, new.time_base = frame.pts, frame.time_base
+        elif self.tb is not None:  # a frame without a time (some cameras' streams): its place in the clip
+            new.pts, new.time_base = int(i / self.rate / self.tb), self.tb
+        for packet in self.ov.encode(new):
+            self.out.mux(packet)
+        self.frames += 1
+        self.made += 1
+
+    def close(self) -> None:
+        """The part under way (if any) ended, made whole and saved."""
+        if self.out is None:
+            return
+        for packet in self.ov.encode(None):
+            self.out.mux(packet)
+        self.out.close()
+        self.out = None
+        _whole(_writing(self.part_of(self.index)), self.part_of(self.index))
+        self.saved(self.index, self.part_of(self.index), self.frames)
+
+
 def render(src: Path, part_of: Callable[[int], Path], plans: list[FramePlan], per: int, start: int,
            saved: Callable[[int, Path, int], None], tick: Tick = lambda n: None) -> dict[str, Any]:
-    """`src`'s frames filled as `plans` says, re-encoded in parts of `per` frames (design/0277):
-    part i (frames i*per onwards, a key frame first) into `part_of(i)`, each written beside it as
-    `.part`, fsynced and renamed, then `saved(i, path, frames)`. Parts before `start` were made
-    by an earlier run: their frames are decoded (to reach the next) but neither filled nor
-    encoded, and not ticked. A frame past the plans (the clip longer than probed) goes in the last
-    part, filled whole: never shown unplanned. Returns the frames filled and encoded by this run."""
+    """`src`'s frames filled as `plans` says, re-encoded in parts of `per` frames (`Parts`). Parts
+    before `start` were made by an earlier run: their frames are decoded (to reach the next) but
+    neither filled nor encoded, and not ticked. A frame past the plans (the clip longer than
+    probed) goes in the last part, filled whole: never shown unplanned. Returns the frames filled
+    and encoded by this run."""
     import av
 
     count = max(1, -(-len(plans) // per))
-    made = 0
     with av.open(str(src)) as f:
         v = f.streams.video[0]
         v.thread_type = "AUTO"
-        width, height = v.codec_context.width, v.codec_context.height
-        rate = v.average_rate or v.guessed_rate or Fraction(20)
-        tb = v.time_base
-        out: Any = None
-        ov: Any = None
-        index, frames = -1, 0
-
-        def close() -> None:
-            for packet in ov.encode(None):
-                out.mux(packet)
-            out.close()
-            _whole(_writing(part_of(index)), part_of(index))
-            saved(index, part_of(index), frames)
-
+        parts = Parts(v, part_of, per, count, saved)
         for i, frame in enumerate(f.decode(v)):
-            at = resume.chunk_of(i, per, count)
-            if at < start:
+            if resume.chunk_of(i, per, count) < start:
                 continue
-            if at != index:
-                if out is not None:
-                    close()
-                index, frames = at, 0
-                out = av.open(str(_writing(part_of(index))), "w", format="mp4")
-                ov = _encoder(out, rate, width, height, tb)
-            if frame.format.name != "yuv420p":
-                frame = frame.reformat(format="yuv420p")
-            new = filled(frame, plans[i] if i < len(plans) else FramePlan(True, None))
-            if frame.pts is not None:
-                new.pts, new.time_base = frame.pts, frame.time_base
-            elif tb is not None:  # a frame without a time (some cameras' streams): its place in the clip
-                new.pts, new.time_base = int(i / rate / tb), tb
-            for packet in ov.encode(new):
-                out.mux(packet)
-            frames += 1
-            made += 1
+            parts.put(i, frame, plans[i] if i < len(plans) else FramePlan(True, None))
             tick(i + 1)
-        if out is not None:
-            close()
-    return {"frames": made, "width": width, "height": height}
+        parts.close()
+    return {"frames": parts.made, "width": parts.width, "height": parts.height}
 
 
 def join(parts: list[Path], dst: Path) -> int:

@@ -23,6 +23,7 @@ filled; the fill is solid (never a blur, which can be undone).
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -163,35 +164,52 @@ def closeness(a: Box, b: Box) -> float:
     return max(iou(a, b), MATCH_IOU * max(0.0, 1 - dist / (2 * side)))
 
 
-def tracks(detections: dict[int, list[Box]], max_gap: int = MAX_GAP) -> list[Track]:
-    """The detector's boxes per detection frame joined into tracks: a box continues the open
-    track (seen at most `max_gap` frames before) whose predicted box it is closest to
-    (`closeness`, above 0); else it opens a new track. Greedy, closest first, one box per track
-    a frame."""
-    done: list[Track] = []
-    live: list[Track] = []
-    for frame in sorted(detections):
-        done += [t for t in live if frame - t.last()[0] > max_gap]
-        live = [t for t in live if frame - t.last()[0] <= max_gap]
+class Tracking:
+    """`tracks` fed one detection frame at a time, in order (`add`): after each, `done + live` is
+    what `tracks` gives for the frames fed so far (greedy in frame order: a later frame never
+    changes how earlier ones were joined)."""
+
+    def __init__(self, max_gap: int = MAX_GAP) -> None:
+        self.max_gap = max_gap
+        self.done: list[Track] = []
+        self.live: list[Track] = []
+
+    def add(self, frame: int, boxes: Sequence[Box]) -> list[Track]:
+        """Frame `frame`'s boxes joined to the open tracks; the tracks it opened."""
+        self.done += [t for t in self.live if frame - t.last()[0] > self.max_gap]
+        live = [t for t in self.live if frame - t.last()[0] <= self.max_gap]
         pairs = sorted(((closeness(predict(t, frame), b), ti, bi) for ti, t in enumerate(live)
-                        for bi, b in enumerate(detections[frame])), reverse=True)
+                        for bi, b in enumerate(boxes)), reverse=True)
         used_t: set[int] = set()
         used_b: set[int] = set()
         for score, ti, bi in pairs:
             if score <= 0 or ti in used_t or bi in used_b:
                 continue
-            live[ti].seen[frame] = detections[frame][bi]
+            live[ti].seen[frame] = boxes[bi]
             used_t.add(ti)
             used_b.add(bi)
-        live += [Track({frame: b}) for bi, b in enumerate(detections[frame]) if bi not in used_b]
-    return done + live
+        opened = [Track({frame: b}) for bi, b in enumerate(boxes) if bi not in used_b]
+        self.live = live + opened
+        return opened
 
 
-def track_boxes(track: Track, frame: int, coast: int = COAST) -> Box | None:
+def tracks(detections: dict[int, list[Box]], max_gap: int = MAX_GAP) -> list[Track]:
+    """The detector's boxes per detection frame joined into tracks: a box continues the open
+    track (seen at most `max_gap` frames before) whose predicted box it is closest to
+    (`closeness`, above 0); else it opens a new track. Greedy, closest first, one box per track
+    a frame."""
+    joined = Tracking(max_gap)
+    for frame in sorted(detections):
+        joined.add(frame, detections[frame])
+    return joined.done + joined.live
+
+
+def track_boxes(track: Track, frame: int, coast: int = COAST, frames: Sequence[int] | None = None) -> Box | None:
     """Where `track`'s face is on `frame`: its box where detected, the straight line between two
     detections, and up to `coast` frames before its first and after its last detection, carried
-    on the line of its first two (last two) detections, or held where it was seen once."""
-    frames = sorted(track.seen)
+    on the line of its first two (last two) detections, or held where it was seen once.
+    `frames`: the track's detection frames sorted, where the caller has them."""
+    frames = sorted(track.seen) if frames is None else frames
     if frame < frames[0] - coast or frame > frames[-1] + coast:
         return None
     if len(frames) == 1:
@@ -201,8 +219,8 @@ def track_boxes(track: Track, frame: int, coast: int = COAST) -> Box | None:
     elif frame >= frames[-1]:
         a, b = frames[-2], frames[-1]
     else:
-        a = max(f for f in frames if f <= frame)
-        b = min(f for f in frames if f > frame)
+        at = bisect.bisect_right(frames, frame)
+        a, b = frames[at - 1], frames[at]
     return lerp(track.seen[a], track.seen[b], (frame - a) / (b - a))
 
 

@@ -36,18 +36,22 @@ def chunk_frames(rate: Fraction | tuple[int, int]) -> int:
     return max(1, round(CHUNK_SECONDS * r))
 
 
-def plan_digest(plans: Sequence[FramePlan]) -> str:
-    """A digest of what these frames are filled with: a part made with other masks is not kept."""
+def plan_digest(plans: Sequence[FramePlan], encoding: str = "") -> str:
+    """A digest of what these frames are filled with, and with `encoding` how they are encoded
+    (media.encoding): a part made with other masks, or by an encoder set otherwise, is not kept
+    (design/0360: x264 without B pictures writes other parameter sets, which a part made before
+    could not be joined to)."""
     data = [[p.fill_all, list(p.keep) if p.keep else None, [list(m) for m in p.masks]] for p in plans]
-    return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).hexdigest()
+    text = json.dumps(data, separators=(",", ":"))
+    return hashlib.sha256((f"{encoding}\n{text}" if encoding else text).encode()).hexdigest()
 
 
-def chunks(plans: Sequence[FramePlan], per: int) -> list[Chunk]:
+def chunks(plans: Sequence[FramePlan], per: int, encoding: str = "") -> list[Chunk]:
     """The parts of a clip of len(plans) frames, `per` frames each (the last may be shorter; a
     clip of no frames is one empty part, so the render still makes a file)."""
     total = len(plans)
     firsts = list(range(0, total, per)) or [0]
-    return [Chunk(i, f, min(per, total - f), plan_digest(plans[f:f + per])) for i, f in enumerate(firsts)]
+    return [Chunk(i, f, min(per, total - f), plan_digest(plans[f:f + per], encoding)) for i, f in enumerate(firsts)]
 
 
 def chunk_of(frame: int, per: int, count: int) -> int:

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from storage.lazy import lazy_import
 from storage.redact.inside import spans
+from storage.redact.ncc import match
 from storage.redact.plan import Box, Mark, PlanError, clamp, follow, lerp, union
 
 if TYPE_CHECKING:
@@ -122,45 +123,6 @@ def start(small: np.ndarray, box: Box, factor: int) -> Tracker | None:
     if int(seen.max()) - int(seen.min()) < 4:
         return None
     return Tracker(seen * UNIT, stride, (w, h), (float(x0), float(y0)), (float(x0), float(y0)))
-
-
-def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int, int],
-          around: tuple[int, int], reach: int) -> tuple[float, float, float] | None:
-    """The best normalized cross-correlation of `template` (integers, in UNIT of a grey level,
-    sampled every `stride` pixels over a region of `size`) in `small`, its top-left within `reach`
-    of `around`: (x, y, score), x and y refined to a fraction of a pixel; None when the region
-    fits nowhere in reach. The sums are of integers, exact in any order: the same frames give the
-    same score to the last bit."""
-    height, width = small.shape
-    w, h = size
-    xs = range(max(0, around[0] - reach), min(width - w, around[0] + reach) + 1)
-    ys = range(max(0, around[1] - reach), min(height - h, around[1] + reach) + 1)
-    if not xs or not ys:
-        return None
-    area = small[ys.start:ys.stop - 1 + h, xs.start:xs.stop - 1 + w].astype(np.float64)   # exact; the windows copied once
-    views = np.lib.stride_tricks.sliding_window_view(area, (h, w))[:, :, ::stride, ::stride]
-    th, tw = template.shape
-    n = th * tw
-    # float64 through BLAS (issue 75): every sum is of integers under 2**53, so exact in any order
-    windows = views[:, :, :th, :tw].reshape(len(ys) * len(xs), n)
-    t = template.reshape(-1).astype(np.float64)
-    sw, st = windows.sum(axis=1), float(t.sum())
-    cov = n * (windows @ t) - sw * st
-    var_w = n * np.einsum("ij,ij->i", windows, windows) - sw * sw
-    var_t = n * float(t @ t) - st * st
-    denom = np.sqrt(var_w * var_t)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scores = np.where(denom > 0, cov / denom, 0.0).reshape(len(ys), len(xs))
-    iy, ix = (int(v) for v in np.unravel_index(int(np.argmax(scores)), scores.shape))
-    best = float(scores[iy, ix])
-
-    def refine(lo: float, mid: float, hi: float) -> float:
-        curve = lo - 2 * mid + hi
-        return max(-0.5, min(0.5, 0.5 * (lo - hi) / curve)) if curve < 0 else 0.0
-
-    dx = refine(float(scores[iy, ix - 1]), best, float(scores[iy, ix + 1])) if 0 < ix < len(xs) - 1 else 0.0
-    dy = refine(float(scores[iy - 1, ix]), best, float(scores[iy + 1, ix])) if 0 < iy < len(ys) - 1 else 0.0
-    return xs.start + ix + dx, ys.start + iy + dy, best
 
 
 def advance(tracker: Tracker, small: np.ndarray, least: int = SEARCH_LEAST) -> tuple[Tracker | None, float]:
