@@ -39,7 +39,7 @@ from bench.redaction_beside import beside_recording
 from bench.redaction_crowd import crowd_lines
 from storage.disk.hashing import sha256_file
 from storage.redact import job as jobs
-from storage.redact import media, track
+from storage.redact import media, track, x264
 from storage.redact.plan import EVERYTHING, FACES, MODES, Mark
 from storage.redact.worker import run_job
 from tests.support import faces
@@ -144,7 +144,7 @@ def main() -> None:
         lines.append(f"recall {mode}: {got['recall']:.3f} ({int(got['faces'])} faces >= 24 px over "
                      f"{int(got['frames'])} frames; applicant masked in {int(got['applicant_masked'])} frames)")
         lines.append(f"core-seconds per second of footage {mode}: {cost:.2f} (1080p{FPS}, {frames} frames, "
-                     f"detector every {args.every or jobs.EVERY} frame(s) at 640x352, x264 {media.PRESET})")
+                     f"detector every {args.every or jobs.EVERY} frame(s) at 640x352, x264 {x264.PRESET})")
     lines.append(_follow(original / "cam1.mp4", frames))
     same = _state(original) == before
     lines.append(f"originals byte-identical: {'yes' if same else 'NO'} ({json.dumps(before)})")

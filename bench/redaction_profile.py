@@ -102,14 +102,14 @@ def profile(seconds: float, top: int) -> list[str]:
 
 def presets(clip: Path, variants: list[tuple[str, dict[str, str]]], seconds: float) -> list[str]:
     """The encode alone with each variant (a name, x264's options): the clip's frames decoded
-    first, then encoded as storage/redact/media.py does (one thread, CRF 23), timed by this
+    first, then encoded as storage/redact/x264.py sets it (one thread, CRF 23), timed by this
     thread's CPU; its bytes, and its luma PSNR against the frames it was given."""
     import io
 
     import av
     import numpy as np
 
-    from storage.redact import media
+    from storage.redact import x264
 
     with av.open(str(clip)) as f:
         planes = [frame.to_ndarray(format="yuv420p") for frame in f.decode(video=0)]
@@ -117,7 +117,7 @@ def presets(clip: Path, variants: list[tuple[str, dict[str, str]]], seconds: flo
     for name, options in variants:
         sink = io.BytesIO()
         with av.open(sink, "w", format="mp4") as out:
-            ov = out.add_stream("libx264", rate=FPS, options={"crf": str(media.CRF), **options})
+            ov = out.add_stream("libx264", rate=FPS, options={"crf": str(x264.CRF), **options})
             ov.width, ov.height, ov.pix_fmt = 1920, 1080, "yuv420p"
             ov.codec_context.thread_count = 1
             start = time.thread_time()
@@ -139,10 +139,10 @@ def presets(clip: Path, variants: list[tuple[str, dict[str, str]]], seconds: flo
 
 def _variants(presets: str, params: list[str]) -> list[tuple[str, dict[str, str]]]:
     """--presets (each alone, with the copy's own x264 options) and --x264 (each on the copy's preset)."""
-    from storage.redact import media
+    from storage.redact import x264
 
-    out = [(p, {"preset": p, **media.x264_params()}) for p in presets.split(",") if p]
-    return out + [(f"{media.PRESET} {p}", {"preset": media.PRESET, "x264-params": p}) for p in params]
+    out = [(p, {"preset": p, **x264.x264_params()}) for p in presets.split(",") if p]
+    return out + [(f"{x264.PRESET} {p}", {"preset": x264.PRESET, "x264-params": p}) for p in params]
 
 
 def main() -> None:

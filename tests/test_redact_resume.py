@@ -18,7 +18,7 @@ import pytest
 
 from storage.disk.hashing import sha256_file
 from storage.redact import job as jobs
-from storage.redact import media
+from storage.redact import x264
 from storage.redact import resume
 from storage.redact.plan import EVERYTHING, FACES, FramePlan
 from tests.support import faces
@@ -212,14 +212,14 @@ def test_a_part_encoded_otherwise_before_is_made_again(original, tmp_path, monke
     """design/0360: a copy stopped on a version whose x264 made B pictures (other parameter sets
     than the parts made now, which its first part's could not decode) is made again whole."""
     folder = _job(original, tmp_path / "copy", EVERYTHING)
-    now = media.SUBME
-    monkeypatch.setattr(media, "SUBME", "subme=0")   # as design/0358's version encoded
-    media.x264_params.cache_clear()
+    now = x264.SUBME
+    monkeypatch.setattr(x264, "SUBME", "subme=0")   # as design/0358's version encoded
+    x264.x264_params.cache_clear()
     with pytest.raises(Stop):
         jobs.run(folder, _stop_after("render", 25))
     assert len(list(folder.glob("cam1.mp4.part-*.json"))) == 2
-    monkeypatch.setattr(media, "SUBME", now)
-    media.x264_params.cache_clear()
+    monkeypatch.setattr(x264, "SUBME", now)
+    x264.x264_params.cache_clear()
     made = jobs.run(folder)["cam1.mp4"]
     assert made["run"]["render"] == {"kept": 0, "made": FRAMES}
     assert subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(folder / "cam1.mp4"), "-f", "null", "-"],

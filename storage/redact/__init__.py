@@ -7,7 +7,8 @@ never altering the original clips, segments or their hashes.
   onnxruntime; design/0171).
 - track.py: the applicant's region followed by the picture between the custodian's marks, both
   ways, the marks kept (design/0285): pure, over numpy arrays.
-- media.py: decode, detect, follow, fill, re-encode one clip with PyAV (in the redaction worker only).
+- media.py: decode, detect, follow, fill, re-encode one clip with PyAV (in the redaction worker only);
+  x264.py: how the copy is encoded, the same bytes on every CPU (design/0294, 0360).
 
 Must not import storage/retention/ nor anything above storage/ (tests/test_layers.py).
 """

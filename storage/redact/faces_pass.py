@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from storage.disk.hashing import sha256_file
-from storage.redact import facetrack, media, resume
+from storage.redact import facetrack, media, resume, x264
 from storage.redact.detect import Pass
 from storage.redact.jobfiles import boxes as _boxes, part as _part, parts as _parts, write_json as _write_json
 from storage.redact.plan import Box, FramePlan
@@ -84,7 +84,7 @@ def _together(folder: Path, name: str, src: Path, looking: tuple[Any, tuple[Pass
 
     def saved(index: int, path: Path, frames: int) -> None:
         plans = filled.pop(index, [])
-        chunk = resume.Chunk(index, index * per, len(plans), resume.plan_digest(plans, media.encoding()))
+        chunk = resume.Chunk(index, index * per, len(plans), resume.plan_digest(plans, x264.encoding()))
         _write_json(path.with_suffix(".json"), resume.record(chunk, frames, sha256_file(path), path.stat().st_size))
 
     count = max(1, -(-total // per))

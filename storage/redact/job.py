@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
-from storage.redact import derivative, facetrack, faces_pass, inside, media, resume, track
+from storage.redact import derivative, facetrack, faces_pass, inside, media, resume, track, x264
 from storage.redact.faces_pass import Planned
 from storage.redact.jobfiles import box as _box, boxes as _boxes, part as _part, parts as _parts
 from storage.redact.jobfiles import write_json as _write_json
@@ -253,7 +253,7 @@ def _render(folder: Path, name: str, src: Path, plans: list[Any], per: int, prog
     (resume.kept) kept, the rest made, then all joined into `folder/name`. {frames: in the clip,
     kept: frames kept from before, made: frames filled and encoded now}. `now`: the frames this
     run made already with the detector's pass (design/0360), not kept from before."""
-    expected = resume.chunks(plans, per, media.encoding())
+    expected = resume.chunks(plans, per, x264.encoding())
     records: dict[int, dict[str, Any]] = {}
     for path in folder.glob(f"{glob.escape(name)}.part-*.json"):
         try:

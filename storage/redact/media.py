@@ -19,15 +19,13 @@ The fill is solid black in Y'CbCr (Y 16, Cb and Cr 128): a mask widened outwards
 
 from __future__ import annotations
 
-import functools
 import os
 from collections import deque
-import platform
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from storage.redact import resume
+from storage.redact import resume, x264
 from storage.redact.detect import Pass, disagree, fine_across, input_for, least_face, merged
 from storage.redact.facetrack import FaceFollower, Settled
 from storage.redact.inside import around
@@ -38,12 +36,6 @@ if TYPE_CHECKING:  # PyAV and numpy are imported in the functions that read and 
     import numpy as np  # on the job's thread: the daemon imports this module and redacts rarely (design/0286)
 
 FILL_Y, FILL_C = 16, 128
-PRESET, CRF = "veryfast", 23    # x264: bench/redaction.py measures the cost at 1080p20
-# x264's sub-pixel motion search off (design/0358): the encode 0.56 -> 0.37 core-s/s on the crowd's
-# 1080p20 for 3 % more bytes and 1.3 dB less luma PSNR (43.3 dB); and (design/0360) the diamond
-# motion search and no B pictures: 0.38 -> 0.29-0.31 core-s/s for 1.7 % more bytes, the same PSNR;
-# bench.redaction_profile --presets
-SUBME = "subme=0:me=dia:bframes=0"
 Tick = Callable[[int], None]
 
 
@@ -256,44 +248,6 @@ def filled(frame: Any, plan: FramePlan) -> Any:
     return new
 
 
-@functools.cache
-def x264_params() -> dict[str, str]:
-    """x264's own options for the copy (design/0294): on a CPU with AVX-512, x264's instructions
-    capped at AVX2. With AVX-512, x264's macroblock tree reads memory it never wrote (measured: the
-    same frames came out other bytes as the heap held other garbage), so a copy made again, or
-    resumed in another process, was not the copy on the record; every AVX-512 CPU has AVX2. And
-    on every CPU the sub-pixel motion search off, the diamond search and no B pictures (SUBME,
-    design/0358, design/0360)."""
-    params = ":".join(p for p in ("asm=avx2" if _avx512() else "", SUBME) if p)
-    return {"x264-params": params} if params else {}
-
-
-def encoding() -> str:
-    """How the copy is encoded, as a part's record holds it (resume.plan_digest): the settings
-    that are the same on every CPU (x264's instruction cap, which makes the same bytes, is not)."""
-    return f"libx264 {PRESET} crf={CRF} {SUBME}"
-
-
-def _avx512() -> bool:
-    if platform.machine() != "x86_64":
-        return False
-    try:
-        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), [])
-    except OSError:
-        return False
-    return "avx512f" in flags
-
-
-def _encoder(out: Any, rate: Fraction, width: int, height: int, time_base: Fraction | None) -> Any:
-    ov = out.add_stream("libx264", rate=rate, options={"preset": PRESET, "crf": str(CRF), **x264_params()})
-    ov.width, ov.height, ov.pix_fmt = width, height, "yuv420p"
-    ov.codec_context.thread_count = 1   # the same bytes under any load (design/0284; the CPU: 0294)
-    if time_base is not None:
-        ov.codec_context.time_base = time_base
-    return ov
-
-
 def _writing(dst: Path) -> Path:
     """Where `dst` is written before it is whole."""
     return dst.with_name(f".{dst.name}.part")
@@ -330,7 +284,7 @@ class Parts:
             self.close()
             self.index, self.frames = at, 0
             self.out = av.open(str(_writing(self.part_of(at))), "w", format="mp4")
-            self.ov = _encoder(self.out, self.rate, self.width, self.height, self.tb)
+            self.ov = x264.encoder(self.out, self.rate, self.width, self.height, self.tb)
         if frame.format.name != "yuv420p":
             frame = frame.reformat(format="yuv420p")
         new = filled(frame, plan)

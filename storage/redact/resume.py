@@ -38,7 +38,7 @@ def chunk_frames(rate: Fraction | tuple[int, int]) -> int:
 
 def plan_digest(plans: Sequence[FramePlan], encoding: str = "") -> str:
     """A digest of what these frames are filled with, and with `encoding` how they are encoded
-    (media.encoding): a part made with other masks, or by an encoder set otherwise, is not kept
+    (x264.encoding): a part made with other masks, or by an encoder set otherwise, is not kept
     (design/0360: x264 without B pictures writes other parameter sets, which a part made before
     could not be joined to)."""
     data = [[p.fill_all, list(p.keep) if p.keep else None, [list(m) for m in p.masks]] for p in plans]
