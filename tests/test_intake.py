@@ -103,6 +103,17 @@ def test_a_plain_mp4_cut_short_and_a_file_of_no_media_are_refused(files, tmp_pat
     assert refused.value.kind == "not_media"
 
 
+def test_a_media_worker_gone_before_its_answer_is_a_refusal(files, tmp_path, monkeypatch):
+    """A worker whose socket's service never started (design/0323's missing template unit): the
+    daemon's end breaks on its first line; a refusal that says so, never an internal error."""
+    def broken(*_a, **_k):
+        raise BrokenPipeError(32, "Broken pipe")
+    monkeypatch.setattr("storage.intake.take.converse", broken)
+    with pytest.raises(Refused) as refused:
+        run_remux(tmp_path, files["bwc"], tmp_path / "made", 60 * S)
+    assert refused.value.kind == "remux_failed" and "Broken pipe" in refused.value.detail
+
+
 def test_a_video_edged_does_not_keep_as_footage_leaves_the_original_alone(files, tmp_path):
     r = remux(files["mpeg4"], tmp_path, 60 * S)
     assert r["segments"] == [] and r["video"] == "mpeg4" and list(tmp_path.iterdir()) == []

@@ -109,6 +109,8 @@ def run_remux(root: Path, original: Path, outdir: Path, segment_us: int) -> dict
     try:
         result, error, rc = converse(REMUX, request, None, None, started,
                                      Access(root, reads=(original,), writes=(outdir,)))
+    except OSError as exc:   # the worker gone before its answer (a socket refused, a pipe broken)
+        raise Refused("remux_failed", f"the media worker: {exc}"[:300]) from None
     finally:
         for t in timer:
             t.cancel()
