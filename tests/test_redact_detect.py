@@ -141,12 +141,26 @@ def test_the_int8_model_shipped_is_the_one_made_from_the_pinned_float_model():
 def test_an_int8_model_other_than_the_pinned_one_is_refused_and_says_what_it_is(monkeypatch):
     monkeypatch.setattr(detect, "QUANTIZED_SHA256", "0" * 64)
     with pytest.raises(detect.DetectorError, match="int8 model is not the one pinned"):
-        detect.Detector()
+        detect.Detector(quantized=True)
     method = detect.Detector(quantized=False).method.as_dict()
     assert method["name"] == "CenterFace" and "quantized_from" not in method
 
 
-def test_the_copys_detector_runs_in_8_bits_and_names_the_model_it_was_made_from():
-    method = detect.Detector().method.as_dict()
+def test_the_copys_detector_runs_in_8_bits_and_names_the_model_it_was_made_from(monkeypatch):
+    method = detect.Detector(quantized=True).method.as_dict()
     assert method["name"] == "CenterFace int8" and method["model_sha256"] == detect.QUANTIZED_SHA256
     assert method["quantized_from"] == detect.MODEL_SHA256
+
+
+@pytest.mark.parametrize("flags, int8", [("fpu avx2 avx512f avx512_vnni", True), ("fpu avx2 avx_vnni", True),
+                                         ("fpu avx2 fma", False), ("fp asimd asimddp", True), ("fp asimd", False)])
+def test_the_detector_runs_in_8_bits_only_where_the_cpu_sums_them_without_saturating(monkeypatch, flags, int8):
+    """AVX2 alone multiplies u8 by s8 into saturating 16-bit pairs (onnxruntime's u8s8 kernel):
+    such a box runs the float model, and the manifest says which ran (design/0363)."""
+    from storage.redact import cpu
+
+    monkeypatch.setattr(cpu, "flags", lambda: frozenset(flags.split()))
+    assert cpu.int8_dot() is int8
+    method = detect.Detector().method.as_dict()
+    assert method["name"] == ("CenterFace int8" if int8 else "CenterFace")
+    assert method["model_sha256"] == (detect.QUANTIZED_SHA256 if int8 else detect.MODEL_SHA256)

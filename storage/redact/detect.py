@@ -3,7 +3,7 @@
 
 The model file ships with the installed package and is checked against MODEL_SHA256 before it is
 loaded: nothing is fetched at run time, and a changed model is refused, not run. The copy runs it
-in 8-bit integers (design/0363): QUANTIZED, made from that file by bench/detector_int8.py and shipped
+in 8-bit integers where the CPU has the instructions for them (design/0363): QUANTIZED, made from that file by bench/detector_int8.py and shipped
 with edged, pinned likewise (QUANTIZED_SHA256); the float model stays installed, the one it was made
 from, and is checked as before the int8 one is run. Its published
 input is fixed at 32x32 (batch 10); the graph is fully convolutional, so the input's and outputs'
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storage.lazy import lazy_import
+from storage.redact import cpu
 from storage.redact.onnxwire import free_sizes
 from storage.redact.plan import Box
 
@@ -204,10 +205,11 @@ def decode(heat: np.ndarray, size: np.ndarray, offset: np.ndarray, threshold: fl
 class Detector:
     """CenterFace on the CPU at `input` (width, height: multiples of 32), one thread by default
     (the redaction runs at the lowest priority; more threads buy nothing on a busy box), in 8-bit
-    integers unless `quantized` is False (the float model: bench/detector_int8.py compares them)."""
+    integers where the CPU sums them without saturating (cpu.int8_dot; `quantized` None) or
+    `quantized` says so, else the float model (bench/detector_int8.py compares them)."""
 
     def __init__(self, input: tuple[int, int] = (640, 352), threshold: float = THRESHOLD, threads: int = 1,
-                 quantized: bool = True):
+                 quantized: bool | None = None):
         import onnxruntime
 
         if input[0] % 32 or input[1] % 32:
@@ -216,6 +218,8 @@ class Detector:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        if quantized is None:
+            quantized = cpu.int8_dot()
         model = quantized_bytes() if quantized else _free_sizes(model_bytes())
         self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self.input, self.threshold = input, threshold
