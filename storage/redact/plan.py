@@ -190,7 +190,8 @@ class Tracking:
         """Frame `frame`'s boxes joined to the open tracks; the tracks it opened."""
         self.done += [t for t in self.live if frame - t.last()[0] > self.max_gap]
         live = [t for t in self.live if frame - t.last()[0] <= self.max_gap]
-        pairs = sorted(((closeness(predict(t, frame), b), ti, bi) for ti, t in enumerate(live)
+        guesses = [predict(t, frame) for t in live]   # once a track, not once a pair (issue 75)
+        pairs = sorted(((closeness(guesses[ti], b), ti, bi) for ti in range(len(live))
                         for bi, b in enumerate(boxes)), reverse=True)
         used_t: set[int] = set()
         used_b: set[int] = set()
