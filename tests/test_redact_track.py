@@ -206,3 +206,23 @@ def test_the_match_is_the_copied_windows_match_to_the_last_bit(seed, side, at, r
         dx = refine(float(want[iy, ix - 1]), best, float(want[iy, ix + 1])) if 0 < ix < want.shape[1] - 1 else 0.0
         dy = refine(float(want[iy - 1, ix]), best, float(want[iy + 1, ix])) if 0 < iy < want.shape[0] - 1 else 0.0
         assert got == (max(0, at[0] - reach) + ix + dx, max(0, at[1] - reach) + iy + dy, best)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), shape=st.tuples(st.integers(1, 32), st.integers(1, 32)),
+       stride=st.integers(1, 10), count=st.tuples(st.integers(1, 33), st.integers(1, 33)))
+def test_the_windows_sums_and_products_are_the_copied_windows_to_the_last_bit(seed, shape, stride, count):
+    # issue 75: the cross term as one product a template row over the rows copied once, and the
+    # windows' sums and sums of squares from a summed-area table per phase of the stride: every
+    # window's three sums as the copied samples give them, on strides up to an applicant's (10),
+    # and a template refreshed to any integers of UNIT (not only a multiple of it)
+    rng = np.random.default_rng(seed)
+    (th, tw), (ny, nx) = shape, count
+    h, w = (th - 1) * stride + 1 + int(rng.integers(0, stride)), (tw - 1) * stride + 1 + int(rng.integers(0, stride))
+    area = rng.integers(0, 256, (ny - 1 + h, nx - 1 + w)).astype(np.float64)
+    t = rng.integers(0, 255 * track.UNIT + 1, (th, tw)).astype(np.float64)
+    windows = np.array([[area[y:y + h:stride, x:x + w:stride].reshape(-1) for x in range(nx)]
+                        for y in range(ny)]).reshape(ny * nx, th * tw)
+    sw, sq = ncc._window_sums(area, stride, (th, tw), (ny, nx))
+    assert np.array_equal(ncc._cross(area, t, stride, (ny, nx)), windows @ t.reshape(-1))
+    assert np.array_equal(sw, windows.sum(axis=1)) and np.array_equal(sq, (windows * windows).sum(axis=1))
