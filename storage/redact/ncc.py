@@ -18,16 +18,21 @@ else:
     np = lazy_import("numpy")  # at the job's first frame: the daemon imports this module and redacts rarely (design/0297)
 
 
+TABLE_STRIDE_MOST = 3   # the windows' sums from summed-area tables up to this stride, from views beyond (the faster, bench/ncc_match.py)
+
+
 def _window_sums(area: np.ndarray, stride: int, shape: tuple[int, int],
                  count: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """For each of `count` (rows, columns) windows of `area` (float64 holding 8-bit values), one
     pixel apart, the sum and the sum of squares of its samples (`shape` of them, every `stride`
-    pixels), flattened: from a summed-area table of `area` and of its squares kept per phase of
-    the stride (each entry the sum of the samples `stride` apart up to it, `stride` zeros ahead
-    of the first), four entries a window. Every sum is of integers far under 2**53: exact."""
+    pixels), flattened. Every sum is of integers far under 2**53: exact, whichever way it is taken."""
+    if stride > TABLE_STRIDE_MOST:
+        return _viewed_sums(area, stride, shape, count)
     th, tw = shape
     ny, nx = count
     s = stride
+    # a summed-area table of `area` and of its squares kept per phase of the stride: each entry the
+    # sum of the samples `stride` apart up to it, `stride` zeros ahead of the first; four entries a window
     height, width = area.shape
     hp, wp = -(-height // s) * s + s, -(-width // s) * s + s
     table = np.zeros((2, hp, wp))
@@ -40,6 +45,22 @@ def _window_sums(area: np.ndarray, stride: int, shape: tuple[int, int],
     sums = (table[:, down:down + ny, across:across + nx] - table[:, :ny, across:across + nx]
             - table[:, down:down + ny, :nx] + table[:, :ny, :nx])
     return sums[0].reshape(-1), sums[1].reshape(-1)
+
+
+def _viewed_sums(area: np.ndarray, stride: int, shape: tuple[int, int],
+                 count: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """`_window_sums` for a wide stride: each row's sums over the template's width at every column
+    (a view over `area`, summed), then those of the template's rows for each window (a view over
+    them, summed)."""
+    th, tw = shape
+    ny, nx = count
+    out = []
+    for values in (area, area * area):
+        v0 = values.strides[0]
+        across = np.ndarray((values.shape[0], nx, tw), np.float64, values, 0, (v0, 8, 8 * stride)).sum(axis=2)
+        down = np.ndarray((ny, nx, th), np.float64, across, 0, (nx * 8, 8, nx * 8 * stride))
+        out.append(down.sum(axis=2).reshape(-1))
+    return out[0], out[1]
 
 
 def _cross(area: np.ndarray, t: np.ndarray, stride: int, count: tuple[int, int]) -> np.ndarray:
