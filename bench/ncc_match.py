@@ -12,7 +12,8 @@ the follower gives a face that size (track.py `advance` with facetrack.py FACE_S
 old and the new alternate round by round; each figure is the least of `--rounds` rounds of the
 process's CPU (every thread's: a BLAS that spread a product over threads would show), per call.
 Before timing, every case's result is checked to be the same tuple of floats from both (and
-over 2,000 places, sizes and reaches at random): the bench refuses to print a figure otherwise.
+2,000 places, sizes and reaches at random on the picture, and 2,000 on one half flat): the
+bench refuses to print a figure otherwise.
 """
 
 from __future__ import annotations
@@ -102,6 +103,13 @@ def picture(seed: int = 75) -> np.ndarray:
     return np.clip(smooth, 0, 255).astype(np.uint8)
 
 
+def half_flat(seed: int = 75) -> np.ndarray:
+    """`picture` with its left half one grey: windows there have no spread and score 0."""
+    small = picture(seed)
+    small[:, :480] = 90
+    return small
+
+
 def reach_for(side: int) -> int:
     """The reach the follower gives a face `side` pixels a side (track.py `advance`)."""
     return max(FACE_SEARCH, min(track.SEARCH_MOST, round(track.SEARCH_SHARE * side)))
@@ -142,8 +150,9 @@ def main() -> None:
     ap.add_argument("--sides", default="12,16,20,24,32,40,48")
     args = ap.parse_args()
     small = picture()
-    compared = check_same(small)
-    log(f"the same (x, y, score) from both, to the last bit: {compared} random cases, and every case below")
+    compared = check_same(small) + check_same(half_flat())
+    log(f"the same (x, y, score) from both, to the last bit: {compared} random cases (on the picture and on one "
+        "half flat), and every case below")
     log("| face (follower px) | template | stride | reach | before ms/call | after ms/call | before / after |")
     log("|---|---|---|---|---|---|---|")
     ratios = []

@@ -105,8 +105,8 @@ def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int,
     var_w = n * sq - sw * sw
     var_t = n * float((t * t).sum()) - st * st
     denom = np.sqrt(var_w * var_t)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scores = np.where(denom > 0, cov / denom, 0.0).reshape(ny, nx)
+    # cov / denom where denom > 0, else 0.0 (the windows and templates flat): divided only there
+    scores = np.divide(cov, denom, out=np.zeros_like(cov), where=denom > 0).reshape(ny, nx)
     iy, ix = divmod(int(np.argmax(scores)), nx)
     best = float(scores[iy, ix])
 
