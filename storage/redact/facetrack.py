@@ -124,7 +124,8 @@ class FaceFollower:
             return None
         move = (*moved.moved(self.factor), score)
         into.setdefault(key, {})[frame] = move
-        return None if self._taken(_shifted(box, move), frame) else moved
+        # most frames have no detections: nothing to take the track over (issue 75: not even a box moved to ask)
+        return None if frame in self.found and self._taken(_shifted(box, move), frame) else moved
 
     def _carried(self, tr: Tracker, key: Key, frame: int, into: dict[Key, dict[int, Moved]],
                  shape: tuple[int, ...]) -> None:
@@ -228,11 +229,12 @@ def _track_faces(track: Track, index: dict[tuple[int, Box], int], forward: dict[
     seen = list(track.seen)   # joined in frame order (plan.Tracking): sorted
     lo, hi = span
     for f in range(max(lo, seen[0] - reach), min(hi, seen[-1] + reach + 1)):
+        got: list[Box]
+        if f in track.seen:   # a detection: its box (the straight line not asked for)
+            out[f - lo].append(track.seen[f])
+            continue
         line = track_boxes(track, f, coast, seen)
-        got: list[Box] = []
-        if f in track.seen:
-            got = [track.seen[f]]
-        elif seen[0] < f < seen[-1]:
+        if seen[0] < f < seen[-1]:
             at = bisect.bisect_right(seen, f)
             a, b = seen[at - 1], seen[at]
             ba, bb = track.seen[a], track.seen[b]
