@@ -108,12 +108,14 @@ def main() -> None:
                     help="the crowd the detector was never tuned on instead (bench/redaction_crowd.py, issue 75)")
     ap.add_argument("--modes", default=",".join(MODES), help="the modes made (--crowd), comma-separated")
     ap.add_argument("--fine", default="default", help="the detector's second pass, ACROSS@EVERY or none (--crowd)")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="each copy made this many times, its CPU the median (--crowd; this VM's host moves it 20 %%)")
     args = ap.parse_args()
     if args.crowd:
         fine = args.fine if args.fine == "default" else None if args.fine == "none" else \
             [int(v) for v in args.fine.split("@")]
         for line in crowd_lines(OUT / f"redaction-crowd-{args.fine}-{args.every}-{args.modes.replace(',', '-')}",
-                                args.seconds, args.every, tuple(args.modes.split(",")), fine):
+                                args.seconds, args.every, tuple(args.modes.split(",")), fine, args.runs):
             log(line)
         log(f"command: {command_line('bench.redaction')}")
         log(f"environment: {environment()}")

@@ -41,7 +41,7 @@ PARTS: list[tuple[str, Callable[[str, str], bool]]] = [
     ("scale (frame.reformat)", lambda f, n: "reformat" in n),
     ("encode (x264, one thread)", lambda f, n: n.startswith("<method 'encode' of 'av.")),
     ("the face follower's match", lambda f, n: f.endswith(("redact/track.py", "redact/ncc.py")) or "einsum" in n
-     or "sliding_window" in n or "as_strided" in n or "cumsum" in n),
+     or "sliding_window" in n or "as_strided" in n or "cumsum" in n or "accumulate" in n),
     ("frames to and from arrays", lambda f, n: "ndarray" in n),
     ("writing the steps' files (JSON)", lambda f, n: f.endswith("json/encoder.py") or "json" in f),
     ("fill (the planes copied into a new frame and filled)", lambda f, n: f.endswith("redact/media.py") and n == "filled"),

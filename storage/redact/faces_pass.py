@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from storage.disk.hashing import sha256_file
 from storage.redact import facetrack, media, resume, x264
-from storage.redact.detect import Pass
+from storage.redact.detect import MODEL_SHA256, Pass
 from storage.redact.jobfiles import boxes as _boxes, part as _part, parts as _parts, write_json as _write_json
 from storage.redact.plan import Box, FramePlan
 
@@ -28,13 +28,16 @@ def faces(path: Path, src: Path, detector: Any, passes: tuple[Pass, ...], info: 
     A job begun afresh (nothing of it saved) with a `plan` renders its parts in the same decode
     (`_together`); one taken up again decodes the clip again for the render (`_render`)."""
     total = info["frames"]
-    if path.exists():
+    model = detector.method.model_sha256
+    if path.exists() and _model_of(path) == model:
         return *read(path), {"kept": total, "made": 0}
     partial = path.with_name(path.name.replace(".faces.json", ".faces.partial.json"))
     factor = facetrack.factor_for(info["width"])
     disagreed: set[int] = set()
     try:
         saved = json.loads(partial.read_text())
+        if saved.get("model", MODEL_SHA256) != model:   # found by another model (design/0363): from the start
+            raise ValueError(partial.name)
         start, found = int(saved["upto"]), _boxes(saved["found"])
         disagreed = {int(f) for f in saved.get("disagreed", [])}
         faces = facetrack.FaceFollower.restored(factor, found, saved["faces"])
@@ -47,7 +50,7 @@ def faces(path: Path, src: Path, detector: Any, passes: tuple[Pass, ...], info: 
 
     def save(upto: int, boxes: dict[int, list[Box]]) -> None:
         _write_json(partial, {"upto": upto, "found": {str(k): v for k, v in boxes.items()}, "faces": faces.state(),
-                              "disagreed": sorted(disagreed)})
+                              "disagreed": sorted(disagreed), "model": model})
 
     def tick(n: int) -> None:
         progress({"clip": name, "step": "detect", "done": n, "total": total})
@@ -60,7 +63,7 @@ def faces(path: Path, src: Path, detector: Any, passes: tuple[Pass, ...], info: 
     else:
         found = media.detect(src, detector, passes[0].every, tick, start, found, per, save, faces, passes, disagreed)
     _write_json(path, {"boxes": {str(k): v for k, v in found.items()}, "followed": faces.followed(),
-                       "disagreed": sorted(disagreed)})
+                       "disagreed": sorted(disagreed), "model": model})
     partial.unlink(missing_ok=True)
     return *read(path), {"kept": start, "made": max(0, total - start), **({"rendered": rendered} if rendered else {})}
 
@@ -91,6 +94,15 @@ def _together(folder: Path, name: str, src: Path, looking: tuple[Any, tuple[Pass
     return media.detect_render(src, detector, passes, faces, disagreed, planned,
                                lambda stream: media.Parts(stream, lambda i: _part(folder, name, i), per, count, saved),
                                per, save, tick)
+
+
+def _model_of(path: Path) -> str:
+    """The SHA-256 of the detector's model that found `<clip>.faces.json`'s boxes: the float model
+    where the file does not say (written before design/0363); an unreadable file is found again."""
+    try:
+        return str(json.loads(path.read_text()).get("model", MODEL_SHA256))
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def read(path: Path) -> tuple[dict[int, list[Box]], dict[str, Any] | None]:

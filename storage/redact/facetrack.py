@@ -112,24 +112,36 @@ class FaceFollower:
 
     def _step(self, tr: Tracker, picture: np.ndarray, key: Key, frame: int, box: Box,
               into: dict[Key, dict[int, Moved]]) -> Tracker | None:
-        """`tr` one frame on, its move kept in `into`; None once lost or where a later run's box takes it."""
+        """`tr` one frame on, its move kept in `into`; None once lost or where a later run's box takes
+        it. A face whose next step takes it (partly) out of the picture is carried on (`_carried`),
+        not matched: the match keeps a region inside the picture, and held one at the edge, still
+        sure enough, while the face went on out of it (issue 75: seen on the 20 s crowd)."""
+        if _leaving(tr, picture.shape):
+            self._carried(tr, key, frame, into, picture.shape)
+            return None
         moved, score = advance(tr, picture, FACE_SEARCH)
         if moved is None:
-            if _leaving(tr, picture.shape):
-                self._carried(tr, key, frame, into)
             return None
         move = (*moved.moved(self.factor), score)
         into.setdefault(key, {})[frame] = move
-        return None if self._taken(_shifted(box, move), frame) else moved
+        # most frames have no detections: nothing to take the track over (issue 75: not even a box moved to ask)
+        return None if frame in self.found and self._taken(_shifted(box, move), frame) else moved
 
-    def _carried(self, tr: Tracker, key: Key, frame: int, into: dict[Key, dict[int, Moved]]) -> None:
-        """A face lost as it leaves the picture at its edge carried on at its last step for COAST
-        frames from `frame` in the pass's direction, its match 0 (issue 75: a face half out of the
-        picture cannot be matched, and was shown): a mask errs towards hiding more. (A face lost
-        in the picture, behind a pillar, is not: carried on, it was taken for the applicant's.)"""
+    def _carried(self, tr: Tracker, key: Key, frame: int, into: dict[Key, dict[int, Moved]],
+                 shape: tuple[int, ...]) -> None:
+        """A face lost as it leaves the picture at its edge carried on at its last step from `frame`
+        in the pass's direction, its match 0, until its region is out of the picture (`shape`: rows,
+        columns), at least COAST frames and at most the follower's reach (issue 75: a face half out
+        of the picture cannot be matched, and was shown; COAST frames alone left a slow face's last
+        frames in the picture shown): a mask errs towards hiding more. (A face lost in the picture,
+        behind a pillar, is not: carried on, it was taken for the applicant's.)"""
         sign = 1 if into is self.forward else -1
-        for k in range(COAST):
+        w, h = tr.size
+        for k in range(self.reach):
             x, y = tr.at[0] + tr.step[0] * (k + 1), tr.at[1] + tr.step[1] * (k + 1)
+            out = x + w <= 0 or y + h <= 0 or x >= shape[1] or y >= shape[0]
+            if (k >= COAST and out) or abs(frame + sign * k - key[0]) > self.reach:
+                break
             into.setdefault(key, {}).setdefault(frame + sign * k, ((x - tr.origin[0]) * self.factor,
                                                                     (y - tr.origin[1]) * self.factor, 0.0))
 
@@ -217,11 +229,12 @@ def _track_faces(track: Track, index: dict[tuple[int, Box], int], forward: dict[
     seen = list(track.seen)   # joined in frame order (plan.Tracking): sorted
     lo, hi = span
     for f in range(max(lo, seen[0] - reach), min(hi, seen[-1] + reach + 1)):
+        got: list[Box]
+        if f in track.seen:   # a detection: its box (the straight line not asked for)
+            out[f - lo].append(track.seen[f])
+            continue
         line = track_boxes(track, f, coast, seen)
-        got: list[Box] = []
-        if f in track.seen:
-            got = [track.seen[f]]
-        elif seen[0] < f < seen[-1]:
+        if seen[0] < f < seen[-1]:
             at = bisect.bisect_right(seen, f)
             a, b = seen[at - 1], seen[at]
             ba, bb = track.seen[a], track.seen[b]

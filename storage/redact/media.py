@@ -36,6 +36,9 @@ if TYPE_CHECKING:  # PyAV and numpy are imported in the functions that read and 
     import numpy as np  # on the job's thread: the daemon imports this module and redacts rarely (design/0286)
 
 FILL_Y, FILL_C = 16, 128
+# The clip decoded on the job's own thread (design/0363): FFmpeg's frame threads cost 0.15 core-s a
+# second of 1080p20 against 0.10 alone, and the copy is CPU a second of footage, never wall time
+DECODE_THREADS = "NONE"
 Tick = Callable[[int], None]
 
 
@@ -71,7 +74,7 @@ def detect(src: Path, detector: Any, every: int, tick: Tick = lambda n: None, st
     found = dict(found or {})
     with av.open(str(src)) as f:
         v = f.streams.video[0]
-        v.thread_type = "AUTO"
+        v.thread_type = DECODE_THREADS
         size = (v.codec_context.width, v.codec_context.height)
         small = work_size(*size, faces.factor) if faces is not None else size
         for i, frame in enumerate(f.decode(v)):
@@ -122,7 +125,7 @@ def detect_render(src: Path, detector: Any, passes: tuple[Pass, ...], faces: Fac
     held: deque[tuple[int, Any]] = deque()
     with av.open(str(src)) as f:
         v = f.streams.video[0]
-        v.thread_type = "AUTO"
+        v.thread_type = DECODE_THREADS
         size = (v.codec_context.width, v.codec_context.height)
         sizes = (size, work_size(*size, faces.factor))
         into = parts(v)
@@ -156,7 +159,7 @@ def follow(src: Path, follower: Follower, tick: Tick = lambda n: None, per: int 
     start = follower.upto
     with av.open(str(src)) as f:
         v = f.streams.video[0]
-        v.thread_type = "AUTO"
+        v.thread_type = DECODE_THREADS
         width, height = work_size(v.codec_context.width, v.codec_context.height, follower.factor)
         for i, frame in enumerate(f.decode(v)):
             if i >= follower.frames:
@@ -321,7 +324,7 @@ def render(src: Path, part_of: Callable[[int], Path], plans: list[FramePlan], pe
     count = max(1, -(-len(plans) // per))
     with av.open(str(src)) as f:
         v = f.streams.video[0]
-        v.thread_type = "AUTO"
+        v.thread_type = DECODE_THREADS
         parts = Parts(v, part_of, per, count, saved)
         for i, frame in enumerate(f.decode(v)):
             if resume.chunk_of(i, per, count) < start:

@@ -77,14 +77,17 @@ class PlanError(ValueError):
 def clamp(box: Box, width: int, height: int) -> Box | None:
     """`box` cut to the frame; None when nothing of it is left."""
     x, y, w, h = box
-    x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+    x1, y1 = x + w, y + h   # conditionals, not max/min: a frame's faces are cut every frame (issue 75)
+    x0, y0 = x if x > 0 else 0, y if y > 0 else 0
+    x1, y1 = x1 if x1 < width else width, y1 if y1 < height else height
     return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
 
 
 def pad(box: Box, share: float = PAD, least: int = 0) -> Box:
     """`box` widened by `share` of its size on each side, and by at least `least` pixels."""
     x, y, w, h = box
-    dx, dy = max(least, round(w * share)), max(least, round(h * share))
+    dx, dy = round(w * share), round(h * share)
+    dx, dy = dx if dx > least else least, dy if dy > least else least
     return (x - dx, y - dy, w + 2 * dx, h + 2 * dy)
 
 
@@ -103,19 +106,28 @@ def union(a: Box, b: Box) -> Box:
     return (x0, y0, max(a[0] + a[2], b[0] + b[2]) - x0, max(a[1] + a[3], b[1] + b[3]) - y0)
 
 
+def _overlap(a: Box, b: Box) -> int:
+    """The area `a` and `b` share (conditionals, not max/min: called for every face on every frame, issue 75)."""
+    ax0, ay0, aw, ah = a
+    bx0, by0, bw, bh = b
+    ax1, ay1, bx1, by1 = ax0 + aw, ay0 + ah, bx0 + bw, by0 + bh
+    ix = (ax1 if ax1 < bx1 else bx1) - (ax0 if ax0 > bx0 else bx0)
+    if ix <= 0:
+        return 0
+    iy = (ay1 if ay1 < by1 else by1) - (ay0 if ay0 > by0 else by0)
+    return ix * iy if iy > 0 else 0
+
+
 def iou(a: Box, b: Box) -> float:
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
+    inter = _overlap(a, b)
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
 
 
 def inside(a: Box, b: Box) -> float:
     """The share of `a`'s area that lies within `b`."""
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return ix * iy / (a[2] * a[3]) if a[2] * a[3] > 0 else 0.0
+    area = a[2] * a[3]
+    return _overlap(a, b) / area if area > 0 else 0.0
 
 
 def lerp(a: Box, b: Box, t: float) -> Box:
@@ -178,7 +190,8 @@ class Tracking:
         """Frame `frame`'s boxes joined to the open tracks; the tracks it opened."""
         self.done += [t for t in self.live if frame - t.last()[0] > self.max_gap]
         live = [t for t in self.live if frame - t.last()[0] <= self.max_gap]
-        pairs = sorted(((closeness(predict(t, frame), b), ti, bi) for ti, t in enumerate(live)
+        guesses = [predict(t, frame) for t in live]   # once a track, not once a pair (issue 75)
+        pairs = sorted(((closeness(guesses[ti], b), ti, bi) for ti in range(len(live))
                         for bi, b in enumerate(boxes)), reverse=True)
         used_t: set[int] = set()
         used_b: set[int] = set()
@@ -243,7 +256,8 @@ def frame_plan(mode: str, frame: int, size: tuple[int, int], marks: Sequence[Mar
         return FramePlan(True, keep, tuple(b for b in extra if b is not None))
     faces = list(faces)
     theirs = applicants_face(faces, keep)
-    mine = {i for i, f in enumerate(faces) if theirs is not None and inside(f, pad(faces[theirs])) >= SAME_FACE}
+    around = pad(faces[theirs]) if theirs is not None else None   # once a frame, not once a face (issue 75)
+    mine = {i for i, f in enumerate(faces) if around is not None and inside(f, around) >= SAME_FACE}
     masks = [clamp(face_mask(face), width, height) for i, face in enumerate(faces) if i not in mine]
     masks += [clamp(pad(b, 0.0), width, height) for b in added]
     return FramePlan(False, None, tuple(b for b in masks if b is not None))

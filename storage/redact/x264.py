@@ -5,10 +5,10 @@ thread, the same bytes on every CPU and under any load, its options as a part's 
 from __future__ import annotations
 
 import functools
-import platform
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
+
+from storage.redact import cpu
 
 PRESET, CRF = "veryfast", 23    # x264: bench/redaction.py measures the cost at 1080p20
 # x264's sub-pixel motion search off (design/0358): the encode 0.56 -> 0.37 core-s/s on the crowd's
@@ -26,7 +26,7 @@ def x264_params() -> dict[str, str]:
     resumed in another process, was not the copy on the record; every AVX-512 CPU has AVX2. And
     on every CPU the sub-pixel motion search off, the diamond search and no B pictures (SUBME,
     design/0358, design/0360)."""
-    params = ":".join(p for p in ("asm=avx2" if _avx512() else "", SUBME) if p)
+    params = ":".join(p for p in ("asm=avx2" if cpu.avx512() else "", SUBME) if p)
     return {"x264-params": params} if params else {}
 
 
@@ -34,17 +34,6 @@ def encoding() -> str:
     """How the copy is encoded, as a part's record holds it (resume.plan_digest): the settings
     that are the same on every CPU (x264's instruction cap, which makes the same bytes, is not)."""
     return f"libx264 {PRESET} crf={CRF} {SUBME}"
-
-
-def _avx512() -> bool:
-    if platform.machine() != "x86_64":
-        return False
-    try:
-        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), [])
-    except OSError:
-        return False
-    return "avx512f" in flags
 
 
 def encoder(out: Any, rate: Fraction, width: int, height: int, time_base: Fraction | None) -> Any:

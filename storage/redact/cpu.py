@@ -1,0 +1,30 @@
+"""What the box's CPU can do, as /proc/cpuinfo says (x86's `flags`, Arm's `Features`): the copy's
+encoder and detector choose their instructions by it (design/0294, 0363)."""
+
+from __future__ import annotations
+
+import functools
+import platform
+from pathlib import Path
+
+
+@functools.cache
+def flags() -> frozenset[str]:
+    """The first CPU's flags (x86) or features (Arm); none where /proc/cpuinfo cannot be read."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return frozenset()
+    return frozenset(next((line.split(":", 1)[1].split() for line in lines
+                           if line.startswith(("flags", "Features")) and ":" in line), []))
+
+
+def avx512() -> bool:
+    return platform.machine() == "x86_64" and "avx512f" in flags()
+
+
+def int8_dot() -> bool:
+    """Whether the CPU multiplies 8-bit integers into 32-bit sums without saturating: x86's VNNI
+    (AVX-512 or AVX) or Arm's dot product. Without it onnxruntime's u8s8 kernels (AVX2's
+    VPMADDUBSW) can saturate and give other scores (onnxruntime's quantization notes)."""
+    return bool(flags() & {"avx512_vnni", "avx_vnni", "asimddp"})
