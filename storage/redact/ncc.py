@@ -96,8 +96,9 @@ def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int,
     area = small[y0:y1 - 1 + h, x0:x1 - 1 + w].astype(np.float64)
     t = template.astype(np.float64)
     # float64 sums of integers under 2**53: exact in any order. The windows are never copied out
-    # (issue 75: the copy was most of a match's cost): _cross's products, and the windows' sums
-    # and sums of squares from summed-area tables (_window_sums)
+    # (issue 75: the copy was most of a match's cost), only the area's rows once (_cross, one
+    # product a template row); the windows' sums and sums of squares from summed-area tables
+    # (_window_sums)
     dot = _cross(area, t, stride, (ny, nx))
     sw, sq = _window_sums(area, stride, (th, tw), (ny, nx))
     st = float(t.sum())
