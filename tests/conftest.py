@@ -13,9 +13,10 @@ daemon); the modules that make OS accounts take turns at useradd/groupdel throug
 container, and run after the others, alone: those that measure nothing (SOLO_PAIRED) side by side, then the others
 one at a time (design/0278).
 
-The groups are handed out longest first (LONGEST, then the modules that start real parts, then
-the pure ones), not as xdist orders them by default (most tests first): that put the
-one-test daemon modules of two minutes last, and the run ended on one worker's lonely tail.
+The groups are handed out longest first (the modules that start real parts by the wall time
+the last full runs recorded in tests/durations.json, then the pure ones), not as xdist orders
+them by default (most tests first): that put the one-test daemon modules of two minutes last,
+and the run ended on one worker's lonely tail (design/0390).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 import hypothesis  # imported now, not at the session's end: see below
 import pytest
 
-from tests.support import engines, logs
+from tests.support import engines, logs, timing
 
 # Hypothesis's pytest plugin imports hypothesis at the terminal summary if nothing did before, and
 # pytest parses each of its modules (ast.parse, to rewrite asserts). On Python 3.11 a parse that the
@@ -87,22 +88,6 @@ SOLO = {"test_boot", "test_systemd", "test_systemd_install", "test_package", "te
 # the others, which measure time, descriptors or CPU under a flood, or make idle-priority copies, and run one at a
 # time (design/0278).
 SOLO_PAIRED = {"test_boot", "test_failover_guide", "test_systemd_install"}
-# The longest modules, in seconds (a module's slowest tests as CI's scripts/test listed them; the
-# last three, which shared one process until their OS accounts took turns by a lock, measured
-# alone at about half a loaded 2-core box's figure). Refresh from the slowest tests scripts/test
-# prints when a module grows past these: their groups start first.
-LONGEST = {
-    "test_inspections": 50, "test_health_daemon": 108, "test_audio": 100, "test_accounts": 80,
-    "test_retention_alarms": 80, "test_retention": 75, "test_clock_step_daemon": 65, "test_central": 55,
-    "test_maintenance_protects": 55, "test_maintenance": 50, "test_camera_modes": 50,
-    "test_confidentiality": 75, "test_viewer": 95, "test_reader_edged": 40,
-    "test_desk_words": 300,   # five sites on one worker, sharing a fixture (design/0200); not split
-    # not listed before (design/0278): a test of about a minute each in CI's slowest lists (issue 59's runs), handed
-    # out among the last real-part groups as collected; and two modules of several tests, each now one group
-    # (measured as one group at a load of about 4, -n 3: 71 s and 71 s)
-    "test_standby_alarms": 60, "test_redact_restart": 50, "test_desk_redaction": 50,
-    "test_desk": 75, "test_sites": 70,
-}
 _IMPORT = re.compile(r"^\s*from tests\.support(?:\.(\w+))? import ([\w, ()]+)", re.M)
 
 _cache: dict[Path, frozenset[str]] = {}
@@ -141,7 +126,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 # parametrized tests share a module fixture (tests/test_desk_words.py's five sites, opened at once
 # so that their grants expire while the others are walked) is not split: each worker would open
 # it again (design/0200).
-SPLIT = {"test_desk_sites": 70}   # issue 56: five sites, every role
+SPLIT = {"test_desk_sites"}   # issue 56: five sites, every role
 
 
 def group_of(path: Path, param: str | None = None) -> str:
@@ -169,7 +154,12 @@ def _param(item: pytest.Item) -> str | None:
     return None if spec is None else str(spec.id)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    timing.pytest_addoption(parser)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    timing.pytest_configure(config)
     from tests.support import fresh_catalog  # a new catalog is a copy of one migrated once a process
     fresh_catalog.install()
     for name, text in MARKERS.items():
@@ -212,22 +202,27 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
-def run_order(paths: list[Path], params: dict[Path, list[str]] | None = None) -> list[str]:
+def run_order(paths: list[Path], params: dict[Path, list[str]] | None = None,
+              seconds: dict[str, dict[str, float]] | None = None) -> list[str]:
     """The xdist groups of these test modules (`params`: a SPLIT module's tests' parameters), in
-    the order they are handed out: the longest (LONGEST, or SPLIT's seconds a test) first, then
-    the groups that start real parts, then the pure ones; ties in the order they were collected."""
-    weight: dict[str, float] = {}
-    real: dict[str, bool] = {}
+    the order they are handed out: by the wall time the last full runs recorded for each
+    (tests/durations.json, `seconds`), the longest first; a group never recorded goes first among
+    those of its kind, the groups that start real parts before the pure ones; ties as collected."""
+    recorded = timing.load() if seconds is None else seconds
     first: dict[str, int] = {}
+    real: dict[str, bool] = {}
     for path in paths:
         split = (params or {}).get(path, []) if path.stem in SPLIT else []
         for group in [group_of(path, p) for p in split] or [group_of(path)]:
-            if group not in first:
-                first[group] = len(first)
-                weight[group] = SPLIT[path.stem] if split else 0
-            weight[group] += LONGEST.get(path.stem, 0)
+            first.setdefault(group, len(first))
             real[group] = real.get(group, False) or bool(tiers_of(path))
-    return sorted(first, key=lambda g: (-weight[g], not real[g], first[g]))
+
+    def weight(group: str) -> float:
+        known = recorded.get(group)
+        # unknown: as long as the longest of its kind, so a new module's cost is learnt from its first run
+        return float(known["wall"]) if known else (float("inf") if real[group] else 0.0)
+
+    return sorted(first, key=lambda g: (not real[g], -weight(g), first[g]))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -25,17 +25,15 @@ from tests.support.broker import Broker, free_port
 from tests.support.catalog import (central_messages, central_messages_by_node, central_pg_hold_node,
                                    central_pg_hold_retained, central_pg_leases)
 from tests.support.daemon import ROOT, wait_for
-from tests.support.postgres import Postgres, available
+from tests.support.postgres import available, pg_server  # noqa: F401  (pg_server: a fixture)
 from tests.test_central import clip  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
 
 @pytest.fixture(scope="module")
-def server():
-    pg = Postgres().start()
-    yield pg
-    pg.stop()
+def server(pg_server):
+    return pg_server
 
 
 @pytest.fixture

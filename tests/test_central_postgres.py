@@ -35,7 +35,7 @@ from tests.support.catalog import (CENTRAL_FINDING_MESSAGE_SQL, CENTRAL_PG_DDL, 
                                    central_pg_advisory_waiters, central_pg_backend_gone)
 from tests.support.daemon import wait_for
 from tests.support.engines import both_engines
-from tests.support.postgres import Postgres, Restored, WalArchive, available, base_backup
+from tests.support.postgres import available, base_backup, pg_server, Restored, WalArchive  # noqa: F401  (pg_server: a fixture)
 from tests.support.daemon import ROOT
 from tests.test_central import clip  # noqa: F401  (a fixture)
 
@@ -43,10 +43,8 @@ pytestmark = pytest.mark.skipif(available() is not None, reason=str(available())
 
 
 @pytest.fixture(scope="module")
-def server():
-    pg = Postgres().start()
-    yield pg
-    pg.stop()
+def server(pg_server):
+    return pg_server
 
 
 @pytest.fixture
@@ -137,11 +135,12 @@ def _args(fn) -> tuple[str, ...]:
 
 
 @pytest.mark.parametrize("module, name, shape", _on_postgres())
-def test_the_sqlite_store_tests_pass_on_postgres(module, name, shape, pg_url, tmp_path, monkeypatch, request):
+def test_the_sqlite_store_tests_pass_on_postgres(module, name, shape, server, tmp_path, monkeypatch, request):
     """Each case marked both_engines, as on SQLite (its module's `Store` is PostgreSQL's here); the
     verdicts' cases on both shapes of retention message (issue 53)."""
     assert hasattr(module, "Store"), f"{module.__name__} opens its store as `Store` for this to swap it"
     opened: list[PgStore] = []
+    pg_url = server.database(migrated=True)  # a copy of the schema made once, as a second instance finds it
 
     def make(_path, **kw):
         opened.append(PgStore(pg_url, **kw))

@@ -28,7 +28,7 @@ from central.store import held, pgstore
 from central.store.pgdialect import translate
 from central.store.store import Store
 from tests.support.catalog import CENTRAL_ARCHIVING_TABLE, CENTRAL_REFUSED_BY_POSTGRESQL, CENTRAL_REFUSED_BY_SQLITE
-from tests.support.postgres import Postgres, available
+from tests.support.postgres import pg_server  # noqa: F401  (pg_server: a fixture)
 from tests.test_layers import ROOT, SQL
 
 STORE = ROOT / "central" / "store"
@@ -125,16 +125,11 @@ def test_each_held_statement_compiles_on_sqlite(lite: sqlite3.Connection, where:
 
 
 @pytest.fixture(scope="module")
-def pg() -> Any:
-    why = available()
-    if why is not None:
-        pytest.skip(why)
-    server = Postgres().start()
-    store = pgstore.PgStore(server.database())
+def pg(pg_server: Any) -> Any:
+    store = pgstore.PgStore(pg_server.database(migrated=True))
     store.pg.execute(CENTRAL_ARCHIVING_TABLE)
     yield store.pg
     store.close()
-    server.stop()
 
 
 _names = itertools.count()

@@ -24,7 +24,7 @@ from tests import test_central_hostile as hostile
 from tests.support.broker import Broker
 from tests.support.catalog import central_pg_drained
 from tests.support.daemon import wait_for
-from tests.support.postgres import Postgres, available
+from tests.support.postgres import pg_server  # noqa: F401  (pg_server: a fixture)
 
 GROUP = "$share/central/edged/v1/+/+/#"
 
@@ -178,12 +178,8 @@ def test_a_drain_finds_no_session_and_ends_at_once(tmp_path):
 
 # three `edged-central run` instances on PostgreSQL, one killed for good -------------------------------
 @pytest.fixture(scope="module")
-def pg():
-    if available() is not None:
-        pytest.skip(str(available()))
-    server = Postgres().start()
-    yield server
-    server.stop()
+def pg(pg_server):
+    return pg_server
 
 
 def test_three_instances_one_killed_its_share_drained_no_resend_asked(tmp_path, pg):

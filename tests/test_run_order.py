@@ -5,30 +5,54 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import LONGEST, SOLO, SOLO_PAIRED, SPLIT, group_of, group_of_id, run_order
+from tests.conftest import SOLO, SOLO_PAIRED, SPLIT, group_of, group_of_id, run_order
+from tests.support import timing
 from tests.support.workers import BUSY, IDLE, idle_share, workers
 
 TESTS = Path(__file__).parent
 
 
-def test_the_longest_modules_go_first_then_those_with_real_parts_then_the_pure(tmp_path):
+def test_the_groups_go_out_by_their_recorded_seconds_the_unrecorded_real_ones_first_the_pure_last(tmp_path):
     bodies = {"test_a": "def test_x():\n    pass\n",
               "test_inspections": "from tests.support.daemon import Daemon\n",
               "test_b": "from tests.support.cameras import RtspServer\n",
               "test_c": "import json\n",
-              "test_health_daemon": "from tests.support.daemon import Daemon\n"}
+              "test_health_daemon": "from tests.support.daemon import Daemon\n",
+              "test_new": "from tests.support.broker import Broker\n"}
     paths = []
     for name, body in bodies.items():
         (tmp_path / f"{name}.py").write_text(body)
         paths.append(tmp_path / f"{name}.py")
-    assert LONGEST["test_health_daemon"] > LONGEST["test_inspections"]
-    # the longest by their seconds, then the real parts' modules, then the pure, each as collected
-    assert run_order(paths) == ["test_health_daemon", "test_inspections", "test_b", "test_a", "test_c"]
+    seconds = {"test_health_daemon": {"wall": 108.0}, "test_inspections": {"wall": 50.0}, "test_b": {"wall": 3.0},
+               "test_c": {"wall": 2.0}, "test_a": {"wall": 0.5}}
+    # a real part's group never recorded first (its cost is learnt from its first run), then by seconds; the pure
+    # ones last, by their seconds too
+    assert run_order(paths, seconds=seconds) == ["test_new", "test_health_daemon", "test_inspections", "test_b",
+                                                 "test_c", "test_a"]
+    # with nothing recorded: the real parts' groups, then the pure, each as collected
+    assert run_order(paths, seconds={}) == ["test_inspections", "test_b", "test_health_daemon", "test_new",
+                                           "test_a", "test_c"]
+
+
+def test_a_full_run_replaces_its_groups_seconds_and_keeps_the_others():
+    old = {"test_a": {"wall": 10.0, "cpu": 3.0, "tests": 2}, "test_b": {"wall": 5.0, "cpu": 1.0, "tests": 1}}
+    out = timing.merged(old, {"test_a": {"wall": 12.34, "cpu": 4.56, "tests": 3.0}})
+    assert out["groups"] == {"test_a": {"wall": 12.3, "cpu": 4.6, "tests": 3}, "test_b": old["test_b"]}
+    assert timing.tier_of({"daemon": 1, "rtsp": 1}) == "daemon" and timing.tier_of({"solo": 1, "boot": 1}) == "solo"
+    assert timing.tier_of({}) == "pure"
+
+
+def test_the_recorded_groups_name_real_modules():
+    """tests/durations.json is read by run_order: a group whose module is gone is dropped by the next full run,
+    but its file must at least parse and carry numbers."""
+    recorded = timing.load()
+    assert recorded, "tests/durations.json is missing or unreadable"
+    assert all(isinstance(g["wall"], (int, float)) and g["wall"] >= 0 for g in recorded.values())
 
 
 def test_every_module_is_its_own_group_and_the_lists_name_real_modules():
     assert group_of(TESTS / "test_viewer.py") == "test_viewer"  # OS accounts take turns by a lock, not a group
-    missing = [m for m in [*LONGEST, *SOLO] if not (TESTS / f"{m}.py").exists()]
+    missing = [m for m in SOLO if not (TESTS / f"{m}.py").exists()]
     assert missing == [], f"tests/conftest.py names modules that are gone: {missing}"
     # the solo modules run side by side are solo ones (scripts/test runs the rest of SOLO one at a time), and none
     # of them measures a flood, which needs the box to itself (design/0278)
@@ -41,8 +65,10 @@ def test_a_split_modules_parametrized_tests_are_groups_of_their_own_handed_out_b
     other = tmp_path / "test_b.py"
     other.write_text("from tests.support.cameras import RtspServer\n")
     assert group_of(walks, "000") == "test_desk_sites[000]" and group_of(other, "x") == "test_b"
-    order = run_order([other, walks], {walks: ["000", "001"]})
-    assert order == ["test_desk_sites[000]", "test_desk_sites[001]", "test_b"] and SPLIT["test_desk_sites"] > 0
+    order = run_order([other, walks], {walks: ["000", "001"]},
+                      seconds={"test_desk_sites[000]": {"wall": 70.0}, "test_desk_sites[001]": {"wall": 80.0},
+                               "test_b": {"wall": 20.0}})
+    assert order == ["test_desk_sites[001]", "test_desk_sites[000]", "test_b"] and "test_desk_sites" in SPLIT
 
 
 def test_the_scheduler_reads_each_tests_group_off_its_id():

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edged.config import ConfigError, parse_duration
+from storage.declare import ConfigError, parse_duration
 from edged.control.client import call
 from edged.cli import files
 from edged.cli.display import Verbs, JSON, UsageError, fmt_bytes, fmt_time, label_of, parse_when, table

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from edged.config import ConfigError, parse_duration
+from storage.declare import ConfigError, parse_duration
 from edged.control.client import call
 from edged.cli.display import Verbs, JSON, Progress, UsageError, fmt_bytes, fmt_time, table
 from edged.cli.documents import maintenance_record

@@ -14,7 +14,7 @@ from argparse import Namespace
 from typing import Any
 
 from edged.cli import audit as ctl_audit, documents as ctl_documents
-from edged.config import ConfigError, parse_duration
+from storage.declare import ConfigError, parse_duration
 from edged.control.client import call, save_session, saved_session, session_file
 from edged.control.protocol import RequestError
 from edged.cli.display import Ctx, Verbs, JSON, UsageError, fmt_time, label_of, parse_when, table, width

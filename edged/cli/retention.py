@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from edged.alarm_titles import title as alarm_title
-from edged.config import ConfigError, parse_duration
+from storage.declare import ConfigError, parse_duration
 from edged.config.values import parse_size
 from edged.rules import estimate as estimates
 from edged.control.client import call

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from edged.config import format_duration
+from storage.declare import format_duration
 from edged.i18n import _
 
 Section = tuple[str, list[str], list[list[Any]]]

@@ -52,6 +52,9 @@ def toml_value(v: Any) -> str:
 READER_ENV = "EDGED_TEST_READER"  # edged | ffmpeg: every camera's `reader` unless the test sets one
 
 
+SYNTHETIC = "synthetic:?width=320&height=240"  # the test pattern write_config gives a camera at "synthetic:"
+
+
 def write_config(path: Path, data_dir: Path, cameras: list[dict[str, Any]], storage: dict[str, Any] | None = None,
                  recorder: dict[str, Any] | None = None, tables: dict[str, dict[str, Any]] | None = None) -> Path:
     """A config for the daemon; `tables` adds more, e.g. {"health": {"raise_after": "2s"}}. A camera
@@ -75,6 +78,10 @@ def write_config(path: Path, data_dir: Path, cameras: list[dict[str, Any]], stor
             lines += ["", f"[{name}]"] + [f"{k} = {toml_value(v)}" for k, v in table.items()]
     forced = os.environ.get(READER_ENV)  # the whole suite with one RTSP reader (design/0079)
     for cam in cameras:
+        if cam.get("url") == "synthetic:":
+            # the demo pattern at a tenth of its pixels: its libx264 encoder at 1280x720 took 0.3 of a core for as long
+            # as the daemon ran, beside every other test (design/0390); a test of the picture's size names its own
+            cam = {**cam, "url": SYNTHETIC}
         cam = {"reader": forced, **cam} if forced and "url" in cam else cam
         lines += ["", "[[cameras]]"] + [f"{k} = {toml_value(v)}" for k, v in cam.items()
                                         if not (k == "url" and cam["id"] in hidden)]

@@ -1,8 +1,12 @@
-"""The office's month page in Chromium, in zh-TW (design/0117, design/0361): the dashboard over a store
-the test fed at ``tmp_path``/central-data/central.db (before opening), an auditor (`lin`) and a
-technician (`chen`) who may log in, and a page logged in as the auditor. A kind's test shows its
-section here, in its own module (tests/test_central_intakes.py), marked `@pytest.mark.browser` itself
-so its module's other tests stay in the pure tier."""
+"""The office's month page in zh-TW (design/0117, design/0361): the dashboard over a store the test fed
+at ``tmp_path``/central-data/central.db (before opening), an auditor (`lin`) and a technician (`chen`)
+who may log in.
+
+A kind's section is read off the page as the dashboard serves it over HTTP, in-process, with no
+browser (``rendered``: the auditor logs in as a browser would and the page's HTML is parsed), in the
+kind's own module (tests/test_central_intakes.py), which stays in the pure tier. The page as a whole,
+its links, print rules and downloads, is walked once in Chromium (``opened``:
+tests/test_central_month_page.py): design/0390."""
 
 from __future__ import annotations
 
@@ -54,6 +58,58 @@ class MonthPage:
         return self.page
 
 
+def _config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "c.toml"
+    hashed = login.hash_password(PASSWORD)
+    cfg.write_text('[storage]\ndata_dir = "central-data"\n[report]\nlanguage = "zh-TW"\ntimezone = "Asia/Taipei"\n'
+                   f'[dashboard.accounts.lin]\nrole = "auditor"\npassword_hash = "{hashed}"\n'
+                   f'[dashboard.accounts.chen]\nrole = "technician"\npassword_hash = "{hashed}"\n')
+    return cfg
+
+
+def rendered(tmp_path: Path, site: str, ym: str, user: str = "lin") -> Any:
+    """The month page of ``site`` as the dashboard over ``store_path(tmp_path)`` serves it to ``user``
+    logged in (its login form and CSRF cookie as a browser sends them), parsed by lxml: a section is
+    ``tree.xpath('//*[@id="intakes"]/following-sibling::table[1]')``."""
+    import aiohttp
+    import lxml.html
+
+    from central.pages.dashboard import Dashboard
+
+    async def fetch() -> str:
+        port = free_port()
+        dash = Dashboard(config.load(_config(tmp_path)))
+        await dash.start("127.0.0.1", port)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            # unsafe: the jar keeps cookies of an IP address (127.0.0.1), as a browser does
+            async with aiohttp.ClientSession(headers={"Origin": base}, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                async with http.get(f"{base}/login") as r:
+                    token = lxml.html.fromstring(await r.text()).xpath('//input[@name="csrf"]/@value')[0]
+                async with http.post(f"{base}/login", data={"csrf": token, "user": user, "password": PASSWORD},
+                                     allow_redirects=False) as r:
+                    assert r.status == 303, (r.status, await r.text())
+                async with http.get(f"{base}/site/{site}/month/{ym}") as r:
+                    assert r.status == 200, (r.status, await r.text())
+                    return await r.text()
+        finally:
+            await dash.close()
+
+    return lxml.html.fromstring(asyncio.run(fetch()))
+
+
+def section(tree: Any, name: str) -> tuple[str, list[str], list[list[str]]]:
+    """A section of a ``rendered`` page: its heading's text, its table's column headers and its rows' cells,
+    each as the page shows it (whitespace collapsed)."""
+    def text(node: Any) -> str:
+        return " ".join(node.text_content().split())
+
+    heading = tree.get_element_by_id(name)
+    table = heading.xpath("following-sibling::table[1]")[0]
+    return (text(heading), [text(th) for th in table.xpath("./thead//th")],
+            [[text(td) for td in tr.xpath("./td")] for tr in table.xpath("./tbody/tr")])
+
+
 @contextmanager
 def opened(tmp_path: Path) -> Iterator[MonthPage]:
     """The dashboard over ``store_path(tmp_path)`` in zh-TW, Asia/Taipei, and Chromium on it (the
@@ -62,13 +118,8 @@ def opened(tmp_path: Path) -> Iterator[MonthPage]:
     from central.pages.dashboard import Dashboard
     from tests.support.browser import launch
 
-    cfg = tmp_path / "c.toml"
-    hashed = login.hash_password(PASSWORD)
-    cfg.write_text('[storage]\ndata_dir = "central-data"\n[report]\nlanguage = "zh-TW"\ntimezone = "Asia/Taipei"\n'
-                   f'[dashboard.accounts.lin]\nrole = "auditor"\npassword_hash = "{hashed}"\n'
-                   f'[dashboard.accounts.chen]\nrole = "technician"\npassword_hash = "{hashed}"\n')
     loop, port = asyncio.new_event_loop(), free_port()
-    dash = Dashboard(config.load(cfg))
+    dash = Dashboard(config.load(_config(tmp_path)))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:

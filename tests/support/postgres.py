@@ -1,6 +1,10 @@
 """A real PostgreSQL 15 for tests: its own cluster in a temporary folder on a free port of
 127.0.0.1, started with pg_ctl as the postgres user (the server refuses root), trust auth on
-loopback only, stopped and removed at the end; ``database()`` makes a fresh database a test."""
+loopback only, stopped and removed at the end; ``database()`` makes a fresh database a test.
+
+One cluster serves every test of an xdist worker (the `pg_server` fixture, session-scoped: a
+worker is a session), each test in a database of its own, made empty or as a copy of one the
+office's store created its schema in once (``database(migrated=True)``): design/0390."""
 
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.support.broker import free_port
 
@@ -36,6 +43,7 @@ class Postgres:
         self.root = Path(tempfile.mkdtemp(prefix="edged-pg-"))  # not under pytest's 0700 tmp: postgres reads it
         self.data, self.sock = self.root / "data", self.root / "sock"
         self._names = itertools.count(1)
+        self._template: str | None = None
 
     def _as_postgres(self, *cmd: str) -> subprocess.CompletedProcess:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -58,14 +66,25 @@ class Postgres:
     def url(self, db: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
 
-    def database(self) -> str:
-        """A fresh, empty database; its URL."""
+    def database(self, *, migrated: bool = False) -> str:
+        """A fresh database, empty or (`migrated`) holding the office store's schema; its URL."""
         import psycopg
 
         name = f"t{os.getpid()}_{next(self._names)}"
+        template = f" TEMPLATE {self._migrated()}" if migrated else ""
         with psycopg.connect(self.url(), autocommit=True) as c:
-            c.execute(f"CREATE DATABASE {name}")
+            c.execute(f"CREATE DATABASE {name}{template}")
         return self.url(name)
+
+    def _migrated(self) -> str:
+        """The template the migrated databases are copied from: the schema as PgStore creates it, made once."""
+        if self._template is None:
+            from central.store.pgstore import PgStore
+
+            url = self.database()
+            PgStore(url).close()
+            self._template = url.rsplit("/", 1)[1]
+        return self._template
 
     def stop(self) -> None:
         try:
@@ -74,6 +93,20 @@ class Postgres:
             pass  # it never started: nothing to stop
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Postgres]:
+    """One PostgreSQL cluster for every test of this worker (import the fixture into the module); skipped
+    with the reason where PostgreSQL cannot run."""
+    why = available()
+    if why is not None:
+        pytest.skip(why)
+    pg = Postgres().start()
+    try:
+        yield pg
+    finally:
+        pg.stop()
 
 
 class WalArchive:

@@ -1,0 +1,175 @@
+"""What every run of the suite costs, recorded and read back (design/0390).
+
+Each test's wall time (its setup, call and teardown, as pytest measures them) and its CPU (the
+worker's own and that of the parts it started and reaped: a module's daemon and cameras count in
+the teardown of the test that stopped them) travel with its reports to the process that prints the
+run. At the end the run prints its slowest twenty tests and its wall, CPU and counts by tier, and
+writes them to `.logs/tier-<label>.json` for scripts/test's closing table.
+
+With `--record-durations`, which scripts/test passes on its full tiers, each xdist group's totals
+(tests/conftest.py group_of) replace their entry in tests/durations.json, the file the parallel
+tier is ordered from: the groups that cost most start first. A run of a few tests never rewrites it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DURATIONS = Path(__file__).resolve().parent.parent / "durations.json"
+LOGS = Path(os.environ.get("SETUP_LOGS") or Path(__file__).resolve().parents[2] / ".logs")
+# the tiers a test is counted under, in the order its first is chosen (tests/conftest.py MARKERS)
+TIER_ORDER = ("solo", "boot", "browser", "media", "postgres", "daemon", "rtsp", "broker", "slow", "pure")
+
+
+def cpu_s() -> float:
+    """This process's CPU and that of its reaped children, user and system, in seconds."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def load() -> dict[str, dict[str, float]]:
+    """tests/durations.json: {group: {"wall": s, "cpu": s, "tests": n}}; empty when absent or unreadable."""
+    try:
+        data = json.loads(DURATIONS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data.get("groups", {}) if isinstance(data, dict) else {}
+
+
+def merged(old: dict[str, dict[str, float]], new: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """The file's content after a run: this run's groups replace theirs, the others are kept."""
+    groups = {**old, **{g: {k: round(v, 1) if k != "tests" else int(v) for k, v in f.items()} for g, f in new.items()}}
+    return {"about": "seconds per xdist group, written by scripts/test's full runs (tests/support/timing.py)",
+            "groups": dict(sorted(groups.items()))}
+
+
+def tier_of(keywords: Any) -> str:
+    return next((t for t in TIER_ORDER if t in keywords), "pure")
+
+
+class Timing:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.start_wall, self.start_cpu = time.monotonic(), cpu_s()
+        self.tests: dict[str, dict[str, Any]] = {}
+        self.worker_cpu: dict[str, float] = {}
+        self._cpu0: dict[str, float] = {}
+
+    # -- on the process that runs the test
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._cpu0[item.nodeid] = cpu_s()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+        outcome = yield
+        if call.when == "teardown":
+            start = self._cpu0.pop(item.nodeid, None)
+            if start is not None:
+                outcome.get_result().user_properties.append(("cpu_s", cpu_s() - start))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workeroutput"):  # an xdist worker: its CPU goes to the controller
+            self.config.workeroutput["cpu_s"] = cpu_s() - self.start_cpu
+
+    # -- on the process that prints the run (the controller, or the only one)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        out = getattr(node, "workeroutput", {}) or {}
+        self.worker_cpu[str(out.get("workerid", id(node)))] = float(out.get("cpu_s", 0.0))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        t = self.tests.setdefault(report.nodeid, {"wall": 0.0, "cpu": 0.0, "tier": tier_of(report.keywords),
+                                                  "outcome": "passed"})
+        t["wall"] += report.duration
+        if report.failed:
+            t["outcome"] = "failed"
+        elif report.skipped and t["outcome"] == "passed":
+            t["outcome"] = "skipped"
+        for key, value in report.user_properties:
+            if key == "cpu_s":
+                t["cpu"] += float(value)
+
+    def figures(self) -> dict[str, Any]:
+        wall = time.monotonic() - self.start_wall
+        cpu = (cpu_s() - self.start_cpu) + sum(self.worker_cpu.values())
+        counts: dict[str, dict[str, int]] = {}
+        for t in self.tests.values():
+            by = counts.setdefault(t["tier"], {})
+            by[t["outcome"]] = by.get(t["outcome"], 0) + 1
+        workers = len(self.worker_cpu) or 1
+        return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "workers": workers, "counts": counts,
+                "loadavg": os.getloadavg()[0]}
+
+    def groups(self) -> dict[str, dict[str, float]]:
+        from tests.conftest import group_of_id
+
+        out: dict[str, dict[str, float]] = {}
+        for nodeid, t in self.tests.items():
+            g = out.setdefault(group_of_id(nodeid), {"wall": 0.0, "cpu": 0.0, "tests": 0})
+            g["wall"] += t["wall"]
+            g["cpu"] += t["cpu"]
+            g["tests"] += 1
+        return out
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if hasattr(self.config, "workeroutput") or not self.tests:
+            return
+        tr = terminalreporter
+        f = self.figures()
+        tr.write_sep("-", "the slowest twenty tests (wall, CPU of the test and what it started, s)")
+        for nodeid, t in sorted(self.tests.items(), key=lambda kv: -kv[1]["wall"])[:20]:
+            tr.write_line(f"{t['wall']:8.1f} {t['cpu']:8.1f}  {nodeid}")
+        counts = ", ".join(f"{tier} {sum(c.values())}" for tier, c in sorted(f["counts"].items()))
+        outcomes: dict[str, int] = {}
+        for c in f["counts"].values():
+            for k, v in c.items():
+                outcomes[k] = outcomes.get(k, 0) + v
+        tr.write_line(f"timing: wall {f['wall_s']:.0f} s, CPU {f['cpu_s']:.0f} s on {f['workers']} process(es); "
+                      f"{', '.join(f'{v} {k}' for k, v in sorted(outcomes.items()))}; by tier: {counts}")
+        label = self.config.getoption("timing_label")
+        if label:
+            LOGS.mkdir(parents=True, exist_ok=True)
+            (LOGS / f"tier-{label}.json").write_text(json.dumps(f), encoding="utf-8")
+        if self.config.getoption("record_durations"):
+            DURATIONS.write_text(json.dumps(merged(load(), self.groups()), indent=1) + "\n", encoding="utf-8")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--record-durations", action="store_true", dest="record_durations",
+                     help="write each group's wall and CPU into tests/durations.json (scripts/test's full tiers)")
+    parser.addoption("--timing-label", dest="timing_label", default="",
+                     help="write the run's wall, CPU and counts to .logs/tier-LABEL.json")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(Timing(config), "edged-timing")
+
+
+def table(total_s: float) -> str:
+    """scripts/test's closing lines: each tier's figures from .logs/tier-*.json, and the whole run's wall."""
+    lines = ["test: tier        wall s   CPU s  procs  tests (by tier)"]
+    for label in ("parallel", "solo-pair", "solo"):
+        try:
+            f = json.loads((LOGS / f"tier-{label}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            lines.append(f"test: {label:<10}  (no figures: the tier did not finish)")
+            continue
+        counts = ", ".join(f"{t} {sum(c.values())}" for t, c in sorted(f["counts"].items()))
+        lines.append(f"test: {label:<10} {f['wall_s']:7.0f} {f['cpu_s']:7.0f} {f['workers']:6d}  {counts}")
+    lines.append(f"test: the whole run, install included: {total_s:.0f} s ({total_s / 60:.1f} min; the budget: 25 min)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(table(float(sys.argv[1])))
