@@ -106,7 +106,7 @@ class Reporting:
     def __init__(self, cfg: Config, writer: CatalogWriter, sup: Supervisor, runner: RetentionRunner,
                  commands: dict[str, Callable[[dict[str, Any], Any], Awaitable[Any]]],
                  on_outbox_full: Callable[[bool], None] | None = None, node_key: NodeKey | None = None,
-                 clock: Clock = SYSTEM, on_office_time: Callable[[int], None] | None = None,
+                 clock: Clock = SYSTEM, on_office_time: Callable[..., None] | None = None,
                  time_sources: Callable[[], list[str]] = lambda: []):
         self.cfg = cfg
         self.clock = clock

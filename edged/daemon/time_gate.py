@@ -103,7 +103,8 @@ class TimeGate:
         self.box: set[str] | None = None   # the servers the box follows (None: unknown), design/0126
         self.box_why = "not read yet"  # i18n: the journal's
         self.office_at: tuple[int, int] | None = None   # (the office's signed time, our monotonic us then)
-        self.office_tied: tuple[int, int] | None = None  # ... one that answered the box's own nonce (design/0370)
+        self.office_tied: tuple[int, int, int] | None = None  # ... one that answered the box's own nonce, and its
+        # question's age when heard (design/0370)
         self.nts: tuple[co.Reading, int] | None = None  # chrony's reading and our monotonic us then
         self.nts_why = "not read yet"  # i18n: the journal's
         self.carried: co.Carried | None = None  # the last proven bound, as kept in the node table
@@ -118,23 +119,26 @@ class TimeGate:
     def _mono(self) -> int:
         return round(self.clock.monotonic() * 1_000_000)
 
-    def office(self, at_us: int, tied: bool = False) -> None:
+    def office(self, at_us: int, slack_us: int | None = None) -> None:
         """A signed time from the office (mqtt/office_time.py): the latest one projected to now
-        is kept, so a replayed older message changes nothing. `tied`: it answered the box's own
-        nonce (a fresh exchange: it bounds the host from above too, design/0370)."""
+        is kept, so a replayed older message changes nothing. `slack_us`: it answered the box's own
+        nonce, asked that long before (a fresh exchange: it bounds the host from above too, design/0370)."""
         mono = self._mono()
         if self.office_at is None or at_us > self.office_at[0] + (mono - self.office_at[1]):
             self.office_at = (at_us, mono)
-        if tied and (self.office_tied is None or at_us > self.office_tied[0] + (mono - self.office_tied[1])):
-            self.office_tied = (at_us, mono)
+        if slack_us is not None:
+            self.office_tied = (at_us, mono, slack_us)
 
     def readings(self) -> list[co.Reading]:
         wall, mono = self.clock.now_us(), self._mono()
         out = [replace(r, independent=self.independent(r.name)) for r in self.cameras(wall, mono)]
-        for heard, tied in ((self.office_at, False), (self.office_tied, True)):
-            if heard is not None:
-                out.append(co.Reading(co.OFFICE, "office", co.office_offset(*heard, wall, mono), mono - heard[1],
-                                      tied=tied))
+        if self.office_at is not None:
+            out.append(co.Reading(co.OFFICE, "office", co.office_offset(*self.office_at, wall, mono),
+                                  mono - self.office_at[1]))
+        if self.office_tied is not None:
+            at, heard, slack = self.office_tied
+            out.append(co.Reading(co.OFFICE, "office", co.office_offset(at, heard, wall, mono), mono - heard,
+                                  tied=True, slack_us=slack))
         if self.nts is not None:
             r, at = self.nts
             out.append(co.Reading(r.kind, r.name, r.offset_us, mono - at))
@@ -269,7 +273,7 @@ class TimeGate:
             msg = Msg(A_("the host clock is not corroborated (no signed time from the central office and no "
                          "authenticated time source; cameras never vouch) and it is {ahead} of the "
                          "earliest time retention can prove, the last time a source or an approver vouched for it "
-                         "carried on the monotonic clock: footage recorded before this boot is destroyed by age only "
+                         "carried on the monotonic clock: footage recorded before this run is destroyed by age only "
                          "as that time advances, so destruction by age waits (overwrite for space goes on); to settle "
                          "it, let the central office's signed time or an authenticated time source (NTS) be heard, or "
                          "an approver confirms the host clock with `edgectl retention confirm-time`"),

@@ -56,6 +56,7 @@ class Reading:
     age_us: int = 0
     independent: bool = True  # a camera: its clock does not follow the box's time source (storage/time/independence.py)
     tied: bool = False  # the office's: it answered the box's own nonce, so it bounds the true time from above too
+    slack_us: int = 0   # ... by this much more: the age of the box's question when the answer was heard
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +112,10 @@ def judge(readings: list[Reading], tolerance_us: int = TOLERANCE_US) -> Verdict:
     if office:
         name = "the central office's signed time"
         tied = [r for r in office if r.tied]
-        if tied:
+        if tied:  # read by the office after the box asked: the host ahead of it by more than the round trip is proven
             newest = min(tied, key=lambda r: r.age_us)
-            return _against(newest.offset_us, tolerance_us, OFFICE, name, newest.age_us)
+            if newest.offset_us < -(tolerance_us + newest.slack_us) or newest.offset_us >= -tolerance_us:
+                return _against(newest.offset_us, tolerance_us, OFFICE, name, newest.age_us)
         newest = min(office, key=lambda r: r.age_us)
         if newest.offset_us >= -tolerance_us:
             return _against(newest.offset_us, tolerance_us, OFFICE, name, newest.age_us)
