@@ -201,7 +201,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     reads = ReadLedger(writer)   # footage listings on the record, coalesced a minute per person (issue 45)
     viewer.reads = reads         # the playback timeline's thumbnails too (design/0114)
     handlers = handlers_of(
-        StatusOps(lambda: runner.cfg, writer, reader, clock, reads),  # runner.cfg: SIGHUP's config
+        StatusOps(lambda: runner.cfg, writer, reader, clock, reads, clock_dispute=lambda: time_gate.dispute),  # runner.cfg: SIGHUP's config
         holds, MaintenanceOps(maintenance, reader), inspections,
         SessionOps(cfg, writer, alarms, clock), AccountOps(cfg, writer, alarms, clock),
         RequestOps(cfg, writer, alarms, clock),
@@ -227,7 +227,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         reporting = Reporting(cfg, writer, sup, runner,
                               commands={"hold": holds.mqtt_command, "inspect": inspections.run},
                               on_outbox_full=outbox_full, node_key=node_key, clock=clock,
-                              on_office_time=time_gate.office, time_sources=time_gate.sources)
+                              on_office_time=time_gate.office, time_sources=time_gate.sources,
+                              clock_dispute=lambda: time_gate.dispute)
         if cfg.mqtt.enabled:
             alarm_out.connect(reporting.alarm)
             inspection_out.connect(reporting.reporter.inspection)

@@ -145,3 +145,23 @@ def test_a_box_unvouched_for_longer_than_its_minimum_says_so_once():
     box.office = (box.true, box.mono)
     box.retention_pass([])
     assert box.carried.vouched_us == box.proven.us
+
+
+def test_retention_achieved_cannot_be_judged_while_the_clock_is_in_dispute():
+    """Issue 90 item 4 (design/0372): the box 40 days ahead of the office's time (an exchange tied to
+    its nonce): `state` and `edgectl retention` said `achieved_days 40.001` and every camera "OK"."""
+    from storage.retention.report import UNJUDGED, judged_on_clock
+
+    v = co.judge([co.Reading(co.OFFICE, "office", -40 * D, tied=True)])
+    why = co.in_dispute(v, TRUE0 + 40 * D, None)
+    assert v.state == co.DISAGREES and "40.0 days ahead" in why
+    report = {"forecast_us": 50 * D, "cameras": [
+        {"camera": "door", "achieved_us": 40 * D, "verdict": "OK", "oldest_us": TRUE0},
+        {"camera": "lobby", "achieved_us": None, "verdict": "NOT RECORDED", "oldest_us": None}]}
+    got = judged_on_clock(report, why)
+    assert [(c["achieved_us"], c["verdict"]) for c in got["cameras"]] == [(None, UNJUDGED), (None, "NOT RECORDED")]
+    assert got["clock_dispute"] == why and got["forecast_us"] == 50 * D
+    assert judged_on_clock(report, "") is report
+    # held back: the host a day ahead of what retention can prove, nothing disagreeing: in dispute too
+    assert "ahead of the earliest time retention can prove" in co.in_dispute(co.judge([]), TRUE0 + D, TRUE0)
+    assert co.in_dispute(co.judge([]), TRUE0 + 60 * S, TRUE0) == ""

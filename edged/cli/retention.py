@@ -217,6 +217,10 @@ def cmd_retention(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     headers = [_("CAMERA"), _("OLDEST"), _("ACHIEVED"), _("FORECAST"), _("MIN"), _("MAX"), _("HELD"), _("VERDICT")]
     clock = call(ctx.socket, "time.status", {})
     rep = {**rep, "time": clock}
+    if rep.get("clock_dispute"):  # design/0372: achieved on a clock nothing vouches for is no figure
+        graces.append(_("retention achieved cannot be judged while the host clock is in dispute ({why}); settle the "
+                        "clock as the host_clock_uncorroborated alarm says, and the figures return").format(
+            why=rep["clock_dispute"]))
     return rep, head + "\n" + _clock_line(clock) + "\n" + table(headers, rows) + "".join("\n" + g for g in graces)
 
 

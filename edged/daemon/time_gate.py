@@ -111,6 +111,7 @@ class TimeGate:
         self.proven: iv.Bound | None = None     # the earliest true time the last pass proved
         self.kept: iv.Bound | None = None       # what the last pass carries: the proven bound, never past the host (co.kept)
         self.vouched_us: int | None = None      # the proven time when an authenticated source last vouched
+        self.dispute = ""  # why the host clock is in dispute at the last pass ("": it is not), design/0372
         self.loaded = False
         self.confirmed = False
         self.alarmed = ""
@@ -210,6 +211,7 @@ class TimeGate:
         self.kept = co.kept(self.proven, now)
         self.vouched_us = co.vouched_since(self.carried, co.vouched(v, now, self.confirmed), self.kept)
         age = co.age_now(v, now, self.proven)
+        self.dispute = co.in_dispute(v, now, age)
         await self._alarm(v, now, age, self.proven.evidence, co.unvouched_for(self.kept, self.vouched_us))
         begun = self.boot_start_us()
         if age is None:

@@ -309,6 +309,18 @@ def held_back(verdict: Verdict, now_us: int, judged_us: int | None, evidence: st
     return ""
 
 
+def in_dispute(verdict: Verdict, now_us: int, judged_us: int | None, alarm_us: int = HELD_BACK_ALARM_US) -> str:
+    """Why the host clock is in dispute ("" : it is not): a source disagrees with it, or it runs more
+    than `alarm_us` ahead of the earliest time retention can prove. Retention achieved, measured on
+    it, cannot be judged then (design/0372)."""
+    if verdict.state == DISAGREES:
+        return verdict.why
+    if judged_us is not None and now_us - judged_us > alarm_us:
+        return (f"the host clock is {describe(judged_us - now_us)} of the earliest time retention can prove"
+                + (f" ({verdict.why})" if verdict.why else ""))
+    return ""
+
+
 def site_sources(office_key: bool, nts: bool, clock_cameras: int) -> list[str]:
     """What a site has to corroborate its clock with (doctor, the birth): [] says it has none.
     `clock_cameras`: the cameras whose clocks may count (independent ones, where known)."""
