@@ -166,7 +166,8 @@ BIRTH = _declare("birth", "birth", RETAINED, (0,), (
     may("version", SHORT), may("cameras", CAMERA_LIST), may("retention", POLICY))
 STATE = _declare("state", "state", RETAINED, (0,), (
     "storage, retention achieved and forecast, active alarms; the outbox's backlog; `too_large`: publishes the "
-    "broker refused for their size (design/0119)"),
+    "broker refused for their size (design/0119); while the host clock is in dispute `achieved_days` is null, each "
+    "camera's verdict `CANNOT BE JUDGED` and `cannot_be_judged` says why (design/0372)"),
     may("ts_us", UINT), may("retention", DICT), may("too_large", REFUSED))
 CAMERA = _declare("camera", "camera/{camera}/state", RETAINED, (0,), (
     "sent when the state, error or health changes and otherwise once a `camera_heartbeat` (1 min), with the "
