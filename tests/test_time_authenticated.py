@@ -165,3 +165,37 @@ def test_retention_achieved_cannot_be_judged_while_the_clock_is_in_dispute():
     # held back: the host a day ahead of what retention can prove, nothing disagreeing: in dispute too
     assert "ahead of the earliest time retention can prove" in co.in_dispute(co.judge([]), TRUE0 + D, TRUE0)
     assert co.in_dispute(co.judge([]), TRUE0 + 60 * S, TRUE0) == ""
+
+
+def test_confirm_time_shows_what_it_makes_due_and_destroys_nothing(tmp_path):
+    """Issue 90 item 3 (design/0373): over a real catalog, what an approver's confirmation of a host
+    clock two years ahead would make due: per camera the count, bytes, oldest start and newest end of
+    the footage past its maximum at the host's time and not at the proven time; nothing is destroyed
+    by asking, and a held segment is not among them."""
+    from edged.config import CameraConfig, RetentionConfig
+    from storage import cameras as camera_table
+    from storage.catalog import open_db
+    from storage.retention.holds import add_hold
+    from storage.retention.run import due_if_confirmed
+    from tests.support.catalog import add_segments, rows
+
+    db = open_db(tmp_path / "catalog.db")
+    camera_table.sync(db, [{"id": c, "name": c, "url": "synthetic:", "enabled": 1} for c in ("c1", "c2")], TRUE0)
+
+    def seg(cam: str, end: int) -> dict:
+        return {"camera": cam, "start_us": end - 60 * S, "end_us": end, "path": f"video/{cam}-{end}.mp4",
+                "bytes": 100, "state": "complete", "created_us": end - 60 * S}
+
+    add_segments(db, [seg("c1", TRUE0 - 400 * D), seg("c1", TRUE0 - 100 * D), seg("c1", TRUE0 - D),
+                      seg("c2", TRUE0 - 50 * D), seg("c2", TRUE0 - 10 * D)])
+    add_hold(db, kind="legal", cameras=["c2"], from_us=TRUE0 - 11 * D, to_us=TRUE0 - 9 * D, reason="case 7",
+             case_ref="7", placed_by="x", expires_us=None, now=TRUE0)
+    retention = RetentionConfig(max_retention_us=365 * D, min_retention_us=30 * D)
+    cams = [CameraConfig(id=c, name=c, url="synthetic:") for c in ("c1", "c2")]
+    host = TRUE0 + 2 * YEAR
+    due = due_if_confirmed(db, retention, cams, 10**12, host, TRUE0, host - H)
+    assert due == {"c1": {"segments": 2, "bytes": 200, "oldest_us": TRUE0 - 100 * D - 60 * S, "newest_us": TRUE0 - D},
+                   "c2": {"segments": 1, "bytes": 100, "oldest_us": TRUE0 - 50 * D - 60 * S,
+                          "newest_us": TRUE0 - 50 * D}}   # the 400-day one is due already; the held one never
+    assert len(rows(db, "segments")) == 5 and rows(db, "destructions") == []
+    assert due_if_confirmed(db, retention, cams, 10**12, TRUE0, TRUE0, TRUE0 - H) == {}   # a right clock: nothing new

@@ -17,7 +17,7 @@ import time
 import uuid
 
 from storage.catalog import open_db
-from tests.support.catalog import rows
+from tests.support.catalog import alarms as alarms_of, rows
 from tests.support.daemon import wait_for
 from tests.test_time_box_daemon import OTHER_NTP, Site, by_age, complete, passes, standing
 
@@ -54,3 +54,52 @@ def test_steps_under_a_day_across_restarts_destroy_nothing_recorded_before(tmp_p
         assert "cameras never vouch" in alarm[0]["message"] and "confirm-time" in alarm[0]["message"], alarm
     finally:
         site.close()
+
+
+def test_a_replayed_year_old_office_time_is_stale_not_a_disagreement(tmp_path, monkeypatch):
+    """Issue 90 item 2: a genuine `cmd/time` the office signed a year ago, replayed through the broker
+    after a reboot, on a box whose clock is right: on main the box said it was "1.0 years ahead against
+    the central office's signed time" (an alarm any broker client could raise). Now it is stale: a lower
+    bound, no disagreement, no alarm; and a genuine live time is heard after it all the same."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from mqtt import office_time
+    from storage.time.clock import SYSTEM
+    from tests.support.broker import Broker, Subscriber
+    from tests.test_time_box_daemon import _office_mqtt
+
+    office = Ed25519PrivateKey.generate()
+    broker = Broker(tmp_path / "broker").start()
+    pub = Subscriber(broker, "edged/v1/test/node1/#").start()
+    site = Site(tmp_path, monkeypatch, OTHER_NTP, {"min_retention": "1h", "max_retention": "1d"},
+                _office_mqtt(broker.port, base64.b64encode(
+                    office.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()))
+    old = office_time.time_message(office.sign, "test/node1", SYSTEM.now_us() - 365 * 24 * H)  # signed a year ago
+    try:
+        d = site.start(0, str(uuid.uuid4()))
+        try:
+            wait_for(lambda: len(complete(d)) >= 2, 120, "two segments on the true clock")
+        finally:
+            assert d.stop() == 0, d.log[-4000:]
+        d = site.start(0, str(uuid.uuid4()))  # rebooted: nothing of the last office time carried
+        try:
+            wait_for(lambda: pub.last("edged/v1/test/node1/birth"), 60, "the birth")
+            before = passes(d)
+
+            def replay() -> bool:
+                pub.publish("edged/v1/test/node1/cmd/time", old)
+                return passes(d) >= before + 15
+            wait_for(replay, 120, "fifteen passes with the year-old time replayed")
+            raised = [a for a in alarms_of(d) if a["kind"] == "host_clock_uncorroborated"]
+            print(f"\nissue 90 item 2: {len(raised)} host_clock_uncorroborated alarm(s) raised by a replayed "
+                  f"year-old office time{': ' + raised[0]['message'][:90] if raised else ''}")
+            assert raised == [], raised
+        finally:
+            assert d.stop() == 0, d.log[-4000:]
+    finally:
+        site.close()
+        pub.stop()
+        broker.stop()

@@ -180,9 +180,24 @@ def cmd_confirm_time(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """`retention confirm-time` (design/0095): an approver says the host clock is right."""
     if not args.reason:
         raise UsageError(_("confirm-time needs --reason (how the host clock was checked, against what)"))
+    if not args.yes:  # design/0373: the approver sees what the confirmation makes due before giving it
+        reply = call(ctx.socket, "time.confirm", {"preview": True})
+        return reply, _due_text(reply["due"]) + "\n" + _("nothing confirmed yet: if that is right, run it again "
+                                                         "with --yes")
     reply = call(ctx.socket, "time.confirm", {"reason": args.reason})
     return reply, _("host clock confirmed at {time} (on the audit log): the next retention pass judges footage's age "
-                    "at the host's time").format(time=fmt_time(reply["confirmed"]["host_us"]))
+                    "at the host's time").format(time=fmt_time(reply["confirmed"]["host_us"])) + "\n" + \
+        _due_text(reply["confirmed"].get("due") or {})
+
+
+def _due_text(due: dict[str, Any]) -> str:
+    """What confirming the host clock makes due by age, per camera (design/0373)."""
+    if not due:
+        return _("confirming the host clock makes nothing due by age now")
+    rows = [[cam, str(d["segments"]), fmt_bytes(d["bytes"]), fmt_time(d["oldest_us"]), fmt_time(d["newest_us"])]
+            for cam, d in sorted(due.items())]
+    return _("confirming the host clock makes this footage due by age (destroyed at the next retention pass):") + \
+        "\n" + table([_("CAMERA"), _("SEGMENTS"), _("SIZE"), _("OLDEST"), _("NEWEST")], rows)
 
 
 def _clock_line(t: dict[str, Any]) -> str:
@@ -199,6 +214,8 @@ def cmd_retention(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         return cmd_confirm_time(ctx, args)
     if args.reason:
         raise UsageError(_("--reason goes with confirm-time"))
+    if args.yes:
+        raise UsageError(_("--yes goes with confirm-time"))
     rep = call(ctx.socket, "retention", {})
     if args.estimate:
         return cmd_estimate(rep, args)
@@ -308,6 +325,8 @@ def _retention_parser(sub: Verbs) -> None:
                                                            "clock (on the audit log)"))
     p.add_argument("action", nargs="?", choices=["confirm-time"])
     p.add_argument("--reason", help=_("with confirm-time: how the host clock was checked"))
+    p.add_argument("--yes", action="store_true",
+                   help=_("with confirm-time: confirm; without it, only what the confirmation makes due is shown"))
     p.add_argument("--estimate", action="store_true", help=_("days each camera would keep at the last day's "
                                                              "bitrates, and the disk needed for the minimums"))
     p.add_argument("--bitrate", action="append", metavar="CAMERA=RATE",

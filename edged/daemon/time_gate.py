@@ -18,12 +18,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from edged.alarms import Alarms
-from edged.i18n import Msg, A_
+from edged.i18n import Msg, A_, zone
 from storage import audit, node
 from edged.daemon.host_clock import boot as host_boot
 from storage.time import corroboration as co, independence, interval as iv
 from storage.alarm_kinds import HOST_CLOCK_UNCORROBORATED
 from storage.catalog import CatalogWriter
+from storage.retention.run import due_if_confirmed
 from storage.time.clock import SYSTEM, Clock, wait_or_stop
 from storage.time.trusted_time import span_words
 from edged.daemon.camera_clocks import addresses
@@ -87,7 +88,8 @@ class TimeGate:
                  camera_ntp: Callable[[str], frozenset[str] | None] = lambda _cam: None,
                  box_servers: Callable[[], tuple[set[str] | None, str]] = read_box_servers,
                  boot: Callable[[], tuple[str, int]] = host_boot,
-                 minimum_us: Callable[[], int | None] = lambda: None):
+                 minimum_us: Callable[[], int | None] = lambda: None,
+                 config: Callable[[], Any] = lambda: None, disk_total: Callable[[], int] = lambda: 0):
         self.writer = writer
         self.alarms = alarms
         self.clock = clock
@@ -99,6 +101,7 @@ class TimeGate:
         self.camera_ntp, self.box_servers = camera_ntp, box_servers
         self.boot = boot  # (this boot's id, the monotonic us it began at): a bound carries only within it
         self.minimum_us = minimum_us  # the site's minimum retention: no authenticated source for longer is an alarm
+        self.config, self.disk_total = config, disk_total  # what confirm-time's preview plans with (design/0373)
         self.started_mono = self._mono()  # this run's start: what it records is re-stamped on every step (design/0059)
         self.box: set[str] | None = None   # the servers the box follows (None: unknown), design/0126
         self.box_why = "not read yet"  # i18n: the journal's
@@ -230,6 +233,21 @@ class TimeGate:
         text = self.carried.dump()
         await self.writer.run(lambda c: node.set_values(c.db, {PROVEN_KEY: text}))
 
+    async def due_if_confirmed(self) -> dict[str, dict[str, int]]:
+        """What a confirmation would make due by age now (design/0373): per camera, how many segments,
+        their bytes, the oldest start and the newest end; read only, on the writer's thread."""
+        cfg = self.config()
+        if cfg is None:
+            return {}
+        await self.load()
+        v, now, mono = self.verdict(), self.clock.now_us(), self._mono()
+        boot, _ = self.boot()
+        age = co.age_now(v, now, co.proven_now(v, now, self.carried, boot, mono))
+        begun, total = self.boot_start_us(), await asyncio.to_thread(self.disk_total)
+        retention = cfg.retention.resolved(now, zone(cfg.site.timezone))
+        cameras = list(cfg.cameras)
+        return await self.writer.run(lambda c: due_if_confirmed(c.db, retention, cameras, total, now, age, begun))
+
     async def confirm(self, actor: str, reason: str) -> dict[str, Any]:
         """An approver says the host clock is right (`edgectl retention confirm-time`): the next
         pass proves the host's time (design/0305: a vouched reading, carried from then on); on the
@@ -238,9 +256,10 @@ class TimeGate:
         v = self.verdict()
         if v.state == co.DISAGREES:
             raise ValueError(v.why)
+        due = await self.due_if_confirmed()
         now = self.clock.now_us()
         detail = {"host_us": now, "state": v.state, "judged_us": None if self.proven is None else self.proven.us,
-                  "reason": reason}
+                  "reason": reason, "due": due}
         await self.writer.run(lambda c: audit.append(c.db, actor, "host.clock_confirmed", detail, at_us=now))
         self.confirmed = True
         log.warning("%s confirmed the host clock (%s): the next retention pass judges age at the host's time",
