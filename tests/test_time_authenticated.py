@@ -141,7 +141,11 @@ def test_a_box_unvouched_for_longer_than_its_minimum_says_so_once():
     assert co.held_back(v, box.host, box.proven.us, "x", unvouched_us=unvouched, minimum_us=2 * D) == ""
     why = co.held_back(v, box.host, box.proven.us, "x", unvouched_us=unvouched, minimum_us=D)
     assert "no authenticated time source has vouched for 1.5 days" in why and "confirm-time" in why
-    # heard again (the office, tied to the box's nonce, agreeing): the span starts again
+    # a year-old office time replayed: a lower bound far behind what is proven, it vouches for nothing new
+    box.office = (box.true - YEAR, box.mono)
+    box.retention_pass([])
+    assert box.carried.vouched_us == TRUE0
+    # heard again (the office's live time, agreeing): the span starts again
     box.office = (box.true, box.mono)
     box.retention_pass([])
     assert box.carried.vouched_us == box.proven.us

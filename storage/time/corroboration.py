@@ -238,9 +238,11 @@ SOURCE_WORDS = {OFFICE: "the central office's signed time", NTS: "the authentica
 
 def vouched_since(last: Carried | None, vouch: iv.Bound | None, proven: iv.Bound) -> int:
     """The proven time at the last pass an authenticated source (or an approver) vouched: this
-    pass's when one vouches now, else the one carried (a catalog's first pass starts it)."""
-    if vouch is not None:
-        return min(vouch.us, proven.us)
+    pass's when one vouches for it now (within the tolerance: a stale or replayed office time, far
+    behind what is proven, vouches for nothing new), else the one carried (a catalog's first pass
+    starts it)."""
+    if vouch is not None and vouch.us >= proven.us - TOLERANCE_US:
+        return proven.us
     if last is not None and last.vouched_us is not None:
         return min(last.vouched_us, proven.us)
     return proven.us
