@@ -17,6 +17,7 @@ from edged.daemon.time_gate import TimeGate
 from mqtt import office_time
 from storage.time import corroboration as co
 from storage.time.clock import FakeClock
+from tests.support.catalog import central_clock_rows
 from tests.test_central_time_exchange import NODE, S, T0, Office
 
 D = 86_400 * S
@@ -41,6 +42,8 @@ def test_the_office_echoes_the_boxs_own_nonce_and_only_a_fresh_one_ties(tmp_path
     ask = json.loads(answer)["ask"]
     o.clock.now = T0 + 2 * S
     o.store.ingest([(f"edged/v1/{NODE}/clock", answer)], o.clock())
+    o.verifier.run_once()
+    assert len(central_clock_rows(o.store, "clock_samples")) == 1, "an answer with its ask is still a clock sample"
     o.clock.now = T0 + 60 * S
     second = _cast(o)
     assert json.loads(second)["ask"] == ask            # echoed, to this node only
