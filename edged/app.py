@@ -151,7 +151,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
                          office_key=lambda: monitor.cfg.mqtt.enabled and monitor.cfg.mqtt.command_key is not None,
                          clock_cameras=lambda: [c.id for c in monitor.cfg.cameras if c.enabled and c.url.startswith("rtsp")],
                          minimum_us=lambda: monitor.cfg.retention.min_retention_us,
-                         config=lambda: monitor.cfg, disk_total=lambda: free.recent().total)
+                         config=lambda: monitor.cfg, disk_total=lambda: free.recent().total,
+                         by_two=lambda: monitor.cfg.time.confirm_by_two)
     # a camera is blamed for its clock against a host vouched for from outside the box (the office's
     # signed time, NTS), never by the cameras' own majority (design/0096 with design/0095)
     monitor.host_corroborated = lambda: (v := time_gate.verdict()).corroborated and v.source != CAMERA

@@ -90,3 +90,37 @@ def test_an_office_time_tied_to_the_boxs_nonce_proves_the_host_ahead():
     gate = _gate(FakeClock(T0 + 150 * S))              # ahead by more than the tolerance, less than the round trip
     gate.office(T0, slack_us=60 * S)
     assert gate.verdict().state == co.STALE
+
+
+def test_two_approvers_confirm_the_host_clock_where_the_site_asks(tmp_path):
+    """Issue 90 item 3 (design/0373): `[time] confirm_by_two`: the first approver's confirmation waits
+    on the record; the same person again, or a second one more than an hour later, confirms nothing;
+    another approver within the hour confirms, both named on the audit record."""
+    import asyncio
+
+    from storage.catalog import CatalogWriter
+
+    async def scenario() -> list[tuple[str, str, dict]]:
+        writer = CatalogWriter(tmp_path / "catalog.db")
+        await writer.start()
+        try:
+            clock = FakeClock(T0)
+            gate = TimeGate(writer, None, clock, chrony=lambda: (None, ""), box_servers=lambda: (None, ""),  # type: ignore[arg-type]
+                            by_two=lambda: True)
+            one = TimeGate(writer, None, clock, chrony=lambda: (None, ""), box_servers=lambda: (None, ""))  # type: ignore[arg-type]
+            assert "waiting_for_second" not in await one.confirm("dave", "one approver") and one.confirmed
+            assert (await gate.confirm("alice", "by phone"))["waiting_for_second"] and not gate.confirmed
+            assert (await gate.confirm("alice", "again"))["waiting_for_second"] and not gate.confirmed
+            clock.advance(s=3601)
+            assert (await gate.confirm("bob", "late"))["waiting_for_second"] and not gate.confirmed
+            done = await gate.confirm("carol", "the office's clock by phone")
+            assert gate.confirmed and done["first"] == "bob" and done["first_reason"] == "late"
+            return await writer.run(lambda c: [(r["actor"], r["action"], json.loads(r["detail"]))
+                                               for r in c.db.query("SELECT * FROM audit ORDER BY seq")])
+        finally:
+            await writer.close()
+
+    got = asyncio.run(scenario())
+    assert [(a, act) for a, act, _d in got] == [("dave", "host.clock_confirmed"), ("alice", "host.clock_confirm_asked"), ("alice", "host.clock_confirm_asked"),
+                                                ("bob", "host.clock_confirm_asked"), ("carol", "host.clock_confirmed")]
+    assert got[-1][2]["first"] == "bob" and "due" in got[-1][2]

@@ -185,6 +185,11 @@ def cmd_confirm_time(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         return reply, _due_text(reply["due"]) + "\n" + _("nothing confirmed yet: if that is right, run it again "
                                                          "with --yes")
     reply = call(ctx.socket, "time.confirm", {"reason": args.reason})
+    if reply["confirmed"].get("waiting_for_second"):
+        return reply, _("your confirmation is on the audit log; this site's rules ask for a second approver: another "
+                        "approver runs `edgectl retention confirm-time --reason R --yes` within an hour, and only "
+                        "then does the next retention pass judge footage's age at the host's time") + "\n" + \
+            _due_text(reply["confirmed"].get("due") or {})
     return reply, _("host clock confirmed at {time} (on the audit log): the next retention pass judges footage's age "
                     "at the host's time").format(time=fmt_time(reply["confirmed"]["host_us"])) + "\n" + \
         _due_text(reply["confirmed"].get("due") or {})

@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from edged.alarms import Alarms
+from edged.rules.audit_words import HOST_CLOCK_CONFIRM_ASKED, HOST_CLOCK_CONFIRMED
 from edged.i18n import Msg, A_, zone
 from storage import audit, node
 from edged.daemon.host_clock import boot as host_boot
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 JUDGED_KEY = "age_judged_us"   # before issue 73: the budget's judged time (read once, as a bound from another boot)
 PROVEN_KEY = "age_proven"      # the node key: the earliest true time proven, its monotonic time and boot (design/0305)
 CHRONY_EVERY_S = 60.0
+SECOND_WITHIN_S = 3600  # where two approvers confirm the host clock, the second within this of the first
 CHRONYC_TIMEOUT_S = 5.0
 
 
@@ -89,7 +91,8 @@ class TimeGate:
                  box_servers: Callable[[], tuple[set[str] | None, str]] = read_box_servers,
                  boot: Callable[[], tuple[str, int]] = host_boot,
                  minimum_us: Callable[[], int | None] = lambda: None,
-                 config: Callable[[], Any] = lambda: None, disk_total: Callable[[], int] = lambda: 0):
+                 config: Callable[[], Any] = lambda: None, disk_total: Callable[[], int] = lambda: 0,
+                 by_two: Callable[[], bool] = lambda: False):
         self.writer = writer
         self.alarms = alarms
         self.clock = clock
@@ -102,6 +105,8 @@ class TimeGate:
         self.boot = boot  # (this boot's id, the monotonic us it began at): a bound carries only within it
         self.minimum_us = minimum_us  # the site's minimum retention: no authenticated source for longer is an alarm
         self.config, self.disk_total = config, disk_total  # what confirm-time's preview plans with (design/0373)
+        self.by_two = by_two  # the site's rules ask two approvers to confirm the host clock (design/0373)
+        self.asked: tuple[str, str, float] | None = None  # the first approver, her reason, our monotonic s then
         self.started_mono = self._mono()  # this run's start: what it records is re-stamped on every step (design/0059)
         self.box: set[str] | None = None   # the servers the box follows (None: unknown), design/0126
         self.box_why = "not read yet"  # i18n: the journal's
@@ -258,9 +263,21 @@ class TimeGate:
             raise ValueError(v.why)
         due = await self.due_if_confirmed()
         now = self.clock.now_us()
-        detail = {"host_us": now, "state": v.state, "judged_us": None if self.proven is None else self.proven.us,
-                  "reason": reason, "due": due}
-        await self.writer.run(lambda c: audit.append(c.db, actor, "host.clock_confirmed", detail, at_us=now))
+        detail: dict[str, Any] = {"host_us": now, "state": v.state, "reason": reason, "due": due,
+                                  "judged_us": None if self.proven is None else self.proven.us}
+        if self.by_two():  # the site's rules ask for a second approver (design/0373)
+            first, mono = self.asked, self.clock.monotonic()
+            if first is None or first[0] == actor or mono - first[2] > SECOND_WITHIN_S:
+                self.asked = (actor, reason, mono)
+                waiting = {**detail, "waiting_for_second": True}
+                await self.writer.run(lambda c: audit.append(c.db, actor, HOST_CLOCK_CONFIRM_ASKED, waiting,
+                                                             at_us=now))
+                log.warning("%s asked to confirm the host clock (%s): a second approver confirms it within %d s",
+                            actor, json.dumps(waiting), SECOND_WITHIN_S)
+                return waiting
+            detail.update(first=first[0], first_reason=first[1])
+            self.asked = None
+        await self.writer.run(lambda c: audit.append(c.db, actor, HOST_CLOCK_CONFIRMED, detail, at_us=now))
         self.confirmed = True
         log.warning("%s confirmed the host clock (%s): the next retention pass judges age at the host's time",
                     actor, json.dumps(detail))
