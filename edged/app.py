@@ -149,7 +149,6 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     time_gate = TimeGate(writer, alarms, clock, tolerance_us=lambda: monitor.cfg.time.corroborate_tolerance_us,
                          cameras=camera_readings(monitor), camera_ntp=camera_clocks.ntp_servers,
                          office_key=lambda: monitor.cfg.mqtt.enabled and monitor.cfg.mqtt.command_key is not None,
-                         clock_cameras=lambda: [c.id for c in monitor.cfg.cameras if c.enabled and c.url.startswith("rtsp")],
                          minimum_us=lambda: monitor.cfg.retention.min_retention_us,
                          config=lambda: monitor.cfg, disk_total=lambda: free.recent().total,
                          by_two=lambda: monitor.cfg.time.confirm_by_two)

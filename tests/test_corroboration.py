@@ -235,8 +235,8 @@ def test_chrony_counts_only_an_authenticated_source(tracking, sources, authdata,
 
 
 def test_what_a_site_has_to_corroborate_with():
-    assert co.site_sources(False, False, 1) == []
-    assert co.site_sources(True, False, 2) == [co.OFFICE, co.CAMERA]
+    assert co.site_sources(False, False) == []           # cameras, whatever servers they name, never count (0370)
+    assert co.site_sources(True, True) == [co.OFFICE, co.NTS]
 
 
 def _signed(key: Ed25519PrivateKey, doc: dict) -> bytes:

@@ -210,7 +210,7 @@ def _clock_line(t: dict[str, Any]) -> str:
         return _("host clock: corroborated by {source}").format(source=t["source"])
     if not t["sources"]:
         return _("host clock: NOT corroborated, and this site has no source to corroborate it with (no signed time "
-                 "from the central office, no NTS, fewer than two cameras with clocks): {why}").format(why=t["why"])
+                 "from the central office and no NTS; cameras never vouch): {why}").format(why=t["why"])
     return _("host clock: NOT corroborated: {why}").format(why=t["why"])
 
 

@@ -85,7 +85,6 @@ class TimeGate:
                  tolerance_us: Callable[[], int] = lambda: co.TOLERANCE_US,
                  cameras: Callable[[int, int], list[co.Reading]] = lambda _w, _m: [],
                  office_key: Callable[[], bool] = lambda: False,
-                 clock_cameras: Callable[[], list[str]] = lambda: [],
                  chrony: Callable[[], tuple[co.Reading | None, str]] = read_chrony,
                  camera_ntp: Callable[[str], frozenset[str] | None] = lambda _cam: None,
                  box_servers: Callable[[], tuple[set[str] | None, str]] = read_box_servers,
@@ -99,7 +98,6 @@ class TimeGate:
         self.tolerance_us = tolerance_us
         self.cameras = cameras
         self.office_key = office_key
-        self.clock_cameras = clock_cameras
         self.chrony = chrony
         self.camera_ntp, self.box_servers = camera_ntp, box_servers
         self.boot = boot  # (this boot's id, the monotonic us it began at): a bound carries only within it
@@ -162,8 +160,7 @@ class TimeGate:
 
     def sources(self) -> list[str]:
         """What this site can corroborate its clock with ([]: nothing; the birth and doctor say it)."""
-        return co.site_sources(self.office_key(), self.nts is not None,
-                               sum(self.independent(c) for c in self.clock_cameras()))
+        return co.site_sources(self.office_key(), self.nts is not None)
 
     def status(self) -> dict[str, Any]:
         v = self.verdict()

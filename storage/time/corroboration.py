@@ -323,16 +323,14 @@ def in_dispute(verdict: Verdict, now_us: int, judged_us: int | None, alarm_us: i
     return ""
 
 
-def site_sources(office_key: bool, nts: bool, clock_cameras: int) -> list[str]:
-    """What a site has to corroborate its clock with (doctor, the birth): [] says it has none.
-    `clock_cameras`: the cameras whose clocks may count (independent ones, where known)."""
+def site_sources(office_key: bool, nts: bool) -> list[str]:
+    """What a site has to corroborate its clock with (doctor, the birth): [] says it has none. Only
+    the authenticated sources: the cameras never vouch (design/0370), whatever servers they name."""
     out = []
     if office_key:
         out.append(OFFICE)
     if nts:
         out.append(NTS)
-    if clock_cameras >= CAMERAS_NEEDED:
-        out.append(CAMERA)
     return out
 
 
