@@ -30,6 +30,7 @@ from central.keys import ca, keylist
 from central.intake import subscriber
 from central.config import CentralConfig
 from central.intake.quota import Quotas
+from central.store.clocks import answers as clock_answers
 from central.store.store import DURABLE, route
 from central.verifier import clock_samples
 from central.verifier.verifier import Verifier
@@ -244,6 +245,8 @@ class TimeCast:
         self.publish, self.clock = publish, clock
         self.sent_at = float("-inf")
         self.sent = 0
+        self.asks: dict[str, str] = {}  # each node's own question, from its latest answer: echoed (design/0370)
+        self.asks_since = 0
 
     def key(self) -> Any:
         """The office's key, read at its first use (blocking: on the verifier's thread); the
@@ -260,11 +263,12 @@ class TimeCast:
         try:
             sign = self.key().sign
             sent: list[tuple[str, str, int]] = []  # (node, nonce, at_us): its answer is a clock sample (design/0310)
+            self._read_asks(store)
             for row in store.nodes():
                 if not store.lease(row["node"]):
                     continue
                 nonce, at = secrets.token_hex(8), self.clock()
-                msg = office_time.time_message(sign, row["node"], at, nonce)
+                msg = office_time.time_message(sign, row["node"], at, nonce, self.asks.pop(row["node"], None))
                 if self.publish(f"edged/v1/{row['node']}/cmd/{office_time.VERB}", msg):
                     sent.append((row["node"], nonce, at))
             with store.writing(durable=False):
@@ -274,6 +278,20 @@ class TimeCast:
         except Exception:  # noqa: BLE001 - the next minute tries again
             log.exception("the office's signed time could not be sent")
             return 0
+
+
+    def _read_asks(self, store: Any) -> None:
+        """The nodes' own questions (`ask`) in their answers heard since the last reading: echoed
+        once in the next signed time (a node only takes back one it made lately; an answer's
+        signature is the verifier's to check, and echoing a forged ask gives nobody anything)."""
+        for node, received_us, payload in clock_answers(store.db, self.asks_since):
+            self.asks_since = max(self.asks_since, received_us)
+            try:
+                ask = json.loads(payload).get("ask")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(ask, str) and 0 < len(ask) <= 64:
+                self.asks[node] = ask
 
 
 class Receipts:

@@ -149,7 +149,9 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     time_gate = TimeGate(writer, alarms, clock, tolerance_us=lambda: monitor.cfg.time.corroborate_tolerance_us,
                          cameras=camera_readings(monitor), camera_ntp=camera_clocks.ntp_servers,
                          office_key=lambda: monitor.cfg.mqtt.enabled and monitor.cfg.mqtt.command_key is not None,
-                         clock_cameras=lambda: [c.id for c in monitor.cfg.cameras if c.enabled and c.url.startswith("rtsp")])
+                         minimum_us=lambda: monitor.cfg.retention.min_retention_us,
+                         config=lambda: monitor.cfg, disk_total=lambda: free.recent().total,
+                         by_two=lambda: monitor.cfg.time.confirm_by_two)
     # a camera is blamed for its clock against a host vouched for from outside the box (the office's
     # signed time, NTS), never by the cameras' own majority (design/0096 with design/0095)
     monitor.host_corroborated = lambda: (v := time_gate.verdict()).corroborated and v.source != CAMERA
@@ -200,7 +202,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     reads = ReadLedger(writer)   # footage listings on the record, coalesced a minute per person (issue 45)
     viewer.reads = reads         # the playback timeline's thumbnails too (design/0114)
     handlers = handlers_of(
-        StatusOps(lambda: runner.cfg, writer, reader, clock, reads),  # runner.cfg: SIGHUP's config
+        StatusOps(lambda: runner.cfg, writer, reader, clock, reads, clock_dispute=lambda: time_gate.dispute),  # runner.cfg: SIGHUP's config
         holds, MaintenanceOps(maintenance, reader), inspections,
         SessionOps(cfg, writer, alarms, clock), AccountOps(cfg, writer, alarms, clock),
         RequestOps(cfg, writer, alarms, clock),
@@ -226,7 +228,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         reporting = Reporting(cfg, writer, sup, runner,
                               commands={"hold": holds.mqtt_command, "inspect": inspections.run},
                               on_outbox_full=outbox_full, node_key=node_key, clock=clock,
-                              on_office_time=time_gate.office, time_sources=time_gate.sources)
+                              on_office_time=time_gate.office, time_sources=time_gate.sources,
+                              clock_dispute=lambda: time_gate.dispute)
         if cfg.mqtt.enabled:
             alarm_out.connect(reporting.alarm)
             inspection_out.connect(reporting.reporter.inspection)

@@ -160,13 +160,14 @@ BIRTH = _declare("birth", "birth", RETAINED, (0,), (
     "version, `package` (the Debian package version it runs from, null off a package: design/0253), config hash "
     "(SHA-256 of the config file, hex), session counter, retention policy, cameras (each with `box`: on a standby, "
     "the box whose camera it is, design/0107; null: its own), public key and its fingerprint; `time_sources`: what "
-    "can corroborate the host clock (`office`, `nts`, `camera`; `[]`: nothing, design/0095); `cadence` (segment "
-    "length: the rate the office expects); `last_seq`"),
+    "can corroborate the host clock (`office`, `nts`; `[]`: nothing, design/0095; the cameras never vouch, "
+    "design/0370); `cadence` (segment length: the rate the office expects); `last_seq`"),
     may("ts_us", UINT), may("session", UINT), may("public_key", SHORT), may("config_hash", SHORT),
     may("version", SHORT), may("cameras", CAMERA_LIST), may("retention", POLICY))
 STATE = _declare("state", "state", RETAINED, (0,), (
     "storage, retention achieved and forecast, active alarms; the outbox's backlog; `too_large`: publishes the "
-    "broker refused for their size (design/0119)"),
+    "broker refused for their size (design/0119); while the host clock is in dispute `achieved_days` is null, each "
+    "camera's verdict `CANNOT BE JUDGED` and `cannot_be_judged` says why (design/0372)"),
     may("ts_us", UINT), may("retention", DICT), may("too_large", REFUSED))
 CAMERA = _declare("camera", "camera/{camera}/state", RETAINED, (0,), (
     "sent when the state, error or health changes and otherwise once a `camera_heartbeat` (1 min), with the "

@@ -9,7 +9,11 @@ message is not run as a command nor put on the audit chain.
 The signature and the address are all that is checked: not the expiry, which is judged on the
 host clock, the very clock in question. A replayed time message is old: the box keeps the
 latest office time it has heard (projected on its monotonic clock), so a replay can only say
-"earlier", which never lets footage go sooner.
+"earlier", which never lets footage go sooner; and it is only a lower bound, never a
+disagreement (design/0370). The box's own question ties a time to now: each answer on ``clock``
+carries a fresh nonce of the box (``ask``), and the office's next ``cmd/time`` to the node echoes
+it; a time message echoing an ``ask`` the box made within ASK_FRESH_S was read by the office after
+the box asked, so it bounds the true time from above too (by the ask's age when heard).
 
 Each genuine ``cmd/time`` is also the office's question (design/0305): the box answers it at once
 on ``clock``, live only (`answer_message`; never through the outbox: a late answer is no sample),
@@ -57,11 +61,14 @@ def signed_time(payload: bytes, key: Ed25519PublicKey | None, target: str) -> in
     return at
 
 
-def time_message(sign: Any, to: str, at_us: int, nonce: str | None = None) -> bytes:
+def time_message(sign: Any, to: str, at_us: int, nonce: str | None = None, ask: str | None = None) -> bytes:
     """What edged-central publishes on ``edged/v1/<site>/<node>/cmd/time``; `sign` is the
     office key's sign(bytes) -> bytes; `nonce`: the one the office keeps to take the node's answer
-    as a clock sample (central/checks/clock.py), else a fresh one."""
+    as a clock sample (central/checks/clock.py), else a fresh one; `ask`: the node's own nonce from
+    its latest answer, echoed (design/0370)."""
     doc: dict[str, Any] = {"cmd": VERB, "to": to, "at_us": at_us, "nonce": nonce or secrets.token_hex(8)}
+    if ask is not None:
+        doc["ask"] = ask
     doc["sig"] = base64.b64encode(sign(canonical(doc))).decode()
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
@@ -70,6 +77,8 @@ SEEN_KEPT = 4_096     # digests of payloads checked lately: the same payload aga
 NONCES_KEPT = 256     # questions answered lately: each nonce is answered once
 STALE_US = 120_000_000  # a question this much older than the newest office time heard is a replay: not answered
 SIG_CHARS = 88        # an Ed25519 signature (64 bytes) in base64
+ASK_FRESH_S = 180.0   # the box's own nonce ties an office time to now for this long (the office answers within a minute)
+ASKS_KEPT = 16
 
 
 def _candidate(payload: bytes, target: str, timed: bool) -> tuple[dict[str, Any], int] | None:
@@ -101,12 +110,15 @@ def _verifies(doc: dict[str, Any], key: Ed25519PublicKey) -> bool:
 
 
 def answer_message(question: dict[str, Any], sign: Callable[[bytes], bytes], node_us: int, mono_us: int,
-                   boot: str) -> bytes:
+                   boot: str, ask: str | None = None) -> bytes:
     """The box's answer on ``edged/v1/<site>/<node>/clock`` (design/0305): the question's nonce and
     `at_us` echoed, the box's wall clock and CLOCK_MONOTONIC (us) read as it answers, its boot id,
-    signed by the node key over mqtt.commands.canonical (the document without "sig")."""
+    and its own question `ask` (design/0370), signed by the node key over mqtt.commands.canonical
+    (the document without "sig")."""
     doc: dict[str, Any] = {"nonce": question["nonce"], "at_us": question["at_us"], "node_us": node_us,
                            "mono_us": mono_us, "boot": boot}
+    if ask is not None:
+        doc["ask"] = ask
     doc["sig"] = base64.b64encode(sign(canonical(doc))).decode()
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
@@ -123,9 +135,12 @@ class Listener:
     only the office and the node itself publish there), so there is no cap per publisher on the
     box: the office caps each node's answers on ``clock`` (it knows the node by its topic)."""
 
-    def __init__(self, key: Ed25519PublicKey | None, target: str, on_time: Callable[[int], None],
+    def __init__(self, key: Ed25519PublicKey | None, target: str, on_time: Callable[..., None],
                  on_question: Callable[[dict[str, Any]], None] | None = None):
+        """`on_time(at_us)` for every genuine office time; `on_time(at_us, slack_us)` for one tied to
+        the box's own question, `slack_us` the question's age when it was heard (design/0370)."""
         self.key, self.target, self.on_time, self.on_question = key, target, on_time, on_question
+        self._asks: dict[str, float] = {}   # the box's own nonces and our monotonic s when made
         self._seen: dict[bytes, None] = {}   # insertion order: the oldest forgotten first
         self._answered: dict[str, None] = {}
         self._newest: tuple[int, float] | None = None  # (the newest office time heard, our monotonic s then)
@@ -151,7 +166,11 @@ class Listener:
         if not good:
             return
         now = time.monotonic()
-        self.on_time(at)
+        made = self._asks.get(doc["ask"]) if timed and isinstance(doc.get("ask"), str) else None
+        if made is not None and 0 <= now - made <= ASK_FRESH_S:
+            self.on_time(at, round((now - made) * 1e6))
+        else:
+            self.on_time(at)
         if timed and self.on_question is not None and self._fresh(at, now):
             nonce = doc.get("nonce")
             if isinstance(nonce, str) and nonce and nonce not in self._answered:
@@ -159,6 +178,14 @@ class Listener:
                 if len(self._answered) > NONCES_KEPT:
                     del self._answered[next(iter(self._answered))]
                 self.on_question(doc)
+
+    def ask(self) -> str:
+        """A new question of the box's own (its nonce), for its next answer on ``clock``."""
+        nonce = secrets.token_hex(8)
+        self._asks[nonce] = time.monotonic()
+        while len(self._asks) > ASKS_KEPT:
+            del self._asks[next(iter(self._asks))]
+        return nonce
 
     def _fresh(self, at_us: int, now_s: float) -> bool:
         """Not a replay: no more than STALE_US older than the newest office time heard, carried on

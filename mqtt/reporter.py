@@ -53,7 +53,7 @@ class Reporter:
                  commands: dict[str, Handler] | None = None,
                  on_outbox_full: Callable[[bool], None] | None = None,
                  on_command_record: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
-                 clock: Clock = SYSTEM, on_office_time: Callable[[int], None] | None = None,
+                 clock: Clock = SYSTEM, on_office_time: Callable[..., None] | None = None,
                  sign_answer: Callable[[bytes], bytes] | None = None, boot: str = "",
                  on_receipt: Callable[[dict[str, Any]], None] | None = None):
         self.cfg = cfg
@@ -471,8 +471,10 @@ class Reporter:
         sign = self._sign_answer
 
         def send() -> None:
+            ear = self._office_time
             payload = office_time.answer_message(question, sign, self.clock.now_us(),
-                                                 round(self.clock.monotonic() * 1_000_000), self._boot)
+                                                 round(self.clock.monotonic() * 1_000_000), self._boot,
+                                                 None if ear is None else ear.ask())
             try:
                 conn.publish(self.topics.clock, payload, qos=1)
                 self.answered += 1

@@ -7,6 +7,7 @@ and edged can never differ on what a name is. `fullmatch`, ASCII letters, digits
 
 from __future__ import annotations
 
-from edged_evidence_check.names import RULE, BadName, is_name, name, node_name, shown, shown_node
+from edged_evidence_check.names import (RULE, BadName, is_name, name, node_name, quoted_node, shown, shown_node,
+                                        skeleton)
 
-__all__ = ["RULE", "BadName", "is_name", "name", "node_name", "shown", "shown_node"]
+__all__ = ["RULE", "BadName", "is_name", "name", "node_name", "quoted_node", "shown", "shown_node", "skeleton"]

@@ -158,7 +158,7 @@ def test_node2s_clip_claiming_node1_is_refused_on_the_guides_c2pa_route(fleet, f
                          timeout=120)
     lines = got.stdout.splitlines()
     assert got.returncode == 1 and lines[0] == "Trusted []", got.stdout + got.stderr
-    assert "signed by tw-ps-002/node2" in lines[1] and "claims tw-hr-001/node1" in lines[2], got.stdout
+    assert 'signed by "tw-ps-002/node2"' in lines[1] and 'claims "tw-hr-001/node1"' in lines[2], got.stdout
     assert lines[3].startswith("DIFFERENT"), got.stdout
     ok = subprocess.run([*cmd[:-2], str(fleet["ca"]), str(genuine / "cam1.mp4")], capture_output=True, text=True,
                         timeout=120)

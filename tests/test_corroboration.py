@@ -28,8 +28,8 @@ POLICY_365 = Policy(Limits(30 * D, 365 * D), {}, reserve_bytes=10 * GB)
 POLICY_30 = Policy(Limits(7 * D, 30 * D), {}, reserve_bytes=10 * GB)
 
 
-def office(offset: int, age: int = 0) -> co.Reading:
-    return co.Reading(co.OFFICE, "office", offset, age)
+def office(offset: int, age: int = 0, tied: bool = False) -> co.Reading:
+    return co.Reading(co.OFFICE, "office", offset, age, tied=tied)
 
 
 def cam(name: str, offset: int, age: int = 0) -> co.Reading:
@@ -43,17 +43,26 @@ def nts(offset: int) -> co.Reading:
 @pytest.mark.parametrize("readings, state, source", [
     ([], co.UNHEARD, ""),                                               # nothing heard
     ([office(3 * S)], co.CORROBORATED, co.OFFICE),                      # the office agrees within 2 min
-    ([office(-2 * YEAR)], co.DISAGREES, co.OFFICE),                     # the host two years ahead of the office
-    ([office(-40 * D)], co.DISAGREES, co.OFFICE),                       # forty days ahead
-    ([office(-3 * MIN)], co.DISAGREES, co.OFFICE),                      # just past the tolerance
+    # the host ahead of the office's signed time: a disagreement only in an exchange tied to the
+    # box's own nonce; otherwise (a replay, a late message) stale: a lower bound (design/0370)
+    ([office(-2 * YEAR, tied=True)], co.DISAGREES, co.OFFICE),          # the host two years ahead of the office
+    ([office(-40 * D, tied=True)], co.DISAGREES, co.OFFICE),            # forty days ahead
+    ([office(-3 * MIN, tied=True)], co.DISAGREES, co.OFFICE),           # just past the tolerance
+    ([office(-2 * YEAR)], co.STALE, co.OFFICE),                         # a replayed year-old time: stale
+    ([office(-40 * D)], co.STALE, co.OFFICE),
+    ([office(-3 * MIN)], co.STALE, co.OFFICE),
+    ([office(-2 * YEAR), office(-40 * D, tied=True)], co.DISAGREES, co.OFFICE),  # the tied one decides
+    ([office(40 * D)], co.DISAGREES, co.OFFICE),                        # the host behind even a stale one: proven
     ([office(0, age=2 * 3600 * S)], co.UNHEARD, ""),                    # a stale office reading says nothing
-    ([office(-2 * YEAR), cam("a", 0), cam("b", 0)], co.DISAGREES, co.OFFICE),   # the office decides over cameras
+    ([office(-2 * YEAR, tied=True), cam("a", 0), cam("b", 0)], co.DISAGREES, co.OFFICE),  # the office over cameras
+    ([office(-2 * YEAR), cam("a", 0), cam("b", 0)], co.STALE, co.OFFICE),  # agreeing cameras vouch for nothing
+    ([office(-2 * YEAR), nts(S)], co.CORROBORATED, co.NTS),             # NTS over a stale office time
     ([nts(S)], co.CORROBORATED, co.NTS),                                # chrony with NTS agrees
     ([cam("a", -2 * YEAR), cam("b", -2 * YEAR)], co.DISAGREES, co.CAMERA),  # cameras on the true time
-    ([cam("a", 2 * S), cam("b", -S)], co.CORROBORATED, co.CAMERA),      # two cameras agree with the host
+    ([cam("a", 2 * S), cam("b", -S)], co.UNHEARD, co.CAMERA),           # two cameras agree: not authenticated
     ([cam("a", 2 * S)], co.UNHEARD, ""),                                # one camera is not a majority
     ([cam("a", 0), cam("b", -2 * YEAR)], co.UNHEARD, ""),               # two that disagree with each other
-    ([cam("a", 0), cam("b", S), cam("c", -2 * YEAR)], co.CORROBORATED, co.CAMERA),   # 2 of 3 agree
+    ([cam("a", 0), cam("b", S), cam("c", -2 * YEAR)], co.UNHEARD, co.CAMERA),   # 2 of 3 agree: nothing vouched
     ([cam("a", -2 * YEAR), cam("b", -2 * YEAR), cam("c", 0)], co.DISAGREES, co.CAMERA),  # 2 of 3 say ahead
     ([cam("a", 0), cam("b", 0), cam("c", -YEAR), cam("d", -YEAR)], co.UNHEARD, ""),  # a tie is no majority
     ([cam("a", 0, age=3 * D), cam("b", 0, age=3 * D)], co.UNHEARD, ""),  # stale ONVIF readings
@@ -63,7 +72,9 @@ def test_the_verdict_names_the_source_that_decided(readings, state, source):
     assert (v.state, v.source) == (state, source)
     assert (v.why == "") == (state == co.CORROBORATED)
     if state == co.DISAGREES:
-        assert "host clock" in v.why and "ahead" in v.why
+        assert "host clock" in v.why and ("ahead" in v.why or "behind" in v.why)
+    if state == co.STALE:
+        assert "stale" in v.why and "not taken as a disagreement" in v.why
 
 
 def test_the_tolerance_is_a_parameter():
@@ -96,19 +107,23 @@ LAST = co.Carried(TRUE - D, 0, "before", "the central office's signed time")
 @pytest.mark.parametrize("ahead, policy, readings, confirmed, destroyed", [
     # restarted two years ahead, nothing heard: only what was due at the last proven time
     (2 * YEAR, POLICY_365, [], False, [1]),
-    # the office's signed time disagrees: nothing by age at all
-    (2 * YEAR, POLICY_365, [office(-2 * YEAR)], False, []),
+    # the office's signed time, in an exchange tied to the box's nonce, disagrees: nothing by age at all
+    (2 * YEAR, POLICY_365, [office(-2 * YEAR, tied=True)], False, []),
+    # ... not tied to it: it proves the true time at least what it says, so what is due by it goes
+    (2 * YEAR, POLICY_365, [office(-2 * YEAR)], False, [1, 2]),
     # cameras on the true time: they disagree with the host
     (2 * YEAR, POLICY_365, [cam("a", -2 * YEAR), cam("b", -2 * YEAR)], False, []),
     # forty days ahead against a 30-day maximum: the same
     (40 * D, POLICY_30, [], False, [1, 2, 3]),
-    (40 * D, POLICY_30, [office(-40 * D)], False, []),
+    (40 * D, POLICY_30, [office(-40 * D, tied=True)], False, []),
+    (40 * D, POLICY_30, [office(-40 * D)], False, [1, 2, 3]),
     (40 * D, POLICY_30, [cam("a", -40 * D), cam("b", -40 * D)], False, []),
     # a true clock the office agrees with: the lawful destructions go ahead
     (0, POLICY_365, [office(S)], False, [1, 2]),
     (0, POLICY_30, [office(S)], False, [1, 2, 3]),
-    # a true clock two cameras agree with: the same
-    (0, POLICY_365, [cam("a", 0), cam("b", S)], False, [1, 2]),
+    # a true clock two cameras agree with: they vouch for nothing (design/0370), so only what was
+    # due at the last proven time
+    (0, POLICY_365, [cam("a", 0), cam("b", S)], False, [1]),
     # a true clock nobody corroborates: what was due at the last proven time
     (0, POLICY_365, [], False, [1]),
     # ... unless an approver confirmed the host clock on the record
@@ -220,8 +235,8 @@ def test_chrony_counts_only_an_authenticated_source(tracking, sources, authdata,
 
 
 def test_what_a_site_has_to_corroborate_with():
-    assert co.site_sources(False, False, 1) == []
-    assert co.site_sources(True, False, 2) == [co.OFFICE, co.CAMERA]
+    assert co.site_sources(False, False) == []           # cameras, whatever servers they name, never count (0370)
+    assert co.site_sources(True, True) == [co.OFFICE, co.NTS]
 
 
 def _signed(key: Ed25519PrivateKey, doc: dict) -> bytes:

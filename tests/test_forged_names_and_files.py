@@ -163,7 +163,7 @@ def test_a_look_alikes_certificate_is_refused_by_every_verifier_and_printed_esca
     got = subprocess.run([*cmd[:-2], str(fleet["ca"]), str(lookalike / "cam1.mp4")], capture_output=True, text=True,
                          timeout=120)
     lines = got.stdout.splitlines()
-    assert got.returncode == 1 and "signed by tw-hr-001/node1\\n serial" in lines[1], got.stdout + got.stderr
+    assert got.returncode == 1 and 'signed by "tw-hr-001/node1\\n" serial' in lines[1], got.stdout + got.stderr
     assert lines[3].startswith("DIFFERENT"), got.stdout
 
 
@@ -300,7 +300,7 @@ def test_a_fabricated_redacted_copy_of_another_boxs_clip_is_refused_by_both(flee
     crl = crl_file(fleet, FRESH, "crl-fresh.pem")
     folder = fabricate_copy(fleet, genuine, tmp_path / "copy")
     code, j = checker(str(folder), "--ca", str(fleet["ca"]), "--crl", str(crl))
-    assert code == 1 and "signed by tw-ps-002/node2 of an original signed by tw-hr-001/node1" in j["why"], j
+    assert code == 1 and 'signed by "tw-ps-002/node2" of an original signed by "tw-hr-001/node1"' in j["why"], j
     code2, j2 = verify(capsys, str(folder), "--ca", str(fleet["ca"]), "--crl", str(crl))
     assert (code2, j2["why"]) == (code, j["why"]), j2
 

@@ -157,7 +157,8 @@ def birth_rules(birth: dict[str, Any]) -> list[Finding]:
     if birth.get("time_sources") == []:
         out.append(Finding("time_sources_none", WARNING, Msg(N_(
             "the node has nothing to corroborate its clock with (no command_key for the office's signed time, no "
-            "NTS, fewer than two cameras with clocks): its destructions by age follow its own clock, within a budget")),
+            "NTS; cameras never vouch): footage recorded before each restart goes by age only as the time last "
+            "proven advances on its monotonic clock, or on an approver's confirmation")),
                            f"time_sources_none:{birth.get('config_hash')}", ts if isinstance(ts, int) else None))
     if not retention_rules(birth)["short"]:
         return out

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from central.keys import register
 from central.i18n import N_
 from central.keys.register import RegisterError as RegisterError
+from storage import names
 from storage.keys import fleetkeys, nodecert, nodekey, signed_doc
 from storage.msg import Msg
 from storage.disk.fsutil import replace_durably
@@ -226,17 +227,38 @@ def accept_decision(entries: list[dict[str, Any]], node: str, public_key: str, r
         if e["public_key"] == public_key:
             raise CAError(f"that key was revoked ({e['node']}, serial {e['serial']}): a revoked key is never "
                           "enrolled again; the box needs a new data folder and key")
-    live = in_force_for(entries, node)
+    live, twins = in_force_for(entries, node), twins_of(entries, node)
     if replace is None:
         if live:
             raise CAError(f"{node} already has a certificate in force (serial {', '.join(e['serial'] for e in live)}): "
                           "a second one only replaces it, revoked in the same step: --replace SERIAL")
+        if twins:
+            raise _twin_error(node, twins)
         return "issue", None
-    old = next((e for e in live if e["serial"] == replace.strip().lower()), None)
+    old = next((e for e in live + twins if e["serial"] == replace.strip().lower()), None)
     if old is None:
         raise CAError(f"--replace {replace}: {node} has no certificate in force with that serial "
-                      f"(in force: {', '.join(e['serial'] for e in live) or 'none'})")
+                      f"(in force: {', '.join(e['serial'] for e in live + twins) or 'none'})")
+    if others := [e for e in twins if e is not old]:
+        raise _twin_error(node, others)
     return "replace", old
+
+
+def twins_of(entries: list[dict[str, Any]], node: str) -> list[dict[str, Any]]:
+    """Pure: the certificates in force at `node`'s site for another node whose name reads the same
+    (storage/names.py `skeleton`: case, punctuation, l/1/I, o/0/O; issue 90, design/0371)."""
+    site, _, bare = node.partition("/")
+    look = names.skeleton(bare)
+    return [e for e in entries if e["revoked_us"] is None and e["node"] != node
+            and e["node"].partition("/")[0] == site and names.skeleton(e["node"].partition("/")[2]) == look]
+
+
+def _twin_error(node: str, twins: list[dict[str, Any]]) -> CAError:
+    them = ", ".join(f"{names.quoted_node(e['node'])} (serial {e['serial']})" for e in twins)
+    return CAError(f"{names.quoted_node(node)} reads like {them}, in force at the same site (it differs only by case, "
+                   "punctuation or l/1, o/0): a thief's export under it would pass for that node's; nothing was "
+                   "issued. If it replaces that node, name it: --replace SERIAL; otherwise choose a name that reads "
+                   "differently")
 
 
 def accept(data_dir: Path, request: bytes, by: str, now_us: int, fingerprint: str, replace: str | None = None

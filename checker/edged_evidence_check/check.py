@@ -299,8 +299,8 @@ def derivative(report: dict[str, Any], signer: str, what: str) -> dict[str, Any]
     if not got["manifest"]:
         raise Refused(f"{what}: a redacted copy whose original carries no C2PA manifest: nothing says whose it was")
     if got["signer"] != signer:
-        raise Refused(f"{what}: a redacted copy signed by {signer} of an original signed by "
-                      f"{rule.shown_node(got['signer'])}: a box redacts only its own footage")
+        raise Refused(f"{what}: a redacted copy signed by {rule.quoted_node(signer)} of an original signed by "
+                      f"{rule.quoted_node(got['signer'])}: a box redacts only its own footage")
     deltas = (report.get("validation_results") or {}).get("ingredientDeltas") or []
     failed = [f.get("code") for d in deltas for f in ((d.get("validationDeltas") or {}).get("failure") or [])]
     if failed or not got["validated"]:
@@ -364,7 +364,7 @@ def clip(path: Path, entry: dict[str, Any], cert: x509.Certificate, ca_pem: str)
     active = report["manifests"][report["active_manifest"]]
     info = active.get("signature_info") or {}
     if info.get("cert_serial_number") != str(cert.serial_number) or info.get("common_name") != names(cert):
-        raise Refused(f"{path.name}: its C2PA manifest is signed by {rule.shown_node(info.get('common_name'))} (serial "
+        raise Refused(f"{path.name}: its C2PA manifest is signed by {rule.quoted_node(info.get('common_name'))} (serial "
                       f"{rule.shown(info.get('cert_serial_number'))}), not by the certificate of manifest.json")
     box = next((a.get("data") or {} for a in active.get("assertions", []) if a.get("label") == "edged.box"), {})
     where: dict[str, Any] = box["site"] if isinstance(box.get("site"), dict) else {}
@@ -436,7 +436,7 @@ def _clips(folder: Path, entries: list[dict[str, Any]], cert: x509.Certificate, 
         elif (original := got["original"]) is not None:
             out.setdefault("originals", {})[entry["file"]] = original
             out["notes"].append(f"{entry['file']}: a redacted copy of {rule.shown(original['title'])} (SHA-256 "
-                                f"{rule.shown(original['sha256'])}), signed by the same node, {original['signer']}")
+                                f"{rule.shown(original['sha256'])}), signed by the same node, {rule.quoted_node(original['signer'])}")
         else:
             signed[entry["file"]] = entry["sha256"]
         for said in got.get("intakes") or []:
@@ -518,7 +518,7 @@ def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
             raise NotChecked(f"the revocation list was issued {d['crl_issued_utc']}, but the export was signed "
                              f"{d['export_signed_utc']}: a list issued from {d['crl_needed_from_utc']} on is needed "
                              "(the office's day to revoke a lost box); get the office's current list")
-        out["why"] = (f"every clip is as signed ({', '.join(out['clips'])}), by {names(cert)} (certificate serial "
+        out["why"] = (f"every clip is as signed ({', '.join(out['clips'])}), by {rule.quoted_node(names(cert))} (certificate serial "
                       f"{cert.serial_number:x}) under the office's CA, not revoked as of the list given")
     except Refused as exc:
         out.update(verdict=REFUSED, why=str(exc))

@@ -1,13 +1,17 @@
 """One rule for every name that is an identity (issue 74, design/0315): a site, a node, a camera,
 what a certificate, a manifest, a topic, a config or a verifier carries.
 
-A name is 1 to 63 of A-Z, a-z, 0-9, ".", "_", "-", beginning with a letter or a digit, the WHOLE
+A name is 1 to 63 of A-Z, a-z, 0-9, ".", "_", "-", beginning and ending with a letter or a digit
+(a name ending in "." reads as a sentence's full stop: issue 90, design/0371), the WHOLE
 text (`fullmatch`: `re.match` with "$" takes "node1\\n", which X.509, C2PA and JSON carry
 faithfully and most printers show as node1). ASCII only, so no name looks like another across
 scripts (Latin "o" and Cyrillic "о", Greek "Α" and Latin "A"), and no control, bidi or zero-width
 character, NUL or newline hides in one. `shown` is how every verifier prints a name it read: as
 is when it keeps the rule, else quoted with every character outside printable ASCII escaped, so a
-look-alike never prints as the name it imitates.
+look-alike never prints as the name it imitates. `quoted_node` is how a verifier prints a signer in
+a sentence: always quoted, so no sentence's punctuation is taken for part of it or it for part of
+the sentence. `skeleton` is what two names look alike by (case, punctuation, l/1/I, o/0): the office
+issues no name whose skeleton is one in force at the site but by `--replace` (design/0371).
 
 Here, in the stand-alone checker's package, because the checker must hold the very rule edged
 holds and installs alone (design/0128); edged reaches it through storage/names.py.
@@ -18,8 +22,9 @@ from __future__ import annotations
 import json
 import re
 
-RULE = "1-63 of A-Z, a-z, 0-9, '.', '_', '-', beginning with a letter or a digit (ASCII only)"
-_IDENTITY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+RULE = "1-63 of A-Z, a-z, 0-9, '.', '_', '-', beginning and ending with a letter or a digit (ASCII only)"
+_IDENTITY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
+_CONFUSED = str.maketrans({"1": "l", "I": "l", "0": "o", "O": "o", ".": None, "_": None, "-": None})
 
 
 class BadName(ValueError):
@@ -52,6 +57,20 @@ def shown_node(value: object) -> str:
     if isinstance(value, str) and value.count("/") == 1 and all(is_name(p) for p in value.split("/")):
         return value
     return shown(value)
+
+
+def quoted_node(value: object) -> str:
+    """A signer's SITE/NODE in a sentence: always in double quotes, every character outside
+    printable ASCII escaped ("tw-hr-001/node1"), so a sentence's full stop never reads as part of it."""
+    if not isinstance(value, str):
+        return f"<{type(value).__name__}>"
+    return json.dumps(value[:200] + ("..." if len(value) > 200 else ""), ensure_ascii=True)
+
+
+def skeleton(value: str) -> str:
+    """What a name looks like to a reader: case, ".", "_", "-" dropped, and l/1/I, o/0/O taken alike
+    ("NODE1", "node_1", "nodel", "n0de1" all read "nodel")."""
+    return value.translate(_CONFUSED).lower()
 
 
 def shown(value: object) -> str:

@@ -180,9 +180,29 @@ def cmd_confirm_time(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """`retention confirm-time` (design/0095): an approver says the host clock is right."""
     if not args.reason:
         raise UsageError(_("confirm-time needs --reason (how the host clock was checked, against what)"))
+    if not args.yes:  # design/0373: the approver sees what the confirmation makes due before giving it
+        reply = call(ctx.socket, "time.confirm", {"preview": True})
+        return reply, _due_text(reply["due"]) + "\n" + _("nothing confirmed yet: if that is right, run it again "
+                                                         "with --yes")
     reply = call(ctx.socket, "time.confirm", {"reason": args.reason})
+    if reply["confirmed"].get("waiting_for_second"):
+        return reply, _("your confirmation is on the audit log; this site's rules ask for a second approver: another "
+                        "approver runs `edgectl retention confirm-time --reason R --yes` within an hour, and only "
+                        "then does the next retention pass judge footage's age at the host's time") + "\n" + \
+            _due_text(reply["confirmed"].get("due") or {})
     return reply, _("host clock confirmed at {time} (on the audit log): the next retention pass judges footage's age "
-                    "at the host's time").format(time=fmt_time(reply["confirmed"]["host_us"]))
+                    "at the host's time").format(time=fmt_time(reply["confirmed"]["host_us"])) + "\n" + \
+        _due_text(reply["confirmed"].get("due") or {})
+
+
+def _due_text(due: dict[str, Any]) -> str:
+    """What confirming the host clock makes due by age, per camera (design/0373)."""
+    if not due:
+        return _("confirming the host clock makes nothing due by age now")
+    rows = [[cam, str(d["segments"]), fmt_bytes(d["bytes"]), fmt_time(d["oldest_us"]), fmt_time(d["newest_us"])]
+            for cam, d in sorted(due.items())]
+    return _("confirming the host clock makes this footage due by age (destroyed at the next retention pass):") + \
+        "\n" + table([_("CAMERA"), _("SEGMENTS"), _("SIZE"), _("OLDEST"), _("NEWEST")], rows)
 
 
 def _clock_line(t: dict[str, Any]) -> str:
@@ -190,7 +210,7 @@ def _clock_line(t: dict[str, Any]) -> str:
         return _("host clock: corroborated by {source}").format(source=t["source"])
     if not t["sources"]:
         return _("host clock: NOT corroborated, and this site has no source to corroborate it with (no signed time "
-                 "from the central office, no NTS, fewer than two cameras with clocks): {why}").format(why=t["why"])
+                 "from the central office and no NTS; cameras never vouch): {why}").format(why=t["why"])
     return _("host clock: NOT corroborated: {why}").format(why=t["why"])
 
 
@@ -199,6 +219,8 @@ def cmd_retention(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         return cmd_confirm_time(ctx, args)
     if args.reason:
         raise UsageError(_("--reason goes with confirm-time"))
+    if args.yes:
+        raise UsageError(_("--yes goes with confirm-time"))
     rep = call(ctx.socket, "retention", {})
     if args.estimate:
         return cmd_estimate(rep, args)
@@ -217,6 +239,10 @@ def cmd_retention(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     headers = [_("CAMERA"), _("OLDEST"), _("ACHIEVED"), _("FORECAST"), _("MIN"), _("MAX"), _("HELD"), _("VERDICT")]
     clock = call(ctx.socket, "time.status", {})
     rep = {**rep, "time": clock}
+    if rep.get("clock_dispute"):  # design/0372: achieved on a clock nothing vouches for is no figure
+        graces.append(_("retention achieved cannot be judged while the host clock is in dispute ({why}); settle the "
+                        "clock as the host_clock_uncorroborated alarm says, and the figures return").format(
+            why=rep["clock_dispute"]))
     return rep, head + "\n" + _clock_line(clock) + "\n" + table(headers, rows) + "".join("\n" + g for g in graces)
 
 
@@ -304,6 +330,8 @@ def _retention_parser(sub: Verbs) -> None:
                                                            "clock (on the audit log)"))
     p.add_argument("action", nargs="?", choices=["confirm-time"])
     p.add_argument("--reason", help=_("with confirm-time: how the host clock was checked"))
+    p.add_argument("--yes", action="store_true",
+                   help=_("with confirm-time: confirm; without it, only what the confirmation makes due is shown"))
     p.add_argument("--estimate", action="store_true", help=_("days each camera would keep at the last day's "
                                                              "bitrates, and the disk needed for the minimums"))
     p.add_argument("--bitrate", action="append", metavar="CAMERA=RATE",

@@ -161,10 +161,12 @@ class TimeConfig:
                                           "unsynchronised state is then a line in `edgectl status`, not the "
                                           "host_clock_unsynced alarm")
     corroborate_tolerance_us: int = duration(2 * MINUTE, SECOND, 60 * MINUTE, toml="corroborate_tolerance",
-                                             doc="a source outside the box (the office's signed time, NTS, two or "
-                                                 "more cameras not following the box's NTP server) agrees with the "
-                                                 "host clock within this, or nothing is destroyed by age "
-                                                 "(design/0095, design/0126; 1s to 60min)")
+                                             doc="a source outside the box (the office's signed time, NTS; two or "
+                                                 "more cameras not following the box's NTP server may only hold "
+                                                 "destruction back) agrees with the host clock within this, or "
+                                                 "nothing is destroyed by age (design/0095, design/0370; 1s to 60min)")
+    confirm_by_two: bool = key(False, read=_bool, doc="true: `edgectl retention confirm-time` takes two approvers, the "
+                                                      "second within an hour of the first (design/0373)")
 
 
 def _time(t: dict[str, Any]) -> TimeConfig:

@@ -46,7 +46,7 @@ from storage.alarm_kinds import KINDS
 from storage.footage.segment_rows import SEGMENT_STATES
 from storage.time.clock import SYSTEM, Clock
 from storage.retention.plan import DAY_US
-from storage.retention.report import destructions, retention_report
+from storage.retention.report import destructions, judged_on_clock, retention_report
 
 T = TypeVar("T")
 
@@ -66,8 +66,10 @@ def kind_scope(kind: str) -> str:
 
 class StatusOps(Operations):
     def __init__(self, cfg_of: Callable[[], Config], writer: CatalogWriter, reader: CatalogReader,
-                 clock: Clock = SYSTEM, reads: ReadLedger | None = None):
+                 clock: Clock = SYSTEM, reads: ReadLedger | None = None,
+                 clock_dispute: Callable[[], str] = lambda: ""):
         self.cfg_of = cfg_of  # the config in force (a SIGHUP may have replaced it)
+        self.clock_dispute = clock_dispute  # why the host clock is in dispute ("": it is not), design/0372
         self.writer = writer
         self.reads = reads or ReadLedger(writer)   # footage reads on the record, a minute per key (issue 45)
         self.reader = reader
@@ -200,8 +202,9 @@ class StatusOps(Operations):
     @op("retention")
     async def retention(self, _args: dict[str, Any], _caller: Actor) -> dict[str, Any]:
         cfg = self.cfg_of()
-        report = await self._query(lambda db: retention_report(db, cfg.retention, cfg.cameras, self.data_dir,
-                                                               clock=self.clock))
+        report = judged_on_clock(await self._query(lambda db: retention_report(db, cfg.retention, cfg.cameras,
+                                                                               self.data_dir, clock=self.clock)),
+                                 self.clock_dispute())
         # the site's own limits, for `edgectl retention --estimate` of a camera not yet configured (design/0077)
         return {**report, "site_min_us": cfg.retention.min_retention_us, "site_max_us": cfg.retention.max_retention_us}
 

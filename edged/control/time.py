@@ -26,6 +26,10 @@ class TimeOps(Operations):
 
     @op("time.confirm")
     async def confirm(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
+        """`preview`: what confirming would make due by age, per camera, and nothing confirmed
+        (design/0373); else the confirmation, on the audit log with what it made due."""
+        if args.get("preview"):
+            return {"due": await self.gate.due_if_confirmed()}
         reason = text(args, "reason")
         if not reason:
             raise RequestError(_("not confirmed: give a reason (how the host clock was checked, against what); it "

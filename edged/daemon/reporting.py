@@ -38,7 +38,8 @@ from storage.time.clock import wait_or_stop, Clock, SYSTEM
 from storage.keys.nodekey import NodeKey
 from edged.daemon.host_clock import boot as host_boot
 from storage.outbox import OutboxError
-from storage.retention.report import FIRST_KEY, FOOTAGE_KEY, SPANS_KEY, destructions_after, footage_since, retention_report
+from storage.retention.report import (FIRST_KEY, FOOTAGE_KEY, SPANS_KEY, destructions_after, footage_since, judged_on_clock,
+                                      retention_report)
 
 if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds them
     from edged.daemon.retention_runner import RetentionRunner
@@ -106,8 +107,8 @@ class Reporting:
     def __init__(self, cfg: Config, writer: CatalogWriter, sup: Supervisor, runner: RetentionRunner,
                  commands: dict[str, Callable[[dict[str, Any], Any], Awaitable[Any]]],
                  on_outbox_full: Callable[[bool], None] | None = None, node_key: NodeKey | None = None,
-                 clock: Clock = SYSTEM, on_office_time: Callable[[int], None] | None = None,
-                 time_sources: Callable[[], list[str]] = lambda: []):
+                 clock: Clock = SYSTEM, on_office_time: Callable[..., None] | None = None,
+                 time_sources: Callable[[], list[str]] = lambda: [], clock_dispute: Callable[[], str] = lambda: ""):
         self.cfg = cfg
         self.clock = clock
         self.writer = writer
@@ -120,6 +121,7 @@ class Reporting:
                                  on_receipt=self._receipt)
         self._keeping: set[asyncio.Task[None]] = set()  # receipts being kept (design/0318)
         self.time_sources = time_sources  # what can corroborate the host clock (design/0095): in the birth
+        self.clock_dispute = clock_dispute  # while it says why, retention achieved cannot be judged (design/0372)
         self._last_state: str | None = None
         self._camera_sent: dict[str, tuple[dict[str, Any], int]] = {}  # camera -> (state sent, when: wall us)
         self._footage_sent = float("-inf")  # loop time of the last footage message
@@ -354,7 +356,8 @@ class Reporting:
             return {"rep": rep, "alarms": alarms}
 
         got = await self.writer.run(build)
-        rep = got["rep"]
+        dispute = self.clock_dispute()
+        rep = judged_on_clock(got["rep"], dispute)
         usage = await self.runner.free.get()
         achieved = [c["achieved_us"] for c in rep["cameras"] if c["achieved_us"] is not None]
         states = self.sup.cameras.all()
@@ -364,6 +367,7 @@ class Reporting:
             "retention": {"achieved_days": round(min(achieved) / 86_400e6, 3) if achieved else None,
                           "forecast_days": None if rep["forecast_us"] is None else round(rep["forecast_us"] / 86_400e6, 1),
                           "verdicts": {c["camera"]: c["verdict"] for c in rep["cameras"]},
+                          **({"cannot_be_judged": dispute} if dispute else {}),
                           "suspended": bool(self.runner.blocked)},
             "recording": {"cameras": len(enabled), "recording": sum(states.get(i) == "recording" for i in enabled),
                           "stopped_disk_full": self.sup.paused},

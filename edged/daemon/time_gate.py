@@ -18,13 +18,16 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from edged.alarms import Alarms
-from edged.i18n import Msg, A_
+from edged.rules.audit_words import HOST_CLOCK_CONFIRM_ASKED, HOST_CLOCK_CONFIRMED
+from edged.i18n import Msg, A_, zone
 from storage import audit, node
 from edged.daemon.host_clock import boot as host_boot
 from storage.time import corroboration as co, independence, interval as iv
 from storage.alarm_kinds import HOST_CLOCK_UNCORROBORATED
 from storage.catalog import CatalogWriter
+from storage.retention.run import due_if_confirmed
 from storage.time.clock import SYSTEM, Clock, wait_or_stop
+from storage.time.trusted_time import span_words
 from edged.daemon.camera_clocks import addresses
 from storage.states.cameras import RECORDING
 
@@ -36,6 +39,7 @@ log = logging.getLogger(__name__)
 JUDGED_KEY = "age_judged_us"   # before issue 73: the budget's judged time (read once, as a bound from another boot)
 PROVEN_KEY = "age_proven"      # the node key: the earliest true time proven, its monotonic time and boot (design/0305)
 CHRONY_EVERY_S = 60.0
+SECOND_WITHIN_S = 3600  # where two approvers confirm the host clock, the second within this of the first
 CHRONYC_TIMEOUT_S = 5.0
 
 
@@ -81,30 +85,39 @@ class TimeGate:
                  tolerance_us: Callable[[], int] = lambda: co.TOLERANCE_US,
                  cameras: Callable[[int, int], list[co.Reading]] = lambda _w, _m: [],
                  office_key: Callable[[], bool] = lambda: False,
-                 clock_cameras: Callable[[], list[str]] = lambda: [],
                  chrony: Callable[[], tuple[co.Reading | None, str]] = read_chrony,
                  camera_ntp: Callable[[str], frozenset[str] | None] = lambda _cam: None,
                  box_servers: Callable[[], tuple[set[str] | None, str]] = read_box_servers,
-                 boot: Callable[[], tuple[str, int]] = host_boot):
+                 boot: Callable[[], tuple[str, int]] = host_boot,
+                 minimum_us: Callable[[], int | None] = lambda: None,
+                 config: Callable[[], Any] = lambda: None, disk_total: Callable[[], int] = lambda: 0,
+                 by_two: Callable[[], bool] = lambda: False):
         self.writer = writer
         self.alarms = alarms
         self.clock = clock
         self.tolerance_us = tolerance_us
         self.cameras = cameras
         self.office_key = office_key
-        self.clock_cameras = clock_cameras
         self.chrony = chrony
         self.camera_ntp, self.box_servers = camera_ntp, box_servers
         self.boot = boot  # (this boot's id, the monotonic us it began at): a bound carries only within it
+        self.minimum_us = minimum_us  # the site's minimum retention: no authenticated source for longer is an alarm
+        self.config, self.disk_total = config, disk_total  # what confirm-time's preview plans with (design/0373)
+        self.by_two = by_two  # the site's rules ask two approvers to confirm the host clock (design/0373)
+        self.asked: tuple[str, str, float] | None = None  # the first approver, her reason, our monotonic s then
+        self.started_mono = self._mono()  # this run's start: what it records is re-stamped on every step (design/0059)
         self.box: set[str] | None = None   # the servers the box follows (None: unknown), design/0126
         self.box_why = "not read yet"  # i18n: the journal's
         self.office_at: tuple[int, int] | None = None   # (the office's signed time, our monotonic us then)
+        self.office_tied: tuple[int, int, int] | None = None  # ... one that answered the box's own nonce, and its
+        # question's age when heard (design/0370)
         self.nts: tuple[co.Reading, int] | None = None  # chrony's reading and our monotonic us then
         self.nts_why = "not read yet"  # i18n: the journal's
-        self.judged: co.Judged | None = None   # the last proven time and its monotonic time (the cameras' jump rule)
         self.carried: co.Carried | None = None  # the last proven bound, as kept in the node table
         self.proven: iv.Bound | None = None     # the earliest true time the last pass proved
         self.kept: iv.Bound | None = None       # what the last pass carries: the proven bound, never past the host (co.kept)
+        self.vouched_us: int | None = None      # the proven time when an authenticated source last vouched
+        self.dispute = ""  # why the host clock is in dispute at the last pass ("": it is not), design/0372
         self.loaded = False
         self.confirmed = False
         self.alarmed = ""
@@ -113,12 +126,15 @@ class TimeGate:
     def _mono(self) -> int:
         return round(self.clock.monotonic() * 1_000_000)
 
-    def office(self, at_us: int) -> None:
+    def office(self, at_us: int, slack_us: int | None = None) -> None:
         """A signed time from the office (mqtt/office_time.py): the latest one projected to now
-        is kept, so a replayed older message changes nothing."""
+        is kept, so a replayed older message changes nothing. `slack_us`: it answered the box's own
+        nonce, asked that long before (a fresh exchange: it bounds the host from above too, design/0370)."""
         mono = self._mono()
         if self.office_at is None or at_us > self.office_at[0] + (mono - self.office_at[1]):
             self.office_at = (at_us, mono)
+        if slack_us is not None:
+            self.office_tied = (at_us, mono, slack_us)
 
     def readings(self) -> list[co.Reading]:
         wall, mono = self.clock.now_us(), self._mono()
@@ -126,6 +142,10 @@ class TimeGate:
         if self.office_at is not None:
             out.append(co.Reading(co.OFFICE, "office", co.office_offset(*self.office_at, wall, mono),
                                   mono - self.office_at[1]))
+        if self.office_tied is not None:
+            at, heard, slack = self.office_tied
+            out.append(co.Reading(co.OFFICE, "office", co.office_offset(at, heard, wall, mono), mono - heard,
+                                  tied=True, slack_us=slack))
         if self.nts is not None:
             r, at = self.nts
             out.append(co.Reading(r.kind, r.name, r.offset_us, mono - at))
@@ -136,13 +156,11 @@ class TimeGate:
         return independence.independent(self.camera_ntp(camera), self.box)[0]
 
     def verdict(self) -> co.Verdict:
-        moved = co.moved_us(self.clock.now_us(), self.judged, self._mono())
-        return co.judge(self.readings(), self.tolerance_us(), moved)
+        return co.judge(self.readings(), self.tolerance_us())
 
     def sources(self) -> list[str]:
         """What this site can corroborate its clock with ([]: nothing; the birth and doctor say it)."""
-        return co.site_sources(self.office_key(), self.nts is not None,
-                               sum(self.independent(c) for c in self.clock_cameras()))
+        return co.site_sources(self.office_key(), self.nts is not None)
 
     def status(self) -> dict[str, Any]:
         v = self.verdict()
@@ -174,19 +192,17 @@ class TimeGate:
         self.box_why = box_why
 
     def boot_start_us(self) -> int:
-        """The host's time this boot began at, on the clock as it is now: footage ending at or after
-        it was recorded in this boot (a step is re-stamped, design/0059): its age is measured."""
+        """The host's time this run began at (this process, or the boot if later), on the clock as it
+        is now: footage ending at or after it was recorded in this run, whose steps are re-stamped
+        (design/0059): its age is measured. Footage of an earlier run of the same boot is not: the
+        clock may have been stepped while edged was down (design/0370)."""
         _, began = self.boot()
-        return self.clock.now_us() - max(0, self._mono() - began)
+        return self.clock.now_us() - max(0, self._mono() - max(began, self.started_mono))
 
     async def load(self) -> None:
         if not self.loaded:
             text, legacy = await self.writer.run(lambda c: (node.value(c.db, PROVEN_KEY), node.value(c.db, JUDGED_KEY)))
             self.carried = co.load_carried(text, legacy)
-            if self.carried is not None:
-                boot, _ = self.boot()
-                self.judged = co.Judged(self.carried.earliest_us,
-                                        self.carried.mono_us if self.carried.boot == boot else None)
             self.loaded = True
 
     async def before_pass(self) -> tuple[bool, int | None, int]:
@@ -198,8 +214,10 @@ class TimeGate:
         boot, _ = self.boot()
         self.proven = co.proven_now(v, now, self.carried, boot, mono, self.confirmed)
         self.kept = co.kept(self.proven, now)
+        self.vouched_us = co.vouched_since(self.carried, co.vouched(v, now, self.confirmed), self.kept)
         age = co.age_now(v, now, self.proven)
-        await self._alarm(v, now, age, self.proven.evidence)
+        self.dispute = co.in_dispute(v, now, age)
+        await self._alarm(v, now, age, self.proven.evidence, co.unvouched_for(self.kept, self.vouched_us))
         begun = self.boot_start_us()
         if age is None:
             return False, None, begun
@@ -212,11 +230,25 @@ class TimeGate:
             return
         boot, _ = self.boot()
         mono = self._mono()
-        self.carried = co.Carried(self.kept.us, mono, boot, self.kept.evidence[:500])
-        self.judged = co.Judged(self.kept.us, mono)
+        self.carried = co.Carried(self.kept.us, mono, boot, self.kept.evidence[:500], self.vouched_us)
         self.confirmed = False
         text = self.carried.dump()
         await self.writer.run(lambda c: node.set_values(c.db, {PROVEN_KEY: text}))
+
+    async def due_if_confirmed(self) -> dict[str, dict[str, int]]:
+        """What a confirmation would make due by age now (design/0373): per camera, how many segments,
+        their bytes, the oldest start and the newest end; read only, on the writer's thread."""
+        cfg = self.config()
+        if cfg is None:
+            return {}
+        await self.load()
+        v, now, mono = self.verdict(), self.clock.now_us(), self._mono()
+        boot, _ = self.boot()
+        age = co.age_now(v, now, co.proven_now(v, now, self.carried, boot, mono))
+        begun, total = self.boot_start_us(), await asyncio.to_thread(self.disk_total)
+        retention = cfg.retention.resolved(now, zone(cfg.site.timezone))
+        cameras = list(cfg.cameras)
+        return await self.writer.run(lambda c: due_if_confirmed(c.db, retention, cameras, total, now, age, begun))
 
     async def confirm(self, actor: str, reason: str) -> dict[str, Any]:
         """An approver says the host clock is right (`edgectl retention confirm-time`): the next
@@ -226,17 +258,31 @@ class TimeGate:
         v = self.verdict()
         if v.state == co.DISAGREES:
             raise ValueError(v.why)
+        due = await self.due_if_confirmed()
         now = self.clock.now_us()
-        detail = {"host_us": now, "state": v.state, "judged_us": None if self.proven is None else self.proven.us,
-                  "reason": reason}
-        await self.writer.run(lambda c: audit.append(c.db, actor, "host.clock_confirmed", detail, at_us=now))
+        detail: dict[str, Any] = {"host_us": now, "state": v.state, "reason": reason, "due": due,
+                                  "judged_us": None if self.proven is None else self.proven.us}
+        if self.by_two():  # the site's rules ask for a second approver (design/0373)
+            first, mono = self.asked, self.clock.monotonic()
+            if first is None or first[0] == actor or mono - first[2] > SECOND_WITHIN_S:
+                self.asked = (actor, reason, mono)
+                waiting = {**detail, "waiting_for_second": True}
+                await self.writer.run(lambda c: audit.append(c.db, actor, HOST_CLOCK_CONFIRM_ASKED, waiting,
+                                                             at_us=now))
+                log.warning("%s asked to confirm the host clock (%s): a second approver confirms it within %d s",
+                            actor, json.dumps(waiting), SECOND_WITHIN_S)
+                return waiting
+            detail.update(first=first[0], first_reason=first[1])
+            self.asked = None
+        await self.writer.run(lambda c: audit.append(c.db, actor, HOST_CLOCK_CONFIRMED, detail, at_us=now))
         self.confirmed = True
         log.warning("%s confirmed the host clock (%s): the next retention pass judges age at the host's time",
                     actor, json.dumps(detail))
         return detail
 
-    async def _alarm(self, v: co.Verdict, now: int, age: int | None, evidence: str) -> None:
-        why = co.held_back(v, now, age, evidence)
+    async def _alarm(self, v: co.Verdict, now: int, age: int | None, evidence: str, unvouched: int = 0) -> None:
+        minimum = self.minimum_us()
+        why = co.held_back(v, now, age, evidence, unvouched_us=unvouched, minimum_us=minimum)
         if why == self.alarmed:
             return
         kind = "" if not why else v.state if v.state == co.DISAGREES else "held"
@@ -250,18 +296,26 @@ class TimeGate:
             msg = Msg(A_("the host clock is {offset} against {source} (tolerance {tolerance:g} s): nothing is "
                          "destroyed by age until they agree; check the host's time source"),
                       offset=co.describe(v.offset_us or 0), source=v.source, tolerance=self.tolerance_us() / 1e6)
+        elif not (age is not None and now - age > co.HELD_BACK_ALARM_US) and minimum is not None:
+            msg = Msg(A_("no authenticated time source has vouched for the host clock for {span}, longer than the "
+                         "site's minimum retention ({minimum}): cameras and plain NTP may hold destruction back but "
+                         "never move the time retention judges by forward, so footage recorded before this run is "
+                         "destroyed by age only as the time last proven advances on the monotonic clock; let the "
+                         "central office's signed time or an authenticated time source (NTS) be heard, or an approver "
+                         "confirms the host clock with `edgectl retention confirm-time`"),
+                      span=span_words(unvouched), minimum=span_words(minimum))
         else:
-            msg = Msg(A_("the host clock is not corroborated (no signed time from the central office, no "
-                         "authenticated time source, no two independent cameras agreeing) and it is {ahead} of the "
+            msg = Msg(A_("the host clock is not corroborated (no signed time from the central office and no "
+                         "authenticated time source; cameras never vouch) and it is {ahead} of the "
                          "earliest time retention can prove, the last time a source or an approver vouched for it "
-                         "carried on the monotonic clock: footage recorded before this boot is destroyed by age only "
+                         "carried on the monotonic clock: footage recorded before this run is destroyed by age only "
                          "as that time advances, so destruction by age waits (overwrite for space goes on); to settle "
                          "it, let the central office's signed time or an authenticated time source (NTS) be heard, or "
                          "an approver confirms the host clock with `edgectl retention confirm-time`"),
                       ahead=co.describe((age or now) - now))
         await self.alarms.raise_(HOST_CLOCK_UNCORROBORATED, msg,
                                  {"state": v.state, "source": v.source, "offset_us": v.offset_us, "judged_us": age,
-                                  "judged_by": evidence})
+                                  "judged_by": evidence, "unvouched_us": unvouched})
 
 
 def camera_readings(monitor: HealthMonitor) -> Callable[[int, int], list[co.Reading]]:

@@ -122,6 +122,8 @@ STORAGE_FULL_CLEARED = _say("storage.full_cleared", N_("recording resumed: space
 TAMPER_DETECTED = _say("tamper.detected", N_("a footage file was changed outside edged"))
 HOST_CLOCK_STEP = _say("host.clock_step", N_("the box's clock stepped"))
 HOST_CLOCK_CONFIRMED = _say("host.clock_confirmed", N_("an approver confirmed the box's clock"))
+HOST_CLOCK_CONFIRM_ASKED = _say("host.clock_confirm_asked",
+                                N_("an approver asked to confirm the box's clock; a second approver confirms it"))
 MQTT_COMMAND = _say("mqtt.command", N_("a command from the central office"))
 MQTT_PASSWORD = _say("mqtt.password", N_("the broker password was changed"))
 NODE_ENROL_REQUEST = _say("node.enrol_request", N_("asked the central office to enrol the box"))

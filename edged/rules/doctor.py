@@ -74,8 +74,8 @@ def _corroboration(t: dict[str, Any] | None) -> Check:
         return Check("time", PASS, _("host clock corroborated by {source}").format(source=t.get("source")))
     if not t.get("sources"):
         return Check("time", WARN, _("this site has no source to corroborate the host clock with (no signed time from "
-                                     "the central office, no NTS, fewer than two cameras with clocks): footage goes by "
-                                     "age only as fast as time is measured on the box"),
+                                     "the central office and no NTS; cameras never vouch): footage goes by age only as "
+                                     "fast as time is measured on the box"),
                      "set [mqtt] command_key and connect the office, or chrony with NTS (docs/guide/retention.md)")
     if t.get("state") == "disagrees":
         return Check("time", FAIL, _("the host clock is NOT corroborated: {why}").format(why=t.get("why")),

@@ -74,8 +74,9 @@ def by_certificate(manifest: dict[str, Any], ca: x509.Certificate,
         return Origin(REFUSED, str(exc))
     claims = _claims(manifest)
     if claims != (ident.site, ident.node):
-        return Origin(REFUSED, f"the manifest claims {_claimed(manifest)}, but its certificate names {ident.name}")
-    return Origin(CHECKED, f"signed by {ident.name} (certificate serial {ident.serial:x}) under the CA "
+        return Origin(REFUSED, f"the manifest claims {_claimed(manifest)}, but its certificate names "
+                               f"{names.quoted_node(ident.name)}")
+    return Origin(CHECKED, f"signed by {names.quoted_node(ident.name)} (certificate serial {ident.serial:x}) under the CA "
                            f"{root_fingerprint(ca)}", base64.b64encode(ident.public_raw).decode(),
                   {"site": ident.site, "node": ident.node, "serial": f"{ident.serial:x}",
                    "fingerprint": ident.fingerprint, "ca_fingerprint": root_fingerprint(ca)})

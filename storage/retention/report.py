@@ -179,6 +179,21 @@ def standing(db: sqlite_utils.Database, now: int) -> Standing:
                     held_bytes(db, active_holds(db, now)), sum(write_rates(db, now).values()))
 
 
+UNJUDGED = "CANNOT BE JUDGED"  # a camera's verdict while the host clock is in dispute (issue 90, design/0372)
+
+
+def judged_on_clock(report: dict[str, Any], dispute: str) -> dict[str, Any]:
+    """Pure: the report as the clock allows (design/0372). While the host clock is in dispute
+    (`dispute`, why: a source disagrees, or it runs ahead of the time retention can prove), the
+    retention achieved is measured on a clock nothing vouches for: each camera's is None and its
+    verdict CANNOT BE JUDGED (a live camera stays NOT RECORDED), and the report says why."""
+    if not dispute:
+        return report
+    cams = [{**c, "achieved_us": None, "verdict": c["verdict"] if c["verdict"] == NOT_RECORDED else UNJUDGED}
+            for c in report["cameras"]]
+    return {**report, "cameras": cams, "clock_dispute": dispute}
+
+
 def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterable[Any], data_dir: Path,
                      clock: Clock = SYSTEM, usage: Any = None) -> dict[str, Any]:
     """Per camera: oldest footage, achieved and forecast retention, limits, held bytes, verdict

@@ -28,6 +28,7 @@ from storage.disk.fsutil import fsync_dir
 from storage.retention.holds import active_holds, expire_holds, hold_from_row
 from storage.retention.plan import (
     CAPACITY,
+    MAX_RETENTION,
     Destroy,
     Disk,
     Hold,
@@ -203,6 +204,35 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
     after = standing(db, clock.now_us())
     return PassResult(pass_id, p, destroyed, freed, expired, usage.free, free_after, policy, usage.total, after, errors,
                       gone_originals)
+
+
+def due_if_confirmed(db: sqlite_utils.Database, retention: Any, cameras: list[Any], total_bytes: int, now_us: int,
+                     age_now_us: int | None, measured_from_us: int | None) -> dict[str, dict[str, int]]:
+    """What an approver's `confirm-time` makes due by age (issue 90 item 3, design/0373), reading only:
+    the segments past their maximum at the host's time that are not at the time retention proves now
+    (`age_now_us`, for footage ending before `measured_from_us`), per camera: how many, their bytes, the
+    oldest start and the newest end (true stamps). Holds and graces as they stand at each time; the disk
+    is taken as not short (overwrite for space does not wait for anyone)."""
+    policy = policy_for(retention, cameras, total_bytes)
+    disk = Disk(total_bytes, total_bytes)
+    cam_ids = sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")})
+    segs, _cut = candidates(db, policy, cam_ids, now_us, 0, set())
+    judged = now_us if age_now_us is None else min(now_us, age_now_us)
+
+    def by_age(at: int, age: int | None, since: int | None) -> set[int]:
+        holds = active_holds(db, at) + released_in_grace(db, at, retention.grace_us)
+        p = plan_at(segs, holds, policy, disk, now_us, active_graces(db, at), True, age, since)
+        return {d.segment.id for d in p.destroy if d.reason == MAX_RETENTION}
+
+    made = by_age(now_us, None, None) - by_age(judged, age_now_us, measured_from_us)
+    out: dict[str, dict[str, int]] = {}
+    for seg in segs:
+        if seg.id in made:
+            c = out.setdefault(seg.camera, {"segments": 0, "bytes": 0, "oldest_us": seg.start_us, "newest_us": seg.end_us})
+            c["segments"] += 1
+            c["bytes"] += seg.bytes
+            c["oldest_us"], c["newest_us"] = min(c["oldest_us"], seg.start_us), max(c["newest_us"], seg.end_us)
+    return out
 
 
 def pass_breaches(p: Plan) -> dict[str, Any]:

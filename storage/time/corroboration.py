@@ -6,16 +6,22 @@ by the step watch (storage/time/trusted_time.py). Before anything is destroyed b
 reading is checked against sources outside the box (invariant 10):
 
 - the central office's signed time (a periodic signed `time` message, and the `issued_us` of
-  every signed command; mqtt/commands.py checks the signature),
+  every signed command; mqtt/commands.py checks the signature): authenticated, so it proves a
+  lower bound on the true time whenever it is heard (the office read it before the box heard it;
+  a replay only says "earlier"); only when it answers the box's own nonce (`Reading.tied`) does it
+  also prove the host is ahead of it (design/0370),
 - an authenticated time source on the site (NTS through chrony),
-- the cameras' own clocks (RTCP sender reports, ONVIF GetSystemDateAndTime): a majority of
-  two or more that agree with each other.
+- the cameras' own clocks (RTCP sender reports, ONVIF GetSystemDateAndTime): not authenticated
+  (anyone on the site's LAN can set them): a majority that disagrees with the host holds
+  destruction back; a majority that agrees vouches for nothing (design/0370).
 
 The shell projects every reading to "now" on the monotonic clock (a reading taken before a
 step of the host clock still says what the source's time is now) and hands plain `Reading`s
-here. The verdict is one of: corroborated (a source vouches for the time now), disagrees (nothing
-is destroyed by age), unheard (no source answered: age is judged at the earliest time retention
-can prove, the last vouched reading carried on the monotonic clock, `proven_now`; design/0305).
+here. The verdict is one of: corroborated (an authenticated source vouches for the time now),
+disagrees (nothing is destroyed by age), stale (the office's signed time is behind the host but
+answers no question of the box: a lower bound, never a disagreement), unheard (no authenticated
+source answered: age is judged at the earliest time retention can prove, the last authenticated
+reading carried on the monotonic clock, `proven_now`; design/0305, design/0370).
 """
 
 from __future__ import annotations
@@ -33,10 +39,10 @@ OFFICE, NTS, CAMERA = "office", "nts", "camera"
 # 500 ppm, 43 s a day: well inside the tolerance for these ages).
 FRESH_US = {OFFICE: 3_600 * SECOND_US, NTS: 600 * SECOND_US, CAMERA: 2 * DAY_US}
 CAMERAS_NEEDED = 2
-CORROBORATED, DISAGREES, UNHEARD = "corroborated", "disagrees", "unheard"
-# A host clock that moved more than this since retention last judged age is never vouched for
-# by cameras alone (issue 51, design/0126): the office's signed time or NTS only.
-CAMERA_JUMP_US = DAY_US
+CORROBORATED, DISAGREES, STALE, UNHEARD = "corroborated", "disagrees", "stale", "unheard"
+# The sources whose word moves judged time forward (design/0370): signed or authenticated. The
+# cameras are not among them, whatever NTP server they name (a camera's ONVIF login sets its clock).
+AUTHENTICATED = (OFFICE, NTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,8 @@ class Reading:
     offset_us: int
     age_us: int = 0
     independent: bool = True  # a camera: its clock does not follow the box's time source (storage/time/independence.py)
+    tied: bool = False  # the office's: it answered the box's own nonce, so it bounds the true time from above too
+    slack_us: int = 0   # ... by this much more: the age of the box's question when the answer was heard
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,36 +99,55 @@ def cameras_agree(readings: list[Reading], tolerance_us: int) -> tuple[int, int]
     return best
 
 
-def judge(readings: list[Reading], tolerance_us: int = TOLERANCE_US, jump_us: int = 0) -> Verdict:
-    """The host clock against what is heard. The office's signed time decides when it is heard
-    (it is signed, and the office keeps its own clock right); else an authenticated site source
-    (NTS); else a majority of the cameras whose clocks do not follow the box's own time source,
-    unless the host clock moved more than CAMERA_JUMP_US (`jump_us`: since retention last judged
-    age). A source that disagrees by more than `tolerance_us` stops destruction by age; none
-    heard is UNHEARD (the last vouched reading, carried, applies: `proven_now`)."""
-    for kind, name in ((OFFICE, "the central office's signed time"), (NTS, "the authenticated time source (NTS)")):
-        got = _fresh(readings, kind)
-        if got:
-            newest = min(got, key=lambda r: r.age_us)
-            return _against(newest.offset_us, tolerance_us, kind, name, newest.age_us)
+def judge(readings: list[Reading], tolerance_us: int = TOLERANCE_US) -> Verdict:
+    """The host clock against what is heard (design/0370). The office's signed time decides when
+    it is heard: tied to the box's own nonce, both ways; otherwise it proves only that the true time
+    is at least what it says, so a host behind it disagrees and a host ahead of it is STALE (a
+    replay or a late message: a lower bound, never a disagreement). Else an authenticated site
+    source (NTS). Else the cameras: a majority of those whose clocks do not follow the box's own
+    time source that disagrees with the host stops destruction by age; one that agrees vouches for
+    nothing (UNHEARD: the last authenticated reading, carried, applies: `proven_now`)."""
+    stale: Verdict | None = None
+    office = _fresh(readings, OFFICE)
+    if office:
+        name = "the central office's signed time"
+        tied = [r for r in office if r.tied]
+        if tied:  # read by the office after the box asked: the host ahead of it by more than the round trip is proven
+            newest = min(tied, key=lambda r: r.age_us)
+            if newest.offset_us < -(tolerance_us + newest.slack_us) or newest.offset_us >= -tolerance_us:
+                return _against(newest.offset_us, tolerance_us, OFFICE, name, newest.age_us)
+        newest = min(office, key=lambda r: r.age_us)
+        if newest.offset_us >= -tolerance_us:
+            return _against(newest.offset_us, tolerance_us, OFFICE, name, newest.age_us)
+        stale = Verdict(STALE, f"the central office's signed time heard is {span_words(-newest.offset_us)} behind the "
+                               "host clock but answers no question of this box (a replayed or late message proves "
+                               "only that the time is at least what it says): refused as stale, not taken as a "
+                               "disagreement", OFFICE, newest.offset_us, newest.age_us)
+    got = _fresh(readings, NTS)
+    if got:
+        newest = min(got, key=lambda r: r.age_us)
+        return _against(newest.offset_us, tolerance_us, NTS, "the authenticated time source (NTS)", newest.age_us)
     heard = _fresh(readings, CAMERA)
     cams = [r for r in heard if r.independent]
     agreed = cameras_agree(cams, tolerance_us)
-    if agreed is not None and abs(jump_us) > CAMERA_JUMP_US and abs(agreed[0]) <= tolerance_us:
-        return Verdict(UNHEARD, f"the host clock cannot be corroborated: it moved {span_words(abs(jump_us))} since "
-                                "retention last judged age, and cameras alone never vouch for a move of more than "
-                                "a day (the central office's signed time or NTS only)")
-    if agreed is not None:
+    if agreed is not None and abs(agreed[0]) > tolerance_us:
         return _against(agreed[0], tolerance_us, CAMERA, f"{agreed[1]} of {len(cams)} cameras' clocks")
+    if stale is not None:
+        return stale
+    if agreed is not None:
+        return Verdict(UNHEARD, f"the host clock is not corroborated: {agreed[1]} of {len(cams)} cameras' clocks "
+                                "agree with it, but cameras are not authenticated (anyone holding their login sets "
+                                "them): they may hold destruction back, never move judged time forward; no signed "
+                                "time from the central office and no authenticated time source", CAMERA, agreed[0])
     if heard:
         follow = len(heard) - len(cams)
-        return Verdict(UNHEARD, f"the host clock cannot be corroborated: {len(heard)} camera clock(s) heard"
+        return Verdict(UNHEARD, f"the host clock is not corroborated: {len(heard)} camera clock(s) heard"
                                 + (f", {follow} of them following the box's own time source or not saying whose"
                                    if follow else "")
-                                + f", and at least {CAMERAS_NEEDED} independent ones must agree; no signed time "
-                                  "from the central office and no authenticated time source")
-    return Verdict(UNHEARD, "the host clock cannot be corroborated: no signed time from the central office, no "
-                            "authenticated time source and no camera clocks heard")
+                                + "; cameras are not authenticated and never vouch; no signed time from the central "
+                                  "office and no authenticated time source")
+    return Verdict(UNHEARD, "the host clock is not corroborated: no signed time from the central office and no "
+                            "authenticated time source heard")
 
 
 def _against(offset_us: int, tolerance_us: int, kind: str, name: str, age_us: int = 0) -> Verdict:
@@ -131,32 +158,14 @@ def _against(offset_us: int, tolerance_us: int, kind: str, name: str, age_us: in
                               "check the host's time source", kind, offset_us)
 
 
-@dataclass(frozen=True, slots=True)
-class Judged:
-    """The earliest true time retention could prove at its last pass and the monotonic time then
-    (None: read from the catalog after a restart, so the time since is unknown): the base the
-    cameras' jump rule measures a move of the host clock from."""
-
-    at_us: int
-    mono_us: int | None = None
-
-
-def moved_us(now_us: int, last: Judged | None, mono_us: int) -> int:
-    """How far the host clock moved beyond the time measured since retention last judged age (a
-    restart loses the monotonic time: the time it was down counts too); 0 before any pass."""
-    if last is None:
-        return 0
-    elapsed = max(0, mono_us - last.mono_us) if last.mono_us is not None else 0
-    return now_us - (last.at_us + elapsed)
-
-
 # The judged time (design/0305) ----------------------------------------------------------------------
 # Retention judges the age of footage recorded before this boot against the earliest true time it
-# can prove now: the last reading a source vouched for (the office's signed time, NTS, the cameras
-# by design/0126's rules, an approver's confirmation), carried forward on the monotonic clock less
-# its drift (storage/time/interval.after). No margin per pass; a reboot adds nothing (the monotonic
-# clock starts again: the time the box was down is not measurable). Footage recorded in this boot is
-# on the clock the monotonic clock measures (a step is re-stamped, design/0059): its age is measured.
+# can prove now: the last reading an authenticated source vouched for (the office's signed time,
+# NTS, an approver's confirmation; never the cameras, design/0370), carried forward on the monotonic
+# clock less its drift (storage/time/interval.after). No margin per pass; a reboot adds nothing (the
+# monotonic clock starts again: the time the box was down is not measurable). Footage recorded in
+# this run is on the clock the monotonic clock measures (a step is re-stamped, design/0059): its age
+# is measured.
 HELD_BACK_ALARM_US = 3_600 * SECOND_US  # the judged time this far behind the host's: the alarm says so
 FIRST_PASS = "the catalog's first retention pass (no footage on record is older)"
 
@@ -170,10 +179,11 @@ class Carried:
     mono_us: int
     boot: str
     evidence: str
+    vouched_us: int | None = None  # the proven time at the last pass an authenticated source vouched (design/0370)
 
     def dump(self) -> str:
         return json.dumps({"earliest_us": self.earliest_us, "mono_us": self.mono_us, "boot": self.boot,
-                           "evidence": self.evidence}, sort_keys=True)
+                           "evidence": self.evidence, "vouched_us": self.vouched_us}, sort_keys=True)
 
 
 def load_carried(text: str | None, legacy_us: str | None) -> Carried | None:
@@ -181,11 +191,13 @@ def load_carried(text: str | None, legacy_us: str | None) -> Carried | None:
     as a bound from another boot (nothing carried from it)."""
     try:
         got = json.loads(text or "")
-        return Carried(int(got["earliest_us"]), int(got["mono_us"]), str(got["boot"]), str(got["evidence"]))
-    except (ValueError, KeyError, TypeError):
+        vouched_us = got.get("vouched_us", got["earliest_us"])
+        return Carried(int(got["earliest_us"]), int(got["mono_us"]), str(got["boot"]), str(got["evidence"]),
+                       None if vouched_us is None else int(vouched_us))
+    except (ValueError, KeyError, TypeError, AttributeError):
         pass
     if legacy_us is not None and legacy_us.lstrip("-").isdigit():
-        return Carried(int(legacy_us), 0, "", "the time retention last judged age at (before issue 73)")
+        return Carried(int(legacy_us), 0, "", "the time retention last judged age at (before issue 73)", int(legacy_us))
     return None
 
 
@@ -206,11 +218,12 @@ REBOOTED = ", carried on the monotonic clock; a reboot since (nothing added for 
 
 
 def vouched(verdict: Verdict, now_us: int, confirmed: bool = False) -> iv.Bound | None:
-    """The earliest true time a source proves now: the lower of the host's reading and the
-    source's (the office's signed time was read before it was received), the source's carried on
-    the monotonic clock since its reading less the drift; an approver's confirmation vouches for
-    the host's. None: nothing vouches at this pass."""
-    if verdict.corroborated:
+    """The earliest true time an authenticated source proves now: the lower of the host's reading
+    and the source's (the office's signed time was read before it was received, so even a stale one
+    proves "at least"), the source's carried on the monotonic clock since its reading less the drift;
+    an approver's confirmation vouches for the host's. The cameras never vouch (design/0370). None:
+    nothing vouches at this pass."""
+    if verdict.source in AUTHENTICATED and verdict.state in (CORROBORATED, STALE):
         source = iv.after(iv.Interval(iv.Bound(now_us + (verdict.offset_us or 0) - verdict.age_us, "")), verdict.age_us)
         assert source.earliest is not None
         return iv.Bound(min(now_us, source.earliest.us), SOURCE_WORDS.get(verdict.source, verdict.source))
@@ -221,6 +234,24 @@ def vouched(verdict: Verdict, now_us: int, confirmed: bool = False) -> iv.Bound 
 
 SOURCE_WORDS = {OFFICE: "the central office's signed time", NTS: "the authenticated time source (NTS)",
                 CAMERA: "the cameras' clocks"}
+
+
+def vouched_since(last: Carried | None, vouch: iv.Bound | None, proven: iv.Bound) -> int:
+    """The proven time at the last pass an authenticated source (or an approver) vouched: this
+    pass's when one vouches for it now (within the tolerance: a stale or replayed office time, far
+    behind what is proven, vouches for nothing new), else the one carried (a catalog's first pass
+    starts it)."""
+    if vouch is not None and vouch.us >= proven.us - TOLERANCE_US:
+        return proven.us
+    if last is not None and last.vouched_us is not None:
+        return min(last.vouched_us, proven.us)
+    return proven.us
+
+
+def unvouched_for(proven: iv.Bound, vouched_us: int) -> int:
+    """How long no authenticated source vouched, measured on the proven time (never on the host's
+    claim: a restart adds nothing to it, as it adds nothing to the proven time)."""
+    return max(0, proven.us - vouched_us)
 
 
 def proven_now(verdict: Verdict, now_us: int, last: Carried | None, boot: str, mono_us: int,
@@ -257,11 +288,19 @@ def age_now(verdict: Verdict, now_us: int, proven: iv.Bound) -> int | None:
 
 
 def held_back(verdict: Verdict, now_us: int, judged_us: int | None, evidence: str,
-              alarm_us: int = HELD_BACK_ALARM_US) -> str:
+              alarm_us: int = HELD_BACK_ALARM_US, unvouched_us: int = 0, minimum_us: int | None = None) -> str:
     """Why the host alarm `host_clock_uncorroborated` stands ("" : it clears): a source
-    disagrees, or the time retention can prove is more than `alarm_us` behind the host's."""
+    disagrees, or the time retention can prove is more than `alarm_us` behind the host's, or no
+    authenticated source vouched for longer than the site's minimum retention (`minimum_us`)."""
     if verdict.state == DISAGREES:
         return verdict.why
+    if minimum_us is not None and unvouched_us > minimum_us and not (
+            judged_us is not None and now_us - judged_us > alarm_us):
+        return (f"{verdict.why or 'the host clock is not corroborated now'}; no authenticated time source has vouched "
+                f"for {span_words(unvouched_us)}, longer than the site's minimum retention "
+                f"({span_words(minimum_us)}): footage recorded before this run goes by age only as the proven time "
+                "advances on the monotonic clock; let the central office's signed time or an authenticated time "
+                "source (NTS) be heard, or an approver confirms the host clock with `edgectl retention confirm-time`")
     if judged_us is not None and now_us - judged_us > alarm_us:
         return (f"{verdict.why or 'the host clock is not corroborated now'}; the host clock is "
                 f"{describe(judged_us - now_us)} of the earliest time retention can prove ({evidence}): footage "
@@ -272,16 +311,26 @@ def held_back(verdict: Verdict, now_us: int, judged_us: int | None, evidence: st
     return ""
 
 
-def site_sources(office_key: bool, nts: bool, clock_cameras: int) -> list[str]:
-    """What a site has to corroborate its clock with (doctor, the birth): [] says it has none.
-    `clock_cameras`: the cameras whose clocks may count (independent ones, where known)."""
+def in_dispute(verdict: Verdict, now_us: int, judged_us: int | None, alarm_us: int = HELD_BACK_ALARM_US) -> str:
+    """Why the host clock is in dispute ("" : it is not): a source disagrees with it, or it runs more
+    than `alarm_us` ahead of the earliest time retention can prove. Retention achieved, measured on
+    it, cannot be judged then (design/0372)."""
+    if verdict.state == DISAGREES:
+        return verdict.why
+    if judged_us is not None and now_us - judged_us > alarm_us:
+        return (f"the host clock is {describe(judged_us - now_us)} of the earliest time retention can prove"
+                + (f" ({verdict.why})" if verdict.why else ""))
+    return ""
+
+
+def site_sources(office_key: bool, nts: bool) -> list[str]:
+    """What a site has to corroborate its clock with (doctor, the birth): [] says it has none. Only
+    the authenticated sources: the cameras never vouch (design/0370), whatever servers they name."""
     out = []
     if office_key:
         out.append(OFFICE)
     if nts:
         out.append(NTS)
-    if clock_cameras >= CAMERAS_NEEDED:
-        out.append(CAMERA)
     return out
 
 

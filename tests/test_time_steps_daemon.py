@@ -1,0 +1,105 @@
+"""Issue 90 item 1 (design/0370) on the real daemon: steps of under a day, each vouched for by the
+cameras, added up to more than the maximum.
+
+edged records two real cameras (gst-rtsp-server) on the true clock, stops cleanly, and starts again
+23 h ahead, then 46 h ahead, in the same boot (its monotonic time carries over: a few seconds), under
+the LD_PRELOAD clock shim of tests/test_clock_step_daemon.py. The cameras follow the box's clock (a
+spoofed site NTP server) and name another NTP server over ONVIF, so they count as independent and
+agree with the host. No office, no NTS. With a 40 h maximum and 1 s passes, nothing recorded before
+the first restart is destroyed by age: cameras may hold destruction back, never move judged time
+forward. On main (086c4852) each step was under the cameras' one-day limit and each vouched pass
+became the new proven time: every segment of the first run went as `max_retention` in the third.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from storage.catalog import open_db
+from tests.support.catalog import alarms as alarms_of, rows
+from tests.support.daemon import wait_for
+from tests.test_time_box_daemon import OTHER_NTP, Site, by_age, complete, passes, standing
+
+H = 3_600_000_000
+
+
+def test_steps_under_a_day_across_restarts_destroy_nothing_recorded_before(tmp_path, monkeypatch):
+    site = Site(tmp_path, monkeypatch, OTHER_NTP, {"min_retention": "1h", "max_retention": "40h"})
+    boot = str(uuid.uuid4())  # one boot throughout: the proven bound is carried on the monotonic clock
+    try:
+        d = site.start(0, boot)
+        try:
+            wait_for(lambda: len(complete(d)) >= 6, 120, "six segments on the true clock")
+        finally:
+            assert d.stop() == 0, d.log[-4000:]
+        earlier = {r["id"] for r in rows(open_db(site.data / "catalog.db"), "segments")}
+        gone: set[int] = set()
+        alarm: list[dict] = []
+        for ahead, n in ((23 * H, 8), (46 * H, 25)):
+            d = site.start(ahead, boot)
+            try:
+                before = passes(d)
+                t0 = time.monotonic()
+                wait_for(lambda: passes(d) >= before + n, 120, f"{n} retention passes {ahead // H} h ahead")
+                gone |= {r["segment_id"] for r in by_age(d)} & earlier
+                alarm = standing(d)
+            finally:
+                assert d.stop() == 0, d.log[-4000:]
+            print(f"\nissue 90 item 1: {ahead // H} h ahead, {passes(d) - before} passes in "
+                  f"{time.monotonic() - t0:.0f} s: {len(gone)} of {len(earlier)} segments recorded before the "
+                  "first restart destroyed as max_retention")
+        assert gone == set(), f"{len(gone)} of {len(earlier)} segments destroyed by age on steps the cameras vouched for"
+        assert len(alarm) == 1, "one alarm stands, 46 h ahead of what retention can prove"
+        assert "cameras never vouch" in alarm[0]["message"] and "confirm-time" in alarm[0]["message"], alarm
+    finally:
+        site.close()
+
+
+def test_a_replayed_year_old_office_time_is_stale_not_a_disagreement(tmp_path, monkeypatch):
+    """Issue 90 item 2: a genuine `cmd/time` the office signed a year ago, replayed through the broker
+    after a reboot, on a box whose clock is right: on main the box said it was "1.0 years ahead against
+    the central office's signed time" (an alarm any broker client could raise). Now it is stale: a lower
+    bound, no disagreement, no alarm; and a genuine live time is heard after it all the same."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from mqtt import office_time
+    from storage.time.clock import SYSTEM
+    from tests.support.broker import Broker, Subscriber
+    from tests.test_time_box_daemon import _office_mqtt
+
+    office = Ed25519PrivateKey.generate()
+    broker = Broker(tmp_path / "broker").start()
+    pub = Subscriber(broker, "edged/v1/test/node1/#").start()
+    site = Site(tmp_path, monkeypatch, OTHER_NTP, {"min_retention": "1h", "max_retention": "1d"},
+                _office_mqtt(broker.port, base64.b64encode(
+                    office.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()))
+    old = office_time.time_message(office.sign, "test/node1", SYSTEM.now_us() - 365 * 24 * H)  # signed a year ago
+    try:
+        d = site.start(0, str(uuid.uuid4()))
+        try:
+            wait_for(lambda: len(complete(d)) >= 2, 120, "two segments on the true clock")
+        finally:
+            assert d.stop() == 0, d.log[-4000:]
+        d = site.start(0, str(uuid.uuid4()))  # rebooted: nothing of the last office time carried
+        try:
+            wait_for(lambda: pub.last("edged/v1/test/node1/birth"), 60, "the birth")
+            before = passes(d)
+
+            def replay() -> bool:
+                pub.publish("edged/v1/test/node1/cmd/time", old)
+                return passes(d) >= before + 15
+            wait_for(replay, 120, "fifteen passes with the year-old time replayed")
+            raised = [a for a in alarms_of(d) if a["kind"] == "host_clock_uncorroborated"]
+            print(f"\nissue 90 item 2: {len(raised)} host_clock_uncorroborated alarm(s) raised by a replayed "
+                  f"year-old office time{': ' + raised[0]['message'][:90] if raised else ''}")
+            assert raised == [], raised
+        finally:
+            assert d.stop() == 0, d.log[-4000:]
+    finally:
+        site.close()
+        pub.stop()
+        broker.stop()
