@@ -23,11 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
     """Poll `check` until it returns something truthy; fail with `what` after `timeout` s, a deadline
     stretched by slack() when it passes on a loaded box (the condition is what is waited for, and a
-    fast box never waits longer)."""
+    fast box never waits longer). Between checks it rests `interval`, or as long as the check took, up to
+    a second: a check that runs edgectl (0.2-0.5 s of CPU a process) polled back to back kept a core busy
+    for as long as a test waited, beside every other worker's test (design/0390)."""
     began = time.monotonic()
     deadline = began + timeout
     stretched = False
     while True:
+        asked = time.monotonic()
         result = check()
         if result:
             return result
@@ -36,7 +39,7 @@ def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float 
             stretched, deadline = True, began + timeout * slack()
         if now > deadline:
             raise AssertionError(f"timed out after {now - began:.0f} s (nominal {timeout:.0f} s) waiting for {what}")
-        time.sleep(interval)
+        time.sleep(max(interval, min(now - asked, 1.0)))
 
 
 def toml_value(v: Any) -> str:
