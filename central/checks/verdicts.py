@@ -29,6 +29,7 @@ from central.checks import coverage, node_births, verify
 from central.i18n import N_
 from storage.msg import Msg
 from storage.time import interval
+from storage.time.readings import readings
 
 DAY_US = 86_400_000_000
 SLACK_US = DAY_US                 # what the office cannot see (a footage message's cadence, transit): forgiven
@@ -99,8 +100,10 @@ def carried_spans(spans: Any) -> dict[str, list[list[int]]]:
 
 
 def true_end(d: Mapping[str, Any]) -> int:
-    """A destroyed segment's end on the node's true clock (a re-stamp after a clock step, design/0059)."""
-    return int(d["end_us"]) - int(d.get("shift_us") or 0)
+    """A destroyed segment's end on the node's clock as corrected (its stamp plus the shift its re-stamp
+    added after a clock step, design/0059): the node's own record, never what a clock line maps
+    (storage/time/readings.py, design/0364)."""
+    return readings(d).true_end_us
 
 
 def recorded_by(d: Mapping[str, Any], ev: Heard) -> tuple[int, str]:
@@ -125,11 +128,13 @@ INTERVAL = "interval"  # a verdict's evidence when it was judged on intervals (c
 
 
 def recorded(d: Mapping[str, Any], heard: Heard | None, line: interval.ClockLine) -> interval.Interval:
-    """When the destroyed segment ended, on the office's clock: its end stamp at the node's proven
-    offset then (both bounds), and at the latest the receipt of the footage message that named it."""
+    """When the destroyed segment ended, on the office's clock: its end as stamped at the node's proven
+    offset then (both bounds; a re-stamp's shift is not added: the line's offset then is the one the
+    shift corrects), and at the latest the receipt of the footage message that named it."""
+    stamped = readings(d).end_us  # the reading as the node's clock made it: the line holds its offset then
     if heard is None:
-        return line.on_office(true_end(d), EV_STAMP)
-    return interval.meet(line.on_office(true_end(d), EV_STAMP, heard.heard_us), interval.sent_by(heard.heard_us, EV_HEARD))
+        return line.on_office(stamped, EV_STAMP)
+    return interval.meet(line.on_office(stamped, EV_STAMP, heard.heard_us), interval.sent_by(heard.heard_us, EV_HEARD))
 
 
 def destroyed_at(d: Mapping[str, Any], reported_us: int, line: interval.ClockLine) -> interval.Interval:
@@ -223,7 +228,7 @@ def by_stamps(d: Mapping[str, Any], min_days: float | None, max_days: float | No
     """The node's own record of one destruction (verify.judge_destruction), and kept past its
     maximum by its own stamps (KEPT_SLACK_US forgiven)."""
     verdict, why = verify.judge_destruction(dict(d), min_days=min_days, max_days=max_days)
-    age = (int(d["destroyed_us"]) - true_end(d)) / DAY_US
+    age = readings(d).own_age_us / DAY_US
     if verdict == "ok" and max_days is not None and age > max_days + KEPT_SLACK_US / DAY_US:
         return "kept_past_maximum", Msg(N_("destroyed at {age} days, past its maximum of {max_days} days"),
                                         age=f"{age:.1f}", max_days=f"{max_days:g}")
@@ -242,7 +247,7 @@ def judge(d: Mapping[str, Any], *, heard: Heard | None, reported_us: int, min_da
     if office is not None and office.verdict not in ("ok", "unverified"):
         return office
     verdict, why = by_stamps(d, min_days, max_days)
-    age = (int(d["destroyed_us"]) - true_end(d)) / DAY_US
+    age = readings(d).own_age_us / DAY_US
     if verdict != "ok":
         pressure = d.get("reason") == "capacity" and verdict == "early"
         return Verdict(verdict, Msg(N_("{why} (by the node's own record)"), why=why), NODE, RECORD if pressure else STAMPS,

@@ -16,6 +16,7 @@ from central.i18n import N_
 from storage import audit
 from storage.keys import chainhead
 from storage.msg import FOREIGN, Msg
+from storage.time.readings import readings
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 # access records and whether each needs a grant: a viewing (playback) and a copy (export) do
@@ -212,7 +213,7 @@ def judge_destruction(d: dict[str, Any], *, min_days: float | None, max_days: fl
     """(verdict, why) of one destroyed segment: "ok", "early" (destroyed before its maximum without
     recorded disk pressure) or "min_breached" (destroyed for capacity before its minimum). A
     segment the edge re-stamped after a host clock step (`shift_us`) is judged by its true end."""
-    age_days = (d["destroyed_us"] - d["end_us"] - (d.get("shift_us") or 0)) / 86_400e6
+    age_days = readings(d).own_age_us / 86_400e6  # on its corrected clock: the shift added (design/0364)
     if d.get("reason") == "max_retention":
         if max_days is not None and age_days < max_days - 1 / 24:
             return "early", Msg(N_("destroyed as past its maximum at {age} days (maximum {max_days})"),

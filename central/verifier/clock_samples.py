@@ -20,6 +20,7 @@ from typing import Any
 from central.checks import clock, coverage, verdicts, verify
 from central.store import clocks
 from storage.time import interval
+from storage.time.readings import readings as readings_of
 
 log = logging.getLogger(__name__)
 ASK_KEEP_US = 10 * 60_000_000  # a question older than this is forgotten (its answer is no sample after ASK_LIFE_US)
@@ -70,14 +71,15 @@ def take_for(store: Any, standing: Callable[[str, str | None], Any], since_us: i
 
 
 def readings(msgs: list[Any], bodies: list[Any]) -> list[int]:
-    """The readings of the node's clock a page's destructions are judged at: each segment's true end
-    and its destruction (central/checks/verdicts.py `recorded`, `destroyed_at`)."""
+    """The readings of the node's clock a page's destructions are judged at: each segment's end as
+    stamped and its destruction (central/checks/verdicts.py `recorded`, `destroyed_at`;
+    storage/time/readings.py)."""
     out: list[int] = []
     for (_seq, kind, _r, _p), m in zip(msgs, bodies):
         if kind == "retention" and isinstance(m, dict):
             for d in verify.destructions(m):
                 try:
-                    out += [verdicts.true_end(d), int(d["destroyed_us"])]
+                    out += readings_of(d).marks()
                 except (KeyError, TypeError, ValueError):
                     continue
     return out

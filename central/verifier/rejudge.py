@@ -21,6 +21,7 @@ from central.checks import node_births, verdicts, verify
 from central.store import clocks, destructions
 from central.verifier import clock_samples, retention_watch
 from central.verifier.verifier_kinds import day_of
+from storage.time.readings import readings
 
 REJUDGE_MOST = 5000  # destructions of one node judged again in one run
 UNVERIFIED = "unverified"
@@ -69,7 +70,7 @@ def rejudge(v: Any, node: str) -> int:
         return 0
     v.node, v.site, v.name = node, row["site"], row["name"]
     births = v._policy()["births"]
-    line = clock_samples.line(db, node, [x for _s, _n, d, _r in todo for x in (verdicts.true_end(d), int(d["destroyed_us"]))])
+    line = clock_samples.line(db, node, [x for _s, _n, d, _r in todo for x in readings(d).marks()])
     changed, days, still = 0, set(), {}
     for seq, n, d, received_us in todo:
         birth_ts, rules = node_births.in_force(births, d["destroyed_us"])
@@ -89,7 +90,7 @@ def rejudge(v: Any, node: str) -> int:
         destructions.judged(db, node, seq, n, j.verdict)
         size = d.get("bytes") if isinstance(d.get("bytes"), int) else 0
         destructions.day_moved(db, node, d["camera"], day, d["reason"], UNVERIFIED, j.verdict, size,
-                               (int(d["destroyed_us"]) - verdicts.true_end(d)) / verdicts.DAY_US)
+                               readings(d).own_age_us / verdicts.DAY_US)
         if j.verdict != "ok":
             v._finding(verify.destroyed(j.verdict, d["camera"], v_day(v, d["start_us"]), j.why, day,
                                         received_us if j.clock == verdicts.OFFICE else d["destroyed_us"],

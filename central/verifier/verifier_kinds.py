@@ -23,6 +23,7 @@ from central.i18n import N_
 from central.verifier.handlers import handles
 from mqtt import kinds
 from storage.msg import Msg
+from storage.time.readings import readings
 
 log = logging.getLogger("edged.central")
 __all__ = ["MessageKinds", "day_of", "judge_in_store"]
@@ -232,7 +233,7 @@ class MessageKinds:
         day = day_of(m["destroyed_us"], self.tz)
         sid = m.get("segment_id")
         rows = {"days": (self.node, m["camera"], day, m["reason"], verdict, 1, m.get("bytes") or 0,
-                         (m["destroyed_us"] - m["end_us"] - (m.get("shift_us") or 0)) / 86_400e6),
+                         readings(m).own_age_us / 86_400e6),
                 "destructions": destruction_row(self.node, self.site, seq, n, m, verdict),
                 "retention_heard": (self.node, sid if isinstance(sid, int) and not isinstance(sid, bool) else None,
                                     self.received_us)}
