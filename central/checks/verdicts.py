@@ -166,6 +166,10 @@ def by_office(d: Mapping[str, Any], *, heard: Heard | None, reported_us: int, mi
         return None
     rec, gone = recorded(d, heard, line), destroyed_at(d, reported_us, line)
     age = interval.span(rec, gone)
+    r = readings(d)  # one steady stretch holding both readings: their difference, the drift counted once
+    run = line.elapsed(r.end_us, r.destroyed_us, None if heard is None else heard.heard_us, reported_us)
+    if run.proven and not interval.meet(age, run).empty:
+        age = interval.meet(age, run)
     top = None if max_days is None else int(max_days * DAY_US) + KEPT_SLACK_US
     j = interval.judge(age, int(need * DAY_US), top)
     basis = {"age_us": [None if age.earliest is None else age.earliest.us, None if age.latest is None else age.latest.us],
