@@ -64,8 +64,9 @@ def rejudge(v: Any, node: str) -> int:
     db = v.store.db
     todo, newest = _unverified(db, node, v.settled.get(node))
     row = destructions.site_name(db, node) if todo else None
-    if newest is not None:
-        v.settled[node] = newest
+    if newest is not None:  # the next run from here: its newest sample's reading, or, when REJUDGE_MOST cut
+        # this run short, the last destruction it judged (the rest wait for the node's next sample: design/0367)
+        v.settled[node] = newest if len(todo) < REJUDGE_MOST else max(int(d["destroyed_us"]) for _s, _n, d, _r in todo)
     if row is None:
         return 0
     v.node, v.site, v.name = node, row["site"], row["name"]
