@@ -314,8 +314,10 @@ def holding(r: Range, holds: list[tuple[int, int]]) -> int | None:
 def held(oldest: Range, newest: Range, line: interval.ClockLine) -> tuple[interval.Bound | None, interval.Bound | None]:
     """(the latest the oldest range was recorded by, the earliest the node still held it) on the
     office's clock: its end stamp at the node's proven offset, or the office's receipt of the message
-    naming it; and the stamp of the newest footage message the node queued after it, at its proven
-    offset (the node's messages come in order: it had destroyed none of the oldest range by then).
+    naming it; and the stamp of the newest message the node queued after it (``newest``: a footage
+    message, or any durable message later in its outbox's order, central/verifier/retention_watch.py
+    `watch`), at its proven offset (the node's messages come in order: it had destroyed none of the
+    oldest range by then).
     A receipt proves no earliest: without a sample around the newest message's stamp, None."""
     h = oldest.heard
     rec = interval.meet(line.on_office(oldest.to_us, EV_STAMP, h.heard_us) if oldest.to_us is not None
@@ -345,8 +347,8 @@ def kept(oldest: Range, newest: Range, max_days: float | None, holds: list[tuple
         "kept_past_maximum", verify.CRITICAL,
         Msg(N_("segments {first} to {last} are kept past their maximum of {max_days} days by at least {over} days on "
                "the office's clock: recorded no later than {at} ({at_how}), still held no earlier than {since} (a "
-               "footage message the node queued after them, its stamp at its clock offset proven by the office's "
-               "time requests), and no destruction of them came before it"), first=oldest.first_id,
+               "message the node queued after them, its stamp at its clock offset proven by the office's time "
+               "requests), and no destruction of them came before it"), first=oldest.first_id,
             last=oldest.last_id, max_days=f"{max_days:g}", over=f"{over:.1f}", at=utc(rec.us), at_how=_said(rec),
             since=utc(since.us)),
         f"kept_past_maximum:{oldest.first_id}", due,

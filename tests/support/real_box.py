@@ -54,6 +54,8 @@ class RealBox(tf.Fleet):
         self.applied = 0          # the steps re-stamped so far (Plan.steps in order)
         self.gone_mark = 0        # the newest destruction id reported
         self.restamped = 0        # segments re-stamped, as restamps.shift counted them
+        self.record_until: int | None = None  # its cameras stop recording then (true time)
+        self.alarm_every = False  # it raises a durable alarm each hour (a disk's health, say)
 
     def _step_due(self, t: int) -> None:
         """Re-stamp what was stamped before each step at or before ``t`` not yet re-stamped."""
@@ -75,7 +77,7 @@ class RealBox(tf.Fleet):
 
     def hour(self, t: int) -> None:
         seg = self.plan.segment_us
-        while tf.T0 + (self.recorded + 1) * seg <= t:
+        while tf.T0 + (self.recorded + 1) * seg <= min(t, self.record_until or t):
             start = tf.T0 + self.recorded * seg
             self._step_due(start)
             a, b = self.stamp(start), self.stamp(start + seg - 1) + 1
@@ -94,6 +96,8 @@ class RealBox(tf.Fleet):
                 node_table.set_values(self.db, {FOOTAGE_KEY: max(r["last_id"] for r in got),
                                                 FIRST_KEY: got[-1]["first_id"],
                                                 **({SPANS_KEY: spans_to[-1]} if spans_to else {})})
+        if self.alarm_every:
+            self._send("alarm", t, {"action": "raise", "id": f"disk-{t // tf.HOUR}", "kind": "disk_health"})
         if not any(a <= t < b for a, b in self.plan.stopped):
             limits = Limits(int(self.plan.min_days * tf.DAY), int(self.plan.max_days * tf.DAY))
             clock = _BoxClock(self)
