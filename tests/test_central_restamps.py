@@ -123,3 +123,29 @@ def test_the_box_destroys_footage_stamped_ahead_at_its_true_maximum(tmp_path):
     assert due == [1]
     assert run.candidates(db, policy, ["cam"], tf.T0 + 600 * S + 2 * D - H, 0, set())[0] == []
     db.conn.close()
+
+
+def test_a_recording_before_the_first_contact_says_so_in_both_languages():
+    """A segment recorded before the office's first sample of the node (heard of an hour later), destroyed
+    at its 2-day maximum: "cannot be verified", naming why: recorded before the first time request the
+    node answered (design/0369), in English and on the zh-TW month page."""
+    from zoneinfo import ZoneInfo
+
+    from central.i18n import Speaker
+
+    end = tf.T0
+    line = interval.ClockLine([interval.Sample(tf.T0 + H, tf.T0 + H, tf.T0 + H + S),
+                               interval.Sample(tf.T0 + 3 * D, tf.T0 + 3 * D, tf.T0 + 3 * D + S)])
+    d = {"camera": "c", "reason": "max_retention", "start_us": end - 600 * S, "end_us": end,
+         "destroyed_us": end + 2 * D, "segment_id": 1}
+    v = verdicts.by_office(d, heard=verdicts.Heard(tf.T0 + H + 2 * S), reported_us=end + 2 * D + S, min_days=2,
+                           max_days=2, line=line)
+    assert v is not None and v.verdict == "unverified", v
+    assert "recorded before the first time request of the office the node answered" in v.why, v.why
+    zh = Speaker("zh-TW", ZoneInfo("Asia/Taipei")).said(str(v.why), v.why.stored())
+    assert "錄製於節點回覆中心第一次校時請求之前" in zh, zh
+    # recorded after it: the words of a bound the evidence cannot narrow, not of the first contact
+    later = {**d, "end_us": tf.T0 + 2 * H, "destroyed_us": tf.T0 + 2 * H + 2 * D}
+    w = verdicts.by_office(later, heard=None, reported_us=tf.T0 + 2 * H + 2 * D + S, min_days=2, max_days=2,
+                           line=line)
+    assert w is not None and "first time request" not in w.why, w

@@ -200,13 +200,20 @@ def by_office(d: Mapping[str, Any], *, heard: Heard | None, reported_us: int, mi
             "later than {rec} ({rec_how}), destroyed no earlier than {gone} ({gone_how})"), age=_days(lo),
             limit=f"{max_days:g}", rec=utc(rec.latest.us), rec_how=_said(rec.latest), gone=utc(gone.earliest.us),
             gone_how=_said(gone.earliest)), OFFICE, INTERVAL, lo.us / DAY_US, basis)
-    return Verdict("unverified", _unverified(j.missing, rec, gone, lo, hi, need, max_days), OFFICE, INTERVAL, None,
+    first = line.samples[0].node_us if line.samples else None  # a recording before the first contact says so
+    early = rec.earliest is None and (first is None or readings(d).end_us < first)
+    return Verdict("unverified", _unverified(j.missing, rec, gone, lo, hi, need, max_days, early), OFFICE, INTERVAL, None,
                    basis)
 
 
+BEFORE_CONTACT = N_("it was recorded before the first time request of the office the node answered: nothing the "
+                    "office holds dates its recording")
+
+
 def _unverified(missing: str, rec: interval.Interval, gone: interval.Interval, lo: interval.Bound | None,
-                hi: interval.Bound | None, need: float, max_days: float | None) -> Msg:
-    """Why an age is "unverified": the interval and the bound that would have settled it."""
+                hi: interval.Bound | None, need: float, max_days: float | None, before_contact: bool = False) -> Msg:
+    """Why an age is "unverified": the interval and the bound that would have settled it (a recording
+    made before the office's first sample of the node, ``before_contact``, says so: design/0369)."""
     if missing == interval.LOWER:
         bound = need
         if gone.earliest is None:
@@ -214,11 +221,14 @@ def _unverified(missing: str, rec: interval.Interval, gone: interval.Interval, l
         elif rec.latest is None:
             why = Msg(N_("no footage message named it and no time request answered by the node brackets its "
                          "recording"))
+        elif before_contact:
+            why = Msg(BEFORE_CONTACT)
         else:
             why = Msg(N_("the office's evidence cannot narrow it further"))
     else:
         bound = max_days if max_days is not None else need
-        why = (Msg(N_("no time request of the office answered by the node brackets its recording"))
+        why = (Msg(BEFORE_CONTACT) if before_contact else
+               Msg(N_("no time request of the office answered by the node brackets its recording"))
                if rec.earliest is None else Msg(N_("the office's evidence cannot narrow it further")))
     return Msg(N_("its age cannot be verified on the office's clock: between {lo} and {hi} days old (the limit: "
                   "{limit} days); {missing}"), lo=_days(lo), hi=_days(hi), limit=f"{bound:g}", missing=why)
