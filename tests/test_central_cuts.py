@@ -17,6 +17,7 @@ from central.store.store import Store
 from central.verifier.verifier import Verifier
 from tests.support import real_box, time_fleet as tf
 
+pytestmark = pytest.mark.slow  # 25 s a delivery of a 16-day life on the shared build box: outside the pure tier's minute
 D = tf.DAY
 SHORT = {"max_days": 2, "min_days": 2, "segment_us": 600 * tf.S, "verify_every": 6}
 OUTAGE = {"days": 16, "offline": [(tf.T0 + D + 1, tf.T0 + 14 * D)]}  # 13 days: pieces far from any sample
@@ -53,7 +54,6 @@ def test_a_backlog_cut_where_a_page_has_no_sample_within_two_days(tmp_path, piec
     assert n > 2000 and out == {"verdicts": {"ok": n}, "findings": {}}, out
 
 
-@pytest.mark.slow  # 25 s a delivery on the shared build box: the explicit cut above runs in every tier
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.integers(1, 12), st.integers(0, 12))
 def test_the_same_verdicts_whatever_the_cut(tmp_path_factory, pieces, answer_after):
