@@ -53,6 +53,10 @@ FINDINGS: dict[str, tuple[str, str]] = {
                                N_("The office cannot prove this footage's age when it was destroyed: a bound is "
                                   "missing (the finding names it). Not a breach: make sure the node answers the "
                                   "office's time requests.")),
+    "destruction_forged": (N_("forged record of a destruction"),
+                           N_("The node reported destructions stamped after the message that reports them, which "
+                              "no honest box sends: its record of when footage was destroyed was made up. Treat the "
+                              "box as tampered with; ask the site when the footage really went.")),
     "retention_stopped": (N_("retention pass stopped"),
                           N_("The node reports no destructions while footage it holds is past its maximum: its "
                              "retention has stopped, or its clock keeps footage from being due. Ask the site.")),
@@ -113,7 +117,7 @@ BASES: dict[str, str] = {
     "record": N_("the node's own record of its free space"),
 }
 RETENTION = ("destroyed_early", "min_retention_breached", "kept_past_maximum", "retention_stopped",
-             "destruction_unverified")
+             "destruction_unverified", "destruction_forged")
 UNKNOWN = (N_("finding of another kind"), N_("This office does not know this kind of finding: upgrade it."))
 
 

@@ -160,6 +160,12 @@ WORDS: list[tuple[str, Callable[[], Any]]] = [
                                                                BIRTH, T0)),
     ("a revoked key's messages", lambda: [keystanding.revoked_message(Msg(what, seq=4), "x", T0, keystanding.Standing(
         keystanding.REVOKED, T0 - DAY)) for what in ("audit record {seq}", "chain head {seq}")]),
+    ("a revoked key's messages, counted", lambda: keystanding.revoked_messages(
+        keystanding.Standing(keystanding.REVOKED, T0 - DAY), [("alarm", 4, T0), ("footage", 9, T0 + 1)],
+        {"messages": 3, "first": {"kind": "state", "seq": 1, "ts_us": T0 - 5}})),
+    ("a forged record of destructions", lambda: verify.forged(7, {"ts_us": T0, "destructions": [
+        {"camera": "cam1", "reason": "max_retention", "start_us": 0, "end_us": 1, "destroyed_us": T0 + DAY,
+         "segment_id": 3}]})),
     ("the shell's own", lambda: [verify.failed(ValueError("no {such} thing"), 3),
                                  verify.unreadable(Msg("{kind} message {seq}", kind="audit", seq=5), "k", T0,
                                                    KeyError("camera")),

@@ -108,8 +108,10 @@ def test_a_revoked_nodes_next_birth_audit_records_and_heads_are_findings_and_nev
 
     found = store.findings(node=f"{SITE}/{NODE}", severity="critical", limit=100)
     revoked = sorted(f["key"].split(":", 2)[2] for f in found if f["kind"] == "key_revoked")
-    assert revoked == sorted([f"birth:{T0 + 20 * S}", "audit:13", "audit:14", "audit:15", "head:13", "head:14",
-                              "head:15"]), found
+    assert revoked == sorted([f"birth:{T0 + 20 * S}", f"messages:{T0 + 10 * S}"]), found  # one for its messages
+    (counted,) = [f for f in found if f["key"].endswith(f"messages:{T0 + 10 * S}")]
+    assert (counted["detail"]["messages"], counted["detail"]["first"]["seq"], counted["detail"]["last"]["seq"]) == (
+        3, 13, 15), counted  # each message's record and head counted once (design/0365)
     assert {f["kind"] for f in found} == {"key_revoked"}, "said once each, not also as a key never enrolled"
     assert central_heads(store, NODE_ID) == [(1, 1), (2, 1), (3, 1), (4, 0), (5, 0), (6, 0)], \
         "a revoked key's heads are kept, not valid"

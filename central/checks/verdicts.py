@@ -29,6 +29,7 @@ from central.checks import coverage, node_births, verify
 from central.i18n import N_
 from storage.msg import Msg
 from storage.time import interval
+from storage.time.readings import readings
 
 DAY_US = 86_400_000_000
 SLACK_US = DAY_US                 # what the office cannot see (a footage message's cadence, transit): forgiven
@@ -99,8 +100,10 @@ def carried_spans(spans: Any) -> dict[str, list[list[int]]]:
 
 
 def true_end(d: Mapping[str, Any]) -> int:
-    """A destroyed segment's end on the node's true clock (a re-stamp after a clock step, design/0059)."""
-    return int(d["end_us"]) - int(d.get("shift_us") or 0)
+    """A destroyed segment's end on the node's clock as corrected (its stamp plus the shift its re-stamp
+    added after a clock step, design/0059): the node's own record, never what a clock line maps
+    (storage/time/readings.py, design/0364)."""
+    return readings(d).true_end_us
 
 
 def recorded_by(d: Mapping[str, Any], ev: Heard) -> tuple[int, str]:
@@ -125,11 +128,13 @@ INTERVAL = "interval"  # a verdict's evidence when it was judged on intervals (c
 
 
 def recorded(d: Mapping[str, Any], heard: Heard | None, line: interval.ClockLine) -> interval.Interval:
-    """When the destroyed segment ended, on the office's clock: its end stamp at the node's proven
-    offset then (both bounds), and at the latest the receipt of the footage message that named it."""
+    """When the destroyed segment ended, on the office's clock: its end as stamped at the node's proven
+    offset then (both bounds; a re-stamp's shift is not added: the line's offset then is the one the
+    shift corrects), and at the latest the receipt of the footage message that named it."""
+    stamped = readings(d).end_us  # the reading as the node's clock made it: the line holds its offset then
     if heard is None:
-        return line.on_office(true_end(d), EV_STAMP)
-    return interval.meet(line.on_office(true_end(d), EV_STAMP, heard.heard_us), interval.sent_by(heard.heard_us, EV_HEARD))
+        return line.on_office(stamped, EV_STAMP)
+    return interval.meet(line.on_office(stamped, EV_STAMP, heard.heard_us), interval.sent_by(heard.heard_us, EV_HEARD))
 
 
 def destroyed_at(d: Mapping[str, Any], reported_us: int, line: interval.ClockLine) -> interval.Interval:
@@ -161,6 +166,10 @@ def by_office(d: Mapping[str, Any], *, heard: Heard | None, reported_us: int, mi
         return None
     rec, gone = recorded(d, heard, line), destroyed_at(d, reported_us, line)
     age = interval.span(rec, gone)
+    r = readings(d)  # one steady stretch holding both readings: their difference, the drift counted once
+    run = line.elapsed(r.end_us, r.destroyed_us, None if heard is None else heard.heard_us, reported_us)
+    if run.proven and not interval.meet(age, run).empty:
+        age = interval.meet(age, run)
     top = None if max_days is None else int(max_days * DAY_US) + KEPT_SLACK_US
     j = interval.judge(age, int(need * DAY_US), top)
     basis = {"age_us": [None if age.earliest is None else age.earliest.us, None if age.latest is None else age.latest.us],
@@ -191,13 +200,20 @@ def by_office(d: Mapping[str, Any], *, heard: Heard | None, reported_us: int, mi
             "later than {rec} ({rec_how}), destroyed no earlier than {gone} ({gone_how})"), age=_days(lo),
             limit=f"{max_days:g}", rec=utc(rec.latest.us), rec_how=_said(rec.latest), gone=utc(gone.earliest.us),
             gone_how=_said(gone.earliest)), OFFICE, INTERVAL, lo.us / DAY_US, basis)
-    return Verdict("unverified", _unverified(j.missing, rec, gone, lo, hi, need, max_days), OFFICE, INTERVAL, None,
+    first = line.samples[0].node_us if line.samples else None  # a recording before the first contact says so
+    early = rec.earliest is None and (first is None or readings(d).end_us < first)
+    return Verdict("unverified", _unverified(j.missing, rec, gone, lo, hi, need, max_days, early), OFFICE, INTERVAL, None,
                    basis)
 
 
+BEFORE_CONTACT = N_("it was recorded before the first time request of the office the node answered: nothing the "
+                    "office holds dates its recording")
+
+
 def _unverified(missing: str, rec: interval.Interval, gone: interval.Interval, lo: interval.Bound | None,
-                hi: interval.Bound | None, need: float, max_days: float | None) -> Msg:
-    """Why an age is "unverified": the interval and the bound that would have settled it."""
+                hi: interval.Bound | None, need: float, max_days: float | None, before_contact: bool = False) -> Msg:
+    """Why an age is "unverified": the interval and the bound that would have settled it (a recording
+    made before the office's first sample of the node, ``before_contact``, says so: design/0369)."""
     if missing == interval.LOWER:
         bound = need
         if gone.earliest is None:
@@ -205,11 +221,14 @@ def _unverified(missing: str, rec: interval.Interval, gone: interval.Interval, l
         elif rec.latest is None:
             why = Msg(N_("no footage message named it and no time request answered by the node brackets its "
                          "recording"))
+        elif before_contact:
+            why = Msg(BEFORE_CONTACT)
         else:
             why = Msg(N_("the office's evidence cannot narrow it further"))
     else:
         bound = max_days if max_days is not None else need
-        why = (Msg(N_("no time request of the office answered by the node brackets its recording"))
+        why = (Msg(BEFORE_CONTACT) if before_contact else
+               Msg(N_("no time request of the office answered by the node brackets its recording"))
                if rec.earliest is None else Msg(N_("the office's evidence cannot narrow it further")))
     return Msg(N_("its age cannot be verified on the office's clock: between {lo} and {hi} days old (the limit: "
                   "{limit} days); {missing}"), lo=_days(lo), hi=_days(hi), limit=f"{bound:g}", missing=why)
@@ -223,7 +242,7 @@ def by_stamps(d: Mapping[str, Any], min_days: float | None, max_days: float | No
     """The node's own record of one destruction (verify.judge_destruction), and kept past its
     maximum by its own stamps (KEPT_SLACK_US forgiven)."""
     verdict, why = verify.judge_destruction(dict(d), min_days=min_days, max_days=max_days)
-    age = (int(d["destroyed_us"]) - true_end(d)) / DAY_US
+    age = readings(d).own_age_us / DAY_US
     if verdict == "ok" and max_days is not None and age > max_days + KEPT_SLACK_US / DAY_US:
         return "kept_past_maximum", Msg(N_("destroyed at {age} days, past its maximum of {max_days} days"),
                                         age=f"{age:.1f}", max_days=f"{max_days:g}")
@@ -242,7 +261,7 @@ def judge(d: Mapping[str, Any], *, heard: Heard | None, reported_us: int, min_da
     if office is not None and office.verdict not in ("ok", "unverified"):
         return office
     verdict, why = by_stamps(d, min_days, max_days)
-    age = (int(d["destroyed_us"]) - true_end(d)) / DAY_US
+    age = readings(d).own_age_us / DAY_US
     if verdict != "ok":
         pressure = d.get("reason") == "capacity" and verdict == "early"
         return Verdict(verdict, Msg(N_("{why} (by the node's own record)"), why=why), NODE, RECORD if pressure else STAMPS,
@@ -305,8 +324,10 @@ def holding(r: Range, holds: list[tuple[int, int]]) -> int | None:
 def held(oldest: Range, newest: Range, line: interval.ClockLine) -> tuple[interval.Bound | None, interval.Bound | None]:
     """(the latest the oldest range was recorded by, the earliest the node still held it) on the
     office's clock: its end stamp at the node's proven offset, or the office's receipt of the message
-    naming it; and the stamp of the newest footage message the node queued after it, at its proven
-    offset (the node's messages come in order: it had destroyed none of the oldest range by then).
+    naming it; and the stamp of the newest message the node queued after it (``newest``: a footage
+    message, or any durable message later in its outbox's order, central/verifier/retention_watch.py
+    `watch`), at its proven offset (the node's messages come in order: it had destroyed none of the
+    oldest range by then).
     A receipt proves no earliest: without a sample around the newest message's stamp, None."""
     h = oldest.heard
     rec = interval.meet(line.on_office(oldest.to_us, EV_STAMP, h.heard_us) if oldest.to_us is not None
@@ -336,8 +357,8 @@ def kept(oldest: Range, newest: Range, max_days: float | None, holds: list[tuple
         "kept_past_maximum", verify.CRITICAL,
         Msg(N_("segments {first} to {last} are kept past their maximum of {max_days} days by at least {over} days on "
                "the office's clock: recorded no later than {at} ({at_how}), still held no earlier than {since} (a "
-               "footage message the node queued after them, its stamp at its clock offset proven by the office's "
-               "time requests), and no destruction of them came before it"), first=oldest.first_id,
+               "message the node queued after them, its stamp at its clock offset proven by the office's time "
+               "requests), and no destruction of them came before it"), first=oldest.first_id,
             last=oldest.last_id, max_days=f"{max_days:g}", over=f"{over:.1f}", at=utc(rec.us), at_how=_said(rec),
             since=utc(since.us)),
         f"kept_past_maximum:{oldest.first_id}", due,

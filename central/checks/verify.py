@@ -16,6 +16,7 @@ from central.i18n import N_
 from storage import audit
 from storage.keys import chainhead
 from storage.msg import FOREIGN, Msg
+from storage.time.readings import readings
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 # access records and whether each needs a grant: a viewing (playback) and a copy (export) do
@@ -212,7 +213,7 @@ def judge_destruction(d: dict[str, Any], *, min_days: float | None, max_days: fl
     """(verdict, why) of one destroyed segment: "ok", "early" (destroyed before its maximum without
     recorded disk pressure) or "min_breached" (destroyed for capacity before its minimum). A
     segment the edge re-stamped after a host clock step (`shift_us`) is judged by its true end."""
-    age_days = (d["destroyed_us"] - d["end_us"] - (d.get("shift_us") or 0)) / 86_400e6
+    age_days = readings(d).own_age_us / 86_400e6  # on its corrected clock: the shift added (design/0364)
     if d.get("reason") == "max_retention":
         if max_days is not None and age_days < max_days - 1 / 24:
             return "early", Msg(N_("destroyed as past its maximum at {age} days (maximum {max_days})"),
@@ -276,6 +277,29 @@ def destroyed(verdict: str, camera: str, day_text: str, why: str, key_day: str, 
 
 DESTROYED_KINDS = {"early": "destroyed_early", "min_breached": "min_retention_breached",
                    "kept_past_maximum": "kept_past_maximum", "unverified": "destruction_unverified"}
+FORGED_SLACK_US = 1_000_000  # a destruction's stamp past its report's: a second of the box's own jitter forgiven
+
+
+def forged(seq: int, m: dict[str, Any]) -> Finding | None:
+    """`destruction_forged` (critical, issue 86 item 5, design/0365): a retention message reporting
+    destructions its node stamped after it queued the message (its `ts_us`, the same clock). A box
+    records a destruction before it reports it, so no honest box sends one: the record was made up,
+    e.g. to date an early destruction at its maximum. One finding a message, naming how many and which
+    segments; None when every destruction is stamped before the message or it carries no stamp."""
+    ts = m.get("ts_us")
+    if not isinstance(ts, int) or isinstance(ts, bool):
+        return None
+    late = [d for d in destructions(m) if isinstance(d, dict) and isinstance(d.get("destroyed_us"), int)
+            and d["destroyed_us"] > ts + FORGED_SLACK_US]
+    if not late:
+        return None
+    ids = [d.get("segment_id") for d in late]
+    most = max(d["destroyed_us"] for d in late) - ts
+    return Finding("destruction_forged", CRITICAL, Msg(N_(
+        "retention message {seq} reports {n} destructions stamped after the message itself (up to {days} days "
+        "after it), which no box that records a destruction before reporting it can send: a forged record"),
+        seq=seq, n=len(late), days=f"{most / 86_400e6:.1f}"), f"destruction_forged:{seq}", ts,
+        {"msg_seq": seq, "ts_us": ts, "destructions": len(late), "segment_ids": ids[:64], "most_after_us": most})
 
 
 # an intake's original destroyed (design/0355) ----------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from central.keys import ca
@@ -85,6 +86,28 @@ def revoked_message(what: Msg, ident: str, at_us: Any, st: Standing) -> verify.F
                               what=what),
                           f"key_revoked:{ident}", at_us if isinstance(at_us, int) else None,
                           {"revoked_us": st.revoked_us})
+
+
+def revoked_messages(st: Standing, seen: list[tuple[str, int, Any]], before: Mapping[str, Any] | None) -> verify.Finding:
+    """One `key_revoked` for every message that came under a key the office had revoked (issue 86 item
+    5, design/0365): ``seen`` the (kind, seq, ts_us) of those of a pass, in seq order; ``before``: the
+    detail the finding had (earlier passes'), whose count, first and last it carries on. A stolen box
+    sends 150-200 messages a day: one finding that counts them, not one a message."""
+    first = {"kind": seen[0][0], "seq": seen[0][1], "ts_us": seen[0][2]}
+    last = {"kind": seen[-1][0], "seq": seen[-1][1], "ts_us": seen[-1][2]}
+    count = len(seen)
+    if before:
+        count += int(before.get("messages") or 0)
+        if isinstance(before.get("first"), dict) and before["first"].get("seq", 1 << 62) < first["seq"]:
+            first = before["first"]
+        if isinstance(before.get("last"), dict) and before["last"].get("seq", -1) > last["seq"]:
+            last = before["last"]
+    return verify.Finding("key_revoked", verify.CRITICAL, Msg(N_(
+        "{n} messages came after the office revoked the node's key, the first {first_kind} message {first_seq}, "
+        "the last {last_kind} message {last_seq}: none is taken as the node's"), n=count, first_kind=first["kind"],
+        first_seq=first["seq"], last_kind=last["kind"], last_seq=last["seq"]),
+        f"key_revoked:messages:{st.revoked_us}", first["ts_us"] if isinstance(first["ts_us"], int) else None,
+        {"revoked_us": st.revoked_us, "messages": count, "first": first, "last": last})
 
 
 # the shell --------------------------------------------------------------------------------------------

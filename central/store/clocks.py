@@ -20,6 +20,8 @@ SAMPLE = ("INSERT INTO clock_samples (node, sent_us, node_us, received_us, mono_
 ANSWERED = "DELETE FROM clock_asks WHERE node = ? AND nonce = ?"
 NODE_KEY = "SELECT public_key FROM nodes WHERE node = ?"
 READ_BETWEEN = "SELECT min(sent_us), max(sent_us) FROM clock_samples WHERE node = ? AND node_us BETWEEN ? AND ?"
+READ_BELOW = "SELECT sent_us FROM clock_samples WHERE node = ? AND node_us < ? ORDER BY node_us DESC LIMIT 1"
+READ_ABOVE = "SELECT sent_us FROM clock_samples WHERE node = ? AND node_us > ? ORDER BY node_us LIMIT 1"
 SENT_BEFORE = "SELECT max(sent_us) FROM clock_samples WHERE node = ? AND sent_us < ?"
 SENT_AFTER = "SELECT min(sent_us) FROM clock_samples WHERE node = ? AND sent_us > ?"
 SENT_FROM = "SELECT min(sent_us) FROM clock_samples WHERE node = ? AND sent_us >= ?"
@@ -83,6 +85,12 @@ def sent_between_readings(db: Any, node: str, lo: int, hi: int) -> tuple[int, in
     """The first and last sending of the node's samples read at [lo, hi] of its clock."""
     got = db.execute(READ_BETWEEN, [node, lo, hi]).fetchone()
     return None if got is None or got[0] is None else (got[0], got[1])
+
+
+def read_around(db: Any, node: str, lo: int, hi: int) -> tuple[int | None, int | None]:
+    """The sending of the node's sample read last below ``lo`` of its clock and of the one read first
+    above ``hi`` (None: none): the samples that bracket readings at [lo, hi], however far."""
+    return _one(db, READ_BELOW, [node, lo]), _one(db, READ_ABOVE, [node, hi])
 
 
 def sent_before(db: Any, node: str, sent_us: int) -> int | None:

@@ -11,7 +11,7 @@ from typing import Any
 from central.store.held import fill
 
 WAITING = ("SELECT seq, n FROM destructions WHERE node = ? AND verdict = ? AND destroyed_us BETWEEN ? AND ?"
-           " ORDER BY seq, n LIMIT ?")
+           " ORDER BY destroyed_us, seq, n LIMIT ?")
 SAID = "SELECT seq, received_us, payload FROM messages WHERE node = ? AND seq IN ({marks})"
 SITE_NAME = "SELECT site, name FROM nodes WHERE node = ?"
 VERDICT = "UPDATE destructions SET verdict = ? WHERE node = ? AND seq = ? AND n = ?"
@@ -27,7 +27,8 @@ SEQS_A_STATEMENT = 300
 
 
 def waiting(db: Any, node: str, verdict: str, from_us: int, to_us: int, most: int) -> list[tuple[int, int]]:
-    """(seq, n) of the node's destructions of ``verdict`` destroyed at [from, to] of its clock, ``most`` at most."""
+    """(seq, n) of the node's destructions of ``verdict`` destroyed at [from, to] of its clock, ``most`` at most,
+    the earliest destroyed first."""
     return [(r[0], r[1]) for r in db.execute(WAITING, [node, verdict, from_us, to_us, most]).fetchall()]
 
 

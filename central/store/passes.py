@@ -86,6 +86,7 @@ VERIFIED_ONE = "SELECT count(*) FROM messages WHERE node = ? AND seq = ? AND ver
 GAPS = "SELECT key, detail FROM findings WHERE node = ? AND kind = 'seq_gap'"
 HELD_BETWEEN = "SELECT count(*) FROM messages WHERE node = ? AND seq BETWEEN ? AND ?"
 GAP_NOW = "UPDATE findings SET kind = ?, severity = ?, message = ?, detail = ? WHERE key = ?"
+FINDING_DETAIL = "SELECT detail FROM findings WHERE key = ?"
 ALL_HASHES = "SELECT seq_local, hash FROM audit WHERE node = ?"
 Statement = tuple[str, list[Any]]
 # each declared beside SQLite's: the seqs as one text; a JSON field compared (held.py); greatest and least
@@ -253,6 +254,17 @@ def inspection(db: Any, row: Sequence[Any]) -> None:
 
 def asked(db: Any, name: str, first: int, last: int, now: int, nonce: str) -> None:
     db.execute(ASKED, [name, first, last, now, nonce])
+
+
+def finding_detail(db: Any, key: str) -> str | None:
+    """A finding's stored detail (JSON), None: no such finding."""
+    row = next(iter(db.query(FINDING_DETAIL, [key])), None)
+    return None if row is None else row["detail"]
+
+
+def finding_now(key: str, kind: str, severity: str, message: Any, detail: str) -> Statement:
+    """The statement restating a finding kept before (a count it carries on), run with a pass's writes."""
+    return GAP_NOW, [kind, severity, message, detail, key]
 
 
 def gap_now(db: Any, key: str, kind: str, severity: str, message: Any, detail: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from central.checks import clock, coverage, verdicts, verify
 from central.store import clocks
 from storage.time import interval
+from storage.time.readings import readings as readings_of
 
 log = logging.getLogger(__name__)
 ASK_KEEP_US = 10 * 60_000_000  # a question older than this is forgotten (its answer is no sample after ASK_LIFE_US)
@@ -70,14 +71,15 @@ def take_for(store: Any, standing: Callable[[str, str | None], Any], since_us: i
 
 
 def readings(msgs: list[Any], bodies: list[Any]) -> list[int]:
-    """The readings of the node's clock a page's destructions are judged at: each segment's true end
-    and its destruction (central/checks/verdicts.py `recorded`, `destroyed_at`)."""
+    """The readings of the node's clock a page's destructions are judged at: each segment's end as
+    stamped and its destruction (central/checks/verdicts.py `recorded`, `destroyed_at`;
+    storage/time/readings.py)."""
     out: list[int] = []
     for (_seq, kind, _r, _p), m in zip(msgs, bodies):
         if kind == "retention" and isinstance(m, dict):
             for d in verify.destructions(m):
                 try:
-                    out += [verdicts.true_end(d), int(d["destroyed_us"])]
+                    out += readings_of(d).marks()
                 except (KeyError, TypeError, ValueError):
                     continue
     return out
@@ -86,7 +88,9 @@ def readings(msgs: list[Any], bodies: list[Any]) -> list[int]:
 def line(db: Any, node: str, readings: Iterable[int]) -> interval.ClockLine:
     """The node's samples that can bound its clock at ``readings`` (its own clock's): those read
     within AROUND_US of any, every sample the office heard between the first and last of them, and
-    one more either side (a stretch that spans an outage)."""
+    one more either side (a stretch that spans an outage); where none was read within AROUND_US of a
+    run of readings, the samples that bracket it, however far (the one read last below it, the one
+    read first above it, and every sample sent between them: issue 86 item 2, design/0367)."""
     marks = sorted(set(readings))
     if not marks:
         return interval.ClockLine([])
@@ -99,8 +103,12 @@ def line(db: Any, node: str, readings: Iterable[int]) -> interval.ClockLine:
     rows: dict[int, tuple[Any, ...]] = {}
     for lo, hi in spans:
         got = clocks.sent_between_readings(db, node, lo, hi)
-        if got is None:
-            continue
+        if got is None:  # an outage longer than AROUND_US: the samples either side of it
+            below, above = clocks.read_around(db, node, lo, hi)
+            ends = [x for x in (below, above) if x is not None]
+            if not ends:
+                continue
+            got = (min(ends), max(ends))
         before, after = clocks.sent_before(db, node, got[0]), clocks.sent_after(db, node, got[1])
         first = before if before is not None else got[0]
         last = after if after is not None else got[1]

@@ -21,6 +21,7 @@ from central.checks import node_births, verdicts, verify
 from central.store import clocks, destructions
 from central.verifier import clock_samples, retention_watch
 from central.verifier.verifier_kinds import day_of
+from storage.time.readings import readings
 
 REJUDGE_MOST = 5000  # destructions of one node judged again in one run
 UNVERIFIED = "unverified"
@@ -63,13 +64,14 @@ def rejudge(v: Any, node: str) -> int:
     db = v.store.db
     todo, newest = _unverified(db, node, v.settled.get(node))
     row = destructions.site_name(db, node) if todo else None
-    if newest is not None:
-        v.settled[node] = newest
+    if newest is not None:  # the next run from here: its newest sample's reading, or, when REJUDGE_MOST cut
+        # this run short, the last destruction it judged (the rest wait for the node's next sample: design/0367)
+        v.settled[node] = newest if len(todo) < REJUDGE_MOST else max(int(d["destroyed_us"]) for _s, _n, d, _r in todo)
     if row is None:
         return 0
     v.node, v.site, v.name = node, row["site"], row["name"]
     births = v._policy()["births"]
-    line = clock_samples.line(db, node, [x for _s, _n, d, _r in todo for x in (verdicts.true_end(d), int(d["destroyed_us"]))])
+    line = clock_samples.line(db, node, [x for _s, _n, d, _r in todo for x in readings(d).marks()])
     changed, days, still = 0, set(), {}
     for seq, n, d, received_us in todo:
         birth_ts, rules = node_births.in_force(births, d["destroyed_us"])
@@ -89,7 +91,7 @@ def rejudge(v: Any, node: str) -> int:
         destructions.judged(db, node, seq, n, j.verdict)
         size = d.get("bytes") if isinstance(d.get("bytes"), int) else 0
         destructions.day_moved(db, node, d["camera"], day, d["reason"], UNVERIFIED, j.verdict, size,
-                               (int(d["destroyed_us"]) - verdicts.true_end(d)) / verdicts.DAY_US)
+                               readings(d).own_age_us / verdicts.DAY_US)
         if j.verdict != "ok":
             v._finding(verify.destroyed(j.verdict, d["camera"], v_day(v, d["start_us"]), j.why, day,
                                         received_us if j.clock == verdicts.OFFICE else d["destroyed_us"],

@@ -99,6 +99,13 @@ def watch(db: Any, node: str, births: list[tuple[int, dict[str, Any]]]) -> list[
         return []
     longest = verdicts.longest_max(births, oldest.from_us)
     last = range_of(newest)
+    # the proof it still held them: the node's newest message of any durable kind (an alarm, an audit
+    # record, a state), queued after every footage message in its outbox's order (issue 86 item 4, design/0368)
+    top = footage.newest(db, node)
+    if top and isinstance(top[0][0], int) and not isinstance(top[0][0], bool) and (
+            not isinstance(last.heard.stamp_us, int) or top[0][0] > last.heard.stamp_us):
+        last = verdicts.Range(last.first_id, last.last_id, verdicts.Heard(top[0][1], top[0][0]), last.from_us,
+                              last.to_us)
     line = clock_samples.line(db, node, [x for x in (oldest.to_us, last.heard.stamp_us) if isinstance(x, int)])
     return [f for f in (verdicts.kept(oldest, last, longest, holds, line),
                         verdicts.stopped(oldest, last, longest, holds, destroyed_us, line)) if f is not None]

@@ -66,6 +66,7 @@ class Verifier(MessageKinds, Gaps):
         self.statements = 0   # statements a pass sent to the store (the benchmark's round trips a message)
         self.clock_heard_us = 0  # the newest node's answer to the office's time request taken (design/0310)
         self.settle: set[str] = set()  # the nodes that got a clock sample since the last run
+        self.revoked_seen: list[tuple[Any, str, int, Any]] = []  # a pass's messages under a revoked key (design/0365)
         self.settled: dict[str, int] = {}  # node -> its newest sample's reading when its verdicts were last re-judged
 
     def run_once(self, now: int | None = None) -> int:
@@ -205,10 +206,11 @@ class Verifier(MessageKinds, Gaps):
         try:
             self.ev.prefetch(*_wanted(msgs, bodies))
             self.ev.line = clock_samples.line(db, node, clock_samples.readings(msgs, bodies))
+            self.revoked_seen = []
             n, done, late, cursor = self._page(msgs, bodies, cursor, now, policy)
             # the pass's conclusions, its messages marked verified and the node's row: on PostgreSQL
             # one statement (design/0270), each table in it written once
-            then = checked + passes.verified(db, node, done) + [
+            then = self._revoked_count() + checked + passes.verified(db, node, done) + [
                 passes.node_done(node, cursor, self.key, self.session, self.head or {}, self.config_hash)]
             for new in self.ev.flush(then=then):  # the critical findings the store did not hold
                 log.error("CRITICAL %s %s: %s", node, new[3], new[7])
@@ -258,10 +260,9 @@ class Verifier(MessageKinds, Gaps):
                 and not ev.judges(body)):
             ev.flush(("audit",))  # judging this access reads the records before it from the store
         st = self._revoked() if kind in NODES_WORD else None
-        if st is not None:  # under a key the office had revoked when it came: never the node's record (issue 73)
-            self._finding(keystanding.revoked_message(Msg(N_("{kind} message {seq}"), kind=kind, seq=seq),
-                                                      f"{kind}:{seq}", body.get("ts_us") if isinstance(body, dict)
-                                                      else None, st))
+        if st is not None:  # under a key the office had revoked when it came: never the node's record (issue 73);
+            # one finding counts them (design/0365), made at the end of the pass
+            self.revoked_seen.append((st, kind, seq, body.get("ts_us") if isinstance(body, dict) else None))
             return
         mark, head = ev.mark(), self.head
         saved = kind not in BUFFERED
@@ -284,6 +285,31 @@ class Verifier(MessageKinds, Gaps):
         if saved:
             passes.release(self.store.db, "msg")
             self.statements += 2
+
+    def _revoked_count(self) -> list[tuple[str, list[Any]]]:
+        """The pass's messages under a revoked key as one finding a revocation, carrying on its count
+        (central/keys/keystanding.py `revoked_messages`): kept with the pass's findings, and restated
+        after them when it was kept before."""
+        out: list[tuple[str, list[Any]]] = []
+        by: dict[Any, list[tuple[Any, str, int, Any]]] = {}
+        for entry in self.revoked_seen:
+            by.setdefault(entry[0].revoked_us, []).append(entry)
+        for entries in by.values():
+            st = entries[0][0]
+            key = f"{self.node}:key_revoked:messages:{st.revoked_us}"
+            stored = passes.finding_detail(self.store.db, key)
+            try:
+                before = json.loads(stored) if isinstance(stored, str) else stored
+            except ValueError:
+                before = None
+            once = {s: (k, s, ts) for _st, k, s, ts in reversed(entries)}  # a message's record and head: once
+            f = keystanding.revoked_messages(st, [once[s] for s in sorted(once)], before if isinstance(before, dict) else None)
+            self._finding(f)
+            if before is not None:
+                out.append(passes.finding_now(key, f.kind, f.severity, f.message,
+                                              finding_words.detail_json(f.message, f.detail)))
+        self.revoked_seen = []
+        return out
 
     def _births(self, births: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
         """The node's new births (``births``: every one of its births, by ts_us) checked against the

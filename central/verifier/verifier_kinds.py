@@ -23,6 +23,7 @@ from central.i18n import N_
 from central.verifier.handlers import handles
 from mqtt import kinds
 from storage.msg import Msg
+from storage.time.readings import readings
 
 log = logging.getLogger("edged.central")
 __all__ = ["MessageKinds", "day_of", "judge_in_store"]
@@ -57,6 +58,7 @@ class MessageKinds:
     standing: Callable[[str, str | None], keystanding.Standing]
     standings: dict[tuple[str, str], keystanding.Standing]  # standing's answers this run (central/verifier/verifier.py)
     statements: int
+    revoked_seen: list[tuple[Any, str, int, Any]]  # a pass's messages under a revoked key (design/0365)
     receipt: Callable[[str, str, int], None] | None  # (node, manifest SHA-256, heard_us): design/0318
 
     def _finding(self, f: verify.Finding) -> int:
@@ -76,8 +78,8 @@ class MessageKinds:
             for f in findings:
                 self._finding(f)
             st = self._revoked()
-            if st is not None:  # not on the node's chain: the office revoked the key it speaks with
-                self._finding(keystanding.revoked_message(Msg(N_("audit record {seq}"), seq=s), f"audit:{seq}", m.get("at_us"), st))
+            if st is not None:  # not on the node's chain: the office revoked the key it speaks with; counted
+                self._revoked_one(st, "audit", seq, m.get("at_us"), Msg(N_("audit record {seq}"), seq=s), f"audit:{seq}")
             elif known is None:
                 assert self.ev is not None
                 self.ev.audit((self.node, s, m["at_us"], m["actor"], m["action"],
@@ -99,6 +101,14 @@ class MessageKinds:
             return
         self.add_head(signed, seq, "mqtt")
 
+    def _revoked_one(self, st: Any, kind: str, seq: int, at_us: Any, what: Msg, ident: str) -> None:
+        """A message under a key the office had revoked: counted in the pass's one finding
+        (central/verifier/verifier.py `_revoked_count`, design/0365); outside a pass, its own finding."""
+        if self.ev is not None:
+            self.revoked_seen.append((st, kind, seq, at_us))
+        else:
+            self._finding(keystanding.revoked_message(what, ident, at_us, st))
+
     def _receipt(self, m: dict[str, Any]) -> None:
         """An export's record, on the node's chain and verified: its manifest's receipt to the box,
         timed by the office's receipt of the record (design/0318)."""
@@ -113,8 +123,9 @@ class MessageKinds:
                                             last=self.head)
         st = self._revoked() if valid else None
         if st is not None:  # a good signature of a key the office had revoked when the head came
-            valid, findings = False, [keystanding.revoked_message(Msg(N_("chain head {seq}"), seq=signed['seq']), f"head:{msg_seq}",
-                                                                  signed.get("at_us"), st)]
+            valid, findings = False, []
+            self._revoked_one(st, "audit", msg_seq, signed.get("at_us"), Msg(N_("chain head {seq}"), seq=signed['seq']),
+                              f"head:{msg_seq}")
         for f in findings:
             self._finding(f)
         row = (self.node, msg_seq, signed["seq"], signed["hash"], signed["at_us"], signed["sig"], int(valid), source)
@@ -203,6 +214,9 @@ class MessageKinds:
         """A pass's destructions (or one, from a box before issue 53), each judged alone."""
         assert self.ev is not None
         gone = verify.destructions(m)
+        forged = verify.forged(seq, m)  # stamped after the message reporting them (design/0365)
+        if forged is not None:
+            self._finding(forged)
         for i, d in enumerate(gone):
             try:
                 rows, finding = self._destruction(seq, i, d, policy)
@@ -232,7 +246,7 @@ class MessageKinds:
         day = day_of(m["destroyed_us"], self.tz)
         sid = m.get("segment_id")
         rows = {"days": (self.node, m["camera"], day, m["reason"], verdict, 1, m.get("bytes") or 0,
-                         (m["destroyed_us"] - m["end_us"] - (m.get("shift_us") or 0)) / 86_400e6),
+                         readings(m).own_age_us / 86_400e6),
                 "destructions": destruction_row(self.node, self.site, seq, n, m, verdict),
                 "retention_heard": (self.node, sid if isinstance(sid, int) and not isinstance(sid, bool) else None,
                                     self.received_us)}

@@ -35,6 +35,7 @@ from storage.catalog import Catalog, CatalogWriter
 from storage.export import evidence as export, receipt as export_receipt
 from storage.people import retrieval_store
 from storage.time.clock import wait_or_stop, Clock, SYSTEM
+from storage.time.readings import reported
 from storage.keys.nodekey import NodeKey
 from edged.daemon.host_clock import boot as host_boot
 from storage.outbox import OutboxError
@@ -90,8 +91,8 @@ def retention_messages(gone: list[dict[str, Any]]) -> list[dict[str, Any]]:
     destroyed segment was four in five of what a box sent), each destruction as it was sent alone."""
     out: list[dict[str, Any]] = []
     for pass_id, group in itertools.groupby(gone, key=lambda g: g["pass_id"]):
-        ds = [{**{k: g[k] for k in _DESTRUCTION}, **({"shift_us": g["shift_us"]} if g.get("shift_us") else {})}
-              for g in group]  # shift_us: design/0059
+        ds = [{**{k: g[k] for k in _DESTRUCTION}, **reported(g)}  # its readings as made, and its shift
+              for g in group]  # (design/0059): storage/time/readings.py, which the office reads them with
         for i in range(0, len(ds), DESTRUCTIONS_PER_MESSAGE):
             out.append({"pass_id": pass_id, "destructions": ds[i:i + DESTRUCTIONS_PER_MESSAGE]})
     return out

@@ -211,6 +211,9 @@ def corrected(db: sqlite_utils.Database, camera: str | None = None) -> list[dict
 AGE_OK = ("NOT EXISTS (SELECT 1 FROM restamps r WHERE r.segment_id = segments.id AND "
           "(coalesce(r.shift_us, r.resolved_shift_us) IS NULL OR "
           "segments.end_us + coalesce(r.shift_us, r.resolved_shift_us) >= ?))")
+# The segments re-stamped back (a clock that was ahead): their stamps as made are past their true time,
+# so a query by the stamps as made (the index) misses them when they are due (design/0364).
+BACK_SQL = "SELECT segment_id FROM restamps WHERE coalesce(shift_us, resolved_shift_us) < 0"
 # The shift that places a segment on the true clock (0: none), and whether its time is unknown.
 SHIFT_SQL = ("coalesce((SELECT coalesce(r.shift_us, r.resolved_shift_us) FROM restamps r "
              "WHERE r.segment_id = segments.id), 0)")

@@ -106,8 +106,11 @@ def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str]
     cut: set[str] = set()
     for cam in cameras:
         cutoff = now - policy.limits(cam).max_us
-        for r in db.query(f"SELECT {cols} FROM segments WHERE camera = ? AND start_us < ? AND end_us < ? AND "
-                          + FOOTAGE + " AND " + restamps.AGE_OK, [cam, cutoff, cutoff, cutoff]):
+        # by its stamps as made (the index), or re-stamped back (stamped by a clock that was ahead: its
+        # stamps as made are later than its true time, by the step; design/0364): AGE_OK judges its corrected end
+        for r in db.query(f"SELECT {cols} FROM segments WHERE camera = ? AND (start_us < ? AND end_us < ? OR id IN ("
+                          + restamps.BACK_SQL + ")) AND " + FOOTAGE + " AND " + restamps.AGE_OK,
+                          [cam, cutoff, cutoff, cutoff]):
             rows[r["id"]] = r
         bounds = restamps.end_bounds(db, cam)
         due = [i for i, bound in bounds.items() if bound is not None and bound < cutoff]

@@ -158,6 +158,7 @@ def may_destroy(age: Interval, minimum_us: int) -> bool:
 
 # clock samples: the offset of a box's clock at one of its own readings ---------------------------------
 HOUR_US = 3_600_000_000
+ELAPSED = "node-elapsed"  # the evidence of `ClockLine.elapsed`: the box's clock between two readings of one stretch
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +260,32 @@ class ClockLine:
             found.append(hull(widen(a.offset, whole, self.drift), widen(b.offset, whole, self.drift)))
             continue
         return hull(*found) if found else UNKNOWN
+
+    def stretch_of(self, node_us: int, before_us: int | None = None) -> int | None:
+        """The one steady stretch that may hold a reading (its index), None: none, more than one, or
+        an unsteady one may hold it."""
+        held: list[int] = []
+        for i in dict.fromkeys((*self._hours.get(node_us // HOUR_US, ()), *self._wide)):
+            spans, _ok, a, _b = self._pairs[i]
+            if any(lo <= node_us <= hi for lo, hi in spans) and not (before_us is not None and a.sent_us > before_us):
+                held.append(i)
+        return held[0] if len(held) == 1 and self._pairs[held[0]][1] else None
+
+    def elapsed(self, first_us: int, then_us: int, first_before: int | None = None,
+                then_before: int | None = None) -> Interval:
+        """The true time from the box's reading ``first_us`` to its reading ``then_us`` when one steady
+        stretch holds both (issue 86 item 3, design/0366): in one boot its wall clock ran as its
+        monotonic clock did, so their difference is the readings' difference within the drift over
+        it, once, and the bars of the stretch's two samples (a step within them may hide there).
+        UNKNOWN when no single steady stretch holds both: then each reading's offset is all there is."""
+        i = self.stretch_of(first_us, first_before)
+        if i is None or i != self.stretch_of(then_us, then_before):
+            return UNKNOWN
+        _spans, _ok, a, b = self._pairs[i]
+        d = then_us - first_us
+        slack = _drift(d, self.drift) + (a.received_us - a.sent_us) + (b.received_us - b.sent_us)
+        why = f"{ELAPSED}, time requests of {a.sent_us} and {b.sent_us}"
+        return Interval(Bound(d - slack, why), Bound(d + slack, why))
 
     def on_office(self, node_us: int, evidence: str, before_us: int | None = None) -> Interval:
         """A reading of the box's clock as an instant on the office's clock (UNKNOWN without an
