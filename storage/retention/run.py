@@ -22,7 +22,7 @@ import sqlite_utils
 from storage import audit
 from storage.retention import originals
 from storage.footage import events, restamps, segment_rows
-from storage.footage.segment_rows import FOOTAGE
+from storage.footage.segment_rows import FOOTAGE, PORTABLE_PREFIX
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.fsutil import fsync_dir
 from storage.retention.holds import active_holds, expire_holds, hold_from_row
@@ -105,8 +105,14 @@ def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str]
     cut: set[str] = set()
     for cam in cameras:
         cutoff = now - policy.limits(cam).max_us
-        for r in db.query(f"SELECT {cols} FROM segments WHERE camera = ? AND start_us < ? AND end_us < ? AND "
-                          + FOOTAGE + " AND " + restamps.AGE_OK, [cam, cutoff, cutoff, cutoff]):
+        # a portable device's footage by its intake, whatever it claims (design/0381): a claim
+        # years ahead never keeps it past its maximum; its few rows, by the camera's index
+        if cam.startswith(PORTABLE_PREFIX):
+            by_age, args = "(intake_us < ? OR intake_us IS NULL AND start_us < ? AND end_us < ?)", [cutoff] * 3
+        else:
+            by_age, args = "start_us < ? AND end_us < ?", [cutoff] * 2
+        for r in db.query(f"SELECT {cols} FROM segments WHERE camera = ? AND {by_age} AND " + FOOTAGE + " AND "
+                          + restamps.AGE_OK, [cam, *args, cutoff]):
             rows[r["id"]] = r
         bounds = restamps.end_bounds(db, cam)
         due = [i for i, bound in bounds.items() if bound is not None and bound < cutoff]
