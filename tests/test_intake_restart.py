@@ -44,7 +44,8 @@ def devices(tmp_path_factory):
     os.chmod(d, 0o755)
     an_hour_ago = datetime.fromtimestamp(time.time() - 3600, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     made = {"recent": portable.body_camera(d / "recent.mp4", seconds=8, created=an_hour_ago),
-            "ahead": portable.body_camera(d / "ahead.mp4", seconds=8, created=AHEAD, model="CAMCORDER-31")}
+            "ahead": portable.body_camera(d / "ahead.mp4", seconds=8, created=AHEAD, model="CAMCORDER-31"),
+            "cjk": portable.body_camera(d / "錄影.mp4", seconds=3, created=an_hour_ago)}
     for p in made.values():
         os.chmod(p, 0o644)
     return made
@@ -86,6 +87,20 @@ def test_imports_survive_restarts_and_never_judge_the_boxs_clock(tmp_path, devic
         imported = {k: d.segments(v["camera"]) for k, v in taken.items()}
         assert all(len(v) >= 2 for v in imported.values()), imported
         wait_for(lambda: len(d.segments("cam")) >= 3, 60, "the camera recording after the intakes")
+
+        # free text under the rule (design/0383): a forged register line, a direction mark, 5,000
+        # characters refused before a byte is sent, the file's CJK name shown as itself
+        for by, shown in (("PC Lin\n9  2026-01-01 00:00:00  admin  bwc-99", "\\n"), ("PC \u202eniL", "\\u202e"),
+                          ("L" * 5000, "5000 characters")):
+            r = people.ctl("evidence", "import", str(devices["cjk"]), "--device", "bwc-8", "--by", by)
+            assert r.returncode != 0 and "not plain text" in r.stderr and shown in r.stderr, r.stderr
+            assert '"錄影.mp4"' in r.stderr and "\\u9304" not in r.stderr, r.stderr
+        r = people.ctl("evidence", "import", str(devices["cjk"]), "--device", "bwc-8", "--by", "林警員 (第二分局)")
+        assert r.returncode == 0 and "recorded by 林警員 (第二分局)" in r.stdout, r.stdout + r.stderr
+        taken["cjk"] = {"camera": "portable.bwc-8"}
+        imported["cjk"] = d.segments("portable.bwc-8")
+        r = people.ctl("evidence", "list")
+        assert r.returncode == 0 and len(r.stdout.splitlines()) == 4 and "林警員 (第二分局)" in r.stdout, r.stdout
     finally:
         d.stop()
 

@@ -27,6 +27,7 @@ from edged.rules.roles import Actor
 from storage.catalog import CatalogWriter
 from storage.footage import intakes as store
 from storage.intake.take import MADE, Incoming, Refused, Who, place, run_remux, sweep_staging
+from storage import free_text
 from storage.names import RULE, is_name, shown
 from storage.people import retrieval_store
 from storage.redact.idle import lowest_priority
@@ -104,6 +105,12 @@ class EvidenceOps(Operations):
                 name=shown(device), rule=RULE, n=NAME_MAX - len(store.CAMERA_PREFIX)))
         if not by:
             raise refused(_("say who recorded it (--by)"))
+        try:   # free text under the names rule's spirit (design/0383): any script, nothing that does not print
+            free_text.check(by)
+        except free_text.BadText as exc:
+            raise refused(_("who recorded it, {text}, is not plain text: {why} (at most {n} characters, no line "
+                            "break, control or direction mark)").format(
+                text=free_text.quoted(by), why=exc, n=free_text.TEXT_MAX)) from None
         size = integer(args.get("bytes"), "bytes") or 0
         if size <= 0:
             raise refused(_("the file is empty"))
@@ -136,7 +143,7 @@ class EvidenceOps(Operations):
         if not isinstance(caller, Caller):
             raise refused(_("a file can only be sent over the control socket"))
         who, size = self._who(args, caller)
-        name = shown(text(args, "name") or "FILE")
+        name = free_text.quoted(text(args, "name") or "FILE")   # a file name as itself, CJK too (design/0383)
         async with self._one:
             if (n := who.request) is not None and await self.writer.run(
                     lambda c: retrieval_store.request_row(c.db, n)) is None:
