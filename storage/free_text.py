@@ -49,6 +49,15 @@ def quoted(value: object, limit: int = 80) -> str:
     return '"' + printed(cut.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
+def shown(value: object, limit: int = 80) -> str:
+    """A file's or a person's name in a sentence: as itself when every character of it prints and it
+    is not cut (CJK included: escape what does not print, not what is not ASCII), else `quoted`."""
+    text = "" if value is None else str(value)
+    if text and len(text) <= limit and printed(text) == text and text.strip() == text:
+        return text
+    return quoted(text, limit)
+
+
 def check(value: object, limit: int = TEXT_MAX) -> str:
     """`value` if it is text under the rule: a string, not blank, at most `limit` characters, no
     character `bad_character` names; else BadText saying why."""

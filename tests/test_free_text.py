@@ -7,7 +7,7 @@ import pytest
 
 from edged.cli.display import table
 from storage import free_text
-from storage.free_text import BadText, check, printed, quoted
+from storage.free_text import BadText, check, printed, quoted, shown
 
 FORGED = "PC Lin\n9  2026-01-01 00:00:00  admin  bwc-99"
 
@@ -29,6 +29,7 @@ def test_printed_escapes_what_does_not_print_and_keeps_cjk():
     assert printed(FORGED) == "PC Lin\\n9  2026-01-01 00:00:00  admin  bwc-99"
     assert printed("錄影\u202e.mp4") == "錄影\\u202e.mp4"
     assert quoted('錄影 "1".mp4') == '"錄影 \\"1\\".mp4"' and quoted("x" * 100).endswith('x..."')
+    assert shown("錄影.mp4") == "錄影.mp4" and shown("bwc.mp4") == "bwc.mp4" and shown("a\nb") == '"a\\nb"'
 
 
 def test_an_edgectl_table_never_prints_a_stored_line_break_as_a_row():

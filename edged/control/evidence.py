@@ -143,7 +143,7 @@ class EvidenceOps(Operations):
         if not isinstance(caller, Caller):
             raise refused(_("a file can only be sent over the control socket"))
         who, size = self._who(args, caller)
-        name = free_text.quoted(text(args, "name") or "FILE")   # a file name as itself, CJK too (design/0383)
+        name = free_text.shown(text(args, "name") or "FILE")   # a file name as itself, CJK too (design/0383)
         async with self._one:
             if (n := who.request) is not None and await self.writer.run(
                     lambda c: retrieval_store.request_row(c.db, n)) is None:
