@@ -131,11 +131,21 @@ class EvidenceOps(Operations):
 
     async def _room(self, size: int, name: str) -> None:
         usage = await asyncio.to_thread(self.part.free.read)
-        room = usage.free - self.part.cfg.retention.reserve_for(usage.total)
+        retention = self.part.cfg.retention
+        room = usage.free - retention.reserve_for(usage.total)
         if size * ROOM_FACTOR > room:
             raise refused(_("{name} ({size} bytes) needs about {need} bytes with its segments, and the data disk has "
                             "{room} above its reserve").format(name=name, size=size, need=size * ROOM_FACTOR,
                                                                room=max(0, room)))
+        # the site's share for intakes (design/0384): the cameras' footage keeps the rest of the disk, so
+        # no intake is paid for by destroying a camera's footage under its minimum
+        share, held = retention.intake_room(usage.total), await self.reader.query(store.held_bytes)
+        if held + size * ROOM_FACTOR > share:
+            raise refused(_("{name} ({size} bytes) needs about {need} bytes with its segments, and the intakes kept "
+                            "already hold {held} of the {share} bytes the site gives them ({percent} of the data "
+                            "disk, [retention] intake_share)").format(
+                name=name, size=size, need=size * ROOM_FACTOR, held=held, share=share,
+                percent=f"{retention.intake_share_percent:g}%"))
 
     @op("evidence.import")
     async def evidence_import(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:

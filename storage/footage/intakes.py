@@ -77,6 +77,16 @@ def folders_since(db: sqlite_utils.Database, since_us: int) -> list[str]:
         "SELECT sha256 FROM intakes WHERE intake_us >= ? AND destroyed_us IS NULL ORDER BY id", [since_us])]
 
 
+def held_bytes(db: sqlite_utils.Database) -> int:
+    """What the intakes hold on the disk now: every original kept, and the footage remuxed from them
+    (the portable cameras' segments), for the site's share (design/0384). By the few intake rows and
+    the portable cameras' index."""
+    originals = next(db.query("SELECT coalesce(sum(bytes), 0) AS n FROM intakes WHERE destroyed_us IS NULL"))["n"]
+    segs = next(db.query(f"SELECT coalesce(sum(bytes), 0) AS n FROM segments WHERE camera IN (SELECT id FROM cameras"
+                         f" WHERE id LIKE '{CAMERA_PREFIX}%') AND {segment_rows.FOOTAGE}"))["n"]
+    return int(originals) + int(segs)
+
+
 def intake_row(db: sqlite_utils.Database, intake_id: int) -> dict[str, Any] | None:
     return next(db.query("SELECT * FROM intakes WHERE id = ?", [intake_id]), None)
 
