@@ -59,6 +59,7 @@ def files(tmp_path_factory):
     frag = portable.fragmented(d / "frag.mp4")
     bwc = portable.body_camera(d / "bwc.mp4")
     return {"bwc": bwc, "hevc": portable.hevc_g711(d / "hevc.mov"), "frag": frag, "mkv": portable.matroska(d / "dev.mkv"),
+            "hvc1": portable.hevc_tagged(d / "hvc1.mp4"),
             "frag_cut": portable.cut(frag, d / "frag_cut.mp4", frag.stat().st_size - 3000),
             "plain_cut": portable.cut(bwc, d / "plain_cut.mp4", bwc.stat().st_size // 2),
             "mpeg4": portable.mpeg4_part2(d / "mpeg4.mp4"), "junk": portable.not_media(d / "junk.pdf")}
@@ -89,6 +90,14 @@ def test_a_matroska_file_without_decoding_times_is_remuxed_packet_for_packet(fil
         with av.open(str(tmp_path / s["file"])) as c:
             stamps = [(p.pts, p.dts) for p in c.demux(c.streams.video[0]) if p.size]
         assert all(dts <= pts for pts, dts in stamps) and [d for _, d in stamps] == sorted({d for _, d in stamps})
+
+
+def test_the_devices_codec_tag_is_kept(files, tmp_path):
+    """Issue 87 item 7 (design/0385): a phone's `hvc1` stays `hvc1` (it became `hev1`), packets as sent."""
+    [seg] = remux(files["hvc1"], tmp_path, 60 * S)["segments"]
+    with av.open(str(tmp_path / seg["file"])) as c:
+        assert c.streams.video[0].codec_context.codec_tag == "hvc1"
+    assert decodes(tmp_path / seg["file"]) and payloads(tmp_path / seg["file"], "video") == payloads(files["hvc1"], "video")
 
 
 def test_h265_with_g711_sound_is_kept_as_sent(files, tmp_path):

@@ -33,6 +33,7 @@ SOUND = frozenset({"aac", "pcm_mulaw", "pcm_alaw"})       # AAC and G.711
 FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 MEMORY = 1 << 30                                          # FFmpeg's address space, as storage/mp4.py's scan
 MODEL_KEYS = ("com.apple.quicktime.model", "model", "com.android.model", "make", "com.apple.quicktime.make")
+KEPT_TAGS = frozenset({"hvc1", "hev1", "avc1", "avc3"})   # the MP4 sample entries the mov muxer may write as given
 REORDER = 4       # pictures a device's H.264/H.265 with B pictures may be reordered by, at most (x264: 2)
 EARLY_MAX = 2000                                          # sound packets held until the first picture
 TEXT_MAX = 120                                            # a claimed model: the device's text, kept short
@@ -112,6 +113,8 @@ class _Out:
         self.out = av.open(str(path), "w", format=muxer_for(a.codec_context.name if a is not None else None),
                            options=FRAGMENTED)
         self.ov = self.out.add_stream_from_template(v)
+        if v.codec_context.codec_tag in KEPT_TAGS:   # the device's own tag (hvc1 stays hvc1, design/0385)
+            self.ov.codec_context.codec_tag = v.codec_context.codec_tag
         self.oa = self.out.add_stream_from_template(a) if a is not None else None
 
     def put(self, pkt: Any, video: bool) -> None:

@@ -29,6 +29,13 @@ def matroska(path: Path, seconds: int = 6) -> Path:
     return path
 
 
+def hevc_tagged(path: Path, tag: str = "hvc1", seconds: int = 3) -> Path:
+    """H.265 in an MP4 whose sample entry is `tag` (a phone writes hvc1, parameter sets in the entry)."""
+    _ffmpeg(*TESTSRC, "-t", str(seconds), "-c:v", "libx265", "-x265-params", "log-level=error", "-g", "15",
+            "-tag:v", tag, str(path))
+    return path
+
+
 def hevc_g711(path: Path, seconds: int = 8) -> Path:
     """H.265 with G.711 mu-law sound in a MOV, no creation time."""
     _ffmpeg(*TESTSRC, "-f", "lavfi", "-i", "sine=sample_rate=8000", "-t", str(seconds), "-c:v", "libx265",
