@@ -201,8 +201,17 @@ def test_unknown_retention_key(tmp_path, key, says):
     assert err.field == f"retention.{key}"
     assert err.message.startswith(
         "unknown key (known: min_retention, max_retention, reserve, on_full, interval, evidence_hold, grace, "
-        "allow_short_for_tests)"
+        "intake_share, allow_short_for_tests)"
     )
+
+
+@pytest.mark.parametrize("value, says", [('"60%"', "out of range"), ('"0%"', "out of range"),
+                                         ('"1GB"', 'such as "10%"'), (10, 'such as "10%"')])
+def test_the_intakes_share_is_a_share_below_half_the_disk(tmp_path, value, says):
+    """design/0384: the site's share of the data disk for portable cameras' files."""
+    err = error_for(tmp_path, retention(intake_share=value))
+    assert err.field == "retention.intake_share" and says in err.message
+    assert RetentionConfig().intake_room(1000) == 100, "10 % by default"
     assert says in err.message
 
 

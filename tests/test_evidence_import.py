@@ -154,11 +154,12 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
 
 
 def test_a_file_too_large_for_the_disks_reserve_is_refused_before_it_is_sent(tmp_path, devices):
-    """A 16 MiB data disk keeping half free: a 6 MiB file (and its segments) does not fit; a small one does."""
+    """A 16 MiB data disk keeping half free: a 6 MiB file (and its segments) does not fit; a small one does;
+    then the site's share for intakes (4 %) refuses the next, though the disk has room above its reserve."""
     with tmpfs(tmp_path / "disk", "16m") as disk:
         data = disk / "data"
         config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": "synthetic:", "enabled": False}],
-                              tables={"retention": {"reserve": "50%"}})
+                              tables={"retention": {"reserve": "50%", "intake_share": "4%"}})
         big = tmp_path / "big.mp4"
         big.write_bytes(devices["bwc"].read_bytes() + bytes(6 << 20))
         d = Daemon(config, data, tmp_path / "edged.log").start()
@@ -171,5 +172,12 @@ def test_a_file_too_large_for_the_disks_reserve_is_refused_before_it_is_sent(tmp
             assert leftovers(data) == []
             r = people.ctl("evidence", "import", str(devices["hevc"]), "--device", "bwc-7", "--by", "officer Lin")
             assert r.returncode == 0, r.stderr
+            # the site's share for intakes (design/0384): 4 % of 16 MiB; what is kept counts, junk too
+            junk = tmp_path / "junk.mp4"
+            junk.write_bytes(devices["bwc"].read_bytes() + bytes(200_000))
+            r = people.ctl("evidence", "import", str(junk), "--device", "bwc-7", "--by", "officer Lin")
+            assert r.returncode != 0 and "[retention] intake_share" in r.stderr and "of the 671088 bytes" in r.stderr \
+                and "(4% of the data disk" in r.stderr and "Nothing was kept" in r.stderr, r.stderr
+            assert len(leftovers(data)) == 1, "the first intake alone"
         finally:
             d.stop()

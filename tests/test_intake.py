@@ -58,7 +58,8 @@ def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("devices")
     frag = portable.fragmented(d / "frag.mp4")
     bwc = portable.body_camera(d / "bwc.mp4")
-    return {"bwc": bwc, "hevc": portable.hevc_g711(d / "hevc.mov"), "frag": frag,
+    return {"bwc": bwc, "hevc": portable.hevc_g711(d / "hevc.mov"), "frag": frag, "mkv": portable.matroska(d / "dev.mkv"),
+            "hvc1": portable.hevc_tagged(d / "hvc1.mp4"),
             "frag_cut": portable.cut(frag, d / "frag_cut.mp4", frag.stat().st_size - 3000),
             "plain_cut": portable.cut(bwc, d / "plain_cut.mp4", bwc.stat().st_size // 2),
             "mpeg4": portable.mpeg4_part2(d / "mpeg4.mp4"), "junk": portable.not_media(d / "junk.pdf")}
@@ -73,6 +74,30 @@ def test_a_body_cameras_file_is_remuxed_packet_for_packet_with_its_claims(files,
     # no transcoding: the segments' pictures and sound are the file's own packets, byte for byte
     for kind in ("video", "audio"):
         assert [p for s in segs for p in payloads(tmp_path / s["file"], kind)] == payloads(files["bwc"], kind)
+
+
+def test_a_matroska_file_without_decoding_times_is_remuxed_packet_for_packet(files, tmp_path):
+    """Issue 87 item 7 (design/0385): Matroska keeps presentation times only; the decoding times are
+    generated (rising, never after a picture's presentation), the packets the file's own. Before:
+    refused, "could not be read to its end (... returned 22)"."""
+    r = remux(files["mkv"], tmp_path, 3 * S)
+    segs = r["segments"]
+    assert r["format"] == "matroska,webm" and len(segs) == 2 and sum(s["frames"] for s in segs) == 6 * 15
+    assert all(decodes(tmp_path / s["file"]) for s in segs)
+    for kind in ("video", "audio"):
+        assert [p for s in segs for p in payloads(tmp_path / s["file"], kind)] == payloads(files["mkv"], kind)
+    for s in segs:
+        with av.open(str(tmp_path / s["file"])) as c:
+            stamps = [(p.pts, p.dts) for p in c.demux(c.streams.video[0]) if p.size]
+        assert all(dts <= pts for pts, dts in stamps) and [d for _, d in stamps] == sorted({d for _, d in stamps})
+
+
+def test_the_devices_codec_tag_is_kept(files, tmp_path):
+    """Issue 87 item 7 (design/0385): a phone's `hvc1` stays `hvc1` (it became `hev1`), packets as sent."""
+    [seg] = remux(files["hvc1"], tmp_path, 60 * S)["segments"]
+    with av.open(str(tmp_path / seg["file"])) as c:
+        assert c.streams.video[0].codec_context.codec_tag == "hvc1"
+    assert decodes(tmp_path / seg["file"]) and payloads(tmp_path / seg["file"], "video") == payloads(files["hvc1"], "video")
 
 
 def test_h265_with_g711_sound_is_kept_as_sent(files, tmp_path):

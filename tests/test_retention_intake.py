@@ -1,5 +1,5 @@
-"""An imported recording's age (issue 76, design/0346): its stamps are the device's claim, so the
-planner judges its age from no earlier than its intake. A device clock that claims old times never
+"""An imported recording's age (issue 76, design/0346, 0381): its stamps are the device's claim, so the
+planner judges its age from its intake. A device clock that claims old times never
 makes it go by max retention, nor count as surplus, before intake + the minimum. Pure: no disk, no clock."""
 
 from hypothesis import given, settings
@@ -49,10 +49,13 @@ def test_an_import_is_not_surplus_before_intake_plus_minimum_under_pressure():
     assert surplus(claimed(200, intake_days_ago=31), POLICY, NOW)
 
 
-def test_a_device_claiming_the_future_is_judged_by_its_claim():
-    """A later claim than the intake keeps the footage longer, never shorter: the later of the two."""
+def test_a_device_claiming_the_future_is_judged_by_its_intake():
+    """A later claim than the intake never keeps the footage past its maximum from the intake (design/0381)."""
     seg = claimed(-10, intake_days_ago=1)
-    assert age_end(seg) == seg.end_us
+    assert age_end(seg) == seg.intake_us
+    assert past_max(claimed(-4000, intake_days_ago=91), POLICY, NOW)
+    assert not past_max(claimed(-4000, intake_days_ago=89), POLICY, NOW)
+    assert [d.segment.id for d in plan([claimed(-4000, 91)], [], POLICY, ROOMY, NOW).destroy] == [1]
 
 
 @settings(max_examples=300)
@@ -67,6 +70,8 @@ def test_nothing_imported_goes_by_age_before_intake_plus_minimum(claim, intake_a
         assert destroyed == []
     if intake_ago <= POLICY.site.max_us and free >= POLICY.reserve_bytes:
         assert destroyed == []
+    if intake_ago > POLICY.site.max_us:
+        assert destroyed == [1], "past its maximum from the intake, whatever its claim"
 
 
 # an intake's original file (design/0354) ------------------------------------------------------
@@ -86,7 +91,8 @@ def hold(from_us: int, to_us: int, cameras: frozenset[str] | None = frozenset({C
 def test_an_original_goes_at_its_maximum_from_intake_not_from_its_claim():
     assert originals_due([original(89)], [], POLICY, NOW) == []
     assert originals_due([original(91)], [], POLICY, NOW) == [original(91)]
-    assert originals_due([original(91, claim_days_ago=-5)], [], POLICY, NOW) == [], "a later claim keeps it longer"
+    ahead = original(91, claim_days_ago=-5)
+    assert originals_due([ahead], [], POLICY, NOW) == [ahead], "a claim ahead never keeps it longer"
 
 
 def test_an_original_outlives_its_segments_and_an_untrusted_clock():
@@ -119,7 +125,7 @@ def test_a_lowered_maximum_in_its_grace_keeps_an_original_by_the_old_one():
 def test_an_original_never_goes_before_its_minimum_nor_stays_past_its_maximum_unless_held(
         claim, intake_ago, left, held_at, legal, trusted, minimum, extra):
     """Over any claim, intake, hold, limits and clock: before intake + minimum it is kept; past the
-    maximum (from the later of its claimed end and its intake), with no segment left, on a trusted
+    maximum (from its intake, whatever it claims), with no segment left, on a trusted
     clock and no hold over it, it goes; a hold over its footage or its intake keeps it."""
     pol = Policy(Limits(minimum, minimum + extra), {}, reserve_bytes=0)
     o = Original(3, CAM, NOW - intake_ago, NOW - claim - 60_000_000, NOW - claim, left)
@@ -129,5 +135,5 @@ def test_an_original_never_goes_before_its_minimum_nor_stays_past_its_maximum_un
     gone = originals_due([o], holds, pol, NOW, age_trusted=trusted) == [o]
     if intake_ago < minimum:
         assert not gone
-    past = max(o.end_us, o.intake_us) < NOW - pol.site.max_us
+    past = o.intake_us < NOW - pol.site.max_us
     assert gone == (past and not left and trusted and not covered)

@@ -13,6 +13,7 @@ from typing import Any, Sequence, TextIO, TypeAlias
 from edged.cli.ctx import Ctx as Ctx  # what every verb gets, for the verb modules
 from storage.declare import ConfigError, parse_duration  # not edged.config: 40 modules edgectl needs not (design/0390)
 from edged.i18n import _, language
+from storage.free_text import printed
 from storage.time.rocdate import roc_date_short
 
 # what a module's register(sub) adds its verbs to: edgectl's sub-commands
@@ -79,7 +80,9 @@ def field(label: str, text: str, column: int = 11) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[str(h) for h in headers]] + [["-" if v is None else str(v) for v in r] for r in rows]
+    # every cell printed escaped (design/0383): a line break or a direction mark in a stored text never
+    # prints as another row, nor turns the columns around it
+    cells = [[str(h) for h in headers]] + [["-" if v is None else printed(v) for v in r] for r in rows]
     widths = [max(width(r[i]) for r in cells) for i in range(len(headers))]
     return "\n".join("  ".join(c + " " * (w - width(c)) for c, w in zip(r, widths)).rstrip() for r in cells)
 

@@ -15,6 +15,7 @@ from edged.cli.ctx import Ctx
 from edged.cli.display import JSON, Progress, UsageError, Verbs, fmt_bytes, fmt_time, table
 from edged.control.client import call
 from edged.i18n import _
+from storage.free_text import printed
 
 IMPORT_TIMEOUT_S = 3600   # the daemon's answer after the last byte: a long file remuxed at the idle classes
 CHUNK = 1 << 20
@@ -55,7 +56,8 @@ def cmd_import(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
 
 def lines_of(r: dict[str, Any]) -> list[str]:
     lines = [_("intake {id}: {size} from {device}, recorded by {by}, taken in on {at} (SHA-256 {sha})").format(
-        id=r["id"], size=fmt_bytes(r["bytes"]), device=r["device"], by=r["recorded_by"], at=r["at"], sha=r["sha256"])]
+        id=r["id"], size=fmt_bytes(r["bytes"]), device=printed(r["device"]), by=printed(r["recorded_by"]), at=r["at"],
+        sha=r["sha256"])]
     if r["segments"]:
         start = r["claimed_start"] or _("it claims no time; placed at the intake")
         lines.append(_("{n} segments of camera {camera}; their times are the device's claim: {start}").format(

@@ -39,6 +39,17 @@ def _on_full(on_full: Any, field: str) -> OnFull:
     return on_full
 
 
+def _share(value: Any, field: str) -> float:
+    """A share of the disk for intakes ("10%"): above 0 % and below 50 % (half the disk is the cameras')."""
+    m = _PERCENT.fullmatch(value.strip()) if isinstance(value, str) else None
+    if m is None:
+        raise ConfigError(field, f'expected a share of the disk such as "10%", found {_describe(value)}')
+    percent = Fraction(m.group(1))
+    if not 0 < percent < 50:
+        raise ConfigError(field, f"{_show(value)} is out of range; intakes may hold above 0% and below 50% of the disk")
+    return float(percent)
+
+
 @dataclass(frozen=True, slots=True)
 class RetentionConfig:
     """Site-wide retention rules (docs/requirements.md "Retention rules", R1.3-R1.6, R6.2).
@@ -64,6 +75,11 @@ class RetentionConfig:
                                 doc="default expiry of an evidence hold (and the longest an MQTT hold may ask)")
     grace_us: int = key(24 * HOUR, toml="grace", example='"24h"',
                         doc="footage a lowered max or a released hold makes due waits this long (1h to 30d)")
+    intake_share_percent: float = key(10.0, toml="intake_share", example='"10%"', read=_share,
+                                      show=lambda v: f"{v:g}%",
+                                      doc="the share of the data disk portable cameras' files taken in may hold, "
+                                          "originals and their segments together; an intake past it is refused "
+                                          "(above 0% and below 50%)")
     allow_short_for_tests: bool = key(False, read=_bool, commented=True, example="true",
                                       doc="test set-ups only: max_retention below 1 day, grace below 1 hour")
     # written in calendar months ("3mo"): the _us values above are then 31 days a month, and a
@@ -86,6 +102,10 @@ class RetentionConfig:
         if self.max_retention_months is not None:
             high = max(low, months_back_us(now_us, self.max_retention_months, tz))
         return replace(self, min_retention_us=low, max_retention_us=high)
+
+    def intake_room(self, total_bytes: int) -> int:
+        """Bytes intakes may hold on a filesystem of ``total_bytes`` (design/0384)."""
+        return math.floor(total_bytes * Fraction(repr(self.intake_share_percent)) / 100)
 
     def reserve_for(self, total_bytes: int) -> int:
         """Bytes to keep free on a filesystem of ``total_bytes`` (a percentage rounds up)."""

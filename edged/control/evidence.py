@@ -27,6 +27,7 @@ from edged.rules.roles import Actor
 from storage.catalog import CatalogWriter
 from storage.footage import intakes as store
 from storage.intake.take import MADE, Incoming, Refused, Who, place, run_remux, sweep_staging
+from storage import free_text
 from storage.names import RULE, is_name, shown
 from storage.people import retrieval_store
 from storage.redact.idle import lowest_priority
@@ -104,6 +105,12 @@ class EvidenceOps(Operations):
                 name=shown(device), rule=RULE, n=NAME_MAX - len(store.CAMERA_PREFIX)))
         if not by:
             raise refused(_("say who recorded it (--by)"))
+        try:   # free text under the names rule's spirit (design/0383): any script, nothing that does not print
+            free_text.check(by)
+        except free_text.BadText as exc:
+            raise refused(_("who recorded it, {text}, is not plain text: {why} (at most {n} characters, no line "
+                            "break, control or direction mark)").format(
+                text=free_text.quoted(by), why=exc, n=free_text.TEXT_MAX)) from None
         size = integer(args.get("bytes"), "bytes") or 0
         if size <= 0:
             raise refused(_("the file is empty"))
@@ -124,11 +131,21 @@ class EvidenceOps(Operations):
 
     async def _room(self, size: int, name: str) -> None:
         usage = await asyncio.to_thread(self.part.free.read)
-        room = usage.free - self.part.cfg.retention.reserve_for(usage.total)
+        retention = self.part.cfg.retention
+        room = usage.free - retention.reserve_for(usage.total)
         if size * ROOM_FACTOR > room:
             raise refused(_("{name} ({size} bytes) needs about {need} bytes with its segments, and the data disk has "
                             "{room} above its reserve").format(name=name, size=size, need=size * ROOM_FACTOR,
                                                                room=max(0, room)))
+        # the site's share for intakes (design/0384): the cameras' footage keeps the rest of the disk, so
+        # no intake is paid for by destroying a camera's footage under its minimum
+        share, held = retention.intake_room(usage.total), await self.reader.query(store.held_bytes)
+        if held + size * ROOM_FACTOR > share:
+            raise refused(_("{name} ({size} bytes) needs about {need} bytes with its segments, and the intakes kept "
+                            "already hold {held} of the {share} bytes the site gives them ({percent} of the data "
+                            "disk, [retention] intake_share)").format(
+                name=name, size=size, need=size * ROOM_FACTOR, held=held, share=share,
+                percent=f"{retention.intake_share_percent:g}%"))
 
     @op("evidence.import")
     async def evidence_import(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
@@ -136,7 +153,7 @@ class EvidenceOps(Operations):
         if not isinstance(caller, Caller):
             raise refused(_("a file can only be sent over the control socket"))
         who, size = self._who(args, caller)
-        name = shown(text(args, "name") or "FILE")
+        name = free_text.shown(text(args, "name") or "FILE")   # a file name as itself, CJK too (design/0383)
         async with self._one:
             if (n := who.request) is not None and await self.writer.run(
                     lambda c: retrieval_store.request_row(c.db, n)) is None:

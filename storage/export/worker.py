@@ -20,13 +20,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from storage.export.c2pa_sign import sign_jobs
 from storage.export.evidence import EXPORTS_DIR, WORKING_DIR, write_clips
-from storage.media import entry as media_entry
+from storage.media import answer, entry as media_entry
 from storage.export.plan import ExportError, Progress
 from storage.media.entry import Access, Proc
 
@@ -102,7 +103,24 @@ def run_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us:
                   if isinstance(row, dict) and "path" in row)
     entries: list[dict[str, Any]] = _run(request, progress, None, "media worker",
                                          Access(data_dir, reads=reads, writes=(tmp,)))
+    _checked(tmp, [c.get("file") for e in entries for c in e.get("clips", [])] if isinstance(entries, list) else [None],
+             clip_names(c["camera"] for c in cameras))
     return entries
+
+
+def clip_names(cameras: Iterable[str]) -> re.Pattern[str]:
+    """The names the export gives its clips (storage/export/plan.py, remux.py): `<camera>.mp4`,
+    `<camera>-partN.mp4`, of the cameras asked for; nothing else is taken from a worker."""
+    return re.compile("(?:" + "|".join(re.escape(c) for c in cameras) + r")(?:-part[0-9]+)?\.mp4")
+
+
+def _checked(folder: Path, names: list[Any], pattern: re.Pattern[str]) -> None:
+    """A worker's answer by the one rule (storage/media/answer.py): each clip it names a plain file
+    of its own in `folder`, named as the daemon names clips; else the export fails."""
+    try:
+        answer.check(folder, names, pattern)
+    except (answer.BadAnswer, AttributeError, TypeError) as exc:
+        raise ExportError(f"the media worker's answer was refused: {exc}") from None
 
 
 def run_signing(folder: Path, jobs: list[dict[str, Any]], chain: list[str], alg: str, sign: Signer,
@@ -112,6 +130,8 @@ def run_signing(folder: Path, jobs: list[dict[str, Any]], chain: list[str], alg:
     request = {"sign_jobs": jobs, "tmp": str(folder), "chain": chain, "alg": alg}
     done: list[dict[str, Any]] = _run(request, progress, sign, "signing process",
                                       Access(data_root(folder), writes=(folder,)))
+    _checked(folder, [d.get("file") for d in done] if isinstance(done, list) else [None],
+             re.compile("|".join(re.escape(str(j.get("file"))) for j in jobs) or "(?!)"))
     return done
 
 

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from storage import audit
 from storage.footage import segment_rows
+from storage.footage.segment_rows import IMPORTED, PORTABLE_PREFIX
 from storage.states.cameras import STOPPED
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-IMPORTED = "imported"          # segment_rows.source of a segment remuxed from an intake: its stamps are a claim
-CAMERA_PREFIX = "portable."    # a device's camera id: never a config id (those have no dot), always a name
+# IMPORTED: segment_rows.source of a segment remuxed from an intake, its stamps a claim (declared in segment_rows)
+CAMERA_PREFIX = PORTABLE_PREFIX  # a device's camera id: never a config id (those have no dot), always a name
 AUDIT_ACTION = "evidence.imported"
 PORTABLE_KIND = "portable"     # the camera row's inventory kind
 IMPORTS_DIR = "imports"        # imports/<the original's sha256>/: the original and its segments (storage/intake/take.py)
@@ -67,6 +68,23 @@ def provenance(db: sqlite_utils.Database, path: str) -> dict[str, Any] | None:
             "device": row["device"], "model": row["model"], "claimed_from": row["claimed_from"],
             "request": row["request"],
             "note": "imported, not recorded by this box: its times are the device's claim"}
+
+
+def folders_since(db: sqlite_utils.Database, since_us: int) -> list[str]:
+    """The folders (`imports/<sha256>`) of the intakes taken in since `since_us` whose original is
+    not destroyed: the start-up reconcile's tail of imports (storage/footage/reconcile.py)."""
+    return [f"{IMPORTS_DIR}/{r['sha256']}" for r in db.query(
+        "SELECT sha256 FROM intakes WHERE intake_us >= ? AND destroyed_us IS NULL ORDER BY id", [since_us])]
+
+
+def held_bytes(db: sqlite_utils.Database) -> int:
+    """What the intakes hold on the disk now: every original kept, and the footage remuxed from them
+    (the portable cameras' segments), for the site's share (design/0384). By the few intake rows and
+    the portable cameras' index."""
+    originals = next(db.query("SELECT coalesce(sum(bytes), 0) AS n FROM intakes WHERE destroyed_us IS NULL"))["n"]
+    segs = next(db.query(f"SELECT coalesce(sum(bytes), 0) AS n FROM segments WHERE camera IN (SELECT id FROM cameras"
+                         f" WHERE id LIKE '{CAMERA_PREFIX}%') AND {segment_rows.FOOTAGE}"))["n"]
+    return int(originals) + int(segs)
 
 
 def intake_row(db: sqlite_utils.Database, intake_id: int) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ from typing import Any, Callable, TypeVar, cast
 
 from storage import audit
 from storage.disk import layout
-from storage.footage import segment_rows, segments as segment_table
+from storage.footage import intakes, segment_rows, segments as segment_table
 from storage.footage.recovery_record import OPEN_WHY, ORPHAN_WHY, RECOVERY, item as _item, recovery_detail
 from storage.states.cameras import DISABLED
 from storage.catalog import Catalog
@@ -354,16 +354,22 @@ def open_rows(catalog: Catalog, before_us: int | None, before_id: int | None = N
 
 @dataclass
 class Tail:
-    """The whole UTC days of the tail: every file in their folders is compared with the catalog."""
+    """The whole UTC days of the tail: every file in their folders is compared with the catalog.
+    `imports`: the folders (`imports/<sha256>`) of the intakes taken in since the tail began and
+    not destroyed, whose files are compared with their rows the same way (design/0380)."""
 
     since_us: int
     since_day: str
+    imports: tuple[str, ...] = ()
 
 
 def tail_of(catalog: Catalog) -> Tail:
+    """The tail: from two days before the box's own newest recording (a portable device's claim is
+    no reading of the box's clock); imports by their intake, the box's time of taking them in."""
     latest = segment_table.latest_start(catalog.db) or catalog.clock.now_us()
     since_day = time.strftime("%Y-%m-%d", time.gmtime((latest - TAIL_US) / 1e6))
-    return Tail(int(calendar.timegm(time.strptime(since_day, "%Y-%m-%d"))) * 1_000_000, since_day)
+    since_us = int(calendar.timegm(time.strptime(since_day, "%Y-%m-%d"))) * 1_000_000
+    return Tail(since_us, since_day, tuple(intakes.folders_since(catalog.db, since_us)))
 
 
 def walk(data_dir: Path, tail: Tail, known: set[str], report: Report, before_us: int | None = None,
@@ -393,13 +399,21 @@ def walk(data_dir: Path, tail: Tail, known: set[str], report: Report, before_us:
                         report.later.append(relpath)  # the new run's, its `open` still in a pipe, or the last run's
                     continue
                 orphans.append(Orphan(relpath, parsed))
+    for folder in tail.imports:  # an intake's files: never orphans (a folder no row names is no footage)
+        if (data_dir / folder).is_dir():
+            present.update(f"{folder}/{name}" for name in os.listdir(data_dir / folder))
     return present, orphans
 
 
 def gone(catalog: Catalog, tail: Tail, present: set[str], before_us: int | None = None,
          before_id: int | None = None) -> list[dict[str, Any]]:
-    """The footage rows of the tail (the last run's) whose file was not there (a read)."""
+    """The footage rows of the tail (the last run's) whose file was not there (a read): the box's
+    own, and those of the tail's intakes (whose rows and files were in place before `walk`)."""
     out = []
+    imported = [r for folder in tail.imports for r in segment_rows.imported_of(catalog.db, folder, footage=True)]
+    for row in imported:
+        if row["path"] not in present:
+            out.append(row)
     for row in segment_rows.footage_since(catalog.db, tail.since_us):
         mine = row["id"] > before_id if before_id is not None else \
             before_us is not None and row["start_us"] >= before_us

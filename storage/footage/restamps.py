@@ -11,6 +11,7 @@ import sqlite_utils
 
 from storage import audit
 from storage.footage import segment_rows
+from storage.footage.segment_rows import BOX_STAMPED
 from storage.time import trusted_time as tt
 
 # A file the start-up recovery adopted was stamped by the last run's clock, but its id is given
@@ -28,7 +29,9 @@ def before_step(db: sqlite_utils.Database, seen_id: int, before_us: int, after_u
     read, before the step), then those opened since, while their start is nearer to the clock
     before the step (`before_us`) than after it (`after_us`)."""
     through = seen_id
-    for r in db.query("SELECT id, start_us FROM segment_rows WHERE id > ? ORDER BY id", [seen_id]):
+    # an import's stamps are its device's claim, not the clock's: they say nothing of the step
+    for r in db.query(f"SELECT id, start_us FROM segment_rows s WHERE id > ? AND {BOX_STAMPED} ORDER BY id",
+                      [seen_id]):
         if abs(r["start_us"] - before_us) >= abs(r["start_us"] - after_us):
             break
         through = r["id"]
@@ -41,7 +44,8 @@ def shift(db: sqlite_utils.Database, after_id: int, through_id: int, shift_us: i
     earlier correction; one this run flagged for a person gets it as its first): one audit record
     names the range, the shift and the step. Files the recovery adopted are not this run's and
     keep theirs. Returns how many segments were re-stamped."""
-    own = f"FROM segment_rows s WHERE s.id > ? AND s.id <= ? AND NOT {ADOPTED}"
+    # an import's stamps are its device's claim: no step of the box's clock moves them (design/0380)
+    own = f"FROM segment_rows s WHERE s.id > ? AND s.id <= ? AND NOT {ADOPTED} AND {BOX_STAMPED}"
     with db.atomic():
         n: int = next(db.query(f"SELECT count(*) AS n {own}", [after_id, through_id]))["n"]
         if not n:
@@ -98,12 +102,12 @@ def placed(db: sqlite_utils.Database, after_id: int, limit: int, upto_id: int | 
     adopted. By the primary key: a range, never a scan."""
     upto = "" if upto_id is None else " AND s.id <= ?"
     return [tt.Placed(r["id"], r["camera"], r["start_us"], r["end_us"], not r["corrected"] and not r["adopted"],
-                      bool(r["flagged"]))
+                      bool(r["flagged"]), claim=bool(r["claim"]))
             for r in db.query(
                 f"""SELECT s.id, k.camera, s.start_us + coalesce(r.shift_us, 0) AS start_us,
                           s.start_us + s.dur_us + coalesce(r.shift_us, 0) AS end_us,
                           r.segment_id IS NOT NULL AS corrected, r.segment_id IS NOT NULL AND r.shift_us IS NULL
-                          AS flagged, {ADOPTED} AS adopted
+                          AS flagged, {ADOPTED} AS adopted, NOT {BOX_STAMPED} AS claim
                    FROM segment_rows s JOIN camera_keys k ON k.num = s.cam
                    LEFT JOIN restamps r ON r.segment_id = s.id WHERE s.id > ?{upto} ORDER BY s.id LIMIT ?""",
                 [after_id, *([] if upto_id is None else [upto_id]), limit])]

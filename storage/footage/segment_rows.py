@@ -36,6 +36,16 @@ STORAGE_LOST_NOTE = "storage lost: "  # the note of a `missing` row whose disk m
 # and the look-back follows.
 MAX_SEGMENT_US = 3_600_000_000
 SEGMENT_LOOKBACK_US = 24 * MAX_SEGMENT_US
+# Footage the box did not record (a portable camera's file taken in, design/0349): its camera's id
+# begins with this (a config camera's id has no dot) and its rows carry `source` IMPORTED. Its
+# stamps are its device's claim, so it is never in a model of the box's own recording: the
+# start-up tail, the host clock's history, the order of stamps (design/0380).
+IMPORTED = "imported"
+PORTABLE_PREFIX = "portable."
+# The SQL of the box's own cameras (every camera row but a portable device's), for `IN (...)`.
+BOX_CAMERAS = f"SELECT id FROM cameras WHERE id NOT LIKE '{PORTABLE_PREFIX}%'"
+# The SQL test, on `segment_rows s`, of a row whose stamps the box made (not a device's claim).
+BOX_STAMPED = f"coalesce(s.source, '') != '{IMPORTED}'"
 
 _COLUMNS = ("id", "cam", "start_us", "dur_us", "bytes", "frames", "codec", "width", "height", "audio", "sha256",
             "state", "created_d", "closed_d", "note", "path", "retimed", "source", "intake_us")
@@ -159,12 +169,13 @@ def delete(db: sqlite_utils.Database, segment_id: int) -> None:
 
 
 def paths_since(db: sqlite_utils.Database, since_us: int, footage: bool = False) -> list[dict[str, Any]]:
-    """id, start_us and path of the segments of the configured cameras since `since_us` (only
+    """id, start_us and path of the segments of the box's own cameras since `since_us` (only
     footage if `footage`), by index; the paths derived here, not by the view (reconcile reads
-    two days of them at every start: the view's strftime costs ~6 us a row, this ~1 us)."""
+    two days of them at every start: the view's strftime costs ~6 us a row, this ~1 us). A
+    portable device's are not among them: their stamps are its claim (`imported_of`)."""
     only = f" AND s.state IN ({code(COMPLETE)}, {code(RECOVERED)})" if footage else ""
     got = db.conn.execute("SELECT s.id, k.camera, s.start_us, s.path FROM segment_rows s JOIN camera_keys k"
-                          " ON k.num = s.cam WHERE k.camera IN (SELECT id FROM cameras) AND s.start_us >= ?" + only,
+                          f" ON k.num = s.cam WHERE k.camera IN ({BOX_CAMERAS}) AND s.start_us >= ?" + only,
                           [since_us])
     days: dict[tuple[str, int], str] = {}
     out = []
@@ -181,8 +192,17 @@ def paths_since(db: sqlite_utils.Database, since_us: int, footage: bool = False)
     return out
 
 
+def imported_of(db: sqlite_utils.Database, folder: str, footage: bool = False) -> list[dict[str, Any]]:
+    """id, start_us and path of the segments remuxed into `folder` (`imports/<sha256>`, an intake's),
+    only footage if `footage`: by the stored-path index (an import's path is always stored)."""
+    only = f" AND state IN ({code(COMPLETE)}, {code(RECOVERED)})" if footage else ""
+    return [{"id": i, "start_us": start, "path": path} for i, start, path in db.conn.execute(
+        "SELECT id, start_us, path FROM segment_rows WHERE path > ? AND path < ?" + only,
+        [folder + "/", folder + "0"])]
+
+
 def known_paths_since(db: sqlite_utils.Database, since_us: int) -> set[str]:
-    """The paths of the configured cameras' segments since `since_us`, any state (by index)."""
+    """The paths of the box's own cameras' segments since `since_us`, any state (by index)."""
     return {r["path"] for r in paths_since(db, since_us)}
 
 

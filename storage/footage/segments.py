@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from storage import node
 from storage.footage import segment_rows
-from storage.footage.segment_rows import (COMPLETE, FOOTAGE, MISSING, RECOVERED, SEGMENT_LOOKBACK_US, SEGMENT_STATES,
-                                  STORAGE_LOST_NOTE, TAMPERED, WRITING)
+from storage.footage.segment_rows import (BOX_CAMERAS, COMPLETE, FOOTAGE, MISSING, RECOVERED, SEGMENT_LOOKBACK_US,
+                                          SEGMENT_STATES, STORAGE_LOST_NOTE, TAMPERED, WRITING)
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -95,7 +95,7 @@ def between(db: sqlite_utils.Database, start_us: int, end_us: int, camera: str |
 def stranded_since(db: sqlite_utils.Database, since_us: int) -> list[dict[str, Any]]:
     """Segments marked missing because their disk went away (by the tail, with an index)."""
     return list(db.query(
-        "SELECT * FROM segments WHERE camera IN (SELECT id FROM cameras) AND start_us >= ? AND state = ?"
+        f"SELECT * FROM segments WHERE camera IN ({BOX_CAMERAS}) AND start_us >= ? AND state = ?"
         " AND note LIKE ? ORDER BY start_us", [since_us, MISSING, STORAGE_LOST_NOTE + "%"]))
 
 
@@ -123,8 +123,10 @@ def last_end_before(db: sqlite_utils.Database, camera: str, before_us: int | Non
 
 def clock_history(db: sqlite_utils.Database) -> tuple[int | None, int | None]:
     """(newest footage's end, last clean stop): a host clock earlier than either went back
-    while edged was down (storage/trusted_time.behind_history). Per camera, by index."""
-    cams = [r["id"] for r in db.query("SELECT id FROM cameras")]
+    while edged was down (storage/trusted_time.behind_history). Per camera, by index; the box's
+    own cameras only: a portable device's stamps are its claim, never a reading of the box's
+    clock (design/0380)."""
+    cams = [r["id"] for r in db.query(BOX_CAMERAS)]
     ends = [e for e in (last_end(db, c) for c in cams) if e is not None]
     stopped = node.value(db, "stopped_us")
     stop = int(stopped) if stopped not in (None, "None") else None
@@ -132,7 +134,9 @@ def clock_history(db: sqlite_utils.Database) -> tuple[int | None, int | None]:
 
 
 def latest_start(db: sqlite_utils.Database) -> int | None:
-    """The newest start of any configured-or-once camera's segment."""
+    """The newest start of any configured-or-once camera's segment: the box's own cameras (a
+    portable device's claim may be years off: the start-up tail is the box's recording, design/0380)."""
     # Per camera, so each max() is one index probe (a plain max() scans the whole index).
     return cast("int | None", next(db.query(
-        "SELECT max((SELECT max(start_us) FROM segments WHERE camera = cameras.id)) AS s FROM cameras"))["s"])
+        "SELECT max((SELECT max(start_us) FROM segments WHERE camera = cameras.id)) AS s FROM cameras"
+        f" WHERE id IN ({BOX_CAMERAS})"))["s"])

@@ -15,6 +15,7 @@ whose end is missing, or a file that is no media, is refused (`refused`): nothin
 from __future__ import annotations
 
 import io
+import heapq
 import json
 import resource
 import sys
@@ -32,6 +33,8 @@ SOUND = frozenset({"aac", "pcm_mulaw", "pcm_alaw"})       # AAC and G.711
 FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 MEMORY = 1 << 30                                          # FFmpeg's address space, as storage/mp4.py's scan
 MODEL_KEYS = ("com.apple.quicktime.model", "model", "com.android.model", "make", "com.apple.quicktime.make")
+KEPT_TAGS = frozenset({"hvc1", "hev1", "avc1", "avc3"})   # the MP4 sample entries the mov muxer may write as given
+REORDER = 4       # pictures a device's H.264/H.265 with B pictures may be reordered by, at most (x264: 2)
 EARLY_MAX = 2000                                          # sound packets held until the first picture
 TEXT_MAX = 120                                            # a claimed model: the device's text, kept short
 
@@ -110,6 +113,8 @@ class _Out:
         self.out = av.open(str(path), "w", format=muxer_for(a.codec_context.name if a is not None else None),
                            options=FRAGMENTED)
         self.ov = self.out.add_stream_from_template(v)
+        if v.codec_context.codec_tag in KEPT_TAGS:   # the device's own tag (hvc1 stays hvc1, design/0385)
+            self.ov.codec_context.codec_tag = v.codec_context.codec_tag
         self.oa = self.out.add_stream_from_template(a) if a is not None else None
 
     def put(self, pkt: Any, video: bool) -> None:
@@ -182,6 +187,37 @@ class _Cutter:
         return self.made
 
 
+class Dater:
+    """Decoding times for video a container stores without them (Matroska keeps presentation times
+    only), as FFmpeg generates them from a buffer of presentation times (design/0385): with a reorder
+    depth of at most `depth` pictures, the k-th picture in decoding order is decoded at the k-th
+    smallest presentation time less `depth` pictures, which is never after its own and always rises.
+    The first `depth` pictures wait for the next ones; `drain` gives what is left at the end."""
+
+    def __init__(self, depth: int):
+        self.depth = depth
+        self.waiting: list[Any] = []
+        self.times: list[int] = []
+        self.step = 0
+
+    def put(self, pkt: Any) -> list[Any]:
+        self.step = self.step or (pkt.duration or 0)
+        heapq.heappush(self.times, pkt.pts)
+        self.waiting.append(pkt)
+        return self._ready(1 if len(self.waiting) > self.depth else 0)
+
+    def _ready(self, n: int) -> list[Any]:
+        out = []
+        for _ in range(n):
+            pkt = self.waiting.pop(0)
+            pkt.dts = heapq.heappop(self.times) - self.depth * max(1, self.step)
+            out.append(pkt)
+        return out
+
+    def drain(self) -> list[Any]:
+        return self._ready(len(self.waiting))
+
+
 def split(container: Any, outdir: Path, segment_us: int) -> tuple[list[dict[str, Any]], str | None]:
     """The file's H.264/H.265 video (and AAC/G.711 sound) into segments of about `segment_us`,
     each cut at a keyframe; (segments, why the sound was left out or None)."""
@@ -191,11 +227,27 @@ def split(container: Any, outdir: Path, segment_us: int) -> tuple[list[dict[str,
     left = None if a is not None or not sounds else sounds[0].codec_context.name
     start_us = _us(container.start_time, Fraction(1, 1_000_000)) if container.start_time is not None else 0
     cutter = _Cutter(outdir, v, a, segment_us, start_us)
+    dater = Dater(REORDER if v.codec_context.has_b_frames else 0)   # for a stream whose first picture has no dts
+    generate: bool | None = None
+
+    def put(pkt: Any, video: bool) -> None:
+        ts = pkt.pts if pkt.pts is not None else pkt.dts
+        cutter.put(pkt, video, _us(ts, pkt.time_base))
+
     for pkt in container.demux(*(s for s in (v, a) if s is not None)):
         ts = pkt.pts if pkt.pts is not None else pkt.dts
         if ts is None or pkt.size == 0:
             continue  # a demuxer's flush packet
-        cutter.put(pkt, pkt.stream.index == v.index, _us(ts, pkt.time_base))
+        video = pkt.stream.index == v.index
+        if video and generate is None:   # the first picture says: the container's decoding times, or none
+            generate = pkt.dts is None and pkt.pts is not None
+        if video and generate and pkt.pts is not None:   # then every one generated, never half the demuxer's
+            for p in dater.put(pkt):
+                put(p, True)
+            continue
+        put(pkt, video)
+    for p in dater.drain():
+        put(p, True)
     made = cutter.close()
     for seg in made:
         seg["offset_us"] -= start_us

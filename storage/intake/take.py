@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sys
 import threading
@@ -22,6 +23,7 @@ from storage.disk.fsutil import PRIVATE_FILE, fsync_dir, fsync_file, private_dir
 from storage.disk.hashing import sha256_file
 from storage.export.worker import converse
 from storage.footage.segment_rows import COMPLETE
+from storage.media import answer
 from storage.media.entry import Access, Proc
 from storage.footage.intakes import IMPORTS_DIR, Intake
 
@@ -30,6 +32,7 @@ ORIGINAL = "original"
 MADE = "made"                   # the staging folder's sub-folder the remux writes its segments into
 REMUX = (sys.executable, "-m", "storage.intake.remux")
 REMUX_TIMEOUT_S = 3600.0        # a long file at the idle class on a busy box; a hung FFmpeg still ends
+SEGMENT_NAME = re.compile(r"[0-9]{3,6}\.mp4")   # the remux's segment names (storage/intake/remux.py), nothing else
 SUFFIXES = {"mov,mp4,m4a,3gp,3g2,mj2": ".mp4", "matroska,webm": ".mkv", "avi": ".avi", "mpegts": ".ts"}
 
 
@@ -132,20 +135,6 @@ class Who:
     request: int | None
 
 
-def _own(made: Path, path: Path) -> None:
-    """A segment the remux made, at `path` as the daemon's own private file: moved where the remux
-    ran as this process's user, else copied (a media user's file is never footage; the daemon
-    cannot chmod it) and the media user's copy removed."""
-    if os.lstat(made).st_uid == os.geteuid():
-        os.replace(made, path)
-        os.chmod(path, PRIVATE_FILE)
-        return
-    with open(made, "rb") as src, open(path, "xb") as dst:
-        os.chmod(path, PRIVATE_FILE)
-        shutil.copyfileobj(src, dst, 1 << 20)
-    os.unlink(made)
-
-
 def note_of(result: dict[str, Any]) -> str | None:
     """What of the file is not in its segments, in the record's own words (the intake's note): a
     programming-free code the pages translate (storage keeps no person's language)."""
@@ -163,16 +152,24 @@ def place(staged: Incoming, sha256: str, result: dict[str, Any], who: Who, now_u
     """The staging folder renamed to `imports/<sha256>/` (the original kept under its container's
     suffix), and the intake to record: each segment's stamps the device's claim (or the intake's
     time when it claims none), its hash taken here."""
+    made = staged.folder / MADE
+    segs = result.get("segments", [])
+    if not isinstance(segs, list) or not all(isinstance(seg, dict) for seg in segs):
+        raise Refused("remux_failed", "the media worker's answer was refused: no list of segments")
+    names = [seg.get("file") for seg in segs]
+    if len(set(map(str, names))) != len(names):
+        raise Refused("remux_failed", "the media worker's answer was refused: a segment named twice")
+    try:   # the worker's files, each checked and copied by the daemon before anything is placed (design/0382)
+        for name in names:
+            answer.take(made, name, staged.folder / str(name), SEGMENT_NAME)
+    except answer.BadAnswer as exc:
+        raise Refused("remux_failed", f"the media worker's answer was refused: {exc}"[:300]) from None
+    shutil.rmtree(made, ignore_errors=True)
     final = staged.folder.parent / sha256
     if final.exists():  # a crash after a rename, before its record: never footage (no row names it)
         shutil.rmtree(final)
     suffix = SUFFIXES.get(str(result.get("format")), "")
     os.replace(staged.path, staged.folder / (ORIGINAL + suffix))
-    made = staged.folder / MADE
-    for seg in result.get("segments", []):
-        _own(made / seg["file"], staged.folder / seg["file"])
-    if made.exists():
-        shutil.rmtree(made)
     os.replace(staged.folder, final)
     fsync_dir(final.parent)
     rel = f"{IMPORTS_DIR}/{sha256}"

@@ -12,16 +12,19 @@ it never holds the node key. The recorders and the daemon are never slowed for a
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 from storage.export.worker import _ask_daemon, converse, data_root
+from storage.media import answer
 from storage.media.entry import Access, Proc, hand_back_if_other
 from storage.redact.idle import lowest_priority
 from storage.redact.job import JOB, JobError, Progress, run
 
 ROOT = Path(__file__).resolve().parents[2]
+CLIP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.mp4")   # an export's clip (the job's names; a plain name)
 # started through storage/redact/idle.py: the idle classes are taken before this module and the
 # copy's libraries (numpy, PyAV, the face detector) are loaded, so even their loading waits
 COMMAND = (sys.executable, "-m", "storage.redact.idle")
@@ -38,6 +41,10 @@ def run_job(folder: Path, progress: Progress | None = None,
     result, error, rc = converse(COMMAND, {"job": str(folder)}, progress, sign, started, access)
     if result is None:
         raise JobError(error or f"the redaction worker ended without a result (status {rc}); run it again to go on")
+    try:   # each copy it names a plain file of its own in the job's folder, named as the export's clips (design/0382)
+        answer.check(folder, list(result) if isinstance(result, dict) else [None], CLIP_NAME)
+    except answer.BadAnswer as exc:
+        raise JobError(f"the redaction worker's answer was refused: {exc}") from None
     return dict(result)
 
 

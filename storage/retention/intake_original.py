@@ -30,8 +30,7 @@ class Original:
 def originals_due(originals: Iterable[Original], holds: Iterable[Hold], policy: Policy, now_us: int,
                   graces: Iterable[Grace] = (), age_trusted: bool = True) -> list[Original]:
     """The intakes' originals this pass destroys (design/0354): past their camera's maximum counted
-    as an imported segment's is (`age_end`: from no earlier than the intake, so never before the
-    minimum either), none of their segments left, and nothing keeping them: a hold (active, or
+    as an imported segment's is (`age_end`: from the intake, so never before the minimum either), none of their segments left, and nothing keeping them: a hold (active, or
     released and in its grace) over any of their footage's claimed time or over the intake itself,
     a lowered maximum in its grace (the old one counts). On a clock edged cannot trust, none
     (invariant 10). The disk's reserve never takes one: the rule 2 of its segments does."""

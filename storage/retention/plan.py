@@ -51,7 +51,7 @@ class Segment:
     # A flagged segment's true end is no later than this (the start of its camera's next segment on a
     # trusted clock, design/0096): it goes by age once this bound is past the maximum. None: no bound.
     end_bound_us: int | None = None
-    intake_us: int | None = None     # an import's intake (design/0346): its age from no earlier than this
+    intake_us: int | None = None     # an import's intake (design/0346, 0381): its age from this
 
 
 @dataclass(frozen=True, slots=True)

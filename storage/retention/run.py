@@ -22,7 +22,7 @@ import sqlite_utils
 from storage import audit
 from storage.retention import originals
 from storage.footage import events, restamps, segment_rows
-from storage.footage.segment_rows import FOOTAGE
+from storage.footage.segment_rows import FOOTAGE, PORTABLE_PREFIX
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.fsutil import fsync_dir
 from storage.retention.holds import active_holds, expire_holds, hold_from_row
@@ -106,11 +106,16 @@ def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str]
     cut: set[str] = set()
     for cam in cameras:
         cutoff = now - policy.limits(cam).max_us
-        # by its stamps as made (the index), or re-stamped back (stamped by a clock that was ahead: its
-        # stamps as made are later than its true time, by the step; design/0364): AGE_OK judges its corrected end
-        for r in db.query(f"SELECT {cols} FROM segments WHERE camera = ? AND (start_us < ? AND end_us < ? OR id IN ("
-                          + restamps.BACK_SQL + ")) AND " + FOOTAGE + " AND " + restamps.AGE_OK,
-                          [cam, cutoff, cutoff, cutoff]):
+        # a portable device's footage by its intake, whatever it claims (design/0381): a claim
+        # years ahead never keeps it past its maximum; its few rows, by the camera's index. The box's own by
+        # its stamps as made (the index), or re-stamped back (stamped by a clock that was ahead: its stamps
+        # as made are later than its true time, by the step; design/0364): AGE_OK judges its corrected end
+        if cam.startswith(PORTABLE_PREFIX):
+            by_age, args = "(intake_us < ? OR intake_us IS NULL AND start_us < ? AND end_us < ?)", [cutoff] * 3
+        else:
+            by_age, args = "(start_us < ? AND end_us < ? OR id IN (" + restamps.BACK_SQL + "))", [cutoff] * 2
+        for r in db.query(f"SELECT {cols} FROM segments WHERE camera = ? AND {by_age} AND " + FOOTAGE + " AND "
+                          + restamps.AGE_OK, [cam, *args, cutoff]):
             rows[r["id"]] = r
         bounds = restamps.end_bounds(db, cam)
         due = [i for i, bound in bounds.items() if bound is not None and bound < cutoff]

@@ -294,6 +294,8 @@ class Placed:
     end_us: int | None
     judged: bool = True       # False: re-stamped or flagged already, or adopted (its id says nothing of order)
     flagged: bool = False     # flagged for a person: it places nothing after it
+    claim: bool = False       # a portable device's footage taken in: its stamps are the device's claim, never
+                              # a reading of the box's clock: neither judged nor placing anything (design/0380)
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +338,8 @@ def behind_segments(rows: list[Placed], tails: dict[str, Tail], slack_us: int = 
     tails = dict(tails)
     flags: list[int] = []
     for row in rows:
+        if row.claim:
+            continue
         tail = tails.get(row.camera, Tail())
         if row.id <= tail.checked_id:
             continue

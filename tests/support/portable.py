@@ -22,6 +22,20 @@ def body_camera(path: Path, seconds: int = 25, created: str = "2015-01-01T08:00:
     return path
 
 
+def matroska(path: Path, seconds: int = 6) -> Path:
+    """H.264 with B pictures (x264's defaults) and AAC in Matroska, which stores no decoding times."""
+    _ffmpeg(*TESTSRC, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000", "-t", str(seconds),
+            "-c:v", "libx264", "-g", "15", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path))
+    return path
+
+
+def hevc_tagged(path: Path, tag: str = "hvc1", seconds: int = 3) -> Path:
+    """H.265 in an MP4 whose sample entry is `tag` (a phone writes hvc1, parameter sets in the entry)."""
+    _ffmpeg(*TESTSRC, "-t", str(seconds), "-c:v", "libx265", "-x265-params", "log-level=error", "-g", "15",
+            "-tag:v", tag, str(path))
+    return path
+
+
 def hevc_g711(path: Path, seconds: int = 8) -> Path:
     """H.265 with G.711 mu-law sound in a MOV, no creation time."""
     _ffmpeg(*TESTSRC, "-f", "lavfi", "-i", "sine=sample_rate=8000", "-t", str(seconds), "-c:v", "libx265",

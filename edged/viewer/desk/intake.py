@@ -17,6 +17,7 @@ from aiohttp import BodyPartReader, web
 from edged.i18n import _, local
 from edged.viewer.desk.app import Desk, Refused
 from edged.viewer.desk.page import OPEN, Ctx, attr, button, esc, facts, field_, link, message, table, text_input
+from storage.free_text import printed
 
 FIELD_MAX = 4096            # a text field of the form: a device name, a person, a request number
 FIELDS = ("csrf", "device", "by", "request")
@@ -122,7 +123,7 @@ class Pages:
             return self.desk.render(ctx, _("Intakes"), body + '<p class="empty">' + esc(_("No file taken in yet.")) + "</p>")
         kept, mark = _("kept"), claim_mark()
         cells = [(esc(str(r["id"])), esc(ctx.when(r["intake_us"])) + "<br>" + esc(ctx.who(r["taken_by"])),
-                  esc(r["device"]) + (f" ({esc(r['model'])})" if r.get("model") else ""), esc(r["recorded_by"]),
+                  esc(r["device"]) + (f" ({esc(printed(r['model']))})" if r.get("model") else ""), esc(printed(r["recorded_by"])),
                   link(f"/desk/requests/{int(r['request'])}", str(r["request"])) if r.get("request") else "-",
                   (esc(ctx.when(r["claimed_start_us"])) + " " + mark) if r.get("claimed_start_us") is not None else "-",
                   self.timeline_link(ctx, r, _("{n} segments").format(n=r["segments"])),
@@ -141,8 +142,8 @@ class Pages:
             kept, start = _("the original file alone"), "-"
         rows = [(_("File"), esc(name or "-")), (_("SHA-256"), f"<code>{esc(r['sha256'])}</code>"),
                 (_("Size"), esc(_("{n} bytes").format(n=r["bytes"]))),
-                (_("Device"), esc(r["device"]) + (f" ({esc(r['model'])})" if r.get("model") else "")),
-                (_("Filmed by"), esc(r["recorded_by"])), (_("Taken in"), esc(_("{time} by {by}").format(
+                (_("Device"), esc(r["device"]) + (f" ({esc(printed(r['model']))})" if r.get("model") else "")),
+                (_("Filmed by"), esc(printed(r["recorded_by"]))), (_("Taken in"), esc(_("{time} by {by}").format(
                     time=ctx.when(r["intake_us"]), by=ctx.who(r["taken_by"])))),
                 (_("Request"), link(f"/desk/requests/{int(r['request'])}", str(r["request"]))
                  if r.get("request") else "-"),

@@ -27,7 +27,8 @@ from edged.viewer.desk.holds import kind_label
 from edged.viewer.desk.page import (Ctx, date_input, attr, button, esc, field_, link, message, select, table)
 from edged.viewer.desk.intake import claim_mark
 from edged.viewer.http import HEADERS
-from storage.footage.intakes import CAMERA_PREFIX, IMPORTED
+from storage.footage.intakes import CAMERA_PREFIX
+from storage.footage.segment_rows import IMPORTED
 from storage.time import rocdate
 
 ROWS = (("footage", N_("Footage")), ("backfilled", N_("Backfilled")), ("gap", N_("Gaps")), ("policy", N_("Not recorded by policy")),
