@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    import edged.config.loader   # bound by sys.modules: `from edged.config import loader` would ask here again
+    import edged.config.loader  # noqa: F401 - read from sys.modules: `from edged.config import loader` would ask here again
 
     loader = sys.modules["edged.config.loader"]
     if name in globals():   # a module of the package that loading the config imported
