@@ -4,8 +4,9 @@ real mosquitto. An export made while the office hears the box gets the office's 
 (the office verified its `export.done` record and answered on `cmd/receipt`); `edgectl
 export-receipt` adds it to the copy handed over, and the stand-alone checker and `edgectl verify`
 say "signing time corroborated by the office at T". An export made while the office is away has
-none: "not corroborated", and `export-receipt` says it has not come; once the office is back it
-comes, later than the box's own time. One export's receipt in another's folder is refused."""
+none: "not corroborated", NOT CHECKED with a list a day old (judged from its footage's end plus the
+longest an export may wait, design/0374), and `export-receipt` says it has not come; once the office
+is back it comes, later than the box's own time, and the same list says CHECKED. One export's receipt in another's folder is refused."""
 
 from __future__ import annotations
 
@@ -122,8 +123,8 @@ def test_an_export_made_online_is_corroborated_by_the_office_offline_not(tmp_pat
         offline = _export(people, box, tmp_path / "offline")
         r = people.ctl("export-receipt", str(offline["export"]), str(tmp_path / "offline"))
         assert r.returncode != 0 and "has not come" in r.stderr, r.stdout + r.stderr
-        code, j = _both(people, tmp_path / "offline", ca_pem, crl)
-        assert code == 0 and j["signing_time"]["corroborated"] is False, j
+        code, j = _both(people, tmp_path / "offline", ca_pem, crl)  # judged from its footage's end plus the wait
+        assert code == 3 and j["signing_time"]["corroborated"] is False and j["dates"]["latest_by"] == "footage", j
         assert j["signing_time"]["why"].startswith("signing time not corroborated"), j
 
         # one export's receipt in another's folder: refused by both
