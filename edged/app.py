@@ -252,7 +252,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             if cfg.backfill.listen is not None:  # it serves its boxes their gaps (design/0115)
                 extra["standby-serve"] = StandbyServer(lambda: standby.cfg, writer, data_dir, clock, crl, alarms).run
         await crl.keep(reporting.reporter, cfg.backfill.listen is not None or cfg.backfill.standby is not None)
-        receipts = ReceiptWaits(online=lambda: reporting.status == "connected")  # design/0375
+        # the office's receipts come only to a box that holds its key (mqtt.command_key), over a live link (design/0375)
+        receipts = ReceiptWaits(online=lambda: reporting.status == "connected" and reporting.cfg.mqtt.command_key is not None)
         reporting.receipt_kept = receipts.kept
         handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock, receipts).handlers())
         handlers.update(RedactOps(cfg, writer, node_key).handlers())
