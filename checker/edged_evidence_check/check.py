@@ -264,7 +264,24 @@ def office_receipt(folder: Path, body: bytes, cert: x509.Certificate, ca: x509.C
         raise Refused(f"{RECEIPT} says the office heard of this export {utc(heard)}, when the node certificate was "
                       f"not valid (valid {cert.not_valid_before_utc:%Y-%m-%d %H:%M} to "
                       f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC)")
+    try:
+        office.in_period(doc)  # the CA's word for the office's key in force when the office heard (design/0376)
+    except office.BadReceipt as exc:
+        raise Refused(f"{RECEIPT}: {exc}") from None
     return int(heard)
+
+
+def endorsement_note(folder: Path) -> str | None:
+    """What the receipt's endorsement says of its period (design/0376), when it has none: a note."""
+    try:
+        doc = bounds.load_json(bounds.read_small(folder, RECEIPT), RECEIPT)
+        e = doc.get("endorsement") if isinstance(doc, dict) else None
+        if isinstance(e, dict) and office.period(e) == (None, None):
+            return (f"{RECEIPT}: the CA's word for the office's key carries no validity period (made before "
+                    "design/0376): the receipt is judged without one")
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _hash(path: Path, entry: dict[str, Any]) -> None:
@@ -536,6 +553,8 @@ def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
         copy_of(manifest, out)
         imported(manifest, out)
         heard = office_receipt(folder, body, cert, ca, entries)
+        if heard is not None and (said := endorsement_note(folder)):
+            out["notes"].append(said)
         out["signing_time"] = {"signed_utc": utc(signed_us), "corroborated": False,
                                "why": NOT_CORROBORATED.format(when=utc(signed_us),
                                                               days=EXPORT_WAIT_US // 86_400_000_000)} if heard is None else {
