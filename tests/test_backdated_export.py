@@ -90,3 +90,17 @@ def test_the_box_signing_time_never_moves_the_list_a_verifier_needs():
               for c in (BACKDATED, TODAY, TODAY + DAY)}
     assert needed == {T0 + 12 * S + origin.EXPORT_WAIT_US + origin.GRACE_US}, needed
     assert origin.key_list_dates({"made_us": TODAY}, {"created_us": TODAY}).needed_us is None, "no footage, no bound"
+
+
+def test_a_portable_devices_footage_ends_no_earlier_than_its_intake():
+    """A device's file dated 2015 (its claim) taken in today: the wait runs from the intake, the box's
+    own reading, not from the device's year (storage/export/origin.py `latest_us`, the checker's
+    `footage_end`)."""
+    from edged_evidence_check import check as core
+
+    claimed, intake = T0 - 3650 * DAY, T0 + 60 * S
+    clips = [{"to_us": claimed}]
+    manifest = {"cameras": [{"clips": clips, "sources": [{"imported": {"intake": 1, "intake_us": intake}}]}]}
+    assert origin.latest_us(manifest) == intake + origin.EXPORT_WAIT_US
+    assert core.footage_end(manifest, clips) == intake
+    assert core.latest_signing(core.footage_end(manifest, clips), None) == (intake + core.EXPORT_WAIT_US, "footage")
