@@ -303,7 +303,7 @@ class Receipts:
     def __init__(self, key: Callable[[], Any], data_dir: Any, publish: Callable[..., bool]):
         self.key, self.data_dir, self.publish = key, data_dir, publish
         self.sent = 0
-        self._said = False
+        self._said: bool | int = False
 
     def __call__(self, node: str, manifest_sha256: str, heard_us: int) -> None:
         key, endorsement = self.key(), ca.endorsement(self.data_dir)
@@ -312,6 +312,13 @@ class Receipts:
                 self._said = True
                 log.warning("no receipt is sent for exports: the office's CA has not endorsed the office's key "
                             "(edged-central nodes ca, as the CA's user)")
+            return
+        until = endorsement.get("not_after_us")
+        if isinstance(until, int) and not endorsement.get("not_before_us", 0) <= heard_us <= until:
+            if self._said != until:  # once a period: a receipt every verifier refuses is no receipt (design/0376)
+                self._said = until
+                log.warning("no receipt is sent for exports: the CA's word for the office's key is not in force "
+                            "(renewed by the CA's hourly edged-central nodes crl, as the CA's user)")
             return
         msg = receipt.receipt_message(key.sign, key.public_b64, node, manifest_sha256, heard_us, endorsement)
         self.sent += bool(self.publish(f"edged/v1/{node}/cmd/{receipt.VERB}", msg, qos=1))

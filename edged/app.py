@@ -20,7 +20,7 @@ from edged.alarms import Alarms
 from edged.config import Config
 from edged.control.accounts import AccountOps
 from edged.control.audit import AuditOps
-from edged.control.export import ExportOps, staging_sweeper, sweep_staging
+from edged.control.export import ExportOps, ReceiptWaits, staging_sweeper, sweep_staging
 from edged.control.redact import RedactOps
 from edged.control.enrol import EnrolOps
 from edged.control.evidence import EvidenceOps
@@ -252,7 +252,10 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             if cfg.backfill.listen is not None:  # it serves its boxes their gaps (design/0115)
                 extra["standby-serve"] = StandbyServer(lambda: standby.cfg, writer, data_dir, clock, crl, alarms).run
         await crl.keep(reporting.reporter, cfg.backfill.listen is not None or cfg.backfill.standby is not None)
-        handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock).handlers())
+        # the office's receipts come only to a box that holds its key (mqtt.command_key), over a live link (design/0375)
+        receipts = ReceiptWaits(online=lambda: reporting.status == "connected" and reporting.cfg.mqtt.command_key is not None)
+        reporting.receipt_kept = receipts.kept
+        handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock, receipts).handlers())
         handlers.update(RedactOps(cfg, writer, node_key).handlers())
         handlers.update(EnrolOps(cfg, writer, node_key).handlers())
         handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key, clock)

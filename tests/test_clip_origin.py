@@ -20,7 +20,7 @@ from central.keys import ca, keylist
 from edged.cli import edgectl
 from storage.readonly import open_readonly
 from storage.export import evidence as export
-from storage.export.origin import GRACE_US, utc_text
+from storage.export.origin import EXPORT_WAIT_US, GRACE_US, utc_text
 from storage.keys import nodecert, nodekey
 from storage.time.clock import SYSTEM
 from tests.test_export_c2pa import HEADER, _source
@@ -29,7 +29,9 @@ from tests.support.footage import write_segments
 S = 1_000_000
 T0 = (SYSTEM.now_us() // S - 2 * 86_400) * S  # two days ago: certificates valid today, as the C2PA reader asks
 SIGNED = T0 + 20 * S  # when the exports below are signed (their created_us)
-FRESH = SIGNED + GRACE_US
+# a list fresh for the exports below without the office's receipt: their footage's end (before SIGNED)
+# plus the longest an export may wait, plus the office's day to revoke (design/0374)
+FRESH = SIGNED + EXPORT_WAIT_US + GRACE_US
 ROOT = Path(__file__).resolve().parents[1]
 CHECKER = ROOT / "checker"
 
@@ -66,6 +68,12 @@ def make(fleet: dict, out: Path, by: str, chain: bool = True, signed_us: int = S
     export.write_export(fleet["data"], out, key=key, header=header or HEADER, cameras=cams, from_us=T0 + 1 * S,
                         to_us=T0 + 11 * S, now_us=signed_us, chain=pems if chain else None)
     return out
+
+
+def footage_end(folder: Path) -> int:
+    """The end of the footage an export lists (the latest `to_us` of its clips)."""
+    manifest = json.loads((folder / export.MANIFEST).read_text())
+    return max(c["to_us"] for cam in manifest["cameras"] for c in cam["clips"])
 
 
 def crl_file(fleet: dict, at_us: int, name: str) -> Path:
@@ -182,7 +190,7 @@ def test_a_crl_made_before_the_revocation_never_says_checked(fleet, tmp_path, ca
     code, j = verify(capsys, str(out), "--ca", str(tmp_path / "ca.pem"), "--crl", str(before))
     assert code == 3 and j["origin"] == "unchecked" and not j["revocation"]["fresh"], j
     assert j["revocation"]["issued_utc"] == utc_text(SIGNED + 60 * S), j
-    assert j["revocation"]["needed_from_utc"] == utc_text(SIGNED + 86_400 * S), j
+    assert j["revocation"]["needed_from_utc"] == utc_text(footage_end(out) + EXPORT_WAIT_US + GRACE_US), j
     code, j2 = checker(str(out), "--ca", str(tmp_path / "ca.pem"), "--crl", str(before))
     assert code == 3 and j2["verdict"] == "NOT CHECKED" and not j2["dates"]["fresh"], j2
     after = tmp_path / "after.pem"
@@ -229,7 +237,8 @@ def test_the_checker_imports_nothing_of_edged_and_holds_edgeds_rules():
         from edged_evidence_check import check
     finally:
         sys.path.remove(str(CHECKER))
-    assert (check.GRACE_US, check.URI_SCHEME) == (origin.GRACE_US, nodecert.URI_SCHEME)
+    assert (check.GRACE_US, check.EXPORT_WAIT_US, check.URI_SCHEME) == (origin.GRACE_US, origin.EXPORT_WAIT_US,
+                                                                        nodecert.URI_SCHEME)
     allowed = {"argparse", "base64", "binascii", "datetime", "hashlib", "json", "os", "re", "stat", "sys", "pathlib",
                "typing", "__future__", "cryptography",
                "c2pa", "edged_evidence_check"}

@@ -44,6 +44,7 @@ EXPECTED = {
     "node.enrol": {AD},
     "node.install_cert": {AD},
     "export.read": {C},
+    "export.receipt": {C},  # the office's receipt for an export, by the custodian who made it (design/0375)
     "request.file": {V, C, P},
     "request.list": {V, C, P, A},
     "request.show": {V, C, P, A},

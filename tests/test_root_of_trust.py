@@ -28,13 +28,15 @@ from storage.catalog import CatalogWriter, open_db
 from storage.export import evidence as export
 from storage.export import checking
 from storage.export import origin
-from storage.export.origin import GRACE_US
+from storage.export.origin import EXPORT_WAIT_US, GRACE_US
 from storage.disk.hashing import sha256_file
 from tests.support.catalog import audit_rows
 
 S = 1_000_000
 T0 = 1_800_000_000_000_000  # 2027-01-15 08:00 UTC
-FRESH = T0 + 60 * S + GRACE_US  # make_export signs at T0 + 60 s: a list from then on may say "checked"
+# make_export's footage ends at T0 + 5 s (it signs at T0 + 60 s): a list a day after the longest an export may
+# wait from then may say "checked" (design/0374: never judged from the signing time the box wrote)
+FRESH = T0 + 5 * S + EXPORT_WAIT_US + GRACE_US
 SITE, NODE = "tw-hr-001", "node1"
 
 

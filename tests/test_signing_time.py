@@ -30,6 +30,7 @@ from mqtt import receipt
 from storage.export import evidence as export
 from storage.export import checking
 from storage.export.receipt import keep_receipt
+from storage.export.origin import GRACE_US, utc_text
 from storage.keys import nodekey
 from tests.test_clip_origin import (  # noqa: F401  (the fixtures: an office, two enrolled boxes, cam1's footage)
     FRESH, S, SIGNED, T0, checker, crl_file, fleet, genuine, verify,
@@ -69,9 +70,10 @@ def copy(genuine, tmp_path) -> Path:
 def test_the_offices_receipt_corroborates_the_signing_time_in_both(fleet, copy, capsys):
     assert ca.endorsement(fleet["office"]) is not None, "the CA vouches for the office's key"
     office_receipt(fleet, copy)
-    crl = crl_file(fleet, HEARD + (FRESH - SIGNED), "crl-after-receipt.pem")
+    crl = crl_file(fleet, HEARD + GRACE_US, "crl-after-receipt.pem")  # a day after the office heard of it
     code, j = both(capsys, fleet, copy, crl)
     assert code == 0 and j["verdict"] == "CHECKED" and j["unlisted"] == [], j
+    assert j["dates"]["latest_by"] == "receipt" and j["dates"]["crl_needed_from_utc"] == utc_text(HEARD + GRACE_US), j
     st = j["signing_time"]
     assert st["corroborated"] is True and st["why"].startswith("signing time corroborated by the office at "), st
     assert st["office_utc"] in st["why"] and export.RECEIPT in st["why"], st
@@ -81,7 +83,7 @@ def test_freshness_is_judged_from_the_offices_time(fleet, copy, capsys):
     """A box that dated its export an hour before the office heard of it: the list must be a day
     after the office's time, not the box's."""
     office_receipt(fleet, copy, heard_us=SIGNED + 3600 * S)
-    crl = crl_file(fleet, FRESH, "crl-fresh.pem")  # a day after the box's own time: fresh for it alone
+    crl = crl_file(fleet, SIGNED + GRACE_US, "crl-day-after-box.pem")  # a day after the box's own time: fresh for it alone
     code, j = both(capsys, fleet, copy, crl)
     assert code == 3 and j["verdict"] == "NOT CHECKED" and "revocation list" in j["why"], j
 

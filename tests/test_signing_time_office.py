@@ -4,8 +4,9 @@ real mosquitto. An export made while the office hears the box gets the office's 
 (the office verified its `export.done` record and answered on `cmd/receipt`); `edgectl
 export-receipt` adds it to the copy handed over, and the stand-alone checker and `edgectl verify`
 say "signing time corroborated by the office at T". An export made while the office is away has
-none: "not corroborated", and `export-receipt` says it has not come; once the office is back it
-comes, later than the box's own time. One export's receipt in another's folder is refused."""
+none: "not corroborated", NOT CHECKED with a list a day old (judged from its footage's end plus the
+longest an export may wait, design/0374), and `export-receipt` says it has not come; once the office
+is back it comes, later than the box's own time, and the same list says CHECKED. One export's receipt in another's folder is refused."""
 
 from __future__ import annotations
 
@@ -70,8 +71,9 @@ def _enrolled_box(tmp_path: Path, broker: Broker, office: Path) -> Daemon:
     return Daemon(config, data, tmp_path / "edged.log", init_data=False)
 
 
-def _export(people: People, box: Daemon, out: Path) -> dict:
-    """A copy grant filed, approved and used: the export written to `out` (its result)."""
+def _export(people: People, box: Daemon, out: Path, wait: str) -> dict:
+    """A copy grant filed, approved and used: the export written to `out` (its result), waiting up to
+    `wait` seconds for the office's receipt (design/0375)."""
     segs = box.segments("cam")
     start, end = segs[0]["start_us"] + S // 2, segs[-1]["end_us"] - S // 2
     people.as_("carol")
@@ -83,7 +85,8 @@ def _export(people: People, box: Daemon, out: Path) -> dict:
     r = people.ctl("request", "approve", str(json.loads(r.stdout)["id"]), "--reason", "ok", "--json")
     assert r.returncode == 0, r.stderr
     people.as_("carol")
-    r = people.ctl("export", "--grant", str(json.loads(r.stdout)["grant"]["id"]), "--out", str(out), "--json")
+    r = people.ctl("export", "--grant", str(json.loads(r.stdout)["grant"]["id"]), "--out", str(out), "--receipt-wait",
+                   wait, "--json")
     assert r.returncode == 0, r.stderr
     return dict(json.loads(r.stdout))
 
@@ -103,12 +106,14 @@ def test_an_export_made_online_is_corroborated_by_the_office_offline_not(tmp_pat
         people.add("alice", "approver")
         wait_for(lambda: len(box.segments("cam")) >= 3, 60, "three segments")
 
-        # online: the office verifies the export's record and answers; the box keeps the receipt
-        online = _export(people, box, tmp_path / "online")
+        # online: the office verifies the export's record and answers; the box keeps the receipt, and
+        # edgectl export, which waited for it, wrote it into the copy and checked the copy with it
+        online = _export(people, box, tmp_path / "online", "90")
         staged = Path(online["dir"]) / export.RECEIPT
-        wait_for(staged.exists, 90, "the office's receipt beside the staged export")
+        assert online["receipt"] is not None, online
+        assert (tmp_path / "online" / export.RECEIPT).read_bytes() == staged.read_bytes()
         r = people.ctl("export-receipt", str(online["export"]), str(tmp_path / "online"))
-        assert r.returncode == 0, r.stderr
+        assert r.returncode != 0 and "already holds" in r.stderr, r.stdout + r.stderr
         heard = json.loads(staged.read_text())["heard_us"]
         crl = tmp_path / "crl.pem"
         crl.write_bytes(ca.crl(office, SYSTEM.now_us() + GRACE_US + 60 * S))  # a list a day after the receipt
@@ -119,11 +124,12 @@ def test_an_export_made_online_is_corroborated_by_the_office_offline_not(tmp_pat
 
         # offline: no receipt, not corroborated, and export-receipt says none has come
         central.stop()
-        offline = _export(people, box, tmp_path / "offline")
+        offline = _export(people, box, tmp_path / "offline", "0")
+        assert offline["receipt"] is None and not (tmp_path / "offline" / export.RECEIPT).exists(), offline
         r = people.ctl("export-receipt", str(offline["export"]), str(tmp_path / "offline"))
         assert r.returncode != 0 and "has not come" in r.stderr, r.stdout + r.stderr
-        code, j = _both(people, tmp_path / "offline", ca_pem, crl)
-        assert code == 0 and j["signing_time"]["corroborated"] is False, j
+        code, j = _both(people, tmp_path / "offline", ca_pem, crl)  # judged from its footage's end plus the wait
+        assert code == 3 and j["signing_time"]["corroborated"] is False and j["dates"]["latest_by"] == "footage", j
         assert j["signing_time"]["why"].startswith("signing time not corroborated"), j
 
         # one export's receipt in another's folder: refused by both

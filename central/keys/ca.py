@@ -45,6 +45,11 @@ REGISTER = register.REGISTER
 CRL_FILE = "crl.pem"
 ENDORSEMENT = "office-key.json"
 ENDORSEMENT_FORMAT = fleetkeys.ENDORSEMENT_FORMAT
+# How long the CA vouches for the office's key (design/0376): a receipt the office heard outside its
+# endorsement's period is refused by every verifier; the CA's hourly `nodes crl` renews it when less
+# than ENDORSEMENT_RENEW_US is left, so a key the CA stops renewing (taken, replaced) stops within it.
+ENDORSEMENT_VALID_US = 90 * 24 * 3600 * 1_000_000
+ENDORSEMENT_RENEW_US = 30 * 24 * 3600 * 1_000_000
 DEFAULT_NAME = "edged central office"
 ACCEPTED, REVOKED = "accepted", "revoked"
 log = logging.getLogger(__name__)
@@ -122,9 +127,24 @@ def endorse_office(data_dir: Path, ca_key: nodekey.NodeKey, now_us: int, office_
     raw = nodekey.public_raw(office)
     doc = signed_doc.sign(ca_key, {"format": ENDORSEMENT_FORMAT, "made_us": now_us,
                                    "office_key": base64.b64encode(raw).decode(),
-                                   "office_fingerprint": nodekey.fingerprint(raw)})
+                                   "office_fingerprint": nodekey.fingerprint(raw),
+                                   "not_before_us": now_us, "not_after_us": now_us + ENDORSEMENT_VALID_US})
     replace_durably(ca_folder(data_dir) / ENDORSEMENT, (json.dumps(doc, sort_keys=True, indent=1) + "\n").encode(), 0o644)
     return doc
+
+
+def renew_endorsement(data_dir: Path, now_us: int) -> dict[str, Any] | None:
+    """The CA's word for the office's key made again (the same key, a new period) when it has less
+    than ENDORSEMENT_RENEW_US left or carries no period (design/0376); the new one, or None when
+    none was due or there is none to renew. Loads the CA key: the CA's user only."""
+    old = endorsement(data_dir)
+    if old is None:
+        return None
+    until = old.get("not_after_us")
+    if isinstance(until, int) and now_us < until - ENDORSEMENT_RENEW_US:
+        return None
+    pem = nodekey.public_pem(nodekey.load_public(str(old["office_key"])))
+    return endorse_office(data_dir, _ca_key(data_dir), now_us, pem)
 
 
 def endorsement(data_dir: Path) -> dict[str, Any] | None:

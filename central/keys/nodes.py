@@ -109,6 +109,7 @@ def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = Non
                 + (f", written to {args.out}" if args.out else "\n" + pem.decode().rstrip()))
     if args.action == "crl":
         pem = ca.write_crl(data_dir, now_us).read_bytes()  # the file the dashboard serves (/crl.pem)
+        ca.renew_endorsement(data_dir, now_us)  # the CA's word for the office's key, renewed when due (design/0376)
         if args.out:
             _write(args.out, pem)
         if args.publish:

@@ -28,8 +28,11 @@ give one folder one answer. In the order a reader of the result needs it:
    clip's C2PA manifest names as ingredients (design/0356) are said as notes;
 7. every file in the folder is accounted for: one the export does not list makes it NOT CHECKED,
    named;
-8. the revocation list was issued at least GRACE_US after the export was signed (else NOT
-   CHECKED: a list that old may not know of a revocation for a box lost before the signing).
+8. the revocation list was issued at least GRACE_US after the latest time the export can be proven
+   to have been signed (else NOT CHECKED: a list that old may not know of a revocation for a box
+   lost before the signing): the office's receipt's time where it holds one, else its footage's end
+   plus EXPORT_WAIT_US, never the signing time the box wrote (`latest_signing`, design/0374): a box
+   that backdates its export never gets a better verdict than the same export dated honestly.
 
 Exit 0 CHECKED, 1 REFUSED (what failed is said), 3 NOT CHECKED (what is missing is said).
 Kept apart from edged on purpose (a court installs this alone): it imports nothing of edged.
@@ -57,11 +60,17 @@ from edged_evidence_check import bounds, names as rule, receipt as office
 from edged_evidence_check.bounds import MANIFEST, PUBLIC_KEY, README, RECEIPT, SIGNATURE
 
 GRACE_US = 24 * 3600 * 1_000_000  # storage/export/origin.py GRACE_US
+# The longest after its footage ends an export is taken to have been signed when no office receipt
+# bounds it (design/0374): a month and a day, the site's minimum retention (30 days by default) being
+# when exports are asked for. storage/export/origin.py EXPORT_WAIT_US.
+EXPORT_WAIT_US = 31 * 24 * 3600 * 1_000_000
 URI_SCHEME = "edged:"             # storage/keys/nodecert.py URI_SCHEME
 CHECKED, REFUSED, NOT_CHECKED = "CHECKED", "REFUSED", "NOT CHECKED"
 EXIT = {CHECKED: 0, REFUSED: 1, NOT_CHECKED: 3}
 NOT_CORROBORATED = ("signing time not corroborated: {when} is the box's own clock, and nothing the office heard or "
-                    "signed bounds it; a box out of the office's hands could have dated it (design/0317)")
+                    "signed bounds it; a box out of the office's hands could have dated it (design/0317), so the "
+                    "revocation list is judged from its footage's end plus {days} days, the longest an export may "
+                    "wait (design/0374)")
 CORROBORATED = ("signing time corroborated by the office at {when}: the office heard this export's manifest "
                 "(its SHA-256) then, on its own clock, and signed the receipt {file} with a key its CA vouches for; "
                 "the export was signed at or before that time (design/0318)")
@@ -103,12 +112,38 @@ def load_crl(data: bytes, ca: x509.Certificate) -> x509.CertificateRevocationLis
     return crl
 
 
-def list_dates(crl: x509.CertificateRevocationList, signed_us: int, latest_us: int | None = None) -> dict[str, Any]:
-    """The list's dates against the export's signing (the latest it may have been: the office's
-    receipt, design/0318), and whether it is fresh enough to say."""
-    issued, needed = _us(crl.last_update_utc), max(signed_us, latest_us or signed_us) + GRACE_US
-    return {"crl_issued_utc": utc(issued), "export_signed_utc": utc(signed_us), "crl_needed_from_utc": utc(needed),
-            "fresh": issued >= needed}
+def footage_end(manifest: dict[str, Any], entries: list[dict[str, Any]]) -> int:
+    """The end of the export's footage: its clips' latest end, or the latest intake of a portable
+    device's footage it holds (that file's times are the device's claim; its intake is the box's)."""
+    intakes = [src["imported"].get("intake_us") for cam in (manifest.get("cameras") or []) if isinstance(cam, dict)
+               for src in (cam.get("sources") or []) if isinstance(src, dict) and isinstance(src.get("imported"), dict)]
+    return int(max([c["to_us"] for c in entries] + [i for i in intakes if isinstance(i, int) and not isinstance(i, bool)]))
+
+
+def latest_signing(end_us: int, heard_us: int | None) -> tuple[int, str]:
+    """The latest time the export can be proven to have been signed, and by what (design/0374): the
+    office's receipt ("receipt": it existed when the office heard of it), else its footage's end
+    (`footage_end`) plus EXPORT_WAIT_US ("footage"). Never the box's own `created_us`: a backdated
+    claim must buy nothing."""
+    if heard_us is not None:
+        return heard_us, "receipt"
+    return end_us + EXPORT_WAIT_US, "footage"
+
+
+def list_dates(crl: x509.CertificateRevocationList, signed_us: int, latest: tuple[int, str]) -> dict[str, Any]:
+    """The list's dates against the latest the export can be proven signed (`latest_signing`), and
+    whether it is fresh enough to say; the box's own signing time is shown, never judged from."""
+    issued, needed = _us(crl.last_update_utc), latest[0] + GRACE_US
+    return {"crl_issued_utc": utc(issued), "export_signed_utc": utc(signed_us), "latest_signed_utc": utc(latest[0]),
+            "latest_signed_us": latest[0], "latest_by": latest[1], "crl_needed_from_utc": utc(needed), "fresh": issued >= needed}
+
+
+def _latest_words(d: dict[str, Any]) -> str:
+    if d["latest_by"] == "receipt":
+        return f"the office heard of it {d['latest_signed_utc']} (its receipt)"
+    return (f"nothing the office signed bounds its signing, so it is judged as signed as late as "
+            f"{d['latest_signed_utc']}, its footage's end plus {EXPORT_WAIT_US // 86_400_000_000} days, the longest an "
+            f"export may wait (the box says it signed it {d['export_signed_utc']})")
 
 
 def names(cert: x509.Certificate) -> str:
@@ -229,7 +264,24 @@ def office_receipt(folder: Path, body: bytes, cert: x509.Certificate, ca: x509.C
         raise Refused(f"{RECEIPT} says the office heard of this export {utc(heard)}, when the node certificate was "
                       f"not valid (valid {cert.not_valid_before_utc:%Y-%m-%d %H:%M} to "
                       f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC)")
+    try:
+        office.in_period(doc)  # the CA's word for the office's key in force when the office heard (design/0376)
+    except office.BadReceipt as exc:
+        raise Refused(f"{RECEIPT}: {exc}") from None
     return int(heard)
+
+
+def endorsement_note(folder: Path) -> str | None:
+    """What the receipt's endorsement says of its period (design/0376), when it has none: a note."""
+    try:
+        doc = bounds.load_json(bounds.read_small(folder, RECEIPT), RECEIPT)
+        e = doc.get("endorsement") if isinstance(doc, dict) else None
+        if isinstance(e, dict) and office.period(e) == (None, None):
+            return (f"{RECEIPT}: the CA's word for the office's key carries no validity period (made before "
+                    "design/0376): the receipt is judged without one")
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _hash(path: Path, entry: dict[str, Any]) -> None:
@@ -501,13 +553,17 @@ def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
         copy_of(manifest, out)
         imported(manifest, out)
         heard = office_receipt(folder, body, cert, ca, entries)
+        if heard is not None and (said := endorsement_note(folder)):
+            out["notes"].append(said)
         out["signing_time"] = {"signed_utc": utc(signed_us), "corroborated": False,
-                               "why": NOT_CORROBORATED.format(when=utc(signed_us))} if heard is None else {
+                               "why": NOT_CORROBORATED.format(when=utc(signed_us),
+                                                              days=EXPORT_WAIT_US // 86_400_000_000)} if heard is None else {
             "signed_utc": utc(signed_us), "corroborated": True, "office_utc": utc(heard),
             "why": CORROBORATED.format(when=utc(heard), file=RECEIPT)}
         listed = _companions(folder, manifest, cert) | {e["file"] for e in entries} | ({RECEIPT} if heard else set())
         signed = _clips(folder, entries, cert, ca_pem.decode(), out)
-        out["dates"] = d = list_dates(crl, signed_us, heard)  # last: any other failure is a refusal, whatever the list's age
+        out["dates"] = d = list_dates(crl, signed_us, latest_signing(footage_end(manifest, entries), heard))  # last: any other failure is a
+        # refusal, whatever the list's age
         originals_checked(out.get("originals") or {}, signed)
         out["unlisted"] = unlisted(folder, listed)
         if out["unlisted"]:
@@ -515,9 +571,10 @@ def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
                              "after it was made): what was checked is only what it lists; take the files out, or "
                              "get the export as it was handed over")
         if not d["fresh"]:
-            raise NotChecked(f"the revocation list was issued {d['crl_issued_utc']}, but the export was signed "
-                             f"{d['export_signed_utc']}: a list issued from {d['crl_needed_from_utc']} on is needed "
-                             "(the office's day to revoke a lost box); get the office's current list")
+            raise NotChecked(f"the revocation list was issued {d['crl_issued_utc']}, but {_latest_words(d)}: a list "
+                             f"issued from {d['crl_needed_from_utc']} on is needed (the office's day to revoke a lost "
+                             "box); get the office's current list" + ("" if heard else ", or the office's receipt for "
+                                                                       "the export (edgectl export-receipt)"))
         out["why"] = (f"every clip is as signed ({', '.join(out['clips'])}), by {rule.quoted_node(names(cert))} (certificate serial "
                       f"{cert.serial_number:x}) under the office's CA, not revoked as of the list given")
     except Refused as exc:
@@ -536,7 +593,9 @@ def lines(got: dict[str, Any]) -> list[str]:
         out.append(f"note: {got['signing_time']['why']}")
     if got["dates"]:
         d = got["dates"]
-        out.append(f"revocation list issued {d['crl_issued_utc']}; export signed {d['export_signed_utc']}; a list "
+        out.append(f"revocation list issued {d['crl_issued_utc']}; export signed {d['export_signed_utc']} by the box's "
+                   f"clock, at the latest {d['latest_signed_utc']} by "
+                   f"{'the office' if d['latest_by'] == 'receipt' else 'its footage'}; a list "
                    f"from {d['crl_needed_from_utc']} on is needed: {'fresh enough' if d['fresh'] else 'too old'}")
     return out
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import re
 from typing import Any
@@ -92,3 +93,28 @@ def check(doc: Any, ca_key: Ed25519PublicKey) -> dict[str, Any]:
         raise BadReceipt("the key that signed the receipt is not one the office's CA vouches for (its endorsement "
                          "is missing, or not the CA's signature over that key)")
     return got
+
+
+def _utc(us: int) -> str:
+    return dt.datetime.fromtimestamp(us / 1e6, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def in_period(doc: dict[str, Any]) -> None:
+    """BadReceipt unless the office heard of the export (`heard_us`) within the period the CA vouched
+    for the key that signed the receipt (its endorsement's, design/0376); one without a period passes."""
+    start, end = period(doc["endorsement"])
+    if start is not None and end is not None and not start <= doc["heard_us"] <= end:
+        raise BadReceipt(f"the receipt says the office heard of the export {_utc(doc['heard_us'])}, outside the "
+                         f"period the CA vouched for the office's key ({_utc(start)} to {_utc(end)}, its endorsement): "
+                         "a key the CA did not vouch for then signed it (design/0376)")
+
+
+def period(endorsement: dict[str, Any]) -> tuple[int | None, int | None]:
+    """The period the CA vouches for the office's key in `endorsement` (design/0376: `not_before_us`,
+    `not_after_us`); (None, None) for one made before endorsements had a period."""
+    start, end = endorsement.get("not_before_us"), endorsement.get("not_after_us")
+    if start is None and end is None:
+        return None, None
+    if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) or isinstance(end, bool):
+        raise BadReceipt("the endorsement of the office's key has a malformed validity period")
+    return start, end

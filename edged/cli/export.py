@@ -5,6 +5,7 @@ receipt's verbs write the same way); `edgectl verify` is edged/cli/verify.py."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -14,6 +15,7 @@ from edged.control.client import call
 from edged.cli import files
 from edged.cli.display import Verbs, JSON, Progress, UsageError, fmt_bytes, fmt_time
 from edged.i18n import _
+from edged_evidence_check import bounds, check as core, receipt as office
 
 from storage.keys import nodecert
 from storage.export import evidence as export, origin
@@ -22,6 +24,7 @@ from argparse import Namespace
 from edged.cli.ctx import Ctx
 
 EXPORT_TIMEOUT_S = 120  # between two lines from the daemon; progress arrives several times a second
+RECEIPT_WAIT_S = 60.0  # how long edgectl export waits for the office's receipt by default (design/0375)
 
 
 def _check_out(out: Path) -> None:
@@ -144,7 +147,65 @@ def cmd_export(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     else:
         lines.append("  " + _("no C2PA manifest in the clips: {why}").format(why=c2pa.get("why")))
     lines.append("  " + _origin_line(out, result.get("ca")))
+    heard, line = office_receipt(ctx.socket, result, out, args.receipt_wait)
+    result["receipt"] = heard
+    lines.append("  " + line)
     return result, "\n".join(lines)
+
+
+def write_receipt(out: Path, data: bytes) -> dict[str, Any]:
+    """The office's receipt `data` written into the copy in `out` (new, durable, 0600), if it is for
+    the copy's own manifest (design/0318); its document. UsageError (nothing written) else."""
+    try:
+        body = bounds.read_small(out, export.MANIFEST)
+    except OSError as exc:
+        raise UsageError(_("{path} holds no export's manifest.json ({why})").format(path=out, why=exc)) from None
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or doc.get("manifest_sha256") != hashlib.sha256(body).hexdigest():
+        raise UsageError(_("the office's receipt is not for the export in {path}; nothing written").format(path=out))
+    dir_fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        fd = new_file(dir_fd, export.RECEIPT)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return doc
+
+
+def office_receipt(sock: Path, result: dict[str, Any], out: Path, wait_s: float) -> tuple[str | None, str]:
+    """The office's receipt for the export just written (design/0375): waited for up to `wait_s` while
+    the box hears the office, written into the copy and checked against the CA the box pinned, with
+    the copy's files again. (its time, or None; a line for people)."""
+    answer = call(sock, "export.receipt", {"export": result["export"], "wait_s": wait_s}, timeout=wait_s + 30)
+    if answer.get("receipt") is None:
+        why = (_("the box does not hear the office now") if not answer.get("online") else
+               _("it did not come within {s:g} s").format(s=wait_s))
+        return None, _("no receipt from the office yet ({why}): add it when it comes with edgectl export-receipt "
+                       "{export} {path}; until then a verifier judges the export as signed as late as its footage's "
+                       "end plus 31 days").format(why=why, export=result["export"], path=out)
+    doc = write_receipt(out, answer["receipt"].encode())
+    if result.get("ca"):
+        ca = nodecert.load_pem_chain(str(result["ca"]).encode())[0]
+        try:
+            office.check(doc, ca.public_key())  # type: ignore[arg-type]
+        except office.BadReceipt as exc:
+            raise UsageError(_("the office's receipt written to {path} does not check: {why}").format(
+                path=out, why=exc)) from None
+    problems = checking.verify_export(out, result["public_key"])
+    if problems:
+        raise UsageError(_("the copy in {path} does not check out with the office's receipt: {problems}").format(
+            path=out, problems="; ".join(problems)))
+    when = core.utc(doc["heard_us"]) if isinstance(doc.get("heard_us"), int) else "-"
+    return when, _("the office's receipt ({file}): the office heard of this export at {when}; its signing time is "
+                   "corroborated").format(file=export.RECEIPT, when=when)
 
 
 def _origin_line(out: Path, ca_pem: str | None) -> str:
@@ -191,4 +252,7 @@ def register(sub: Verbs) -> None:
     p.add_argument("--recipient", help=_("who receives the copy (default: the requester)"))
     p.add_argument("--receipt", metavar="NAME", help=_("who signed the receipt for the copy (needed where the site's "
                                                        "[policy] asks for a signed receipt)"))
+    p.add_argument("--receipt-wait", type=float, default=RECEIPT_WAIT_S, metavar="SECONDS",
+                   help=_("how long to wait for the office's receipt for the export while the box hears the office "
+                          "(default {s:g}; 0: do not wait)").format(s=RECEIPT_WAIT_S))
     p.set_defaults(handler=cmd_export)

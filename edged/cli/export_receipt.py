@@ -5,19 +5,16 @@ copy into the copy handed over."""
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
-import os
 from argparse import Namespace
 from pathlib import Path
 from typing import Any
 
 from edged.cli.ctx import Ctx
 from edged.cli.display import JSON, UsageError, Verbs
-from edged.cli.export import new_file
+from edged.cli.export import write_receipt
 from edged.control.client import call
 from edged.i18n import _
-from edged_evidence_check import bounds, check as core
+from edged_evidence_check import check as core
 from storage.export import evidence as export
 
 
@@ -25,32 +22,14 @@ def cmd_export_receipt(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """`edgectl export-receipt EXPORT DIR`: the office's receipt for an export (design/0318), taken
     from the box's staged copy into the copy handed over, whose manifest must be that export's."""
     out = Path(args.dir)
-    try:
-        body = bounds.read_small(out, export.MANIFEST)
-    except OSError as exc:
-        raise UsageError(_("{path} holds no export's manifest.json ({why})").format(path=out, why=exc)) from None
     if (out / export.RECEIPT).exists():
         raise UsageError(_("{path} already holds {file}").format(path=out, file=export.RECEIPT))
     piece = call(ctx.socket, "export.read", {"export": args.export, "file": export.RECEIPT, "offset": 0})
     data = base64.b64decode(piece["data"])
-    try:
-        doc = json.loads(data) if len(data) == piece["size"] else None
-    except ValueError:
-        doc = None
-    if not isinstance(doc, dict) or doc.get("manifest_sha256") != hashlib.sha256(body).hexdigest():
+    if len(data) != piece["size"]:
         raise UsageError(_("the office's receipt for export {export} is not for the export in {path}; nothing "
                            "written").format(export=args.export, path=out))
-    dir_fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    try:
-        fd = new_file(dir_fd, export.RECEIPT)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    doc = write_receipt(out, data)
     when = core.utc(doc["heard_us"]) if isinstance(doc.get("heard_us"), int) else "-"
     return {"export": args.export, "dir": str(out), "file": export.RECEIPT, "heard_utc": when}, _(
         "{file} written to {path}: the office heard of export {export} at {when}").format(

@@ -93,7 +93,7 @@ def _verify_by_core(args: Namespace, folder: Path, manifest: dict[str, Any], roo
     """The checker's verdict on the folder (edged_evidence_check.check), as edgectl prints it:
     the same words, the same exit (0, 1, 3), and edgectl's JSON fields beside the checker's."""
     got = core.check(folder, nodecert.pem([root[0]]), crl[0].public_bytes(serialization.Encoding.PEM))
-    dates = origin.crl_dates(crl[0], manifest).as_dict() if got["dates"] else None
+    dates = origin.crl_dates(crl[0], manifest, got["dates"]["latest_signed_us"]).as_dict() if got["dates"] else None
     data = {**got, "ok": got["verdict"] == core.CHECKED, "dir": str(args.dir), "origin": ORIGIN_OF[got["verdict"]],
             "origin_why": got["why"], "root": root[1], "revocation": dates, "revocation_from": crl[1],
             "signed_by": (got["signer"] or {}).get("node"), "key_checked": got["verdict"] == core.CHECKED,
@@ -132,8 +132,10 @@ def _dates_text(dates: dict[str, Any] | None, source: str | None) -> str:
     line = _("{what} ({source}): issued {issued}, next update {next}").format(
         what=what, source=source or "-", issued=dates["issued_utc"], next=dates["next_update_utc"] or "-")
     if dates["needed_from_utc"]:
-        line += "; " + _("the export was signed {signed}: a list issued from {needed} on is needed ({verdict})").format(
-            signed=dates["signed_utc"], needed=dates["needed_from_utc"],
+        line += "; " + _("the export was signed {signed} by the box's clock, at the latest {latest} by what can be "
+                         "proven (its footage's end plus the longest an export may wait): a list issued from {needed} "
+                         "on is needed ({verdict})").format(
+            signed=dates["signed_utc"], latest=dates["latest_signed_utc"], needed=dates["needed_from_utc"],
             verdict=_("fresh enough") if dates["fresh"] else _("too old"))
     return "\n" + line
 

@@ -54,10 +54,39 @@ STAGING_SWEEP_S = 3600.0
 READ_CHUNK = 4 << 20  # bytes per export.read reply (base64 in one JSON line)
 
 
+RECEIPT_WAIT_MAX_S = 600.0  # the longest `export.receipt` waits for the office's receipt (design/0375)
+
+
+class ReceiptWaits:
+    """Who waits for the office's receipt of an export (design/0375): `export.receipt` waits on an
+    event per manifest SHA-256, which the reporter sets once it kept the receipt beside the export
+    (edged/daemon/reporting.py `_keep_receipt`). `online`: whether the office can be heard now."""
+
+    def __init__(self, online: Callable[[], bool] = lambda: False):
+        self.online = online
+        self._waiting: dict[str, set[asyncio.Event]] = {}
+
+    def expect(self, digest: str) -> asyncio.Event:
+        ev = asyncio.Event()
+        self._waiting.setdefault(digest, set()).add(ev)
+        return ev
+
+    def done(self, digest: str, ev: asyncio.Event) -> None:
+        left = self._waiting.get(digest, set())
+        left.discard(ev)
+        if not left:
+            self._waiting.pop(digest, None)
+
+    def kept(self, digest: str) -> None:
+        for ev in self._waiting.get(digest, set()):
+            ev.set()
+
+
 class ExportOps(Operations):
     def __init__(self, cfg: Config, writer: CatalogWriter, key: nodekey.NodeKey, in_use: InUse | None = None,
-                 clock: Clock = SYSTEM):
+                 clock: Clock = SYSTEM, receipts: ReceiptWaits | None = None):
         self.cfg = cfg
+        self.receipts = receipts or ReceiptWaits()
         self.writer = writer
         self.key = key
         self.in_use = InUse() if in_use is None else in_use  # segments being read: retention waits for them
@@ -200,6 +229,45 @@ class ExportOps(Operations):
             await self.writer.run(lambda c: audit.append(c.db, str(caller), "export.read", {
                 "export": export_id, "file": name, "bytes": piece["size"]}))
         return piece
+
+    @op("export.receipt")
+    async def receipt(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
+        """The office's receipt for a finished export (design/0318, 0375), for the custodian who made
+        it: {receipt: its text, or None; online: whether the office is heard now}. With `wait_s`, and
+        the office heard, waits up to that long (at most RECEIPT_WAIT_MAX_S) for it to come."""
+        try:
+            export_id, wait_s = int(args["export"]), max(0.0, min(float(args.get("wait_s", 0)), RECEIPT_WAIT_MAX_S))
+        except (KeyError, TypeError, ValueError):
+            raise RequestError(_('export.receipt needs {{"export": N, "wait_s": SECONDS}}')) from None
+        row = await self.writer.run(lambda c: retrieval_store.export_row(c.db, export_id))
+        if row is None or row["custodian"] != getattr(caller, "account", None):
+            raise RequestError(_("export {id} is not one you made").format(id=export_id))
+        folder, digest = Path(row["out_dir"]), str(row["manifest_sha256"])
+        ev = self.receipts.expect(digest)  # before the look: a receipt kept in between still wakes it
+        try:
+            text = await asyncio.to_thread(_kept_receipt, folder)
+            if text is None and wait_s > 0 and self.receipts.online():
+                try:
+                    await asyncio.wait_for(ev.wait(), wait_s)
+                except TimeoutError:
+                    pass
+                text = await asyncio.to_thread(_kept_receipt, folder)
+        finally:
+            self.receipts.done(digest, ev)
+        if text is not None:  # each file taken from the box is on the record (R7), as export.read records it
+            await self.writer.run(lambda c: audit.append(c.db, str(caller), "export.read", {
+                "export": export_id, "file": export.RECEIPT, "bytes": len(text.encode())}))
+        return {"export": export_id, "receipt": text, "online": self.receipts.online()}
+
+
+def _kept_receipt(folder: Path) -> str | None:
+    """The receipt kept beside the staged export (storage/export/receipt.py), its text; None if none."""
+    try:
+        fd = os.open(folder / export.RECEIPT, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read(64 << 10).decode("utf-8", "replace")
 
 
 async def read_piece(folder: Path, name: str, offset: int, export_id: int) -> dict[str, Any]:

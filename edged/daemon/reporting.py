@@ -121,6 +121,7 @@ class Reporting:
                                  sign_answer=None if node_key is None else node_key.sign, boot=host_boot()[0],
                                  on_receipt=self._receipt)
         self._keeping: set[asyncio.Task[None]] = set()  # receipts being kept (design/0318)
+        self.receipt_kept: Callable[[str], None] = lambda digest: None  # wakes who waits for it (design/0375)
         self.time_sources = time_sources  # what can corroborate the host clock (design/0095): in the birth
         self.clock_dispute = clock_dispute  # while it says why, retention achieved cannot be judged (design/0372)
         self._last_state: str | None = None
@@ -210,6 +211,7 @@ class Reporting:
         if kept:
             await self.writer.run(lambda c: audit.append(c.db, "mqtt:office", audit_words.EXPORT_RECEIPT, {
                 "export": row["id"], "manifest_sha256": digest, "heard_us": doc["heard_us"], "file": export.RECEIPT}))
+            self.receipt_kept(digest)
 
     # the task -----------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:

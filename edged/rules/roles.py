@@ -133,6 +133,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "node.enrol": frozenset({ADMIN}),
     "node.install_cert": frozenset({ADMIN}),
     "export.read": frozenset({CUSTODIAN}),         # the export's own files, by the custodian who made it
+    "export.receipt": frozenset({CUSTODIAN}),      # the office's receipt for it, waited for (design/0375)
     # a redacted copy of an export (issue 54): made and read by the custodian who made the export
     "redact.run": frozenset({CUSTODIAN}),
     "redact.read": frozenset({CUSTODIAN, APPROVER}),   # and the second person who releases it (design/0328)

@@ -8,8 +8,10 @@ Anything the folder brings along (its own key, its own CA, its own key list) pro
 origin: "unchecked" (exit 3), never "checked". Pure but for parsing: no files here.
 
 Revocation must be fresh (design/0129): "checked" needs a revocation list (or, for the key
-list's route, a key list) the office issued at least GRACE_US after the export was signed;
-an older one, or none, leaves a chain that holds "unchecked", saying which list is needed.
+list's route, a key list) the office issued at least GRACE_US after the latest time the export can
+be proven to have been signed (design/0374: its footage's end plus EXPORT_WAIT_US, or the office's
+receipt where the checker's core read one; never the box's own signing time); an older one, or
+none, leaves a chain that holds "unchecked", saying which list is needed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ CHECKED, UNCHECKED, REFUSED = "checked", "unchecked", "refused"
 # list every hour and at once on each revocation (central/keys/ca.py PUBLISH_EVERY_US), so a list a
 # day younger than the signing holds every revocation the office made in that day.
 GRACE_US = 24 * 3600 * 1_000_000
+# The longest after its footage ends an export is taken to have been signed when nothing the office
+# signed bounds it (design/0374): freshness is judged from the latest time the verifier can prove,
+# never from the box's own `created_us` (edged_evidence_check.check EXPORT_WAIT_US, held equal).
+EXPORT_WAIT_US = 31 * 24 * 3600 * 1_000_000
 
 
 @dataclass(frozen=True)
@@ -126,12 +132,13 @@ class Freshness:
 
     what: str                  # "revocation list" or "key list"
     issued_us: int
-    signed_us: int | None      # the export's created_us (None: it names none)
+    signed_us: int | None      # the export's created_us (None: it names none): shown, never judged from
     next_us: int | None = None  # the list's own nextUpdate, where it has one
+    latest_us: int | None = None  # the latest the export can be proven signed (`latest_us`; None: nothing bounds it)
 
     @property
     def needed_us(self) -> int | None:
-        return None if self.signed_us is None else self.signed_us + GRACE_US
+        return None if self.latest_us is None else self.latest_us + GRACE_US
 
     @property
     def fresh(self) -> bool:
@@ -141,6 +148,7 @@ class Freshness:
         return {"what": self.what, "issued_us": self.issued_us, "issued_utc": utc_text(self.issued_us),
                 "next_update_utc": None if self.next_us is None else utc_text(self.next_us),
                 "signed_utc": None if self.signed_us is None else utc_text(self.signed_us),
+                "latest_signed_utc": None if self.latest_us is None else utc_text(self.latest_us),
                 "needed_from_utc": None if self.needed_us is None else utc_text(self.needed_us),
                 "fresh": self.fresh}
 
@@ -154,15 +162,33 @@ def signed_us(manifest: dict[str, Any]) -> int | None:
     return got if isinstance(got, int) and not isinstance(got, bool) else None
 
 
-def crl_dates(crl: x509.CertificateRevocationList, manifest: dict[str, Any]) -> Freshness:
+def latest_us(manifest: dict[str, Any]) -> int | None:
+    """The latest time the export can be proven to have been signed without the office's receipt
+    (design/0374): its footage's end (the latest `to_us` it lists) plus EXPORT_WAIT_US; None if it
+    lists no clip with an end; a portable device's footage ends no earlier than its intake (the
+    checker's `footage_end`). Never `created_us`: a box that backdates its export buys nothing."""
+    cams = [cam for cam in (manifest.get("cameras") or []) if isinstance(cam, dict)]
+    clips = [c.get("to_us") for cam in cams for c in (cam.get("clips") or []) if isinstance(c, dict)]
+    intakes = [s["imported"].get("intake_us") for cam in cams for s in (cam.get("sources") or [])
+               if isinstance(s, dict) and isinstance(s.get("imported"), dict)]
+    ends: list[int] = [e for e in clips + intakes if isinstance(e, int) and not isinstance(e, bool)]
+    if not any(isinstance(e, int) and not isinstance(e, bool) for e in clips):
+        return None
+    return max(ends) + EXPORT_WAIT_US
+
+
+def crl_dates(crl: x509.CertificateRevocationList, manifest: dict[str, Any], latest: int | None = None) -> Freshness:
+    """The list's dates against the export: judged from `latest` (the checker's core, which reads the
+    office's receipt), else from `latest_us`."""
     nxt = crl.next_update_utc
     return Freshness("revocation list", int(crl.last_update_utc.timestamp() * 1_000_000), signed_us(manifest),
-                     None if nxt is None else int(nxt.timestamp() * 1_000_000))
+                     None if nxt is None else int(nxt.timestamp() * 1_000_000),
+                     latest if latest is not None else latest_us(manifest))
 
 
 def key_list_dates(doc: dict[str, Any], manifest: dict[str, Any]) -> Freshness:
     made = doc.get("made_us")
-    return Freshness("key list", made if isinstance(made, int) else 0, signed_us(manifest))
+    return Freshness("key list", made if isinstance(made, int) else 0, signed_us(manifest), None, latest_us(manifest))
 
 
 def with_revocation(got: Origin, dates: Freshness | None) -> Origin:
@@ -176,11 +202,13 @@ def with_revocation(got: Origin, dates: Freshness | None) -> Origin:
         return replace(got, status=UNCHECKED, why=f"{got.why}; but no revocation list was given, so a box the office "
                                                   "revoked would pass: pass --crl, the office's list")
     if dates.needed_us is None:
-        return replace(got, status=UNCHECKED, why=f"{got.why}; but the export names no signing time to judge the "
-                                                  f"{dates.what} ({utc_text(dates.issued_us)}) against")
+        return replace(got, status=UNCHECKED, why=f"{got.why}; but the export lists no footage whose end bounds its "
+                                                  f"signing, to judge the {dates.what} ({utc_text(dates.issued_us)}) "
+                                                  "against")
     if not dates.fresh:
         return replace(got, status=UNCHECKED, why=(
             f"{got.why}; but the {dates.what} was issued {utc_text(dates.issued_us)}, before "
-            f"{utc_text(dates.needed_us)} (the export was signed {utc_text(dates.needed_us - GRACE_US)}, plus "
+            f"{utc_text(dates.needed_us)} (the export was signed at the latest {utc_text(dates.needed_us - GRACE_US)}, "
+            f"its footage's end plus {EXPORT_WAIT_US // 86_400_000_000} days, the longest an export may wait, plus "
             f"{GRACE_US // 3_600_000_000} h for the office to revoke a lost box): get the office's current one"))
     return got

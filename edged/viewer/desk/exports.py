@@ -16,12 +16,14 @@ from edged.i18n import N_, _
 from edged.rules import retrieval as rq
 from edged.rules.redaction import allower_refusal
 from edged.rules.downloads import Download, download_of, zip_order
+from storage.export.evidence import RECEIPT
 from edged.viewer.desk.app import Desk, Refused, form_of
 from edged.viewer.desk.page import (Ctx, button, esc, facts, field_, form, link, message, table,
                                     text_input)
 
 CHECK_IT = N_("Once downloaded, unpack the ZIP and check it where it arrived with the line below: its manifest "
                "SHA-256 must be the one above.")
+RECEIPT_WAIT_S = 30.0  # how long the download waits for the office's receipt while the box hears it (design/0375)
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the files' own times are in manifest.json; the ZIP's stay fixed
 NOTE_ONCE = N_("The download is offered once: keep the file where the copy is handed over. The box keeps its "
                "staging copy for a day, then destroys it on the record.")
@@ -139,14 +141,28 @@ class Pages:
                 status=409)
         self.downloading.add(export_id)   # taken once its clips or the whole ZIP went out (issues 45, 56)
         try:
-            return await self._send_zip(request, ctx, export_id, zip_order(made[1]["files"], ledger.clips), ledger)
+            files = zip_order(made[1]["files"], ledger.clips)
+            receipt = await self._receipt(ctx, export_id)
+            if receipt is not None and RECEIPT not in {f["name"] for f in files}:
+                files = [{"name": RECEIPT, "bytes": len(receipt), "data": receipt}, *files]
+            return await self._send_zip(request, ctx, export_id, files, ledger)
         finally:
             self.downloading.discard(export_id)
+
+    async def _receipt(self, ctx: Ctx, export_id: int) -> bytes | None:
+        """The office's receipt for the export (design/0318), waited for up to RECEIPT_WAIT_S while the
+        box hears the office (design/0375); None if it has not come."""
+        try:
+            got = await self.desk.run(ctx, "export.receipt", {"export": export_id, "wait_s": RECEIPT_WAIT_S})
+        except Refused:
+            return None
+        text = (got or {}).get("receipt")
+        return text.encode() if isinstance(text, str) else None
 
     async def _send_zip(self, request: web.Request, ctx: Ctx, export_id: int,
                         files: list[dict[str, Any]], ledger: Download) -> web.StreamResponse:
         try:
-            first = await self.desk.run(ctx, "export.read", {"export": export_id, "file": files[0]["name"], "offset": 0})
+            first = await self._piece(ctx, export_id, files[0], 0)
         except Refused as exc:
             return self.desk.render(ctx, _("Signed export"), message("error", str(exc)), status=410)
         response = web.StreamResponse(headers={
@@ -157,8 +173,7 @@ class Pages:
         try:
             with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
                 for i, f in enumerate(files):
-                    piece = first if i == 0 else await self.desk.run(
-                        ctx, "export.read", {"export": export_id, "file": f["name"], "offset": 0})
+                    piece = first if i == 0 else await self._piece(ctx, export_id, f, 0)
                     info = zipfile.ZipInfo(f"export-{export_id}/{f['name']}", ZIP_DATE)
                     info.file_size = piece["size"]
                     with z.open(info, "w", force_zip64=piece["size"] > 0x7FFFFFFF) as out:
@@ -172,8 +187,7 @@ class Pages:
                             await self._out(response, sink, ledger)
                             if offset >= piece["size"]:
                                 break
-                            piece = await self.desk.run(ctx, "export.read", {
-                                "export": export_id, "file": f["name"], "offset": offset})
+                            piece = await self._piece(ctx, export_id, f, offset)
                     if offset >= piece["size"]:
                         ledger.file_whole(f["name"])
             await self._out(response, sink, ledger)
@@ -185,6 +199,15 @@ class Pages:
             return response
         ledger.ended = True
         return response
+
+    async def _piece(self, ctx: Ctx, export_id: int, f: dict[str, Any], offset: int) -> dict[str, Any]:
+        """A piece of one of the ZIP's files: read from the box (export.read), or the receipt in hand."""
+        if "data" in f:
+            data = f["data"][offset:]
+            return {"data": base64.b64encode(data).decode(), "size": len(f["data"])}
+        got: dict[str, Any] = await self.desk.run(ctx, "export.read", {"export": export_id, "file": f["name"],
+                                                                       "offset": offset})
+        return got
 
     @staticmethod
     async def _out(response: web.StreamResponse, sink: ZipSink, ledger: Download) -> None:
