@@ -135,7 +135,7 @@ class Pages:
 
     def result(self, ctx: Ctx, r: dict[str, Any], name: str | None) -> str:
         if r["segments"]:
-            kept = _("{n} segments of camera {camera}").format(n=r["segments"], camera=r["camera"])
+            kept = _("{n} segments of the device {device}").format(n=r["segments"], device=r["device"])   # never its id
             start = (_("{time} (the device's claim)").format(time=ctx.when(r["claimed_start_us"]))
                      if r.get("claimed_start_us") is not None else _("it claims no time; placed at the intake"))
         else:

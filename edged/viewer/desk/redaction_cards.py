@@ -62,8 +62,8 @@ def again_card(req: dict[str, Any], ctx: Ctx) -> str:
     export = mine[0]
     heading = _("Redacted copy")
     if export.get("released") or not export.get("staged", True):   # nothing to go on with (design/0279)
-        done = (_("The grant was used for a redacted copy (export {id}, {time}), shown at the accompanied viewing; "
-                  "nothing was handed over, and it is not made again.") if export.get("released_for") == "view" else
+        done = (_("The grant was used for a redacted copy (export {id}, {time}), released to be shown at "
+                  "the accompanied viewing; nothing was handed over, and it is not made again.") if export.get("released_for") == "view" else
                 _("The grant was used for a redacted copy (export {id}, {time}), which was released; it is not made "
                   "or handed over again.") if export.get("released") else
                 _("The grant was used for a redacted copy (export {id}, {time}); its staged footage was removed after "

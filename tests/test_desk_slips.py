@@ -1,0 +1,35 @@
+"""The smaller slips an office's people met at the desk and on paper (issue 91 W15, W18-W28), each
+said in the seed's own word: the desk is 監視系統作業台 (never 櫃檯系統), a citizen's copy is 閱覽ed
+(the glossary's word, never 檢視), a signed box prints the signer's name (never 帳號), a copy
+released for the accompanied viewing is not yet said to have been played, and the desk's home
+names no kind of waiting work with a bare number. Read from the catalog in zh-TW, as the desk says them."""
+
+from __future__ import annotations
+
+import pytest
+
+from edged.i18n import speaking, _
+
+# (the English as the code says it, a word it must say, a word it must not)
+SLIPS = [
+    ("Signed; the printed application shows your name in the box.", "姓名", "帳號"),
+    ("The box “{box}” can be signed at the desk now: the paper is recorded only while nobody who may sign it can "
+     "log in.", "監視系統作業台", "櫃檯系統"),
+    ("send the form from the desk's page", "監視系統作業台", "櫃檯系統"),
+    ("What is shown or copied is redacted: every face but the applicant's is hidden; the original footage is kept "
+     "whole.", "閱覽", "檢視"),
+    ("What is shown or copied is redacted: everything but the applicant is hidden; the original footage is kept "
+     "whole.", "閱覽", "檢視"),
+    ("The grant was used for a redacted copy (export {id}, {time}), released to be shown at the accompanied viewing; "
+     "nothing was handed over, and it is not made again.", "供陪同閱覽", "已於陪同閱覽時播放"),
+    ("{n} segments of the device {device}", "器材", "攝影機"),
+    ("{inspections} {due}", "{inspections}{due}", "。 "),
+]
+
+
+@pytest.mark.parametrize("english, said, never", SLIPS)
+def test_each_slip_in_the_seeds_word(english, said, never):
+    with speaking("zh-TW"):
+        words = _(english)
+    assert words != english, f"untranslated: {english!r}"
+    assert said in words and never not in words, words
