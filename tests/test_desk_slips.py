@@ -33,3 +33,16 @@ def test_each_slip_in_the_seeds_word(english, said, never):
         words = _(english)
     assert words != english, f"untranslated: {english!r}"
     assert said in words and never not in words, words
+
+
+def test_the_paper_refusal_never_calls_a_login_name_a_name():
+    """The 秘書's box refused to another at 001, whose 秘書 (wu) has no name kept yet: the refusal
+    said 「請依紙本申請表填入秘書的姓名（wu）」."""
+    from edged.rules.applications import paper_refusal
+    a = {"name": "kao", "events": [{"action": "opened", "by": "admin", "at_us": 1, "reason": "r"}]}
+    titles = {"秘書": ["wu"]}
+    with speaking("zh-TW"):
+        bare = paper_refusal(a, "秘書", "鄭主任", ["秘書"], titles, [], {"wu": ""})
+        named = paper_refusal(a, "秘書", "鄭主任", ["秘書"], titles, [], {"wu": "吳秘書"})
+    assert bare and "wu" not in bare and "姓名" in bare, bare
+    assert named and "吳秘書" in named, named

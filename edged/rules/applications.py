@@ -88,9 +88,13 @@ def paper_refusal(a: dict[str, Any], box: str, signed_by: str, boxes: list[str],
     holders = set(titles.get(box, ()))
     if not signed_by.strip():
         return _("Say who signed the box on paper.")
-    if holders and signed_by not in holders:
+    if holders and signed_by not in holders:   # by their names, never a login name called one (issue 91)
+        known = sorted(n for n in ((names or {}).get(h) for h in holders) if n)
+        if not known:
+            return _("The box “{box}” is signed by the {box} only: type the name of the {box} as on the paper "
+                     "form.").format(box=box)
         return _("The box “{box}” is signed by the {box} only: type the name of the {box} ({names}), as on the "
-                 "paper form.").format(box=box, names=_(", ").join(sorted((names or {}).get(h) or h for h in holders)))
+                 "paper form.").format(box=box, names=_(", ").join(known))
     if at_desk:
         return _("The box “{box}” can be signed at the desk now: the paper is recorded only while nobody who may "
                  "sign it can log in.").format(box=box)
