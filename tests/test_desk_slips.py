@@ -46,3 +46,20 @@ def test_the_paper_refusal_never_calls_a_login_name_a_name():
         named = paper_refusal(a, "秘書", "鄭主任", ["秘書"], titles, [], {"wu": "吳秘書"})
     assert bare and "wu" not in bare and "姓名" in bare, bare
     assert named and "吳秘書" in named, named
+
+
+def test_an_evidence_holds_longest_term_is_said_as_the_site_writes_it():
+    """001's 管理規範第十二點 destroys within 1年內 (max_retention = "12mo"): its hold form said
+    「至多 372 日」, the longest twelve months reckoned in days; months where the rule writes months."""
+    from pathlib import Path
+
+    from edged.config import load_config
+    from edged.rules.holds import longest
+    sites = Path(__file__).resolve().parent.parent / "examples" / "sites"
+    land = load_config(sites / "001-land-office.toml").policy.holds.evidence
+    with speaking("zh-TW"):
+        assert longest(land) == "12 個月", longest(land)
+        assert "372" not in longest(land)
+    school = load_config(sites / "004-vocational-school.toml").policy.holds.evidence   # 附件二: 30 days at most
+    with speaking("zh-TW"):
+        assert longest(school) == "30 日", longest(school)
