@@ -63,3 +63,38 @@ def test_an_evidence_holds_longest_term_is_said_as_the_site_writes_it():
     school = load_config(sites / "004-vocational-school.toml").policy.holds.evidence   # 附件二: 30 days at most
     with speaking("zh-TW"):
         assert longest(school) == "30 日", longest(school)
+
+
+def test_the_person_who_released_a_copy_finds_the_way_back_to_it(tmp_path):
+    """issue 91 D4: at 000 (作業規定第四點(二)2, a second person releases a citizen's redacted copy)
+    the releaser's request page offered nothing once she had released it. The release record says who
+    (storage/redact/job.py `released_by`), and the request page's card leads her back to its page."""
+    import json
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from edged.config import load_config
+    from edged.viewer.desk.page import Ctx, Person
+    from edged.viewer.desk.redaction_cards import review_card
+    from storage.redact import job
+
+    export = tmp_path / "export-5"
+    (tmp_path / "export-5.redacted-1").mkdir(parents=True)
+    assert job.released_by(export) is None
+    (tmp_path / "export-5.redacted-1" / job.RELEASED).write_text(json.dumps({"use": "view", "released_by": "lin"}))
+    assert job.released_by(export) == "lin" and job.released_for(export) == "view"
+
+    cfg = load_config(Path(__file__).resolve().parent.parent / "examples" / "sites" / "000-household-registration-office.toml")
+    copy = {"id": 5, "custodian": "chen", "created_us": 1_000, "staged": True, "made": True, "released": True,
+            "released_for": "view", "released_by": "lin"}
+    req = {"id": 9, "kind": "citizen", "redacted_exports": [copy]}
+
+    def card(account: str) -> str:
+        ctx = Ctx(caller=Person(account=account, roles=("custodian",)), lang="zh-TW", site="", tz=None, now_us=2_000,
+                  path="/desk/requests/9", csrf="tok")
+        with speaking("zh-TW"):
+            return review_card(req, ctx, SimpleNamespace(cfg=cfg))   # type: ignore[arg-type]
+    mine = card("lin")
+    assert 'href="/desk/redact/5/review"' in mine and "您放行的遮蔽複本" in mine, mine
+    assert card("wang") == "", "only to the one who released it"
+    assert card("chen") == "", "the one who prepared it has her own way back (again_card)"
