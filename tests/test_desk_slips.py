@@ -98,3 +98,21 @@ def test_the_person_who_released_a_copy_finds_the_way_back_to_it(tmp_path):
     assert 'href="/desk/redact/5/review"' in mine and "您放行的遮蔽複本" in mine, mine
     assert card("wang") == "", "only to the one who released it"
     assert card("chen") == "", "the one who prepared it has her own way back (again_card)"
+
+
+GB, DAY = 10**9, 86_400_000_000
+
+
+@pytest.mark.parametrize("usable, held, rate, blamed", [
+    (100 * GB, 80 * GB, 100 * GB / (40 * 86_400), True),     # 40 days without the holds, 8 with: the holds
+    (100 * GB, 40 * 10**6, 100 * GB / (10 * 86_400), False),  # a small disk (10 days) and 0.04 GB held: not the holds
+    (100 * GB, 0, 100 * GB / (10 * 86_400), False),          # nothing held
+    (100 * GB, 10 * GB, 100 * GB / (60 * 86_400), False),    # 54 days with the holds: room enough
+    (100 * GB, 10 * GB, 0.0, False),                         # nothing written
+])
+def test_the_holds_alarm_blames_the_holds_only_where_they_crowd_recording_out(usable, held, rate, blamed):
+    """「保存中的影像（0.0 GB）只留下…」 was raised on a disk too small for the minimum with nothing to
+    speak of held (issue 91): `holds_crowd_out` now needs the holds to be what brings it below."""
+    from storage.retention.forecast import crowded_out_by_holds
+    got = crowded_out_by_holds(usable, held, rate, 30 * DAY)
+    assert (got is not None) == blamed, got
