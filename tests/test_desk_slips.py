@@ -116,3 +116,29 @@ def test_the_holds_alarm_blames_the_holds_only_where_they_crowd_recording_out(us
     from storage.retention.forecast import crowded_out_by_holds
     got = crowded_out_by_holds(usable, held, rate, 30 * DAY)
     assert (got is not None) == blamed, got
+
+
+@pytest.mark.parametrize("seed, us", [("004-vocational-school", "本校"), ("001-land-office", "本所"),
+                                      ("002-police-station", "本局")])
+def test_the_desk_says_the_sites_own_word_for_itself(seed, us):
+    """「納入本所規則管理」 at a school (issue 91): `[site] us` is the seed's word for itself, said where
+    the page is in the site's language; another language says "this site"."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from edged.config import load_config
+    from edged.viewer.desk.app import Desk
+    from edged.viewer.desk.intake import Pages
+    from edged.viewer.desk.page import Ctx, Person
+
+    cfg = load_config(Path(__file__).resolve().parent.parent / "examples" / "sites" / f"{seed}.toml")
+    desk = Desk(SimpleNamespace(cfg=cfg))
+
+    def lead(lang: str) -> str:
+        ctx = Ctx(caller=Person(account="chen", roles=("custodian",)), lang=lang, site="", tz=None, now_us=0,
+                  path="/desk/intake", csrf="tok")
+        with speaking(lang):
+            return Pages(desk).upload_form(ctx, {})
+    said = lead("zh-TW")
+    assert f"納入{us}規則管理" in said and ("本所" not in said or us == "本所"), said
+    assert "under this site&#x27;s rules" in lead("en")

@@ -69,8 +69,8 @@ class Pages:
 
     def upload_form(self, ctx: Ctx, f: dict[str, str], error: str = "") -> str:
         lead = _("A portable camera's or body-worn camera's file is kept byte for byte with its SHA-256, and its "
-                 "video is remuxed, never re-encoded, into footage under the site's rules. Its times are the "
-                 "device's claim. You are recorded as the one who took it in.")
+                 "video is remuxed, never re-encoded, into footage under {us}'s rules. Its times are the "
+                 "device's claim. You are recorded as the one who took it in.").format(us=self.desk.us(ctx))
         body = ('<fieldset class="group"><legend>' + esc(_("The device's file")) + "</legend>"
                 + field_(_("Device"), text_input("device", f.get("device", ""), required=True,
                                                  extra='pattern="[A-Za-z0-9._\\-]{1,54}" maxlength="54"'),

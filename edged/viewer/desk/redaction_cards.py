@@ -144,6 +144,7 @@ async def copies_to_release(desk: Desk, ctx: Ctx) -> str:
     if not lines:
         return ""
     title = _("Redacted copies waiting for a second person")
-    hint = _("This site asks someone other than the one who prepared a citizen's redacted copy to release it.")
+    hint = _("Under {us}'s rules, someone other than the one who prepared a citizen's redacted copy releases "
+             "it.").format(us=desk.us(ctx))
     return (f'<section class="card" id="copies-to-release"><h2>{esc(title)}</h2><p class="hint">{esc(hint)}</p>'
             + table([_("Request"), _("Requester"), _("Prepared by"), _("Made at"), _("Action")], lines) + "</section>")
