@@ -120,8 +120,10 @@ def test_approvers_wait_for_their_own_application_and_the_first_are_recorded_fro
         director.wait_for_load_state()
         # the director finds the application waiting for him from his home page (issue 77 D1), not by URL
         director.goto(base + "/desk/")
-        # two: the secretary's application, and the first admin's (init-admin's, not held back, still signed)
-        assert "2 件待您核章" in director.locator("section.card", has_text="待您核章").inner_text()
+        # one: the secretary's application, which holds her back; the first admin's (init-admin's) holds
+        # nobody back and waits for nobody (issue 91 D6, design/0391), counted apart from any request
+        waiting = director.locator("section.card", has_text="待您核章").inner_text()
+        assert "1 份帳號申請表待您核章" in waiting and "件申請案" not in waiting, waiting
         director.goto(base + "/desk/inbox")
         waiting = director.locator("table", has_text="吳秘書")
         assert "開通" in waiting.inner_text() and "主任" in waiting.inner_text(), waiting.inner_text()

@@ -405,7 +405,7 @@ def test_a_copy_whose_daemon_stopped_goes_on_from_the_request_page(tmp_path, cam
         again = carol.inner_text("#redact-again")             # said so, not offered (design/0279)
         # site 000 shows a citizen the copy at the accompanied viewing only (modes = ["view"]): played,
         # nothing handed over (design/0327)
-        assert "已於陪同閱覽時播放" in again and "不再製作" in again, again
+        assert "已放行供陪同閱覽時播放" in again and "不再製作" in again, again
         assert carol.locator("#redact-again form").count() == 0, again
         shots(carol, "released-again-carol")
         carol.evaluate(f"""(() => {{ const f = document.createElement('form');   // asked anyway: refused

@@ -157,3 +157,16 @@ def test_004s_register_is_annex_4_one_row_per_inspection_in_each_units_book():
     assert workshop[0][6] == "大門：已通報廠商清潔鏡頭（是否申請修復：是）", workshop
     alone = annex_page("004-vocational-school", runs, "機械科", units)
     assert table_rows(alone)[0] == ANNEX_4_OF_004 and "李主任" not in alone and "大門" in alone
+
+
+def test_the_register_says_a_deadline_only_where_the_site_sets_one():
+    """issue 91 W11 (design/0393): with `register_due_day = 0` (000, 002, 003, 004) the register printed
+    the product's 「應於次月5日前陳送主管核閱。」; now nothing, and 001's day joined without a space."""
+    cfg = site("001-land-office")
+    due = 1_796_400_000_000_000   # an instant in December 2026, Taipei
+    with speaking("zh-TW"):
+        doc = Doc("zh-TW", TAIPEI, cfg.site.name, cfg.forms)
+        none = text_of(register_html(doc, 2026, 11, RUNS, cfg.inspection.columns, {}, PRINTED, None))
+        dated = text_of(register_html(doc, 2026, 11, RUNS, cfg.inspection.columns, {}, PRINTED, due))
+    assert "陳送主管核閱" not in none and "次月5日" not in none, none
+    assert re.search(r"次檢查。應於 115/12/\d\d 前陳送主管核閱。", dated), dated

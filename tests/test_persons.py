@@ -29,8 +29,10 @@ ACCOUNTS = [{"name": "huang", "full_name": "黃志明"}, {"name": "chang", "full
     ("黃志明 (huang)", "主任 黃志明"),           # an inspection's "typed name (account)"
     ("Lin Mei", "Lin Mei"),                    # a name typed, no account: as written
     ("edged", "系統（自動）"),                  # the daemon's own records
-    ("os:root (uid 0)", "主機使用者 root"),
-    ("root (init-admin)", "主機使用者 root（建立第一位帳號管理員）"),
+    ("os:root (uid 0)", "主機最高權限使用者"),    # the superuser in words, never its login (issue 91 W17)
+    ("root (init-admin)", "主機最高權限使用者（建立第一位帳號管理員）"),
+    ("root", "主機最高權限使用者"),             # root on the box vouching (design/0322)
+    ("os:pi (uid 1000)", "主機使用者 pi"),
     (None, "-"), ("", "-"),
 ])
 def test_a_person_by_title_and_full_name(who, shown):

@@ -52,6 +52,7 @@ class HoldRules:
     approvers: frozenset[str] | None = None   # the accounts that approve (and extend) it; None: any approver
     review_us: int | None = None       # legal: the review date is at most this far ahead (None: none asked)
     term: bool = True                  # evidence: expires unless extended; False: kept until released
+    max_months: int | None = None      # evidence: max_us is max_retention written in calendar months, said so
 
 
 DEFAULT_REVIEW_US = 365 * DAY   # a legal hold is reviewed at least once a year where the site is silent
@@ -87,7 +88,7 @@ _HINTS = {"approved_by": 'did you mean "approvers"? (accounts or [policy.titles]
 
 
 def _holds(t: object, evidence_default_us: int, max_retention_us: int | None = None,
-           titles: Mapping[str, frozenset[str]] | None = None) -> HoldPolicy:
+           titles: Mapping[str, frozenset[str]] | None = None, max_retention_months: int | None = None) -> HoldPolicy:
     """[policy.holds]; `evidence_default_us`: [retention] evidence_hold, which a `max` may not be under;
     `max_retention_us`: an evidence hold's `max` where the site is silent; `titles`: [policy.titles]."""
     if not isinstance(t, dict):
@@ -99,6 +100,8 @@ def _holds(t: object, evidence_default_us: int, max_retention_us: int | None = N
     if "max" not in t.get(EVIDENCE, {}) and evidence.max_us is not None:
         # silent: at max_retention, or at [retention] evidence_hold where the site set that longer
         evidence = replace(evidence, max_us=max(evidence.max_us, evidence_default_us))
+        if max_retention_months is not None and evidence.max_us == max_retention_us:   # 「1年內」: said in months
+            evidence = replace(evidence, max_months=max_retention_months)   # (issue 91, design/0394)
     if evidence.max_us is not None and evidence.max_us < evidence_default_us:
         raise ConfigError("policy.holds.evidence.max", "is shorter than [retention] evidence_hold, the length an "
                                                        "evidence hold gets when none is asked for; lower that too")

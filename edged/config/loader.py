@@ -161,7 +161,8 @@ def parse_config(data: dict[str, Any], source: str = "<config>", base_dir: Path 
         cameras = _cameras(cameras_raw, retention_raw, dict(storage=storage, recorder=recorder, retention=retention))
         accounts = _accounts(_table(data, "accounts", "accounts"))
         policy = _policy(_table(data, "policy", "policy"), [c.id for c in cameras], accounts.citizen_due_us,
-                         retention.evidence_hold_us, retention.max_retention_us, accounts.citizen_due_days)
+                         retention.evidence_hold_us, retention.max_retention_us, accounts.citizen_due_days,
+                         retention.max_retention_months)
         inspection = _inspection(_table(data, "inspection", "inspection"))
         _check_units(cameras, policy, inspection)
         mqtt = _mqtt(_table(data, "mqtt", "mqtt"), site.id, site.node, base_dir)

@@ -253,7 +253,8 @@ _HINTS = {"approval": 'did you mean "chain"? (an array of steps, e.g. [{ name = 
 
 
 def _policy(t: dict[str, Any], cameras: Sequence[str], citizen_due_us: int, evidence_hold_us: int = 30 * DAY,
-            max_retention_us: int | None = None, citizen_due_days: bool = True) -> RequestPolicy:
+            max_retention_us: int | None = None, citizen_due_days: bool = True,
+            max_retention_months: int | None = None) -> RequestPolicy:
     base = default_policy(citizen_due_us, citizen_due_days)
     _check_keys(t, "policy", ("kinds", "categories", "holds", "units", "titles", "asks_purpose", *KINDS), _HINTS)
     titles = _accounts_table(t.get("titles", {}), "policy.titles")
@@ -268,7 +269,7 @@ def _policy(t: dict[str, Any], cameras: Sequence[str], citizen_due_us: int, evid
             raise ConfigError(_join("policy", kind), f"this site does not take {kind} requests (policy.kinds); "
                                                      "remove the table or add the kind")
     rules = {k: _kind(t.get(k, {}), _join("policy", k), k, base.kinds[k], titles) for k in kinds}
-    holds = _holds(t.get("holds", {}), evidence_hold_us, max_retention_us, titles)
+    holds = _holds(t.get("holds", {}), evidence_hold_us, max_retention_us, titles, max_retention_months)
     asks = _bool(t["asks_purpose"], "policy.asks_purpose") if "asks_purpose" in t else False
     policy = RequestPolicy(kinds=rules, categories=categories, holds=holds, units=units, titles=titles,
                            asks_purpose=asks)

@@ -53,6 +53,9 @@ class SiteConfig:
     id: str = key(doc="lower-case ASCII id: used in paths and MQTT topics", example='"tw-hr-001"')
     name: str = key(doc='any script: "景美辦事處"; default: the id', example='"Household registration office"')
     node: str = key("node1", read=_id, doc="this box's id, one per box when a site has several")
+    us: str = key("", read=_name, example='"本所"', doc=(
+        "the site's word for itself in its language (本所, 本校, 本局, 本公所), said in the desk's messages in "
+        "that language (design/0394); default: \"this site\" in the reader's words"))
     language: str = key("en", read=_language, doc='what people read: "en" or "zh-TW" (the printed documents)')
     timezone: str | None = key(None, read=_timezone, example='"Asia/Taipei"',
                                doc="the site's clock and calendar: documents' dates and times, and every schedule, "

@@ -23,7 +23,7 @@ from edged.control.operation import Operations, op, read_catalog, text, write_re
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.rules.roles import ADMIN
-from edged.documents.pages import ACTIONS, account_boxes
+from edged.documents.pages import account_boxes
 from edged.rules.applications import waiting_signatures
 from edged.i18n import Msg, A_, _
 from storage import audit
@@ -55,6 +55,7 @@ class AccountOps(Operations):
         self.clock = clock
         self.forms, self.language = cfg.forms, cfg.site.language
         self.titles = cfg.policy.titles   # a box named for a title is its holder's (issue 56)
+        self.signed_to_log_in = cfg.accounts.signed_to_log_in   # whose applications wait (design/0391)
 
     @op("account.add")
     async def add(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -221,12 +222,13 @@ class AccountOps(Operations):
 
     @op("account.waiting")
     async def waiting(self, _args: dict[str, Any], caller: Caller) -> list[dict[str, Any]]:
-        """The account applications whose boxes the caller may sign now (issue 77 D1): an approver's
-        inbox and home page list them, so nobody needs the account's address passed on."""
+        """The account applications the caller must sign now (issue 77 D1, issue 91 D6): an approver's
+        inbox and home page list them, where the site signs accounts to log in (design/0391)."""
         boxes = account_boxes(self.forms, self.language)
         rows = await read_catalog(self.data_dir, lambda db: [
             accounts.account(db, r["name"]) or r for r in accounts.accounts(db, include_revoked=False)])
-        return waiting_signatures(rows, caller.account or "", boxes, ACTIONS, self.titles)
+        return waiting_signatures(rows, caller.account or "", boxes, signed_to_log_in=self.signed_to_log_in,
+                                  titles=self.titles)
 
     @op("account.sign_paper")
     async def sign_paper(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:

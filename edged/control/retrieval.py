@@ -191,5 +191,6 @@ def _copy_states(staged: list[dict[str, Any]]) -> list[dict[str, Any]]:
         folder = Path(e.pop("out_dir"))
         use = redact_jobs.released_for(folder)
         made = redact_copies.newest_made(folder) is not None   # a copy to play and release (design/0347)
-        out.append({**e, "staged": folder.is_dir(), "released": use is not None, "released_for": use, "made": made})
+        out.append({**e, "staged": folder.is_dir(), "released": use is not None, "released_for": use, "made": made,
+                    "released_by": redact_jobs.released_by(folder) if use is not None else None})   # issue 91 D4
     return out

@@ -28,7 +28,7 @@ from storage.catalog import Catalog, CatalogWriter
 from storage.maintenance import note_yield
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.free_space import FreeSpace
-from storage.retention.forecast import forecast_retention_us
+from storage.retention.forecast import crowded_out_by_holds
 from storage.retention.plan import DAY_US, breaches, utc
 from storage.retention.grace import policy_doc, record_policy
 from storage.retention.policy import policy_for
@@ -272,8 +272,8 @@ class RetentionRunner:
         """Alarm when held footage alone leaves too little room for the minimum retention."""
         cfg, held, rate = self.cfg, result.after.held_bytes, result.after.write_rate
         usable = result.total_bytes - result.policy.reserve_bytes
-        forecast = forecast_retention_us(usable, held, rate) if held else None
-        short = forecast is not None and forecast < cfg.retention.min_retention_us
+        forecast = crowded_out_by_holds(usable, held, rate, cfg.retention.min_retention_us)
+        short = forecast is not None
         await self.alarms.set(
             short, HOLDS_CROWD_OUT,
             Msg(A_("held footage ({held:.1f} GB) leaves room for only {days:.2f} days of live footage, below the "

@@ -12,16 +12,13 @@ from edged.documents.register import RUN_LABELS
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS, label
 from edged.i18n import N_, _
 from edged.rules import audit_words as said
-from edged.rules.words import HOLD_END_WORDS, HOLD_WORDS, MODE_WORDS, ROLE_WORDS, phrases, word
+from edged.rules.words import (ACCOUNT_EVENT_WORDS, APPLICATION_WORDS, HOLD_END_WORDS, HOLD_WORDS, MODE_WORDS,
+                               ROLE_WORDS, event_words, phrases, word)
 from storage.people.signatures import SIGNED
 
 ROLE_LABELS = ROLE_WORDS  # edged/rules/words.py: one set of role words on every page and form
-# an account's history as the desk's account page says it
-EVENT_WORDS = {"opened": N_("opened"), "password": N_("password set"), "revoked": N_("revoked"),
-               "live.granted": N_("live view given"), "live.withdrawn": N_("live view taken"),
-               "vouched": N_("vouched for")}   # storage/people/vouching.py VOUCHED: its opening vouched for
-APPLICATION_ACTIONS = {"opened": N_("open the account"), "password": N_("change the password"),
-                       "revoked": N_("revoke the account")}   # as edged/documents/pages.py's form says them
+EVENT_WORDS = ACCOUNT_EVENT_WORDS   # an account's history as the desk's account page says it (design/0392)
+APPLICATION_ACTIONS = APPLICATION_WORDS   # as edged/documents/pages.py's form says them
 FLAG_WORDS = {"major": N_("major"), "abnormal": N_("abnormal")}
 # why footage was destroyed (storage/retention/plan.py's reasons)
 DESTROYED_WORDS = {"max_retention": N_("past its longest retention"),
@@ -58,12 +55,11 @@ def _chain(doc: Doc, c: dict[str, Any]) -> str:
 
 def _event(doc: Doc, e: dict[str, Any]) -> str:
     """One change of an account in the period: what, when, by whom, why."""
+    what = event_words(e["action"])
     if e["action"].startswith(SIGNED):   # a sign-off of the account's application: its box
-        what = _("signed the application to {action}").format(action=label(APPLICATION_ACTIONS,
-                                                                           e["action"][len(SIGNED):]))
         why = _("box: {box}").format(box=e["reason"])
     else:
-        what, why = label(EVENT_WORDS, e["action"]), said.stored(e.get("reason") or "")
+        why = said.stored(e.get("reason") or "")
     return _("{what} {time}, by {by}: {why}").format(what=what, time=doc.datetime(e["at_us"]), by=doc.who(e["by"]),
                                                      why=why or "-")
 

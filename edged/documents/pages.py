@@ -18,6 +18,7 @@ from edged.documents.audit import ROLE_LABELS, _size as size
 from edged.documents.retrieval import cameras_text, label
 from edged.i18n import N_, _, speaking
 from edged.rules.audit_words import stored
+from edged.rules.words import event_words
 from storage.people.signatures import SIGNED, application_signatures
 
 ACTIONS = {"opened": N_("open the account"), "password": N_("change the password"),
@@ -128,9 +129,9 @@ def account_html(doc: Doc, a: dict[str, Any], action: str, camera_names: dict[st
 
 def _event_what(e: dict[str, Any]) -> str:
     """An event of the account's record: an action, or a sign-off of one's application."""
-    if e["action"].startswith(SIGNED):
-        return _("signed the application to {action}").format(action=label(ACTIONS, e["action"][len(SIGNED):]))
-    return label(ACTIONS, e["action"])
+    if e["action"] in ACTIONS:   # the application's own kind, as its ticked box says it
+        return label(ACTIONS, e["action"])
+    return event_words(e["action"])   # a sign-off, a vouching, live view (issue 91 W17)
 
 
 def _event_reason(e: dict[str, Any]) -> str:

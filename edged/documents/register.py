@@ -58,11 +58,15 @@ def _span(doc: Doc, run: dict[str, Any]) -> str:
 
 
 def _head(doc: Doc, title: str, month_text: str, runs: int, due_us: int | None) -> str:
-    """The register's title, its site and month, how many inspections, and when it is due."""
-    due = (_("Due to the supervisor by {date}.").format(date=doc.date(due_us - 1)) if due_us else
-           _("Due to the supervisor by the 5th of the following month."))
+    """The register's title, its site and month, how many inspections, and when it is due: only
+    where the site sets a day (`register_due_day`; 0: its rule sets none, and the paper says none,
+    issue 91 W11, design/0393)."""
+    said = _("{n} inspections.").format(n=runs)
+    if due_us:   # the sentences joined as the language writes them (no space after 「。」)
+        said = _("{inspections} {due}").format(inspections=said, due=_("Due to the supervisor by {date}.").format(
+            date=doc.date(due_us - 1)))
     return (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}　{esc(month_text)}　"
-            + esc(_("{n} inspections.").format(n=runs)) + " " + esc(due) + "</p>")
+            + esc(said) + "</p>")
 
 
 def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], items: tuple[str, ...],

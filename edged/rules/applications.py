@@ -38,19 +38,24 @@ def sign_refusal(a: dict[str, Any], action: str, box: str, signer: str, boxes: l
     return None
 
 
-def waiting_signatures(rows: Iterable[dict[str, Any]], signer: str, boxes: list[str], actions: Iterable[str],
+def waiting_signatures(rows: Iterable[dict[str, Any]], signer: str, boxes: list[str], *, signed_to_log_in: bool,
                        titles: Mapping[str, Iterable[str]] | None = None) -> list[dict[str, Any]]:
-    """The applications on record whose boxes `signer` may sign now (issue 77 D1): one entry per
-    account and change (name, full name, action, the boxes), for the signer's inbox and home page.
-    Pure: sign_refusal decides each box; a revoked account's application waits for nobody."""
+    """The applications `signer` must act on now (issue 77 D1, issue 91 D6, design/0391): one entry
+    per account (name, full name, action, the boxes) for the signer's inbox and home page. Only
+    where the site signs accounts to log in (`[accounts] signed_to_log_in`), and there only an
+    application that holds its account back (`unsigned_boxes`: to open it, the first admin's
+    excepted); cleared once the signer signed a box of it or every box is signed, moot once the
+    account is revoked. The password and revocation applications stay signable on the account's
+    page but wait for nobody: no rule holds an account back on them. Pure: sign_refusal decides each box."""
+    if not signed_to_log_in:
+        return []
     out = []
     for a in rows:
-        if a.get("revoked_us") is not None:
+        if a.get("revoked_us") is not None or not unsigned_boxes(a, boxes):
             continue
-        for action in actions:
-            mine = [b for b in boxes if sign_refusal(a, action, b, signer, boxes, titles) is None]
-            if mine:
-                out.append({"name": a["name"], "full_name": a.get("full_name"), "action": action, "boxes": mine})
+        mine = [b for b in boxes if sign_refusal(a, "opened", b, signer, boxes, titles) is None]
+        if mine:
+            out.append({"name": a["name"], "full_name": a.get("full_name"), "action": "opened", "boxes": mine})
     return out
 
 
@@ -83,9 +88,13 @@ def paper_refusal(a: dict[str, Any], box: str, signed_by: str, boxes: list[str],
     holders = set(titles.get(box, ()))
     if not signed_by.strip():
         return _("Say who signed the box on paper.")
-    if holders and signed_by not in holders:
+    if holders and signed_by not in holders:   # by their names, never a login name called one (issue 91)
+        known = sorted(n for n in ((names or {}).get(h) for h in holders) if n)
+        if not known:
+            return _("The box “{box}” is signed by the {box} only: type the name of the {box} as on the paper "
+                     "form.").format(box=box)
         return _("The box “{box}” is signed by the {box} only: type the name of the {box} ({names}), as on the "
-                 "paper form.").format(box=box, names=_(", ").join(sorted((names or {}).get(h) or h for h in holders)))
+                 "paper form.").format(box=box, names=_(", ").join(known))
     if at_desk:
         return _("The box “{box}” can be signed at the desk now: the paper is recorded only while nobody who may "
                  "sign it can log in.").format(box=box)

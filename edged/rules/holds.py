@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from edged.config.holds import EVIDENCE, HOLD_KINDS, LEGAL, HoldPolicy, HoldRules
-from edged.i18n import _, hinted
+from edged.i18n import _, hinted, ngettext
 from edged.rules import persons
 from edged.rules.persons import NOBODY, Names
 from edged.rules.roles import ROLES
@@ -40,6 +40,14 @@ def _days(us: int) -> str:
     return _("{n} days").format(n=f"{us / DAY_US:g}")
 
 
+def longest(rules: HoldRules) -> str:
+    """An evidence hold's longest term as the site's rule writes it: in calendar months where its
+    retention is written so (001's 1年內 is 12 months, never 372 days: issue 91, design/0394)."""
+    if rules.max_months is not None:
+        return ngettext("{n} month", "{n} months", rules.max_months).format(n=rules.max_months)
+    return _days(rules.max_us or 0)
+
+
 def placing(policy: HoldPolicy, *, kind: str, roles: Sequence[str] | None, expires_us: int | None, now_us: int,
             default_us: int, review_us: int | None = None) -> dict[str, Any]:
     """What a new hold is: {state, expires_us, wanted_expires_us, review_us}. `roles`: the placer's
@@ -60,7 +68,7 @@ def placing(policy: HoldPolicy, *, kind: str, roles: Sequence[str] | None, expir
             raise HoldRuleError(_("an evidence hold needs an expiry in the future"))
         if rules.max_us is not None and expires - now_us > rules.max_us:
             raise hinted(HoldRuleError(_("An evidence hold lasts at most {max} here: ask for less; an approver can "
-                                         "extend it when it must be kept longer.").format(max=_days(rules.max_us))),
+                                         "extend it when it must be kept longer.").format(max=longest(rules))),
                          "[policy.holds.evidence] max")
     review = None
     if kind == LEGAL and rules.review_us is not None:
@@ -162,7 +170,7 @@ def extending(policy: HoldPolicy, hold: Mapping[str, Any], *, by: str, roles: Se
     if rules.max_us is not None and expires_us - now_us > rules.max_us:
         raise hinted(HoldRuleError(_("An evidence hold is extended by at most {max} from now here; extend it "
                                      "again when that runs out.").format(
-            max=_days(rules.max_us))), "[policy.holds.evidence] max")
+            max=longest(rules))), "[policy.holds.evidence] max")
     return {"expires_us": expires_us, "extended_by": person(by), "extended_us": now_us}
 
 

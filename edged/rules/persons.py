@@ -14,6 +14,7 @@ from edged.i18n import N_, _
 
 SYSTEM = "edged"   # the daemon's own records (a lapse, a destruction): no person
 SYSTEM_WORDS = N_("the system (automatic)")
+SUPERUSER = "root"   # the box's OS superuser: said in words (_box_user)
 PAPER = " (on paper: "   # i18n: on the record; a box signed on paper and who recorded it, "cheng (on paper: admin)"
 
 
@@ -75,12 +76,21 @@ def person(names: Names, who: str | None) -> str:
 
 
 def _box_user(who: str) -> str | None:
-    """An OS user of the box on the record: "os:root (uid 0)", "root (init-admin)"."""
+    """An OS user of the box on the record: "os:root (uid 0)", "root (init-admin)", "root" (root on
+    the box vouching, design/0322). The superuser is said in words, never by its login name
+    (issue 91 W17, design/0392): "root" is no person an office reads on paper."""
+    user, first = who, False
     if who.startswith("os:"):
-        return _("the box's user {user}").format(user=who[3:].split(" (", 1)[0])
-    if who.endswith(" (init-admin)"):
-        return _("the box's user {user}, opening the first admin").format(user=who[:-len(" (init-admin)")])
-    return None
+        user = who[3:].split(" (", 1)[0]
+    elif who.endswith(" (init-admin)"):
+        user, first = who[:-len(" (init-admin)")], True
+    elif who != SUPERUSER:
+        return None
+    if user == SUPERUSER:
+        return _("the box's superuser, opening the first admin") if first else _("the box's superuser")
+    if first:
+        return _("the box's user {user}, opening the first admin").format(user=user)
+    return _("the box's user {user}").format(user=user)
 
 
 def people(names: Names, who: Iterable[str]) -> str:

@@ -90,6 +90,18 @@ def released_for(export_dir: Path) -> str | None:
     return None
 
 
+def released_by(export_dir: Path) -> str | None:
+    """Who released a redacted copy of the staged export (its RELEASED record's `released_by`), or
+    None: not released, or a record that does not say (issue 91 D4: the way back to it)."""
+    for path in export_dir.parent.glob(f"{glob.escape(export_dir.name)}.redacted-*/{RELEASED}"):
+        try:
+            who = json.loads(path.read_text()).get("released_by")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return str(who) if who else None
+    return None
+
+
 def _marks(raw: list[Any], rate: Fraction) -> list[Mark]:
     """[[frame, box or null], ...] or, from the desk, [{"t": seconds, "box": box or null}, ...]."""
     return [Mark(frame_at(float(m["t"]), rate), _box(m["box"]) if m["box"] is not None else None)

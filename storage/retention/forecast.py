@@ -14,6 +14,18 @@ def forecast_retention_us(usable_bytes: int, held_bytes: int, bytes_per_s: float
     return int(max(0, usable_bytes - held_bytes) / bytes_per_s * 1_000_000)
 
 
+def crowded_out_by_holds(usable_bytes: int, held_bytes: int, bytes_per_s: float, min_us: int) -> int | None:
+    """The retention the disk keeps with its holds, where the holds alone bring it below `min_us`
+    (the `holds_crowd_out` alarm), else None: nothing held, nothing written, enough room, or a disk
+    too small for the minimum even with nothing held, which the holds are not to blame for (issue 91:
+    「保存中的影像（0.0 GB）」 was blamed on a small disk)."""
+    with_holds = forecast_retention_us(usable_bytes, held_bytes, bytes_per_s) if held_bytes > 0 else None
+    without = forecast_retention_us(usable_bytes, 0, bytes_per_s)
+    if with_holds is None or without is None or with_holds >= min_us or without < min_us:
+        return None
+    return with_holds
+
+
 def forecast_by_camera(usable_bytes: int, held_bytes: int, rates: dict[str, float],
                        policy: Policy) -> dict[str, int | None]:
     """Per camera, the retention the planner's rules settle at on this disk at the current

@@ -14,16 +14,14 @@ from aiohttp import web
 from edged.i18n import N_, _
 from edged.rules import roles
 from edged.rules.audit_words import stored
+from edged.rules.words import event_words
 from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.paper import held_back, print_links, sign_forms
-from edged.viewer.desk.live_grant import EVENT_LABELS as LIVE_EVENTS, live_check, live_fact, live_form
-from storage.people.signatures import SIGNED
+from edged.viewer.desk.live_grant import live_check, live_fact, live_form
 from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_, form,
                                     link, message, role_names, table, text_input, textarea)
 
 ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing read two ways (l/1, O/0)
-EVENT_LABELS = {"opened": N_("opened"), "password": N_("password set"), "revoked": N_("revoked"),
-                "vouched": N_("vouched for"), **LIVE_EVENTS}
 # the account application (design/0088) for each event on record: 001 annex 2's 開通 變更密碼 註銷
 PRINT_LABELS = {"opened": N_("Print the application to open it"), "password": N_("Print the password change "
                                                                                  "application"),
@@ -106,9 +104,7 @@ class Pages:
                        (_("Password changed"), esc(ctx.when(a.get("pw_changed_us"))))])
         body += "<h2>" + esc(_("History")) + "</h2>" + table(
             [_("Time"), _("What"), _("By"), _("Reason")],
-            [[esc(ctx.when(e["at_us"])), esc(_(EVENT_LABELS[e["action"]]) if e["action"] in EVENT_LABELS else
-                                             _("signed ({action})").format(action=_(EVENT_LABELS.get(
-                                                 e["action"].removeprefix(SIGNED), e["action"])))),
+            [[esc(ctx.when(e["at_us"])), esc(event_words(e["action"])),
               esc(ctx.who(e["by"])), esc(stored(e.get("reason") or ""))]
              for e in a.get("events") or []])
         body += print_links([(f"/desk/accounts/{name}/form?action={action}", _(PRINT_LABELS[action]))

@@ -93,6 +93,12 @@ class Desk:
         response.headers["Content-Security-Policy"] = PRINT_CSP
         return response
 
+    def us(self, ctx: Ctx) -> str:
+        """The site's word for itself (`[site] us`: 本所, 本校, 本局, 本公所) where the page is in the
+        site's language, else "this site" in the reader's words (issue 91, design/0394)."""
+        site = self.cfg.site
+        return site.us if site.us and normalise(ctx.lang) == normalise(site.language) else _("this site")
+
     def camera_names(self) -> dict[str, str]:
         return {c.id: c.name for c in self.cfg.cameras}
 

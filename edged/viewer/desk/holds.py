@@ -195,8 +195,8 @@ class Pages:
         longest = cfg.policy.holds.evidence.max_us
         default = cfg.retention.evidence_hold_us if longest is None else min(longest, cfg.retention.evidence_hold_us)
         bounds = f'data-max="{ctx.input_time(ctx.now_us + longest)}"' if longest else ""
-        hint = (_("an evidence hold: at most {days} days from now; a legal hold keeps footage until released").format(
-            days=f"{longest / 86_400_000_000:g}") if longest else _("an evidence hold only; a legal hold keeps footage "
+        hint = (_("an evidence hold: at most {longest} from now; a legal hold keeps footage until released").format(
+            longest=rules.longest(cfg.policy.holds.evidence)) if longest else _("an evidence hold only; a legal hold keeps footage "
                                                                    "until released"))
         return field_(_("Keep until"), date_input(ctx, "until", str(f.get("until") or ctx.input_time(ctx.now_us + default)),
                                                   extra=bounds), hint)

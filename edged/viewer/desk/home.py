@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from edged.i18n import _
+from edged.i18n import _, ngettext
 from edged.viewer.desk.app import DESK, Desk
 from edged.viewer.desk.day import auditor_day, custodian_day
 from edged.viewer.desk.holds import hold_waits_for
@@ -34,15 +34,7 @@ class Pages:
             parts.append(await custodian_day(self.desk, ctx))
         parts.append(await copies_to_release(self.desk, ctx))   # for a second person, where the site asks one
         if ctx.may("request.approve"):
-            rows = await self.desk.run(ctx, "request.list", {"state": "filed"})
-            mine = [r for r in rows if waiting_for(r, ctx)]
-            if ctx.may("hold.approve"):
-                mine += [h for h in await self.desk.run(ctx, "hold.list", {}) if hold_waits_for(h, ctx)]
-            mine += await waiting_runs(self.desk, ctx)
-            mine += await waiting_applications(self.desk, ctx)
-            parts.append(section(_("Waiting for you"), (badge(WAIT, _("{n} waiting for your sign-off").format(
-                n=len(mine))) if mine else esc(_("Nothing waits for your sign-off.")))
-                + " " + link("/desk/inbox", _("Open the inbox"))))
+            parts.append(await self.waiting(ctx))
         if ctx.may("request.file"):
             follow = _("Follow your requests") if not ctx.may("request.all") else _("All requests")
             parts.append(section(_("Requests"), link("/desk/requests/new", _("File a request"), "button") + " "
@@ -63,6 +55,33 @@ class Pages:
             parts.append(section(_("Accounts"), link("/desk/accounts/new", _("Open an account"), "button") + " "
                                  + link("/desk/accounts", _("Accounts"))))
         return self.desk.render(ctx, _("Home"), "".join(parts))
+
+    async def waiting(self, ctx: Ctx) -> str:
+        """What waits for this approver's sign-off, each kind counted apart and named (issue 91
+        D6, design/0391): requests, holds, inspections, and the account applications their site's
+        rule asks them to sign (edged/rules/applications.py `waiting_signatures`)."""
+        rows = await self.desk.run(ctx, "request.list", {"state": "filed"})
+        holds = ([h for h in await self.desk.run(ctx, "hold.list", {}) if hold_waits_for(h, ctx)]
+                 if ctx.may("hold.approve") else [])
+        counts = [("requests", len([r for r in rows if waiting_for(r, ctx)])), ("holds", len(holds)),
+                  ("inspections", len(await waiting_runs(self.desk, ctx))),
+                  ("applications", len(await waiting_applications(self.desk, ctx)))]
+        said = [badge(WAIT, counted(kind, n)) for kind, n in counts if n]
+        return section(_("Waiting for you"), (" ".join(said) if said else esc(_("Nothing waits for your sign-off.")))
+                       + " " + link("/desk/inbox", _("Open the inbox")))
+
+
+def counted(kind: str, n: int) -> str:
+    """One kind of what waits, counted and named (design/0391): never a bare number."""
+    if kind == "requests":
+        return ngettext("{n} request waits for your sign-off", "{n} requests wait for your sign-off", n).format(n=n)
+    if kind == "holds":
+        return ngettext("{n} hold waits for your approval", "{n} holds wait for your approval", n).format(n=n)
+    if kind == "inspections":
+        return ngettext("{n} inspection waits for your countersignature",
+                        "{n} inspections wait for your countersignature", n).format(n=n)
+    return ngettext("{n} account application waits for your signature",
+                    "{n} account applications wait for your signature", n).format(n=n)
 
 
 def section(title: str, body: str) -> str:

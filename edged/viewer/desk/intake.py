@@ -69,8 +69,8 @@ class Pages:
 
     def upload_form(self, ctx: Ctx, f: dict[str, str], error: str = "") -> str:
         lead = _("A portable camera's or body-worn camera's file is kept byte for byte with its SHA-256, and its "
-                 "video is remuxed, never re-encoded, into footage under the site's rules. Its times are the "
-                 "device's claim. You are recorded as the one who took it in.")
+                 "video is remuxed, never re-encoded, into footage under {us}'s rules. Its times are the "
+                 "device's claim. You are recorded as the one who took it in.").format(us=self.desk.us(ctx))
         body = ('<fieldset class="group"><legend>' + esc(_("The device's file")) + "</legend>"
                 + field_(_("Device"), text_input("device", f.get("device", ""), required=True,
                                                  extra='pattern="[A-Za-z0-9._\\-]{1,54}" maxlength="54"'),
@@ -135,7 +135,7 @@ class Pages:
 
     def result(self, ctx: Ctx, r: dict[str, Any], name: str | None) -> str:
         if r["segments"]:
-            kept = _("{n} segments of camera {camera}").format(n=r["segments"], camera=r["camera"])
+            kept = _("{n} segments of the device {device}").format(n=r["segments"], device=r["device"])   # never its id
             start = (_("{time} (the device's claim)").format(time=ctx.when(r["claimed_start_us"]))
                      if r.get("claimed_start_us") is not None else _("it claims no time; placed at the intake"))
         else:

@@ -8,14 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
-from edged.i18n import N_, _
+from edged.i18n import _
 from edged.rules.roles import allowed
 from edged.viewer.desk.app import Desk, Refused, form_of
 from edged.viewer.desk.page import DONE, OPEN, Ctx, badge, button, checks, esc, field_, form, textarea
 
 LIVE_FIELD = "live"
 # the account's history rows this page writes (storage/people/accounts.py set_live)
-EVENT_LABELS = {"live.granted": N_("live view given"), "live.withdrawn": N_("live view taken")}
 
 
 def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:

@@ -66,7 +66,7 @@ async def waiting_applications(desk: Desk, ctx: Ctx) -> list[dict[str, Any]]:
 
 def application_rows(apps: list[dict[str, Any]], ctx: Ctx) -> str:
     """The waiting applications as a table, each a link to the account's page where it is signed."""
-    return table([_("Account"), _("Application"), _("Boxes for you to sign")],
+    return table([_("Name"), _("Application"), _("Boxes for you to sign")],   # full names (issue 91)
                  [[link(f"/desk/accounts/{a['name']}#sign-{a['action']}", a.get("full_name") or ctx.who(a["name"])),
                    esc(_(ACTIONS[a["action"]])), esc(_(", ").join(a["boxes"]))] for a in apps])
 

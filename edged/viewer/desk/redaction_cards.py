@@ -62,8 +62,8 @@ def again_card(req: dict[str, Any], ctx: Ctx) -> str:
     export = mine[0]
     heading = _("Redacted copy")
     if export.get("released") or not export.get("staged", True):   # nothing to go on with (design/0279)
-        done = (_("The grant was used for a redacted copy (export {id}, {time}), shown at the accompanied viewing; "
-                  "nothing was handed over, and it is not made again.") if export.get("released_for") == "view" else
+        done = (_("The grant was used for a redacted copy (export {id}, {time}), released to be shown at "
+                  "the accompanied viewing; nothing was handed over, and it is not made again.") if export.get("released_for") == "view" else
                 _("The grant was used for a redacted copy (export {id}, {time}), which was released; it is not made "
                   "or handed over again.") if export.get("released") else
                 _("The grant was used for a redacted copy (export {id}, {time}); its staged footage was removed after "
@@ -91,7 +91,7 @@ def review_card(req: dict[str, Any], ctx: Ctx, desk: Desk) -> str:
     waiting = [e for e in req.get("redacted_exports") or [] if e.get("custodian") != ctx.account
                and e.get("made") and not e.get("released") and e.get("staged", True)]
     if not waiting:
-        return ""
+        return released_card(req, ctx)
     export = waiting[0]
     page, opened = f"/desk/redact/{int(export['id'])}/review", _("Open the copy to release")
     heading = _("Redacted copy to release")
@@ -100,6 +100,22 @@ def review_card(req: dict[str, Any], ctx: Ctx, desk: Desk) -> str:
         who=ctx.who(str(export.get("custodian") or "")), id=export["id"], time=ctx.when(export["created_us"]))
     return (f'<section class="card" id="redact-review"><h2>{esc(heading)}</h2><p class="hint">{esc(hint)}</p>'
             f'<p>{link(page, opened)}</p></section>')
+
+
+def released_card(req: dict[str, Any], ctx: Ctx) -> str:
+    """The way back to a copy this second person released (issue 91 D4, design/0395): its review
+    page, while its staged footage is kept (a day); the one who prepared it has again_card."""
+    mine = [e for e in req.get("redacted_exports") or [] if e.get("released") and e.get("released_by") == ctx.account
+            and e.get("custodian") != ctx.account and e.get("staged", True)]
+    if not mine:
+        return ""
+    export = mine[0]
+    hint = _("You released the redacted copy {who} prepared (export {id}, {time}).").format(
+        who=ctx.who(str(export.get("custodian") or "")), id=export["id"], time=ctx.when(export["created_us"]))
+    page = f"/desk/redact/{int(export['id'])}/review"
+    heading, opened = _("Redacted copy you released"), _("Open the copy you released")
+    return (f'<section class="card" id="redact-released"><h2>{esc(heading)}</h2>'
+            f'<p class="hint">{esc(hint)}</p><p>{link(page, opened)}</p></section>')
 
 
 WAITS_US = 2 * 86_400_000_000   # a copy's staged footage is swept after a day: grants used longer ago hold none
@@ -128,6 +144,7 @@ async def copies_to_release(desk: Desk, ctx: Ctx) -> str:
     if not lines:
         return ""
     title = _("Redacted copies waiting for a second person")
-    hint = _("This site asks someone other than the one who prepared a citizen's redacted copy to release it.")
+    hint = _("Under {us}'s rules, someone other than the one who prepared a citizen's redacted copy releases "
+             "it.").format(us=desk.us(ctx))
     return (f'<section class="card" id="copies-to-release"><h2>{esc(title)}</h2><p class="hint">{esc(hint)}</p>'
             + table([_("Request"), _("Requester"), _("Prepared by"), _("Made at"), _("Action")], lines) + "</section>")

@@ -1,0 +1,144 @@
+"""The smaller slips an office's people met at the desk and on paper (issue 91 W15, W18-W28), each
+said in the seed's own word: the desk is 監視系統作業台 (never 櫃檯系統), a citizen's copy is 閱覽ed
+(the glossary's word, never 檢視), a signed box prints the signer's name (never 帳號), a copy
+released for the accompanied viewing is not yet said to have been played, and the desk's home
+names no kind of waiting work with a bare number. Read from the catalog in zh-TW, as the desk says them."""
+
+from __future__ import annotations
+
+import pytest
+
+from edged.i18n import speaking, _
+
+# (the English as the code says it, a word it must say, a word it must not)
+SLIPS = [
+    ("Signed; the printed application shows your name in the box.", "姓名", "帳號"),
+    ("The box “{box}” can be signed at the desk now: the paper is recorded only while nobody who may sign it can "
+     "log in.", "監視系統作業台", "櫃檯系統"),
+    ("send the form from the desk's page", "監視系統作業台", "櫃檯系統"),
+    ("What is shown or copied is redacted: every face but the applicant's is hidden; the original footage is kept "
+     "whole.", "閱覽", "檢視"),
+    ("What is shown or copied is redacted: everything but the applicant is hidden; the original footage is kept "
+     "whole.", "閱覽", "檢視"),
+    ("The grant was used for a redacted copy (export {id}, {time}), released to be shown at the accompanied viewing; "
+     "nothing was handed over, and it is not made again.", "供陪同閱覽", "已於陪同閱覽時播放"),
+    ("{n} segments of the device {device}", "器材", "攝影機"),
+    ("{inspections} {due}", "{inspections}{due}", "。 "),
+]
+
+
+@pytest.mark.parametrize("english, said, never", SLIPS)
+def test_each_slip_in_the_seeds_word(english, said, never):
+    with speaking("zh-TW"):
+        words = _(english)
+    assert words != english, f"untranslated: {english!r}"
+    assert said in words and never not in words, words
+
+
+def test_the_paper_refusal_never_calls_a_login_name_a_name():
+    """The 秘書's box refused to another at 001, whose 秘書 (wu) has no name kept yet: the refusal
+    said 「請依紙本申請表填入秘書的姓名（wu）」."""
+    from edged.rules.applications import paper_refusal
+    a = {"name": "kao", "events": [{"action": "opened", "by": "admin", "at_us": 1, "reason": "r"}]}
+    titles = {"秘書": ["wu"]}
+    with speaking("zh-TW"):
+        bare = paper_refusal(a, "秘書", "鄭主任", ["秘書"], titles, [], {"wu": ""})
+        named = paper_refusal(a, "秘書", "鄭主任", ["秘書"], titles, [], {"wu": "吳秘書"})
+    assert bare and "wu" not in bare and "姓名" in bare, bare
+    assert named and "吳秘書" in named, named
+
+
+def test_an_evidence_holds_longest_term_is_said_as_the_site_writes_it():
+    """001's 管理規範第十二點 destroys within 1年內 (max_retention = "12mo"): its hold form said
+    「至多 372 日」, the longest twelve months reckoned in days; months where the rule writes months."""
+    from pathlib import Path
+
+    from edged.config import load_config
+    from edged.rules.holds import longest
+    sites = Path(__file__).resolve().parent.parent / "examples" / "sites"
+    land = load_config(sites / "001-land-office.toml").policy.holds.evidence
+    with speaking("zh-TW"):
+        assert longest(land) == "12 個月", longest(land)
+        assert "372" not in longest(land)
+    school = load_config(sites / "004-vocational-school.toml").policy.holds.evidence   # 附件二: 30 days at most
+    with speaking("zh-TW"):
+        assert longest(school) == "30 日", longest(school)
+
+
+def test_the_person_who_released_a_copy_finds_the_way_back_to_it(tmp_path):
+    """issue 91 D4: at 000 (作業規定第四點(二)2, a second person releases a citizen's redacted copy)
+    the releaser's request page offered nothing once she had released it. The release record says who
+    (storage/redact/job.py `released_by`), and the request page's card leads her back to its page."""
+    import json
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from edged.config import load_config
+    from edged.viewer.desk.page import Ctx, Person
+    from edged.viewer.desk.redaction_cards import review_card
+    from storage.redact import job
+
+    export = tmp_path / "export-5"
+    (tmp_path / "export-5.redacted-1").mkdir(parents=True)
+    assert job.released_by(export) is None
+    (tmp_path / "export-5.redacted-1" / job.RELEASED).write_text(json.dumps({"use": "view", "released_by": "lin"}))
+    assert job.released_by(export) == "lin" and job.released_for(export) == "view"
+
+    cfg = load_config(Path(__file__).resolve().parent.parent / "examples" / "sites" / "000-household-registration-office.toml")
+    copy = {"id": 5, "custodian": "chen", "created_us": 1_000, "staged": True, "made": True, "released": True,
+            "released_for": "view", "released_by": "lin"}
+    req = {"id": 9, "kind": "citizen", "redacted_exports": [copy]}
+
+    def card(account: str) -> str:
+        ctx = Ctx(caller=Person(account=account, roles=("custodian",)), lang="zh-TW", site="", tz=None, now_us=2_000,
+                  path="/desk/requests/9", csrf="tok")
+        with speaking("zh-TW"):
+            return review_card(req, ctx, SimpleNamespace(cfg=cfg))   # type: ignore[arg-type]
+    mine = card("lin")
+    assert 'href="/desk/redact/5/review"' in mine and "您放行的遮蔽複本" in mine, mine
+    assert card("wang") == "", "only to the one who released it"
+    assert card("chen") == "", "the one who prepared it has her own way back (again_card)"
+
+
+GB, DAY = 10**9, 86_400_000_000
+
+
+@pytest.mark.parametrize("usable, held, rate, blamed", [
+    (100 * GB, 80 * GB, 100 * GB / (40 * 86_400), True),     # 40 days without the holds, 8 with: the holds
+    (100 * GB, 40 * 10**6, 100 * GB / (10 * 86_400), False),  # a small disk (10 days) and 0.04 GB held: not the holds
+    (100 * GB, 0, 100 * GB / (10 * 86_400), False),          # nothing held
+    (100 * GB, 10 * GB, 100 * GB / (60 * 86_400), False),    # 54 days with the holds: room enough
+    (100 * GB, 10 * GB, 0.0, False),                         # nothing written
+])
+def test_the_holds_alarm_blames_the_holds_only_where_they_crowd_recording_out(usable, held, rate, blamed):
+    """「保存中的影像（0.0 GB）只留下…」 was raised on a disk too small for the minimum with nothing to
+    speak of held (issue 91): `holds_crowd_out` now needs the holds to be what brings it below."""
+    from storage.retention.forecast import crowded_out_by_holds
+    got = crowded_out_by_holds(usable, held, rate, 30 * DAY)
+    assert (got is not None) == blamed, got
+
+
+@pytest.mark.parametrize("seed, us", [("004-vocational-school", "本校"), ("001-land-office", "本所"),
+                                      ("002-police-station", "本局")])
+def test_the_desk_says_the_sites_own_word_for_itself(seed, us):
+    """「納入本所規則管理」 at a school (issue 91): `[site] us` is the seed's word for itself, said where
+    the page is in the site's language; another language says "this site"."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from edged.config import load_config
+    from edged.viewer.desk.app import Desk
+    from edged.viewer.desk.intake import Pages
+    from edged.viewer.desk.page import Ctx, Person
+
+    cfg = load_config(Path(__file__).resolve().parent.parent / "examples" / "sites" / f"{seed}.toml")
+    desk = Desk(SimpleNamespace(cfg=cfg))
+
+    def lead(lang: str) -> str:
+        ctx = Ctx(caller=Person(account="chen", roles=("custodian",)), lang=lang, site="", tz=None, now_us=0,
+                  path="/desk/intake", csrf="tok")
+        with speaking(lang):
+            return Pages(desk).upload_form(ctx, {})
+    said = lead("zh-TW")
+    assert f"納入{us}規則管理" in said and ("本所" not in said or us == "本所"), said
+    assert "under this site&#x27;s rules" in lead("en")
