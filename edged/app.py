@@ -149,9 +149,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     time_gate = TimeGate(writer, alarms, clock, tolerance_us=lambda: monitor.cfg.time.corroborate_tolerance_us,
                          cameras=camera_readings(monitor), camera_ntp=camera_clocks.ntp_servers,
                          office_key=lambda: monitor.cfg.mqtt.enabled and monitor.cfg.mqtt.command_key is not None,
-                         minimum_us=lambda: monitor.cfg.retention.min_retention_us,
-                         config=lambda: monitor.cfg, disk_total=lambda: free.recent().total,
-                         by_two=lambda: monitor.cfg.time.confirm_by_two)
+                         minimum_us=lambda: monitor.cfg.retention.min_retention_us, config=lambda: monitor.cfg,
+                         disk_total=lambda: free.recent().total, by_two=lambda: monitor.cfg.time.confirm_by_two)
     # a camera is blamed for its clock against a host vouched for from outside the box (the office's
     # signed time, NTS), never by the cameras' own majority (design/0096 with design/0095)
     monitor.host_corroborated = lambda: (v := time_gate.verdict()).corroborated and v.source != CAMERA

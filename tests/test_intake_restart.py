@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -19,7 +18,7 @@ import pytest
 from edged.config import CameraConfig, RetentionConfig
 from storage.catalog import open_db
 from storage.retention.run import run_pass
-from storage.time.clock import FakeClock
+from storage.time.clock import SYSTEM, FakeClock
 from tests.support import portable
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, node_value, rows
@@ -42,7 +41,7 @@ def camera(tmp_path_factory):
 def devices(tmp_path_factory):
     d = tmp_path_factory.mktemp("devices")
     os.chmod(d, 0o755)
-    an_hour_ago = datetime.fromtimestamp(time.time() - 3600, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    an_hour_ago = datetime.fromtimestamp(SYSTEM.now_us() / 1e6 - 3600, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     made = {"recent": portable.body_camera(d / "recent.mp4", seconds=8, created=an_hour_ago),
             "ahead": portable.body_camera(d / "ahead.mp4", seconds=8, created=AHEAD, model="CAMCORDER-31"),
             "cjk": portable.body_camera(d / "錄影.mp4", seconds=3, created=an_hour_ago)}

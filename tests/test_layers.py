@@ -115,8 +115,9 @@ def test_storage_rooms_keep_to_themselves():
 # beside it. A new room takes a place here; an import that would point sideways or up means the
 # code belongs lower (a schema step in schema/, a table's function in its table's room).
 STORAGE_FLOORS: tuple[tuple[str, ...], ...] = (
-    ("states", "alarm_kinds", "msg", "time", "mp4", "schema", "lazy", "process", "names"),  # the vocabularies, the
-    # clock, the catalog's schema, imports on first use, a process's log fields and threads' names, the one rule for names
+    ("states", "alarm_kinds", "msg", "time", "mp4", "schema", "lazy", "process", "names", "free_text"),  # the
+    # vocabularies, the clock, the catalog's schema, imports on first use, a process's log fields and threads' names,
+    # the one rule for names and the one for free text (design/0383)
     ("disk", "audit", "node", "cameras", "health", "outbox"),  # the disk; one table each (health/: alarms, inspections)
     ("catalog", "readonly", "keys", "maintenance", "declare", "media"),  # the connection (the schema applied),
     # the keys on the disk; the config keys declared once, which edged and edged-central read through (design/0283);

@@ -17,7 +17,7 @@ from edged.daemon.time_gate import TimeGate
 from mqtt import office_time
 from storage.time import corroboration as co
 from storage.time.clock import FakeClock
-from tests.support.catalog import central_clock_rows
+from tests.support.catalog import audit_rows, central_clock_rows
 from tests.test_central_time_exchange import NODE, S, T0, Office
 
 D = 86_400 * S
@@ -116,7 +116,7 @@ def test_two_approvers_confirm_the_host_clock_where_the_site_asks(tmp_path):
             done = await gate.confirm("carol", "the office's clock by phone")
             assert gate.confirmed and done["first"] == "bob" and done["first_reason"] == "late"
             return await writer.run(lambda c: [(r["actor"], r["action"], json.loads(r["detail"]))
-                                               for r in c.db.query("SELECT * FROM audit ORDER BY seq")])
+                                               for r in audit_rows(c.db)])
         finally:
             await writer.close()
 

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Mapping
+import json
 from typing import Any
 
 from central.keys import ca
@@ -137,3 +138,25 @@ class Register:
             except RegisterError as exc:
                 log.error("the register of enrolments is refused (%s): revocations as last read stand", exc)
         return standing(self.entries, node, key, self._has_ca())
+
+
+def by_revocation(entries: list[tuple[Standing, str, int, Any]]) -> list[tuple[Standing, list[tuple[str, int, Any]]]]:
+    """A pass's (standing, kind, seq, ts_us) under revoked keys grouped by revocation, each message once (its
+    record and its head both name it), in seq order: what `revoked_messages` counts."""
+    by: dict[Any, list[tuple[Standing, str, int, Any]]] = {}
+    for entry in entries:
+        by.setdefault(entry[0].revoked_us, []).append(entry)
+    out = []
+    for group in by.values():
+        once = {s: (k, s, ts) for _st, k, s, ts in reversed(group)}
+        out.append((group[0][0], [once[s] for s in sorted(once)]))
+    return out
+
+
+def detail_of(stored: Any) -> dict[str, Any] | None:
+    """A finding's detail as the store keeps it (JSON text, or already a mapping), or None."""
+    try:
+        got = json.loads(stored) if isinstance(stored, str) else stored
+    except ValueError:
+        return None
+    return got if isinstance(got, dict) else None

@@ -291,19 +291,10 @@ class Verifier(MessageKinds, Gaps):
         (central/keys/keystanding.py `revoked_messages`): kept with the pass's findings, and restated
         after them when it was kept before."""
         out: list[tuple[str, list[Any]]] = []
-        by: dict[Any, list[tuple[Any, str, int, Any]]] = {}
-        for entry in self.revoked_seen:
-            by.setdefault(entry[0].revoked_us, []).append(entry)
-        for entries in by.values():
-            st = entries[0][0]
+        for st, seen in keystanding.by_revocation(self.revoked_seen):
             key = f"{self.node}:key_revoked:messages:{st.revoked_us}"
-            stored = passes.finding_detail(self.store.db, key)
-            try:
-                before = json.loads(stored) if isinstance(stored, str) else stored
-            except ValueError:
-                before = None
-            once = {s: (k, s, ts) for _st, k, s, ts in reversed(entries)}  # a message's record and head: once
-            f = keystanding.revoked_messages(st, [once[s] for s in sorted(once)], before if isinstance(before, dict) else None)
+            before = keystanding.detail_of(passes.finding_detail(self.store.db, key))
+            f = keystanding.revoked_messages(st, seen, before)
             self._finding(f)
             if before is not None:
                 out.append(passes.finding_now(key, f.kind, f.severity, f.message,

@@ -172,12 +172,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>", base_dir: Path 
         forms = parse_forms(_table(data, "forms", "forms"), tuple(policy.kinds), policy.categories,
                             {k: [s.name for s in r.chain] for k, r in policy.kinds.items()}, CATEGORIES)
         return Config(
-            site=site,
-            storage=storage,
-            recorder=recorder,
-            retention=retention,
-            control=control,
-            cameras=cameras,
+            site=site, storage=storage, recorder=recorder, retention=retention, control=control, cameras=cameras,
             source=source,
             mqtt=mqtt,
             standby=standby, backfill=backfill_section.parse(_table(data, "backfill", "backfill")),
