@@ -206,8 +206,8 @@ def run_order(paths: list[Path], params: dict[Path, list[str]] | None = None,
               seconds: dict[str, dict[str, float]] | None = None) -> list[str]:
     """The xdist groups of these test modules (`params`: a SPLIT module's tests' parameters), in
     the order they are handed out: by the wall time the last full runs recorded for each
-    (tests/durations.json, `seconds`), the longest first; a group never recorded goes first among
-    those of its kind, the groups that start real parts before the pure ones; ties as collected."""
+    (tests/durations.json, `seconds`), the longest first; a group never recorded counts as the
+    middle one of its kind; the groups that start real parts before the pure ones; ties as collected."""
     recorded = timing.load() if seconds is None else seconds
     first: dict[str, int] = {}
     real: dict[str, bool] = {}
@@ -217,10 +217,13 @@ def run_order(paths: list[Path], params: dict[Path, list[str]] | None = None,
             first.setdefault(group, len(first))
             real[group] = real.get(group, False) or bool(tiers_of(path))
 
+    walls = sorted(float(recorded[g]["wall"]) for g in first if g in recorded and real[g])
+    typical = walls[len(walls) // 2] if walls else 60.0
+
     def weight(group: str) -> float:
         known = recorded.get(group)
-        # unknown: as long as the longest of its kind, so a new module's cost is learnt from its first run
-        return float(known["wall"]) if known else (float("inf") if real[group] else 0.0)
+        # never recorded (a new module): as long as the middle one of its kind, until its first run says
+        return float(known["wall"]) if known else (typical if real[group] else 0.0)
 
     return sorted(first, key=lambda g: (not real[g], -weight(g), first[g]))
 

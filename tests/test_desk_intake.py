@@ -100,7 +100,8 @@ def test_a_custodian_takes_in_a_body_cameras_file_at_the_desk(carl, files):
     text = p.inner_text("main")
     assert p.locator(".notice-ok").count() == 1, text
     intake = int(re.search(r"(\d+)", p.inner_text(".notice-ok"))[1])
-    assert sha in text and "portable.bwc-7" in text and "BWC-7X" in text and "林警員" in text, text
+    assert sha in text and "bwc-7 (BWC-7X)" in text and "林警員" in text, text
+    assert "portable.bwc-7" not in text, "the desk names the device, never its internal id (design/0394)"
     assert ZH_CLAIM in text and "104/01/01" in text, text   # the claimed 2015-01-01, in the site's calendar
     shoot(d, p, "intake-result-carl", "zh-TW", data=(sha, "portable.bwc-7", "bwc-7", "BWC-7X", "bwc.mp4", "imports", "original.mp4",
                                                     "SHA-256", "MP4"))

@@ -273,7 +273,9 @@ def test_edgectl_verify_keys_checks_the_export_against_the_central_key_list(made
     listing = [{"site": "test", "node": "node1", "keys": [{"public_key": key.public_b64, "fingerprint": key.fingerprint,
                                                           "first_us": T0, "last_us": T0 + S}]}]
     keys = tmp_path / "keys.json"
-    keys.write_text(json.dumps(fleetkeys.sign(central, listing, T0)))
+    # the list issued after the latest the export can be proven signed (its footage's end plus the longest an
+    # export may wait, design/0374), and a day's grace: a list of the footage's own day would leave it unchecked
+    keys.write_text(json.dumps(fleetkeys.sign(central, listing, T0 + 33 * 86_400 * S)))
     ok = subprocess.run([*base, str(made), "--keys", str(keys), "--central-key", central.fingerprint, "--json"],
                         capture_output=True, text=True, cwd=ROOT)
     assert ok.returncode == 0 and json.loads(ok.stdout)["origin"] == "checked", ok.stdout + ok.stderr

@@ -20,16 +20,18 @@ H = 3600 * S
 CHECKED = origin.Origin(origin.CHECKED, "signed by tw-hr-001/node1", "KEY", {"node": "node1"})
 
 
-@pytest.mark.parametrize("issued, signed, status, said", [
-    (T0 + 25 * H, T0, origin.CHECKED, None),                        # a day and more after the signing
+@pytest.mark.parametrize("issued, latest, status, said", [
+    (T0 + 25 * H, T0, origin.CHECKED, None),                        # a day and more after the latest signing
     (T0 + 24 * H, T0, origin.CHECKED, None),                        # exactly the grace
     (T0 + 24 * H - 1, T0, origin.UNCHECKED, "get the office's current one"),
     (T0 + 60 * S, T0, origin.UNCHECKED, "was issued 2027-01-15 08:01:00 UTC, before 2027-01-16 08:00:00 UTC"),
     (T0 - H, T0, origin.UNCHECKED, "before"),                       # made before the export
-    (T0 + 25 * H, None, origin.UNCHECKED, "names no signing time"),
+    (T0 + 25 * H, None, origin.UNCHECKED, "lists no footage whose end bounds its signing"),
 ])
-def test_a_list_says_checked_only_when_issued_a_day_after_the_signing(issued, signed, status, said):
-    got = origin.with_revocation(CHECKED, origin.Freshness("revocation list", issued, signed))
+def test_a_list_says_checked_only_when_issued_a_day_after_the_signing(issued, latest, status, said):
+    """Judged from the latest signing the verifier can prove (design/0374), whatever the box says it signed at:
+    the box's own time (T0 - 10 days here, a backdating) is shown, never judged from."""
+    got = origin.with_revocation(CHECKED, origin.Freshness("revocation list", issued, T0 - 240 * H, latest_us=latest))
     assert got.status == status and (said is None or said in got.why), got.why
     assert got.key == "KEY" and got.who == {"node": "node1"}, "who and the key stay, for the clips' check"
     assert got.revocation is not None and got.revocation["issued_us"] == issued

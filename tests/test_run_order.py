@@ -25,9 +25,9 @@ def test_the_groups_go_out_by_their_recorded_seconds_the_unrecorded_real_ones_fi
         paths.append(tmp_path / f"{name}.py")
     seconds = {"test_health_daemon": {"wall": 108.0}, "test_inspections": {"wall": 50.0}, "test_b": {"wall": 3.0},
                "test_c": {"wall": 2.0}, "test_a": {"wall": 0.5}}
-    # a real part's group never recorded first (its cost is learnt from its first run), then by seconds; the pure
-    # ones last, by their seconds too
-    assert run_order(paths, seconds=seconds) == ["test_new", "test_health_daemon", "test_inspections", "test_b",
+    # a real part's group never recorded counts as the middle one recorded of its kind (50 s: after the ties'
+    # first), then by seconds; the pure ones last, by their seconds too
+    assert run_order(paths, seconds=seconds) == ["test_health_daemon", "test_inspections", "test_new", "test_b",
                                                  "test_c", "test_a"]
     # with nothing recorded: the real parts' groups, then the pure, each as collected
     assert run_order(paths, seconds={}) == ["test_inspections", "test_b", "test_health_daemon", "test_new",

@@ -26,6 +26,7 @@ from tests.support.daemon import ROOT
 _PRELUDE = """
 import os, sys, json, getpass, base64, sqlite3, encodings.idna
 import edged.cli.edgectl
+edged.cli.edgectl.build_parser()  # every verb's module, loaded while this Python (under /root) can still be read
 uid, gid = int(sys.argv[1]), int(sys.argv[2])
 os.setgroups(os.getgrouplist(sys.argv[3], gid))
 os.setgid(gid)
