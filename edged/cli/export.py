@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from edged.control.client import call
@@ -69,6 +70,16 @@ def new_file(dir_fd: int, name: str) -> int:
                            "put there); nothing was written over it").format(name=name)) from None
 
 
+def write_file(dir_fd: int, name: str, fill: Callable[[int], object]) -> None:
+    """`name` made new in the folder (`new_file`), filled by `fill(fd)`, fsynced and closed."""
+    fd = new_file(dir_fd, name)
+    try:
+        fill(fd)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def copy_out(sock: Path, result: dict[str, Any], out: Path, op: str = "export.read",
              ask: dict[str, Any] | None = None, timeout: float = EXPORT_TIMEOUT_S) -> None:
     """Fetch the finished export's files (or, `op` and `ask`, a redacted copy's) from the daemon
@@ -77,11 +88,10 @@ def copy_out(sock: Path, result: dict[str, Any], out: Path, op: str = "export.re
     dir_fd = open_out(out)
     try:
         for f in result["files"]:
-            fd = new_file(dir_fd, f["name"])
-            try:
+            def fill(fd: int, name: str = f["name"]) -> None:
                 offset = 0
                 while True:
-                    piece = call(sock, op, {"export": result["export"], **(ask or {}), "file": f["name"],
+                    piece = call(sock, op, {"export": result["export"], **(ask or {}), "file": name,
                                             "offset": offset}, timeout=timeout)
                     data = base64.b64decode(piece["data"])
                     if not data:
@@ -90,9 +100,7 @@ def copy_out(sock: Path, result: dict[str, Any], out: Path, op: str = "export.re
                     offset += len(data)
                     if offset >= piece["size"]:
                         break
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            write_file(dir_fd, f["name"], fill)
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
@@ -168,12 +176,7 @@ def write_receipt(out: Path, data: bytes) -> dict[str, Any]:
         raise UsageError(_("the office's receipt is not for the export in {path}; nothing written").format(path=out))
     dir_fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
-        fd = new_file(dir_fd, export.RECEIPT)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_file(dir_fd, export.RECEIPT, lambda fd: os.write(fd, data))  # a regular file: a full write
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
