@@ -122,7 +122,7 @@ class Desk:
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is needed for the desk tests: scripts/bootstrap --test")
+        pytest.fail("Debian's chromium-headless-shell is needed for the desk tests: scripts/bootstrap --test")
     d = Desk(tmp_path_factory.mktemp("desk"))
     yield d
     d.close()

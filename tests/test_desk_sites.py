@@ -44,7 +44,7 @@ FIELDS = {  # what the clerk writes for each kind of requester, as at a counter
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is needed for the desk tests: scripts/bootstrap --test")
+        pytest.fail("Debian's chromium-headless-shell is needed for the desk tests: scripts/bootstrap --test")
     pw, chromium = launch()
     yield chromium
     chromium.close()

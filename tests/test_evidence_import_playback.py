@@ -38,7 +38,7 @@ def bwc(tmp_path_factory):
 
 def test_a_grant_plays_imported_footage_to_its_requester_accompanied(tmp_path, bwc):
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is needed for the viewer tests: scripts/bootstrap --test")
+        pytest.fail("Debian's chromium-headless-shell is needed for the viewer tests: scripts/bootstrap --test")
     port, data = free_port(), tmp_path / "data"
     cfg = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": "synthetic:?width=320&height=240&fps=5"}],
                        tables={"viewer": {"enabled": True, "listen": f"127.0.0.1:{port}"},

@@ -34,7 +34,7 @@ def iso(us: int) -> str:
 @pytest.mark.browser
 def test_a_camera_down_and_an_expired_grant_in_the_persons_words(tmp_path):
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is needed: scripts/bootstrap --test")
+        pytest.fail("Debian's chromium-headless-shell is needed: scripts/bootstrap --test")
     port, data = free_port(), tmp_path / "data"
     down = f"rtsp://127.0.0.1:{free_port()}/down"
     cfg = write_config(tmp_path / "edged.toml", data, [{"id": "cam1", "name": NAME, "url": down}],

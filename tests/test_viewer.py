@@ -158,7 +158,7 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is needed for the viewer tests: scripts/bootstrap --test")
+        pytest.fail("Debian's chromium-headless-shell is needed for the viewer tests: scripts/bootstrap --test")
     s = Site(tmp_path_factory.mktemp("viewer"))
     yield s
     s.close()

@@ -181,7 +181,7 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, hevc):
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is needed for the viewer tests: scripts/bootstrap --test")
+        pytest.fail("Debian's chromium-headless-shell is needed for the viewer tests: scripts/bootstrap --test")
     s = Site(tmp_path_factory.mktemp("viewer-h265"), hevc)
     yield s
     s.close()
