@@ -21,7 +21,7 @@ from edged.viewer.scrub import moment_text
 from storage import audit
 from storage.readonly import open_readonly
 from storage.time.clock import SYSTEM
-from tests.support.browser import CHROMIUM, launch, login_page
+from tests.support.browser import CHROMIUM, launch, login_page, view_end_s
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.catalog import audit_rows, rows
 from tests.support.osuser import private_walk
@@ -531,7 +531,8 @@ def test_the_live_grid_plays_each_camera_in_a_tile_with_its_name_and_state(site)
     assert len(reasons) >= 2 and set(reasons) == {"closed by the viewer"}, reasons
     page.context.close()
     # every view the layouts opened was closed, each with its record
-    wait_for(lambda: len(site.audit("live.stop", "vera")) == len(site.audit("live.start", "vera")), 30,
+    # a closed context may go before its stop beacon does: then ICE consent ends the view (view_end_s)
+    wait_for(lambda: len(site.audit("live.stop", "vera")) == len(site.audit("live.start", "vera")), view_end_s(),
              "the grid's views to end")
 
 
@@ -575,7 +576,8 @@ def test_live_view_is_a_permission_the_admin_gives_per_person(site):
     wait_for(lambda: clock.search(fred.text_content(".tile[data-camera=cam1] .overlay") or ""), 30,
              "the tile's clock in the ROC calendar")
     fred.context.close()
-    wait_for(lambda: len(site.audit("live.stop", "fred")) == len(site.audit("live.start", "fred")), 30,
+    # a closed context may go before its stop beacon does: then ICE consent ends the view (view_end_s)
+    wait_for(lambda: len(site.audit("live.stop", "fred")) == len(site.audit("live.start", "fred")), view_end_s(),
              "fred's views to end")
 
 

@@ -29,10 +29,20 @@ LOGS = Path(os.environ.get("SETUP_LOGS") or Path(__file__).resolve().parents[2] 
 TIER_ORDER = ("solo", "boot", "browser", "media", "postgres", "daemon", "rtsp", "broker", "slow", "pure")
 
 
-def cpu_s() -> float:
-    """This process's CPU and that of its reaped children, user and system, in seconds."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+def cpu_s(children: bool = True) -> float:
+    """This process's CPU and (unless `children` is false) that of its reaped children, user and system, in s."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN) if children else own
+    return own.ru_utime + own.ru_stime + (kids.ru_utime + kids.ru_stime if children else 0.0)
+
+
+def box_busy_s() -> float:
+    """The whole box's CPU time spent busy (every core's ticks but idle and I/O wait), in core-seconds, from
+    /proc/stat: what the tier cost the box whoever spent it, counted once (a worker's CPU is also in the
+    controller's reaped children), and against its wall times the cores it shows how full the box was."""
+    with open("/proc/stat", encoding="ascii") as f:
+        ticks = [int(v) for v in f.readline().split()[1:]]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def load() -> dict[str, dict[str, float]]:
@@ -58,7 +68,8 @@ def tier_of(keywords: Any) -> str:
 class Timing:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.start_wall, self.start_cpu = time.monotonic(), cpu_s()
+        self.start_wall, self.start_cpu, self.start_busy = time.monotonic(), cpu_s(), box_busy_s()
+        self.start_own = cpu_s(children=False)
         self.tests: dict[str, dict[str, Any]] = {}
         self.worker_cpu: dict[str, float] = {}
         self._cpu0: dict[str, float] = {}
@@ -99,14 +110,21 @@ class Timing:
 
     def figures(self) -> dict[str, Any]:
         wall = time.monotonic() - self.start_wall
-        cpu = (cpu_s() - self.start_cpu) + sum(self.worker_cpu.values())
+        # with workers, theirs (each with its own reaped children) and the controller's own: the workers
+        # themselves are the controller's children, so its children's figure would count them twice
+        if self.worker_cpu:
+            cpu = cpu_s(children=False) - self.start_own + sum(self.worker_cpu.values())
+        else:
+            cpu = cpu_s() - self.start_cpu
         counts: dict[str, dict[str, int]] = {}
         for t in self.tests.values():
             by = counts.setdefault(t["tier"], {})
             by[t["outcome"]] = by.get(t["outcome"], 0) + 1
         workers = len(self.worker_cpu) or 1
+        busy = box_busy_s() - self.start_busy
         return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "workers": workers, "counts": counts,
-                "loadavg": os.getloadavg()[0]}
+                "loadavg": os.getloadavg()[0], "box_busy_s": round(busy, 1),
+                "box_full": round(busy / max(wall * (os.cpu_count() or 1), 1e-9), 2)}
 
     def groups(self) -> dict[str, dict[str, float]]:
         from tests.conftest import group_of_id
@@ -133,7 +151,8 @@ class Timing:
         for c in f["counts"].values():
             for k, v in c.items():
                 outcomes[k] = outcomes.get(k, 0) + v
-        tr.write_line(f"timing: wall {f['wall_s']:.0f} s, CPU {f['cpu_s']:.0f} s on {f['workers']} process(es); "
+        tr.write_line(f"timing: wall {f['wall_s']:.0f} s, CPU {f['cpu_s']:.0f} s on {f['workers']} process(es) "
+                      f"(the box busy {f['box_busy_s']:.0f} core-s, {f['box_full']:.0%} of its {os.cpu_count()} cores); "
                       f"{', '.join(f'{v} {k}' for k, v in sorted(outcomes.items()))}; by tier: {counts}")
         label = self.config.getoption("timing_label")
         if label:
@@ -156,7 +175,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def table(total_s: float) -> str:
     """scripts/test's closing lines: each tier's figures from .logs/tier-*.json, and the whole run's wall."""
-    lines = ["test: tier        wall s   CPU s  procs  tests (by tier)"]
+    lines = ["test: tier        wall s   CPU s  procs  box busy  tests (by tier)"]
     for label in ("parallel", "solo-pair", "solo"):
         try:
             f = json.loads((LOGS / f"tier-{label}.json").read_text(encoding="utf-8"))
@@ -164,7 +183,8 @@ def table(total_s: float) -> str:
             lines.append(f"test: {label:<10}  (no figures: the tier did not finish)")
             continue
         counts = ", ".join(f"{t} {sum(c.values())}" for t, c in sorted(f["counts"].items()))
-        lines.append(f"test: {label:<10} {f['wall_s']:7.0f} {f['cpu_s']:7.0f} {f['workers']:6d}  {counts}")
+        lines.append(f"test: {label:<10} {f['wall_s']:7.0f} {f['cpu_s']:7.0f} {f['workers']:6d}  "
+                     f"{f.get('box_full', 0):8.0%}  {counts}")
     lines.append(f"test: the whole run, install included: {total_s:.0f} s ({total_s / 60:.1f} min; the budget: 25 min)")
     return "\n".join(lines)
 
