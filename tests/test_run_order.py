@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import SOLO, SOLO_PAIRED, SPLIT, group_of, group_of_id, run_order
+from tests.conftest import SOLO, SOLO_IDLE, SOLO_PAIRED, SPLIT, group_of, group_of_id, run_order
 from tests.support import timing
 from tests.support.workers import BUSY, IDLE, idle_share, workers
 
@@ -57,6 +57,8 @@ def test_every_module_is_its_own_group_and_the_lists_name_real_modules():
     # the solo modules run side by side are solo ones (scripts/test runs the rest of SOLO one at a time), and none
     # of them measures a flood, which needs the box to itself (design/0278)
     assert SOLO_PAIRED < SOLO and not any("flood" in m for m in SOLO_PAIRED), SOLO_PAIRED
+    # the idle-priority copies side by side are solo ones, and none is also in the pair (design/0397)
+    assert SOLO_IDLE < SOLO and not SOLO_IDLE & SOLO_PAIRED and all("redaction" in m for m in SOLO_IDLE), SOLO_IDLE
 
 
 def test_a_split_modules_parametrized_tests_are_groups_of_their_own_handed_out_by_their_seconds(tmp_path):

@@ -176,7 +176,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def table(total_s: float) -> str:
     """scripts/test's closing lines: each tier's figures from .logs/tier-*.json, and the whole run's wall."""
     lines = ["test: tier        wall s   CPU s  procs  box busy  tests (by tier)"]
-    for label in ("parallel", "solo-pair", "solo"):
+    for label in ("parallel", "solo-pair", "solo-idle", "solo"):
         try:
             f = json.loads((LOGS / f"tier-{label}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
