@@ -39,7 +39,7 @@ apt_need() {
   logged apt-install env DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
-# pip_locked PYTHON LOCKFILE: install exactly the lock's pinned, hashed packages.
+# pip_locked PYTHON LOCKFILE [PIP OPTION...]: install exactly the lock's pinned, hashed packages.
 pip_locked() {
-  logged pip-lock "$1" -m pip install --disable-pip-version-check --require-hashes --no-deps -r "$2"
+  logged pip-lock "$1" -m pip install --disable-pip-version-check --require-hashes --no-deps -r "$2" "${@:3}"
 }
