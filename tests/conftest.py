@@ -11,7 +11,7 @@ of one module stay on one process, in order, sharing its module fixtures (a came
 daemon); the modules that make OS accounts take turns at useradd/groupdel through a file lock
 (tests/support/osuser.py), not by sharing one process; `solo` modules measure time, descriptors or CPU under a flood, or boot a
 container, and run after the others, alone: those that measure nothing (SOLO_PAIRED) side by side, then those
-that make idle-priority copies (SOLO_IDLE) side by side, then the others one at a time (design/0278, 0397).
+that make idle-priority copies (SOLO_IDLE) side by side, then the others one at a time (design/0278, 0415).
 
 The groups are handed out longest first (the modules that start real parts by the wall time
 the last full runs recorded in tests/durations.json, then the pure ones), not as xdist orders
@@ -90,7 +90,7 @@ SOLO = {"test_boot", "test_systemd", "test_systemd_install", "test_package", "te
 SOLO_PAIRED = {"test_boot", "test_failover_guide", "test_systemd_install"}
 # The solo modules whose copies are made at the idle scheduling class: alone for a box the parallel run does not
 # fill, but side by side with each other, their copies at the same idle class and their daemons and Chromium
-# mostly waiting on them (scripts/test runs them after the pair, each on its own worker: design/0397).
+# mostly waiting on them (scripts/test runs them after the pair, each on its own worker: design/0415).
 SOLO_IDLE = {"test_desk_redaction", "test_desk_redaction_marks", "test_desk_redaction_release"}
 _IMPORT = re.compile(r"^\s*from tests\.support(?:\.(\w+))? import ([\w, ()]+)", re.M)
 

@@ -57,7 +57,7 @@ def test_every_module_is_its_own_group_and_the_lists_name_real_modules():
     # the solo modules run side by side are solo ones (scripts/test runs the rest of SOLO one at a time), and none
     # of them measures a flood, which needs the box to itself (design/0278)
     assert SOLO_PAIRED < SOLO and not any("flood" in m for m in SOLO_PAIRED), SOLO_PAIRED
-    # the idle-priority copies side by side are solo ones, and none is also in the pair (design/0397)
+    # the idle-priority copies side by side are solo ones, and none is also in the pair (design/0415)
     assert SOLO_IDLE < SOLO and not SOLO_IDLE & SOLO_PAIRED and all("redaction" in m for m in SOLO_IDLE), SOLO_IDLE
 
 
