@@ -90,6 +90,11 @@ class Site:
         self.runs += 1
         return d
 
+    def step(self, ahead_us: int) -> None:
+        """The box's clock (and the cameras', which follow it) stepped while edged runs."""
+        self.offset.write_text(str(ahead_us))
+        self.onvif.clock_offset_s = ahead_us / 1e6
+
     def close(self) -> None:
         self.onvif.stop()
         self.cams.stop()

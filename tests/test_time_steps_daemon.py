@@ -16,6 +16,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
+
 from storage.catalog import open_db
 from tests.support.catalog import alarms as alarms_of, rows
 from tests.support.daemon import wait_for
@@ -24,8 +26,14 @@ from tests.test_time_box_daemon import OTHER_NTP, Site, by_age, complete, passes
 H = 3_600_000_000
 
 
-def test_steps_under_a_day_across_restarts_destroy_nothing_recorded_before(tmp_path, monkeypatch):
-    site = Site(tmp_path, monkeypatch, OTHER_NTP, {"min_retention": "1h", "max_retention": "40h"})
+@pytest.mark.parametrize("restarts, maximum", [(((23 * H, 8), (46 * H, 25)), "40h"),
+                                               (((H, 5), (2 * H, 5), (8 * H, 5), (14 * H, 15)), "12h")],
+                         ids=["23h", "1h_6h"])
+def test_steps_under_a_day_across_restarts_destroy_nothing_recorded_before(tmp_path, monkeypatch, restarts, maximum):
+    """Restarted 23 h then 46 h ahead against a 40 h maximum (the issue's case); or 1 h, 2 h, 8 h and
+    14 h ahead (steps of 1 h and 6 h) against a 12 h maximum."""
+    site = Site(tmp_path, monkeypatch, OTHER_NTP,
+                {"min_retention": "1h", "max_retention": maximum, "allow_short_for_tests": True})
     boot = str(uuid.uuid4())  # one boot throughout: the proven bound is carried on the monotonic clock
     try:
         d = site.start(0, boot)
@@ -36,7 +44,7 @@ def test_steps_under_a_day_across_restarts_destroy_nothing_recorded_before(tmp_p
         earlier = {r["id"] for r in rows(open_db(site.data / "catalog.db"), "segments")}
         gone: set[int] = set()
         alarm: list[dict] = []
-        for ahead, n in ((23 * H, 8), (46 * H, 25)):
+        for ahead, n in restarts:
             d = site.start(ahead, boot)
             try:
                 before = passes(d)
@@ -50,10 +58,61 @@ def test_steps_under_a_day_across_restarts_destroy_nothing_recorded_before(tmp_p
                   f"{time.monotonic() - t0:.0f} s: {len(gone)} of {len(earlier)} segments recorded before the "
                   "first restart destroyed as max_retention")
         assert gone == set(), f"{len(gone)} of {len(earlier)} segments destroyed by age on steps the cameras vouched for"
-        assert len(alarm) == 1, "one alarm stands, 46 h ahead of what retention can prove"
+        assert len(alarm) == 1, f"one alarm stands, {ahead // H} h ahead of what retention can prove"
         assert "cameras never vouch" in alarm[0]["message"] and "confirm-time" in alarm[0]["message"], alarm
     finally:
         site.close()
+
+
+@pytest.mark.parametrize("steps, maximum", [([H] * 4 + [6 * H] * 3, "12h"), ([23 * H] * 3, "40h")],
+                         ids=["1h_6h", "23h"])
+def test_steps_within_one_run_destroy_nothing_recorded_before(tmp_path, monkeypatch, steps, maximum):
+    """Issue 90, "How it is checked": steps of 1 h (four) then 6 h (three), and of 23 h (three), within
+    one run, the cameras following each (their RTSP server under the same shim, their ONVIF clock
+    too) and naming another NTP server; a maximum below the steps' sum (12 h against 22 h; 40 h
+    against 69 h), 1 s passes, the clock's settle after a step cut to 3 s (EDGED_TEST_SETTLE_S,
+    design/0398) so that passes judge age after every step. Nothing recorded before the run goes by
+    age; the one alarm says how to settle it. Had the cameras' pass vouched (main before design/0370:
+    a step of at most a day since the last pass), the second 6 h step put every earlier segment 16 h
+    old by the host's clock."""
+    monkeypatch.setenv("EDGED_TEST_SETTLE_S", "3")
+    site = Site(tmp_path, monkeypatch, OTHER_NTP,
+                {"min_retention": "1h", "max_retention": maximum, "allow_short_for_tests": True})
+    boot = str(uuid.uuid4())
+    try:
+        d = site.start(0, boot)
+        try:
+            wait_for(lambda: len(complete(d)) >= 6, 120, "six segments on the true clock")
+        finally:
+            assert d.stop() == 0, d.log[-4000:]
+        earlier = {r["id"] for r in rows(open_db(site.data / "catalog.db"), "segments")}
+        d = site.start(0, boot)
+        try:
+            wait_for(lambda: passes(d) >= 3 and len(complete(d)) > len(earlier), 120, "run 2 recording, passes")
+            ahead, t0 = 0, time.monotonic()
+            for n, step in enumerate(steps, 1):
+                ahead += step
+                site.step(ahead)
+                wait_for(lambda: len(settled(d)) >= n, 60, f"step {n} ({ahead // H} h ahead) seen and settled")
+                before = passes(d)
+                wait_for(lambda: passes(d) >= before + 5, 60, f"five passes {ahead // H} h ahead")
+                gone = {r["segment_id"] for r in by_age(d)} & earlier
+                assert gone == set(), f"{len(gone)} of {len(earlier)} segments destroyed {ahead // H} h ahead"
+            alarm = standing(d)
+            print(f"\nissue 90, steps within a run: {' + '.join(str(x // H) for x in steps)} h ({len(settled(d))} steps "
+                  f"settled, {passes(d)} passes in {time.monotonic() - t0:.0f} s): 0 of {len(earlier)} segments "
+                  f"recorded before the run destroyed as max_retention; alarm: {alarm[0]['message'][:100] if alarm else ''}")
+        finally:
+            assert d.stop() == 0, d.log[-4000:]
+        assert len(alarm) == 1, f"one alarm stands, {ahead // H} h ahead of what retention can prove"
+        assert "confirm-time" in alarm[0]["message"] and "NTS" in alarm[0]["message"], alarm
+    finally:
+        site.close()
+
+
+def settled(d: object) -> list[dict]:
+    """The host_clock_step alarms raised and cleared (the clock stable for the settle since)."""
+    return alarms_of(d, lambda r: r["kind"] == "host_clock_step" and r["cleared_us"] is not None)
 
 
 def test_a_replayed_year_old_office_time_is_stale_not_a_disagreement(tmp_path, monkeypatch):

@@ -54,6 +54,14 @@ def boot() -> tuple[str, int]:
         return f"start-{os.getpid()}-{time.monotonic_ns()}", time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
 
 
+def settle_period_us() -> int:
+    """How long the clock must be stable after a step before it judges age: SETTLE_US; with
+    EDGED_TEST_HOOKS=1, EDGED_TEST_SETTLE_S seconds (the daemon tests of repeated steps within one run,
+    design/0398: ten minutes a step would make each a quarter of an hour)."""
+    test = os.environ.get("EDGED_TEST_SETTLE_S") if os.environ.get("EDGED_TEST_HOOKS") == "1" else None
+    return round(float(test) * 1_000_000) if test else tt.SETTLE_US
+
+
 class _Timex(ctypes.Structure):  # struct timex (linux/timex.h); `modes` 0: read only, no privilege needed
     _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
                 ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
@@ -94,12 +102,12 @@ def _reader() -> ThreadPoolExecutor:
 
 class HostClock:
     def __init__(self, writer: CatalogWriter, alarms: Alarms, clock: Clock = SYSTEM,
-                 settle_us: int = tt.SETTLE_US, sync: Callable[[], tt.Sync] = read_sync, unsynced_grace_us: int = tt.UNSYNCED_GRACE_US,
+                 settle_us: int | None = None, sync: Callable[[], tt.Sync] = read_sync, unsynced_grace_us: int = tt.UNSYNCED_GRACE_US,
                  ntp_expected: Callable[[], bool] = lambda: True):
         self.writer = writer
         self.alarms = alarms
         self.clock = clock
-        self.settle_us = settle_us
+        self.settle_us = settle_us if settle_us is not None else settle_period_us()
         self.sync = sync
         self.unsynced_grace_us = unsynced_grace_us
         self.ntp_expected = ntp_expected      # [time] ntp: false, the site runs without NTP on purpose

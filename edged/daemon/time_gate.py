@@ -63,7 +63,10 @@ def read_chrony() -> tuple[co.Reading | None, str]:
 def read_box_servers() -> tuple[set[str] | None, str]:
     """The NTP servers the box follows, as its time daemon reports them (design/0126): chrony's
     sources when chrony is installed, else systemd-timesyncd's; with their addresses and the box's
-    own (loopback). Blocking (programs, DNS): run in a thread. None: neither could be read."""
+    own (loopback). Blocking (programs, DNS): run in a thread. None: neither could be read. chrony
+    installed but not running (its chronyc cannot reach it) is not the box's time source: the next is
+    asked."""
+    failed = []
     for exe, args, parse in (("chronyc", ["-c", "-n", "sources"], independence.chrony_servers),
                              ("timedatectl", ["show-timesync"], independence.timesyncd_servers)):
         path = shutil.which(exe)
@@ -72,11 +75,15 @@ def read_box_servers() -> tuple[set[str] | None, str]:
         try:
             got = subprocess.run([path, *args], capture_output=True, text=True, timeout=CHRONYC_TIMEOUT_S)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            return None, f"{exe} failed: {exc}"
+            failed.append(f"{exe} failed: {exc}")
+            continue
         if got.returncode != 0:
-            return None, f"{exe} {' '.join(args)} failed: {(got.stderr or got.stdout).strip()[:200]}"
+            failed.append(f"{exe} {' '.join(args)} failed: {(got.stderr or got.stdout).strip()[:200]}")
+            continue
         servers = parse(got.stdout)
         return addresses(servers) | {"127.0.0.1", "::1", "localhost"}, f"{exe}: {', '.join(sorted(servers)) or 'none'}"
+    if failed:
+        return None, "; ".join(failed)
     return None, "neither chrony nor systemd-timesyncd is installed: the box's time source is unknown"  # i18n: the journal's
 
 
