@@ -528,7 +528,16 @@ def imported(manifest: dict[str, Any], out: dict[str, Any]) -> None:
         out["notes"].append(f"intake {n}: imported on {when} by {rule.shown(str(got.get('taken_by')))} from the "
                             f"device {rule.shown(str(got.get('device')))} (recorded by "
                             f"{rule.shown(str(got.get('filmed_by')))}), the original file's SHA-256 {sha}: not "
-                            "recorded by the box; its times are the device's claim, as its signed manifest.json says")
+                            f"recorded by the box; its times are the device's claim{_sound_apart(got)}, as its "
+                            "signed manifest.json says")
+
+
+def _sound_apart(got: dict[str, Any]) -> str:
+    """A sound edged could not keep in the clips (an AVCHD's AC-3), named: the clips are silent, the
+    original is not (edged's design/0402)."""
+    codec = got.get("sound_left")
+    return f"; its sound ({rule.shown(codec)}) is in the original file alone, not in the clips" if isinstance(
+        codec, str) and codec else ""
 
 
 def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from storage.export.worker import converse
 from storage.footage.segment_rows import COMPLETE
 from storage.media import answer
 from storage.media.entry import Access, Proc
-from storage.footage.intakes import IMPORTS_DIR, Intake
+from storage.footage.intakes import IMPORTS_DIR, SOUND_CODEC, SOUND_LEFT, Intake
 
 STAGING_PREFIX = ".incoming-"
 ORIGINAL = "original"
@@ -141,8 +141,9 @@ def note_of(result: dict[str, Any]) -> str | None:
     notes = []
     if not result.get("segments"):
         notes.append(f"original alone: video {result.get('video') or 'none'}")
-    if result.get("sound_left"):
-        notes.append(f"sound {result['sound_left']} in the original alone")
+    if result.get("sound_left"):   # the worker's word: a codec's name, or said as unnamed
+        codec = str(result["sound_left"])
+        notes.append(SOUND_LEFT.format(codec=codec if re.fullmatch(SOUND_CODEC, codec) else "unnamed"))
     if result.get("truncated"):
         notes.append(f"truncated: {result.get('whole_fragments')} whole fragments remuxed")
     return "; ".join(notes) or None
