@@ -110,6 +110,7 @@ def test_imports_survive_restarts_and_never_judge_the_boxs_clock(tmp_path, devic
         imported["cjk"] = d.segments("portable.bwc-8")
         r = people.ctl("evidence", "list")
         assert r.returncode == 0 and len(r.stdout.splitlines()) == 4 and "林警員 (第二分局)" in r.stdout, r.stdout
+        assert "錄影.mp4" in r.stdout and "ahead.mp4" in r.stdout, "the device's file names kept (design/0403)"
     finally:
         d.stop()
 
@@ -215,6 +216,7 @@ def test_an_import_through_a_restart_is_exported_whole_its_device_clock_ahead_or
             assert r.returncode == 0, r.stderr
             taken[key] = json.loads(r.stdout)
         assert taken["ahead"]["claimed_start"].startswith("2031-06-01")
+        assert (taken["ahead"]["file_name"], taken["recent"]["file_name"]) == ("ahead.mp4", "recent.mp4"), taken
         before = {k: d.segments(v["camera"]) for k, v in taken.items()}
     finally:
         d.stop()
@@ -235,7 +237,8 @@ def test_an_import_through_a_restart_is_exported_whole_its_device_clock_ahead_or
             manifest = _exported(people, intake["camera"], segs, tmp_path / f"copy-{key}")
             [cam] = manifest["cameras"]
             assert cam["camera"] == intake["camera"] and cam["gaps"] == [], cam["gaps"]
-            assert {s["imported"]["original_sha256"] for s in cam["sources"]} == {intake["sha256"]}
+            assert {(s["imported"]["original_sha256"], s["imported"]["file_name"]) for s in cam["sources"]} == {
+                (intake["sha256"], f"{key}.mp4")}, "the original's hash and the device's file name (design/0403)"
             assert len(cam["sources"]) == len(segs) and {s["imported"]["intake"] for s in cam["sources"]} == {
                 intake["id"]}
             for clip in cam["clips"]:

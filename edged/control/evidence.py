@@ -115,7 +115,8 @@ class EvidenceOps(Operations):
         if size <= 0:
             raise refused(_("the file is empty"))
         account = caller.account if isinstance(caller, Caller) and caller.account else str(caller)
-        return Who(device, by, account, integer(args.get("request"), "request")), size
+        return Who(device, by, account, integer(args.get("request"), "request"),
+                   free_text.file_name(text(args, "name"))), size
 
     @op("evidence.list")
     async def evidence_list(self, args: dict[str, Any], caller: Actor) -> list[dict[str, Any]]:

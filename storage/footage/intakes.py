@@ -50,6 +50,7 @@ class Intake:
     claimed_from: str | None
     model: str | None
     note: str | None
+    file_name: str | None = None                # the device's file name as sent (design/0403)
     segments: list[dict[str, Any]] = field(default_factory=list)   # the view's columns, path relative
 
 
@@ -78,7 +79,7 @@ def provenance(db: sqlite_utils.Database, path: str) -> dict[str, Any] | None:
     return {"intake": row["id"], "original_sha256": row["sha256"], "original_bytes": row["bytes"],
             "intake_us": row["intake_us"], "taken_by": row["taken_by"], "filmed_by": row["recorded_by"],
             "device": row["device"], "model": row["model"], "claimed_from": row["claimed_from"],
-            "request": row["request"], "sound_left": sound_left(row["note"]),
+            "request": row["request"], "sound_left": sound_left(row["note"]), "file_name": row["file_name"],
             "note": "imported, not recorded by this box: its times are the device's claim"
                     + _sound_note(sound_left(row["note"]))}
 
@@ -134,7 +135,8 @@ def record(db: sqlite_utils.Database, intake: Intake, actor: str) -> dict[str, A
         detail = {"intake": intake_id, "device": intake.device, "camera": camera, "filmed_by": intake.recorded_by,
                   "sha256": intake.sha256, "bytes": intake.bytes, "request": intake.request,
                   "segments": len(intake.segments), "claimed_start_us": intake.claimed_start_us,
-                  "claimed_from": intake.claimed_from, "model": intake.model, "note": intake.note}
+                  "claimed_from": intake.claimed_from, "model": intake.model, "note": intake.note,
+                  "file_name": intake.file_name}
         seq = audit.append(db, actor, AUDIT_ACTION, detail, at_us=intake.intake_us)["seq"]
         db.execute("UPDATE intakes SET audit_seq = ? WHERE id = ?", [seq, intake_id])
     return {**row, "id": intake_id, "audit_seq": seq}

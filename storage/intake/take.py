@@ -133,6 +133,7 @@ class Who:
     recorded_by: str
     taken_by: str
     request: int | None
+    file_name: str | None = None   # the device's file name as sent, kept (design/0403)
 
 
 def note_of(result: dict[str, Any]) -> str | None:
@@ -190,4 +191,5 @@ def place(staged: Incoming, sha256: str, result: dict[str, Any], who: Who, now_u
                   taken_by=who.taken_by, request=who.request, intake_us=now_us,
                   original=f"{rel}/{ORIGINAL}{suffix}", claimed_start_us=result.get("claimed_us"),
                   claimed_from=result.get("claimed_from"), model=result.get("model"), note=note_of(result),
+                  file_name=who.file_name,
                   segments=segments)
