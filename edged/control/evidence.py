@@ -46,6 +46,9 @@ WHY = {
                     "fragmented MP4 cut short is taken up to its last whole fragment"),
     "too_big": N_("{name} came in larger than it said it was"),
     "remux_failed": N_("{name} could not be read to its end ({detail})"),
+    "index": N_("{name} is an MP4 whose index claims more pictures and sound than its bytes can hold: it is "
+                "damaged, or made to exhaust the box's memory, and was not read. Copy the file again from the "
+                "device"),
 }
 
 
@@ -166,7 +169,8 @@ class EvidenceOps(Operations):
                 try:
                     intake, result = await self._receive(staged, caller, size, who, name)
                 except Refused as exc:
-                    raise refused(_(WHY[exc.kind]).format(name=name, detail=exc.detail)) from None
+                    why = WHY.get(exc.kind) or WHY["remux_failed"]   # a kind the worker made up: a failed read
+                    raise refused(_(why).format(name=name, detail=exc.detail)) from None
             except RequestError as exc:
                 log.info("evidence import of %s by %s refused: %s", name, who.taken_by, exc)
                 raise

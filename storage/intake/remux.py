@@ -24,6 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from storage.intake import index
 from storage.media.entry import hand_back_if_other
 from storage.mp4 import muxer_for, starts_as_mp4, whole_boxes_end, whole_prefix
 from storage.redact.idle import lowest_priority
@@ -283,6 +284,10 @@ def _opened(src: Path) -> tuple[Any, dict[str, Any]]:
                 return None, {"refused": "truncated"}
             found = {"truncated": True, "whole_fragments": whole.fragments, "whole_bytes": whole.end}
             source = Limited(src, whole.end)
+        # an index that claims more samples than the file's bytes can hold is never given to FFmpeg,
+        # whose demuxer allocates for every sample it claims (T35, design/0404)
+        if index.claimed_bytes(src, found.get("whole_bytes", size)) > size:
+            return None, {"refused": "index"}
     try:
         return av.open(source, options={"skip_frame": "all"}), found
     except (av.FFmpegError, UnicodeDecodeError, ValueError):

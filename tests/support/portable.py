@@ -5,6 +5,7 @@ no media at all."""
 
 from __future__ import annotations
 
+import struct
 import subprocess
 from pathlib import Path
 
@@ -58,6 +59,16 @@ def avchd(path: Path, seconds: int = 6) -> Path:
     _ffmpeg(*TESTSRC, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
             "-c:v", "libx264", "-g", "15", "-pix_fmt", "yuv420p", "-c:a", "ac3", "-f", "mpegts", str(path))
     return path
+
+
+def index_claiming(src: Path, dst: Path, samples: int) -> Path:
+    """`src` with its first sample table patched in place to claim `samples` samples of one byte each
+    (a constant size: no table needed), as a file made to exhaust a demuxer's memory (issue 87, T35)."""
+    body = bytearray(src.read_bytes())
+    at = body.find(b"stsz")
+    struct.pack_into(">II", body, at + 8, 1, samples)
+    dst.write_bytes(bytes(body))
+    return dst
 
 
 def cut(src: Path, dst: Path, keep: int) -> Path:
