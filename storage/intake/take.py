@@ -80,12 +80,12 @@ class Incoming:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def sweep_staging(data_dir: Path) -> list[str]:
+def sweep_staging(data_dir: Path, busy: frozenset[str] = frozenset()) -> list[str]:
     """Staging folders an intake cut short left (a crash, a stop mid-upload): never catalogued, never
-    footage. Called while no intake runs (one at a time), so every one found is stale."""
+    footage. `busy` names the folders of the intakes under way (design/0404): every other one is stale."""
     folder = data_dir / IMPORTS_DIR
-    stale = sorted(p for p in folder.glob(STAGING_PREFIX + "*") if p.is_dir() and not p.is_symlink()) \
-        if folder.is_dir() else []
+    stale = sorted(p for p in folder.glob(STAGING_PREFIX + "*") if p.is_dir() and not p.is_symlink()
+                   and p.name not in busy) if folder.is_dir() else []
     for p in stale:
         shutil.rmtree(p, ignore_errors=True)
     return [p.name for p in stale]
