@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from storage.disk import layout
-from storage.states.cameras import PORTABLE_PREFIX
+from storage.states.cameras import PORTABLE_PREFIX as PORTABLE_PREFIX  # declared there, for the rules too
 
 if TYPE_CHECKING:
     import sqlite_utils
