@@ -20,13 +20,16 @@ import pytest
 
 from edged.config import CameraConfig, RetentionConfig
 from storage.catalog import open_db
+from storage.keys import nodecert
 from storage.retention.run import run_pass
 from storage.time.clock import SYSTEM, FakeClock
 from tests.support import portable
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, node_value, rows
 from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.enrol import Office
 from tests.support.people import People
+from tests.test_clip_origin import checker as run_checker
 
 S = 1_000_000
 D = 86_400 * S
@@ -222,6 +225,9 @@ def test_an_import_through_a_restart_is_exported_whole_its_device_clock_ahead_or
         d.stop()
 
     last_id = max(r["id"] for r in rows(d, "segment_rows"))
+    office = Office()   # enrolled while it is down: its copies carry the chain the court's checker reads
+    office.enrol(data, "test", "node1")
+    (tmp_path / "ca.pem").write_bytes(nodecert.pem([office.ca]))
     d = Daemon(config, data, log, init_data=False).start()
     try:
         reconciled(d, 2)
@@ -245,6 +251,13 @@ def test_an_import_through_a_restart_is_exported_whole_its_device_clock_ahead_or
                 assert decodes(tmp_path / f"copy-{key}" / clip["file"]), clip
             assert sum(_frames(tmp_path / f"copy-{key}" / c["file"]) for c in cam["clips"]) == sum(
                 s["frames"] for s in segs) == 8 * 15, f"every picture of the {key} device's file"
+            # the court's checker, with the office's list of a month after the intake: its footage ended at
+            # the intake on the box's clock, whatever year its device claims (design/0400)
+            (tmp_path / "crl.pem").write_bytes(office.crl_pem(intake["intake_us"] + 33 * D))
+            code, said = run_checker(str(tmp_path / f"copy-{key}"), "--ca", str(tmp_path / "ca.pem"), "--crl",
+                                     str(tmp_path / "crl.pem"))
+            assert (code, said["verdict"]) == (0, "CHECKED"), said
+            assert any(f"intake {intake['id']}: imported on" in n for n in said["notes"]), said["notes"]
         assert alarms(d, lambda r: r["kind"] in ("footage_missing", "host_clock_step", "segments_flagged")) == []
     finally:
         d.stop()
