@@ -58,6 +58,20 @@ def shown(value: object, limit: int = 80) -> str:
     return quoted(text, limit)
 
 
+def file_name(value: object, limit: int = TEXT_MAX) -> str | None:
+    """A device's file name as an intake keeps it (design/0403): its last path part (a browser or a
+    script may send a path), as sent when it is text under the rule, else `printed` (escaped) and cut
+    at `limit`; None when nothing is left. A file is never refused for its name."""
+    text = "" if value is None else str(value)
+    last = text.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not last or last in (".", ".."):
+        return None
+    try:
+        return check(last, limit)
+    except BadText:
+        return printed(last)[:limit]
+
+
 def check(value: object, limit: int = TEXT_MAX) -> str:
     """`value` if it is text under the rule: a string, not blank, at most `limit` characters, no
     character `bad_character` names; else BadText saying why."""

@@ -104,3 +104,25 @@ def test_a_portable_devices_footage_ends_no_earlier_than_its_intake():
     assert origin.latest_us(manifest) == intake + origin.EXPORT_WAIT_US
     assert core.footage_end(manifest, clips) == intake
     assert core.latest_signing(core.footage_end(manifest, clips), None) == (intake + core.EXPORT_WAIT_US, "footage")
+
+
+def test_a_portable_devices_claim_ahead_ends_nothing_after_its_intake():
+    """A camcorder set to 2031 (issue 87, design/0400): its clips end in 2031 by its claim, but its
+    footage ended on the box's clock at its intake. The checker took the claim: it refused the export as
+    "signed before its own footage ended", and an office receipt as heard before it; and the wait ran
+    from 2031, so no revocation list before then could check it. A box camera beside it still counts."""
+    from edged_evidence_check import check as core
+
+    claimed, intake = T0 + 1800 * DAY, T0 + 60 * S
+    device = {"clips": [{"to_us": claimed}], "sources": [{"imported": {"intake": 1, "intake_us": intake}}]}
+    manifest = {"cameras": [device]}
+    clips = device["clips"]
+    assert core.footage_end(manifest, clips) == intake
+    assert origin.latest_us(manifest) == intake + origin.EXPORT_WAIT_US
+    core.footage_times(manifest, clips, intake + S)   # signed after the intake: not refused
+    with pytest.raises(core.Refused, match="before its own footage ended"):
+        core.footage_times(manifest, clips, intake - S)   # signed before the intake is still a lie
+    box = {"clips": [{"to_us": T0 + 90 * S}], "sources": [{"segment": "video/cam1/x.mp4"}]}
+    both_kinds = {"cameras": [device, box]}
+    assert core.footage_end(both_kinds, clips + box["clips"]) == T0 + 90 * S
+    assert origin.latest_us(both_kinds) == T0 + 90 * S + origin.EXPORT_WAIT_US

@@ -32,6 +32,15 @@ def test_printed_escapes_what_does_not_print_and_keeps_cjk():
     assert shown("錄影.mp4") == "錄影.mp4" and shown("bwc.mp4") == "bwc.mp4" and shown("a\nb") == '"a\\nb"'
 
 
+@pytest.mark.parametrize("sent, kept", [
+    ("0001.MP4", "0001.MP4"), ("/media/usb/DCIM/錄影.mp4", "錄影.mp4"), ("C:\\DCIM\\100GOPRO\\GX010001.MP4", "GX010001.MP4"),
+    ("PC\u202e4pm.exe", "PC\\u202e4pm.exe"), ("a\nb.mp4", "a\\nb.mp4"), ("x" * 300, "x" * 200),
+    ("", None), ("..", None), ("dir/", None), (None, None)])
+def test_a_devices_file_name_is_kept_as_its_last_part_never_refused(sent, kept):
+    """design/0403: the name a device gave its file, kept on the intake; escaped where it does not print."""
+    assert free_text.file_name(sent) == kept
+
+
 def test_an_edgectl_table_never_prints_a_stored_line_break_as_a_row():
     """A row stored before the rule (or by any other way in) cannot forge a row of the register."""
     text = table(["INTAKE", "FILMED BY"], [(8, FORGED), (7, "林警員")])

@@ -164,14 +164,14 @@ def test_what_an_intake_cut_short_left_is_swept_and_nothing_else(tmp_path):
     assert sweep_staging(tmp_path / "nowhere") == []
 
 
-def _take_in(data: Path, src: Path, now: int, device: str = "bwc-7") -> dict:
+def _take_in(data: Path, src: Path, now: int, device: str = "bwc-7", segment_us: int = 10 * S) -> dict:
     staged = Incoming(data, limit=src.stat().st_size)
     with open(src, "rb") as f:
         while chunk := f.read(65536):
             staged.write(chunk)
     sha = staged.finish()
     assert sha == hashlib.sha256(src.read_bytes()).hexdigest()
-    result = run_remux(data, staged.path, staged.folder / MADE, 10 * S)
+    result = run_remux(data, staged.path, staged.folder / MADE, segment_us)
     intake = place(staged, sha, result, Who(device, "officer Lin", "carol", None), now)
     db = open_db(data / "catalog.db")
     try:

@@ -8,22 +8,28 @@ from the intake, not from its claim."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import subprocess
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 from edged.config import CameraConfig, RetentionConfig
 from storage.catalog import open_db
+from storage.keys import nodecert
 from storage.retention.run import run_pass
 from storage.time.clock import SYSTEM, FakeClock
 from tests.support import portable
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, node_value, rows
 from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.enrol import Office
 from tests.support.people import People
+from tests.test_clip_origin import checker as run_checker
 
 S = 1_000_000
 D = 86_400 * S
@@ -48,6 +54,12 @@ def devices(tmp_path_factory):
     for p in made.values():
         os.chmod(p, 0o644)
     return made
+
+
+def decodes(path: Path) -> bool:
+    """ffmpeg reads every packet and decodes every picture without an error."""
+    return subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+                          capture_output=True, timeout=120).returncode == 0
 
 
 def reconciled(d: Daemon, runs: int) -> None:
@@ -101,6 +113,7 @@ def test_imports_survive_restarts_and_never_judge_the_boxs_clock(tmp_path, devic
         imported["cjk"] = d.segments("portable.bwc-8")
         r = people.ctl("evidence", "list")
         assert r.returncode == 0 and len(r.stdout.splitlines()) == 4 and "林警員 (第二分局)" in r.stdout, r.stdout
+        assert "錄影.mp4" in r.stdout and "ahead.mp4" in r.stdout, "the device's file names kept (design/0403)"
     finally:
         d.stop()
 
@@ -151,3 +164,100 @@ def test_imports_survive_restarts_and_never_judge_the_boxs_clock(tmp_path, devic
         assert rows(db, "segments", lambda x: x["camera"] == taken["ahead"]["camera"]) == []
     finally:
         db.conn.close()
+
+
+def _iso(us: int) -> str:
+    return datetime.fromtimestamp(us / S, timezone.utc).isoformat()
+
+
+def _frames(path) -> int:
+    """The video pictures ffprobe counts in a file (its packets, read to the end)."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets", "-show_entries",
+                          "stream=nb_read_packets", "-of", "csv=p=0", str(path)],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    return int(out.strip())
+
+
+def _exported(people: People, camera: str, segs: list[dict], out) -> dict:
+    """A copy of all of `camera`'s footage (its device's claimed times) through a grant, verified."""
+    people.as_("carol")
+    r = people.ctl("request", "file", "--kind", "agency", "--category", "other", "--reason", "a dispute filmed",
+                   "--camera", camera, "--from", _iso(segs[0]["start_us"]), "--to", _iso(segs[-1]["end_us"]),
+                   "--copy", "--requester", "Sgt. Lin", "--org", "precinct 3", "--letter", "P-87", "--json")
+    assert r.returncode == 0, r.stderr
+    people.as_("alice")
+    r = people.ctl("request", "approve", str(json.loads(r.stdout)["id"]), "--reason", "letter checked", "--json")
+    assert r.returncode == 0, r.stderr
+    people.as_("carol")
+    r = people.ctl("export", "--grant", str(json.loads(r.stdout)["grant"]["id"]), "--out", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    v = people.ctl("verify", str(out), "--key", json.loads(r.stdout)["public_key"])
+    assert v.returncode == 0 and v.stdout.startswith("OK: "), v.stdout + v.stderr
+    return json.loads((out / "manifest.json").read_text())
+
+
+def test_an_import_through_a_restart_is_exported_whole_its_device_clock_ahead_or_behind(tmp_path, devices, camera):
+    """The house's rule for two models meeting (DESIGN.md): an import through a restart's reconcile and
+    clock check, then out in an export. One device's clock is 4.5 years ahead of the box's (2031), one an
+    hour behind (inside the start-up tail, where a restart once marked it missing). After the restart
+    neither is touched (same rows, same hashes, no alarm, no re-stamp), and a grant's copy of each, over
+    its device's claimed times, carries all of its pictures, names its intake, decodes and verifies."""
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": camera.url("cam")}],
+                          storage={"segment_length": "3s"})
+    log = tmp_path / "edged.log"
+    d = Daemon(config, data, log).start()
+    try:
+        people = People(config, tmp_path)
+        people.add("carol", "custodian")
+        people.add("alice", "approver")
+        people.as_("carol")
+        wait_for(lambda: len(d.segments("cam")) >= 1, 60, "the camera's first segment")
+        taken = {}
+        for key, device in (("ahead", "cam-31"), ("recent", "bwc-7")):
+            r = people.ctl("evidence", "import", str(devices[key]), "--device", device, "--by", "officer Lin", "--json")
+            assert r.returncode == 0, r.stderr
+            taken[key] = json.loads(r.stdout)
+        assert taken["ahead"]["claimed_start"].startswith("2031-06-01")
+        assert (taken["ahead"]["file_name"], taken["recent"]["file_name"]) == ("ahead.mp4", "recent.mp4"), taken
+        before = {k: d.segments(v["camera"]) for k, v in taken.items()}
+    finally:
+        d.stop()
+
+    last_id = max(r["id"] for r in rows(d, "segment_rows"))
+    office = Office()   # enrolled while it is down: its copies carry the chain the court's checker reads
+    office.enrol(data, "test", "node1")
+    (tmp_path / "ca.pem").write_bytes(nodecert.pem([office.ca]))
+    d = Daemon(config, data, log, init_data=False).start()
+    try:
+        reconciled(d, 2)
+        wait_for(lambda: newest_closed_cam_id(d) > last_id, 60, "a segment of the camera after the restart")
+        order_checked_through(d, newest_closed_cam_id(d))
+        assert alarms(d, lambda r: r["kind"] in ("footage_missing", "host_clock_step", "segments_flagged")) == []
+        assert audit_rows(d, "footage.missing") == [] and rows(d, "restamps") == []
+        for key, intake in taken.items():
+            segs = d.segments(intake["camera"])
+            assert segs == before[key], f"the {key} device's footage untouched by the restart"
+            assert all(hashlib.sha256((data / s["path"]).read_bytes()).hexdigest() == s["sha256"] for s in segs)
+
+            manifest = _exported(people, intake["camera"], segs, tmp_path / f"copy-{key}")
+            [cam] = manifest["cameras"]
+            assert cam["camera"] == intake["camera"] and cam["gaps"] == [], cam["gaps"]
+            assert {(s["imported"]["original_sha256"], s["imported"]["file_name"]) for s in cam["sources"]} == {
+                (intake["sha256"], f"{key}.mp4")}, "the original's hash and the device's file name (design/0403)"
+            assert len(cam["sources"]) == len(segs) and {s["imported"]["intake"] for s in cam["sources"]} == {
+                intake["id"]}
+            for clip in cam["clips"]:
+                assert decodes(tmp_path / f"copy-{key}" / clip["file"]), clip
+            assert sum(_frames(tmp_path / f"copy-{key}" / c["file"]) for c in cam["clips"]) == sum(
+                s["frames"] for s in segs) == 8 * 15, f"every picture of the {key} device's file"
+            # the court's checker, with the office's list of a month after the intake: its footage ended at
+            # the intake on the box's clock, whatever year its device claims (design/0400)
+            (tmp_path / "crl.pem").write_bytes(office.crl_pem(intake["intake_us"] + 33 * D))
+            code, said = run_checker(str(tmp_path / f"copy-{key}"), "--ca", str(tmp_path / "ca.pem"), "--crl",
+                                     str(tmp_path / "crl.pem"))
+            assert (code, said["verdict"]) == (0, "CHECKED"), said
+            assert any(f"intake {intake['id']}: imported on" in n for n in said["notes"]), said["notes"]
+        assert alarms(d, lambda r: r["kind"] in ("footage_missing", "host_clock_step", "segments_flagged")) == []
+    finally:
+        d.stop()

@@ -84,6 +84,16 @@ def test_filing_rules(fields, problem):
         rq.new_request(fields, filed_by="desk", now_us=T0, id_key=KEY)
 
 
+def test_a_portable_devices_claim_ahead_of_the_box_may_be_asked_for():
+    """Issue 87 (design/0400): a device whose clock is ahead claims times the box has not reached; its
+    footage is on the box all the same, so a range in the future is refused only for the box's cameras."""
+    ahead = {"from_us": T0 + 4000 * DAY, "to_us": T0 + 4000 * DAY + 60 * S}
+    got = rq.new_request(agency(cameras=["portable.cam-31"], **ahead), filed_by="desk", now_us=T0, id_key=KEY)
+    assert (got["from_us"], got["cameras"]) == (ahead["from_us"], ["portable.cam-31"])
+    with pytest.raises(RequestRuleError, match="starts in the future"):
+        rq.new_request(agency(cameras=["counter-1"], **ahead), filed_by="desk", now_us=T0, id_key=KEY)
+
+
 def test_unknown_cameras_are_refused_when_the_list_is_known():
     with pytest.raises(RequestRuleError, match="unknown camera"):
         rq.new_request(citizen(cameras=["nope"]), filed_by="desk", now_us=T0, id_key=KEY, known_cameras=["counter-1"])

@@ -112,12 +112,23 @@ def load_crl(data: bytes, ca: x509.Certificate) -> x509.CertificateRevocationLis
     return crl
 
 
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def footage_end(manifest: dict[str, Any], entries: list[dict[str, Any]]) -> int:
-    """The end of the export's footage: its clips' latest end, or the latest intake of a portable
-    device's footage it holds (that file's times are the device's claim; its intake is the box's)."""
-    intakes = [src["imported"].get("intake_us") for cam in (manifest.get("cameras") or []) if isinstance(cam, dict)
-               for src in (cam.get("sources") or []) if isinstance(src, dict) and isinstance(src.get("imported"), dict)]
-    return int(max([c["to_us"] for c in entries] + [i for i in intakes if isinstance(i, int) and not isinstance(i, bool)]))
+    """The end of the export's footage on the box's clock: a box camera's clips' latest end, and for a
+    portable device's footage (every source imported) its latest intake, never its clips' times, which
+    are the device's claim (a clock set to 2031 ends nothing in 2031; edged's design/0400)."""
+    ends: list[Any] = []
+    for cam in manifest.get("cameras") or []:
+        if not isinstance(cam, dict):
+            continue
+        srcs = [s for s in (cam.get("sources") or []) if isinstance(s, dict)]
+        claims = bool(srcs) and all(isinstance(s.get("imported"), dict) for s in srcs)
+        ends += [s["imported"].get("intake_us") for s in srcs if isinstance(s.get("imported"), dict)] if claims \
+            else [c.get("to_us") for c in (cam.get("clips") or []) if isinstance(c, dict)]
+    return int(max([e for e in ends if _int(e)], default=max(c["to_us"] for c in entries)))
 
 
 def latest_signing(end_us: int, heard_us: int | None) -> tuple[int, str]:
@@ -224,18 +235,19 @@ def clip_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def footage_times(entries: list[dict[str, Any]], signed_us: int) -> None:
-    """Refused when the export says it was signed before the footage it lists ended (design/0317)."""
-    ends = [c["to_us"] for c in entries if isinstance(c.get("to_us"), int) and not isinstance(c.get("to_us"), bool)]
+def footage_times(manifest: dict[str, Any], entries: list[dict[str, Any]], signed_us: int) -> None:
+    """Refused when the export says it was signed before the footage it lists ended on the box's clock
+    (design/0317; a portable device's footage ends at its intake, `footage_end`)."""
+    ends = [c["to_us"] for c in entries if _int(c.get("to_us"))]
     if len(ends) != len(entries):
         raise Refused("manifest.json lists a clip without its end time (to_us)")
-    if max(ends) > signed_us:
+    if (end := footage_end(manifest, entries)) > signed_us:
         raise Refused(f"the export says it was signed {utc(signed_us)}, before its own footage ended "
-                      f"({utc(max(ends))}): a manifest is signed after its clips are made, never before")
+                      f"({utc(end)}): a manifest is signed after its clips are made, never before")
 
 
 def office_receipt(folder: Path, body: bytes, cert: x509.Certificate, ca: x509.Certificate,
-                   entries: list[dict[str, Any]]) -> int | None:
+                   end: int) -> int | None:
     """The office's time in the folder's receipt (RECEIPT, design/0318), if it holds one; None if not.
     Refused when the receipt is not the office's, is for another manifest or node, or its time is
     before the footage ended or outside the node certificate's validity."""
@@ -256,8 +268,7 @@ def office_receipt(folder: Path, body: bytes, cert: x509.Certificate, ca: x509.C
                       f"{doc['manifest_sha256']}), not for this manifest.json ({digest})")
     if doc["to"] != node:
         raise Refused(f"{RECEIPT} was issued to {rule.shown(doc['to'])}, not to the node that signed the export ({node})")
-    end = max(c["to_us"] for c in entries)
-    if heard < end:
+    if heard < end:   # the footage's end on the box's clock (`footage_end`)
         raise Refused(f"{RECEIPT} says the office heard of this export {utc(heard)}, before its own footage ended "
                       f"({utc(end)})")
     if not _us(cert.not_valid_before_utc) <= heard <= _us(cert.not_valid_after_utc):
@@ -528,7 +539,16 @@ def imported(manifest: dict[str, Any], out: dict[str, Any]) -> None:
         out["notes"].append(f"intake {n}: imported on {when} by {rule.shown(str(got.get('taken_by')))} from the "
                             f"device {rule.shown(str(got.get('device')))} (recorded by "
                             f"{rule.shown(str(got.get('filmed_by')))}), the original file's SHA-256 {sha}: not "
-                            "recorded by the box; its times are the device's claim, as its signed manifest.json says")
+                            f"recorded by the box; its times are the device's claim{_sound_apart(got)}, as its "
+                            "signed manifest.json says")
+
+
+def _sound_apart(got: dict[str, Any]) -> str:
+    """A sound edged could not keep in the clips (an AVCHD's AC-3), named: the clips are silent, the
+    original is not (edged's design/0402)."""
+    codec = got.get("sound_left")
+    return f"; its sound ({rule.shown(codec)}) is in the original file alone, not in the clips" if isinstance(
+        codec, str) and codec else ""
 
 
 def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
@@ -549,10 +569,10 @@ def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
             raise Refused("manifest.sig is not the node certificate's signature over manifest.json: one of them "
                           "was changed, or another key signed it")
         entries = clip_entries(manifest)
-        footage_times(entries, signed_us)
+        footage_times(manifest, entries, signed_us)
         copy_of(manifest, out)
         imported(manifest, out)
-        heard = office_receipt(folder, body, cert, ca, entries)
+        heard = office_receipt(folder, body, cert, ca, footage_end(manifest, entries))
         if heard is not None and (said := endorsement_note(folder)):
             out["notes"].append(said)
         out["signing_time"] = {"signed_utc": utc(signed_us), "corroborated": False,

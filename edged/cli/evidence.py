@@ -58,6 +58,8 @@ def lines_of(r: dict[str, Any]) -> list[str]:
     lines = [_("intake {id}: {size} from {device}, recorded by {by}, taken in on {at} (SHA-256 {sha})").format(
         id=r["id"], size=fmt_bytes(r["bytes"]), device=printed(r["device"]), by=printed(r["recorded_by"]), at=r["at"],
         sha=r["sha256"])]
+    if r.get("file_name"):
+        lines.append(_("the device's file: {name}").format(name=printed(r["file_name"])))
     if r["segments"]:
         start = r["claimed_start"] or _("it claims no time; placed at the intake")
         lines.append(_("{n} segments of camera {camera}; their times are the device's claim: {start}").format(
@@ -70,9 +72,10 @@ def lines_of(r: dict[str, Any]) -> list[str]:
 def cmd_list(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """`edgectl evidence list`: the intakes, newest first; an original destroyed by retention shows when."""
     rows = call(ctx.socket, "evidence.list", {"limit": args.limit})
-    text = table([_("INTAKE"), _("TAKEN IN"), _("BY"), _("DEVICE"), _("FILMED BY"), _("REQUEST"), _("SIZE"),
+    text = table([_("INTAKE"), _("TAKEN IN"), _("BY"), _("DEVICE"), _("FILE"), _("FILMED BY"), _("REQUEST"), _("SIZE"),
                   _("SEGMENTS"), _("ORIGINAL"), _("SHA256")],
-                 [(r["id"], fmt_time(r["intake_us"]), r["taken_by"], r["device"], r["recorded_by"], r["request"] or "-",
+                 [(r["id"], fmt_time(r["intake_us"]), r["taken_by"], r["device"], r.get("file_name") or "-",
+                   r["recorded_by"], r["request"] or "-",
                    fmt_bytes(r["bytes"]), r["segments"],
                    _("destroyed {time}").format(time=fmt_time(r["destroyed_us"])) if r["destroyed_us"] else _("kept"),
                    r["sha256"]) for r in rows])

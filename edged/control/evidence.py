@@ -5,8 +5,9 @@ after the request (server.py `Caller.upload`), once the daemon has checked what 
 byte is sent (the device's name, the request, the room above the disk's reserve). It is hashed as it
 arrives, kept byte for byte, remuxed in a process of its own at the idle classes, and recorded with
 its `evidence.imported` audit record in one transaction (storage/intake/). A refusal at any step
-leaves nothing stored. One intake at a time, on a thread of its own at the idle CPU and I/O classes:
-recording, in its worker processes, never waits for it.
+leaves nothing stored. One intake at a time per custodian (design/0404: a custodian's hour-long upload
+never holds another's), at most INTAKES_AT_ONCE on the box, each on threads of their own at the idle
+CPU and I/O classes: recording, in its worker processes, never waits for them.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ T = TypeVar("T")
 NAME_MAX = 63                      # the one rule's longest name (design/0315), the camera id's too
 LIST_DEFAULT = 100                 # `evidence list`: the newest intakes
 ROOM_FACTOR = 2                    # the original and the segments remuxed from it take about its size each
+INTAKES_AT_ONCE = 4                # intakes under way on the box (threads; each remux up to its worker's memory)
 log = logging.getLogger(__name__)
 REFUSED = N_("import refused")
 WHY = {
@@ -46,6 +48,9 @@ WHY = {
                     "fragmented MP4 cut short is taken up to its last whole fragment"),
     "too_big": N_("{name} came in larger than it said it was"),
     "remux_failed": N_("{name} could not be read to its end ({detail})"),
+    "index": N_("{name} is an MP4 whose index claims more pictures and sound than its bytes can hold: it is "
+                "damaged, or made to exhaust the box's memory, and was not read. Copy the file again from the "
+                "device"),
 }
 
 
@@ -90,10 +95,16 @@ class EvidenceOps(Operations):
         self.writer = writer
         self.part = part
         self.reader = reader
-        self._one = asyncio.Lock()   # one intake at a time: a duplicate is seen before the second is placed
-        # its own thread, lowered once to the idle CPU and I/O classes (both are per thread on Linux),
+        self._mine: dict[str, asyncio.Lock] = {}   # one intake at a time per custodian (design/0404)
+        self._box = asyncio.Semaphore(INTAKES_AT_ONCE)
+        self._enter = asyncio.Lock()   # the room's check, the staging sweep and a new staging folder, together
+        self._staging: set[str] = set()   # the staging folders of the intakes under way: never swept
+        self._reserved = 0             # the room they will take (ROOM_FACTOR times their size)
+        self._hashes: set[str] = set()   # the files under way: the same file twice at once is one intake
+        # its own threads, lowered once to the idle CPU and I/O classes (both are per thread on Linux),
         # never a shared pool's
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake", initializer=lowest_priority)
+        self._thread = ThreadPoolExecutor(max_workers=INTAKES_AT_ONCE, thread_name_prefix="intake",
+                                          initializer=lowest_priority)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
@@ -115,7 +126,8 @@ class EvidenceOps(Operations):
         if size <= 0:
             raise refused(_("the file is empty"))
         account = caller.account if isinstance(caller, Caller) and caller.account else str(caller)
-        return Who(device, by, account, integer(args.get("request"), "request")), size
+        return Who(device, by, account, integer(args.get("request"), "request"),
+                   free_text.file_name(text(args, "name"))), size
 
     @op("evidence.list")
     async def evidence_list(self, args: dict[str, Any], caller: Actor) -> list[dict[str, Any]]:
@@ -132,14 +144,14 @@ class EvidenceOps(Operations):
     async def _room(self, size: int, name: str) -> None:
         usage = await asyncio.to_thread(self.part.free.read)
         retention = self.part.cfg.retention
-        room = usage.free - retention.reserve_for(usage.total)
+        room = usage.free - retention.reserve_for(usage.total) - self._reserved
         if size * ROOM_FACTOR > room:
             raise refused(_("{name} ({size} bytes) needs about {need} bytes with its segments, and the data disk has "
                             "{room} above its reserve").format(name=name, size=size, need=size * ROOM_FACTOR,
                                                                room=max(0, room)))
         # the site's share for intakes (design/0384): the cameras' footage keeps the rest of the disk, so
         # no intake is paid for by destroying a camera's footage under its minimum
-        share, held = retention.intake_room(usage.total), await self.reader.query(store.held_bytes)
+        share, held = retention.intake_room(usage.total), await self.reader.query(store.held_bytes) + self._reserved
         if held + size * ROOM_FACTOR > share:
             raise refused(_("{name} ({size} bytes) needs about {need} bytes with its segments, and the intakes kept "
                             "already hold {held} of the {share} bytes the site gives them ({percent} of the data "
@@ -154,36 +166,72 @@ class EvidenceOps(Operations):
             raise refused(_("a file can only be sent over the control socket"))
         who, size = self._who(args, caller)
         name = free_text.shown(text(args, "name") or "FILE")   # a file name as itself, CJK too (design/0383)
-        async with self._one:
+        async with self._mine.setdefault(who.taken_by, asyncio.Lock()), self._box:
             if (n := who.request) is not None and await self.writer.run(
                     lambda c: retrieval_store.request_row(c.db, n)) is None:
                 raise refused(_("there is no request {n}").format(n=n))
-            await self._room(size, name)
-            await self._run(sweep_staging, self.part.cfg.storage.data_dir)  # what an intake cut short left
-            staged = await self._run(Incoming, self.part.cfg.storage.data_dir, size)
+            staged = await self._staged(size, name)
             try:
+                intake, result = await self._taken(staged, caller, size, who, name)
                 try:
-                    intake, result = await self._receive(staged, caller, size, who, name)
-                except Refused as exc:
-                    raise refused(_(WHY[exc.kind]).format(name=name, detail=exc.detail)) from None
-            except RequestError as exc:
-                log.info("evidence import of %s by %s refused: %s", name, who.taken_by, exc)
-                raise
-            finally:
-                await self._run(staged.discard)
-            try:
-                row = await self.writer.run(lambda c: store.record(c.db, intake, str(caller)))
-            except BaseException:
-                await self._run(shutil.rmtree, self.part.cfg.storage.data_dir / intake.original.rsplit("/", 1)[0])
-                raise
+                    row = await self.writer.run(lambda c: store.record(c.db, intake, str(caller)))
+                except BaseException:
+                    await self._run(shutil.rmtree, self.part.cfg.storage.data_dir / intake.original.rsplit("/", 1)[0])
+                    raise
+                finally:
+                    self._hashes.discard(intake.sha256)
+            finally:   # under way until recorded: its room, its staging folder
+                self._staging.discard(staged.folder.name)
+                self._reserved -= size * ROOM_FACTOR
         return {**row, "at": _when(row["intake_us"]), "claimed_start": None if row["claimed_start_us"] is None
                 else _when(row["claimed_start_us"]), "said": said(result), "truncated": bool(result.get("truncated"))}
+
+    async def _taken(self, staged: Incoming, caller: Caller, size: int, who: Who,
+                     name: str) -> tuple[store.Intake, dict[str, Any]]:
+        """The file received, remuxed and placed, or refused with nothing kept; its hash stays under
+        way (`_hashes`) until the caller has recorded it."""
+        try:
+            try:
+                return await self._receive(staged, caller, size, who, name)
+            except Refused as exc:
+                why = WHY.get(exc.kind) or WHY["remux_failed"]   # a kind the worker made up: a failed read
+                raise refused(_(why).format(name=name, detail=exc.detail)) from None
+        except RequestError as exc:
+            log.info("evidence import of %s by %s refused: %s", name, who.taken_by, exc)
+            raise
+        finally:
+            await self._run(staged.discard)
+
+    async def _staged(self, size: int, name: str) -> Incoming:
+        """The room checked with what the intakes under way will take, what an intake cut short left
+        swept (never a folder under way), and this intake's staging folder: together, so no sweep
+        meets a folder not yet counted as under way."""
+        data_dir = self.part.cfg.storage.data_dir
+        async with self._enter:
+            await self._room(size, name)
+            await self._run(sweep_staging, data_dir, frozenset(self._staging))
+            staged = await self._run(Incoming, data_dir, size)
+            self._staging.add(staged.folder.name)
+            self._reserved += size * ROOM_FACTOR
+        return staged
 
     async def _receive(self, staged: Incoming, caller: Caller, size: int, who: Who,
                        name: str) -> tuple[store.Intake, dict[str, Any]]:
         async for chunk in caller.upload(size):
             await self._run(staged.write, chunk)
         sha = await self._run(staged.finish)
+        if sha in self._hashes:   # the same file being taken in by another intake right now
+            raise refused(_("{name} is being taken in right now by another intake (SHA-256 {sha})").format(
+                name=name, sha=sha))
+        self._hashes.add(sha)   # until recorded (evidence_import) or refused
+        try:
+            return await self._first(staged, sha, who, name)
+        except BaseException:
+            self._hashes.discard(sha)
+            raise
+
+    async def _first(self, staged: Incoming, sha: str, who: Who, name: str) -> tuple[store.Intake, dict[str, Any]]:
+        """The file remuxed and placed, unless it was taken in already."""
         first = await self.writer.run(lambda c: store.first_of(c.db, sha))
         if first is not None:
             raise refused(_("{name} was taken in already: intake {id} on {at} by {by} (SHA-256 {sha})").format(

@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 
 from edged.rules import chains, deadlines
 from edged.rules.persons import NOBODY, Names, person
+from storage.states.cameras import PORTABLE_PREFIX
 from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US: re-exported for readers)
     CATEGORIES as CATEGORIES,
     COPY_KINDS as COPY_KINDS,
@@ -174,7 +175,8 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
         raise hinted(RequestRuleError(_("A request names its time range.")), "--from, --to") from None
     if to_us <= from_us:
         raise RequestRuleError(_("the time range's end must be after its start"))
-    if from_us > now_us:
+    if from_us > now_us and not any(c.startswith(PORTABLE_PREFIX) for c in cameras):
+        # a portable device's times are its claim, and its clock may be ahead of the box's (design/0400)
         raise RequestRuleError(_("the time range starts in the future: there is no footage yet"))
     purpose = str(fields.get("purpose") or "").strip() or None
     if policy.asks_purpose and not purpose:   # 002 §8(1)(2): 敘明具體事由及用途

@@ -60,7 +60,7 @@ def ingredient(imp: dict[str, Any]) -> dict[str, Any]:
     description, for any reader, and in its metadata, for a program (the checker)."""
     when = utc(imp["intake_us"]) if isinstance(imp.get("intake_us"), int) else None
     facts = {k: imp.get(k) for k in ("intake", "original_sha256", "original_bytes", "intake_us", "taken_by",
-                                     "filmed_by", "device", "model", "claimed_from", "request")}
+                                     "filmed_by", "device", "model", "claimed_from", "request", "sound_left", "file_name")}
     return {"title": f"intake {imp['intake']}: the original file from the device {imp.get('device')}",
             "format": "application/octet-stream", "relationship": "componentOf",
             "instance_id": f"edged:intake:{imp['original_sha256']}",

@@ -165,16 +165,22 @@ def signed_us(manifest: dict[str, Any]) -> int | None:
 def latest_us(manifest: dict[str, Any]) -> int | None:
     """The latest time the export can be proven to have been signed without the office's receipt
     (design/0374): its footage's end (the latest `to_us` it lists) plus EXPORT_WAIT_US; None if it
-    lists no clip with an end; a portable device's footage ends no earlier than its intake (the
-    checker's `footage_end`). Never `created_us`: a box that backdates its export buys nothing."""
+    lists no clip with an end; a portable device's footage (every source imported) ends at its intake,
+    never at its clips' times, which are its device's claim (design/0400; the checker's `footage_end`).
+    Never `created_us`: a box that backdates its export buys nothing."""
     cams = [cam for cam in (manifest.get("cameras") or []) if isinstance(cam, dict)]
     clips = [c.get("to_us") for cam in cams for c in (cam.get("clips") or []) if isinstance(c, dict)]
-    intakes = [s["imported"].get("intake_us") for cam in cams for s in (cam.get("sources") or [])
-               if isinstance(s, dict) and isinstance(s.get("imported"), dict)]
-    ends: list[int] = [e for e in clips + intakes if isinstance(e, int) and not isinstance(e, bool)]
     if not any(isinstance(e, int) and not isinstance(e, bool) for e in clips):
         return None
-    return max(ends) + EXPORT_WAIT_US
+    ends: list[Any] = []
+    for cam in cams:
+        srcs = [s for s in (cam.get("sources") or []) if isinstance(s, dict)]
+        if srcs and all(isinstance(s.get("imported"), dict) for s in srcs):
+            ends += [s["imported"].get("intake_us") for s in srcs]
+        else:
+            ends += [c.get("to_us") for c in (cam.get("clips") or []) if isinstance(c, dict)]
+    return max((e for e in ends if isinstance(e, int) and not isinstance(e, bool)),
+               default=max(e for e in clips if isinstance(e, int) and not isinstance(e, bool))) + EXPORT_WAIT_US
 
 
 def crl_dates(crl: x509.CertificateRevocationList, manifest: dict[str, Any], latest: int | None = None) -> Freshness:

@@ -6,6 +6,7 @@ an export (storage/export/plan.py) says where its imported sources came from (`p
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,11 @@ CAMERA_PREFIX = PORTABLE_PREFIX  # a device's camera id: never a config id (thos
 AUDIT_ACTION = "evidence.imported"
 PORTABLE_KIND = "portable"     # the camera row's inventory kind
 IMPORTS_DIR = "imports"        # imports/<the original's sha256>/: the original and its segments (storage/intake/take.py)
+# A sound the segments cannot hold (an AVCHD's AC-3), in the intake's note (storage/intake/take.py `note_of`)
+# and read back for an export's manifest (design/0402): one wording for both.
+SOUND_LEFT = "sound {codec} in the original alone"
+SOUND_CODEC = "[A-Za-z0-9_.-]{1,40}"   # an FFmpeg codec's name; the media worker's answer is checked against it
+_SOUND_LEFT = re.compile("(?:^|; )" + re.escape(SOUND_LEFT).replace(r"\{codec\}", f"({SOUND_CODEC})") + "(?:;|$)")
 
 
 def camera_id(device: str) -> str:
@@ -44,7 +50,14 @@ class Intake:
     claimed_from: str | None
     model: str | None
     note: str | None
+    file_name: str | None = None                # the device's file name as sent (design/0403)
     segments: list[dict[str, Any]] = field(default_factory=list)   # the view's columns, path relative
+
+
+def sound_left(note: str | None) -> str | None:
+    """The codec of the sound an intake's note says is in its original alone, or None."""
+    found = _SOUND_LEFT.search(note or "")
+    return found.group(1) if found else None
 
 
 def first_of(db: sqlite_utils.Database, sha256: str) -> dict[str, Any] | None:
@@ -66,8 +79,13 @@ def provenance(db: sqlite_utils.Database, path: str) -> dict[str, Any] | None:
     return {"intake": row["id"], "original_sha256": row["sha256"], "original_bytes": row["bytes"],
             "intake_us": row["intake_us"], "taken_by": row["taken_by"], "filmed_by": row["recorded_by"],
             "device": row["device"], "model": row["model"], "claimed_from": row["claimed_from"],
-            "request": row["request"],
-            "note": "imported, not recorded by this box: its times are the device's claim"}
+            "request": row["request"], "sound_left": sound_left(row["note"]), "file_name": row["file_name"],
+            "note": "imported, not recorded by this box: its times are the device's claim"
+                    + _sound_note(sound_left(row["note"]))}
+
+
+def _sound_note(codec: str | None) -> str:
+    return "" if codec is None else f"; its sound ({codec}) is in the original file alone, not in these clips"
 
 
 def folders_since(db: sqlite_utils.Database, since_us: int) -> list[str]:
@@ -117,7 +135,8 @@ def record(db: sqlite_utils.Database, intake: Intake, actor: str) -> dict[str, A
         detail = {"intake": intake_id, "device": intake.device, "camera": camera, "filmed_by": intake.recorded_by,
                   "sha256": intake.sha256, "bytes": intake.bytes, "request": intake.request,
                   "segments": len(intake.segments), "claimed_start_us": intake.claimed_start_us,
-                  "claimed_from": intake.claimed_from, "model": intake.model, "note": intake.note}
+                  "claimed_from": intake.claimed_from, "model": intake.model, "note": intake.note,
+                  "file_name": intake.file_name}
         seq = audit.append(db, actor, AUDIT_ACTION, detail, at_us=intake.intake_us)["seq"]
         db.execute("UPDATE intakes SET audit_seq = ? WHERE id = ?", [seq, intake_id])
     return {**row, "id": intake_id, "audit_seq": seq}

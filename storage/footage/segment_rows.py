@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from storage.disk import layout
+from storage.states.cameras import PORTABLE_PREFIX as PORTABLE_PREFIX  # declared there, for the rules too
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -41,7 +42,6 @@ SEGMENT_LOOKBACK_US = 24 * MAX_SEGMENT_US
 # stamps are its device's claim, so it is never in a model of the box's own recording: the
 # start-up tail, the host clock's history, the order of stamps (design/0380).
 IMPORTED = "imported"
-PORTABLE_PREFIX = "portable."
 # The SQL of the box's own cameras (every camera row but a portable device's), for `IN (...)`.
 BOX_CAMERAS = f"SELECT id FROM cameras WHERE id NOT LIKE '{PORTABLE_PREFIX}%'"
 # The SQL test, on `segment_rows s`, of a row whose stamps the box made (not a device's claim).

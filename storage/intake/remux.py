@@ -24,6 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from storage.intake import index
 from storage.media.entry import hand_back_if_other
 from storage.mp4 import muxer_for, starts_as_mp4, whole_boxes_end, whole_prefix
 from storage.redact.idle import lowest_priority
@@ -110,6 +111,7 @@ class _Out:
         import av
         self.lead = lead   # the file's first segment: its sound from the file's start (AAC's priming)
         self.path, self.first_us, self.frames, self.end_us = path, first_us, 0, first_us
+        self.earliest_us = first_us   # its earliest picture: an open GOP's leading ones come before its keyframe
         self.out = av.open(str(path), "w", format=muxer_for(a.codec_context.name if a is not None else None),
                            options=FRAGMENTED)
         self.ov = self.out.add_stream_from_template(v)
@@ -128,15 +130,16 @@ class _Out:
         pkt.stream = self.ov if video else self.oa
         if video:
             self.frames += 1
-            end = _us((pts if pts is not None else dts) + (pkt.duration or 0), tb)
-            self.end_us = max(self.end_us, end)
+            shown = pts if pts is not None else dts
+            self.earliest_us = min(self.earliest_us, _us(shown, tb))
+            self.end_us = max(self.end_us, _us(shown + (pkt.duration or 0), tb))
         self.out.mux(pkt)
 
     def close(self, v: Any, a: Any) -> dict[str, Any]:
         self.out.close()
         return {"file": self.path.name, "offset_us": self.first_us, "duration_us": max(0, self.end_us - self.first_us),
                 "frames": self.frames, "codec": v.codec_context.name, "width": v.codec_context.width,
-                "height": v.codec_context.height, "audio": a is not None}
+                "height": v.codec_context.height, "audio": a is not None, "earliest_us": self.earliest_us}
 
 
 class _Cutter:
@@ -218,6 +221,20 @@ class Dater:
         return self._ready(len(self.waiting))
 
 
+def abut(made: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Segments whose seam is the next one's leading pictures made to abut (design/0401). In an open GOP
+    the pictures decoded after a keyframe but shown before it go with the keyframe into the next segment,
+    so the segment before ends a picture or two before the next one's start: an export read that as
+    "no footage recorded". Where the next segment's earliest picture reaches back to the end of the one
+    before, that one ends where the next begins; a true gap in the device's times stays a gap."""
+    out = [{k: v for k, v in seg.items() if k != "earliest_us"} for seg in made]
+    for seg, nxt in zip(out, made[1:]):
+        end = seg["offset_us"] + seg["duration_us"]
+        if end < nxt["offset_us"] and nxt["earliest_us"] <= end + 1:   # 1 µs: times rounded down to µs
+            seg["duration_us"] = nxt["offset_us"] - seg["offset_us"]
+    return out
+
+
 def split(container: Any, outdir: Path, segment_us: int) -> tuple[list[dict[str, Any]], str | None]:
     """The file's H.264/H.265 video (and AAC/G.711 sound) into segments of about `segment_us`,
     each cut at a keyframe; (segments, why the sound was left out or None)."""
@@ -248,7 +265,7 @@ def split(container: Any, outdir: Path, segment_us: int) -> tuple[list[dict[str,
         put(pkt, video)
     for p in dater.drain():
         put(p, True)
-    made = cutter.close()
+    made = abut(cutter.close())
     for seg in made:
         seg["offset_us"] -= start_us
     return made, left
@@ -267,6 +284,10 @@ def _opened(src: Path) -> tuple[Any, dict[str, Any]]:
                 return None, {"refused": "truncated"}
             found = {"truncated": True, "whole_fragments": whole.fragments, "whole_bytes": whole.end}
             source = Limited(src, whole.end)
+        # an index that claims more samples than the file's bytes can hold is never given to FFmpeg,
+        # whose demuxer allocates for every sample it claims (T35, design/0404)
+        if index.claimed_bytes(src, found.get("whole_bytes", size)) > size:
+            return None, {"refused": "index"}
     try:
         return av.open(source, options={"skip_frame": "all"}), found
     except (av.FFmpegError, UnicodeDecodeError, ValueError):

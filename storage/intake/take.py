@@ -25,7 +25,7 @@ from storage.export.worker import converse
 from storage.footage.segment_rows import COMPLETE
 from storage.media import answer
 from storage.media.entry import Access, Proc
-from storage.footage.intakes import IMPORTS_DIR, Intake
+from storage.footage.intakes import IMPORTS_DIR, SOUND_CODEC, SOUND_LEFT, Intake
 
 STAGING_PREFIX = ".incoming-"
 ORIGINAL = "original"
@@ -80,12 +80,12 @@ class Incoming:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def sweep_staging(data_dir: Path) -> list[str]:
+def sweep_staging(data_dir: Path, busy: frozenset[str] = frozenset()) -> list[str]:
     """Staging folders an intake cut short left (a crash, a stop mid-upload): never catalogued, never
-    footage. Called while no intake runs (one at a time), so every one found is stale."""
+    footage. `busy` names the folders of the intakes under way (design/0404): every other one is stale."""
     folder = data_dir / IMPORTS_DIR
-    stale = sorted(p for p in folder.glob(STAGING_PREFIX + "*") if p.is_dir() and not p.is_symlink()) \
-        if folder.is_dir() else []
+    stale = sorted(p for p in folder.glob(STAGING_PREFIX + "*") if p.is_dir() and not p.is_symlink()
+                   and p.name not in busy) if folder.is_dir() else []
     for p in stale:
         shutil.rmtree(p, ignore_errors=True)
     return [p.name for p in stale]
@@ -133,6 +133,7 @@ class Who:
     recorded_by: str
     taken_by: str
     request: int | None
+    file_name: str | None = None   # the device's file name as sent, kept (design/0403)
 
 
 def note_of(result: dict[str, Any]) -> str | None:
@@ -141,8 +142,9 @@ def note_of(result: dict[str, Any]) -> str | None:
     notes = []
     if not result.get("segments"):
         notes.append(f"original alone: video {result.get('video') or 'none'}")
-    if result.get("sound_left"):
-        notes.append(f"sound {result['sound_left']} in the original alone")
+    if result.get("sound_left"):   # the worker's word: a codec's name, or said as unnamed
+        codec = str(result["sound_left"])
+        notes.append(SOUND_LEFT.format(codec=codec if re.fullmatch(SOUND_CODEC, codec) else "unnamed"))
     if result.get("truncated"):
         notes.append(f"truncated: {result.get('whole_fragments')} whole fragments remuxed")
     return "; ".join(notes) or None
@@ -189,4 +191,5 @@ def place(staged: Incoming, sha256: str, result: dict[str, Any], who: Who, now_u
                   taken_by=who.taken_by, request=who.request, intake_us=now_us,
                   original=f"{rel}/{ORIGINAL}{suffix}", claimed_start_us=result.get("claimed_us"),
                   claimed_from=result.get("claimed_from"), model=result.get("model"), note=note_of(result),
+                  file_name=who.file_name,
                   segments=segments)

@@ -528,3 +528,10 @@ def m030_intake_original_destroyed(db: sqlite_utils.Database) -> None:
     stays for ever, as a destruction's does: it names the original's hash, size and path."""
     db.execute("ALTER TABLE intakes ADD COLUMN destroyed_us INTEGER")
     db.execute("ALTER TABLE intakes ADD COLUMN destroyed_pass INTEGER")
+
+
+@migrations()
+def m031_intake_file_name(db: sqlite_utils.Database) -> None:
+    """The device's file name as sent with an intake (issue 87 item 7, design/0403): its last path
+    part, under the free-text rule (escaped where it does not print); NULL for intakes before."""
+    db.execute("ALTER TABLE intakes ADD COLUMN file_name TEXT")

@@ -6,3 +6,6 @@ fails a check); disabled: switched off in the config. The table: storage/cameras
 CONNECTING, RECORDING, DEGRADED, OFFLINE, DISABLED = "connecting", "recording", "degraded", "offline", "disabled"
 STOPPED = "stopped"
 CAMERA_STATES = (CONNECTING, RECORDING, DEGRADED, OFFLINE, STOPPED, DISABLED)
+# A portable device's camera (design/0349): its id begins with this (a config camera's id has no dot), and its
+# footage's times are its device's claim, which may be ahead of the box's clock (design/0380, 0400).
+PORTABLE_PREFIX = "portable."

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from storage.keys import nodecert, nodekey
 from storage.time.clock import SYSTEM
@@ -24,3 +25,9 @@ class Office:
         self.serial += 1
         cert = nodecert.issue(self.key, self.ca, nodecert.make_request(key, site, node), self.serial, SYSTEM.now_us())
         nodecert.install(Path(data_dir), nodecert.pem([cert, self.ca]), key, site, node)
+
+    def crl_pem(self, issued_us: int | None = None) -> bytes:
+        """The office's revocation list, no node revoked, issued now or at `issued_us` (a court's
+        list of a later day)."""
+        crl = nodecert.make_crl(self.key, self.ca, [], SYSTEM.now_us() if issued_us is None else issued_us)
+        return crl.public_bytes(Encoding.PEM)

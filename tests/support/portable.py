@@ -1,9 +1,11 @@
 """Files as portable cameras write them (issue 76), made by ffmpeg: an MP4 with its creation time and
-its device's model, an H.265 MOV with G.711 sound, a fragmented MP4 and a plain one cut short, a
-video edged does not remux (MPEG-4 Part 2), and a file that is no media at all."""
+its device's model, an H.265 MOV with G.711 sound, a fragmented MP4 and a plain one cut short, open
+GOPs, an AVCHD .MTS with AC-3 sound, a video edged does not remux (MPEG-4 Part 2), and a file that is
+no media at all."""
 
 from __future__ import annotations
 
+import struct
 import subprocess
 from pathlib import Path
 
@@ -41,6 +43,32 @@ def hevc_g711(path: Path, seconds: int = 8) -> Path:
     _ffmpeg(*TESTSRC, "-f", "lavfi", "-i", "sine=sample_rate=8000", "-t", str(seconds), "-c:v", "libx265",
             "-x265-params", "log-level=error", "-g", "15", "-c:a", "pcm_mulaw", "-f", "mov", str(path))
     return path
+
+
+def open_gop(path: Path, seconds: int = 12, fps: int = 30) -> Path:
+    """H.264 with B pictures and open GOPs at 30 pictures a second (as many camcorders write): the pictures
+    decoded after each keyframe but shown before it."""
+    _ffmpeg("-f", "lavfi", "-i", f"testsrc=size=320x240:rate={fps}", "-f", "lavfi", "-i",
+            "sine=frequency=440:sample_rate=48000", "-t", str(seconds), "-c:v", "libx264", "-g", str(fps),
+            "-x264-params", "open-gop=1", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path))
+    return path
+
+
+def avchd(path: Path, seconds: int = 6) -> Path:
+    """An AVCHD camcorder's .MTS: H.264 and AC-3 (Dolby Digital) sound in an MPEG transport stream."""
+    _ffmpeg(*TESTSRC, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
+            "-c:v", "libx264", "-g", "15", "-pix_fmt", "yuv420p", "-c:a", "ac3", "-f", "mpegts", str(path))
+    return path
+
+
+def index_claiming(src: Path, dst: Path, samples: int) -> Path:
+    """`src` with its first sample table patched in place to claim `samples` samples of one byte each
+    (a constant size: no table needed), as a file made to exhaust a demuxer's memory (issue 87, T35)."""
+    body = bytearray(src.read_bytes())
+    at = body.find(b"stsz")
+    struct.pack_into(">II", body, at + 8, 1, samples)
+    dst.write_bytes(bytes(body))
+    return dst
 
 
 def cut(src: Path, dst: Path, keep: int) -> Path:

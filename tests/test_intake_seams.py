@@ -1,0 +1,113 @@
+"""What a device writes, kept as it is (issue 87 item 7, design/0401, 0402): an open-GOP file's segments
+abut (their seams were an export's "no footage recorded" of a picture each), and a sound the box cannot
+keep in its segments (an AVCHD's AC-3) is named in an export's manifest, its C2PA ingredient and by the
+court's checker, not silently absent. Files made by ffmpeg, remuxed by the real media worker, every
+segment and clip decoded under `ffmpeg -v error -xerror`."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import pytest
+from edged_evidence_check import check as checker
+
+from storage.catalog import open_db
+from storage.export import checking
+from storage.export import evidence as export
+from storage.intake.remux import abut, remux
+from storage.keys import nodekey
+from storage.readonly import open_readonly
+from tests.support import portable
+from tests.support.catalog import audit_rows, rows
+from tests.test_intake import S, _take_in, decodes, payloads
+
+NOW = 1_780_000_000 * S
+
+
+def seg(offset: int, duration: int, earliest: int | None = None) -> dict:
+    return {"file": f"{offset}.mp4", "offset_us": offset, "duration_us": duration, "frames": 1,
+            "earliest_us": offset if earliest is None else earliest}
+
+
+@pytest.mark.parametrize("made, durations", [
+    ([seg(0, 2_966_666), seg(3_000_000, 3_000_000, 2_966_666)], [3_000_000, 3_000_000]),   # an open GOP's lead
+    ([seg(0, 2_966_666), seg(3_000_000, 3_000_000, 2_966_667)], [3_000_000, 3_000_000]),   # rounded to the µs
+    ([seg(0, 2_000_000), seg(3_000_000, 3_000_000, 2_966_666)], [2_000_000, 3_000_000]),   # a true gap stays
+    ([seg(0, 3_000_000), seg(3_000_000, 3_000_000)], [3_000_000, 3_000_000]),              # closed GOPs
+    ([seg(0, 3_100_000), seg(3_000_000, 3_000_000, 2_900_000)], [3_100_000, 3_000_000]),   # overlap untouched
+    ([seg(0, 1_000_000)], [1_000_000]),
+], ids=["open-gop", "rounded", "true-gap", "closed", "overlap", "one"])
+def test_segments_abut_where_the_seam_is_the_next_ones_leading_pictures(made, durations):
+    out = abut(made)
+    assert [s["duration_us"] for s in out] == durations
+    assert all("earliest_us" not in s for s in out), "the worker's answer has the daemon's keys only"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("devices")
+    return {"open": portable.open_gop(d / "open.mp4"), "mts": portable.avchd(d / "00001.MTS")}
+
+
+def test_an_open_gop_files_segments_abut_and_keep_every_picture(files, tmp_path):
+    r = remux(files["open"], tmp_path, 3 * S)
+    segs = r["segments"]
+    assert len(segs) == 4 and sum(s["frames"] for s in segs) == 12 * 30
+    assert [b["offset_us"] - (a["offset_us"] + a["duration_us"]) for a, b in zip(segs, segs[1:])] == [0, 0, 0]
+    assert all(decodes(tmp_path / s["file"]) for s in segs)
+    assert [p for s in segs for p in payloads(tmp_path / s["file"], "video")] == payloads(files["open"], "video")
+
+
+def _exported(data, camera: str, out) -> dict:
+    """All of `camera`'s footage, from its first segment's start to its last one's end, exported."""
+    segs = rows(open_db(data / "catalog.db"), "segments", lambda x: x["camera"] == camera, order="start_us")
+    start, end = segs[0]["start_us"], segs[-1]["end_us"]
+    db = open_readonly(data / "catalog.db")
+    try:
+        cams = export.gather(db, [camera], start, end)
+    finally:
+        db.conn.close()
+    header = {"site": {"id": "test", "name": "Test office"}, "node": "node1", "custodian": "carol",
+              "recipient": "court", "grant": {"id": 1}, "request": {"id": 1}}
+    (data / "keydir").mkdir(exist_ok=True)
+    manifest = export.write_export(data, out, key=nodekey.load_or_create(data / "keydir"), header=header,
+                                   cameras=cams, from_us=start, to_us=end)
+    assert checking.verify_export(out) == []
+    return manifest
+
+
+def test_an_open_gop_imports_export_lists_no_gap(files, tmp_path):
+    """The open-GOP file claims no time: its footage is placed at its intake; exported whole, no gap."""
+    _take_in(tmp_path, files["open"], NOW, device="cam-30", segment_us=3 * S)
+    manifest = _exported(tmp_path, "portable.cam-30", tmp_path / "export")
+    [cam] = manifest["cameras"]
+    assert cam["gaps"] == [] and len(cam["sources"]) == 4, cam["gaps"]
+    assert all(decodes(tmp_path / "export" / c["file"]) for c in cam["clips"])
+
+
+def test_an_avchd_files_ac3_is_named_in_the_export_and_by_the_checker(files, tmp_path):
+    (tmp_path / "made").mkdir()
+    r = remux(files["mts"], tmp_path / "made", 10 * S)
+    assert r["sound_left"] == "ac3" and r["format"] == "mpegts" and len(r["segments"]) == 1
+    row = _take_in(tmp_path / "data", files["mts"], NOW, device="hdr-cx")
+    assert row["note"] == "sound ac3 in the original alone"
+    [rec] = audit_rows(open_db(tmp_path / "data" / "catalog.db"), "evidence.imported")
+    assert json.loads(rec["detail"])["note"] == "sound ac3 in the original alone"
+    manifest = _exported(tmp_path / "data", "portable.hdr-cx", tmp_path / "export")
+    [cam] = manifest["cameras"]
+    assert {s["imported"]["sound_left"] for s in cam["sources"]} == {"ac3"}
+    assert all("its sound (ac3) is in the original file alone" in s["imported"]["note"] for s in cam["sources"])
+    for clip in cam["clips"]:   # the clips are silent, and the manifest says why
+        assert decodes(tmp_path / "export" / clip["file"])
+        with av.open(str(tmp_path / "export" / clip["file"])) as c:
+            assert len(c.streams.audio) == 0
+    said: dict = {"notes": []}
+    checker.imported(manifest, said)
+    [note] = said["notes"]
+    assert f"intake {row['id']}: imported on" in note and "its sound (ac3) is in the original file alone, not " \
+        "in the clips, as its signed manifest.json says" in note, note
+    # a file whose sound the segments keep says nothing of the kind
+    plain = _take_in(tmp_path / "data", files["open"], NOW + S, device="cam-30")
+    assert plain["note"] is None
+    assert rows(open_db(tmp_path / "data" / "catalog.db"), "intakes", lambda x: x["device"] == "cam-30")
