@@ -13,11 +13,12 @@ storage/time/readings.py), and whose answers to the office's time requests are t
 (central/verifier/clock_samples.py `asked`, the answers made samples by `take_for`, as in the field).
 The real store (SQLite, in this process) and the real verifier judge.
 
-The life: recording from day 0 (a footage message an hour), answering every minute; away on day 30
-(each box destroys each camera's segment at 30 days and 5 minutes by a pass a minute, and queues
-the day: 6,624 durable messages); back on day 31: its backlog delivered and verified (every
-destruction of day 0 judged on the clock line around its two readings), then an hour of the
-office's minute requests (each answer re-judges what waits on a sample; the hourly watch).
+The life: recording from day 0 (a footage message an hour), answering every minute; the office away
+for a day from day 30, 00:05, when the boxes' first destructions fall due (each destroys each
+camera's segment at 30 days and 5 minutes, a pass a minute, and queues the day: 6,624 durable
+messages); back a day later: the backlog delivered and verified (every destruction judged on the
+clock line around its two readings), then an hour of the office's minute requests (each answer
+re-judges what waits on a sample; the hourly watch).
 Without --full-history the boxes answer in the days around the readings the backlog is judged at
 (days 0-3 and 28-30; a line reads no sample further than 2 days from a reading and the one beyond):
 the same lines at a seventh of the set-up.
@@ -35,6 +36,7 @@ instance, the busiest's share of central/intake/leases.py's split, each statemen
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import pstats
@@ -46,6 +48,7 @@ import sys
 import tempfile
 import time
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -64,7 +67,7 @@ from storage.keys.nodekey import NodeKey
 S, MIN, HOUR, DAY = 1_000_000, 60_000_000, 3_600_000_000, 86_400_000_000
 T0 = 1_795_000_000 * S - (1_795_000_000 * S) % DAY  # a midnight (UTC)
 KEEP_MIN = 30 * 1440 + 5  # a segment destroyed at 30 days and 5 minutes (the box's gate proves 30 days first)
-AWAY, BACK = 30, 31  # the outage: days [30, 31)
+AWAY = 30 * 1440 + 5  # the outage: a day from minute AWAY, the first destruction's (day 30, 00:05)
 RTT = 80_000  # the answers' round trip
 REFERENCE = "bacfb3bd"  # issue 86 items 1-5 (design/0364-0369), before this measure
 lines: list[str] = []
@@ -182,15 +185,32 @@ def history(office: Office, full: bool) -> None:
     """Days 0-30: births, a footage message an hour, answers every minute (or around the readings only)."""
     office.hear([m for b in office.boxes for m in b.birth(b.stamp(T0))], T0)
     office.verify(T0 + S)
-    answering = [(0, AWAY * 1440)] if full else [(0, 3 * 1440), ((AWAY - 2) * 1440, AWAY * 1440)]
-    for m in range(AWAY * 1440):
+    answering = [(0, AWAY)] if full else [(0, 3 * 1440), (AWAY - 2 * 1440, AWAY)]
+    for m in range(AWAY):
         t = T0 + m * MIN
         if any(a <= m < b for a, b in answering):
             office.ask(t)
         if m % 60 == 59:
             office.hear([b.footage(m - 59, m + 1) for b in office.boxes], t + MIN - S)
-            if m % (6 * 60) == 359 or m >= (AWAY - 1) * 1440:  # the watch hourly on the day before the outage
+            if m % (6 * 60) == 359 or m >= AWAY - 1440:  # the watch hourly on the day before the outage
                 office.verify(t + MIN)
+
+
+@contextlib.contextmanager
+def profiled(what: str) -> Iterator[None]:
+    """--profile: cProfile what runs inside, its top printed (its CPU figures are then the profiler's)."""
+    if not PROFILE:
+        yield
+        return
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        yield
+    finally:
+        prof.disable()
+        text = io.StringIO()
+        pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(22)
+        log(f"{what} (cProfile, by own time):\n```\n" + text.getvalue().split("\n\n", 2)[-1].strip() + "\n```")
 
 
 def measure(office: Office, t: int, msgs: int) -> dict[str, Any]:
@@ -207,23 +227,16 @@ def measure(office: Office, t: int, msgs: int) -> dict[str, Any]:
     clock_samples.line = timed  # type: ignore[assignment]
     try:
         st0, c0 = office.v.statements, time.process_time()
-        prof = cProfile.Profile() if PROFILE else None
-        if prof is not None:
-            prof.enable()
-        verified = office.verify(t)
-        if prof is not None:
-            prof.disable()
-            text = io.StringIO()
-            pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(25)
-            log("the backlog's verification (cProfile, by own time; its CPU figures are the profiler's):\n```\n"
-                + text.getvalue().split("\n\n", 2)[-1].strip() + "\n```")
+        with profiled("the backlog's verification"):
+            verified = office.verify(t)
         out = {"verify_cpu": time.process_time() - c0, "verify_line": spent[0], "verified": verified,
                "statements": office.v.statements - st0}
         spent[0], c0 = 0.0, time.process_time()
-        for m in range(60):
-            office.ask(t + m * MIN + 30 * S)
-            office.v.run_once(t + m * MIN + 40 * S)
-        office.v.run_once(t + HOUR + S)  # the hourly watch
+        with profiled("the hour of requests a minute"):
+            for m in range(60):
+                office.ask(t + m * MIN + 30 * S)
+                office.v.run_once(t + m * MIN + 40 * S)
+            office.v.run_once(t + HOUR + S)  # the hourly watch
         out.update(hour_cpu=time.process_time() - c0, hour_line=spent[0])
     finally:
         clock_samples.line = built  # type: ignore[assignment]
@@ -307,8 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         c0 = time.process_time()
         office = Office(work / "c.db", boxes)
         history(office, args.full_history)
-        back = T0 + BACK * DAY
-        backlog = [m for b in boxes for minute in range(AWAY * 1440, BACK * 1440) for m in b.minute(minute)]
+        back = T0 + AWAY * MIN + DAY
+        backlog = [m for b in boxes for minute in range(AWAY, AWAY + 1440) for m in b.minute(minute)]
         office.ask(back)  # back: the first request answered, then the outbox drained
         office.hear(backlog, back + 2 * S)
         office.store.close()
