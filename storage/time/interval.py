@@ -174,16 +174,15 @@ class Sample:
     received_us: int
     boot: str = ""
     mono_us: int | None = None
-    _offset: Interval = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # made once: a clock line reads each sample's offset several times (issue 86 item 6, design/0405)
-        object.__setattr__(self, "_offset", exchange(self.sent_us, self.node_us, self.received_us,
-                                                     f"time request of {self.sent_us}"))
+    _offset: Interval | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def offset(self) -> Interval:
-        return self._offset
+        got = self._offset
+        if got is None:  # made once, when a line first reads it (a pair kept needs none: design/0405)
+            got = exchange(self.sent_us, self.node_us, self.received_us, f"time request of {self.sent_us}")
+            object.__setattr__(self, "_offset", got)
+        return got
 
 
 def steady(a: Sample, b: Sample, drift_ppm: int = DRIFT_PPM) -> bool:
