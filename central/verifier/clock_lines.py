@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-KEEP_PAIRS = 400_000  # about 0.4 KB a pair (its two samples shared with the next): ~160 MB at most
+KEEP_PAIRS = 400_000  # about 0.4 KB a pair, estimated (its two samples shared with the next): ~160 MB at most
 
 
 class Lines:
