@@ -85,12 +85,14 @@ def readings(msgs: list[Any], bodies: list[Any]) -> list[int]:
     return out
 
 
-def line(db: Any, node: str, readings: Iterable[int]) -> interval.ClockLine:
+def line(db: Any, node: str, readings: Iterable[int], kept: Any = None) -> interval.ClockLine:
     """The node's samples that can bound its clock at ``readings`` (its own clock's): those read
     within AROUND_US of any, every sample the office heard between the first and last of them, and
     one more either side (a stretch that spans an outage); where none was read within AROUND_US of a
     run of readings, the samples that bracket it, however far (the one read last below it, the one
-    read first above it, and every sample sent between them: issue 86 item 2, design/0367)."""
+    read first above it, and every sample sent between them: issue 86 item 2, design/0367). ``kept``:
+    the verifier's central/verifier/clock_lines.py `Lines` (the pairs of the node's last line are not
+    worked out again: design/0405), None: none kept."""
     marks = sorted(set(readings))
     if not marks:
         return interval.ClockLine([])
@@ -114,7 +116,14 @@ def line(db: Any, node: str, readings: Iterable[int]) -> interval.ClockLine:
         last = after if after is not None else got[1]
         for row in clocks.samples(db, node, first, last):
             rows[row[0]] = row
-    return interval.ClockLine([interval.Sample(r[0], r[1], r[2], r[3] or "", r[4]) for r in rows.values()])
+    samples = [interval.Sample(r[0], r[1], r[2], r[3] or "", r[4]) for r in rows.values()]
+    if kept is None:
+        return interval.ClockLine(samples)
+    memo = kept.memo(node)
+    before = len(memo)
+    made = interval.ClockLine(samples, memo=memo)
+    kept.count(made, before)
+    return made
 
 
 # pruning (design/0344): what no verdict can need any more, in batches ---------------------------------

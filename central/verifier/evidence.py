@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import bisect
 import json
+from itertools import compress
+from operator import and_
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,6 +62,7 @@ class Evidence:
         self.newest: list[tuple[int, int]] = []      # the node's newest message's (ts_us, received_us)
         self.stored: dict[int, tuple[Any, Any]] = {}  # first_id -> (footage_heard row, footage_evidence row)
         self._window = (1, 0)                         # the footage seqs self.window serves
+        self.columns: tuple[list[Any], list[Any]] = ([], [])  # `columns` of self.window
         # what an access is judged on (design/0270): the approvals, filings and uses of the page's
         # grants the store held, and the pass's since, by key; None: ask the store (judge_in_store)
         self.people: dict[str, dict[tuple[str, Any], list[dict[str, Any]]]] | None = None
@@ -182,6 +185,7 @@ class Evidence:
             self.statements += 1
             got = stored_footage.window(self.db, self.node, lo, hi, retention_watch.SAMPLES)
             self.window = sorted((r[1], r[2], r[3]) for r in got if r[0] == 0)
+            self.columns = columns(self.window)
             self.newest = [(r[2], r[3]) for r in got if r[0] == 1]
             self._window = (lo, hi)
         self._stored(sorted({f for _s, f in footage}))
@@ -205,7 +209,7 @@ class Evidence:
             self.statements += 3
             return retention_watch.read_offset(self.db, self.node, seq, received_us)
         i = bisect.bisect_left(self.window, seq, key=lambda r: r[0])
-        return _offset(self.window, i, self.newest, received_us)
+        return _offset(self.window, i, self.newest, received_us, self.columns)
 
     def audit_hash(self, seq_local: int) -> str | None:
         if seq_local not in self.hashes:
@@ -394,34 +398,36 @@ def _days(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return [(*k, *v) for k, v in out.items()]
 
 
-def _offset(window: list[tuple[int, int, int]], i: int, newest: list[tuple[int, int]], received_us: int) -> int | None:
+NONE = float("-inf")  # a row with no stamp (or no receipt): no wait it could tell
+
+
+def columns(window: Sequence[tuple[Any, Any, Any]]) -> tuple[list[Any], list[Any]]:
+    """The window's receipts, and each row's stamp less its receipt (NONE without both): made once a page."""
+    recs = [rec for _s, _ts, rec in window]
+    waits = [ts - rec if isinstance(ts, int) and isinstance(rec, int) else NONE for _s, ts, rec in window]
+    return recs, waits
+
+
+def _offset(window: list[tuple[int, int, int]], i: int, newest: list[tuple[int, int]], received_us: int,
+            cols: tuple[list[Any], list[Any]] | None = None) -> int | None:
     """retention_watch.offset_of(the SAMPLES rows of ``window`` before ``i`` newest first, those from
-    ``i`` on and ``newest``, received_us) in one walk of each side, without the lists it takes: a
-    day's page made each footage message copy and filter ~4,000 rows three times (design/0212).
+    ``i`` on and ``newest``, received_us), each side's rows picked by C-level walks over the page's
+    `columns` (``cols``; made here when not given), without the lists it takes: a day's page made
+    each footage message walk ~4,000 rows in Python (design/0212; its cost: design/0405).
     tests/test_central_batched.py holds it to the store's own read_offset."""
+    recs, waits = cols if cols is not None else columns(window)
     cut = received_us - verdicts.OFFSET_WINDOW_US
-    b, n = None, 0
-    for k in range(i - 1, max(0, i - retention_watch.SAMPLES) - 1, -1):
-        _s, ts, rec = window[k]
-        if rec < cut:  # the BEFORE newest received before the window, as offset_of's filter and cut
-            n += 1
-            if isinstance(ts, int) and isinstance(rec, int) and rec >= -(1 << 62):
-                d = ts - rec
-                if b is None or d > b:
-                    b = d
-            if n >= retention_watch.BEFORE:
-                break
-    if b is None:
+    lo = max(0, i - retention_watch.SAMPLES)
+    if min(recs[lo:i], default=cut) >= cut:
+        return None  # none received before the window (a backlog received at once): no offset before it
+    told = list(compress(range(lo, i), map(cut.__gt__, recs[lo:i])))[-retention_watch.BEFORE:]
+    b = max((waits[k] for k in told if recs[k] >= -(1 << 62)), default=NONE)
+    if b == NONE:
         return None
-    a, hi = None, received_us + verdicts.OFFSET_WINDOW_US
-    for _s, ts, rec in window[i:i + retention_watch.SAMPLES]:
-        if isinstance(ts, int) and isinstance(rec, int) and received_us <= rec <= hi:
-            d = ts - rec
-            if a is None or d > a:
-                a = d
+    hi, j = received_us + verdicts.OFFSET_WINDOW_US, i + retention_watch.SAMPLES
+    a = max(compress(waits[i:j], map(and_, map(received_us.__le__, recs[i:j]), map(hi.__ge__, recs[i:j]))),
+            default=NONE)
     for ts, rec in newest:
         if isinstance(ts, int) and isinstance(rec, int) and received_us <= rec <= hi:
-            d = ts - rec
-            if a is None or d > a:
-                a = d
-    return None if a is None else min(a, b)
+            a = max(a, ts - rec)
+    return None if a == NONE else int(min(a, b))

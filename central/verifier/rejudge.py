@@ -71,7 +71,8 @@ def rejudge(v: Any, node: str) -> int:
         return 0
     v.node, v.site, v.name = node, row["site"], row["name"]
     births = v._policy()["births"]
-    line = clock_samples.line(db, node, [x for _s, _n, d, _r in todo for x in readings(d).marks()])
+    line = clock_samples.line(db, node, [x for _s, _n, d, _r in todo for x in readings(d).marks()],
+                              getattr(v, "lines", None))
     changed, days, still = 0, set(), {}
     for seq, n, d, received_us in todo:
         birth_ts, rules = node_births.in_force(births, d["destroyed_us"])

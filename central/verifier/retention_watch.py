@@ -79,9 +79,10 @@ def probe(db: Any, node: str, segment_id: int) -> verdicts.Range | None:
 # goes into retention_heard with the rest of its pass's conclusions: central/verifier/evidence.py
 
 
-def watch(db: Any, node: str, births: list[tuple[int, dict[str, Any]]]) -> list[verify.Finding]:
+def watch(db: Any, node: str, births: list[tuple[int, dict[str, Any]]], kept: Any = None) -> list[verify.Finding]:
     """Footage kept past its maximum, and a stopped retention pass, of one node whose messages are
-    all verified (a backlog being verified may hold the destructions)."""
+    all verified (a backlog being verified may hold the destructions); ``kept``: the verifier's
+    clock lines (central/verifier/clock_lines.py)."""
     if footage.backlog(db, node):
         return []
     past, destroyed_us = footage.destroyed(db, node)
@@ -106,7 +107,7 @@ def watch(db: Any, node: str, births: list[tuple[int, dict[str, Any]]]) -> list[
             not isinstance(last.heard.stamp_us, int) or top[0][0] > last.heard.stamp_us):
         last = verdicts.Range(last.first_id, last.last_id, verdicts.Heard(top[0][1], top[0][0]), last.from_us,
                               last.to_us)
-    line = clock_samples.line(db, node, [x for x in (oldest.to_us, last.heard.stamp_us) if isinstance(x, int)])
+    line = clock_samples.line(db, node, [x for x in (oldest.to_us, last.heard.stamp_us) if isinstance(x, int)], kept)
     return [f for f in (verdicts.kept(oldest, last, longest, holds, line),
                         verdicts.stopped(oldest, last, longest, holds, destroyed_us, line)) if f is not None]
 

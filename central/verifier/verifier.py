@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from central.keys import ca, keystanding
 from central.checks import coverage, node_births, verify
 from central import finding_words
-from central.verifier import clock_samples, rejudge, retention_watch
+from central.verifier import clock_lines, clock_samples, rejudge, retention_watch
 from central.verifier.evidence import Evidence
 from central.verifier.handlers import handler_of
 from central.verifier.verifier_gaps import Ask, Gaps
@@ -68,6 +68,7 @@ class Verifier(MessageKinds, Gaps):
         self.settle: set[str] = set()  # the nodes that got a clock sample since the last run
         self.revoked_seen: list[tuple[Any, str, int, Any]] = []  # a pass's messages under a revoked key (design/0365)
         self.settled: dict[str, int] = {}  # node -> its newest sample's reading when its verdicts were last re-judged
+        self.lines = clock_lines.Lines()  # the nodes' clock lines' pairs, kept (design/0405)
 
     def run_once(self, now: int | None = None) -> int:
         """Verify every node with something new; returns the messages verified. A node whose
@@ -130,7 +131,7 @@ class Verifier(MessageKinds, Gaps):
                     self.node, self.site, self.name = r["node"], r["site"], r["name"]
                     passes.savepoint(self.store.db, "node")
                     try:
-                        for f in retention_watch.watch(self.store.db, self.node, self._policy()["births"]):
+                        for f in retention_watch.watch(self.store.db, self.node, self._policy()["births"], self.lines):
                             made += self._finding(f)
                     except Exception:  # noqa: BLE001 - one node's data must never stop the fleet's watch
                         passes.rollback_to(self.store.db, "node")
@@ -205,7 +206,7 @@ class Verifier(MessageKinds, Gaps):
         self.ev = Evidence(db, node)
         try:
             self.ev.prefetch(*_wanted(msgs, bodies))
-            self.ev.line = clock_samples.line(db, node, clock_samples.readings(msgs, bodies))
+            self.ev.line = clock_samples.line(db, node, clock_samples.readings(msgs, bodies), self.lines)
             self.revoked_seen = []
             n, done, late, cursor = self._page(msgs, bodies, cursor, now, policy)
             # the pass's conclusions, its messages marked verified and the node's row: on PostgreSQL

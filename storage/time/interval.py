@@ -13,7 +13,9 @@ A verdict is given only on proven bounds (`judge`); otherwise it names the bound
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 DRIFT_PPM = 500  # what a monotonic clock may gain or lose against true time (NTP's dispersion bound is 15 ppm)
 
@@ -158,6 +160,7 @@ def may_destroy(age: Interval, minimum_us: int) -> bool:
 
 # clock samples: the offset of a box's clock at one of its own readings ---------------------------------
 HOUR_US = 3_600_000_000
+WIDE_US = 60 * 24 * HOUR_US  # a pair spanning more of the box's clock than this is looked at for every reading
 ELAPSED = "node-elapsed"  # the evidence of `ClockLine.elapsed`: the box's clock between two readings of one stretch
 
 
@@ -171,10 +174,15 @@ class Sample:
     received_us: int
     boot: str = ""
     mono_us: int | None = None
+    _offset: Interval | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def offset(self) -> Interval:
-        return exchange(self.sent_us, self.node_us, self.received_us, f"time request of {self.sent_us}")
+        got = self._offset
+        if got is None:  # made once, when a line first reads it (a pair kept needs none: design/0405)
+            got = exchange(self.sent_us, self.node_us, self.received_us, f"time request of {self.sent_us}")
+            object.__setattr__(self, "_offset", got)
+        return got
 
 
 def steady(a: Sample, b: Sample, drift_ppm: int = DRIFT_PPM) -> bool:
@@ -215,25 +223,50 @@ class ClockLine:
     before the first or after the last, has no proven offset (UNKNOWN). Where the clock read the same
     twice (stepped back), every stretch that read it must agree, and the offset is their hull."""
 
-    def __init__(self, samples: list[Sample], drift_ppm: int = DRIFT_PPM):
+    def __init__(self, samples: list[Sample], drift_ppm: int = DRIFT_PPM, memo: dict[Any, Any] | None = None):
+        """``memo``: what two consecutive samples showed (`_read_between`, `steady`), by the pair, kept by
+        the caller from the node's previous line (central/verifier/clock_lines.py): a pair in it is not
+        worked out again, and the memo is left holding this line's pairs only (design/0405)."""
         self.samples = sorted(samples, key=lambda s: (s.sent_us, s.received_us))
         self.drift = drift_ppm
         self._pairs: list[tuple[tuple[tuple[int, int], ...], bool, Sample, Sample]] = []
         self._hours: dict[int, list[int]] = {}
-        self._wide: list[int] = []   # pairs over more than 60 days of the box's clock: looked at always
-        last = len(self.samples) - 2
+        self._wide: list[int] = []   # pairs over more than WIDE_US of the box's clock: looked at always
+        self._offsets: dict[tuple[int, ...], Interval] = {}  # the offset a set of stretches holding a reading proves
+        n = len(self.samples)
+        # readings bucketed by about the samples' spacing (a minute to an hour): a reading looks at the
+        # few pairs in its bucket, not an hour's sixty when the office asks every minute
+        self._grain = grain = (min(HOUR_US, max(60_000_000, (self.samples[-1].sent_us - self.samples[0].sent_us)
+                                                // (n - 1))) if n > 1 else HOUR_US)
+        old = memo if memo is not None else {}
+        self.fresh = 0  # pairs worked out here (not found in the memo)
+        kept: dict[Any, Any] | None = {} if memo is not None else None
+        last = n - 2
         for i, (a, b) in enumerate(zip(self.samples, self.samples[1:])):
-            (lo1, hi1), (lo2, hi2) = self._read_between(a, b)
+            seen = old.get((a, b))
+            if seen is None:
+                seen = (self._read_between(a, b), steady(a, b, drift_ppm))
+                self.fresh += 1
+            if kept is not None:
+                kept[(a, b)] = seen
+            ((lo1, hi1), (lo2, hi2)), ok = seen
             # before the first sample and after the last the clock may have read anything: the first
             # stretch holds no reading below its first sample's, the last none above its last sample's
             spans = ((lo1, min(hi1, hi2) if i == last else hi1), (max(lo2, lo1) if i == 0 else lo2, hi2))
-            self._pairs.append((spans, steady(a, b, drift_ppm), a, b))
+            self._pairs.append((spans, ok, a, b))
             for lo, hi in spans:
-                if hi - lo > 60 * 24 * HOUR_US:
+                if hi - lo > WIDE_US:
                     self._wide.append(i)
                     continue
-                for h in range(lo // HOUR_US, hi // HOUR_US + 1):
+                for h in range(lo // grain, hi // grain + 1):
                     self._hours.setdefault(h, []).append(i)
+        if memo is not None and kept is not None:
+            memo.clear()
+            memo.update(kept)
+
+    def _candidates(self, node_us: int) -> Iterable[int]:
+        """The pairs whose stretch may hold the reading: its bucket's and the wide ones."""
+        return dict.fromkeys((*self._hours.get(node_us // self._grain, ()), *self._wide))
 
     def _read_between(self, a: Sample, b: Sample) -> tuple[tuple[int, int], ...]:
         """What the box's clock may have read between two samples, if it stepped once by X between
@@ -249,26 +282,35 @@ class ClockLine:
         """The box's clock less the office's when the box's clock read `node_us`; `before_us`: the
         office's time the reading is proven made by (a message that told of it): a stretch that began
         after it cannot hold the reading."""
+        hits = self._held_by(node_us, before_us)
+        got = self._offsets.get(hits)
+        if got is None:  # the same stretches hold many readings (a page's destructions): their offset made once
+            got = self._offsets[hits] = self._offset_of(hits)
+        return got
+
+    def _held_by(self, node_us: int, before_us: int | None) -> tuple[int, ...]:
+        """The pairs whose stretch may hold the reading, made by `before_us` when that is known."""
+        held = []
+        for i in self._candidates(node_us):
+            ((lo1, hi1), (lo2, hi2)), _ok, a, _b = self._pairs[i]
+            if (lo1 <= node_us <= hi1 or lo2 <= node_us <= hi2) and (before_us is None or a.sent_us <= before_us):
+                held.append(i)
+        return tuple(held)
+
+    def _offset_of(self, hits: tuple[int, ...]) -> Interval:
         found: list[Interval] = []
-        for i in dict.fromkeys((*self._hours.get(node_us // HOUR_US, ()), *self._wide)):
-            spans, ok, a, b = self._pairs[i]
-            if not any(lo <= node_us <= hi for lo, hi in spans) or (before_us is not None and a.sent_us > before_us):
-                continue
+        for i in hits:
+            _spans, ok, a, b = self._pairs[i]
             if not ok:
                 return UNKNOWN
             whole = b.received_us - a.sent_us  # the longest the stretch can have lasted, on the office's clock
             found.append(hull(widen(a.offset, whole, self.drift), widen(b.offset, whole, self.drift)))
-            continue
         return hull(*found) if found else UNKNOWN
 
     def stretch_of(self, node_us: int, before_us: int | None = None) -> int | None:
         """The one steady stretch that may hold a reading (its index), None: none, more than one, or
         an unsteady one may hold it."""
-        held: list[int] = []
-        for i in dict.fromkeys((*self._hours.get(node_us // HOUR_US, ()), *self._wide)):
-            spans, _ok, a, _b = self._pairs[i]
-            if any(lo <= node_us <= hi for lo, hi in spans) and not (before_us is not None and a.sent_us > before_us):
-                held.append(i)
+        held = self._held_by(node_us, before_us)
         return held[0] if len(held) == 1 and self._pairs[held[0]][1] else None
 
     def elapsed(self, first_us: int, then_us: int, first_before: int | None = None,
