@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from storage.lazy import lazy_import
 from storage.redact import cpu
 from storage.redact.onnxwire import free_sizes
-from storage.redact.plan import Box
+from storage.redact.plan import Box, inside
 
 if TYPE_CHECKING:
     import numpy as np
@@ -96,16 +96,26 @@ def fine_across(width: int, across: int = FINE_ACROSS) -> int:
 
 def merged(found: list[list[Box]]) -> list[Box]:
     """The boxes of one frame's passes as one list: a box of a later pass that overlaps one kept
-    (IoU above NMS_IOU, or half of it inside) is the same face; the larger of the two is kept."""
+    (IoU above NMS_IOU, or half of it inside) is the same face; the larger of the two is kept, or
+    both together where the larger holds less than half the other (two boxes of IoU 0.32 can each
+    hold only 48 % of the other: keeping one showed half a face)."""
     out: list[Box] = []
     for boxes in found:
         for b in boxes:
             same = next((i for i, k in enumerate(out) if _same(b, k)), None)
             if same is None:
                 out.append(b)
-            elif b[2] * b[3] > out[same][2] * out[same][3]:
-                out[same] = b
+                continue
+            k = out[same]
+            large, small = (b, k) if b[2] * b[3] > k[2] * k[3] else (k, b)
+            out[same] = large if inside(small, large) >= 0.5 else _around(b, k)
     return out
+
+
+def _around(a: Box, b: Box) -> Box:
+    """The least box holding both."""
+    x, y = min(a[0], b[0]), min(a[1], b[1])
+    return (x, y, max(a[0] + a[2], b[0] + b[2]) - x, max(a[1] + a[3], b[1] + b[3]) - y)
 
 
 SEES = 12   # the least face, pixels high at the detector's input, CenterFace finds (measured: design/0325)
