@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,7 @@ from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.handover import alive, decodes, gaps_across, node_pid
+from tests.test_systemd import NotifySocket
 
 CAMERAS = ["cam0", "cam1", "cam2"]
 S = 1_000_000
@@ -29,10 +33,19 @@ def server(tmp_path):
         yield srv
 
 
-def test_a_handover_loses_no_more_than_a_kill_does(tmp_path, server):
+def test_a_handover_loses_no_more_than_a_kill_does(tmp_path, server, monkeypatch):
+    """Also what systemd is told (NOTIFY_SOCKET, as tests/test_systemd.py reads it): the next daemon's READY
+    counts the cameras it records (issue 89: its status read 0/4 for seconds while all four recorded)."""
     data = tmp_path / "data"
     cfg = write_config(tmp_path / "edged.toml", data, [{"id": c, "url": server.url(c)} for c in CAMERAS],
                        tables={"control": {"socket": str(tmp_path / "control.sock")}})
+    notify = NotifySocket(Path(tempfile.mkdtemp(prefix="edged-notify-")) / "notify.sock")
+    monkeypatch.setenv("NOTIFY_SOCKET", str(notify.path))
+    # read as systemd reads it, all along: a datagram queue left full blocks a daemon's notify in its event loop
+    reading = threading.Event()
+    reader = threading.Thread(target=lambda: [notify.drain() for _ in iter(lambda: reading.wait(0.05), True)],
+                              daemon=True)
+    reader.start()
     d = Daemon(cfg, data, tmp_path / "edged.log").start()
     next_pid = None
     try:
@@ -47,12 +60,22 @@ def test_a_handover_loses_no_more_than_a_kill_does(tmp_path, server):
         ended_us = SYSTEM.now_us()
         wait_for(lambda: all(any(s["start_us"] > ended_us and s["end_us"] for s in d.segments(c)) for c in CAMERAS),
                  60, "a closed segment of each camera after the handover")
+        # the next daemon's READY=1 and its STATUS come in one datagram, the first READY's the running one's
+        wait_for(lambda: [m for _t, m in notify.messages].count("READY=1") >= 2, 60, "the next daemon's READY=1")
     finally:
         if next_pid is not None and alive(next_pid):
             os.kill(next_pid, signal.SIGTERM)
             wait_for(lambda: not alive(next_pid), 60, "the next daemon's stop")
         if d.proc is not None and d.proc.poll() is None:
             d.stop()
+        reading.set()
+        reader.join(10)
+        said = notify.drain()
+        notify.close()
+    ready = [i for i, m in enumerate(said) if m == "READY=1"][1]
+    print("the next daemon's READY:", said[ready + 1])
+    assert said[ready + 1].startswith("STATUS=") and f"{len(CAMERAS)}/{len(CAMERAS)} cameras recording" in \
+        said[ready + 1], said[ready - 2:ready + 3]
     log = d.log
     assert "handover: the next daemon" in log and "records every camera" in log, log[-4000:]
     assert "stamped earlier than footage" not in log, "a camera's first segment after the handover was flagged"

@@ -195,6 +195,37 @@ def test_prune_venv_takes_out_distributions_modules_and_scripts(tmp_path: Path) 
     assert r.returncode != 0 and "0 installed distributions named psycopg" in r.stderr
 
 
+def test_prune_venv_into_moves_an_add_ons_distributions_out(tmp_path: Path) -> None:
+    """debian/prune-venv --into DIR (edged-redact's split, design/0408): a distribution's files under
+    site-packages, its metadata included, moved to DIR at the same relative paths, byte for byte; its
+    script outside site-packages gone; the rest of the environment untouched."""
+    venv = tmp_path / "venv"
+    site = venv / "lib/python3.11/site-packages"
+    for rel, text in (("onnxruntime/__init__.py", "ort"), ("onnxruntime/capi/_pybind.so", "so"),
+                      ("onnxruntime/__pycache__/__init__.cpython-311.pyc", "pyc"), ("numpy/__init__.py", "np")):
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(text)
+    (venv / "bin").mkdir()
+    (venv / "bin/onnxruntime_test").write_text("")
+    info = site / "onnxruntime-1.32.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Name: onnxruntime\nVersion: 1.32.0\n")
+    (info / "RECORD").write_text(
+        "onnxruntime/__init__.py,sha256=x,3\nonnxruntime/capi/_pybind.so,sha256=y,2\n"
+        "onnxruntime/__pycache__/__init__.cpython-311.pyc,,\n../../../bin/onnxruntime_test,sha256=z,0\n"
+        "onnxruntime-1.32.0.dist-info/METADATA,,\nonnxruntime-1.32.0.dist-info/RECORD,,\n")
+    listing, into = tmp_path / "x.split", tmp_path / "add-on/site-packages"
+    listing.write_text("# the add-on\ndist onnxruntime\n")
+    subprocess.run([str(ROOT / "debian/prune-venv"), "--into", str(into), str(venv), str(listing)], check=True)
+    left = sorted(str(p.relative_to(venv)) for p in venv.rglob("*") if p.is_file())
+    assert left == ["lib/python3.11/site-packages/numpy/__init__.py"], left
+    moved = sorted(str(p.relative_to(into)) for p in into.rglob("*") if p.is_file())
+    assert moved == ["onnxruntime-1.32.0.dist-info/METADATA", "onnxruntime-1.32.0.dist-info/RECORD",
+                     "onnxruntime/__init__.py", "onnxruntime/__pycache__/__init__.cpython-311.pyc",
+                     "onnxruntime/capi/_pybind.so"], moved
+    assert (into / "onnxruntime/__init__.py").read_text() == "ort"
+
+
 def test_the_gap_is_read_across_the_restart_wherever_it_falls_in_the_window() -> None:
     """tests/test_package.py's gaps_across (issue 78): on a rollback the restart comes seconds after apt
     began, so the segment after the last one that started before apt began is contiguous with it;

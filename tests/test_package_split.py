@@ -6,7 +6,12 @@ A program's code is every module of its own packages (the box: edged, recorder; 
 central) and every project module those reach by any import statement (at module level or inside
 a function) or by name (lazy_import, import_module); the libraries it needs are the distributions
 those imports name, with what each needs in turn (requirements/run.lock's "via" lines). A pruned
-distribution the program needs fails; a distribution it does not need that stays fails too."""
+distribution the program needs fails; a distribution it does not need that stays fails too.
+
+The box's add-on, edged-redact (debian/edged-redact.split, design/0408), carries what only the redaction's
+edge imports (the face detector, storage/redact/detect.py, in the redaction worker): each of its libraries
+is imported by no other module, nothing else only it needs stays in edged, and every module of edged's
+program imports without it."""
 
 from __future__ import annotations
 
@@ -24,6 +29,9 @@ from tests.support.daemon import ROOT
 PROJECT = ("edged", "recorder", "storage", "mqtt", "central")
 PROGRAMS = {"edged": ("edged", "recorder"), "edged-central": ("central",)}
 BY_NAME = ("lazy_import", "import_module", "files")   # files: importlib.resources, a package's data
+# A program's add-on package, and the modules alone that may import what it carries (design/0408).
+ADD_ONS = {"edged": "edged-redact"}
+EDGES = {"edged-redact": {"storage.redact.detect"}}
 # Built the environment, never imported by a program: sqlite-utils names pip for its own `install`.
 NEVER_RUN = {"pip", "setuptools"}
 
@@ -75,9 +83,9 @@ def text_of(node: ast.expr, tree: ast.Module) -> str | None:
     return None
 
 
-def pruned(package: str) -> dict[str, set[str]]:
+def pruned(package: str, listing: str = "prune") -> dict[str, set[str]]:
     out: dict[str, set[str]] = {"dist": set(), "module": set(), "script": set(), "file": set()}
-    for line in (ROOT / f"debian/{package}.prune").read_text().splitlines():
+    for line in (ROOT / f"debian/{package}.{listing}").read_text().splitlines():
         kind, _, name = line.split("#", 1)[0].strip().partition(" ")
         if kind:
             out[kind].add(name.strip())
@@ -86,12 +94,18 @@ def pruned(package: str) -> dict[str, set[str]]:
 
 def closure(package: str) -> tuple[set[str], set[str]]:
     """The project's modules the program runs, and the top-level names of the libraries they import."""
+    seen, importers = closure_by(package)
+    return seen, set(importers)
+
+
+def closure_by(package: str) -> tuple[set[str], dict[str, set[str]]]:
+    """closure, each library's top-level name with the modules that import it."""
     gone = {m.removesuffix(".py").replace("/", ".") for m in pruned(package)["module"]}
     todo = [f"{p.relative_to(ROOT).with_suffix('')}".replace("/", ".").removesuffix(".__init__")
             for top in PROGRAMS[package] for p in sorted((ROOT / top).rglob("*.py"))]
     todo = [m for m in todo if m not in gone]
     seen: set[str] = set()
-    libraries: set[str] = set()
+    libraries: dict[str, set[str]] = {}
     while todo:
         name = todo.pop()
         if name in seen:
@@ -109,7 +123,7 @@ def closure(package: str) -> tuple[set[str], set[str]]:
                     assert got not in gone, f"{package}'s code imports {got}, which debian/{package}.prune takes out"
                     todo.append(got)
             elif got:
-                libraries.add(got.split(".")[0])
+                libraries.setdefault(got.split(".")[0], set()).add(name)
     return seen, libraries
 
 
@@ -133,12 +147,13 @@ def norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def needed(package: str) -> set[str]:
-    """The distributions the program's imports name, with everything they need in turn."""
+def needed(package: str, without: frozenset[str] = frozenset()) -> set[str]:
+    """The distributions the program's imports name, with everything they need in turn; `without`:
+    distributions left out of what the imports name (an add-on's)."""
     _, libraries = closure(package)
     by_module = importlib.metadata.packages_distributions()
     via = lock_graph()
-    want = {norm(d) for top in libraries for d in by_module.get(top, ()) if norm(d) in via}
+    want = {norm(d) for top in libraries for d in by_module.get(top, ()) if norm(d) in via} - without
     needs: dict[str, set[str]] = {}
     for dist, users in via.items():
         if dist in NEVER_RUN:
@@ -169,6 +184,30 @@ def test_each_package_carries_what_its_program_imports_and_nothing_else(package:
     assert not stale, f"debian/{package}.prune takes out modules the project no longer has (the build would stop): {stale}"
 
 
+def tops(dists: set[str]) -> set[str]:
+    """The top-level module names these distributions install."""
+    by_module = importlib.metadata.packages_distributions()
+    return {top for top, names in by_module.items() if any(norm(d) in dists for d in names)}
+
+
+@pytest.mark.parametrize("package", sorted(ADD_ONS))
+def test_the_add_on_carries_what_only_its_edge_imports(package: str) -> None:
+    """debian/edged-redact.split against edged's code: its libraries are imported only at the edge (the
+    detector, in the redaction worker), none is needed by anything else, and what only they need is in it."""
+    add_on = ADD_ONS[package]
+    carried = {norm(d) for d in pruned(add_on, "split")["dist"]}
+    assert carried <= set(lock_graph()), f"debian/{add_on}.split names what run.lock does not have"
+    assert not carried & {norm(d) for d in pruned(package)["dist"]}, f"{add_on} carries what {package} prunes"
+    _, importers = closure_by(package)
+    reached = {top: sorted(importers[top]) for top in tops(carried) if top in importers}
+    assert reached and all(set(by) <= EDGES[add_on] for by in reached.values()), \
+        f"what {add_on} carries is imported beyond {sorted(EDGES[add_on])}: {reached}"
+    base = needed(package, without=frozenset(carried))
+    assert not carried & base, f"{package} needs {sorted(carried & base)} without the redaction: not {add_on}'s"
+    only = needed(package) - base
+    assert only == carried, f"only the redaction needs {sorted(only)}; debian/{add_on}.split lists {sorted(carried)}"
+
+
 BLOCKER = """
 import importlib, importlib.abc, sys
 blocked = set(sys.argv[1].split())
@@ -186,9 +225,11 @@ print("imported", len(sys.argv[2].split()))
 @pytest.mark.parametrize("package", sorted(PROGRAMS))
 def test_the_programs_modules_import_without_what_the_package_leaves_out(package: str) -> None:
     """The program's every module, imported in an interpreter where what debian/PACKAGE.prune takes out
-    cannot be imported (the package's own environment, without building it)."""
+    cannot be imported (the package's own environment, without building it), nor what its add-on carries
+    (edged without edged-redact: the detector is imported at the redaction's edge alone, design/0408)."""
     by_module = importlib.metadata.packages_distributions()
     out = {norm(d) for d in pruned(package)["dist"]}
+    out |= {norm(d) for d in pruned(ADD_ONS[package], "split")["dist"]} if package in ADD_ONS else set()
     blocked = {top for top, dists in by_module.items() if any(norm(d) in out for d in dists)}
     blocked |= {m.removesuffix(".py").replace("/", ".") for m in pruned(package)["module"]}
     modules = sorted(m for m in closure(package)[0] if not m.endswith("__main__"))   # those run, not import

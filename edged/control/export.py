@@ -33,7 +33,7 @@ from edged.documents.export_readme import readme_text
 from edged.i18n import _, speaking, zone
 from edged.rules import retrieval as rq
 from edged.rules.persons import names_of
-from edged.rules.redaction import REDACTED, redacted_kinds, staged_read_refusal
+from edged.rules.redaction import REDACTED, not_installed_refusal, redacted_kinds, staged_read_refusal
 from edged.rules.roles import Actor
 from storage import audit
 from storage.keys import nodecert, nodekey
@@ -45,7 +45,7 @@ from storage.export.worker import run_clips, run_signing
 from storage.catalog import Catalog, CatalogWriter
 from storage.disk.fsutil import private_dir
 from storage.retention.run import InUse
-from storage.redact import job as redact_jobs
+from storage.redact import installed, job as redact_jobs
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,8 @@ class ExportOps(Operations):
         recipient = str(args.get("recipient") or "").strip()
         receipt_by = str(args.get("receipt") or "").strip() or None
         use = REDACTED if args.get("redacted") else "copy"   # the staging export a redacted copy is made from
+        if use == REDACTED and not await installed.detector_installed():   # before the grant is used (design/0408)
+            raise RequestError(not_installed_refusal(installed.PACKAGE))
         started = self.clock.now_us()
         try:
             grant, cameras = await self.writer.run(

@@ -36,7 +36,7 @@ from edged.documents.copy_readme import copy_readme_text
 from edged.i18n import _, speaking, zone
 from edged.rules import audit_words as words
 from edged.rules.persons import names_of
-from edged.rules.redaction import mode_refusal, modes_offered, release_refusal
+from edged.rules.redaction import mode_refusal, modes_offered, not_installed_refusal, release_refusal
 from edged.rules.roles import APPROVER, CUSTODIAN, Actor
 from storage import audit
 from storage.catalog import CatalogWriter
@@ -47,7 +47,7 @@ from storage.media.entry import Proc
 from storage.people import accounts, retrieval_store
 from storage.time.clock import SYSTEM
 from storage.redact import job as jobs
-from storage.redact import copies
+from storage.redact import copies, installed
 from storage.redact import release as release_manifest
 from storage.redact.plan import COVERED, MODES
 from storage.redact.worker import run_job
@@ -119,6 +119,8 @@ class RedactOps(Operations):
         export_id, actor, mode = row["id"], str(caller), str(args.get("mode") or "everything")
         if mode not in MODES:
             raise RequestError(_("unknown redaction mode {mode!r}: everything or faces").format(mode=mode))
+        if not await installed.detector_installed():   # a box without edged-redact (design/0408)
+            raise RequestError(not_installed_refusal(installed.PACKAGE))
         source = Path(row["out_dir"])
         detail = json.loads(row["detail"] or "{}") if isinstance(row["detail"], str) else (row["detail"] or {})
         clips = {c["file"]: c["sha256"] for c in detail.get("clips", [])}

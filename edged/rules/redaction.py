@@ -182,3 +182,11 @@ def release_refusal(export: int, *, prepared_by: str, by: str, roles: Sequence[s
                  "region, the region unsure, or one pass of the detector finding a face another missed): play each, "
                  "hide what shows a stranger, then release it saying they were checked").format(id=export, n=moments)
     return None
+
+
+def not_installed_refusal(package: str) -> str:
+    """A redacted copy asked of a box without the face detector's package (design/0408): one sentence,
+    naming the package and where the request can be served instead."""
+    return _("this box cannot make a redacted copy because the face detector's package, {package}, is not "
+             "installed here: install it (apt install {package}) or serve the request on a box that has "
+             "it").format(package=package)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storage.lazy import lazy_import
-from storage.redact import cpu
+from storage.redact import cpu, installed
 from storage.redact.onnxwire import free_sizes
 from storage.redact.plan import Box, inside
 
@@ -154,7 +154,8 @@ def model_bytes() -> bytes:
     try:
         data = (importlib.resources.files(PACKAGE) / MODEL_FILE).read_bytes()
     except (ModuleNotFoundError, FileNotFoundError) as exc:
-        raise DetectorError(f"the face detector's model is not installed ({PACKAGE}/{MODEL_FILE}: {exc})") from None
+        raise DetectorError(f"the face detector's model is not installed (the package {installed.PACKAGE}; "
+                            f"{PACKAGE}/{MODEL_FILE}: {exc})") from None
     digest = hashlib.sha256(data).hexdigest()
     if digest != MODEL_SHA256:
         raise DetectorError(f"the face detector's model is not the one pinned (sha256 {digest}); refused")
@@ -220,7 +221,11 @@ class Detector:
 
     def __init__(self, input: tuple[int, int] = (640, 352), threshold: float = THRESHOLD, threads: int = 1,
                  quantized: bool | None = None):
-        import onnxruntime
+        try:
+            import onnxruntime
+        except ImportError as exc:   # a box without edged-redact (storage/redact/installed.py, design/0408)
+            raise DetectorError(f"the face detector's runtime is not installed (the package {installed.PACKAGE}): "
+                                f"{exc}") from None
 
         if input[0] % 32 or input[1] % 32:
             raise DetectorError(f"the detector's input {input} must be multiples of 32")

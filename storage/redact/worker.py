@@ -20,6 +20,7 @@ from typing import Any, Callable
 from storage.export.worker import _ask_daemon, converse, data_root
 from storage.media import answer
 from storage.media.entry import Access, Proc, hand_back_if_other
+from storage.redact.detect import DetectorError
 from storage.redact.idle import lowest_priority
 from storage.redact.job import JOB, JobError, Progress, run
 
@@ -59,7 +60,7 @@ def main() -> None:
     say({"progress": {"priority": lowest_priority()}})
     try:
         result = run(Path(req["job"]), lambda info: say({"progress": info}), signer=_ask_daemon)
-    except JobError as exc:
+    except (JobError, DetectorError) as exc:
         say({"error": str(exc)})
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - reported to the caller, which records the failure

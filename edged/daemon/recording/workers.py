@@ -305,6 +305,11 @@ class Workers:
                 await slot.send({**self._settings(), "video_dev": self.video_dev})
                 for cam in [] if held else list(slot.cameras.values()):
                     await slot.send(add_command(cam))
+            # what an adopted worker said before (its cameras recording, after a handover) is known before
+            # READY's status line counts them (issue 89: it read 0/4 for seconds while all four recorded)
+            backlog, slot.backlog = slot.backlog, []
+            if backlog:
+                await self._events(slot, backlog)
             slot.started.set()
             if self.stopping.is_set():  # stopped while this worker was starting: its stop went nowhere
                 await slot.send({"cmd": "stop"})
@@ -321,11 +326,9 @@ class Workers:
 
     async def _read(self, slot: WorkerSlot, proc: asyncio.subprocess.Process) -> None:
         """Whatever the worker has written so far is one batch (its events come in batches,
-        recorder/worker.py EventSink), handed to the supervisor at once."""
+        recorder/worker.py EventSink), handed to the supervisor at once (an adopted worker's backlog
+        was, before its slot started)."""
         assert proc.stdout is not None
-        backlog, slot.backlog = slot.backlog, []
-        if backlog:
-            await self._events(slot, backlog)
         rest = b""
         while chunk := await proc.stdout.read(READ_CHUNK):
             lines = (rest + chunk).split(b"\n")
