@@ -284,6 +284,7 @@ def application_read_back(browser, base: str, cfg, rid: int, kind: str, names: d
     own = cfg.forms.form_for(kind)
     assert own is None or own.title in "".join(text.split()), text
     assert all(full in text for full in names.values()), (names, text)
+    assert kind == "citizen" or "已查驗身分" not in text, text   # a citizen's lines on a citizen's paper only
     assert not paper_faults(text, shots.allowed), (paper_faults(text, shots.allowed), text)
     carol.context.close()
 

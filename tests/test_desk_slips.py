@@ -177,3 +177,21 @@ def test_the_rules_refusals_and_the_notice_say_the_sites_own_word(seed, us):
     assert refusal.startswith("At this site, requests from") and "record at this site" in notice, refusal
     refusal, _notice = contextvars.copy_context().run(said, "zh-TW", "")
     assert refusal.startswith("本場所不受理"), refusal
+
+
+def test_an_agencys_printed_application_carries_no_citizens_identity_lines():
+    """003's agency request printed 「身分證字號（遮蔽） -」 and 「已查驗身分 否」 (issue 91, the walk's
+    read-back): a citizen's ID lines only on a citizen's request, the official letter only where
+    one is asked for or given."""
+    from edged.documents import Doc
+    from edged.documents.retrieval import application_html
+    from tests.support.forms import PRINTED, REQUEST, SITE_NAME, TAIPEI
+
+    doc = Doc(lang="zh-TW", tz=TAIPEI, site_name=SITE_NAME)
+    agency = {**REQUEST, "kind": "agency", "citizen_id_masked": None, "identity_checked": 0,
+              "requester_org": "某分局偵查隊", "letter_ref": "北市警刑字第1150000017號"}
+    with speaking("zh-TW"):
+        citizen, agency_paper = (application_html(doc, r, {}, PRINTED) for r in (REQUEST, agency))
+    assert "已查驗身分" in citizen and "A******789" in citizen and "來函文號" not in citizen
+    assert "已查驗身分" not in agency_paper and "身分證字號" not in agency_paper
+    assert "北市警刑字第1150000017號" in agency_paper
