@@ -33,6 +33,8 @@ LANGUAGES = ("en", "zh-TW")  # the config's spelling; the catalog folder is zh_T
 _ALIASES = {"en": "en", "zh-tw": "zh-TW", "zh-hant": "zh-TW", "zh-hant-tw": "zh-TW"}
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("edged_language", default=DEFAULT)
+# the site's word for itself (`[site] us`: 本所, 本校, 本局, 本公所) and the language it is a word of
+_site: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar("edged_site_word", default=("", DEFAULT))
 
 
 def normalise(tag: str | None) -> str | None:
@@ -77,6 +79,19 @@ def set_language(lang: str | None) -> contextvars.Token[str]:
 
 def language() -> str:
     return _current.get()
+
+
+def set_site_word(word: str, lang: str | None) -> contextvars.Token[tuple[str, str]]:
+    """The site's word for itself from now on in this context (the daemon sets it once from `[site]`;
+    each desk request from its config, design/0412)."""
+    return _site.set((word, normalise(lang) or DEFAULT))
+
+
+def us() -> str:
+    """The site's word for itself where the current language is the site's, else "this site" in
+    the reader's words: a refusal says 「本校不受理…」 at the school (issue 91, design/0412)."""
+    word, lang = _site.get()
+    return word if word and _current.get() == lang else _("this site")
 
 
 def _(message: str) -> str:

@@ -2,7 +2,10 @@
 recording a real RTSP camera, and Chromium driving one request of the site's `[policy]` from the
 clerk's filing, through every sign-off from each approver's inbox, to the custodian's viewing
 (a view-only kind) or signed export (a copy) at the desk; every step on the audit record.
-The same chains through edgectl are tests/test_sites.py."""
+The signed application is printed to PDF and read back (issue 91), and a site's other forms
+(MORE_FORMS: 001's staff request) are filed and signed in the same walk. Over 400 lines on
+purpose: one daemon and one browser a site carry the whole walk (design/0390), so its steps stay
+together. The same chains through edgectl are tests/test_sites.py."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from tests.support.cameras import free_port
 from tests.support.catalog import audit_rows, rows
 from tests.support.daemon import Daemon, wait_for
 from tests.support.people import People, password_for
+from tests.support.paper import paper_faults, read_back
 from tests.support.walk import Shots
 from tests.test_desk_redaction import redacted_at_the_desk
 from tests.test_paper_words import ANNEX_1_OF_001, ANNEX_4_OF_004
@@ -35,6 +39,8 @@ SIGNER_NAMES = ("黃志明", "李建國", "吳淑惠", "劉俊宏", "鄭文華")
 # applications say (tests/support/people.py's reason) with the box's OS user who opened the first
 TYPED = {"A123456789", "test", "application", "root"}
 ANNEXES = {"000": ["年月日", "有無異常", "姓名", "處理情形", "主管核章"], "001": ANNEX_1_OF_001, "004": ANNEX_4_OF_004}
+# the forms a site's walk prints after its first request's (issue 91): 001's staff request (附件4)
+MORE_FORMS = {"001-land-office": [("internal", "view")]}
 FIELDS = {  # what the clerk writes for each kind of requester, as at a counter
     "citizen": {"contact": "0912-000-000", "id_number": "A123456789"},
     "agency": {"org": "某分局偵查隊", "letter": "北市警刑字第1150000017號"},
@@ -265,6 +271,78 @@ def a_hold_an_inspection_and_the_month(browser, base: str, d, cfg, signers: list
     carol.context.close()
 
 
+def application_read_back(browser, base: str, cfg, rid: int, kind: str, names: dict[str, str], shots: Shots
+                          ) -> None:
+    """The signed application printed from the desk, to PDF, and read back (issue 91): the site's
+    own form where it has one (000 附件2, 001 附件4, ...), every signer by name, and no English,
+    login, id or wrong term on the paper."""
+    carol = login(browser, base, "carol", shots)
+    answer = carol.goto(f"{base}/desk/requests/{rid}/form")
+    assert answer is not None and answer.status == 200, rid
+    shot = shots(carol, f"application-{kind}-printed-carol")
+    text = read_back(carol, shot)   # beside the screenshot where EDGED_WALK_SHOTS keeps them
+    own = cfg.forms.form_for(kind)
+    assert own is None or own.title in "".join(text.split()), text
+    assert all(full in text for full in names.values()), (names, text)
+    assert kind == "citizen" or "已查驗身分" not in text, text   # a citizen's lines on a citizen's paper only
+    assert not paper_faults(text, shots.allowed), (paper_faults(text, shots.allowed), text)
+    carol.context.close()
+
+
+def filed_and_signed(browser, base: str, cfg, kind: str, use: str, org: str, signers: list[str],
+                     shots: Shots) -> int:
+    """The clerk files a request of `kind` at the desk, and each step is signed from its approver's
+    inbox, in order: the request's id."""
+    cameras = [c.id for c in cfg.cameras]
+    # the clerk files it
+    now = datetime.fromtimestamp(SYSTEM.now_us() / 1e6, zone(cfg.site.timezone))
+    clerk = login(browser, base, "clerk", shots)
+    clerk.goto(base + "/desk/requests/new")
+    clerk.select_option("select[name=kind]", kind)
+    clerk.select_option("select[name=category]", cfg.policy.categories[0])
+    clerk.fill("textarea[name=reason]", "民眾反映櫃檯遺失皮夾，調閱以釐清")
+    for cam in cameras:
+        clerk.check(f"input[name=cameras][value='{cam}']")
+    # dates in the site's calendar (design/0113): the field shows 民國 years and takes them typed
+    assert re.fullmatch(r"1\d\d/\d\d/\d\d \d\d:\d\d", clerk.input_value("input[name=from]")), "ROC, as shown"
+    clerk.fill("input[name=from]", roc(now - timedelta(minutes=5)))
+    clerk.fill("input[name=to]", roc(now + timedelta(minutes=2)))
+    if cfg.policy.asks_purpose:   # 002 第八點(一)(二): 敘明具體事由及用途
+        clerk.fill("textarea[name=purpose]", "歸還民眾遺失物")
+    if clerk.locator(f"input[name=mode][value={use}]").count():
+        clerk.check(f"input[name=mode][value={use}]")
+    clerk.fill("input[name=requester]", "林美")
+    for field, value in {**({"org": org} if kind == "internal" else {}), **FIELDS.get(kind, {})}.items():
+        clerk.fill(f"input[name={field}]", value)
+    if kind == "citizen":
+        clerk.check("input[name=identity_checked]")
+    shots(clerk, "request-form-clerk")
+    clerk.click("button[type=submit].primary")
+    clerk.wait_for_selector(".notice-ok, .notice-error")
+    assert clerk.locator(".notice-ok").count() == 1, clerk.inner_text("main")
+    rid = int(re.search(r"/desk/requests/(\d+)", clerk.url)[1])
+    shots(clerk, "request-filed-clerk")
+    shown = clerk.inner_text("main")
+    assert roc(now - timedelta(minutes=5)) in shown, "what was typed is what is shown"
+    assert not cfg.policy.asks_purpose or "歸還民眾遺失物" in shown, "the use (用途) on the request's page"
+    clerk.context.close()
+
+    # every step signed from its approver's inbox, in order
+    for signer in signers:
+        p = login(browser, base, signer, shots)
+        p.goto(base + "/desk/inbox")
+        shots(p, f"inbox-{signer}")
+        assert p.locator(f"a[href='/desk/requests/{rid}']").count() >= 1, f"the request waits for {signer}"
+        p.click(f"a[href='/desk/requests/{rid}']")
+        p.fill("#decide textarea[name=reason]", "必要性及關聯性已審核")
+        p.click("#decide button[value=approve]")
+        p.wait_for_selector(".notice-ok")
+        shots(p, f"signed-{signer}")
+        assert p.locator("#decide").count() == 0, "signed: no second sign-off by the same person"
+        p.context.close()
+    return rid
+
+
 @pytest.mark.parametrize("name, kind, use", CASES, ids=[c[0][:3] for c in CASES])
 def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, name, kind, use):  # noqa: F811
     port = free_port()
@@ -282,59 +360,19 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
         people = People(config, tmp_path, admin_full_name=FULL_NAMES["admin"])
         org = unit_of(cfg.policy) if cfg.policy.units else "行政組"   # where the site lists none, typed as a clerk would
         signers = signers_for(steps, cfg.policy, org)
-        for signer, full in zip(signers, SIGNER_NAMES, strict=False):   # first: at 001 they sign the others' applications
+        more = [(k, u, signers_for([s for s in cfg.policy.kinds[k].chain if s.applies(cameras)], cfg.policy, org))
+                for k, u in MORE_FORMS.get(name, ())]   # the site's other forms, in the same walk
+        names = dict(zip(dict.fromkeys([*signers, *(x for _k, _u, more_signers in more for x in more_signers)]),
+                         SIGNER_NAMES, strict=False))
+        for signer, full in names.items():   # first: at 001 they sign the others' applications
             people.add(signer, "approver", full_name=full)   # (design/0113)
         for who, role in (("clerk", "viewer"), ("carol", "custodian"), ("audrey", "auditor")):
             people.add(who, role, full_name=FULL_NAMES[who])
         wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
         wait_for(lambda: all(len(d.segments(c)) >= 2 for c in cameras), 60, "footage on every camera")
 
-        # the clerk files it
-        now = datetime.fromtimestamp(SYSTEM.now_us() / 1e6, zone(cfg.site.timezone))
-        clerk = login(browser, base, "clerk", shots)
-        clerk.goto(base + "/desk/requests/new")
-        clerk.select_option("select[name=kind]", kind)
-        clerk.select_option("select[name=category]", cfg.policy.categories[0])
-        clerk.fill("textarea[name=reason]", "民眾反映櫃檯遺失皮夾，調閱以釐清")
-        for cam in cameras:
-            clerk.check(f"input[name=cameras][value='{cam}']")
-        # dates in the site's calendar (design/0113): the field shows 民國 years and takes them typed
-        assert re.fullmatch(r"1\d\d/\d\d/\d\d \d\d:\d\d", clerk.input_value("input[name=from]")), "ROC, as shown"
-        clerk.fill("input[name=from]", roc(now - timedelta(minutes=5)))
-        clerk.fill("input[name=to]", roc(now + timedelta(minutes=2)))
-        if cfg.policy.asks_purpose:   # 002 第八點(一)(二): 敘明具體事由及用途
-            clerk.fill("textarea[name=purpose]", "歸還民眾遺失物")
-        if clerk.locator(f"input[name=mode][value={use}]").count():
-            clerk.check(f"input[name=mode][value={use}]")
-        clerk.fill("input[name=requester]", "林美")
-        for field, value in {**({"org": org} if kind == "internal" else {}), **FIELDS.get(kind, {})}.items():
-            clerk.fill(f"input[name={field}]", value)
-        if kind == "citizen":
-            clerk.check("input[name=identity_checked]")
-        shots(clerk, "request-form-clerk")
-        clerk.click("button[type=submit].primary")
-        clerk.wait_for_selector(".notice-ok, .notice-error")
-        assert clerk.locator(".notice-ok").count() == 1, clerk.inner_text("main")
-        rid = int(re.search(r"/desk/requests/(\d+)", clerk.url)[1])
-        shots(clerk, "request-filed-clerk")
-        shown = clerk.inner_text("main")
-        assert roc(now - timedelta(minutes=5)) in shown, "what was typed is what is shown"
-        assert not cfg.policy.asks_purpose or "歸還民眾遺失物" in shown, "the use (用途) on the request's page"
-        clerk.context.close()
-
-        # every step signed from its approver's inbox, in order
-        for signer in signers:
-            p = login(browser, base, signer, shots)
-            p.goto(base + "/desk/inbox")
-            shots(p, f"inbox-{signer}")
-            assert p.locator(f"a[href='/desk/requests/{rid}']").count() >= 1, f"the request waits for {signer}"
-            p.click(f"a[href='/desk/requests/{rid}']")
-            p.fill("#decide textarea[name=reason]", "必要性及關聯性已審核")
-            p.click("#decide button[value=approve]")
-            p.wait_for_selector(".notice-ok")
-            shots(p, f"signed-{signer}")
-            assert p.locator("#decide").count() == 0, "signed: no second sign-off by the same person"
-            p.context.close()
+        rid = filed_and_signed(browser, base, cfg, kind, use, org, signers, shots)
+        application_read_back(browser, base, cfg, rid, kind, {s: names[s] for s in signers}, shots)
         request = rows(d, "requests")[0]
         assert request["state"] == "approved", request
 
@@ -367,6 +405,9 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
         live(browser, base, cfg, shots)
         printed_by_the_custodian_not_the_clerk(browser, base, d, people, cfg, rid, kind, use, shots)
         a_hold_an_inspection_and_the_month(browser, base, d, cfg, signers, shots)
+        for more_kind, more_use, more_signers in more:   # e.g. 001's staff request (附件4) after its citizen's
+            more_id = filed_and_signed(browser, base, cfg, more_kind, more_use, org, more_signers, shots)
+            application_read_back(browser, base, cfg, more_id, more_kind, {s: names[s] for s in more_signers}, shots)
         accounts_printed(browser, base, people, shots)
         wait_for(lambda: len(audit_rows(d, "live.stop")) == len(audit_rows(d, "live.start")) > 0, view_end_s(),
                  "the live views to end")
@@ -377,7 +418,8 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
                if r["action"].split(".")[0] in ("request", "grant", "export", "playback")]
     assert actions[0] == ("request.file", "clerk")
     assert [a for a in actions if a[0] in ("request.step", "request.approve")] == [
-        *[("request.step", s) for s in signers[:-1]], ("request.approve", signers[-1])]
+        (f"request.{'approve' if i == len(chain) - 1 else 'step'}", who)
+        for chain in (signers, *(m for _k, _u, m in more)) for i, who in enumerate(chain)]
     assert ("grant.use", "carol") in actions
     assert (("export.done" if use == "copy" else "playback.start"), "carol") in actions or (
         kind in redacted_kinds(cfg.policy.kinds) and ("export.done", "carol") in actions)

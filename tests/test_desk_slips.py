@@ -119,7 +119,7 @@ def test_the_holds_alarm_blames_the_holds_only_where_they_crowd_recording_out(us
 
 
 @pytest.mark.parametrize("seed, us", [("004-vocational-school", "本校"), ("001-land-office", "本所"),
-                                      ("002-police-station", "本局")])
+                                      ("002-police-station", "本所")])
 def test_the_desk_says_the_sites_own_word_for_itself(seed, us):
     """「納入本所規則管理」 at a school (issue 91): `[site] us` is the seed's word for itself, said where
     the page is in the site's language; another language says "this site"."""
@@ -142,3 +142,56 @@ def test_the_desk_says_the_sites_own_word_for_itself(seed, us):
     said = lead("zh-TW")
     assert f"納入{us}規則管理" in said and ("本所" not in said or us == "本所"), said
     assert "under this site&#x27;s rules" in lead("en")
+
+
+@pytest.mark.parametrize("seed, us", [("001-land-office", "本所"), ("002-police-station", "本所"),
+                                      ("003-township-office", "本所"), ("004-vocational-school", "本校")])
+def test_the_rules_refusals_and_the_notice_say_the_sites_own_word(seed, us):
+    """「本場所不受理民眾申請」, 「依本場所規定…」 and the poster's 「本場所設有錄影監視系統」 at every site
+    (issue 91): a refusal made by the pure rules, and the notice, take `[site] us` from the context
+    the daemon sets (edged/i18n.py `us`, design/0412); another language says "this site", and a site
+    that sets no word 本場所."""
+    import contextvars
+    from pathlib import Path
+
+    from edged.config import load_config
+    from edged.documents import Doc
+    from edged.documents.notice import notice_html
+    from edged.i18n import set_site_word
+    from edged.rules import retrieval as rq
+
+    cfg = load_config(Path(__file__).resolve().parent.parent / "examples" / "sites" / f"{seed}.toml")
+
+    def said(lang: str, word: str) -> tuple[str, str]:
+        set_site_word(word, cfg.site.language)
+        with speaking(lang):
+            with pytest.raises(rq.RequestRuleError) as refused:
+                rq.filing(cfg.policy, {"kind": "quick-look"}, now_us=0)
+            doc = Doc(lang=lang, tz=None, site_name=cfg.site.name, forms=cfg.forms)
+            return str(refused.value), notice_html(doc, [], None, 0)
+
+    refusal, notice = contextvars.copy_context().run(said, "zh-TW", cfg.site.us)
+    assert cfg.site.us == us and refusal.startswith(f"{us}不受理") and f"{us}設有錄影監視系統" in notice, refusal
+    assert "本場所" not in refusal + notice
+    refusal, notice = contextvars.copy_context().run(said, "en", cfg.site.us)
+    assert refusal.startswith("At this site, requests from") and "record at this site" in notice, refusal
+    refusal, _notice = contextvars.copy_context().run(said, "zh-TW", "")
+    assert refusal.startswith("本場所不受理"), refusal
+
+
+def test_an_agencys_printed_application_carries_no_citizens_identity_lines():
+    """003's agency request printed 「身分證字號（遮蔽） -」 and 「已查驗身分 否」 (issue 91, the walk's
+    read-back): a citizen's ID lines only on a citizen's request, the official letter only where
+    one is asked for or given."""
+    from edged.documents import Doc
+    from edged.documents.retrieval import application_html
+    from tests.support.forms import PRINTED, REQUEST, SITE_NAME, TAIPEI
+
+    doc = Doc(lang="zh-TW", tz=TAIPEI, site_name=SITE_NAME)
+    agency = {**REQUEST, "kind": "agency", "citizen_id_masked": None, "identity_checked": 0,
+              "requester_org": "某分局偵查隊", "letter_ref": "北市警刑字第1150000017號"}
+    with speaking("zh-TW"):
+        citizen, agency_paper = (application_html(doc, r, {}, PRINTED) for r in (REQUEST, agency))
+    assert "已查驗身分" in citizen and "A******789" in citizen and "來函文號" not in citizen
+    assert "已查驗身分" not in agency_paper and "身分證字號" not in agency_paper
+    assert "北市警刑字第1150000017號" in agency_paper

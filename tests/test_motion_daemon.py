@@ -141,7 +141,7 @@ def test_live_mode_records_nothing_alarms_when_offline_and_sighup_switches_modes
             assert {c["id"]: c["mode"] for c in cams} == {"desk": "live", "gone": "live"}
             notice = subprocess.run([*d.ctl, "cameras", "--notice"], capture_output=True, text=True, timeout=60).stdout
             # Both cameras are on the notice, each with "not recorded" where its retention would be.
-            assert "monitored by 2 cameras" in notice
+            assert "2 cameras record at this site" in notice
             assert sum("not recorded" in line for line in notice.splitlines()) == 2, notice
             retention = ctl_json(d, "retention")
             assert {c["camera"]: c["mode"] for c in retention["cameras"]}["desk"] == "live"

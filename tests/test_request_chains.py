@@ -99,7 +99,7 @@ def test_a_rejection_at_the_second_step_closes_the_request(db):
 
 
 def test_a_site_that_does_not_take_a_kind_refuses_it_at_filing(db):
-    with pytest.raises(RequestRuleError, match="does not take requests from citizen"):
+    with pytest.raises(RequestRuleError, match="requests from citizen are not taken"):
         people.file_request(db, internal(kind="citizen", id_number="A123456789", identity_checked=True),
                         filed_by="desk", now_us=T0, key=KEY, policy=SCHOOL)
     assert records(db) == []
@@ -154,7 +154,7 @@ def test_edgectl_walks_a_two_step_chain_and_clamps_the_grant(tmp_path):
         out = json.loads(r.stdout)
         g = out["grant"]
         assert g["approvers"] == ["sam", "dora"] and g["expires_us"] - g["created_us"] == DAY, "clamped to grant_ttl"
-        assert "longer than the site allows" in out["note"] and "grant_ttl" not in out["note"]
+        assert "longer than this site allows" in out["note"] and "grant_ttl" not in out["note"]
         shown = people.ctl("request", "show", rid).stdout
         assert "1. section chief: approved by sam" in shown and "2. director: approved by dora" in shown
         people.add("aud", "auditor")

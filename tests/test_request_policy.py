@@ -191,12 +191,12 @@ def test_an_approver_decides_only_on_cameras_in_their_scope():
 
 
 def test_kinds_and_categories_a_site_does_not_take():
-    with pytest.raises(RequestRuleError, match="does not take requests from citizen"):
+    with pytest.raises(RequestRuleError, match="requests from citizen are not taken"):
         filing(SCHOOL, fields(kind="citizen"), now_us=T0)
     with pytest.raises(RequestRuleError, match="unknown reason category 'counter-dispute'"):
         filing(SCHOOL, fields(category="counter-dispute"), now_us=T0)
     assert filing(SCHOOL, fields(category="campus-safety"), now_us=T0)["due_us"] is None
-    with pytest.raises(RequestRuleError, match="may only view the footage here, not copy it"):
+    with pytest.raises(RequestRuleError, match="may only view the footage, not copy it"):
         filing(SCHOOL, fields(kind="agency", mode=COPY), now_us=T0)
 
 

@@ -64,7 +64,7 @@ def test_000_internal_is_the_four_boxes_of_annex_2_with_the_applying_sections_ow
     assert request(pol, org="資訊課")["chain"][0]["approvers"] == ["wu"]
     # the managing section's own request: its chief signs once, as the managing section
     assert [s["name"] for s in request(pol, org="行政課")["chain"]] == ["管理課室", "秘書", "主任"]
-    with pytest.raises(RequestRuleError, match="not a unit of this office: choose one of 戶籍課, 資訊課, 行政課"):
+    with pytest.raises(RequestRuleError, match="not a unit of this site: choose one of 戶籍課, 資訊課, 行政課"):
         request(pol, org="Counter section")
 
 

@@ -25,7 +25,7 @@ from edged.documents.reply import NotPrintable, receipt_html, reply_html
 from edged.documents.pages import ACTIONS, account_event, account_html, hold_html, maintenance_html
 from edged.documents.retrieval import application_html
 from edged.documents.usage import usage_html
-from edged.i18n import _, normalise, speaking, zone
+from edged.i18n import _, normalise, set_site_word, speaking, zone
 from edged.rules.persons import names_of
 from storage.time.clock import SYSTEM
 from argparse import Namespace
@@ -61,6 +61,7 @@ def cameras_document(reply: dict[str, Any], rows: list[dict[str, Any]], args: Na
     changed, now = reply.get("list_changed_us"), SYSTEM.now_us()
     site = (reply.get("min_days"), reply.get("max_days"))   # a camera on the site's retention: the rule's words
     rows = [{**r, "site_retention": (r.get("min_days"), r.get("max_days")) == site} for r in rows]
+    set_site_word(str(reply.get("us") or ""), reply.get("language"))  # the notice's 本所 (design/0412)
     with speaking(doc.lang):
         if args.html:
             page = (notice_html if args.notice else inventory_html)(doc, rows, changed, now)

@@ -19,7 +19,7 @@ from edged import DEFAULT_CONFIG_PATH, __version__
 from edged.cli import argparse_texts
 from edged.daemon.recording import prespawn
 from edged.daemon.recording.start_signals import StartSignals
-from edged.i18n import _, person_language, set_language
+from edged.i18n import _, person_language, set_language, set_site_word
 from edged.version import package_version, with_package
 from storage.process import logs
 from storage.lazy import import_hiding
@@ -149,6 +149,7 @@ async def _run(config: Path | None, init_data: bool, signals: StartSignals, allo
             log.error("bad config: %s", exc)
             return EX_CONFIG
         steps.mark("config")
+        set_site_word(cfg.site.us, cfg.site.language)  # every task from here on: the site's word (design/0412)
         if path is None:
             log.info("no config file (%s): recording the built-in demo camera into %s", DEFAULT_CONFIG_PATH,
                      cfg.storage.data_dir)

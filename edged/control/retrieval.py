@@ -20,7 +20,7 @@ from edged.control.operation import Operations, op, read_catalog, sees, text, wr
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.rules import deadlines, retrieval as rq
-from edged.i18n import Msg, _, hint_of, hinted
+from edged.i18n import Msg, _, hint_of, hinted, us
 from edged.coalesce import Coalescer
 from edged.rules.throttle import Limits, LoginThrottle
 from edged.rules.redaction import NONE, RedactionRuleError, shown, whole_picture
@@ -156,8 +156,8 @@ class RequestOps(Operations):
             await self.alarms.clear(alarm_kinds.REQUEST_OVERDUE.key(str(request_id)))
         await self._ethics(row)
         if clamped:
-            row = {**row, "note": _("the grant's lifetime asked for is longer than the site allows: it expires after "
-                                    "{span}").format(span=span(ttl))}
+            row = {**row, "note": _("the grant's lifetime asked for is longer than {us} allows: it expires after "
+                                    "{span}").format(us=us(), span=span(ttl))}
         return row
 
 

@@ -142,7 +142,7 @@ class StatusOps(Operations):
             cam = cfg.camera(r["id"])
             r["min_days"] = (cam.min_retention_us if cam and cam.min_retention_us else site_min) // DAY_US
             r["max_days"] = (cam.max_retention_us if cam and cam.max_retention_us else site_max) // DAY_US
-        out = {"cameras": rows, "site_name": cfg.site.name, "language": cfg.site.language,
+        out = {"cameras": rows, "site_name": cfg.site.name, "us": cfg.site.us, "language": cfg.site.language,
                "timezone": cfg.site.timezone, "forms": cfg.forms.to_json(), "min_days": site_min // DAY_US, "max_days": site_max // DAY_US,
                "list_changed_us": max((r["listed_us"] for r in every if r.get("listed_us")), default=None)}
         if args.get("people"):   # a printed form's people by their names and titles (design/0112)

@@ -14,7 +14,7 @@ from edged.rules import deadlines, inspections
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.daemon.deadlines import DeadlineWatch
-from edged.i18n import Msg, A_, _, local
+from edged.i18n import Msg, A_, _, local, us
 from edged.ports import InspectionError, Outlet
 from storage import audit
 from storage.health import alarms as alarm_table
@@ -113,7 +113,7 @@ class InspectionRunner:
                     raise InspectionError(_("no camera {cameras} in inspection {id}").format(
                         cameras=", ".join(unknown), id=run_id))
                 if repairs and not self.cfg.inspection.ask_repair:
-                    raise InspectionError(_("this site's register does not ask whether a repair was requested"))
+                    raise InspectionError(_("{us}'s register does not ask whether a repair was requested").format(us=us()))
                 asked = set(repairs or ()) if self.cfg.inspection.ask_repair else None
                 inspection_table.sign(c.db, run_id, signer, now, notes, asked)
                 audit.append(c.db, actor, "inspection.sign", {"run": run_id, "name": name, "handling": notes,

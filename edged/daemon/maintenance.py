@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config
-from edged.i18n import Msg, A_, _
+from edged.i18n import Msg, A_, _, us
 from edged.ports import MaintenanceError
 from storage import audit
 from storage.footage import footage_copy
@@ -191,8 +191,8 @@ class Maintenance:
             raise MaintenanceError(_("a vendor's maintenance is attended by the system's manager (--attended-by): "
                                      "maintenance not begun"))
         if not attended_by and self.cfg.maintenance.require_attendance:
-            raise MaintenanceError(_("name the manager who attends (--attended-by): the site's rules have the system's "
-                                     "manager attend host maintenance ([maintenance] require_attendance)"))
+            raise MaintenanceError(_("name the manager who attends (--attended-by): {us}'s rules have the system's "
+                                     "manager attend host maintenance ([maintenance] require_attendance)").format(us=us()))
         async with self._lock:
             if self.window is not None:
                 raise MaintenanceError(_("maintenance window {id} is already open").format(id=self.window["id"]))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from edged.documents import Doc, esc, page, table, tag, wrap
-from edged.i18n import N_, _, ngettext
+from edged.i18n import N_, _, ngettext, us
 
 KIND_LABELS = {"network": N_("network camera"), "analogue": N_("analogue camera")}
 
@@ -31,8 +31,8 @@ def retention_text(r: dict[str, Any], doc: Doc | None = None) -> str:
 def notice_html(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | None, printed_us: int) -> str:
     """The poster: who records here, where, why, how long it is kept, whom to ask. No address
     of a camera, no technical detail."""
-    lead = ngettext("This site is monitored by {n} camera.", "This site is monitored by {n} cameras.",
-                    len(rows)).format(n=len(rows))
+    lead = ngettext("{n} camera records at {us}.", "{n} cameras record at {us}.",
+                    len(rows)).format(n=len(rows), us=us())
     keep = _("Footage is kept as stated for each camera, then destroyed, unless it is held as evidence.")
     cells = [[r["location"] or "-", r["name"], r["purpose"] or "-", r["coverage"] or "-",
               r.get("recording_period") or "-", retention_text(r, doc),
@@ -55,8 +55,8 @@ def notice_html(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | Non
 def notice_text(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | None,
                 table_fn: Callable[..., str]) -> str:
     """The notice as terminal text (edgectl cameras --notice)."""
-    lead = ngettext("This site is monitored by {n} camera.", "This site is monitored by {n} cameras.",
-                    len(rows)).format(n=len(rows))
+    lead = ngettext("{n} camera records at {us}.", "{n} cameras record at {us}.",
+                    len(rows)).format(n=len(rows), us=us())
     changed = doc.date(list_changed_us, long=True) if list_changed_us else _("not recorded")
     title, last = _("CCTV in operation"), _("Camera list last changed on {date}.").format(date=changed)
     lines = [_("{label}: {value}").format(label=title, value=doc.site_name), lead,

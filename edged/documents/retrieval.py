@@ -60,9 +60,7 @@ def _application(doc: Doc, r: dict[str, Any], names: dict[str, str]) -> str:
         _row(_("Application number"), str(r["id"])),
         _row(_("Requester"), requester),
         _row(_("Contact"), r.get("requester_contact") or "-"),
-        _row(_("ID number (masked)"), r.get("citizen_id_masked") or "-"),
-        _row(_("Identity checked"), _("yes") if r.get("identity_checked") else _("no")),
-        _row(_("Official letter"), r.get("letter_ref") or "-"),
+        *_identity(r),
         _row(_("Kind of requester"), kinds, raw=True),
         _row(_("Reason"), cats + "<br>" + esc(r.get("reason") or ""), raw=True),
         *([_row(_("Use of the footage"), r["purpose"])] if r.get("purpose") else []),   # 用途 (002 §8, design/0113)
@@ -73,6 +71,17 @@ def _application(doc: Doc, r: dict[str, Any], names: dict[str, str]) -> str:
         _row(_("Filed by"), doc.who(r["filed_by"])),
     ]
     return tag("h2", _("Application")) + f"<table>{''.join(rows)}</table>"
+
+
+def _identity(r: dict[str, Any]) -> list[str]:
+    """A citizen's ID number and whether it was checked, an official letter's number: each where the
+    request is one that carries it, not 「已查驗身分：否」 on an agency's paper (issue 91)."""
+    citizen = r["kind"] == "citizen" or r.get("citizen_id_masked")
+    rows = [_row(_("ID number (masked)"), r.get("citizen_id_masked") or "-"),
+            _row(_("Identity checked"), _("yes") if r.get("identity_checked") else _("no"))] if citizen else []
+    if r["kind"] in ("agency", "police-urgent") or r.get("letter_ref"):
+        rows.append(_row(_("Official letter"), r.get("letter_ref") or "-"))
+    return rows
 
 
 def _categories(doc: Doc, r: dict[str, Any]) -> str:

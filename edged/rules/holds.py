@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from edged.config.holds import EVIDENCE, HOLD_KINDS, LEGAL, HoldPolicy, HoldRules
-from edged.i18n import _, hinted, ngettext
+from edged.i18n import _, hinted, ngettext, us
 from edged.rules import persons
 from edged.rules.persons import NOBODY, Names
 from edged.rules.roles import ROLES
@@ -58,7 +58,7 @@ def placing(policy: HoldPolicy, *, kind: str, roles: Sequence[str] | None, expir
         raise HoldRuleError(_("unknown hold kind {value!r}: evidence or legal").format(value=str(kind)[:20]))
     rules = policy.of(kind)
     if roles is not None and rules.placed_by.isdisjoint(roles):
-        raise hinted(HoldRuleError(_("Here only the {placed_by} may place this kind of hold: {kind}.").format(
+        raise hinted(HoldRuleError(_("At {us}, only the {placed_by} may place this kind of hold: {kind}.").format(us=us(),
             placed_by=either(ROLE_WORDS, [r for r in ROLES if r in rules.placed_by]), kind=word(HOLD_WORDS, kind))),
             f"[policy.holds.{kind}] placed_by = {sorted(rules.placed_by)}")
     expires = None
@@ -67,8 +67,8 @@ def placing(policy: HoldPolicy, *, kind: str, roles: Sequence[str] | None, expir
         if expires <= now_us:
             raise HoldRuleError(_("an evidence hold needs an expiry in the future"))
         if rules.max_us is not None and expires - now_us > rules.max_us:
-            raise hinted(HoldRuleError(_("An evidence hold lasts at most {max} here: ask for less; an approver can "
-                                         "extend it when it must be kept longer.").format(max=longest(rules))),
+            raise hinted(HoldRuleError(_("At {us}, an evidence hold lasts at most {max}: ask for less; an approver can "
+                                         "extend it when it must be kept longer.").format(us=us(), max=longest(rules))),
                          "[policy.holds.evidence] max")
     review = None
     if kind == LEGAL and rules.review_us is not None:
@@ -88,7 +88,7 @@ def _review_date(rules: HoldRules, review_us: int | None, now_us: int) -> int:
     if review_us <= now_us:
         raise HoldRuleError(_("a legal hold's review date must be in the future"))
     if rules.review_us is not None and review_us - now_us > rules.review_us:
-        raise hinted(HoldRuleError(_("A legal hold is reviewed within {max} here: set an earlier date.").format(
+        raise hinted(HoldRuleError(_("At {us}, a legal hold is reviewed within {max}: set an earlier date.").format(us=us(),
             max=_days(rules.review_us))), "[policy.holds.legal] review")
     return review_us
 
@@ -97,7 +97,7 @@ def _listed(rules: HoldRules, who: str, kind: str, names: Names = NOBODY) -> Non
     """Where the site names who approves this kind, only they do (and extend or review it); the
     refusal names the people by their full names and titles (`names`, design/0112)."""
     if rules.approvers is not None and person(who) not in rules.approvers:
-        raise hinted(HoldRuleError(_("Here {approvers} approve this kind of hold ({kind}), not {who}.").format(
+        raise hinted(HoldRuleError(_("At {us}, {approvers} approve this kind of hold ({kind}), not {who}.").format(us=us(),
             approvers=_(", ").join(persons.person(names, a) for a in sorted(rules.approvers)), kind=word(HOLD_WORDS, kind),
             who=persons.person(names, person(who)))),
             f"[policy.holds.{kind}] approvers")
@@ -145,7 +145,7 @@ def _may_change(rules: HoldRules, kind: str, hold: Mapping[str, Any], by: str, r
     if hold.get("state", ACTIVE) == PENDING:
         raise HoldRuleError(_("hold {id} is waiting for an approval; approve it first").format(id=hold['id']))
     if not rules.extend_by or rules.extend_by.isdisjoint(roles):
-        raise hinted(HoldRuleError(not_allowed.format(
+        raise hinted(HoldRuleError(not_allowed.format(us=us(),
             who=either(ROLE_WORDS, [r for r in ROLES if r in rules.extend_by]) or _("nobody"))),
             f"[policy.holds.{kind}] extend_by = {sorted(rules.extend_by)}")
     if rules.approval and person(by) == person(hold["placed_by"]):
@@ -162,15 +162,15 @@ def extending(policy: HoldPolicy, hold: Mapping[str, Any], *, by: str, roles: Se
     _may_change(rules, EVIDENCE, hold, by, roles,
                 other_kind=_("only an evidence hold is extended; a legal hold has no expiry (review it: a new "
                              "review date)"),
-                not_allowed=_("Here only the {who} may extend an evidence hold."),
+                not_allowed=_("At {us}, only the {who} may extend an evidence hold."),
                 same_person=_("{by} placed hold {id}: another person extends it"), names=names)
     expires_us = int(expires_us)
     if expires_us <= max(now_us, hold["expires_us"] or 0):
         raise HoldRuleError(_("an extension ends later than the hold does now"))
     if rules.max_us is not None and expires_us - now_us > rules.max_us:
-        raise hinted(HoldRuleError(_("An evidence hold is extended by at most {max} from now here; extend it "
+        raise hinted(HoldRuleError(_("At {us}, an evidence hold is extended by at most {max} from now; extend it "
                                      "again when that runs out.").format(
-            max=longest(rules))), "[policy.holds.evidence] max")
+            us=us(), max=longest(rules))), "[policy.holds.evidence] max")
     return {"expires_us": expires_us, "extended_by": person(by), "extended_us": now_us}
 
 
@@ -182,7 +182,7 @@ def reviewing(policy: HoldPolicy, hold: Mapping[str, Any], *, by: str, roles: Se
     rules = policy.legal
     _may_change(rules, LEGAL, hold, by, roles,
                 other_kind=_("only a legal hold is reviewed; an evidence hold is extended (a new expiry)"),
-                not_allowed=_("Here only the {who} may review a legal hold."),
+                not_allowed=_("At {us}, only the {who} may review a legal hold."),
                 same_person=_("{by} placed hold {id}: another person reviews it"), names=names)
     return {"review_us": _review_date(rules, review_us, now_us), "extended_by": person(by), "extended_us": now_us}
 

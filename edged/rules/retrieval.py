@@ -41,7 +41,7 @@ from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US
     default_policy,
     distinct_signers,
 )
-from edged.i18n import _, hinted
+from edged.i18n import _, hinted, us
 from edged.rules.words import KIND_WORDS, MODE_WORDS, either, listed, word
 from storage.states.requests import (  # the desk reads them here: retrieval.FILED, rq.USED, rq.LAPSED
     APPROVED as APPROVED, FILED as FILED, LAPSED as LAPSED, REJECTED as REJECTED, USED as USED)
@@ -68,7 +68,7 @@ def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int, tz:
     kind = str(fields.get("kind") or "")
     if kind not in policy.kinds:
         if kind in KINDS:
-            raise hinted(RequestRuleError(_("This office does not take requests from {kind}; it takes {kinds}.").format(
+            raise hinted(RequestRuleError(_("At {us}, requests from {kind} are not taken; requests from {kinds} are.").format(us=us(),
                 kind=word(KIND_WORDS, kind), kinds=listed(KIND_WORDS, policy.kinds))), "[policy] kinds")
         raise RequestRuleError(_("unknown request kind {kind!r}; kinds are {kinds}").format(
             kind=kind, kinds=', '.join(policy.kinds)))
@@ -81,8 +81,8 @@ def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int, tz:
     if mode not in MODES:
         raise RequestRuleError(_("mode is view or copy, not {mode!r}").format(mode=mode))
     if mode not in rules.modes:
-        raise hinted(RequestRuleError(_("A request from {kind} may only {modes} the footage here, not {mode} it "
-                                        "(the office's rules).").format(
+        raise hinted(RequestRuleError(_("Under {us}'s rules, a request from {kind} may only {modes} the footage, "
+                                        "not {mode} it.").format(us=us(),
             kind=word(KIND_WORDS, kind), modes=either(MODE_WORDS, sorted(rules.modes, reverse=True)),
             mode=word(MODE_WORDS, mode))), f"[policy.{kind}] modes")
     cameras = sorted({str(c) for c in fields.get("cameras") or ()})
@@ -110,7 +110,7 @@ def filed_chain(policy: RequestPolicy, steps: Sequence[Step], cameras: Sequence[
         if s.unit == REQUESTER_UNIT:
             if org not in policy.units:
                 raise hinted(RequestRuleError(_("{name} is signed by the chief of the requester's unit, and "
-                                                "「{org}」 is not a unit of this office: choose one of {units}.").format(
+                                                "「{org}」 is not a unit of {us}: choose one of {units}.").format(us=us(),
                     name=s.name, org=org, units=_(", ").join(policy.units))), "--org; [policy.units]")
             approvers = policy.units[org]
             if any(o is not s and o.approvers is not None and o.unit is None and o.applies(cameras)
@@ -122,7 +122,7 @@ def filed_chain(policy: RequestPolicy, steps: Sequence[Step], cameras: Sequence[
         chain.append(step)
     if not distinct_signers([st["approvers"] for st in chain if st["approvers"] is not None]):
         raise hinted(RequestRuleError(_("The sign-offs of this request ({steps}) cannot each be signed by a "
-                                        "different person: the office's rules name too few approvers.").format(
+                                        "different person: {us}'s rules name too few approvers.").format(us=us(),
             steps=_(", ").join(st["name"] for st in chain))), "[policy] chain")
     return chain
 
@@ -180,8 +180,8 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
         raise RequestRuleError(_("the time range starts in the future: there is no footage yet"))
     purpose = str(fields.get("purpose") or "").strip() or None
     if policy.asks_purpose and not purpose:   # 002 §8(1)(2): 敘明具體事由及用途
-        raise hinted(RequestRuleError(_("A request at this site says what the footage is for (its use), beside "
-                                        "the reason.")), "--purpose")
+        raise hinted(RequestRuleError(_("A request at {us} says what the footage is for (its use), beside "
+                                        "the reason.").format(us=us())), "--purpose")
     name = str(fields.get("requester_name") or "").strip()
     if not name:
         raise hinted(RequestRuleError(_("A request names its requester.")), "--requester")
@@ -345,8 +345,8 @@ def copy_refusal(req: Mapping[str, Any], *, recipient: str, receipt_by: str | No
     signed receipt where the site asks for one (002 §8(2))."""
     recipient = recipient.strip()
     if req.get("copy_to") == "requester" and recipient not in ("", req.get("requester_name")):
-        return (_("A copy of a request from {kind} goes to its requester only here, not to {recipient}.").format(
-            kind=word(KIND_WORDS, req['kind']), recipient=recipient))
+        return (_("At {us}, a copy of a request from {kind} goes to its requester only, not to {recipient}.").format(
+            us=us(), kind=word(KIND_WORDS, req['kind']), recipient=recipient))
     if req.get("receipt") and not (receipt_by or "").strip():
         return _("This copy needs the recipient's signed receipt: name who signed it.")
     return None

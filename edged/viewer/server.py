@@ -28,7 +28,7 @@ from edged.config import Config
 from edged.people import unsigned_gate
 from edged.rules.applications import not_signed_words
 from edged.alarms import Alarms
-from edged.i18n import A_, N_, Msg, _, normalise, set_language
+from edged.i18n import A_, N_, Msg, _, normalise, set_language, set_site_word
 from edged.rules import audit_words as aw
 from edged.rules import retrieval
 from edged.rules.persons import names_of, not_vouched_words, person
@@ -222,6 +222,7 @@ class Viewer:
                        ) -> web.StreamResponse:
         self.guard.request_started(request.transport)
         set_language(self.cfg.site.language)  # what the pages say, in the site's language (this request's task)
+        set_site_word(self.cfg.site.us, self.cfg.site.language)  # and its word for itself (design/0412)
         audit.DOOR.set(door_of(request.remote, request.cookies.get(COOKIE)))  # this request's records say so
         try:
             if request.host.lower() not in self.hosts:  # DNS rebinding: a page of another site on our address

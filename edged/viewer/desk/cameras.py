@@ -13,7 +13,7 @@ from aiohttp import web
 
 from edged.alarm_titles import title
 from edged.documents.notice import inventory_html, notice_html
-from edged.i18n import N_, _, has_foreign, render
+from edged.i18n import N_, _, has_foreign, render, us
 from edged.viewer.desk.app import Desk
 from edged.viewer.desk.page import DONE, DUE, OPEN, REFUSED, WAIT, Ctx, badge, esc, table
 from edged.viewer.desk.paper import print_links
@@ -70,7 +70,7 @@ def problem_of(cam: dict[str, Any]) -> str:
     if found:
         return "<br>".join(condition(kind, text, stored.get(kind)) for kind, text in found.items())
     reasons = cam.get("compliance_reasons") or []
-    return (esc(_("Below the site's quality floor.")) + said("; ".join(reasons))) if reasons else esc("")
+    return (esc(_("Below {us}'s quality floor.").format(us=us())) + said("; ".join(reasons))) if reasons else esc("")
 
 
 def condition(kind: str, text: str | None, stored: dict[str, Any] | None = None) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edged.i18n import _
+from edged.i18n import _, us
 from edged.rules import retrieval as rq
 from edged.rules.redaction import allower_refusal, grant_redacted, redacted_kinds
 from edged.viewer.desk.app import Desk
@@ -73,7 +73,7 @@ async def auditor_day(desk: Desk, ctx: Ctx) -> str:
     """The periodic audit: when it is due, when the last was done; the reports one click away."""
     d = await desk.run(ctx, "audit.due", {})
     if d.get("due_us") is None:
-        due = badge(OPEN, _("no periodic audit is set for this site"))
+        due = badge(OPEN, _("no periodic audit is set at {us}").format(us=us()))
     elif d["due_us"] <= ctx.now_us:
         due = badge(DUE, _("overdue since {date}").format(date=ctx.date(d["due_us"] - 1)))
     elif d["due_us"] - ctx.now_us <= SOON_US:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from edged.i18n import N_, _
+from edged.i18n import N_, _, us
 from edged.rules import holds as rules
 from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.paper import print_links
@@ -190,7 +190,7 @@ class Pages:
         most 30 days), offered as the default the site sets; a legal hold has none."""
         cfg = self.desk.cfg
         if not cfg.policy.holds.evidence.term:   # the site's rule sets no term: none is asked (issue 56)
-            return field_(_("Keep until"), '<p class="hint">' + esc(_("until released: the site's rule sets no term"))
+            return field_(_("Keep until"), '<p class="hint">' + esc(_("until released: {us}'s rule sets no term").format(us=us()))
                           + "</p>")
         longest = cfg.policy.holds.evidence.max_us
         default = cfg.retention.evidence_hold_us if longest is None else min(longest, cfg.retention.evidence_hold_us)

@@ -12,7 +12,7 @@ from aiohttp import web
 from edged.documents.ethics import ethics_html
 from edged.documents.reply import NotPrintable, receipt_html, reply_html
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS, application_html, label
-from edged.i18n import N_, _
+from edged.i18n import N_, _, us
 from edged.rules import chains, retrieval as rq
 from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.day import viewing_card
@@ -295,7 +295,7 @@ class Pages:
             + field_(_("Reason"), textarea("reason", str(f.get("reason") or ""), required=True),
                      _("Why the footage is needed"), wide=True)
             + (field_(_("Use of the footage"), textarea("purpose", str(f.get("purpose") or ""), required=True),
-                      _("What the footage is for, as the site's rule asks"), wide=True)
+                      _("What the footage is for, as {us}'s rule asks").format(us=us()), wide=True)
                if self.desk.cfg.policy.asks_purpose else "")
             + checks("cameras", self.cameras(ctx), many(f, "cameras"), _("Cameras"))
             + field_(_("From"), date_input(ctx, "from", start, required=True))
