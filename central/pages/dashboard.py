@@ -329,7 +329,7 @@ class Dashboard:
                            [("" if n["up"] and not n["revoked_us"] else "down",
                              [e(n["name"]), _state_cell(sp, n),
                               e(str(n["version"] or "-")), f"{n['recording']} / {n['cameras']}",
-                              e("-" if n["retention_days"] is None else _("{n} d").format(n=n["retention_days"])),
+                              e(fleet.retention_cell(sp, n)),
                               str(n["open_alarms"]), _findings_cell(sp, n["findings"]),
                               "-" if not n["head"] else f"{n['head']['seq']} {e(n['head']['hash'][:16])}",
                               sp.when(n["last_us"])]) for n in o["nodes"]]))

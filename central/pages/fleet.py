@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from central import finding_words
+from central.i18n import Speaker
+from central.report.compliance import clock_disputed
 from central.store.store import Store
 
 
@@ -34,7 +36,7 @@ def overview(store: Store, now_us: int, silent_after_us: int, site: str | None =
             "session": session if isinstance(session, int) and not isinstance(session, bool) else None,
             "cameras": len(cams) or (len(births_cams) if isinstance(births_cams, list) else 0),
             "recording": recording,
-            "retention_days": _number(_obj(state.get("retention")).get("achieved_days")),
+            **retention_said(_obj(state.get("retention"))),
             "open_alarms": len(alarms.get(n["node"], [])),
             "alarms": [{"id": a["id"], "kind": a["kind"], "severity": a["severity"], "camera": a["camera"],
                         "raised_us": a["raised_us"], "message": a["message"], "said": finding_words.alarm_words(a)}
@@ -56,6 +58,24 @@ def overview(store: Store, now_us: int, silent_after_us: int, site: str | None =
     total = {k: sum(s[k] for s in sites.values()) for k in ("nodes", "up", "cameras", "recording", "open_alarms",
                                                            "critical")}
     return {"made_us": now_us, "total": total, "sites": sites, "nodes": nodes}
+
+
+def retention_said(retention: dict[str, Any]) -> dict[str, Any]:
+    """Pure: what the office shows of a node's retention achieved from its `state` (design/0372,
+    0416). The message is the box's word, untrusted: a box that says its clock is in dispute
+    (`cannot_be_judged`, any non-empty text) is taken at that word, the weaker claim, and any figure
+    beside it dropped; the text itself is never shown. Else its figure, where it is a number."""
+    if clock_disputed(retention):
+        return {"retention_days": None, "retention_unjudged": True}
+    return {"retention_days": _number(retention.get("achieved_days")), "retention_unjudged": False}
+
+
+def retention_cell(sp: Speaker, n: dict[str, Any]) -> str:
+    """Pure: a node's retention achieved in the site's words, as retention_said left it: "cannot be
+    judged" while the node's clock is in dispute, its days, or "-" where it sent none."""
+    if n.get("retention_unjudged"):
+        return sp._("cannot be judged (the node's clock is in dispute)")
+    return "-" if n.get("retention_days") is None else sp._("{n} d").format(n=n["retention_days"])
 
 
 def _obj(v: Any) -> dict[str, Any]:

@@ -91,10 +91,14 @@ async def page(dash: Dashboard, request: web.Request) -> web.StreamResponse:
         el("h1", title), nav, el("p", _("Made {when} from what the nodes published; times in {zone}.").format(
             when=sp.when(made), zone=str(tz)), ' class="muted"')])
 
+    now_month = month == this_month(tz)  # a node's `state` is what it says now: this month's page only
+
     def chunks(store: Store) -> Iterator[bytes]:
         yield top.encode()
         for name in mo.SECTIONS:
             head = ["\n" + el("h2", sp.word(mo.HEADINGS[name]), f" id=\"{name}\"")]
+            note = mo.dispute_note(sp, mo.disputed_now(store, site)) if name == "retention" and now_month else None
+            head += [el("p", note, ' class="clock-dispute"')] if note else []
             if name == "destructions":
                 head += _paging(sp, base, keep, f, n, *mo.destructions_head(store, site, month, tz, f))
                 rows: Iterator[dict[str, Any]] = iter(mo.destructions(store, site, month, tz, f, page=n, per_page=mo.PAGE))

@@ -125,6 +125,14 @@ def camera_day(*, node: str, camera: str, day: Day, known_from_us: int, now_us: 
             "inspection": inspection, "alarms": tally.alarms, "alarm_open_s": round(tally.alarm_open_us / 1e6, 1)}
 
 
+def clock_disputed(retention: object) -> bool:
+    """Pure: does a node's `state` retention (its word, untrusted) say its clock is in dispute
+    (`cannot_be_judged`, design/0372)? Any non-empty text does: it is the weaker claim, believed
+    only to withhold the node's own figure, never to change a verdict the office proves."""
+    why = retention.get("cannot_be_judged") if isinstance(retention, dict) else None
+    return isinstance(why, str) and bool(why.strip())
+
+
 def day_ok(row: dict[str, Any]) -> bool:
     return (row["retention"] in ("achieved", "no data") and not row["accesses_not_compliant"]
             and row["inspection"] in ("ok", "pending", "no data"))

@@ -164,6 +164,26 @@ def sections(m: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             "alarms": m["alarms"], "findings": findings, "coverage": m["coverage"]}
 
 
+def disputed_now(store: Store, site: str) -> list[str]:
+    """The site's nodes whose newest `state` says their clock is in dispute now (design/0416)."""
+    return [n["node"] for n in store.nodes(site)
+            if compliance.clock_disputed(_obj(_obj(store.retained_of(n["node"])["state"]).get("retention")))]
+
+
+def dispute_note(sp: Speaker, nodes: list[str]) -> str | None:
+    """Pure: what the month page says above its retention while nodes say their clock is in dispute:
+    their own retention achieved cannot be judged; the camera-days are the office's own verdicts."""
+    if not nodes:
+        return None
+    return sp._("{nodes}: retention achieved cannot be judged on the node's own clock while it is in dispute, as "
+                "the node says now; the camera-days below are judged on the office's own time requests and the "
+                "destructions reported").format(nodes=", ".join(n.split("/", 1)[-1] for n in nodes))
+
+
+def _obj(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
 def check(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters = Filters()) -> None:
     """What section_rows would raise before its first row: LookupError (no such site), ValueError
     (not a month, or a day not of it). The CSV says so before it starts streaming."""

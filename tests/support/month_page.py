@@ -67,9 +67,10 @@ def _config(tmp_path: Path) -> Path:
     return cfg
 
 
-def rendered(tmp_path: Path, site: str, ym: str, user: str = "lin") -> Any:
-    """The month page of ``site`` as the dashboard over ``store_path(tmp_path)`` serves it to ``user``
-    logged in (its login form and CSRF cookie as a browser sends them), parsed by lxml: a section is
+def rendered(tmp_path: Path, site: str, ym: str, user: str = "lin", path: str | None = None) -> Any:
+    """The month page of ``site`` (or the page at ``path``: "/site/s") as the dashboard over
+    ``store_path(tmp_path)`` serves it to ``user`` logged in (its login form and CSRF cookie as a
+    browser sends them), parsed by lxml: a section is
     ``tree.xpath('//*[@id="intakes"]/following-sibling::table[1]')``."""
     import aiohttp
     import lxml.html
@@ -89,7 +90,7 @@ def rendered(tmp_path: Path, site: str, ym: str, user: str = "lin") -> Any:
                 async with http.post(f"{base}/login", data={"csrf": token, "user": user, "password": PASSWORD},
                                      allow_redirects=False) as r:
                     assert r.status == 303, (r.status, await r.text())
-                async with http.get(f"{base}/site/{site}/month/{ym}") as r:
+                async with http.get(base + (path or f"/site/{site}/month/{ym}")) as r:
                     assert r.status == 200, (r.status, await r.text())
                     return await r.text()
         finally:
