@@ -53,7 +53,7 @@ class Whole:
     finished: bool  # the trailer (mfra) was written: the muxer closed the file
 
 
-def _boxes(f: BinaryIO, size: int) -> Iterator[tuple[int, int, bytes]]:
+def top_boxes(f: BinaryIO, size: int) -> Iterator[tuple[int, int, bytes]]:
     """(offset, size, kind) of each whole top-level box, up to the first that runs past the end;
     the file is left just after the box's header."""
     offset = 0
@@ -81,7 +81,7 @@ def whole_prefix(path: Path) -> Whole:
     have_moov = False
     pending_moof = False
     with open(path, "rb") as f:
-        for start, box_size, kind in _boxes(f, size):
+        for start, box_size, kind in top_boxes(f, size):
             offset = start + box_size
             if kind == b"moov":
                 have_moov = True
@@ -106,7 +106,7 @@ def whole_boxes_end(path: Path) -> int:
     """Where the last whole top-level box ends: the file's size when none runs past its end (an
     MP4 copied whole), less when its end is missing (a truncated copy, issue 76)."""
     with open(path, "rb") as f:
-        return max((start + box_size for start, box_size, _kind in _boxes(f, os.path.getsize(path))), default=0)
+        return max((start + box_size for start, box_size, _kind in top_boxes(f, os.path.getsize(path))), default=0)
 
 
 def starts_as_mp4(path: Path) -> bool:
@@ -147,7 +147,7 @@ def camera_times_box(time_base: Fraction, pictures: list[tuple[int, int]]) -> by
 def camera_times(path: Path) -> dict[str, object] | None:
     """The camera's own picture times a segment keeps (camera_times_box), or None."""
     with open(path, "rb") as f:
-        for start, box_size, kind in _boxes(f, os.path.getsize(path)):
+        for start, box_size, kind in top_boxes(f, os.path.getsize(path)):
             if kind == b"uuid" and f.read(16) == CAMERA_TIMES_UUID:
                 return cast("dict[str, object]", json.loads(f.read(start + box_size - f.tell())))
     return None

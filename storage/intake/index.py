@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Iterator
+
+from storage.mp4 import top_boxes
 
 _HEADER = struct.Struct(">I4s")
 # The boxes on the way to a sample table or a fragment's runs
@@ -72,27 +74,11 @@ def claimed(buf: bytes, start: int = 0, end: int | None = None, default: int = 0
     return total
 
 
-def _top(f: BinaryIO, size: int) -> Iterator[tuple[bytes, int, int]]:
-    """(kind, offset, size) of each whole top-level box."""
-    at = 0
-    while at + 8 <= size:
-        f.seek(at)
-        box, kind = _HEADER.unpack(f.read(8))
-        if box == 1 and at + 16 <= size:
-            (box,) = struct.unpack(">Q", f.read(8))
-        elif box == 0:
-            box = size - at
-        if box < 8 or at + box > size:
-            return
-        yield kind, at, box
-        at += box
-
-
 def claimed_bytes(path: Path, size: int) -> int:
     """What the index of the MP4 at `path`, read up to `size` bytes, claims for its samples."""
     total = 0
     with open(path, "rb") as f:
-        for kind, at, box in _top(f, size):
+        for at, box, kind in top_boxes(f, size):
             if kind in TOP:
                 f.seek(at)
                 total += claimed(f.read(box))
