@@ -199,11 +199,10 @@ def application_html(doc: Doc, request: dict[str, Any], camera_names: dict[str, 
     """One request: the application as filed (on the site's own form where it has one), each
     sign-off, the grant and how it was used."""
     form = doc.forms.form_for(request["kind"])
-    replaces = _("the application form and its approval record")
     record = _approvals(doc, request) + _grant(doc, request.get("grant"), camera_names)
-    if form is not None:
+    if form is not None:   # the footer names the site's own form, not edged's generic one (issue 91: 001's 附件4)
         body = site_form(doc, request, form, camera_names) + '<div class="record">' + record + "</div>"
-        return page(doc, f"{form.title} {request['id']}", body, replaces, printed_us, cite="application",
+        return page(doc, f"{form.title} {request['id']}", body, form.title, printed_us, cite="application",
                     clause=form.cite)
     title = _("Application to view or copy CCTV footage")
     note = (_("The viewer may not copy or photograph the footage. One application allows one viewing.")
@@ -211,4 +210,5 @@ def application_html(doc: Doc, request: dict[str, Any], camera_names: dict[str, 
             _("The copy is handed to the applicant alone. One application allows one copy."))
     body = (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}</p>"
             + _application(doc, request, camera_names) + record + f"<p class=\"meta\">{esc(note)}</p>")
-    return page(doc, f"{title} {request['id']}", body, replaces, printed_us, cite="application")
+    return page(doc, f"{title} {request['id']}", body, _("the application form and its approval record"), printed_us,
+                cite="application")
