@@ -145,8 +145,10 @@ def test_a_custodian_takes_in_a_body_cameras_file_at_the_desk(carl, files):
     # the intakes' register (edgectl evidence list): newest first, the original kept, printed
     p.click("a[href='/desk/intakes']")
     cells = [[c.strip() for c in row.split("\t")] for row in p.locator("tbody tr").all_inner_texts()]
-    assert [(row[2], row[7]) for row in cells] == [("cam-2", "保存中"), ("bwc-7 (BWC-7X)", "保存中")], cells
-    assert ZH_CLAIM in cells[1][5] and cells[0][5] == "-" and cells[1][8] == sha, cells
+    # each with the device's own file name, as sent (design/0403)
+    assert [(row[2], row[3], row[8]) for row in cells] == [("cam-2", "hevc.mov", "保存中"),
+                                                           ("bwc-7 (BWC-7X)", "bwc.mp4", "保存中")], cells
+    assert ZH_CLAIM in cells[1][6] and cells[0][6] == "-" and cells[1][9] == sha, cells
     assert p.locator("tbody a[href^='/desk/timeline?camera=portable.']").count() == 2, "each one's footage"
     shoot(d, p, "intakes-carl", "zh-TW", data=(sha, *FORM_DATA, "BWC-7X", "cam-2"))
     seen.append(html.unescape(p.content()))

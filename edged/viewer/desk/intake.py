@@ -123,14 +123,17 @@ class Pages:
             return self.desk.render(ctx, _("Intakes"), body + '<p class="empty">' + esc(_("No file taken in yet.")) + "</p>")
         kept, mark = _("kept"), claim_mark()
         cells = [(esc(str(r["id"])), esc(ctx.when(r["intake_us"])) + "<br>" + esc(ctx.who(r["taken_by"])),
-                  esc(r["device"]) + (f" ({esc(printed(r['model']))})" if r.get("model") else ""), esc(printed(r["recorded_by"])),
+                  esc(r["device"]) + (f" ({esc(printed(r['model']))})" if r.get("model") else ""),
+                  # the device's own file name, as sent (design/0403): data, not words to translate
+                  f'<span translate="no">{esc(printed(r["file_name"]))}</span>' if r.get("file_name") else "-",
+                  esc(printed(r["recorded_by"])),
                   link(f"/desk/requests/{int(r['request'])}", str(r["request"])) if r.get("request") else "-",
                   (esc(ctx.when(r["claimed_start_us"])) + " " + mark) if r.get("claimed_start_us") is not None else "-",
                   self.timeline_link(ctx, r, _("{n} segments").format(n=r["segments"])),
                   esc(_("destroyed {time}").format(time=ctx.when(r["destroyed_us"])) if r.get("destroyed_us") else kept),
                   f'<code translate="no">{esc(r["sha256"])}</code>') for r in rows]
         return self.desk.render(ctx, _("Intakes"), body + table(
-            [_("Intake"), _("Taken in"), _("Device"), _("Filmed by"), _("Request"), _("Start"), _("Footage"),
+            [_("Intake"), _("Taken in"), _("Device"), _("File"), _("Filmed by"), _("Request"), _("Start"), _("Footage"),
              _("The original"), _("SHA-256")], cells))
 
     def result(self, ctx: Ctx, r: dict[str, Any], name: str | None) -> str:
