@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
 from typing import Any
 
 from cryptography import x509
@@ -169,8 +170,8 @@ def latest_us(manifest: dict[str, Any]) -> int | None:
     never at its clips' times, which are its device's claim (design/0400; the checker's `footage_end`).
     Never `created_us`: a box that backdates its export buys nothing."""
     cams = [cam for cam in (manifest.get("cameras") or []) if isinstance(cam, dict)]
-    clips = [c.get("to_us") for cam in cams for c in (cam.get("clips") or []) if isinstance(c, dict)]
-    if not any(isinstance(e, int) and not isinstance(e, bool) for e in clips):
+    clips = _times(c.get("to_us") for cam in cams for c in (cam.get("clips") or []) if isinstance(c, dict))
+    if not clips:
         return None
     ends: list[Any] = []
     for cam in cams:
@@ -179,8 +180,12 @@ def latest_us(manifest: dict[str, Any]) -> int | None:
             ends += [s["imported"].get("intake_us") for s in srcs]
         else:
             ends += [c.get("to_us") for c in (cam.get("clips") or []) if isinstance(c, dict)]
-    return max((e for e in ends if isinstance(e, int) and not isinstance(e, bool)),
-               default=max(e for e in clips if isinstance(e, int) and not isinstance(e, bool))) + EXPORT_WAIT_US
+    return max(_times(ends) or clips) + EXPORT_WAIT_US
+
+
+def _times(values: Iterable[Any]) -> list[int]:
+    """The values that are times (integers, not booleans): a manifest is read as untrusted input."""
+    return [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
 
 
 def crl_dates(crl: x509.CertificateRevocationList, manifest: dict[str, Any], latest: int | None = None) -> Freshness:
