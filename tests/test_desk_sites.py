@@ -47,6 +47,15 @@ FIELDS = {  # what the clerk writes for each kind of requester, as at a counter
 }
 
 
+def _sent(page, what: str) -> int:
+    """The form on `page` sent by its primary button: it must be taken (a refusal fails with the page's
+    words), and the id of the hold or request it made, from the page it lands on."""
+    page.click("button[type=submit].primary")
+    page.wait_for_selector(".notice-ok, .notice-error")
+    assert page.locator(".notice-ok").count() == 1, page.inner_text("main")
+    return int(re.search(rf"/desk/{what}/(\d+)", page.url)[1])
+
+
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
@@ -200,10 +209,7 @@ def a_hold_an_inspection_and_the_month(browser, base: str, d, cfg, signers: list
     carol.fill("textarea[name=reason]", "民眾陳情，保全證據")
     carol.fill("input[name=case_ref]", "115-陳-001")
     shots(carol, "hold-form-carol")
-    carol.click("button[type=submit].primary")
-    carol.wait_for_selector(".notice-ok, .notice-error")
-    assert carol.locator(".notice-ok").count() == 1, carol.inner_text("main")
-    hid = int(re.search(r"/desk/holds/(\d+)", carol.url)[1])
+    hid = _sent(carol, "holds")
     shots(carol, "hold-placed-carol")
     carol.goto(f"{base}/desk/holds/{hid}/form")   # printed while it may wait: the expiry asked, and its lapse
     shots(carol, "hold-printed-carol")
@@ -317,10 +323,7 @@ def filed_and_signed(browser, base: str, cfg, kind: str, use: str, org: str, sig
     if kind == "citizen":
         clerk.check("input[name=identity_checked]")
     shots(clerk, "request-form-clerk")
-    clerk.click("button[type=submit].primary")
-    clerk.wait_for_selector(".notice-ok, .notice-error")
-    assert clerk.locator(".notice-ok").count() == 1, clerk.inner_text("main")
-    rid = int(re.search(r"/desk/requests/(\d+)", clerk.url)[1])
+    rid = _sent(clerk, "requests")
     shots(clerk, "request-filed-clerk")
     shown = clerk.inner_text("main")
     assert roc(now - timedelta(minutes=5)) in shown, "what was typed is what is shown"
