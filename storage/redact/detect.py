@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from storage.lazy import lazy_import
 from storage.redact import cpu, installed
 from storage.redact.onnxwire import free_sizes
-from storage.redact.plan import Box, inside
+from storage.redact.plan import Box, inside, union
 
 if TYPE_CHECKING:
     import numpy as np
@@ -108,14 +108,8 @@ def merged(found: list[list[Box]]) -> list[Box]:
                 continue
             k = out[same]
             large, small = (b, k) if b[2] * b[3] > k[2] * k[3] else (k, b)
-            out[same] = large if inside(small, large) >= 0.5 else _around(b, k)
+            out[same] = large if inside(small, large) >= 0.5 else union(b, k)
     return out
-
-
-def _around(a: Box, b: Box) -> Box:
-    """The least box holding both."""
-    x, y = min(a[0], b[0]), min(a[1], b[1])
-    return (x, y, max(a[0] + a[2], b[0] + b[2]) - x, max(a[1] + a[3], b[1] + b[3]) - y)
 
 
 SEES = 12   # the least face, pixels high at the detector's input, CenterFace finds (measured: design/0325)
