@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from storage.footage.segment_rows import FOOTAGE_STATES
-from tests.support import logs
+from tests.support import ctlfork, logs
 from tests.support.catalog import one, rows
 from tests.support.load import slack
 
@@ -101,7 +101,7 @@ def ctl(d: "Daemon", *args: str, timeout: float = 300) -> subprocess.CompletedPr
     """edgectl against the daemon (the caller's environment: its session, its language). An
     answer of "internal error; see the daemon's log" carries the daemon's log's last traceback in
     its stderr, so a failing test says what went wrong in the daemon, not only that it did."""
-    r = subprocess.run([*d.ctl, *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+    r = ctlfork.run([*d.ctl, *args], cwd=ROOT, timeout=timeout)
     if "internal error" in r.stderr:
         log = d.log
         r.stderr += "\n--- the daemon's log, from its last traceback:\n" + log[max(0, log.rfind("Traceback") - 2000):][-8000:]

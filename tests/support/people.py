@@ -22,6 +22,7 @@ from edged.config import load_config
 from edged.control.client import call
 from edged.control.protocol import RequestError
 from edged.documents.pages import account_boxes
+from tests.support import ctlfork
 from tests.support.daemon import ROOT, ctl_argv, wait_for
 
 ADMIN = "admin"
@@ -29,8 +30,7 @@ ADMIN = "admin"
 # password is refused to the OS account that set it, root included (issue 45). `nobody`, keeping
 # root's right to open files (the socket in the 0700 data folder, the session file, this Python
 # under /root) but not root's uid: SO_PEERCRED says uid 65534 to the daemon.
-HOLDER = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=+dac_override",
-          "--ambient-caps=+dac_override", "--"]
+HOLDER = ctlfork.NOBODY
 
 
 def password_for(name: str) -> str:
@@ -64,9 +64,7 @@ class People:
         assert r.returncode == 0, r.stderr
 
     def ctl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([*ctl_argv(self.socket), *args],
-                              capture_output=True, text=True, cwd=ROOT, timeout=self.timeout, env=self.env,
-                              input=input)
+        return ctlfork.run([*ctl_argv(self.socket), *args], cwd=ROOT, timeout=self.timeout, env=self.env, input=input)
 
     def login(self, name: str, password: str | None = None) -> subprocess.CompletedProcess:
         r = self.ctl("login", name, "--password-stdin", input=(password or password_for(name)) + "\n")
@@ -111,8 +109,8 @@ class People:
         if not first_change:
             return first
         for step, text in ((("login", name), first), (("account", "passwd"), f"{first}\n{password_for(name)}")):
-            r = subprocess.run([*HOLDER, *ctl_argv(self.socket), *step, "--password-stdin"], capture_output=True,
-                               text=True, cwd=ROOT, timeout=self.timeout, env=own, input=text + "\n")
+            r = ctlfork.run([*HOLDER, *ctl_argv(self.socket), *step, "--password-stdin"], cwd=ROOT, timeout=self.timeout,
+                            env=own, input=text + "\n")
             assert r.returncode == 0, r.stderr
         return password_for(name)
 
@@ -120,16 +118,15 @@ class People:
         """Root on the box vouches for an account an admin opened (issue 74: an approver's logs in only
         once someone but its opener has): edgectl as root, without an account's session."""
         nobody = {**self.env, "EDGECTL_SESSION": str(self.session.with_name("root-no-session.json"))}
-        r = subprocess.run([*ctl_argv(self.socket), "account", "acknowledge", name, "--reason",
-                            "已核對機關首長簽核之申請表"], capture_output=True, text=True,
-                           cwd=ROOT, timeout=self.timeout, env=nobody)
+        r = ctlfork.run([*ctl_argv(self.socket), "account", "acknowledge", name, "--reason", "已核對機關首長簽核之申請表"],
+                        cwd=ROOT, timeout=self.timeout, env=nobody)
         assert r.returncode == 0, r.stderr
 
     def first_login(self, name: str, password: str) -> subprocess.CompletedProcess:
         """Log in with a one-time password as its holder would: from another OS account than the
         admin's (root), into this People's session file (later calls, as root, use the session)."""
-        r = subprocess.run([*HOLDER, *ctl_argv(self.socket), "login", name, "--password-stdin"], capture_output=True,
-                           text=True, cwd=ROOT, timeout=self.timeout, env=self.env, input=password + "\n")
+        r = ctlfork.run([*HOLDER, *ctl_argv(self.socket), "login", name, "--password-stdin"], cwd=ROOT,
+                        timeout=self.timeout, env=self.env, input=password + "\n")
         if r.returncode == 0:
             self.current = name
         return r
@@ -141,9 +138,9 @@ class People:
         `box-signerN` opened for it; over the socket in-process, each signer logging in once."""
         boxes = account_boxes(self.cfg.forms, self.cfg.site.language)
         # as its holder would (root is refused a one-time password's first login, issue 45)
-        r = subprocess.run([*HOLDER, *ctl_argv(self.socket), "login", name, "--password-stdin"], capture_output=True,
-                           text=True, cwd=ROOT, timeout=self.timeout, input=first + "\n",
-                           env={**self.env, "EDGECTL_SESSION": str(self.session.with_name(f"refused-{name}.json"))})
+        r = ctlfork.run([*HOLDER, *ctl_argv(self.socket), "login", name, "--password-stdin"], cwd=ROOT,
+                        timeout=self.timeout, input=first + "\n",
+                        env={**self.env, "EDGECTL_SESSION": str(self.session.with_name(f"refused-{name}.json"))})
         assert r.returncode != 0 and all(box in r.stderr for box in boxes), r.stderr
         # a box named for a title is its holder's (issue 56): that title's first account signs it
         titled = {box: sorted(self.cfg.policy.titles[box])[0] for box in boxes if self.cfg.policy.titles.get(box)}

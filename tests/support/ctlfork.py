@@ -1,0 +1,226 @@
+"""edgectl as most tests run it: `edged.cli.edgectl.main` in a process forked from a warm copy of it.
+
+Every edgectl call started a Python, paid its imports (0.2-0.3 s of CPU a call; 2,500 calls a run, a fifth of the
+suite's CPU: design/0417), and then sent one request. Here a zygote, started once per test process with edgectl and
+every verb's module imported, forks a child per call; the child takes the call's stdin, stdout and stderr (files
+sent over a Unix socket), environment, folder and arguments, runs the same `main(argv)` a command line runs, and
+exits with its status. A real process each call (its own pid, descriptors, exit status, the caller's uid towards
+the daemon's SO_PEERCRED), the same code; what is not run is the interpreter's start, which tests/test_lazy_import.py
+and tests/test_start_imports.py hold, and the docs' commands (tests/support/guide_run.py) run as written.
+
+A call whose locale asks for another encoding than UTF-8 (the tests of what edgectl prints on a Big5 or ASCII
+terminal) runs as a subprocess, as does any call not of `ctl_argv`'s form.
+"""
+
+from __future__ import annotations
+
+import array
+import atexit
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFIX = [sys.executable, "-m", "edged.cli.edgectl"]
+# edgectl as another OS account than root's: `nobody`, keeping root's right to open files (the socket in the
+# 0700 data folder, the session file) but not root's uid, which SO_PEERCRED tells the daemon (tests/support/people.py)
+NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=+dac_override",
+          "--ambient-caps=+dac_override", "--"]
+_LOCALE = ("LC_ALL", "LC_CTYPE", "LANG")
+_lock = threading.Lock()
+_zygote: tuple[subprocess.Popen[bytes], str] | None = None
+spent = 0.0  # the CPU seconds of the children forked for this process (each counts its own since the fork)
+
+
+def forkable(argv: list[str], env: dict[str, str]) -> bool:
+    if argv[:len(NOBODY)] == NOBODY:
+        argv = argv[len(NOBODY):]
+    if argv[:3] != PREFIX or "PYTHONIOENCODING" in env:
+        return False
+    chosen = next((env[k] for k in _LOCALE if env.get(k)), "C.UTF-8")
+    return chosen.upper().replace("-", "").endswith(("UTF8", ".UTF8")) or chosen in ("C", "POSIX")
+
+
+def _started() -> str:
+    global _zygote
+    with _lock:
+        if _zygote is None or _zygote[0].poll() is not None:
+            path = tempfile.mkdtemp(prefix="ctlfork-") + "/z.sock"
+            proc = subprocess.Popen([sys.executable, "-m", "tests.support.ctlfork", path, str(os.getpid())], cwd=ROOT,
+                                    stdin=subprocess.DEVNULL)
+            from tests.support.daemon import wait_for
+
+            wait_for(lambda: os.path.exists(path) or proc.poll() is not None, 60, "the edgectl zygote")
+            assert proc.poll() is None, "the edgectl zygote exited at its start"
+            _zygote = (proc, path)
+            atexit.register(_stop, proc)
+        return _zygote[1]
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """At this process's exit: the zygote ends and is reaped, so its own CPU is in this process's children's."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run(argv: list[str], *, input: str | None = None, env: dict[str, str] | None = None, cwd: Path | str = ROOT,
+        timeout: float = 300, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """subprocess.run(argv, capture_output=True, text=True, ...) for an edgectl command line."""
+    env = dict(os.environ if env is None else env)
+    if not forkable(argv, env):
+        return subprocess.run(argv, input=input, env=env, cwd=cwd, timeout=timeout, capture_output=True, text=True,
+                              **kwargs)
+    with tempfile.TemporaryFile() as fin, tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr, \
+            socket.socket(socket.AF_UNIX) as conn:
+        fin.write((input or "").encode())
+        fin.seek(0)
+        conn.settimeout(timeout)
+        conn.connect(_started())
+        nobody = argv[:len(NOBODY)] == NOBODY
+        request = json.dumps({"argv": argv[3 + len(NOBODY) * nobody:], "env": env, "cwd": str(cwd),
+                              "nobody": nobody}).encode()
+        socket.send_fds(conn, [len(request).to_bytes(4, "big") + request], [fin.fileno(), fout.fileno(), ferr.fileno()])
+        pid = int(_line(conn))
+        try:
+            status = _line(conn)
+        except TimeoutError:
+            os.kill(pid, 9)
+            raise subprocess.TimeoutExpired(argv, timeout) from None
+        fout.seek(0)
+        ferr.seek(0)
+        out, err = fout.read().decode(errors="replace"), ferr.read().decode(errors="replace")
+    if not status:  # the child died before it could answer (a signal, os._exit in the code)
+        return subprocess.CompletedProcess(argv, 1, out, err + "\nedgectl (forked for the tests): died unanswered")
+    code, cpu = status.split()
+    global spent
+    spent += float(cpu)
+    return subprocess.CompletedProcess(argv, int(code), out, err)
+
+
+def _line(conn: socket.socket) -> str:
+    got = b""
+    while not got.endswith(b"\n"):
+        chunk = conn.recv(64)
+        if not chunk:
+            return ""
+        got += chunk
+    return got.decode().strip()
+
+
+def _become_nobody() -> None:
+    """What NOBODY's setpriv does: uid and gid nobody's, no groups, CAP_DAC_OVERRIDE kept (capset(2))."""
+    import ctypes
+    import grp
+    import pwd
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    assert libc.prctl(8, 1, 0, 0, 0) == 0  # PR_SET_KEEPCAPS: the permitted set survives the uid's change
+    os.setgroups([])
+    gid, uid = grp.getgrnam("nogroup").gr_gid, pwd.getpwnam("nobody").pw_uid
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    caps = (Data * 2)()
+    caps[0].effective = caps[0].permitted = caps[0].inheritable = 1 << 1  # CAP_DAC_OVERRIDE
+    assert libc.capset(ctypes.byref(Header(0x20080522, 0)), caps) == 0, os.strerror(ctypes.get_errno())
+
+
+def _child(conn: socket.socket) -> int:
+    import locale
+
+    fds = array.array("i")
+    data, ancdata, _flags, _addr = conn.recvmsg(1 << 16, socket.CMSG_LEN(3 * fds.itemsize))
+    fds.frombytes(ancdata[0][2])
+    while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
+        data += conn.recv(1 << 16) or b"?"
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    request = json.loads(data[4:])
+    if request["nobody"]:
+        _become_nobody()
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    try:
+        locale.setlocale(locale.LC_CTYPE, "")
+    except locale.Error:
+        pass
+    sys.stdin = open(0, encoding="utf-8", closefd=False)
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    sys.argv = ["edgectl", *request["argv"]]
+    from edged.cli import edgectl
+
+    try:
+        code = edgectl.main(request["argv"])
+    except SystemExit as exc:  # argparse's errors and --help, as the interpreter ends on them
+        code = exc.code if isinstance(exc.code, int) or exc.code is None else 1
+        if not isinstance(exc.code, int) and exc.code is not None:
+            print(exc.code, file=sys.stderr)
+    except BaseException:  # noqa: BLE001 - a traceback, as a command line prints it
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return int(code or 0)
+
+
+def serve(path: str, parent: int) -> None:
+    """The zygote: edgectl and its verbs imported once, then a forked child per connection."""
+    import importlib
+    import signal
+
+    from edged.cli import edgectl
+
+    for name in edgectl.MODULES:
+        importlib.import_module(f"edged.cli.{name}")
+    # children reap themselves: each tells its caller its CPU, which is not counted twice at the zygote's end
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(path)
+        listener.listen(16)
+        listener.settimeout(1.0)
+        while os.getppid() == parent:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(None)
+            if os.fork() == 0:
+                code = 1  # whatever happens in the child, it never returns into this loop
+                try:
+                    listener.close()
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    conn.sendall(f"{os.getpid()}\n".encode())
+                    code = _child(conn)
+                    used = resource.getrusage(resource.RUSAGE_SELF)  # since the fork: the call's own
+                    conn.sendall(f"{code} {used.ru_utime + used.ru_stime:.4f}\n".encode())
+                finally:
+                    os._exit(code)
+            conn.close()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], int(sys.argv[2]))
