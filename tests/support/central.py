@@ -9,6 +9,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from tests.support import ctlfork
 from tests.support.broker import Broker
 from tests.support.cameras import free_port
 from tests.support.daemon import ROOT, wait_for
@@ -60,8 +61,8 @@ class Central:
         self._log.close()
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "central.cli", "--config", str(self.config), *args],
-                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+        return ctlfork.run([sys.executable, "-m", "central.cli", "--config", str(self.config), *args], cwd=ROOT,
+                           timeout=60)
 
     def json(self, *args: str):
         r = self.cli(*args, "--json")

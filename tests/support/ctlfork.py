@@ -1,4 +1,4 @@
-"""edgectl as most tests run it: `edged.cli.edgectl.main` in a process forked from a warm copy of it.
+"""edgectl (and the office's CLI) as most tests run it: its `main` in a process forked from a warm copy of it.
 
 Every edgectl call started a Python, paid its imports (0.2-0.3 s of CPU a call; 2,500 calls a run, a fifth of the
 suite's CPU: design/0417), and then sent one request. Here a zygote, started once per test process with edgectl and
@@ -29,6 +29,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = [sys.executable, "-m", "edged.cli.edgectl"]
+MODULES = ("edged.cli.edgectl", "central.cli")  # the command lines forked: edgectl and the office's
 # edgectl as another OS account than root's: `nobody`, keeping root's right to open files (the socket in the
 # 0700 data folder, the session file) but not root's uid, which SO_PEERCRED tells the daemon (tests/support/people.py)
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=+dac_override",
@@ -42,7 +43,7 @@ spent = 0.0  # the CPU seconds of the children forked for this process (each cou
 def forkable(argv: list[str], env: dict[str, str]) -> bool:
     if argv[:len(NOBODY)] == NOBODY:
         argv = argv[len(NOBODY):]
-    if argv[:3] != PREFIX or "PYTHONIOENCODING" in env:
+    if argv[:2] != PREFIX[:2] or argv[2:3] not in ([m] for m in MODULES) or "PYTHONIOENCODING" in env:
         return False
     chosen = next((env[k] for k in _LOCALE if env.get(k)), "C.UTF-8")
     return chosen.upper().replace("-", "").endswith(("UTF8", ".UTF8")) or chosen in ("C", "POSIX")
@@ -88,7 +89,8 @@ def run(argv: list[str], *, input: str | None = None, env: dict[str, str] | None
         conn.settimeout(timeout)
         conn.connect(_started())
         nobody = argv[:len(NOBODY)] == NOBODY
-        request = json.dumps({"argv": argv[3 + len(NOBODY) * nobody:], "env": env, "cwd": str(cwd),
+        line = argv[len(NOBODY) * nobody:]
+        request = json.dumps({"module": line[2], "argv": line[3:], "env": env, "cwd": str(cwd),
                               "nobody": nobody}).encode()
         socket.send_fds(conn, [len(request).to_bytes(4, "big") + request], [fin.fileno(), fout.fileno(), ferr.fileno()])
         pid = int(_line(conn))
@@ -166,11 +168,11 @@ def _child(conn: socket.socket) -> int:
     sys.stdin = open(0, encoding="utf-8", closefd=False)
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
-    sys.argv = ["edgectl", *request["argv"]]
-    from edged.cli import edgectl
+    sys.argv = [request["module"], *request["argv"]]
+    import importlib
 
     try:
-        code = edgectl.main(request["argv"])
+        code = importlib.import_module(request["module"]).main(request["argv"])
     except SystemExit as exc:  # argparse's errors and --help, as the interpreter ends on them
         code = exc.code if isinstance(exc.code, int) or exc.code is None else 1
         if not isinstance(exc.code, int) and exc.code is not None:
@@ -192,8 +194,8 @@ def serve(path: str, parent: int) -> None:
 
     from edged.cli import edgectl
 
-    for name in edgectl.MODULES:
-        importlib.import_module(f"edged.cli.{name}")
+    for name in (*(f"edged.cli.{verb}" for verb in edgectl.MODULES), *MODULES):
+        importlib.import_module(name)
     # children reap themselves: each tells its caller its CPU, which is not counted twice at the zygote's end
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
