@@ -13,7 +13,7 @@ from storage.footage.segment_rows import FOOTAGE_STATES
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port
 from tests.support.catalog import alarms, audit_rows, rows
-from tests.support.daemon import Daemon, toml_value, wait_for
+from tests.support.daemon import Daemon, ctl, toml_value, wait_for
 from tests.support.scenes import scene_clip
 
 S = 1_000_000
@@ -58,7 +58,7 @@ def first_frame_is_key(path: Path) -> bool:
 
 
 def ctl_json(d: Daemon, *args: str) -> object:
-    r = subprocess.run([*d.ctl, *args, "--json"], capture_output=True, text=True, timeout=60)
+    r = ctl(d, *args, "--json", timeout=60)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 

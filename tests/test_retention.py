@@ -25,7 +25,7 @@ from storage.retention.plan import CAPACITY, Destroy, Segment
 from storage.retention.run import destroy, finish_garbage
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import add_segments, alarms, audit_rows, node_value, one, rows
-from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.daemon import ROOT, Daemon, ctl as daemon_ctl, wait_for, write_config
 from tests.support.disks import tmpfs
 from tests.support.people import People
 from storage import alarm_kinds as kinds
@@ -54,8 +54,7 @@ def iso(us: int) -> str:
 
 
 def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*d.ctl, *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=30)
+    return daemon_ctl(d, *args, timeout=30)
 
 
 def test_small_disk_overwrites_oldest_keeps_holds_and_records_everything(tmp_path, small_disk, busy_cameras,

@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms as alarm_rows, rows
-from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.daemon import Daemon, ctl, wait_for, write_config
 from storage import alarm_kinds as kinds
 
 CAMS = ["a", "b", "c", "d"]
@@ -39,7 +39,7 @@ def small_disk(tmp_path):
 
 
 def ctl_json(d: Daemon, *args: str):
-    r = subprocess.run([*d.ctl, *args, "--json"], capture_output=True, text=True, cwd=ROOT, timeout=30)
+    r = ctl(d, *args, "--json", timeout=30)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
