@@ -42,7 +42,7 @@ from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US
     distinct_signers,
 )
 from edged.i18n import _, hinted, us
-from edged.rules.words import KIND_WORDS, MODE_WORDS, either, listed, word
+from edged.rules.words import KIND_WORDS, listed, mode_either, mode_word, word
 from storage.states.requests import (  # the desk reads them here: retrieval.FILED, rq.USED, rq.LAPSED
     APPROVED as APPROVED, FILED as FILED, LAPSED as LAPSED, REJECTED as REJECTED, USED as USED)
 
@@ -83,8 +83,8 @@ def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int, tz:
     if mode not in rules.modes:
         raise hinted(RequestRuleError(_("Under {us}'s rules, a request from {kind} may only {modes} the footage, "
                                         "not {mode} it.").format(us=us(),
-            kind=word(KIND_WORDS, kind), modes=either(MODE_WORDS, sorted(rules.modes, reverse=True)),
-            mode=word(MODE_WORDS, mode))), f"[policy.{kind}] modes")
+            kind=word(KIND_WORDS, kind), modes=mode_either(sorted(rules.modes, reverse=True)),
+            mode=mode_word(mode))), f"[policy.{kind}] modes")
     cameras = sorted({str(c) for c in fields.get("cameras") or ()})
     chain = filed_chain(policy, rules.chain, cameras, str(fields.get("requester_org") or "").strip())
     due = None if rules.due_us is None else deadlines.answer_due_us(now_us, rules.due_us,
@@ -325,8 +325,8 @@ def refuse_use(grant: dict[str, Any] | None, *, mode: str, now_us: int, grant_id
     if now_us >= grant["expires_us"]:
         return _("grant {id} expired; file a new request").format(id=grant['id'])
     if mode != grant["mode"]:
-        return _("grant {id} is for {mode}, not {mode2}").format(id=grant['id'], mode=word(MODE_WORDS, grant['mode']),
-                                                                mode2=word(MODE_WORDS, mode))
+        return _("grant {id} is for {mode}, not {mode2}").format(id=grant['id'], mode=mode_word(grant['mode']),
+                                                                mode2=mode_word(mode))
     return None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from edged.i18n import N_, _
+from edged.i18n import N_, _, site_mode
 from storage.people.signatures import SIGNED
 
 ROLE_WORDS = {"viewer": N_("clerk (viewer)"), "custodian": N_("custodian"), "approver": N_("approver"),
@@ -48,6 +48,16 @@ def event_words(action: str) -> str:
 def word(words: dict[str, str], value: str | None) -> str:
     """`value` in words where edged has them (translated), else as it is."""
     return _(words[value]) if value in words else (value or "-")
+
+
+def mode_word(mode: str | None) -> str:
+    """A request's mode (view, copy) in the site's words where its rule has its own ([forms.modes]:
+    003 says 保存 for a copy, design/0447), else edged's."""
+    return site_mode(mode or "") or word(MODE_WORDS, mode)
+
+
+def mode_either(modes: Iterable[str]) -> str:
+    return _(" or ").join(mode_word(m) for m in modes)
 
 
 def either(words: dict[str, str], values: Iterable[str]) -> str:
