@@ -14,6 +14,7 @@ from edged.documents import Doc
 from edged.documents.notice import notice_html
 from edged.documents.retrieval import KIND_LABELS, application_html
 from edged.i18n import _, speaking
+from edged.viewer.desk.page import PRINT_CSP
 from tests.support.daemon import ROOT
 from tests.support.forms import CAMERAS, LIST_CHANGED, PRINTED, REQUEST, TAIPEI, us
 from tests.support.browser import chromium  # noqa: F401 (the module's browser)
@@ -103,8 +104,10 @@ def printed(chromium, html: str) -> tuple[str, list[str], list[str]]:
     order and the signature boxes' headings; no title or label wrapped on A4."""
     page = chromium.new_page(viewport={"width": 703, "height": 1000})
     try:
-        page.emulate_media(media="print")
-        page.set_content(html)
+        page.emulate_media(media="print")   # under the desk's CSP for printed pages: no style attribute
+        page.route("http://desk.test/", lambda route: route.fulfill(body=html, headers={
+            "Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": PRINT_CSP}))
+        page.goto("http://desk.test/")
         pdf = page.pdf(format="A4")
         assert pdf.startswith(b"%PDF") and b"NotoSansCJK" in pdf
         assert page.evaluate(ONE_LINE) == [], page.evaluate(ONE_LINE)

@@ -7,6 +7,7 @@ follows it. Other requests get edged's generic form, limited to the kinds the si
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -169,20 +170,22 @@ def _width(text: str) -> float:
 
 def _title(text: str) -> str:
     """The form's title on one line, as the annex prints it: smaller where 18 pt would wrap on A4
-    (000 附件2's 32 characters, design/0448); 180 mm of the 186 the page leaves, 1 pt = 0.3528 mm."""
-    size = min(18.0, 180 / 0.3528 / max(_width(text), 1.0))
-    return f'<h1 style="font-size: {size:.1f}pt">{esc(text)}</h1>'
+    (000 附件2's 32 characters, design/0448): 180 mm of the 186 the page leaves, 1 pt = 0.3528 mm,
+    by a class of the print CSS (edged/documents/__init__.py: t12-t17; the desk's CSP allows no
+    style attribute)."""
+    size = int(180 / 0.3528 / max(_width(text), 1.0))
+    return f'<h1 class="t{max(size, 12)}">{esc(text)}</h1>' if size < 18 else f"<h1>{esc(text)}</h1>"
 
 
 def site_form(doc: Doc, r: dict[str, Any], form: ApplicationForm, names: dict[str, str]) -> str:
     """The site's own paper form, field by field in the annex's order, with its signature boxes."""
-    # the labels' column as wide as its longest label (up to 10 em), not 須保存影像檔案事 / 由 (design/0448)
-    th = f' style="width: {min(max([8.0, *(_width(f.label) for f in form.fields)]), 10.0) + 0.5:.1f}em"'
+    # the labels' column as wide as its longest label (w8-w10 ems), not 須保存影像檔案事 / 由 (design/0448)
+    wide = f"annex w{min(max([8, *(math.ceil(_width(f.label)) for f in form.fields)]), 10)}"
 
     def rows(below: bool) -> str:
-        out = "".join(f"<tr><th{th}>{esc(f.label)}</th><td>{_value(doc, r, f, form, names)}</td></tr>"
+        out = "".join(f"<tr><th>{esc(f.label)}</th><td>{_value(doc, r, f, form, names)}</td></tr>"
                       for f in form.fields if f.below == below)
-        return f'<table class="annex">{out}</table>' if out else ""
+        return f'<table class="{wide}">{out}</table>' if out else ""
 
     boxes = ""
     if form.boxes:
