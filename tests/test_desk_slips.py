@@ -200,7 +200,8 @@ def test_an_agencys_printed_application_carries_no_citizens_identity_lines():
 def test_the_sites_own_word_for_a_copy():
     """003 calls a copy 保存 (seed 003 第二點(三): 「保存：指複製、拍攝錄影監視影音資料」), where edged says
     複製 (issue 91): `[forms.modes]`, said by the pure rules' refusal, the desk's request form and the
-    printed application (design/0447); in English, and at a site without the word, edged's own."""
+    printed application, and the refusal names the kind as the site does (本所同仁, [forms.kinds]; design/0447);
+    in English, and at a site without the word, edged's own."""
     import contextvars
     from pathlib import Path
     from types import SimpleNamespace
@@ -218,7 +219,7 @@ def test_the_sites_own_word_for_a_copy():
 
     def said(name: str, lang: str) -> tuple[str, str, str]:
         cfg = load_config(sites / f"{name}.toml")
-        set_site_word(cfg.site.us, cfg.site.language, cfg.forms.modes)   # as the daemon and the desk do
+        set_site_word(cfg.site.us, cfg.site.language, cfg.forms.modes, cfg.forms.kinds)   # as the daemon, the desk
         with speaking(lang):
             with pytest.raises(rq.RequestRuleError) as refused:
                 rq.filing(cfg.policy, {"kind": "internal", "category": cfg.policy.categories[0], "mode": "copy",
@@ -230,7 +231,7 @@ def test_the_sites_own_word_for_a_copy():
             return str(refused.value), form, application_html(doc, copy, {}, 0)
 
     refusal, form, paper = contextvars.copy_context().run(said, "003-township-office", "zh-TW")
-    assert refusal.endswith("不得保存。") and "複製" not in refusal, refusal
+    assert refusal == "依本所規定，本所同仁申請僅能閱覽影像，不得保存。", refusal   # its kind in its words too
     assert "保存" in form and "複製" not in form, form
     assert "☑ 保存" in paper and "☑ 複製" not in paper and "<td>保存</td>" in paper, paper   # asked, and allowed
     refusal, form, _paper = contextvars.copy_context().run(said, "003-township-office", "en")   # paper: as [forms.kinds]
