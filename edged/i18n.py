@@ -34,7 +34,10 @@ _ALIASES = {"en": "en", "zh-tw": "zh-TW", "zh-hant": "zh-TW", "zh-hant-tw": "zh-
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("edged_language", default=DEFAULT)
 # the site's word for itself (`[site] us`: 本所, 本校, 本局, 本公所) and the language it is a word of
-_site: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar("edged_site_word", default=("", DEFAULT))
+# and its words for a request's modes and kinds ([forms.modes]: 003's 保存 for a copy, [forms.kinds]; design/0447)
+_Said = tuple[tuple[tuple[str, str], str], ...]   # ((group, id), the site's word): (("mode", "copy"), "保存")
+_site: contextvars.ContextVar[tuple[str, str, _Said]] = contextvars.ContextVar("edged_site_word",
+                                                                               default=("", DEFAULT, ()))
 
 
 def normalise(tag: str | None) -> str | None:
@@ -81,17 +84,29 @@ def language() -> str:
     return _current.get()
 
 
-def set_site_word(word: str, lang: str | None) -> contextvars.Token[tuple[str, str]]:
-    """The site's word for itself from now on in this context (the daemon sets it once from `[site]`;
-    each desk request from its config, design/0412)."""
-    return _site.set((word, normalise(lang) or DEFAULT))
+def set_site_word(word: str, lang: str | None, modes: Mapping[str, str] | None = None,
+                  kinds: Mapping[str, str] | None = None) -> contextvars.Token[tuple[str, str, _Said]]:
+    """The site's word for itself, and its words for the modes and the kinds ([forms.modes],
+    [forms.kinds]), from now on in this context (the daemon sets them once from its config; each
+    desk request; design/0412, 0447)."""
+    said = tuple((("mode", k), v) for k, v in (modes or {}).items()) + tuple(
+        (("kind", k), v) for k, v in (kinds or {}).items())
+    return _site.set((word, normalise(lang) or DEFAULT, said))
 
 
 def us() -> str:
     """The site's word for itself where the current language is the site's, else "this site" in
     the reader's words: a refusal says 「本校不受理…」 at the school (issue 91, design/0412)."""
-    word, lang = _site.get()
+    word, lang, _modes = _site.get()
     return word if word and _current.get() == lang else _("this site")
+
+
+def site_said(group: str, key: str) -> str:
+    """The site's own word for a request's mode or kind (`group` "mode" or "kind") where the current
+    language is the site's (003's 「保存」 for a copy, 「本所同仁」 for its staff; design/0447); ""
+    where it has none (edged's word is used)."""
+    _word, lang, said = _site.get()
+    return dict(said).get((group, key), "") if _current.get() == lang else ""
 
 
 def _(message: str) -> str:

@@ -277,8 +277,8 @@ def a_hold_an_inspection_and_the_month(browser, base: str, d, cfg, signers: list
     carol.context.close()
 
 
-def application_read_back(browser, base: str, cfg, rid: int, kind: str, names: dict[str, str], shots: Shots
-                          ) -> None:
+def application_read_back(browser, base: str, cfg, rid: int, kind: str, use: str, names: dict[str, str],
+                          shots: Shots) -> None:
     """The signed application printed from the desk, to PDF, and read back (issue 91): the site's
     own form where it has one (000 附件2, 001 附件4, ...), every signer by name, and no English,
     login, id or wrong term on the paper."""
@@ -290,6 +290,7 @@ def application_read_back(browser, base: str, cfg, rid: int, kind: str, names: d
     own = cfg.forms.form_for(kind)
     assert own is None or own.title in "".join(text.split()), text
     assert all(full in text for full in names.values()), (names, text)
+    assert cfg.forms.modes.get(use, "") in text, text   # 003's 保存 for a copy (design/0447)
     assert kind == "citizen" or "已查驗身分" not in text, text   # a citizen's lines on a citizen's paper only
     assert not paper_faults(text, shots.allowed), (paper_faults(text, shots.allowed), text)
     carol.context.close()
@@ -328,6 +329,7 @@ def filed_and_signed(browser, base: str, cfg, kind: str, use: str, org: str, sig
     shown = clerk.inner_text("main")
     assert roc(now - timedelta(minutes=5)) in shown, "what was typed is what is shown"
     assert not cfg.policy.asks_purpose or "歸還民眾遺失物" in shown, "the use (用途) on the request's page"
+    assert cfg.forms.modes.get(use, "") in shown, "the mode in the site's word (003: 保存 for a copy)"
     clerk.context.close()
 
     # every step signed from its approver's inbox, in order
@@ -375,7 +377,7 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
         wait_for(lambda: all(len(d.segments(c)) >= 2 for c in cameras), 60, "footage on every camera")
 
         rid = filed_and_signed(browser, base, cfg, kind, use, org, signers, shots)
-        application_read_back(browser, base, cfg, rid, kind, {s: names[s] for s in signers}, shots)
+        application_read_back(browser, base, cfg, rid, kind, use, {s: names[s] for s in signers}, shots)
         request = rows(d, "requests")[0]
         assert request["state"] == "approved", request
 
@@ -410,7 +412,7 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
         a_hold_an_inspection_and_the_month(browser, base, d, cfg, signers, shots)
         for more_kind, more_use, more_signers in more:   # e.g. 001's staff request (附件4) after its citizen's
             more_id = filed_and_signed(browser, base, cfg, more_kind, more_use, org, more_signers, shots)
-            application_read_back(browser, base, cfg, more_id, more_kind, {s: names[s] for s in more_signers}, shots)
+            application_read_back(browser, base, cfg, more_id, more_kind, more_use, {s: names[s] for s in more_signers}, shots)
         accounts_printed(browser, base, people, shots)
         wait_for(lambda: len(audit_rows(d, "live.stop")) == len(audit_rows(d, "live.start")) > 0, view_end_s(),
                  "the live views to end")

@@ -195,3 +195,46 @@ def test_an_agencys_printed_application_carries_no_citizens_identity_lines():
     assert "已查驗身分" in citizen and "A******789" in citizen and "來函文號" not in citizen
     assert "已查驗身分" not in agency_paper and "身分證字號" not in agency_paper
     assert "北市警刑字第1150000017號" in agency_paper
+
+
+def test_the_sites_own_word_for_a_copy():
+    """003 calls a copy 保存 (seed 003 第二點(三): 「保存：指複製、拍攝錄影監視影音資料」), where edged says
+    複製 (issue 91): `[forms.modes]`, said by the pure rules' refusal, the desk's request form and the
+    printed application, and the refusal names the kind as the site does (本所同仁, [forms.kinds]; design/0447);
+    in English, and at a site without the word, edged's own."""
+    import contextvars
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from edged.config import load_config
+    from edged.documents import Doc
+    from edged.documents.retrieval import application_html
+    from edged.i18n import set_site_word
+    from edged.rules import retrieval as rq
+    from edged.viewer.desk.app import Desk
+    from edged.viewer.desk.requests import Pages
+    from tests.support.forms import REQUEST
+
+    sites = Path(__file__).resolve().parent.parent / "examples" / "sites"
+
+    def said(name: str, lang: str) -> tuple[str, str, str]:
+        cfg = load_config(sites / f"{name}.toml")
+        set_site_word(cfg.site.us, cfg.site.language, cfg.forms.modes, cfg.forms.kinds)   # as the daemon, the desk
+        with speaking(lang):
+            with pytest.raises(rq.RequestRuleError) as refused:
+                rq.filing(cfg.policy, {"kind": "internal", "category": cfg.policy.categories[0], "mode": "copy",
+                                       "reason": "x", "cameras": [cfg.cameras[0].id]}, now_us=0)
+            form = Pages(Desk(SimpleNamespace(cfg=cfg))).modes({})
+            doc = Doc(lang=lang, tz=None, site_name=cfg.site.name, forms=cfg.forms)
+            copy = {**REQUEST, "kind": "agency", "mode": "copy", "category": cfg.policy.categories[0],
+                    "grant": {**REQUEST["grant"], "mode": "copy"}}
+            return str(refused.value), form, application_html(doc, copy, {}, 0)
+
+    refusal, form, paper = contextvars.copy_context().run(said, "003-township-office", "zh-TW")
+    assert refusal == "依本所規定，本所同仁申請僅能閱覽影像，不得保存。", refusal   # its kind in its words too
+    assert "保存" in form and "複製" not in form, form
+    assert "☑ 保存" in paper and "☑ 複製" not in paper and "<td>保存</td>" in paper, paper   # asked, and allowed
+    refusal, form, _paper = contextvars.copy_context().run(said, "003-township-office", "en")   # paper: as [forms.kinds]
+    assert refusal.endswith("not copy it.") and "保存" not in form and "> copy</label>" in form, (refusal, form)
+    refusal, form, paper = contextvars.copy_context().run(said, "000-household-registration-office", "zh-TW")
+    assert "☑ 複製" in paper and "保存" not in form, form

@@ -14,6 +14,7 @@ from edged.documents import Doc
 from edged.documents.notice import notice_html
 from edged.documents.retrieval import KIND_LABELS, application_html
 from edged.i18n import _, speaking
+from edged.viewer.desk.page import PRINT_CSP
 from tests.support.daemon import ROOT
 from tests.support.forms import CAMERAS, LIST_CHANGED, PRINTED, REQUEST, TAIPEI, us
 from tests.support.browser import chromium  # noqa: F401 (the module's browser)
@@ -56,10 +57,12 @@ ANNEX = {
 }
 # words each site's printed form must hold (the missing pieces of issue 31 item 3)
 MUST = {
-    "000-household-registration-office": ["所本部", "景美辦事處", "臺北市文山區戶政事務所錄影監視系統管理作業規定"],
-    "001-land-office": ["臺北市建成地政事務所", "委任關係", "申請須知", "代理人", "第十七點"],
+    "000-household-registration-office": ["所本部", "景美辦事處", "臺北市文山區戶政事務所錄影監視系統管理作業規定",
+                                          "申請人：張大同", "課長：signer0"],   # 附件2's lines filled (design/0448)
+    "001-land-office": ["臺北市建成地政事務所", "委任關係", "申請須知", "代理人", "第十七點", "申請人：張大同",
+                        "主管：signer0"],
     "002-police-station": ["臺北市政府警察局駐地安全監視錄影系統設置管理要點", "第八點、附表一", "☑ 民眾"],
-    "003-township-office": ["大湖鄉公所內部監視系統管理作業要點", "☑ 遭受損害"],
+    "003-township-office": ["大湖鄉公所內部監視系統管理作業要點", "☑ 遭受損害", "☐ 保存"],   # 保存: 003's copy
     "004-vocational-school": ["學號或身分證字號", "申請人簽名", "☐ 影像保存", "☑ 遭受損害",
                               "臺北市立南港高級工業職業學校校園監視錄影系統管理要點"],
 }
@@ -89,14 +92,25 @@ def rendered(cfg, kind: str) -> str:
 
 
 
+# the title and each field's label on one line, as on A4 (design/0448: 000 附件2's 「…申請表（內 / 部）」
+# and 「須保存影像檔案事 / 由」): each laid out at the width A4 leaves (186 mm at 96 dpi) in print
+ONE_LINE = """() => [...document.querySelectorAll('h1, table.annex th')].filter(e => {
+    const r = document.createRange(); r.selectNodeContents(e);
+    return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1; }).map(e => e.innerText)"""
+
+
 def printed(chromium, html: str) -> tuple[str, list[str], list[str]]:
     """The page as Chromium lays it out and prints it: its text, the annex's field names in
-    order and the signature boxes' headings."""
-    page = chromium.new_page()
+    order and the signature boxes' headings; no title or label wrapped on A4."""
+    page = chromium.new_page(viewport={"width": 703, "height": 1000})
     try:
-        page.set_content(html)
+        page.emulate_media(media="print")   # under the desk's CSP for printed pages: no style attribute
+        page.route("http://desk.test/", lambda route: route.fulfill(body=html, headers={
+            "Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": PRINT_CSP}))
+        page.goto("http://desk.test/")
         pdf = page.pdf(format="A4")
         assert pdf.startswith(b"%PDF") and b"NotoSansCJK" in pdf
+        assert page.evaluate(ONE_LINE) == [], page.evaluate(ONE_LINE)
         fields = page.locator("table.annex th").all_inner_texts()
         boxes = page.locator("table.boxes th").all_inner_texts()
         return page.inner_text("body"), [f.strip() for f in fields], [b.strip() for b in boxes]
@@ -117,7 +131,7 @@ def test_every_form_of_the_site_prints_its_annex(chromium, name):
             assert title in text.splitlines()[0]
             assert fields == want_fields, (kind, fields)
             assert boxes == want_boxes, (kind, boxes)
-            assert "signer0 115/11/21 15:40" in text   # a box shows who signed its step, and when
+            assert "signer0\n115/11/21 15:40" in text   # a box shows who signed its step, and when
         else:
             assert fields == [] and boxes == []      # edged's generic form, in the site's words
         # the footer names the site's rule and never our file numbers, nor a raw id
@@ -133,7 +147,7 @@ def test_every_form_of_the_site_prints_its_annex(chromium, name):
     if name == "001-land-office":  # 辦理情形 and 調閱紀錄 are printed under the boxes, as on the paper
         for kind, last in (("citizen", "辦理情形"), ("internal", "調閱紀錄")):
             html = rendered(cfg, kind)
-            assert html.index('class="boxes"') < html.index(f"<th>{last}</th>")
+            assert html.index('class="boxes"') < html.index(f">{last}</th>")
     whole = "\n".join(texts)
     for word in MUST[name]:
         assert word in whole, word
@@ -198,6 +212,12 @@ def parse(forms):
     ({"categories": {"damage": "損害"}, "application": [{**FORM, "fields": [{"label": "x", "below": "yes"}]}]},
      "forms.application[0].fields[0].below", "expected true or false"),
     ({"categories": {"damage": "損害"}, "cite": {"poster": "x"}}, "forms.cite.poster", "unknown key"),
+    ({"categories": {"damage": "損害"}, "modes": {"print": "列印"}}, "forms.modes.print", "unknown key"),
+    ({"categories": {"damage": "損害"}, "application": [{**FORM, "boxes": [{"label": "x", "lines": ["人：{who}"]}]}]},
+     "forms.application[0].boxes[0].lines[0]", "{who} is not filled from the request; values are filed"),
+    ({"categories": {"damage": "損害"}, "account": {"title": "表", "boxes": [{"label": "x", "lines": ["{by}"]}]}},
+     "forms.account.boxes[0].lines[0]", "a page's line prints as written"),
+    ({"categories": {"damage": "損害"}, "modes": {"copy": " "}}, "forms.modes.copy", "must not be empty"),
     ({"categories": {"damage": "損害"}, "application": [{**FORM, "title": " "}]}, "forms.application[0].title",
      "must not be empty"),
 ])

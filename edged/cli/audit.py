@@ -23,8 +23,9 @@ from edged.cli.documents import site_doc
 from edged.documents.audit import audit_report_html
 from edged.documents.audit_settings import settings_lines, settings_sections
 from edged.documents.register import RUN_LABELS
-from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS
+from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS
 from edged.i18n import N_, _, speaking
+from edged.rules.words import mode_word
 from storage import audit
 from storage.readonly import open_readonly
 from storage.time.clock import SYSTEM
@@ -164,7 +165,7 @@ def _sections(r: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]
                 action=e["action"], time=fmt_time(e["at_us"]), by=e["by"], reason=e["reason"]) for e in a["events"])]
            for a in r["accounts"]]
     req = [[q["id"], label_of(KIND_LABELS, q["kind"]), label_of(CATEGORY_LABELS, q["category"]),
-            ", ".join(q["cameras"]), label_of(MODE_LABELS, q["mode"]), q["requester_name"], q["filed_by"],
+            ", ".join(q["cameras"]), mode_word(q["mode"]), q["requester_name"], q["filed_by"],
             fmt_time(q["filed_us"]),
             q["decided_by"] or "-", label_of(STATE_LABELS, q["state"]) + (" " + _("LATE") if q["late"] else ""),
             q["flag"] or "-"] for q in r["requests"]]

@@ -149,7 +149,7 @@ async def _run(config: Path | None, init_data: bool, signals: StartSignals, allo
             log.error("bad config: %s", exc)
             return EX_CONFIG
         steps.mark("config")
-        set_site_word(cfg.site.us, cfg.site.language)  # every task from here on: the site's word (design/0412)
+        set_site_word(cfg.site.us, cfg.site.language, cfg.forms.modes, cfg.forms.kinds)  # every task from here on: its words (0412, 0447)
         if path is None:
             log.info("no config file (%s): recording the built-in demo camera into %s", DEFAULT_CONFIG_PATH,
                      cfg.storage.data_dir)

@@ -18,10 +18,11 @@ from storage.declare import ConfigError, parse_duration
 from edged.control.client import call, save_session, saved_session, session_file
 from edged.control.protocol import RequestError
 from edged.cli.display import Ctx, Verbs, JSON, UsageError, fmt_time, label_of, parse_when, table, width
-from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS
+from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS
 from edged.i18n import N_, _
 from edged.rules import chains
 from edged.rules.retrieval import CATEGORIES, FLAGS, KINDS
+from edged.rules.words import mode_word
 from storage.time.clock import SYSTEM
 from storage.states.requests import APPROVED, FILED, REQUEST_STATES
 
@@ -187,14 +188,14 @@ def _request_line(r: dict[str, Any]) -> list[Any]:
         state += " " + (_("(due {time}, OVERDUE)") if SYSTEM.now_us() > r["due_us"] else _("(due {time})")).format(
             time=fmt_time(r["due_us"]))
     return [r["id"], label_of(KIND_LABELS, r["kind"]), label_of(CATEGORY_LABELS, r["category"]), ",".join(r["cameras"]),
-            fmt_time(r["from_us"]), fmt_time(r["to_us"]), label_of(MODE_LABELS, r["mode"]), r["requester_name"],
+            fmt_time(r["from_us"]), fmt_time(r["to_us"]), mode_word(r["mode"]), r["requester_name"],
             r["filed_by"], (r["flag"] or "-"), state]
 
 
 def _request_text(r: dict[str, Any]) -> str:
     g = r.get("grant")
     grant = "-" if not g else _("{id} ({mode}), expires {time}").format(
-        id=g["id"], mode=label_of(MODE_LABELS, g["mode"]), time=fmt_time(g["expires_us"])) + "; " + (
+        id=g["id"], mode=mode_word(g["mode"]), time=fmt_time(g["expires_us"])) + "; " + (
         _("used {time} by {by}, watched by {watcher}").format(
             time=fmt_time(g["used_us"]), by=g["used_by"], watcher=g["watcher"]) if g["used_us"] else _("not used yet"))
     rows = [(_("request"), r["id"]), (_("kind"), label_of(KIND_LABELS, r["kind"])),
@@ -203,7 +204,7 @@ def _request_text(r: dict[str, Any]) -> str:
             *([(_("use"), r["purpose"])] if r.get("purpose") else []),
             (_("cameras"), ", ".join(r["cameras"])),
             (_("footage"), _("{start} to {end}").format(start=fmt_time(r["from_us"]), end=fmt_time(r["to_us"]))),
-            (_("mode"), label_of(MODE_LABELS, r["mode"])),
+            (_("mode"), mode_word(r["mode"])),
             (_("requester"), " / ".join(x for x in (r["requester_name"], r["requester_org"], r["requester_contact"])
                                         if x)),
             (_("letter"), r["letter_ref"] or "-"), (_("citizen ID"), r["citizen_id_masked"] or "-"),

@@ -13,6 +13,8 @@ clause in its footer, never a file number of ours.
     lost-property = "財物遺失"
     [forms.kinds]                    # each request kind in the site's words
     internal = "本所同仁"
+    [forms.modes]                    # the modes in the site's words, where its rule has its own
+    copy = "保存"                    # (003 第二點(三): 保存 is copying): paper, desk and refusals
     [forms.fees]                     # the kinds that pay for a copy, the fee on the receipt
     citizen = 0                      # (0: a blank amount, written by hand; design/0089)
 
@@ -25,8 +27,10 @@ clause in its footer, never a file number of ours.
               { label = "受文機關", text = "臺北市建成地政事務所" },            # printed as written
               { label = "須保存影像檔案事由" },                                 # a blank, by hand
               { label = "辦理情形", value = "record", below = true }]        # under the boxes
-    boxes = [{ label = "申請課室", steps = ["申請課室"], lines = ["申請人：", "課長："] },
+    boxes = [{ label = "申請課室", steps = ["申請課室"], lines = ["申請人：{requester}", "課長："] },
              { label = "申請人簽名" }]                    # no steps: signed on the paper
+    # a box's sign-offs print on its last line (課長：主任 黃志明 …); a line's {value} is filled
+    # from the request as a field's is (design/0448)
     notes = ["申請須知：..."]
 
     [forms.account]                  # also [forms.hold], [forms.maintenance] (design/0088): the
@@ -41,6 +45,7 @@ Pure data and its checks; each error names the field (`forms.application[1].fiel
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -68,6 +73,7 @@ PAGE_VALUES = {
                     "catalog", "password", "protected", "destroyed"),
 }
 _FORM_KEYS = ("kinds", "title", "cite", "fields", "boxes", "notes")
+MODES = ("view", "copy")   # a request's modes (edged/rules/retrieval.py), [forms.modes]' keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,7 @@ class Forms:
     applications: tuple[ApplicationForm, ...] = ()
     categories: Mapping[str, str] = field(default_factory=dict)  # category id -> the site's words
     kinds: Mapping[str, str] = field(default_factory=dict)       # kind -> the site's words
+    modes: Mapping[str, str] = field(default_factory=dict)       # view/copy -> the site's words (design/0447)
     site_kinds: tuple[str, ...] = ()         # the kinds the site takes ([policy] kinds; empty: any)
     site_categories: tuple[str, ...] = ()    # its reason categories ([policy] categories)
     raw: Mapping[str, Any] = field(default_factory=dict)         # the table as written (sent to edgectl)
@@ -169,12 +176,14 @@ def parse_forms(t: Any, kinds: Sequence[str], categories: Sequence[str],
     the site's language itself)."""
     if not isinstance(t, dict):
         raise ConfigError("forms", f"expected a table ([forms] section), found {_describe(t)}")
-    _check_keys(t, "forms", ("rule", "cite", "categories", "kinds", "application", *PAGES, "fees", "retention"))
+    _check_keys(t, "forms", ("rule", "cite", "categories", "kinds", "modes", "application", *PAGES, "fees",
+                                "retention"))
     rule = _string(t["rule"], "forms.rule").strip() if "rule" in t else ""
     retention = _string(t["retention"], "forms.retention").strip() if "retention" in t else ""
     cite = _names(t.get("cite", {}), "forms.cite", DOCUMENTS)
     labels = _names(t.get("categories", {}), "forms.categories", tuple(categories))
     kind_labels = _names(t.get("kinds", {}), "forms.kinds", tuple(kinds))
+    mode_labels = _names(t.get("modes", {}), "forms.modes", MODES)
     raw_forms = t.get("application", [])
     if not isinstance(raw_forms, list):
         raise ConfigError("forms.application", "expected an array of tables ([[forms.application]] sections), "
@@ -193,7 +202,7 @@ def parse_forms(t: Any, kinds: Sequence[str], categories: Sequence[str],
                 raise ConfigError("forms.categories", f"the reason category {cat!r} has no words to print; "
                                                       f'add {cat} = "..." (as the site\'s form writes it)')
     pages = {name: _page(t[name], f"forms.{name}", PAGE_VALUES[name]) for name in PAGES if name in t}
-    return Forms(rule=rule, cite=cite, applications=forms, categories=labels, kinds=kind_labels,
+    return Forms(rule=rule, cite=cite, applications=forms, categories=labels, kinds=kind_labels, modes=mode_labels,
                  site_kinds=tuple(kinds), site_categories=tuple(categories), raw=t, pages=pages,
                  fees=_fees(t.get("fees", {}), "forms.fees", tuple(kinds)), retention=retention)
 
@@ -324,5 +333,17 @@ def _box(t: Any, path: str, steps: set[str] | None, values: tuple[str, ...] = ()
     ticked = _texts(t, "ticked", path)
     if set(ticked) - set(choices):
         raise ConfigError(_join(path, "ticked"), f"ticks only the box's own choices ({', '.join(choices) or 'none'})")
-    return SignBox(label=label, steps=names, lines=_texts(t, "lines", path), choices=choices, value=value,
-                   ticked=ticked)
+    return SignBox(label=label, steps=names, lines=_lines(t, path, () if values else VALUES), choices=choices,
+                   value=value, ticked=ticked)
+
+
+def _lines(t: dict[str, Any], path: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    """A box's printed lines; an application's may hold a {value} filled from the request (000 附件2:
+    申請人：{requester}, design/0448), a page's print as written."""
+    lines = _texts(t, "lines", path)
+    for i, line in enumerate(lines):
+        for name in re.findall(r"\{([^{}]*)\}", line):
+            if name not in values:
+                raise ConfigError(f"{_join(path, 'lines')}[{i}]", f"{{{name}}} is not filled from the request; "
+                                  + ("values are " + ", ".join(values) if values else "a page's line prints as written"))
+    return lines

@@ -30,6 +30,9 @@ th { background: #eee; white-space: nowrap; }
 .box { display: inline-block; margin-right: 1.2em; }
 .sign td { height: 3.2em; }
 .annex th { width: 8em; white-space: normal; } .annex td { height: 1.8em; white-space: pre-line; }
+.annex.w9 th { width: 9.5em; } .annex.w10 th { width: 10.5em; }
+h1.t17 { font-size: 17pt; } h1.t16 { font-size: 16pt; } h1.t15 { font-size: 15pt; } h1.t14 { font-size: 14pt; }
+h1.t13 { font-size: 13pt; } h1.t12 { font-size: 12pt; }
 .boxes th { text-align: center; } .boxes td { height: 5em; } .boxes .line { display: block; margin-bottom: 1.4em; }
 .notes { font-size: 9.5pt; white-space: pre-line; }
 .meta { margin: .3em 0; }

@@ -9,10 +9,10 @@ from typing import Any
 from edged.documents import Doc, code, page, table, tag
 from edged.documents.audit_in_force import in_force_parts
 from edged.documents.register import RUN_LABELS
-from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS, label
+from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS, label, mode_label
 from edged.i18n import N_, _
 from edged.rules import audit_words as said
-from edged.rules.words import (ACCOUNT_EVENT_WORDS, APPLICATION_WORDS, HOLD_END_WORDS, HOLD_WORDS, MODE_WORDS,
+from edged.rules.words import (ACCOUNT_EVENT_WORDS, APPLICATION_WORDS, HOLD_END_WORDS, HOLD_WORDS,
                                ROLE_WORDS, event_words, phrases, word)
 from storage.people.signatures import SIGNED
 
@@ -78,7 +78,7 @@ def _people_parts(doc: Doc, r: dict[str, Any], cams: dict[str, str]) -> list[str
                 for a in r["accounts"]]
     requests = [[q["id"], doc.forms.kinds.get(q["kind"]) or label(KIND_LABELS, q["kind"]),
                  doc.forms.categories.get(q["category"]) or label(CATEGORY_LABELS, q["category"]),
-                 _cams(q["cameras"], cams), word(MODE_WORDS, q["mode"]), q["requester_name"] or "-",
+                 _cams(q["cameras"], cams), mode_label(doc, q["mode"]), q["requester_name"] or "-",
                  doc.who(q["filed_by"]), doc.datetime(q["filed_us"]), doc.who(q["decided_by"]),
                  label(STATE_LABELS, q["state"]) + (" " + _("LATE") if q["late"] else ""),
                  label(FLAG_WORDS, q["flag"])]

@@ -11,9 +11,9 @@ from typing import Any
 
 from edged.documents import Doc, code, table, tag
 from edged.documents import settings_words as sw
-from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, label
+from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, label, mode_label
 from edged.i18n import _, fmt_month
-from edged.rules.words import MODE_WORDS, ROLE_WORDS, word
+from edged.rules.words import ROLE_WORDS, word
 from edged.documents.notice import KIND_LABELS as CAMERA_KIND_LABELS
 
 
@@ -80,7 +80,7 @@ def _settings(doc: Doc, s: dict[str, Any], cams: dict[str, str]) -> list[str]:
         _part(_("Settings in force: retrieval requests (reasons: {categories})").format(categories=cats),
               [_("Kind"), _("Modes"), _("A copy goes to"), _("Signed receipt"), _("Answer due in"),
                _("Approval chain")], [
-            [kind_word(kind), _(", ").join(word(MODE_WORDS, m) for m in k["modes"]),
+            [kind_word(kind), _(", ").join(mode_label(doc, m) for m in k["modes"]),
              sw.said(sw.COPY_TO_WORDS, k["copy_to"]), _yes(k["receipt"]), sw.span(k["due_us"]) if k["due_us"] else "-",
              " → ".join(_step(doc, st, cams) for st in k["chain"])]
             for kind, k in sorted(policy["kinds"].items())]),

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from edged.documents import Doc, esc, page, tag
-from edged.documents.retrieval import MODE_LABELS, STATE_LABELS, _approvals, cameras_text, category_label, \
-    kind_label, label
+from edged.documents.retrieval import STATE_LABELS, _approvals, cameras_text, category_label, \
+    kind_label, label, mode_label
 from edged.i18n import N_, _
 
 FLAG_LABELS = {"major": N_("major"), "abnormal": N_("abnormal")}
@@ -41,7 +41,7 @@ def ethics_html(doc: Doc, r: dict[str, Any], camera_names: dict[str, str], print
         _row(_("Official letter"), r.get("letter_ref") or "-"),
         _row(_("Cameras"), cameras_text(doc, r["cameras"], camera_names)),
         _row(_("Time range"), f"{doc.datetime(r['from_us'])} ～ {doc.datetime(r['to_us'])}"),
-        _row(_("Footage wanted"), label(MODE_LABELS, r["mode"])),
+        _row(_("Footage wanted"), mode_label(doc, r["mode"])),
         _row(_("Filed by"), doc.who(r["filed_by"])),
         _row(_("State"), label(STATE_LABELS, r["state"])),
         _row(_("Grant and its use"), use),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from edged.documents import Doc, checkbox, esc, page, tag, wrap
-from edged.documents.retrieval import cameras_text, category_label, kind_label
+from edged.documents.retrieval import cameras_text, category_label, kind_label, mode_label
 from edged.i18n import _
 
 GRANTED, REFUSED = "granted", "refused"
@@ -72,7 +72,7 @@ def reply_html(doc: Doc, r: dict[str, Any], names: dict[str, str], printed_us: i
              + (r.get("reason") or "")),
         _row(_("Cameras"), cameras_text(doc, r["cameras"], names)),
         _row(_("Time range"), f"{doc.datetime(r['from_us'])} ～ {doc.datetime(r['to_us'])}"),
-        _row(_("Footage wanted"), _("view") if r["mode"] == "view" else _("copy")),
+        _row(_("Footage wanted"), mode_label(doc, r["mode"])),
         *([_row(_("Third parties"), redacted_text(r))] if r.get("redacted") else []),
         _row(_("Decision"), result, raw=True),
         _row(_("Reason for the decision"), reason),

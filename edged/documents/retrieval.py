@@ -7,12 +7,14 @@ follows it. Other requests get edged's generic form, limited to the kinds the si
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from edged.config.forms import ApplicationForm, FormField, SignBox
 from edged.documents import Doc, checkbox, esc, page, table, tag
 from edged.i18n import N_, _
-from edged.rules.words import KIND_WORDS, MODE_WORDS
+from edged.rules.words import KIND_WORDS, MODE_WORDS, mode_word
 
 KIND_LABELS = KIND_WORDS  # edged/rules/words.py: the same words in refusals
 CATEGORY_LABELS = {"lost-property": N_("lost property"), "counter-dispute": N_("counter dispute"),
@@ -30,6 +32,15 @@ def label(labels: dict[str, str], value: str | None) -> str:
 def kind_label(doc: Doc, kind: str | None) -> str:
     """A request kind in the site's words ([forms.kinds]), else edged's, never a bare id if known."""
     return doc.forms.kinds.get(kind or "") or label(KIND_LABELS, kind)
+
+
+def mode_label(doc: Doc, mode: str | None) -> str:
+    """A request's mode in the site's words ([forms.modes]: 003's 保存, design/0447), else edged's."""
+    return doc.forms.modes.get(mode or "") or mode_word(mode)
+
+
+def _modes(doc: Doc, r: dict[str, Any]) -> str:
+    return "".join(checkbox(r["mode"] == m, mode_label(doc, m)) for m in ("view", "copy"))
 
 
 def category_label(doc: Doc, category: str | None) -> str:
@@ -53,7 +64,6 @@ def _application(doc: Doc, r: dict[str, Any], names: dict[str, str]) -> str:
     if r["kind"] not in offered:
         kinds += checkbox(True, kind_label(doc, r["kind"]))
     cats = _categories(doc, r)
-    modes = checkbox(r["mode"] == "view", _("view")) + checkbox(r["mode"] == "copy", _("copy"))
     requester = " ".join(x for x in (r.get("requester_name"), r.get("requester_org")) if x) or _requester(doc, r)
     rows = [
         _row(_("Application date"), doc.date(r["filed_us"], long=True)),
@@ -66,7 +76,7 @@ def _application(doc: Doc, r: dict[str, Any], names: dict[str, str]) -> str:
         *([_row(_("Use of the footage"), r["purpose"])] if r.get("purpose") else []),   # 用途 (002 §8, design/0113)
         _row(_("Cameras"), cams),
         _row(_("Time range"), f"{doc.datetime(r['from_us'])} ～ {doc.datetime(r['to_us'])}"),
-        _row(_("Footage wanted"), modes, raw=True),
+        _row(_("Footage wanted"), _modes(doc, r), raw=True),
         _row(_("Answer due by"), doc.date(r["due_us"] - 1, long=True) if r.get("due_us") else "-"),
         _row(_("Filed by"), doc.who(r["filed_by"])),
     ]
@@ -112,7 +122,7 @@ def _value(doc: Doc, r: dict[str, Any], f: FormField, form: ApplicationForm, nam
     if v == "category":
         return _categories(doc, r) + "<br>" + esc(r.get("reason") or "")
     if v == "mode":
-        return checkbox(r["mode"] == "view", _("view")) + checkbox(r["mode"] == "copy", _("copy"))
+        return _modes(doc, r)
     if v == "time_range":
         return esc(f"{doc.datetime(r['from_us'])} ～ {doc.datetime(r['to_us'])}")
     if v == "record":
@@ -129,32 +139,61 @@ def _value(doc: Doc, r: dict[str, Any], f: FormField, form: ApplicationForm, nam
     return esc(text) if text else ""
 
 
-def _box(doc: Doc, r: dict[str, Any], box: SignBox) -> str:
-    """A signature box: its printed lines, its boxes to tick, and the sign-offs of its steps."""
+def _line(doc: Doc, r: dict[str, Any], line: str, form: ApplicationForm, names: dict[str, str]) -> str:
+    """A box's printed line, its {value} filled from the request as a field is (000 附件2's
+    申請人：{requester}, design/0448)."""
+    parts = re.split(r"\{([^{}]*)\}", line)   # text, value, text, ...
+    return "".join(_value(doc, r, FormField("", value=p), form, names) if i % 2 else esc(p)
+                   for i, p in enumerate(parts) if p)
+
+
+def _box(doc: Doc, r: dict[str, Any], box: SignBox, form: ApplicationForm, names: dict[str, str]) -> str:
+    """A signature box: its printed lines, its boxes to tick, and the sign-offs of its steps, on the
+    box's last line where it has lines (課長：行政課課長 李建國 …, as signed on that line; design/0448)."""
     chain = [s["name"] for s in r.get("chain") or []]
-    parts = [f'<span class="line">{esc(line)}</span>' for line in box.lines]
-    parts += [checkbox(c in box.ticked, c) for c in box.choices]
+    signed = []
     for s in r.get("steps") or []:
         if 0 <= s["step"] < len(chain) and chain[s["step"]] in box.steps:
             word = _("approved") if s["approve"] else _("rejected")
-            parts.append(f'<span class="line">{esc(doc.who(s["by"]))} {esc(doc.datetime(s["at_us"]))} {esc(word)}</span>')
-    return "".join(parts)
+            signed.append(f"{esc(doc.who(s['by']))}<br>{esc(doc.datetime(s['at_us']))} {esc(word)}")   # a name unbroken
+    lines = [_line(doc, r, line, form, names) for line in box.lines]
+    if lines and signed:
+        lines[-1] += signed.pop(0)
+    parts = [f'<span class="line">{line}</span>' for line in [*lines, *signed]]
+    return "".join(parts) + "".join(checkbox(c in box.ticked, c) for c in box.choices)
+
+
+def _width(text: str) -> float:
+    """How many ems a line of text takes: a Chinese character one, a Latin letter or digit about half."""
+    return sum(1.0 if ord(c) >= 0x2E80 else 0.55 for c in text)
+
+
+def _title(text: str) -> str:
+    """The form's title on one line, as the annex prints it: smaller where 18 pt would wrap on A4
+    (000 附件2's 32 characters, design/0448): 180 mm of the 186 the page leaves, 1 pt = 0.3528 mm,
+    by a class of the print CSS (edged/documents/__init__.py: t12-t17; the desk's CSP allows no
+    style attribute)."""
+    size = int(180 / 0.3528 / max(_width(text), 1.0))
+    return f'<h1 class="t{max(size, 12)}">{esc(text)}</h1>' if size < 18 else f"<h1>{esc(text)}</h1>"
 
 
 def site_form(doc: Doc, r: dict[str, Any], form: ApplicationForm, names: dict[str, str]) -> str:
     """The site's own paper form, field by field in the annex's order, with its signature boxes."""
+    # the labels' column as wide as its longest label (w8-w10 ems), not 須保存影像檔案事 / 由 (design/0448)
+    wide = f"annex w{min(max([8, *(math.ceil(_width(f.label)) for f in form.fields)]), 10)}"
+
     def rows(below: bool) -> str:
         out = "".join(f"<tr><th>{esc(f.label)}</th><td>{_value(doc, r, f, form, names)}</td></tr>"
                       for f in form.fields if f.below == below)
-        return f'<table class="annex">{out}</table>' if out else ""
+        return f'<table class="{wide}">{out}</table>' if out else ""
 
     boxes = ""
     if form.boxes:
         boxes = ('<table class="boxes"><tr>' + "".join(f"<th>{esc(b.label)}</th>" for b in form.boxes)
-                 + "</tr><tr>" + "".join(f"<td>{_box(doc, r, b)}</td>" for b in form.boxes) + "</tr></table>")
+                 + "</tr><tr>" + "".join(f"<td>{_box(doc, r, b, form, names)}</td>" for b in form.boxes) + "</tr></table>")
     notes = "".join(f'<p class="notes">{esc(n)}</p>' for n in form.notes)
     number = _("Application number: {id}").format(id=r["id"])
-    return (f"<h1>{esc(form.title)}</h1><p class=\"meta\">{esc(number)}</p>"
+    return (f"{_title(form.title)}<p class=\"meta\">{esc(number)}</p>"
             f"{rows(False)}{boxes}{rows(True)}{notes}")
 
 
@@ -183,7 +222,7 @@ def _grant(doc: Doc, g: dict[str, Any] | None, names: dict[str, str]) -> str:
         return tag("h2", _("Grant and its use")) + tag("p", _("No grant: the request is not approved."))
     rows = [
         _row(_("Grant number"), str(g["id"])),
-        _row(_("Allowed"), _("view") if g["mode"] == "view" else _("copy")),
+        _row(_("Allowed"), mode_label(doc, g["mode"])),
         _row(_("Cameras"), cameras_text(doc, g["cameras"], names)),
         _row(_("Time range"), f"{doc.datetime(g['from_us'])} ～ {doc.datetime(g['to_us'])}"),
         _row(_("Approved by"), doc.whom(g.get("approvers") or [g["approver"]])),

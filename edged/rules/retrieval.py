@@ -42,7 +42,7 @@ from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US
     distinct_signers,
 )
 from edged.i18n import _, hinted, us
-from edged.rules.words import KIND_WORDS, MODE_WORDS, either, listed, word
+from edged.rules.words import KIND_WORDS, kind_word, listed, mode_either, mode_word, word
 from storage.states.requests import (  # the desk reads them here: retrieval.FILED, rq.USED, rq.LAPSED
     APPROVED as APPROVED, FILED as FILED, LAPSED as LAPSED, REJECTED as REJECTED, USED as USED)
 
@@ -83,8 +83,8 @@ def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int, tz:
     if mode not in rules.modes:
         raise hinted(RequestRuleError(_("Under {us}'s rules, a request from {kind} may only {modes} the footage, "
                                         "not {mode} it.").format(us=us(),
-            kind=word(KIND_WORDS, kind), modes=either(MODE_WORDS, sorted(rules.modes, reverse=True)),
-            mode=word(MODE_WORDS, mode))), f"[policy.{kind}] modes")
+            kind=kind_word(kind), modes=mode_either(sorted(rules.modes, reverse=True)),
+            mode=mode_word(mode))), f"[policy.{kind}] modes")
     cameras = sorted({str(c) for c in fields.get("cameras") or ()})
     chain = filed_chain(policy, rules.chain, cameras, str(fields.get("requester_org") or "").strip())
     due = None if rules.due_us is None else deadlines.answer_due_us(now_us, rules.due_us,
@@ -209,7 +209,7 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
         row["identity_checked"] = 1
     elif kind in ("agency", "police-urgent") and not row["letter_ref"]:
         raise hinted(RequestRuleError(_("A request from {kind} gives its official letter or case number.").format(
-            kind=word(KIND_WORDS, kind))), "--letter")
+            kind=kind_word(kind))), "--letter")
     elif kind == "internal" and not row["requester_org"]:
         raise hinted(RequestRuleError(_("An internal request names the requester's unit.")), "--org")
     flag = fields.get("flag") or ("major" if category == "major-incident" else None)
@@ -325,8 +325,8 @@ def refuse_use(grant: dict[str, Any] | None, *, mode: str, now_us: int, grant_id
     if now_us >= grant["expires_us"]:
         return _("grant {id} expired; file a new request").format(id=grant['id'])
     if mode != grant["mode"]:
-        return _("grant {id} is for {mode}, not {mode2}").format(id=grant['id'], mode=word(MODE_WORDS, grant['mode']),
-                                                                mode2=word(MODE_WORDS, mode))
+        return _("grant {id} is for {mode}, not {mode2}").format(id=grant['id'], mode=mode_word(grant['mode']),
+                                                                mode2=mode_word(mode))
     return None
 
 
@@ -346,7 +346,7 @@ def copy_refusal(req: Mapping[str, Any], *, recipient: str, receipt_by: str | No
     recipient = recipient.strip()
     if req.get("copy_to") == "requester" and recipient not in ("", req.get("requester_name")):
         return (_("At {us}, a copy of a request from {kind} goes to its requester only, not to {recipient}.").format(
-            us=us(), kind=word(KIND_WORDS, req['kind']), recipient=recipient))
+            us=us(), kind=kind_word(req['kind']), recipient=recipient))
     if req.get("receipt") and not (receipt_by or "").strip():
         return _("This copy needs the recipient's signed receipt: name who signed it.")
     return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from edged.i18n import N_, _
+from edged.i18n import N_, _, site_said
 from storage.people.signatures import SIGNED
 
 ROLE_WORDS = {"viewer": N_("clerk (viewer)"), "custodian": N_("custodian"), "approver": N_("approver"),
@@ -48,6 +48,22 @@ def event_words(action: str) -> str:
 def word(words: dict[str, str], value: str | None) -> str:
     """`value` in words where edged has them (translated), else as it is."""
     return _(words[value]) if value in words else (value or "-")
+
+
+def mode_word(mode: str | None) -> str:
+    """A request's mode (view, copy) in the site's words where its rule has its own ([forms.modes]:
+    003 says 保存 for a copy, design/0447), else edged's."""
+    return site_said("mode", mode or "") or word(MODE_WORDS, mode)
+
+
+def mode_either(modes: Iterable[str]) -> str:
+    return _(" or ").join(mode_word(m) for m in modes)
+
+
+def kind_word(kind: str | None) -> str:
+    """A kind of requester in the site's words where it has them ([forms.kinds]: 003's 本所同仁),
+    else edged's (內部同仁), as the desk's form and the paper say it (design/0447)."""
+    return site_said("kind", kind or "") or word(KIND_WORDS, kind)
 
 
 def either(words: dict[str, str], values: Iterable[str]) -> str:

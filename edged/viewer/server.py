@@ -222,7 +222,7 @@ class Viewer:
                        ) -> web.StreamResponse:
         self.guard.request_started(request.transport)
         set_language(self.cfg.site.language)  # what the pages say, in the site's language (this request's task)
-        set_site_word(self.cfg.site.us, self.cfg.site.language)  # and its word for itself (design/0412)
+        set_site_word(self.cfg.site.us, self.cfg.site.language, self.cfg.forms.modes, self.cfg.forms.kinds)  # its words (design/0412, 0447)
         audit.DOOR.set(door_of(request.remote, request.cookies.get(COOKIE)))  # this request's records say so
         try:
             if request.host.lower() not in self.hosts:  # DNS rebinding: a page of another site on our address

@@ -20,7 +20,7 @@ from edged.documents.register import RUN_LABELS
 from edged.documents.retrieval import CATEGORY_LABELS, label
 from edged.i18n import _
 from edged.rules import audit_words as said
-from edged.rules.words import HOLD_WORDS, KIND_WORDS, MODE_WORDS, REDACT_WORDS, ROLE_WORDS, listed, word
+from edged.rules.words import HOLD_WORDS, KIND_WORDS, MODE_WORDS, REDACT_WORDS, ROLE_WORDS, listed, mode_word, word
 from edged.viewer.desk.app import Desk, Refused
 from edged.viewer.desk.page import (DONE, REFUSED, Ctx, date_input, badge, button, esc, facts, field_, form, link,
                                     message, select, table, text_input, textarea)
@@ -99,7 +99,7 @@ def value(key: str, v: object, ctx: Ctx, cams: dict[str, str], cats: dict[str, s
     if key == "kind" and isinstance(v, str):
         return cats.get(v) or word({**KIND_WORDS, **HOLD_WORDS, **RUN_LABELS}, v)
     if key == "mode" and isinstance(v, str):
-        return word({**MODE_WORDS, **REDACT_WORDS}, v)
+        return mode_word(v) if v in MODE_WORDS else word(REDACT_WORDS, v)
     if key == "action" and isinstance(v, str) and v in APPLICATION_ACTIONS:   # account.sign: the application's kind
         return _(APPLICATION_ACTIONS[v])
     if key == "category" and isinstance(v, str):

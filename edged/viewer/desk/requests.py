@@ -11,9 +11,10 @@ from aiohttp import web
 
 from edged.documents.ethics import ethics_html
 from edged.documents.reply import NotPrintable, receipt_html, reply_html
-from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS, application_html, label
+from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS, application_html, label
 from edged.i18n import N_, _, us
 from edged.rules import chains, retrieval as rq
+from edged.rules.words import mode_word
 from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.day import viewing_card
 from edged.viewer.desk.exports import export_card
@@ -181,7 +182,7 @@ class Pages:
         grant = "-"
         if g:
             grant = _("grant {id} ({mode}), valid once until {time}").format(
-                id=g["id"], mode=label(MODE_LABELS, g["mode"]), time=ctx.when(g["expires_us"]))
+                id=g["id"], mode=mode_word(g["mode"]), time=ctx.when(g["expires_us"]))
             grant += _("; ") + (_("used {time} by {by}").format(time=ctx.when(g["used_us"]), by=ctx.who(g["used_by"]))
                              if g.get("used_us") else _("not used yet"))
         requester = " / ".join(x for x in (r.get("requester_name"), r.get("requester_org"), r.get("requester_contact"))
@@ -191,7 +192,7 @@ class Pages:
                       *([(_("Use of the footage"), esc(r["purpose"]))] if r.get("purpose") else []),
                       (_("Cameras"), esc(self.camera_list(r["cameras"]))),
                       (_("Time range"), esc(ctx.span(r['from_us'], r['to_us']))),
-                      (_("Footage wanted"), esc(label(MODE_LABELS, r["mode"]))), *seen_facts(r, ctx, self.desk),
+                      (_("Footage wanted"), esc(mode_word(r["mode"]))), *seen_facts(r, ctx, self.desk),
                       (_("Requester"), esc(requester)), (_("Official letter"), esc(r.get("letter_ref"))),
                       (_("ID number (masked)"), esc(r.get("citizen_id_masked"))),
                       (_("Filed"), esc(_("{time} by {by}").format(time=ctx.when(r["filed_us"]), by=ctx.who(r["filed_by"])))),
@@ -323,10 +324,10 @@ class Pages:
         kinds = self.desk.cfg.policy.kinds
         copying = [k for k, rules in kinds.items() if rq.COPY in rules.modes]
         if not copying:
-            return radios("mode", [("view", _("view"))], "view", _("Footage wanted"))
+            return radios("mode", [("view", mode_word("view"))], "view", _("Footage wanted"))
         viewing = [self.kind(k) for k in kinds if k not in copying]
         note = _("Only viewing for: {kinds}").format(kinds=_(", ").join(viewing)) if viewing else ""
-        return radios("mode", [("view", _("view")), ("copy", _("copy"))], str(f.get("mode") or "view"),
+        return radios("mode", [("view", mode_word("view")), ("copy", mode_word("copy"))], str(f.get("mode") or "view"),
                       _("Footage wanted"), note)
 
     def unit(self, f: dict[str, Any]) -> str:
