@@ -1,6 +1,6 @@
 """Files as portable cameras write them (issue 76), made by ffmpeg: an MP4 with its creation time and
 its device's model, an H.265 MOV with G.711 sound, a fragmented MP4 and a plain one cut short, open
-GOPs, an AVCHD .MTS with AC-3 sound, a video edged does not remux (MPEG-4 Part 2), and a file that is
+GOPs, a file trimmed behind an edit list, an AVCHD .MTS with AC-3 sound, a video edged does not remux (MPEG-4 Part 2), and a file that is
 no media at all."""
 
 from __future__ import annotations
@@ -58,6 +58,18 @@ def avchd(path: Path, seconds: int = 6) -> Path:
     """An AVCHD camcorder's .MTS: H.264 and AC-3 (Dolby Digital) sound in an MPEG transport stream."""
     _ffmpeg(*TESTSRC, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
             "-c:v", "libx264", "-g", "15", "-pix_fmt", "yuv420p", "-c:a", "ac3", "-f", "mpegts", str(path))
+    return path
+
+
+def trimmed(path: Path, seconds: int = 10, skip: str = "0.4") -> Path:
+    """H.264 with B pictures and AAC at 30 pictures a second, trimmed on a device by `ffmpeg -ss 0.4 -c copy`:
+    the first GOP's pictures before the cut stay in the file behind an edit list, stored, never shown."""
+    whole = path.with_name(path.stem + "-whole.mp4")
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-f", "lavfi", "-i",
+            "sine=frequency=440:sample_rate=48000", "-t", str(seconds), "-c:v", "libx264", "-g", "30",
+            "-pix_fmt", "yuv420p", "-c:a", "aac", str(whole))
+    _ffmpeg("-ss", skip, "-i", str(whole), "-c", "copy", str(path))
+    whole.unlink()
     return path
 
 
