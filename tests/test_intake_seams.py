@@ -26,9 +26,9 @@ from tests.test_intake import S, _take_in, decodes, payloads
 NOW = 1_780_000_000 * S
 
 
-def seg(offset: int, duration: int, earliest: int | None = None) -> dict:
+def seg(offset: int, duration: int, earliest: int | None = None, tick: int = 1) -> dict:
     return {"file": f"{offset}.mp4", "offset_us": offset, "duration_us": duration, "frames": 1,
-            "earliest_us": offset if earliest is None else earliest}
+            "earliest_us": offset if earliest is None else earliest, "tick_us": tick}
 
 
 @pytest.mark.parametrize("made, durations", [
@@ -38,11 +38,13 @@ def seg(offset: int, duration: int, earliest: int | None = None) -> dict:
     ([seg(0, 3_000_000), seg(3_000_000, 3_000_000)], [3_000_000, 3_000_000]),              # closed GOPs
     ([seg(0, 3_100_000), seg(3_000_000, 3_000_000, 2_900_000)], [3_100_000, 3_000_000]),   # overlap untouched
     ([seg(0, 1_000_000)], [1_000_000]),
-], ids=["open-gop", "rounded", "true-gap", "closed", "overlap", "one"])
+    ([seg(0, 3_063_000, tick=1000), seg(3_064_000, 999_000)], [3_064_000, 999_000]),   # Matroska's milliseconds
+    ([seg(0, 3_063_000, tick=1000), seg(3_064_001, 999_000)], [3_063_000, 999_000]),   # past a tick: a gap
+], ids=["open-gop", "rounded", "true-gap", "closed", "overlap", "one", "ms-tick", "past-a-tick"])
 def test_segments_abut_where_the_seam_is_the_next_ones_leading_pictures(made, durations):
     out = abut(made)
     assert [s["duration_us"] for s in out] == durations
-    assert all("earliest_us" not in s for s in out), "the worker's answer has the daemon's keys only"
+    assert all("earliest_us" not in s and "tick_us" not in s for s in out), "the worker's answer has the daemon's keys only"
 
 
 @pytest.fixture(scope="module")

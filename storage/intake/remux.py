@@ -116,6 +116,7 @@ class _Out:
         self.hidden = hidden   # its pictures before `first_us` are the device's hidden ones, behind an edit
         self.path, self.first_us, self.frames, self.end_us = path, first_us, 0, first_us
         self.earliest_us = first_us   # its earliest picture: an open GOP's leading ones come before its keyframe
+        self.tick_us = -(-v.time_base.numerator * 1_000_000 // v.time_base.denominator)   # the times' precision
         self.out = av.open(str(path), "w", format=muxer_for(a.codec_context.name if a is not None else None),
                            options=EDITED if hidden else FRAGMENTED)
         self.ov = self.out.add_stream_from_template(v)
@@ -146,7 +147,8 @@ class _Out:
         self.out.close()
         return {"file": self.path.name, "offset_us": self.first_us, "duration_us": max(0, self.end_us - self.first_us),
                 "frames": self.frames, "codec": v.codec_context.name, "width": v.codec_context.width,
-                "height": v.codec_context.height, "audio": a is not None, "earliest_us": self.earliest_us}
+                "height": v.codec_context.height, "audio": a is not None, "earliest_us": self.earliest_us,
+                "tick_us": self.tick_us}
 
 
 class _Cutter:
@@ -236,11 +238,14 @@ def abut(made: list[dict[str, Any]]) -> list[dict[str, Any]]:
     the pictures decoded after a keyframe but shown before it go with the keyframe into the next segment,
     so the segment before ends a picture or two before the next one's start: an export read that as
     "no footage recorded". Where the next segment's earliest picture reaches back to the end of the one
-    before, that one ends where the next begins; a true gap in the device's times stays a gap."""
-    out = [{k: v for k, v in seg.items() if k != "earliest_us"} for seg in made]
-    for seg, nxt in zip(out, made[1:]):
+    before, that one ends where the next begins; a true gap in the device's times stays a gap. A seam no
+    wider than one tick of the file's times (Matroska's are milliseconds: a 15 fps picture lasts 66 or 67)
+    is the rounding of a picture's duration, not a gap (design/0427)."""
+    out = [{k: v for k, v in seg.items() if k not in ("earliest_us", "tick_us")} for seg in made]
+    for seg, nxt, was in zip(out, made[1:], made):
         end = seg["offset_us"] + seg["duration_us"]
-        if end < nxt["offset_us"] and nxt["earliest_us"] <= end + 1:   # 1 µs: times rounded down to µs
+        slack = max(1, int(was.get("tick_us", 1)))   # at least 1 µs: times rounded down to µs
+        if end < nxt["offset_us"] and nxt["earliest_us"] <= end + slack:
             seg["duration_us"] = nxt["offset_us"] - seg["offset_us"]
     return out
 
@@ -298,6 +303,8 @@ def _opened(src: Path) -> tuple[Any, dict[str, Any]]:
         # whose demuxer allocates for every sample it claims (T35, design/0404)
         if index.claimed_bytes(src, found.get("whole_bytes", size)) > size:
             return None, {"refused": "index"}
+    elif index.old_quicktime(src) and index.claimed_bytes(src, src.stat().st_size) > src.stat().st_size:
+        return None, {"refused": "index"}   # a QuickTime file without `ftyp`: the same demuxer (design/0428)
     try:
         return av.open(source, options={"skip_frame": "all"}), found
     except (av.FFmpegError, UnicodeDecodeError, ValueError):

@@ -83,6 +83,16 @@ def index_claiming(src: Path, dst: Path, samples: int) -> Path:
     return dst
 
 
+def without_ftyp(src: Path, dst: Path) -> Path:
+    """`src` as a QuickTime file written before `ftyp` begins it: its `ftyp` box renamed `free` (the same
+    size, so that no sample's offset moves)."""
+    body = bytearray(src.read_bytes())
+    assert body[4:8] == b"ftyp"
+    body[4:8] = b"free"
+    dst.write_bytes(bytes(body))
+    return dst
+
+
 def cut(src: Path, dst: Path, keep: int) -> Path:
     """The first `keep` bytes of `src`: a copy whose end is missing."""
     dst.write_bytes(src.read_bytes()[:keep])
