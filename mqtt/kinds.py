@@ -18,6 +18,7 @@ message (integers within 2^62, strings of at most 4096 characters, nesting and l
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,10 @@ LIVE = "live"  # sent at once or never: not retained, never through the outbox (
 DELIVERIES = (RETAINED, DURABLE, COMMAND, LIVE)
 BOX, OFFICE = "box", "office"  # who publishes it
 SHORT_STR = 256      # characters of a SHORT string (an id, a name, a hash)
+TEXT_STR = 200       # characters of a person's TEXT (storage/free_text.py TEXT_MAX: the names rule, design/0383)
+# what TEXT never holds: control and format characters (bidi, zero-width), surrogates, private use, unassigned,
+# line and paragraph separators (storage/free_text.py's rule, here again: this module imports nothing of ours)
+_NOT_TEXT = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 MAX_CAMERAS = 256    # cameras of one birth, ids of one list
 TOO_LARGE = 20       # a state's reports of publishes the broker refused for their size (design/0119)
 _LEVEL = re.compile(r"\{(\w+)\}")
@@ -59,6 +64,9 @@ NUM = Type("num", "a number", (int, float))
 STR = Type("str", "a string", (str,))
 SHORT = Type("short", f"a string of at most {SHORT_STR} characters", (str,), longest=SHORT_STR)
 DICT = Type("dict", "an object", (dict,))
+TEXT = Type("text", f"a string of 1 to {TEXT_STR} characters that all print (no control, bidi or line-break character)",
+            test=lambda v: isinstance(v, str) and 0 < len(v) <= TEXT_STR and v.strip() == v
+            and not any(unicodedata.category(c) in _NOT_TEXT for c in v))
 BOOL = Type("bool", "true or false", (bool,))
 ID = Type("id", "a short string or an integer", test=lambda v: SHORT.check(v) or INT.check(v))
 CAMERA_LIST = Type("cameras", f"at most {MAX_CAMERAS} objects, each with a short `id`", test=lambda v: (
@@ -228,11 +236,11 @@ INTAKE = _declare("intake", "intake", DURABLE, (1,), (
     "a portable camera's recording taken into the box's custody (`edgectl evidence import`, design/0349): sent once, "
     "right after its `evidence.imported` audit record: the intake's number, the original file's SHA-256 and size, the "
     "device's camera id (`portable.<device>`), who took it in, who recorded it, the request it belongs to, how many "
-    "segments were remuxed from it and the start its device claims (a claim: never what its age is judged by). "
-    "edged-central lists it on the month page beside the destructions"),
+    "segments were remuxed from it, the start its device claims (a claim: never what its age is judged by) and the "
+    "device's own file name (design/0426). edged-central lists it on the month page beside the destructions"),
     need("intake", POS), need("sha256", SHORT), need("bytes", UINT), need("camera", SHORT), may("device", SHORT),
     may("taken_by", SHORT), may("filmed_by", SHORT), may("request", POS), may("segments", UINT),
-    may("claimed_start_us", INT), may("at_us", UINT), may("audit_seq", POS), verified=True)
+    may("claimed_start_us", INT), may("at_us", UINT), may("audit_seq", POS), may("file_name", TEXT), verified=True)
 INTAKE_DESTROYED = _declare("intake_destroyed", "intake_destroyed", DURABLE, (1,), (
     "an intake's original file destroyed by the retention rules (design/0354, design/0355): sent once, right after "
     "its `evidence.original_destroyed` audit record: the intake's number and the original's SHA-256 as its `intake` "

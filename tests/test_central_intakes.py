@@ -160,3 +160,56 @@ def _fed(path, t0: int, said: list[dict]) -> None:
     store.ingest(msgs, now_us())
     Verifier(store, TAIPEI, gap_grace_us=0).run_once()
     store.close()
+
+
+NAMES = ["GX010001.MP4", "錄影 0001.MTS", "evil\u202eKLM.MP4", "a\nb.MP4"]
+
+
+def _box_records(tmp_path, names: list[str], t0: int) -> list[dict]:
+    """Each name as the box keeps it on an intake (the control's rule, storage/free_text.py `file_name`) and
+    writes it on its `evidence.imported` record (storage/footage/intakes.py), read as the daemon's reporter
+    reads its records (storage/audit.py `records`)."""
+    from storage import audit, free_text
+    from storage.catalog import open_db
+    from storage.footage import intakes as store
+    db = open_db(tmp_path / "catalog.db")
+    try:
+        for i, name in enumerate(names):
+            store.record(db, store.Intake(sha256=f"{i:02d}" * 32, bytes=10, device="bwc-7", recorded_by="officer Lin",
+                                          taken_by="carol", request=None, intake_us=t0 + i, original=f"imports/{i}",
+                                          claimed_start_us=None, claimed_from=None, model=None, note=None,
+                                          file_name=free_text.file_name(name)), "carol")
+        return audit.records(db, action="evidence.imported")
+    finally:
+        db.conn.close()
+
+
+def test_the_devices_file_name_reaches_the_month_page_as_the_box_kept_it(tmp_path):
+    """The box's own record, its own `intake` message and the office's real store and page: the device's
+    file name on the month page (CJK as itself); one with a bidi override or a line break reaches it only as
+    the box keeps it, escaped (it was not on the wire before: the page had no such column)."""
+    t0 = now_us() - 60_000_000
+    said = [intakes.notice(r) for r in _box_records(tmp_path, NAMES, t0)]
+    assert [m.get("file_name") for m in said] == ["GX010001.MP4", "錄影 0001.MTS", "evil\\u202eKLM.MP4", "a\\nb.MP4"]
+    _fed(store_path(tmp_path), t0, said)
+    ym, _day = month_of(t0)
+    store = Store(store_path(tmp_path), readonly=True)
+    try:
+        rows = list(month.section_rows(store, "intakes", "s", ym, TAIPEI, now_us()))
+    finally:
+        store.close()
+    assert [r["file_name"] for r in rows] == [m["file_name"] for m in said]
+    _heading, headers, shown = section(rendered(tmp_path, "s", ym), "intakes")
+    at = headers.index("器材原始檔名")
+    assert [r[at] for r in shown] == [m["file_name"] for m in said]
+
+
+@pytest.mark.parametrize("name", ["evil\u202eKLM.MP4", "a\nb.MP4", "x" * 201, "", " lead.MP4", 7])
+def test_the_office_refuses_an_intake_whose_file_name_breaks_the_rule(name):
+    """Untrusted at the office: a message the box never sends (its names are kept under the rule) but a
+    forger or a broken box might, refused by the office's schema before anything of it is kept."""
+    from central.intake import schema
+    body = {"seq": 1, "ts_us": 1, **intakes.notice(record(1_800_000_000_000_000)), "file_name": name}
+    with pytest.raises(schema.Malformed, match="file_name"):
+        schema.check(kinds.INTAKE.name, json.dumps(body).encode())
+    assert schema.check(kinds.INTAKE.name, json.dumps({**body, "file_name": "錄影 0001.MTS"}).encode())

@@ -80,3 +80,16 @@ def test_an_index_claiming_16_million_samples_in_3_kb_is_refused_by_the_worker(f
         _remuxed(tmp_path / "data", attack)
     assert refused.value.kind == "index"
     assert list((tmp_path / "data" / "imports").iterdir()) == [], "nothing made, nothing kept"
+
+
+def test_a_quicktime_file_without_ftyp_is_read_and_its_claim_refused_as_an_mp4s(files, tmp_path):
+    """A MOV that begins with another box than `ftyp` (design/0428): FFmpeg's MOV demuxer reads it as an MP4
+    and allocated for its claim (the check looked only at files that begin with `ftyp`)."""
+    old = portable.without_ftyp(files["mov"], tmp_path / "old.mov")
+    assert index.old_quicktime(old) and not index.old_quicktime(files["bwc"])
+    assert _remuxed(tmp_path / "plain", old)["segments"], "an honest one is remuxed"
+    attack = portable.index_claiming(old, tmp_path / "attack.mov", 16_777_216)
+    with pytest.raises(Refused) as refused:
+        _remuxed(tmp_path / "data", attack)
+    assert refused.value.kind == "index"
+    assert list((tmp_path / "data" / "imports").iterdir()) == [], "nothing made, nothing kept"

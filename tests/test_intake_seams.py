@@ -7,6 +7,7 @@ segment and clip decoded under `ffmpeg -v error -xerror`."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import av
 import pytest
@@ -25,9 +26,9 @@ from tests.test_intake import S, _take_in, decodes, payloads
 NOW = 1_780_000_000 * S
 
 
-def seg(offset: int, duration: int, earliest: int | None = None) -> dict:
+def seg(offset: int, duration: int, earliest: int | None = None, tick: int = 1) -> dict:
     return {"file": f"{offset}.mp4", "offset_us": offset, "duration_us": duration, "frames": 1,
-            "earliest_us": offset if earliest is None else earliest}
+            "earliest_us": offset if earliest is None else earliest, "tick_us": tick}
 
 
 @pytest.mark.parametrize("made, durations", [
@@ -37,17 +38,20 @@ def seg(offset: int, duration: int, earliest: int | None = None) -> dict:
     ([seg(0, 3_000_000), seg(3_000_000, 3_000_000)], [3_000_000, 3_000_000]),              # closed GOPs
     ([seg(0, 3_100_000), seg(3_000_000, 3_000_000, 2_900_000)], [3_100_000, 3_000_000]),   # overlap untouched
     ([seg(0, 1_000_000)], [1_000_000]),
-], ids=["open-gop", "rounded", "true-gap", "closed", "overlap", "one"])
+    ([seg(0, 3_063_000, tick=1000), seg(3_064_000, 999_000)], [3_064_000, 999_000]),   # Matroska's milliseconds
+    ([seg(0, 3_063_000, tick=1000), seg(3_064_001, 999_000)], [3_063_000, 999_000]),   # past a tick: a gap
+], ids=["open-gop", "rounded", "true-gap", "closed", "overlap", "one", "ms-tick", "past-a-tick"])
 def test_segments_abut_where_the_seam_is_the_next_ones_leading_pictures(made, durations):
     out = abut(made)
     assert [s["duration_us"] for s in out] == durations
-    assert all("earliest_us" not in s for s in out), "the worker's answer has the daemon's keys only"
+    assert all("earliest_us" not in s and "tick_us" not in s for s in out), "the worker's answer has the daemon's keys only"
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("devices")
-    return {"open": portable.open_gop(d / "open.mp4"), "mts": portable.avchd(d / "00001.MTS")}
+    return {"open": portable.open_gop(d / "open.mp4"), "mts": portable.avchd(d / "00001.MTS"),
+            "trimmed": portable.trimmed(d / "trimmed.mp4")}
 
 
 def test_an_open_gop_files_segments_abut_and_keep_every_picture(files, tmp_path):
@@ -111,3 +115,39 @@ def test_an_avchd_files_ac3_is_named_in_the_export_and_by_the_checker(files, tmp
     plain = _take_in(tmp_path / "data", files["open"], NOW + S, device="cam-30")
     assert plain["note"] is None
     assert rows(open_db(tmp_path / "data" / "catalog.db"), "intakes", lambda x: x["device"] == "cam-30")
+
+
+def shown(path) -> int:
+    """Pictures a player shows: decoded, at a presentation time from the file's start on (a device's
+    hidden pictures, behind its edit list, come before it)."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=pts_time",
+                          "-of", "csv=p=0", str(path)], capture_output=True, text=True, timeout=120, check=True).stdout
+    return sum(1 for line in out.split() if float(line.split(",")[0]) >= 0)
+
+
+def test_a_trimmed_files_hidden_pictures_stay_hidden_and_its_footage_starts_at_its_edit(files, tmp_path):
+    """A device's trim (`-ss 0.4 -c copy`) keeps the GOP's first pictures behind an edit list (design/0425):
+    before, the first segment showed them and started 0.4 s early (300 pictures against the file's 288)."""
+    src = files["trimmed"]
+    r = remux(src, tmp_path, 3 * S)
+    segs = r["segments"]
+    assert segs[0]["offset_us"] == 0, "the footage starts where the device's edit does"
+    assert sum(s["frames"] for s in segs) == shown(src) == 288
+    assert [shown(tmp_path / s["file"]) for s in segs] == [s["frames"] for s in segs]
+    assert all(decodes(tmp_path / s["file"]) for s in segs)
+    assert [p for s in segs for p in payloads(tmp_path / s["file"], "video")] == payloads(src, "video")
+    with av.open(str(tmp_path / segs[0]["file"])) as c:
+        assert c.streams.video[0].start_time * c.streams.video[0].time_base < 0, "the hidden ones behind its edit"
+
+
+def test_a_trimmed_imports_export_starts_at_its_claim_and_shows_the_files_pictures(files, tmp_path):
+    """Taken in and exported whole: the copy's footage starts at the device's claim and a player of the
+    clip shows the 288 pictures the file shows, not the 12 it hides; it verifies and decodes."""
+    row = _take_in(tmp_path, files["trimmed"], NOW, device="trim-1", segment_us=3 * S)
+    manifest = _exported(tmp_path, "portable.trim-1", tmp_path / "export")
+    [cam] = manifest["cameras"]
+    assert cam["gaps"] == [], cam["gaps"]
+    [clip] = cam["clips"]
+    assert clip["from_us"] == NOW and row["claimed_start_us"] is None, "from its first picture shown, at the intake"
+    assert clip["frames"] == shown(tmp_path / "export" / clip["file"]) == 288
+    assert decodes(tmp_path / "export" / clip["file"])

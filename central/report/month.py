@@ -54,7 +54,7 @@ LABELS = {"destroyed_us": N_("destroyed at"), "reason": N_("reason"), "verdict":
           "backfilled": N_("backfilled from the camera's recording"), "standby": N_("fetched back from the standby"),
           "stood_in": N_("recorded by the standby"), "not_covered": N_("held by no box"),
           "basis": N_("judged on"), "alarm": N_("alarm title"), "received_us": N_("heard by the office"),
-          "device": N_("device"), "taken_by": N_("taken in by"), "filmed_by": N_("recorded by"),
+          "device": N_("device"), "file_name": N_("device's file name"), "taken_by": N_("taken in by"), "filmed_by": N_("recorded by"),
           "claimed_start_us": N_("start its device claims"), "original_sha256": N_("original file's SHA-256"),
           "segments": N_("segments"), "original_destroyed_us": N_("original file destroyed")}
 KIND_OF = {"findings": N_("finding id"), "alarms": N_("alarm kind")}  # the "kind" column, by section

@@ -10,15 +10,15 @@ from collections.abc import Iterator
 from typing import Any
 
 # the month page's and the CSV's columns (central/report/month.py SECTIONS["intakes"])
-COLUMNS = ("received_us", "at_us", "node", "camera", "device", "taken_by", "filmed_by", "request", "segments",
-           "claimed_start_us", "original_sha256", "bytes", "original_destroyed_us")
+COLUMNS = ("received_us", "at_us", "node", "camera", "device", "file_name", "taken_by", "filmed_by", "request",
+           "segments", "claimed_start_us", "original_sha256", "bytes", "original_destroyed_us")
 
 
 # the statements, held as constants (so each is compiled on both engines where main's
 # tests/test_central_statements.py holds central/store/'s constants to them)
 INSERT = ("INSERT OR IGNORE INTO intakes (node, intake, site, seq, at_us, received_us, camera, device, sha256, bytes,"
-          " taken_by, filmed_by, request, segments, claimed_start_us) VALUES"
-          " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          " taken_by, filmed_by, request, segments, claimed_start_us, file_name) VALUES"
+          " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 ONE = "SELECT sha256, at_us, camera, destroyed_us FROM intakes WHERE node = ? AND intake = ?"
 DESTROYED = ("UPDATE intakes SET destroyed_us = ?, destroyed_pass = ?, destroyed_heard_us = ?, destroyed_verdict = ?"
              " WHERE node = ? AND intake = ? AND destroyed_us IS NULL")
@@ -30,7 +30,7 @@ def put(db: Any, node: str, site: str, seq: int, m: dict[str, Any], received_us:
     """One intake as its message says it (a repeat of the same node's intake is kept once)."""
     db.execute(INSERT, [node, m["intake"], site, seq, m.get("at_us"), received_us, m["camera"], m.get("device"),
                         m["sha256"], m.get("bytes"), m.get("taken_by"), m.get("filmed_by"), m.get("request"),
-                        m.get("segments"), m.get("claimed_start_us")])
+                        m.get("segments"), m.get("claimed_start_us"), m.get("file_name")])
 
 
 def each_between(db: Any, site: str, from_us: int, to_us: int) -> Iterator[dict[str, Any]]:

@@ -162,8 +162,9 @@ def cmd_estimate(rep: dict[str, Any], args: Namespace) -> tuple[Any, str]:
              "-" if c["days"] is None else f"{c['days']:.1f}d", f"{c['min_days']:g}d", f"{c['max_days']:g}d",
              _("BREACHED") if c["breached"] else _("AT RISK") if c["at_risk"] else "OK" if c["days"] else "-"]
             for c in est["cameras"]]
-    lines = [_("disk {total}, reserve {reserve}, held {held}").format(
-        total=fmt_bytes(est["disk_total"]), reserve=fmt_bytes(est["reserve"]), held=fmt_bytes(est["held_bytes"])),
+    lines = [_("disk {total}, reserve {reserve}, portable cameras' intakes {share}, held {held}").format(
+        total=fmt_bytes(est["disk_total"]), reserve=fmt_bytes(est["reserve"]), share=fmt_bytes(est["intake_share"]),
+        held=fmt_bytes(est["held_bytes"])),
         table([_("CAMERA"), _("BITRATE"), _("FROM"), _("DAYS KEPT"), _("MIN"), _("MAX"), _("MINIMUM")], rows)]
     breached = [c["camera"] for c in est["cameras"] if c["breached"]]
     if breached:

@@ -14,6 +14,7 @@ from typing import Any
 
 from storage.retention.forecast import forecast_by_camera
 from storage.retention.plan import DAY_US, Limits, Policy
+from storage.states.cameras import PORTABLE_PREFIX
 
 MARGIN = 1.1  # "AT RISK" below this times the minimum (storage.retention.verdict): the disk needed keeps it
 _RATE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmg]?)(?:bit/s|bps|bit|b)?\s*$", re.I)
@@ -36,7 +37,8 @@ def estimate(report: dict[str, Any], bitrates: dict[str, float] | None = None,
     site's limits); `disk_total` replaces the disk's size (the reserve scales with it)."""
     bitrates = bitrates or {}
     site = Limits(report["site_min_us"], report["site_max_us"])
-    rows = {c["camera"]: c for c in report["cameras"] if c.get("mode") != "live"}
+    rows = {c["camera"]: c for c in report["cameras"] if c.get("mode") != "live"
+            and not c["camera"].startswith(PORTABLE_PREFIX)}   # an intake is no camera to plan for (design/0429)
     limits = {cam: Limits(r["min_us"], r["max_us"]) for cam, r in rows.items()}
     rates: dict[str, float] = {}
     source: dict[str, str] = {}
@@ -50,10 +52,12 @@ def estimate(report: dict[str, Any], bitrates: dict[str, float] | None = None,
         rates.setdefault(cam, 0.0)
         source.setdefault(cam, "none")
     total = disk_total or report["disk_total"]
-    reserve = int(report["reserve"] * total / report["disk_total"]) if report["disk_total"] else report["reserve"]
+    scale = total / report["disk_total"] if report["disk_total"] else 1.0
+    reserve = int(report["reserve"] * scale) if report["disk_total"] else report["reserve"]
+    intakes = int(report.get("intake_share", 0) * scale)   # the intakes' share: never the cameras' room
     held = max((r.get("held_bytes") or 0 for r in rows.values()), default=0)  # a site-wide hold counts once
     policy = Policy(site, limits, reserve)
-    forecasts = forecast_by_camera(total - reserve, held, rates, policy)
+    forecasts = forecast_by_camera(total - reserve - intakes, held, rates, policy)
     cams = []
     for cam in sorted(limits):
         days = forecasts.get(cam)
@@ -64,9 +68,9 @@ def estimate(report: dict[str, Any], bitrates: dict[str, float] | None = None,
                      "breached": days is not None and days < lim.min_us,
                      "at_risk": days is not None and lim.min_us <= days < lim.min_us * MARGIN})
     need = sum(rates[c] * limits[c].min_us / 1e6 for c in limits) * MARGIN + held
-    # the reserve is a share of the disk: the disk that leaves `need` after it
-    share = reserve / total if total else 0.0
+    # the reserve and the intakes' share are shares of the disk: the disk that leaves `need` after them
+    share = (reserve + intakes) / total if total else 0.0
     needed = int(need / (1 - share)) if share < 1 else None
-    return {"disk_total": total, "reserve": reserve, "held_bytes": held, "cameras": cams,
+    return {"disk_total": total, "reserve": reserve, "intake_share": intakes, "held_bytes": held, "cameras": cams,
             "disk_needed": needed, "enough": needed is not None and needed <= total,
             "no_rate": [c["camera"] for c in cams if c["rate_from"] == "none"]}

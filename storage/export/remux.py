@@ -23,6 +23,13 @@ from storage.mp4 import PCM_SOUND, SOUND_AS_SENT, muxer_for
 # find_stream_info would decode frames to learn what the MP4 header already says; a remux needs none.
 INPUT_OPTIONS = {"skip_frame": "all"}
 FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+EDITED = {"movflags": FRAGMENTED["movflags"] + "+delay_moov"}   # the moov after the first fragment: its edit list
+
+
+def hides(v: Any) -> bool:
+    """The segment's first pictures are hidden behind its edit list (an import of a trimmed file, design/0425):
+    FFmpeg's demuxer gives them times before the segment's start."""
+    return v.start_time is not None and v.start_time < 0
 
 
 def _signature(v: Any, a: Any) -> tuple[Any, ...]:
@@ -46,14 +53,14 @@ def _ticks(us: int, tb: Fraction) -> int:
 class _Clip:
     """One output MP4 while it is being written."""
 
-    def __init__(self, path: Path, v: Any, a: Any, sig: tuple[Any, ...]):
+    def __init__(self, path: Path, v: Any, a: Any, sig: tuple[Any, ...], edited: bool = False):
         self.path = path
         self.sig = sig
         # the sound as the segments hold it (design/0094): G.711 and L16 the mov muxer writes, and
         # PCM keeps its times (a hole stays a hole) only in fragments
         sound = a.codec_context.name if a is not None else None
         import av  # here, not at the top: edgectl imports the export's modules, PyAV and numpy are 0.4 s of CPU
-        self.out = av.open(str(path), "w", format=muxer_for(sound), options=FRAGMENTED if sound in PCM_SOUND else {})
+        self.out = av.open(str(path), "w", format=muxer_for(sound), options=(EDITED if edited else FRAGMENTED) if sound in PCM_SOUND else {})
         self.ov = self.out.add_stream_from_template(v)
         self.oa = self.out.add_stream_from_template(a) if a is not None else None
         self.vtb, self.atb = v.time_base, (a.time_base if a is not None else None)
@@ -127,7 +134,7 @@ def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_u
                 if clip is None or clip.sig != sig:
                     if clip is not None:
                         finish(clip)
-                    clip = _Clip(out / f"{plan.camera}-part{len(clips) + 1}.mp4", v, a, sig)
+                    clip = _Clip(out / f"{plan.camera}-part{len(clips) + 1}.mp4", v, a, sig, hides(v))
                 entry = source_entry(row, clip.path.name)
                 _remux_segment(c, v, a, clip, row, from_us, to_us, pending, entry, meter, plan.camera)
                 sources.append(entry)
@@ -180,6 +187,9 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
     Over 60 lines: one loop over the packets whose state (offsets, the pending keyframe, what is
     done) the nested steps share; split into functions, that state would travel through every call."""
     base = row["start_us"]  # the wall time of the segment's first keyframe, whose dts is 0
+    # or, in a segment that hides its first pictures, of its first one shown: a clip that begins here begins
+    # there, the hidden ones before it (negative times: the clip's own edit list hides them, design/0425)
+    edit = hides(v)
     vidx = v.index
     streams = [v] + ([a] if a is not None else [])
     offsets: dict[str, int] | None = None
@@ -217,14 +227,16 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
             return  # audio overlapping the previous segment's (after a clock step): drop, never reorder
         pkt.pts = (pkt.pts if pkt.pts is not None else pkt.dts) + offsets[kind]
         pkt.dts = dts
-        if dts < 0:
+        early = edit and clip.origin_us == base   # the clip begins at this segment's first picture shown
+        hidden = early and pkt.pts < 0
+        if dts < 0 and not early:
             return
         clip.last[kind] = dts
         if kind == "a":
             clip.sound_end = dts + (pkt.duration or 0)
         if kind == "v":
             clip.last_vdur = pkt.duration or clip.last_vdur
-            clip.frames += 0 if tail else 1
+            clip.frames += 0 if tail or hidden else 1
             clip.tail_frames += 1 if tail else 0
             if clip.tail is not None and not tail:
                 clip.shown_end = dts + (pkt.duration or clip.last_vdur)
@@ -232,7 +244,7 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
         clip.out.mux(pkt)
 
     def start(origin: int) -> None:
-        clip.origin_us = origin
+        clip.origin_us = max(origin, base) if edit else origin
         for p, k, w in pending:
             if w >= origin:
                 write(p, k)

@@ -22,6 +22,9 @@ _HEADER = struct.Struct(">I4s")
 # The boxes on the way to a sample table or a fragment's runs
 CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"moof", b"traf", b"mvex", b"edts"})
 TOP = frozenset({b"moov", b"moof"})       # the top-level boxes read into memory (their size is the file's)
+# what a QuickTime file written before `ftyp` (1990s QuickTime, some old camcorders) begins with, which
+# FFmpeg's MOV demuxer reads as it reads an MP4 (design/0428)
+QUICKTIME_FIRST = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
 
 
 def _children(buf: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
@@ -72,6 +75,17 @@ def claimed(buf: bytes, start: int = 0, end: int | None = None, default: int = 0
             sizes_listed = _u32(buf, at, stop) & 0x200
             total += _u32(buf, at + 4, stop) * (1 if sizes_listed else max(1, default))
     return total
+
+
+def old_quicktime(path: Path) -> bool:
+    """The file begins with a box a QuickTime file without `ftyp` begins with, whole within the file."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        size = f.seek(0, 2)
+    if len(head) < 8:
+        return False
+    box, kind = _HEADER.unpack(head)
+    return kind in QUICKTIME_FIRST and (box in (0, 1) or 8 <= box <= size)
 
 
 def claimed_bytes(path: Path, size: int) -> int:

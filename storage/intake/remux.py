@@ -32,6 +32,9 @@ from storage.redact.idle import lowest_priority
 VIDEO = frozenset({"h264", "hevc"})                       # what the fixed cameras' segments hold
 SOUND = frozenset({"aac", "pcm_mulaw", "pcm_alaw"})       # AAC and G.711
 FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+# a first segment whose device hid its first pictures behind an edit list: the moov written with the first
+# fragment, so that FFmpeg's muxer writes the edit for them (design/0425)
+EDITED = {"movflags": FRAGMENTED["movflags"] + "+delay_moov"}
 MEMORY = 1 << 30                                          # FFmpeg's address space, as storage/mp4.py's scan
 MODEL_KEYS = ("com.apple.quicktime.model", "model", "com.android.model", "make", "com.apple.quicktime.make")
 KEPT_TAGS = frozenset({"hvc1", "hev1", "avc1", "avc3"})   # the MP4 sample entries the mov muxer may write as given
@@ -107,13 +110,15 @@ def _us(ts: int, tb: Fraction) -> int:
 class _Out:
     """One segment being written: packets rebased so that its first keyframe is at 0."""
 
-    def __init__(self, path: Path, v: Any, a: Any, first_us: int, lead: bool = False):
+    def __init__(self, path: Path, v: Any, a: Any, first_us: int, lead: bool = False, hidden: bool = False):
         import av
         self.lead = lead   # the file's first segment: its sound from the file's start (AAC's priming)
+        self.hidden = hidden   # its pictures before `first_us` are the device's hidden ones, behind an edit
         self.path, self.first_us, self.frames, self.end_us = path, first_us, 0, first_us
         self.earliest_us = first_us   # its earliest picture: an open GOP's leading ones come before its keyframe
+        self.tick_us = -(-v.time_base.numerator * 1_000_000 // v.time_base.denominator)   # the times' precision
         self.out = av.open(str(path), "w", format=muxer_for(a.codec_context.name if a is not None else None),
-                           options=FRAGMENTED)
+                           options=EDITED if hidden else FRAGMENTED)
         self.ov = self.out.add_stream_from_template(v)
         if v.codec_context.codec_tag in KEPT_TAGS:   # the device's own tag (hvc1 stays hvc1, design/0385)
             self.ov.codec_context.codec_tag = v.codec_context.codec_tag
@@ -129,8 +134,11 @@ class _Out:
         pkt.dts = None if dts is None else dts - shift
         pkt.stream = self.ov if video else self.oa
         if video:
-            self.frames += 1
             shown = pts if pts is not None else dts
+            if self.hidden and _us(shown, tb) < self.first_us:
+                self.out.mux(pkt)   # stored for the pictures after it, never shown (design/0425)
+                return
+            self.frames += 1
             self.earliest_us = min(self.earliest_us, _us(shown, tb))
             self.end_us = max(self.end_us, _us(shown + (pkt.duration or 0), tb))
         self.out.mux(pkt)
@@ -139,7 +147,8 @@ class _Out:
         self.out.close()
         return {"file": self.path.name, "offset_us": self.first_us, "duration_us": max(0, self.end_us - self.first_us),
                 "frames": self.frames, "codec": v.codec_context.name, "width": v.codec_context.width,
-                "height": v.codec_context.height, "audio": a is not None, "earliest_us": self.earliest_us}
+                "height": v.codec_context.height, "audio": a is not None, "earliest_us": self.earliest_us,
+                "tick_us": self.tick_us}
 
 
 class _Cutter:
@@ -166,7 +175,10 @@ class _Cutter:
             self._close_before()
             n = len(self.made) + (self.out is not None)
             first = min(at, self.origin_us) if self.out is None else at
-            self.before, self.out = self.out, _Out(self.outdir / f"{n:03d}.mp4", self.v, self.a, first, n == 0)
+            # the demuxer's word: the device's edit list hides this keyframe (and what is shown before the edit)
+            hidden = self.out is None and pkt.is_discard and at < self.origin_us
+            first = self.origin_us if hidden else first   # footage from the device's edit, not its hidden pictures
+            self.before, self.out = self.out, _Out(self.outdir / f"{n:03d}.mp4", self.v, self.a, first, n == 0, hidden)
             if self.a is None:
                 self._close_before()
             for early, _when in self.early:
@@ -226,11 +238,14 @@ def abut(made: list[dict[str, Any]]) -> list[dict[str, Any]]:
     the pictures decoded after a keyframe but shown before it go with the keyframe into the next segment,
     so the segment before ends a picture or two before the next one's start: an export read that as
     "no footage recorded". Where the next segment's earliest picture reaches back to the end of the one
-    before, that one ends where the next begins; a true gap in the device's times stays a gap."""
-    out = [{k: v for k, v in seg.items() if k != "earliest_us"} for seg in made]
-    for seg, nxt in zip(out, made[1:]):
+    before, that one ends where the next begins; a true gap in the device's times stays a gap. A seam no
+    wider than one tick of the file's times (Matroska's are milliseconds: a 15 fps picture lasts 66 or 67)
+    is the rounding of a picture's duration, not a gap (design/0427)."""
+    out = [{k: v for k, v in seg.items() if k not in ("earliest_us", "tick_us")} for seg in made]
+    for seg, nxt, was in zip(out, made[1:], made):
         end = seg["offset_us"] + seg["duration_us"]
-        if end < nxt["offset_us"] and nxt["earliest_us"] <= end + 1:   # 1 µs: times rounded down to µs
+        slack = max(1, int(was.get("tick_us", 1)))   # at least 1 µs: times rounded down to µs
+        if end < nxt["offset_us"] and nxt["earliest_us"] <= end + slack:
             seg["duration_us"] = nxt["offset_us"] - seg["offset_us"]
     return out
 
@@ -288,6 +303,8 @@ def _opened(src: Path) -> tuple[Any, dict[str, Any]]:
         # whose demuxer allocates for every sample it claims (T35, design/0404)
         if index.claimed_bytes(src, found.get("whole_bytes", size)) > size:
             return None, {"refused": "index"}
+    elif index.old_quicktime(src) and index.claimed_bytes(src, src.stat().st_size) > src.stat().st_size:
+        return None, {"refused": "index"}   # a QuickTime file without `ftyp`: the same demuxer (design/0428)
     try:
         return av.open(source, options={"skip_frame": "all"}), found
     except (av.FFmpegError, UnicodeDecodeError, ValueError):

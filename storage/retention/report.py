@@ -16,7 +16,7 @@ import sqlite_utils
 from storage import alarm_kinds as kinds, node
 from storage.footage import restamps
 from storage.footage.spans import union
-from storage.footage.segment_rows import FOOTAGE, SEGMENT_LOOKBACK_US
+from storage.footage.segment_rows import FOOTAGE, PORTABLE_PREFIX, SEGMENT_LOOKBACK_US
 from storage.time.clock import SYSTEM, Clock
 from storage.retention.holds import active_holds
 from storage.retention.forecast import NOT_RECORDED, forecast_by_camera, forecast_retention_us, verdict
@@ -204,8 +204,11 @@ def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterabl
         usage = shutil.disk_usage(data_dir)
     policy = policy_for(retention, cameras, usage.total)
     holds = active_holds(db, now)
-    rates = write_rates(db, now)
-    usable, held = usage.total - policy.reserve_bytes, held_bytes(db, holds)
+    # the box's cameras only: a portable device's intake is no rate of writing, and the intakes' share of the
+    # disk is theirs whether they fill it or not, never room the cameras' minimum can count on (design/0429)
+    rates = {c: r for c, r in write_rates(db, now).items() if not c.startswith(PORTABLE_PREFIX)}
+    intakes = retention.intake_room(usage.total)
+    usable, held = usage.total - policy.reserve_bytes - intakes, held_bytes(db, holds)
     site_forecast = forecast_retention_us(usable, held, sum(rates.values()))
     cam_ids = sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")})
     forecasts = forecast_by_camera(usable, held, {c: rates.get(c, 0.0) for c in cam_ids}, policy)
@@ -230,6 +233,6 @@ def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterabl
                      "verdict": NOT_RECORDED if mode == "live" else verdict(forecast, limits.min_us, cam in breached),
                      "grace_until_us": graces[cam].until_us if cam in graces else None,
                      "grace_max_us": graces[cam].max_us if cam in graces else None})
-    return {"disk_total": usage.total, "disk_free": usage.free, "reserve": policy.reserve_bytes,
+    return {"disk_total": usage.total, "disk_free": usage.free, "reserve": policy.reserve_bytes, "intake_share": intakes,
             "on_full": policy.on_full, "forecast_us": site_forecast, "grace_us": retention.grace_us,
             "cameras": cams}

@@ -1,6 +1,6 @@
 """Files as portable cameras write them (issue 76), made by ffmpeg: an MP4 with its creation time and
 its device's model, an H.265 MOV with G.711 sound, a fragmented MP4 and a plain one cut short, open
-GOPs, an AVCHD .MTS with AC-3 sound, a video edged does not remux (MPEG-4 Part 2), and a file that is
+GOPs, a file trimmed behind an edit list, an AVCHD .MTS with AC-3 sound, a video edged does not remux (MPEG-4 Part 2), and a file that is
 no media at all."""
 
 from __future__ import annotations
@@ -61,12 +61,34 @@ def avchd(path: Path, seconds: int = 6) -> Path:
     return path
 
 
+def trimmed(path: Path, seconds: int = 10, skip: str = "0.4") -> Path:
+    """H.264 with B pictures and AAC at 30 pictures a second, trimmed on a device by `ffmpeg -ss 0.4 -c copy`:
+    the first GOP's pictures before the cut stay in the file behind an edit list, stored, never shown."""
+    whole = path.with_name(path.stem + "-whole.mp4")
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-f", "lavfi", "-i",
+            "sine=frequency=440:sample_rate=48000", "-t", str(seconds), "-c:v", "libx264", "-g", "30",
+            "-pix_fmt", "yuv420p", "-c:a", "aac", str(whole))
+    _ffmpeg("-ss", skip, "-i", str(whole), "-c", "copy", str(path))
+    whole.unlink()
+    return path
+
+
 def index_claiming(src: Path, dst: Path, samples: int) -> Path:
     """`src` with its first sample table patched in place to claim `samples` samples of one byte each
     (a constant size: no table needed), as a file made to exhaust a demuxer's memory (issue 87, T35)."""
     body = bytearray(src.read_bytes())
     at = body.find(b"stsz")
     struct.pack_into(">II", body, at + 8, 1, samples)
+    dst.write_bytes(bytes(body))
+    return dst
+
+
+def without_ftyp(src: Path, dst: Path) -> Path:
+    """`src` as a QuickTime file written before `ftyp` begins it: its `ftyp` box renamed `free` (the same
+    size, so that no sample's offset moves)."""
+    body = bytearray(src.read_bytes())
+    assert body[4:8] == b"ftyp"
+    body[4:8] = b"free"
     dst.write_bytes(bytes(body))
     return dst
 
