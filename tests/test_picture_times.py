@@ -204,6 +204,17 @@ def test_stamps_alike_are_spread_and_the_keyframes_kept():
     assert len(gops.take(10**9)) == 19
 
 
+def test_a_segments_camera_times_are_of_its_own_pictures_only():
+    """Issue 92: a reconnect's first segment opens at a keyframe after pictures never written;
+    their pairs are not the segment's (151 pairs for 120 pictures)."""
+    stamps = [((i - i % 40) * 4500 if i % 40 < 20 else i * 4500, i % 40 == 0) for i in range(120)]
+    made, gops = _made(stamps)
+    kept = gops.take(made[79], since=made[40])  # the file opened at the second keyframe
+    assert len(kept) == 19 and all(c == 180000 for _w, c in kept)
+    assert gops.take(made[79], since=made[40]) == []  # taken (and those before `since` dropped)
+    assert len(gops.take(10**9)) == 19
+
+
 @pytest.mark.parametrize("interval, pace", [(180000, 4500), (90000, 2250), (1000, 2250), (10**7, 9000)])
 def test_the_pace_is_the_cameras_keyframe_interval_within_half_and_twice_the_rate(interval, pace):
     gops = GopTimes(4500, -4500)
