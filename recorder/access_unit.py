@@ -52,6 +52,30 @@ def continues_picture(data: bytes, codec: str) -> bool:
         at += 3
 
 
+# H.265 pictures a decoder that starts at a segment's first picture cannot show (design/0442): the
+# RASL pictures (NAL unit types 8, 9) after a CRA or BLA keyframe (21; 16-18), shown before it and
+# referring to the GOP before it, which is in the previous file. `ffmpeg` skips them there.
+HEVC_OPENS_LEADING = frozenset((16, 17, 18, 21))
+HEVC_RASL = frozenset((8, 9))
+HEVC_LEADING = frozenset((6, 7, 8, 9))  # RADL (decodable) and RASL: the pictures led by a keyframe
+_SCAN = 256  # bytes searched for the first slice (an AUD, a small SEI before it)
+
+
+def hevc_picture_kind(data: Any) -> int | None:
+    """The NAL unit type of the first coded slice in these Annex B bytes (an H.265 picture),
+    searched within its first bytes; None when there is none there."""
+    head = bytes(memoryview(data)[:_SCAN])
+    at = 0
+    while True:
+        at = head.find(b"\x00\x00\x01", at)
+        if at < 0 or at + 3 >= len(head):
+            return None
+        kind = (head[at + 3] >> 1) & 0x3F
+        if kind < 32:
+            return kind
+        at += 3
+
+
 def join(first: Any, second: Any) -> Any:
     """One packet holding both, with the first's timing and stream; a keyframe if either is."""
     both = av.Packet(bytes(first) + bytes(second))

@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 
 STATS_EVERY_US = 5_000_000
 REANCHOR_SHOWN_US = 600_000_000  # a media re-anchor shows in the stats (and its alarm) this long
+NEVER_SHOWN = -(1 << 62)  # no picture's presentation time yet
 HELD_MAX = 16  # a connection's first pictures held for a decode time (libavformat gives B-frame streams none at first)
 
 
@@ -107,6 +108,7 @@ class CameraRecorder:
         self.placement = Placement(self, settings, emit, on_closed, clock, gate, durability, self.counters,
                                    self.mode, self.motion)
         self._said_times = False  # the log has said so for this camera
+        self._said_trusted = False  # ... and that its stamps are whole again
         self._stamps_broken = False  # a run of this worker's found the camera's stamps broken (design/0335)
         # Added to hold (the next daemon's, design/0353), or told to give (set by the worker): else None
         self.handover = Handover(self.id, emit, hold=True, clock=clock) if camera.get("hold") else None
@@ -228,6 +230,7 @@ class CameraRecorder:
         # Broken stamps: times made per GOP (0150), from the first picture where an earlier run found them (0335)
         gops = pl.gops = GopTimes(vstep, None, depth) if self._stamps_broken else None
         gop_key = None  # ... and the camera's decode time of the GOP's keyframe
+        top = NEVER_SHOWN  # the greatest presentation time of the run's pictures so far (B pictures only)
         got_frame = False
         stats = StatsWindow(mono_us())
         samples, sample_us = self.samples, self.settings.sample_us
@@ -272,12 +275,16 @@ class CameraRecorder:
                 pts = None if pts is None else pts + shift
             if gops is not None and is_video and dts is not None:  # broken stamps: times made per GOP (0150)
                 pts, dts = self._made(gops, pkt, pts, dts)
+                if gops.trusted:  # whole again for a GOP: its own times, moved alike, from this keyframe (issue 92)
+                    shifts[idx] = shift = shift + gops.shift
+                    gops = None
+                    self._trusted()
             if dts is not None and (prev is None or prev < dts <= prev + ahead[idx]):
                 problem = None  # the usual case, without retime's call
             else:  # design/0093: no stamp, one stamp for several pictures, or the camera's clock jumped
                 if is_video and gops is None and dts is not None and prev is not None and dts <= prev \
                         and (gop_key is None or gop_key <= dts):  # alike, or back within its GOP, not a jump (0150)
-                    gops = pl.gops = self._broken_times(vstep, prev, depth)
+                    gops = pl.gops = self._broken_times(vstep, prev, depth, top)
                     pts, dts = self._made(gops, pkt, pts, dts)
                 tb = time_base(pkt.stream)
                 elapsed = int((mono_us() - mono) / 1_000_000 / tb)
@@ -302,7 +309,7 @@ class CameraRecorder:
             if pts is None or pts < dts:
                 if pts is not None and gops is None and depth and prev is not None and pkt.is_keyframe and is_video:
                     # A B-frame camera's keyframe stamped back: its decode time, never back, after it (0335)
-                    gops = pl.gops = self._broken_times(vstep, prev, depth)
+                    gops = pl.gops = self._broken_times(vstep, prev, depth, top)
                     pts, dts = self._made(gops, pkt, pts, dts)
                 if pts is None or pts < dts:
                     if pts is not None and problem is None:
@@ -322,6 +329,8 @@ class CameraRecorder:
                 continue
 
             media = dts * us_num // us_den
+            if depth and pts > top:  # B pictures: the greatest presentation time written (times made from it)
+                top = pts
             wall, mono = now_us(), monotonic_ns() // 1000
             if held:  # a frame apart before the first decode time; its pictures not before the first pts
                 first = min([p.pts for p in held if p.pts is not None] + [pts]) - vstep
@@ -415,17 +424,31 @@ class CameraRecorder:
                 stats = StatsWindow(mono, stats)
         return got_frame
 
-    def _broken_times(self, vstep: int, last: int, depth: int) -> GopTimes:
+    def _broken_times(self, vstep: int, last: int, depth: int, top: int) -> GopTimes:
         """The camera stamped a picture alike or back within its GOP: from here to the end of the run
         its pictures' times are made per GOP, the camera's kept beside (design/0150), and from the
         first picture of each later run (design/0335); said once."""
         self._stamps_broken = True
+        made = GopTimes(vstep, last, depth, None if top == NEVER_SHOWN else top)
+        if self.placement.gops is not None:  # the open segment's pairs, made before the camera was trusted
+            made.kept = self.placement.gops.kept
         if not self._said_times:
             self._said_times = True
             log.warning("camera %s: it stamps its pictures alike or out of order: the recorder writes its own "
                         "times (one frame apart, per GOP) and keeps the camera's beside them", self.id,
                         **logs.fields(camera=self.id))
-        return GopTimes(vstep, last, depth)
+        return made
+
+    def _trusted(self) -> None:
+        """The camera's stamps were whole for a GOP, and so is this keyframe's: its own times from
+        here (the pairs made so far stay with the placement for the open segment's box), and from
+        the first picture of the next run."""
+        self._stamps_broken = False
+        if self._said_trusted:
+            return
+        self._said_trusted = True
+        log.info("camera %s: its pictures' stamps are whole again: the recorder writes the camera's own times",
+                 self.id, **logs.fields(camera=self.id))
 
     def _made(self, gops: GopTimes, pkt: VideoPacket, pts: int | None, dts: int) -> tuple[int, int]:
         """One picture's made times, set on it; where they differ from the camera's, counted (the

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable
 
+from recorder.access_unit import HEVC_LEADING, HEVC_OPENS_LEADING, HEVC_RASL, hevc_picture_kind
 from recorder.events import Closing, Emit, Opened, SegmentMeta
 from recorder.modes import LIVE, MOTION_ENDED, MotionRecording
 from recorder.picture_size import declared_size
@@ -66,6 +67,10 @@ class Placement:
         self.fixes_at_open = 0  # counters["ts_fixes"] when the open segment opened (its `retimed`)
         self.fixes_from: int | None = None  # ... or before the warm-up it opens with was re-timed
         self.size: tuple[int, int] | None = None  # the picture size of the last segment opened (its SPS)
+        # H.265 opened at a CRA (design/0442): its leading pictures are watched for those the file
+        # cannot show (RASL), which are written but not counted in its frames
+        self.leading = False
+        self.unshown = 0
         # The run's facts, as the connection loop learns them
         self.audio: av.audio.stream.AudioStream | Any | None = None  # the sound's template (recorder/audio.py)
         self.vstep_us = 0
@@ -135,6 +140,11 @@ class Placement:
                         (wall - self.last_key) / 1e6, **logs.fields(camera=self.id))
             self.close(wall, FORCED_CUT)
             seg = self._open(pkt, wall)
+        elif self.leading:  # the few pictures after an H.265 segment's opening CRA (design/0442)
+            kind = hevc_picture_kind(pkt)
+            self.leading = kind is not None and kind in HEVC_LEADING
+            if kind in HEVC_RASL:
+                self.unshown += 1
         seg.write_video(pkt)
         self.seg_end = wall + self.vstep_us
 
@@ -161,6 +171,8 @@ class Placement:
         # The picture size of this segment's own SPS (its keyframe's, in band), the stream's otherwise:
         # a camera whose resolution was changed says so in its next keyframe (design/0093).
         size = self.size = declared_size(ctx.name, bytes(pkt)) or (ctx.width, ctx.height)
+        self.leading = ctx.name == "hevc" and hevc_picture_kind(pkt) in HEVC_OPENS_LEADING
+        self.unshown = 0
         self.seg_meta = {"codec": ctx.name, "width": size[0], "height": size[1],
                          "audio": int(self.audio is not None), "retimed": 0}
         self.fixes_at_open = self.counters["ts_fixes"] if self.fixes_from is None else self.fixes_from
@@ -178,7 +190,7 @@ class Placement:
         end = self.seg_end if end_us is None else end_us
         self.ended = (end, self.basis)
         gops = self.gops
-        made = gops.take(seg.last_dts) if gops is not None else None  # the camera's times beside (0150)
+        made = gops.take(seg.last_dts, seg.first_dts) if gops is not None else None  # the camera's times beside (0150)
         self.seg_meta["retimed"] = self.counters["ts_fixes"] - self.fixes_at_open + len(made or ())
         try:
             size = seg.close(made)
@@ -188,5 +200,5 @@ class Placement:
                       **logs.fields(camera=self.id, segment=self.seg_rel))
             self.on_closed(Closing(self.id, self.seg_rel, end, "close failed"))
             return
-        self.on_closed(Closing(self.id, self.seg_rel, end, reason, size, seg.frames, seg.file_id, **self.seg_meta,
+        self.on_closed(Closing(self.id, self.seg_rel, end, reason, size, seg.frames - self.unshown, seg.file_id, **self.seg_meta,
                                sha256=seg.sha256))

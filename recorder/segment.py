@@ -329,6 +329,11 @@ class SegmentFile:
             self._write_audio(held.popleft()[1])
 
     @property
+    def first_dts(self) -> int:
+        """The decode time of the segment's first picture (its origin), in the camera stream's ticks."""
+        return self._vorigin
+
+    @property
     def last_dts(self) -> int:
         """The decode time of the last picture written, in the camera stream's ticks."""
         return self._vdts + self._vorigin

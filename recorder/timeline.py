@@ -262,9 +262,9 @@ class GopTimes:
     the last decode time written (None: none yet, the run's first picture keeps its own); `depth`:
     the stream's reorder depth (0: no B pictures)."""
 
-    __slots__ = ("step", "pace", "last", "offset", "key_cam", "count", "kept", "decode", "top")
+    __slots__ = ("step", "pace", "last", "offset", "key_cam", "count", "kept", "decode", "top", "whole", "trusted", "shift")
 
-    def __init__(self, step: int, last: int | None, depth: int = 0):
+    def __init__(self, step: int, last: int | None, depth: int = 0, top: int | None = None):
         self.step = max(step, 1)  # the stream's declared frame
         self.pace = self.step     # this GOP's frame: the camera's last keyframe interval per picture
         self.last = last          # the last decode time written
@@ -274,15 +274,34 @@ class GopTimes:
         self.kept: list[tuple[int, int, int]] = []  # (written dts, written pts, camera pts) where they differ
         # B pictures: decode times from the written presentation times, and the greatest of those
         self.decode = DecodeTimes(depth, self.step) if depth > 0 else None
-        self.top: int | None = None
+        self.top = top  # the greatest presentation time written, where the caller knows it (issue 92)
         if self.decode is not None and last is not None:
             self.decode.after(last)
+        # The camera trusted again (issue 92): `whole` is None before the first keyframe, then
+        # whether every picture of the GOP under way was written at the camera's own times moved
+        # alike (`shift`, written minus the camera's at its keyframe); `trusted` is set at a keyframe
+        # that follows a whole GOP and is written at its own times moved by the same `shift`.
+        self.whole: bool | None = None
+        self.trusted = False
+        self.shift = 0
 
     def stamp(self, pts: int | None, dts: int, key: bool, camera: int | None) -> tuple[int, int, bool]:
         """(pts, dts, moved) to write for a picture the camera stamped (pts, dts); `camera` is its
         presentation time as the camera sent it (before any shift of a clock jump)."""
-        if self.decode is not None:
-            return self._shown(dts if pts is None else pts, key, camera)
+        out = self._shown(dts if pts is None else pts, key, camera) if self.decode is not None else \
+            self._made(pts, dts, key, camera)
+        shift = out[1] - dts
+        own = out[0] - (dts if pts is None else pts) == shift  # the camera's own times, moved alike
+        if key:
+            self.trusted = self.whole is True and own and shift == self.shift
+            self.whole, self.shift = own, shift
+        elif self.whole and not (own and shift == self.shift):
+            self.whole = False
+        return out
+
+    def _made(self, pts: int | None, dts: int, key: bool, camera: int | None) -> tuple[int, int, bool]:
+        """A stream without B pictures: each picture a frame (the GOP's pace) after the last, each
+        keyframe at the camera's keyframe time where that is ahead."""
         last, step = self.last, self.step
         if last is None:  # the run's first picture (a camera known to stamp wrongly): its own time
             if key:
@@ -334,11 +353,13 @@ class GopTimes:
             kept.append((dts, out, camera))
         return moved
 
-    def take(self, upto: int) -> list[tuple[int, int]]:
+    def take(self, upto: int, since: int | None = None) -> list[tuple[int, int]]:
         """The (written pts, camera pts) of the pictures written up to decode time `upto` (a
-        segment's last), taken out of the list."""
+        segment's last), taken out of the list; those before decode time `since` (the segment's
+        first: pictures before its keyframe, never written) are dropped (issue 92)."""
         kept = self.kept
         n = bisect.bisect_right(kept, (upto, 1 << 62, 1 << 62))
-        out = [(w, c) for _d, w, c in kept[:n]]
+        low = 0 if since is None else bisect.bisect_left(kept, (since, -(1 << 62), -(1 << 62)), 0, n)
+        out = [(w, c) for _d, w, c in kept[low:n]]
         del kept[:n]
         return out

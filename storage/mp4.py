@@ -186,6 +186,17 @@ def scan_media(path: Path) -> MediaInfo:
     return MediaInfo(**json.loads(r.stdout))
 
 
+def _hevc_kind(sample: bytes) -> int | None:
+    """The NAL unit type of an MP4 sample's first H.265 slice (4-byte lengths), None if none."""
+    at = 0
+    while at + 5 <= len(sample):
+        kind = (sample[at + 4] >> 1) & 0x3F
+        if kind < 32:
+            return kind
+        at += 4 + int.from_bytes(sample[at:at + 4], "big")
+    return None
+
+
 def scan_here(path: Path) -> MediaInfo:
     """scan_media in this process: only ever in the short-lived one."""
     import av  # here only: the daemon never loads FFmpeg to read a segment
@@ -196,9 +207,20 @@ def scan_here(path: Path) -> MediaInfo:
         frames = 0
         end = 0
         first = None
+        # H.265 opened at a CRA: the RASL pictures after it are not shown by a decoder that starts
+        # here, and are not counted (as the recorder counts them: design/0442)
+        leading = video.codec_context.name == "hevc"
         for pkt in c.demux(video):
             if pkt.dts is None:
                 continue
+            if leading:
+                kind = _hevc_kind(bytes(pkt))
+                if frames == 0:
+                    leading = kind in (16, 17, 18, 21)
+                elif kind in (8, 9):
+                    continue
+                else:
+                    leading = kind in (6, 7)
             frames += 1
             if first is None:
                 first = pkt.dts

@@ -96,3 +96,35 @@ def test_provenance_metadata_names_the_origin_and_leaves_playback_alone(fmp4, tm
         assert packet_pts(out[name]) == packet_pts(out["plain"]), "the same frames at the same times"
         assert ffprobe(out[name])["format"]["duration"] == ffprobe(out["plain"])["format"]["duration"]
     assert whole_prefix(out["cam1"]).fragments == whole_prefix(out["plain"]).fragments
+
+
+def test_an_h265_file_opened_at_a_cra_counts_the_pictures_it_shows(tmp_path):
+    """Issue 92 (design/0442): a recovered segment that opens at an open GOP's CRA is counted as the
+    recorder counts it: its RASL pictures (which `ffmpeg` does not show from the file) left out."""
+    import av
+
+    raw = tmp_path / "og.h265"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=20", "-t", "4",
+                    "-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
+                    "keyint=20:min-keyint=20:scenecut=0:bframes=3:open-gop=1:log-level=error", "-f", "mp4", str(raw)],
+                   check=True, timeout=120)
+    out = tmp_path / "from_cra.mp4"
+    with av.open(str(raw)) as src, av.open(str(out), "w", format="mp4") as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        started = keys = 0
+        for pkt in src.demux(src.streams.video[0]):
+            if pkt.dts is None:
+                continue
+            keys += pkt.is_keyframe
+            if keys >= 2:  # from the second keyframe, a CRA
+                if not started:
+                    started, shift = 1, pkt.dts
+                pkt.pts, pkt.dts = pkt.pts - shift, pkt.dts - shift
+                pkt.stream = stream
+                dst.mux(pkt)
+    shown = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-count_frames", "-count_packets",
+                            "-show_entries", "stream=nb_read_frames,nb_read_packets", "-of", "csv=p=0", str(out)],
+                           capture_output=True, text=True, check=True, timeout=60).stdout.strip().split(",")
+    frames, packets = int(shown[0]), int(shown[1])
+    assert packets - frames == 3  # x265's three RASL pictures after the CRA
+    assert scan_media(out).frames == frames

@@ -204,6 +204,47 @@ def test_stamps_alike_are_spread_and_the_keyframes_kept():
     assert len(gops.take(10**9)) == 19
 
 
+def test_a_camera_whose_stamps_are_whole_for_a_gop_is_trusted_again():
+    """Issue 92: the times are made while the camera stamps pictures alike; after a GOP it stamps
+    whole (written at its own times), the next keyframe says so; one picture moved in a GOP does not."""
+    alike = [((i - i % 40) * 4500 if i % 40 < 20 else i * 4500, i % 40 == 0) for i in range(40)]
+    whole = [(i * 4500, i % 40 == 0) for i in range(40, 81)]
+    gops = GopTimes(4500, None)
+    trusted = []
+    for ts, key in alike + whole:
+        gops.stamp(ts, ts, key, ts)
+        trusted.append(gops.trusted)
+    assert trusted.index(True) == 80  # the keyframe after the first whole GOP
+    again = GopTimes(4500, None)
+    for i, (ts, key) in enumerate(alike + whole):
+        again.stamp(ts - 4500 * (i == 60), ts - 4500 * (i == 60), key, ts)  # one picture alike in the GOP
+    assert not again.trusted
+
+
+def test_a_b_picture_camera_is_trusted_again_at_its_own_times():
+    depth, step = 2, 3000
+    order = [0, 3, 1, 2]  # a keyframe, then P and two B pictures, repeated: presentation slots in decode order
+    pts = [(g * 4 + o) * step for g in range(6) for o in order]
+    decode = DecodeTimes(depth, step)
+    gops = GopTimes(step, None, depth)
+    states = []
+    for i, p in enumerate(pts):
+        gops.stamp(p, decode.dts(p), i % 4 == 0, p)
+        states.append(gops.trusted)
+    assert states[4] and not any(states[:4])  # the run began at a keyframe: its first GOP whole
+
+
+def test_a_segments_camera_times_are_of_its_own_pictures_only():
+    """Issue 92: a reconnect's first segment opens at a keyframe after pictures never written;
+    their pairs are not the segment's (151 pairs for 120 pictures)."""
+    stamps = [((i - i % 40) * 4500 if i % 40 < 20 else i * 4500, i % 40 == 0) for i in range(120)]
+    made, gops = _made(stamps)
+    kept = gops.take(made[79], since=made[40])  # the file opened at the second keyframe
+    assert len(kept) == 19 and all(c == 180000 for _w, c in kept)
+    assert gops.take(made[79], since=made[40]) == []  # taken (and those before `since` dropped)
+    assert len(gops.take(10**9)) == 19
+
+
 @pytest.mark.parametrize("interval, pace", [(180000, 4500), (90000, 2250), (1000, 2250), (10**7, 9000)])
 def test_the_pace_is_the_cameras_keyframe_interval_within_half_and_twice_the_rate(interval, pace):
     gops = GopTimes(4500, -4500)

@@ -21,6 +21,9 @@ Mount SPEC kinds:
     livebf:WxH@FPS[/GOP]    a live ball by x264 with B pictures (bframes=2, b-pyramid, high profile),
                             a keyframe every GOP pictures (default FPS): the RTP timestamps go
                             back at each B picture, as such a camera's do
+    livehevc:WxH@FPS[/GOP]  a live ball by x265 with its open GOP and 3 B pictures: each keyframe
+                            after the first a CRA, the RASL pictures after it referring to the GOP
+                            before it
 
 --clock-rate RATE makes every live mount a camera whose media clock runs RATE times as fast.
 --no-sender-reports sends no RTCP (so no sender reports) from any mount.
@@ -146,6 +149,18 @@ def build_launch(spec):
             "! x264enc speed-preset=superfast bframes=2 b-pyramid=true key-int-max=%d ! video/x-h264,profile=high "
             "! rtph264pay pt=96 config-interval=-1 name=pay0 )" % (width, height, fps, gop)
         )
+    if kind == "livehevc":
+        m = re.fullmatch(r"(\d+)x(\d+)@(\d+)(?:/(\d+))?", body)
+        if not m or int(m.group(3)) <= 0:
+            raise ValueError("%r: expected livehevc:WIDTHxHEIGHT@FPS[/GOP]" % spec)
+        width, height, fps = (int(g) for g in m.groups()[:3])
+        gop = int(m.group(4) or fps)
+        return (  # x265's open GOP (its default): each keyframe after the first a CRA led by RASL pictures
+            "( videotestsrc is-live=true pattern=ball "
+            "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
+            '! x265enc speed-preset=ultrafast key-int-max=%d option-string="bframes=3:open-gop=1:scenecut=0" '
+            "! video/x-h265,profile=main ! rtph265pay pt=96 config-interval=-1 name=pay0 )" % (width, height, fps, gop)
+        )
     if kind in ("live", "livewrap", "livenokey"):
         m = re.fullmatch(r"(\d+)x(\d+)@(\d+)", body)
         if not m or int(m.group(3)) <= 0:
@@ -162,7 +177,7 @@ def build_launch(spec):
             "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d "
             "! rtph264pay pt=96 config-interval=-1 name=pay0%s )" % (width, height, fps, gop, wrap)
         )
-    raise ValueError("%r: unknown kind %r (clip, clip265, clipav, clipsnd, live, livewrap, livenokey, livebf)" % (spec, kind))
+    raise ValueError("%r: unknown kind %r (clip, clip265, clipav, clipsnd, live, livewrap, livenokey, livebf, livehevc)" % (spec, kind))
 
 
 def _pts_from_dts(_pad, info):
