@@ -199,6 +199,7 @@ def serve(path: str, parent: int) -> None:
     # children reap themselves: each tells its caller its CPU, which is not counted twice at the zygote's end
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    atexit.register(lambda: (os.unlink(path), os.rmdir(os.path.dirname(path))))  # nothing left in /tmp
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(path)
         listener.listen(16)
