@@ -24,7 +24,11 @@ from edged.config import load_config
 from edged.i18n import translations
 from tests.support.catalog import audit_rows
 from tests.support.cameras import free_port
+from edged_evidence_check import check as core
+from storage.keys import nodecert
+from storage.time.clock import SYSTEM
 from tests.support.daemon import ROOT, Daemon, wait_for
+from tests.support.enrol import Office
 from tests.support.people import People
 from tests.support.walk import Shots
 from tests.test_desk_redaction import _login, browser, file_citizens_request  # noqa: F401 (browser: a fixture)
@@ -70,6 +74,41 @@ def _seen(page, seen: list[str]) -> None:
 
 
 @pytest.mark.timeout(900)   # a daemon, Chromium and an idle-priority redaction on a shared box
+def _nothing_signed_reaches_the_preparer(page, base: str, export_id: int, data: Path,
+                                        office: Office) -> tuple[str, bytes]:
+    """Before the release, what carol's desk can get of the copy (its player reads `redact.read`, which
+    serves the copy's folder's clips, and its signed files only once released) is unsigned: the folder
+    holds no signed manifest, its clip carries no C2PA manifest, the player's first piece is that
+    clip's, and neither the download nor the manifest is served to her (design/0435)."""
+    [folder] = [p for p in data.rglob("*.redacted-*") if p.is_dir()]
+    assert not any((folder / n).exists() for n in ("manifest.json", "manifest.sig", "released.json")), sorted(
+        p.name for p in folder.iterdir())
+    [clip] = [p for p in folder.glob("*.mp4") if ".part-" not in p.name]   # the site's camera's clip
+    assert core.read_c2pa(clip, nodecert.pem([office.ca]).decode()) == "the C2PA reader finds none"
+    got = page.context.request.get(f"{base}/desk/redact/{export_id}/copy/{clip.name}", headers={"Range": "bytes=0-"})
+    assert got.status in (200, 206) and got.body() and clip.read_bytes().startswith(got.body()), got.status
+    assert page.context.request.get(f"{base}/desk/redact/{export_id}/copy/manifest.json").status == 404
+    return clip.name, clip.read_bytes()
+
+
+def _the_court_checks_the_copy(tmp_path: Path, copy: Path, people: People, office: Office, data: Path,
+                               export_id: int) -> None:
+    """The ZIP unzipped, alone: the checker and `edgectl verify` with the office's CA and list say
+    CHECKED AS A COPY (exit 4); with the export the box staged as its original, CHECKED (exit 0)."""
+    (tmp_path / "ca.pem").write_bytes(nodecert.pem([office.ca]))
+    (tmp_path / "crl.pem").write_bytes(office.crl_pem(SYSTEM.now_us() + 33 * 86_400 * S))
+    court = ["--ca", str(tmp_path / "ca.pem"), "--crl", str(tmp_path / "crl.pem")]
+    r = people.ctl("verify", str(copy), *court, "--json")
+    got = json.loads(r.stdout)
+    assert (r.returncode, got["verdict"]) == (4, "CHECKED AS A COPY"), r.stdout + r.stderr
+    assert f"a redacted copy of export {export_id} " in got["why"] and "which was not supplied" in got["why"]
+    assert core.check(copy, nodecert.pem([office.ca]), office.crl_pem(SYSTEM.now_us() + 33 * 86_400 * S))[
+        "verdict"] == core.COPY, "the checker's own core, the same verdict"
+    [staged] = [p.with_name(p.name.split(".redacted-")[0]) for p in data.rglob("*.redacted-*") if p.is_dir()]
+    r = people.ctl("verify", str(copy), *court, "--original", str(staged))
+    assert r.returncode == 0 and r.stdout.startswith("CHECKED: ") and "its original supplied" in r.stdout, r.stdout
+
+
 def test_a_second_person_releases_the_copy_at_the_desk(tmp_path, camera, browser):  # noqa: F811
     port = free_port()
     config, data = site_config(SITE, tmp_path, camera, port)
@@ -84,6 +123,9 @@ def test_a_second_person_releases_the_copy_at_the_desk(tmp_path, camera, browser
     base = f"http://127.0.0.1:{port}"
     shots = Shots(SITE + "-release", allowed={cfg.site.name, *(c.name for c in cfg.cameras), "林美"})
     seen: list[str] = []
+    data.mkdir(exist_ok=True)
+    office = Office()   # enrolled: the release signs the copy (C2PA), never the making (design/0435)
+    office.enrol(data, cfg.site.id, cfg.site.node)
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
         people = People(config, tmp_path, admin_full_name="張志豪")
@@ -122,7 +164,8 @@ def test_a_second_person_releases_the_copy_at_the_desk(tmp_path, camera, browser
         _seen(carol, seen)
         made = carol.inner_text("#made")
         assert "陳美玲" in made and "須由另一人放行" in made, made   # why not, and who may, in the site's words
-        assert "檢查人簽章" not in made and ("已由本錄影主機簽章" in made or "未簽章" in made), made   # issue 75
+        assert "檢查人簽章" not in made and "審閱版，未簽章：交付時才簽章" in made, made   # issue 75; design/0435
+        review = _nothing_signed_reaches_the_preparer(carol, base, export_id, data, office)
         assert carol.locator(f"form[action='/desk/redact/{export_id}/release']").count() == 0, "no button for her"
         shots(carol, "made-carol")
         carol.evaluate(f"""(() => {{ const f = document.createElement('form');   // posted anyway: refused
@@ -192,8 +235,12 @@ def test_a_second_person_releases_the_copy_at_the_desk(tmp_path, camera, browser
 
         key = sorted(data.rglob("node-ed25519.pub.pem"))[0]
         r = people.ctl("verify", str(folder / inside), "--key", str(key))
-        assert r.returncode == 0 and r.stdout.startswith("OK: "), r.stdout + r.stderr
+        assert r.returncode == 4 and r.stdout.startswith("CHECKED AS A COPY: "), r.stdout + r.stderr
         assert f"a redacted copy of export {export_id}" in r.stdout and "prepared by carol, released by dave" in r.stdout
+        assert "which was not supplied" in r.stdout, r.stdout
+        released_clip = (folder / inside / review[0]).read_bytes()
+        assert released_clip != review[1] and b"c2pa" in released_clip, "signed at its release, not what carol held"
+        _the_court_checks_the_copy(tmp_path, folder / inside, people, office, data, export_id)
         manifest = json.loads((folder / inside / "manifest.json").read_text())
         assert (manifest["redaction"]["prepared_by"], manifest["redaction"]["released_by"],
                 manifest["redaction"]["mode"]) == ("carol", "dave", "faces"), manifest["redaction"]

@@ -17,15 +17,20 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from edged_evidence_check import check as core
+from storage.keys import nodecert
+from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import audit_rows
 from tests.support.daemon import ROOT, Daemon, ctl_argv, wait_for, write_config
+from tests.support.enrol import Office
 from tests.support.people import People
 
 S = 1_000_000
@@ -58,7 +63,54 @@ def _run(people: People, line: str, env: dict[str, str], cwd: Path) -> subproces
     """One of the guide's lines as bash runs it, edgectl told the daemon's socket."""
     argv = " ".join(shlex.quote(a) for a in ctl_argv(people.socket))
     return subprocess.run(["bash", "-c", argv + line[len(EDGECTL):]], capture_output=True, text=True, cwd=cwd,
-                          timeout=900, env={**people.env, **env, "PYTHONPATH": str(ROOT)})
+                          timeout=900, env={**people.env, **env,
+                                                      "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "checker")])})
+
+
+def _nothing_signed_reaches_the_preparer(data: Path, copy: str, prepared: Path, said: str,
+                                        ca: str) -> dict[str, bytes]:
+    """Before its release, all a preparer can get of the copy (`redact.read` serves its folder's clips,
+    and its signed files only once released) is unsigned: no clip carries a C2PA manifest, the folder
+    holds no signed manifest, and what `redact --out` wrote is those very clips (design/0435)."""
+    [folder] = data.rglob(f"*.redacted-{copy}")
+    assert not any((folder / n).exists() for n in ("manifest.json", "manifest.sig", "README.txt")), sorted(
+        p.name for p in folder.iterdir())
+    clips = sorted(p.name for p in folder.glob("*.mp4") if ".part-" not in p.name)
+    assert clips == ["cam.mp4"] and sorted(p.name for p in prepared.iterdir()) == clips
+    for name in clips:
+        assert core.read_c2pa(folder / name, ca) == "the C2PA reader finds none", name
+        assert (prepared / name).read_bytes() == (folder / name).read_bytes(), "the review copy is what it read"
+    assert "a review copy" in said and "not signed: its release signs it" in said, said
+    return {n: (prepared / n).read_bytes() for n in clips}
+
+
+def _the_court_checks_the_copy_alone_and_with_its_original(tmp_path: Path, out: Path, people: People, office: Office,
+                                                          data: Path, env: dict[str, str]) -> None:
+    """The stand-alone checker and `edgectl verify` with the office's CA and list: the released copy
+    alone is CHECKED AS A COPY (exit 4), naming its original as not supplied; with its original export
+    (the folder the box staged) both are CHECKED (exit 0); another folder as its original is refused."""
+    (tmp_path / "ca.pem").write_bytes(nodecert.pem([office.ca]))
+    (tmp_path / "crl.pem").write_bytes(office.crl_pem(SYSTEM.now_us() + 33 * 86_400 * S))
+    court = ["--ca", str(tmp_path / "ca.pem"), "--crl", str(tmp_path / "crl.pem")]
+    staged = env["ORIGINAL"]
+    checker = [sys.executable, "-m", "edged_evidence_check", str(out), *court, "--json"]
+    run = lambda argv: subprocess.run(argv, capture_output=True, text=True, env={  # noqa: E731
+        **os.environ, "PYTHONPATH": str(ROOT / "checker")}, cwd=tmp_path, timeout=300)
+    r = run(checker)
+    got = json.loads(r.stdout)
+    assert (r.returncode, got["verdict"]) == (4, "CHECKED AS A COPY"), r.stdout + r.stderr
+    assert f"a redacted copy of export {env['EXPORT']} (its manifest's SHA-256 " in got["why"], got["why"]
+    assert "which was not supplied" in got["why"] and 'signed by "test/node1"' in got["why"], got["why"]
+    r = people.ctl("verify", str(out), *court)
+    assert r.returncode == 4 and r.stdout.startswith("CHECKED AS A COPY: ") and got["why"] in r.stdout, r.stdout
+    r = run(checker + ["--original", str(staged)])
+    both = json.loads(r.stdout)
+    assert (r.returncode, both["verdict"], both["original"]["verdict"]) == (0, "CHECKED", "CHECKED"), r.stdout
+    assert any("its original supplied" in n and "binds it" in n for n in both["notes"]), both["notes"]
+    r = people.ctl("verify", str(out), *court, "--original", str(staged))
+    assert r.returncode == 0 and r.stdout.startswith("CHECKED: "), r.stdout + r.stderr
+    r = run(checker + ["--original", str(out)])   # the copy given as its own original
+    assert r.returncode == 1 and "is itself a redacted copy" in json.loads(r.stdout)["why"], r.stdout
 
 
 @pytest.mark.timeout(1800)
@@ -70,6 +122,9 @@ def test_the_guides_edgectl_route_releases_by_a_second_person(tmp_path, camera, 
                           tables={"control": {"socket": str(sock_dir / "control.sock")},
                                   "policy.citizen": {"modes": ["view", "copy"], "redact": "everything",
                                                      "release_by_another": True}})
+    data.mkdir()
+    office = Office()   # an enrolled box: its copies are signed (C2PA) at their release, never before (design/0435)
+    office.enrol(data, "test", "node1")
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
         people = People(config, tmp_path, monkeypatch)
@@ -100,9 +155,14 @@ def test_the_guides_edgectl_route_releases_by_a_second_person(tmp_path, camera, 
                 env["EXPORT"] = re.search(r"export (\d+)", r.stdout).group(1)   # type: ignore[union-attr]
             elif " redact --export" in f" {line}":
                 env["COPY"] = re.search(r"--copy ((everything|faces)-[0-9a-f]{12})", r.stdout).group(1)  # type: ignore[union-attr]
+                review = _nothing_signed_reaches_the_preparer(data, env["COPY"], work / "prepared", r.stdout,
+                                                              nodecert.pem([office.ca]).decode())
+                [staged] = [p.with_name(p.name.split(".redacted-")[0]) for p in data.rglob(f"*.redacted-{env['COPY']}")]
+                env["ORIGINAL"] = str(staged)   # the original export, as the box staged it
         codes = [r.returncode for _l, r in said]
-        # file, approve, stage, make, carol's release (refused), dave's release, verify
-        assert codes == [0, 0, 0, 0, 2, 0, 0], [(line, r.returncode, r.stderr[-400:]) for line, r in said]
+        # file, approve, stage, make, carol's release (refused), dave's release, verify (the copy's verdict:
+        # its original not supplied), verify with the original
+        assert codes == [0, 0, 0, 0, 2, 0, 4, 0], [(line, r.returncode, r.stderr[-400:]) for line, r in said]
         refused = said[4][1].stderr
         assert "prepared the redacted copy of export" in refused and "second person" in refused, refused
         assert "prepared by carol, released by dave" in said[5][1].stdout, said[5][1].stdout
@@ -116,8 +176,16 @@ def test_the_guides_edgectl_route_releases_by_a_second_person(tmp_path, camera, 
         assert f"export {env['EXPORT']}" in readme and "edgectl verify" in readme, readme
         assert manifest["readme"]["text"] == readme
         verified = said[6][1].stdout
-        assert verified.startswith("OK: ") and "prepared by carol, released by dave" in verified, verified
-        assert f"a redacted copy of export {env['EXPORT']}" in verified, verified
+        assert verified.startswith("CHECKED AS A COPY: ") and "prepared by carol, released by dave" in verified, verified
+        assert f"a redacted copy of export {env['EXPORT']}" in verified and "which was not supplied" in verified
+        assert said[7][1].stdout.startswith("OK: "), said[7][1].stdout
+        # what the release made is signed, and is not what the preparer held (design/0435)
+        ca = nodecert.pem([office.ca])
+        got = core.read_c2pa(out / "cam.mp4", ca.decode())
+        assert isinstance(got, dict) and core.original_of(got)["sha256"] == manifest["cameras"][0]["clips"][0][
+            "original_sha256"], got
+        assert (out / "cam.mp4").read_bytes() != review["cam.mp4"], "the release signed a clip of its own"
+        _the_court_checks_the_copy_alone_and_with_its_original(tmp_path, out, people, office, data, env)
 
         # on the record: carol's refusal and dave's release, each with who prepared the copy
         refusals = [json.loads(r["detail"]) for r in audit_rows(d, "redact.release_refused")]

@@ -79,7 +79,8 @@ def test_the_copys_manifest_names_its_original_and_both_people():
                                                            "original": "cam.mp4", "original_sha256": "a" * 64,
                                                            "from_us": 1, "to_us": 2, "from_utc": "x", "to_utc": "y"}]}]
     assert doc["derivative_of"] == {"export": 7, "manifest_sha256": "b" * 64, "created_utc": original["created_utc"],
-                                    "grant": 4}
+                                    "grant": 4, "signer": {"node": "None/None", "node_key_fingerprint": None,
+                                                           "certificate_serial": None}}
     out: dict = {"notes": []}
     core.copy_of(doc, out)
     assert out["copy"]["prepared_by"] == "carol" and out["copy"]["released_by"] == "dave", out
@@ -131,3 +132,42 @@ def test_the_released_copys_readme_is_signed_and_checked(tmp_path):
     assert verify_export(tmp_path, key.public_pem()) == []
     (tmp_path / README).write_text(text + "改\n")
     assert any(README in p for p in verify_export(tmp_path, key.public_pem()))
+
+
+def test_a_copy_alone_binds_its_original_and_is_bound_to_the_one_supplied():
+    """edged_evidence_check.copies (issue 88, design/0434): a released copy's manifest binds its original
+    (the export's manifest SHA-256, its signer, each clip's original by SHA-256); alone its verdict says
+    what it is a copy of and that it was not supplied; a copy whose C2PA names another original, or whose
+    original was signed by another node, is refused; the original supplied must be the one it binds."""
+    import hashlib
+
+    from edged_evidence_check import copies
+    from storage.redact import release
+
+    body = b'{"the": "original manifest"}'
+    original = {"site": {"id": "tw-hr-001"}, "node": "node1", "node_key_fingerprint": "SHA256:f",
+                "cameras": [{"camera": "cam", "clips": [{"file": "cam.mp4", "sha256": "a" * 64, "to_us": 2}]}]}
+    doc = release.manifest(header={"export": 7, "site": {"id": "tw-hr-001"}, "node": "node1"}, original=original,
+                           original_sha256=hashlib.sha256(body).hexdigest(),
+                           summaries={"cam.mp4": {"sha256": "c" * 64, "bytes": 5, "original": "cam.mp4",
+                                                  "original_sha256": "a" * 64}},
+                           release={"prepared_by": "carol", "released_by": "dave"}, key_b64="K", fingerprint="F",
+                           now_us=3)
+    bound = copies.bound(doc)
+    assert bound is not None and copies.bound(original) is None, "an export that is no copy binds nothing"
+    assert bound["signer"] == {"node": "tw-hr-001/node1", "node_key_fingerprint": "SHA256:f",
+                               "certificate_serial": None}
+    assert bound["clips"] == {"cam.mp4": ("cam.mp4", "a" * 64)}
+    assert copies.inside(bound, {"cam.mp4": {"sha256": "a" * 64}}, "tw-hr-001/node1") == []
+    said = copies.inside(bound, {"cam.mp4": {"sha256": "d" * 64}}, "tw-ps-002/node2")
+    assert len(said) == 2 and "names an original of SHA-256 " + "d" * 64 in said[0], said
+    assert "a box redacts only its own footage" in said[1], said
+    words = copies.words(bound, ["cam.mp4"], "tw-hr-001/node1", "2a")
+    assert words.startswith("a redacted copy of export 7 (its manifest's SHA-256 ") and "which was not supplied" in words
+    assert "--original DIR" in words, words
+    # the original supplied: the one it binds, or refused naming what differs
+    assert copies.against(bound, body, {"cam.mp4": "a" * 64}, {"serial": "2a"}) == []
+    other = copies.against(bound, b"{}", {"cam.mp4": "e" * 64}, {"serial": "2a"})
+    assert len(other) == 2 and "is another export" in other[0] and "is not a clip of the original supplied" in other[1]
+    bound["signer"]["certificate_serial"] = "1f"
+    assert "certificate serial 1f" in copies.against(bound, body, {"cam.mp4": "a" * 64}, {"serial": "2a"})[0]

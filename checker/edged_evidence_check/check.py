@@ -34,7 +34,14 @@ give one folder one answer. In the order a reader of the result needs it:
    plus EXPORT_WAIT_US, never the signing time the box wrote (`latest_signing`, design/0374): a box
    that backdates its export never gets a better verdict than the same export dated honestly.
 
-Exit 0 CHECKED, 1 REFUSED (what failed is said), 3 NOT CHECKED (what is missing is said).
+9. a released redacted copy (its manifest's `derivative_of`, edged's design/0434) binds its original: its
+   clips' C2PA manifests name the originals its manifest names, signed by its own node; alone it is
+   CHECKED AS A COPY (every check above passed, what it is a copy of said, and that the original was
+   not supplied); with the original's folder (`--original DIR`) that folder is checked in full and
+   the copy's binding to it (the original's manifest SHA-256, each clip's original, its signer).
+
+Exit 0 CHECKED, 1 REFUSED (what failed is said), 3 NOT CHECKED (what is missing is said), 4 CHECKED
+AS A COPY (a released redacted copy checked whole; its original not supplied, so not checked).
 Kept apart from edged on purpose (a court installs this alone): it imports nothing of edged.
 """
 
@@ -56,7 +63,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import NameOID
 
-from edged_evidence_check import bounds, names as rule, receipt as office
+from edged_evidence_check import bounds, copies, names as rule, receipt as office
 from edged_evidence_check.bounds import MANIFEST, PUBLIC_KEY, README, RECEIPT, SIGNATURE
 
 GRACE_US = 24 * 3600 * 1_000_000  # storage/export/origin.py GRACE_US
@@ -66,7 +73,8 @@ GRACE_US = 24 * 3600 * 1_000_000  # storage/export/origin.py GRACE_US
 EXPORT_WAIT_US = 31 * 24 * 3600 * 1_000_000
 URI_SCHEME = "edged:"             # storage/keys/nodecert.py URI_SCHEME
 CHECKED, REFUSED, NOT_CHECKED = "CHECKED", "REFUSED", "NOT CHECKED"
-EXIT = {CHECKED: 0, REFUSED: 1, NOT_CHECKED: 3}
+COPY = "CHECKED AS A COPY"   # a released redacted copy checked whole, its original not supplied (design/0434)
+EXIT = {CHECKED: 0, REFUSED: 1, NOT_CHECKED: 3, COPY: 4}
 NOT_CORROBORATED = ("signing time not corroborated: {when} is the box's own clock, and nothing the office heard or "
                     "signed bounds it; a box out of the office's hands could have dated it (design/0317), so the "
                     "revocation list is judged from its footage's end plus {days} days, the longest an export may "
@@ -551,9 +559,39 @@ def _sound_apart(got: dict[str, Any]) -> str:
         codec, str) and codec else ""
 
 
-def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
+def with_original(out: dict[str, Any], original: Path, copy: dict[str, Any] | None, ca_pem: bytes,
+                  crl_data: bytes) -> None:
+    """The original export supplied beside a released copy (design/0434), checked in full by this
+    very check, and the copy's binding to it (copies.against): out["original"] says so, and each
+    clip's original is marked checked. Refused when the folder is no copy's, the original is refused
+    or is itself a copy, or it is not the one the copy binds; NotChecked when the original's check
+    is (its own words)."""
+    if copy is None:
+        raise Refused(f"{rule.shown(Path(original).name)} was supplied as an original, but the folder checked is "
+                      "not a released redacted copy (its manifest.json binds no original)")
+    got = check(original, ca_pem, crl_data)
+    what = f"the original supplied ({rule.shown(Path(original).name)})"
+    if got["verdict"] == NOT_CHECKED:
+        raise NotChecked(f"{what} is not checked: {got['why']}")
+    if got["verdict"] != CHECKED:
+        raise Refused(f"{what} is refused: {got['why']}" if got["verdict"] == REFUSED else
+                      f"{what} is itself a redacted copy, not an export of the footage")
+    body = _small(Path(original), MANIFEST)
+    clips = {e["file"]: e["sha256"] for e in clip_entries(bounds.load_json(body, MANIFEST))}
+    if problems := copies.against(copy, body, clips, got["signer"]):
+        raise Refused("; ".join(problems))
+    for each in (out.get("originals") or {}).values():
+        each["checked"] = each.get("sha256") in clips.values()
+    out["original"] = {"dir": rule.shown(Path(original).name), "verdict": got["verdict"], "why": got["why"],
+                       "signer": got["signer"]}
+    out["notes"].append(f"its original supplied ({rule.shown(Path(original).name)}) is CHECKED: {got['why']}; the "
+                        "copy's manifest binds it (its manifest's SHA-256, each clip's original by SHA-256, its signer)")
+
+
+def check(folder: Path, ca_pem: bytes, crl_data: bytes, original: Path | None = None) -> dict[str, Any]:
     """{verdict, why, signer, dates, clips, unlisted, signing_time}: the whole check, in the order
-    of the module's text."""
+    of the module's text; `original`: a released copy's original export's folder (design/0434),
+    checked too. Over 60 lines on purpose: one step after another, as the module's text lists them."""
     out: dict[str, Any] = {"verdict": CHECKED, "why": "", "signer": None, "dates": None, "clips": [], "notes": [],
                            "unlisted": [], "signing_time": None}
     try:
@@ -582,9 +620,15 @@ def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
             "why": CORROBORATED.format(when=utc(heard), file=RECEIPT)}
         listed = _companions(folder, manifest, cert) | {e["file"] for e in entries} | ({RECEIPT} if heard else set())
         signed = _clips(folder, entries, cert, ca_pem.decode(), out)
+        copy = copies.bound(manifest)   # a released copy binds its original (design/0434)
+        if copy is not None and (problems := copies.inside(copy, out.get("originals") or {}, names(cert))):
+            raise Refused("; ".join(problems))
+        if original is not None:
+            with_original(out, original, copy, ca_pem, crl_data)
         out["dates"] = d = list_dates(crl, signed_us, latest_signing(footage_end(manifest, entries), heard))  # last: any other failure is a
         # refusal, whatever the list's age
-        originals_checked(out.get("originals") or {}, signed)
+        if copy is None:   # a released copy: alone its own verdict (below), else bound to its original (above)
+            originals_checked(out.get("originals") or {}, signed)
         out["unlisted"] = unlisted(folder, listed)
         if out["unlisted"]:
             raise NotChecked(f"the folder holds {', '.join(out['unlisted'])}, which the export does not list (added "
@@ -595,6 +639,9 @@ def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
                              f"issued from {d['crl_needed_from_utc']} on is needed (the office's day to revoke a lost "
                              "box); get the office's current list" + ("" if heard else ", or the office's receipt for "
                                                                        "the export (edgectl export-receipt)"))
+        if copy is not None and original is None:
+            out.update(verdict=COPY, why=copies.words(copy, out["clips"], names(cert), f"{cert.serial_number:x}"))
+            return out
         out["why"] = (f"every clip is as signed ({', '.join(out['clips'])}), by {rule.quoted_node(names(cert))} (certificate serial "
                       f"{cert.serial_number:x}) under the office's CA, not revoked as of the list given")
     except Refused as exc:
@@ -625,13 +672,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dir", type=Path, help="the export's folder (manifest.json, manifest.sig, the clips)")
     p.add_argument("--ca", type=Path, required=True, help="the office's CA certificate (PEM), from the office itself")
     p.add_argument("--crl", type=Path, required=True, help="the office's revocation list (PEM or DER), a current one")
+    p.add_argument("--original", type=Path, metavar="DIR",
+                   help="a redacted copy's original export's folder: checked too, and the copy's binding to it")
     p.add_argument("--json", action="store_true", help="the result as JSON")
     args = p.parse_args(argv)
     try:
         ca_pem, crl_data = args.ca.read_bytes(), args.crl.read_bytes()
     except OSError as exc:
         p.error(str(exc))
-    got = check(args.dir, ca_pem, crl_data)
+    got = check(args.dir, ca_pem, crl_data, args.original)
     print(json.dumps(got, indent=2) if args.json else "\n".join(lines(got)))
     return EXIT[got["verdict"]]
 

@@ -1,6 +1,7 @@
 """`edgectl redact` (issue 54; design/0231): a redacted copy of an export the custodian made,
 made by the daemon's redaction worker at idle priority (a progress bar while it works), then
-written to the custodian's folder: the redacted clips only, never the original's.
+written to the custodian's folder to play through: a review copy, the redacted clips unsigned, never
+the original's (design/0435: only the release signs the copy).
 `edgectl redact-release` (design/0328) releases a copy made, with the desk's checks: the moments
 to check said played, and a second person where the site asks one; written out with its signed
 manifest, which names its original, who prepared it and who released it (`edgectl verify`)."""
@@ -91,12 +92,14 @@ def cmd_redact(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         raise UsageError(_("the redacted copy of export {export} was made, but writing it to {path} failed "
                            "({error})").format(export=result["export"], path=out, error=exc)) from None
     result = {**result, "out": str(out)}
-    lines = [_("redacted copy of export {export} ({mode}) written to {path}").format(
+    lines = [_("a review copy of the redacted copy of export {export} ({mode}) written to {path}: to play through, "
+               "not to hand over; only its release makes the copy handed over").format(
         export=result["export"], mode=args.mode, path=out)]
     for c in result["clips"]:
         lines.append("  " + _("{file}: {frames} frames, {whole} hidden whole, {masks} masks, {size}; {signed}").format(
             file=c["file"], frames=c["frames"], whole=c["frames_filled_whole"], masks=c["masks"],
             size=fmt_bytes(c["bytes"]), signed=_("signed as a derivative of its original") if c["c2pa"]
+            else _("not signed: its release signs it") if result.get("signed_at_release")
             else _("not signed (this box is not enrolled)")))
         if c.get("to_check"):   # design/0326: play these before it is released
             lines.append("    " + _("moments to check: {spans} seconds").format(

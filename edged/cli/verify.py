@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from edged import DEFAULT_CONFIG_PATH
 from edged.cli.ctx import Ctx
 from edged.cli.display import JSON, UsageError, Verbs
-from edged.cli.redacted_copy import copy_of
+from edged.cli.redacted_copy import COPY_EXIT, by_key, copy_of, copy_text
 from edged.config import load_config
 from edged.i18n import _
 from edged_evidence_check import bounds, check as core
@@ -27,7 +27,9 @@ def cmd_verify(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """Exit 0: intact and from the node, through the root this verifier trusts (the office's CA:
     --ca, else the one pinned at enrolment; or --key), with a revocation list fresh enough
     (design/0129); 1: not intact, or its origin refused; 3: intact, origin not checked (no root,
-    nothing the root vouches for, no fresh list, or files the export does not list). design/0097.
+    nothing the root vouches for, no fresh list, or files the export does not list); 4: a released
+    redacted copy checked whole, its original not supplied (--original DIR checks both: design/0434).
+    design/0097.
     With a CA and a revocation list the verdict is the stand-alone checker's own (design/0316:
     edged_evidence_check.check, one core), so the two give a folder one answer."""
     folder = Path(args.dir)
@@ -54,6 +56,10 @@ def cmd_verify(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         got = origin.Origin(origin.UNCHECKED, _("the folder holds {files}, which the export does not list (added after "
                                                 "it was made)").format(files=", ".join(unlisted)), got.key, got.who,
                             got.revocation)
+    copy_alone = False
+    if not problems and got.status == origin.CHECKED:   # a released copy: its binding, and its own verdict (design/0434)
+        bound, copy_alone = by_key(manifest, args.original, key)
+        problems += bound
     signer = _signer(folder)
     data = {"ok": not problems and got.status != origin.REFUSED, "dir": str(args.dir), "problems": problems,
             "unlisted": unlisted, "key_checked": got.status == origin.CHECKED, "origin": got.status,
@@ -61,7 +67,13 @@ def cmd_verify(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
             "revocation_from": crl_from if got.revocation and got.revocation["what"] == "revocation list" else
             (args.keys if got.revocation else None), **({"node": got.who} if got.who else {})}
     text = _verify_text(args.dir, problems, got, signer) + _dates_text(got.revocation, str(data["revocation_from"] or "-"))
+    if copy_alone := copy_alone and not problems:   # the verdict's line the copy's, the rest as said
+        data["verdict"], text = "CHECKED AS A COPY", "\n".join([copy_text(args.dir, signer, manifest),
+                                                                 *text.split("\n")[1:]])
     data, text = copy_of(manifest, data, text)
+    if copy_alone:
+        print(json.dumps(data, indent=2) if args.json else text)
+        raise SystemExit(COPY_EXIT)
     if problems or got.status != origin.CHECKED:  # a script must not take a failed or half check for a pass
         print(json.dumps(data, indent=2) if args.json else text)
         raise SystemExit(1 if problems or got.status == origin.REFUSED else 3)
@@ -80,7 +92,8 @@ def _verify_text(folder: str, problems: list[str], got: origin.Origin, signer: s
         "\n" + got.why
 
 
-ORIGIN_OF = {core.CHECKED: origin.CHECKED, core.REFUSED: origin.REFUSED, core.NOT_CHECKED: origin.UNCHECKED}
+ORIGIN_OF = {core.CHECKED: origin.CHECKED, core.REFUSED: origin.REFUSED, core.NOT_CHECKED: origin.UNCHECKED,
+             core.COPY: origin.CHECKED}   # a copy's signer is checked; its original is said not supplied
 
 
 def _who(signer: dict[str, Any]) -> dict[str, Any]:
@@ -92,11 +105,12 @@ def _verify_by_core(args: Namespace, folder: Path, manifest: dict[str, Any], roo
                     crl: tuple[Any, str | None]) -> tuple[Any, str]:
     """The checker's verdict on the folder (edged_evidence_check.check), as edgectl prints it:
     the same words, the same exit (0, 1, 3), and edgectl's JSON fields beside the checker's."""
-    got = core.check(folder, nodecert.pem([root[0]]), crl[0].public_bytes(serialization.Encoding.PEM))
+    got = core.check(folder, nodecert.pem([root[0]]), crl[0].public_bytes(serialization.Encoding.PEM),
+                     Path(args.original) if args.original else None)
     dates = origin.crl_dates(crl[0], manifest, got["dates"]["latest_signed_us"]).as_dict() if got["dates"] else None
-    data = {**got, "ok": got["verdict"] == core.CHECKED, "dir": str(args.dir), "origin": ORIGIN_OF[got["verdict"]],
+    data = {**got, "ok": got["verdict"] in (core.CHECKED, core.COPY), "dir": str(args.dir), "origin": ORIGIN_OF[got["verdict"]],
             "origin_why": got["why"], "root": root[1], "revocation": dates, "revocation_from": crl[1],
-            "signed_by": (got["signer"] or {}).get("node"), "key_checked": got["verdict"] == core.CHECKED,
+            "signed_by": (got["signer"] or {}).get("node"), "key_checked": got["verdict"] in (core.CHECKED, core.COPY),
             **({"node": _who(got["signer"])} if got["signer"] else {})}
     data, text = copy_of(manifest, data, "\n".join(core.lines(got)))
     if got["verdict"] != core.CHECKED:
@@ -225,4 +239,7 @@ def register(sub: Verbs) -> None:
                                                     "an export made before its node was enrolled"))
     p.add_argument("--central-key", metavar="KEY", help=_("the central office's key or its fingerprint (SHA256:...), "
                                                           "to pin the signer of --keys where no --ca is at hand"))
+    p.add_argument("--original", metavar="DIR", help=_("a released redacted copy's original export's folder: "
+                                                       "checked too, and the copy's binding to it (without it a "
+                                                       "copy's verdict is CHECKED AS A COPY, exit 4)"))
     p.set_defaults(handler=cmd_verify, standalone=True)  # reads no catalog: ctx may be None

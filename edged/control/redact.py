@@ -50,6 +50,7 @@ from storage.redact import job as jobs
 from storage.redact import copies, installed
 from storage.redact import release as release_manifest
 from storage.redact.plan import COVERED, MODES
+from storage.redact.jobfiles import write_json
 from storage.redact.worker import run_job
 
 STEPS = {"faces": ("detect", "render"), "everything": ("follow", "render")}   # a clip's steps (storage/redact/job.py)
@@ -138,13 +139,8 @@ class RedactOps(Operations):
         # the same request again goes on with its job; other marks are another copy (design/0231)
         copy = f"{mode}-{hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:12]}"
         folder = _copy_folder(source, copy)
+        # made unsigned, a review copy: only its release signs it (issue 88, design/0435)
         chain = await asyncio.to_thread(nodecert.chain_pem, Path(self.cfg.storage.data_dir))
-        if chain:
-            job["sign"] = {"chain": chain, "alg": "ed25519", "context": {
-                "site": {"id": self.cfg.site.id, "name": self.cfg.site.name}, "node": self.cfg.site.node,
-                "export": export_id, "prepared_by": getattr(caller, "account", None) or actor,
-                "node_key_fingerprint": self.key.fingerprint,   # issue 75: was left out (null in the manifest)
-                "software": {"name": "edged", "version": __version__}}}
         if not await asyncio.to_thread((folder / jobs.JOB).exists):
             await asyncio.to_thread(jobs.write_job, folder, job)
         await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_STARTED, {
@@ -171,9 +167,9 @@ class RedactOps(Operations):
         if await asyncio.to_thread((folder / jobs.RELEASED).exists):
             raise RequestError(_("the redacted copy of export {id} was released already").format(id=export_id))
         copy = folder.name.rsplit(".redacted-", 1)[1]
+        signs = bool(await asyncio.to_thread(nodecert.chain_pem, Path(self.cfg.storage.data_dir)))
         await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_STARTED, {
-            "export": export_id, "mode": job["mode"], "clips": sorted(clips), "signed": bool(job.get("sign")),
-            "again": True}))
+            "export": export_id, "mode": job["mode"], "clips": sorted(clips), "signed": signs, "again": True}))
         made = await self._make(export_id, folder, copy, job["mode"], [c["file"] for c in job["clips"]], actor, caller)
         # what it was asked with, so the desk can offer the marks again to correct (design/0279)
         return {**made, "asked": {c["file"]: {"marks": c.get("marks", []), "hide": c.get("hide", [])}
@@ -219,7 +215,9 @@ class RedactOps(Operations):
         await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_MADE, {
             "export": export_id, "mode": mode, "copy": copy, "clips": summary,
             **({"resumed_frames": resumed} if resumed else {})}))
+        signs = bool(await asyncio.to_thread(nodecert.chain_pem, Path(self.cfg.storage.data_dir)))
         return {"export": export_id, "mode": mode, "copy": copy, "dir": str(folder), "clips": summary,
+                "review": True, "signed_at_release": signs,   # what the preparer gets: unsigned (design/0435)
                 "files": [{"name": s["file"], "bytes": s["bytes"]} for s in summary], "run": ran}
 
     @op("redact.release")
@@ -239,9 +237,11 @@ class RedactOps(Operations):
             raise RequestError(_("redact.release needs {{\"export\": N, \"copy\": NAME, \"use\": \"view\" or \"copy\"}}"))
         folder = _copy_folder(Path(row["out_dir"]), copy)
 
-        def made() -> dict[str, dict[str, Any]]:
-            return {p.name.removesuffix(".summary.json"): json.loads(p.read_text())
-                    for p in sorted(folder.glob("*.summary.json"))} if folder.is_dir() else {}
+        def made() -> dict[str, dict[str, Any]]:   # every clip of the job made, else none (nothing half released)
+            got = {p.name.removesuffix(".summary.json"): json.loads(p.read_text())
+                   for p in sorted(folder.glob("*.summary.json"))} if folder.is_dir() else {}
+            asked = [c["file"] for c in json.loads((folder / jobs.JOB).read_text())["clips"]] if got else []
+            return got if set(asked) <= set(got) else {}
         summaries = await asyncio.to_thread(made)
         prepared_by, by = str(row["custodian"]), str(getattr(caller, "account", None) or caller)
         rules = self.cfg.policy.kinds.get("citizen")
@@ -261,6 +261,9 @@ class RedactOps(Operations):
             await self.writer.run(lambda c: audit.append(c.db, str(caller), words.REDACT_RELEASE_REFUSED, {
                 "export": row["id"], "copy": copy, "use": use, "prepared_by": prepared_by, "why": why}))
             raise RequestError(why)
+        # signed now, at the release and never before: the preparer held a review copy only (design/0435)
+        summaries = await self._sign_clips(row, folder, summaries, prepared_by, by)
+        clips = {name: str(s.get("sha256") or "") for name, s in summaries.items()}
         record = {"use": use, "by": by, "prepared_by": prepared_by, "released_by": by, "clips": clips,
                   **({"second_person": True} if by_another else {})}
         await self.writer.run(lambda c: audit.append(c.db, str(caller), words.REDACT_RELEASED, {
@@ -273,6 +276,33 @@ class RedactOps(Operations):
         return {"export": row["id"], "copy": copy, "use": use, "clips": sorted(clips), "prepared_by": prepared_by,
                 "released_by": by, "files": [{"name": n, "bytes": s["bytes"]} for n, s in summaries.items()]
                 + [{"name": n, "bytes": (folder / n).stat().st_size} for n in release_manifest.FILES]}
+
+    async def _sign_clips(self, row: dict[str, Any], folder: Path, summaries: dict[str, dict[str, Any]],
+                          prepared_by: str, by: str) -> dict[str, dict[str, Any]]:
+        """Each clip of the copy signed as a derivative of its original (design/0173), now that it is
+        released (design/0435): the release's word to sign (SIGN, naming who prepared and who
+        released it) and the job run again by the worker, which signs what is made and unsigned.
+        The clips' summaries as they are then; unchanged on a box not enrolled (nothing to sign with)."""
+        chain = await asyncio.to_thread(nodecert.chain_pem, Path(self.cfg.storage.data_dir))
+        if not chain:
+            return summaries
+        how = {"chain": chain, "alg": "ed25519", "context": {
+            "site": {"id": self.cfg.site.id, "name": self.cfg.site.name}, "node": self.cfg.site.node,
+            "export": row["id"], "prepared_by": prepared_by, "reviewed_by": by,
+            "node_key_fingerprint": self.key.fingerprint, "software": {"name": "edged", "version": __version__}}}
+        await asyncio.to_thread(write_json, folder / copies.SIGN, how)
+        sign = c2pa_claim.guarded(self.key.sign, len(summaries))
+        workers: list[Proc] = []
+        try:
+            made = await asyncio.to_thread(run_job, folder, None, sign, workers.append)
+        except asyncio.CancelledError:   # the daemon stops: nothing released, the release asked again signs it
+            for proc in workers:
+                proc.kill()
+            raise
+        except Exception as exc:  # noqa: BLE001 - the release is refused, said; asked again it goes on
+            raise RequestError(_("the redacted copy of export {id} was not released: signing it failed ({why}); "
+                                 "release it again").format(id=row["id"], why=str(exc) or type(exc).__name__)) from None
+        return {name: {k: v for k, v in m.items() if k != "run"} for name, m in made.items()}
 
     async def _sign_release(self, row: dict[str, Any], folder: Path, summaries: dict[str, dict[str, Any]],
                             release: dict[str, Any]) -> None:
@@ -314,6 +344,7 @@ class RedactOps(Operations):
                 "request": (grant or {}).get("request_id"), "use": (grant or {}).get("mode") or "copy",
                 "copy": made["copy"], "mode": made["copy"].split("-")[0], "made_us": made["made_us"],
                 "by_another": bool(rules and rules.release_by_another),
+                "signed_at_release": bool(await asyncio.to_thread(nodecert.chain_pem, Path(self.cfg.storage.data_dir))),
                 "clips": [_said(name, m) for name, m in made["summaries"].items()],
                 "released": None if made["released"] is None else {
                     k: made["released"].get(k) for k in ("use", "prepared_by", "released_by", "second_person")}}

@@ -12,6 +12,9 @@ from typing import Any
 
 JOB = "job.json"
 RELEASED = "released.json"   # written when the custodian releases the copy (edged/control/redact.py)
+# how the release signs the copy's clips (chain, alg, context: storage/redact/job.py), written by the
+# release before it signs: a clip is signed at its release, never before (issue 88, design/0435)
+SIGN = "sign.json"
 
 
 def newest_made(export_dir: Path) -> dict[str, Any] | None:

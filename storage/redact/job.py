@@ -43,7 +43,7 @@ from storage.redact import derivative, facetrack, faces_pass, inside, media, res
 from storage.redact.faces_pass import Planned
 from storage.redact.jobfiles import box as _box, boxes as _boxes, part as _part, parts as _parts
 from storage.redact.jobfiles import write_json as _write_json
-from storage.redact.copies import JOB as JOB, RELEASED as RELEASED   # said here too: the job's folder
+from storage.redact.copies import JOB as JOB, RELEASED as RELEASED, SIGN as SIGN   # said here too: the job's folder
 from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, input_for, passes_for
 from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, covered_refusal, frame_at,
                                  frame_plan, hidden_spans, marks_covered, plan_frames, summary)
@@ -116,11 +116,15 @@ def _checked(src: Path, sha256: str) -> None:
 def run(folder: Path, progress: Progress = lambda info: None, detector: Any = None,
         signer: Callable[[bytes], bytes] | None = None) -> dict[str, Any]:
     """Make (or go on making) the job in `folder`; per clip what was hidden. `detector`: a
-    storage.redact.detect.Detector (made here for FACES mode when not given). Where the job has
-    `sign` ({chain, alg, context}), each copy is signed as a derivative of its original through
-    `signer` (design/0173), a last step of its own."""
+    storage.redact.detect.Detector (made here for FACES mode when not given). Where the release
+    wrote SIGN ({chain, alg, context}; a job begun before design/0435: its own `sign`), each copy
+    is signed as a derivative of its original through `signer` (design/0173), a last step of its
+    own: the copy is made unsigned, and its release runs the job again to sign it."""
     job = json.loads((folder / JOB).read_text())
     source, out = Path(job["source"]), {}
+    # how to sign: the release's word (SIGN, written when a second custodian releases it: issue 88,
+    # design/0435), or a job begun before it (its `sign` at the making)
+    how = _read_json(folder / SIGN) or job.get("sign")
     with open(folder / ".lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -135,14 +139,22 @@ def run(folder: Path, progress: Progress = lambda info: None, detector: Any = No
                 ran: dict[str, Any] = {"render": {"kept": made.get("frames_written"), "made": 0}}
             else:
                 made, ran = _redact(folder, job, clip, progress, detector)
-            if job.get("sign") and "c2pa" not in made:
-                made["c2pa"] = _sign(folder / name, source / name, job["sign"], made, signer)
+            if how and "c2pa" not in made:
+                made["c2pa"] = _sign(folder / name, source / name, how, made, signer)
                 made.update(made["c2pa"].pop("file", {}))
                 _write_json(done, made)
             for path in _parts(folder, name):   # joined and summed: not needed
                 path.unlink(missing_ok=True)
             out[name] = {**made, "run": ran}
     return out
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        got = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    return got if isinstance(got, dict) else None
 
 
 def _sign(clip: Path, original: Path, how: dict[str, Any], made: dict[str, Any],

@@ -1,12 +1,13 @@
 """A released redacted copy's own manifest (design/0328): the copy is a folder a verifier reads
 as it reads an export (storage/export/checking.py verify_export; `edgectl verify`, the
 stand-alone checker), signed by the node key when the copy is released, naming the original it
-was made from (the export, its signed manifest's SHA-256, each clip's original and its SHA-256)
-and the people: who prepared the copy and who released it.
+was made from (the export, its signed manifest's SHA-256 and its signer, each clip's original and
+its SHA-256: what a court checks the copy alone against, design/0434) and the people: who
+prepared the copy and who released it.
 
-Each clip's C2PA manifest was signed when the copy was made (storage/redact/derivative.py): it
-names the preparer but cannot name a releaser not yet known; this manifest, signed at the release,
-is where the releaser is said. `manifest` is pure; `write` puts manifest.json, its signature and
+Each clip's C2PA manifest is signed at the release too (storage/redact/derivative.py, design/0435:
+the preparer holds an unsigned review copy until then), naming the preparer and the releaser as who
+reviewed it; this manifest, signed at the release, says both. `manifest` is pure; `write` puts manifest.json, its signature and
 the node's public key beside the clips, each written once (a copy is released once).
 """
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Mapping
+
+from cryptography import x509
 
 from storage.disk.fsutil import fsync_dir, write_new
 from storage.export.evidence import FORMAT, MANIFEST, PUBLIC_KEY, README, SIGNATURE
@@ -35,6 +38,23 @@ def _cameras(original: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]
             for c in cam.get("clips") or [] if isinstance(c, dict)}
 
 
+def signer_of(original: Mapping[str, Any]) -> dict[str, Any]:
+    """Who signed the original export, as the box saw it when it released the copy (issue 88,
+    design/0434): the node it names (SITE/NODE), its key's fingerprint and its certificate's serial
+    (hex, as the checker prints it; None where the export carries no certificate). The copy's
+    manifest binds it, so a court holding the copy alone knows whose original to ask for."""
+    site = original.get("site")
+    pems = original.get("node_certificates")
+    serial = None
+    if isinstance(pems, list) and pems and isinstance(pems[0], str):
+        try:
+            serial = f"{x509.load_pem_x509_certificate(pems[0].encode()).serial_number:x}"
+        except ValueError:
+            serial = None
+    return {"node": f"{site.get('id') if isinstance(site, dict) else site}/{original.get('node')}",
+            "node_key_fingerprint": original.get("node_key_fingerprint"), "certificate_serial": serial}
+
+
 def manifest(*, header: Mapping[str, Any], original: Mapping[str, Any], original_sha256: str,
              summaries: Mapping[str, Mapping[str, Any]], release: Mapping[str, Any], key_b64: str,
              fingerprint: str, now_us: int, chain: list[str] | None = None,
@@ -54,7 +74,8 @@ def manifest(*, header: Mapping[str, Any], original: Mapping[str, Any], original
         "format": FORMAT, **header, "kind": "redacted copy",
         "cameras": [{"camera": cam, "clips": clips} for cam, clips in sorted(by_camera.items())],
         "derivative_of": {"export": header.get("export"), "manifest_sha256": original_sha256,
-                          "created_utc": original.get("created_utc"), "grant": original.get("grant")},
+                          "created_utc": original.get("created_utc"), "grant": original.get("grant"),
+                          "signer": signer_of(original)},
         "redaction": dict(release),
         "created_us": now_us, "created_utc": utc(now_us),
         "node_public_key": key_b64, "node_key_fingerprint": fingerprint,

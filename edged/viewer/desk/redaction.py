@@ -182,7 +182,7 @@ class Pages:
         followed = any("to_check" in c or "applicant_check" in c for c in made.get("clips", []))
         rows = [[esc(i + 1), esc(c.get("frames")), esc(c.get("frames_filled_whole")),
                  *([esc(marks.check_spans(marks.moments(c)))] if followed else []),
-                 esc(_("signed by this recorder (C2PA)") if c.get("c2pa") else _("not signed (the recorder is not enrolled)"))]
+                 esc(_signed_words(c, made, job.released))]
                 for i, c in enumerate(made.get("clips", []))]
         videos = "".join(f'<video class="redacted" controls preload="auto" '
                          f'src="/desk/redact/{export_id}/copy/{attr(c["file"])}"></video>' + marks.check_bar(c)
@@ -376,7 +376,8 @@ class Pages:
         clips = [str(c["file"]) for c in shown_["clips"]]
         job = self.jobs[(export_id, ctx.account)] = Job(
             ctx.account, int(shown_.get("request") or 0), str(shown_["use"]), clips, prepared_by=shown_["prepared_by"],
-            made={"copy": shown_["copy"], "clips": shown_["clips"]}, mode=str(shown_["mode"]), reviewing=True,
+            made={"copy": shown_["copy"], "clips": shown_["clips"],
+                                                       "signed_at_release": shown_.get("signed_at_release")}, mode=str(shown_["mode"]), reviewing=True,
             released=shown_["released"] is not None, made_us=shown_.get("made_us"),
             downloaded=bool(old and old.downloaded), error=old.error if old else "")
         back = link(f"/desk/requests/{job.request}", _("Back to the request")) if job.request else ""
@@ -447,3 +448,12 @@ class Pages:
         await response.write(sink.take())
         await response.write_eof()
         return response
+
+
+def _signed_words(clip: dict[str, Any], made: dict[str, Any], released: bool) -> str:
+    """Whether a clip is signed: a review copy is not, until its release signs it (design/0435)."""
+    if clip.get("c2pa") or (released and made.get("signed_at_release")):
+        return _("signed by this recorder (C2PA)")
+    if made.get("signed_at_release"):
+        return _("a review copy, not signed: its release signs it")
+    return _("not signed (the recorder is not enrolled)")
