@@ -28,7 +28,7 @@ from storage.redact.worker import run_job
 from tests.support import crowd
 
 FPS = 20
-TARGET = {"recall": 0.98, "worst": 0, "masked": 0, "cost": 1.0}
+TARGET = {"recall": 0.98, "worst": 0, "masked": 0, "cost": 1.0, "check": 0.25}
 
 
 def _children_cpu() -> float:
@@ -78,6 +78,9 @@ def crowd_lines(root: Path, seconds: float, every: int | None, modes: tuple[str,
             + (f" (detector passes [width, height, every]: {passes})" if passes else ""),
             *_rate(root, job, mode, statistics.median(spent), frames, runs),
             f"moments to check {mode}: {len(check)} span(s) {check[:6]}{' ...' if len(check) > 6 else ''}",
+            *([f"share of the clip to check {mode}: {share:.3f} {_check(share, TARGET['check'], True)} "
+               f"(why: {_whys(summary.get('to_check_why') or [])})"]
+              if (share := summary.get("to_check_share")) is not None else []),
             f"per stranger {mode}: " + "; ".join(f"{n} {p['hidden']}/{p['faces']} hidden, worst run {p['worst_run']}"
                                                for n, p in got["per"].items()),  # type: ignore[attr-defined]
         ]
@@ -117,6 +120,14 @@ def _rate(root: Path, job: dict[str, Any], mode: str, whole: float, frames: int,
     rate = (whole - start) / ((frames - FPS) / FPS)
     return [f"core-seconds per second of footage past the job's start {mode}: {rate:.2f} (the whole job's median "
             f"{whole:.1f} core-s less a 1 s copy's {start:.1f}, over {(frames - FPS) / FPS:g} s)"]
+
+
+def _whys(spans: list[list[Any]]) -> str:
+    """Each why of the moments to check (design/0433) and the seconds it covers."""
+    took: dict[str, float] = {}
+    for a, b, why in spans:
+        took[why] = took.get(why, 0.0) + b - a
+    return ", ".join(f"{w} {s:.2f} s" for w, s in sorted(took.items())) or "none"
 
 
 def _spans(frames: list[int]) -> str:

@@ -128,3 +128,17 @@ def test_merged_covers_every_box_of_every_pass(one: list[Box], two: list[Box]):
     for b in one + two:
         assert max((inside(b, k) for k in got), default=0) >= 0.5 or any(
             inside(k, b) >= 0.5 for k in got)
+
+
+def test_two_tracks_of_the_applicant_overlapping_at_a_pillar_are_both_theirs():
+    """Issue 88: her first track runs 7 frames beside her second (at a pillar); it was dropped and
+    filled as a stranger's for 11 s. Both are hers, and nothing of her face is filled."""
+    moved: Box = (THEIR_FACE[0] + 30, THEIR_FACE[1] + 6, THEIR_FACE[2] - 10, THEIR_FACE[3] - 4)
+    found: dict[int, list[Box]] = {f: [THEIR_FACE] for f in range(0, 19, 3)}
+    for f in range(12, FRAMES, 3):   # a second track from frame 12, beside the first up to frame 18
+        found.setdefault(f, []).append(moved)
+    joined = tracks(found)
+    assert len(joined) == 2
+    assert sorted(applicants(joined, [REGION] * FRAMES)) == [0, 1]
+    masks, _ = strangers(found, [REGION] * FRAMES)
+    assert not any(masks)

@@ -10,8 +10,10 @@ detector's second scale, detect.FINE_ACROSS), and here:
   before and after: `plan.track_boxes`);
 - **the applicant's face** is the track most often inside the region (at least
   plan.APPLICANT_INSIDE of its box, on at least THEIRS of the frames it was found on), and any
-  other track that does the same and is never seen while an applicant's track is (the
-  applicant's face found again after a miss); every other track is a stranger's, but one first
+  other track that does the same and is seen while an applicant's track is for at most
+  applicant.OVERLAP frames (the applicant's face found again after a miss, or taken up by a
+  second track while the first still runs at a pillar: joined, never dropped and filled as a
+  stranger's, issue 88, design/0431); every other track is a stranger's, but one first
   found at least plan.SAME_FACE inside an applicant's face box (widened by plan.PAD) on that frame:
   a part of the applicant's face found as a face of its own (the half of it still seen as they
   pass behind a pillar), left shown and checked on every frame of it;
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from storage.redact.applicant import OVERLAP
 from storage.redact.plan import (APPLICANT_INSIDE, COAST, SAME_FACE, Box, Track, face_mask, inside, pad, track_boxes,
                                  tracks)
 
@@ -60,10 +63,19 @@ def applicants(found: list[Track], keeps: Sequence[Box | None]) -> list[int]:
         if not counts[i] or counts[i] < THEIRS * len(t.seen):
             continue
         span = (min(t.seen), max(t.seen))
-        if any(span[0] <= max(found[j].seen) and min(found[j].seen) <= span[1] for j in theirs):
-            continue
+        if any(_beside(span, (min(found[j].seen), max(found[j].seen))) for j in theirs):
+            continue   # beside one of theirs: two faces at once; a short overlap at an end (a pillar) is joined
         theirs.append(i)
     return theirs
+
+
+def _beside(span: tuple[int, int], theirs: tuple[int, int]) -> bool:
+    """Whether a track seen over `span` (first, last frame) runs beside an applicant's seen over
+    `theirs` as a second face: within its span, or overlapping it for more than OVERLAP frames."""
+    if span[1] < theirs[0] or theirs[1] < span[0]:
+        return False
+    within = theirs[0] <= span[0] and span[1] <= theirs[1]
+    return within or min(span[1], theirs[1]) - max(span[0], theirs[0]) > OVERLAP
 
 
 def _born_in(t: Track, theirs: list[Track], coast: int) -> bool:
@@ -114,3 +126,15 @@ def spans(frames: Sequence[int], rate: float, most: int = 20) -> list[list[float
         else:
             out.append([f, f])
     return [[round(a / rate, 2), round(b / rate, 2)] for a, b in out[:most]]
+
+
+def why_spans(why: dict[int, str], rate: float, most: int = 20) -> list[list[float | str]]:
+    """Frames to check with why each is (frame: a word), as [from, to, why] in seconds, a span
+    for each run of touching frames with one why (design/0433): what a person plays, and why."""
+    out: list[list[int | str]] = []
+    for f in sorted(why):
+        if out and out[-1][1] == f - 1 and out[-1][2] == why[f]:
+            out[-1][1] = f
+        else:
+            out.append([f, f, why[f]])
+    return [[round(int(a) / rate, 2), round(int(b) / rate, 2), str(w)] for a, b, w in out[:most]]
