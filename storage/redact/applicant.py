@@ -158,3 +158,16 @@ def _where(labelled: Sequence[Sequence[tuple[int, Box]]], theirs: set[int], seen
         for b in (b for t, b in labelled[g] if t in theirs):
             around = union(around, pad(b, NEAR))
     return around
+
+
+def disagreed_checks(found: Sequence[Track], disagreed: Sequence[int], reach: int, frames: int) -> list[int]:
+    """The frames to check for the detector's passes disagreeing (design/0325, 0433): frame d and
+    `reach` frames each side, unless every face found on d is on a track found before d and after
+    it (followed from the runs on both sides: hidden throughout, nothing for a person to find)."""
+    out: set[int] = set()
+    for d in disagreed:
+        on = [t for t in found if d in t.seen]
+        if on and all(min(t.seen) < d < max(t.seen) for t in on):
+            continue
+        out.update(range(max(0, d - reach), min(frames, d + reach + 1)))
+    return sorted(out)

@@ -230,8 +230,9 @@ def _faces(folder: Path, job: dict[str, Any], name: str, src: Path, info: dict[s
     size, total = (info["width"], info["height"]), info["frames"]
     anchored = any(m.box is not None for m in marks)
     plan: Planned | None = None if anchored else lambda f, on: frame_plan(FACES, f, size, marks, on, added.get(f, ()))
-    faces, moves, checks = _detected(folder, job, name, src, info, detector, progress, ran, method, plan)
+    faces, moves, disagreed, reach = _detected(folder, job, name, src, info, detector, progress, ran, method, plan)
     joined, labelled = facetrack.labelled_faces(faces, moves, total)
+    checks = applicant.disagreed_checks(joined, disagreed, reach, total)
     on_frames = [[b for _, b in faces_on] for faces_on in labelled]
     if not anchored:
         return faces, on_frames, None, {}, checks
@@ -241,13 +242,12 @@ def _faces(folder: Path, job: dict[str, Any], name: str, src: Path, info: dict[s
 
 def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dict[str, Any], detector: Any,
               progress: Progress, ran: dict[str, Any], method: dict[str, Any], plan: Planned | None,
-              ) -> tuple[dict[int, list[Box]], dict[str, Any] | None, list[int]]:
+              ) -> tuple[dict[int, list[Box]], dict[str, Any] | None, list[int], int]:
     """FACES mode's detector passes (design/0325) and each face followed between them: the boxes,
     how each was followed (facetrack.FaceFollower.followed), and the frames where the passes
-    disagreed (and those to their next runs).
+    disagreed, and how far each side of one the frames are to check.
     A fresh job renders its copy in the same decode, each frame filled as `plan(frame, its faces)`
     says (design/0360; `ran["detect"]["rendered"]`: the frames it made)."""
-    total = info["frames"]
     if detector is None:
         detector = Detector(input_for(info["width"], info["height"]))
     fine = job.get("fine", [FINE_ACROSS, FINE_EVERY])
@@ -260,10 +260,8 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
         method["faces_followed"] = {"tracker": "normalized cross-correlation of each face's luma, forward "
                                                "and back from each detection", "scale": moves["factor"],
                                     "frames_at_most": moves["reach"], "floor": track.FLOOR}
-    reach = max(p.every for p in passes) // 2
-    checks = [f for d in json.loads((folder / f"{name}.faces.json").read_text()).get("disagreed", [])
-              for f in range(max(0, d - reach), min(total, d + reach + 1))]
-    return faces, moves, checks
+    disagreed = [int(d) for d in json.loads((folder / f"{name}.faces.json").read_text()).get("disagreed", [])]
+    return faces, moves, disagreed, max(p.every for p in passes) // 2
 
 
 def _followed(folder: Path, job: dict[str, Any], name: str, src: Path, marks: list[Mark], info: dict[str, Any],
