@@ -37,6 +37,7 @@ OVERLAP = 12      # frames a track taking up the applicant's may begin before th
 REACH = 2.0       # the taken-up face's centre within this many face sides of where theirs was, (and more
 REACH_STEP = 0.05  # this many sides a frame of the gap: a walker moves on while unseen)
 SIZE = 2.0        # and its size within this factor of theirs (half of a face still seen is a face too)
+FOLLOW_STEP = 0.25  # a face followed moves at most this share of its side a frame (disagreed_checks)
 SAME_SIZE = 0.4   # a second box of their face is at least this share of its width (a stranger behind is smaller)
 NEAR = 0.5        # where they may be: their last and next boxes and the marks' line, widened by this share
 UNSURE, OVER, TWO = "unsure", "over", "two"   # why a frame is to check (the summary's words, never a box)
@@ -160,14 +161,25 @@ def _where(labelled: Sequence[Sequence[tuple[int, Box]]], theirs: set[int], seen
     return around
 
 
-def disagreed_checks(found: Sequence[Track], disagreed: Sequence[int], reach: int, frames: int) -> list[int]:
-    """The frames to check for the detector's passes disagreeing (design/0325, 0433): frame d and
-    `reach` frames each side, unless every face found on d is on a track found before d and after
-    it (followed from the runs on both sides: hidden throughout, nothing for a person to find)."""
+def disagreed_checks(labelled: Sequence[Sequence[tuple[int, Box]]], disagreed: Sequence[int], reach: int) -> list[int]:
+    """The frames to check for the detector's passes disagreeing (design/0325, 0433): of the `reach`
+    frames each side of a frame d they disagreed on, those where a face found on d is not followed
+    (no face near it, `_followed_to`), and d with them; none where every face found on d is followed
+    on all of them (hidden throughout: nothing for a person to find)."""
     out: set[int] = set()
+    frames = len(labelled)
     for d in disagreed:
-        on = [t for t in found if d in t.seen]
-        if on and all(min(t.seen) < d < max(t.seen) for t in on):
+        if not 0 <= d < frames:
             continue
-        out.update(range(max(0, d - reach), min(frames, d + reach + 1)))
+        lost = {g for _, b in labelled[d] for g in range(max(0, d - reach), min(frames, d + reach + 1))
+                if not any(_followed_to(b, c, abs(g - d)) for _, c in labelled[g])}
+        out.update(lost | ({d} if lost else set()))
     return sorted(out)
+
+
+def _followed_to(b: Box, c: Box, frames: int) -> bool:
+    """Whether box `c`, `frames` frames from `b`, can be the same face followed (near it, a like size)."""
+    if max(b[2], c[2]) > SIZE * min(b[2], c[2]):
+        return False
+    (bx, by), (cx, cy) = _centre(b), _centre(c)
+    return math.hypot(bx - cx, by - cy) <= max(b[2], b[3]) * (1 + FOLLOW_STEP * frames)

@@ -232,7 +232,7 @@ def _faces(folder: Path, job: dict[str, Any], name: str, src: Path, info: dict[s
     plan: Planned | None = None if anchored else lambda f, on: frame_plan(FACES, f, size, marks, on, added.get(f, ()))
     faces, moves, disagreed, reach = _detected(folder, job, name, src, info, detector, progress, ran, method, plan)
     joined, labelled = facetrack.labelled_faces(faces, moves, total)
-    checks = applicant.disagreed_checks(joined, disagreed, reach, total)
+    checks = applicant.disagreed_checks(labelled, disagreed, reach)
     on_frames = [[b for _, b in faces_on] for faces_on in labelled]
     if not anchored:
         return faces, on_frames, None, {}, checks
