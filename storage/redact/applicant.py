@@ -102,18 +102,23 @@ def _anchors(found: Sequence[Track], marks: Sequence[Mark], check: dict[int, str
 
 def applicant_tracks(found: Sequence[Track], marks: Sequence[Mark], check: dict[int, str] | None = None) -> set[int]:
     """The applicant's tracks (indices into `found`): anchored on the marks, then joined forward
-    and back one track at a time where exactly one takes theirs up (the module says how)."""
+    and back one track at a time where exactly one takes theirs up (the module says how). Each
+    track of theirs is asked once, of the tracks beginning (ending) near its end (beginning) only."""
     check = {} if check is None else check
     theirs = _anchors(found, marks, check)
-    grew = True
-    while grew:
-        grew = False
-        for i in sorted(theirs):
-            for forward in (True, False):
-                ups = [j for j, t in enumerate(found) if j not in theirs and _takes_up(found[i], t, forward)]
-                if len(ups) == 1 and not _clashes(found, theirs, ups[0]):
-                    theirs.add(ups[0])
-                    grew = True
+    firsts = sorted((min(t.seen), j) for j, t in enumerate(found))
+    lasts = sorted((max(t.seen), j) for j, t in enumerate(found))
+    todo = sorted(theirs)
+    while todo:
+        i = todo.pop()
+        a = found[i]
+        for forward, edges, lo, hi in ((True, firsts, max(a.seen) - OVERLAP, max(a.seen) + JOIN_GAP),
+                                       (False, lasts, min(a.seen) - JOIN_GAP, min(a.seen) + OVERLAP)):
+            near = edges[bisect.bisect_left(edges, (lo, -1)):bisect.bisect_right(edges, (hi, len(found)))]
+            ups = [j for _, j in near if j not in theirs and _takes_up(a, found[j], forward)]
+            if len(ups) == 1 and not _clashes(found, theirs, ups[0]):
+                theirs.add(ups[0])
+                todo.append(ups[0])
     return theirs
 
 
