@@ -1,7 +1,7 @@
 """A citizen's redacted copy: how much it hides and what it costs (issue 54; design/0170-0176).
 
     .venv/bin/python -m bench.redaction [--seconds 10] [--every 3]
-    .venv/bin/python -m bench.redaction --crowd [--seconds 10] [--every 3] [--modes faces,everything]
+    .venv/bin/python -m bench.redaction --crowd [--held-out] [--seconds 10] [--every 3] [--modes faces,everything]
     .venv/bin/python -m bench.redaction --beside-recording 32 [--copy-seconds 600] [--window 60] [--copy-mode faces]
 
 Builds a 1080p20 clip of real faces with known boxes (tests/support/faces.py: the public-domain
@@ -110,12 +110,16 @@ def main() -> None:
     ap.add_argument("--fine", default="default", help="the detector's second pass, ACROSS@EVERY or none (--crowd)")
     ap.add_argument("--runs", type=int, default=1,
                     help="each copy made this many times, its CPU the median (--crowd; this VM's host moves it 20 %%)")
+    ap.add_argument("--held-out", action="store_true",
+                    help="with --crowd: the held-out scene nothing was tuned on (tests/support/crowd.py HELD_OUT, issue 88)")
     args = ap.parse_args()
     if args.crowd:
         fine = args.fine if args.fine == "default" else None if args.fine == "none" else \
             [int(v) for v in args.fine.split("@")]
-        for line in crowd_lines(OUT / f"redaction-crowd-{args.fine}-{args.every}-{args.modes.replace(',', '-')}",
-                                args.seconds, args.every, tuple(args.modes.split(",")), fine, args.runs):
+        scene = "held-out" if args.held_out else "crowd"
+        for line in crowd_lines(OUT / f"redaction-{scene}-{args.fine}-{args.every}-{args.modes.replace(',', '-')}",
+                                args.seconds, args.every, tuple(args.modes.split(",")), fine, args.runs,
+                                args.held_out):
             log(line)
         log(f"command: {command_line('bench.redaction')}")
         log(f"environment: {environment()}")

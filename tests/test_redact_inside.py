@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from storage.redact.detect import disagree, least_face, merged, passes_for
-from storage.redact.inside import applicants, around, spans, strangers
+from storage.redact.inside import applicants, around, spans, strangers, why_spans
 from storage.redact.plan import EVERYTHING, Box, Mark, frame_plan, inside, tracks
 
 FRAMES = 30
@@ -36,11 +36,26 @@ def test_a_stranger_inside_the_region_is_filled_and_the_applicant_never():
     assert not set(range(0, 6)) & set(check)             # nothing to check where the applicant is alone
 
 
-def test_a_stranger_near_the_region_is_checked_not_filled():
+def test_a_stranger_near_the_region_is_neither_filled_nor_checked():
+    """design/0433: outside the region he is hidden with the rest of the frame; not a moment to check."""
     near: Box = (520, 200, 30, 40)                        # beside the region, outside it
     masks, check = strangers(_found(range(FRAMES), THEIR_FACE, near), [REGION] * FRAMES)
     assert not any(masks)
-    assert check == list(range(FRAMES))
+    assert check == []
+
+
+def test_a_stranger_followed_inside_the_region_is_checked_where_he_comes_goes_or_is_over_her():
+    """design/0433: 90 frames inside the region; checked within EDGE of his first and last detection
+    and where his mask touches her face, not on every frame he is filled."""
+    from storage.redact.inside import EDGE
+    frames = 90
+    found = {f: [THEIR_FACE, (120, 300, 30, 40)] for f in range(0, frames, 3)}
+    for f in range(36, 48, 3):
+        found[f] = [THEIR_FACE, (250, 226, 30, 40)]   # under her chin for a moment
+    masks, check = strangers(found, [REGION] * frames)
+    assert all(masks[f] for f in range(frames))
+    assert {0, 1, 2, frames - 1} <= set(check) and set(range(39, 45)) <= set(check)
+    assert not set(range(EDGE + 1, 33 - EDGE)) & set(check) and len(check) < frames / 2   # his track breaks at 33
 
 
 def test_the_larger_stranger_is_still_a_stranger():
@@ -128,3 +143,23 @@ def test_merged_covers_every_box_of_every_pass(one: list[Box], two: list[Box]):
     for b in one + two:
         assert max((inside(b, k) for k in got), default=0) >= 0.5 or any(
             inside(k, b) >= 0.5 for k in got)
+
+
+def test_two_tracks_of_the_applicant_overlapping_at_a_pillar_are_both_theirs():
+    """Issue 88: her first track runs 7 frames beside her second (at a pillar); it was dropped and
+    filled as a stranger's for 11 s. Both are hers, and nothing of her face is filled."""
+    moved: Box = (THEIR_FACE[0] + 30, THEIR_FACE[1] + 6, THEIR_FACE[2] - 10, THEIR_FACE[3] - 4)
+    found: dict[int, list[Box]] = {f: [THEIR_FACE] for f in range(0, 19, 3)}
+    for f in range(12, FRAMES, 3):   # a second track from frame 12, beside the first up to frame 18
+        found.setdefault(f, []).append(moved)
+    joined = tracks(found)
+    assert len(joined) == 2
+    assert sorted(applicants(joined, [REGION] * FRAMES)) == [0, 1]
+    masks, _ = strangers(found, [REGION] * FRAMES)
+    assert not any(masks)
+
+
+def test_moments_to_check_say_why_each_run():
+    """design/0433: a run of touching frames with one why is one span; another why starts another."""
+    why = {f: "unsure" for f in range(10, 14)} | {14: "over", 15: "over", 40: "unsure"}
+    assert why_spans(why, 20.0) == [[0.5, 0.65, "unsure"], [0.7, 0.75, "over"], [2.0, 2.0, "unsure"]]

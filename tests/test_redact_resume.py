@@ -89,11 +89,11 @@ def small_parts(monkeypatch):
     monkeypatch.setattr(resume, "CHUNK_SECONDS", 0.5)   # 10 frames a part at 20 fps: six parts
 
 
-def _job(original: Path, folder: Path, mode: str) -> Path:
+def _job(original: Path, folder: Path, mode: str, marked: bool = True) -> Path:
     # marked every 20 frames, as a custodian marks one who walks across: from the first and last
     # frames alone the two directions disagree and the region around both is refused (design/0321)
     marks = [[m.frame, list(m.box) if m.box else None] for m in faces.applicant_marks(FRAMES, every=20)]
-    marks = [[f, [v // 3 for v in b] if b else None] for f, b in marks]   # the applicant's box at 640x360
+    marks = [[f, [v // 3 for v in b] if b else None] for f, b in marks] if marked else []   # at 640x360
     jobs.write_job(folder, {"source": str(original), "mode": mode, "clips": [
         {"file": "cam1.mp4", "sha256": sha256_file(original / "cam1.mp4"), "marks": marks}]})
     return folder
@@ -170,7 +170,9 @@ def test_a_part_changed_after_the_stop_is_made_again(original, tmp_path):
 
 
 def test_the_detector_stopped_goes_on_from_its_boxes_saved(original, tmp_path):
-    folder = _job(original, tmp_path / "copy", FACES)
+    """A faces copy with no applicant marked (every face hidden) renders in its detector's decode
+    (design/0360); one with the applicant marked renders after it (design/0430: the tracks look ahead)."""
+    folder = _job(original, tmp_path / "copy", FACES, marked=False)
     with pytest.raises(Stop):
         jobs.run(folder, _stop_after("detect", 35))
     saved = json.loads((folder / "cam1.mp4.faces.partial.json").read_text())
@@ -181,7 +183,7 @@ def test_the_detector_stopped_goes_on_from_its_boxes_saved(original, tmp_path):
     # the part the stopped run rendered in its detector's decode (design/0360) stands: not made again
     assert made["run"]["render"] == {"kept": 10, "made": FRAMES - 10}
     assert not (folder / "cam1.mp4.faces.partial.json").exists()
-    whole = jobs.run(_job(original, tmp_path / "whole", FACES))["cam1.mp4"]
+    whole = jobs.run(_job(original, tmp_path / "whole", FACES, marked=False))["cam1.mp4"]
     assert made["sha256"] == whole["sha256"]
     assert json.loads((folder / "cam1.mp4.faces.json").read_text()) == json.loads(
         (tmp_path / "whole" / "cam1.mp4.faces.json").read_text())
@@ -193,19 +195,24 @@ def test_a_faces_copy_is_decoded_once_and_is_the_copy_rendered_pass_by_pass(orig
     """design/0360: a job begun afresh renders each frame in the detector's own decode once its
     faces are settled; its parts are the bytes the render alone makes from the same boxes (the job
     taken up after its detector's pass, which decodes the clip again to render it)."""
-    once = _job(original, tmp_path / "once", FACES)
+    once = _job(original, tmp_path / "once", FACES, marked=False)
     seen: list[dict] = []
     made = jobs.run(once, seen.append)["cam1.mp4"]
     assert made["run"] == {"detect": {"kept": 0, "made": FRAMES}, "render": {"kept": 0, "made": FRAMES}}
     assert not any("resumed" in s for s in seen)
     assert [s["done"] for s in seen if s.get("step") == "render"] == [FRAMES]
-    twice = _job(original, tmp_path / "twice", FACES)
+    twice = _job(original, tmp_path / "twice", FACES, marked=False)
     shutil.copy(once / "cam1.mp4.faces.json", twice / "cam1.mp4.faces.json")   # stopped after its detector
     again = jobs.run(twice)["cam1.mp4"]
     assert again["run"] == {"detect": {"kept": FRAMES, "made": 0}, "render": {"kept": 0, "made": FRAMES}}
     assert again["sha256"] == made["sha256"] and again["masks"] == made["masks"] > 0
     assert subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(once / "cam1.mp4"), "-f", "null", "-"],
                           capture_output=True, timeout=120).returncode == 0
+    seen.clear()   # the applicant marked: their track is followed over the whole clip, then rendered (design/0430)
+    marked = jobs.run(_job(original, tmp_path / "marked", FACES), seen.append)["cam1.mp4"]
+    assert marked["run"] == {"detect": {"kept": 0, "made": FRAMES}, "render": {"kept": 0, "made": FRAMES}}
+    steps = [s["step"] for s in seen if "step" in s]
+    assert steps.index("render") > len(steps) - 1 - steps[::-1].index("detect")
 
 
 def test_a_part_encoded_otherwise_before_is_made_again(original, tmp_path, monkeypatch):

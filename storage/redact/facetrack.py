@@ -303,3 +303,25 @@ def plans_faces(found: dict[int, list[Box]], followed: dict[str, Any] | None, fr
     return face_boxes(found, moved_from(followed["forward"]), moved_from(followed["backward"]), frames,
                       reach=int(followed.get("reach", REACH)))
 
+
+
+def labelled_faces(found: dict[int, list[Box]], followed: dict[str, Any] | None,
+                   frames: int) -> tuple[list[Track], list[list[tuple[int, Box]]]]:
+    """`plans_faces` with each box labelled by its track (an index into the tracks also returned):
+    what storage/redact/applicant.py follows the applicant by (design/0430)."""
+    forward = moved_from(followed["forward"]) if followed else {}
+    backward = moved_from(followed["backward"]) if followed else {}
+    reach = int(followed.get("reach", REACH)) if followed else REACH
+    index = _index(found)
+    joined = sorted(tracks(found), key=lambda t: _first(t, index))
+    out: list[list[tuple[int, Box]]] = [[] for _ in range(frames)]
+    for i, track in enumerate(joined):
+        lo = max(0, min(track.seen) - reach)
+        hi = min(frames, max(track.seen) + reach + 1)
+        if hi <= lo:
+            continue
+        mine: list[list[Box]] = [[] for _ in range(hi - lo)]
+        _track_faces(track, index, forward, backward, (lo, hi), COAST, reach, mine)
+        for k, boxes in enumerate(mine):
+            out[lo + k] += [(i, b) for b in boxes]
+    return joined, out

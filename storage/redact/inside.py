@@ -10,16 +10,22 @@ detector's second scale, detect.FINE_ACROSS), and here:
   before and after: `plan.track_boxes`);
 - **the applicant's face** is the track most often inside the region (at least
   plan.APPLICANT_INSIDE of its box, on at least THEIRS of the frames it was found on), and any
-  other track that does the same and is never seen while an applicant's track is (the
-  applicant's face found again after a miss); every other track is a stranger's, but one first
+  other track that does the same and is seen while an applicant's track is for at most
+  applicant.OVERLAP frames (the applicant's face found again after a miss, or taken up by a
+  second track while the first still runs at a pillar: joined, never dropped and filled as a
+  stranger's, issue 88, design/0431); every other track is a stranger's, but one first
   found at least plan.SAME_FACE inside an applicant's face box (widened by plan.PAD) on that frame:
   a part of the applicant's face found as a face of its own (the half of it still seen as they
   pass behind a pillar), left shown and checked on every frame of it;
 - **a stranger's face** is filled solid (as plan.face_mask widens a face) on each frame its
   box touches the region; the applicant's face is never filled;
-- **moments to check**: every frame where a stranger's face touches the region or is within NEAR
-  of the region's size of it, and every frame of an applicant's track after the first (the
-  applicant's face taken up again: the custodian looks that it is theirs).
+- **moments to check** (design/0433, amending 0326's every frame a face is in or near the region):
+  a frame where a stranger's mask touches the applicant's face, and the frames within EDGE of a
+  stranger's first or last detection where his mask is in the region (he comes or goes there: a
+  frame or two of him may be missed); the first AGAIN frames of an applicant's track after the
+  first (their face taken up again: the custodian looks that it is theirs); every frame of a part
+  of their face found as a face of its own. A stranger followed inside the region is filled there
+  and not checked; one near it is outside what is kept.
 No file, no clock, no picture: the same boxes give the same plan.
 """
 
@@ -27,10 +33,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from storage.redact.applicant import OVERLAP
 from storage.redact.plan import (APPLICANT_INSIDE, COAST, SAME_FACE, Box, Track, face_mask, inside, pad, track_boxes,
                                  tracks)
 
 NEAR = 0.5      # the region widened by this share of its size on each side: what is near it
+AGAIN = 10      # frames checked at the start of an applicant's face taken up again (design/0433)
+EDGE = 2 * COAST  # frames from a stranger's first or last detection inside the region that are checked
 THEIRS = 0.8    # a track inside the region on at least this share of its frames may be the applicant's
 
 
@@ -60,10 +69,19 @@ def applicants(found: list[Track], keeps: Sequence[Box | None]) -> list[int]:
         if not counts[i] or counts[i] < THEIRS * len(t.seen):
             continue
         span = (min(t.seen), max(t.seen))
-        if any(span[0] <= max(found[j].seen) and min(found[j].seen) <= span[1] for j in theirs):
-            continue
+        if any(_beside(span, (min(found[j].seen), max(found[j].seen))) for j in theirs):
+            continue   # beside one of theirs: two faces at once; a short overlap at an end (a pillar) is joined
         theirs.append(i)
     return theirs
+
+
+def _beside(span: tuple[int, int], theirs: tuple[int, int]) -> bool:
+    """Whether a track seen over `span` (first, last frame) runs beside an applicant's seen over
+    `theirs` as a second face: within its span, or overlapping it for more than OVERLAP frames."""
+    if span[1] < theirs[0] or theirs[1] < span[0]:
+        return False
+    within = theirs[0] <= span[0] and span[1] <= theirs[1]
+    return within or min(span[1], theirs[1]) - max(span[0], theirs[0]) > OVERLAP
 
 
 def _born_in(t: Track, theirs: list[Track], coast: int) -> bool:
@@ -76,22 +94,24 @@ def _born_in(t: Track, theirs: list[Track], coast: int) -> bool:
 def strangers(found: dict[int, list[Box]], keeps: Sequence[Box | None],
               coast: int = COAST) -> tuple[list[list[Box]], list[int]]:
     """Per frame, the strangers' faces to fill inside the applicant's region `keeps` (one per
-    frame, None where nothing is kept); and the frames to check (sorted)."""
+    frame, None where nothing is kept); and the frames to check (sorted): the module says which."""
     frames = len(keeps)
     joined = tracks(found)
     theirs = applicants(joined, keeps)
+    mine = [joined[j] for j in theirs]
     masks: list[list[Box]] = [[] for _ in range(frames)]
     check: set[int] = set()
-    for i in theirs[1:]:
-        t = joined[i]
-        check.update(range(max(0, min(t.seen)), min(frames, max(t.seen) + 1)))
+    for i in theirs[1:]:   # their face taken up again: its first frames, to see it is theirs
+        first = min(joined[i].seen)
+        check.update(range(max(0, first), min(frames, first + AGAIN)))
     for i, t in enumerate(joined):
         if i in theirs:
             continue
         span = range(max(0, min(t.seen) - coast), min(frames, max(t.seen) + coast + 1))
-        if _born_in(t, [joined[j] for j in theirs], coast):
+        if _born_in(t, mine, coast):
             check.update(span)   # a part of the applicant's face (half of it behind a pillar): theirs, and checked
             continue
+        ends = (min(t.seen), max(t.seen))
         for f in span:
             box, keep = track_boxes(t, f, coast), keeps[f]
             if box is None or keep is None:
@@ -99,10 +119,14 @@ def strangers(found: dict[int, list[Box]], keeps: Sequence[Box | None],
             face = face_mask(box)
             if _touches(face, keep):
                 masks[f].append(face)
-                check.add(f)
-            elif _touches(face, pad(keep, NEAR)):
-                check.add(f)
+                if _over_theirs(face, mine, f, coast) or min(abs(f - ends[0]), abs(f - ends[1])) <= EDGE:
+                    check.add(f)   # over their face, or a stranger found or lost inside the region: look
     return masks, sorted(check)
+
+
+def _over_theirs(face: Box, mine: list[Track], frame: int, coast: int) -> bool:
+    """Whether a stranger's mask touches the applicant's face on `frame` (it may fill part of it)."""
+    return any(_touches(face, b) for a in mine if (b := track_boxes(a, frame, coast)) is not None)
 
 
 def spans(frames: Sequence[int], rate: float, most: int = 20) -> list[list[float]]:
@@ -114,3 +138,15 @@ def spans(frames: Sequence[int], rate: float, most: int = 20) -> list[list[float
         else:
             out.append([f, f])
     return [[round(a / rate, 2), round(b / rate, 2)] for a, b in out[:most]]
+
+
+def why_spans(why: dict[int, str], rate: float, most: int = 20) -> list[list[float | str]]:
+    """Frames to check with why each is (frame: a word), as [from, to, why] in seconds, a span
+    for each run of touching frames with one why (design/0433): what a person plays, and why."""
+    out: list[list[int | str]] = []
+    for f in sorted(why):
+        if out and out[-1][1] == f - 1 and out[-1][2] == why[f]:
+            out[-1][1] = f
+        else:
+            out.append([f, f, why[f]])
+    return [[round(int(a) / rate, 2), round(int(b) / rate, 2), str(w)] for a, b, w in out[:most]]

@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
-from storage.redact import derivative, facetrack, faces_pass, inside, media, resume, track, x264
+from storage.redact import applicant, derivative, facetrack, faces_pass, inside, media, resume, track, x264
 from storage.redact.faces_pass import Planned
 from storage.redact.jobfiles import box as _box, boxes as _boxes, part as _part, parts as _parts
 from storage.redact.jobfiles import write_json as _write_json
@@ -185,10 +185,12 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     for f, boxes in hidden_spans([(float(a), float(b), _box(box)) for a, b, box in clip.get("hide", [])], rate,
                                  total).items():
         added.setdefault(f, []).extend(boxes)
-    size = (info["width"], info["height"])
-    faces, on_frames, checks = (_detected(folder, job, name, src, info, detector, progress, ran, method,
-                                          lambda f, on: frame_plan(FACES, f, size, marks, on, added.get(f, ())))
-                                if mode == FACES else (None, None, []))
+    faces, on_frames, shown = None, None, None
+    why: dict[int, str] = {}
+    checks: list[int] = []
+    if mode == FACES:
+        faces, on_frames, shown, why, checks = _faces(folder, job, name, src, info, detector, progress, ran, method,
+                                                      marks, added)
     found: dict[str, Any] | None = None
     followed: list[Box | None] | None = None
     strangers: list[list[Box]] | None = None
@@ -202,7 +204,7 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
             if "inside" in found:
                 strangers, checks = inside.strangers(_boxes(found["inside"]), followed)
         plans = plan_frames(mode, total, (info["width"], info["height"]), marks, faces, added, followed=followed,
-                            faces_on=on_frames, strangers=strangers)
+                            faces_on=on_frames, strangers=strangers, shown=shown)
         unsure = {i for i, how in enumerate(found["how"]) if how == UNSURE} if found is not None else set()
         covered = covered_refusal(plans, (info["width"], info["height"]), checked=unsure) if mode == EVERYTHING else None
         if covered is not None:   # refused before a frame is rendered (issue 74)
@@ -219,22 +221,45 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
         result["applicant_followed"] = {how: found["how"].count(how) for how in HOWS}
         result["applicant_check"] = to_check(found["how"], float(rate))
         checks += [i for i, how in enumerate(found["how"]) if how in CHECK]
+        why.update({i: f"region_{how}" for i, how in enumerate(found["how"]) if how in CHECK})
         result["strangers_inside"] = sum(1 for m in strangers or [] if m)   # frames with a stranger's face filled in it
     # the moments to check (design/0326): the region unsure, a stranger in or near it, the passes disagreeing
     result["to_check"] = inside.spans(checks, float(rate))
+    result["to_check_share"] = round(len(set(checks)) / total, 3) if total else 0.0
+    result["to_check_why"] = inside.why_spans({**{f: "detectors_disagree" if mode == FACES else "stranger_near" for f in checks}, **why}, float(rate))
     _write_json(done, result)
     ran["render"] = {"kept": made["kept"], "made": made["made"]}
     return result, ran
 
 
+def _faces(folder: Path, job: dict[str, Any], name: str, src: Path, info: dict[str, Any], detector: Any,
+           progress: Progress, ran: dict[str, Any], method: dict[str, Any], marks: list[Mark],
+           added: dict[int, list[Box]]) -> tuple[dict[int, list[Box]], list[list[Box]], list[set[int]] | None,
+                                                 dict[int, str], list[int]]:
+    """FACES mode's boxes, each frame's faces, which of them are the applicant's (None: no mark, every
+    face filled), the frames to check and why (design/0430, 0433), and the passes' disagreement.
+    With the applicant marked their track is followed over the whole clip before it is rendered."""
+    size, total = (info["width"], info["height"]), info["frames"]
+    anchored = any(m.box is not None for m in marks)
+    plan: Planned | None = None if anchored else lambda f, on: frame_plan(FACES, f, size, marks, on, added.get(f, ()))
+    faces, moves, disagreed, reach = _detected(folder, job, name, src, info, detector, progress, ran, method, plan)
+    joined, labelled = facetrack.labelled_faces(faces, moves, total)
+    checks = applicant.disagreed_checks(labelled, disagreed, reach)
+    on_frames = [[b for _, b in faces_on] for faces_on in labelled]
+    if not anchored:
+        return faces, on_frames, None, {}, checks
+    decided = applicant.decide(joined, labelled, marks)
+    return faces, on_frames, decided.shown, decided.check, checks + list(decided.check)
+
+
 def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dict[str, Any], detector: Any,
-              progress: Progress, ran: dict[str, Any], method: dict[str, Any], plan: Planned,
-              ) -> tuple[dict[int, list[Box]], list[list[Box]], list[int]]:
+              progress: Progress, ran: dict[str, Any], method: dict[str, Any], plan: Planned | None,
+              ) -> tuple[dict[int, list[Box]], dict[str, Any] | None, list[int], int]:
     """FACES mode's detector passes (design/0325) and each face followed between them: the boxes,
-    each frame's faces, and the frames where the passes disagreed (and those to their next runs).
+    how each was followed (facetrack.FaceFollower.followed), and the frames where the passes
+    disagreed, and how far each side of one the frames are to check.
     A fresh job renders its copy in the same decode, each frame filled as `plan(frame, its faces)`
     says (design/0360; `ran["detect"]["rendered"]`: the frames it made)."""
-    total = info["frames"]
     if detector is None:
         detector = Detector(input_for(info["width"], info["height"]))
     fine = job.get("fine", [FINE_ACROSS, FINE_EVERY])
@@ -247,10 +272,8 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
         method["faces_followed"] = {"tracker": "normalized cross-correlation of each face's luma, forward "
                                                "and back from each detection", "scale": moves["factor"],
                                     "frames_at_most": moves["reach"], "floor": track.FLOOR}
-    reach = max(p.every for p in passes) // 2
-    checks = [f for d in json.loads((folder / f"{name}.faces.json").read_text()).get("disagreed", [])
-              for f in range(max(0, d - reach), min(total, d + reach + 1))]
-    return faces, facetrack.plans_faces(faces, moves, total), checks
+    disagreed = [int(d) for d in json.loads((folder / f"{name}.faces.json").read_text()).get("disagreed", [])]
+    return faces, moves, disagreed, max(p.every for p in passes) // 2
 
 
 def _followed(folder: Path, job: dict[str, Any], name: str, src: Path, marks: list[Mark], info: dict[str, Any],

@@ -12,8 +12,10 @@ Two modes, in the site's words at the desk:
   detection frames is hidden on every frame between them, and COAST frames before and after, so
   a face the detector misses once, or that walks in between two runs, is still hidden; the
   worker follows each by the picture too, storage/redact/facetrack.py, design/0290, and hands
-  the faces in per frame as `faces_on`), but the one over the applicant's region; the custodian
-  adds boxes the detector missed.
+  the faces in per frame as `faces_on`), but the applicant's: their face's track, anchored on
+  the custodian's marks and joined where one track takes it up (storage/redact/applicant.py,
+  design/0430, handed in per frame as `shown`; without it, the face most inside the marks'
+  line, `applicants_face`); the custodian adds boxes the detector missed.
 
 Boxes are (x, y, w, h) in the frame's pixels. Nothing here reads a clock, a file or a picture:
 the media worker (storage/redact/media.py) hands in the detector's boxes and applies the plan.
@@ -239,13 +241,16 @@ def track_boxes(track: Track, frame: int, coast: int = COAST, frames: Sequence[i
 
 def frame_plan(mode: str, frame: int, size: tuple[int, int], marks: Sequence[Mark],
                faces: Iterable[Box] = (), added: Iterable[Box] = (),
-               followed: Sequence[Box | None] | None = None, strangers: Iterable[Box] = ()) -> FramePlan:
+               followed: Sequence[Box | None] | None = None, strangers: Iterable[Box] = (),
+               shown: Container[int] | None = None) -> FramePlan:
     """One frame's plan. `faces`: the faces followed onto this frame (track_boxes); `added`: the
     custodian's own boxes for it (always filled, widened like a face's only in FACES mode);
     `strangers`: in EVERYTHING mode, strangers' faces inside the applicant's region
     (storage/redact/inside.py, design/0326), filled as given;
     `followed`: the applicant's region on each frame as the picture was followed (track.py), used
-    instead of the straight line between the marks where it has the frame."""
+    instead of the straight line between the marks where it has the frame; `shown`: in FACES mode,
+    which of `faces` are the applicant's as their track was followed (storage/redact/applicant.py,
+    design/0430), instead of the face most inside the marks' line (`applicants_face`)."""
     if mode not in MODES:
         raise PlanError(f"unknown redaction mode {mode!r} (one of {', '.join(MODES)})")
     width, height = size
@@ -255,9 +260,13 @@ def frame_plan(mode: str, frame: int, size: tuple[int, int], marks: Sequence[Mar
     if mode == EVERYTHING:
         return FramePlan(True, keep, tuple(b for b in extra if b is not None))
     faces = list(faces)
-    theirs = applicants_face(faces, keep)
-    around = pad(faces[theirs]) if theirs is not None else None   # once a frame, not once a face (issue 75)
-    mine = {i for i, f in enumerate(faces) if around is not None and inside(f, around) >= SAME_FACE}
+    mine: Container[int]
+    if shown is not None:
+        mine = shown
+    else:
+        theirs = applicants_face(faces, keep)
+        around = pad(faces[theirs]) if theirs is not None else None   # once a frame, not once a face (issue 75)
+        mine = {i for i, f in enumerate(faces) if around is not None and inside(f, around) >= SAME_FACE}
     masks = [clamp(face_mask(face), width, height) for i, face in enumerate(faces) if i not in mine]
     masks += [clamp(pad(b, 0.0), width, height) for b in added]
     return FramePlan(False, None, tuple(b for b in masks if b is not None))
@@ -308,13 +317,15 @@ def plan_frames(mode: str, frames: int, size: tuple[int, int], marks: Sequence[M
                 added: dict[int, list[Box]] | None = None, coast: int = COAST,
                 followed: Sequence[Box | None] | None = None,
                 faces_on: Sequence[Sequence[Box]] | None = None,
-                strangers: Sequence[Sequence[Box]] | None = None) -> list[FramePlan]:
+                strangers: Sequence[Sequence[Box]] | None = None,
+                shown: Sequence[Container[int]] | None = None) -> list[FramePlan]:
     """Every frame's plan for a clip of `frames` frames (the whole clip at once: the tracks look
     ahead to the next detection). EVERYTHING needs marks; FACES needs the detector's boxes.
     `followed`: the applicant's region per frame as the worker followed it (frame_plan);
     `faces_on`: the faces on each frame as the worker followed them between the detector's runs
     (facetrack.face_boxes, design/0290), used instead of the straight line between detections;
-    `strangers`: per frame, strangers' faces inside the applicant's region (EVERYTHING, inside.py)."""
+    `strangers`: per frame, strangers' faces inside the applicant's region (EVERYTHING, inside.py);
+    `shown`: per frame, which of `faces_on`'s faces are the applicant's (FACES, applicant.py)."""
     if mode == EVERYTHING and not any(m.box is not None for m in marks):
         raise PlanError("mark the applicant's region on at least one frame first")
     if mode == FACES and detections is None:
@@ -323,7 +334,8 @@ def plan_frames(mode: str, frames: int, size: tuple[int, int], marks: Sequence[M
     added = added or {}
     return [frame_plan(mode, f, size, marks, faces_on[f] if faces_on is not None and f < len(faces_on) else
                        [b for t in found if (b := track_boxes(t, f, coast)) is not None],
-                       added.get(f, ()), followed, strangers[f] if strangers is not None and f < len(strangers) else ())
+                       added.get(f, ()), followed, strangers[f] if strangers is not None and f < len(strangers) else (),
+                       shown[f] if shown is not None and f < len(shown) else None)
             for f in range(frames)]
 
 

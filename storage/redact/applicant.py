@@ -1,0 +1,190 @@
+"""Whose face is the applicant's in "faces hidden except the applicant's" (issue 88, design/0430):
+pure, plain data in and out.
+
+The detector's boxes are joined into tracks (`plan.tracks`) and each followed by the picture
+between its detections (storage/redact/facetrack.py). The applicant's face is a *track*, not
+"the face most inside" the straight line between the custodian's marks:
+- **anchored**: on each frame the custodian marked with a box, the track whose face is inside the
+  mark (at least plan.APPLICANT_INSIDE of it; the larger where two are: the frame is then checked);
+- **joined**: a track that takes up where an applicant's track ends (it begins at most JOIN_GAP
+  frames after that one's last detection, or up to OVERLAP frames before it: two tracks of one
+  face at a pillar), near where that face was (`_continues`), is the applicant's too, forward
+  and back, when it is the *only* such track; where two could be, neither is joined (unsure);
+- **shown**: on a frame where the custodian's marks say the applicant is in the picture
+  (`plan.follow` not None), the applicant's tracks' boxes, and a box that is the same face found
+  twice (at least plan.SAME_FACE inside one of theirs widened by plan.PAD, and at least SAME_SIZE
+  of its width); every other face is filled;
+- **moments to check** (`Decided.check`, frame: why): a frame where the applicant is in the
+  picture by the marks but no track of theirs is followed, and a filled face is near where they
+  were last or will be next (UNSURE: it may be theirs, filled); a frame where a filled face
+  overlaps the applicant's own (OVER: their face may be partly filled); a marked frame with two
+  faces as far inside the mark (TWO). Never every frame: a person looks at these.
+No file, no clock, no picture: the same boxes give the same plan.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from storage.redact.plan import (APPLICANT_INSIDE, COAST, SAME_FACE, Box, Mark, Track, follow, inside, pad,
+                                 track_boxes, union)
+
+JOIN_GAP = 40     # frames (2 s at 20 fps) an applicant's face may go unfound and be taken up by one track again
+OVERLAP = 12      # frames a track taking up the applicant's may begin before their last one ends (at a pillar)
+REACH = 2.0       # the taken-up face's centre within this many face sides of where theirs was, (and more
+REACH_STEP = 0.05  # this many sides a frame of the gap: a walker moves on while unseen)
+SIZE = 2.0        # and its size within this factor of theirs (half of a face still seen is a face too)
+FOLLOW_STEP = 0.25  # a face followed moves at most this share of its side a frame (disagreed_checks)
+SAME_SIZE = 0.4   # a second box of their face is at least this share of its width (a stranger behind is smaller)
+NEAR = 0.5        # where they may be: their last and next boxes and the marks' line, widened by this share
+UNSURE, OVER, TWO = "unsure", "over", "two"   # why a frame is to check (the summary's words, never a box)
+
+
+@dataclass
+class Decided:
+    """Per frame: the indices (into that frame's faces) shown as the applicant's, and the frames to check."""
+    shown: list[set[int]]
+    check: dict[int, str] = field(default_factory=dict)
+    tracks: set[int] = field(default_factory=set)   # the applicant's tracks (indices into the tracks)
+
+
+def _centre(b: Box) -> tuple[float, float]:
+    return b[0] + b[2] / 2, b[1] + b[3] / 2
+
+
+def _continues(a: Box, b: Box, gap: int) -> bool:
+    """Whether box `b`, seen `gap` frames after (or, negative, before) `a`, can be the same face."""
+    side = max(a[2], a[3])
+    if max(a[2], b[2]) > SIZE * min(a[2], b[2]) or side <= 0:
+        return False
+    (ax, ay), (bx, by) = _centre(a), _centre(b)
+    return math.hypot(ax - bx, ay - by) <= side * (REACH + REACH_STEP * abs(gap))
+
+
+def _box_at(t: Track, frame: int) -> Box | None:
+    return track_boxes(t, frame, 0)
+
+
+def _edge(t: Track, last: bool) -> tuple[int, Box]:
+    f = max(t.seen) if last else min(t.seen)
+    return f, t.seen[f]
+
+
+def _takes_up(a: Track, b: Track, forward: bool) -> bool:
+    """Whether track `b` takes up track `a` (after its end when `forward`, before its start else)."""
+    if forward:
+        end, box = _edge(a, True)
+        start, first = _edge(b, False)
+        if not (end - OVERLAP <= start <= end + JOIN_GAP) or start <= min(a.seen) or max(b.seen) <= end:
+            return False
+        near = _box_at(a, start) or box
+        return _continues(near, first, max(0, start - end))
+    return _takes_up(b, a, True)
+
+
+def _anchors(found: Sequence[Track], marks: Sequence[Mark], check: dict[int, str]) -> set[int]:
+    out: set[int] = set()
+    for m in marks:
+        if m.box is None:
+            continue
+        shares = sorted(((inside(b, m.box), b[2] * b[3], i) for i, t in enumerate(found)
+                         if (b := track_boxes(t, m.frame, COAST)) is not None), reverse=True)
+        shares = [s for s in shares if s[0] >= APPLICANT_INSIDE]
+        if shares:
+            out.add(shares[0][2])
+            if len(shares) > 1 and shares[1][0] >= shares[0][0] - 0.05:
+                check[m.frame] = TWO
+    return out
+
+
+def applicant_tracks(found: Sequence[Track], marks: Sequence[Mark], check: dict[int, str] | None = None) -> set[int]:
+    """The applicant's tracks (indices into `found`): anchored on the marks, then joined forward
+    and back one track at a time where exactly one takes theirs up (the module says how). Each
+    track of theirs is asked once, of the tracks beginning (ending) near its end (beginning) only."""
+    check = {} if check is None else check
+    theirs = _anchors(found, marks, check)
+    firsts = sorted((min(t.seen), j) for j, t in enumerate(found))
+    lasts = sorted((max(t.seen), j) for j, t in enumerate(found))
+    todo = sorted(theirs)
+    while todo:
+        i = todo.pop()
+        a = found[i]
+        for forward, edges, lo, hi in ((True, firsts, max(a.seen) - OVERLAP, max(a.seen) + JOIN_GAP),
+                                       (False, lasts, min(a.seen) - JOIN_GAP, min(a.seen) + OVERLAP)):
+            near = edges[bisect.bisect_left(edges, (lo, -1)):bisect.bisect_right(edges, (hi, len(found)))]
+            ups = [j for _, j in near if j not in theirs and _takes_up(a, found[j], forward)]
+            if len(ups) == 1 and not _clashes(found, theirs, ups[0]):
+                theirs.add(ups[0])
+                todo.append(ups[0])
+    return theirs
+
+
+def _clashes(found: Sequence[Track], theirs: set[int], j: int) -> bool:
+    """Whether track `j` runs beside one of `theirs` for more than OVERLAP frames (two faces at once)."""
+    lo, hi = min(found[j].seen), max(found[j].seen)
+    return any(min(hi, max(found[i].seen)) - max(lo, min(found[i].seen)) > OVERLAP for i in theirs)
+
+
+def decide(found: Sequence[Track], labelled: Sequence[Sequence[tuple[int, Box]]], marks: Sequence[Mark],
+           coast: int = COAST) -> Decided:
+    """Which faces on each frame are the applicant's, and the frames to check. `labelled`: each
+    frame's faces as (their track's index into `found`, the box), as facetrack.labelled_faces gives them."""
+    out = Decided([set() for _ in labelled])
+    out.tracks = applicant_tracks(found, marks, out.check) if any(m.box is not None for m in marks) else set()
+    seen = [f for f, faces in enumerate(labelled) if any(t in out.tracks for t, _ in faces)]
+    for f, faces in enumerate(labelled):
+        region = follow(marks, f) if marks else None
+        if region is None:
+            continue   # the applicant not in the picture (or never marked): every face filled
+        mine = [b for t, b in faces if t in out.tracks]
+        rounds = [pad(b) for b in mine]
+        for k, (t, b) in enumerate(faces):
+            if t in out.tracks or any(inside(b, r) >= SAME_FACE and b[2] >= SAME_SIZE * m[2]
+                                      for r, m in zip(rounds, mine)):
+                out.shown[f].add(k)
+            elif any(inside(r, pad(b)) > 0 or inside(b, r) > 0 for r in mine):
+                out.check.setdefault(f, OVER)
+        if not mine:
+            near = _where(labelled, out.tracks, seen, f, region)
+            if any(inside(b, near) > 0 for _, b in faces):
+                out.check.setdefault(f, UNSURE)
+    return out
+
+
+def _where(labelled: Sequence[Sequence[tuple[int, Box]]], theirs: set[int], seen: list[int], f: int,
+           region: Box) -> Box:
+    """Where the applicant may be on frame `f` (no track of theirs there): the marks' line, and their
+    face where it was last and next followed, widened by NEAR."""
+    at = bisect.bisect_left(seen, f)
+    around = pad(region, NEAR)
+    for g in ([seen[at - 1]] if at else []) + ([seen[at]] if at < len(seen) else []):
+        for b in (b for t, b in labelled[g] if t in theirs):
+            around = union(around, pad(b, NEAR))
+    return around
+
+
+def disagreed_checks(labelled: Sequence[Sequence[tuple[int, Box]]], disagreed: Sequence[int], reach: int) -> list[int]:
+    """The frames to check for the detector's passes disagreeing (design/0325, 0433): of the `reach`
+    frames each side of a frame d they disagreed on, those where a face found on d is not followed
+    (no face near it, `_followed_to`), and d with them; none where every face found on d is followed
+    on all of them (hidden throughout: nothing for a person to find)."""
+    out: set[int] = set()
+    frames = len(labelled)
+    for d in disagreed:
+        if not 0 <= d < frames:
+            continue
+        lost = {g for _, b in labelled[d] for g in range(max(0, d - reach), min(frames, d + reach + 1))
+                if not any(_followed_to(b, c, abs(g - d)) for _, c in labelled[g])}
+        out.update(lost | ({d} if lost else set()))
+    return sorted(out)
+
+
+def _followed_to(b: Box, c: Box, frames: int) -> bool:
+    """Whether box `c`, `frames` frames from `b`, can be the same face followed (near it, a like size)."""
+    if max(b[2], c[2]) > SIZE * min(b[2], c[2]):
+        return False
+    (bx, by), (cx, cy) = _centre(b), _centre(c)
+    return math.hypot(bx - cx, by - cy) <= max(b[2], b[3]) * (1 + FOLLOW_STEP * frames)
