@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS messages (
@@ -173,6 +173,13 @@ _SCHEMA_11 = [
     "ALTER TABLE intakes ADD COLUMN destroyed_verdict TEXT",
 ]
 
+# version 12 (issue 86, design/0420): the node's destructions that wait on a clock sample, by when the
+# node's clock destroyed them (central/store/destructions.py WAITING, each re-judging at a new sample:
+# central/verifier/rejudge.py); partial, so the "ok" rows (nearly all) cost no index write
+_SCHEMA_12 = [
+    "CREATE INDEX IF NOT EXISTS destructions_waiting ON destructions(node, destroyed_us) WHERE verdict = 'unverified'",
+]
+
 DESTRUCTIONS_INSERT = ("INSERT OR IGNORE INTO destructions (node, seq, n, site, camera, destroyed_us, reason, verdict,"
                       " segment_id, sha256, bytes, start_us, end_us) VALUES ")
 
@@ -184,7 +191,7 @@ def destruction_row(node: str, site: str, seq: int, n: int, m: dict[str, Any], v
 
 
 # each version's statements (central/store/migrate.py runs them a version a transaction)
-STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7, 8: _SCHEMA_8, 9: _SCHEMA_9, 10: _SCHEMA_10, 11: _SCHEMA_11}
+STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7, 8: _SCHEMA_8, 9: _SCHEMA_9, 10: _SCHEMA_10, 11: _SCHEMA_11, 12: _SCHEMA_12}
 
 
 def schema_steps(version: int) -> list[str]:
