@@ -72,6 +72,8 @@ RTT = 80_000  # the answers' round trip
 REFERENCE = "bacfb3bd"  # issue 86 items 1-5 (design/0364-0369), before this measure
 lines: list[str] = []
 PROFILE = False  # --profile: the backlog's verification profiled (its CPU figures then the profiler's)
+OPEN: Any = lambda where, clock: Store(where, clock=clock)  # the office's store (bench/clock_fleet_pg.py: PostgreSQL)
+SERVER_CPU: Any = None  # CPU s of the store's server so far (bench/clock_fleet_pg.py), None: in this process
 
 
 def log(msg: str = "") -> None:
@@ -153,9 +155,9 @@ class Clock:
 class Office:
     """The real store and verifier on an injected clock; the boxes it asks."""
 
-    def __init__(self, path: Path, boxes: list[Box]):
+    def __init__(self, path: Any, boxes: list[Box]):
         self.path, self.boxes, self.clock = path, boxes, Clock(T0)
-        self.store = Store(path, clock=self.clock)
+        self.store = OPEN(path, self.clock)
         self.v = Verifier(self.store, ZoneInfo("UTC"), gap_grace_us=0)
 
     def ask(self, t: int) -> None:
@@ -202,7 +204,7 @@ def profiled(what: str) -> Iterator[None]:
     if not PROFILE:
         yield
         return
-    prof = cProfile.Profile()
+    prof = cProfile.Profile(time.process_time)  # CPU, not wall: the box is shared
     prof.enable()
     try:
         yield
@@ -226,18 +228,20 @@ def measure(office: Office, t: int, msgs: int) -> dict[str, Any]:
             spent[0] += time.process_time() - began
     clock_samples.line = timed  # type: ignore[assignment]
     try:
-        st0, c0 = office.v.statements, time.process_time()
+        server = SERVER_CPU or (lambda: 0.0)
+        st0, c0, s0, w0 = office.v.statements, time.process_time(), server(), time.monotonic()
         with profiled("the backlog's verification"):
             verified = office.verify(t)
         out = {"verify_cpu": time.process_time() - c0, "verify_line": spent[0], "verified": verified,
-               "statements": office.v.statements - st0}
-        spent[0], c0 = 0.0, time.process_time()
+               "statements": office.v.statements - st0, "verify_server": server() - s0,
+               "verify_wall": time.monotonic() - w0}
+        spent[0], c0, s0 = 0.0, time.process_time(), server()
         with profiled("the hour of requests a minute"):
             for m in range(60):
                 office.ask(t + m * MIN + 30 * S)
                 office.v.run_once(t + m * MIN + 40 * S)
             office.v.run_once(t + HOUR + S)  # the hourly watch
-        out.update(hour_cpu=time.process_time() - c0, hour_line=spent[0])
+        out.update(hour_cpu=time.process_time() - c0, hour_line=spent[0], hour_server=server() - s0)
     finally:
         clock_samples.line = built  # type: ignore[assignment]
     from tests.support.catalog import central_destruction_days

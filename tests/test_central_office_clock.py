@@ -13,13 +13,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from central.store import migrate
+from central.store import clocks, destructions, migrate
 from central.checks import node_births, verdicts
 from central.store.store import Store
 from central.store.store_schema import SCHEMA_VERSION
+from central.store.versions import SchemaError
 from central.verifier.verifier import Verifier
 from storage.time import interval
-from tests.support.catalog import central_as_schema_2, central_clock_samples, central_resends, central_destruction_days, central_schema
+from tests.support.catalog import (central_add_destruction, central_as_schema, central_as_schema_2, central_clock_samples,
+                                   central_destruction_days, central_plan, central_resends, central_schema)
 
 UTC = ZoneInfo("UTC")
 S = 1_000_000
@@ -149,3 +151,30 @@ def test_a_store_of_schema_2_gains_the_footage_table(tmp_path):
     assert central_schema(store) == (SCHEMA_VERSION, 0)  # and schema 4's resends (issue 43) and coverage (design/0115)
     assert central_resends(store.db) == (0, None)
     store.close()
+
+
+@pytest.mark.both_engines  # issue 86, design/0420
+def test_a_store_of_schema_12_gains_the_index_the_rejudging_reads(tmp_path):
+    """Schema 13: a node's destructions that wait on a clock sample are read by their own partial
+    index at each re-judging, not by reading every destruction of the node; migrated on both engines."""
+    store = Store(tmp_path / "c.db")
+    central_as_schema(store, 12)
+    store.close()
+    with pytest.raises(SchemaError, match="schema version 12 and this edged-central expects"):
+        Store(tmp_path / "c.db")
+    store = Store(tmp_path / "c.db", migrate=True)
+    try:
+        assert migrate.run(store, dry_run=False, progress=lambda _t: None)["done"] == list(range(13, SCHEMA_VERSION + 1))
+        with store.writing() as conn:
+            for seq in range(1, 3001):  # two nodes' destructions, one in fifty of each waiting, some found early
+                verdict = "unverified" if seq % 50 in (1, 2) else "early" if seq % 50 == 3 else "ok"
+                central_add_destruction(conn, "s/n1" if seq % 2 else "s/n2", seq, T0 + seq * S, verdict)
+        got = destructions.waiting(store.db, "s/n1", T0 + 100 * S, T0 + 1000 * S, 5)
+        assert got == [(101, 0), (151, 0), (201, 0), (251, 0), (301, 0)], got
+        assert destructions.waiting(store.db, "s/n1", T0 + 2952 * S, T0 + 9000 * S, 5) == [], "none waiting after"
+        for sql, params in ((destructions.WAITING, ["s/n1", T0, T0 + 9000 * S, 5000]), (clocks.WAITING, ["s/n1", T0])):
+            assert f"verdict = '{interval.UNVERIFIED}'" in sql  # the verdict spelt as the index's, a literal
+            plan = central_plan(store, sql, params)
+            assert "destructions_waiting" in plan, plan
+    finally:
+        store.close()

@@ -32,7 +32,7 @@ NEWEST_READING = "SELECT node_us FROM clock_samples WHERE node = ? ORDER BY sent
 READINGS = "SELECT min(node_us), max(node_us) FROM clock_samples WHERE node = ?"
 OLDER = "SELECT 1 FROM clock_samples WHERE node = ? AND sent_us < ? LIMIT 1"
 WAITING = ("SELECT min(start_us), min(end_us), min(destroyed_us) FROM destructions WHERE node = ?"
-           " AND verdict = ? AND destroyed_us > ?")
+           " AND verdict = 'unverified' AND destroyed_us > ?")  # the partial index destructions_waiting (design/0420)
 PRUNE = ("DELETE FROM clock_samples WHERE node = ? AND sent_us IN (SELECT sent_us FROM clock_samples"
          " WHERE node = ? AND sent_us < ? ORDER BY sent_us LIMIT ?)")
 NODES = "SELECT node FROM nodes ORDER BY node"
@@ -129,9 +129,9 @@ def any_before(db: Any, node: str, sent_us: int) -> bool:
     return db.execute(OLDER, [node, sent_us]).fetchone() is not None
 
 
-def waiting_marks(db: Any, node: str, verdict: str, after_us: int) -> tuple[Any, ...]:
-    """The lowest start, end and destruction of the node's destructions of ``verdict`` destroyed after ``after_us``."""
-    return tuple(db.execute(WAITING, [node, verdict, after_us]).fetchone() or ())
+def waiting_marks(db: Any, node: str, after_us: int) -> tuple[Any, ...]:
+    """The lowest start, end and destruction of the node's "unverified" destructions destroyed after ``after_us``."""
+    return tuple(db.execute(WAITING, [node, after_us]).fetchone() or ())
 
 
 def prune(db: Any, node: str, cut: int, batch: int) -> int:

@@ -10,7 +10,8 @@ from typing import Any
 
 from central.store.held import fill
 
-WAITING = ("SELECT seq, n FROM destructions WHERE node = ? AND verdict = ? AND destroyed_us BETWEEN ? AND ?"
+# by the partial index destructions_waiting (schema 12, design/0420): the verdict a literal, as the index's
+WAITING = ("SELECT seq, n FROM destructions WHERE node = ? AND verdict = 'unverified' AND destroyed_us BETWEEN ? AND ?"
            " ORDER BY destroyed_us, seq, n LIMIT ?")
 SAID = "SELECT seq, received_us, payload FROM messages WHERE node = ? AND seq IN ({marks})"
 SITE_NAME = "SELECT site, name FROM nodes WHERE node = ?"
@@ -26,10 +27,10 @@ FINDING_GONE = "DELETE FROM findings WHERE key = ?"
 SEQS_A_STATEMENT = 300
 
 
-def waiting(db: Any, node: str, verdict: str, from_us: int, to_us: int, most: int) -> list[tuple[int, int]]:
-    """(seq, n) of the node's destructions of ``verdict`` destroyed at [from, to] of its clock, ``most`` at most,
-    the earliest destroyed first."""
-    return [(r[0], r[1]) for r in db.execute(WAITING, [node, verdict, from_us, to_us, most]).fetchall()]
+def waiting(db: Any, node: str, from_us: int, to_us: int, most: int) -> list[tuple[int, int]]:
+    """(seq, n) of the node's "unverified" destructions (those a clock sample may settle) destroyed at
+    [from, to] of its clock, ``most`` at most, the earliest destroyed first."""
+    return [(r[0], r[1]) for r in db.execute(WAITING, [node, from_us, to_us, most]).fetchall()]
 
 
 def said(db: Any, node: str, seqs: Sequence[int]) -> list[tuple[int, int, str]]:

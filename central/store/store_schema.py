@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS messages (
@@ -173,10 +173,18 @@ _SCHEMA_11 = [
     "ALTER TABLE intakes ADD COLUMN destroyed_verdict TEXT",
 ]
 
+
 # version 12 (issue 87, design/0426): the device's own file name, as the intake's message said it (mqtt/kinds.py
 # TEXT: the names rule, checked by the schema before it is kept)
 _SCHEMA_12 = [
     "ALTER TABLE intakes ADD COLUMN file_name TEXT",
+]
+
+# version 13 (issue 86, design/0420): the node's destructions that wait on a clock sample, by when the
+# node's clock destroyed them (central/store/destructions.py WAITING, each re-judging at a new sample:
+# central/verifier/rejudge.py); partial, so the "ok" rows (nearly all) cost no index write
+_SCHEMA_13 = [
+    "CREATE INDEX IF NOT EXISTS destructions_waiting ON destructions(node, destroyed_us) WHERE verdict = 'unverified'",
 ]
 
 DESTRUCTIONS_INSERT = ("INSERT OR IGNORE INTO destructions (node, seq, n, site, camera, destroyed_us, reason, verdict,"
@@ -190,7 +198,7 @@ def destruction_row(node: str, site: str, seq: int, n: int, m: dict[str, Any], v
 
 
 # each version's statements (central/store/migrate.py runs them a version a transaction)
-STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7, 8: _SCHEMA_8, 9: _SCHEMA_9, 10: _SCHEMA_10, 11: _SCHEMA_11, 12: _SCHEMA_12}
+STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7, 8: _SCHEMA_8, 9: _SCHEMA_9, 10: _SCHEMA_10, 11: _SCHEMA_11, 12: _SCHEMA_12, 13: _SCHEMA_13}
 
 
 def schema_steps(version: int) -> list[str]:

@@ -137,7 +137,7 @@ def waiting_reading(db: Any, node: str) -> int | None:
     newest = clocks.newest_reading(db, node)
     if newest is None:
         return None
-    waiting = clocks.waiting_marks(db, node, interval.UNVERIFIED, newest - AROUND_US)
+    waiting = clocks.waiting_marks(db, node, newest - AROUND_US)
     marks = [x for x in waiting if isinstance(x, int)]
     return min(marks) if marks else None
 

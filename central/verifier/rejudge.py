@@ -42,7 +42,7 @@ def _unverified(db: Any, node: str, since_us: int | None) -> tuple[list[tuple[in
     span = clocks.readings(db, node)
     if span is None:
         return [], None
-    rows = destructions.waiting(db, node, UNVERIFIED, span[0] if since_us is None else since_us, span[1], REJUDGE_MOST)
+    rows = destructions.waiting(db, node, span[0] if since_us is None else since_us, span[1], REJUDGE_MOST)
     bodies: dict[int, tuple[int, Any]] = {}
     for seq, received_us, payload in destructions.said(db, node, sorted({r[0] for r in rows})):
         try:

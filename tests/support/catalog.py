@@ -454,17 +454,21 @@ def central_record_of(store, node: str) -> dict[str, Any]:
 
 _MADE = re.compile(r"^\s*CREATE TABLE IF NOT EXISTS (\w+)", re.I)
 _WIDENED = re.compile(r"^\s*ALTER TABLE (\w+) ADD COLUMN (\w+)", re.I)
+_INDEXED = re.compile(r"^\s*CREATE INDEX IF NOT EXISTS (\w+) ON (\w+)", re.I)
 
 
 def central_undo_steps(after: int) -> list[str]:
     """What takes a store made at SCHEMA_VERSION back to schema ``after``, read off the schema's steps
     (central/store/store_schema.py STEPS): each table a later step made dropped, each column a later
-    step added to an older table dropped; a step's index goes with its table, its rows with their
-    table or column (design/0361: a new step needs no line here)."""
+    step added to an older table dropped, each index a later step made on an older table dropped (design/0420);
+    a step's index goes with its table, its rows with their table or column (design/0361: a new step needs
+    no line here)."""
     later = [sql for v in sorted(STEPS) if v > after for sql in STEPS[v]]
     tables = [m.group(1) for sql in later if (m := _MADE.match(sql))]
     columns = [(m.group(1), m.group(2)) for sql in later if (m := _WIDENED.match(sql)) and m.group(1) not in tables]
-    return [f"ALTER TABLE {t} DROP COLUMN {c}" for t, c in reversed(columns)] + [f"DROP TABLE {t}" for t in reversed(tables)]
+    indexes = [m.group(1) for sql in later if (m := _INDEXED.match(sql)) and m.group(2) not in tables]
+    return [f"DROP INDEX IF EXISTS {i}" for i in reversed(indexes)] + \
+        [f"ALTER TABLE {t} DROP COLUMN {c}" for t, c in reversed(columns)] + [f"DROP TABLE {t}" for t in reversed(tables)]
 
 
 # a scratch step (a new table, its index, a column of an older table and of its own) and what undoes it
@@ -473,6 +477,33 @@ CENTRAL_SCRATCH_STEP = ["CREATE TABLE IF NOT EXISTS scratch (node TEXT NOT NULL)
                         "ALTER TABLE intakes ADD COLUMN scratched_us INTEGER", "ALTER TABLE scratch ADD COLUMN seen INTEGER"]
 CENTRAL_SCRATCH_UNDONE = ["ALTER TABLE intakes DROP COLUMN scratched_us", "DROP TABLE scratch"]
 CENTRAL_SCRATCH_DROPS = {"DROP TABLE intakes", "DROP TABLE scratch"}  # undone from schema 9
+
+
+def central_as_schema(store, version: int) -> None:
+    """An edged-central store, SQLite or PostgreSQL, as schema ``version`` left it (central_undo_steps)."""
+    pg = getattr(store, "pg", None)
+    with store.writing():
+        for sql in central_undo_steps(version):
+            (pg.execute if pg is not None else store.db.execute)(sql)
+        store.set_schema_version(version)
+
+
+def central_add_destruction(conn, node: str, seq: int, destroyed_us: int, verdict: str) -> None:
+    """One destruction straight into a central store's destructions table (a re-judging's fixture)."""
+    conn.execute("INSERT INTO destructions (node, seq, n, site, camera, destroyed_us, reason, verdict)"
+                 " VALUES (?, ?, 0, 's', 'cam', ?, 'max_retention', ?)", [node, seq, destroyed_us, verdict])
+
+
+def central_plan(store, sql: str, params: list[Any]) -> str:
+    """The plan either engine makes for ``sql`` (as the store sends it) after ANALYZE of its tables."""
+    pg = getattr(store, "pg", None)
+    if pg is not None:
+        from central.store.pgdialect import translate
+
+        pg.execute("ANALYZE destructions")
+        return "\n".join(r[0] for r in pg.execute("EXPLAIN " + translate(sql), params))
+    store.db.execute("ANALYZE")
+    return "\n".join(str(r[-1]) for r in store.db.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall())
 
 
 def central_as_schema_2(store) -> None:

@@ -1,0 +1,133 @@
+"""bench/clock_fleet on PostgreSQL (issue 86, design/0420): the same boxes answering the office's time
+requests, the same day's outage and hour of requests a minute, judged by the real verifier on a
+PgStore (central/store/pgstore.py) of a PostgreSQL 15 started here (fsync on), against the
+reference in the same run on a copy of the same stored backlog:
+
+    .venv/bin/python -m bench.clock_fleet_pg [--nodes 2] [--reference bacfb3bd] [--fleet 4000]
+        [--instances 3] [--round-trip-ms 0.2]                (from the repository root)
+
+Measured a node-day: the instance's CPU (this process), PostgreSQL's (its postmaster and backends,
+bench/central_pg.py `_pg_ticks`), the statements (round trips) and the wall time here (the server on
+the same 2 cores, a round trip over a local socket). The day's outage of `--fleet` nodes on
+`--instances` instances: an instance waits for each of its statements, so a node-day costs it its
+own CPU, the server's CPU for its statements and a network round trip each (`--round-trip-ms`,
+PostgreSQL on its own machine); the server's cores to keep up are its CPU over those hours.
+Instances judge disjoint nodes (a lease a node, central/intake/leases.py): nothing here waits on
+another instance's lock; bench/central_fleet measures the lock waits of 3 instances' ingest and
+verification. Output: stdout and bench/out/clock_fleet_pg.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any
+
+import psycopg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bench import central_ingest as ci
+from bench import clock_fleet as cf
+from bench.central_pg import _pg_ticks
+from bench.common import OUT, command_line, table
+from central.store.pgstore import PgStore
+from storage.keys.nodekey import NodeKey
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def _copy(pg: Any, src: str, dst: str) -> str:
+    with psycopg.connect(pg.url(), autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {dst} TEMPLATE {src}")
+    return pg.url(dst)
+
+
+def _hours(r: dict[str, Any], nodes: int, fleet: int, share: float, rt_ms: float) -> tuple[float, float]:
+    """(hours of the day's backlog on the busiest instance, the server's cores busy meanwhile)."""
+    per_node = (r["verify_cpu"] + r["verify_server"] + r["statements"] * rt_ms / 1000) / nodes
+    hours = fleet * share * per_node / 3600
+    return hours, fleet * r["verify_server"] / nodes / 3600 / max(hours, 1e-9)
+
+
+# over 60 lines on purpose: the run and its report, in the order printed
+def main(argv: list[str] | None = None) -> int:
+    from central.intake import leases
+    from tests.support.postgres import Postgres
+
+    argv = sys.argv[1:] if argv is None else argv
+    p = argparse.ArgumentParser(prog="bench.clock_fleet_pg")
+    p.add_argument("--nodes", type=int, default=2, help="boxes simulated (16 cameras each)")
+    p.add_argument("--cameras", type=int, default=16)
+    p.add_argument("--reference", default=cf.REFERENCE, help="the commit whose storage/time/interval.py is the reference")
+    p.add_argument("--fleet", type=int, default=4000)
+    p.add_argument("--instances", type=int, default=3)
+    p.add_argument("--round-trip-ms", type=float, default=0.2, help="a statement's network round trip (PostgreSQL on its own machine)")
+    args = p.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    pg = Postgres(fsync=True).start()
+    cf.OPEN = lambda url, clock: PgStore(str(url), clock=clock)
+    cf.SERVER_CPU = lambda: _pg_ticks(pg) / HZ
+    log = cf.log
+    try:
+        log(f"# clock_fleet on PostgreSQL 15: {args.nodes} boxes x {args.cameras} cameras answering the office's time"
+            " requests; a day's outage judged, then an hour of requests a minute")
+        log(f"command (from the repository root): {command_line('bench.clock_fleet_pg')}")
+        log(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; CPU {cf.cpu_model()}; load {ci.load()}; PostgreSQL fsync on,"
+            " on the same cores; reference storage/time/interval.py of " + args.reference)
+        keys = [NodeKey(Ed25519PrivateKey.generate()) for _ in range(args.nodes)]
+        boxes = [cf.Box(i, args.cameras, keys[i], 800_000 + 37_000 * i) for i in range(args.nodes)]
+        c0 = time.process_time()
+        url = pg.database()
+        office = cf.Office(url, boxes)
+        cf.history(office, False)
+        back = cf.T0 + cf.AWAY * cf.MIN + cf.DAY
+        backlog = [m for b in boxes for minute in range(cf.AWAY, cf.AWAY + 1440) for m in b.minute(minute)]
+        office.ask(back)
+        office.hear(backlog, back + 2 * cf.S)
+        office.store.close()
+        log(f"set-up {time.process_time() - c0:.0f} CPU s; the backlog {len(backlog):,} durable messages,"
+            f" {len(backlog) // args.nodes:,} a node-day")
+        ref_url = _copy(pg, url.rsplit("/", 1)[1], "ref")
+        t = back + 5 * cf.S
+        ref = cf.judged(ref_url, boxes, None, cf.reference_interval(args.reference), t, len(backlog))
+        new = cf.judged(url, boxes, office.v, None, t, len(backlog))
+        office.v.store.close()
+        n, msgs = args.nodes, len(backlog)
+        share = max(leases.split([f"site{i // ci.SITE_SIZE:04d}/node{i:04d}" for i in range(args.fleet)],
+                                 tuple(f"central{k}" for k in range(args.instances))).values()) / args.fleet
+        ha, ca = _hours(ref, n, args.fleet, share, args.round_trip_ms)
+        hb, cb = _hours(new, n, args.fleet, share, args.round_trip_ms)
+        h1, _ = _hours(new, n, args.fleet, 1.0, args.round_trip_ms)
+
+        def us(r: dict[str, Any], k: str) -> str:
+            return f"{1e6 * r[k] / msgs:.0f}"
+        log(table(["figure", f"reference ({args.reference})", "this tree", "this / reference"], [
+            ["instance CPU us a message", us(ref, "verify_cpu"), us(new, "verify_cpu"),
+             f"{new['verify_cpu'] / ref['verify_cpu']:.2f}x"],
+            ["PostgreSQL CPU us a message", us(ref, "verify_server"), us(new, "verify_server"),
+             f"{new['verify_server'] / max(ref['verify_server'], 1e-9):.2f}x"],
+            ["wall us a message here (both on 2 shared cores)", us(ref, "verify_wall"), us(new, "verify_wall"), "-"],
+            ["statements (round trips) a message", f"{ref['statements'] / msgs:.3f}", f"{new['statements'] / msgs:.3f}", "-"],
+            ["an hour of requests a minute: instance + PostgreSQL CPU s a node-hour",
+             f"{ref['hour_cpu'] / n:.3f} + {ref['hour_server'] / n:.3f}", f"{new['hour_cpu'] / n:.3f} + {new['hour_server'] / n:.3f}",
+             f"{(new['hour_cpu'] + new['hour_server']) / max(ref['hour_cpu'] + ref['hour_server'], 1e-9):.2f}x"],
+            ["destructions by verdict, findings", f"{ref['verdicts']} {ref['findings']}", f"{new['verdicts']} {new['findings']}",
+             "same" if (ref["verdicts"], ref["findings"]) == (new["verdicts"], new["findings"]) else "DIFFERENT"]]))
+        log(f"\n## a day's outage on PostgreSQL: {args.fleet:,} nodes, {msgs // n:,} messages a node-day")
+        log(table(["figure", "reference", "this tree", "target"], [
+            [f"hours on {args.instances} instances (busiest share {100 * share:.1f} %, {args.round_trip_ms} ms a round trip)",
+             f"{ha:.2f}", f"{hb:.2f}", "< 1 h: " + ("met" if hb < 1 else "NOT met")],
+            ["hours on 1 instance", "-", f"{h1:.2f}", "-"],
+            ["PostgreSQL's cores busy meanwhile", f"{ca:.2f}", f"{cb:.2f}", "-"],
+            ["instances of a core each for the day in 1 h (hours x instances)", f"{args.instances * ha:.1f}",
+             f"{args.instances * hb:.1f}", "-"]]))
+    finally:
+        (OUT / "clock_fleet_pg.txt").write_text("\n".join(cf.lines) + "\n")
+        pg.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
