@@ -45,10 +45,10 @@ KEPT = ("var/lib/edged/node-ed25519.key", "etc/edged/edged.toml", "etc/edged/sec
 
 
 def evidence(ct: Container) -> dict[str, str]:
-    """Every footage file under the data folder, and the files the box cannot lose, by their SHA-256."""
-    data = ct.root / "var/lib/edged"
-    files = [p for p in data.rglob("*.mp4")] + [ct.root / k for k in KEPT]
-    return {str(p.relative_to(ct.root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    """Every closed segment's file (one being written still grows), and the files the box cannot lose,
+    by their SHA-256."""
+    closed = ["var/lib/edged/" + s["path"] for s in segments(ct) if s["end_us"]]
+    return {k: hashlib.sha256((ct.root / k).read_bytes()).hexdigest() for k in [*closed, *KEPT]}
 
 
 def catalog_rows(ct: Container) -> set[tuple]:
