@@ -35,12 +35,17 @@ class _Importing(ModuleType):
 
 
 class _Lazy(ModuleType):
-    """Not imported yet: the first read, on any thread, imports it under the lock."""
+    """Not imported yet: the first read, on any thread, imports it under the lock. Where the stdlib's
+    lazy module has a lock of its own (Python 3.13, Debian 13's; design/0437), it loads only while its
+    class is its own (under another, it returns the bare attribute: `av.__version__` missing), and its
+    lock makes other threads wait: it is given its own class for the import."""
 
     def __getattribute__(self, attr: str) -> Any:
         with _first_use:
             if type(self) is _Lazy:
-                object.__setattr__(self, "__class__", _Importing)
+                state = object.__getattribute__(self, "__spec__").loader_state
+                own_lock = isinstance(state, dict) and "lock" in state
+                object.__setattr__(self, "__class__", _STDLIB_LAZY if own_lock else _Importing)
                 try:
                     _LAZY_READ(self, "__name__")  # LazyLoader's own first read: runs the import
                 finally:
@@ -48,7 +53,8 @@ class _Lazy(ModuleType):
         return getattr(self, attr)
 
 
-_LAZY_READ = importlib.util._LazyModule.__getattribute__  # type: ignore[attr-defined]  # the stdlib's lazy module (3.11), read with ours
+_STDLIB_LAZY = importlib.util._LazyModule  # type: ignore[attr-defined]  # the stdlib's lazy module
+_LAZY_READ = _STDLIB_LAZY.__getattribute__  # (3.11), read with ours
 
 
 class _Loader(importlib.util.LazyLoader):

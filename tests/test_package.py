@@ -1,8 +1,9 @@
-"""The Debian packages on a site's minimal Debian 12 (issues 58 and 78; design/0250-0254, 0330-0332):
-built by scripts/package, installed into a fresh Debian 12 root booted under its own systemd
-(tests/support/container.py, as the boot test) that has no python3, no compiler and no pip.
+"""The Debian packages on a site's minimal Debian 12 and Debian 13 (issues 58, 78 and 89; design/0250-0254,
+0330-0332, 0437): built by scripts/package for each release (Debian 13's inside a debootstrapped root of it,
+tests/support/release_build.py), installed into a fresh root of the same release booted under its own
+systemd (tests/support/container.py, as the boot test) that has no python3, no compiler and no pip.
 
-Install `./edged_A.deb` with apt (python3.11 comes from the mirror, python3 never does), `edged
+Install `./edged_A.deb` with apt (the release's python3.X comes from the mirror, python3 never does), `edged
 init-data`, record four RTSP cameras (tests/support/rtsp_server.py: gst-rtsp-server on the host's
 127.0.0.1, which the container shares, systemd-nspawn having no --private-network; three 1080p at
 25 fps with a keyframe a second, one at 10 fps with a keyframe every 2 s, as issue 78's), then the
@@ -15,8 +16,8 @@ not configured, and the box restarted (what its next boot does): B records; A co
 it. lintian runs on both builds; `dpkg-deb -c` sizes are printed. The upgrade and the rollback are
 handovers (design/0353): each camera loses at most a kill -9's 1 s, checked at the end.
 
-Runs only when asked (tests/conftest.py ASKED_ONLY), as root, about 15-25 minutes (two builds):
-    .venv/bin/python -m pytest -q -m package tests/test_package.py -s
+Runs only when asked (tests/conftest.py ASKED_ONLY), as root, about 10-25 minutes a release (two builds):
+    .venv/bin/python -m pytest -q -m package tests/test_package.py -s [-k trixie]
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ from storage.time.clock import SYSTEM
 from tests.support import portable
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import rows
-from tests.support.container import SITE_PACKAGES, Container, copy_checkout
-from tests.support.daemon import ROOT, wait_for
+from tests.support.container import SITE_PACKAGES, SUITES, Container
+from tests.support.daemon import wait_for
+from tests.support.release_build import build, first_source, lintian, second_source
 
 NEEDS = ("systemd-nspawn", "debootstrap", "nsenter", "dpkg-buildpackage", "lintian", "gpg")
 missing = [t for t in NEEDS if not shutil.which(t)]
@@ -82,62 +84,11 @@ def cameras(clips: Path) -> RtspServer:
     return RtspServer({c: (slow if c == CAMERAS[-1] else fast).spec() for c in CAMERAS})
 
 
-# B's migration: additive (a table), so that A could still read the catalog; A's preinst refuses
-# the downgrade anyway, since A cannot know that (design/0254).
-MIGRATION = '''
-
-@migrations()
-def m999_package_test(db: sqlite_utils.Database) -> None:
-    db.execute("CREATE TABLE package_test (id INTEGER PRIMARY KEY)")
-'''
 APT = "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends"
 UNATTENDED = """\
 Unattended-Upgrade::Origins-Pattern { "origin=edged office,codename=stable"; };
 Unattended-Upgrade::Automatic-Reboot "false";
 """
-
-
-def build(source: Path, version: str, dist: Path) -> dict[str, float]:
-    """scripts/package VERSION in `source`, the three .deb files copied to `dist`, and lintian on them.
-    With EDGED_PACKAGE_DIST set (a folder of both builds' .deb files, from an earlier run), its files
-    are taken instead of building: for working on the test itself."""
-    t = time.monotonic()
-    prebuilt = os.environ.get("EDGED_PACKAGE_DIST")
-    if not prebuilt:
-        r = subprocess.run(["scripts/package", "--version", version], cwd=source, capture_output=True, text=True)
-        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    debs = [Path(prebuilt or source / "dist") / f"{p}_{version}_amd64.deb" for p in ("edged", "edged-central", "edged-redact")]
-    for deb in debs:
-        shutil.copy2(deb, dist)
-    return {"build, s": time.monotonic() - t, **{f"{d.name}, MB": d.stat().st_size / 1e6 for d in debs},
-            **{f"{d.name} unpacked, MB": unpacked_mb(d) for d in debs}}
-
-
-def unpacked_mb(deb: Path) -> float:
-    """The package's files as `dpkg-deb -c` lists them (the size column), in MB."""
-    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
-    return sum(int(line.split()[2]) for line in listing.splitlines() if line.strip()) / 1e6
-
-
-def lintian(dist: Path) -> subprocess.Popen[str]:
-    """lintian on every .deb, in the background (minutes on a gigabyte): checked at the test's end."""
-    return subprocess.Popen(["lintian", "--fail-on", "error,warning", "--no-tag-display-limit",
-                             *map(str, sorted(dist.glob("*.deb")))], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-
-
-def second_source(tmp: Path) -> Path:
-    """This checkout with one more catalog migration and the example config changed by a comment line,
-    as a git tree (scripts/package copies what git lists)."""
-    src = tmp / "src-b"
-    copy_checkout(src)
-    with open(src / "storage/schema/migrations.py", "a") as f:
-        f.write(MIGRATION)
-    with open(src / "systemd/edged.example.toml", "a") as f:
-        f.write("# a comment the next release added\n")
-    subprocess.run(["git", "init", "-q"], cwd=src, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=src, check=True)
-    return src
 
 
 def segments(ct: Container) -> list[dict]:
@@ -187,32 +138,37 @@ def restart_window(ct: Container, began_us: int, old_pid: int, what: str) -> tup
     return u, ended_us
 
 
-def repository(tmp: Path, ct: Container, debs: list[Path]) -> None:
-    """The office's signed repository, served to the box as a folder (file:), its entry from the key's
-    holder (design/0255, 0333)."""
+def repository(tmp: Path, ct: Container, debs: list[Path], suites: dict[str, list[Path]] | None = None,
+               dist: str = "stable") -> None:
+    """The office's signed repository, served to the box as a folder (file:), its entry (for `dist`) from
+    the key's holder (design/0255, 0333); `suites`: more distributions of the same repository, as one per
+    Debian release (design/0437)."""
     home, repo = tmp / "apt-key", ct.root / "srv/apt"
     apt_keys.make_key(home, repo, tmp / "office", "edged office APT repository")
-    apt_repo.publish(repo, home, tmp / "office", "stable", debs, SYSTEM.now_us())
-    entry = apt_repo.entry(repo, "file:/srv/apt", "stable", home=home, inline=True)
+    for suite, files in ({dist: debs} | (suites or {})).items():
+        apt_repo.publish(repo, home, tmp / "office", suite, files, SYSTEM.now_us())
+    entry = apt_repo.entry(repo, "file:/srv/apt", dist, home=home, inline=True)
     (ct.root / "etc/apt/sources.list.d/edged.sources").write_text(entry)
 
 
-def test_packages_install_upgrade_downgrade_purge(tmp_path):
-    figures: dict[str, float | str] = {}
+@pytest.mark.parametrize("suite", list(SUITES))
+def test_packages_install_upgrade_downgrade_purge(tmp_path, suite):
+    figures: dict[str, float | str] = {"release": suite}
     dist = tmp_path / "dist"
     dist.mkdir()
-    figures.update({k.replace("build", f"build {A}"): v for k, v in build(ROOT, A, dist).items()})
-    figures.update({k.replace("build", f"build {B}"): v for k, v in build(second_source(tmp_path), B, dist).items()})
+    figures.update({k.replace("build", f"build {A}"): v for k, v in build(first_source(tmp_path, suite), A, dist, suite).items()})
+    figures.update({k.replace("build", f"build {B}"): v for k, v in build(second_source(tmp_path), B, dist, suite).items()})
 
     lint = lintian(dist)
     server = cameras(tmp_path / "clips")
-    ct = Container.from_base(tmp_path, tmp_path / "nspawn.log", SITE_PACKAGES)
+    ct = Container.from_base(tmp_path, tmp_path / "nspawn.log", SITE_PACKAGES, suite)
     shutil.copytree(dist, ct.root / "root/dist")
     try:
         server.start()
         ct.boot()
-        install_on_a_root_without_python3(ct, figures)
+        install_on_a_root_without_python3(ct, figures, SUITES[suite])
         begin_recording(ct, server)
+        the_redaction_add_on(ct, figures)
         the_media_unit_remuxes_a_devices_file(tmp_path, ct)
         upgrade_unattended_over_an_edited_config(tmp_path, ct, dist, figures)
         refuse_the_downgrade_touching_nothing(ct)
@@ -236,8 +192,8 @@ def test_packages_install_upgrade_downgrade_purge(tmp_path):
             print(f"  {k}: {v:.3f}" if " gap " in k else f"  {k}: {v:.2f}" if isinstance(v, float) else f"  {k}: {v}")
 
 
-def install_on_a_root_without_python3(ct: Container, figures: dict) -> None:
-    """A minimal Debian 12: no python3 (Priority optional), no compiler, no pip. apt brings python3.11
+def install_on_a_root_without_python3(ct: Container, figures: dict, python: str) -> None:
+    """A minimal Debian 12 or 13: no python3, no compiler, no pip. apt brings the release's python3.X
     only; the environment's interpreter is it; the unit runs; no conffile; the versions are named."""
     none = "! command -v python3 && ! test -e /usr/bin/python3 && ! command -v gcc && ! command -v pip3"
     ct.sh(none)
@@ -246,7 +202,7 @@ def install_on_a_root_without_python3(ct: Container, figures: dict) -> None:
     ct.sh(f"{APT} /root/dist/edged_{A}_amd64.deb", timeout=900)
     figures[f"apt install {A}, s"] = time.monotonic() - t
     ct.sh(none)
-    assert ct.sh("readlink -f /opt/edged/current/bin/python").stdout.strip() == "/usr/bin/python3.11"
+    assert ct.sh("readlink -f /opt/edged/current/bin/python").stdout.strip() == f"/usr/bin/{python}"
     assert ct.sh("systemctl is-enabled edged").stdout.strip() == "enabled"
     wait_for(lambda: ct.unit("edged", "ActiveState")["ActiveState"] == "active", 60, "edged to run on install")
     assert not (ct.root / "var/lib/edged/catalog.db").exists()
@@ -267,14 +223,49 @@ def install_on_a_root_without_python3(ct: Container, figures: dict) -> None:
         if (ct.root / "var/lib/dpkg/info/edged.triggers").exists() else True
 
 
-def begin_recording(ct: Container, server: RtspServer) -> None:
+def begin_recording(ct: Container, server: RtspServer, version: str = A) -> None:
     (ct.root / "etc/edged/edged.toml").write_text(CONFIG)
     (ct.root / "etc/edged/secrets.toml").write_text(secrets(server))
     ct.sh("edged init-data --config /etc/edged/edged.toml --reason 'package test'")
     ct.sh("systemctl restart edged")
     wait_for(lambda: recording(ct), 120, "every camera to record under A", interval=0.5)
     wait_for(lambda: len(segments(ct)) >= 2 * len(CAMERAS), 90, "two closed segments a camera", interval=0.5)
-    assert f"(package {A})" in ct.sh("edgectl status").stdout
+    assert f"(package {version})" in ct.sh("edgectl status").stdout
+
+
+DETECT = """\
+import asyncio, json, numpy
+from edged.rules.redaction import not_installed_refusal
+from storage.redact.installed import PACKAGE, detector_installed
+out = {"installed": asyncio.run(detector_installed()), "refusal": not_installed_refusal(PACKAGE)}
+if out["installed"]:
+    from storage.redact.detect import Detector
+    d = Detector()
+    out["method"] = d.method.name
+    out["faces"] = d.faces(numpy.zeros((352, 640, 3), numpy.uint8), (1920, 1080))
+print(json.dumps(out))
+"""
+
+
+def the_redaction_add_on(ct: Container, figures: dict) -> None:
+    """edged alone cannot make a redacted copy (storage/redact/installed.py, what edgectl and the desk ask
+    before refusing; tests/test_redact_not_installed.py runs that on a daemon). After `apt install
+    edged-redact` (design/0408) a process started now loads the detector and runs it, the recorder
+    untouched. Removed again: the upgrade and the rollback below are edged's alone."""
+    def ask() -> dict:
+        return json.loads(ct.sh(f"cd / && runuser -u edged -- /opt/edged/current/bin/python -c '{DETECT}'").stdout)
+    before = recording(ct)
+    got = ask()
+    assert got["installed"] is False and "edged-redact" in got["refusal"], got
+    t = time.monotonic()
+    ct.sh(f"{APT} /root/dist/edged-redact_{A}_amd64.deb", timeout=900)
+    figures[f"apt install edged-redact {A}, s"] = time.monotonic() - t
+    got = ask()
+    assert got["installed"] is True and got["method"].startswith("CenterFace") and got["faces"] == [], got
+    after = recording(ct)
+    assert after and after["MainPID"] == before["MainPID"], (before, after)
+    ct.sh("DEBIAN_FRONTEND=noninteractive apt-get remove -y edged-redact", timeout=600)
+    assert ask()["installed"] is False
 
 
 REMUX = """\

@@ -56,14 +56,14 @@ def test_the_preinst_refuses_a_downgrade_onto_an_unknown_migration(tmp_path: Pat
     """debian/edged.preinst run as dpkg runs it for `apt install edged=OLD` (design/0254), on a catalog
     made by the real open_db: refused and named when the catalog has a step OLD does not list, let
     through when it has none, on an upgrade, or with EDGED_DOWNGRADE_ANYWAY=1. Its paths (/etc/edged,
-    python3.11) are pointed at this test's folder and interpreter."""
+    python3.11, the release's interpreter debian/rules names) are pointed at this test's folder and interpreter."""
     import sys
 
     from storage.catalog import open_db
 
     for d in ("systemd", "debian", "storage"):
         shutil.copytree(ROOT / d, tmp_path / d)
-    subprocess.run(["debian/units", "0.1.0-1"], cwd=tmp_path, check=True)
+    subprocess.run(["debian/units", "0.1.0-1", "python3.11"], cwd=tmp_path, check=True)
     text = (tmp_path / "debian/edged.preinst").read_text()
     assert "PYTHON=/usr/bin/python3.11\n" in text and "python3 -" not in text
     etc = tmp_path / "etc"

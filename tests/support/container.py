@@ -1,4 +1,4 @@
-"""A Debian 12 container booted under a real systemd (systemd-nspawn), for the boot test.
+"""A Debian 12 or 13 container booted under a real systemd (systemd-nspawn), for the boot and package tests.
 
 PID 1 on the test machines is not systemd, but `systemd-nspawn -b` boots a debootstrapped Debian
 root with its own systemd as the container's PID 1 (design/0016). The base root is built once with
@@ -21,6 +21,7 @@ from pathlib import Path
 from tests.support.daemon import ROOT, wait_for
 
 SUITE = "bookworm"
+SUITES = {"bookworm": "python3.11", "trixie": "python3.13"}   # Debian 12 and 13, each with its python3 (design/0437)
 MIRROR = os.environ.get("EDGED_BOOT_MIRROR", "http://deb.debian.org/debian")
 # What scripts/install would otherwise fetch with apt on every run, plus systemd itself.
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "python3", "python3-venv", "python3-dev", "gcc", "pkg-config",
@@ -46,19 +47,19 @@ def cache_dir() -> Path:
     return Path(os.environ.get("EDGED_BOOT_CACHE", "/var/cache/edged-test"))
 
 
-def base_root(packages: list[str] = PACKAGES) -> Path:
-    """The cached debootstrapped root (built on first use, about a minute from the Debian mirror)."""
-    key = hashlib.sha256(" ".join([SUITE, MIRROR, *packages]).encode()).hexdigest()[:12]
+def base_root(packages: list[str] = PACKAGES, suite: str = SUITE) -> Path:
+    """The cached debootstrapped root of `suite` (built on first use, a few minutes from the Debian mirror)."""
+    key = hashlib.sha256(" ".join([suite, MIRROR, *packages]).encode()).hexdigest()[:12]
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    root = cache / f"{SUITE}-{key}"
+    root = cache / f"{suite}-{key}"
     with open(cache / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two runs at once build it once
         if (root / ".complete").exists():
             return root
         work = cache / f".{root.name}.partial"
         shutil.rmtree(work, ignore_errors=True)
-        r = subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", SUITE, str(work),
+        r = subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", suite, str(work),
                             MIRROR], capture_output=True, text=True)
         if r.returncode != 0:
             raise AssertionError(f"debootstrap failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
@@ -76,9 +77,9 @@ class Container:
         self.leader = 0
 
     @classmethod
-    def from_base(cls, where: Path, log: Path, packages: list[str] = PACKAGES) -> "Container":
+    def from_base(cls, where: Path, log: Path, packages: list[str] = PACKAGES, suite: str = SUITE) -> "Container":
         root = where / "root"
-        subprocess.run(["cp", "-a", str(base_root(packages)), str(root)], check=True)
+        subprocess.run(["cp", "-a", str(base_root(packages, suite)), str(root)], check=True)
         # A site behind a TLS-inspecting proxy trusts its local CAs; so must the container's pip.
         local_cas = Path("/usr/local/share/ca-certificates")
         if local_cas.is_dir():
