@@ -171,3 +171,42 @@ def test_a_copy_alone_binds_its_original_and_is_bound_to_the_one_supplied():
     assert len(other) == 2 and "is another export" in other[0] and "is not a clip of the original supplied" in other[1]
     bound["signer"]["certificate_serial"] = "1f"
     assert "certificate serial 1f" in copies.against(bound, body, {"cam.mp4": "a" * 64}, {"serial": "2a"})[0]
+
+
+async def test_two_releases_of_one_copy_asked_at_once_run_one_after_the_other():
+    """The release signs before it records (design/0435): seconds in which a second release of the same copy,
+    asked meanwhile, found no released.json and would have put a second release on the record. The second
+    waits for the first (and then finds the copy released); another export's release does not wait."""
+    import asyncio
+
+    from edged.control.redact import RedactOps
+
+    ops = RedactOps.__new__(RedactOps)   # the lock's wiring alone: no config, catalog or key is read here
+    ops._releasing = {}
+    running: dict[int, int] = {}
+    most: dict[int, int] = {}
+
+    async def export(args):
+        return {"id": args["export"]}
+
+    async def release(row, args, caller):
+        running[row["id"]] = running.get(row["id"], 0) + 1
+        most[row["id"]] = max(most.get(row["id"], 0), running[row["id"]])
+        await asyncio.sleep(0.01)   # the signing's seconds, as a yield to the other requests
+        running[row["id"]] -= 1
+        return {"export": row["id"]}
+
+    ops._export, ops._release = export, release
+    await asyncio.gather(*(ops.release({"export": n}, "dave") for n in (7, 7, 7, 8)))
+    assert most == {7: 1, 8: 1}
+    seen: list[int] = []
+
+    async def side_by_side(row, args, caller):
+        seen.append(row["id"])
+        while len(seen) < 2:   # each waits for the other: only two exports' releases side by side get past
+            await asyncio.sleep(0.001)
+        return {}
+
+    ops._release = side_by_side
+    await asyncio.wait_for(asyncio.gather(ops.release({"export": 9}, "a"), ops.release({"export": 10}, "b")), 5)
+    assert sorted(seen) == [9, 10]

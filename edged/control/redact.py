@@ -85,6 +85,9 @@ def _said(name: str, m: dict[str, Any]) -> dict[str, Any]:
 class RedactOps(Operations):
     def __init__(self, cfg: Config, writer: CatalogWriter, key: nodekey.NodeKey):
         self.cfg, self.writer, self.key = cfg, writer, key
+        # one release of an export's copy at a time: the signing takes seconds, and a second asked meanwhile
+        # would find no released.json yet and put a second release on the record; it waits, then finds one
+        self._releasing: dict[int, asyncio.Lock] = {}
 
     async def _export(self, args: dict[str, Any]) -> dict[str, Any]:
         """The export `args` names ({"export": N}), whoever made it; refused in the words a caller
@@ -229,6 +232,10 @@ class RedactOps(Operations):
         refusal of one on the record; the release with the clips' SHA-256, who prepared and who
         released it, kept beside the copy (released.json) and in its manifest (design/0328)."""
         row = await self._export(args)
+        async with self._releasing.setdefault(int(row["id"]), asyncio.Lock()):
+            return await self._release(row, args, caller)
+
+    async def _release(self, row: dict[str, Any], args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         grant = await self.writer.run(lambda c: retrieval_store.peek_grant(c.db, row["grant_id"])) \
             if row.get("grant_id") is not None else None
         # what it is released for is the grant's (as the desk says it): a viewing's copy is never handed over
