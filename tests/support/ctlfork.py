@@ -93,12 +93,13 @@ def run(argv: list[str], *, input: str | None = None, env: dict[str, str] | None
         request = json.dumps({"module": line[2], "argv": line[3:], "env": env, "cwd": str(cwd),
                               "nobody": nobody}).encode()
         socket.send_fds(conn, [len(request).to_bytes(4, "big") + request], [fin.fileno(), fout.fileno(), ferr.fileno()])
-        pid = int(_line(conn))
-        try:
-            status = _line(conn)
-        except TimeoutError:
-            os.kill(pid, 9)
-            raise subprocess.TimeoutExpired(argv, timeout) from None
+        with conn.makefile("rb") as answers:   # the child's pid, then its status: both may come in one read
+            pid = answers.readline().strip()
+            try:
+                status = answers.readline().decode().strip() if pid else ""
+            except TimeoutError:
+                os.kill(int(pid), 9)
+                raise subprocess.TimeoutExpired(argv, timeout) from None
         fout.seek(0)
         ferr.seek(0)
         out, err = fout.read().decode(errors="replace"), ferr.read().decode(errors="replace")
@@ -108,16 +109,6 @@ def run(argv: list[str], *, input: str | None = None, env: dict[str, str] | None
     global spent
     spent += float(cpu)
     return subprocess.CompletedProcess(argv, int(code), out, err)
-
-
-def _line(conn: socket.socket) -> str:
-    got = b""
-    while not got.endswith(b"\n"):
-        chunk = conn.recv(64)
-        if not chunk:
-            return ""
-        got += chunk
-    return got.decode().strip()
 
 
 def _become_nobody() -> None:
