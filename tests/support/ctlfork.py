@@ -192,8 +192,9 @@ def serve(path: str, parent: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     atexit.register(lambda: (os.unlink(path), os.rmdir(os.path.dirname(path))))  # nothing left in /tmp
     with socket.socket(socket.AF_UNIX) as listener:
-        listener.bind(path)
+        listener.bind(path + ".new")
         listener.listen(16)
+        os.rename(path + ".new", path)   # there once it answers: a caller waits for the path
         listener.settimeout(1.0)
         while os.getppid() == parent:
             try:
