@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.support.browser import CHROMIUM, launch, login_page
+from tests.support.browser import CHROMIUM, launch, login_page, view_end_s
 from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
@@ -157,11 +157,12 @@ def test_turning_the_switch_off_by_reload_ends_the_live_views_that_carry_sound(s
 
     config = site.daemon.config
     before = config.read_text()
-    def settled():  # the earlier tests' views, closed with their pages, are on the record first
+    def settled():  # the earlier tests' views, closed with their pages, are on the record first (a view whose page
+        # went before its stop beacon ends when the daemon finds it gone: view_end_s)
         starts, ends = len(audit_rows(site.daemon, "live.start")), len(audit_rows(site.daemon, "live.stop"))
         return (ends,) if starts == ends else None
 
-    (stops,) = wait_for(settled, 15, "the earlier views' ends on the record")
+    (stops,) = wait_for(settled, view_end_s(), "the earlier views' ends on the record")
     page = watch(site, "g711")
     try:
         wait_for(lambda: (s := page.evaluate(STATS)) and s["packets"] > 0, 20, "g711's sound")
