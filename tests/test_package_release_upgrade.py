@@ -17,26 +17,17 @@ Runs only when asked (tests/conftest.py ASKED_ONLY), as root, about 20-30 minute
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import time
-
-import pytest
 
 from storage.time.clock import SYSTEM
 from tests.support.container import SITE_PACKAGES, SUITES, Container
 from tests.support.daemon import wait_for
 from tests.support.release_build import build, first_source
-from tests.test_package import APT, CAMERAS, NEEDS, begin_recording, cameras, gaps_across, recording, repository, \
+from tests import test_package
+from tests.test_package import APT, CAMERAS, begin_recording, cameras, gaps_across, recording, repository, \
     segments
 
-missing = [t for t in NEEDS if not shutil.which(t)]
-pytestmark = [
-    pytest.mark.package,
-    pytest.mark.skipif(os.geteuid() != 0, reason="building packages and booting a container need root"),
-    pytest.mark.skipif(bool(missing), reason=f"not installed: {missing} (scripts/package installs the build tools)"),
-    pytest.mark.timeout(3600),
-]
+pytestmark = test_package.pytestmark  # the package tier, and its guards: root and the build tools
 
 V12, V13 = "0.1.0-1+deb12", "0.1.0-1+deb13"
 UPGRADE = ("DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::=--force-confdef "
