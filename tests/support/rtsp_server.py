@@ -61,6 +61,15 @@ def _quote(value):
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+
+def _live_size(kind: str, body: str, spec: str) -> tuple[int, int, int, int]:
+    """A live test pattern's WIDTHxHEIGHT@FPS[/GOP]: (width, height, fps, gop), the GOP a second by default."""
+    m = re.fullmatch(r"(\d+)x(\d+)@(\d+)(?:/(\d+))?", body)
+    if not m or int(m.group(3)) <= 0:
+        raise ValueError("%r: expected %s:WIDTHxHEIGHT@FPS[/GOP]" % (spec, kind))
+    width, height, fps = (int(g) for g in m.groups()[:3])
+    return width, height, fps, int(m.group(4) or fps)
+
 def _split_fps(body, spec):
     """Split "X@FPS"; the framerate is mandatory because a raw H.264 file has no timing."""
     head, sep, fps = body.rpartition("@")
@@ -138,11 +147,7 @@ def build_launch(spec):
             raise ValueError("%r: expected clipav:VIDEO,AUDIO@FPS" % spec)
         return "( %s %s )" % (_clip_video(video, fps), _clip_audio(audio))
     if kind == "livebf":
-        m = re.fullmatch(r"(\d+)x(\d+)@(\d+)(?:/(\d+))?", body)
-        if not m or int(m.group(3)) <= 0:
-            raise ValueError("%r: expected livebf:WIDTHxHEIGHT@FPS[/GOP]" % spec)
-        width, height, fps = (int(g) for g in m.groups()[:3])
-        gop = int(m.group(4) or fps)
+        width, height, fps, gop = _live_size(kind, body, spec)
         return (  # not tune=zerolatency, which turns B pictures off
             "( videotestsrc is-live=true pattern=ball "
             "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
@@ -150,11 +155,7 @@ def build_launch(spec):
             "! rtph264pay pt=96 config-interval=-1 name=pay0 )" % (width, height, fps, gop)
         )
     if kind == "livehevc":
-        m = re.fullmatch(r"(\d+)x(\d+)@(\d+)(?:/(\d+))?", body)
-        if not m or int(m.group(3)) <= 0:
-            raise ValueError("%r: expected livehevc:WIDTHxHEIGHT@FPS[/GOP]" % spec)
-        width, height, fps = (int(g) for g in m.groups()[:3])
-        gop = int(m.group(4) or fps)
+        width, height, fps, gop = _live_size(kind, body, spec)
         return (  # x265's open GOP (its default): each keyframe after the first a CRA led by RASL pictures
             "( videotestsrc is-live=true pattern=ball "
             "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
