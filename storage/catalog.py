@@ -34,14 +34,16 @@ COMPACT_ROWS = "m013_compact_segments"  # the migration after which open_db comp
 IDS_NEVER_REUSED = "m019_ids_never_reused"  # the migration that copies every segment row once
 
 
-def open_db(path: Path) -> sqlite_utils.Database:
-    """Open for writing, migrated. Only the catalog writer thread calls this."""
+def open_db(path: Path, *, synced: bool = True) -> sqlite_utils.Database:
+    """Open for writing, migrated. Only the catalog writer thread calls this. `synced=False` only for a
+    catalog made under another name (storage/datainit.py): its ~60 migrations' commits are not each waited
+    onto the disk; the maker syncs the file once before it gives it its name (design/0471)."""
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
     import sqlite_utils  # here, not at the top: edgectl imports this module, sqlite_utils is 0.4 s of CPU
 
     db = sqlite_utils.Database(conn)
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA synchronous=FULL" if synced else "PRAGMA synchronous=OFF")
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA busy_timeout=5000")
     db.execute("PRAGMA secure_delete=ON")  # purged personal data (R5.7) is zeroed, not left in free space

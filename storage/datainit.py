@@ -20,7 +20,7 @@ from typing import Any, cast
 
 from storage import audit, node as node_table
 from storage.disk import layout, volume
-from storage.disk.fsutil import fsync_dir
+from storage.disk.fsutil import fsync_dir, fsync_file
 from storage.keys import nodekey
 from storage.catalog import open_db
 
@@ -152,7 +152,7 @@ def _init(data_dir: Path, actor: str, how: str, reason: str) -> dict[str, Any]:
     making = final.with_name(final.name + ".making")
     for leftover in (making, *(making.with_name(making.name + end) for end in ("-wal", "-shm", "-journal"))):
         leftover.unlink(missing_ok=True)   # an init-data cut off before its rename: an empty catalog, no footage
-    db = open_db(making)
+    db = open_db(making, synced=False)   # synced once below, not at each migration's commit
     try:
         node_table.set_values(db, {"disk_id": disk_id, "video_identity": 1, "key_fingerprint": key.fingerprint})
         detail = {"how": how, "reason": reason, "data_dir": str(data_dir), "disk_id": disk_id,
@@ -164,6 +164,7 @@ def _init(data_dir: Path, actor: str, how: str, reason: str) -> dict[str, Any]:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         db.conn.close()
+    fsync_file(making)   # whole on the disk before its name says it is there
     try:
         os.link(making, final)   # never over a catalog that appeared meanwhile
     except FileExistsError:

@@ -30,7 +30,7 @@ def _template() -> bytes:
         return path.read_bytes()
 
 
-def open_db(path: Path) -> sqlite_utils.Database:
+def open_db(path: Path, *, synced: bool = True) -> sqlite_utils.Database:
     path = Path(path)
     if not os.path.lexists(path) and path.parent.is_dir():
         try:
@@ -40,7 +40,7 @@ def open_db(path: Path) -> sqlite_utils.Database:
         if fd >= 0:
             with os.fdopen(fd, "wb") as f:
                 f.write(_template())
-    return _real_open_db(path)
+    return _real_open_db(path, synced=synced)
 
 
 def install() -> None:
