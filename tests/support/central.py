@@ -26,7 +26,7 @@ class Central:
                                f'[verify]\ninterval = "300ms"\ngap_grace = "2s"\nsilent_after = "1m"\n'
                                f'[dashboard]\nlisten = "127.0.0.1:{self.port}"\n[report]\ntimezone = "UTC"\n')
         self.log_path = tmp_path / "central.log"
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen | ctlfork.Forked | None = None
 
     def start(self) -> "Central":
         """Started once its dashboard answers and it has subscribed on the broker: a message
@@ -34,8 +34,8 @@ class Central:
         its first messages on a loaded box)."""
         before = self._subscriptions()
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "central.cli", "run", "--config", str(self.config)],
-                                     cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = ctlfork.spawn([sys.executable, "-m", "central.cli", "run", "--config", str(self.config)],
+                                  cwd=ROOT, stdout=self._log)
         wait_for(lambda: self._up(), 30, "the central dashboard")
         wait_for(lambda: self._subscriptions() > before, 30, "the central subscribed on the broker")
         return self

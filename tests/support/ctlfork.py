@@ -8,6 +8,12 @@ exits with its status. A real process each call (its own pid, descriptors, exit 
 the daemon's SO_PEERCRED), the same code; what is not run is the interpreter's start, which tests/test_lazy_import.py
 and tests/test_start_imports.py hold, and the docs' commands (tests/support/guide_run.py) run as written.
 
+The daemons the tests start (`edged run`, the office's `central.cli run`) are forked from the same zygote, which has
+edged's daemon and the office's server imported too (`spawn`: about 1.2 s of CPU a start, design/0471): a monitor
+child forks the daemon in a session of its own and tells the caller its exit status, signals included. A daemon
+whose environment differs from the zygote's in what a module reads at its import (EDGED_*, PYTHON*, the locale)
+is started as a subprocess, as before.
+
 A call whose locale asks for another encoding than UTF-8 (the tests of what edgectl prints on a Big5 or ASCII
 terminal) runs as a subprocess, as does any call not of `ctl_argv`'s form.
 """
@@ -30,6 +36,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = [sys.executable, "-m", "edged.cli.edgectl"]
 MODULES = ("edged.cli.edgectl", "central.cli")  # the command lines forked: edgectl and the office's
+DAEMONS = {"edged.cli": "edged.cli.main", "central.cli": "central.cli"}  # `python -m X run`: the module whose main runs
+WARM = ("edged.app", "recorder.worker", "central.pages.dashboard", "central.ops")  # what the daemons import as they start
+# the environment a module reads at its import (edged/daemon/reporting.py's EDGED_FOOTAGE_EVERY_S, numpy's threads):
+# a daemon whose own differs from the zygote's is not forked
+_AT_IMPORT = ("EDGED_", "PYTHON", "OPENBLAS", "OMP_", "LC_", "LANG")
 # edgectl as another OS account than root's: `nobody`, keeping root's right to open files (the socket in the
 # 0700 data folder, the session file) but not root's uid, which SO_PEERCRED tells the daemon (tests/support/people.py)
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=+dac_override",
@@ -37,13 +48,18 @@ NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--i
 _LOCALE = ("LC_ALL", "LC_CTYPE", "LANG")
 _lock = threading.Lock()
 _zygote: tuple[subprocess.Popen[bytes], str] | None = None
+_zygote_env: dict[str, str] = {}  # the environment the zygote was started with (and imported under)
 spent = 0.0  # the CPU seconds of the children forked for this process (each counts its own since the fork)
 
 
 def forkable(argv: list[str], env: dict[str, str]) -> bool:
     if argv[:len(NOBODY)] == NOBODY:
         argv = argv[len(NOBODY):]
-    if argv[:2] != PREFIX[:2] or argv[2:3] not in ([m] for m in MODULES) or "PYTHONIOENCODING" in env:
+    return argv[:2] == PREFIX[:2] and argv[2:3] in ([m] for m in MODULES) and _utf8(env)
+
+
+def _utf8(env: dict[str, str]) -> bool:
+    if "PYTHONIOENCODING" in env:
         return False
     chosen = next((env[k] for k in _LOCALE if env.get(k)), "C.UTF-8")
     return chosen.upper().replace("-", "").endswith(("UTF8", ".UTF8")) or chosen in ("C", "POSIX")
@@ -61,6 +77,8 @@ def _started() -> str:
             wait_for(lambda: os.path.exists(path) or proc.poll() is not None, 60, "the edgectl zygote")
             assert proc.poll() is None, "the edgectl zygote exited at its start"
             _zygote = (proc, path)
+            _zygote_env.clear()
+            _zygote_env.update(os.environ)
             atexit.register(_stop, proc)
         return _zygote[1]
 
@@ -111,6 +129,85 @@ def run(argv: list[str], *, input: str | None = None, env: dict[str, str] | None
     return subprocess.CompletedProcess(argv, int(code), out, err)
 
 
+def _as_imported(env: dict[str, str]) -> bool:
+    """The environment a module reads at its import is the zygote's."""
+    names = {k for k in (*env, *_zygote_env) if k.startswith(_AT_IMPORT)}
+    return all(env.get(k) == _zygote_env.get(k) for k in names)
+
+
+class Forked:
+    """The part of subprocess.Popen the tests use, for a daemon forked from the zygote (`spawn`)."""
+
+    def __init__(self, args: list[str], conn: socket.socket) -> None:
+        self.args, self._conn = args, conn
+        self._answers = conn.makefile("rb")
+        line = self._answers.readline().strip()
+        if not line:
+            conn.close()
+            raise OSError(f"the zygote could not fork {args}")
+        self.pid = int(line)
+        self.returncode: int | None = None
+        self._ended = threading.Event()
+        threading.Thread(target=self._await, name=f"forked-{self.pid}", daemon=True).start()
+
+    def _await(self) -> None:
+        global spent
+        try:
+            status = self._answers.readline().decode().split()
+        except OSError:
+            status = []
+        finally:
+            self._answers.close()
+            self._conn.close()
+        if status:
+            with _lock:
+                spent += float(status[1])
+        self.returncode = int(status[0]) if status else -9  # the monitor itself killed: as a SIGKILL
+        self._ended.set()
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(15)
+
+    def kill(self) -> None:
+        self.send_signal(9)
+
+
+def spawn(argv: list[str], *, stdout: Any, cwd: Path | str = ROOT, env: dict[str, str] | None = None,
+          new_session: bool = False) -> "subprocess.Popen[bytes] | Forked":
+    """subprocess.Popen(argv, stdout=stdout, stderr=STDOUT, ...) for `python -m edged.cli run ...` or the office's:
+    forked from the zygote when its imports are what the daemon would import (else a subprocess, as before)."""
+    env = dict(os.environ if env is None else env)
+    if argv[:2] != PREFIX[:2] or argv[2:4] not in ([m, "run"] for m in DAEMONS) or not _utf8(env) \
+            or (_zygote is not None and not _as_imported(env)):
+        return subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, stderr=subprocess.STDOUT,
+                                start_new_session=new_session)
+    path = _started()
+    if not _as_imported(env):  # the zygote started just now, under another environment than this call's
+        return subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, stderr=subprocess.STDOUT,
+                                start_new_session=new_session)
+    conn = socket.socket(socket.AF_UNIX)
+    conn.connect(path)
+    request = json.dumps({"module": argv[2], "argv": argv[3:], "env": env, "cwd": str(cwd), "nobody": False,
+                          "daemon": True, "session": new_session}).encode()
+    with open(os.devnull, "rb") as nothing:
+        socket.send_fds(conn, [len(request).to_bytes(4, "big") + request], [nothing.fileno(), stdout.fileno(),
+                                                                             stdout.fileno()])
+    return Forked(argv, conn)
+
+
 def _become_nobody() -> None:
     """What NOBODY's setpriv does: uid and gid nobody's, no groups, CAP_DAC_OVERRIDE kept (capset(2))."""
     import ctypes
@@ -135,18 +232,23 @@ def _become_nobody() -> None:
     assert libc.capset(ctypes.byref(Header(0x20080522, 0)), caps) == 0, os.strerror(ctypes.get_errno())
 
 
-def _child(conn: socket.socket) -> int:
-    import locale
-
+def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    """The call: its request and its stdin, stdout and stderr."""
     fds = array.array("i")
     data, ancdata, _flags, _addr = conn.recvmsg(1 << 16, socket.CMSG_LEN(3 * fds.itemsize))
     fds.frombytes(ancdata[0][2])
     while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
         data += conn.recv(1 << 16) or b"?"
+    return json.loads(data[4:]), list(fds)
+
+
+def _enter(request: dict[str, Any], fds: list[int]) -> None:
+    """This process becomes the call's: its descriptors, user, folder, environment and arguments."""
+    import locale
+
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
-    request = json.loads(data[4:])
     if request["nobody"]:
         _become_nobody()
     os.chdir(request["cwd"])
@@ -160,10 +262,14 @@ def _child(conn: socket.socket) -> int:
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
     sys.argv = [request["module"], *request["argv"]]
+
+
+def _call(module: str, argv: list[str]) -> int:
+    """`main(argv)` as the interpreter runs a module's: its status, SystemExit's, or 1 and the traceback."""
     import importlib
 
     try:
-        code = importlib.import_module(request["module"]).main(request["argv"])
+        code = importlib.import_module(module).main(argv)
     except SystemExit as exc:  # argparse's errors and --help, as the interpreter ends on them
         code = exc.code if isinstance(exc.code, int) or exc.code is None else 1
         if not isinstance(exc.code, int) and exc.code is not None:
@@ -178,43 +284,83 @@ def _child(conn: socket.socket) -> int:
     return int(code or 0)
 
 
+def _monitor(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> int:
+    """A daemon: forked again, in a session of its own if asked; this process tells the caller its pid, then
+    its exit status (a signal's as -N) and the CPU of it and of the children it reaped."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            conn.close()
+            if request.get("session"):
+                os.setsid()
+            _enter(request, fds)
+            code = _call(DAEMONS[request["module"]], request["argv"])
+            import atexit as exits
+            import threading as threads
+
+            threads._shutdown()  # type: ignore[attr-defined]  # the interpreter's end: its threads, then atexit
+            exits._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+    for fd in fds:
+        os.close(fd)
+    conn.sendall(f"{pid}\n".encode())
+    _, status = os.waitpid(pid, 0)
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    conn.sendall(f"{os.waitstatus_to_exitcode(status)} {used.ru_utime + used.ru_stime:.4f}\n".encode())
+    return 0
+
+
 def serve(path: str, parent: int) -> None:
-    """The zygote: edgectl and its verbs imported once, then a forked child per connection."""
+    """The zygote: edgectl, its verbs and the daemons imported once, then a forked child per connection."""
     import importlib
     import signal
 
     from edged.cli import edgectl
 
-    for name in (*(f"edged.cli.{verb}" for verb in edgectl.MODULES), *MODULES):
+    for name in (*(f"edged.cli.{verb}" for verb in edgectl.MODULES), *MODULES, *DAEMONS.values(), *WARM):
         importlib.import_module(name)
     # children reap themselves: each tells its caller its CPU, which is not counted twice at the zygote's end
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    atexit.register(lambda: (os.unlink(path), os.rmdir(os.path.dirname(path))))  # nothing left in /tmp
-    with socket.socket(socket.AF_UNIX) as listener:
-        listener.bind(path + ".new")
-        listener.listen(16)
-        os.rename(path + ".new", path)   # there once it answers: a caller waits for the path
-        listener.settimeout(1.0)
-        while os.getppid() == parent:
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            conn.settimeout(None)
-            if os.fork() == 0:
-                code = 1  # whatever happens in the child, it never returns into this loop
+    try:
+        with socket.socket(socket.AF_UNIX) as listener:
+            listener.bind(path + ".new")
+            listener.listen(16)
+            os.rename(path + ".new", path)   # there once it answers: a caller waits for the path
+            listener.settimeout(1.0)
+            while os.getppid() == parent:
                 try:
-                    listener.close()
-                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                    conn.sendall(f"{os.getpid()}\n".encode())
-                    code = _child(conn)
-                    used = resource.getrusage(resource.RUSAGE_SELF)  # since the fork: the call's own
-                    conn.sendall(f"{code} {used.ru_utime + used.ru_stime:.4f}\n".encode())
-                finally:
-                    os._exit(code)
-            conn.close()
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                conn.settimeout(None)
+                if os.fork() == 0:
+                    code = 1  # whatever happens in the child, it never returns into this loop
+                    try:
+                        listener.close()
+                        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                        request, fds = _receive(conn)
+                        if request.get("daemon"):
+                            code = _monitor(conn, request, fds)
+                        else:
+                            conn.sendall(f"{os.getpid()}\n".encode())
+                            _enter(request, fds)
+                            code = _call(request["module"], request["argv"])
+                            used = resource.getrusage(resource.RUSAGE_SELF)  # since the fork: the call's own
+                            conn.sendall(f"{code} {used.ru_utime + used.ru_stime:.4f}\n".encode())
+                    finally:
+                        os._exit(code)
+                conn.close()
+    finally:  # not atexit's: a daemon forked from here runs atexit's functions as it ends (nothing left in /tmp)
+        for leftover in (path, path + ".new"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+        os.rmdir(os.path.dirname(path))
 
 
 if __name__ == "__main__":

@@ -114,14 +114,14 @@ class Daemon:
     def __init__(self, config: Path, data_dir: Path, log: Path, init_data: bool = True):
         self.config, self.data_dir, self.log_path = config, data_dir, log
         self.init_data = init_data  # --init-data: a fresh test folder is a new installation
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen | ctlfork.Forked | None = None
 
     def start(self) -> "Daemon":
         self._log = open(self.log_path, "ab")
         logs.started(self.log_path, "edged")
-        self.proc = subprocess.Popen([sys.executable, "-m", "edged.cli", "run", "--config", str(self.config)]
-                                     + ["--init-data"] * self.init_data,
-                                     cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        # forked from the tests' warm copy of edged (tests/support/ctlfork.py), in a process group of its own
+        self.proc = ctlfork.spawn([sys.executable, "-m", "edged.cli", "run", "--config", str(self.config)]
+                                  + ["--init-data"] * self.init_data, cwd=ROOT, stdout=self._log, new_session=True)
         return self
 
     @property
