@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,13 @@ def _param(item: pytest.Item) -> str | None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     timing.pytest_addoption(parser)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The process's one Chromium (tests/support/browser.py launch), if a test started it."""
+    browser = sys.modules.get("tests.support.browser")
+    if browser is not None:
+        browser.shutdown()
 
 
 def pytest_configure(config: pytest.Config) -> None:
