@@ -17,6 +17,7 @@ from edged.alarms import Alarms
 from edged.i18n import A_, Msg, N_
 from storage import alarm_kinds
 from storage.catalog import CatalogWriter
+from tests.support import sources
 
 ROOT = Path(__file__).resolve().parents[1]
 # Where alarms are raised or their messages made: the box, and the retention planner under it.
@@ -25,7 +26,7 @@ MESSAGE_AT = {"raise_": 1, "set": 2}  # the message's position in Alarms.raise_ 
 
 
 def _modules() -> list[tuple[Path, ast.Module]]:
-    return [(p, ast.parse(p.read_text(), str(p))) for d in SOURCES for p in sorted((ROOT / d).rglob("*.py"))]
+    return [(p, sources.tree(p)) for d in SOURCES for p in sorted((ROOT / d).rglob("*.py"))]
 
 
 def _called(node: ast.AST, name: str) -> bool:
@@ -45,7 +46,7 @@ def _templates(modules: list[tuple[Path, ast.Module]]) -> set[str]:
     """Names bound to an A_ template anywhere in the box (`ETHICS = A_(...)`, `template = A_(...) if ...`)."""
     names: set[str] = set()
     for _path, tree in modules:
-        for node in ast.walk(tree):
+        for node in sources.walk(tree):
             if isinstance(node, ast.Assign) and _marked(node.value, set()):
                 names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
     return names
@@ -69,7 +70,7 @@ def _raises(modules: list[tuple[Path, ast.Module]]) -> list[tuple[str, ast.Call]
     """Every `....alarms.raise_(...)`/`alarms.set(...)` call: (where, the call)."""
     out = []
     for path, tree in modules:
-        for node in ast.walk(tree):
+        for node in sources.walk(tree):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MESSAGE_AT
                     and ast.unparse(node.func.value).endswith("alarms")):
                 out.append((f"{path.relative_to(ROOT)}:{node.lineno}", node))
@@ -108,7 +109,7 @@ def test_every_msg_of_an_alarm_is_marked_where_it_is_made():
     made = 0
     bad = []
     for path, tree in modules:
-        for node in ast.walk(tree):
+        for node in sources.walk(tree):
             if _called(node, "Msg") and isinstance(node, ast.Call) and node.args and _marked(node.args[0], names):
                 made += 1
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "of"
@@ -158,7 +159,7 @@ def test_the_office_has_every_alarms_words_as_the_box_says_them():
     """scripts/i18n extracts every A_ template into both catalogs; compile gives the office the box's words."""
     templates = set()
     for _path, tree in _modules():
-        for node in ast.walk(tree):
+        for node in sources.walk(tree):
             if _called(node, "A_") and isinstance(node, ast.Call) and isinstance(node.args[0], ast.Constant):
                 templates.add(node.args[0].value)
     assert len(templates) >= 40 and N_("camera {camera} is not recording: {why}") in templates

@@ -23,8 +23,9 @@ from central import apt_keys, apt_repo
 from central.cli import main as cli_main
 from storage.time.clock import SYSTEM
 
-pytestmark = pytest.mark.skipif(not all(shutil.which(t) for t in ("gpg", "apt-get", "dpkg-deb")),
-                                reason="needs gpg, apt and dpkg (Debian)")
+pytestmark = [pytest.mark.skipif(not all(shutil.which(t) for t in ("gpg", "apt-get", "dpkg-deb")),
+                                 reason="needs gpg, apt and dpkg (Debian)"),
+              pytest.mark.slow]  # real gpg, apt and dpkg-deb runs: seconds a test, outside the pure tier's minute
 A, B = "0.1.0-1", "0.1.0-2"
 
 

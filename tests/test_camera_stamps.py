@@ -30,7 +30,9 @@ from storage.time.clock import FakeClock
 from storage.disk.layout import parse_relpath
 from tests.support import rtp_captures
 
-pytestmark = pytest.mark.pure
+# no server of its own, but ffmpeg encodes and decodes each case's stream: about a second a test, outside the
+# pure tier's minute (conftest.py MARKERS)
+pytestmark = pytest.mark.slow
 
 S = 1_000_000
 FRAME = 4500  # 20 fps at 90 kHz

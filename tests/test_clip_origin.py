@@ -249,6 +249,7 @@ def test_the_checker_imports_nothing_of_edged_and_holds_edgeds_rules():
             assert all(n.split(".")[0] in allowed for n in names), (path, names)
 
 
+@pytest.mark.slow  # pip builds and installs the checker in a venv of its own: seconds
 def test_the_checker_is_one_pip_installable_package(tmp_path):
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
                         str(tmp_path), str(CHECKER)], capture_output=True, text=True, timeout=300)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import sources
 from tests.support.sources import nodes, text as read
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -310,7 +311,7 @@ def hidden_imports(*folders: str) -> list[str]:
             walk(child, rel, inside)
 
     for path in _modules(*folders):
-        walk(ast.parse(read(path)), path.relative_to(ROOT).as_posix(), None)
+        walk(sources.tree(path), path.relative_to(ROOT).as_posix(), None)
     return hidden
 
 

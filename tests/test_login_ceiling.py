@@ -15,6 +15,8 @@ import socket
 import aiohttp
 from aiohttp import web
 
+import pytest
+
 from edged import people
 from edged.alarms import Alarms
 from edged.config import parse_config
@@ -88,6 +90,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow  # a real server and the real password hash for every attempt: seconds, not the pure tier's
 def test_the_web_login_is_held_to_the_ceiling_and_alarms_on_failures(tmp_path):
     """Over real HTTP: 100 local addresses (127.0.1.N) each try a wrong password every 5 minutes
     for an hour; the owner logs in from her own browser every 5 minutes."""
@@ -150,6 +153,7 @@ def test_the_web_login_is_held_to_the_ceiling_and_alarms_on_failures(tmp_path):
     assert guessed and f"{FAILURES_AN_HOUR} wrong passwords" in guessed[0]["message"]
 
 
+@pytest.mark.slow  # a real server and the real password hash for every attempt: seconds, not the pure tier's
 def test_the_dashboards_login_is_held_to_the_ceiling_too(tmp_path, caplog):
     """A real dashboard on a real port: 100 addresses (127.0.3.N) each try one wrong password for the
     auditor, one after another; the auditor then logs in from the PC she used before. With the

@@ -18,6 +18,7 @@ from central.verifier.handlers import HANDLERS, handles
 from mqtt import kinds
 from mqtt.topics import Topics
 from storage import outbox
+from tests.support import sources
 
 ROOT = Path(__file__).resolve().parents[1]
 T = Topics("tw-hr-001", "node1")
@@ -51,7 +52,7 @@ def test_no_handler_is_found_by_its_name():
     method name was a kind silently unhandled)."""
     wrong = []
     for path in sorted((ROOT / "central").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in sources.nodes(path):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr":
                 if any(isinstance(a, ast.BinOp) and isinstance(a.left, ast.Constant) and str(a.left.value).startswith("_on")
                        for a in node.args[1:2]):
