@@ -54,7 +54,7 @@ class Site:
     """Two cameras under the clock shim, an ONVIF service naming `ntp`, a data folder, a config."""
 
     def __init__(self, tmp: Path, monkeypatch: pytest.MonkeyPatch, ntp: str, retention: dict[str, Any],
-                 mqtt: str = ""):
+                 mqtt: str = "", tables: dict[str, dict[str, Any]] | None = None):
         from tests.support.onvif_camera import FakeOnvifCamera
 
         self.tmp, self.mp = tmp, monkeypatch
@@ -75,7 +75,7 @@ class Site:
         self.config = write_config(tmp / "edged.toml", self.data, [
             {"id": c, "url": self.cams.url(c).replace("rtsp://", "rtsp://" + login),
              "onvif": f"127.0.0.1:{self.onvif.port}"} for c in ("door", "yard")],
-            storage={"segment_length": "2s"}, tables={"retention": {"interval": "1s", **retention}})
+            storage={"segment_length": "2s"}, tables={"retention": {"interval": "1s", **retention}, **(tables or {})})
         if mqtt:
             self.config.write_text(self.config.read_text() + mqtt)
         self.runs = 0
