@@ -23,12 +23,13 @@ from tests.support.nts import Nts
 from tests.test_time_box_daemon import OTHER_NTP, Site, by_age, complete, passes, standing
 
 DAY = 86_400_000_000
-CHRONY_EVERY_S = 60  # edged/daemon/time_gate.py: chrony is read once a minute
+CHRONY_EVERY_S = 2  # [time] chrony_interval: chrony is read this often (a minute by default)
 
 
 def test_nts_heard_after_a_reboot_resumes_destruction_by_age(tmp_path, monkeypatch):
     nts = Nts(tmp_path / "nts")
-    site = Site(tmp_path, monkeypatch, OTHER_NTP, {"min_retention": "1h", "max_retention": "1d"})
+    site = Site(tmp_path, monkeypatch, OTHER_NTP, {"min_retention": "1h", "max_retention": "1d"},
+                tables={"time": {"chrony_interval": f"{CHRONY_EVERY_S}s"}})
     monkeypatch.setenv("PATH", f"{nts.chronyc_on_path(tmp_path / 'chrony-bin')}:{os.environ['PATH']}")
     try:
         d = site.start(-3 * DAY, str(uuid.uuid4()))  # run 1: three days before the true time

@@ -170,6 +170,10 @@ class TimeConfig:
                                                  "nothing is destroyed by age (design/0095, design/0370; 1s to 60min)")
     confirm_by_two: bool = key(False, read=_bool, doc="true: `edgectl retention confirm-time` takes two approvers, the "
                                                       "second within an hour of the first (design/0373)")
+    chrony_interval_us: int = duration(MINUTE, SECOND, 60 * MINUTE, toml="chrony_interval",
+                                       doc="how often edged reads chrony (`chronyc`): its NTS state and the servers the "
+                                           "box follows; NTS heard is acted on within this and a retention pass "
+                                           "(design/0454; 1s to 60min)")
 
 
 def _time(t: dict[str, Any]) -> TimeConfig:

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 JUDGED_KEY = "age_judged_us"   # before issue 73: the budget's judged time (read once, as a bound from another boot)
 PROVEN_KEY = "age_proven"      # the node key: the earliest true time proven, its monotonic time and boot (design/0305)
-CHRONY_EVERY_S = 60.0
+CHRONY_EVERY_S = 60.0  # [time] chrony_interval's default (edged/config/site.py), where no config is given
 SECOND_WITHIN_S = 3600  # where two approvers confirm the host clock, the second within this of the first
 CHRONYC_TIMEOUT_S = 5.0
 
@@ -181,9 +181,11 @@ class TimeGate:
         await self._read_chrony()
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """chrony's state, once a minute, on a thread (it runs a program)."""
+        """chrony's state, every [time] chrony_interval (a minute), on a thread (it runs a program)."""
         while not stopping.is_set():
-            await wait_or_stop(stopping, CHRONY_EVERY_S, self.clock)
+            cfg = self.config()  # SIGHUP's too; None where no config is given (a test of the gate alone)
+            every = CHRONY_EVERY_S if cfg is None else cfg.time.chrony_interval_us / 1_000_000
+            await wait_or_stop(stopping, every, self.clock)
             await self._read_chrony()
 
     async def _read_chrony(self) -> None:
