@@ -14,7 +14,7 @@ other sites change is their words, chains and forms, not the path: each site's r
 signed at the desk and its printed form are tests/test_desk_words.py's (HTTP, no browser), its
 register's annex columns tests/test_paper_words.py's, 004's countersigning per unit
 tests/test_register_units.py's, a hold an approver decides tests/test_desk.py's. The same chains
-through edgectl are tests/test_sites.py."""
+through edgectl are tests/test_desk_words.py's too."""
 
 from __future__ import annotations
 

@@ -5,7 +5,9 @@ matters here; tests/test_desk_sites.py walks them in Chromium), including a came
 each refusal a role meets, an expired grant and the audit pages. A page fails on an id (a camera's
 or a person's login name: there is no whitelist of ids), an operation or config key, a command-line
 flag, an English word that is not a proper name, or an ASCII separator between Chinese phrases.
-The catalog test (tests/test_i18n.py) checks strings; this one checks what the pages put together."""
+The catalog test (tests/test_i18n.py) checks strings; this one checks what the pages put together.
+On the same five daemons (design/0450): each site's request filed and signed at the desk over HTTP, its
+printed form read off the page, and each site's chain through edgectl to the export or the viewing."""
 
 from __future__ import annotations
 
@@ -29,7 +31,9 @@ from tests.support.daemon import Daemon, wait_for
 from tests.support.leaks import ascii_separators, leaks
 from tests.support.paper import paper_faults
 from tests.support.people import People, password_for
-from tests.test_sites import CASES, camera, filing_args, signers_for, site_config, unit_of  # noqa: F401
+from edged.rules.redaction import redacted_kinds
+from tests.support.catalog import audit_rows, rows
+from tests.test_sites import CASES, _play, camera, filing_args, signers_for, site_config, unit_of  # noqa: F401
 
 S = 1_000_000
 ZH = "zh-TW"
@@ -296,6 +300,69 @@ def test_a_request_filed_and_signed_at_the_desk_prints_the_sites_form(sites, nam
     assert cfg.forms.modes.get(use, "") in printed, printed   # 003's 保存 for a copy (design/0447)
     assert kind == "citizen" or "已查驗身分" not in printed, printed   # a citizen's lines on a citizen's paper only
     assert not paper_faults(printed, site.allowed | DATA | {"A123456789"}), paper_faults(printed, site.allowed)
+
+
+@pytest.mark.parametrize("name, kind, use", CASES, ids=[c[0][:3] for c in CASES])
+def test_a_request_runs_through_the_sites_chain_by_edgectl(sites, tmp_path, name, kind, use):
+    """The site's chain through edgectl (issue 17 item 9; tests/test_sites.py's until design/0450, on
+    this module's daemons): filed, every step signed by a different approver (a signer of an earlier
+    step refused a second), the grant, then the export with its receipt, or the viewing where the
+    kind is view-only, on the record. The request names every camera, so every scoped step applies;
+    its range is the footage of those that record (the last is down)."""
+    site = sites[name].result()
+    cfg, d, people = site.cfg, site.d, site.people
+    rules = cfg.policy.kinds[kind]
+    steps = [s for s in rules.chain if s.applies(site.cameras)]
+    assert use in rules.modes and site.signers == signers_for(steps, cfg.policy, unit_of(cfg.policy))
+    redacted = kind in redacted_kinds(cfg.policy.kinds)   # a citizen sees only themselves (design/0232, 0327)
+    recording = site.cameras[:-1]
+    wait_for(lambda: all(len(d.segments(c)) >= 2 for c in recording), 60, "footage on every camera that records")
+    frm = max(d.segments(c)[0]["start_us"] for c in recording)
+    to = min(d.segments(c)[-1]["end_us"] for c in recording)
+    before = len(audit_rows(d))
+    args = filing_args(kind, use, cfg.policy.categories[0], site.cameras, frm, to, unit_of(cfg.policy), cfg.policy)
+    args[args.index("--reason") + 1] = "民眾反映櫃檯遺失皮夾"   # in the site's words, as the pages read
+    r = people.as_("clerk").ctl(*["值勤臺" if a == "Counter section" else a for a in args])
+    assert r.returncode == 0, r.stderr
+    request = json.loads(r.stdout)
+    assert [s["name"] for s in request["chain"]] == [s.name for s in steps]
+    rid = str(request["id"])
+    for i, signer in enumerate(site.signers):
+        r = people.as_(signer).ctl("request", "approve", rid, "--reason", "確有必要", "--json")
+        assert r.returncode == 0, r.stderr
+        if i + 1 < len(site.signers):  # a signer of an earlier step never signs another
+            again = people.ctl("request", "approve", rid, "--reason", "再簽")
+            assert again.returncode == 2 and "already signed" in again.stderr, again.stderr
+    grant = json.loads(r.stdout)["grant"]   # used at once: the site's grants expire a minute after approval
+    assert grant["approvers"] == site.signers and grant["mode"] == use
+    people.as_("carol")
+    if use == "copy":
+        out = tmp_path / "export"
+        extra = ["--receipt", "Lin Mei"] if rules.receipt else ["--recipient", "Lin Mei"]
+        r = people.ctl("export", "--grant", str(grant["id"]), "--out", str(out), *extra)
+        assert r.returncode == 0, r.stderr
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["recipient"] == "Lin Mei"
+        assert manifest.get("receipt_signed_by") == ("Lin Mei" if rules.receipt else None)
+    else:
+        status, body = asyncio.run(_play(site.base, "carol", grant["id"]))
+        if redacted:   # the whole picture refused (the desk's walk: design/0232)
+            assert status == 409 and "遮蔽複本" in body["error"], body
+        else:
+            assert status == 200 and body["type"] == "answer", body
+    if not redacted:
+        wait_for(lambda: next(q for q in rows(d, "requests") if q["id"] == int(rid))["state"] == "used", 10,
+                 "the grant used")
+    actions = [a["action"] for a in audit_rows(d)[before:] if a["action"].split(".")[0] in (
+        "request", "grant", "export", "playback")]
+    assert actions[:len(site.signers) + 1] == ["request.file", *["request.step"] * (len(site.signers) - 1),
+                                               "request.approve"]
+    assert ("grant.refused" if redacted else "grant.use") in actions
+    assert redacted or ("export.done" if use == "copy" else "playback.start") in actions
+    if use == "copy":
+        register = [e for e in rows(d, "exports") if e["grant_id"] == grant["id"]]
+        assert len(register) == 1 and json.loads(register[0]["detail"]).get("receipt_signed_by") == (
+            "Lin Mei" if rules.receipt else None)
 
 
 @pytest.mark.parametrize("name, kind, use", CASES, ids=[c[0][:3] for c in CASES])
