@@ -64,6 +64,7 @@ def test_two_nodes_an_export_a_seq_gap_and_the_dashboard(tmp_path, clip):
     broker = Broker(tmp_path / "broker", persistence=True).start()
     central = Central(tmp_path, broker).start()
     daemons = []
+    pw = browser = None
     with RtspServer({"cam": f"clip:{clip.video}@20"}) as cameras:
         try:
             viewer = free_port()
@@ -108,22 +109,18 @@ def test_two_nodes_an_export_a_seq_gap_and_the_dashboard(tmp_path, clip):
             from tests.support.browser import launch, login_page
 
             wait_for(lambda: "web viewer listening" in n1.log, 60, "n1's web viewer")  # it loads on a thread at start
-            pw, browser = launch()
-            try:
-                page = login_page(browser, f"http://127.0.0.1:{viewer}", "carol")
-                page.goto(f"http://127.0.0.1:{viewer}/playback")
-                page.wait_for_selector("body[data-ready='1']")
-                page.fill("#grant", str(view_grant))
-                page.click("#lookup button")
-                page.wait_for_selector("#start", state="visible")
-                page.click("#start")
-                page.wait_for_selector("#controls", state="visible")
-                wait_for(lambda: audit_rows(n1, "playback.start"), 20,
-                         "the playback's start record")
-                page.context.close()
-            finally:
-                browser.close()
-                pw.stop()
+            pw, browser = launch()   # one browser for the viewing and the dashboard, a context each
+            page = login_page(browser, f"http://127.0.0.1:{viewer}", "carol")
+            page.goto(f"http://127.0.0.1:{viewer}/playback")
+            page.wait_for_selector("body[data-ready='1']")
+            page.fill("#grant", str(view_grant))
+            page.click("#lookup button")
+            page.wait_for_selector("#start", state="visible")
+            page.click("#start")
+            page.wait_for_selector("#controls", state="visible")
+            wait_for(lambda: audit_rows(n1, "playback.start"), 20,
+                     "the playback's start record")
+            page.context.close()
             month = datetime.fromtimestamp(SYSTEM.now_us() / 1e6, timezone.utc).strftime("%Y-%m")
             out = tmp_path / "report"
 
@@ -146,24 +143,23 @@ def test_two_nodes_an_export_a_seq_gap_and_the_dashboard(tmp_path, clip):
             assert not central.findings("access_unapproved")
 
             # the dashboard: both nodes, in a real browser, under the strict CSP
-            pw, browser = launch()
-            try:
-                page = browser.new_page()
-                errors: list[str] = []
-                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-                resp = page.goto(f"http://127.0.0.1:{central.port}/")
-                assert "default-src 'none'" in resp.headers["content-security-policy"]
-                assert page.inner_text("#nodes-up") == "nodes up: 2 / 2"
-                assert page.inner_text("#cameras-recording") == "cameras recording: 2 / 2"
-                page.click(f"text={SITE}")
-                page.wait_for_url(f"**/site/{SITE}")
-                body = page.inner_text("body")
-                assert "n1" in body and "n2" in body and "Open alarms" in body
-                assert page.eval_on_selector("link[rel=stylesheet]", "e => e.sheet !== null")  # the CSS loaded
-                assert not errors, errors
-            finally:
-                browser.close()
-                pw.stop()
+            page = browser.new_page()   # a context of its own
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            resp = page.goto(f"http://127.0.0.1:{central.port}/")
+            assert "default-src 'none'" in resp.headers["content-security-policy"]
+            assert page.inner_text("#nodes-up") == "nodes up: 2 / 2"
+            assert page.inner_text("#cameras-recording") == "cameras recording: 2 / 2"
+            page.click(f"text={SITE}")
+            page.wait_for_url(f"**/site/{SITE}")
+            body = page.inner_text("body")
+            assert "n1" in body and "n2" in body and "Open alarms" in body
+            assert page.eval_on_selector("link[rel=stylesheet]", "e => e.sheet !== null")  # the CSS loaded
+            assert not errors, errors
+            page.context.close()
+            browser.close()
+            pw.stop()
+            browser = pw = None
 
             # lost messages: with the broker down, n2 queues audit records; three are cut from its outbox
             broker.stop()
@@ -186,6 +182,9 @@ def test_two_nodes_an_export_a_seq_gap_and_the_dashboard(tmp_path, clip):
             # what real daemons send passes the schema (central/intake/schema.py) and the seq check
             assert not central.findings("malformed_message") and not central.findings("seq_implausible")
         finally:
+            if browser is not None:
+                browser.close()
+                pw.stop()
             for d in daemons:
                 if d.proc and d.proc.poll() is None:
                     d.stop()

@@ -5,7 +5,9 @@ matters here; tests/test_desk_sites.py walks them in Chromium), including a came
 each refusal a role meets, an expired grant and the audit pages. A page fails on an id (a camera's
 or a person's login name: there is no whitelist of ids), an operation or config key, a command-line
 flag, an English word that is not a proper name, or an ASCII separator between Chinese phrases.
-The catalog test (tests/test_i18n.py) checks strings; this one checks what the pages put together."""
+The catalog test (tests/test_i18n.py) checks strings; this one checks what the pages put together.
+On the same five daemons (design/0450): each site's request filed and signed at the desk over HTTP, its
+printed form read off the page, and each site's chain through edgectl to the export or the viewing."""
 
 from __future__ import annotations
 
@@ -15,19 +17,23 @@ import json
 import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
 
 from edged.config import load_config
-from edged.i18n import in_language
+from edged.i18n import in_language, zone
 from storage.time.clock import SYSTEM
 from tests.support.cameras import free_port
 from tests.support.daemon import Daemon, wait_for
 from tests.support.leaks import ascii_separators, leaks
+from tests.support.paper import paper_faults
 from tests.support.people import People, password_for
-from tests.test_sites import CASES, camera, filing_args, signers_for, site_config, unit_of  # noqa: F401
+from edged.rules.redaction import redacted_kinds
+from tests.support.catalog import audit_rows, rows
+from tests.test_sites import CASES, _play, camera, filing_args, signers_for, site_config, unit_of  # noqa: F401
 
 S = 1_000_000
 ZH = "zh-TW"
@@ -44,6 +50,21 @@ FULL_NAMES = {"clerk": "林書記", "carol": "陳管理", "audrey": "王政風",
 IDS_SHOWN = ("/desk/accounts",)
 # what the test's people typed, in the test's words (a reason on the record): data, not the page's text
 TYPED = {"test", "application"}
+FIELDS = {  # what the clerk writes for each kind of requester, as at a counter (tests/test_desk_sites.py too)
+    "citizen": {"contact": "0912-000-000", "id_number": "A123456789"},
+    "agency": {"org": "某分局偵查隊", "letter": "北市警刑字第1150000017號"},
+}
+
+
+def roc(t: datetime) -> str:
+    """A moment as a person at a zh-TW site types it: 115/11/24 14:30."""
+    return f"{t.year - 1911}/{t.month:02d}/{t.day:02d} {t:%H:%M}"
+
+
+def csrf(page: str) -> str:
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token, page[-2000:]
+    return token.group(1)
 
 
 def visible(page: str) -> str:
@@ -59,9 +80,7 @@ def session(base: str, name: str) -> requests.Session:
     s = requests.Session()
     s.cookies.set("edged_lang", ZH)
     page = s.get(base + "/desk/login", timeout=30).text   # the login form's CSRF token (issue 45)
-    token = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert token, page[-2000:]
-    r = s.post(base + "/desk/login", data={"name": name, "password": password_for(name), "csrf": token.group(1)},
+    r = s.post(base + "/desk/login", data={"name": name, "password": password_for(name), "csrf": csrf(page)},
                timeout=30)
     assert r.ok and r.url.endswith("/desk/"), (name, r.url, r.text[-2000:])
     return s
@@ -122,8 +141,9 @@ class Site:
         steps = [s for s in cfg.policy.kinds[kind].chain if s.applies(self.cameras)]
         self.people = people = People(config, root, admin_full_name=FULL_NAMES["admin"])
         self.signers = signers = signers_for(steps, cfg.policy, unit_of(cfg.policy))
-        for i, signer in enumerate(signers):   # first: at 001 they sign the others' applications (design/0113)
-            people.add(signer, "approver", full_name=f"核章{'甲乙丙丁戊'[i]}")
+        self.names = {signer: f"核章{'甲乙丙丁戊'[i]}" for i, signer in enumerate(signers)}
+        for signer in signers:   # first: at 001 they sign the others' applications (design/0113)
+            people.add(signer, "approver", full_name=self.names[signer])
         people.add("clerk", "viewer", full_name=FULL_NAMES["clerk"])
         people.add("carol", "custodian", full_name=FULL_NAMES["carol"])
         people.add("audrey", "auditor", full_name=FULL_NAMES["audrey"])
@@ -224,6 +244,125 @@ def test_every_page_as_every_role_in_the_sites_words(sites, name, kind, use):
         if words:
             found[where] = words
     assert found == {}, json.dumps(found, ensure_ascii=False, indent=0)
+
+
+def filed_at_the_desk(site: Site, kind: str, use: str) -> tuple[int, str]:
+    """The clerk's filing of a request of `kind` for `use` on the desk's form, in the site's fields, as
+    the browser sends it (the form's names; the times typed in the site's calendar): the request's id
+    and the page it lands on, which must say it was taken."""
+    cfg, clerk = site.cfg, site.sessions["clerk"]
+    form = clerk.get(site.base + "/desk/requests/new", timeout=30).text
+    assert ('name="purpose"' in form) == cfg.policy.asks_purpose, "the use (用途) asked where the rule asks it"
+    assert f'name="mode" value="{use}"' in form, use
+    assert html.escape(cfg.forms.modes.get(use, "")) in form, "the mode in the site's word (003: 保存 for a copy)"
+    now = datetime.fromtimestamp(SYSTEM.now_us() / S, zone(cfg.site.timezone))
+    org = unit_of(cfg.policy) if cfg.policy.units else "行政組"   # where the site lists none, typed as a clerk would
+    fields = {"csrf": csrf(form), "kind": kind, "category": cfg.policy.categories[0], "mode": use,
+              "reason": "民眾反映櫃檯遺失皮夾，調閱以釐清", "cameras": site.cameras, "requester": "林美",
+              "from": roc(now - timedelta(minutes=5)), "to": roc(now + timedelta(minutes=2)),
+              **({"org": org} if kind == "internal" else {}), **FIELDS.get(kind, {}),
+              **({"identity_checked": "1"} if kind == "citizen" else {}),
+              **({"purpose": "歸還民眾遺失物"} if cfg.policy.asks_purpose else {})}
+    r = clerk.post(site.base + "/desk/requests/new", data=fields, timeout=30)
+    assert r.ok and "notice-ok" in r.text, visible(r.text)[-2000:]
+    return int(re.search(r"/desk/requests/(\d+)", r.url)[1]), r.text
+
+
+@pytest.mark.parametrize("name, kind, use", CASES, ids=[c[0][:3] for c in CASES])
+def test_a_request_filed_and_signed_at_the_desk_prints_the_sites_form(sites, name, kind, use):
+    """The desk's side of the sites' walk without a browser (design/0450): the clerk files the site's
+    request on the desk's form, each approver signs it from their inbox in the chain's order, and the
+    printed application is the site's own form with every signer by name and the mode in the site's
+    word; a copy that needs a receipt offers its field at the export. The pages' behaviour in a browser
+    (the date fields, the buttons, the PDF read back) is tests/test_desk_sites.py's walk of 001 and 002."""
+    site = sites[name].result()
+    cfg, base = site.cfg, site.base
+    rid, landed = filed_at_the_desk(site, kind, use)
+    shown = visible(landed)
+    assert "林美" in shown and (not cfg.policy.asks_purpose or "歸還民眾遺失物" in shown), shown
+    assert cfg.forms.modes.get(use, "") in shown, "the mode in the site's word on the request's page"
+    for signer in site.signers:   # each step from its approver's inbox, in order
+        s = site.sessions.get(signer) or session(base, signer)
+        assert f'href="/desk/requests/{rid}"' in s.get(base + "/desk/inbox", timeout=30).text, f"waits for {signer}"
+        page = s.get(f"{base}/desk/requests/{rid}", timeout=30).text
+        assert 'id="decide"' in page, (signer, visible(page)[-1500:])
+        r = s.post(f"{base}/desk/requests/{rid}/decide", timeout=30,
+                   data={"csrf": csrf(page), "reason": "必要性及關聯性已審核", "decision": "approve"})
+        assert r.ok and "notice-ok" in r.text and 'id="decide"' not in r.text, (signer, visible(r.text)[-1500:])
+    carol = site.sessions["carol"].get(f"{base}/desk/requests/{rid}", timeout=30).text
+    assert "notice-error" not in carol, visible(carol)[-1500:]
+    receipt = cfg.policy.kinds[kind].receipt
+    assert ('name="receipt"' in carol) == (use == "copy" and receipt), "the receipt asked where the kind needs one"
+    printed = visible(site.sessions["clerk"].get(f"{base}/desk/requests/{rid}/form", timeout=30).text)
+    own = cfg.forms.form_for(kind)
+    assert own is None or own.title in "".join(printed.split()), printed
+    assert all(site.names[s] in printed for s in site.signers), (site.names, printed)
+    assert cfg.forms.modes.get(use, "") in printed, printed   # 003's 保存 for a copy (design/0447)
+    assert kind == "citizen" or "已查驗身分" not in printed, printed   # a citizen's lines on a citizen's paper only
+    assert not paper_faults(printed, site.allowed | DATA | {"A123456789"}), paper_faults(printed, site.allowed)
+
+
+@pytest.mark.parametrize("name, kind, use", CASES, ids=[c[0][:3] for c in CASES])
+def test_a_request_runs_through_the_sites_chain_by_edgectl(sites, tmp_path, name, kind, use):
+    """The site's chain through edgectl (issue 17 item 9; tests/test_sites.py's until design/0450, on
+    this module's daemons): filed, every step signed by a different approver (a signer of an earlier
+    step refused a second), the grant, then the export with its receipt, or the viewing where the
+    kind is view-only, on the record. The request names every camera, so every scoped step applies;
+    its range is the footage of those that record (the last is down)."""
+    site = sites[name].result()
+    cfg, d, people = site.cfg, site.d, site.people
+    rules = cfg.policy.kinds[kind]
+    steps = [s for s in rules.chain if s.applies(site.cameras)]
+    assert use in rules.modes and site.signers == signers_for(steps, cfg.policy, unit_of(cfg.policy))
+    redacted = kind in redacted_kinds(cfg.policy.kinds)   # a citizen sees only themselves (design/0232, 0327)
+    recording = site.cameras[:-1]
+    wait_for(lambda: all(len(d.segments(c)) >= 2 for c in recording), 60, "footage on every camera that records")
+    frm = max(d.segments(c)[0]["start_us"] for c in recording)
+    to = min(d.segments(c)[-1]["end_us"] for c in recording)
+    before = len(audit_rows(d))
+    args = filing_args(kind, use, cfg.policy.categories[0], site.cameras, frm, to, unit_of(cfg.policy), cfg.policy)
+    args[args.index("--reason") + 1] = "民眾反映櫃檯遺失皮夾"   # in the site's words, as the pages read
+    r = people.as_("clerk").ctl(*["值勤臺" if a == "Counter section" else a for a in args])
+    assert r.returncode == 0, r.stderr
+    request = json.loads(r.stdout)
+    assert [s["name"] for s in request["chain"]] == [s.name for s in steps]
+    rid = str(request["id"])
+    for i, signer in enumerate(site.signers):
+        r = people.as_(signer).ctl("request", "approve", rid, "--reason", "確有必要", "--json")
+        assert r.returncode == 0, r.stderr
+        if i + 1 < len(site.signers):  # a signer of an earlier step never signs another
+            again = people.ctl("request", "approve", rid, "--reason", "再簽")
+            assert again.returncode == 2 and "already signed" in again.stderr, again.stderr
+    grant = json.loads(r.stdout)["grant"]   # used at once: the site's grants expire a minute after approval
+    assert grant["approvers"] == site.signers and grant["mode"] == use
+    people.as_("carol")
+    if use == "copy":
+        out = tmp_path / "export"
+        extra = ["--receipt", "Lin Mei"] if rules.receipt else ["--recipient", "Lin Mei"]
+        r = people.ctl("export", "--grant", str(grant["id"]), "--out", str(out), *extra)
+        assert r.returncode == 0, r.stderr
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["recipient"] == "Lin Mei"
+        assert manifest.get("receipt_signed_by") == ("Lin Mei" if rules.receipt else None)
+    else:
+        status, body = asyncio.run(_play(site.base, "carol", grant["id"]))
+        if redacted:   # the whole picture refused (the desk's walk: design/0232)
+            assert status == 409 and "遮蔽複本" in body["error"], body
+        else:
+            assert status == 200 and body["type"] == "answer", body
+    if not redacted:
+        wait_for(lambda: next(q for q in rows(d, "requests") if q["id"] == int(rid))["state"] == "used", 10,
+                 "the grant used")
+    actions = [a["action"] for a in audit_rows(d)[before:] if a["action"].split(".")[0] in (
+        "request", "grant", "export", "playback")]
+    assert actions[:len(site.signers) + 1] == ["request.file", *["request.step"] * (len(site.signers) - 1),
+                                               "request.approve"]
+    assert ("grant.refused" if redacted else "grant.use") in actions
+    assert redacted or ("export.done" if use == "copy" else "playback.start") in actions
+    if use == "copy":
+        register = [e for e in rows(d, "exports") if e["grant_id"] == grant["id"]]
+        assert len(register) == 1 and json.loads(register[0]["detail"]).get("receipt_signed_by") == (
+            "Lin Mei" if rules.receipt else None)
 
 
 @pytest.mark.parametrize("name, kind, use", CASES, ids=[c[0][:3] for c in CASES])
