@@ -51,7 +51,8 @@ def test_segments_abut_where_the_seam_is_the_next_ones_leading_pictures(made, du
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("devices")
     return {"open": portable.open_gop(d / "open.mp4"), "mts": portable.avchd(d / "00001.MTS"),
-            "trimmed": portable.trimmed(d / "trimmed.mp4"), "two_edits": portable.two_edits(d / "cut.mp4")}
+            "trimmed": portable.trimmed(d / "trimmed.mp4"), "two_edits": portable.two_edits(d / "cut.mp4"),
+            "trimmed_b": portable.trimmed(d / "trimmed-b.mp4", seconds=6)}
 
 
 def test_an_open_gop_files_segments_abut_and_keep_every_picture(files, tmp_path):
@@ -168,3 +169,28 @@ def test_a_trimmed_imports_export_starts_at_its_claim_and_shows_the_files_pictur
     assert clip["frames"] == shown(tmp_path / "export" / clip["file"]) == 288
     assert decodes(tmp_path / "export" / clip["file"])
 
+
+def test_two_adjacent_trimmed_imports_in_one_copy_show_each_ones_pictures_and_no_gap(files, tmp_path):
+    """Two trimmed files of one device, the second taken in where the first's footage ends, exported across both
+    (design/0461): the second's hidden pictures begin a clip of their own, behind its edit list. Before, the
+    clip began in the first intake, the second's hidden pictures fell inside it and were dropped, and its
+    shown pictures decoded from them with them (the manifest counted more than a player showed)."""
+    _take_in(tmp_path, files["trimmed"], NOW, device="trim-2", segment_us=3 * S)
+    ends = rows(open_db(tmp_path / "catalog.db"), "segments", lambda x: x["camera"] == "portable.trim-2")
+    _take_in(tmp_path, files["trimmed_b"], max(s["end_us"] for s in ends), device="trim-2", segment_us=3 * S)
+    manifest = _exported(tmp_path, "portable.trim-2", tmp_path / "export")
+    [cam] = manifest["cameras"]
+    assert cam["gaps"] == [], cam["gaps"]
+    played = [shown(tmp_path / "export" / c["file"]) for c in cam["clips"]]
+    assert [c["frames"] for c in cam["clips"]] == played == [288, 168], (cam["clips"], played)
+    assert all(decodes(tmp_path / "export" / c["file"]) for c in cam["clips"])
+
+
+def test_a_two_edit_imports_copy_shows_the_pictures_it_counts(files, tmp_path):
+    """The two-edit file taken in and exported whole (design/0461): its second edit begins a clip of its own."""
+    _take_in(tmp_path, files["two_edits"], NOW, device="cut-1", segment_us=3 * S)
+    manifest = _exported(tmp_path, "portable.cut-1", tmp_path / "export")
+    [cam] = manifest["cameras"]
+    played = [shown(tmp_path / "export" / c["file"]) for c in cam["clips"]]
+    assert [c["frames"] for c in cam["clips"]] == played == [60, 91], (cam["clips"], played)
+    assert all(decodes(tmp_path / "export" / c["file"]) for c in cam["clips"])
