@@ -76,7 +76,7 @@ ASKED_ONLY = ("validator", "package")  # tiers that build outside tools: skipped
 SELF_MARKED = ("slow",)  # tiers no tests/support module implies: the test marks itself
 SOLO = {"test_boot", "test_systemd", "test_systemd_install", "test_package", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood",
         "test_recovery_writer",
-        "test_evidence_import_eight",   # eight cameras' frames counted while files are taken in (issue 76)
+        "test_evidence_import_eight",   # eight cameras' frames counted while files are taken in, a restart (issues 76, 87)
         "test_failover_guide",   # three daemons and a broker in namespaces of their own (its "timeout" beside two
         # other workers was its socket path, too long under an xdist worker's folder: design/0278)
         # a copy made at the idle scheduling class (SCHED_IDLE) runs only on a core nothing else wants: on a box

@@ -51,7 +51,8 @@ def test_segments_abut_where_the_seam_is_the_next_ones_leading_pictures(made, du
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("devices")
     return {"open": portable.open_gop(d / "open.mp4"), "mts": portable.avchd(d / "00001.MTS"),
-            "trimmed": portable.trimmed(d / "trimmed.mp4")}
+            "trimmed": portable.trimmed(d / "trimmed.mp4"), "two_edits": portable.two_edits(d / "cut.mp4"),
+            "trimmed_b": portable.trimmed(d / "trimmed-b.mp4", seconds=6)}
 
 
 def test_an_open_gop_files_segments_abut_and_keep_every_picture(files, tmp_path):
@@ -140,6 +141,22 @@ def test_a_trimmed_files_hidden_pictures_stay_hidden_and_its_footage_starts_at_i
         assert c.streams.video[0].start_time * c.streams.video[0].time_base < 0, "the hidden ones behind its edit"
 
 
+def test_a_later_edit_is_a_segment_of_its_own_its_hidden_pictures_behind_its_edit_list(files, tmp_path):
+    """An editor's cut of a middle part, two edits (design/0461): FFmpeg shows the file's first 2 s (60 pictures)
+    and 3 s from mid-GOP at 5.5 s. Before, the remux wrote the first edit's 30 hidden pictures past its end as
+    shown and failed on the second edit's times going back ("returned 22": the intake refused). Now the second
+    edit is a segment of its own whose 15 pictures before the edit are stored behind its edit list; the one
+    picture past its end that a picture shown is decoded from is kept (91 against FFmpeg's 90)."""
+    src = files["two_edits"]
+    segs = remux(src, tmp_path, 3 * S)["segments"]
+    assert shown(src) == 150 and [s["frames"] for s in segs] == [60, 91], segs
+    assert [(s["offset_us"], s["duration_us"]) for s in segs] == [(0, 2 * S), (2_066_666, 3_066_667)], segs
+    assert [shown(tmp_path / s["file"]) for s in segs] == [s["frames"] for s in segs]
+    assert all(decodes(tmp_path / s["file"]) for s in segs)
+    with av.open(str(tmp_path / segs[1]["file"])) as c:
+        assert c.streams.video[0].start_time * c.streams.video[0].time_base < 0, "the hidden ones behind its edit"
+
+
 def test_a_trimmed_imports_export_starts_at_its_claim_and_shows_the_files_pictures(files, tmp_path):
     """Taken in and exported whole: the copy's footage starts at the device's claim and a player of the
     clip shows the 288 pictures the file shows, not the 12 it hides; it verifies and decodes."""
@@ -151,3 +168,29 @@ def test_a_trimmed_imports_export_starts_at_its_claim_and_shows_the_files_pictur
     assert clip["from_us"] == NOW and row["claimed_start_us"] is None, "from its first picture shown, at the intake"
     assert clip["frames"] == shown(tmp_path / "export" / clip["file"]) == 288
     assert decodes(tmp_path / "export" / clip["file"])
+
+
+def test_two_adjacent_trimmed_imports_in_one_copy_show_each_ones_pictures_and_no_gap(files, tmp_path):
+    """Two trimmed files of one device, the second taken in where the first's footage ends, exported across both
+    (design/0461): the second's hidden pictures begin a clip of their own, behind its edit list. Before, the
+    clip began in the first intake, the second's hidden pictures fell inside it and were dropped, and its
+    shown pictures decoded from them with them (the manifest counted more than a player showed)."""
+    _take_in(tmp_path, files["trimmed"], NOW, device="trim-2", segment_us=3 * S)
+    ends = rows(open_db(tmp_path / "catalog.db"), "segments", lambda x: x["camera"] == "portable.trim-2")
+    _take_in(tmp_path, files["trimmed_b"], max(s["end_us"] for s in ends), device="trim-2", segment_us=3 * S)
+    manifest = _exported(tmp_path, "portable.trim-2", tmp_path / "export")
+    [cam] = manifest["cameras"]
+    assert cam["gaps"] == [], cam["gaps"]
+    played = [shown(tmp_path / "export" / c["file"]) for c in cam["clips"]]
+    assert [c["frames"] for c in cam["clips"]] == played == [288, 168], (cam["clips"], played)
+    assert all(decodes(tmp_path / "export" / c["file"]) for c in cam["clips"])
+
+
+def test_a_two_edit_imports_copy_shows_the_pictures_it_counts(files, tmp_path):
+    """The two-edit file taken in and exported whole (design/0461): its second edit begins a clip of its own."""
+    _take_in(tmp_path, files["two_edits"], NOW, device="cut-1", segment_us=3 * S)
+    manifest = _exported(tmp_path, "portable.cut-1", tmp_path / "export")
+    [cam] = manifest["cameras"]
+    played = [shown(tmp_path / "export" / c["file"]) for c in cam["clips"]]
+    assert [c["frames"] for c in cam["clips"]] == played == [60, 91], (cam["clips"], played)
+    assert all(decodes(tmp_path / "export" / c["file"]) for c in cam["clips"])

@@ -8,12 +8,16 @@ from __future__ import annotations
 from collections import namedtuple
 from dataclasses import replace
 
+import pytest
+
 from edged.config import RetentionConfig
 from edged.rules import estimate
 from storage import cameras as camera_table
 from storage.catalog import Catalog, open_db
 from storage.footage import intakes, segment_rows
-from storage.retention.report import retention_report
+from storage.retention import holds
+from storage.retention.forecast import crowded_out_by_holds, holds_crowd_out
+from storage.retention.report import retention_report, standing
 from storage.time.clock import FakeClock
 
 S = 1_000_000
@@ -81,3 +85,37 @@ def test_the_estimate_says_the_disk_needs_the_intakes_share_on_top(tmp_path):
     assert round(est["disk_needed"] / GB) == 335, est["disk_needed"]
     bigger = estimate.estimate(said(db, tmp_path), disk_total=340 * GB)
     assert bigger["enough"] and bigger["intake_share"] == 34 * GB
+
+
+# the holds_crowd_out alarm on the same disk (design/0459) ---------------------------------------------------------
+SHARE, RESERVE = RETENTION.intake_room(DISK.total), 16 * GB
+INTAKE_RATE = 2 * GB / 60                 # the intake's 2 GB stamped over its device's minute
+
+
+@pytest.mark.parametrize("held, rates, blamed", [
+    (20 * GB, {"c": RATE}, True),                           # (272 - 20) GB: 29.2 days; before, (304 - 20) GB: 32.9
+    (10 * GB, {"c": RATE}, False),                          # (272 - 10) GB: 30.3 days, room enough
+    (20 * GB, {"c": RATE, "portable.bwc-7": INTAKE_RATE}, True),   # before: 33 MB/s, a disk "too small" for 30 days
+    (0, {"c": RATE}, False),                                # nothing held
+])
+def test_the_holds_alarm_counts_on_the_disk_less_the_intakes_share_at_the_box_cameras_rate(held, rates, blamed):
+    """The camera's forecast is 31.5 days on the disk less reserve and share (above): 20 GB held brings it
+    under its 30-day minimum, and the holds are to blame; before, the alarm counted on the share as the
+    cameras' room (no alarm) and took the intake for a camera writing 33 MB/s (blamed on a small disk)."""
+    got = holds_crowd_out(DISK.total, RESERVE, SHARE, held, rates, 30 * D)
+    assert (got is not None) == blamed, got
+    if blamed:
+        assert abs(got / D - (DISK.total - RESERVE - SHARE - held) / (RATE * 86_400)) < 0.01
+    assert crowded_out_by_holds(DISK.total - RESERVE, held, sum(rates.values()), 30 * D) is None, \
+        "the old count: never blamed (so the rows above can fail)"
+
+
+def test_the_holds_alarm_reads_the_box_cameras_held_footage_not_an_intakes(tmp_path):
+    """A legal hold over the intake's hour and the camera's last 2 hours: the alarm's held bytes are the
+    camera's 2 hours alone (the intake's 2 GB are inside the share already)."""
+    db = catalog(tmp_path)
+    holds.add_hold(db, kind="legal", cameras=None, from_us=NOW - 2 * H, to_us=NOW, reason="a court order",
+                   case_ref="L-1", placed_by="alice", expires_us=None, now=NOW)
+    after = standing(db, NOW)
+    assert after.held_bytes == 2 * RATE * 3600, after.held_bytes
+    assert after.rates["c"] == pytest.approx(RATE, rel=0.05) and after.rates["portable.bwc-7"] > 30e6

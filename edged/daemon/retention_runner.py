@@ -28,7 +28,7 @@ from storage.catalog import Catalog, CatalogWriter
 from storage.maintenance import note_yield
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.free_space import FreeSpace
-from storage.retention.forecast import crowded_out_by_holds
+from storage.retention.forecast import holds_crowd_out
 from storage.retention.plan import DAY_US, breaches, utc
 from storage.retention.grace import policy_doc, record_policy
 from storage.retention.policy import policy_for
@@ -270,9 +270,10 @@ class RetentionRunner:
 
     async def _holds_crowd_out(self, result: PassResult) -> None:
         """Alarm when held footage alone leaves too little room for the minimum retention."""
-        cfg, held, rate = self.cfg, result.after.held_bytes, result.after.write_rate
-        usable = result.total_bytes - result.policy.reserve_bytes
-        forecast = crowded_out_by_holds(usable, held, rate, cfg.retention.min_retention_us)
+        cfg, held = self.cfg, result.after.held_bytes
+        forecast = holds_crowd_out(result.total_bytes, result.policy.reserve_bytes,
+                                   cfg.retention.intake_room(result.total_bytes), held, result.after.rates,
+                                   cfg.retention.min_retention_us)
         short = forecast is not None
         await self.alarms.set(
             short, HOLDS_CROWD_OUT,

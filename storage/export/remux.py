@@ -131,7 +131,9 @@ def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_u
                 v = c.streams.video[0]
                 a = next((s for s in c.streams.audio if s.codec_context.name in SOUND_AS_SENT), None)
                 sig = _signature(v, a)
-                if clip is None or clip.sig != sig:
+                # a segment that hides its first pictures (a trimmed import, an edit list's later edit) begins a
+                # clip of its own once one has begun: only a clip's own edit list, at its start, hides them (0461)
+                if clip is None or clip.sig != sig or (hides(v) and clip.origin_us is not None):
                     if clip is not None:
                         finish(clip)
                     clip = _Clip(out / f"{plan.camera}-part{len(clips) + 1}.mp4", v, a, sig, hides(v))

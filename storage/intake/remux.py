@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.intake import index
+from storage.intake.edits import Edits
 from storage.media.entry import hand_back_if_other
 from storage.mp4 import muxer_for, starts_as_mp4, whole_boxes_end, whole_prefix
 from storage.redact.idle import lowest_priority
@@ -195,6 +196,15 @@ class _Cutter:
             self._close_before()
         self.out.put(pkt, video)
 
+    def edit(self, first_us: int) -> None:
+        """A later edit of the file's edit list begins (design/0461): a segment of its own from its first picture
+        shown, its pictures before it hidden behind the segment's edit list, as a trimmed file's first (0425)."""
+        self._close_before()
+        n = len(self.made) + (self.out is not None)
+        self.before, self.out = self.out, _Out(self.outdir / f"{n:03d}.mp4", self.v, self.a, first_us, False, True)
+        if self.a is None:
+            self._close_before()
+
     def close(self) -> list[dict[str, Any]]:
         self._close_before()
         if self.out is not None:
@@ -258,7 +268,7 @@ def split(container: Any, outdir: Path, segment_us: int) -> tuple[list[dict[str,
     a = next((s for s in sounds if s.codec_context.name in SOUND), None)
     left = None if a is not None or not sounds else sounds[0].codec_context.name
     start_us = _us(container.start_time, Fraction(1, 1_000_000)) if container.start_time is not None else 0
-    cutter = _Cutter(outdir, v, a, segment_us, start_us)
+    cutter = Edits(_Cutter(outdir, v, a, segment_us, start_us))
     dater = Dater(REORDER if v.codec_context.has_b_frames else 0)   # for a stream whose first picture has no dts
     generate: bool | None = None
 

@@ -4,6 +4,7 @@ and each camera's verdict against its minimum. Pure, as the planner (storage/ret
 from __future__ import annotations
 
 from storage.retention.plan import Policy
+from storage.states.cameras import PORTABLE_PREFIX
 
 
 def forecast_retention_us(usable_bytes: int, held_bytes: int, bytes_per_s: float) -> int | None:
@@ -24,6 +25,17 @@ def crowded_out_by_holds(usable_bytes: int, held_bytes: int, bytes_per_s: float,
     if with_holds is None or without is None or with_holds >= min_us or without < min_us:
         return None
     return with_holds
+
+
+def holds_crowd_out(total_bytes: int, reserve_bytes: int, intake_room: int, held_bytes: int,
+                    rates: dict[str, float], min_us: int) -> int | None:
+    """`crowded_out_by_holds` on the disk the box's cameras may count on (design/0459): the disk less its
+    reserve and less the intakes' share, whether the intakes fill it or not (design/0429), written at the box's
+    own cameras' rates (a portable device's intake is no camera writing); `held_bytes` the box's cameras' held
+    footage (an intake's held footage is inside the share already)."""
+    usable = total_bytes - reserve_bytes - intake_room
+    rate = sum(r for c, r in rates.items() if not c.startswith(PORTABLE_PREFIX))
+    return crowded_out_by_holds(usable, held_bytes, rate, min_us)
 
 
 def forecast_by_camera(usable_bytes: int, held_bytes: int, rates: dict[str, float],

@@ -136,10 +136,14 @@ def write_rates(db: sqlite_utils.Database, now: int, window_us: int = 86_400_000
     return rates
 
 
-def held_bytes(db: sqlite_utils.Database, holds: list[Hold]) -> int:
+def held_bytes(db: sqlite_utils.Database, holds: list[Hold], box_only: bool = False) -> int:
+    """The bytes of footage the holds keep; `box_only`, of the box's own cameras (an intake's footage is
+    inside the intakes' share: design/0459)."""
     total = 0
     for h in holds:
         cams = "" if h.cameras is None else " AND camera IN (SELECT value FROM json_each(?))"
+        if box_only:
+            cams += f" AND camera NOT LIKE '{PORTABLE_PREFIX}%'"
         params: list[Any] = [h.to_us, h.from_us] + ([] if h.cameras is None else [json.dumps(sorted(h.cameras))])
         # by index (camera, start): no segment is longer than SEGMENT_LOOKBACK_US
         total += next(db.query("SELECT coalesce(sum(bytes), 0) AS b FROM segments WHERE start_us < ? AND end_us > ?"
@@ -170,13 +174,13 @@ class Standing:
     raised: set[str]                  # cameras whose min_retention_breach alarm is active
     achieved: dict[str, int | None]   # each camera's oldest footage's age
     notice_until: int | None          # the end of a retention change's notice, if one is open
-    held_bytes: int                   # what the active holds keep
-    write_rate: float                 # bytes a second the cameras write, all together
+    held_bytes: int                   # what the active holds keep of the box's own cameras (design/0459)
+    rates: dict[str, float]           # bytes a second each camera writes (portable ones' intakes included)
 
 
 def standing(db: sqlite_utils.Database, now: int) -> Standing:
     return Standing(breached_cameras(db), oldest_ages(db, now), notice_until(db),
-                    held_bytes(db, active_holds(db, now)), sum(write_rates(db, now).values()))
+                    held_bytes(db, active_holds(db, now), box_only=True), write_rates(db, now))
 
 
 UNJUDGED = "CANNOT BE JUDGED"  # a camera's verdict while the host clock is in dispute (issue 90, design/0372)
@@ -208,7 +212,7 @@ def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterabl
     # disk is theirs whether they fill it or not, never room the cameras' minimum can count on (design/0429)
     rates = {c: r for c, r in write_rates(db, now).items() if not c.startswith(PORTABLE_PREFIX)}
     intakes = retention.intake_room(usage.total)
-    usable, held = usage.total - policy.reserve_bytes - intakes, held_bytes(db, holds)
+    usable, held = usage.total - policy.reserve_bytes - intakes, held_bytes(db, holds, box_only=True)
     site_forecast = forecast_retention_us(usable, held, sum(rates.values()))
     cam_ids = sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")})
     forecasts = forecast_by_camera(usable, held, {c: rates.get(c, 0.0) for c in cam_ids}, policy)

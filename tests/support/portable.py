@@ -1,6 +1,6 @@
 """Files as portable cameras write them (issue 76), made by ffmpeg: an MP4 with its creation time and
 its device's model, an H.265 MOV with G.711 sound, a fragmented MP4 and a plain one cut short, open
-GOPs, a file trimmed behind an edit list, an AVCHD .MTS with AC-3 sound, a video edged does not remux (MPEG-4 Part 2), and a file that is
+GOPs, a file trimmed behind an edit list, one cut to two edits, an AVCHD .MTS with AC-3 sound, a video edged does not remux (MPEG-4 Part 2), and a file that is
 no media at all."""
 
 from __future__ import annotations
@@ -70,6 +70,30 @@ def trimmed(path: Path, seconds: int = 10, skip: str = "0.4") -> Path:
             "-pix_fmt", "yuv420p", "-c:a", "aac", str(whole))
     _ffmpeg("-ss", skip, "-i", str(whole), "-c", "copy", str(path))
     whole.unlink()
+    return path
+
+
+def two_edits(path: Path, first_s: float = 2, skip_to_s: float = 5.5, then_s: float = 3) -> Path:
+    """H.264 with B pictures at 30 pictures a second whose edit list has two edits, as an editor's cut without
+    re-encoding writes it: the file's first `first_s` seconds, then from `skip_to_s` (mid-GOP: the pictures from
+    its keyframe on are decoded, not shown) for `then_s` seconds. The one edit ffmpeg writes is rewritten in
+    place (its moov is at the end, so no sample's offset moves)."""
+    whole = path.with_name(path.stem + "-whole.mp4")
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-t", str(first_s + skip_to_s + then_s),
+            "-c:v", "libx264", "-g", "30", "-pix_fmt", "yuv420p", "-video_track_timescale", "15360", str(whole))
+    body = bytearray(whole.read_bytes())
+    whole.unlink()
+    at = body.find(b"elst") - 4
+    size, _, _, count = struct.unpack_from(">I4sII", body, at)
+    assert (size, count) == (28, 1), "ffmpeg's one edit"
+    delay = struct.unpack_from(">i", body, at + 20)[0]   # the B pictures' delay, in the track's 1/15360 s
+    edits = struct.pack(">IiIIiI", int(first_s * 1000), delay, 0x10000, int(then_s * 1000),
+                        delay + int(skip_to_s * 15360), 0x10000)
+    body[at:at + size] = struct.pack(">I4sII", size + 12, b"elst", 0, 2) + edits
+    for box in (b"edts", b"trak", b"moov"):   # each box around it 12 bytes longer
+        where = body.rfind(box, 0, at) - 4
+        struct.pack_into(">I", body, where, struct.unpack_from(">I", body, where)[0] + 12)
+    path.write_bytes(bytes(body))
     return path
 
 
