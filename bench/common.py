@@ -70,8 +70,21 @@ def environment() -> str:
         pyav = "PyAV ?"
     ff = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {platform.node()}, {os.cpu_count()} cores, "
+    return (f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {platform.node()}, {os.cpu_count()} cores{cpu_model()}, "
             f"load {load}; edged {source_state()}; {pyav}; {' '.join(ff.split()[:3])}{memory_return()}")
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """' (the processor's model; the flags a figure depends on)' from /proc/cpuinfo, or ''."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return ""
+    model = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "?")
+    flags = set(next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []))
+    has = [name for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_vnni", "VNNI"),
+                                   ("avx_vnni", "AVX-VNNI"), ("sha_ni", "SHA-NI")) if flag in flags]
+    return f" ({model}; {', '.join(has) or 'no AVX2'})"
 
 
 def memory_return(sys_root: Path = Path("/sys"), proc_root: Path = Path("/proc")) -> str:

@@ -31,6 +31,7 @@ from bench.cpu_split import is_camera_thread
 from bench.reader_compare import READ_CALLS, WRITE_CALLS, strace_counts
 
 STRACE_S = 10.0
+PROFILER_WAIT_S = 300  # how long perf and py-spy may take after the window to write what they sampled
 RATE_HZ = 97  # py-spy samples per second (not a divisor of the ticks' 100 Hz)
 
 # The steps, in the order printed. A sample goes to the step of its innermost frame listed in
@@ -237,10 +238,12 @@ class _Profile:
                     "workers": sum(v for p, v in win.per_process.items() if p != root)}
         self.py, self.native = Counter(), Counter()
         for proc, out in procs:
-            try:
-                proc.wait(60)
+            try:  # on a loaded box py-spy may take minutes past its window to write its stacks; killed, it writes none
+                proc.wait(PROFILER_WAIT_S)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                log(f"  {Path(proc.args[0]).name} did not finish within {PROFILER_WAIT_S} s of the window: killed, "
+                    f"its samples lost ({out.name})")
             if out.name == "perf.data" and out.exists():
                 script = subprocess.run([self.perf or "perf", "script", "-i", str(out), "-F", "comm,tid,ip,sym,dso"],
                                         capture_output=True, text=True, timeout=300).stdout

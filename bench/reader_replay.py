@@ -37,7 +37,8 @@ import av
 
 from bench.common import OUT, command_line, environment, log, table
 from bench.record_throughput import serve_clip
-from recorder import camera, rtp
+from recorder import camera
+from recorder.fastpath import COMPILED, rtp  # the module the reader runs: compiled where it was built
 from recorder.camera import CameraRecorder, Settings
 from recorder.edged_source import EdgedSource, _Codec, _Streams, _Video
 from recorder.read_turns import drive
@@ -140,6 +141,7 @@ class _Replay(EdgedSource):
         self._data, self._channel, self._vstream = data, channel, stream
         self.cpu = 0.0
         self.arrival_us = 0  # read from memory: no low-water wait
+        self.depth, self.leading, self.turns, self.counted = 0, 0, False, None  # what the camera loop reads
 
     def demux(self, *_streams: Any) -> Iterator[Any]:
         dep = rtp.Depacketizer("h264")
@@ -226,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     log(f"command: {command_line('bench.reader_replay')}")
     log(f"environment: {environment()}")
+    log(f"recorder/rtp.py: {'compiled (recorder._rtpc)' if COMPILED else 'the pure module (run scripts/build-compiled)'}")
     OUT.mkdir(parents=True, exist_ok=True)
     data, channel, params, took = capture(args.capture)
     log(f"captured {len(data)} bytes in {took:.1f} s ({len(data) * 8 / took / 1e6:.2f} Mbit/s)")

@@ -263,7 +263,7 @@ class EdgedSource:
                     elif au.ts < origin:
                         self.leading += 1
                         continue
-                pts, dts = stamp(au.ts)
+                pts, dts = stamp(au.ts, au.key)
                 if times.jumps != jumps:
                     jumps = times.jumps
                     self.start_time_realtime, self._sr = None, None

@@ -180,6 +180,11 @@ class DecodeTimes:
         self._seen = 0
         self._last = None
 
+    def shown_after(self, pts: int) -> bool:
+        """Whether a picture read since the start (or the last reset) is shown after `pts`."""
+        buf = self._buf
+        return bool(buf) and pts < buf[-1]
+
     def after(self, last: int) -> None:
         """Decode times from here come after `last` (times made from the middle of a run, 0150)."""
         self._last = last
@@ -234,12 +239,18 @@ class RtpTimes:
         self.last: int | None = None
         self.jumps = 0
 
-    def stamp(self, ts: int) -> tuple[int, int]:
+    def stamp(self, ts: int, key: bool = False) -> tuple[int, int]:
         pts = ts - self.origin
         last = self.last
         if last is not None and (pts - last > RTP_JUMP_TICKS or last - pts > RTP_BACK_TICKS):
             self.decode.reset()
             self.jumps += 1
+        elif key and self.decode.shown_after(pts):
+            # A keyframe is shown after every picture before it (IDR, IRAP): one shown before a
+            # picture already read is the camera's clock stepped back (a client joining its shared
+            # stream), not a deeper reorder. The decode times start again from it, as libavformat's
+            # would, and may go back, which the record loop re-times (design/0468).
+            self.decode.reset()
         self.last = pts
         return pts, self.decode.dts(pts)
 

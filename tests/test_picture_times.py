@@ -68,6 +68,27 @@ def test_reset_after_a_jump_starts_again():
     assert [times.dts(p) for p in (500 * F, 503 * F, 501 * F)] == [499 * F, 500 * F, 501 * F]
 
 
+@pytest.mark.parametrize("depth", [0, 1])
+def test_a_keyframe_stamped_back_starts_the_decode_times_again_and_the_depth_stays(depth):
+    """Issue 92 (design/0468): a keyframe is shown after every picture before it, so one stamped
+    before a picture already read (a client joining a shared stream) is the camera's clock stepping
+    back: the decode times start again from it, as at the run's start, and the depth is not deepened
+    (it was, for the rest of the run: the decode times then lagged and the camera was never trusted)."""
+    gop = [0, 3 * F, F, 2 * F, 6 * F, 4 * F, 5 * F] if depth else [0, F, 2 * F, 3 * F, 4 * F, 5 * F, 6 * F]
+    first, again = RtpTimes(0, depth, F), RtpTimes(0, depth, F)
+    for p in gop:
+        first.stamp(p, p == 0)
+    back = 3 * F  # the keyframe of the next GOP, 0.2 s back from the 7 * F it was due at
+    after = [first.stamp(back + p, p == 0) for p in gop]
+    assert first.decode.depth == depth and first.jumps == 0
+    assert after == [(back + p, back + d) for p, d in (again.stamp(p, p == 0) for p in gop)]
+    # the same stamps without the keyframe's mark (pictures earlier than the depth allows): deeper
+    deeper = RtpTimes(0, depth, F)
+    for p in gop + [back + p for p in gop]:
+        deeper.stamp(p)
+    assert deeper.decode.depth > depth
+
+
 # x264's b-pyramid needs one picture in this order, though its SPS declares two (libavformat takes two).
 @pytest.mark.parametrize(("pts", "depth"), [(PLAIN, 0), (BF2, 1), (PYRAMID, 1), ([5 * F, 4 * F, 3 * F, 2 * F], 3)])
 def test_observed_depth(pts, depth):
