@@ -1,9 +1,9 @@
 """A citizen's copy on a crowd the detector was never tuned on (issue 75): every row of the issue's
 table, per mode, against its target.
 
-    .venv/bin/python -m bench.redaction --crowd [--held-out] [--seconds 10] [--every N] [--fine 960@12|none] [--modes faces,everything] [--runs 5]
+    .venv/bin/python -m bench.redaction --crowd [--held-out [2]] [--seconds 10] [--every N] [--fine 960@12|none] [--modes faces,everything] [--runs 5]
 
-`--held-out`: tests/support/crowd.py's HELD_OUT scene instead (issue 88), which nothing in storage/redact/
+`--held-out [2]`: tests/support/crowd.py's HELD_OUT scene instead (issue 88; 2: HELD_OUT_2, design/0463), which nothing in storage/redact/
 was chosen or tuned on: the applicant walks off the straight line between her two marks and back, past a
 stranger standing behind where she starts; reported beside the crowd. Each mode also prints the share of
 the clip its moments to check cover, and why (design/0433; target: under a quarter).
@@ -47,18 +47,18 @@ def _check(got: float, target: float, most: bool) -> str:
 
 
 def crowd_lines(root: Path, seconds: float, every: int | None, modes: tuple[str, ...] = MODES,
-                fine: list[int] | None | str = "default", runs: int = 1, held_out: bool = False) -> list[str]:
+                fine: list[int] | None | str = "default", runs: int = 1, held_out: int = 0) -> list[str]:
     """Make the crowd's copy in each mode and judge it: the issue's rows, one line each. `held_out`:
-    the scene nothing was tuned on (crowd.HELD_OUT, issue 88) instead."""
+    a scene nothing was tuned on instead (crowd.SCENES: 1 HELD_OUT, 2 HELD_OUT_2; issue 88)."""
     frames = round(seconds * FPS)
-    cast = crowd.HELD_OUT if held_out else crowd.CAST
+    cast = crowd.SCENES[held_out]
     shutil.rmtree(root, ignore_errors=True)
     original = root / "export"
     original.mkdir(parents=True)
     crowd.write_clip(original / "cam1.mp4", frames, (1920, 1080), FPS, cast)
     digest = sha256_file(original / "cam1.mp4")
     marks = [[m.frame, list(m.box) if m.box else None] for m in crowd.applicant_marks(frames, cast)]
-    lines = [f"{'held out' if held_out else 'crowd'}: {len(cast) - 1} strangers "
+    lines = [f"{f'held out {held_out}' if held_out else 'crowd'}: {len(cast) - 1} strangers "
              f"({', '.join(a.name for a in cast if not a.applicant)}) "
              f"and the applicant (96 px), 1080p{FPS}, {frames} frames; marks on frames 0 and {frames - 1}"]
     for mode in modes:

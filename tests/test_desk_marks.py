@@ -48,3 +48,25 @@ def test_the_marks_asked_before_read_back_as_typed(text, hide):
 
 def test_marks_by_frame_have_no_second_to_show():
     assert marks.text_of([[0, [1, 2, 3, 4]], {"t": 1.0, "box": [1, 2, 3, 4]}], []) == ("1 1,2,3,4", "")
+
+
+def test_every_why_a_copy_can_give_is_said_in_words_in_zh_tw():
+    """design/0462: each word the copy's summary can give as why a moment is to check (storage/redact/
+    job.py WHYS) is said at the desk in the person's words, zh-TW included; none is shown as its key."""
+    from edged.i18n import speaking
+    from storage.redact.job import WHYS
+
+    assert set(marks.WHY_WORDS) == set(WHYS)
+    with speaking("zh-TW"):
+        _said_in_zh_tw(WHYS)
+
+
+def _said_in_zh_tw(whys):
+    said = {w: marks.why_words(w) for w in whys}
+    assert all(s != marks.WHY_WORDS[w] and s.isascii() is False for w, s in said.items()), said
+    clip = {"to_check": [[1.0, 2.5]], "to_check_why": [[1.0, 2.0, "over"], [2.05, 2.5, "detectors_disagree"]]}
+    listed = marks.check_list(clip)
+    assert listed == ("1.00-2.00 秒：他人的遮蔽框碰到申請人的臉：申請人的臉可能被遮住一部分<br>"
+                      "2.05-2.50 秒：偵測器兩次掃描的結果不一致：可能漏掉一張臉"), listed
+    assert marks.check_bar(clip).count('title="') == 2 and "偵測器兩次掃描" in marks.check_bar(clip)
+    assert marks.check_list({"to_check": [[1.0, 2.5]]}) == "1.00-2.50 秒"   # a copy made before design/0433

@@ -169,6 +169,7 @@ def test_the_applicant_marked_on_several_frames_then_corrected(tmp_path, camera,
         assert _shown(frames[FPS], original[FPS], a) > 0.9 and _shown(frames[FPS], original[FPS], b) > 0.9
         made_card = carol.inner_text("#made")                 # and the copy says when, to scrub first
         assert "待檢查的時刻" in made_card and re.search(r"0\.\d\d-1\.\d\d 秒", made_card), made_card
+        assert "兩向追蹤結果不一致" in made_card, made_card     # and why, in words (design/0462)
         # and marks them on a bar under the player: placed by the clip's length, a click takes the player there
         checks = carol.evaluate("[...document.querySelectorAll('#made div.checks button')].map("
                                 "b => [Number(b.dataset.from), parseFloat(b.style.left), parseFloat(b.style.width)])")

@@ -111,6 +111,51 @@ def test_a_slow_face_leaving_at_the_edge_is_hidden_while_a_third_of_it_is_in_the
         assert _hidden(boxes[i], seen), f"frame {i}: the part still in the picture shown"
 
 
+def test_a_face_lost_behind_a_pillar_is_looked_for_again_on_its_line():
+    """design/0463: a face the picture loses going forward (behind a pillar) is looked for again on
+    each frame after, in a region on its line that holds it, until a detection finds it again; a
+    face followed is never looked for."""
+    walker, frames = faces.Person(48, 150, 100, 5), 40
+    pictures = [_gray(p) for p in faces.pictures(frames, SIZE, (walker,))]
+    mid = walker.face(16, frames)
+    for p in pictures:
+        p[:, mid[0] - 20:mid[0] + mid[2] + 20] = 128     # a grey pillar the face walks behind
+    follower = FaceFollower(1)
+    found = {0: [walker.face(0, frames)], 36: [walker.face(36, frames)]}
+    looked: dict[int, list[tuple[Box, int]]] = {}
+    for i, picture in enumerate(pictures):
+        looked[i] = follower.looks(i, SIZE, 49)
+        follower.feed(i, picture, found.get(i))
+    first = min(i for i in looked if looked[i])
+    assert 8 < first < 16, looked    # lost at the pillar, not before
+    for i in range(first, 37):       # on every frame until it is found again, a region that holds it
+        assert any(inside(walker.face(i, frames), region) == 1 and h == 48 for region, h in looked[i]), (i, looked[i])
+    assert not any(looked[i] for i in range(37, frames)) and not follower.lost   # found on 36: looked for no more
+    assert FaceFollower.restored(1, found, json.loads(json.dumps(follower.state()))).lost == follower.lost
+    again = FaceFollower(1)
+    for i, picture in enumerate(pictures[:20]):
+        again.feed(i, picture, found.get(i))
+    assert again.lost and again.looks(20, SIZE, 48) == []   # a face the first pass sees is not looked for
+
+
+def test_a_small_face_is_found_again_in_its_region_alone():
+    """design/0463: the detector run on a region of a 1080p frame alone, scaled up, finds a 26 px face
+    that the whole picture at 960 px across (the finer pass) leaves at 13 px."""
+    import av
+
+    from storage.redact.detect import Detector, input_for
+    from storage.redact.media import looked_again
+
+    small = faces.Person(26, 500, 900, 0)
+    rgb = next(iter(faces.pictures(1, (1920, 1080), (small,))))
+    face = small.face(0, 1)
+    region = (face[0] - 60, face[1] - 60, face[2] + 120, face[3] + 120)
+    got = looked_again(av.VideoFrame.from_ndarray(rgb, format="rgb24"), Detector(input_for(1920, 1080)),
+                       [(region, face[3])])
+    assert any(inside(face, pad(b, PAD, PAD_LEAST)) >= 0.9 for b in got), (face, got)
+    assert all(inside(b, region) == 1 for b in got), got
+
+
 def test_a_follower_stopped_and_taken_up_again_follows_alike(frames):
     whole = _followed(frames).followed()
     for stop in (17, 30, 37):

@@ -78,7 +78,8 @@ def _said(name: str, m: dict[str, Any]) -> dict[str, Any]:
                                                    "frames_filled_whole", "faces_followed")},
             **({"least_hidden": m["least_hidden"]} if "least_hidden" in m else {}),   # issue 74
             # how the applicant's region was found: frames of each, moments to check (design/0285, 0326)
-            **{k: m[k] for k in ("applicant_followed", "applicant_check", "to_check", "strangers_inside") if k in m},
+            **{k: m[k] for k in ("applicant_followed", "applicant_check", "to_check", "to_check_why",
+                                               "strangers_inside") if k in m},
             "c2pa": bool((m.get("c2pa") or {}).get("made"))}
 
 

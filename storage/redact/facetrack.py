@@ -18,6 +18,12 @@ mask errs towards hiding more: the opposite of the applicant's region); before a
 detection and after its last, the direction that holds, up to REACH frames, and the straight
 line's COAST frames as before.
 
+A face lost going forward in the picture (behind a pillar or another person: its match under FLOOR)
+that only the detector's finer pass can see is **looked for again** (design/0463): `looks` gives the
+worker (media.py `looked_again`) a region on its line on each of the next LOOK frames, where the
+detector runs on that region alone, scaled up; a face found there is a detection like another, and
+the track goes on.
+
 The frames are followed at `factor_for` (about 960 px wide): a 24 px face is 12 px there.
 `FaceFollower` is fed every frame in order (the worker decodes them: media.py `detect`), saved and
 taken up again (`state`, `restored`: design/0277); the frames held for the backward passes are
@@ -42,6 +48,11 @@ else:
 FACE_WIDTH = 960    # faces are followed in frames scaled down to at most about this wide
 REACH = MAX_GAP + COAST   # frames a detection is followed each way, at most
 FACE_SEARCH = 10    # the search window's least reach for a face, scaled pixels (a walker's step at 20 fps, close up)
+# a face lost in the picture going forward (behind a pillar, another person) is looked for again where its line
+# takes it (design/0463): on each frame for LOOK frames (1.5 s at 20 fps), the detector run on that region alone
+LOOK = 2 * REACH
+LOOK_MOST = 4       # lost faces looked for on one frame, at most (the latest lost first): the cost bounded
+LOOK_WIDEN = 2.0    # the region looked in: the face's box on its line widened by this many of its sides each way
 Key = tuple[int, int]   # (the frame a box was found on, its place in that frame's boxes)
 Moved = tuple[float, float, float]   # (dx, dy, match) from the found box, the frame's pixels
 
@@ -73,6 +84,7 @@ class FaceFollower:
         self.backward: dict[Key, dict[int, Moved]] = {}
         self.live: list[tuple[Key, Tracker]] = []   # the forward tracks under way
         self.held: list[tuple[int, np.ndarray]] = []  # the last `reach` frames, for the backward passes
+        self.lost: list[list[float]] = []   # faces lost going forward: [x, y, w, h, dx, dy, frame] (`looks`)
 
     def _taken(self, box: Box, frame: int) -> bool:
         """Whether a box the detector found on `frame` continues `box` (the same face found again)."""
@@ -85,6 +97,7 @@ class FaceFollower:
             self.upto = frame + 1
             if boxes is not None:
                 self.found[frame] = list(boxes)
+                self.lost = [lo for lo in self.lost if not any(closeness(_on_line(lo, frame), b) > 0 for b in boxes)]
             self._forward(frame, small)
             for i, box in enumerate(boxes or ()):
                 self._backward((frame, i), box, small)
@@ -121,6 +134,9 @@ class FaceFollower:
             return None
         moved, score = advance(tr, picture, FACE_SEARCH)
         if moved is None:
+            if into is self.forward:   # lost in the picture: looked for again on its line (design/0463)
+                f = self.factor
+                self.lost.append([tr.at[0] * f, tr.at[1] * f, box[2], box[3], tr.step[0] * f, tr.step[1] * f, frame - 1])
             return None
         move = (*moved.moved(self.factor), score)
         into.setdefault(key, {})[frame] = move
@@ -145,13 +161,31 @@ class FaceFollower:
             into.setdefault(key, {}).setdefault(frame + sign * k, ((x - tr.origin[0]) * self.factor,
                                                                     (y - tr.origin[1]) * self.factor, 0.0))
 
+    def looks(self, frame: int, shape: tuple[int, int], below: int) -> list[tuple[Box, int]]:
+        """Where to run the detector again on `frame` (in a picture `shape`: width, height): around
+        each face less than `below` px high (one only the detector's finer, sparser pass sees: a
+        larger one the first pass finds again within its few frames) lost going forward in the last
+        LOOK frames, on its line (its last step carried on), widened by LOOK_WIDEN of its sides and
+        one pixel a frame since; at most LOOK_MOST, the latest lost first, each with the face's
+        height. A face found again near its line is no longer looked for (`feed`)."""
+        self.lost = [lo for lo in self.lost if 0 < frame - lo[6] <= LOOK]
+        out: list[tuple[Box, int]] = []
+        for lo in sorted((lo for lo in self.lost if lo[3] < below), key=lambda lo: -lo[6])[:LOOK_MOST]:
+            x, y, w, h = _on_line(lo, frame)
+            grow = round(LOOK_WIDEN * max(w, h) + frame - lo[6])
+            x0, y0 = max(0, x - grow), max(0, y - grow)
+            x1, y1 = min(shape[0], x + w + grow), min(shape[1], y + h + grow)
+            if x1 - x0 > w and y1 - y0 > h:   # a region still (mostly) in the picture
+                out.append(((x0, y0, x1 - x0, y1 - y0), h))
+        return out
+
     def state(self) -> dict[str, Any]:
         """What was followed so far, as JSON (the frames held are not in it: fed again)."""
         def moved(d: dict[Key, dict[int, Moved]]) -> dict[str, dict[str, list[float]]]:
             return {f"{k[0]}:{k[1]}": {str(f): list(m) for f, m in v.items()} for k, v in d.items()}
         return {"upto": self.upto, "factor": self.factor, "reach": self.reach,
                 "forward": moved(self.forward), "backward": moved(self.backward),
-                "live": [[k[0], k[1], tracker_state(tr)] for k, tr in self.live]}
+                "live": [[k[0], k[1], tracker_state(tr)] for k, tr in self.live], "lost": self.lost}
 
     @classmethod
     def restored(cls, factor: int, found: dict[int, list[Box]], state: dict[str, Any] | None,
@@ -164,12 +198,20 @@ class FaceFollower:
         f.upto, f.found = int(state["upto"]), {k: list(v) for k, v in found.items() if k < int(state["upto"])}
         f.forward, f.backward = moved_from(state["forward"]), moved_from(state["backward"])
         f.live = [((int(a), int(b)), tr) for a, b, raw in state["live"] if (tr := tracker_from(raw)) is not None]
+        f.lost = [[float(v) for v in lo] for lo in state.get("lost", [])]
         return f
 
     def followed(self) -> dict[str, Any]:
         """The moves found, as JSON (`face_boxes` reads them back with `moved_from`)."""
         state = self.state()
         return {"factor": self.factor, "reach": self.reach, "forward": state["forward"], "backward": state["backward"]}
+
+
+def _on_line(lost: list[float], frame: int) -> Box:
+    """Where a face lost going forward (`FaceFollower.lost`) is on `frame` by its last step."""
+    x, y, w, h, dx, dy, at = lost
+    k = frame - at
+    return round(x + dx * k), round(y + dy * k), round(w), round(h)
 
 
 def _leaving(tr: Tracker, shape: tuple[int, ...]) -> bool:

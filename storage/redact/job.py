@@ -51,6 +51,9 @@ from storage.redact.track import CHECK, HOWS, UNSURE, Follower, clamped, scale_f
 
 EVERY = 3   # the detector runs on every 3rd frame; the tracks fill the frames between (plan.py, bench/redaction.py)
 FACES_EVERY = 6   # faces mode's first pass (640 px) on every 6th frame, each face followed both ways between (design/0358)
+DISAGREE, NEAR = "detectors_disagree", "stranger_near"   # why a frame is to check, besides applicant.py's
+# every word `to_check_why` can say (design/0433); the desk says each in words (edged/viewer/desk/marks.py, design/0462)
+WHYS = (applicant.UNSURE, applicant.OVER, applicant.TWO, DISAGREE, NEAR, *(f"region_{how}" for how in CHECK))
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -226,7 +229,7 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     # the moments to check (design/0326): the region unsure, a stranger in or near it, the passes disagreeing
     result["to_check"] = inside.spans(checks, float(rate))
     result["to_check_share"] = round(len(set(checks)) / total, 3) if total else 0.0
-    result["to_check_why"] = inside.why_spans({**{f: "detectors_disagree" if mode == FACES else "stranger_near" for f in checks}, **why}, float(rate))
+    result["to_check_why"] = inside.why_spans({**{f: DISAGREE if mode == FACES else NEAR for f in checks}, **why}, float(rate))
     _write_json(done, result)
     ran["render"] = {"kept": made["kept"], "made": made["made"]}
     return result, ran

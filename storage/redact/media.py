@@ -103,9 +103,42 @@ def _looked(i: int, frame: Any, detector: Any, passes: tuple[Pass, ...], found: 
         found[i] = merged(each)
         if disagreed is not None and disagree(each, [least_face(p, size[1]) for p in ran]):
             disagreed.add(i)
+    if run and faces is not None and (regions := faces.looks(i, size, least_face(passes[0], size[1]))):
+        # faces lost that only the finer pass sees: looked for again (design/0463)
+        again = looked_again(frame, detector, regions)
+        if again or i in found:
+            found[i] = merged([found.get(i, []), again])
     if faces is not None:
         faces.feed(i, frame.reformat(width=small[0], height=small[1], format="gray",
-                                     interpolation="AREA").to_ndarray(), found.get(i) if ran else None)
+                                     interpolation="AREA").to_ndarray(), found.get(i) if ran or i in found else None)
+
+
+LOOK_FACE = 48   # a face looked for again is run at least this many pixels high (up to LOOK_SCALE times its own)
+LOOK_SCALE = 3
+LOOK_SIZE = 2    # a face found again is within this factor of the lost face's height (applicant.py's SIZE for her face taken up)
+
+
+def looked_again(frame: Any, detector: Any, regions: list[tuple[Box, int]]) -> list[Box]:
+    """The detector on each of `regions` of `frame` alone (design/0463: where a face was lost; each
+    (region, the face's height)), scaled up so the face is LOOK_FACE px high (at most LOOK_SCALE
+    times, never down): the faces found of a like height (LOOK_SIZE), in the frame's pixels."""
+    import numpy as np
+
+    rgb = frame.to_ndarray(format="rgb24")
+    out: list[Box] = []
+    for (x, y, w, h), face in regions:
+        scale = min(LOOK_SCALE, max(1.0, LOOK_FACE / max(1, face)))
+        iw, ih = 32 * max(1, round(w * scale / 32)), 32 * max(1, round(h * scale / 32))
+        crop = av_frame(np.ascontiguousarray(rgb[y:y + h, x:x + w])).reformat(width=iw, height=ih).to_ndarray()
+        out += [(bx + x, by + y, bw, bh) for bx, by, bw, bh in detector.faces(crop, (w, h))
+                if face / LOOK_SIZE <= bh <= face * LOOK_SIZE]   # the face looked for, not another in its region
+    return out
+
+
+def av_frame(rgb: np.ndarray) -> Any:
+    import av
+
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24")
 
 
 def detect_render(src: Path, detector: Any, passes: tuple[Pass, ...], faces: FaceFollower, disagreed: set[int],

@@ -136,6 +136,20 @@ HELD_OUT = (
     Actor(96, 600, 300, 7, applicant=True, turn=100, name="applicant"),
 )
 
+# A second held-out scene (issue 88, design/0463), made when HELD_OUT had been looked at frame by frame
+# (which scale of the detector sees its faces): other sizes, paths and looks, reported beside it and never
+# looked at before its figures were printed. The applicant walks right and back; strangers 25-44 px: a
+# mirrored tilted walker, a walking profile, a small walker, a standing profile, one crossing her end
+HELD_OUT_2 = (
+    Actor(28, 230, 1500, -6, mirror=True, tilt=15, name="28 px mirrored, tilted, walking"),
+    Actor(34, 500, 200, 4, photo="camera", squeeze=0.8, name="34 px profile, walking"),
+    Actor(25, 80, 1300, 3, name="25 px walking"),
+    Actor(44, 380, 1600, 0, photo="camera", name="44 px profile, standing"),
+    Actor(38, 660, 1450, -5, name="38 px walking behind the applicant's end"),
+    Actor(96, 600, 400, 6, applicant=True, turn=120, name="applicant"),
+)
+SCENES = {0: CAST, 1: HELD_OUT, 2: HELD_OUT_2}   # bench/redaction --crowd [--held-out [2]]
+
 # What the detector's settings may be chosen on: the small faces alone, standing still
 TUNING = (Actor(24, 100, 200, 0), Actor(32, 300, 700, 0), Actor(44, 500, 1300, 0))
 

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from edged.i18n import _
+from edged.i18n import N_, _
 from edged.viewer.desk.page import attr, esc, field_
 
 _T = r"(\d{1,6}(?:\.\d{1,3})?)"
@@ -125,6 +125,49 @@ def check_spans(spans: Any) -> str:
     return ", ".join(f"{a:.2f}-{b:.2f}" for a, b in spans) + " " + _("seconds") if spans else _("none")
 
 
+# why a frame is to check, as the copy's summary says it (storage/redact/job.py WHYS, design/0433), in words (design/0462)
+WHY_WORDS = {
+    "unsure": N_("the applicant's face is not followed here: a face filled near them may be theirs"),
+    "over": N_("a stranger's mask touches the applicant's face: part of it may be filled"),
+    "two": N_("two faces as far inside the applicant's mark: which is theirs is not known"),
+    "detectors_disagree": N_("the detector's two passes disagree: a face may be missed"),
+    "stranger_near": N_("a stranger is in or near the applicant's region"),
+    "region_partly": N_("the applicant's region was followed one way only"),
+    "region_line": N_("the applicant's region was lost: it follows the straight line between marks"),
+    "region_unsure": N_("the applicant's region's two directions disagree: it covers both"),
+}
+
+
+def why_words(why: str) -> str:
+    """A moment's why in the person's words (an unknown word, from a newer worker, as it is)."""
+    words = WHY_WORDS.get(why)
+    return _(words) if words else why
+
+
+def reasons(clip: dict[str, Any]) -> list[tuple[float, float, str]]:
+    """A made clip's moments to check with why each is, in words: (from, to, why); a copy made
+    before design/0433 says no why: its moments with none."""
+    why = clip.get("to_check_why")
+    if why:
+        return [(float(a), float(b), why_words(str(w))) for a, b, w in why]
+    return [(float(a), float(b), "") for a, b in moments(clip)]
+
+
+def check_list(clip: dict[str, Any]) -> str:
+    """A made clip's moments to check as the desk's table lists them, escaped: each span and why,
+    one a line (design/0462); a copy made before design/0433, its spans alone (`check_spans`)."""
+    spans = reasons(clip)
+    if not spans or not any(why for _a, _b, why in spans):
+        return esc(check_spans(moments(clip)))
+    return "<br>".join(esc(_said(a, b, why)) for a, b, why in spans)
+
+
+def _said(a: float, b: float, why: str) -> str:
+    """One moment to check: when, and why where it is known."""
+    when = check_spans([[a, b]])
+    return _("{when}: {why}").format(when=when, why=why) if why else when
+
+
 def moments(clip: dict[str, Any]) -> list[Any]:
     """A made clip's moments to check (design/0326; a copy made before: the applicant's alone)."""
     got = clip.get("to_check")
@@ -133,10 +176,12 @@ def moments(clip: dict[str, Any]) -> list[Any]:
 
 def check_bar(clip: dict[str, Any]) -> str:
     """Under a copy's player, its moments to check (design/0285) as marks on a bar of the clip's
-    length, each a button that takes the player there (desk.js places them once it knows the length)."""
-    spans = moments(clip)
+    length, each a button that takes the player there (desk.js places them once it knows the length),
+    its title when and why (design/0462)."""
+    spans = reasons(clip)
     if not spans:
         return ""
     marks = "".join(f'<button type="button" data-from="{attr(a)}" data-to="{attr(b)}" '
-                    f'title="{attr(check_spans([[a, b]]))}"></button>' for a, b in spans)
+                    f'title="{attr(_said(a, b, why))}"></button>'
+                    for a, b, why in spans)
     return f'<div class="checks" aria-label="{attr(_("Moments to check"))}">{marks}</div>'

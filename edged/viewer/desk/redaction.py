@@ -181,7 +181,7 @@ class Pages:
         made = job.made or {}
         followed = any("to_check" in c or "applicant_check" in c for c in made.get("clips", []))
         rows = [[esc(i + 1), esc(c.get("frames")), esc(c.get("frames_filled_whole")),
-                 *([esc(marks.check_spans(marks.moments(c)))] if followed else []),
+                 *([marks.check_list(c)] if followed else []),
                  esc(_signed_words(c, made, job.released))]
                 for i, c in enumerate(made.get("clips", []))]
         videos = "".join(f'<video class="redacted" controls preload="auto" '
