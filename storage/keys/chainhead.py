@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from storage import names
 from storage.keys import nodekey
@@ -42,18 +39,12 @@ def sign(key: nodekey.NodeKey, site: str, node: str, seq: int, hash_: str, at_us
 def check(public_key: str, site: str, node: str, head: dict[str, Any]) -> bool:
     """True when ``head`` ({seq, hash, at_us, sig}) is signed by ``public_key`` (base64 or PEM)."""
     try:
-        key = _public(public_key)
+        key = nodekey.load_public(public_key)
         sig = base64.b64decode(str(head["sig"]), validate=True)
         data = signed_bytes(site, node, int(head["seq"]), str(head["hash"]), int(head["at_us"]))
     except (nodekey.NodeKeyError, KeyError, TypeError, ValueError, binascii.Error):
         return False
     return nodekey.check(key, sig, data)
-
-
-@functools.lru_cache(maxsize=8192)
-def _public(public_key: str) -> Ed25519PublicKey:
-    """A node key read once (a fleet's keys; 67 us a read against one a head: design/0456)."""
-    return nodekey.load_public(public_key)
 
 
 def to_line(site: str, node: str, head: dict[str, Any]) -> str:

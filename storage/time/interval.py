@@ -233,6 +233,7 @@ class ClockLine:
         self._hours: dict[int, list[int]] = {}
         self._wide: list[int] = []   # pairs over more than WIDE_US of the box's clock: looked at always
         self._offsets: dict[tuple[int, ...], Interval] = {}  # the offset a set of stretches holding a reading proves
+        self._held: dict[tuple[int, int | None], tuple[int, ...]] = {}  # `_held_by`'s answers
         n = len(self.samples)
         # readings bucketed by about the samples' spacing (a minute to an hour): a reading looks at the
         # few pairs in its bucket, not an hour's sixty when the office asks every minute
@@ -289,7 +290,16 @@ class ClockLine:
         return got
 
     def _held_by(self, node_us: int, before_us: int | None) -> tuple[int, ...]:
-        """The pairs whose stretch may hold the reading, made by `before_us` when that is known."""
+        """The pairs whose stretch may hold the reading, made by `before_us` when that is known (kept:
+        a pass's destructions share its reading, and a verdict asks each reading twice: design/0456)."""
+        got = self._held.get((node_us, before_us))
+        if got is None:
+            if len(self._held) > 65_536:
+                self._held.clear()
+            got = self._held[(node_us, before_us)] = self._find(node_us, before_us)
+        return got
+
+    def _find(self, node_us: int, before_us: int | None) -> tuple[int, ...]:
         held = []
         for i in self._candidates(node_us):
             ((lo1, hi1), (lo2, hi2)), _ok, a, _b = self._pairs[i]
