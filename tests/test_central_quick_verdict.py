@@ -48,7 +48,7 @@ def destructions(draw: st.DrawFn) -> tuple[dict, int | None, int, float | None, 
     return d, heard, reported, low, high
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(lines(), destructions())
 def test_lawful_is_true_exactly_where_judge_says_ok(line, case):
     d, heard_us, reported, low, high = case
