@@ -3,7 +3,10 @@ answer the office's signed time requests as real boxes do, a day's outage of the
 then an hour of the office asking every minute, in one run, against the reference in the same run:
 
     .venv/bin/python -m bench.clock_fleet [--nodes 4] [--reference bacfb3bd] [--full-history]
-        [--fleet 4000] [--instances 3]                       (from the repository root)
+        [--fleet 4000] [--instances 3] [--aligned]           (from the repository root)
+
+The cameras cut their segments 3 s apart (`STAGGER`, design/0456), as a box's cameras cut at their own
+keyframes; `--aligned`: every camera's segment ends on the minute, the shape of the figures before 0456.
 
 Each box is bench/central_ingest.py's 16-camera node (its audit records, chain heads, people's work:
 bench/central_fleet.py's day) whose clock runs a little ahead of the office's, whose retention
