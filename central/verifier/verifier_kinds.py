@@ -271,6 +271,8 @@ def _lawful(m: dict[str, Any], heard: verdicts.Heard | None, reported_us: int, l
             line: Any) -> bool:
     """central/checks/quick_verdict.py's "ok" on integers; False: `verdicts.judge` judges it in full,
     and raises what it raises (design/0456)."""
+    if heard is not None and not isinstance(heard.heard_us, int):
+        return False  # never from the store (NOT NULL): judge says what it makes of it
     try:
         return quick_verdict.lawful(m, heard_us=None if heard is None else heard.heard_us, reported_us=reported_us,
                                     min_days=low, max_days=high, line=line)
