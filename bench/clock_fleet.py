@@ -3,7 +3,10 @@ answer the office's signed time requests as real boxes do, a day's outage of the
 then an hour of the office asking every minute, in one run, against the reference in the same run:
 
     .venv/bin/python -m bench.clock_fleet [--nodes 4] [--reference bacfb3bd] [--full-history]
-        [--fleet 4000] [--instances 3]                       (from the repository root)
+        [--fleet 4000] [--instances 3] [--aligned]           (from the repository root)
+
+The cameras cut their segments 3 s apart (`STAGGER`, design/0456), as a box's cameras cut at their own
+keyframes; `--aligned`: every camera's segment ends on the minute, the shape of the figures before 0456.
 
 Each box is bench/central_ingest.py's 16-camera node (its audit records, chain heads, people's work:
 bench/central_fleet.py's day) whose clock runs a little ahead of the office's, whose retention
@@ -69,6 +72,8 @@ T0 = 1_795_000_000 * S - (1_795_000_000 * S) % DAY  # a midnight (UTC)
 KEEP_MIN = 30 * 1440 + 5  # a segment destroyed at 30 days and 5 minutes (the box's gate proves 30 days first)
 AWAY = 30 * 1440 + 5  # the outage: a day from minute AWAY, the first destruction's (day 30, 00:05)
 RTT = 80_000  # the answers' round trip
+STAGGER = 3_000_007  # camera j's segments end j times this before the minute: a box's cameras cut at their own
+# keyframes, never together (--aligned: 0, every camera's segment ends at the minute, as before design/0456)
 REFERENCE = "bacfb3bd"  # issue 86 items 1-5 (design/0364-0369), before this measure
 lines: list[str] = []
 PROFILE = False  # --profile: the backlog's verification profiled (its CPU figures then the profiler's)
@@ -131,7 +136,8 @@ class Box(ci.Node):
         ts, k, c = self.stamp(T0 + (m + 1) * MIN), m - KEEP_MIN, len(self.cams)
         out = []
         if k >= 0:
-            gone = [{"camera": cam, "start_us": self.stamp(T0 + k * MIN), "end_us": self.stamp(T0 + (k + 1) * MIN),
+            gone = [{"camera": cam, "start_us": self.stamp(T0 + k * MIN) - j * STAGGER,
+                     "end_us": self.stamp(T0 + (k + 1) * MIN) - j * STAGGER,
                      "path": f"{cam}/{k}.mp4", "bytes": 30_000_000, "sha256": "0" * 64, "reason": "max_retention",
                      "destroyed_us": ts, "pass_id": m, "free_before": None, "reserve": None,
                      "segment_id": k * c + j + 1} for j, cam in enumerate(self.cams)]
@@ -307,9 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--instances", type=int, default=3)
     p.add_argument("--round-trip-ms", type=float, default=0.2, help="charged a statement (a PostgreSQL on its own machine)")
     p.add_argument("--profile", action="store_true", help="cProfile both offices' verification of the backlog")
+    p.add_argument("--aligned", action="store_true", help="every camera's segments end together (the shape before"
+                   " design/0456: one pass's destructions then share every reading)")
     args = p.parse_args(argv)
-    global PROFILE
+    global PROFILE, STAGGER
     PROFILE = args.profile
+    STAGGER = 0 if args.aligned else STAGGER
     OUT.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="clock-fleet-", dir=OUT))
     try:

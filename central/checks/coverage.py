@@ -25,10 +25,12 @@ def spans_of(raw: Any) -> Iterator[tuple[str, tuple[int, int, str]]]:
         if not isinstance(camera, str) or not isinstance(rows, list):
             continue
         for row in rows:
-            if (isinstance(row, list) and len(row) == 3 and all(isinstance(v, int) and not isinstance(v, bool)
-                                                                 for v in row[:2])
-                    and row[0] < row[1] and row[2] in KINDS):
-                yield camera, (row[0], row[1], row[2])
+            if not (isinstance(row, list) and len(row) == 3):
+                continue
+            a, b, kind = row
+            if (isinstance(a, int) and not isinstance(a, bool) and isinstance(b, int) and not isinstance(b, bool)
+                    and a < b and kind in KINDS):
+                yield camera, (a, b, kind)
 
 
 def summary(found: list[tuple[str, int, int, str]], from_us: int, to_us: int, hole_us: int = 1_000_000) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from central.checks import coverage, node_births, verdicts, verify
+from central.checks import coverage, node_births, quick_verdict, verdicts, verify
 from central.keys import keystanding
 from central.verifier.evidence import Evidence
 from central.store import intakes, passes
@@ -240,9 +240,10 @@ class MessageKinds:
         birth_ts, rules = node_births.in_force(policy["births"], m["destroyed_us"])
         low, high = node_births.limits(rules, m["camera"])
         found, _first = self.ev.heard_of(m.get("segment_id"))
-        v = verdicts.judge(m, heard=None if found is None else found.heard, reported_us=self.received_us,
-                           min_days=low, max_days=high, line=self.ev.line)
-        verdict, why = v.verdict, v.why
+        heard = None if found is None else found.heard
+        v = None if _lawful(m, heard, self.received_us, low, high, self.ev.line) else verdicts.judge(
+            m, heard=heard, reported_us=self.received_us, min_days=low, max_days=high, line=self.ev.line)
+        verdict = "ok" if v is None else v.verdict
         day = day_of(m["destroyed_us"], self.tz)
         sid = m.get("segment_id")
         rows = {"days": (self.node, m["camera"], day, m["reason"], verdict, 1, m.get("bytes") or 0,
@@ -250,9 +251,9 @@ class MessageKinds:
                 "destructions": destruction_row(self.node, self.site, seq, n, m, verdict),
                 "retention_heard": (self.node, sid if isinstance(sid, int) and not isinstance(sid, bool) else None,
                                     self.received_us)}
-        if verdict == "ok":
+        if v is None or verdict == "ok":
             return rows, None
-        return rows, verify.destroyed(verdict, m["camera"], day_of(m["start_us"], self.tz), why, day,
+        return rows, verify.destroyed(verdict, m["camera"], day_of(m["start_us"], self.tz), v.why, day,
                                       self.received_us if v.clock == verdicts.OFFICE else m["destroyed_us"],
                                       {"camera": m["camera"], "day": day, "msg_seq": seq, "rules_of_birth_us": birth_ts,
                                        "min_days": low, "max_days": high,
@@ -264,6 +265,19 @@ class MessageKinds:
         passes.inspection(self.store.db, [self.node, m["run"], m.get("kind"), m.get("due_us"), m.get("ran_us"), m.get("signed_us"),
              m.get("countersigned_us"), m.get("inspector"), m.get("supervisor"),
              json.dumps(m.get("cameras") or {}, sort_keys=True)])
+
+
+def _lawful(m: dict[str, Any], heard: verdicts.Heard | None, reported_us: int, low: float | None, high: float | None,
+            line: Any) -> bool:
+    """central/checks/quick_verdict.py's "ok" on integers; False: `verdicts.judge` judges it in full,
+    and raises what it raises (design/0456)."""
+    if heard is not None and not isinstance(heard.heard_us, int):
+        return False  # never from the store (NOT NULL): judge says what it makes of it
+    try:
+        return quick_verdict.lawful(m, heard_us=None if heard is None else heard.heard_us, reported_us=reported_us,
+                                    min_days=low, max_days=high, line=line)
+    except Exception:  # noqa: BLE001 - a malformed destruction: judge's own exception makes its finding
+        return False
 
 
 def judge_in_store(store: Store, node: str, rec: dict[str, Any]) -> tuple[bool, str]:

@@ -233,6 +233,7 @@ class ClockLine:
         self._hours: dict[int, list[int]] = {}
         self._wide: list[int] = []   # pairs over more than WIDE_US of the box's clock: looked at always
         self._offsets: dict[tuple[int, ...], Interval] = {}  # the offset a set of stretches holding a reading proves
+        self._held: dict[tuple[int, int | None], tuple[int, ...]] = {}  # `_held_by`'s answers
         n = len(self.samples)
         # readings bucketed by about the samples' spacing (a minute to an hour): a reading looks at the
         # few pairs in its bucket, not an hour's sixty when the office asks every minute
@@ -289,7 +290,16 @@ class ClockLine:
         return got
 
     def _held_by(self, node_us: int, before_us: int | None) -> tuple[int, ...]:
-        """The pairs whose stretch may hold the reading, made by `before_us` when that is known."""
+        """The pairs whose stretch may hold the reading, made by `before_us` when that is known (kept:
+        a pass's destructions share its reading, and a verdict asks each reading twice: design/0456)."""
+        got = self._held.get((node_us, before_us))
+        if got is None:
+            if len(self._held) > 65_536:
+                self._held.clear()
+            got = self._held[(node_us, before_us)] = self._find(node_us, before_us)
+        return got
+
+    def _find(self, node_us: int, before_us: int | None) -> tuple[int, ...]:
         held = []
         for i in self._candidates(node_us):
             ((lo1, hi1), (lo2, hi2)), _ok, a, _b = self._pairs[i]
@@ -320,14 +330,23 @@ class ClockLine:
         monotonic clock did, so their difference is the readings' difference within the drift over
         it, once, and the bars of the stretch's two samples (a step within them may hide there).
         UNKNOWN when no single steady stretch holds both: then each reading's offset is all there is."""
+        got = self.elapsed_us(first_us, then_us, first_before, then_before)
+        if got is None:
+            return UNKNOWN
+        a, b = self._pairs[got[2]][2:]
+        why = f"{ELAPSED}, time requests of {a.sent_us} and {b.sent_us}"
+        return Interval(Bound(got[0], why), Bound(got[1], why))
+
+    def elapsed_us(self, first_us: int, then_us: int, first_before: int | None = None,
+                   then_before: int | None = None) -> tuple[int, int, int] | None:
+        """`elapsed`'s bounds (us) and its stretch, without the words of its evidence; None: UNKNOWN."""
         i = self.stretch_of(first_us, first_before)
         if i is None or i != self.stretch_of(then_us, then_before):
-            return UNKNOWN
+            return None
         _spans, _ok, a, b = self._pairs[i]
         d = then_us - first_us
         slack = _drift(d, self.drift) + (a.received_us - a.sent_us) + (b.received_us - b.sent_us)
-        why = f"{ELAPSED}, time requests of {a.sent_us} and {b.sent_us}"
-        return Interval(Bound(d - slack, why), Bound(d + slack, why))
+        return d - slack, d + slack, i
 
     def on_office(self, node_us: int, evidence: str, before_us: int | None = None) -> Interval:
         """A reading of the box's clock as an instant on the office's clock (UNKNOWN without an
