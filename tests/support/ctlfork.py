@@ -70,15 +70,18 @@ def _started() -> str:
     with _lock:
         if _zygote is None or _zygote[0].poll() is not None:
             path = tempfile.mkdtemp(prefix="ctlfork-") + "/z.sock"
+            # imported without what a test set for its own daemons (monkeypatch.setenv("EDGED_...")): the zygote's
+            # modules are every later test's, and a daemon asking for another value is started as a subprocess
+            env = {k: v for k, v in os.environ.items() if not k.startswith("EDGED_")}
             proc = subprocess.Popen([sys.executable, "-m", "tests.support.ctlfork", path, str(os.getpid())], cwd=ROOT,
-                                    stdin=subprocess.DEVNULL)
+                                    stdin=subprocess.DEVNULL, env=env)
             from tests.support.daemon import wait_for
 
             wait_for(lambda: os.path.exists(path) or proc.poll() is not None, 60, "the edgectl zygote")
             assert proc.poll() is None, "the edgectl zygote exited at its start"
             _zygote = (proc, path)
             _zygote_env.clear()
-            _zygote_env.update(os.environ)
+            _zygote_env.update(env)
             atexit.register(_stop, proc)
         return _zygote[1]
 
