@@ -2,18 +2,20 @@
 signed with an OpenPGP key of its own, kept apart from the office's CA.
 
     edged-central apt key --gnupghome DIR --repo DIR [--name NAME] [--renew | --retire FPR]   the signing key(s)
-    edged-central apt publish --repo DIR --gnupghome DIR --dist pilot|stable DEB...
+    edged-central apt publish --repo DIR --gnupghome DIR --dist DIST DEB...     DIST: one of DISTS
     edged-central apt refresh --repo DIR --gnupghome DIR      every Release signed again, Valid-Until moved on
     edged-central apt keyring --repo DIR --gnupghome DIR      edged-archive-keyring (the keys as a package)
     edged-central apt list --repo DIR [--json]                         which version is in which distribution
-    edged-central apt entry --repo DIR --url URL --dist stable (--gnupghome DIR | --fingerprint FPR) [--out FILE]
+    edged-central apt entry --repo DIR --url URL --dist DIST (--gnupghome DIR | --fingerprint FPR) [--out FILE]
 
 The layout is Debian's own (pool/, dists/DIST/Release, InRelease, Release.gpg,
 main/binary-amd64/Packages): `apt` on a box reads it like any mirror. Each Release is valid for
 VALID_DAYS (Valid-Until): a frozen or replayed index is refused once that passes, so the office
 runs `refresh` daily (design/0333). A distribution keeps every
 version published to it, so a box rolls back from the repository (`apt install edged=OLD`); a
-rollout is staged by publishing to `pilot` first, then the same files to `stable`.
+rollout is staged by publishing to `pilot` first, then the same files to `stable`; a fleet on Debian 12 and
+13 has that pair per release, each given its release's build (`bookworm-pilot`, `bookworm`, `trixie-pilot`,
+`trixie`: design/0466).
 
 The text of the indexes is made by the pure functions at the top; gpg and dpkg-deb run below them.
 """
@@ -33,7 +35,8 @@ from central.apt_keys import AptError as AptError, apart, check_inrelease, finge
 
 ARCH = "amd64"
 COMPONENT = "main"
-DISTS = ("pilot", "stable")
+# A pilot (a few boxes first) and the rest: for a fleet on one Debian release, and a pair per release (design/0466).
+DISTS = ("pilot", "stable", "bookworm-pilot", "bookworm", "trixie-pilot", "trixie")
 VALID_DAYS = 7  # a Release's Valid-Until: `apt refresh` (daily) moves it on (design/0333)
 DAY_US = 86_400_000_000
 KEYRING_PACKAGE = "edged-archive-keyring"
@@ -295,7 +298,8 @@ def register(sub: Any) -> list[Any]:
     k.add_argument("--renew", action="store_true", help="add the next key beside the current one (both sign)")
     k.add_argument("--retire", metavar="FPR", help="delete a renewed-away key once every box has the keyring with its successor")
     p = acts.add_parser("publish", help="add .deb files to a distribution and sign its Release")
-    p.add_argument("--dist", required=True, choices=DISTS, help="pilot: a few boxes first; stable: every box")
+    p.add_argument("--dist", required=True, choices=DISTS,
+                   help="pilot: a few boxes first; stable: every box; RELEASE-pilot and RELEASE: the same, a release's build")
     p.add_argument("debs", nargs="+", metavar="DEB")
     r = acts.add_parser("refresh", help=f"sign every Release again, valid {VALID_DAYS} days from now (run daily)")
     kr = acts.add_parser("keyring", help="build edged-archive-keyring from the keys and publish it to every distribution")

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 from central import apt_keys, apt_repo
 from central.cli import main as cli_main
 from storage.time.clock import SYSTEM
+from tests.support.daemon import ROOT
 
 pytestmark = [pytest.mark.skipif(not all(shutil.which(t) for t in ("gpg", "apt-get", "dpkg-deb")),
                                  reason="needs gpg, apt and dpkg (Debian)"),
@@ -303,3 +305,60 @@ def test_a_renewed_key_reaches_the_boxes_through_the_keyring_package(tmp_path, c
     upgraded.update()
     r = stale.update(check=False)
     assert "NO_PUBKEY" in r.stderr or "not signed" in r.stderr or "signature" in r.stderr, r.stderr
+
+
+GUIDE = ROOT / "docs/guide/packages.md"
+TWO_RELEASES = "Two Debian releases from one repository"
+
+
+def guide_commands(heading: str) -> list[list[str]]:
+    """The `edged-central apt` commands of a section of docs/guide/packages.md as written: its indented lines,
+    a line ending in a backslash joined to the next, a trailing # comment dropped."""
+    section = GUIDE.read_text().split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    block = "\n".join(line[4:] for line in section.splitlines() if line.startswith("    "))
+    lines = re.sub(r"\\\n\s*", " ", block).splitlines()
+    return [shlex.split(line, comments=True) for line in lines if line.startswith("edged-central apt ")]
+
+
+def test_two_debian_releases_from_one_repository_as_the_guide_says(tmp_path, monkeypatch, capsys):
+    """docs/guide/packages.md's two releases (design/0466), its commands run as written (the repository,
+    key and URL pointed at this test's folders): each release's build in its own pair of distributions of the
+    one signed repository; a Debian 12 box's entry and a Debian 13 box's each see their release's build alone;
+    the guide's release-upgrade `sed` over the Debian 12 box's entry makes it see Debian 13's, numbered above."""
+    o = Office(tmp_path)
+    o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))
+    for release in ("deb12", "deb13"):
+        for package in ("edged", "edged-redact"):
+            deb(tmp_path / "dist", package, f"{B}+{release}", release)
+    monkeypatch.chdir(tmp_path)   # the guide's dist/ and entry files are the working folder's
+    where = {"/srv/apt": str(o.repo), "/srv/apt-key": str(o.home), "http://apt.office.example/": f"file:{o.repo}"}
+    commands = guide_commands(TWO_RELEASES)
+    assert [c[2] for c in commands] == ["publish"] * 4 + ["keyring", "list", "entry", "entry"], commands
+    for argv in commands:
+        o.cli(*(where.get(a, a) for a in argv[2:]))
+    listed = capsys.readouterr().out
+    keyring = next((o.repo / "pool/main" / apt_repo.KEYRING_PACKAGE).glob("*.deb"))
+    for dist in ("bookworm-pilot", "bookworm", "trixie-pilot", "trixie"):
+        release = "deb13" if dist.startswith("trixie") else "deb12"
+        assert f"{dist}: edged {B}+{release}, edged-archive-keyring " in listed, listed
+
+    def box(name: str, sources: Path) -> Box:
+        root = tmp_path / name
+        (root / "fs").mkdir(parents=True)
+        subprocess.run(["dpkg-deb", "-x", str(keyring), str(root / "fs")], check=True)   # apt install ./edged-archive-keyring
+        ring = root / "fs" / apt_repo.KEYRING.lstrip("/")
+        return Box(root, sources.read_text().replace(apt_repo.KEYRING, str(ring)))
+
+    twelve, thirteen = box("box12", tmp_path / "edged-bookworm.sources"), box("box13", tmp_path / "edged-trixie.sources")
+    for b in (twelve, thirteen):
+        b.update()
+    assert (twelve.versions(), thirteen.versions()) == ([f"{B}+deb12"], [f"{B}+deb13"])
+    assert twelve.candidate("edged-redact") == f"{B}+deb12" and thirteen.candidate("edged-redact") == f"{B}+deb13"
+    # From Debian 12 to 13, the guide's own sed over the box's entry: the box sees Debian 13's build.
+    upgrade = GUIDE.read_text().split("\n## From Debian 12 to Debian 13\n", 1)[1]
+    sed = shlex.split(next(line.strip() for line in upgrade.splitlines() if line.strip().startswith("sed -i ")))
+    entry = twelve.root / "etc/sources.list.d/edged.sources"
+    subprocess.run([*sed[:3], str(entry)], check=True)
+    assert "Suites: trixie\n" in entry.read_text()
+    twelve.update()
+    assert twelve.candidate() == f"{B}+deb13"

