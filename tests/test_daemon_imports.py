@@ -38,7 +38,7 @@ def test_a_recording_daemon_maps_neither_pyav_nor_aiohttp(tmp_path):
     config = write_config(tmp_path / "edged.toml", data, [
         {"id": "demo", "url": "synthetic:?fps=5"},
         {"id": "gate", "url": "rtsp://127.0.0.1:9/gate", "onvif": "127.0.0.1:9"}])
-    d = Daemon(config, data, tmp_path / "edged.log").start()
+    d = Daemon(config, data, tmp_path / "edged.log", warm=False).start()
     try:
         wait_for(lambda: d.segments("demo"), 60, "a segment of the camera")
         wait_for(lambda: "camera gate: no ONVIF clock at 127.0.0.1:9" in d.log, 60, "the gate camera's clock asked")
@@ -58,7 +58,7 @@ def test_pictures_are_compared_with_the_reference_by_the_worker_and_the_daemon_m
     server = RtspServer({"demo": health_clip(tmp_path / "clips", "healthy").spec()}).start()  # a still scene
     config = write_config(tmp_path / "edged.toml", data, [{"id": "demo", "url": server.url("demo")}],
                           tables={"health": {"sample_interval": "1s", "sample_interval_max": "1s"}})
-    d = Daemon(config, data, tmp_path / "edged.log").start()
+    d = Daemon(config, data, tmp_path / "edged.log", warm=False).start()
     try:
         people = People(config, tmp_path, monkeypatch)
         people.add("tech", "custodian")

@@ -189,11 +189,13 @@ class Forked:
 
 
 def spawn(argv: list[str], *, stdout: Any, cwd: Path | str = ROOT, env: dict[str, str] | None = None,
-          new_session: bool = False) -> "subprocess.Popen[bytes] | Forked":
+          new_session: bool = False, warm: bool = True) -> "subprocess.Popen[bytes] | Forked":
     """subprocess.Popen(argv, stdout=stdout, stderr=STDOUT, ...) for `python -m edged.cli run ...` or the office's:
-    forked from the zygote when its imports are what the daemon would import (else a subprocess, as before)."""
+    forked from the zygote when its imports are what the daemon would import (else a subprocess, as before).
+    `warm=False`: a subprocess, for a test of what the daemon itself loads (tests/test_daemon_imports.py reads its
+    memory maps: a forked daemon maps all the zygote imported)."""
     env = dict(os.environ if env is None else env)
-    if argv[:2] != PREFIX[:2] or argv[2:4] not in ([m, "run"] for m in DAEMONS) or not _utf8(env) \
+    if not warm or argv[:2] != PREFIX[:2] or argv[2:4] not in ([m, "run"] for m in DAEMONS) or not _utf8(env) \
             or (_zygote is not None and not _as_imported(env)):
         return subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, stderr=subprocess.STDOUT,
                                 start_new_session=new_session)

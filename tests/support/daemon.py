@@ -111,9 +111,10 @@ def ctl(d: "Daemon", *args: str, timeout: float = 300) -> subprocess.CompletedPr
 class Daemon:
     """`edged run --config PATH` in its own process group, so a test can kill all of it."""
 
-    def __init__(self, config: Path, data_dir: Path, log: Path, init_data: bool = True):
+    def __init__(self, config: Path, data_dir: Path, log: Path, init_data: bool = True, warm: bool = True):
         self.config, self.data_dir, self.log_path = config, data_dir, log
         self.init_data = init_data  # --init-data: a fresh test folder is a new installation
+        self.warm = warm  # forked from the tests' warm copy; False: started as a process of its own (what it loads)
         self.proc: subprocess.Popen | ctlfork.Forked | None = None
 
     def start(self) -> "Daemon":
@@ -121,7 +122,8 @@ class Daemon:
         logs.started(self.log_path, "edged")
         # forked from the tests' warm copy of edged (tests/support/ctlfork.py), in a process group of its own
         self.proc = ctlfork.spawn([sys.executable, "-m", "edged.cli", "run", "--config", str(self.config)]
-                                  + ["--init-data"] * self.init_data, cwd=ROOT, stdout=self._log, new_session=True)
+                                  + ["--init-data"] * self.init_data, cwd=ROOT, stdout=self._log, new_session=True,
+                                  warm=self.warm)
         return self
 
     @property
