@@ -195,12 +195,9 @@ def spawn(argv: list[str], *, stdout: Any, cwd: Path | str = ROOT, env: dict[str
     `warm=False`: a subprocess, for a test of what the daemon itself loads (tests/test_daemon_imports.py reads its
     memory maps: a forked daemon maps all the zygote imported)."""
     env = dict(os.environ if env is None else env)
-    if not warm or argv[:2] != PREFIX[:2] or argv[2:4] not in ([m, "run"] for m in DAEMONS) or not _utf8(env) \
-            or (_zygote is not None and not _as_imported(env)):
-        return subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, stderr=subprocess.STDOUT,
-                                start_new_session=new_session)
-    path = _started()
-    if not _as_imported(env):  # the zygote started just now, under another environment than this call's
+    daemon = warm and argv[:2] == PREFIX[:2] and argv[2:4] in ([m, "run"] for m in DAEMONS) and _utf8(env)
+    path = _started() if daemon else None
+    if path is None or not _as_imported(env):
         return subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, stderr=subprocess.STDOUT,
                                 start_new_session=new_session)
     conn = socket.socket(socket.AF_UNIX)
