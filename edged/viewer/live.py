@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QUEUE_PACKETS = 120       # ~5 s at 25 fps: the relay drains it at once unless the loop is stalled
-QUEUE_SOUND = 50          # audio frames (20-128 ms each): the oldest is dropped when it is full
-FRESH_SOUND = 5           # a first viewer hears from the newest few frames, not seconds-old sound
+QUEUE_SOUND = 150         # 20 ms audio frames (3 s): the oldest is dropped when it is full
+FRESH_SOUND = 10          # a first viewer hears from the newest 200 ms, not seconds-old sound
 
 
 def pcm_frame(rate: int, payload: bytes, samples_before: int) -> av.AudioFrame:
@@ -56,6 +56,31 @@ def pcm_frame(rate: int, payload: bytes, samples_before: int) -> av.AudioFrame:
     return frame
 
 
+class Pcm20:
+    """16-bit mono PCM cut into 20 ms audio frames, the rest carried to the next payload. aiortc
+    stamps every Opus packet of one frame with the frame's first timestamp, so a longer frame (an
+    AAC camera's 1,024 samples: three packets) had two of its three packets played over by the
+    browser, which concealed 70 % of the sound (design/0472). One 20 ms frame is one packet."""
+
+    def __init__(self) -> None:
+        self._rate = 0
+        self._carry = b""
+        self._samples = 0
+
+    def frames(self, rate: int, payload: bytes) -> list[av.AudioFrame]:
+        if rate != self._rate:
+            self._rate, self._carry = rate, b""
+        data = self._carry + payload
+        step = 2 * max(1, rate // 50)
+        whole = len(data) - len(data) % step
+        self._carry = data[whole:]
+        out = []
+        for at in range(0, whole, step):
+            out.append(pcm_frame(rate, data[at:at + step], self._samples))
+            self._samples += step // 2
+        return out
+
+
 class SoundTrack(MediaStreamTrack):
     """The camera's sound as PCM audio frames (decoded in the media worker); aiortc encodes them
     to Opus for each viewer (design/0087). Fed by its CameraTrack's reader, ended with it."""
@@ -67,7 +92,7 @@ class SoundTrack(MediaStreamTrack):
         self.rate: int | None = None  # set when the worker opened the camera with its sound
         self._queue: asyncio.Queue[av.AudioFrame | None] = asyncio.Queue(QUEUE_SOUND)
         self._fresh = True
-        self._samples = 0
+        self._pcm = Pcm20()
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
@@ -84,17 +109,16 @@ class SoundTrack(MediaStreamTrack):
             raise MediaStreamError
         return frame
 
-    def frame(self, rate: int, payload: bytes) -> av.AudioFrame:
-        """On the reader thread: 16-bit mono PCM as an audio frame, timed by its sample count."""
-        frame = pcm_frame(rate, payload, self._samples)
-        self._samples += frame.samples
-        return frame
+    def frames(self, rate: int, payload: bytes) -> list[av.AudioFrame | None]:
+        """On the reader thread: 16-bit mono PCM as 20 ms audio frames, timed by their sample count."""
+        return list(self._pcm.frames(rate, payload))
 
-    def put(self, frame: av.AudioFrame | None) -> None:
-        """On the loop."""
-        if self._queue.full():
-            self._queue.get_nowait()
-        self._queue.put_nowait(frame)
+    def put(self, frames: list[av.AudioFrame | None]) -> None:
+        """On the loop: the frames (None: the end)."""
+        for frame in frames:
+            if self._queue.full():
+                self._queue.get_nowait()
+            self._queue.put_nowait(frame)
 
 
 class CameraUnavailable(Exception):
@@ -186,7 +210,7 @@ class CameraTrack(MediaStreamTrack):
                 h, payload = read_frame(worker.stdout)
                 if "pcm" in h:
                     if sound is not None and not len(payload) % 2 and int(h["pcm"]) > 0:
-                        self._loop.call_soon_threadsafe(sound.put, sound.frame(int(h["pcm"]), payload))
+                        self._loop.call_soon_threadsafe(sound.put, sound.frames(int(h["pcm"]), payload))
                     continue
                 self._loop.call_soon_threadsafe(self._put, packet(payload, h["pts"], h["dts"], h["tb"], h["key"]))
         except WorkerGone as exc:
@@ -218,7 +242,7 @@ class CameraTrack(MediaStreamTrack):
                 self._queue.get_nowait()
             self._queue.put_nowait(None)
             if self.sound is not None:
-                self.sound.put(None)
+                self.sound.put([None])
             return
         if self._skip_to_key and not pkt.is_keyframe:
             return

@@ -32,7 +32,7 @@ from aiortc.mediastreams import MediaStreamError
 from edged.i18n import _
 from edged.viewer.frames import WorkerGone
 from edged.viewer.media_client import Worker, packet
-from edged.viewer.live import QUEUE_SOUND, pcm_frame
+from edged.viewer.live import QUEUE_SOUND, Pcm20
 from edged.viewer.range_read import GAP_US, READ_AHEAD_US, NoFootage, Piece, RangeReader, Sound, Timed, clamp
 from edged.viewer.transcode import DEFAULT_MAX_HEIGHT
 from storage.footage.segment_rows import FOOTAGE_STATES
@@ -150,7 +150,7 @@ class PlaybackSound(MediaStreamTrack):
     def __init__(self) -> None:
         super().__init__()
         self._queue: asyncio.Queue[av.AudioFrame | None] = asyncio.Queue(QUEUE_SOUND)
-        self._samples = 0
+        self._pcm = Pcm20()
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
@@ -164,14 +164,10 @@ class PlaybackSound(MediaStreamTrack):
     def put(self, rate: int, pcm: bytes | None) -> None:
         if pcm is not None and (len(pcm) % 2 or rate <= 0):
             return  # not 16-bit PCM: a worker that a malformed file took over; no sound, no crash
-        if pcm is None:
-            frame = None
-        else:
-            frame = pcm_frame(rate, pcm, self._samples)
-            self._samples += frame.samples
-        if self._queue.full():
-            self._queue.get_nowait()
-        self._queue.put_nowait(frame)
+        for frame in [None] if pcm is None else self._pcm.frames(rate, pcm):
+            if self._queue.full():
+                self._queue.get_nowait()
+            self._queue.put_nowait(frame)
 
 
 class RecordedTrack(MediaStreamTrack):
