@@ -48,7 +48,7 @@ def test_the_cas_word_for_the_office_key_carries_a_period(fleet):
     ("in force", HEARD - DAY, HEARD + DAY, 0, ""),
     ("not yet in force", HEARD + S, HEARD + DAY, 1, "outside the period the CA vouched for the office's key"),
     ("lapsed", HEARD - DAY, HEARD - S, 1, "outside the period the CA vouched for the office's key"),
-])
+], ids=["in force", "not yet in force", "lapsed"])  # not the times: each xdist worker collects at its own second
 def test_a_receipt_is_judged_against_the_endorsements_period(fleet, copy, capsys, what, start, end, code, says):
     office_receipt(fleet, copy, endorsement=endorsed(fleet, start, end))
     got, j = both(capsys, fleet, copy, crl_file(fleet, HEARD + GRACE_US, "crl-period.pem"))
