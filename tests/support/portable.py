@@ -6,6 +6,7 @@ not remux (MPEG-4 Part 2), and a file that is no media at all."""
 
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 from pathlib import Path
@@ -182,6 +183,14 @@ def mpeg4_part2(path: Path, seconds: int = 3) -> Path:
     """A video edged does not keep as footage (MPEG-4 Part 2): the original alone."""
     _ffmpeg(*TESTSRC, "-t", str(seconds), "-c:v", "mpeg4", str(path))
     return path
+
+
+def rotation(path: Path) -> tuple[str, int | None]:
+    """The video's sample entry and the rotation of its display matrix (the track header's matrix)."""
+    [v] = json.loads(subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                                     "stream=codec_tag_string:stream_side_data=rotation", "-of", "json", str(path)],
+                                    capture_output=True, text=True, check=True, timeout=60).stdout)["streams"]
+    return v["codec_tag_string"], next((d["rotation"] for d in v.get("side_data_list", []) if "rotation" in d), None)
 
 
 def not_media(path: Path) -> Path:
