@@ -61,7 +61,7 @@ WHY = {
 CAUSE = {   # what of the media worker that reads the file failed (storage/intake/take.py `Refused.cause`)
     "gone": N_("the media worker that reads it could not be reached (is edged-media's socket running?)"),
     "timeout": N_("reading it took longer than an hour, and was stopped"),
-    "crashed": N_("the media worker that reads it stopped without an answer, as a damaged file can make it"),
+    "crashed": N_("the media worker that reads it stopped on it, as a damaged file can make it"),
     "answer": N_("the media worker's answer was not one edged accepts"),
 }
 
