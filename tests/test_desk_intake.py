@@ -36,7 +36,8 @@ def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("devices")
     bwc = portable.body_camera(d / "bwc.mp4", seconds=10)
     return {"bwc": bwc, "hevc": portable.hevc_g711(d / "hevc.mov", seconds=4),
-            "junk": portable.not_media(d / "notes.pdf"), "cut": portable.cut(bwc, d / "cut.mp4", bwc.stat().st_size // 2)}
+            "junk": portable.not_media(d / "notes.pdf"), "cut": portable.cut(bwc, d / "cut.mp4", bwc.stat().st_size // 2),
+            "joined": portable.joined(d / "00000.MTS", seconds=2)}
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +131,10 @@ def test_a_custodian_takes_in_a_body_cameras_file_at_the_desk(carl, files):
     upload(d, p, files["cut"])
     assert "cut.mp4" in p.inner_text(".notice-error") and "未保存任何內容" in p.inner_text(".notice-error")
     shoot(d, p, "intake-refused-carl", "zh-TW", data=("cut.mp4", *FORM_DATA))
+    upload(d, p, files["joined"])   # FFmpeg refuses it: what is wrong and where, no path, no FFmpeg words (0477)
+    err = p.inner_text(".notice-error")
+    assert "00000.MTS 無法納管：檔案第 2.0 秒之後時間倒退" in err and "未保存任何內容" in err, err
+    assert "incoming" not in err and "returned" not in err and "Error" not in err, err
     upload(d, p, files["hevc"], device="bwc 7", past_the_browser=True)
     assert '"bwc 7"' in p.inner_text(".notice-error")
     upload(d, p, files["hevc"], request="9999")

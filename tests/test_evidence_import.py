@@ -57,7 +57,8 @@ def devices(tmp_path_factory):
     made = {"bwc": bwc, "hevc": portable.hevc_g711(d / "hevc.mov"), "mpeg4": portable.mpeg4_part2(d / "m4v.mp4"),
             "junk": portable.not_media(d / "notes.pdf"),
             "plain_cut": portable.cut(bwc, d / "cut.mp4", bwc.stat().st_size // 2),
-            "index": portable.index_claiming(bwc, d / "index.mp4", 16_777_216)}
+            "index": portable.index_claiming(bwc, d / "index.mp4", 16_777_216),
+            "joined": portable.joined(d / "00000.MTS")}
     for p in made.values():
         os.chmod(p, 0o644)
     return made
@@ -101,6 +102,12 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
         assert r.returncode != 0 and "end is missing" in r.stderr, r.stderr
         r = imp("index")   # T35 (design/0404): never given to FFmpeg
         assert r.returncode != 0 and "index claims more pictures" in r.stderr and "Nothing was kept" in r.stderr, r.stderr
+        r = imp("joined")   # FFmpeg's muxer refuses it: the file and what is wrong, no staging path (issue 87)
+        assert r.returncode != 0 and "00000.MTS could not be taken in: its times go back after 3.0 s of the file" \
+            in r.stderr and "Nothing was kept" in r.stderr, r.stderr
+        assert "/" not in r.stderr and "returned 22" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+        wait_for(lambda: "00000.MTS by carol: the remux refused it (times_back): Invalid argument" in d.log, 10,
+                 "FFmpeg's words in the journal")
         r = imp("bwc", device="bwc\n7")
         assert r.returncode != 0 and "not a plain name" in r.stderr and '"bwc\\n7"' in r.stderr, r.stderr
         assert leftovers(data) == [sha], "a refusal leaves nothing behind"

@@ -17,6 +17,8 @@ import pytest
 from edged_evidence_check import check as checker
 
 from edged.config import CameraConfig, RetentionConfig
+from edged.control.evidence import refusal
+from edged.i18n import set_language
 from mqtt import kinds
 from storage.catalog import open_db
 from storage.export import evidence as export
@@ -62,7 +64,8 @@ def files(tmp_path_factory):
             "hvc1": portable.hevc_tagged(d / "hvc1.mp4"),
             "frag_cut": portable.cut(frag, d / "frag_cut.mp4", frag.stat().st_size - 3000),
             "plain_cut": portable.cut(bwc, d / "plain_cut.mp4", bwc.stat().st_size // 2),
-            "mpeg4": portable.mpeg4_part2(d / "mpeg4.mp4"), "junk": portable.not_media(d / "junk.pdf")}
+            "mpeg4": portable.mpeg4_part2(d / "mpeg4.mp4"), "junk": portable.not_media(d / "junk.pdf"),
+            "joined": portable.joined(d / "joined.MTS")}
 
 
 def test_a_body_cameras_file_is_remuxed_packet_for_packet_with_its_claims(files, tmp_path):
@@ -126,6 +129,28 @@ def test_a_plain_mp4_cut_short_and_a_file_of_no_media_are_refused(files, tmp_pat
     with pytest.raises(Refused) as refused:   # the daemon's way: in a process of its own
         run_remux(tmp_path, files["junk"], tmp_path / "made", 60 * S)
     assert refused.value.kind == "not_media"
+
+
+def test_two_recordings_joined_into_one_file_are_refused_by_where_their_times_go_back(files, tmp_path):
+    """Issue 87: FFmpeg's muxer refuses the second recording's times (they go back to the first's start). Before,
+    the person read the worker's words: "could not be read to its end (ArgumentError: Invalid argument:
+    '<data>/imports/.incoming-.../made/000.mp4' returned 22)". Now the kind and where, said in their language;
+    FFmpeg's words, staging path and all, are the journal's alone."""
+    r = remux(files["joined"], tmp_path, 60 * S)
+    assert (r["refused"], r["at_us"]) == ("times_back", 3 * S) and "returned 22" in r["cause"], r
+    with pytest.raises(Refused) as refused:   # the daemon's way: in a process of its own
+        run_remux(tmp_path, files["joined"], tmp_path / "made", 60 * S)
+    exc = refused.value
+    assert (exc.kind, exc.at_us) == ("times_back", 3 * S) and str(tmp_path / "made") in exc.detail
+    set_language("zh-TW")
+    try:
+        said = refusal(exc, "joined.MTS")
+    finally:
+        set_language(None)
+    assert said.startswith("joined.MTS 無法納管") and "第 3.0 秒之後時間倒退" in said, said
+    assert "/" not in said and "returned" not in said and "Error" not in said, said
+    exc.kind = "made_up"   # a kind the worker made up: the generic sentence, never its words
+    assert "joined.MTS could not be taken in: the media worker's answer was not one" in refusal(exc, "joined.MTS")
 
 
 def test_a_media_worker_gone_before_its_answer_is_a_refusal(files, tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
-"""Eight portable cameras' files taken in side by side on the real daemon (issue 87, "How it is checked";
-design/0427): the layouts a device writes (a phone's MP4 with its index at the end and AAC, an H.265 MOV
+"""Eleven portable cameras' files taken in side by side on the real daemon (issue 87, "How it is checked";
+design/0427, 0477): the layouts a device writes (a phone's MP4 with its index at the end and AAC, an H.265 MOV
 with G.711, an AVCHD .MTS, a `hvc1` MP4, Matroska, a file trimmed behind an edit list, a fragmented MP4,
-open GOPs), each sent by its own custodian through `edgectl evidence import` at once (four remuxes at a
+open GOPs, an iPhone's rotated `hvc1` MOV, a phone's variable frame rate, 4K), each sent by its own custodian through `edgectl evidence import` at once (four remuxes at a
 time on the box). Every original and every segment is decoded under `ffmpeg -v error -xerror`; the
 catalog's picture count of each intake equals the pictures the original shows and the pictures its
 segments show played in turn."""
@@ -28,7 +28,38 @@ MAKERS = {
     "trimmed": lambda d: portable.trimmed(d / "trim-0006.mp4", seconds=5),
     "frag": lambda d: portable.fragmented(d / "BWC_0007.MP4", seconds=6),
     "opengop": lambda d: portable.open_gop(d / "GX010008.MP4", seconds=6),
+    # issue 87's three layouts more: an iPhone's rotated hvc1 MOV, a phone's variable frame rate, 4K
+    "rotated": lambda d: portable.rotated_iphone(d / "IMG_0009.MOV"),
+    "vfr": lambda d: portable.variable_rate(d / "VID_0010.mp4"),
+    "uhd": lambda d: portable.uhd(d / "VID_0011.mp4"),
 }
+
+
+def probe(path, entries: str) -> str:
+    return subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", entries, "-of",
+                           "csv=p=0", str(path)], capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def times_us(path) -> list[int]:
+    """Each picture's presentation time, in µs from the file's first one shown."""
+    t = sorted(round(float(x) * 1_000_000) for x in probe(path, "packet=pts_time").split())
+    return [x - t[0] for x in t]
+
+
+def kept_as_sent(k: str, src, segs, data) -> None:
+    """What a layout is about, as the device wrote it: the rotation (the track's matrix, on every segment), each
+    picture's own time (a variable rate: the segments' times, placed at their starts, are the original's within
+    a tick of its 1/90000 s), the size."""
+    if k == "rotated":
+        assert portable.rotation(src) == ("hvc1", 90)
+        assert [portable.rotation(data / s["path"]) for s in segs] == [("hvc1", 90)] * len(segs)
+    if k == "vfr":
+        got = [s["start_us"] - segs[0]["start_us"] + t for s in segs for t in times_us(data / s["path"])]
+        want = times_us(src)
+        assert len(got) == len(want) and max(abs(a - b) for a, b in zip(got, want)) <= 12, (got, want)
+        assert len({b - a for a, b in zip(want, want[1:])}) > 20, "no fixed grid: the test's own file"
+    if k == "uhd":
+        assert {(s["width"], s["height"]) for s in segs} == {(3840, 2160)}
 
 
 def shown(path, *before: str, alone: bool = False) -> int:
@@ -60,7 +91,7 @@ def devices(tmp_path_factory):
     return made
 
 
-def test_eight_devices_files_taken_in_side_by_side_keep_every_picture_they_show(tmp_path, monkeypatch, devices):
+def test_eleven_devices_files_taken_in_side_by_side_keep_every_picture_they_show(tmp_path, monkeypatch, devices):
     data = tmp_path / "data"
     config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": "synthetic:", "enabled": False}])
     d = Daemon(config, data, tmp_path / "edged.log").start()
@@ -91,5 +122,6 @@ def test_eight_devices_files_taken_in_side_by_side_keep_every_picture_they_show(
             joined = shown_in_turn([data / s["path"] for s in segs], tmp_path / f"{k}.txt")
             assert joined == sum(s["frames"] for s in segs) == shown(src), (k, joined, alone)
             assert all(a["end_us"] == b["start_us"] for a, b in zip(segs, segs[1:])), (k, "segments abut")
+            kept_as_sent(k, src, segs, data)
     finally:
         d.stop()

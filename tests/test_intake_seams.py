@@ -52,7 +52,8 @@ def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("devices")
     return {"open": portable.open_gop(d / "open.mp4"), "mts": portable.avchd(d / "00001.MTS"),
             "trimmed": portable.trimmed(d / "trimmed.mp4"), "two_edits": portable.two_edits(d / "cut.mp4"),
-            "trimmed_b": portable.trimmed(d / "trimmed-b.mp4", seconds=6)}
+            "trimmed_b": portable.trimmed(d / "trimmed-b.mp4", seconds=6),
+            "rotated": portable.rotated_iphone(d / "IMG_0009.MOV")}
 
 
 def test_an_open_gop_files_segments_abut_and_keep_every_picture(files, tmp_path):
@@ -126,6 +127,15 @@ def shown(path) -> int:
     return sum(1 for line in out.split() if float(line.split(",")[0]) >= 0)
 
 
+def pictures(path) -> list[str]:
+    """The checksum of each picture a player shows (from the file's start on), in the order shown."""
+    out = subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-copyts", "-i", str(path), "-map", "0:v:0",
+                          "-fps_mode", "passthrough", "-f", "framecrc", "-"], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    rows = [[f.strip() for f in line.split(",")] for line in out.splitlines() if line and not line.startswith("#")]
+    return [f[5] for f in sorted(rows, key=lambda f: int(f[2])) if int(f[2]) >= 0]
+
+
 def test_a_trimmed_files_hidden_pictures_stay_hidden_and_its_footage_starts_at_its_edit(files, tmp_path):
     """A device's trim (`-ss 0.4 -c copy`) keeps the GOP's first pictures behind an edit list (design/0425):
     before, the first segment showed them and started 0.4 s early (300 pictures against the file's 288)."""
@@ -155,6 +165,11 @@ def test_a_later_edit_is_a_segment_of_its_own_its_hidden_pictures_behind_its_edi
     assert all(decodes(tmp_path / s["file"]) for s in segs)
     with av.open(str(tmp_path / segs[1]["file"])) as c:
         assert c.streams.video[0].start_time * c.streams.video[0].time_base < 0, "the hidden ones behind its edit"
+    # the one picture past the second edit's end (design/0477): the last two pictures shown are decoded from it,
+    # and without it they decode silently (no error under -xerror) to other pictures. Every picture the file
+    # shows is in the segments as it shows it; the kept one is the segment's last
+    first, second = (pictures(tmp_path / s["file"]) for s in segs)
+    assert first + second[:90] == pictures(src) and len(second) == 91
 
 
 def test_a_trimmed_imports_export_starts_at_its_claim_and_shows_the_files_pictures(files, tmp_path):
@@ -193,4 +208,17 @@ def test_a_two_edit_imports_copy_shows_the_pictures_it_counts(files, tmp_path):
     [cam] = manifest["cameras"]
     played = [shown(tmp_path / "export" / c["file"]) for c in cam["clips"]]
     assert [c["frames"] for c in cam["clips"]] == played == [60, 91], (cam["clips"], played)
+    assert all(decodes(tmp_path / "export" / c["file"]) for c in cam["clips"])
+
+
+def test_an_iphones_rotation_is_kept_in_its_segments_and_its_copy(files, tmp_path):
+    """An iPhone held upright (design/0477): its `hvc1` MOV's track matrix turns the picture 90 degrees; the
+    segments and the copy's clip keep the matrix (a player shows it upright) and the sample entry."""
+    src = files["rotated"]
+    assert portable.rotation(src) == ("hvc1", 90), "the test's own file"
+    _take_in(tmp_path, src, NOW, device="ip-1", segment_us=3 * S)
+    segs = rows(open_db(tmp_path / "catalog.db"), "segments", lambda x: x["camera"] == "portable.ip-1")
+    assert [portable.rotation(tmp_path / s["path"]) for s in segs] == [("hvc1", 90)]
+    [cam] = _exported(tmp_path, "portable.ip-1", tmp_path / "export")["cameras"]
+    assert [(portable.rotation(tmp_path / "export" / c["file"]), c["frames"]) for c in cam["clips"]] == [(("hvc1", 90), 60)]
     assert all(decodes(tmp_path / "export" / c["file"]) for c in cam["clips"])

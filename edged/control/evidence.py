@@ -47,11 +47,32 @@ WHY = {
                     "without it no picture can be placed): copy the whole file again from the device. A "
                     "fragmented MP4 cut short is taken up to its last whole fragment"),
     "too_big": N_("{name} came in larger than it said it was"),
-    "remux_failed": N_("{name} could not be read to its end ({detail})"),
+    "times_back": N_("{name} could not be taken in: its times go back after {at} s of the file, as where two "
+                     "recordings were joined into one file. Take in each recording as the device wrote it"),
+    "unmuxable": N_("{name} could not be taken in: its pictures or sound at {at} s of the file could not be "
+                    "copied into footage (the file is damaged there, or written in a way edged cannot keep). The "
+                    "original on the device is unchanged; the box's journal has the detail"),
+    "remux_failed": N_("{name} could not be taken in: {cause}. The box's journal has the detail"),
     "index": N_("{name} is an MP4 whose index claims more pictures and sound than its bytes can hold: it is "
                 "damaged, or made to exhaust the box's memory, and was not read. Copy the file again from the "
                 "device"),
 }
+
+CAUSE = {   # what of the media worker that reads the file failed (storage/intake/take.py `Refused.cause`)
+    "gone": N_("the media worker that reads it could not be reached (is edged-media's socket running?)"),
+    "timeout": N_("reading it took longer than an hour, and was stopped"),
+    "crashed": N_("the media worker that reads it stopped on it, as a damaged file can make it"),
+    "answer": N_("the media worker's answer was not one edged accepts"),
+}
+
+
+def refusal(exc: Refused, name: str) -> str:
+    """What a person is told of a refused file, in their language: the device's file and what is wrong with
+    it, never the worker's words (they name the box's staging folder: the journal has them)."""
+    why = WHY.get(exc.kind) or WHY["remux_failed"]   # a kind the worker made up: a failed read
+    at = "?" if exc.at_us is None else f"{exc.at_us / 1_000_000:.1f}"
+    cause = CAUSE.get(exc.cause) or CAUSE["answer"]
+    return _(why).format(name=name, at=at, cause=_(cause))
 
 
 def said(result: dict[str, Any]) -> list[str]:
@@ -194,8 +215,10 @@ class EvidenceOps(Operations):
             try:
                 return await self._receive(staged, caller, size, who, name)
             except Refused as exc:
-                why = WHY.get(exc.kind) or WHY["remux_failed"]   # a kind the worker made up: a failed read
-                raise refused(_(why).format(name=name, detail=exc.detail)) from None
+                if exc.detail or exc.kind not in WHY:   # root's journal: the worker's words, its staging path too
+                    log.warning("evidence import of %s by %s: the remux refused it (%s): %s", name, who.taken_by,
+                                exc.kind, exc.detail or "a kind of refusal edged does not know")
+                raise refused(refusal(exc, name)) from None
         except RequestError as exc:
             log.info("evidence import of %s by %s refused: %s", name, who.taken_by, exc)
             raise

@@ -44,6 +44,16 @@ EARLY_MAX = 2000                                          # sound packets held u
 TEXT_MAX = 120                                            # a claimed model: the device's text, kept short
 
 
+class Unmuxable(Exception):
+    """FFmpeg's muxer refused a packet of the file: `back` when its time went back before the one before in
+    its stream (two recordings joined into one file), at `at_us` of the file's own time; `cause` FFmpeg's
+    words, for the daemon's journal alone (they may name the staging folder)."""
+
+    def __init__(self, at_us: int, back: bool, cause: str):
+        super().__init__(at_us, back, cause)
+        self.at_us, self.back, self.cause = at_us, back, cause
+
+
 class Limited(io.RawIOBase):
     """A file read only up to `end`: a truncated fragmented MP4's whole fragments."""
 
@@ -124,6 +134,18 @@ class _Out:
         if v.codec_context.codec_tag in KEPT_TAGS:   # the device's own tag (hvc1 stays hvc1, design/0385)
             self.ov.codec_context.codec_tag = v.codec_context.codec_tag
         self.oa = self.out.add_stream_from_template(a) if a is not None else None
+        self.last: dict[bool, int] = {}   # each stream's last decoding time written, in its own time base
+
+    def _mux(self, pkt: Any, video: bool, at_us: int) -> None:
+        import av
+        try:
+            self.out.mux(pkt)
+        except av.FFmpegError as exc:
+            last = self.last.get(video)
+            back = last is not None and pkt.dts is not None and pkt.dts <= last
+            raise Unmuxable(max(self.end_us, at_us) if back else at_us, back, str(exc)) from None
+        if pkt.dts is not None:
+            self.last[video] = pkt.dts
 
     def put(self, pkt: Any, video: bool) -> None:
         tb = pkt.time_base
@@ -137,12 +159,12 @@ class _Out:
         if video:
             shown = pts if pts is not None else dts
             if self.hidden and _us(shown, tb) < self.first_us:
-                self.out.mux(pkt)   # stored for the pictures after it, never shown (design/0425)
+                self._mux(pkt, video, _us(shown, tb))   # stored for the pictures after it, never shown (design/0425)
                 return
             self.frames += 1
             self.earliest_us = min(self.earliest_us, _us(shown, tb))
             self.end_us = max(self.end_us, _us(shown + (pkt.duration or 0), tb))
-        self.out.mux(pkt)
+        self._mux(pkt, video, _us(pts if pts is not None else dts, tb))
 
     def close(self, v: Any, a: Any) -> dict[str, Any]:
         self.out.close()
@@ -260,6 +282,10 @@ def abut(made: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _start_us(container: Any) -> int:
+    return _us(container.start_time, Fraction(1, 1_000_000)) if container.start_time is not None else 0
+
+
 def split(container: Any, outdir: Path, segment_us: int) -> tuple[list[dict[str, Any]], str | None]:
     """The file's H.264/H.265 video (and AAC/G.711 sound) into segments of about `segment_us`,
     each cut at a keyframe; (segments, why the sound was left out or None)."""
@@ -267,7 +293,7 @@ def split(container: Any, outdir: Path, segment_us: int) -> tuple[list[dict[str,
     sounds = list(container.streams.audio)
     a = next((s for s in sounds if s.codec_context.name in SOUND), None)
     left = None if a is not None or not sounds else sounds[0].codec_context.name
-    start_us = _us(container.start_time, Fraction(1, 1_000_000)) if container.start_time is not None else 0
+    start_us = _start_us(container)
     cutter = Edits(_Cutter(outdir, v, a, segment_us, start_us))
     dater = Dater(REORDER if v.codec_context.has_b_frames else 0)   # for a stream whose first picture has no dts
     generate: bool | None = None
@@ -335,7 +361,11 @@ def remux(src: Path, outdir: Path, segment_us: int) -> dict[str, Any]:
         result["video"] = videos[0].codec_context.name if videos else None
         if result["video"] not in VIDEO:
             return result  # the original alone: the caller says why
-        result["segments"], result["sound_left"] = split(container, outdir, segment_us)
+        try:
+            result["segments"], result["sound_left"] = split(container, outdir, segment_us)
+        except Unmuxable as exc:   # said to the person as what is wrong and where; FFmpeg's words to the journal
+            return {"refused": "times_back" if exc.back else "unmuxable",
+                    "at_us": max(0, exc.at_us - _start_us(container)), "cause": exc.cause[:300]}
     return result
 
 

@@ -37,11 +37,14 @@ SUFFIXES = {"mov,mp4,m4a,3gp,3g2,mj2": ".mp4", "matroska,webm": ".mkv", "avi": "
 
 
 class Refused(Exception):
-    """The file is refused: `kind` names why (not_media, truncated, too_big, remux_failed)."""
+    """The file is refused: `kind` names why (not_media, truncated, too_big, index, times_back, unmuxable,
+    remux_failed), `at_us` where in the file's own time, `cause` what of the media worker failed (remux_failed:
+    gone, timeout, crashed, answer). `detail` is for the daemon's journal alone: the worker's or FFmpeg's words,
+    which may name the staging folder (the person is told `kind`, `at_us` and `cause` in their language)."""
 
-    def __init__(self, kind: str, detail: str = ""):
+    def __init__(self, kind: str, detail: str = "", at_us: int | None = None, cause: str = ""):
         super().__init__(kind, detail)
-        self.kind, self.detail = kind, detail
+        self.kind, self.detail, self.at_us, self.cause = kind, detail, at_us, cause
 
 
 class Incoming:
@@ -113,16 +116,18 @@ def run_remux(root: Path, original: Path, outdir: Path, segment_us: int) -> dict
         result, error, rc = converse(REMUX, request, None, None, started,
                                      Access(root, reads=(original,), writes=(outdir,)))
     except OSError as exc:   # the worker gone before its answer (a socket refused, a pipe broken)
-        raise Refused("remux_failed", f"the media worker: {exc}"[:300]) from None
+        raise Refused("remux_failed", f"the media worker: {exc}"[:300], cause="gone") from None
     finally:
         for t in timer:
             t.cancel()
     if killed.is_set():
-        raise Refused("remux_failed", f"over {REMUX_TIMEOUT_S:.0f} s")
+        raise Refused("remux_failed", f"over {REMUX_TIMEOUT_S:.0f} s", cause="timeout")
     if not isinstance(result, dict):
-        raise Refused("remux_failed", (error or f"exit status {rc}")[:300])
+        raise Refused("remux_failed", (error or f"exit status {rc}")[:300], cause="crashed")
     if "refused" in result:
-        raise Refused(str(result["refused"]))
+        at = result.get("at_us")
+        raise Refused(str(result["refused"]), str(result.get("cause") or "")[:300],
+                      at_us=at if isinstance(at, int) and not isinstance(at, bool) else None)
     return result
 
 
@@ -157,15 +162,15 @@ def place(staged: Incoming, sha256: str, result: dict[str, Any], who: Who, now_u
     made = staged.folder / MADE
     segs = result.get("segments", [])
     if not isinstance(segs, list) or not all(isinstance(seg, dict) for seg in segs):
-        raise Refused("remux_failed", "the media worker's answer was refused: no list of segments")
+        raise Refused("remux_failed", "the media worker's answer was refused: no list of segments", cause="answer")
     names = [seg.get("file") for seg in segs]
     if len(set(map(str, names))) != len(names):
-        raise Refused("remux_failed", "the media worker's answer was refused: a segment named twice")
+        raise Refused("remux_failed", "the media worker's answer was refused: a segment named twice", cause="answer")
     try:   # the worker's files, each checked and copied by the daemon before anything is placed (design/0382)
         for name in names:
             answer.take(made, name, staged.folder / str(name), SEGMENT_NAME)
     except answer.BadAnswer as exc:
-        raise Refused("remux_failed", f"the media worker's answer was refused: {exc}"[:300]) from None
+        raise Refused("remux_failed", f"the media worker's answer was refused: {exc}"[:300], cause="answer") from None
     shutil.rmtree(made, ignore_errors=True)
     final = staged.folder.parent / sha256
     if final.exists():  # a crash after a rename, before its record: never footage (no row names it)

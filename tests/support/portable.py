@@ -1,10 +1,12 @@
 """Files as portable cameras write them (issue 76), made by ffmpeg: an MP4 with its creation time and
 its device's model, an H.265 MOV with G.711 sound, a fragmented MP4 and a plain one cut short, open
-GOPs, a file trimmed behind an edit list, one cut to two edits, an AVCHD .MTS with AC-3 sound, a video edged does not remux (MPEG-4 Part 2), and a file that is
-no media at all."""
+GOPs, a file trimmed behind an edit list, one cut to two edits, an AVCHD .MTS with AC-3 sound, an iPhone's
+rotated `hvc1` MOV, a phone's variable frame rate, 4K, two recordings joined into one file, a video edged does
+not remux (MPEG-4 Part 2), and a file that is no media at all."""
 
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 from pathlib import Path
@@ -97,6 +99,53 @@ def two_edits(path: Path, first_s: float = 2, skip_to_s: float = 5.5, then_s: fl
     return path
 
 
+def rotated_iphone(path: Path, seconds: int = 2, rotate: int = 90) -> Path:
+    """As an iPhone held upright writes: H.265 under `hvc1` with AAC in QuickTime, its track header's matrix
+    turning the picture by `rotate` degrees (the stream's display matrix), its model and creation time in
+    Apple's keys. Encoded, then copied with the rotation (FFmpeg 5.1 writes the matrix on a copy)."""
+    plain = path.with_name(path.stem + "-plain.mov")
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-f", "lavfi", "-i",
+            "sine=frequency=440:sample_rate=44100", "-t", str(seconds), "-c:v", "libx265", "-x265-params",
+            "log-level=error", "-g", "30", "-tag:v", "hvc1", "-c:a", "aac", "-f", "mov", str(plain))
+    _ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v:0", f"rotate={rotate}", "-metadata",
+            "com.apple.quicktime.model=iPhone 12", "-metadata", "creation_time=2026-03-01T09:30:00Z",
+            "-movflags", "+use_metadata_tags", "-f", "mov", str(path))
+    plain.unlink()
+    return path
+
+
+def variable_rate(path: Path, seconds: int = 3) -> Path:
+    """A phone's variable frame rate: H.264 with B pictures and AAC, 30 pictures a second for the first second,
+    then 20 (the light fell), each picture's time off the grid by up to 4 ms, in a 1/90000 s time base: no
+    two steps alike, as a phone stamps each picture when its sensor read it."""
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-f", "lavfi", "-i",
+            "sine=frequency=440:sample_rate=44100", "-t", str(seconds), "-c:v", "libx264", "-g", "30",
+            "-pix_fmt", "yuv420p", "-c:a", "aac", "-vf",
+            "settb=1/90000,setpts='(if(lt(N,30),N/30,1+(N-30)/20)+0.004*sin(N*7))/TB'", "-fps_mode", "vfr",
+            "-enc_time_base:v", "1/90000", "-video_track_timescale", "90000", str(path))
+    return path
+
+
+def uhd(path: Path, seconds: int = 1) -> Path:
+    """A phone's 4K: 3840x2160 H.264 at 30 pictures a second and AAC, kept short and at a low rate (the
+    layout is the point, not the bytes)."""
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=480x270:rate=30", "-f", "lavfi", "-i",   # drawn small: half the CPU
+            "sine=frequency=440:sample_rate=48000", "-t", str(seconds), "-vf", "scale=3840:2160:flags=neighbor",
+            "-c:v", "libx264", "-preset", "ultrafast",
+            "-crf", "35", "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path))
+    return path
+
+
+def joined(path: Path, seconds: int = 3) -> Path:
+    """Two recordings joined byte for byte into one transport stream (`cat 00000.MTS 00001.MTS`, as a person
+    may copy a camcorder's clips): the second's times start again where the first's did, going back."""
+    one = path.with_name(path.stem + "-one.ts")
+    _ffmpeg(*TESTSRC, "-t", str(seconds), "-c:v", "libx264", "-g", "15", "-pix_fmt", "yuv420p", "-f", "mpegts", str(one))
+    path.write_bytes(one.read_bytes() * 2)
+    one.unlink()
+    return path
+
+
 def index_claiming(src: Path, dst: Path, samples: int) -> Path:
     """`src` with its first sample table patched in place to claim `samples` samples of one byte each
     (a constant size: no table needed), as a file made to exhaust a demuxer's memory (issue 87, T35)."""
@@ -134,6 +183,14 @@ def mpeg4_part2(path: Path, seconds: int = 3) -> Path:
     """A video edged does not keep as footage (MPEG-4 Part 2): the original alone."""
     _ffmpeg(*TESTSRC, "-t", str(seconds), "-c:v", "mpeg4", str(path))
     return path
+
+
+def rotation(path: Path) -> tuple[str, int | None]:
+    """The video's sample entry and the rotation of its display matrix (the track header's matrix)."""
+    [v] = json.loads(subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                                     "stream=codec_tag_string:stream_side_data=rotation", "-of", "json", str(path)],
+                                    capture_output=True, text=True, check=True, timeout=60).stdout)["streams"]
+    return v["codec_tag_string"], next((d["rotation"] for d in v.get("side_data_list", []) if "rotation" in d), None)
 
 
 def not_media(path: Path) -> Path:
