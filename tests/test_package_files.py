@@ -249,8 +249,9 @@ def test_the_gap_is_read_across_the_restart_wherever_it_falls_in_the_window() ->
 UNIT = {"MainPID": "4194301", "InvocationID": "run1", "ActiveState": "active", "NRestarts": "0",
         "ActiveEnterTimestampMonotonic": "100000000", "ActiveExitTimestampMonotonic": "0",
         "ActiveEnterTimestamp": "Sun 2026-11-29 03:00:00 UTC", "ActiveExitTimestamp": ""}
-# The unit once systemd restarted it: another run, started 2.4 s after the last one stopped.
-RESTARTED = {"MainPID": "4194303", "InvocationID": "run2", "NRestarts": "1",
+# The unit once systemd restarted it: another run, started 2.4 s after the last one stopped; still starting
+# when postinst first looks (the stub's first read of ActiveState finishes the start).
+RESTARTED = {"MainPID": "4194303", "InvocationID": "run2", "NRestarts": "1", "ActiveState": "activating",
              "ActiveExitTimestampMonotonic": "130000000", "ActiveEnterTimestampMonotonic": "132400000",
              "ActiveExitTimestamp": "Sun 2026-11-29 03:00:30 UTC", "ActiveEnterTimestamp": "Sun 2026-11-29 03:00:32 UTC"}
 
@@ -276,8 +277,8 @@ def _postinst_root(tmp_path: Path, previous_hands_over: bool, wait_s: int = 150)
     _unit_state(unit, UNIT)
     _unit_state(tmp_path / "restarted", RESTARTED)
     (stubs / "systemctl").write_text(
-        f'#!/bin/sh\necho "systemctl $*" >> {log}\ncase "$1" in\n  is-active) exit 0;;\n'
-        f'  show) cat {unit}/"$3";;\n'
+        f'#!/bin/sh\necho "systemctl $*" >> {log}\ncase "$1" in\n  is-active) [ "$(cat {unit}/ActiveState)" = active ]; exit;;\n'
+        f'  show) cat {unit}/"$3"; [ "$3" = ActiveState ] && echo active > {unit}/ActiveState;;\n'
         f'  kill) [ -e {tmp_path}/takes ] && echo 4194302 > {unit}/MainPID\n'
         f'        [ -e {tmp_path}/dies ] && cp {tmp_path}/restarted/* {unit}/;;\n'
         f'  restart) cp {tmp_path}/restarted/* {unit}/; echo 0 > {unit}/NRestarts;;\nesac\nexit 0\n')
@@ -334,7 +335,8 @@ def test_an_upgrade_hands_the_running_daemon_over_and_restarts_nothing(tmp_path:
 def test_a_handover_systemd_ended_in_a_restart_is_said_as_a_restart_with_its_gap(tmp_path: Path) -> None:
     """The next daemon became the main process and was then killed (Python 3.12's asyncio, issue 89), and
     systemd restarted the unit on this version: recording stopped, so postinst says a restart and the gap
-    systemd recorded (from the run's stop to the next run's READY), never "no restart" (design/0481)."""
+    systemd recorded (from the run's stop to the next run's READY), never "no restart" (design/0481). The
+    restarted unit is still starting when postinst first looks: it waits, rather than rolling back."""
     root, log, stubs = _postinst_root(tmp_path, previous_hands_over=True)
     (tmp_path / "dies").write_text("")
     r = _configure(tmp_path, stubs)
