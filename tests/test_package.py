@@ -335,6 +335,10 @@ def upgrade_unattended_over_an_edited_config(tmp: Path, ct: Container, dist: Pat
     assert journal.count("m999_package_test") >= 1 and "catalog: migrated" in journal, journal[-3000:]
     assert u["NRestarts"] == "0"
     assert f"(package {B})" in ct.sh("edgectl status").stdout
+    # postinst's words say what systemd recorded of the unit's run: one run throughout, a handover (design/0481)
+    said = (ct.root / "var/log/unattended-upgrades/unattended-upgrades-dpkg.log").read_text()
+    assert f"edged {B}: took over recording from edged {A} with no restart" in said and "Recording stopped" not in said, \
+        said[-3000:]
     gaps = gaps_across(segments(ct), began_us, ended_us, "upgrade")
     figures.update({f"upgrade gap {cam}, s": g for cam, g in gaps.items()})  # bound checked at the end
 
@@ -363,7 +367,8 @@ def unpacked_not_configured_still_records(ct: Container, figures: dict) -> None:
     assert f"/opt/edged/{B}/bin/python" in ct.sh(f"tr '\\0' ' ' < /proc/{u['MainPID']}/cmdline").stdout
     old_pid = int(u["MainPID"])
     began_us = SYSTEM.now_us()
-    ct.sh("EDGED_DOWNGRADE_ANYWAY=1 dpkg --configure -a", timeout=900)
+    r = ct.sh("EDGED_DOWNGRADE_ANYWAY=1 dpkg --configure -a", timeout=900)
+    assert f"edged {A}: took over recording from edged {B} with no restart" in r.stdout, r.stdout + r.stderr
     u, ended_us = restart_window(ct, began_us, old_pid, "A to record after the rollback")
     assert sorted(os.listdir(ct.root / "opt/edged")) == [A, "current"]
     assert f"(package {A})" in ct.sh("edgectl status").stdout

@@ -244,21 +244,46 @@ def test_the_gap_is_read_across_the_restart_wherever_it_falls_in_the_window() ->
     assert got == {"cam1": 1.75, "cam2": 1.5, "cam3": 1.5, "cam4": 1.5}, got
 
 
+# systemd's record of edged.service as `systemctl show -p X --value` reads it: a run (InvocationID), its
+# start (READY) and its last stop, on the monotonic clock in microseconds.
+UNIT = {"MainPID": "4194301", "InvocationID": "run1", "ActiveState": "active", "NRestarts": "0",
+        "ActiveEnterTimestampMonotonic": "100000000", "ActiveExitTimestampMonotonic": "0",
+        "ActiveEnterTimestamp": "Sun 2026-11-29 03:00:00 UTC", "ActiveExitTimestamp": ""}
+# The unit once systemd restarted it: another run, started 2.4 s after the last one stopped; still starting
+# when postinst first looks (the stub's first read of ActiveState finishes the start).
+RESTARTED = {"MainPID": "4194303", "InvocationID": "run2", "NRestarts": "1", "ActiveState": "activating",
+             "ActiveExitTimestampMonotonic": "130000000", "ActiveEnterTimestampMonotonic": "132400000",
+             "ActiveExitTimestamp": "Sun 2026-11-29 03:00:30 UTC", "ActiveEnterTimestamp": "Sun 2026-11-29 03:00:32 UTC"}
+
+
+def _unit_state(folder: Path, props: dict[str, str]) -> None:
+    folder.mkdir(exist_ok=True)
+    for k, v in props.items():
+        (folder / k).write_text(v + "\n")
+
+
 def _postinst_root(tmp_path: Path, previous_hands_over: bool, wait_s: int = 150) -> tuple[Path, Path, Path]:
-    """An upgrade from 0.1.0-1 (recording: systemd's stubs say the unit is active, its main PID in a
-    file) to 0.1.0-2, postinst's paths pointed at this folder. `systemctl kill` makes the main PID
-    another one when the file `takes` exists (the next daemon took over), as systemd does at MAINPID=."""
+    """An upgrade from 0.1.0-1 (recording: systemd's stubs say the unit is active, its properties files of
+    the folder `unit`) to 0.1.0-2, postinst's paths pointed at this folder. `systemctl kill` makes the main
+    PID another one when the file `takes` exists (the next daemon took over), as systemd does at MAINPID=;
+    when `dies` exists, the next daemon took over and was killed, and systemd restarted the unit
+    (RESTARTED); `systemctl restart` (deb-systemd-invoke's) is a restart too."""
     for d in ("systemd", "debian", "storage"):
         shutil.copytree(ROOT / d, tmp_path / d)
     subprocess.run(["debian/units", "0.1.0-2"], cwd=tmp_path, check=True)
     root, stubs, log = tmp_path / "root", tmp_path / "bin", tmp_path / "calls"
     stubs.mkdir()
-    main_pid = tmp_path / "mainpid"
-    main_pid.write_text("4194301\n")   # over Linux's pid_max: a process that has ended
+    unit = tmp_path / "unit"
+    _unit_state(unit, UNIT)
+    _unit_state(tmp_path / "restarted", RESTARTED)
     (stubs / "systemctl").write_text(
-        f'#!/bin/sh\necho "systemctl $*" >> {log}\ncase "$1" in\n  is-active) exit 0;;\n  show) cat {main_pid};;\n'
-        f'  kill) [ -e {tmp_path}/takes ] && echo 4194302 > {main_pid};;\nesac\nexit 0\n')
-    for cmd in ("deb-systemd-invoke", "systemd-sysusers", "chgrp", "chmod"):
+        f'#!/bin/sh\necho "systemctl $*" >> {log}\ncase "$1" in\n  is-active) [ "$(cat {unit}/ActiveState)" = active ]; exit;;\n'
+        f'  show) cat {unit}/"$3"; [ "$3" = ActiveState ] && echo active > {unit}/ActiveState;;\n'
+        f'  kill) [ -e {tmp_path}/takes ] && echo 4194302 > {unit}/MainPID\n'
+        f'        [ -e {tmp_path}/dies ] && cp {tmp_path}/restarted/* {unit}/;;\n'
+        f'  restart) cp {tmp_path}/restarted/* {unit}/; echo 0 > {unit}/NRestarts;;\nesac\nexit 0\n')
+    (stubs / "deb-systemd-invoke").write_text(f'#!/bin/sh\necho "deb-systemd-invoke $*" >> {log}\nsystemctl "$@"\n')
+    for cmd in ("systemd-sysusers", "chgrp", "chmod"):
         (stubs / cmd).write_text(f'#!/bin/sh\necho "{cmd} $*" >> {log}\n')
     (stubs / "sleep").write_text("#!/bin/sh\n")   # the handover's wait, a second a turn, without the wait
     for stub in stubs.iterdir():
@@ -303,8 +328,23 @@ def test_an_upgrade_hands_the_running_daemon_over_and_restarts_nothing(tmp_path:
     assert "systemctl kill -s SIGUSR2 --kill-whom=main edged.service" in calls and "restart" not in calls, calls
     # then a reload: systemd reads the new main process as its own child (a stop is then SIGTERM, not SIGKILL)
     assert calls.rindex("systemctl daemon-reload") > calls.index("SIGUSR2"), calls
-    assert "took over recording from edged 0.1.0-1" in r.stdout
+    assert "took over recording from edged 0.1.0-1 with no restart" in r.stdout and "restarted" not in r.stdout, r.stdout
     assert os.readlink(root / "opt/edged/current") == "0.1.0-2" and not (root / "opt/edged/0.1.0-1").exists()
+
+
+def test_a_handover_systemd_ended_in_a_restart_is_said_as_a_restart_with_its_gap(tmp_path: Path) -> None:
+    """The next daemon became the main process and was then killed (Python 3.12's asyncio, issue 89), and
+    systemd restarted the unit on this version: recording stopped, so postinst says a restart and the gap
+    systemd recorded (from the run's stop to the next run's READY), never "no restart" (design/0481). The
+    restarted unit is still starting when postinst first looks: it waits, rather than rolling back."""
+    root, log, stubs = _postinst_root(tmp_path, previous_hands_over=True)
+    (tmp_path / "dies").write_text("")
+    r = _configure(tmp_path, stubs)
+    assert r.returncode == 0, r.stderr
+    assert "took over" not in r.stdout and "no restart" not in r.stdout, r.stdout
+    assert "edged 0.1.0-2: did not take over: systemd restarted edged (1 times" in r.stdout, r.stdout
+    assert "Recording stopped for 2.4 s, from Sun 2026-11-29 03:00:30 UTC to Sun 2026-11-29 03:00:32 UTC" in r.stdout
+    assert os.readlink(root / "opt/edged/current") == "0.1.0-2"
 
 
 def test_a_handover_the_new_version_does_not_take_leaves_the_old_one_recording(tmp_path: Path) -> None:
@@ -327,6 +367,8 @@ def test_an_upgrade_from_a_version_without_the_handover_restarts_once(tmp_path: 
     calls = log.read_text()
     assert "deb-systemd-invoke restart edged.service" in calls and "SIGUSR2" not in calls, calls
     assert os.readlink(root / "opt/edged/current") == "0.1.0-2"
+    assert "edged 0.1.0-2: restarted edged 0.1.0-1 (a version without the handover). Recording stopped for 2.4 s" \
+        in r.stdout and "took over" not in r.stdout, r.stdout
 
 
 LOAD = """\
