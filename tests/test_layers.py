@@ -263,6 +263,7 @@ def test_state_vocabularies_are_leaves():
     assert not wrong, "imports in storage/states/:\n" + "\n".join(wrong)
 
 
+@pytest.mark.process
 def test_the_rules_load_neither_sqlite_utils_nor_the_catalog():
     """edged/rules/ is pure (design/0031): importing every rule module loads no database code."""
     rules = [f"edged.rules.{p.stem}" for p in _modules("edged/rules") if p.stem != "__init__"]
@@ -570,6 +571,7 @@ def test_the_cycle_check_sees_a_cycle():
     assert _cycles({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
 
 
+@pytest.mark.process
 def test_the_media_worker_is_a_process_of_its_own():
     """The daemon never imports the worker's entry point, and the worker loads none of the
     daemon's web, WebRTC or catalog code (design/0020)."""
