@@ -65,6 +65,9 @@ MARKERS = {
     "slow": ("no real part, but seconds a test: data built at the scale a bound is held at (a month four times the "
              "size, a listing flood) or a capture replayed in real time to libavformat; outside the pure tier's minute "
              "(design/0289); a test marks itself"),
+    "process": ("no server, but a program started for the test: ffmpeg makes its clip, or the checker, edgectl or a "
+                "fresh Python runs in a process of its own as a court, a person or a box would (what an import loads); "
+                "a second or more of CPU a module, outside the pure tier's minute (design/0473); a test marks itself"),
     "pure": "none of the above: no server, daemon, browser or container of its own, nothing built at scale",
     "solo": ("measures time, descriptors or CPU under load, or boots a container: run after the others, apart from "
              "them (scripts/test; SOLO_PAIRED side by side, the rest one at a time)"),
@@ -73,7 +76,7 @@ MARKERS = {
                "booted Debian 12 container: runs only with -m package",
 }
 ASKED_ONLY = ("validator", "package")  # tiers that build outside tools: skipped unless the -m expression names them
-SELF_MARKED = ("slow",)  # tiers no tests/support module implies: the test marks itself
+SELF_MARKED = ("slow", "process")  # tiers no tests/support module implies: the test marks itself
 # (test_evidence_import_eight, the intake's full check, left the solo tier: its counts held at a load of 42-55
 # beside other developers' runs, and alone it was two to three minutes of one tier's wall: design/0471)
 SOLO = {"test_boot", "test_systemd", "test_systemd_install", "test_package", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood",
@@ -94,6 +97,8 @@ SOLO_PAIRED = {"test_boot", "test_failover_guide", "test_systemd_install"}
 # fill, but side by side with each other, their copies at the same idle class and their daemons and Chromium
 # mostly waiting on them (scripts/test runs them after the pair, each on its own worker: design/0415).
 SOLO_IDLE = {"test_desk_redaction", "test_desk_redaction_marks", "test_desk_redaction_release"}
+# a module whose every test marks itself a tier (`pytestmark = pytest.mark.process`): none of it is pure
+_SELF_TIERED = re.compile(rf"^pytestmark = pytest\.mark\.(?:{'|'.join(SELF_MARKED)})\b", re.M)
 _IMPORT = re.compile(r"^\s*from tests\.support(?:\.(\w+))? import ([\w, ()]+)", re.M)
 
 _cache: dict[Path, frozenset[str]] = {}
@@ -115,14 +120,15 @@ def tiers_of(path: Path) -> frozenset[str]:
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """`-m pure` imports no module none of whose tests can be pure (it starts a real part, read
-    off its imports as below, or is solo): importing and rewriting the asserts of those was a third
+    off its imports as below, is solo, or marks all its tests slow or process): importing and rewriting the asserts of those was a third
     of the tier's time on a first run. A module that marks a test pure itself is imported."""
     if str(config.getoption("markexpr", "") or "").strip() != "pure":
         return None
     path = collection_path
     if path.suffix != ".py" or not path.name.startswith("test_"):
         return None
-    if (tiers_of(path) or path.stem in SOLO) and "mark.pure" not in path.read_text(encoding="utf-8"):
+    source = path.read_text(encoding="utf-8")
+    if (tiers_of(path) or path.stem in SOLO or _SELF_TIERED.search(source)) and "mark.pure" not in source:
         return True
     return None
 

@@ -206,11 +206,10 @@ def _near(text: str, declared) -> list[str]:
 
 def _literals(tree: ast.AST):
     """(line, text) of each string literal but docstrings."""
-    docs = {id(n.body[0].value) for n in sources.walk(tree)
-            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-            and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
-    for node in sources.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+    docs = {id(n.body[0].value) for n in sources.of_type(tree, ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+            if n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    for node in sources.of_type(tree, ast.Constant):
+        if isinstance(node.value, str) and id(node) not in docs:
             yield node.lineno, node.value
 
 
@@ -248,7 +247,7 @@ def undeclared_kinds_given(rel: str, tree: ast.AST, declared=KINDS) -> list[str]
     declared but a letter or two off one that is, one-word kinds too ("tamper"). Other words are other
     vocabularies' kinds (a request's, a hold's, a finding's)."""
     found = []
-    for node in sources.walk(tree):
+    for node in sources.of_type(tree, ast.Compare, ast.keyword, ast.Dict):
         given: list[ast.AST] = []
         if isinstance(node, ast.Compare) and any(_is_kind_read(n) for n in [node.left, *node.comparators]):
             for n in [node.left, *node.comparators]:

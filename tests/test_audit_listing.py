@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from edged.cli.audit import shown_detail
 from edged.i18n import speaking
 from edged.viewer.desk.audit import detail_cell, raw_record
@@ -34,6 +36,7 @@ def paths(n, cameras=("cam01", "cam02")):
     return [f"{layout.VIDEO_DIR}/{cam}/{p[cut:]}" for cam in cameras for p in one]
 
 
+@pytest.mark.slow  # a listing flood: 300 records of up to 5,000 ids and one of 5 million characters (design/0473)
 def test_a_listing_cuts_long_details_and_pages_back_while_the_chain_stays_whole(tmp_path):
     db = open_db(tmp_path / "catalog.db")
     with db.atomic():

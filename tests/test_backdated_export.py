@@ -45,6 +45,7 @@ def _lists(fleet: dict) -> dict[str, Path]:
     return {what: crl_file(fleet, us, f"crl-{what.replace(' ', '-')}.pem") for what, us in at.items()}
 
 
+@pytest.mark.process
 def test_a_backdated_export_never_reads_better_than_the_honest_one(fleet, exports, capsys):
     seen = {}
     for what, crl in _lists(fleet).items():
@@ -58,6 +59,7 @@ def test_a_backdated_export_never_reads_better_than_the_honest_one(fleet, export
     assert seen["after the longest wait"] == {"honest": (0, "CHECKED"), "backdated": (0, "CHECKED")}, seen
 
 
+@pytest.mark.process
 def test_the_not_checked_verdict_says_what_bounds_the_signing(fleet, exports, capsys):
     code, j = both(capsys, fleet, exports["backdated"], _lists(fleet)["today"])
     assert code == 3 and "its footage's end plus 31 days, the longest an export may wait" in j["why"], j
@@ -66,6 +68,7 @@ def test_the_not_checked_verdict_says_what_bounds_the_signing(fleet, exports, ca
     assert "judged from its footage's end plus 31 days" in j["signing_time"]["why"], j
 
 
+@pytest.mark.process
 def test_with_the_offices_receipt_both_are_judged_from_the_offices_time(fleet, exports, capsys, tmp_path):
     """The office heard of both exports when they were really signed (today): the backdated claim
     buys nothing, and the honest one reads CHECKED a day after the office's time."""

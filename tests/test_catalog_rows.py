@@ -76,6 +76,7 @@ def old_catalog(data, fmp4):
     return before
 
 
+@pytest.mark.process
 def test_m013_migrates_an_old_catalog_in_place_with_nothing_lost(tmp_path, fmp4, caplog):
     before = old_catalog(tmp_path, fmp4)
     assert len(before) == 9 and [r["id"] for r in before] == list(range(1, 10))

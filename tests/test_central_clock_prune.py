@@ -6,7 +6,7 @@ samples pruned, every verdict and finding the same as without pruning."""
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, strategies as st
 import pytest
 
 from central.checks import clock
@@ -15,6 +15,7 @@ from central.verifier import clock_samples, retention_watch
 from central.verifier.verifier import Verifier
 from tests.support import time_fleet as tf
 from tests.support.catalog import central_clock_count, central_clock_cut, central_clock_table, central_destructions
+from tests.support.properties import at_two_lengths
 
 D, H, S = tf.DAY, tf.HOUR, tf.S
 A = clock_samples.AROUND_US
@@ -39,8 +40,7 @@ def histories(draw):
     return out, horizon, lowest, readings
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(histories())
+@at_two_lengths(120, histories(), settings_kw={'suppress_health_check': [HealthCheck.too_slow]})
 def test_pruning_never_changes_the_line_a_verdict_reads(history):
     """For every reading at or above the lowest a verdict may still need, the samples the office
     reads around it are the same before and after pruning; the newest sample and every one since

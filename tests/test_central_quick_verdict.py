@@ -4,10 +4,11 @@ where `judge` says "ok"."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import strategies as st
 
 from central.checks import quick_verdict, verdicts
 from storage.time import interval
+from tests.support.properties import at_two_lengths
 
 D, H, M = 86_400_000_000, 3_600_000_000, 60_000_000
 
@@ -48,8 +49,7 @@ def destructions(draw: st.DrawFn) -> tuple[dict, int | None, int, float | None, 
     return d, heard, reported, low, high
 
 
-@settings(max_examples=200, deadline=None)
-@given(lines(), destructions())
+@at_two_lengths(200, lines(), destructions())
 def test_lawful_is_true_exactly_where_judge_says_ok(line, case):
     d, heard_us, reported, low, high = case
     full = verdicts.judge(d, heard=None if heard_us is None else verdicts.Heard(heard_us), reported_us=reported,

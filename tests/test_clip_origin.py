@@ -109,12 +109,14 @@ def genuine(fleet, tmp_path_factory):
 
 
 # --- item 1: the clip names its signer -----------------------------------------------------------------
+@pytest.mark.process
 def test_the_node_certificate_names_office_site_and_node_as_the_reader_reports_them(fleet):
     cert = nodecert.load_pem_chain(fleet["boxes"]["node2"][1][0].encode())[0]
     assert cert.subject.rfc4514_string() == "CN=tw-ps-002/node2,OU=tw-ps-002,O=edged central office"
     assert nodecert.check_chain([cert], ca.existing_ca(fleet["office"]), None, None).name == "tw-ps-002/node2"
 
 
+@pytest.mark.process
 def test_a_certificate_whose_subject_names_another_node_than_its_san_is_refused(fleet):
     from cryptography import x509
     from cryptography.x509.oid import NameOID
@@ -133,6 +135,7 @@ def test_a_certificate_whose_subject_names_another_node_than_its_san_is_refused(
         nodecert.check_chain([lying.sign(key, None)], issuer, None, None)
 
 
+@pytest.mark.process
 def test_node2s_clip_claiming_node1_is_refused_by_edgectl_verify(fleet, forged, capsys):
     crl = crl_file(fleet, FRESH, "crl-fresh.pem")
     code, j = verify(capsys, str(forged), "--ca", str(fleet["ca"]), "--crl", str(crl))
@@ -140,6 +143,7 @@ def test_node2s_clip_claiming_node1_is_refused_by_edgectl_verify(fleet, forged, 
     assert "claims tw-hr-001/node1, but the certificate that signed it names tw-ps-002/node2" in j["origin_why"], j
 
 
+@pytest.mark.process
 def test_node2s_clip_claiming_node1_is_refused_by_the_stand_alone_checker(fleet, forged, genuine):
     crl = crl_file(fleet, FRESH, "crl-fresh.pem")
     code, j = checker(str(forged), "--ca", str(fleet["ca"]), "--crl", str(crl))
@@ -158,6 +162,7 @@ def guide_command(name: str) -> list[str]:
     return [sys.executable, *shlex.split(line)[1:]]
 
 
+@pytest.mark.process
 def test_node2s_clip_claiming_node1_is_refused_on_the_guides_c2pa_route(fleet, forged, genuine):
     """The C2PA reader trusts the chain (node2 is enrolled), and the guide's step shows its true
     signer beside the claim, and says they differ."""
@@ -174,6 +179,7 @@ def test_node2s_clip_claiming_node1_is_refused_on_the_guides_c2pa_route(fleet, f
 
 
 # --- item 2: revocation that is fresh -------------------------------------------------------------------
+@pytest.mark.process
 def test_a_crl_made_before_the_revocation_never_says_checked(fleet, tmp_path, capsys):
     """node1 is revoked 60 s after the list used was made: that list is too old to vouch for an
     export signed before it (a day's grace), on edgectl verify and the checker alike."""
@@ -210,6 +216,7 @@ def test_a_crl_made_before_the_revocation_never_says_checked(fleet, tmp_path, ca
     assert subprocess.run(grep, input=old, capture_output=True, text=True).returncode == 1, old
 
 
+@pytest.mark.process
 def test_a_key_list_made_before_the_revocation_never_says_checked(fleet, tmp_path, capsys):
     office = tmp_path / "office"
     key = nodekey.load_or_create(fleet["dir"] / "node1")
@@ -257,6 +264,7 @@ def test_the_checker_is_one_pip_installable_package(tmp_path):
     assert [p.name for p in tmp_path.glob("*.whl")] == ["edged_evidence_check-0.1.0-py3-none-any.whl"]
 
 
+@pytest.mark.process
 def test_the_checker_refuses_a_changed_byte_and_a_manifest_signed_by_no_one(fleet, genuine, tmp_path):
     import shutil
 

@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -30,6 +31,9 @@ from tests.test_clip_origin import (  # noqa: F401  (the fixtures: an office, tw
     checker, crl_file, fleet, genuine,
 )
 from tests.test_signing_time import HEARD, office_receipt
+
+# the office's fleet of tests/test_clip_origin.py (ffmpeg's clip) and the checker in its own process (design/0473)
+pytestmark = pytest.mark.process
 
 
 class BoxDesk:

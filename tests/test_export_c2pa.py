@@ -112,6 +112,7 @@ def top_boxes(buf: bytes) -> list[tuple[bytes, int, int]]:
 
 
 # --- a genuine export -----------------------------------------------------------------------------
+@pytest.mark.process
 def test_a_genuine_export_is_trusted_by_the_c2pa_reader_against_the_office_ca(genuine, office, key):
     out, manifest = genuine
     assert manifest["c2pa"]["made"] is True and manifest["c2pa"]["assertions"] == list(c2pa_claim.LABELS)
@@ -136,6 +137,7 @@ def test_a_genuine_export_is_trusted_by_the_c2pa_reader_against_the_office_ca(ge
     assert [b[0] for b in top_boxes(buf)][:3] == [b"ftyp", b"uuid", b"moov"] and b"moof" in buf  # still fragmented
 
 
+@pytest.mark.process
 def test_each_camera_clip_names_its_own_camera(genuine, office):
     out, manifest = genuine
     for cam in manifest["cameras"]:
@@ -144,6 +146,7 @@ def test_each_camera_clip_names_its_own_camera(genuine, office):
 
 
 # --- what must fail -------------------------------------------------------------------------------
+@pytest.mark.process
 def test_one_changed_byte_in_the_footage_fails(genuine, office, tmp_path):
     out, manifest = genuine
     clip = tmp_path / "cam1.mp4"
@@ -154,6 +157,7 @@ def test_one_changed_byte_in_the_footage_fails(genuine, office, tmp_path):
     assert got.state == "Invalid" and got.failures == ["assertion.bmffHash.mismatch"], got.failures
 
 
+@pytest.mark.process
 def test_a_certificate_from_another_ca_is_not_trusted(tmp_path, footage, office, key):
     intruder = make_ca("Test office")  # the same name, another key
     make(footage, tmp_path / "x", key, intruder.chain(intruder.issue(key.public)))
@@ -162,6 +166,7 @@ def test_a_certificate_from_another_ca_is_not_trusted(tmp_path, footage, office,
     assert read(tmp_path / "x" / "cam1.mp4", intruder.pem).state == "Trusted"  # it is the anchor that differs
 
 
+@pytest.mark.process
 def test_another_cameras_fragment_spliced_in_fails(genuine, office, tmp_path):
     out, _ = genuine
     cam1, cam2 = (out / "cam1.mp4").read_bytes(), (out / "cam2.mp4").read_bytes()
@@ -177,6 +182,7 @@ def test_another_cameras_fragment_spliced_in_fails(genuine, office, tmp_path):
 
 
 # --- no certificate, or one C2PA cannot use: the export is made all the same --------------------------
+@pytest.mark.process
 def test_without_a_certificate_the_export_is_made_and_says_why_there_is_no_c2pa(tmp_path, footage, office, key):
     manifest = make(footage, tmp_path / "x", key, None)
     assert manifest["c2pa"] == {"made": False, "why": c2pa_claim.NOT_ENROLLED}
@@ -187,6 +193,7 @@ def test_without_a_certificate_the_export_is_made_and_says_why_there_is_no_c2pa(
     assert checking.verify_export(tmp_path / "y", key.public_b64) == []
 
 
+@pytest.mark.process
 def test_a_clip_the_reader_would_not_trust_is_left_unsigned(tmp_path, footage, office, key):
     make(footage, tmp_path / "x", key, None)
     clip = tmp_path / "x" / "cam1.mp4"
@@ -238,6 +245,7 @@ def sei_count(path: Path) -> int:
     return path.read_bytes().count(len(SEI_NAL).to_bytes(4, "big") + SEI_NAL)
 
 
+@pytest.mark.process
 def test_the_cameras_sei_passes_through_byte_for_byte(genuine, tmp_path, footage, office, key):
     out, manifest = genuine
     clip = manifest["cameras"][0]["clips"][0]
@@ -250,6 +258,7 @@ def test_the_cameras_sei_passes_through_byte_for_byte(genuine, tmp_path, footage
     assert read(path, office.pem).state == "Trusted"
 
 
+@pytest.mark.process
 def test_through_the_worker_and_signing_processes_the_claim_is_signed_by_the_daemon(tmp_path, footage, office, key):
     seen: list[dict] = []
     manifest = make(footage, tmp_path / "x", key, office.chain(office.issue(key.public)), clips_writer=run_clips,
@@ -261,6 +270,7 @@ def test_through_the_worker_and_signing_processes_the_claim_is_signed_by_the_dae
                                                                           for p in seen)
 
 
+@pytest.mark.process
 def test_progress_goes_on_while_the_clips_are_signed(tmp_path, footage, office, key, monkeypatch):
     monkeypatch.setattr("storage.export.plan.PROGRESS_EVERY_S", 0.0)  # every step reported
     seen: list[dict] = []
@@ -282,6 +292,7 @@ print(json.dumps({"result": [reply]}), flush=True)
 """
 
 
+@pytest.mark.process
 def test_a_media_worker_handing_the_signer_a_foreign_claim_is_refused(tmp_path, monkeypatch):
     """A media worker taken over by a hostile segment asks for a signature over a claim of its own:
     it has no signer at all, so the answer is a refusal, whatever the claim looks like."""
@@ -311,6 +322,7 @@ class CountingKey:
         return self.key.sign(data)
 
 
+@pytest.mark.process
 def test_the_clip_says_what_the_daemon_planned_not_what_the_worker_said(tmp_path, footage, office, key):
     def lie(entries):
         entries[0]["name"] = "Front door (forged)"
@@ -331,6 +343,7 @@ def test_the_clip_says_what_the_daemon_planned_not_what_the_worker_said(tmp_path
     (lambda e: e[0]["clips"][0].update(file="../cam1.mp4"), "outside the export's folder"),
     (lambda e: e[0].update(camera="cam9"), "other cameras"),
 ], ids=["another-segment", "another-time", "another-folder", "another-camera"])
+@pytest.mark.process
 def test_a_worker_naming_what_the_plan_does_not_hold_gets_nothing_signed(tmp_path, footage, office, key, lie, why):
     counting = CountingKey(key)
     with pytest.raises(export.ExportError, match=why):
@@ -338,6 +351,7 @@ def test_a_worker_naming_what_the_plan_does_not_hold_gets_nothing_signed(tmp_pat
     assert counting.signed == 0 and not (tmp_path / "x").exists()
 
 
+@pytest.mark.process
 def test_the_signing_process_gets_one_claim_per_clip_and_no_more(tmp_path, footage, office, key):
     counting = CountingKey(key)
     manifest = make(footage, tmp_path / "x", counting, office.chain(office.issue(key.public)), cameras=("cam1", "cam2"),

@@ -21,6 +21,8 @@ from storage.export import fmp4, signed_video
 from storage.keys import nodekey
 from tests.support.footage import write_segments
 
+pytestmark = pytest.mark.process  # ffmpeg makes the clip and ffprobe counts its packets (design/0473)
+
 S = 1_000_000
 T0 = 1_800_000_000_000_000
 

@@ -5,11 +5,12 @@ after, and hold nothing far outside."""
 
 from __future__ import annotations
 
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, strategies as st
 
 from recorder.gate import RecordGate
 from recorder.preroll import PreRollBuffer
 from tests.support.packets import S, stream
+from tests.support.properties import at_two_lengths
 
 
 def simulate(packets, events, *, pre_roll, post_roll, delay, slack=2 * S):
@@ -84,8 +85,7 @@ def test_a_start_before_any_keyframe_waits_for_one_instead_of_being_lost():
     assert entries[0].key and entries[0].t_us == 2 * S and not opened.complete
 
 
-@settings(max_examples=150, deadline=None)
-@given(gop=st.sampled_from([10, 20, 40, 80]), pre=st.integers(1, 8), post=st.integers(1, 12),
+@at_two_lengths(150, gop=st.sampled_from([10, 20, 40, 80]), pre=st.integers(1, 8), post=st.integers(1, 12),
        delay_ms=st.integers(0, 1500),
        events=st.lists(st.tuples(st.integers(2, 80), st.integers(0, 6)), min_size=1, max_size=5))
 @example(gop=10, pre=1, post=1, delay_ms=1457, events=[(2, 0)])  # reported after its post-roll ended

@@ -277,6 +277,7 @@ def test_an_id_in_chinese_is_refused_with_where_the_chinese_belongs():
     assert "cameras[0].id" in str(exc.value) and "ids are ASCII" in str(exc.value) and "name" in str(exc.value)
 
 
+@pytest.mark.process
 def test_edgectl_lang_before_or_after_the_verb_and_from_lang():
     """--lang anywhere on the line; LANG when it is not given (the usage error is in that language).
     The three edgectl processes run side by side: one after the other, each waited for the one

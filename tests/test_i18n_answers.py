@@ -84,6 +84,7 @@ def test_an_alarm_is_stored_and_published_in_english_and_shown_in_the_readers_la
     assert alarm_text({**row, "detail": None}) == row["message"]  # a row from before: its English message
 
 
+@pytest.mark.process
 def test_help_and_argparse_words_in_the_persons_language():
     out = subprocess.run([sys.executable, "-m", "edged.cli.edgectl", "--lang", "zh-TW", "maintenance", "--help"],
                          cwd=ROOT, capture_output=True, text=True, timeout=30,

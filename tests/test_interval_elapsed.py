@@ -4,10 +4,11 @@ drift over the whole stretch on its own. Pure: the clock line and the verdict ov
 
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import strategies as st
 
 from central.checks import verdicts
 from storage.time import interval
+from tests.support.properties import at_two_lengths
 
 S = 1_000_000
 MIN = 60 * S
@@ -53,8 +54,7 @@ def test_readings_in_different_stretches_or_across_a_step_are_not_bounded_togeth
     assert stepped.elapsed(T0 + 3600 * S, T0 + 7200 * S) == interval.UNKNOWN  # an unsteady stretch proves nothing
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.integers(-400 * D, 400 * D), st.integers(-450, 450), st.integers(1, 90), st.integers(1, 2000),
+@at_two_lengths(200, st.integers(-400 * D, 400 * D), st.integers(-450, 450), st.integers(1, 90), st.integers(1, 2000),
        st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.integers(1_000, 5 * S))
 def test_the_true_elapsed_time_is_always_inside(offset, ppm, days, rtt_ms, f1, f2, rtt):
     """Any clock off by any offset and running off by up to 450 ppm, sampled at both ends of a stretch of

@@ -14,7 +14,7 @@ import pytest
 from recorder import access_unit
 from recorder.access_unit import access_units
 
-pytestmark = pytest.mark.pure
+pytestmark = pytest.mark.process  # ffmpeg encodes the stream every test reads (design/0473)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,9 @@ from tests.test_clip_origin import (  # noqa: F401  (the fixtures: an office, tw
 )
 from tests.test_signing_time import HEARD, both, office_receipt
 
+# the office's fleet of tests/test_clip_origin.py (ffmpeg's clip) and the checker in its own process (design/0473)
+pytestmark = pytest.mark.process
+
 DAY = 86_400 * S
 
 

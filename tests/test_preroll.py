@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import strategies as st
 
 from recorder.preroll import Buffered, PreRollBuffer
 from tests.support.packets import AUDIO_BYTES, FRAME_BYTES, KEY_BYTES, S, stream
+from tests.support.properties import at_two_lengths
 
 FPS = 20
 GOP = 2 * FPS  # frames: a 2 s GOP
@@ -90,8 +91,7 @@ def test_clear_forgets_the_old_run():
     assert len(buf) == 0 and buf.start_us is None and buf.take(0).entries == []
 
 
-@settings(max_examples=200, deadline=None)
-@given(gop=st.integers(1, 120), fps=st.sampled_from([5, 10, 15, 25, 30]),
+@at_two_lengths(200, gop=st.integers(1, 120), fps=st.sampled_from([5, 10, 15, 25, 30]),
        pre_roll=st.integers(0, 10), slack_ms=st.integers(0, 3000), seconds=st.integers(1, 40),
        max_kb=st.integers(50, 5000), start=st.integers(0, 200), key_kb=st.integers(1, 300))
 def test_invariants_hold_for_any_stream(gop, fps, pre_roll, slack_ms, seconds, max_kb, start, key_kb):

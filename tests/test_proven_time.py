@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from hypothesis import given, settings, strategies as st
+from hypothesis import strategies as st
 
 from mqtt import office_time
 from mqtt.commands import canonical
 from storage.retention.budget import plan_at
 from storage.retention.plan import MAX_RETENTION, Disk, Limits, Policy, Segment
 from storage.time import corroboration as co
+from tests.support.properties import at_two_lengths
 
-pytestmark = pytest.mark.pure
 
 S = co.SECOND_US
 H = 3_600 * S
@@ -100,8 +100,7 @@ EVENT = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.integers(-500, 500), st.integers(H, 30 * D), st.lists(EVENT, min_size=1, max_size=80))
+@at_two_lengths(300, st.integers(-500, 500), st.integers(H, 30 * D), st.lists(EVENT, min_size=1, max_size=80))
 def test_never_destroyed_by_age_before_its_true_age_reaches_the_maximum(ppm, max_us, events):
     policy = Policy(Limits(0, max_us), {}, reserve_bytes=GB)
     box = Box(ppm)

@@ -20,6 +20,8 @@ from storage.footage.recovery_record import RECOVERY
 from storage.mp4 import header_only
 from tests.support.catalog import audit_rows, rows
 
+pytestmark = pytest.mark.process  # ffmpeg makes the fragmented MP4 every test recovers (design/0473)
+
 S = 1_000_000
 
 

@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edged.i18n import hint_of, speaking
@@ -17,6 +16,7 @@ from edged.rules import retrieval as rq
 from edged.rules.persons import Named
 from edged.config.policy import COPY, VIEW, KindRules, RequestPolicy, Step, default_policy, distinct_signers, problems
 from edged.rules.retrieval import RequestRuleError, approver_refusal, copy_refusal, filing, grant_lifetime, next_step
+from tests.support.properties import at_two_lengths
 
 
 class Signed(NamedTuple):
@@ -276,8 +276,7 @@ steps = st.lists(st.tuples(st.one_of(st.none(), st.frozensets(st.sampled_from(AC
 attempts = st.lists(st.tuples(st.sampled_from(ACCOUNTS + ["desk"]), st.booleans()), max_size=8)
 
 
-@settings(max_examples=300, deadline=None)
-@given(steps, st.sets(st.sampled_from(["door", "hall"]), min_size=1), attempts)
+@at_two_lengths(300, steps, st.sets(st.sampled_from(["door", "hall"]), min_size=1), attempts)
 def test_a_grant_needs_every_applicable_step_signed_by_a_different_approver(chain, cams, tries):
     pol = RequestPolicy(kinds={"internal": KindRules(chain=chain)})
     if problems(pol):

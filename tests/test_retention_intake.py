@@ -2,12 +2,12 @@
 planner judges its age from its intake. A device clock that claims old times never
 makes it go by max retention, nor count as surplus, before intake + the minimum. Pure: no disk, no clock."""
 
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storage.retention.intake import age_end
 from storage.retention.intake_original import Original, originals_due
 from storage.retention.plan import Disk, Grace, Hold, Limits, Policy, Segment, kept_fraction, past_max, plan, surplus
+from tests.support.properties import at_two_lengths
 
 D = 86_400 * 1_000_000
 NOW = 1000 * D
@@ -58,8 +58,7 @@ def test_a_device_claiming_the_future_is_judged_by_its_intake():
     assert [d.segment.id for d in plan([claimed(-4000, 91)], [], POLICY, ROOMY, NOW).destroy] == [1]
 
 
-@settings(max_examples=300)
-@given(claim=st.integers(-100 * D, 3000 * D), intake_ago=st.integers(0, 200 * D), free=st.integers(0, 200 * GB))
+@at_two_lengths(300, claim=st.integers(-100 * D, 3000 * D), intake_ago=st.integers(0, 200 * D), free=st.integers(0, 200 * GB))
 def test_nothing_imported_goes_by_age_before_intake_plus_minimum(claim, intake_ago, free):
     """Whatever the device's clock claims, with a roomy disk or a full one under on_full = stop."""
     end = NOW - claim
@@ -118,8 +117,7 @@ def test_a_lowered_maximum_in_its_grace_keeps_an_original_by_the_old_one():
     assert originals_due([o], [], POLICY, NOW, [Grace(CAM, 120 * D, NOW - 1)]) == [o]
 
 
-@settings(max_examples=400)
-@given(claim=st.integers(-400 * D, 4000 * D), intake_ago=st.integers(0, 400 * D), left=st.integers(0, 2),
+@at_two_lengths(400, claim=st.integers(-400 * D, 4000 * D), intake_ago=st.integers(0, 400 * D), left=st.integers(0, 2),
        held_at=st.one_of(st.none(), st.integers(-500 * D, 4500 * D)), legal=st.booleans(), trusted=st.booleans(),
        minimum=st.integers(0, 100 * D), extra=st.integers(0, 300 * D))
 def test_an_original_never_goes_before_its_minimum_nor_stays_past_its_maximum_unless_held(

@@ -5,7 +5,6 @@ over random cameras, minimums, segments, holds and disks (no disk, no clock)."""
 
 from fractions import Fraction
 
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storage.retention.forecast import forecast_by_camera
@@ -22,6 +21,7 @@ from storage.retention.plan import (
     surplus,
 )
 from storage import alarm_kinds as kinds
+from tests.support.properties import at_two_lengths
 
 D = 86_400 * 1_000_000
 H = 3_600_000_000
@@ -145,8 +145,7 @@ holds = st.lists(st.tuples(st.one_of(st.none(), st.frozensets(st.sampled_from(CA
 disks = st.integers(0, 80).map(lambda f: Disk(f * GB, 1000 * GB))
 
 
-@settings(max_examples=600, deadline=None)
-@given(segments, holds, policies, disks)
+@at_two_lengths(600, segments, holds, policies, disks)
 def test_minimums_under_pressure(segs, hs, pol, disk):
     p = plan(segs, hs, pol, disk, NOW)
     destroyed = ids(p)

@@ -1,6 +1,5 @@
 """The retention planner's rules, as tables and as properties (no disk, no clock)."""
 
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storage.retention.forecast import forecast_retention_us, verdict
@@ -17,6 +16,7 @@ from storage.retention.plan import (
     plan,
 )
 from storage import alarm_kinds as kinds
+from tests.support.properties import at_two_lengths
 
 D = 86_400 * 1_000_000
 NOW = 1000 * D
@@ -113,8 +113,7 @@ policies = st.builds(lambda mn, mx, res, full: policy(mn, mn + mx, res * GB, ful
 disks = st.integers(0, 60).map(lambda f: Disk(f * GB, 1000 * GB))
 
 
-@settings(max_examples=400, deadline=None)
-@given(segments, holds, policies, disks)
+@at_two_lengths(400, segments, holds, policies, disks)
 def test_planner_properties(segs, hs, pol, disk):
     p = plan(segs, hs, pol, disk, NOW)
     destroyed = {d.segment.id for d in p.destroy}

@@ -137,6 +137,7 @@ def clip(tmp_path_factory):
     return path
 
 
+@pytest.mark.process  # ffmpeg encodes the clip (design/0473)
 def test_the_slots_key_frame_is_a_small_jpeg_and_nothing_outside_the_slot(clip, tmp_path):
     piece = [[str(clip), T0, T0 + 6 * S]]
     jpeg = keyframe_jpeg(piece, T0 + int(2.5 * S), T0 + int(3.5 * S), 160)
@@ -150,6 +151,7 @@ def test_the_slots_key_frame_is_a_small_jpeg_and_nothing_outside_the_slot(clip, 
     assert keyframe_jpeg(piece, T0 + 7 * S, T0 + 8 * S, 160) is None
 
 
+@pytest.mark.process  # ffmpeg encodes the clip (design/0473)
 def test_a_broken_segment_gives_no_thumbnail_and_the_next_one_is_read(clip, tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(clip.read_bytes()[:3000])

@@ -67,6 +67,7 @@ def copy(genuine, tmp_path) -> Path:
     return folder
 
 
+@pytest.mark.process
 def test_the_offices_receipt_corroborates_the_signing_time_in_both(fleet, copy, capsys):
     assert ca.endorsement(fleet["office"]) is not None, "the CA vouches for the office's key"
     office_receipt(fleet, copy)
@@ -79,6 +80,7 @@ def test_the_offices_receipt_corroborates_the_signing_time_in_both(fleet, copy, 
     assert st["office_utc"] in st["why"] and export.RECEIPT in st["why"], st
 
 
+@pytest.mark.process
 def test_freshness_is_judged_from_the_offices_time(fleet, copy, capsys):
     """A box that dated its export an hour before the office heard of it: the list must be a day
     after the office's time, not the box's."""
@@ -96,6 +98,7 @@ def test_freshness_is_judged_from_the_offices_time(fleet, copy, capsys):
     ("an unvouched key", {"key": "stranger"}, "not one the office's CA vouches for"),
     ("no endorsement", {"endorsement": {}}, "not one the office's CA vouches for"),
 ])
+@pytest.mark.process
 def test_a_receipt_that_does_not_bind_this_export_is_refused_by_both(fleet, copy, capsys, tmp_path, what, change,
                                                                       says):
     if change.get("key") == "stranger":
@@ -107,6 +110,7 @@ def test_a_receipt_that_does_not_bind_this_export_is_refused_by_both(fleet, copy
     assert code == 1 and j["verdict"] == "REFUSED" and says in j["why"], (what, j)
 
 
+@pytest.mark.process
 def test_a_receipt_changed_after_the_office_signed_it_is_refused_by_both(fleet, copy, capsys):
     doc = office_receipt(fleet, copy)
     (copy / export.RECEIPT).write_text(json.dumps({**doc, "heard_us": doc["heard_us"] - 3 * S}))
@@ -124,6 +128,7 @@ def test_the_checkers_receipt_holds_edgeds_forms():
     assert (form.ENDORSEMENT_FORMAT, form.canonical(doc)) == (ENDORSEMENT_FORMAT, canonical(doc))
 
 
+@pytest.mark.process
 def test_the_box_takes_a_receipt_only_from_its_office_for_itself_and_keeps_it_beside_its_manifest(fleet, copy,
                                                                                                   tmp_path):
     office = ca.central_key(fleet["office"])

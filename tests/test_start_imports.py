@@ -11,6 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.process  # each test reads what a fresh Python loads (design/0473)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # A module "loaded" is one really imported: a module registered by storage/lazy.py for its first

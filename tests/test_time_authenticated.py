@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import strategies as st
 
 from storage.time import corroboration as co
+from tests.support.properties import at_two_lengths
 
-pytestmark = pytest.mark.pure
 
 S = co.SECOND_US
 H = 3_600 * S
@@ -103,14 +102,12 @@ def _live(box: Box, events: list, replay: bool) -> None:
         assert box.proven.us <= box.true, f"judged time {(box.proven.us - box.true) / H:+.3f} h past the true time"
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.integers(-500, 500), st.lists(EVENT, min_size=1, max_size=60))
+@at_two_lengths(400, st.integers(-500, 500), st.lists(EVENT, min_size=1, max_size=60))
 def test_unauthenticated_readings_never_move_judged_time_past_the_monotonic_bound(ppm, events):
     _live(Box(ppm), events, replay=False)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.integers(-500, 500),
+@at_two_lengths(300, st.integers(-500, 500),
        st.lists(st.one_of(EVENT, st.tuples(st.just("replay"), st.integers(0, 2 * YEAR))), min_size=1, max_size=60))
 def test_replayed_office_times_never_move_judged_time_past_the_true_time(ppm, events):
     _live(Box(ppm), events, replay=True)

@@ -15,7 +15,7 @@ import pytest
 from recorder.edged_source import LOST
 from recorder.whole_pictures import whole_only
 
-pytestmark = pytest.mark.pure
+pytestmark = pytest.mark.process  # ffmpeg encodes the stream every test reads (design/0473)
 GOP = 20
 
 

@@ -26,11 +26,13 @@ except MemoryError:
 """
 
 
+@pytest.mark.process
 def test_a_worker_cannot_allocate_past_its_limit():
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split() == ["384", "384", "refused"]
 
 
+@pytest.mark.process
 def test_no_limit_when_both_shares_are_zero():
     probe = ("import resource\nfrom recorder.worker import MemoryLimit\nMemoryLimit(0, 0).fit(3)\n"
              "print(resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY)")

@@ -27,7 +27,7 @@ from tests.support import ctlfork
 DURATIONS = Path(__file__).resolve().parent.parent / "durations.json"
 LOGS = Path(os.environ.get("SETUP_LOGS") or Path(__file__).resolve().parents[2] / ".logs")
 # the tiers a test is counted under, in the order its first is chosen (tests/conftest.py MARKERS)
-TIER_ORDER = ("solo", "boot", "browser", "media", "postgres", "daemon", "rtsp", "broker", "slow", "pure")
+TIER_ORDER = ("solo", "boot", "browser", "media", "postgres", "daemon", "rtsp", "broker", "slow", "process", "pure")
 
 
 def cpu_s(children: bool = True) -> float:
