@@ -264,6 +264,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if path.stem in SOLO:
             item.add_marker("solo")
         item.add_marker(pytest.mark.xdist_group(group_of(path, _param(item))))
+    shorter = at_length_twins(items)
+    if shorter:  # a run that draws a property's full count does not draw its quarter too (design/0473)
+        config.hook.pytest_deselected(items=shorter)
+        items[:] = [item for item in items if item not in shorter]
     paths = list(dict.fromkeys(Path(item.fspath) for item in items))
     params: dict[Path, list[str]] = {}
     for item in items:
@@ -271,6 +275,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             params.setdefault(Path(item.fspath), []).append(p)
     rank = {group: n for n, group in enumerate(run_order(paths, params))}
     items.sort(key=lambda item: rank[group_of(Path(item.fspath), _param(item))])  # stable: a group keeps its order
+
+
+def at_length_twins(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The quarter-length copies of the properties whose full count (`<name>_at_length`, a slow test of the
+    same module: tests/support/properties.py) is in the same run: the pure tier alone runs the quarter."""
+    full = {(item.fspath, item.name[: -len("_at_length")]) for item in items if item.name.endswith("_at_length")}
+    return [item for item in items if (item.fspath, item.name) in full]
 
 
 @pytest.hookimpl(hookwrapper=True)
