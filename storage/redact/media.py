@@ -25,7 +25,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from storage.redact import resume, x264
+from storage.redact import resume, watermark, x264
 from storage.redact.detect import Pass, disagree, fine_across, input_for, least_face, merged
 from storage.redact.facetrack import FaceFollower, Settled
 from storage.redact.inside import around
@@ -254,11 +254,12 @@ def _plane(plane: Any) -> np.ndarray:
     return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width]
 
 
-def filled(frame: Any, plan: FramePlan) -> Any:
+def filled(frame: Any, plan: FramePlan, mark: watermark.Stamp | None = None) -> Any:
     """A new yuv420p frame: decoded `frame`'s planes copied into it with the plan's fill applied
     (the decoder's own frame is never written: it may be a reference for the frames after it).
     Each plane is copied once, straight into the frame the encoder takes (issue 75: the planes
-    stacked into one array and copied again into a frame cost 0.05 core-s/s at 1080p20)."""
+    stacked into one array and copied again into a frame cost 0.05 core-s/s at 1080p20). With `mark`,
+    the review copy's words drawn over it last (storage/redact/watermark.py, design/0479)."""
     import av
 
     new = av.VideoFrame(frame.width, frame.height, "yuv420p")
@@ -281,6 +282,8 @@ def filled(frame: Any, plan: FramePlan) -> Any:
         y[y0:y1, x0:x1] = FILL_Y
         u[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = FILL_C
         v[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = FILL_C
+    if mark is not None:
+        watermark.draw(y, mark)
     return new
 
 
@@ -299,12 +302,14 @@ def _whole(path: Path, dst: Path) -> None:
 class Parts:
     """The copy's frames encoded into parts of `per` frames (design/0277): part i (frames i*per
     onwards, a key frame first) into `part_of(i)`, written beside it as `.part`, fsynced and
-    renamed, then `saved(i, path, frames)`. `count` parts; a frame past them goes in the last."""
+    renamed, then `saved(i, path, frames)`. `count` parts; a frame past them goes in the last.
+    `words`: the review copy's watermark drawn on each frame (design/0479); None: the deliverable."""
 
     def __init__(self, stream: Any, part_of: Callable[[int], Path], per: int, count: int,
-                 saved: Callable[[int, Path, int], None]) -> None:
+                 saved: Callable[[int, Path, int], None], words: str | None = None) -> None:
         self.part_of, self.per, self.count, self.saved = part_of, per, count, saved
         self.width, self.height = stream.codec_context.width, stream.codec_context.height
+        self.mark = watermark.stamp(words, self.width, self.height) if words else None
         self.rate = stream.average_rate or stream.guessed_rate or Fraction(20)
         self.tb = stream.time_base
         self.out: Any = None
@@ -323,7 +328,7 @@ class Parts:
             self.ov = x264.encoder(self.out, self.rate, self.width, self.height, self.tb)
         if frame.format.name != "yuv420p":
             frame = frame.reformat(format="yuv420p")
-        new = filled(frame, plan)
+        new = filled(frame, plan, self.mark)
         if frame.pts is not None:
             new.pts, new.time_base = frame.pts, frame.time_base
         elif self.tb is not None:  # a frame without a time (some cameras' streams): its place in the clip
@@ -346,19 +351,20 @@ class Parts:
 
 
 def render(src: Path, part_of: Callable[[int], Path], plans: list[FramePlan], per: int, start: int,
-           saved: Callable[[int, Path, int], None], tick: Tick = lambda n: None) -> dict[str, Any]:
+           saved: Callable[[int, Path, int], None], tick: Tick = lambda n: None,
+           words: str | None = None) -> dict[str, Any]:
     """`src`'s frames filled as `plans` says, re-encoded in parts of `per` frames (`Parts`). Parts
     before `start` were made by an earlier run: their frames are decoded (to reach the next) but
     neither filled nor encoded, and not ticked. A frame past the plans (the clip longer than
-    probed) goes in the last part, filled whole: never shown unplanned. Returns the frames filled
-    and encoded by this run."""
+    probed) goes in the last part, filled whole: never shown unplanned. `words`: the review copy's
+    watermark (design/0479). Returns the frames filled and encoded by this run."""
     import av
 
     count = max(1, -(-len(plans) // per))
     with av.open(str(src)) as f:
         v = f.streams.video[0]
         v.thread_type = DECODE_THREADS
-        parts = Parts(v, part_of, per, count, saved)
+        parts = Parts(v, part_of, per, count, saved, words)
         for i, frame in enumerate(f.decode(v)):
             if resume.chunk_of(i, per, count) < start:
                 continue
