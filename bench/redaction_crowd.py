@@ -15,7 +15,10 @@ known per frame. The copy is made by the redaction worker (its own process, idle
 read back frame by frame (crowd.judge). The CPU is the worker's process time (user and system),
 never the wall clock, over the clip's length. With `--runs N` each copy is made N times (the same
 bytes each time: the rows are judged once) and the CPU is the median of the runs, each printed: on
-this shared VM the same work reads 20 % more or less from one run to the next.
+this shared VM the same work reads 20 % more or less from one run to the next. The copy is made as the
+daemon makes it, a review copy with a zh-TW site's watermark drawn (design/0479), then released as a box
+not enrolled releases it (rendered again without the watermark, no detector): that CPU is printed on a
+line of its own, and the rows are judged on the released copy.
 """
 
 from __future__ import annotations

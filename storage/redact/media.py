@@ -8,10 +8,9 @@ Two passes over the clip, each a step the job can resume at (storage/redact/job.
    `follow` (EVERYTHING mode only, design/0285): every frame decoded, and those the tracker asks
    for scaled down to its luma and fed to it (storage/redact/track.py), which follows the
    applicant's region between the custodian's marks.
-2. `render`: every frame decoded, filled as the plan says (storage/redact/plan.py) on its YUV
-   planes (no conversion to RGB and back), and re-encoded with x264 in parts of a few seconds
-   each (storage/redact/resume.py: a stopped job keeps the parts made), joined into a new MP4. The sound is
-   left out: a voice identifies a third party as surely as a face, and the rules ask for none.
+2. `render`: every frame decoded, filled as the plan says (storage/redact/plan.py) on its YUV planes (no
+   RGB), re-encoded with x264 in parts of a few seconds (storage/redact/resume.py: a stopped job keeps the
+   parts made), joined into a new MP4. No sound: a voice identifies a third party as surely as a face.
 
 The fill is solid black in Y'CbCr (Y 16, Cb and Cr 128): a mask widened outwards to even pixels
 (the chroma planes are half size), the applicant's region narrowed inwards to them.
@@ -121,32 +120,26 @@ LOOK_SIZE = 2    # a face found again is within this factor of the lost face's h
 def looked_again(frame: Any, detector: Any, regions: list[tuple[Box, int]]) -> list[Box]:
     """The detector on each of `regions` of `frame` alone (design/0463: where a face was lost; each
     (region, the face's height)), scaled up so the face is LOOK_FACE px high (at most LOOK_SCALE
-    times, never down): the faces found of a like height (LOOK_SIZE), in the frame's pixels."""
+    times, never down): the faces found of a like height (LOOK_SIZE), in the frame's pixels. Each region
+    is cut from the frame's planes and the crop alone converted and scaled in one call (design/0480;
+    the whole 1080p frame converted to RGB first cost 2.6 ms)."""
+    import av
+
+    if frame.format.name != "yuv420p":
+        frame = frame.reformat(format="yuv420p")
     out: list[Box] = []
     for (x, y, w, h), face in regions:
         x, y, x1, y1 = _even_out((x, y, w, h))   # on even pixels: the chroma planes' grid
         w, h = min(x1, frame.width - frame.width % 2) - x, min(y1, frame.height - frame.height % 2) - y
         scale = min(LOOK_SCALE, max(1.0, LOOK_FACE / max(1, face)))
         iw, ih = 32 * max(1, round(w * scale / 32)), 32 * max(1, round(h * scale / 32))
-        crop = _cropped(frame, (x, y, w, h)).reformat(width=iw, height=ih, format="rgb24").to_ndarray()
+        cut = av.VideoFrame(w, h, "yuv420p")   # each plane's rows of the region (the chroma planes half size)
+        for dst, src, k in zip(cut.planes, frame.planes, (1, 2, 2)):
+            _plane(dst)[:] = _plane(src)[y // k:(y + h) // k, x // k:(x + w) // k]
+        crop = cut.reformat(width=iw, height=ih, format="rgb24").to_ndarray()
         out += [(bx + x, by + y, bw, bh) for bx, by, bw, bh in detector.faces(crop, (w, h))
                 if face / LOOK_SIZE <= bh <= face * LOOK_SIZE]   # the face looked for, not another in its region
     return out
-
-
-def _cropped(frame: Any, box: Box) -> Any:
-    """A yuv420p frame of `box` (even x, y, w, h) of decoded `frame`: its planes' rows copied, so the
-    crop alone is converted to RGB and scaled in one swscale call (design/0480: the whole 1080p frame
-    converted to RGB first cost 2.6 ms a frame looked at)."""
-    import av
-
-    if frame.format.name != "yuv420p":
-        frame = frame.reformat(format="yuv420p")
-    x, y, w, h = box
-    new = av.VideoFrame(w, h, "yuv420p")
-    for dst, src, k in zip(new.planes, frame.planes, (1, 2, 2)):
-        _plane(dst)[:] = _plane(src)[y // k:(y + h) // k, x // k:(x + w) // k]
-    return new
 
 
 def detect_render(src: Path, detector: Any, passes: tuple[Pass, ...], faces: FaceFollower, disagreed: set[int],
@@ -266,8 +259,8 @@ def filled(frame: Any, plan: FramePlan, mark: watermark.Stamp | None = None) -> 
     """A new yuv420p frame: decoded `frame`'s planes copied into it with the plan's fill applied
     (the decoder's own frame is never written: it may be a reference for the frames after it).
     Each plane is copied once, straight into the frame the encoder takes (issue 75: the planes
-    stacked into one array and copied again into a frame cost 0.05 core-s/s at 1080p20). With `mark`,
-    the review copy's words drawn over it last (storage/redact/watermark.py, design/0479)."""
+    stacked into one array and copied again into a frame cost 0.05 core-s/s at 1080p20); `mark`: the review
+    copy's words drawn over it last (storage/redact/watermark.py, design/0479)."""
     import av
 
     new = av.VideoFrame(frame.width, frame.height, "yuv420p")
@@ -310,8 +303,8 @@ def _whole(path: Path, dst: Path) -> None:
 class Parts:
     """The copy's frames encoded into parts of `per` frames (design/0277): part i (frames i*per
     onwards, a key frame first) into `part_of(i)`, written beside it as `.part`, fsynced and
-    renamed, then `saved(i, path, frames)`. `count` parts; a frame past them goes in the last.
-    `words`: the review copy's watermark drawn on each frame (design/0479); None: the deliverable."""
+    renamed, then `saved(i, path, frames)`. `count` parts; a frame past them goes in the last. `words`:
+    the review copy's watermark drawn on each frame (design/0479); None: the deliverable."""
 
     def __init__(self, stream: Any, part_of: Callable[[int], Path], per: int, count: int,
                  saved: Callable[[int, Path, int], None], words: str | None = None) -> None:
