@@ -26,6 +26,7 @@ import pytest
 
 from edged_evidence_check import check as core
 from storage.keys import nodecert
+from storage.redact import watermark
 from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import audit_rows
@@ -80,6 +81,8 @@ def _nothing_signed_reaches_the_preparer(data: Path, copy: str, prepared: Path, 
     for name in clips:
         assert core.read_c2pa(folder / name, ca) == "the C2PA reader finds none", name
         assert (prepared / name).read_bytes() == (folder / name).read_bytes(), "the review copy is what it read"
+        words = json.loads((folder / f"{name}.summary.json").read_text()).get("watermark")
+        assert words in json.loads(watermark.TABLE.read_text()), "its pictures carry the words (design/0479)"
     assert "a review copy" in said and "not signed: its release signs it" in said, said
     return {n: (prepared / n).read_bytes() for n in clips}
 

@@ -143,6 +143,8 @@ class RedactOps(Operations):
         # the same request again goes on with its job; other marks are another copy (design/0231)
         copy = f"{mode}-{hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:12]}"
         folder = _copy_folder(source, copy)
+        with speaking(self.cfg.site.language):   # drawn on the review copy, in the site's language (design/0479)
+            job["review_mark"] = _("FOR REVIEW - NOT RELEASED")
         # made unsigned, a review copy: only its release signs it (issue 88, design/0435)
         chain = await asyncio.to_thread(nodecert.chain_pem, Path(self.cfg.storage.data_dir))
         if not await asyncio.to_thread((folder / jobs.JOB).exists):
@@ -289,10 +291,12 @@ class RedactOps(Operations):
                           prepared_by: str, by: str) -> dict[str, dict[str, Any]]:
         """Each clip of the copy signed as a derivative of its original (design/0173), now that it is
         released (design/0435): the release's word to sign (SIGN, naming who prepared and who
-        released it) and the job run again by the worker, which signs what is made and unsigned.
-        The clips' summaries as they are then; unchanged on a box not enrolled (nothing to sign with)."""
+        released it) and the job run again by the worker, which renders again without the review
+        copy's watermark what carried it (design/0479) and signs what is made and unsigned.
+        The clips' summaries as they are then; on a box not enrolled (nothing to sign with) the
+        clips rendered again unsigned, or unchanged where no watermark was drawn (a copy begun before)."""
         chain = await asyncio.to_thread(nodecert.chain_pem, Path(self.cfg.storage.data_dir))
-        if not chain:
+        if not chain and not any(s.get("watermark") for s in summaries.values()):
             return summaries
         how = {"chain": chain, "alg": "ed25519", "context": {
             "site": {"id": self.cfg.site.id, "name": self.cfg.site.name}, "node": self.cfg.site.node,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from storage.disk.hashing import sha256_file
-from storage.redact import facetrack, media, resume, x264
+from storage.redact import facetrack, media, resume, watermark
 from storage.redact.detect import MODEL_SHA256, Pass
 from storage.redact.jobfiles import boxes as _boxes, part as _part, parts as _parts, write_json as _write_json
 from storage.redact.plan import Box, FramePlan
@@ -19,14 +19,15 @@ Planned = Callable[[int, list[Box]], FramePlan]   # a frame's plan from its face
 
 
 def faces(path: Path, src: Path, detector: Any, passes: tuple[Pass, ...], info: dict[str, Any], per: int, name: str,
-           progress: Progress, plan: Planned | None = None,
+           progress: Progress, plan: Planned | None = None, words: str | None = None,
            ) -> tuple[dict[int, list[Box]], dict[str, Any] | None, dict[str, Any]]:
     """The detector's boxes for `src` on the frames its `passes` run on, and each followed by the picture
     between the runs (facetrack.py, design/0290: `followed`, None in a file an older version
     wrote), from `path` when an earlier run left them, going on from `<clip>.faces.partial.json`
     when an earlier run stopped in the middle (design/0277); and what this run kept and made.
     A job begun afresh (nothing of it saved) with a `plan` renders its parts in the same decode
-    (`_together`); one taken up again decodes the clip again for the render (`_render`)."""
+    (`_together`, the review copy's `words` drawn on it: design/0479); one taken up again decodes the
+    clip again for the render (`_render`)."""
     total = info["frames"]
     model = detector.method.model_sha256
     if path.exists() and _model_of(path) == model:
@@ -58,7 +59,7 @@ def faces(path: Path, src: Path, detector: Any, passes: tuple[Pass, ...], info: 
     rendered = 0
     if not start and plan is not None and not _parts(path.parent, name):
         found, rendered = _together(path.parent, name, src, (detector, passes, faces, disagreed), plan, total, per,
-                                    save, tick)
+                                    save, tick, words)
         progress({"clip": name, "step": "render", "done": total, "total": total})
     else:
         found = media.detect(src, detector, passes[0].every, tick, start, found, per, save, faces, passes, disagreed)
@@ -70,7 +71,7 @@ def faces(path: Path, src: Path, detector: Any, passes: tuple[Pass, ...], info: 
 
 def _together(folder: Path, name: str, src: Path, looking: tuple[Any, tuple[Pass, ...], facetrack.FaceFollower, set[int]],
               plan: Planned, total: int, per: int, save: Callable[[int, dict[int, list[Box]]], None],
-              tick: Callable[[int], None]) -> tuple[dict[int, list[Box]], int]:
+              tick: Callable[[int], None], words: str | None = None) -> tuple[dict[int, list[Box]], int]:
     """The detector's pass and the render in one decode (media.detect_render, design/0360): the
     parts and their records as `_render` writes them, each part's plans' digest from the plans
     it was filled with, so `_render` after it finds every part standing and only joins them.
@@ -87,12 +88,12 @@ def _together(folder: Path, name: str, src: Path, looking: tuple[Any, tuple[Pass
 
     def saved(index: int, path: Path, frames: int) -> None:
         plans = filled.pop(index, [])
-        chunk = resume.Chunk(index, index * per, len(plans), resume.plan_digest(plans, x264.encoding()))
+        chunk = resume.Chunk(index, index * per, len(plans), resume.plan_digest(plans, watermark.encoding(words)))
         _write_json(path.with_suffix(".json"), resume.record(chunk, frames, sha256_file(path), path.stat().st_size))
 
     count = max(1, -(-total // per))
     return media.detect_render(src, detector, passes, faces, disagreed, planned,
-                               lambda stream: media.Parts(stream, lambda i: _part(folder, name, i), per, count, saved),
+                               lambda stream: media.Parts(stream, lambda i: _part(folder, name, i), per, count, saved, words),
                                per, save, tick)
 
 

@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
-from storage.redact import applicant, derivative, facetrack, faces_pass, inside, media, resume, track, x264
+from storage.redact import applicant, derivative, facetrack, faces_pass, inside, media, resume, track, watermark
 from storage.redact.faces_pass import Planned
 from storage.redact.jobfiles import box as _box, boxes as _boxes, part as _part, parts as _parts
 from storage.redact.jobfiles import write_json as _write_json
@@ -122,7 +122,9 @@ def run(folder: Path, progress: Progress = lambda info: None, detector: Any = No
     storage.redact.detect.Detector (made here for FACES mode when not given). Where the release
     wrote SIGN ({chain, alg, context}; a job begun before design/0435: its own `sign`), each copy
     is signed as a derivative of its original through `signer` (design/0173), a last step of its
-    own: the copy is made unsigned, and its release runs the job again to sign it."""
+    own: the copy is made unsigned, and its release runs the job again to sign it. A job whose
+    `review_mark` is drawn on its copy (the preparer's review copy, design/0479) is rendered again
+    at the release from the same decisions (the steps' files), without it, before it is signed."""
     job = json.loads((folder / JOB).read_text())
     source, out = Path(job["source"]), {}
     # how to sign: the release's word (SIGN, written when a second custodian releases it: issue 88,
@@ -137,12 +139,16 @@ def run(folder: Path, progress: Progress = lambda info: None, detector: Any = No
         for clip in job["clips"]:
             name = clip["file"]
             done = folder / f"{name}.summary.json"
-            if done.exists():
-                made = json.loads(done.read_text())
+            made = json.loads(done.read_text()) if done.exists() else None
+            if made is not None and not (how and made.get("watermark")):
                 ran: dict[str, Any] = {"render": {"kept": made.get("frames_written"), "made": 0}}
-            else:
-                made, ran = _redact(folder, job, clip, progress, detector)
-            if how and "c2pa" not in made:
+            else:   # made now; or released, rendered again without the review copy's watermark
+                review = made
+                made, ran = _redact(folder, job, clip, progress, detector, final=how is not None)
+                if review is not None:
+                    made["review_sha256"] = review["sha256"]
+                    _write_json(done, made)
+            if how and how.get("chain") and "c2pa" not in made:
                 made["c2pa"] = _sign(folder / name, source / name, how, made, signer)
                 made.update(made["c2pa"].pop("file", {}))
                 _write_json(done, made)
@@ -174,14 +180,13 @@ def _sign(clip: Path, original: Path, how: dict[str, Any], made: dict[str, Any],
 
 
 def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: Progress,
-            detector: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One clip's copy made (its detector's pass, then its render) and its summary written."""
+            detector: Any, final: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One clip's copy made and its summary written: the review copy (`review_mark` drawn), or `final` without."""
     mode, name, src = job["mode"], clip["file"], Path(job["source"]) / clip["file"]
-    done = folder / f"{name}.summary.json"
+    words = None if final else job.get("review_mark")
     _checked(src, clip["sha256"])
     info = media.probe(src)
-    total = info["frames"]
-    rate = Fraction(*info["rate"])
+    total, rate = info["frames"], Fraction(*info["rate"])
     ran: dict[str, Any] = {}
     method: dict[str, Any] = {"fill": "solid"}
     marks, added = _marks(clip.get("marks", []), rate), _boxes(clip.get("added", {}))
@@ -193,7 +198,7 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     checks: list[int] = []
     if mode == FACES:
         faces, on_frames, shown, why, checks = _faces(folder, job, name, src, info, detector, progress, ran, method,
-                                                      marks, added)
+                                                      marks, added, words)
     found: dict[str, Any] | None = None
     followed: list[Box | None] | None = None
     strangers: list[list[Box]] | None = None
@@ -215,11 +220,12 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     except PlanError as exc:
         raise JobError(f"{name}: {exc}") from None
     made = _render(folder, name, src, plans, resume.chunk_frames(rate), progress, total,
-                   ran.get("detect", {}).pop("rendered", 0))
+                   ran.get("detect", {}).pop("rendered", 0), words)
     _checked(src, clip["sha256"])  # and the original untouched after
     result = {**summary(mode, plans, marks, faces, added, (info["width"], info["height"])), "method": method, "original": name,
               "original_sha256": clip["sha256"], "frames_written": made["frames"],
-              "sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
+              "sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size,
+              "plans_sha256": resume.plan_digest(plans), **({"watermark": words} if words else {})}   # design/0479
     if found is not None:   # how the applicant's region was found: frames of each, and when to check (never where)
         result["applicant_followed"] = {how: found["how"].count(how) for how in HOWS}
         result["applicant_check"] = to_check(found["how"], float(rate))
@@ -230,22 +236,23 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     result["to_check"] = inside.spans(checks, float(rate))
     result["to_check_share"] = round(len(set(checks)) / total, 3) if total else 0.0
     result["to_check_why"] = inside.why_spans({**{f: DISAGREE if mode == FACES else NEAR for f in checks}, **why}, float(rate))
-    _write_json(done, result)
+    _write_json(folder / f"{name}.summary.json", result)
     ran["render"] = {"kept": made["kept"], "made": made["made"]}
     return result, ran
 
 
 def _faces(folder: Path, job: dict[str, Any], name: str, src: Path, info: dict[str, Any], detector: Any,
            progress: Progress, ran: dict[str, Any], method: dict[str, Any], marks: list[Mark],
-           added: dict[int, list[Box]]) -> tuple[dict[int, list[Box]], list[list[Box]], list[set[int]] | None,
-                                                 dict[int, str], list[int]]:
+           added: dict[int, list[Box]], words: str | None = None,
+           ) -> tuple[dict[int, list[Box]], list[list[Box]], list[set[int]] | None, dict[int, str], list[int]]:
     """FACES mode's boxes, each frame's faces, which of them are the applicant's (None: no mark, every
     face filled), the frames to check and why (design/0430, 0433), and the passes' disagreement.
     With the applicant marked their track is followed over the whole clip before it is rendered."""
     size, total = (info["width"], info["height"]), info["frames"]
     anchored = any(m.box is not None for m in marks)
     plan: Planned | None = None if anchored else lambda f, on: frame_plan(FACES, f, size, marks, on, added.get(f, ()))
-    faces, moves, disagreed, reach = _detected(folder, job, name, src, info, detector, progress, ran, method, plan)
+    faces, moves, disagreed, reach = _detected(folder, job, name, src, info, detector, progress, ran, method, plan,
+                                               words)
     joined, labelled = facetrack.labelled_faces(faces, moves, total)
     checks = applicant.disagreed_checks(labelled, disagreed, reach)
     on_frames = [[b for _, b in faces_on] for faces_on in labelled]
@@ -257,7 +264,7 @@ def _faces(folder: Path, job: dict[str, Any], name: str, src: Path, info: dict[s
 
 def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dict[str, Any], detector: Any,
               progress: Progress, ran: dict[str, Any], method: dict[str, Any], plan: Planned | None,
-              ) -> tuple[dict[int, list[Box]], dict[str, Any] | None, list[int], int]:
+              words: str | None = None) -> tuple[dict[int, list[Box]], dict[str, Any] | None, list[int], int]:
     """FACES mode's detector passes (design/0325) and each face followed between them: the boxes,
     how each was followed (facetrack.FaceFollower.followed), and the frames where the passes
     disagreed, and how far each side of one the frames are to check.
@@ -269,7 +276,7 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
     passes = passes_for(info["width"], info["height"], int(job.get("every", FACES_EVERY)),
                         (int(fine[0]), int(fine[1])) if fine else None)
     faces, moves, ran["detect"] = faces_pass.faces(folder / f"{name}.faces.json", src, detector, passes, info,
-                                         resume.chunk_frames(Fraction(*info["rate"])), name, progress, plan)
+                                         resume.chunk_frames(Fraction(*info["rate"])), name, progress, plan, words)
     method["detector"] = {**detector.method.as_dict(), "passes": [[*p.input, p.every] for p in passes]}
     if moves is not None:
         method["faces_followed"] = {"tracker": "normalized cross-correlation of each face's luma, forward "
@@ -298,12 +305,12 @@ def _followed(folder: Path, job: dict[str, Any], name: str, src: Path, marks: li
 
 
 def _render(folder: Path, name: str, src: Path, plans: list[Any], per: int, progress: Progress,
-            total: int, now: int = 0) -> dict[str, Any]:
+            total: int, now: int = 0, words: str | None = None) -> dict[str, Any]:
     """The clip's render in parts (design/0277): the parts an earlier run made and that still stand
     (resume.kept) kept, the rest made, then all joined into `folder/name`. {frames: in the clip,
     kept: frames kept from before, made: frames filled and encoded now}. `now`: the frames this
     run made already with the detector's pass (design/0360), not kept from before."""
-    expected = resume.chunks(plans, per, x264.encoding())
+    expected = resume.chunks(plans, per, watermark.encoding(words))
     records: dict[int, dict[str, Any]] = {}
     for path in folder.glob(f"{glob.escape(name)}.part-*.json"):
         try:
@@ -328,7 +335,7 @@ def _render(folder: Path, name: str, src: Path, plans: list[Any], per: int, prog
     made = {"frames": 0}
     if start < len(expected):
         made = media.render(src, lambda i: _part(folder, name, i), plans, per, start, saved,
-                            lambda n: progress({"clip": name, "step": "render", "done": n, "total": total}))
+                            lambda n: progress({"clip": name, "step": "render", "done": n, "total": total}), words)
     frames = media.join([_part(folder, name, c.index) for c in expected], folder / name)
     return {"frames": frames, "kept": max(0, kept), "made": made["frames"] + now}
 

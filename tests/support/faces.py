@@ -122,10 +122,12 @@ def applicant_marks(frames: int, people: tuple[Person, ...] = PEOPLE, every: int
     return [Mark(f, who.body(f, frames)) for f in at]
 
 
-def filled_share(y_plane: np.ndarray, box: Box) -> float:
-    """The share of `box` (cut to the frame) whose pixels are the fill's."""
+def filled_share(y_plane: np.ndarray, box: Box, skip: np.ndarray | None = None) -> float:
+    """The share of `box` (cut to the frame) whose pixels are the fill's; where `skip` (a mask of the
+    picture) is given, of its pixels not skipped (a review copy's words: `watermarked`)."""
     x, y, w, h = box
-    region = y_plane[max(0, y):max(0, y + h), max(0, x):max(0, x + w)]
+    cut = (slice(max(0, y), max(0, y + h)), slice(max(0, x), max(0, x + w)))
+    region = y_plane[cut] if skip is None else y_plane[cut][~skip[cut]]
     return float((region <= FILL_MAX_Y).mean()) if region.size else 1.0
 
 
@@ -151,3 +153,23 @@ def judge(path: Path, people: tuple[Person, ...] = PEOPLE, min_face: int = 24) -
                     hidden += share >= 0.9
     return {"recall": hidden / seen if seen else 1.0, "faces": seen, "applicant_masked": applicant_masked,
             "frames": frames}
+
+
+def watermarked(width: int, height: int, grow: int = 3) -> np.ndarray:
+    """Where a review copy's words may be drawn on a `width` x `height` picture, in any language the
+    table holds, grown by `grow` px for the codec's edges (design/0479): left out where a test judges
+    a review copy's pixels (what is filled, what is shown)."""
+    import json
+
+    from storage.redact import watermark
+
+    mask = np.zeros((height, width), bool)
+    for words in json.loads(watermark.TABLE.read_text()):
+        stamp = watermark.stamp(words, width, height)
+        mask[stamp.text] = True
+        mask[stamp.edge] = True
+    grown = mask.copy()
+    for dy in range(-grow, grow + 1):
+        for dx in range(-grow, grow + 1):
+            grown |= np.roll(np.roll(mask, dy, 0), dx, 1)
+    return grown
