@@ -69,3 +69,37 @@ def test_a_lawful_destruction_on_a_steady_line_is_ok_both_ways():
     early = {**d, "destroyed_us": d["destroyed_us"] - 2 * D}
     assert verdicts.judge(early, heard=verdicts.Heard(2 * H + M), **kw).verdict == "early"
     assert not quick_verdict.lawful(early, heard_us=2 * H + M, **kw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines(), destructions())
+def test_the_one_door_gives_judges_verdict_and_none_only_for_ok(line, case):
+    """`quick_verdict.verdict`, which the verifier's pass and the re-judging (central/verifier/rejudge.py)
+    both call (design/0475): None exactly where `judge` says "ok", else `judge`'s own verdict, words and all."""
+    d, heard_us, reported, low, high = case
+    heard = None if heard_us is None else verdicts.Heard(heard_us)
+    kw = {"heard": heard, "reported_us": reported, "min_days": low, "max_days": high, "line": line}
+    full = verdicts.judge(d, **kw)
+    got = quick_verdict.verdict(d, **kw)
+    assert (got is None) == (full.verdict == "ok"), full
+    assert got is None or got == full
+
+
+def test_the_one_door_raises_what_judge_raises():
+    """A malformed destruction: `lawful` may raise on it; the door asks `judge`, whose exception makes the finding."""
+    line = interval.ClockLine([])
+    bad = {"end_us": "x", "destroyed_us": 5, "reason": "max_retention"}
+    kw = {"heard": None, "reported_us": 10, "min_days": 7.0, "max_days": 30.0, "line": line}
+    try:
+        verdicts.judge(bad, **kw)
+    except Exception as exc:  # noqa: BLE001 - the same type from both
+        want: type[BaseException] | None = type(exc)
+    else:
+        want = None
+    assert want is not None
+    try:
+        quick_verdict.verdict(bad, **kw)
+    except Exception as exc:  # noqa: BLE001
+        assert type(exc) is want
+    else:
+        raise AssertionError("the door did not raise what judge raises")

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from central.checks import verdicts
 from central.checks.verdicts import BAR_US, DAY_US, KEPT_SLACK_US
 from storage.time import interval
-from storage.time.readings import readings
+from storage.time.readings import Readings, readings
 
 
 def _mapped(line: interval.ClockLine, node_us: int, before_us: int | None) -> tuple[int | None, int | None]:
@@ -27,9 +28,10 @@ def _mapped(line: interval.ClockLine, node_us: int, before_us: int | None) -> tu
 
 
 def office_ok(d: Mapping[str, Any], heard_us: int | None, reported_us: int, need: float, max_days: float | None,
-              line: interval.ClockLine) -> bool:
-    """Whether `verdicts.by_office` says "ok" (``need``: the limit its reason needs, not None)."""
-    r = readings(d)
+              line: interval.ClockLine, r: Readings | None = None) -> bool:
+    """Whether `verdicts.by_office` says "ok" (``need``: the limit its reason needs, not None; ``r``: the
+    destruction's readings, read already)."""
+    r = readings(d) if r is None else r
     rec_lo, rec_hi = _mapped(line, r.end_us, heard_us)
     if heard_us is not None:
         rec_hi = heard_us if rec_hi is None else min(rec_hi, heard_us)
@@ -56,10 +58,10 @@ def office_ok(d: Mapping[str, Any], heard_us: int | None, reported_us: int, need
     return True
 
 
-def stamps_ok(d: Mapping[str, Any], min_days: float | None, max_days: float | None) -> bool:
+def stamps_ok(d: Mapping[str, Any], min_days: float | None, max_days: float | None, r: Readings | None = None) -> bool:
     """Whether `verdicts.by_stamps` says "ok" (central/checks/verify.py `judge_destruction`)."""
     reason = d.get("reason")
-    own = readings(d).own_age_us
+    own = (readings(d) if r is None else r).own_age_us
     age_days = own / 86_400e6
     if reason == "max_retention":
         if max_days is not None and age_days < max_days - 1 / 24:
@@ -81,6 +83,22 @@ def lawful(d: Mapping[str, Any], *, heard_us: int | None, reported_us: int, min_
     none) gives "ok"; False: ask `judge`. Whatever raises here is `judge`'s to raise (the caller asks it)."""
     reason = d.get("reason")
     need = max_days if reason == "max_retention" else min_days if reason == "capacity" else None
-    if need is not None and not office_ok(d, heard_us, reported_us, need, max_days, line):
+    r = readings(d)  # read once: both clocks judge the same readings
+    if need is not None and not office_ok(d, heard_us, reported_us, need, max_days, line, r):
         return False
-    return stamps_ok(d, min_days, max_days)
+    return stamps_ok(d, min_days, max_days, r)
+
+
+def verdict(d: Mapping[str, Any], *, heard: verdicts.Heard | None, reported_us: int, min_days: float | None,
+            max_days: float | None, line: interval.ClockLine) -> verdicts.Verdict | None:
+    """A destruction's verdict as `verdicts.judge` gives it, None where it is "ok" (found by `lawful`,
+    no words made); the one door of the verifier's pass and of the re-judging (central/verifier/rejudge.py,
+    design/0475), so the two cannot judge apart. Raises what `judge` raises."""
+    if heard is None or isinstance(heard.heard_us, int):  # a heard_us of another type: judge says what it is
+        try:
+            if lawful(d, heard_us=None if heard is None else heard.heard_us, reported_us=reported_us,
+                      min_days=min_days, max_days=max_days, line=line):
+                return None
+        except Exception:  # noqa: BLE001 - a malformed destruction: judge's own exception makes its finding
+            pass
+    return verdicts.judge(d, heard=heard, reported_us=reported_us, min_days=min_days, max_days=max_days, line=line)

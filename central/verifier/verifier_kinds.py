@@ -241,8 +241,8 @@ class MessageKinds:
         low, high = node_births.limits(rules, m["camera"])
         found, _first = self.ev.heard_of(m.get("segment_id"))
         heard = None if found is None else found.heard
-        v = None if _lawful(m, heard, self.received_us, low, high, self.ev.line) else verdicts.judge(
-            m, heard=heard, reported_us=self.received_us, min_days=low, max_days=high, line=self.ev.line)
+        v = quick_verdict.verdict(m, heard=heard, reported_us=self.received_us, min_days=low, max_days=high,
+                                  line=self.ev.line)  # None: "ok" (design/0456, 0475)
         verdict = "ok" if v is None else v.verdict
         day = day_of(m["destroyed_us"], self.tz)
         sid = m.get("segment_id")
@@ -265,19 +265,6 @@ class MessageKinds:
         passes.inspection(self.store.db, [self.node, m["run"], m.get("kind"), m.get("due_us"), m.get("ran_us"), m.get("signed_us"),
              m.get("countersigned_us"), m.get("inspector"), m.get("supervisor"),
              json.dumps(m.get("cameras") or {}, sort_keys=True)])
-
-
-def _lawful(m: dict[str, Any], heard: verdicts.Heard | None, reported_us: int, low: float | None, high: float | None,
-            line: Any) -> bool:
-    """central/checks/quick_verdict.py's "ok" on integers; False: `verdicts.judge` judges it in full,
-    and raises what it raises (design/0456)."""
-    if heard is not None and not isinstance(heard.heard_us, int):
-        return False  # never from the store (NOT NULL): judge says what it makes of it
-    try:
-        return quick_verdict.lawful(m, heard_us=None if heard is None else heard.heard_us, reported_us=reported_us,
-                                    min_days=low, max_days=high, line=line)
-    except Exception:  # noqa: BLE001 - a malformed destruction: judge's own exception makes its finding
-        return False
 
 
 def judge_in_store(store: Store, node: str, rec: dict[str, Any]) -> tuple[bool, str]:

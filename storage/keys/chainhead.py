@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from storage import names
 from storage.keys import nodekey
@@ -39,12 +42,19 @@ def sign(key: nodekey.NodeKey, site: str, node: str, seq: int, hash_: str, at_us
 def check(public_key: str, site: str, node: str, head: dict[str, Any]) -> bool:
     """True when ``head`` ({seq, hash, at_us, sig}) is signed by ``public_key`` (base64 or PEM)."""
     try:
-        key = nodekey.load_public(public_key)
+        key = _public(public_key)
         sig = base64.b64decode(str(head["sig"]), validate=True)
         data = signed_bytes(site, node, int(head["seq"]), str(head["hash"]), int(head["at_us"]))
     except (nodekey.NodeKeyError, KeyError, TypeError, ValueError, binascii.Error):
         return False
     return nodekey.check(key, sig, data)
+
+
+@functools.lru_cache(maxsize=1024)
+def _public(public_key: str) -> Ed25519PublicKey:
+    """`nodekey.load_public`, remembered by the key's exact text (an office checks thousands of one
+    node's heads a day against the one key of its birth; the key object is immutable: design/0475)."""
+    return nodekey.load_public(public_key)
 
 
 def to_line(site: str, node: str, head: dict[str, Any]) -> str:
