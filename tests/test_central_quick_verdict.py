@@ -71,8 +71,7 @@ def test_a_lawful_destruction_on_a_steady_line_is_ok_both_ways():
     assert not quick_verdict.lawful(early, heard_us=2 * H + M, **kw)
 
 
-@settings(max_examples=200, deadline=None)
-@given(lines(), destructions())
+@at_two_lengths(200, lines(), destructions())
 def test_the_one_door_gives_judges_verdict_and_none_only_for_ok(line, case):
     """`quick_verdict.verdict`, which the verifier's pass and the re-judging (central/verifier/rejudge.py)
     both call (design/0475): None exactly where `judge` says "ok", else `judge`'s own verdict, words and all."""
