@@ -26,6 +26,7 @@ START = b"\x00\x00\x00\x01"   # Annex B start code, as FFmpeg's RTP depacketiser
 NTP_UNIX_S = 2_208_988_800    # seconds from 1900 (NTP) to 1970 (Unix)
 _HEAD = struct.Struct("!BBHII")
 _SR = struct.Struct("!IIII")   # ssrc, ntp seconds, ntp fraction, rtp timestamp
+_FAST = struct.Struct("!BBHBBHIIBB")  # '$', channel, size; RTP b0, b1, seq, ts, ssrc; FU indicator, header (drain)
 
 
 class Interleave:
@@ -114,7 +115,7 @@ class Depacketizer:
     it up to the next keyframe (`dropped` counts them): nothing is handed on that cannot
     decode. Packet kinds the reader does not know (STAP-B, MTAP, FU-B, PACI) count as a gap."""
 
-    __slots__ = ("hevc", "au", "ts", "key", "params", "broken", "need_key", "fu", "seq", "last32", "ext",
+    __slots__ = ("hevc", "au", "auv", "ts", "key", "params", "broken", "need_key", "fu", "seq", "last32", "ext",
                  "dropped", "units", "packets", "vcl", "_out", "n", "ssrc", "retired", "ssrc_changes", "foreign",
                  "_switched", "marked")
 
@@ -124,6 +125,7 @@ class Depacketizer:
         self.hevc = codec == "hevc"
         self.au = bytearray(GROW)  # the access unit being built: au[:n]; grown, never shrunk (no
         self.n = 0                    # mremap and fresh pages at every keyframe)
+        self.auv = memoryview(self.au)  # written through: a straight copy (a bytearray's slice copies twice)
         self.ts: int | None = None  # the timestamp of the access unit being built
         self.key = self.params = False
         self.vcl = False  # the access unit being built holds a slice
@@ -172,10 +174,9 @@ class Depacketizer:
                 and pkt[12] & 0x1F == 28 and not pkt[13] & 0x80 and not self.hevc:
             n = self.n
             end = n + size - 14
-            au = self.au
-            if end > len(au):
-                au.extend(bytes(-(-end // GROW) * GROW - len(au)))
-            au[n:end] = pkt[14:size]
+            if end > len(self.au):
+                self._grow(end)
+            self.auv[n:end] = pkt[14:size]
             self.n = end
             if pkt[13] & 0x40:
                 self.fu = False
@@ -345,11 +346,17 @@ class Depacketizer:
     def _put(self, data: memoryview | bytes) -> None:
         n = self.n
         end = n + len(data)
-        au = self.au
-        if end > len(au):  # sized to the stream's largest access unit (its keyframe), not doubled past it
-            au.extend(bytes(-(-end // GROW) * GROW - len(au)))
-        au[n:end] = data
+        if end > len(self.au):
+            self._grow(end)
+        self.auv[n:end] = data
         self.n = end
+
+    def _grow(self, end: int) -> None:
+        """Room for `end` bytes: sized to the stream's largest access unit (its keyframe), in GROW
+        steps, not doubled past it."""
+        self.auv.release()
+        self.au.extend(bytes(-(-end // GROW) * GROW - len(self.au)))
+        self.auv = memoryview(self.au)
 
     def _finish(self, out: list[AccessUnit], end: bool = False) -> None:
         """The access unit being built is done: handed on in `out`, or dropped. NAL units without
@@ -371,8 +378,7 @@ class Depacketizer:
             else:
                 self.need_key = False
                 self.units += 1
-                with memoryview(self.au) as whole:
-                    out.append(AccessUnit(self.ts or 0, self.key, bytes(whole[:self.n]), self.params))
+                out.append(AccessUnit(self.ts or 0, self.key, bytes(self.auv[:self.n]), self.params))
         elif self.broken:
             self.need_key = True
         self.n = 0
@@ -380,16 +386,41 @@ class Depacketizer:
 
 
 def drain(inter: Interleave, dep: Depacketizer, rtp_ch: int, rtcp_ch: int, out: list[AccessUnit]) -> tuple[int, int] | None:
-    """The per-read loop (design/0160): the whole packets in `inter`'s buffer, each RTP one
+    """The per-read loop (design/0160, 0483): the whole packets in `inter`'s buffer, each RTP one
     depacketised, the access units completed appended to `out`. Stops after a sender report on
     `rtcp_ch` and returns it, its RTP time unwrapped against the newest RTP packet so far
     (camera wall us, RTP time), so the caller applies it where it came among the pictures; None
-    when no whole packet is left. Compiled by mypyc with the rest of this module when built."""
-    nxt, push = inter.next, dep.push
-    while (got := nxt()) is not None:
+    when no whole packet is left. Compiled by mypyc with the rest of this module when built.
+    Most of a picture's packets are an H.264 FU-A piece after the first: read here from the
+    buffer in one unpack and appended to the access unit, with no packet object, call or tuple
+    of `Interleave.next` and `Depacketizer.push` (design/0483); any other goes through them."""
+    buf, view, unpack = inter.buf, inter.view, _FAST.unpack_from
+    while True:
+        at = inter.start
+        if inter.end - at >= 22 and dep.fu and not dep.hevc:
+            mark, ch, size, b0, b1, seq, ts32, ssrc, ind, head = unpack(buf, at)
+            if mark == 0x24 and ch == rtp_ch and b0 == 0x80 and ind & 0x1F == 28 and not head & 0x80 \
+                    and size > 14 and inter.end - at - 4 >= size and seq == dep.seq and ts32 == dep.last32 \
+                    and ssrc == dep.ssrc:
+                inter.start = stop = at + 4 + size
+                dep.packets += 1
+                dep.seq = (seq + 1) & 0xFFFF
+                n = dep.n
+                e = n + size - 14
+                if e > len(dep.au):
+                    dep._grow(e)
+                dep.auv[n:e] = view[at + 18:stop]
+                dep.n = e
+                if head & 0x40:
+                    dep.fu = False
+                dep.marked = b1 >= 0x80
+                continue
+        got = inter.next()
+        if got is None:
+            return None
         channel, data = got
         if channel == rtp_ch:
-            units = push(data)
+            units = dep.push(data)
             if units:
                 out.extend(units)
         elif channel == rtcp_ch:
@@ -398,7 +429,6 @@ def drain(inter: Interleave, dep: Depacketizer, rtp_ch: int, rtcp_ch: int, out: 
             if sr is not None and last is not None:
                 delta = (sr[1] - last) & 0xFFFFFFFF
                 return sr[0], dep.ext + (delta - (1 << 32) if delta >= 1 << 31 else delta)
-    return None
 
 
 def sender_report(pkt: memoryview | bytes) -> tuple[int, int] | None:
