@@ -20,6 +20,7 @@ from recorder.rtsp_text import ANSWER, NEED, REQUEST, next_message
 
 READ_BYTES = 1 << 16          # one recv_into at most this much (issue 33: 64 KiB)
 BUFFER_BYTES = READ_BYTES + 65_540  # room for a partial packet (<= 65,539 bytes) plus a whole read
+START_BYTES = READ_BYTES + 4096  # what a camera of MTU-sized packets needs; grown to BUFFER_BYTES for larger ones
 GROW = 1 << 16                # the access unit buffer grows to what the stream needs, in these steps
 MESSAGE_BYTES = 8192          # an RTSP message among the packets is at most this long (keep-alive answers)
 START = b"\x00\x00\x00\x01"   # Annex B start code, as FFmpeg's RTP depacketiser writes it
@@ -36,7 +37,7 @@ class Interleave:
 
     __slots__ = ("buf", "view", "start", "end", "skipped", "answers", "on_message")
 
-    def __init__(self, size: int = BUFFER_BYTES, on_message: Callable[[bytes], None] | None = None):
+    def __init__(self, size: int = START_BYTES, on_message: Callable[[bytes], None] | None = None):
         self.on_message = on_message  # an RTSP message between the packets, whole (rtsp_session.Session.heard)
         self.buf = bytearray(size)
         self.view = memoryview(self.buf)
@@ -45,11 +46,18 @@ class Interleave:
         self.answers = 0  # RTSP answers seen between the packets
 
     def room(self) -> memoryview:
-        """Where the next read goes (compacts first: the partial packet moves to the front)."""
+        """Where the next read goes (compacts first: the partial packet moves to the front). The
+        buffer starts at what MTU-sized packets need and is replaced by one of BUFFER_BYTES the
+        first time a partial packet leaves less than a read's room (a server of larger packets);
+        replaced, not grown in place: a slice of the old one may still be held (design/0483)."""
         if self.start:
             left = self.end - self.start
-            self.buf[:left] = self.buf[self.start:self.end]
+            self.view[:left] = self.view[self.start:self.end]
             self.start, self.end = 0, left
+        if len(self.buf) - self.end < READ_BYTES:
+            buf = bytearray(max(BUFFER_BYTES, self.end + READ_BYTES))
+            buf[:self.end] = self.view[:self.end]
+            self.buf, self.view = buf, memoryview(buf)
         return self.view[self.end:self.end + READ_BYTES]
 
     def filled(self, n: int) -> None:
