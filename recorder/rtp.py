@@ -27,7 +27,7 @@ START = b"\x00\x00\x00\x01"   # Annex B start code, as FFmpeg's RTP depacketiser
 NTP_UNIX_S = 2_208_988_800    # seconds from 1900 (NTP) to 1970 (Unix)
 _HEAD = struct.Struct("!BBHII")
 _SR = struct.Struct("!IIII")   # ssrc, ntp seconds, ntp fraction, rtp timestamp
-_FAST = struct.Struct("!BBHBBHIIBB")  # '$', channel, size; RTP b0, b1, seq, ts, ssrc; FU indicator, header (drain)
+_FAST = struct.Struct("!BBHBBHIIBBB")  # '$', channel, size; RTP b0, b1, seq, ts, ssrc; 3 payload bytes (drain)
 
 
 class Interleave:
@@ -399,25 +399,28 @@ def drain(inter: Interleave, dep: Depacketizer, rtp_ch: int, rtcp_ch: int, out: 
     `rtcp_ch` and returns it, its RTP time unwrapped against the newest RTP packet so far
     (camera wall us, RTP time), so the caller applies it where it came among the pictures; None
     when no whole packet is left. Compiled by mypyc with the rest of this module when built.
-    Most of a picture's packets are an H.264 FU-A piece after the first: read here from the
-    buffer in one unpack and appended to the access unit, with no packet object, call or tuple
-    of `Interleave.next` and `Depacketizer.push` (design/0483); any other goes through them."""
+    Most of a picture's packets are a fragment (H.264 FU-A, H.265 FU) after the first: read here
+    from the buffer in one unpack and appended to the access unit, with no packet object, call or
+    tuple of `Interleave.next` and `Depacketizer.push` (design/0483); any other goes through them."""
     buf, view, unpack = inter.buf, inter.view, _FAST.unpack_from
     while True:
         at = inter.start
-        if inter.end - at >= 22 and dep.fu and not dep.hevc:
-            mark, ch, size, b0, b1, seq, ts32, ssrc, ind, head = unpack(buf, at)
-            if mark == 0x24 and ch == rtp_ch and b0 == 0x80 and ind & 0x1F == 28 and not head & 0x80 \
-                    and size > 14 and inter.end - at - 4 >= size and seq == dep.seq and ts32 == dep.last32 \
-                    and ssrc == dep.ssrc:
+        if dep.fu and inter.end - at >= 23:
+            mark, ch, size, b0, b1, seq, ts32, ssrc, x0, x1, x2 = unpack(buf, at)
+            if dep.hevc:  # payload header (2 bytes), FU header: S, E, type
+                skip, piece, head = 19, (x0 >> 1) & 0x3F == 49, x2
+            else:  # FU indicator, FU header: S, E, R, type
+                skip, piece, head = 18, x0 & 0x1F == 28, x1
+            if piece and not head & 0x80 and mark == 0x24 and ch == rtp_ch and b0 == 0x80 and size > skip - 4 \
+                    and inter.end - at - 4 >= size and seq == dep.seq and ts32 == dep.last32 and ssrc == dep.ssrc:
                 inter.start = stop = at + 4 + size
                 dep.packets += 1
                 dep.seq = (seq + 1) & 0xFFFF
                 n = dep.n
-                e = n + size - 14
+                e = n + stop - at - skip
                 if e > len(dep.au):
                     dep._grow(e)
-                dep.auv[n:e] = view[at + 18:stop]
+                dep.auv[n:e] = view[at + skip:stop]
                 dep.n = e
                 if head & 0x40:
                     dep.fu = False

@@ -58,8 +58,10 @@ def _resourced(p: bytes, ssrc: int) -> bytes:
 
 
 def _mid_fu(ps: list[bytes]) -> int:
-    """A packet that is an H.264 FU-A piece neither first nor last (`drain`'s own path, design/0483)."""
-    return next((i for i, p in enumerate(ps) if i > 40 and p[12] & 0x1F == 28 and not p[13] & 0xC0), 60)
+    """A packet that is a fragment (H.264 FU-A, H.265 FU) neither first nor last (`drain`'s own path,
+    design/0483)."""
+    return next(i for i, p in enumerate(ps) if i > 40 and (p[12] & 0x1F == 28 and not p[13] & 0xC0
+                                                           or (p[12] >> 1) & 0x3F == 49 and not p[14] & 0xC0))
 
 
 QUIRKS: dict[str, Callable[[list[bytes]], list[bytes]]] = {
