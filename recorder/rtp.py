@@ -20,12 +20,14 @@ from recorder.rtsp_text import ANSWER, NEED, REQUEST, next_message
 
 READ_BYTES = 1 << 16          # one recv_into at most this much (issue 33: 64 KiB)
 BUFFER_BYTES = READ_BYTES + 65_540  # room for a partial packet (<= 65,539 bytes) plus a whole read
+START_BYTES = READ_BYTES + 4096  # what a camera of MTU-sized packets needs; grown to BUFFER_BYTES for larger ones
 GROW = 1 << 16                # the access unit buffer grows to what the stream needs, in these steps
 MESSAGE_BYTES = 8192          # an RTSP message among the packets is at most this long (keep-alive answers)
 START = b"\x00\x00\x00\x01"   # Annex B start code, as FFmpeg's RTP depacketiser writes it
 NTP_UNIX_S = 2_208_988_800    # seconds from 1900 (NTP) to 1970 (Unix)
 _HEAD = struct.Struct("!BBHII")
 _SR = struct.Struct("!IIII")   # ssrc, ntp seconds, ntp fraction, rtp timestamp
+_FAST = struct.Struct("!BBHBBHIIBBB")  # '$', channel, size; RTP b0, b1, seq, ts, ssrc; 3 payload bytes (drain)
 
 
 class Interleave:
@@ -35,7 +37,7 @@ class Interleave:
 
     __slots__ = ("buf", "view", "start", "end", "skipped", "answers", "on_message")
 
-    def __init__(self, size: int = BUFFER_BYTES, on_message: Callable[[bytes], None] | None = None):
+    def __init__(self, size: int = START_BYTES, on_message: Callable[[bytes], None] | None = None):
         self.on_message = on_message  # an RTSP message between the packets, whole (rtsp_session.Session.heard)
         self.buf = bytearray(size)
         self.view = memoryview(self.buf)
@@ -44,11 +46,18 @@ class Interleave:
         self.answers = 0  # RTSP answers seen between the packets
 
     def room(self) -> memoryview:
-        """Where the next read goes (compacts first: the partial packet moves to the front)."""
+        """Where the next read goes (compacts first: the partial packet moves to the front). The
+        buffer starts at what MTU-sized packets need and is replaced by one of BUFFER_BYTES the
+        first time a partial packet leaves less than a read's room (a server of larger packets);
+        replaced, not grown in place: a slice of the old one may still be held (design/0483)."""
         if self.start:
             left = self.end - self.start
-            self.buf[:left] = self.buf[self.start:self.end]
+            self.view[:left] = self.view[self.start:self.end]
             self.start, self.end = 0, left
+        if len(self.buf) - self.end < READ_BYTES:
+            buf = bytearray(max(BUFFER_BYTES, self.end + READ_BYTES))
+            buf[:self.end] = self.view[:self.end]
+            self.buf, self.view = buf, memoryview(buf)
         return self.view[self.end:self.end + READ_BYTES]
 
     def filled(self, n: int) -> None:
@@ -114,7 +123,7 @@ class Depacketizer:
     it up to the next keyframe (`dropped` counts them): nothing is handed on that cannot
     decode. Packet kinds the reader does not know (STAP-B, MTAP, FU-B, PACI) count as a gap."""
 
-    __slots__ = ("hevc", "au", "ts", "key", "params", "broken", "need_key", "fu", "seq", "last32", "ext",
+    __slots__ = ("hevc", "au", "auv", "ts", "key", "params", "broken", "need_key", "fu", "seq", "last32", "ext",
                  "dropped", "units", "packets", "vcl", "_out", "n", "ssrc", "retired", "ssrc_changes", "foreign",
                  "_switched", "marked")
 
@@ -124,6 +133,7 @@ class Depacketizer:
         self.hevc = codec == "hevc"
         self.au = bytearray(GROW)  # the access unit being built: au[:n]; grown, never shrunk (no
         self.n = 0                    # mremap and fresh pages at every keyframe)
+        self.auv = memoryview(self.au)  # written through: a straight copy (a bytearray's slice copies twice)
         self.ts: int | None = None  # the timestamp of the access unit being built
         self.key = self.params = False
         self.vcl = False  # the access unit being built holds a slice
@@ -172,10 +182,9 @@ class Depacketizer:
                 and pkt[12] & 0x1F == 28 and not pkt[13] & 0x80 and not self.hevc:
             n = self.n
             end = n + size - 14
-            au = self.au
-            if end > len(au):
-                au.extend(bytes(-(-end // GROW) * GROW - len(au)))
-            au[n:end] = pkt[14:size]
+            if end > len(self.au):
+                self._grow(end)
+            self.auv[n:end] = pkt[14:size]
             self.n = end
             if pkt[13] & 0x40:
                 self.fu = False
@@ -345,11 +354,17 @@ class Depacketizer:
     def _put(self, data: memoryview | bytes) -> None:
         n = self.n
         end = n + len(data)
-        au = self.au
-        if end > len(au):  # sized to the stream's largest access unit (its keyframe), not doubled past it
-            au.extend(bytes(-(-end // GROW) * GROW - len(au)))
-        au[n:end] = data
+        if end > len(self.au):
+            self._grow(end)
+        self.auv[n:end] = data
         self.n = end
+
+    def _grow(self, end: int) -> None:
+        """Room for `end` bytes: sized to the stream's largest access unit (its keyframe), in GROW
+        steps, not doubled past it."""
+        self.auv.release()
+        self.au.extend(bytes(-(-end // GROW) * GROW - len(self.au)))
+        self.auv = memoryview(self.au)
 
     def _finish(self, out: list[AccessUnit], end: bool = False) -> None:
         """The access unit being built is done: handed on in `out`, or dropped. NAL units without
@@ -371,8 +386,7 @@ class Depacketizer:
             else:
                 self.need_key = False
                 self.units += 1
-                with memoryview(self.au) as whole:
-                    out.append(AccessUnit(self.ts or 0, self.key, bytes(whole[:self.n]), self.params))
+                out.append(AccessUnit(self.ts or 0, self.key, bytes(self.auv[:self.n]), self.params))
         elif self.broken:
             self.need_key = True
         self.n = 0
@@ -380,16 +394,44 @@ class Depacketizer:
 
 
 def drain(inter: Interleave, dep: Depacketizer, rtp_ch: int, rtcp_ch: int, out: list[AccessUnit]) -> tuple[int, int] | None:
-    """The per-read loop (design/0160): the whole packets in `inter`'s buffer, each RTP one
+    """The per-read loop (design/0160, 0483): the whole packets in `inter`'s buffer, each RTP one
     depacketised, the access units completed appended to `out`. Stops after a sender report on
     `rtcp_ch` and returns it, its RTP time unwrapped against the newest RTP packet so far
     (camera wall us, RTP time), so the caller applies it where it came among the pictures; None
-    when no whole packet is left. Compiled by mypyc with the rest of this module when built."""
-    nxt, push = inter.next, dep.push
-    while (got := nxt()) is not None:
+    when no whole packet is left. Compiled by mypyc with the rest of this module when built.
+    Most of a picture's packets are a fragment (H.264 FU-A, H.265 FU) after the first: read here
+    from the buffer in one unpack and appended to the access unit, with no packet object, call or
+    tuple of `Interleave.next` and `Depacketizer.push` (design/0483); any other goes through them."""
+    buf, view, unpack = inter.buf, inter.view, _FAST.unpack_from
+    while True:
+        at = inter.start
+        if dep.fu and inter.end - at >= 23:
+            mark, ch, size, b0, b1, seq, ts32, ssrc, x0, x1, x2 = unpack(buf, at)
+            if dep.hevc:  # payload header (2 bytes), FU header: S, E, type
+                skip, piece, head = 19, (x0 >> 1) & 0x3F == 49, x2
+            else:  # FU indicator, FU header: S, E, R, type
+                skip, piece, head = 18, x0 & 0x1F == 28, x1
+            if piece and not head & 0x80 and mark == 0x24 and ch == rtp_ch and b0 == 0x80 and size > skip - 4 \
+                    and inter.end - at - 4 >= size and seq == dep.seq and ts32 == dep.last32 and ssrc == dep.ssrc:
+                inter.start = stop = at + 4 + size
+                dep.packets += 1
+                dep.seq = (seq + 1) & 0xFFFF
+                n = dep.n
+                e = n + stop - at - skip
+                if e > len(dep.au):
+                    dep._grow(e)
+                dep.auv[n:e] = view[at + skip:stop]
+                dep.n = e
+                if head & 0x40:
+                    dep.fu = False
+                dep.marked = b1 >= 0x80
+                continue
+        got = inter.next()
+        if got is None:
+            return None
         channel, data = got
         if channel == rtp_ch:
-            units = push(data)
+            units = dep.push(data)
             if units:
                 out.extend(units)
         elif channel == rtcp_ch:
@@ -398,7 +440,6 @@ def drain(inter: Interleave, dep: Depacketizer, rtp_ch: int, rtcp_ch: int, out: 
             if sr is not None and last is not None:
                 delta = (sr[1] - last) & 0xFFFFFFFF
                 return sr[0], dep.ext + (delta - (1 << 32) if delta >= 1 << 31 else delta)
-    return None
 
 
 def sender_report(pkt: memoryview | bytes) -> tuple[int, int] | None:

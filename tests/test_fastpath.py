@@ -57,6 +57,13 @@ def _resourced(p: bytes, ssrc: int) -> bytes:
     return p[:8] + struct.pack("!I", ssrc) + p[12:]
 
 
+def _mid_fu(ps: list[bytes]) -> int:
+    """A packet that is a fragment (H.264 FU-A, H.265 FU) neither first nor last (`drain`'s own path,
+    design/0483)."""
+    return next(i for i, p in enumerate(ps) if i > 40 and (p[12] & 0x1F == 28 and not p[13] & 0xC0
+                                                           or (p[12] >> 1) & 0x3F == 49 and not p[14] & 0xC0))
+
+
 QUIRKS: dict[str, Callable[[list[bytes]], list[bytes]]] = {
     "plain": lambda ps: [_frame(0, p) for p in ps],
     "reports": lambda ps: [_frame(0, p) if i % 9 else _frame(1, _sender_report(struct.unpack_from("!I", p, 4)[0], i))
@@ -66,6 +73,8 @@ QUIRKS: dict[str, Callable[[list[bytes]], list[bytes]]] = {
     "lost": lambda ps: [_frame(0, p) for i, p in enumerate(ps) if i not in (30, 31)],
     "new_ssrc": lambda ps: [_frame(0, _resourced(p, 0x5150) if i >= 60 else p) for i, p in enumerate(ps)]
                            + [_frame(0, ps[10])],  # the old source's late packet
+    "ssrc_mid_fu": lambda ps: [_frame(0, _resourced(p, 0x5150) if i >= _mid_fu(ps) else p) for i, p in enumerate(ps)],
+    "lost_mid_fu": lambda ps: [_frame(0, p) for i, p in enumerate(ps) if i != _mid_fu(ps)],
     "extended": lambda ps: [_frame(0, _extended(p) if i % 3 == 0 else p) for i, p in enumerate(ps)],
 }
 
@@ -148,6 +157,33 @@ def test_compiled_and_pure_write_byte_identical_segments(tmp_path, name, codec, 
     b = _segment(units, codec, tmp_path / "pure.mp4")
     assert len(a) > 10_000 and a == b
     assert decode_errors(tmp_path / "compiled.mp4") == ""  # b is the same bytes
+
+
+def _by_packet(mod: Any, stream: bytes, codec: str) -> tuple[list[Any], tuple[int, ...]]:
+    """The reference for `drain`'s own FU-A path (design/0483): every packet framed by
+    `Interleave.next` and handed to `Depacketizer.push`, one at a time, in one read."""
+    inter, dep = mod.Interleave(size=len(stream) + 16), mod.Depacketizer(codec)
+    inter.buf[:len(stream)] = stream
+    inter.filled(len(stream))
+    units: list[Any] = []
+    while (got := inter.next()) is not None:
+        if got[0] == 0:
+            units += dep.push(got[1])
+    units += dep.flush()
+    return units, (dep.dropped, dep.units, dep.packets, dep.ssrc_changes, dep.foreign)
+
+
+@pytest.mark.parametrize("quirk", sorted(QUIRKS))
+@pytest.mark.parametrize(("name", "codec"), CAPTURES)
+def test_drain_hands_on_what_push_makes_packet_by_packet(name, codec, quirk):
+    packets = rtp_captures.read(rtp_captures.HERE / f"{name}.rtp")
+    stream = b"".join(QUIRKS[quirk](packets))
+    for mod in (pure, _compiled()):
+        units, counters = _by_packet(mod, stream, codec)
+        got, _reports, got_counters, _heard = _read(mod, stream, codec)
+        assert units
+        assert [(u.ts, u.key, u.params, u.data) for u in got] == [(u.ts, u.key, u.params, u.data) for u in units]
+        assert got_counters[:5] == counters
 
 
 def decode_errors(path: Path) -> str:

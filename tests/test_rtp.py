@@ -60,13 +60,22 @@ def test_interleave_room_is_one_read_and_compacts():
     inter = rtp.Interleave()
     room = inter.room()
     assert len(room) == rtp.READ_BYTES
+    mtu = framed(0, b"m" * 1400)
+    for _ in range(200):  # MTU-sized packets across reads: the buffer stays at its start size (design/0483)
+        inter.feed(mtu[:700])
+        assert inter.next() is None
+        inter.feed(mtu[700:])
+        assert inter.next() == (0, b"m" * 1400)
+    assert len(inter.buf) == rtp.START_BYTES < rtp.BUFFER_BYTES
     big = framed(0, bytes(60000))
+    room = inter.room()
     room[:len(big) - 10] = big[:-10]
     inter.filled(len(big) - 10)
     assert inter.next() is None  # the packet is not whole yet
-    inter.feed(big[-10:])
+    inter.feed(big[-10:])  # `room`, a slice of the first buffer, still held: it is replaced, not resized
+    assert len(inter.buf) == rtp.BUFFER_BYTES
     channel, data = inter.next()
-    assert channel == 0 and len(data) == 60000
+    assert channel == 0 and data == bytes(60000)
 
 
 # the depacketiser ------------------------------------------------------------------------
