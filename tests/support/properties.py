@@ -1,7 +1,8 @@
 """A property at two lengths (design/0473): the pure tier, run on every change, draws a quarter of the
 examples; the same property at its full count is a `slow` test of the same module, `<name>_at_length`,
-which the full suite (scripts/test, CI) runs beside it. The precedent is tests/test_interval_clock.py's
-proven offset (60 examples pure, 2,000 slow).
+which the full suite (scripts/test, CI) runs instead (a run that collects both deselects the quarter:
+tests/conftest.py `at_length_twins`). The precedent is tests/test_interval_clock.py's proven offset (60
+examples pure, 2,000 slow).
 
     @at_two_lengths(600, segments, holds, policies, disks)
     def test_minimums_under_pressure(segs, hs, pol, disk): ...
