@@ -56,6 +56,15 @@ def pcm_frame(rate: int, payload: bytes, samples_before: int) -> av.AudioFrame:
     return frame
 
 
+def queue_newest(queue: asyncio.Queue[av.AudioFrame | None], frames: list[av.AudioFrame | None]) -> None:
+    """The frames queued (None: the end), the oldest dropped while the queue is full: a stalled viewer
+    hears the newest sound, never a growing delay (the live view's and playback's sound alike)."""
+    for frame in frames:
+        if queue.full():
+            queue.get_nowait()
+        queue.put_nowait(frame)
+
+
 class Pcm20:
     """16-bit mono PCM cut into 20 ms audio frames, the rest carried to the next payload. aiortc
     stamps every Opus packet of one frame with the frame's first timestamp, so a longer frame (an
@@ -111,14 +120,11 @@ class SoundTrack(MediaStreamTrack):
 
     def frames(self, rate: int, payload: bytes) -> list[av.AudioFrame | None]:
         """On the reader thread: 16-bit mono PCM as 20 ms audio frames, timed by their sample count."""
-        return list(self._pcm.frames(rate, payload))
+        return [*self._pcm.frames(rate, payload)]
 
     def put(self, frames: list[av.AudioFrame | None]) -> None:
         """On the loop: the frames (None: the end)."""
-        for frame in frames:
-            if self._queue.full():
-                self._queue.get_nowait()
-            self._queue.put_nowait(frame)
+        queue_newest(self._queue, frames)
 
 
 class CameraUnavailable(Exception):

@@ -32,7 +32,7 @@ from aiortc.mediastreams import MediaStreamError
 from edged.i18n import _
 from edged.viewer.frames import WorkerGone
 from edged.viewer.media_client import Worker, packet
-from edged.viewer.live import QUEUE_SOUND, Pcm20
+from edged.viewer.live import QUEUE_SOUND, Pcm20, queue_newest
 from edged.viewer.range_read import GAP_US, READ_AHEAD_US, NoFootage, Piece, RangeReader, Sound, Timed, clamp
 from edged.viewer.transcode import DEFAULT_MAX_HEIGHT
 from storage.footage.segment_rows import FOOTAGE_STATES
@@ -164,10 +164,7 @@ class PlaybackSound(MediaStreamTrack):
     def put(self, rate: int, pcm: bytes | None) -> None:
         if pcm is not None and (len(pcm) % 2 or rate <= 0):
             return  # not 16-bit PCM: a worker that a malformed file took over; no sound, no crash
-        for frame in [None] if pcm is None else self._pcm.frames(rate, pcm):
-            if self._queue.full():
-                self._queue.get_nowait()
-            self._queue.put_nowait(frame)
+        queue_newest(self._queue, [None] if pcm is None else [*self._pcm.frames(rate, pcm)])
 
 
 class RecordedTrack(MediaStreamTrack):
