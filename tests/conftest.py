@@ -10,8 +10,9 @@ going through tests/support.
 of one module stay on one process, in order, sharing its module fixtures (a camera server, a
 daemon); the modules that make OS accounts take turns at useradd/groupdel through a file lock
 (tests/support/osuser.py), not by sharing one process; `solo` modules measure time, descriptors or CPU under a flood, or boot a
-container, and run after the others, alone: those that measure nothing (SOLO_PAIRED) side by side, then those
-that make idle-priority copies (SOLO_IDLE) side by side, then the others one at a time (design/0278, 0415).
+container, and run after the others, alone: those that measure nothing (SOLO_PAIRED) side by side with the light
+floods (SOLO_LIGHT), then those that make idle-priority copies (SOLO_IDLE) side by side, then the others one at a
+time (design/0278, 0415, 0486).
 
 The groups are handed out longest first (the modules that start real parts by the wall time
 the last full runs recorded in tests/durations.json, then the pure ones), not as xdist orders
@@ -70,7 +71,7 @@ MARKERS = {
                 "a second or more of CPU a module, outside the pure tier's minute (design/0473); a test marks itself"),
     "pure": "none of the above: no server, daemon, browser or container of its own, nothing built at scale",
     "solo": ("measures time, descriptors or CPU under load, or boots a container: run after the others, apart from "
-             "them (scripts/test; SOLO_PAIRED side by side, the rest one at a time)"),
+             "them (scripts/test; SOLO_PAIRED with SOLO_LIGHT side by side, SOLO_IDLE side by side, the rest one at a time)"),
     "validator": "ONVIF's media-signing-framework validator, installed by the tester ($EDGED_MSF_PREFIX): runs only with -m validator",
     "package": "builds the .deb packages (scripts/package) and installs, upgrades, downgrades and purges them in a "
                "booted Debian 12 container: runs only with -m package",
@@ -97,6 +98,11 @@ SOLO_PAIRED = {"test_boot", "test_failover_guide", "test_systemd_install"}
 # fill, but side by side with each other, their copies at the same idle class and their daemons and Chromium
 # mostly waiting on them (scripts/test runs them after the pair, each on its own worker: design/0415).
 SOLO_IDLE = {"test_desk_redaction", "test_desk_redaction_marks", "test_desk_redaction_release"}
+# The solo modules whose floods are light (the viewer's login and connection flood, the half-open TLS flood, the
+# watchdog's pings: 13 s of CPU in about a minute together): each judges its own daemon's answers, descriptors and
+# pings, not the box's CPU, so scripts/test runs them beside the pair, each on a worker of its own; the insider
+# flood (two minutes of CPU in one) and the catalog writer's waits still run one at a time (design/0486).
+SOLO_LIGHT = {"test_systemd", "test_viewer_flood", "test_viewer_tls_flood"}
 # a module whose every test marks itself a tier (`pytestmark = pytest.mark.process`): none of it is pure
 _SELF_TIERED = re.compile(rf"^pytestmark = pytest\.mark\.(?:{'|'.join(SELF_MARKED)})\b", re.M)
 _IMPORT = re.compile(r"^\s*from tests\.support(?:\.(\w+))? import ([\w, ()]+)", re.M)

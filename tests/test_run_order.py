@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import SOLO, SOLO_IDLE, SOLO_PAIRED, SPLIT, group_of, group_of_id, run_order
+from tests.conftest import SOLO, SOLO_IDLE, SOLO_LIGHT, SOLO_PAIRED, SPLIT, group_of, group_of_id, run_order
 from tests.support import timing
 from tests.support.workers import BUSY, IDLE, idle_share, workers
 
@@ -59,6 +59,9 @@ def test_every_module_is_its_own_group_and_the_lists_name_real_modules():
     assert SOLO_PAIRED < SOLO and not any("flood" in m for m in SOLO_PAIRED), SOLO_PAIRED
     # the idle-priority copies side by side are solo ones, and none is also in the pair (design/0415)
     assert SOLO_IDLE < SOLO and not SOLO_IDLE & SOLO_PAIRED and all("redaction" in m for m in SOLO_IDLE), SOLO_IDLE
+    # the light floods beside the pair are solo ones in neither list; the insider flood, two minutes of CPU, is not
+    # one of them (design/0486)
+    assert SOLO_LIGHT < SOLO and not SOLO_LIGHT & (SOLO_PAIRED | SOLO_IDLE) and "test_insider_flood" not in SOLO_LIGHT
 
 
 def test_a_split_modules_parametrized_tests_are_groups_of_their_own_handed_out_by_their_seconds(tmp_path):

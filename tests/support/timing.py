@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,6 +76,20 @@ class Timing:
         self.tests: dict[str, dict[str, Any]] = {}
         self.worker_cpu: dict[str, float] = {}
         self._cpu0: dict[str, float] = {}
+        self.worker_done: list[float] = []   # when each xdist worker finished, s into the run
+        self.busy_by_minute: list[float] = []  # the box's busy share of each minute of the run
+        if not hasattr(config, "workerinput"):
+            threading.Thread(target=self._sample, name="timing-busy", daemon=True).start()
+
+    def _sample(self) -> None:
+        """The box's busy share minute by minute, so a run's closing lines show where its cores sat idle
+        (a tail of one worker, or every worker waiting on real time at once)."""
+        last = self.start_busy
+        while True:
+            time.sleep(60)
+            now = box_busy_s()
+            self.busy_by_minute.append(round((now - last) / (60 * (os.cpu_count() or 1)), 2))
+            last = now
 
     # -- on the process that runs the test
     @pytest.hookimpl(tryfirst=True)
@@ -97,6 +112,7 @@ class Timing:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         out = getattr(node, "workeroutput", {}) or {}
         self.worker_cpu[str(out.get("workerid", id(node)))] = float(out.get("cpu_s", 0.0))
+        self.worker_done.append(round(time.monotonic() - self.start_wall))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         t = self.tests.setdefault(report.nodeid, {"wall": 0.0, "cpu": 0.0, "tier": tier_of(report.keywords),
@@ -126,7 +142,8 @@ class Timing:
         busy = box_busy_s() - self.start_busy
         return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "workers": workers, "counts": counts,
                 "loadavg": os.getloadavg()[0], "box_busy_s": round(busy, 1),
-                "box_full": round(busy / max(wall * (os.cpu_count() or 1), 1e-9), 2)}
+                "box_full": round(busy / max(wall * (os.cpu_count() or 1), 1e-9), 2),
+                "workers_done_s": sorted(self.worker_done), "busy_by_minute": list(self.busy_by_minute)}
 
     def groups(self) -> dict[str, dict[str, float]]:
         from tests.conftest import group_of_id
@@ -156,6 +173,9 @@ class Timing:
         tr.write_line(f"timing: wall {f['wall_s']:.0f} s, CPU {f['cpu_s']:.0f} s on {f['workers']} process(es) "
                       f"(the box busy {f['box_busy_s']:.0f} core-s, {f['box_full']:.0%} of its {os.cpu_count()} cores); "
                       f"{', '.join(f'{v} {k}' for k, v in sorted(outcomes.items()))}; by tier: {counts}")
+        if f["workers_done_s"]:
+            tr.write_line(f"timing: workers done at {', '.join(map(str, f['workers_done_s']))} s; the box busy minute by "
+                          f"minute (%): {' '.join(str(round(b * 100)) for b in f['busy_by_minute'])}")
         label = self.config.getoption("timing_label")
         if label:
             LOGS.mkdir(parents=True, exist_ok=True)

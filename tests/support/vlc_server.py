@@ -51,18 +51,35 @@ class VlcServer:
         return self
 
     def start(self) -> None:
-        """VLC serving the clip at `url` (again, after `kill`: a camera that restarts)."""
+        """VLC serving the clip at `url` (again, after `kill`: a camera that restarts). A VLC that
+        exits or does not answer within 45 s is started again, up to three times: a landing CI saw
+        one restart fail, its log removed before it was read (the words of each attempt now go into
+        the error)."""
+        said = []
+        for _ in range(3):
+            if self._launch():
+                return
+            said.append(f"exit status {self._proc.poll()}; it said: "
+                        + (self._dir / "vlc.log").read_text(errors="replace")[-600:])
+            self._stop()
+        self.__exit__()  # removes the folder and its log: read first
+        raise RuntimeError("VLC's RTSP server did not start: " + " / ".join(said))
+
+    def _launch(self) -> bool:
+        self._log.truncate(0)
+        self._log.seek(0)
         self._proc = subprocess.Popen(
             ["runuser", "-u", self._user.name, "--", CVLC, str(self._clip), "--loop", "--demux", "h264", "--h264-fps",
              str(self.fps), "--sout", f"#rtp{{sdp={self.url}}}", "--sout-keep"],
             stdout=self._log, stderr=subprocess.STDOUT, cwd=self._dir, start_new_session=True,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self._dir)})
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 45
         while not self._serving():
             if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.__exit__()
-                raise RuntimeError("VLC's RTSP server did not start: " + (self._dir / "vlc.log").read_text()[-500:])
+                self._log.flush()
+                return False
             time.sleep(0.1)
+        return True
 
     def kill(self) -> None:
         """The camera dies (SIGKILL: no RTCP BYE, no TEARDOWN), mid-picture as it may."""
@@ -83,6 +100,12 @@ class VlcServer:
                 return False
 
     def __exit__(self, *exc) -> None:
+        self._stop()
+        self._log.close()
+        self._user.remove()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             os.killpg(self._proc.pid, signal.SIGTERM)
             try:
@@ -90,6 +113,3 @@ class VlcServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self._proc.pid, signal.SIGKILL)
                 self._proc.wait(10)
-        self._log.close()
-        self._user.remove()
-        shutil.rmtree(self._dir, ignore_errors=True)
