@@ -12,7 +12,7 @@ daemon); the modules that make OS accounts take turns at useradd/groupdel throug
 (tests/support/osuser.py), not by sharing one process; `solo` modules measure time, descriptors or CPU under a flood, or boot a
 container, and run after the others, alone: those that measure nothing (SOLO_PAIRED) side by side with the light
 floods (SOLO_LIGHT), then those that make idle-priority copies (SOLO_IDLE) side by side, then the others one at a
-time (design/0278, 0415, 0486).
+time (design/0278, 0415, 0494).
 
 The groups are handed out longest first (the modules that start real parts by the wall time
 the last full runs recorded in tests/durations.json, then the pure ones), not as xdist orders
@@ -101,7 +101,7 @@ SOLO_IDLE = {"test_desk_redaction", "test_desk_redaction_marks", "test_desk_reda
 # The solo modules whose floods are light (the viewer's login and connection flood, the half-open TLS flood, the
 # watchdog's pings: 13 s of CPU in about a minute together): each judges its own daemon's answers, descriptors and
 # pings, not the box's CPU, so scripts/test runs them beside the pair, each on a worker of its own; the insider
-# flood (two minutes of CPU in one) and the catalog writer's waits still run one at a time (design/0486).
+# flood (two minutes of CPU in one) and the catalog writer's waits still run one at a time (design/0494).
 SOLO_LIGHT = {"test_systemd", "test_viewer_flood", "test_viewer_tls_flood"}
 # a module whose every test marks itself a tier (`pytestmark = pytest.mark.process`): none of it is pure
 _SELF_TIERED = re.compile(rf"^pytestmark = pytest\.mark\.(?:{'|'.join(SELF_MARKED)})\b", re.M)
