@@ -3,8 +3,9 @@
 
     python3 .ci/first_command.py --print      the README's two set-up commands, one a line
     python3 .ci/first_command.py              run the first one and check it (design/0016):
-        the demo camera records, `edgectl status` says so, ffprobe reads a finished segment,
-        SIGTERM stops the daemon with exit status 0.
+        the demo camera records, `edgectl status` says so, SIGTERM stops the daemon with exit
+        status 0 and finishes the segment it was writing (complete in the catalog, hashed), and
+        ffprobe reads that segment.
 Only the standard library: it runs before and after the virtual environment exists.
 """
 
@@ -14,6 +15,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -37,6 +39,21 @@ def edgectl(*args: str) -> dict | None:
     # the socket named as the README names it: edgectl takes a relative socket only when told
     r = subprocess.run([str(ROOT / ".venv/bin/edgectl"), "--socket", "data/control.sock", *args, "--json"], cwd=ROOT, capture_output=True, text=True)
     return json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _row(catalog: Path, segment_id: int) -> dict | None:
+    """The segment's catalog row, read after the daemon stopped (read-only: nothing of it changes)."""
+    with sqlite3.connect(f"file:{catalog}?mode=ro", uri=True) as db:
+        db.row_factory = sqlite3.Row
+        row = db.execute("SELECT state, frames, sha256 FROM segments WHERE id = ?", (segment_id,)).fetchone()
+    return dict(row) if row else None
 
 
 def wait(check, timeout: float, what: str, proc: subprocess.Popen):
@@ -82,16 +99,12 @@ def main() -> int:
         if not demo or demo[0].get("state") != "recording":
             fail(f"`edgectl cameras` does not show the demo camera recording: {cams}")
         print(f"first_command: recording {time.monotonic() - t0:.1f} s after the command started", flush=True)
+        # the segment being written, once a fragment of it is on the disk: SIGTERM must finish it (a finished
+        # segment waited for instead was most of a minute of every CI run at the demo's segment length)
         seg = wait(lambda: next((s for s in (edgectl("segments", "--camera", "demo") or {}).get("segments", [])
-                                 if s["state"] == "complete"), None), 150, "a finished segment", proc)
+                                 if _size(Path(status["data_dir"]) / s["path"]) > 0), None), 150,
+                   "a segment on the disk", proc)
         path = Path(status["data_dir"]) / seg["path"]
-        probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name:format=duration",
-                                "-of", "json", str(path)], capture_output=True, text=True)
-        info = json.loads(probe.stdout or "{}")
-        if probe.returncode != 0 or not info.get("streams") or float(info["format"]["duration"]) <= 0:
-            fail(f"ffprobe cannot read {path}: {probe.stderr.strip()}")
-        print(f"first_command: ffprobe reads {seg['path']}: {info['streams'][0]['codec_name']}, "
-              f"{float(info['format']['duration']):.1f} s", flush=True)
         os.kill(status["pid"], signal.SIGTERM)
         try:
             rc = proc.wait(timeout=60)
@@ -99,6 +112,16 @@ def main() -> int:
             fail("the daemon did not stop within 60 s of SIGTERM")
         if rc != 0:
             fail(f"the daemon exited with status {rc} after SIGTERM, not 0")
+        row = _row(Path(status["data_dir"]) / "catalog.db", seg["id"])
+        if row is None or row["state"] != "complete" or not row["frames"] or not row["sha256"]:
+            fail(f"the segment written when SIGTERM came was not finished by the stop: {row}")
+        probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name:format=duration",
+                                "-of", "json", str(path)], capture_output=True, text=True)
+        info = json.loads(probe.stdout or "{}")
+        if probe.returncode != 0 or not info.get("streams") or float(info["format"]["duration"]) <= 0:
+            fail(f"ffprobe cannot read {path}: {probe.stderr.strip()}")
+        print(f"first_command: the stop finished {seg['path']} ({row['frames']} pictures); ffprobe reads it: "
+              f"{info['streams'][0]['codec_name']}, {float(info['format']['duration']):.1f} s", flush=True)
         print("first_command: stopped by SIGTERM with exit status 0", flush=True)
         return 0
     finally:
