@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import sources
-from tests.support.sources import nodes, text as read
+from tests.support.sources import nodes, of_type, text as read, tree
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_PARTY = {"edged", "storage", "recorder", "mqtt", "central", "tests", "refdocs"}
@@ -75,11 +75,16 @@ def _imported(node: ast.AST) -> list[str]:
     return []
 
 
+def _import_nodes(path: Path) -> tuple[ast.AST, ...]:
+    """The nodes of a file `_imported` can name anything of (imports and calls), in ast.walk's order:
+    filtered once a file (tests/support/sources.py `of_type`), not tested node by node in every check."""
+    return of_type(tree(path), ast.Import, ast.ImportFrom, ast.Call)
+
 def test_lower_layers_import_nothing_from_above():
     wrong = []
     for package, allowed in ALLOWED.items():
         for path in _modules(package):
-            for node in nodes(path):
+            for node in _import_nodes(path):
                 for name in _imported(node):
                     top = name.split(".")[0]
                     if top in FIRST_PARTY and top not in allowed:
@@ -89,7 +94,7 @@ def test_lower_layers_import_nothing_from_above():
 
 def test_the_box_and_the_office_import_nothing_of_each_other():
     wrong = [f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
-             for package, forbidden in BESIDE.items() for path in _modules(package) for node in nodes(path)
+             for package, forbidden in BESIDE.items() for path in _modules(package) for node in _import_nodes(path)
              for name in _imported(node) if name.split(".")[0] in forbidden]
     assert not wrong, "the box and the office importing each other (or the docs tool):\n" + "\n".join(wrong)
 
@@ -106,7 +111,7 @@ def test_storage_rooms_keep_to_themselves():
     wrong = []
     for folder, forbidden in STORAGE_ROOMS.items():
         for path in _modules(folder):
-            for node in nodes(path):
+            for node in _import_nodes(path):
                 for name in _imported(node):
                     names = [name] + ([f"{name}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom)
                                       else [])
@@ -149,7 +154,7 @@ def room_arrows(package: str) -> dict[tuple[str, str], list[str]]:
         room = _room(package, ".".join(rel.with_suffix("").parts))
         if room is None or room == "__init__":
             continue
-        for node in nodes(path):
+        for node in _import_nodes(path):
             names = _imported(node)
             if isinstance(node, ast.ImportFrom) and node.module == package.replace("/", "."):  # `from storage import audit`
                 names = [f"{node.module}.{a.name}" for a in node.names]
@@ -249,7 +254,7 @@ def test_table_modules_do_not_import_the_catalog():
         rel = path.relative_to(ROOT).as_posix()
         if rel in CATALOG_USERS:
             continue
-        for node in nodes(path):
+        for node in _import_nodes(path):
             for name in _imported(node):
                 names = [name] + ([f"{name}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom)
                                   else [])
@@ -261,8 +266,7 @@ def test_table_modules_do_not_import_the_catalog():
 def test_state_vocabularies_are_leaves():
     """storage/states/ names the row states and imports nothing, so the rules can read them."""
     wrong = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in _modules("storage/states")
-             for node in nodes(path)
-             if isinstance(node, (ast.Import, ast.ImportFrom)) and not (
+             for node in of_type(tree(path), ast.Import, ast.ImportFrom) if not (
                  isinstance(node, ast.ImportFrom) and node.module == "__future__")]
     assert not wrong, "imports in storage/states/:\n" + "\n".join(wrong)
 
@@ -316,7 +320,12 @@ def hidden_imports(*folders: str) -> list[str]:
             walk(child, rel, inside)
 
     for path in _modules(*folders):
-        walk(sources.tree(path), path.relative_to(ROOT).as_posix(), None)
+        parsed = sources.tree(path)
+        top = {id(node) for node in parsed.body}
+        if all(id(node) in top for node in _import_nodes(path)
+               if any(name.split(".")[0] in FIRST_PARTY for name in _imported(node))):
+            continue  # every first-party import a statement of the module's own body: none in a function
+        walk(parsed, path.relative_to(ROOT).as_posix(), None)
     return hidden
 
 
@@ -359,7 +368,7 @@ def test_sql_is_written_only_in_storage():
     for path in _modules("edged", "recorder", "mqtt", "tests", skip=helper_and_this):
         if not SQL_WORDS.search(read(path)):
             continue
-        for line, text in _strings(nodes(path)):
+        for line, text in _strings(of_type(tree(path), ast.Constant)):
             if SQL.search(text):
                 found.append(f"{path.relative_to(ROOT)}:{line}: {text.strip()[:70]!r}")
     assert not found, "SQL outside storage/ (give storage/ a named function):\n" + "\n".join(found)
@@ -374,10 +383,10 @@ def sql_outside(package: str, room: str) -> list[str]:
     found = []
     for path in _modules(package, skip=(room,)):
         rel = path.relative_to(ROOT).as_posix()
-        for node in nodes(path):
+        for node in of_type(tree(path), ast.Call):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in RUNS_SQL:
                 found.append(f"{rel}:{node.lineno}: .{node.func.attr}(...)")
-        for line, text in _strings(nodes(path)):
+        for line, text in _strings(of_type(tree(path), ast.Constant)):
             if SQL.search(text) or SQL_CONTROL.search(text):
                 found.append(f"{rel}:{line}: {text.strip()[:70]!r}")
     return list(dict.fromkeys(found))  # an f-string's literal part is seen twice
@@ -415,7 +424,7 @@ def test_the_wall_clock_is_read_only_in_the_clock_module():
     for path in _modules(*PACKAGES, "tests"):
         if path == clock:
             continue
-        for node in nodes(path):
+        for node in of_type(tree(path), ast.Attribute, ast.ImportFrom):
             if (isinstance(node, ast.Attribute) and node.attr in ("time", "time_ns")
                     and isinstance(node.value, ast.Name) and node.value.id == "time"):
                 reads.append(f"{path.relative_to(ROOT)}:{node.lineno}: time.{node.attr}")
@@ -452,7 +461,7 @@ def test_edged_sub_packages_point_down():
     wrong = []
     for folder, forbidden in EDGED_FORBIDDEN.items():
         for path in _modules(folder):
-            for node in nodes(path):
+            for node in _import_nodes(path):
                 for name in _imported(node):
                     names = [name]
                     if isinstance(node, ast.ImportFrom):  # `from edged import daemon` names edged.daemon
@@ -468,7 +477,7 @@ def test_nothing_but_edged_run_imports_the_composition_root():
     """edged/app.py builds the parts; none of them imports it (design/0068). `edged run` starts it."""
     wrong = []
     for path in _modules("edged", "recorder", "storage", "mqtt", skip=("edged/cli/main.py",)):
-        for node in nodes(path):
+        for node in _import_nodes(path):
             names = _imported(node)
             if isinstance(node, ast.ImportFrom) and node.module == "edged":
                 names = [f"edged.{a.name}" for a in node.names]
@@ -486,7 +495,7 @@ def _long_functions(path: Path) -> list[tuple[str, int, bool]]:
     """(name, lines, says why) of each function over FUNCTION_LINES, nested ones included."""
     lines = read(path).splitlines()
     found = []
-    for node in nodes(path):
+    for node in of_type(tree(path), ast.FunctionDef, ast.AsyncFunctionDef):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             length = node.end_lineno - node.lineno + 1
             if length > FUNCTION_LINES:
@@ -535,7 +544,7 @@ def _import_graph(folder: str) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for mod, path in mods.items():
         edges = set()
-        for node in nodes(path):
+        for node in _import_nodes(path):
             for name in _imported(node):
                 subs = [f"{name}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else []
                 hits = [s for s in subs if s in mods] or ([name] if name in mods else [])
@@ -582,7 +591,7 @@ def test_the_media_worker_is_a_process_of_its_own():
     """The daemon never imports the worker's entry point, and the worker loads none of the
     daemon's web, WebRTC or catalog code (design/0020)."""
     wrong = [f"{p.relative_to(ROOT)}:{node.lineno}" for p in _modules("edged", "recorder", "storage", "mqtt")
-             for node in nodes(p)
+             for node in _import_nodes(p)
              if "edged.viewer.media_worker" in _imported(node) or (
                  isinstance(node, ast.ImportFrom) and node.module == "edged.viewer"
                  and any(a.name == "media_worker" for a in node.names))]
