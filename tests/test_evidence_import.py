@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shlex
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -38,6 +39,7 @@ def leftovers(data: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
+FORGED = "PC Lin\n9  2026-01-01 00:00:00  admin  bwc-99  officer Lin"   # a row of the register, forged
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide" / "export.md"
 
 
@@ -110,10 +112,19 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
                  "FFmpeg's words in the journal")
         r = imp("bwc", device="bwc\n7")
         assert r.returncode != 0 and "not a plain name" in r.stderr and '"bwc\\n7"' in r.stderr, r.stderr
+        # T30 (issue 87 item 4): who filmed it, as one printing a row of the register as another, a direction mark,
+        # 5,000 characters: refused at the door, said escaped
+        for by, why in ((FORGED, "\\n"), ("PC \u202eniL", "\\u202e"), ("L" * 5000, "5000 characters")):
+            r = people.ctl("evidence", "import", str(devices["bwc"]), "--device", "bwc-7", "--by", by)
+            assert r.returncode != 0 and "is not plain text" in r.stderr and why in r.stderr, r.stderr
+            assert "\n9  2026" not in r.stderr and "\u202e" not in r.stderr and "L" * 300 not in r.stderr, r.stderr
         assert leftovers(data) == [sha], "a refusal leaves nothing behind"
 
-        r = imp("hevc", device="cam-2")
+        named = tmp_path / "錄影\u202e4pm.mov"   # the device's file name is kept as sent, printed escaped, CJK as itself
+        shutil.copy(devices["hevc"], named)
+        r = people.ctl("evidence", "import", str(named), "--device", "cam-2", "--by", "林警員")
         assert r.returncode == 0 and "segments of camera portable.cam-2" in r.stdout and "claims no time" in r.stdout, r.stdout + r.stderr
+        assert "the device's file: 錄影\\u202e4pm.mov" in r.stdout and "\u202e" not in r.stdout, r.stdout
         r = imp("mpeg4", device="cam-3")
         assert r.returncode == 0 and "original file alone" in r.stdout, r.stdout + r.stderr
         assert d.segments("portable.cam-3") == []
@@ -141,6 +152,9 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
         assert [(i["device"], i["taken_by"], i["destroyed"]) for i in listed] == [
             ("cam-3", "carol", None), ("cam-2", "carol", None), ("bwc-7", "carol", None)], listed
         assert listed[-1]["sha256"] == sha and listed[-1]["claimed_start"] == "2015-01-01 08:00:00 UTC"
+        r = people.ctl("evidence", "list")   # the auditor's register: a row an intake, nothing printed raw
+        assert r.returncode == 0 and len(r.stdout.strip().splitlines()) == 1 + 3, r.stdout
+        assert "錄影\\u202e4pm.mov" in r.stdout and "林警員" in r.stdout and "\u202e" not in r.stdout, r.stdout
         r = people.ctl("evidence", "list", "--limit", "1")
         assert r.returncode == 0 and "cam-3" in r.stdout and "bwc-7" not in r.stdout and "kept" in r.stdout, r.stdout
         [guide] = [shlex.split(line)[1:] for line in GUIDE.read_text().splitlines()
