@@ -178,12 +178,16 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
 
 
 def test_a_file_too_large_for_the_disks_reserve_is_refused_before_it_is_sent(tmp_path, devices):
-    """A 16 MiB data disk keeping half free: a 6 MiB file (and its segments) does not fit; a small one does;
-    then the site's share for intakes (4 %) refuses the next, though the disk has room above its reserve."""
+    """A 16 MiB data disk keeping half free, a camera recording: a 6 MiB file (and its segments) does not fit; a
+    small one does; then the site's share for intakes (4 %) refuses the next, though the disk has room above its
+    reserve, and a flood of 9 junk files of 1 MiB (issue 87 item 5, T32: before the share they filled the disk to
+    its reserve and retention destroyed the camera's footage inside its minimum) is refused whole: the camera's
+    footage all kept through the retention passes after it."""
     with tmpfs(tmp_path / "disk", "16m") as disk:
         data = disk / "data"
-        config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": "synthetic:", "enabled": False}],
-                              tables={"retention": {"reserve": "50%", "intake_share": "4%"}})
+        config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": "synthetic:"}],
+                              storage={"segment_length": "2s"},
+                              tables={"retention": {"reserve": "50%", "intake_share": "4%", "interval": "1s"}})
         big = tmp_path / "big.mp4"
         big.write_bytes(devices["bwc"].read_bytes() + bytes(6 << 20))
         d = Daemon(config, data, tmp_path / "edged.log").start()
@@ -203,5 +207,19 @@ def test_a_file_too_large_for_the_disks_reserve_is_refused_before_it_is_sent(tmp
             assert r.returncode != 0 and "[retention] intake_share" in r.stderr and "of the 671088 bytes" in r.stderr \
                 and "(4% of the data disk" in r.stderr and "Nothing was kept" in r.stderr, r.stderr
             assert len(leftovers(data)) == 1, "the first intake alone"
+
+            wait_for(lambda: len(d.segments("cam")) >= 1, 60, "the camera's first segment")
+            first = d.segments("cam")[0]
+            for i in range(9):   # the flood: each its own file (no duplicate), each refused before it is sent
+                junk.write_bytes(devices["bwc"].read_bytes() + bytes((1 << 20) + i))
+                r = people.ctl("evidence", "import", str(junk), "--device", f"junk-{i}", "--by", "officer Lin")
+                assert r.returncode != 0 and "[retention] intake_share" in r.stderr, r.stderr
+            assert len(leftovers(data)) == 1, "the first intake alone"
+            passes = len(rows(catalog(data), "retention_passes"))
+            made = len(d.segments("cam"))
+            wait_for(lambda: len(rows(catalog(data), "retention_passes", lambda p: p["finished_us"])) >= passes + 3
+                     and len(d.segments("cam")) >= made + 2, 60, "retention passes and the camera's segments after it")
+            assert d.segments("cam")[0] == first and sum(p["destroyed"] for p in rows(catalog(data), "retention_passes")) == 0
+            assert shutil.disk_usage(disk).free > 8 << 20, "the disk above its reserve: the camera's room kept"
         finally:
             d.stop()
