@@ -37,7 +37,7 @@ def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("devices")
     bwc = portable.body_camera(d / "bwc.mp4", seconds=10)
     made = {"bwc": bwc, "hevc": portable.hevc_g711(d / "hevc.mov", seconds=4),
-            "junk": portable.not_media(d / "notes.pdf"), "cut": portable.cut(bwc, d / "cut.mp4", bwc.stat().st_size // 2),
+            "junk": portable.not_media(d / "錄影筆記.pdf"), "cut": portable.cut(bwc, d / "cut.mp4", bwc.stat().st_size // 2),
             "joined": portable.joined(d / "00000.MTS", seconds=2)}
     made["named"] = d / NAMED   # the H.265 file as a device named it: CJK and a direction mark
     made["named"].write_bytes(made["hevc"].read_bytes())
@@ -130,7 +130,7 @@ def test_a_custodian_takes_in_a_body_cameras_file_at_the_desk(carl, files):
     assert p.input_value("#f-device") == "bwc-8", "the form keeps what was typed"
     seen.append(html.unescape(p.content()))
     upload(d, p, files["junk"])
-    assert "notes.pdf" in p.inner_text(".notice-error") and "影音檔" in p.inner_text(".notice-error")
+    assert "錄影筆記.pdf" in p.inner_text(".notice-error") and "影音檔" in p.inner_text(".notice-error")   # CJK as itself
     assert "未保存任何內容" in p.inner_text(".notice-error"), "nothing was kept, in the site's language"
     upload(d, p, files["cut"])
     assert "cut.mp4" in p.inner_text(".notice-error") and "未保存任何內容" in p.inner_text(".notice-error")

@@ -57,7 +57,7 @@ def devices(tmp_path_factory):
     os.chmod(d, 0o755)
     bwc = portable.body_camera(d / "bwc.mp4", seconds=25)
     made = {"bwc": bwc, "hevc": portable.hevc_g711(d / "hevc.mov"), "mpeg4": portable.mpeg4_part2(d / "m4v.mp4"),
-            "junk": portable.not_media(d / "notes.pdf"),
+            "junk": portable.not_media(d / "錄影筆記.pdf"),
             "plain_cut": portable.cut(bwc, d / "cut.mp4", bwc.stat().st_size // 2),
             "index": portable.index_claiming(bwc, d / "index.mp4", 16_777_216),
             "joined": portable.joined(d / "00000.MTS")}
@@ -98,8 +98,8 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
 
         r = imp("bwc")   # the same file again: pointed to the first intake, nothing kept twice
         assert r.returncode != 0 and f"intake {got['id']}" in r.stderr and sha in r.stderr, r.stderr
-        r = imp("junk")
-        assert r.returncode != 0 and "not a media file" in r.stderr and "Nothing was kept" in r.stderr, r.stderr
+        r = imp("junk")   # the file's name in a refusal as itself, CJK too (it read \u9304\u5f71)
+        assert r.returncode != 0 and "錄影筆記.pdf is not a media file" in r.stderr and "Nothing was kept" in r.stderr, r.stderr
         r = imp("plain_cut")
         assert r.returncode != 0 and "end is missing" in r.stderr, r.stderr
         r = imp("index")   # T35 (design/0404): never given to FFmpeg
