@@ -17,7 +17,7 @@ import pytest
 from edged_evidence_check import check as checker
 
 from edged.config import CameraConfig, RetentionConfig
-from edged.control.evidence import refusal
+from edged.control.evidence import refusal, said
 from edged.i18n import set_language
 from mqtt import kinds
 from storage.catalog import open_db
@@ -67,7 +67,7 @@ def files(tmp_path_factory):
             "plain_cut": portable.cut(bwc, d / "plain_cut.mp4", bwc.stat().st_size // 2),
             "mpeg4": portable.mpeg4_part2(d / "mpeg4.mp4"), "junk": portable.not_media(d / "junk.pdf"),
             "joined": portable.joined(d / "joined.MTS"), "ts": portable.transport_stream(d / "DASH0001.ts"),
-            "mid_gop": portable.from_mid_gop(d / "mid.ts", seconds=21)}
+            "mid_gop": portable.from_mid_gop(d / "mid.ts", seconds=21), "raw": portable.raw_stream(d / "CH01.h264")}
 
 
 def test_a_body_cameras_file_is_remuxed_packet_for_packet_with_its_claims(files, tmp_path):
@@ -203,6 +203,22 @@ def test_a_transport_stream_copied_from_mid_gop_is_refused_where_its_first_pictu
         set_language(None)
     assert said.startswith("mid.ts 無法納管：檔案第 19.7 秒的畫面或聲音無法複製為錄影"), said
     assert "/" not in said and "returned" not in said and "dimensions" not in said, said
+
+
+def test_a_raw_h264_export_without_times_is_kept_alone_and_said_so(files, tmp_path):
+    """A recorder's raw .h264 export: its pictures carry no times (FFmpeg would guess 25 a second), so none is
+    placed as footage and the original is kept alone, said as that. Before, the person read "its video (h264) is
+    not H.264 or H.265"."""
+    r = remux(files["raw"], tmp_path, 60 * S)
+    assert (r["format"], r["video"], r["segments"]) == ("h264", "h264", []) and list(tmp_path.iterdir()) == [], r
+    [line] = said(r)
+    assert "its h264 pictures carry no times of their own" in line and "not H.264" not in line, line
+    set_language("zh-TW")
+    try:
+        [line] = said(r)
+    finally:
+        set_language(None)
+    assert "h264 畫面未帶有自身的時間" in line, line
 
 
 def test_a_media_worker_gone_before_its_answer_is_a_refusal(files, tmp_path, monkeypatch):

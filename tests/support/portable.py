@@ -2,7 +2,7 @@
 its device's model, an H.265 MOV with G.711 sound, a fragmented MP4 and a plain one cut short, open
 GOPs, a file trimmed behind an edit list, one cut to two edits, an AVCHD .MTS with AC-3 sound, an iPhone's
 rotated `hvc1` MOV, a phone's variable frame rate, 4K, two recordings joined into one file, a dashcam's .ts
-(AAC in ADTS), a transport stream copied from mid-GOP, a video edged does not remux (MPEG-4 Part 2), and a file that is
+(AAC in ADTS), a transport stream copied from mid-GOP, a raw .h264 export, a video edged does not remux (MPEG-4 Part 2), and a file that is
 no media at all."""
 
 from __future__ import annotations
@@ -167,6 +167,11 @@ def from_mid_gop(path: Path, seconds: int = 24, gop_s: int = 20) -> Path:
                             check=True, capture_output=True, text=True, timeout=60).stdout.split()[1]
     path.write_bytes(whole.read_bytes()[int(second) // 188 * 188:])   # from a transport packet's start
     whole.unlink()
+    return path
+
+def raw_stream(path: Path, seconds: int = 2) -> Path:
+    """A recorder's raw H.264 export (`.h264`, Annex B, no container): pictures without a time of their own."""
+    _ffmpeg(*TESTSRC, "-t", str(seconds), "-c:v", "libx264", "-g", "15", "-pix_fmt", "yuv420p", "-f", "h264", str(path))
     return path
 
 def index_claiming(src: Path, dst: Path, samples: int) -> Path:
