@@ -174,12 +174,15 @@ def test_a_transport_streams_aac_is_kept_frame_for_frame_without_its_adts_header
 def test_adts_frames_a_segment_cannot_keep_as_written_are_refused_saying_why():
     """One sample entry holds one config: a frame whose rate, channels or profile change, several raw data
     blocks in one frame, channels given by a program config element are refused (design/0488), never guessed."""
-    def frame(rate: int = 8, channels: int = 1, blocks: int = 1, body: bytes = bytes(20)) -> bytes:
-        n = 7 + len(body)
-        return bytes([0xFF, 0xF1, (1 << 6) | (rate << 2) | (channels >> 2), ((channels & 3) << 6) | (n >> 11),
-                      (n >> 3) & 0xFF, ((n & 7) << 5) | 0x1F, 0xFC | (blocks - 1)]) + body
+    def frame(rate: int = 8, channels: int = 1, blocks: int = 1, body: bytes = bytes(20), crc: bytes = b"") -> bytes:
+        n = 7 + len(crc) + len(body)
+        return bytes([0xFF, 0xF0 if crc else 0xF1, (1 << 6) | (rate << 2) | (channels >> 2),
+                      ((channels & 3) << 6) | (n >> 11), (n >> 3) & 0xFF, ((n & 7) << 5) | 0x1F,
+                      0xFC | (blocks - 1)]) + crc + body
     frames = adts.Frames(frame())
     assert frames.config == bytes([0x14, 0x08]) and adts.header(frame())[1] == 7
+    body = bytes(range(20))   # a frame with its CRC: 9 header bytes, the raw frame behind them byte for byte
+    assert bytes(frames.raw(av.Packet(frame(body=body, crc=b"\x12\x34")))) == bytes(frames.raw(av.Packet(frame(body=body)))) == body
     for bad, why in ((frame(rate=3), "after"), (frame(channels=2), "after"), (frame(blocks=2), "2 raw data blocks"),
                      (frame(channels=0), "program config element"), (frame()[:-1], "whose header says")):
         packet = av.Packet(bad)

@@ -66,7 +66,9 @@ class Frames:
         if kind != self.kept:
             raise NotKept(f"an ADTS frame of profile, frequency index and channels {kind} after {self.kept}")
         out = av.Packet(data[size:])
-        out.pts, out.dts, out.duration, out.time_base = pkt.pts, pkt.dts, pkt.duration, pkt.time_base
+        out.pts, out.dts, out.duration = pkt.pts, pkt.dts, pkt.duration
+        if pkt.time_base is not None:   # a demuxed packet's always; PyAV refuses None
+            out.time_base = pkt.time_base
         return out
 
 
