@@ -9,6 +9,7 @@ quarantine), never the end of the daemon, and then of its restart, in a loop.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import resource
@@ -18,7 +19,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterator, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, cast
 
 if TYPE_CHECKING:
     from fractions import Fraction
@@ -100,6 +101,39 @@ def whole_prefix(path: Path) -> Whole:
             elif finished:  # after the trailer: the camera's own times (design/0150), written at the close
                 end = offset
     return Whole(end=end if have_moov else 0, fragments=fragments, finished=finished)
+
+
+class Limited(io.RawIOBase):
+    """A file read only up to `end`: a truncated fragmented MP4's whole fragments."""
+
+    def __init__(self, path: Path, end: int):
+        self._f = open(path, "rb")  # noqa: SIM115 - closed with this reader
+        self._end = end
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        left = self._end - self._f.tell()
+        if left <= 0:
+            return 0
+        view = memoryview(b)[:left]
+        return self._f.readinto(view)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            return self._f.seek(self._end + offset)
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
 
 
 def whole_boxes_end(path: Path) -> int:

@@ -28,6 +28,7 @@ from tests.test_desk import desk, first_login, open_account, shoot  # noqa: F401
 ZH_CLAIM = "匯入：時間為器材所稱"
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u3400-\u9fff]")
+NAMED = "錄影\u202e4pm.mov"
 FORM_DATA = ("SHA-256", "MP4", "MOV", "bwc-07", "bwc-7")   # the form's words that are data, not text
 
 
@@ -35,9 +36,12 @@ FORM_DATA = ("SHA-256", "MP4", "MOV", "bwc-07", "bwc-7")   # the form's words th
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("devices")
     bwc = portable.body_camera(d / "bwc.mp4", seconds=10)
-    return {"bwc": bwc, "hevc": portable.hevc_g711(d / "hevc.mov", seconds=4),
-            "junk": portable.not_media(d / "notes.pdf"), "cut": portable.cut(bwc, d / "cut.mp4", bwc.stat().st_size // 2),
+    made = {"bwc": bwc, "hevc": portable.hevc_g711(d / "hevc.mov", seconds=4),
+            "junk": portable.not_media(d / "錄影筆記.pdf"), "cut": portable.cut(bwc, d / "cut.mp4", bwc.stat().st_size // 2),
             "joined": portable.joined(d / "00000.MTS", seconds=2)}
+    made["named"] = d / NAMED   # the H.265 file as a device named it: CJK and a direction mark
+    made["named"].write_bytes(made["hevc"].read_bytes())
+    return made
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +130,7 @@ def test_a_custodian_takes_in_a_body_cameras_file_at_the_desk(carl, files):
     assert p.input_value("#f-device") == "bwc-8", "the form keeps what was typed"
     seen.append(html.unescape(p.content()))
     upload(d, p, files["junk"])
-    assert "notes.pdf" in p.inner_text(".notice-error") and "影音檔" in p.inner_text(".notice-error")
+    assert "錄影筆記.pdf" in p.inner_text(".notice-error") and "影音檔" in p.inner_text(".notice-error")   # CJK as itself
     assert "未保存任何內容" in p.inner_text(".notice-error"), "nothing was kept, in the site's language"
     upload(d, p, files["cut"])
     assert "cut.mp4" in p.inner_text(".notice-error") and "未保存任何內容" in p.inner_text(".notice-error")
@@ -139,10 +143,13 @@ def test_a_custodian_takes_in_a_body_cameras_file_at_the_desk(carl, files):
     assert '"bwc 7"' in p.inner_text(".notice-error")
     upload(d, p, files["hevc"], request="9999")
     assert "9999" in p.inner_text(".notice-error")
+    upload(d, p, files["hevc"], by="PC \u202eniL")   # T30: who filmed it with a direction mark: refused, shown escaped
+    err = p.inner_text(".notice-error")
+    assert "\\u202e" in err and "\u202e" not in err and "PC" in err, err
     assert kept(data) == [sha], "a refusal leaves nothing behind"
     assert len(d.audit("evidence.imported")) == 1
 
-    upload(d, p, files["hevc"], device="cam-2")   # H.265 and G.711, no creation time: placed at the intake
+    upload(d, p, files["named"], device="cam-2")   # H.265 and G.711, no creation time: placed at the intake
     assert p.locator(".notice-ok").count() == 1, p.inner_text("main")
     assert "cam-2" in p.inner_text("main") and "portable.cam-2" not in p.inner_text("main") and ZH_CLAIM in p.inner_text("main")
     assert [r["actor"] for r in d.audit("evidence.imported")] == ["carl", "carl"]
@@ -150,12 +157,13 @@ def test_a_custodian_takes_in_a_body_cameras_file_at_the_desk(carl, files):
     # the intakes' register (edgectl evidence list): newest first, the original kept, printed
     p.click("a[href='/desk/intakes']")
     cells = [[c.strip() for c in row.split("\t")] for row in p.locator("tbody tr").all_inner_texts()]
-    # each with the device's own file name, as sent (design/0403)
-    assert [(row[2], row[3], row[8]) for row in cells] == [("cam-2", "hevc.mov", "保存中"),
+    # each with the device's own file name, as sent (design/0403), escaped where it does not print (design/0383)
+    assert [(row[2], row[3], row[8]) for row in cells] == [("cam-2", "錄影\\u202e4pm.mov", "保存中"),
                                                            ("bwc-7 (BWC-7X)", "bwc.mp4", "保存中")], cells
     assert ZH_CLAIM in cells[1][6] and cells[0][6] == "-" and cells[1][9] == sha, cells
     assert p.locator("tbody a[href^='/desk/timeline?camera=portable.']").count() == 2, "each one's footage"
-    shoot(d, p, "intakes-carl", "zh-TW", data=(sha, *FORM_DATA, "BWC-7X", "cam-2"))
+    shoot(d, p, "intakes-carl", "zh-TW", data=(sha, *FORM_DATA, "BWC-7X", "cam-2", "錄影\\u202e4pm.mov"))
+    assert "\u202e" not in p.inner_text("main"), "nothing printed raw"
     seen.append(html.unescape(p.content()))
     p.pdf(path=str(d.shots / "intakes.pdf"), format="A4")
     assert (d.shots / "intakes.pdf").read_bytes()[:4] == b"%PDF"

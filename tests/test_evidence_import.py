@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shlex
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -38,6 +39,7 @@ def leftovers(data: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
+FORGED = "PC Lin\n9  2026-01-01 00:00:00  admin  bwc-99  officer Lin"   # a row of the register, forged
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide" / "export.md"
 
 
@@ -55,7 +57,7 @@ def devices(tmp_path_factory):
     os.chmod(d, 0o755)
     bwc = portable.body_camera(d / "bwc.mp4", seconds=25)
     made = {"bwc": bwc, "hevc": portable.hevc_g711(d / "hevc.mov"), "mpeg4": portable.mpeg4_part2(d / "m4v.mp4"),
-            "junk": portable.not_media(d / "notes.pdf"),
+            "junk": portable.not_media(d / "錄影筆記.pdf"),
             "plain_cut": portable.cut(bwc, d / "cut.mp4", bwc.stat().st_size // 2),
             "index": portable.index_claiming(bwc, d / "index.mp4", 16_777_216),
             "joined": portable.joined(d / "00000.MTS")}
@@ -96,8 +98,8 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
 
         r = imp("bwc")   # the same file again: pointed to the first intake, nothing kept twice
         assert r.returncode != 0 and f"intake {got['id']}" in r.stderr and sha in r.stderr, r.stderr
-        r = imp("junk")
-        assert r.returncode != 0 and "not a media file" in r.stderr and "Nothing was kept" in r.stderr, r.stderr
+        r = imp("junk")   # the file's name in a refusal as itself, CJK too (it read \u9304\u5f71)
+        assert r.returncode != 0 and "錄影筆記.pdf is not a media file" in r.stderr and "Nothing was kept" in r.stderr, r.stderr
         r = imp("plain_cut")
         assert r.returncode != 0 and "end is missing" in r.stderr, r.stderr
         r = imp("index")   # T35 (design/0404): never given to FFmpeg
@@ -110,10 +112,19 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
                  "FFmpeg's words in the journal")
         r = imp("bwc", device="bwc\n7")
         assert r.returncode != 0 and "not a plain name" in r.stderr and '"bwc\\n7"' in r.stderr, r.stderr
+        # T30 (issue 87 item 4): who filmed it, as one printing a row of the register as another, a direction mark,
+        # 5,000 characters: refused at the door, said escaped
+        for by, why in ((FORGED, "\\n"), ("PC \u202eniL", "\\u202e"), ("L" * 5000, "5000 characters")):
+            r = people.ctl("evidence", "import", str(devices["bwc"]), "--device", "bwc-7", "--by", by)
+            assert r.returncode != 0 and "is not plain text" in r.stderr and why in r.stderr, r.stderr
+            assert "\n9  2026" not in r.stderr and "\u202e" not in r.stderr and "L" * 300 not in r.stderr, r.stderr
         assert leftovers(data) == [sha], "a refusal leaves nothing behind"
 
-        r = imp("hevc", device="cam-2")
+        named = tmp_path / "錄影\u202e4pm.mov"   # the device's file name is kept as sent, printed escaped, CJK as itself
+        shutil.copy(devices["hevc"], named)
+        r = people.ctl("evidence", "import", str(named), "--device", "cam-2", "--by", "林警員")
         assert r.returncode == 0 and "segments of camera portable.cam-2" in r.stdout and "claims no time" in r.stdout, r.stdout + r.stderr
+        assert "the device's file: 錄影\\u202e4pm.mov" in r.stdout and "\u202e" not in r.stdout, r.stdout
         r = imp("mpeg4", device="cam-3")
         assert r.returncode == 0 and "original file alone" in r.stdout, r.stdout + r.stderr
         assert d.segments("portable.cam-3") == []
@@ -141,6 +152,9 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
         assert [(i["device"], i["taken_by"], i["destroyed"]) for i in listed] == [
             ("cam-3", "carol", None), ("cam-2", "carol", None), ("bwc-7", "carol", None)], listed
         assert listed[-1]["sha256"] == sha and listed[-1]["claimed_start"] == "2015-01-01 08:00:00 UTC"
+        r = people.ctl("evidence", "list")   # the auditor's register: a row an intake, nothing printed raw
+        assert r.returncode == 0 and len(r.stdout.strip().splitlines()) == 1 + 3, r.stdout
+        assert "錄影\\u202e4pm.mov" in r.stdout and "林警員" in r.stdout and "\u202e" not in r.stdout, r.stdout
         r = people.ctl("evidence", "list", "--limit", "1")
         assert r.returncode == 0 and "cam-3" in r.stdout and "bwc-7" not in r.stdout and "kept" in r.stdout, r.stdout
         [guide] = [shlex.split(line)[1:] for line in GUIDE.read_text().splitlines()
@@ -164,12 +178,16 @@ def test_a_custodian_imports_a_body_cameras_file_while_a_camera_records(tmp_path
 
 
 def test_a_file_too_large_for_the_disks_reserve_is_refused_before_it_is_sent(tmp_path, devices):
-    """A 16 MiB data disk keeping half free: a 6 MiB file (and its segments) does not fit; a small one does;
-    then the site's share for intakes (4 %) refuses the next, though the disk has room above its reserve."""
+    """A 16 MiB data disk keeping half free, a camera recording: a 6 MiB file (and its segments) does not fit; a
+    small one does; then the site's share for intakes (4 %) refuses the next, though the disk has room above its
+    reserve, and a flood of 9 junk files of 1 MiB (issue 87 item 5, T32: before the share they filled the disk to
+    its reserve and retention destroyed the camera's footage inside its minimum) is refused whole: the camera's
+    footage all kept through the retention passes after it."""
     with tmpfs(tmp_path / "disk", "16m") as disk:
         data = disk / "data"
-        config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": "synthetic:", "enabled": False}],
-                              tables={"retention": {"reserve": "50%", "intake_share": "4%"}})
+        config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": "synthetic:"}],
+                              storage={"segment_length": "2s"},
+                              tables={"retention": {"reserve": "50%", "intake_share": "4%", "interval": "1s"}})
         big = tmp_path / "big.mp4"
         big.write_bytes(devices["bwc"].read_bytes() + bytes(6 << 20))
         d = Daemon(config, data, tmp_path / "edged.log").start()
@@ -189,5 +207,19 @@ def test_a_file_too_large_for_the_disks_reserve_is_refused_before_it_is_sent(tmp
             assert r.returncode != 0 and "[retention] intake_share" in r.stderr and "of the 671088 bytes" in r.stderr \
                 and "(4% of the data disk" in r.stderr and "Nothing was kept" in r.stderr, r.stderr
             assert len(leftovers(data)) == 1, "the first intake alone"
+
+            wait_for(lambda: len(d.segments("cam")) >= 1, 60, "the camera's first segment")
+            first = d.segments("cam")[0]
+            for i in range(9):   # the flood: each its own file (no duplicate), each refused before it is sent
+                junk.write_bytes(devices["bwc"].read_bytes() + bytes((1 << 20) + i))
+                r = people.ctl("evidence", "import", str(junk), "--device", f"junk-{i}", "--by", "officer Lin")
+                assert r.returncode != 0 and "[retention] intake_share" in r.stderr, r.stderr
+            assert len(leftovers(data)) == 1, "the first intake alone"
+            passes = len(rows(catalog(data), "retention_passes"))
+            made = len(d.segments("cam"))
+            wait_for(lambda: len(rows(catalog(data), "retention_passes", lambda p: p["finished_us"])) >= passes + 3
+                     and len(d.segments("cam")) >= made + 2, 60, "retention passes and the camera's segments after it")
+            assert d.segments("cam")[0] == first and sum(p["destroyed"] for p in rows(catalog(data), "retention_passes")) == 0
+            assert shutil.disk_usage(disk).free > 8 << 20, "the disk above its reserve: the camera's room kept"
         finally:
             d.stop()

@@ -17,7 +17,7 @@ import pytest
 from edged_evidence_check import check as checker
 
 from edged.config import CameraConfig, RetentionConfig
-from edged.control.evidence import refusal
+from edged.control.evidence import refusal, said
 from edged.i18n import set_language
 from mqtt import kinds
 from storage.catalog import open_db
@@ -26,6 +26,7 @@ from storage.export import checking
 from storage.keys import nodekey
 from storage.readonly import open_readonly
 from storage.footage import intakes as store
+from storage.intake import adts
 from storage.intake.remux import remux
 from storage.intake.take import MADE, Incoming, Refused, Who, place, run_remux, sweep_staging
 from storage import audit
@@ -65,7 +66,8 @@ def files(tmp_path_factory):
             "frag_cut": portable.cut(frag, d / "frag_cut.mp4", frag.stat().st_size - 3000),
             "plain_cut": portable.cut(bwc, d / "plain_cut.mp4", bwc.stat().st_size // 2),
             "mpeg4": portable.mpeg4_part2(d / "mpeg4.mp4"), "junk": portable.not_media(d / "junk.pdf"),
-            "joined": portable.joined(d / "joined.MTS")}
+            "joined": portable.joined(d / "joined.MTS"), "ts": portable.transport_stream(d / "DASH0001.ts"),
+            "mid_gop": portable.from_mid_gop(d / "mid.ts", seconds=21), "raw": portable.raw_stream(d / "CH01.h264")}
 
 
 def test_a_body_cameras_file_is_remuxed_packet_for_packet_with_its_claims(files, tmp_path):
@@ -151,6 +153,75 @@ def test_two_recordings_joined_into_one_file_are_refused_by_where_their_times_go
     assert "/" not in said and "returned" not in said and "Error" not in said, said
     exc.kind = "made_up"   # a kind the worker made up: the generic sentence, never its words
     assert "joined.MTS could not be taken in: the media worker's answer was not one" in refusal(exc, "joined.MTS")
+
+
+def test_a_transport_streams_aac_is_kept_frame_for_frame_without_its_adts_headers(files, tmp_path):
+    """Issue 87 item 7 (design/0488): a dashcam's .ts, H.264 and AAC each frame behind its ADTS header. Before:
+    refused at 0.0 s as "could not be copied into footage": FFmpeg's MP4 muxer writes a fragmented file's header
+    before any packet, and refused the first ADTS frame ("Malformed AAC bitstream detected"). Now each frame is
+    kept byte for byte less its 7-byte header, the sound's config (from the first frame) in the sample entry."""
+    r = remux(files["ts"], tmp_path, 60 * S)
+    [seg] = r["segments"]
+    assert (r["format"], r["sound_left"], seg["audio"], seg["frames"]) == ("mpegts", None, True, 4 * 15), r
+    out = tmp_path / seg["file"]
+    assert decodes(out)
+    sent, kept = payloads(files["ts"], "audio"), payloads(out, "audio")
+    assert len(kept) == len(sent) > 0 and all(f[:2] == b"\xff\xf1" and f[7:] == k for f, k in zip(sent, kept))
+    with av.open(str(out)) as c:   # AAC LC, 16 kHz (index 8), one channel
+        assert c.streams.audio[0].codec_context.extradata == adts.config(sent[0]) == bytes([0x14, 0x08])
+
+
+def test_adts_frames_a_segment_cannot_keep_as_written_are_refused_saying_why():
+    """One sample entry holds one config: a frame whose rate, channels or profile change, several raw data
+    blocks in one frame, channels given by a program config element are refused (design/0488), never guessed."""
+    def frame(rate: int = 8, channels: int = 1, blocks: int = 1, body: bytes = bytes(20), crc: bytes = b"") -> bytes:
+        n = 7 + len(crc) + len(body)
+        return bytes([0xFF, 0xF0 if crc else 0xF1, (1 << 6) | (rate << 2) | (channels >> 2),
+                      ((channels & 3) << 6) | (n >> 11), (n >> 3) & 0xFF, ((n & 7) << 5) | 0x1F,
+                      0xFC | (blocks - 1)]) + crc + body
+    frames = adts.Frames(frame())
+    assert frames.config == bytes([0x14, 0x08]) and adts.header(frame())[1] == 7
+    body = bytes(range(20))   # a frame with its CRC: 9 header bytes, the raw frame behind them byte for byte
+    assert bytes(frames.raw(av.Packet(frame(body=body, crc=b"\x12\x34")))) == bytes(frames.raw(av.Packet(frame(body=body)))) == body
+    for bad, why in ((frame(rate=3), "after"), (frame(channels=2), "after"), (frame(blocks=2), "2 raw data blocks"),
+                     (frame(channels=0), "program config element"), (frame()[:-1], "whose header says")):
+        packet = av.Packet(bad)
+        with pytest.raises(adts.NotKept, match=why):
+            frames.raw(packet)
+
+
+def test_a_transport_stream_copied_from_mid_gop_is_refused_where_its_first_picture_is(files, tmp_path):
+    """The `unmuxable` refusal of a real file (design/0477 had none; 0488): a transport stream copied from after a
+    keyframe, its GOP 20 s long. FFmpeg learns a picture's size from the first keyframe only, 19.7 s in, past
+    the 5 s it reads of a file to learn its streams, and its MP4 muxer refuses a picture of no size ("dimensions
+    not set"). The person reads what and where, in their language, never FFmpeg's words nor the staging path."""
+    with pytest.raises(Refused) as refused:   # the daemon's way: in a process of its own
+        run_remux(tmp_path, files["mid_gop"], tmp_path / "made", 60 * S)
+    exc = refused.value
+    assert exc.kind == "unmuxable" and 19 * S < exc.at_us < 20 * S and "returned 22" in exc.detail, vars(exc)
+    set_language("zh-TW")
+    try:
+        said = refusal(exc, "mid.ts")
+    finally:
+        set_language(None)
+    assert said.startswith("mid.ts 無法納管：檔案第 19.7 秒的畫面或聲音無法複製為錄影"), said
+    assert "/" not in said and "returned" not in said and "dimensions" not in said, said
+
+
+def test_a_raw_h264_export_without_times_is_kept_alone_and_said_so(files, tmp_path):
+    """A recorder's raw .h264 export: its pictures carry no times (FFmpeg would guess 25 a second), so none is
+    placed as footage and the original is kept alone, said as that. Before, the person read "its video (h264) is
+    not H.264 or H.265"."""
+    r = remux(files["raw"], tmp_path, 60 * S)
+    assert (r["format"], r["video"], r["segments"]) == ("h264", "h264", []) and list(tmp_path.iterdir()) == [], r
+    [line] = said(r)
+    assert "its h264 pictures carry no times of their own" in line and "not H.264" not in line, line
+    set_language("zh-TW")
+    try:
+        [line] = said(r)
+    finally:
+        set_language(None)
+    assert "h264 畫面未帶有自身的時間" in line, line
 
 
 def test_a_media_worker_gone_before_its_answer_is_a_refusal(files, tmp_path, monkeypatch):

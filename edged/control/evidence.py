@@ -79,7 +79,11 @@ def said(result: dict[str, Any]) -> list[str]:
     """What of the file is not in its segments, in the asker's words (the intake's row keeps the
     same in storage's English, storage/intake/take.py `note_of`)."""
     lines = []
-    if not result.get("segments"):
+    if not result.get("segments") and result.get("video") in ("h264", "hevc"):   # a raw stream: no times
+        lines.append(_("kept as the original file alone: its {codec} pictures carry no times of their own (a raw "
+                       "stream, as some recorders export) or no keyframe, so none can be placed as footage; edged "
+                       "never makes times up").format(codec=result["video"]))
+    elif not result.get("segments"):
         lines.append(_("kept as the original file alone: its video ({codec}) is not H.264 or H.265, and edged "
                        "never re-encodes evidence").format(codec=result.get("video") or _("none")))
     if result.get("sound_left"):

@@ -14,7 +14,6 @@ whose end is missing, or a file that is no media, is refused (`refused`): nothin
 
 from __future__ import annotations
 
-import io
 import heapq
 import json
 import resource
@@ -24,10 +23,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from storage.intake import index
+from storage.intake import adts, index
 from storage.intake.edits import Edits
 from storage.media.entry import hand_back_if_other
-from storage.mp4 import muxer_for, starts_as_mp4, whole_boxes_end, whole_prefix
+from storage.mp4 import Limited, muxer_for, starts_as_mp4, whole_boxes_end, whole_prefix
 from storage.redact.idle import lowest_priority
 
 VIDEO = frozenset({"h264", "hevc"})                       # what the fixed cameras' segments hold
@@ -42,6 +41,7 @@ KEPT_TAGS = frozenset({"hvc1", "hev1", "avc1", "avc3"})   # the MP4 sample entri
 REORDER = 4       # pictures a device's H.264/H.265 with B pictures may be reordered by, at most (x264: 2)
 EARLY_MAX = 2000                                          # sound packets held until the first picture
 TEXT_MAX = 120                                            # a claimed model: the device's text, kept short
+READ = {"skip_frame": "all"}                              # the file demuxed, never a picture decoded
 
 
 class Unmuxable(Exception):
@@ -52,39 +52,6 @@ class Unmuxable(Exception):
     def __init__(self, at_us: int, back: bool, cause: str):
         super().__init__(at_us, back, cause)
         self.at_us, self.back, self.cause = at_us, back, cause
-
-
-class Limited(io.RawIOBase):
-    """A file read only up to `end`: a truncated fragmented MP4's whole fragments."""
-
-    def __init__(self, path: Path, end: int):
-        self._f = open(path, "rb")  # noqa: SIM115 - closed with this reader
-        self._end = end
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        left = self._end - self._f.tell()
-        if left <= 0:
-            return 0
-        view = memoryview(b)[:left]
-        return self._f.readinto(view)
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_END:
-            return self._f.seek(self._end + offset)
-        return self._f.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._f.tell()
-
-    def close(self) -> None:
-        self._f.close()
-        super().close()
 
 
 def _claim(meta: dict[str, str]) -> int | None:
@@ -121,7 +88,8 @@ def _us(ts: int, tb: Fraction) -> int:
 class _Out:
     """One segment being written: packets rebased so that its first keyframe is at 0."""
 
-    def __init__(self, path: Path, v: Any, a: Any, first_us: int, lead: bool = False, hidden: bool = False):
+    def __init__(self, path: Path, v: Any, a: Any, first_us: int, lead: bool = False, hidden: bool = False,
+                 config: bytes | None = None):
         import av
         self.lead = lead   # the file's first segment: its sound from the file's start (AAC's priming)
         self.hidden = hidden   # its pictures before `first_us` are the device's hidden ones, behind an edit
@@ -134,6 +102,8 @@ class _Out:
         if v.codec_context.codec_tag in KEPT_TAGS:   # the device's own tag (hvc1 stays hvc1, design/0385)
             self.ov.codec_context.codec_tag = v.codec_context.codec_tag
         self.oa = self.out.add_stream_from_template(a) if a is not None else None
+        if config is not None and self.oa is not None:   # ADTS sound's config, from its first frame (design/0488)
+            self.oa.codec_context.extradata = config
         self.last: dict[bool, int] = {}   # each stream's last decoding time written, in its own time base
 
     def _mux(self, pkt: Any, video: bool, at_us: int) -> None:
@@ -186,6 +156,7 @@ class _Cutter:
         self.out: _Out | None = None
         self.before: _Out | None = None
         self.early: list[tuple[Any, int]] = []  # sound stored before the first keyframe
+        self.config: bytes | None = None        # the sound's AudioSpecificConfig where the file has it in no header
 
     def _close_before(self) -> None:
         if self.before is not None:
@@ -201,7 +172,8 @@ class _Cutter:
             # the demuxer's word: the device's edit list hides this keyframe (and what is shown before the edit)
             hidden = self.out is None and pkt.is_discard and at < self.origin_us
             first = self.origin_us if hidden else first   # footage from the device's edit, not its hidden pictures
-            self.before, self.out = self.out, _Out(self.outdir / f"{n:03d}.mp4", self.v, self.a, first, n == 0, hidden)
+            self.before, self.out = self.out, _Out(self.outdir / f"{n:03d}.mp4", self.v, self.a, first, n == 0, hidden,
+                                                 self.config)
             if self.a is None:
                 self._close_before()
             for early, _when in self.early:
@@ -223,7 +195,8 @@ class _Cutter:
         shown, its pictures before it hidden behind the segment's edit list, as a trimmed file's first (0425)."""
         self._close_before()
         n = len(self.made) + (self.out is not None)
-        self.before, self.out = self.out, _Out(self.outdir / f"{n:03d}.mp4", self.v, self.a, first_us, False, True)
+        self.before, self.out = self.out, _Out(self.outdir / f"{n:03d}.mp4", self.v, self.a, first_us, False, True,
+                                                 self.config)
         if self.a is None:
             self._close_before()
 
@@ -286,15 +259,35 @@ def _start_us(container: Any) -> int:
     return _us(container.start_time, Fraction(1, 1_000_000)) if container.start_time is not None else 0
 
 
-def split(container: Any, outdir: Path, segment_us: int) -> tuple[list[dict[str, Any]], str | None]:
+def _sound(container: Any) -> Any:
+    """The file's sound a segment keeps: its first AAC or G.711 stream, or None."""
+    return next((s for s in container.streams.audio if s.codec_context.name in SOUND), None)
+
+
+def _adts_first(src: Path, container: Any) -> bytes | None:
+    """The first frame of AAC sound whose config is in no header of the file (ADTS: a transport stream's),
+    read apart before any segment is opened (design/0488); None for any other sound."""
+    a = _sound(container)
+    if a is None or a.codec_context.name != "aac" or a.codec_context.extradata or starts_as_mp4(src):
+        return None
+    return adts.first_frame(str(src), a.index, READ)
+
+
+def split(container: Any, outdir: Path, segment_us: int,
+          adts_first: bytes | None = None) -> tuple[list[dict[str, Any]], str | None]:
     """The file's H.264/H.265 video (and AAC/G.711 sound) into segments of about `segment_us`,
-    each cut at a keyframe; (segments, why the sound was left out or None)."""
-    v = container.streams.video[0]
+    each cut at a keyframe; (segments, why the sound was left out or None). `adts_first`: the first frame
+    of ADTS sound, whose frames go in without their headers."""
+    v, a = container.streams.video[0], _sound(container)
     sounds = list(container.streams.audio)
-    a = next((s for s in sounds if s.codec_context.name in SOUND), None)
     left = None if a is not None or not sounds else sounds[0].codec_context.name
     start_us = _start_us(container)
     cutter = Edits(_Cutter(outdir, v, a, segment_us, start_us))
+    try:
+        frames = None if adts_first is None else adts.Frames(adts_first)
+    except adts.NotKept as exc:
+        raise Unmuxable(start_us, False, str(exc)) from None
+    cutter.cutter.config = None if frames is None else frames.config
     dater = Dater(REORDER if v.codec_context.has_b_frames else 0)   # for a stream whose first picture has no dts
     generate: bool | None = None
 
@@ -307,6 +300,11 @@ def split(container: Any, outdir: Path, segment_us: int) -> tuple[list[dict[str,
         if ts is None or pkt.size == 0:
             continue  # a demuxer's flush packet
         video = pkt.stream.index == v.index
+        if not video and frames is not None:
+            try:
+                pkt = frames.raw(pkt)
+            except adts.NotKept as exc:   # a frame no segment can keep as written: said with its second
+                raise Unmuxable(_us(ts, pkt.time_base), False, str(exc)) from None
         if video and generate is None:   # the first picture says: the container's decoding times, or none
             generate = pkt.dts is None and pkt.pts is not None
         if video and generate and pkt.pts is not None:   # then every one generated, never half the demuxer's
@@ -342,7 +340,7 @@ def _opened(src: Path) -> tuple[Any, dict[str, Any]]:
     elif index.old_quicktime(src) and index.claimed_bytes(src, src.stat().st_size) > src.stat().st_size:
         return None, {"refused": "index"}   # a QuickTime file without `ftyp`: the same demuxer (design/0428)
     try:
-        return av.open(source, options={"skip_frame": "all"}), found
+        return av.open(source, options=READ), found
     except (av.FFmpegError, UnicodeDecodeError, ValueError):
         return None, {"refused": "truncated" if starts_as_mp4(src) else "not_media"}
 
@@ -362,7 +360,8 @@ def remux(src: Path, outdir: Path, segment_us: int) -> dict[str, Any]:
         if result["video"] not in VIDEO:
             return result  # the original alone: the caller says why
         try:
-            result["segments"], result["sound_left"] = split(container, outdir, segment_us)
+            result["segments"], result["sound_left"] = split(container, outdir, segment_us,
+                                                             _adts_first(src, container))
         except Unmuxable as exc:   # said to the person as what is wrong and where; FFmpeg's words to the journal
             return {"refused": "times_back" if exc.back else "unmuxable",
                     "at_us": max(0, exc.at_us - _start_us(container)), "cause": exc.cause[:300]}

@@ -1,8 +1,9 @@
 """Files as portable cameras write them (issue 76), made by ffmpeg: an MP4 with its creation time and
 its device's model, an H.265 MOV with G.711 sound, a fragmented MP4 and a plain one cut short, open
 GOPs, a file trimmed behind an edit list, one cut to two edits, an AVCHD .MTS with AC-3 sound, an iPhone's
-rotated `hvc1` MOV, a phone's variable frame rate, 4K, two recordings joined into one file, a video edged does
-not remux (MPEG-4 Part 2), and a file that is no media at all."""
+rotated `hvc1` MOV, a phone's variable frame rate, 4K, two recordings joined into one file, a dashcam's .ts
+(AAC in ADTS), a transport stream copied from mid-GOP, a raw .h264 export, a video edged does not remux (MPEG-4 Part 2), and a file that is
+no media at all."""
 
 from __future__ import annotations
 
@@ -145,6 +146,33 @@ def joined(path: Path, seconds: int = 3) -> Path:
     one.unlink()
     return path
 
+
+def transport_stream(path: Path, seconds: int = 4) -> Path:
+    """A dashcam's or a body camera's .ts: H.264 and AAC in an MPEG transport stream, each AAC frame behind its
+    ADTS header (the stream's config in no header of the file)."""
+    _ffmpeg(*TESTSRC, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000", "-t", str(seconds), "-c:v",
+            "libx264", "-g", "15", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", str(path))
+    return path
+
+
+def from_mid_gop(path: Path, seconds: int = 24, gop_s: int = 20) -> Path:
+    """A transport stream copied from after its first keyframe (a recorder's stream cut at any packet), its GOP
+    `gop_s` long: its first whole picture, and the first word of the picture's size, some 19 s into the copy,
+    past the 5 s of a file FFmpeg reads to learn its streams."""
+    whole = path.with_name(path.stem + "-whole.ts")
+    _ffmpeg(*TESTSRC, "-t", str(seconds), "-c:v", "libx264", "-g", str(15 * gop_s), "-b:v", "30k", "-pix_fmt",
+            "yuv420p", "-f", "mpegts", str(whole))
+    second = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pos",
+                             "-of", "default=nw=1:nk=1", "-read_intervals", "%+#2", str(whole)],
+                            check=True, capture_output=True, text=True, timeout=60).stdout.split()[1]
+    path.write_bytes(whole.read_bytes()[int(second) // 188 * 188:])   # from a transport packet's start
+    whole.unlink()
+    return path
+
+def raw_stream(path: Path, seconds: int = 2) -> Path:
+    """A recorder's raw H.264 export (`.h264`, Annex B, no container): pictures without a time of their own."""
+    _ffmpeg(*TESTSRC, "-t", str(seconds), "-c:v", "libx264", "-g", "15", "-pix_fmt", "yuv420p", "-f", "h264", str(path))
+    return path
 
 def index_claiming(src: Path, dst: Path, samples: int) -> Path:
     """`src` with its first sample table patched in place to claim `samples` samples of one byte each
