@@ -14,15 +14,20 @@ own CPU, the server's CPU for its statements and a network round trip each (`--r
 PostgreSQL on its own machine); the server's cores to keep up are its CPU over those hours.
 Instances judge disjoint nodes (a lease a node, central/intake/leases.py): nothing here waits on
 another instance's lock; bench/central_fleet measures the lock waits of 3 instances' ingest and
-verification. Output: stdout and bench/out/clock_fleet_pg.txt.
+verification. The server's CPU of each office's verification is also printed by process (design/0486):
+the sessions, each background process by its title, and what the postmaster reaped (autovacuum's
+workers, sessions that ended), as the server's whole figure counts all of them. Output: stdout and
+bench/out/clock_fleet_pg.txt.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -31,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench import central_ingest as ci
 from bench import clock_fleet as cf
 from bench.central_pg import _pg_ticks
-from bench.common import OUT, command_line, table
+from bench.common import OUT, command_line, cpu_ticks, table
 from central.store.pgstore import PgStore
 from storage.keys.nodekey import NodeKey
 
@@ -42,6 +47,37 @@ def _copy(pg: Any, src: str, dst: str) -> str:
     with psycopg.connect(pg.url(), autocommit=True) as c:
         c.execute(f"CREATE DATABASE {dst} TEMPLATE {src}")
     return pg.url(dst)
+
+
+def _by_kind(pg: Any) -> collections.Counter[str]:
+    """The server's CPU ticks by process: `_pg_ticks`'s, split by each child's title (the sessions
+    together; a child that exits between two readings moves to the postmaster's reaped share)."""
+    out: collections.Counter[str] = collections.Counter()
+    try:
+        pid = int((pg.data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return out
+    out["postmaster and the children it reaped (autovacuum workers, ended sessions)"] = cpu_ticks(pid, True) or 0
+    for d in Path("/proc").iterdir():
+        try:
+            stat = (d / "stat").read_text() if d.name.isdigit() else ""
+            if not stat or int(stat[stat.rindex(")") + 2:].split()[1]) != pid:
+                continue
+            title = (d / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        kind = "sessions (the offices' statements)" if title.startswith("postgres: postgres ") else title.strip()
+        out[kind] += cpu_ticks(int(d.name)) or 0
+    return out
+
+
+def _split(snaps: list[collections.Counter[str]], msgs: int) -> list[list[str]]:
+    """Rows: each kind's CPU us a message over each office's verification (its snapshots 0-1 and 4-5)."""
+    every = set(snaps[0]) | set(snaps[1]) | set(snaps[4]) | set(snaps[5])
+    ref = {k: snaps[1][k] - snaps[0][k] for k in every}  # negative: a process that exited in the window
+    new = {k: snaps[5][k] - snaps[4][k] for k in every}
+    kinds = sorted(every, key=lambda k: -(new[k] + ref[k]))
+    return [[k, f"{1e6 * ref[k] / HZ / msgs:.0f}", f"{1e6 * new[k] / HZ / msgs:.0f}"] for k in kinds]
 
 
 def _hours(r: dict[str, Any], nodes: int, fleet: int, share: float, rt_ms: float) -> tuple[float, float]:
@@ -68,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     pg = Postgres(fsync=True).start()
     cf.OPEN = lambda url, clock: PgStore(str(url), clock=clock)
-    cf.SERVER_CPU = lambda: _pg_ticks(pg) / HZ
+    snaps: list[collections.Counter[str]] = []
+
+    def server() -> float:  # each office's verification and hour: four readings (bench/clock_fleet.py `judged`)
+        snaps.append(_by_kind(pg))
+        return _pg_ticks(pg) / HZ
+    cf.SERVER_CPU = server
     log = cf.log
     try:
         log(f"# clock_fleet on PostgreSQL 15: {args.nodes} boxes x {args.cameras} cameras answering the office's time"
@@ -115,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
              f"{(new['hour_cpu'] + new['hour_server']) / max(ref['hour_cpu'] + ref['hour_server'], 1e-9):.2f}x"],
             ["destructions by verdict, findings", f"{ref['verdicts']} {ref['findings']}", f"{new['verdicts']} {new['findings']}",
              "same" if (ref["verdicts"], ref["findings"]) == (new["verdicts"], new["findings"]) else "DIFFERENT"]]))
+        if len(snaps) >= 6:
+            log("\nPostgreSQL's CPU of the backlog's verification by process (us a message; a process that exits moves"
+                " to the postmaster's share):")
+            log(table(["process", "reference", "this tree"], _split(snaps, msgs)))
         log(f"\n## a day's outage on PostgreSQL: {args.fleet:,} nodes, {msgs // n:,} messages a node-day")
         log(table(["figure", "reference", "this tree", "target"], [
             [f"hours on {args.instances} instances (busiest share {100 * share:.1f} %, {args.round_trip_ms} ms a round trip)",

@@ -268,6 +268,26 @@ def test_store_is_idempotent_and_the_verifier_finds_gap_fork_and_bad_signature(t
     store.close()
 
 
+def test_each_records_head_is_checked_though_a_later_head_proves_the_chain(tmp_path, key):
+    """design/0486: a delivery's records chain by hash to its newest head, whose signature is good; a head
+    of an earlier record in it, its at_us altered after signing, is still a forged head (one signature
+    check a delivery would store it valid and find nothing)."""
+    store = Store(tmp_path / "c.db")
+    base = "edged/v1/s/n1"
+    birth = {"ts_us": T0, "version": "0.1.0", "session": 1, "config_hash": "h", "site": "s", "node": "n1",
+             "retention": {"min_days": 30, "max_days": 365}, "cameras": [{"id": "cam"}],
+             "public_key": key.public_b64}
+    c = chain(4)
+    heads = [chainhead.sign(key, "s", "n1", r["seq_local"], r["hash"], T0 + 9 + i) for i, r in enumerate(c)]
+    heads[1] = {**heads[1], "at_us": heads[1]["at_us"] + 3_600_000_000}  # the box's word on when, changed
+    msgs = [(f"{base}/status", b"online"), (f"{base}/birth", json.dumps(birth).encode())]
+    msgs += [(f"{base}/audit", payload(100 + i, {**r, "signed_head": h})) for i, (r, h) in enumerate(zip(c, heads))]
+    store.ingest(msgs, T0)
+    Verifier(store, UTC, gap_grace_us=0).run_once(T0 + 1)
+    assert [(f["kind"], f["detail"]["head"]["seq"]) for f in store.findings()] == [("head_bad_signature", 2)]
+    assert store.nodes()[0]["head_seq"] == 4, "the chain itself is proven by the newest head"
+
+
 def test_a_gap_is_asked_for_again_before_it_is_a_finding(tmp_path):
     """Issue 43 item 2: a gap older than gap_grace is first asked for again (a signed cmd/resend);
     verification waits for it. What the node sends again closes the gap with no finding; a node
