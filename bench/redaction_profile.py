@@ -14,7 +14,7 @@ pass and the render in the same decode since design/0360) from the process's tot
 sum over the footage's seconds is the figure `bench.redaction --crowd` measures in the worker.
 With `--presets`, the encode alone too, the copy's frames encoded again as the render does (one
 thread, CRF 23) with each x264 preset named: its CPU a second of footage, the bytes it makes and
-its luma PSNR against the frames encoded; with `--x264`, likewise each set of x264's options on
+its luma PSNR and SSIM against the frames encoded; with `--x264`, likewise each set of x264's options on
 the copy's own preset (design/0360 chose the copy's options so).
 """
 
@@ -27,7 +27,7 @@ import resource
 import shutil
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from bench.common import OUT, command_line, environment, log
 from storage.disk.hashing import sha256_file
@@ -103,7 +103,7 @@ def profile(seconds: float, top: int) -> list[str]:
 def presets(clip: Path, variants: list[tuple[str, dict[str, str]]], seconds: float) -> list[str]:
     """The encode alone with each variant (a name, x264's options): the clip's frames decoded
     first, then encoded as storage/redact/x264.py sets it (one thread, CRF 23), timed by this
-    thread's CPU; its bytes, and its luma PSNR against the frames it was given."""
+    thread's CPU; its bytes, and its luma PSNR and SSIM against the frames it was given."""
     import io
 
     import av
@@ -129,12 +129,32 @@ def presets(clip: Path, variants: list[tuple[str, dict[str, str]]], seconds: flo
             spent = time.thread_time() - start
         sink.seek(0)
         with av.open(sink, "r") as f:
-            errors = [np.mean((a[:1080].astype(np.float64) - fr.to_ndarray(format="yuv420p")[:1080]) ** 2)
-                      for a, fr in zip(planes, f.decode(video=0))]
+            got = [fr.to_ndarray(format="yuv420p")[:1080] for fr in f.decode(video=0)]
+        errors = [np.mean((a[:1080].astype(np.float64) - b) ** 2) for a, b in zip(planes, got)]
         psnr = 10 * np.log10(255 ** 2 / max(float(np.mean(errors)), 1e-12))
+        ssim = np.mean([_ssim(a[:1080], b) for a, b in list(zip(planes, got))[::SSIM_EVERY]])
         lines.append(f"encode alone, x264 {name}: {spent / seconds:.3f} core-s/s, {len(sink.getvalue()):,} bytes, "
-                     f"luma PSNR {psnr:.2f} dB")
+                     f"luma PSNR {psnr:.2f} dB, luma SSIM {ssim:.4f} (every {SSIM_EVERY}th frame)")
     return lines
+
+
+SSIM_EVERY, SSIM_WINDOW = 4, 8   # luma SSIM on every 4th frame, 8x8 windows (the constants of Wang et al. 2004)
+
+
+def _ssim(a: Any, b: Any) -> float:
+    """The mean structural similarity of two luma planes, over every 8x8 window (box-weighted)."""
+    import numpy as np
+
+    def means(x: Any) -> Any:   # each window's mean, by summed-area table
+        s = np.pad(x, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+        k = SSIM_WINDOW
+        return (s[k:, k:] - s[:-k, k:] - s[k:, :-k] + s[:-k, :-k]) / (k * k)
+
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    mx, my = means(x), means(y)
+    vx, vy, cov = means(x * x) - mx * mx, means(y * y) - my * my, means(x * y) - mx * my
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    return float(np.mean((2 * mx * my + c1) * (2 * cov + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2))))
 
 
 def _variants(presets: str, params: list[str]) -> list[tuple[str, dict[str, str]]]:

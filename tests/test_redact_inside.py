@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storage.redact.detect import disagree, least_face, merged, passes_for
+from storage.redact.detect import Pass, disagree, least_face, merged, passes_for
 from storage.redact.inside import applicants, around, spans, strangers, why_spans
 from storage.redact.plan import EVERYTHING, Box, Mark, frame_plan, inside, tracks
 
@@ -111,8 +111,20 @@ def test_two_passes_at_two_scales():
     coarse, fine = passes_for(1920, 1080, 3)
     assert (coarse.input, coarse.every) == ((640, 352), 3)
     assert fine.input == (960, 544) and fine.every % coarse.every == 0
-    assert passes_for(1920, 1080, 3, None) == (coarse,)
+    assert passes_for(1920, 1080, 3, None) == (Pass(coarse.input, 3),)   # one pass: on every 3rd frame
     assert len(passes_for(640, 360, 3)) == 1          # a small picture: the first pass is full size already
+
+
+def test_the_first_pass_stands_aside_where_the_finer_runs():
+    """design/0490: a frame is looked at as often, by one pass, the finer where it runs."""
+    coarse, fine = passes_for(1920, 1080, 6, (960, 12))
+    assert [[p.input[0] for p in (coarse, fine) if p.runs(i)] for i in range(0, 30, 6)] == \
+        [[960], [640], [960], [640], [960]]
+    assert not any(coarse.runs(i) or fine.runs(i) for i in range(30) if i % 6)
+    assert (coarse.as_list(), fine.as_list()) == ([640, 352, 6, 12], [960, 544, 12])
+    both = passes_for(1920, 1080, 6, (960, 12), alone=False)
+    assert both[0].runs(12) and both[1].runs(12) and both[0].as_list() == [640, 352, 6]
+    assert passes_for(1920, 1080, 6, (960, 9))[0].besides == 0   # not a multiple: both run where they meet
 
 
 def test_merged_keeps_one_box_a_face_the_larger():

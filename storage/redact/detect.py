@@ -70,21 +70,33 @@ FINE_ACROSS, FINE_EVERY = 960, 12   # the second pass (design/0325): faces down 
 
 @dataclass(frozen=True)
 class Pass:
-    """One scale the detector runs at: its input (width, height) and every how many frames."""
+    """One scale the detector runs at: its input (width, height) and every how many frames, less
+    every `besides`-th frame (0: none), where a finer pass runs instead (design/0490)."""
     input: tuple[int, int]
     every: int
+    besides: int = 0
 
     def runs(self, frame: int) -> bool:
-        return frame % self.every == 0
+        return frame % self.every == 0 and not (self.besides and frame % self.besides == 0)
+
+    def as_list(self) -> list[int]:
+        """As a copy's manifest lists it: [width, height, every] and, where it has one, `besides`."""
+        return [*self.input, self.every, *([self.besides] if self.besides else [])]
 
 
-def passes_for(width: int, height: int, every: int, fine: tuple[int, int] | None = (FINE_ACROSS, FINE_EVERY)) -> tuple[Pass, ...]:
+def passes_for(width: int, height: int, every: int, fine: tuple[int, int] | None = (FINE_ACROSS, FINE_EVERY),
+               alone: bool = True) -> tuple[Pass, ...]:
     """The detector's passes over a `width` x `height` clip (design/0325): the whole picture at
     640 px across on every `every`-th frame (faces from about 40 px high), and where `fine` is
     (across, every) the whole picture again at `across` px on every `every`-th frame of its own
-    (a 24 px face is 12 px at 960 across: CenterFace's least); None: one pass."""
+    (a 24 px face is 12 px at 960 across: CenterFace's least); None: one pass. With `alone` (design/0490)
+    the first pass does not run on the frames the second runs on, where every `every` is a multiple of
+    the first's: the finer pass sees the faces the first would (a frame looked at as often, about
+    0.1 core-s/s of 1080p20 less), and the passes no longer disagree on a frame."""
     out = [Pass(input_for(width, height), every)]
     if fine is not None and fine_across(width, fine[0]) > out[0].input[0]:
+        if alone and fine[1] % every == 0:
+            out[0] = Pass(out[0].input, every, fine[1])
         out.append(Pass(input_for(width, height, fine_across(width, fine[0])), fine[1]))
     return tuple(out)
 

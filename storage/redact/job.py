@@ -277,7 +277,7 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
                         (int(fine[0]), int(fine[1])) if fine else None)
     faces, moves, ran["detect"] = faces_pass.faces(folder / f"{name}.faces.json", src, detector, passes, info,
                                          resume.chunk_frames(Fraction(*info["rate"])), name, progress, plan, words)
-    method["detector"] = {**detector.method.as_dict(), "passes": [[*p.input, p.every] for p in passes]}
+    method["detector"] = {**detector.method.as_dict(), "passes": [p.as_list() for p in passes]}
     if moves is not None:
         method["faces_followed"] = {"tracker": "normalized cross-correlation of each face's luma, forward "
                                                "and back from each detection", "scale": moves["factor"],
