@@ -19,7 +19,7 @@ from storage import cameras as camera_table
 from storage.health import alarms as alarm_table
 from storage.footage import segment_rows
 from storage.catalog import Catalog, open_db
-from storage.footage.segment_rows import FOOTAGE_STATES, MISSING, TAMPERED
+from storage.footage.segment_rows import COMPLETE, FOOTAGE_STATES, MISSING, TAMPERED
 from storage.time.clock import SYSTEM
 from storage.retention.plan import CAPACITY, Destroy, Segment
 from storage.retention.run import destroy, finish_garbage
@@ -238,14 +238,19 @@ def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_
         people = People(config, tmp_path, monkeypatch)
         people.add("carol", "custodian")
         people.as_("carol")
-        wait_for(lambda: d.segments("a")[:1], 30, "a segment")
-        # retention would destroy it within seconds: hold it so the hand deletion is the only one
+        closed = wait_for(lambda: d.segments("a", (COMPLETE,)), 30, "a finished segment")
+        # retention would destroy it within seconds: hold it so the hand deletion is the only one. The victim is
+        # the newest segment finished before the hold (its "now" covers it): a retention pass already under way
+        # when the hold is stored may still take the oldest, and a hand deletion of a segment retention is
+        # deleting is retention's own (a landing CI's run picked the oldest and saw no alarm)
         r = ctl(d, "hold", "add", "--camera", "a", "--from", "-1h", "--to", "now", "--reason", "r", "--case", "c")
         assert r.returncode == 0, r.stderr
-        victim = d.segments("a")[0]  # the oldest left: the hold covers it
+        victim = closed[-1]
+        assert victim in d.segments("a", (COMPLETE,)), "the newest finished segment is held, not destroyed"
         os.unlink(data / victim["path"])
         gone = time.monotonic()
-        alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == kinds.TAMPER.name), 10, "the tamper alarm")[0]
+        alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == kinds.TAMPER.name), 10,
+                         f"the tamper alarm for {victim['path']} (the catalog's row: {victim})")[0]
         assert time.monotonic() - gone < 5
         assert alarm["severity"] == "critical" and victim["path"] in alarm["message"]
         wait_for(lambda: rows(d, "segments", lambda r: r["path"] == victim["path"] and r["state"] == TAMPERED),
