@@ -227,13 +227,16 @@ def payload(seq: int, body: dict) -> bytes:
     return json.dumps({"seq": seq, "ts_us": T0 + seq, **body}, separators=(",", ":")).encode()
 
 
+def _birth(key) -> dict:
+    """Node n1's birth message at site s, its key `key`'s."""
+    return {"ts_us": T0, "version": "0.1.0", "session": 1, "config_hash": "h", "site": "s", "node": "n1",
+            "retention": {"min_days": 30, "max_days": 365}, "cameras": [{"id": "cam"}], "public_key": key.public_b64}
+
 @pytest.mark.both_engines
 def test_store_is_idempotent_and_the_verifier_finds_gap_fork_and_bad_signature(tmp_path, key):
     store = Store(tmp_path / "c.db")
     base = "edged/v1/s/n1"
-    birth = {"ts_us": T0, "version": "0.1.0", "session": 1, "config_hash": "h", "site": "s", "node": "n1",
-             "retention": {"min_days": 30, "max_days": 365}, "cameras": [{"id": "cam"}],
-             "public_key": key.public_b64}
+    birth = _birth(key)
     c = chain(3)
     msgs = [(f"{base}/status", b"online"), (f"{base}/birth", json.dumps(birth).encode())]
     msgs += [(f"{base}/audit", payload(100 + i, {**r, "signed_head": chainhead.sign(key, "s", "n1", r["seq_local"],
@@ -274,9 +277,7 @@ def test_each_records_head_is_checked_though_a_later_head_proves_the_chain(tmp_p
     check a delivery would store it valid and find nothing)."""
     store = Store(tmp_path / "c.db")
     base = "edged/v1/s/n1"
-    birth = {"ts_us": T0, "version": "0.1.0", "session": 1, "config_hash": "h", "site": "s", "node": "n1",
-             "retention": {"min_days": 30, "max_days": 365}, "cameras": [{"id": "cam"}],
-             "public_key": key.public_b64}
+    birth = _birth(key)
     c = chain(4)
     heads = [chainhead.sign(key, "s", "n1", r["seq_local"], r["hash"], T0 + 9 + i) for i, r in enumerate(c)]
     heads[1] = {**heads[1], "at_us": heads[1]["at_us"] + 3_600_000_000}  # the box's word on when, changed
