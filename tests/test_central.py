@@ -33,7 +33,8 @@ def clip(tmp_path):
     return make_clip(tmp_path, fps=20, gop=20, seconds=10)
 
 
-def node(tmp_path: Path, name: str, camera_url: str, broker: Broker, viewer_port: int | None = None) -> Daemon:
+def node(tmp_path: Path, name: str, camera_url: str, broker: Broker, viewer_port: int | None = None,
+         command_key: str | None = None) -> Daemon:
     folder = tmp_path / name
     folder.mkdir()
     sock = Path(tempfile.mkdtemp(prefix="edged-central-")) / "control.sock"  # a socket path has a length limit
@@ -41,7 +42,8 @@ def node(tmp_path: Path, name: str, camera_url: str, broker: Broker, viewer_port
                           storage={"segment_length": "2s"},
                           tables={"control": {"socket": str(sock)},
                                   "mqtt": {"enabled": True, "host": "127.0.0.1", "port": broker.port,
-                                           "reconnect_max": "1s", "chain_head": "2s"},
+                                           "reconnect_max": "1s", "chain_head": "2s",
+                                           **({"command_key": command_key} if command_key else {})},
                                   **({"viewer": {"enabled": True, "listen": f"127.0.0.1:{viewer_port}"}}
                                      if viewer_port else {})})
     config.write_text(config.read_text().replace('id = "test"', f'id = "test"\nnode = "{name}"', 1))

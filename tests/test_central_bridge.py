@@ -3,7 +3,8 @@ real edged node publishes to a regional mosquitto whose persistent bridge (QoS 1
 false, its queue saved on every change) carries everything to the office's mosquitto, where
 edged-central listens. The regional broker is killed (SIGKILL) mid-run and started again: the
 office ends with every message the node sent, in one unbroken run of seqs, verified to the last
-one, and no gap finding."""
+one, and no gap finding; the office's signed time goes in through the region and the box answers it.
+The region's mosquitto.conf is the page's own block."""
 
 from __future__ import annotations
 
@@ -12,23 +13,33 @@ import signal
 import sqlite3
 from pathlib import Path
 
+from central.keys import ca
 from tests.support.broker import Broker
 from tests.support.cameras import RtspServer
-from tests.support.catalog import audit_top, central_audit_top, central_seqs
+from tests.support.catalog import audit_top, central_audit_top, central_clock_answers, central_seqs
 from tests.support.daemon import wait_for
 from tests.support.people import People
 from tests.test_central import SITE, Central, _outbox, clip, node, status_nodes  # noqa: F401  (clip: a fixture)
 
 
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "ref" / "central.md"
+# what the test's own set-up changes in the docs' block: Broker(persistence=True) writes the persistence
+# lines into its folder, the office listens on 127.0.0.1 without TLS, and the back-off stays at 1 s
+OURS = ("persistence", "persistence_location", "max_queued_messages", "bridge_cafile", "restart_timeout")
+
+
 def regional_broker(folder: Path, office: Broker) -> Broker:
-    """The region's broker as docs/ref/central.md lays it out: persistent, its bridge queue saved
-    on every change (so a SIGKILL loses nothing it acknowledged), the edged topics bridged out
-    at QoS 1 under a session the office keeps."""
-    return Broker(folder, persistence=True, extra=[
-        "autosave_on_changes true", "autosave_interval 1",
-        "connection office", f"address 127.0.0.1:{office.port}", "topic edged/# out 1",
-        "cleansession false", "clientid regional-test", "bridge_protocol_version mqttv311",
-        "restart_timeout 1", "keepalive_interval 5"])
+    """The region's broker as docs/ref/central.md "A fleet" writes it, read from that page's block
+    (persistent, its bridge queue saved on every change, the boxes' topics bridged out at QoS 1
+    under a session the office keeps, the office's commands and revocation list bridged in)."""
+    text = DOCS.read_text()
+    block = text[text.index("*The regional brokers*"):]
+    block = block[block.index("```") + 3:]
+    lines = [line.strip() for line in block[:block.index("```")].splitlines()]  # its comments too
+    lines = [line for line in lines if line and line.split()[0] not in OURS]
+    assert any(line.startswith("topic edged/v1/+/+/cmd/+ in 1") for line in lines), lines
+    lines = [f"address 127.0.0.1:{office.port}" if line.startswith("address ") else line for line in lines]
+    return Broker(folder, persistence=True, extra=[*lines, "restart_timeout 1", "keepalive_interval 5"])
 
 
 def _kill(broker: Broker) -> None:
@@ -54,14 +65,23 @@ def _central_audit(central: Central, name: str) -> int:
         return 0
 
 
+def _central_clock_answers(central: Central, name: str) -> int:
+    try:
+        with sqlite3.connect(central.config.parent / "central-data" / "central.db", timeout=5) as c:
+            return central_clock_answers(c, name)
+    except sqlite3.Error:
+        return 0
+
+
 def test_a_regional_broker_killed_mid_run_loses_nothing(tmp_path, clip):
     # persistence at the office too: its session for edged-central outlives the office's restart
     office = Broker(tmp_path / "office", persistence=True).start()
     regional = regional_broker(tmp_path / "regional", office).start()
+    office_key = ca.central_key(tmp_path / "central-data")  # the box obeys what it signs: its time, its resends
     central = Central(tmp_path, office).start()
     name = f"{SITE}/n1"
     with RtspServer({"cam": f"clip:{clip.video}@20"}) as cameras:
-        n1 = node(tmp_path, "n1", cameras.url("cam"), regional).start()
+        n1 = node(tmp_path, "n1", cameras.url("cam"), regional, command_key=office_key.public_b64).start()
         try:
             wait_for(lambda: status_nodes(central).get(name, {}).get("recording") == 1, 60,
                      "the node up and recording at the office, through the bridge")
@@ -85,6 +105,8 @@ def test_a_regional_broker_killed_mid_run_loses_nothing(tmp_path, clip):
             wait_for(lambda: (seqs := _central_seqs(central, name)) and len(seqs) == seqs[-1] - seqs[0] + 1
                      and (n := status_nodes(central).get(name)) and n["verified_seq"] == n["max_seq"], 60,
                      "every seq at the office, any gap asked for and sent again")
+            # the office's signed time went in through the region and the box's answer came out
+            wait_for(lambda: _central_clock_answers(central, name), 90, "the box's answer to the office's time")
         finally:
             n1.stop()
             regional.stop()

@@ -314,6 +314,11 @@ def central_seqs(db, node: str) -> list[int]:
     return [r[0] for r in db.execute("SELECT seq FROM messages WHERE node = ? ORDER BY seq", [node]).fetchall()]
 
 
+def central_clock_answers(db, node: str) -> int:
+    """How many of the office's time questions a node answered (the office's clock samples of it)."""
+    return db.execute("SELECT count(*) FROM clock_samples WHERE node = ?", [node]).fetchone()[0]
+
+
 def central_heads(store, node: str) -> list[tuple[int, int]]:
     """(seq_local, valid) of every head the office kept of a node, in seq order."""
     return [(r["seq_local"], r["valid"]) for r in store.db.query(
