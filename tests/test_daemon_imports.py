@@ -46,6 +46,9 @@ def test_a_recording_daemon_maps_neither_pyav_nor_aiohttp(tmp_path):
         files = mapped(d.proc.pid)
         assert [f for f in files if PYAV in f or AIOHTTP in f] == []
         assert any(PYAV in f for f in mapped(d.worker_of("demo")))
+        # named as `top` and `ps -o comm` show them (and the run's CPU by program counts them)
+        comm = [Path(f"/proc/{pid}/comm").read_text().strip() for pid in (d.proc.pid, d.worker_of("demo"))]
+        assert comm == ["edged", "edged-recorder"]
     finally:
         assert d.stop() == 0, d.log
 

@@ -93,3 +93,22 @@ def test_a_busy_box_gets_the_count_proven_on_one():
     assert workers(1.0) == workers(0.95) == IDLE == 5
     assert workers(0.5) == workers(0.89) == BUSY == 3   # stress-ng --cpu 1 on two cores: about 0.5
     assert 0.0 <= idle_share(0.05) <= 1.0
+
+
+def test_the_run_sums_each_programs_cpu_from_the_kernels_records():
+    """tests/support/acct.py reads struct acct_v3 as the kernel writes it: a recorder worker's camera
+    thread, the last of its threads to end, is counted as the worker; comp_t's exponent is read."""
+    from tests.support import acct
+
+    def record(name: bytes, utime: int, stime: int, pid: int) -> bytes:
+        return acct.RECORD.pack(0, 3, 0, 0, 0, 0, pid, 1, 0, 0.0, utime, stime, 0, 0, 0, 0, 0, 0, name)
+
+    assert acct.comp_t((1 << 13) | 5) == 40
+    data = record(b"edged-recorder", 30, 10, 7) + record(b"cam-door", 10, 0, 8) + record(b"ffmpeg", 150, 50, 9)
+    data += acct.RECORD.pack(0, 2, *([0] * 16), b"old")  # another version: skipped
+    rows = acct.records(data)
+    assert rows == [("edged-recorder", 0.4, 7), ("edged-recorder", 0.1, 8), ("ffmpeg", 2.0, 9)]
+    lines = acct.table(rows)
+    assert "3 processes ended, 2 s of CPU" in lines[0]
+    assert lines[2].split()[1:] == ["2.0", "80.0%", "1", "2.00", "ffmpeg"]
+    assert lines[3].split()[1:] == ["0.5", "20.0%", "2", "0.25", "edged-recorder"]
