@@ -245,6 +245,18 @@ def test_a_new_folders_first_file_deleted_at_once_is_reported(rig):
     assert len(rig.about(rel)) == 1, rig.reports
 
 
+def test_a_folder_never_watched_is_waited_for_once_and_its_files_checked_anyway(rig, monkeypatch):
+    """watchdog skips a folder past the inotify limit: its files' checks do not each wait WATCHED_WAIT_S."""
+    waits = []
+    monkeypatch.setattr(inotify_reader.LingeringFD, "wait_watched", lambda self, folder, *a: waits.append(folder) and False)
+    gone = [layout.segment_relpath("cam1", T0 + i * S) for i in (7, 8)]  # in a folder the mock says is not watched
+    for rel in gone:
+        rig.watcher.check_made(rel)
+    for rel in gone:
+        assert "found missing" in rig.await_report(rel, DELETED).detail
+    assert waits == [rig.data / "video" / "cam1" / layout.segment_relpath("cam1", T0).split("/")[2]], waits
+
+
 def test_our_writes_and_new_files_are_not_reported(rig):
     writing, new = rig.segs[0], layout.segment_relpath("cam1", T0 + 3600 * S)
     rig.ours.update({writing, new})

@@ -63,7 +63,7 @@ _OUTSIDE = "outside video/"
 _INTAKE = re.compile(IMPORTS_DIR + r"/[0-9a-f]{64}")           # an intake's folder, once placed
 _STAGING = IMPORTS_DIR + "/.incoming-"                          # storage/intake/take.py, before it is
 WATCHED_WAIT_S = 30.0  # how long a made file's check waits for its folder's watch before checking anyway
-_GONE_KEPT = 4_096     # the paths whose deletion or move was seen or found: one report each, whoever was first
+_GONE_KEPT = 4_096     # the paths whose deletion or move was _SEEN (the watch) or _FOUND (a check): one report each
 _SEEN, _FOUND = "seen", "found"
 
 
@@ -107,6 +107,7 @@ class TamperWatcher:
         self._checker: threading.Thread | None = None
         self._stopping = threading.Event()
         self._video_id: tuple[int, int] | None = None
+        self._unwatched: set[Path] = set()  # folders a check waited for in vain (the checks' thread alone)
 
     # control ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -161,11 +162,9 @@ class TamperWatcher:
             self._expected.setdefault((relpath, kind), deque()).append(now + ttl_s)
 
     def check_made(self, relpath: str) -> None:
-        """edged made this file (it exists now): once the watch covers its folder, check it is still there,
-        and report it deleted if not. Never blocks; before `start` the files wait for it."""
+        """edged made this file: once its folder is watched, report it deleted if it is gone. Never blocks."""
         self._made.put(relpath)
 
-    # the made files' checks (their thread) ------------------------------------------------
     def _check_made_files(self) -> None:
         while (rel := self._made.get()) is not None:
             try:
@@ -179,11 +178,13 @@ class TamperWatcher:
         observer, path = self._observer, self.data_dir / rel
         if observer is None or _identity(self.video_dir) != self._video_id:
             return  # stopped, or the disk is gone or swapped: the daemon's storage check says so
-        if path.parent.is_dir() and not observer.fd.wait_watched(path.parent, WATCHED_WAIT_S, self._stopping):
+        if (path.parent.is_dir() and path.parent not in self._unwatched
+                and not observer.fd.wait_watched(path.parent, WATCHED_WAIT_S, self._stopping)):
             if self._stopping.is_set():
                 return
-            log.warning("tamper watcher: %s is not watched after %.0f s; checking %s anyway",
-                        path.parent, WATCHED_WAIT_S, rel)
+            self._unwatched.add(path.parent)  # past the inotify limit: its next files are not waited for
+            log.warning("tamper watcher: %s is not watched after %.0f s; checking its files anyway", path.parent,
+                        WATCHED_WAIT_S)
         if os.path.lexists(path) or not self._found_gone(rel):
             return
         self._report(Tamper(DELETED, rel, "deleted (found missing once its folder was watched)", self.clock.now_us()))
