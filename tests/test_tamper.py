@@ -245,6 +245,15 @@ def test_a_new_folders_first_file_deleted_at_once_is_reported(rig):
     assert len(rig.about(rel)) == 1, rig.reports
 
 
+def test_a_made_file_in_a_folder_moved_away_is_the_folders_report_alone(rig, tmp_path_factory):
+    folder = (rig.data / rig.segs[0]).parent
+    os.rename(folder, tmp_path_factory.mktemp("elsewhere") / "day")
+    rig.await_report(folder.relative_to(rig.data).as_posix(), MOVED)
+    rig.watcher.check_made(rig.segs[0])
+    drained(rig)
+    assert rig.about(rig.segs[0]) == [], rig.reports
+
+
 def test_a_folder_never_watched_is_waited_for_once_and_its_files_checked_anyway(rig, monkeypatch):
     """watchdog skips a folder past the inotify limit: its files' checks do not each wait WATCHED_WAIT_S."""
     waits = []

@@ -191,8 +191,8 @@ class TamperWatcher:
 
     def _found_gone(self, rel: str) -> bool:
         """A made file is missing: True if no one has accounted for it yet (and now this check has)."""
-        with self._lock:
-            up = [rel] + [rel.rsplit("/", n)[0] for n in range(1, rel.count("/") + 1)]
+        up = [rel] + [f for n in range(1, rel.count("/") + 1) if not (self.data_dir / (f := rel.rsplit("/", n)[0])).is_dir()]
+        with self._lock:  # (a folder the watch saw go accounts for its files only while it is gone)
             if any(p in self._gone for p in up) or any(self._expected.get((rel, k)) for k in (DELETED, MOVED)):
                 return False  # the watch saw it go (reported or announced), or edged is removing it
             self._note_gone(rel, _FOUND)
