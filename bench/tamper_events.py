@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from bench.common import OUT, command_line, environment, log, table
-from storage.footage import tamper
+from storage.footage import inotify_reader, tamper
 
 HEADER = ["round", "read", "writes", "seen", "CPU s", "us a write", "% core a camera"]
 
@@ -43,7 +43,7 @@ def _threads_cpu_s() -> float:
 
 def one_round(cameras: int, seconds: float, linger_s: float) -> tuple[float, int, int]:
     """(watcher CPU s, writes, writes the watcher asked about) for one window."""
-    tamper.LINGER_S = linger_s
+    inotify_reader.LINGER_S = linger_s
     root = Path(tempfile.mkdtemp(dir=OUT))
     fds = []
     try:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     log(f"command: {command_line('bench.tamper_events')}")
     log(f"environment: {environment()}")
-    lingering = tamper.LINGER_S
+    lingering = inotify_reader.LINGER_S
     rows, per = [], {0.0: [], lingering: []}
     all_seen = True
     for r in range(args.rounds):

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from storage.disk import layout
-from storage.footage import tamper
+from storage.footage import inotify_reader, tamper
 from storage.time.clock import FakeClock
 from storage.disk.fsutil import fsync_file
 from storage.disk.hashing import sha256_file
@@ -193,6 +193,79 @@ def test_an_expired_expectation_does_not_hide_a_change(rig):
     rig.await_report(rel, DELETED)
 
 
+def drained(r):
+    """A made file's check that only the checks' thread can report (its folder never was): all before it are done."""
+    rel = layout.segment_relpath("nowhere", T0 + len(r.reports) * S)
+    r.watcher.check_made(rel)
+    r.await_report(rel, DELETED)
+
+
+def test_made_files_deleted_before_the_watch_are_reported_once_it_is_up(tmp_path):
+    """The daemon's first seconds (design/0507): the recorder's files, deleted before the walk reached their
+    folder, raised no event; each is checked once its folder is watched, and reported as the watch would."""
+    r = Rig(tmp_path)
+    made, kept, ours = layout.segment_relpath("cam1", T0 + 3600 * S), r.segs[0], r.segs[1]
+    (r.data / made).write_bytes(b"footage")
+    for rel in (made, kept, ours):
+        r.watcher.check_made(rel)        # told before the watch is up: they wait for it
+    os.unlink(r.data / made)             # a person
+    r.watcher.expect(ours, DELETED)      # the retention engine, announced
+    os.unlink(r.data / ours)
+    r.watcher.start()
+    try:
+        assert "found missing" in r.await_report(made, DELETED).detail
+        drained(r)
+        assert len(r.about(made)) == 1 and r.about(ours) == r.about(kept) == [], r.reports
+        os.unlink(r.data / kept)         # once checked, its deletion is the watch's
+        assert r.await_report(kept, DELETED).detail == "deleted"
+    finally:
+        r.watcher.stop()
+
+
+def test_a_made_file_deleted_as_its_check_runs_is_reported_once(rig):
+    rel = rig.segs[0]
+    os.unlink(rig.data / rel)            # the watch sees it, and the check finds it gone: one report
+    rig.watcher.check_made(rel)
+    rig.await_report(rel, DELETED)
+    rig.sentinel()
+    drained(rig)
+    assert len(rig.about(rel)) == 1, rig.reports
+
+
+def test_a_new_folders_first_file_deleted_at_once_is_reported(rig):
+    """A new day folder's watch comes once its IN_CREATE is read (up to LINGER_S later): a file made and deleted
+    before that raised no event; its check waits for the folder's watch, then finds it gone."""
+    rel = layout.segment_relpath("cam3", T0)
+    (rig.data / rel).parent.mkdir(parents=True)
+    (rig.data / rel).write_bytes(b"footage")
+    os.unlink(rig.data / rel)
+    rig.watcher.check_made(rel)
+    rig.await_report(rel, DELETED)
+    drained(rig)
+    assert len(rig.about(rel)) == 1, rig.reports
+
+
+def test_a_made_file_in_a_folder_moved_away_is_the_folders_report_alone(rig, tmp_path_factory):
+    folder = (rig.data / rig.segs[0]).parent
+    os.rename(folder, tmp_path_factory.mktemp("elsewhere") / "day")
+    rig.await_report(folder.relative_to(rig.data).as_posix(), MOVED)
+    rig.watcher.check_made(rig.segs[0])
+    drained(rig)
+    assert rig.about(rig.segs[0]) == [], rig.reports
+
+
+def test_a_folder_never_watched_is_waited_for_once_and_its_files_checked_anyway(rig, monkeypatch):
+    """watchdog skips a folder past the inotify limit: its files' checks do not each wait WATCHED_WAIT_S."""
+    waits = []
+    monkeypatch.setattr(inotify_reader.LingeringFD, "wait_watched", lambda self, folder, *a: waits.append(folder) and False)
+    gone = [layout.segment_relpath("cam1", T0 + i * S) for i in (7, 8)]  # in a folder the mock says is not watched
+    for rel in gone:
+        rig.watcher.check_made(rel)
+    for rel in gone:
+        assert "found missing" in rig.await_report(rel, DELETED).detail
+    assert waits == [rig.data / "video" / "cam1" / layout.segment_relpath("cam1", T0).split("/")[2]], waits
+
+
 def test_our_writes_and_new_files_are_not_reported(rig):
     writing, new = rig.segs[0], layout.segment_relpath("cam1", T0 + 3600 * S)
     rig.ours.update({writing, new})
@@ -277,8 +350,8 @@ def test_a_truncation_amid_our_fragment_writes_is_reported_and_the_writes_read_i
     most every LINGER_S (design/0301: one at a time they cost ~10x the CPU), and a stranger's
     truncation among them is still reported within R1.6's deadline."""
     reads = []
-    real = tamper.InotifyFD._read_event_buffer
-    monkeypatch.setattr(tamper.InotifyFD, "_read_event_buffer",
+    real = inotify_reader.InotifyFD._read_event_buffer
+    monkeypatch.setattr(inotify_reader.InotifyFD, "_read_event_buffer",
                         lambda self, size: reads.append(time.monotonic()) or real(self, size))
     writing = [layout.segment_relpath(f"cam{c}", T0 + 600 * S) for c in range(3, 11)]
     for rel in writing:

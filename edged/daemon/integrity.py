@@ -44,6 +44,11 @@ class TamperGuard:
     def opened(self, relpath: str) -> None:
         self._ours[relpath] = None
 
+    def check_made(self, relpath: str) -> None:
+        """A recorder worker's new segment, its row written: checked to be there still once its folder is
+        watched (set up after the workers' first files: design/0507), a tamper report if not."""
+        self.watcher.check_made(relpath)
+
     def closed(self, relpath: str) -> None:
         self._ours[relpath] = time.monotonic()
         cutoff = time.monotonic() - CLOSE_GRACE_S

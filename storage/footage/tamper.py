@@ -11,6 +11,10 @@ two halves of a rename only when both ends are watched, hence `generate_full_eve
 A directory that is deleted or moved is one report for the directory, not one per file
 (`rm -r` still unlinks, and so reports, each file first).
 
+A file the recorder made is checked once its folder is watched (`check_made`): made before the watch
+reached its folder (the daemon's first seconds; a new day folder before its IN_CREATE is read) and
+deleted, it is reported as the watch would have, once, whichever saw it first (design/0507).
+
 The intakes' folder is watched the same way (issue 76, design/0354): `imports/<sha256>/`, a
 portable device's original byte for byte and the segments remuxed from it, is footage once placed;
 any file or folder changed there but by the retention engine (which announces it) is a report.
@@ -22,8 +26,8 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import queue
 import re
-import select
 import threading
 import time
 import warnings
@@ -42,14 +46,12 @@ from watchdog.events import (
     FileSystemEvent,
     FileSystemEventHandler,
 )
-from watchdog.observers.api import BaseObserver
-from watchdog.observers.inotify import InotifyFullEmitter, InotifyObserver
-from watchdog.observers.inotify_c import InotifyFD
 
 from storage.disk import layout
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.fsutil import private_dir
 from storage.footage.intakes import IMPORTS_DIR
+from storage.footage.inotify_reader import Observer
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +62,9 @@ _EVENTS = [FileDeletedEvent, DirDeletedEvent, FileModifiedEvent, FileClosedEvent
 _OUTSIDE = "outside video/"
 _INTAKE = re.compile(IMPORTS_DIR + r"/[0-9a-f]{64}")           # an intake's folder, once placed
 _STAGING = IMPORTS_DIR + "/.incoming-"                          # storage/intake/take.py, before it is
-# The inotify queue is read at most this often, so that a busy second's events are read, parsed
-# and handed through watchdog's threads together: each fragment a camera writes
-# raises one IN_MODIFY (kept: truncate(2) raises nothing else), and one at a time they cost
-# ~320 us of CPU each in wakes and hand-offs, 0.032 % of a core a camera (design/0301).
-LINGER_S = 0.5
+WATCHED_WAIT_S = 30.0  # how long a made file's check waits for its folder's watch before checking anyway
+_GONE_KEPT = 4_096     # the paths whose deletion or move was _SEEN (the watch) or _FOUND (a check): one report each
+_SEEN, _FOUND = "seen", "found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,13 @@ class TamperWatcher:
         # Only the (single) watchdog dispatch thread touches these two.
         self._quiet_until: dict[str, float] = {}
         self._sizes: OrderedDict[str, int] = OrderedDict()
-        self._observer: InotifyObserver | None = None
+        self._observer: Observer | None = None
+        self._gone: OrderedDict[str, str] = OrderedDict()  # relpath -> _SEEN by the watch | _FOUND by a check; _lock
+        self._made: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # files made, to check once watched
+        self._checker: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._video_id: tuple[int, int] | None = None
+        self._unwatched: set[Path] = set()  # folders a check waited for in vain (the checks' thread alone)
 
     # control ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -115,7 +121,7 @@ class TamperWatcher:
         # camera and a day folder appear at once; the watch is replaced correctly, so say nothing.
         warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
         try:
-            observer = _Observer()
+            observer = Observer()
         except OSError as exc:
             raise _limit_error(exc) from None
         try:
@@ -126,9 +132,19 @@ class TamperWatcher:
             observer.stop()
             raise _limit_error(exc) from None
         self._observer = observer
+        self._video_id = _identity(self.video_dir)
+        self._stopping.clear()
+        self._checker = threading.Thread(target=self._check_made_files, name="tamper-check", daemon=True)
+        self._checker.start()
 
     def stop(self) -> None:
         observer, self._observer = self._observer, None
+        checker, self._checker = self._checker, None
+        if observer is not None and checker is not None:
+            self._stopping.set()
+            observer.fd.wake()
+            self._made.put(None)
+            checker.join()
         if observer is not None:
             observer.stop()
             observer.join()
@@ -145,6 +161,56 @@ class TamperWatcher:
                 self._prune_expected(now)
             self._expected.setdefault((relpath, kind), deque()).append(now + ttl_s)
 
+    def check_made(self, relpath: str) -> None:
+        """edged made this file: once its folder is watched, report it deleted if it is gone. Never blocks."""
+        self._made.put(relpath)
+
+    def _check_made_files(self) -> None:
+        while (rel := self._made.get()) is not None:
+            try:
+                self._check_made(rel)
+            except Exception:
+                log.exception("tamper watcher: could not check %s", rel)
+
+    def _check_made(self, rel: str) -> None:
+        """Once the folder is watched, a file there is either still there (its deletion from now on is an
+        event) or was deleted before: reported here, unless the watch saw it or edged announced it."""
+        observer, path = self._observer, self.data_dir / rel
+        if observer is None or _identity(self.video_dir) != self._video_id:
+            return  # stopped, or the disk is gone or swapped: the daemon's storage check says so
+        if (path.parent.is_dir() and path.parent not in self._unwatched
+                and not observer.fd.wait_watched(path.parent, WATCHED_WAIT_S, self._stopping)):
+            if self._stopping.is_set():
+                return
+            self._unwatched.add(path.parent)  # past the inotify limit: its next files are not waited for
+            log.warning("tamper watcher: %s is not watched after %.0f s; checking its files anyway", path.parent,
+                        WATCHED_WAIT_S)
+        if os.path.lexists(path) or not self._found_gone(rel):
+            return
+        self._report(Tamper(DELETED, rel, "deleted (found missing once its folder was watched)", self.clock.now_us()))
+
+    def _found_gone(self, rel: str) -> bool:
+        """A made file is missing: True if no one has accounted for it yet (and now this check has)."""
+        up = [rel] + [f for n in range(1, rel.count("/") + 1) if not (self.data_dir / (f := rel.rsplit("/", n)[0])).is_dir()]
+        with self._lock:  # (a folder the watch saw go accounts for its files only while it is gone)
+            if any(p in self._gone for p in up) or any(self._expected.get((rel, k)) for k in (DELETED, MOVED)):
+                return False  # the watch saw it go (reported or announced), or edged is removing it
+            self._note_gone(rel, _FOUND)
+            return True
+
+    def _seen_gone(self, rel: str) -> bool:
+        """The watch saw `rel` deleted or moved away: True unless a made file's check reported it first."""
+        with self._lock:
+            first = self._gone.get(rel) != _FOUND
+            self._note_gone(rel, _SEEN)
+            return first
+
+    def _note_gone(self, rel: str, how: str) -> None:  # under _lock
+        self._gone[rel] = how
+        self._gone.move_to_end(rel)
+        if len(self._gone) > _GONE_KEPT:
+            self._gone.popitem(last=False)
+
     # event handling (watchdog thread) ---------------------------------------------------
     def _handle(self, event: FileSystemEvent) -> None:
         src = self._rel(event.src_path)
@@ -152,11 +218,11 @@ class TamperWatcher:
             if _is_segment_file(src):
                 self._modified(src, closed=isinstance(event, FileClosedEvent))
         elif isinstance(event, FileDeletedEvent):
-            if _is_segment_file(src):
+            if _is_segment_file(src) and self._seen_gone(src):
                 old = self._sizes.pop(src, None)
                 self._check(src, DELETED, "deleted" if old is None else f"deleted ({old} bytes)")
         elif isinstance(event, DirDeletedEvent):
-            if _is_video(src) or _is_intake(src):
+            if (_is_video(src) or _is_intake(src)) and self._seen_gone(src):
                 detail = (f"the {src} folder itself was deleted: watching stopped" if src in (layout.VIDEO_DIR, IMPORTS_DIR)
                           else "folder deleted")
                 self._check(src, DELETED, detail)
@@ -164,7 +230,7 @@ class TamperWatcher:
             if event.is_synthetic:
                 return  # a file inside a moved folder: the folder's own report covers it
             dest = self._rel(event.dest_path)
-            if _is_segment_file(src):
+            if _is_segment_file(src) and self._seen_gone(src):
                 size = self._sizes.pop(src, None)
                 if self._check(src, MOVED, f"moved to {dest or _OUTSIDE}") and size is not None and dest:
                     self._remember(dest, size)
@@ -174,7 +240,7 @@ class TamperWatcher:
             if event.is_synthetic:
                 return
             dest = self._rel(event.dest_path)
-            if _is_video(src) or _is_intake(src):
+            if (_is_video(src) or _is_intake(src)) and self._seen_gone(src):
                 self._check(src, MOVED, f"folder moved to {dest or _OUTSIDE}")
             elif _is_video(dest) or (_is_intake(dest) and not src.startswith(_STAGING)):  # not an intake placed
                 self._check(dest, MOVED, f"a folder moved in from {src or _OUTSIDE}")
@@ -260,40 +326,6 @@ class TamperWatcher:
         return path[len(self._prefix):].replace(os.sep, "/") if path.startswith(self._prefix) else ""
 
 
-class _LingeringFD(InotifyFD):
-    """watchdog's inotify reader, reading at most once every LINGER_S: an event after a quiet
-    spell is read at once, the next ones with what else came within LINGER_S of that read. A
-    backlog (a read that half filled the buffer: a retention sweep's thousands of deletions) is
-    read on at once, so the kernel's queue does not overflow; a stop ends the wait (its pipe is
-    watched)."""
-
-    _read_at = 0.0
-    _backlog = False
-
-    def _check_inotify_fd(self) -> bool:
-        ready = super()._check_inotify_fd()
-        if ready and not self._backlog:
-            wait = self._read_at + LINGER_S - time.monotonic()
-            if wait > 0:
-                select.select([self._kill_r], [], [], wait)
-        self._read_at = time.monotonic()
-        return ready
-
-    def _read_event_buffer(self, event_buffer_size: int) -> bytes:
-        events = super()._read_event_buffer(event_buffer_size)
-        self._backlog = len(events) >= event_buffer_size // 2
-        return events
-
-
-class _Observer(InotifyObserver):
-    """InotifyObserver(generate_full_events=True) on a _LingeringFD."""
-
-    def __init__(self) -> None:
-        self._inotify_fd = _LingeringFD()
-        self._inotify_fd.start()
-        BaseObserver.__init__(self, InotifyFullEmitter, inotify_fd=self._inotify_fd)
-
-
 class _Handler(FileSystemEventHandler):
     def __init__(self, watcher: TamperWatcher):
         self._watcher = watcher
@@ -331,6 +363,13 @@ def _is_intake_file(rel: str) -> bool:
 def _size(path: Path) -> int | None:
     try:
         return path.stat().st_size
+    except OSError:
+        return None
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    try:
+        return (st := folder.stat()).st_dev, st.st_ino
     except OSError:
         return None
 

@@ -62,6 +62,7 @@ class SegmentRows:
             self.health.on_segment(ev.camera, ev.start_us)
         if self.guard is not None:
             self.guard.opened(ev.path)
+            self._after[slot].append(partial(self.guard.check_made, ev.path))  # its row first: a report marks it
         if self.on_segment_opened is not None:
             self.on_segment_opened()
 
