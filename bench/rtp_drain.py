@@ -9,9 +9,9 @@ capture (the 1080p 20 fps 4 Mbit/s clip of bench/record_throughput.py over
 recorder/rtsp_session.py) is kept in bench/out, so a run before a change and one after replay the
 same bytes. Times this thread's CPU (`time.thread_time`, the best of `--reps`; a loaded box's
 waiting is not counted) for the pure recorder/rtp.py, the compiled module where it is built and the
-compiled module with the C path (recorder/rtp_fu.c, design/0492) where that is built, and checks all
-made the same access units. Printed: us per RTP packet, us per access unit, and
-the % of one core a camera at the capture's rate.
+compiled module with its `take` compiled by Cython (recorder/rtp_fu.pyx, design/0492, 0495) where
+that is built, and checks all made the same access units. Printed: us per RTP packet, us per access
+unit, and the % of one core a camera at the capture's rate.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def captured(seconds: float) -> tuple[bytes, int, float]:
 
 def replay(mod: ModuleType, data: bytes, channel: int, take: Any = None) -> tuple[float, int, int, str]:
     """(CPU seconds of this thread, RTP packets, access units, hash of the units' bytes and times);
-    `take`: the C path handed to drain (recorder/rtp_fu.c, design/0492)."""
+    `take`: the compiled path handed to drain (recorder/rtp_fu.pyx, design/0492, 0495)."""
     inter = mod.Interleave()
     dep = mod.Depacketizer("h264")
     out: list = []
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         mods.append((f"compiled recorder._rtpc{state}", compiled, None))
         take = fastpath.load_take()
         if take is not None:
-            mods.append((f"compiled recorder._rtpc{state} + C recorder._rtpc_fu", compiled, take))
+            mods.append((f"compiled recorder._rtpc{state} + Cython recorder._rtpc_fu", compiled, take))
     except ImportError:
         log("the compiled module is not built (scripts/build-compiled): the pure module only")
     rows, digests = [], set()

@@ -28,7 +28,7 @@ NTP_UNIX_S = 2_208_988_800    # seconds from 1900 (NTP) to 1970 (Unix)
 _HEAD = struct.Struct("!BBHII")
 _SR = struct.Struct("!IIII")   # ssrc, ntp seconds, ntp fraction, rtp timestamp
 _FAST = struct.Struct("!BBHBBHIIBBB")  # '$', channel, size; RTP b0, b1, seq, ts, ssrc; 3 payload bytes (drain)
-# recorder/rtp_fu.c's take(buf, start, end, au, n, rtp_ch, seq, ts32, ssrc, hevc) -> (start, n, seq, taken, ended, marked)
+# recorder/rtp_fu.pyx's take(buf, start, end, au, n, rtp_ch, seq, ts32, ssrc, hevc) -> (start, n, seq, taken, ended, marked)
 Take = Callable[[bytearray, int, int, bytearray, int, int, int | None, int | None, int | None, bool],
                 tuple[int, int, int, int, int, int]]
 
@@ -391,8 +391,8 @@ def drain(inter: Interleave, dep: Depacketizer, rtp_ch: int, rtcp_ch: int, out: 
     Most of a picture's packets are a fragment (H.264 FU-A, H.265 FU) after the first: read here
     from the buffer in one unpack and appended to the access unit, with no packet object, call or
     tuple of `Interleave.next` and `Depacketizer.push` (design/0483); any other goes through them.
-    `take`: the same path in C over the read buffer, a run of such packets a call (recorder/rtp_fu.c,
-    design/0492), where it is built; what it does not take (an access unit to grow) goes on here."""
+    `take`: the same path compiled by Cython, a run of such packets a call (recorder/rtp_fu.pyx,
+    design/0492, 0495), where it is built; what it does not take (an access unit to grow) goes on here."""
     buf, view, unpack = inter.buf, inter.view, _FAST.unpack_from
     while True:
         at = inter.start

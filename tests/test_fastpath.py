@@ -4,12 +4,14 @@
 keep-alive answer and junk among the packets, a lost packet, a new SSRC and an old one's late
 packet, header extensions and padding), in reads of odd sizes, hand on the same access units,
 sender reports and counters, and write byte-identical segments; the compiled one with the usual
-packet's path in C (recorder/rtp_fu.c, `fastpath.take`, design/0492) too. And recorder/fastpath.py
-takes the pure module, and no C path, where the compiled one is absent, stale or not wanted.
+packet's path compiled by Cython (recorder/rtp_fu.pyx, `fastpath.take`, design/0492, 0495) too, also
+on streams changed at random (a property, hypothesis). And recorder/fastpath.py takes the pure module,
+and no compiled `take`, where the compiled one is absent, stale or not wanted.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import subprocess
@@ -20,6 +22,7 @@ from typing import Any, Callable
 
 import av
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from recorder import fastpath
 from recorder import rtp as pure
@@ -43,7 +46,7 @@ def _compiled() -> ModuleType:
 
 def _take() -> Any:
     take = fastpath.load_take()
-    assert take is not None, "recorder._rtpc_fu is not built from this recorder/rtp_fu.c: run scripts/build-compiled"
+    assert take is not None, "recorder._rtpc_fu is not built from this recorder/rtp_fu.pyx: run scripts/build-compiled"
     return take
 
 
@@ -86,11 +89,15 @@ QUIRKS: dict[str, Callable[[list[bytes]], list[bytes]]] = {
 }
 
 
-def _read(mod: Any, stream: bytes, codec: str, take: Any = None) -> tuple[list[Any], list[tuple[int, int]],
-                                                                         tuple[int, ...], list[bytes]]:
-    """The reader's loop on `mod` (edged_source._units without its socket), `take` handed to drain."""
+def _read(mod: Any, stream: bytes, codec: str, take: Any = None, reads: list[int] = READS,
+          room: int = 0) -> tuple[list[Any], list[tuple[int, int]], tuple[int, ...], list[bytes]]:
+    """The reader's loop on `mod` (edged_source._units without its socket), `take` handed to drain;
+    `reads`: the reads' sizes in turn; `room`: the access unit's first size, if not the usual."""
     heard: list[bytes] = []
     inter, dep = mod.Interleave(on_message=heard.append), mod.Depacketizer(codec)
+    if room:
+        dep.au = bytearray(room)
+        dep.auv = memoryview(dep.au)
     units: list[Any] = []
     reports: list[tuple[int, int]] = []
     at, turn = 0, 0
@@ -99,10 +106,10 @@ def _read(mod: Any, stream: bytes, codec: str, take: Any = None) -> tuple[list[A
             reports.append(sr)
         if at >= len(stream):
             break
-        room = inter.room()
-        n = min(READS[turn % len(READS)], len(room), len(stream) - at)
+        space = inter.room()
+        n = min(reads[turn % len(reads)], len(space), len(stream) - at)
         turn += 1
-        room[:n] = stream[at:at + n]
+        space[:n] = stream[at:at + n]
         inter.filled(n)
         at += n
     units += dep.flush()
@@ -215,11 +222,11 @@ def test_the_pure_module_where_the_compiled_one_is_stale_absent_or_not_wanted(mo
     assert "recorder._rtpc" in sys.modules and compiled.__file__.endswith(".so")
 
 
-def test_no_c_path_where_it_is_stale_absent_or_not_wanted(monkeypatch, tmp_path):
+def test_no_compiled_take_where_it_is_stale_absent_or_not_wanted(monkeypatch, tmp_path):
     take = _take()
     assert fastpath.load_take() is take and fastpath.take is take
-    stale = tmp_path / "rtp_fu.c"
-    stale.write_bytes(fastpath.TAKE_SOURCE.read_bytes() + b"\n")  # built from another rtp_fu.c
+    stale = tmp_path / "rtp_fu.pyx"
+    stale.write_bytes(fastpath.TAKE_SOURCE.read_bytes() + b"\n")  # built from another rtp_fu.pyx
     monkeypatch.setattr(fastpath, "TAKE_SOURCE", stale)
     assert fastpath.load_take() is None
     monkeypatch.undo()
@@ -230,8 +237,8 @@ def test_no_c_path_where_it_is_stale_absent_or_not_wanted(monkeypatch, tmp_path)
     assert fastpath.load_take() is take
 
 
-def test_the_c_path_takes_the_usual_packets_and_stops_where_drain_must_grow():
-    """rtp_fu.c takes the run of FU-A pieces after a NAL unit's first, up to the one with the E bit, and
+def test_the_compiled_take_takes_the_usual_packets_and_stops_where_drain_must_grow():
+    """rtp_fu.pyx takes the run of FU-A pieces after a NAL unit's first, up to the one with the E bit, and
     nothing the access unit has no room for (drain's Python path grows it); it reads nothing past `end`."""
     take = _take()
     nal = bytes(range(256)) * 20
@@ -251,3 +258,61 @@ def test_the_c_path_takes_the_usual_packets_and_stops_where_drain_must_grow():
     for args in ((1, 8, 900, 0xBEEF), (0, 9, 900, 0xBEEF), (0, 8, 901, 0xBEEF), (0, 8, 900, 1)):
         assert take(buf, first, len(buf), au, 1000, *args, False)[3] == 0  # another channel, sequence, time, source
     assert take(buf, first, len(buf), au, 1000, 0, 8, 900, 0xBEEF, True)[3] == 0  # not an H.265 FU
+    for bad in ((buf, first, len(buf) + 1, au, 1000), (buf, -1, len(buf), au, 1000), (buf, first, len(buf), au, -1),
+                (buf, first, len(buf), au, len(au) + 1)):  # past either buffer: refused, nothing written
+        with pytest.raises(ValueError):
+            take(*bad, 0, 8, 900, 0xBEEF, False)
+
+
+@functools.cache
+def _packets(name: str) -> tuple[bytes, ...]:
+    return tuple(rtp_captures.read(rtp_captures.HERE / f"{name}.rtp"))
+
+
+def _changed(p: bytes, how: str) -> list[tuple[int, bytes]]:
+    """A packet as a stream may change it: (channel, packet) framed in its place."""
+    head = bytearray(p)
+    if how == "drop":
+        return []
+    if how == "repeat":
+        return [(0, p), (0, p)]
+    if how == "seq":
+        head[2:4] = struct.pack("!H", (struct.unpack_from("!H", p, 2)[0] + 3) & 0xFFFF)
+    elif how == "time":
+        head[4:8] = struct.pack("!I", (struct.unpack_from("!I", p, 4)[0] + 1) & 0xFFFFFFFF)
+    elif how == "ssrc":
+        return [(0, _resourced(p, 0x5150))]
+    elif how == "marker":
+        head[1] ^= 0x80
+    elif how == "extended":
+        return [(0, _extended(p))]
+    elif how == "channel":
+        return [(2, p)]
+    elif how == "cut":
+        return [(0, p[:max(12, len(p) // 2)])]
+    elif how == "ends":  # an FU-A or H.265 FU header's E bit set or cleared
+        head[14 if (p[12] >> 1) & 0x3F == 49 else 13] ^= 0x40
+    return [(0, bytes(head))]
+
+
+CHANGES = ("drop", "repeat", "seq", "time", "ssrc", "marker", "extended", "channel", "cut", "ends")
+
+
+@settings(max_examples=40)
+@given(capture=st.sampled_from(CAPTURES), room=st.sampled_from([0, 1, 700, 5000, 20_000]),
+       reads=st.lists(st.integers(1, 9000), min_size=1, max_size=6),
+       changes=st.dictionaries(st.integers(0, 400), st.sampled_from(CHANGES), max_size=10))
+def test_the_compiled_path_and_the_fallback_make_the_same_units(capture, room, reads, changes):
+    """Property (design/0495): on a capture with any packets dropped, repeated, renumbered, re-timed, of
+    another source, marked, extended, on another channel, cut short or with a fragment's end moved, read
+    in any sizes into an access unit of any first size, drain with the compiled `take` (recorder/rtp_fu.pyx)
+    over the compiled module hands on what the pure module's own path does: the same units, reports and
+    counters."""
+    name, codec = capture
+    packets = _packets(name)
+    stream = b"".join(_frame(ch, q) for i, p in enumerate(packets) for ch, q in _changed(p, changes.get(i, "")))
+    mine = _read(_compiled(), stream, codec, _take(), reads, room)
+    theirs = _read(pure, stream, codec, None, reads, room)
+    assert theirs[0] or len(changes) > 3, "the pure reader made no access unit: the case tests nothing"
+    assert [(u.ts, u.key, u.params, u.data) for u in mine[0]] == [(u.ts, u.key, u.params, u.data) for u in theirs[0]]
+    assert mine[1:] == theirs[1:]
