@@ -8,9 +8,10 @@ recorder/edged_source.py calls it (`room`, a read's bytes copied in, `filled`, `
 capture (the 1080p 20 fps 4 Mbit/s clip of bench/record_throughput.py over
 recorder/rtsp_session.py) is kept in bench/out, so a run before a change and one after replay the
 same bytes. Times this thread's CPU (`time.thread_time`, the best of `--reps`; a loaded box's
-waiting is not counted) for the pure recorder/rtp.py and the compiled module where it is built,
-and checks both made the same access units. Printed: us per RTP packet, us per access unit, and
-the % of one core a camera at the capture's rate.
+waiting is not counted) for the pure recorder/rtp.py, the compiled module where it is built and the
+compiled module with its `take` compiled by Cython (recorder/rtp_fu.pyx, design/0492, 0495) where
+that is built, and checks all made the same access units. Printed: us per RTP packet, us per access
+unit, and the % of one core a camera at the capture's rate.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import hashlib
 import importlib
 import time
 from types import ModuleType
+from typing import Any
 
 from bench.common import OUT, command_line, environment, log, table
 from bench.reader_replay import capture
@@ -40,8 +42,9 @@ def captured(seconds: float) -> tuple[bytes, int, float]:
     return data, channel, took
 
 
-def replay(mod: ModuleType, data: bytes, channel: int) -> tuple[float, int, int, str]:
-    """(CPU seconds of this thread, RTP packets, access units, hash of the units' bytes and times)."""
+def replay(mod: ModuleType, data: bytes, channel: int, take: Any = None) -> tuple[float, int, int, str]:
+    """(CPU seconds of this thread, RTP packets, access units, hash of the units' bytes and times);
+    `take`: the compiled path handed to drain (recorder/rtp_fu.pyx, design/0492, 0495)."""
     inter = mod.Interleave()
     dep = mod.Depacketizer("h264")
     out: list = []
@@ -55,7 +58,7 @@ def replay(mod: ModuleType, data: bytes, channel: int) -> tuple[float, int, int,
         r[:n] = view[at:at + n]
         filled(n)
         at += n
-        while drain(inter, dep, channel, channel + 1, out) is not None:
+        while drain(inter, dep, channel, channel + 1, out, take) is not None:
             pass
     cpu = time.thread_time() - t0
     digest = hashlib.sha256()
@@ -72,16 +75,19 @@ def main(argv: list[str] | None = None) -> int:
     log(f"command: {command_line('bench.rtp_drain')}")
     log(f"environment: {environment()}")
     data, channel, took = captured(args.capture)
-    mods = [("pure recorder/rtp.py", pure)]
+    mods: list[tuple[str, ModuleType, Any]] = [("pure recorder/rtp.py", pure, None)]
     try:
         compiled = importlib.import_module(fastpath.COMPILED_NAME)
         state = "" if getattr(compiled, "SOURCE_SHA256", None) == fastpath.source_sha256() else " (STALE: another rtp.py)"
-        mods.append((f"compiled recorder._rtpc{state}", compiled))
+        mods.append((f"compiled recorder._rtpc{state}", compiled, None))
+        take = fastpath.load_take()
+        if take is not None:
+            mods.append((f"compiled recorder._rtpc{state} + Cython recorder._rtpc_fu", compiled, take))
     except ImportError:
         log("the compiled module is not built (scripts/build-compiled): the pure module only")
     rows, digests = [], set()
-    for name, mod in mods:
-        best, packets, units, digest = min(replay(mod, data, channel) for _ in range(args.reps))
+    for name, mod, take in mods:
+        best, packets, units, digest = min(replay(mod, data, channel, take) for _ in range(args.reps))
         digests.add(digest)
         rows.append([name, f"{best / packets * 1e6:.3f}", f"{best / max(units, 1) * 1e6:.1f}",
                      f"{best / took * 100:.4f}", digest])

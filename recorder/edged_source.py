@@ -20,7 +20,7 @@ import time
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Iterator, cast
 
-from recorder import diagnose, picture_size
+from recorder import diagnose, fastpath, picture_size
 from recorder.fastpath import rtp
 from recorder.read_turns import TURN_US
 from recorder.rtsp_session import GARBLED, UNSPOKEN, Media, RtspFailure, Session, parameter_sets
@@ -197,7 +197,7 @@ class EdgedSource:
         assert sock is not None
         inter, dep, session = self._inter, self._dep, self._session
         rtp_ch, rtcp_ch = session.channels
-        recv_into, room, filled, drain = sock.recv_into, inter.room, inter.filled, rtp.drain
+        recv_into, room, filled, drain, take = sock.recv_into, inter.room, inter.filled, rtp.drain, fastpath.take
         monotonic = time.monotonic
         heard = monotonic()
         n = full = rtp.READ_BYTES
@@ -206,7 +206,7 @@ class EdgedSource:
             # The packets of one read, in the compiled loop where it is built (recorder/fastpath.py);
             # a sender report stops it, so that the pictures before it are stamped before it counts.
             while True:
-                sr = drain(inter, dep, rtp_ch, rtcp_ch, out)
+                sr = drain(inter, dep, rtp_ch, rtcp_ch, out, take)
                 if out:
                     yield from out
                     out.clear()

@@ -28,6 +28,9 @@ NTP_UNIX_S = 2_208_988_800    # seconds from 1900 (NTP) to 1970 (Unix)
 _HEAD = struct.Struct("!BBHII")
 _SR = struct.Struct("!IIII")   # ssrc, ntp seconds, ntp fraction, rtp timestamp
 _FAST = struct.Struct("!BBHBBHIIBBB")  # '$', channel, size; RTP b0, b1, seq, ts, ssrc; 3 payload bytes (drain)
+# recorder/rtp_fu.pyx's take(buf, start, end, au, n, rtp_ch, seq, ts32, ssrc, hevc) -> (start, n, seq, taken, ended, marked)
+Take = Callable[[bytearray, int, int, bytearray, int, int, int | None, int | None, int | None, bool],
+                tuple[int, int, int, int, int, int]]
 
 
 class Interleave:
@@ -175,21 +178,6 @@ class Depacketizer:
         self.packets += 1
         expected = self.seq
         self.seq = (seq + 1) & 0xFFFF
-        # The usual packet, most of a picture's: an FU-A piece after the first, in sequence, of the
-        # picture being built, no CSRC, extension or padding. Appended here, without the calls and
-        # the list of the general path below (bench/reader_replay.py: per RTP packet).
-        if b0 == 0x80 and seq == expected and ts32 == self.last32 and self.fu and size > 14 \
-                and pkt[12] & 0x1F == 28 and not pkt[13] & 0x80 and not self.hevc:
-            n = self.n
-            end = n + size - 14
-            if end > len(self.au):
-                self._grow(end)
-            self.auv[n:end] = pkt[14:size]
-            self.n = end
-            if pkt[13] & 0x40:
-                self.fu = False
-            self.marked = b1 >= 0x80
-            return ()
         at = 12 + 4 * (b0 & 0x0F)
         if b0 & 0x10:  # header extension
             if size < at + 4:
@@ -393,7 +381,8 @@ class Depacketizer:
         self.key = self.params = self.broken = self.fu = self.vcl = False
 
 
-def drain(inter: Interleave, dep: Depacketizer, rtp_ch: int, rtcp_ch: int, out: list[AccessUnit]) -> tuple[int, int] | None:
+def drain(inter: Interleave, dep: Depacketizer, rtp_ch: int, rtcp_ch: int, out: list[AccessUnit],
+          take: Take | None = None) -> tuple[int, int] | None:
     """The per-read loop (design/0160, 0483): the whole packets in `inter`'s buffer, each RTP one
     depacketised, the access units completed appended to `out`. Stops after a sender report on
     `rtcp_ch` and returns it, its RTP time unwrapped against the newest RTP packet so far
@@ -401,10 +390,21 @@ def drain(inter: Interleave, dep: Depacketizer, rtp_ch: int, rtcp_ch: int, out: 
     when no whole packet is left. Compiled by mypyc with the rest of this module when built.
     Most of a picture's packets are a fragment (H.264 FU-A, H.265 FU) after the first: read here
     from the buffer in one unpack and appended to the access unit, with no packet object, call or
-    tuple of `Interleave.next` and `Depacketizer.push` (design/0483); any other goes through them."""
+    tuple of `Interleave.next` and `Depacketizer.push` (design/0483); any other goes through them.
+    `take`: the same path compiled by Cython, a run of such packets a call (recorder/rtp_fu.pyx,
+    design/0492, 0495), where it is built; what it does not take (an access unit to grow) goes on here."""
     buf, view, unpack = inter.buf, inter.view, _FAST.unpack_from
     while True:
         at = inter.start
+        if dep.fu and take is not None:
+            start, n, seq, taken, ended, marked = take(buf, at, inter.end, dep.au, dep.n, rtp_ch, dep.seq, dep.last32,
+                                                       dep.ssrc, dep.hevc)
+            if taken:
+                inter.start, dep.n, dep.seq, dep.marked = start, n, seq, bool(marked)
+                dep.packets += taken
+                if ended:
+                    dep.fu = False
+                continue
         if dep.fu and inter.end - at >= 23:
             mark, ch, size, b0, b1, seq, ts32, ssrc, x0, x1, x2 = unpack(buf, at)
             if dep.hevc:  # payload header (2 bytes), FU header: S, E, type
