@@ -162,6 +162,8 @@ def test_a_head_scored_weakly_never_stands_in_for_a_face_and_is_not_looked_for()
     for i, picture in enumerate(pictures):
         head.feed(i, picture, [walker.face(0, frames)] if i == 0 else None)
     assert not head.lost and head.looks(20, SIZE, 49) == []   # lost behind the pillar, not looked for
+    state = json.loads(json.dumps(head.state()))
+    assert FaceFollower.restored(1, {0: [walker.face(0, frames)]}, state).unsought == head.unsought != set()
 
 
 def test_a_small_face_is_found_again_in_its_region_alone():

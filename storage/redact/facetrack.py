@@ -99,6 +99,7 @@ class FaceFollower:
             self.upto = frame + 1
             if boxes is not None:
                 self.found[frame] = list(boxes)
+                self.unsought = {u for u in self.unsought if u[0] >= frame - self.reach}   # older ones ask nothing
                 self.lost = [lo for lo in self.lost if not any(closeness(_on_line(lo, frame), b) > 0 for b in boxes
                                                                if (frame, b) not in self.unsought)]
             self._forward(frame, small)
@@ -190,7 +191,8 @@ class FaceFollower:
             return {f"{k[0]}:{k[1]}": {str(f): list(m) for f, m in v.items()} for k, v in d.items()}
         return {"upto": self.upto, "factor": self.factor, "reach": self.reach,
                 "forward": moved(self.forward), "backward": moved(self.backward),
-                "live": [[k[0], k[1], tracker_state(tr)] for k, tr in self.live], "lost": self.lost}
+                "live": [[k[0], k[1], tracker_state(tr)] for k, tr in self.live], "lost": self.lost,
+                "unsought": sorted([f, *b] for f, b in self.unsought)}
 
     @classmethod
     def restored(cls, factor: int, found: dict[int, list[Box]], state: dict[str, Any] | None,
@@ -204,6 +206,7 @@ class FaceFollower:
         f.forward, f.backward = moved_from(state["forward"]), moved_from(state["backward"])
         f.live = [((int(a), int(b)), tr) for a, b, raw in state["live"] if (tr := tracker_from(raw)) is not None]
         f.lost = [[float(v) for v in lo] for lo in state.get("lost", [])]
+        f.unsought = {(int(u[0]), (int(u[1]), int(u[2]), int(u[3]), int(u[4]))) for u in state.get("unsought", [])}
         return f
 
     def followed(self) -> dict[str, Any]:
