@@ -55,7 +55,8 @@ def _check(got: float, target: float, most: bool) -> str:
 def crowd_lines(root: Path, seconds: float, every: int | None, modes: tuple[str, ...] = MODES,
                 fine: list[int] | None | str = "default", runs: int = 1, held_out: int = 0) -> list[str]:
     """Make the crowd's copy in each mode and judge it: the issue's rows, one line each. `held_out`:
-    a scene nothing was tuned on instead (crowd.SCENES: 1 HELD_OUT, 2 HELD_OUT_2; issue 88)."""
+    a scene nothing was tuned on instead (crowd.SCENES: 1 HELD_OUT, 2 HELD_OUT_2; issue 88), or 3: the
+    profiles the detector's settings may be chosen on (PROFILES, design/0501)."""
     frames = round(seconds * FPS)
     cast = crowd.SCENES[held_out]
     shutil.rmtree(root, ignore_errors=True)
@@ -64,7 +65,8 @@ def crowd_lines(root: Path, seconds: float, every: int | None, modes: tuple[str,
     crowd.write_clip(original / "cam1.mp4", frames, (1920, 1080), FPS, cast)
     digest = sha256_file(original / "cam1.mp4")
     marks = [[m.frame, list(m.box) if m.box else None] for m in crowd.applicant_marks(frames, cast)]
-    lines = [f"{f'held out {held_out}' if held_out else 'crowd'}: {len(cast) - 1} strangers "
+    scene = "profiles (tuning)" if held_out == 3 else f"held out {held_out}" if held_out else "crowd"
+    lines = [f"{scene}: {len(cast) - 1} strangers "
              f"({', '.join(a.name for a in cast if not a.applicant)}) "
              f"and the applicant (96 px), 1080p{FPS}, {frames} frames; marks on frames 0 and {frames - 1}"]
     for mode in modes:

@@ -93,11 +93,36 @@ def profile(seconds: float, top: int) -> list[str]:
     for part, spent in sorted(_parts(stats).items(), key=lambda kv: -kv[1]):
         lines.append(f"  {part}: {spent / seconds:.3f} core-s/s ({100 * spent / max(total, 1e-9):.0f} % of the process)")
     lines.append(f"  other threads (FFmpeg's decoding): {(total - main_cpu) / seconds:.3f} core-s/s")
+    lines.append(_decodes(stats, original / "cam1.mp4", seconds))
     lines.append(f"the {top} functions of most own CPU (main thread):")
     ranked = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]  # type: ignore[attr-defined]
     for (file, line, name), (_cc, calls, tottime, _ct, _callers) in ranked:
         lines.append(f"  {tottime / seconds:.3f} core-s/s  {calls:>7} calls  {Path(file).name}:{line} {name}")
     return lines
+
+
+DECODES = ("detect", "detect_render", "render", "follow")   # storage/redact/media.py's passes that decode the clip
+
+
+def _decodes(stats: pstats.Stats, clip: Path, seconds: float) -> str:
+    """How many times the copy decoded the original (media.py's passes, by the profile's calls) and
+    what one decode of it costs alone, in this thread, as the copy decodes (one thread; design/0502)."""
+    import av
+
+    from storage.redact.media import DECODE_THREADS
+
+    calls = {name: nc for (file, _line, name), (_cc, nc, *_rest) in stats.stats.items()  # type: ignore[attr-defined]
+             if file.endswith("redact/media.py") and name in DECODES}
+    start = time.thread_time()
+    with av.open(str(clip)) as f:
+        v = f.streams.video[0]
+        v.thread_type = DECODE_THREADS
+        for _frame in f.decode(v):
+            pass
+    alone = (time.thread_time() - start) / seconds
+    each = ", ".join(f"media.{n} {c}" for n, c in sorted(calls.items()))
+    return (f"the original decoded {sum(calls.values())} times by the copy ({each}; the release decodes it once more); "
+            f"one decode alone: {alone:.3f} core-s/s")
 
 
 def presets(clip: Path, variants: list[tuple[str, dict[str, str]]], seconds: float) -> list[str]:

@@ -138,6 +138,34 @@ def test_a_face_lost_behind_a_pillar_is_looked_for_again_on_its_line():
     assert again.lost and again.looks(20, SIZE, 48) == []   # a face the first pass sees is not looked for
 
 
+def test_a_head_scored_weakly_never_stands_in_for_a_face_and_is_not_looked_for():
+    """design/0501: a head the fine pass scored weakly (`unsought`) near a lost face's line does not end
+    the face's looking again, and a lost head is not looked for itself."""
+    walker, frames = faces.Person(48, 150, 100, 5), 30
+    pictures = [_gray(p) for p in faces.pictures(frames, SIZE, (walker,))]
+    mid = walker.face(16, frames)
+    for p in pictures:
+        p[:, mid[0] - 20:mid[0] + mid[2] + 20] = 128     # the pillar
+    near = walker.face(24, frames)
+    for weak, want in ((False, False), (True, True)):
+        follower = FaceFollower(1)
+        found = {0: [walker.face(0, frames)], 24: [near]}
+        if weak:
+            follower.unsought.add((24, near))
+        looked = []
+        for i, picture in enumerate(pictures):
+            looked.append(bool(follower.looks(i, SIZE, 49)))
+            follower.feed(i, picture, found.get(i))
+        assert any(looked[8:16]) and any(looked[25:]) == want, (weak, looked)
+    head = FaceFollower(1)
+    head.unsought.add((0, walker.face(0, frames)))
+    for i, picture in enumerate(pictures):
+        head.feed(i, picture, [walker.face(0, frames)] if i == 0 else None)
+    assert not head.lost and head.looks(20, SIZE, 49) == []   # lost behind the pillar, not looked for
+    state = json.loads(json.dumps(head.state()))
+    assert FaceFollower.restored(1, {0: [walker.face(0, frames)]}, state).unsought == head.unsought != set()
+
+
 def test_a_small_face_is_found_again_in_its_region_alone():
     """design/0463: the detector run on a region of a 1080p frame alone, scaled up, finds a 26 px face
     that the whole picture at 960 px across (the finer pass) leaves at 13 px."""

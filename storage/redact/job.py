@@ -44,7 +44,7 @@ from storage.redact.faces_pass import Planned
 from storage.redact.jobfiles import box as _box, boxes as _boxes, part as _part, parts as _parts
 from storage.redact.jobfiles import write_json as _write_json
 from storage.redact.copies import JOB as JOB, RELEASED as RELEASED, SIGN as SIGN   # said here too: the job's folder
-from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, input_for, passes_for
+from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, input_for, passes_for, weak_said
 from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, covered_refusal, frame_at,
                                  frame_plan, hidden_spans, marks_covered, plan_frames, summary)
 from storage.redact.track import CHECK, HOWS, UNSURE, Follower, clamped, scale_for, to_check, window_for
@@ -277,7 +277,8 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
                         (int(fine[0]), int(fine[1])) if fine else None)
     faces, moves, ran["detect"] = faces_pass.faces(folder / f"{name}.faces.json", src, detector, passes, info,
                                          resume.chunk_frames(Fraction(*info["rate"])), name, progress, plan, words)
-    method["detector"] = {**detector.method.as_dict(), "passes": [p.as_list() for p in passes]}
+    method["detector"] = {**detector.method.as_dict(), "passes": [p.as_list() for p in passes],
+                          **weak_said(passes, info["height"])}
     if moves is not None:
         method["faces_followed"] = {"tracker": "normalized cross-correlation of each face's luma, forward "
                                                "and back from each detection", "scale": moves["factor"],

@@ -8,12 +8,11 @@ Two passes over the clip, each a step the job can resume at (storage/redact/job.
    `follow` (EVERYTHING mode only, design/0285): every frame decoded, and those the tracker asks
    for scaled down to its luma and fed to it (storage/redact/track.py), which follows the
    applicant's region between the custodian's marks.
-2. `render`: every frame decoded, filled as the plan says (storage/redact/plan.py) on its YUV planes (no
-   RGB), re-encoded with x264 in parts of a few seconds (storage/redact/resume.py: a stopped job keeps the
-   parts made), joined into a new MP4. No sound: a voice identifies a third party as surely as a face.
+2. `render`: every frame decoded, filled as the plan says (storage/redact/plan.py) on its YUV planes, re-encoded
+   with x264 in parts (storage/redact/resume.py), joined into a new MP4. No sound: a voice identifies a third party.
 
-The fill is solid black in Y'CbCr (Y 16, Cb and Cr 128): a mask widened outwards to even pixels
-(the chroma planes are half size), the applicant's region narrowed inwards to them.
+The fill is solid black in Y'CbCr (Y 16, Cb and Cr 128): a mask widened outwards to even pixels (the chroma
+planes are half size), the applicant's region narrowed inwards to them.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from storage.redact import resume, watermark, x264
-from storage.redact.detect import Pass, disagree, fine_across, input_for, least_face, merged
+from storage.redact.detect import Pass, disagree, fine_across, input_for, least_face, merged, pass_boxes
 from storage.redact.facetrack import FaceFollower, Settled
 from storage.redact.inside import around
 from storage.redact.plan import Box, FramePlan
@@ -35,9 +34,7 @@ if TYPE_CHECKING:  # PyAV and numpy are imported in the functions that read and 
     import numpy as np  # on the job's thread: the daemon imports this module and redacts rarely (design/0286)
 
 FILL_Y, FILL_C = 16, 128
-# The clip decoded on the job's own thread (design/0363): FFmpeg's frame threads cost 0.15 core-s a
-# second of 1080p20 against 0.10 alone, and the copy is CPU a second of footage, never wall time
-DECODE_THREADS = "NONE"
+DECODE_THREADS = "NONE"   # on the job's thread (design/0363): frame threads cost 0.15 core-s/s of 1080p20, alone 0.10
 Tick = Callable[[int], None]
 
 
@@ -97,8 +94,11 @@ def _looked(i: int, frame: Any, detector: Any, passes: tuple[Pass, ...], found: 
     size, small = sizes
     ran = [p for p in passes if p.runs(i)]
     if run and ran:
-        each = [detector.faces(frame.reformat(width=p.input[0], height=p.input[1], format="rgb24").to_ndarray(),
-                               size) for p in ran]
+        got = [pass_boxes(detector, p, frame.reformat(width=p.input[0], height=p.input[1], format="rgb24").to_ndarray(),
+                          size, passes[0]) for p in ran]
+        each = [sure + heads for sure, heads in got]
+        if faces is not None:   # a head scored weakly, once lost, is not looked for again (design/0501)
+            faces.unsought.update((i, b) for _, heads in got for b in heads)
         found[i] = merged(each)
         if disagreed is not None and disagree(each, [least_face(p, size[1]) for p in ran]):
             disagreed.add(i)

@@ -148,7 +148,19 @@ HELD_OUT_2 = (
     Actor(38, 660, 1450, -5, name="38 px walking behind the applicant's end"),
     Actor(96, 600, 400, 6, applicant=True, turn=120, name="applicant"),
 )
-SCENES = {0: CAST, 1: HELD_OUT, 2: HELD_OUT_2}   # bench/redaction --crowd [--held-out [2]]
+# Faces in profile the detector's settings may be chosen on (issue 88, design/0501): the camera photograph's
+# profile at other sizes, widths, ways and paths than the held-out scenes' (which are never looked at to choose),
+# walking and standing, with the applicant walking among them
+PROFILES = (
+    Actor(26, 120, 150, 5, photo="camera", squeeze=0.7, name="26 px profile, narrow, walking"),
+    Actor(28, 330, 1700, -7, photo="camera", mirror=True, name="28 px profile, mirrored, walking"),
+    Actor(36, 520, 650, 0, photo="camera", squeeze=0.9, mirror=True, name="36 px profile, mirrored, standing"),
+    Actor(40, 60, 900, 3, photo="camera", squeeze=0.5, name="40 px profile, turned away, walking"),
+    Actor(24, 880, 1300, 0, photo="camera", name="24 px profile, standing"),
+    Actor(32, 420, 1500, -4, photo="camera", squeeze=0.65, mirror=True, name="32 px profile, narrow, mirrored"),
+    Actor(96, 640, 200, 6, applicant=True, name="applicant"),
+)
+SCENES = {0: CAST, 1: HELD_OUT, 2: HELD_OUT_2, 3: PROFILES}   # bench/redaction --crowd [--held-out [2] | --profiles]
 
 # What the detector's settings may be chosen on: the small faces alone, standing still
 TUNING = (Actor(24, 100, 200, 0), Actor(32, 300, 700, 0), Actor(44, 500, 1300, 0))
