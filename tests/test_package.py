@@ -20,6 +20,8 @@ handovers (design/0353): each camera loses at most a kill -9's 1 s, checked at t
 
 Runs only when asked (tests/conftest.py ASKED_ONLY), as root, about 10-25 minutes a release (two builds):
     .venv/bin/python -m pytest -q -m package tests/test_package.py -s [-k trixie]
+One release at a time: the containers share the host's network, and the office's daemon of the first to reach its
+last step holds its port (127.0.0.1:8780), so the other's fails to start ("address already in use").
 """
 
 from __future__ import annotations
