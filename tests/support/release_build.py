@@ -60,7 +60,7 @@ def m999_package_test(db: sqlite_utils.Database) -> None:
 '''
 
 
-def build(source: Path, version: str, dist: Path, suite: str) -> dict[str, float]:
+def build(source: Path, version: str, dist: Path, suite: str) -> dict[str, float | str]:
     """scripts/package VERSION in `source` for `suite`, the three .deb files copied to `dist`.
     With EDGED_PACKAGE_DIST set (a folder of both builds' .deb files, from an earlier run), its files
     are taken instead of building: for working on the test itself."""
@@ -73,7 +73,14 @@ def build(source: Path, version: str, dist: Path, suite: str) -> dict[str, float
     for deb in debs:
         shutil.copy2(deb, dist)
     return {"build, s": time.monotonic() - t, **{f"{d.name}, MB": d.stat().st_size / 1e6 for d in debs},
-            **{f"{d.name} unpacked, MB": unpacked_mb(d) for d in debs}}
+            **{f"{d.name} unpacked, MB": unpacked_mb(d) for d in debs},
+            **{f"{d.name} Installed-Size, MiB": int(field(d, "Installed-Size")) / 1024 for d in debs},
+            **{f"{d.name} Depends": field(d, "Depends") for d in debs}}
+
+
+def field(deb: Path, name: str) -> str:
+    """A field of the package's control, as `dpkg-deb --field` reads it (Installed-Size in KiB)."""
+    return subprocess.run(["dpkg-deb", "--field", str(deb), name], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def unpacked_mb(deb: Path) -> float:
