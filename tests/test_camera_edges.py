@@ -4,6 +4,7 @@ Every segment, the first and the last of each connection included, decodes under
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import threading
@@ -18,7 +19,6 @@ from tests.support.daemon import wait_for
 from tests.support.quirk_camera import QuirkCamera, bframe_clip
 from tests.support.recorders import Recording, recording
 from tests.support.vlc_server import CVLC, VlcServer
-from tests.test_rtsp_quirks import decode_errors
 
 S = 1_000_000
 
@@ -28,14 +28,27 @@ def _settings(tmp_path: Path) -> Settings:
                     connect_timeout_us=5 * S, read_timeout_us=3 * S, reconnect_max_us=S, sample_us=0)
 
 
+@functools.lru_cache(maxsize=256)
+def decoded(path: Path) -> tuple[str, list[int]]:
+    """One decode of the whole file under `ffmpeg -v error -xerror` (tests/test_rtsp_quirks.py
+    decode_errors), which also lists its video's pictures as decoded: (FFmpeg's words, empty when
+    clean; the pictures' presentation times in the stream's own time base, in the order shown).
+    A closed segment does not change: kept, so a test that reads it again decodes it once."""
+    run = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-copyts", "-i", str(path),
+                          "-map", "0:v:0", "-map", "0:a?", "-fps_mode:v", "passthrough", "-enc_time_base:v", "-1",
+                          "-f", "framecrc", "-"], capture_output=True, text=True, timeout=60)
+    said = run.stderr if run.returncode or run.stderr else ""
+    lines = [line.split(",") for line in run.stdout.splitlines() if line and not line.startswith("#")]
+    return said, [int(f[2]) for f in lines if f[0].strip() == "0"]
+
+
 def times(path: Path) -> tuple[list[int], list[int], list[int]]:
-    """(packets' pts, packets' dts, decoded pictures' pts) of a file's video, by ffprobe."""
+    """(packets' pts, packets' dts, decoded pictures' pts) of a file's video: the packets by ffprobe
+    (read, not decoded), the pictures from decoded()."""
     run = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts,dts",
                           "-of", "json", str(path)], capture_output=True, text=True, check=True, timeout=60)
     packets = json.loads(run.stdout)["packets"]
-    run = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=pts", "-of", "json",
-                          str(path)], capture_output=True, text=True, check=True, timeout=60)
-    return [p["pts"] for p in packets], [p["dts"] for p in packets], [f["pts"] for f in json.loads(run.stdout)["frames"]]
+    return [p["pts"] for p in packets], [p["dts"] for p in packets], decoded(path)[1]
 
 
 def clean(run: Recording, cam: str, data: Path, own: tuple[str, ...] = ()) -> dict[str, str]:
@@ -45,7 +58,7 @@ def clean(run: Recording, cam: str, data: Path, own: tuple[str, ...] = ()) -> di
     wrong = {}
     for seg in run.closed_of(cam):
         path = data / seg["path"]
-        err = "\n".join(line for line in decode_errors(path).splitlines()
+        err = "\n".join(line for line in decoded(path)[0].splitlines()
                         if not any(o in line for o in own + ("Last message repeated",)))
         if err:
             wrong[seg["path"]] = err.splitlines()[0]
