@@ -209,10 +209,21 @@ def main(argv: list[str] | None = None) -> int:
         t = back + 5 * cf.S
         twin = PgStore(url) if args.overlap else None
         office.v.overlap = None if twin is None else Overlap(twin)
+        waits: list[float] = []  # each join's wait, in order: the last of a run has no node verified behind it
+        if office.v.overlap is not None:
+            ov, join = office.v.overlap, office.v.overlap._join
+
+            def timed_join(*a: Any) -> int:
+                was = ov.waited_s
+                try:
+                    return join(*a)
+                finally:
+                    waits.append(ov.waited_s - was)
+            ov._join = timed_join  # type: ignore[method-assign]
         with final.patched():
             ref = cf.judged(ref_url, boxes, None, cf.reference_interval(args.reference), t, len(backlog))
             new = cf.judged(url, boxes, office.v, None, t, len(backlog))
-        waited = None if office.v.overlap is None else office.v.overlap.waited_s
+        waited = None if office.v.overlap is None else sum(waits[:args.nodes])  # the backlog: the first run, a join a node
         if twin is not None and office.v.overlap is not None:
             office.v.overlap.close()
             twin.close()
@@ -246,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
             " while PostgreSQL writes them could hide (design/0498; the timers' own /proc reads counted in):")
         log(table(["figure", "reference", "this tree"], final.rows(ref, new, msgs)))
         log("this tree's last writes " + ("on their own thread and session while the next node was verified (--overlap):"
-            f" the verifier's thread waited {1e6 * waited / msgs:.0f} us a message for them (the last node's included)"
+            f" the verifier's thread waited {1e6 * waited / msgs:.0f} us a message for them, of it"
+            f" {1e6 * sum(waits[:n - 1]) / msgs:.0f} for the {n - 1} written while a node was verified and"
+            f" {1e6 * sum(waits[n - 1:n]) / msgs:.0f} for the run's last (no node left to verify behind it);"
+            f" each in s: {' '.join(f'{w:.3f}' for w in waits[:n])}"
             if waited is not None else "in the verifier's thread (without --overlap): it waited for each, their wall above"))
         hidden = min(final.by[5][2], new["verify_cpu"])
         hc, _ = _hours({**new, "verify_server": new["verify_server"] - hidden}, n, args.fleet, share, args.round_trip_ms)
