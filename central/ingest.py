@@ -145,10 +145,13 @@ class Ingest:
         passes were most of the store thread's time on PostgreSQL, bench/central_pg.py) no longer
         hold up ingest; the two queue on the store's write lock. A last pass after the store
         thread drained its queue at stop."""
+        twin = None
         try:
             store = self.stores["verify"] = self.cfg.open_store()
             if self.members is not None:  # this instance's share of the nodes (central/intake/leases.py)
                 store.me, store.members = self.members.me, self.members.members  # type: ignore[attr-defined]
+            if self.cfg.storage.url:  # PostgreSQL: a node verified while the last one's pass is written (design/0498)
+                twin = self.cfg.open_store()
         except BaseException as exc:  # noqa: BLE001 - as a failing store thread: the service stops
             log.exception("the verifier could not open the store")
             self.error = exc
@@ -161,7 +164,7 @@ class Ingest:
                                 f"edged/v1/{node}/cmd/resend", resend_command(cast.key(), node, first, last, nonce,
                                                                              store.now_us()), qos=1),
                             standing=Register(self.cfg.storage.data_dir),
-                            receipt=Receipts(cast.key, self.cfg.storage.data_dir, self.mqtt.publish))
+                            receipt=Receipts(cast.key, self.cfg.storage.data_dir, self.mqtt.publish), twin=twin)
         every = self.cfg.verify.interval_us / 1e6
         try:
             while not self.stored_all.wait(every):
@@ -169,6 +172,10 @@ class Ingest:
                 cast.maybe(store)
             self.verified += self._verify(verifier)
         finally:
+            if verifier.overlap is not None:
+                verifier.overlap.close()
+            if twin is not None:
+                twin.close()
             store.close()
 
     @staticmethod

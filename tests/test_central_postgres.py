@@ -147,12 +147,25 @@ def test_the_sqlite_store_tests_pass_on_postgres(module, name, shape, server, tm
         return opened[-1]
 
     monkeypatch.setattr(module, "Store", make)
+    made: list[object] = []
+    if hasattr(module, "Verifier"):  # as edged-central runs on PostgreSQL: a second session, its passes'
+        class Twinned(module.Verifier):  # last writes on a thread while the next node is verified (design/0498)
+            def __init__(self, store, *a, **kw):
+                if isinstance(store, PgStore) and kw.get("twin") is None:
+                    kw["twin"] = PgStore(pg_url)
+                    opened.append(kw["twin"])
+                super().__init__(store, *a, **kw)
+                made.append(self)
+        monkeypatch.setattr(module, "Verifier", Twinned)
     fn = getattr(module, name)
     args = {"tmp_path": tmp_path, "monkeypatch": monkeypatch, "shape": shape}
     if "key" in _args(fn):
         args["key"] = request.getfixturevalue("key")
     fn(**{a: args[a] for a in _args(fn)})
     assert opened, "the test ran on PostgreSQL"
+    for v in made:
+        if v.overlap is not None:
+            v.overlap.close()
     for s in opened:
         if not s.pg.closed:
             s.close()
@@ -398,6 +411,45 @@ def test_a_node_is_verified_by_the_instance_holding_its_lease(pg_url):
     assert vb.run_once(10**12) == 10 and b.unverified() == 0
     assert {n["node"]: n["verified_seq"] for n in b.nodes()} == {f"s/n{n}": 1004 for n in range(4)}
     b.close()
+
+
+def test_a_pass_whose_last_write_fails_on_its_thread_is_undone_and_a_finding(pg_url, monkeypatch):
+    """design/0498: on PostgreSQL a pass's last write runs on a thread of its own while the next node is
+    verified on the store's second session. One that fails there, after its rows were sent, is undone
+    whole (its message not verified), is its node's `verify_failed`, and is tried again after RETRY_US;
+    the node verified meanwhile (a fork) is found all the same."""
+    from central.verifier import overlap
+    from central.verifier.verifier import RETRY_US
+    t0 = hostile.now_us() - 60_000_000
+    store, twin = PgStore(pg_url), PgStore(pg_url)
+    first, fork = hostile.healthy_with_fork("edged/v1/zz/victim", units.NodeKey(units.Ed25519PrivateKey.generate()),
+                                            "zz", "victim", t0)
+    store.ingest([(t, p) for t, p, _ in first + fork]
+                 + [("edged/v1/aa/evil/alarm", hostile.durable(t0, {"id": "x", "action": "raise"}))], hostile.now_us())
+    v = hostile.Verifier(store, hostile.UTC, gap_grace_us=0, twin=twin)
+    real, poisoned = overlap.last_write, [True]
+
+    def failing(ev, db, node, then, late):
+        sent = real(ev, db, node, then, late)
+        if node == "aa/evil" and poisoned[0]:
+            raise RuntimeError("the connection dropped after the pass's rows were sent")
+        return sent
+    monkeypatch.setattr(overlap, "last_write", failing)
+    now = hostile.now_us()
+    try:
+        v.run_once(now)
+        kinds = {(f["node"], f["kind"]) for f in store.findings()}
+        assert ("aa/evil", "verify_failed") in kinds and ("zz/victim", "audit_fork") in kinds, kinds
+        assert store.unverified() == 1, "the failed pass's one message is not verified: its write was undone"
+        assert not list(store.alarms_between("aa/evil", 0, 1 << 62)), "nor its alarm kept"
+        poisoned[0] = False
+        v.run_once(now + RETRY_US)
+        assert store.unverified() == 0
+        assert len(list(store.alarms_between("aa/evil", 0, 1 << 62))) == 1
+    finally:
+        v.overlap.close()
+        twin.close()
+        store.close()
 
 
 def test_the_read_only_role_runs_status_and_the_report_and_cannot_write(server, pg_url, tmp_path):

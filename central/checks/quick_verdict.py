@@ -78,28 +78,26 @@ def stamps_ok(d: Mapping[str, Any], min_days: float | None, max_days: float | No
 
 
 def lawful(d: Mapping[str, Any], *, heard_us: int | None, reported_us: int, min_days: float | None,
-           max_days: float | None, line: interval.ClockLine, r: Readings | None = None) -> bool:
+           max_days: float | None, line: interval.ClockLine) -> bool:
     """True only where `verdicts.judge` (with a heard footage message received at ``heard_us``, None:
-    none) gives "ok"; False: ask `judge`. Whatever raises here is `judge`'s to raise (the caller asks it).
-    ``r``: `readings(d)`, read already (the verifier's destruction rows need them too: design/0486)."""
+    none) gives "ok"; False: ask `judge`. Whatever raises here is `judge`'s to raise (the caller asks it)."""
     reason = d.get("reason")
     need = max_days if reason == "max_retention" else min_days if reason == "capacity" else None
-    r = readings(d) if r is None else r  # read once: both clocks judge the same readings
+    r = readings(d)  # read once: both clocks judge the same readings
     if need is not None and not office_ok(d, heard_us, reported_us, need, max_days, line, r):
         return False
     return stamps_ok(d, min_days, max_days, r)
 
 
 def verdict(d: Mapping[str, Any], *, heard: verdicts.Heard | None, reported_us: int, min_days: float | None,
-            max_days: float | None, line: interval.ClockLine, r: Readings | None = None) -> verdicts.Verdict | None:
+            max_days: float | None, line: interval.ClockLine) -> verdicts.Verdict | None:
     """A destruction's verdict as `verdicts.judge` gives it, None where it is "ok" (found by `lawful`,
     no words made); the one door of the verifier's pass and of the re-judging (central/verifier/rejudge.py,
-    design/0475), so the two cannot judge apart. Raises what `judge` raises. ``r``: `readings(d)` when the
-    caller read them already (never other readings: the verdict is the destruction's)."""
+    design/0475), so the two cannot judge apart. Raises what `judge` raises."""
     if heard is None or isinstance(heard.heard_us, int):  # a heard_us of another type: judge says what it is
         try:
             if lawful(d, heard_us=None if heard is None else heard.heard_us, reported_us=reported_us,
-                      min_days=min_days, max_days=max_days, line=line, r=r):
+                      min_days=min_days, max_days=max_days, line=line):
                 return None
         except Exception:  # noqa: BLE001 - a malformed destruction: judge's own exception makes its finding
             pass

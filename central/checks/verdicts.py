@@ -90,12 +90,10 @@ def offset_seen(before: Iterable[tuple[Any, Any]], after: Iterable[tuple[Any, An
     return None if a is None or b is None else min(a, b)
 
 
-def carried_spans(spans: Any, parsed: Iterable[tuple[str, tuple[int, int, str]]] | None = None
-                  ) -> dict[str, list[list[int]]]:
-    """The footage a message says was fetched after it was recorded: camera -> [[from, to]] (``parsed``:
-    `coverage.spans_of(spans)` read already, as the verifier's footage handler has it: design/0486)."""
+def carried_spans(spans: Any) -> dict[str, list[list[int]]]:
+    """The footage a message says was fetched after it was recorded: camera -> [[from, to]]."""
     out: dict[str, list[list[int]]] = {}
-    for camera, (a, b, kind) in (coverage.spans_of(spans) if parsed is None else parsed):
+    for camera, (a, b, kind) in coverage.spans_of(spans):
         if kind in CARRIED_KINDS:
             out.setdefault(camera, []).append([a, b])
     return out

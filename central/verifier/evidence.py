@@ -234,8 +234,7 @@ class Evidence:
         best = self.heard[i - 1][1] if i else None
         return (best if best is not None and best.last_id >= segment_id else None), self.heard_from
 
-    def footage(self, seq: int, m: dict[str, Any], received_us: int,
-                spans: list[tuple[str, tuple[int, int, str]]] | None = None) -> None:
+    def footage(self, seq: int, m: dict[str, Any], received_us: int) -> None:
         """A `footage` message's range and evidence, merged as the store merges them (a range named
         before keeps its receipt and its evidence; what it carried fills in where none was said),
         kept for the end of the pass and for the pass's next destructions. A range past the page's
@@ -245,7 +244,7 @@ class Evidence:
         if first not in self.stored:
             self._stored([first])
         was_h, was_e = self.stored[first]
-        new_e = retention_watch.evidence_row(self.node, m, self.offset(seq, received_us), spans)[2:]
+        new_e = retention_watch.evidence_row(self.node, m, self.offset(seq, received_us))[2:]
         h = was_h if was_h is not None else (last, received_us)
         e = new_e if was_e is None else (*was_e[:4], was_e[4] if was_e[4] is not None else new_e[4])
         self._undo.append(("stored", (first, self.stored[first])))

@@ -43,11 +43,9 @@ def offset_of(before: list[tuple[int, int]], after: list[tuple[int, int]], recei
     return verdicts.offset_seen([r for r in before if r[1] < cut][:BEFORE], after, received_us)
 
 
-def evidence_row(node: str, m: dict[str, Any], offset: int | None,
-                 spans: list[tuple[str, tuple[int, int, str]]] | None = None) -> tuple[Any, ...]:
-    """A footage message's footage_evidence row: its range's stamp, the offset, what it says was carried
-    (``spans``: its `coverage.spans_of`, read already)."""
-    carried = verdicts.carried_spans(m.get("spans"), spans)
+def evidence_row(node: str, m: dict[str, Any], offset: int | None) -> tuple[Any, ...]:
+    """A footage message's footage_evidence row: its range's stamp, the offset, what it says was carried."""
+    carried = verdicts.carried_spans(m.get("spans"))
     ts = m.get("ts_us")
     return (node, m["first_id"], ts if isinstance(ts, int) else None, offset, _int(m.get("from_us")),
             _int(m.get("to_us")), json.dumps(carried, sort_keys=True) if carried else None)

@@ -11,6 +11,7 @@ and the other nodes are verified all the same.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 from central.keys import ca, keystanding
 from central.checks import coverage, node_births, verify
 from central import finding_words
-from central.verifier import clock_lines, clock_samples, rejudge, retention_watch
+from central.verifier import clock_lines, clock_samples, overlap, page, rejudge, retention_watch
 from central.verifier.evidence import Evidence
 from central.verifier.handlers import handler_of
 from central.verifier.verifier_gaps import Ask, Gaps
@@ -48,8 +49,11 @@ class Verifier(MessageKinds, Gaps):
     def __init__(self, store: Store, tz: ZoneInfo, gap_grace_us: int,
                  enrolled: Callable[[str], set[str] | None] | None = None, ask: Ask | None = None,
                  standing: Callable[[str, str | None], keystanding.Standing] | None = None,
-                 receipt: Callable[[str, str, int], None] | None = None):
+                 receipt: Callable[[str, str, int], None] | None = None, twin: Store | None = None):
         self.store, self.tz, self.grace = store, tz, gap_grace_us
+        # ``twin``: a second session of a PostgreSQL store: a node verified while the last one's pass is written
+        self.overlap = None if twin is None else overlap.Overlap(twin)  # (central/verifier/overlap.py, design/0498)
+        self.deferred: Callable[[], int] | None = None  # under it, a pass's last write, for its thread
         self.receipt = receipt  # an export's receipt to its box (central/ingest.py Receipts, design/0318); None: none
         self.ask = ask  # None: no resend is asked (a gap is a finding once gap_grace has passed)
         self.enrolled = enrolled or (lambda _node: None)  # the office's enrolments (central/keys/ca.py, design/0097)
@@ -86,6 +90,18 @@ class Verifier(MessageKinds, Gaps):
         mine = sorted(n for n in todo if self.store.lease(n) and self.failed.get(n, 0) <= now
                       and self.starts.get(n, 0) <= now)  # in node order
         self.take_clock_samples()  # before the passes: a backlog's destructions are judged on them
+        done = self._chunks(mine, now) if self.overlap is None else self.overlap.run(self, mine, now)
+        rejudge.settle(self, self.settle)
+        self.settle = set()
+        if now - self.pruned_us >= coverage.PRUNE_EVERY_US:
+            self.prune_coverage(now)
+            self.prune_clock_samples(now)
+        if now - self.watched_us >= WATCH_EVERY_US:
+            self.watch(now)
+        return done
+
+    def _chunks(self, mine: list[str], now: int) -> int:
+        """The nodes verified many to a transaction, each in a savepoint (run_once)."""
         done, i = 0, 0
         while i < len(mine):
             with self.store.writing(durable=False):
@@ -100,19 +116,16 @@ class Verifier(MessageKinds, Gaps):
                         self.failed.pop(node, None)
                     except Exception as exc:  # noqa: BLE001 - one node's data must never stop the fleet's verification
                         passes.rollback_to(self.store.db, "node")
-                        self.failed[node] = now + RETRY_US
-                        log.exception("verifying %s failed; retrying in %d s", node, RETRY_US // 1_000_000)
-                        self.node, self.site = node, node.split("/", 1)[0]
-                        self._finding(verify.failed(exc, now // 86_400_000_000))
+                        self._failed(node, exc, now)
                     passes.release(self.store.db, "node")
-        rejudge.settle(self, self.settle)
-        self.settle = set()
-        if now - self.pruned_us >= coverage.PRUNE_EVERY_US:
-            self.prune_coverage(now)
-            self.prune_clock_samples(now)
-        if now - self.watched_us >= WATCH_EVERY_US:
-            self.watch(now)
         return done
+
+    def _failed(self, node: str, exc: BaseException, now: int) -> None:
+        """A node whose pass failed (undone already): a finding of the node, tried again after RETRY_US."""
+        self.failed[node] = now + RETRY_US
+        log.error("verifying %s failed; retrying in %d s", node, RETRY_US // 1_000_000, exc_info=exc)
+        self.node, self.site = node, node.split("/", 1)[0]
+        self._finding(verify.failed(exc, now // 86_400_000_000))
 
     def watch(self, now: int) -> int:
         """The retention watch on the office's clock (design/0122), for the nodes this instance
@@ -202,10 +215,10 @@ class Verifier(MessageKinds, Gaps):
                 passes.config_hash(db, node, self.config_hash)
             return 0  # its birth (with the key) is retained and comes on connect: wait for it a little
         policy = self._policy(births)
-        bodies = [_parse(payload) for _seq, _kind, _r, payload in msgs]
+        bodies = [page.parse(payload) for _seq, _kind, _r, payload in msgs]
         self.ev = Evidence(db, node)
         try:
-            self.ev.prefetch(*_wanted(msgs, bodies))
+            self.ev.prefetch(*page.wanted(msgs, bodies))
             self.ev.line = clock_samples.line(db, node, clock_samples.readings(msgs, bodies), self.lines)
             self.revoked_seen = []
             n, done, late, cursor = self._page(msgs, bodies, cursor, now, policy)
@@ -213,14 +226,14 @@ class Verifier(MessageKinds, Gaps):
             # one statement (design/0270), each table in it written once
             then = self._revoked_count() + checked + passes.verified(db, node, done) + [
                 passes.node_done(node, cursor, self.key, self.session, self.head or {}, self.config_hash)]
-            for new in self.ev.flush(then=then):  # the critical findings the store did not hold
-                log.error("CRITICAL %s %s: %s", node, new[3], new[7])
-            self.statements += self.ev.statements
+            last = functools.partial(overlap.last_write, self.ev, db, node, then, late)
         finally:
             self.ev = None
-        if late:
-            self._late(late)
         self.statements += 3 + len(late)
+        if self.overlap is not None:
+            self.deferred = last  # written on the overlap's thread while the next node is verified
+        else:
+            self.statements += last()
         return n
 
     def _page(self, msgs: list[Any], bodies: list[Any], cursor: int, now: int, policy: dict[str, Any]
@@ -359,38 +372,3 @@ class Verifier(MessageKinds, Gaps):
         if f.severity == verify.CRITICAL and n:
             log.error("CRITICAL %s %s: %s", self.node, f.kind, f.message)
         return n
-
-
-def _parse(payload: str) -> Any:
-    """A stored message's body, or why it cannot be read (a finding of its message, in the pass)."""
-    try:
-        return json.loads(payload)
-    except ValueError as exc:
-        return exc
-
-
-def _wanted(msgs: list[Any], bodies: list[Any]) -> tuple[list[int], list[int], list[tuple[int, int]], list[dict[str, Any]]]:
-    """What a page of messages will ask of the store: the audit records (seq_local, the one
-    before it, a head's), the segments its destructions name, its footage messages' (seq,
-    first_id) and its accesses and approvals (central/verifier/evidence.py prefetch)."""
-    audits: list[int] = []
-    segments: list[int] = []
-    footage: list[tuple[int, int]] = []
-    people: list[dict[str, Any]] = []
-    for (seq, kind, _r, _p), m in zip(msgs, bodies):
-        if not isinstance(m, dict):
-            continue
-        if kind == "audit":
-            if m.get("action") in verify.ACCESS_ACTIONS or m.get("action") == "request.approve":
-                people.append(m)
-            s, head = m.get("seq_local"), m.get("signed_head")
-            if isinstance(s, int):
-                audits += [s, s - 1]
-            if isinstance(head, dict) and isinstance(head.get("seq"), int):
-                audits.append(head["seq"])
-        elif kind == "retention":
-            segments += [d["segment_id"] for d in verify.destructions(m)
-                         if isinstance(d, dict) and isinstance(d.get("segment_id"), int)]
-        elif kind == "footage" and isinstance(m.get("first_id"), int) and isinstance(m.get("last_id"), int):
-            footage.append((seq, m["first_id"]))
-    return audits, segments, footage, people

@@ -66,15 +66,16 @@ class Gaps:
         could both keep it, design/0213). Asked of late messages only, which are rare."""
         return passes.verified_before(self.store.db, self.node, seq)
 
-    def _late(self, seqs: list[int]) -> None:
-        """Messages once reported lost came after all (a broker held them for a member that was
-        down): the seq_gap finding says how many are still missing, or becomes seq_late when none is."""
-        db = self.store.db
-        for row in passes.gaps(db, self.node):
-            d = finding_words.read(row)["detail"]
-            first, last = d["first"], d["last"]
-            if not any(first <= s <= last for s in seqs):
-                continue
-            got = passes.held_between(db, self.node, first, last)
-            f = verify.late(first, last, d["count"], got)
-            passes.gap_now(db, row["key"], f.kind, f.severity, f.message, finding_words.detail_json(f.message, f.detail))
+
+def late(db: Any, node: str, seqs: list[int]) -> None:
+    """Messages once reported lost came after all (a broker held them for a member that was
+    down): the seq_gap finding says how many are still missing, or becomes seq_late when none is.
+    On the pass's connection and node, named (its last write may run on a thread: design/0498)."""
+    for row in passes.gaps(db, node):
+        d = finding_words.read(row)["detail"]
+        first, last = d["first"], d["last"]
+        if not any(first <= s <= last for s in seqs):
+            continue
+        got = passes.held_between(db, node, first, last)
+        f = verify.late(first, last, d["count"], got)
+        passes.gap_now(db, row["key"], f.kind, f.severity, f.message, finding_words.detail_json(f.message, f.detail))

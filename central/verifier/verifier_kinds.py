@@ -23,7 +23,7 @@ from central.i18n import N_
 from central.verifier.handlers import handles
 from mqtt import kinds
 from storage.msg import Msg
-from storage.time.readings import Readings, readings
+from storage.time.readings import readings
 
 log = logging.getLogger("edged.central")
 __all__ = ["MessageKinds", "day_of", "judge_in_store"]
@@ -205,7 +205,7 @@ class MessageKinds:
         if not (isinstance(first, int) and isinstance(last, int)):
             raise TypeError(f"footage ids {first!r}..{last!r}")
         spans = list(coverage.spans_of(m.get("spans")))  # the time it covers, counted once (design/0115)
-        self.ev.footage(seq, m, self.received_us, spans)  # parsed once (design/0486)
+        self.ev.footage(seq, m, self.received_us)
         for camera, row in spans:
             self.ev.add("coverage", (self.node, camera, *row))
 
@@ -241,17 +241,13 @@ class MessageKinds:
         low, high = node_births.limits(rules, m["camera"])
         found, _first = self.ev.heard_of(m.get("segment_id"))
         heard = None if found is None else found.heard
-        try:
-            r: Readings | None = readings(m)  # read once, for the verdict and the day's row (design/0486)
-        except (KeyError, TypeError, ValueError):
-            r = None  # malformed: the verdict raises judge's own exception, as before
         v = quick_verdict.verdict(m, heard=heard, reported_us=self.received_us, min_days=low, max_days=high,
-                                  line=self.ev.line, r=r)  # None: "ok" (design/0456, 0475)
+                                  line=self.ev.line)  # None: "ok" (design/0456, 0475)
         verdict = "ok" if v is None else v.verdict
         day = day_of(m["destroyed_us"], self.tz)
         sid = m.get("segment_id")
         rows = {"days": (self.node, m["camera"], day, m["reason"], verdict, 1, m.get("bytes") or 0,
-                         (readings(m) if r is None else r).own_age_us / 86_400e6),
+                         readings(m).own_age_us / 86_400e6),
                 "destructions": destruction_row(self.node, self.site, seq, n, m, verdict),
                 "retention_heard": (self.node, sid if isinstance(sid, int) and not isinstance(sid, bool) else None,
                                     self.received_us)}
