@@ -76,43 +76,22 @@ def _central_clock_answers(central: Central, name: str) -> int:
 def test_a_regional_broker_killed_mid_run_loses_nothing(tmp_path, clip):
     # persistence at the office too: its session for edged-central outlives the office's restart
     office = Broker(tmp_path / "office", persistence=True).start()
-    regional = regional_broker(tmp_path / "regional", office).start()
-    office_key = ca.central_key(tmp_path / "central-data")  # the box obeys what it signs: its time, its resends
-    central = Central(tmp_path, office).start()
+    regional = regional_broker(tmp_path / "regional", office)
+    central = None
     name = f"{SITE}/n1"
-    with RtspServer({"cam": f"clip:{clip.video}@20"}) as cameras:
-        n1 = node(tmp_path, "n1", cameras.url("cam"), regional, command_key=office_key.public_b64).start()
-        try:
-            wait_for(lambda: status_nodes(central).get(name, {}).get("recording") == 1, 60,
-                     "the node up and recording at the office, through the bridge")
-            before = wait_for(lambda: _central_seqs(central, name), 30, "durable messages at the office")
-            # the office's link down: the region acknowledges the node's messages and queues them for the bridge
-            office.stop()
-            people = People(n1.config, tmp_path / "n1")
-            for who, role in (("carol", "custodian"), ("alice", "approver")):
-                people.add(who, role)  # audit records: durable messages
-            said = audit_top(n1)
-            outbox = n1.data_dir / "outbox.db"
-            wait_for(lambda: not _outbox(outbox), 40, "the node's outbox taken by the region")
-            _kill(regional)  # with the messages only in its queue
-            regional.start()
-            office.start()
-            wait_for(lambda: _central_audit(central, name) >= said, 60,
-                     "the audit records queued in the region at the office")
-            # mosquitto acknowledges a message before its next save (its issue 1855): a SIGKILL in that moment
-            # loses what it acknowledged last, and the office asks the box for the gap (design/0116), which
-            # the box, still up, sends again from its outbox's history
-            wait_for(lambda: (seqs := _central_seqs(central, name)) and len(seqs) == seqs[-1] - seqs[0] + 1
-                     and (n := status_nodes(central).get(name)) and n["verified_seq"] == n["max_seq"], 60,
-                     "every seq at the office, any gap asked for and sent again")
-            # the office's signed time went in through the region and the box's answer came out
-            wait_for(lambda: _central_clock_answers(central, name), 90, "the box's answer to the office's time")
-        finally:
-            n1.stop()
-            regional.stop()
-    wait_for(lambda: (n := status_nodes(central).get(name)) and n["verified_seq"] == n["max_seq"], 30,
-             "the office's verification up to the last seq")
-    try:
+    try:  # every part stopped whatever fails (a failed wait left the office's broker and edged-central running)
+        regional.start()
+        office_key = ca.central_key(tmp_path / "central-data")  # the box obeys what it signs: its time, its resends
+        central = Central(tmp_path, office).start()
+        with RtspServer({"cam": f"clip:{clip.video}@20"}) as cameras:
+            n1 = node(tmp_path, "n1", cameras.url("cam"), regional, command_key=office_key.public_b64).start()
+            try:
+                before = _through_the_region(central, name, office, regional, n1, tmp_path)
+            finally:
+                n1.stop()
+                regional.stop()
+        wait_for(lambda: (n := status_nodes(central).get(name)) and n["verified_seq"] == n["max_seq"], 30,
+                 "the office's verification up to the last seq")
         seqs = _central_seqs(central, name)
         assert seqs[0] <= before[0]
         missing = sorted(set(range(seqs[0], seqs[-1] + 1)) - set(seqs))
@@ -120,5 +99,36 @@ def test_a_regional_broker_killed_mid_run_loses_nothing(tmp_path, clip):
         assert not central.findings("seq_gap", name) and not central.findings("malformed_message")
         assert "Traceback" not in central.log_path.read_text()
     finally:
-        central.stop()
+        if central is not None:
+            central.stop()
+        regional.stop()
         office.stop()
+
+
+def _through_the_region(central: Central, name: str, office: Broker, regional: Broker, n1, tmp_path: Path) -> list[int]:
+    """The office down, the region queueing, the region killed and started again: every seq at the office in
+    the end, and the office's time answered across the bridge; the seqs the office held before."""
+    wait_for(lambda: status_nodes(central).get(name, {}).get("recording") == 1, 60,
+             "the node up and recording at the office, through the bridge")
+    before = wait_for(lambda: _central_seqs(central, name), 30, "durable messages at the office")
+    # the office's link down: the region acknowledges the node's messages and queues them for the bridge
+    office.stop()
+    people = People(n1.config, tmp_path / "n1")
+    for who, role in (("carol", "custodian"), ("alice", "approver")):
+        people.add(who, role)  # audit records: durable messages
+    said = audit_top(n1)
+    outbox = n1.data_dir / "outbox.db"
+    wait_for(lambda: not _outbox(outbox), 40, "the node's outbox taken by the region")
+    _kill(regional)  # with the messages only in its queue
+    regional.start()
+    office.start()
+    wait_for(lambda: _central_audit(central, name) >= said, 60, "the audit records queued in the region at the office")
+    # mosquitto acknowledges a message before its next save (its issue 1855): a SIGKILL in that moment
+    # loses what it acknowledged last, and the office asks the box for the gap (design/0116), which
+    # the box, still up, sends again from its outbox's history
+    wait_for(lambda: (seqs := _central_seqs(central, name)) and len(seqs) == seqs[-1] - seqs[0] + 1
+             and (n := status_nodes(central).get(name)) and n["verified_seq"] == n["max_seq"], 60,
+             "every seq at the office, any gap asked for and sent again")
+    # the office's signed time went in through the region and the box's answer came out
+    wait_for(lambda: _central_clock_answers(central, name), 90, "the box's answer to the office's time")
+    return before
