@@ -12,6 +12,7 @@ import os
 import signal
 import sqlite3
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from central.keys import ca
 from tests.support.broker import Broker
@@ -22,6 +23,7 @@ from tests.support.people import People
 from tests.test_central import SITE, Central, _outbox, clip, node, status_nodes  # noqa: F401  (clip: a fixture)
 
 
+T = TypeVar("T")
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "ref" / "central.md"
 # what the test's own set-up changes in the docs' block: Broker(persistence=True) writes the persistence
 # lines into its folder, the office listens on 127.0.0.1 without TLS, and the back-off stays at 1 s
@@ -49,28 +51,25 @@ def _kill(broker: Broker) -> None:
     broker.proc = None
 
 
-def _central_seqs(central: Central, name: str) -> list[int]:
+def _central_read(central: Central, read: Callable[[sqlite3.Connection, str], T], name: str, default: T) -> T:
+    """`read` of the office's store for node `name`, or `default` while the store cannot be read."""
     try:
         with sqlite3.connect(central.config.parent / "central-data" / "central.db", timeout=5) as c:
-            return central_seqs(c, name)
+            return read(c, name)
     except sqlite3.Error:
-        return []
+        return default
+
+
+def _central_seqs(central: Central, name: str) -> list[int]:
+    return _central_read(central, central_seqs, name, [])
 
 
 def _central_audit(central: Central, name: str) -> int:
-    try:
-        with sqlite3.connect(central.config.parent / "central-data" / "central.db", timeout=5) as c:
-            return central_audit_top(c, name)
-    except sqlite3.Error:
-        return 0
+    return _central_read(central, central_audit_top, name, 0)
 
 
 def _central_clock_answers(central: Central, name: str) -> int:
-    try:
-        with sqlite3.connect(central.config.parent / "central-data" / "central.db", timeout=5) as c:
-            return central_clock_answers(c, name)
-    except sqlite3.Error:
-        return 0
+    return _central_read(central, central_clock_answers, name, 0)
 
 
 def test_a_regional_broker_killed_mid_run_loses_nothing(tmp_path, clip):
