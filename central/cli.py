@@ -52,7 +52,7 @@ from central.i18n import normalise as normalise_language
 from central.store.store import Store, now_us
 from central.verifier.verifier import Verifier
 from central.store.versions import SchemaError
-from storage.process.threadname import name_process
+from storage.process.threadname import name_os_thread
 
 log = logging.getLogger("edged.central")
 
@@ -415,5 +415,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    name_process("edged-central")
+    name_os_thread("edged-central")
     raise SystemExit(main())

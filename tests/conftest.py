@@ -185,8 +185,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     timing.pytest_configure(config)
-    from storage.process.threadname import name_process
-    name_process("pytest")  # the test processes' own CPU apart from the programs they start (tests/support/acct.py)
+    from storage.process.threadname import name_os_thread
+    name_os_thread("pytest")  # the test processes' own CPU apart from the programs they start (tests/support/acct.py)
     from tests.support import fresh_catalog  # a new catalog is a copy of one migrated once a process
     fresh_catalog.install()
     for name, text in MARKERS.items():

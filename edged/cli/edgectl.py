@@ -30,7 +30,7 @@ from storage.time.clock import SYSTEM
 from storage.export.plan import corrected_stamps
 from storage.footage.segment_rows import SEGMENT_STATES
 from argparse import Namespace
-from storage.process.threadname import name_process
+from storage.process.threadname import name_os_thread
 
 EX_UNAVAILABLE = 69  # sysexits.h: the daemon is not running (a script tells it from a refusal, 2)
 
@@ -368,5 +368,5 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    name_process("edgectl")  # a console script's process has its name already
+    name_os_thread("edgectl")  # a console script's process has its name already
     sys.exit(main())

@@ -34,7 +34,7 @@ from edged.viewer.thumb_read import keyframe_jpeg
 from edged.viewer.transcode import DEFAULT_MAX_HEIGHT, ToH264
 from recorder.camera import Settings
 from recorder.diagnose import scrub
-from storage.process.threadname import name_process
+from storage.process.threadname import name_os_thread
 
 log = logging.getLogger(__name__)
 
@@ -150,5 +150,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    name_process("edged-playback")
+    name_os_thread("edged-playback")
     main()

@@ -30,7 +30,7 @@ from storage.export.evidence import EXPORTS_DIR, WORKING_DIR, write_clips
 from storage.media import answer, entry as media_entry
 from storage.export.plan import ExportError, Progress
 from storage.media.entry import Access, Proc
-from storage.process.threadname import name_process
+from storage.process.threadname import name_os_thread
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: `python -m storage.export.worker` runs there
 COMMAND = (sys.executable, "-m", "storage.export.worker")
@@ -188,5 +188,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    name_process("edged-export")
+    name_os_thread("edged-export")
     main()

@@ -28,7 +28,7 @@ from storage.intake.edits import Edits
 from storage.media.entry import hand_back_if_other
 from storage.mp4 import Limited, muxer_for, starts_as_mp4, whole_boxes_end, whole_prefix
 from storage.redact.idle import lowest_priority
-from storage.process.threadname import name_process
+from storage.process.threadname import name_os_thread
 
 VIDEO = frozenset({"h264", "hevc"})                       # what the fixed cameras' segments hold
 SOUND = frozenset({"aac", "pcm_mulaw", "pcm_alaw"})       # AAC and G.711
@@ -392,5 +392,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    name_process("edged-remux")
+    name_os_thread("edged-remux")
     sys.exit(main())

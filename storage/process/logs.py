@@ -11,7 +11,7 @@ import os
 import sys
 import uuid
 from typing import Any
-from storage.process.threadname import name_process
+from storage.process.threadname import name_os_thread
 
 # A fixed namespace: MESSAGE_IDs stay the same across versions and machines.
 _NAMESPACE = uuid.UUID("5b7c2d1e-6f0a-4c1b-9d3e-2a8f4e6b0c91")
@@ -49,7 +49,7 @@ def _stderr_is_journal() -> bool:
 
 
 def setup(verbose: bool = False, identifier: str = "edged", fmt: str | None = None) -> None:
-    name_process(identifier)  # `top`, `ps -o comm` and the run's CPU by program tell edged from its recorders
+    name_os_thread(identifier)  # `top`, `ps -o comm` and the run's CPU by program tell edged from its recorders
     level = logging.DEBUG if verbose else logging.INFO
     handler: logging.Handler | None = None
     if _stderr_is_journal():

@@ -2,7 +2,7 @@
 be split by thread from outside: a recorder worker's camera threads, durability, hasher, events,
 image checks (bench/record_throughput.py); edged-central's store, verifier and network threads
 (bench/central_ingest.py). Python 3.11 names its threads only for itself. Each of edged's programs
-names its process the same way (`name_process`): `top` and `ps -o comm` show edged, edged-recorder,
+names its process the same way, from its main thread: `top` and `ps -o comm` show edged, edged-recorder,
 edged-export... rather than a row of `python3` (design/0511)."""
 
 from __future__ import annotations
@@ -21,8 +21,3 @@ except (OSError, AttributeError):  # not Linux: names stay Python's own
 def name_os_thread(name: str) -> None:
     if _prctl is not None:
         _prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
-
-
-def name_process(name: str) -> None:
-    """The process's name as `top` and `ps -o comm` show it: its main thread's (call it there)."""
-    name_os_thread(name)

@@ -23,7 +23,7 @@ from storage.media.entry import Access, Proc, hand_back_if_other
 from storage.redact.detect import DetectorError
 from storage.redact.idle import lowest_priority
 from storage.redact.job import JOB, JobError, Progress, run
-from storage.process.threadname import name_process
+from storage.process.threadname import name_os_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.mp4")   # an export's clip (the job's names; a plain name)
@@ -73,5 +73,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    name_process("edged-redact")
+    name_os_thread("edged-redact")
     main()

@@ -270,9 +270,9 @@ def _call(module: str, argv: list[str]) -> int:
     """`main(argv)` as the interpreter runs a module's: its status, SystemExit's, or 1 and the traceback."""
     import importlib
 
-    from storage.process.threadname import name_process
+    from storage.process.threadname import name_os_thread
 
-    name_process({"edged.cli.edgectl": "edgectl", "central.cli": "edged-central"}.get(module, "ctlfork"))  # acct.py
+    name_os_thread({"edged.cli.edgectl": "edgectl", "central.cli": "edged-central"}.get(module, "ctlfork"))  # acct.py
     try:
         code = importlib.import_module(module).main(argv)
     except SystemExit as exc:  # argparse's errors and --help, as the interpreter ends on them
@@ -325,9 +325,9 @@ def serve(path: str, parent: int) -> None:
     import signal
 
     from edged.cli import edgectl
-    from storage.process.threadname import name_process
+    from storage.process.threadname import name_os_thread
 
-    name_process("ctlfork-zygote")
+    name_os_thread("ctlfork-zygote")
 
     for name in (*(f"edged.cli.{verb}" for verb in edgectl.MODULES), *MODULES, *DAEMONS.values(), *WARM):
         importlib.import_module(name)
