@@ -26,6 +26,21 @@ FAULTS = {
 HEALTHY_SAMPLES = 40  # the healthy camera is watched this many samples (80 s, 13 loops of its clip)
 
 
+def mean_fps(d: Daemon, camera: str, windows: int = 4) -> float:
+    """The mean of `camera`'s next `windows` reported fps figures, each window told by its last packet."""
+    seen: dict[int, float] = {}
+
+    def enough() -> bool:
+        row = d.camera(camera)
+        if row and row["fps"] is not None:
+            seen[row["last_packet_us"]] = row["fps"]
+        return len(seen) > windows  # the first may be a window reported before this wait began
+
+    wait_for(enough, 20 + 10 * windows, f"{windows} reports of camera {camera}'s figures")
+    figures = list(seen.values())[1:]
+    return sum(figures) / len(figures)
+
+
 def active(d: Daemon, key: str) -> bool:
     return bool(alarms(d, lambda r: r["key"] == key, active=True))
 
@@ -58,7 +73,10 @@ def test_faults_raise_and_clear_and_a_healthy_camera_stays_quiet(tmp_path, monke
             assert small["compliance"] == "fail" and "640x480" in small["compliance_reasons"]
             assert small["state"] == "degraded"
             lobby = d.camera("lobby")
-            assert lobby["width"] == 1920 and 18 <= lobby["fps"] <= 22 and lobby["keyframe_interval"] == 2.0
+            assert lobby["width"] == 1920 and lobby["keyframe_interval"] == 2.0
+            # A window's fps is the frames that arrived in its 5 s: a stall of the busy box (this server's
+            # or edged's) moves frames into the next window; the clip's 20 fps is the windows' mean.
+            assert 18 <= mean_fps(d, "lobby") <= 22
 
             # The door camera's view becomes its reference; then it shows another scene.
             wait_for(lambda: people.ctl("camera", "set-reference", "door").returncode == 0, 30, "a reference picture")

@@ -85,14 +85,17 @@ async function openTile(tile) {
     const answer = await api(`/api/live/${encodeURIComponent(tile.camera)}`,
       { sdp: pc.localDescription.sdp, type: "offer" });
     if (tile.pc !== pc) { stopOnBox(answer.view); return; }  // the layout changed meanwhile
+    tile.view = answer.view;  // before the next wait: a layout change during it stops this view on the box
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
-    tile.view = answer.view;
+    if (tile.pc !== pc) return;  // closed meanwhile, its view stopped by closeTile
     tile.text = answer.overlay;
     hearable(tile.video, Boolean(answer.audio));
     tile.note.textContent = "";
   } catch (err) {
     pc.close();
-    if (tile.pc === pc) { tile.pc = null; tile.error = err.message; tile.note.textContent = err.message; }
+    if (tile.pc !== pc) return;
+    stopOnBox(tile.view);  // an answer the page could not take: its view ends now, not at the box's timeout
+    tile.pc = null; tile.view = null; tile.error = err.message; tile.note.textContent = err.message;
   }
 }
 
