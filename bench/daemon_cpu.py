@@ -81,8 +81,12 @@ def one_run(cameras: int, seconds: float, spy: str | None, phase: str = "steady"
         spied = None
         if spy and phase == "start":  # from the fork to the first segment (and on: what is printed is the start's)
             spied = _spy(spy, pid, 6, base / "spy.txt")
-        wait_for(lambda: all(d.segments(f"cam{i}") for i in range(cameras)),
-                 120, "a segment of every camera", interval=0.05)
+        try:
+            wait_for(lambda: all(d.segments(f"cam{i}") for i in range(cameras)),
+                     120, "a segment of every camera", interval=0.05)
+        except AssertionError:
+            d.kill_all()  # never a daemon left recording beside the next run
+            raise
         first_s = time.monotonic() - began
         at_first, threads_first = process_cpu(pid) or 0.0, threads(pid)
         workers = children(pid)
