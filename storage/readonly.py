@@ -19,4 +19,4 @@ def open_readonly(path: Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA busy_timeout=5000")
     import sqlite_utils  # here, not at the top: see the module's docstring
 
-    return sqlite_utils.Database(conn)
+    return sqlite_utils.Database(conn, execute_plugins=False)  # no installed plugin's code on it (storage/catalog.py)

@@ -158,3 +158,45 @@ def test_writes_through_the_view_columns_round_trip(tmp_path):
 
 def test_the_frozen_state_numbers_are_the_declared_states():
     assert _M013_STATES == SEGMENT_STATES
+
+
+def test_the_migrations_split_their_scripts_as_sqlite_utils_does(tmp_path, monkeypatch):
+    """storage/schema/script.py asks sqlite3.complete_statement only at a `;` (design/0514): the same statements
+    as sqlite-utils' own splitter, on every migration's script and on the cases a `;` is not an end (a trigger's
+    body, a string, a comment), and a new catalog's schema is the same made either way."""
+    from sqlite_utils.db import _iter_complete_sql_statements
+
+    from storage.schema import script, today
+    from tests.support.fresh_catalog import _real_open_db  # not a copy of the process's template: made here
+
+    tricky = ["CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE b SET x = ';'; DELETE FROM c; END; SELECT 1 -- ; x\n"
+              "; SELECT 2", "  \n ", "SELECT 'a;b' /* ; */ ;;  SELECT 3;\n-- the end"]
+    seen: list[str] = []
+    monkeypatch.setattr(script, "statements", lambda sql: seen.append(sql) or _iter_complete_sql_statements(sql))
+    _real_open_db(tmp_path / "old.db", synced=False).conn.close()
+    monkeypatch.undo()
+    assert len(seen) >= 10
+    for sql in seen + tricky:
+        assert list(script.statements(sql)) == list(_iter_complete_sql_statements(sql))
+    _real_open_db(tmp_path / "new.db", synced=False).conn.close()
+    old, new = (_real_open_db(tmp_path / name) for name in ("old.db", "new.db"))
+    assert today.sql(old) == today.sql(new)   # docs/ref/catalog-schema.md's text: every table, index and view
+    old.conn.close()
+    new.conn.close()
+
+
+def test_no_sqlite_utils_plugin_runs_on_the_catalog(tmp_path, monkeypatch):
+    """No installed package's sqlite-utils plugin is looked for or run on edged's connections (design/0514): the
+    scan of every package's entry points was 0.04 s of each daemon's start, and a plugin's code has no business on
+    an evidence catalog."""
+    import sqlite_utils.db
+
+    from storage.readonly import open_readonly
+    from tests.support.fresh_catalog import _real_open_db
+
+    def refused(*_a, **_k):
+        raise AssertionError("sqlite-utils' plugins were loaded")
+
+    monkeypatch.setattr(sqlite_utils.db, "ensure_plugins_loaded", refused)
+    _real_open_db(tmp_path / "catalog.db").conn.close()
+    open_readonly(tmp_path / "catalog.db").conn.close()

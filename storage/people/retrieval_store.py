@@ -205,7 +205,7 @@ def purge_backup(path: Path, ids: list[int], purged: Callable[[dict[str, Any]], 
     conn = sqlite3.connect(str(path), isolation_level=None)
     try:
         conn.execute("PRAGMA secure_delete = ON")
-        db = sqlite_utils.Database(conn)
+        db = sqlite_utils.Database(conn, execute_plugins=False)  # as storage/catalog.py
         wanted = set(ids)
         due = [_row(r) for r in list(db.query("SELECT * FROM requests WHERE purged_us IS NULL"))
                if r["id"] in wanted]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlite_utils import Migrations
 
-from storage.schema import identity, people, segments
+from storage.schema import identity, people, script, segments
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -25,7 +25,7 @@ migrations = Migrations("edged.catalog")
 
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    script.run(db,
         """
         CREATE TABLE cameras (
             id TEXT PRIMARY KEY,
@@ -81,7 +81,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 # Over 60 lines on purpose: one schema step's DDL, read as the tables it makes.
 @migrations()
 def m002_retention(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    script.run(db,
         """
         -- The oldest footage first, for the capacity rule of the retention engine.
         CREATE INDEX segments_footage_start ON segments(start_us) WHERE state IN ('complete', 'recovered');
@@ -161,7 +161,7 @@ def m003_audit_and_maintenance(db: sqlite_utils.Database) -> None:
             prev_hash TEXT NOT NULL,
             hash TEXT NOT NULL
         )""")  # the chain's records and their hashes: storage/audit.py
-    db.executescript(
+    script.run(db,
         """
         CREATE TABLE maintenance (
             id INTEGER PRIMARY KEY,
@@ -189,7 +189,7 @@ def m004_health(db: sqlite_utils.Database) -> None:
                      ("clock_skew_us", "INTEGER"), ("image", "TEXT"), ("health", "TEXT"),
                      ("compliance", "TEXT"), ("compliance_reasons", "TEXT")):
         db.execute(f"ALTER TABLE cameras ADD COLUMN {col} {typ}")
-    db.executescript(
+    script.run(db,
         """
         CREATE TABLE camera_references (
             camera TEXT PRIMARY KEY,
@@ -238,7 +238,7 @@ def m005_people(db: sqlite_utils.Database) -> None:
 def m006_login_client_and_retention_grace(db: sqlite_utils.Database) -> None:
     """The client address of a failed login; the grace periods of lowered max retentions (design/0022)."""
     db.execute("ALTER TABLE login_failures ADD COLUMN client TEXT")
-    db.executescript(
+    script.run(db,
         """
         CREATE TABLE retention_grace (
             id INTEGER PRIMARY KEY,
@@ -264,7 +264,7 @@ def m007_camera_error_kind(db: sqlite_utils.Database) -> None:
 def m008_request_chains(db: sqlite_utils.Database) -> None:
     """Site policy (design/0036): a request keeps the approval chain it was filed under, the
     steps signed so far and its copy rules; a grant names every approver."""
-    db.executescript(
+    script.run(db,
         """
         ALTER TABLE requests ADD COLUMN chain TEXT;        -- JSON [{name, approvers}]; NULL: one approver
         ALTER TABLE requests ADD COLUMN steps TEXT;        -- JSON [{step, name, by, at_us, approve, reason}]
@@ -279,7 +279,7 @@ def m008_request_chains(db: sqlite_utils.Database) -> None:
 def m009_hold_approvals_and_one_time_passwords(db: sqlite_utils.Database) -> None:
     """Holds by policy (design/0041): a hold may wait for an approver and be extended; a password an
     admin set is one-time, changed at the holder's first login (design/0042)."""
-    db.executescript(
+    script.run(db,
         """
         ALTER TABLE holds ADD COLUMN state TEXT NOT NULL DEFAULT 'active';  -- pending | active
         ALTER TABLE holds ADD COLUMN wanted_expires_us INTEGER;  -- a pending evidence hold's expiry once approved
@@ -298,7 +298,7 @@ def m010_maintenance_protection(db: sqlite_utils.Database) -> None:
     """A maintenance window says what it protected (R1.7): the footage on record when it began,
     the catalog copy's hash and whether it is on the footage's own disk; who attended (R8.2); and
     what was destroyed during it because the disk ran short (design/0043)."""
-    db.executescript(
+    script.run(db,
         """
         ALTER TABLE maintenance ADD COLUMN attended_by TEXT;          -- the manager who attended
         ALTER TABLE maintenance ADD COLUMN protected_segments INTEGER;  -- footage on record at the start
@@ -315,7 +315,7 @@ def m010_maintenance_protection(db: sqlite_utils.Database) -> None:
 def m011_motion_events(db: sqlite_utils.Database) -> None:
     """Recording modes (design/0038): motion events, why a camera has no footage for a while
     by policy (no motion, live mode: not gaps), and each camera's mode. storage/footage/events.py."""
-    db.executescript(
+    script.run(db,
         """
         CREATE TABLE motion_events (
             id INTEGER PRIMARY KEY,

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from storage.schema import script
+
 
 # Over 60 lines on purpose: one schema script, the people tables as migration m005 created them.
 def create_tables(db: sqlite_utils.Database) -> None:
     """Called once by the catalog migration m005_people."""
-    db.executescript(
+    script.run(db,
         """
         CREATE TABLE accounts (
             id INTEGER PRIMARY KEY,

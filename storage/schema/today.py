@@ -14,7 +14,7 @@ from storage.schema.migrations import migrations
 
 def applied() -> sqlite_utils.Database:
     """An empty catalog in memory with every migration applied, as storage.catalog.open_db does."""
-    db = sqlite_utils.Database(sqlite3.connect(":memory:", isolation_level=None))
+    db = sqlite_utils.Database(sqlite3.connect(":memory:", isolation_level=None), execute_plugins=False)
     db.execute("PRAGMA foreign_keys=ON")
     migrations.apply(db)
     return db
