@@ -3,10 +3,12 @@ first, so no worker ends the run alone on a two-minute module; every module its 
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from tests.conftest import SOLO, SOLO_IDLE, SOLO_LIGHT, SOLO_PAIRED, SPLIT, group_of, group_of_id, run_order
-from tests.support import timing
+from tests.support import ctlfork, timing
+from tests.support.sources import tree
 from tests.support.workers import BUSY, IDLE, idle_share, workers
 
 TESTS = Path(__file__).parent
@@ -112,3 +114,39 @@ def test_the_run_sums_each_programs_cpu_from_the_kernels_records():
     assert "3 processes ended, 2 s of CPU" in lines[0]
     assert lines[2].split()[1:] == ["2.0", "80.0%", "1", "2.00", "ffmpeg"]
     assert lines[3].split()[1:] == ["0.5", "20.0%", "2", "0.25", "edged-recorder"]
+
+
+def _read_at_import(parsed: ast.Module) -> set[str]:
+    """The EDGED_ variables a module reads of its environment as it is imported: an `os.environ.get(...)`,
+    `os.getenv(...)` or `os.environ[...]` outside every function and lambda."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            return
+        key = None
+        if isinstance(node, ast.Call) and node.args and ast.unparse(node.func) in ("os.environ.get", "os.getenv"):
+            key = node.args[0]
+        elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
+            key = node.slice
+        if isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value.startswith("EDGED_"):
+            found.add(key.value)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(parsed)
+    return found
+
+
+def test_a_daemon_is_forked_warm_only_when_what_its_modules_read_at_import_is_the_zygotes():
+    """tests/support/ctlfork.py forks a test's daemon from a zygote that imported edged without the test's EDGED_
+    variables; a variable a module reads into a constant at its import must send that daemon to a process of its
+    own, or the daemon would run on the zygote's value, not the test's."""
+    read = set()
+    for package in ("edged", "storage", "recorder", "central", "mqtt"):
+        for path in sorted((TESTS.parent / package).rglob("*.py")):
+            read |= _read_at_import(tree(path))
+    assert read == set(ctlfork.READ_AT_IMPORT)
+    probe = ast.parse('import os\nA = os.environ.get("EDGED_A")\nB = os.environ["EDGED_B"]\n'
+                      'def f():\n    return os.getenv("EDGED_C")\n')
+    assert _read_at_import(probe) == {"EDGED_A", "EDGED_B"}  # the check sees a read at import, not one in a function

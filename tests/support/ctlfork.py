@@ -38,9 +38,14 @@ PREFIX = [sys.executable, "-m", "edged.cli.edgectl"]
 MODULES = ("edged.cli.edgectl", "central.cli")  # the command lines forked: edgectl and the office's
 DAEMONS = {"edged.cli": "edged.cli.main", "central.cli": "central.cli"}  # `python -m X run`: the module whose main runs
 WARM = ("edged.app", "recorder.worker", "central.pages.dashboard", "central.ops")  # what the daemons import as they start
-# the environment a module reads at its import (edged/daemon/reporting.py's EDGED_FOOTAGE_EVERY_S, numpy's threads):
-# a daemon whose own differs from the zygote's is not forked
-_AT_IMPORT = ("EDGED_", "PYTHON", "OPENBLAS", "OMP_", "LC_", "LANG")
+# the environment read at a process's start or a module's import: the interpreter's, numpy's threads, the locale, the
+# dynamic loader's (a test's LD_PRELOAD clock shim), and each EDGED_ variable a module of ours reads into a constant
+# of its own as it is imported (tests/test_layers.py holds the list to the sources); a daemon whose own differs from
+# the zygote's is not forked. The EDGED_ variables read as the daemon runs (EDGED_TEST_HOOKS, EDGED_START, ...) reach
+# a forked daemon in its environment (`_enter`).
+_AT_IMPORT = ("PYTHON", "OPENBLAS", "OMP_", "LC_", "LANG", "LD_")
+READ_AT_IMPORT = frozenset(("EDGED_ENROL_POLL_S", "EDGED_FOOTAGE_EVERY_S", "EDGED_PEER_POLL_S", "EDGED_BACKFILL_POLL_S",
+                            "EDGED_CENTRAL_PG_FILLFACTOR"))
 # edgectl as another OS account than root's: `nobody`, keeping root's right to open files (the socket in the
 # 0700 data folder, the session file) but not root's uid, which SO_PEERCRED tells the daemon (tests/support/people.py)
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=+dac_override",
@@ -134,7 +139,7 @@ def run(argv: list[str], *, input: str | None = None, env: dict[str, str] | None
 
 def _as_imported(env: dict[str, str]) -> bool:
     """The environment a module reads at its import is the zygote's."""
-    names = {k for k in (*env, *_zygote_env) if k.startswith(_AT_IMPORT)}
+    names = {k for k in (*env, *_zygote_env) if k.startswith(_AT_IMPORT) or k in READ_AT_IMPORT}
     return all(env.get(k) == _zygote_env.get(k) for k in names)
 
 
