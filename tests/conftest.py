@@ -258,31 +258,35 @@ def run_order(paths: list[Path], params: dict[Path, list[str]] | None = None,
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     asked = str(config.getoption("markexpr", "") or "")
+    tiered = {*TIERS.values(), *ASKED_ONLY, *SELF_MARKED}
+    group: dict[int, str] = {}  # each item's, found once: every process collects the whole suite (design/0516)
     for item in items:
-        path = Path(item.fspath)
+        path = item.path
         tiers = tiers_of(path)
+        marked = {m.name for m in item.iter_markers()}
         for tier in tiers:
             item.add_marker(tier)
         for name in ASKED_ONLY:
-            if next(item.iter_markers(name), None) is not None and name not in asked:
+            if name in marked and name not in asked:
                 item.add_marker(pytest.mark.skip(reason=f"the {name} tier runs only when asked: -m {name}"))
-        if not tiers and path.stem not in SOLO and not any(next(item.iter_markers(name), None)
-                                                           for name in (*TIERS.values(), *ASKED_ONLY, *SELF_MARKED)):
+        if not tiers and path.stem not in SOLO and not marked & tiered:
             item.add_marker("pure")
         if path.stem in SOLO:
             item.add_marker("solo")
-        item.add_marker(pytest.mark.xdist_group(group_of(path, _param(item))))
+        group[id(item)] = group_of(path, _param(item))
+        item.add_marker(pytest.mark.xdist_group(group[id(item)]))
     shorter = at_length_twins(items)
     if shorter:  # a run that draws a property's full count does not draw its quarter too (design/0473)
         config.hook.pytest_deselected(items=shorter)
-        items[:] = [item for item in items if item not in shorter]
-    paths = list(dict.fromkeys(Path(item.fspath) for item in items))
+        gone = {id(item) for item in shorter}
+        items[:] = [item for item in items if id(item) not in gone]
+    paths = list(dict.fromkeys(item.path for item in items))
     params: dict[Path, list[str]] = {}
     for item in items:
-        if (p := _param(item)) is not None and Path(item.fspath).stem in SPLIT:
-            params.setdefault(Path(item.fspath), []).append(p)
-    rank = {group: n for n, group in enumerate(run_order(paths, params))}
-    items.sort(key=lambda item: rank[group_of(Path(item.fspath), _param(item))])  # stable: a group keeps its order
+        if (p := _param(item)) is not None and item.path.stem in SPLIT:
+            params.setdefault(item.path, []).append(p)
+    rank = {g: n for n, g in enumerate(run_order(paths, params))}
+    items.sort(key=lambda item: rank[group[id(item)]])  # stable: a group keeps its order
 
 
 def at_length_twins(items: list[pytest.Item]) -> list[pytest.Item]:

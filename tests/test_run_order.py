@@ -38,8 +38,8 @@ def test_the_groups_go_out_by_their_recorded_seconds_the_unrecorded_real_ones_fi
 
 def test_a_full_run_replaces_its_groups_seconds_and_keeps_the_others():
     old = {"test_a": {"wall": 10.0, "cpu": 3.0, "tests": 2}, "test_b": {"wall": 5.0, "cpu": 1.0, "tests": 1}}
-    out = timing.merged(old, {"test_a": {"wall": 12.34, "cpu": 4.56, "tests": 3.0}})
-    assert out["groups"] == {"test_a": {"wall": 12.3, "cpu": 4.6, "tests": 3}, "test_b": old["test_b"]}
+    out = timing.merged(old, {"test_a": {"wall": 12.34, "cpu": 4.56, "own": 1.23, "tests": 3.0}})
+    assert out["groups"] == {"test_a": {"wall": 12.3, "cpu": 4.6, "own": 1.2, "tests": 3}, "test_b": old["test_b"]}
     assert timing.tier_of({"daemon": 1, "rtsp": 1}) == "daemon" and timing.tier_of({"solo": 1, "boot": 1}) == "solo"
     assert timing.tier_of({}) == "pure"
 

@@ -288,3 +288,39 @@ def test_recovery_priority_is_lowered_or_the_refusal_is_logged(monkeypatch, capl
     filters = [line.split("=", 1)[1] for line in unit if line.startswith("SystemCallFilter=")]
     removes = max(i for i, f in enumerate(filters) if "@resources" in f and f.startswith("~"))
     assert any("setpriority" in f.split() for f in filters[removes + 1:]), "setpriority allowed after ~@resources"
+
+
+
+def test_the_tests_door_to_a_daemon_sees_each_commit_and_lets_the_catalog_go_before_a_stop(tmp_path):
+    """tests/support/daemon.py (design/0516): while the daemon runs its catalog reads keep one connection and
+    see every commit; a stop lets it go first, so the daemon's last close still folds its WAL into the catalog
+    (a reader left open keeps the WAL beside it). Its log is read from where the last read ended, a character
+    cut by a write whole at the next read, and a log cut shorter from its start."""
+    import subprocess
+
+    from storage.catalog import open_db
+    from tests.support.catalog import node_value, set_node
+
+    log = tmp_path / "edged.log"
+    d = Daemon(tmp_path / "edged.toml", tmp_path, log)
+    writer = open_db(tmp_path / "catalog.db")  # stands for the daemon's catalog writer
+    d.proc = subprocess.Popen(["sleep", "60"])  # and this for the running daemon
+    d._log = open(log, "ab")
+    try:
+        assert node_value(d, "k") is None
+        for n in range(3):
+            set_node(writer, "k", f"v{n}")
+            assert node_value(d, "k") == f"v{n}"
+        log.write_bytes("錄影 started\n".encode() + "已".encode()[:2])
+        assert d.log == "錄影 started\n"
+        with open(log, "ab") as f:
+            f.write("已".encode()[2:] + b" ready\n")
+        assert d.log == "錄影 started\n已 ready\n" == log.read_text()
+        log.write_text("restarted\n")
+        assert d.log == "restarted\n"
+    finally:
+        d.stop()
+    assert (tmp_path / "catalog.db-wal").exists()  # the writer's, still open
+    writer.conn.close()
+    assert not (tmp_path / "catalog.db-wal").exists(), "a reader left open kept the WAL beside the catalog"
+    assert node_value(d, "k") == "v2"

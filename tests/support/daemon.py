@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -116,6 +118,9 @@ class Daemon:
         self.init_data = init_data  # --init-data: a fresh test folder is a new installation
         self.warm = warm  # forked from the tests' warm copy; False: started as a process of its own (what it loads)
         self.proc: subprocess.Popen | ctlfork.Forked | None = None
+        self._socket: tuple[tuple[int, int, int], Path] | None = None  # (the config's stat, its socket)
+        self._read: tuple[tuple[int, int], int, Any, str] | None = None  # the log read so far (design/0516)
+        self._kept: tuple[tuple[int, int, int], sqlite3.Connection] | None = None  # (file, thread), the catalog
 
     def start(self) -> "Daemon":
         self._log = open(self.log_path, "ab")
@@ -128,9 +133,15 @@ class Daemon:
 
     @property
     def socket(self) -> Path:
+        """The control socket the config names, loaded again only when the config file changed (every edgectl
+        call asks: 3 ms of the test's CPU a load, design/0516)."""
         from edged.config import load_config
 
-        return load_config(self.config).control.socket
+        st = os.stat(self.config)
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._socket is None or self._socket[0] != key:
+            self._socket = (key, load_config(self.config).control.socket)
+        return self._socket[1]
 
     @property
     def ctl(self) -> list[str]:
@@ -138,15 +149,34 @@ class Daemon:
 
     @property
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        """The daemon's log so far. Only what was written since the last call is read and decoded: a wait that
+        polls for a line read and decoded the whole file each poll (design/0516). A log replaced or cut shorter is
+        read again from its start."""
+        try:
+            st = os.stat(self.log_path)
+        except FileNotFoundError:
+            self._read = None
+            return ""
+        read = self._read
+        if read is None or read[0] != (st.st_dev, st.st_ino) or st.st_size < read[1]:
+            read = ((st.st_dev, st.st_ino), 0, codecs.getincrementaldecoder("utf-8")(errors="replace"), "")
+        if st.st_size > read[1]:
+            with open(self.log_path, "rb") as f:
+                f.seek(read[1])
+                new = f.read()
+            read = (read[0], read[1] + len(new), read[2], read[3] + read[2].decode(new))
+        self._read = read
+        return read[3]
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None
+        self._let_go()
         self.proc.send_signal(sig)
 
     def stop(self, timeout: float = 40) -> int:
         """SIGTERM and wait: every open segment must be closed."""
         assert self.proc is not None
+        self._let_go()  # the daemon's last close folds its WAL into the catalog, as with no test reading it
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
@@ -163,6 +193,7 @@ class Daemon:
     def kill_all(self) -> None:
         """SIGKILL to the daemon and its recorder workers at once, as a crash or power cut."""
         assert self.proc is not None
+        self._let_go()
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
         self._log.close()
@@ -191,17 +222,50 @@ class Daemon:
 
     # catalog ------------------------------------------------------------------------
     def query(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
-        try:
-            conn = sqlite3.connect(f"file:{self.data_dir / 'catalog.db'}?mode=ro", uri=True)
-        except sqlite3.OperationalError:
+        conn = self._catalog()
+        if conn is None:
             return []  # not created yet
-        conn.row_factory = sqlite3.Row
         try:
             return [dict(r) for r in conn.execute(sql, params)]
         except sqlite3.OperationalError:
+            self._let_go()  # opened again at the next call, as before
             return []  # tables not created yet
         finally:
-            conn.close()
+            if self._kept is None or conn is not self._kept[1]:
+                conn.close()
+
+    def _catalog(self) -> sqlite3.Connection | None:
+        """A read-only connection to the catalog. While the daemon runs, the same one is kept for the next call
+        of the same thread (and the same file: a catalog replaced is opened again): a wait polling the catalog
+        opened a connection each poll, and SQLite read the catalog's whole schema on each (1-2 ms of the test's
+        CPU a poll, the most of a daemon test's own: design/0516). It is let go before the daemon is signalled
+        or stopped, so the daemon's last close still folds its WAL into the file."""
+        path = self.data_dir / "catalog.db"
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            self._let_go()
+            return None
+        key = (st.st_dev, st.st_ino, threading.get_ident())
+        running = self.proc is not None and self.proc.poll() is None
+        if self._kept is not None and running and self._kept[0] == key:
+            return self._kept[1]
+        if self._kept is not None and (not running or self._kept[0][:2] != key[:2]):
+            self._let_go()
+        try:
+            # (another thread may let it go: a stop from the test's thread while a helper's thread polled)
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        except sqlite3.OperationalError:
+            return None
+        conn.row_factory = sqlite3.Row
+        if running and self._kept is None:
+            self._kept = (key, conn)
+        return conn
+
+    def _let_go(self) -> None:
+        if self._kept is not None:
+            self._kept[1].close()
+            self._kept = None
 
     def segments(self, camera: str, states: tuple[str, ...] = FOOTAGE_STATES) -> list[dict[str, Any]]:
         return rows(self, "segments", lambda r: r["camera"] == camera and r["state"] in states, order="start_us")

@@ -2,8 +2,9 @@
 
 Each test's wall time (its setup, call and teardown, as pytest measures them) and its CPU (the
 worker's own and that of the parts it started and reaped: a module's daemon and cameras count in
-the teardown of the test that stopped them) travel with its reports to the process that prints the
-run. At the end the run prints its slowest twenty tests and its wall, CPU and counts by tier, and
+the teardown of the test that stopped them), with the worker's own share apart (the test's Python,
+its waits' polls, its in-process servers' threads: design/0516), travel with its reports to the
+process that prints the run. At the end the run prints its slowest twenty tests and its wall, CPU and counts by tier, and
 writes them to `.logs/tier-<label>.json` for scripts/test's closing table.
 
 With `--record-durations`, which scripts/test passes on its full tiers, each xdist group's totals
@@ -75,7 +76,7 @@ class Timing:
         self.start_own = cpu_s(children=False)
         self.tests: dict[str, dict[str, Any]] = {}
         self.worker_cpu: dict[str, float] = {}
-        self._cpu0: dict[str, float] = {}
+        self._cpu0: dict[str, tuple[float, float]] = {}
         self.worker_done: list[float] = []   # when each xdist worker finished, s into the run
         self.busy_by_minute: list[float] = []  # the box's busy share of each minute of the run
         if not hasattr(config, "workerinput"):
@@ -94,7 +95,7 @@ class Timing:
     # -- on the process that runs the test
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        self._cpu0[item.nodeid] = cpu_s()
+        self._cpu0[item.nodeid] = (cpu_s(), cpu_s(children=False))
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
@@ -102,7 +103,9 @@ class Timing:
         if call.when == "teardown":
             start = self._cpu0.pop(item.nodeid, None)
             if start is not None:
-                outcome.get_result().user_properties.append(("cpu_s", cpu_s() - start))
+                props = outcome.get_result().user_properties
+                props.append(("cpu_s", cpu_s() - start[0]))
+                props.append(("own_s", cpu_s(children=False) - start[1]))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workeroutput"):  # an xdist worker: its CPU goes to the controller
@@ -115,16 +118,16 @@ class Timing:
         self.worker_done.append(round(time.monotonic() - self.start_wall))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        t = self.tests.setdefault(report.nodeid, {"wall": 0.0, "cpu": 0.0, "tier": tier_of(report.keywords),
-                                                  "outcome": "passed"})
+        t = self.tests.setdefault(report.nodeid, {"wall": 0.0, "cpu": 0.0, "own": 0.0,
+                                                  "tier": tier_of(report.keywords), "outcome": "passed"})
         t["wall"] += report.duration
         if report.failed:
             t["outcome"] = "failed"
         elif report.skipped and t["outcome"] == "passed":
             t["outcome"] = "skipped"
         for key, value in report.user_properties:
-            if key == "cpu_s":
-                t["cpu"] += float(value)
+            if key in ("cpu_s", "own_s"):
+                t["cpu" if key == "cpu_s" else "own"] += float(value)
 
     def figures(self) -> dict[str, Any]:
         wall = time.monotonic() - self.start_wall
@@ -150,9 +153,10 @@ class Timing:
 
         out: dict[str, dict[str, float]] = {}
         for nodeid, t in self.tests.items():
-            g = out.setdefault(group_of_id(nodeid), {"wall": 0.0, "cpu": 0.0, "tests": 0})
+            g = out.setdefault(group_of_id(nodeid), {"wall": 0.0, "cpu": 0.0, "own": 0.0, "tests": 0})
             g["wall"] += t["wall"]
             g["cpu"] += t["cpu"]
+            g["own"] += t["own"]
             g["tests"] += 1
         return out
 
@@ -162,9 +166,12 @@ class Timing:
             return
         tr = terminalreporter
         f = self.figures()
-        tr.write_sep("-", "the slowest twenty tests (wall, CPU of the test and what it started, s)")
+        tr.write_sep("-", "the slowest twenty tests (wall, CPU of the test and what it started, the pytest process's own, s)")
         for nodeid, t in sorted(self.tests.items(), key=lambda kv: -kv[1]["wall"])[:20]:
-            tr.write_line(f"{t['wall']:8.1f} {t['cpu']:8.1f}  {nodeid}")
+            tr.write_line(f"{t['wall']:8.1f} {t['cpu']:8.1f} {t['own']:8.1f}  {nodeid}")
+        own = sorted(self.tests.items(), key=lambda kv: -kv[1]["own"])[:10]
+        tr.write_line(f"timing: the pytest processes' own CPU in tests {sum(t['own'] for t in self.tests.values()):.0f} s; "
+                      "most: " + ", ".join(f"{t['own']:.1f} {nodeid}" for nodeid, t in own))
         counts = ", ".join(f"{tier} {sum(c.values())}" for tier, c in sorted(f["counts"].items()))
         outcomes: dict[str, int] = {}
         for c in f["counts"].values():
