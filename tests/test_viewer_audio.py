@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -134,7 +135,9 @@ def heard_at(page, tone: float, what: str) -> None:
     # Chromium's level of the samples it received: the tone's, not silence, not clipped
     levels = [received_level(page) for _ in range(3)]
     rms = tone / math.sqrt(2)  # a sine's RMS: what Chromium's audioLevel measured (0.18, 0.09)
-    assert all(abs(lv - rms) <= 0.2 * rms for lv in levels), (what, levels)
+    # the middle of three half-second windows: one window on a busy box read 0.107 against 0.088 (Opus' and
+    # concealment's ripple); silence or a clipped tone moves all three
+    assert abs(statistics.median(levels) - rms) <= 0.2 * rms, (what, levels)
     later = wait_for(lambda: (s := page.evaluate(STATS)) and s["packets"] > first["packets"] + 50 and s, 10,
                      f"{what}'s sound to go on")
     assert later["energy"] > first["energy"]
