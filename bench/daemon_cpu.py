@@ -62,8 +62,10 @@ def children(pid: int) -> list[int]:
 
 
 def _spy(spy: str, pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy over the daemon and, with SPY_WORKERS set, its recorder workers (`--subprocesses`)."""
+    also = ["--subprocesses"] if os.environ.get("SPY_WORKERS") else []
     return subprocess.Popen([spy, "record", "--pid", str(pid), "--threads", "--format", "raw", "--rate", "500",
-                             "--duration", str(seconds), "--output", str(out), "--nonblocking"],
+                             "--duration", str(seconds), "--output", str(out), "--nonblocking", *also],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -91,11 +93,13 @@ def one_run(cameras: int, seconds: float, spy: str | None, phase: str = "steady"
         at_first, threads_first = process_cpu(pid) or 0.0, threads(pid)
         workers = children(pid)
         workers_first = sum(process_cpu(w) or 0.0 for w in workers)
+        wthreads_first = _merged(threads(w) for w in workers)
         if spy and phase == "steady":
             spied = _spy(spy, pid, int(seconds), base / "spy.txt")
         time.sleep(seconds)
         at_steady, threads_steady = process_cpu(pid) or 0.0, threads(pid)
         workers_steady = sum(process_cpu(w) or 0.0 for w in children(pid))
+        wthreads_steady = _merged(threads(w) for w in children(pid))
         if spied:
             spied.wait(60)
         last, wlast = at_steady, {w: process_cpu(w) or 0.0 for w in children(pid)}
@@ -118,7 +122,19 @@ def one_run(cameras: int, seconds: float, spy: str | None, phase: str = "steady"
                 "workers_total": sum(wlast.values()),
                 "threads": {k: (threads_steady.get(k, 0.0) - threads_first.get(k, 0.0)) / seconds
                             for k in threads_steady},
-                "threads_start": threads_first, "spy": spy_text}
+                "threads_start": threads_first, "spy": spy_text,
+                "wthreads": {k: (wthreads_steady.get(k, 0.0) - wthreads_first.get(k, 0.0)) / seconds
+                             for k in wthreads_steady},
+                "wthreads_start": wthreads_first}
+
+
+def _merged(readings: object) -> dict[str, float]:
+    """Threads of one name summed over processes (the workers' camera threads are named by camera)."""
+    out: dict[str, float] = defaultdict(float)
+    for reading in readings:  # type: ignore[attr-defined]
+        for name, cpu in reading.items():
+            out[name] += cpu
+    return dict(out)
 
 
 def top_functions(raw: str, n: int = 25) -> list[tuple[int, str]]:
@@ -161,6 +177,12 @@ def main() -> None:
     names = sorted({k for r in runs for k in r["threads_start"]})  # type: ignore[attr-defined]
     for name in names:
         print(f"  {name:20s} {statistics.median(r['threads_start'].get(name, 0.0) for r in runs):.3f}")  # type: ignore
+    for key, what in (("wthreads", "the workers' threads, CPU per second steady (median, summed over workers):"),
+                      ("wthreads_start", "the workers' threads, CPU to first segment (median, summed over workers):")):
+        print(what)
+        names = sorted({k for r in runs for k in r[key]})  # type: ignore[attr-defined]
+        for name in names:
+            print(f"  {name:20s} {statistics.median(r[key].get(name, 0.0) for r in runs):.4f}")  # type: ignore
     if args.spy and args.stacks:
         Path(args.stacks).write_text("".join(str(r["spy"]) for r in runs))
     if args.spy:
