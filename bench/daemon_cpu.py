@@ -13,6 +13,7 @@ steady window and prints its top functions.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import statistics
@@ -69,12 +70,14 @@ def _spy(spy: str, pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def one_run(cameras: int, seconds: float, spy: str | None, phase: str = "steady") -> dict[str, object]:
+def one_run(cameras: int, seconds: float, spy: str | None, phase: str = "steady",
+            urls: list[str] | None = None) -> dict[str, object]:
     from tests.support.daemon import Daemon, wait_for, write_config
 
     with tempfile.TemporaryDirectory(prefix="daemon-cpu-") as tmp:
         base = Path(tmp)
-        cfg = write_config(base / "edged.toml", base / "data", [{"id": f"cam{i}", "url": "synthetic:"}
+        cfg = write_config(base / "edged.toml", base / "data", [{"id": f"cam{i}", "url": (urls or [])[i]
+                                                                   if urls else "synthetic:"}
                                                                   for i in range(cameras)])
         d = Daemon(cfg, base / "data", base / "edged.log").start()
         assert d.proc is not None
@@ -137,6 +140,16 @@ def _merged(readings: object) -> dict[str, float]:
     return dict(out)
 
 
+def _rtsp(stack: contextlib.ExitStack, cameras: int) -> list[str]:
+    """The tests' RTSP server (tests/support/cameras.py) serving their usual clip, a mount a camera."""
+    from tests.support.cameras import RtspServer, make_clip
+
+    clip = make_clip(stack.enter_context(tempfile.TemporaryDirectory(prefix="daemon-cpu-clip-")),
+                     fps=20, gop=20, seconds=20)
+    server = stack.enter_context(RtspServer({f"cam{i}": clip.spec() for i in range(cameras)}))
+    return [server.url(f"cam{i}") for i in range(cameras)]
+
+
 def top_functions(raw: str, n: int = 25) -> list[tuple[int, str]]:
     """py-spy's raw (collapsed) stacks: samples by leaf function and by each function on a stack (inclusive)."""
     leaf: dict[str, int] = defaultdict(int)
@@ -156,11 +169,15 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--spy", help="a py-spy executable: its top functions over the steady window")
     ap.add_argument("--phase", choices=("start", "steady"), default="steady", help="what py-spy samples")
+    ap.add_argument("--rtsp", action="store_true", help="RTSP cameras (the tests' server, a looped clip) instead")
     ap.add_argument("--stacks", help="write py-spy's collapsed stacks to this file")
     args = ap.parse_args()
-    runs = [one_run(args.cameras, args.seconds, args.spy, args.phase) for _ in range(args.runs)]
+    with contextlib.ExitStack() as stack:
+        urls = _rtsp(stack, args.cameras) if args.rtsp else None
+        runs = [one_run(args.cameras, args.seconds, args.spy, args.phase, urls) for _ in range(args.runs)]
     med = lambda k: statistics.median(float(r[k]) for r in runs)  # noqa: E731
-    print(f"| daemon ({args.cameras} synthetic camera(s), {args.seconds:.0f} s steady, median of {args.runs}) | value |")
+    kind = "RTSP (a looped 320x240 20 fps clip)" if args.rtsp else "synthetic"
+    print(f"| daemon ({args.cameras} {kind} camera(s), {args.seconds:.0f} s steady, median of {args.runs}) | value |")
     print("| --- | --- |")
     for key, what in (("first_s", "wall to every camera's first segment, s"), ("start", "CPU to first segment, s"),
                       ("steady", "CPU per second steady, s/s"), ("stop", "CPU of the stop, s"),
@@ -190,7 +207,8 @@ def main() -> None:
             print(f"{count:6d}  {fn}")
     print("\n    .venv/bin/python -m bench.daemon_cpu " + " ".join(f"--{k} {v}" for k, v in
                                                                (("cameras", args.cameras), ("seconds", args.seconds),
-                                                                ("runs", args.runs))))
+                                                                ("runs", args.runs)))
+          + (" --rtsp" if args.rtsp else ""))
     print(environment())
 
 
