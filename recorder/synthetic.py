@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from storage.lazy import lazy_import
+from storage.process.threadname import name_os_thread
 from storage.time.clock import SYSTEM
 
 if TYPE_CHECKING:
@@ -137,6 +138,7 @@ class SyntheticCamera:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        name_os_thread("synthetic")  # its CPU apart from its camera's thread's (and libx264's threads, its own)
         spec = self.spec
         try:
             out = av.open(self._writer, "w", format="mpegts", options={"flush_packets": "1"})
