@@ -13,6 +13,7 @@ steady window and prints its top functions.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import statistics
@@ -62,17 +63,21 @@ def children(pid: int) -> list[int]:
 
 
 def _spy(spy: str, pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy over the daemon and, with SPY_WORKERS set, its recorder workers (`--subprocesses`)."""
+    also = ["--subprocesses"] if os.environ.get("SPY_WORKERS") else []
     return subprocess.Popen([spy, "record", "--pid", str(pid), "--threads", "--format", "raw", "--rate", "500",
-                             "--duration", str(seconds), "--output", str(out), "--nonblocking"],
+                             "--duration", str(seconds), "--output", str(out), "--nonblocking", *also],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def one_run(cameras: int, seconds: float, spy: str | None, phase: str = "steady") -> dict[str, object]:
+def one_run(cameras: int, seconds: float, spy: str | None, phase: str = "steady",
+            urls: list[str] | None = None) -> dict[str, object]:
     from tests.support.daemon import Daemon, wait_for, write_config
 
     with tempfile.TemporaryDirectory(prefix="daemon-cpu-") as tmp:
         base = Path(tmp)
-        cfg = write_config(base / "edged.toml", base / "data", [{"id": f"cam{i}", "url": "synthetic:"}
+        cfg = write_config(base / "edged.toml", base / "data", [{"id": f"cam{i}", "url": (urls or [])[i]
+                                                                   if urls else "synthetic:"}
                                                                   for i in range(cameras)])
         d = Daemon(cfg, base / "data", base / "edged.log").start()
         assert d.proc is not None
@@ -91,11 +96,13 @@ def one_run(cameras: int, seconds: float, spy: str | None, phase: str = "steady"
         at_first, threads_first = process_cpu(pid) or 0.0, threads(pid)
         workers = children(pid)
         workers_first = sum(process_cpu(w) or 0.0 for w in workers)
+        wthreads_first = _merged(threads(w) for w in workers)
         if spy and phase == "steady":
             spied = _spy(spy, pid, int(seconds), base / "spy.txt")
         time.sleep(seconds)
         at_steady, threads_steady = process_cpu(pid) or 0.0, threads(pid)
         workers_steady = sum(process_cpu(w) or 0.0 for w in children(pid))
+        wthreads_steady = _merged(threads(w) for w in children(pid))
         if spied:
             spied.wait(60)
         last, wlast = at_steady, {w: process_cpu(w) or 0.0 for w in children(pid)}
@@ -118,7 +125,29 @@ def one_run(cameras: int, seconds: float, spy: str | None, phase: str = "steady"
                 "workers_total": sum(wlast.values()),
                 "threads": {k: (threads_steady.get(k, 0.0) - threads_first.get(k, 0.0)) / seconds
                             for k in threads_steady},
-                "threads_start": threads_first, "spy": spy_text}
+                "threads_start": threads_first, "spy": spy_text,
+                "wthreads": {k: (wthreads_steady.get(k, 0.0) - wthreads_first.get(k, 0.0)) / seconds
+                             for k in wthreads_steady},
+                "wthreads_start": wthreads_first}
+
+
+def _merged(readings: object) -> dict[str, float]:
+    """Threads of one name summed over processes (the workers' camera threads are named by camera)."""
+    out: dict[str, float] = defaultdict(float)
+    for reading in readings:  # type: ignore[attr-defined]
+        for name, cpu in reading.items():
+            out[name] += cpu
+    return dict(out)
+
+
+def _rtsp(stack: contextlib.ExitStack, cameras: int) -> list[str]:
+    """The tests' RTSP server (tests/support/cameras.py) serving their usual clip, a mount a camera."""
+    from tests.support.cameras import RtspServer, make_clip
+
+    clip = make_clip(stack.enter_context(tempfile.TemporaryDirectory(prefix="daemon-cpu-clip-")),
+                     fps=20, gop=20, seconds=20)
+    server = stack.enter_context(RtspServer({f"cam{i}": clip.spec() for i in range(cameras)}))
+    return [server.url(f"cam{i}") for i in range(cameras)]
 
 
 def top_functions(raw: str, n: int = 25) -> list[tuple[int, str]]:
@@ -140,11 +169,15 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--spy", help="a py-spy executable: its top functions over the steady window")
     ap.add_argument("--phase", choices=("start", "steady"), default="steady", help="what py-spy samples")
+    ap.add_argument("--rtsp", action="store_true", help="RTSP cameras (the tests' server, a looped clip) instead")
     ap.add_argument("--stacks", help="write py-spy's collapsed stacks to this file")
     args = ap.parse_args()
-    runs = [one_run(args.cameras, args.seconds, args.spy, args.phase) for _ in range(args.runs)]
+    with contextlib.ExitStack() as stack:
+        urls = _rtsp(stack, args.cameras) if args.rtsp else None
+        runs = [one_run(args.cameras, args.seconds, args.spy, args.phase, urls) for _ in range(args.runs)]
     med = lambda k: statistics.median(float(r[k]) for r in runs)  # noqa: E731
-    print(f"| daemon ({args.cameras} synthetic camera(s), {args.seconds:.0f} s steady, median of {args.runs}) | value |")
+    kind = "RTSP (a looped 320x240 20 fps clip)" if args.rtsp else "synthetic"
+    print(f"| daemon ({args.cameras} {kind} camera(s), {args.seconds:.0f} s steady, median of {args.runs}) | value |")
     print("| --- | --- |")
     for key, what in (("first_s", "wall to every camera's first segment, s"), ("start", "CPU to first segment, s"),
                       ("steady", "CPU per second steady, s/s"), ("stop", "CPU of the stop, s"),
@@ -161,6 +194,12 @@ def main() -> None:
     names = sorted({k for r in runs for k in r["threads_start"]})  # type: ignore[attr-defined]
     for name in names:
         print(f"  {name:20s} {statistics.median(r['threads_start'].get(name, 0.0) for r in runs):.3f}")  # type: ignore
+    for key, what in (("wthreads", "the workers' threads, CPU per second steady (median, summed over workers):"),
+                      ("wthreads_start", "the workers' threads, CPU to first segment (median, summed over workers):")):
+        print(what)
+        names = sorted({k for r in runs for k in r[key]})  # type: ignore[attr-defined]
+        for name in names:
+            print(f"  {name:20s} {statistics.median(r[key].get(name, 0.0) for r in runs):.4f}")  # type: ignore
     if args.spy and args.stacks:
         Path(args.stacks).write_text("".join(str(r["spy"]) for r in runs))
     if args.spy:
@@ -168,7 +207,8 @@ def main() -> None:
             print(f"{count:6d}  {fn}")
     print("\n    .venv/bin/python -m bench.daemon_cpu " + " ".join(f"--{k} {v}" for k, v in
                                                                (("cameras", args.cameras), ("seconds", args.seconds),
-                                                                ("runs", args.runs))))
+                                                                ("runs", args.runs)))
+          + (" --rtsp" if args.rtsp else ""))
     print(environment())
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from storage.lazy import lazy_import
+from storage.process.threadname import name_os_thread
 from storage.time.clock import SYSTEM
 
 if TYPE_CHECKING:
@@ -66,18 +67,26 @@ def parse_synthetic_url(url: str) -> SyntheticSpec:
 
 
 @functools.cache
-def _glyph(ch: str) -> np.ndarray:
-    return np.array([[c == "1" for c in row] for row in _GLYPHS.get(ch, _GLYPHS[" "])])
+def _glyph(ch: str, scale: int) -> np.ndarray:
+    bits = np.array([[c == "1" for c in row] for row in _GLYPHS.get(ch, _GLYPHS[" "])])
+    return np.kron(bits, np.ones((scale, scale), dtype=bool))
+
+
+@functools.lru_cache(maxsize=4)
+def _text_mask(text: str, scale: int) -> np.ndarray:
+    """The whole line's pixels, each glyph `scale` times its size a 6*scale column apart: built once a
+    stamp (the clock's tenth changes every other frame), not a glyph at a time each frame."""
+    mask = np.zeros((7 * scale, len(text) * 6 * scale), dtype=bool)
+    for i, ch in enumerate(text):
+        mask[:, i * 6 * scale : i * 6 * scale + 5 * scale] = _glyph(ch, scale)
+    return mask
 
 
 def draw_text(img: np.ndarray, text: str, x: int, y: int, scale: int, color: tuple[int, int, int] = (255, 255, 255)) -> None:
-    for i, ch in enumerate(text):
-        bits = _glyph(ch)
-        block = np.kron(bits, np.ones((scale, scale), dtype=bool))
-        x0 = x + i * 6 * scale
-        region = img[y : y + block.shape[0], x0 : x0 + block.shape[1]]
-        h, w = region.shape[:2]
-        region[block[:h, :w]] = color
+    mask = _text_mask(text, scale)
+    region = img[y : y + mask.shape[0], x : x + mask.shape[1]]
+    h, w = region.shape[:2]
+    region[mask[:h, :w]] = color
 
 
 def background(spec: SyntheticSpec) -> np.ndarray:
@@ -129,6 +138,7 @@ class SyntheticCamera:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        name_os_thread("synthetic")  # its CPU apart from its camera's thread's (and libx264's threads, its own)
         spec = self.spec
         try:
             out = av.open(self._writer, "w", format="mpegts", options={"flush_packets": "1"})
@@ -143,8 +153,9 @@ class SyntheticCamera:
                     delay = start + n / spec.fps - time.monotonic()
                     if delay > 0 and self._stop.wait(delay):
                         break
+                # rgb24 as drawn: the encoder converts it to yuv420p with a converter it keeps (the same
+                # pixels as frame.reformat, which made a new one each frame: a third of this loop's CPU)
                 frame = av.VideoFrame.from_ndarray(render(base, n, spec.fps, SYSTEM.now_us() / 1e6), format="rgb24")
-                frame = frame.reformat(format="yuv420p")
                 frame.pts = n
                 for packet in stream.encode(frame):
                     out.mux(packet)

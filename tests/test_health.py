@@ -258,6 +258,25 @@ def test_the_demo_camera_looks_alive_to_the_frozen_check():
     assert changed_fraction(grey[0], grey[1]) > CFG.frozen_change * 3
 
 
+def test_the_demo_clock_is_drawn_glyph_by_glyph_and_clipped_at_the_edge():
+    """The clock's line is drawn from a cached mask (design/0518): each glyph `scale` times its 5x7 bits,
+    6*scale columns apart, and a line wider than the picture is cut at its edge."""
+    import numpy as np
+
+    from recorder.synthetic import _GLYPHS, draw_text
+
+    img = np.zeros((20, 40, 3), dtype=np.uint8)
+    draw_text(img, "12:7", 1, 2, 2, (9, 8, 7))
+    lit = (img == (9, 8, 7)).all(axis=2)
+    want = np.zeros_like(lit)
+    for i, ch in enumerate("12:"):  # "7" starts at column 37: its first 3 of 10 columns are in the picture
+        bits = np.array([[c == "1" for c in row] for row in _GLYPHS[ch]]).repeat(2, axis=0).repeat(2, axis=1)
+        want[2:16, 1 + 12 * i : 11 + 12 * i] = bits
+    want[2:16, 37:40] = np.array([[c == "1" for c in row] for row in _GLYPHS["7"]]).repeat(2, 0).repeat(2, 1)[:, :3]
+    assert (lit == want).all() and lit.sum() > 100
+    assert (img[~lit] == 0).all()
+
+
 # Every message the rules can produce (design/0240): one view per row, the kinds it shows. A new
 # kind of the PICTURE group adds its row here; the test below fails on a kind no row produces.
 BAD = {"no_keyframe_s": 30, "times_broken": True}

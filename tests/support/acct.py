@@ -26,7 +26,7 @@ RECORD = struct.Struct("=BBHIIIIIIfHHHHHHHH16s")  # struct acct_v3: 64 bytes
 AHZ = 100  # the records' clock ticks a second
 # a process is written under the name of its last thread to end: a recorder worker's threads
 # (recorder/*.py name_os_thread) are counted as the worker
-THREADS = re.compile(r"^(cam-.*|durability|hasher|events|imagecheck|reader)$")  # recorder/*.py's names
+THREADS = re.compile(r"^(cam-.*|durability|hasher|events|imagecheck|reader|synthetic)$")  # recorder/*.py's names
 
 
 def comp_t(value: int) -> int:
