@@ -24,6 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench.common import environment
+from bench.cpu_split import thread_ticks
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -31,18 +32,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 def threads(pid: int) -> dict[str, float]:
     """The CPU seconds of each of the process's threads now, by OS name (summed over threads of one name)."""
     out: dict[str, float] = defaultdict(float)
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
-        return {}
-    for tid in tids:
-        try:
-            text = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        comm = text[text.index("(") + 1:text.rindex(")")]
-        f = text[text.rindex(")") + 2:].split()
-        out[comm] += (int(f[11]) + int(f[12])) / CLK_TCK
+    for name, ticks in thread_ticks([pid], pid, group=lambda name, _daemon: name).values():
+        out[name] += ticks / CLK_TCK
     return dict(out)
 
 
