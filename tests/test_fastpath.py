@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import av
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from recorder import fastpath
 from recorder import rtp as pure
@@ -313,6 +313,8 @@ def test_the_compiled_path_and_the_fallback_make_the_same_units(capture, room, r
     stream = b"".join(_frame(ch, q) for i, p in enumerate(packets) for ch, q in _changed(p, changes.get(i, "")))
     mine = _read(_compiled(), stream, codec, _take(), reads, room)
     theirs = _read(pure, stream, codec, None, reads, room)
-    assert theirs[0] or len(changes) > 3, "the pure reader made no access unit: the case tests nothing"
     assert [(u.ts, u.key, u.params, u.data) for u in mine[0]] == [(u.ts, u.key, u.params, u.data) for u in theirs[0]]
     assert mine[1:] == theirs[1:]
+    # a case whose changes leave no unit compared no unit (another source from the second packet on: every packet
+    # after it is the old source's, refused): not counted, and Hypothesis fails the run if most cases are such
+    assume(bool(theirs[0]))
