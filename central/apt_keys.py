@@ -10,10 +10,15 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 KEY_FILE = "edged-archive-keyring.asc"  # the public key, beside dists/ and pool/ (for people; boxes never take it)
+# gpg reaches its agent at sockets in the key's folder, the longest S.gpg-agent.browser; a Unix socket's
+# path is at most 107 bytes (sockaddr_un.sun_path, 108 with its NUL) and gpg-agent refuses a longer one.
+SOCKET_PATH_MAX, LONGEST_SOCKET = 107, "/S.gpg-agent.browser"
 
 
 class AptError(Exception):
@@ -30,8 +35,30 @@ def run_tool(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
     return r
 
 
+@contextmanager
+def reach(home: Path) -> Iterator[Path]:
+    """The key's folder as gpg is to be given it (design/0521): itself, or, where its agent's sockets
+    would pass the socket path's limit, a short link to it in a private temporary folder, whose agent is
+    stopped afterwards (gpg otherwise fails with "No agent running" on a deep folder)."""
+    home = home.absolute()
+    if len(str(home)) + len(LONGEST_SOCKET) <= SOCKET_PATH_MAX:
+        yield home
+        return
+    with tempfile.TemporaryDirectory(prefix="edged-gpg-") as short:  # 0700, ours
+        link = Path(short) / "k"
+        link.symlink_to(home, target_is_directory=True)
+        try:
+            yield link
+        finally:
+            subprocess.run(["gpgconf", "--homedir", str(link), "--kill", "gpg-agent"], capture_output=True)
+
+
 def gpg(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_tool(["gpg", "--homedir", str(home), "--batch", "--yes", "--pinentry-mode", "loopback", *args])
+    with reach(home) as h:
+        try:
+            return run_tool(["gpg", "--homedir", str(h), "--batch", "--yes", "--pinentry-mode", "loopback", *args])
+        except AptError as e:  # named by the folder the user gave, not the link
+            raise AptError(str(e).replace(str(h), str(home))) from None
 
 
 def inside(path: Path, folder: Path) -> bool:
@@ -113,7 +140,8 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 def gpg_bytes(home: Path, *args: str) -> bytes:
-    r = subprocess.run(["gpg", "--homedir", str(home), "--batch", *args], capture_output=True)
+    with reach(home) as h:
+        r = subprocess.run(["gpg", "--homedir", str(h), "--batch", *args], capture_output=True)
     if r.returncode != 0 or not r.stdout:
         raise AptError(f"gpg {' '.join(args[:1])} failed: {r.stderr.decode(errors='replace').strip()[-300:]}")
     return r.stdout
