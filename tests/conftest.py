@@ -98,11 +98,11 @@ SOLO_PAIRED = {"test_boot", "test_failover_guide", "test_systemd_install"}
 # fill, but side by side with each other, their copies at the same idle class and their daemons and Chromium
 # mostly waiting on them (scripts/test runs them after the pair, each on its own worker: design/0415).
 SOLO_IDLE = {"test_desk_redaction", "test_desk_redaction_marks", "test_desk_redaction_release"}
-# The solo modules whose floods are light (the viewer's login and connection flood, the half-open TLS flood, the
-# watchdog's pings: 13 s of CPU in about a minute together): each judges its own daemon's answers, descriptors and
-# pings, not the box's CPU, so scripts/test runs them beside the pair, each on a worker of its own; the insider
-# flood (two minutes of CPU in one) and the catalog writer's waits still run one at a time (design/0494).
-SOLO_LIGHT = {"test_systemd", "test_viewer_flood", "test_viewer_tls_flood"}
+# The solo modules whose floods each judge their own daemon's answers, descriptors and pings, not the box's CPU (the
+# viewer's login and connection flood, the half-open TLS flood, the watchdog's pings: 13 s of CPU in about a minute
+# together; the insider flood, 20 s of it in about 45 s): scripts/test runs them beside the pair, each on a worker
+# of its own; the catalog writer's waits still run one at a time (design/0494, 0522).
+SOLO_LIGHT = {"test_systemd", "test_viewer_flood", "test_viewer_tls_flood", "test_insider_flood"}
 # a module whose every test marks itself a tier (`pytestmark = pytest.mark.process`): none of it is pure
 _SELF_TIERED = re.compile(rf"^pytestmark = pytest\.mark\.(?:{'|'.join(SELF_MARKED)})\b", re.M)
 _IMPORT = re.compile(r"^\s*from tests\.support(?:\.(\w+))? import ([\w, ()]+)", re.M)
