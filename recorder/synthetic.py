@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import parse_qs, urlsplit
 
 from storage.lazy import lazy_import
@@ -102,8 +102,19 @@ def background(spec: SyntheticSpec) -> np.ndarray:
 def render(base: np.ndarray, frame_no: int, fps: int, now: float) -> np.ndarray:
     """One picture: scrolling bars and a moving box (the image checks must see a live scene,
     not a frozen one with a running clock) and the UTC clock."""
+    img = np.empty_like(base)
+    render_into(img, base, frame_no, fps, now)
+    return img
+
+
+def render_into(img: np.ndarray, base: np.ndarray, frame_no: int, fps: int, now: float) -> None:
+    """`render`'s picture drawn into `img` (the encoder's kept frame): no new picture a frame. In a recorder
+    worker a picture over 128 KiB is a fresh mapping of the kernel's, faulted in page by page and given back
+    (edged/daemon/recording/prespawn.py WORKER_MALLOC): two a frame were 40 % of this camera's CPU."""
     h, w = base.shape[:2]
-    img = np.roll(base, (frame_no * 4) % w, axis=1)
+    shift = (frame_no * 4) % w  # np.roll's columns, copied into place
+    img[:, shift:] = base[:, :w - shift]
+    img[:, :shift] = base[:, w - shift:]
     box = max(8, h // 12)
     x = int((frame_no * 7) % max(1, w - box))
     img[h // 2 - box // 2 : h // 2 + box // 2, x : x + box] = (255, 255, 255)
@@ -111,7 +122,13 @@ def render(base: np.ndarray, frame_no: int, fps: int, now: float) -> np.ndarray:
     scale = max(1, h // 120)
     img[4 : 4 + 9 * scale, 4 : 8 + len(stamp) * 6 * scale] = 0
     draw_text(img, stamp, 8, 4 + scale, scale)
-    return img
+
+
+def frame_pixels(frame: av.VideoFrame) -> np.ndarray:
+    """An rgb24 frame's picture as a height x width x 3 array over its own buffer (its rows may be padded)."""
+    plane = frame.planes[0]
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(frame.height, plane.line_size)
+    return cast("np.ndarray", rows[:, : frame.width * 3].reshape(frame.height, frame.width, 3))
 
 
 class SyntheticCamera:
@@ -146,6 +163,10 @@ class SyntheticCamera:
             stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
             stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(spec.fps * 2), "bf": "0"}
             base = background(spec)
+            # one rgb24 frame drawn over each time: the encoder converts it to yuv420p with a converter it
+            # keeps (the same pixels as frame.reformat, which made a new one each frame) and keeps nothing of it
+            frame = av.VideoFrame(spec.width, spec.height, "rgb24")
+            pixels = frame_pixels(frame)
             start = None  # set once the encoder is warm, so frames are paced in real time
             n = 0
             while not self._stop.is_set():
@@ -153,9 +174,7 @@ class SyntheticCamera:
                     delay = start + n / spec.fps - time.monotonic()
                     if delay > 0 and self._stop.wait(delay):
                         break
-                # rgb24 as drawn: the encoder converts it to yuv420p with a converter it keeps (the same
-                # pixels as frame.reformat, which made a new one each frame: a third of this loop's CPU)
-                frame = av.VideoFrame.from_ndarray(render(base, n, spec.fps, SYSTEM.now_us() / 1e6), format="rgb24")
+                render_into(pixels, base, n, spec.fps, SYSTEM.now_us() / 1e6)
                 frame.pts = n
                 for packet in stream.encode(frame):
                     out.mux(packet)

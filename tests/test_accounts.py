@@ -244,6 +244,8 @@ def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, came
         assert r.returncode == 2 and "current password is wrong" in r.stderr
         r = people.ctl("account", "passwd", "admin", "--reason", "x", "--password-stdin", input=f"{new}\n")
         assert r.returncode == 2 and "only an admin" in r.stderr
+        r = people.ctl("account", "passwd", "--password-stdin", input=f"{password_for('vic')}\n{password_for('vic')}\n")
+        assert r.returncode == 2 and "the new password is the old one" in r.stderr
         r = people.ctl("account", "passwd", "--password-stdin", input=f"{password_for('vic')}\n{new}\n")
         assert r.returncode == 0, r.stderr
         assert "not logged in" in people.ctl("whoami").stderr

@@ -258,6 +258,26 @@ def test_the_demo_camera_looks_alive_to_the_frozen_check():
     assert changed_fraction(grey[0], grey[1]) > CFG.frozen_change * 3
 
 
+def test_the_demo_picture_drawn_into_its_kept_frame_is_the_one_rendered():
+    """The demo camera draws each picture over the one frame it keeps (design/0525): frame after frame, its
+    pixels are `render`'s, nothing of the last picture is left, and a frame whose rows are padded is drawn
+    within them."""
+    import av
+    import numpy as np
+
+    from recorder.synthetic import background, frame_pixels, render, render_into, SyntheticSpec
+
+    for width, height in ((322, 242), (320, 240)):
+        base = background(SyntheticSpec(width=width, height=height))
+        frame = av.VideoFrame(width, height, "rgb24")
+        pixels = frame_pixels(frame)
+        assert pixels.shape == (height, width, 3) and np.shares_memory(pixels, np.frombuffer(memoryview(frame.planes[0]), np.uint8))
+        for n in (0, 1, 77, 80):
+            render_into(pixels, base, n, 20, 1_795_000_000.0 + n / 20)
+            assert np.array_equal(frame.to_ndarray(), render(base, n, 20, 1_795_000_000.0 + n / 20))
+        assert not np.array_equal(render(base, 1, 20, 1_795_000_000.0), render(base, 80, 20, 1_795_000_000.0))
+
+
 def test_the_demo_clock_is_drawn_glyph_by_glyph_and_clipped_at_the_edge():
     """The clock's line is drawn from a cached mask (design/0518): each glyph `scale` times its 5x7 bits,
     6*scale columns apart, and a line wider than the picture is cut at its edge."""

@@ -94,7 +94,8 @@ class AccountOps(Operations):
         if not own:
             await self._may_reset(name, args, caller)
         stored = await self.writer.run(lambda c: sessions.stored_hash(c.db, name))
-        if own and not await pools.LOGINS.run(accounts.check_password, str(args.get("old_password") or ""), stored):
+        current = str(args.get("old_password") or "") if own else None
+        if current is not None and not await pools.LOGINS.run(accounts.check_password, current, stored):
             until = await self.writer.run(lambda c: sessions.wrong_current_password(
                 c.db, name, via=f"account passwd (os: {caller.os_user})", now_us=self.clock.now_us(),
                 policy=self.policy))
@@ -107,7 +108,9 @@ class AccountOps(Operations):
             raise RequestError(_("password not changed: the current password is wrong") if until is None else _(
                 "password not changed: the current password is wrong; the account is now locked and its sessions "
                 "ended"))
-        prepared = await pools.LOGINS.run(accounts.prepare_password, password, stored)  # scrypt: off the writer
+        # scrypt, off the writer: the holder's current password was checked just now, so whether the new one is
+        # the old one is told by comparing them (two scrypts a holder's change, not three)
+        prepared = await pools.LOGINS.run(accounts.prepare_password, password, stored, current)
         row = await write_refusing(self.writer, lambda db: accounts.change_password(
             db, name, password, by=str(caller), reason=text(args, "reason"), now_us=self.clock.now_us(),
             min_password=self.policy.min_password, prepared=prepared, one_time=self.one_time and not own),

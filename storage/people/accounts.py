@@ -239,10 +239,14 @@ def locked_until(db: sqlite_utils.Database, name: str) -> int | None:
     return None if row is None else row["locked_until_us"]
 
 
-def prepare_password(password: str, stored: str) -> tuple[str, str, bool]:
+def prepare_password(password: str, stored: str, current: str | None = None) -> tuple[str, str, bool]:
     """The slow part of a password change, to run off the catalog writer thread: (the stored
-    hash it was checked against, the new hash, whether the new password is the old one)."""
-    return stored, hash_password(password), check_password(password, stored)
+    hash it was checked against, the new hash, whether the new password is the old one).
+    `current`: the password already checked against `stored` (a holder's own change): the new one
+    is the old one when it is that one, told without a third scrypt."""
+    same = (hmac.compare_digest(password.encode(), current.encode()) if current is not None
+            else check_password(password, stored))
+    return stored, hash_password(password), same
 
 
 def change_password(db: sqlite_utils.Database, name: str, password: str, *, by: str, reason: str, now_us: int,
