@@ -49,9 +49,10 @@ class _Clock:
 @pytest.mark.parametrize("pieces", [1, 3])
 def test_a_forged_early_destruction_inside_an_outage_backlog_is_found(tmp_path, pieces):
     """A box offline days 1-4 destroys segment 60 a day early (at a true 1 day) and its record says it
-    went at the 2-day maximum: 'ok' on both clocks, as no sample brackets it and its receipt is days
-    late (before issue 86: no finding); its destruction is stamped after the message that reports it:
-    `destruction_forged`, critical, in one piece or three."""
+    went at the 2-day maximum: 'ok' on both clocks by its stamp, as no sample brackets it and its receipt
+    is days late (before issue 86: no finding); its destruction is stamped after the message that reports
+    it: `destruction_forged`, critical, in one piece or three, and judged at the message's stamp, the
+    latest it can have been made: early (design/0531; 'ok' before)."""
     clock = _Clock(tf.T0)
     store = Store(tmp_path / "c.db", clock=clock)
     plan = tf.Plan(**{**SHORT, "days": 5, "offline": [(tf.T0 + D + 1, tf.T0 + 4 * D)], "violate": {60: D},
@@ -60,7 +61,9 @@ def test_a_forged_early_destruction_inside_an_outage_backlog_is_found(tmp_path, 
     fleet.run()
     forged = [f for f in store.findings(limit=1000) if f["kind"] == "destruction_forged"]
     assert len(forged) == 1 and forged[0]["severity"] == "critical" and forged[0]["detail"]["segment_ids"] == [60], forged
-    assert {r["segment_id"]: r["verdict"] for r in central_destructions(store)}[60] == "ok", "its own verdict unchanged"
+    assert {r["segment_id"]: r["verdict"] for r in central_destructions(store)}[60] == "early", "judged at its report's stamp"
+    early = [f for f in store.findings(limit=1000) if f["kind"] == "destroyed_early"]
+    assert len(early) == 1 and early[0]["severity"] == "critical", early
     store.close()
 
 

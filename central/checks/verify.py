@@ -302,6 +302,18 @@ def forged(seq: int, m: dict[str, Any]) -> Finding | None:
         {"msg_seq": seq, "ts_us": ts, "destructions": len(late), "segment_ids": ids[:64], "most_after_us": most})
 
 
+def bounded(d: dict[str, Any], report_ts: Any) -> dict[str, Any]:
+    """A destruction as its verdict reads it (design/0531): one stamped after the message reporting it (a
+    forged record, `forged`) was made no later than that message, whose stamp, on the same clock, is then its
+    reading; any other as it came. The earlier reading can only shorten the age judged, so it finds an early
+    destruction the forged stamp hid and never makes one kept past its maximum that the stamp did not."""
+    got = d.get("destroyed_us")
+    if (isinstance(report_ts, int) and not isinstance(report_ts, bool) and isinstance(got, int)
+            and not isinstance(got, bool) and got > report_ts + FORGED_SLACK_US):
+        return {**d, "destroyed_us": report_ts}
+    return d
+
+
 # an intake's original destroyed (design/0355) ----------------------------------------------------
 ORIGINAL_DAY_US = 86_400_000_000
 

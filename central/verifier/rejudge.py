@@ -36,8 +36,8 @@ def settle(v: Any, nodes: set[str]) -> int:
         return sum(rejudge(v, node) for node in sorted(nodes))
 
 
-def _unverified(db: Any, node: str, since_us: int | None) -> tuple[list[tuple[int, int, dict[str, Any], int]], int | None]:
-    """(seq, n, destruction, its receipt) of the node's "unverified" destructions its samples may
+def _unverified(db: Any, node: str, since_us: int | None) -> tuple[list[tuple[int, int, dict[str, Any], int, Any]], int | None]:
+    """(seq, n, destruction, its receipt, its message's stamp) of the node's "unverified" destructions its samples may
     settle (destroyed since ``since_us`` by its clock, up to its newest sample), REJUDGE_MOST at most,
     and the newest sample's reading."""
     span = clocks.readings(db, node)
@@ -50,12 +50,12 @@ def _unverified(db: Any, node: str, since_us: int | None) -> tuple[list[tuple[in
             bodies[seq] = (received_us, json.loads(payload))
         except ValueError:
             continue
-    todo: list[tuple[int, int, dict[str, Any], int]] = []
+    todo: list[tuple[int, int, dict[str, Any], int, Any]] = []
     for seq, n in rows:
         got = bodies.get(seq)
         gone = verify.destructions(got[1]) if got is not None and isinstance(got[1], dict) else []
         if got is not None and n < len(gone):
-            todo.append((seq, n, gone[n], got[0]))
+            todo.append((seq, n, gone[n], got[0], got[1].get("ts_us")))
     return todo, span[1]
 
 
@@ -67,21 +67,21 @@ def rejudge(v: Any, node: str) -> int:
     row = destructions.site_name(db, node) if todo else None
     if newest is not None:  # the next run from here: its newest sample's reading, or, when REJUDGE_MOST cut
         # this run short, the last destruction it judged (the rest wait for the node's next sample: design/0367)
-        v.settled[node] = newest if len(todo) < REJUDGE_MOST else max(int(d["destroyed_us"]) for _s, _n, d, _r in todo)
+        v.settled[node] = newest if len(todo) < REJUDGE_MOST else max(int(d["destroyed_us"]) for _s, _n, d, _r, _t in todo)
     if row is None:
         return 0
     v.node, v.site, v.name = node, row["site"], row["name"]
     births = v._policy()["births"]
-    line = clock_samples.line(db, node, [x for _s, _n, d, _r in todo for x in readings(d).marks()],
+    line = clock_samples.line(db, node, [x for _s, _n, d, _r, _t in todo for x in readings(d).marks()],
                               getattr(v, "lines", None))
     changed, days, still = 0, set(), {}
-    for seq, n, d, received_us in todo:
+    for seq, n, d, received_us, report_ts in todo:
         birth_ts, rules = node_births.in_force(births, d["destroyed_us"])
         low, high = node_births.limits(rules, d["camera"])
         sid = d.get("segment_id")
         found = retention_watch.probe(db, node, sid) if isinstance(sid, int) and not isinstance(sid, bool) else None
-        q = quick_verdict.verdict(d, heard=None if found is None else found.heard, reported_us=received_us,
-                                  min_days=low, max_days=high, line=line)  # None: "ok" (design/0475)
+        q = quick_verdict.verdict(verify.bounded(d, report_ts), heard=None if found is None else found.heard,
+                                  reported_us=received_us, min_days=low, max_days=high, line=line)  # None: "ok" (0475, 0531)
         j = OK if q is None else q
         day = v_day(v, d["destroyed_us"])
         if j.verdict == UNVERIFIED:

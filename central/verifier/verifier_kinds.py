@@ -219,7 +219,7 @@ class MessageKinds:
             self._finding(forged)
         for i, d in enumerate(gone):
             try:
-                rows, finding = self._destruction(seq, i, d, policy)
+                rows, finding = self._destruction(seq, i, d, policy, m.get("ts_us"))
             except Exception as exc:  # noqa: BLE001 - one destruction, however built, never stops the others
                 if len(gone) == 1 and d is m:
                     raise  # the old shape: the message is the destruction
@@ -231,7 +231,7 @@ class MessageKinds:
             if finding is not None:
                 self._finding(finding)
 
-    def _destruction(self, seq: int, n: int, m: dict[str, Any], policy: dict[str, Any]
+    def _destruction(self, seq: int, n: int, m: dict[str, Any], policy: dict[str, Any], report_ts: Any = None
                      ) -> tuple[dict[str, tuple[Any, ...]], verify.Finding | None]:
         """One destruction judged on every clock (central/checks/verdicts.py, design/0122), the ``n``-th of
         message ``seq``: its rows (destruction_days, destructions one by one for the auditor's month,
@@ -241,8 +241,8 @@ class MessageKinds:
         low, high = node_births.limits(rules, m["camera"])
         found, _first = self.ev.heard_of(m.get("segment_id"))
         heard = None if found is None else found.heard
-        v = quick_verdict.verdict(m, heard=heard, reported_us=self.received_us, min_days=low, max_days=high,
-                                  line=self.ev.line)  # None: "ok" (design/0456, 0475)
+        v = quick_verdict.verdict(verify.bounded(m, report_ts), heard=heard, reported_us=self.received_us,
+                                  min_days=low, max_days=high, line=self.ev.line)  # None: "ok" (design/0456, 0475, 0531)
         verdict = "ok" if v is None else v.verdict
         day = day_of(m["destroyed_us"], self.tz)
         sid = m.get("segment_id")
