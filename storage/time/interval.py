@@ -211,10 +211,11 @@ def _pair(a: Sample, b: Sample, drift_ppm: int) -> tuple[tuple[tuple[int, int], 
     a_lo, a_hi = a.node_us - a.received_us, a.node_us - a.sent_us  # a's offset (`exchange`)
     b_lo, b_hi = b.node_us - b.received_us, b.node_us - b.sent_us
     step = b_lo - a_hi - slack  # the offsets' difference at its most negative within their bars and the drift
-    spans = (a.node_us, max(a.node_us, b.node_us - step)), (min(b.node_us, a.node_us + step), b.node_us)
+    x, y = b.node_us - step, a.node_us + step  # (max and min as comparisons: a line's every pair comes here)
+    spans = (a.node_us, x if x > a.node_us else a.node_us), (y if y < b.node_us else b.node_us, b.node_us)
     if b.sent_us < a.received_us or (a.boot and b.boot and a.boot != b.boot):
         return spans, False
-    if max(a_lo - slack, b_lo) > min(a_hi + slack, b_hi):  # a's offset carried to b's misses b's: a step
+    if a_lo - slack > b_hi or b_lo > a_hi + slack:  # a's offset carried to b's misses b's (meet is empty): a step
         return spans, False
     if a.mono_us is None or b.mono_us is None or a.boot != b.boot:
         return spans, True
@@ -286,20 +287,25 @@ class ClockLine:
     def _lay(self, start: int, seen: list[Any]) -> None:
         """Pairs ``start`` on (what each showed: ``seen``, `_pair`'s) in the line's pairs and buckets."""
         hours, pairs, grain, last = self._hours, self._pairs, self._grain, len(self.samples) - 2
-        for i, (((lo1, hi1), (lo2, hi2)), ok) in enumerate(seen, start):
-            # before the first sample and after the last the clock may have read anything: the first
-            # stretch holds no reading below its first sample's, the last none above its last sample's
-            if i == last:
-                hi1 = min(hi1, hi2)
-            if i == 0:
-                lo2 = max(lo2, lo1)
-            pairs.append((((lo1, hi1), (lo2, hi2)), ok, self.samples[i], self.samples[i + 1]))
-            if max(lo1, lo2) > min(hi1, hi2) or hi1 - lo1 > WIDE_US or hi2 - lo2 > WIDE_US:
-                self._bucket(i, lo1, hi1)  # apart, or a span looked at always: each span as it is
+        samples = self.samples
+        for i, (spans, ok) in enumerate(seen, start):
+            (lo1, hi1), (lo2, hi2) = spans
+            if i == last or i == 0:
+                # before the first sample and after the last the clock may have read anything: the first
+                # stretch holds no reading below its first sample's, the last none above its last sample's
+                if i == last and hi2 < hi1:
+                    hi1 = hi2
+                if i == 0 and lo1 > lo2:
+                    lo2 = lo1
+                spans = ((lo1, hi1), (lo2, hi2))
+            pairs.append((spans, ok, samples[i], samples[i + 1]))
+            if (lo1 > hi2 or lo2 > hi1 or lo1 > hi1 or lo2 > hi2  # apart (or one empty)
+                    or hi1 - lo1 > WIDE_US or hi2 - lo2 > WIDE_US):  # or a span looked at always: each as it is
+                self._bucket(i, lo1, hi1)
                 self._bucket(i, lo2, hi2)
                 continue
             # the spans overlap, both narrow (the usual pair): their buckets, the pair once in each
-            for h in range(min(lo1, lo2) // grain, max(hi1, hi2) // grain + 1):
+            for h in range((lo1 if lo1 < lo2 else lo2) // grain, (hi1 if hi1 > hi2 else hi2) // grain + 1):
                 got = hours.get(h)
                 if got is None:
                     hours[h] = [i]
