@@ -92,7 +92,8 @@ def line(db: Any, node: str, readings: Iterable[int], kept: Any = None) -> inter
     run of readings, the samples that bracket it, however far (the one read last below it, the one
     read first above it, and every sample sent between them: issue 86 item 2, design/0367). ``kept``:
     the verifier's central/verifier/clock_lines.py `Lines` (the pairs of the node's last line are not
-    worked out again: design/0405), None: none kept."""
+    worked out again: design/0405; the node's last line served again or extended: design/0523), None:
+    none kept."""
     marks = sorted(set(readings))
     if not marks:
         return interval.ClockLine([])
@@ -116,13 +117,9 @@ def line(db: Any, node: str, readings: Iterable[int], kept: Any = None) -> inter
         last = after if after is not None else got[1]
         for row in clocks.samples(db, node, first, last):
             rows[row[0]] = row
-    samples = [interval.Sample(r[0], r[1], r[2], r[3] or "", r[4]) for r in rows.values()]
     if kept is None:
-        return interval.ClockLine(samples)
-    memo = kept.memo(node)
-    before = len(memo)
-    made = interval.ClockLine(samples, memo=memo)
-    kept.count(made, before)
+        return interval.ClockLine([interval.Sample(r[0], r[1], r[2], r[3] or "", r[4]) for r in rows.values()])
+    made: interval.ClockLine = kept.line(node, [rows[k] for k in sorted(rows)])  # kept, extended or built (0523)
     return made
 
 

@@ -9,6 +9,9 @@ The rules the box's retention gate and the office's verdicts both stand on:
 - a bound carried forward by a monotonic clock widens with the time since, by the clock's drift
   (`after`), and a bound nobody proved is None: it is never guessed.
 A verdict is given only on proven bounds (`judge`); otherwise it names the bound that is missing.
+
+Over 400 lines on purpose: `ClockLine` builds, extends and reads its pairs and buckets (design/0405,
+0523) on the interval arithmetic above; apart, each would reach into the other's private state.
 """
 
 from __future__ import annotations
@@ -192,12 +195,32 @@ def steady(a: Sample, b: Sample, drift_ppm: int = DRIFT_PPM) -> bool:
     A clock stepped and stepped back by as much between two samples leaves no trace in any evidence."""
     if b.sent_us < a.received_us or (a.boot and b.boot and a.boot != b.boot):
         return False
-    if meet(widen(a.offset, b.received_us - a.sent_us, drift_ppm), b.offset).empty:
-        return False
+    return _pair(a, b, drift_ppm)[1]
+
+
+def _pair(a: Sample, b: Sample, drift_ppm: int) -> tuple[tuple[tuple[int, int], tuple[int, int]], bool]:
+    """What two consecutive samples show, on their microseconds alone (a line's every pair; design/0523):
+    what the box's clock may have read between them, if it stepped once by X between them (from a's
+    reading on to the step, b's reading less X at most, and from a's reading plus X on to b's: a step
+    back repeats readings below a's, a step ahead runs past b's first; X is the offsets' difference at
+    its most negative within their bars and the drift), and `steady`. The same sums as `exchange`'s
+    bounds and `meet(widen(a.offset, ...), b.offset)`, without their intervals and words."""
+    if a.received_us < a.sent_us or b.received_us < b.sent_us:
+        raise ValueError("an answer heard before its question was sent")  # i18n: a programming error
+    slack = _drift(b.received_us - a.sent_us, drift_ppm)
+    a_lo, a_hi = a.node_us - a.received_us, a.node_us - a.sent_us  # a's offset (`exchange`)
+    b_lo, b_hi = b.node_us - b.received_us, b.node_us - b.sent_us
+    step = b_lo - a_hi - slack  # the offsets' difference at its most negative within their bars and the drift
+    x, y = b.node_us - step, a.node_us + step  # (max and min as comparisons: a line's every pair comes here)
+    spans = (a.node_us, x if x > a.node_us else a.node_us), (y if y < b.node_us else b.node_us, b.node_us)
+    if b.sent_us < a.received_us or (a.boot and b.boot and a.boot != b.boot):
+        return spans, False
+    if a_lo - slack > b_hi or b_lo > a_hi + slack:  # a's offset carried to b's misses b's (meet is empty): a step
+        return spans, False
     if a.mono_us is None or b.mono_us is None or a.boot != b.boot:
-        return True
+        return spans, True
     wall, mono = b.node_us - a.node_us, b.mono_us - a.mono_us
-    return mono >= 0 and abs(wall - mono) <= _drift(mono, drift_ppm) + (b.received_us - b.sent_us) + (
+    return spans, mono >= 0 and abs(wall - mono) <= _drift(mono, drift_ppm) + (b.received_us - b.sent_us) + (
         a.received_us - a.sent_us)
 
 
@@ -224,7 +247,7 @@ class ClockLine:
     twice (stepped back), every stretch that read it must agree, and the offset is their hull."""
 
     def __init__(self, samples: list[Sample], drift_ppm: int = DRIFT_PPM, memo: dict[Any, Any] | None = None):
-        """``memo``: what two consecutive samples showed (`_read_between`, `steady`), by the pair, kept by
+        """``memo``: what two consecutive samples showed (`_pair`), by the pair's samples, kept by
         the caller from the node's previous line (central/verifier/clock_lines.py): a pair in it is not
         worked out again, and the memo is left holding this line's pairs only (design/0405)."""
         self.samples = sorted(samples, key=lambda s: (s.sent_us, s.received_us))
@@ -237,47 +260,104 @@ class ClockLine:
         n = len(self.samples)
         # readings bucketed by about the samples' spacing (a minute to an hour): a reading looks at the
         # few pairs in its bucket, not an hour's sixty when the office asks every minute
-        self._grain = grain = (min(HOUR_US, max(60_000_000, (self.samples[-1].sent_us - self.samples[0].sent_us)
-                                                // (n - 1))) if n > 1 else HOUR_US)
+        self._grain = (min(HOUR_US, max(60_000_000, (self.samples[-1].sent_us - self.samples[0].sent_us)
+                                        // (n - 1))) if n > 1 else HOUR_US)
         old = memo if memo is not None else {}
         self.fresh = 0  # pairs worked out here (not found in the memo)
         kept: dict[Any, Any] | None = {} if memo is not None else None
-        last = n - 2
+        # a pair's key in the memo: its two samples' fields, as a sample's equality reads them (tuples
+        # hashed and compared in C, not the dataclass's methods: design/0523)
+        keys = ([(s.sent_us, s.node_us, s.received_us, s.boot, s.mono_us) for s in self.samples]
+                if kept is not None else [])
+        seen: list[Any] = []
         for i, (a, b) in enumerate(zip(self.samples, self.samples[1:])):
-            seen = old.get((a, b))
-            if seen is None:
-                seen = (self._read_between(a, b), steady(a, b, drift_ppm))
+            key = (keys[i], keys[i + 1]) if kept is not None else None
+            got = old.get(key) if old else None
+            if got is None:
+                got = _pair(a, b, drift_ppm)
                 self.fresh += 1
             if kept is not None:
-                kept[(a, b)] = seen
-            ((lo1, hi1), (lo2, hi2)), ok = seen
-            # before the first sample and after the last the clock may have read anything: the first
-            # stretch holds no reading below its first sample's, the last none above its last sample's
-            spans = ((lo1, min(hi1, hi2) if i == last else hi1), (max(lo2, lo1) if i == 0 else lo2, hi2))
-            self._pairs.append((spans, ok, a, b))
-            for lo, hi in spans:
-                if hi - lo > WIDE_US:
-                    self._wide.append(i)
-                    continue
-                for h in range(lo // grain, hi // grain + 1):
-                    self._hours.setdefault(h, []).append(i)
+                kept[key] = got
+            seen.append(got)
+        self._lay(0, seen)
         if memo is not None and kept is not None:
             memo.clear()
             memo.update(kept)
 
+    def _lay(self, start: int, seen: list[Any]) -> None:
+        """Pairs ``start`` on (what each showed: ``seen``, `_pair`'s) in the line's pairs and buckets."""
+        hours, pairs, grain, last = self._hours, self._pairs, self._grain, len(self.samples) - 2
+        samples = self.samples
+        for i, (spans, ok) in enumerate(seen, start):
+            (lo1, hi1), (lo2, hi2) = spans
+            if i == last or i == 0:
+                # before the first sample and after the last the clock may have read anything: the first
+                # stretch holds no reading below its first sample's, the last none above its last sample's
+                if i == last and hi2 < hi1:
+                    hi1 = hi2
+                if i == 0 and lo1 > lo2:
+                    lo2 = lo1
+                spans = ((lo1, hi1), (lo2, hi2))
+            pairs.append((spans, ok, samples[i], samples[i + 1]))
+            if (lo1 > hi2 or lo2 > hi1 or lo1 > hi1 or lo2 > hi2  # apart (or one empty)
+                    or hi1 - lo1 > WIDE_US or hi2 - lo2 > WIDE_US):  # or a span looked at always: each as it is
+                self._bucket(i, lo1, hi1)
+                self._bucket(i, lo2, hi2)
+                continue
+            # the spans overlap, both narrow (the usual pair): their buckets, the pair once in each
+            for h in range((lo1 if lo1 < lo2 else lo2) // grain, (hi1 if hi1 > hi2 else hi2) // grain + 1):
+                got = hours.get(h)
+                if got is None:
+                    hours[h] = [i]
+                else:
+                    got.append(i)
+
+    def extended(self, more: list[Sample]) -> ClockLine | None:
+        """The line of this line's samples and ``more``, every one heard after its last (a node's next
+        samples: issue 86, design/0523), made from this line's pairs: the line ``ClockLine(samples +
+        more)`` makes, pair for pair and bucket for bucket. Only the new pairs are worked out (and the
+        first and last again, which the ends clip); their buckets alone laid when the grain is as it
+        was, else every pair's again. None when ``more`` is not all after the last, or this line has
+        fewer than two samples: then build it."""
+        more = sorted(more, key=lambda s: (s.sent_us, s.received_us))
+        old = self.samples
+        if len(old) < 2 or not more or (more[0].sent_us, more[0].received_us) <= (old[-1].sent_us, old[-1].received_us):
+            return None
+        samples = old + more
+        line = ClockLine([], self.drift)
+        line.samples = samples
+        line._grain = min(HOUR_US, max(60_000_000, (samples[-1].sent_us - samples[0].sent_us) // (len(samples) - 1)))
+        j = len(old) - 2  # this line's last pair, clipped as the last: laid again as the new line's
+        new = [_pair(a, b, self.drift) for a, b in zip(samples[j:], samples[j + 1:])]
+        if line._grain == self._grain:
+            line._pairs = self._pairs[:j]
+            hours = {h: [i for i in got if i != j] if got[-1] == j else got.copy() for h, got in self._hours.items()}
+            line._hours = {h: got for h, got in hours.items() if got}
+            line._wide = [i for i in self._wide if i != j]
+            line._lay(j, new)
+        else:  # the pairs between the ends as this line laid them (unclipped), every one in the new buckets
+            head = [_pair(old[0], old[1], self.drift)] if j > 0 else []
+            line._lay(0, head + [(p[0], p[1]) for p in self._pairs[1:j]] + new)
+            new += head
+        line.fresh = len(new)
+        return line
+
+    def idle(self) -> None:
+        """Forget the readings' answers kept (`_held_by`'s, a cache): a line kept while nobody reads it
+        holds its pairs and buckets, not a page's readings (central/verifier/clock_lines.py)."""
+        self._held.clear()
+
+    def _bucket(self, i: int, lo: int, hi: int) -> None:
+        """Pair ``i``'s span [lo, hi]: in the wide pairs when wider than WIDE_US, else in its buckets."""
+        if hi - lo > WIDE_US:
+            self._wide.append(i)
+            return
+        for h in range(lo // self._grain, hi // self._grain + 1):
+            self._hours.setdefault(h, []).append(i)
+
     def _candidates(self, node_us: int) -> Iterable[int]:
         """The pairs whose stretch may hold the reading: its bucket's and the wide ones."""
         return dict.fromkeys((*self._hours.get(node_us // self._grain, ()), *self._wide))
-
-    def _read_between(self, a: Sample, b: Sample) -> tuple[tuple[int, int], ...]:
-        """What the box's clock may have read between two samples, if it stepped once by X between
-        them: from a's reading on to the step (b's reading less X at most), and from a's reading
-        plus X on to b's: a step back repeats readings below a's, a step ahead runs past b's first.
-        X is the offsets' difference, at its most negative within their bars and the drift."""
-        step = 0
-        if b.offset.earliest is not None and a.offset.latest is not None:
-            step = b.offset.earliest.us - a.offset.latest.us - _drift(b.received_us - a.sent_us, self.drift)
-        return (a.node_us, max(a.node_us, b.node_us - step)), (min(b.node_us, a.node_us + step), b.node_us)
 
     def offset_at(self, node_us: int, before_us: int | None = None) -> Interval:
         """The box's clock less the office's when the box's clock read `node_us`; `before_us`: the
