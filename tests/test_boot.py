@@ -78,9 +78,13 @@ def recording(ct: Container):
 
 def test_edged_boots_restarts_and_stops_under_a_real_systemd(tmp_path):
     figures: dict[str, float | str] = {}
+    t = time.monotonic()
     ct = Container.from_base(tmp_path, tmp_path / "nspawn.log")
-    ct.copy_checkout("/src")
+    figures["base root (cached) copied, s"] = time.monotonic() - t
     try:
+        t = time.monotonic()
+        ct.copy_checkout("/src")
+        figures["checkout copied, s"] = time.monotonic() - t
         figures["container boot, s"] = ct.boot()
         ct.sh("update-ca-certificates >/dev/null 2>&1 || true")
         t = time.monotonic()
@@ -101,8 +105,12 @@ def test_edged_boots_restarts_and_stops_under_a_real_systemd(tmp_path):
         u = active(ct)
         assert u, ct.sh("systemctl status edged --no-pager; journalctl -u edged --no-pager", check=False).stdout
         wait_for(lambda: recording(ct), 60, "STATUS to say the demo camera records", interval=0.5)
+        t = time.monotonic()
         _confidential(ct)
+        figures["accounts and the socket's reader, s"] = time.monotonic() - t
+        t = time.monotonic()
         _recovery_priority(ct, int(u["MainPID"]))
+        figures["a worker killed to recording again, s"] = time.monotonic() - t
 
         # The watchdog: SIGUSR2 wedges the catalog writer; systemd must kill and restart edged.
         pid = int(u["MainPID"])
@@ -128,6 +136,7 @@ def test_edged_boots_restarts_and_stops_under_a_real_systemd(tmp_path):
         figures["reboot to recording, s"] = time.monotonic() - t
 
         # Let a segment or two close, then stop: every segment closed and hashed.
+        t = time.monotonic()
         db_path = ct.root / "var/lib/edged/catalog.db"
         wait_for(lambda: _segments(db_path, lambda r: r["state"] == COMPLETE), 60, "a closed segment after the reboot",
                  interval=0.5)
@@ -143,6 +152,7 @@ def test_edged_boots_restarts_and_stops_under_a_real_systemd(tmp_path):
                                 str(ct.root / "var/lib/edged" / done[-1]["path"])], capture_output=True, text=True)
         assert probe.returncode == 0 and "h264" in probe.stdout, probe.stderr
 
+        figures["a closed segment, stopped and read, s"] = time.monotonic() - t
         security = ct.sh("systemd-analyze security edged --no-pager", check=False).stdout
         m = re.search(r"Overall exposure level for edged\.service: ([0-9.]+)", security)
         assert m, security
