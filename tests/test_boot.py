@@ -5,7 +5,8 @@ checks what only a real PID 1 can show: READY and the STATUS line, journal field
 restarting a wedged daemon, edged coming back after a reboot, every segment closed and hashed
 after a stop, and the unit's exposure score as that systemd rates it.
 
-Run it alone (as root, about 3 minutes once the base root is cached):
+Run it alone (as root; about a minute once the base root is cached, and a minute more to build it, which
+scripts/test does beside the parallel run: design/0529):
     scripts/test tests/test_boot.py -s
 """
 
