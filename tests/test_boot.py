@@ -5,7 +5,8 @@ checks what only a real PID 1 can show: READY and the STATUS line, journal field
 restarting a wedged daemon, edged coming back after a reboot, every segment closed and hashed
 after a stop, and the unit's exposure score as that systemd rates it.
 
-Run it alone (as root, about 3 minutes once the base root is cached):
+Run it alone (as root; about a minute once the base root is cached, and a minute more to build it, which
+scripts/test does beside the parallel run: design/0529):
     scripts/test tests/test_boot.py -s
 """
 
@@ -78,9 +79,13 @@ def recording(ct: Container):
 
 def test_edged_boots_restarts_and_stops_under_a_real_systemd(tmp_path):
     figures: dict[str, float | str] = {}
+    t = time.monotonic()
     ct = Container.from_base(tmp_path, tmp_path / "nspawn.log")
-    ct.copy_checkout("/src")
+    figures["base root (cached) copied, s"] = time.monotonic() - t
     try:
+        t = time.monotonic()
+        ct.copy_checkout("/src")
+        figures["checkout copied, s"] = time.monotonic() - t
         figures["container boot, s"] = ct.boot()
         ct.sh("update-ca-certificates >/dev/null 2>&1 || true")
         t = time.monotonic()
@@ -101,8 +106,12 @@ def test_edged_boots_restarts_and_stops_under_a_real_systemd(tmp_path):
         u = active(ct)
         assert u, ct.sh("systemctl status edged --no-pager; journalctl -u edged --no-pager", check=False).stdout
         wait_for(lambda: recording(ct), 60, "STATUS to say the demo camera records", interval=0.5)
+        t = time.monotonic()
         _confidential(ct)
+        figures["accounts and the socket's reader, s"] = time.monotonic() - t
+        t = time.monotonic()
         _recovery_priority(ct, int(u["MainPID"]))
+        figures["a worker killed to recording again, s"] = time.monotonic() - t
 
         # The watchdog: SIGUSR2 wedges the catalog writer; systemd must kill and restart edged.
         pid = int(u["MainPID"])
@@ -128,6 +137,7 @@ def test_edged_boots_restarts_and_stops_under_a_real_systemd(tmp_path):
         figures["reboot to recording, s"] = time.monotonic() - t
 
         # Let a segment or two close, then stop: every segment closed and hashed.
+        t = time.monotonic()
         db_path = ct.root / "var/lib/edged/catalog.db"
         wait_for(lambda: _segments(db_path, lambda r: r["state"] == COMPLETE), 60, "a closed segment after the reboot",
                  interval=0.5)
@@ -143,6 +153,7 @@ def test_edged_boots_restarts_and_stops_under_a_real_systemd(tmp_path):
                                 str(ct.root / "var/lib/edged" / done[-1]["path"])], capture_output=True, text=True)
         assert probe.returncode == 0 and "h264" in probe.stdout, probe.stderr
 
+        figures["a closed segment, stopped and read, s"] = time.monotonic() - t
         security = ct.sh("systemd-analyze security edged --no-pager", check=False).stdout
         m = re.search(r"Overall exposure level for edged\.service: ([0-9.]+)", security)
         assert m, security

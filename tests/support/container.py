@@ -3,6 +3,8 @@
 PID 1 on the test machines is not systemd, but `systemd-nspawn -b` boots a debootstrapped Debian
 root with its own systemd as the container's PID 1 (design/0016). The base root is built once with
 debootstrap and cached (EDGED_BOOT_CACHE, default /var/cache/edged-test); each test boots a copy.
+`python -m tests.support.container` builds the boot test's root: scripts/test runs it beside the parallel
+run, so on a fresh box test_boot finds it built (design/0529).
 Commands run inside with nsenter, because without a host systemd the container cannot be
 registered with machinectl (hence `--keep-unit --register=no`).
 """
@@ -154,3 +156,9 @@ class Container:
                 self.proc.wait()
         if getattr(self, "_log", None):
             self._log.close()
+
+
+if __name__ == "__main__":
+    # scripts/test: the boot test's root, built before the solo pair's tier needs it (design/0529)
+    t0 = time.monotonic()
+    print(f"{base_root()} in {time.monotonic() - t0:.0f} s")
