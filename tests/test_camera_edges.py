@@ -14,7 +14,7 @@ import av
 import pytest
 
 from recorder.camera import Settings
-from tests.support.cameras import RtspServer
+from tests.support.cameras import RtspServer, _run_ffmpeg_to
 from tests.support.daemon import wait_for
 from tests.support.quirk_camera import QuirkCamera, bframe_clip
 from tests.support.recorders import Recording, recording
@@ -42,9 +42,11 @@ def decoded(path: Path) -> tuple[str, list[int]]:
     return said, [int(f[2]) for f in lines if f[0].strip() == "0"]
 
 
+@functools.lru_cache(maxsize=256)
 def times(path: Path) -> tuple[list[int], list[int], list[int]]:
     """(packets' pts, packets' dts, decoded pictures' pts) of a file's video: the packets by ffprobe
-    (read, not decoded), the pictures from decoded()."""
+    (read, not decoded), the pictures from decoded(). Kept as decoded() is: a test that reads a
+    closed segment's times again (the first of each connect) probes it once."""
     run = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts,dts",
                           "-of", "json", str(path)], capture_output=True, text=True, check=True, timeout=60)
     packets = json.loads(run.stdout)["packets"]
@@ -156,9 +158,8 @@ def _sizes_clip(folder: Path) -> Path:
     parts = []
     for size, seconds in (("320x240", 4), ("640x480", 6)):
         part = folder / f"{size}.h264"
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=20",
-                        "-t", str(seconds), "-c:v", "libx264", "-bf", "0", "-g", "20", "-f", "h264", str(part)],
-                       check=True, timeout=120)
+        _run_ffmpeg_to(part, ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=20", "-t", str(seconds), "-c:v", "libx264",
+                              "-bf", "0", "-g", "20", "-f", "h264"])  # encoded once a machine, as make_clip's
         parts.append(part.read_bytes())
     out = folder / "sizes.h264"
     out.write_bytes(b"".join(parts))

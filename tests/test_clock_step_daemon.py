@@ -31,6 +31,7 @@ YEAR = 365 * 86_400 * S
 SHIM = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/time.h>
@@ -38,6 +39,10 @@ SHIM = r"""
 
 static int (*real_cgt)(clockid_t, struct timespec *);
 static long long off_us, read_ns;
+
+/* a process forked from a warm copy under the shim (tests/support/ctlfork.py) reads the file afresh */
+static void forked(void) { read_ns = 0; }
+__attribute__((constructor)) static void at_load(void) { pthread_atfork(NULL, NULL, forked); }
 
 static long long offset(void) {  /* the file's offset in microseconds, read again every 100 ms */
     struct timespec m;

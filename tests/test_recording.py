@@ -22,7 +22,6 @@ from tests.support.cameras import (
     ffprobe_errors,
     free_port,
     make_clip,
-    media_duration,
 )
 from tests.support.catalog import rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
@@ -68,12 +67,13 @@ def contiguous(segs: list[dict], tolerance_us: int = 100_000) -> list[tuple[int,
 def assert_plays(daemon: Daemon, seg: dict, audio: bool = False) -> None:
     path = daemon.data_dir / seg["path"]
     assert ffprobe_errors(path) == "", f"{seg['path']} does not play cleanly"
-    streams = {s["codec_type"]: s for s in ffprobe(path)["streams"]}
+    probe = ffprobe(path)  # its streams and format, read once (tests/support/cameras.py media_duration's)
+    streams = {s["codec_type"]: s for s in probe["streams"]}
     assert streams["video"]["codec_name"] == "h264"
     assert ("audio" in streams) == audio
-    assert media_duration(path) == pytest.approx((seg["end_us"] - seg["start_us"]) / S, abs=0.15)
+    assert float(probe["format"]["duration"]) == pytest.approx((seg["end_us"] - seg["start_us"]) / S, abs=0.15)
     # Provenance in the MP4's metadata: a copied file still names its site, node, camera and start.
-    tags = ffprobe(path)["format"]["tags"]
+    tags = probe["format"]["tags"]
     assert tags["title"].startswith(f"test/node1/{seg['camera']} 20"), tags
     assert json.loads(tags["comment"].removeprefix("edged ")) == {
         "site": "test", "node": "node1", "camera": seg["camera"], "start_us": seg["start_us"]}

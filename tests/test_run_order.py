@@ -4,6 +4,7 @@ first, so no worker ends the run alone on a two-minute module; every module its 
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 from tests.conftest import SOLO, SOLO_IDLE, SOLO_LIGHT, SOLO_PAIRED, SPLIT, group_of, group_of_id, run_order
@@ -158,3 +159,18 @@ def test_a_daemon_is_forked_warm_only_when_what_its_modules_read_at_import_is_th
     probe = ast.parse('import os\nA = os.environ.get("EDGED_A")\nB = os.environ["EDGED_B"]\n'
                       'def f():\n    return os.getenv("EDGED_C")\n')
     assert _read_at_import(probe) == {"EDGED_A", "EDGED_B"}  # the check sees a read at import, not one in a function
+
+
+def test_the_zygote_is_started_in_the_test_process_s_own_environment_not_a_test_s(monkeypatch):
+    """The first test of a worker to start a daemon starts its zygote: under a test's clock shim (LD_PRELOAD), a
+    locale or an EDGED_ variable of its own, every later daemon of the worker would differ from it and start cold
+    (design/0527). The zygote is started in the environment the process had as it started, the rest kept."""
+    monkeypatch.setenv("LD_PRELOAD", "/nowhere/clockshim.so")
+    monkeypatch.setenv("EDGED_TEST_CLOCK_OFFSET", "/nowhere/offset")
+    monkeypatch.setenv("LC_ALL", "C.Big5")
+    monkeypatch.setenv("SOMETHING_ELSE", "kept")
+    env = ctlfork.zygote_env(os.environ)
+    assert not any(k.startswith("EDGED_") for k in env) and env["SOMETHING_ELSE"] == "kept"
+    assert {k: v for k, v in env.items() if k.startswith(("LD_", "LC_", "LANG", "PYTHON"))} == \
+        {k: v for k, v in ctlfork._START_ENV.items() if k.startswith(("LD_", "LC_", "LANG", "PYTHON"))}
+    assert env.get("LD_PRELOAD") != "/nowhere/clockshim.so" and env.get("LC_ALL") != "C.Big5"

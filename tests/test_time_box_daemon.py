@@ -26,6 +26,7 @@ import os
 import textwrap
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ import pytest
 
 from storage.catalog import open_db
 from storage.footage.segment_rows import FOOTAGE_STATES
+from tests.support import ctlfork
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, rows
 from tests.support.daemon import Daemon, wait_for, write_config
@@ -51,25 +53,55 @@ def _box_ntp(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
 
 
-class Site:
-    """Two cameras under the clock shim, an ONVIF service naming `ntp`, a data folder, a config."""
+class Cameras:
+    """What a module's tests share (CONTRIBUTING "The suite has a budget"): the clock shim, compiled once,
+    and the two cameras, one gst-rtsp-server under it, whose clock follows the box's through the offset
+    file every test's daemon reads too. Each test's Site sets the file before its daemon starts; the
+    cameras only serve the clip (each daemon's session its own), as they did across a test's restarts."""
 
-    def __init__(self, tmp: Path, monkeypatch: pytest.MonkeyPatch, ntp: str, retention: dict[str, Any],
+    def __init__(self, tmp: Path):
+        self.lib = shim(tmp)
+        self.offset = tmp / "offset"
+        self.offset.write_text("0")
+        clip = make_clip(tmp, fps=20, gop=20, seconds=10)
+        spec = f"clip:{clip.video}@20"
+        with pytest.MonkeyPatch.context() as mp:  # the cameras' clocks follow the box's
+            mp.setenv("EDGED_TEST_CLOCK_OFFSET", str(self.offset))
+            mp.setenv("LD_PRELOAD", str(self.lib))
+            self.server = RtspServer({"door": spec, "yard": spec}).start()
+        ctlfork.share_shim(self.lib, self.offset)  # the module's daemons forked warm under it
+
+
+def shared_cameras(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cameras]:
+    """The body of each time module's `cameras` fixture (scope="module")."""
+    cams = Cameras(tmp_path_factory.mktemp("cameras"))
+    try:
+        yield cams
+    finally:
+        cams.server.stop()
+        ctlfork.unshare_shim()  # the warm copy the module's daemons were forked from, under its shim
+
+
+@pytest.fixture(scope="module")
+def cameras(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cameras]:
+    yield from shared_cameras(tmp_path_factory)
+
+
+class Site:
+    """The module's two cameras, an ONVIF service naming `ntp`, a data folder, a config."""
+
+    def __init__(self, cams: Cameras, tmp: Path, monkeypatch: pytest.MonkeyPatch, ntp: str, retention: dict[str, Any],
                  mqtt: str = "", tables: dict[str, dict[str, Any]] | None = None):
         from tests.support.onvif_camera import FakeOnvifCamera
 
         self.tmp, self.mp = tmp, monkeypatch
-        self.lib = shim(tmp)
-        self.offset = tmp / "offset"
+        self.lib = cams.lib
+        self.offset = cams.offset
         self.offset.write_text("0")
         _box_ntp(tmp, monkeypatch)
         monkeypatch.setenv("EDGED_TEST_CLOCK_OFFSET", str(self.offset))
         monkeypatch.setenv("EDGED_TEST_HOOKS", "1")
-        clip = make_clip(tmp, fps=20, gop=20, seconds=10)
-        spec = f"clip:{clip.video}@20"
-        monkeypatch.setenv("LD_PRELOAD", str(self.lib))
-        self.cams = RtspServer({"door": spec, "yard": spec}).start()  # the cameras' clocks follow the box's
-        monkeypatch.delenv("LD_PRELOAD")
+        self.cams = cams.server
         self.onvif = FakeOnvifCamera([], clock_offset_s=0.0, ntp_servers=[ntp]).start()
         self.data = tmp / "data"
         login = f"{self.onvif.user}:{self.onvif.password}@"
@@ -98,7 +130,7 @@ class Site:
 
     def close(self) -> None:
         self.onvif.stop()
-        self.cams.stop()
+        self.offset.write_text("0")  # the module's cameras back on the true clock
 
 
 def complete(d: Any) -> list[dict]:
@@ -126,13 +158,13 @@ def record_truly(site: Site, n: int) -> None:
         assert d.stop() == 0, d.log[-4000:]
 
 
-def test_a_clock_two_years_ahead_with_cameras_naming_another_server(tmp_path, monkeypatch):
+def test_a_clock_two_years_ahead_with_cameras_naming_another_server(cameras, tmp_path, monkeypatch):
     """The issue's case: 1 s passes, the box restarted two years ahead in the same boot (its
     monotonic time is measurable: a few seconds), no office time, cameras naming another server
     while following the box. On main the judged time gained an hour a pass (8 of 8 segments went
     within 54 s on a 2-day maximum); here a 12-hour maximum, which main's gain passed in twelve
     passes. Twenty passes: nothing destroyed."""
-    site = Site(tmp_path, monkeypatch, OTHER_NTP,
+    site = Site(cameras, tmp_path, monkeypatch, OTHER_NTP,
                 {"min_retention": "1h", "max_retention": "12h", "allow_short_for_tests": True})
     try:
         record_truly(site, 8)
@@ -174,7 +206,7 @@ def _office_mqtt(broker_port: int, key_b64: str) -> str:
 
 
 @pytest.mark.parametrize("lie", ["own_server", "other_server", "junk_office"])
-def test_nothing_goes_by_age_for_a_full_retention_period_on_a_lying_source(tmp_path, monkeypatch, lie):
+def test_nothing_goes_by_age_for_a_full_retention_period_on_a_lying_source(cameras, tmp_path, monkeypatch, lie):
     """A 20 s maximum, 1 s passes, restarted two years ahead after a reboot (a new boot id: no
     monotonic time carries over): for 25 passes, longer than the maximum, and until all of it has gone, footage recorded before
     the reboot goes by age only once the time proven when the box went down plus the time measured
@@ -196,7 +228,7 @@ def test_nothing_goes_by_age_for_a_full_retention_period_on_a_lying_source(tmp_p
         pub = Subscriber(broker, "edged/v1/test/node1/birth").start()
         mqtt = _office_mqtt(broker.port, base64.b64encode(
             office.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode())
-    site = Site(tmp_path, monkeypatch, BOX_NTP if lie == "own_server" else OTHER_NTP,
+    site = Site(cameras, tmp_path, monkeypatch, BOX_NTP if lie == "own_server" else OTHER_NTP,
                 {"min_retention": "1s", "max_retention": "20s", "allow_short_for_tests": True}, mqtt)
     try:
         record_truly(site, 6)
@@ -244,7 +276,7 @@ def test_nothing_goes_by_age_for_a_full_retention_period_on_a_lying_source(tmp_p
     assert len(alarms(db, lambda r: r["kind"] == "host_clock_uncorroborated")) == 1, "one standing alarm, not many"
 
 
-def test_genuine_office_time_after_a_reboot_resumes_destruction_by_age(tmp_path, monkeypatch):
+def test_genuine_office_time_after_a_reboot_resumes_destruction_by_age(cameras, tmp_path, monkeypatch):
     """A box down three days (the shim moves its clock and the office's alike: from the box's side a
     real downtime), rebooted: footage from before the reboot, past a 12-hour maximum by the true time,
     waits (the downtime is not measurable) with the one alarm standing, until the office's genuine
@@ -262,7 +294,7 @@ def test_genuine_office_time_after_a_reboot_resumes_destruction_by_age(tmp_path,
     office = Ed25519PrivateKey.generate()
     broker = Broker(tmp_path / "broker").start()
     pub = Subscriber(broker, "edged/v1/test/node1/#").start()
-    site = Site(tmp_path, monkeypatch, OTHER_NTP,
+    site = Site(cameras, tmp_path, monkeypatch, OTHER_NTP,
                 {"min_retention": "1h", "max_retention": "12h", "allow_short_for_tests": True},
                 _office_mqtt(broker.port, base64.b64encode(
                     office.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()))

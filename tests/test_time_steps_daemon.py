@@ -15,24 +15,31 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
 from storage.catalog import open_db
 from tests.support.catalog import alarms as alarms_of, rows
 from tests.support.daemon import wait_for
-from tests.test_time_box_daemon import OTHER_NTP, Site, by_age, complete, passes, standing
+from tests.test_time_box_daemon import OTHER_NTP, Cameras, Site, by_age, complete, passes, shared_cameras, standing
 
 H = 3_600_000_000
+
+
+@pytest.fixture(scope="module")
+def cameras(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cameras]:
+    """The module's clock shim and two cameras under it (tests/test_time_box_daemon.py Cameras)."""
+    yield from shared_cameras(tmp_path_factory)
 
 
 @pytest.mark.parametrize("restarts, maximum", [(((23 * H, 8), (46 * H, 25)), "40h"),
                                                (((H, 5), (2 * H, 5), (8 * H, 5), (14 * H, 15)), "12h")],
                          ids=["23h", "1h_6h"])
-def test_steps_under_a_day_across_restarts_destroy_nothing_recorded_before(tmp_path, monkeypatch, restarts, maximum):
+def test_steps_under_a_day_across_restarts_destroy_nothing_recorded_before(cameras, tmp_path, monkeypatch, restarts, maximum):
     """Restarted 23 h then 46 h ahead against a 40 h maximum (the issue's case); or 1 h, 2 h, 8 h and
     14 h ahead (steps of 1 h and 6 h) against a 12 h maximum."""
-    site = Site(tmp_path, monkeypatch, OTHER_NTP,
+    site = Site(cameras, tmp_path, monkeypatch, OTHER_NTP,
                 {"min_retention": "1h", "max_retention": maximum, "allow_short_for_tests": True})
     boot = str(uuid.uuid4())  # one boot throughout: the proven bound is carried on the monotonic clock
     try:
@@ -66,7 +73,7 @@ def test_steps_under_a_day_across_restarts_destroy_nothing_recorded_before(tmp_p
 
 @pytest.mark.parametrize("steps, maximum", [([H] * 4 + [6 * H] * 3, "12h"), ([23 * H] * 3, "40h")],
                          ids=["1h_6h", "23h"])
-def test_steps_within_one_run_destroy_nothing_recorded_before(tmp_path, monkeypatch, steps, maximum):
+def test_steps_within_one_run_destroy_nothing_recorded_before(cameras, tmp_path, monkeypatch, steps, maximum):
     """Issue 90, "How it is checked": steps of 1 h (four) then 6 h (three), and of 23 h (three), within
     one run, the cameras following each (their RTSP server under the same shim, their ONVIF clock
     too) and naming another NTP server; a maximum below the steps' sum (12 h against 22 h; 40 h
@@ -76,7 +83,7 @@ def test_steps_within_one_run_destroy_nothing_recorded_before(tmp_path, monkeypa
     a step of at most a day since the last pass), the second 6 h step put every earlier segment 16 h
     old by the host's clock."""
     monkeypatch.setenv("EDGED_TEST_SETTLE_S", "3")
-    site = Site(tmp_path, monkeypatch, OTHER_NTP,
+    site = Site(cameras, tmp_path, monkeypatch, OTHER_NTP,
                 {"min_retention": "1h", "max_retention": maximum, "allow_short_for_tests": True})
     boot = str(uuid.uuid4())
     try:
@@ -115,7 +122,7 @@ def settled(d: object) -> list[dict]:
     return alarms_of(d, lambda r: r["kind"] == "host_clock_step" and r["cleared_us"] is not None)
 
 
-def test_a_replayed_year_old_office_time_is_stale_not_a_disagreement(tmp_path, monkeypatch):
+def test_a_replayed_year_old_office_time_is_stale_not_a_disagreement(cameras, tmp_path, monkeypatch):
     """Issue 90 item 2: a genuine `cmd/time` the office signed a year ago, replayed through the broker
     after a reboot, on a box whose clock is right: on main the box said it was "1.0 years ahead against
     the central office's signed time" (an alarm any broker client could raise). Now it is stale: a lower
@@ -133,7 +140,7 @@ def test_a_replayed_year_old_office_time_is_stale_not_a_disagreement(tmp_path, m
     office = Ed25519PrivateKey.generate()
     broker = Broker(tmp_path / "broker").start()
     pub = Subscriber(broker, "edged/v1/test/node1/#").start()
-    site = Site(tmp_path, monkeypatch, OTHER_NTP, {"min_retention": "1h", "max_retention": "1d"},
+    site = Site(cameras, tmp_path, monkeypatch, OTHER_NTP, {"min_retention": "1h", "max_retention": "1d"},
                 _office_mqtt(broker.port, base64.b64encode(
                     office.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()))
     old = office_time.time_message(office.sign, "test/node1", SYSTEM.now_us() - 365 * 24 * H)  # signed a year ago

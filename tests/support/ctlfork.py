@@ -12,7 +12,8 @@ The daemons the tests start (`edged run`, the office's `central.cli run`) are fo
 edged's daemon and the office's server imported too (`spawn`: about 1.2 s of CPU a start, design/0471): a monitor
 child forks the daemon in a session of its own and tells the caller its exit status, signals included. A daemon
 whose environment differs from the zygote's in what a module reads at its import (EDGED_*, PYTHON*, the locale)
-is started as a subprocess, as before.
+is started as a subprocess, as before; one that differs in its clock shim alone (a time module's, shared by its
+tests) is forked from a second zygote started under that shim (design/0527).
 
 A call whose locale asks for another encoding than UTF-8 (the tests of what edgectl prints on a Big5 or ASCII
 terminal) runs as a subprocess, as does any call not of `ctl_argv`'s form.
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,8 @@ WARM = ("edged.app", "recorder.worker", "central.pages.dashboard", "central.ops"
 # the zygote's is not forked. The EDGED_ variables read as the daemon runs (EDGED_TEST_HOOKS, EDGED_START, ...) reach
 # a forked daemon in its environment (`_enter`).
 _AT_IMPORT = ("PYTHON", "OPENBLAS", "OMP_", "LC_", "LANG", "LD_")
+# those of this test process as it started: the zygote's, whichever test starts it (design/0527)
+_START_ENV = {k: v for k, v in os.environ.items() if k.startswith(_AT_IMPORT)}
 READ_AT_IMPORT = frozenset(("EDGED_ENROL_POLL_S", "EDGED_FOOTAGE_EVERY_S", "EDGED_PEER_POLL_S", "EDGED_BACKFILL_POLL_S",
                             "EDGED_CENTRAL_PG_FILLFACTOR"))
 # edgectl as another OS account than root's: `nobody`, keeping root's right to open files (the socket in the
@@ -53,6 +57,8 @@ NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--i
 _LOCALE = ("LC_ALL", "LC_CTYPE", "LANG")
 _lock = threading.Lock()
 _zygote: tuple[subprocess.Popen[bytes], str] | None = None
+_shimmed: tuple[subprocess.Popen[bytes], str] | None = None  # a zygote under the shared clock shim, and its socket
+_shared: dict[str, str] = {}  # `share_shim`'s LD_PRELOAD and EDGED_TEST_CLOCK_OFFSET
 _zygote_env: dict[str, str] = {}  # the environment the zygote was started with (and imported under)
 spent = 0.0  # the CPU seconds of the children forked for this process (each counts its own since the fork)
 
@@ -70,25 +76,61 @@ def _utf8(env: dict[str, str]) -> bool:
     return chosen.upper().replace("-", "").endswith(("UTF8", ".UTF8")) or chosen in ("C", "POSIX")
 
 
+def _start(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    from tests.support.daemon import wait_for
+
+    path = tempfile.mkdtemp(prefix="ctlfork-") + "/z.sock"
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.ctlfork", path, str(os.getpid())], cwd=ROOT,
+                            stdin=subprocess.DEVNULL, env=env)
+    wait_for(lambda: os.path.exists(path) or proc.poll() is not None, 60, "the edgectl zygote")
+    assert proc.poll() is None, "the edgectl zygote exited at its start"
+    atexit.register(_stop, proc)
+    return proc, path
+
+
 def _started() -> str:
     global _zygote
     with _lock:
         if _zygote is None or _zygote[0].poll() is not None:
-            path = tempfile.mkdtemp(prefix="ctlfork-") + "/z.sock"
-            # imported without what a test set for its own daemons (monkeypatch.setenv("EDGED_...")): the zygote's
-            # modules are every later test's, and a daemon asking for another value is started as a subprocess
-            env = {k: v for k, v in os.environ.items() if not k.startswith("EDGED_")}
-            proc = subprocess.Popen([sys.executable, "-m", "tests.support.ctlfork", path, str(os.getpid())], cwd=ROOT,
-                                    stdin=subprocess.DEVNULL, env=env)
-            from tests.support.daemon import wait_for
-
-            wait_for(lambda: os.path.exists(path) or proc.poll() is not None, 60, "the edgectl zygote")
-            assert proc.poll() is None, "the edgectl zygote exited at its start"
-            _zygote = (proc, path)
             _zygote_env.clear()
-            _zygote_env.update(env)
-            atexit.register(_stop, proc)
+            _zygote_env.update(zygote_env(os.environ))
+            _zygote = _start(dict(_zygote_env))
         return _zygote[1]
+
+
+def share_shim(lib: Path, offset: Path) -> None:
+    """A time module's clock shim and the offset file it reads, shared by the module's tests (tests/test_time_box_daemon.py
+    Cameras): a daemon differing from the zygote in that shim alone is forked from a second zygote started under it,
+    until `unshare_shim` ends that one (design/0527). Anything else that differs still starts a daemon cold."""
+    _shared.clear()
+    _shared.update(LD_PRELOAD=str(lib), EDGED_TEST_CLOCK_OFFSET=str(offset))
+
+
+def _shim_started(env: dict[str, str]) -> str | None:
+    global _shimmed
+    rest = {k: v for k, v in env.items() if k != "LD_PRELOAD"} | {k: v for k, v in _zygote_env.items() if k == "LD_PRELOAD"}
+    if not _shared or any(env.get(k) != v for k, v in _shared.items()) or not _as_imported(rest):
+        return None
+    with _lock:
+        if _shimmed is None or _shimmed[0].poll() is not None:
+            _shimmed = _start(zygote_env(os.environ) | _shared)
+        return _shimmed[1]
+
+
+def unshare_shim() -> None:
+    """The module's shim no longer shared, its zygote ended and reaped (its CPU is the module's, no worker keeps it)."""
+    global _shimmed
+    with _lock:
+        _shared.clear()
+        if _shimmed is not None:
+            _stop(_shimmed[0])
+            _shimmed = None
+
+
+def zygote_env(now: Mapping[str, str]) -> dict[str, str]:
+    """The zygote's environment: the process's own at its start, without what a test set for its own daemons (EDGED_,
+    LD_PRELOAD: a zygote under a test's clock shim started each later daemon of its worker cold, design/0527)."""
+    return {k: v for k, v in now.items() if not k.startswith(("EDGED_", *_AT_IMPORT))} | _START_ENV
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -202,7 +244,9 @@ def spawn(argv: list[str], *, stdout: Any, cwd: Path | str = ROOT, env: dict[str
     env = dict(os.environ if env is None else env)
     daemon = warm and argv[:2] == PREFIX[:2] and argv[2:4] in ([m, "run"] for m in DAEMONS) and _utf8(env)
     path = _started() if daemon else None
-    if path is None or not _as_imported(env):
+    if path is not None and not _as_imported(env):
+        path = _shim_started(env)
+    if path is None:
         return subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, stderr=subprocess.STDOUT,
                                 start_new_session=new_session)
     conn = socket.socket(socket.AF_UNIX)

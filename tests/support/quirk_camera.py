@@ -438,10 +438,11 @@ def bframe_clip(folder: Path, fps: int = 20, gop: int = 40, seconds: int = 6) ->
     as Annex B, and beside it (`.pts`) each picture's place in presentation order, in decode
     order: what the quirk camera stamps a B-frame stream's RTP with."""
     mp4, out = folder / "bf.mp4", folder / "bf.h264"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={fps}",
-                    "-t", str(seconds), "-c:v", "libx264", "-profile:v", "high", "-bf", "2", "-g", str(gop),
-                    "-x264-params", "b-pyramid=normal:scenecut=0", "-pix_fmt", "yuv420p", str(mp4)],
-                   check=True, timeout=120)
+    from tests.support.cameras import _run_ffmpeg_to
+
+    _run_ffmpeg_to(mp4, ["-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={fps}", "-t", str(seconds), "-c:v", "libx264",
+                         "-profile:v", "high", "-bf", "2", "-g", str(gop), "-x264-params", "b-pyramid=normal:scenecut=0",
+                         "-pix_fmt", "yuv420p", "-f", "mp4"])  # encoded once a machine (tests/support/cameras.py)
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(mp4), "-c", "copy", "-bsf:v", "h264_mp4toannexb",
                     "-f", "h264", str(out)], check=True, timeout=60)
     probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts,duration",
