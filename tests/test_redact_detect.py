@@ -183,7 +183,7 @@ def test_a_small_face_in_profile_scored_weakly_is_hidden_by_its_head():
     fine = detect.input_for(1920, 1080, detect.FINE_ACROSS)
     small = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(*fine).to_ndarray()
     d = detect.Detector(detect.input_for(1920, 1080))
-    sure, heads = d.weighed(small, (1920, 1080), d.weak, 74)  # the model's own (int8 on a CPU with VNNI: 0532)
+    sure, heads = d.weighed(small, (1920, 1080), detect.weak_of(d.method), 74)  # the model's own (int8 on a CPU with VNNI: 0532)
     assert sure == d.faces(small, (1920, 1080))
     for a in cast:
         assert not any(inside(a.face(0), face_mask(b)) >= 0.9 for b in sure), (a.name, sure)   # missed surely

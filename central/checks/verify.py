@@ -289,8 +289,7 @@ def forged(seq: int, m: dict[str, Any]) -> Finding | None:
     ts = m.get("ts_us")
     if not isinstance(ts, int) or isinstance(ts, bool):
         return None
-    late = [d for d in destructions(m) if isinstance(d, dict) and isinstance(d.get("destroyed_us"), int)
-            and d["destroyed_us"] > ts + FORGED_SLACK_US]
+    late = [d for d in destructions(m) if isinstance(d, dict) and _stamped_after(d, ts)]
     if not late:
         return None
     ids = [d.get("segment_id") for d in late]
@@ -307,11 +306,15 @@ def bounded(d: dict[str, Any], report_ts: Any) -> dict[str, Any]:
     forged record, `forged`) was made no later than that message, whose stamp, on the same clock, is then its
     reading; any other as it came. The earlier reading can only shorten the age judged, so it finds an early
     destruction the forged stamp hid and never makes one kept past its maximum that the stamp did not."""
-    got = d.get("destroyed_us")
-    if (isinstance(report_ts, int) and not isinstance(report_ts, bool) and isinstance(got, int)
-            and not isinstance(got, bool) and got > report_ts + FORGED_SLACK_US):
+    if isinstance(report_ts, int) and not isinstance(report_ts, bool) and _stamped_after(d, report_ts):
         return {**d, "destroyed_us": report_ts}
     return d
+
+
+def _stamped_after(d: dict[str, Any], ts: int) -> bool:
+    """A destruction stamped more than FORGED_SLACK_US after `ts` (its report's stamp, the same clock)."""
+    got = d.get("destroyed_us")
+    return isinstance(got, int) and not isinstance(got, bool) and got > ts + FORGED_SLACK_US
 
 
 # an intake's original destroyed (design/0355) ----------------------------------------------------

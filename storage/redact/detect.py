@@ -294,7 +294,6 @@ class Detector:
         from importlib.metadata import version
         self.method = (Method("CenterFace int8", PACKAGE, version(PACKAGE), QUANTIZED_SHA256, input, threshold, MODEL_SHA256)
                        if quantized else Method("CenterFace", PACKAGE, version(PACKAGE), MODEL_SHA256, input, threshold))
-        self.weak = weak_of(self.method)
 
     def faces(self, rgb: np.ndarray, frame_size: tuple[int, int]) -> list[Box]:
         """The faces in `rgb` (height x width x 3, uint8, at the detector's input size), as boxes
