@@ -28,11 +28,14 @@ from typing import Any, Callable
 from bench import record_throughput as rt
 from bench.common import CLK_TCK, fmt, log, table
 from bench.cpu_split import is_camera_thread
+from bench import daemon_profile
+from bench.daemon_profile import frame
 from bench.reader_compare import READ_CALLS, WRITE_CALLS, strace_counts
 
 STRACE_S = 10.0
 PROFILER_WAIT_S = 300  # how long perf and py-spy may take after the window to write what they sampled
 RATE_HZ = 97  # py-spy samples per second (not a divisor of the ticks' 100 Hz)
+DAEMON_RATE_HZ = 499  # ... of the daemon, which runs a few ms a second: more samples for as long a window
 
 # The steps, in the order printed. A sample goes to the step of its innermost frame listed in
 # STEPS (file suffix, function, the step, or a {source text: step} refinement on the frame's line).
@@ -66,17 +69,10 @@ STEPS: list[tuple[str, str | None, str, dict[str, str]]] = [
 ]
 
 
-def _frame(text: str) -> tuple[str, str, int]:
-    """'func (path:line)' -> (func, path, line)."""
-    func, _, rest = text.rpartition(" (")
-    path, _, line = rest.rstrip(")").rpartition(":")
-    return func, path, int(line) if line.isdigit() else 0
-
-
 def step_of(stack: list[str]) -> str:
     """The step of one py-spy raw stack (frames root first)."""
     for text in reversed(stack):
-        func, path, line = _frame(text)
+        func, path, line = frame(text)
         for suffix, name, step, by_line in STEPS:
             if path.endswith(suffix) and (name is None or name == func.rpartition(".")[2]):
                 if by_line:
@@ -208,6 +204,8 @@ class _Profile:
         self.user_sys = (0.0, 0.0)
         self.strace: dict[str, int] = {}
         self.load = ""
+        self.daemon: Counter = Counter()  # py-spy: the daemon's samples by part (bench/daemon_profile.py)
+        self.daemon_leaves: Counter = Counter()
 
     def __call__(self, pids_now: Callable[[], list[int]], seconds: float, server_pid: int,
                  root: int | None = None) -> Any:
@@ -230,13 +228,17 @@ class _Profile:
                 start([self.pyspy, "record", "--nonblocking", "--full-filenames", "--format", "raw", "--rate",
                        str(RATE_HZ), "--duration", str(int(seconds)), "--pid", str(pid), "--output",
                        str(keep / f"pyspy-{pid}.txt")], keep / f"pyspy-{pid}.txt")
+            if root is not None:  # the daemon too, every thread (design/0535)
+                start([self.pyspy, "record", "--nonblocking", "--threads", "--full-filenames", "--format", "raw",
+                       "--rate", str(DAEMON_RATE_HZ), "--duration", str(int(seconds)), "--pid", str(root), "--output",
+                       str(keep / "pyspy-daemon.txt")], keep / "pyspy-daemon.txt")
         ut0 = thread_times(workers)
         win = self._measure(pids_now, seconds, server_pid, root=root)
         ut1 = thread_times(workers)
         self.user_sys = tuple((b - a) / CLK_TCK / win.seconds * 100 for a, b in zip(ut0, ut1))  # type: ignore[assignment]
         self.cpu = {"daemon": win.per_process.get(root, 0.0),
                     "workers": sum(v for p, v in win.per_process.items() if p != root)}
-        self.py, self.native = Counter(), Counter()
+        self.py, self.native, self.daemon, self.daemon_leaves = Counter(), Counter(), Counter(), Counter()
         for proc, out in procs:
             try:  # on a loaded box py-spy may take minutes past its window to write its stacks; killed, it writes none
                 proc.wait(PROFILER_WAIT_S)
@@ -248,6 +250,8 @@ class _Profile:
                 script = subprocess.run([self.perf or "perf", "script", "-i", str(out), "-F", "comm,tid,ip,sym,dso"],
                                         capture_output=True, text=True, timeout=300).stdout
                 self.native = perf_split(script)
+            elif out.name == "pyspy-daemon.txt" and out.exists():
+                self.daemon, self.daemon_leaves = daemon_profile.daemon_parts(out.read_text())
             elif out.exists():
                 self.py += pyspy_steps(out.read_text(), camera_only=True)
         self.strace = strace_counts([p for p in pids_now() if p != root], STRACE_S)
@@ -320,7 +324,9 @@ def profile_reader(counts: list[int], seconds: float, rounds: int) -> int:
                 e = rt.run_edged(n, server, seconds, rt.OUT)
                 rt.measure = spy._measure  # ffmpeg unprofiled
                 run = {"n": n, "round": r, "e": e, "split": spy.split(), "native": spy.native_rows(n),
-                       "user_sys": spy.user_sys, "strace": spy.strace, "load": spy.load, "py": dict(spy.py)}
+                       "user_sys": spy.user_sys, "strace": spy.strace, "load": spy.load, "py": dict(spy.py),
+                       "daemon": daemon_profile.rows(spy.daemon, spy.cpu.get("daemon", 0.0), n),
+                       "daemon_leaves": spy.daemon_leaves.most_common(15)}
                 time.sleep(2)
                 log(f"N={n} round {r}: ffmpeg -c copy")
                 run["f"] = rt.run_ffmpeg(n, server, seconds, rt.OUT)
@@ -339,7 +345,7 @@ def profile_reader(counts: list[int], seconds: float, rounds: int) -> int:
 def report(runs: list[dict[str, Any]], seconds: float) -> str:
     head = ["N", "round", "load", "edged CPU /cam", "ffmpeg /cam", "edged/ffmpeg", "lost e/f", "cam threads user/sys",
             "syscalls/cam/s", "reads", "writes", "futex"]
-    rows, split_rows, native = [], [], []
+    rows, split_rows, native, daemon = [], [], [], []
     for run in runs:
         n, e, f, sc = run["n"], run["e"], run["f"], run["strace"]
         ew, fw = e.win, f.win
@@ -354,6 +360,9 @@ def report(runs: list[dict[str, Any]], seconds: float) -> str:
         split_rows.append([n, run["round"], *(f"{run['split'][k] / n:.3f}" for k in ORDER),
                            fmt(ew and ew.cpu / n, ".3f"), fmt(fw and fw.cpu / n, ".3f")])
         native += [[n, run["round"], *row] for row in run["native"]]
+        daemon += [[n, run["round"], *row] for row in run.get("daemon", [])]
+        daemon += [[n, run["round"], f"  leaf: {f}", str(c), "", ""] for c_f in [run.get("daemon_leaves", [])]
+                   for f, c in c_f]
     return "\n".join([
         "", f"## edged (reader=edged) profiled vs ffmpeg -c copy: 1080p 20 fps 4 Mbit/s, {seconds:.0f} s window", "",
         table(head, rows), "",
@@ -366,4 +375,7 @@ def report(runs: list[dict[str, Any]], seconds: float) -> str:
         "threads' Python interpreter time (with libc) is shared among framing, depacketize, av.Packet and the camera "
         "loop by py-spy's samples of those steps; daemon = the daemon process's /proc CPU.", "",
         "### the workers' native split (perf), % of one core per camera", "",
-        table(["N", "round", "thread", *NATIVE, "all"], native), ""])
+        table(["N", "round", "thread", *NATIVE, "all"], native), "",
+        "### the daemon process by part (py-spy, every thread; bench/daemon_profile.py), % of one core per camera",
+        "", table(["N", "round", "part", "samples", "% core /cam", "of daemon"], daemon) if daemon else "(no py-spy)",
+        ""])

@@ -379,6 +379,56 @@ def test_a_truncation_amid_our_fragment_writes_is_reported_and_the_writes_read_i
     assert not [t for t in rig.reports if t.relpath in writing], rig.reports
 
 
+def _handled(monkeypatch):
+    """The events that reach the watcher's handler (past watchdog's hand-offs), as they come."""
+    seen = []
+    real = tamper.TamperWatcher._handle
+    monkeypatch.setattr(tamper.TamperWatcher, "_handle", lambda self, event: seen.append(event) or real(self, event))
+    return seen
+
+
+def test_our_fragment_writes_are_dropped_as_read_and_a_strangers_change_is_still_reported(rig, monkeypatch):
+    """A segment edged is writing raises an IN_MODIFY a fragment; nothing comes of them, so they are dropped
+    by the inotify reader before watchdog's hand-offs (design/0535). Its close still reaches the handler (a
+    closed segment's size is remembered), as do a stranger's change and an announced change of one."""
+    seen = _handled(monkeypatch)
+    writing = layout.segment_relpath("cam1", T0 + 600 * S)
+    rig.ours.add(writing)
+    fd = os.open(rig.data / writing, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for _ in range(20):
+            os.write(fd, b"\1" * 100)
+    finally:
+        os.close(fd)
+    announced = rig.segs[1]
+    rig.ours.add(announced)                      # ours, and a change of it announced: handled, and consumed
+    rig.watcher.expect(announced, MODIFIED)
+    os.truncate(rig.data / announced, 10)
+    os.truncate(rig.data / rig.segs[0], 0)       # a stranger's
+    assert rig.await_report(rig.segs[0], MODIFIED).detail.endswith("0")
+    rig.sentinel()
+    mine = [type(e).__name__ for e in seen if e.src_path.endswith(writing)]
+    assert mine == ["FileClosedEvent"], mine
+    assert any(e.src_path.endswith(announced) and isinstance(e, tamper.FileModifiedEvent) for e in seen), seen
+    assert not rig.watcher._expected, rig.watcher._expected
+    assert rig.about(writing) == rig.about(announced) == [], rig.reports
+
+
+def test_once_a_folder_moved_every_modification_reaches_the_handler(rig, monkeypatch):
+    """A moved folder's watch keeps its descriptor under a new path, which the reader does not follow:
+    from then on it drops nothing, and the handler judges every change by the path watchdog gives."""
+    seen = _handled(monkeypatch)
+    day = os.path.dirname(rig.segs[0])
+    os.rename(rig.data / day, rig.data / "video" / "cam1" / "old")
+    rig.await_report(day, MOVED)
+    writing = layout.segment_relpath("cam2", T0 + 600 * S)
+    rig.ours.add(writing)
+    (rig.data / writing).write_bytes(b"footage")
+    rig.sentinel()
+    assert any(e.src_path.endswith(writing) and isinstance(e, tamper.FileModifiedEvent) for e in seen), seen
+    assert rig.about(writing) == [], rig.reports
+
+
 # an intake's folder (issue 76, design/0354) ----------------------------------------------------
 SHA = "ab" * 32
 

@@ -112,7 +112,8 @@ class HealthMonitor:
         camcfg = self.cfg.camera(cam)
         if camcfg is None:  # removed from the config: its recorder says "stopped", and so do we
             return self.cameras.state(cam) or STOPPED
-        degraded = any(t.active for (c, _k), t in self.tracks.items() if c == cam)
+        # its own tracks, one a kind (evaluate and set_reference key them so): not every camera's (design/0535)
+        degraded = any((t := self.tracks.get((cam, kind))) is not None and t.active for kind in health.KINDS)
         return health.camera_state(camcfg.enabled, self.cameras.state(cam), degraded)
 
     def view(self, cam_id: str, now: int) -> health.CameraView:

@@ -9,16 +9,22 @@ import select
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyFullEmitter, InotifyObserver
-from watchdog.observers.inotify_c import CallbackId, InotifyFD, Mask, WatchCallback, WatchDescriptor
+from watchdog.observers.inotify_c import (DEFAULT_EVENT_BUFFER_SIZE, CallbackId, InotifyConstants, InotifyEvent,
+                                          InotifyFD, Mask, WatchCallback, WatchDescriptor)
 
 # The inotify queue is read at most this often, so that a busy second's events are read, parsed
 # and handed through watchdog's threads together: each fragment a camera writes
 # raises one IN_MODIFY (kept: truncate(2) raises nothing else), and one at a time they cost
 # ~320 us of CPU each in wakes and hand-offs, 0.032 % of a core a camera (design/0301).
 LINGER_S = 0.5
+
+# A file's IN_MODIFY that its `ignorable` says nothing would come of (a segment edged is writing: every fragment
+# raises one) is dropped as it is read, before watchdog's two hand-offs and its handler (design/0535).
+_MOVES = InotifyConstants.IN_MOVED_FROM | InotifyConstants.IN_MOVED_TO | InotifyConstants.IN_MOVE_SELF
 
 
 class LingeringFD(InotifyFD):
@@ -31,10 +37,27 @@ class LingeringFD(InotifyFD):
     _read_at = 0.0
     _backlog = False
 
-    def __init__(self) -> None:
+    def __init__(self, ignorable: Callable[[bytes], bool] | None = None) -> None:
         super().__init__()
         self._added = threading.Condition()
         self._wd_of: dict[bytes, WatchDescriptor] = {}  # each folder's watch, as added (the walk, a new folder)
+        self._folder_of: dict[WatchDescriptor, bytes] = {}  # ... and the other way
+        self._ignorable = ignorable  # None: every event goes on (also once a folder moved: its watch's path changed)
+
+    def read_events(self, *, event_buffer_size: int = DEFAULT_EVENT_BUFFER_SIZE) -> list[InotifyEvent]:
+        read = super().read_events(event_buffer_size=event_buffer_size)
+        if self._ignorable is None:
+            return read
+        kept = []
+        for event in read:
+            if event.mask & _MOVES and event.is_directory:  # IN_MOVE_SELF counts as a folder's
+                self._ignorable = None  # a folder's path is no longer the one its watch was added for
+            elif self._ignorable is not None and event.mask == InotifyConstants.IN_MODIFY and event.name and \
+                    (folder := self._folder_of.get(event.wd)) is not None and \
+                    self._ignorable(os.path.join(folder, event.name)):
+                continue
+            kept.append(event)
+        return kept
 
     def _check_inotify_fd(self) -> bool:
         ready = super()._check_inotify_fd()
@@ -54,6 +77,7 @@ class LingeringFD(InotifyFD):
         wd = super().add_callback(path, mask, callback, id_)
         with self._added:
             self._wd_of[path] = wd
+            self._folder_of[wd] = path
             self._added.notify_all()
         return wd
 
@@ -77,7 +101,7 @@ class LingeringFD(InotifyFD):
 class Observer(InotifyObserver):
     """InotifyObserver(generate_full_events=True) on a LingeringFD."""
 
-    def __init__(self) -> None:
-        self.fd = self._inotify_fd = LingeringFD()
+    def __init__(self, ignorable: Callable[[bytes], bool] | None = None) -> None:
+        self.fd = self._inotify_fd = LingeringFD(ignorable)
         self._inotify_fd.start()
         BaseObserver.__init__(self, InotifyFullEmitter, inotify_fd=self._inotify_fd)
