@@ -5,7 +5,11 @@ when MQTT reporting is on, edged/daemon/reporting.py queues it in the durable ou
 maintenance window `downgrade` (a port the maintenance window answers) marks the expected
 faults as "maintenance" instead of their own severity. A message made as an `edged.i18n.Msg`
 keeps its template and parameters in the catalog row's detail (`text`), so edgectl shows it in
-the reader's language; the log and MQTT carry the English text as before (design/0057)."""
+the reader's language; the log and MQTT carry the English text as before (design/0057).
+
+Only this class writes the alarms table (tests/test_alarm_kinds.py holds every other module to it), so it
+knows which keys it has cleared since: clearing one of them again, as the periodic checks do for every
+healthy camera (camera_offline every 5 s), asks nothing of the catalog (design/0535)."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock
 
 log = logging.getLogger("edged.alarm")
+KNOWN_CLEAR_MAX = 10_000  # keys remembered clear; past it, forgotten (each then written once more)
 # Raised both when a request is filed and by the daily sweep.
 ETHICS = A_("request {id} ({kind}, {category}) is flagged {flag}: report it to the ethics office")
 
@@ -34,6 +39,8 @@ class Alarms:
         self.writer = writer
         self.downgrade = downgrade or Check("alarm downgrade")  # is this kind expected now (maintenance)?
         self.publish = publish or Outlet("alarm publish")       # the MQTT reporter
+        self._clear: set[str] = set()  # keys with no active row, as this instance last wrote them
+        self._raises = 0  # raises begun: a clear that overlapped one is not remembered
 
     async def raise_(self, kind: AlarmKind | str, message: Msg, detail: dict[str, Any] | None = None, *,
                      camera: str | None = None, about: str | None = None) -> None:
@@ -47,6 +54,8 @@ class Alarms:
         severity = "maintenance" if self.downgrade(k.name) else k.severity  # an expected fault during a window
         kept = {**(detail or {}), "text": message.stored()}
         now = self.clock.now_us()
+        self._clear.discard(key)  # before the write: a write that fails leaves the key unknown
+        self._raises += 1
         new = await self.writer.run(lambda c: alarm_table.raise_alarm(c.db, key, k.name, severity, camera, str(message),
                                                                       kept, now))
         if new:
@@ -57,9 +66,17 @@ class Alarms:
                                 "at_us": self.clock.now_us(), "words": message.stored()})
 
     async def clear(self, key: str) -> None:
-        """Clear the alarm of that key (`KIND.key(subject)`, or a key read back from the catalog)."""
-        now = self.clock.now_us()
-        if await self.writer.run(lambda c: alarm_table.clear_alarm(c.db, key, now)):
+        """Clear the alarm of that key (`KIND.key(subject)`, or a key read back from the catalog); one
+        this instance cleared and has not raised since has no active row: nothing to write."""
+        if key in self._clear:
+            return
+        now, raises = self.clock.now_us(), self._raises
+        cleared = await self.writer.run(lambda c: alarm_table.clear_alarm(c.db, key, now))
+        if raises == self._raises:  # no raise began meanwhile (its row could have come after this clear)
+            if len(self._clear) >= KNOWN_CLEAR_MAX:
+                self._clear.clear()
+            self._clear.add(key)
+        if cleared:
             log.info("alarm cleared: %s", key, **logs.fields(alarm=key))
             await self.publish({"id": key, "action": "clear", "at_us": self.clock.now_us()})
 
