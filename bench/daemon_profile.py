@@ -6,7 +6,9 @@ Used by bench/reader_profile.py (`--reader profile`): the daemon is sampled over
 the workers, every thread (`--threads`), its stacks kept in bench/out/profile/pyspy-daemon.txt.
 A catalog write is counted to the part that asked for it: it runs on the catalog writer's thread
 in a function (often a lambda) defined where it was asked for, so the innermost frame of the daemon's
-own code on that stack is the asker's.
+own code on that stack is the asker's. A sample whose innermost frame is a wait (select, a condition, an
+executor's queue) is counted apart and not given CPU: py-spy counts a thread that can run but is not
+running as active, so on a busy box its waits follow the wake-ups, not the CPU (design/0535).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ PARTS: list[tuple[str, str | None, str]] = [
     ("edged/daemon/recording/supervisor.py", "_on_state", STATES),
     ("edged/daemon/camera_states.py", None, STATES),
     ("edged/daemon/recording/segment_rows.py", None, SEGMENTS),
+    ("storage/catalog.py", "in_one_transaction", SEGMENTS),  # a worker's batch of rows (its one caller)
     ("edged/daemon/recording/gaps.py", None, SEGMENTS),
     ("storage/footage/segment_rows.py", None, SEGMENTS),
     ("edged/daemon/recording/workers.py", None, WORKER_EVENTS),
@@ -63,6 +66,9 @@ FALLBACK: list[tuple[str, str | None, str]] = [
     ("concurrent/futures/", None, LOOP),
     ("threading.py", None, LOOP),
 ]
+WAITING = "waiting (not given CPU)"
+WAITS = ("EpollSelector.select", "_PollLikeSelector.select", "Condition.wait", "_worker", "_check_inotify_fd",
+         "DelayedQueue.get", "Queue.get", "Popen._communicate", "Popen._wait")
 ORDER = (WORKER_EVENTS, SEGMENTS, STATES, STATS, ALARMS, HEALTH, TAMPER, HEARTBEAT, MQTT, CATALOG, TIMERS, LOOP,
          OTHER)
 
@@ -88,14 +94,15 @@ def daemon_parts(raw: str) -> tuple[Counter, Counter]:
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
             frames = stack.split(";")
-            parts[part_of(frames)] += int(count)
             func, path, _line = frame(frames[-1])
+            parts[WAITING if func.rpartition(".")[2] in WAITS or func in WAITS else part_of(frames)] += int(count)
             leaves[f"{func} ({path.rsplit('/', 2)[-2:][0]}/{path.rsplit('/', 1)[-1]})"] += int(count)
     return parts, leaves
 
 
 def rows(parts: Counter, daemon_cpu: float, n: int) -> list[list[str]]:
-    """% of one core a camera by part: the daemon's /proc CPU shared out by samples."""
-    total = sum(parts.values())
-    return [[part, str(parts.get(part, 0)), f"{daemon_cpu * parts.get(part, 0) / total / n:.4f}" if total else "-",
-             f"{100 * parts.get(part, 0) / total:.0f} %" if total else "-"] for part in ORDER if parts.get(part)]
+    """% of one core a camera by part: the daemon's /proc CPU shared out by the samples not in a wait."""
+    total = sum(v for k, v in parts.items() if k != WAITING)
+    out = [[part, str(parts.get(part, 0)), f"{daemon_cpu * parts.get(part, 0) / total / n:.4f}" if total else "-",
+            f"{100 * parts.get(part, 0) / total:.0f} %" if total else "-"] for part in ORDER if parts.get(part)]
+    return out + [[WAITING, str(parts.get(WAITING, 0)), "", ""]]

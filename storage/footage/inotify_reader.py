@@ -1,9 +1,11 @@
 """The tamper watcher's inotify reader (storage/footage/tamper.py): watchdog's, reading at most every
 LINGER_S (design/0301), and knowing which folders it watches, so that a file made before its folder
-was watched is checked once it is (design/0507)."""
+was watched is checked once it is (design/0507); a segment edged is writing raises an IN_MODIFY a fragment, which
+its watcher may have dropped as it is read (design/0535); and whether the box allows the watches it needs."""
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import threading
@@ -15,6 +17,10 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyFullEmitter, InotifyObserver
 from watchdog.observers.inotify_c import (DEFAULT_EVENT_BUFFER_SIZE, CallbackId, InotifyConstants, InotifyEvent,
                                           InotifyFD, Mask, WatchCallback, WatchDescriptor)
+
+from storage.disk import layout
+
+log = logging.getLogger("storage.footage.tamper")
 
 # The inotify queue is read at most this often, so that a busy second's events are read, parsed
 # and handed through watchdog's threads together: each fragment a camera writes
@@ -105,3 +111,21 @@ class Observer(InotifyObserver):
         self.fd = self._inotify_fd = LingeringFD(ignorable)
         self._inotify_fd.start()
         BaseObserver.__init__(self, InotifyFullEmitter, inotify_fd=self._inotify_fd)
+
+
+def check_watch_limit(data_dir: Path, imports_dir: str) -> None:
+    """watchdog silently skips folders it cannot watch, so say so before it happens."""
+    try:
+        limit = int(Path("/proc/sys/fs/inotify/max_user_watches").read_text())
+    except (OSError, ValueError):
+        return
+    video = data_dir / layout.VIDEO_DIR
+    cameras = [p.name for p in video.iterdir() if p.is_dir()]
+    needed = 1 + sum(1 + len(layout.day_dirs(data_dir, cam)) for cam in cameras)
+    imports = data_dir / imports_dir
+    needed += 1 + (sum(1 for p in imports.iterdir() if p.is_dir()) if imports.is_dir() else 0)  # a watch an intake
+    if needed > limit * 0.9:
+        log.warning(
+            "tamper watcher needs about %d inotify watches but fs.inotify.max_user_watches is %d: changes in "
+            "some folders would go unseen; raise it (sysctl fs.inotify.max_user_watches=%d) and restart edged",
+            needed, limit, 2 * needed)

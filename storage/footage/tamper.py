@@ -51,7 +51,7 @@ from storage.disk import layout
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.fsutil import private_dir
 from storage.footage.intakes import IMPORTS_DIR
-from storage.footage.inotify_reader import Observer
+from storage.footage.inotify_reader import Observer, check_watch_limit
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class TamperWatcher:
             return
         private_dir(self.video_dir)
         private_dir(self.imports_dir)
-        _check_watch_limit(self.data_dir)
+        check_watch_limit(self.data_dir, IMPORTS_DIR)
         # watchdog's inotify backend warns (with its whole watch list, kilobytes per line) when a
         # camera and a day folder appear at once; the watch is replaced correctly, so say nothing.
         warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
@@ -246,17 +246,12 @@ class TamperWatcher:
                 self._check(dest, MOVED, f"a folder moved in from {src or _OUTSIDE}")
 
     def _ignorable(self, path: bytes) -> bool:
-        """Whether a file's IN_MODIFY (not its close) would come to nothing here: a segment edged is writing
-        (each fragment raises one), with no change of it announced. Asked on the inotify reader's thread,
-        which then drops it before watchdog's hand-offs (storage/footage/inotify_reader.py, design/0535);
-        the same answers `_modified` gives, so what is reported is unchanged."""
+        """An IN_MODIFY `_modified` would pass over (a segment edged is writing, no change of it announced):
+        the inotify reader drops it before watchdog's hand-offs, on its thread (design/0535)."""
         rel = self._rel(path)
-        if not _is_segment_file(rel):
-            return False
         with self._lock:
-            if self._expected.get((rel, MODIFIED)):
-                return False
-        return self._ask_ours(rel, MODIFIED)
+            announced = bool(self._expected.get((rel, MODIFIED)))
+        return _is_segment_file(rel) and not announced and self._ask_ours(rel, MODIFIED)
 
     def _modified(self, rel: str, closed: bool) -> None:
         now = time.monotonic()
@@ -385,24 +380,6 @@ def _identity(folder: Path) -> tuple[int, int] | None:
         return (st := folder.stat()).st_dev, st.st_ino
     except OSError:
         return None
-
-
-def _check_watch_limit(data_dir: Path) -> None:
-    """watchdog silently skips folders it cannot watch, so say so before it happens."""
-    try:
-        limit = int(Path("/proc/sys/fs/inotify/max_user_watches").read_text())
-    except (OSError, ValueError):
-        return
-    video = data_dir / layout.VIDEO_DIR
-    cameras = [p.name for p in video.iterdir() if p.is_dir()]
-    needed = 1 + sum(1 + len(layout.day_dirs(data_dir, cam)) for cam in cameras)
-    imports = data_dir / IMPORTS_DIR
-    needed += 1 + (sum(1 for p in imports.iterdir() if p.is_dir()) if imports.is_dir() else 0)  # a watch an intake
-    if needed > limit * 0.9:
-        log.warning(
-            "tamper watcher needs about %d inotify watches but fs.inotify.max_user_watches is %d: changes in "
-            "some folders would go unseen; raise it (sysctl fs.inotify.max_user_watches=%d) and restart edged",
-            needed, limit, 2 * needed)
 
 
 def _limit_error(exc: OSError) -> Exception:
