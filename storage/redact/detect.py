@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from storage.lazy import lazy_import
 from storage.redact import cpu, installed
 from storage.redact.onnxwire import free_sizes
-from storage.redact.plan import Box, inside, pad, union
+from storage.redact.plan import Box, inside, union
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,7 +40,6 @@ THRESHOLD = 0.25   # a centre's score to count as a face (the model's own author
 WEAK = 0.1         # on the fine pass, a small face's score as low as this hides it too (a face in profile: design/0501)
 WEAK_INT8 = 0.08   # the same on the int8 model, whose scores of a 26 px face in profile run lower (0.08-0.1: design/0532)
 WEAK_MOST = 2      # a weak box at most this many times the coarse pass's least face high (a larger face scores surely)
-AROUND = 0.5       # a weak box within this share of a sure face's size of it is that head's own ear or hair (design/0533)
 NMS_IOU = 0.3      # two boxes overlapping this much are one face
 STRIDE = 4         # the heatmap's cell, in input pixels
 INPUT, OUTPUTS = "input.1", ("537", "538", "539")  # heatmap, log-size (h, w), offset (y, x)
@@ -137,20 +136,18 @@ def merged(found: list[list[Box]]) -> list[Box]:
 
 def heads(weak: list[Box], sure: list[Box], most: int) -> list[Box]:
     """The boxes scored under THRESHOLD that are kept (design/0501): each at most `most` pixels high and
-    touching no sure box widened by AROUND of its size (a sure face's own mask covers it, and a weak box
-    beside the applicant's face is her own ear or hair, which filled would fill part of her face: design/0533),
-    those that overlap joined into one around them all (a head in profile scores as a few boxes about it:
-    the face, the ear, the back of the head), and a join that reaches a sure box dropped likewise. Sorted,
-    so the same boxes give the same heads."""
+    touching no sure box (a sure face's own mask covers it, and a weak box beside the applicant's face
+    would fill part of it), those that overlap joined into one around them all (a head in profile scores
+    as a few boxes about it: the face, the ear, the back of the head), and a join that reaches a sure box
+    dropped likewise. Sorted, so the same boxes give the same heads."""
     out: list[Box] = []
-    around = [pad(s, AROUND) for s in sure]
     for b in sorted(weak):
-        if b[3] > most or any(_touch(b, s) for s in around):
+        if b[3] > most or any(_touch(b, s) for s in sure):
             continue
         while (hit := next((i for i, k in enumerate(out) if _touch(b, k)), None)) is not None:
             b = union(b, out.pop(hit))
         out.append(b)
-    return [b for b in out if not any(_touch(b, s) for s in around)]
+    return [b for b in out if not any(_touch(b, s) for s in sure)]
 
 
 def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], coarse: Pass) -> tuple[list[Box], list[Box]]:
