@@ -1,7 +1,7 @@
 """A citizen's redacted copy: how much it hides and what it costs (issue 54; design/0170-0176).
 
     .venv/bin/python -m bench.redaction [--seconds 10] [--every 3]
-    .venv/bin/python -m bench.redaction --crowd [--held-out [2] | --profiles] [--seconds 10] [--every 3] [--modes faces,everything]
+    .venv/bin/python -m bench.redaction --crowd [--held-out [2] | --profiles] [--seconds 10] [--every 3] [--modes faces,everything] [--model float]
     .venv/bin/python -m bench.redaction --beside-recording 32 [--copy-seconds 600] [--window 60] [--copy-mode faces]
 
 Builds a 1080p20 clip of real faces with known boxes (tests/support/faces.py: the public-domain
@@ -116,6 +116,8 @@ def main() -> None:
     ap.add_argument("--profiles", action="store_true",
                     help="with --crowd: faces in profile the detector's settings may be chosen on instead "
                          "(tests/support/crowd.py PROFILES, design/0501)")
+    ap.add_argument("--model", choices=("int8", "float"), default=None,
+                    help="with --crowd: the detector's model forced (default: the one this CPU runs, design/0363, 0533)")
     args = ap.parse_args()
     if args.profiles:
         args.held_out = 3
@@ -124,9 +126,10 @@ def main() -> None:
             [int(v) for v in args.fine.split("@")]
         scene = ("profiles" if args.held_out == 3 else f"held-out{'' if args.held_out < 2 else args.held_out}"
                  if args.held_out else "crowd")
-        for line in crowd_lines(OUT / f"redaction-{scene}-{args.fine}-{args.every}-{args.modes.replace(',', '-')}",
+        for line in crowd_lines(OUT / f"redaction-{scene}-{args.fine}-{args.every}-{args.modes.replace(',', '-')}"
+                                      f"{'-' + args.model if args.model else ''}",
                                 args.seconds, args.every, tuple(args.modes.split(",")), fine, args.runs,
-                                args.held_out):
+                                args.held_out, args.model):
             log(line)
         log(f"command: {command_line('bench.redaction')}")
         log(f"environment: {environment()}")

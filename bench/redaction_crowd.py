@@ -53,10 +53,12 @@ def _check(got: float, target: float, most: bool) -> str:
 
 
 def crowd_lines(root: Path, seconds: float, every: int | None, modes: tuple[str, ...] = MODES,
-                fine: list[int] | None | str = "default", runs: int = 1, held_out: int = 0) -> list[str]:
+                fine: list[int] | None | str = "default", runs: int = 1, held_out: int = 0,
+                model: str | None = None) -> list[str]:
     """Make the crowd's copy in each mode and judge it: the issue's rows, one line each. `held_out`:
     a scene nothing was tuned on instead (crowd.SCENES: 1 HELD_OUT, 2 HELD_OUT_2; issue 88), or 3: the
-    profiles the detector's settings may be chosen on (PROFILES, design/0501)."""
+    profiles the detector's settings may be chosen on (PROFILES, design/0501). `model`: "int8" or "float"
+    forced (the job's "model"), else the one the CPU runs (design/0363, 0533)."""
     frames = round(seconds * FPS)
     cast = crowd.SCENES[held_out]
     shutil.rmtree(root, ignore_errors=True)
@@ -72,7 +74,8 @@ def crowd_lines(root: Path, seconds: float, every: int | None, modes: tuple[str,
     for mode in modes:
         folder = root / mode
         job: dict[str, Any] = {"source": str(original), "mode": mode, "clips": [{"file": "cam1.mp4", "sha256": digest, "marks": marks}],
-               **({} if every is None else {"every": every}), **({} if fine == "default" else {"fine": fine})}
+               **({} if every is None else {"every": every}), **({} if fine == "default" else {"fine": fine}),
+               **({} if model is None else {"model": model})}
         result, spent = _made(folder, job, runs)
         costs = [c / (frames / FPS) for c in spent]
         cost = statistics.median(costs)
@@ -89,7 +92,10 @@ def crowd_lines(root: Path, seconds: float, every: int | None, modes: tuple[str,
             f"{_check(recall, TARGET['recall'], False)}",
             f"worst run of a stranger fully visible {mode}: {worst} frames ({who}) {_check(worst, TARGET['worst'], True)}",
             f"frames with the applicant masked {mode}: {masked} {_check(masked, TARGET['masked'], True)}"
-            + (f" (frames {_spans(got['applicant_masked_frames'])})" if masked else ""),  # type: ignore[arg-type]
+            + (f" (frames {_spans(got['applicant_masked_frames'])}; "  # type: ignore[arg-type]
+               f"{_unchecked(got['applicant_masked_frames'], check)} of them not a moment to check)"  # type: ignore[arg-type]
+               if masked else ""),
+            f"detector {mode}: {_model_name(summary.get('method') or {})}",
             f"core-seconds per second of footage {mode}: {cost:.2f} {_check(cost, TARGET['cost'], True)}"
             + (f" (the median of {len(costs)} runs: {', '.join(f'{c:.2f}' for c in costs)})" if len(costs) > 1 else "")
             + (f" (detector passes [width, height, every]: {passes})" if passes else ""),
@@ -148,6 +154,17 @@ def _rate(root: Path, job: dict[str, Any], mode: str, whole: float, frames: int,
     rate = (whole - start) / ((frames - FPS) / FPS)
     return [f"core-seconds per second of footage past the job's start {mode}: {rate:.2f} (the whole job's median "
             f"{whole:.1f} core-s less a 1 s copy's {start:.1f}, over {(frames - FPS) / FPS:g} s)"]
+
+
+def _unchecked(frames: list[int], spans: list[list[float]]) -> int:
+    """How many of `frames` no span of the copy's moments to check (seconds, both ends in) covers: a silent fill."""
+    return sum(not any(a - 1e-6 <= f / FPS <= b + 1e-6 for a, b, *_ in spans) for f in frames)
+
+
+def _model_name(method: dict[str, Any]) -> str:
+    """The detector's model a copy's manifest names (faces mode's, or everything mode's in the region)."""
+    detector = method.get("detector") or (method.get("inside") or {}).get("detector") or {}
+    return str(detector.get("name", "none"))
 
 
 def _whys(spans: list[list[Any]]) -> str:

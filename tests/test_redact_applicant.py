@@ -112,3 +112,23 @@ def test_a_disagreement_on_a_face_followed_both_sides_is_not_a_moment_to_check()
     _, labelled = _labelled(_found(her, new))   # type: ignore[arg-type]
     assert disagreed_checks(labelled, [30], 6) == []
     assert disagreed_checks(labelled, [60], 6) == [54, 55, 56, 60]   # 57-59: coasted before its first detection
+
+
+def test_a_box_at_the_edge_of_her_face_is_filled_and_every_frame_it_touches_her_is_checked():
+    """design/0533: on the crowd the detector scored the hair at the back of the applicant's head weakly, a box
+    at the edge of her face that moves with her and is narrower than a second box of her face. It is filled as a
+    stranger's (a stranger behind her is as small), so her face may be partly filled there: each such frame is a
+    moment to check (OVER), never a silent fill."""
+    from storage.redact.plan import pad
+    her = [(300 + 6 * f, 150, 72, 90) for f in range(FRAMES)]
+    hair = [(278 + 6 * f, 142, 28, 47) if 30 <= f < 60 else None for f in range(FRAMES)]
+    found = _found(her, hair)   # type: ignore[arg-type]
+    joined, labelled = _labelled(found)
+    d = decide(joined, labelled, [Mark(0, FIG), Mark(FRAMES - 1, (950, 100, 300, 700))])
+    over_her = [f for f in range(FRAMES) for k, (_, b) in enumerate(labelled[f])
+                if k not in d.shown[f] and inside(b, pad(her[f])) > 0]
+    assert len(over_her) >= 30, over_her            # the hair filled over the edge of her face
+    assert all(d.check.get(f) == OVER for f in over_her), {f: d.check.get(f) for f in over_her}
+    assert all(any(b == her[f] for i, (_, b) in enumerate(labelled[f]) if i in d.shown[f])
+               for f in range(0, FRAMES, 3))        # her face itself shown throughout
+    assert len(d.check) < FRAMES / 2

@@ -155,3 +155,12 @@ def test_the_worker_is_idle_before_the_copys_libraries_load():
     probe = "import sys, storage.redact.idle as m; print(sorted({'numpy', 'av', 'onnxruntime', 'storage.redact.job'} & set(sys.modules)))"
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("said, want", [(None, None), ("int8", True), ("float", False)])
+def test_a_job_names_the_detectors_model_only_to_force_one(said, want):
+    """bench/redaction --model (design/0533): a job may force the int8 or the float model; without, the
+    CPU's own (None: detect.Detector asks cpu.int8_dot); any other name is refused, not read as float."""
+    assert jobs._quantized({} if said is None else {"model": said}) is want
+    with pytest.raises(jobs.JobError, match="unknown detector model"):
+        jobs._quantized({"model": "fp16"})

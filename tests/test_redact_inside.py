@@ -175,3 +175,21 @@ def test_moments_to_check_say_why_each_run():
     """design/0433: a run of touching frames with one why is one span; another why starts another."""
     why = {f: "unsure" for f in range(10, 14)} | {14: "over", 15: "over", 40: "unsure"}
     assert why_spans(why, 20.0) == [[0.5, 0.65, "unsure"], [0.7, 0.75, "over"], [2.0, 2.0, "unsure"]]
+
+
+def test_every_moment_to_check_is_listed_and_the_record_names_the_first_with_how_many_more():
+    """design/0538: the desk and edgectl list every moment (a 21st was once dropped from the list, a frame
+    where the applicant's face is filled shown nowhere); the audit record names the first twenty and counts
+    the rest, so its size stays bounded for the office's broker."""
+    from edged.control.redact import RECORDED_SPANS, _recorded
+
+    frames = list(range(0, 200, 4))                      # 50 moments, none touching the next
+    said = spans(frames, 20.0)
+    whys = why_spans({f: "over" for f in frames}, 20.0)
+    assert len(said) == len(whys) == 50 and said[-1] == [9.8, 9.8] and whys[-1] == [9.8, 9.8, "over"]
+    clip = {"file": "cam1.mp4", "to_check": said, "to_check_why": whys, "applicant_check": said[:3]}
+    got = _recorded(clip)
+    assert got["to_check"] == said[:RECORDED_SPANS] and got["to_check_more"] == 50 - RECORDED_SPANS
+    assert got["to_check_why"] == whys[:RECORDED_SPANS] and got["to_check_why_more"] == 50 - RECORDED_SPANS
+    assert got["applicant_check"] == said[:3] and "applicant_check_more" not in got
+    assert clip["to_check"] == said                      # the clip itself, as the desk reads it, untouched

@@ -83,6 +83,19 @@ def _said(name: str, m: dict[str, Any]) -> dict[str, Any]:
             "c2pa": bool((m.get("c2pa") or {}).get("made"))}
 
 
+RECORDED_SPANS = 20   # moments to check an audit record names a clip, the first ones (its size: the office's broker)
+
+
+def _recorded(said: dict[str, Any]) -> dict[str, Any]:
+    """A clip as its audit record says it: each list of moments cut to its first ones, `<key>_more` the rest (0538)."""
+    out = dict(said)
+    for k in ("applicant_check", "to_check", "to_check_why"):
+        spans = out.get(k)
+        if isinstance(spans, list) and len(spans) > RECORDED_SPANS:
+            out[k], out[f"{k}_more"] = spans[:RECORDED_SPANS], len(spans) - RECORDED_SPANS
+    return out
+
+
 class RedactOps(Operations):
     def __init__(self, cfg: Config, writer: CatalogWriter, key: nodekey.NodeKey):
         self.cfg, self.writer, self.key = cfg, writer, key
@@ -219,7 +232,7 @@ class RedactOps(Operations):
         resumed = {name: r["render"]["kept"] for name, r in ran.items()
                    if r.get("render", {}).get("made") and r["render"].get("kept")}
         await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_MADE, {
-            "export": export_id, "mode": mode, "copy": copy, "clips": summary,
+            "export": export_id, "mode": mode, "copy": copy, "clips": [_recorded(c) for c in summary],
             **({"resumed_frames": resumed} if resumed else {})}))
         signs = bool(await asyncio.to_thread(nodecert.chain_pem, Path(self.cfg.storage.data_dir)))
         return {"export": export_id, "mode": mode, "copy": copy, "dir": str(folder), "clips": summary,

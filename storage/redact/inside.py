@@ -129,18 +129,19 @@ def _over_theirs(face: Box, mine: list[Track], frame: int, coast: int) -> bool:
     return any(_touches(face, b) for a in mine if (b := track_boxes(a, frame, coast)) is not None)
 
 
-def spans(frames: Sequence[int], rate: float, most: int = 20) -> list[list[float]]:
-    """Frames as the desk lists moments to check: [from, to] in seconds, joined where they touch."""
+def spans(frames: Sequence[int], rate: float) -> list[list[float]]:
+    """Frames as the desk lists moments to check: [from, to] in seconds, joined where they touch; every
+    one of them (the audit record says the first ones: edged/control/redact.py `_recorded`)."""
     out: list[list[int]] = []
     for f in sorted(set(frames)):
         if out and out[-1][1] >= f - 1:
             out[-1][1] = f
         else:
             out.append([f, f])
-    return [[round(a / rate, 2), round(b / rate, 2)] for a, b in out[:most]]
+    return [[round(a / rate, 2), round(b / rate, 2)] for a, b in out]
 
 
-def why_spans(why: dict[int, str], rate: float, most: int = 20) -> list[list[float | str]]:
+def why_spans(why: dict[int, str], rate: float) -> list[list[float | str]]:
     """Frames to check with why each is (frame: a word), as [from, to, why] in seconds, a span
     for each run of touching frames with one why (design/0433): what a person plays, and why."""
     out: list[list[int | str]] = []
@@ -149,4 +150,4 @@ def why_spans(why: dict[int, str], rate: float, most: int = 20) -> list[list[flo
             out[-1][1] = f
         else:
             out.append([f, f, why[f]])
-    return [[round(int(a) / rate, 2), round(int(b) / rate, 2), str(w)] for a, b, w in out[:most]]
+    return [[round(int(a) / rate, 2), round(int(b) / rate, 2), str(w)] for a, b, w in out]

@@ -271,7 +271,7 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
     A fresh job renders its copy in the same decode, each frame filled as `plan(frame, its faces)`
     says (design/0360; `ran["detect"]["rendered"]`: the frames it made)."""
     if detector is None:
-        detector = Detector(input_for(info["width"], info["height"]))
+        detector = Detector(input_for(info["width"], info["height"]), quantized=_quantized(job))
     fine = job.get("fine", [FINE_ACROSS, FINE_EVERY])
     passes = passes_for(info["width"], info["height"], int(job.get("every", FACES_EVERY)),
                         (int(fine[0]), int(fine[1])) if fine else None, weak=weak_of(detector.method))
@@ -287,13 +287,22 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
     return faces, moves, disagreed, max(p.every for p in passes) // 2
 
 
+def _quantized(job: dict[str, Any]) -> bool | None:
+    """The model a job asks for ("model": "int8" or "float"; bench/redaction --model), else None: the CPU's
+    own (detect.Detector). The daemon never asks: a copy runs the model its box's CPU runs (design/0363, 0533)."""
+    model = job.get("model")
+    if model not in (None, "int8", "float"):
+        raise JobError(f"unknown detector model {model!r} (int8 or float)")
+    return None if model is None else model == "int8"
+
+
 def _followed(folder: Path, job: dict[str, Any], name: str, src: Path, marks: list[Mark], info: dict[str, Any],
               detector: Any, progress: Progress, ran: dict[str, Any], method: dict[str, Any]) -> dict[str, Any]:
     """EVERYTHING mode's region followed between the marks, the faces in and near it found as it
     goes (design/0326; a job with "inside": false, not)."""
     looks = bool(job.get("inside", True))
     if detector is None and looks:
-        detector = Detector(input_for(info["width"], info["height"]))
+        detector = Detector(input_for(info["width"], info["height"]), quantized=_quantized(job))
     every = int(job.get("every", EVERY))
     found, ran["follow"] = _follow(folder / f"{name}.follow.json", src, marks, info,
                                    resume.chunk_frames(Fraction(*info["rate"])), name, progress,

@@ -348,13 +348,12 @@ def window_for(width: int, height: int, factor: int) -> int:
 
 
 CHECK = (PARTLY, LINE, UNSURE)   # the frames for the custodian to scrub first
-CHECK_MOST = 20                  # spans of them said, at most (the first ones; the counts say all)
 
 
 def to_check(hows: Sequence[str], rate: float) -> list[list[float]]:
     """The moments of the clip, [from, to] in seconds (each frame's start; two places), whose
     region was not followed both ways (CHECK), joined where they touch: what the desk lists."""
-    return spans([i for i, how in enumerate(hows) if how in CHECK], rate, CHECK_MOST)
+    return spans([i for i, how in enumerate(hows) if how in CHECK], rate)
 
 
 def clamped(followed: Sequence[Followed], width: int, height: int) -> list[Box | None]:
