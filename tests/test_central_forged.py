@@ -38,6 +38,14 @@ def test_a_destruction_stamped_after_its_report_is_forged(ts, stamps, found):
     assert "5.0 days after it" in f.message
 
 
+def test_the_clock_line_is_read_where_a_forged_destruction_is_judged():
+    """The samples a page's line is built from are read around each reading its verdicts map: a forged
+    destruction's is its message's stamp (verify.bounded, design/0531), which is days from the stamp it says."""
+    from central.verifier import clock_samples
+    m = {"pass_id": 1, "ts_us": 3 * D, "destructions": [{**_gone(10 * D), "end_us": 0}, {**_gone(2 * D, 2), "end_us": 0}]}
+    assert sorted(clock_samples.readings([(5, "retention", 0, None)], [m])) == [0, 0, 2 * D, 3 * D]
+
+
 class _Clock:
     def __init__(self, now: int):
         self.now = now

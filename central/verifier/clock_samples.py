@@ -73,13 +73,14 @@ def take_for(store: Any, standing: Callable[[str, str | None], Any], since_us: i
 def readings(msgs: list[Any], bodies: list[Any]) -> list[int]:
     """The readings of the node's clock a page's destructions are judged at: each segment's end as
     stamped and its destruction (central/checks/verdicts.py `recorded`, `destroyed_at`;
-    storage/time/readings.py)."""
+    storage/time/readings.py), as the verdict reads it: a destruction stamped after its message, at the
+    message's stamp (verify.bounded, design/0531)."""
     out: list[int] = []
     for (_seq, kind, _r, _p), m in zip(msgs, bodies):
         if kind == "retention" and isinstance(m, dict):
             for d in verify.destructions(m):
                 try:
-                    out += readings_of(d).marks()
+                    out += readings_of(verify.bounded(d, m.get("ts_us"))).marks()
                 except (KeyError, TypeError, ValueError):
                     continue
     return out

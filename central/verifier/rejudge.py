@@ -72,7 +72,7 @@ def rejudge(v: Any, node: str) -> int:
         return 0
     v.node, v.site, v.name = node, row["site"], row["name"]
     births = v._policy()["births"]
-    line = clock_samples.line(db, node, [x for _s, _n, d, _r, _t in todo for x in readings(d).marks()],
+    line = clock_samples.line(db, node, [x for _s, _n, d, _r, t in todo for x in readings(verify.bounded(d, t)).marks()],
                               getattr(v, "lines", None))
     changed, days, still = 0, set(), {}
     for seq, n, d, received_us, report_ts in todo:
