@@ -14,7 +14,7 @@ import av
 import pytest
 
 from recorder.camera import Settings
-from tests.support.cameras import RtspServer, _run_ffmpeg_to
+from tests.support.cameras import RtspServer, encoded_once
 from tests.support.daemon import wait_for
 from tests.support.quirk_camera import QuirkCamera, bframe_clip
 from tests.support.recorders import Recording, recording
@@ -158,7 +158,7 @@ def _sizes_clip(folder: Path) -> Path:
     parts = []
     for size, seconds in (("320x240", 4), ("640x480", 6)):
         part = folder / f"{size}.h264"
-        _run_ffmpeg_to(part, ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=20", "-t", str(seconds), "-c:v", "libx264",
+        encoded_once(part, ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=20", "-t", str(seconds), "-c:v", "libx264",
                               "-bf", "0", "-g", "20", "-f", "h264"])  # encoded once a machine, as make_clip's
         parts.append(part.read_bytes())
     out = folder / "sizes.h264"

@@ -59,7 +59,7 @@ class Clip:
 CLIP_CACHE = Path(tempfile.gettempdir()) / "edged-test-clips"
 
 
-def _run_ffmpeg_to(out: Path, args: list[str], inputs: tuple[Path, ...] = ()) -> None:
+def encoded_once(out: Path, args: list[str], inputs: tuple[Path, ...] = ()) -> None:
     """Write what ffmpeg makes of `args` to `out`, from CLIP_CACHE when it was made before.
     `inputs`: files the arguments name (a text overlay's), known by their content, not their path."""
     key = hashlib.sha256()
@@ -121,7 +121,7 @@ def make_clip(
         raise ValueError("codec %r: h264 or h265" % codec)
     if not video.exists():
         log.info("encoding test clip %s", video)
-        _run_ffmpeg_to(video, [
+        encoded_once(video, [
             "-f", "lavfi",
             "-i", "testsrc2=size=%dx%d:rate=%d,noise=alls=12:allf=t+u" % (width, height, fps),
             "-t", str(seconds), "-pix_fmt", "yuv420p", *encoder, "-b:v", bitrate, "-f", "hevc" if codec == "h265" else "h264",
@@ -131,7 +131,7 @@ def make_clip(
         sound = out / ("sine_%dhz_mono_%ss.aac" % (AUDIO_RATE, seconds))
         if not sound.exists():
             log.info("encoding test audio %s", sound)
-            _run_ffmpeg_to(sound, [
+            encoded_once(sound, [
                 "-f", "lavfi",
                 "-i", "sine=frequency=440:sample_rate=%d:duration=%s" % (AUDIO_RATE, seconds),
                 "-ac", "1", "-c:a", "aac", "-b:a", "32k", "-f", "adts",

@@ -17,7 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from tests.support.cameras import Clip, _run_ffmpeg_to, make_clip
+from tests.support.cameras import Clip, encoded_once, make_clip
 
 SECONDS = 6
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf")
@@ -80,7 +80,7 @@ def health_clip(out_dir: str | os.PathLike, kind: str, *, width: int | None = No
             font = "fontfile=%s:" % FONT if FONT.exists() else "font=Monospace:"
             source = graph.format(w=w, h=h, fps=rate, clock=clock, font=font, box_w=w // 2, box_h=h // 10,
                                   text=h // 18, margin=h // 40, sigma=h / 60)
-            _run_ffmpeg_to(video, [
+            encoded_once(video, [
                 "-f", "lavfi", "-i", source, "-t", str(seconds), "-pix_fmt", "yuv420p",
                 "-c:v", "libx264", "-preset", "veryfast", "-g", str(2 * rate),
                 "-keyint_min", str(2 * rate), "-sc_threshold", "0", "-bf", "0",

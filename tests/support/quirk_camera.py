@@ -54,6 +54,7 @@ import time
 from pathlib import Path
 
 from tests.support import rtp_clip
+from tests.support.cameras import encoded_once
 
 USER, PASSWORD = "admin", "s3cret"
 KEY_BACK = 103_500  # 1.15 s at 90 kHz
@@ -438,9 +439,7 @@ def bframe_clip(folder: Path, fps: int = 20, gop: int = 40, seconds: int = 6) ->
     as Annex B, and beside it (`.pts`) each picture's place in presentation order, in decode
     order: what the quirk camera stamps a B-frame stream's RTP with."""
     mp4, out = folder / "bf.mp4", folder / "bf.h264"
-    from tests.support.cameras import _run_ffmpeg_to
-
-    _run_ffmpeg_to(mp4, ["-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={fps}", "-t", str(seconds), "-c:v", "libx264",
+    encoded_once(mp4, ["-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={fps}", "-t", str(seconds), "-c:v", "libx264",
                          "-profile:v", "high", "-bf", "2", "-g", str(gop), "-x264-params", "b-pyramid=normal:scenecut=0",
                          "-pix_fmt", "yuv420p", "-f", "mp4"])  # encoded once a machine (tests/support/cameras.py)
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(mp4), "-c", "copy", "-bsf:v", "h264_mp4toannexb",

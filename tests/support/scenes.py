@@ -28,7 +28,7 @@ from typing import Iterator
 import av
 import numpy as np
 
-from tests.support.cameras import Clip, _run_ffmpeg_to
+from tests.support.cameras import Clip, encoded_once
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf")
 SCENES = ("walk", "noise", "light", "clock")
@@ -108,7 +108,7 @@ def scene_clip(out_dir: str | os.PathLike, kind: str, *, width: int = 640, heigh
             clock = Path(tmp) / "clock.txt"
             clock.write_text(r"CAM 07  %{pts:gmtime:1795391980:%Y-%m-%d %H\:%M\:%S}")
             graph = _graph(kind, width, height, fps, clock)
-            _run_ffmpeg_to(video, [
+            encoded_once(video, [
                 "-f", "lavfi", "-i", graph, "-t", str(seconds), "-pix_fmt", "yuv420p",
                 "-c:v", "libx264", "-preset", "veryfast", "-g", str(2 * fps),
                 "-keyint_min", str(2 * fps), "-sc_threshold", "0", "-bf", "0",

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.support.cameras import _run_ffmpeg_to, free_port
+from tests.support.cameras import encoded_once, free_port
 from tests.support.osuser import OsUser
 
 CVLC = shutil.which("cvlc")
@@ -27,7 +27,7 @@ def h264_clip(folder: Path, fps: int = 20, seconds: int = 30, gop: int = 0) -> P
     pictures), no B-frames. Long enough that a test ends before VLC loops it (at the loop VLC ends
     the RTP session)."""
     out = folder / "clip.h264"
-    _run_ffmpeg_to(out, ["-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={fps}", "-t", str(seconds), "-c:v", "libx264",
+    encoded_once(out, ["-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={fps}", "-t", str(seconds), "-c:v", "libx264",
                          "-g", str(gop or fps), "-bf", "0", "-pix_fmt", "yuv420p", "-f", "h264"])  # encoded once a machine
     return out
 
