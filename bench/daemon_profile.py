@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import Counter
 
 
-
 def frame(text: str) -> tuple[str, str, int]:
     """py-spy's 'func (path:line)' -> (func, path, line)."""
     func, _, rest = text.rpartition(" (")
@@ -80,16 +79,15 @@ def part_of(stack: list[str]) -> str:
         for text in reversed(stack):
             func, path, _line = frame(text)
             for suffix, name, part in table:
-                if suffix in path and \
-                        (name is None or name in func):
+                if suffix in path and (name is None or name in func):
                     return part
     return OTHER
 
 
-def daemon_parts(raw: str) -> tuple[Counter, Counter]:
+def daemon_parts(raw: str) -> tuple[Counter[str], Counter[str]]:
     """({part: samples}, {innermost function: samples}) from py-spy's --format raw output."""
-    parts: Counter = Counter()
-    leaves: Counter = Counter()
+    parts: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
@@ -100,7 +98,7 @@ def daemon_parts(raw: str) -> tuple[Counter, Counter]:
     return parts, leaves
 
 
-def rows(parts: Counter, daemon_cpu: float, n: int) -> list[list[str]]:
+def rows(parts: Counter[str], daemon_cpu: float, n: int) -> list[list[str]]:
     """% of one core a camera by part: the daemon's /proc CPU shared out by the samples not in a wait."""
     total = sum(v for k, v in parts.items() if k != WAITING)
     out = [[part, str(parts.get(part, 0)), f"{daemon_cpu * parts.get(part, 0) / total / n:.4f}" if total else "-",

@@ -18,21 +18,16 @@ import subprocess
 import time
 
 from bench.common import CLK_TCK, environment
+from bench.cpu_split import thread_ticks
 
 
 def readings(pid: int) -> dict[int, tuple[int, int, str]]:
-    """tid -> (utime+stime ticks, voluntary switches, OS name) for every thread of `pid` now."""
-    out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            stat = open(f"/proc/{pid}/task/{tid}/stat").read()
-            status = open(f"/proc/{pid}/task/{tid}/status").read()
-        except OSError:
-            continue  # ended meanwhile
-        f = stat[stat.rindex(")") + 2:].split()
-        wakes = next(int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("voluntary_ctxt_switches:"))
-        out[int(tid)] = (int(f[11]) + int(f[12]), wakes, stat[stat.index("(") + 1:stat.rindex(")")])
-    return out
+    """tid -> (utime+stime ticks, voluntary switches, OS name) for every thread of `pid` now
+    (bench/cpu_split.py thread_ticks, each thread grouped by its own OS name)."""
+    named = lambda comm, _daemon: comm  # noqa: E731
+    ticks = thread_ticks([pid], pid, group=named)
+    wakes = thread_ticks([pid], pid, wakes=True, group=named)
+    return {tid: (value, wakes[(p, tid)][1], comm) for (p, tid), (comm, value) in ticks.items() if (p, tid) in wakes}
 
 
 def stacks(pid: int, spy: str | None) -> dict[int, str]:
