@@ -256,8 +256,8 @@ def test_ten_small_steps_of_one_episode_are_one_alarm_updated_in_place(tmp_path,
 
                 def updated(n: int = n) -> bool:  # the audit record is written first, the alarm after it
                     open_ = alarms(d, lambda r: r["kind"] == "host_clock_step" and r["cleared_us"] is None)
-                    assert len(open_) == 1, open_  # one episode, never a second alarm
-                    return json.loads(open_[0]["detail"])["steps"] == n
+                    assert len(open_) <= 1, open_  # one episode, never a second alarm (none yet: step 1's to come)
+                    return bool(open_) and json.loads(open_[0]["detail"])["steps"] == n
                 wait_for(updated, 30, f"the one alarm updated to step {n}")
         finally:
             assert d.stop() == 0, d.log[-4000:]
