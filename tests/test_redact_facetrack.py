@@ -18,7 +18,7 @@ from storage.disk.hashing import sha256_file
 from storage.redact import facetrack
 from storage.redact import job as jobs
 from storage.redact.facetrack import FaceFollower, face_boxes
-from storage.redact.plan import COAST, FACES, PAD, PAD_LEAST, Box, inside, pad
+from storage.redact.plan import COAST, FACES, MAX_GAP, PAD, PAD_LEAST, Box, inside, pad
 from tests.support import faces
 
 SIZE = (960, 540)
@@ -70,6 +70,21 @@ def test_a_face_that_turns_back_between_two_runs_is_hidden_on_every_frame(frames
     off = max(abs(m[0] - (truth[i][0] - truth[k][0])) + abs(m[1])
               for (k, _), moves in follower.forward.items() for i, m in moves.items())
     assert off <= 3   # each step followed within a few pixels of the truth
+
+
+def test_a_face_found_once_in_36_frames_is_hidden_on_every_frame_between():
+    """design/0540: a small face in profile the detector finds on frames 0 and 36 only (past MAX_GAP, so no
+    track joins the two): followed forward from the one and back from the other, each REACH frames, it is
+    hidden on every frame between. REACH was MAX_GAP + COAST (15): frames 16-20 were shown."""
+    walker = faces.Person(48, 150, 100, 5)
+    pictures = [_gray(p) for p in faces.pictures(40, SIZE, (walker,))]
+    found = {0: [walker.face(0, 40)], 36: [walker.face(36, 40)]}
+    assert 36 > MAX_GAP
+    follower = FaceFollower(1)
+    for i, picture in enumerate(pictures):
+        follower.feed(i, picture, found.get(i))
+    boxes = face_boxes(found, follower.forward, follower.backward, 40)
+    assert [i for i in range(37) if not _hidden(boxes[i], walker.face(i, 40))] == []
 
 
 def test_a_face_leaving_at_the_edge_is_hidden_until_it_is_gone():

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from storage.redact import plan as p
 from storage.redact.plan import EVERYTHING, FACES, FramePlan, Mark
@@ -99,9 +102,10 @@ def test_a_face_missed_by_the_detector_once_is_still_hidden():
     # faces: and a box of it cut by the picture's edge, half outside the face's own box
     (FACES, [Mark(0, (1684, 660, 410, 410))], [(1828, 709, 72, 92), (1879, 713, 43, 83)], [],
      FramePlan(False, None, ())),
-    # faces: a stranger cheek by jowl with the applicant, mostly outside their face: hidden
+    # faces: a stranger cheek by jowl with the applicant, mostly outside their face: hidden, his own box
+    # (made 1.6 times as high) whole, his margin around their face (design/0540)
     (FACES, [Mark(0, (0, 0, 400, 400))], [(100, 100, 80, 100), (175, 110, 60, 80)], [],
-     FramePlan(False, None, ((160, 86, 90, 144),))),
+     FramePlan(False, None, ((175, 110, 60, 96), (160, 86, 90, 14), (160, 200, 90, 30), (180, 100, 70, 100)))),
     # faces: a small face widened by at least PAD_LEAST pixels
     (FACES, [], [(100, 100, 12, 16)], [], FramePlan(False, None, ((94, 94, 24, 31),))),
     # faces: the custodian's box, not padded
@@ -159,3 +163,26 @@ def test_several_marks_follow_the_applicant_and_a_correction_moves_the_region():
     before, after = p.plan_frames(EVERYTHING, 60, SIZE, first), p.plan_frames(EVERYTHING, 60, SIZE, corrected)
     assert before[20].keep == (300, 100, 100, 200) and after[20].keep == (200, 300, 100, 200)
     assert after[10].keep == (150, 200, 100, 200) and after[50].keep == before[50].keep == (500, 100, 100, 200)
+
+
+_boxes = st.tuples(st.integers(0, 40), st.integers(0, 40), st.integers(1, 30), st.integers(1, 30))
+
+
+def _paint(boxes, n: int = 140) -> np.ndarray:
+    out = np.zeros((n, n), bool)
+    for x, y, w, h in boxes:
+        out[max(0, y + 20):max(0, y + 20 + h), max(0, x + 20):max(0, x + 20 + w)] = True   # margins may go below 0
+    return out
+
+
+@given(_boxes, st.lists(_boxes, max_size=3))
+def test_a_strangers_margin_gives_way_on_the_applicants_face_and_his_own_box_never(face, theirs):
+    """design/0540: what is filled for a stranger beside the applicant is his mask (face_mask) without their
+    faces, but always his own box (made TALL) whole: nothing of theirs is filled but where his own box lies."""
+    x, y, w, h = face
+    own, mask = _paint([(x, y, w, max(h, round(p.TALL * w)))]), _paint([p.face_mask(face)])
+    filled, kept = _paint(p.stranger_masks(face, theirs)), _paint(theirs)
+    assert (filled <= mask).all() and (own <= filled).all()
+    assert not (filled & kept & ~own).any()            # their face filled only under his own box
+    assert (mask & ~kept <= filled).all()              # the rest of his margin still filled
+    assert p.stranger_masks(face, []) == [p.face_mask(face)]

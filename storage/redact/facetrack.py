@@ -46,11 +46,13 @@ else:
     np = lazy_import("numpy")  # at the job's first frame: the daemon imports this module and redacts rarely (design/0297)
 
 FACE_WIDTH = 960    # faces are followed in frames scaled down to at most about this wide
-REACH = MAX_GAP + COAST   # frames a detection is followed each way, at most
+# frames a detection is followed each way, at most: twice MAX_GAP + COAST (design/0540: a small face in profile the
+# detector finds once in 36 frames stays hidden between; its mask's margin gives way at the applicant's face)
+REACH = 2 * (MAX_GAP + COAST)
 FACE_SEARCH = 10    # the search window's least reach for a face, scaled pixels (a walker's step at 20 fps, close up)
 # a face lost in the picture going forward (behind a pillar, another person) is looked for again where its line
 # takes it (design/0463): on each frame for LOOK frames (1.5 s at 20 fps), the detector run on that region alone
-LOOK = 2 * REACH
+LOOK = REACH
 LOOK_MOST = 4       # lost faces looked for on one frame, at most (the latest lost first): the cost bounded
 LOOK_WIDEN = 2.0    # the region looked in: the face's box on its line widened by this many of its sides each way
 Key = tuple[int, int]   # (the frame a box was found on, its place in that frame's boxes)

@@ -102,6 +102,29 @@ def face_mask(box: Box) -> Box:
     return pad((x, y, w, max(h, round(TALL * w))), PAD, PAD_LEAST)
 
 
+def stranger_masks(face: Box, theirs: Sequence[Box]) -> list[Box]:
+    """A stranger's `face_mask` with its margin (PAD, the TALL extension) cut back where it would fall on one
+    of `theirs` (the applicant's face boxes on the frame); the stranger's own box stays filled whole, so a face
+    that truly overlaps theirs is still hidden, and checked (applicant.decide's OVER). Issue 88, design/0540."""
+    mask = face_mask(face)
+    pieces = [mask]
+    for a in theirs:
+        pieces = [q for b in pieces for q in _minus(b, a)]
+    x, y, w, h = face
+    return pieces if pieces == [mask] else [(x, y, w, max(h, round(TALL * w))), *pieces]
+
+
+def _minus(b: Box, a: Box) -> list[Box]:
+    """`b` without `a`: up to four boxes (above, below, left and right of `a` within `b`)."""
+    bx0, by0, bx1, by1 = b[0], b[1], b[0] + b[2], b[1] + b[3]
+    ax0, ay0, ax1, ay1 = max(bx0, a[0]), max(by0, a[1]), min(bx1, a[0] + a[2]), min(by1, a[1] + a[3])
+    if ax0 >= ax1 or ay0 >= ay1:
+        return [b]
+    out = [(bx0, by0, bx1 - bx0, ay0 - by0), (bx0, ay1, bx1 - bx0, by1 - ay1),
+           (bx0, ay0, ax0 - bx0, ay1 - ay0), (ax1, ay0, bx1 - ax1, ay1 - ay0)]
+    return [q for q in out if q[2] > 0 and q[3] > 0]
+
+
 def union(a: Box, b: Box) -> Box:
     """The box around both."""
     x0, y0 = min(a[0], b[0]), min(a[1], b[1])
@@ -267,7 +290,8 @@ def frame_plan(mode: str, frame: int, size: tuple[int, int], marks: Sequence[Mar
         theirs = applicants_face(faces, keep)
         around = pad(faces[theirs]) if theirs is not None else None   # once a frame, not once a face (issue 75)
         mine = {i for i, f in enumerate(faces) if around is not None and inside(f, around) >= SAME_FACE}
-    masks = [clamp(face_mask(face), width, height) for i, face in enumerate(faces) if i not in mine]
+    kept = [face for i, face in enumerate(faces) if i in mine]   # the margins of the others give way on these
+    masks = [clamp(m, width, height) for i, face in enumerate(faces) if i not in mine for m in stranger_masks(face, kept)]
     masks += [clamp(pad(b, 0.0), width, height) for b in added]
     return FramePlan(False, None, tuple(b for b in masks if b is not None))
 
