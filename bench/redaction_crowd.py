@@ -56,8 +56,8 @@ def crowd_lines(root: Path, seconds: float, every: int | None, modes: tuple[str,
                 fine: list[int] | None | str = "default", runs: int = 1, held_out: int = 0,
                 model: str | None = None) -> list[str]:
     """Make the crowd's copy in each mode and judge it: the issue's rows, one line each. `held_out`:
-    a scene nothing was tuned on instead (crowd.SCENES: 1 HELD_OUT, 2 HELD_OUT_2; issue 88), or 3: the
-    profiles the detector's settings may be chosen on (PROFILES, design/0501). `model`: "int8" or "float"
+    a scene nothing was tuned on instead (crowd.SCENES: 1 HELD_OUT, 2 HELD_OUT_2, 4 HELD_OUT_3; issue 88), or 3:
+    the profiles the detector's settings may be chosen on (PROFILES, design/0501). `model`: "int8" or "float"
     forced (the job's "model"), else the one the CPU runs (design/0363, 0533)."""
     frames = round(seconds * FPS)
     cast = crowd.SCENES[held_out]
@@ -67,7 +67,7 @@ def crowd_lines(root: Path, seconds: float, every: int | None, modes: tuple[str,
     crowd.write_clip(original / "cam1.mp4", frames, (1920, 1080), FPS, cast)
     digest = sha256_file(original / "cam1.mp4")
     marks = [[m.frame, list(m.box) if m.box else None] for m in crowd.applicant_marks(frames, cast)]
-    scene = "profiles (tuning)" if held_out == 3 else f"held out {held_out}" if held_out else "crowd"
+    scene = crowd.SCENE_NAMES[held_out]
     lines = [f"{scene}: {len(cast) - 1} strangers "
              f"({', '.join(a.name for a in cast if not a.applicant)}) "
              f"and the applicant (96 px), 1080p{FPS}, {frames} frames; marks on frames 0 and {frames - 1}"]

@@ -132,3 +132,31 @@ def test_a_box_at_the_edge_of_her_face_is_filled_and_every_frame_it_touches_her_
     assert all(any(b == her[f] for i, (_, b) in enumerate(labelled[f]) if i in d.shown[f])
                for f in range(0, FRAMES, 3))        # her face itself shown throughout
     assert len(d.check) < FRAMES / 2
+
+
+def test_her_face_found_again_in_pieces_is_joined_past_a_half_box_and_a_small_stranger():
+    """design/0541: her track ends on a box of half her face (she passes a pillar); a stranger's small face
+    starts near it as her face is found again, then her face is found three more times, a half of it among
+    them, before the track anchored on the last mark. The half box made the stranger's face look like hers
+    (two rivals, none joined), and two of her own tracks ahead were rivals too: her face was filled from
+    frame 28 on, each frame a moment to check. Widths by each track's median, and a chain of her own tracks
+    taken from its nearest, join every one of hers and never his."""
+    def path(f: int, w: int = 90) -> Box:
+        return (150 + 4 * f, 150, w, 90)
+    pieces = {**{f: path(f) for f in range(0, 25)}, 27: path(27, 60), **{f: path(f, 88) for f in range(42, 58)},
+              **{f: path(f, 55) for f in range(72, 76)}, **{f: path(f, 85) for f in range(90, 94)},
+              **{f: path(f) for f in range(108, FRAMES)}}
+    her = [pieces.get(f) for f in range(FRAMES)]
+    him = [(278 - 4 * (f - 42), 200, 40, 40) if 42 <= f < 61 else None for f in range(FRAMES)]   # walking away
+    found = _found(her, him)   # type: ignore[arg-type]
+    joined = tracks(found)
+    marks = [Mark(0, FIG), Mark(FRAMES - 1, (150 + 4 * (FRAMES - 1) - 50, 100, 300, 700))]
+    theirs = applicant_tracks(joined, marks)
+    hers = {i for i, t in enumerate(joined) if all(b == her[f] for f, b in t.seen.items())}
+    assert len(hers) >= 5 and theirs == hers, (theirs, hers)
+    d = decide(*_labelled(found), marks)
+    assert [f for f, why in d.check.items() if why == UNSURE and her[f] is not None] == []
+    for f in range(0, FRAMES, 3):
+        if her[f] is not None:
+            shown, masks = _shown_box(found, marks, f)
+            assert her[f] in shown and not any(inside(her[f], m) > 0.1 for m in masks), f

@@ -8,8 +8,11 @@ between its detections (storage/redact/facetrack.py). The applicant's face is a 
   mark (at least plan.APPLICANT_INSIDE of it; the larger where two are: the frame is then checked);
 - **joined**: a track that takes up where an applicant's track ends (it begins at most JOIN_GAP
   frames after that one's last detection, or up to OVERLAP frames before it: two tracks of one
-  face at a pillar), near where that face was (`_continues`), is the applicant's too, forward
-  and back, when it is the *only* such track; where two could be, neither is joined (unsure);
+  face at a pillar), near where that face was (`_continues`) and of its size (the two tracks' median
+  widths, so a half of her face found last never makes a small stranger's face look like hers), is the
+  applicant's too, forward and back, when it is the *only* such track, or the first of such tracks that
+  each take up the one before (her face found again, then again: a chain, design/0541); where two could
+  be otherwise, neither is joined (unsure);
 - **shown**: on a frame where the custodian's marks say the applicant is in the picture
   (`plan.follow` not None), the applicant's tracks' boxes, and a box that is the same face found
   twice (at least plan.SAME_FACE inside one of theirs widened by plan.PAD, and at least SAME_SIZE
@@ -73,6 +76,12 @@ def _edge(t: Track, last: bool) -> tuple[int, Box]:
     return f, t.seen[f]
 
 
+def _width(t: Track) -> int:
+    """A track's face width: the median of its boxes' (one half-seen box does not make it small)."""
+    widths = sorted(b[2] for b in t.seen.values())
+    return widths[len(widths) // 2]
+
+
 def _takes_up(a: Track, b: Track, forward: bool) -> bool:
     """Whether track `b` takes up track `a` (after its end when `forward`, before its start else)."""
     if forward:
@@ -80,9 +89,20 @@ def _takes_up(a: Track, b: Track, forward: bool) -> bool:
         start, first = _edge(b, False)
         if not (end - OVERLAP <= start <= end + JOIN_GAP) or start <= min(a.seen) or max(b.seen) <= end:
             return False
+        wa, wb = _width(a), _width(b)
         near = _box_at(a, start) or box
-        return _continues(near, first, max(0, start - end))
+        return max(wa, wb) <= SIZE * min(wa, wb) and _continues(near, first, max(0, start - end))
     return _takes_up(b, a, True)
+
+
+def _taken(found: Sequence[Track], ups: list[int], forward: bool) -> int | None:
+    """Of the tracks that take one of theirs up, the one joined: the only one, or the nearest of a chain
+    (each of the others taking up the one before it in the same direction); None where they are rivals."""
+    if len(ups) == 1:
+        return ups[0]
+    order = sorted(ups, key=lambda j: min(found[j].seen) if forward else -max(found[j].seen))
+    chain = all(_takes_up(found[i], found[j], forward) for i, j in zip(order, order[1:]))
+    return order[0] if chain else None
 
 
 def _anchors(found: Sequence[Track], marks: Sequence[Mark], check: dict[int, str]) -> set[int]:
@@ -116,9 +136,10 @@ def applicant_tracks(found: Sequence[Track], marks: Sequence[Mark], check: dict[
                                        (False, lasts, min(a.seen) - JOIN_GAP, min(a.seen) + OVERLAP)):
             near = edges[bisect.bisect_left(edges, (lo, -1)):bisect.bisect_right(edges, (hi, len(found)))]
             ups = [j for _, j in near if j not in theirs and _takes_up(a, found[j], forward)]
-            if len(ups) == 1 and not _clashes(found, theirs, ups[0]):
-                theirs.add(ups[0])
-                todo.append(ups[0])
+            j = _taken(found, ups, forward) if ups else None
+            if j is not None and not _clashes(found, theirs, j):
+                theirs.add(j)
+                todo.append(j)
     return theirs
 
 

@@ -160,7 +160,22 @@ PROFILES = (
     Actor(32, 420, 1500, -4, photo="camera", squeeze=0.65, mirror=True, name="32 px profile, narrow, mirrored"),
     Actor(96, 640, 200, 6, applicant=True, name="applicant"),
 )
-SCENES = {0: CAST, 1: HELD_OUT, 2: HELD_OUT_2, 3: PROFILES}   # bench/redaction --crowd [--held-out [2] | --profiles]
+# A third held-out scene (design/0541), made when HELD_OUT_2's tracks had been looked at frame by frame (design/0540's
+# session): written before the rule it checks, its figures first printed after. The applicant walks left and back;
+# strangers 24-46 px: a narrow mirrored profile walking, one tilted standing above where she turns, one walking
+# behind the pillar, a profile walking, a small one standing beside where she starts, a tilted one walking behind her
+HELD_OUT_3 = (
+    Actor(27, 150, 300, 6, photo="camera", mirror=True, squeeze=0.7, name="27 px narrow profile, mirrored, walking"),
+    Actor(35, 420, 900, 0, tilt=-15, name="35 px tilted, standing above where she turns"),
+    Actor(30, 330, 1900, -7, name="30 px walking behind the pillar"),
+    Actor(42, 40, 200, 4, photo="camera", squeeze=0.8, name="42 px profile, walking"),
+    Actor(24, 760, 1600, 0, mirror=True, name="24 px mirrored, standing beside her start"),
+    Actor(46, 580, 100, 5, mirror=True, tilt=10, name="46 px mirrored, tilted, walking behind her"),
+    Actor(96, 560, 1400, -6, applicant=True, turn=110, name="applicant"),
+)
+# bench/redaction --crowd [--held-out [2 | 3] | --profiles]: the scene's key here, and its name in the bench's lines
+SCENES = {0: CAST, 1: HELD_OUT, 2: HELD_OUT_2, 3: PROFILES, 4: HELD_OUT_3}
+SCENE_NAMES = {0: "crowd", 1: "held out 1", 2: "held out 2", 3: "profiles (tuning)", 4: "held out 3"}
 
 # What the detector's settings may be chosen on: the small faces alone, standing still
 TUNING = (Actor(24, 100, 200, 0), Actor(32, 300, 700, 0), Actor(44, 500, 1300, 0))
