@@ -160,3 +160,23 @@ def test_her_face_found_again_in_pieces_is_joined_past_a_half_box_and_a_small_st
         if her[f] is not None:
             shown, masks = _shown_box(found, marks, f)
             assert her[f] in shown and not any(inside(her[f], m) > 0.1 for m in masks), f
+
+
+def test_a_strangers_box_followed_far_from_where_he_was_found_is_not_filled_over_her():
+    """design/0542: facetrack.REACH follows a face 30 frames from its detection; a stranger found once and
+    followed onto her face (he passes behind her: the picture's match slides onto hers) is filled over her, and
+    checked, within NEAR_FOUND (15) frames of where he was found, and not filled there beyond."""
+    from storage.redact.applicant import NEAR_FOUND
+    her: Box = (600, 150, 90, 90)
+    found = {f: [her] for f in range(0, FRAMES, 3)}
+    found[10] = [her, (480, 160, 50, 50)]
+    joined = tracks(found)
+    j = next(i for i, t in enumerate(joined) if 10 in t.seen and t.seen[10] != her)
+    i = 1 - j
+    him = {f: (min(545, 480 + 12 * (f - 10)), 160, 50, 50) for f in range(10, 41)}   # over her face's edge by 16
+    labelled = [[(i, her)] + ([(j, him[f])] if f in him else []) for f in range(FRAMES)]
+    d = decide(joined, labelled, [Mark(0, (500, 100, 300, 700))])
+    near, far = range(16, 10 + NEAR_FOUND + 1), range(10 + NEAR_FOUND + 1, 41)
+    assert all(1 not in d.shown[f] and d.check.get(f) == OVER for f in near)
+    assert all(1 in d.shown[f] and f not in d.check for f in far)
+    assert all(0 in d.shown[f] for f in range(FRAMES))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from storage.redact.detect import Pass, disagree, least_face, merged, passes_for
@@ -148,6 +148,7 @@ def test_merged_keeps_one_box_a_face_the_larger():
                 max_size=8),
        st.lists(st.tuples(st.integers(0, 1800), st.integers(0, 1000), st.integers(8, 120), st.integers(8, 120)),
                 max_size=8))
+@example([], [(0, 570, 8, 8), (0, 573, 8, 9), (0, 577, 10, 8)])   # a chain, each larger and lower: the first was lost
 def test_merged_covers_every_box_of_every_pass(one: list[Box], two: list[Box]):
     """Whatever the passes find, every box found is covered by one kept (half of it at least)."""
     got = merged([one, two])

@@ -32,8 +32,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from storage.redact.plan import (APPLICANT_INSIDE, COAST, SAME_FACE, Box, Mark, Track, follow, inside, pad,
-                                 track_boxes, union)
+from storage.redact.plan import (APPLICANT_INSIDE, COAST, MAX_GAP, SAME_FACE, Box, Mark, Track, follow, inside,
+                                 pad, track_boxes, union)
 
 JOIN_GAP = 40     # frames (2 s at 20 fps) an applicant's face may go unfound and be taken up by one track again
 OVERLAP = 12      # frames a track taking up the applicant's may begin before their last one ends (at a pillar)
@@ -43,6 +43,7 @@ SIZE = 2.0        # and its size within this factor of theirs (half of a face st
 FOLLOW_STEP = 0.25  # a face followed moves at most this share of its side a frame (disagreed_checks)
 SAME_SIZE = 0.4   # a second box of their face is at least this share of its width (a stranger behind is smaller)
 NEAR = 0.5        # where they may be: their last and next boxes and the marks' line, widened by this share
+NEAR_FOUND = MAX_GAP + COAST   # frames from a detection within which a stranger's followed box is filled over her face
 UNSURE, OVER, TWO = "unsure", "over", "two"   # why a frame is to check (the summary's words, never a box)
 
 
@@ -167,12 +168,21 @@ def decide(found: Sequence[Track], labelled: Sequence[Sequence[tuple[int, Box]]]
                                       for r, m in zip(rounds, mine)):
                 out.shown[f].add(k)
             elif any(inside(r, pad(b)) > 0 or inside(b, r) > 0 for r in mine):
-                out.check.setdefault(f, OVER)
+                if _far(found[t], f):
+                    out.shown[f].add(k)   # followed far from where he was found, over her: not filled there
+                else:
+                    out.check.setdefault(f, OVER)
         if not mine:
             near = _where(labelled, out.tracks, seen, f, region)
             if any(inside(b, near) > 0 for _, b in faces):
                 out.check.setdefault(f, UNSURE)
     return out
+
+
+def _far(t: Track, f: int) -> bool:
+    """Whether frame `f` is more than NEAR_FOUND frames before a track's first detection or after its last: a box
+    there is the picture's follow alone (facetrack.REACH), which may have slid onto the applicant's own face."""
+    return f < min(t.seen) - NEAR_FOUND or f > max(t.seen) + NEAR_FOUND
 
 
 def _where(labelled: Sequence[Sequence[tuple[int, Box]]], theirs: set[int], seen: list[int], f: int,

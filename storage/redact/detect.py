@@ -120,17 +120,21 @@ def merged(found: list[list[Box]]) -> list[Box]:
     """The boxes of one frame's passes as one list: a box of a later pass that overlaps one kept
     (IoU above NMS_IOU, or half of it inside) is the same face; the larger of the two is kept, or
     both together where the larger holds less than half the other (two boxes of IoU 0.32 can each
-    hold only 48 % of the other: keeping one showed half a face)."""
+    hold only 48 % of the other: keeping one showed half a face). Every box a kept one stands for stays at
+    least half inside it (a chain of boxes, each a little larger and lower, lost its first: hypothesis)."""
     out: list[Box] = []
+    members: list[list[Box]] = []
     for boxes in found:
         for b in boxes:
             same = next((i for i, k in enumerate(out) if _same(b, k)), None)
             if same is None:
                 out.append(b)
+                members.append([b])
                 continue
-            k = out[same]
-            large, small = (b, k) if b[2] * b[3] > k[2] * k[3] else (k, b)
-            out[same] = large if inside(small, large) >= 0.5 else union(b, k)
+            k, group = out[same], members[same]
+            group.append(b)
+            large = b if b[2] * b[3] > k[2] * k[3] else k
+            out[same] = large if all(inside(m, large) >= 0.5 for m in group) else union(b, k)
     return out
 
 
