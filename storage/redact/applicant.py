@@ -49,7 +49,8 @@ UNSURE, OVER, TWO = "unsure", "over", "two"   # why a frame is to check (the sum
 
 @dataclass
 class Decided:
-    """Per frame: the indices (into that frame's faces) shown as the applicant's, and the frames to check."""
+    """Per frame: the indices (into that frame's faces) shown: the applicant's, and a stranger's box followed far
+    from where he was found where it touches her face (design/0542); and the frames to check."""
     shown: list[set[int]]
     check: dict[int, str] = field(default_factory=dict)
     tracks: set[int] = field(default_factory=set)   # the applicant's tracks (indices into the tracks)

@@ -47,7 +47,8 @@ else:
 
 FACE_WIDTH = 960    # faces are followed in frames scaled down to at most about this wide
 # frames a detection is followed each way, at most: twice MAX_GAP + COAST (design/0540: a small face in profile the
-# detector finds once in 36 frames stays hidden between; its mask's margin gives way at the applicant's face)
+# detector finds once in 36 frames stays hidden between; past MAX_GAP + COAST it is not filled over the applicant's
+# face, design/0542)
 REACH = 2 * (MAX_GAP + COAST)
 FACE_SEARCH = 10    # the search window's least reach for a face, scaled pixels (a walker's step at 20 fps, close up)
 # a face lost in the picture going forward (behind a pillar, another person) is looked for again where its line
