@@ -46,12 +46,15 @@ async def half_open_flood(port: int, n: int) -> tuple[list[float], list[float], 
     opened: list[float] = []
     lifetimes: list[float] = []
 
+    def reset_at_once() -> None:
+        opened.append(time.monotonic())
+        lifetimes.append(0.0)
+
     async def one() -> None:
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 30)
         except ConnectionResetError:  # reset by the accept before this side saw it open
-            opened.append(time.monotonic())
-            lifetimes.append(0.0)
+            reset_at_once()
             return
         # A connection whose last handshake ACK came while the listen queue was full is
         # established here and unknown to the daemon (it retries its SYN-ACK, then forgets it):
@@ -64,8 +67,7 @@ async def half_open_flood(port: int, n: int) -> tuple[list[float], list[float], 
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 5)
         except OSError:  # reset by the accept just after this side saw it open: its transport closed the socket
-            opened.append(time.monotonic())  # (EBADF: a solo-pair run of a fresh clone saw 4 of 1,000)
-            lifetimes.append(0.0)
+            reset_at_once()  # (EBADF: a solo-pair run of a fresh clone saw 4 of 1,000)
             writer.close()
             return
         start = time.monotonic()

@@ -98,20 +98,22 @@ def face_mask(box: Box) -> Box:
     high as it is wide, downwards (a head turned away is narrow, and the detector's box of it is a
     face's usual shape, its chin left out: issue 75's crowd, design/0325), then widened by PAD
     (and PAD_LEAST) on each side."""
-    x, y, w, h = box
-    return pad((x, y, w, max(h, round(TALL * w))), PAD, PAD_LEAST)
+    return pad(_tall(box), PAD, PAD_LEAST)
+
+
+def _tall(box: Box) -> Box:
+    """`box` made at least TALL times as high as it is wide, downwards (face_mask, before it is widened)."""
+    return (box[0], box[1], box[2], max(box[3], round(TALL * box[2])))
 
 
 def stranger_masks(face: Box, theirs: Sequence[Box]) -> list[Box]:
     """A stranger's `face_mask` with its margin (PAD, the TALL extension) cut back where it would fall on one
     of `theirs` (the applicant's face boxes on the frame); the stranger's own box stays filled whole, so a face
     that truly overlaps theirs is still hidden, and checked (applicant.decide's OVER). Issue 88, design/0540."""
-    mask = face_mask(face)
-    pieces = [mask]
+    pieces = [mask := face_mask(face)]
     for a in theirs:
         pieces = [q for b in pieces for q in _minus(b, a)]
-    x, y, w, h = face
-    return pieces if pieces == [mask] else [(x, y, w, max(h, round(TALL * w))), *pieces]
+    return pieces if pieces == [mask] else [_tall(face), *pieces]
 
 
 def _minus(b: Box, a: Box) -> list[Box]:
