@@ -58,7 +58,7 @@ def continues_picture(data: bytes, codec: str) -> bool:
 HEVC_OPENS_LEADING = frozenset((16, 17, 18, 21))
 HEVC_RASL = frozenset((8, 9))
 HEVC_LEADING = frozenset((6, 7, 8, 9))  # RADL (decodable) and RASL: the pictures led by a keyframe
-_SCAN = 256  # bytes searched for the first slice (an AUD, a small SEI before it)
+_SCAN = 1 << 16  # bytes searched for the first slice (an AUD, parameter sets, SEI: x265 repeats a 2.3 kB one)
 
 
 def hevc_picture_kind(data: Any) -> int | None:

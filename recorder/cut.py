@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storage.lazy import lazy_import
+from storage.mp4 import own_pictures
 
 if TYPE_CHECKING:
     import av
@@ -44,6 +45,8 @@ def cut(src: Path, dst: Path, from_us: int, to_us: int) -> Cut | None:
         audio = inp.streams.audio[0] if inp.streams.audio else None
         packets = [p for p in inp.demux(*(s for s in (video, audio) if s is not None)) if p.pts is not None]
         vpk = [p for p in packets if p.stream.type == "video"]
+        if video.codec_context.name == "hevc":  # the file's own pictures: not a display tail (design/0543)
+            vpk = vpk[:own_pictures(vpk)]
         if not vpk:
             return None
         origin = min(_us(p.pts, p.time_base) or 0 for p in vpk)

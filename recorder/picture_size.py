@@ -15,37 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from storage.hevc.params import hvcc_units, profile_tier_level
+from storage.hevc.rbsp import Bits as _Bits
+from storage.hevc.rbsp import annexb_units
+
 MAX_SIDE = 8192                  # wider or taller than this is no camera
 MAX_PIXELS = 8192 * 4320         # 8K: more pixels than this is no camera either
 _SCAN = 1 << 16                  # an SPS comes before the slices: look no further into a packet
-
-
-class _Bits:
-    """An RBSP read bit by bit (emulation-prevention bytes removed first)."""
-
-    def __init__(self, nal: bytes):
-        self.data = nal.replace(b"\x00\x00\x03", b"\x00\x00")
-        self.pos = 0
-
-    def u(self, n: int) -> int:
-        v = 0
-        for _ in range(n):
-            byte = self.data[self.pos >> 3]  # IndexError past the end: the caller says None
-            v = (v << 1) | ((byte >> (7 - (self.pos & 7))) & 1)
-            self.pos += 1
-        return v
-
-    def ue(self) -> int:
-        zeros = 0
-        while self.u(1) == 0:
-            zeros += 1
-            if zeros > 31:
-                raise ValueError("not Exp-Golomb")
-        return (1 << zeros) - 1 + self.u(zeros)
-
-    def se(self) -> int:
-        k = self.ue()
-        return (k + 1) // 2 if k & 1 else -(k // 2)
 
 
 def _h264_sps(sps: bytes, whole: bool = False) -> tuple[int, int, int | None]:
@@ -142,13 +118,7 @@ def _h265_sps(sps: bytes, whole: bool = False) -> tuple[int, int, int | None]:
     b.u(4)
     sub_layers = b.u(3)
     b.u(1)
-    b.u(8 + 32 + 48)  # general profile space/tier/idc, compatibility flags, constraint flags
-    b.u(8)            # general level
-    present = [(b.u(1), b.u(1)) for _ in range(sub_layers)]
-    if sub_layers:
-        b.u(2 * (8 - sub_layers))
-    for profile, level in present:
-        b.u(88 * profile + 8 * level)
+    profile_tier_level(b, sub_layers)
     b.ue()  # sps_seq_parameter_set_id
     chroma = b.ue()
     if chroma == 3:
@@ -171,13 +141,7 @@ def _h265_sps(sps: bytes, whole: bool = False) -> tuple[int, int, int | None]:
 
 def _nals(data: bytes) -> Iterator[bytes]:
     """The NAL units of Annex B bytes (start codes), up to _SCAN bytes in."""
-    i = data.find(b"\x00\x00\x01", 0, _SCAN)
-    while i != -1:
-        start = i + 3
-        j = data.find(b"\x00\x00\x01", start, _SCAN)
-        end = j if j != -1 else len(data)
-        yield data[start:end].rstrip(b"\x00") if j != -1 else data[start:end]
-        i = j
+    return annexb_units(data, _SCAN)
 
 
 def _from_config(codec: str, extradata: bytes) -> list[bytes]:
@@ -190,15 +154,7 @@ def _from_config(codec: str, extradata: bytes) -> list[bytes]:
             out.append(extradata[pos + 2:pos + 2 + size])
             pos += 2 + size
     else:
-        pos = 23
-        for _ in range(extradata[22]):
-            kind, count = extradata[pos] & 0x3F, int.from_bytes(extradata[pos + 1:pos + 3], "big")
-            pos += 3
-            for _ in range(count):
-                size = int.from_bytes(extradata[pos:pos + 2], "big")
-                if kind == 33:
-                    out.append(extradata[pos + 2:pos + 2 + size])
-                pos += 2 + size
+        out = [u for u in hvcc_units(extradata) if u and (u[0] >> 1) & 0x3F == 33]
     return out
 
 

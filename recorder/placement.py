@@ -12,10 +12,11 @@ open, where it ends, the sound carried into the next segment, and each file's `O
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from recorder.access_unit import HEVC_LEADING, HEVC_OPENS_LEADING, HEVC_RASL, hevc_picture_kind
 from recorder.events import Closing, Emit, Opened, SegmentMeta
+from storage.hevc.hidden import hidden_copy
 from recorder.modes import LIVE, MOTION_ENDED, MotionRecording
 from recorder.picture_size import declared_size
 from recorder.segment import SegmentFile, provenance, time_base
@@ -23,6 +24,7 @@ from recorder.settings import Settings
 from recorder.source import StorageGate
 from recorder.timeline import GopTimes, is_cut, next_boundary
 from storage.disk.layout import segment_relpath
+from storage.lazy import lazy_import
 from storage.process import logs
 from storage.time.clock import Clock
 
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from recorder.durability import Durability
     from recorder.handover import Camera, Handover
     from recorder.segment import Sound, VideoPacket
+else:
+    av = lazy_import("av")  # a packet made here only at a boundary's CRA (design/0543)
 
 log = logging.getLogger("recorder.camera")  # its lines read as the camera's, as before the cut
 
@@ -71,6 +75,11 @@ class Placement:
         # cannot show (RASL), which are written but not counted in its frames
         self.leading = False
         self.unshown = 0
+        # A boundary's H.265 CRA (design/0543): held while RASL pictures follow it, which are written to the
+        # closing file too, after a copy of it no decoder shows (`copied`); then it opens the next file
+        self.pending: tuple[VideoPacket, int] | None = None
+        self.copied = False
+        self.rasl: list[VideoPacket] = []  # the RASL pictures written to the closing file, for the next one
         # The run's facts, as the connection loop learns them
         self.audio: av.audio.stream.AudioStream | Any | None = None  # the sound's template (recorder/audio.py)
         self.vstep_us = 0
@@ -123,9 +132,14 @@ class Placement:
         """One video packet: close the segment at a boundary, open one at a keyframe, write."""
         if self.handover is not None and self.handover.takes(self.cam, pkt, wall, key, True):
             return
+        if self.pending is not None and self._tail(pkt):
+            return
         seg = self.seg
         if key:
             if seg is not None and is_cut(wall, True, self.boundary):
+                if self._holds(pkt):
+                    self.pending = (pkt, wall)
+                    return
                 self.close(wall, "boundary")
                 seg = None
             if seg is None:
@@ -146,6 +160,52 @@ class Placement:
             if kind in HEVC_RASL:
                 self.unshown += 1
         seg.write_video(pkt)
+        self.seg_end = wall + self.vstep_us
+
+    def _holds(self, pkt: VideoPacket) -> bool:
+        """A boundary at an H.265 CRA or BLA: held until the next picture says whether RASL pictures follow."""
+        return self.seg_meta["codec"] == "hevc" and hevc_picture_kind(pkt) in HEVC_OPENS_LEADING
+
+    def _tail(self, pkt: VideoPacket) -> bool:
+        """The picture after a held CRA (design/0543): a RASL picture is written to the closing file too, after a
+        copy of the CRA a decoder decodes but does not output (the RASL pictures refer to it) and, before the
+        first, the camera's own PPS again; it is kept for the next file; True then. Anything else, or a CRA that
+        cannot be copied so, cuts there: the closing file closes at the CRA, which opens the next (False: the
+        picture is placed as any other)."""
+        assert self.pending is not None  # called while a CRA is held
+        held, seg = self.pending[0], self.seg
+        if seg is None or hevc_picture_kind(pkt) not in HEVC_RASL:
+            self._cut_held()
+            return False
+        again = b""
+        if not self.copied:
+            ctx = self.vctx or held.stream.codec_context
+            made = hidden_copy(bytes(held), ctx.extradata or b"")
+            if made is None:
+                self._cut_held()
+                return False
+            copy, again = made
+            seg.write_video(_like(copy, held, False))
+            self.unshown += 1  # the copy: decoded, never shown
+            self.copied = True
+        seg.write_video(_like(again + bytes(pkt), pkt, pkt.is_keyframe))  # a copy: writing sets a packet's times
+        self.rasl.append(pkt)
+        return True
+
+    def _cut_held(self) -> None:
+        """The held CRA opens its segment now, with the RASL pictures after it (there, as design/0442 keeps
+        them: written, not counted); the file before closes where it begins."""
+        held, copied, rasl = self.pending, self.copied, self.rasl
+        self.pending, self.copied, self.rasl = None, False, []
+        if held is None:
+            return
+        pkt, wall = held
+        self._close(wall, "boundary", pkt.dts if copied else None)
+        seg = self._open(pkt, wall)
+        seg.write_video(pkt)
+        for picture in rasl:
+            seg.write_video(picture)
+        self.unshown += len(rasl)
         self.seg_end = wall + self.vstep_us
 
     def _open(self, pkt: VideoPacket, wall: int) -> SegmentFile:
@@ -183,14 +243,19 @@ class Placement:
         return seg
 
     def close(self, end_us: int | None, reason: str) -> None:
-        """Close the file; the hasher reports it `Closed` (one event, with its sha256)."""
+        """Close the file; the hasher reports it `Closed` (one event, with its sha256). A CRA held at a
+        boundary (design/0543) opens its segment first: it is the last picture, not lost."""
+        self._cut_held()
+        self._close(end_us, reason)
+
+    def _close(self, end_us: int | None, reason: str, leave: int | None = None) -> None:
         seg, self.seg = self.seg, None
         if seg is None:
             return
         end = self.seg_end if end_us is None else end_us
         self.ended = (end, self.basis)
         gops = self.gops
-        made = gops.take(seg.last_dts, seg.first_dts) if gops is not None else None  # the camera's times beside (0150)
+        made = gops.take(seg.last_dts, seg.first_dts, leave) if gops is not None else None  # the camera's times (0150)
         self.seg_meta["retimed"] = self.counters["ts_fixes"] - self.fixes_at_open + len(made or ())
         try:
             size = seg.close(made)
@@ -202,3 +267,12 @@ class Placement:
             return
         self.on_closed(Closing(self.id, self.seg_rel, end, reason, size, seg.frames - self.unshown, seg.file_id, **self.seg_meta,
                                sha256=seg.sha256))
+
+
+def _like(data: bytes, pkt: VideoPacket, key: bool) -> VideoPacket:
+    """A packet of these bytes with `pkt`'s times (design/0543's copy of a CRA, a RASL picture after its PPS)."""
+    made = cast("VideoPacket", av.Packet(data))
+    made.stream, made.time_base = pkt.stream, pkt.time_base
+    made.pts, made.dts, made.duration = pkt.pts, pkt.dts, pkt.duration
+    made.is_keyframe = key
+    return made

@@ -364,13 +364,15 @@ class GopTimes:
             kept.append((dts, out, camera))
         return moved
 
-    def take(self, upto: int, since: int | None = None) -> list[tuple[int, int]]:
+    def take(self, upto: int, since: int | None = None, leave: int | None = None) -> list[tuple[int, int]]:
         """The (written pts, camera pts) of the pictures written up to decode time `upto` (a
         segment's last), taken out of the list; those before decode time `since` (the segment's
-        first: pictures before its keyframe, never written) are dropped (issue 92)."""
+        first: pictures before its keyframe, never written) are dropped (issue 92). The picture of
+        decode time `leave` stays for the next segment: the CRA that opens it, of which the segment
+        closing holds only a copy no decoder shows (design/0543)."""
         kept = self.kept
         n = bisect.bisect_right(kept, (upto, 1 << 62, 1 << 62))
         low = 0 if since is None else bisect.bisect_left(kept, (since, -(1 << 62), -(1 << 62)), 0, n)
-        out = [(w, c) for _d, w, c in kept[low:n]]
-        del kept[:n]
+        out = [(w, c) for d, w, c in kept[low:n] if d != leave]
+        kept[:n] = [e for e in kept[low:n] if e[0] == leave]
         return out

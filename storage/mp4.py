@@ -19,7 +19,9 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, Sequence, cast
+
+from storage.hevc.hidden import hidden
 
 if TYPE_CHECKING:
     from fractions import Fraction
@@ -231,6 +233,25 @@ def _hevc_kind(sample: bytes) -> int | None:
     return None
 
 
+HEVC_CRA = (16, 17, 18, 21)  # the keyframes an open GOP's RASL pictures follow (BLA, CRA)
+
+
+def tail_copy(sample: bytes) -> bool:
+    """Whether this H.265 MP4 sample (4-byte lengths) is the copy of the next segment's CRA that no decoder
+    outputs (design/0543): its segment's own pictures end before it; after it come the RASL pictures the
+    next file holds too. A reader that joins segments leaves it and the video after it out."""
+    return _hevc_kind(sample) in HEVC_CRA and hidden(sample, lengths=True)
+
+
+def own_pictures(samples: Sequence[Any]) -> int:
+    """How many of an H.265 file's video samples (in decode order) are its own: all but a display tail at
+    its end, the copy of the next file's CRA (`tail_copy`) and the RASL pictures after it (design/0543)."""
+    n = len(samples)
+    while n and _hevc_kind(bytes(samples[n - 1])) in (8, 9):
+        n -= 1
+    return n - 1 if n and tail_copy(bytes(samples[n - 1])) else len(samples)
+
+
 def scan_here(path: Path) -> MediaInfo:
     """scan_media in this process: only ever in the short-lived one."""
     import av  # here only: the daemon never loads FFmpeg to read a segment
@@ -242,19 +263,23 @@ def scan_here(path: Path) -> MediaInfo:
         end = 0
         first = None
         # H.265 opened at a CRA: the RASL pictures after it are not shown by a decoder that starts
-        # here, and are not counted (as the recorder counts them: design/0442)
-        leading = video.codec_context.name == "hevc"
+        # here, and are not counted (as the recorder counts them: design/0442); nor is the copy of the
+        # next file's CRA that no decoder outputs, before the RASL pictures this file shows (design/0543)
+        hevc = leading = video.codec_context.name == "hevc"
         for pkt in c.demux(video):
             if pkt.dts is None:
                 continue
-            if leading:
-                kind = _hevc_kind(bytes(pkt))
+            if hevc:
+                sample = bytes(pkt)
+                kind = _hevc_kind(sample)
                 if frames == 0:
-                    leading = kind in (16, 17, 18, 21)
-                elif kind in (8, 9):
+                    leading = kind in HEVC_CRA
+                elif leading and kind in (8, 9):
                     continue
                 else:
-                    leading = kind in (6, 7)
+                    leading = leading and kind in (6, 7)
+                if frames and tail_copy(sample):
+                    continue
             frames += 1
             if first is None:
                 first = pkt.dts

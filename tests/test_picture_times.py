@@ -266,6 +266,18 @@ def test_a_segments_camera_times_are_of_its_own_pictures_only():
     assert len(gops.take(10**9)) == 19
 
 
+def test_a_cut_cras_pair_stays_for_the_file_it_opens():
+    """design/0543: the file closing at a CRA holds a copy of it no decoder shows, and the RASL pictures after it;
+    their pairs are its own, the CRA's is the next file's (`leave`)."""
+    stamps = [((i - i % 40) * 4500 if i % 40 < 20 else i * 4500, i % 40 == 0) for i in range(120)]
+    made, plain = _made(stamps)
+    _, cut = _made(stamps)
+    closing, opening = plain.take(made[45], since=made[0]), plain.take(made[79], since=made[41])
+    held = next(pair for pair in closing if pair[0] == made[41])  # (a picture with its times made, as the CRA)
+    assert cut.take(made[45], since=made[0], leave=made[41]) == [pair for pair in closing if pair != held]
+    assert cut.take(made[79], since=made[41]) == [held] + opening
+
+
 @pytest.mark.parametrize("interval, pace", [(180000, 4500), (90000, 2250), (1000, 2250), (10**7, 9000)])
 def test_the_pace_is_the_cameras_keyframe_interval_within_half_and_twice_the_rate(interval, pace):
     gops = GopTimes(4500, -4500)

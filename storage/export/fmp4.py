@@ -14,6 +14,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from storage.mp4 import tail_copy
+
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 _I32 = struct.Struct(">i")
@@ -223,6 +225,18 @@ def _trun(buf: Any, at: int, base: int, data: int, defaults: tuple[int, int, int
         run.ctos.append(cto - (1 << 32) if version == 1 and cto & 0x80000000 else cto)
         data += n
     return data
+
+
+def own_samples(buf: Any, run: Run, base_us: int, timescale: int, end_us: int) -> int:
+    """How many of an H.265 run's samples are its segment's own: those before a copy of the next segment's
+    CRA that no decoder outputs (design/0543), which comes at or past the segment's end (`end_us`) by decode
+    time; the RASL pictures after it are the next segment's too. All of them when there is none."""
+    dts = run.base_dts
+    for i, (off, size, dur) in enumerate(zip(run.offsets, run.sizes, run.durations)):
+        if base_us + dts * 1_000_000 // timescale >= end_us and tail_copy(bytes(buf[off:off + size])):
+            return i
+        dts += dur
+    return len(run.offsets)
 
 
 # --- writing ------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from storage.export.plan import (
 )
 from storage.disk.fsutil import PRIVATE_FILE
 from storage.disk.hashing import sha256_file
-from storage.mp4 import PCM_SOUND, SOUND_AS_SENT, muxer_for
+from storage.mp4 import PCM_SOUND, SOUND_AS_SENT, muxer_for, tail_copy
 
 # find_stream_info would decode frames to learn what the MP4 header already says; a remux needs none.
 INPUT_OPTIONS = {"skip_frame": "all"}
@@ -198,6 +198,7 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
     done = {"v": False, "a": a is None}
     size = max(1, row["bytes"] or 1)
     seen = count = 0
+    hevc, tail = v.codec_context.name == "hevc", False
 
     def place() -> dict[str, int]:
         """Ticks to add to this segment's timestamps: its wall offset from the clip's start."""
@@ -263,6 +264,9 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
             continue
         num, den = scale[index]
         wall = base + pkt.dts * num // den
+        if kind == "v" and hevc and wall >= (row["end_us"] or wall + 1) and (tail or tail_copy(bytes(pkt))):
+            tail = True  # past the segment's own pictures: the next segment's CRA, its RASL pictures (design/0543)
+            continue
         if kind == "v" and clip.tail is None and signed_video.SIGNATURE in _kinds(pkt, clip):
             clip.tail = signed_video.Tail(to_us)  # the camera signs its stream (design/0135)
         if wall >= to_us:
