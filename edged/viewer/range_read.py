@@ -182,6 +182,7 @@ class RangeReader:
                 self._hear(pcm, raw, start_us)
             elif raw.size:
                 yield from recode.feed(raw)
+        yield from recode.end()
 
     def _hear(self, pcm: ToPcm, raw: av.Packet[Any], start_us: int) -> None:
         """Decode one audio packet; keep it only inside the range (nothing outside the grant)."""

@@ -72,6 +72,14 @@ class ToH264:
             out += self._encode(frame)
         return out
 
+    def end(self) -> list[av.Packet[Any]]:
+        """The pictures the decoder still holds at the end of its input (a B-frame stream's last ones, shown
+        after the last packet is read): a segment's last pictures played, not dropped at the next file."""
+        out: list[av.Packet[Any]] = []
+        for frame in self.decoder.decode(None):
+            out += self._encode(frame)
+        return out
+
     def _encode(self, frame: av.VideoFrame) -> list[av.Packet[Any]]:
         pts = frame.pts
         if pts is None:  # a connection's first key frame comes without a time stamp
