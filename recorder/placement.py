@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Callable, cast
 
 from recorder.access_unit import HEVC_LEADING, HEVC_OPENS_LEADING, HEVC_RASL, hevc_picture_kind
 from recorder.events import Closing, Emit, Opened, SegmentMeta
-from storage.hevc.hidden import hidden_copy
 from recorder.modes import LIVE, MOTION_ENDED, MotionRecording
 from recorder.picture_size import declared_size
 from recorder.segment import SegmentFile, provenance, time_base
@@ -24,6 +23,7 @@ from recorder.settings import Settings
 from recorder.source import StorageGate
 from recorder.timeline import GopTimes, is_cut, next_boundary
 from storage.disk.layout import segment_relpath
+from storage.hevc.hidden import hidden_copy
 from storage.lazy import lazy_import
 from storage.process import logs
 from storage.time.clock import Clock

@@ -278,7 +278,7 @@ def scan_here(path: Path) -> MediaInfo:
                     continue
                 else:
                     leading = leading and kind in (6, 7)
-                if frames and tail_copy(sample):
+                if frames and kind in HEVC_CRA and hidden(sample, lengths=True):  # tail_copy's
                     continue
             frames += 1
             if first is None:

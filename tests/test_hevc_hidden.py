@@ -12,7 +12,7 @@ import av
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from storage.hevc.hidden import hidden, hidden_copy
+from storage.hevc.hidden import _escaped, hidden, hidden_copy
 from storage.hevc.params import hvcc_units, st_ref_pic_set
 from storage.hevc.rbsp import Bits, Writer, annexb_units, escape, unescape
 
@@ -41,6 +41,17 @@ def test_escaped_has_no_start_code_and_unescapes_back(rbsp):
     for bad in (b"\x00\x00\x00", b"\x00\x00\x01", b"\x00\x00\x02"):
         assert bad not in nal
     assert not nal.endswith(b"\x00\x00")  # a cabac_zero_word at the end has its 0x03
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([b"\x00", b"\x01", b"\x03", b"\xff"]), min_size=1, max_size=64).map(b"".join),
+       st.data())
+def test_the_slice_data_is_found_in_the_cameras_escaped_bytes(rbsp, data):
+    """A rewritten header is followed by the camera's own escaped slice data, found at its RBSP offset (where
+    the header ends in a byte that is not 0, as byte_alignment() makes it)."""
+    at = data.draw(st.sampled_from([i for i in range(1, len(rbsp) + 1) if rbsp[i - 1]] or [0]))
+    nal = escape(rbsp)
+    assert escape(rbsp[:at]) + nal[_escaped(nal, at):] == nal
 
 
 def _tiny_stream() -> tuple[list[bytes], bytes]:

@@ -138,7 +138,20 @@ def _hidden_slice(nal: bytes, kind: int, pps: Pps, sps: Sps) -> bytes:
     w.copy(b, 0, h.flag_at)
     w.u(1, 0)
     w.copy(b, h.flag_at + 1 if pps.output_flag else h.flag_at, h.end)
-    return nal[:2] + escape(w.aligned() + b.data[h.data:])
+    # The slice data as the camera escaped it: the header ends in a byte that is not 0 (its alignment's 1), so
+    # escaping starts afresh there in both, and the data's bytes need not pass through Python one by one
+    return nal[:2] + escape(w.aligned()) + nal[2 + _escaped(nal[2:], h.data):]
+
+
+def _escaped(payload: bytes, at: int) -> int:
+    """Where RBSP byte `at` of this NAL unit payload is in its escaped bytes (emulation-prevention bytes before
+    it counted: rare, so found by search)."""
+    found = payload.find(b"\x00\x00\x03")
+    extra = 0
+    while found != -1 and found + 2 - extra < at:
+        extra += 1
+        found = payload.find(b"\x00\x00\x03", found + 3)
+    return at + extra
 
 
 def _with_output_flag(nal: bytes) -> bytes:
