@@ -36,6 +36,7 @@ from bench.reader_compare import _Strace
 from tests.support.daemon import ROOT, Daemon
 
 OLD, NEW, FFMPEG = "old", "new", "ffmpeg -c copy"
+NOW = rt.RUN.daemon  # edged as checked out, started as the box starts it (as OLD's tree is)
 TARGET = 1.10  # issue 38: edged's CPU within 10 % of the reader's before its work
 
 
@@ -116,7 +117,7 @@ def compare_revisions(rev: str, counts: list[int], seconds: float, rounds: int) 
     finally:
         os.environ.pop("EDGED_TEST_READER", None)
         rt.measure = spy._measure  # type: ignore[attr-defined]
-        rt.RUN.daemon = Daemon
+        rt.RUN.daemon = NOW
         if server is not None:
             server.stop()
             server.close()
@@ -131,11 +132,11 @@ def _one(label: str, n: int, server: Any, seconds: float, tree: Path, spy: _Stra
         res: Any = rt.run_ffmpeg(n, server, seconds, OUT)
     else:
         os.environ["EDGED_TEST_READER"] = "edged"  # tests/support/daemon.py write_config: both with their own reader
-        rt.RUN.daemon = tree_daemon(tree) if label == OLD else Daemon
+        rt.RUN.daemon = tree_daemon(tree) if label == OLD else NOW  # both started as a process of their own
         try:
             res = rt.run_edged(n, server, seconds, OUT / f"ab-{label}")  # each one's log and catalog kept
         finally:
-            rt.RUN.daemon = Daemon
+            rt.RUN.daemon = NOW
     time.sleep(2)  # let the server tear down the sessions before the next step
     w = res.win
     out: dict[str, Any] = {"cpu": w.cpu / n if w else None, "rss": w.rss / n if w else None, "load": spy.load,

@@ -116,7 +116,9 @@ class RunSettings:
 
     settle_s: float = 0.0  # after every camera records, before the window
     workers: int = 0  # recorder.workers; 0: edged's default (one a core)
-    daemon: Callable[[Path, Path, Path], Daemon] = Daemon  # bench/reader_ab.py runs another revision's tree
+    # edged started as the box starts it, a process of its own: forked from the tests' warm copy it maps all that
+    # copy imported (about 20 MB more RSS, read as the recorder's); bench/reader_ab.py runs another revision's tree
+    daemon: Callable[[Path, Path, Path], Daemon] = lambda config, data, log: Daemon(config, data, log, warm=False)
 
 
 RUN = RunSettings()
