@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from storage.hevc.params import hvcc_units, profile_tier_level
-from storage.hevc.rbsp import Bits as _Bits
+from storage.hevc.params import hvcc_units, sps_head
+from storage.hevc.rbsp import Bits
 from storage.hevc.rbsp import annexb_units
 
 MAX_SIDE = 8192                  # wider or taller than this is no camera
@@ -27,7 +27,7 @@ _SCAN = 1 << 16                  # an SPS comes before the slices: look no furth
 def _h264_sps(sps: bytes, whole: bool = False) -> tuple[int, int, int | None]:
     """Width and height (cropped) from an H.264 SPS NAL unit, header byte included, and with
     `whole` its reorder depth (`reorder_depth`)."""
-    b = _Bits(sps[1:])
+    b = Bits(sps[1:])
     profile = b.u(8)
     b.u(16)  # constraint flags, level
     b.ue()   # seq_parameter_set_id
@@ -76,7 +76,7 @@ def _h264_sps(sps: bytes, whole: bool = False) -> tuple[int, int, int | None]:
     return width, height, depth
 
 
-def _h264_vui_reorder(b: _Bits) -> int | None:
+def _h264_vui_reorder(b: Bits) -> int | None:
     """max_num_reorder_frames from the VUI's bitstream restriction (H.264 E.1.1), or None."""
     if not b.u(1):  # vui_parameters_present
         return None
@@ -114,11 +114,7 @@ def _h264_vui_reorder(b: _Bits) -> int | None:
 def _h265_sps(sps: bytes, whole: bool = False) -> tuple[int, int, int | None]:
     """Width and height (cropped to the conformance window) from an H.265 SPS NAL unit, and with
     `whole` sps_max_num_reorder_pics of its highest sub-layer (always present in H.265)."""
-    b = _Bits(sps[2:])
-    b.u(4)
-    sub_layers = b.u(3)
-    b.u(1)
-    profile_tier_level(b, sub_layers)
+    b, sub_layers = sps_head(sps)
     b.ue()  # sps_seq_parameter_set_id
     chroma = b.ue()
     if chroma == 3:

@@ -109,23 +109,25 @@ def st_ref_pic_set(b: Bits, idx: int, count: int, sets: tuple[Rps, ...]) -> Rps:
     return out[0], out[1]
 
 
-def sps_id(nal: bytes) -> int:
-    """sps_seq_parameter_set_id of an SPS NAL unit (header included)."""
+def sps_head(nal: bytes) -> tuple[Bits, int]:
+    """An SPS NAL unit (header included) read up to its sps_seq_parameter_set_id, and its
+    sps_max_sub_layers_minus1."""
     b = Bits(nal[2:])
     b.u(4)
     sub_layers = b.u(3)
     b.u(1)
     profile_tier_level(b, sub_layers)
-    return b.ue()
+    return b, sub_layers
+
+
+def sps_id(nal: bytes) -> int:
+    """sps_seq_parameter_set_id of an SPS NAL unit (header included)."""
+    return sps_head(nal)[0].ue()
 
 
 def parse_sps(nal: bytes) -> Sps:
     """The Sps of an SPS NAL unit (header included), read up to sps_temporal_mvp_enabled_flag."""
-    b = Bits(nal[2:])
-    b.u(4)
-    sub_layers = b.u(3)
-    b.u(1)
-    profile_tier_level(b, sub_layers)
+    b, sub_layers = sps_head(nal)
     ident, chroma = b.ue(), b.ue()
     separate = chroma == 3 and b.u(1) == 1
     width, height = b.ue(), b.ue()

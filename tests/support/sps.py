@@ -3,37 +3,13 @@ encoder writes 16000x16000 (past every H.264 level), but a camera's bytes can sa
 
 from __future__ import annotations
 
-
-class _Writer:
-    def __init__(self) -> None:
-        self.bits: list[int] = []
-
-    def u(self, n: int, v: int) -> None:
-        self.bits += [(v >> (n - 1 - i)) & 1 for i in range(n)]
-
-    def ue(self, v: int) -> None:
-        code = v + 1
-        self.u(code.bit_length() - 1, 0)
-        self.u(code.bit_length(), code)
-
-    def rbsp(self) -> bytes:
-        bits = self.bits + [1]
-        bits += [0] * (-len(bits) % 8)
-        raw = bytes(int("".join(map(str, bits[i:i + 8])), 2) for i in range(0, len(bits), 8))
-        out, zeros = bytearray(), 0
-        for byte in raw:  # emulation prevention
-            if zeros >= 2 and byte <= 3:
-                out.append(3)
-                zeros = 0
-            out.append(byte)
-            zeros = zeros + 1 if byte == 0 else 0
-        return bytes(out)
+from storage.hevc.rbsp import Writer, escape
 
 
 def h264_sps(width: int, height: int, profile: int = 66) -> bytes:
     """An Annex B SPS (start code included), baseline profile (or Main, 77: the same fields),
     level 5.1, that declares `width` x `height` (multiples of 16), without VUI."""
-    w = _Writer()
+    w = Writer()
     w.u(8, profile), w.u(8, 0), w.u(8, 51)  # profile, constraints, level
     w.ue(0)                              # seq_parameter_set_id
     w.ue(0)                              # log2_max_frame_num - 4
@@ -42,7 +18,7 @@ def h264_sps(width: int, height: int, profile: int = 66) -> bytes:
     w.u(1, 0)                            # gaps_in_frame_num_allowed
     w.ue(width // 16 - 1), w.ue(height // 16 - 1)
     w.u(1, 1), w.u(1, 1), w.u(1, 0), w.u(1, 0)  # frame_mbs_only, direct_8x8, no cropping, no VUI
-    return b"\x00\x00\x00\x01\x67" + w.rbsp()
+    return b"\x00\x00\x00\x01\x67" + escape(w.aligned())
 
 
 def with_sps(annexb: bytes, sps: bytes) -> bytes:
