@@ -10,8 +10,8 @@ import hashlib
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from itertools import takewhile
+from pathlib import Path
 from typing import Any
 
 import av
@@ -21,8 +21,8 @@ from edged.viewer.range_read import Piece, RangeReader
 from recorder import placement as placement_module
 from recorder.access_unit import HEVC_RASL, hevc_picture_kind
 from recorder.events import Closing
-from recorder.modes import CONTINUOUS
 from recorder.cut import cut
+from recorder.modes import CONTINUOUS
 from recorder.placement import Placement
 from recorder.settings import Settings
 from storage.export.copy import copy_camera
@@ -50,10 +50,9 @@ def clip(tmp_path_factory) -> Path:
     return path
 
 
-def _md5s(path: Path, fmt: str | None = None) -> list[str]:
+def _md5s(path: Path) -> list[str]:
     """The decoded pictures' MD5s in presentation order; the decoder says nothing (`-xerror`)."""
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-xerror", *(["-f", fmt] if fmt else []), "-i", str(path),
-           "-map", "0:v", "-f", "framemd5", "-"]
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and run.stderr == "", run.stderr
     return [line.rsplit(",", 1)[1].strip() for line in run.stdout.splitlines() if line and not line.startswith("#")]
@@ -76,8 +75,8 @@ def _placed(clip: Path, data: Path, stop_after_cra: int | None = None,
     settings = Settings(data_dir=data, segment_us=S, fragment_us=S // 2, fsync_us=S, connect_timeout_us=S,
                         read_timeout_us=S, reconnect_max_us=S, sample_us=0)
     closed: list[Closing] = []
-    place = Placement(_Camera(), settings, lambda e: opened.update({e.path: e.start_us}), closed.append, SystemClock(), None, None,
-                      {"ts_fixes": 0}, CONTINUOUS, None)
+    place = Placement(_Camera(), settings, lambda e: opened.update({e.path: e.start_us}), closed.append,
+                      SystemClock(), None, None, {"ts_fixes": 0}, CONTINUOUS, None)
     with av.open(str(clip)) as c:
         stream = c.streams.video[0]
         place.new_run(None, S // FPS, None, 0)
