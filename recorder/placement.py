@@ -245,7 +245,11 @@ class Placement:
     def close(self, end_us: int | None, reason: str) -> None:
         """Close the file; the hasher reports it `Closed` (one event, with its sha256). A CRA held at a
         boundary (design/0543) opens its segment first: it is the last picture, not lost."""
-        self._cut_held()
+        try:
+            self._cut_held()
+        except Exception as exc:  # noqa: BLE001 - a close never fails: the file before is closed already
+            log.error("camera %s: the keyframe held at a cut did not open its segment: %s", self.id, exc,
+                      **logs.fields(camera=self.id))
         self._close(end_us, reason)
 
     def _close(self, end_us: int | None, reason: str, leave: int | None = None) -> None:

@@ -24,6 +24,8 @@ from recorder.events import Closing
 from recorder.cut import cut
 from recorder.modes import CONTINUOUS
 from recorder.placement import Placement
+from recorder import diagnose
+from recorder.source import Disconnected
 from recorder.settings import Settings
 from storage.export.copy import copy_camera
 from storage.export.plan import plan_camera
@@ -66,7 +68,7 @@ class _Camera:
 
 
 def _placed(clip: Path, data: Path, stop_after_cra: int | None = None,
-            opened: dict[str, int] | None = None) -> tuple[list[Closing], int]:
+            opened: dict[str, int] | None = None, gate: Any = None) -> tuple[list[Closing], int]:
     """The clip placed picture by picture at its own times (a segment a second), as the record loop places them
     (decode times on a clock anchored on presentation times); the camera stops after the `stop_after_cra`th CRA
     held at a boundary, if given, else at the clip's end. With the RASL pictures the camera never sent then;
@@ -76,7 +78,7 @@ def _placed(clip: Path, data: Path, stop_after_cra: int | None = None,
                         read_timeout_us=S, reconnect_max_us=S, sample_us=0)
     closed: list[Closing] = []
     place = Placement(_Camera(), settings, lambda e: opened.update({e.path: e.start_us}), closed.append,
-                      SystemClock(), None, None, {"ts_fixes": 0}, CONTINUOUS, None)
+                      SystemClock(), gate, None, {"ts_fixes": 0}, CONTINUOUS, None)
     with av.open(str(clip)) as c:
         stream = c.streams.video[0]
         place.new_run(None, S // FPS, None, 0)
@@ -128,6 +130,27 @@ def test_a_camera_stopped_right_after_a_held_cra_loses_it(clip, tmp_path):
     shown = [md5 for seg in closed for md5 in _checked(seg, tmp_path)]
     cra = full.index(shown[-1])
     assert shown[:-1] == full[:cra - unsent]  # all before it but the RASL pictures the camera never sent
+
+
+class _GoneAfter:
+    """A storage gate whose video folder goes away after `opens` files were opened (recorder/source.py)."""
+
+    def __init__(self, opens: int):
+        self.left = opens
+
+    def check(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise Disconnected("not recording: the video folder is not there", diagnose.STORAGE)
+
+
+def test_a_held_cra_whose_file_cannot_open_leaves_the_close_whole(clip, tmp_path, caplog):
+    """The camera stops while a CRA is held and the disk is gone: the file before is closed as it was, and the
+    close says what it lost instead of failing (the record loop closes in a `finally`)."""
+    closed, _ = _placed(clip, tmp_path, stop_after_cra=2, gate=_GoneAfter(2))
+    assert [s.reason for s in closed] == ["boundary", "boundary"]
+    assert "did not open its segment" in caplog.text
+    assert [len(_checked(seg, tmp_path)) for seg in closed] == [seg.frames for seg in closed]
 
 
 def test_a_cra_that_cannot_be_copied_is_cut_as_before(clip, tmp_path, monkeypatch):
