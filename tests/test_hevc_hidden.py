@@ -135,8 +135,12 @@ def _clip(tmp_path, params: str) -> tuple[list[bytes], bytes]:
 
 
 @pytest.mark.process
-@pytest.mark.parametrize("params", ["repeat-headers=1", "repeat-headers=0", "repeat-headers=1:slices=2",
-                                    "repeat-headers=0:slices=3:ref=4:sao=1:tmvp=1"])
+@pytest.mark.parametrize("params", [
+    "repeat-headers=1", "repeat-headers=0", "repeat-headers=1:slices=2", "repeat-headers=0:slices=3:ref=4:sao=1:tmvp=1",
+    # the header's other fields as other settings write them: no wavefront entry points, deblocking off or offset in
+    # the PPS, small CTUs (a longer slice_segment_address), no SAO, chroma QP offsets, lossless
+    "repeat-headers=1:wpp=0:no-deblock=1:ctu=16", "repeat-headers=1:deblock=2,-2:sao=0:cbqpoffs=2:crqpoffs=-2:slices=4",
+    "repeat-headers=1:lossless=1:ctu=32"])
 def test_the_previous_file_shows_the_rasl_pictures(tmp_path, params):
     aus, extradata = _clip(tmp_path, params)
     known = b"".join(START + u for u in hvcc_units(extradata))  # what a reader of the file has from its hvcC
