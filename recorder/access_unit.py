@@ -52,12 +52,7 @@ def continues_picture(data: bytes, codec: str) -> bool:
         at += 3
 
 
-# H.265 pictures a decoder that starts at a segment's first picture cannot show (design/0442): the
-# RASL pictures (NAL unit types 8, 9) after a CRA or BLA keyframe (21; 16-18), shown before it and
-# referring to the GOP before it, which is in the previous file. `ffmpeg` skips them there.
-HEVC_OPENS_LEADING = frozenset((16, 17, 18, 21))
-HEVC_RASL = frozenset((8, 9))
-HEVC_LEADING = frozenset((6, 7, 8, 9))  # RADL (decodable) and RASL: the pictures led by a keyframe
+# An H.265 picture's kind: its first slice's NAL unit type (storage/hevc names those design/0442 and 0543 watch for)
 _SCAN = 1 << 16  # bytes searched for the first slice (an AUD, parameter sets, SEI: x265 repeats a 2.3 kB one)
 
 
@@ -76,15 +71,20 @@ def hevc_picture_kind(data: Any) -> int | None:
         at += 3
 
 
+def repacked(data: bytes, like: Any, key: bool) -> Any:
+    """A packet of these bytes with `like`'s stream and times (a keyframe if `key`)."""
+    made = av.Packet(data)
+    made.stream, made.time_base = like.stream, like.time_base
+    made.pts, made.dts, made.duration = like.pts, like.dts, like.duration
+    made.is_keyframe = key
+    return made
+
+
 def join(first: Any, second: Any) -> Any:
     """One packet holding both, with the first's timing and stream; a keyframe if either is."""
-    both = av.Packet(bytes(first) + bytes(second))
-    both.stream = first.stream
-    both.time_base = first.time_base
-    both.pts, both.dts = first.pts, first.dts
+    both = repacked(bytes(first) + bytes(second), first, first.is_keyframe or second.is_keyframe)
     if first.pts is None and first.dts is None:  # the connection's first packet: take the next one's
         both.pts, both.dts = second.pts, second.dts
-    both.is_keyframe = first.is_keyframe or second.is_keyframe
     return both
 
 

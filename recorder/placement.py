@@ -12,9 +12,9 @@ open, where it ends, the sound carried into the next segment, and each file's `O
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, cast
+from typing import TYPE_CHECKING, Any, Callable
 
-from recorder.access_unit import HEVC_LEADING, HEVC_OPENS_LEADING, HEVC_RASL, hevc_picture_kind
+from recorder.access_unit import hevc_picture_kind, repacked
 from recorder.events import Closing, Emit, Opened, SegmentMeta
 from recorder.modes import LIVE, MOTION_ENDED, MotionRecording
 from recorder.picture_size import declared_size
@@ -23,8 +23,8 @@ from recorder.settings import Settings
 from recorder.source import StorageGate
 from recorder.timeline import GopTimes, is_cut, next_boundary
 from storage.disk.layout import segment_relpath
+from storage.hevc import LEADING, OPENS_LEADING, RASL
 from storage.hevc.hidden import hidden_copy
-from storage.lazy import lazy_import
 from storage.process import logs
 from storage.time.clock import Clock
 
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from recorder.durability import Durability
     from recorder.handover import Camera, Handover
     from recorder.segment import Sound, VideoPacket
-else:
-    av = lazy_import("av")  # a packet made here only at a boundary's CRA (design/0543)
 
 log = logging.getLogger("recorder.camera")  # its lines read as the camera's, as before the cut
 
@@ -76,10 +74,9 @@ class Placement:
         self.leading = False
         self.unshown = 0
         # A boundary's H.265 CRA (design/0543): held while RASL pictures follow it, which are written to the
-        # closing file too, after a copy of it no decoder shows (`copied`); then it opens the next file
+        # closing file too, after a copy of it no decoder shows; then it opens the next file
         self.pending: tuple[VideoPacket, int] | None = None
-        self.copied = False
-        self.rasl: list[VideoPacket] = []  # the RASL pictures written to the closing file, for the next one
+        self.rasl: list[VideoPacket] = []  # those written to the closing file (after the copy), for the next one
         # The run's facts, as the connection loop learns them
         self.audio: av.audio.stream.AudioStream | Any | None = None  # the sound's template (recorder/audio.py)
         self.vstep_us = 0
@@ -156,15 +153,15 @@ class Placement:
             seg = self._open(pkt, wall)
         elif self.leading:  # the few pictures after an H.265 segment's opening CRA (design/0442)
             kind = hevc_picture_kind(pkt)
-            self.leading = kind is not None and kind in HEVC_LEADING
-            if kind in HEVC_RASL:
+            self.leading = kind is not None and kind in LEADING
+            if kind in RASL:
                 self.unshown += 1
         seg.write_video(pkt)
         self.seg_end = wall + self.vstep_us
 
     def _holds(self, pkt: VideoPacket) -> bool:
         """A boundary at an H.265 CRA or BLA: held until the next picture says whether RASL pictures follow."""
-        return self.seg_meta["codec"] == "hevc" and hevc_picture_kind(pkt) in HEVC_OPENS_LEADING
+        return self.seg_meta["codec"] == "hevc" and hevc_picture_kind(pkt) in OPENS_LEADING
 
     def _tail(self, pkt: VideoPacket) -> bool:
         """The picture after a held CRA (design/0543): a RASL picture is written to the closing file too, after a
@@ -174,33 +171,32 @@ class Placement:
         picture is placed as any other)."""
         assert self.pending is not None  # called while a CRA is held
         held, seg = self.pending[0], self.seg
-        if seg is None or hevc_picture_kind(pkt) not in HEVC_RASL:
+        if seg is None or hevc_picture_kind(pkt) not in RASL:
             self._cut_held()
             return False
         again = b""
-        if not self.copied:
+        if not self.rasl:
             ctx = self.vctx or held.stream.codec_context
             made = hidden_copy(bytes(held), ctx.extradata or b"")
             if made is None:
                 self._cut_held()
                 return False
             copy, again = made
-            seg.write_video(_like(copy, held, False))
+            seg.write_video(repacked(copy, held, False))
             self.unshown += 1  # the copy: decoded, never shown
-            self.copied = True
-        seg.write_video(_like(again + bytes(pkt), pkt, pkt.is_keyframe))  # a copy: writing sets a packet's times
+        seg.write_video(repacked(again + bytes(pkt), pkt, pkt.is_keyframe))  # a copy: writing sets a packet's times
         self.rasl.append(pkt)
         return True
 
     def _cut_held(self) -> None:
         """The held CRA opens its segment now, with the RASL pictures after it (there, as design/0442 keeps
         them: written, not counted); the file before closes where it begins."""
-        held, copied, rasl = self.pending, self.copied, self.rasl
-        self.pending, self.copied, self.rasl = None, False, []
+        held, rasl = self.pending, self.rasl
+        self.pending, self.rasl = None, []
         if held is None:
             return
         pkt, wall = held
-        self._close(wall, "boundary", pkt.dts if copied else None)
+        self._close(wall, "boundary", pkt.dts if rasl else None)
         seg = self._open(pkt, wall)
         seg.write_video(pkt)
         for picture in rasl:
@@ -231,7 +227,7 @@ class Placement:
         # The picture size of this segment's own SPS (its keyframe's, in band), the stream's otherwise:
         # a camera whose resolution was changed says so in its next keyframe (design/0093).
         size = self.size = declared_size(ctx.name, bytes(pkt)) or (ctx.width, ctx.height)
-        self.leading = ctx.name == "hevc" and hevc_picture_kind(pkt) in HEVC_OPENS_LEADING
+        self.leading = ctx.name == "hevc" and hevc_picture_kind(pkt) in OPENS_LEADING
         self.unshown = 0
         self.seg_meta = {"codec": ctx.name, "width": size[0], "height": size[1],
                          "audio": int(self.audio is not None), "retimed": 0}
@@ -272,11 +268,3 @@ class Placement:
         self.on_closed(Closing(self.id, self.seg_rel, end, reason, size, seg.frames - self.unshown, seg.file_id, **self.seg_meta,
                                sha256=seg.sha256))
 
-
-def _like(data: bytes, pkt: VideoPacket, key: bool) -> VideoPacket:
-    """A packet of these bytes with `pkt`'s times (design/0543's copy of a CRA, a RASL picture after its PPS)."""
-    made = cast("VideoPacket", av.Packet(data))
-    made.stream, made.time_base = pkt.stream, pkt.time_base
-    made.pts, made.dts, made.duration = pkt.pts, pkt.dts, pkt.duration
-    made.is_keyframe = key
-    return made

@@ -21,7 +21,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, Sequence, cast
 
+from storage.hevc import LEADING, OPENS_LEADING, RASL, nal_kind
 from storage.hevc.hidden import hidden
+from storage.hevc.rbsp import length_units
 
 if TYPE_CHECKING:
     from fractions import Fraction
@@ -224,30 +226,21 @@ def scan_media(path: Path) -> MediaInfo:
 
 def _hevc_kind(sample: bytes) -> int | None:
     """The NAL unit type of an MP4 sample's first H.265 slice (4-byte lengths), None if none."""
-    at = 0
-    while at + 5 <= len(sample):
-        kind = (sample[at + 4] >> 1) & 0x3F
-        if kind < 32:
-            return kind
-        at += 4 + int.from_bytes(sample[at:at + 4], "big")
-    return None
-
-
-HEVC_CRA = (16, 17, 18, 21)  # the keyframes an open GOP's RASL pictures follow (BLA, CRA)
+    return next((kind for nal in length_units(sample) if nal and (kind := nal_kind(nal)) < 32), None)
 
 
 def tail_copy(sample: bytes) -> bool:
     """Whether this H.265 MP4 sample (4-byte lengths) is the copy of the next segment's CRA that no decoder
     outputs (design/0543): its segment's own pictures end before it; after it come the RASL pictures the
     next file holds too. A reader that joins segments leaves it and the video after it out."""
-    return _hevc_kind(sample) in HEVC_CRA and hidden(sample, lengths=True)
+    return _hevc_kind(sample) in OPENS_LEADING and hidden(sample, lengths=True)
 
 
 def own_pictures(samples: Sequence[Any]) -> int:
     """How many of an H.265 file's video samples (in decode order) are its own: all but a display tail at
     its end, the copy of the next file's CRA (`tail_copy`) and the RASL pictures after it (design/0543)."""
     n = len(samples)
-    while n and _hevc_kind(bytes(samples[n - 1])) in (8, 9):
+    while n and _hevc_kind(bytes(samples[n - 1])) in RASL:
         n -= 1
     return n - 1 if n and tail_copy(bytes(samples[n - 1])) else len(samples)
 
@@ -273,12 +266,12 @@ def scan_here(path: Path) -> MediaInfo:
                 sample = bytes(pkt)
                 kind = _hevc_kind(sample)
                 if frames == 0:
-                    leading = kind in HEVC_CRA
-                elif leading and kind in (8, 9):
+                    leading = kind in OPENS_LEADING
+                elif leading and kind in RASL:
                     continue
                 else:
-                    leading = leading and kind in (6, 7)
-                if frames and kind in HEVC_CRA and hidden(sample, lengths=True):  # tail_copy's
+                    leading = leading and kind in LEADING
+                if frames and tail_copy(sample):
                     continue
             frames += 1
             if first is None:

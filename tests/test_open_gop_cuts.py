@@ -19,7 +19,7 @@ import pytest
 
 from edged.viewer.range_read import Piece, RangeReader
 from recorder import placement as placement_module
-from recorder.access_unit import HEVC_RASL, hevc_picture_kind
+from recorder.access_unit import hevc_picture_kind
 from recorder.events import Closing
 from recorder.cut import cut
 from recorder.modes import CONTINUOUS
@@ -30,6 +30,7 @@ from recorder.settings import Settings
 from storage.export.copy import copy_camera
 from storage.export.plan import plan_camera
 from storage.export.remux import remux_camera
+from storage.hevc import RASL
 from storage.mp4 import scan_here
 from storage.time.clock import SystemClock
 from tests.support.cameras import count_video_packets
@@ -88,9 +89,9 @@ def _placed(clip: Path, data: Path, stop_after_cra: int | None = None,
         for pkt in packets:
             first = pkt.pts if first is None else first
             place.place(pkt, BASE_US + int((pkt.dts - first) * pkt.time_base * S), pkt.is_keyframe)
-            cras += place.pending is not None and not place.copied
+            cras += place.pending is not None and not place.rasl
             if cras == stop_after_cra:
-                unsent = len(list(takewhile(lambda p: hevc_picture_kind(p) in HEVC_RASL, packets)))
+                unsent = len(list(takewhile(lambda p: hevc_picture_kind(p) in RASL, packets)))
                 break
         place.close(None, "disconnect")  # as the record loop: before its source's streams are gone
     return closed, unsent

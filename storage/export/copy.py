@@ -291,7 +291,7 @@ def _copy_segment(buf: Any, header: fmp4.Header, clip: _Out, row: dict[str, Any]
     vid = clip.vtrack.track_id
     scale = {t.track_id: t.timescale for t in header.tracks}
     offsets: dict[int, int] | None = None
-    own = clip.vtrack.codec == "hevc"  # False once past the segment's own pictures (design/0543)
+    hevc, own = clip.vtrack.codec == "hevc", True  # own: False once past the segment's own pictures (design/0543)
     for runs in fmp4.fragments(buf, header):
         pieces = []
         for run in runs:
@@ -299,7 +299,7 @@ def _copy_segment(buf: Any, header: fmp4.Header, clip: _Out, row: dict[str, Any]
             shown = last
             if run.track_id == vid and clip.tail is not None:
                 last = fmp4_signed.extend(buf, run, base, clip.vtrack, clip.tail, last)
-            if run.track_id == vid and clip.vtrack.codec == "hevc":
+            if run.track_id == vid and hevc:
                 ends = fmp4.own_samples(buf, run, base, scale[vid], row["end_us"] or 1 << 62) if own else 0
                 own, last = own and ends == len(run.offsets), min(last, ends)
                 first, shown = min(first, last), min(shown, last)

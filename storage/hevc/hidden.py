@@ -11,11 +11,11 @@ unchanged. Pure functions over bytes, nothing decoded: anything not followed is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
+from storage.hevc import nal_kind
 from storage.hevc.params import Pps, Sps, ceil_log2, hvcc_units, parse_pps, parse_sps, sps_id, st_ref_pic_set
-from storage.hevc.rbsp import Bits, Writer, annexb_units, escape
+from storage.hevc.rbsp import Bits, Writer, annexb_units, escape, length_units
 
 START = b"\x00\x00\x00\x01"
 _SPS, _PPS = 33, 34
@@ -30,10 +30,6 @@ class _Header:
     flag_at: int   # where pic_output_flag is, or goes (after slice_type); -1 in a dependent slice segment
     end: int       # the header's end, before byte_alignment()
     data: int      # the byte slice_segment_data() starts at
-
-
-def _kind(nal: bytes) -> int:
-    return (nal[0] >> 1) & 0x3F
 
 
 def _base_layer(nal: bytes) -> bool:
@@ -175,9 +171,9 @@ def _parameter_sets(units: list[bytes]) -> tuple[dict[int, bytes], dict[int, byt
     sps: dict[int, bytes] = {}
     pps: dict[int, bytes] = {}
     for nal in units:
-        if _kind(nal) == _SPS:
+        if nal_kind(nal) == _SPS:
             sps[sps_id(nal)] = nal
-        elif _kind(nal) == _PPS:
+        elif nal_kind(nal) == _PPS:
             pps[Bits(nal[2:]).ue()] = nal
     return sps, pps
 
@@ -187,16 +183,16 @@ def _copy(units: list[bytes], known: list[bytes]) -> tuple[bytes, bytes]:
     ones; a ValueError, IndexError or KeyError if it cannot be done."""
     if not all(len(u) > 2 and _base_layer(u) for u in units):
         raise ValueError("an empty unit, or one of a layer above the base")
-    slices = [u for u in units if _kind(u) < 32]
-    kind = _kind(slices[0])
-    if not 16 <= kind <= 21 or any(_kind(s) != kind for s in slices):
+    slices = [u for u in units if nal_kind(u) < 32]
+    kind = nal_kind(slices[0])
+    if not 16 <= kind <= 21 or any(nal_kind(s) != kind for s in slices):
         raise ValueError("not an IRAP picture")
     first = Bits(slices[0][2:])
     if not first.u(1):
         raise ValueError("the picture's first slice segment is not first_slice_segment_in_pic")
     first.u(1)
     pps_id = first.ue()
-    sps_units, pps_units = _parameter_sets(known + [u for u in units if _kind(u) in (_SPS, _PPS)])
+    sps_units, pps_units = _parameter_sets(known + [u for u in units if nal_kind(u) in (_SPS, _PPS)])
     original = pps_units[pps_id]  # KeyError: no PPS
     pps = parse_pps(original)
     sps = parse_sps(sps_units[pps.sps_id])
@@ -206,9 +202,9 @@ def _copy(units: list[bytes], known: list[bytes]) -> tuple[bytes, bytes]:
     out: list[bytes] = []
     placed = False
     for nal in units:
-        if _kind(nal) == _PPS and Bits(nal[2:]).ue() == pps_id:
+        if nal_kind(nal) == _PPS and Bits(nal[2:]).ue() == pps_id:
             nal, placed = silent, True
-        elif _kind(nal) < 32:
+        elif nal_kind(nal) < 32:
             if not placed:
                 out.append(silent)
                 placed = True
@@ -233,15 +229,6 @@ def hidden_copy(picture: bytes, known: bytes = b"") -> tuple[bytes, bytes] | Non
         return None
 
 
-def _length_units(sample: bytes) -> Iterator[bytes]:
-    """The NAL units of an MP4 sample with 4-byte big-endian lengths."""
-    pos = 0
-    while pos + 4 <= len(sample):
-        size = int.from_bytes(sample[pos:pos + 4], "big")
-        yield sample[pos + 4:pos + 4 + size]
-        pos += 4 + size
-
-
 def hidden(picture: bytes, lengths: bool = False) -> bool:
     """True when this access unit carries a PPS with output_flag_present_flag = 1 and its first slice segment
     (of a picture whose slices name that PPS) has pic_output_flag = 0: a copy from hidden_copy, which a
@@ -250,8 +237,8 @@ def hidden(picture: bytes, lengths: bool = False) -> bool:
     before any field that depends on the SPS."""
     flags: dict[int, tuple[int, int]] = {}  # pps id: output_flag_present_flag, num_extra_slice_header_bits
     try:
-        for nal in _length_units(picture) if lengths else annexb_units(picture):
-            kind = _kind(nal)
+        for nal in length_units(picture) if lengths else annexb_units(picture):
+            kind = nal_kind(nal)
             b = Bits(nal[2:])
             if kind == _PPS:
                 ident = b.ue()

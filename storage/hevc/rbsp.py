@@ -90,6 +90,15 @@ class Writer:
         return bytes(int("".join(map(str, bits[i:i + 8])), 2) for i in range(0, len(bits), 8))
 
 
+def length_units(sample: bytes) -> Iterator[bytes]:
+    """The NAL units of an MP4 sample with 4-byte big-endian lengths."""
+    pos = 0
+    while pos + 4 <= len(sample):
+        size = int.from_bytes(sample[pos:pos + 4], "big")
+        yield sample[pos + 4:pos + 4 + size]
+        pos += 4 + size
+
+
 def annexb_units(data: bytes, limit: int | None = None) -> Iterator[bytes]:
     """The NAL units of Annex B bytes (3- or 4-byte start codes), looking no further than `limit`
     bytes for a start code; a unit's trailing zero bytes (the next start code's leading zero) are
