@@ -16,7 +16,8 @@ between its detections (storage/redact/facetrack.py). The applicant's face is a 
 - **shown**: on a frame where the custodian's marks say the applicant is in the picture
   (`plan.follow` not None), the applicant's tracks' boxes, and a box that is the same face found
   twice (at least plan.SAME_FACE inside one of theirs widened by plan.PAD, and at least SAME_SIZE
-  of its width); every other face is filled;
+  of its width; or as far inside theirs itself and SAME_SIZE of its height: a part of her face seen beside
+  a pillar is cut one way only, design/0546); every other face is filled;
 - **moments to check** (`Decided.check`, frame: why): a frame where the applicant is in the
   picture by the marks but no track of theirs is followed, and a filled face is near where they
   were last or will be next (UNSURE: it may be theirs, filled); a frame where a filled face
@@ -41,7 +42,8 @@ REACH = 2.0       # the taken-up face's centre within this many face sides of wh
 REACH_STEP = 0.05  # this many sides a frame of the gap: a walker moves on while unseen)
 SIZE = 2.0        # and its size within this factor of theirs (half of a face still seen is a face too)
 FOLLOW_STEP = 0.25  # a face followed moves at most this share of its side a frame (disagreed_checks)
-SAME_SIZE = 0.4   # a second box of their face is at least this share of its width (a stranger behind is smaller)
+SAME_SIZE = 0.4   # a second box of their face is at least this share of its width (a stranger behind is smaller), or
+#                   inside her face, of its height (a part of her face seen beside a pillar keeps her height: design/0546)
 NEAR = 0.5        # where they may be: their last and next boxes and the marks' line, widened by this share
 NEAR_FOUND = MAX_GAP + COAST   # frames from a detection within which a stranger's followed box is filled over her face
 UNSURE, OVER, TWO = "unsure", "over", "two"   # why a frame is to check (the summary's words, never a box)
@@ -61,9 +63,10 @@ def _centre(b: Box) -> tuple[float, float]:
 
 
 def _continues(a: Box, b: Box, gap: int) -> bool:
-    """Whether box `b`, seen `gap` frames after (or, negative, before) `a`, can be the same face."""
+    """Whether box `b`, seen `gap` frames after (or, negative, before) `a`, can be the same face: of a like size
+    across or high (a face cut by a pillar's edge keeps its height, design/0546), and near."""
     side = max(a[2], a[3])
-    if max(a[2], b[2]) > SIZE * min(a[2], b[2]) or side <= 0:
+    if side <= 0 or (max(a[2], b[2]) > SIZE * min(a[2], b[2]) and max(a[3], b[3]) > SIZE * min(a[3], b[3])):
         return False
     (ax, ay), (bx, by) = _centre(a), _centre(b)
     return math.hypot(ax - bx, ay - by) <= side * (REACH + REACH_STEP * abs(gap))
@@ -146,9 +149,18 @@ def applicant_tracks(found: Sequence[Track], marks: Sequence[Mark], check: dict[
 
 
 def _clashes(found: Sequence[Track], theirs: set[int], j: int) -> bool:
-    """Whether track `j` runs beside one of `theirs` for more than OVERLAP frames (two faces at once)."""
+    """Whether track `j` runs beside one of `theirs` for more than OVERLAP frames, or was found on a frame where one of
+    theirs was found too, elsewhere (neither box `_continues` the other there): two faces at once. She is in one place
+    at a time; a track found far from her on a frame her own track was found on is another's (design/0546)."""
     lo, hi = min(found[j].seen), max(found[j].seen)
-    return any(min(hi, max(found[i].seen)) - max(lo, min(found[i].seen)) > OVERLAP for i in theirs)
+    return any(min(hi, max(found[i].seen)) - max(lo, min(found[i].seen)) > OVERLAP or
+               any(f in found[i].seen and not _near(found[i].seen[f], b) for f, b in found[j].seen.items())
+               for i in theirs)
+
+
+def _near(a: Box, b: Box) -> bool:
+    """Whether two boxes found on one frame can be one face (either `_continues` the other: a part of it and the whole)."""
+    return _continues(a, b, 0) or _continues(b, a, 0)
 
 
 def decide(found: Sequence[Track], labelled: Sequence[Sequence[tuple[int, Box]]], marks: Sequence[Mark],
@@ -165,8 +177,7 @@ def decide(found: Sequence[Track], labelled: Sequence[Sequence[tuple[int, Box]]]
         mine = [b for t, b in faces if t in out.tracks]
         rounds = [pad(b) for b in mine]
         for k, (t, b) in enumerate(faces):
-            if t in out.tracks or any(inside(b, r) >= SAME_FACE and b[2] >= SAME_SIZE * m[2]
-                                      for r, m in zip(rounds, mine)):
+            if t in out.tracks or any(_same_face(b, r, m) for r, m in zip(rounds, mine)):
                 out.shown[f].add(k)
             elif any(inside(r, pad(b)) > 0 or inside(b, r) > 0 for r in mine):
                 if _far(found[t], f):
@@ -178,6 +189,15 @@ def decide(found: Sequence[Track], labelled: Sequence[Sequence[tuple[int, Box]]]
             if any(inside(b, near) > 0 for _, b in faces):
                 out.check.setdefault(f, UNSURE)
     return out
+
+
+def _same_face(b: Box, r: Box, m: Box) -> bool:
+    """Whether box `b` is her face found twice, `m` her face's box and `r` it widened: at least SAME_FACE inside `r`
+    and at least SAME_SIZE of her width; or at least SAME_FACE inside `m` itself and at least SAME_SIZE of her height,
+    a part of her face cut by something in front of it (a pillar's edge: narrow, as high as hers; design/0546). A
+    stranger's face beside hers (in her margin, not on her face) is filled as before (design/0533)."""
+    return (inside(b, r) >= SAME_FACE and b[2] >= SAME_SIZE * m[2]) or (inside(b, m) >= SAME_FACE and
+                                                                         b[3] >= SAME_SIZE * m[3])
 
 
 def _far(t: Track, f: int) -> bool:
