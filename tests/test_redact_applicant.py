@@ -3,6 +3,9 @@ design/0430): the pure rules, by table."""
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from storage.redact.applicant import OVER, TWO, UNSURE, applicant_tracks, decide, disagreed_checks
 from storage.redact.plan import FACES, Box, Mark, frame_plan, inside, tracks
 
@@ -236,3 +239,28 @@ def test_her_face_found_again_then_a_narrow_part_of_it_at_the_pillar_is_a_chain_
     for f in (40, 46, 72, 78):   # her face found again, and whole after the pillar
         shown, masks = _shown_box(found, marks, f)
         assert found[f][0] in shown and not any(inside(found[f][0], m) > 0.1 for m in masks), f
+
+
+_walker = st.tuples(st.integers(0, 900), st.integers(100, 700), st.integers(-12, 12), st.integers(20, 100),
+                    st.sets(st.integers(0, FRAMES // 6 - 1), max_size=12))
+
+
+@given(st.lists(_walker, min_size=2, max_size=5))
+def test_no_track_joined_as_hers_is_found_elsewhere_on_a_frame_one_of_hers_is_found(walkers):
+    """design/0546, a property: she is in one place at a time. Whatever faces walk (each found every 6th frame but on
+    the frames it is missed), a track joined to hers is never found, on a frame another of hers is found, away from it
+    (a part of one face and the whole are one place: either continues the other)."""
+    from storage.redact import applicant as a
+    found: dict[int, list[Box]] = {}
+    for x, y, dx, side, missed in walkers:
+        for k in range(FRAMES // 6):
+            if k not in missed:
+                found.setdefault(6 * k, []).append((x + dx * 6 * k, y, side, round(side * 1.3)))
+    joined = tracks(found)
+    x, y, _, side, _ = walkers[0]
+    marks = [Mark(0, (x - side, y - side, 3 * side, 4 * side))]
+    theirs = applicant_tracks(joined, marks)
+    anchored = a._anchors(joined, marks, {})
+    for i in theirs:
+        for j in theirs - anchored - {i}:
+            assert all(a._near(joined[i].seen[f], b) for f, b in joined[j].seen.items() if f in joined[i].seen)

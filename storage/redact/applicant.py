@@ -12,7 +12,8 @@ between its detections (storage/redact/facetrack.py). The applicant's face is a 
   widths, so a half of her face found last never makes a small stranger's face look like hers), is the
   applicant's too, forward and back, when it is the *only* such track, or the first of such tracks that
   each take up the one before (her face found again, then again: a chain, design/0541); where two could
-  be otherwise, neither is joined (unsure);
+  be otherwise, neither is joined (unsure); and never a track found, on a frame one of theirs was found
+  on, away from it (`_clashes`: she is in one place at a time, design/0546);
 - **shown**: on a frame where the custodian's marks say the applicant is in the picture
   (`plan.follow` not None), the applicant's tracks' boxes, and a box that is the same face found
   twice (at least plan.SAME_FACE inside one of theirs widened by plan.PAD, and at least SAME_SIZE
