@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ KEY_FILE = "edged-archive-keyring.asc"  # the public key, beside dists/ and pool
 # gpg reaches its agent at sockets in the key's folder, the longest S.gpg-agent.browser; a Unix socket's
 # path is at most 107 bytes (sockaddr_un.sun_path, 108 with its NUL) and gpg-agent refuses a longer one.
 SOCKET_PATH_MAX, LONGEST_SOCKET = 107, "/S.gpg-agent.browser"
+AGENT_EXIT_S = 5.0  # how long a stopped agent is waited for before its link goes
 
 
 class AptError(Exception):
@@ -50,7 +52,37 @@ def reach(home: Path) -> Iterator[Path]:
         try:
             yield link
         finally:
+            agents = agents_of(link)
             subprocess.run(["gpgconf", "--homedir", str(link), "--kill", "gpg-agent"], capture_output=True)
+            gone(agents)  # it removes its sockets through the link as it exits: the link stays until then
+
+
+def agents_of(home: Path) -> list[Path]:
+    """The /proc entries of the gpg-agents started for the key folder `home` (its --homedir)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv[0].endswith(b"gpg-agent") and os.fsencode(home) in argv:
+            found.append(entry)
+    return found
+
+
+def gone(agents: list[Path], timeout_s: float = AGENT_EXIT_S) -> None:
+    """Wait until each of `agents` has exited (its /proc entry is gone), at most `timeout_s`: `gpgconf --kill`
+    returns once the agent is told, and the agent unlinks its sockets afterwards (design/0548)."""
+    end = time.monotonic() + timeout_s
+    while any(_running(a) for a in agents) and time.monotonic() < end:
+        time.sleep(0.02)
+
+
+def _running(entry: Path) -> bool:
+    try:
+        return (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z"  # a zombie has exited
+    except (OSError, IndexError):
+        return False
 
 
 def gpg(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
