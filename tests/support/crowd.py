@@ -188,10 +188,27 @@ HELD_OUT_4 = (
     Actor(96, 580, 400, 7, applicant=True, turn=80, name="applicant"),
     Actor(29, 726, 900, 0, mirror=True, name="29 px mirrored, standing in front beside her path"),
 )
-# bench/redaction --crowd [--held-out [2 | 3 | 4] | --profiles]: the scene's key here, and its name in the bench's lines
-SCENES = {0: CAST, 1: HELD_OUT, 2: HELD_OUT_2, 3: PROFILES, 4: HELD_OUT_3, 5: HELD_OUT_4}
+# A fifth held-out scene (issue 88), written before held-out 4's standing face in her region was looked at frame by
+# frame for the rule on a stranger inside her region (design/0547), and not run until that rule was chosen: its
+# figures first printed after. The applicant walks left the whole clip, past the pillar, never turning; strangers
+# 24-44 px: a mirrored profile walking fast along the top, a tilted one walking left through the pillar, a head
+# turned away standing in the top right, a small mirrored one walking along the bottom, a small profile standing
+# just above where her head passes (its sprite reaching into her region), and a narrow tilted one walking slowly
+# left in front of her body: she walks into him near frame 100 and he stays inside her region to the end
+HELD_OUT_5 = (
+    Actor(44, 100, 50, 8, photo="camera", mirror=True, squeeze=0.9, name="44 px profile, mirrored, walking fast"),
+    Actor(30, 250, 1800, -7, tilt=22, name="30 px tilted, walking through the pillar"),
+    Actor(40, 30, 1600, 0, squeeze=0.65, name="40 px turned away, standing"),
+    Actor(24, 950, 100, 5, mirror=True, name="24 px mirrored, walking along the bottom"),
+    Actor(26, 400, 760, 0, photo="camera", name="26 px profile, standing just above her path"),
+    Actor(96, 500, 1450, -5, applicant=True, name="applicant"),
+    Actor(34, 690, 1000, -2, tilt=12, squeeze=0.8, name="34 px narrow, tilted, walking slowly in front of her"),
+)
+# bench/redaction --crowd [--held-out [2 | 3 | 4 | 5] | --profiles]: the scene's key here, and its name in the bench's
+# lines
+SCENES = {0: CAST, 1: HELD_OUT, 2: HELD_OUT_2, 3: PROFILES, 4: HELD_OUT_3, 5: HELD_OUT_4, 6: HELD_OUT_5}
 SCENE_NAMES = {0: "crowd", 1: "held out 1", 2: "held out 2", 3: "profiles (tuning)", 4: "held out 3",
-               5: "held out 4"}
+               5: "held out 4", 6: "held out 5"}
 
 # What the detector's settings may be chosen on: the small faces alone, standing still
 TUNING = (Actor(24, 100, 200, 0), Actor(32, 300, 700, 0), Actor(44, 500, 1300, 0))
