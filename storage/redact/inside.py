@@ -23,19 +23,25 @@ detector's second scale, detect.FINE_ACROSS), and here:
   a frame where a stranger's mask touches the applicant's face, and the frames within EDGE of a
   stranger's first or last detection where his mask is in the region (he comes or goes there: a
   frame or two of him may be missed); the first AGAIN frames of an applicant's track after the
-  first (their face taken up again: the custodian looks that it is theirs); every frame of a part
-  of their face found as a face of its own. A stranger followed inside the region is filled there
-  and not checked; one near it is outside what is kept.
+  first (their face taken up again: the custodian looks that it is theirs), but one taken up on a
+  frame the custodian marked (design/0547); every frame of a part of their face found as a face of
+  its own. A stranger followed inside the region is filled there and not checked; one near it is
+  outside what is kept;
+- **a stranger lost inside the region is there still** (design/0547): his track, ended inside it,
+  is joined to the next found where he was or was going, the line between inside the region on
+  every frame (`rejoined`): filled between, his loss and his finding again not a coming or going;
+  and a first (last) detection that lies on another stranger's face followed from before (on
+  after) it is a second box of that face (`_carried`), not one coming (going).
 No file, no clock, no picture: the same boxes give the same plan.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from storage.redact.applicant import OVERLAP
-from storage.redact.plan import (APPLICANT_INSIDE, COAST, SAME_FACE, Box, Track, face_mask, inside, pad, track_boxes,
-                                 tracks)
+from storage.redact.plan import (APPLICANT_INSIDE, COAST, SAME_FACE, Box, Mark, Track, closeness, face_mask, inside, lerp,
+                                 pad, predict, track_boxes, tracks)
 
 NEAR = 0.5      # the region widened by this share of its size on each side: what is near it
 AGAIN = 10      # frames checked at the start of an applicant's face taken up again (design/0433)
@@ -91,35 +97,83 @@ def _born_in(t: Track, theirs: list[Track], coast: int) -> bool:
     return any(inside(t.seen[born], pad(b)) >= SAME_FACE for a in theirs if (b := track_boxes(a, born, coast)))
 
 
-def strangers(found: dict[int, list[Box]], keeps: Sequence[Box | None],
-              coast: int = COAST) -> tuple[list[list[Box]], list[int]]:
+def _in(box: Box, keep: Box | None) -> bool:
+    return keep is not None and inside(box, keep) >= APPLICANT_INSIDE
+
+
+def rejoined(found: list[Track], keeps: Sequence[Box | None]) -> list[Track]:
+    """Strangers' tracks with each face lost inside the region joined to where it is found again (design/0547): a
+    track whose last box is inside the region takes up the first track found after it that begins inside the
+    region where the face was or was going (`plan.closeness` to its last box or to `plan.predict`, above 0),
+    the straight line between them inside the region on every frame between, however long the face was not
+    found there (hidden by her passing over it, or missed): a face does not go out of her region unseen from
+    within it. The frames between follow that line (`track_boxes`)."""
+    order = sorted(found, key=lambda t: min(t.seen))
+    out: list[Track] = []
+    taken: set[int] = set()
+    for n, t in enumerate(order):
+        if n in taken:
+            continue
+        t = Track(dict(t.seen))
+        while True:
+            end, last = t.last()
+            if not _in(last, keeps[end] if end < len(keeps) else None):
+                break
+            nxt = next((m for m in range(n + 1, len(order)) if m not in taken and (s := min(order[m].seen)) > end
+                        and _in(b := order[m].seen[s], keeps[s] if s < len(keeps) else None)
+                        and max(closeness(last, b), closeness(predict(t, s), b)) > 0
+                        and all(_in(lerp(last, b, (f - end) / (s - end)), keeps[f]) for f in range(end + 1, s))), None)
+            if nxt is None:
+                break
+            taken.add(nxt)
+            t.seen.update(order[nxt].seen)
+        out.append(t)
+    return out
+
+
+def _carried(t: Track, others: list[Track], coast: int) -> tuple[bool, bool]:
+    """Whether `t`'s first (last) detection lies on another stranger's face followed from before it (on after
+    it): a second box of a face already followed, not a face coming (going); design/0547."""
+    def on(frame: int, before: bool) -> bool:
+        box = t.seen[frame]
+        return any((min(o.seen) < frame if before else max(o.seen) > frame)
+                   and (b := track_boxes(o, frame, coast)) is not None and inside(box, pad(b)) >= SAME_FACE
+                   for o in others if o is not t)
+    return on(min(t.seen), True), on(max(t.seen), False)
+
+
+def strangers(found: dict[int, list[Box]], keeps: Sequence[Box | None], coast: int = COAST,
+              marks: Iterable[Mark] = ()) -> tuple[list[list[Box]], list[int]]:
     """Per frame, the strangers' faces to fill inside the applicant's region `keeps` (one per
-    frame, None where nothing is kept); and the frames to check (sorted): the module says which."""
+    frame, None where nothing is kept); and the frames to check (sorted): the module says which.
+    `marks`: the custodian's marks of the applicant (their face taken up on a frame marked with a box is theirs)."""
     frames = len(keeps)
     joined = tracks(found)
     theirs = applicants(joined, keeps)
     mine = [joined[j] for j in theirs]
     masks: list[list[Box]] = [[] for _ in range(frames)]
     check: set[int] = set()
-    for i in theirs[1:]:   # their face taken up again: its first frames, to see it is theirs
+    marked = [m.frame for m in marks if m.box is not None]
+    for i in theirs[1:]:   # their face taken up again: its first frames, to see it is theirs (not where marked)
         first = min(joined[i].seen)
-        check.update(range(max(0, first), min(frames, first + AGAIN)))
-    for i, t in enumerate(joined):
-        if i in theirs:
-            continue
-        span = range(max(0, min(t.seen) - coast), min(frames, max(t.seen) + coast + 1))
-        if _born_in(t, mine, coast):
-            check.update(span)   # a part of the applicant's face (half of it behind a pillar): theirs, and checked
-            continue
-        ends = (min(t.seen), max(t.seen))
-        for f in span:
+        if not any(abs(first - m) <= coast for m in marked):
+            check.update(range(max(0, first), min(frames, first + AGAIN)))
+    others = [t for i, t in enumerate(joined) if i not in theirs]
+    born = [t for t in others if _born_in(t, mine, coast)]
+    for t in born:   # a part of the applicant's face (half of it behind a pillar): theirs, and checked
+        check.update(range(max(0, min(t.seen) - coast), min(frames, max(t.seen) + coast + 1)))
+    theirs_not = rejoined([t for t in others if not any(t is b for b in born)], keeps)
+    for t in theirs_not:
+        carried = _carried(t, theirs_not, coast)
+        ends = [e for e, c in zip((min(t.seen), max(t.seen)), carried) if not c]
+        for f in range(max(0, min(t.seen) - coast), min(frames, max(t.seen) + coast + 1)):
             box, keep = track_boxes(t, f, coast), keeps[f]
             if box is None or keep is None:
                 continue
             face = face_mask(box)
             if _touches(face, keep):
                 masks[f].append(face)
-                if _over_theirs(face, mine, f, coast) or min(abs(f - ends[0]), abs(f - ends[1])) <= EDGE:
+                if _over_theirs(face, mine, f, coast) or any(abs(f - e) <= EDGE for e in ends):
                     check.add(f)   # over their face, or a stranger found or lost inside the region: look
     return masks, sorted(check)
 

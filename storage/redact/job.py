@@ -210,7 +210,7 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
             found = _followed(folder, job, name, src, marks, info, detector, progress, ran, method)
             followed = [_box(b) if b is not None else None for b in found["boxes"]]
             if "inside" in found:
-                strangers, checks = inside.strangers(_boxes(found["inside"]), followed)
+                strangers, checks = inside.strangers(_boxes(found["inside"]), followed, marks=marks)
         plans = plan_frames(mode, total, (info["width"], info["height"]), marks, faces, added, followed=followed,
                             faces_on=on_frames, strangers=strangers, shown=shown)
         unsure = {i for i, how in enumerate(found["how"]) if how == UNSURE} if found is not None else set()
