@@ -219,10 +219,10 @@ def test_a_stranger_lost_and_found_elsewhere_is_not_joined_and_is_checked():
     face: his loss is a going, checked; nothing filled between."""
     frames = 90
     far: Box = (420, 420, 24, 30)
-    found = {f: [THEIR_FACE, UNDER_HER if f < 30 else far] for f in range(0, frames, 3) if not 30 <= f <= 50}
+    found = {f: [THEIR_FACE, UNDER_HER if f < 30 else far] for f in range(0, frames, 3) if not 30 <= f <= 71}
     masks, check = strangers(found, [REGION] * frames)
-    assert not any(inside(UNDER_HER, m) == 1 for m in masks[40]) and not any(inside(far, m) == 1 for m in masks[40])
-    assert {27, 28, 29, 30} <= set(check) and {48, 49, 50, 51} <= set(check)   # within COAST of each, as before
+    assert not any(inside(UNDER_HER, m) == 1 for m in masks[50]) and not any(inside(far, m) == 1 for m in masks[50])
+    assert {27, 28, 29, 30} <= set(check) and {69, 70, 71, 72} <= set(check)   # within COAST of each, as before
 
 
 def test_a_stranger_lost_where_the_region_then_leaves_is_not_joined():
@@ -272,3 +272,14 @@ def test_a_stranger_standing_in_her_region_is_filled_however_long_he_is_missed(x
     from storage.redact.inside import EDGE
     assert all(any(inside(him, m) == 1 for m in masks[f]) for f in range(frames))
     assert not {f for f in missed if EDGE < f < frames - 3 - EDGE} & set(check)   # only the clip's ends checked
+
+
+def test_a_stranger_lost_inside_her_region_near_the_clips_end_is_held_to_it():
+    """design/0547 (held-out 5, frame 199): the detector misses the walker under her chin on its last run (198) and
+    nothing comes after to join him to; he is held where he was lost as far as a gap is bridged (MAX_GAP), not shown
+    on the clip's last frame."""
+    frames = 200
+    found = {f: [THEIR_FACE] + ([UNDER_HER] if f <= 195 else []) for f in range(0, frames, 3)}
+    masks, check = strangers(found, [REGION] * frames)
+    assert all(any(inside(UNDER_HER, m) == 1 for m in masks[f]) for f in range(frames))
+    assert set(check) <= set(range(0, 7)) | set(range(189, 200))   # the clip's ends only, as before

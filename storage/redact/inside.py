@@ -40,8 +40,8 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from storage.redact.applicant import OVERLAP
-from storage.redact.plan import (APPLICANT_INSIDE, COAST, SAME_FACE, Box, Mark, Track, closeness, face_mask, inside, lerp,
-                                 pad, predict, track_boxes, tracks)
+from storage.redact.plan import (APPLICANT_INSIDE, COAST, MAX_GAP, SAME_FACE, Box, Mark, Track, closeness, face_mask,
+                                 inside, lerp, pad, predict, track_boxes, tracks)
 
 NEAR = 0.5      # the region widened by this share of its size on each side: what is near it
 AGAIN = 10      # frames checked at the start of an applicant's face taken up again (design/0433)
@@ -166,16 +166,37 @@ def strangers(found: dict[int, list[Box]], keeps: Sequence[Box | None], coast: i
     for t in theirs_not:
         carried = _carried(t, theirs_not, coast)
         ends = [e for e, c in zip((min(t.seen), max(t.seen)), carried) if not c]
-        for f in range(max(0, min(t.seen) - coast), min(frames, max(t.seen) + coast + 1)):
+        held = _held(t, keeps, mine, coast)
+        for f in range(max(0, min(t.seen) - coast - MAX_GAP), min(frames, max(t.seen) + coast + MAX_GAP + 1)):
             box, keep = track_boxes(t, f, coast), keeps[f]
-            if box is None or keep is None:
+            if (box or held.get(f)) is None or keep is None:
                 continue
-            face = face_mask(box)
+            face = face_mask(box or held[f])
             if _touches(face, keep):
                 masks[f].append(face)
-                if _over_theirs(face, mine, f, coast) or any(abs(f - e) <= EDGE for e in ends):
+                if box and (_over_theirs(face, mine, f, coast) or any(abs(f - e) <= EDGE for e in ends)):
                     check.add(f)   # over their face, or a stranger found or lost inside the region: look
     return masks, sorted(check)
+
+
+def _held(t: Track, keeps: Sequence[Box | None], mine: list[Track], coast: int) -> dict[int, Box]:
+    """Where a stranger lost (first found) inside the region and not joined to another track is held past its
+    coast (design/0547): his last (first) box, on up to MAX_GAP frames, as far as a gap is bridged between two
+    detections (`plan.tracks`), while it is inside the region and off her face: the clip's end (start) or a
+    detection missed there is not his going (coming). A track found over her face anywhere is not held (it may be a
+    part of hers: design/0546)."""
+    held: dict[int, Box] = {}
+    if any(_over_theirs(face_mask(b), mine, f, coast) for f, b in t.seen.items()):
+        return held
+    for end, step in ((max(t.seen), 1), (min(t.seen), -1)):
+        box = t.seen[end]
+        if not _in(box, keeps[end] if end < len(keeps) else None):
+            continue
+        for f in range(end + step * (coast + 1), end + step * (MAX_GAP + 1), step):
+            if not 0 <= f < len(keeps) or not _in(box, keeps[f]) or _over_theirs(face_mask(box), mine, f, coast):
+                break
+            held[f] = box
+    return held
 
 
 def _over_theirs(face: Box, mine: list[Track], frame: int, coast: int) -> bool:
