@@ -181,7 +181,7 @@ def strangers(found: dict[int, list[Box]], keeps: Sequence[Box | None], coast: i
 
 def _held(t: Track, keeps: Sequence[Box | None], mine: list[Track], coast: int) -> dict[int, Box]:
     """Where a stranger lost (first found) inside the region and not joined to another track is held past its
-    coast (design/0547): his last (first) box, on up to MAX_GAP frames, as far as a gap is bridged between two
+    coast (design/0547): where he was going (coming from), on up to MAX_GAP frames, as far as a gap is bridged between two
     detections (`plan.tracks`), while it is inside the region and off her face: the clip's end (start) or a
     detection missed there is not his going (coming). A track found over her face anywhere is not held (it may be a
     part of hers: design/0546)."""
@@ -189,11 +189,12 @@ def _held(t: Track, keeps: Sequence[Box | None], mine: list[Track], coast: int) 
     if any(_over_theirs(face_mask(b), mine, f, coast) for f, b in t.seen.items()):
         return held
     for end, step in ((max(t.seen), 1), (min(t.seen), -1)):
-        box = t.seen[end]
-        if not _in(box, keeps[end] if end < len(keeps) else None):
+        if not _in(t.seen[end], keeps[end] if end < len(keeps) else None):
             continue
         for f in range(end + step * (coast + 1), end + step * (MAX_GAP + 1), step):
-            if not 0 <= f < len(keeps) or not _in(box, keeps[f]) or _over_theirs(face_mask(box), mine, f, coast):
+            box = track_boxes(t, f, MAX_GAP)   # where he was going: on the line of his last (first) two detections
+            if box is None or not 0 <= f < len(keeps) or not _in(box, keeps[f]) or \
+                    _over_theirs(face_mask(box), mine, f, coast):
                 break
             held[f] = box
     return held
