@@ -30,6 +30,8 @@ detector's second scale, detect.FINE_ACROSS), and here:
 - **a stranger lost inside the region is there still** (design/0547): his track, ended inside it,
   is joined to the next found where he was or was going, the line between inside the region on
   every frame (`rejoined`): filled between, his loss and his finding again not a coming or going;
+  joined to nothing, he is held where he was going (coming from) for up to MAX_GAP frames, while
+  inside the region and off her face (`_held`: filled, not checked);
   and a first (last) detection that lies on another stranger's face followed from before (on
   after) it is a second box of that face (`_carried`), not one coming (going).
 No file, no clock, no picture: the same boxes give the same plan.
