@@ -7,7 +7,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from storage.redact.detect import Pass, disagree, least_face, merged, passes_for
-from storage.redact.inside import applicants, around, spans, strangers, why_spans
+from storage.redact.inside import AGAIN, EDGE, applicants, around, spans, strangers, why_spans
 from storage.redact.plan import EVERYTHING, Box, Mark, frame_plan, inside, tracks
 
 FRAMES = 30
@@ -47,7 +47,6 @@ def test_a_stranger_near_the_region_is_neither_filled_nor_checked():
 def test_a_stranger_followed_inside_the_region_is_checked_where_he_comes_goes_or_is_over_her():
     """design/0433: 90 frames inside the region; checked within EDGE of his first and last detection
     and where his mask touches her face, not on every frame he is filled."""
-    from storage.redact.inside import EDGE
     frames = 90
     found = {f: [THEIR_FACE, (120, 300, 30, 40)] for f in range(0, frames, 3)}
     for f in range(36, 48, 3):
@@ -205,7 +204,6 @@ def test_a_stranger_missed_while_she_passes_over_him_is_filled_on_every_frame_be
     """design/0547 (held-out 4, frames 49-65): the detector misses a 29 px stranger standing in her region for 17
     frames, more than MAX_GAP, while her face passes just above his; he is found again where he stood. Before, his
     two tracks ended and began there: nothing filled between, and each end checked."""
-    from storage.redact.inside import EDGE
     frames = 90
     found = {f: [THEIR_FACE] + ([UNDER_HER] if not 30 <= f <= 50 else []) for f in range(0, frames, 3)}
     masks, check = strangers(found, [REGION] * frames)
@@ -241,7 +239,6 @@ def test_a_second_box_on_a_stranger_already_followed_is_not_a_coming_or_going():
     found = {f: [THEIR_FACE, UNDER_HER] for f in range(0, frames, 3)}
     found[45] = [THEIR_FACE, UNDER_HER, (262, 302, 20, 26)]
     masks, check = strangers(found, [REGION] * frames)
-    from storage.redact.inside import EDGE
     assert all(masks[f] for f in range(frames))
     assert not set(range(EDGE + 1, 87 - EDGE)) & set(check)
 
@@ -249,7 +246,6 @@ def test_a_second_box_on_a_stranger_already_followed_is_not_a_coming_or_going():
 def test_their_face_taken_up_on_a_marked_frame_is_not_checked():
     """design/0547 (held-out 3: her track from the first mark is not the surest, so it was "taken up again" on frame
     0): the custodian's mark there says it is theirs."""
-    from storage.redact.inside import AGAIN
     frames = 120
     found = {f: [THEIR_FACE] for f in range(0, 33, 3)}   # then lost for 15 frames, found again 150 px on
     found.update({f: [(THEIR_FACE[0] + 150, *THEIR_FACE[1:])] for f in range(45, frames, 3)})
@@ -269,7 +265,6 @@ def test_a_stranger_standing_in_her_region_is_filled_however_long_he_is_missed(x
     missed = range(3 * lost, 3 * (lost + gap))
     found = {f: [THEIR_FACE] + ([him] if f not in missed else []) for f in range(0, frames, 3)}
     masks, check = strangers(found, [REGION] * frames)
-    from storage.redact.inside import EDGE
     assert all(any(inside(him, m) == 1 for m in masks[f]) for f in range(frames))
     assert not {f for f in missed if EDGE < f < frames - 3 - EDGE} & set(check)   # only the clip's ends checked
 
