@@ -63,8 +63,7 @@ def _touches(a: Box, b: Box) -> bool:
 
 
 def _inside_count(t: Track, keeps: Sequence[Box | None]) -> int:
-    return sum(1 for f, b in t.seen.items()
-               if f < len(keeps) and (k := keeps[f]) is not None and inside(b, k) >= APPLICANT_INSIDE)
+    return sum(1 for f, b in t.seen.items() if _in(b, keeps, f))
 
 
 def applicants(found: list[Track], keeps: Sequence[Box | None]) -> list[int]:
@@ -99,8 +98,9 @@ def _born_in(t: Track, theirs: list[Track], coast: int) -> bool:
     return any(inside(t.seen[born], pad(b)) >= SAME_FACE for a in theirs if (b := track_boxes(a, born, coast)))
 
 
-def _in(box: Box, keep: Box | None) -> bool:
-    return keep is not None and inside(box, keep) >= APPLICANT_INSIDE
+def _in(box: Box, keeps: Sequence[Box | None], f: int) -> bool:
+    """Whether `box` is at least APPLICANT_INSIDE inside the region kept on frame `f` (none kept outside the clip)."""
+    return 0 <= f < len(keeps) and (keep := keeps[f]) is not None and inside(box, keep) >= APPLICANT_INSIDE
 
 
 def rejoined(found: list[Track], keeps: Sequence[Box | None]) -> list[Track]:
@@ -119,18 +119,26 @@ def rejoined(found: list[Track], keeps: Sequence[Box | None]) -> list[Track]:
         t = Track(dict(t.seen))
         while True:
             end, last = t.last()
-            if not _in(last, keeps[end] if end < len(keeps) else None):
+            if not _in(last, keeps, end):
                 break
-            nxt = next((m for m in range(n + 1, len(order)) if m not in taken and (s := min(order[m].seen)) > end
-                        and _in(b := order[m].seen[s], keeps[s] if s < len(keeps) else None)
-                        and max(closeness(last, b), closeness(predict(t, s), b)) > 0
-                        and all(_in(lerp(last, b, (f - end) / (s - end)), keeps[f]) for f in range(end + 1, s))), None)
+            nxt = next((m for m in range(n + 1, len(order)) if m not in taken and _takes_up(t, order[m], keeps)), None)
             if nxt is None:
                 break
             taken.add(nxt)
             t.seen.update(order[nxt].seen)
         out.append(t)
     return out
+
+
+def _takes_up(t: Track, later: Track, keeps: Sequence[Box | None]) -> bool:
+    """Whether `later` is `t`'s face found again (`rejoined`): it begins after `t` ends, inside the region, where the
+    face was or was going, and the straight line between them stays inside the region on every frame between."""
+    end, last = t.last()
+    start = min(later.seen)
+    first = later.seen[start]
+    return (start > end and _in(first, keeps, start)
+            and max(closeness(last, first), closeness(predict(t, start), first)) > 0
+            and all(_in(lerp(last, first, (f - end) / (start - end)), keeps, f) for f in range(end + 1, start)))
 
 
 def _carried(t: Track, others: list[Track], coast: int) -> tuple[bool, bool]:
@@ -191,11 +199,11 @@ def _held(t: Track, keeps: Sequence[Box | None], mine: list[Track], coast: int) 
     if any(_over_theirs(face_mask(b), mine, f, coast) for f, b in t.seen.items()):
         return held
     for end, step in ((max(t.seen), 1), (min(t.seen), -1)):
-        if not _in(t.seen[end], keeps[end] if end < len(keeps) else None):
+        if not _in(t.seen[end], keeps, end):
             continue
         for f in range(end + step * (coast + 1), end + step * (MAX_GAP + 1), step):
             box = track_boxes(t, f, MAX_GAP)   # where he was going: on the line of his last (first) two detections
-            if box is None or not 0 <= f < len(keeps) or not _in(box, keeps[f]) or \
+            if box is None or not _in(box, keeps, f) or \
                     _over_theirs(face_mask(box), mine, f, coast):
                 break
             held[f] = box
