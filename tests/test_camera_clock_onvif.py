@@ -111,3 +111,46 @@ def test_a_camera_answer_is_input_capped_and_never_followed(tmp_path):
     readings, asked = asyncio.run(scenario())
     assert readings["huge"] is None and readings["redirect"] is None and asked == [], "neither held nor followed"
     assert readings["good"] is not None and abs(readings["good"].offset_us) < 5_000_000
+
+
+def test_a_camera_silent_at_start_is_asked_again_within_minutes_not_the_next_day(tmp_path):
+    """A camera whose ONVIF service did not answer at the daemon's start (still booting, or the box
+    loaded) is asked again after RETRY_S, then twice as late, never later than daily: before, a camera
+    slow once had no clock and no NTP servers for a day, so its clock could not hold destruction back
+    (a landing's CI, a 23 h step: the cameras never heard agreeing within a minute). The real task
+    against a real HTTP service that starts after the first round failed."""
+    import asyncio
+    import socket
+
+    from edged.config import parse_config
+    from edged.daemon.camera_clocks import CameraClocks, next_wait
+
+    assert [next_wait(1, w, 60, 86_400) for w in (86_400, 60, 120, 61_440)] == [60, 120, 240, 86_400]
+    assert next_wait(0, 240, 60, 86_400) == 86_400
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens on it yet
+    cfg = parse_config({"site": {"id": "s"}, "storage": {"data_dir": str(tmp_path)}, "cameras": [
+        {"id": "late", "url": "rtsp://admin:s3cret-pw@127.0.0.1:9/a", "onvif": f"127.0.0.1:{port}"}]})
+
+    async def scenario() -> tuple[object, float]:
+        clocks = CameraClocks(lambda: cfg, timeout_s=2, retry_s=0.5)
+        stopping = asyncio.Event()
+        task = asyncio.create_task(clocks.run(stopping))
+        try:
+            while "late" not in clocks._said:  # the first round found nothing listening
+                await asyncio.sleep(0.05)
+            assert clocks.reading("late") is None
+            with FakeOnvifCamera([], clock_offset_s=30.0, ntp_servers=["198.51.100.7"], port=port):
+                began = asyncio.get_running_loop().time()
+                while clocks.reading("late") is None or clocks.ntp_servers("late") is None:
+                    assert asyncio.get_running_loop().time() - began < 30, "never asked again"
+                    await asyncio.sleep(0.05)
+                return clocks.reading("late"), asyncio.get_running_loop().time() - began
+        finally:
+            stopping.set()
+            await task
+
+    reading, took = asyncio.run(scenario())
+    assert 28_000_000 <= reading.offset_us <= 32_000_000, reading  # type: ignore[attr-defined]
+    print(f"\na camera silent at start: read {took:.1f} s after its service came up (retry 0.5 s, doubling)")

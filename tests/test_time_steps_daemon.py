@@ -17,6 +17,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -105,7 +106,12 @@ def test_steps_within_one_run_destroy_nothing_recorded_before(cameras, tmp_path,
                 # a camera's clock is read from its sender reports, one every 2.5-7.5 s, in the recorder's stats, one
                 # every 5 s: until one sent after the step is read, the cameras disagree and nothing goes by age
                 # (a landing CI read the alarm then); the passes counted are those the cameras vouch for
-                wait_for(lambda: vouching(d), 60, f"the cameras' clocks heard agreeing {ahead // H} h ahead")
+                heard = time.monotonic()
+                try:
+                    wait_for(lambda: vouching(d), 60, f"the cameras' clocks heard agreeing {ahead // H} h ahead")
+                except AssertionError as e:
+                    raise AssertionError(f"{e}\n{why_not(d)}") from None
+                print(f"\nstep {n}: the cameras heard agreeing {time.monotonic() - heard:.1f} s after the settle")
                 before = passes(d)
                 wait_for(lambda: passes(d) >= before + 5, 60, f"five passes {ahead // H} h ahead")
                 gone = {r["segment_id"] for r in by_age(d)} & earlier
@@ -126,6 +132,16 @@ def vouching(d: object) -> bool:
     """The cameras' clocks heard agreeing with the host's (the alarm's verdict: unheard, from the cameras)."""
     detail = [json.loads(r["detail"] or "{}") for r in standing(d)]
     return [(x.get("state"), x.get("source")) for x in detail] == [("unheard", "camera")]
+
+
+def why_not(d: Any) -> str:
+    """What the host alarm says and what the daemon logged of the cameras' clocks: a step whose cameras
+    are never heard agreeing names the camera that was not."""
+    said = [x for x in d.log.splitlines() if any(w in x for w in ("time_gate", "camera_clocks", "jumped", "connect"))]
+    cams = [(r["id"], r["state"], r["clock_skew_us"], json.loads(r["health"] or "{}").get("clock"))
+            for r in rows(d, "cameras")]
+    return "\n".join([json.dumps([json.loads(r["detail"] or "{}") for r in standing(d)]), json.dumps(cams),
+                      *said[-30:]])
 
 
 def settled(d: object) -> list[dict]:

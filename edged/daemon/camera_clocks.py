@@ -27,6 +27,7 @@ from edged.daemon.backfill import _credentials  # the camera's login from its UR
 log = logging.getLogger(__name__)
 
 EVERY_S = 86_400.0
+RETRY_S = 60.0  # a camera that did not answer (its clock, or whose NTP servers) is asked again this soon, then twice as late
 TIMEOUT_S = 10.0
 AT_ONCE = 8  # requests in flight at a time
 ANSWER_MAX = 64 * 1024  # GetSystemDateAndTime's answer is under 2 KB; a camera never decides our memory
@@ -64,10 +65,12 @@ def ask_clock(host: str, port: int, timeout_s: float, clock: Clock) -> tuple[int
 
 
 class CameraClocks:
-    def __init__(self, cfg: Callable[[], Config], clock: Clock = SYSTEM, every_s: float = EVERY_S, timeout_s: float = TIMEOUT_S):
+    def __init__(self, cfg: Callable[[], Config], clock: Clock = SYSTEM, every_s: float = EVERY_S, timeout_s: float = TIMEOUT_S,
+                 retry_s: float = RETRY_S):
         self.cfg = cfg
         self.clock = clock
         self.every_s = every_s
+        self.retry_s = retry_s
         self.timeout_s = timeout_s
         self.readings: dict[str, cc.Reading] = {}
         self._said: dict[str, str] = {}   # the last failure logged per camera (said once, not daily)
@@ -81,42 +84,51 @@ class CameraClocks:
         r = self.readings.get(cam)
         return None if r is None else r.ntp_servers
 
-    async def _ntp(self, cam: str, host: str, port: int) -> frozenset[str] | None:
-        """GetNTP (it needs the camera's login, from its URL): which servers its clock follows."""
+    async def _ntp(self, cam: str, host: str, port: int) -> tuple[frozenset[str] | None, bool]:
+        """GetNTP (it needs the camera's login, from its URL): which servers its clock follows, and
+        whether it answered (a camera that answers naming none is not asked again before the day is out)."""
         conf = next((c for c in self.cfg().cameras if c.id == cam), None)
         user, password = _credentials(conf.url if conf is not None else "")
         try:
             names = await asyncio.wait_for(ask_ntp(host, port, user, password), self.timeout_s)
-            return await asyncio.to_thread(follows, names, host)
+            return await asyncio.to_thread(follows, names, host), True
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - no answer, a refused login: the camera says nothing
             log.info("camera %s: no NTP servers over ONVIF (%s): its clock does not count toward corroborating "
-                     "the host's", cam, (str(exc) or type(exc).__name__)[:200])
-            return None
+                     "the host's until it answers (asked again within %.0f s)", cam,
+                     (str(exc) or type(exc).__name__)[:200], self.retry_s)
+            return None, False
 
     async def run(self, stopping: asyncio.Event) -> None:
+        """Every camera at start and daily; while one has not answered (slow at the box's start, the
+        camera rebooting), all again after `retry_s`, twice as late each time, never later than daily:
+        a camera slow once is not left out of the clock's checks for a day."""
+        wait = self.every_s  # as after a round all answered: a first miss is asked again after retry_s
         while not stopping.is_set():
-            await self.read_all()
-            await wait_or_stop(stopping, self.every_s, self.clock)
+            missed = await self.read_all()
+            wait = next_wait(missed, wait, self.retry_s, self.every_s)
+            await wait_or_stop(stopping, wait, self.clock)
 
-    async def read_all(self) -> None:
+    async def read_all(self) -> int:
+        """Every enabled ONVIF camera's clock and NTP servers; how many did not answer both."""
         # Threads of their own, not asyncio's default executor: a camera whose port never answers
         # holds one of these for its timeout, not a thread the daemon's other work waits for.
         pool = ThreadPoolExecutor(AT_ONCE, thread_name_prefix="onvif-clock")
         limit = asyncio.Semaphore(AT_ONCE)
 
-        async def one(cam_id: str, host: str, port: int) -> None:
+        async def one(cam_id: str, host: str, port: int) -> bool:
             async with limit:
-                await self._read(pool, cam_id, host, port)
+                return await self._read(pool, cam_id, host, port)
 
         try:
-            await asyncio.gather(*[one(cam.id, *where) for cam in self.cfg().cameras
-                                   if cam.enabled and (where := cc.endpoint(cam.onvif, cam.url)) is not None])
+            answered = await asyncio.gather(*[one(cam.id, *where) for cam in self.cfg().cameras
+                                              if cam.enabled and (where := cc.endpoint(cam.onvif, cam.url)) is not None])
+            return answered.count(False)
         finally:
             pool.shutdown(wait=False)  # a request past its timeout ends on its socket's timeout
 
-    async def _read(self, pool: ThreadPoolExecutor, cam: str, host: str, port: int) -> None:
+    async def _read(self, pool: ThreadPoolExecutor, cam: str, host: str, port: int) -> bool:
         shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
             # a camera is input (issue 45): no redirect followed, its answer read to a cap, parsed off the loop
@@ -131,14 +143,23 @@ class CameraClocks:
                 self._said[cam] = why
                 log.info("camera %s: no ONVIF clock at %s (%s): its clock is judged by RTCP sender reports only",
                          cam, shown, why[:200])
-            return
+            return False
         self._said.pop(cam, None)
-        servers = await self._ntp(cam, host, port)
+        servers, named = await self._ntp(cam, host, port)
         reading = cc.Reading(cc.offset_us(when, sent, answered), answered, ntp,
                              round(self.clock.monotonic() * 1_000_000), servers)
         self.readings[cam] = reading
         log.info("camera %s: its clock is %+.1f s off the host's (ONVIF, %s)", cam, reading.offset_us / 1e6,
                  "NTP" if ntp else "manual" if ntp is False else "source unknown")
+        return named
+
+
+def next_wait(missed: int, last_s: float, retry_s: float, every_s: float) -> float:
+    """How long until every camera is asked again: daily when all answered; else `retry_s` after a
+    round where all had answered, twice the last wait after one where some had not, never over daily."""
+    if not missed:
+        return every_s
+    return min(every_s, retry_s if last_s >= every_s else 2 * last_s)
 
 
 async def ask_ntp(host: str, port: int, user: str | None, password: str | None) -> tuple[str, ...]:
