@@ -202,3 +202,24 @@ def test_a_small_face_in_profile_scored_weakly_is_hidden_by_its_head():
 def test_weak_boxes_are_kept_as_heads_away_from_sure_faces(weak, sure, want):
     assert detect.heads(weak, sure, 60) == want
     assert detect.heads(list(reversed(weak)), sure, 60) == want
+
+
+def test_a_real_unseen_persons_sprite_has_its_face_box_where_the_face_is():
+    """design/0550: HELD_OUT_6's strangers are LFW crops (tests/support/crowd.py `photo="lfw:N"`), scaled up and
+    drawn through a head-shaped soft mask. Each, mirrored or not, drawn 120 px high (a size the detector finds
+    surely), is found once, where the sprite's face box says (IoU over 0.6); the mask's corners are not drawn, its
+    centre is, and its edge fades."""
+    from tests.support import crowd
+
+    d = detect.Detector((640, 352), quantized=False)
+    for a in (x for x in crowd.HELD_OUT_6 if x.photo.startswith(crowd.LFW)):
+        for mirror in (False, True):
+            big = crowd.Actor(120, 100, 250, 0, photo=a.photo, mirror=mirror)
+            rgb = next(iter(crowd.pictures(1, (640, 352), (big,), pillar=False)))
+            found = d.faces(rgb, (640, 352))
+            assert len(found) == 1 and iou(found[0], big.face(0)) > 0.6, (a.photo, mirror, found, big.face(0))
+    soft = crowd.alpha(crowd.Actor(30, 0, 0, 0, photo="lfw:3"))
+    _, mask, _ = crowd.sprite(crowd.Actor(30, 0, 0, 0, photo="lfw:3"))
+    assert soft is not None and soft[0, 0] == 0 and soft[16, 16] == 1 and 0 < soft[16, 1] < 1
+    assert not mask[0, 0] and mask[16, 16] and (mask == (soft >= 0.5)).all()
+    assert crowd.alpha(crowd.CAST[0]) is None   # a photograph's sprite is drawn as before
