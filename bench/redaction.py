@@ -108,6 +108,8 @@ def main() -> None:
                     help="the crowd the detector was never tuned on instead (bench/redaction_crowd.py, issue 75)")
     ap.add_argument("--modes", default=",".join(MODES), help="the modes made (--crowd), comma-separated")
     ap.add_argument("--fine", default="default", help="the detector's second pass, ACROSS@EVERY or none (--crowd)")
+    ap.add_argument("--finer", default="default",
+                    help="the detector's finer pass beside the others, ACROSS@EVERY@FIRST or none (--crowd; design/0550)")
     ap.add_argument("--runs", type=int, default=1,
                     help="each copy made this many times, its CPU the median (--crowd; this VM's host moves it 20 %%)")
     ap.add_argument("--held-out", type=int, nargs="?", const=1, default=0, choices=(1, 2, 3, 4, 5, 6),
@@ -129,10 +131,12 @@ def main() -> None:
             [int(v) for v in args.fine.split("@")]
         scene = {0: "crowd", 1: "held-out", 2: "held-out2", 3: "profiles", 4: "held-out3", 5: "held-out4",
                  6: "held-out5", 7: "held-out6"}[args.held_out]
-        for line in crowd_lines(OUT / f"redaction-{scene}-{args.fine}-{args.every}-{args.modes.replace(',', '-')}"
+        for line in crowd_lines(OUT / f"redaction-{scene}-{args.fine}{'' if args.finer == 'default' else '-' + args.finer}-{args.every}-{args.modes.replace(',', '-')}"
                                       f"{'-' + args.model if args.model else ''}",
                                 args.seconds, args.every, tuple(args.modes.split(",")), fine, args.runs,
-                                args.held_out, args.model):
+                                args.held_out, args.model,
+                                args.finer if args.finer == "default" else None if args.finer == "none" else
+                                [int(v) for v in args.finer.split("@")]):
             log(line)
         log(f"command: {command_line('bench.redaction')}")
         log(f"environment: {environment()}")

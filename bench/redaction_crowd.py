@@ -1,7 +1,7 @@
 """A citizen's copy on a crowd the detector was never tuned on (issue 75): every row of the issue's
 table, per mode, against its target.
 
-    .venv/bin/python -m bench.redaction --crowd [--held-out [2 | 3 | 4 | 5 | 6] | --profiles] [--seconds 10] [--every N] [--fine 960@12|none] [--modes faces,everything] [--runs 5]
+    .venv/bin/python -m bench.redaction --crowd [--held-out [2 | 3 | 4 | 5 | 6] | --profiles] [--seconds 10] [--every N] [--fine 960@12|none] [--finer 1280@12@6|none] [--modes faces,everything] [--runs 5]
 
 `--held-out [2]`: tests/support/crowd.py's HELD_OUT scene instead (issue 88; 2: HELD_OUT_2, design/0463), which nothing in storage/redact/
 was chosen or tuned on: the applicant walks off the straight line between her two marks and back, past a
@@ -54,7 +54,7 @@ def _check(got: float, target: float, most: bool) -> str:
 
 def crowd_lines(root: Path, seconds: float, every: int | None, modes: tuple[str, ...] = MODES,
                 fine: list[int] | None | str = "default", runs: int = 1, held_out: int = 0,
-                model: str | None = None) -> list[str]:
+                model: str | None = None, finer: list[int] | None | str = "default") -> list[str]:
     """Make the crowd's copy in each mode and judge it: the issue's rows, one line each. `held_out`:
     a scene nothing was tuned on instead (crowd.SCENES: 1 HELD_OUT, 2 HELD_OUT_2, 4 HELD_OUT_3, 5 HELD_OUT_4, 6 HELD_OUT_5, 7 HELD_OUT_6; issue 88), or 3:
     the profiles the detector's settings may be chosen on (PROFILES, design/0501). `model`: "int8" or "float"
@@ -75,7 +75,7 @@ def crowd_lines(root: Path, seconds: float, every: int | None, modes: tuple[str,
         folder = root / mode
         job: dict[str, Any] = {"source": str(original), "mode": mode, "clips": [{"file": "cam1.mp4", "sha256": digest, "marks": marks}],
                **({} if every is None else {"every": every}), **({} if fine == "default" else {"fine": fine}),
-               **({} if model is None else {"model": model})}
+               **({} if model is None else {"model": model}), **({} if finer == "default" else {"finer": finer})}
         result, spent = _made(folder, job, runs)
         costs = [c / (frames / FPS) for c in spent]
         cost = statistics.median(costs)

@@ -106,6 +106,20 @@ def test_two_faces_as_far_inside_a_mark_is_checked():
     assert d.check.get(0) == TWO
 
 
+@given(st.integers(10, 44), st.integers(10, 44), st.integers(110, 300), st.integers(100, 700))
+def test_a_small_box_inside_a_mark_beside_her_face_is_no_rival(w, h, x, y):
+    """design/0550: a box inside her marked figure a third of her face's height or less (a finer pass's blob on her
+    suit, a flag behind her) is no second face as far inside the mark: her face is hers and the frame not checked;
+    one of a size her face could be (within applicant.SIZE) still is."""
+    her = [(150, 150, 90, 90)] * FRAMES
+    small = [(x, y, w, h)] * FRAMES
+    assert inside(small[0], FIG) == 1.0
+    d = decide(*_labelled(_found(her, small)), [Mark(0, FIG)])
+    assert d.check.get(0) != TWO and d.shown[0]
+    rival = [(x, y, 60, 60)] * FRAMES   # two thirds of hers: a face of her size, checked as before
+    assert decide(*_labelled(_found(her, rival)), [Mark(0, FIG)]).check.get(0) == TWO
+
+
 def test_a_disagreement_on_a_face_followed_both_sides_is_not_a_moment_to_check():
     """design/0433: one pass missed a face on frame 30 that is followed on the frames around it:
     hidden throughout, nothing to check; a face found first on frame 60 is checked where it is not

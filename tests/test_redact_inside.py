@@ -107,7 +107,7 @@ def test_spans_join_touching_frames():
 
 
 def test_two_passes_at_two_scales():
-    coarse, fine = passes_for(1920, 1080, 3)
+    coarse, fine = passes_for(1920, 1080, 3, finer=None)
     assert (coarse.input, coarse.every) == ((640, 352), 3)
     assert fine.input == (960, 544) and fine.every % coarse.every == 0
     assert passes_for(1920, 1080, 3, None) == (Pass(coarse.input, 3),)   # one pass: on every 3rd frame
@@ -116,14 +116,43 @@ def test_two_passes_at_two_scales():
 
 def test_the_first_pass_stands_aside_where_the_finer_runs():
     """design/0490: a frame is looked at as often, by one pass, the finer where it runs."""
-    coarse, fine = passes_for(1920, 1080, 6, (960, 12))
+    coarse, fine = passes_for(1920, 1080, 6, (960, 12), finer=None)
     assert [[p.input[0] for p in (coarse, fine) if p.runs(i)] for i in range(0, 30, 6)] == \
         [[960], [640], [960], [640], [960]]
     assert not any(coarse.runs(i) or fine.runs(i) for i in range(30) if i % 6)
     assert (coarse.as_list(), fine.as_list()) == ([640, 352, 6, 12], [960, 544, 12])
-    both = passes_for(1920, 1080, 6, (960, 12), alone=False)
+    both = passes_for(1920, 1080, 6, (960, 12), alone=False, finer=None)
     assert both[0].runs(12) and both[1].runs(12) and both[0].as_list() == [640, 352, 6]
     assert passes_for(1920, 1080, 6, (960, 9))[0].besides == 0   # not a multiple: both run where they meet
+
+
+def test_a_finer_pass_runs_beside_the_first_halfway_between_the_seconds_frames():
+    """design/0550: 1280 px on every 12th frame from the 6th, beside the 640 px pass (the 960 px pass's frames,
+    the first frame among them, as before); a picture too small for it, or no second pass, has none."""
+    coarse, fine, finer = passes_for(1920, 1080, 6)
+    assert [[p.input[0] for p in (coarse, fine, finer) if p.runs(i)] for i in range(0, 30, 6)] == \
+        [[960], [640, 1280], [960], [640, 1280], [960]]
+    assert finer.extra and finer.input == (1280, 704) and finer.as_list() == [1280, 704, 12, 0, 6, 1]
+    assert len(passes_for(960, 540, 6)) == 2 and len(passes_for(1920, 1080, 6, None)) == 1
+    assert len(passes_for(1920, 1080, 6, finer=None)) == 2
+
+
+_box = st.tuples(st.integers(0, 400), st.integers(0, 400), st.integers(4, 80), st.integers(4, 80))
+
+
+@given(st.lists(_box, max_size=4), st.lists(_box, max_size=4), st.lists(_box, max_size=4), st.lists(_box, max_size=4))
+def test_a_pass_beside_the_others_adds_only_faces_away_from_theirs(sure, heads, finer_sure, finer_heads):
+    """design/0550: the other passes' boxes are kept as they were; each box the finer pass adds has a mask
+    touching none of theirs, and every one of its boxes left out touches one."""
+    from storage.redact.detect import beside, touch
+    from storage.redact.plan import face_mask
+
+    got = beside([(sure, heads), (finer_sure, finer_heads)], [False, True])
+    assert got[0] == (sure, heads)
+    theirs = [face_mask(b) for b in sure + heads]
+    for mine, kept in zip((finer_sure, finer_heads), got[1]):
+        assert kept == [b for b in mine if not any(touch(face_mask(b), o) for o in theirs)]
+        assert all(any(touch(face_mask(b), o) for o in theirs) for b in mine if b not in kept)
 
 
 def test_merged_keeps_one_box_a_face_the_larger():
@@ -133,7 +162,7 @@ def test_merged_keeps_one_box_a_face_the_larger():
     # the same face by IoU (0.32) but each box holding only 48 % of the other: both kept as one box around them
     # (hypothesis's counterexample: keeping the larger left half of the other face shown)
     assert merged([[], [(0, 0, 11, 27), (0, 0, 23, 13)]]) == [(0, 0, 23, 27)]
-    coarse, fine = passes_for(1920, 1080, 3)
+    coarse, fine = passes_for(1920, 1080, 3, finer=None)
     leasts = [least_face(coarse, 1080), least_face(fine, 1080)]
     assert leasts == [37, 24]
     assert disagree([[a], [a, (500, 100, 40, 50)]], leasts)        # the first pass missed a face it could see

@@ -116,12 +116,13 @@ def _anchors(found: Sequence[Track], marks: Sequence[Mark], check: dict[int, str
     for m in marks:
         if m.box is None:
             continue
-        shares = sorted(((inside(b, m.box), b[2] * b[3], i) for i, t in enumerate(found)
+        shares = sorted(((inside(b, m.box), b[2] * b[3], i, b[3]) for i, t in enumerate(found)
                          if (b := track_boxes(t, m.frame, COAST)) is not None), reverse=True)
         shares = [s for s in shares if s[0] >= APPLICANT_INSIDE]
         if shares:
             out.add(shares[0][2])
-            if len(shares) > 1 and shares[1][0] >= shares[0][0] - 0.05:
+            # a rival is as far inside and of a size her face could be (SIZE): a box a third of hers is not (design/0550)
+            if any(s[0] >= shares[0][0] - 0.05 and SIZE * s[3] >= shares[0][3] for s in shares[1:]):
                 check[m.frame] = TWO
     return out
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from storage.lazy import lazy_import
 from storage.redact import cpu, installed
 from storage.redact.onnxwire import free_sizes
-from storage.redact.plan import Box, inside, union
+from storage.redact.plan import Box, face_mask, inside, union
 
 if TYPE_CHECKING:
     import numpy as np
@@ -69,6 +69,9 @@ class Method:
 
 
 FINE_ACROSS, FINE_EVERY = 960, 12   # the second pass (design/0325): faces down to 24 px, every 12th frame
+# the finer pass beside the first (design/0550): 1280 px across on every 12th frame from the 6th, halfway between the
+# second's; a face narrower than 960 px sees (a head turned away, 15 px wide at 1080p) is 10 px wide there
+FINER_ACROSS, FINER_EVERY, FINER_AT = 1280, 12, 6
 
 
 @dataclass(frozen=True)
@@ -79,13 +82,17 @@ class Pass:
     every: int
     besides: int = 0
     weak: float = 0.0   # boxes scored from this up to THRESHOLD kept as `heads` says (0: none; design/0501)
+    extra: bool = False   # runs beside another pass on its frames, adding faces away from its (`beside`; design/0550)
+    at: int = 0           # the first frame it runs on, then every `every`-th
 
     def runs(self, frame: int) -> bool:
-        return frame % self.every == 0 and not (self.besides and frame % self.besides == 0)
+        return frame >= self.at and (frame - self.at) % self.every == 0 and not (self.besides and frame % self.besides == 0)
 
     def as_list(self) -> list[int]:
-        """As a copy's manifest lists it: [width, height, every] and, where it has one, `besides`."""
-        return [*self.input, self.every, *([self.besides] if self.besides else [])]
+        """As a copy's manifest lists it: [width, height, every] and, where it has one, `besides`; a pass
+        beside another adds [besides, its first frame, 1]."""
+        tail = [self.besides, self.at, 1] if self.extra else [self.besides] if self.besides else []
+        return [*self.input, self.every, *tail]
 
 
 def weak_of(method: Any) -> float:
@@ -94,7 +101,8 @@ def weak_of(method: Any) -> float:
 
 
 def passes_for(width: int, height: int, every: int, fine: tuple[int, int] | None = (FINE_ACROSS, FINE_EVERY),
-               alone: bool = True, weak: float = WEAK) -> tuple[Pass, ...]:
+               alone: bool = True, weak: float = WEAK,
+               finer: tuple[int, int, int] | None = (FINER_ACROSS, FINER_EVERY, FINER_AT)) -> tuple[Pass, ...]:
     """The detector's passes over a `width` x `height` clip (design/0325): the whole picture at
     640 px across on every `every`-th frame (faces from about 40 px high), and where `fine` is
     (across, every) the whole picture again at `across` px on every `every`-th frame of its own
@@ -102,12 +110,17 @@ def passes_for(width: int, height: int, every: int, fine: tuple[int, int] | None
     the first pass does not run on the frames the second runs on, where every `every` is a multiple of
     the first's: the finer pass sees the faces the first would (a frame looked at as often, about
     0.1 core-s/s of 1080p20 less), and the passes no longer disagree on a frame. The second pass keeps
-    small faces scored from `weak` (design/0501: a face in profile scores 0.12-0.25 there)."""
+    small faces scored from `weak` (design/0501: a face in profile scores 0.12-0.25 there). With the second,
+    `finer` (across, every, first frame) is a third pass beside the others, wider than the second (design/0550):
+    it adds only the faces away from theirs (`beside`), and never disagrees."""
     out = [Pass(input_for(width, height), every)]
     if fine is not None and fine_across(width, fine[0]) > out[0].input[0]:
         if alone and fine[1] % every == 0:
             out[0] = Pass(out[0].input, every, fine[1])
         out.append(Pass(input_for(width, height, fine_across(width, fine[0])), fine[1], weak=weak))
+        if finer is not None and fine_across(width, finer[0]) > out[1].input[0]:
+            out.append(Pass(input_for(width, height, fine_across(width, finer[0])), finer[1], weak=weak, extra=True,
+                            at=finer[2]))
     return tuple(out)
 
 
@@ -146,12 +159,24 @@ def heads(weak: list[Box], sure: list[Box], most: int) -> list[Box]:
     dropped likewise. Sorted, so the same boxes give the same heads."""
     out: list[Box] = []
     for b in sorted(weak):
-        if b[3] > most or any(_touch(b, s) for s in sure):
+        if b[3] > most or any(touch(b, s) for s in sure):
             continue
-        while (hit := next((i for i, k in enumerate(out) if _touch(b, k)), None)) is not None:
+        while (hit := next((i for i, k in enumerate(out) if touch(b, k)), None)) is not None:
             b = union(b, out.pop(hit))
         out.append(b)
-    return [b for b in out if not any(_touch(b, s) for s in sure)]
+    return [b for b in out if not any(touch(b, s) for s in sure)]
+
+
+def beside(got: list[tuple[list[Box], list[Box]]], extra: list[bool]) -> list[tuple[list[Box], list[Box]]]:
+    """One frame's passes' (sure, heads) boxes with each pass run beside the others (`extra`) keeping only the
+    boxes whose mask (plan.face_mask) touches no other pass's box's mask (design/0550): where the others found a
+    face, their boxes stand as they were (a finer box there is as often an ear or a chin of it, and took the
+    face's track over with a smaller mask); the finer pass adds the faces they did not see at all."""
+    near = [face_mask(b) for (sure, heads), x in zip(got, extra) if not x for b in sure + heads]
+
+    def away(boxes: list[Box]) -> list[Box]:
+        return [b for b in boxes if not any(touch(face_mask(b), o) for o in near)]
+    return [(away(sure), away(heads)) if x else (sure, heads) for (sure, heads), x in zip(got, extra)]
 
 
 def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], coarse: Pass) -> tuple[list[Box], list[Box]]:
@@ -170,7 +195,7 @@ def weak_said(passes: tuple[Pass, ...], height: int) -> dict[str, Any]:
     return {"weak": said} if said else {}
 
 
-def _touch(a: Box, b: Box) -> bool:
+def touch(a: Box, b: Box) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 

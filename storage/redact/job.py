@@ -44,7 +44,8 @@ from storage.redact.faces_pass import Planned
 from storage.redact.jobfiles import box as _box, boxes as _boxes, part as _part, parts as _parts
 from storage.redact.jobfiles import write_json as _write_json
 from storage.redact.copies import JOB as JOB, RELEASED as RELEASED, SIGN as SIGN   # said here too: the job's folder
-from storage.redact.detect import FINE_ACROSS, FINE_EVERY, Detector, input_for, passes_for, weak_of, weak_said
+from storage.redact.detect import (FINE_ACROSS, FINE_EVERY, FINER_ACROSS, FINER_AT, FINER_EVERY, Detector, input_for,
+                                  passes_for, weak_of, weak_said)
 from storage.redact.plan import (EVERYTHING, FACES, MODES, Box, Mark, PlanError, covered_refusal, frame_at,
                                  frame_plan, hidden_spans, marks_covered, plan_frames, summary)
 from storage.redact.track import CHECK, HOWS, UNSURE, Follower, clamped, scale_for, to_check, window_for
@@ -273,8 +274,10 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
     if detector is None:
         detector = Detector(input_for(info["width"], info["height"]), quantized=_quantized(job))
     fine = job.get("fine", [FINE_ACROSS, FINE_EVERY])
+    finer = job.get("finer", [FINER_ACROSS, FINER_EVERY, FINER_AT])   # the bench's --finer (design/0550)
     passes = passes_for(info["width"], info["height"], int(job.get("every", FACES_EVERY)),
-                        (int(fine[0]), int(fine[1])) if fine else None, weak=weak_of(detector.method))
+                        (int(fine[0]), int(fine[1])) if fine else None, weak=weak_of(detector.method),
+                        finer=(int(finer[0]), int(finer[1]), int(finer[2])) if finer else None)
     faces, moves, ran["detect"] = faces_pass.faces(folder / f"{name}.faces.json", src, detector, passes, info,
                                          resume.chunk_frames(Fraction(*info["rate"])), name, progress, plan, words)
     method["detector"] = {**detector.method.as_dict(), "passes": [p.as_list() for p in passes],
