@@ -94,16 +94,14 @@ def _looked(i: int, frame: Any, detector: Any, passes: tuple[Pass, ...], found: 
     size, small = sizes
     ran = [p for p in passes if p.runs(i)]
     if run and ran:
-        got = [pass_boxes(detector, p, frame.reformat(width=p.input[0], height=p.input[1], format="rgb24").to_ndarray(),
-                          size, passes[0]) for p in ran]
-        got = beside(got, [p.extra for p in ran])   # the finer pass adds faces away from the others' (design/0550)
+        got = beside([pass_boxes(detector, p, frame.reformat(width=p.input[0], height=p.input[1], format="rgb24").to_ndarray(),
+                                 size, passes[0]) for p in ran], [p.extra for p in ran])   # design/0550
         each = [sure + heads for sure, heads in got]
-        if faces is not None:   # a head scored weakly, or a face the finer pass beside added, once lost, is not
-            # looked for again, nor takes a face's track over (design/0501, 0550)
+        if faces is not None:   # a head scored weakly, or any box of the pass beside, never stands in for a face (0501, 0550)
             faces.unsought.update((i, b) for (sure, heads), p in zip(got, ran) for b in heads + (sure if p.extra else []))
         found[i] = merged(each)
-        if disagreed is not None and disagree([b for b, p in zip(each, ran) if not p.extra],
-                                              [least_face(p, size[1]) for p in ran if not p.extra]):
+        kept = [(b, p) for b, p in zip(each, ran) if not p.extra]   # the pass beside the others never disagrees
+        if disagreed is not None and disagree([b for b, _ in kept], [least_face(p, size[1]) for _, p in kept]):
             disagreed.add(i)
     if run and faces is not None and (regions := faces.looks(i, size, least_face(passes[0], size[1]))):
         # faces lost that only the finer pass sees: looked for again (design/0463)
