@@ -22,7 +22,7 @@ import importlib.resources
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from storage.lazy import lazy_import
 from storage.redact import cpu, installed
@@ -40,6 +40,8 @@ THRESHOLD = 0.25   # a centre's score to count as a face (the model's own author
 WEAK = 0.1         # on the fine pass, a small face's score as low as this hides it too (a face in profile: design/0501)
 WEAK_INT8 = 0.08   # the same on the int8 model, whose scores of a 26 px face in profile run lower (0.08-0.1: design/0532)
 WEAK_MOST = 2      # a weak box at most this many times the coarse pass's least face high (a larger face scores surely)
+FAINT = 0.03       # on the pass beside, a box scored from this up to the weak score is looked at again closer (0551)
+FAINT_MOST = 8     # at most this many such boxes a frame, the surest first (each a crop of about 160 x 160 px)
 NMS_IOU = 0.3      # two boxes overlapping this much are one face
 STRIDE = 4         # the heatmap's cell, in input pixels
 INPUT, OUTPUTS = "input.1", ("537", "538", "539")  # heatmap, log-size (h, w), offset (y, x)
@@ -179,13 +181,37 @@ def beside(got: list[tuple[list[Box], list[Box]]], extra: list[bool]) -> list[tu
     return [(away(sure), away(heads)) if x else (sure, heads) for (sure, heads), x in zip(got, extra)]
 
 
-def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], coarse: Pass) -> tuple[list[Box], list[Box]]:
+Look = Callable[[list[tuple[Box, int]]], list[Box]]   # the faces found on regions of the frame (media.looked_again)
+
+
+def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], coarse: Pass,
+               look: Look | None = None) -> tuple[list[Box], list[Box]]:
     """Pass `p`'s boxes on `rgb` (a frame `size` big, at the pass's input): the faces found surely and,
-    where the pass keeps weak ones, the heads (at most WEAK_MOST times the `coarse` pass's least face high)."""
+    where the pass keeps weak ones, the heads (at most WEAK_MOST times the `coarse` pass's least face high).
+    With `look`, the pass beside the others (`Pass.extra`) adds to its heads the faint boxes `look` confirms
+    (`confirmed`, design/0551)."""
     if not p.weak:
         return detector.faces(rgb, size), []
-    found: tuple[list[Box], list[Box]] = detector.weighed(rgb, size, p.weak, WEAK_MOST * least_face(coarse, size[1]))
-    return found
+    most = WEAK_MOST * least_face(coarse, size[1])
+    if not (p.extra and look is not None):
+        found: tuple[list[Box], list[Box]] = detector.weighed(rgb, size, p.weak, most)
+        return found
+    sure, kept, faint = detector.scored(rgb, size, p.weak, most, FAINT)
+    return sure, kept + confirmed(faint[:FAINT_MOST], look, size)
+
+
+def confirmed(faint: list[Box], look: Look, size: tuple[int, int]) -> list[Box]:
+    """The faces `look` finds on the region about each of `faint` (its box and as much again on every side, in
+    a picture `size` big) that touch it (design/0551): a real face of 24-26 px scores 0.03-0.09 at 1280 px
+    across, as the picture's texture does, and 0.4-0.7 looked at where it is 48 px high."""
+    out: list[Box] = []
+    for b in faint:
+        x, y, w, h = b
+        x0, y0 = max(0, x - w), max(0, y - h)
+        region = (x0, y0, min(size[0], x + 2 * w) - x0, min(size[1], y + 2 * h) - y0)
+        if region[2] > 0 and region[3] > 0:
+            out += [g for g in look([(region, h)]) if touch(g, b)]
+    return out
 
 
 def weak_said(passes: tuple[Pass, ...], height: int) -> dict[str, Any]:
@@ -333,15 +359,28 @@ class Detector:
                 most: int = 0) -> tuple[list[Box], list[Box]]:
         """The faces in `rgb` as `faces` finds them, and with `weak` the heads scored from it up to
         the threshold that `heads` keeps (at most `most` pixels high; design/0501)."""
+        sure, kept, _ = self.scored(rgb, frame_size, weak, most)
+        return sure, kept
+
+    def scored(self, rgb: np.ndarray, frame_size: tuple[int, int], weak: float = 0.0, most: int = 0,
+               faint: float = 0.0) -> tuple[list[Box], list[Box], list[Box]]:
+        """`weighed`'s faces and heads, and with `faint` (under `weak`) the boxes scored from it up to `weak`,
+        at most `most` pixels high and touching no face nor head, the surest first (design/0551)."""
         blob = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None].astype(np.float32))
         heat, size, offset = self.session.run(list(OUTPUTS), {INPUT: blob})
-        boxes, scores = decode(heat, size, offset, min(weak, self.threshold) if weak else self.threshold)
+        boxes, scores = decode(heat, size, offset, min(v for v in (weak, faint, self.threshold) if v))
         scale = (frame_size[0] / rgb.shape[1], frame_size[1] / rgb.shape[0])
         surely = scores >= self.threshold
         sure = _boxes(boxes[surely], scores[surely], scale)
-        if not weak or surely.all():
-            return sure, []
-        return sure, heads(_boxes(boxes[~surely], scores[~surely], scale), sure, most)
+        if not weak:
+            return sure, [], []
+        mid = ~surely & (scores >= weak)
+        kept = heads(_boxes(boxes[mid], scores[mid], scale), sure, most) if mid.any() else []
+        low = scores < weak
+        if not faint or not low.any():
+            return sure, kept, []
+        return sure, kept, [b for b in _boxes(boxes[low], scores[low], scale)
+                            if b[3] <= most and not any(touch(b, k) for k in sure + kept)]
 
 
 def _boxes(boxes: np.ndarray, scores: np.ndarray, scale: tuple[float, float]) -> list[Box]:

@@ -2,9 +2,8 @@
 
 Two passes over the clip, each a step the job can resume at (storage/redact/job.py):
 1. `detect` (FACES mode only): every `every`-th frame decoded, scaled down to the detector's input
-   and run through it; the boxes per frame kept as plain data (the plan tracks across them), and
-   every frame scaled down to its luma to follow each box found between the detector's runs
-   (storage/redact/facetrack.py, design/0290).
+   and run through it; the boxes per frame kept as plain data (the plan tracks across them), and every frame
+   scaled down to its luma to follow each box found between the detector's runs (facetrack.py, design/0290).
    `follow` (EVERYTHING mode only, design/0285): every frame decoded, and those the tracker asks
    for scaled down to its luma and fed to it (storage/redact/track.py), which follows the
    applicant's region between the custodian's marks.
@@ -95,7 +94,8 @@ def _looked(i: int, frame: Any, detector: Any, passes: tuple[Pass, ...], found: 
     ran = [p for p in passes if p.runs(i)]
     if run and ran:
         got = beside([pass_boxes(detector, p, frame.reformat(width=p.input[0], height=p.input[1], format="rgb24").to_ndarray(),
-                                 size, passes[0]) for p in ran], [p.extra for p in ran])   # design/0550
+                                 size, passes[0], lambda r: looked_again(frame, detector, r)) for p in ran],
+                     [p.extra for p in ran])   # design/0550, 0551
         each = [sure + heads for sure, heads in got]
         if faces is not None:   # a head scored weakly, or any box of the pass beside, never stands in for a face (0501, 0550)
             faces.unsought.update((i, b) for (sure, heads), p in zip(got, ran) for b in heads + (sure if p.extra else []))
