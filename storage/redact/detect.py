@@ -40,7 +40,7 @@ THRESHOLD = 0.25   # a centre's score to count as a face (the model's own author
 WEAK = 0.1         # on the fine pass, a small face's score as low as this hides it too (a face in profile: design/0501)
 WEAK_INT8 = 0.08   # the same on the int8 model, whose scores of a 26 px face in profile run lower (0.08-0.1: design/0532)
 WEAK_MOST = 2      # a weak box at most this many times the coarse pass's least face high (a larger face scores surely)
-FAINT = 0.03       # on the pass beside, a box scored from this up to the weak score is looked at again closer (0551)
+FAINT = 0.02       # on the pass beside, a box scored from this up to the weak score is looked at again closer (0551)
 FAINT_MOST = 8     # at most this many such boxes a frame, the surest first (each a crop of about 160 x 160 px)
 NMS_IOU = 0.3      # two boxes overlapping this much are one face
 STRIDE = 4         # the heatmap's cell, in input pixels
@@ -202,7 +202,7 @@ def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], c
 
 def confirmed(faint: list[Box], look: Look, size: tuple[int, int]) -> list[Box]:
     """The faces `look` finds on the region about each of `faint` (its box and as much again on every side, in
-    a picture `size` big) that touch it (design/0551): a real face of 24-26 px scores 0.03-0.09 at 1280 px
+    a picture `size` big) that touch it (design/0551): a real face of 24-26 px scores 0.02-0.09 at 1280 px
     across, as the picture's texture does, and 0.4-0.7 looked at where it is 48 px high."""
     out: list[Box] = []
     for b in faint:
