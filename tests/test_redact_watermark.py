@@ -16,7 +16,7 @@ from edged.i18n import _, speaking
 from storage.disk.hashing import sha256_file
 from storage.redact import copies, watermark
 from storage.redact import job as jobs
-from storage.redact.detect import WEAK, WEAK_INT8, Method
+from storage.redact.detect import FAINT, WEAK, WEAK_INT8, Method
 from storage.redact.plan import FACES
 from tests.support import faces
 from tests.support.daemon import ROOT
@@ -92,6 +92,7 @@ def test_the_review_copy_is_watermarked_and_the_release_renders_it_again_without
     weak = WEAK_INT8 if method.get("quantized_from") else WEAK   # the model's own (design/0532)
     assert [(w["pass"][0], w["threshold"]) for w in method["weak"]] == [(960, weak), (1280, weak)], \
         "the manifest says the weak boxes each pass keeps (design/0501; the 1280 px pass beside the others, 0550)"
+    assert [w.get("faint", {}).get("from") for w in method["weak"]] == [None, FAINT], "and its closer look (0551)"
     was = Method(**{**{k: v for k, v in method.items() if k not in ("passes", "weak")}, "input": tuple(method["input"])})
     final = jobs.run(folder, detector=_NoDetector(was))["cam1.mp4"]
     assert "watermark" not in final and final["review_sha256"] == review["sha256"] != final["sha256"]

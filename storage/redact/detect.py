@@ -217,7 +217,10 @@ def confirmed(faint: list[Box], look: Look, size: tuple[int, int]) -> list[Box]:
 def weak_said(passes: tuple[Pass, ...], height: int) -> dict[str, Any]:
     """What a copy's manifest says of the passes that keep weak boxes (design/0501), for a picture `height` high."""
     said = [{"pass": p.as_list(), "threshold": p.weak, "at_most_px": WEAK_MOST * least_face(passes[0], height),
-             "kept": "as heads away from sure faces"} for p in passes if p.weak]
+             "kept": "as heads away from sure faces",
+             **({"faint": {"from": FAINT, "most_a_frame": FAINT_MOST,
+                           "kept": "a face found looking again closer that touches it (design/0551)"}} if p.extra else {})}
+            for p in passes if p.weak]
     return {"weak": said} if said else {}
 
 
