@@ -94,6 +94,11 @@ def _state(folder: Path) -> dict[str, str]:
     return {p.name: sha256_file(p) for p in sorted(folder.iterdir())}
 
 
+def _pass(arg: str) -> list[int] | None | str:
+    """A detector pass as --fine or --finer gives it: "default", "none" (None) or its numbers split at "@"."""
+    return arg if arg == "default" else None if arg == "none" else [int(v) for v in arg.split("@")]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=10.0)
@@ -127,16 +132,12 @@ def main() -> None:
     elif args.held_out in (3, 4, 5, 6, 7):
         args.held_out += 1   # crowd.SCENES' key of HELD_OUT_3 to _7 (3 is PROFILES)
     if args.crowd:
-        fine = args.fine if args.fine == "default" else None if args.fine == "none" else \
-            [int(v) for v in args.fine.split("@")]
         scene = {0: "crowd", 1: "held-out", 2: "held-out2", 3: "profiles", 4: "held-out3", 5: "held-out4",
                  6: "held-out5", 7: "held-out6", 8: "held-out7"}[args.held_out]
         for line in crowd_lines(OUT / f"redaction-{scene}-{args.fine}{'' if args.finer == 'default' else '-' + args.finer}-{args.every}-{args.modes.replace(',', '-')}"
                                       f"{'-' + args.model if args.model else ''}",
-                                args.seconds, args.every, tuple(args.modes.split(",")), fine, args.runs,
-                                args.held_out, args.model,
-                                args.finer if args.finer == "default" else None if args.finer == "none" else
-                                [int(v) for v in args.finer.split("@")]):
+                                args.seconds, args.every, tuple(args.modes.split(",")), _pass(args.fine), args.runs,
+                                args.held_out, args.model, _pass(args.finer)):
             log(line)
         log(f"command: {command_line('bench.redaction')}")
         log(f"environment: {environment()}")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from storage.lazy import lazy_import
 from storage.redact import cpu, installed
 from storage.redact.onnxwire import free_sizes
-from storage.redact.plan import Box, face_mask, inside, union
+from storage.redact.plan import Box, clamp, face_mask, inside, pad, union
 
 if TYPE_CHECKING:
     import numpy as np
@@ -206,11 +206,8 @@ def confirmed(faint: list[Box], look: Look, size: tuple[int, int]) -> list[Box]:
     across, as the picture's texture does, and 0.4-0.7 looked at where it is 48 px high."""
     out: list[Box] = []
     for b in faint:
-        x, y, w, h = b
-        x0, y0 = max(0, x - w), max(0, y - h)
-        region = (x0, y0, min(size[0], x + 2 * w) - x0, min(size[1], y + 2 * h) - y0)
-        if region[2] > 0 and region[3] > 0:
-            out += [g for g in look([(region, h)]) if touch(g, b)]
+        if (region := clamp(pad(b, 1.0), *size)) is not None:
+            out += [g for g in look([(region, b[3])]) if touch(g, b)]
     return out
 
 
