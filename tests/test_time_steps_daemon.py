@@ -123,7 +123,7 @@ def test_steps_within_one_run_destroy_nothing_recorded_before(cameras, tmp_path,
         finally:
             assert d.stop() == 0, d.log[-4000:]
         assert len(alarm) == 1, f"one alarm stands, {ahead // H} h ahead of what retention can prove"
-        assert "confirm-time" in alarm[0]["message"] and "NTS" in alarm[0]["message"], alarm
+        assert "confirm-time" in alarm[0]["message"] and "NTS" in alarm[0]["message"], (alarm, why_not(d))
     finally:
         site.close()
 
