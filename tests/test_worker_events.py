@@ -129,3 +129,49 @@ def test_camera_states_keep_one_record_of_state_outage_stats_and_reconnects():
     cams.on_stats(stats)
     assert cams.stats("a") == events.to_dict(stats)
     assert cams.take_fresh_stats() == {"a": events.to_dict(stats)} and cams.take_fresh_stats() == {}
+
+
+def test_a_cameras_skew_heard_before_a_host_step_is_read_against_the_host_clock_before_it(tmp_path):
+    """design/0570, with the daemon's own parts (CameraStates, HealthMonitor, the time gate's
+    camera readings, corroboration's judge): both cameras' RTCP skews heard agreeing with the host,
+    then the host clock stepped 6 h forward before their next stats. On main the skews heard
+    before the step were read as current: the cameras still "agreed" with a host 6 h ahead of
+    what they had said, for up to a stats window after the step (a test of the steps read that
+    as the cameras vouching, then found them 6 h behind). Now they say the host is 6 h ahead
+    until a skew measured after the step is heard; the age is monotonic, not wall."""
+    from edged.daemon.camera_states import CameraStates
+    from edged.daemon.health_monitor import HealthMonitor
+    from edged.daemon.time_gate import camera_readings
+    from storage.time import corroboration as co
+    from tests.support.configs import MINIMAL, write
+    from edged.config import load_config
+
+    H = 3600 * S
+    cfg = load_config(write(tmp_path, MINIMAL + f'[storage]\ndata_dir = "{tmp_path / "data"}"\n'
+                            '[[cameras]]\nid = "door"\nurl = "rtsp://10.0.0.9/x"\n'
+                            '[[cameras]]\nid = "yard"\nurl = "rtsp://10.0.0.10/x"\n'))
+    clock = FakeClock(T0)
+    cams = CameraStates(clock)
+    monitor = HealthMonitor(cfg, CatalogWriter(tmp_path / "catalog.db", clock), None, cams, clock)
+    read = camera_readings(monitor)
+
+    def heard(skew_us: int) -> None:
+        for cam in ("door", "yard"):
+            cams.on_state(events.State(cam, "recording", None, None, 0, clock.now_us(), clock.now_us()))
+            cams.on_stats(events.Stats(cam, 20.0, 1, "h264", 640, 360, 0, clock.now_us(), None, None, skew_us,
+                                       0, None, 0, 0, 0, 0))
+
+    def now() -> list[co.Reading]:
+        return read(clock.now_us(), round(clock.monotonic() * S))
+
+    heard(200_000)
+    clock.advance(s=2)
+    assert [(r.name, r.offset_us, r.age_us) for r in now()] == [("door", 200_000, 2 * S), ("yard", 200_000, 2 * S)]
+    assert co.judge(now()).state == co.UNHEARD and co.judge(now()).source == co.CAMERA  # agreeing, vouching nothing
+    clock.step(6 * H)  # the host stepped; the cameras' last word is from before it
+    clock.advance(s=1)
+    assert [r.offset_us for r in now()] == [200_000 - 6 * H] * 2 and [r.age_us for r in now()] == [3 * S] * 2
+    verdict = co.judge(now())
+    assert (verdict.state, verdict.source) == (co.DISAGREES, co.CAMERA) and "6.0 h ahead" in verdict.why, verdict
+    heard(150_000)  # measured after the step: they followed it
+    assert [r.offset_us for r in now()] == [150_000] * 2 and co.judge(now()).state == co.UNHEARD

@@ -28,6 +28,7 @@ class CameraStates:
         self._down_us: dict[str, int] = {}
         self._down_mono: dict[str, float] = {}
         self._stats: dict[str, dict[str, Any]] = {}   # the newest stats event per camera
+        self._heard: dict[str, tuple[int, int]] = {}  # ... when it came, on the wall and monotonic clocks (us)
         self._fresh: set[str] = set()                 # cameras with stats not yet taken for the catalog
         self._reconnects: dict[str, deque[int]] = {}  # when it went from recording to offline
 
@@ -61,6 +62,7 @@ class CameraStates:
 
     def on_stats(self, ev: events.Stats) -> None:
         self._stats[ev.camera] = events.to_dict(ev)
+        self._heard[ev.camera] = (self.clock.now_us(), round(self.clock.monotonic() * 1_000_000))
         self._fresh.add(ev.camera)
 
     def take_fresh_stats(self) -> dict[str, dict[str, Any]]:
@@ -80,6 +82,11 @@ class CameraStates:
 
     def stats(self, cam: str) -> dict[str, Any] | None:
         return self._stats.get(cam)
+
+    def heard(self, cam: str) -> tuple[int, int] | None:
+        """When the camera's newest stats came (wall us, monotonic us): its clock skew was measured
+        against the host's clock as it was then (design/0570)."""
+        return self._heard.get(cam)
 
     def down_since_us(self, cam: str) -> int | None:
         return self._down_us.get(cam)

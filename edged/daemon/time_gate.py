@@ -329,7 +329,9 @@ class TimeGate:
 
 def camera_readings(monitor: HealthMonitor) -> Callable[[int, int], list[co.Reading]]:
     """Each recording camera's clock as the health monitor has it (design/0085): RTCP sender
-    reports (current), else ONVIF projected to now on the monotonic clock."""
+    reports, else ONVIF; either projected to now on the monotonic clock from when it was heard
+    (design/0570): a skew measured before a host step is against the host's clock before it, and
+    read as current it would say the cameras followed a step they may never have made."""
     def read(wall: int, mono: int) -> list[co.Reading]:
         out = []
         for cam in monitor.cfg.cameras:
@@ -337,8 +339,10 @@ def camera_readings(monitor: HealthMonitor) -> Callable[[int, int], list[co.Read
                 continue
             skew, source = monitor.clock_of(cam.id, wall)
             if source == "rtcp" and skew is not None:
-                last = (monitor.cameras.stats(cam.id) or {}).get("last_packet_us")
-                out.append(co.Reading(co.CAMERA, cam.id, skew, max(0, wall - last) if last else 0))
+                at_wall, at_mono = monitor.cameras.heard(cam.id) or (wall, mono)
+                off = co.camera_offset(skew, at_wall, at_mono, wall, mono)
+                if off is not None:
+                    out.append(co.Reading(co.CAMERA, cam.id, off, max(0, mono - at_mono)))
             elif source == "onvif":
                 r = monitor.onvif_clock(cam.id)
                 off = None if r is None else co.camera_offset(r.offset_us, r.at_us, r.mono_us, wall, mono)
