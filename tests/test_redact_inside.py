@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from storage.redact.detect import Pass, disagree, least_face, merged, passes_for
 from storage.redact.inside import AGAIN, EDGE, applicants, around, spans, strangers, why_spans
-from storage.redact.plan import EVERYTHING, Box, Mark, frame_plan, inside, tracks
+from storage.redact.plan import EVERYTHING, MAX_GAP, Box, Mark, frame_plan, inside, tracks
 
 FRAMES = 30
 REGION: Box = (100, 100, 400, 400)           # the applicant's figure, still
@@ -307,3 +307,55 @@ def test_a_stranger_lost_inside_her_region_near_the_clips_end_is_held_to_it():
     masks, check = strangers(found, [REGION] * frames)
     assert all(any(inside(UNDER_HER, m) == 1 for m in masks[f]) for f in range(frames))
     assert set(check) <= set(range(0, 7)) | set(range(189, 200))   # the clip's ends only, as before
+
+
+# --- her face at a pillar: its pieces are hers, a small box on her figure is not (design/0554) ---------------------
+
+HALF: Box = (THEIR_FACE[0], THEIR_FACE[1] + 2, 25, 66)   # the half of her face a pillar leaves: narrow, nearly her height
+
+
+def test_a_box_found_away_from_her_face_while_it_was_found_does_not_make_the_half_of_her_face_a_strangers():
+    """design/0554 (held-out 5 float, frames 87-93): a 19 x 22 px box found on her figure, inside her region on more
+    frames than the half of her face found at the pillar, ran beside her face's next track for fewer than OVERLAP
+    frames and was taken for her face; the half, seen on its frames, was then "beside" one of hers and filled as a
+    stranger's: 6 frames of her face masked. Found on a frame her face was found too, away from it, it is another's
+    (she is in one place at a time); the half is hers, and never filled."""
+    frames = 120
+    small: Box = (110, 101, 19, 22)
+    found = {f: [THEIR_FACE] for f in range(0, 61, 3)}
+    found.update({f: [HALF, small] for f in (75, 78)})
+    found.update({f: [small] for f in (81, 84, 87)})
+    for f in range(84, frames, 3):
+        found.setdefault(f, []).append((THEIR_FACE[0] - 20, *THEIR_FACE[1:]))
+    joined = tracks(found)
+    theirs = [joined[i].seen for i in applicants(joined, [REGION] * frames)]
+    assert any(HALF in t.values() for t in theirs) and not any(small in t.values() for t in theirs)
+    masks, _ = strangers(found, [REGION] * frames)
+    assert not any(inside(HALF, m) > 0 for f in (75, 76, 77, 78) for m in masks[f])
+    assert all(any(inside(small, m) == 1 for m in masks[f]) for f in (75, 81, 87))   # filled as a stranger's
+
+
+@given(gap=st.integers(1, MAX_GAP), shift=st.integers(-40, 40))
+@example(gap=3, shift=0)
+def test_her_face_coming_out_from_behind_a_pillar_in_pieces_is_not_taken_up_again(gap: int, shift: int):
+    """design/0554 (held-out 3 float: 32 of its 54 frames to check, 0.27 of the clip): her face lost at a pillar and
+    found again within plan.MAX_GAP frames where it was, as a half and then whole, each a track of its own, each
+    checked on its first AGAIN frames as a face "taken up again". Each piece takes up the one before where it was
+    lost, of its height: her face followed, not a moment to check. Found again farther (applicant.continues: more
+    than REACH sides), it still is; later (more than MAX_GAP frames), the tests above."""
+    frames = 150
+    lost = 57
+    found = {f: [THEIR_FACE] for f in range(0, lost + 1, 3)}
+    half_from = lost + gap
+    found.update({f: [(HALF[0] + shift, *HALF[1:])] for f in range(half_from, half_from + 16, 3)})
+    whole_from = max(found) + gap
+    found.update({f: [(THEIR_FACE[0] + shift, *THEIR_FACE[1:])] for f in range(whole_from, frames, 3)})
+    joined = tracks(found)
+    assert len(joined) == 3 and len(applicants(joined, [REGION] * frames)) == 3
+    marks = [Mark(0, REGION), Mark(frames - 1, REGION)]   # the first track is on the custodian's mark
+    masks, check = strangers(found, [REGION] * frames, marks=marks)
+    assert not any(masks) and check == []
+    far = {f: [(b[0] + 300, *b[1:]) if half_from <= f < whole_from else b for b in found[f]] for f in found}
+    wide: Box = (REGION[0], REGION[1], REGION[2] + 400, REGION[3])   # her region wide enough to hold it
+    _, checked = strangers(far, [wide] * frames, marks=marks)   # the half found 300 px on, 3 sides away: looked at
+    assert set(range(half_from, half_from + AGAIN)) <= set(checked)

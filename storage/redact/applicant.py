@@ -8,7 +8,7 @@ between its detections (storage/redact/facetrack.py). The applicant's face is a 
   mark (at least plan.APPLICANT_INSIDE of it; the larger where two are: the frame is then checked);
 - **joined**: a track that takes up where an applicant's track ends (it begins at most JOIN_GAP
   frames after that one's last detection, or up to OVERLAP frames before it: two tracks of one
-  face at a pillar), near where that face was (`_continues`) and of its size (the two tracks' median
+  face at a pillar), near where that face was (`continues`) and of its size (the two tracks' median
   widths, so a half of her face found last never makes a small stranger's face look like hers), is the
   applicant's too, forward and back, when it is the *only* such track, or the first of such tracks that
   each take up the one before (her face found again, then again: a chain, design/0541); where two could
@@ -63,7 +63,7 @@ def _centre(b: Box) -> tuple[float, float]:
     return b[0] + b[2] / 2, b[1] + b[3] / 2
 
 
-def _continues(a: Box, b: Box, gap: int) -> bool:
+def continues(a: Box, b: Box, gap: int) -> bool:
     """Whether box `b`, seen `gap` frames after (or, negative, before) `a`, can be the same face: of a like size
     across or high (a face cut by a pillar's edge keeps its height, design/0546), and near."""
     side = max(a[2], a[3])
@@ -97,7 +97,7 @@ def _takes_up(a: Track, b: Track, forward: bool) -> bool:
             return False
         wa, wb = _width(a), _width(b)
         near = _box_at(a, start) or box
-        return max(wa, wb) <= SIZE * min(wa, wb) and _continues(near, first, max(0, start - end))
+        return max(wa, wb) <= SIZE * min(wa, wb) and continues(near, first, max(0, start - end))
     return _takes_up(b, a, True)
 
 
@@ -152,7 +152,7 @@ def applicant_tracks(found: Sequence[Track], marks: Sequence[Mark], check: dict[
 
 def _clashes(found: Sequence[Track], theirs: set[int], j: int) -> bool:
     """Whether track `j` runs beside one of `theirs` for more than OVERLAP frames, or was found on a frame where one of
-    theirs was found too, elsewhere (neither box `_continues` the other there): two faces at once. She is in one place
+    theirs was found too, elsewhere (neither box `continues` the other there): two faces at once. She is in one place
     at a time; a track found far from her on a frame her own track was found on is another's (design/0546)."""
     lo, hi = min(found[j].seen), max(found[j].seen)
     return any(min(hi, max(found[i].seen)) - max(lo, min(found[i].seen)) > OVERLAP or
@@ -161,8 +161,8 @@ def _clashes(found: Sequence[Track], theirs: set[int], j: int) -> bool:
 
 
 def _near(a: Box, b: Box) -> bool:
-    """Whether two boxes found on one frame can be one face (either `_continues` the other: a part of it and the whole)."""
-    return _continues(a, b, 0) or _continues(b, a, 0)
+    """Whether two boxes found on one frame can be one face (either `continues` the other: a part of it and the whole)."""
+    return continues(a, b, 0) or continues(b, a, 0)
 
 
 def decide(found: Sequence[Track], labelled: Sequence[Sequence[tuple[int, Box]]], marks: Sequence[Mark],

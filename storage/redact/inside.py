@@ -13,7 +13,8 @@ detector's second scale, detect.FINE_ACROSS), and here:
   other track that does the same and is seen while an applicant's track is for at most
   applicant.OVERLAP frames (the applicant's face found again after a miss, or taken up by a
   second track while the first still runs at a pillar: joined, never dropped and filled as a
-  stranger's, issue 88, design/0431); every other track is a stranger's, but one first
+  stranger's, issue 88, design/0431), but never one found, on a frame one of theirs was found on,
+  away from it (`_apart`, design/0554); every other track is a stranger's, but one first
   found at least plan.SAME_FACE inside an applicant's face box (widened by plan.PAD) on that frame:
   a part of the applicant's face found as a face of its own (the half of it still seen as they
   pass behind a pillar), left shown and checked on every frame of it;
@@ -24,8 +25,9 @@ detector's second scale, detect.FINE_ACROSS), and here:
   stranger's first or last detection where his mask is in the region (he comes or goes there: a
   frame or two of him may be missed); the first AGAIN frames of an applicant's track after the
   first (their face taken up again: the custodian looks that it is theirs), but one taken up on a
-  frame the custodian marked (design/0547); every frame of a part of their face found as a face of
-  its own. A stranger followed inside the region is filled there and not checked; one near it is
+  frame the custodian marked (design/0547), or taking up another of theirs within MAX_GAP frames
+  where that face was (`_picked_up`: her face out from behind a pillar in pieces, design/0554);
+  every frame of a part of their face found as a face of its own. A stranger followed inside the region is filled there and not checked; one near it is
   outside what is kept;
 - **a stranger lost inside the region is there still** (design/0547): his track, ended inside it,
   is joined to the next found where he was or was going, the line between inside the region on
@@ -41,7 +43,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from storage.redact.applicant import OVERLAP
+from storage.redact.applicant import OVERLAP, continues
 from storage.redact.plan import (APPLICANT_INSIDE, COAST, MAX_GAP, SAME_FACE, Box, Mark, Track, closeness, face_mask,
                                  inside, lerp, pad, predict, track_boxes, tracks)
 
@@ -76,10 +78,35 @@ def applicants(found: list[Track], keeps: Sequence[Box | None]) -> list[int]:
         if not counts[i] or counts[i] < THEIRS * len(t.seen):
             continue
         span = (min(t.seen), max(t.seen))
-        if any(_beside(span, (min(found[j].seen), max(found[j].seen))) for j in theirs):
+        if any(_beside(span, (min(found[j].seen), max(found[j].seen))) or _apart(t, found[j]) for j in theirs):
             continue   # beside one of theirs: two faces at once; a short overlap at an end (a pillar) is joined
         theirs.append(i)
     return theirs
+
+
+def _picked_up(t: Track, mine: list[Track]) -> bool:
+    """Whether the applicant's track `t` takes up another of theirs where it was lost (design/0554): it begins after
+    that one began, at most plan.MAX_GAP frames after its last detection (or up to OVERLAP frames before it), and its
+    first box continues that one's there (applicant.continues: near, of its height or width). Her face coming out
+    from behind a pillar in two or three pieces is her face followed, not one taken up again to look at."""
+    start = min(t.seen)
+    first = t.seen[start]
+    for a in mine:
+        end = max(a.seen)
+        if a is t or not min(a.seen) < start or not end - OVERLAP <= start <= end + MAX_GAP:
+            continue
+        if continues(track_boxes(a, start, 0) or a.seen[end], first, max(0, start - end)):
+            return True
+    return False
+
+
+def _apart(t: Track, theirs: Track) -> bool:
+    """Whether track `t` was found, on a frame one of theirs was found on too, away from it (neither box
+    applicant.continues the other there): two faces at once, however short the overlap (design/0554, as faces mode's
+    design/0546). A 19 x 22 px box found on her figure while her face was found 130 px from it was taken for hers, and
+    the half of her face found at the pillar on its frames then filled as a stranger's (held-out 5)."""
+    return any(f in theirs.seen and not (continues(b, theirs.seen[f], 0) or continues(theirs.seen[f], b, 0))
+               for f, b in t.seen.items())
 
 
 def _beside(span: tuple[int, int], theirs: tuple[int, int]) -> bool:
@@ -164,9 +191,9 @@ def strangers(found: dict[int, list[Box]], keeps: Sequence[Box | None], coast: i
     masks: list[list[Box]] = [[] for _ in range(frames)]
     check: set[int] = set()
     marked = [m.frame for m in marks if m.box is not None]
-    for i in theirs[1:]:   # their face taken up again: its first frames, to see it is theirs (not where marked)
-        first = min(joined[i].seen)
-        if not any(abs(first - m) <= coast for m in marked):
+    for i in theirs[1:]:   # their face taken up again: its first frames, to see it is theirs (not where marked, nor
+        first = min(joined[i].seen)   # where it takes up one of theirs as she comes out from behind a pillar)
+        if not any(abs(first - m) <= coast for m in marked) and not _picked_up(joined[i], mine):
             check.update(range(max(0, first), min(frames, first + AGAIN)))
     others = [t for i, t in enumerate(joined) if i not in theirs]
     born = [t for t in others if _born_in(t, mine, coast)]
