@@ -285,3 +285,24 @@ def test_each_frames_faces_once_settled_are_the_whole_clips(clip):
             got.append(settled.faces(len(got)))
     got += [settled.faces(f) for f in range(len(got), frames)]   # the clip's end: every frame fed
     assert got == whole
+
+
+def test_a_head_of_the_pass_beside_is_said_where_it_is_followed_to_for_its_next_look():
+    """design/0555: where a head (or a box of the pass beside, `unsought`) found on or after frame `since` is followed
+    to on the last frame fed, for the pass beside to look about it again on its next frame; a face found surely, or
+    a head found before `since`, is not said."""
+    walker, frames = faces.Person(48, 150, 100, 5), 30
+    pictures = [_gray(p) for p in faces.pictures(frames, SIZE, (walker,))]
+    for sure_too in (False, True):
+        follower = FaceFollower(1)
+        follower.unsought.add((0, walker.face(0, frames)))
+        for i, picture in enumerate(pictures[:13]):
+            follower.feed(i, picture, [walker.face(0, frames)] if i == 0 else None)
+            if sure_too and i == 0:
+                follower.unsought.clear()
+        said = follower.unsought_now(0)
+        if sure_too:
+            assert said == []
+        else:
+            assert len(said) == 1 and inside(walker.face(12, frames), pad(said[0], PAD, PAD_LEAST)) >= 0.9, said
+            assert follower.unsought_now(1) == []

@@ -22,7 +22,7 @@ import importlib.resources
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from storage.lazy import lazy_import
 from storage.redact import cpu, installed
@@ -185,11 +185,12 @@ Look = Callable[[list[tuple[Box, int]]], list[Box]]   # the faces found on regio
 
 
 def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], coarse: Pass,
-               look: Look | None = None) -> tuple[list[Box], list[Box]]:
+               look: Look | None = None, about: Sequence[Box] = ()) -> tuple[list[Box], list[Box]]:
     """Pass `p`'s boxes on `rgb` (a frame `size` big, at the pass's input): the faces found surely and,
     where the pass keeps weak ones, the heads (at most WEAK_MOST times the `coarse` pass's least face high).
     With `look`, the pass beside the others (`Pass.extra`) adds to its heads the faint boxes `look` confirms
-    (`confirmed`, design/0551)."""
+    (`confirmed`, design/0551), and those it confirms about each of `about` (where the boxes it kept on its last frame
+    were followed to: design/0555) that touches none of the boxes it found or looks at here."""
     if not p.weak:
         return detector.faces(rgb, size), []
     most = WEAK_MOST * least_face(coarse, size[1])
@@ -197,7 +198,8 @@ def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], c
         found: tuple[list[Box], list[Box]] = detector.weighed(rgb, size, p.weak, most)
         return found
     sure, kept, faint = detector.scored(rgb, size, p.weak, most, FAINT)
-    return sure, kept + confirmed(faint[:FAINT_MOST], look, size)
+    faint = faint[:FAINT_MOST]
+    return sure, kept + confirmed(faint + [b for b in about if not any(touch(b, o) for o in sure + kept + faint)], look, size)
 
 
 def confirmed(faint: list[Box], look: Look, size: tuple[int, int]) -> list[Box]:

@@ -170,6 +170,14 @@ class FaceFollower:
             into.setdefault(key, {}).setdefault(frame + sign * k, ((x - tr.origin[0]) * self.factor,
                                                                     (y - tr.origin[1]) * self.factor, 0.0))
 
+    def unsought_now(self, since: int) -> list[Box]:
+        """Where the heads and the boxes of the pass beside found from frame `since` on are followed to on the last
+        frame fed (design/0555): the pass beside looks about them again on its next frame. A small real face it
+        confirmed closer once may score under FAINT there, or under FAINT_MOST others (held-out 7 int8)."""
+        return [_shifted(box, moves[max(moves)]) for key, _ in self.live
+                if key[0] >= since and (key[0], box := self.found[key[0]][key[1]]) in self.unsought
+                and (moves := self.forward.get(key))]
+
     def looks(self, frame: int, shape: tuple[int, int], below: int) -> list[tuple[Box, int]]:
         """Where to run the detector again on `frame` (in a picture `shape`: width, height): around
         each face less than `below` px high (one only the detector's finer, sparser pass sees: a

@@ -87,15 +87,15 @@ def detect(src: Path, detector: Any, every: int, tick: Tick = lambda n: None, st
 def _looked(i: int, frame: Any, detector: Any, passes: tuple[Pass, ...], found: dict[int, list[Box]],
             disagreed: set[int] | None, faces: FaceFollower | None, sizes: tuple[tuple[int, int], tuple[int, int]],
             run: bool) -> None:
-    """Frame `i` through the detector's passes that run on it (where `run`), their boxes merged
-    into `found[i]` (in the clip's `size` pixels) and a disagreement into `disagreed`; and fed to
-    `faces` scaled to `small`. `sizes`: (size, small)."""
+    """Frame `i` through the detector's passes that run on it (where `run`), their boxes merged into `found[i]`
+    (the clip's `size` pixels), a disagreement into `disagreed`; fed to `faces` scaled to `small`. `sizes`: (size, small)."""
     size, small = sizes
     ran = [p for p in passes if p.runs(i)]
     if run and ran:
         got = beside([pass_boxes(detector, p, frame.reformat(width=p.input[0], height=p.input[1], format="rgb24").to_ndarray(),
-                                 size, passes[0], lambda r: looked_again(frame, detector, r)) for p in ran],
-                     [p.extra for p in ran])   # design/0550, 0551
+                                 size, passes[0], lambda r: looked_again(frame, detector, r),
+                                 faces.unsought_now(i - p.every) if faces is not None and p.extra else ()) for p in ran],
+                     [p.extra for p in ran])   # design/0550, 0551, 0555
         each = [sure + heads for sure, heads in got]
         if faces is not None:   # a head scored weakly, or any box of the pass beside, never stands in for a face (0501, 0550)
             faces.unsought.update((i, b) for (sure, heads), p in zip(got, ran) for b in heads + (sure if p.extra else []))
