@@ -292,7 +292,7 @@ def frame_plan(mode: str, frame: int, size: tuple[int, int], marks: Sequence[Mar
         theirs = applicants_face(faces, keep)
         around = pad(faces[theirs]) if theirs is not None else None   # once a frame, not once a face (issue 75)
         mine = {i for i, f in enumerate(faces) if around is not None and inside(f, around) >= SAME_FACE}
-    kept = [face for i, face in enumerate(faces) if i in mine]   # the margins of the others give way on these
+    kept = [(x - (d := round(w * PAD)), y, w + 2 * d, h) for i, (x, y, w, h) in enumerate(faces) if i in mine]   # 0540, 0556
     masks = [clamp(m, width, height) for i, face in enumerate(faces) if i not in mine for m in stranger_masks(face, kept)]
     masks += [clamp(pad(b, 0.0), width, height) for b in added]
     return FramePlan(False, None, tuple(b for b in masks if b is not None))
