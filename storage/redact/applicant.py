@@ -155,9 +155,14 @@ def _clashes(found: Sequence[Track], theirs: set[int], j: int) -> bool:
     theirs was found too, elsewhere (neither box `continues` the other there): two faces at once. She is in one place
     at a time; a track found far from her on a frame her own track was found on is another's (design/0546)."""
     lo, hi = min(found[j].seen), max(found[j].seen)
-    return any(min(hi, max(found[i].seen)) - max(lo, min(found[i].seen)) > OVERLAP or
-               any(f in found[i].seen and not _near(found[i].seen[f], b) for f, b in found[j].seen.items())
+    return any(min(hi, max(found[i].seen)) - max(lo, min(found[i].seen)) > OVERLAP or apart(found[j], found[i])
                for i in theirs)
+
+
+def apart(t: Track, theirs: Track) -> bool:
+    """Whether track `t` was found, on a frame `theirs` was found on too, away from it (neither box `continues` the
+    other there): two faces at once, however short the overlap (design/0546; everything mode's too, design/0554)."""
+    return any(f in theirs.seen and not _near(theirs.seen[f], b) for f, b in t.seen.items())
 
 
 def _near(a: Box, b: Box) -> bool:

@@ -14,10 +14,12 @@ detector's second scale, detect.FINE_ACROSS), and here:
   applicant.OVERLAP frames (the applicant's face found again after a miss, or taken up by a
   second track while the first still runs at a pillar: joined, never dropped and filled as a
   stranger's, issue 88, design/0431), but never one found, on a frame one of theirs was found on,
-  away from it (`_apart`, design/0554); every other track is a stranger's, but one first
-  found at least plan.SAME_FACE inside an applicant's face box (widened by plan.PAD) on that frame:
-  a part of the applicant's face found as a face of its own (the half of it still seen as they
-  pass behind a pillar), left shown and checked on every frame of it;
+  away from it (applicant.apart, design/0554: a 19 x 22 px box on her figure, 130 px from her
+  face, was taken for hers and the half of her face at the pillar filled as a stranger's); every
+  other track is a stranger's, but one first found at least plan.SAME_FACE inside an applicant's
+  face box (widened by plan.PAD) on that frame: a part of the applicant's face found as a face of
+  its own (the half of it still seen as they pass behind a pillar), left shown and checked on every
+  frame of it;
 - **a stranger's face** is filled solid (as plan.face_mask widens a face) on each frame its
   box touches the region; the applicant's face is never filled;
 - **moments to check** (design/0433, amending 0326's every frame a face is in or near the region):
@@ -27,8 +29,8 @@ detector's second scale, detect.FINE_ACROSS), and here:
   first (their face taken up again: the custodian looks that it is theirs), but one taken up on a
   frame the custodian marked (design/0547), or taking up another of theirs within MAX_GAP frames
   where that face was (`_picked_up`: her face out from behind a pillar in pieces, design/0554);
-  every frame of a part of their face found as a face of its own. A stranger followed inside the region is filled there and not checked; one near it is
-  outside what is kept;
+  every frame of a part of their face found as a face of its own. A stranger followed inside the
+  region is filled there and not checked; one near it is outside what is kept;
 - **a stranger lost inside the region is there still** (design/0547): his track, ended inside it,
   is joined to the next found where he was or was going, the line between inside the region on
   every frame (`rejoined`): filled between, his loss and his finding again not a coming or going;
@@ -43,7 +45,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from storage.redact.applicant import OVERLAP, continues
+from storage.redact.applicant import OVERLAP, apart, continues
 from storage.redact.plan import (APPLICANT_INSIDE, COAST, MAX_GAP, SAME_FACE, Box, Mark, Track, closeness, face_mask,
                                  inside, lerp, pad, predict, track_boxes, tracks)
 
@@ -78,7 +80,7 @@ def applicants(found: list[Track], keeps: Sequence[Box | None]) -> list[int]:
         if not counts[i] or counts[i] < THEIRS * len(t.seen):
             continue
         span = (min(t.seen), max(t.seen))
-        if any(_beside(span, (min(found[j].seen), max(found[j].seen))) or _apart(t, found[j]) for j in theirs):
+        if any(_beside(span, (min(found[j].seen), max(found[j].seen))) or apart(t, found[j]) for j in theirs):
             continue   # beside one of theirs: two faces at once; a short overlap at an end (a pillar) is joined
         theirs.append(i)
     return theirs
@@ -98,15 +100,6 @@ def _picked_up(t: Track, mine: list[Track]) -> bool:
         if continues(track_boxes(a, start, 0) or a.seen[end], first, max(0, start - end)):
             return True
     return False
-
-
-def _apart(t: Track, theirs: Track) -> bool:
-    """Whether track `t` was found, on a frame one of theirs was found on too, away from it (neither box
-    applicant.continues the other there): two faces at once, however short the overlap (design/0554, as faces mode's
-    design/0546). A 19 x 22 px box found on her figure while her face was found 130 px from it was taken for hers, and
-    the half of her face found at the pillar on its frames then filled as a stranger's (held-out 5)."""
-    return any(f in theirs.seen and not (continues(b, theirs.seen[f], 0) or continues(theirs.seen[f], b, 0))
-               for f, b in t.seen.items())
 
 
 def _beside(span: tuple[int, int], theirs: tuple[int, int]) -> bool:
