@@ -118,3 +118,47 @@ def match(small: np.ndarray, template: np.ndarray, stride: int, size: tuple[int,
     dx = refine(float(scores[iy, ix - 1]), best, float(scores[iy, ix + 1])) if 0 < ix < nx - 1 else 0.0
     dy = refine(float(scores[iy - 1, ix]), best, float(scores[iy + 1, ix])) if 0 < iy < ny - 1 else 0.0
     return x0 + ix + dx, y0 + iy + dy, best
+
+
+def _kept(at: int, samples: int, stride: int, side: int) -> tuple[int, int] | None:
+    """The template's samples (first, last), one way, that lie in a picture `side` pixels across
+    with the region at `at`; None where fewer than half of them do."""
+    first = max(0, -(at // stride))                       # the first sample at or after the picture's start
+    last = min(samples - 1, (side - 1 - at) // stride)    # the last before its end
+    return (first, last) if 2 * (last - first + 1) >= samples else None
+
+
+def match_cut(small: np.ndarray, template: np.ndarray, stride: int, guess: tuple[int, int],
+              reach: int) -> tuple[float, float, float] | None:
+    """`match` of a region's `template` (sampled every `stride` pixels) for a window that reaches the
+    picture's edge (design/0558): each place (top-left) in reach of `guess` is scored by the part of
+    the template that lies in the picture there (half of its samples each way at least, `_kept`), so
+    a region walking partly out of the picture is followed rather than held at the edge and lost. The places with the same part kept are matched together
+    (exact sums, as `match`); the best score wins, the earlier group on a tie. None: nowhere."""
+    height, width = small.shape
+    th, tw = template.shape
+    s = stride
+
+    def groups(lo: int, hi: int, samples: int, side: int) -> list[tuple[int, int, tuple[int, int]]]:
+        out: list[tuple[int, int, tuple[int, int]]] = []   # (first place, last place, samples kept)
+        for at in range(lo, hi + 1):
+            kept = _kept(at, samples, s, side)
+            if kept is None:
+                continue
+            if out and out[-1][2] == kept and out[-1][1] == at - 1:
+                out[-1] = (out[-1][0], at, kept)
+            else:
+                out.append((at, at, kept))
+        return out
+
+    best: tuple[float, float, float] | None = None
+    for x0, x1, (c0, c1) in groups(guess[0] - reach, guess[0] + reach, tw, width):
+        for y0, y1, (r0, r1) in groups(guess[1] - reach, guess[1] + reach, th, height):
+            part = template[r0:r1 + 1, c0:c1 + 1]
+            size = ((c1 - c0) * s + 1, (r1 - r0) * s + 1)
+            ax, ay = x0 + c0 * s, y0 + r0 * s                # the part's top-left at the group's first place
+            area = small[ay:y1 + r0 * s + size[1], ax:x1 + c0 * s + size[0]]
+            found = match(area, part, s, size, (0, 0), max(x1 - x0, y1 - y0))
+            if found is not None and (best is None or found[2] > best[2]):
+                best = (found[0] + x0, found[1] + y0, found[2])
+    return best

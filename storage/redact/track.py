@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from storage.lazy import lazy_import
 from storage.redact.inside import spans
-from storage.redact.ncc import match
+from storage.redact.ncc import match, match_cut
 from storage.redact.plan import Box, Mark, PlanError, clamp, follow, lerp, union
 
 if TYPE_CHECKING:
@@ -127,8 +127,9 @@ def start(small: np.ndarray, box: Box, factor: int) -> Tracker | None:
 
 def advance(tracker: Tracker, small: np.ndarray, least: int = SEARCH_LEAST) -> tuple[Tracker | None, float]:
     """`tracker` one frame on (in its direction) in `small`: the track moved, or None where it is
-    lost (the best match below FLOOR, or the region out of the picture); and the match. `least`:
-    the search window's least reach, scaled pixels each way."""
+    lost (the best match below FLOOR, or the region more than half out of the picture: near an edge
+    each place is scored by the part of the region inside, ncc.match_cut, design/0558); and the
+    match. `least`: the search window's least reach, scaled pixels each way."""
     w, h = tracker.size
     reach = max(least, min(SEARCH_MOST, round(SEARCH_SHARE * max(w, h))))
     guess = (round(tracker.at[0] + tracker.step[0]), round(tracker.at[1] + tracker.step[1]))
@@ -136,7 +137,7 @@ def advance(tracker: Tracker, small: np.ndarray, least: int = SEARCH_LEAST) -> t
     if reach <= guess[0] <= width - w - reach and reach <= guess[1] <= height - h - reach:
         found = match(small, tracker.template, tracker.stride, tracker.size, guess, reach)
     else:   # the window reaches an edge: the region may be partly out of the picture (design/0558)
-        found = _match_cut(small, tracker, guess, reach)
+        found = match_cut(small, tracker.template, tracker.stride, guess, reach)
     if found is None or found[2] < FLOOR:
         return None, found[2] if found else 0.0
     x, y, score = found
@@ -148,50 +149,6 @@ def advance(tracker: Tracker, small: np.ndarray, least: int = SEARCH_LEAST) -> t
             template = ((KEEP - 1) * template + seen * UNIT + KEEP // 2) // KEEP
     step = (x - tracker.at[0], y - tracker.at[1])
     return Tracker(template, tracker.stride, tracker.size, (x, y), tracker.origin, step), score
-
-
-def _kept(at: int, samples: int, stride: int, side: int) -> tuple[int, int] | None:
-    """The template's samples (first, last), one way, that lie in a picture `side` pixels across
-    with the region at `at`; None where fewer than half of them do."""
-    first = max(0, -(at // stride))                       # the first sample at or after the picture's start
-    last = min(samples - 1, (side - 1 - at) // stride)    # the last before its end
-    return (first, last) if 2 * (last - first + 1) >= samples else None
-
-
-def _match_cut(small: np.ndarray, tracker: Tracker, guess: tuple[int, int],
-               reach: int) -> tuple[float, float, float] | None:
-    """`match` for a window that reaches the picture's edge (design/0558): each place in reach of
-    `guess` is scored by the part of the template that lies in the picture there (half of its
-    samples each way at least, `_kept`), so a region walking partly out of the picture is followed
-    rather than held at the edge and lost. The places with the same part kept are matched together
-    (exact sums, as `match`); the best score wins, the earlier group on a tie. None: nowhere."""
-    height, width = small.shape
-    th, tw = tracker.template.shape
-    s = tracker.stride
-
-    def groups(lo: int, hi: int, samples: int, side: int) -> list[tuple[int, int, tuple[int, int]]]:
-        out: list[tuple[int, int, tuple[int, int]]] = []   # (first place, last place, samples kept)
-        for at in range(lo, hi + 1):
-            kept = _kept(at, samples, s, side)
-            if kept is None:
-                continue
-            if out and out[-1][2] == kept and out[-1][1] == at - 1:
-                out[-1] = (out[-1][0], at, kept)
-            else:
-                out.append((at, at, kept))
-        return out
-
-    best: tuple[float, float, float] | None = None
-    for x0, x1, (c0, c1) in groups(guess[0] - reach, guess[0] + reach, tw, width):
-        for y0, y1, (r0, r1) in groups(guess[1] - reach, guess[1] + reach, th, height):
-            part = tracker.template[r0:r1 + 1, c0:c1 + 1]
-            size = ((c1 - c0) * s + 1, (r1 - r0) * s + 1)
-            ax, ay = x0 + c0 * s, y0 + r0 * s                # the part's top-left at the group's first place
-            area = small[ay:y1 + r0 * s + size[1], ax:x1 + c0 * s + size[0]]
-            found = match(area, part, s, size, (0, 0), max(x1 - x0, y1 - y0))
-            if found is not None and (best is None or found[2] > best[2]):
-                best = (found[0] + x0, found[1] + y0, found[2])
-    return best
 
 
 def _centre(box: Box) -> tuple[float, float]:
