@@ -133,8 +133,9 @@ def match_cut(small: np.ndarray, template: np.ndarray, stride: int, guess: tuple
     """`match` of a region's `template` (sampled every `stride` pixels) for a window that reaches the
     picture's edge (design/0558): each place (top-left) in reach of `guess` is scored by the part of
     the template that lies in the picture there (half of its samples each way at least, `_kept`), so
-    a region walking partly out of the picture is followed rather than held at the edge and lost. The places with the same part kept are matched together
-    (exact sums, as `match`); the best score wins, the earlier group on a tie. None: nowhere."""
+    a region walking partly out of the picture is followed rather than held at the edge and lost.
+    The places with the same part kept are matched together (exact sums, as `match`); the best score
+    wins, the earlier group on a tie. None: nowhere."""
     height, width = small.shape
     th, tw = template.shape
     s = stride
