@@ -4,13 +4,16 @@ is not the one pinned, and one real run on the public-domain photograph scikit-i
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from storage.redact import detect
-from storage.redact.plan import iou
+from storage.redact.plan import Box, iou
 from tests.support.faces import ASTRONAUT_FACE
 
 
@@ -257,30 +260,49 @@ def test_a_narrow_head_only_the_finer_pass_beside_the_first_sees_is_found():
         assert [p.input[0] for p in ran] == [640, 1280] and covered[0] < 0.5 and covered[1] >= 0.9, (i, covered)
 
 
+def _on_the_finer_pass(scene: Any, actor: str, frames: set[int], quantized: bool) -> Iterator[tuple[int, Any, Any]]:
+    """Each of `frames` of `scene`'s clip (tests/support/crowd.py), in order: its number, the actor whose name starts
+    with `actor`, and `boxes(look, about)`: the boxes of the 1280 px pass beside the first on it (detect.pass_boxes),
+    with the closer look (media.looked_again) where `look`, looking about `about`."""
+    import av
+
+    from storage.redact.media import looked_again
+    from tests.support import crowd
+
+    who = next(a for a in scene if a.name.startswith(actor))
+    d = detect.Detector(detect.input_for(1920, 1080), quantized=quantized)
+    passes = detect.passes_for(1920, 1080, 6, weak=detect.weak_of(d.method))
+    finer = next(p for p in passes if p.extra)
+    for i, rgb in enumerate(crowd.pictures(max(frames) + 1, (1920, 1080), scene)):
+        if i not in frames:
+            continue
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+        small = frame.reformat(*finer.input, format="rgb24").to_ndarray()
+
+        def boxes(look: bool, about: Sequence[Box] = ()) -> list[Box]:
+            sure, heads = detect.pass_boxes(d, finer, small, (1920, 1080), passes[0],
+                                            (lambda r: looked_again(frame, d, r)) if look else None, about)
+            return sure + heads
+        yield i, who, boxes
+
+
+def _covers(face: Box, boxes: list[Box]) -> float:
+    """How much of `face` the most covering of `boxes`' masks covers."""
+    from storage.redact.plan import face_mask, inside
+
+    return max([inside(face, face_mask(b)) for b in boxes] or [0.0])
+
+
 @pytest.mark.parametrize("quantized", [True, False])
 def test_a_real_24_px_face_scored_faintly_at_1280_is_found_on_a_closer_look(quantized):
     """design/0551: held-out 6's 24 px LFW walker (tests/support/crowd.py HELD_OUT_6: a real person, grey, blurred)
     scores 0.01-0.09 at 640, 960 and 1280 px across, under the weak score, and no pass found it on frames 6 and 18.
     The 1280 px pass beside the first looks again at its faint boxes where the face is 48 px high: found there,
     with either model, its mask covering the face; without the closer look, not."""
-    import av
-
-    from storage.redact.media import looked_again
-    from storage.redact.plan import face_mask, inside
     from tests.support import crowd
 
-    walker = next(a for a in crowd.HELD_OUT_6 if a.name.startswith("24 px"))
-    d = detect.Detector(detect.input_for(1920, 1080), quantized=quantized)
-    passes = detect.passes_for(1920, 1080, 6, weak=detect.weak_of(d.method))
-    finer = next(p for p in passes if p.extra)
-    for i, rgb in enumerate(crowd.pictures(19, (1920, 1080), crowd.HELD_OUT_6)):
-        if i not in (6, 18):
-            continue
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-        small = frame.reformat(*finer.input, format="rgb24").to_ndarray()
-        covered = [max([inside(walker.face(i), face_mask(b)) for b in sure + heads] or [0.0])
-                   for sure, heads in (detect.pass_boxes(d, finer, small, (1920, 1080), passes[0], look)
-                                       for look in (None, lambda r: looked_again(frame, d, r)))]
+    for i, walker, boxes in _on_the_finer_pass(crowd.HELD_OUT_6, "24 px", {6, 18}, quantized):
+        covered = [_covers(walker.face(i), boxes(look)) for look in (False, True)]
         assert covered[0] < 0.5 and covered[1] >= 0.9, (i, covered)
 
 
@@ -311,21 +333,10 @@ def test_a_faint_box_is_kept_only_as_the_faces_a_closer_look_finds_touching_it(f
 def test_a_real_tilted_26_px_face_scored_under_003_at_1280_is_found_on_a_closer_look(quantized):
     """design/0551: held-out 6's 26 px tilted LFW walker scores 0.02-0.03 at 1280 px across on frame 18, with either
     model: looked at again from 0.02 (detect.FAINT), found there, its mask covering the face (from 0.03, not)."""
-    import av
-
-    from storage.redact.media import looked_again
-    from storage.redact.plan import face_mask, inside
     from tests.support import crowd
 
-    tilted = next(a for a in crowd.HELD_OUT_6 if a.name.startswith("26 px"))
-    d = detect.Detector(detect.input_for(1920, 1080), quantized=quantized)
-    passes = detect.passes_for(1920, 1080, 6, weak=detect.weak_of(d.method))
-    finer = next(p for p in passes if p.extra)
-    rgb = list(crowd.pictures(19, (1920, 1080), crowd.HELD_OUT_6))[18]
-    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-    sure, heads = detect.pass_boxes(d, finer, frame.reformat(*finer.input, format="rgb24").to_ndarray(), (1920, 1080),
-                                    passes[0], lambda r: looked_again(frame, d, r))
-    assert max([inside(tilted.face(18), face_mask(b)) for b in sure + heads] or [0.0]) >= 0.9
+    for i, tilted, boxes in _on_the_finer_pass(crowd.HELD_OUT_6, "26 px", {18}, quantized):
+        assert _covers(tilted.face(i), boxes(True)) >= 0.9
 
 
 def test_a_real_27_px_face_the_closer_look_once_found_is_looked_about_again_where_it_went():
@@ -333,23 +344,8 @@ def test_a_real_27_px_face_the_closer_look_once_found_is_looked_about_again_wher
     and 18 by the 1280 px pass beside the first with the int8 model, then scores under FAINT (or under FAINT_MOST
     others) there on frames 30-126: shown 59 frames running. Looked about again where it was followed to on the
     frame before (`about`), it is found on frames 54 and 90, its mask covering the face; without, not."""
-    import av
-
-    from storage.redact.media import looked_again
-    from storage.redact.plan import face_mask, inside
     from tests.support import crowd
 
-    walker = next(a for a in crowd.HELD_OUT_7 if a.name.startswith("27 px"))
-    d = detect.Detector(detect.input_for(1920, 1080), quantized=True)
-    passes = detect.passes_for(1920, 1080, 6, weak=detect.weak_of(d.method))
-    finer = next(p for p in passes if p.extra)
-    for i, rgb in enumerate(crowd.pictures(91, (1920, 1080), crowd.HELD_OUT_7)):
-        if i not in (54, 90):
-            continue
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-        small = frame.reformat(*finer.input, format="rgb24").to_ndarray()
-        covered = [max([inside(walker.face(i), face_mask(b)) for b in sure + heads] or [0.0])
-                   for sure, heads in (detect.pass_boxes(d, finer, small, (1920, 1080), passes[0],
-                                                         lambda r: looked_again(frame, d, r), about)
-                                       for about in ((), [walker.face(i - 1)]))]
+    for i, walker, boxes in _on_the_finer_pass(crowd.HELD_OUT_7, "27 px", {54, 90}, True):
+        covered = [_covers(walker.face(i), boxes(True, about)) for about in ((), [walker.face(i - 1)])]
         assert covered[0] < 0.5 and covered[1] >= 0.9, (i, covered)
