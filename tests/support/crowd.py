@@ -330,13 +330,29 @@ HELD_OUT_9 = (
     Actor(96, 470, 1500, -5, applicant=True, turn=120, name="applicant"),
     Actor(40, 930, 1700, 0, photo="lfw:65", dim=True, name="40 px LFW, dim, standing in the bottom right corner"),
 )
-# bench/redaction --crowd [--held-out [2 | 3 | 4 | 5 | 6 | 7 | 8 | 9] | --profiles]: the scene's key here, and its name in
+# A tenth held-out scene (issue 88), written and committed before held-out 9's faces-mode failures were looked at,
+# and run once, blind, before any change: its figures are the blind ones, never used to choose a setting. Six other
+# LFW crops, chosen by a fixed rule before any was run (7 + 14 k for k = 0..5: 7, 21, 35, 49, 63, 77; none of held-out
+# 6's, 7's, 8's or 9's), grey, 24-40 px. The applicant walks right through the pillar and turns back; one stranger
+# enters turned from the right edge walking left, the smallest stands dim in the top left corner, a tilted one passes
+# behind her at her face's height, a mirrored one walks along the bottom edge, one walks behind the pillar, the
+# largest walks fast along the top
+HELD_OUT_10 = (
+    Actor(30, 380, 1910, -5, photo="lfw:7", squeeze=0.8, name="30 px LFW, turned, entering from the right edge"),
+    Actor(24, 20, 60, 0, photo="lfw:21", dim=True, name="24 px LFW, dim, standing in the top left corner"),
+    Actor(38, 500, 1300, -6, photo="lfw:35", tilt=-12, name="38 px LFW, tilted, passing behind her"),
+    Actor(27, 1020, 400, 6, photo="lfw:49", mirror=True, name="27 px LFW, mirrored, walking along the bottom edge"),
+    Actor(34, 300, 1100, 2, photo="lfw:63", name="34 px LFW, walking behind the pillar"),
+    Actor(96, 460, 900, 4, applicant=True, turn=100, name="applicant"),
+    Actor(40, 70, 300, 9, photo="lfw:77", name="40 px LFW, walking fast along the top"),
+)
+# bench/redaction --crowd [--held-out [2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10] | --profiles]: the scene's key here, and its name in
 # the bench's lines
 SCENES = {0: CAST, 1: HELD_OUT, 2: HELD_OUT_2, 3: PROFILES, 4: HELD_OUT_3, 5: HELD_OUT_4, 6: HELD_OUT_5, 7: HELD_OUT_6,
-          8: HELD_OUT_7, 9: HELD_OUT_8, 10: HELD_OUT_9}
+          8: HELD_OUT_7, 9: HELD_OUT_8, 10: HELD_OUT_9, 11: HELD_OUT_10}
 SCENE_NAMES = {0: "crowd", 1: "held out 1", 2: "held out 2", 3: "profiles (tuning)", 4: "held out 3",
                5: "held out 4", 6: "held out 5", 7: "held out 6", 8: "held out 7",
-               9: "held out 8", 10: "held out 9"}
+               9: "held out 8", 10: "held out 9", 11: "held out 10"}
 
 # What the detector's settings may be chosen on: the small faces alone, standing still
 TUNING = (Actor(24, 100, 200, 0), Actor(32, 300, 700, 0), Actor(44, 500, 1300, 0))
