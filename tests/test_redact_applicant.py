@@ -278,3 +278,51 @@ def test_no_track_joined_as_hers_is_found_elsewhere_on_a_frame_one_of_hers_is_fo
     for i in theirs:
         for j in theirs - anchored - {i}:
             assert all(a._near(joined[i].seen[f], b) for f, b in joined[j].seen.items() if f in joined[i].seen)
+
+
+def test_her_face_found_twice_and_her_head_beside_it_are_no_rivals_to_her_track_found_again():
+    """design/0560 (held-out 9 with the float model, frames 84-144, its boxes): her track ends on frame 84 on a box
+    cut short at the pillar; on frame 90 her face is found again, twice (two boxes overlapping), and on frame 96 only
+    the side of her head at the pillar's edge (38 px wide, touching her face's box widened); then her face, a track
+    on. Three tracks took hers up: rivals, none joined, her face filled on 45 frames, each a moment to check. The two
+    short ones are pieces of the long one's place at its time: it is joined, her face shown."""
+    def at(f: int) -> Box:
+        return (1645 - 5 * f, 517, 71, 97)
+    found: dict[int, list[Box]] = {f: [at(f)] for f in range(0, 79, 6)}
+    found[84] = [(1242, 517, 51, 99)]
+    found[90] = [(1185, 507, 67, 103), (1223, 509, 60, 101)]
+    found[96] = [(1225, 502, 38, 67)]
+    found.update({f: [at(f)] for f in range(102, FRAMES, 6)})
+    joined = tracks(found)
+    marks = [Mark(0, (1500, 400, 300, 600))]
+    again = next(i for i, t in enumerate(joined) if 102 in t.seen)
+    assert min(joined[again].seen) == 90 and again in applicant_tracks(joined, marks), [sorted(t.seen) for t in joined]
+    d = decide(*_labelled(found), marks)
+    assert UNSURE not in d.check.values()
+    for f in range(102, FRAMES, 6):
+        shown, masks = _shown_box(found, marks, f)
+        assert at(f) in shown and not any(inside(at(f), m) > 0.1 for m in masks), f
+
+
+_piece = st.tuples(st.integers(2, 8), st.integers(-10, 10), st.integers(-10, 10), st.integers(20, 100))
+
+
+@given(_piece, st.sets(st.integers(0, 7), min_size=1, max_size=7), st.booleans(), st.integers(1, 30))
+def test_a_piece_of_a_rivals_place_is_no_rival_and_anything_else_still_is(piece, picked, outside, away):
+    """design/0560, a property of applicant._taken: of two tracks taking hers up, one found on fewer frames than the
+    other, each within the other's span and touching its box widened there, is no rival (the other is taken, in
+    either order); moved out of that span, or away from the other's box, they are rivals again (None)."""
+    from storage.redact import applicant as a
+    from storage.redact.plan import Track
+    n, dx, dy, side = piece
+    whole = {6 * k: (300 + 5 * 6 * k, 200, side, side) for k in range(n + 1)}
+    frames = sorted(whole)
+    part = {frames[k % n]: (whole[frames[k % n]][0] + dx, 200 + dy, side, side) for k in picked}   # n of n + 1 at most
+    w, p = Track(seen=whole), Track(seen=dict(part))
+    assert a._taken([w, p], [0, 1], True) == 0 and a._taken([p, w], [0, 1], True) == 1
+    f = max(part)
+    if outside:   # before its first frame and after its last: a track of its own
+        moved = {frames[0] - 6: whole[frames[0]], frames[-1] + 6: whole[frames[-1]]}
+    else:
+        moved = {**part, f: (part[f][0] + 2 * side + away, part[f][1], side, side)}
+    assert a._taken([w, Track(seen=moved)], [0, 1], True) is None

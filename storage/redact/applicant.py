@@ -12,8 +12,9 @@ between its detections (storage/redact/facetrack.py). The applicant's face is a 
   widths, so a half of her face found last never makes a small stranger's face look like hers), is the
   applicant's too, forward and back, when it is the *only* such track, or the first of such tracks that
   each take up the one before (her face found again, then again: a chain, design/0541); where two could
-  be otherwise, neither is joined (unsure); and never a track found, on a frame one of theirs was found
-  on, away from it (`_clashes`: she is in one place at a time, design/0546);
+  be otherwise, neither is joined (unsure), but a track that is only a piece of another's place at its time
+  is no rival to it (her face found twice, the side of her head: design/0560); and never a track found, on a
+  frame one of theirs was found on, away from it (`_clashes`: she is in one place at a time, design/0546);
 - **shown**: on a frame where the custodian's marks say the applicant is in the picture
   (`plan.follow` not None), the applicant's tracks' boxes, and a box that is the same face found
   twice (at least plan.SAME_FACE inside one of theirs widened by plan.PAD, and at least SAME_SIZE
@@ -103,12 +104,24 @@ def _takes_up(a: Track, b: Track, forward: bool) -> bool:
 
 def _taken(found: Sequence[Track], ups: list[int], forward: bool) -> int | None:
     """Of the tracks that take one of theirs up, the one joined: the only one, or the nearest of a chain
-    (each of the others taking up the one before it in the same direction); None where they are rivals."""
+    (each of the others taking up the one before it in the same direction); None where they are rivals. A track that
+    is a piece of another's place (`_piece_of`) is no rival: one face found twice, or her head beside it (design/0560)."""
+    ups = [j for j in ups if not any(k != j and _piece_of(found[j], found[k]) for k in ups)]
     if len(ups) == 1:
         return ups[0]
     order = sorted(ups, key=lambda j: min(found[j].seen) if forward else -max(found[j].seen))
     chain = all(_takes_up(found[i], found[j], forward) for i, j in zip(order, order[1:]))
     return order[0] if chain else None
+
+
+def _piece_of(t: Track, whole: Track) -> bool:
+    """Whether track `t` is found on fewer frames than `whole`, each within `whole`'s span, and there touches
+    `whole`'s box widened by PAD: one place at one time, not another face that could be hers (design/0560: her face
+    found twice on one frame, or the side of her head at a pillar, made rivals of her own track found again)."""
+    frames = sorted(whole.seen)
+    return len(t.seen) < len(frames) and all(
+        frames[0] <= f <= frames[-1] and inside(b, pad(track_boxes(whole, f, 0, frames) or b)) > 0
+        for f, b in t.seen.items())
 
 
 def _anchors(found: Sequence[Track], marks: Sequence[Mark], check: dict[int, str]) -> set[int]:
