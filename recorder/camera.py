@@ -184,8 +184,8 @@ class CameraRecorder:
         """Remux one connection until it ends; True if any frame was recorded. The edged reader's is read in
         turns with the worker's other cameras by its reader (design/0302), libavformat's on this thread."""
         if isinstance(source, EdgedSource):
-            source.turns = True
-            return self.read_turns.run(self._steps(source), self.stop)
+            source.turns = True  # every `apart` turns: its fragments allow for the wait (design/0552)
+            return self.read_turns.run(self._steps(source), self.stop, source.apart)
         return drive(self._steps(source))
 
     def _steps(self, source: Source | EdgedSource) -> Generator[None, None, bool]:

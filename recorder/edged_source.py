@@ -24,6 +24,7 @@ from recorder import diagnose, fastpath, picture_size
 from recorder.fastpath import rtp
 from recorder.read_turns import TURN_US
 from recorder.rtsp_session import GARBLED, UNSPOKEN, Media, RtspFailure, Session, parameter_sets
+from recorder.segment import turns_apart
 from recorder.timeline import RtpTimes, observed_depth
 from storage.lazy import lazy_import
 
@@ -45,7 +46,9 @@ OBSERVE_UNITS = 12
 # bytes have arrived or READ_WAIT_US has passed (design/0079 "Fewer wakes"); from there the worker's
 # reader reads it, every TURN_US, in turns with its other cameras (recorder/read_turns.py, design/0302).
 # Either wait delays a fragment's last picture by as much, which the muxer's cut allows for (segment.py
-# muxer_fragment_us: the power-cut bound of design/0061 holds).
+# muxer_fragment_us: the power-cut bound of design/0061 holds). A camera whose fragments allow it is read
+# every other turn (segment.py turns_apart, design/0552): its pictures wait up to two turns, which its
+# `arrival_us` tells the muxer's cut.
 READ_LOWAT = rtp.READ_BYTES
 READ_WAIT_US = TURN_US
 FALLBACK = "fallback"  # RtspFailure.kind: the edged reader will not record this camera; libavformat may
@@ -102,6 +105,7 @@ class EdgedSource:
         self.depth: int | None = None  # the stream's reorder depth (pictures), once known
         self.leading = 0  # pictures of the first GOP shown before its keyframe: not handed on (design/0150)
         self.turns = False  # read by the worker's reader in turns, without waiting (recorder/read_turns.py)
+        self.apart = 1  # ... every this many turns (design/0552), set with the frame rate
         # The camera's counters, and their LOST when the run began: its dropped pictures added at each turn's end
         self.counted: tuple[dict[str, int], int] | None = None  # (recorder/whole_pictures.py, design/0319)
         try:
@@ -138,7 +142,8 @@ class EdgedSource:
         self._read_timeout_s = settings.read_timeout_us / 1e6
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, READ_LOWAT)
         wait_us = min(settings.read_timeout_us, READ_WAIT_US)
-        self.arrival_us = READ_WAIT_US  # how late a picture may be read (segment.py)
+        self.arrival_us = READ_WAIT_US  # how late a picture may be read (segment.py); in turns, apart times it
+        self._fragment_us: int = settings.fragment_us
         for opt, us_ in ((socket.SO_RCVTIMEO, wait_us), (socket.SO_SNDTIMEO, settings.read_timeout_us)):
             secs, us = divmod(us_, 1_000_000)
             sock.setsockopt(socket.SOL_SOCKET, opt, struct.pack("ll", secs, us))
@@ -185,6 +190,10 @@ class EdgedSource:
             raise RtspFailure("no picture size in the parameter sets", kind=FALLBACK)
         stream.time_base = TIME_BASE
         self._times = RtpTimes(key.ts, depth, round(90000 / rate))
+        # One picture's length as the record loop reckons it (recorder/camera.py vstep_us), for the turns apart
+        frame_us = int(max(1, round(1 / (rate * TIME_BASE))) * TIME_BASE * 1_000_000)
+        self.apart = turns_apart(self._fragment_us, frame_us, TURN_US)
+        self.arrival_us = READ_WAIT_US * self.apart
         self._stream = stream
         self.streams = _Streams(_Video(stream, rate, codec))
         self._rest = units

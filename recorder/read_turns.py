@@ -4,8 +4,13 @@ A camera's thread connects (recorder/opening.py) and hands its run, a generator 
 stamps and writes what has come and yields when nothing more has (recorder/camera.py `_steps`),
 to the worker's `ReadTurns`; it then sleeps until the run ends. Every TURN_US the reader wakes
 once and steps each run in turn: one wake a turn for all the worker's cameras, not one a camera,
-and no hand-off of the interpreter between camera threads in between. A run that ends, fails or
-is stopped is handed back to its camera's thread, which reconnects as before.
+and no hand-off of the interpreter between camera threads in between. A run handed with `apart` 2
+is stepped every other turn (its fragments allow for the wait: recorder/segment.py turns_apart,
+design/0552), every such run on the same turns: a turn's cost is much of it the turn's own (the
+interpreter's and PyAV's code and the worker's state, cold after the sleep), shared by the runs it
+steps, so a turn between steps the runs read every turn alone. A stop is seen at the next turn
+whichever. A run that ends, fails or is stopped is handed back to its camera's thread, which
+reconnects as before.
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ TURN_US = 125_000
 
 
 class _Run:
-    __slots__ = ("steps", "stop", "done", "value", "error")
+    __slots__ = ("steps", "stop", "apart", "done", "value", "error")
 
-    def __init__(self, steps: Generator[None, None, bool], stop: threading.Event):
+    def __init__(self, steps: Generator[None, None, bool], stop: threading.Event, apart: int = 1):
         self.steps, self.stop = steps, stop
+        self.apart = max(1, apart)  # stepped on the turns whose count is a multiple of this
         self.done = threading.Event()
         self.value = False
         self.error: BaseException | None = None
@@ -46,9 +52,10 @@ class ReadTurns:
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._main, name="reader", daemon=True)  # started by the first run
 
-    def run(self, steps: Generator[None, None, bool], stop: threading.Event) -> bool:
-        """Step `steps` in turns until it returns, raises, or `stop` is set (then it is closed)."""
-        run = _Run(steps, stop)
+    def run(self, steps: Generator[None, None, bool], stop: threading.Event, apart: int = 1) -> bool:
+        """Step `steps` every `apart` turns until it returns, raises, or `stop` is set (then it is closed,
+        at the next turn)."""
+        run = _Run(steps, stop, apart)
         with self._lock:
             if self._closed.is_set():
                 raise RuntimeError("the worker's reader is closed")
@@ -72,13 +79,16 @@ class ReadTurns:
         runs: list[_Run] = []
         turn_s, monotonic = self.turn_s, time.monotonic
         due = monotonic()
+        turn = 0  # turns so far
         while True:
             with self._lock:
                 runs += self._new
                 self._new.clear()
                 closed = self._closed.is_set()
             for run in runs:
-                _step(run, closed)
+                if run.apart == 1 or turn % run.apart == 0 or closed or run.stop.is_set():
+                    _step(run, closed)
+            turn += 1
             runs = [r for r in runs if not r.done.is_set()]
             if closed and not runs:
                 return

@@ -68,6 +68,22 @@ def muxer_fragment_us(fragment_us: int, frame_us: int, arrival_us: int = 0) -> i
     return max(fragment_us - SYNC_HEADROOM_US - arrival_us - frame_us + 1, fragment_us // 2)
 
 
+# The edged reader's cameras are read every turn of the worker's reader, or every other turn where their
+# fragments allow it (design/0552): a camera's read costs about 40 us of CPU a turn beside its pictures.
+TURNS_APART_MOST = 2
+
+
+def turns_apart(fragment_us: int, frame_us: int, turn_us: int, most: int = TURNS_APART_MOST) -> int:
+    """How many of the worker reader's turns apart a camera's reads may be (design/0552): the most, up to
+    `most`, whose wait (that many turns, `arrival_us` of muxer_fragment_us) leaves the muxer's fragment above
+    its floor, so that a fragment, its arrival and its sync still fit in `fragment_length` (design/0061);
+    1 where they would not (a low frame rate, a short `fragment_length`), as every camera was read before."""
+    for apart in range(most, 1, -1):
+        if fragment_us - SYNC_HEADROOM_US - apart * turn_us - frame_us + 1 >= fragment_us // 2:
+            return apart
+    return 1
+
+
 def _ticks(us: int, tb: Fraction) -> int:
     return round(Fraction(us, 1_000_000) / tb)
 

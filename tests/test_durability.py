@@ -13,7 +13,9 @@ import av
 
 from recorder.durability import Durability, Synced
 from recorder.edged_source import READ_WAIT_US
-from recorder.segment import SYNC_HEADROOM_US, HashingFile, SegmentFile, muxer_fragment_us
+from recorder.read_turns import TURN_US
+from recorder.segment import SYNC_HEADROOM_US, TURNS_APART_MOST, HashingFile, SegmentFile, muxer_fragment_us, \
+    turns_apart
 from storage.export.fmp4 import fragments, read_header
 from tests.support.cameras import make_clip
 from tests.support.daemon import wait_for
@@ -211,6 +213,25 @@ def test_a_fragment_and_its_sync_fit_in_fragment_length(frame_us, arrival_us):
     assert covered + arrival_us + SYNC_HEADROOM_US <= S
     assert covered >= S // 2  # not needlessly short: at most one picture under the bound
     assert covered + frame_us + arrival_us + SYNC_HEADROOM_US > S
+
+
+@pytest.mark.parametrize("frame_us", [40_000, 50_000, 66_667, 100_000, 111_111, 200_000])
+def test_a_camera_read_turns_apart_still_fits_its_fragment_and_sync_in_fragment_length(frame_us):
+    """design/0552: a camera is read every other turn of the worker's reader where its fragments allow for
+    that wait (25 to 10 fps at the default fragment_length), every turn where they do not (9 fps, 5 fps):
+    the fragment, the wait and the sync fit in fragment_length either way (design/0061)."""
+    apart = turns_apart(S, frame_us, TURN_US)
+    assert apart == (2 if frame_us <= 100_000 else 1)
+    arrival_us = apart * READ_WAIT_US
+    frag = muxer_fragment_us(S, frame_us, arrival_us)
+    covered = -(-frag // frame_us) * frame_us
+    assert covered + arrival_us + SYNC_HEADROOM_US <= S
+    assert covered >= S // 2
+
+
+def test_a_short_fragment_length_keeps_every_turn():
+    assert turns_apart(S // 2, 50_000, TURN_US) == 1
+    assert turns_apart(2 * S, 50_000, TURN_US) == TURNS_APART_MOST == 2
 
 
 def test_a_short_fragment_length_keeps_fragments_of_half_its_length():

@@ -76,7 +76,34 @@ def test_a_failed_run_raises_on_its_own_thread_and_its_turn_mates_go_on():
     assert isinstance(f.get("error"), TimeoutError) and s == {"value": True} and steps == list(range(20))
 
 
-def test_a_stopped_run_is_closed_at_its_last_yield_and_returns():
+def test_a_run_read_turns_apart_is_stepped_every_other_turn_beside_one_read_every_turn():
+    """design/0552: a run handed with apart 2 is stepped on the even turns only, its turn-mate on every turn."""
+    turns = ReadTurns(turn_us=10_000)
+    seen: list[str] = []
+    started = threading.Event()
+
+    def run(name, n):
+        for _ in range(n):
+            seen.append(name)
+            started.set()
+            yield
+        return True
+
+    (te, e) = _in_thread(turns.run, run("every", 40), threading.Event())
+    assert started.wait(10)  # the run read every turn is in first, so the other's turns are counted in its steps
+    (ta, a) = _in_thread(turns.run, run("apart", 6), threading.Event(), 2)
+    ta.join(10)
+    te.join(10)
+    turns.close()
+    assert a == {"value": True} and e == {"value": True}
+    at = [i for i, name in enumerate(seen) if name == "apart"]
+    assert len(at) == 6
+    # between two steps of the run read every other turn, two of its turn-mate's
+    assert [seen[x + 1:y].count("every") for x, y in zip(at, at[1:])] == [2] * 5, seen
+
+
+@pytest.mark.parametrize("apart", [1, 2])
+def test_a_stopped_run_is_closed_at_its_last_yield_and_returns(apart):
     turns = ReadTurns(turn_us=10_000)
     stop, closed, started = threading.Event(), threading.Event(), threading.Event()
 
@@ -88,7 +115,7 @@ def test_a_stopped_run_is_closed_at_its_last_yield_and_returns():
         finally:
             closed.set()
 
-    t, box = _in_thread(turns.run, forever(), stop)
+    t, box = _in_thread(turns.run, forever(), stop, apart)
     assert started.wait(10)
     stop.set()
     t.join(10)

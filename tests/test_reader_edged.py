@@ -122,3 +122,6 @@ def test_a_low_water_read_records_whole_pictures(tmp_path, clips):
         _decodes(path)
         assert count_video_packets(path) == seg["frames"]
         assert count_video_packets(path) / media_duration(path) == pytest.approx(20, abs=0.5)
+    # A 20 fps camera with the default fragment_length is read every other turn (design/0552): its muxer's
+    # cut allows for two turns' wait; its pictures are whole and all there, as above.
+    assert run.recs[0].placement.arrival_us == 2 * edged_source.READ_WAIT_US
