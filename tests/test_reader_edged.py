@@ -112,16 +112,20 @@ def test_a_low_water_read_records_whole_pictures(tmp_path, clips):
     # between bursts: no stall until read_timeout).
     assert (edged_source.READ_LOWAT, edged_source.READ_WAIT_US) == (65536, 125_000)
     h264, _ = clips
+    slow = make_clip(tmp_path / "clips", width=320, height=240, fps=5, gop=10, seconds=6)
     settings = _settings(tmp_path)
-    with RtspServer({"avc": f"clip:{h264.video}@20"}) as server, \
-            recording({"avc": server.url("avc")}, settings, reader="edged") as run:
-        wait_for(lambda: len(run.closed_of("avc")) >= 4, 90, "four segments")
+    with RtspServer({"avc": f"clip:{h264.video}@20", "slow": f"clip:{slow.video}@5"}) as server, \
+            recording({"avc": server.url("avc"), "slow": server.url("slow")}, settings, reader="edged") as run:
+        wait_for(lambda: min(len(run.closed_of("avc")), len(run.closed_of("slow"))) >= 4, 90, "four segments each")
     assert [e for e in run.events if e["ev"] == "state" and e["state"] == "offline"] == []
-    for seg in run.closed_of("avc")[1:4]:
-        path = settings.data_dir / seg["path"]
-        _decodes(path)
-        assert count_video_packets(path) == seg["frames"]
-        assert count_video_packets(path) / media_duration(path) == pytest.approx(20, abs=0.5)
-    # A 20 fps camera with the default fragment_length is read every other turn (design/0552): its muxer's
-    # cut allows for two turns' wait; its pictures are whole and all there, as above.
-    assert run.recs[0].placement.arrival_us == 2 * edged_source.READ_WAIT_US
+    for cam, fps in (("avc", 20), ("slow", 5)):
+        for seg in run.closed_of(cam)[1:4]:
+            path = settings.data_dir / seg["path"]
+            _decodes(path)
+            assert count_video_packets(path) == seg["frames"]
+            assert count_video_packets(path) / media_duration(path) == pytest.approx(fps, abs=0.5)
+    # With the default fragment_length a 20 fps camera is read every other turn of the worker's reader, a 5 fps
+    # camera every turn (design/0552): each muxer's cut allows for its wait; the pictures of both are whole and
+    # all there, read in turns by one reader, as above.
+    arrival = {rec.id: rec.placement.arrival_us for rec in run.recs}
+    assert arrival == {"avc": 2 * edged_source.READ_WAIT_US, "slow": edged_source.READ_WAIT_US}
