@@ -30,7 +30,7 @@ from recorder.imagecheck import ImageSampler
 from recorder.modes import LIVE, MOTION, MotionRecording
 from recorder.placement import FORCED_CUT_LENGTHS, NEVER, Placement
 from recorder.read_turns import ReadTurns, drive
-from recorder.segment import SegmentFile, time_base
+from recorder.segment import SegmentFile, picture_step, time_base
 from recorder.settings import Settings as Settings  # recorder.camera.Settings, as imported elsewhere
 from recorder.stats import StatsWindow, mono_us
 from recorder.whole_pictures import pictures
@@ -207,8 +207,7 @@ class CameraRecorder:
         streams = [video] + sound.inputs
         vtb = time_base(video)
         rate = video.average_rate or video.guessed_rate or 25
-        vstep = max(1, round(1 / (rate * vtb)))
-        vstep_us = int(vstep * vtb * 1_000_000)
+        vstep, vstep_us = picture_step(rate, vtb)
         # Integer time-base arithmetic on the per-packet path: Fraction math costs microseconds.
         us_num, us_den = vtb.numerator * 1_000_000, vtb.denominator
         last: dict[int, int | None] = {s.index: None for s in streams}

@@ -24,7 +24,7 @@ from recorder import diagnose, fastpath, picture_size
 from recorder.fastpath import rtp
 from recorder.read_turns import TURN_US
 from recorder.rtsp_session import GARBLED, UNSPOKEN, Media, RtspFailure, Session, parameter_sets
-from recorder.segment import turns_apart
+from recorder.segment import picture_step, turns_apart
 from recorder.timeline import RtpTimes, observed_depth
 from storage.lazy import lazy_import
 
@@ -190,9 +190,7 @@ class EdgedSource:
             raise RtspFailure("no picture size in the parameter sets", kind=FALLBACK)
         stream.time_base = TIME_BASE
         self._times = RtpTimes(key.ts, depth, round(90000 / rate))
-        # One picture's length as the record loop reckons it (recorder/camera.py vstep_us), for the turns apart
-        frame_us = int(max(1, round(1 / (rate * TIME_BASE))) * TIME_BASE * 1_000_000)
-        self.apart = turns_apart(self._fragment_us, frame_us, TURN_US)
+        self.apart = turns_apart(self._fragment_us, picture_step(rate, TIME_BASE)[1], TURN_US)
         self.arrival_us = READ_WAIT_US * self.apart
         self._stream = stream
         self.streams = _Streams(_Video(stream, rate, codec))

@@ -68,6 +68,13 @@ def muxer_fragment_us(fragment_us: int, frame_us: int, arrival_us: int = 0) -> i
     return max(fragment_us - SYNC_HEADROOM_US - arrival_us - frame_us + 1, fragment_us // 2)
 
 
+def picture_step(rate: Fraction | int, tb: Fraction) -> tuple[int, int]:
+    """One picture's length at frame rate `rate` in time base `tb`: (ticks, us), as the record loop
+    reckons it (recorder/camera.py) and the edged reader's turns apart (turns_apart) do."""
+    ticks = max(1, round(1 / (rate * tb)))
+    return ticks, int(ticks * tb * 1_000_000)
+
+
 # The edged reader's cameras are read every turn of the worker's reader, or every other turn where their
 # fragments allow it (design/0552): a camera's read costs about 40 us of CPU a turn beside its pictures.
 TURNS_APART_MOST = 2
