@@ -346,13 +346,31 @@ HELD_OUT_10 = (
     Actor(96, 460, 900, 4, applicant=True, turn=100, name="applicant"),
     Actor(40, 70, 300, 9, photo="lfw:77", name="40 px LFW, walking fast along the top"),
 )
-# bench/redaction --crowd [--held-out [2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10] | --profiles]: the scene's key here, and its name in
+# An eleventh held-out scene (issue 88), written and committed before held-out 9's, 8's and 6's faces-mode failures were
+# worked on, and run once, blind, before any change: its figures are the blind ones, never used to choose a setting.
+# Six other LFW crops, chosen by a fixed rule written before any was run (12 + 14 k for k = 0..5: 12, 26, 40, 54, 68,
+# 82; none of held-out 6's, 7's, 8's, 9's or 10's), grey, 24-38 px. The applicant walks left into the pillar, turns
+# back behind it on frame 90 and walks right out through it; one stranger enters turned from the left edge low down,
+# the smallest walks slowly, dim, along the top, a mirrored one passes behind her at her face's height, a mirrored one
+# walks left behind the pillar, a tilted one stands at the right edge half out of the picture, a mirrored one walks
+# fast along the bottom edge
+HELD_OUT_11 = (
+    Actor(33, 760, -22, 4, photo="lfw:12", squeeze=0.7, name="33 px LFW, turned, entering from the left edge"),
+    Actor(24, 25, 1300, -2, photo="lfw:26", dim=True, name="24 px LFW, dim, walking slowly along the top"),
+    Actor(35, 560, 200, 8, photo="lfw:40", mirror=True, name="35 px LFW, mirrored, passing behind her"),
+    Actor(30, 330, 1450, -3, photo="lfw:54", mirror=True, name="30 px LFW, mirrored, walking behind the pillar"),
+    Actor(96, 500, 1500, -6, applicant=True, turn=90, name="applicant"),
+    Actor(38, 150, 1895, 0, photo="lfw:68", tilt=14, name="38 px LFW, tilted, standing half out at the right edge"),
+    Actor(28, 1040, 1850, -9, photo="lfw:82", mirror=True, name="28 px LFW, mirrored, walking fast along the bottom edge"),
+)
+# bench/redaction --crowd [--held-out [2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11] | --profiles]: the scene's key here, and its name in
 # the bench's lines
 SCENES = {0: CAST, 1: HELD_OUT, 2: HELD_OUT_2, 3: PROFILES, 4: HELD_OUT_3, 5: HELD_OUT_4, 6: HELD_OUT_5, 7: HELD_OUT_6,
-          8: HELD_OUT_7, 9: HELD_OUT_8, 10: HELD_OUT_9, 11: HELD_OUT_10}
+          8: HELD_OUT_7, 9: HELD_OUT_8, 10: HELD_OUT_9, 11: HELD_OUT_10, 12: HELD_OUT_11}
 SCENE_NAMES = {0: "crowd", 1: "held out 1", 2: "held out 2", 3: "profiles (tuning)", 4: "held out 3",
                5: "held out 4", 6: "held out 5", 7: "held out 6", 8: "held out 7",
-               9: "held out 8", 10: "held out 9", 11: "held out 10"}
+               9: "held out 8", 10: "held out 9", 11: "held out 10",
+               12: "held out 11"}
 
 # What the detector's settings may be chosen on: the small faces alone, standing still
 TUNING = (Actor(24, 100, 200, 0), Actor(32, 300, 700, 0), Actor(44, 500, 1300, 0))
