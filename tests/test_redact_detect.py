@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from storage.redact import detect
-from storage.redact.plan import Box, iou
+from storage.redact.plan import Box, clamp, iou, pad
 from tests.support.faces import ASTRONAUT_FACE
 
 
@@ -281,7 +281,8 @@ def _on_the_finer_pass(scene: Any, actor: str, frames: set[int], quantized: bool
 
         def boxes(look: bool, about: Sequence[Box] = ()) -> list[Box]:
             sure, heads = detect.pass_boxes(d, finer, small, (1920, 1080), passes[0],
-                                            (lambda r: looked_again(frame, d, r)) if look else None, about)
+                                            (lambda r, closest=False: looked_again(frame, d, r, closest) if closest else looked_again(frame, d, r))
+                                            if look else None, about)
             return sure + heads
         yield i, who, boxes
 
@@ -311,20 +312,28 @@ def test_a_real_24_px_face_scored_faintly_at_1280_is_found_on_a_closer_look(quan
        st.lists(st.tuples(st.integers(0, 1900), st.integers(0, 1060), st.integers(1, 80), st.integers(1, 80)),
                 max_size=6))
 def test_a_faint_box_is_kept_only_as_the_faces_a_closer_look_finds_touching_it(faint, found):
-    """design/0551: each region looked at lies inside the picture and holds its faint box's part in it; each box
-    kept is one the look found, touching the faint box it looked about."""
-    looked: list[tuple[tuple[int, int, int, int], int]] = []
+    """design/0551, 0566: each region looked at lies inside the picture and holds its faint box's part in it; each box
+    kept is one the look found, touching the faint box it looked about. A box under CLOSEST_UNDER high that the first
+    look found nothing touching is looked at once more, closest, over a region twice its size more on every side
+    (design/0566); any other box once."""
+    looked: list[tuple[tuple[int, int, int, int], int, bool]] = []
 
-    def look(regions):
-        looked.extend(regions)
+    def look(regions, closest=False):
+        looked.extend((r, face, closest) for r, face in regions)
         return list(found)
 
     faint = [b for b in faint if b[0] + b[2] > 0 and b[1] + b[3] > 0]
     kept = detect.confirmed(faint, look, (1920, 1080))
-    assert len(looked) == len(faint)
-    for ((x, y, w, h), face), b in zip(looked, faint):
-        assert x >= 0 and y >= 0 and x + w <= 1920 and y + h <= 1080 and w > 0 and h > 0 and face == b[3]
-        assert x <= max(0, b[0]) and min(1920, b[0] + b[2]) <= x + w and y <= max(0, b[1]) and min(1080, b[1] + b[3]) <= y + h
+    hits = [any(detect.touch(g, b) for g in found) for b in faint]
+    again = [b for b, hit in zip(faint, hits) if not hit and b[3] < detect.CLOSEST_UNDER]
+    assert len([r for r in looked if not r[2]]) == len(faint) and len([r for r in looked if r[2]]) == len(again)
+    firsts = iter(r for r in looked if not r[2])
+    closest = iter(r for r in looked if r[2])
+    for b, hit in zip(faint, hits):
+        for (x, y, w, h), face, near in [next(firsts)] + ([next(closest)] if not hit and b[3] < detect.CLOSEST_UNDER else []):
+            assert x >= 0 and y >= 0 and x + w <= 1920 and y + h <= 1080 and w > 0 and h > 0 and face == b[3]
+            assert x <= max(0, b[0]) and min(1920, b[0] + b[2]) <= x + w and y <= max(0, b[1]) and min(1080, b[1] + b[3]) <= y + h
+            assert (x, y, w, h) == clamp(pad(b, detect.CLOSEST_PAD if near else 1.0), 1920, 1080)
     assert all(any(detect.touch(k, b) for b in faint) for k in kept) and all(k in found for k in kept)
     assert len(kept) == sum(detect.touch(g, b) for b in faint for g in found)
 
@@ -349,3 +358,45 @@ def test_a_real_27_px_face_the_closer_look_once_found_is_looked_about_again_wher
     for i, walker, boxes in _on_the_finer_pass(crowd.HELD_OUT_7, "27 px", {54, 90}, True):
         covered = [_covers(walker.face(i), boxes(True, about)) for about in ((), [walker.face(i - 1)])]
         assert covered[0] < 0.5 and covered[1] >= 0.9, (i, covered)
+
+
+@pytest.mark.parametrize("quantized", [True, False])
+def test_a_real_28_px_turned_face_under_the_first_looks_score_is_found_looked_at_closest(quantized):
+    """design/0566: held-out 9's 28 px LFW walker, mirrored and turned (tests/support/crowd.py HELD_OUT_9), scores at
+    most 0.04 on every pass and under the threshold looked at where it is 48 px high, with either model: shown on all
+    198 frames with int8. Looked at closest (LOOK_SCALE times) over its box and twice as much on every side, it is
+    found about where it was followed to on frames 18, 54 and 162, with either model, its mask covering the face."""
+    from tests.support import crowd
+
+    for i, walker, boxes in _on_the_finer_pass(crowd.HELD_OUT_9, "28 px", {18, 54, 162}, quantized):
+        assert _covers(walker.face(i), boxes(True, [walker.face(i - 1)])) >= 0.9, i
+
+
+class _Faint:
+    """A detector whose pass beside scores only `faint` boxes (sure and weak ones none)."""
+
+    def __init__(self, faint: list[Box]) -> None:
+        self.faint = faint
+
+    def scored(self, rgb, size, weak, most, faint):
+        return [], [], list(self.faint)
+
+
+@given(st.lists(st.tuples(st.integers(0, 1800), st.integers(0, 1000), st.integers(8, 60), st.integers(8, 60)),
+                max_size=4),
+       st.lists(st.tuples(st.integers(0, 1800), st.integers(0, 1000), st.integers(8, 60), st.integers(8, 60)),
+                max_size=4))
+def test_a_place_a_face_was_followed_to_is_looked_about_unless_a_face_was_confirmed_there(faint, about):
+    """design/0566: the pass beside looks about each place one of its faces was followed to (`about`) unless a face it
+    confirmed there touches it; a faint box the look found nothing about no longer stands in for it (held-out 9's
+    walker: a 42 x 58 faint box about its face, too large to look at closest, kept its place from being looked at)."""
+    finer = next(p for p in detect.passes_for(1920, 1080, 6) if p.extra)
+    looked: list[Box] = []
+
+    def look(regions, closest=False):
+        looked.extend(r for r, _ in regions)
+        return []
+
+    detect.pass_boxes(_Faint(faint), finer, np.zeros((704, 1280, 3), np.uint8), (1920, 1080), finer, look, about)
+    for b in about:
+        assert clamp(pad(b, 1.0), 1920, 1080) in looked, (b, looked)

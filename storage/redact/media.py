@@ -93,9 +93,9 @@ def _looked(i: int, frame: Any, detector: Any, passes: tuple[Pass, ...], found: 
     ran = [p for p in passes if p.runs(i)]
     if run and ran:
         got = beside([pass_boxes(detector, p, frame.reformat(width=p.input[0], height=p.input[1], format="rgb24").to_ndarray(),
-                                 size, passes[0], lambda r: looked_again(frame, detector, r),
-                                 faces.unsought_now(i - p.every) if faces is not None and p.extra else ()) for p in ran],
-                     [p.extra for p in ran])   # design/0550, 0551, 0555
+                                 size, passes[0], lambda r, closest=False: looked_again(frame, detector, r, closest),
+                                 faces.unsought_now(i - faces.reach) if faces is not None and p.extra else ()) for p in ran],
+                     [p.extra for p in ran])   # design/0550, 0551, 0555, 0566
         each = [sure + heads for sure, heads in got]
         if faces is not None:   # a head scored weakly, or any box of the pass beside, never stands in for a face (0501, 0550)
             faces.unsought.update((i, b) for (sure, heads), p in zip(got, ran) for b in heads + (sure if p.extra else []))
@@ -118,10 +118,10 @@ LOOK_SCALE = 3
 LOOK_SIZE = 2    # a face found again is within this factor of the lost face's height (applicant.py's SIZE for her face taken up)
 
 
-def looked_again(frame: Any, detector: Any, regions: list[tuple[Box, int]]) -> list[Box]:
+def looked_again(frame: Any, detector: Any, regions: list[tuple[Box, int]], closest: bool = False) -> list[Box]:
     """The detector on each of `regions` of `frame` alone (design/0463: where a face was lost; each
-    (region, the face's height)), scaled up so the face is LOOK_FACE px high (at most LOOK_SCALE
-    times, never down): the faces found of a like height (LOOK_SIZE), in the frame's pixels. Each region
+    (region, the face's height)), scaled up so the face is LOOK_FACE px high (at most LOOK_SCALE times, never
+    down; `closest`: LOOK_SCALE times, design/0566): the faces found of a like height (LOOK_SIZE), in the frame's pixels. Each region
     is cut from the frame's planes and the crop alone converted and scaled in one call (design/0480;
     the whole 1080p frame converted to RGB first cost 2.6 ms)."""
     import av
@@ -132,7 +132,7 @@ def looked_again(frame: Any, detector: Any, regions: list[tuple[Box, int]]) -> l
     for (x, y, w, h), face in regions:
         x, y, x1, y1 = _even_out((x, y, w, h))   # on even pixels: the chroma planes' grid
         w, h = min(x1, frame.width - frame.width % 2) - x, min(y1, frame.height - frame.height % 2) - y
-        scale = min(LOOK_SCALE, max(1.0, LOOK_FACE / max(1, face)))
+        scale = LOOK_SCALE if closest else min(LOOK_SCALE, max(1.0, LOOK_FACE / max(1, face)))
         iw, ih = 32 * max(1, round(w * scale / 32)), 32 * max(1, round(h * scale / 32))
         cut = av.VideoFrame(w, h, "yuv420p")   # each plane's rows of the region (the chroma planes half size)
         for dst, src, k in zip(cut.planes, frame.planes, (1, 2, 2)):
