@@ -143,20 +143,23 @@ def _one(label: str, n: int, server: Any, seconds: float, tree: Path, spy: _Stra
            "lost": f"{res.lost_total} ({res.lost_worst[0]}: {res.lost_worst[1]})",
            "lag": getattr(res, "lag_growth", None), "box": w.box_busy if w else None,
            "server": w.server_cpu if w else None, "notes": list(res.notes),
-           "writes": spy.io[1] / n, "wakes": w.wakes / n if w else None, "split": {g: v / n for g, v in getattr(res, "split", {}).items()}}
+           "writes": spy.io[1] / n, "wakes": w.wakes / n if w else None, "split": {g: v / n for g, v in getattr(res, "split", {}).items()},
+           "checks": None if getattr(res, "checks", None) is None else res.checks / n,
+           "every": getattr(res, "check_every_s", None)}
     if label != FFMPEG and res.recording != n:
         out["notes"].append(f"only {res.recording}/{n} cameras had a segment when the window started")
     return out
 
 
 HEADER = ["N", "round", "recorder", "load", "CPU %/cam", "RSS MB/cam", "lost (worst)", "lag growth s",
-          "server CPU %", "box busy %", "writes/cam/s", "wakes/cam/s"]
+          "server CPU %", "box busy %", "writes/cam/s", "wakes/cam/s", "checks/cam (every s)"]
 
 
 def _row(run: dict[str, Any]) -> list[str]:
     return [str(run["n"]), str(run["round"]), run["label"], run["load"], fmt(run["cpu"], ".3f"),
             fmt(run["rss"], ".1f"), run["lost"], fmt(run["lag"], ".2f"), fmt(run["server"], ".0f"),
-            fmt(run["box"], ".0f"), fmt(run["writes"], ".1f"), fmt(run["wakes"], ".0f")]
+            fmt(run["box"], ".0f"), fmt(run["writes"], ".1f"), fmt(run["wakes"], ".0f"),
+            "-" if run.get("checks") is None else f"{run['checks']:.2f} ({fmt(run.get('every'), '.0f')})"]
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -199,7 +202,10 @@ def report(runs: list[dict[str, Any]], rev: str, seconds: float) -> str:
         "-rtsp_transport tcp -c copy -f segment` per camera. CPU: % of one core over the window (edged: daemon + "
         "workers; ffmpeg: its N processes), per camera. Each round runs the three one after the other on one camera "
         "server, the order turned by one each round. writes/cam/s: /proc/PID/io syscw over the window (no strace "
-        "here: it slows what it traces). load: the box's load average when the window began (the box is shared).",
+        "here: it slows what it traces). load: the box's load average when the window began (the box is shared). "
+        "checks/cam: the image checks the daemon counted in the window, a camera (its cameras' health `samples`, "
+        "read at the window's ends: within its 2 s evaluation), and the longest interval in force the workers said: "
+        "a window of S s holds S / interval of a camera's checks in steady state (design/0561).",
         "",
         "### edged's CPU by thread (bench/cpu_split.py), % of one core per camera", "",
         table(["N", "round", "recorder", *groups], split), "",

@@ -95,6 +95,8 @@ class EdgedResult:
     stop_s: float = 0.0
     notes: list[str] = field(default_factory=list)
     split: dict[str, float] = field(default_factory=dict)  # bench/cpu_split.py: % of one core per thread group
+    checks: int | None = None  # image checks the daemon counted in the window (its cameras' `samples`), all cameras
+    check_every_s: float | None = None  # the longest interval between checks the workers said at the window's end
 
     @property
     def lag_growth(self) -> float | None:
@@ -122,6 +124,18 @@ class RunSettings:
 
 
 RUN = RunSettings()
+
+
+def image_checks(d: Daemon) -> tuple[int, float | None]:
+    """The image checks the daemon has counted so far, all cameras (each camera's health `samples`,
+    written at its next evaluation, EVAL_S = 2 s), and the longest interval in force the workers said."""
+    total, every = 0, None
+    for r in d.query("SELECT health FROM cameras WHERE configured = 1 AND health IS NOT NULL"):
+        h = json.loads(r["health"])
+        total += h.get("samples") or 0
+        if h.get("sample_interval_s") is not None:
+            every = max(every or 0.0, h["sample_interval_s"])
+    return total, every
 
 
 def max_lateness(d: Daemon) -> tuple[float | None, int]:
@@ -168,17 +182,21 @@ def run_edged(n: int, server: RtspServer, seconds: float, out: Path) -> EdgedRes
                 + (f"settling {RUN.settle_s:.0f} s, then " if RUN.settle_s else "") + f"measuring {seconds:.0f} s")
             time.sleep(RUN.settle_s)  # a set time by design: the image checks' budget reviews every 15 s
             res.lag_start = max_lateness(d)[0]
+            checks_before = image_checks(d)[0]
             root = d.proc.pid
             split = Split(tree(root), root)
             res.win = measure(lambda: tree(root), seconds, server.proc.pid, root=root)
             res.split = split.finish(tree(root))
             res.lag_end = max_lateness(d)[0]
+            checks_after, res.check_every_s = image_checks(d)
+            res.checks = checks_after - checks_before
             workers = sorted((p for p in res.win.per_process if p != root))
             w = res.win
             log(f"  edged: daemon {w.per_process.get(root, 0):.1f} % {w.per_rss.get(root, 0):.0f} MB, workers "
                 + ", ".join(f"{w.per_process[p]:.1f} % {w.per_rss.get(p, 0):.0f} MB" for p in workers)
                 + f"; server {res.win.server_cpu:.1f} %; box {res.win.box_busy:.0f} % of "
-                f"{100 * (os.cpu_count() or 1)} %")
+                f"{100 * (os.cpu_count() or 1)} %; image checks in the window {res.checks} "
+                f"({res.checks / n:.2f} a camera, a check every {res.check_every_s} s)")
     finally:
         t_stop = time.monotonic()
         if d.proc.poll() is None:

@@ -239,10 +239,10 @@ class CameraRecorder:
             self.motion.new_run(video)
         arrival_us = source.arrival_us if isinstance(source, EdgedSource) else 0  # its low-water wait
         pl.new_run(sound.template, vstep_us, video.codec_context, arrival_us)
-        # A thread's first run samples one interval in: at a restart every camera's keyframe at once
-        # would be decoded while the others are still connecting (design/0056).
-        next_sample = mono_us() + (sample_us if self.counters["reconnects"] == 0 else 0) \
-            if samples is not None else NEVER
+        # A thread's first run samples about one interval in, at its phase of it: at a restart every camera's
+        # keyframe at once would be decoded while the others are still connecting (design/0056, 0561).
+        next_sample = NEVER if samples is None else \
+            samples.first_due(mono_us(), sample_us) if self.counters["reconnects"] == 0 else 0
         audio_codec = c.streams.audio[0].codec_context.name if c.streams.audio else None
         # Bound once per run, not looked up per packet (bench/record_throughput.py).
         stopped, now_us, monotonic_ns = self.stop.is_set, self.clock.now_us, time.monotonic_ns
@@ -393,7 +393,7 @@ class CameraRecorder:
                 if key and self.motion is not None and self.motion.offer(pkt, at, samples if sample else None):
                     sample = False  # the detector decodes it and hands the picture on (design/0078)
                     assert samples is not None  # offer() is True only with `check`
-                    next_sample = max(next_sample + samples.pool.interval_us, mono + samples.pool.interval_us // 2)
+                    next_sample = samples.next_due(next_sample, mono)
             stats.frames += 1  # counters; StatsWindow.key() only at a keyframe
             stats.bytes += size
             stats.last_wall = wall
@@ -405,8 +405,8 @@ class CameraRecorder:
             if sample:
                 assert samples is not None  # next_sample is NEVER without them
                 samples.offer(pkt, at)
-                sample_us = samples.pool.interval_us  # the worker's, to its CPU budget (design/0078)
-                next_sample = max(next_sample + sample_us, mono + sample_us // 2)  # keeps the mean rate
+                # the worker's interval, to its CPU budget (design/0078), at the camera's phase of it (0561)
+                next_sample = samples.next_due(next_sample, mono)
             if mono - stats.since >= STATS_EVERY_US:
                 rt = c.start_time_realtime  # the camera's clock (RTCP sender report) at media time 0, on its own
                 # stamps (not shifted; `pts`: the segment writer rebased pkt's), none from before a jump (0093)

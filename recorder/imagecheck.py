@@ -18,12 +18,13 @@ from __future__ import annotations
 import base64
 import logging
 import queue
+import random
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from recorder import picture_size
+from recorder import picture_size, sample_budget
 from recorder.check_budget import CheckBudget
 from recorder.events import Emit, Image, Oversize
 from storage.process.threadname import name_os_thread
@@ -206,6 +207,7 @@ class CameraSamples:
 
     camera: str
     pool: ImageSampler
+    phase: float = 0.0  # where in the interval its checks fall due (recorder/sample_budget.py, design/0561)
     codec: str | None = None
     extradata: bytes | None = None
     busy: bool = False
@@ -221,6 +223,16 @@ class CameraSamples:
         ctx = stream.codec_context
         self.codec, self.extradata = ctx.name, ctx.extradata
         self.oversize = False
+
+    def first_due(self, now_us: int, shortest_us: int) -> int:
+        """When a new connection's first check is due: its slot of the shortest interval at least
+        half of it away (a restart's cameras are not all checked at their first keyframe while
+        the others still connect, design/0056; nor all at once one interval in, design/0561)."""
+        return sample_budget.slot_us(now_us + shortest_us // 2, shortest_us, self.phase)
+
+    def next_due(self, due_us: int, now_us: int) -> int:
+        """When the check after one due at `due_us`, taken now, is due: on the interval in force."""
+        return sample_budget.next_check_us(due_us, now_us, self.pool.interval_us, self.phase)
 
     def offer(self, packet: av.Packet[Any], at_us: int) -> None:
         """Called on the camera thread with a keyframe: copy it into the pool, never wait."""
@@ -271,10 +283,15 @@ class ImageSampler(CheckBudget):
     """A worker's pool: a few threads behind a bounded queue. A full queue skips a sample. It
     measures its checks and sets the interval in force (CheckBudget, design/0078)."""
 
-    def __init__(self, emit: Emit, threads: int = 2, depth: int = 16, **budget: Any):
-        """`budget`: CheckBudget's shortest_us, longest_us, share, review_us (recorder/check_budget.py)."""
+    def __init__(self, emit: Emit, threads: int = 2, depth: int = 16, phase_offset: float | None = None,
+                 **budget: Any):
+        """`budget`: CheckBudget's shortest_us, longest_us, share, review_us (recorder/check_budget.py).
+        `phase_offset`: the first camera's phase (random by default: the box's workers each spread
+        their own cameras over the interval, from different places of it; design/0561)."""
         CheckBudget.__init__(self, **budget)
         self.emit = emit
+        self.phase_offset = random.random() if phase_offset is None else phase_offset
+        self.placed = 0  # cameras given a phase so far
         # camera -> (the reference's set_us, its thumbnail): replaced whole, read by the pool's threads
         self.references: dict[str, tuple[int, np.ndarray]] = {}
         self.queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(depth)
@@ -292,7 +309,8 @@ class ImageSampler(CheckBudget):
             log.warning("camera %s: reference picture refused (%s)", camera_id, exc)
 
     def camera(self, camera_id: str) -> CameraSamples:
-        cam = CameraSamples(camera_id, self)
+        cam = CameraSamples(camera_id, self, sample_budget.phase(self.placed, self.phase_offset))
+        self.placed += 1
         self.cameras.add(cam)
         return cam
 

@@ -296,6 +296,36 @@ def test_the_pool_sets_the_interval_to_its_cpu_budget(clip_dir):
     assert events[-1]["interval_us"] == pool.interval_us
 
 
+def test_a_workers_cameras_are_checked_across_the_interval_not_at_once():
+    """32 cameras connected together (keyframes every 2 s, the same instants for all), the interval
+    the shortest (10 s) until the budget's review makes it 60 s: as the camera thread decides
+    (recorder/camera.py), each camera is checked once an interval, and the worker's checks spread
+    over it (design/0561): no 2 s holds more than 4 of them, any 40 s between 20 and 24 of the 32
+    cameras' (before: all 32 in one keyframe, and a 40 s window 0 or 32)."""
+    pool = ic.ImageSampler(lambda e: None, threads=1, depth=1, shortest_us=10 * S, longest_us=60 * S)
+    try:
+        cams = [pool.camera(f"cam{k}") for k in range(32)]
+    finally:
+        pool.close()
+    start = 1_000 * S + 123_456  # monotonic us at the connection
+    due = {c.camera: c.first_due(start, 10 * S) for c in cams}
+    checks: dict[str, list[int]] = {c.camera: [] for c in cams}
+    for mono in range(start + 300_000, start + 900 * S, 2 * S):  # each keyframe
+        pool.interval_us = 10 * S if mono < start + 20 * S else 60 * S  # the review
+        for c in cams:
+            if mono >= due[c.camera]:
+                checks[c.camera].append(mono)
+                due[c.camera] = c.next_due(due[c.camera], mono)
+    for c in cams:
+        first, later = checks[c.camera][0], [t for t in checks[c.camera] if t >= start + 120 * S]
+        assert start + 5 * S <= first < start + 17 * S  # about one interval in (design/0056)
+        assert all(b - a == pytest.approx(60 * S, abs=2 * S) for a, b in zip(later, later[1:]))
+    every = sorted(t for ts in checks.values() for t in ts if t >= start + 120 * S)
+    assert max(every.count(t) for t in every) <= 4
+    for w0 in range(start + 120 * S, start + 800 * S, S):
+        assert 20 <= sum(w0 <= t < w0 + 40 * S for t in every) <= 24
+
+
 # a real worker process ----------------------------------------------------------------------------
 class Worker:
     """`python -m recorder.worker` with the daemon's JSON-lines protocol; events collected."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, strategies as st
 
-from recorder.sample_budget import LONGEST_US, SHORTEST_US, sample_interval_us
+from recorder.sample_budget import LONGEST_US, SHORTEST_US, next_check_us, phase, sample_interval_us, slot_us
 
 S = 1_000_000
 MS = 1_000
@@ -57,3 +58,55 @@ def test_the_checks_stay_within_their_share_when_not_clamped():
             if SHORTEST_US < t < LONGEST_US:
                 assert checks / (checks + other) <= 0.1 + 1e-9
                 assert sample_interval_us(costs, other * 2) <= t  # more recording, no longer interval
+
+
+# When in the interval each camera is checked (design/0561) ---------------------------------------------
+places = st.integers(min_value=1, max_value=300)
+offsets = st.floats(min_value=0.0, max_value=1.0, exclude_max=True)
+
+
+@given(places, offsets, st.floats(min_value=0.01, max_value=1.0))
+def test_a_workers_phases_are_spread_over_the_interval(n, offset, share):
+    """n cameras' phases: no gap between two of them over 2 / n, and any share w of the interval
+    holds at most w * n + 3 of them, wherever it starts (all n at 0 before: every camera at once)."""
+    ps = sorted(phase(k, offset) for k in range(n))
+    assert all(0.0 <= p < 1.0 for p in ps)
+    gaps = [b - a for a, b in zip(ps, ps[1:] + [ps[0] + 1.0])]
+    assert max(gaps) <= 2.0 / n + 1e-9
+    for start in ps:  # a window holds the most when it starts at a phase
+        held = sum(1 for p in ps if (p - start) % 1.0 < share)
+        assert held <= share * n + 3
+
+
+@given(st.integers(min_value=0, max_value=10**13), st.integers(min_value=1, max_value=3600 * S), offsets)
+def test_a_slot_is_the_first_time_at_the_cameras_phase(after, interval, p):
+    t = slot_us(after, interval, p)
+    assert after <= t < after + interval
+    assert t % interval == int(p * interval)
+
+
+@given(st.integers(min_value=0, max_value=10**12), st.integers(min_value=S, max_value=600 * S), offsets,
+       st.integers(min_value=0, max_value=3600 * S))
+def test_the_next_check_is_at_the_phase_not_soon_and_not_past(due, interval, p, late):
+    """Checked `late` after it was due (a keyframe later, or long after: no keyframe came), a camera is
+    next due at its phase, not before now nor within half an interval of the check it was due for."""
+    now = due + late
+    t = next_check_us(due, now, interval, p)
+    assert t % interval == int(p * interval)
+    assert t >= now and t >= due + interval // 2
+    assert t < max(now, due + interval // 2) + interval
+    if due % interval == int(p * interval) and late <= interval // 2:  # on its slot, taken within half of it
+        assert t == due + interval  # once an interval: the mean rate kept
+
+
+def test_checks_a_keyframe_late_keep_one_an_interval():
+    """A camera whose keyframe comes 1.9 s after each slot of a 3 s interval (a 2 s GOP) is still
+    checked once every 3 s, not every 4.5 or 6."""
+    interval, p = 3 * S, 0.25
+    due = slot_us(0, interval, p)
+    taken = []
+    for _ in range(100):
+        now = due + 19 * S // 10
+        taken.append(now)
+        due = next_check_us(due, now, interval, p)
+    assert (taken[-1] - taken[0]) / (len(taken) - 1) == interval
