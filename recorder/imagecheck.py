@@ -224,14 +224,8 @@ class CameraSamples:
         self.codec, self.extradata = ctx.name, ctx.extradata
         self.oversize = False
 
-    def first_due(self, now_us: int, shortest_us: int) -> int:
-        """When a new connection's first check is due: its slot of the shortest interval at least
-        half of it away (a restart's cameras are not all checked at their first keyframe while
-        the others still connect, design/0056; nor all at once one interval in, design/0561)."""
-        return sample_budget.slot_us(now_us + shortest_us // 2, shortest_us, self.phase)
-
     def next_due(self, due_us: int, now_us: int) -> int:
-        """When the check after one due at `due_us`, taken now, is due: on the interval in force."""
+        """The check after one due at `due_us`, taken now: its slot of the interval in force (design/0561)."""
         return sample_budget.next_check_us(due_us, now_us, self.pool.interval_us, self.phase)
 
     def offer(self, packet: av.Packet[Any], at_us: int) -> None:
@@ -283,15 +277,12 @@ class ImageSampler(CheckBudget):
     """A worker's pool: a few threads behind a bounded queue. A full queue skips a sample. It
     measures its checks and sets the interval in force (CheckBudget, design/0078)."""
 
-    def __init__(self, emit: Emit, threads: int = 2, depth: int = 16, phase_offset: float | None = None,
-                 **budget: Any):
-        """`budget`: CheckBudget's shortest_us, longest_us, share, review_us (recorder/check_budget.py).
-        `phase_offset`: the first camera's phase (random by default: the box's workers each spread
-        their own cameras over the interval, from different places of it; design/0561)."""
+    def __init__(self, emit: Emit, threads: int = 2, depth: int = 16, phase_offset: float | None = None, **budget: Any):
+        """`budget`: CheckBudget's shortest_us, longest_us, share, review_us (recorder/check_budget.py); `phase_offset`:
+        the first camera's phase (random: each worker's cameras spread from their own place, design/0561)."""
         CheckBudget.__init__(self, **budget)
         self.emit = emit
-        self.phase_offset = random.random() if phase_offset is None else phase_offset
-        self.placed = 0  # cameras given a phase so far
+        self.phase_offset, self.placed = random.random() if phase_offset is None else phase_offset, 0  # 0 phases given
         # camera -> (the reference's set_us, its thumbnail): replaced whole, read by the pool's threads
         self.references: dict[str, tuple[int, np.ndarray]] = {}
         self.queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(depth)

@@ -20,6 +20,7 @@ import pytest
 
 from recorder import imagecheck as ic
 from recorder.events import to_dict
+from recorder.sample_budget import slot_us
 from edged.config.health import HealthConfig
 from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer
@@ -308,7 +309,7 @@ def test_a_workers_cameras_are_checked_across_the_interval_not_at_once():
     finally:
         pool.close()
     start = 1_000 * S + 123_456  # monotonic us at the connection
-    due = {c.camera: c.first_due(start, 10 * S) for c in cams}
+    due = {c.camera: slot_us(start + 5 * S, 10 * S, c.phase) for c in cams}  # the first run's (recorder/camera.py)
     checks: dict[str, list[int]] = {c.camera: [] for c in cams}
     for mono in range(start + 300_000, start + 900 * S, 2 * S):  # each keyframe
         pool.interval_us = 10 * S if mono < start + 20 * S else 60 * S  # the review
