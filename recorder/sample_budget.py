@@ -58,10 +58,10 @@ def phase(place: int, offset: float = 0.0) -> float:
 
 def slot_us(after_us: int, interval_us: int, phase: float) -> int:
     """The first time at or after `after_us` (monotonic us) at `phase` of the interval: the `t`
-    with `t % interval_us == int(phase * interval_us)`."""
+    with `t % interval_us == int(phase * interval_us) % interval_us` (a phase a hair under 1 rounds up)."""
     if interval_us <= 0:
         return after_us
-    return after_us + (int(phase * interval_us) - after_us) % interval_us
+    return after_us + (int(phase * interval_us) % interval_us - after_us) % interval_us
 
 
 def next_check_us(due_us: int, now_us: int, interval_us: int, phase: float) -> int:

@@ -82,7 +82,7 @@ def test_a_workers_phases_are_spread_over_the_interval(n, offset, share):
 def test_a_slot_is_the_first_time_at_the_cameras_phase(after, interval, p):
     t = slot_us(after, interval, p)
     assert after <= t < after + interval
-    assert t % interval == int(p * interval)
+    assert t % interval == int(p * interval) % interval
 
 
 @given(st.integers(min_value=0, max_value=10**12), st.integers(min_value=S, max_value=600 * S), offsets,
@@ -92,7 +92,7 @@ def test_the_next_check_is_at_the_phase_not_soon_and_not_past(due, interval, p, 
     next due at its phase, not before now nor within half an interval of the check it was due for."""
     now = due + late
     t = next_check_us(due, now, interval, p)
-    assert t % interval == int(p * interval)
+    assert t % interval == int(p * interval) % interval
     assert t >= now and t >= due + interval // 2
     assert t < max(now, due + interval // 2) + interval
     if due % interval == int(p * interval) and late <= interval // 2:  # on its slot, taken within half of it
