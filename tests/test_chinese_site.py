@@ -172,7 +172,7 @@ def forms_in_chinese(d: Daemon, people: People, tmp) -> None:
                  "表單：", "臺北市文山區戶政事務所錄影監視系統管理作業規定 附件2"):
         assert word in form, word
     assert "adam" not in form, "edgectl's printed form names the approver, not the login (design/0112)"
-    month = datetime.fromtimestamp(now / 1e6).astimezone().strftime("%Y-%m")
+    month = datetime.fromtimestamp(now / 1e6, TAIPEI).strftime("%Y-%m")  # the site's month, as edgectl bounds it
     ctl(d, "inspect", "report", "--month", month, "--out", str(tmp))
     register = (tmp / f"inspections-{month}.html").read_text(encoding="utf-8")
     assert "錄影監視系統檢查紀錄表" in register and "景美辦事處" in register and "民國" in register

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from edged.config import load_config
 from edged.rules import health
+from edged.rules.deadlines import local_tz
 from storage.time.clock import SYSTEM
 from tests.support.catalog import audit_rows
 from tests.support.daemon import Daemon, wait_for
@@ -74,7 +75,8 @@ def test_school_register_countersigned_per_unit(tmp_path, camera, browser, monke
             "gate": "Kuo", "library-1": "Lee", "workshop-1": "Chao"}
         assert len([a for a in audit_rows(d) if a["action"] == "inspection.countersign"]) == 3
 
-        month = datetime.fromtimestamp(SYSTEM.now_us() / 1e6).astimezone().strftime("%Y-%m")
+        # the register's month is the site's (edgectl and the desk bound it in the site's zone, not the host's)
+        month = datetime.fromtimestamp(SYSTEM.now_us() / 1e6, local_tz(SYSTEM.now_us(), cfg.site.timezone)).strftime("%Y-%m")
         r = people.ctl("inspect", "report", "--month", month, "--out", str(tmp_path / "reg"), "--json")
         assert r.returncode == 0, r.stderr
         page = open(json.loads(r.stdout)["html"], encoding="utf-8").read()

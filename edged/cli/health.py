@@ -111,26 +111,25 @@ def cmd_countersign(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     return run, show_run(run)
 
 
-def _month(text: str | None) -> tuple[str, int, int]:
-    now = datetime.fromtimestamp(SYSTEM.now_us() / 1e6).astimezone()
-    text = text or now.strftime("%Y-%m")
-    try:
-        start = datetime.strptime(text, "%Y-%m").astimezone()
-    except ValueError:
-        raise UsageError(_("--month {text!r}: write it as YYYY-MM, e.g. 2026-11").format(text=text)) from None
-    end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-    return text, int(start.timestamp() * 1e6), int(end.timestamp() * 1e6)
+def _month(text: str | None) -> str:
+    """The month asked for ("": this month); the daemon bounds it in the site's zone, as the desk does."""
+    if text:
+        try:
+            datetime.strptime(text, "%Y-%m")
+        except ValueError:
+            raise UsageError(_("--month {text!r}: write it as YYYY-MM, e.g. 2026-11").format(text=text)) from None
+    return text or ""
 
 
-def runs_in(ctx: Ctx, start_us: int, end_us: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    reply = call(ctx.socket, "inspect.list", {"from_us": start_us, "to_us": end_us})
-    return reply["runs"], {**reply["site"], "register_due_us": reply.get("register_due_us"),
-                           "register": reply.get("register") or {}}
+def runs_in(ctx: Ctx, month: str) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    """The month's runs (YYYY-MM, as the daemon bounded it) and the site's register details."""
+    reply = call(ctx.socket, "inspect.list", {"month": month})
+    return reply["month"], reply["runs"], {**reply["site"], "register_due_us": reply.get("register_due_us"),
+                                  "register": reply.get("register") or {}}
 
 
 def cmd_list(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
-    month, start, end = _month(args.month)
-    runs, site = runs_in(ctx, start, end)
+    month, runs, site = runs_in(ctx, _month(args.month))
     rows = [[r["id"], label_of(RUN_LABELS, r["kind"]), fmt_time(r["ran_us"]), r["cameras"], r["anomalies"],
              r["inspector"] or _("UNSIGNED"),
              r["supervisor"] or "-"] for r in runs]
@@ -145,8 +144,7 @@ def cmd_show(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
 
 
 def cmd_report(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
-    month, start, end = _month(args.month)
-    runs, site = runs_in(ctx, start, end)
+    month, runs, site = runs_in(ctx, _month(args.month))
     unit = args.unit
     if unit is not None:  # one managing unit's pages alone (004 附件四; design/0089)
         known = sorted(set((site["register"].get("units") or {}).values()))

@@ -3,6 +3,7 @@ running, signing and countersigning an inspection, and reading the register."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlite_utils
@@ -89,13 +90,19 @@ class InspectionOps(Operations):
 
         due_day = self.runner.cfg.inspection.register_due_day
         tz = self.runner.deadlines.tz or deadlines.local_tz(self.clock.now_us(), self.runner.cfg.site.timezone)
+        month = args.get("month")  # "YYYY-MM" ("": this month), bounded in the site's zone as the desk bounds it
+        if month is not None:
+            m = deadlines.month_of(self.clock.now_us(), tz) if month == "" else _month(str(month))
+            start, end = deadlines.month_start_us(m, tz), deadlines.month_start_us(deadlines.next_month(m), tz)
+            month = f"{m[0]:04d}-{m[1]:02d}"
         # R3.2: the register of the month the listing starts in is due by this (None: not tracked)
         due = deadlines.register_due_us(deadlines.month_of(int(start or 0), tz), due_day, tz) if due_day else None
 
         def q(db: sqlite_utils.Database) -> dict[str, Any]:
             site = node_table.values(db, "site", "site_name")
             runs = [within(scope_of(caller), r) for r in inspection_table.runs_between(db, int(start or 0), int(end or 0))]
-            return {"runs": runs, "site": site, "register_due_us": due, "register": register_of(self.runner.cfg)}
+            return {"runs": runs, "site": site, "register_due_us": due, "register": register_of(self.runner.cfg),
+                    "month": month, "from_us": start, "to_us": end}
         return await self.reader.query(q)
 
     @op("inspect.show")
@@ -105,3 +112,11 @@ class InspectionOps(Operations):
         if run is None:
             raise RequestError(_("no inspection {run}; `edgectl inspect list` shows them").format(run=run_id))
         return within(scope_of(caller), run)
+
+
+def _month(text: str) -> tuple[int, int]:
+    try:
+        when = datetime.strptime(text, "%Y-%m")
+    except ValueError:
+        raise RequestError(_("month {text!r}: write it as YYYY-MM").format(text=text)) from None
+    return when.year, when.month

@@ -10,9 +10,8 @@ installed, the one it was made from, and is checked as before the int8 one is ru
 (storage/redact/onnxwire.py, on the file's protobuf wire format) and the picture is run at the size asked for, a
 multiple of 32 (640x352 for a 16:9 camera). The outputs are read as CenterFace defines them: a heatmap of face centres
 on a grid of 4 pixels, each centre's log-size and sub-cell offset; boxes above THRESHOLD are kept, overlapping ones
-reduced to the surest (NMS_IOU).
-
-Imported by the redaction worker only (storage/redact/media.py): the daemon never loads the model.
+reduced to the surest (NMS_IOU). Imported by the redaction worker only (storage/redact/media.py): the daemon never
+loads the model.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import importlib.resources
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
 from storage.lazy import lazy_import
 from storage.redact import cpu, installed
@@ -196,12 +195,11 @@ def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], c
         return detector.faces(rgb, size), []
     most = WEAK_MOST * least_face(coarse, size[1])
     if not (p.extra and look is not None):
-        found: tuple[list[Box], list[Box]] = detector.weighed(rgb, size, p.weak, most)
-        return found
+        return cast(tuple[list[Box], list[Box]], detector.weighed(rgb, size, p.weak, most))
     sure, kept, faint = detector.scored(rgb, size, p.weak, most, FAINT)
     got = confirmed(faint[:FAINT_MOST], look, size, sure + kept)   # then about the places nothing found touches (0566)
-    return sure, kept + got + confirmed([b for b in about if not any(touch(b, o) for o in sure + kept + got)], look, size,
-                                        sure + kept + got)
+    seen = sure + kept + got
+    return sure, kept + got + confirmed([b for b in about if not any(touch(b, o) for o in seen)], look, size, seen)
 
 
 def confirmed(faint: list[Box], look: Look, size: tuple[int, int], found: Sequence[Box] = ()) -> list[Box]:
