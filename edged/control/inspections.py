@@ -118,5 +118,5 @@ def _month(text: str) -> tuple[int, int]:
     try:
         when = datetime.strptime(text, "%Y-%m")
     except ValueError:
-        raise RequestError(_("month {text!r}: write it as YYYY-MM").format(text=text)) from None
+        raise RequestError(_("--month {text!r}: write it as YYYY-MM, e.g. 2026-11").format(text=text)) from None
     return when.year, when.month
