@@ -239,12 +239,11 @@ class CameraRecorder:
             self.motion.new_run(video)
         arrival_us = source.arrival_us if isinstance(source, EdgedSource) else 0  # its low-water wait
         pl.new_run(sound.template, vstep_us, video.codec_context, arrival_us)
-        next_sample = NEVER  # no image checks; after a reconnect, at once
-        if samples is not None:
-            # A thread's first run samples about one interval in, at its slot half an interval away or more: at a
-            # restart every camera's keyframe at once would be decoded while the others still connect (design/0056, 0561).
-            first = sample_budget.slot_us(mono_us() + sample_us // 2, sample_us, samples.phase)
-            next_sample = first if self.counters["reconnects"] == 0 else 0
+        # A thread's first run samples about one interval in, at its slot half an interval away or more: at a
+        # restart every camera's keyframe at once would be decoded while the others still connect (design/0056,
+        # 0561). After a reconnect, at once; without image checks, never.
+        next_sample = NEVER if samples is None else 0 if self.counters["reconnects"] else \
+            sample_budget.slot_us(mono_us() + sample_us // 2, sample_us, samples.phase)
         audio_codec = c.streams.audio[0].codec_context.name if c.streams.audio else None
         # Bound once per run, not looked up per packet (bench/record_throughput.py).
         stopped, now_us, monotonic_ns = self.stop.is_set, self.clock.now_us, time.monotonic_ns

@@ -282,7 +282,8 @@ class ImageSampler(CheckBudget):
         the first camera's phase (random: each worker's cameras spread from their own place, design/0561)."""
         CheckBudget.__init__(self, **budget)
         self.emit = emit
-        self.phase_offset, self.placed = random.random() if phase_offset is None else phase_offset, 0  # 0 phases given
+        self.phase_offset = random.random() if phase_offset is None else phase_offset
+        self.placed = 0  # cameras given a phase so far
         # camera -> (the reference's set_us, its thumbnail): replaced whole, read by the pool's threads
         self.references: dict[str, tuple[int, np.ndarray]] = {}
         self.queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(depth)

@@ -65,7 +65,12 @@ def muxer_fragment_us(fragment_us: int, frame_us: int, arrival_us: int = 0) -> i
     Never below half the length (a short `fragment_length` keeps fragments of some pictures).
     `arrival_us`: how long the reader may hold a picture that has arrived before the muxer sees
     it (the edged reader's low-water wait, recorder/edged_source.py READ_WAIT_US)."""
-    return max(fragment_us - SYNC_HEADROOM_US - arrival_us - frame_us + 1, fragment_us // 2)
+    return max(_room_us(fragment_us, frame_us, arrival_us), fragment_us // 2)
+
+
+def _room_us(fragment_us: int, frame_us: int, arrival_us: int) -> int:
+    """What a fragment leaves the muxer once a picture's arrival, its length and the sync are taken off."""
+    return fragment_us - SYNC_HEADROOM_US - arrival_us - frame_us + 1
 
 
 def picture_step(rate: Fraction | int, tb: Fraction) -> tuple[int, int]:
@@ -86,7 +91,7 @@ def turns_apart(fragment_us: int, frame_us: int, turn_us: int, most: int = TURNS
     its floor, so that a fragment, its arrival and its sync still fit in `fragment_length` (design/0061);
     1 where they would not (a low frame rate, a short `fragment_length`), as every camera was read before."""
     for apart in range(most, 1, -1):
-        if fragment_us - SYNC_HEADROOM_US - apart * turn_us - frame_us + 1 >= fragment_us // 2:
+        if _room_us(fragment_us, frame_us, apart * turn_us) >= fragment_us // 2:
             return apart
     return 1
 
