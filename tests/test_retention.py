@@ -11,7 +11,7 @@ import sys
 import textwrap
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -250,16 +250,16 @@ def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_
         people.add("carol", "custodian")
         people.as_("carol")
         wait_for(lambda: d.segments("a", (COMPLETE,)), 30, "a finished segment")
-        # retention would destroy it within seconds: hold it so the hand deletion is the only one. The victim is
-        # the first segment finished after the hold whose start its "now" covers: a pass already under way when
-        # the hold is stored may take what was finished then (a segment picked before the hold aged past the
-        # 4 s maximum while edgectl ran on a loaded box), and a hand deletion of what retention is deleting is
-        # retention's own
-        r = ctl(d, "hold", "add", "--camera", "a", "--from", "-1h", "--to", "now", "--reason", "r", "--case", "c")
+        # retention would destroy it within seconds: hold it so the hand deletion is the only one. The hold reaches
+        # an hour ahead and the victim is a segment begun after edgectl returned, so no retention pass can have
+        # picked it: with `--to now` (edgectl's clock when it started) a loaded box's slow edgectl let the segment
+        # holding that instant age past the 4 s maximum before the hold was stored (a fresh clone's run, 30 November)
+        ahead = (datetime.now().astimezone() + timedelta(hours=1)).isoformat(timespec="seconds")
+        r = ctl(d, "hold", "add", "--camera", "a", "--from", "-1h", "--to", ahead, "--reason", "r", "--case", "c")
         assert r.returncode == 0, r.stderr
-        to_us = rows(d, "holds")[-1]["to_us"]
-        victim = wait_for(lambda: [s for s in d.segments("a", (COMPLETE,)) if s["start_us"] < to_us < s["end_us"]],
-                          30, "the segment written when the hold was stored, finished")[0]
+        held_us = time.time_ns() // 1000
+        victim = wait_for(lambda: [s for s in d.segments("a", (COMPLETE,)) if s["start_us"] > held_us], 30,
+                          "a segment begun after the hold was stored, finished")[0]
         os.unlink(data / victim["path"])
         gone = time.monotonic()
         alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == kinds.TAMPER.name and victim["path"] in r["message"]),
