@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from edged.config import ConfigError, parse_config
 from edged.rules import camera_clock as cc
@@ -59,3 +60,45 @@ def test_the_config_keys():
     for bad in ("h:x", ":80", "h:70000"):
         with pytest.raises(ConfigError, match="ONVIF address"):
             parse_config({**base, "cameras": [{"id": "a", "url": "rtsp://h/x", "onvif": bad}]})
+
+
+def _blamable_one_by_one(skews: dict[str, int], tolerances: dict[str, int], host_trusted: bool,
+                         host_corroborated: bool | None) -> dict[str, bool]:
+    """design/0096's rule as it reads: for each camera a pass over the others (what `blamable` was)."""
+    out = {}
+    for cam, skew in skews.items():
+        tol = tolerances.get(cam, 0)
+        if not host_trusted or not tol or abs(skew) <= tol:
+            out[cam] = False
+            continue
+        with_it = sum(1 for c, s in skews.items() if c != cam and abs(s - skew) <= tol)
+        with_host = sum(1 for c, s in skews.items() if c != cam and abs(s) <= tolerances.get(c, tol))
+        out[cam] = bool(host_corroborated) or with_host > with_it
+    return out
+
+
+_cams = st.sampled_from([f"cam{i}" for i in range(40)])
+_skew = st.one_of(st.integers(-3, 3).map(lambda k: k * 1_000_000), st.integers(-5_000_000, 5_000_000))
+
+
+@settings(max_examples=300, deadline=None)
+@given(skews=st.dictionaries(_cams, _skew, max_size=40),
+       tolerances=st.dictionaries(_cams, st.sampled_from([0, 500_000, 1_000_000, 2_000_000]), max_size=40),
+       host_trusted=st.booleans(), host_corroborated=st.sampled_from([None, False, True]))
+def test_blame_counted_from_sorted_skews_is_the_rule_one_camera_at_a_time(skews, tolerances, host_trusted,
+                                                                          host_corroborated):
+    """Any fleet, any tolerances (some cameras without one, ties at the tolerance's edge): the sorted count
+    blames exactly the cameras the one-by-one rule blames."""
+    assert cc.blamable(skews, tolerances, host_trusted, host_corroborated) == \
+        _blamable_one_by_one(skews, tolerances, host_trusted, host_corroborated)
+
+
+def test_a_whole_fleet_off_the_host_is_judged_without_a_pass_per_camera():
+    """96 cameras all 5 s off the host (a fleet set wrong alike): nobody blamed; one camera 20 s off all the
+    others is blamed only against a host corroborated from outside."""
+    skews = {f"c{i}": 5_000_000 + 1000 * i for i in range(96)}
+    tolerances = dict.fromkeys(skews, 2_000_000)
+    assert cc.blamable(skews, tolerances, True) == dict.fromkeys(skews, False)
+    skews["odd"], tolerances["odd"] = -20_000_000, 2_000_000  # one camera off all the others: blamed
+    assert cc.blamable(skews, tolerances, True)["odd"] is False  # the host agrees with nobody: not corroborated
+    assert cc.blamable(skews, tolerances, True, host_corroborated=True)["odd"] is True

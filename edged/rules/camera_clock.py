@@ -7,6 +7,7 @@ sends no RTCP sender reports (its RTP clock then says nothing of its wall clock)
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any
 from datetime import datetime, timezone
@@ -105,15 +106,20 @@ def blamable(skews: dict[str, int], tolerances: dict[str, int], host_trusted: bo
     the host blame nobody: the host is the one off (small NTP steps it did not count, a wrong
     time server). A lone camera is blamed only against a host corroborated from outside. While
     the host clock is untrusted (just stepped, settling) no camera is blamed."""
+    # Counted from sorted lists, not by a pass over the others for each camera: at 96 cameras off the host alike
+    # (a fleet set to a wrong zone) that pass was 1.2 ms of the daemon's loop at every evaluation, and n squared.
+    order = sorted(skews.values())
+    near_host = sorted(abs(s) - tolerances[c] for c, s in skews.items() if c in tolerances)
+    untolerated = sorted(abs(s) for c, s in skews.items() if c not in tolerances)  # judged by the camera's own
     out: dict[str, bool] = {}
     for cam, skew in skews.items():
         tol = tolerances.get(cam, 0)
         if not host_trusted or not tol or abs(skew) <= tol:
             out[cam] = False
             continue
-        others = [s for c, s in skews.items() if c != cam]
-        with_it = sum(1 for s in others if abs(s - skew) <= tol)
-        with_host = sum(1 for c, s in skews.items() if c != cam and abs(s) <= tolerances.get(c, tol))
+        # the camera itself is among `order` (|0| <= tol) and not among those near the host (|skew| > tol)
+        with_it = bisect_right(order, skew + tol) - bisect_left(order, skew - tol) - 1
+        with_host = bisect_right(near_host, 0) + bisect_right(untolerated, tol)
         out[cam] = bool(host_corroborated) or with_host > with_it
     return out
 
