@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import types
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,6 +18,7 @@ from edged.control.inspections import InspectionOps
 from edged.control.operation import CatalogReader
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
+from edged.viewer.desk.inspections import month_of as desk_month_of
 from storage.catalog import CatalogWriter
 from storage.disk.layout import CATALOG_FILE
 from storage.health import inspections
@@ -43,14 +45,29 @@ def test_a_month_asked_for_is_bounded_in_the_sites_zone(tmp_path):
             december = await ops.listing({"month": "2026-12"}, ROOT)
             november = await ops.listing({"month": "2026-11"}, ROOT)
             this = await ops.listing({"month": ""}, ROOT)
+            roc = await ops.listing({"month": "115/12"}, ROOT)  # as the site's forms write it, as the desk takes it
             with pytest.raises(RequestError, match="write it as YYYY-MM"):
                 await ops.listing({"month": "December"}, ROOT)
-            return december, november, this
+            return december, november, this, roc
         finally:
             await writer.close()
 
-    december, november, this = asyncio.run(scenario())
+    december, november, this, roc = asyncio.run(scenario())
     assert len(december["runs"]) == 1 and november["runs"] == []
     assert this["month"] == "2026-12" and len(this["runs"]) == 1
     start = datetime.fromtimestamp(december["from_us"] / 1e6, timezone.utc)
     assert start == datetime(2026, 11, 30, 16, 0, tzinfo=timezone.utc)  # 1 December 00:00 in Taipei
+    assert (roc["month"], roc["from_us"], roc["to_us"]) == (december["month"], december["from_us"], december["to_us"])
+    # the desk's page bounds every month as the daemon does (one rule: edged/rules/deadlines.py typed_month)
+    ctx = types.SimpleNamespace(tz=ZoneInfo("Asia/Taipei"), now_us=AT)
+    for typed, answer in (("2026-12", december), ("115/12", roc), ("", this), ("2026-11", november)):
+        assert desk_month_of(typed, ctx) == (answer["month"], answer["from_us"], answer["to_us"])
+    assert desk_month_of("December", ctx) == desk_month_of("", ctx)  # the page shows this month, as before
+
+
+def test_edgectl_takes_the_month_in_either_form_and_refuses_anything_else_before_asking():
+    from edged.cli.display import UsageError
+    from edged.cli.health import _month
+    assert (_month("2026-11"), _month("115/11"), _month(None)) == ("2026-11", "115/11", "")
+    with pytest.raises(UsageError, match="write it as YYYY-MM"):
+        _month("November")

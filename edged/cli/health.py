@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import csv
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from edged.control.client import call
 from edged.cli import discover, files, probe
+from storage.time import rocdate
 from edged.cli.display import Verbs, JSON, UsageError, field, fmt_time, label_of, table
 from edged.cli.documents import site_doc
 from edged.documents.register import RUN_LABELS, register_html
@@ -112,12 +112,10 @@ def cmd_countersign(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
 
 
 def _month(text: str | None) -> str:
-    """The month asked for ("": this month); the daemon bounds it in the site's zone, as the desk does."""
-    if text:
-        try:
-            datetime.strptime(text, "%Y-%m")
-        except ValueError:
-            raise UsageError(_("--month {text!r}: write it as YYYY-MM, e.g. 2026-11").format(text=text)) from None
+    """The month asked for (2026-11 or 115/11, as the desk takes it; "": this month); the daemon bounds it in the
+    site's zone, as the desk does."""
+    if text and rocdate.parse_month(text) is None:
+        raise UsageError(_("--month {text!r}: write it as YYYY-MM, e.g. 2026-11").format(text=text))
     return text or ""
 
 

@@ -3,7 +3,6 @@ running, signing and countersigning an inspection, and reading the register."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlite_utils
@@ -90,11 +89,13 @@ class InspectionOps(Operations):
 
         due_day = self.runner.cfg.inspection.register_due_day
         tz = self.runner.deadlines.tz or deadlines.local_tz(self.clock.now_us(), self.runner.cfg.site.timezone)
-        month = args.get("month")  # "YYYY-MM" ("": this month), bounded in the site's zone as the desk bounds it
+        month = args.get("month")  # "YYYY-MM" or 115/11 ("": this month), bounded in the site's zone as on the desk
         if month is not None:
-            m = deadlines.month_of(self.clock.now_us(), tz) if month == "" else _month(str(month))
-            start, end = deadlines.month_start_us(m, tz), deadlines.month_start_us(deadlines.next_month(m), tz)
-            month = f"{m[0]:04d}-{m[1]:02d}"
+            typed = deadlines.typed_month(str(month), self.clock.now_us(), tz)
+            if typed is None:
+                raise RequestError(_("--month {text!r}: write it as YYYY-MM, e.g. 2026-11").format(text=month))
+            (year, number), start, end = typed
+            month = f"{year:04d}-{number:02d}"
         # R3.2: the register of the month the listing starts in is due by this (None: not tracked)
         due = deadlines.register_due_us(deadlines.month_of(int(start or 0), tz), due_day, tz) if due_day else None
 
@@ -112,11 +113,3 @@ class InspectionOps(Operations):
         if run is None:
             raise RequestError(_("no inspection {run}; `edgectl inspect list` shows them").format(run=run_id))
         return within(scope_of(caller), run)
-
-
-def _month(text: str) -> tuple[int, int]:
-    try:
-        when = datetime.strptime(text, "%Y-%m")
-    except ValueError:
-        raise RequestError(_("--month {text!r}: write it as YYYY-MM, e.g. 2026-11").format(text=text)) from None
-    return when.year, when.month

@@ -16,6 +16,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
+from storage.time import rocdate
+
 Month = tuple[int, int]  # (year, month)
 
 
@@ -54,6 +56,14 @@ def start_of_day_us(d: date, tz: tzinfo) -> int:
 
 def month_start_us(m: Month, tz: tzinfo) -> int:
     return start_of_day_us(date(m[0], m[1], 1), tz)
+
+
+def typed_month(text: str, now_us: int, tz: tzinfo) -> tuple[Month, int, int] | None:
+    """A month as a person types it, 115/11, 民國115年11月 or 2026-11, or "" for the month `now_us` is in, with its
+    bounds in µs in the site's zone `tz` (the register's month, on the desk and in edgectl alike); None for
+    anything else."""
+    m = month_of(now_us, tz) if not text.strip() else rocdate.parse_month(text)
+    return None if m is None else (m, month_start_us(m, tz), month_start_us(next_month(m), tz))
 
 
 def add_months(d: date, n: int) -> date:

@@ -7,18 +7,16 @@ rule, asked without writing."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from edged.documents.register import RUN_LABELS, found, item_label, register_html, repair_answer, result
-from edged.i18n import N_, _, fmt_month, local
-from edged.rules import inspections as rules
+from edged.i18n import N_, _, fmt_month
+from edged.rules import deadlines, inspections as rules
 from edged.viewer.desk.cameras import said
 from edged.viewer.desk.app import Desk, Refused, form_of
-from storage.time import rocdate
 from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, esc, facts, field_, form,
                                     link, message, table, text_input, textarea)
 
@@ -64,16 +62,13 @@ def run_state(run: dict[str, Any], ctx: Ctx, units: Units = None) -> str:
 
 
 def month_of(text: str, ctx: Ctx) -> tuple[str, int, int]:
-    """A month typed 115/11 or 2026-11 (default: this month, in the site's zone) as YYYY-MM, and its
-    bounds in µs."""
-    typed = rocdate.parse_month(text)
-    start = (datetime(typed[0], typed[1], 1) if typed else
-             local(ctx.now_us, ctx.tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0, tzinfo=None))
-    end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-
-    def us(t: datetime) -> int:
-        return int((t.replace(tzinfo=ctx.tz) if ctx.tz else t.astimezone()).timestamp() * 1_000_000)
-    return start.strftime("%Y-%m"), us(start), us(end)
+    """A month typed 115/11 or 2026-11 (default, and for anything else: this month, in the site's zone) as
+    YYYY-MM, and its bounds in µs, as edgectl's register bounds it (edged/rules/deadlines.py)."""
+    tz = ctx.tz or deadlines.local_tz(ctx.now_us)
+    typed = deadlines.typed_month(text, ctx.now_us, tz) or deadlines.typed_month("", ctx.now_us, tz)
+    assert typed is not None  # this month always is one
+    (year, month), start, end = typed
+    return f"{year:04d}-{month:02d}", start, end
 
 
 def signature(name: str | None, at_us: int | None, ctx: Ctx) -> str:
