@@ -11,7 +11,7 @@ import sys
 import textwrap
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -254,10 +254,10 @@ def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_
         # an hour ahead and the victim is a segment begun after edgectl returned, so no retention pass can have
         # picked it: with `--to now` (edgectl's clock when it started) a loaded box's slow edgectl let the segment
         # holding that instant age past the 4 s maximum before the hold was stored (a fresh clone's run, 30 November)
-        ahead = (datetime.now().astimezone() + timedelta(hours=1)).isoformat(timespec="seconds")
+        ahead = datetime.fromtimestamp(SYSTEM.now_us() / S + 3600).astimezone().isoformat(timespec="seconds")
         r = ctl(d, "hold", "add", "--camera", "a", "--from", "-1h", "--to", ahead, "--reason", "r", "--case", "c")
         assert r.returncode == 0, r.stderr
-        held_us = time.time_ns() // 1000
+        held_us = SYSTEM.now_us()
         victim = wait_for(lambda: [s for s in d.segments("a", (COMPLETE,)) if s["start_us"] > held_us], 30,
                           "a segment begun after the hold was stored, finished")[0]
         os.unlink(data / victim["path"])
