@@ -188,9 +188,9 @@ def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], c
                look: Look | None = None, about: Sequence[Box] = ()) -> tuple[list[Box], list[Box]]:
     """Pass `p`'s boxes on `rgb` (a frame `size` big, at the pass's input): the faces found surely and,
     where the pass keeps weak ones, the heads (at most WEAK_MOST times the `coarse` pass's least face high).
-    With `look`, the pass beside the others (`Pass.extra`) adds to its heads the faint boxes `look` confirms
-    (`confirmed`, design/0551), and those it confirms about each of `about` (where the boxes it kept were followed to:
-    design/0555, 0566) that touches none of the boxes it found or confirmed here; closest only away from them (0567)."""
+    With `look`, the pass beside the others (`Pass.extra`) adds the faint boxes `look` confirms (design/0551), and those
+    it confirms about each of `about` (where its boxes were followed to: 0555, 0566) touching none it found or confirmed
+    here, the float model's from the weak score (0564); closest only away from them (0567)."""
     if not p.weak:
         return detector.faces(rgb, size), []
     most = WEAK_MOST * least_face(coarse, size[1])
@@ -198,22 +198,22 @@ def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], c
         return cast(tuple[list[Box], list[Box]], detector.weighed(rgb, size, p.weak, most))
     sure, kept, faint = detector.scored(rgb, size, p.weak, most, FAINT)
     got = confirmed(faint[:FAINT_MOST], look, size, sure + kept)   # then about the places nothing found touches (0566)
-    seen = sure + kept + got
-    return sure, kept + got + confirmed([b for b in about if not any(touch(b, o) for o in seen)], look, size, seen)
+    seen, least = sure + kept + got, 0.0 if getattr(getattr(detector, "method", None), "quantized_from", None) else p.weak
+    return sure, kept + got + confirmed([b for b in about if not any(touch(b, o) for o in seen)], look, size, seen, least)
 
 
-def confirmed(faint: list[Box], look: Look, size: tuple[int, int], found: Sequence[Box] = ()) -> list[Box]:
+def confirmed(faint: list[Box], look: Look, size: tuple[int, int], found: Sequence[Box] = (), least: float = 0.0) -> list[Box]:
     """The faces `look` finds about each of `faint` (its box and as much again each side, in a picture `size` big) that
     touch it (design/0551: a real 24-26 px face scores 0.02-0.09 at 1280 px across, 0.4-0.7 looked at 48 px high); none
     found about one under CLOSEST_UNDER high, looked at closest (`look(.., True)`), CLOSEST_PAD of it about (0566),
-    unless that region touches one of `found`, the faces the pass found on the frame (0567: there it kept nothing)."""
+    unless that region touches one of `found`, the faces the pass found (0567); from the score `least` where given (0564)."""
     out: list[Box] = []
     for b in faint:
         if (region := clamp(pad(b, 1.0), *size)) is not None:
-            got = [g for g in look([(region, b[3])]) if touch(g, b)]
+            got = [g for g in look([(region, b[3])], False, least) if touch(g, b)]
             if (not got and b[3] < CLOSEST_UNDER and (wide := clamp(pad(b, CLOSEST_PAD), *size)) is not None
                     and not any(touch(wide, o) for o in found)):
-                got = [g for g in look([(wide, b[3])], True) if touch(g, b)]
+                got = [g for g in look([(wide, b[3])], True, least) if touch(g, b)]
             out += got
     return out
 

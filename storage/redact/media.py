@@ -93,7 +93,7 @@ def _looked(i: int, frame: Any, detector: Any, passes: tuple[Pass, ...], found: 
     ran = [p for p in passes if p.runs(i)]
     if run and ran:
         got = beside([pass_boxes(detector, p, frame.reformat(width=p.input[0], height=p.input[1], format="rgb24").to_ndarray(),
-                                 size, passes[0], lambda r, closest=False: looked_again(frame, detector, r, closest),
+                                 size, passes[0], lambda r, closest=False, least=0.0: looked_again(frame, detector, r, closest, least),
                                  faces.unsought_now(i - faces.reach) if faces is not None and p.extra else ()) for p in ran],
                      [p.extra for p in ran])   # design/0550, 0551, 0555, 0566
         each = [sure + heads for sure, heads in got]
@@ -118,12 +118,12 @@ LOOK_SCALE = 3
 LOOK_SIZE = 2    # a face found again is within this factor of the lost face's height (applicant.py's SIZE for her face taken up)
 
 
-def looked_again(frame: Any, detector: Any, regions: list[tuple[Box, int]], closest: bool = False) -> list[Box]:
-    """The detector on each of `regions` of `frame` alone (design/0463: where a face was lost; each
-    (region, the face's height)), scaled up so the face is LOOK_FACE px high (at most LOOK_SCALE times, never
-    down; `closest`: LOOK_SCALE times, design/0566): the faces found of a like height (LOOK_SIZE), in the frame's pixels. Each region
-    is cut from the frame's planes and the crop alone converted and scaled in one call (design/0480;
-    the whole 1080p frame converted to RGB first cost 2.6 ms)."""
+def looked_again(frame: Any, detector: Any, regions: list[tuple[Box, int]], closest: bool = False, least: float = 0.0) -> list[Box]:
+    """The detector on each of `regions` of `frame` alone (design/0463: where a face was lost; each (region, the face's
+    height)), scaled up so the face is LOOK_FACE px high (at most LOOK_SCALE times, never down; `closest`: LOOK_SCALE
+    times, design/0566): the faces found of a like height (LOOK_SIZE), in the frame's pixels (`least`: and the heads scored
+    from it, design/0564). Each region is cut from the frame's planes and the crop alone converted and scaled in one call
+    (design/0480; the whole 1080p frame converted to RGB first cost 2.6 ms)."""
     import av
 
     if frame.format.name != "yuv420p":
@@ -137,8 +137,8 @@ def looked_again(frame: Any, detector: Any, regions: list[tuple[Box, int]], clos
         cut = av.VideoFrame(w, h, "yuv420p")   # each plane's rows of the region (the chroma planes half size)
         for dst, src, k in zip(cut.planes, frame.planes, (1, 2, 2)):
             _plane(dst)[:] = _plane(src)[y // k:(y + h) // k, x // k:(x + w) // k]
-        crop = cut.reformat(width=iw, height=ih, format="rgb24").to_ndarray()
-        out += [(bx + x, by + y, bw, bh) for bx, by, bw, bh in detector.faces(crop, (w, h))
+        crop = cut.reformat(width=iw, height=ih, format="rgb24").to_ndarray()   # then its faces, and heads from `least`
+        out += [(bx + x, by + y, bw, bh) for bx, by, bw, bh in sum(detector.weighed(crop, (w, h), least, h), [])
                 if face / LOOK_SIZE <= bh <= face * LOOK_SIZE]   # the face looked for, not another in its region
     return out
 
