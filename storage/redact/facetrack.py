@@ -88,6 +88,7 @@ class FaceFollower:
         self.live: list[tuple[Key, Tracker]] = []   # the forward tracks under way
         self.held: list[tuple[int, np.ndarray]] = []  # the last `reach` frames, for the backward passes
         self.lost: list[list[float]] = []   # faces lost going forward: [x, y, w, h, dx, dy, frame] (`looks`)
+        self.gone: list[list[float]] = []   # the `unsought` lost likewise (`unsought_now`, design/0568)
         self.unsought: set[tuple[int, Box]] = set()   # (frame, box) of heads scored weakly: never `looks`ed for
 
     def _taken(self, box: Box, frame: int, sure: bool = False) -> bool:
@@ -141,10 +142,11 @@ class FaceFollower:
             return None
         moved, score = advance(tr, picture, FACE_SEARCH)
         if moved is None:
-            if into is self.forward and (key[0], box) not in self.unsought:   # lost in the picture: looked for
-                # again on its line (design/0463), but a head scored weakly (design/0501)
-                f = self.factor
-                self.lost.append([tr.at[0] * f, tr.at[1] * f, box[2], box[3], tr.step[0] * f, tr.step[1] * f, frame - 1])
+            if into is self.forward:   # lost in the picture: looked for again on its line (design/0463), a head
+                # scored weakly or a box of the pass beside by the pass beside only (0501, 0568)
+                f, sought = self.factor, (key[0], box) not in self.unsought
+                (self.lost if sought else self.gone).append([tr.at[0] * f, tr.at[1] * f, box[2], box[3], tr.step[0] * f,
+                                                             tr.step[1] * f, frame - 1])
             return None
         move = (*moved.moved(self.factor), score)
         into.setdefault(key, {})[frame] = move
@@ -180,6 +182,10 @@ class FaceFollower:
             if key[0] >= since and (key[0], box := self.found[key[0]][key[1]]) in self.unsought and (moves := self.forward.get(key)):
                 at = _shifted(box, moves[max(moves)])
                 out += [] if any(closeness(at, o) > 0 for o in out) else [at]
+        now = self.upto - 1   # then where those lost in the picture are on their line, LOOK frames at most (0568)
+        self.gone = [lo for lo in self.gone if 0 < now - lo[6] <= LOOK]
+        for at in (_on_line(lo, now) for lo in sorted(self.gone, key=lambda lo: -lo[6])):
+            out += [] if any(closeness(at, o) > 0 for o in out) else [at]
         return out
 
     def looks(self, frame: int, shape: tuple[int, int], below: int) -> list[tuple[Box, int]]:
@@ -207,7 +213,7 @@ class FaceFollower:
         return {"upto": self.upto, "factor": self.factor, "reach": self.reach,
                 "forward": moved(self.forward), "backward": moved(self.backward),
                 "live": [[k[0], k[1], tracker_state(tr)] for k, tr in self.live], "lost": self.lost,
-                "unsought": sorted([f, *b] for f, b in self.unsought)}
+                "unsought": sorted([f, *b] for f, b in self.unsought), "gone": self.gone}
 
     @classmethod
     def restored(cls, factor: int, found: dict[int, list[Box]], state: dict[str, Any] | None,
@@ -220,7 +226,7 @@ class FaceFollower:
         f.upto, f.found = int(state["upto"]), {k: list(v) for k, v in found.items() if k < int(state["upto"])}
         f.forward, f.backward = moved_from(state["forward"]), moved_from(state["backward"])
         f.live = [((int(a), int(b)), tr) for a, b, raw in state["live"] if (tr := tracker_from(raw)) is not None]
-        f.lost = [[float(v) for v in lo] for lo in state.get("lost", [])]
+        f.lost, f.gone = ([[float(v) for v in lo] for lo in state.get(k, [])] for k in ("lost", "gone"))
         f.unsought = {(int(u[0]), (int(u[1]), int(u[2]), int(u[3]), int(u[4]))) for u in state.get("unsought", [])}
         return f
 
