@@ -53,6 +53,7 @@ NEAR = 0.5      # the region widened by this share of its size on each side: wha
 AGAIN = 10      # frames checked at the start of an applicant's face taken up again (design/0433)
 EDGE = 2 * COAST  # frames from a stranger's first or last detection inside the region that are checked
 THEIRS = 0.8    # a track inside the region on at least this share of its frames may be the applicant's
+OWN_PAD = 48    # px about the region looked at again at the picture's own scale: a face at its edge whole (own_look)
 
 
 def around(region: Box, width: int, height: int) -> Box:
@@ -60,6 +61,15 @@ def around(region: Box, width: int, height: int) -> Box:
     x, y, w, h = pad(region, NEAR)
     x0, y0 = max(0, x), max(0, y)
     return (x0, y0, max(0, min(width, x + w) - x0), max(0, min(height, y + h) - y0))
+
+
+def own_look(region: Box, width: int, height: int) -> Box:
+    """The region widened by OWN_PAD pixels each side, cut to the frame: where the detector looks again at the picture's own
+    scale (media.looked_again at LOOK_FACE: faces of 24-96 px), so that a small stranger in front of the applicant is
+    found from the frame he steps in (design/0568: at the second scale, half the picture's, a 40 px face is 20 px)."""
+    x, y, w, h = region
+    x0, y0 = max(0, x - OWN_PAD), max(0, y - OWN_PAD)
+    return (x0, y0, max(0, min(width, x + w + OWN_PAD) - x0), max(0, min(height, y + h + OWN_PAD) - y0))
 
 
 def _touches(a: Box, b: Box) -> bool:

@@ -4,9 +4,8 @@ Two passes over the clip, each a step the job can resume at (storage/redact/job.
 1. `detect` (FACES mode only): every `every`-th frame decoded, scaled down to the detector's input
    and run through it; the boxes per frame kept as plain data (the plan tracks across them), and every frame
    scaled down to its luma to follow each box found between the detector's runs (facetrack.py, design/0290).
-   `follow` (EVERYTHING mode only, design/0285): every frame decoded, and those the tracker asks
-   for scaled down to its luma and fed to it (storage/redact/track.py), which follows the
-   applicant's region between the custodian's marks.
+   `follow` (EVERYTHING mode only, design/0285): every frame decoded, and those the tracker asks for scaled down to
+   its luma and fed to it (storage/redact/track.py), which follows the applicant's region between the custodian's marks.
 2. `render`: every frame decoded, filled as the plan says (storage/redact/plan.py) on its YUV planes, re-encoded
    with x264 in parts (storage/redact/resume.py), joined into a new MP4. No sound: a voice identifies a third party.
 
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from storage.redact import resume, watermark, x264
 from storage.redact.detect import Pass, beside, disagree, fine_across, input_for, least_face, merged, pass_boxes
 from storage.redact.facetrack import FaceFollower, Settled
-from storage.redact.inside import around
+from storage.redact.inside import around, own_look
 from storage.redact.plan import Box, FramePlan
 from storage.redact.track import Follower, work_size
 
@@ -215,9 +214,9 @@ def follow(src: Path, follower: Follower, tick: Tick = lambda n: None, per: int 
 
 
 def _look_inside(follower: Follower, i: int, frame: Any, detector: Any) -> None:
-    """The faces in and near the applicant's region on frame `i` (as far as it is known: `guess`),
-    found on the frame scaled to the detector's second scale, cut to the region and around it
-    (a multiple of 32 pixels each way), into `follower.inside[i]`."""
+    """The faces in and near the applicant's region on frame `i` (as far as it is known: `guess`), into `follower.inside[i]`:
+    found on the frame at the detector's second scale cut to the region and around it (a multiple of 32 pixels each way),
+    and on the region itself at the picture's own scale (inside.own_look, design/0568)."""
     region = follower.guess(i)
     width, height = frame.width, frame.height
     if region is None:
@@ -231,7 +230,8 @@ def _look_inside(follower: Follower, i: int, frame: Any, detector: Any) -> None:
     cx, cy = min(max(0, round(x * fx)), sw - cw), min(max(0, round(y * fy)), sh - ch)
     rgb = frame.reformat(width=sw, height=sh, format="rgb24").to_ndarray()[cy:cy + ch, cx:cx + cw]
     found = detector.faces(rgb, (round(cw / fx), round(ch / fy)))
-    follower.inside[i] = [(b[0] + round(cx / fx), b[1] + round(cy / fy), b[2], b[3]) for b in found]
+    follower.inside[i] = merged([[(b[0] + round(cx / fx), b[1] + round(cy / fy), b[2], b[3]) for b in found],
+                                 looked_again(frame, detector, [(own_look(region, width, height), LOOK_FACE)])])
 
 
 def _even_out(box: Box) -> tuple[int, int, int, int]:
