@@ -366,7 +366,7 @@ def test_her_face_coming_out_from_behind_a_pillar_in_pieces_is_not_taken_up_agai
 
 @pytest.mark.parametrize("quantized", [True, False])
 def test_a_real_40_px_stranger_crossing_in_front_of_her_body_is_found_inside_her_region(quantized):
-    """design/0568: held-out 12's 40 px tilted LFW stranger walks in front of the applicant's body, under her face,
+    """design/0569: held-out 12's 40 px tilted LFW stranger walks in front of the applicant's body, under her face,
     inside her region on frames 86-150 (tests/support/crowd.py HELD_OUT_12). Looked for only at the detector's second
     scale (the picture at 960 px across: him 20 px high), the look inside and around her region found him on frame 84
     and from frame 138: shown 34 frames running with int8. The region itself looked at again at the picture's own

@@ -66,7 +66,7 @@ def around(region: Box, width: int, height: int) -> Box:
 def own_look(region: Box, width: int, height: int) -> Box:
     """The region widened by OWN_PAD pixels each side, cut to the frame: where the detector looks again at the picture's own
     scale (media.looked_again at LOOK_FACE: faces of 24-96 px), so that a small stranger in front of the applicant is
-    found from the frame he steps in (design/0568: at the second scale, half the picture's, a 40 px face is 20 px)."""
+    found from the frame he steps in (design/0569: at the second scale, half the picture's, a 40 px face is 20 px)."""
     x, y, w, h = region
     x0, y0 = max(0, x - OWN_PAD), max(0, y - OWN_PAD)
     return (x0, y0, max(0, min(width, x + w + OWN_PAD) - x0), max(0, min(height, y + h + OWN_PAD) - y0))

@@ -216,7 +216,7 @@ def follow(src: Path, follower: Follower, tick: Tick = lambda n: None, per: int 
 def _look_inside(follower: Follower, i: int, frame: Any, detector: Any) -> None:
     """The faces in and near the applicant's region on frame `i` (as far as it is known: `guess`), into `follower.inside[i]`:
     found on the frame at the detector's second scale cut to the region and around it (a multiple of 32 pixels each way),
-    and on the region itself at the picture's own scale (inside.own_look, design/0568)."""
+    and on the region itself at the picture's own scale (inside.own_look, design/0569)."""
     region = follower.guess(i)
     width, height = frame.width, frame.height
     if region is None:
