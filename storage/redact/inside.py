@@ -46,7 +46,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from storage.redact.applicant import OVERLAP, apart, continues
-from storage.redact.plan import (APPLICANT_INSIDE, COAST, MAX_GAP, SAME_FACE, Box, Mark, Track, closeness, face_mask,
+from storage.redact.plan import (APPLICANT_INSIDE, COAST, MAX_GAP, SAME_FACE, Box, Mark, Track, clamp, closeness, face_mask,
                                  inside, lerp, pad, predict, track_boxes, tracks)
 
 NEAR = 0.5      # the region widened by this share of its size on each side: what is near it
@@ -63,13 +63,12 @@ def around(region: Box, width: int, height: int) -> Box:
     return (x0, y0, max(0, min(width, x + w) - x0), max(0, min(height, y + h) - y0))
 
 
-def own_look(region: Box, width: int, height: int) -> Box:
+def own_look(region: Box, width: int, height: int) -> Box | None:
     """The region widened by OWN_PAD pixels each side, cut to the frame: where the detector looks again at the picture's own
     scale (media.looked_again at LOOK_FACE: faces of 24-96 px), so that a small stranger in front of the applicant is
     found from the frame he steps in (design/0569: at the second scale, half the picture's, a 40 px face is 20 px)."""
     x, y, w, h = region
-    x0, y0 = max(0, x - OWN_PAD), max(0, y - OWN_PAD)
-    return (x0, y0, max(0, min(width, x + w + OWN_PAD) - x0), max(0, min(height, y + h + OWN_PAD) - y0))
+    return clamp((x - OWN_PAD, y - OWN_PAD, w + 2 * OWN_PAD, h + 2 * OWN_PAD), width, height)
 
 
 def _touches(a: Box, b: Box) -> bool:
