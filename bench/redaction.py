@@ -124,7 +124,7 @@ def main() -> None:
     ap.add_argument("--profiles", action="store_true",
                     help="with --crowd: faces in profile the detector's settings may be chosen on instead "
                          "(tests/support/crowd.py PROFILES, design/0501)")
-    ap.add_argument("--model", choices=("int8", "float"), default=None,
+    ap.add_argument("--model", choices=("int8", "int8-7bit", "float"), default=None,
                     help="with --crowd: the detector's model forced (default: the one this CPU runs, design/0363, 0533)")
     args = ap.parse_args()
     if args.profiles:

@@ -1,7 +1,7 @@
 """Where a faces-mode copy's CPU goes (issue 75: "faces mode <= 1.0 core-second a second of 1080p20
 with six faces a frame"; profile first).
 
-    .venv/bin/python -m bench.redaction_profile [--seconds 5] [--top 20] [--presets veryfast,ultrafast]
+    .venv/bin/python -m bench.redaction_profile [--seconds 5] [--top 20] [--model float] [--presets veryfast,ultrafast]
         [--x264 subme=0 --x264 subme=0:me=dia:bframes=0]
 
 Makes the crowd's copy (tests/support/crowd.py: six strangers 24-60 px and the applicant, 1080p20,
@@ -66,7 +66,7 @@ def _parts(stats: pstats.Stats) -> dict[str, float]:
     return out
 
 
-def profile(seconds: float, top: int) -> list[str]:
+def profile(seconds: float, top: int, model: str | None = None) -> list[str]:
     frames = round(seconds * FPS)
     root = OUT / "redaction-profile"
     shutil.rmtree(root, ignore_errors=True)
@@ -76,7 +76,8 @@ def profile(seconds: float, top: int) -> list[str]:
     marks = [[m.frame, list(m.box) if m.box else None] for m in crowd.applicant_marks(frames)]
     folder = root / "faces"
     jobs.write_job(folder, {"source": str(original), "mode": "faces", "clips": [
-        {"file": "cam1.mp4", "sha256": sha256_file(original / "cam1.mp4"), "marks": marks}]})
+        {"file": "cam1.mp4", "sha256": sha256_file(original / "cam1.mp4"), "marks": marks}],
+        **({"model": model} if model else {})})
     prof = cProfile.Profile(time.thread_time)
     cpu, main = _cpu(), time.thread_time()
     prof.enable()
@@ -194,11 +195,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--top", type=int, default=20)
+    ap.add_argument("--model", choices=("int8", "int8-7bit", "float"), default=None,
+                    help="the detector's model forced (default: the one this CPU runs, design/0363, 0533)")
     ap.add_argument("--presets", default="", help="x264 presets to encode the copy with alone, comma-separated")
     ap.add_argument("--x264", action="append", default=[],
                     help="x264-params to encode the copy with alone on the copy's preset (repeat to compare)")
     args = ap.parse_args()
-    for line in profile(args.seconds, args.top):
+    for line in profile(args.seconds, args.top, args.model):
         log(line)
     if args.presets or args.x264:
         for line in presets(OUT / "redaction-profile" / "faces" / "cam1.mp4", _variants(args.presets, args.x264),

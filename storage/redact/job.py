@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
-from storage.redact import applicant, derivative, facetrack, faces_pass, inside, media, resume, track, watermark
+from storage.redact import applicant, derivative, facetrack, faces_pass, inside, media, models, resume, track, watermark
 from storage.redact.faces_pass import Planned
 from storage.redact.jobfiles import box as _box, boxes as _boxes, part as _part, parts as _parts
 from storage.redact.jobfiles import write_json as _write_json
@@ -272,7 +272,7 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
     A fresh job renders its copy in the same decode, each frame filled as `plan(frame, its faces)`
     says (design/0360; `ran["detect"]["rendered"]`: the frames it made)."""
     if detector is None:
-        detector = Detector(input_for(info["width"], info["height"]), quantized=_quantized(job))
+        detector = Detector(input_for(info["width"], info["height"]), model=_model(job))
     fine = job.get("fine", [FINE_ACROSS, FINE_EVERY])
     finer = job.get("finer", [FINER_ACROSS, FINER_EVERY, FINER_AT])   # the bench's --finer (design/0550)
     passes = passes_for(info["width"], info["height"], int(job.get("every", FACES_EVERY)),
@@ -290,13 +290,13 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
     return faces, moves, disagreed, max(p.every for p in passes) // 2
 
 
-def _quantized(job: dict[str, Any]) -> bool | None:
-    """The model a job asks for ("model": "int8" or "float"; bench/redaction --model), else None: the CPU's
-    own (detect.Detector). The daemon never asks: a copy runs the model its box's CPU runs (design/0363, 0533)."""
+def _model(job: dict[str, Any]) -> str | None:
+    """The model a job asks for ("model": one of models.MODELS; bench/redaction --model), else None: the CPU's
+    own (detect.Detector). The daemon never asks: a copy runs the model its box's CPU runs (design/0363, 0533, 0577)."""
     model = job.get("model")
-    if model not in (None, "int8", "float"):
-        raise JobError(f"unknown detector model {model!r} (int8 or float)")
-    return None if model is None else model == "int8"
+    if model is not None and model not in models.MODELS:
+        raise JobError(f"unknown detector model {model!r} ({', '.join(models.MODELS)})")
+    return None if model is None else str(model)
 
 
 def _followed(folder: Path, job: dict[str, Any], name: str, src: Path, marks: list[Mark], info: dict[str, Any],
@@ -305,7 +305,7 @@ def _followed(folder: Path, job: dict[str, Any], name: str, src: Path, marks: li
     goes (design/0326; a job with "inside": false, not)."""
     looks = bool(job.get("inside", True))
     if detector is None and looks:
-        detector = Detector(input_for(info["width"], info["height"]), quantized=_quantized(job))
+        detector = Detector(input_for(info["width"], info["height"]), model=_model(job))
     every = int(job.get("every", EVERY))
     found, ran["follow"] = _follow(folder / f"{name}.follow.json", src, marks, info,
                                    resume.chunk_frames(Fraction(*info["rate"])), name, progress,

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from storage.export.worker import _ask_daemon, converse, data_root
 from storage.media import answer
 from storage.media.entry import Access, Proc, hand_back_if_other
-from storage.redact.detect import DetectorError
+from storage.redact.models import DetectorError
 from storage.redact.idle import lowest_priority
 from storage.redact.job import JOB, JobError, Progress, run
 from storage.process.threadname import name_os_thread
