@@ -21,7 +21,7 @@ Wild, tight 25 px crops, grey) scaled to 30, 40 and 60 px on a 1080p picture, ea
 DequantizeLinear needs it), then onnxruntime.quantization.quantize_static in QDQ form, weights int8
 per channel, activations uint8 with their ranges (MinMax) calibrated on tests/support/faces.py's
 scene and crowd.py's TUNING cast (the scenes the detector's settings were measured on; never the
-crowd this bench judges on), each at both passes' inputs. It needs the `onnx` package
+crowd this bench judges on), each at the 640 and 960 px passes' inputs (the 7-bit model: at the 1280 px pass's too). It needs the `onnx` package
 (requirements/build.in) and prints the file's SHA-256, which storage/redact/detect.py pins. With
 `--seven-bit`, the same with the weights in 7 bits (the quantizer's `reduce_range`, -64..64): the model a
 CPU without VNNI runs, whose two products a pair stay within AVX2's 16-bit sums (design/0577).
@@ -54,9 +54,12 @@ def _input(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def _calibration(seconds: float) -> Iterator[np.ndarray]:
+def _calibration(seconds: float, every_pass: bool = False) -> Iterator[np.ndarray]:
+    """The pictures the activations' ranges are calibrated on, at the 640 and 960 px passes' inputs (the int8 model's,
+    design/0363: the passes a copy ran when it was made) or, `every_pass`, at the 1280 px pass's too (the 7-bit
+    model's, design/0577: every pass a copy runs since design/0550)."""
     frames = round(seconds * FPS)
-    sizes = [p.input for p in detect.passes_for(1920, 1080, 6)]
+    sizes = [p.input for p in detect.passes_for(1920, 1080, 6, **({} if every_pass else {"finer": None}))]
     scenes = [faces.pictures(frames), crowd.pictures(frames, cast=crowd.TUNING, pillar=False)]
     for scene in scenes:
         for i, rgb in enumerate(scene):
@@ -77,7 +80,7 @@ def quantized(seconds: float = 10, seven_bit: bool = False) -> bytes:
 
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
-            self.blobs = _calibration(seconds)
+            self.blobs = _calibration(seconds, every_pass=seven_bit)
 
         def get_next(self) -> dict[str, Any] | None:
             blob = next(self.blobs, None)
