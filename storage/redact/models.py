@@ -42,10 +42,7 @@ def model_bytes() -> bytes:
     except (ModuleNotFoundError, FileNotFoundError) as exc:
         raise DetectorError(f"the face detector's model is not installed (the package {installed.PACKAGE}; "
                             f"{PACKAGE}/{MODEL_FILE}: {exc})") from None
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != MODEL_SHA256:
-        raise DetectorError(f"the face detector's model is not the one pinned (sha256 {digest}); refused")
-    return data
+    return _pinned(data, MODEL_SHA256, "model")
 
 
 def quantized_bytes(seven_bit: bool = False) -> bytes:
@@ -58,9 +55,14 @@ def quantized_bytes(seven_bit: bool = False) -> bytes:
     except FileNotFoundError:
         raise DetectorError(f"the face detector's {what} model is not installed (the package {installed.PACKAGE}; "
                             f"{file.name})") from None
+    return _pinned(data, pinned, f"{what} model")
+
+
+def _pinned(data: bytes, pinned: str, what: str) -> bytes:
+    """`data`, refused unless its SHA-256 is `pinned` (the message names `what` and the digest it has)."""
     digest = hashlib.sha256(data).hexdigest()
     if digest != pinned:
-        raise DetectorError(f"the face detector's {what} model is not the one pinned (sha256 {digest}); refused")
+        raise DetectorError(f"the face detector's {what} is not the one pinned (sha256 {digest}); refused")
     return data
 
 
