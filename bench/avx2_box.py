@@ -19,9 +19,10 @@ every library picks what an AVX2-only CPU would:
 - numpy: `NPY_DISABLE_CPU_FEATURES` without its X86_V4 and AVX-512 dispatch targets.
 - x264 is capped at AVX2 on every CPU already (storage/redact/x264.py).
 
-`--check-only` runs the float detector on one 640x352 picture here and in the child, 30 times each,
-and prints both times and the largest difference of their scores: a patch that took would give other
-low bits (other kernels) and another time. With BENCH ARGS (default `bench.redaction --crowd --modes
+`--check-only` runs each model (float, int8, int8-7bit) on one of the crowd's pictures at 640x352 here and in
+the child, 20 times each, and prints both times and the largest difference of their face-centre scores: a patch
+that took gives the float model other low bits (other kernels) and another time; the 8-bit model saturates on
+AVX2 (design/0577), and the 7-bit one should give what VNNI gives. With BENCH ARGS (default `bench.redaction --crowd --modes
 faces,everything --seconds 10 --model int8-7bit`) it then runs that command in the child.
 """
 
@@ -37,6 +38,7 @@ import textwrap
 from pathlib import Path
 
 from bench.common import command_line, environment
+from storage.redact import models
 
 OUT = Path(__file__).resolve().parent / "out" / "avx2-box"
 # (name, pattern, index in the match of the jump byte to make unconditional): x86-64 bytes of onnxruntime's
@@ -62,17 +64,19 @@ SITE = textwrap.dedent(f"""\
 """)
 CHECK = textwrap.dedent("""\
     import json, os, time, numpy as np, onnxruntime
-    from storage.redact import detect
-    d = detect.Detector(model="float")
-    blob = d.session.get_inputs()[0].name
-    x = np.random.default_rng(7).random((1, 3, 352, 640), dtype=np.float32) * 255
-    outs = d.session.run(None, {blob: x})
-    t0 = time.process_time()
-    for _ in range(30):
-        d.session.run(None, {blob: x})
-    print(json.dumps({"ms": (time.process_time() - t0) / 30 * 1000, "ort": onnxruntime.__file__,
-                      "av_flags": os.environ.get("EDGED_BENCH_AV_CPU_FLAGS"),
-                      "scores": [float(v) for v in outs[0].ravel()[:20000]]}))
+    from bench.detector_int8 import _input
+    from storage.redact import detect, models
+    from tests.support import crowd
+    x = np.ascontiguousarray(_input(next(iter(crowd.pictures(1))), (640, 352)).transpose(2, 0, 1)[None].astype(np.float32))
+    out = {"ort": onnxruntime.__file__, "av_flags": os.environ.get("EDGED_BENCH_AV_CPU_FLAGS")}
+    for model in models.MODELS:
+        d = detect.Detector(model=model)
+        heat = d.session.run(None, {detect.INPUT: x})[0]
+        t0 = time.process_time()
+        for _ in range(20):
+            d.session.run(None, {detect.INPUT: x})
+        out[model] = {"ms": (time.process_time() - t0) / 20 * 1000, "heat": heat.ravel().tolist()}
+    print(json.dumps(out))
 """)
 
 
@@ -110,13 +114,16 @@ def check(folder: Path) -> None:
         res = subprocess.run([sys.executable, "-c", CHECK], env=env, capture_output=True, text=True, check=True)
         runs[name] = json.loads(res.stdout.strip().splitlines()[-1])
     a, b = runs.values()
-    diff = max(abs(x - y) for x, y in zip(a["scores"], b["scores"], strict=True))
     for name, r in runs.items():
-        print(f"{name}: float detector {r['ms']:.1f} ms a 640x352 picture (CPU, one thread), onnxruntime from "
-              f"{'the copy' if str(folder) in r['ort'] else 'the venv'}, FFmpeg flags {r['av_flags'] or 'as detected'}")
-    print(f"largest score difference: {diff:.2e} (0 would mean the same kernels ran); time ratio "
-          f"{b['ms'] / a['ms']:.2f}")
-    if str(folder) not in b["ort"] or diff == 0:
+        print(f"{name}: onnxruntime from {'the copy' if str(folder) in r['ort'] else 'the venv'}, FFmpeg flags "
+              f"{r['av_flags'] or 'as detected'}")
+    diff = {}
+    for model in models.MODELS:
+        diff[model] = max(abs(x - y) for x, y in zip(a[model]["heat"], b[model]["heat"], strict=True))
+        print(f"{model}: {a[model]['ms']:.1f} ms a 640x352 picture here, {b[model]['ms']:.1f} as AVX2 only "
+              f"({b[model]['ms'] / a[model]['ms']:.2f}x; CPU, one thread); the largest difference of a face-centre "
+              f"score between the two: {diff[model]:.2e}")
+    if str(folder) not in b["ort"] or diff[models.FLOAT] == 0:   # other kernels give other low bits
         raise SystemExit("avx2_box: the child did not run the patched onnxruntime")
 
 
