@@ -381,14 +381,33 @@ HELD_OUT_12 = (
     Actor(96, 540, 1650, -4, applicant=True, name="applicant"),
     Actor(40, 770, 1000, 3, photo="lfw:80", tilt=12, name="40 px LFW, tilted, crossing in front of her body"),
 )
-# bench/redaction --crowd [--held-out [2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12] | --profiles]: the scene's key here, and its name in
+# A thirteenth held-out scene (issue 88), written and committed before held-out 12's, 8's and the others' faces-mode
+# failures were worked on by design/0571-0575, and run once, blind, before any change: its figures are the blind ones,
+# never used to choose a setting. Six other LFW crops, chosen by a rule written before any was run: the least offset o
+# for which o + 14 k, k = 0..5, meets no crop any scene or test uses (o = 0: 0, 14, 28, 42, 56, 70; none of held-out
+# 6's to 12's), grey, 26-36 px. The applicant walks right toward the pillar and turns back short of it on frame 140;
+# a small one walks with her just above her head, keeping her pace and turning with her (drawn in front of her
+# sprite); a tilted one stands at the pillar's left edge, part of his face behind it; a dim one walks fast left along
+# the bottom edge; two walk left side by side along the top, one mirrored; a mirrored tilted one walks right low,
+# just under her feet, through the pillar, and turns back through it on frame 100
+HELD_OUT_13 = (
+    Actor(30, 250, 1160, 0, photo="lfw:14", tilt=-10, name="30 px LFW, tilted, standing half behind the pillar's left edge"),
+    Actor(34, 1035, 1850, -9, photo="lfw:28", dim=True, name="34 px LFW, dim, walking fast along the bottom edge"),
+    Actor(28, 160, 1500, -6, photo="lfw:42", mirror=True, name="28 px LFW, mirrored, walking left beside another"),
+    Actor(32, 150, 1535, -6, photo="lfw:56", name="32 px LFW, walking left beside another"),
+    Actor(36, 940, 950, 6, photo="lfw:70", mirror=True, tilt=18, turn=100,
+          name="36 px LFW, mirrored, tilted, walking low through the pillar and back"),
+    Actor(96, 520, 250, 5, applicant=True, turn=140, name="applicant"),
+    Actor(26, 505, 405, 5, photo="lfw:0", turn=140, name="26 px LFW, walking with her just above her head"),
+)
+# bench/redaction --crowd [--held-out [2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13] | --profiles]: the scene's key here, and its name in
 # the bench's lines
 SCENES = {0: CAST, 1: HELD_OUT, 2: HELD_OUT_2, 3: PROFILES, 4: HELD_OUT_3, 5: HELD_OUT_4, 6: HELD_OUT_5, 7: HELD_OUT_6,
-          8: HELD_OUT_7, 9: HELD_OUT_8, 10: HELD_OUT_9, 11: HELD_OUT_10, 12: HELD_OUT_11, 13: HELD_OUT_12}
+          8: HELD_OUT_7, 9: HELD_OUT_8, 10: HELD_OUT_9, 11: HELD_OUT_10, 12: HELD_OUT_11, 13: HELD_OUT_12, 14: HELD_OUT_13}
 SCENE_NAMES = {0: "crowd", 1: "held out 1", 2: "held out 2", 3: "profiles (tuning)", 4: "held out 3",
                5: "held out 4", 6: "held out 5", 7: "held out 6", 8: "held out 7",
                9: "held out 8", 10: "held out 9", 11: "held out 10",
-               12: "held out 11", 13: "held out 12"}
+               12: "held out 11", 13: "held out 12", 14: "held out 13"}
 
 # What the detector's settings may be chosen on: the small faces alone, standing still
 TUNING = (Actor(24, 100, 200, 0), Actor(32, 300, 700, 0), Actor(44, 500, 1300, 0))
