@@ -153,6 +153,28 @@ def test_a_face_lost_behind_a_pillar_is_looked_for_again_on_its_line():
     assert again.lost and again.looks(20, SIZE, 48) == []   # a face the first pass sees is not looked for
 
 
+def test_a_face_lost_behind_a_person_is_looked_for_as_long_as_passing_behind_one_takes():
+    """design/0572: a face lost going forward behind something as wide as a person seen close (here 240 px of the
+    picture: held-out 8's stranger was behind the applicant's body for 31 frames, 78-84 shown as he came out) is
+    looked for on its line on every frame until it is out, past REACH frames after it was lost, up to LOOK. Before,
+    LOOK was REACH: the looking ended while the face was still behind it."""
+    walker, frames = faces.Person(48, 150, 100, 5), 70
+    pictures = [_gray(p) for p in faces.pictures(frames, SIZE, (walker,))]
+    x0 = walker.face(10, frames)[0] + walker.face(0, frames)[2]
+    for p in pictures:
+        p[:, x0:x0 + 240] = 128     # a wide grey band the face walks behind for over REACH frames
+    follower = FaceFollower(1)
+    looked: dict[int, list[tuple[Box, int]]] = {}
+    for i, picture in enumerate(pictures):
+        looked[i] = follower.looks(i, SIZE, 49)
+        follower.feed(i, picture, [walker.face(0, frames)] if i == 0 else None)
+    first = min(i for i in looked if looked[i])
+    out = min(i for i in range(frames) if walker.face(i, frames)[0] >= x0 + 240)   # whole again past the band
+    assert out - first > facetrack.REACH and out - first <= facetrack.LOOK, (first, out)
+    for i in range(first, out + 1):   # on every frame, a region on its line that holds it
+        assert any(inside(walker.face(i, frames), region) == 1 and h == 48 for region, h in looked[i]), (i, looked[i])
+
+
 def test_a_head_scored_weakly_never_stands_in_for_a_face_and_is_not_looked_for():
     """design/0501: a head the fine pass scored weakly (`unsought`) near a lost face's line does not end
     the face's looking again, and a lost head is not looked for itself."""

@@ -52,8 +52,8 @@ FACE_WIDTH = 960    # faces are followed in frames scaled down to at most about 
 REACH = 2 * (MAX_GAP + COAST)
 FACE_SEARCH = 10    # the search window's least reach for a face, scaled pixels (a walker's step at 20 fps, close up)
 # a face lost in the picture going forward (behind a pillar, another person) is looked for again where its line
-# takes it (design/0463): on each frame for LOOK frames (1.5 s at 20 fps), the detector run on that region alone
-LOOK = REACH
+# takes it (design/0463): on each frame for LOOK frames (3 s: walking behind a person seen close, design/0572)
+LOOK = 2 * REACH
 LOOK_MOST = 4       # lost faces looked for on one frame, at most (the latest lost first): the cost bounded
 LOOK_WIDEN = 2.0    # the region looked in: the face's box on its line widened by this many of its sides each way
 Key = tuple[int, int]   # (the frame a box was found on, its place in that frame's boxes)
@@ -197,6 +197,7 @@ class FaceFollower:
         height. A face found again near its line is no longer looked for (`feed`)."""
         self.lost = [lo for lo in self.lost if 0 < frame - lo[6] <= LOOK]
         out: list[tuple[Box, int]] = []
+        self.late: list[Box] = []   # those of faces lost over REACH frames before: a face held whole taken (0572)
         for lo in sorted((lo for lo in self.lost if lo[3] < below), key=lambda lo: -lo[6])[:LOOK_MOST]:
             x, y, w, h = _on_line(lo, frame)
             grow = round(LOOK_WIDEN * max(w, h) + frame - lo[6])
@@ -204,6 +205,7 @@ class FaceFollower:
             x1, y1 = min(shape[0], x + w + grow), min(shape[1], y + h + grow)
             if x1 - x0 > w and y1 - y0 > h:   # a region still (mostly) in the picture
                 out.append(((x0, y0, x1 - x0, y1 - y0), h))
+                self.late += [out[-1][0]] if frame - lo[6] > REACH else []
         return out
 
     def state(self) -> dict[str, Any]:
