@@ -52,8 +52,9 @@ FACE_WIDTH = 960    # faces are followed in frames scaled down to at most about 
 REACH = 2 * (MAX_GAP + COAST)
 FACE_SEARCH = 10    # the search window's least reach for a face, scaled pixels (a walker's step at 20 fps, close up)
 # a face lost in the picture going forward (behind a pillar, another person) is looked for again where its line
-# takes it (design/0463): on each frame for LOOK frames (3 s: walking behind a person seen close, design/0572)
-LOOK = 2 * REACH
+# takes it (design/0463): on each frame for LOOK frames (1.5 s at 20 fps), the detector run on that region alone
+LOOK = REACH
+SAID = 2 * REACH   # a face of the pass beside lost likewise is said on its line this long: behind a person seen close (0572)
 LOOK_MOST = 4       # lost faces looked for on one frame, at most (the latest lost first): the cost bounded
 LOOK_WIDEN = 2.0    # the region looked in: the face's box on its line widened by this many of its sides each way
 Key = tuple[int, int]   # (the frame a box was found on, its place in that frame's boxes)
@@ -182,8 +183,8 @@ class FaceFollower:
             if key[0] >= since and (key[0], box := self.found[key[0]][key[1]]) in self.unsought and (moves := self.forward.get(key)):
                 at = _shifted(box, moves[max(moves)])
                 out += [] if any(closeness(at, o) > 0 for o in out) else [at]
-        now = self.upto - 1   # then where those lost in the picture are on their line, LOOK frames at most (0568)
-        self.gone = [lo for lo in self.gone if 0 < now - lo[6] <= LOOK]
+        now = self.upto - 1   # then where those lost in the picture are on their line, SAID frames at most (0568, 0572)
+        self.gone = [lo for lo in self.gone if 0 < now - lo[6] <= SAID]
         for at in (_on_line(lo, now) for lo in sorted(self.gone, key=lambda lo: -lo[6])):
             out += [] if any(closeness(at, o) > 0 for o in out) else [at]
         return out
@@ -197,7 +198,6 @@ class FaceFollower:
         height. A face found again near its line is no longer looked for (`feed`)."""
         self.lost = [lo for lo in self.lost if 0 < frame - lo[6] <= LOOK]
         out: list[tuple[Box, int]] = []
-        self.late: list[Box] = []   # those of faces lost over REACH frames before: a face held whole taken (0572)
         for lo in sorted((lo for lo in self.lost if lo[3] < below), key=lambda lo: -lo[6])[:LOOK_MOST]:
             x, y, w, h = _on_line(lo, frame)
             grow = round(LOOK_WIDEN * max(w, h) + frame - lo[6])
@@ -205,7 +205,6 @@ class FaceFollower:
             x1, y1 = min(shape[0], x + w + grow), min(shape[1], y + h + grow)
             if x1 - x0 > w and y1 - y0 > h:   # a region still (mostly) in the picture
                 out.append(((x0, y0, x1 - x0, y1 - y0), h))
-                self.late += [out[-1][0]] if frame - lo[6] > REACH else []
         return out
 
     def state(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from storage.redact import looks, resume, watermark, x264
+from storage.redact import resume, watermark, x264
 from storage.redact.detect import Pass, beside, disagree, fine_across, input_for, least_face, merged, pass_boxes
 from storage.redact.facetrack import FaceFollower, Settled
 from storage.redact.inside import around, own_look
@@ -103,8 +103,8 @@ def _looked(i: int, frame: Any, detector: Any, passes: tuple[Pass, ...], found: 
         if disagreed is not None and disagree([b for b, _ in kept], [least_face(p, size[1]) for _, p in kept]):
             disagreed.add(i)
     if run and faces is not None and (regions := faces.looks(i, size, least_face(passes[0], size[1]))):
-        # faces lost that only the finer pass sees: looked for again (design/0463); late, none cut by its side (0572)
-        again = [b for b in looked_again(frame, detector, regions) if not looks.cut(b, regions, size, faces.late)]
+        # faces lost that only the finer pass sees: looked for again (design/0463)
+        again = looked_again(frame, detector, regions)
         if again or i in found:
             found[i] = merged([found.get(i, []), again])
     if faces is not None:
