@@ -153,28 +153,6 @@ def test_a_face_lost_behind_a_pillar_is_looked_for_again_on_its_line():
     assert again.lost and again.looks(20, SIZE, 48) == []   # a face the first pass sees is not looked for
 
 
-def test_a_face_lost_behind_a_person_is_looked_for_as_long_as_passing_behind_one_takes():
-    """design/0572: a face lost going forward behind something as wide as a person seen close (here 240 px of the
-    picture: held-out 8's stranger was behind the applicant's body for 31 frames, 78-84 shown as he came out) is
-    looked for on its line on every frame until it is out, past REACH frames after it was lost, up to LOOK. Before,
-    LOOK was REACH: the looking ended while the face was still behind it."""
-    walker, frames = faces.Person(48, 150, 100, 5), 70
-    pictures = [_gray(p) for p in faces.pictures(frames, SIZE, (walker,))]
-    x0 = walker.face(10, frames)[0] + walker.face(0, frames)[2]
-    for p in pictures:
-        p[:, x0:x0 + 240] = 128     # a wide grey band the face walks behind for over REACH frames
-    follower = FaceFollower(1)
-    looked: dict[int, list[tuple[Box, int]]] = {}
-    for i, picture in enumerate(pictures):
-        looked[i] = follower.looks(i, SIZE, 49)
-        follower.feed(i, picture, [walker.face(0, frames)] if i == 0 else None)
-    first = min(i for i in looked if looked[i])
-    out = min(i for i in range(frames) if walker.face(i, frames)[0] >= x0 + 240)   # whole again past the band
-    assert out - first > facetrack.REACH and out - first <= facetrack.LOOK, (first, out)
-    for i in range(first, out + 1):   # on every frame, a region on its line that holds it
-        assert any(inside(walker.face(i, frames), region) == 1 and h == 48 for region, h in looked[i]), (i, looked[i])
-
-
 def test_a_head_scored_weakly_never_stands_in_for_a_face_and_is_not_looked_for():
     """design/0501: a head the fine pass scored weakly (`unsought`) near a lost face's line does not end
     the face's looking again, and a lost head is not looked for itself."""
@@ -333,7 +311,7 @@ def test_a_head_of_the_pass_beside_is_said_where_it_is_followed_to_for_its_next_
 def test_a_head_of_the_pass_beside_lost_in_the_picture_is_said_on_its_line_for_its_next_look():
     """design/0568: a head (or a box of the pass beside, `unsought`) lost going forward in the picture (behind a pillar)
     is not looked for on each frame (`looks`, design/0501), but said on its line for the pass beside to look about on
-    its next frame, up to LOOK frames after it was lost (held-out 8 float: a 31 px face out from behind the pillar shown
+    its next frame, up to SAID frames after it was lost (held-out 8 float: a 31 px face out from behind the pillar shown
     13 frames, no look made where it came out); kept across a restart. Before: said nowhere once lost."""
     walker, frames = faces.Person(48, 150, 100, 5), 30
     pictures = [_gray(p) for p in faces.pictures(frames, SIZE, (walker,))]
@@ -349,6 +327,33 @@ def test_a_head_of_the_pass_beside_lost_in_the_picture_is_said_on_its_line_for_i
     assert len(said) == 1 and inside(walker.face(frames - 1, frames), pad(said[0], PAD, PAD_LEAST)) >= 0.9, said
     again = FaceFollower.restored(1, {0: [walker.face(0, frames)]}, json.loads(json.dumps(head.state())))
     assert again.gone == head.gone and again.unsought_now(0) == said
+
+
+def test_a_head_of_the_pass_beside_lost_behind_a_person_is_said_as_long_as_passing_behind_one_takes():
+    """design/0572: a face of the pass beside (`unsought`) lost going forward behind something as wide as a person seen
+    close (here 240 px of the picture: held-out 8 int8's stranger was behind the applicant's body 31 frames, then shown
+    on 78-84 coming out) is said on its line for the pass beside's next look past REACH frames after it was lost, up to
+    SAID, and no more after. Before, LOOK (REACH) frames: said nowhere while it was still behind."""
+    walker, frames = faces.Person(48, 150, 100, 5), 90
+    pictures = [_gray(p) for p in faces.pictures(frames, SIZE, (walker,))]
+    x0 = walker.face(10, frames)[0] + walker.face(0, frames)[2]
+    for p in pictures:
+        p[:, x0:x0 + 240] = 128     # a wide grey band the face walks behind for over REACH frames
+    head = FaceFollower(1)
+    head.unsought.add((0, walker.face(0, frames)))
+    said: dict[int, list[Box]] = {}
+    gone: list[int] = []
+    for i, picture in enumerate(pictures):
+        head.feed(i, picture, [walker.face(0, frames)] if i == 0 else None)
+        gone += [int(lo[6]) for lo in head.gone]
+        said[i] = head.unsought_now(i - facetrack.REACH)
+    lost = min(gone)   # the last frame it was followed on, going behind the band
+    out = min(i for i in range(frames) if walker.face(i, frames)[0] >= x0 + 240)   # whole again past the band
+    assert facetrack.REACH < out - lost <= facetrack.SAID, (lost, out)
+    for i in range(lost + 1, out + 1):   # on every frame until it is out, its place on its line said (its step, as
+        # followed, a little short: most of it within the place's margin after 50 frames)
+        assert len(said[i]) == 1 and inside(walker.face(i, frames), pad(said[i][0], PAD, PAD_LEAST)) >= 0.8, (i, said[i])
+    assert said[lost + facetrack.SAID + 1] == []
 
 
 def test_a_place_two_heads_of_one_face_were_followed_to_is_said_once():
