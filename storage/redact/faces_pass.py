@@ -11,8 +11,8 @@ from typing import Any, Callable
 from storage.disk.hashing import sha256_file
 from storage.redact import facetrack, media, resume, watermark
 from storage.redact.detect import Pass
-from storage.redact.models import MODEL_SHA256
 from storage.redact.jobfiles import boxes as _boxes, part as _part, parts as _parts, write_json as _write_json
+from storage.redact.models import MODEL_SHA256
 from storage.redact.plan import Box, FramePlan
 
 Progress = Callable[[dict[str, Any]], None]
