@@ -29,6 +29,7 @@ faces,everything --seconds 10 --model int8-7bit`) it then runs that command in t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -108,7 +109,6 @@ def child_env(folder: Path) -> dict[str, str]:
 
 
 def check(folder: Path) -> None:
-    import json
     runs = {}
     for name, env in (("this CPU (AVX-512)", dict(os.environ)), ("AVX2 only", child_env(folder))):
         res = subprocess.run([sys.executable, "-c", CHECK], env=env, capture_output=True, text=True, check=True)

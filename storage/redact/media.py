@@ -231,7 +231,7 @@ def _look_inside(follower: Follower, i: int, frame: Any, detector: Any) -> None:
     rgb = frame.reformat(width=sw, height=sh, format="rgb24").to_ndarray()[cy:cy + ch, cx:cx + cw]
     found = detector.faces(rgb, (round(cw / fx), round(ch / fy)))
     follower.inside[i] = merged([[(b[0] + round(cx / fx), b[1] + round(cy / fy), b[2], b[3]) for b in found],
-                                 looked_again(frame, detector, [(own, LOOK_FACE) for own in [own_look(region, width, height)] if own])])
+                                 looked_again(frame, detector, [(o, LOOK_FACE)]) if (o := own_look(region, width, height)) else []])
 
 
 def _even_out(box: Box) -> tuple[int, int, int, int]:
