@@ -400,14 +400,35 @@ HELD_OUT_13 = (
     Actor(96, 520, 250, 5, applicant=True, turn=140, name="applicant"),
     Actor(26, 505, 405, 5, photo="lfw:0", turn=140, name="26 px LFW, walking with her just above her head"),
 )
-# bench/redaction --crowd [--held-out [2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13] | --profiles]: the scene's key here, and its name in
+# A fourteenth held-out scene (issue 88), written and committed before the faces-mode failures left by design/0573 were
+# worked on, and run once, blind, before any change: its figures are the blind ones, never used to choose a setting.
+# Six other LFW crops, chosen by held-out 13's rule written before any was run: the least offset o for which o + 14 k,
+# k = 0..5, meets no crop any scene or test uses (o = 4: 4, 18, 32, 46, 60, 74; none of held-out 6's to 13's), grey,
+# 24-40 px. The applicant walks slowly right, left of the pillar, and turns back on frame 150; a small turned one stands
+# at the top edge; a dim mirrored one enters from the right edge at her shoulders' height and walks left toward the
+# pillar; the most tilted one walks right across the upper third and turns back on frame 110; a turned one walks
+# slowly left low out from behind the pillar; a mirrored tilted one enters slowly from the right edge along the top;
+# one walks left fast in front of her face (drawn in front of her sprite)
+HELD_OUT_14 = (
+    Actor(24, 10, 700, 0, photo="lfw:4", squeeze=0.8, name="24 px LFW, turned, standing at the top edge"),
+    Actor(40, 640, 1880, -4, photo="lfw:18", dim=True, mirror=True,
+          name="40 px LFW, dim, mirrored, entering from the right edge at her shoulders' height"),
+    Actor(30, 220, 200, 6, photo="lfw:32", tilt=20, turn=110, name="30 px LFW, tilted, walking right across the upper third and back"),
+    Actor(34, 900, 1300, -2, photo="lfw:46", squeeze=0.7, name="34 px LFW, turned, walking slowly left low out from behind the pillar"),
+    Actor(38, 60, 1900, -3, photo="lfw:74", mirror=True, tilt=-8,
+          name="38 px LFW, mirrored, tilted, entering slowly from the right edge along the top"),
+    Actor(96, 480, 500, 3, applicant=True, turn=150, name="applicant"),
+    Actor(32, 510, 1500, -9, photo="lfw:60", name="32 px LFW, walking left fast in front of her face"),
+)
+# bench/redaction --crowd [--held-out [2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14] | --profiles]: the scene's key here, and its name in
 # the bench's lines
 SCENES = {0: CAST, 1: HELD_OUT, 2: HELD_OUT_2, 3: PROFILES, 4: HELD_OUT_3, 5: HELD_OUT_4, 6: HELD_OUT_5, 7: HELD_OUT_6,
-          8: HELD_OUT_7, 9: HELD_OUT_8, 10: HELD_OUT_9, 11: HELD_OUT_10, 12: HELD_OUT_11, 13: HELD_OUT_12, 14: HELD_OUT_13}
+          8: HELD_OUT_7, 9: HELD_OUT_8, 10: HELD_OUT_9, 11: HELD_OUT_10, 12: HELD_OUT_11, 13: HELD_OUT_12, 14: HELD_OUT_13,
+          15: HELD_OUT_14}
 SCENE_NAMES = {0: "crowd", 1: "held out 1", 2: "held out 2", 3: "profiles (tuning)", 4: "held out 3",
                5: "held out 4", 6: "held out 5", 7: "held out 6", 8: "held out 7",
                9: "held out 8", 10: "held out 9", 11: "held out 10",
-               12: "held out 11", 13: "held out 12", 14: "held out 13"}
+               12: "held out 11", 13: "held out 12", 14: "held out 13", 15: "held out 14"}
 
 # What the detector's settings may be chosen on: the small faces alone, standing still
 TUNING = (Actor(24, 100, 200, 0), Actor(32, 300, 700, 0), Actor(44, 500, 1300, 0))
