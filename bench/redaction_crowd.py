@@ -80,7 +80,7 @@ def crowd_lines(root: Path, seconds: float, every: int | None, modes: tuple[str,
         costs = [c / (frames / FPS) for c in spent]
         cost = statistics.median(costs)
         released = _released(folder) / (frames / FPS)   # judged as released: the deliverable, no watermark
-        got = crowd.judge(folder / "cam1.mp4", cast)
+        got = crowd.judge(folder / "cam1.mp4", cast, original=original / "cam1.mp4")
         worst, who = got["worst_run"]  # type: ignore[misc]
         masked = int(got["applicant_masked"])  # type: ignore[call-overload]
         recall = float(got["recall"])  # type: ignore[arg-type]

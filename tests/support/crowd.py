@@ -22,7 +22,9 @@ It is over 400 lines on purpose: its scenes are data, each beside why and when i
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -493,8 +495,11 @@ def applicant_marks(frames: int, cast: tuple[Actor, ...] = CAST, width: int = 19
     return [Mark(0, who.body(0)), Mark(frames - 1, who.body(frames - 1))]
 
 
-def _seen_share(y_plane: np.ndarray, owner: np.ndarray, n: int, box: Box) -> tuple[float, float]:
-    """(the share of the face's box that is seen, the share of what is seen that reads as fill)."""
+def _seen_share(y_plane: np.ndarray, owner: np.ndarray, n: int, box: Box,
+                was: np.ndarray | None = None) -> tuple[float, float]:
+    """(the share of the face's box that is seen, the share of what is seen that reads as fill). With
+    `was` (the original's luma plane), only what did not read as fill there counts: a face whose own
+    dark pixels (hair, eyes, a shadow) read as fill is not counted part-hidden where nothing hid it."""
     x, y, w, h = box
     x0, y0, x1, y1 = max(0, x), max(0, y), min(owner.shape[1], x + w), min(owner.shape[0], y + h)
     if x1 <= x0 or y1 <= y0:
@@ -503,27 +508,34 @@ def _seen_share(y_plane: np.ndarray, owner: np.ndarray, n: int, box: Box) -> tup
     seen = int(mine.sum())
     if not seen:
         return 0.0, 0.0
+    if was is not None:
+        mine &= was[y0:y1, x0:x1] > FILL_MAX_Y
+        if not mine.any():
+            return seen / (w * h), 0.0
     return seen / (w * h), float((y_plane[y0:y1, x0:x1][mine] <= FILL_MAX_Y).mean())
 
 
-def judge(path: Path, cast: tuple[Actor, ...] = CAST, pillar: bool = True, min_face: int = 24) -> dict[str, object]:
+def judge(path: Path, cast: tuple[Actor, ...] = CAST, pillar: bool = True, min_face: int = 24,
+          original: Path | None = None) -> dict[str, object]:
     """The copy read back frame by frame. A stranger's face counts on a frame where at least
     SEEN_LEAST of its box is seen (not covered, in the picture) and it is at least `min_face`
     high; it is hidden where at least 90 % of what is seen reads as fill, fully visible where at
     most VISIBLE_MOST does. The applicant is masked on a frame where more than 10 % of what is
-    seen of their face reads as fill. Per stranger: faces counted, hidden, the longest run of
-    frames fully visible."""
+    seen of their face reads as fill. With `original` (the clip the copy was made from), what is
+    seen is what did not read as fill there (`_seen_share`; design/0578). Per stranger: faces
+    counted, hidden, the longest run of frames fully visible."""
     per: dict[str, dict[str, int]] = {a.name: {"faces": 0, "hidden": 0, "worst_run": 0, "run": 0}
                                        for a in cast if not a.applicant}
     masked: list[int] = []
     frames = 0
-    with av.open(str(path)) as f:
-        for i, frame in enumerate(f.decode(video=0)):
+    with av.open(str(path)) as f, (av.open(str(original)) if original else contextlib.nullcontext()) as o:
+        befores = (b.to_ndarray(format="gray") for b in o.decode(video=0)) if o else itertools.repeat(None)
+        for i, (frame, was) in enumerate(zip(f.decode(video=0), befores)):
             y_plane = frame.to_ndarray(format="gray")
             _, owner = _draw(i, y_plane.shape[1], y_plane.shape[0], cast, None, pillar)
             frames += 1
             for n, a in enumerate(cast):
-                seen, filled = _seen_share(y_plane, owner, n, a.face(i))
+                seen, filled = _seen_share(y_plane, owner, n, a.face(i), was)
                 if a.applicant:
                     if seen >= SEEN_LEAST and filled > 0.1:
                         masked.append(i)
