@@ -236,6 +236,23 @@ def test_weak_boxes_are_kept_as_heads_away_from_sure_faces(weak, sure, want):
     assert detect.heads(list(reversed(weak)), sure, 60) == want
 
 
+def test_the_judge_reads_an_untouched_clip_as_untouched(tmp_path):
+    """design/0578: the bench's judge counts a face part-hidden by what reads as fill in the copy and did not in the
+    original. Held-out 14's 24 px turned face at the top edge has more than a tenth of its pixels as dark as the fill in
+    the untouched picture: judged alone it was never "fully visible", so its 200 frames shown in faces mode read as a
+    worst run of 0."""
+    from tests.support import crowd
+
+    clip = tmp_path / "cam1.mp4"
+    crowd.write_clip(clip, 3, cast=crowd.HELD_OUT_14)
+    got = crowd.judge(clip, crowd.HELD_OUT_14, original=clip)
+    assert got["recall"] == 0 and got["applicant_masked"] == 0
+    per = got["per"].values()  # type: ignore[attr-defined]
+    assert len(per) == 6 and all(p["worst_run"] == p["faces"] > 0 for p in per)   # every face seen is fully visible
+    alone = crowd.judge(clip, crowd.HELD_OUT_14)["per"][crowd.HELD_OUT_14[0].name]  # type: ignore[index]
+    assert alone["worst_run"] == 0   # what the judge said before it read the original
+
+
 def test_a_real_unseen_persons_sprite_has_its_face_box_where_the_face_is():
     """design/0550, 0553, 0557, 0559, 0565, 0563, 0571, 0578: HELD_OUT_6's to HELD_OUT_14's strangers are LFW crops (tests/support/crowd.py
     `photo="lfw:N"`), scaled up and drawn through a head-shaped soft mask. Each, mirrored or not, drawn 120 px high
