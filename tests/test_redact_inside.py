@@ -39,6 +39,32 @@ def test_a_stranger_inside_the_region_is_filled_and_the_applicant_never():
     assert not set(range(0, 6)) & set(check)             # nothing to check where the applicant is alone
 
 
+def test_a_stranger_in_front_of_her_face_is_filled_whole_and_his_margin_cut_back_off_hers():
+    """design/0588: a 30 px face in front of her forehead is filled as his own box made tall (plan._tall), never less;
+    his mask's margin (PAD and its least) is cut back where it would fall on her face, as faces mode does (0540), so
+    what is filled of her face is no more than his tall box; and the frame is checked. Before: his whole face_mask."""
+    def him(f: int) -> Box:
+        return (430 - 8 * f, 120, 30, 32)                 # walking left across the top of her face box (250, 130, 70, 90)
+
+    found = {f: [THEIR_FACE, him(f)] for f in range(0, FRAMES, 3)}
+    masks, check = strangers(found, [REGION] * FRAMES)
+    over_her = [f for f in range(FRAMES) if _overlap(him(f), THEIR_FACE)]
+    assert len(over_her) > 5
+    for f in range(FRAMES):
+        assert any(inside(him(f), m) == 1 for m in masks[f]), f                     # he is hidden whole
+        tall = (*him(f)[:3], round(him(f)[2] * 1.6))
+        over = sum(_overlap(m, THEIR_FACE) for m in masks[f])
+        assert over <= _overlap(tall, THEIR_FACE), (f, masks[f])
+        assert f not in over_her or over < _overlap(face_mask(him(f)), THEIR_FACE), (f, masks[f])
+    assert set(over_her) <= set(check)
+
+
+def _overlap(a: Box, b: Box) -> int:
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(0, w) * max(0, h)
+
+
 def test_a_stranger_near_the_region_is_neither_filled_nor_checked():
     """design/0433: outside the region he is hidden with the rest of the frame; not a moment to check."""
     near: Box = (520, 200, 30, 40)                        # beside the region, outside it

@@ -47,7 +47,7 @@ from typing import Iterable, Sequence
 
 from storage.redact.applicant import OVERLAP, apart, continues
 from storage.redact.plan import (APPLICANT_INSIDE, COAST, MAX_GAP, SAME_FACE, Box, Mark, Track, clamp, closeness, face_mask,
-                                 inside, lerp, pad, predict, track_boxes, tracks)
+                                 inside, lerp, pad, predict, stranger_masks, track_boxes, tracks)
 
 NEAR = 0.5      # the region widened by this share of its size on each side: what is near it
 AGAIN = 10      # frames checked at the start of an applicant's face taken up again (design/0433)
@@ -211,8 +211,8 @@ def strangers(found: dict[int, list[Box]], keeps: Sequence[Box | None], coast: i
             if (box or held.get(f)) is None or keep is None:
                 continue
             face = face_mask(box or held[f])
-            if _touches(face, keep):
-                masks[f].append(face)
+            if _touches(face, keep):   # its margin cut back off her face, as in faces mode (design/0540, 0588)
+                masks[f] += stranger_masks(box or held[f], [b for a in mine if (b := track_boxes(a, f, coast))])
                 if box and (_over_theirs(face, mine, f, coast) or any(abs(f - e) <= EDGE for e in ends)):
                     check.add(f)   # over their face, or a stranger found or lost inside the region: look
     return masks, sorted(check)
