@@ -87,6 +87,20 @@ def test_a_face_found_once_in_36_frames_is_hidden_on_every_frame_between():
     assert [i for i in range(37) if not _hidden(boxes[i], walker.face(i, 40))] == []
 
 
+def test_a_face_the_passes_find_first_42_frames_in_is_hidden_from_the_first_frame():
+    """design/0582 (held-out 12: a 25 px stranger standing above her path, first found on frame 42 by the pass
+    beside's closer look, then on its every 12th frame): followed back by the picture from its first detection REACH
+    frames, it is hidden from the clip's first frame. REACH was 30: frames 0-11 were shown."""
+    stander, frames = faces.Person(48, 150, 100, 1), 60
+    pictures = [_gray(p) for p in faces.pictures(frames, SIZE, (stander,))]
+    found = {f: [stander.face(f, frames)] for f in range(42, frames, 12)}
+    follower = FaceFollower(1)
+    for i, picture in enumerate(pictures):
+        follower.feed(i, picture, found.get(i))
+    boxes = face_boxes(found, follower.forward, follower.backward, frames)
+    assert [i for i in range(frames) if not _hidden(boxes[i], stander.face(i, frames))] == []
+
+
 def test_a_face_leaving_at_the_edge_is_hidden_until_it_is_gone():
     """A face found once, walking out of the picture's right edge before the detector runs again:
     the tracker cannot match it once part of it is out, so it is carried on at its last step for
@@ -332,13 +346,13 @@ def test_a_head_of_the_pass_beside_lost_in_the_picture_is_said_on_its_line_for_i
 def test_a_head_of_the_pass_beside_lost_behind_a_person_is_said_as_long_as_passing_behind_one_takes():
     """design/0572: a face of the pass beside (`unsought`) lost going forward behind something as wide as a person seen
     close (here 240 px of the picture: held-out 8 int8's stranger was behind the applicant's body 31 frames, then shown
-    on 78-84 coming out) is said on its line for the pass beside's next look past REACH frames after it was lost, up to
-    SAID, and no more after. Before, LOOK (REACH) frames: said nowhere while it was still behind."""
+    on 78-84 coming out) is said on its line for the pass beside's next look past LOOK frames after it was lost, up to
+    SAID, and no more after. Before, LOOK frames: said nowhere while it was still behind."""
     walker, frames = faces.Person(48, 150, 100, 5), 90
     pictures = [_gray(p) for p in faces.pictures(frames, SIZE, (walker,))]
     x0 = walker.face(10, frames)[0] + walker.face(0, frames)[2]
     for p in pictures:
-        p[:, x0:x0 + 240] = 128     # a wide grey band the face walks behind for over REACH frames
+        p[:, x0:x0 + 240] = 128     # a wide grey band the face walks behind for over LOOK frames
     head = FaceFollower(1)
     head.unsought.add((0, walker.face(0, frames)))
     said: dict[int, list[Box]] = {}
@@ -349,7 +363,7 @@ def test_a_head_of_the_pass_beside_lost_behind_a_person_is_said_as_long_as_passi
         said[i] = head.unsought_now(i - facetrack.REACH)
     lost = min(gone)   # the last frame it was followed on, going behind the band
     out = min(i for i in range(frames) if walker.face(i, frames)[0] >= x0 + 240)   # whole again past the band
-    assert facetrack.REACH < out - lost <= facetrack.SAID, (lost, out)
+    assert facetrack.LOOK < out - lost <= facetrack.SAID, (lost, out)
     for i in range(lost + 1, out + 1):   # on every frame until it is out, its place on its line said (its step, as
         # followed, a little short: most of it within the place's margin after 50 frames)
         assert len(said[i]) == 1 and inside(walker.face(i, frames), pad(said[i][0], PAD, PAD_LEAST)) >= 0.8, (i, said[i])

@@ -25,6 +25,7 @@ from tests.support import faces
 from tests.support.daemon import ROOT, wait_for
 
 FRAMES = 60
+LONGER = 90   # past facetrack.REACH (60) and a part (10)
 PLANS = [FramePlan(True, (0, 0, 10, 10))] * 25
 
 
@@ -81,6 +82,14 @@ class Stop(Exception):
 def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("export")
     faces.write_clip(folder / "cam1.mp4", FRAMES, size=(640, 360))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def longer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clip longer than facetrack.Settled's lag and a part (LONGER frames): its first part rendered before its end."""
+    folder = tmp_path_factory.mktemp("longer")
+    faces.write_clip(folder / "cam1.mp4", LONGER, size=(640, 360))
     return folder
 
 
@@ -169,21 +178,22 @@ def test_a_part_changed_after_the_stop_is_made_again(original, tmp_path):
     assert made["sha256"] == reference["sha256"]
 
 
-def test_the_detector_stopped_goes_on_from_its_boxes_saved(original, tmp_path):
-    """A faces copy with no applicant marked (every face hidden) renders in its detector's decode
-    (design/0360); one with the applicant marked renders after it (design/0430: the tracks look ahead)."""
-    folder = _job(original, tmp_path / "copy", FACES, marked=False)
+def test_the_detector_stopped_goes_on_from_its_boxes_saved(longer, tmp_path):
+    """A faces copy with no applicant marked (every face hidden) renders as its detector's decode goes, each frame
+    decoded again lag frames behind (design/0360, 0582); one with the applicant marked renders after it (design/0430:
+    the tracks look ahead)."""
+    folder = _job(longer, tmp_path / "copy", FACES, marked=False)
     with pytest.raises(Stop):
-        jobs.run(folder, _stop_after("detect", 45))   # a frame is rendered once facetrack.REACH (30) more are fed
+        jobs.run(folder, _stop_after("detect", 75))   # a frame is rendered once facetrack.REACH (60) more are fed
     saved = json.loads((folder / "cam1.mp4.faces.partial.json").read_text())
-    assert saved["upto"] == 40
+    assert saved["upto"] == 70
     assert sorted(p.name for p in folder.glob("cam1.mp4.part-*.json")) == ["cam1.mp4.part-000000.json"]
     made = jobs.run(folder)["cam1.mp4"]
-    assert made["run"]["detect"] == {"kept": 40, "made": FRAMES - 40}
-    # the part the stopped run rendered in its detector's decode (design/0360) stands: not made again
-    assert made["run"]["render"] == {"kept": 10, "made": FRAMES - 10}
+    assert made["run"]["detect"] == {"kept": 70, "made": LONGER - 70}
+    # the part the stopped run rendered as its detector's decode went (design/0360) stands: not made again
+    assert made["run"]["render"] == {"kept": 10, "made": LONGER - 10}
     assert not (folder / "cam1.mp4.faces.partial.json").exists()
-    whole = jobs.run(_job(original, tmp_path / "whole", FACES, marked=False))["cam1.mp4"]
+    whole = jobs.run(_job(longer, tmp_path / "whole", FACES, marked=False))["cam1.mp4"]
     assert made["sha256"] == whole["sha256"]
     assert json.loads((folder / "cam1.mp4.faces.json").read_text()) == json.loads(
         (tmp_path / "whole" / "cam1.mp4.faces.json").read_text())
@@ -265,3 +275,24 @@ def test_one_worker_a_job_the_next_waits_for_the_lock(original, tmp_path):
         assert not list(folder.glob("*part*"))                    # nothing made while the lock is held
     worker.join(120)
     assert not worker.is_alive() and (folder / "cam1.mp4.summary.json").exists()
+
+
+def test_a_faces_copy_rendered_as_it_is_decoded_holds_no_decoded_frame(longer, tmp_path, monkeypatch):
+    """design/0582: the render decodes each frame again facetrack.Settled's lag behind the detector's decode, so the
+    decoded pictures alive as a frame is filled are a few, not the lag's (61: 190 MB at 1080p; the face follower's
+    luma pictures, a quarter of one each at 1080p, are not counted)."""
+    import gc
+
+    from storage.redact import media
+
+    alive: list[int] = []
+    put = media.Parts.put
+
+    def counted(self: media.Parts, i: int, frame: av.VideoFrame, plan: FramePlan) -> None:
+        alive.append(sum(isinstance(o, av.VideoFrame) and o.format is not None and o.format.name == "yuv420p"
+                         for o in gc.get_objects()))
+        put(self, i, frame, plan)
+
+    monkeypatch.setattr(media.Parts, "put", counted)
+    jobs.run(_job(longer, tmp_path / "copy", FACES, marked=False))
+    assert len(alive) == LONGER and max(alive) <= 4, alive

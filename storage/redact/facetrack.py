@@ -46,15 +46,16 @@ else:
     np = lazy_import("numpy")  # at the job's first frame: the daemon imports this module and redacts rarely (design/0297)
 
 FACE_WIDTH = 960    # faces are followed in frames scaled down to at most about this wide
-# frames a detection is followed each way, at most: twice MAX_GAP + COAST (design/0540: a small face in profile the
-# detector finds once in 36 frames stays hidden between; past MAX_GAP + COAST it is not filled over the applicant's
-# face, design/0542)
-REACH = 2 * (MAX_GAP + COAST)
+# frames a detection is followed each way, at most: four times MAX_GAP + COAST, 3 s at 20 fps (design/0582: a small
+# face the passes find first or last far from the clip's start or end, held-out 12's 42 frames in; twice, design/0540:
+# a small face in profile the detector finds once in 36 frames stays hidden between; past MAX_GAP + COAST it is not
+# filled over the applicant's face, design/0542). The render holds no decoded frame for it (media.detect_render).
+REACH = 4 * (MAX_GAP + COAST)
 FACE_SEARCH = 10    # the search window's least reach for a face, scaled pixels (a walker's step at 20 fps, close up)
 # a face lost in the picture going forward (behind a pillar, another person) is looked for again where its line
 # takes it (design/0463): on each frame for LOOK frames (1.5 s at 20 fps), the detector run on that region alone
-LOOK = REACH
-SAID = 2 * REACH   # a face of the pass beside lost likewise is said on its line this long: behind a person seen close (0572)
+LOOK = 2 * (MAX_GAP + COAST)
+SAID = 2 * LOOK    # a face of the pass beside lost likewise is said on its line this long: behind a person seen close (0572)
 LOOK_MOST = 4       # lost faces looked for on one frame, at most (the latest lost first): the cost bounded
 LOOK_WIDEN = 2.0    # the region looked in: the face's box on its line widened by this many of its sides each way
 Key = tuple[int, int]   # (the frame a box was found on, its place in that frame's boxes)

@@ -16,7 +16,6 @@ planes are half size), the applicant's region narrowed inwards to them.
 from __future__ import annotations
 
 import os
-from collections import deque
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -146,33 +145,32 @@ def detect_render(src: Path, detector: Any, passes: tuple[Pass, ...], faces: Fac
                   plan: Callable[[int, list[Box]], FramePlan], parts: Callable[[Any], Parts], per: int,
                   saved: Callable[[int, dict[int, list[Box]]], None], tick: Tick = lambda n: None,
                   ) -> tuple[dict[int, list[Box]], int]:
-    """`detect` and `render` of a fresh job in one decode (design/0360; before, the clip was decoded
-    once a pass): each frame through the detector's passes and `faces` as `detect` does (every
-    `per` frames `saved`), and held until its faces are settled (facetrack.Settled: its lag's
-    worth of frames after it fed, at most lag + 1 decoded frames held), then filled with
-    `plan(frame, its faces)` and encoded into `parts(stream)` (`Parts`). Returns the boxes and
-    the frames encoded."""
+    """`detect` and `render` of a fresh job as the clip is decoded (design/0360; before, one pass after the
+    other): each frame through the detector's passes and `faces` as `detect` does (every `per` frames `saved`),
+    and once its faces are settled (facetrack.Settled: its lag's worth of frames after it fed) decoded again by
+    the render's own decoder, that far behind, filled with `plan(frame, its faces)` and encoded into
+    `parts(stream)` (`Parts`): no decoded frame is held (design/0582: the lag's 61 frames of 1080p held were
+    190 MB). Returns the boxes and the frames encoded."""
     import av
 
     found: dict[int, list[Box]] = {}
     settled = Settled(faces)
-    held: deque[tuple[int, Any]] = deque()
-    with av.open(str(src)) as f:
-        v = f.streams.video[0]
-        v.thread_type = DECODE_THREADS
+    with av.open(str(src)) as f, av.open(str(src)) as g:
+        v, w = f.streams.video[0], g.streams.video[0]
+        v.thread_type = w.thread_type = DECODE_THREADS
+        behind = enumerate(g.decode(w))   # the render's decode, the same frames in the same order
         size = (v.codec_context.width, v.codec_context.height)
         sizes = (size, work_size(*size, faces.factor))
         into = parts(v)
         for i, frame in enumerate(f.decode(v)):
             _looked(i, frame, detector, passes, found, disagreed, faces, sizes, True)
-            held.append((i, frame))
-            while held and settled.settled(held[0][0]):
-                j, old = held.popleft()
+            while into.made <= i and settled.settled(into.made):
+                j, old = next(behind)
                 into.put(j, old, plan(j, settled.faces(j)))
             tick(i + 1)
             if per and (i + 1) % per == 0:
                 saved(i + 1, found)
-        for j, old in held:   # the clip's end: every frame fed, the last ones settled
+        for j, old in behind:   # the clip's end: every frame fed, the last ones settled
             into.put(j, old, plan(j, settled.faces(j)))
         into.close()
     return found, into.made
