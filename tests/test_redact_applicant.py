@@ -135,10 +135,11 @@ def test_a_box_at_the_edge_of_her_face_is_filled_and_every_frame_it_touches_her_
     """design/0533: on the crowd the detector scored the hair at the back of the applicant's head weakly, a box
     at the edge of her face that moves with her and is narrower than a second box of her face. It is filled as a
     stranger's (a stranger behind her is as small), so her face may be partly filled there: each such frame is a
-    moment to check (OVER), never a silent fill."""
+    moment to check (OVER), never a silent fill. (The crowd's box was 28 x 47, half her height and more than TALL
+    times as high as wide: such a part of her head is hers since design/0580; one of a face's shape is as before.)"""
     from storage.redact.plan import pad
     her = [(300 + 6 * f, 150, 72, 90) for f in range(FRAMES)]
-    hair = [(278 + 6 * f, 142, 28, 47) if 30 <= f < 60 else None for f in range(FRAMES)]
+    hair = [(278 + 6 * f, 142, 28, 40) if 30 <= f < 60 else None for f in range(FRAMES)]
     found = _found(her, hair)   # type: ignore[arg-type]
     joined, labelled = _labelled(found)
     d = decide(joined, labelled, [Mark(0, FIG), Mark(FRAMES - 1, (950, 100, 300, 700))])
@@ -230,6 +231,27 @@ def test_a_narrow_part_of_her_face_beside_a_pillar_is_hers_not_a_strangers():
     for f in range(40, 60, 3):
         shown, masks = _shown_box(found, marks, f)
         assert part[f] in shown and not any(inside(her[f], m) > 0.05 for m in masks), f
+
+
+def test_a_tall_part_of_her_head_in_her_margin_is_hers_and_a_face_there_is_still_filled():
+    """design/0580 (held-out 11 and 3, int8): a part of her head at a pillar's edge, found as a box about a third of
+    her width and half to most of her height, followed a few frames from where it was found (the pillar's edge held
+    while she walked on, or her hair beside it), lay in her margin, not on her face: neither "the same face" by her
+    width nor inside her face itself, it was filled over the edge of her face (her face masked, checked "over"). A
+    box at least PART of her height and TALL times as high as wide, at least half inside her widened face, is hers;
+    a stranger's face of a face's shape at the same place is filled and checked as before."""
+    from storage.redact.plan import pad
+    her = [(300 + 6 * f, 150, 71, 97) for f in range(FRAMES)]
+    for side, shape, hers in (((300 + 62, 140), (27, 50), True), ((300 - 24, 160), (27, 75), True),
+                              ((300 + 62, 140), (27, 36), False)):
+        other = [(side[0] + 6 * f, side[1], *shape) if 30 <= f < 60 else None for f in range(FRAMES)]
+        found = _found(her, other)   # type: ignore[arg-type]
+        joined, labelled = _labelled(found)
+        d = decide(joined, labelled, [Mark(0, FIG), Mark(FRAMES - 1, (950, 100, 300, 700))])
+        for f in range(30, 60, 3):
+            k = next(k for k, (_, b) in enumerate(labelled[f]) if b == other[f])
+            assert inside(other[f], her[f]) < 0.5 and inside(other[f], pad(her[f])) >= 0.5   # in her margin
+            assert (k in d.shown[f]) == hers and (d.check.get(f) == OVER) != hers, (shape, f, d.check.get(f))
 
 
 def test_her_face_found_again_then_a_narrow_part_of_it_at_the_pillar_is_a_chain_not_rivals():

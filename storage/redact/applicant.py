@@ -19,7 +19,8 @@ between its detections (storage/redact/facetrack.py). The applicant's face is a 
   (`plan.follow` not None), the applicant's tracks' boxes, and a box that is the same face found
   twice (at least plan.SAME_FACE inside one of theirs widened by plan.PAD, and at least SAME_SIZE
   of its width; or as far inside theirs itself and SAME_SIZE of its height: a part of her face seen beside
-  a pillar is cut one way only, design/0546); every other face is filled;
+  a pillar is cut one way only, design/0546; or cut so, tall and PART of her height, in her margin: 0580);
+  every other face is filled;
 - **moments to check** (`Decided.check`, frame: why): a frame where the applicant is in the
   picture by the marks but no track of theirs is followed, and a filled face is near where they
   were last or will be next (UNSURE: it may be theirs, filled); a frame where a filled face
@@ -35,8 +36,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from storage.redact.plan import (APPLICANT_INSIDE, COAST, MAX_GAP, SAME_FACE, Box, Mark, Track, follow, inside,
-                                 pad, track_boxes, union)
+from storage.redact.plan import (APPLICANT_INSIDE, COAST, MAX_GAP, SAME_FACE, TALL, Box, Mark, Track, follow,
+                                 inside, pad, track_boxes, union)
 
 JOIN_GAP = 40     # frames (2 s at 20 fps) an applicant's face may go unfound and be taken up by one track again
 OVERLAP = 12      # frames a track taking up the applicant's may begin before their last one ends (at a pillar)
@@ -46,6 +47,7 @@ SIZE = 2.0        # and its size within this factor of theirs (half of a face st
 FOLLOW_STEP = 0.25  # a face followed moves at most this share of its side a frame (disagreed_checks)
 SAME_SIZE = 0.4   # a second box of their face is at least this share of its width (a stranger behind is smaller), or
 #                   inside her face, of its height (a part of her face seen beside a pillar keeps her height: design/0546)
+PART = 0.5        # a box TALL times as high as wide and this share of her height, in her margin, is a part of hers (0580)
 NEAR = 0.5        # where they may be: their last and next boxes and the marks' line, widened by this share
 NEAR_FOUND = MAX_GAP + COAST   # frames from a detection within which a stranger's followed box is filled over her face
 UNSURE, OVER, TWO = "unsure", "over", "two"   # why a frame is to check (the summary's words, never a box)
@@ -214,10 +216,13 @@ def decide(found: Sequence[Track], labelled: Sequence[Sequence[tuple[int, Box]]]
 def _same_face(b: Box, r: Box, m: Box) -> bool:
     """Whether box `b` is her face found twice, `m` her face's box and `r` it widened: at least SAME_FACE inside `r`
     and at least SAME_SIZE of her width; or at least SAME_FACE inside `m` itself and at least SAME_SIZE of her height,
-    a part of her face cut by something in front of it (a pillar's edge: narrow, as high as hers; design/0546). A
-    stranger's face beside hers (in her margin, not on her face) is filled as before (design/0533)."""
-    return (inside(b, r) >= SAME_FACE and b[2] >= SAME_SIZE * m[2]) or (inside(b, m) >= SAME_FACE and
-                                                                         b[3] >= SAME_SIZE * m[3])
+    a part of her face cut by something in front of it (a pillar's edge: narrow, as high as hers; design/0546); or, a
+    part of her face or head cut lengthwise (at least PART of her height and plan.TALL times as high as wide) at least
+    SAME_FACE inside `r`: followed from a pillar's edge it lies in her margin as often as on her face (design/0580).
+    A stranger's face beside hers (in her margin, not on her face) is filled as before (design/0533)."""
+    part = b[3] >= PART * m[3] and b[3] >= TALL * b[2]
+    return (inside(b, r) >= SAME_FACE and (b[2] >= SAME_SIZE * m[2] or part)) or (inside(b, m) >= SAME_FACE and
+                                                                                 b[3] >= SAME_SIZE * m[3])
 
 
 def _far(t: Track, f: int) -> bool:
