@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from storage.redact.detect import Pass, disagree, least_face, merged, passes_for
 from storage.redact.inside import AGAIN, EDGE, applicants, around, spans, strangers, why_spans
-from storage.redact.plan import EVERYTHING, MAX_GAP, Box, Mark, face_mask, frame_plan, inside, tracks
+from storage.redact.plan import EVERYTHING, MAX_GAP, Box, Mark, _overlap, _tall, face_mask, frame_plan, inside, tracks
 
 FRAMES = 30
 REGION: Box = (100, 100, 400, 400)           # the applicant's figure, still
@@ -52,17 +52,10 @@ def test_a_stranger_in_front_of_her_face_is_filled_whole_and_his_margin_cut_back
     assert len(over_her) > 5
     for f in range(FRAMES):
         assert any(inside(him(f), m) == 1 for m in masks[f]), f                     # he is hidden whole
-        tall = (*him(f)[:3], round(him(f)[2] * 1.6))
         over = sum(_overlap(m, THEIR_FACE) for m in masks[f])
-        assert over <= _overlap(tall, THEIR_FACE), (f, masks[f])
+        assert over <= _overlap(_tall(him(f)), THEIR_FACE), (f, masks[f])
         assert f not in over_her or over < _overlap(face_mask(him(f)), THEIR_FACE), (f, masks[f])
     assert set(over_her) <= set(check)
-
-
-def _overlap(a: Box, b: Box) -> int:
-    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    return max(0, w) * max(0, h)
 
 
 def test_a_stranger_near_the_region_is_neither_filled_nor_checked():

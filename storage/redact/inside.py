@@ -210,10 +210,12 @@ def strangers(found: dict[int, list[Box]], keeps: Sequence[Box | None], coast: i
             box, keep = track_boxes(t, f, coast), keeps[f]
             if (box or held.get(f)) is None or keep is None:
                 continue
-            face = face_mask(box or held[f])
+            his = box or held[f]
+            face = face_mask(his)
             if _touches(face, keep):   # its margin cut back off her face, as in faces mode (design/0540, 0588)
-                masks[f] += stranger_masks(box or held[f], [b for a in mine if (b := track_boxes(a, f, coast))])
-                if box and (_over_theirs(face, mine, f, coast) or any(abs(f - e) <= EDGE for e in ends)):
+                hers = [b for a in mine if (b := track_boxes(a, f, coast)) is not None]
+                masks[f] += stranger_masks(his, hers)
+                if box and (any(_touches(face, b) for b in hers) or any(abs(f - e) <= EDGE for e in ends)):
                     check.add(f)   # over their face, or a stranger found or lost inside the region: look
     return masks, sorted(check)
 
