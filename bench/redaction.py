@@ -117,10 +117,10 @@ def main() -> None:
                     help="the detector's finer pass beside the others, ACROSS@EVERY@FIRST or none (--crowd; design/0550)")
     ap.add_argument("--runs", type=int, default=1,
                     help="each copy made this many times, its CPU the median (--crowd; this VM's host moves it 20 %%)")
-    ap.add_argument("--held-out", type=int, nargs="?", const=1, default=0, choices=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14),
+    ap.add_argument("--held-out", type=int, nargs="?", const=1, default=0, choices=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                     help="with --crowd: a held-out scene nothing was tuned on (tests/support/crowd.py HELD_OUT, "
                          "issue 88; 2: HELD_OUT_2, design/0463; 3: HELD_OUT_3, design/0541; 4: HELD_OUT_4, design/0546; 5: HELD_OUT_5, design/0547; "
-                         "6: HELD_OUT_6, real faces of LFW, design/0550; 7: HELD_OUT_7, design/0551; 8: HELD_OUT_8, design/0553; 9: HELD_OUT_9, design/0557; 10: HELD_OUT_10, design/0559; 11: HELD_OUT_11, design/0565; 12: HELD_OUT_12, design/0563; 13: HELD_OUT_13, design/0571; 14: HELD_OUT_14, design/0578)")
+                         "6: HELD_OUT_6, real faces of LFW, design/0550; 7: HELD_OUT_7, design/0551; 8: HELD_OUT_8, design/0553; 9: HELD_OUT_9, design/0557; 10: HELD_OUT_10, design/0559; 11: HELD_OUT_11, design/0565; 12: HELD_OUT_12, design/0563; 13: HELD_OUT_13, design/0571; 14: HELD_OUT_14, design/0578; 15: HELD_OUT_15, design/0595)")
     ap.add_argument("--profiles", action="store_true",
                     help="with --crowd: faces in profile the detector's settings may be chosen on instead "
                          "(tests/support/crowd.py PROFILES, design/0501)")
@@ -129,12 +129,13 @@ def main() -> None:
     args = ap.parse_args()
     if args.profiles:
         args.held_out = 3
-    elif args.held_out in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14):
-        args.held_out += 1   # crowd.SCENES' key of HELD_OUT_3 to _14 (3 is PROFILES)
+    elif args.held_out in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15):
+        args.held_out += 1   # crowd.SCENES' key of HELD_OUT_3 to _15 (3 is PROFILES)
     if args.crowd:
         scene = {0: "crowd", 1: "held-out", 2: "held-out2", 3: "profiles", 4: "held-out3", 5: "held-out4",
                  6: "held-out5", 7: "held-out6", 8: "held-out7", 9: "held-out8", 10: "held-out9", 11: "held-out10",
-                 12: "held-out11", 13: "held-out12", 14: "held-out13", 15: "held-out14"}[args.held_out]
+                 12: "held-out11", 13: "held-out12", 14: "held-out13", 15: "held-out14",
+                 16: "held-out15"}[args.held_out]
         for line in crowd_lines(OUT / f"redaction-{scene}-{args.fine}{'' if args.finer == 'default' else '-' + args.finer}-{args.every}-{args.modes.replace(',', '-')}"
                                       f"{'-' + args.model if args.model else ''}",
                                 args.seconds, args.every, tuple(args.modes.split(",")), _pass(args.fine), args.runs,
