@@ -151,12 +151,12 @@ def test_the_first_pass_stands_aside_where_the_finer_runs():
 def test_a_finer_pass_runs_beside_the_first_halfway_between_the_seconds_frames():
     """design/0550: 1280 px on every 12th frame from the 6th, beside the 640 px pass (the 960 px pass's frames,
     the first frame among them, as before); a picture too small for it, or no second pass, has none."""
-    coarse, fine, finer = passes_for(1920, 1080, 6)
+    coarse, fine, finer, _ = passes_for(1920, 1080, 6)
     assert [[p.input[0] for p in (coarse, fine, finer) if p.runs(i)] for i in range(0, 30, 6)] == \
         [[960], [640, 1280], [960], [640, 1280], [960]]
     assert finer.extra and finer.input == (1280, 704) and finer.as_list() == [1280, 704, 12, 0, 6, 1]
     assert len(passes_for(960, 540, 6)) == 2 and len(passes_for(1920, 1080, 6, None)) == 1
-    assert len(passes_for(1920, 1080, 6, finer=None)) == 2
+    assert len(passes_for(1920, 1080, 6, finer=None)) == 2 and len(passes_for(1920, 1080, 6, own=None)) == 3
 
 
 _box = st.tuples(st.integers(0, 400), st.integers(0, 400), st.integers(4, 80), st.integers(4, 80))

@@ -57,6 +57,11 @@ FINE_ACROSS, FINE_EVERY = 960, 12   # the second pass (design/0325): faces down 
 # the finer pass beside the first (design/0550): 1280 px across on every 12th frame from the 6th, halfway between the
 # second's; a face narrower than 960 px sees (a head turned away, 15 px wide at 1080p) is 10 px wide there
 FINER_ACROSS, FINER_EVERY, FINER_AT = 1280, 12, 6
+# the picture at its own width beside the others (design/0589): every 96th frame from the 6th (a face it finds is followed
+# 60 frames each way: facetrack.REACH), keeping only the faces closer looks find about its boxes under THRESHOLD
+# (storage/redact/widest.py; a 30 px face half behind a pillar's edge scores under FAINT at 640-1280 px across, 0.02-0.07
+# at 1920: design/0585)
+OWN_EVERY, OWN_AT, OWN_MOST = 96, 6, 3   # OWN_MOST: at most this many of its boxes a frame looked at closer
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class Pass:
     weak: float = 0.0   # boxes scored from this up to THRESHOLD kept as `heads` says (0: none; design/0501)
     extra: bool = False   # runs beside another pass on its frames, adding faces away from its (`beside`; design/0550)
     at: int = 0           # the first frame it runs on, then every `every`-th
+    own: bool = False     # at the picture's own width, beside the others: only its faint boxes' looks kept (0589)
 
     def runs(self, frame: int) -> bool:
         return frame >= self.at and (frame - self.at) % self.every == 0 and not (self.besides and frame % self.besides == 0)
@@ -76,7 +82,7 @@ class Pass:
     def as_list(self) -> list[int]:
         """As a copy's manifest lists it: [width, height, every] and, where it has one, `besides`; a pass
         beside another adds [besides, its first frame, 1]."""
-        tail = [self.besides, self.at, 1] if self.extra else [self.besides] if self.besides else []
+        tail = [self.besides, self.at, 2 if self.own else 1] if self.extra else [self.besides] if self.besides else []
         return [*self.input, self.every, *tail]
 
 
@@ -87,7 +93,8 @@ def weak_of(method: Any) -> float:
 
 def passes_for(width: int, height: int, every: int, fine: tuple[int, int] | None = (FINE_ACROSS, FINE_EVERY),
                alone: bool = True, weak: float = WEAK,
-               finer: tuple[int, int, int] | None = (FINER_ACROSS, FINER_EVERY, FINER_AT)) -> tuple[Pass, ...]:
+               finer: tuple[int, int, int] | None = (FINER_ACROSS, FINER_EVERY, FINER_AT),
+               own: tuple[int, int] | None = (OWN_EVERY, OWN_AT)) -> tuple[Pass, ...]:
     """The detector's passes over a `width` x `height` clip (design/0325): the whole picture at
     640 px across on every `every`-th frame (faces from about 40 px high), and where `fine` is
     (across, every) the whole picture again at `across` px on every `every`-th frame of its own
@@ -97,7 +104,8 @@ def passes_for(width: int, height: int, every: int, fine: tuple[int, int] | None
     0.1 core-s/s of 1080p20 less), and the passes no longer disagree on a frame. The second pass keeps
     small faces scored from `weak` (design/0501: a face in profile scores 0.12-0.25 there). With the second,
     `finer` (across, every, first frame) is a third pass beside the others, wider than the second (design/0550):
-    it adds only the faces away from theirs (`beside`), and never disagrees."""
+    it adds only the faces away from theirs (`beside`), and never disagrees. With the third, `own` (every, first frame) is
+    a fourth beside them at the picture's own width, where that is wider still (design/0589: `Pass.own`)."""
     out = [Pass(input_for(width, height), every)]
     if fine is not None and fine_across(width, fine[0]) > out[0].input[0]:
         if alone and fine[1] % every == 0:
@@ -106,6 +114,9 @@ def passes_for(width: int, height: int, every: int, fine: tuple[int, int] | None
         if finer is not None and fine_across(width, finer[0]) > out[1].input[0]:
             out.append(Pass(input_for(width, height, fine_across(width, finer[0])), finer[1], weak=weak, extra=True,
                             at=finer[2]))
+            if own is not None and fine_across(width, width) > out[2].input[0]:
+                out.append(Pass(input_for(width, height, fine_across(width, width)), own[0], weak=weak, extra=True,
+                                at=own[1], own=True))
     return tuple(out)
 
 
@@ -185,16 +196,18 @@ def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], c
     return sure, kept + got + confirmed([b for b in about if not any(touch(b, o) for o in seen)], look, size, seen, least)
 
 
-def confirmed(faint: list[Box], look: Look, size: tuple[int, int], found: Sequence[Box] = (), least: float = 0.0) -> list[Box]:
+def confirmed(faint: list[Box], look: Look, size: tuple[int, int], found: Sequence[Box] = (), least: float = 0.0,
+              closest: bool = True) -> list[Box]:
     """The faces `look` finds about each of `faint` (its box and as much again each side, in a picture `size` big) that
     touch it (design/0551: a real 24-26 px face scores 0.02-0.09 at 1280 px across, 0.4-0.7 looked at 48 px high); none
     found about one under CLOSEST_UNDER high, looked at closest (`look(.., True)`), CLOSEST_PAD of it about (0566),
-    unless that region touches one of `found`, the faces the pass found (0567); from the score `least` where given (0564)."""
+    unless that region touches one of `found`, the faces the pass found (0567), or `closest` is not; from the score
+    `least` where given (0564)."""
     out: list[Box] = []
     for b in faint:
         if (region := clamp(pad(b, 1.0), *size)) is not None:
             got = [g for g in look([(region, b[3])], False, least) if touch(g, b)]
-            if (not got and b[3] < CLOSEST_UNDER and (wide := clamp(pad(b, CLOSEST_PAD), *size)) is not None
+            if (closest and not got and b[3] < CLOSEST_UNDER and (wide := clamp(pad(b, CLOSEST_PAD), *size)) is not None
                     and not any(touch(wide, o) for o in found)):
                 got = [g for g in look([(wide, b[3])], True, least) if touch(g, b)]
             out += got
@@ -206,7 +219,10 @@ def weak_said(passes: tuple[Pass, ...], height: int) -> dict[str, Any]:
     said = [{"pass": p.as_list(), "threshold": p.weak, "at_most_px": WEAK_MOST * least_face(passes[0], height),
              "kept": "as heads away from sure faces",
              **({"faint": {"from": FAINT, "most_a_frame": FAINT_MOST,
-                           "kept": "a face found looking again closer that touches it (design/0551)"}} if p.extra else {})}
+                           "kept": "a face found looking again closer that touches it (design/0551)"}} if p.extra else {}),
+             **({"kept": "none of its own: only the faces a closer look finds about its boxes", "faint": {
+                 "from": FAINT, "most_a_frame": OWN_MOST, "kept": "a face found looking again closer that touches it, "
+                 "away from the faces the other passes found (design/0589)"}} if p.own else {})}
             for p in passes if p.weak]
     return {"weak": said} if said else {}
 

@@ -287,7 +287,7 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
                                                "and back from each detection", "scale": moves["factor"],
                                     "frames_at_most": moves["reach"], "floor": track.FLOOR}
     disagreed = [int(d) for d in json.loads((folder / f"{name}.faces.json").read_text()).get("disagreed", [])]
-    return faces, moves, disagreed, max(p.every for p in passes) // 2
+    return faces, moves, disagreed, max(p.every for p in passes if not p.extra) // 2
 
 
 def _model(job: dict[str, Any]) -> str | None:

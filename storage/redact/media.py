@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from storage.redact import resume, watermark, x264
-from storage.redact.detect import Pass, beside, disagree, fine_across, input_for, least_face, merged, pass_boxes
+from storage.redact.detect import Pass, disagree, fine_across, input_for, least_face, merged
 from storage.redact.facetrack import FaceFollower, Settled
 from storage.redact.inside import around, own_look
 from storage.redact.plan import Box, FramePlan
 from storage.redact.track import Follower, work_size
+from storage.redact.widest import frame_boxes
 
 if TYPE_CHECKING:  # PyAV and numpy are imported in the functions that read and write the clip, which run
     import numpy as np  # on the job's thread: the daemon imports this module and redacts rarely (design/0286)
@@ -90,10 +91,9 @@ def _looked(i: int, frame: Any, detector: Any, passes: tuple[Pass, ...], found: 
     size, small = sizes
     ran = [p for p in passes if p.runs(i)]
     if run and ran:
-        got = beside([pass_boxes(detector, p, frame.reformat(width=p.input[0], height=p.input[1], format="rgb24").to_ndarray(),
-                                 size, passes[0], lambda r, closest=False, least=0.0: looked_again(frame, detector, r, closest, least),
-                                 faces.unsought_now(i - faces.reach) if faces is not None and p.extra else ()) for p in ran],
-                     [p.extra for p in ran])   # design/0550, 0551, 0555, 0566
+        got = frame_boxes(detector, ran, lambda p: frame.reformat(width=p.input[0], height=p.input[1], format="rgb24").to_ndarray(),
+                          size, passes[0], lambda r, closest=False, least=0.0: looked_again(frame, detector, r, closest, least),
+                          lambda: faces.unsought_now(i - faces.reach) if faces is not None else [])   # 0550, 0551, 0555, 0566, 0589
         each = [sure + heads for sure, heads in got]
         if faces is not None:   # a head scored weakly, or any box of the pass beside, never stands in for a face (0501, 0550)
             faces.unsought.update((i, b) for (sure, heads), p in zip(got, ran) for b in heads + (sure if p.extra else []))

@@ -1,0 +1,50 @@
+"""The detector's pass at the picture's own width (design/0589, after design/0585): `Pass.own`, beside the others.
+
+A small face half hidden at a pillar's edge, or turned at the picture's top edge, scores under FAINT at the passes' 640,
+960 and 1280 px across and 0.02-0.09 at the picture's own 1920 px (design/0573, 0578, 0585). On its frames (every
+detect.OWN_EVERY-th) the picture is run whole at its own width. Its boxes scored from FAINT up, surest first, that touch
+no face the other passes found on the frame, detect.OWN_MOST at most, are each looked at closer (media.looked_again, never
+closest: design/0589's cost) and only the faces those looks find from the weak score are kept, away from the others'
+(`frame_boxes`). It never keeps a box of its own unlooked, and never stands in for a face another pass found: a box of
+it over such a face took the face's track over (design/0585), and one scored from the weak score up, neither kept nor
+looked at, left held-out 9's walker to a chain of closest looks that broke (design/0589).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from storage.redact.detect import FAINT, OWN_MOST, WEAK_MOST, Look, Pass, beside, confirmed, least_face, pass_boxes, touch
+from storage.redact.plan import Box, face_mask
+
+if TYPE_CHECKING:
+    import numpy as np
+
+Picture = Callable[[Pass], "np.ndarray"]   # the frame at a pass's input, RGB
+
+
+def frame_boxes(detector: Any, ran: Sequence[Pass], picture: Picture, size: tuple[int, int], coarse: Pass, look: Look,
+                about: Callable[[], Sequence[Box]]) -> list[tuple[list[Box], list[Box]]]:
+    """One frame's (sure, heads) boxes of each of `ran` (the passes that run on it), in its order: the passes not
+    `own` as detect.pass_boxes and detect.beside give them (the pass beside the others looking about `about()` too:
+    design/0555), then each `own` pass's (`own_boxes`) away from every face of theirs."""
+    others = [p for p in ran if not p.own]
+    got = beside([pass_boxes(detector, p, picture(p), size, coarse, look, about() if p.extra else ()) for p in others],
+                 [p.extra for p in others])
+    seen = [b for sure, heads in got for b in sure + heads]
+    theirs = iter(got)
+    return [own_boxes(detector, p, picture(p), size, coarse, look, seen) if p.own else next(theirs) for p in ran]
+
+
+def own_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], coarse: Pass, look: Look,
+              seen: Sequence[Box] = ()) -> tuple[list[Box], list[Box]]:
+    """Pass `p`'s (an `own` one) faces on `rgb`: none surely, and as heads the faces a closer look finds from the weak
+    score about its boxes scored from FAINT up (sure, then weak, then faint, the surest first; at most WEAK_MOST times
+    the `coarse` pass's least face high) whose masks touch no mask of `seen` (the faces the other passes found on the
+    frame), OWN_MOST at most, away from them."""
+    sure, kept, faint = detector.scored(rgb, size, p.weak, WEAK_MOST * least_face(coarse, size[1]), FAINT)
+    near = [face_mask(b) for b in seen]
+
+    def away(boxes: list[Box]) -> list[Box]:
+        return [b for b in boxes if not any(touch(face_mask(b), o) for o in near)]
+    return [], away(confirmed(away([*sure, *kept, *faint])[:OWN_MOST], look, size, seen, p.weak, closest=False))

@@ -1,0 +1,85 @@
+"""The detector's pass at the picture's own width (storage/redact/widest.py, design/0589): when it runs, which of its
+boxes it looks at closer, and that it keeps only what those looks find away from the faces the other passes found."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from storage.redact import detect, widest
+from storage.redact.plan import Box, clamp, face_mask, pad
+
+_BOX = st.tuples(st.integers(0, 1880), st.integers(0, 1040), st.integers(8, 47), st.integers(8, 47))
+
+
+def test_the_pictures_own_width_runs_beside_the_others_every_96th_frame_from_the_6th():
+    """design/0589: 1920 x 1088 on frames 6, 102 and 198 of a 10 s clip at 20 fps, beside the others; the manifest
+    says it apart from the 1280 px pass beside (its last number 2); a picture no wider than 1280 px has none."""
+    *others, own = detect.passes_for(1920, 1080, 6)
+    assert own.own and own.extra and own.input == (1920, 1088) and not any(p.own for p in others)
+    assert [i for i in range(200) if own.runs(i)] == [6, 102, 198]
+    assert own.as_list() == [1920, 1088, 96, 0, 6, 2] and others[2].as_list() == [1280, 704, 12, 0, 6, 1]
+    assert not any(p.own for p in detect.passes_for(1280, 720, 6)) and len(detect.passes_for(1920, 1080, 6, own=None)) == 3
+
+
+class _Scored:
+    """A detector that scores `sure`, `weak` and `faint` boxes at the picture's own width, and finds `faces` on the
+    other passes' pictures."""
+    method = None
+
+    def __init__(self, sure: Sequence[Box], weak: Sequence[Box], faint: Sequence[Box], faces: Sequence[Box] = ()):
+        self.sure, self.weak, self.faint, self.found = list(sure), list(weak), list(faint), list(faces)
+
+    def scored(self, rgb, size, weak, most, faint):
+        return list(self.sure), list(self.weak), list(self.faint)
+
+    def faces(self, rgb, size):
+        return list(self.found)
+
+
+def _looking() -> tuple[list[tuple[Box, bool, float]], widest.Look]:
+    looked: list[tuple[Box, bool, float]] = []
+
+    def look(regions, closest=False, least=0.0):
+        looked.extend((r, closest, least) for r, _ in regions)
+        return [_middle(r) for r, _ in regions]
+    return looked, look
+
+
+def _middle(r: Box | None) -> Box:
+    """The face a look finds: the middle third of its region."""
+    assert r is not None
+    return (r[0] + r[2] // 3, r[1] + r[3] // 3, r[2] // 3, r[3] // 3)
+
+
+@given(st.lists(_BOX, max_size=3), st.lists(_BOX, max_size=3), st.lists(_BOX, max_size=6), st.lists(_BOX, max_size=4))
+def test_its_boxes_of_every_score_away_from_the_others_faces_are_looked_at_closer_the_surest_first(sure, weak, faint, seen):
+    """design/0589: its sure, then weak, then faint boxes whose masks touch no mask of a face the other passes found
+    are looked at closer from the weak score, OWN_MOST at most, never closest; it keeps none of its own boxes, only
+    the faces those looks find, away from the others'. Held-out 9's walker, scored weakly at 1920 px on frame 150,
+    was neither kept nor looked at when only the faint ones were (design/0585's form)."""
+    *_, own = detect.passes_for(1920, 1080, 6)
+    looked, look = _looking()
+    got = widest.own_boxes(_Scored(sure, weak, faint), own, np.zeros((1088, 1920, 3), np.uint8), (1920, 1080), own,
+                           look, seen)
+    near = [face_mask(b) for b in seen]
+    away = [b for b in [*sure, *weak, *faint] if not any(detect.touch(face_mask(b), o) for o in near)]
+    assert looked == [(clamp(pad(b, 1.0), 1920, 1080), False, own.weak) for b in away[:detect.OWN_MOST]]
+    finds = [m for b in away[:detect.OWN_MOST] if detect.touch(m := _middle(clamp(pad(b, 1.0), 1920, 1080)), b)]
+    assert got == ([], [m for m in finds if not any(detect.touch(face_mask(m), o) for o in near)])
+
+
+def test_the_other_passes_faces_on_the_frame_are_not_looked_at_again_and_the_passes_keep_their_order():
+    """design/0589: on a frame both run on, the first pass's face stands as it found it; the pass at its own width looks
+    only at its box away from it, and its find comes in its own place among the frame's passes."""
+    coarse, _, _, own = detect.passes_for(1920, 1080, 6)
+    face, there, apart = (600, 400, 40, 48), (610, 410, 20, 24), (1500, 200, 24, 30)
+    looked, look = _looking()
+    got = widest.frame_boxes(_Scored([], [], [there, apart], [face]), [coarse, own],
+                             lambda p: np.zeros((p.input[1], p.input[0], 3), np.uint8), (1920, 1080), coarse, look,
+                             lambda: [])
+    assert [r for r, _, _ in looked] == [clamp(pad(apart, 1.0), 1920, 1080)]
+    assert got[0] == ([face], []) and got[1][0] == [] and len(got[1][1]) == 1
