@@ -81,7 +81,7 @@ class Pass:
 
     def as_list(self) -> list[int]:
         """As a copy's manifest lists it: [width, height, every] and, where it has one, `besides`; a pass
-        beside another adds [besides, its first frame, 1]."""
+        beside another adds [besides, its first frame, 1], the pass at the picture's own width [.., 2] (design/0589)."""
         tail = [self.besides, self.at, 2 if self.own else 1] if self.extra else [self.besides] if self.besides else []
         return [*self.input, self.every, *tail]
 
