@@ -186,9 +186,11 @@ def _near(a: Box, b: Box) -> bool:
 
 
 def decide(found: Sequence[Track], labelled: Sequence[Sequence[tuple[int, Box]]], marks: Sequence[Mark],
-           coast: int = COAST) -> Decided:
+           coast: int = COAST, carried: Sequence[set[int]] | None = None) -> Decided:
     """Which faces on each frame are the applicant's, and the frames to check. `labelled`: each
-    frame's faces as (their track's index into `found`, the box), as facetrack.labelled_faces gives them."""
+    frame's faces as (their track's index into `found`, the box), as facetrack.labelled_faces gives them; `carried`:
+    the places of those that are a face lost in the picture carried on (behind a pillar): a box of hers so is not
+    her face's place for OVER (design/0592: her face carried into the pillar, her hair's box beside it)."""
     out = Decided([set() for _ in labelled])
     out.tracks = applicant_tracks(found, marks, out.check) if any(m.box is not None for m in marks) else set()
     seen = [f for f, faces in enumerate(labelled) if any(t in out.tracks for t, _ in faces)]
@@ -197,11 +199,12 @@ def decide(found: Sequence[Track], labelled: Sequence[Sequence[tuple[int, Box]]]
         if region is None:
             continue   # the applicant not in the picture (or never marked): every face filled
         mine = [b for t, b in faces if t in out.tracks]
+        placed = [b for k, (t, b) in enumerate(faces) if t in out.tracks and (carried is None or k not in carried[f])]
         rounds = [pad(b) for b in mine]
         for k, (t, b) in enumerate(faces):
             if t in out.tracks or any(_same_face(b, r, m) for r, m in zip(rounds, mine)):
                 out.shown[f].add(k)
-            elif any(inside(r, pad(b)) > 0 or inside(b, r) > 0 for r in mine):
+            elif any(inside(r, pad(b)) > 0 or inside(b, r) > 0 for r in placed):
                 if _far(found[t], f):
                     out.shown[f].add(k)   # followed far from where he was found, over her: not filled there
                 else:

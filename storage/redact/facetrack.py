@@ -37,8 +37,9 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from storage.lazy import lazy_import
-from storage.redact.plan import COAST, MAX_GAP, Box, Track, Tracking, closeness, lerp, track_boxes, tracks
-from storage.redact.track import AGREE, Tracker, advance, start, tracker_from, tracker_state
+from storage.redact.facemoves import Key, Moved, between, leaving, moved_from, on_line, shifted
+from storage.redact.plan import COAST, MAX_GAP, Box, Track, Tracking, closeness, track_boxes, tracks
+from storage.redact.track import Tracker, advance, start, tracker_from, tracker_state
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,24 +58,15 @@ FACE_SEARCH = 10    # the search window's least reach for a face, scaled pixels 
 LOOK = 2 * (MAX_GAP + COAST)
 SAID = 2 * LOOK    # a face of the pass beside lost likewise is said on its line this long: behind a person seen close (0572)
 LOOK_MOST = 4       # lost faces looked for on one frame, at most (the latest lost first): the cost bounded
+# a face lost in the picture (its match under track.FLOOR: behind a pillar, a person) carried on its line this many
+# frames each way, its match LOST: the passes run on every 6th frame, so one they see is found again by then (0592)
+CARRY, LOST = 6, -1.0
 LOOK_WIDEN = 2.0    # the region looked in: the face's box on its line widened by this many of its sides each way
-Key = tuple[int, int]   # (the frame a box was found on, its place in that frame's boxes)
-Moved = tuple[float, float, float]   # (dx, dy, match) from the found box, the frame's pixels
 
 
 def factor_for(width: int) -> int:
     """By how much a frame `width` wide is scaled down to follow faces in it."""
     return max(1, math.ceil(width / FACE_WIDTH))
-
-
-def _key(k: str) -> Key:
-    a, b = k.split(":")
-    return int(a), int(b)
-
-
-def _shifted(box: Box, moved: Moved) -> Box:
-    """`box` moved as the picture was followed."""
-    return (round(box[0] + moved[0]), round(box[1] + moved[1]), box[2], box[3])
 
 
 class FaceFollower:
@@ -106,7 +98,7 @@ class FaceFollower:
             if boxes is not None:
                 self.found[frame] = list(boxes)
                 self.unsought = {u for u in self.unsought if u[0] >= frame - self.reach}   # older ones ask nothing
-                self.lost = [lo for lo in self.lost if not any(closeness(_on_line(lo, frame), b) > 0 for b in boxes
+                self.lost = [lo for lo in self.lost if not any(closeness(on_line(lo, frame), b) > 0 for b in boxes
                                                                if (frame, b) not in self.unsought)]
             self._forward(frame, small)
             for i, box in enumerate(boxes or ()):
@@ -139,11 +131,12 @@ class FaceFollower:
         it. A face whose next step takes it (partly) out of the picture is carried on (`_carried`),
         not matched: the match keeps a region inside the picture, and held one at the edge, still
         sure enough, while the face went on out of it (issue 75: seen on the 20 s crowd)."""
-        if _leaving(tr, picture.shape):
+        if leaving(tr, picture.shape):
             self._carried(tr, key, frame, into, picture.shape)
             return None
         moved, score = advance(tr, picture, FACE_SEARCH)
-        if moved is None:
+        if moved is None:   # lost in the picture (behind a pillar, a person): carried on CARRY frames (design/0592)
+            self._carried(tr, key, frame, into, picture.shape, CARRY, LOST)
             if into is self.forward:   # lost in the picture: looked for again on its line (design/0463), a head
                 # scored weakly or a box of the pass beside by the pass beside only (0501, 0568)
                 f, sought = self.factor, (key[0], box) not in self.unsought
@@ -154,25 +147,25 @@ class FaceFollower:
         into.setdefault(key, {})[frame] = move
         # most frames have no detections: nothing to take the track over (issue 75: not even a box moved to ask)
         sure = (key[0], box) not in self.unsought   # a face found surely is taken over by a sure box only
-        return None if frame in self.found and self._taken(_shifted(box, move), frame, sure) else moved
+        return None if frame in self.found and self._taken(shifted(box, move), frame, sure) else moved
 
     def _carried(self, tr: Tracker, key: Key, frame: int, into: dict[Key, dict[int, Moved]],
-                 shape: tuple[int, ...]) -> None:
+                 shape: tuple[int, ...], most: int = 0, match: float = 0.0) -> None:
         """A face lost as it leaves the picture at its edge carried on at its last step from `frame`
         in the pass's direction, its match 0, until its region is out of the picture (`shape`: rows,
         columns), at least COAST frames and at most the follower's reach (issue 75: a face half out
         of the picture cannot be matched, and was shown; COAST frames alone left a slow face's last
-        frames in the picture shown): a mask errs towards hiding more. (A face lost in the picture,
-        behind a pillar, is not: carried on, it was taken for the applicant's.)"""
+        frames in the picture shown): a mask errs towards hiding more. A face lost in the picture (behind a pillar or a
+        person) is carried `most` frames, its match LOST: not her face's place for a fill beside it (design/0592)."""
         sign = 1 if into is self.forward else -1
         w, h = tr.size
-        for k in range(self.reach):
+        for k in range(most or self.reach):
             x, y = tr.at[0] + tr.step[0] * (k + 1), tr.at[1] + tr.step[1] * (k + 1)
             out = x + w <= 0 or y + h <= 0 or x >= shape[1] or y >= shape[0]
             if (k >= COAST and out) or abs(frame + sign * k - key[0]) > self.reach:
                 break
             into.setdefault(key, {}).setdefault(frame + sign * k, ((x - tr.origin[0]) * self.factor,
-                                                                    (y - tr.origin[1]) * self.factor, 0.0))
+                                                                    (y - tr.origin[1]) * self.factor, match))
 
     def unsought_now(self, since: int) -> list[Box]:
         """Where the heads and the boxes of the pass beside found from frame `since` on are followed to on the last
@@ -182,11 +175,11 @@ class FaceFollower:
         out: list[Box] = []
         for key, _ in sorted(self.live, key=lambda kt: -kt[0][0]):   # one place once, where the latest found went (0566)
             if key[0] >= since and (key[0], box := self.found[key[0]][key[1]]) in self.unsought and (moves := self.forward.get(key)):
-                at = _shifted(box, moves[max(moves)])
+                at = shifted(box, moves[max(moves)])
                 out += [] if any(closeness(at, o) > 0 for o in out) else [at]
         now = self.upto - 1   # then where those lost in the picture are on their line, SAID frames at most (0568, 0572)
         self.gone = [lo for lo in self.gone if 0 < now - lo[6] <= SAID]
-        for at in (_on_line(lo, now) for lo in sorted(self.gone, key=lambda lo: -lo[6])):
+        for at in (on_line(lo, now) for lo in sorted(self.gone, key=lambda lo: -lo[6])):
             out += [] if any(closeness(at, o) > 0 for o in out) else [at]
         return out
 
@@ -200,7 +193,7 @@ class FaceFollower:
         self.lost = [lo for lo in self.lost if 0 < frame - lo[6] <= LOOK]
         out: list[tuple[Box, int]] = []
         for lo in sorted((lo for lo in self.lost if lo[3] < below), key=lambda lo: -lo[6])[:LOOK_MOST]:
-            x, y, w, h = _on_line(lo, frame)
+            x, y, w, h = on_line(lo, frame)
             grow = round(LOOK_WIDEN * max(w, h) + frame - lo[6])
             x0, y0 = max(0, x - grow), max(0, y - grow)
             x1, y1 = min(shape[0], x + w + grow), min(shape[1], y + h + grow)
@@ -238,38 +231,6 @@ class FaceFollower:
         return {"factor": self.factor, "reach": self.reach, "forward": state["forward"], "backward": state["backward"]}
 
 
-def _on_line(lost: list[float], frame: int) -> Box:
-    """Where a face lost going forward (`FaceFollower.lost`) is on `frame` by its last step."""
-    x, y, w, h, dx, dy, at = lost
-    k = frame - at
-    return round(x + dx * k), round(y + dy * k), round(w), round(h)
-
-
-def _leaving(tr: Tracker, shape: tuple[int, ...]) -> bool:
-    """Whether the track's next step takes its region (partly) out of the picture (`shape`: rows, columns)."""
-    x, y = tr.at[0] + tr.step[0], tr.at[1] + tr.step[1]
-    return x < 0 or y < 0 or x + tr.size[0] > shape[1] or y + tr.size[1] > shape[0]
-
-
-def moved_from(raw: dict[str, Any]) -> dict[Key, dict[int, Moved]]:
-    return {_key(k): {int(f): (float(m[0]), float(m[1]), float(m[2])) for f, m in v.items()} for k, v in raw.items()}
-
-
-def _centre(box: Box) -> tuple[float, float]:
-    return box[0] + box[2] / 2, box[1] + box[3] / 2
-
-
-def _between(a: Box, b: Box, fwd: Box, bwd: Box, t: float, line: Box | None) -> list[Box]:
-    """A face between its detections `a` and `b` (t of the way), followed forward to `fwd` and
-    backward to `bwd`: the two blended, or both and the straight line where they disagree."""
-    size = lerp(a, b, t)[2:]
-    fc, bc = _centre(fwd), _centre(bwd)
-    if math.hypot(fc[0] - bc[0], fc[1] - bc[1]) > AGREE * max(size):
-        return [fwd, bwd] + ([line] if line is not None else [])
-    cx, cy = (1 - t) * fc[0] + t * bc[0], (1 - t) * fc[1] + t * bc[1]
-    return [(round(cx - size[0] / 2), round(cy - size[1] / 2), size[0], size[1])]
-
-
 def face_boxes(found: dict[int, list[Box]], forward: dict[Key, dict[int, Moved]],
                backward: dict[Key, dict[int, Moved]], frames: int, coast: int = COAST,
                reach: int = REACH) -> list[list[Box]]:
@@ -297,31 +258,36 @@ def _first(track: Track, index: dict[tuple[int, Box], int]) -> Key:
 
 def _track_faces(track: Track, index: dict[tuple[int, Box], int], forward: dict[Key, dict[int, Moved]],
                  backward: dict[Key, dict[int, Moved]], span: tuple[int, int], coast: int, reach: int,
-                 out: list[list[Box]]) -> None:
-    """`track`'s boxes on the frames of `span` (from, to) into `out` (its first entry: frame `from`)."""
+                 out: list[list[Box]], carried: list[set[int]] | None = None) -> None:
+    """`track`'s boxes on the frames of `span` (from, to) into `out` (its first entry: frame `from`); into `carried`,
+    the places in `out` of those that are a face lost in the picture carried on alone (its match LOST: design/0592)."""
     seen = list(track.seen)   # joined in frame order (plan.Tracking): sorted
     lo, hi = span
     for f in range(max(lo, seen[0] - reach), min(hi, seen[-1] + reach + 1)):
         got: list[Box]
+        m: Moved | None
         if f in track.seen:   # a detection: its box (the straight line not asked for)
             out[f - lo].append(track.seen[f])
             continue
-        line = track_boxes(track, f, coast, seen)
+        line, m = track_boxes(track, f, coast, seen), None   # m: the move of a box from one direction alone
         if seen[0] < f < seen[-1]:
             at = bisect.bisect_right(seen, f)
             a, b = seen[at - 1], seen[at]
             ba, bb = track.seen[a], track.seen[b]
             fm, bm = forward.get((a, index[(a, ba)]), {}).get(f), backward.get((b, index[(b, bb)]), {}).get(f)
             if fm is not None and bm is not None:
-                got = _between(ba, bb, _shifted(ba, fm), _shifted(bb, bm), (f - a) / (b - a), line)
+                got = between(ba, bb, shifted(ba, fm), shifted(bb, bm), (f - a) / (b - a), line)
             else:
-                got = [_shifted(ba, fm)] if fm is not None else [_shifted(bb, bm)] if bm is not None else []
+                m = fm if fm is not None else bm
+                got = [shifted(ba if fm is not None else bb, m)] if m is not None else []
                 got += [line] if line is not None else []
         else:
             end = seen[0] if f < seen[0] else seen[-1]
             moves = backward if f < seen[0] else forward
             m = moves.get((end, index[(end, track.seen[end])]), {}).get(f)
-            got = ([_shifted(track.seen[end], m)] if m is not None else []) + ([line] if line is not None else [])
+            got = ([shifted(track.seen[end], m)] if m is not None else []) + ([line] if line is not None else [])
+        if carried is not None and m is not None and m[2] == LOST:
+            carried[f - lo].add(len(out[f - lo]))
         out[f - lo] += got
 
 
@@ -378,10 +344,11 @@ def plans_faces(found: dict[int, list[Box]], followed: dict[str, Any] | None, fr
 
 
 
-def labelled_faces(found: dict[int, list[Box]], followed: dict[str, Any] | None,
-                   frames: int) -> tuple[list[Track], list[list[tuple[int, Box]]]]:
+def labelled_faces(found: dict[int, list[Box]], followed: dict[str, Any] | None, frames: int,
+                   carried: list[set[int]] | None = None) -> tuple[list[Track], list[list[tuple[int, Box]]]]:
     """`plans_faces` with each box labelled by its track (an index into the tracks also returned):
-    what storage/redact/applicant.py follows the applicant by (design/0430)."""
+    what storage/redact/applicant.py follows the applicant by (design/0430); into `carried` (one set a frame), the
+    places of the boxes of a face lost in the picture carried on alone (`_track_faces`, design/0592)."""
     forward = moved_from(followed["forward"]) if followed else {}
     backward = moved_from(followed["backward"]) if followed else {}
     reach = int(followed.get("reach", REACH)) if followed else REACH
@@ -394,7 +361,10 @@ def labelled_faces(found: dict[int, list[Box]], followed: dict[str, Any] | None,
         if hi <= lo:
             continue
         mine: list[list[Box]] = [[] for _ in range(hi - lo)]
-        _track_faces(track, index, forward, backward, (lo, hi), COAST, reach, mine)
+        lost: list[set[int]] = [set() for _ in range(hi - lo)]
+        _track_faces(track, index, forward, backward, (lo, hi), COAST, reach, mine, lost)
         for k, boxes in enumerate(mine):
+            if carried is not None:
+                carried[lo + k].update(len(out[lo + k]) + j for j in lost[k])
             out[lo + k] += [(i, b) for b in boxes]
     return joined, out

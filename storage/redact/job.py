@@ -254,12 +254,13 @@ def _faces(folder: Path, job: dict[str, Any], name: str, src: Path, info: dict[s
     plan: Planned | None = None if anchored else lambda f, on: frame_plan(FACES, f, size, marks, on, added.get(f, ()))
     faces, moves, disagreed, reach = _detected(folder, job, name, src, info, detector, progress, ran, method, plan,
                                                words)
-    joined, labelled = facetrack.labelled_faces(faces, moves, total)
+    carried: list[set[int]] = [set() for _ in range(total)]
+    joined, labelled = facetrack.labelled_faces(faces, moves, total, carried)
     checks = applicant.disagreed_checks(labelled, disagreed, reach)
     on_frames = [[b for _, b in faces_on] for faces_on in labelled]
     if not anchored:
         return faces, on_frames, None, {}, checks
-    decided = applicant.decide(joined, labelled, marks)
+    decided = applicant.decide(joined, labelled, marks, carried=carried)
     return faces, on_frames, decided.shown, decided.check, checks + list(decided.check)
 
 
