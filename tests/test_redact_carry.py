@@ -44,18 +44,23 @@ def test_a_face_coming_out_from_behind_a_moving_coat_is_hidden_while_a_third_is_
     assert seen >= 3
 
 
-def test_her_face_carried_into_a_pillar_is_not_her_faces_place_for_a_fill_beside_it():
+@pytest.mark.parametrize("again", [False, True])
+def test_her_face_carried_into_a_pillar_is_not_her_faces_place_for_a_fill_beside_it(again):
     """Her face (found to frame 30) carried on into a pillar CARRY frames, and a stranger's box (her hair's, held-out
     10 float 165-166) beside it: filled, and not a moment to check (OVER), as it was when any box of hers counted.
-    A face carried as it leaves at the picture's edge (match 0, partly seen) still counts: a fill beside is checked."""
+    `again`: her face found again on 42 and followed back from there elsewhere (the two directions disagree: each its
+    own box), as on held-out 10. A face carried as it leaves at the picture's edge (match 0, partly seen) still
+    counts: a fill beside it is checked."""
     her, hair = (500, 150, 90, 90), (595, 160, 40, 40)
-    found = {f: [her] for f in range(0, 31, 6)} | {35: [hair]}
+    found = {f: [her] for f in range(0, 31, 6)} | {35: [hair]} | ({42: [(460, 150, 90, 90)]} if again else {})
     marks = [Mark(0, (400, 100, 300, 700)), Mark(40, (400, 100, 300, 700))]
     for match, over in ((LOST, False), (0.0, True)):
         moves = {str(30 + k): [0.0, 0.0, match] for k in range(1, CARRY + 1)}
-        followed = {"factor": 1, "reach": 60, "forward": {"30:0": moves}, "backward": {}}
+        back = {"42:0": {str(f): [-100.0, 0.0, 0.9] for f in range(31, 42)}} if again else {}
+        followed = {"factor": 1, "reach": 60, "forward": {"30:0": moves}, "backward": back}
         carried: list[set[int]] = [set() for _ in range(FRAMES)]
         joined, labelled = labelled_faces(found, followed, FRAMES, carried)
-        assert [b for _, b in labelled[35]] == [her, hair] and carried[35] == ({0} if match == LOST else set())
+        assert labelled[35][0][1] == her and labelled[35][-1][1] == hair and len(labelled[35]) == (4 if again else 2)
+        assert carried[35] == ({0} if match == LOST else set())
         d = decide(joined, labelled, marks, carried=carried)
-        assert 1 not in d.shown[35] and (d.check.get(35) == OVER) == over, (match, d.check.get(35))
+        assert len(d.shown[35]) == len(labelled[35]) - 1 and (d.check.get(35) == OVER) == over, (match, d.check.get(35))

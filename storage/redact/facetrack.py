@@ -269,7 +269,7 @@ def _track_faces(track: Track, index: dict[tuple[int, Box], int], forward: dict[
         if f in track.seen:   # a detection: its box (the straight line not asked for)
             out[f - lo].append(track.seen[f])
             continue
-        line, m = track_boxes(track, f, coast, seen), None   # m: the move of a box from one direction alone
+        line, m, k = track_boxes(track, f, coast, seen), None, 0   # m: the move of got[k] from one direction alone
         if seen[0] < f < seen[-1]:
             at = bisect.bisect_right(seen, f)
             a, b = seen[at - 1], seen[at]
@@ -277,6 +277,8 @@ def _track_faces(track: Track, index: dict[tuple[int, Box], int], forward: dict[
             fm, bm = forward.get((a, index[(a, ba)]), {}).get(f), backward.get((b, index[(b, bb)]), {}).get(f)
             if fm is not None and bm is not None:
                 got = between(ba, bb, shifted(ba, fm), shifted(bb, bm), (f - a) / (b - a), line)
+                if len(got) > 1:   # the two disagree: each its own box (a carried one among them marked below)
+                    m, k = (fm, 0) if fm[2] == LOST else (bm, 1)
             else:
                 m = fm if fm is not None else bm
                 got = [shifted(ba if fm is not None else bb, m)] if m is not None else []
@@ -287,7 +289,7 @@ def _track_faces(track: Track, index: dict[tuple[int, Box], int], forward: dict[
             m = moves.get((end, index[(end, track.seen[end])]), {}).get(f)
             got = ([shifted(track.seen[end], m)] if m is not None else []) + ([line] if line is not None else [])
         if carried is not None and m is not None and m[2] == LOST:
-            carried[f - lo].add(len(out[f - lo]))
+            carried[f - lo].add(len(out[f - lo]) + k)
         out[f - lo] += got
 
 
