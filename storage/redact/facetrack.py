@@ -7,8 +7,9 @@ detector finds is followed by the picture with the applicant's tracker (storage/
 normalized cross-correlation of the box's luma, integer sums):
 - **forward** from the frame it was found on, frame by frame, until a box found on a later run
   takes it over (`plan.closeness` above 0: the same face found again), its match falls under
-  `track.FLOOR` (then, where it was leaving the picture at its edge, carried on at its last step
-  for COAST frames: a face half out of the picture cannot be matched), or REACH frames; and
+  `track.FLOOR` (then carried on at its last step: where it was leaving the picture at its edge, until
+  it is out, a face half out of the picture cannot be matched; in the picture, behind someone or
+  something, CARRY frames, design/0592), or REACH frames; and
 - **backward** from it over the frames held before it (at most REACH), until a box found on an
   earlier run was there, likewise.
 `face_boxes` then gives each frame its faces: on a detection its box; between two detections of a
