@@ -61,7 +61,7 @@ FINER_ACROSS, FINER_EVERY, FINER_AT = 1280, 12, 6
 # 60 frames each way: facetrack.REACH), keeping only the faces closer looks find about its boxes under THRESHOLD
 # (storage/redact/widest.py; a 30 px face half behind a pillar's edge scores under FAINT at 640-1280 px across, 0.02-0.07
 # at 1920: design/0585)
-OWN_EVERY, OWN_AT, OWN_MOST = 96, 6, 3   # OWN_MOST: at most this many of its boxes a frame looked at closer
+OWN_EVERY, OWN_AT, OWN_MOST = 96, 6, 6   # OWN_MOST: at most this many places a frame looked at closer (0596)
 
 
 @dataclass(frozen=True)
@@ -221,8 +221,8 @@ def weak_said(passes: tuple[Pass, ...], height: int) -> dict[str, Any]:
              **({"faint": {"from": FAINT, "most_a_frame": FAINT_MOST,
                            "kept": "a face found looking again closer that touches it (design/0551)"}} if p.extra else {}),
              **({"kept": "none of its own: only the faces a closer look finds about its boxes", "faint": {
-                 "from": FAINT, "most_a_frame": OWN_MOST, "kept": "a face found looking again closer that touches it, "
-                 "away from the faces the other passes found (design/0589)"}} if p.own else {})}
+                 "from": FAINT, "most_a_frame": OWN_MOST, "kept": "one look a place, a face found looking again closer that "
+                 "touches its box, away from the faces the other passes found (design/0589, 0596)"}} if p.own else {})}
             for p in passes if p.weak]
     return {"weak": said} if said else {}
 

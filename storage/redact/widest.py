@@ -3,8 +3,9 @@
 A small face half hidden at a pillar's edge, or turned at the picture's top edge, scores under FAINT at the passes' 640,
 960 and 1280 px across and 0.02-0.09 at the picture's own 1920 px (design/0573, 0578, 0585). On its frames (every
 detect.OWN_EVERY-th) the picture is run whole at its own width. Its boxes scored from FAINT up, surest first, that touch
-no face the other passes found on the frame, detect.OWN_MOST at most, are each looked at closer (media.looked_again, never
-closest: design/0589's cost) and only the faces those looks find from the weak score are kept, away from the others'
+no face the other passes found on the frame, one a place (a cluster of faint boxes about one thing took every look:
+design/0596), detect.OWN_MOST places at most, are each looked at closer (media.looked_again, never closest: design/0589's
+cost) and only the faces those looks find from the weak score are kept, away from the others'
 (`frame_boxes`). It never keeps a box of its own unlooked, and never stands in for a face another pass found: a box of
 it over such a face took the face's track over (design/0585), and one scored from the weak score up, neither kept nor
 looked at, left held-out 9's walker to a chain of closest looks that broke (design/0589).
@@ -15,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from storage.redact.detect import FAINT, OWN_MOST, WEAK_MOST, Look, Pass, beside, confirmed, least_face, pass_boxes, touch
-from storage.redact.plan import Box, face_mask
+from storage.redact.plan import Box, face_mask, pad
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,10 +42,21 @@ def own_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], co
     """Pass `p`'s (an `own` one) faces on `rgb`: none surely, and as heads the faces a closer look finds from the weak
     score about its boxes scored from FAINT up (sure, then weak, then faint, the surest first; at most WEAK_MOST times
     the `coarse` pass's least face high) whose masks touch no mask of `seen` (the faces the other passes found on the
-    frame), OWN_MOST at most, away from them."""
+    frame), one a place (`places`), OWN_MOST at most, away from them."""
     sure, kept, faint = detector.scored(rgb, size, p.weak, WEAK_MOST * least_face(coarse, size[1]), FAINT)
     near = [face_mask(b) for b in seen]
 
     def away(boxes: list[Box]) -> list[Box]:
         return [b for b in boxes if not any(touch(face_mask(b), o) for o in near)]
-    return [], away(confirmed(away([*sure, *kept, *faint])[:OWN_MOST], look, size, seen, p.weak, closest=False))
+    return [], away(confirmed(places(away([*sure, *kept, *faint]))[:OWN_MOST], look, size, seen, p.weak, closest=False))
+
+
+def places(boxes: Sequence[Box]) -> list[Box]:
+    """`boxes` (the surest first) one a place: each that touches the region an earlier one is looked at closer in
+    (its box and as much again each side: detect.confirmed) left out, that look seeing its pixels already (design/0596:
+    a cluster of faint boxes about one thing took every look of a frame)."""
+    out: list[Box] = []
+    for b in boxes:
+        if not any(touch(b, pad(c, 1.0)) for c in out):
+            out.append(b)
+    return out
