@@ -42,7 +42,7 @@ from storage.redact import job as jobs
 from storage.redact import media, track, x264
 from storage.redact.plan import EVERYTHING, FACES, MODES, Mark
 from storage.redact.worker import run_job
-from tests.support import faces
+from tests.support import crowd, faces
 
 FPS = 20
 
@@ -117,7 +117,8 @@ def main() -> None:
                     help="the detector's finer pass beside the others, ACROSS@EVERY@FIRST or none (--crowd; design/0550)")
     ap.add_argument("--runs", type=int, default=1,
                     help="each copy made this many times, its CPU the median (--crowd; this VM's host moves it 20 %%)")
-    ap.add_argument("--held-out", type=int, nargs="?", const=1, default=0, choices=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+    ap.add_argument("--held-out", type=int, nargs="?", const=1, default=0, choices=range(1, len(crowd.SCENES) - 1),
+                    metavar="N",
                     help="with --crowd: a held-out scene nothing was tuned on (tests/support/crowd.py HELD_OUT, "
                          "issue 88; 2: HELD_OUT_2, design/0463; 3: HELD_OUT_3, design/0541; 4: HELD_OUT_4, design/0546; 5: HELD_OUT_5, design/0547; "
                          "6: HELD_OUT_6, real faces of LFW, design/0550; 7: HELD_OUT_7, design/0551; 8: HELD_OUT_8, design/0553; 9: HELD_OUT_9, design/0557; 10: HELD_OUT_10, design/0559; 11: HELD_OUT_11, design/0565; 12: HELD_OUT_12, design/0563; 13: HELD_OUT_13, design/0571; 14: HELD_OUT_14, design/0578; 15: HELD_OUT_15, design/0595)")
@@ -127,19 +128,15 @@ def main() -> None:
     ap.add_argument("--model", choices=("int8", "int8-7bit", "float"), default=None,
                     help="with --crowd: the detector's model forced (default: the one this CPU runs, design/0363, 0533)")
     args = ap.parse_args()
-    if args.profiles:
-        args.held_out = 3
-    elif args.held_out in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15):
-        args.held_out += 1   # crowd.SCENES' key of HELD_OUT_3 to _15 (3 is PROFILES)
+    # crowd.SCENES' key and the output folder's name: the crowd 0, HELD_OUT 1, HELD_OUT_2 2, PROFILES 3, HELD_OUT_3 on 4...
+    n = args.held_out
+    key = 3 if args.profiles else n + (n >= 3)
+    scene = "profiles" if args.profiles else f"held-out{n if n > 1 else ''}" if n else "crowd"
     if args.crowd:
-        scene = {0: "crowd", 1: "held-out", 2: "held-out2", 3: "profiles", 4: "held-out3", 5: "held-out4",
-                 6: "held-out5", 7: "held-out6", 8: "held-out7", 9: "held-out8", 10: "held-out9", 11: "held-out10",
-                 12: "held-out11", 13: "held-out12", 14: "held-out13", 15: "held-out14",
-                 16: "held-out15"}[args.held_out]
         for line in crowd_lines(OUT / f"redaction-{scene}-{args.fine}{'' if args.finer == 'default' else '-' + args.finer}-{args.every}-{args.modes.replace(',', '-')}"
                                       f"{'-' + args.model if args.model else ''}",
                                 args.seconds, args.every, tuple(args.modes.split(",")), _pass(args.fine), args.runs,
-                                args.held_out, args.model, _pass(args.finer)):
+                                key, args.model, _pass(args.finer)):
             log(line)
         log(f"command: {command_line('bench.redaction')}")
         log(f"environment: {environment()}")
