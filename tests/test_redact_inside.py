@@ -263,6 +263,22 @@ def test_a_stranger_missed_while_she_passes_over_him_is_filled_on_every_frame_be
     assert not set(range(EDGE + 1, 87 - EDGE)) & set(check)   # checked at the clip's ends only: never lost
 
 
+def test_a_stranger_lost_beside_her_face_is_taken_up_where_he_was_going_whatever_his_last_boxes_sizes():
+    """design/0608 (held-out 16, frames 52-92): a stranger walking under her chin, found every 3rd frame, his last two
+    boxes 2 px apart in size, is missed for 42 frames and found again on his line. Where he was going was drawn on at
+    the size his last two boxes were changing by (no box at all by then) and nothing took him up: shown between.
+    Where he was going at his last size takes him up: filled on every frame between, never lost there."""
+    frames = 70
+
+    def him(f: int) -> Box:
+        return (120 + 4 * f, 300, 26, 30) if f == 12 else (120 + 4 * f, 300, 28, 32)
+    found = {f: [THEIR_FACE] + ([him(f)] if f <= 12 or f >= 54 else []) for f in range(0, frames, 3)}
+    masks, check = strangers(found, [REGION] * frames)
+    for f in range(13, 54):
+        assert any(inside(him(f), m) >= 0.9 for m in masks[f]), f"shown on frame {f}"
+    assert not set(range(EDGE + 1, 66 - EDGE)) & set(check)   # never lost, never found again: nothing to check
+
+
 def test_a_stranger_lost_and_found_elsewhere_is_not_joined_and_is_checked():
     """design/0547: found again far from where he was lost (and from where he was going), the second is another
     face: his loss is a going, checked; nothing filled between."""

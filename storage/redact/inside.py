@@ -135,7 +135,8 @@ def _in(box: Box, keeps: Sequence[Box | None], f: int) -> bool:
 def rejoined(found: list[Track], keeps: Sequence[Box | None]) -> list[Track]:
     """Strangers' tracks with each face lost inside the region joined to where it is found again (design/0547): a
     track whose last box is inside the region takes up the first track found after it that begins inside the
-    region where the face was or was going (`plan.closeness` to its last box or to `plan.predict`, above 0),
+    region where the face was or was going (`plan.closeness` to its last box or to `plan.predict` at its last box's
+    size, above 0: design/0608),
     the straight line between them inside the region on every frame between, however long the face was not
     found there (hidden by her passing over it, or missed): a face does not go out of her region unseen from
     within it. The frames between follow that line (`track_boxes`)."""
@@ -165,8 +166,10 @@ def _takes_up(t: Track, later: Track, keeps: Sequence[Box | None]) -> bool:
     end, last = t.last()
     start = min(later.seen)
     first = later.seen[start]
+    x, y, w, h = predict(t, start)   # where he was going, at his last size (a size drawn on over 40 frames is none)
+    going = (round(x + (w - last[2]) / 2), round(y + (h - last[3]) / 2), last[2], last[3])
     return (start > end and _in(first, keeps, start)
-            and max(closeness(last, first), closeness(predict(t, start), first)) > 0
+            and max(closeness(last, first), closeness(going, first)) > 0
             and all(_in(lerp(last, first, (f - end) / (start - end)), keeps, f) for f in range(end + 1, start)))
 
 
