@@ -9,6 +9,7 @@ from typing import Any
 from storage.redact.plan import Box, lerp
 from storage.redact.track import AGREE, Tracker
 
+SLIP = 0.5   # a followed face whose step changes by more than this share of its side in a frame slipped off it (0601)
 Key = tuple[int, int]   # (the frame a box was found on, its place in that frame's boxes)
 Moved = tuple[float, float, float]   # (dx, dy, match) from the found box, the frame's pixels
 
@@ -53,3 +54,13 @@ def between(a: Box, b: Box, fwd: Box, bwd: Box, t: float, line: Box | None) -> l
         return [fwd, bwd] + ([line] if line is not None else [])
     cx, cy = (1 - t) * fc[0] + t * bc[0], (1 - t) * fc[1] + t * bc[1]
     return [(round(cx - size[0] / 2), round(cy - size[1] / 2), size[0], size[1])]
+
+
+def slipped(before: Tracker, after: Tracker) -> bool:
+    """Whether `after` (`before` one frame on) slipped off the face: its step changed by more than SLIP of the region's
+    side in one frame, which a walker's never does (the match took an edge moving by: her sprite's, design/0601). Not
+    asked on a track's first step (no step yet to change)."""
+    if before.at == before.origin:
+        return False
+    w, h = before.size
+    return abs(after.step[0] - before.step[0]) > SLIP * w or abs(after.step[1] - before.step[1]) > SLIP * h

@@ -38,7 +38,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from storage.lazy import lazy_import
-from storage.redact.facemoves import Key, Moved, between, leaving, moved_from, on_line, shifted
+from storage.redact.facemoves import Key, Moved, between, leaving, moved_from, on_line, shifted, slipped
 from storage.redact.plan import COAST, MAX_GAP, Box, Track, Tracking, closeness, track_boxes, tracks
 from storage.redact.track import Tracker, advance, start, tracker_from, tracker_state
 
@@ -59,9 +59,9 @@ FACE_SEARCH = 10    # the search window's least reach for a face, scaled pixels 
 LOOK = 2 * (MAX_GAP + COAST)
 SAID = 2 * LOOK    # a face of the pass beside lost likewise is said on its line this long: behind a person seen close (0572)
 LOOK_MOST = 4       # lost faces looked for on one frame, at most (the latest lost first): the cost bounded
-# a face lost in the picture (its match under track.FLOOR: behind a pillar, a person) carried on its line this many
-# frames each way, its match LOST: the passes run on every 6th frame, so one they see is found again by then (0592)
-CARRY, LOST = 6, -1.0
+# a face lost in the picture (its match under track.FLOOR: behind a pillar, a person; or slipped off it, 0601) carried
+# on its line this many frames each way, its match LOST (0592): a track's gap and coast (0601: a pass's 6 left gaps)
+CARRY, LOST = MAX_GAP + COAST, -1.0
 LOOK_WIDEN = 2.0    # the region looked in: the face's box on its line widened by this many of its sides each way
 
 
@@ -136,7 +136,7 @@ class FaceFollower:
             self._carried(tr, key, frame, into, picture.shape)
             return None
         moved, score = advance(tr, picture, FACE_SEARCH)
-        if moved is None:   # lost in the picture (behind a pillar, a person): carried on CARRY frames (design/0592)
+        if moved is None or slipped(tr, moved):   # lost in the picture, or slipped off it: carried on (design/0592, 0601)
             self._carried(tr, key, frame, into, picture.shape, CARRY, LOST)
             if into is self.forward:   # lost in the picture: looked for again on its line (design/0463), a head
                 # scored weakly or a box of the pass beside by the pass beside only (0501, 0568)
