@@ -1,4 +1,4 @@
-"""A face lost in the picture is carried on its own line a track's gap and coast (design/0601, amending 0592's 6
+"""A face lost in the picture is carried back on its own line a track's gap and coast (design/0601, amending 0592's 6
 frames), and a follow that slips off a stranger's face onto her sprite's edge is such a loss: held-out 6 and 8's
 strangers passing behind her, drawn as tests/support/crowd.py draws them, with the boxes the detector found."""
 

@@ -7,11 +7,11 @@ detector finds is followed by the picture with the applicant's tracker (storage/
 normalized cross-correlation of the box's luma, integer sums):
 - **forward** from the frame it was found on, frame by frame, until a box found on a later run
   takes it over (`plan.closeness` above 0: the same face found again), its match falls under
-  `track.FLOOR` (then carried on at its last step: where it was leaving the picture at its edge, until
-  it is out, a face half out of the picture cannot be matched; in the picture, behind someone or
-  something, CARRY frames, design/0592), or REACH frames; and
+  `track.FLOOR` or it slips off the face (design/0601) (then carried on at its last step: where it was leaving the
+  picture at its edge, until it is out, a face half out of the picture cannot be matched; in the picture, behind
+  someone or something, CARRY frames, design/0592), or REACH frames; and
 - **backward** from it over the frames held before it (at most REACH), until a box found on an
-  earlier run was there, likewise.
+  earlier run was there, likewise (a face lost in the picture carried back CARRY_BACK frames).
 `face_boxes` then gives each frame its faces: on a detection its box; between two detections of a
 track the two directions blended so both detections are met (as the applicant's region is, design/0285);
 where they disagree, or only one direction holds, that one and the straight line both (a face's
@@ -59,9 +59,9 @@ FACE_SEARCH = 10    # the search window's least reach for a face, scaled pixels 
 LOOK = 2 * (MAX_GAP + COAST)
 SAID = 2 * LOOK    # a face of the pass beside lost likewise is said on its line this long: behind a person seen close (0572)
 LOOK_MOST = 4       # lost faces looked for on one frame, at most (the latest lost first): the cost bounded
-# a face lost in the picture (its match under track.FLOOR: behind a pillar, a person; or slipped off it, 0601) carried
-# on its line this many frames each way, its match LOST (0592): a track's gap and coast (0601: a pass's 6 left gaps)
-CARRY, LOST = MAX_GAP + COAST, -1.0
+# a face lost in the picture (its match under track.FLOOR: behind a pillar, a person; or slipped off it) carried on its
+# line, its match LOST, this many frames forward (0592: it is looked for again too), and back a track's gap and coast (0601)
+CARRY, CARRY_BACK, LOST = 6, MAX_GAP + COAST, -1.0
 LOOK_WIDEN = 2.0    # the region looked in: the face's box on its line widened by this many of its sides each way
 
 
@@ -137,7 +137,7 @@ class FaceFollower:
             return None
         moved, score = advance(tr, picture, FACE_SEARCH)
         if moved is None or slipped(tr, moved):   # lost in the picture, or slipped off it: carried on (design/0592, 0601)
-            self._carried(tr, key, frame, into, picture.shape, CARRY, LOST)
+            self._carried(tr, key, frame, into, picture.shape, CARRY if into is self.forward else CARRY_BACK, LOST)
             if into is self.forward:   # lost in the picture: looked for again on its line (design/0463), a head
                 # scored weakly or a box of the pass beside by the pass beside only (0501, 0568)
                 f, sought = self.factor, (key[0], box) not in self.unsought
