@@ -58,8 +58,8 @@ def _middle(r: Box | None) -> Box:
 @given(st.lists(_BOX, max_size=3), st.lists(_BOX, max_size=3), st.lists(_BOX, max_size=6), st.lists(_BOX, max_size=4))
 def test_its_boxes_of_every_score_away_from_the_others_faces_are_looked_at_closer_the_surest_first(sure, weak, faint, seen):
     """design/0589: its sure, then weak, then faint boxes whose masks touch no mask of a face the other passes found
-    are looked at closer from the weak score, one a place (design/0596), OWN_MOST at most, never closest; it keeps none of its own boxes, only
-    the faces those looks find, away from the others'. Held-out 9's walker, scored weakly at 1920 px on frame 150,
+    are looked at closer from the weak score, one a place (design/0596), OWN_MOST at most, never closest; it keeps the
+    faces those looks find and, of its own boxes, only those it scored surely (design/0604), away from the others'. Held-out 9's walker, scored weakly at 1920 px on frame 150,
     was neither kept nor looked at when only the faint ones were (design/0585's form)."""
     *_, own = detect.passes_for(1920, 1080, 6)
     looked, look = _looking()
@@ -70,7 +70,8 @@ def test_its_boxes_of_every_score_away_from_the_others_faces_are_looked_at_close
     chosen = widest.places(away)[:detect.OWN_MOST]
     assert looked == [(clamp(pad(b, 1.0), 1920, 1080), False, own.weak) for b in chosen]
     finds = [m for b in chosen if detect.touch(m := _middle(clamp(pad(b, 1.0), 1920, 1080)), b)]
-    assert got == ([], [m for m in finds if not any(detect.touch(face_mask(m), o) for o in near)])
+    surely = [b for b in sure if b[3] <= detect.WEAK_MOST * detect.least_face(own, 1080)]   # design/0604
+    assert got == ([], [m for m in surely + finds if not any(detect.touch(face_mask(m), o) for o in near)])
 
 
 def test_the_other_passes_faces_on_the_frame_are_not_looked_at_again_and_the_passes_keep_their_order():
@@ -100,3 +101,23 @@ def test_a_cluster_of_faint_boxes_about_one_thing_takes_one_look_and_the_face_ap
     assert [r for r, _, _ in looked] == [clamp(pad(cluster[0], 1.0), 1920, 1080), clamp(pad(apart, 1.0), 1920, 1080)]
     assert _middle(clamp(pad(apart, 1.0), 1920, 1080)) in got[1]
     assert widest.places([(0, 0, 10, 10), (19, 19, 5, 5), (30, 0, 10, 10), (20, 0, 10, 10)]) == [(0, 0, 10, 10), (30, 0, 10, 10)]
+
+
+def test_a_face_the_whole_picture_scores_surely_is_kept_where_its_look_finds_nothing():
+    """design/0604: on held-out 15's frame 6 the float model scored the 24 px walker right of the pillar 0.27 at 1920 px
+    ((1824, 381, 21, 26), a sure box away from every face the other passes found), and the look about it from the weak
+    score found nothing: no pass found him before frame 66, and he was shown on frames 0-50. A sure box of its own is
+    kept (as a head); one over another pass's face, or taller than the boxes it looks at, is not; a weak or faint box
+    whose look finds nothing is not."""
+    coarse, _, _, own = detect.passes_for(1920, 1080, 6)
+    most = detect.WEAK_MOST * detect.least_face(coarse, 1080)
+    walker, theirs, tall, weak, faint = (1824, 381, 21, 26), (600, 400, 40, 48), (300, 300, 60, most + 1), (900, 200, 14, 18), (100, 900, 11, 13)
+    looked: list[Box] = []
+
+    def look(regions, closest=False, least=0.0):
+        looked.extend(r for r, _ in regions)
+        return []
+    got = widest.own_boxes(_Scored([walker, (610, 410, 22, 26), tall], [weak], [faint]), own,
+                           np.zeros((1088, 1920, 3), np.uint8), (1920, 1080), coarse, look, [theirs])
+    assert got == ([], [walker])
+    assert clamp(pad(walker, 1.0), 1920, 1080) in looked and clamp(pad(weak, 1.0), 1920, 1080) in looked

@@ -58,7 +58,7 @@ FINE_ACROSS, FINE_EVERY = 960, 12   # the second pass (design/0325): faces down 
 # second's; a face narrower than 960 px sees (a head turned away, 15 px wide at 1080p) is 10 px wide there
 FINER_ACROSS, FINER_EVERY, FINER_AT = 1280, 12, 6
 # the picture at its own width beside the others (design/0589): every 96th frame from the 6th (a face it finds is followed
-# 60 frames each way: facetrack.REACH), keeping only the faces closer looks find about its boxes under THRESHOLD
+# 60 frames each way: facetrack.REACH), keeping the faces closer looks find about its boxes, and its sure ones (0604)
 # (storage/redact/widest.py; a 30 px face half behind a pillar's edge scores under FAINT at 640-1280 px across, 0.02-0.07
 # at 1920: design/0585)
 OWN_EVERY, OWN_AT, OWN_MOST = 96, 6, 6   # OWN_MOST: at most this many places a frame looked at closer (0596)
@@ -220,7 +220,7 @@ def weak_said(passes: tuple[Pass, ...], height: int) -> dict[str, Any]:
              "kept": "as heads away from sure faces",
              **({"faint": {"from": FAINT, "most_a_frame": FAINT_MOST,
                            "kept": "a face found looking again closer that touches it (design/0551)"}} if p.extra else {}),
-             **({"kept": "none of its own: only the faces a closer look finds about its boxes", "faint": {
+             **({"kept": "its own scored surely (design/0604) and the faces a closer look finds about its boxes", "faint": {
                  "from": FAINT, "most_a_frame": OWN_MOST, "kept": "one look a place, a face found looking again closer that "
                  "touches its box, away from the faces the other passes found (design/0589, 0596)"}} if p.own else {})}
             for p in passes if p.weak]

@@ -5,10 +5,11 @@ A small face half hidden at a pillar's edge, or turned at the picture's top edge
 detect.OWN_EVERY-th) the picture is run whole at its own width. Its boxes scored from FAINT up, surest first, that touch
 no face the other passes found on the frame, one a place (a cluster of faint boxes about one thing took every look:
 design/0596), detect.OWN_MOST places at most, are each looked at closer (media.looked_again, never closest: design/0589's
-cost) and only the faces those looks find from the weak score are kept, away from the others'
-(`frame_boxes`). It never keeps a box of its own unlooked, and never stands in for a face another pass found: a box of
-it over such a face took the face's track over (design/0585), and one scored from the weak score up, neither kept nor
-looked at, left held-out 9's walker to a chain of closest looks that broke (design/0589).
+cost) and the faces those looks find from the weak score are kept, away from the others' (`frame_boxes`), with its
+own boxes scored surely (design/0604: a look can miss a face the whole picture scores over THRESHOLD). It keeps no box
+of its own scored under THRESHOLD unlooked, and never stands in for a face another pass found: a box of it over such a
+face took the face's track over (design/0585), and one scored from the weak score up, neither kept nor looked at, left
+held-out 9's walker to a chain of closest looks that broke (design/0589).
 """
 
 from __future__ import annotations
@@ -39,16 +40,20 @@ def frame_boxes(detector: Any, ran: Sequence[Pass], picture: Picture, size: tupl
 
 def own_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], coarse: Pass, look: Look,
               seen: Sequence[Box] = ()) -> tuple[list[Box], list[Box]]:
-    """Pass `p`'s (an `own` one) faces on `rgb`: none surely, and as heads the faces a closer look finds from the weak
-    score about its boxes scored from FAINT up (sure, then weak, then faint, the surest first; at most WEAK_MOST times
-    the `coarse` pass's least face high) whose masks touch no mask of `seen` (the faces the other passes found on the
-    frame), one a place (`places`), OWN_MOST at most, away from them."""
-    sure, kept, faint = detector.scored(rgb, size, p.weak, WEAK_MOST * least_face(coarse, size[1]), FAINT)
+    """Pass `p`'s (an `own` one) faces on `rgb`: none surely, and as heads its boxes scored surely (at least THRESHOLD)
+    at most WEAK_MOST times the `coarse` pass's least face high, kept whatever a look finds (design/0604: held-out 15's
+    24 px walker scored 0.27 at 1920 px, its look from the weak score found nothing), then the faces a closer look finds
+    from the weak score about its boxes scored from FAINT up (sure, then weak, then faint, the surest first; as high at
+    most) whose masks touch no mask of `seen` (the faces the other passes found on the frame), one a place (`places`),
+    OWN_MOST at most; each away from them."""
+    most = WEAK_MOST * least_face(coarse, size[1])
+    sure, kept, faint = detector.scored(rgb, size, p.weak, most, FAINT)
     near = [face_mask(b) for b in seen]
 
     def away(boxes: list[Box]) -> list[Box]:
         return [b for b in boxes if not any(touch(face_mask(b), o) for o in near)]
-    return [], away(confirmed(places(away([*sure, *kept, *faint]))[:OWN_MOST], look, size, seen, p.weak, closest=False))
+    looked = confirmed(places(away([*sure, *kept, *faint]))[:OWN_MOST], look, size, seen, p.weak, closest=False)
+    return [], away([b for b in sure if b[3] <= most] + looked)
 
 
 def places(boxes: Sequence[Box]) -> list[Box]:
