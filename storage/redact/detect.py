@@ -197,15 +197,15 @@ def pass_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], c
 
 
 def confirmed(faint: list[Box], look: Look, size: tuple[int, int], found: Sequence[Box] = (), least: float = 0.0,
-              closest: bool = True) -> list[Box]:
-    """The faces `look` finds about each of `faint` (its box and as much again each side, in a picture `size` big) that
+              closest: bool = True, around: float = 1.0) -> list[Box]:
+    """The faces `look` finds about each of `faint` (its box and `around` as much again each side, in a picture `size` big) that
     touch it (design/0551: a real 24-26 px face scores 0.02-0.09 at 1280 px across, 0.4-0.7 looked at 48 px high); none
     found about one under CLOSEST_UNDER high, looked at closest (`look(.., True)`), CLOSEST_PAD of it about (0566),
     unless that region touches one of `found`, the faces the pass found (0567), or `closest` is not; from the score
     `least` where given (0564)."""
     out: list[Box] = []
     for b in faint:
-        if (region := clamp(pad(b, 1.0), *size)) is not None:
+        if (region := clamp(pad(b, around), *size)) is not None:
             got = [g for g in look([(region, b[3])], False, least) if touch(g, b)]
             if (closest and not got and b[3] < CLOSEST_UNDER and (wide := clamp(pad(b, CLOSEST_PAD), *size)) is not None
                     and not any(touch(wide, o) for o in found)):
@@ -222,7 +222,7 @@ def weak_said(passes: tuple[Pass, ...], height: int) -> dict[str, Any]:
                            "kept": "a face found looking again closer that touches it (design/0551)"}} if p.extra else {}),
              **({"kept": "its own scored surely (design/0604) and the faces a closer look finds about its boxes", "faint": {
                  "from": FAINT, "most_a_frame": OWN_MOST, "kept": "one look a place, a face found looking again closer that "
-                 "touches its box, away from the faces the other passes found (design/0589, 0596)"}} if p.own else {})}
+                 "touches its box (looked again wider where none: 0605), away from the others' faces (0589, 0596)"}} if p.own else {})}
             for p in passes if p.weak]
     return {"weak": said} if said else {}
 

@@ -5,7 +5,8 @@ A small face half hidden at a pillar's edge, or turned at the picture's top edge
 detect.OWN_EVERY-th) the picture is run whole at its own width. Its boxes scored from FAINT up, surest first, that touch
 no face the other passes found on the frame, one a place (a cluster of faint boxes about one thing took every look:
 design/0596), detect.OWN_MOST places at most, are each looked at closer (media.looked_again, never closest: design/0589's
-cost) and the faces those looks find from the weak score are kept, away from the others' (`frame_boxes`), with its
+cost; one that found nothing touching its box, once again in a wider region: design/0605) and the faces those looks
+find from the weak score are kept, away from the others' (`frame_boxes`), with its
 own boxes scored surely (design/0604: a look can miss a face the whole picture scores over THRESHOLD). It keeps no box
 of its own scored under THRESHOLD unlooked, and never stands in for a face another pass found: a box of it over such a
 face took the face's track over (design/0585), and one scored from the weak score up, neither kept nor looked at, left
@@ -22,6 +23,10 @@ from storage.redact.plan import Box, face_mask, pad
 if TYPE_CHECKING:
     import numpy as np
 
+# a box at the picture's own width whose look found nothing is looked at again in its box and this many times as much
+# each side: a turned face's box there is often a part of it, and a region cut close about it scored under the weak
+# score with the float model (held-out 14's top edge, design/0605)
+OWN_WIDER = 1.5
 Picture = Callable[[Pass], "np.ndarray"]   # the frame at a pass's input, RGB
 
 
@@ -45,14 +50,18 @@ def own_boxes(detector: Any, p: Pass, rgb: np.ndarray, size: tuple[int, int], co
     24 px walker scored 0.27 at 1920 px, its look from the weak score found nothing), then the faces a closer look finds
     from the weak score about its boxes scored from FAINT up (sure, then weak, then faint, the surest first; as high at
     most) whose masks touch no mask of `seen` (the faces the other passes found on the frame), one a place (`places`),
-    OWN_MOST at most; each away from them."""
+    OWN_MOST at most, each whose look found nothing touching it looked at again in a wider region (OWN_WIDER: design/0605);
+    each away from them."""
     most = WEAK_MOST * least_face(coarse, size[1])
     sure, kept, faint = detector.scored(rgb, size, p.weak, most, FAINT)
     near = [face_mask(b) for b in seen]
 
     def away(boxes: list[Box]) -> list[Box]:
         return [b for b in boxes if not any(touch(face_mask(b), o) for o in near)]
-    looked = confirmed(places(away([*sure, *kept, *faint]))[:OWN_MOST], look, size, seen, p.weak, closest=False)
+    chosen = places(away([*sure, *kept, *faint]))[:OWN_MOST]
+    looked = confirmed(chosen, look, size, seen, p.weak, closest=False)
+    missed = [b for b in chosen if not any(touch(g, b) for g in looked)]   # looked at again, wider (design/0605)
+    looked += confirmed(missed, look, size, seen, p.weak, closest=False, around=OWN_WIDER)
     return [], away([b for b in sure if b[3] <= most] + looked)
 
 
