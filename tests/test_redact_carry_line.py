@@ -14,16 +14,15 @@ SIZE = (1920, 1080)
 
 
 def _followed(cast, frames, found):
-    """The follower fed `frames` of `cast` (with the pillar and the crowd's background), scaled down by 2."""
+    """The follower fed `frames` of `cast` (the crowd's own pictures, pillar and background), scaled down by 2."""
     width, height = SIZE
-    scene = crowd.background(width, height)
     follower = FaceFollower(2)
-    for f in frames:
-        img, _ = crowd._draw(f, width, height, cast, scene, True)
-        assert img is not None
+    for f, img in zip(frames, crowd.pictures(frames[-1] + 1, SIZE, cast, first=frames[0])):
         luma = (0.299 * img[..., 0] + 0.587 * img[..., 1] + 0.114 * img[..., 2]).astype(np.uint8)
         follower.feed(f, luma.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3)).astype(np.uint8), found.get(f))
     return face_boxes(found, follower.forward, follower.backward, frames[-1] + 1)
+
+
 # the 7-bit model's boxes of held-out 6's 30 px stranger passing behind her, the last three before she covers him
 FOUND = {66: [(909, 643, 24, 26)], 72: [(857, 643, 22, 26)], 78: [(802, 642, 23, 29)]}
 

@@ -504,10 +504,11 @@ def _draw(frame: int, width: int, height: int, cast: tuple[Actor, ...], scene: n
 
 
 def pictures(frames: int, size: tuple[int, int] = (1920, 1080), cast: tuple[Actor, ...] = CAST,
-             pillar: bool = True) -> Iterator[np.ndarray]:
+             pillar: bool = True, first: int = 0) -> Iterator[np.ndarray]:
+    """The scene's frames `first` to `frames` - 1, RGB."""
     width, height = size
     scene = background(width, height)
-    for i in range(frames):
+    for i in range(first, frames):
         img, _ = _draw(i, width, height, cast, scene, pillar)
         assert img is not None
         yield img
