@@ -1,7 +1,7 @@
 """A citizen's redacted copy: how much it hides and what it costs (issue 54; design/0170-0176).
 
     .venv/bin/python -m bench.redaction [--seconds 10] [--every 3]
-    .venv/bin/python -m bench.redaction --crowd [--held-out [2 | 3 | ... | 16] | --profiles] [--seconds 10] [--every 3] [--modes faces,everything] [--model float]
+    .venv/bin/python -m bench.redaction --crowd [--held-out [2 | 3 | ... | 17] | --profiles] [--seconds 10] [--every 3] [--modes faces,everything] [--model float]
     .venv/bin/python -m bench.redaction --beside-recording 32 [--copy-seconds 600] [--window 60] [--copy-mode faces]
 
 Builds a 1080p20 clip of real faces with known boxes (tests/support/faces.py: the public-domain
@@ -121,7 +121,7 @@ def main() -> None:
                     metavar="N",
                     help="with --crowd: a held-out scene nothing was tuned on (tests/support/crowd.py HELD_OUT, "
                          "issue 88; 2: HELD_OUT_2, design/0463; 3: HELD_OUT_3, design/0541; 4: HELD_OUT_4, design/0546; 5: HELD_OUT_5, design/0547; "
-                         "6: HELD_OUT_6, real faces of LFW, design/0550; 7: HELD_OUT_7, design/0551; 8: HELD_OUT_8, design/0553; 9: HELD_OUT_9, design/0557; 10: HELD_OUT_10, design/0559; 11: HELD_OUT_11, design/0565; 12: HELD_OUT_12, design/0563; 13: HELD_OUT_13, design/0571; 14: HELD_OUT_14, design/0578; 15: HELD_OUT_15, design/0595; 16: HELD_OUT_16, design/0607)")
+                         "6: HELD_OUT_6, real faces of LFW, design/0550; 7: HELD_OUT_7, design/0551; 8: HELD_OUT_8, design/0553; 9: HELD_OUT_9, design/0557; 10: HELD_OUT_10, design/0559; 11: HELD_OUT_11, design/0565; 12: HELD_OUT_12, design/0563; 13: HELD_OUT_13, design/0571; 14: HELD_OUT_14, design/0578; 15: HELD_OUT_15, design/0595; 16: HELD_OUT_16, design/0607; 17: HELD_OUT_17, design/0610)")
     ap.add_argument("--profiles", action="store_true",
                     help="with --crowd: faces in profile the detector's settings may be chosen on instead "
                          "(tests/support/crowd.py PROFILES, design/0501)")

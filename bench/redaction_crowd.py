@@ -56,7 +56,7 @@ def crowd_lines(root: Path, seconds: float, every: int | None, modes: tuple[str,
                 fine: list[int] | None | str = "default", runs: int = 1, held_out: int = 0,
                 model: str | None = None, finer: list[int] | None | str = "default") -> list[str]:
     """Make the crowd's copy in each mode and judge it: the issue's rows, one line each. `held_out`:
-    a scene nothing was tuned on instead (crowd.SCENES: 1 HELD_OUT, 2 HELD_OUT_2, 4 HELD_OUT_3, 5 HELD_OUT_4, 6 HELD_OUT_5, 7 HELD_OUT_6, 8 HELD_OUT_7, 9 HELD_OUT_8, 10 HELD_OUT_9, 11 HELD_OUT_10, 12 HELD_OUT_11, 13 HELD_OUT_12, 14 HELD_OUT_13, 15 HELD_OUT_14, 16 HELD_OUT_15, 17 HELD_OUT_16; issue 88), or 3:
+    a scene nothing was tuned on instead (crowd.SCENES: 1 HELD_OUT, 2 HELD_OUT_2, 4 HELD_OUT_3, 5 HELD_OUT_4, 6 HELD_OUT_5, 7 HELD_OUT_6, 8 HELD_OUT_7, 9 HELD_OUT_8, 10 HELD_OUT_9, 11 HELD_OUT_10, 12 HELD_OUT_11, 13 HELD_OUT_12, 14 HELD_OUT_13, 15 HELD_OUT_14, 16 HELD_OUT_15, 17 HELD_OUT_16, 18 HELD_OUT_17; issue 88), or 3:
     the profiles the detector's settings may be chosen on (PROFILES, design/0501). `model`: "int8", "int8-7bit" or "float"
     forced (the job's "model"), else the one the CPU runs (design/0363, 0533)."""
     frames = round(seconds * FPS)
