@@ -93,6 +93,7 @@ def test_the_review_copy_is_watermarked_and_the_release_renders_it_again_without
     assert [(w["pass"][0], w["threshold"]) for w in method["weak"]] == [(960, weak), (1280, weak), (1920, weak)], \
         "the manifest says the weak boxes each pass keeps (design/0501; the 1280 px pass beside the others, 0550; 0589)"
     assert [w.get("faint", {}).get("from") for w in method["weak"]] == [None, FAINT, FAINT], "and its closer look (0551)"
+    assert [w.get("also_on") for w in method["weak"]] == [None, [0], None], "the 1280 px on the first frame (0613)"
     was = Method(**{**{k: v for k, v in method.items() if k not in ("passes", "weak")}, "input": tuple(method["input"])})
     final = jobs.run(folder, detector=_NoDetector(was))["cam1.mp4"]
     assert "watermark" not in final and final["review_sha256"] == review["sha256"] != final["sha256"]

@@ -77,7 +77,10 @@ class Pass:
     own: bool = False     # at the picture's own width, beside the others: only its faint boxes' looks kept (0589)
 
     def runs(self, frame: int) -> bool:
-        return frame >= self.at and (frame - self.at) % self.every == 0 and not (self.besides and frame % self.besides == 0)
+        """Whether the pass runs on `frame`; the pass beside (not `own`) on the clip's first frame too (design/0613: a
+        small face there from the start was found only on its first frame, the 6th, and its first frames shown)."""
+        return (frame >= self.at and (frame - self.at) % self.every == 0 and not (self.besides and frame % self.besides == 0)
+                or frame == 0 and self.extra and not self.own)
 
     def as_list(self) -> list[int]:
         """As a copy's manifest lists it: [width, height, every] and, where it has one, `besides`; a pass
@@ -167,11 +170,12 @@ def beside(got: list[tuple[list[Box], list[Box]]], extra: list[bool]) -> list[tu
     """One frame's passes' (sure, heads) boxes with each pass run beside the others (`extra`) keeping only the
     boxes whose mask (plan.face_mask) touches no other pass's box's mask (design/0550): where the others found a
     face, their boxes stand as they were (a finer box there is as often an ear or a chin of it, and took the
-    face's track over with a smaller mask); the finer pass adds the faces they did not see at all."""
-    near = [face_mask(b) for (sure, heads), x in zip(got, extra) if not x for b in sure + heads]
+    face's track over with a smaller mask); the finer pass adds the faces they did not see at all, and a face wholly
+    under another's box, in its mask's margin only (a stranger under her chin, design/0612: a chin is in the box)."""
+    near = [(b, face_mask(b)) for (sure, heads), x in zip(got, extra) if not x for b in sure + heads]
 
     def away(boxes: list[Box]) -> list[Box]:
-        return [b for b in boxes if not any(touch(face_mask(b), o) for o in near)]
+        return [b for b in boxes if not any(touch(face_mask(b), m) and b[1] < o[1] + o[3] for o, m in near)]
     return [(away(sure), away(heads)) if x else (sure, heads) for (sure, heads), x in zip(got, extra)]
 
 
@@ -219,7 +223,8 @@ def weak_said(passes: tuple[Pass, ...], height: int) -> dict[str, Any]:
     said = [{"pass": p.as_list(), "threshold": p.weak, "at_most_px": WEAK_MOST * least_face(passes[0], height),
              "kept": "as heads away from sure faces",
              **({"faint": {"from": FAINT, "most_a_frame": FAINT_MOST,
-                           "kept": "a face found looking again closer that touches it (design/0551)"}} if p.extra else {}),
+                           "kept": "a face found looking again closer that touches it (design/0551)"},
+                 "also_on": [0]} if p.extra and not p.own else {}),
              **({"kept": "its own scored surely (design/0604) and the faces a closer look finds about its boxes", "faint": {
                  "from": FAINT, "most_a_frame": OWN_MOST, "kept": "one look a place, a face found looking again closer that "
                  "touches its box (looked again wider where none: 0605), away from the others' faces (0589, 0596)"}} if p.own else {})}

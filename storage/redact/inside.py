@@ -17,9 +17,9 @@ detector's second scale, detect.FINE_ACROSS), and here:
   away from it (applicant.apart, design/0554: a 19 x 22 px box on her figure, 130 px from her
   face, was taken for hers and the half of her face at the pillar filled as a stranger's); every
   other track is a stranger's, but one first found at least plan.SAME_FACE inside an applicant's
-  face box (widened by plan.PAD) on that frame: a part of the applicant's face found as a face of
-  its own (the half of it still seen as they pass behind a pillar), left shown and checked on every
-  frame of it;
+  face box (widened by plan.PAD) on that frame and there on THEIRS of its frames: a part of the
+  applicant's face found as a face of its own (the half of it still seen as they pass behind a
+  pillar), left shown and checked on every frame of it (a walker across her face goes on: 0611);
 - **a stranger's face** is filled solid (as plan.face_mask widens a face) on each frame its
   box touches the region; the applicant's face is never filled;
 - **moments to check** (design/0433, amending 0326's every frame a face is in or near the region):
@@ -32,7 +32,7 @@ detector's second scale, detect.FINE_ACROSS), and here:
   every frame of a part of their face found as a face of its own. A stranger followed inside the
   region is filled there and not checked; one near it is outside what is kept;
 - **a stranger lost inside the region is there still** (design/0547): his track, ended inside it,
-  is joined to the next found where he was or was going, the line between inside the region on
+  is joined to the next found where he was or was going (or it came from), the line between inside the region on
   every frame (`rejoined`): filled between, his loss and his finding again not a coming or going;
   joined to nothing, he is held where he was going (coming from) for up to MAX_GAP frames, while
   inside the region and off her face (`_held`: filled, not checked);
@@ -121,10 +121,13 @@ def _beside(span: tuple[int, int], theirs: tuple[int, int]) -> bool:
 
 
 def _born_in(t: Track, theirs: list[Track], coast: int) -> bool:
-    """Whether track `t` was first found inside the applicant's face (at least SAME_FACE of its box
-    in theirs widened by PAD on that frame): a part of it, found as a face of its own."""
-    born = min(t.seen)
-    return any(inside(t.seen[born], pad(b)) >= SAME_FACE for a in theirs if (b := track_boxes(a, born, coast)))
+    """Whether track `t` is a part of the applicant's face found as a face of its own: first found inside it (at least
+    SAME_FACE of its box in theirs widened by PAD on that frame), and on it so on at least THEIRS of the frames it was
+    found on (a part of her face stays on it; a stranger walking across her face, first found over it, goes on away
+    from it: design/0611)."""
+    def on_hers(f: int) -> bool:
+        return any(inside(t.seen[f], pad(b)) >= SAME_FACE for a in theirs if (b := track_boxes(a, f, coast)))
+    return on_hers(min(t.seen)) and sum(map(on_hers, t.seen)) >= THEIRS * len(t.seen)
 
 
 def _in(box: Box, keeps: Sequence[Box | None], f: int) -> bool:
@@ -162,15 +165,23 @@ def rejoined(found: list[Track], keeps: Sequence[Box | None]) -> list[Track]:
 
 def _takes_up(t: Track, later: Track, keeps: Sequence[Box | None]) -> bool:
     """Whether `later` is `t`'s face found again (`rejoined`): it begins after `t` ends, inside the region, where the
-    face was or was going, and the straight line between them stays inside the region on every frame between."""
+    face was or was going, or where `later`'s face came from on `t`'s last frame (on the line of its first detections:
+    a walker lost over her face and found again past it, design/0611), and the straight line between them stays inside
+    the region on every frame between."""
     end, last = t.last()
     start = min(later.seen)
     first = later.seen[start]
-    x, y, w, h = predict(t, start)   # where he was going, at his last size (a size drawn on over 40 frames is none)
-    going = (round(x + (w - last[2]) / 2), round(y + (h - last[3]) / 2), last[2], last[3])
+    going = _sized(predict(t, start), last)   # where he was going, at his last size (a size drawn on over 40 frames
+    came = _sized(track_boxes(later, end, start - end) or first, first)   # is none); where the later came from, its own
     return (start > end and _in(first, keeps, start)
-            and max(closeness(last, first), closeness(going, first)) > 0
+            and max(closeness(last, first), closeness(going, first), closeness(last, came)) > 0
             and all(_in(lerp(last, first, (f - end) / (start - end)), keeps, f) for f in range(end + 1, start)))
+
+
+def _sized(box: Box, size: Box) -> Box:
+    """`box` about its centre at `size`'s width and height."""
+    x, y, w, h = box
+    return (round(x + (w - size[2]) / 2), round(y + (h - size[3]) / 2), size[2], size[3])
 
 
 def _carried(t: Track, others: list[Track], coast: int) -> tuple[bool, bool]:
