@@ -3,11 +3,12 @@ design/0430): the pure rules, by table."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from storage.redact.applicant import OVER, TWO, UNSURE, applicant_tracks, decide, disagreed_checks
-from storage.redact.plan import FACES, Box, Mark, frame_plan, inside, tracks
+from storage.redact.plan import FACES, Box, Mark, frame_plan, inside, pad, tracks
 
 FRAMES = 120
 FIG: Box = (100, 100, 300, 700)     # the applicant's figure as marked on frames 0 and 119
@@ -198,6 +199,38 @@ def test_a_strangers_box_followed_far_from_where_he_was_found_is_not_filled_over
     assert all(1 not in d.shown[f] and d.check.get(f) == OVER for f in near)
     assert all(1 in d.shown[f] and f not in d.check for f in far)
     assert all(0 in d.shown[f] for f in range(FRAMES))
+
+
+@pytest.mark.parametrize("how", ["across", "carried", "beside", "passed"])
+def test_a_walker_followed_across_her_face_far_from_where_he_was_found_is_filled(how: str):
+    """design/0614 (held-out 17, frames 118-122): a 34 px stranger walking fast across her face, found once 20 frames
+    past it and followed back by the picture (with the int8 models carried, his match lost), was shown while over her
+    face as a follow slid onto it (design/0542). Followed or carried off her face before and after, on a straight line,
+    from one side of where her face is to the other, he crosses it: filled, and checked. A box beside her face on one
+    side throughout, touching it where her face is found larger (held-out 11: a box of her head moving with her), and
+    a stranger standing still as she walks past him are not filled over her face."""
+    def hers(f: int) -> Box:
+        return (600, 150, 90, 90) if how != "passed" else (400 + 4 * f, 150, 90, 90)
+
+    def x(f: int) -> int:
+        return 120 + 9 * f if how in ("across", "carried") else 540 if how == "beside" else 630
+    found = {f: [hers(f)] for f in range(0, FRAMES, 3)}
+    found[96] = [hers(96), (x(96), 160, 30, 34)]
+    joined = tracks(found)
+    j = next(i for i, t in enumerate(joined) if 96 in t.seen and t.seen[96] != hers(96))
+    i = 1 - j
+    him = {f: (x(f), 160, 30, 34) for f in range(20, 97)}   # over her face on 50-64 (across)
+    larger: Box = (560, 140, 130, 110)   # her face found larger on 50-64 (beside)
+    labelled = [[(i, hers(f))] + ([(j, him[f])] if f in him else []) + ([(i, larger)] if how == "beside" and 50 <= f <= 64
+                                                                       else []) for f in range(FRAMES)]
+    lost = [{1} if f in him and how == "carried" else set() for f in range(FRAMES)]
+    d = decide(joined, labelled, [Mark(0, (300, 100, 800, 700))], carried=lost)
+    over = [f for f in him if any(inside(h, pad(him[f])) > 0 or inside(him[f], h) > 0 for t, h in labelled[f] if t == i)]
+    assert over and max(over) < 96 - 15 and all(0 in d.shown[f] for f in range(FRAMES))
+    if how in ("across", "carried"):
+        assert all(1 not in d.shown[f] and d.check.get(f) == OVER for f in over)
+    else:
+        assert all(1 in d.shown[f] and f not in d.check for f in over)
 
 
 def test_a_track_found_far_from_her_on_a_frame_her_own_was_found_is_not_hers():

@@ -32,12 +32,13 @@ No file, no clock, no picture: the same boxes give the same plan.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from storage.redact.plan import (APPLICANT_INSIDE, COAST, MAX_GAP, SAME_FACE, TALL, Box, Mark, Track, follow,
-                                 inside, pad, track_boxes, union)
+                                 inside, lerp, pad, track_boxes, union)
 
 JOIN_GAP = 40     # frames (2 s at 20 fps) an applicant's face may go unfound and be taken up by one track again
 OVERLAP = 12      # frames a track taking up the applicant's may begin before their last one ends (at a pillar)
@@ -50,6 +51,8 @@ SAME_SIZE = 0.4   # a second box of their face is at least this share of its wid
 PART = 0.5        # a box TALL times as high as wide and this share of her height, in her margin, is a part of hers (0580)
 NEAR = 0.5        # where they may be: their last and next boxes and the marks' line, widened by this share
 NEAR_FOUND = MAX_GAP + COAST   # frames from a detection within which a stranger's followed box is filled over her face
+FOLLOWED = 4 * NEAR_FOUND   # and farther, frames each side looked at for his box off her face: crossing it (0614)
+ON_LINE = 0.5     # a crossing box's centre within this share of its side of the line between those (design/0614)
 UNSURE, OVER, TWO = "unsure", "over", "two"   # why a frame is to check (the summary's words, never a box)
 
 
@@ -194,18 +197,23 @@ def decide(found: Sequence[Track], labelled: Sequence[Sequence[tuple[int, Box]]]
     out = Decided([set() for _ in labelled])
     out.tracks = applicant_tracks(found, marks, out.check) if any(m.box is not None for m in marks) else set()
     seen = [f for f, faces in enumerate(labelled) if any(t in out.tracks for t, _ in faces)]
+    placed = [[b for k, (t, b) in enumerate(faces) if t in out.tracks and (carried is None or k not in carried[f])]
+              for f, faces in enumerate(labelled)]
+    paths: dict[int, dict[int, Box]] = {}   # each track's boxes as the picture followed it, frame: box
+    for f, faces in enumerate(labelled):
+        for t, b in faces:
+            paths.setdefault(t, {}).setdefault(f, b)
     for f, faces in enumerate(labelled):
         region = follow(marks, f) if marks else None
         if region is None:
             continue   # the applicant not in the picture (or never marked): every face filled
         mine = [b for t, b in faces if t in out.tracks]
-        placed = [b for k, (t, b) in enumerate(faces) if t in out.tracks and (carried is None or k not in carried[f])]
         rounds = [pad(b) for b in mine]
         for k, (t, b) in enumerate(faces):
             if t in out.tracks or any(_same_face(b, r, m) for r, m in zip(rounds, mine)):
                 out.shown[f].add(k)
-            elif any(inside(r, pad(b)) > 0 or inside(b, r) > 0 for r in placed):
-                if _far(found[t], f):
+            elif _over(b, placed[f]):
+                if _far(found[t], f) and not _crossing(paths[t], f, placed):
                     out.shown[f].add(k)   # followed far from where he was found, over her: not filled there
                 else:
                     out.check.setdefault(f, OVER)
@@ -226,6 +234,33 @@ def _same_face(b: Box, r: Box, m: Box) -> bool:
     part = b[3] >= PART * m[3] and b[3] >= TALL * b[2]
     return (inside(b, r) >= SAME_FACE and (b[2] >= SAME_SIZE * m[2] or part)) or (inside(b, m) >= SAME_FACE and
                                                                                  b[3] >= SAME_SIZE * m[3])
+
+
+def _over(b: Box, hers: Sequence[Box]) -> bool:
+    """Whether a stranger's box `b` touches her face's places on its frame `hers` (widened, hers touches it)."""
+    return any(inside(r, pad(b)) > 0 or inside(b, r) > 0 for r in hers)
+
+
+def _crossing(path: dict[int, Box], f: int, placed: Sequence[Sequence[Box]]) -> bool:
+    """Whether a stranger's box followed onto her face on frame `f` (`path`: his track's boxes as the picture followed
+    or carried it; `placed`: her face's places on each frame) crosses it: off her face within FOLLOWED frames before
+    and after, on one side of where her face is on `f` before and on the other after (across or down: his own move, not
+    hers past him), and on the straight line between those two boxes (its centre within ON_LINE of its side). A follow
+    that slid onto her face stays on it (design/0542), a box of her head beside her face moves with her, and a stranger
+    standing behind her stays where he is as she passes: each shown as before; a walker crossing in front of her face
+    goes on beyond (held-out 17's, shown 5 frames: design/0614)."""
+    def off(g: int) -> bool:
+        return g in path and bool(placed[g]) and not _over(path[g], placed[g])
+    before = next((g for g in range(f - 1, max(-1, f - FOLLOWED - 1), -1) if off(g)), None)
+    after = next((g for g in range(f + 1, min(len(placed), f + FOLLOWED + 1)) if off(g)), None)
+    if before is None or after is None:
+        return False
+    hers = _centre(functools.reduce(union, placed[f]))   # his own move across where her face is on f, not hers
+    sides = [[c > h for c, h in zip(_centre(path[g]), hers)] for g in (before, after)]
+    if sides[0] == sides[1]:
+        return False
+    (lx, ly), (cx, cy) = _centre(lerp(path[before], path[after], (f - before) / (after - before))), _centre(path[f])
+    return math.hypot(lx - cx, ly - cy) <= ON_LINE * max(path[f][2], path[f][3])
 
 
 def _far(t: Track, f: int) -> bool:
