@@ -20,7 +20,8 @@ between its detections (storage/redact/facetrack.py). The applicant's face is a 
   twice (at least plan.SAME_FACE inside one of theirs widened by plan.PAD, and at least SAME_SIZE
   of its width; or as far inside theirs itself and SAME_SIZE of its height: a part of her face seen beside
   a pillar is cut one way only, design/0546; or cut so, tall and PART of her height, in her margin: 0580);
-  every other face is filled;
+  every other face is filled, but a stranger's box followed far from his detections onto her face, shown
+  (design/0542) unless he crosses her face there on his own line (`_crossing`, design/0614);
 - **moments to check** (`Decided.check`, frame: why): a frame where the applicant is in the
   picture by the marks but no track of theirs is followed, and a filled face is near where they
   were last or will be next (UNSURE: it may be theirs, filled); a frame where a filled face
@@ -59,7 +60,8 @@ UNSURE, OVER, TWO = "unsure", "over", "two"   # why a frame is to check (the sum
 @dataclass
 class Decided:
     """Per frame: the indices (into that frame's faces) shown: the applicant's, and a stranger's box followed far
-    from where he was found where it touches her face (design/0542); and the frames to check."""
+    from where he was found where it touches her face (design/0542), but not where he crosses it (0614); and the
+    frames to check."""
     shown: list[set[int]]
     check: dict[int, str] = field(default_factory=dict)
     tracks: set[int] = field(default_factory=set)   # the applicant's tracks (indices into the tracks)
@@ -199,7 +201,7 @@ def decide(found: Sequence[Track], labelled: Sequence[Sequence[tuple[int, Box]]]
     seen = [f for f, faces in enumerate(labelled) if any(t in out.tracks for t, _ in faces)]
     placed = [[b for k, (t, b) in enumerate(faces) if t in out.tracks and (carried is None or k not in carried[f])]
               for f, faces in enumerate(labelled)]
-    paths: dict[int, dict[int, Box]] = {}   # each track's boxes as the picture followed it, frame: box
+    paths: dict[int, dict[int, Box]] = {}   # each track's boxes as the picture followed or carried it, frame: box
     for f, faces in enumerate(labelled):
         for t, b in faces:
             paths.setdefault(t, {}).setdefault(f, b)

@@ -78,7 +78,7 @@ class Pass:
 
     def runs(self, frame: int) -> bool:
         """Whether the pass runs on `frame`; the pass beside (not `own`) on the clip's first frame too (design/0613: a
-        small face there from the start was found only on its first frame, the 6th, and its first frames shown)."""
+        small face in the picture from the start was left to the passes' later frames, and its first frames shown)."""
         return (frame >= self.at and (frame - self.at) % self.every == 0 and not (self.besides and frame % self.besides == 0)
                 or frame == 0 and self.extra and not self.own)
 

@@ -171,8 +171,9 @@ def _takes_up(t: Track, later: Track, keeps: Sequence[Box | None]) -> bool:
     end, last = t.last()
     start = min(later.seen)
     first = later.seen[start]
-    going = _sized(predict(t, start), last)   # where he was going, at his last size (a size drawn on over 40 frames
-    came = _sized(track_boxes(later, end, start - end) or first, first)   # is none); where the later came from, its own
+    # where he was going, at his last size (a size drawn on over 40 frames is none); where the later one came from, its own
+    going = _sized(predict(t, start), last)
+    came = _sized(track_boxes(later, end, start - end) or first, first)
     return (start > end and _in(first, keeps, start)
             and max(closeness(last, first), closeness(going, first), closeness(last, came)) > 0
             and all(_in(lerp(last, first, (f - end) / (start - end)), keeps, f) for f in range(end + 1, start)))
