@@ -8,7 +8,8 @@ Makes the crowd's copy (tests/support/crowd.py: six strangers 24-60 px and the a
 as `bench.redaction --crowd`) in faces mode in this process (storage/redact/job.py run, not the
 idle-priority worker, so one profiler sees it), under cProfile timed by the main thread's own CPU
 (time.thread_time): each part's CPU by where it is spent (the detector's network, scaling frames
-for it and the face follower, the face follower, the fill, the encode, the rest), and the CPU of
+for it and the face follower, the face follower, the fill, the encode, the rest), the network's by
+what it ran on (each pass over the whole picture, the closer looks at regions), and the CPU of
 the process's other threads (FFmpeg's decoding threads: the clip decoded once, the detector's
 pass and the render in the same decode since design/0360) from the process's total. The
 sum over the footage's seconds is the figure `bench.redaction --crowd` measures in the worker.
@@ -26,8 +27,9 @@ import pstats
 import resource
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from bench.common import OUT, command_line, environment, log
 from storage.disk.hashing import sha256_file
@@ -79,10 +81,12 @@ def profile(seconds: float, top: int, model: str | None = None) -> list[str]:
         {"file": "cam1.mp4", "sha256": sha256_file(original / "cam1.mp4"), "marks": marks}],
         **({"model": model} if model else {})})
     prof = cProfile.Profile(time.thread_time)
+    runs: dict[tuple[int, int], list[float]] = {}
     cpu, main = _cpu(), time.thread_time()
-    prof.enable()
-    jobs.run(folder)
-    prof.disable()
+    with _network_by_input(runs):
+        prof.enable()
+        jobs.run(folder)
+        prof.disable()
     main_cpu, total = time.thread_time() - main, _cpu() - cpu
     stats = pstats.Stats(prof)
     got = crowd.judge(folder / "cam1.mp4")
@@ -94,11 +98,62 @@ def profile(seconds: float, top: int, model: str | None = None) -> list[str]:
     for part, spent in sorted(_parts(stats).items(), key=lambda kv: -kv[1]):
         lines.append(f"  {part}: {spent / seconds:.3f} core-s/s ({100 * spent / max(total, 1e-9):.0f} % of the process)")
     lines.append(f"  other threads (FFmpeg's decoding): {(total - main_cpu) / seconds:.3f} core-s/s")
+    lines += _by_input(runs, seconds)
     lines.append(_decodes(stats, original / "cam1.mp4", seconds))
     lines.append(f"the {top} functions of most own CPU (main thread):")
     ranked = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]  # type: ignore[attr-defined]
     for (file, line, name), (_cc, calls, tottime, _ct, _callers) in ranked:
         lines.append(f"  {tottime / seconds:.3f} core-s/s  {calls:>7} calls  {Path(file).name}:{line} {name}")
+    return lines
+
+
+@contextmanager
+def _network_by_input(runs: dict[tuple[int, int], list[float]]) -> Iterator[None]:
+    """While the copy is made, each run of the detector's network timed (this thread's CPU) into `runs` by its input
+    (width, height): [runs, seconds]. The detector's session is wrapped as the job makes it; nothing else changes."""
+    from storage.redact import detect
+
+    made = detect.Detector.__init__
+
+    class Timed:
+        def __init__(self, session: Any) -> None:
+            self.session = session
+
+        def run(self, names: Any, feed: dict[str, Any]) -> Any:
+            start = time.thread_time()
+            out = self.session.run(names, feed)
+            height, width = next(iter(feed.values())).shape[2:]
+            tally = runs.setdefault((width, height), [0, 0.0])
+            tally[0] += 1
+            tally[1] += time.thread_time() - start
+            return out
+
+    def timed(self: Any, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        self.session = Timed(self.session)
+    detect.Detector.__init__ = timed  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        detect.Detector.__init__ = made  # type: ignore[method-assign]
+
+
+def _by_input(runs: dict[tuple[int, int], list[float]], seconds: float) -> list[str]:
+    """The network's CPU by what it ran on: each pass over the whole picture (storage/redact/detect.py passes_for on
+    the crowd's 1920 x 1080) and the closer looks at regions (every other input) together."""
+    from storage.redact.detect import passes_for
+
+    whole = {p.input for p in passes_for(1920, 1080, 6)}
+    total = sum(t for _n, t in runs.values()) or 1e-9
+    lines = [f"the detector's network by what it ran on: {total / seconds:.3f} core-s/s in {sum(n for n, _t in runs.values())} runs"]
+    for (w, h), (n, t) in sorted(((k, v) for k, v in runs.items() if k in whole), key=lambda kv: -kv[1][1]):
+        lines.append(f"  the pass at {w} x {h}: {t / seconds:.3f} core-s/s, {int(n)} runs, {1000 * t / n:.1f} ms each "
+                     f"({100 * t / total:.0f} %)")
+    looks = [(n, t) for k, (n, t) in runs.items() if k not in whole]
+    n, t = sum(n for n, _t in looks), sum(t for _n, t in looks)
+    if n:
+        lines.append(f"  closer looks at regions ({len(looks)} sizes): {t / seconds:.3f} core-s/s, {int(n)} runs, "
+                     f"{1000 * t / n:.1f} ms each ({100 * t / total:.0f} %)")
     return lines
 
 
