@@ -27,9 +27,8 @@ import pstats
 import resource
 import shutil
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from bench.common import OUT, command_line, environment, log
 from storage.disk.hashing import sha256_file
@@ -82,11 +81,11 @@ def profile(seconds: float, top: int, model: str | None = None) -> list[str]:
         **({"model": model} if model else {})})
     prof = cProfile.Profile(time.thread_time)
     runs: dict[tuple[int, int], list[float]] = {}
+    detector = _timed_detector(model, runs)   # the one the job makes when given none, its network's runs timed
     cpu, main = _cpu(), time.thread_time()
-    with _network_by_input(runs):
-        prof.enable()
-        jobs.run(folder)
-        prof.disable()
+    prof.enable()
+    jobs.run(folder, detector=detector)
+    prof.disable()
     main_cpu, total = time.thread_time() - main, _cpu() - cpu
     stats = pstats.Stats(prof)
     got = crowd.judge(folder / "cam1.mp4")
@@ -107,35 +106,25 @@ def profile(seconds: float, top: int, model: str | None = None) -> list[str]:
     return lines
 
 
-@contextmanager
-def _network_by_input(runs: dict[tuple[int, int], list[float]]) -> Iterator[None]:
-    """While the copy is made, each run of the detector's network timed (this thread's CPU) into `runs` by its input
-    (width, height): [runs, seconds]. The detector's session is wrapped as the job makes it; nothing else changes."""
-    from storage.redact import detect
+def _timed_detector(model: str | None, runs: dict[tuple[int, int], list[float]]) -> Any:
+    """The detector a faces job on the crowd's 1080p makes (storage/redact/job.py `_detected`), its session wrapped so
+    each run of the network is timed (this thread's CPU) into `runs` by its input (width, height): [runs, seconds]."""
+    from storage.redact.detect import Detector, input_for
 
-    made = detect.Detector.__init__
+    detector = Detector(input_for(1920, 1080), model=model)
+    session = detector.session
 
     class Timed:
-        def __init__(self, session: Any) -> None:
-            self.session = session
-
         def run(self, names: Any, feed: dict[str, Any]) -> Any:
             start = time.thread_time()
-            out = self.session.run(names, feed)
+            out = session.run(names, feed)
             height, width = next(iter(feed.values())).shape[2:]
             tally = runs.setdefault((width, height), [0, 0.0])
             tally[0] += 1
             tally[1] += time.thread_time() - start
             return out
-
-    def timed(self: Any, *args: Any, **kwargs: Any) -> None:
-        made(self, *args, **kwargs)
-        self.session = Timed(self.session)
-    detect.Detector.__init__ = timed  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        detect.Detector.__init__ = made  # type: ignore[method-assign]
+    detector.session = Timed()
+    return detector
 
 
 def _by_input(runs: dict[tuple[int, int], list[float]], seconds: float) -> list[str]:

@@ -75,12 +75,11 @@ class Pass:
     extra: bool = False   # runs beside another pass on its frames, adding faces away from its (`beside`; design/0550)
     at: int = 0           # the first frame it runs on, then every `every`-th
     own: bool = False     # at the picture's own width, beside the others: only its faint boxes' looks kept (0589)
+    also: tuple[int, ...] = ()   # frames it runs on besides its own every `every`-th (the pass beside: 0, design/0613)
 
     def runs(self, frame: int) -> bool:
-        """Whether the pass runs on `frame`; the pass beside (not `own`) on the clip's first frame too (design/0613: a
-        small face in the picture from the start was left to the passes' later frames, and its first frames shown)."""
-        return (frame >= self.at and (frame - self.at) % self.every == 0 and not (self.besides and frame % self.besides == 0)
-                or frame == 0 and self.extra and not self.own)
+        return frame >= self.at and (frame - self.at) % self.every == 0 and not (self.besides and frame % self.besides == 0) \
+            or frame in self.also
 
     def as_list(self) -> list[int]:
         """As a copy's manifest lists it: [width, height, every] and, where it has one, `besides`; a pass
@@ -106,7 +105,8 @@ def passes_for(width: int, height: int, every: int, fine: tuple[int, int] | None
     the first's: the finer pass sees the faces the first would (a frame looked at as often, about
     0.1 core-s/s of 1080p20 less), and the passes no longer disagree on a frame. The second pass keeps
     small faces scored from `weak` (design/0501: a face in profile scores 0.12-0.25 there). With the second,
-    `finer` (across, every, first frame) is a third pass beside the others, wider than the second (design/0550):
+    `finer` (across, every, first frame) is a third pass beside the others, wider than the second (design/0550),
+    on the clip's first frame too (design/0613: a small face there from the start was shown until its later frames):
     it adds only the faces away from theirs (`beside`), and never disagrees. With the third, `own` (every, first frame) is
     a fourth beside them at the picture's own width, where that is wider still (design/0589: `Pass.own`)."""
     out = [Pass(input_for(width, height), every)]
@@ -116,7 +116,7 @@ def passes_for(width: int, height: int, every: int, fine: tuple[int, int] | None
         out.append(Pass(input_for(width, height, fine_across(width, fine[0])), fine[1], weak=weak))
         if finer is not None and fine_across(width, finer[0]) > out[1].input[0]:
             out.append(Pass(input_for(width, height, fine_across(width, finer[0])), finer[1], weak=weak, extra=True,
-                            at=finer[2]))
+                            at=finer[2], also=(0,)))   # the clip's first frame too: no frame before it to follow back from
             if own is not None and fine_across(width, width) > out[2].input[0]:
                 out.append(Pass(input_for(width, height, fine_across(width, width)), own[0], weak=weak, extra=True,
                                 at=own[1], own=True))
@@ -223,8 +223,8 @@ def weak_said(passes: tuple[Pass, ...], height: int) -> dict[str, Any]:
     said = [{"pass": p.as_list(), "threshold": p.weak, "at_most_px": WEAK_MOST * least_face(passes[0], height),
              "kept": "as heads away from sure faces",
              **({"faint": {"from": FAINT, "most_a_frame": FAINT_MOST,
-                           "kept": "a face found looking again closer that touches it (design/0551)"},
-                 "also_on": [0]} if p.extra and not p.own else {}),
+                           "kept": "a face found looking again closer that touches it (design/0551)"}} if p.extra else {}),
+             **({"also_on": list(p.also)} if p.also else {}),
              **({"kept": "its own scored surely (design/0604) and the faces a closer look finds about its boxes", "faint": {
                  "from": FAINT, "most_a_frame": OWN_MOST, "kept": "one look a place, a face found looking again closer that "
                  "touches its box (looked again wider where none: 0605), away from the others' faces (0589, 0596)"}} if p.own else {})}
