@@ -18,6 +18,11 @@ every library picks what an AVX2-only CPU would:
   in the same folder, before PyAV is imported.
 - numpy: `NPY_DISABLE_CPU_FEATURES` without its X86_V4 and AVX-512 dispatch targets.
 - x264 is capped at AVX2 on every CPU already (storage/redact/x264.py).
+- edged's own reading of the CPU (storage/redact/cpu.py `flags`), from the same sitecustomize: without VNNI, so a
+  tree chooses the model such a box would (the 7-bit model; before design/0577 the float model).
+
+`--tree DIR` runs the bench command in another checkout (its own code, this stand-in), e.g. the tree an issue measured
+on, for a ratio taken in the same run: `git worktree add --detach DIR REV; ln -s "$PWD/.venv" DIR/.venv`.
 
 `--check-only` runs each model (float, int8, int8-7bit) on one of the crowd's pictures at 640x352 here and in
 the child, 20 times each, and prints both times and the largest difference of their face-centre scores: a patch
@@ -62,6 +67,12 @@ SITE = textwrap.dedent(f"""\
             _u = ctypes.CDLL(_libs[0])
             _u.av_force_cpu_flags(_u.av_get_cpu_flags() & ~{AV_CPU_FLAG_AVX512 | AV_CPU_FLAG_AVX512ICL})
             os.environ["EDGED_BENCH_AV_CPU_FLAGS"] = hex(_u.av_get_cpu_flags())
+    try:   # the tree's own reading of the CPU, as a box without VNNI reads it
+        import storage.redact.cpu as _cpu
+        _flags = _cpu.flags() - {{"avx512_vnni", "avx_vnni"}}
+        _cpu.flags = lambda: _flags
+    except ImportError:
+        pass
 """)
 CHECK = textwrap.dedent("""\
     import json, os, time, numpy as np, onnxruntime
@@ -101,9 +112,10 @@ def build(out: Path = OUT) -> Path:
     return out
 
 
-def child_env(folder: Path) -> dict[str, str]:
+def child_env(folder: Path, tree: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(folder), os.getcwd(), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(folder), str(tree or os.getcwd()), env.get("PYTHONPATH", ""))
+                                        if p)
     env["NPY_DISABLE_CPU_FEATURES"] = NUMPY_OFF
     return env
 
@@ -132,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     own, bench = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     p = argparse.ArgumentParser(prog="python -m bench.avx2_box", description=__doc__.split("\n\n")[0])
     p.add_argument("--check-only", action="store_true")
+    p.add_argument("--tree", type=Path, default=None, help="the checkout whose bench command is run (default: this one)")
     args = p.parse_args(own)
     print(f"command: {command_line('bench.avx2_box')}")
     print(environment())
@@ -140,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_only:
         return 0
     bench = bench or ["bench.redaction", "--crowd", "--modes", "faces,everything", "--seconds", "10", "--model", "int8-7bit"]
-    print(f"running, as an AVX2-only box: python -m {' '.join(bench)}", flush=True)
-    return subprocess.run([sys.executable, "-m", *bench], env=child_env(folder)).returncode
+    tree = args.tree.resolve() if args.tree else None
+    print(f"running, as an AVX2-only box{f' in {tree}' if tree else ''}: python -m {' '.join(bench)}", flush=True)
+    return subprocess.run([sys.executable, "-m", *bench], env=child_env(folder, tree), cwd=tree).returncode
 
 
 if __name__ == "__main__":

@@ -453,7 +453,7 @@ def test_a_real_40_px_stranger_crossing_in_front_of_her_body_is_found_inside_her
 
     her = next(a for a in crowd.HELD_OUT_12 if a.applicant)
     him = next(a for a in crowd.HELD_OUT_12 if a.name.startswith("40 px"))
-    d = detect.Detector(detect.input_for(1920, 1080), model="int8" if quantized else "float")
+    d = detect.Detector(detect.input_for(1920, 1080), model="int8-7bit" if quantized else "float")
     looks = types.SimpleNamespace(guess=her.body, inside={})
     frames = {96, 111, 123}
     for i, rgb in enumerate(crowd.pictures(max(frames) + 1, (1920, 1080), crowd.HELD_OUT_12)):

@@ -33,9 +33,8 @@ def int8_dot() -> bool:
 
 
 def detector_model() -> str:
-    """The face detector's model this CPU runs (storage/redact/models.py; design/0363, 0577): the int8 model where it
-    sums 8-bit products without saturating (`int8_dot`); on any other x86 CPU (every x86-64 has SSE2) the int8 model
-    with 7-bit weights, whose pairs of products AVX2's 16-bit sums hold whole; elsewhere the float model."""
-    if int8_dot():
-        return models.INT8
-    return models.INT8_7BIT if "sse2" in flags() else models.FLOAT
+    """The face detector's model this CPU runs (storage/redact/models.py; design/0363, 0577, 0616): the int8 model with
+    7-bit weights wherever the CPU sums 8-bit products whole, so that every such box gives the same scores: where it
+    sums them without saturating (`int8_dot`: VNNI, Arm's dot product) and on any other x86 CPU (every x86-64 has
+    SSE2), whose pairs of 7-bit products AVX2's 16-bit sums hold whole; elsewhere the float model."""
+    return models.INT8_7BIT if int8_dot() or "sse2" in flags() else models.FLOAT

@@ -6,9 +6,11 @@ made from is checked too. The float model's published input is fixed at 32x32 (b
 convolutional, so its input's and outputs' sizes are made free here (storage/redact/onnxwire.py, on the file's protobuf
 wire format; the 8-bit models are made from the freed graph).
 
-Which model a box runs is its CPU's (cpu.detector_model): INT8 where the CPU sums 8-bit products without saturating
-(VNNI, Arm's dot product), INT8_7BIT on any other x86 CPU (its weights in 7 bits, so that AVX2's 16-bit sums of two
-products, 2 x 255 x 64 = 32,640, cannot saturate either), FLOAT elsewhere. A job may force one (bench/redaction --model).
+Which model a box runs is its CPU's (cpu.detector_model): INT8_7BIT wherever the CPU sums 8-bit products whole, so
+every such box gives the same scores (design/0616): where it sums them without saturating (VNNI, Arm's dot product) and
+on any other x86 CPU (its weights in 7 bits, so that AVX2's 16-bit sums of two products, 2 x 255 x 64 = 32,640, cannot
+saturate); FLOAT elsewhere. INT8, the 8-bit weights' model, is what VNNI boxes ran before design/0616; a job may force
+any of them (bench/redaction --model).
 """
 
 from __future__ import annotations
