@@ -8,8 +8,8 @@ retention pass at the minimum and the maximum counted from the intakes, at the t
 imported goes before its maximum (a full disk before the minimum, a roomy one past it), everything imported
 goes, its original too, once past it. Every segment decodes under `ffmpeg -v error -xerror` (each camera's
 and each import's segments played in turn, one decoder each, as a copy joins them) and shows the pictures the catalog
-counts; each camera lost no frame in either run. Solo (tests/conftest.py SOLO): it holds
-a bound on a loaded box, so it runs apart from the parallel run's daemons."""
+counts; each camera lost no frame in either run. It runs in the parallel tier, beside the other tests' daemons
+(design/0471: its counts held at a load of 42-55)."""
 
 from __future__ import annotations
 
