@@ -2,7 +2,7 @@
 with six faces a frame"; profile first).
 
     .venv/bin/python -m bench.redaction_profile [--seconds 5] [--top 20] [--model float] [--presets veryfast,ultrafast]
-        [--x264 subme=0 --x264 subme=0:me=dia:bframes=0]
+        [--x264 subme=0 --x264 subme=0:me=dia:bframes=0] [--mode everything] [--scene N]
 
 Makes the crowd's copy (tests/support/crowd.py: six strangers 24-60 px and the applicant, 1080p20,
 as `bench.redaction --crowd`) in faces mode in this process (storage/redact/job.py run, not the
@@ -16,7 +16,9 @@ sum over the footage's seconds is the figure `bench.redaction --crowd` measures 
 With `--presets`, the encode alone too, the copy's frames encoded again as the render does (one
 thread, CRF 23) with each x264 preset named: its CPU a second of footage, the bytes it makes and
 its luma PSNR and SSIM against the frames encoded; with `--x264`, likewise each set of x264's options on
-the copy's own preset (design/0360 chose the copy's options so).
+the copy's own preset (design/0360 chose the copy's options so). `--mode everything` profiles everything mode's
+copy instead (the applicant followed, the detector in and about her region: design/0326); `--scene N` another of
+the bench's scenes (tests/support/crowd.py SCENES: 3 the profiles, 1, 2 and 4 on the held-out ones).
 """
 
 from __future__ import annotations
@@ -67,16 +69,17 @@ def _parts(stats: pstats.Stats) -> dict[str, float]:
     return out
 
 
-def profile(seconds: float, top: int, model: str | None = None) -> list[str]:
+def profile(seconds: float, top: int, model: str | None = None, mode: str = "faces", scene: int = 0) -> list[str]:
     frames = round(seconds * FPS)
     root = OUT / "redaction-profile"
     shutil.rmtree(root, ignore_errors=True)
     original = root / "export"
     original.mkdir(parents=True)
-    crowd.write_clip(original / "cam1.mp4", frames, (1920, 1080), FPS)
-    marks = [[m.frame, list(m.box) if m.box else None] for m in crowd.applicant_marks(frames)]
-    folder = root / "faces"
-    jobs.write_job(folder, {"source": str(original), "mode": "faces", "clips": [
+    cast = crowd.SCENES[scene]
+    crowd.write_clip(original / "cam1.mp4", frames, (1920, 1080), FPS, cast=cast)
+    marks = [[m.frame, list(m.box) if m.box else None] for m in crowd.applicant_marks(frames, cast=cast)]
+    folder = root / mode
+    jobs.write_job(folder, {"source": str(original), "mode": mode, "clips": [
         {"file": "cam1.mp4", "sha256": sha256_file(original / "cam1.mp4"), "marks": marks}],
         **({"model": model} if model else {})})
     prof = cProfile.Profile(time.thread_time)
@@ -88,8 +91,8 @@ def profile(seconds: float, top: int, model: str | None = None) -> list[str]:
     prof.disable()
     main_cpu, total = time.thread_time() - main, _cpu() - cpu
     stats = pstats.Stats(prof)
-    got = crowd.judge(folder / "cam1.mp4")
-    lines = [f"faces mode, the crowd at 1080p{FPS}, {frames} frames ({seconds:g} s), in one process:",
+    got = crowd.judge(folder / "cam1.mp4", cast, original=original / "cam1.mp4")
+    lines = [f"{mode} mode, {crowd.SCENE_NAMES[scene]} at 1080p{FPS}, {frames} frames ({seconds:g} s), in one process:",
              f"core-seconds per second of footage: {total / seconds:.2f} (the process: {total:.1f} s CPU; its main "
              f"thread {main_cpu:.1f} s, profiled; other threads {total - main_cpu:.1f} s)",
              f"strangers hidden: {float(got['recall']):.3f} of {got['faces']} faces >= 24 px seen; worst run "  # type: ignore[arg-type]
@@ -244,11 +247,13 @@ def main() -> None:
     ap.add_argument("--presets", default="", help="x264 presets to encode the copy with alone, comma-separated")
     ap.add_argument("--x264", action="append", default=[],
                     help="x264-params to encode the copy with alone on the copy's preset (repeat to compare)")
+    ap.add_argument("--mode", choices=("faces", "everything"), default="faces")
+    ap.add_argument("--scene", type=int, default=0, help="the scene (tests/support/crowd.py SCENES; 0: the crowd)")
     args = ap.parse_args()
-    for line in profile(args.seconds, args.top, args.model):
+    for line in profile(args.seconds, args.top, args.model, args.mode, args.scene):
         log(line)
     if args.presets or args.x264:
-        for line in presets(OUT / "redaction-profile" / "faces" / "cam1.mp4", _variants(args.presets, args.x264),
+        for line in presets(OUT / "redaction-profile" / args.mode / "cam1.mp4", _variants(args.presets, args.x264),
                             args.seconds):
             log(line)
     log(f"command: {command_line('bench.redaction_profile')}")

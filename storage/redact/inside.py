@@ -3,9 +3,9 @@
 
 The region kept is the applicant's whole figure as the custodian marked it and the picture
 followed it (storage/redact/track.py): a stranger who walks into it, in front of or beside the
-applicant, would be shown. So while the region is followed the detector runs on the region and
-around it (media.follow: every `every`-th frame, the region widened by NEAR of its size, at the
-detector's second scale, detect.FINE_ACROSS), and here:
+applicant, would be shown. So while the region is followed the detector runs on the region (media.follow: every `every`-th frame, at the picture's own scale:
+`own_look`, design/0569) and around it (on every AROUND_EVERY-th of those frames, design/0619: the
+region widened by NEAR of its size, at the detector's second scale, detect.FINE_ACROSS), and here:
 - the boxes are joined into tracks (`plan.tracks`, bridged between detections and COAST frames
   before and after: `plan.track_boxes`);
 - **the applicant's face** is the track most often inside the region (at least
@@ -54,6 +54,8 @@ AGAIN = 10      # frames checked at the start of an applicant's face taken up ag
 EDGE = 2 * COAST  # frames from a stranger's first or last detection inside the region that are checked
 THEIRS = 0.8    # a track inside the region on at least this share of its frames may be the applicant's
 OWN_PAD = 48    # px about the region looked at again at the picture's own scale: a face at its edge whole (own_look)
+AROUND_EVERY = 2  # the look around the region, at the second scale, on every this many of the looks at it (design/0619):
+# the region itself is looked at on each (own_look), the faces near it and the large ones in it followed between
 
 
 def around(region: Box, width: int, height: int) -> Box:

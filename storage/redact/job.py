@@ -315,6 +315,7 @@ def _followed(folder: Path, job: dict[str, Any], name: str, src: Path, marks: li
     if "inside" in found:
         method["inside"] = {"detector": detector.method.as_dict() if detector is not None else None,
                             "around": inside.NEAR, "every": every, "across": FINE_ACROSS,
+                            "around_every": every * inside.AROUND_EVERY,   # the look around it less often (design/0619)
                             "own_pad": inside.OWN_PAD}   # the region itself again at the picture's scale (design/0569)
     return found
 

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from storage.redact import resume, watermark, x264
 from storage.redact.detect import Pass, disagree, fine_across, input_for, least_face, merged
 from storage.redact.facetrack import FaceFollower, Settled
-from storage.redact.inside import around, own_look
+from storage.redact.inside import AROUND_EVERY, own_look
+from storage.redact.inside import around as inside_around
 from storage.redact.plan import Box, FramePlan
 from storage.redact.track import Follower, work_size
 from storage.redact.widest import frame_boxes
@@ -183,9 +184,10 @@ def follow(src: Path, follower: Follower, tick: Tick = lambda n: None, per: int 
     8-bit luma (swscale's area average: the same frame gives the same picture). Going on from an
     earlier run (design/0277): a follower restored from its state is fed the frames before its
     `upto` only to hold what its backward pass under way needs; every `per` frames
-    `saved(frames, follower)`. With a `detector`, on every `every`-th frame the region and
-    around it (inside.around) is looked at by the detector at its second scale
-    (detect.FINE_ACROSS): the faces found are kept in `follower.inside` (design/0326)."""
+    `saved(frames, follower)`. With a `detector`, on every `every`-th frame the region is looked at by
+    the detector at the picture's own scale (inside.own_look, design/0569), and on every AROUND_EVERY-th
+    of those frames the region and around it (inside.around) at its second scale (detect.FINE_ACROSS,
+    design/0326, 0619): the faces found are kept in `follower.inside`."""
     import av
 
     start = follower.upto
@@ -204,32 +206,37 @@ def follow(src: Path, follower: Follower, tick: Tick = lambda n: None, per: int 
             if i < start:
                 continue
             if detector is not None and i % every == 0:
-                _look_inside(follower, i, frame, detector)
+                _look_inside(follower, i, frame, detector, around=(i // every) % AROUND_EVERY == 0)
             tick(i + 1)
             if saved is not None and per and (i + 1) % per == 0:
                 saved(i + 1, follower)
     return follower
 
 
-def _look_inside(follower: Follower, i: int, frame: Any, detector: Any) -> None:
+def _look_inside(follower: Follower, i: int, frame: Any, detector: Any, around: bool) -> None:
     """The faces in and near the applicant's region on frame `i` (as far as it is known: `guess`), into `follower.inside[i]`:
-    found on the frame at the detector's second scale cut to the region and around it (a multiple of 32 pixels each way),
-    and on the region itself at the picture's own scale (inside.own_look, design/0569)."""
+    found on the region itself at the picture's own scale (inside.own_look, design/0569) and, where `around`, on the frame
+    at the detector's second scale cut to the region and around it (a multiple of 32 pixels each way; design/0619: on
+    every other look, what the look at the picture's own scale does not find there is a face near the region or a
+    large one)."""
     region = follower.guess(i)
     width, height = frame.width, frame.height
     if region is None:
         return
     sw, sh = input_for(width, height, fine_across(width))
-    x, y, w, h = around(region, width, height)
+    x, y, w, h = inside_around(region, width, height)
     if w <= 0 or h <= 0:
         return
-    fx, fy = sw / width, sh / height
-    cw, ch = min(sw, -(-round(w * fx) // 32) * 32), min(sh, -(-round(h * fy) // 32) * 32)
-    cx, cy = min(max(0, round(x * fx)), sw - cw), min(max(0, round(y * fy)), sh - ch)
-    rgb = frame.reformat(width=sw, height=sh, format="rgb24").to_ndarray()[cy:cy + ch, cx:cx + cw]
-    found = detector.faces(rgb, (round(cw / fx), round(ch / fy)))
-    follower.inside[i] = merged([[(b[0] + round(cx / fx), b[1] + round(cy / fy), b[2], b[3]) for b in found],
-                                 looked_again(frame, detector, [(o, LOOK_FACE)]) if (o := own_look(region, width, height)) else []])
+    found: list[Box] = []
+    if around:
+        fx, fy = sw / width, sh / height
+        cw, ch = min(sw, -(-round(w * fx) // 32) * 32), min(sh, -(-round(h * fy) // 32) * 32)
+        cx, cy = min(max(0, round(x * fx)), sw - cw), min(max(0, round(y * fy)), sh - ch)
+        rgb = frame.reformat(width=sw, height=sh, format="rgb24").to_ndarray()[cy:cy + ch, cx:cx + cw]
+        found = [(b[0] + round(cx / fx), b[1] + round(cy / fy), b[2], b[3])
+                 for b in detector.faces(rgb, (round(cw / fx), round(ch / fy)))]
+    follower.inside[i] = merged([found, looked_again(frame, detector, [(o, LOOK_FACE)])
+                                 if (o := own_look(region, width, height)) else []])
 
 
 def _even_out(box: Box) -> tuple[int, int, int, int]:
