@@ -3,9 +3,10 @@
 
 The region kept is the applicant's whole figure as the custodian marked it and the picture
 followed it (storage/redact/track.py): a stranger who walks into it, in front of or beside the
-applicant, would be shown. So while the region is followed the detector runs on the region (media.follow: every `every`-th frame, at the picture's own scale:
-`own_look`, design/0569) and around it (on every AROUND_EVERY-th of those frames, design/0619: the
-region widened by NEAR of its size, at the detector's second scale, detect.FINE_ACROSS), and here:
+applicant, would be shown. So while the region is followed the detector runs on the region
+(media.follow: every `every`-th frame, at the picture's own scale: `own_look`, design/0569) and
+around it (on every AROUND_EVERY-th of those frames, design/0619: the region widened by NEAR of its
+size, at the detector's second scale, detect.FINE_ACROSS), and here:
 - the boxes are joined into tracks (`plan.tracks`, bridged between detections and COAST frames
   before and after: `plan.track_boxes`);
 - **the applicant's face** is the track most often inside the region (at least
