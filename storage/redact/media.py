@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from storage.redact import resume, watermark, x264
 from storage.redact.detect import Pass, disagree, fine_across, input_for, least_face, merged
 from storage.redact.facetrack import FaceFollower, Settled
-from storage.redact.inside import AROUND_EVERY, own_look
-from storage.redact.inside import around as inside_around
+from storage.redact.inside import AROUND_EVERY, own_look, around as inside_around
 from storage.redact.plan import Box, FramePlan
 from storage.redact.track import Follower, work_size
 from storage.redact.widest import frame_boxes
@@ -215,10 +214,8 @@ def follow(src: Path, follower: Follower, tick: Tick = lambda n: None, per: int 
 
 def _look_inside(follower: Follower, i: int, frame: Any, detector: Any, around: bool) -> None:
     """The faces in and near the applicant's region on frame `i` (as far as it is known: `guess`), into `follower.inside[i]`:
-    found on the region itself at the picture's own scale (inside.own_look, design/0569) and, where `around`, on the frame
-    at the detector's second scale cut to the region and around it (a multiple of 32 pixels each way; design/0619: on
-    every other look, what the look at the picture's own scale does not find there is a face near the region or a
-    large one)."""
+    found on the region itself at the picture's own scale (inside.own_look, design/0569) and, where `around` (design/0619),
+    on the frame at the detector's second scale cut to the region and around it (a multiple of 32 pixels each way)."""
     region = follower.guess(i)
     width, height = frame.width, frame.height
     if region is None:
@@ -233,10 +230,8 @@ def _look_inside(follower: Follower, i: int, frame: Any, detector: Any, around: 
         cw, ch = min(sw, -(-round(w * fx) // 32) * 32), min(sh, -(-round(h * fy) // 32) * 32)
         cx, cy = min(max(0, round(x * fx)), sw - cw), min(max(0, round(y * fy)), sh - ch)
         rgb = frame.reformat(width=sw, height=sh, format="rgb24").to_ndarray()[cy:cy + ch, cx:cx + cw]
-        found = [(b[0] + round(cx / fx), b[1] + round(cy / fy), b[2], b[3])
-                 for b in detector.faces(rgb, (round(cw / fx), round(ch / fy)))]
-    follower.inside[i] = merged([found, looked_again(frame, detector, [(o, LOOK_FACE)])
-                                 if (o := own_look(region, width, height)) else []])
+        found = [(b[0] + round(cx / fx), b[1] + round(cy / fy), b[2], b[3]) for b in detector.faces(rgb, (round(cw / fx), round(ch / fy)))]
+    follower.inside[i] = merged([found, looked_again(frame, detector, [(o, LOOK_FACE)]) if (o := own_look(region, width, height)) else []])
 
 
 def _even_out(box: Box) -> tuple[int, int, int, int]:
