@@ -132,8 +132,9 @@ def test_eight_cameras_every_layout_a_restart_and_retention_from_the_intake(tmp_
     # every segment each intake recorded still footage: none marked (tampered, quarantined) by the daemon's own
     # watch as it placed the intakes beside the cameras (the states, the notes and the journal's words if not)
     every = {k: rows(d, "segments", lambda r, c=t["camera"]: r["camera"] == c) for k, t in taken.items()}
-    assert {k: len(v) for k, v in imported.items()} == {k: t["segments"] for k, t in taken.items()} and not alarms(
-        d, lambda r: r["kind"] == "tamper"), (alarms(d, lambda r: r["kind"] == "tamper"),
+    tampers = alarms(d, lambda r: r["kind"] == "tamper")
+    assert {k: len(v) for k, v in imported.items()} == {k: t["segments"] for k, t in taken.items()} and not tampers, (
+        tampers,
         {k: [(r["state"], r["frames"], r["note"]) for r in v] for k, v in every.items()},
         {k: t["note"] for k, t in taken.items()}, [line for line in d.log.splitlines() if "tamper" in line][-20:])
     first_run = {c: d.segments(c) for c in CAMERAS}

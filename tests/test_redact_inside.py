@@ -461,5 +461,5 @@ def test_a_real_40_px_stranger_crossing_in_front_of_her_body_is_found_inside_her
         if i in frames:
             assert inside(him.face(i), her.body(i)) == 1.0   # he is in front of her, inside what is kept
             media._look_inside(looks, i, av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p"), d,
-                               around=False)
+                               wide=False)
             assert max(inside(him.face(i), face_mask(b)) for b in looks.inside[i]) >= 0.9, (i, looks.inside[i])

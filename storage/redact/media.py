@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from storage.redact import resume, watermark, x264
 from storage.redact.detect import Pass, disagree, fine_across, input_for, least_face, merged
 from storage.redact.facetrack import FaceFollower, Settled
-from storage.redact.inside import AROUND_EVERY, own_look, around as inside_around
+from storage.redact.inside import AROUND_EVERY, around, own_look
 from storage.redact.plan import Box, FramePlan
 from storage.redact.track import Follower, work_size
 from storage.redact.widest import frame_boxes
@@ -205,27 +205,25 @@ def follow(src: Path, follower: Follower, tick: Tick = lambda n: None, per: int 
             if i < start:
                 continue
             if detector is not None and i % every == 0:
-                _look_inside(follower, i, frame, detector, around=(i // every) % AROUND_EVERY == 0)
+                _look_inside(follower, i, frame, detector, wide=(i // every) % AROUND_EVERY == 0)
             tick(i + 1)
             if saved is not None and per and (i + 1) % per == 0:
                 saved(i + 1, follower)
     return follower
 
 
-def _look_inside(follower: Follower, i: int, frame: Any, detector: Any, around: bool) -> None:
+def _look_inside(follower: Follower, i: int, frame: Any, detector: Any, wide: bool) -> None:
     """The faces in and near the applicant's region on frame `i` (as far as it is known: `guess`), into `follower.inside[i]`:
-    found on the region itself at the picture's own scale (inside.own_look, design/0569) and, where `around` (design/0619),
+    found on the region itself at the picture's own scale (inside.own_look, design/0569) and, where `wide` (design/0619),
     on the frame at the detector's second scale cut to the region and around it (a multiple of 32 pixels each way)."""
     region = follower.guess(i)
     width, height = frame.width, frame.height
     if region is None:
         return
-    sw, sh = input_for(width, height, fine_across(width))
-    x, y, w, h = inside_around(region, width, height)
-    if w <= 0 or h <= 0:
-        return
     found: list[Box] = []
-    if around:
+    if wide and min((near := around(region, width, height))[2:]) > 0:   # cut to the frame: nothing left, no look
+        x, y, w, h = near
+        sw, sh = input_for(width, height, fine_across(width))
         fx, fy = sw / width, sh / height
         cw, ch = min(sw, -(-round(w * fx) // 32) * 32), min(sh, -(-round(h * fy) // 32) * 32)
         cx, cy = min(max(0, round(x * fx)), sw - cw), min(max(0, round(y * fy)), sh - ch)
