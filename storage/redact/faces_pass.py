@@ -21,11 +21,12 @@ Planned = Callable[[int, list[Box]], FramePlan]   # a frame's plan from its face
 
 def faces(path: Path, src: Path, detector: Any, passes: tuple[Pass, ...], info: dict[str, Any], per: int, name: str,
            progress: Progress, plan: Planned | None = None, words: str | None = None,
-           ) -> tuple[dict[int, list[Box]], dict[str, Any] | None, dict[str, Any]]:
+           ) -> tuple[dict[int, list[Box]], dict[str, Any] | None, list[int], dict[str, Any]]:
     """The detector's boxes for `src` on the frames its `passes` run on, and each followed by the picture
     between the runs (facetrack.py, design/0290: `followed`, None in a file an older version
-    wrote), from `path` when an earlier run left them, going on from `<clip>.faces.partial.json`
-    when an earlier run stopped in the middle (design/0277); and what this run kept and made.
+    wrote) and the frames where the passes disagreed, from `path` when an earlier run left them, going
+    on from `<clip>.faces.partial.json` when an earlier run stopped in the middle (design/0277); and
+    what this run kept and made.
     A job begun afresh (nothing of it saved) with a `plan` renders its parts in the same decode
     (`_together`, the review copy's `words` drawn on it: design/0479); one taken up again decodes the
     clip again for the render (`_render`)."""
@@ -107,9 +108,10 @@ def _model_of(path: Path) -> str:
         return ""
 
 
-def read(path: Path) -> tuple[dict[int, list[Box]], dict[str, Any] | None]:
-    """`<clip>.faces.json`: the boxes and how they were followed (an older file: the boxes alone)."""
+def read(path: Path) -> tuple[dict[int, list[Box]], dict[str, Any] | None, list[int]]:
+    """`<clip>.faces.json`: the boxes, how they were followed and the frames where the passes disagreed
+    (an older file: the boxes alone)."""
     data = json.loads(path.read_text())
     if "boxes" not in data:
-        return _boxes(data), None
-    return _boxes(data["boxes"]), data.get("followed")
+        return _boxes(data), None, []
+    return _boxes(data["boxes"]), data.get("followed"), [int(d) for d in data.get("disagreed", [])]

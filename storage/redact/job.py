@@ -279,7 +279,7 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
     passes = passes_for(info["width"], info["height"], int(job.get("every", FACES_EVERY)),
                         (int(fine[0]), int(fine[1])) if fine else None, weak=weak_of(detector.method),
                         finer=(int(finer[0]), int(finer[1]), int(finer[2])) if finer else None)
-    faces, moves, ran["detect"] = faces_pass.faces(folder / f"{name}.faces.json", src, detector, passes, info,
+    faces, moves, disagreed, ran["detect"] = faces_pass.faces(folder / f"{name}.faces.json", src, detector, passes, info,
                                          resume.chunk_frames(Fraction(*info["rate"])), name, progress, plan, words)
     method["detector"] = {**detector.method.as_dict(), "passes": [p.as_list() for p in passes],
                           **weak_said(passes, info["height"])}
@@ -287,7 +287,6 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
         method["faces_followed"] = {"tracker": "normalized cross-correlation of each face's luma, forward "
                                                "and back from each detection", "scale": moves["factor"],
                                     "frames_at_most": moves["reach"], "floor": track.FLOOR}
-    disagreed = [int(d) for d in json.loads((folder / f"{name}.faces.json").read_text()).get("disagreed", [])]
     return faces, moves, disagreed, max(p.every for p in passes if not p.extra) // 2
 
 
