@@ -279,8 +279,9 @@ def _detected(folder: Path, job: dict[str, Any], name: str, src: Path, info: dic
     passes = passes_for(info["width"], info["height"], int(job.get("every", FACES_EVERY)),
                         (int(fine[0]), int(fine[1])) if fine else None, weak=weak_of(detector.method),
                         finer=(int(finer[0]), int(finer[1]), int(finer[2])) if finer else None)
-    faces, moves, disagreed, ran["detect"] = faces_pass.faces(folder / f"{name}.faces.json", src, detector, passes, info,
-                                         resume.chunk_frames(Fraction(*info["rate"])), name, progress, plan, words)
+    faces, moves, disagreed, ran["detect"] = faces_pass.faces(
+        folder / f"{name}.faces.json", src, detector, passes, info, resume.chunk_frames(Fraction(*info["rate"])), name,
+        progress, plan, words)
     method["detector"] = {**detector.method.as_dict(), "passes": [p.as_list() for p in passes],
                           **weak_said(passes, info["height"])}
     if moves is not None:
