@@ -45,15 +45,15 @@ class Cam:
         self.id, self.min_retention_us, self.max_retention_us = id, None, None
 
 
-def catalog_with_old_footage(tmp_path, now):
+def catalog_with_old_footage(tmp_path, now, cam="c"):
     cat = Catalog(open_db(tmp_path / "catalog.db"))
-    camera_table.sync(cat.db, [{"id": "c", "name": "c", "url": "", "enabled": 1}], cat.clock.now_us())
+    camera_table.sync(cat.db, [{"id": cam, "name": cam, "url": "", "enabled": 1}], cat.clock.now_us())
     paths = []
     for i, start in enumerate([now - 2 * D, now - 2 * D + 60 * S, now - 10 * 60 * S]):
-        rel = f"video/c/x/{i}.mp4"
+        rel = f"video/{cam}/x/{i}.mp4"
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x" * 100)
-        segment_rows.open_row(cat.db, "c", start, rel, start)
+        segment_rows.open_row(cat.db, cam, start, rel, start)
         segment_rows.close(cat.db, rel, {"end_us": start + 60 * S, "bytes": 100, "sha256": f"h{i}"})
         paths.append(rel)
     return cat.db, paths
@@ -83,6 +83,42 @@ def test_lowered_max_destroys_nothing_before_the_grace_ends(tmp_path):
     r = run_pass(db, tmp_path, after, cams, roomy, clock=FakeClock(now + D))
     assert r.destroyed == 3 and {d.reason for d in r.plan.destroy} == {"max_retention"}
     assert not any((tmp_path / p).exists() for p in paths)
+
+
+async def test_a_pass_between_a_reload_and_its_record_keeps_the_old_max(tmp_path):
+    """SIGHUP hands the retention runner its new config at once, and the change goes on the record
+    a step later (edged/daemon/signals.py, after the cameras' reload): a pass in between used to
+    destroy footage 2 days old by the new 1 h max there and then (the daemon test below, in a CI run
+    of 2026-12-02). It keeps the recorded max, said by the grace alarm, and the record follows."""
+    from edged.alarms import Alarms
+    from edged.config import default_config
+    from edged.daemon.retention_runner import RetentionRunner
+    from storage.catalog import CatalogWriter
+
+    now = SYSTEM.now_us()
+    db, paths = catalog_with_old_footage(tmp_path, now, cam="demo")
+    db.close()
+    cfg = default_config(tmp_path)
+    before = replace(cfg, retention=replace(cfg.retention, reserve_bytes=1, reserve_percent=None))  # any disk
+    after = replace(before, retention=replace(before.retention, min_retention_us=60 * S, max_retention_us=H,
+                                              allow_short_for_tests=True))
+    writer = CatalogWriter(tmp_path / "catalog.db")
+    await writer.start()
+    try:
+        runner = RetentionRunner(before, writer, Alarms(writer))
+        assert await runner.apply_policy(before, {}) is None  # the first policy a catalog sees: stored
+        runner.cfg = after  # what the SIGHUP handler does before the reload's steps run
+        for _ in range(2):
+            r = await runner.pass_once()
+            assert r is not None and r.destroyed == 0, [(d.segment, d.reason) for d in r.plan.destroy]
+            assert [(a.kind, a.camera) for a in r.plan.alarms] == [(kinds.RETENTION_GRACE.name, "demo")]
+        change = await runner.apply_policy(after, {"config": "edged.toml"})
+        assert change is not None and change["lowered"] == {"demo": (365 * D, H)}
+        r = await runner.pass_once()
+        assert r is not None and r.destroyed == 0
+        assert all((tmp_path / p).exists() for p in paths)
+    finally:
+        await writer.close()
 
 
 def test_a_released_hold_waits_out_the_grace_too(tmp_path):

@@ -30,7 +30,7 @@ from storage.time.clock import SYSTEM, Clock
 from storage.disk.free_space import FreeSpace
 from storage.retention.forecast import holds_crowd_out
 from storage.retention.plan import DAY_US, breaches, utc
-from storage.retention.grace import policy_doc, record_policy
+from storage.retention.grace import policy_doc, record_policy, unrecorded_graces
 from storage.retention.policy import policy_for
 from storage.retention.run import PassResult, InUse, run_pass
 
@@ -153,14 +153,17 @@ class RetentionRunner:
         cfg, why = self.cfg, self._why_untrusted()
         retention = cfg.retention.resolved(self.clock.now_us(), zone(cfg.site.timezone))  # "3mo" as of today
         corroborated, age_now, begun = await self._corroborated()
+        doc = policy_doc(cfg.retention, cfg.cameras)  # as written, "3mo" unresolved: as apply_policy records it
 
         def job(c: Catalog) -> PassResult | None:
             if window is None and self.protecting() is not None:
                 return None  # a maintenance window began since: it destroys nothing (design/0043)
             trusted = corroborated and not why and not self.distrust()  # checked again on the writer's thread
+            # a reload's lower max reaches this pass before apply_policy records it: the old max holds till then
+            pending = unrecorded_graces(c.db, doc, grace_us=cfg.retention.grace_us, now=self.clock.now_us())
             return run_pass(c.db, cfg.storage.data_dir, retention, list(cfg.cameras), self.free.usage_of,
                             expect=self.expect, busy=self.in_use.snapshot(), unlink=self.unlink, clock=self.clock,
-                            age_trusted=trusted, age_now_us=age_now, measured_from_us=begun)
+                            age_trusted=trusted, age_now_us=age_now, measured_from_us=begun, unrecorded=pending)
 
         result = await self.writer.run(job)
         if result is None:

@@ -66,6 +66,20 @@ def notice_until(db: sqlite_utils.Database) -> int | None:
     return None if row is None or row["value"] is None else int(row["value"])
 
 
+def unrecorded_graces(db: sqlite_utils.Database, doc: dict[str, Any], *, grace_us: int, now: int) -> list[Grace]:
+    """The maxima `doc` lowers that are not on the record yet: each keeps the recorded max, its
+    grace as if it began now. A reload hands its config to the retention pass before
+    `record_policy` has written the change (a step later, on the writer's queue behind the
+    cameras' reload); a pass between the two must not destroy by the lower max at once."""
+    row = next(db.query("SELECT value FROM node WHERE key = ?", [POLICY_KEY]), None)
+    if row is None:
+        return []
+    old = json.loads(row["value"])
+    cams = {r["id"] for r in db.query("SELECT id FROM cameras")} | set(old.get("cameras", {})) | \
+        set(doc.get("cameras", {}))
+    return [Grace(cam, a, now + grace_us) for cam, (a, _) in lowered_max(old, doc, cams).items()]
+
+
 def active_graces(db: sqlite_utils.Database, now: int) -> list[Grace]:
     return [Grace(r["camera"], r["old_max_us"], r["grace_until_us"]) for r in db.query(
         "SELECT camera, old_max_us, grace_until_us FROM retention_grace WHERE grace_until_us > ?", [now])]

@@ -31,6 +31,7 @@ from storage.retention.plan import (
     MAX_RETENTION,
     Destroy,
     Disk,
+    Grace,
     Hold,
     Plan,
     Policy,
@@ -166,13 +167,15 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
              disk_usage: Callable[[Path], Any], *, clock: Clock = SYSTEM, busy: AbstractSet[str] = frozenset(),
              expect: Callable[[str, str], None] | None = None,
              unlink: Callable[[Path], None] | None = None, age_trusted: bool = True,
-             age_now_us: int | None = None, measured_from_us: int | None = None) -> PassResult:
+             age_now_us: int | None = None, measured_from_us: int | None = None,
+             unrecorded: Iterable[Grace] = ()) -> PassResult:
     """One retention pass at the clock's time: expire holds, plan, destroy, record. With
     `age_trusted` False (the host clock just stepped: design/0059) nothing goes by age and no
     hold expires: only the disk's reserve is kept. `age_now_us` (an uncorroborated host clock,
     design/0095): age and hold expiry are judged at that time, never later than the clock's; with
     `measured_from_us` (design/0305) that time judges only footage ending before it (recorded before
-    this boot), and the clock's the rest."""
+    this boot), and the clock's the rest. `unrecorded`: lowered maxima whose change is not on the
+    record yet (grace.unrecorded_graces): the old max holds for them too."""
     now = clock.now_us()
     judged = now if age_now_us is None else min(now, age_now_us)
     expired = expire_holds(db, judged) if age_trusted else []
@@ -180,7 +183,7 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
     policy = policy_for(retention, cameras, usage.total)
     disk = Disk(usage.free, usage.total)
     holds = active_holds(db, judged if age_trusted else 0) + released_in_grace(db, judged, retention.grace_us)
-    graces = active_graces(db, judged)
+    graces = active_graces(db, judged) + list(unrecorded)
     # Every camera with footage has a row in `cameras` (foreign key; rows are never deleted).
     cam_ids = sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")})
     limit = FIRST_BATCH if usage.free < policy.reserve_bytes else 0  # capacity needs the oldest, nothing else
