@@ -35,18 +35,15 @@ def record_policy(db: sqlite_utils.Database, doc: dict[str, Any], *, grace_us: i
     record (old and new values), start the grace period of every lowered max, and remember
     the new policy. Returns the change ({changes, lowered, grace_until_us}) or None. The first
     policy a catalog sees is stored without a record: nothing changed."""
-    row = next(db.query("SELECT value FROM node WHERE key = ?", [POLICY_KEY]), None)
+    old = _recorded(db)
     store = ("INSERT INTO node (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-    if row is None:
+    if old is None:
         db.execute(store, [POLICY_KEY, json.dumps(doc, sort_keys=True)])
         return None
-    old = json.loads(row["value"])
     changes = policy_changes(old, doc)
     if not changes:
         return None
-    cams = {r["id"] for r in db.query("SELECT id FROM cameras")} | set(old.get("cameras", {})) | \
-        set(doc.get("cameras", {}))
-    lowered = lowered_max(old, doc, cams)
+    lowered = _lowered(db, old, doc)
     until = now + grace_us
     with db.atomic():
         for cam, (old_max, new_max) in lowered.items():
@@ -60,6 +57,19 @@ def record_policy(db: sqlite_utils.Database, doc: dict[str, Any], *, grace_us: i
     return {"changes": changes, "lowered": lowered, "grace_until_us": until}
 
 
+def _recorded(db: sqlite_utils.Database) -> dict[str, Any] | None:
+    """The policy last recorded (None: this catalog has seen none)."""
+    row = next(db.query("SELECT value FROM node WHERE key = ?", [POLICY_KEY]), None)
+    return None if row is None else dict(json.loads(row["value"]))
+
+
+def _lowered(db: sqlite_utils.Database, old: dict[str, Any], doc: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """The cameras whose max `doc` lowers from `old`'s: every camera the catalog knows, and each either names."""
+    cams = {r["id"] for r in db.query("SELECT id FROM cameras")} | set(old.get("cameras", {})) | \
+        set(doc.get("cameras", {}))
+    return lowered_max(old, doc, cams)
+
+
 def notice_until(db: sqlite_utils.Database) -> int | None:
     """When the grace period of the last retention change ends (its alarm clears then)."""
     row = next(db.query("SELECT value FROM node WHERE key = ?", [NOTICE_KEY]), None)
@@ -71,13 +81,10 @@ def unrecorded_graces(db: sqlite_utils.Database, doc: dict[str, Any], *, grace_u
     grace as if it began now. A reload hands its config to the retention pass before
     `record_policy` has written the change (a step later, on the writer's queue behind the
     cameras' reload); a pass between the two must not destroy by the lower max at once."""
-    row = next(db.query("SELECT value FROM node WHERE key = ?", [POLICY_KEY]), None)
-    if row is None:
+    old = _recorded(db)
+    if old is None:
         return []
-    old = json.loads(row["value"])
-    cams = {r["id"] for r in db.query("SELECT id FROM cameras")} | set(old.get("cameras", {})) | \
-        set(doc.get("cameras", {}))
-    return [Grace(cam, a, now + grace_us) for cam, (a, _) in lowered_max(old, doc, cams).items()]
+    return [Grace(cam, a, now + grace_us) for cam, (a, _) in _lowered(db, old, doc).items()]
 
 
 def active_graces(db: sqlite_utils.Database, now: int) -> list[Grace]:
